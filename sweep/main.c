@@ -1,0 +1,104 @@
+/*
+** main.c: the hpsweep CLI. Dispatches git-style subcommands; the only place
+** that turns a failure into a process exit status.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "hps_version.h"
+
+static const HpsCmd *const cmds[] = {
+#ifdef HPS_HAVE_CMD_TRAIN
+    &hps_cmd_train,
+#endif
+#ifdef HPS_HAVE_CMD_SCHEDULE
+    &hps_cmd_schedule,
+#endif
+#ifdef HPS_HAVE_CMD_BENCH
+    &hps_cmd_bench,
+#endif
+#ifdef HPS_HAVE_CMD_CHECK
+    &hps_cmd_check,
+#endif
+#ifdef HPS_HAVE_CMD_RUN
+    &hps_cmd_run,
+#endif
+#ifdef HPS_HAVE_CMD_STATUS
+    &hps_cmd_status,
+#endif
+#ifdef HPS_HAVE_CMD_RESULTS
+    &hps_cmd_ls, &hps_cmd_top, &hps_cmd_compare, &hps_cmd_show,
+    &hps_cmd_export, &hps_cmd_plot, &hps_cmd_report,
+#endif
+#ifdef HPS_HAVE_CMD_SAMPLE
+    &hps_cmd_sample,
+#endif
+    NULL};
+
+const HpsCmd *hps_cmd_find(const char *name) {
+  for (int i = 0; cmds[i]; i++)
+    if (strcmp(cmds[i]->name, name) == 0) return cmds[i];
+  return NULL;
+}
+
+void hps_usage(const HpsCmd *c, FILE *f) { fprintf(f, "%s", c->usage); }
+
+int hps_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) return 0;
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
+  }
+  return 0;
+}
+
+static void main_usage(FILE *f) {
+  fprintf(f,
+          "usage: hpsweep [--version] [--help] COMMAND [ARGS]\n"
+          "\n"
+          "hpsweep trains small GPT models on the CPU and sweeps their hyperparameters.\n"
+          "\n"
+          "commands:\n");
+  for (int i = 0; cmds[i]; i++) fprintf(f, "  %-10s %s\n", cmds[i]->name, cmds[i]->summary);
+  fprintf(f, "  %-10s %s\n", "help", "show the help of a command: hpsweep help COMMAND");
+  fprintf(f, "\nSee 'hpsweep help COMMAND' or 'hpsweep COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    main_usage(stderr);
+    return 2;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+    printf("hpsweep %s\n", HPS_VERSION);
+    return 0;
+  }
+  if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+    main_usage(stdout);
+    return 0;
+  }
+  if (strcmp(name, "help") == 0) {
+    if (argc < 3) {
+      main_usage(stdout);
+      return 0;
+    }
+    const HpsCmd *c = hps_cmd_find(argv[2]);
+    if (!c) {
+      fprintf(stderr, "hpsweep: no such command '%s' (see 'hpsweep --help')\n", argv[2]);
+      return 2;
+    }
+    hps_usage(c, stdout);
+    return 0;
+  }
+  const HpsCmd *c = hps_cmd_find(name);
+  if (!c) {
+    fprintf(stderr, "hpsweep: '%s' is not a command (see 'hpsweep --help')\n", name);
+    return 2;
+  }
+  if (hps_wants_help(argc - 1, argv + 1)) {
+    hps_usage(c, stdout);
+    return 0;
+  }
+  return c->fn(argc - 1, argv + 1);
+}

@@ -1,0 +1,51 @@
+#include "tr_err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int tr_err_set(TrErr *err, int code, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = code;
+  }
+  return code;
+}
+
+int tr_err_prefix(TrErr *err, const char *fmt, ...) {
+  if (!err) return TR_EINVAL;
+  char pre[TR_ERR_MSG_MAX], out[2 * TR_ERR_MSG_MAX + 4];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(pre, sizeof pre, fmt, ap);
+  va_end(ap);
+  snprintf(out, sizeof out, "%s: %s", pre, err->msg);
+  out[TR_ERR_MSG_MAX - 1] = '\0'; /* truncate to the message size */
+  memcpy(err->msg, out, TR_ERR_MSG_MAX);
+  return err->code;
+}
+
+void tr_err_clear(TrErr *err) {
+  if (err) {
+    err->code = TR_OK;
+    err->msg[0] = '\0';
+  }
+}
+
+const char *tr_code_name(int code) {
+  switch (code) {
+    case TR_OK: return "ok";
+    case TR_EINVAL: return "invalid";
+    case TR_EIO: return "io";
+    case TR_ENOMEM: return "nomem";
+    case TR_EFORMAT: return "format";
+    case TR_EDIVERGED: return "diverged";
+    case TR_EINTR: return "interrupted";
+    case TR_EDB: return "db";
+    case TR_ENOTFOUND: return "notfound";
+    default: return "unknown";
+  }
+}
