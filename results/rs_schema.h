@@ -1,0 +1,88 @@
+/*
+** rs_schema.h: the documented SQLite schema of an hpsweep database (version 1).
+**
+** Contract: table and column names are a public interface (users' SQL and the
+** README's example queries rely on them); later versions only add, through
+** migrations keyed on PRAGMA user_version. Times are unix seconds (REAL).
+**
+**   sweeps   one row per sweep (name unique)
+**   trials   one row per trial of a sweep's expansion, UNIQUE(sweep_id, hash):
+**            a retry or a resume updates the row, it never adds one
+**   metrics  one row per (trial, metric name, step); re-logging a step replaces it
+**   events   an append-only log of what happened (claims, failures, resumes)
+**   views    trial_params (one row per swept parameter of a trial),
+**            trials_view (trials with the sweep's name and status counts friendly)
+*/
+#ifndef RS_SCHEMA_H
+#define RS_SCHEMA_H
+
+#define RS_SCHEMA_VERSION 1
+
+#define RS_SCHEMA_V1 \
+  "CREATE TABLE sweeps (\n" \
+  "  id INTEGER PRIMARY KEY,\n" \
+  "  name TEXT NOT NULL UNIQUE,\n" \
+  "  spec TEXT NOT NULL,               -- the spec file's text as given\n" \
+  "  spec_hash TEXT NOT NULL,          -- hash of the expanded trial set\n" \
+  "  method TEXT NOT NULL,             -- grid | random\n" \
+  "  metric TEXT NOT NULL,             -- e.g. val_loss\n" \
+  "  goal TEXT NOT NULL,               -- minimize | maximize\n" \
+  "  seed INTEGER NOT NULL,            -- seed of random search\n" \
+  "  task TEXT NOT NULL DEFAULT 'train', -- train | sample\n" \
+  "  created REAL NOT NULL\n" \
+  ");\n" \
+  "CREATE TABLE trials (\n" \
+  "  id INTEGER PRIMARY KEY,\n" \
+  "  sweep_id INTEGER NOT NULL REFERENCES sweeps(id),\n" \
+  "  idx INTEGER NOT NULL,             -- position in the expansion (0-based)\n" \
+  "  hash TEXT NOT NULL,               -- 16 hex digits: canonical config + seed\n" \
+  "  config TEXT NOT NULL,             -- the full training config, canonical JSON\n" \
+  "  params TEXT NOT NULL,             -- JSON object of the swept keys: {\"optimizer.lr\": 0.001}\n" \
+  "  seed INTEGER NOT NULL,            -- train.seed of this trial\n" \
+  "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN\n" \
+  "    ('pending','running','completed','failed','diverged','interrupted')),\n" \
+  "  attempts INTEGER NOT NULL DEFAULT 0, -- claims so far (retries = attempts - 1)\n" \
+  "  worker TEXT,                      -- host:pid of the runner holding the claim\n" \
+  "  lease_until REAL,                 -- a running trial past its lease may be reclaimed\n" \
+  "  claim_token INTEGER NOT NULL DEFAULT 0, -- bumped at each claim; writes must match it\n" \
+  "  started REAL,\n" \
+  "  ended REAL,\n" \
+  "  final_metric REAL,                -- the sweep metric at the end of the run\n" \
+  "  best_metric REAL,                 -- best value of the sweep metric during the run\n" \
+  "  best_step INTEGER,\n" \
+  "  steps INTEGER,\n" \
+  "  tokens INTEGER,\n" \
+  "  wall_seconds REAL,\n" \
+  "  flops REAL,                       -- training FLOPs spent (6N + attention per token)\n" \
+  "  summary TEXT,                     -- JSON summary of the run\n" \
+  "  error TEXT,                       -- failed/diverged: the reason and last log lines\n" \
+  "  checkpoint TEXT,                  -- latest checkpoint path, for resume\n" \
+  "  UNIQUE (sweep_id, hash)\n" \
+  ");\n" \
+  "CREATE INDEX trials_status ON trials (sweep_id, status);\n" \
+  "CREATE TABLE metrics (\n" \
+  "  trial_id INTEGER NOT NULL REFERENCES trials(id),\n" \
+  "  name TEXT NOT NULL,               -- train_loss, val_loss, lr, grad_norm, tokens_per_second, gns, ...\n" \
+  "  step INTEGER NOT NULL,\n" \
+  "  tokens INTEGER NOT NULL,\n" \
+  "  seconds REAL NOT NULL,            -- elapsed training seconds at this step\n" \
+  "  value REAL NOT NULL,\n" \
+  "  PRIMARY KEY (trial_id, name, step)\n" \
+  ") WITHOUT ROWID;\n" \
+  "CREATE TABLE events (\n" \
+  "  id INTEGER PRIMARY KEY,\n" \
+  "  sweep_id INTEGER REFERENCES sweeps(id),\n" \
+  "  trial_id INTEGER REFERENCES trials(id),\n" \
+  "  time REAL NOT NULL,\n" \
+  "  kind TEXT NOT NULL,               -- claim, complete, fail, diverge, interrupt, reclaim, resume, retry\n" \
+  "  message TEXT\n" \
+  ");\n" \
+  "CREATE VIEW trial_params AS\n" \
+  "  SELECT t.id AS trial_id, t.sweep_id AS sweep_id, j.key AS name, j.value AS value\n" \
+  "  FROM trials t, json_each(t.params) j;\n" \
+  "CREATE VIEW trials_view AS\n" \
+  "  SELECT s.name AS sweep, t.id AS trial, t.idx, t.status, t.seed, t.params,\n" \
+  "         t.best_metric, t.final_metric, t.best_step, t.steps, t.tokens, t.wall_seconds, t.error\n" \
+  "  FROM trials t JOIN sweeps s ON s.id = t.sweep_id;\n"
+
+#endif
