@@ -1,0 +1,113 @@
+/*
+** cmd_bench.c: `hpsweep bench`, training throughput of the built-in trainer
+** (trainer/tr_bench.h) next to the machine's OpenBLAS sgemm speed.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "tr_bench.h"
+
+static int parse_pos_int(const char *s, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < 1 || v > 1000000) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int cmd_bench(int argc, char **argv) {
+  const char *model = "all", *threads = "all";
+  int steps = 0, json = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if ((!strcmp(a, "--model") || !strcmp(a, "--threads") || !strcmp(a, "--steps")) && i + 1 >= argc) {
+      fprintf(stderr, "hpsweep bench: %s needs a value\n", a);
+      return 2;
+    }
+    if (!strcmp(a, "--model")) {
+      model = argv[++i];
+      if (strcmp(model, "T") && strcmp(model, "S") && strcmp(model, "all")) {
+        fprintf(stderr, "hpsweep bench: --model '%s' must be T, S or all\n", model);
+        return 2;
+      }
+    } else if (!strcmp(a, "--threads")) {
+      threads = argv[++i];
+      int t;
+      if (strcmp(threads, "all") && parse_pos_int(threads, &t)) {
+        fprintf(stderr, "hpsweep bench: --threads '%s' must be a positive integer or all\n", threads);
+        return 2;
+      }
+    } else if (!strcmp(a, "--steps")) {
+      if (parse_pos_int(argv[++i], &steps)) {
+        fprintf(stderr, "hpsweep bench: --steps '%s' must be a positive integer\n", argv[i]);
+        return 2;
+      }
+    } else if (!strcmp(a, "--json")) {
+      json = 1;
+    } else {
+      fprintf(stderr, "hpsweep bench: unknown argument '%s' (see 'hpsweep bench --help')\n", a);
+      return 2;
+    }
+  }
+  const char *models[2] = {"T", "S"};
+  int nm = 2;
+  if (strcmp(model, "all")) models[0] = model, nm = 1;
+  int th[2] = {1, 0}, nt = 1;
+  if (!strcmp(threads, "all")) {
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    if (nc > 1) th[1] = (int)nc, nt = 2;
+  } else {
+    parse_pos_int(threads, &th[0]);
+  }
+  for (int ti = 0; ti < nt; ti++) {
+    double g = tr_bench_sgemm(th[ti], 1024, 9);
+    if (!json)
+      printf("OpenBLAS sgemm 1024x1024x1024, %d thread%s: %.1f GFLOP/s\n", th[ti],
+             th[ti] > 1 ? "s" : "", g);
+    for (int mi = 0; mi < nm; mi++) {
+      TrBenchResult r;
+      TrErr err = {0};
+      int st = steps ? steps : (!strcmp(models[mi], "T") ? 30 : 8);
+      if (tr_bench_train(models[mi], th[ti], st, &r, &err)) {
+        fprintf(stderr, "hpsweep bench: %s\n", err.msg);
+        return 1;
+      }
+      r.sgemm_gflops = g;
+      r.mfu = g > 0 ? r.tokens_per_s * r.flops_per_token / (g * 1e9) : 0.0;
+      if (json)
+        printf("{\"model\": \"%s\", \"threads\": %d, \"steps\": %d, \"batch\": %d, \"context\": %d, "
+               "\"tokens_per_s\": %.1f, \"step_ms\": %.3f, \"step_ms_min\": %.3f, "
+               "\"flops_per_token\": %.0f, \"sgemm_gflops\": %.2f, \"mfu\": %.4f, \"loss\": %.6f}\n",
+               r.model, r.threads, r.steps, r.batch, r.context, r.tokens_per_s, r.step_ms,
+               r.step_ms_min, r.flops_per_token, r.sgemm_gflops, r.mfu, r.loss);
+      else
+        printf("hpsweep model %s threads %d: %9.0f tokens/s  (%.1f ms/step, %.2f MFLOP/token, "
+               "MFU %.2f)\n",
+               r.model, r.threads, r.tokens_per_s, r.step_ms, r.flops_per_token / 1e6, r.mfu);
+      fflush(stdout);
+    }
+  }
+  return 0;
+}
+
+const HpsCmd hps_cmd_bench = {
+    "bench", cmd_bench, "measure training throughput (tokens/s) and sgemm speed",
+    "usage: hpsweep bench [--model T|S|all] [--threads N|all] [--steps N] [--json]\n"
+    "\n"
+    "Trains the benchmark shapes on random tokens and prints tokens/s (median step:\n"
+    "forward + backward + AdamW update, after 2 warm-up steps), with OpenBLAS sgemm\n"
+    "GFLOP/s at the same thread count and MFU = tokens/s * flops/token / sgemm.\n"
+    "\n"
+    "  --model T|S|all   T: vocab 256, context 64, 4 layers, 4 heads, d_model 128, batch 16\n"
+    "                    S: vocab 256, context 256, 6 layers, 6 heads, d_model 384, batch 8\n"
+    "                    (default all)\n"
+    "  --threads N|all   OpenBLAS threads; all = 1 and every core (default all)\n"
+    "  --steps N         timed steps (default 30 for T, 8 for S)\n"
+    "  --json            one JSON object per line instead of text\n"
+    "\n"
+    "Compare with PyTorch: /usr/bin/python3 bench/bench_torch.py (same shapes).\n"};

@@ -1,0 +1,134 @@
+#include "tr_bench.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tr_model.h"
+#include "tr_rng.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *x, int n) {
+  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+int tr_bench_shape(const char *name, TrModelConfig *cfg, int *batch, TrErr *err) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->vocab_size = 256;
+  cfg->mlp_ratio = 4;
+  cfg->bias = 1;
+  cfg->dropout = 0.0;
+  if (strcmp(name, "T") == 0) {
+    cfg->context_length = 64, cfg->n_layer = 4, cfg->n_head = 4, cfg->d_model = 128, *batch = 16;
+  } else if (strcmp(name, "S") == 0) {
+    cfg->context_length = 256, cfg->n_layer = 6, cfg->n_head = 6, cfg->d_model = 384, *batch = 8;
+  } else {
+    return tr_err_set(err, TR_EINVAL, "bench: unknown model '%s' (expected T or S)", name);
+  }
+  return TR_OK;
+}
+
+double tr_bench_sgemm(int threads, int n, int reps) {
+  openblas_set_num_threads(threads);
+  size_t nn = (size_t)n * n;
+  float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *c = malloc(nn * sizeof *c);
+  double *t = malloc((size_t)reps * sizeof *t), g = 0.0;
+  if (a && b && c && t) {
+    TrRng r;
+    tr_rng_seed(&r, 1);
+    for (size_t i = 0; i < nn; i++) {
+      a[i] = tr_rng_uniformf(&r) - 0.5f;
+      b[i] = tr_rng_uniformf(&r) - 0.5f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    for (int i = 0; i < reps; i++) {
+      double t0 = now_s();
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+      t[i] = now_s() - t0;
+    }
+    g = 2.0 * n * (double)nn / median(t, reps) / 1e9;
+  }
+  free(a), free(b), free(c), free(t);
+  return g;
+}
+
+/* AdamW over the flat buffer (decay on everything: the cost is what matters). */
+static void adamw_step(float *p, const float *g, float *m, float *v, size_t n, int step) {
+  const float lr = 1e-4f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f;
+  const float c1 = 1.0f / (1.0f - powf(b1, (float)step)), c2 = 1.0f / (1.0f - powf(b2, (float)step));
+  for (size_t i = 0; i < n; i++) {
+    float gi = g[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    p[i] -= lr * (m[i] * c1 / (sqrtf(v[i] * c2) + eps) + wd * p[i]);
+  }
+}
+
+int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res, TrErr *err) {
+  TrModelConfig cfg;
+  int B;
+  int rc = tr_bench_shape(name, &cfg, &B, err);
+  if (rc) return rc;
+  if (steps < 1) return tr_err_set(err, TR_EINVAL, "bench: steps %d must be >= 1", steps);
+  openblas_set_num_threads(threads);
+  TrModel *m = NULL;
+  rc = tr_model_create(&m, &cfg, B, err);
+  if (rc) return rc;
+  int T = cfg.context_length;
+  size_t n = tr_model_num_params(m);
+  int *tok = malloc((size_t)B * T * sizeof *tok), *tg = malloc((size_t)B * T * sizeof *tg);
+  float *mo = calloc(n, sizeof *mo), *vo = calloc(n, sizeof *vo);
+  double *times = malloc((size_t)steps * sizeof *times);
+  if (!tok || !tg || !mo || !vo || !times) {
+    free(tok), free(tg), free(mo), free(vo), free(times);
+    tr_model_destroy(m);
+    return tr_err_set(err, TR_ENOMEM, "bench: out of memory");
+  }
+  TrRng r;
+  tr_rng_seed(&r, 42);
+  tr_model_init(m, &r);
+  for (int i = 0; i < B * T; i++) {
+    tok[i] = (int)tr_rng_below(&r, 256);
+    tg[i] = (int)tr_rng_below(&r, 256);
+  }
+  float loss = 0.0f;
+  for (int s = 0; s < steps + 2; s++) { /* 2 warm-up steps */
+    double t0 = now_s();
+    tr_model_zero_grad(m);
+    loss = tr_model_forward(m, tok, tg, B, T, 1, NULL);
+    tr_model_backward(m);
+    adamw_step(tr_model_params(m), tr_model_grads(m), mo, vo, n, s + 1);
+    if (s >= 2) times[s - 2] = now_s() - t0;
+  }
+  memset(res, 0, sizeof *res);
+  snprintf(res->model, sizeof res->model, "%s", name);
+  res->threads = threads;
+  res->steps = steps;
+  res->batch = B;
+  res->context = T;
+  double mn = times[0];
+  for (int i = 1; i < steps; i++) mn = times[i] < mn ? times[i] : mn;
+  res->step_ms_min = mn * 1e3;
+  double med = median(times, steps);
+  res->step_ms = med * 1e3;
+  res->tokens_per_s = (double)B * T / med;
+  res->flops_per_token = tr_model_flops_per_token(m);
+  res->loss = loss;
+  free(tok), free(tg), free(mo), free(vo), free(times);
+  tr_model_destroy(m);
+  return TR_OK;
+}
