@@ -1,3 +1,8 @@
+/* Float compare-and-select (the clamps in expf_v, the max reductions) only
+   if-converts into vector blends when FP exceptions are not observable; the
+   project never reads FP exception flags. */
+#pragma GCC optimize("no-trapping-math")
+
 #include "tr_ops.h"
 
 #include <cblas.h>
