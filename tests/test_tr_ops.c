@@ -235,7 +235,7 @@ typedef struct {
 
 static double gelu_loss(void *p) {
   GeluCtx *c = p;
-  tr_gelu_forward(c->out, c->inp, c->n);
+  tr_gelu_forward(c->out, NULL, c->inp, c->n);
   return proj(c->out, c->r, c->n);
 }
 
@@ -243,12 +243,21 @@ Test(tr_ops, gelu_backward_matches_finite_differences) {
   size_t n = 61;
   GeluCtx c = {zeros(n), zeros(n), randn(n, 1), n};
   for (size_t i = 0; i < n; i++) c.inp[i] = -6.0f + 12.0f * (float)i / (float)(n - 1) + 0.01f;
-  float *d = zeros(n);
-  tr_gelu_backward(d, c.r, c.inp, n);
+  float *d = zeros(n), *d2 = zeros(n), *th = zeros(n), *o2 = zeros(n);
+  tr_gelu_backward(d, c.r, c.inp, NULL, n);
   check_grad("gelu dinp", c.inp, d, n, gelu_loss, &c, 1e-2f, 1e-2, 1e-3);
+  /* the kept-tanh paths give the same bits */
+  gelu_loss(&c);
+  tr_gelu_forward(o2, th, c.inp, n);
+  tr_gelu_backward(d2, c.r, c.inp, th, n);
+  cr_assert(memcmp(o2, c.out, n * sizeof(float)) == 0, "gelu out with/without kept tanh differ");
+  cr_assert(memcmp(d2, d, n * sizeof(float)) == 0, "gelu grad with/without kept tanh differ");
+  tr_gelu_from_tanh(o2, c.inp, th, n);
+  cr_assert(memcmp(o2, c.out, n * sizeof(float)) == 0, "gelu recomputed from tanh differs");
+  free(d2), free(th), free(o2);
   /* values: the tanh approximation at a few points (torch approximate='tanh') */
   float x[3] = {-1.0f, 0.5f, 2.0f}, y[3];
-  tr_gelu_forward(y, x, 3);
+  tr_gelu_forward(y, NULL, x, 3);
   cr_assert_float_eq(y[0], -0.158808f, 2e-6f);
   cr_assert_float_eq(y[1], 0.345714f, 2e-6f);
   cr_assert_float_eq(y[2], 1.954598f, 2e-6f);

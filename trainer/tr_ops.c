@@ -308,21 +308,33 @@ void tr_attention_backward(float *dqkv, const float *dout, const float *qkv, con
 /* tanh(u) = 1 - 2/(1+exp(2u)): exact at the saturated ends thanks to the clamp in expf_v */
 static inline float tanh_v(float u) { return 1.0f - 2.0f / (1.0f + expf_v(2.0f * u)); }
 
-void tr_gelu_forward(float *out, const float *inp, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    float x = inp[i];
-    float t = tanh_v(GELU_K * (x + GELU_A * x * x * x));
-    out[i] = 0.5f * x * (1.0f + t);
+static inline float gelu_tanh(float x) { return tanh_v(GELU_K * (x + GELU_A * x * x * x)); }
+
+void tr_gelu_forward(float *out, float *th, const float *inp, size_t n) {
+  if (th) {
+    for (size_t i = 0; i < n; i++) {
+      float x = inp[i], t = gelu_tanh(x);
+      th[i] = t;
+      out[i] = 0.5f * x * (1.0f + t);
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + gelu_tanh(inp[i]));
   }
 }
 
-void tr_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    float x = inp[i];
-    float t = tanh_v(GELU_K * (x + GELU_A * x * x * x));
-    float g = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_A * x * x);
-    dinp[i] = dout[i] * g;
-  }
+void tr_gelu_from_tanh(float *out, const float *inp, const float *th, size_t n) {
+  for (size_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + th[i]);
+}
+
+static inline float gelu_grad(float x, float t) {
+  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+}
+
+void tr_gelu_backward(float *dinp, const float *dout, const float *inp, const float *th, size_t n) {
+  if (th)
+    for (size_t i = 0; i < n; i++) dinp[i] = dout[i] * gelu_grad(inp[i], th[i]);
+  else
+    for (size_t i = 0; i < n; i++) dinp[i] = dout[i] * gelu_grad(inp[i], gelu_tanh(inp[i]));
 }
 
 /* ---- Cross-entropy ------------------------------------------------------ */
