@@ -348,17 +348,27 @@ static LayerParams layer_params(const TrModel *m, const Params *p, int l) {
   return lp;
 }
 
-/* out = in + dropout(x @ w^T + b): straight into out with sgemm beta=1 when no dropout. */
+/* out = in + dropout(x @ w^T + b). Without dropout: one pass out = in + b, then
+   sgemm with beta=1 accumulates the product straight into the stream. */
 static void residual_branch_forward(TrModel *m, float *out, const float *in, const float *x,
                                     const float *w, const float *b, uint8_t *mask, int N,
                                     int IC, float p, TrRng *rng) {
-  size_t n = (size_t)N * m->C;
-  memcpy(out, in, n * sizeof(float));
+  const int C = m->C;
+  size_t n = (size_t)N * C;
   if (!mask) {
-    tr_matmul_forward(out, x, w, b, N, IC, m->C, 1.0f);
+    if (b)
+      for (int r = 0; r < N; r++) {
+        float *o = out + (size_t)r * C;
+        const float *s = in + (size_t)r * C;
+        for (int i = 0; i < C; i++) o[i] = s[i] + b[i];
+      }
+    else
+      memcpy(out, in, n * sizeof(float));
+    tr_matmul_forward(out, x, w, NULL, N, IC, C, 1.0f);
     return;
   }
-  tr_matmul_forward(m->a.branch, x, w, b, N, IC, m->C, 0.0f);
+  memcpy(out, in, n * sizeof(float));
+  tr_matmul_forward(m->a.branch, x, w, b, N, IC, C, 0.0f);
   tr_dropout_mask(mask, n, p, rng);
   tr_dropout_add(out, m->a.branch, mask, 1.0f / (1.0f - p), n);
 }
