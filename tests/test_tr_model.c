@@ -241,6 +241,21 @@ Test(tr_model, create_rejects_bad_shapes_with_a_message) {
   tr_model_destroy(NULL);
 }
 
+Test(tr_model, forward_rejects_out_of_range_batches_and_tokens_with_nan) {
+  TrModelConfig cfg = tiny(1, 0.0);
+  TrModel *m = make(&cfg, 2, 1, 0);
+  int tok[15] = {0}, tg[15] = {0};
+  cr_assert(isnan(tr_model_forward(m, tok, tg, 3, 5, 0, NULL)), "B > max_batch");
+  cr_assert(isnan(tr_model_forward(m, tok, tg, 1, 6, 0, NULL)), "T > context_length");
+  tok[3] = 11;
+  cr_assert(isnan(tr_model_forward(m, tok, tg, 1, 5, 0, NULL)), "token == vocab_size");
+  tok[3] = 0, tg[4] = -1;
+  cr_assert(isnan(tr_model_forward(m, tok, tg, 1, 5, 0, NULL)), "negative target");
+  tg[4] = 0;
+  cr_assert(isfinite(tr_model_forward(m, tok, tg, 1, 4, 0, NULL)), "T < context_length is fine");
+  tr_model_destroy(m);
+}
+
 Test(tr_model, flops_per_token_is_6n_plus_attention) {
   TrModelConfig cfg = tiny(1, 0.0);
   TrModel *m = make(&cfg, 1, 1, 0);

@@ -394,6 +394,11 @@ static void layer_forward(TrModel *m, int l, int B, int T, TrRng *rng) {
 float tr_model_forward(TrModel *m, const int *tokens, const int *targets, int B, int T, int train,
                        TrRng *dropout_rng) {
   const int C = m->C, V = m->V, N = B * T;
+  m->have_targets = 0;
+  if (B < 1 || B > m->maxB || T < 1 || T > m->T) return NAN;
+  for (int i = 0; i < N; i++)
+    if (tokens[i] < 0 || tokens[i] >= V || (targets && (targets[i] < 0 || targets[i] >= V)))
+      return NAN;
   m->B = B;
   m->curT = T;
   m->have_targets = targets != NULL;

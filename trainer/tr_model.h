@@ -70,7 +70,8 @@ const TrParamTensor *tr_model_tensor_find(const TrModel *m, const char *name);
 
 /* tokens, targets: (B,T) int32 in [0, vocab_size); 1 <= B <= max_batch,
    1 <= T <= context_length. targets may be NULL: returns 0 and only the logits
-   are valid (backward then must not be called). Returns the mean loss.
+   are valid (a backward after it does nothing). Returns the mean loss, or NAN
+   (and computes nothing) when B, T or a token/target is out of range.
    train != 0 enables dropout (when model.dropout > 0) with masks drawn from
    dropout_rng (may be NULL when dropout is off). */
 float tr_model_forward(TrModel *m, const int *tokens, const int *targets, int B, int T, int train,
