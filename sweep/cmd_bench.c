@@ -81,9 +81,10 @@ static int cmd_bench(int argc, char **argv) {
       r.mfu = g > 0 ? r.tokens_per_s * r.flops_per_token / (g * 1e9) : 0.0;
       if (json)
         printf("{\"model\": \"%s\", \"threads\": %d, \"steps\": %d, \"batch\": %d, \"context\": %d, "
-               "\"tokens_per_s\": %.1f, \"step_ms\": %.3f, \"step_ms_min\": %.3f, "
+               "\"tokens_per_s\": %.1f, \"tokens_per_s_best\": %.1f, \"step_ms\": %.3f, \"step_ms_min\": %.3f, "
                "\"flops_per_token\": %.0f, \"sgemm_gflops\": %.2f, \"mfu\": %.4f, \"loss\": %.6f}\n",
-               r.model, r.threads, r.steps, r.batch, r.context, r.tokens_per_s, r.step_ms,
+               r.model, r.threads, r.steps, r.batch, r.context, r.tokens_per_s,
+               r.batch * r.context / (r.step_ms_min / 1e3), r.step_ms,
                r.step_ms_min, r.flops_per_token, r.sgemm_gflops, r.mfu, r.loss);
       else
         printf("hpsweep model %s threads %d: %9.0f tokens/s  (%.1f ms/step, %.2f MFLOP/token, "

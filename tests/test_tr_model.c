@@ -1,5 +1,6 @@
 /* test_tr_model.c: the whole model: finite differences of the mean loss with
 ** respect to every parameter, gradient accumulation, determinism, dropout. */
+#include <cblas.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -209,6 +210,33 @@ Test(tr_model, same_seed_gives_bit_identical_loss_and_gradients) {
   cr_assert(memcmp(&l1, &l2, sizeof l1) == 0, "loss %.9g vs %.9g", l1, l2);
   cr_assert(memcmp(g1, g2, n * sizeof(float)) == 0, "gradients differ");
   free(g1), free(g2);
+}
+
+Test(tr_model, two_blas_threads_are_deterministic_too) {
+  /* a batch big enough for OpenBLAS to split the matmuls across threads */
+  TrModelConfig cfg = {.n_layer = 2, .n_head = 4, .d_model = 64, .context_length = 64,
+                       .mlp_ratio = 4, .bias = 1, .dropout = 0.1, .vocab_size = 64};
+  int B = 8, saved = openblas_get_num_threads();
+  openblas_set_num_threads(2);
+  float loss[2], *g[2];
+  int tok[512], tg[512];
+  batch(tok, tg, B * 64, 64, 3);
+  for (int k = 0; k < 2; k++) {
+    TrModel *m = make(&cfg, B, 31, 0.0);
+    TrRng d;
+    tr_rng_seed(&d, 32);
+    tr_model_zero_grad(m);
+    loss[k] = tr_model_forward(m, tok, tg, B, 64, 1, &d);
+    tr_model_backward(m);
+    size_t n = tr_model_num_params(m);
+    g[k] = malloc(n * sizeof(float));
+    memcpy(g[k], tr_model_grads(m), n * sizeof(float));
+    if (k == 1) cr_assert(memcmp(g[0], g[1], n * sizeof(float)) == 0, "gradients differ");
+    tr_model_destroy(m);
+  }
+  openblas_set_num_threads(saved);
+  cr_assert(memcmp(&loss[0], &loss[1], sizeof(float)) == 0);
+  free(g[0]), free(g[1]);
 }
 
 Test(tr_model, dropout_is_off_at_evaluation_and_on_in_training) {
