@@ -10,9 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rs_stats.h"
+
+static mode_t current_umask(void) {
+  mode_t m = umask(022);
+  umask(m);
+  return m;
+}
 
 void rs_plot_init(RsPlot *p) { memset(p, 0, sizeof *p); }
 
@@ -86,8 +93,10 @@ const char *rs_plot_device_for(const char *path) {
 }
 
 int rs_plot_device_check(const char *dev, TrErr *err) {
-  const char **menu = NULL, **names = NULL;
-  int n = 0;
+  /* plgDevs fills caller arrays of capacity *n. */
+  const char *menu_buf[128], *names_buf[128];
+  const char **menu = menu_buf, **names = names_buf;
+  int n = 128;
   plgDevs(&menu, &names, &n);
   for (int i = 0; i < n; i++)
     if (names[i] && strcmp(names[i], dev) == 0) return TR_OK;
@@ -253,9 +262,8 @@ static int render(const RsPlot *p, const char *dev, const char *file, TrErr *err
     }
     PLFLT w, h;
     plwidth(1.0);
-    plschr(0, 0.72);
-    pllegend(&w, &h, PL_LEGEND_BACKGROUND, PL_POSITION_RIGHT | PL_POSITION_TOP | PL_POSITION_OUTSIDE,
-             0.02, 0.0, 0.06, 0, 1, 1, 0, 0, n, opt, 0.8, 1.0, 2.0, 0.0, tcol, text, NULL, NULL,
+    pllegend(&w, &h, PL_LEGEND_BACKGROUND, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE,
+             0.02, 0.0, 0.05, 0, 1, 1, 0, 0, n, opt, 0.8, 0.62, 2.2, 0.0, tcol, text, NULL, NULL,
              NULL, NULL, lcol, lsty, lw, scol, ssc, snum, sym);
     free(opt), free(tcol), free(lcol), free(lsty), free(scol), free(snum), free(lw), free(ssc);
     free(text), free(sym);
@@ -278,6 +286,7 @@ int rs_plot_write(const RsPlot *p, const char *path, TrErr *err) {
     free(tmp);
     return tr_err_set(err, TR_EIO, "%s: cannot write: %s", path, strerror(errno));
   }
+  fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; a result file is shared */
   close(fd);
   int rc = render(p, dev, tmp, err);
   if (rc == TR_OK) {

@@ -718,18 +718,13 @@ int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *ou
       cx->p_welch = rs_stats_welch_p(cx->g[w].vals, cx->g[w].n, cx->g[r].vals, cx->g[r].n);
       cx->decided = cx->p_welch < 0.05;
     }
-    /* Winner first, runner-up second, then the rest in parameter order. */
-    if (w >= 0) {
-      RsGroup gw = cx->g[w];
-      memmove(&cx->g[1], &cx->g[0], (size_t)w * sizeof *cx->g);
-      cx->g[0] = gw;
-      if (r >= 0) {
-        int rr = r < w ? r + 1 : r;
-        RsGroup gr = cx->g[rr];
-        memmove(&cx->g[2], &cx->g[1], (size_t)(rr - 1) * sizeof *cx->g);
-        cx->g[1] = gr;
+    /* Best mean first (groups without a completed trial last), stable. */
+    for (int a2 = 1; a2 < cx->ng; a2++)
+      for (int b2 = a2; b2 > 0; b2--) {
+        const RsGroup *x = &cx->g[b2], *y = &cx->g[b2 - 1];
+        if (!(x->n > 0 && (y->n == 0 || rs_better(ts, x->mean, y->mean)))) break;
+        RsGroup tmp = cx->g[b2]; cx->g[b2] = cx->g[b2 - 1]; cx->g[b2 - 1] = tmp;
       }
-    }
     i = j;
   }
   free(ord);
@@ -922,4 +917,22 @@ void rs_fmt_duration(char *buf, size_t n, double s) {
   else if (s < 60) snprintf(buf, n, "%.1fs", s);
   else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
   else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+int rs_trial_sweep(RsDb *db, int64_t trial_id, char **sweep, TrErr *err) {
+  *sweep = NULL;
+  sqlite3_stmt *st;
+  if (prep(db, "SELECT s.name FROM trials t JOIN sweeps s ON s.id=t.sweep_id WHERE t.id=?", &st, err))
+    return err ? err->code : TR_EDB;
+  sqlite3_bind_int64(st, 1, trial_id);
+  if (sqlite3_step(st) == SQLITE_ROW) *sweep = col_str(st, 0);
+  sqlite3_finalize(st);
+  if (*sweep) return TR_OK;
+  if (prep(db, "SELECT min(id), max(id), count(*) FROM trials", &st, err)) return err ? err->code : TR_EDB;
+  long long lo = -1, hi = -1, n = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) lo = col_int(st, 0), hi = col_int(st, 1), n = sqlite3_column_int64(st, 2);
+  sqlite3_finalize(st);
+  if (n == 0) return tr_err_set(err, TR_ENOTFOUND, "no trial %lld: %s has no trials", (long long)trial_id, db->path);
+  return tr_err_set(err, TR_ENOTFOUND, "no trial %lld in %s (trial ids: %lld..%lld, %lld trials; see 'hpsweep top SWEEP')",
+                    (long long)trial_id, db->path, lo, hi, n);
 }

@@ -113,6 +113,9 @@ typedef enum { RS_X_STEP, RS_X_TOKENS, RS_X_SECONDS } RsXKind;
 int rs_series_load(RsDb *db, int64_t trial_id, const char *metric, RsXKind xk, double **x,
                    double **y, int *n, TrErr *err);
 
+/* The name of the sweep holding a trial; TR_ENOTFOUND names the ids that exist. */
+int rs_trial_sweep(RsDb *db, int64_t trial_id, char **sweep, TrErr *err);
+
 /* ---- compare: groups over seeds ------------------------------------------ */
 
 typedef struct RsGroup {
@@ -125,7 +128,7 @@ typedef struct RsGroup {
 
 typedef struct RsContext {
   char *label;          /* values of the other varying non-seed parameters, "" if none */
-  RsGroup *g;           /* sorted best mean first */
+  RsGroup *g;           /* best mean first: g[0] wins, g[1] is the runner-up */
   int ng;
   double p_welch;       /* winner vs runner-up, NaN if not computable */
   int decided;          /* 1: difference larger than seed noise (p < 0.05) */

@@ -6,10 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rs_plot.h"
 #include "rs_stats.h"
+
+static mode_t current_umask(void) {
+  mode_t m = umask(022);
+  umask(m);
+  return m;
+}
 
 static int failed_status(const char *s) { return s && (strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0); }
 
@@ -482,6 +489,7 @@ int rs_report_write(RsDb *db, const char *sweep, const char *path, TrErr *err) {
     free(tmp);
     return rc;
   }
+  fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; a result file is shared */
   FILE *f = fdopen(fd, "w");
   int rc = rs_report_html(db, sweep, f, err);
   if (fflush(f) != 0 || fsync(fd) != 0) rc = rc ? rc : tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
