@@ -459,7 +459,8 @@ static int cmd_compare(int argc, char **argv) {
     int other = 0;
     for (int k = 0; k < ts.np; k++) {
       int chosen = by[0] == k || (nby > 1 && by[1] == k);
-      if (!chosen && ts.p[k].varies && !ts.p[k].is_seed) printf("%s%s", other++ ? ", " : "; held equal: ", ts.p[k].short_name);
+      if (!chosen && ts.p[k].varies && !ts.p[k].is_seed)
+        printf("%s%s", other++ ? ", " : "\nheld equal: ", ts.p[k].short_name);
     }
     printf("%s\n", other ? " (a block per combination)" : "");
   }
@@ -476,7 +477,7 @@ static int cmd_compare(int argc, char **argv) {
       printf("%s%s%s wins", cx->label, cx->label[0] ? ": " : "", cx->g[0].label);
       if (cx->ng > 1 && cx->g[1].n > 0) {
         if (isnan(cx->p_welch)) printf(" over %s; too few seeds to compare with the noise", cx->g[1].label);
-        else printf(" over %s, p = %.3g: %s", cx->g[1].label, cx->p_welch,
+        else printf(" over %s, p = %.3g:%s%s", cx->g[1].label, cx->p_welch, cx->label[0] ? "\n  " : " ",
                     cx->decided ? "larger than the seed noise" : "within the seed noise");
       }
       printf("\n");

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "rs_schema.h"
 
