@@ -61,7 +61,7 @@ double tr_schedule_lr(const TrScheduleConfig *s, double base, int64_t step, int6
       if (D <= 0) return base;
       if (x >= D) return m;
       double p = (double)x / (double)D;
-      return s->name == TR_SCHED_COSINE ? cos_anneal(base, m, p) : base + (m - base) * p;
+      return s->name == TR_SCHED_COSINE ? cos_anneal(base, m, p) : m + (base - m) * (1.0 - p);
     }
     case TR_SCHED_INVERSE_SQRT: {
       double v = W > 0 ? (double)W : 1.0;
@@ -73,7 +73,7 @@ double tr_schedule_lr(const TrScheduleConfig *s, double base, int64_t step, int6
       if (K <= 0 || x < start) return base;
       double p = (double)(x - start + 1) / (double)K;
       if (p > 1.0) p = 1.0;
-      return s->decay_shape == TR_SHAPE_COSINE ? cos_anneal(base, m, p) : base + (m - base) * p;
+      return s->decay_shape == TR_SHAPE_COSINE ? cos_anneal(base, m, p) : m + (base - m) * (1.0 - p);
     }
     default: return base;
   }

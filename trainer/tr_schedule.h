@@ -17,14 +17,14 @@
 **     multistep     base * g^(number of milestones <= s)            (torch MultiStepLR)
 **     exponential   base * g^s                                     (torch ExponentialLR)
 **     cosine        m + (base - m) * (1 + cos(pi * s / D)) / 2, m for s >= D
-**                                                     (torch CosineAnnealingLR, T_max = D)
-**     linear        base + (m - base) * min(s, D) / D
+**                   (torch CosineAnnealingLR, T_max = D, which rises again after D)
+**     linear        m + (base - m) * (1 - min(s, D) / D)
 **                                  (torch LinearLR, end_factor = m/base, total_iters = D)
 **     inverse_sqrt  base * sqrt(V / (V + s)), V = max(W, 1): continuous after warm-up,
 **                   = base * sqrt(W / step) once warmed up
 **     wsd           K = round(decay_fraction * T) decay steps at the end of the run;
 **                   base until s = R - K, then p = (s - (R - K) + 1) / K and
-**                   linear: base + (m - base) * p, cosine: m + (base - m) * (1 + cos(pi p)) / 2,
+**                   linear: m + (base - m) * (1 - p), cosine: m + (base - m) * (1 + cos(pi p)) / 2,
 **                   reaching m exactly at the last step of the run
 **     one_cycle     torch OneCycleLR(max_lr = max_lr or base when 0, total_steps = T,
 **                   pct_start, div_factor, final_div_factor, anneal_strategy='cos',
