@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "tr_schedule.h"
 
@@ -238,4 +239,49 @@ Test(tr_schedule, check_names_the_key_and_value) {
   s.warmup_start_factor = 1.5;
   expect_error(&s, 0.1, 100, "schedule.warmup_start_factor");
   expect_error(&s, 0.0, 100, "optimizer.lr: must be > 0, got 0");
+}
+
+/* ---- `hpsweep schedule` (the CLI on top of this module) ---------------------- */
+
+static int run_cli(const char *args, char *out, size_t n) {
+  const char *bin = getenv("HPS_BIN");
+  cr_assert(bin, "HPS_BIN is not set");
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "'%s' schedule %s 2>&1", bin, args);
+  FILE *p = popen(cmd, "r");
+  cr_assert(p, "popen %s", cmd);
+  size_t k = fread(out, 1, n - 1, p);
+  out[k] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(cmd_schedule, prints_table_and_curve_within_80_columns) {
+  static char out[65536];
+  int rc = run_cli("--set schedule.name=step --set schedule.step_size=100 --set schedule.gamma=0.5 "
+                   "--set optimizer.lr=0.001 --set optimizer.lr_scaling=none --steps 300 --rows 4",
+                   out, sizeof out);
+  cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+  cr_assert(strstr(out, "schedule step over 300 steps"), "%s", out);
+  cr_assert(strstr(out, "           0  1.0000e-03"), "%s", out);
+  cr_assert(strstr(out, "         299  2.5000e-04"), "%s", out);
+  cr_assert(strstr(out, "1.000e-03 |*"), "curve starts at the peak:\n%s", out);
+  int lines = 0;
+  for (char *l = out; *l; lines++) {
+    char *e = strchr(l, '\n');
+    size_t len = e ? (size_t)(e - l) : strlen(l);
+    cr_assert(len <= 80, "line %d is %zu columns: %.*s", lines, len, (int)len, l);
+    l = e ? e + 1 : l + len;
+  }
+  cr_assert(lines > 15);
+}
+
+Test(cmd_schedule, bad_schedule_exits_2_naming_the_key) {
+  static char out[8192];
+  int rc = run_cli("--set schedule.name=one_cycle --set schedule.warmup_steps=10 --steps 100", out, sizeof out);
+  cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+  cr_assert(strstr(out, "hpsweep schedule: ") && strstr(out, "schedule.warmup_steps"), "%s", out);
+  rc = run_cli("--steps many", out, sizeof out);
+  cr_assert_eq(rc, 2);
+  cr_assert(strstr(out, "--steps") && strstr(out, "many"), "%s", out);
 }
