@@ -5,7 +5,8 @@
 **
 ** Contract:
 ** - Semantics are exactly torch.optim 1.13 (single-tensor path, foreach=False),
-**   including the order of float32 operations, so tests/golden compares to 1e-6:
+**   including the order of float32 operations (tests/golden: 1e-6 relative,
+**   1e-5 for centered rmsprop, whose sqrt(s - ga^2) cancels):
 **     sgd      g += wd*p; buf = g on the first step, else buf = m*buf + (1-dampening)*g;
 **              d = nesterov ? g + m*buf : buf (momentum 0: d = g); p -= lr*d
 **     adam     g += wd*p (L2 in the gradient); m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
