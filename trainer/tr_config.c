@@ -5,6 +5,9 @@
 */
 #include "tr_config.h"
 
+#include "tr_optim.h"
+#include "tr_schedule.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -499,6 +502,8 @@ int tr_config_validate(const TrConfig *c, TrErr *err) {
          (s->name == TR_SCHED_COSINE || s->name == TR_SCHED_LINEAR) ? " (or schedule.decay_steps)" : "");
   if (total > 0 && s->warmup_steps >= total && s->warmup_steps > 0)
     FAIL("schedule.warmup_steps: %d is not less than the run's %lld steps", s->warmup_steps, (long long)total);
+  int rc = tr_schedule_check(s, tr_optim_effective_lr(o, t->batch_size), total, err);
+  if (rc) return rc;
   if (sa->top_p <= 0) FAIL("sample.top_p: must be in (0, 1], got %g", sa->top_p);
   if (sa->min_p >= 1) FAIL("sample.min_p: must be in [0, 1), got %g", sa->min_p);
   if (sa->repetition_penalty <= 0) FAIL("sample.repetition_penalty: must be > 0, got %g", sa->repetition_penalty);
