@@ -157,6 +157,8 @@ Test(tr_data, char_encode_rejects_unknown_character_and_bad_utf8) {
   TrErr e = {0};
   cr_assert_eq(tr_data_encode(d, "abz", 3, tok, 16, &n, &e), TR_EINVAL);
   cr_assert(strstr(e.msg, "U+007A") && strstr(e.msg, "offset 2"), "%s", e.msg);
+  cr_assert_eq(tr_data_encode(d, "a\r", 2, tok, 16, &n, &e), TR_EINVAL);
+  cr_assert(strstr(e.msg, "U+000D") && !strchr(e.msg, '\r'), "%s", e.msg);
   cr_assert_eq(tr_data_encode(d, "ab\xc3", 3, tok, 16, &n, &e), TR_EINVAL);
   cr_assert(strstr(e.msg, "invalid UTF-8") && strstr(e.msg, "offset 2"), "%s", e.msg);
   /* cap 0 measures */

@@ -261,10 +261,13 @@ int tr_vocab_encode(const TrVocab *v, const char *text, size_t len, int *tokens,
       if (utf8_next(s, len, &i, &cp))
         return tr_err_set(err, TR_EINVAL, "encode: invalid UTF-8 at byte offset %zu", at);
       t = vocab_lookup(v, cp);
-      if (t < 0) {
+      if (t < 0) { /* show the character itself unless it is a control character */
+        int show = cp >= 0x20 && cp != 0x7F && !(cp >= 0x80 && cp < 0xA0);
         return tr_err_set(err, TR_EINVAL,
-                          "encode: character U+%04X '%.*s' at byte offset %zu is not in the vocabulary",
-                          cp, (int)(i - at), text + at, at);
+                          "encode: character U+%04X%s%.*s%s at byte offset %zu is not in the "
+                          "vocabulary",
+                          cp, show ? " '" : "", show ? (int)(i - at) : 0, text + at,
+                          show ? "'" : "", at);
       }
     }
     if (n < cap) tokens[n] = t;
@@ -754,7 +757,7 @@ int tr_data_batch(const TrData *d, int split, TrRng *rng, int B, int T, int *tok
 
 int tr_data_eval_batches(const TrData *d, uint64_t seed, int n_batches, int B, int T, int *tokens,
                          int *targets) {
-  if (n_batches < 1) return TR_EINVAL;
+  if (n_batches < 1 || B < 1 || n_batches > INT32_MAX / B) return TR_EINVAL;
   TrRng r;
   tr_rng_seed2(&r, seed, 0x6576616cULL); /* "eval" */
   return tr_data_batch(d, TR_SPLIT_VAL, &r, n_batches * B, T, tokens, targets);
