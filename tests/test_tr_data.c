@@ -493,3 +493,36 @@ Test(tr_data, eval_batches_are_fixed_and_prefix_stable) {
   cr_assert_neq(memcmp(x, x2, sizeof x), 0);
   tr_data_destroy(d);
 }
+
+Test(tr_data, text_validity_counts_whole_generated_words_of_the_training_text) {
+  char text[3000] = "";
+  for (int i = 0; i < 60; i++) strcat(text, "The king's horse ran home.\n");
+  strcat(text, "zebra unicorn\n"); /* only in the validation split */
+  TrDataConfig c = cfg_file(tmp_file(text, strlen(text)), TR_TOK_BYTE);
+  TrData *d = make(&c, 16);
+  cr_assert_str_eq(tr_data_name(d), c.path);
+  int units;
+  const char s1[] = "ki king horse ran s zebra ho"; /* "ki", "ho" may be cut: skipped */
+  cr_assert_float_eq(tr_data_valid_fraction(d, s1, sizeof s1 - 1, &units), 0.8, 1e-12);
+  cr_assert_eq(units, 5, "king horse ran s (from king's) zebra: %d", units);
+  const char s2[] = ".King horse.";                    /* case-sensitive */
+  cr_assert_float_eq(tr_data_valid_fraction(d, s2, sizeof s2 - 1, &units), 0.5, 1e-12);
+  cr_assert_eq(units, 2);
+  cr_assert(isnan(tr_data_valid_fraction(d, "horse", 5, &units)) && units == 0);
+  cr_assert(isnan(tr_data_source_nll(d, s1, sizeof s1 - 1)));
+  tr_data_destroy(d);
+}
+
+Test(tr_data, synthetic_limits_name_the_key) {
+  TrDataConfig c = cfg_syn(1, 5000, 0, 4);
+  cr_assert(strstr(fail(&c, 8, TR_EINVAL), "data.synthetic_words"));
+  c = cfg_syn(1, 5000, 20, 0);
+  cr_assert(strstr(fail(&c, 8, TR_EINVAL), "data.synthetic_branching"));
+  c = cfg_syn(1, 0, 20, 4);
+  cr_assert(strstr(fail(&c, 8, TR_EINVAL), "data.synthetic_bytes"));
+  c = cfg_syn(1, 5000, 1, 1); /* one word, one successor: "a .\n" forever, rate 0 */
+  TrData *d = make(&c, 8);
+  cr_assert_eq(tr_data_entropy_rate(d), 0.0);
+  cr_assert_str_eq(tr_data_name(d), "synthetic(seed=1)");
+  tr_data_destroy(d);
+}
