@@ -77,7 +77,7 @@ typedef struct TrData TrData;
 int tr_data_create(TrData **out, const TrDataConfig *cfg, int context_length, TrErr *err);
 void tr_data_destroy(TrData *d);
 
-/* "tinyshakespeare.txt" style label: the file path, or "synthetic(seed=S)". */
+/* A label for logs: the file path, or "synthetic(seed=S)". */
 const char *tr_data_name(const TrData *d);
 const TrVocab *tr_data_vocab(const TrData *d);
 int tr_data_vocab_size(const TrData *d);
