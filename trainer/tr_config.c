@@ -31,9 +31,9 @@ static const TrKey keys[] = {
      "seed of the synthetic source (its vocabulary, transitions and text)"},
     {"data.synthetic_bytes", TR_KEY_I64, OFF(data.synthetic_bytes), 0, 0, "1000000", 1000, 1e9, NULL,
      "length of the generated synthetic text in bytes"},
-    {"data.synthetic_words", TR_KEY_INT, OFF(data.synthetic_words), 0, 0, "200", 2, 100000, NULL,
+    {"data.synthetic_words", TR_KEY_INT, OFF(data.synthetic_words), 0, 0, "200", 1, 10000, NULL,
      "number of distinct words in the synthetic source"},
-    {"data.synthetic_branching", TR_KEY_INT, OFF(data.synthetic_branching), 0, 0, "6", 1, 1000, NULL,
+    {"data.synthetic_branching", TR_KEY_INT, OFF(data.synthetic_branching), 0, 0, "32", 1, 256, NULL,
      "allowed successors per word in the synthetic source (lower = more predictable)"},
 
     {"model.n_layer", TR_KEY_INT, OFF(model.n_layer), 0, 0, "2", 1, 64, NULL, "transformer blocks"},
