@@ -143,7 +143,7 @@ static int unknown_key(TrErr *err, const char *file, const TrYamlNode *k, const 
 static int want_string(const char *file, const char *key, const TrYamlNode *v, const char **out,
                        TrErr *err) {
   if (v->kind != TR_YAML_SCALAR)
-    return errat(err, file, v, "%s: expected a string, got a %s", key, tr_yaml_kind_name(v->kind));
+    return errat(err, file, v, "%s: expected a string, got %s", key, tr_yaml_kind_name(v->kind));
   if (v->plain && tr_yaml_is_null(v)) return errat(err, file, v, "%s: expected a string, got null", key);
   *out = v->str;
   return TR_OK;
@@ -161,7 +161,7 @@ static int want_int(const char *file, const char *key, const TrYamlNode *v, int6
 
 static int want_map(const char *file, const char *key, const TrYamlNode *v, TrErr *err) {
   if (v->kind != TR_YAML_MAP)
-    return errat(err, file, v, "%s: expected a mapping, got a %s", key, tr_yaml_kind_name(v->kind));
+    return errat(err, file, v, "%s: expected a mapping, got %s", key, tr_yaml_kind_name(v->kind));
   return TR_OK;
 }
 
@@ -256,7 +256,7 @@ static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
   }
   if ((v = tr_yaml_get(h, "seeds"))) {
     if (v->kind != TR_YAML_SEQ)
-      return errat(err, f, v, "hpsweep.seeds: expected a list of integers, got a %s",
+      return errat(err, f, v, "hpsweep.seeds: expected a list of integers, got %s",
                    tr_yaml_kind_name(v->kind));
     if (v->n == 0) return errat(err, f, v, "hpsweep.seeds: the list is empty");
     if (v->n > SW_MAX_SEEDS)
@@ -419,8 +419,8 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
   int rc;
   if (v->kind != TR_YAML_MAP)
     return errat(err, f, v,
-                 "parameter '%s': expected a mapping with value, values or distribution, got a %s", pn,
-                 v->kind == TR_YAML_SCALAR ? "scalar (write `value: X`)" : tr_yaml_kind_name(v->kind));
+                 "parameter '%s': expected a mapping with value, values or distribution, got %s", pn,
+                 v->kind == TR_YAML_SCALAR ? "a scalar (write `value: X`)" : tr_yaml_kind_name(v->kind));
   for (int i = 0; i < v->n; i++)
     if (!in_list(v->keys[i]->str, param_keys)) {
       return errat(err, f, v->keys[i], "parameter '%s': unknown key '%s'%s; valid keys: value, values, "
@@ -504,7 +504,7 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
     int n = 1;
     if (P.dist == SW_DIST_CATEGORICAL) {
       if (values->kind != TR_YAML_SEQ)
-        return errat(err, f, values, "parameter '%s': values: expected a list, got a %s", pn,
+        return errat(err, f, values, "parameter '%s': values: expected a list, got %s", pn,
                      tr_yaml_kind_name(values->kind));
       if (values->n == 0) return errat(err, f, values, "parameter '%s': values is empty", pn);
       items = (const TrYamlNode *const *)values->items;
@@ -521,7 +521,7 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
     P.n_grid = (uint64_t)n;
     if (probs) {
       if (probs->kind != TR_YAML_SEQ) {
-        rc = errat(err, f, probs, "parameter '%s': probabilities: expected a list, got a %s", pn,
+        rc = errat(err, f, probs, "parameter '%s': probabilities: expected a list, got %s", pn,
                    tr_yaml_kind_name(probs->kind));
         goto fail;
       }
@@ -721,7 +721,7 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   int rc;
   if (!root) return tr_err_set(err, TR_EINVAL, "%s:1:1: empty spec (expected a mapping with method and parameters)", f);
   if (root->kind != TR_YAML_MAP)
-    return errat(err, f, root, "the spec must be a mapping (method, parameters, ...), got a %s",
+    return errat(err, f, root, "the spec must be a mapping (method, parameters, ...), got %s",
                  tr_yaml_kind_name(root->kind));
   for (int i = 0; i < root->n; i++) {
     const TrYamlNode *k = root->keys[i];
