@@ -237,6 +237,7 @@ int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
   size_t done = 0; /* trials with params_json allocated */
   for (size_t j = 0; j < nc && rc == TR_OK; j++) {
     TrConfig c;
+    uint64_t hc = 0; /* hash of c before the seed: the trial's hash when there are no seeds */
     if (sw_spec_method(s) == SW_METHOD_GRID) {
       c = *sw_spec_base(s);
       uint64_t rest = j;
@@ -250,7 +251,8 @@ int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
                           j * per, p->key->name, e.msg);
       }
       if (rc) break;
-      size_t prev = set_add(&cfg, tr_config_hash(&c), j);
+      hc = tr_config_hash(&c);
+      size_t prev = set_add(&cfg, hc, j);
       if (prev) {
         char *pj = params_json(s, &c);
         rc = tr_err_set(err, TR_EINVAL, "%s:%d:%d: trials %zu and %zu are the same configuration %s "
@@ -270,7 +272,7 @@ int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
             rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu: parameter '%s': %s", file, p->line, p->col,
                             j * per, p->key->name, e.msg);
         }
-        if (rc == TR_OK) fresh = set_add(&cfg, tr_config_hash(&c), j) == 0;
+        if (rc == TR_OK) fresh = set_add(&cfg, hc = tr_config_hash(&c), j) == 0;
       }
       if (rc) break;
       if (!fresh) {
@@ -304,7 +306,7 @@ int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
         rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu %s: %s", file, wl, wc, t->index, t->params_json, e.msg);
         break;
       }
-      t->hash = tr_config_hash(&t->config);
+      t->hash = nseeds ? tr_config_hash(&t->config) : hc;
       hex16(t->hash, t->hash_hex);
       size_t prev = set_add(&all, t->hash, t->index);
       if (prev) {
