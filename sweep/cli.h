@@ -39,7 +39,7 @@ int hps_wants_help(int argc, char **argv);
 ** Prints "hpsweep CMD: message" and returns 2 on error, 0 on success. */
 struct TrConfig;
 int hps_config_from_args(struct TrConfig *cfg, const char *path, int nset, char **sets, const char *cmd);
-/* `hpsweep help config`: every key with its default and doc. */
-void hps_print_config_keys(FILE *f);
+/* `hpsweep help config [--markdown]`: every key with its default and doc. */
+void hps_print_config_keys(FILE *f, int markdown);
 
 #endif

@@ -53,9 +53,22 @@ int hps_wants_help(int argc, char **argv) {
   return 0;
 }
 
-void hps_print_config_keys(FILE *f) {
+void hps_print_config_keys(FILE *f, int markdown) {
   size_t n;
   const TrKey *k = tr_config_keys(&n);
+  if (markdown) {
+    fprintf(f, "| key | default | meaning |\n|---|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+      fprintf(f, "| `%s` | `%s` | %s", k[i].name, k[i].def, k[i].doc);
+      if (k[i].choices) { /* '|' would split the table cell */
+        fprintf(f, " (one of: ");
+        for (const char *c = k[i].choices; *c; c++) fputs(*c == '|' ? ", " : (char[]){*c, 0}, f);
+        fprintf(f, ")");
+      }
+      fprintf(f, " |\n");
+    }
+    return;
+  }
   fprintf(f, "Training config keys (YAML sections or dotted names; --set key=value):\n\n");
   for (size_t i = 0; i < n; i++) {
     fprintf(f, "  %-28s %-12s %s", k[i].name, k[i].def, k[i].doc);
@@ -97,7 +110,7 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (strcmp(argv[2], "config") == 0) {
-      hps_print_config_keys(stdout);
+      hps_print_config_keys(stdout, argc > 3 && strcmp(argv[3], "--markdown") == 0);
       return 0;
     }
     const HpsCmd *c = hps_cmd_find(argv[2]);
