@@ -5,6 +5,9 @@
 */
 #include "tr_config.h"
 
+#include "tr_optim.h"
+#include "tr_schedule.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,9 +31,9 @@ static const TrKey keys[] = {
      "seed of the synthetic source (its vocabulary, transitions and text)"},
     {"data.synthetic_bytes", TR_KEY_I64, OFF(data.synthetic_bytes), 0, 0, "1000000", 1000, 1e9, NULL,
      "length of the generated synthetic text in bytes"},
-    {"data.synthetic_words", TR_KEY_INT, OFF(data.synthetic_words), 0, 0, "200", 2, 100000, NULL,
+    {"data.synthetic_words", TR_KEY_INT, OFF(data.synthetic_words), 0, 0, "200", 1, 10000, NULL,
      "number of distinct words in the synthetic source"},
-    {"data.synthetic_branching", TR_KEY_INT, OFF(data.synthetic_branching), 0, 0, "6", 1, 1000, NULL,
+    {"data.synthetic_branching", TR_KEY_INT, OFF(data.synthetic_branching), 0, 0, "32", 1, 256, NULL,
      "allowed successors per word in the synthetic source (lower = more predictable)"},
 
     {"model.n_layer", TR_KEY_INT, OFF(model.n_layer), 0, 0, "2", 1, 64, NULL, "transformer blocks"},
@@ -499,6 +502,8 @@ int tr_config_validate(const TrConfig *c, TrErr *err) {
          (s->name == TR_SCHED_COSINE || s->name == TR_SCHED_LINEAR) ? " (or schedule.decay_steps)" : "");
   if (total > 0 && s->warmup_steps >= total && s->warmup_steps > 0)
     FAIL("schedule.warmup_steps: %d is not less than the run's %lld steps", s->warmup_steps, (long long)total);
+  int rc = tr_schedule_check(s, tr_optim_effective_lr(o, t->batch_size), total, err);
+  if (rc) return rc;
   if (sa->top_p <= 0) FAIL("sample.top_p: must be in (0, 1], got %g", sa->top_p);
   if (sa->min_p >= 1) FAIL("sample.min_p: must be in [0, 1), got %g", sa->min_p);
   if (sa->repetition_penalty <= 0) FAIL("sample.repetition_penalty: must be > 0, got %g", sa->repetition_penalty);

@@ -1,0 +1,158 @@
+/* test_tr_golden.c: tr_model against PyTorch (tests/golden/gen_golden.py, float64
+** reference of the same model on the same float32 weights and batch).
+** Tolerances: |ours - torch| <= 1e-4*|torch| + 1e-5 for logits, loss and every
+** gradient element. The AdamW trajectory (adam_losses, params_after) is loaded
+** for the optimizer test: golden_load + golden_model give a model holding the
+** golden weights. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tr_model.h"
+
+typedef struct Golden {
+  int V, T, C, L, n_head, mlp_ratio, bias, B, nparams;
+  int *tokens, *targets;   /* (B, T) */
+  float *params;           /* (nparams) flat, tr_model order */
+  float *logits;           /* (B, T, V) */
+  float loss;
+  float *grads;            /* (nparams) d(mean loss)/dparams */
+  int nsteps;              /* AdamW steps recorded */
+  double lr, beta1, beta2, eps, weight_decay, grad_clip;
+  float *adam_losses;      /* (nsteps) loss before each update; [0] == loss */
+  float *params_after;     /* (nparams) after the last update */
+} Golden;
+
+static void golden_free(Golden *g) {
+  free(g->tokens), free(g->targets), free(g->params), free(g->logits), free(g->grads);
+  free(g->adam_losses), free(g->params_after);
+  memset(g, 0, sizeof *g);
+}
+
+static int rd(FILE *f, void *p, size_t sz, size_t n) { return fread(p, sz, n, f) == n; }
+
+static void *rd_alloc(FILE *f, size_t sz, size_t n, int *ok) {
+  void *p = malloc(sz * (n ? n : 1));
+  if (!p || !rd(f, p, sz, n)) *ok = 0;
+  return p;
+}
+
+/* Load a gen_golden.py file; 0 on success, else -1 with a message in msg. */
+static int golden_load(const char *path, Golden *g, char *msg, size_t msgn) {
+  memset(g, 0, sizeof *g);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(msg, msgn, "%s: cannot open", path);
+    return -1;
+  }
+  char magic[8];
+  int hdr[10], ok = 1;
+  if (!rd(f, magic, 1, 8) || memcmp(magic, "HPSGOLD", 8) != 0 || !rd(f, hdr, 4, 10) || hdr[0] != 1) {
+    fclose(f);
+    snprintf(msg, msgn, "%s: not a version 1 golden file", path);
+    return -1;
+  }
+  g->V = hdr[1], g->T = hdr[2], g->C = hdr[3], g->L = hdr[4], g->n_head = hdr[5];
+  g->mlp_ratio = hdr[6], g->bias = hdr[7], g->B = hdr[8], g->nparams = hdr[9];
+  size_t bt = (size_t)g->B * g->T, np = (size_t)g->nparams;
+  g->tokens = rd_alloc(f, 4, bt, &ok);
+  g->targets = rd_alloc(f, 4, bt, &ok);
+  g->params = rd_alloc(f, 4, np, &ok);
+  g->logits = rd_alloc(f, 4, bt * g->V, &ok);
+  ok = ok && rd(f, &g->loss, 4, 1);
+  g->grads = rd_alloc(f, 4, np, &ok);
+  double hp[6];
+  ok = ok && rd(f, &g->nsteps, 4, 1) && g->nsteps > 0 && g->nsteps < 1000 && rd(f, hp, 8, 6);
+  if (ok) {
+    g->lr = hp[0], g->beta1 = hp[1], g->beta2 = hp[2], g->eps = hp[3];
+    g->weight_decay = hp[4], g->grad_clip = hp[5];
+    g->adam_losses = rd_alloc(f, 4, (size_t)g->nsteps, &ok);
+    g->params_after = rd_alloc(f, 4, np, &ok);
+  }
+  fclose(f);
+  if (!ok) {
+    golden_free(g);
+    snprintf(msg, msgn, "%s: truncated", path);
+    return -1;
+  }
+  return 0;
+}
+
+/* A model with the golden config and weights (max batch = g->B). */
+static TrModel *golden_model(const Golden *g) {
+  TrModelConfig cfg = {.n_layer = g->L, .n_head = g->n_head, .d_model = g->C,
+                       .context_length = g->T, .mlp_ratio = g->mlp_ratio, .bias = g->bias,
+                       .dropout = 0.0, .vocab_size = g->V};
+  TrModel *m = NULL;
+  TrErr err = {0};
+  cr_assert_eq(tr_model_create(&m, &cfg, g->B, &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(tr_model_num_params(m), (size_t)g->nparams, "golden file has %d params, model %zu",
+               g->nparams, tr_model_num_params(m));
+  memcpy(tr_model_params(m), g->params, (size_t)g->nparams * sizeof(float));
+  return m;
+}
+
+static void golden_path(char *buf, size_t n, int bias) {
+  const char *root = getenv("HPS_SOURCE_ROOT");
+  snprintf(buf, n, "%s/tests/golden/gpt_bias%d.bin", root ? root : HPS_SOURCE_ROOT, bias);
+}
+
+static int close_enough(float ours, float ref) {
+  return fabsf(ours - ref) <= 1e-4f * fabsf(ref) + 1e-5f;
+}
+
+static void compare_with_torch(int bias) {
+  char path[4096], msg[4200];
+  golden_path(path, sizeof path, bias);
+  Golden g;
+  cr_assert_eq(golden_load(path, &g, msg, sizeof msg), 0, "%s", msg);
+  TrModel *m = golden_model(&g);
+  tr_model_zero_grad(m);
+  float loss = tr_model_forward(m, g.tokens, g.targets, g.B, g.T, 1, NULL);
+  tr_model_backward(m);
+  const float *lg = tr_model_logits(m);
+  for (int i = 0; i < g.B * g.T * g.V; i++)
+    cr_assert(close_enough(lg[i], g.logits[i]), "bias=%d logits[%d]: ours %.8g, torch %.8g", bias,
+              i, (double)lg[i], (double)g.logits[i]);
+  cr_assert(close_enough(loss, g.loss), "bias=%d loss: ours %.8g, torch %.8g", bias, (double)loss,
+            (double)g.loss);
+  int n;
+  const TrParamTensor *t = tr_model_tensors(m, &n);
+  const float *gr = tr_model_grads(m);
+  double worst = 0;
+  for (int k = 0; k < n; k++)
+    for (size_t i = 0; i < t[k].numel; i++) {
+      float a = gr[t[k].offset + i], b = g.grads[t[k].offset + i];
+      worst = fmax(worst, fabs(a - b) / (fabs(b) + 0.1));
+      cr_assert(close_enough(a, b), "bias=%d grad %s[%zu]: ours %.8g, torch %.8g", bias, t[k].name,
+                i, (double)a, (double)b);
+    }
+  cr_assert(worst < 1e-4);
+  cr_assert_float_eq(g.adam_losses[0], g.loss, 0.0f, "adam_losses[0] must be the initial loss");
+  tr_model_destroy(m);
+  golden_free(&g);
+}
+
+Test(tr_golden, logits_loss_and_gradients_match_pytorch_with_bias) { compare_with_torch(1); }
+Test(tr_golden, logits_loss_and_gradients_match_pytorch_without_bias) { compare_with_torch(0); }
+
+Test(tr_golden, loader_rejects_a_truncated_file) {
+  char path[4096], msg[4200], tmpl[] = "/tmp/hps_golden_XXXXXX";
+  golden_path(path, sizeof path, 1);
+  cr_assert_not_null(mkdtemp(tmpl));
+  char cut[4200];
+  snprintf(cut, sizeof cut, "%s/cut.bin", tmpl);
+  FILE *in = fopen(path, "rb"), *out = fopen(cut, "wb");
+  cr_assert(in && out);
+  char buf[1000];
+  size_t k = fread(buf, 1, sizeof buf, in);
+  fwrite(buf, 1, k, out);
+  fclose(in), fclose(out);
+  Golden g;
+  cr_assert_eq(golden_load(cut, &g, msg, sizeof msg), -1);
+  cr_assert(strstr(msg, "truncated"), "%s", msg);
+  remove(cut);
+  remove(tmpl);
+}

@@ -1,0 +1,250 @@
+/* test_tr_model.c: the whole model: finite differences of the mean loss with
+** respect to every parameter, gradient accumulation, determinism, dropout. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tr_model.h"
+#include "tr_rng.h"
+
+static TrModelConfig tiny(int bias, double dropout) {
+  TrModelConfig c = {.n_layer = 2, .n_head = 2, .d_model = 8, .context_length = 5, .mlp_ratio = 4,
+                     .bias = bias, .dropout = dropout, .vocab_size = 11};
+  return c;
+}
+
+static TrModel *make(const TrModelConfig *cfg, int max_batch, uint64_t seed, double std) {
+  TrModel *m = NULL;
+  TrErr err = {0};
+  cr_assert_eq(tr_model_create(&m, cfg, max_batch, &err), TR_OK, "%s", err.msg);
+  TrRng r;
+  tr_rng_seed(&r, seed);
+  tr_model_init(m, &r);
+  if (std > 0) { /* larger random weights than GPT-2 init: every gradient matters */
+    float *p = tr_model_params(m);
+    for (size_t i = 0; i < tr_model_num_params(m); i++)
+      p[i] += (float)(std * tr_rng_normal(&r));
+  }
+  return m;
+}
+
+static void batch(int *tok, int *tg, int n, int V, uint64_t seed) {
+  TrRng r;
+  tr_rng_seed(&r, seed);
+  for (int i = 0; i < n; i++) {
+    tok[i] = (int)tr_rng_below(&r, V);
+    tg[i] = (int)tr_rng_below(&r, V);
+  }
+}
+
+/* The tensor holding flat index i (for messages). */
+static const char *tensor_of(const TrModel *m, size_t i, size_t *local) {
+  int n;
+  const TrParamTensor *t = tr_model_tensors(m, &n);
+  for (int k = 0; k < n; k++)
+    if (i >= t[k].offset && i < t[k].offset + t[k].numel) {
+      *local = i - t[k].offset;
+      return t[k].name;
+    }
+  return "?";
+}
+
+static void whole_model_fd(int bias, double dropout) {
+  TrModelConfig cfg = tiny(bias, dropout);
+  int B = 2, T = 5;
+  TrModel *m = make(&cfg, B, 7, 0.3);
+  int tok[10], tg[10];
+  batch(tok, tg, B * T, cfg.vocab_size, 99);
+  TrRng drop0;
+  tr_rng_seed(&drop0, 5);
+  TrRng d = drop0; /* every forward gets the same masks */
+  tr_model_zero_grad(m);
+  tr_model_forward(m, tok, tg, B, T, 1, &d);
+  tr_model_backward(m);
+  size_t n = tr_model_num_params(m);
+  float *g = malloc(n * sizeof *g), *p = tr_model_params(m);
+  memcpy(g, tr_model_grads(m), n * sizeof *g);
+  double gmax = 0;
+  for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(g[i]));
+  cr_assert(gmax > 1e-3);
+  const float h = 4e-3f;
+  int nzero = 0;
+  for (size_t i = 0; i < n; i++) {
+    float save = p[i];
+    p[i] = save + h;
+    double xp = p[i];
+    d = drop0;
+    double lp = tr_model_forward(m, tok, tg, B, T, 1, &d);
+    p[i] = save - h;
+    double xm = p[i];
+    d = drop0;
+    double lm = tr_model_forward(m, tok, tg, B, T, 1, &d);
+    p[i] = save;
+    double num = (lp - lm) / (xp - xm), err = fabs(num - g[i]);
+    size_t local;
+    const char *name = tensor_of(m, i, &local);
+    cr_assert(err <= 3e-2 * fabs(g[i]) + 2e-3 * gmax,
+              "bias=%d dropout=%g: grad %s[%zu]: analytic %.7g numeric %.7g (max|grad| %.3g)", bias,
+              dropout, name, local, (double)g[i], num, gmax);
+    nzero += g[i] == 0.0f;
+  }
+  /* only embedding rows of tokens absent from the batch may have exactly zero gradient */
+  cr_assert(nzero < (int)(n / 10), "%d of %zu gradients are exactly zero", nzero, n);
+  free(g);
+  tr_model_destroy(m);
+}
+
+Test(tr_model, gradients_match_finite_differences_with_bias) { whole_model_fd(1, 0.0); }
+Test(tr_model, gradients_match_finite_differences_without_bias) { whole_model_fd(0, 0.0); }
+Test(tr_model, gradients_match_finite_differences_with_dropout_masks) { whole_model_fd(1, 0.2); }
+
+Test(tr_model, parameter_layout_follows_the_contract_order) {
+  TrModelConfig cfg = tiny(1, 0.0);
+  TrModel *m = make(&cfg, 1, 1, 0);
+  int n;
+  const TrParamTensor *t = tr_model_tensors(m, &n);
+  const char *want[] = {"wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
+                        "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"};
+  cr_assert_eq(n, 16);
+  size_t off = 0;
+  for (int i = 0; i < n; i++) {
+    cr_assert_str_eq(t[i].name, want[i]);
+    cr_assert_eq(t[i].offset, off, "%s offset", t[i].name);
+    off += t[i].numel;
+  }
+  cr_assert_eq(off, tr_model_num_params(m));
+  cr_assert_eq(tr_model_tensor_find(m, "qkvw")->numel, 2u * 24 * 8);
+  cr_assert_eq(tr_model_tensor_find(m, "fcprojw")->shape[2], 32);
+  cr_assert(tr_model_tensor_find(m, "fcw")->is_matrix && !tr_model_tensor_find(m, "wpe")->is_matrix);
+  tr_model_destroy(m);
+  cfg.bias = 0;
+  m = make(&cfg, 1, 1, 0);
+  cr_assert_eq(tr_model_tensor_find(m, "qkvb")->numel, 0u);
+  cr_assert_eq(tr_model_tensor_find(m, "lnfb")->numel, 0u);
+  /* 11*8 + 5*8 + 2*(8 + 24*8 + 8*8 + 8 + 32*8 + 8*32) + 8 */
+  cr_assert_eq(tr_model_num_params(m), 88u + 40 + 2 * (8 + 192 + 64 + 8 + 256 + 256) + 8);
+  tr_model_destroy(m);
+}
+
+Test(tr_model, init_follows_gpt2) {
+  TrModelConfig cfg = {.n_layer = 4, .n_head = 2, .d_model = 32, .context_length = 16,
+                       .mlp_ratio = 4, .bias = 1, .dropout = 0, .vocab_size = 64};
+  TrModel *m = make(&cfg, 1, 3, 0);
+  const float *p = tr_model_params(m);
+  const TrParamTensor *t = tr_model_tensor_find(m, "fcw");
+  double s = 0;
+  for (size_t i = 0; i < t->numel; i++) s += (double)p[t->offset + i] * p[t->offset + i];
+  cr_assert(fabs(sqrt(s / t->numel) - 0.02) < 0.002, "fcw std %g", sqrt(s / t->numel));
+  t = tr_model_tensor_find(m, "fcprojw");
+  s = 0;
+  for (size_t i = 0; i < t->numel; i++) s += (double)p[t->offset + i] * p[t->offset + i];
+  double want = 0.02 / sqrt(8.0);
+  cr_assert(fabs(sqrt(s / t->numel) - want) < 0.1 * want, "fcprojw std %g", sqrt(s / t->numel));
+  t = tr_model_tensor_find(m, "ln2w");
+  for (size_t i = 0; i < t->numel; i++) cr_assert_eq(p[t->offset + i], 1.0f);
+  t = tr_model_tensor_find(m, "qkvb");
+  for (size_t i = 0; i < t->numel; i++) cr_assert_eq(p[t->offset + i], 0.0f);
+  /* the initial loss is close to log(V) */
+  int tok[16], tg[16];
+  batch(tok, tg, 16, 64, 4);
+  float loss = tr_model_forward(m, tok, tg, 1, 16, 0, NULL);
+  cr_assert(fabs(loss - log(64.0)) < 0.1, "initial loss %g", loss);
+  tr_model_destroy(m);
+}
+
+Test(tr_model, accumulating_micro_batches_with_scale_gives_the_full_batch_gradient) {
+  TrModelConfig cfg = tiny(1, 0.0);
+  int T = 5, k = 2, mb = 2, B = k * mb;
+  TrModel *m = make(&cfg, B, 11, 0.2);
+  int tok[20], tg[20];
+  batch(tok, tg, B * T, cfg.vocab_size, 12);
+  size_t n = tr_model_num_params(m);
+  tr_model_zero_grad(m);
+  float full_loss = tr_model_forward(m, tok, tg, B, T, 1, NULL);
+  tr_model_backward(m);
+  float *full = malloc(n * sizeof *full);
+  memcpy(full, tr_model_grads(m), n * sizeof *full);
+  tr_model_zero_grad(m);
+  tr_model_set_grad_scale(m, 1.0f / k);
+  double acc_loss = 0;
+  for (int i = 0; i < k; i++) {
+    acc_loss += tr_model_forward(m, tok + i * mb * T, tg + i * mb * T, mb, T, 1, NULL) / k;
+    tr_model_backward(m);
+  }
+  cr_assert_float_eq(acc_loss, full_loss, 1e-5);
+  const float *g = tr_model_grads(m);
+  double gmax = 0;
+  for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(full[i]));
+  for (size_t i = 0; i < n; i++)
+    cr_assert(fabs(g[i] - full[i]) <= 1e-4 * fabs(full[i]) + 1e-6 * gmax,
+              "grad[%zu]: accumulated %.8g, full batch %.8g", i, (double)g[i], (double)full[i]);
+  free(full);
+  tr_model_destroy(m);
+}
+
+static void run_once(float *loss, float *grads, size_t n) {
+  TrModelConfig cfg = tiny(1, 0.1);
+  TrModel *m = make(&cfg, 3, 21, 0.0);
+  int tok[15], tg[15];
+  batch(tok, tg, 15, cfg.vocab_size, 22);
+  TrRng d;
+  tr_rng_seed(&d, 23);
+  tr_model_zero_grad(m);
+  *loss = tr_model_forward(m, tok, tg, 3, 5, 1, &d);
+  tr_model_backward(m);
+  cr_assert_eq(tr_model_num_params(m), n);
+  memcpy(grads, tr_model_grads(m), n * sizeof *grads);
+  tr_model_destroy(m);
+}
+
+Test(tr_model, same_seed_gives_bit_identical_loss_and_gradients) {
+  TrModelConfig cfg = tiny(1, 0.1);
+  TrModel *m = make(&cfg, 1, 1, 0);
+  size_t n = tr_model_num_params(m);
+  tr_model_destroy(m);
+  float l1, l2, *g1 = malloc(n * sizeof(float)), *g2 = malloc(n * sizeof(float));
+  run_once(&l1, g1, n);
+  run_once(&l2, g2, n);
+  cr_assert(memcmp(&l1, &l2, sizeof l1) == 0, "loss %.9g vs %.9g", l1, l2);
+  cr_assert(memcmp(g1, g2, n * sizeof(float)) == 0, "gradients differ");
+  free(g1), free(g2);
+}
+
+Test(tr_model, dropout_is_off_at_evaluation_and_on_in_training) {
+  TrModelConfig c0 = tiny(1, 0.0), c1 = tiny(1, 0.3);
+  TrModel *a = make(&c0, 2, 5, 0.1), *b = make(&c1, 2, 5, 0.1);
+  int tok[10], tg[10];
+  batch(tok, tg, 10, 11, 6);
+  TrRng d;
+  tr_rng_seed(&d, 1);
+  float la = tr_model_forward(a, tok, tg, 2, 5, 1, &d);
+  float lb = tr_model_forward(b, tok, tg, 2, 5, 0, &d);
+  cr_assert(memcmp(&la, &lb, sizeof la) == 0, "eval loss with dropout %.9g vs none %.9g", lb, la);
+  float lt = tr_model_forward(b, tok, tg, 2, 5, 1, &d);
+  cr_assert(lt != la, "training forward with dropout 0.3 gave the eval loss");
+  tr_model_destroy(a);
+  tr_model_destroy(b);
+}
+
+Test(tr_model, create_rejects_bad_shapes_with_a_message) {
+  TrModelConfig c = tiny(1, 0.0);
+  c.n_head = 3;
+  TrModel *m = (TrModel *)1;
+  TrErr err = {0};
+  cr_assert_eq(tr_model_create(&m, &c, 1, &err), TR_EINVAL);
+  cr_assert_null(m);
+  cr_assert(strstr(err.msg, "d_model 8") && strstr(err.msg, "n_head 3"), "%s", err.msg);
+  c = tiny(1, 1.0);
+  cr_assert_eq(tr_model_create(&m, &c, 1, &err), TR_EINVAL);
+  cr_assert(strstr(err.msg, "dropout"), "%s", err.msg);
+  tr_model_destroy(NULL);
+}
+
+Test(tr_model, flops_per_token_is_6n_plus_attention) {
+  TrModelConfig cfg = tiny(1, 0.0);
+  TrModel *m = make(&cfg, 1, 1, 0);
+  double n = (double)tr_model_num_params(m) - 5 * 8;
+  cr_assert_float_eq(tr_model_flops_per_token(m), 6 * n + 12.0 * 2 * 5 * 8, 1e-9);
+  tr_model_destroy(m);
+}

@@ -1,0 +1,338 @@
+/* test_tr_ops.c: every backward kernel against central finite differences.
+**
+** Each check projects an op's output on a fixed random tensor R (loss = sum(out*R),
+** summed in double), runs the backward with dout = R, and compares every
+** analytic gradient element with (loss(x+h) - loss(x-h)) / (x+h - (x-h)). The op
+** runs in float, so the tolerance is |num - ana| <= rtol*|ana| + atol*max|ana|. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tr_model.h"
+#include "tr_ops.h"
+#include "tr_rng.h"
+
+static TrRng rng;
+
+static float *randn(size_t n, float s) {
+  float *x = malloc(n * sizeof *x);
+  for (size_t i = 0; i < n; i++) x[i] = (float)(s * tr_rng_normal(&rng));
+  return x;
+}
+
+static float *zeros(size_t n) { return calloc(n, sizeof(float)); }
+
+static double proj(const float *out, const float *r, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += (double)out[i] * r[i];
+  return s;
+}
+
+typedef double (*LossFn)(void *ctx);
+
+/* Compare ana (n) with the central difference of f with respect to x (n). */
+static void check_grad(const char *what, float *x, const float *ana, size_t n, LossFn f, void *ctx,
+                       float h, double rtol, double atol) {
+  double amax = 0;
+  for (size_t i = 0; i < n; i++) amax = fmax(amax, fabs(ana[i]));
+  cr_assert(amax > 0, "%s: analytic gradient is all zero", what);
+  for (size_t i = 0; i < n; i++) {
+    float save = x[i];
+    x[i] = save + h;
+    double xp = x[i], lp = f(ctx);
+    x[i] = save - h;
+    double xm = x[i], lm = f(ctx);
+    x[i] = save;
+    double num = (lp - lm) / (xp - xm);
+    double err = fabs(num - ana[i]);
+    cr_assert(err <= rtol * fabs(ana[i]) + atol * amax,
+              "%s[%zu]: analytic %.7g, numeric %.7g (|err| %.3g, max|grad| %.3g)", what, i,
+              (double)ana[i], num, err, amax);
+  }
+}
+
+void setup(void) { tr_rng_seed(&rng, 12345); }
+
+TestSuite(tr_ops, .init = setup);
+
+Test(tr_ops, expf_matches_libm_to_a_few_ulp) {
+  double worst = 0;
+  for (float x = -80.0f; x < 80.0f; x += 0.01237f) {
+    double e = exp((double)x), r = fabs(tr_expf(x) - e) / e;
+    worst = fmax(worst, r);
+  }
+  cr_assert(worst < 3e-7, "worst relative error %g", worst);
+  cr_assert(tr_expf(-1000.0f) >= 0.0f && tr_expf(-1000.0f) < 1e-37f);
+  cr_assert(isfinite(tr_expf(1000.0f)));
+}
+
+/* ---- encoder ---- */
+typedef struct {
+  float *out, *wte, *wpe, *r;
+  int *tok, B, T, C;
+} EncCtx;
+
+static double enc_loss(void *p) {
+  EncCtx *c = p;
+  tr_encoder_forward(c->out, c->tok, c->wte, c->wpe, c->B, c->T, c->C);
+  return proj(c->out, c->r, (size_t)c->B * c->T * c->C);
+}
+
+Test(tr_ops, encoder_backward_matches_finite_differences) {
+  int B = 2, T = 4, C = 3, V = 5;
+  int tok[8] = {1, 3, 1, 0, 4, 1, 3, 3}; /* repeats: gradients must accumulate */
+  EncCtx c = {zeros(B * T * C), randn(V * C, 1), randn(T * C, 1), randn(B * T * C, 1), tok, B, T, C};
+  float *dwte = zeros(V * C), *dwpe = zeros(T * C);
+  tr_encoder_backward(dwte, dwpe, c.r, tok, B, T, C);
+  check_grad("dwte", c.wte, dwte, V * C, enc_loss, &c, 1e-2f, 1e-3, 1e-4);
+  check_grad("dwpe", c.wpe, dwpe, T * C, enc_loss, &c, 1e-2f, 1e-3, 1e-4);
+  cr_assert_float_eq(dwte[2 * C], 0.0f, 0.0f, "unused token row 2 got a gradient");
+  free(c.out), free(c.wte), free(c.wpe), free(c.r), free(dwte), free(dwpe);
+}
+
+/* ---- layernorm ---- */
+typedef struct {
+  float *out, *mean, *rstd, *inp, *w, *b, *r;
+  int N, C;
+} LnCtx;
+
+static double ln_loss(void *p) {
+  LnCtx *c = p;
+  tr_layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C);
+  return proj(c->out, c->r, (size_t)c->N * c->C);
+}
+
+static void layernorm_check(int with_bias) {
+  int N = 3, C = 37; /* C not a multiple of 16: exercises the tail loops */
+  LnCtx c = {zeros(N * C), zeros(N), zeros(N), randn(N * C, 1), randn(C, 1),
+             with_bias ? randn(C, 1) : NULL, randn(N * C, 1), N, C};
+  for (int i = 0; i < N * C; i++) c.inp[i] += 3.0f; /* an offset the mean must remove */
+  ln_loss(&c);
+  float *dinp = zeros(N * C), *dw = zeros(C), *db = with_bias ? zeros(C) : NULL;
+  tr_layernorm_backward(dinp, dw, db, c.r, c.inp, c.w, c.mean, c.rstd, N, C);
+  check_grad("ln dinp", c.inp, dinp, N * C, ln_loss, &c, 1e-2f, 2e-2, 2e-3);
+  check_grad("ln dw", c.w, dw, C, ln_loss, &c, 1e-2f, 1e-2, 1e-3);
+  if (with_bias) check_grad("ln db", c.b, db, C, ln_loss, &c, 1e-2f, 1e-2, 1e-3);
+  free(c.out), free(c.mean), free(c.rstd), free(c.inp), free(c.w), free(c.b), free(c.r);
+  free(dinp), free(dw), free(db);
+}
+
+Test(tr_ops, layernorm_backward_matches_finite_differences) { layernorm_check(1); }
+Test(tr_ops, layernorm_without_bias_backward_matches_finite_differences) { layernorm_check(0); }
+
+Test(tr_ops, layernorm_backward_accumulates_into_dinp) {
+  int N = 2, C = 8;
+  float *inp = randn(N * C, 1), *w = randn(C, 1), *out = zeros(N * C), mean[2], rstd[2];
+  float *d = randn(N * C, 1), *d1 = zeros(N * C), *d2 = zeros(N * C), *dw = zeros(C);
+  tr_layernorm_forward(out, mean, rstd, inp, w, NULL, N, C);
+  tr_layernorm_backward(d1, dw, NULL, d, inp, w, mean, rstd, N, C);
+  for (int i = 0; i < N * C; i++) d2[i] = 1.0f;
+  tr_layernorm_backward(d2, dw, NULL, d, inp, w, mean, rstd, N, C);
+  for (int i = 0; i < N * C; i++) cr_assert_float_eq(d2[i], d1[i] + 1.0f, 1e-5f);
+  free(inp), free(w), free(out), free(d), free(d1), free(d2), free(dw);
+}
+
+/* ---- matmul ---- */
+typedef struct {
+  float *out, *inp, *w, *b, *r;
+  int N, IC, OC;
+} MmCtx;
+
+static double mm_loss(void *p) {
+  MmCtx *c = p;
+  tr_matmul_forward(c->out, c->inp, c->w, c->b, c->N, c->IC, c->OC, 0.0f);
+  return proj(c->out, c->r, (size_t)c->N * c->OC);
+}
+
+Test(tr_ops, matmul_backward_matches_finite_differences) {
+  int N = 5, IC = 7, OC = 6;
+  MmCtx c = {zeros(N * OC), randn(N * IC, 1), randn(OC * IC, 1), randn(OC, 1), randn(N * OC, 1),
+             N, IC, OC};
+  float *dinp = zeros(N * IC), *dw = zeros(OC * IC), *db = zeros(OC);
+  tr_matmul_backward(dinp, dw, db, c.r, c.inp, c.w, N, IC, OC);
+  check_grad("mm dinp", c.inp, dinp, N * IC, mm_loss, &c, 1e-2f, 1e-3, 1e-4);
+  check_grad("mm dw", c.w, dw, OC * IC, mm_loss, &c, 1e-2f, 1e-3, 1e-4);
+  check_grad("mm db", c.b, db, OC, mm_loss, &c, 1e-2f, 1e-3, 1e-4);
+  free(c.out), free(c.inp), free(c.w), free(c.b), free(c.r), free(dinp), free(dw), free(db);
+}
+
+Test(tr_ops, matmul_forward_beta_one_adds_to_out) {
+  int N = 3, IC = 4, OC = 5;
+  float *inp = randn(N * IC, 1), *w = randn(OC * IC, 1), *b = randn(OC, 1);
+  float *o1 = zeros(N * OC), *o2 = randn(N * OC, 1), *base = malloc(N * OC * sizeof(float));
+  memcpy(base, o2, N * OC * sizeof(float));
+  tr_matmul_forward(o1, inp, w, b, N, IC, OC, 0.0f);
+  tr_matmul_forward(o2, inp, w, b, N, IC, OC, 1.0f);
+  for (int i = 0; i < N * OC; i++) cr_assert_float_eq(o2[i], base[i] + o1[i], 1e-5f);
+  free(inp), free(w), free(b), free(o1), free(o2), free(base);
+}
+
+/* ---- attention ---- */
+typedef struct {
+  float *out, *att, *qkv, *r, *scratch;
+  const uint8_t *mask;
+  float ks;
+  int B, T, C, NH;
+} AttCtx;
+
+static double att_loss(void *p) {
+  AttCtx *c = p;
+  tr_attention_forward(c->out, c->att, c->qkv, c->mask, c->ks, c->scratch, c->B, c->T, c->C, c->NH);
+  return proj(c->out, c->r, (size_t)c->B * c->T * c->C);
+}
+
+static void attention_check(int B, int T, int C, int NH, float p) {
+  size_t nq = (size_t)B * T * 3 * C, na = (size_t)B * NH * T * T;
+  uint8_t *mask = NULL;
+  if (p > 0) {
+    mask = malloc(na);
+    tr_dropout_mask(mask, na, p, &rng);
+  }
+  AttCtx c = {zeros((size_t)B * T * C), zeros(na), randn(nq, 1), randn((size_t)B * T * C, 1),
+              zeros(2 * (size_t)T * T), mask, p > 0 ? 1.0f / (1.0f - p) : 1.0f, B, T, C, NH};
+  att_loss(&c);
+  float *dqkv = randn(nq, 1); /* garbage: backward must overwrite it */
+  tr_attention_backward(dqkv, c.r, c.qkv, c.att, mask, c.ks, c.scratch, B, T, C, NH);
+  check_grad("attention dqkv", c.qkv, dqkv, nq, att_loss, &c, 1e-2f, 1e-2, 1e-3);
+  free(c.out), free(c.att), free(c.qkv), free(c.r), free(c.scratch), free(dqkv), free(mask);
+}
+
+Test(tr_ops, attention_backward_matches_finite_differences) { attention_check(2, 7, 8, 2, 0.0f); }
+/* T > 64: the row-blocked causal products cross block boundaries */
+Test(tr_ops, attention_backward_multi_block_matches_finite_differences) {
+  attention_check(1, 67, 4, 2, 0.0f);
+}
+Test(tr_ops, attention_backward_with_dropout_mask_matches_finite_differences) {
+  attention_check(2, 6, 8, 2, 0.3f);
+}
+
+Test(tr_ops, attention_is_causal_later_positions_do_not_change_earlier_outputs) {
+  int B = 1, T = 70, C = 8, NH = 2;
+  float *qkv = randn((size_t)T * 3 * C, 1), *o1 = zeros(T * C), *o2 = zeros(T * C);
+  float *att = zeros(NH * T * T), *att2 = zeros(NH * T * T), *s = zeros(2 * T * T);
+  tr_attention_forward(o1, att, qkv, NULL, 1.0f, s, B, T, C, NH);
+  for (int i = 0; i < NH; i++)
+    for (int r = 0; r < T; r++)
+      for (int j = r + 1; j < T; j++)
+        cr_assert_eq(att[(size_t)i * T * T + (size_t)r * T + j], 0.0f, "att[%d,%d,%d] != 0", i, r, j);
+  int t0 = 50; /* change q, k, v of every position from t0 on */
+  for (int t = t0; t < T; t++)
+    for (int i = 0; i < 3 * C; i++) qkv[(size_t)t * 3 * C + i] += 1.5f;
+  tr_attention_forward(o2, att2, qkv, NULL, 1.0f, s, B, T, C, NH);
+  for (int i = 0; i < t0 * C; i++) cr_assert_eq(o1[i], o2[i], "output %d changed", i);
+  int changed = 0;
+  for (int i = t0 * C; i < T * C; i++) changed |= o1[i] != o2[i];
+  cr_assert(changed);
+  free(qkv), free(o1), free(o2), free(att), free(att2), free(s);
+}
+
+/* ---- GELU ---- */
+typedef struct {
+  float *out, *inp, *r;
+  size_t n;
+} GeluCtx;
+
+static double gelu_loss(void *p) {
+  GeluCtx *c = p;
+  tr_gelu_forward(c->out, c->inp, c->n);
+  return proj(c->out, c->r, c->n);
+}
+
+Test(tr_ops, gelu_backward_matches_finite_differences) {
+  size_t n = 61;
+  GeluCtx c = {zeros(n), zeros(n), randn(n, 1), n};
+  for (size_t i = 0; i < n; i++) c.inp[i] = -6.0f + 12.0f * (float)i / (float)(n - 1) + 0.01f;
+  float *d = zeros(n);
+  tr_gelu_backward(d, c.r, c.inp, n);
+  check_grad("gelu dinp", c.inp, d, n, gelu_loss, &c, 1e-2f, 1e-2, 1e-3);
+  /* values: the tanh approximation at a few points (torch approximate='tanh') */
+  float x[3] = {-1.0f, 0.5f, 2.0f}, y[3];
+  tr_gelu_forward(y, x, 3);
+  cr_assert_float_eq(y[0], -0.158808f, 2e-6f);
+  cr_assert_float_eq(y[1], 0.345714f, 2e-6f);
+  cr_assert_float_eq(y[2], 1.954598f, 2e-6f);
+  free(c.out), free(c.inp), free(c.r), free(d);
+}
+
+/* ---- cross-entropy ---- */
+typedef struct {
+  float *losses, *lse, *logits;
+  const int *tg;
+  int N, V;
+} CeCtx;
+
+static double ce_loss(void *p) {
+  CeCtx *c = p;
+  tr_crossentropy_forward(c->losses, c->lse, c->logits, c->tg, c->N, c->V);
+  double s = 0;
+  for (int i = 0; i < c->N; i++) s += c->losses[i];
+  return s;
+}
+
+Test(tr_ops, crossentropy_backward_matches_finite_differences) {
+  int N = 4, V = 19;
+  int tg[4] = {0, 18, 5, 5};
+  CeCtx c = {zeros(N), zeros(N), randn(N * V, 2), tg, N, V};
+  ce_loss(&c);
+  float *d = randn(N * V, 1);
+  tr_crossentropy_backward(d, c.logits, c.lse, tg, 1.0f, N, V);
+  check_grad("ce dlogits", c.logits, d, N * V, ce_loss, &c, 1e-2f, 1e-2, 1e-3);
+  ce_loss(&c); /* loss value against a double computation (check_grad left x-h last) */
+  for (int n = 0; n < N; n++) {
+    double z = 0;
+    for (int v = 0; v < V; v++) z += exp(c.logits[n * V + v]);
+    double want = log(z) - c.logits[n * V + tg[n]];
+    cr_assert_float_eq(c.losses[n], want, 1e-5 * (1 + want), "loss[%d] %.8g, want %.8g", n,
+                       (double)c.losses[n], want);
+  }
+  free(c.losses), free(c.lse), free(c.logits), free(d);
+}
+
+/* ---- dropout ---- */
+Test(tr_ops, dropout_with_fixed_mask_is_linear_with_the_mask_as_jacobian) {
+  size_t n = 1000;
+  uint8_t *mask = malloc(n);
+  tr_dropout_mask(mask, n, 0.25f, &rng);
+  size_t kept = 0;
+  for (size_t i = 0; i < n; i++) kept += mask[i];
+  cr_assert(kept > 700 && kept < 800, "kept %zu of 1000 at p=0.25", kept);
+  float *x = randn(n, 1), *y = zeros(n), *r = randn(n, 1), *dx = zeros(n), *acc = zeros(n);
+  float s = 1.0f / 0.75f;
+  tr_dropout_apply(y, x, mask, s, n);
+  tr_dropout_apply(dx, r, mask, s, n); /* backward: same op on dout */
+  /* finite differences are exact for a linear op: check d(sum y*r)/dx_i directly */
+  for (size_t i = 0; i < n; i++) {
+    float h = 0.5f, save = x[i];
+    x[i] = save + h;
+    float yp = mask[i] ? x[i] * s : 0.0f;
+    x[i] = save;
+    double num = ((double)yp - y[i]) * r[i] / h;
+    cr_assert_float_eq(dx[i], num, 1e-5 * (1 + fabs(num)), "dropout dx[%zu]", i);
+  }
+  tr_dropout_add(acc, x, mask, s, n);
+  for (size_t i = 0; i < n; i++) cr_assert_float_eq(acc[i], y[i], 0.0f);
+  free(mask), free(x), free(y), free(r), free(dx), free(acc);
+}
+
+/* ---- whole model: the causal mask holds end to end ---- */
+Test(tr_ops, model_changing_a_later_token_does_not_change_earlier_logits) {
+  TrModelConfig cfg = {.n_layer = 2, .n_head = 2, .d_model = 8, .context_length = 9, .mlp_ratio = 4,
+                       .bias = 1, .dropout = 0.0, .vocab_size = 11};
+  TrModel *m;
+  cr_assert_eq(tr_model_create(&m, &cfg, 1, NULL), TR_OK);
+  tr_model_init(m, &rng);
+  int tok[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  int V = 11;
+  tr_model_forward(m, tok, NULL, 1, 9, 0, NULL);
+  float l1[99];
+  memcpy(l1, tr_model_logits(m), sizeof l1);
+  tok[6] = 0;
+  tr_model_forward(m, tok, NULL, 1, 9, 0, NULL);
+  const float *l2 = tr_model_logits(m);
+  for (int i = 0; i < 6 * V; i++) cr_assert_eq(l1[i], l2[i], "logit %d (position %d) changed", i, i / V);
+  int changed = 0;
+  for (int i = 6 * V; i < 9 * V; i++) changed |= l1[i] != l2[i];
+  cr_assert(changed, "the changed token did not change its own logits");
+  tr_model_destroy(m);
+}

@@ -1,0 +1,91 @@
+/*
+** tr_model.h: the GPT-2 style model, float32, hand-written forward and backward.
+**
+** Contract:
+** - Architecture: token + learned position embeddings, n_layer pre-LayerNorm
+**   blocks (causal multi-head self-attention with fused QKV, GELU MLP with
+**   hidden H = mlp_ratio*C), residuals, final LayerNorm, LM head tied to wte.
+**   GELU is the tanh approximation (torch approximate='tanh'); LayerNorm eps 1e-5.
+**   bias = 0 removes every Linear and LayerNorm bias.
+** - Parameters, gradients and activations are each ONE allocation with named
+**   views. The parameter ORDER in the flat buffer is a contract (checkpoints,
+**   golden files and the optimizer rely on it); weights are stored (out, in)
+**   like torch.nn.Linear:
+**     wte (V,C), wpe (T,C), ln1w (L,C), ln1b (L,C), qkvw (L,3C,C), qkvb (L,3C),
+**     attprojw (L,C,C), attprojb (L,C), ln2w (L,C), ln2b (L,C), fcw (L,H,C),
+**     fcb (L,H), fcprojw (L,C,H), fcprojb (L,C), lnfw (C), lnfb (C)
+**   Bias tensors (ln*b, *b) have numel 0 when bias = 0 (they still appear in the
+**   tensor list, so indices are stable). Grads use the same layout.
+** - Dropout (model.dropout > 0 and train != 0) applies to the embedding output,
+**   the attention weights and each residual branch before its add. Masks are
+**   drawn from the TrRng given to forward, in this order: embedding (B,T,C), then
+**   per layer: attention (B,NH,T,T), attention branch (B,T,C), MLP branch
+**   (B,T,C); one tr_rng_uniformf per element, keep if >= p. Backward reuses them.
+** - Determinism: the same weights, batch, RNG state and OpenBLAS thread count give
+**   bit-identical loss and gradients. The caller sets the thread count.
+** - Buffers are sized for batch <= max_batch and T <= context_length.
+*/
+#ifndef TR_MODEL_H
+#define TR_MODEL_H
+
+#include <stddef.h>
+
+#include "tr_config.h"
+#include "tr_err.h"
+#include "tr_rng.h"
+
+typedef struct TrModel TrModel;
+
+/* One parameter tensor in the flat buffer. */
+typedef struct TrParamTensor {
+  const char *name;  /* "wte", "qkvw", ... (the names above) */
+  size_t offset;     /* in floats, into tr_model_params / tr_model_grads */
+  size_t numel;      /* 0 for a bias when bias = 0 */
+  int ndim;          /* 1..3 */
+  int shape[3];      /* e.g. qkvw: {L, 3C, C} */
+  int is_matrix;     /* a 2-D weight per layer (wte, qkvw, attprojw, fcw, fcprojw): gets weight decay */
+} TrParamTensor;
+
+#define TR_MODEL_NTENSORS 16
+
+/* Validates cfg (positive sizes, d_model % n_head == 0, 0 <= dropout < 1) and
+   allocates params, grads and activations for batches of up to max_batch
+   sequences. Parameters are zero until tr_model_init or a load. */
+int tr_model_create(TrModel **out, const TrModelConfig *cfg, int max_batch, TrErr *err);
+void tr_model_destroy(TrModel *m); /* NULL is a no-op */
+
+/* GPT-2 init: weights normal(0, 0.02), attprojw and fcprojw scaled by
+   1/sqrt(2*n_layer), biases 0, LayerNorm gains 1. Draws, in tensor order, one
+   tr_rng_normal per weight element. */
+void tr_model_init(TrModel *m, TrRng *rng);
+
+const TrModelConfig *tr_model_config(const TrModel *m);
+int tr_model_max_batch(const TrModel *m);
+size_t tr_model_num_params(const TrModel *m);
+float *tr_model_params(TrModel *m);
+float *tr_model_grads(TrModel *m);
+const TrParamTensor *tr_model_tensors(const TrModel *m, int *n); /* n = TR_MODEL_NTENSORS */
+/* Pointer to tensor `name` in the parameter buffer (grads: same offset), NULL if unknown. */
+const TrParamTensor *tr_model_tensor_find(const TrModel *m, const char *name);
+
+/* tokens, targets: (B,T) int32 in [0, vocab_size); 1 <= B <= max_batch,
+   1 <= T <= context_length. targets may be NULL: returns 0 and only the logits
+   are valid (backward then must not be called). Returns the mean loss.
+   train != 0 enables dropout (when model.dropout > 0) with masks drawn from
+   dropout_rng (may be NULL when dropout is off). */
+float tr_model_forward(TrModel *m, const int *tokens, const int *targets, int B, int T, int train,
+                       TrRng *dropout_rng);
+const float *tr_model_logits(const TrModel *m); /* (B,T,V) of the last forward */
+
+void tr_model_zero_grad(TrModel *m);
+/* Multiplier of the gradient of the next backward calls (default 1): k
+   micro-batches each with scale 1/k sum to the mean-batch gradient. */
+void tr_model_set_grad_scale(TrModel *m, float scale);
+/* ACCUMULATES d(mean loss of the last forward)/dparams * grad_scale into grads.
+   Needs a forward with targets just before. */
+void tr_model_backward(TrModel *m);
+
+/* Training flops per token: 6N + 12*L*T*C, N = parameters without wpe. */
+double tr_model_flops_per_token(const TrModel *m);
+
+#endif

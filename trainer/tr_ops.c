@@ -1,0 +1,365 @@
+#include "tr_ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* Reductions keep 16 partial sums (two AVX2 vectors) that the compiler maps to
+   vector registers: without -ffast-math a plain `s += x[i]` loop cannot be
+   vectorised. The combine order is fixed, so results are deterministic. */
+#define LANES 16
+
+static inline float red_sum(const float *acc) {
+  float s = 0.0f;
+  for (int k = 0; k < LANES; k++) s += acc[k];
+  return s;
+}
+
+static inline float vsum(const float *x, int n) {
+  float acc[LANES] = {0};
+  int i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int k = 0; k < LANES; k++) acc[k] += x[i + k];
+  float s = red_sum(acc);
+  for (; i < n; i++) s += x[i];
+  return s;
+}
+
+static inline float vdot(const float *x, const float *y, int n) {
+  float acc[LANES] = {0};
+  int i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int k = 0; k < LANES; k++) acc[k] += x[i + k] * y[i + k];
+  float s = red_sum(acc);
+  for (; i < n; i++) s += x[i] * y[i];
+  return s;
+}
+
+static inline float vmax(const float *x, int n) {
+  float acc[LANES];
+  float m = x[0];
+  for (int k = 0; k < LANES; k++) acc[k] = m;
+  int i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int k = 0; k < LANES; k++) acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k];
+  for (int k = 0; k < LANES; k++) m = acc[k] > m ? acc[k] : m;
+  for (; i < n; i++) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+/* exp by Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, and a degree-7
+   Taylor polynomial (truncation < 1e-8 relative); 2^n built in the exponent bits. */
+static inline float expf_v(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+  float r = x - n * 0.693145751953125f;
+  r = r - n * 1.428606765330187045e-06f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  union {
+    int32_t i;
+    float f;
+  } u;
+  u.i = ((int32_t)n + 127) << 23;
+  return p * u.f;
+}
+
+float tr_expf(float x) { return expf_v(x); }
+
+/* ---- Embedding ---------------------------------------------------------- */
+
+void tr_encoder_forward(float *out, const int *tok, const float *wte, const float *wpe, int B, int T,
+                        int C) {
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      float *o = out + ((size_t)b * T + t) * C;
+      const float *we = wte + (size_t)tok[b * T + t] * C, *pe = wpe + (size_t)t * C;
+      for (int i = 0; i < C; i++) o[i] = we[i] + pe[i];
+    }
+}
+
+void tr_encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tok, int B, int T,
+                         int C) {
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      const float *d = dout + ((size_t)b * T + t) * C;
+      float *we = dwte + (size_t)tok[b * T + t] * C, *pe = dwpe + (size_t)t * C;
+      for (int i = 0; i < C; i++) {
+        we[i] += d[i];
+        pe[i] += d[i];
+      }
+    }
+}
+
+/* ---- LayerNorm ---------------------------------------------------------- */
+
+void tr_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                          const float *b, int N, int C) {
+  for (int n = 0; n < N; n++) {
+    const float *x = inp + (size_t)n * C;
+    float *o = out + (size_t)n * C;
+    float m = vsum(x, C) / (float)C;
+    /* two passes (mean, then centred squares): no cancellation for offset inputs */
+    float acc[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= C; i += LANES)
+      for (int k = 0; k < LANES; k++) {
+        float d = x[i + k] - m;
+        acc[k] += d * d;
+      }
+    float v = red_sum(acc);
+    for (; i < C; i++) v += (x[i] - m) * (x[i] - m);
+    float s = 1.0f / sqrtf(v / (float)C + 1e-5f);
+    if (b)
+      for (i = 0; i < C; i++) o[i] = (x[i] - m) * s * w[i] + b[i];
+    else
+      for (i = 0; i < C; i++) o[i] = (x[i] - m) * s * w[i];
+    mean[n] = m;
+    rstd[n] = s;
+  }
+}
+
+void tr_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                           const float *w, const float *mean, const float *rstd, int N, int C) {
+  for (int n = 0; n < N; n++) {
+    const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
+    float *dx = dinp + (size_t)n * C;
+    float m = mean[n], s = rstd[n];
+    /* dnorm = w*d; dx = s * (dnorm - mean(dnorm) - norm * mean(dnorm*norm)) */
+    float a1[LANES] = {0}, a2[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= C; i += LANES)
+      for (int k = 0; k < LANES; k++) {
+        float dn = w[i + k] * d[i + k];
+        a1[k] += dn;
+        a2[k] += dn * (x[i + k] - m) * s;
+      }
+    float s1 = red_sum(a1), s2 = red_sum(a2);
+    for (; i < C; i++) {
+      float dn = w[i] * d[i];
+      s1 += dn;
+      s2 += dn * (x[i] - m) * s;
+    }
+    s1 /= (float)C;
+    s2 /= (float)C;
+    for (i = 0; i < C; i++) {
+      float norm = (x[i] - m) * s;
+      dx[i] += (w[i] * d[i] - s1 - norm * s2) * s;
+      dw[i] += norm * d[i];
+    }
+    if (db)
+      for (i = 0; i < C; i++) db[i] += d[i];
+  }
+}
+
+/* ---- Linear ------------------------------------------------------------- */
+
+void tr_matmul_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC,
+                       int OC, float beta) {
+  if (b) {
+    /* fold the bias into C of C = alpha*A*B + beta*C */
+    for (int n = 0; n < N; n++) {
+      float *o = out + (size_t)n * OC;
+      if (beta == 0.0f)
+        memcpy(o, b, (size_t)OC * sizeof *o);
+      else
+        for (int i = 0; i < OC; i++) o[i] += b[i];
+    }
+    beta = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, beta, out,
+              OC);
+}
+
+void tr_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, int N, int IC, int OC) {
+  if (dinp)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC, 0.0f,
+                dinp, IC);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw,
+              IC);
+  if (db)
+    for (int n = 0; n < N; n++) {
+      const float *d = dout + (size_t)n * OC;
+      for (int i = 0; i < OC; i++) db[i] += d[i];
+    }
+}
+
+/* ---- Attention ---------------------------------------------------------- */
+
+/* Causal products run in row blocks: rows [r0, r1) only need keys [0, r1), which
+   skips most of the upper triangle (about half the attention flops at large T). */
+#define ATT_BLOCK 64
+
+static void att_weights_dropped(float *dst, const float *a, const uint8_t *mk, float ks, int T) {
+  for (size_t i = 0; i < (size_t)T * T; i++) dst[i] = mk[i] ? a[i] * ks : 0.0f;
+}
+
+void tr_attention_forward(float *out, float *att, const float *qkv, const uint8_t *mask,
+                          float keep_scale, float *scratch, int B, int T, int C, int NH) {
+  const int C3 = 3 * C, hs = C / NH;
+  const float sc = 1.0f / sqrtf((float)hs);
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++) {
+      const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
+      float *a = att + ((size_t)b * NH + h) * T * T;
+      for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+        int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, sc, q + (size_t)r0 * C3,
+                    C3, k, C3, 0.0f, a + (size_t)r0 * T, T);
+      }
+      for (int i = 0; i < T; i++) {
+        float *row = a + (size_t)i * T;
+        int n = i + 1;
+        float m = vmax(row, n);
+        for (int j = 0; j < n; j++) row[j] = expf_v(row[j] - m);
+        float z = 1.0f / vsum(row, n);
+        for (int j = 0; j < n; j++) row[j] *= z;
+        for (int j = n; j < T; j++) row[j] = 0.0f;
+      }
+      const float *p = a;
+      if (mask) {
+        att_weights_dropped(scratch, a, mask + ((size_t)b * NH + h) * T * T, keep_scale, T);
+        p = scratch;
+      }
+      float *o = out + (size_t)b * T * C + (size_t)h * hs;
+      for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+        int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f,
+                    p + (size_t)r0 * T, T, v, C3, 0.0f, o + (size_t)r0 * C, C);
+      }
+    }
+}
+
+void tr_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                           const uint8_t *mask, float keep_scale, float *scratch, int B, int T, int C,
+                           int NH) {
+  const int C3 = 3 * C, hs = C / NH;
+  const float sc = 1.0f / sqrtf((float)hs);
+  const int nblk = (T + ATT_BLOCK - 1) / ATT_BLOCK;
+  float *da = scratch, *ad = scratch + (size_t)T * T;
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++) {
+      const size_t qo = (size_t)b * T * C3 + (size_t)h * hs;
+      const float *q = qkv + qo, *k = q + C, *v = q + 2 * C;
+      float *dq = dqkv + qo, *dk = dq + C, *dv = dq + 2 * C;
+      const float *a = att + ((size_t)b * NH + h) * T * T;
+      const uint8_t *mk = mask ? mask + ((size_t)b * NH + h) * T * T : NULL;
+      const float *dO = dout + (size_t)b * T * C + (size_t)h * hs;
+      const float *p = a;
+      if (mk) {
+        att_weights_dropped(ad, a, mk, keep_scale, T);
+        p = ad;
+      }
+      /* da = dO V^T and dV = P^T dO (P = dropped weights); dV accumulates over row
+         blocks, the last block (all keys) first with beta 0. */
+      for (int bi = nblk - 1; bi >= 0; bi--) {
+        int r0 = bi * ATT_BLOCK, r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, 1.0f,
+                    dO + (size_t)r0 * C, C, v, C3, 0.0f, da + (size_t)r0 * T, T);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, r1 - r0, 1.0f,
+                    p + (size_t)r0 * T, T, dO + (size_t)r0 * C, C, bi == nblk - 1 ? 0.0f : 1.0f, dv,
+                    C3);
+      }
+      /* softmax backward (through the dropout mask), pre-scaled by 1/sqrt(hs) */
+      for (int i = 0; i < T; i++) {
+        float *dr = da + (size_t)i * T;
+        const float *ar = a + (size_t)i * T;
+        int n = i + 1;
+        if (mk) {
+          const uint8_t *mr = mk + (size_t)i * T;
+          for (int j = 0; j < n; j++) dr[j] = mr[j] ? dr[j] * keep_scale : 0.0f;
+        }
+        float s = vdot(ar, dr, n);
+        for (int j = 0; j < n; j++) dr[j] = ar[j] * (dr[j] - s) * sc;
+        int end = (i / ATT_BLOCK + 1) * ATT_BLOCK;
+        if (end > T) end = T;
+        for (int j = n; j < end; j++) dr[j] = 0.0f;
+      }
+      /* dQ = dS K (rows independent); dK = dS^T Q (accumulates like dV) */
+      for (int bi = nblk - 1; bi >= 0; bi--) {
+        int r0 = bi * ATT_BLOCK, r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f,
+                    da + (size_t)r0 * T, T, k, C3, 0.0f, dq + (size_t)r0 * C3, C3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, r1 - r0, 1.0f,
+                    da + (size_t)r0 * T, T, q + (size_t)r0 * C3, C3, bi == nblk - 1 ? 0.0f : 1.0f,
+                    dk, C3);
+      }
+    }
+}
+
+/* ---- GELU --------------------------------------------------------------- */
+
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_A 0.044715f
+
+/* tanh(u) = 1 - 2/(1+exp(2u)): exact at the saturated ends thanks to the clamp in expf_v */
+static inline float tanh_v(float u) { return 1.0f - 2.0f / (1.0f + expf_v(2.0f * u)); }
+
+void tr_gelu_forward(float *out, const float *inp, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float x = inp[i];
+    float t = tanh_v(GELU_K * (x + GELU_A * x * x * x));
+    out[i] = 0.5f * x * (1.0f + t);
+  }
+}
+
+void tr_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float x = inp[i];
+    float t = tanh_v(GELU_K * (x + GELU_A * x * x * x));
+    float g = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+    dinp[i] = dout[i] * g;
+  }
+}
+
+/* ---- Cross-entropy ------------------------------------------------------ */
+
+void tr_crossentropy_forward(float *losses, float *lse, const float *logits, const int *targets,
+                             int N, int V) {
+  for (int n = 0; n < N; n++) {
+    const float *x = logits + (size_t)n * V;
+    float m = vmax(x, V);
+    float acc[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= V; i += LANES)
+      for (int k = 0; k < LANES; k++) acc[k] += expf_v(x[i + k] - m);
+    float z = red_sum(acc);
+    for (; i < V; i++) z += expf_v(x[i] - m);
+    float l = m + logf(z);
+    lse[n] = l;
+    losses[n] = l - x[targets[n]];
+  }
+}
+
+void tr_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
+                              const int *targets, float scale, int N, int V) {
+  for (int n = 0; n < N; n++) {
+    const float *x = logits + (size_t)n * V;
+    float *d = dlogits + (size_t)n * V;
+    float l = lse[n];
+    for (int i = 0; i < V; i++) d[i] = expf_v(x[i] - l) * scale;
+    d[targets[n]] -= scale;
+  }
+}
+
+/* ---- Dropout ------------------------------------------------------------ */
+
+void tr_dropout_mask(uint8_t *mask, size_t n, float p, TrRng *rng) {
+  for (size_t i = 0; i < n; i++) mask[i] = tr_rng_uniformf(rng) >= p;
+}
+
+void tr_dropout_apply(float *out, const float *inp, const uint8_t *mask, float scale, size_t n) {
+  for (size_t i = 0; i < n; i++) out[i] = mask[i] ? inp[i] * scale : 0.0f;
+}
+
+void tr_dropout_add(float *acc, const float *inp, const uint8_t *mask, float scale, size_t n) {
+  for (size_t i = 0; i < n; i++) acc[i] += mask[i] ? inp[i] * scale : 0.0f;
+}
