@@ -128,7 +128,7 @@ void rs_sweep_deinit(RsSweepInfo *s) {
   memset(s, 0, sizeof *s);
 }
 
-void rs_sweeps_free(RsSweepInfo *s, int n) {
+void rs_query_sweeps_free(RsSweepInfo *s, int n) {
   for (int i = 0; s && i < n; i++) rs_sweep_deinit(&s[i]);
   free(s);
 }
@@ -175,7 +175,7 @@ static int sweep_counts(RsDb *db, RsSweepInfo *s, TrErr *err) {
   return TR_OK;
 }
 
-int rs_sweeps_list(RsDb *db, RsSweepInfo **out, int *n, TrErr *err) {
+int rs_query_sweeps(RsDb *db, RsSweepInfo **out, int *n, TrErr *err) {
   *out = NULL;
   *n = 0;
   sqlite3_stmt *st;
@@ -196,7 +196,7 @@ int rs_sweeps_list(RsDb *db, RsSweepInfo **out, int *n, TrErr *err) {
   sqlite3_finalize(st);
   for (int i = 0; rc == TR_OK && i < *n; i++) rc = sweep_counts(db, &v[i], err);
   if (rc != TR_OK) {
-    rs_sweeps_free(v, *n);
+    rs_query_sweeps_free(v, *n);
     *n = 0;
     return rc;
   }

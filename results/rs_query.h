@@ -52,8 +52,8 @@ typedef struct RsSweepInfo {
   int64_t best_trial;           /* its trial id, -1 if none */
 } RsSweepInfo;
 
-int rs_sweeps_list(RsDb *db, RsSweepInfo **out, int *n, TrErr *err);
-void rs_sweeps_free(RsSweepInfo *s, int n);
+int rs_query_sweeps(RsDb *db, RsSweepInfo **out, int *n, TrErr *err);
+void rs_query_sweeps_free(RsSweepInfo *s, int n);
 int rs_sweep_find(RsDb *db, const char *name, RsSweepInfo *out, TrErr *err);
 void rs_sweep_deinit(RsSweepInfo *s);
 

@@ -292,7 +292,7 @@ static int cmd_ls(int argc, char **argv) {
   RsSweepInfo *s;
   int n;
   TrErr e = {0};
-  if (rs_sweeps_list(db, &s, &n, &e) != TR_OK) {
+  if (rs_query_sweeps(db, &s, &n, &e) != TR_OK) {
     rs_db_close(db);
     return fail(o.cmd, &e);
   }
@@ -316,7 +316,7 @@ static int cmd_ls(int argc, char **argv) {
   if (n == 0 && fmt == RS_FMT_TABLE) printf("no sweeps in %s\n", o.db);
   else tab_print(&t, fmt, stdout);
   tab_free(&t);
-  rs_sweeps_free(s, n);
+  rs_query_sweeps_free(s, n);
   rs_db_close(db);
   return 0;
 }

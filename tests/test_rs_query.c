@@ -95,7 +95,7 @@ Test(rs_query, lists_sweeps_with_counts_and_best, .init = setup, .fini = teardow
   cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
   RsSweepInfo *s;
   int n;
-  cr_assert_eq(rs_sweeps_list(db, &s, &n, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_query_sweeps(db, &s, &n, &e), TR_OK, "%s", e.msg);
   cr_assert_eq(n, 2);
   cr_assert_str_eq(s[0].name, "lr_grid");
   cr_assert_eq(s[0].n_trials, 12);
@@ -104,7 +104,7 @@ Test(rs_query, lists_sweeps_with_counts_and_best, .init = setup, .fini = teardow
   cr_assert_eq(s[0].count[rs_status_index("diverged")], 1);
   cr_assert_eq(s[0].best_trial, 7); /* lr=1e-2, seed 1 */
   cr_assert(s[1].maximize);
-  rs_sweeps_free(s, n);
+  rs_query_sweeps_free(s, n);
   rs_db_close(db);
 }
 
