@@ -17,6 +17,8 @@
 #define RS_SCHEMA_H
 
 #define RS_SCHEMA_VERSION 1
+/* PRAGMA application_id of every hpsweep database ('HPSW'): tells ours from other SQLite files. */
+#define RS_APPLICATION_ID 0x48505357
 
 #define RS_SCHEMA_V1 \
   "CREATE TABLE sweeps (\n" \
@@ -57,6 +59,7 @@
   "  summary TEXT,                     -- JSON summary of the run\n" \
   "  error TEXT,                       -- failed/diverged: the reason and last log lines\n" \
   "  checkpoint TEXT,                  -- latest checkpoint path, for resume\n" \
+  "  checkpoint_step INTEGER,          -- the step that checkpoint holds: a resume drops later metrics\n" \
   "  UNIQUE (sweep_id, hash)\n" \
   ");\n" \
   "CREATE INDEX trials_status ON trials (sweep_id, status);\n" \

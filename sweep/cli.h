@@ -35,4 +35,11 @@ void hps_usage(const HpsCmd *c, FILE *f);
 /* True if argv has -h/--help: commands call this first and print usage. */
 int hps_wants_help(int argc, char **argv);
 
+/* Load CONFIG (NULL = defaults), apply "key=value" overrides, validate.
+** Prints "hpsweep CMD: message" and returns 2 on error, 0 on success. */
+struct TrConfig;
+int hps_config_from_args(struct TrConfig *cfg, const char *path, int nset, char **sets, const char *cmd);
+/* `hpsweep help config [--markdown]`: every key with its default and doc. */
+void hps_print_config_keys(FILE *f, int markdown);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "hps_version.h"
+#include "tr_config.h"
 
 static const HpsCmd *const cmds[] = {
 #ifdef HPS_HAVE_CMD_TRAIN
@@ -52,6 +53,30 @@ int hps_wants_help(int argc, char **argv) {
   return 0;
 }
 
+void hps_print_config_keys(FILE *f, int markdown) {
+  size_t n;
+  const TrKey *k = tr_config_keys(&n);
+  if (markdown) {
+    fprintf(f, "| key | default | meaning |\n|---|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+      fprintf(f, "| `%s` | `%s` | %s", k[i].name, k[i].def, k[i].doc);
+      if (k[i].choices) { /* '|' would split the table cell */
+        fprintf(f, " (one of: ");
+        for (const char *c = k[i].choices; *c; c++) fputs(*c == '|' ? ", " : (char[]){*c, 0}, f);
+        fprintf(f, ")");
+      }
+      fprintf(f, " |\n");
+    }
+    return;
+  }
+  fprintf(f, "Training config keys (YAML sections or dotted names; --set key=value):\n\n");
+  for (size_t i = 0; i < n; i++) {
+    fprintf(f, "  %-28s %-12s %s", k[i].name, k[i].def, k[i].doc);
+    if (k[i].choices) fprintf(f, " (%s)", k[i].choices);
+    fprintf(f, "\n");
+  }
+}
+
 static void main_usage(FILE *f) {
   fprintf(f,
           "usage: hpsweep [--version] [--help] COMMAND [ARGS]\n"
@@ -61,6 +86,7 @@ static void main_usage(FILE *f) {
           "commands:\n");
   for (int i = 0; cmds[i]; i++) fprintf(f, "  %-10s %s\n", cmds[i]->name, cmds[i]->summary);
   fprintf(f, "  %-10s %s\n", "help", "show the help of a command: hpsweep help COMMAND");
+  fprintf(f, "  %-10s %s\n", "", "list every training config key: hpsweep help config");
   fprintf(f, "\nSee 'hpsweep help COMMAND' or 'hpsweep COMMAND --help' for a command's options.\n");
 }
 
@@ -81,6 +107,10 @@ int main(int argc, char **argv) {
   if (strcmp(name, "help") == 0) {
     if (argc < 3) {
       main_usage(stdout);
+      return 0;
+    }
+    if (strcmp(argv[2], "config") == 0) {
+      hps_print_config_keys(stdout, argc > 3 && strcmp(argv[3], "--markdown") == 0);
       return 0;
     }
     const HpsCmd *c = hps_cmd_find(argv[2]);

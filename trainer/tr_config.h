@@ -181,6 +181,9 @@ int tr_config_load(TrConfig *c, const char *path, TrErr *err);
 /* Cross-key rules (d_model % n_head, micro batch divides batch, milestones order...). */
 int tr_config_validate(const TrConfig *c, TrErr *err);
 
+/* Steps the budget allows: min(max_steps, ceil(max_tokens / (batch * T))); 0 = time-only. */
+int64_t tr_config_total_steps(const TrConfig *c);
+
 /* A key's value as YAML/JSON text ("0.001", "[0.9, 0.99]", "\"cosine\""). json=1 quotes strings. */
 int tr_config_value_text(const TrConfig *c, const TrKey *k, int json, char *buf, size_t n);
 /* Canonical JSON of every key, nested by section, in registry order. Returns bytes needed (excl. NUL). */

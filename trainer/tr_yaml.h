@@ -42,7 +42,6 @@ struct TrYamlNode {
 typedef struct TrYamlDoc {
   TrYamlNode *root;       /* NULL for an empty document */
   char *name;             /* file name used in messages */
-  void *arena;            /* internal: all nodes and strings */
 } TrYamlDoc;
 
 int tr_yaml_load_file(const char *path, TrYamlDoc **out, TrErr *err);

@@ -1,0 +1,1105 @@
+/* rs_sqlite.c: the SQLite backend of the store (see rs_store.h for the contract).
+**
+** Concurrency: one connection per handle, WAL journal (readers and one writer
+** run side by side), busy_timeout 10 s, and every operation is a transaction
+** function run by sq_txn(): writes take the write lock up front (BEGIN
+** IMMEDIATE, so a read never has to upgrade and deadlock), and on SQLITE_BUSY /
+** LOCKED anywhere the transaction is rolled back and re-run after a jittered
+** backoff, for RS_BUSY_BUDGET seconds in all. Transaction functions therefore
+** must not have side effects outside the database except filling their outputs.
+**
+** Durability: synchronous=FULL for state changes (the WAL is fsynced at commit:
+** survives power loss), NORMAL for metrics, heartbeats and events (WAL content
+** is in the OS cache at commit: survives kill -9, a power loss may drop the last
+** few). The pragma is switched per transaction.
+*/
+#include "rs_backend.h"
+#include "rs_schema.h"
+#include "tr_rng.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SQ_BUSY_TIMEOUT_MS 10000
+
+typedef struct Sq {
+  sqlite3 *db;
+  int last_rc;   /* extended code of the last SQLite failure (retry decisions) */
+  int sync_full; /* current PRAGMA synchronous: 1 FULL, 0 NORMAL, -1 unknown */
+  TrRng rng;     /* backoff jitter, so colliding writers spread out */
+} Sq;
+
+enum { SQ_READ, SQ_WRITE, SQ_DURABLE }; /* transaction kinds */
+
+static Sq *sq_of(RsStore *st) { return (Sq *)st->impl; }
+
+static int sq_fail(RsStore *st, int rc, const char *what) {
+  Sq *sq = sq_of(st);
+  sq->last_rc = rc;
+  const char *m = sq->db ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc);
+  return rs_store_fail(st, TR_EDB, "%s: %s", what, m);
+}
+
+static int sq_exec(RsStore *st, const char *sql, const char *what) {
+  int rc = sqlite3_exec(sq_of(st)->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK ? TR_OK : sq_fail(st, rc, what);
+}
+
+static int sq_prep(RsStore *st, const char *sql, sqlite3_stmt **s, const char *what) {
+  int rc = sqlite3_prepare_v2(sq_of(st)->db, sql, -1, s, NULL);
+  return rc == SQLITE_OK ? TR_OK : sq_fail(st, rc, what);
+}
+
+/* One step expecting no row (DONE); finalizes nothing. */
+static int sq_done(RsStore *st, sqlite3_stmt *s, const char *what) {
+  int rc = sqlite3_step(s);
+  return rc == SQLITE_DONE ? TR_OK : sq_fail(st, rc, what);
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v) {
+  if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+  else sqlite3_bind_null(s, i);
+}
+
+static void bind_real(sqlite3_stmt *s, int i, double v) {
+  if (isnan(v)) sqlite3_bind_null(s, i);
+  else sqlite3_bind_double(s, i, v);
+}
+
+static char *col_text(sqlite3_stmt *s, int i, int *oom) {
+  return rs_strdup((const char *)sqlite3_column_text(s, i), oom);
+}
+
+static double col_real(sqlite3_stmt *s, int i) {
+  return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
+}
+
+static int64_t col_int(sqlite3_stmt *s, int i) {
+  return sqlite3_column_type(s, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, i);
+}
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int is_busy(int rc) {
+  rc &= 0xff;
+  return rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_PROTOCOL;
+}
+
+typedef int (*SqBody)(RsStore *st, void *arg);
+
+/* Run body inside a transaction of the given kind, re-running it on lock contention. */
+static int sq_txn(RsStore *st, int kind, SqBody body, void *arg) {
+  Sq *sq = sq_of(st);
+  double deadline = mono() + RS_BUSY_BUDGET, pause = 0.002;
+  for (;;) {
+    int rc = TR_OK;
+    sq->last_rc = SQLITE_OK;
+    if (kind != SQ_READ && sq->sync_full != (kind == SQ_DURABLE)) {
+      rc = sq_exec(st, kind == SQ_DURABLE ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                   "set synchronous");
+      if (rc == TR_OK) sq->sync_full = (kind == SQ_DURABLE);
+    }
+    if (rc == TR_OK) rc = sq_exec(st, kind == SQ_READ ? "BEGIN" : "BEGIN IMMEDIATE", "begin");
+    if (rc == TR_OK) rc = body(st, arg);
+    if (rc == TR_OK) rc = sq_exec(st, "COMMIT", "commit");
+    if (!sqlite3_get_autocommit(sq->db)) sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc == TR_OK) {
+      st->errcode = TR_OK;
+      return TR_OK;
+    }
+    if (rc != TR_EDB || !is_busy(sq->last_rc)) return rc;
+    if (mono() >= deadline)
+      return rs_store_fail(st, TR_EDB,
+                           "database stayed locked for %.0f s (an open write transaction in "
+                           "another program, e.g. an sqlite3 shell?)",
+                           RS_BUSY_BUDGET);
+    double wait = pause * (0.5 + tr_rng_uniform(&sq->rng));
+    struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+    nanosleep(&ts, NULL);
+    pause = pause * 2 < 0.25 ? pause * 2 : 0.25;
+  }
+}
+
+static int event_insert(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
+                        const char *message) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "INSERT INTO events (sweep_id, trial_id, time, kind, message) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5)", &s, "log event");
+  if (rc) return rc;
+  if (sweep_id > 0) sqlite3_bind_int64(s, 1, sweep_id);
+  if (trial_id > 0) sqlite3_bind_int64(s, 2, trial_id);
+  sqlite3_bind_double(s, 3, rs_store_now(st));
+  bind_text(s, 4, kind);
+  bind_text(s, 5, message);
+  rc = sq_done(st, s, "log event");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* ---- open, schema, migrations ---- */
+
+typedef struct Inspect {
+  int64_t app_id, version, n_objects;
+} Inspect;
+
+static int inspect_body(RsStore *st, void *arg) {
+  Inspect *in = arg;
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT (SELECT application_id FROM pragma_application_id), "
+                       "(SELECT user_version FROM pragma_user_version), "
+                       "(SELECT count(*) FROM sqlite_master)", &s, "read header");
+  if (rc) return rc;
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) {
+    in->app_id = sqlite3_column_int64(s, 0);
+    in->version = sqlite3_column_int64(s, 1);
+    in->n_objects = sqlite3_column_int64(s, 2);
+    rc = TR_OK;
+  } else {
+    rc = sq_fail(st, r, "read header");
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Migrations: migrations[v] takes a database from version v to v + 1. Version 0
+** is an empty file; later versions append here and bump RS_SCHEMA_VERSION. */
+static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1};
+
+static int migrate_body(RsStore *st, void *arg) {
+  (void)arg;
+  Inspect in;
+  int rc = inspect_body(st, &in); /* again, under the write lock: another process may have won */
+  if (rc) return rc;
+  if (in.app_id == 0 && in.version == 0 && in.n_objects > 0)
+    return rs_store_fail(st, TR_EFORMAT, "not an hpsweep database (an SQLite database of another program)");
+  for (int64_t v = in.version; v < RS_SCHEMA_VERSION; v++) {
+    char what[64];
+    snprintf(what, sizeof what, "migrate schema to version %lld", (long long)v + 1);
+    if ((rc = sq_exec(st, migrations[v], what))) return rc;
+  }
+  if (in.version < RS_SCHEMA_VERSION) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", RS_APPLICATION_ID,
+             RS_SCHEMA_VERSION);
+    if ((rc = sq_exec(st, sql, "set schema version"))) return rc;
+    if (in.version == 0) rc = event_insert(st, 0, 0, "create", "database created (schema version 1)");
+  }
+  return rc;
+}
+
+static void sq_close(RsStore *st) {
+  Sq *sq = sq_of(st);
+  if (!sq) return;
+  sqlite3_close_v2(sq->db);
+  free(sq);
+  st->impl = NULL;
+}
+
+static sqlite3 *sq_sqlite(RsStore *st) { return sq_of(st)->db; }
+
+static const RsStoreOps sq_ops; /* below */
+
+/* Is the (existing, non-empty) file an SQLite 3 database? Read 16 bytes; touch nothing. */
+static int has_sqlite_magic(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  char head[16];
+  size_t n = fread(head, 1, sizeof head, f);
+  fclose(f);
+  return n == sizeof head && memcmp(head, "SQLite format 3", 16) == 0;
+}
+
+int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
+  struct stat sb;
+  int exists = stat(path, &sb) == 0;
+  if (!exists && errno != ENOENT)
+    return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
+  if (!exists && flags != RS_OPEN_CREATE)
+    return tr_err_set(err, TR_ENOTFOUND, "%s: no such database file", path);
+  if (exists && !S_ISREG(sb.st_mode))
+    return tr_err_set(err, TR_EINVAL, "%s: not a regular file", path);
+  if (exists && sb.st_size > 0) {
+    int m = has_sqlite_magic(path);
+    if (m < 0) return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
+    if (m == 0) return tr_err_set(err, TR_EFORMAT, "%s: not an SQLite database", path);
+  }
+  Sq *sq = calloc(1, sizeof *sq);
+  if (!sq) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
+  sq->sync_full = -1;
+  tr_rng_seed2(&sq->rng, (uint64_t)getpid(), (uint64_t)(mono() * 1e6));
+  st->impl = sq;
+  st->ops = &sq_ops;
+  int oflags = flags == RS_OPEN_READONLY ? SQLITE_OPEN_READONLY
+                                         : SQLITE_OPEN_READWRITE | (flags == RS_OPEN_CREATE ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(path, &sq->db, oflags, NULL);
+  int code = TR_OK;
+  Inspect in = {0, 0, 0};
+  if (rc != SQLITE_OK) {
+    code = sq_fail(st, rc, "open");
+  } else {
+    sqlite3_extended_result_codes(sq->db, 1);
+    sqlite3_busy_timeout(sq->db, SQ_BUSY_TIMEOUT_MS);
+    code = sq_txn(st, SQ_READ, inspect_body, &in);
+    if (code && (sq->last_rc & 0xff) == SQLITE_NOTADB)
+      code = rs_store_fail(st, TR_EFORMAT, "not an SQLite database");
+  }
+  if (!code) {
+    if (in.app_id != RS_APPLICATION_ID && !(in.app_id == 0 && in.version == 0 && in.n_objects == 0))
+      code = rs_store_fail(st, TR_EFORMAT, "not an hpsweep database (an SQLite database of another program)");
+    else if (in.version > RS_SCHEMA_VERSION)
+      code = rs_store_fail(st, TR_EFORMAT,
+                           "written by a newer hpsweep (schema version %lld; this build knows up to %d): "
+                           "upgrade hpsweep",
+                           (long long)in.version, RS_SCHEMA_VERSION);
+    else if (in.version < RS_SCHEMA_VERSION && flags == RS_OPEN_READONLY)
+      code = in.n_objects == 0
+                 ? rs_store_fail(st, TR_EFORMAT, "empty file, not an hpsweep database")
+                 : rs_store_fail(st, TR_EFORMAT,
+                                 "schema version %lld is older than %d: open it once read-write to migrate",
+                                 (long long)in.version, RS_SCHEMA_VERSION);
+  }
+  if (!code && flags != RS_OPEN_READONLY) {
+    /* WAL is persistent in the file; setting it again is a no-op. */
+    sqlite3_stmt *s;
+    code = sq_prep(st, "PRAGMA journal_mode=WAL", &s, "set WAL mode");
+    if (!code) {
+      double deadline = mono() + RS_BUSY_BUDGET;
+      while ((rc = sqlite3_step(s)) != SQLITE_ROW && is_busy(rc) && mono() < deadline) {
+        sqlite3_reset(s);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+      }
+      if (rc != SQLITE_ROW) code = sq_fail(st, rc, "set WAL mode");
+      else if (sqlite3_strnicmp((const char *)sqlite3_column_text(s, 0), "wal", 3) != 0)
+        code = rs_store_fail(st, TR_EDB, "cannot use WAL mode on this file system (journal mode %s)",
+                             (const char *)sqlite3_column_text(s, 0));
+      sqlite3_finalize(s);
+    }
+    if (!code) code = sq_exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys");
+    if (!code && in.version < RS_SCHEMA_VERSION) code = sq_txn(st, SQ_DURABLE, migrate_body, NULL);
+  }
+  if (code) {
+    tr_err_set(err, code, "%s", st->errmsg);
+    sq_close(st);
+    st->ops = NULL;
+    return code;
+  }
+  return TR_OK;
+}
+
+/* ---- sweeps ---- */
+
+typedef struct SweepArgs {
+  const char *name, *spec, *hash, *method, *metric, *goal, *task;
+  int64_t seed, id;
+} SweepArgs;
+
+static int upsert_body(RsStore *st, void *arg) {
+  SweepArgs *a = arg;
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT id, spec_hash FROM sweeps WHERE name = ?1", &s, "find sweep");
+  if (rc) return rc;
+  bind_text(s, 1, a->name);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) {
+    a->id = sqlite3_column_int64(s, 0);
+    const char *old = (const char *)sqlite3_column_text(s, 1);
+    if (strcmp(old, a->hash) != 0)
+      rc = rs_store_fail(st, TR_EINVAL,
+                         "sweep '%s' already exists with a different trial set (spec hash %s, now %s): "
+                         "the spec changed; give the sweep a new name or use another --db",
+                         a->name, old, a->hash);
+    sqlite3_finalize(s);
+    return rc;
+  }
+  sqlite3_finalize(s);
+  if (r != SQLITE_DONE) return sq_fail(st, r, "find sweep");
+  rc = sq_prep(st, "INSERT INTO sweeps (name, spec, spec_hash, method, metric, goal, seed, task, created) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &s, "create sweep");
+  if (rc) return rc;
+  bind_text(s, 1, a->name);
+  bind_text(s, 2, a->spec);
+  bind_text(s, 3, a->hash);
+  bind_text(s, 4, a->method);
+  bind_text(s, 5, a->metric);
+  bind_text(s, 6, a->goal);
+  sqlite3_bind_int64(s, 7, a->seed);
+  bind_text(s, 8, a->task);
+  sqlite3_bind_double(s, 9, rs_store_now(st));
+  rc = sq_done(st, s, "create sweep");
+  sqlite3_finalize(s);
+  if (rc) return rc;
+  a->id = sqlite3_last_insert_rowid(sq_of(st)->db);
+  return event_insert(st, a->id, 0, "create", a->name);
+}
+
+static int sq_sweep_upsert(RsStore *st, const char *name, const char *spec_text, const char *spec_hash,
+                           const char *method, const char *metric, const char *goal, int64_t seed,
+                           const char *task, int64_t *sweep_id) {
+  SweepArgs a = {name, spec_text, spec_hash, method, metric, goal, task, seed, 0};
+  int rc = sq_txn(st, SQ_DURABLE, upsert_body, &a);
+  if (rc == TR_OK) *sweep_id = a.id;
+  return rc;
+}
+
+#define SWEEP_COLS "id, name, spec, spec_hash, method, metric, goal, seed, task, created"
+
+static int sweep_row(sqlite3_stmt *s, RsSweep *o) {
+  int oom = 0;
+  o->id = sqlite3_column_int64(s, 0);
+  o->name = col_text(s, 1, &oom);
+  o->spec = col_text(s, 2, &oom);
+  o->spec_hash = col_text(s, 3, &oom);
+  o->method = col_text(s, 4, &oom);
+  o->metric = col_text(s, 5, &oom);
+  o->goal = col_text(s, 6, &oom);
+  o->seed = sqlite3_column_int64(s, 7);
+  o->task = col_text(s, 8, &oom);
+  o->created = sqlite3_column_double(s, 9);
+  return oom;
+}
+
+typedef struct SweepGet {
+  const char *name;
+  RsSweep *out;
+} SweepGet;
+
+static int sweep_get_body(RsStore *st, void *arg) {
+  SweepGet *g = arg;
+  rs_sweep_clear(g->out);
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT " SWEEP_COLS " FROM sweeps WHERE name = ?1", &s, "get sweep");
+  if (rc) return rc;
+  bind_text(s, 1, g->name);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) rc = sweep_row(s, g->out) ? rs_store_fail(st, TR_ENOMEM, "get sweep: out of memory") : TR_OK;
+  else if (r == SQLITE_DONE) rc = rs_store_fail(st, TR_ENOTFOUND, "no sweep named '%s'", g->name);
+  else rc = sq_fail(st, r, "get sweep");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+static int sq_sweep_get(RsStore *st, const char *name, RsSweep *out) {
+  SweepGet g = {name, out};
+  int rc = sq_txn(st, SQ_READ, sweep_get_body, &g);
+  if (rc) rs_sweep_clear(out);
+  return rc;
+}
+
+typedef struct SweepList {
+  RsSweep *v;
+  size_t n;
+} SweepList;
+
+static int sweeps_list_body(RsStore *st, void *arg) {
+  SweepList *l = arg;
+  rs_sweeps_free(l->v, l->n);
+  l->v = NULL;
+  l->n = 0;
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT " SWEEP_COLS " FROM sweeps ORDER BY id", &s, "list sweeps");
+  if (rc) return rc;
+  size_t cap = 0;
+  int r;
+  while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    if (l->n == cap) {
+      cap = cap ? 2 * cap : 8;
+      RsSweep *nv = realloc(l->v, cap * sizeof *nv);
+      if (!nv) {
+        rc = rs_store_fail(st, TR_ENOMEM, "list sweeps: out of memory");
+        break;
+      }
+      l->v = nv;
+    }
+    memset(&l->v[l->n], 0, sizeof *l->v);
+    int oom = sweep_row(s, &l->v[l->n++]);
+    if (oom) {
+      rc = rs_store_fail(st, TR_ENOMEM, "list sweeps: out of memory");
+      break;
+    }
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(st, r, "list sweeps");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+static int sq_sweeps_list(RsStore *st, RsSweep **out, size_t *n) {
+  SweepList l = {NULL, 0};
+  int rc = sq_txn(st, SQ_READ, sweeps_list_body, &l);
+  if (rc) {
+    rs_sweeps_free(l.v, l.n);
+    return rc;
+  }
+  *out = l.v;
+  *n = l.n;
+  return TR_OK;
+}
+
+typedef struct CountArgs {
+  int64_t sweep_id;
+  RsCounts *out;
+} CountArgs;
+
+static int counts_body(RsStore *st, void *arg) {
+  CountArgs *a = arg;
+  memset(a->out, 0, sizeof *a->out);
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT status, count(*) FROM trials WHERE sweep_id = ?1 GROUP BY status", &s,
+                   "count trials");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  int r;
+  while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    int k = rs_status_parse((const char *)sqlite3_column_text(s, 0));
+    int64_t c = sqlite3_column_int64(s, 1);
+    if (k >= 0) a->out->n[k] = c;
+    a->out->total += c;
+  }
+  if (r != SQLITE_DONE) rc = sq_fail(st, r, "count trials");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+static int sq_sweep_counts(RsStore *st, int64_t sweep_id, RsCounts *out) {
+  CountArgs a = {sweep_id, out};
+  return sq_txn(st, SQ_READ, counts_body, &a);
+}
+
+/* ---- trials ---- */
+
+typedef struct InsertArgs {
+  int64_t sweep_id;
+  size_t n, inserted;
+  const RsTrialDef *defs;
+} InsertArgs;
+
+static int insert_body(RsStore *st, void *arg) {
+  InsertArgs *a = arg;
+  a->inserted = 0;
+  sqlite3 *db = sq_of(st)->db;
+  sqlite3_stmt *s = NULL, *chk = NULL;
+  int rc = sq_prep(st, "SELECT (SELECT count(*) FROM sweeps WHERE id = ?1), json_valid(?2), json_valid(?3)",
+                   &chk, "insert trials");
+  if (!rc) rc = sq_prep(st, "INSERT OR IGNORE INTO trials (sweep_id, idx, hash, config, params, seed) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &s, "insert trials");
+  for (size_t i = 0; !rc && i < a->n; i++) {
+    const RsTrialDef *d = &a->defs[i];
+    sqlite3_bind_int64(chk, 1, a->sweep_id);
+    bind_text(chk, 2, d->config_json);
+    bind_text(chk, 3, d->params_json);
+    int r = sqlite3_step(chk);
+    if (r != SQLITE_ROW) {
+      rc = sq_fail(st, r, "insert trials");
+      break;
+    }
+    if (sqlite3_column_int(chk, 0) != 1)
+      rc = rs_store_fail(st, TR_ENOTFOUND, "insert trials: no sweep with id %lld", (long long)a->sweep_id);
+    else if (!sqlite3_column_int(chk, 1) || !sqlite3_column_int(chk, 2))
+      rc = rs_store_fail(st, TR_EINVAL, "insert trials: trial %d: %s is not valid JSON", d->idx,
+                         sqlite3_column_int(chk, 1) ? "params" : "config");
+    sqlite3_reset(chk);
+    if (rc) break;
+    sqlite3_bind_int64(s, 1, a->sweep_id);
+    sqlite3_bind_int(s, 2, d->idx);
+    bind_text(s, 3, d->hash);
+    bind_text(s, 4, d->config_json);
+    bind_text(s, 5, d->params_json);
+    sqlite3_bind_int64(s, 6, d->seed);
+    if ((rc = sq_done(st, s, "insert trials"))) break;
+    a->inserted += (size_t)sqlite3_changes(db);
+    sqlite3_reset(s);
+  }
+  sqlite3_finalize(chk);
+  sqlite3_finalize(s);
+  if (!rc && a->inserted) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%zu trials added", a->inserted);
+    rc = event_insert(st, a->sweep_id, 0, "expand", msg);
+  }
+  return rc;
+}
+
+static int sq_trials_insert(RsStore *st, int64_t sweep_id, size_t n, const RsTrialDef *defs,
+                            size_t *n_inserted) {
+  InsertArgs a = {sweep_id, n, 0, defs};
+  int rc = sq_txn(st, SQ_DURABLE, insert_body, &a);
+  *n_inserted = rc ? 0 : a.inserted;
+  return rc;
+}
+
+typedef struct ClaimArgs {
+  int64_t sweep_id;
+  const char *worker;
+  double lease;
+  int max_attempts;
+  RsClaim *out;
+} ClaimArgs;
+
+/* Nothing claimable: how many trials are held by live leases, and until when. */
+static int claim_none(RsStore *st, ClaimArgs *a, double now) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT (SELECT count(*) FROM sweeps WHERE id = ?1), count(*), min(lease_until) "
+                       "FROM trials WHERE sweep_id = ?1 AND status = 'running'", &s, "claim");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  int r = sqlite3_step(s);
+  if (r != SQLITE_ROW) rc = sq_fail(st, r, "claim");
+  else if (sqlite3_column_int(s, 0) != 1)
+    rc = rs_store_fail(st, TR_ENOTFOUND, "claim: no sweep with id %lld", (long long)a->sweep_id);
+  else {
+    a->out->running = sqlite3_column_int64(s, 1);
+    double until = col_real(s, 2);
+    a->out->wait_seconds = isnan(until) || until < now ? 0 : until - now;
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+static int claim_body(RsStore *st, void *arg) {
+  ClaimArgs *a = arg;
+  RsClaim *o = a->out;
+  rs_claim_clear(o);
+  double now = rs_store_now(st);
+  sqlite3_stmt *s;
+  int rc = sq_prep(st,
+                   "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker "
+                   "FROM trials WHERE sweep_id = ?1 AND (status IN ('pending', 'interrupted') "
+                   "  OR (status = 'running' AND (lease_until IS NULL OR lease_until < ?2)) "
+                   "  OR (status = 'failed' AND attempts < ?3)) "
+                   "ORDER BY CASE status WHEN 'interrupted' THEN 0 WHEN 'running' THEN 1 "
+                   "  WHEN 'pending' THEN 2 ELSE 3 END, idx LIMIT 1",
+                   &s, "claim");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  sqlite3_bind_double(s, 2, now);
+  sqlite3_bind_int(s, 3, a->max_attempts);
+  int r = sqlite3_step(s);
+  if (r != SQLITE_ROW) {
+    sqlite3_finalize(s);
+    return r == SQLITE_DONE ? claim_none(st, a, now) : sq_fail(st, r, "claim");
+  }
+  int oom = 0;
+  o->trial_id = sqlite3_column_int64(s, 0);
+  o->idx = sqlite3_column_int(s, 1);
+  RsStatus was = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2));
+  o->seed = sqlite3_column_int64(s, 3);
+  o->config_json = col_text(s, 4, &oom);
+  o->checkpoint = col_text(s, 5, &oom);
+  o->checkpoint_step = col_int(s, 6);
+  o->attempts = sqlite3_column_int(s, 7) + 1;
+  int64_t token = sqlite3_column_int64(s, 8);
+  char prev_worker[128];
+  snprintf(prev_worker, sizeof prev_worker, "%s",
+           sqlite3_column_text(s, 9) ? (const char *)sqlite3_column_text(s, 9) : "?");
+  sqlite3_finalize(s);
+  if (oom) return rs_store_fail(st, TR_ENOMEM, "claim: out of memory");
+  o->kind = was == RS_INTERRUPTED ? "resume" : was == RS_RUNNING ? "reclaim" : was == RS_FAILED ? "retry" : "claim";
+  if (was == RS_FAILED || !o->checkpoint) { /* a retry starts over: the failure may lie in the state */
+    free(o->checkpoint);
+    o->checkpoint = NULL;
+    o->checkpoint_step = -1;
+  }
+  o->claim_token = token + 1;
+
+  /* Drop the metrics a restarted run will write again, so curves never mix. */
+  rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1 AND step > ?2", &s, "claim");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, o->trial_id);
+  sqlite3_bind_int64(s, 2, o->checkpoint ? o->checkpoint_step : -1);
+  rc = sq_done(st, s, "claim: delete old metrics");
+  sqlite3_finalize(s);
+  if (rc) return rc;
+
+  rc = sq_prep(st,
+               "UPDATE trials SET status = 'running', worker = ?3, lease_until = ?4, attempts = attempts + 1, "
+               "claim_token = claim_token + 1, started = ?5, ended = NULL, error = NULL, final_metric = NULL, "
+               "best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, wall_seconds = NULL, "
+               "flops = NULL, summary = NULL, checkpoint = ?6, checkpoint_step = ?7 "
+               "WHERE id = ?1 AND claim_token = ?2",
+               &s, "claim");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, o->trial_id);
+  sqlite3_bind_int64(s, 2, token);
+  bind_text(s, 3, a->worker);
+  sqlite3_bind_double(s, 4, now + a->lease);
+  sqlite3_bind_double(s, 5, now);
+  bind_text(s, 6, o->checkpoint);
+  if (o->checkpoint) sqlite3_bind_int64(s, 7, o->checkpoint_step);
+  rc = sq_done(st, s, "claim");
+  sqlite3_finalize(s);
+  if (rc) return rc;
+  if (sqlite3_changes(sq_of(st)->db) != 1) /* cannot happen under the write lock */
+    return rs_store_fail(st, TR_EDB, "claim: trial %lld changed under the write lock", (long long)o->trial_id);
+
+  char msg[512];
+  int k = snprintf(msg, sizeof msg, "worker %s, attempt %d", a->worker, o->attempts);
+  if (was == RS_RUNNING && k > 0 && (size_t)k < sizeof msg)
+    k += snprintf(msg + k, sizeof msg - (size_t)k, ", lease of %s expired", prev_worker);
+  if (k > 0 && (size_t)k < sizeof msg)
+    snprintf(msg + k, sizeof msg - (size_t)k, o->checkpoint ? ", from checkpoint step %lld" : ", from step 0",
+             (long long)o->checkpoint_step);
+  if ((rc = event_insert(st, a->sweep_id, o->trial_id, o->kind, msg))) return rc;
+  o->claimed = 1;
+  return TR_OK;
+}
+
+static int sq_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
+                          int max_attempts, RsClaim *out) {
+  ClaimArgs a = {sweep_id, worker, lease_seconds, max_attempts, out};
+  int rc = sq_txn(st, SQ_DURABLE, claim_body, &a);
+  if (rc) rs_claim_clear(out);
+  return rc;
+}
+
+/* Explain why (trial, token) no longer holds the claim; returns RS_LOST. */
+static int claim_lost(RsStore *st, int64_t trial_id, int64_t token, const char *what) {
+  sqlite3_stmt *s;
+  if (sq_prep(st, "SELECT status, claim_token, worker FROM trials WHERE id = ?1", &s, what))
+    return RS_LOST;
+  sqlite3_bind_int64(s, 1, trial_id);
+  if (sqlite3_step(s) == SQLITE_ROW)
+    rs_store_fail(st, RS_LOST, "trial %lld: %s: claim %lld lost (the trial is %s, claim %lld of %s)",
+                  (long long)trial_id, what, (long long)token, (const char *)sqlite3_column_text(s, 0),
+                  (long long)sqlite3_column_int64(s, 1),
+                  sqlite3_column_text(s, 2) ? (const char *)sqlite3_column_text(s, 2) : "nobody");
+  else
+    rs_store_fail(st, RS_LOST, "trial %lld: %s: no such trial", (long long)trial_id, what);
+  sqlite3_finalize(s);
+  return RS_LOST;
+}
+
+/* A conditional update on a held claim: ?1 trial id, ?2 token, more binds by the caller. */
+typedef struct HeldArgs {
+  int64_t trial_id, token;
+  const char *what;
+  double real1;
+  int64_t int1;
+  const char *text1;
+  RsStatus status;
+  const RsTrialResult *res;
+} HeldArgs;
+
+#define HELD " WHERE id = ?1 AND claim_token = ?2 AND status = 'running'"
+
+static int held_update(RsStore *st, HeldArgs *a, const char *sql, sqlite3_stmt **s) {
+  int rc = sq_prep(st, sql, s, a->what);
+  if (rc) return rc;
+  sqlite3_bind_int64(*s, 1, a->trial_id);
+  sqlite3_bind_int64(*s, 2, a->token);
+  return TR_OK;
+}
+
+static int held_run(RsStore *st, HeldArgs *a, sqlite3_stmt *s) {
+  int rc = sq_done(st, s, a->what);
+  sqlite3_finalize(s);
+  if (rc) return rc;
+  return sqlite3_changes(sq_of(st)->db) == 1 ? TR_OK : claim_lost(st, a->trial_id, a->token, a->what);
+}
+
+static int heartbeat_body(RsStore *st, void *arg) {
+  HeldArgs *a = arg;
+  sqlite3_stmt *s;
+  int rc = held_update(st, a, "UPDATE trials SET lease_until = ?3" HELD, &s);
+  if (rc) return rc;
+  sqlite3_bind_double(s, 3, rs_store_now(st) + a->real1);
+  return held_run(st, a, s);
+}
+
+static int sq_trial_heartbeat(RsStore *st, int64_t trial_id, int64_t token, double lease_seconds) {
+  HeldArgs a = {trial_id, token, "heartbeat", lease_seconds, 0, NULL, RS_RUNNING, NULL};
+  return sq_txn(st, SQ_WRITE, heartbeat_body, &a);
+}
+
+static int checkpoint_body(RsStore *st, void *arg) {
+  HeldArgs *a = arg;
+  sqlite3_stmt *s;
+  int rc = held_update(st, a, "UPDATE trials SET checkpoint = ?3, checkpoint_step = ?4" HELD, &s);
+  if (rc) return rc;
+  bind_text(s, 3, a->text1);
+  sqlite3_bind_int64(s, 4, a->int1);
+  return held_run(st, a, s);
+}
+
+static int sq_trial_set_checkpoint(RsStore *st, int64_t trial_id, int64_t token, const char *path,
+                                   int64_t step) {
+  HeldArgs a = {trial_id, token, "set checkpoint", 0, step, path, RS_RUNNING, NULL};
+  return sq_txn(st, SQ_DURABLE, checkpoint_body, &a);
+}
+
+static int reset_body(RsStore *st, void *arg) {
+  HeldArgs *a = arg;
+  sqlite3_stmt *s;
+  int rc = held_update(st, a, "UPDATE trials SET checkpoint = NULL, checkpoint_step = NULL" HELD, &s);
+  if (rc || (rc = held_run(st, a, s))) return rc;
+  if ((rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1", &s, a->what))) return rc;
+  sqlite3_bind_int64(s, 1, a->trial_id);
+  rc = sq_done(st, s, a->what);
+  sqlite3_finalize(s);
+  if (rc) return rc;
+  return event_insert(st, 0, a->trial_id, "restart", "checkpoint could not be loaded: restart from step 0");
+}
+
+static int sq_trial_reset(RsStore *st, int64_t trial_id, int64_t token) {
+  HeldArgs a = {trial_id, token, "reset", 0, 0, NULL, RS_RUNNING, NULL};
+  return sq_txn(st, SQ_DURABLE, reset_body, &a);
+}
+
+static int finish_body(RsStore *st, void *arg) {
+  HeldArgs *a = arg;
+  const RsTrialResult *r = a->res;
+  sqlite3_stmt *s;
+  int rc = held_update(st, a,
+                       "UPDATE trials SET status = ?3, ended = ?4, lease_until = NULL, final_metric = ?5, "
+                       "best_metric = ?6, best_step = ?7, steps = ?8, tokens = ?9, wall_seconds = ?10, "
+                       "flops = ?11, summary = ?12, error = ?13" HELD,
+                       &s);
+  if (rc) return rc;
+  bind_text(s, 3, rs_status_name(a->status));
+  sqlite3_bind_double(s, 4, rs_store_now(st));
+  bind_real(s, 5, r->final_metric);
+  bind_real(s, 6, r->best_metric);
+  if (r->best_step >= 0) sqlite3_bind_int64(s, 7, r->best_step);
+  sqlite3_bind_int64(s, 8, r->steps);
+  sqlite3_bind_int64(s, 9, r->tokens);
+  bind_real(s, 10, r->wall_seconds);
+  bind_real(s, 11, r->flops);
+  bind_text(s, 12, r->summary_json);
+  bind_text(s, 13, r->error);
+  if ((rc = held_run(st, a, s))) return rc;
+  static const char *const kinds[RS_STATUS_COUNT] = {"?", "?", "complete", "fail", "diverge", "interrupt"};
+  char msg[320];
+  if (r->error) snprintf(msg, sizeof msg, "%.300s", r->error); /* first 300 bytes; the row has it all */
+  else snprintf(msg, sizeof msg, "steps %lld, final %.6g, best %.6g", (long long)r->steps, r->final_metric,
+                r->best_metric);
+  char *nl = strchr(msg, '\n');
+  if (nl) *nl = '\0';
+  sqlite3_stmt *q;
+  int64_t sweep_id = 0;
+  if (!sq_prep(st, "SELECT sweep_id FROM trials WHERE id = ?1", &q, a->what)) {
+    sqlite3_bind_int64(q, 1, a->trial_id);
+    if (sqlite3_step(q) == SQLITE_ROW) sweep_id = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+  }
+  return event_insert(st, sweep_id, a->trial_id, kinds[a->status], msg);
+}
+
+static int sq_trial_finish(RsStore *st, int64_t trial_id, int64_t token, RsStatus status,
+                           const RsTrialResult *res) {
+  HeldArgs a = {trial_id, token, "finish", 0, 0, NULL, status, res};
+  return sq_txn(st, SQ_DURABLE, finish_body, &a);
+}
+
+typedef struct InterruptArgs {
+  int64_t sweep_id;
+  const char *worker;
+  size_t n;
+} InterruptArgs;
+
+static int interrupt_body(RsStore *st, void *arg) {
+  InterruptArgs *a = arg;
+  double now = rs_store_now(st);
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "INSERT INTO events (sweep_id, trial_id, time, kind, message) "
+                       "SELECT sweep_id, id, ?3, 'interrupt', 'worker ' || ?2 || ' stopped' FROM trials "
+                       "WHERE (?1 <= 0 OR sweep_id = ?1) AND worker = ?2 AND status = 'running'",
+                   &s, "mark interrupted");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  bind_text(s, 2, a->worker);
+  sqlite3_bind_double(s, 3, now);
+  rc = sq_done(st, s, "mark interrupted");
+  sqlite3_finalize(s);
+  if (rc) return rc;
+  rc = sq_prep(st, "UPDATE trials SET status = 'interrupted', lease_until = NULL, ended = ?3 "
+                   "WHERE (?1 <= 0 OR sweep_id = ?1) AND worker = ?2 AND status = 'running'",
+               &s, "mark interrupted");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  bind_text(s, 2, a->worker);
+  sqlite3_bind_double(s, 3, now);
+  rc = sq_done(st, s, "mark interrupted");
+  sqlite3_finalize(s);
+  a->n = rc ? 0 : (size_t)sqlite3_changes(sq_of(st)->db);
+  return rc;
+}
+
+static int sq_trials_mark_interrupted(RsStore *st, int64_t sweep_id, const char *worker, size_t *n_marked) {
+  InterruptArgs a = {sweep_id, worker, 0};
+  int rc = sq_txn(st, SQ_DURABLE, interrupt_body, &a);
+  *n_marked = rc ? 0 : a.n;
+  return rc;
+}
+
+typedef struct TrialGet {
+  int64_t id;
+  RsTrial *out;
+} TrialGet;
+
+static int trial_get_body(RsStore *st, void *arg) {
+  TrialGet *g = arg;
+  RsTrial *t = g->out;
+  rs_trial_clear(t);
+  sqlite3_stmt *s;
+  int rc = sq_prep(st,
+                   "SELECT id, sweep_id, seed, claim_token, idx, attempts, status, hash, config, params, worker, "
+                   "summary, error, checkpoint, lease_until, started, ended, final_metric, best_metric, "
+                   "wall_seconds, flops, best_step, steps, tokens, checkpoint_step FROM trials WHERE id = ?1",
+                   &s, "get trial");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, g->id);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) {
+    int oom = 0;
+    t->id = sqlite3_column_int64(s, 0);
+    t->sweep_id = sqlite3_column_int64(s, 1);
+    t->seed = sqlite3_column_int64(s, 2);
+    t->claim_token = sqlite3_column_int64(s, 3);
+    t->idx = sqlite3_column_int(s, 4);
+    t->attempts = sqlite3_column_int(s, 5);
+    t->status = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 6));
+    t->hash = col_text(s, 7, &oom);
+    t->config = col_text(s, 8, &oom);
+    t->params = col_text(s, 9, &oom);
+    t->worker = col_text(s, 10, &oom);
+    t->summary = col_text(s, 11, &oom);
+    t->error = col_text(s, 12, &oom);
+    t->checkpoint = col_text(s, 13, &oom);
+    t->lease_until = col_real(s, 14);
+    t->started = col_real(s, 15);
+    t->ended = col_real(s, 16);
+    t->final_metric = col_real(s, 17);
+    t->best_metric = col_real(s, 18);
+    t->wall_seconds = col_real(s, 19);
+    t->flops = col_real(s, 20);
+    t->best_step = col_int(s, 21);
+    t->steps = col_int(s, 22);
+    t->tokens = col_int(s, 23);
+    t->checkpoint_step = col_int(s, 24);
+    if (oom) rc = rs_store_fail(st, TR_ENOMEM, "get trial: out of memory");
+  } else if (r == SQLITE_DONE) {
+    rc = rs_store_fail(st, TR_ENOTFOUND, "no trial with id %lld", (long long)g->id);
+  } else {
+    rc = sq_fail(st, r, "get trial");
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+static int sq_trial_get(RsStore *st, int64_t trial_id, RsTrial *out) {
+  TrialGet g = {trial_id, out};
+  int rc = sq_txn(st, SQ_READ, trial_get_body, &g);
+  if (rc) rs_trial_clear(out);
+  return rc;
+}
+
+typedef struct RunningArgs {
+  int64_t sweep_id;
+  RsRunning *v;
+  size_t n;
+} RunningArgs;
+
+static int running_body(RsStore *st, void *arg) {
+  RunningArgs *a = arg;
+  rs_running_free(a->v, a->n);
+  a->v = NULL;
+  a->n = 0;
+  sqlite3_stmt *s = NULL, *m = NULL;
+  int rc = sq_prep(st, "SELECT id, idx, attempts, worker, params, started, lease_until FROM trials "
+                       "WHERE sweep_id = ?1 AND status = 'running' ORDER BY idx", &s, "list running trials");
+  /* The PRIMARY KEY (trial_id, name, step) makes each of these one index probe. */
+  if (!rc) rc = sq_prep(st, "SELECT step, tokens, seconds, value FROM metrics "
+                            "WHERE trial_id = ?1 AND name = ?2 ORDER BY step DESC LIMIT 1", &m,
+                        "list running trials");
+  if (!rc) sqlite3_bind_int64(s, 1, a->sweep_id);
+  size_t cap = 0;
+  int r = SQLITE_DONE;
+  while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    if (a->n == cap) {
+      cap = cap ? 2 * cap : 8;
+      RsRunning *nv = realloc(a->v, cap * sizeof *nv);
+      if (!nv) {
+        rc = rs_store_fail(st, TR_ENOMEM, "list running trials: out of memory");
+        break;
+      }
+      a->v = nv;
+    }
+    RsRunning *x = &a->v[a->n++];
+    memset(x, 0, sizeof *x);
+    int oom = 0;
+    x->trial_id = sqlite3_column_int64(s, 0);
+    x->idx = sqlite3_column_int(s, 1);
+    x->attempts = sqlite3_column_int(s, 2);
+    x->worker = col_text(s, 3, &oom);
+    x->params = col_text(s, 4, &oom);
+    x->started = col_real(s, 5);
+    x->lease_until = col_real(s, 6);
+    x->step = x->tokens = -1;
+    x->seconds = x->train_loss = x->val_loss = NAN;
+    if (oom) rc = rs_store_fail(st, TR_ENOMEM, "list running trials: out of memory");
+    for (int k = 0; !rc && k < 2; k++) {
+      sqlite3_bind_int64(m, 1, x->trial_id);
+      bind_text(m, 2, k == 0 ? "train_loss" : "val_loss");
+      int q = sqlite3_step(m);
+      if (q == SQLITE_ROW && k == 0) {
+        x->step = sqlite3_column_int64(m, 0);
+        x->tokens = sqlite3_column_int64(m, 1);
+        x->seconds = sqlite3_column_double(m, 2);
+        x->train_loss = sqlite3_column_double(m, 3);
+      } else if (q == SQLITE_ROW) {
+        x->val_loss = sqlite3_column_double(m, 3);
+      } else if (q != SQLITE_DONE) {
+        rc = sq_fail(st, q, "list running trials");
+      }
+      sqlite3_reset(m);
+    }
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(st, r, "list running trials");
+  sqlite3_finalize(s);
+  sqlite3_finalize(m);
+  return rc;
+}
+
+static int sq_trials_running(RsStore *st, int64_t sweep_id, RsRunning **out, size_t *n) {
+  RunningArgs a = {sweep_id, NULL, 0};
+  int rc = sq_txn(st, SQ_READ, running_body, &a);
+  if (rc) {
+    rs_running_free(a.v, a.n);
+    return rc;
+  }
+  *out = a.v;
+  *n = a.n;
+  return TR_OK;
+}
+
+/* ---- metrics ---- */
+
+typedef struct PutArgs {
+  int64_t trial_id, token;
+  size_t n;
+  const RsMetric *rows;
+} PutArgs;
+
+static int put_body(RsStore *st, void *arg) {
+  PutArgs *a = arg;
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT 1 FROM trials" HELD, &s, "write metrics");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->trial_id);
+  sqlite3_bind_int64(s, 2, a->token);
+  int r = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (r == SQLITE_DONE) return claim_lost(st, a->trial_id, a->token, "write metrics");
+  if (r != SQLITE_ROW) return sq_fail(st, r, "write metrics");
+  rc = sq_prep(st, "INSERT OR REPLACE INTO metrics (trial_id, name, step, tokens, seconds, value) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &s, "write metrics");
+  if (rc) return rc;
+  for (size_t i = 0; !rc && i < a->n; i++) {
+    const RsMetric *m = &a->rows[i];
+    if (isnan(m->value)) continue; /* value is NOT NULL; a NaN loss is told by the trial's status */
+    sqlite3_bind_int64(s, 1, a->trial_id);
+    bind_text(s, 2, m->name);
+    sqlite3_bind_int64(s, 3, m->step);
+    sqlite3_bind_int64(s, 4, m->tokens);
+    sqlite3_bind_double(s, 5, isnan(m->seconds) ? 0.0 : m->seconds);
+    sqlite3_bind_double(s, 6, m->value);
+    rc = sq_done(st, s, "write metrics");
+    sqlite3_reset(s);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+static int sq_metrics_put(RsStore *st, int64_t trial_id, int64_t token, size_t n, const RsMetric *rows) {
+  PutArgs a = {trial_id, token, n, rows};
+  return sq_txn(st, SQ_WRITE, put_body, &a);
+}
+
+typedef struct ReadArgs {
+  int64_t trial_id;
+  const char *name;
+  RsPoint *v;
+  size_t n;
+} ReadArgs;
+
+static int read_body(RsStore *st, void *arg) {
+  ReadArgs *a = arg;
+  free(a->v);
+  a->v = NULL;
+  a->n = 0;
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT step, tokens, seconds, value FROM metrics WHERE trial_id = ?1 AND name = ?2 "
+                       "ORDER BY step", &s, "read metrics");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->trial_id);
+  bind_text(s, 2, a->name);
+  size_t cap = 0;
+  int r;
+  while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    if (a->n == cap) {
+      cap = cap ? 2 * cap : 64;
+      RsPoint *nv = realloc(a->v, cap * sizeof *nv);
+      if (!nv) {
+        rc = rs_store_fail(st, TR_ENOMEM, "read metrics: out of memory");
+        break;
+      }
+      a->v = nv;
+    }
+    a->v[a->n++] = (RsPoint){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                             sqlite3_column_double(s, 2), sqlite3_column_double(s, 3)};
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(st, r, "read metrics");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+static int sq_metrics_read(RsStore *st, int64_t trial_id, const char *name, RsPoint **out, size_t *n) {
+  ReadArgs a = {trial_id, name, NULL, 0};
+  int rc = sq_txn(st, SQ_READ, read_body, &a);
+  if (rc) {
+    free(a.v);
+    return rc;
+  }
+  *out = a.v;
+  *n = a.n;
+  return TR_OK;
+}
+
+/* ---- events ---- */
+
+typedef struct EventArgs {
+  int64_t sweep_id, trial_id;
+  const char *kind, *message;
+} EventArgs;
+
+static int event_body(RsStore *st, void *arg) {
+  EventArgs *a = arg;
+  return event_insert(st, a->sweep_id, a->trial_id, a->kind, a->message);
+}
+
+static int sq_event_add(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
+                        const char *message) {
+  EventArgs a = {sweep_id, trial_id, kind, message};
+  return sq_txn(st, SQ_WRITE, event_body, &a);
+}
+
+static const RsStoreOps sq_ops = {
+    "sqlite",          sq_close,          sq_sqlite,
+    sq_sweep_upsert,   sq_sweep_get,      sq_sweeps_list,
+    sq_sweep_counts,   sq_trials_insert,  sq_trial_claim,
+    sq_trial_heartbeat, sq_trial_set_checkpoint, sq_trial_reset,
+    sq_trial_finish,   sq_trials_mark_interrupted, sq_trial_get,
+    sq_trials_running, sq_metrics_put,    sq_metrics_read,
+    sq_event_add,
+};

@@ -1,0 +1,363 @@
+/* rs_store.c: the backend-neutral half of the store: open by URL, argument and
+** read-only checks, messages, the buffered metrics writer. */
+#include "rs_backend.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const status_names[RS_STATUS_COUNT] = {
+    "pending", "running", "completed", "failed", "diverged", "interrupted"};
+
+const char *rs_status_name(RsStatus s) {
+  return (unsigned)s < RS_STATUS_COUNT ? status_names[s] : "?";
+}
+
+int rs_status_parse(const char *name) {
+  for (int i = 0; name && i < RS_STATUS_COUNT; i++)
+    if (strcmp(name, status_names[i]) == 0) return i;
+  return -1;
+}
+
+int rs_store_fail(RsStore *st, int code, const char *fmt, ...) {
+  char msg[TR_ERR_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  /* Truncation is fine: the message stays one line, the path comes first. */
+  size_t k = (size_t)snprintf(st->errmsg, sizeof st->errmsg, "%s: ", st->path ? st->path : "store");
+  if (k < sizeof st->errmsg) memcpy(st->errmsg + k, msg, strnlen(msg, sizeof st->errmsg - k - 1) + 1);
+  st->errmsg[sizeof st->errmsg - 1] = '\0';
+  st->errcode = code;
+  return code;
+}
+
+static double real_now(void *ctx) {
+  (void)ctx;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double rs_store_now(RsStore *st) { return st->now(st->now_ctx); }
+
+void rs_store_set_clock(RsStore *st, double (*now)(void *ctx), void *ctx) {
+  if (!st) return;
+  st->now = now ? now : real_now;
+  st->now_ctx = now ? ctx : NULL;
+}
+
+char *rs_strdup(const char *s, int *oom) {
+  if (!s) return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (!d) {
+    *oom = 1;
+    return NULL;
+  }
+  return memcpy(d, s, n);
+}
+
+int rs_store_open(const char *url, int flags, RsStore **out, TrErr *err) {
+  *out = NULL;
+  if (!url || !*url) return tr_err_set(err, TR_EINVAL, "store: empty database path");
+  if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+    return tr_err_set(err, TR_EINVAL,
+                      "%s: PostgreSQL is not built in this version (give an SQLite file path)",
+                      url);
+  if (strstr(url, "://"))
+    return tr_err_set(err, TR_EINVAL, "%s: unknown database URL scheme (give an SQLite file path)",
+                      url);
+  RsStore *st = calloc(1, sizeof *st);
+  int oom = 0;
+  if (st) st->path = rs_strdup(url, &oom);
+  if (!st || oom) {
+    free(st);
+    return tr_err_set(err, TR_ENOMEM, "%s: out of memory", url);
+  }
+  st->readonly = (flags == RS_OPEN_READONLY);
+  st->now = real_now;
+  int rc = rs_sqlite_open(st, url, flags, err);
+  if (rc != TR_OK) {
+    free(st->path);
+    free(st);
+    return rc;
+  }
+  *out = st;
+  return TR_OK;
+}
+
+void rs_store_close(RsStore *st) {
+  if (!st) return;
+  if (st->ops) st->ops->close(st);
+  free(st->path);
+  free(st);
+}
+
+const char *rs_store_errmsg(const RsStore *st) {
+  if (!st) return "no store (open failed)";
+  return st->errcode ? st->errmsg : "not an error";
+}
+
+const char *rs_store_path(const RsStore *st) { return st ? st->path : NULL; }
+
+sqlite3 *rs_store_sqlite(RsStore *st) { return st && st->ops->sqlite ? st->ops->sqlite(st) : NULL; }
+
+/* Every entry point: a handle, then (for writes) not read-only. */
+#define CHECK_ST(st) \
+  do { \
+    if (!(st)) return TR_EINVAL; \
+    (st)->errcode = TR_OK; \
+  } while (0)
+#define CHECK_RW(st, what) \
+  do { \
+    CHECK_ST(st); \
+    if ((st)->readonly) return rs_store_fail((st), TR_EINVAL, "%s: store opened read-only", what); \
+  } while (0)
+
+/* ---- sweeps ---- */
+
+void rs_sweep_clear(RsSweep *s) {
+  if (!s) return;
+  free(s->name);
+  free(s->spec);
+  free(s->spec_hash);
+  free(s->method);
+  free(s->metric);
+  free(s->goal);
+  free(s->task);
+  memset(s, 0, sizeof *s);
+}
+
+void rs_sweeps_free(RsSweep *v, size_t n) {
+  for (size_t i = 0; v && i < n; i++) rs_sweep_clear(&v[i]);
+  free(v);
+}
+
+int rs_sweep_upsert(RsStore *st, const char *name, const char *spec_text, const char *spec_hash,
+                    const char *method, const char *metric, const char *goal, int64_t seed,
+                    const char *task, int64_t *sweep_id) {
+  CHECK_RW(st, "create sweep");
+  if (!name || !*name || !spec_text || !spec_hash || !method || !metric || !goal || !sweep_id)
+    return rs_store_fail(st, TR_EINVAL, "create sweep: missing name, spec, hash, method, metric or goal");
+  if (strcmp(goal, "minimize") != 0 && strcmp(goal, "maximize") != 0)
+    return rs_store_fail(st, TR_EINVAL, "sweep '%s': goal '%s' is not minimize or maximize", name, goal);
+  return st->ops->sweep_upsert(st, name, spec_text, spec_hash, method, metric, goal, seed,
+                               task ? task : "train", sweep_id);
+}
+
+int rs_sweep_get(RsStore *st, const char *name, RsSweep *out) {
+  CHECK_ST(st);
+  memset(out, 0, sizeof *out);
+  if (!name) return rs_store_fail(st, TR_EINVAL, "get sweep: no name");
+  return st->ops->sweep_get(st, name, out);
+}
+
+int rs_sweeps_list(RsStore *st, RsSweep **out, size_t *n) {
+  CHECK_ST(st);
+  *out = NULL;
+  *n = 0;
+  return st->ops->sweeps_list(st, out, n);
+}
+
+int rs_sweep_counts(RsStore *st, int64_t sweep_id, RsCounts *out) {
+  CHECK_ST(st);
+  memset(out, 0, sizeof *out);
+  return st->ops->sweep_counts(st, sweep_id, out);
+}
+
+/* ---- trials ---- */
+
+int rs_trials_insert(RsStore *st, int64_t sweep_id, size_t n, const RsTrialDef *defs,
+                     size_t *n_inserted) {
+  CHECK_RW(st, "insert trials");
+  if (n_inserted) *n_inserted = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!defs[i].hash || !defs[i].config_json || !defs[i].params_json)
+      return rs_store_fail(st, TR_EINVAL, "insert trials: trial %zu lacks hash, config or params", i);
+  size_t dummy;
+  return st->ops->trials_insert(st, sweep_id, n, defs, n_inserted ? n_inserted : &dummy);
+}
+
+void rs_claim_clear(RsClaim *c) {
+  if (!c) return;
+  free(c->config_json);
+  free(c->checkpoint);
+  memset(c, 0, sizeof *c);
+}
+
+int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
+                   int max_attempts, RsClaim *out) {
+  CHECK_RW(st, "claim");
+  memset(out, 0, sizeof *out);
+  if (!worker || !*worker) return rs_store_fail(st, TR_EINVAL, "claim: no worker name");
+  if (!(lease_seconds > 0)) return rs_store_fail(st, TR_EINVAL, "claim: lease %g s is not positive", lease_seconds);
+  return st->ops->trial_claim(st, sweep_id, worker, lease_seconds, max_attempts, out);
+}
+
+int rs_trial_heartbeat(RsStore *st, int64_t trial_id, int64_t claim_token, double lease_seconds) {
+  CHECK_RW(st, "heartbeat");
+  return st->ops->trial_heartbeat(st, trial_id, claim_token, lease_seconds);
+}
+
+int rs_trial_set_checkpoint(RsStore *st, int64_t trial_id, int64_t claim_token, const char *path,
+                            int64_t step) {
+  CHECK_RW(st, "set checkpoint");
+  if (!path || !*path || step < 0)
+    return rs_store_fail(st, TR_EINVAL, "trial %lld: set checkpoint: no path or negative step",
+                         (long long)trial_id);
+  return st->ops->trial_set_checkpoint(st, trial_id, claim_token, path, step);
+}
+
+int rs_trial_reset(RsStore *st, int64_t trial_id, int64_t claim_token) {
+  CHECK_RW(st, "reset trial");
+  return st->ops->trial_reset(st, trial_id, claim_token);
+}
+
+int rs_trial_finish(RsStore *st, int64_t trial_id, int64_t claim_token, RsStatus status,
+                    const RsTrialResult *res) {
+  CHECK_RW(st, "finish trial");
+  if (status != RS_COMPLETED && status != RS_FAILED && status != RS_DIVERGED && status != RS_INTERRUPTED)
+    return rs_store_fail(st, TR_EINVAL, "trial %lld: cannot finish as '%s'", (long long)trial_id,
+                         rs_status_name(status));
+  RsTrialResult none = {NAN, NAN, -1, 0, 0, 0, 0, NULL, NULL};
+  return st->ops->trial_finish(st, trial_id, claim_token, status, res ? res : &none);
+}
+
+int rs_trials_mark_interrupted(RsStore *st, int64_t sweep_id, const char *worker, size_t *n_marked) {
+  CHECK_RW(st, "mark interrupted");
+  if (!worker) return rs_store_fail(st, TR_EINVAL, "mark interrupted: no worker name");
+  size_t dummy;
+  return st->ops->trials_mark_interrupted(st, sweep_id, worker, n_marked ? n_marked : &dummy);
+}
+
+void rs_trial_clear(RsTrial *t) {
+  if (!t) return;
+  free(t->hash);
+  free(t->config);
+  free(t->params);
+  free(t->worker);
+  free(t->summary);
+  free(t->error);
+  free(t->checkpoint);
+  memset(t, 0, sizeof *t);
+}
+
+int rs_trial_get(RsStore *st, int64_t trial_id, RsTrial *out) {
+  CHECK_ST(st);
+  memset(out, 0, sizeof *out);
+  return st->ops->trial_get(st, trial_id, out);
+}
+
+int rs_trials_running(RsStore *st, int64_t sweep_id, RsRunning **out, size_t *n) {
+  CHECK_ST(st);
+  *out = NULL;
+  *n = 0;
+  return st->ops->trials_running(st, sweep_id, out, n);
+}
+
+void rs_running_free(RsRunning *v, size_t n) {
+  for (size_t i = 0; v && i < n; i++) {
+    free(v[i].worker);
+    free(v[i].params);
+  }
+  free(v);
+}
+
+/* ---- metrics ---- */
+
+int rs_metrics_put(RsStore *st, int64_t trial_id, int64_t claim_token, size_t n,
+                   const RsMetric *rows) {
+  CHECK_RW(st, "write metrics");
+  for (size_t i = 0; i < n; i++)
+    if (!rows[i].name || !*rows[i].name)
+      return rs_store_fail(st, TR_EINVAL, "trial %lld: metric row %zu has no name", (long long)trial_id, i);
+  if (n == 0) return TR_OK;
+  return st->ops->metrics_put(st, trial_id, claim_token, n, rows);
+}
+
+int rs_metrics_read(RsStore *st, int64_t trial_id, const char *name, RsPoint **out, size_t *n) {
+  CHECK_ST(st);
+  *out = NULL;
+  *n = 0;
+  if (!name) return rs_store_fail(st, TR_EINVAL, "read metrics: no metric name");
+  return st->ops->metrics_read(st, trial_id, name, out, n);
+}
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int rs_metricbuf_init(RsMetricBuf *b, RsStore *st, int64_t trial_id, int64_t claim_token,
+                      size_t max_rows, double max_seconds) {
+  memset(b, 0, sizeof *b);
+  if (!st) return TR_EINVAL;
+  b->st = st;
+  b->trial_id = trial_id;
+  b->claim_token = claim_token;
+  b->max_rows = max_rows ? max_rows : 512;
+  b->max_seconds = max_seconds > 0 ? max_seconds : 1.0;
+  b->last_flush = mono_now();
+  b->rows = calloc(b->max_rows, sizeof *b->rows);
+  b->names = calloc(b->max_rows, sizeof *b->names);
+  if (!b->rows || !b->names) {
+    rs_metricbuf_deinit(b);
+    return rs_store_fail(st, TR_ENOMEM, "metrics buffer: out of memory");
+  }
+  return TR_OK;
+}
+
+void rs_metricbuf_deinit(RsMetricBuf *b) {
+  if (!b) return;
+  free(b->rows);
+  free(b->names);
+  b->rows = NULL;
+  b->names = NULL;
+  b->n = 0;
+}
+
+int rs_metricbuf_flush(RsMetricBuf *b) {
+  if (b->lost) return RS_LOST;
+  if (b->n == 0) {
+    b->last_flush = mono_now();
+    return TR_OK;
+  }
+  int rc = rs_metrics_put(b->st, b->trial_id, b->claim_token, b->n, b->rows);
+  if (rc == RS_LOST) b->lost = 1;
+  /* On RS_LOST the rows are dropped; on another error they stay for the next flush. */
+  if (rc == TR_OK || rc == RS_LOST) b->n = 0;
+  b->last_flush = mono_now();
+  return rc;
+}
+
+int rs_metricbuf_add(RsMetricBuf *b, int64_t step, int64_t tokens, double seconds,
+                     const char *name, double value) {
+  if (b->lost) return RS_LOST;
+  if (!name || strlen(name) >= RS_METRIC_NAME_MAX)
+    return rs_store_fail(b->st, TR_EINVAL, "metric name '%s' is empty or longer than %d bytes",
+                         name ? name : "", RS_METRIC_NAME_MAX - 1);
+  if (b->n == b->max_rows) {
+    int rc = rs_metricbuf_flush(b);
+    if (rc != TR_OK) return rc;
+  }
+  strcpy(b->names[b->n], name);
+  b->rows[b->n] = (RsMetric){step, tokens, seconds, value, b->names[b->n]};
+  b->n++;
+  if (b->n == b->max_rows || mono_now() - b->last_flush >= b->max_seconds) return rs_metricbuf_flush(b);
+  return TR_OK;
+}
+
+/* ---- events ---- */
+
+int rs_event_add(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
+                 const char *message) {
+  CHECK_RW(st, "log event");
+  if (!kind || !*kind) return rs_store_fail(st, TR_EINVAL, "log event: no kind");
+  return st->ops->event_add(st, sweep_id, trial_id, kind, message);
+}

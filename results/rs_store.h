@@ -1,0 +1,227 @@
+/*
+** rs_store.h: the results store: sweeps, trials, their metrics and an event log.
+**
+** Contract:
+** - One handle per process (or thread); never carry a handle across fork().
+**   rs_store_open() picks the backend from the URL: "postgresql://..." (not built
+**   in this version: a clear error), anything else is a path to an SQLite file
+**   (schema: rs_schema.h, PRAGMA application_id 'HPSW' + user_version).
+** - Every function returns TR_OK or a TrCode; the message of the last failure is
+**   on the handle (rs_store_errmsg), one line naming the file. Nothing prints.
+** - Writers never fail on a lock: WAL mode, a busy timeout, and every transaction
+**   is retried as a whole on SQLITE_BUSY (RS_BUSY_BUDGET seconds in all).
+**   Readers (RS_OPEN_READONLY) never block a writer and are never blocked.
+** - A claim gives a trial to exactly one worker: trials.claim_token is bumped at
+**   every claim and every write about the run (heartbeat, metrics, checkpoint,
+**   finish) is conditional on (token matches, status running). A write with a
+**   stale token changes nothing and returns RS_LOST.
+** - Durability: state changes (claim, finish, checkpoint, interrupt) commit with
+**   synchronous=FULL (survive power loss); metrics batches commit with NORMAL
+**   (survive kill -9 of the process; a power loss may drop the last batches,
+**   which a resume from checkpoint rewrites anyway).
+*/
+#ifndef RS_STORE_H
+#define RS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tr_err.h"
+
+typedef struct RsStore RsStore;
+typedef struct sqlite3 sqlite3;
+
+/* The claim was taken by someone else (lease expired and reclaimed, or the
+** trial was marked interrupted): stop working on it, record nothing more. */
+#define RS_LOST TR_ENOTFOUND
+
+/* Seconds a write keeps retrying SQLITE_BUSY before it gives up (an open
+** write transaction in an sqlite3 shell is the only realistic cause). */
+#define RS_BUSY_BUDGET 600.0
+
+enum {
+  RS_OPEN_CREATE = 0,   /* read-write; create the file (schema v1) if missing */
+  RS_OPEN_EXISTING = 1, /* read-write; the file must exist */
+  RS_OPEN_READONLY = 2  /* read-only (SQLITE_OPEN_READONLY, WAL): status, reports */
+};
+
+typedef enum RsStatus {
+  RS_PENDING, RS_RUNNING, RS_COMPLETED, RS_FAILED, RS_DIVERGED, RS_INTERRUPTED
+} RsStatus;
+#define RS_STATUS_COUNT 6
+const char *rs_status_name(RsStatus s); /* "pending", ... as stored in trials.status */
+int rs_status_parse(const char *name);  /* RsStatus, or -1 */
+
+/* ---- handle ---- */
+
+/* On failure *out is NULL and err says why ("FILE: not an SQLite database"). */
+int rs_store_open(const char *url, int flags, RsStore **out, TrErr *err);
+void rs_store_close(RsStore *st); /* NULL: no-op */
+const char *rs_store_errmsg(const RsStore *st);
+const char *rs_store_path(const RsStore *st);
+/* The SQLite connection for read-only result queries (SELECTs); NULL for other backends. */
+sqlite3 *rs_store_sqlite(RsStore *st);
+/* Test seam: the clock (unix seconds) used for leases and timestamps; NULL restores the real one. */
+void rs_store_set_clock(RsStore *st, double (*now)(void *ctx), void *ctx);
+
+/* ---- sweeps ---- */
+
+typedef struct RsSweep {
+  int64_t id;
+  char *name, *spec, *spec_hash, *method, *metric, *goal, *task; /* owned: rs_sweep_clear */
+  int64_t seed;
+  double created;
+} RsSweep;
+void rs_sweep_clear(RsSweep *s);
+void rs_sweeps_free(RsSweep *v, size_t n);
+
+/* Create the sweep, or return the id of the existing one with this name and the
+** same spec_hash; a different spec_hash is TR_EINVAL (the spec changed). */
+int rs_sweep_upsert(RsStore *st, const char *name, const char *spec_text, const char *spec_hash,
+                    const char *method, const char *metric, const char *goal, int64_t seed,
+                    const char *task, int64_t *sweep_id);
+int rs_sweep_get(RsStore *st, const char *name, RsSweep *out); /* TR_ENOTFOUND if none */
+int rs_sweeps_list(RsStore *st, RsSweep **out, size_t *n);     /* by id; rs_sweeps_free */
+
+typedef struct RsCounts {
+  int64_t n[RS_STATUS_COUNT]; /* indexed by RsStatus */
+  int64_t total;
+} RsCounts;
+int rs_sweep_counts(RsStore *st, int64_t sweep_id, RsCounts *out);
+
+/* ---- trials ---- */
+
+typedef struct RsTrialDef {
+  int idx;
+  const char *hash;        /* 16 hex digits */
+  const char *config_json; /* canonical JSON of the full config */
+  const char *params_json; /* {"optimizer.lr": 0.001} */
+  int64_t seed;
+} RsTrialDef;
+
+/* One transaction; a trial already there (same sweep, same hash) is left as is.
+** n_inserted (may be NULL) gets the number of new rows. */
+int rs_trials_insert(RsStore *st, int64_t sweep_id, size_t n, const RsTrialDef *defs,
+                     size_t *n_inserted);
+
+typedef struct RsClaim {
+  int claimed;          /* 1: the fields below describe our trial; 0: nothing claimable now */
+  int64_t trial_id, claim_token, seed, checkpoint_step;
+  int idx, attempts;    /* attempts includes this claim */
+  char *config_json;    /* owned: rs_claim_clear */
+  char *checkpoint;     /* NULL: start from step 0; else resume from it (checkpoint_step) */
+  const char *kind;     /* static: "claim" | "resume" | "reclaim" | "retry" */
+  /* when !claimed: */
+  int64_t running;      /* trials running under someone's lease: wait and claim again; 0: done */
+  double wait_seconds;  /* until the earliest of those leases expires (then it is reclaimable) */
+} RsClaim;
+void rs_claim_clear(RsClaim *c);
+
+/* Atomically take the next trial, in this order: interrupted ones ("resume"), then
+** running ones whose lease expired ("reclaim": a dead worker's), then pending
+** ("claim"), then failed ones with attempts < max_attempts ("retry"); by idx
+** within each. The trial becomes running for `worker` until now + lease_seconds;
+** attempts and claim_token are bumped. A retry starts from scratch (checkpoint
+** forgotten); otherwise with a checkpoint at step k, metrics after k are deleted,
+** without one all its metrics are (one transaction). An event is logged. */
+int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
+                   int max_attempts, RsClaim *out);
+/* Extend the lease to now + lease_seconds; RS_LOST if the claim is gone. */
+int rs_trial_heartbeat(RsStore *st, int64_t trial_id, int64_t claim_token, double lease_seconds);
+/* Record the latest checkpoint (path, step it holds); RS_LOST if the claim is gone. */
+int rs_trial_set_checkpoint(RsStore *st, int64_t trial_id, int64_t claim_token, const char *path,
+                            int64_t step);
+/* The claimed checkpoint could not be loaded: forget it and delete all the trial's
+** metrics so the run restarts from step 0 with a clean curve. */
+int rs_trial_reset(RsStore *st, int64_t trial_id, int64_t claim_token);
+
+typedef struct RsTrialResult {
+  double final_metric, best_metric; /* NaN: NULL */
+  int64_t best_step;                /* < 0: NULL */
+  int64_t steps, tokens;
+  double wall_seconds, flops;
+  const char *summary_json;         /* may be NULL */
+  const char *error;                /* failed/diverged: reason + last log lines; may be NULL */
+} RsTrialResult;
+/* status: RS_COMPLETED, RS_FAILED, RS_DIVERGED or RS_INTERRUPTED. res may be NULL
+** (nothing measured). RS_LOST if the claim is gone (then nothing is written). */
+int rs_trial_finish(RsStore *st, int64_t trial_id, int64_t claim_token, RsStatus status,
+                    const RsTrialResult *res);
+/* Ctrl-C: this worker's running trials of the sweep (sweep_id <= 0: of every
+** sweep) become interrupted, claimable again for a resume. n_marked may be NULL. */
+int rs_trials_mark_interrupted(RsStore *st, int64_t sweep_id, const char *worker,
+                               size_t *n_marked);
+
+typedef struct RsTrial {
+  int64_t id, sweep_id, seed, claim_token;
+  int idx, attempts;
+  RsStatus status;
+  char *hash, *config, *params, *worker, *summary, *error, *checkpoint; /* owned; NULL if NULL */
+  double lease_until, started, ended;             /* NaN if NULL */
+  double final_metric, best_metric, wall_seconds, flops; /* NaN if NULL */
+  int64_t best_step, steps, tokens, checkpoint_step;     /* -1 if NULL */
+} RsTrial;
+void rs_trial_clear(RsTrial *t);
+int rs_trial_get(RsStore *st, int64_t trial_id, RsTrial *out); /* TR_ENOTFOUND if none */
+
+/* For a status view: the sweep's running trials with their latest progress. */
+typedef struct RsRunning {
+  int64_t trial_id;
+  int idx, attempts;
+  char *worker, *params;   /* owned: rs_running_free */
+  double started, lease_until;
+  int64_t step, tokens;    /* of the latest metrics row, -1 if none yet */
+  double seconds;          /* idem, NaN if none */
+  double train_loss, val_loss; /* latest values, NaN if none */
+} RsRunning;
+int rs_trials_running(RsStore *st, int64_t sweep_id, RsRunning **out, size_t *n);
+void rs_running_free(RsRunning *v, size_t n);
+
+/* ---- metrics ---- */
+
+typedef struct RsMetric {
+  int64_t step, tokens;
+  double seconds, value;
+  const char *name;
+} RsMetric;
+/* One transaction, INSERT OR REPLACE on (trial, name, step), only while the claim
+** holds (token matches, status running): else RS_LOST and nothing is written. */
+int rs_metrics_put(RsStore *st, int64_t trial_id, int64_t claim_token, size_t n,
+                   const RsMetric *rows);
+
+typedef struct RsPoint {
+  int64_t step, tokens;
+  double seconds, value;
+} RsPoint;
+/* One metric's curve, by step; *out is malloc'd (free()). */
+int rs_metrics_read(RsStore *st, int64_t trial_id, const char *name, RsPoint **out, size_t *n);
+
+/* Buffered metrics writer for a trial loop. Policy: rows accumulate in memory
+** and go to the store in one transaction when `max_rows` are waiting or
+** `max_seconds` passed since the last flush (checked at each append), and at
+** rs_metricbuf_flush(). Defaults (0 given): 512 rows, 1.0 s. A RS_LOST flush
+** drops the rows and is sticky: every later call returns RS_LOST. */
+#define RS_METRIC_NAME_MAX 48
+typedef struct RsMetricBuf {
+  RsStore *st;
+  int64_t trial_id, claim_token;
+  size_t max_rows, n;
+  double max_seconds, last_flush; /* monotonic seconds */
+  int lost;
+  RsMetric *rows;                 /* (max_rows,) names point into `names` */
+  char (*names)[RS_METRIC_NAME_MAX]; /* (max_rows,) */
+} RsMetricBuf;
+int rs_metricbuf_init(RsMetricBuf *b, RsStore *st, int64_t trial_id, int64_t claim_token,
+                      size_t max_rows, double max_seconds);
+void rs_metricbuf_deinit(RsMetricBuf *b); /* does not flush */
+int rs_metricbuf_add(RsMetricBuf *b, int64_t step, int64_t tokens, double seconds,
+                     const char *name, double value);
+int rs_metricbuf_flush(RsMetricBuf *b);
+
+/* ---- events ---- */
+
+/* Append to the log; trial_id <= 0 and sweep_id <= 0 store NULL. */
+int rs_event_add(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
+                 const char *message);
+
+#endif

@@ -1,0 +1,344 @@
+/*
+** sw_expand.c: grid and random expansion of a spec into validated trials
+** (see sw_expand.h for the order and the determinism rules).
+*/
+#include "sw_expand.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tr_rng.h"
+
+/* ---- a growable string ---------------------------------------------------- */
+
+typedef struct Buf {
+  char *s;
+  size_t len, cap;
+  int oom;
+} Buf;
+
+static void buf_put(Buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void buf_put(Buf *b, const char *fmt, ...) {
+  if (b->oom) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      b->oom = 1;
+      return;
+    }
+    if (b->s && b->len + (size_t)n < b->cap) {
+      b->len += (size_t)n;
+      return;
+    }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap <= b->len + (size_t)n) cap *= 2;
+    char *p = realloc(b->s, cap);
+    if (!p) {
+      b->oom = 1;
+      return;
+    }
+    b->s = p;
+    b->cap = cap;
+  }
+}
+
+/* ---- a set of 64-bit hashes, remembering who added each ------------------ */
+
+typedef struct HashSet {
+  uint64_t *h;
+  size_t *who;   /* owner + 1; 0 = empty slot */
+  size_t mask;
+} HashSet;
+
+static int set_init(HashSet *s, size_t n) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  s->h = calloc(cap, sizeof *s->h);
+  s->who = calloc(cap, sizeof *s->who);
+  s->mask = cap - 1;
+  return s->h && s->who ? TR_OK : TR_ENOMEM;
+}
+static void set_free(HashSet *s) {
+  free(s->h);
+  free(s->who);
+}
+/* Insert; returns the earlier owner + 1 when h was already present, else 0. */
+static size_t set_add(HashSet *s, uint64_t h, size_t who) {
+  size_t i = (size_t)(h ^ (h >> 29)) & s->mask;
+  while (s->who[i]) {
+    if (s->h[i] == h) return s->who[i];
+    i = (i + 1) & s->mask;
+  }
+  s->h[i] = h;
+  s->who[i] = who + 1;
+  return 0;
+}
+
+/* ---- values -------------------------------------------------------------- */
+
+static int key_is_int(const TrKey *k) { return k->type == TR_KEY_INT || k->type == TR_KEY_I64; }
+
+/* Set a numeric key from a drawn or enumerated number. */
+static int set_number(TrConfig *c, const SwParam *p, double x, TrErr *err) {
+  char t[64];
+  if (!isfinite(x)) return tr_err_set(err, TR_EINVAL, "%s: drew a non-finite value", p->key->name);
+  if (key_is_int(p->key)) {
+    if (x != floor(x) || fabs(x) > 9.0e18)
+      return tr_err_set(err, TR_EINVAL, "%s: %.17g is not an integer", p->key->name, x);
+    snprintf(t, sizeof t, "%lld", (long long)x);
+  } else {
+    /* Quantised values print short (0.3, not 0.30000000000000004): q is in spec digits. */
+    snprintf(t, sizeof t, p->q > 0 ? "%.15g" : "%.17g", x);
+  }
+  return tr_config_set(c, p->key->name, t, err);
+}
+
+static double quantise(const SwParam *p, double x) { return p->q > 0 ? round(x / p->q) * p->q : x; }
+
+/* One random draw of parameter p into c (W&B's definitions; log_uniform bounds are exponents). */
+static int draw_param(TrConfig *c, const SwParam *p, TrRng *r, const char *file, TrErr *err) {
+  double u, x;
+  switch (p->dist) {
+    case SW_DIST_CONSTANT:
+      return tr_config_set_node(c, p->key, p->values[0], file, err);
+    case SW_DIST_CATEGORICAL: {
+      size_t i = 0;
+      if (p->probs) {
+        u = tr_rng_uniform(r);
+        double acc = 0;
+        /* The last value with non-zero probability absorbs rounding in the sum. */
+        size_t last = 0;
+        for (int j = 0; j < p->n_values; j++)
+          if (p->probs[j] > 0) last = (size_t)j;
+        for (i = 0; i < last; i++) {
+          acc += p->probs[i];
+          if (u < acc && p->probs[i] > 0) break;
+        }
+      } else {
+        i = (size_t)tr_rng_below(r, (uint64_t)p->n_values);
+      }
+      return tr_config_set_node(c, p->key, p->values[i], file, err);
+    }
+    case SW_DIST_INT_UNIFORM: {
+      uint64_t span = (uint64_t)p->imax - (uint64_t)p->imin;
+      uint64_t k = span == UINT64_MAX ? tr_rng_u64(r) : tr_rng_below(r, span + 1);
+      return set_number(c, p, (double)(int64_t)((uint64_t)p->imin + k), err);
+    }
+    case SW_DIST_UNIFORM:
+    case SW_DIST_Q_UNIFORM:
+      u = tr_rng_uniform(r);
+      x = p->min + u * (p->max - p->min);
+      return set_number(c, p, quantise(p, x), err);
+    case SW_DIST_LOG_UNIFORM_VALUES:
+    case SW_DIST_Q_LOG_UNIFORM_VALUES:
+      u = tr_rng_uniform(r);
+      x = exp(log(p->min) + u * (log(p->max) - log(p->min)));
+      /* exp(log(max)) may round one ulp past max. */
+      if (x > p->max) x = p->max;
+      if (x < p->min) x = p->min;
+      return set_number(c, p, quantise(p, x), err);
+    case SW_DIST_LOG_UNIFORM:
+    case SW_DIST_Q_LOG_UNIFORM:
+      u = tr_rng_uniform(r);
+      return set_number(c, p, quantise(p, exp(p->min + u * (p->max - p->min))), err);
+    case SW_DIST_NORMAL:
+    case SW_DIST_Q_NORMAL:
+      return set_number(c, p, quantise(p, p->mu + p->sigma * tr_rng_normal(r)), err);
+    case SW_DIST_LOG_NORMAL:
+    case SW_DIST_Q_LOG_NORMAL:
+      return set_number(c, p, quantise(p, exp(p->mu + p->sigma * tr_rng_normal(r))), err);
+  }
+  return tr_err_set(err, TR_EINVAL, "%s: unknown distribution", p->key->name);
+}
+
+/* The grid point d (0-based) of parameter p into c. */
+static int grid_param(TrConfig *c, const SwParam *p, uint64_t d, const char *file, TrErr *err) {
+  switch (p->dist) {
+    case SW_DIST_CONSTANT:
+    case SW_DIST_CATEGORICAL:
+      return tr_config_set_node(c, p->key, p->values[d], file, err);
+    case SW_DIST_INT_UNIFORM:
+      return set_number(c, p, (double)(int64_t)((uint64_t)p->imin + d), err);
+    case SW_DIST_Q_UNIFORM:
+      return set_number(c, p, (double)(p->imin + (int64_t)d) * p->q, err);
+    default:
+      return tr_err_set(err, TR_EINVAL, "%s: %s is not a grid distribution", p->key->name,
+                        sw_dist_name(p->dist));
+  }
+}
+
+/* {"key": value, ...} of the swept keys of c (constants left out), plus the seed key if seeded. */
+static char *params_json(const SwSpec *s, const TrConfig *c) {
+  Buf b = {0};
+  char v[512];
+  int first = 1;
+  buf_put(&b, "{");
+  for (size_t i = 0; i < sw_spec_param_count(s); i++) {
+    const SwParam *p = sw_spec_param(s, i);
+    if (p->dist == SW_DIST_CONSTANT) continue;
+    tr_config_value_text(c, p->key, 1, v, sizeof v);
+    buf_put(&b, "%s\"%s\": %s", first ? "" : ", ", p->key->name, v);
+    first = 0;
+  }
+  size_t ns;
+  sw_spec_seeds(s, &ns);
+  if (ns) {
+    const TrKey *k = tr_config_key_find(sw_spec_seed_key(s));
+    if (k) {
+      tr_config_value_text(c, k, 1, v, sizeof v);
+      buf_put(&b, "%s\"%s\": %s", first ? "" : ", ", k->name, v);
+    }
+  }
+  buf_put(&b, "}");
+  if (b.oom) {
+    free(b.s);
+    return NULL;
+  }
+  return b.s;
+}
+
+static void hex16(uint64_t h, char out[17]) { snprintf(out, 17, "%016llx", (unsigned long long)h); }
+
+/* ---- expansion ----------------------------------------------------------- */
+
+int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
+  *trials = NULL;
+  *n = 0;
+  const char *file = sw_spec_path(s);
+  int wl, wc;
+  sw_spec_where(s, &wl, &wc);
+  size_t np = sw_spec_param_count(s), nc = sw_spec_config_count(s), nseeds;
+  const int64_t *seeds = sw_spec_seeds(s, &nseeds);
+  size_t per = nseeds ? nseeds : 1, nt = nc * per;
+  const TrKey *seed_key = tr_config_key_find(sw_spec_seed_key(s));
+  if (nseeds && !seed_key)
+    return tr_err_set(err, TR_EINVAL, "%s: no key %s in the registry", file, sw_spec_seed_key(s));
+  SwTrial *T = calloc(nt ? nt : 1, sizeof *T);
+  HashSet cfg = {0}, all = {0};
+  if (!T || set_init(&cfg, nc) || set_init(&all, nt)) {
+    free(T);
+    set_free(&cfg);
+    set_free(&all);
+    return tr_err_set(err, TR_ENOMEM, "out of memory (%zu trials)", nt);
+  }
+  int rc = TR_OK;
+  TrErr e;
+  tr_err_clear(&e);
+  size_t done = 0; /* trials with params_json allocated */
+  for (size_t j = 0; j < nc && rc == TR_OK; j++) {
+    TrConfig c;
+    uint64_t hc = 0; /* hash of c before the seed: the trial's hash when there are no seeds */
+    if (sw_spec_method(s) == SW_METHOD_GRID) {
+      c = *sw_spec_base(s);
+      uint64_t rest = j;
+      /* Mixed radix, last parameter fastest. */
+      for (size_t i = np; i-- > 0 && rc == TR_OK;) {
+        const SwParam *p = sw_spec_param(s, i);
+        uint64_t d = rest % p->n_grid;
+        rest /= p->n_grid;
+        if ((rc = grid_param(&c, p, d, file, &e)))
+          rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu: parameter '%s': %s", file, p->line, p->col,
+                          j * per, p->key->name, e.msg);
+      }
+      if (rc) break;
+      hc = tr_config_hash(&c);
+      size_t prev = set_add(&cfg, hc, j);
+      if (prev) {
+        char *pj = params_json(s, &c);
+        rc = tr_err_set(err, TR_EINVAL, "%s:%d:%d: trials %zu and %zu are the same configuration %s "
+                        "(a value listed twice?)", file, wl, wc, (prev - 1) * per, j * per, pj ? pj : "");
+        free(pj);
+        break;
+      }
+    } else {
+      TrRng r;
+      tr_rng_seed2(&r, sw_spec_seed(s), (uint64_t)j);
+      int fresh = 0;
+      for (int attempt = 0; attempt < SW_MAX_REDRAWS && !fresh && rc == TR_OK; attempt++) {
+        c = *sw_spec_base(s);
+        for (size_t i = 0; i < np && rc == TR_OK; i++) {
+          const SwParam *p = sw_spec_param(s, i);
+          if ((rc = draw_param(&c, p, &r, file, &e)))
+            rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu: parameter '%s': %s", file, p->line, p->col,
+                            j * per, p->key->name, e.msg);
+        }
+        if (rc == TR_OK) fresh = set_add(&cfg, hc = tr_config_hash(&c), j) == 0;
+      }
+      if (rc) break;
+      if (!fresh) {
+        rc = tr_err_set(err, TR_EINVAL, "%s:%d:%d: random search: configuration %zu repeats earlier ones "
+                        "after %d draws; the space has fewer than %zu distinct configurations (lower run_cap)",
+                        file, wl, wc, j, SW_MAX_REDRAWS, nc);
+        break;
+      }
+    }
+    for (size_t k = 0; k < per; k++) {
+      SwTrial *t = &T[j * per + k];
+      t->index = j * per + k;
+      t->config_index = j;
+      t->seed_index = k;
+      t->config = c;
+      if (nseeds) {
+        char sv[32];
+        snprintf(sv, sizeof sv, "%lld", (long long)seeds[k]);
+        if ((rc = tr_config_set(&t->config, seed_key->name, sv, &e))) {
+          rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu: %s", file, wl, wc, t->index, e.msg);
+          break;
+        }
+      }
+      t->params_json = params_json(s, &t->config);
+      done = t->index + 1;
+      if (!t->params_json) {
+        rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+        break;
+      }
+      if ((rc = tr_config_validate(&t->config, &e))) {
+        rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu %s: %s", file, wl, wc, t->index, t->params_json, e.msg);
+        break;
+      }
+      t->hash = nseeds ? tr_config_hash(&t->config) : hc;
+      hex16(t->hash, t->hash_hex);
+      size_t prev = set_add(&all, t->hash, t->index);
+      if (prev) {
+        rc = tr_err_set(err, TR_EINVAL, "%s:%d:%d: trials %zu and %zu have the same hash %s", file, wl, wc,
+                        prev - 1, t->index, t->hash_hex);
+        break;
+      }
+    }
+  }
+  set_free(&cfg);
+  set_free(&all);
+  if (rc) {
+    sw_trials_free(T, done);
+    return rc;
+  }
+  *trials = T;
+  *n = nt;
+  return TR_OK;
+}
+
+void sw_trials_free(SwTrial *trials, size_t n) {
+  if (!trials) return;
+  for (size_t i = 0; i < n; i++) free(trials[i].params_json);
+  free(trials);
+}
+
+void sw_trials_hash(const SwTrial *trials, size_t n, char out[17]) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < n; i++)
+    for (const char *p = trials[i].hash_hex; *p; p++) {
+      h ^= (unsigned char)*p;
+      h *= 0x100000001b3ULL;
+    }
+  hex16(h, out);
+}

@@ -1,0 +1,52 @@
+/*
+** sw_expand.h: a loaded spec expanded into its trials, each a complete,
+** validated TrConfig, before any compute.
+**
+** Contract:
+** - grid: the cartesian product of every parameter's values (constants count
+**   once; int_uniform and q_uniform are enumerated), parameters in spec order
+**   with the LAST varying fastest; seeds are INNERMOST: a configuration's seeds
+**   are adjacent trials (trial = config * n_seeds + seed_index).
+** - random: configuration j draws its parameters, in spec order, from
+**   tr_rng_seed2(sw_spec_seed(spec), j), so it depends on neither run_cap nor the
+**   machine; a draw that repeats an earlier configuration is redrawn from the
+**   same stream (up to SW_MAX_REDRAWS times, then an error: the space is too
+**   small for run_cap). Seeds multiply as for grid. Quantised distributions
+**   give round(x / q) * q, as W&B does.
+** - Each trial = base + parameters + seed key, checked by tr_config_validate;
+**   a failure names the trial and its parameter values, at the spec's
+**   `parameters` key: "FILE:L:C: trial 3 {...}: message".
+** - Every trial's hash (tr_config_hash: FNV-1a of the canonical JSON, seed
+**   included) is unique within the sweep; duplicates are an error.
+** - Deterministic: the same spec file gives the same trials, hashes and spec hash.
+*/
+#ifndef SW_EXPAND_H
+#define SW_EXPAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sw_spec.h"
+#include "tr_config.h"
+#include "tr_err.h"
+
+#define SW_MAX_REDRAWS 1000
+
+typedef struct SwTrial {
+  size_t index;          /* position in the sweep, 0-based */
+  size_t config_index;   /* configuration before seeds */
+  size_t seed_index;     /* into sw_spec_seeds (0 when the spec has no seeds) */
+  TrConfig config;       /* base + parameters + seed: what the trial trains */
+  char *params_json;     /* the swept keys, spec order: {"optimizer.lr": 0.001, "train.seed": 1};
+                            constants are left out; the seed key only when seeds are given */
+  uint64_t hash;         /* tr_config_hash(&config) */
+  char hash_hex[17];     /* the same as 16 lower-case hex digits */
+} SwTrial;
+
+/* Expand and validate. On success *trials (n of them) is owned by the caller. */
+int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err);
+void sw_trials_free(SwTrial *trials, size_t n);
+/* FNV-1a 64 over the trials' hash_hex strings in order, as 16 hex digits: sweeps.spec_hash. */
+void sw_trials_hash(const SwTrial *trials, size_t n, char out[17]);
+
+#endif

@@ -1,0 +1,994 @@
+/*
+** sw_spec.c: load and check a sweep spec (see sw_spec.h for the contract).
+**
+** Order of checks: the top-level keys (unknown ones first, in file order), then
+** the hpsweep: block (the base config and seeds are needed to judge parameters),
+** method, metric, run_cap, early_terminate, and last the parameters and the
+** grid size. Every message starts "FILE:LINE:COL: ".
+*/
+#include "sw_spec.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct SwSpec {
+  char *path, *dir, *text;     /* dir: the spec's directory ("." if none), for relative paths */
+  TrYamlDoc *doc;
+  char *name, *description;
+  SwMethod method;
+  char *metric;
+  SwGoal goal;
+  int has_target;
+  double target;
+  int64_t run_cap;
+  SwEarlyTerminate et;
+  int workers, threads_per_trial, max_retries;
+  char *db, *checkpoint;
+  uint64_t seed;
+  SwTask task;
+  int64_t *seeds;              /* (n_seeds) */
+  size_t n_seeds;
+  TrConfig base;
+  SwParam *params;             /* (n_params) */
+  size_t n_params, cap_params;
+  char **notices;              /* (n_notices) */
+  size_t n_notices, cap_notices;
+  size_t n_configs;
+  int where_line, where_col;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static int errat(TrErr *err, const char *file, const TrYamlNode *n, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static int errat(TrErr *err, const char *file, const TrYamlNode *n, const char *fmt, ...) {
+  char msg[TR_ERR_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return tr_err_set(err, TR_EINVAL, "%s:%d:%d: %s", file, n ? n->line : 1, n ? n->col : 1, msg);
+}
+
+static char *xstrdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+static int notice(SwSpec *S, const TrYamlNode *n, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int notice(SwSpec *S, const TrYamlNode *n, const char *fmt, ...) {
+  char msg[TR_ERR_MSG_MAX], line[TR_ERR_MSG_MAX + 64];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  snprintf(line, sizeof line, "%s:%d:%d: %s", S->path, n ? n->line : 1, n ? n->col : 1, msg);
+  if (S->n_notices == S->cap_notices) {
+    size_t cap = S->cap_notices ? 2 * S->cap_notices : 8;
+    char **p = realloc(S->notices, cap * sizeof *p);
+    if (!p) return TR_ENOMEM;
+    S->notices = p;
+    S->cap_notices = cap;
+  }
+  if (!(S->notices[S->n_notices] = xstrdup(line))) return TR_ENOMEM;
+  S->n_notices++;
+  return TR_OK;
+}
+
+/* Levenshtein distance, capped for long strings (names here are short). */
+static size_t edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 63 || lb > 63) return 64;
+  size_t row[64];
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      if (up + 1 < best) best = up + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* The closest of a NULL-terminated list, or NULL when nothing is close. */
+static const char *closest(const char *bad, const char *const *names) {
+  const char *best = NULL;
+  size_t bd = (size_t)-1;
+  for (size_t i = 0; names[i]; i++) {
+    size_t d = edit_distance(bad, names[i]);
+    if (d < bd) bd = d, best = names[i];
+  }
+  size_t lim = strlen(bad) / 3 > 2 ? strlen(bad) / 3 : 2;
+  return bd <= lim ? best : NULL;
+}
+
+/* " (did you mean 'x'?)" or "" into buf. */
+static const char *dym(char *buf, size_t n, const char *sug) {
+  if (sug)
+    snprintf(buf, n, " (did you mean '%s'?)", sug);
+  else
+    buf[0] = '\0';
+  return buf;
+}
+
+static int unknown_key(TrErr *err, const char *file, const TrYamlNode *k, const char *where,
+                       const char *const *names) {
+  char b[160], list[512] = "";
+  size_t off = 0;
+  for (size_t i = 0; names[i] && off < sizeof list - 1; i++)
+    off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", names[i]);
+  return errat(err, file, k, "unknown key '%s' in %s%s; valid keys: %s", k->str, where,
+               dym(b, sizeof b, closest(k->str, names)), list);
+}
+
+static int want_string(const char *file, const char *key, const TrYamlNode *v, const char **out,
+                       TrErr *err) {
+  if (v->kind != TR_YAML_SCALAR)
+    return errat(err, file, v, "%s: expected a string, got %s", key, tr_yaml_kind_name(v->kind));
+  if (v->plain && tr_yaml_is_null(v)) return errat(err, file, v, "%s: expected a string, got null", key);
+  *out = v->str;
+  return TR_OK;
+}
+
+static int want_int(const char *file, const char *key, const TrYamlNode *v, int64_t lo, int64_t hi,
+                    int64_t *out, TrErr *err) {
+  int rc = tr_yaml_int64(v, file, key, out, err);
+  if (rc) return rc;
+  if (*out < lo || *out > hi)
+    return errat(err, file, v, "%s: %lld is out of range [%lld, %lld]", key, (long long)*out,
+                 (long long)lo, (long long)hi);
+  return TR_OK;
+}
+
+static int want_map(const char *file, const char *key, const TrYamlNode *v, TrErr *err) {
+  if (v->kind != TR_YAML_MAP)
+    return errat(err, file, v, "%s: expected a mapping, got %s", key, tr_yaml_kind_name(v->kind));
+  return TR_OK;
+}
+
+/* Index of key in map, or -1. */
+static int map_index(const TrYamlNode *map, const char *key) {
+  for (int i = 0; i < map->n; i++)
+    if (strcmp(map->keys[i]->str, key) == 0) return i;
+  return -1;
+}
+
+static int in_list(const char *s, const char *const *names) {
+  for (size_t i = 0; names[i]; i++)
+    if (strcmp(s, names[i]) == 0) return 1;
+  return 0;
+}
+
+/* Join dir and a relative path (absolute paths are kept). */
+static char *resolve(const char *dir, const char *p) {
+  if (p[0] == '/' || strcmp(dir, ".") == 0) return xstrdup(p);
+  size_t n = strlen(dir) + strlen(p) + 2;
+  char *r = malloc(n);
+  if (r) snprintf(r, n, "%s/%s", dir, p);
+  return r;
+}
+
+/* ---- names --------------------------------------------------------------- */
+
+static const char *const dist_names[] = {
+    "constant", "categorical", "int_uniform", "uniform", "q_uniform", "log_uniform_values",
+    "q_log_uniform_values", "log_uniform", "q_log_uniform", "normal", "q_normal", "log_normal",
+    "q_log_normal", NULL};
+
+const char *sw_method_name(SwMethod m) { return m == SW_METHOD_RANDOM ? "random" : "grid"; }
+const char *sw_goal_name(SwGoal g) { return g == SW_GOAL_MAXIMIZE ? "maximize" : "minimize"; }
+const char *sw_task_name(SwTask t) { return t == SW_TASK_SAMPLE ? "sample" : "train"; }
+const char *sw_dist_name(SwDist d) {
+  return (unsigned)d < sizeof dist_names / sizeof *dist_names - 1 ? dist_names[d] : "?";
+}
+
+static int dist_is_q(SwDist d) {
+  return d == SW_DIST_Q_UNIFORM || d == SW_DIST_Q_LOG_UNIFORM_VALUES || d == SW_DIST_Q_LOG_UNIFORM ||
+         d == SW_DIST_Q_NORMAL || d == SW_DIST_Q_LOG_NORMAL;
+}
+static int dist_is_minmax(SwDist d) {
+  return d == SW_DIST_INT_UNIFORM || d == SW_DIST_UNIFORM || d == SW_DIST_Q_UNIFORM ||
+         d == SW_DIST_LOG_UNIFORM_VALUES || d == SW_DIST_Q_LOG_UNIFORM_VALUES ||
+         d == SW_DIST_LOG_UNIFORM || d == SW_DIST_Q_LOG_UNIFORM;
+}
+static int dist_is_musigma(SwDist d) {
+  return d == SW_DIST_NORMAL || d == SW_DIST_Q_NORMAL || d == SW_DIST_LOG_NORMAL ||
+         d == SW_DIST_Q_LOG_NORMAL;
+}
+
+/* ---- the hpsweep: block -------------------------------------------------- */
+
+static const char *const hps_keys[] = {"base", "seeds", "seed", "workers", "threads_per_trial",
+                                       "db", "max_retries", "task", "checkpoint", NULL};
+
+static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
+  const char *f = S->path;
+  int rc;
+  if ((rc = want_map(f, "hpsweep", h, err))) return rc;
+  for (int i = 0; i < h->n; i++)
+    if (!in_list(h->keys[i]->str, hps_keys)) return unknown_key(err, f, h->keys[i], "hpsweep", hps_keys);
+  const TrYamlNode *v;
+  int64_t x;
+  const char *s = NULL;
+  if ((v = tr_yaml_get(h, "task"))) {
+    if ((rc = want_string(f, "hpsweep.task", v, &s, err))) return rc;
+    if (strcmp(s, "train") == 0)
+      S->task = SW_TASK_TRAIN;
+    else if (strcmp(s, "sample") == 0)
+      S->task = SW_TASK_SAMPLE;
+    else
+      return errat(err, f, v, "hpsweep.task: '%s' is not a task (expected train or sample)", s);
+  }
+  if ((v = tr_yaml_get(h, "base"))) {
+    if (v->kind == TR_YAML_MAP) {
+      tr_config_defaults(&S->base);
+      if ((rc = tr_config_apply_yaml(&S->base, v, f, err))) return rc;
+    } else {
+      if ((rc = want_string(f, "hpsweep.base", v, &s, err))) return rc;
+      char *p = resolve(S->dir, s);
+      if (!p) return tr_err_set(err, TR_ENOMEM, "out of memory");
+      rc = tr_config_load(&S->base, p, err);
+      free(p);
+      if (rc) {
+        int line = v->line, col = v->col;
+        return tr_err_prefix(err, "%s:%d:%d: hpsweep.base", f, line, col);
+      }
+    }
+  }
+  if ((v = tr_yaml_get(h, "seeds"))) {
+    if (v->kind != TR_YAML_SEQ)
+      return errat(err, f, v, "hpsweep.seeds: expected a list of integers, got %s",
+                   tr_yaml_kind_name(v->kind));
+    if (v->n == 0) return errat(err, f, v, "hpsweep.seeds: the list is empty");
+    if (v->n > SW_MAX_SEEDS)
+      return errat(err, f, v, "hpsweep.seeds: %d seeds, more than the limit of %d", v->n, SW_MAX_SEEDS);
+    const TrKey *sk = tr_config_key_find(sw_spec_seed_key(S));
+    S->seeds = malloc((size_t)v->n * sizeof *S->seeds);
+    if (!S->seeds) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    for (int i = 0; i < v->n; i++) {
+      TrConfig tmp = S->base;
+      if ((rc = tr_yaml_int64(v->items[i], f, "hpsweep.seeds", &x, err))) return rc;
+      if (sk && (rc = tr_config_set_node(&tmp, sk, v->items[i], f, err))) return rc;
+      for (size_t j = 0; j < S->n_seeds; j++)
+        if (S->seeds[j] == x) return errat(err, f, v->items[i], "hpsweep.seeds: seed %lld is listed twice", (long long)x);
+      S->seeds[S->n_seeds++] = x;
+    }
+  }
+  if ((v = tr_yaml_get(h, "seed"))) {
+    if ((rc = want_int(f, "hpsweep.seed", v, 0, INT64_MAX, &x, err))) return rc;
+    S->seed = (uint64_t)x;
+  }
+  if ((v = tr_yaml_get(h, "workers"))) {
+    if ((rc = want_int(f, "hpsweep.workers", v, 1, 1024, &x, err))) return rc;
+    S->workers = (int)x;
+  }
+  if ((v = tr_yaml_get(h, "threads_per_trial"))) {
+    if ((rc = want_int(f, "hpsweep.threads_per_trial", v, 1, 1024, &x, err))) return rc;
+    S->threads_per_trial = (int)x;
+  }
+  if ((v = tr_yaml_get(h, "max_retries"))) {
+    if ((rc = want_int(f, "hpsweep.max_retries", v, 0, 100, &x, err))) return rc;
+    S->max_retries = (int)x;
+  }
+  if ((v = tr_yaml_get(h, "db"))) {
+    if ((rc = want_string(f, "hpsweep.db", v, &s, err))) return rc;
+    if (!*s) return errat(err, f, v, "hpsweep.db: empty path");
+    free(S->db);
+    if (!(S->db = resolve(S->dir, s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  if ((v = tr_yaml_get(h, "checkpoint"))) {
+    if ((rc = want_string(f, "hpsweep.checkpoint", v, &s, err))) return rc;
+    if (!*s) return errat(err, f, v, "hpsweep.checkpoint: empty path");
+    free(S->checkpoint);
+    if (!(S->checkpoint = resolve(S->dir, s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    if (S->task != SW_TASK_SAMPLE)
+      if ((rc = notice(S, v, "notice: hpsweep.checkpoint is used by sample sweeps only (task: sample): ignored")))
+        return tr_err_set(err, rc, "out of memory");
+  }
+  return TR_OK;
+}
+
+/* ---- metric, early_terminate --------------------------------------------- */
+
+static int parse_metric(SwSpec *S, const TrYamlNode *m, TrErr *err) {
+  static const char *const keys[] = {"name", "goal", "target", "impute", "impute_while_running", NULL};
+  const char *f = S->path, *s = NULL;
+  int rc;
+  if ((rc = want_map(f, "metric", m, err))) return rc;
+  for (int i = 0; i < m->n; i++) {
+    const TrYamlNode *k = m->keys[i];
+    if (!in_list(k->str, keys)) return unknown_key(err, f, k, "metric", keys);
+    if (strncmp(k->str, "impute", 6) == 0 &&
+        (rc = notice(S, k, "notice: metric.%s is used by W&B's bayes search only: ignored", k->str)))
+      return tr_err_set(err, rc, "out of memory");
+  }
+  const TrYamlNode *v = tr_yaml_get(m, "name");
+  if (!v) return errat(err, f, m, "metric: missing 'name' (the metric to optimise, e.g. val_loss)");
+  if ((rc = want_string(f, "metric.name", v, &s, err))) return rc;
+  if (!*s) return errat(err, f, v, "metric.name: empty");
+  free(S->metric);
+  if (!(S->metric = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if ((v = tr_yaml_get(m, "goal"))) {
+    static const char *const goals[] = {"minimize", "maximize", NULL};
+    char b[160];
+    if ((rc = want_string(f, "metric.goal", v, &s, err))) return rc;
+    if (strcmp(s, "minimize") == 0)
+      S->goal = SW_GOAL_MINIMIZE;
+    else if (strcmp(s, "maximize") == 0)
+      S->goal = SW_GOAL_MAXIMIZE;
+    else
+      return errat(err, f, v, "metric.goal: '%s' is not a goal (expected minimize or maximize)%s", s,
+                   dym(b, sizeof b, closest(s, goals)));
+  }
+  if ((v = tr_yaml_get(m, "target"))) {
+    if ((rc = tr_yaml_double(v, f, "metric.target", &S->target, err))) return rc;
+    S->has_target = 1;
+  }
+  return TR_OK;
+}
+
+static int parse_early_terminate(SwSpec *S, const TrYamlNode *e, TrErr *err) {
+  static const char *const keys[] = {"type", "min_iter", "max_iter", "s", "eta", "strict", NULL};
+  const char *f = S->path, *s = NULL;
+  int rc;
+  if ((rc = want_map(f, "early_terminate", e, err))) return rc;
+  for (int i = 0; i < e->n; i++)
+    if (!in_list(e->keys[i]->str, keys)) return unknown_key(err, f, e->keys[i], "early_terminate", keys);
+  const TrYamlNode *v = tr_yaml_get(e, "type");
+  if (!v) return errat(err, f, e, "early_terminate: missing 'type' (only hyperband is supported)");
+  if ((rc = want_string(f, "early_terminate.type", v, &s, err))) return rc;
+  if (strcmp(s, "hyperband") != 0)
+    return errat(err, f, v, "early_terminate.type: '%s' is not supported (only hyperband)", s);
+  SwEarlyTerminate *et = &S->et;
+  et->enabled = 1;
+  et->eta = 3;
+  et->strict = 1;
+  if ((v = tr_yaml_get(e, "min_iter")) &&
+      (rc = want_int(f, "early_terminate.min_iter", v, 1, INT64_MAX, &et->min_iter, err)))
+    return rc;
+  if ((v = tr_yaml_get(e, "max_iter")) &&
+      (rc = want_int(f, "early_terminate.max_iter", v, 1, INT64_MAX, &et->max_iter, err)))
+    return rc;
+  if ((v = tr_yaml_get(e, "s"))) {
+    if ((rc = tr_yaml_double(v, f, "early_terminate.s", &et->s, err))) return rc;
+    if (et->s <= 0) return errat(err, f, v, "early_terminate.s: must be > 0, got %g", et->s);
+  }
+  if ((v = tr_yaml_get(e, "eta"))) {
+    if ((rc = tr_yaml_double(v, f, "early_terminate.eta", &et->eta, err))) return rc;
+    if (!(et->eta > 1)) return errat(err, f, v, "early_terminate.eta: must be > 1, got %g", et->eta);
+  }
+  if ((v = tr_yaml_get(e, "strict")) && (rc = tr_yaml_bool(v, f, "early_terminate.strict", &et->strict, err)))
+    return rc;
+  if (!et->min_iter && !(et->max_iter && et->s > 0))
+    return errat(err, f, e, "early_terminate: hyperband needs min_iter, or max_iter and s");
+  if (et->min_iter && et->max_iter && et->min_iter > et->max_iter)
+    return errat(err, f, tr_yaml_get(e, "min_iter"), "early_terminate: min_iter %lld > max_iter %lld",
+                 (long long)et->min_iter, (long long)et->max_iter);
+  return TR_OK;
+}
+
+/* ---- parameters ---------------------------------------------------------- */
+
+static const char *const param_keys[] = {"value", "values", "probabilities", "distribution", "min",
+                                         "max", "q", "mu", "sigma", "parameters", NULL};
+
+/* The first registry key inside section `name` ("optimizer" -> "optimizer.name"), or NULL. */
+static const char *section_key(const char *name) {
+  size_t n, len = strlen(name);
+  const TrKey *keys = tr_config_keys(&n);
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(keys[i].name, name, len) == 0 && keys[i].name[len] == '.') return keys[i].name;
+  return NULL;
+}
+
+static int key_is_int(const TrKey *k) { return k->type == TR_KEY_INT || k->type == TR_KEY_I64; }
+static int key_is_numeric(const TrKey *k) { return key_is_int(k) || k->type == TR_KEY_FLOAT; }
+static int is_integral(double x) { return isfinite(x) && x == floor(x) && fabs(x) < 9.0e15; }
+
+/* A number argument (min, max, q, mu, sigma). */
+static int num_arg(const char *f, const char *pname, const char *arg, const TrYamlNode *v, double *out,
+                   TrErr *err) {
+  char key[256];
+  snprintf(key, sizeof key, "%s.%s", pname, arg);
+  return tr_yaml_double(v, f, key, out, err);
+}
+
+static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const TrYamlNode *v,
+                       TrErr *err) {
+  const char *f = S->path, *pn = key->name;
+  char b[160];
+  int rc;
+  if (v->kind != TR_YAML_MAP)
+    return errat(err, f, v,
+                 "parameter '%s': expected a mapping with value, values or distribution, got %s", pn,
+                 v->kind == TR_YAML_SCALAR ? "a scalar (write `value: X`)" : tr_yaml_kind_name(v->kind));
+  for (int i = 0; i < v->n; i++)
+    if (!in_list(v->keys[i]->str, param_keys)) {
+      return errat(err, f, v->keys[i], "parameter '%s': unknown key '%s'%s; valid keys: value, values, "
+                   "probabilities, distribution, min, max, q, mu, sigma, parameters",
+                   pn, v->keys[i]->str, dym(b, sizeof b, closest(v->keys[i]->str, param_keys)));
+    }
+  const TrYamlNode *value = tr_yaml_get(v, "value"), *values = tr_yaml_get(v, "values"),
+                   *probs = tr_yaml_get(v, "probabilities"), *dist = tr_yaml_get(v, "distribution"),
+                   *mn = tr_yaml_get(v, "min"), *mx = tr_yaml_get(v, "max"), *q = tr_yaml_get(v, "q"),
+                   *mu = tr_yaml_get(v, "mu"), *sigma = tr_yaml_get(v, "sigma");
+  SwParam P;
+  memset(&P, 0, sizeof P);
+  P.key = key;
+  P.line = kn->line;
+  P.col = kn->col;
+  P.sigma = 1;
+  if (dist) {
+    const char *s = NULL;
+    if ((rc = want_string(f, "distribution", dist, &s, err))) return rc;
+    int d = -1;
+    for (int i = 0; dist_names[i]; i++)
+      if (strcmp(s, dist_names[i]) == 0) d = i;
+    if (strcmp(s, "categorical_w_probabilities") == 0) d = SW_DIST_CATEGORICAL;
+    if (d < 0) {
+      if (!strcmp(s, "beta") || !strcmp(s, "q_beta") || !strcmp(s, "inv_log_uniform") ||
+          !strcmp(s, "inv_log_uniform_values"))
+        return errat(err, f, dist, "parameter '%s': distribution '%s' is not supported", pn, s);
+      return errat(err, f, dist, "parameter '%s': unknown distribution '%s'%s", pn, s,
+                   dym(b, sizeof b, closest(s, dist_names)));
+    }
+    P.dist = (SwDist)d;
+  } else if (value) {
+    P.dist = SW_DIST_CONSTANT;
+  } else if (values) {
+    P.dist = SW_DIST_CATEGORICAL;
+  } else if (mn && mx) {
+    /* W&B: integer bounds mean int_uniform, otherwise uniform. */
+    int64_t a, c;
+    int ints = mn->kind == TR_YAML_SCALAR && mx->kind == TR_YAML_SCALAR && mn->plain && mx->plain &&
+               tr_parse_int64(mn->str, &a) == 0 && tr_parse_int64(mx->str, &c) == 0;
+    P.dist = ints ? SW_DIST_INT_UNIFORM : SW_DIST_UNIFORM;
+  } else if (mu || sigma) {
+    P.dist = SW_DIST_NORMAL;
+    if ((rc = notice(S, kn, "notice: parameter '%s': mu/sigma without distribution taken as normal "
+                            "(W&B needs `distribution: normal`)", pn)))
+      return tr_err_set(err, rc, "out of memory");
+  } else if (mn || mx) {
+    return errat(err, f, mn ? mn : mx, "parameter '%s': '%s' needs '%s' too", pn, mn ? "min" : "max",
+                 mn ? "max" : "min");
+  } else {
+    return errat(err, f, kn, "parameter '%s': needs value, values, or a distribution with its arguments", pn);
+  }
+  /* W&B's schema: each distribution takes exactly its own arguments. */
+  for (int i = 0; i < v->n; i++) {
+    const char *k = v->keys[i]->str;
+    int ok = !strcmp(k, "distribution") ||
+             (P.dist == SW_DIST_CONSTANT && !strcmp(k, "value")) ||
+             (P.dist == SW_DIST_CATEGORICAL && (!strcmp(k, "values") || !strcmp(k, "probabilities"))) ||
+             (dist_is_minmax(P.dist) && (!strcmp(k, "min") || !strcmp(k, "max"))) ||
+             (dist_is_musigma(P.dist) && (!strcmp(k, "mu") || !strcmp(k, "sigma"))) ||
+             (dist_is_q(P.dist) && !strcmp(k, "q"));
+    if (!ok)
+      return errat(err, f, v->keys[i], "parameter '%s': '%s' does not apply to distribution '%s'", pn, k,
+                   sw_dist_name(P.dist));
+  }
+  if (P.dist == SW_DIST_CONSTANT && !value)
+    return errat(err, f, kn, "parameter '%s': distribution constant needs 'value'", pn);
+  if (P.dist == SW_DIST_CATEGORICAL && !values)
+    return errat(err, f, kn, "parameter '%s': distribution categorical needs 'values'", pn);
+  if (dist_is_minmax(P.dist) && (!mn || !mx))
+    return errat(err, f, kn, "parameter '%s': distribution %s needs '%s'", pn, sw_dist_name(P.dist),
+                 mn ? "max" : "min");
+  if (P.dist != SW_DIST_CONSTANT && P.dist != SW_DIST_CATEGORICAL && !key_is_numeric(key))
+    return errat(err, f, dist ? dist : kn, "parameter '%s': distribution %s needs a numeric key; '%s' "
+                 "takes %s: use values", pn, sw_dist_name(P.dist), pn,
+                 key->type == TR_KEY_ENUM ? key->choices : "a non-number");
+
+  /* Values: each must be a valid value of the key (judged on a scratch copy of the base). */
+  if (P.dist == SW_DIST_CONSTANT || P.dist == SW_DIST_CATEGORICAL) {
+    const TrYamlNode *const *items = &value;
+    int n = 1;
+    if (P.dist == SW_DIST_CATEGORICAL) {
+      if (values->kind != TR_YAML_SEQ)
+        return errat(err, f, values, "parameter '%s': values: expected a list, got %s", pn,
+                     tr_yaml_kind_name(values->kind));
+      if (values->n == 0) return errat(err, f, values, "parameter '%s': values is empty", pn);
+      items = (const TrYamlNode *const *)values->items;
+      n = values->n;
+    }
+    P.values = malloc((size_t)n * sizeof *P.values);
+    if (!P.values) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    P.n_values = n;
+    for (int i = 0; i < n; i++) {
+      TrConfig tmp = S->base;
+      P.values[i] = items[i];
+      if ((rc = tr_config_set_node(&tmp, key, items[i], f, err))) goto fail;
+    }
+    P.n_grid = (uint64_t)n;
+    if (probs) {
+      if (probs->kind != TR_YAML_SEQ) {
+        rc = errat(err, f, probs, "parameter '%s': probabilities: expected a list, got %s", pn,
+                   tr_yaml_kind_name(probs->kind));
+        goto fail;
+      }
+      if (probs->n != n) {
+        rc = errat(err, f, probs, "parameter '%s': %d probabilities for %d values", pn, probs->n, n);
+        goto fail;
+      }
+      if (!(P.probs = malloc((size_t)n * sizeof *P.probs))) {
+        rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+        goto fail;
+      }
+      double sum = 0;
+      for (int i = 0; i < n; i++) {
+        if ((rc = num_arg(f, pn, "probabilities", probs->items[i], &P.probs[i], err))) goto fail;
+        if (P.probs[i] < 0) {
+          rc = errat(err, f, probs->items[i], "parameter '%s': probability %g is negative", pn, P.probs[i]);
+          goto fail;
+        }
+        sum += P.probs[i];
+      }
+      if (fabs(sum - 1.0) > 1e-6) {
+        rc = errat(err, f, probs, "parameter '%s': probabilities sum to %.9g, not 1", pn, sum);
+        goto fail;
+      }
+      if (S->method == SW_METHOD_GRID &&
+          (rc = notice(S, probs, "notice: parameter '%s': probabilities are ignored by grid search", pn))) {
+        rc = tr_err_set(err, rc, "out of memory");
+        goto fail;
+      }
+    }
+  } else {
+    if (mn && (rc = num_arg(f, pn, "min", mn, &P.min, err))) return rc;
+    if (mx && (rc = num_arg(f, pn, "max", mx, &P.max, err))) return rc;
+    if (mu && (rc = num_arg(f, pn, "mu", mu, &P.mu, err))) return rc;
+    if (sigma && (rc = num_arg(f, pn, "sigma", sigma, &P.sigma, err))) return rc;
+    if (dist_is_q(P.dist)) {
+      P.q = 1;
+      if (q && (rc = num_arg(f, pn, "q", q, &P.q, err))) return rc;
+      if (!(P.q > 0)) return errat(err, f, q, "parameter '%s': q must be > 0, got %g", pn, P.q);
+    }
+    if (P.dist == SW_DIST_INT_UNIFORM) {
+      if ((rc = tr_yaml_int64(mn, f, "min", &P.imin, err)) ||
+          (rc = tr_yaml_int64(mx, f, "max", &P.imax, err)))
+        return tr_err_prefix(err, "parameter '%s': int_uniform bounds must be integers", pn);
+    }
+    if (dist_is_minmax(P.dist) && P.min > P.max)
+      return errat(err, f, mn, "parameter '%s': min %g > max %g", pn, P.min, P.max);
+    if (sigma && P.sigma < 0) return errat(err, f, sigma, "parameter '%s': sigma %g < 0", pn, P.sigma);
+    if ((P.dist == SW_DIST_LOG_UNIFORM_VALUES || P.dist == SW_DIST_Q_LOG_UNIFORM_VALUES) && !(P.min > 0))
+      return errat(err, f, mn, "parameter '%s': %s needs min > 0, got %g", pn, sw_dist_name(P.dist), P.min);
+    if (P.dist == SW_DIST_LOG_UNIFORM || P.dist == SW_DIST_Q_LOG_UNIFORM) {
+      if (P.max > 700)
+        return errat(err, f, mx, "parameter '%s': %s bounds are natural-log exponents; exp(%g) overflows",
+                     pn, sw_dist_name(P.dist), P.max);
+      if ((P.min > 0 && P.max < 1) || P.max > 20)
+        if ((rc = notice(S, kn, "warning: parameter '%s': %s bounds are exponents (values from exp(%g) "
+                                "to exp(%g)); for bounds given as values use log_uniform_values",
+                         pn, sw_dist_name(P.dist), P.min, P.max)))
+          return tr_err_set(err, rc, "out of memory");
+    }
+    if ((P.dist == SW_DIST_LOG_NORMAL || P.dist == SW_DIST_Q_LOG_NORMAL) && P.mu + 10 * P.sigma > 700)
+      return errat(err, f, mu ? mu : sigma, "parameter '%s': %s with mu %g, sigma %g overflows", pn,
+                   sw_dist_name(P.dist), P.mu, P.sigma);
+    if (key_is_int(key)) {
+      int ok = P.dist == SW_DIST_INT_UNIFORM || (dist_is_q(P.dist) && is_integral(P.q));
+      if (!ok)
+        return errat(err, f, q && dist_is_q(P.dist) ? q : (dist ? dist : kn),
+                     "parameter '%s' is an integer key: %s gives fractions; use int_uniform or a q_ "
+                     "distribution with an integer q", pn, sw_dist_name(P.dist));
+    }
+    /* Ranges the key cannot take are caught now rather than on some random draw. */
+    if (dist_is_minmax(P.dist) && key->min < key->max) {
+      double lo = P.min, hi = P.max;
+      if (P.dist == SW_DIST_LOG_UNIFORM || P.dist == SW_DIST_Q_LOG_UNIFORM) lo = exp(lo), hi = exp(hi);
+      if (lo < key->min || hi > key->max)
+        return errat(err, f, lo < key->min ? mn : mx, "parameter '%s': range [%g, %g] leaves the key's "
+                     "range [%g, %g]", pn, lo, hi, key->min, key->max);
+    }
+    /* Grid points of the discrete numeric distributions. */
+    if (P.dist == SW_DIST_INT_UNIFORM) {
+      uint64_t span = (uint64_t)P.imax - (uint64_t)P.imin;
+      P.n_grid = span == UINT64_MAX ? UINT64_MAX : span + 1;
+    } else if (P.dist == SW_DIST_Q_UNIFORM) {
+      /* As sampled: round(x / q) * q for x in [min, max]. */
+      double k0 = round(P.min / P.q), k1 = round(P.max / P.q);
+      if (fabs(k0) > 9e15 || fabs(k1) > 9e15)
+        return errat(err, f, q ? q : kn, "parameter '%s': q %g is too small for [%g, %g]", pn, P.q,
+                     P.min, P.max);
+      P.imin = (int64_t)k0;
+      P.imax = (int64_t)k1;
+      P.n_grid = (uint64_t)(P.imax - P.imin) + 1;
+    }
+  }
+  if (S->method == SW_METHOD_GRID && P.n_grid == 0)
+    return errat(err, f, dist ? dist : kn, "parameter '%s': grid search needs discrete values, and "
+                 "distribution %s is continuous (use values, int_uniform or q_uniform, or method: random)",
+                 pn, sw_dist_name(P.dist));
+  if (S->n_params == S->cap_params) {
+    size_t cap = S->cap_params ? 2 * S->cap_params : 8;
+    SwParam *p = realloc(S->params, cap * sizeof *p);
+    if (!p) {
+      rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+      goto fail;
+    }
+    S->params = p;
+    S->cap_params = cap;
+  }
+  S->params[S->n_params++] = P;
+  return TR_OK;
+fail:
+  free(P.values);
+  free(P.probs);
+  return rc;
+}
+
+static int parse_params(SwSpec *S, const TrYamlNode *map, const char *prefix, int depth, TrErr *err) {
+  const char *f = S->path;
+  char b[200];
+  if (map->n == 0) return errat(err, f, map, "parameters: empty (name at least one training key)");
+  for (int i = 0; i < map->n; i++) {
+    const TrYamlNode *k = map->keys[i], *v = map->items[i];
+    char full[256];
+    int len = prefix ? snprintf(full, sizeof full, "%s.%s", prefix, k->str)
+                     : snprintf(full, sizeof full, "%s", k->str);
+    if (len < 0 || (size_t)len >= sizeof full || k->str[0] == '\0')
+      return errat(err, f, k, "parameter name '%.60s' is not a training key", k->str);
+    int rc;
+    if (v->kind == TR_YAML_MAP && map_index(v, "parameters") >= 0) {
+      /* W&B nested syntax: `optimizer: {parameters: {lr: ...}}` addresses optimizer.lr. */
+      const TrYamlNode *sub = tr_yaml_get(v, "parameters");
+      if (v->n != 1) {
+        int j = map_index(v, "parameters") == 0 ? 1 : 0;
+        return errat(err, f, v->keys[j], "parameter '%s': a nested block takes only 'parameters', not '%s'",
+                     full, v->keys[j]->str);
+      }
+      if (depth >= 8) return errat(err, f, k, "parameter '%s': nested too deeply", full);
+      if ((rc = want_map(f, "parameters", sub, err))) return rc;
+      if ((rc = parse_params(S, sub, full, depth + 1, err))) return rc;
+      continue;
+    }
+    const TrKey *key = tr_config_key_find(full);
+    if (!key) {
+      const char *ex = section_key(full);
+      if (ex)
+        return errat(err, f, k, "parameter '%s' is a section of the training config, not a key: write its "
+                     "keys as nested `parameters:` or dotted names (e.g. '%s')", full, ex);
+      const char *sug = tr_config_key_suggest(full);
+      return errat(err, f, k, "unknown training key '%s'%s", full, sug ? dym(b, sizeof b, sug) : "");
+    }
+    for (size_t j = 0; j < S->n_params; j++)
+      if (S->params[j].key == key)
+        return errat(err, f, k, "parameter '%s' is given twice (first at %d:%d)", full, S->params[j].line,
+                     S->params[j].col);
+    if (S->n_seeds && strcmp(key->name, sw_spec_seed_key(S)) == 0)
+      return errat(err, f, k, "parameter '%s' is set by hpsweep.seeds: keep one of the two", full);
+    if ((rc = parse_param(S, key, k, v, err))) return rc;
+  }
+  return TR_OK;
+}
+
+/* ---- the whole spec ------------------------------------------------------ */
+
+static const char *const top_keys[] = {"name", "description", "method", "metric", "parameters",
+                                       "run_cap", "early_terminate", "hpsweep", "program", "command",
+                                       "entity", "project", NULL};
+
+static int read_text(const char *path, char **out, TrErr *err) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    if (n + 1 >= cap) {
+      char *p = cap > 2u * TR_YAML_MAX_BYTES ? NULL : realloc(buf, cap * 2);
+      if (!p) break;
+      buf = p;
+      cap *= 2;
+    }
+    size_t r = fread(buf + n, 1, cap - n - 1, fp);
+    n += r;
+    if (r == 0) break;
+  }
+  int bad = ferror(fp);
+  fclose(fp);
+  if (!buf || bad) {
+    free(buf);
+    return tr_err_set(err, bad ? TR_EIO : TR_ENOMEM, "%s: %s", path, bad ? "read error" : "out of memory");
+  }
+  buf[n] = '\0';
+  *out = buf;
+  return TR_OK;
+}
+
+static int spec_parse(SwSpec *S, TrErr *err) {
+  const char *f = S->path;
+  const TrYamlNode *root = S->doc->root;
+  int rc;
+  if (!root) return tr_err_set(err, TR_EINVAL, "%s:1:1: empty spec (expected a mapping with method and parameters)", f);
+  if (root->kind != TR_YAML_MAP)
+    return errat(err, f, root, "the spec must be a mapping (method, parameters, ...), got %s",
+                 tr_yaml_kind_name(root->kind));
+  for (int i = 0; i < root->n; i++) {
+    const TrYamlNode *k = root->keys[i];
+    if (!in_list(k->str, top_keys)) return unknown_key(err, f, k, "the spec", top_keys);
+    if (!strcmp(k->str, "program") || !strcmp(k->str, "command") || !strcmp(k->str, "entity") ||
+        !strcmp(k->str, "project"))
+      if ((rc = notice(S, k, "notice: '%s' is a W&B key with no meaning for hpsweep: ignored", k->str)))
+        return tr_err_set(err, rc, "out of memory");
+  }
+  const TrYamlNode *v;
+  const char *s = NULL;
+  char b[160];
+  if ((v = tr_yaml_get(root, "hpsweep")) && (rc = parse_hpsweep(S, v, err))) return rc;
+  if ((v = tr_yaml_get(root, "name"))) {
+    if ((rc = want_string(f, "name", v, &s, err))) return rc;
+    free(S->name);
+    if (!(S->name = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  if ((v = tr_yaml_get(root, "description"))) {
+    if ((rc = want_string(f, "description", v, &s, err))) return rc;
+    free(S->description);
+    if (!(S->description = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  if (!(v = tr_yaml_get(root, "method"))) return errat(err, f, root, "missing 'method' (grid or random)");
+  if ((rc = want_string(f, "method", v, &s, err))) return rc;
+  if (!strcmp(s, "grid"))
+    S->method = SW_METHOD_GRID;
+  else if (!strcmp(s, "random"))
+    S->method = SW_METHOD_RANDOM;
+  else if (!strcmp(s, "bayes") || !strcmp(s, "custom"))
+    return errat(err, f, v, "method '%s' is not supported (hpsweep runs grid and random)", s);
+  else {
+    static const char *const methods[] = {"grid", "random", NULL};
+    return errat(err, f, v, "unknown method '%s' (expected grid or random)%s", s,
+                 dym(b, sizeof b, closest(s, methods)));
+  }
+  if ((v = tr_yaml_get(root, "metric"))) {
+    if ((rc = parse_metric(S, v, err))) return rc;
+  } else if ((rc = notice(S, root, "notice: no metric: optimising %s (minimize)", SW_DEFAULT_METRIC))) {
+    return tr_err_set(err, rc, "out of memory");
+  }
+  const TrYamlNode *cap = tr_yaml_get(root, "run_cap");
+  if (cap && (rc = want_int(f, "run_cap", cap, 1, INT64_MAX, &S->run_cap, err))) return rc;
+  if ((v = tr_yaml_get(root, "early_terminate")) && (rc = parse_early_terminate(S, v, err))) return rc;
+
+  int pi = map_index(root, "parameters");
+  if (pi < 0) return errat(err, f, root, "missing 'parameters' (the training keys to sweep)");
+  const TrYamlNode *pk = root->keys[pi], *pv = root->items[pi];
+  S->where_line = pk->line;
+  S->where_col = pk->col;
+  if ((rc = want_map(f, "parameters", pv, err))) return rc;
+  if ((rc = parse_params(S, pv, NULL, 0, err))) return rc;
+
+  /* How many trials: overflow-checked product, then run_cap and the sanity limit. */
+  uint64_t seeds = S->n_seeds ? S->n_seeds : 1, configs;
+  if (S->method == SW_METHOD_GRID) {
+    configs = 1;
+    for (size_t i = 0; i < S->n_params; i++) {
+      uint64_t g = S->params[i].n_grid;
+      if (configs > UINT64_MAX / g)
+        return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters)", S->n_params);
+      configs *= g;
+    }
+    if (configs > UINT64_MAX / seeds)
+      return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters, %llu seeds)", S->n_params,
+                   (unsigned long long)seeds);
+    uint64_t trials = configs * seeds;
+    if (S->run_cap && trials > (uint64_t)S->run_cap)
+      return errat(err, f, cap, "grid has %llu trials (%llu configurations x %llu seeds), more than "
+                   "run_cap %lld", (unsigned long long)trials, (unsigned long long)configs,
+                   (unsigned long long)seeds, (long long)S->run_cap);
+    if (trials > SW_MAX_TRIALS)
+      return errat(err, f, pk, "grid has %llu trials, more than the limit of %d", (unsigned long long)trials,
+                   SW_MAX_TRIALS);
+  } else {
+    if (S->run_cap) {
+      if ((uint64_t)S->run_cap < seeds)
+        return errat(err, f, cap, "run_cap %lld is smaller than the %llu seeds of one configuration",
+                     (long long)S->run_cap, (unsigned long long)seeds);
+      if ((uint64_t)S->run_cap > SW_MAX_TRIALS)
+        return errat(err, f, cap, "run_cap %lld is more than the limit of %d trials", (long long)S->run_cap,
+                     SW_MAX_TRIALS);
+      configs = (uint64_t)S->run_cap / seeds;
+      if ((uint64_t)S->run_cap % seeds &&
+          (rc = notice(S, cap, "notice: run_cap %lld with %llu seeds: %llu configurations x %llu seeds = %llu trials",
+                       (long long)S->run_cap, (unsigned long long)seeds, (unsigned long long)configs,
+                       (unsigned long long)seeds, (unsigned long long)(configs * seeds))))
+        return tr_err_set(err, rc, "out of memory");
+    } else {
+      configs = SW_DEFAULT_RANDOM_CONFIGS;
+      if (configs * seeds > SW_MAX_TRIALS)
+        return errat(err, f, root, "%llu configurations x %llu seeds is more than the limit of %d trials",
+                     (unsigned long long)configs, (unsigned long long)seeds, SW_MAX_TRIALS);
+      if ((rc = notice(S, root, "notice: random search without run_cap: sampling %d configurations",
+                       SW_DEFAULT_RANDOM_CONFIGS)))
+        return tr_err_set(err, rc, "out of memory");
+    }
+  }
+  S->n_configs = (size_t)configs;
+  return TR_OK;
+}
+
+static char *default_name(const char *path) {
+  const char *b = strrchr(path, '/');
+  b = b ? b + 1 : path;
+  char *n = xstrdup(b);
+  if (!n) return NULL;
+  size_t len = strlen(n);
+  if (len > 5 && strcmp(n + len - 5, ".yaml") == 0)
+    n[len - 5] = '\0';
+  else if (len > 4 && strcmp(n + len - 4, ".yml") == 0)
+    n[len - 4] = '\0';
+  return n;
+}
+
+int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
+  *out = NULL;
+  SwSpec *S = calloc(1, sizeof *S);
+  if (!S) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  int rc;
+  S->workers = 1;
+  S->threads_per_trial = 1;
+  S->max_retries = 1;
+  S->where_line = S->where_col = 1;
+  tr_config_defaults(&S->base);
+  const char *slash = strrchr(path, '/');
+  S->path = xstrdup(path);
+  S->dir = slash ? malloc((size_t)(slash - path) + 2) : xstrdup(".");
+  if (S->dir && slash) {
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    memcpy(S->dir, path, n);
+    S->dir[n] = '\0';
+  }
+  S->name = default_name(path);
+  S->description = xstrdup("");
+  S->metric = xstrdup(SW_DEFAULT_METRIC);
+  S->checkpoint = xstrdup("");
+  S->db = S->dir ? resolve(S->dir, "hpsweep.db") : NULL;
+  if (!S->path || !S->dir || !S->name || !S->description || !S->metric || !S->checkpoint || !S->db) {
+    rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if ((rc = tr_yaml_load_file(path, &S->doc, err))) goto fail;
+  if ((rc = read_text(path, &S->text, err))) goto fail;
+  if ((rc = spec_parse(S, err))) goto fail;
+  *out = S;
+  return TR_OK;
+fail:
+  sw_spec_destroy(S);
+  return rc;
+}
+
+void sw_spec_destroy(SwSpec *S) {
+  if (!S) return;
+  for (size_t i = 0; i < S->n_params; i++) {
+    free(S->params[i].values);
+    free(S->params[i].probs);
+  }
+  free(S->params);
+  for (size_t i = 0; i < S->n_notices; i++) free(S->notices[i]);
+  free(S->notices);
+  free(S->seeds);
+  tr_yaml_destroy(S->doc);
+  free(S->path);
+  free(S->dir);
+  free(S->text);
+  free(S->name);
+  free(S->description);
+  free(S->metric);
+  free(S->db);
+  free(S->checkpoint);
+  free(S);
+}
+
+/* ---- accessors ----------------------------------------------------------- */
+
+size_t sw_spec_notice_count(const SwSpec *s) { return s->n_notices; }
+const char *sw_spec_notice(const SwSpec *s, size_t i) { return i < s->n_notices ? s->notices[i] : NULL; }
+const char *sw_spec_path(const SwSpec *s) { return s->path; }
+const char *sw_spec_text(const SwSpec *s) { return s->text; }
+const char *sw_spec_name(const SwSpec *s) { return s->name; }
+const char *sw_spec_description(const SwSpec *s) { return s->description; }
+SwMethod sw_spec_method(const SwSpec *s) { return s->method; }
+const char *sw_spec_metric(const SwSpec *s) { return s->metric; }
+SwGoal sw_spec_goal(const SwSpec *s) { return s->goal; }
+int sw_spec_target(const SwSpec *s, double *target) {
+  if (s->has_target && target) *target = s->target;
+  return s->has_target;
+}
+int64_t sw_spec_run_cap(const SwSpec *s) { return s->run_cap; }
+const SwEarlyTerminate *sw_spec_early_terminate(const SwSpec *s) { return &s->et; }
+int sw_spec_workers(const SwSpec *s) { return s->workers; }
+int sw_spec_threads_per_trial(const SwSpec *s) { return s->threads_per_trial; }
+const char *sw_spec_db(const SwSpec *s) { return s->db; }
+int sw_spec_max_retries(const SwSpec *s) { return s->max_retries; }
+uint64_t sw_spec_seed(const SwSpec *s) { return s->seed; }
+SwTask sw_spec_task(const SwSpec *s) { return s->task; }
+const char *sw_spec_checkpoint(const SwSpec *s) { return s->checkpoint; }
+const int64_t *sw_spec_seeds(const SwSpec *s, size_t *n) {
+  *n = s->n_seeds;
+  return s->seeds;
+}
+const char *sw_spec_seed_key(const SwSpec *s) { return s->task == SW_TASK_SAMPLE ? "sample.seed" : "train.seed"; }
+const TrConfig *sw_spec_base(const SwSpec *s) { return &s->base; }
+size_t sw_spec_param_count(const SwSpec *s) { return s->n_params; }
+const SwParam *sw_spec_param(const SwSpec *s, size_t i) { return i < s->n_params ? &s->params[i] : NULL; }
+size_t sw_spec_config_count(const SwSpec *s) { return s->n_configs; }
+size_t sw_spec_trial_count(const SwSpec *s) { return s->n_configs * (s->n_seeds ? s->n_seeds : 1); }
+void sw_spec_where(const SwSpec *s, int *line, int *col) {
+  *line = s->where_line;
+  *col = s->where_col;
+}
+
+/* A node as flow YAML: scalars as written (quoted when they were), [a, b], {k: v}. */
+static size_t node_text(const TrYamlNode *n, char *buf, size_t cap, size_t off) {
+#define PUT(...) (off += (size_t)snprintf(buf + (off < cap ? off : cap), off < cap ? cap - off : 0, __VA_ARGS__))
+  if (n->kind == TR_YAML_SCALAR) {
+    if (n->plain)
+      PUT("%s", n->str);
+    else
+      PUT("\"%s\"", n->str);
+  } else {
+    PUT("%s", n->kind == TR_YAML_SEQ ? "[" : "{");
+    for (int i = 0; i < n->n; i++) {
+      if (i) PUT(", ");
+      if (n->kind == TR_YAML_MAP) PUT("%s: ", n->keys[i]->str);
+      off = node_text(n->items[i], buf, cap, off);
+    }
+    PUT("%s", n->kind == TR_YAML_SEQ ? "]" : "}");
+  }
+  return off;
+#undef PUT
+}
+
+void sw_param_describe(const SwParam *p, char *buf, size_t n) {
+  if (!n) return;
+  buf[0] = '\0';
+  size_t off = 0;
+#define PUT(...) (off += (size_t)snprintf(buf + (off < n ? off : n), off < n ? n - off : 0, __VA_ARGS__))
+  switch (p->dist) {
+    case SW_DIST_CONSTANT:
+      PUT("value ");
+      off = node_text(p->values[0], buf, n, off);
+      break;
+    case SW_DIST_CATEGORICAL:
+      PUT("values [");
+      for (int i = 0; i < p->n_values; i++) {
+        if (i) PUT(", ");
+        off = node_text(p->values[i], buf, n, off);
+      }
+      PUT("]");
+      if (p->probs) {
+        PUT(" probabilities [");
+        for (int i = 0; i < p->n_values; i++) PUT("%s%g", i ? ", " : "", p->probs[i]);
+        PUT("]");
+      }
+      break;
+    case SW_DIST_INT_UNIFORM:
+      PUT("int_uniform [%lld, %lld]", (long long)p->imin, (long long)p->imax);
+      break;
+    default:
+      if (dist_is_minmax(p->dist))
+        PUT("%s [%g, %g]", sw_dist_name(p->dist), p->min, p->max);
+      else
+        PUT("%s mu=%g sigma=%g", sw_dist_name(p->dist), p->mu, p->sigma);
+      if (dist_is_q(p->dist)) PUT(" q=%g", p->q);
+  }
+#undef PUT
+  if (off >= n && n > 4) memcpy(buf + n - 4, "...", 4);
+}

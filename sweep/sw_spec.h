@@ -1,0 +1,126 @@
+/*
+** sw_spec.h: a sweep spec, YAML in Weights & Biases sweep syntax, loaded and
+** checked before anything runs.
+**
+** Contract:
+** - sw_spec_load reads one spec file through tr_yaml (size, depth, alias and
+**   duplicate-key hardening live there) and checks everything that can be
+**   checked without expanding trials: top-level keys, method, metric,
+**   early_terminate, every parameter (it must name a key of the TrConfig
+**   registry, nested `parameters:` blocks and dotted keys alike), every
+**   distribution's arguments, the grid size (overflow-checked) against run_cap
+**   and SW_MAX_TRIALS, and the `hpsweep:` block (our own keys; deleting it
+**   leaves a file W&B accepts). The base training config is loaded here too.
+** - Errors are one line "FILE:LINE:COL: message" naming the key and, for a
+**   misspelt key, the closest valid one ("did you mean 'optimizer.lr'?").
+** - Things that are fine but worth saying (ignored W&B keys, defaults taken,
+**   log_uniform bounds that look like values) become notices on the spec, in
+**   file order; library code never prints them.
+** - sw_expand (sw_expand.h) turns a loaded spec into trials and validates each.
+** - The spec owns its YAML tree; parameters point into it. destroy(NULL) is a no-op.
+*/
+#ifndef SW_SPEC_H
+#define SW_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tr_config.h"
+#include "tr_err.h"
+#include "tr_yaml.h"
+
+/* Upper bound on trials (configurations x seeds) of one sweep: a spec asking for
+** more is a mistake, and expansion keeps a TrConfig (~2.5 KB) per trial. */
+#define SW_MAX_TRIALS 100000
+/* Random sweeps without run_cap sample this many configurations (notice given). */
+#define SW_DEFAULT_RANDOM_CONFIGS 20
+/* The metric when a spec has no `metric:` (notice given). */
+#define SW_DEFAULT_METRIC "val_loss"
+#define SW_MAX_SEEDS 1000
+
+typedef enum { SW_METHOD_GRID, SW_METHOD_RANDOM } SwMethod;
+typedef enum { SW_GOAL_MINIMIZE, SW_GOAL_MAXIMIZE } SwGoal;
+typedef enum { SW_TASK_TRAIN, SW_TASK_SAMPLE } SwTask;
+
+/* W&B's distributions, same spelling (sw_dist_name). */
+typedef enum {
+  SW_DIST_CONSTANT, SW_DIST_CATEGORICAL, SW_DIST_INT_UNIFORM, SW_DIST_UNIFORM, SW_DIST_Q_UNIFORM,
+  SW_DIST_LOG_UNIFORM_VALUES, SW_DIST_Q_LOG_UNIFORM_VALUES, SW_DIST_LOG_UNIFORM,
+  SW_DIST_Q_LOG_UNIFORM, SW_DIST_NORMAL, SW_DIST_Q_NORMAL, SW_DIST_LOG_NORMAL, SW_DIST_Q_LOG_NORMAL
+} SwDist;
+
+typedef struct SwParam {
+  const TrKey *key;            /* the registry key it sets; key->name is the dotted name */
+  SwDist dist;
+  int line, col;               /* of the parameter's key in the spec */
+  int n_values;                /* CONSTANT: 1; CATEGORICAL: len(values); else 0 */
+  const TrYamlNode **values;   /* (n_values) nodes in the spec's tree */
+  double *probs;               /* (n_values) or NULL: categorical probabilities */
+  double min, max, q, mu, sigma; /* distribution arguments (q = 0 when unquantised) */
+  int64_t imin, imax;          /* INT_UNIFORM bounds; Q_UNIFORM grid: first and last multiple k of q */
+  uint64_t n_grid;             /* grid points (grid method), 0 for continuous distributions */
+} SwParam;
+
+typedef struct SwEarlyTerminate {
+  int enabled;                 /* early_terminate given (type is always hyperband) */
+  int64_t min_iter, max_iter;  /* 0 when not given */
+  double s, eta;               /* s: 0 when not given; eta default 3 */
+  int strict;                  /* default 1 */
+} SwEarlyTerminate;
+
+typedef struct SwSpec SwSpec;
+
+/* Load and check a spec file. On failure *out is NULL and err says why. */
+int sw_spec_load(SwSpec **out, const char *path, TrErr *err);
+void sw_spec_destroy(SwSpec *s);
+
+/* Notices and warnings collected while loading, "FILE:L:C: notice: ..." or "...: warning: ...". */
+size_t sw_spec_notice_count(const SwSpec *s);
+const char *sw_spec_notice(const SwSpec *s, size_t i);
+
+const char *sw_spec_path(const SwSpec *s);        /* as given to sw_spec_load */
+const char *sw_spec_text(const SwSpec *s);        /* the file's bytes, NUL-terminated */
+const char *sw_spec_name(const SwSpec *s);        /* `name`, or the file's base name without .yaml */
+const char *sw_spec_description(const SwSpec *s); /* "" if none */
+SwMethod sw_spec_method(const SwSpec *s);
+const char *sw_spec_metric(const SwSpec *s);      /* metric.name (SW_DEFAULT_METRIC if absent) */
+SwGoal sw_spec_goal(const SwSpec *s);
+/* metric.target: 1 and *target set if given, else 0. */
+int sw_spec_target(const SwSpec *s, double *target);
+/* run_cap as written, 0 if absent. */
+int64_t sw_spec_run_cap(const SwSpec *s);
+const SwEarlyTerminate *sw_spec_early_terminate(const SwSpec *s);
+
+/* hpsweep: block. */
+int sw_spec_workers(const SwSpec *s);             /* default 1 */
+int sw_spec_threads_per_trial(const SwSpec *s);   /* default 1 */
+const char *sw_spec_db(const SwSpec *s);          /* resolved against the spec's directory; default "hpsweep.db" there */
+int sw_spec_max_retries(const SwSpec *s);         /* default 1 */
+uint64_t sw_spec_seed(const SwSpec *s);           /* random-search seed, default 0 */
+SwTask sw_spec_task(const SwSpec *s);             /* default train */
+const char *sw_spec_checkpoint(const SwSpec *s);  /* resolved against the spec's directory; "" if none */
+/* Seeds each configuration is repeated with; n = 0 when no `seeds:` (then the base's seed is used). */
+const int64_t *sw_spec_seeds(const SwSpec *s, size_t *n);
+/* The registry key the seeds set: "train.seed" (task train) or "sample.seed" (task sample). */
+const char *sw_spec_seed_key(const SwSpec *s);
+
+/* The base training config (defaults + hpsweep.base), before any parameter. */
+const TrConfig *sw_spec_base(const SwSpec *s);
+/* Parameters in spec order (nested blocks flattened depth-first). */
+size_t sw_spec_param_count(const SwSpec *s);
+const SwParam *sw_spec_param(const SwSpec *s, size_t i);
+/* Configurations before seeds: the grid size (grid) or the sampled count (random). */
+size_t sw_spec_config_count(const SwSpec *s);
+/* Trials = configurations x max(1, seeds). */
+size_t sw_spec_trial_count(const SwSpec *s);
+/* File position used for errors that belong to the sweep as a whole (the `parameters` key). */
+void sw_spec_where(const SwSpec *s, int *line, int *col);
+
+const char *sw_method_name(SwMethod m);
+const char *sw_goal_name(SwGoal g);
+const char *sw_task_name(SwTask t);
+const char *sw_dist_name(SwDist d);
+/* A parameter in one line for summaries: "values [0.001, 0.01]", "log_uniform_values [1e-05, 0.01]". */
+void sw_param_describe(const SwParam *p, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,136 @@
+/* The hpsweep CLI as a user meets it: help, versions, exit codes, train --json,
+** one-line errors, and README staying true to the config keys. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "tr_config.h"
+
+/* Run a shell command line; capture stdout (and stderr into *err if given). */
+static int sh(const char *cmd, char *out, size_t n, char *err, size_t en) {
+  char full[4096], ef[64] = "/tmp/hps_cli_err_XXXXXX";
+  int fd = mkstemp(ef);
+  cr_assert(fd >= 0);
+  close(fd);
+  snprintf(full, sizeof full, "%s 2>%s", cmd, ef);
+  FILE *p = popen(full, "r");
+  cr_assert_not_null(p);
+  size_t got = fread(out, 1, n - 1, p);
+  out[got] = 0;
+  int st = pclose(p);
+  if (err) {
+    FILE *f = fopen(ef, "r");
+    size_t g = fread(err, 1, en - 1, f);
+    err[g] = 0;
+    fclose(f);
+  }
+  unlink(ef);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static const char *bin(void) {
+  const char *b = getenv("HPS_BIN");
+  cr_assert_not_null(b, "HPS_BIN is not set (run through meson test)");
+  return b;
+}
+
+static char out[1 << 16], err[1 << 14];
+
+Test(cli, version_and_help) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s --version", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, NULL, 0), 0);
+  cr_assert(strncmp(out, "hpsweep ", 8) == 0, "%s", out);
+  snprintf(cmd, sizeof cmd, "%s --help", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, NULL, 0), 0);
+  cr_assert(strstr(out, "train"), "%s", out);
+  snprintf(cmd, sizeof cmd, "%s help train", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, NULL, 0), 0);
+  cr_assert(strstr(out, "usage: hpsweep train"), "%s", out);
+}
+
+Test(cli, every_command_has_help) {
+  const char *cmds[] = {"train", "schedule", "bench", "check", "run", "status", "ls", "top", "compare",
+                        "show", "export", "plot", "report", "sample"};
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s --help", bin());
+  sh(cmd, out, sizeof out, NULL, 0);
+  char listing[sizeof out];
+  memcpy(listing, out, sizeof out);
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+    char needle[32];
+    snprintf(needle, sizeof needle, "\n  %-10s ", cmds[i]);
+    if (!strstr(listing, needle)) continue; /* not built into this binary */
+    snprintf(cmd, sizeof cmd, "%s %s --help", bin(), cmds[i]);
+    cr_assert_eq(sh(cmd, out, sizeof out, NULL, 0), 0, "%s --help failed", cmds[i]);
+    cr_assert(strstr(out, "usage: hpsweep"), "%s --help: %s", cmds[i], out);
+  }
+}
+
+Test(cli, unknown_command_exits_2) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s trian", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_assert(strstr(err, "'trian' is not a command"), "%s", err);
+}
+
+Test(cli, train_json_prints_one_object_with_the_summary_keys) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "%s train --json --set model.n_layer=1 --set model.d_model=16 --set model.context_length=16 "
+           "--set train.batch_size=4 --set train.max_steps=10 --set train.eval_interval=5 "
+           "--set data.synthetic_bytes=20000 --set train.threads=1",
+           bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  const char *keys[] = {"status", "best_val_loss", "final_val_loss", "final_train_loss",
+                        "steps", "tokens", "wall_seconds", "tokens_per_second"};
+  cr_assert_eq(out[0], '{', "%s", out);
+  cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "more than one line on stdout: %s", out);
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+    char k[40];
+    snprintf(k, sizeof k, "\"%s\": ", keys[i]);
+    cr_assert(strstr(out, k), "missing %s in %s", keys[i], out);
+  }
+  cr_assert(strstr(err, "step"), "no log on stderr: %s", err);
+}
+
+Test(cli, train_bad_input_is_one_line_and_exit_2) {
+  char cmd[1024], cfg[] = "/tmp/hps_cli_cfg_XXXXXX";
+  int fd = mkstemp(cfg);
+  dprintf(fd, "optimizer:\n  lrr: 0.1\n");
+  close(fd);
+  snprintf(cmd, sizeof cmd, "%s train %s", bin(), cfg);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_assert(strstr(err, ":2:3: unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?)"), "%s", err);
+  cr_assert_eq(strchr(err, '\n'), err + strlen(err) - 1, "not one line: %s", err);
+  unlink(cfg);
+  snprintf(cmd, sizeof cmd, "%s train --set optimizer.lr=-1", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_assert(strstr(err, "optimizer.lr"), "%s", err);
+  snprintf(cmd, sizeof cmd, "%s train --frobnicate", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_assert(strstr(err, "unknown option '--frobnicate'"), "%s", err);
+  snprintf(cmd, sizeof cmd, "%s train --set data.path=/nonexistent/x.txt --set train.max_steps=1", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_assert(strstr(err, "/nonexistent/x.txt"), "%s", err);
+}
+
+Test(cli, readme_documents_every_config_key) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/README.md", HPS_SOURCE_ROOT);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "no README.md");
+  static char readme[1 << 20];
+  size_t n = fread(readme, 1, sizeof readme - 1, f);
+  readme[n] = 0;
+  fclose(f);
+  size_t nk;
+  const TrKey *k = tr_config_keys(&nk);
+  for (size_t i = 0; i < nk; i++) {
+    char needle[80];
+    snprintf(needle, sizeof needle, "| `%s` | `%s` |", k[i].name, k[i].def);
+    cr_assert(strstr(readme, needle), "README's config reference lacks %s (default %s)", k[i].name, k[i].def);
+  }
+}

@@ -1,0 +1,499 @@
+/* Tests of the results store: schema, idempotent inserts, claims under
+** concurrency (two handles, forked processes), stale claims, leases, retries,
+** resumes, clear errors on foreign files, read-only access during a write. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rs_schema.h"
+#include "rs_store.h"
+
+static char dir[64];
+static char db[128];
+
+static void setup(void) {
+  snprintf(dir, sizeof dir, "/tmp/test_rs_store_XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/s.db", dir);
+}
+
+static void teardown(void) {
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(rs_store, .init = setup, .fini = teardown);
+
+static RsStore *open_rw(void) {
+  RsStore *st = NULL;
+  TrErr err = {0, ""};
+  int rc = rs_store_open(db, RS_OPEN_CREATE, &st, &err);
+  cr_assert_eq(rc, TR_OK, "open: %s", err.msg);
+  return st;
+}
+
+/* A sweep "s" with n trials, idx i has hash "h<i>" and params {"optimizer.lr": i/1000}. */
+static int64_t make_sweep(RsStore *st, int n) {
+  int64_t id = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "s", "name: s\n", "abc", "grid", "val_loss", "minimize", 7, "train", &id),
+               TR_OK, "%s", rs_store_errmsg(st));
+  RsTrialDef *d = calloc((size_t)n, sizeof *d);
+  char(*h)[32] = calloc((size_t)n, sizeof *h);
+  char(*p)[64] = calloc((size_t)n, sizeof *p);
+  for (int i = 0; i < n; i++) {
+    snprintf(h[i], sizeof h[i], "%016x", i);
+    snprintf(p[i], sizeof p[i], "{\"optimizer.lr\": %g}", i / 1000.0);
+    d[i] = (RsTrialDef){i, h[i], "{\"train\": {}}", p[i], 100 + i};
+  }
+  size_t added = 99;
+  cr_assert_eq(rs_trials_insert(st, id, (size_t)n, d, &added), TR_OK, "%s", rs_store_errmsg(st));
+  cr_assert_eq(added, (size_t)n);
+  free(d);
+  free(h);
+  free(p);
+  return id;
+}
+
+static int64_t scalar(RsStore *st, const char *sql) {
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(rs_store_sqlite(st), sql, -1, &s, NULL), SQLITE_OK, "%s", sql);
+  cr_assert_eq(sqlite3_step(s), SQLITE_ROW, "%s", sql);
+  int64_t v = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+static char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f);
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)len + 1);
+  cr_assert_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  *n = (size_t)len;
+  return b;
+}
+
+static double fake_now(void *ctx) { return *(double *)ctx; }
+
+static RsMetric metric(int64_t step, const char *name, double v) {
+  return (RsMetric){step, step * 64, step * 0.1, v, name};
+}
+
+Test(rs_store, new_file_gets_schema_v1_wal_and_application_id) {
+  RsStore *st = open_rw();
+  cr_expect_eq(scalar(st, "PRAGMA user_version"), RS_SCHEMA_VERSION);
+  cr_expect_eq(scalar(st, "PRAGMA application_id"), RS_APPLICATION_ID);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                          "('sweeps','trials','metrics','events','trial_params','trials_view')"), 6);
+  sqlite3_stmt *s;
+  sqlite3_prepare_v2(rs_store_sqlite(st), "PRAGMA journal_mode", -1, &s, NULL);
+  cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+  cr_expect_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
+  sqlite3_finalize(s);
+  rs_store_close(st);
+  st = open_rw(); /* reopening an existing v1 file changes nothing */
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind = 'create'"), 1);
+  rs_store_close(st);
+}
+
+Test(rs_store, reinserting_the_same_trials_inserts_nothing) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 5);
+  int64_t id2 = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "s", "name: s\n", "abc", "grid", "val_loss", "minimize", 7, NULL, &id2), TR_OK);
+  cr_expect_eq(id2, id);
+  RsTrialDef d = {0, "0000000000000000", "{}", "{\"optimizer.lr\": 0}", 100};
+  size_t added = 99;
+  cr_assert_eq(rs_trials_insert(st, id, 1, &d, &added), TR_OK);
+  cr_expect_eq(added, 0);
+  RsCounts c;
+  cr_assert_eq(rs_sweep_counts(st, id, &c), TR_OK);
+  cr_expect_eq(c.total, 5);
+  cr_expect_eq(c.n[RS_PENDING], 5);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trial_params WHERE name = 'optimizer.lr'"), 5);
+  rs_store_close(st);
+}
+
+Test(rs_store, changed_spec_hash_for_an_existing_name_is_explained) {
+  RsStore *st = open_rw();
+  make_sweep(st, 2);
+  int64_t id = 0;
+  int rc = rs_sweep_upsert(st, "s", "other", "zzz", "grid", "val_loss", "minimize", 7, "train", &id);
+  cr_expect_eq(rc, TR_EINVAL);
+  cr_expect(strstr(rs_store_errmsg(st), "the spec changed") != NULL, "%s", rs_store_errmsg(st));
+  cr_expect(strstr(rs_store_errmsg(st), db) != NULL, "names the file: %s", rs_store_errmsg(st));
+  RsSweep *v;
+  size_t n;
+  cr_assert_eq(rs_sweeps_list(st, &v, &n), TR_OK);
+  cr_expect_eq(n, 1);
+  cr_expect_str_eq(v[0].spec_hash, "abc");
+  rs_sweeps_free(v, n);
+  RsSweep one;
+  cr_expect_eq(rs_sweep_get(st, "nope", &one), TR_ENOTFOUND);
+  cr_assert_eq(rs_sweep_get(st, "s", &one), TR_OK);
+  cr_expect_str_eq(one.metric, "val_loss");
+  rs_sweep_clear(&one);
+  rs_store_close(st);
+}
+
+Test(rs_store, bad_trial_json_is_refused) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 1);
+  RsTrialDef d = {1, "ffffffffffffffff", "{}", "{lr: 1", 1};
+  cr_expect_eq(rs_trials_insert(st, id, 1, &d, NULL), TR_EINVAL);
+  cr_expect(strstr(rs_store_errmsg(st), "params is not valid JSON") != NULL, "%s", rs_store_errmsg(st));
+  rs_store_close(st);
+}
+
+Test(rs_store, two_handles_claim_each_trial_exactly_once) {
+  RsStore *a = open_rw(), *b = open_rw();
+  int64_t id = make_sweep(a, 10);
+  int seen[10] = {0};
+  for (int i = 0; i < 10; i++) {
+    RsClaim c;
+    RsStore *st = i % 2 ? b : a;
+    cr_assert_eq(rs_trial_claim(st, id, i % 2 ? "h:2" : "h:1", 60, 3, &c), TR_OK, "%s", rs_store_errmsg(st));
+    cr_assert_eq(c.claimed, 1);
+    cr_expect_str_eq(c.kind, "claim");
+    cr_expect_eq(c.attempts, 1);
+    cr_expect_eq(c.seed, 100 + c.idx);
+    cr_expect_null(c.checkpoint);
+    seen[c.idx]++;
+    rs_claim_clear(&c);
+  }
+  for (int i = 0; i < 10; i++) cr_expect_eq(seen[i], 1, "trial %d claimed %d times", i, seen[i]);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(b, id, "h:2", 60, 3, &c), TR_OK);
+  cr_expect_eq(c.claimed, 0);
+  cr_expect_eq(c.running, 10);
+  cr_expect(c.wait_seconds > 0 && c.wait_seconds <= 60);
+  rs_store_close(a);
+  rs_store_close(b);
+}
+
+/* Each child: claim, write 3 metric rows, finish, until nothing is left. */
+static int child_loop(int64_t sweep_id, int w) {
+  RsStore *st = NULL;
+  if (rs_store_open(db, RS_OPEN_EXISTING, &st, NULL) != TR_OK) return 10;
+  char worker[32];
+  snprintf(worker, sizeof worker, "test:%d", w);
+  for (;;) {
+    RsClaim c;
+    if (rs_trial_claim(st, sweep_id, worker, 60, 1, &c) != TR_OK) return 11;
+    if (!c.claimed) break;
+    RsMetric m[3] = {metric(0, "train_loss", 3.0), metric(1, "train_loss", 2.5), metric(1, "val_loss", 2.6)};
+    if (rs_metrics_put(st, c.trial_id, c.claim_token, 3, m) != TR_OK) return 12;
+    RsTrialResult r = {2.6, 2.6, 1, 2, 128, 0.2, 1e9, "{}", NULL};
+    if (rs_trial_finish(st, c.trial_id, c.claim_token, RS_COMPLETED, &r) != TR_OK) return 13;
+    rs_claim_clear(&c);
+  }
+  rs_store_close(st);
+  return 0;
+}
+
+Test(rs_store, forked_workers_complete_every_trial_exactly_once) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 60);
+  rs_store_close(st); /* never carry a connection across fork */
+  pid_t kids[4];
+  for (int w = 0; w < 4; w++) {
+    kids[w] = fork();
+    cr_assert_neq(kids[w], -1);
+    if (kids[w] == 0) _exit(child_loop(id, w));
+  }
+  for (int w = 0; w < 4; w++) {
+    int status = 0;
+    cr_assert_eq(waitpid(kids[w], &status, 0), kids[w]);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d: status %d", w, status);
+  }
+  st = open_rw();
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 1"), 60);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind = 'claim'"), 60);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind = 'complete'"), 60);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM metrics"), 180);
+  sqlite3_stmt *s;
+  sqlite3_prepare_v2(rs_store_sqlite(st), "PRAGMA integrity_check", -1, &s, NULL);
+  cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+  cr_expect_str_eq((const char *)sqlite3_column_text(s, 0), "ok");
+  sqlite3_finalize(s);
+  rs_store_close(st);
+}
+
+Test(rs_store, expired_lease_is_reclaimed_and_the_stale_claim_changes_nothing) {
+  double now = 1000.0;
+  RsStore *a = open_rw(), *b = open_rw();
+  rs_store_set_clock(a, fake_now, &now);
+  rs_store_set_clock(b, fake_now, &now);
+  int64_t id = make_sweep(a, 1);
+  RsClaim ca, cb;
+  cr_assert_eq(rs_trial_claim(a, id, "h:1", 30, 1, &ca), TR_OK);
+  cr_assert_eq(ca.claimed, 1);
+  RsMetric m[2] = {metric(0, "train_loss", 3.0), metric(10, "train_loss", 2.0)};
+  cr_assert_eq(rs_metrics_put(a, ca.trial_id, ca.claim_token, 2, m), TR_OK);
+  now += 20; /* within the lease: a heartbeat extends it to 1050 */
+  cr_assert_eq(rs_trial_heartbeat(a, ca.trial_id, ca.claim_token, 30), TR_OK);
+  now += 25; /* 1045 < 1050: still held */
+  cr_assert_eq(rs_trial_claim(b, id, "h:2", 30, 1, &cb), TR_OK);
+  cr_expect_eq(cb.claimed, 0);
+  cr_expect_eq(cb.running, 1);
+  cr_expect_float_eq(cb.wait_seconds, 5.0, 1e-9);
+  now += 10; /* expired: the worker is presumed dead */
+  cr_assert_eq(rs_trial_claim(b, id, "h:2", 30, 1, &cb), TR_OK);
+  cr_assert_eq(cb.claimed, 1);
+  cr_expect_str_eq(cb.kind, "reclaim");
+  cr_expect_eq(cb.trial_id, ca.trial_id);
+  cr_expect_gt(cb.claim_token, ca.claim_token);
+  cr_expect_eq(cb.attempts, 2);
+  cr_expect_eq(scalar(b, "SELECT count(*) FROM metrics"), 0, "a restart without checkpoint drops the old curve");
+  /* The old worker wakes up: every write of it is refused and changes nothing. */
+  RsMetric late = metric(20, "train_loss", 1.0);
+  cr_expect_eq(rs_metrics_put(a, ca.trial_id, ca.claim_token, 1, &late), RS_LOST);
+  cr_expect(strstr(rs_store_errmsg(a), "lost") != NULL, "%s", rs_store_errmsg(a));
+  cr_expect_eq(rs_trial_heartbeat(a, ca.trial_id, ca.claim_token, 30), RS_LOST);
+  cr_expect_eq(rs_trial_set_checkpoint(a, ca.trial_id, ca.claim_token, "/x.ckpt", 20), RS_LOST);
+  RsTrialResult r = {1.0, 1.0, 20, 20, 1280, 2.0, 1e9, NULL, NULL};
+  cr_expect_eq(rs_trial_finish(a, ca.trial_id, ca.claim_token, RS_COMPLETED, &r), RS_LOST);
+  RsTrial t;
+  cr_assert_eq(rs_trial_get(b, cb.trial_id, &t), TR_OK);
+  cr_expect_eq(t.status, RS_RUNNING);
+  cr_expect_str_eq(t.worker, "h:2");
+  cr_expect_null(t.checkpoint);
+  cr_expect(isnan(t.final_metric));
+  rs_trial_clear(&t);
+  cr_expect_eq(scalar(b, "SELECT count(*) FROM metrics"), 0);
+  cr_expect_eq(scalar(b, "SELECT count(*) FROM events WHERE kind = 'reclaim'"), 1);
+  /* The new holder finishes normally. */
+  cr_expect_eq(rs_trial_finish(b, cb.trial_id, cb.claim_token, RS_COMPLETED, &r), TR_OK);
+  cr_expect_eq(scalar(b, "SELECT count(*) FROM trials WHERE status = 'completed' AND steps = 20"), 1);
+  rs_claim_clear(&ca);
+  rs_claim_clear(&cb);
+  rs_store_close(a);
+  rs_store_close(b);
+}
+
+Test(rs_store, failed_trials_are_retried_up_to_max_attempts) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 1);
+  const char *kinds[3] = {"claim", "retry", "retry"};
+  for (int k = 0; k < 3; k++) {
+    RsClaim c;
+    cr_assert_eq(rs_trial_claim(st, id, "h:1", 60, 3, &c), TR_OK);
+    cr_assert_eq(c.claimed, 1, "attempt %d", k + 1);
+    cr_expect_str_eq(c.kind, kinds[k]);
+    cr_expect_eq(c.attempts, k + 1);
+    if (k == 0) cr_assert_eq(rs_trial_set_checkpoint(st, c.trial_id, c.claim_token, "/c.ckpt", 5), TR_OK);
+    else cr_expect_null(c.checkpoint, "a retry starts over");
+    RsTrialResult r = {NAN, NAN, -1, 3, 0, 0.1, 0, NULL, "boom\nlast log line"};
+    cr_assert_eq(rs_trial_finish(st, c.trial_id, c.claim_token, RS_FAILED, &r), TR_OK);
+    rs_claim_clear(&c);
+  }
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:1", 60, 3, &c), TR_OK);
+  cr_expect_eq(c.claimed, 0);
+  cr_expect_eq(c.running, 0, "nothing left to wait for");
+  RsCounts n;
+  cr_assert_eq(rs_sweep_counts(st, id, &n), TR_OK);
+  cr_expect_eq(n.n[RS_FAILED], 1);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind = 'fail' AND message = 'boom'"), 3);
+  rs_store_close(st);
+}
+
+Test(rs_store, interrupted_trial_resumes_from_its_checkpoint) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 2);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:1", 60, 1, &c), TR_OK);
+  RsMetric m[10];
+  for (int i = 0; i < 10; i++) m[i] = metric(i, "train_loss", 3.0 - 0.1 * i);
+  cr_assert_eq(rs_metrics_put(st, c.trial_id, c.claim_token, 10, m), TR_OK);
+  cr_assert_eq(rs_trial_set_checkpoint(st, c.trial_id, c.claim_token, "/run/c.ckpt", 5), TR_OK);
+  size_t marked = 0;
+  cr_assert_eq(rs_trials_mark_interrupted(st, id, "h:1", &marked), TR_OK);
+  cr_expect_eq(marked, 1);
+  cr_expect_eq(rs_metrics_put(st, c.trial_id, c.claim_token, 1, m), RS_LOST, "interrupted: no more writes");
+  int64_t tid = c.trial_id;
+  rs_claim_clear(&c);
+  cr_assert_eq(rs_trial_claim(st, id, "h:9", 60, 1, &c), TR_OK);
+  cr_assert_eq(c.claimed, 1);
+  cr_expect_eq(c.trial_id, tid, "interrupted trials come first");
+  cr_expect_str_eq(c.kind, "resume");
+  cr_expect_str_eq(c.checkpoint, "/run/c.ckpt");
+  cr_expect_eq(c.checkpoint_step, 5);
+  RsPoint *p;
+  size_t n;
+  cr_assert_eq(rs_metrics_read(st, tid, "train_loss", &p, &n), TR_OK);
+  cr_expect_eq(n, 6, "steps 0..5 kept, 6..9 dropped");
+  cr_expect_eq(p[n - 1].step, 5);
+  free(p);
+  /* The checkpoint cannot be loaded: the run restarts clean. */
+  cr_assert_eq(rs_trial_reset(st, tid, c.claim_token), TR_OK);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM metrics"), 0);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trials WHERE checkpoint IS NULL"), 2);
+  rs_claim_clear(&c);
+  rs_store_close(st);
+}
+
+Test(rs_store, running_view_shows_latest_progress) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 3);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:1", 60, 1, &c), TR_OK);
+  RsMetric m[4] = {metric(0, "train_loss", 3.0), metric(50, "train_loss", 2.0), metric(50, "val_loss", 2.2),
+                   metric(50, "train_loss", 1.9)}; /* re-logging a step replaces it */
+  cr_assert_eq(rs_metrics_put(st, c.trial_id, c.claim_token, 4, m), TR_OK);
+  RsRunning *r;
+  size_t n;
+  cr_assert_eq(rs_trials_running(st, id, &r, &n), TR_OK);
+  cr_assert_eq(n, 1);
+  cr_expect_eq(r[0].step, 50);
+  cr_expect_float_eq(r[0].train_loss, 1.9, 1e-12);
+  cr_expect_float_eq(r[0].val_loss, 2.2, 1e-12);
+  cr_expect_str_eq(r[0].worker, "h:1");
+  rs_running_free(r, n);
+  rs_claim_clear(&c);
+  rs_store_close(st);
+}
+
+Test(rs_store, metric_buffer_flushes_when_full_and_stops_when_lost) {
+  double now = 0;
+  RsStore *st = open_rw();
+  rs_store_set_clock(st, fake_now, &now);
+  int64_t id = make_sweep(st, 1);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:1", 10, 1, &c), TR_OK);
+  RsMetricBuf b;
+  cr_assert_eq(rs_metricbuf_init(&b, st, c.trial_id, c.claim_token, 4, 3600), TR_OK);
+  for (int i = 0; i < 6; i++) cr_assert_eq(rs_metricbuf_add(&b, i, i, i, "train_loss", 1.0 / (i + 1)), TR_OK);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM metrics"), 4, "one batch of 4 written, 2 waiting");
+  cr_assert_eq(rs_metricbuf_flush(&b), TR_OK);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM metrics"), 6);
+  now = 100; /* lease expired; someone else takes the trial */
+  RsClaim c2;
+  cr_assert_eq(rs_trial_claim(st, id, "h:2", 10, 1, &c2), TR_OK);
+  cr_assert_eq(c2.claimed, 1);
+  cr_assert_eq(rs_metricbuf_add(&b, 6, 6, 6, "train_loss", 0.1), TR_OK);
+  cr_expect_eq(rs_metricbuf_flush(&b), RS_LOST);
+  cr_expect_eq(rs_metricbuf_add(&b, 7, 7, 7, "train_loss", 0.1), RS_LOST, "lost is sticky");
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM metrics"), 0);
+  rs_metricbuf_deinit(&b);
+  rs_claim_clear(&c);
+  rs_claim_clear(&c2);
+  rs_store_close(st);
+}
+
+static void expect_refused_unchanged(const char *what) {
+  size_t n0, n1;
+  char *before = slurp(db, &n0);
+  RsStore *st = (RsStore *)1;
+  TrErr err = {0, ""};
+  int rc = rs_store_open(db, RS_OPEN_CREATE, &st, &err);
+  cr_expect_neq(rc, TR_OK);
+  cr_expect_null(st);
+  cr_expect(strstr(err.msg, what) != NULL, "message '%s' lacks '%s'", err.msg, what);
+  cr_expect(strstr(err.msg, db) == err.msg, "message names the file: %s", err.msg);
+  cr_expect(strchr(err.msg, '\n') == NULL);
+  char *after = slurp(db, &n1);
+  cr_expect(n0 == n1 && memcmp(before, after, n0) == 0, "the file was modified");
+  free(before);
+  free(after);
+}
+
+Test(rs_store, a_file_that_is_not_a_database_is_refused_unchanged) {
+  FILE *f = fopen(db, "wb");
+  fputs("name: not a database\nmethod: grid\n", f);
+  fclose(f);
+  expect_refused_unchanged("not an SQLite database");
+}
+
+Test(rs_store, a_foreign_sqlite_database_is_refused_unchanged) {
+  sqlite3 *raw;
+  cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(raw, "CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('hi')", 0, 0, 0),
+               SQLITE_OK);
+  sqlite3_close(raw);
+  expect_refused_unchanged("not an hpsweep database");
+}
+
+Test(rs_store, a_newer_schema_version_is_refused_unchanged) {
+  rs_store_close(open_rw());
+  sqlite3 *raw;
+  cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(raw, "PRAGMA user_version = 99", 0, 0, 0), SQLITE_OK);
+  sqlite3_close(raw);
+  expect_refused_unchanged("newer hpsweep (schema version 99");
+}
+
+Test(rs_store, missing_file_read_only_and_postgresql_give_clear_errors) {
+  RsStore *st;
+  TrErr err = {0, ""};
+  cr_expect_eq(rs_store_open(db, RS_OPEN_READONLY, &st, &err), TR_ENOTFOUND);
+  cr_expect(strstr(err.msg, "no such database file") != NULL, "%s", err.msg);
+  cr_expect(access(db, F_OK) != 0, "read-only open must not create the file");
+  cr_expect_eq(rs_store_open("postgresql://u@h/db", RS_OPEN_CREATE, &st, &err), TR_EINVAL);
+  cr_expect(strstr(err.msg, "not built in this version") != NULL, "%s", err.msg);
+}
+
+Test(rs_store, read_only_handle_reads_while_a_writer_holds_a_transaction) {
+  RsStore *w = open_rw();
+  int64_t id = make_sweep(w, 3);
+  sqlite3 *wdb = rs_store_sqlite(w);
+  cr_assert_eq(sqlite3_exec(wdb, "BEGIN IMMEDIATE; UPDATE trials SET status = 'failed'", 0, 0, 0), SQLITE_OK);
+  RsStore *r = NULL;
+  TrErr err = {0, ""};
+  cr_assert_eq(rs_store_open(db, RS_OPEN_READONLY, &r, &err), TR_OK, "%s", err.msg);
+  RsCounts c;
+  cr_assert_eq(rs_sweep_counts(r, id, &c), TR_OK, "%s", rs_store_errmsg(r));
+  cr_expect_eq(c.n[RS_PENDING], 3, "the reader sees the last committed state");
+  RsClaim cl;
+  cr_expect_eq(rs_trial_claim(r, id, "h:1", 60, 1, &cl), TR_EINVAL);
+  cr_expect(strstr(rs_store_errmsg(r), "read-only") != NULL, "%s", rs_store_errmsg(r));
+  cr_assert_eq(sqlite3_exec(wdb, "COMMIT", 0, 0, 0), SQLITE_OK);
+  cr_assert_eq(rs_sweep_counts(r, id, &c), TR_OK);
+  cr_expect_eq(c.n[RS_FAILED], 3);
+  rs_store_close(r);
+  rs_store_close(w);
+}
+
+Test(rs_store, a_writer_waits_out_another_process_holding_the_write_lock) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 1);
+  rs_store_close(st);
+  int fd[2];
+  cr_assert_eq(pipe(fd), 0);
+  pid_t kid = fork();
+  cr_assert_neq(kid, -1);
+  if (kid == 0) {
+    sqlite3 *raw;
+    if (sqlite3_open(db, &raw) != SQLITE_OK) _exit(1);
+    if (sqlite3_exec(raw, "BEGIN IMMEDIATE", 0, 0, 0) != SQLITE_OK) _exit(2);
+    if (write(fd[1], "L", 1) != 1) _exit(3);
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    sqlite3_exec(raw, "COMMIT", 0, 0, 0);
+    sqlite3_close(raw);
+    _exit(0);
+  }
+  char ch;
+  cr_assert_eq(read(fd[0], &ch, 1), 1);
+  st = open_rw();
+  RsClaim c;
+  cr_expect_eq(rs_trial_claim(st, id, "h:1", 60, 1, &c), TR_OK, "%s", rs_store_errmsg(st));
+  cr_expect_eq(c.claimed, 1);
+  rs_claim_clear(&c);
+  int status;
+  waitpid(kid, &status, 0);
+  cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  rs_store_close(st);
+  close(fd[0]);
+  close(fd[1]);
+}

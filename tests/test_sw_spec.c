@@ -1,0 +1,356 @@
+/*
+** test_sw_spec.c: loading sweep specs. The malformed corpus tests/specs/bad/ is
+** data-driven: tests/specs/bad/EXPECTED lists each file's error position and
+** message; every good spec under tests/specs/good/ must load and expand.
+*/
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sw_expand.h"
+#include "sw_spec.h"
+
+static const char *root(void) {
+  const char *r = getenv("HPS_SOURCE_ROOT");
+  return r && *r ? r : HPS_SOURCE_ROOT;
+}
+
+static char tmpdir[PATH_MAX];
+
+static void mk_tmp(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/hps_sw_spec_XXXXXX");
+  cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void rm_tmp(void) {
+  DIR *d = opendir(tmpdir);
+  if (!d) return;
+  struct dirent *e;
+  char p[PATH_MAX + 300];
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+      snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+      unlink(p);
+    }
+  closedir(d);
+  rmdir(tmpdir);
+}
+
+/* Write text to tmpdir/name; returns the path (static buffer). */
+static const char *put(const char *name, const char *text) {
+  static char p[PATH_MAX + 300];
+  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+  FILE *f = fopen(p, "w");
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+  return p;
+}
+
+/* Load + expand; returns the first failing code (TR_OK if both pass). */
+static int load_and_expand(const char *path, TrErr *err) {
+  SwSpec *s = NULL;
+  int rc = sw_spec_load(&s, path, err);
+  if (rc == TR_OK) {
+    cr_assert_not_null(s);
+    SwTrial *t = NULL;
+    size_t n = 0;
+    rc = sw_expand(s, &t, &n, err);
+    sw_trials_free(t, n);
+  } else {
+    cr_assert_null(s, "a failed load leaves *out NULL");
+  }
+  sw_spec_destroy(s);
+  return rc;
+}
+
+TestSuite(sw_spec, .init = mk_tmp, .fini = rm_tmp);
+
+Test(sw_spec, bad_corpus_gives_the_expected_error_for_every_file) {
+  char dir[PATH_MAX], manifest[PATH_MAX + 16];
+  snprintf(dir, sizeof dir, "%s/tests/specs/bad", root());
+  snprintf(manifest, sizeof manifest, "%s/EXPECTED", dir);
+  FILE *f = fopen(manifest, "r");
+  cr_assert_not_null(f, "cannot open %s", manifest);
+  char line[2048];
+  int checked = 0;
+  char listed[128][128];
+  while (fgets(line, sizeof line, f)) {
+    if (line[0] == '#' || line[0] == '\n') continue;
+    line[strcspn(line, "\n")] = '\0';
+    char *file = strtok(line, "\t"), *pos = strtok(NULL, "\t"), *sub = strtok(NULL, "");
+    cr_assert(file && pos && sub, "malformed EXPECTED line");
+    cr_assert_lt(checked, 128);
+    snprintf(listed[checked], sizeof listed[checked], "%s", file);
+    char path[PATH_MAX + 300], prefix[PATH_MAX + 400];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    snprintf(prefix, sizeof prefix, "%s:%s: ", path, pos);
+    TrErr err;
+    tr_err_clear(&err);
+    int rc = load_and_expand(path, &err);
+    cr_expect_neq(rc, TR_OK, "%s: expected an error, got none", file);
+    cr_expect(strncmp(err.msg, prefix, strlen(prefix)) == 0, "%s: expected position %s, got: %s", file, pos,
+              err.msg);
+    cr_expect_not_null(strstr(err.msg, sub), "%s: expected '%s' in: %s", file, sub, err.msg);
+    cr_expect_null(strchr(err.msg, '\n'), "%s: error must be one line", file);
+    checked++;
+  }
+  fclose(f);
+  cr_assert_geq(checked, 30, "the corpus needs at least 30 malformed specs, has %d", checked);
+  /* Every .yaml in the directory is in the manifest. */
+  DIR *d = opendir(dir);
+  cr_assert_not_null(d);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    if (n < 5 || strcmp(e->d_name + n - 5, ".yaml")) continue;
+    int found = 0;
+    for (int i = 0; i < checked; i++) found |= !strcmp(listed[i], e->d_name);
+    cr_expect(found, "%s is not listed in EXPECTED", e->d_name);
+  }
+  closedir(d);
+}
+
+Test(sw_spec, file_over_one_mib_is_rejected_before_parsing) {
+  size_t n = TR_YAML_MAX_BYTES + 100;
+  char *text = malloc(n + 1);
+  cr_assert_not_null(text);
+  const char *head = "method: grid\nparameters:\n  optimizer.lr: {values: [0.001]}\n";
+  memcpy(text, head, strlen(head));
+  for (size_t i = strlen(head); i < n; i++) text[i] = (i % 64 == 63) ? '\n' : (i % 64 == 0 ? '#' : 'x');
+  text[n] = '\0';
+  const char *p = put("big.yaml", text);
+  free(text);
+  TrErr err;
+  tr_err_clear(&err);
+  cr_assert_neq(load_and_expand(p, &err), TR_OK);
+  cr_expect_not_null(strstr(err.msg, "over the limit"), "got: %s", err.msg);
+  cr_expect(strncmp(err.msg, p, strlen(p)) == 0, "the message names the file: %s", err.msg);
+}
+
+Test(sw_spec, missing_file_is_an_io_error) {
+  TrErr err;
+  SwSpec *s = (SwSpec *)1;
+  cr_assert_eq(sw_spec_load(&s, "/nonexistent/spec.yaml", &err), TR_EIO);
+  cr_assert_null(s);
+  cr_expect_not_null(strstr(err.msg, "/nonexistent/spec.yaml"));
+}
+
+Test(sw_spec, every_good_spec_loads_and_expands) {
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s/tests/specs/good", root());
+  DIR *d = opendir(dir);
+  cr_assert_not_null(d);
+  struct dirent *e;
+  int n = 0;
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    if (len < 5 || strcmp(e->d_name + len - 5, ".yaml")) continue;
+    char path[PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    TrErr err;
+    tr_err_clear(&err);
+    cr_expect_eq(load_and_expand(path, &err), TR_OK, "%s: %s", e->d_name, err.msg);
+    n++;
+  }
+  closedir(d);
+  cr_assert_geq(n, 3);
+}
+
+Test(sw_spec, accessors_report_spec_and_hpsweep_keys) {
+  put("base.yaml", "train:\n  max_steps: 7\nmodel:\n  n_layer: 3\n");
+  const char *p = put("s.yaml",
+                      "name: my-sweep\ndescription: words\nmethod: random\nrun_cap: 6\n"
+                      "metric: {name: val_loss, goal: maximize, target: 0.5}\n"
+                      "early_terminate: {type: hyperband, max_iter: 27, s: 2, strict: false}\n"
+                      "parameters:\n  optimizer.lr: {min: 0.001, max: 0.01}\n"
+                      "hpsweep:\n  base: base.yaml\n  seeds: [4, 5]\n  seed: 9\n  workers: 3\n"
+                      "  threads_per_trial: 2\n  db: out/x.db\n  max_retries: 0\n  task: sample\n"
+                      "  checkpoint: ck.bin\n");
+  SwSpec *s;
+  TrErr err;
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
+  cr_expect_str_eq(sw_spec_name(s), "my-sweep");
+  cr_expect_str_eq(sw_spec_description(s), "words");
+  cr_expect_eq(sw_spec_method(s), SW_METHOD_RANDOM);
+  cr_expect_str_eq(sw_spec_metric(s), "val_loss");
+  cr_expect_eq(sw_spec_goal(s), SW_GOAL_MAXIMIZE);
+  double tg = 0;
+  cr_expect(sw_spec_target(s, &tg) && tg == 0.5);
+  cr_expect_eq(sw_spec_run_cap(s), 6);
+  const SwEarlyTerminate *et = sw_spec_early_terminate(s);
+  cr_expect(et->enabled && et->max_iter == 27 && et->s == 2 && et->eta == 3 && !et->strict);
+  cr_expect_eq(sw_spec_workers(s), 3);
+  cr_expect_eq(sw_spec_threads_per_trial(s), 2);
+  cr_expect_eq(sw_spec_max_retries(s), 0);
+  cr_expect_eq(sw_spec_seed(s), 9);
+  cr_expect_eq(sw_spec_task(s), SW_TASK_SAMPLE);
+  cr_expect_str_eq(sw_spec_seed_key(s), "sample.seed");
+  char want[PATH_MAX + 64];
+  snprintf(want, sizeof want, "%s/out/x.db", tmpdir);
+  cr_expect_str_eq(sw_spec_db(s), want, "db is relative to the spec's directory");
+  snprintf(want, sizeof want, "%s/ck.bin", tmpdir);
+  cr_expect_str_eq(sw_spec_checkpoint(s), want);
+  size_t ns;
+  const int64_t *seeds = sw_spec_seeds(s, &ns);
+  cr_expect(ns == 2 && seeds[0] == 4 && seeds[1] == 5);
+  cr_expect_eq(sw_spec_base(s)->train.max_steps, 7, "base path is relative to the spec's directory");
+  cr_expect_eq(sw_spec_base(s)->model.n_layer, 3);
+  cr_expect_eq(sw_spec_config_count(s), 3, "run_cap counts trials: 6 = 3 configurations x 2 seeds");
+  cr_expect_eq(sw_spec_trial_count(s), 6);
+  cr_expect_not_null(strstr(sw_spec_text(s), "name: my-sweep"));
+  sw_spec_destroy(s);
+  sw_spec_destroy(NULL);
+}
+
+Test(sw_spec, defaults_without_hpsweep_block) {
+  const char *p = put("plain.yaml", "method: grid\nparameters:\n  optimizer.lr: {values: [0.001]}\n");
+  SwSpec *s;
+  TrErr err;
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
+  cr_expect_str_eq(sw_spec_name(s), "plain", "name defaults to the file's base name");
+  cr_expect_str_eq(sw_spec_metric(s), SW_DEFAULT_METRIC);
+  cr_expect_eq(sw_spec_goal(s), SW_GOAL_MINIMIZE);
+  cr_expect_eq(sw_spec_workers(s), 1);
+  cr_expect_eq(sw_spec_task(s), SW_TASK_TRAIN);
+  cr_expect_eq(sw_spec_seed(s), 0);
+  cr_expect_str_eq(sw_spec_checkpoint(s), "");
+  cr_expect_not(sw_spec_early_terminate(s)->enabled);
+  cr_expect_not(sw_spec_target(s, NULL));
+  TrConfig d;
+  tr_config_defaults(&d);
+  cr_expect_eq(tr_config_hash(sw_spec_base(s)), tr_config_hash(&d), "no base = the defaults");
+  sw_spec_destroy(s);
+}
+
+static int has_notice(const SwSpec *s, const char *sub) {
+  for (size_t i = 0; i < sw_spec_notice_count(s); i++)
+    if (strstr(sw_spec_notice(s, i), sub)) return 1;
+  return 0;
+}
+
+Test(sw_spec, wandb_only_keys_are_ignored_with_a_notice) {
+  const char *p = put("w.yaml", "program: train.py\nentity: me\nproject: p\ncommand: [a, b]\nmethod: grid\n"
+                                "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  SwSpec *s;
+  TrErr err;
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
+  cr_expect(has_notice(s, "w.yaml:1:1: notice: 'program' is a W&B key"));
+  cr_expect(has_notice(s, "'entity'"));
+  cr_expect(has_notice(s, "'project'"));
+  cr_expect(has_notice(s, "'command'"));
+  sw_spec_destroy(s);
+}
+
+Test(sw_spec, log_uniform_bounds_that_look_like_values_warn) {
+  const char *p = put("lu.yaml", "method: random\nrun_cap: 2\nparameters:\n"
+                                 "  optimizer.weight_decay: {distribution: log_uniform, min: 0.0001, max: 0.1}\n");
+  SwSpec *s;
+  TrErr err;
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
+  cr_expect(has_notice(s, "warning: parameter 'optimizer.weight_decay': log_uniform bounds are exponents"));
+  cr_expect(has_notice(s, "log_uniform_values"));
+  sw_spec_destroy(s);
+  /* Exponent bounds (log(1e-4) .. log(1e-2)) give no warning. */
+  p = put("lu2.yaml", "method: random\nrun_cap: 2\nparameters:\n"
+                      "  optimizer.lr: {distribution: log_uniform, min: -9.2, max: -4.6}\n");
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
+  cr_expect_not(has_notice(s, "warning"));
+  sw_spec_destroy(s);
+}
+
+Test(sw_spec, random_without_run_cap_samples_the_default_with_a_notice) {
+  const char *p = put("r.yaml", "method: random\nparameters:\n  optimizer.lr: {min: 0.001, max: 0.01}\n"
+                                "hpsweep: {seeds: [1, 2]}\n");
+  SwSpec *s;
+  TrErr err;
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
+  cr_expect_eq(sw_spec_config_count(s), SW_DEFAULT_RANDOM_CONFIGS);
+  cr_expect_eq(sw_spec_trial_count(s), 2 * SW_DEFAULT_RANDOM_CONFIGS);
+  cr_expect(has_notice(s, "without run_cap"));
+  sw_spec_destroy(s);
+}
+
+Test(sw_spec, parameter_describe_names_the_distribution) {
+  const char *p = put("d.yaml", "method: random\nrun_cap: 2\nparameters:\n"
+                                "  optimizer.lr: {distribution: log_uniform_values, min: 0.0001, max: 0.01}\n"
+                                "  optimizer.betas: {values: [[0.9, 0.95], [0.9, 0.99]]}\n"
+                                "  train.batch_size: {distribution: q_uniform, min: 8, max: 32, q: 8}\n");
+  SwSpec *s;
+  TrErr err;
+  char b[256];
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(sw_spec_param_count(s), 3);
+  sw_param_describe(sw_spec_param(s, 0), b, sizeof b);
+  cr_expect_str_eq(b, "log_uniform_values [0.0001, 0.01]");
+  sw_param_describe(sw_spec_param(s, 1), b, sizeof b);
+  cr_expect_str_eq(b, "values [[0.9, 0.95], [0.9, 0.99]]");
+  sw_param_describe(sw_spec_param(s, 2), b, sizeof b);
+  cr_expect_str_eq(b, "q_uniform [8, 32] q=8");
+  sw_spec_destroy(s);
+}
+
+/* ---- the CLI ------------------------------------------------------------- */
+
+/* Run `$HPS_BIN check path`, capture stdout and stderr; returns the exit status. */
+static int run_check(const char *path, char *out, size_t on, char *errb, size_t en) {
+  const char *bin = getenv("HPS_BIN");
+  cr_assert(bin && *bin, "HPS_BIN is not set");
+  char o[PATH_MAX + 32], e[PATH_MAX + 32];
+  snprintf(o, sizeof o, "%s/out.txt", tmpdir);
+  snprintf(e, sizeof e, "%s/err.txt", tmpdir);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    if (!freopen(o, "w", stdout) || !freopen(e, "w", stderr)) _exit(99);
+    execl(bin, bin, "check", path, (char *)NULL);
+    _exit(98);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  FILE *f = fopen(o, "r");
+  size_t n = fread(out, 1, on - 1, f);
+  out[n] = '\0';
+  fclose(f);
+  f = fopen(e, "r");
+  n = fread(errb, 1, en - 1, f);
+  errb[n] = '\0';
+  fclose(f);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(sw_spec, cli_check_accepts_a_good_spec_and_lists_trials) {
+  char path[PATH_MAX], out[16384], errb[4096];
+  snprintf(path, sizeof path, "%s/tests/specs/good/grid_lr.yaml", root());
+  cr_assert_eq(run_check(path, out, sizeof out, errb, sizeof errb), 0, "stderr: %s", errb);
+  cr_expect_not_null(strstr(out, "method:      grid"));
+  cr_expect_not_null(strstr(out, "trials:      12 = 6 configurations x 2 seeds"), "%s", out);
+  cr_expect_not_null(strstr(out, "optimizer.lr"));
+  cr_expect_not_null(strstr(out, "{\"optimizer.lr\": 0.01, \"schedule.warmup_steps\": 20, \"train.seed\": 2}"));
+  cr_expect_not_null(strstr(errb, "notice: 'program'"), "notices go first, on stderr: %s", errb);
+}
+
+Test(sw_spec, cli_check_rejects_a_bad_spec_with_one_line) {
+  char path[PATH_MAX], out[4096], errb[4096];
+  snprintf(path, sizeof path, "%s/tests/specs/bad/unknown_param.yaml", root());
+  cr_assert_eq(run_check(path, out, sizeof out, errb, sizeof errb), 2);
+  char want[PATH_MAX + 200];
+  snprintf(want, sizeof want, "hpsweep check: %s:3:3: unknown training key 'optimizer.lrr' (did you mean "
+           "'optimizer.lr'?)\n", path);
+  cr_expect_str_eq(errb, want);
+  cr_expect_str_eq(out, "", "nothing on stdout for a bad spec");
+}
+
+Test(sw_spec, cli_check_samples_long_trial_lists) {
+  const char *p = put("long.yaml", "method: grid\nparameters:\n  train.max_steps: {min: 1, max: 60}\n");
+  char out[32768], errb[4096];
+  cr_assert_eq(run_check(p, out, sizeof out, errb, sizeof errb), 0, "%s", errb);
+  cr_expect_not_null(strstr(out, "trial list (first 20 of 60):"), "%s", out);
+  cr_expect_not_null(strstr(out, "... 40 more"));
+  cr_expect_null(strstr(out, "\"train.max_steps\": 21}"), "trial 21 is not listed");
+}

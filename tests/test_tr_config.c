@@ -1,0 +1,156 @@
+/* tr_config: defaults, YAML and --set, validation, did-you-mean, canonical JSON. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tr_config.h"
+
+static char *write_tmp(const char *text) {
+  static char path[64];
+  strcpy(path, "/tmp/hps_cfg_XXXXXX");
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  return path;
+}
+
+static void load_fails(const char *yaml, const char *want) {
+  char *p = write_tmp(yaml);
+  TrConfig c;
+  TrErr err = {0};
+  int rc = tr_config_load(&c, p, &err);
+  if (rc == TR_OK) rc = tr_config_validate(&c, &err);
+  unlink(p);
+  cr_assert_neq(rc, TR_OK, "expected an error for:\n%s", yaml);
+  cr_assert(strstr(err.msg, want), "message '%s' lacks '%s'", err.msg, want);
+}
+
+Test(tr_config, defaults_are_valid_and_every_default_text_parses) {
+  TrConfig c;
+  tr_config_defaults(&c);
+  TrErr err = {0};
+  cr_assert_eq(tr_config_validate(&c, &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(c.optimizer.name, TR_OPT_ADAMW);
+  cr_assert_float_eq(c.optimizer.lr, 1e-3, 1e-15);
+  cr_assert_float_eq(c.optimizer.betas[1], 0.99, 1e-15);
+  cr_assert_eq(c.model.bias, 1);
+  cr_assert_str_eq(c.data.path, "");
+}
+
+Test(tr_config, empty_file_gives_defaults) {
+  char *p = write_tmp("");
+  TrConfig a, b;
+  TrErr err = {0};
+  cr_assert_eq(tr_config_load(&a, p, &err), TR_OK, "%s", err.msg);
+  unlink(p);
+  tr_config_defaults(&b);
+  cr_assert_eq(tr_config_hash(&a), tr_config_hash(&b));
+}
+
+Test(tr_config, sections_and_dotted_keys_set_the_same_field) {
+  char *p = write_tmp("optimizer:\n  lr: 3e-4\n  betas: [0.9, 0.95]\nschedule.name: wsd\n"
+                      "schedule:\n  milestones: [10, 20]\n");
+  TrConfig c;
+  TrErr err = {0};
+  cr_assert_eq(tr_config_load(&c, p, &err), TR_OK, "%s", err.msg);
+  unlink(p);
+  cr_assert_float_eq(c.optimizer.lr, 3e-4, 1e-18);
+  cr_assert_float_eq(c.optimizer.betas[1], 0.95, 1e-15);
+  cr_assert_eq(c.schedule.name, TR_SCHED_WSD);
+  cr_assert_eq(c.schedule.n_milestones, 2);
+  cr_assert_eq(c.schedule.milestones[1], 20);
+}
+
+Test(tr_config, set_overrides_parse_like_yaml) {
+  TrConfig c;
+  tr_config_defaults(&c);
+  TrErr err = {0};
+  cr_assert_eq(tr_config_set(&c, "optimizer.lr", "3e-4", &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(tr_config_set(&c, "optimizer.betas", "[0.8, 0.9]", &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(tr_config_set(&c, "data.path", "my file.txt", &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(tr_config_set(&c, "train.max_tokens", "1e6", &err), TR_OK, "%s", err.msg);
+  cr_assert_float_eq(c.optimizer.betas[0], 0.8, 1e-15);
+  cr_assert_str_eq(c.data.path, "my file.txt");
+  cr_assert_eq(c.train.max_tokens, 1000000);
+  cr_assert_neq(tr_config_set(&c, "optimizer.lr", "fast", &err), TR_OK);
+  cr_assert_str_eq(err.msg, "optimizer.lr: expected a finite number, got 'fast'");
+}
+
+Test(tr_config, unknown_key_names_file_line_col_and_suggests) {
+  load_fails("optimizer:\n  lrr: 0.1\n", ":2:3: unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?)");
+  load_fails("trian:\n  seed: 1\n", "unknown section 'trian' (did you mean 'train'?)");
+  load_fails("model:\n  n_layers: 3\n", "did you mean 'model.n_layer'?");
+}
+
+Test(tr_config, set_unknown_key_suggests) {
+  TrConfig c;
+  tr_config_defaults(&c);
+  TrErr err = {0};
+  cr_assert_neq(tr_config_set(&c, "optimizer.lrr", "1", &err), TR_OK);
+  cr_assert_str_eq(err.msg, "unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?)");
+}
+
+Test(tr_config, bad_values_name_key_and_value) {
+  load_fails("optimizer:\n  lr: 0\n", "optimizer.lr: must be > 0, got 0");
+  load_fails("optimizer:\n  lr: -1\n", ":2:7: optimizer.lr: -1 is out of range");
+  load_fails("optimizer:\n  betas: [0.9, 1.0]\n", "optimizer.betas: each must be in [0, 1)");
+  load_fails("optimizer:\n  betas: [0.9]\n", "optimizer.betas: expected a list of 2 numbers");
+  load_fails("optimizer:\n  name: adamx\n", ":2:9: optimizer.name: 'adamx' is not one of sgd|adam|adamw|rmsprop|lion");
+  load_fails("schedule:\n  name: multistep\n  milestones: [30, 10]\n",
+             "schedule.milestones: must be strictly increasing, got 10 after 30");
+  load_fails("train:\n  batch_size: 16\n  micro_batch_size: 5\n",
+             "train.micro_batch_size: 5 does not divide train.batch_size 16");
+  load_fails("model:\n  d_model: 30\n  n_head: 4\n", "model.n_head: 4 does not divide model.d_model 30");
+  load_fails("model:\n  bias: maybe\n", "model.bias: expected true or false, got 'maybe'");
+  load_fails("train:\n  max_steps: 0\n", "no budget");
+  load_fails("train:\n  max_steps: 1e999\n", "train.max_steps: expected an integer, got '1e999'");
+  load_fails("model: 3\n", "model: expected a mapping of keys");
+  load_fails("- 1\n", "a config must be a mapping");
+  load_fails("schedule:\n  name: one_cycle\n  warmup_steps: 5\n", "one_cycle has its own warm-up");
+}
+
+Test(tr_config, canonical_json_is_stable_and_changes_with_values) {
+  TrConfig a, b;
+  tr_config_defaults(&a);
+  tr_config_defaults(&b);
+  char ja[8192], jb[8192];
+  size_t n = tr_config_to_json(&a, ja, sizeof ja);
+  cr_assert_lt(n, sizeof ja);
+  tr_config_to_json(&b, jb, sizeof jb);
+  cr_assert_str_eq(ja, jb);
+  cr_assert(strstr(ja, "\"optimizer\": {\"name\": \"adamw\", \"lr\": 0.001,"), "%s", ja);
+  cr_assert(strstr(ja, "\"betas\": [0.9, 0.99]"), "%s", ja);
+  cr_assert_eq(tr_config_hash(&a), tr_config_hash(&b));
+  TrErr err;
+  tr_config_set(&b, "train.seed", "2", &err);
+  cr_assert_neq(tr_config_hash(&a), tr_config_hash(&b));
+}
+
+Test(tr_config, total_steps_from_budgets) {
+  TrConfig c;
+  tr_config_defaults(&c);
+  c.train.max_steps = 0;
+  c.train.max_tokens = 16 * 64 * 10 + 1;
+  cr_assert_eq(tr_config_total_steps(&c), 11);
+  c.train.max_steps = 5;
+  cr_assert_eq(tr_config_total_steps(&c), 5);
+}
+
+Test(tr_config, every_key_has_doc_and_round_trips_through_text) {
+  size_t n;
+  const TrKey *k = tr_config_keys(&n);
+  TrConfig c, d;
+  tr_config_defaults(&c);
+  tr_config_defaults(&d);
+  for (size_t i = 0; i < n; i++) {
+    cr_assert(k[i].doc && *k[i].doc, "%s has no doc", k[i].name);
+    char txt[2100];
+    tr_config_value_text(&c, &k[i], 0, txt, sizeof txt);
+    TrErr err = {0};
+    cr_assert_eq(tr_config_set(&d, k[i].name, txt, &err), TR_OK, "%s: %s", k[i].name, err.msg);
+  }
+  cr_assert_eq(tr_config_hash(&c), tr_config_hash(&d));
+}

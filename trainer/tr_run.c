@@ -1,0 +1,428 @@
+/*
+** tr_run.c: the training loop. Everything random comes from three streams
+** derived from train.seed (init, batches, dropout); the batch and dropout
+** streams and the optimizer state go into checkpoints, so a resumed run
+** continues exactly where it stopped.
+*/
+#include "tr_run.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "tr_ckpt.h"
+#include "tr_data.h"
+#include "tr_model.h"
+#include "tr_optim.h"
+#include "tr_schedule.h"
+
+/* OpenBLAS's own setter (not part of CBLAS). */
+void openblas_set_num_threads(int num_threads);
+
+enum { RNG_INIT = 0, RNG_BATCH = 1, RNG_DROPOUT = 2 };
+#define EVAL_SEED 0x5eedULL /* fixed: every run on the same data evaluates the same windows */
+
+const char *tr_run_status_name(int s) {
+  switch (s) {
+    case TR_RUN_COMPLETED: return "completed";
+    case TR_RUN_DIVERGED: return "diverged";
+    case TR_RUN_INTERRUPTED: return "interrupted";
+    default: return "failed";
+  }
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct Run {
+  const TrConfig *cfg;
+  const TrRunHooks *hooks;
+  TrRunResult *res;
+  TrData *data;
+  TrModel *model;
+  TrOptim *optim;
+  TrRng rng_batch, rng_dropout;
+  int B, T, micro, n_micro;   /* batch, context, micro-batch, micro-batches per step */
+  int *tokens, *targets;      /* (micro, T) */
+  int *eval_tokens, *eval_targets; /* (eval_batches, micro, T) */
+  float *gscratch;            /* (n_params,) grad snapshot for the noise scale, or NULL */
+  double t0, elapsed0;        /* wall clock at start; seconds already spent before a resume */
+  int64_t step, tokens_seen;
+  double best_train, best_val;
+  int64_t best_step;
+  int stopped;                /* on_metric asked to stop */
+} Run;
+
+static double elapsed(const Run *r) { return r->elapsed0 + now_seconds() - r->t0; }
+
+static void emit(Run *r, const char *name, double v) {
+  if (!r->hooks || !r->hooks->on_metric) return;
+  TrMetric m = {r->step, r->tokens_seen, elapsed(r), name, v};
+  if (r->hooks->on_metric(r->hooks->ud, &m)) r->stopped = 1;
+}
+
+static void logf_(Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(Run *r, const char *fmt, ...) {
+  if (!r->hooks || !r->hooks->on_log) return;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  r->hooks->on_log(r->hooks->ud, line);
+}
+
+static double evaluate(Run *r) {
+  double sum = 0;
+  int nb = r->cfg->train.eval_batches;
+  size_t per = (size_t)r->micro * r->T;
+  for (int i = 0; i < nb; i++)
+    sum += tr_model_forward(r->model, r->eval_tokens + i * per, r->eval_targets + i * per, r->micro, r->T, 0,
+                            NULL);
+  return sum / nb;
+}
+
+static int save_checkpoint(Run *r, TrErr *err) {
+  const TrConfig *cfg = r->cfg;
+  if (!cfg->train.out_dir[0]) return TR_OK;
+  if (mkdir(cfg->train.out_dir, 0777) && errno != EEXIST)
+    return tr_err_set(err, TR_EIO, "%s: cannot create directory: %s", cfg->train.out_dir, strerror(errno));
+  char path[TR_PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/ckpt.bin", cfg->train.out_dir);
+  size_t nj = tr_config_to_json(cfg, NULL, 0) + 1;
+  char *json = malloc(nj);
+  size_t nv = tr_vocab_to_bytes(tr_data_vocab(r->data), NULL, 0);
+  uint8_t *vocab = malloc(nv ? nv : 1);
+  if (!json || !vocab) {
+    free(json);
+    free(vocab);
+    return tr_err_set(err, TR_ENOMEM, "out of memory saving a checkpoint");
+  }
+  tr_config_to_json(cfg, json, nj);
+  tr_vocab_to_bytes(tr_data_vocab(r->data), vocab, nv);
+  TrCkpt c = {0};
+  c.config_hash = tr_ckpt_config_hash(cfg);
+  c.step = r->step;
+  c.tokens = r->tokens_seen;
+  c.optim_steps = tr_optim_steps(r->optim);
+  c.best_step = r->best_step;
+  c.best_val_loss = r->best_val;
+  c.best_train_loss = r->best_train;
+  c.elapsed = elapsed(r);
+  c.rng_batch = r->rng_batch;
+  c.rng_dropout = r->rng_dropout;
+  c.config_json = json;
+  c.vocab = vocab;
+  c.n_vocab = nv;
+  c.n_params = tr_model_num_params(r->model);
+  c.params = tr_model_params(r->model);
+  c.optim = tr_optim_state(r->optim, &c.n_optim);
+  int rc = tr_ckpt_save(path, &c, err);
+  free(json);
+  free(vocab);
+  if (rc == TR_OK) {
+    snprintf(r->res->checkpoint, sizeof r->res->checkpoint, "%s", path);
+    if (r->hooks && r->hooks->on_checkpoint) r->hooks->on_checkpoint(r->hooks->ud, path, r->step);
+  }
+  return rc;
+}
+
+static int resume(Run *r, const char *path, TrErr *err) {
+  TrCkpt c;
+  int rc = tr_ckpt_load(path, &c, err);
+  if (rc) return rc;
+  size_t n_optim = 0;
+  float *ostate = tr_optim_state(r->optim, &n_optim);
+  if (c.config_hash != tr_ckpt_config_hash(r->cfg))
+    rc = tr_err_set(err, TR_EINVAL,
+                    "%s: checkpoint was made with a different config (model, data, optimizer or seed differ)",
+                    path);
+  else if (c.n_params != tr_model_num_params(r->model) || c.n_optim != n_optim)
+    rc = tr_err_set(err, TR_EFORMAT, "%s: checkpoint holds %zu parameters, the model has %zu", path, c.n_params,
+                    tr_model_num_params(r->model));
+  if (rc == TR_OK) {
+    memcpy(tr_model_params(r->model), c.params, c.n_params * sizeof(float));
+    memcpy(ostate, c.optim, n_optim * sizeof(float));
+    tr_optim_set_steps(r->optim, c.optim_steps);
+    r->step = c.step;
+    r->tokens_seen = c.tokens;
+    r->best_val = c.best_val_loss;
+    r->best_step = c.best_step;
+    r->best_train = c.best_train_loss;
+    r->elapsed0 = c.elapsed;
+    r->rng_batch = c.rng_batch;
+    r->rng_dropout = c.rng_dropout;
+  }
+  tr_ckpt_deinit(&c);
+  return rc;
+}
+
+static int run_setup(Run *r, TrErr *err) {
+  const TrConfig *cfg = r->cfg;
+  int rc = tr_data_create(&r->data, &cfg->data, cfg->model.context_length, err);
+  if (rc) return rc;
+  TrModelConfig mc = cfg->model;
+  mc.vocab_size = tr_data_vocab_size(r->data);
+  r->B = cfg->train.batch_size;
+  r->T = cfg->model.context_length;
+  r->micro = cfg->train.micro_batch_size > 0 ? cfg->train.micro_batch_size : r->B;
+  r->n_micro = r->B / r->micro;
+  if ((rc = tr_model_create(&r->model, &mc, r->micro, err))) return rc;
+  TrRng init;
+  tr_rng_seed2(&init, (uint64_t)cfg->train.seed, RNG_INIT);
+  tr_model_init(r->model, &init);
+  int nt = 0;
+  const TrParamTensor *pt = tr_model_tensors(r->model, &nt);
+  TrParamSeg *segs = calloc((size_t)nt, sizeof *segs);
+  if (!segs) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  for (int i = 0; i < nt; i++) {
+    segs[i].offset = pt[i].offset;
+    segs[i].numel = pt[i].numel;
+    segs[i].is_matrix = pt[i].is_matrix;
+  }
+  rc = tr_optim_create(&r->optim, &cfg->optimizer, tr_model_num_params(r->model), segs, nt, err);
+  free(segs);
+  if (rc) return rc;
+  tr_rng_seed2(&r->rng_batch, (uint64_t)cfg->train.seed, RNG_BATCH);
+  tr_rng_seed2(&r->rng_dropout, (uint64_t)cfg->train.seed, RNG_DROPOUT);
+  size_t per = (size_t)r->micro * r->T;
+  size_t ne = per * (size_t)cfg->train.eval_batches;
+  r->tokens = malloc(per * sizeof(int));
+  r->targets = malloc(per * sizeof(int));
+  r->eval_tokens = malloc(ne * sizeof(int));
+  r->eval_targets = malloc(ne * sizeof(int));
+  if (!r->tokens || !r->targets || !r->eval_tokens || !r->eval_targets)
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  tr_data_eval_batches(r->data, EVAL_SEED, cfg->train.eval_batches, r->micro, r->T, r->eval_tokens,
+                       r->eval_targets);
+  if (r->n_micro >= 2) {
+    r->gscratch = malloc(tr_model_num_params(r->model) * sizeof(float));
+    if (!r->gscratch) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  return TR_OK;
+}
+
+static void run_teardown(Run *r) {
+  tr_optim_destroy(r->optim);
+  tr_model_destroy(r->model);
+  tr_data_destroy(r->data);
+  free(r->tokens);
+  free(r->targets);
+  free(r->eval_tokens);
+  free(r->eval_targets);
+  free(r->gscratch);
+}
+
+/* Squared norm of (a - b), in double: the gradient of one micro-batch. */
+static double diff_sq(const float *a, const float *b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = (double)a[i] - (double)b[i];
+    s += d * d;
+  }
+  return s;
+}
+
+static int params_finite(TrModel *m) {
+  const float *p = tr_model_params(m);
+  size_t n = tr_model_num_params(m);
+  int ok = 1;
+  for (size_t i = 0; i < n; i++) ok &= isfinite(p[i]); /* no early exit: vectorises */
+  return ok;
+}
+
+static int set_diverged(Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int set_diverged(Run *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->res->reason, sizeof r->res->reason, fmt, ap);
+  va_end(ap);
+  r->res->status = TR_RUN_DIVERGED;
+  return 1;
+}
+
+int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr *err) {
+  memset(res, 0, sizeof *res);
+  res->best_val_loss = res->final_val_loss = res->final_train_loss = NAN;
+  res->status = TR_RUN_FAILED;
+  int rc = tr_config_validate(cfg, err);
+  if (rc) return rc;
+  openblas_set_num_threads(tr_config_threads(cfg));
+
+  Run r;
+  memset(&r, 0, sizeof r);
+  r.cfg = cfg;
+  r.hooks = hooks;
+  r.res = res;
+  r.best_train = r.best_val = INFINITY;
+  r.best_step = -1;
+  if ((rc = run_setup(&r, err))) goto out;
+  if (hooks && hooks->resume_path && (rc = resume(&r, hooks->resume_path, err))) goto out;
+
+  const TrTrainConfig *tc = &cfg->train;
+  const size_t np = tr_model_num_params(r.model);
+  const int64_t total = tr_config_total_steps(cfg);
+  const double base_lr = tr_optim_effective_lr(&cfg->optimizer, r.B);
+  const int64_t tokens_per_step = (int64_t)r.B * r.T;
+  const double flops_tok = tr_model_flops_per_token(r.model);
+  float *grads = tr_model_grads(r.model);
+  res->entropy_floor = tr_data_entropy_rate(r.data);
+  res->n_params = (int64_t)np;
+  r.t0 = now_seconds();
+  double last_log_t = elapsed(&r);
+  int64_t last_log_tokens = r.tokens_seen;
+  double train_loss = NAN, val_loss = NAN;
+  res->status = TR_RUN_COMPLETED;
+  if (hooks && hooks->resume_path)
+    logf_(&r, "resumed from %s at step %lld", hooks->resume_path, (long long)r.step);
+
+  for (;;) {
+    /* Budgets: whichever comes first. */
+    if (tc->max_steps > 0 && r.step >= tc->max_steps) break;
+    if (tc->max_tokens > 0 && r.tokens_seen >= tc->max_tokens) break;
+    if (tc->max_seconds > 0 && elapsed(&r) >= tc->max_seconds) break;
+    if ((hooks && hooks->stop && *hooks->stop) || r.stopped) {
+      res->status = TR_RUN_INTERRUPTED;
+      snprintf(res->reason, sizeof res->reason, "interrupted at step %lld", (long long)r.step);
+      break;
+    }
+    double lr = tr_schedule_lr(&cfg->schedule, base_lr, r.step, total);
+    int eval_now = (r.step + 1) % tc->eval_interval == 0;
+    int gns_now = eval_now && r.n_micro >= 2;
+
+    /* Forward/backward over the micro-batches; grads accumulate with weight 1/k. */
+    tr_model_zero_grad(r.model);
+    tr_model_set_grad_scale(r.model, 1.0f / (float)r.n_micro);
+    double loss_sum = 0, small_sq = 0;
+    if (gns_now) memset(r.gscratch, 0, np * sizeof(float));
+    for (int k = 0; k < r.n_micro; k++) {
+      tr_data_batch(r.data, TR_SPLIT_TRAIN, &r.rng_batch, r.micro, r.T, r.tokens, r.targets);
+      loss_sum += tr_model_forward(r.model, r.tokens, r.targets, r.micro, r.T, 1, &r.rng_dropout);
+      tr_model_backward(r.model);
+      if (gns_now) {
+        /* |G_small|^2 of this micro-batch: (acc - previous acc) * k_micro. */
+        small_sq += diff_sq(grads, r.gscratch, np) * (double)r.n_micro * (double)r.n_micro;
+        memcpy(r.gscratch, grads, np * sizeof(float));
+      }
+    }
+    train_loss = loss_sum / r.n_micro;
+    double gns = NAN;
+    if (gns_now) {
+      /* McCandlish et al. 2018, appendix A: unbiased |G|^2 and tr(Sigma) from two batch sizes,
+         measured before clipping. */
+      double bs = r.micro, bb = r.B, big_sq = 0;
+      for (size_t i = 0; i < np; i++) big_sq += (double)grads[i] * grads[i];
+      small_sq /= r.n_micro;
+      double g2 = (bb * big_sq - bs * small_sq) / (bb - bs);
+      double tr_sigma = (small_sq - big_sq) / (1.0 / bs - 1.0 / bb);
+      if (g2 > 0 && isfinite(tr_sigma)) gns = tr_sigma / g2;
+    }
+    double gnorm = tr_grad_clip(grads, np, cfg->optimizer.grad_clip);
+    r.step++;
+    r.tokens_seen += tokens_per_step;
+
+    if (!isfinite(train_loss) && set_diverged(&r, "loss is %g at step %lld", train_loss, (long long)r.step)) break;
+    if (!isfinite(gnorm) && set_diverged(&r, "gradient norm is %g at step %lld", gnorm, (long long)r.step)) break;
+    if (r.step > cfg->schedule.warmup_steps && isfinite(r.best_train) &&
+        train_loss > tc->divergence_factor * r.best_train &&
+        set_diverged(&r, "loss %.4g exceeds %g x best %.4g at step %lld", train_loss, tc->divergence_factor,
+                     r.best_train, (long long)r.step))
+      break;
+    if (train_loss < r.best_train) r.best_train = train_loss;
+
+    tr_optim_step(r.optim, tr_model_params(r.model), grads, lr);
+
+    int last = (tc->max_steps > 0 && r.step >= tc->max_steps) ||
+               (tc->max_tokens > 0 && r.tokens_seen >= tc->max_tokens);
+    if (r.step % tc->log_interval == 0 || last || r.step == 1) {
+      double t = elapsed(&r);
+      double tps = t > last_log_t ? (double)(r.tokens_seen - last_log_tokens) / (t - last_log_t) : 0;
+      emit(&r, "train_loss", train_loss);
+      emit(&r, "lr", lr);
+      emit(&r, "grad_norm", gnorm);
+      emit(&r, "tokens_per_second", tps);
+      logf_(&r, "step %6lld | tokens %9lld | loss %.4f | lr %.3e | norm %.3f | %.0f tok/s", (long long)r.step,
+            (long long)r.tokens_seen, train_loss, lr, gnorm, tps);
+      last_log_t = t;
+      last_log_tokens = r.tokens_seen;
+    }
+    if (eval_now || last) {
+      double te = now_seconds();
+      val_loss = evaluate(&r);
+      if (val_loss < r.best_val) {
+        r.best_val = val_loss;
+        r.best_step = r.step;
+      }
+      emit(&r, "val_loss", val_loss);
+      if (isfinite(gns)) emit(&r, "gns", gns);
+      logf_(&r, "step %6lld | val loss %.4f | best %.4f", (long long)r.step, val_loss, r.best_val);
+      last_log_t += now_seconds() - te; /* evaluation time is not training throughput */
+      if (!isfinite(val_loss) && set_diverged(&r, "validation loss is %g at step %lld", val_loss, (long long)r.step))
+        break;
+    }
+    if (tc->checkpoint_interval > 0 && r.step % tc->checkpoint_interval == 0 && !last) {
+      if (!params_finite(r.model) && set_diverged(&r, "non-finite weights after step %lld", (long long)r.step))
+        break;
+      if ((rc = save_checkpoint(&r, err))) goto out;
+    }
+  }
+
+  /* Never save non-finite weights: a diverged run keeps its last good checkpoint. */
+  if (res->status != TR_RUN_DIVERGED && !params_finite(r.model))
+    set_diverged(&r, "non-finite weights after step %lld", (long long)r.step);
+  if (res->status != TR_RUN_DIVERGED && (rc = save_checkpoint(&r, err))) goto out;
+  res->best_val_loss = isfinite(r.best_val) ? r.best_val : NAN;
+  res->best_step = r.best_step;
+  res->final_val_loss = val_loss;
+  res->final_train_loss = train_loss;
+  res->steps = r.step;
+  res->tokens = r.tokens_seen;
+  res->wall_seconds = elapsed(&r);
+  res->tokens_per_second = res->wall_seconds > 0 ? (double)r.tokens_seen / res->wall_seconds : 0;
+  res->flops = flops_tok * (double)r.tokens_seen;
+out:
+  run_teardown(&r);
+  if (rc) res->status = TR_RUN_FAILED;
+  return rc;
+}
+
+static void json_num(char *b, size_t n, double v) {
+  if (isfinite(v))
+    snprintf(b, n, "%.17g", v);
+  else
+    snprintf(b, n, "null");
+}
+
+size_t tr_run_result_json(const TrRunResult *r, char *buf, size_t n) {
+  char bv[32], fv[32], ft[32], ws[32], tps[32], fl[32], ef[32];
+  json_num(bv, sizeof bv, r->best_val_loss);
+  json_num(fv, sizeof fv, r->final_val_loss);
+  json_num(ft, sizeof ft, r->final_train_loss);
+  json_num(ws, sizeof ws, r->wall_seconds);
+  json_num(tps, sizeof tps, r->tokens_per_second);
+  json_num(fl, sizeof fl, r->flops);
+  json_num(ef, sizeof ef, r->entropy_floor);
+  char reason[600];
+  size_t o = 0;
+  for (const char *p = r->reason; *p && o + 3 < sizeof reason; p++) {
+    if (*p == '"' || *p == '\\') reason[o++] = '\\';
+    reason[o++] = (*p >= 0x20) ? *p : ' ';
+  }
+  reason[o] = 0;
+  return (size_t)snprintf(buf, n,
+                          "{\"status\": \"%s\", \"best_val_loss\": %s, \"final_val_loss\": %s, "
+                          "\"final_train_loss\": %s, \"steps\": %lld, \"tokens\": %lld, \"wall_seconds\": %s, "
+                          "\"tokens_per_second\": %s, \"best_step\": %lld, \"flops\": %s, \"n_params\": %lld, "
+                          "\"entropy_floor\": %s, \"reason\": \"%s\"}",
+                          tr_run_status_name(r->status), bv, fv, ft, (long long)r->steps, (long long)r->tokens, ws,
+                          tps, (long long)r->best_step, fl, (long long)r->n_params, ef, reason);
+}
