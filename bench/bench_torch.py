@@ -4,8 +4,9 @@
     /usr/bin/python3 bench/bench_torch.py [--model T|S|all] [--threads N|all] [--steps N] [--json]
 
 The same model as trainer/tr_model.h (GPT-2 style, pre-LN, fused QKV, GELU tanh,
-tied LM head, biases on, no dropout), a full training step: forward, backward
-and torch.optim.AdamW(foreach=True) over all parameters, on random tokens.
+tied LM head, biases on, no dropout), the same training step as `hpsweep bench`:
+forward, backward, clip_grad_norm_(1.0) and torch.optim.AdamW(foreach=True,
+weight decay 0.1 on the 2-D weights but wpe), on random tokens.
 PyTorch gets its best CPU settings: torch.set_num_threads(N), one inter-op
 thread, OMP_WAIT_POLICY=PASSIVE when N > 1 (set before torch is imported: the
 script re-executes itself per thread count), no autograd anomaly checks.
@@ -77,8 +78,11 @@ def run_one(name, threads, steps):
     for n, p in model.named_parameters():  # GPT-2 init, like tr_model_init
         if n.endswith("weight") and p.dim() == 2:
             nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L) if "proj" in n else 0.02)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1,
-                            foreach=True)
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("wpe")]
+    other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("wpe"))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
+                             {"params": other, "weight_decay": 0.0}],
+                            lr=1e-4, betas=(0.9, 0.95), foreach=True)
     x = torch.randint(0, V, (B, T))
     y = torch.randint(0, V, (B, T))
     times = []
@@ -87,6 +91,7 @@ def run_one(name, threads, steps):
         opt.zero_grad(set_to_none=True)
         loss = model(x, y)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if i >= 2:
             times.append(time.perf_counter() - t0)

@@ -1,13 +1,13 @@
 #include "tr_bench.h"
 
 #include <cblas.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "tr_model.h"
+#include "tr_optim.h"
 #include "tr_rng.h"
 
 static double now_s(void) {
@@ -66,18 +66,6 @@ double tr_bench_sgemm(int threads, int n, int reps) {
   return g;
 }
 
-/* AdamW over the flat buffer (decay on everything: the cost is what matters). */
-static void adamw_step(float *p, const float *g, float *m, float *v, size_t n, int step) {
-  const float lr = 1e-4f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f;
-  const float c1 = 1.0f / (1.0f - powf(b1, (float)step)), c2 = 1.0f / (1.0f - powf(b2, (float)step));
-  for (size_t i = 0; i < n; i++) {
-    float gi = g[i];
-    m[i] = b1 * m[i] + (1.0f - b1) * gi;
-    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-    p[i] -= lr * (m[i] * c1 / (sqrtf(v[i] * c2) + eps) + wd * p[i]);
-  }
-}
-
 int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res, TrErr *err) {
   TrModelConfig cfg;
   int B;
@@ -90,11 +78,32 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
   if (rc) return rc;
   int T = cfg.context_length;
   size_t n = tr_model_num_params(m);
+  /* the training loop's update: AdamW (decay on matrices) after clipping to norm 1 */
+  TrConfig defaults;
+  tr_config_defaults(&defaults);
+  TrOptimConfig oc = defaults.optimizer;
+  oc.name = TR_OPT_ADAMW;
+  oc.weight_decay = 0.1;
+  oc.weight_decay_on = TR_WD_MATRICES;
+  TrParamSeg segs[TR_MODEL_NTENSORS];
+  int nt;
+  const TrParamTensor *pt = tr_model_tensors(m, &nt);
+  for (int i = 0; i < nt; i++) {
+    segs[i].offset = pt[i].offset;
+    segs[i].numel = pt[i].numel;
+    segs[i].is_matrix = pt[i].is_matrix;
+  }
+  TrOptim *opt = NULL;
+  rc = tr_optim_create(&opt, &oc, n, segs, nt, err);
+  if (rc) {
+    tr_model_destroy(m);
+    return rc;
+  }
   int *tok = malloc((size_t)B * T * sizeof *tok), *tg = malloc((size_t)B * T * sizeof *tg);
-  float *mo = calloc(n, sizeof *mo), *vo = calloc(n, sizeof *vo);
   double *times = malloc((size_t)steps * sizeof *times);
-  if (!tok || !tg || !mo || !vo || !times) {
-    free(tok), free(tg), free(mo), free(vo), free(times);
+  if (!tok || !tg || !times) {
+    free(tok), free(tg), free(times);
+    tr_optim_destroy(opt);
     tr_model_destroy(m);
     return tr_err_set(err, TR_ENOMEM, "bench: out of memory");
   }
@@ -111,7 +120,8 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
     tr_model_zero_grad(m);
     loss = tr_model_forward(m, tok, tg, B, T, 1, NULL);
     tr_model_backward(m);
-    adamw_step(tr_model_params(m), tr_model_grads(m), mo, vo, n, s + 1);
+    tr_grad_clip(tr_model_grads(m), n, 1.0);
+    tr_optim_step(opt, tr_model_params(m), tr_model_grads(m), 1e-4);
     if (s >= 2) times[s - 2] = now_s() - t0;
   }
   memset(res, 0, sizeof *res);
@@ -128,7 +138,8 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
   res->tokens_per_s = (double)B * T / med;
   res->flops_per_token = tr_model_flops_per_token(m);
   res->loss = loss;
-  free(tok), free(tg), free(mo), free(vo), free(times);
+  free(tok), free(tg), free(times);
+  tr_optim_destroy(opt);
   tr_model_destroy(m);
   return TR_OK;
 }

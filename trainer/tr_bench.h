@@ -5,8 +5,9 @@
 ** - Two fixed shapes: "T" (vocab 256, context 64, 4 layers, 4 heads, d_model 128,
 **   batch 16) and "S" (vocab 256, context 256, 6 layers, 6 heads, d_model 384,
 **   batch 8); biases on, no dropout, mlp_ratio 4, random tokens.
-** - A step is zero_grad + forward + backward + an AdamW update over the flat
-**   parameter buffer (a local loop: the bench does not depend on tr_optim).
+** - A step is what the training loop does: zero_grad + forward + backward +
+**   gradient clipping to norm 1 + a tr_optim AdamW update (weight decay 0.1 on
+**   matrices).
 **   tokens/s = B*T / median step time after 2 warm-up steps.
 ** - MFU = tokens/s * flops_per_token / sgemm GFLOP/s measured in the same run at
 **   the same thread count (OpenBLAS, 1024^3, median of repeats): the fraction of
