@@ -138,12 +138,18 @@ static void point_params(Params *p, float *base, const TrParamTensor *t) {
   for (int i = 0; i < TR_MODEL_NTENSORS; i++) *slot[i] = t[i].numel ? base + t[i].offset : NULL;
 }
 
+/* n floats, 64-byte aligned (whole cache lines, aligned vector loads); NULL on failure. */
+static float *alloc_floats(size_t n) {
+  void *mem = NULL;
+  return posix_memalign(&mem, 64, (n ? n : 1) * sizeof(float)) == 0 ? mem : NULL;
+}
+
 /* Carve `n` views of sizes sz[] out of one allocation (64-byte aligned views). */
 static float *carve(float **const *views, const size_t *sz, int n) {
   size_t total = 0;
   for (int i = 0; i < n; i++) total += (sz[i] + 15) & ~(size_t)15;
-  float *mem = NULL;
-  if (posix_memalign((void **)&mem, 64, total * sizeof(float) + 64) != 0) return NULL;
+  float *mem = alloc_floats(total);
+  if (!mem) return NULL;
   size_t off = 0;
   for (int i = 0; i < n; i++) {
     *views[i] = mem + off;
@@ -181,13 +187,8 @@ int tr_model_create(TrModel **out, const TrModelConfig *cfg, int max_batch, TrEr
 
   size_t L = (size_t)m->L, B = (size_t)max_batch, T = (size_t)m->T, C = (size_t)m->C,
          H = (size_t)m->H, V = (size_t)m->V, NH = (size_t)m->NH, BT = B * T;
-  {
-    float *pp = NULL, *gp = NULL;
-    size_t sz[2] = {m->nparams, m->nparams};
-    float **const v[2] = {&pp, &gp};
-    m->params_mem = carve(v, sz, 1);
-    m->grads_mem = carve(v + 1, sz + 1, 1);
-  }
+  m->params_mem = alloc_floats(m->nparams);
+  m->grads_mem = alloc_floats(m->nparams);
   Acts *a = &m->a;
   float **const av[] = {&a->encoded, &a->ln1,      &a->ln1_mean, &a->ln1_rstd, &a->qkv,
                         &a->att,     &a->atty,     &a->res2,     &a->ln2,      &a->ln2_mean,
