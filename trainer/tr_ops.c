@@ -58,16 +58,18 @@ static inline float expf_v(float x) {
   x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
   float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
-  float r = x - n * 0.693145751953125f;
-  r = r - n * 1.428606765330187045e-06f;
+  /* fmaf: one rounding per step and half the latency of mul+add (the build is
+     ISO C, so the compiler does not contract a*b+c by itself) */
+  float r = fmaf(-n, 0.693145751953125f, x);
+  r = fmaf(-n, 1.428606765330187045e-06f, r);
   float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  p = fmaf(p, r, 1.0f / 720.0f);
+  p = fmaf(p, r, 1.0f / 120.0f);
+  p = fmaf(p, r, 1.0f / 24.0f);
+  p = fmaf(p, r, 1.0f / 6.0f);
+  p = fmaf(p, r, 0.5f);
+  p = fmaf(p, r, 1.0f);
+  p = fmaf(p, r, 1.0f);
   union {
     int32_t i;
     float f;
