@@ -43,6 +43,7 @@ typedef struct Acts {
   float *ln2_rstd;    /* (L, B, T) */
   float *fch;         /* (L, B, T, H) MLP pre-activation */
   float *fch_tanh;    /* (L, B, T, H) the tanh inside GELU: backward needs no exp */
+  float *fch_gelu;    /* (L, B, T, H) GELU output (input of fcproj) */
   float *res3;        /* (L, B, T, C) stream after the MLP branch */
   float *lnf;         /* (B, T, C) */
   float *lnf_mean;    /* (B, T) */
@@ -51,7 +52,6 @@ typedef struct Acts {
   float *lse;         /* (B, T) log-sum-exp of each logits row */
   float *losses;      /* (B, T) */
   float *branch;      /* (B, T, C) scratch: a residual branch before its dropout */
-  float *fch_gelu;    /* (B, T, H) scratch: one layer's GELU output (recomputed in backward) */
   float *att_scratch; /* (2, T, T) scratch of the attention kernels */
 } Acts;
 
@@ -192,14 +192,15 @@ int tr_model_create(TrModel **out, const TrModelConfig *cfg, int max_batch, TrEr
   Acts *a = &m->a;
   float **const av[] = {&a->encoded, &a->ln1,      &a->ln1_mean, &a->ln1_rstd, &a->qkv,
                         &a->att,     &a->atty,     &a->res2,     &a->ln2,      &a->ln2_mean,
-                        &a->ln2_rstd, &a->fch,     &a->fch_tanh, &a->res3,     &a->lnf,
+                        &a->ln2_rstd, &a->fch,     &a->fch_tanh, &a->fch_gelu, &a->res3,     &a->lnf,
                         &a->lnf_mean, &a->lnf_rstd, &a->logits,  &a->lse,      &a->losses,
-                        &a->branch,  &a->att_scratch, &a->fch_gelu};
+                        &a->branch,  &a->att_scratch};
   const size_t asz[] = {BT * C,     L * BT * C, L * BT,      L * BT, L * BT * 3 * C,
                         L * B * NH * T * T, L * BT * C, L * BT * C, L * BT * C, L * BT,
-                        L * BT,     L * BT * H, L * BT * H,  L * BT * C, BT * C,
+                        L * BT,     L * BT * H, L * BT * H,  L * BT * H, L * BT * C, BT * C,
                         BT,         BT,         BT * V,      BT,     BT,
-                        BT * C,     2 * T * T,  BT * H};
+                        BT * C,     2 * T * T};
+  _Static_assert(sizeof av / sizeof av[0] == sizeof asz / sizeof asz[0], "one size per view");
   m->acts_mem = carve(av, asz, (int)(sizeof asz / sizeof asz[0]));
   Grads *d = &m->d;
   float **const dv[] = {&d->dres, &d->dbranch, &d->dln, &d->dqkv, &d->dfch, &d->dlogits};
@@ -291,7 +292,7 @@ double tr_model_flops_per_token(const TrModel *m) {
 typedef struct LayerActs {
   const float *in;  /* (B, T, C) the stream entering the layer */
   float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *res2, *ln2, *ln2_mean, *ln2_rstd, *fch,
-      *fch_tanh, *res3;
+      *fch_tanh, *fch_gelu, *res3;
   uint8_t *att_mask, *attres_mask, *mlpres_mask; /* NULL without dropout */
 } LayerActs;
 
@@ -312,6 +313,7 @@ static LayerActs layer_acts(TrModel *m, int l, int B, int T) {
   la.ln2_rstd = a->ln2_rstd + l * BT;
   la.fch = a->fch + l * BT * H;
   la.fch_tanh = a->fch_tanh + l * BT * H;
+  la.fch_gelu = a->fch_gelu + l * BT * H;
   la.res3 = a->res3 + l * BT * C;
   if (m->dropped) {
     la.att_mask = m->mk.att + l * att;
@@ -387,8 +389,8 @@ static void layer_forward(TrModel *m, int l, int B, int T, TrRng *rng) {
                           p, rng);
   tr_layernorm_forward(la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, w.ln2w, w.ln2b, N, C);
   tr_matmul_forward(la.fch, la.ln2, w.fcw, w.fcb, N, C, m->H, 0.0f);
-  tr_gelu_forward(m->a.fch_gelu, la.fch_tanh, la.fch, (size_t)N * m->H);
-  residual_branch_forward(m, la.res3, la.res2, m->a.fch_gelu, w.fcprojw, w.fcprojb, la.mlpres_mask,
+  tr_gelu_forward(la.fch_gelu, la.fch_tanh, la.fch, (size_t)N * m->H);
+  residual_branch_forward(m, la.res3, la.res2, la.fch_gelu, w.fcprojw, w.fcprojb, la.mlpres_mask,
                           N, m->H, p, rng);
 }
 
@@ -439,8 +441,7 @@ static void layer_backward(TrModel *m, int l) {
     tr_dropout_apply(d->dbranch, d->dres, la.mlpres_mask, ks, nc);
     db = d->dbranch;
   }
-  tr_gelu_from_tanh(m->a.fch_gelu, la.fch, la.fch_tanh, (size_t)N * H);
-  tr_matmul_backward(d->dfch, g.fcprojw, g.fcprojb, db, m->a.fch_gelu, w.fcprojw, N, H, C);
+  tr_matmul_backward(d->dfch, g.fcprojw, g.fcprojb, db, la.fch_gelu, w.fcprojw, N, H, C);
   tr_gelu_backward(d->dfch, d->dfch, la.fch, la.fch_tanh, (size_t)N * H);
   tr_matmul_backward(d->dln, g.fcw, g.fcb, d->dfch, la.ln2, w.fcw, N, C, H);
   tr_layernorm_backward(d->dres, g.ln2w, g.ln2b, d->dln, la.res2, w.ln2w, la.ln2_mean, la.ln2_rstd,

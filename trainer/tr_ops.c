@@ -324,10 +324,6 @@ void tr_gelu_forward(float *out, float *th, const float *inp, size_t n) {
   }
 }
 
-void tr_gelu_from_tanh(float *out, const float *inp, const float *th, size_t n) {
-  for (size_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + th[i]);
-}
-
 static inline float gelu_grad(float x, float t) {
   return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_A * x * x);
 }

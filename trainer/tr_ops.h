@@ -68,8 +68,6 @@ void tr_attention_backward(float *dqkv, const float *dout, const float *qkv, con
 /* out = 0.5 x (1 + t), t = tanh(sqrt(2/pi) (x + 0.044715 x^3)); th (n) receives t
    unless NULL (keeping t makes the backward and a recompute exp-free). */
 void tr_gelu_forward(float *out, float *th, const float *inp, size_t n);
-/* out = 0.5 x (1 + t) from a kept t: bit-identical to tr_gelu_forward's out. */
-void tr_gelu_from_tanh(float *out, const float *inp, const float *th, size_t n);
 /* dinp = dout * gelu'(inp), OVERWRITES; dinp may alias dout. th: the kept t, or
    NULL to recompute it. */
 void tr_gelu_backward(float *dinp, const float *dout, const float *inp, const float *th, size_t n);
