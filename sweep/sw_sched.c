@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tr_ckpt.h"
 #include "tr_run.h"
 
 /* Worker -> coordinator lines: anything else on the pipe is a log line. */
@@ -158,6 +159,7 @@ typedef struct Worker {
   int crash_sig;        /* fault injection: raise at the first step */
   long delay_ms;        /* fault injection: slow steps */
   int old_removed;      /* the checkpoint we resumed from was deleted */
+  const char *resume_link; /* our link to it */
 } Worker;
 
 static void worker_store_fail(Worker *w, int rc) {
@@ -217,6 +219,7 @@ static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
   /* The claim we resumed from is superseded now: remove its file (and its attempt directory). */
   const char *old = w->cl->checkpoint;
   if (old && !w->old_removed && strcmp(old, path) != 0) {
+    if (w->resume_link) unlink(w->resume_link);
     unlink(old);
     char dir[TR_PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s", old);
@@ -266,6 +269,27 @@ static void worker_metric(Worker *w, const char *metric, int maximize, const TrR
   } else if (strcmp(metric, "train_loss") == 0) {
     out->final_metric = res->final_train_loss;
   }
+}
+
+/* Take the claimed checkpoint for ourselves: a hard link in our own directory
+** holds that very file (saves replace files by rename, never rewrite them), so a
+** late save by a worker that lost the trial cannot change what we resume from;
+** and it must hold the step the store recorded with it (the curve ends there). */
+static int pin_checkpoint(const RsClaim *cl, const char *dir, char *out, size_t n, TrErr *err) {
+  int k = snprintf(out, n, "%s/resume.bin", dir);
+  if (k < 0 || (size_t)k >= n) return tr_err_set(err, TR_EINVAL, "%s: path too long", dir);
+  unlink(out);
+  if (link(cl->checkpoint, out) != 0)
+    return tr_err_set(err, TR_EIO, "%s: %s", cl->checkpoint, strerror(errno));
+  TrCkpt ck;
+  int rc = tr_ckpt_load(out, &ck, err);
+  if (rc) return rc;
+  int64_t step = ck.step;
+  tr_ckpt_deinit(&ck);
+  if (step != cl->checkpoint_step)
+    return tr_err_set(err, TR_EFORMAT, "%s holds step %lld, the database step %lld", cl->checkpoint,
+                      (long long)step, (long long)cl->checkpoint_step);
+  return TR_OK;
 }
 
 typedef struct WorkerArgs {
@@ -333,8 +357,32 @@ static int worker_main(const WorkerArgs *a) {
     return WEXIT_STORE;
   }
 
-  TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop,
-                      a->cl->checkpoint};
+  int rc0;
+  char intro[TR_PATH_MAX + 256];
+  snprintf(intro, sizeof intro, "trial %d, attempt %d (%s), %d thread%s, in %.1100s", a->cl->idx, a->cl->attempts,
+           a->cl->kind, a->threads, a->threads == 1 ? "" : "s", dir);
+  worker_on_log(&w, intro);
+  char resume[TR_PATH_MAX + 32];
+  const char *resume_path = NULL;
+  if (a->cl->checkpoint && pin_checkpoint(a->cl, dir, resume, sizeof resume, &err) == TR_OK) {
+    resume_path = resume;
+  } else if (a->cl->checkpoint) {
+    /* Gone, torn, or replaced by a late save of a worker that lost this trial:
+    ** the stored curve ends at checkpoint_step and would not match. Start over. */
+    char line[TR_ERR_MSG_MAX + 64];
+    snprintf(line, sizeof line, "cannot resume (%s): restarting from step 0", err.msg);
+    worker_on_log(&w, line);
+    tr_err_clear(&err);
+    rc0 = rs_trial_reset(w.st, a->cl->trial_id, a->cl->claim_token);
+    if (rc0) {
+      worker_store_fail(&w, rc0);
+      if (w.lost) return WEXIT_OK;
+      worker_on_log(&w, w.store_msg);
+      return WEXIT_STORE;
+    }
+  }
+  w.resume_link = resume_path;
+  TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop, resume_path};
   TrRunResult res;
   memset(&res, 0, sizeof res);
   int rc = tr_run(&cfg, &hooks, &res, &err);
