@@ -26,7 +26,12 @@
 ** - Trials are trained from the expansion given (SwTrial.config, whose hash the
 **   row carries); the run control added here (threads, out_dir, checkpoint
 **   interval) does not enter that hash, nor the checkpoint's config identity.
-**   Checkpoints live in <runs_dir>/<trial hash>/.
+**   Checkpoints live in <runs_dir>/<trial hash>/<attempt>/: one directory per
+**   claim, so a worker that lost its trial (and still saves as it stops) never
+**   replaces the file the new owner resumes from. A resume hard-links the
+**   claimed checkpoint and requires the step the store recorded with it (the
+**   stored curve ends there); otherwise the trial restarts from step 0
+**   (rs_trial_reset). A checkpoint interval of 0 becomes eval_interval.
 ** - Test seams (environment, read by workers): HPS_TEST_CRASH="IDX:SIG[:ATTEMPT]"
 **   raises signal SIG at the first step of trial IDX (only on that attempt if
 **   given); HPS_TEST_STEP_DELAY_MS=N sleeps N ms per logged step. The lease
