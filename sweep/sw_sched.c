@@ -182,7 +182,10 @@ static int worker_on_metric(void *ud, const TrMetric *m) {
   w->rows++;
   if (strcmp(m->name, "tokens_per_second") == 0) w->tps = m->value;
   if (strcmp(m->name, "train_loss") == 0) {
-    if (w->crash_sig) raise(w->crash_sig);
+    if (w->crash_sig) { /* as a real crash would: default action (not a sanitizer's handler) */
+      signal(w->crash_sig, SIG_DFL);
+      raise(w->crash_sig);
+    }
     if (w->delay_ms > 0) {
       struct timespec ts = {w->delay_ms / 1000, (w->delay_ms % 1000) * 1000000L};
       while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !worker_stop) {

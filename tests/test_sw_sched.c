@@ -127,6 +127,23 @@ static long long db_int(const char *sql) {
   return v;
 }
 
+/* For polling while a runner creates the file: -1 when there is no answer yet. */
+static long long db_try_int(const char *sql) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+  sqlite3 *db;
+  long long v = -1;
+  if (access(path, F_OK) != 0 || sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return v;
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+  return v;
+}
+
 static char *slurp(const char *name) {
   static char buf[1 << 18];
   char path[400];
@@ -231,10 +248,7 @@ Test(sw_sched, sigint_leaves_interrupted_trials_that_a_rerun_resumes_from_checkp
   int ready = 0;
   for (int i = 0; i < 1000 && !ready; i++) {
     sleep_ms(20);
-    char path[400];
-    snprintf(path, sizeof path, "%s/hpsweep.db", dir);
-    if (access(path, F_OK) != 0) continue;
-    ready = db_int("SELECT count(*) FROM trials WHERE status = 'running' AND checkpoint_step >= 10") == 2;
+    ready = db_try_int("SELECT count(*) FROM trials WHERE status = 'running' AND checkpoint_step >= 10") == 2;
   }
   cr_assert(ready, "no running trial reached a checkpoint: %s", slurp("run1.log"));
   kill(pid, SIGINT);
