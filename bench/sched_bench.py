@@ -11,7 +11,9 @@ usage: sched_bench.py HPSWEEP [--quick]
 3. Throughput: the same trials at -j 1 and -j 2, one thread per trial: trials/minute.
 Only the standard library (sqlite3 module); prints a Markdown table.
 """
+import json
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -32,11 +34,18 @@ def spec(path, name, lrs, base):
                 "hpsweep:\n  threads_per_trial: 1\n  base:\n%s" % (name, ", ".join(lrs), base))
 
 
-def run(hps, d, specfile, jobs, db):
-    t = time.monotonic()
+def cpu_children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run(hps, d, specfile, jobs, db, cpu=None):
+    t, c = time.monotonic(), cpu_children()
     p = subprocess.run([hps, "run", specfile, "-j", str(jobs), "--db", db, "--quiet"], cwd=d,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall = time.monotonic() - t
+    if cpu is not None:
+        cpu.append(cpu_children() - c)
     if p.returncode != 0:
         sys.exit("hpsweep run failed:\n" + p.stdout)
     return wall
@@ -70,23 +79,43 @@ def main():
         rows.append(("sum of the trials' own training time", "%.2f s" % train))
         rows.append(("overhead per trial (fork, store, data setup, claim/finish)",
                      "%.1f ms" % (1000 * (wall - train) / n)))
+        # The same trial alone through `hpsweep train`: process start and data setup, no store.
+        with open(os.path.join(d, "tiny.yaml"), "w") as f:
+            f.write("model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
+                    "train: {batch_size: 4, max_steps: 20, eval_interval: 10, eval_batches: 2,"
+                    " log_interval: 5, threads: 1}\n")
+        alone = []
+        for _ in range(10):
+            t = time.monotonic()
+            p = subprocess.run([hps, "train", "tiny.yaml", "--json"], cwd=d, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, check=True)
+            alone.append(time.monotonic() - t - json.loads(p.stdout)["wall_seconds"])
+        alone.sort()
+        rows.append(("  of which `hpsweep train` alone (exec, data setup; median of 10)",
+                     "%.1f ms" % (1000 * alone[len(alone) // 2])))
         rows.append(("metric rows written", "%d (%.0f rows/s of sweep wall time)" % (nrows, nrows / wall)))
 
         # 2. Logging every step vs rarely, model T, one trial each, alternating.
         steps_t = 40 if quick else 120
-        per = {}
-        for rep in range(2):
+        per, cpu = {}, {}
+        reps = 2 if quick else 3
+        for rep in range(reps):
             for li in (1, 1000):
                 name = "log%d_%d" % (li, rep)
                 spec(os.path.join(d, name + ".yaml"), name, ["0.001"], MODEL_T % (steps_t, li))
                 db = os.path.join(d, name + ".db")
-                run(hps, d, name + ".yaml", 1, db)
+                c = []
+                run(hps, d, name + ".yaml", 1, db, c)
                 secs, st = q(db, "SELECT wall_seconds, steps FROM trials")
                 per.setdefault(li, []).append(secs / st)
+                cpu.setdefault(li, []).append(c[0] / st)
         a, b = min(per[1]), min(per[1000])
-        rows.append(("model T step, log_interval 1000 (best of 2)", "%.2f ms" % (1000 * b)))
-        rows.append(("model T step, log_interval 1 (best of 2)", "%.2f ms" % (1000 * a)))
-        rows.append(("logging every step costs", "%+.2f %% of step time" % (100 * (a - b) / b)))
+        ca, cb = min(cpu[1]), min(cpu[1000])
+        rows.append(("model T step, log_interval 1000 (wall, best of %d)" % reps, "%.2f ms" % (1000 * b)))
+        rows.append(("model T step, log_interval 1 (wall, best of %d)" % reps, "%.2f ms" % (1000 * a)))
+        rows.append(("logging every step costs (wall)", "%+.2f %% of step time" % (100 * (a - b) / b)))
+        rows.append(("logging every step costs (CPU time of run + worker)",
+                     "%+.2f %% (%.2f vs %.2f ms/step)" % (100 * (ca - cb) / cb, 1000 * ca, 1000 * cb)))
 
         # 3. Parallel throughput: -j 1 vs -j 2, one thread per trial.
         m = 4 if quick else 8

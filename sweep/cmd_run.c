@@ -193,6 +193,8 @@ static int run_main(int argc, char **argv) {
                        1 + sw_spec_max_retries(spec), 0, runs, NULL, &stop_requests,
                        prog ? sw_progress_event : NULL, prog};
   SwSchedStats stats;
+  rs_store_close(st); /* no SQLite handle may be open across the scheduler's forks */
+  st = NULL;
   int rc = sw_sched_run(&cfg, &stats, &err);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
@@ -201,6 +203,12 @@ static int run_main(int argc, char **argv) {
 
   /* Summary, from the database: other runners' trials count too. */
   RsCounts c;
+  TrErr err2;
+  if (rs_store_open(db, RS_OPEN_EXISTING, &st, &err2)) {
+    fprintf(stderr, "hpsweep run: %s\n", err2.msg);
+    status = 1;
+    goto out;
+  }
   if (rs_sweep_counts(st, sweep_id, &c)) {
     fprintf(stderr, "hpsweep run: %s\n", rs_store_errmsg(st));
     status = 1;

@@ -577,6 +577,12 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads, TrErr *err) {
   sigprocmask(SIG_BLOCK, &block, &old);
   pid_t parent = getpid();
   fflush(NULL);
+  /* No SQLite connection may be open in this process at fork: SQLite keeps
+  ** per-file state (inode list, the WAL index mapping and its dead-man lock)
+  ** in process memory, which a child would inherit without the locks behind
+  ** it. Closed here, reopened after; the worker opens a fresh one. */
+  rs_store_close(k->st);
+  k->st = NULL;
   pid_t pid = fork();
   if (pid == 0) {
     close(p[0]);
@@ -588,9 +594,10 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads, TrErr *err) {
   int fork_errno = errno;
   sigprocmask(SIG_SETMASK, &old, NULL);
   close(p[1]);
+  int rc = rs_store_open(k->c->db_path, RS_OPEN_EXISTING, &k->st, err);
   if (pid < 0) {
     close(p[0]);
-    return tr_err_set(err, TR_EIO, "fork: %s", strerror(fork_errno));
+    return rc ? rc : tr_err_set(err, TR_EIO, "fork: %s", strerror(fork_errno));
   }
   fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
   memset(s, 0, sizeof *s);
@@ -599,6 +606,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads, TrErr *err) {
   s->claim = *cl; /* takes ownership of the claim's strings */
   s->started = s->last_beat = mono_now();
   k->nrun++;
+  if (rc) return rc; /* the worker runs (and records itself); the coordinator cannot go on */
   k->stats->started++;
   SwEvent e;
   memset(&e, 0, sizeof e);
@@ -778,8 +786,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
       while (k.slots[si].pid) si++;
       rc = spawn(&k, si, &cl, threads, err);
       if (rc) {
-        rs_trials_mark_interrupted(k.st, c->sweep_id, k.worker, NULL);
-        rs_claim_clear(&cl);
+        if (!k.slots[si].pid) rs_claim_clear(&cl); /* else the slot owns it */
         fatal = rc;
         break;
       }

@@ -13,6 +13,10 @@
 **   a worker opens its OWN store handle after fork, trains with tr_run and
 **   writes metrics (batched), checkpoints and its final row itself. A write
 **   with a lost claim changes nothing and stops the worker.
+** - No SQLite connection is open in the coordinator's process at a fork (the
+**   library's per-file state, kept in process memory, would be inherited
+**   without the locks behind it): sw_sched_run closes its own handle around
+**   each fork, and its caller must hold no store handle open while it runs.
 ** - A worker that dies (signal, non-zero exit) without recording its result is
 **   recorded `failed` by the coordinator, with the signal or exit code and the
 **   worker's last SW_LOG_TAIL log lines. Failed trials are retried while
