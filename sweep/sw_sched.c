@@ -794,7 +794,9 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
     if (k.nrun == 0 && (done || stopping)) break;
 
     /* Wait for output, an exit, a heartbeat, a claim retry or a tick. */
-    double wake = fmin(next_tick, next_claim);
+    double wake = next_tick;
+    int can_claim = !stopping && !done && k.nrun < c->jobs;
+    if (can_claim) wake = fmin(wake, next_claim); /* else a claim time in the past would make this spin */
     for (int i = 0; i < c->jobs; i++)
       if (k.slots[i].pid) wake = fmin(wake, k.slots[i].last_beat + beat_every);
     int timeout = (int)ceil((wake - mono_now()) * 1000);
