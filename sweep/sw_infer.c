@@ -241,7 +241,7 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
   mt->samples = done_samples;
   mt->tokens = ntok;
   mt->valid_units = units;
-  mt->validity = units ? valid / (double)units : NAN;
+  mt->validity = units ? valid / (double)units : 0.0; /* no finished unit: no valid text */
   if ((rc = sw_infer_text_stats(toks, len, done_samples, MT, mt))) {
     tr_err_set(err, rc, "sample: out of memory (n-gram statistics)");
     goto done;

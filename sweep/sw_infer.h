@@ -16,7 +16,9 @@
 ** - Measures (on generated tokens only, never the prompt; NAN when undefined):
 **     validity     tr_data_valid_fraction of each sample's decoded text, pooled
 **                  over units (synthetic corpus: sentences the source accepts;
-**                  text file: words found in the training split)
+**                  text file: words found in the training split); 0 when
+**                  no unit could be judged at all (a greedy loop that never
+**                  ends a sentence produced no valid text; valid_units says)
 **     distinct_1/2/3  unique n-grams / total n-grams, pooled over all samples
 **                  (n-grams never cross samples)
 **     rep_4        fraction of a sample's 4-grams that already occurred earlier in

@@ -164,6 +164,71 @@ Test(tr_sample, filters_combine_in_order_k_then_p_then_min_p) {
   check_filter(&s2, lg, e, 7);
 }
 
+/* The pipeline written the obvious way (full sort), for comparison on big vocabularies. */
+static int cmp_desc(const void *a, const void *b, void *ctx) {
+  const double *p = ctx;
+  int i = *(const int *)a, j = *(const int *)b;
+  if (p[i] != p[j]) return p[i] > p[j] ? -1 : 1;
+  return i - j;
+}
+
+static void reference(const TrSampleConfig *s, const float *lg, int V, double *p) {
+  double mx = -INFINITY, z = 0;
+  for (int i = 0; i < V; i++) mx = fmax(mx, lg[i] / s->temperature);
+  for (int i = 0; i < V; i++) z += p[i] = exp(lg[i] / s->temperature - mx);
+  for (int i = 0; i < V; i++) p[i] /= z;
+  int *o = malloc((size_t)V * sizeof *o);
+  for (int i = 0; i < V; i++) o[i] = i;
+  qsort_r(o, (size_t)V, sizeof *o, cmp_desc, p);
+  int kept = s->top_k > 0 && s->top_k < V ? s->top_k : V;
+  double mass = 0, cum = 0;
+  for (int j = 0; j < kept; j++) mass += p[o[j]];
+  if (s->top_p < 1)
+    for (int j = 0; j < kept; j++)
+      if ((cum += p[o[j]] / mass) >= s->top_p - 1e-9) {
+        kept = j + 1;
+        break;
+      }
+  for (int j = kept; j < V; j++) p[o[j]] = 0;
+  double top = p[o[0]];
+  for (int i = 0; i < V; i++)
+    if (p[i] < s->min_p * top) p[i] = 0;
+  z = 0;
+  for (int i = 0; i < V; i++) z += p[i];
+  for (int i = 0; i < V; i++) p[i] /= z;
+  free(o);
+}
+
+Test(tr_sample, filters_match_a_full_sort_on_large_vocabularies) {
+  enum { V = 3000 };
+  static float lg[V];
+  static double got[V], want[V];
+  TrRng r;
+  tr_rng_seed(&r, 8);
+  const double temps[] = {0.3, 1.0, 2.5}, tps[] = {0.05, 0.5, 0.9, 0.999, 1.0}, mps[] = {0, 0.01};
+  const int tks[] = {0, 1, 40, 2999};
+  for (int rep = 0; rep < 2; rep++) {
+    for (int i = 0; i < V; i++) lg[i] = (float)(tr_rng_normal(&r) * (rep ? 6.0 : 1.0));
+    lg[17] = lg[900] = lg[5]; /* ties */
+    for (size_t a = 0; a < 3; a++)
+      for (size_t b = 0; b < 5; b++)
+        for (size_t c = 0; c < 4; c++)
+          for (size_t d = 0; d < 2; d++) {
+            TrSampleConfig s = plain();
+            s.temperature = temps[a];
+            s.top_p = tps[b];
+            s.top_k = tks[c];
+            s.min_p = mps[d];
+            tr_sample_probs(&s, lg, V, NULL, got);
+            reference(&s, lg, V, want);
+            for (int i = 0; i < V; i++)
+              cr_assert((got[i] > 0) == (want[i] > 0) && fabs(got[i] - want[i]) < 1e-12,
+                        "t %g p %g k %d m %g: token %d %.17g vs %.17g", s.temperature, s.top_p, s.top_k,
+                        s.min_p, i, got[i], want[i]);
+          }
+  }
+}
+
 Test(tr_sample, top_p_boundary_is_exact) {
   /* probabilities .5 .3 .2 */
   const double p3[3] = {0.2, 0.5, 0.3};

@@ -45,12 +45,32 @@ static int probs_work(const TrSampleConfig *s, const float *logits, int V, const
   for (int i = 0; i < V; i++) p[i] /= sum;
   int use_k = s->top_k > 0 && s->top_k < V, use_p = s->top_p < 1.0;
   if (use_k || use_p) {
-    for (int i = 0; i < V; i++) order[i] = i;
-    qsort_r(order, (size_t)V, sizeof *order, by_prob_desc, p);
-    int kept = use_k ? s->top_k : V;
+    /* Only the head of the ranking matters: gather the tokens with p >= thr,
+       lowering thr 16x at a time until they hold the k tokens (top-k) or mass
+       p (top-p alone), and sort just those. They are a prefix of the full
+       ranking (ties at thr included), so the result is the full sort's. */
+    double thr = p[amax], mass = 0.0;
+    int nc = 0;
+    for (;;) {
+      thr = thr > 1e-300 ? thr / 16.0 : 0.0;
+      nc = 0;
+      mass = 0.0;
+      for (int i = 0; i < V; i++)
+        if (p[i] >= thr) {
+          order[nc++] = i;
+          mass += p[i];
+        }
+      if (thr == 0.0 || (use_k ? nc >= s->top_k : mass >= s->top_p - 1e-9)) break;
+    }
+    qsort_r(order, (size_t)nc, sizeof *order, by_prob_desc, p);
+    int kept = use_k && s->top_k < nc ? s->top_k : nc;
     if (use_p) {
-      double mass = 0.0, cum = 0.0;
-      for (int j = 0; j < kept; j++) mass += p[order[j]];
+      double cum = 0.0;
+      mass = 1.0; /* top-p alone: the whole (normalised) distribution */
+      if (use_k) {
+        mass = 0.0;
+        for (int j = 0; j < kept; j++) mass += p[order[j]];
+      }
       for (int j = 0; j < kept; j++) {
         cum += p[order[j]] / mass;
         /* 1e-9: a set whose mass is p up to rounding reaches p (boundary cases are exact) */
@@ -60,7 +80,8 @@ static int probs_work(const TrSampleConfig *s, const float *logits, int V, const
         }
       }
     }
-    for (int j = kept; j < V; j++) p[order[j]] = 0.0;
+    for (int j = 0; j < kept; j++) p[order[j]] = -p[order[j]]; /* mark the kept ones */
+    for (int i = 0; i < V; i++) p[i] = p[i] < 0.0 ? -p[i] : 0.0;
   }
   if (s->min_p > 0.0) {
     double top = 0.0;
