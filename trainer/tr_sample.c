@@ -247,6 +247,24 @@ static void attend(TrSampler *s, int l, int p0, int n) {
   }
 }
 
+/* out (n, OC) = inp (n, IC) @ w^T + b (+ out when beta = 1): tr_matmul_forward, or
+   for one row a matrix-vector product (OpenBLAS' sgemm is slower at M = 1). */
+static void linear(float *out, const float *inp, const float *w, const float *b, int n, int IC, int OC,
+                   float beta) {
+  if (n != 1) {
+    tr_matmul_forward(out, inp, w, b, n, IC, OC, beta);
+    return;
+  }
+  if (b) {
+    if (beta == 0.0f)
+      memcpy(out, b, (size_t)OC * sizeof *out);
+    else
+      for (int i = 0; i < OC; i++) out[i] += b[i];
+    beta = 1.0f;
+  }
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, IC, 1.0f, w, IC, inp, 1, beta, out, 1);
+}
+
 /* Forward of n tokens at positions p0..p0+n-1 (p0 + n <= T): caches their keys and
    values and leaves the logits of the last one in s->logits. */
 static void forward_block(TrSampler *s, const int *tok, int p0, int n) {
@@ -257,7 +275,7 @@ static void forward_block(TrSampler *s, const int *tok, int p0, int n) {
   for (int l = 0; l < s->L; l++) {
     tr_layernorm_forward(s->ln, s->mean, s->rstd, s->x, w.t[W_LN1W] + l * Cz, lw(w.t[W_LN1B], l * Cz), n,
                          C);
-    tr_matmul_forward(s->qkv, s->ln, w.t[W_QKVW] + l * 3 * Cz * Cz, lw(w.t[W_QKVB], l * 3 * Cz), n, C,
+    linear(s->qkv, s->ln, w.t[W_QKVW] + l * 3 * Cz * Cz, lw(w.t[W_QKVB], l * 3 * Cz), n, C,
                       3 * C, 0.0f);
     for (int i = 0; i < n; i++) {
       size_t at = ((size_t)l * s->T + (size_t)(p0 + i)) * Cz;
@@ -265,19 +283,19 @@ static void forward_block(TrSampler *s, const int *tok, int p0, int n) {
       memcpy(s->v + at, s->qkv + (size_t)i * 3 * Cz + 2 * Cz, Cz * sizeof(float));
     }
     attend(s, l, p0, n);
-    tr_matmul_forward(s->x, s->atty, w.t[W_PROJW] + l * Cz * Cz, lw(w.t[W_PROJB], l * Cz), n, C, C,
+    linear(s->x, s->atty, w.t[W_PROJW] + l * Cz * Cz, lw(w.t[W_PROJB], l * Cz), n, C, C,
                       1.0f);
     tr_layernorm_forward(s->ln, s->mean, s->rstd, s->x, w.t[W_LN2W] + l * Cz, lw(w.t[W_LN2B], l * Cz), n,
                          C);
-    tr_matmul_forward(s->fch, s->ln, w.t[W_FCW] + l * Hz * Cz, lw(w.t[W_FCB], l * Hz), n, C, H, 0.0f);
+    linear(s->fch, s->ln, w.t[W_FCW] + l * Hz * Cz, lw(w.t[W_FCB], l * Hz), n, C, H, 0.0f);
     tr_gelu_forward(s->fchg, s->fch, (size_t)n * Hz);
-    tr_matmul_forward(s->x, s->fchg, w.t[W_FCPW] + l * Cz * Hz, lw(w.t[W_FCPB], l * Cz), n, H, C,
+    linear(s->x, s->fchg, w.t[W_FCPW] + l * Cz * Hz, lw(w.t[W_FCPB], l * Cz), n, H, C,
                       1.0f);
   }
   /* only the last position's logits are needed: the final LayerNorm and LM head of one row */
   tr_layernorm_forward(s->ln, s->mean, s->rstd, s->x + (size_t)(n - 1) * Cz, w.t[W_LNFW], w.t[W_LNFB],
                        1, C);
-  tr_matmul_forward(s->logits, s->ln, w.t[W_WTE], NULL, 1, C, s->V, 0.0f);
+  linear(s->logits, s->ln, w.t[W_WTE], NULL, 1, C, s->V, 0.0f);
 }
 
 const float *tr_sampler_feed(TrSampler *s, const int *tokens, int n) {
