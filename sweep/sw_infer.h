@@ -33,7 +33,8 @@
 **   (sw_infer_metric_value). res gets status (completed, or interrupted when
 **   *hooks->stop was set or on_metric returned non-zero), wall_seconds, tokens
 **   (generated), tokens_per_second, n_params, entropy_floor; steps 0 and the
-**   loss fields NAN. Setup failures (bad checkpoint, missing data file, bad
+**   loss fields NAN. hooks->resume_path and on_checkpoint are not used: an
+**   interrupted inference trial simply runs again. Setup failures (bad checkpoint, missing data file, bad
 **   sample settings) return an error code with err filled.
 */
 #ifndef SW_INFER_H
