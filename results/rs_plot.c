@@ -1,0 +1,487 @@
+/* rs_plot.c: PLplot rendering of RsPlot, and the builders over a trial set. */
+#include "rs_plot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <plplot/plplot.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rs_stats.h"
+
+static mode_t current_umask(void) {
+  mode_t m = umask(022);
+  umask(m);
+  return m;
+}
+
+void rs_plot_init(RsPlot *p) { memset(p, 0, sizeof *p); }
+
+void rs_plot_deinit(RsPlot *p) {
+  if (!p) return;
+  for (int i = 0; i < p->ns; i++) free(p->s[i].x), free(p->s[i].y), free(p->s[i].ylo), free(p->s[i].yhi);
+  free(p->s);
+  for (int i = 0; i < p->nlegend; i++) free(p->legend[i]);
+  free(p->legend), free(p->legend_rgb), free(p->legend_style);
+  for (int i = 0; i < p->nxcats; i++) free(p->xcats[i]);
+  free(p->xcats);
+  memset(p, 0, sizeof *p);
+}
+
+static double *dup_arr(const double *a, int n) {
+  if (!a) return NULL;
+  double *d = malloc(((size_t)n + 1) * sizeof *d);
+  if (d) memcpy(d, a, (size_t)n * sizeof *d);
+  return d;
+}
+
+int rs_plot_add(RsPlot *p, const double *x, const double *y, const double *ylo, const double *yhi,
+                int n, unsigned rgb, int style) {
+  RsPlotSeries *ns = realloc(p->s, ((size_t)p->ns + 1) * sizeof *ns);
+  if (!ns) return -1;
+  p->s = ns;
+  RsPlotSeries *s = &p->s[p->ns];
+  memset(s, 0, sizeof *s);
+  s->x = dup_arr(x, n), s->y = dup_arr(y, n), s->ylo = dup_arr(ylo, n), s->yhi = dup_arr(yhi, n);
+  s->n = n, s->rgb = rgb, s->style = style, s->clip_range = 1;
+  return p->ns++;
+}
+
+int rs_plot_legend_add(RsPlot *p, const char *text, unsigned rgb, int style) {
+  char **nl = realloc(p->legend, ((size_t)p->nlegend + 1) * sizeof *nl);
+  if (nl) p->legend = nl;
+  unsigned *nr = realloc(p->legend_rgb, ((size_t)p->nlegend + 1) * sizeof *nr);
+  if (nr) p->legend_rgb = nr;
+  int *nst = realloc(p->legend_style, ((size_t)p->nlegend + 1) * sizeof *nst);
+  if (nst) p->legend_style = nst;
+  if (!nl || !nr || !nst) return -1;
+  p->legend[p->nlegend] = strdup(text);
+  p->legend_rgb[p->nlegend] = rgb, p->legend_style[p->nlegend] = style;
+  return p->nlegend++;
+}
+
+unsigned rs_plot_color(int i, int n) {
+  /* Categorical (Tableau 10), distinguishable and print-safe. */
+  static const unsigned cat[10] = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd,
+                                   0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf};
+  if (n <= 10) return cat[((i % 10) + 10) % 10];
+  /* Ordered values: a viridis-like ramp through 5 anchors. */
+  static const double anc[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+  double t = n > 1 ? (double)i / (n - 1) : 0;
+  t = t < 0 ? 0 : t > 1 ? 1 : t;
+  int a = (int)(t * 4);
+  if (a > 3) a = 3;
+  double f = t * 4 - a;
+  unsigned rgb = 0;
+  for (int c = 0; c < 3; c++) rgb = (rgb << 8) | (unsigned)lround(anc[a][c] + f * (anc[a + 1][c] - anc[a][c]));
+  return rgb;
+}
+
+const char *rs_plot_device_for(const char *path) {
+  const char *dot = strrchr(path, '.');
+  if (!dot) return NULL;
+  if (strcasecmp(dot, ".svg") == 0) return "svg";
+  if (strcasecmp(dot, ".png") == 0) return "pngcairo";
+  if (strcasecmp(dot, ".pdf") == 0) return "pdfcairo";
+  return NULL;
+}
+
+int rs_plot_device_check(const char *dev, TrErr *err) {
+  /* plgDevs fills caller arrays of capacity *n. */
+  const char *menu_buf[128], *names_buf[128];
+  const char **menu = menu_buf, **names = names_buf;
+  int n = 128;
+  plgDevs(&menu, &names, &n);
+  for (int i = 0; i < n; i++)
+    if (names[i] && strcmp(names[i], dev) == 0) return TR_OK;
+  return tr_err_set(err, TR_ENOTFOUND, "PLplot has no '%s' driver (install %s)", dev,
+                    strcmp(dev, "svg") == 0 ? "libplplot17" : "plplot-driver-cairo");
+}
+
+/* PLplot calls exit() on fatal errors unless a handler says otherwise; we check
+** everything it could fail on (device, writable file) before plinit. */
+static int plot_exit_handler(const char *msg) {
+  (void)msg;
+  return 1;
+}
+
+typedef struct Pts {
+  double *x, *y, *lo, *hi;
+  int n;
+} Pts;
+
+/* Finite (and positive on log axes) points, log10'd as PLplot wants, thinned. */
+static Pts prepare(const RsPlot *p, const RsPlotSeries *s) {
+  Pts o = {0};
+  o.x = malloc(((size_t)s->n + 1) * sizeof(double)), o.y = malloc(((size_t)s->n + 1) * sizeof(double));
+  o.lo = malloc(((size_t)s->n + 1) * sizeof(double)), o.hi = malloc(((size_t)s->n + 1) * sizeof(double));
+  for (int i = 0; i < s->n; i++) {
+    double x = s->x[i], y = s->y[i];
+    double lo = s->ylo ? s->ylo[i] : y, hi = s->yhi ? s->yhi[i] : y;
+    if (!isfinite(x) || !isfinite(y)) continue;
+    if (p->logx) { if (!(x > 0)) continue; x = log10(x); }
+    if (p->logy) {
+      if (!(y > 0)) continue;
+      y = log10(y);
+      lo = lo > 0 ? log10(lo) : y, hi = hi > 0 ? log10(hi) : y;
+    }
+    if (!isfinite(lo)) lo = y;
+    if (!isfinite(hi)) hi = y;
+    o.x[o.n] = x, o.y[o.n] = y, o.lo[o.n] = lo, o.hi[o.n] = hi;
+    o.n++;
+  }
+  if (o.n > RS_PLOT_MAX_POINTS) { /* thin evenly, keep first and last */
+    for (int j = 0; j < RS_PLOT_MAX_POINTS; j++) {
+      int i = (int)((double)j * (o.n - 1) / (RS_PLOT_MAX_POINTS - 1) + 0.5);
+      o.x[j] = o.x[i], o.y[j] = o.y[i], o.lo[j] = o.lo[i], o.hi[j] = o.hi[i];
+    }
+    o.n = RS_PLOT_MAX_POINTS;
+  }
+  return o;
+}
+
+static void pts_free(Pts *o) { free(o->x), free(o->y), free(o->lo), free(o->hi); }
+
+static void cat_label(PLINT axis, PLFLT value, char *label, PLINT length, PLPointer data) {
+  const RsPlot *p = data;
+  label[0] = '\0';
+  if (axis != PL_X_AXIS) return;
+  long i = lround(value);
+  if (fabs(value - (double)i) < 1e-6 && i >= 0 && i < p->nxcats) snprintf(label, (size_t)length, "%s", p->xcats[i]);
+}
+
+static void set_rgb(int idx, unsigned rgb) {
+  plscol0(idx, (PLINT)((rgb >> 16) & 255), (PLINT)((rgb >> 8) & 255), (PLINT)(rgb & 255));
+}
+
+static int render(const RsPlot *p, const char *dev, const char *file, TrErr *err) {
+  int rc = rs_plot_device_check(dev, err);
+  if (rc) return rc;
+  Pts *pts = calloc((size_t)p->ns + 1, sizeof *pts);
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  double ya0 = INFINITY, ya1 = -INFINITY; /* every series, for when all are excluded */
+  for (int i = 0; i < p->ns; i++) {
+    pts[i] = prepare(p, &p->s[i]);
+    for (int j = 0; j < pts[i].n; j++) {
+      x0 = fmin(x0, pts[i].x[j]), x1 = fmax(x1, pts[i].x[j]);
+      ya0 = fmin(ya0, pts[i].lo[j]), ya1 = fmax(ya1, pts[i].hi[j]);
+      if (p->s[i].clip_range) y0 = fmin(y0, pts[i].lo[j]), y1 = fmax(y1, pts[i].hi[j]);
+    }
+  }
+  if (!(y0 <= y1)) y0 = ya0, y1 = ya1;
+  if (!(x0 <= x1)) x0 = 0, x1 = 1;
+  if (!(y0 <= y1)) y0 = 0, y1 = 1;
+  if (p->nxcats) x0 = -0.5, x1 = p->nxcats - 0.5;
+  double dx = x1 - x0, dy = y1 - y0;
+  if (dx <= 0) dx = fabs(x0) > 0 ? fabs(x0) * 0.2 : 1, x0 -= dx / 2, x1 += dx / 2, dx *= 2;
+  if (dy <= 0) dy = fabs(y0) > 0 ? fabs(y0) * 0.2 : 1, y0 -= dy / 2, y1 += dy / 2, dy *= 2;
+  if (!p->nxcats) x0 -= 0.03 * dx, x1 += 0.03 * dx;
+  y0 -= 0.05 * dy, y1 += 0.05 * dy;
+
+  plsexit(plot_exit_handler);
+  PLINT strm;
+  plmkstrm(&strm);
+  plsdev(dev);
+  plsfnam(file);
+  if (strcmp(dev, "svg") == 0) plspage(0, 0, 800, 500, 0, 0);
+  else if (strcmp(dev, "pngcairo") == 0) plspage(0, 0, 1200, 750, 0, 0);
+  else plspage(0, 0, 720, 450, 0, 0);
+  plscolbg(255, 255, 255);
+  plscmap0n(4 + p->ns + p->nlegend);
+  plinit();
+  set_rgb(0, 0xffffff), set_rgb(1, 0x333333), set_rgb(2, 0xe2e2e2);
+  pladv(0);
+  plschr(0, 0.78);
+  int has_legend = p->nlegend > 0;
+  plvpor(0.10, has_legend ? 0.74 : 0.96, 0.13, 0.90);
+  plwind(x0, x1, y0, y1);
+  char xo[16], yo[16], go[16], gyo[16];
+  snprintf(go, sizeof go, "g%s", p->logx ? "l" : "");
+  snprintf(gyo, sizeof gyo, "g%s", p->logy ? "l" : "");
+  snprintf(xo, sizeof xo, "bcnst%s%s", p->logx ? "l" : "", p->nxcats ? "o" : "");
+  snprintf(yo, sizeof yo, "bcnstv%s", p->logy ? "l" : "");
+  plcol0(2);
+  plwidth(0.6);
+  plbox(go, p->nxcats ? 1.0 : 0.0, 0, gyo, 0.0, 0);
+  plcol0(1);
+  plwidth(1.0);
+  if (p->nxcats) plslabelfunc(cat_label, (PLPointer)p);
+  plbox(xo, p->nxcats ? 1.0 : 0.0, 0, yo, 0.0, 0);
+  if (p->nxcats) plslabelfunc(NULL, NULL);
+  plmtex("b", 3.0, 0.5, 0.5, p->xlabel);
+  plmtex("l", 4.2, 0.5, 0.5, p->ylabel);
+  plschr(0, 0.9);
+  plmtex("t", 1.2, 0.5, 0.5, p->title);
+  plschr(0, 0.78);
+  for (int i = 0; i < p->ns; i++) {
+    Pts *o = &pts[i];
+    set_rgb(4 + i, p->s[i].rgb);
+    plcol0(4 + i);
+    if (o->n == 0) continue;
+    if (p->s[i].ylo || p->s[i].yhi) {
+      plwidth(1.0);
+      plerry(o->n, o->x, o->lo, o->hi);
+    }
+    int line = p->s[i].style != RS_STYLE_POINTS && o->n >= 2;
+    if (line) {
+      plwidth(RS_PLOT_SERIES_WIDTH);
+      plline(o->n, o->x, o->y);
+    }
+    if (!line || p->s[i].style == RS_STYLE_LINEPOINTS) {
+      plschr(0, 0.9);
+      plstring(o->n, o->x, o->y, "#(850)");
+      plschr(0, 0.78);
+    }
+  }
+  if (has_legend) {
+    int n = p->nlegend + (p->legend_title[0] ? 1 : 0);
+    PLINT *opt = calloc((size_t)n, sizeof *opt), *tcol = calloc((size_t)n, sizeof *tcol);
+    PLINT *lcol = calloc((size_t)n, sizeof *lcol), *lsty = calloc((size_t)n, sizeof *lsty);
+    PLINT *scol = calloc((size_t)n, sizeof *scol), *snum = calloc((size_t)n, sizeof *snum);
+    PLFLT *lw = calloc((size_t)n, sizeof *lw), *ssc = calloc((size_t)n, sizeof *ssc);
+    const char **text = calloc((size_t)n, sizeof *text), **sym = calloc((size_t)n, sizeof *sym);
+    int j = 0;
+    if (p->legend_title[0]) {
+      opt[j] = PL_LEGEND_NONE, tcol[j] = 1, text[j] = p->legend_title, sym[j] = "";
+      lw[j] = 1, ssc[j] = 1, lsty[j] = 1, j++;
+    }
+    for (int i = 0; i < p->nlegend; i++, j++) {
+      int c = 4 + p->ns + i;
+      set_rgb(c, p->legend_rgb[i]);
+      int st = p->legend_style[i];
+      opt[j] = st == RS_STYLE_POINTS ? PL_LEGEND_SYMBOL
+             : st == RS_STYLE_LINE ? PL_LEGEND_LINE : (PL_LEGEND_LINE | PL_LEGEND_SYMBOL);
+      tcol[j] = 1, text[j] = p->legend[i], lcol[j] = c, lsty[j] = 1, lw[j] = 2.5;
+      scol[j] = c, ssc[j] = 0.9, snum[j] = 1, sym[j] = "#(850)";
+    }
+    PLFLT w, h;
+    plwidth(1.0);
+    pllegend(&w, &h, PL_LEGEND_BACKGROUND, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE,
+             0.02, 0.0, 0.05, 0, 1, 1, 0, 0, n, opt, 0.8, 0.62, 2.2, 0.0, tcol, text, NULL, NULL,
+             NULL, NULL, lcol, lsty, lw, scol, ssc, snum, sym);
+    free(opt), free(tcol), free(lcol), free(lsty), free(scol), free(snum), free(lw), free(ssc);
+    free(text), free(sym);
+  }
+  plend1();
+  for (int i = 0; i < p->ns; i++) pts_free(&pts[i]);
+  free(pts);
+  return TR_OK;
+}
+
+int rs_plot_write(const RsPlot *p, const char *path, TrErr *err) {
+  const char *dev = rs_plot_device_for(path);
+  if (!dev) return tr_err_set(err, TR_EINVAL, "%s: unknown figure type (use .svg, .png or .pdf)", path);
+  /* Render to a temp file beside the target, then rename: never a half figure. */
+  size_t n = strlen(path) + 16;
+  char *tmp = malloc(n);
+  snprintf(tmp, n, "%s.XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    free(tmp);
+    return tr_err_set(err, TR_EIO, "%s: cannot write: %s", path, strerror(errno));
+  }
+  fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; a result file is shared */
+  close(fd);
+  int rc = render(p, dev, tmp, err);
+  if (rc == TR_OK) {
+    fd = open(tmp, O_RDONLY);
+    if (fd >= 0) fsync(fd), close(fd);
+    if (rename(tmp, path) != 0) rc = tr_err_set(err, TR_EIO, "%s: rename: %s", path, strerror(errno));
+  }
+  if (rc != TR_OK) unlink(tmp);
+  free(tmp);
+  return rc;
+}
+
+int rs_plot_svg(const RsPlot *p, char **svg, TrErr *err) {
+  *svg = NULL;
+  const char *dir = getenv("TMPDIR");
+  char tmp[1024];
+  snprintf(tmp, sizeof tmp, "%s/hps_plot_XXXXXX", dir && *dir ? dir : "/tmp");
+  int fd = mkstemp(tmp);
+  if (fd < 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+  close(fd);
+  int rc = render(p, "svg", tmp, err);
+  FILE *f = rc ? NULL : fopen(tmp, "rb");
+  if (!rc && !f) rc = tr_err_set(err, TR_EIO, "%s: %s", tmp, strerror(errno));
+  if (f) {
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *svg = malloc((size_t)len + 1);
+    size_t got = *svg ? fread(*svg, 1, (size_t)len, f) : 0;
+    if (*svg) (*svg)[got] = '\0';
+    fclose(f);
+  }
+  unlink(tmp);
+  return rc;
+}
+
+/* ---- builders ------------------------------------------------------------ */
+
+static const char *x_label(RsXKind x) {
+  return x == RS_X_TOKENS ? "tokens" : x == RS_X_SECONDS ? "training seconds" : "step";
+}
+
+static int failed_status(const char *s) { return strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0; }
+
+int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err) {
+  rs_plot_init(out);
+  int rc = rs_metric_check(db, ts->sweep.id, o->metric, err);
+  if (rc) return rc;
+  snprintf(out->title, sizeof out->title, "%s: %s by %s", ts->sweep.name, o->metric, x_label(o->x));
+  snprintf(out->xlabel, sizeof out->xlabel, "%s", x_label(o->x));
+  snprintf(out->ylabel, sizeof out->ylabel, "%s%s", o->metric, o->logy ? " (log)" : "");
+  out->logy = o->logy;
+  const RsParam *cp = o->color_by >= 0 ? &ts->p[o->color_by] : NULL;
+  int *used = cp ? calloc((size_t)cp->n_values + 1, sizeof *used) : NULL;
+  int nshown = 0;
+  for (int i = 0; i < ts->n; i++) {
+    double *x, *y;
+    int n;
+    rc = rs_series_load(db, ts->t[i].id, o->metric, o->x, &x, &y, &n, err);
+    if (rc) break;
+    if (n > 0) {
+      unsigned rgb;
+      if (cp) {
+        int v = ts->t[i].pv[o->color_by];
+        rgb = v >= 0 ? rs_plot_color(v, cp->n_values) : 0x999999;
+        if (v >= 0) used[v] = 1;
+      } else {
+        rgb = rs_plot_color(nshown, ts->n);
+      }
+      int k = rs_plot_add(out, x, y, NULL, NULL, n, rgb, RS_STYLE_LINE);
+      if (k >= 0) out->s[k].clip_range = !failed_status(ts->t[i].status);
+      if (!cp && ts->n <= 12) {
+        char lab[64];
+        snprintf(lab, sizeof lab, "trial %lld", (long long)ts->t[i].id);
+        rs_plot_legend_add(out, lab, rgb, RS_STYLE_LINE);
+      }
+      nshown++;
+    }
+    free(x), free(y);
+  }
+  if (!rc && cp) {
+    snprintf(out->legend_title, sizeof out->legend_title, "%s", cp->short_name);
+    /* At most 14 entries: every k-th value of a long ordered list. */
+    int nu = 0;
+    for (int v = 0; v < cp->n_values; v++) nu += used[v];
+    int step = nu > 14 ? (nu + 13) / 14 : 1, seen = 0;
+    for (int v = 0; v < cp->n_values; v++) {
+      if (!used[v]) continue;
+      if (seen++ % step == 0) rs_plot_legend_add(out, cp->values[v], rs_plot_color(v, cp->n_values), RS_STYLE_LINE);
+    }
+  }
+  free(used);
+  if (!rc && nshown == 0)
+    rc = tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no rows of '%s' yet", ts->sweep.name, o->metric);
+  if (rc) rs_plot_deinit(out);
+  return rc;
+}
+
+static int completed(const RsTrial *t) { return !isnan(t->best) && strcmp(t->status, "completed") == 0; }
+
+int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
+  rs_plot_init(out);
+  const RsParam *p = &ts->p[k];
+  snprintf(out->title, sizeof out->title, "%s: %s %s by %s", ts->sweep.name,
+           ts->maximize ? "best (max)" : "best (min)", ts->metric, p->short_name);
+  snprintf(out->xlabel, sizeof out->xlabel, "%s", p->name);
+  snprintf(out->ylabel, sizeof out->ylabel, "%s", ts->metric);
+  out->logx = p->numeric && p->log_spaced;
+  if (!p->numeric) {
+    out->xcats = calloc((size_t)p->n_values + 1, sizeof *out->xcats);
+    for (int v = 0; v < p->n_values; v++) out->xcats[v] = strdup(p->values[v]);
+    out->nxcats = p->n_values;
+  }
+  int by[1] = {k};
+  RsCompare cmp;
+  int rc = rs_compare_build(ts, by, 1, &cmp, err);
+  if (rc) return rc;
+  int m = p->n_values;
+  double *x = malloc(((size_t)m + 1) * sizeof *x), *y = malloc(((size_t)m + 1) * sizeof *y);
+  double *lo = malloc(((size_t)m + 1) * sizeof *lo), *hi = malloc(((size_t)m + 1) * sizeof *hi);
+  int any = 0;
+  for (int c = 0; c < cmp.nctx; c++) {
+    unsigned rgb = rs_plot_color(c, cmp.nctx <= 10 ? 10 : cmp.nctx);
+    /* Groups back in value order: find each value's group by its trials. */
+    int n = 0;
+    for (int v = 0; v < m; v++) {
+      for (int g = 0; g < cmp.ctx[c].ng; g++) {
+        const RsGroup *gr = &cmp.ctx[c].g[g];
+        const char *eq = strchr(gr->label, '=');
+        if (!eq || strcmp(eq + 1, p->values[v]) != 0 || gr->n == 0) continue;
+        x[n] = p->numeric ? p->nums[v] : v;
+        y[n] = gr->mean;
+        lo[n] = isnan(gr->ci_lo) ? gr->mean : gr->ci_lo;
+        hi[n] = isnan(gr->ci_hi) ? gr->mean : gr->ci_hi;
+        n++;
+      }
+    }
+    if (n == 0) continue;
+    any = 1;
+    rs_plot_add(out, x, y, lo, hi, n, rgb, RS_STYLE_LINEPOINTS);
+    if (cmp.nctx > 1) rs_plot_legend_add(out, cmp.ctx[c].label, rgb, RS_STYLE_LINEPOINTS);
+  }
+  rs_compare_deinit(&cmp);
+  free(x), free(y), free(lo), free(hi);
+  if (!any) {
+    rs_plot_deinit(out);
+    return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no completed trials with a %s yet",
+                      ts->sweep.name, ts->metric);
+  }
+  if (cmp.nctx > 1) snprintf(out->legend_title, sizeof out->legend_title, "other parameters");
+  return TR_OK;
+}
+
+int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, TrErr *err) {
+  rs_plot_init(out);
+  int n = ts->n;
+  double *c = malloc(((size_t)n + 1) * sizeof *c), *m = malloc(((size_t)n + 1) * sizeof *m);
+  int *f = malloc(((size_t)n + 1) * sizeof *f), *idx = malloc(((size_t)n + 1) * sizeof *idx);
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    double cost = use_flops ? ts->t[i].flops : ts->t[i].wall;
+    if (!completed(&ts->t[i]) || !(cost > 0)) continue;
+    c[k] = cost, m[k] = ts->t[i].best, idx[k] = i, k++;
+  }
+  if (front)
+    for (int i = 0; i < n; i++) front[i] = 0;
+  if (k == 0) {
+    free(c), free(m), free(f), free(idx);
+    return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no completed trials with %s yet", ts->sweep.name,
+                      use_flops ? "FLOPs" : "wall seconds");
+  }
+  int nf = rs_stats_pareto(c, m, k, ts->maximize, f);
+  snprintf(out->title, sizeof out->title, "%s: %s against %s", ts->sweep.name, ts->metric,
+           use_flops ? "training FLOPs" : "wall time");
+  snprintf(out->xlabel, sizeof out->xlabel, "%s", use_flops ? "training FLOPs" : "wall seconds");
+  snprintf(out->ylabel, sizeof out->ylabel, "%s", ts->metric);
+  double cmin = INFINITY, cmax = 0;
+  for (int i = 0; i < k; i++) cmin = fmin(cmin, c[i]), cmax = fmax(cmax, c[i]);
+  out->logx = cmax / cmin >= 10;
+  /* Front: sorted by cost, drawn as a line through its points. */
+  double *fx = malloc(((size_t)nf + 1) * sizeof *fx), *fy = malloc(((size_t)nf + 1) * sizeof *fy);
+  int j = 0;
+  for (int i = 0; i < k; i++)
+    if (f[i]) fx[j] = c[i], fy[j] = m[i], j++;
+  for (int a = 1; a < j; a++)
+    for (int b = a; b > 0 && fx[b] < fx[b - 1]; b--) {
+      double t = fx[b]; fx[b] = fx[b - 1]; fx[b - 1] = t;
+      t = fy[b]; fy[b] = fy[b - 1]; fy[b - 1] = t;
+    }
+  rs_plot_add(out, c, m, NULL, NULL, k, 0x1f77b4, RS_STYLE_POINTS);
+  rs_plot_add(out, fx, fy, NULL, NULL, j, 0xd62728, RS_STYLE_LINEPOINTS);
+  rs_plot_legend_add(out, "trial", 0x1f77b4, RS_STYLE_POINTS);
+  rs_plot_legend_add(out, "Pareto front", 0xd62728, RS_STYLE_LINEPOINTS);
+  if (front)
+    for (int i = 0; i < k; i++) front[idx[i]] = f[i];
+  free(c), free(m), free(f), free(idx), free(fx), free(fy);
+  return TR_OK;
+}

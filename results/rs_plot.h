@@ -1,0 +1,89 @@
+/*
+** rs_plot.h: figures of a sweep with PLplot: learning curves, metric against a
+** parameter (mean and 95% CI over seeds), metric against cost (Pareto front).
+**
+** Contract:
+** - An RsPlot is plain data (owned copies of the series); builders fill it from a
+**   trial set, rs_plot_write renders it to FILE.svg (PLplot's svg driver),
+**   FILE.png (pngcairo) or FILE.pdf (pdfcairo, package plplot-driver-cairo),
+**   atomically (temp file + rename). rs_plot_svg returns the same SVG as text,
+**   so the report embeds exactly what `hpsweep plot` writes.
+** - Every series is drawn as ONE polyline with stroke-width RS_PLOT_SERIES_WIDTH
+**   (at most RS_PLOT_MAX_POINTS points: longer series are thinned, keeping the
+**   first and last), so an SVG reader can count series. Legend swatches and axes
+**   use other widths. Non-finite points (and non-positive ones on a log axis) are
+**   dropped.
+** - PLplot keeps global state: not thread-safe; each render uses its own stream.
+*/
+#ifndef RS_PLOT_H
+#define RS_PLOT_H
+
+#include "rs_query.h"
+#include "tr_err.h"
+
+#define RS_PLOT_SERIES_WIDTH 1.5
+#define RS_PLOT_SERIES_WIDTH_SVG "1.500000e+00" /* as PLplot's svg driver prints it */
+#define RS_PLOT_MAX_POINTS 240
+
+typedef enum { RS_STYLE_LINE, RS_STYLE_POINTS, RS_STYLE_LINEPOINTS } RsPlotStyle;
+
+typedef struct RsPlotSeries {
+  double *x, *y;          /* (n) */
+  double *ylo, *yhi;      /* (n) error bars, or NULL */
+  int n;
+  unsigned rgb;           /* 0xRRGGBB */
+  int style;              /* RsPlotStyle */
+  int clip_range;         /* 0: excluded from the automatic y range (a diverged run) */
+} RsPlotSeries;
+
+typedef struct RsPlot {
+  char title[256], xlabel[128], ylabel[128];
+  char legend_title[128];
+  int logx, logy;
+  RsPlotSeries *s;
+  int ns;
+  char **legend;          /* (nlegend) entry texts */
+  unsigned *legend_rgb;
+  int *legend_style;
+  int nlegend;
+  char **xcats;           /* (nxcats) category names: x = 0..nxcats-1 is categorical */
+  int nxcats;
+} RsPlot;
+
+void rs_plot_init(RsPlot *p);
+void rs_plot_deinit(RsPlot *p);
+/* Copy a series in (ylo/yhi may be NULL); returns its index or -1 when out of memory. */
+int rs_plot_add(RsPlot *p, const double *x, const double *y, const double *ylo, const double *yhi,
+                int n, unsigned rgb, int style);
+int rs_plot_legend_add(RsPlot *p, const char *text, unsigned rgb, int style);
+
+/* Colour i of n: a categorical palette for n <= 10, a viridis-like ramp beyond. */
+unsigned rs_plot_color(int i, int n);
+/* TR_ENOTFOUND naming the package if PLplot lacks the device ("svg", "pngcairo"...). */
+int rs_plot_device_check(const char *dev, TrErr *err);
+/* The device for a path by extension: .svg -> svg, .png -> pngcairo, .pdf -> pdfcairo. */
+const char *rs_plot_device_for(const char *path);
+
+int rs_plot_write(const RsPlot *p, const char *path, TrErr *err);
+int rs_plot_svg(const RsPlot *p, char **svg, TrErr *err);
+
+/* ---- builders ------------------------------------------------------------ */
+
+typedef struct RsCurveOpts {
+  const char *metric;     /* metrics.name */
+  RsXKind x;
+  int color_by;           /* parameter index, or -1: one colour per trial */
+  int logy;
+} RsCurveOpts;
+
+/* One series per trial that has rows of the metric; TR_ENOTFOUND if none has. */
+int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err);
+/* The ranking metric of completed trials against parameter k: mean with a 95% CI
+** (over seeds) per value, one series per combination of the other varying params,
+** and each trial as a dot. Log x for log-spaced values. */
+int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err);
+/* The ranking metric against wall seconds (use_flops 0) or FLOPs (1), Pareto front
+** marked; front[] (ts->n, may be NULL) receives the membership. */
+int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, TrErr *err);
+
+#endif

@@ -1,0 +1,938 @@
+/* rs_query.c: read-only queries, ranking, grouping over seeds, export. */
+#include "rs_query.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rs_stats.h"
+
+struct RsDb {
+  sqlite3 *db;
+  char *path;
+  int in_snapshot;
+};
+
+const char *const rs_status_names[RS_NSTATUS] = {"pending", "running", "completed",
+                                                  "failed", "diverged", "interrupted"};
+
+int rs_status_index(const char *status) {
+  for (int i = 0; status && i < RS_NSTATUS; i++)
+    if (strcmp(status, rs_status_names[i]) == 0) return i;
+  return -1;
+}
+
+static char *xstrdup(const char *s) {
+  if (!s) return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+static char *col_str(sqlite3_stmt *st, int i) {
+  const unsigned char *s = sqlite3_column_text(st, i);
+  return s ? xstrdup((const char *)s) : NULL;
+}
+
+static double col_num(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static int64_t col_int(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
+
+static int db_fail(RsDb *db, TrErr *err, const char *what) {
+  return tr_err_set(err, TR_EDB, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
+}
+
+static int prep(RsDb *db, const char *sql, sqlite3_stmt **st, TrErr *err) {
+  if (sqlite3_prepare_v2(db->db, sql, -1, st, NULL) != SQLITE_OK) return db_fail(db, err, "query");
+  return TR_OK;
+}
+
+int rs_db_open(RsDb **out, const char *path, TrErr *err) {
+  *out = NULL;
+  struct stat sb;
+  if (stat(path, &sb) != 0)
+    return tr_err_set(err, TR_ENOTFOUND, "%s: no such database (use --db FILE)", path);
+  RsDb *db = calloc(1, sizeof *db);
+  if (!db) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  db->path = xstrdup(path);
+  /* Read-only: no write lock ever, so a running sweep (WAL) is never blocked. */
+  if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    int rc = db_fail(db, err, "cannot open");
+    rs_db_close(db);
+    return rc;
+  }
+  sqlite3_busy_timeout(db->db, 5000); /* a writer's checkpoint or recovery is brief */
+  sqlite3_stmt *st = NULL;
+  int version = -1, has_sweeps = 0;
+  if (sqlite3_prepare_v2(db->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (version < 0) {
+    int rc = tr_err_set(err, TR_EDB, "%s: not a readable SQLite database: %s", path,
+                        sqlite3_errmsg(db->db));
+    rs_db_close(db);
+    return rc;
+  }
+  if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name='sweeps'",
+                         -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    has_sweeps = 1;
+  sqlite3_finalize(st);
+  if (version < 1 || !has_sweeps) {
+    int rc = tr_err_set(err, TR_EFORMAT, "%s: not an hpsweep database (user_version %d%s)", path,
+                        version, has_sweeps ? "" : ", no sweeps table");
+    rs_db_close(db);
+    return rc;
+  }
+  *out = db;
+  return TR_OK;
+}
+
+void rs_db_close(RsDb *db) {
+  if (!db) return;
+  if (db->in_snapshot) rs_db_snapshot_end(db);
+  sqlite3_close(db->db);
+  free(db->path);
+  free(db);
+}
+
+sqlite3 *rs_db_handle(RsDb *db) { return db->db; }
+const char *rs_db_path(const RsDb *db) { return db->path; }
+
+int rs_db_snapshot_begin(RsDb *db, TrErr *err) {
+  if (db->in_snapshot) return TR_OK;
+  if (sqlite3_exec(db->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return db_fail(db, err, "begin");
+  db->in_snapshot = 1;
+  return TR_OK;
+}
+
+void rs_db_snapshot_end(RsDb *db) {
+  if (!db->in_snapshot) return;
+  sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL);
+  db->in_snapshot = 0;
+}
+
+/* ---- sweeps -------------------------------------------------------------- */
+
+void rs_sweep_deinit(RsSweepInfo *s) {
+  if (!s) return;
+  free(s->name), free(s->spec), free(s->method), free(s->metric), free(s->goal), free(s->task);
+  memset(s, 0, sizeof *s);
+}
+
+void rs_query_sweeps_free(RsSweepInfo *s, int n) {
+  for (int i = 0; s && i < n; i++) rs_sweep_deinit(&s[i]);
+  free(s);
+}
+
+#define SWEEP_COLS "id, name, spec, method, metric, goal, task, seed, created"
+
+static void sweep_from_row(sqlite3_stmt *st, RsSweepInfo *s) {
+  memset(s, 0, sizeof *s);
+  s->id = sqlite3_column_int64(st, 0);
+  s->name = col_str(st, 1), s->spec = col_str(st, 2), s->method = col_str(st, 3);
+  s->metric = col_str(st, 4), s->goal = col_str(st, 5), s->task = col_str(st, 6);
+  s->seed = col_int(st, 7);
+  s->created = col_num(st, 8);
+  s->maximize = s->goal && strcmp(s->goal, "maximize") == 0;
+  s->best = NAN;
+  s->best_trial = -1;
+}
+
+/* Counts by status and the best metric of trials that did not fail or diverge. */
+static int sweep_counts(RsDb *db, RsSweepInfo *s, TrErr *err) {
+  sqlite3_stmt *st;
+  if (prep(db, "SELECT status, count(*) FROM trials WHERE sweep_id=? GROUP BY status", &st, err))
+    return err ? err->code : TR_EDB;
+  sqlite3_bind_int64(st, 1, s->id);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int k = rs_status_index((const char *)sqlite3_column_text(st, 0));
+    int64_t c = sqlite3_column_int64(st, 1);
+    if (k >= 0) s->count[k] = c;
+    s->n_trials += c;
+  }
+  sqlite3_finalize(st);
+  const char *sql = s->maximize
+      ? "SELECT id, best_metric FROM trials WHERE sweep_id=? AND best_metric IS NOT NULL AND "
+        "status NOT IN ('failed','diverged') ORDER BY best_metric DESC, idx LIMIT 1"
+      : "SELECT id, best_metric FROM trials WHERE sweep_id=? AND best_metric IS NOT NULL AND "
+        "status NOT IN ('failed','diverged') ORDER BY best_metric ASC, idx LIMIT 1";
+  if (prep(db, sql, &st, err)) return err ? err->code : TR_EDB;
+  sqlite3_bind_int64(st, 1, s->id);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    s->best_trial = sqlite3_column_int64(st, 0);
+    s->best = col_num(st, 1);
+  }
+  sqlite3_finalize(st);
+  return TR_OK;
+}
+
+int rs_query_sweeps(RsDb *db, RsSweepInfo **out, int *n, TrErr *err) {
+  *out = NULL;
+  *n = 0;
+  sqlite3_stmt *st;
+  if (prep(db, "SELECT " SWEEP_COLS " FROM sweeps ORDER BY created, id", &st, err))
+    return err ? err->code : TR_EDB;
+  int cap = 0, rc = TR_OK, r;
+  RsSweepInfo *v = NULL;
+  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 8;
+      RsSweepInfo *nv = realloc(v, (size_t)cap * sizeof *v);
+      if (!nv) { rc = tr_err_set(err, TR_ENOMEM, "out of memory"); break; }
+      v = nv;
+    }
+    sweep_from_row(st, &v[(*n)++]);
+  }
+  if (rc == TR_OK && r != SQLITE_DONE) rc = db_fail(db, err, "list sweeps");
+  sqlite3_finalize(st);
+  for (int i = 0; rc == TR_OK && i < *n; i++) rc = sweep_counts(db, &v[i], err);
+  if (rc != TR_OK) {
+    rs_query_sweeps_free(v, *n);
+    *n = 0;
+    return rc;
+  }
+  *out = v;
+  return TR_OK;
+}
+
+/* "a, b, c" from a list, cut with "..." if long; the message must stay one line. */
+static void join_names(char *buf, size_t cap, char **names, int n) {
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    size_t need = strlen(names[i]) + 2;
+    if (len + need + 4 >= cap) {
+      snprintf(buf + len, cap - len, "%s...", i ? ", " : "");
+      return;
+    }
+    len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", names[i]);
+  }
+  if (n == 0) snprintf(buf, cap, "none");
+}
+
+int rs_sweep_find(RsDb *db, const char *name, RsSweepInfo *out, TrErr *err) {
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st;
+  if (prep(db, "SELECT " SWEEP_COLS " FROM sweeps WHERE name=?", &st, err)) return err ? err->code : TR_EDB;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  if (found) sweep_from_row(st, out);
+  sqlite3_finalize(st);
+  if (found) return sweep_counts(db, out, err);
+  /* List what exists. */
+  if (prep(db, "SELECT name FROM sweeps ORDER BY created, id", &st, err)) return err ? err->code : TR_EDB;
+  char *names[64];
+  int n = 0;
+  while (n < 64 && sqlite3_step(st) == SQLITE_ROW) names[n++] = col_str(st, 0);
+  sqlite3_finalize(st);
+  char list[700];
+  join_names(list, sizeof list, names, n);
+  for (int i = 0; i < n; i++) free(names[i]);
+  return tr_err_set(err, TR_ENOTFOUND, "no sweep '%s' in %s (sweeps: %s)", name, db->path, list);
+}
+
+/* ---- trials and parameters ----------------------------------------------- */
+
+void rs_trials_deinit(RsTrialSet *ts) {
+  if (!ts) return;
+  for (int i = 0; i < ts->n; i++) {
+    RsTrial *t = &ts->t[i];
+    free(t->hash), free(t->status), free(t->config), free(t->params), free(t->error), free(t->pv);
+  }
+  free(ts->t);
+  for (int k = 0; k < ts->np; k++) {
+    RsParam *p = &ts->p[k];
+    for (int j = 0; j < p->n_values; j++) free(p->values[j]);
+    free(p->values), free(p->nums), free(p->name), free(p->short_name);
+  }
+  free(ts->p);
+  free(ts->metric);
+  rs_sweep_deinit(&ts->sweep);
+  memset(ts, 0, sizeof *ts);
+}
+
+static int is_seed_name(const char *k) {
+  size_t n = strlen(k);
+  return strcmp(k, "seed") == 0 || (n >= 5 && strcmp(k + n - 5, ".seed") == 0);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Geometric-looking spacing: log-gaps vary less than linear gaps. */
+static int looks_log(const RsParam *p) {
+  if (!p->numeric || p->n_values < 2) return 0;
+  double lo = p->nums[0], hi = p->nums[p->n_values - 1];
+  if (!(lo > 0)) return 0;
+  const char *s = p->short_name;
+  size_t n = strlen(s);
+  int lrish = (n >= 2 && strcmp(s + n - 2, "lr") == 0) || strstr(s, "decay") || strstr(s, "eps");
+  if (hi / lo >= 4 && lrish) return 1;
+  if (hi / lo < 10) return 0;
+  if (p->n_values < 3) return 1;
+  double dl[64], dd[64];
+  int m = 0;
+  for (int j = 1; j < p->n_values && m < 64; j++, m++) {
+    dl[m] = log(p->nums[j] / p->nums[j - 1]);
+    dd[m] = p->nums[j] - p->nums[j - 1];
+  }
+  double cl = rs_stats_std(dl, m) / rs_stats_mean(dl, m), cd = rs_stats_std(dd, m) / rs_stats_mean(dd, m);
+  return cl < cd;
+}
+
+typedef struct PVal {
+  int64_t trial;
+  int key;
+  char *text;
+  int numeric;
+  double num;
+} PVal;
+
+static int param_index(RsTrialSet *ts, const char *key) {
+  for (int k = 0; k < ts->np; k++)
+    if (strcmp(ts->p[k].name, key) == 0) return k;
+  return -1;
+}
+
+static int load_params(RsDb *db, RsTrialSet *ts, TrErr *err) {
+  sqlite3_stmt *st;
+  /* Keys in spec order: first trial that has them, position in its object. */
+  if (prep(db, "SELECT j.key FROM trials t, json_each(t.params) j WHERE t.sweep_id=? "
+               "GROUP BY j.key ORDER BY min(t.idx), min(j.id)", &st, err))
+    return err ? err->code : TR_EDB;
+  sqlite3_bind_int64(st, 1, ts->sweep.id);
+  int cap = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (ts->np == cap) {
+      cap = cap ? 2 * cap : 8;
+      RsParam *np = realloc(ts->p, (size_t)cap * sizeof *np);
+      if (!np) { sqlite3_finalize(st); return tr_err_set(err, TR_ENOMEM, "out of memory"); }
+      ts->p = np;
+    }
+    RsParam *p = &ts->p[ts->np++];
+    memset(p, 0, sizeof *p);
+    p->name = col_str(st, 0);
+    p->numeric = 1;
+    p->is_seed = is_seed_name(p->name);
+  }
+  sqlite3_finalize(st);
+  for (int k = 0; k < ts->np; k++) {
+    const char *dot = strrchr(ts->p[k].name, '.');
+    const char *sh = dot ? dot + 1 : ts->p[k].name;
+    int clash = 0;
+    for (int o = 0; o < ts->np; o++) {
+      const char *od = strrchr(ts->p[o].name, '.');
+      if (o != k && strcmp(od ? od + 1 : ts->p[o].name, sh) == 0) clash = 1;
+    }
+    ts->p[k].short_name = xstrdup(clash ? ts->p[k].name : sh);
+  }
+  int64_t *ids = malloc(((size_t)ts->n + 1) * sizeof *ids);
+  for (int i = 0; i < ts->n; i++) {
+    ts->t[i].pv = malloc(((size_t)ts->np + 1) * sizeof(int));
+    for (int k = 0; k < ts->np; k++) ts->t[i].pv[k] = -1;
+    ids[i] = ts->t[i].id;
+  }
+  qsort(ids, (size_t)ts->n, sizeof *ids, cmp_i64);
+  if (prep(db, "SELECT t.id, j.key, CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+               "WHEN 'null' THEN 'null' ELSE CAST(j.value AS TEXT) END, "
+               "j.type IN ('integer','real'), j.value "
+               "FROM trials t, json_each(t.params) j WHERE t.sweep_id=?", &st, err)) {
+    free(ids);
+    return err ? err->code : TR_EDB;
+  }
+  sqlite3_bind_int64(st, 1, ts->sweep.id);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int64_t tid = sqlite3_column_int64(st, 0);
+    int k = param_index(ts, (const char *)sqlite3_column_text(st, 1));
+    if (k < 0) continue; /* a trial inserted after the key scan: ignore its new key */
+    RsParam *p = &ts->p[k];
+    const char *text = (const char *)sqlite3_column_text(st, 2);
+    int numeric = sqlite3_column_int(st, 3);
+    double num = numeric ? sqlite3_column_double(st, 4) : NAN;
+    if (!text) text = "null";
+    if (!numeric) p->numeric = 0;
+    int j = 0;
+    for (; j < p->n_values; j++)
+      if (strcmp(p->values[j], text) == 0 || (numeric && p->nums[j] == num)) break;
+    if (j == p->n_values) {
+      p->values = realloc(p->values, ((size_t)j + 1) * sizeof *p->values);
+      p->nums = realloc(p->nums, ((size_t)j + 1) * sizeof *p->nums);
+      p->values[j] = xstrdup(text);
+      p->nums[j] = num;
+      p->n_values++;
+    }
+    int64_t *hit = bsearch(&tid, ids, (size_t)ts->n, sizeof *ids, cmp_i64);
+    if (!hit) continue;
+    for (int i = 0; i < ts->n; i++)
+      if (ts->t[i].id == tid) { ts->t[i].pv[k] = j; break; }
+  }
+  sqlite3_finalize(st);
+  free(ids);
+  /* Sort numeric values and remap the trials' indices. */
+  for (int k = 0; k < ts->np; k++) {
+    RsParam *p = &ts->p[k];
+    p->varies = p->n_values > 1;
+    if (!p->numeric) continue;
+    int m = p->n_values;
+    int *perm = malloc(((size_t)m + 1) * sizeof *perm), *inv = malloc(((size_t)m + 1) * sizeof *inv);
+    for (int j = 0; j < m; j++) perm[j] = j;
+    for (int a = 1; a < m; a++) /* insertion sort: a handful of values */
+      for (int b = a; b > 0 && p->nums[perm[b]] < p->nums[perm[b - 1]]; b--) {
+        int x = perm[b]; perm[b] = perm[b - 1]; perm[b - 1] = x;
+      }
+    char **nv = malloc(((size_t)m + 1) * sizeof *nv);
+    double *nn = malloc(((size_t)m + 1) * sizeof *nn);
+    for (int j = 0; j < m; j++) {
+      nv[j] = p->values[perm[j]], nn[j] = p->nums[perm[j]];
+      inv[perm[j]] = j;
+    }
+    free(p->values), free(p->nums);
+    p->values = nv, p->nums = nn;
+    for (int i = 0; i < ts->n; i++)
+      if (ts->t[i].pv[k] >= 0) ts->t[i].pv[k] = inv[ts->t[i].pv[k]];
+    free(perm), free(inv);
+    p->log_spaced = looks_log(p);
+  }
+  return TR_OK;
+}
+
+int rs_trials_load(RsDb *db, const char *sweep, RsTrialSet *ts, TrErr *err) {
+  memset(ts, 0, sizeof *ts);
+  int rc = rs_sweep_find(db, sweep, &ts->sweep, err);
+  if (rc) return rc;
+  ts->metric = xstrdup(ts->sweep.metric);
+  ts->maximize = ts->sweep.maximize;
+  sqlite3_stmt *st;
+  if (prep(db, "SELECT id, idx, seed, attempts, hash, status, config, params, error, best_metric, "
+               "final_metric, best_step, steps, tokens, wall_seconds, flops, started, ended "
+               "FROM trials WHERE sweep_id=? ORDER BY idx, id", &st, err)) {
+    rs_trials_deinit(ts);
+    return err ? err->code : TR_EDB;
+  }
+  sqlite3_bind_int64(st, 1, ts->sweep.id);
+  int cap = 0, r;
+  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    if (ts->n == cap) {
+      cap = cap ? 2 * cap : 16;
+      RsTrial *nt = realloc(ts->t, (size_t)cap * sizeof *nt);
+      if (!nt) { r = SQLITE_NOMEM; break; }
+      ts->t = nt;
+    }
+    RsTrial *t = &ts->t[ts->n++];
+    memset(t, 0, sizeof *t);
+    t->id = sqlite3_column_int64(st, 0), t->idx = col_int(st, 1), t->seed = col_int(st, 2);
+    t->attempts = col_int(st, 3);
+    t->hash = col_str(st, 4), t->status = col_str(st, 5), t->config = col_str(st, 6);
+    t->params = col_str(st, 7), t->error = col_str(st, 8);
+    t->best = col_num(st, 9), t->final = col_num(st, 10), t->best_step = col_int(st, 11);
+    t->steps = col_int(st, 12), t->tokens = col_int(st, 13);
+    t->wall = col_num(st, 14), t->flops = col_num(st, 15);
+    t->started = col_num(st, 16), t->ended = col_num(st, 17);
+  }
+  sqlite3_finalize(st);
+  if (r != SQLITE_DONE) {
+    rc = r == SQLITE_NOMEM ? tr_err_set(err, TR_ENOMEM, "out of memory") : db_fail(db, err, "trials");
+    rs_trials_deinit(ts);
+    return rc;
+  }
+  rc = load_params(db, ts, err);
+  if (rc) rs_trials_deinit(ts);
+  return rc;
+}
+
+static int metric_maximize(const RsTrialSet *ts, const char *m) {
+  if (strcmp(m, ts->sweep.metric) == 0) return ts->sweep.maximize;
+  return strstr(m, "acc") || strstr(m, "tokens_per_second") || strstr(m, "throughput");
+}
+
+int rs_trials_use_metric(RsDb *db, RsTrialSet *ts, const char *metric, TrErr *err) {
+  int rc = rs_metric_check(db, ts->sweep.id, metric, err);
+  if (rc) return rc;
+  int mx = metric_maximize(ts, metric);
+  for (int i = 0; i < ts->n; i++) ts->t[i].best = ts->t[i].final = NAN, ts->t[i].best_step = -1;
+  /* SQLite: a bare column next to min()/max() comes from the row holding the extreme. */
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "SELECT m.trial_id, %s(m.value), m.step FROM metrics m JOIN trials t ON t.id=m.trial_id "
+           "WHERE t.sweep_id=?1 AND m.name=?2 GROUP BY m.trial_id", mx ? "max" : "min");
+  for (int pass = 0; pass < 2; pass++) {
+    sqlite3_stmt *st;
+    if (pass == 1)
+      snprintf(sql, sizeof sql,
+               "SELECT m.trial_id, m.value, max(m.step) FROM metrics m JOIN trials t ON "
+               "t.id=m.trial_id WHERE t.sweep_id=?1 AND m.name=?2 GROUP BY m.trial_id");
+    if (prep(db, sql, &st, err)) return err ? err->code : TR_EDB;
+    sqlite3_bind_int64(st, 1, ts->sweep.id);
+    sqlite3_bind_text(st, 2, metric, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      int64_t id = sqlite3_column_int64(st, 0);
+      for (int i = 0; i < ts->n; i++) {
+        if (ts->t[i].id != id) continue;
+        if (pass == 0) ts->t[i].best = col_num(st, 1), ts->t[i].best_step = col_int(st, 2);
+        else ts->t[i].final = col_num(st, 1);
+        break;
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  free(ts->metric);
+  ts->metric = xstrdup(metric);
+  ts->maximize = mx;
+  return TR_OK;
+}
+
+int rs_param_find(const RsTrialSet *ts, const char *name, int *index, TrErr *err) {
+  for (int pass = 0; pass < 2; pass++)
+    for (int k = 0; k < ts->np; k++)
+      if (strcmp(pass ? ts->p[k].short_name : ts->p[k].name, name) == 0) {
+        *index = k;
+        return TR_OK;
+      }
+  char *names[64];
+  int n = 0;
+  for (int k = 0; k < ts->np && n < 64; k++) names[n++] = ts->p[k].name;
+  char list[700];
+  join_names(list, sizeof list, names, n);
+  return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no parameter '%s' (parameters: %s)",
+                    ts->sweep.name, name, list);
+}
+
+static int rankable(const RsTrial *t) {
+  return !isnan(t->best) && strcmp(t->status, "failed") != 0 && strcmp(t->status, "diverged") != 0;
+}
+
+int rs_better(const RsTrialSet *ts, double a, double b) {
+  if (isnan(a)) return 0;
+  if (isnan(b)) return 1;
+  return ts->maximize ? a > b : a < b;
+}
+
+void rs_trials_rank(const RsTrialSet *ts, int *order) {
+  for (int i = 0; i < ts->n; i++) order[i] = i;
+  /* Stable insertion sort: idx order breaks ties. */
+  for (int a = 1; a < ts->n; a++)
+    for (int b = a; b > 0; b--) {
+      const RsTrial *x = &ts->t[order[b]], *y = &ts->t[order[b - 1]];
+      int rx = rankable(x), ry = rankable(y);
+      int before = rx != ry ? rx : (rx ? rs_better(ts, x->best, y->best)
+                                       : (!isnan(x->best) && isnan(y->best)));
+      if (!before) break;
+      int tmp = order[b]; order[b] = order[b - 1]; order[b - 1] = tmp;
+    }
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+void rs_names_free(char **names, int n) {
+  for (int i = 0; names && i < n; i++) free(names[i]);
+  free(names);
+}
+
+int rs_metric_names(RsDb *db, int64_t sweep_id, char ***names, int *n, TrErr *err) {
+  *names = NULL;
+  *n = 0;
+  sqlite3_stmt *st;
+  if (prep(db, "SELECT DISTINCT m.name FROM metrics m JOIN trials t ON t.id=m.trial_id "
+               "WHERE t.sweep_id=? ORDER BY m.name", &st, err))
+    return err ? err->code : TR_EDB;
+  sqlite3_bind_int64(st, 1, sweep_id);
+  int cap = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 8;
+      *names = realloc(*names, (size_t)cap * sizeof **names);
+    }
+    (*names)[(*n)++] = col_str(st, 0);
+  }
+  sqlite3_finalize(st);
+  return TR_OK;
+}
+
+int rs_metric_check(RsDb *db, int64_t sweep_id, const char *metric, TrErr *err) {
+  char **names;
+  int n;
+  int rc = rs_metric_names(db, sweep_id, &names, &n, err);
+  if (rc) return rc;
+  for (int i = 0; i < n; i++)
+    if (strcmp(names[i], metric) == 0) {
+      rs_names_free(names, n);
+      return TR_OK;
+    }
+  char list[700];
+  join_names(list, sizeof list, names, n);
+  rs_names_free(names, n);
+  return tr_err_set(err, TR_ENOTFOUND, "no metric '%s' in this sweep (metrics: %s)", metric, list);
+}
+
+int rs_series_load(RsDb *db, int64_t trial_id, const char *metric, RsXKind xk, double **x,
+                   double **y, int *n, TrErr *err) {
+  static const char *const xcol[] = {"step", "tokens", "seconds"};
+  char sql[160];
+  snprintf(sql, sizeof sql, "SELECT %s, value FROM metrics WHERE trial_id=? AND name=? ORDER BY step",
+           xcol[xk]);
+  *x = *y = NULL;
+  *n = 0;
+  sqlite3_stmt *st;
+  if (prep(db, sql, &st, err)) return err ? err->code : TR_EDB;
+  sqlite3_bind_int64(st, 1, trial_id);
+  sqlite3_bind_text(st, 2, metric, -1, SQLITE_TRANSIENT);
+  int cap = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 64;
+      double *nx = realloc(*x, (size_t)cap * sizeof *nx), *ny = realloc(*y, (size_t)cap * sizeof *ny);
+      if (nx) *x = nx;
+      if (ny) *y = ny;
+      if (!nx || !ny) {
+        sqlite3_finalize(st);
+        return tr_err_set(err, TR_ENOMEM, "out of memory");
+      }
+    }
+    (*x)[*n] = sqlite3_column_double(st, 0);
+    (*y)[*n] = col_num(st, 1);
+    (*n)++;
+  }
+  sqlite3_finalize(st);
+  return TR_OK;
+}
+
+/* ---- compare ------------------------------------------------------------- */
+
+void rs_compare_deinit(RsCompare *c) {
+  if (!c) return;
+  for (int i = 0; i < c->nctx; i++) {
+    for (int j = 0; j < c->ctx[i].ng; j++) free(c->ctx[i].g[j].label), free(c->ctx[i].g[j].vals);
+    free(c->ctx[i].g);
+    free(c->ctx[i].label);
+  }
+  free(c->ctx);
+  free(c->by_label);
+  memset(c, 0, sizeof *c);
+}
+
+static int counts_toward(const RsTrial *t) { return !isnan(t->best) && strcmp(t->status, "completed") == 0; }
+
+/* Label "a=1, b=2" of trial t over params ks[0..nk). */
+static char *label_of(const RsTrialSet *ts, const RsTrial *t, const int *ks, int nk) {
+  size_t cap = 64, len = 0;
+  char *s = malloc(cap);
+  s[0] = '\0';
+  for (int i = 0; i < nk; i++) {
+    const RsParam *p = &ts->p[ks[i]];
+    const char *v = t->pv[ks[i]] >= 0 ? p->values[t->pv[ks[i]]] : "-";
+    size_t need = strlen(p->short_name) + strlen(v) + 4;
+    if (len + need >= cap) {
+      cap = 2 * (len + need);
+      s = realloc(s, cap);
+    }
+    len += (size_t)snprintf(s + len, cap - len, "%s%s=%s", i ? ", " : "", p->short_name, v);
+  }
+  return s;
+}
+
+/* Lexicographic compare of two trials on params ks (value indices are sorted). */
+static int cmp_on(const RsTrial *a, const RsTrial *b, const int *ks, int nk) {
+  for (int i = 0; i < nk; i++)
+    if (a->pv[ks[i]] != b->pv[ks[i]]) return a->pv[ks[i]] < b->pv[ks[i]] ? -1 : 1;
+  return 0;
+}
+
+static void group_stats(RsGroup *g, int maximize) {
+  g->mean = rs_stats_mean(g->vals, g->n);
+  g->std = rs_stats_std(g->vals, g->n);
+  rs_stats_ci95(g->vals, g->n, &g->ci_lo, &g->ci_hi);
+  g->best = NAN;
+  for (int i = 0; i < g->n; i++)
+    if (isnan(g->best) || (maximize ? g->vals[i] > g->best : g->vals[i] < g->best)) g->best = g->vals[i];
+}
+
+int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *out, TrErr *err) {
+  memset(out, 0, sizeof *out);
+  int other[64], no = 0;
+  for (int k = 0; k < ts->np && no < 64; k++) {
+    int chosen = 0;
+    for (int i = 0; i < nby; i++) chosen |= by[i] == k;
+    if (!chosen && ts->p[k].varies && !ts->p[k].is_seed) other[no++] = k;
+  }
+  if (ts->n == 0) return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no trials", ts->sweep.name);
+  /* Order trials by (context, group): contexts and groups come out sorted by value. */
+  int *ord = malloc((size_t)ts->n * sizeof *ord);
+  for (int i = 0; i < ts->n; i++) ord[i] = i;
+  for (int a = 1; a < ts->n; a++)
+    for (int b = a; b > 0; b--) {
+      const RsTrial *x = &ts->t[ord[b]], *y = &ts->t[ord[b - 1]];
+      int c = cmp_on(x, y, other, no);
+      if (c == 0) c = cmp_on(x, y, by, nby);
+      if (c >= 0) break;
+      int tmp = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = tmp;
+    }
+  {
+    int ks[2] = {by[0], nby > 1 ? by[1] : by[0]};
+    size_t cap = 128;
+    out->by_label = malloc(cap);
+    snprintf(out->by_label, cap, "%s%s%s", ts->p[ks[0]].short_name, nby > 1 ? ", " : "",
+             nby > 1 ? ts->p[ks[1]].short_name : "");
+  }
+  for (int i = 0; i < ts->n;) {
+    int j = i;
+    while (j < ts->n && cmp_on(&ts->t[ord[i]], &ts->t[ord[j]], other, no) == 0) j++;
+    out->ctx = realloc(out->ctx, ((size_t)out->nctx + 1) * sizeof *out->ctx);
+    RsContext *cx = &out->ctx[out->nctx++];
+    memset(cx, 0, sizeof *cx);
+    cx->label = label_of(ts, &ts->t[ord[i]], other, no);
+    for (int a = i; a < j;) {
+      int b = a;
+      while (b < j && cmp_on(&ts->t[ord[a]], &ts->t[ord[b]], by, nby) == 0) b++;
+      cx->g = realloc(cx->g, ((size_t)cx->ng + 1) * sizeof *cx->g);
+      RsGroup *g = &cx->g[cx->ng++];
+      memset(g, 0, sizeof *g);
+      g->label = label_of(ts, &ts->t[ord[a]], by, nby);
+      g->vals = malloc(((size_t)(b - a)) * sizeof *g->vals);
+      for (int m = a; m < b; m++) {
+        const RsTrial *t = &ts->t[ord[m]];
+        if (counts_toward(t)) g->vals[g->n++] = t->best;
+        else g->n_other++;
+      }
+      group_stats(g, ts->maximize);
+      a = b;
+    }
+    int w = -1, r = -1;
+    for (int q = 0; q < cx->ng; q++) {
+      if (cx->g[q].n == 0) continue;
+      if (w < 0 || rs_better(ts, cx->g[q].mean, cx->g[w].mean)) r = w, w = q;
+      else if (r < 0 || rs_better(ts, cx->g[q].mean, cx->g[r].mean)) r = q;
+    }
+    cx->p_welch = NAN;
+    if (w >= 0 && r >= 0) {
+      cx->p_welch = rs_stats_welch_p(cx->g[w].vals, cx->g[w].n, cx->g[r].vals, cx->g[r].n);
+      cx->decided = cx->p_welch < 0.05;
+    }
+    /* Best mean first (groups without a completed trial last), stable. */
+    for (int a2 = 1; a2 < cx->ng; a2++)
+      for (int b2 = a2; b2 > 0; b2--) {
+        const RsGroup *x = &cx->g[b2], *y = &cx->g[b2 - 1];
+        if (!(x->n > 0 && (y->n == 0 || rs_better(ts, x->mean, y->mean)))) break;
+        RsGroup tmp = cx->g[b2]; cx->g[b2] = cx->g[b2 - 1]; cx->g[b2 - 1] = tmp;
+      }
+    i = j;
+  }
+  free(ord);
+  return TR_OK;
+}
+
+double rs_param_var_explained(const RsTrialSet *ts, int k) {
+  double *y = malloc(((size_t)ts->n + 1) * sizeof *y);
+  int *g = malloc(((size_t)ts->n + 1) * sizeof *g), n = 0;
+  for (int i = 0; i < ts->n; i++)
+    if (counts_toward(&ts->t[i])) y[n] = ts->t[i].best, g[n++] = ts->t[i].pv[k];
+  double v = rs_stats_var_explained(y, g, n);
+  free(y), free(g);
+  return v;
+}
+
+/* ---- export -------------------------------------------------------------- */
+
+int rs_format_parse(const char *s, RsFormat *f) {
+  static const char *const names[] = {"table", "csv", "json", "jsonl"};
+  for (int i = 0; i < 4; i++)
+    if (strcmp(s, names[i]) == 0) {
+      *f = (RsFormat)i;
+      return TR_OK;
+    }
+  return TR_EINVAL;
+}
+
+void rs_csv_field(FILE *f, const char *s) {
+  if (!s) return;
+  if (!strpbrk(s, ",\"\r\n")) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+void rs_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+    switch (*p) {
+      case '"': fputs("\\\"", f); break;
+      case '\\': fputs("\\\\", f); break;
+      case '\n': fputs("\\n", f); break;
+      case '\r': fputs("\\r", f); break;
+      case '\t': fputs("\\t", f); break;
+      default:
+        if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+  }
+  fputc('"', f);
+}
+
+/* Shortest of %.15g..%.17g that reads back to the same double. */
+static void fmt_double(char *buf, size_t n, double v) {
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(buf, n, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v) return;
+  }
+}
+
+void rs_json_number(FILE *f, double v) {
+  if (!isfinite(v)) {
+    fputs("null", f);
+    return;
+  }
+  char b[32];
+  fmt_double(b, sizeof b, v);
+  fputs(b, f);
+}
+
+/* SQL identifier / JSON path quoting is only safe for plain key names. */
+static int plain_key(const char *k) { return !strpbrk(k, "\"'\\"); }
+
+int rs_export(RsDb *db, const RsSweepInfo *sw, RsWhat what, RsFormat fmt, FILE *out, TrErr *err) {
+  size_t cap = 4096, len = 0;
+  char *sql = malloc(cap);
+  if (what == RS_WHAT_METRICS) {
+    len = (size_t)snprintf(sql, cap, "SELECT m.trial_id AS trial, m.name, m.step, m.tokens, m.seconds, "
+                           "m.value FROM metrics m JOIN trials t ON t.id=m.trial_id WHERE t.sweep_id=?1 "
+                           "ORDER BY m.trial_id, m.name, m.step");
+  } else {
+    len = (size_t)snprintf(sql, cap, "SELECT t.id AS trial, t.idx, t.hash, t.status, t.seed, t.attempts");
+    sqlite3_stmt *st;
+    if (prep(db, "SELECT j.key FROM trials t, json_each(t.params) j WHERE t.sweep_id=? "
+                 "GROUP BY j.key ORDER BY min(t.idx), min(j.id)", &st, err)) {
+      free(sql);
+      return err ? err->code : TR_EDB;
+    }
+    sqlite3_bind_int64(st, 1, sw->id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *k = (const char *)sqlite3_column_text(st, 0);
+      if (!k || !plain_key(k)) continue;
+      size_t need = 2 * strlen(k) + 64;
+      if (len + need + 512 > cap) sql = realloc(sql, cap = 2 * (len + need + 512));
+      len += (size_t)snprintf(sql + len, cap - len, ", json_extract(t.params, '$.\"%s\"') AS \"%s\"", k, k);
+    }
+    sqlite3_finalize(st);
+    snprintf(sql + len, cap - len,
+             ", t.best_metric, t.final_metric, t.best_step, t.steps, t.tokens, t.wall_seconds, "
+             "t.flops, t.started, t.ended, t.params, t.error FROM trials t WHERE t.sweep_id=?1 "
+             "ORDER BY t.idx, t.id");
+  }
+  sqlite3_stmt *st;
+  int rc = prep(db, sql, &st, err);
+  free(sql);
+  if (rc) return rc;
+  sqlite3_bind_int64(st, 1, sw->id);
+  int nc = sqlite3_column_count(st);
+  if (fmt == RS_FMT_CSV || fmt == RS_FMT_TABLE) {
+    for (int c = 0; c < nc; c++) {
+      if (c) fputc(',', out);
+      rs_csv_field(out, sqlite3_column_name(st, c));
+    }
+    fputc('\n', out);
+  }
+  if (fmt == RS_FMT_JSON) fputs("[", out);
+  int r, row = 0;
+  char nb[40];
+  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    int json = fmt == RS_FMT_JSON || fmt == RS_FMT_JSONL;
+    if (json) fputs(fmt == RS_FMT_JSON ? (row ? ",\n{" : "\n{") : "{", out);
+    for (int c = 0; c < nc; c++) {
+      const char *name = sqlite3_column_name(st, c);
+      if (json) {
+        if (c) fputs(", ", out);
+        rs_json_string(out, name);
+        fputs(": ", out);
+      } else if (c) {
+        fputc(',', out);
+      }
+      switch (sqlite3_column_type(st, c)) {
+        case SQLITE_NULL:
+          if (json) fputs("null", out);
+          break;
+        case SQLITE_INTEGER:
+          fprintf(out, "%lld", (long long)sqlite3_column_int64(st, c));
+          break;
+        case SQLITE_FLOAT:
+          if (json) rs_json_number(out, sqlite3_column_double(st, c));
+          else fmt_double(nb, sizeof nb, sqlite3_column_double(st, c)), fputs(nb, out);
+          break;
+        default: {
+          const char *s = (const char *)sqlite3_column_text(st, c);
+          /* params is JSON already: embed it as an object, not a string. */
+          if (json && strcmp(name, "params") == 0 && what == RS_WHAT_TRIALS) fputs(s, out);
+          else if (json) rs_json_string(out, s);
+          else rs_csv_field(out, s);
+        }
+      }
+    }
+    fputs(fmt == RS_FMT_JSON ? "}" : json ? "}\n" : "\n", out);
+    row++;
+  }
+  if (fmt == RS_FMT_JSON) fputs(row ? "\n]\n" : "]\n", out);
+  if (r != SQLITE_DONE) rc = db_fail(db, err, "export");
+  sqlite3_finalize(st);
+  if (!rc && ferror(out)) rc = tr_err_set(err, TR_EIO, "write failed");
+  return rc;
+}
+
+/* ---- human formatting ---------------------------------------------------- */
+
+void rs_fmt_metric(char *buf, size_t n, double v) {
+  if (isnan(v)) snprintf(buf, n, "-");
+  else if (v != 0 && (fabs(v) < 1e-3 || fabs(v) >= 1e5)) snprintf(buf, n, "%.3e", v);
+  else snprintf(buf, n, "%.4g", v);
+}
+
+void rs_fmt_count(char *buf, size_t n, double v) {
+  static const char *const suf[] = {"", "k", "M", "G", "T", "P", "E"};
+  if (isnan(v) || v < 0) {
+    snprintf(buf, n, "-");
+    return;
+  }
+  int i = 0;
+  while (v >= 999.5 && i < 6) v /= 1000, i++;
+  if (i == 0) snprintf(buf, n, "%.0f", v);
+  else snprintf(buf, n, v < 9.995 ? "%.2f%s" : v < 99.95 ? "%.1f%s" : "%.0f%s", v, suf[i]);
+}
+
+void rs_fmt_duration(char *buf, size_t n, double s) {
+  if (isnan(s) || s < 0) snprintf(buf, n, "-");
+  else if (s < 60) snprintf(buf, n, "%.1fs", s);
+  else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+  else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+int rs_trial_sweep(RsDb *db, int64_t trial_id, char **sweep, TrErr *err) {
+  *sweep = NULL;
+  sqlite3_stmt *st;
+  if (prep(db, "SELECT s.name FROM trials t JOIN sweeps s ON s.id=t.sweep_id WHERE t.id=?", &st, err))
+    return err ? err->code : TR_EDB;
+  sqlite3_bind_int64(st, 1, trial_id);
+  if (sqlite3_step(st) == SQLITE_ROW) *sweep = col_str(st, 0);
+  sqlite3_finalize(st);
+  if (*sweep) return TR_OK;
+  if (prep(db, "SELECT min(id), max(id), count(*) FROM trials", &st, err)) return err ? err->code : TR_EDB;
+  long long lo = -1, hi = -1, n = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) lo = col_int(st, 0), hi = col_int(st, 1), n = sqlite3_column_int64(st, 2);
+  sqlite3_finalize(st);
+  if (n == 0) return tr_err_set(err, TR_ENOTFOUND, "no trial %lld: %s has no trials", (long long)trial_id, db->path);
+  return tr_err_set(err, TR_ENOTFOUND, "no trial %lld in %s (trial ids: %lld..%lld, %lld trials; see 'hpsweep top SWEEP')",
+                    (long long)trial_id, db->path, lo, hi, n);
+}

@@ -1,0 +1,166 @@
+/*
+** rs_query.h: read-only queries over an hpsweep database (schema: rs_schema.h).
+**
+** Contract:
+** - rs_db_open opens with SQLITE_OPEN_READONLY and a busy timeout: it never
+**   writes, never takes a write lock, and works while a sweep is writing (WAL).
+**   The database must carry PRAGMA user_version >= 1 and a sweeps table.
+** - Sweeps are named by `name`; an unknown name fails with TR_ENOTFOUND and a
+**   message listing the names that exist. The same for parameters and metrics.
+** - Missing numbers (NULL in the database: a pending trial's metric) are NaN;
+**   missing integers are -1. Strings are malloc'd and owned by the struct they
+**   sit in; each *_deinit / *_free releases all of it (NULL-safe).
+** - Parameters come from trials.params (JSON1 json_each); a parameter "varies"
+**   when its trials hold more than one distinct value; train.seed (or any key
+**   ending in ".seed") is a seed, averaged over rather than compared.
+** - Ranking follows the sweep's goal (minimize | maximize); trials without a
+**   metric rank last, ties by trial idx.
+** - rs_export writes numbers exactly as SQLite returns them (%.17g for REAL).
+*/
+#ifndef RS_QUERY_H
+#define RS_QUERY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tr_err.h"
+
+typedef struct RsDb RsDb;
+typedef struct sqlite3 sqlite3;
+
+int rs_db_open(RsDb **out, const char *path, TrErr *err);
+void rs_db_close(RsDb *db);
+sqlite3 *rs_db_handle(RsDb *db);
+const char *rs_db_path(const RsDb *db);
+/* One read transaction around several queries: a consistent snapshot (WAL). */
+int rs_db_snapshot_begin(RsDb *db, TrErr *err);
+void rs_db_snapshot_end(RsDb *db);
+
+#define RS_NSTATUS 6
+extern const char *const rs_status_names[RS_NSTATUS]; /* pending running completed failed diverged interrupted */
+int rs_status_index(const char *status); /* -1 if unknown */
+
+typedef struct RsSweepInfo {
+  int64_t id;
+  char *name, *spec, *method, *metric, *goal, *task;
+  int64_t seed;
+  double created;
+  int maximize;                 /* goal == "maximize" */
+  int64_t n_trials;
+  int64_t count[RS_NSTATUS];    /* trials by status, rs_status_names order */
+  double best;                  /* best best_metric by goal, NaN if none */
+  int64_t best_trial;           /* its trial id, -1 if none */
+} RsSweepInfo;
+
+int rs_query_sweeps(RsDb *db, RsSweepInfo **out, int *n, TrErr *err);
+void rs_query_sweeps_free(RsSweepInfo *s, int n);
+int rs_sweep_find(RsDb *db, const char *name, RsSweepInfo *out, TrErr *err);
+void rs_sweep_deinit(RsSweepInfo *s);
+
+typedef struct RsParam {
+  char *name;        /* "optimizer.lr" */
+  char *short_name;  /* last dotted component if unique in the sweep, else name */
+  int is_seed;
+  int varies;        /* more than one distinct value */
+  int numeric;       /* every value is a JSON number */
+  int log_spaced;    /* numeric, positive, max/min >= 10 and geometric-ish spacing */
+  int n_values;
+  char **values;     /* distinct value texts, numerically sorted when numeric */
+  double *nums;      /* (n_values) when numeric */
+} RsParam;
+
+typedef struct RsTrial {
+  int64_t id, idx, seed, attempts;
+  char *hash, *status, *config, *params, *error;
+  double best, final;   /* the ranking metric (sweep metric or --by), NaN if none */
+  int64_t best_step;
+  int64_t steps, tokens;
+  double wall, flops, started, ended;
+  int *pv;              /* (np) index into params[k].values, -1 if the key is missing */
+} RsTrial;
+
+typedef struct RsTrialSet {
+  RsSweepInfo sweep;
+  char *metric;         /* the ranking metric's name */
+  int maximize;
+  RsTrial *t;
+  int n;
+  RsParam *p;
+  int np;
+} RsTrialSet;
+
+/* All trials of a sweep in idx order, ranked on the sweep's metric (trials columns). */
+int rs_trials_load(RsDb *db, const char *sweep, RsTrialSet *ts, TrErr *err);
+void rs_trials_deinit(RsTrialSet *ts);
+/* Re-rank on another metric from the metrics table: best = min or max by the sweep's
+** goal (maximize for names containing "acc"/"tokens_per_second"), final = last step. */
+int rs_trials_use_metric(RsDb *db, RsTrialSet *ts, const char *metric, TrErr *err);
+/* Index of a parameter by full or short name; TR_ENOTFOUND lists the names. */
+int rs_param_find(const RsTrialSet *ts, const char *name, int *index, TrErr *err);
+/* Fill order[0..n) with trial indices, best first. */
+void rs_trials_rank(const RsTrialSet *ts, int *order);
+/* True if value a is better than b under the set's goal (NaN is worst). */
+int rs_better(const RsTrialSet *ts, double a, double b);
+
+/* Distinct metric names of a sweep (sorted). */
+int rs_metric_names(RsDb *db, int64_t sweep_id, char ***names, int *n, TrErr *err);
+void rs_names_free(char **names, int n);
+/* TR_ENOTFOUND (with the list) if the sweep has no rows of that metric. */
+int rs_metric_check(RsDb *db, int64_t sweep_id, const char *metric, TrErr *err);
+
+typedef enum { RS_X_STEP, RS_X_TOKENS, RS_X_SECONDS } RsXKind;
+/* One trial's rows of a metric ordered by step; *x and *y are malloc'd. */
+int rs_series_load(RsDb *db, int64_t trial_id, const char *metric, RsXKind xk, double **x,
+                   double **y, int *n, TrErr *err);
+
+/* The name of the sweep holding a trial; TR_ENOTFOUND names the ids that exist. */
+int rs_trial_sweep(RsDb *db, int64_t trial_id, char **sweep, TrErr *err);
+
+/* ---- compare: groups over seeds ------------------------------------------ */
+
+typedef struct RsGroup {
+  char *label;          /* "lr=0.001" or "lr=0.001, wd=0.1" */
+  int n;                /* completed trials with a metric */
+  int n_other;          /* trials in the group without one (pending, failed, diverged...) */
+  double *vals;         /* (n) their best metric */
+  double mean, std, ci_lo, ci_hi, best;
+} RsGroup;
+
+typedef struct RsContext {
+  char *label;          /* values of the other varying non-seed parameters, "" if none */
+  RsGroup *g;           /* best mean first: g[0] wins, g[1] is the runner-up */
+  int ng;
+  double p_welch;       /* winner vs runner-up, NaN if not computable */
+  int decided;          /* 1: difference larger than seed noise (p < 0.05) */
+} RsContext;
+
+typedef struct RsCompare {
+  RsContext *ctx;
+  int nctx;
+  char *by_label;       /* "lr" or "lr, wd" */
+} RsCompare;
+
+/* Group by params by[0..nby) within each combination of the other varying non-seed params. */
+int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *out, TrErr *err);
+void rs_compare_deinit(RsCompare *c);
+/* Share of the variance of completed trials' best metric explained by param k; NaN if n/a. */
+double rs_param_var_explained(const RsTrialSet *ts, int k);
+
+/* ---- export -------------------------------------------------------------- */
+
+typedef enum { RS_FMT_TABLE, RS_FMT_CSV, RS_FMT_JSON, RS_FMT_JSONL } RsFormat;
+typedef enum { RS_WHAT_TRIALS, RS_WHAT_METRICS } RsWhat;
+int rs_format_parse(const char *s, RsFormat *f); /* "csv"|"json"|"jsonl"|"table" */
+int rs_export(RsDb *db, const RsSweepInfo *sw, RsWhat what, RsFormat fmt, FILE *out, TrErr *err);
+
+/* Writers shared with the table commands. */
+void rs_csv_field(FILE *f, const char *s);   /* RFC 4180: quote if , " CR LF; double quotes */
+void rs_json_string(FILE *f, const char *s); /* JSON string literal, control chars escaped */
+void rs_json_number(FILE *f, double v);      /* %.17g, null for NaN/inf */
+
+/* ---- human formatting shared by the CLI tables and the report ------------ */
+void rs_fmt_metric(char *buf, size_t n, double v);   /* 4 significant digits, "-" for NaN */
+void rs_fmt_count(char *buf, size_t n, double v);    /* 1234 -> "1.23k", 2.5e6 -> "2.50M", "-" */
+void rs_fmt_duration(char *buf, size_t n, double s); /* "12.3s", "4m05s", "2h03m", "-" */
+
+#endif

@@ -1,0 +1,501 @@
+/* rs_report.c: the HTML report, a short paper's results section. */
+#include "rs_report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rs_plot.h"
+#include "rs_stats.h"
+
+static mode_t current_umask(void) {
+  mode_t m = umask(022);
+  umask(m);
+  return m;
+}
+
+static int failed_status(const char *s) { return s && (strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0); }
+
+typedef struct Rep {
+  FILE *f;
+  RsDb *db;
+  RsTrialSet *ts;
+  int fig, tab;
+} Rep;
+
+static void esc(FILE *f, const char *s) {
+  for (; s && *s; s++) {
+    switch (*s) {
+      case '<': fputs("&lt;", f); break;
+      case '>': fputs("&gt;", f); break;
+      case '&': fputs("&amp;", f); break;
+      case '"': fputs("&quot;", f); break;
+      default: fputc(*s, f);
+    }
+  }
+}
+
+/* An id-safe slug of a parameter name. */
+static void slug(char *buf, size_t n, const char *s) {
+  size_t j = 0;
+  for (; *s && j + 1 < n; s++) buf[j++] = (char)((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ? *s : '-');
+  buf[j] = '\0';
+}
+
+/* PLplot's SVG without its XML prolog, scaled to the column width. */
+static void embed_svg(FILE *f, const char *svg) {
+  const char *root = strstr(svg, "<svg");
+  if (!root) return;
+  const char *close = strchr(root, '>');
+  if (!close) return;
+  fputs("<svg role=\"img\" class=\"fig\"", f);
+  /* Copy the root's attributes except width/height (the viewBox keeps the aspect). */
+  const char *p = root + 4;
+  while (p < close) {
+    while (p < close && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')) p++;
+    const char *a = p;
+    while (p < close && *p != '=' && *p != ' ' && *p != '\n') p++;
+    if (p < close && *p == '=') {
+      p++;
+      if (*p == '"') {
+        p++;
+        while (p < close && *p != '"') p++;
+        p++;
+      }
+    }
+    size_t len = (size_t)(p - a);
+    if (len == 0) break;
+    if (strncmp(a, "width=", 6) == 0 || strncmp(a, "height=", 7) == 0) continue;
+    fputc(' ', f);
+    fwrite(a, 1, len, f);
+  }
+  fputs(close, f);
+}
+
+static void figure(Rep *r, RsPlot *p, int rc, const TrErr *perr, const char *caption) {
+  if (rc != TR_OK) {
+    fprintf(r->f, "<p class=\"note\">No figure: ");
+    esc(r->f, perr->msg);
+    fprintf(r->f, ".</p>\n");
+    return;
+  }
+  char *svg = NULL;
+  TrErr e = {0};
+  if (rs_plot_svg(p, &svg, &e) != TR_OK) {
+    fprintf(r->f, "<p class=\"note\">No figure: ");
+    esc(r->f, e.msg);
+    fprintf(r->f, ".</p>\n");
+    return;
+  }
+  fprintf(r->f, "<figure>\n");
+  embed_svg(r->f, svg);
+  fprintf(r->f, "<figcaption><b>Figure %d.</b> ", ++r->fig);
+  esc(r->f, caption);
+  fprintf(r->f, "</figcaption>\n</figure>\n");
+  free(svg);
+}
+
+static void params_text(FILE *f, const RsTrialSet *ts, const RsTrial *t, int html) {
+  int first = 1;
+  for (int k = 0; k < ts->np; k++) {
+    if (!ts->p[k].varies) continue;
+    const char *v = t->pv[k] >= 0 ? ts->p[k].values[t->pv[k]] : "-";
+    if (html) {
+      fprintf(f, "%s", first ? "" : ", ");
+      esc(f, ts->p[k].short_name);
+      fputc('=', f);
+      esc(f, v);
+    }
+    first = 0;
+  }
+  if (first && html) fputs("&mdash;", f);
+}
+
+static const char *css =
+    "body{font-family:'Charter','Georgia','Times New Roman',serif;color:#222;background:#fff;"
+    "max-width:880px;margin:2.5em auto;padding:0 1.5em;line-height:1.5;font-size:17px}"
+    "h1{font-size:1.9em;margin:0 0 .2em;font-weight:600}"
+    "h2{font-size:1.3em;margin:2em 0 .6em;border-bottom:1px solid #ddd;padding-bottom:.2em;font-weight:600}"
+    ".meta{color:#666;font-size:.92em;margin-bottom:1.5em}"
+    ".abstract{background:#f7f7f5;border-left:3px solid #888;padding:.7em 1em;margin:1.2em 0}"
+    "table{border-collapse:collapse;margin:1em auto;font-size:.85em;"
+    "font-family:'Helvetica Neue',Arial,sans-serif;font-variant-numeric:tabular-nums}"
+    "caption{caption-side:top;text-align:left;font-size:.95em;padding-bottom:.4em;"
+    "font-family:'Charter','Georgia',serif}"
+    "thead th{border-top:2px solid #222;border-bottom:1px solid #222;padding:.3em .6em;text-align:left}"
+    "tbody td{padding:.22em .6em;border-bottom:1px solid #eee;vertical-align:top}"
+    "tbody tr:last-child td{border-bottom:2px solid #222}"
+    "td.num,th.num{text-align:right}"
+    "tr.best td{background:#eef6ee}"
+    ".st-failed,.st-diverged{color:#b22}.st-running{color:#a60}.st-pending{color:#888}"
+    "figure{margin:1.5em 0;text-align:center}"
+    "svg.fig{width:100%;height:auto;max-width:800px}"
+    "figcaption{font-size:.92em;color:#333;text-align:left;margin-top:.3em}"
+    "pre{background:#f7f7f5;padding:.8em 1em;overflow-x:auto;font-size:.82em;line-height:1.35}"
+    "pre.err{white-space:pre-wrap;max-height:14em;overflow:auto;margin:.2em 0}"
+    ".bar{display:inline-block;height:.8em;background:#4a7fb0;vertical-align:middle}"
+    ".note{color:#666;font-style:italic}"
+    "code{font-size:.9em}";
+
+static void section_setup(Rep *r) {
+  const RsSweepInfo *s = &r->ts->sweep;
+  fprintf(r->f, "<h2 id=\"setup\">1. Setup</h2>\n<p>The sweep <code>");
+  esc(r->f, s->name);
+  fprintf(r->f, "</code> ran a <b>%s</b> search over %lld trials, ", s->method, (long long)s->n_trials);
+  fprintf(r->f, "ranked by <code>");
+  esc(r->f, s->metric);
+  fprintf(r->f, "</code> (%s). Varied parameters: ", s->maximize ? "higher is better" : "lower is better");
+  int any = 0;
+  for (int k = 0; k < r->ts->np; k++) {
+    const RsParam *p = &r->ts->p[k];
+    if (!p->varies) continue;
+    fprintf(r->f, "%s<code>", any ? "; " : "");
+    esc(r->f, p->name);
+    fprintf(r->f, "</code> &isin; {");
+    for (int v = 0; v < p->n_values; v++) {
+      if (v) fputs(", ", r->f);
+      if (v == 8 && p->n_values > 10) {
+        fprintf(r->f, "&hellip; %d values", p->n_values);
+        break;
+      }
+      esc(r->f, p->values[v]);
+    }
+    fputs("}", r->f);
+    any = 1;
+  }
+  if (!any) fputs("none", r->f);
+  fprintf(r->f, ". The spec as given:</p>\n<pre>");
+  esc(r->f, s->spec);
+  fprintf(r->f, "</pre>\n");
+}
+
+static void section_leaderboard(Rep *r, const int *order) {
+  const RsTrialSet *ts = r->ts;
+  fprintf(r->f, "<h2 id=\"leaderboard\">2. Leaderboard</h2>\n<table>\n<caption><b>Table %d.</b> Every "
+                "trial, best first by its best <code>", ++r->tab);
+  esc(r->f, ts->metric);
+  fprintf(r->f, "</code> during the run (%s); failed and diverged trials last. Final is the value at the "
+                "end of the run.</caption>\n<thead><tr><th class=\"num\">#</th><th class=\"num\">trial</th>",
+          ts->maximize ? "max" : "min");
+  for (int k = 0; k < ts->np; k++)
+    if (ts->p[k].varies) {
+      fputs("<th>", r->f);
+      esc(r->f, ts->p[k].short_name);
+      fputs("</th>", r->f);
+    }
+  fputs("<th class=\"num\">best</th><th class=\"num\">final</th><th class=\"num\">at step</th>"
+        "<th class=\"num\">tokens</th><th class=\"num\">time</th><th>status</th></tr></thead>\n<tbody>\n",
+        r->f);
+  for (int i = 0; i < ts->n; i++) {
+    const RsTrial *t = &ts->t[order[i]];
+    char b[32], fi[32], tok[32], w[32];
+    rs_fmt_metric(b, sizeof b, t->best), rs_fmt_metric(fi, sizeof fi, t->final);
+    rs_fmt_count(tok, sizeof tok, (double)t->tokens), rs_fmt_duration(w, sizeof w, t->wall);
+    fprintf(r->f, "<tr%s><td class=\"num\">%d</td><td class=\"num\">%lld</td>", i == 0 && !isnan(t->best) ? " class=\"best\"" : "",
+            i + 1, (long long)t->id);
+    for (int k = 0; k < ts->np; k++)
+      if (ts->p[k].varies) {
+        fputs("<td>", r->f);
+        esc(r->f, t->pv[k] >= 0 ? ts->p[k].values[t->pv[k]] : "-");
+        fputs("</td>", r->f);
+      }
+    fprintf(r->f, "<td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">", b, fi);
+    if (t->best_step >= 0) fprintf(r->f, "%lld", (long long)t->best_step);
+    else fputs("-", r->f);
+    fprintf(r->f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"st-%s\">%s</td></tr>\n",
+            tok, w, t->status, t->status);
+  }
+  fputs("</tbody>\n</table>\n", r->f);
+}
+
+static void section_importance(Rep *r, int *top_param) {
+  const RsTrialSet *ts = r->ts;
+  fprintf(r->f, "<h2 id=\"importance\">3. How much each parameter mattered</h2>\n");
+  fprintf(r->f, "<table>\n<caption><b>Table %d.</b> Share of the variance of the best <code>", ++r->tab);
+  esc(r->f, ts->metric);
+  fprintf(r->f, "</code> over completed trials explained by each parameter alone: the between-group "
+                "sum of squares over the total (one-way, grouping trials by that parameter's value). "
+                "A seed's share is pure noise: a parameter that explains no more than the seed did "
+                "not matter.</caption>\n<thead><tr><th>parameter</th><th class=\"num\">values</th>"
+                "<th class=\"num\">explained</th><th></th></tr></thead>\n<tbody>\n");
+  double best = -1;
+  *top_param = -1;
+  int rows = 0;
+  for (int k = 0; k < ts->np; k++) {
+    if (!ts->p[k].varies) continue;
+    double v = rs_param_var_explained(ts, k);
+    if (!ts->p[k].is_seed && !isnan(v) && v > best) best = v, *top_param = k;
+    fputs("<tr><td><code>", r->f);
+    esc(r->f, ts->p[k].name);
+    fprintf(r->f, "</code>%s</td><td class=\"num\">%d</td>", ts->p[k].is_seed ? " (seed)" : "", ts->p[k].n_values);
+    if (isnan(v)) fputs("<td class=\"num\">-</td><td></td></tr>\n", r->f);
+    else fprintf(r->f, "<td class=\"num\">%.1f%%</td><td><span class=\"bar\" style=\"width:%.0fpx\"></span></td></tr>\n",
+                 100 * v, 160 * v);
+    rows++;
+  }
+  if (!rows) fputs("<tr><td colspan=\"4\">No parameter varies in this sweep.</td></tr>\n", r->f);
+  fputs("</tbody>\n</table>\n", r->f);
+  if (*top_param < 0)
+    for (int k = 0; k < ts->np; k++)
+      if (ts->p[k].varies && !ts->p[k].is_seed) { *top_param = k; break; }
+}
+
+static void section_compare(Rep *r, int secno) {
+  const RsTrialSet *ts = r->ts;
+  int sub = 0;
+  fprintf(r->f, "<h2 id=\"compare\">%d. Comparisons over seeds</h2>\n", secno);
+  fprintf(r->f, "<p>For each varied parameter, trials are grouped by its value with the other varied "
+                "parameters held equal, so seeds are the only difference within a group. Rule: the "
+                "best mean wins, and the win is <i>larger than the seed noise</i> when Welch's t-test "
+                "against the runner-up gives p &lt; 0.05 (with at least two seeds per group).</p>\n");
+  for (int k = 0; k < ts->np; k++) {
+    const RsParam *p = &ts->p[k];
+    if (!p->varies || p->is_seed) continue;
+    char sl[128];
+    slug(sl, sizeof sl, p->name);
+    fprintf(r->f, "<h3 id=\"compare-%s\">%d.%d <code>", sl, secno, ++sub);
+    esc(r->f, p->name);
+    fputs("</code></h3>\n", r->f);
+    RsPlot pl;
+    TrErr e = {0};
+    int rc = rs_plot_param(ts, k, &pl, &e);
+    char cap[512];
+    snprintf(cap, sizeof cap, "Best %s against %s: mean over seeds with its 95%% confidence interval "
+             "(Student t)%s%s.", ts->metric, p->name, p->log_spaced ? ", log x axis" : "",
+             pl.nlegend ? ", one line per combination of the other parameters" : "");
+    figure(r, &pl, rc, &e, cap);
+    if (rc == TR_OK) rs_plot_deinit(&pl);
+    int by[1] = {k};
+    RsCompare c;
+    if (rs_compare_build(ts, by, 1, &c, &e) != TR_OK) continue;
+    fprintf(r->f, "<table>\n<caption><b>Table %d.</b> Best <code>", ++r->tab);
+    esc(r->f, ts->metric);
+    fprintf(r->f, "</code> by <code>");
+    esc(r->f, p->name);
+    fprintf(r->f, "</code>: n completed trials (others in brackets), mean, sample standard deviation, "
+                  "95%% CI of the mean and the best single trial.</caption>\n<thead><tr>%s<th>value</th>"
+                  "<th class=\"num\">n</th><th class=\"num\">mean</th><th class=\"num\">std</th>"
+                  "<th class=\"num\">95%% CI</th><th class=\"num\">best</th></tr></thead>\n<tbody>\n",
+            c.nctx > 1 || c.ctx[0].label[0] ? "<th>other parameters</th>" : "");
+    for (int x = 0; x < c.nctx; x++) {
+      for (int g = 0; g < c.ctx[x].ng; g++) {
+        const RsGroup *gr = &c.ctx[x].g[g];
+        char m[32], s[32], lo[32], hi[32], b[32];
+        rs_fmt_metric(m, sizeof m, gr->mean), rs_fmt_metric(s, sizeof s, gr->std);
+        rs_fmt_metric(lo, sizeof lo, gr->ci_lo), rs_fmt_metric(hi, sizeof hi, gr->ci_hi);
+        rs_fmt_metric(b, sizeof b, gr->best);
+        fprintf(r->f, "<tr%s>", g == 0 && gr->n ? " class=\"best\"" : "");
+        if (c.nctx > 1 || c.ctx[0].label[0]) {
+          fputs("<td>", r->f);
+          if (g == 0) esc(r->f, c.ctx[x].label);
+          fputs("</td>", r->f);
+        }
+        fputs("<td>", r->f);
+        esc(r->f, gr->label);
+        fprintf(r->f, "</td><td class=\"num\">%d", gr->n);
+        if (gr->n_other) fprintf(r->f, " (%d)", gr->n_other);
+        fprintf(r->f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">", m, s);
+        if (isnan(gr->ci_lo)) fputs("-", r->f);
+        else fprintf(r->f, "[%s, %s]", lo, hi);
+        fprintf(r->f, "</td><td class=\"num\">%s</td></tr>\n", b);
+      }
+    }
+    fputs("</tbody>\n</table>\n<p>", r->f);
+    for (int x = 0; x < c.nctx; x++) {
+      const RsContext *cx = &c.ctx[x];
+      if (cx->ng == 0 || cx->g[0].n == 0) continue;
+      if (cx->label[0]) {
+        fputs("With ", r->f);
+        esc(r->f, cx->label);
+        fputs(": ", r->f);
+      }
+      fputs("<b>", r->f);
+      esc(r->f, cx->g[0].label);
+      fputs("</b> wins", r->f);
+      if (cx->ng > 1 && cx->g[1].n > 0) {
+        fputs(" over ", r->f);
+        esc(r->f, cx->g[1].label);
+        if (isnan(cx->p_welch))
+          fputs(" (too few seeds to compare with the noise)", r->f);
+        else
+          fprintf(r->f, " (Welch p = %.3g: %s)", cx->p_welch,
+                  cx->decided ? "larger than the seed noise" : "within the seed noise");
+      }
+      fputs(". ", r->f);
+    }
+    fputs("</p>\n", r->f);
+    rs_compare_deinit(&c);
+  }
+  if (sub == 0) fputs("<p class=\"note\">No parameter other than the seed varies.</p>\n", r->f);
+}
+
+static void curves(Rep *r, const char *metric, int color_by, int logy, const char *caption) {
+  RsCurveOpts o = {metric, RS_X_STEP, color_by, logy};
+  RsPlot pl;
+  TrErr e = {0};
+  int rc = rs_plot_curves(r->db, r->ts, &o, &pl, &e);
+  figure(r, &pl, rc, &e, caption);
+  if (rc == TR_OK) rs_plot_deinit(&pl);
+}
+
+static void section_failures(Rep *r, int secno) {
+  const RsTrialSet *ts = r->ts;
+  fprintf(r->f, "<h2 id=\"failures\">%d. Failures and divergences</h2>\n", secno);
+  int n = 0;
+  for (int i = 0; i < ts->n; i++) n += failed_status(ts->t[i].status);
+  if (n == 0) {
+    fputs("<p>No trial failed or diverged.</p>\n", r->f);
+    return;
+  }
+  fprintf(r->f, "<p>%d of %d trials did not complete.</p>\n<table>\n<caption><b>Table %d.</b> Failed and "
+                "diverged trials with the reason recorded by the runner.</caption>\n<thead><tr>"
+                "<th class=\"num\">trial</th><th>parameters</th><th>status</th><th class=\"num\">attempts</th>"
+                "<th>reason</th></tr></thead>\n<tbody>\n", n, ts->n, ++r->tab);
+  for (int i = 0; i < ts->n; i++) {
+    const RsTrial *t = &ts->t[i];
+    if (!failed_status(t->status)) continue;
+    fprintf(r->f, "<tr><td class=\"num\">%lld</td><td>", (long long)t->id);
+    params_text(r->f, ts, t, 1);
+    fprintf(r->f, "</td><td class=\"st-%s\">%s</td><td class=\"num\">%lld</td><td><pre class=\"err\">",
+            t->status, t->status, (long long)t->attempts);
+    esc(r->f, t->error && *t->error ? t->error : "(no reason recorded)");
+    fputs("</pre></td></tr>\n", r->f);
+  }
+  fputs("</tbody>\n</table>\n", r->f);
+}
+
+int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
+  int rc = rs_db_snapshot_begin(db, err);
+  if (rc) return rc;
+  RsTrialSet ts;
+  rc = rs_trials_load(db, sweep, &ts, err);
+  if (rc) {
+    rs_db_snapshot_end(db);
+    return rc;
+  }
+  Rep r = {out, db, &ts, 0, 0};
+  int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
+  rs_trials_rank(&ts, order);
+  const RsSweepInfo *s = &ts.sweep;
+  fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", out);
+  esc(out, s->name);
+  fprintf(out, " &mdash; hpsweep results</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
+  esc(out, s->name);
+  fputs("</h1>\n<div class=\"meta\">", out);
+  char when[64] = "-";
+  time_t ct = (time_t)s->created;
+  struct tm tmv;
+  if (gmtime_r(&ct, &tmv)) strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tmv);
+  fprintf(out, "hpsweep results report &middot; sweep created %s &middot; %lld trials:", when,
+          (long long)s->n_trials);
+  for (int k = 0; k < RS_NSTATUS; k++)
+    if (s->count[k]) fprintf(out, " %lld %s", (long long)s->count[k], rs_status_names[k]);
+  fputs("</div>\n", out);
+  /* Abstract: the headline numbers. */
+  fputs("<div class=\"abstract\">", out);
+  if (ts.n && !isnan(ts.t[order[0]].best) && !failed_status(ts.t[order[0]].status)) {
+    const RsTrial *b = &ts.t[order[0]];
+    char v[32];
+    rs_fmt_metric(v, sizeof v, b->best);
+    fprintf(out, "The best trial, <b>#%lld</b> (", (long long)b->id);
+    params_text(out, &ts, b, 1);
+    fprintf(out, "), reached <code>");
+    esc(out, ts.metric);
+    fprintf(out, "</code> = <b>%s</b>", v);
+    if (b->best_step >= 0) fprintf(out, " at step %lld", (long long)b->best_step);
+    fputs(".", out);
+  } else {
+    fputs("No trial has a result yet.", out);
+  }
+  if (s->count[0] + s->count[1])
+    fprintf(out, " The sweep was still in progress when this report was made (%lld pending, %lld running).",
+            (long long)s->count[0], (long long)s->count[1]);
+  fputs("</div>\n", out);
+
+  section_setup(&r);
+  section_leaderboard(&r, order);
+  int top = -1;
+  section_importance(&r, &top);
+  section_compare(&r, 4);
+
+  fputs("<h2 id=\"curves\">5. Learning curves</h2>\n", out);
+  char cap[512];
+  snprintf(cap, sizeof cap, "%s against step, one line per trial%s%s.", s->metric,
+           top >= 0 ? ", coloured by " : "", top >= 0 ? ts.p[top].name : "");
+  curves(&r, s->metric, top, 0, cap);
+  if (strcmp(s->metric, "train_loss") != 0 && rs_metric_check(db, s->id, "train_loss", NULL) == TR_OK) {
+    snprintf(cap, sizeof cap, "Training loss against step, same colours.");
+    curves(&r, "train_loss", top, 0, cap);
+  }
+
+  fputs("<h2 id=\"schedules\">6. Learning-rate schedules that ran</h2>\n", out);
+  if (rs_metric_check(db, s->id, "lr", NULL) == TR_OK) {
+    snprintf(cap, sizeof cap, "The learning rate each trial logged at each step (the metric rows named lr), "
+             "log y axis: the schedules as they ran, warm-up and decay included.");
+    curves(&r, "lr", top, 1, cap);
+  } else {
+    fputs("<p class=\"note\">No trial logged an <code>lr</code> metric.</p>\n", out);
+  }
+
+  fputs("<h2 id=\"cost\">7. Metric against cost</h2>\n", out);
+  fputs("<p>A trial is on the Pareto front when no other trial is both cheaper and at least as good. "
+        "Trials on the front are the ones worth their cost.</p>\n", out);
+  int *front = calloc((size_t)ts.n + 1, sizeof *front);
+  for (int uf = 0; uf < 2; uf++) {
+    RsPlot pl;
+    TrErr e = {0};
+    int prc = rs_plot_cost(&ts, uf, &pl, uf ? front : NULL, &e);
+    snprintf(cap, sizeof cap, "Best %s of completed trials against %s; the Pareto front in red.", s->metric,
+             uf ? "training FLOPs (trials.flops)" : "wall-clock seconds");
+    figure(&r, &pl, prc, &e, cap);
+    if (prc == TR_OK) rs_plot_deinit(&pl);
+  }
+  int nf = 0;
+  for (int i = 0; i < ts.n; i++) nf += front[i];
+  if (nf) {
+    fputs("<p>On the FLOPs front: ", out);
+    int j = 0;
+    for (int i = 0; i < ts.n; i++) {
+      if (!front[i]) continue;
+      char v[32], fl[32];
+      rs_fmt_metric(v, sizeof v, ts.t[i].best), rs_fmt_count(fl, sizeof fl, ts.t[i].flops);
+      fprintf(out, "%s#%lld (%s FLOPs, %s)", j++ ? "; " : "", (long long)ts.t[i].id, fl, v);
+    }
+    fputs(".</p>\n", out);
+  }
+  free(front);
+  section_failures(&r, 8);
+  fprintf(out, "<p class=\"meta\">Generated by hpsweep from <code>");
+  esc(out, rs_db_path(db));
+  fputs("</code>.</p>\n</body>\n</html>\n", out);
+  free(order);
+  rs_trials_deinit(&ts);
+  rs_db_snapshot_end(db);
+  if (ferror(out)) return tr_err_set(err, TR_EIO, "write failed");
+  return TR_OK;
+}
+
+int rs_report_write(RsDb *db, const char *sweep, const char *path, TrErr *err) {
+  size_t n = strlen(path) + 16;
+  char *tmp = malloc(n);
+  snprintf(tmp, n, "%s.XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    int rc = tr_err_set(err, TR_EIO, "%s: cannot write: %s", path, strerror(errno));
+    free(tmp);
+    return rc;
+  }
+  fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; a result file is shared */
+  FILE *f = fdopen(fd, "w");
+  int rc = rs_report_html(db, sweep, f, err);
+  if (fflush(f) != 0 || fsync(fd) != 0) rc = rc ? rc : tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
+  fclose(f);
+  if (rc == TR_OK && rename(tmp, path) != 0) rc = tr_err_set(err, TR_EIO, "%s: rename: %s", path, strerror(errno));
+  if (rc != TR_OK) unlink(tmp);
+  free(tmp);
+  return rc;
+}

@@ -1,0 +1,29 @@
+/*
+** rs_report.h: one self-contained HTML results report of a sweep.
+**
+** Contract:
+** - A single file: CSS and figures inline (PLplot's svg driver output, the same
+**   figures `hpsweep plot` writes), no network, no JavaScript.
+** - Sections, in order: setup (the spec text), leaderboard (every trial), how much
+**   each parameter mattered (one-way variance explained), a comparison per varied
+**   parameter (figure + table over seeds + the winner and its significance rule),
+**   learning curves, the LR schedules that ran (the logged `lr` rows), metric
+**   against cost (wall seconds, FLOPs, Pareto front), failures and divergences.
+**   Each section has an id (setup, leaderboard, importance, compare-PARAM, curves,
+**   schedules, cost, failures) and figures and tables carry numbered captions.
+** - Reads the database in one read transaction (a consistent snapshot while a sweep
+**   writes); a section without data says so instead of failing.
+** - rs_report_write is atomic (temp file + fsync + rename).
+*/
+#ifndef RS_REPORT_H
+#define RS_REPORT_H
+
+#include <stdio.h>
+
+#include "rs_query.h"
+#include "tr_err.h"
+
+int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err);
+int rs_report_write(RsDb *db, const char *sweep, const char *path, TrErr *err);
+
+#endif

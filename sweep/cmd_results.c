@@ -1,0 +1,857 @@
+/*
+** cmd_results.c: the commands people read results with: ls, top, compare, show,
+** export, plot, report. Every one opens the database read-only (rs_db_open), so
+** it works while a sweep is running and never blocks the runner.
+*/
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "rs_plot.h"
+#include "rs_query.h"
+#include "rs_report.h"
+#include "rs_stats.h"
+
+static mode_t current_umask(void) {
+  mode_t m = umask(022);
+  umask(m);
+  return m;
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+typedef struct Opts {
+  const char *cmd;
+  const char *db, *format, *by, *metric, *x, *color_by, *out, *kind, *what;
+  const char *pos;     /* the one positional argument (SWEEP or TRIAL) */
+  int n, logy;
+} Opts;
+
+static int bad(const char *cmd, const char *fmt, const char *a) {
+  fprintf(stderr, "hpsweep %s: ", cmd);
+  fprintf(stderr, fmt, a);
+  fprintf(stderr, " (see 'hpsweep %s --help')\n", cmd);
+  return 2;
+}
+
+/* Parse "--opt VALUE", "--opt=VALUE" and flags; allowed is a space-separated list. */
+static int parse(int argc, char **argv, const char *allowed, Opts *o) {
+  memset(o, 0, sizeof *o);
+  o->cmd = argv[0];
+  o->db = "hpsweep.db";
+  o->n = 10;
+  for (int i = 1; i < argc; i++) {
+    char *a = argv[i];
+    if (a[0] != '-' || strcmp(a, "-") == 0) {
+      if (o->pos) return bad(o->cmd, "unexpected argument '%s'", a);
+      o->pos = a;
+      continue;
+    }
+    char name[64];
+    const char *val = NULL, *eq = strchr(a, '=');
+    snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+    if (eq) val = eq + 1;
+    char key[80];
+    snprintf(key, sizeof key, " %s ", name);
+    char allow[256];
+    snprintf(allow, sizeof allow, " %s ", allowed);
+    if (!strstr(allow, key)) return bad(o->cmd, "unknown option '%s'", name);
+    if (strcmp(name, "--logy") == 0) {
+      o->logy = 1;
+      continue;
+    }
+    if (!val) {
+      if (i + 1 >= argc) return bad(o->cmd, "option '%s' needs a value", name);
+      val = argv[++i];
+    }
+    if (strcmp(name, "--db") == 0) o->db = val;
+    else if (strcmp(name, "--format") == 0) o->format = val;
+    else if (strcmp(name, "--by") == 0) o->by = val;
+    else if (strcmp(name, "--metric") == 0) o->metric = val;
+    else if (strcmp(name, "--x") == 0) o->x = val;
+    else if (strcmp(name, "--color-by") == 0) o->color_by = val;
+    else if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) o->out = val;
+    else if (strcmp(name, "--kind") == 0) o->kind = val;
+    else if (strcmp(name, "--what") == 0) o->what = val;
+    else if (strcmp(name, "-n") == 0) {
+      char *end;
+      long v = strtol(val, &end, 10);
+      if (*end || v < 0 || v > 1000000) return bad(o->cmd, "-n wants a count >= 0, got '%s'", val);
+      o->n = (int)v;
+    }
+  }
+  return 0;
+}
+
+static int fail(const char *cmd, const TrErr *e) {
+  fprintf(stderr, "hpsweep %s: %s\n", cmd, e->msg);
+  /* Unknown names and bad files are bad input; database and I/O trouble is a failure. */
+  return e->code == TR_EDB || e->code == TR_EIO || e->code == TR_ENOMEM ? 1 : 2;
+}
+
+static int open_db(const Opts *o, RsDb **db) {
+  TrErr e = {0};
+  if (rs_db_open(db, o->db, &e) != TR_OK) return fail(o->cmd, &e);
+  return 0;
+}
+
+static int need_sweep(const Opts *o) {
+  if (!o->pos) return bad(o->cmd, "%s", "which sweep? name one (see 'hpsweep ls')");
+  return 0;
+}
+
+/* ---- tables: aligned text, CSV or JSON ----------------------------------- */
+
+enum { C_TEXT, C_REAL, C_INT, C_NULL };
+
+typedef struct Cell {
+  char text[96];   /* display text */
+  int kind;
+  double v;
+  long long i;
+} Cell;
+
+#define TAB_MAXC 24
+
+typedef struct Tab {
+  int nc, nr, cap;
+  char hdr[TAB_MAXC][64];
+  int right[TAB_MAXC];
+  int optional[TAB_MAXC]; /* dropped (highest first) when the text table exceeds 80 columns */
+  Cell *cells;
+  int col;
+} Tab;
+
+static void tab_col(Tab *t, const char *h, int right, int optional) {
+  snprintf(t->hdr[t->nc], sizeof t->hdr[0], "%s", h);
+  t->right[t->nc] = right, t->optional[t->nc] = optional;
+  t->nc++;
+}
+
+static Cell *tab_next(Tab *t) {
+  if (t->col == 0) {
+    if (t->nr == t->cap) {
+      t->cap = t->cap ? 2 * t->cap : 16;
+      t->cells = realloc(t->cells, (size_t)t->cap * TAB_MAXC * sizeof *t->cells);
+    }
+    t->nr++;
+  }
+  Cell *c = &t->cells[(size_t)(t->nr - 1) * TAB_MAXC + (size_t)t->col];
+  memset(c, 0, sizeof *c);
+  t->col = (t->col + 1) % t->nc;
+  return c;
+}
+
+static void tab_text(Tab *t, const char *s) {
+  Cell *c = tab_next(t);
+  c->kind = s ? C_TEXT : C_NULL;
+  snprintf(c->text, sizeof c->text, "%s", s ? s : "-");
+}
+
+static void tab_metric(Tab *t, double v) {
+  Cell *c = tab_next(t);
+  c->kind = isnan(v) ? C_NULL : C_REAL;
+  c->v = v;
+  rs_fmt_metric(c->text, sizeof c->text, v);
+}
+
+static void tab_real_disp(Tab *t, double v, const char *disp) {
+  Cell *c = tab_next(t);
+  c->kind = isnan(v) ? C_NULL : C_REAL;
+  c->v = v;
+  snprintf(c->text, sizeof c->text, "%s", isnan(v) ? "-" : disp);
+}
+
+static void tab_int(Tab *t, long long v, int null_if_neg) {
+  Cell *c = tab_next(t);
+  c->kind = null_if_neg && v < 0 ? C_NULL : C_INT;
+  c->i = v;
+  if (c->kind == C_NULL) snprintf(c->text, sizeof c->text, "-");
+  else snprintf(c->text, sizeof c->text, "%lld", v);
+}
+
+static void tab_int_disp(Tab *t, long long v, const char *disp) {
+  Cell *c = tab_next(t);
+  c->kind = v < 0 ? C_NULL : C_INT;
+  c->i = v;
+  snprintf(c->text, sizeof c->text, "%s", v < 0 ? "-" : disp);
+}
+
+static void tab_free(Tab *t) { free(t->cells); }
+
+static void put_cell_machine(const Cell *c, int json, FILE *f) {
+  switch (c->kind) {
+    case C_NULL: if (json) fputs("null", f); break;
+    case C_INT: fprintf(f, "%lld", c->i); break;
+    case C_REAL: rs_json_number(f, c->v); break; /* shortest round trip, same in CSV */
+    default: if (json) rs_json_string(f, c->text); else rs_csv_field(f, c->text);
+  }
+}
+
+/* Display width of UTF-8 text: count code points. */
+static int u8len(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+  return n;
+}
+
+static void tab_print(Tab *t, RsFormat fmt, FILE *f) {
+  if (fmt == RS_FMT_CSV) {
+    for (int c = 0; c < t->nc; c++) fputs(c ? "," : "", f), rs_csv_field(f, t->hdr[c]);
+    fputc('\n', f);
+    for (int r = 0; r < t->nr; r++) {
+      for (int c = 0; c < t->nc; c++) fputs(c ? "," : "", f), put_cell_machine(&t->cells[r * TAB_MAXC + c], 0, f);
+      fputc('\n', f);
+    }
+    return;
+  }
+  if (fmt == RS_FMT_JSON || fmt == RS_FMT_JSONL) {
+    if (fmt == RS_FMT_JSON) fputs("[", f);
+    for (int r = 0; r < t->nr; r++) {
+      if (fmt == RS_FMT_JSON) fputs(r ? ",\n{" : "\n{", f);
+      else fputc('{', f);
+      for (int c = 0; c < t->nc; c++) {
+        if (c) fputs(", ", f);
+        rs_json_string(f, t->hdr[c]);
+        fputs(": ", f);
+        put_cell_machine(&t->cells[r * TAB_MAXC + c], 1, f);
+      }
+      fputs(fmt == RS_FMT_JSON ? "}" : "}\n", f);
+    }
+    if (fmt == RS_FMT_JSON) fputs(t->nr ? "\n]\n" : "]\n", f);
+    return;
+  }
+  int w[TAB_MAXC], show[TAB_MAXC];
+  for (int c = 0; c < t->nc; c++) {
+    w[c] = u8len(t->hdr[c]);
+    show[c] = 1;
+    for (int r = 0; r < t->nr; r++) {
+      int l = u8len(t->cells[r * TAB_MAXC + c].text);
+      if (l > w[c]) w[c] = l;
+    }
+    if (w[c] > 28) w[c] = 28; /* long text is cut with "~" */
+  }
+  for (;;) { /* fit 80 columns: drop optional columns, highest priority number first */
+    int total = 0, worst = -1;
+    for (int c = 0; c < t->nc; c++)
+      if (show[c]) total += w[c] + (total ? 2 : 0);
+    if (total <= 80) break;
+    for (int c = 0; c < t->nc; c++)
+      if (show[c] && t->optional[c] && (worst < 0 || t->optional[c] > t->optional[worst])) worst = c;
+    if (worst < 0) break;
+    show[worst] = 0;
+  }
+  for (int r = -1; r < t->nr; r++) {
+    int first = 1;
+    char line[1024];
+    size_t len = 0;
+    for (int c = 0; c < t->nc; c++) {
+      if (!show[c]) continue;
+      const char *s = r < 0 ? t->hdr[c] : t->cells[r * TAB_MAXC + c].text;
+      char cut[128];
+      if (u8len(s) > w[c]) {
+        snprintf(cut, sizeof cut, "%.*s~", w[c] - 1, s);
+        s = cut;
+      }
+      int pad = w[c] - u8len(s);
+      if (!first) len += (size_t)snprintf(line + len, sizeof line - len, "  ");
+      if (t->right[c]) len += (size_t)snprintf(line + len, sizeof line - len, "%*s%s", pad, "", s);
+      else len += (size_t)snprintf(line + len, sizeof line - len, "%s%*s", s, pad, "");
+      if (len >= sizeof line) len = sizeof line - 1;
+      first = 0;
+    }
+    while (len > 0 && line[len - 1] == ' ') line[--len] = '\0';
+    fprintf(f, "%s\n", line);
+  }
+}
+
+static int get_format(const Opts *o, RsFormat *fmt) {
+  *fmt = RS_FMT_TABLE;
+  if (!o->format) return 0;
+  if (rs_format_parse(o->format, fmt) != TR_OK || *fmt == RS_FMT_JSONL)
+    return bad(o->cmd, "unknown format '%s' (formats: table, csv, json)", o->format);
+  return 0;
+}
+
+/* ---- ls ------------------------------------------------------------------ */
+
+static int cmd_ls(int argc, char **argv) {
+  Opts o;
+  RsFormat fmt;
+  RsDb *db;
+  int rc = parse(argc, argv, "--db --format", &o);
+  if (rc || (rc = get_format(&o, &fmt))) return rc;
+  if (o.pos) return bad(o.cmd, "unexpected argument '%s'", o.pos);
+  if ((rc = open_db(&o, &db))) return rc;
+  RsSweepInfo *s;
+  int n;
+  TrErr e = {0};
+  if (rs_query_sweeps(db, &s, &n, &e) != TR_OK) {
+    rs_db_close(db);
+    return fail(o.cmd, &e);
+  }
+  Tab t = {0};
+  tab_col(&t, "sweep", 0, 0), tab_col(&t, "metric", 0, 0), tab_col(&t, "goal", 0, 3);
+  tab_col(&t, "trials", 1, 0), tab_col(&t, "done", 1, 0), tab_col(&t, "running", 1, 0);
+  tab_col(&t, "pending", 1, 0), tab_col(&t, "failed", 1, 0), tab_col(&t, "diverged", 1, 0);
+  tab_col(&t, "interrupted", 1, 2), tab_col(&t, "best", 1, 0), tab_col(&t, "best_trial", 1, 1);
+  for (int i = 0; i < n; i++) {
+    tab_text(&t, s[i].name), tab_text(&t, s[i].metric), tab_text(&t, s[i].maximize ? "max" : "min");
+    tab_int(&t, s[i].n_trials, 0);
+    tab_int(&t, s[i].count[2], 0), tab_int(&t, s[i].count[1], 0), tab_int(&t, s[i].count[0], 0);
+    tab_int(&t, s[i].count[3], 0), tab_int(&t, s[i].count[4], 0), tab_int(&t, s[i].count[5], 0);
+    tab_metric(&t, s[i].best), tab_int(&t, s[i].best_trial, 1);
+  }
+  if (fmt == RS_FMT_TABLE) {
+    /* Short headers for the terminal. */
+    const char *sh[] = {"sweep", "metric", "goal", "trials", "done", "run", "pend", "fail", "div", "int", "best", "trial"};
+    for (int c = 0; c < t.nc; c++) snprintf(t.hdr[c], sizeof t.hdr[c], "%s", sh[c]);
+  }
+  if (n == 0 && fmt == RS_FMT_TABLE) printf("no sweeps in %s\n", o.db);
+  else tab_print(&t, fmt, stdout);
+  tab_free(&t);
+  rs_query_sweeps_free(s, n);
+  rs_db_close(db);
+  return 0;
+}
+
+/* ---- top ----------------------------------------------------------------- */
+
+static int cmd_top(int argc, char **argv) {
+  Opts o;
+  RsFormat fmt;
+  RsDb *db;
+  int rc = parse(argc, argv, "--db --format --by -n", &o);
+  if (rc || (rc = get_format(&o, &fmt)) || (rc = need_sweep(&o))) return rc;
+  if ((rc = open_db(&o, &db))) return rc;
+  TrErr e = {0};
+  RsTrialSet ts;
+  rs_db_snapshot_begin(db, NULL);
+  if (rs_trials_load(db, o.pos, &ts, &e) != TR_OK) {
+    rs_db_close(db);
+    return fail(o.cmd, &e);
+  }
+  if (o.by && strcmp(o.by, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.by, &e) != TR_OK) {
+    rs_trials_deinit(&ts);
+    rs_db_close(db);
+    return fail(o.cmd, &e);
+  }
+  int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
+  rs_trials_rank(&ts, order);
+  Tab t = {0};
+  tab_col(&t, "rank", 1, 0), tab_col(&t, "trial", 1, 0);
+  int pk[TAB_MAXC], npk = 0;
+  for (int k = 0; k < ts.np && npk < 10; k++)
+    if (ts.p[k].varies) pk[npk++] = k, tab_col(&t, fmt == RS_FMT_TABLE ? ts.p[k].short_name : ts.p[k].name, 1, 0);
+  tab_col(&t, "best", 1, 0), tab_col(&t, "final", 1, 3), tab_col(&t, "step", 1, 4);
+  tab_col(&t, "tokens", 1, 2), tab_col(&t, "time", 1, 1), tab_col(&t, "status", 0, 0);
+  int shown = o.n == 0 || o.n > ts.n ? ts.n : o.n;
+  for (int i = 0; i < shown; i++) {
+    const RsTrial *r = &ts.t[order[i]];
+    char b[32];
+    tab_int(&t, i + 1, 0), tab_int(&t, r->id, 0);
+    for (int j = 0; j < npk; j++) {
+      int v = r->pv[pk[j]];
+      const RsParam *p = &ts.p[pk[j]];
+      if (v < 0) tab_text(&t, NULL);
+      else if (p->numeric) tab_real_disp(&t, p->nums[v], p->values[v]);
+      else tab_text(&t, p->values[v]);
+    }
+    tab_metric(&t, r->best), tab_metric(&t, r->final), tab_int(&t, r->best_step, 1);
+    rs_fmt_count(b, sizeof b, (double)r->tokens);
+    tab_int_disp(&t, r->tokens, b);
+    rs_fmt_duration(b, sizeof b, r->wall);
+    tab_real_disp(&t, r->wall, b);
+    tab_text(&t, r->status);
+  }
+  if (fmt == RS_FMT_TABLE)
+    printf("%s: %d of %d trials by %s %s (%s is better)\n", ts.sweep.name, shown, ts.n,
+           ts.maximize ? "max" : "min", ts.metric, ts.maximize ? "higher" : "lower");
+  tab_print(&t, fmt, stdout);
+  tab_free(&t);
+  free(order);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+  return 0;
+}
+
+/* ---- compare ------------------------------------------------------------- */
+
+static int cmd_compare(int argc, char **argv) {
+  Opts o;
+  RsFormat fmt;
+  RsDb *db;
+  int rc = parse(argc, argv, "--db --format --by", &o);
+  if (rc || (rc = get_format(&o, &fmt)) || (rc = need_sweep(&o))) return rc;
+  if ((rc = open_db(&o, &db))) return rc;
+  TrErr e = {0};
+  RsTrialSet ts;
+  rs_db_snapshot_begin(db, NULL);
+  if (rs_trials_load(db, o.pos, &ts, &e) != TR_OK) {
+    rs_db_close(db);
+    return fail(o.cmd, &e);
+  }
+  int by[2], nby = 0;
+  if (!o.by) {
+    for (int k = 0; k < ts.np && !nby; k++)
+      if (ts.p[k].varies && !ts.p[k].is_seed) by[nby++] = k;
+    if (!nby) {
+      rs_trials_deinit(&ts);
+      rs_db_close(db);
+      return bad(o.cmd, "%s", "no parameter other than the seed varies; nothing to compare (use --by PARAM)");
+    }
+  } else {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", o.by);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+      if (nby == 2) {
+        rs_trials_deinit(&ts);
+        rs_db_close(db);
+        return bad(o.cmd, "--by takes one or two parameters, got '%s'", o.by);
+      }
+      if (rs_param_find(&ts, tok, &by[nby], &e) != TR_OK) {
+        rs_trials_deinit(&ts);
+        rs_db_close(db);
+        return fail(o.cmd, &e);
+      }
+      nby++;
+    }
+    if (nby == 0) return bad(o.cmd, "--by wants PARAM[,PARAM], got '%s'", o.by);
+  }
+  RsCompare c;
+  if (rs_compare_build(&ts, by, nby, &c, &e) != TR_OK) {
+    rs_trials_deinit(&ts);
+    rs_db_close(db);
+    return fail(o.cmd, &e);
+  }
+  int has_ctx = c.nctx > 1 || c.ctx[0].label[0];
+  Tab t = {0};
+  if (has_ctx) tab_col(&t, "held_equal", 0, 0);
+  tab_col(&t, "group", 0, 0), tab_col(&t, "n", 1, 0), tab_col(&t, "other", 1, 2);
+  tab_col(&t, "mean", 1, 0), tab_col(&t, "std", 1, 0);
+  tab_col(&t, "ci95_lo", 1, 0), tab_col(&t, "ci95_hi", 1, 0), tab_col(&t, "best", 1, 1);
+  if (fmt != RS_FMT_TABLE) tab_col(&t, "winner", 1, 0), tab_col(&t, "p_welch_vs_runner_up", 1, 0);
+  for (int x = 0; x < c.nctx; x++)
+    for (int g = 0; g < c.ctx[x].ng; g++) {
+      const RsGroup *gr = &c.ctx[x].g[g];
+      if (has_ctx) tab_text(&t, g == 0 || fmt != RS_FMT_TABLE ? c.ctx[x].label : "");
+      char lab[96];
+      snprintf(lab, sizeof lab, "%s%s", gr->label, fmt == RS_FMT_TABLE && g == 0 && gr->n ? " *" : "");
+      tab_text(&t, lab);
+      tab_int(&t, gr->n, 0), tab_int(&t, gr->n_other, 0);
+      tab_metric(&t, gr->mean), tab_metric(&t, gr->std);
+      tab_metric(&t, gr->ci_lo), tab_metric(&t, gr->ci_hi), tab_metric(&t, gr->best);
+      if (fmt != RS_FMT_TABLE) {
+        tab_int(&t, g == 0 && gr->n ? 1 : 0, 0);
+        tab_metric(&t, g == 0 ? c.ctx[x].p_welch : NAN);
+      }
+    }
+  if (fmt == RS_FMT_TABLE) {
+    printf("%s: best %s (%s) by %s, over seeds", ts.sweep.name, ts.metric, ts.maximize ? "max" : "min",
+           c.by_label);
+    int other = 0;
+    for (int k = 0; k < ts.np; k++) {
+      int chosen = by[0] == k || (nby > 1 && by[1] == k);
+      if (!chosen && ts.p[k].varies && !ts.p[k].is_seed)
+        printf("%s%s", other++ ? ", " : "\nheld equal: ", ts.p[k].short_name);
+    }
+    printf("%s\n", other ? " (a block per combination)" : "");
+  }
+  tab_print(&t, fmt, stdout);
+  if (fmt == RS_FMT_TABLE) {
+    printf("\nrule: * = best mean; the win is larger than the seed noise when Welch's t-test\n"
+           "against the runner-up gives p < 0.05 (needs >= 2 completed seeds per group).\n");
+    for (int x = 0; x < c.nctx; x++) {
+      const RsContext *cx = &c.ctx[x];
+      if (cx->ng == 0 || cx->g[0].n == 0) {
+        printf("%s%s: no completed trials yet\n", cx->label, cx->label[0] ? "" : "result");
+        continue;
+      }
+      printf("%s%s%s wins", cx->label, cx->label[0] ? ": " : "", cx->g[0].label);
+      if (cx->ng > 1 && cx->g[1].n > 0) {
+        if (isnan(cx->p_welch)) printf(" over %s; too few seeds to compare with the noise", cx->g[1].label);
+        else printf(" over %s, p = %.3g:%s%s", cx->g[1].label, cx->p_welch, cx->label[0] ? "\n  " : " ",
+                    cx->decided ? "larger than the seed noise" : "within the seed noise");
+      }
+      printf("\n");
+    }
+  }
+  tab_free(&t);
+  rs_compare_deinit(&c);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+  return 0;
+}
+
+/* ---- show ---------------------------------------------------------------- */
+
+/* Indent canonical JSON (strings copied verbatim, escapes included). */
+static void json_pretty(FILE *f, const char *s) {
+  int depth = 0, in_str = 0;
+  for (const char *p = s; p && *p; p++) {
+    char ch = *p;
+    if (in_str) {
+      fputc(ch, f);
+      if (ch == '\\' && p[1]) fputc(*++p, f);
+      else if (ch == '"') in_str = 0;
+      continue;
+    }
+    switch (ch) {
+      case '"': in_str = 1; fputc(ch, f); break;
+      case '{': case '[':
+        if ((ch == '{' && p[1] == '}') || (ch == '[' && p[1] == ']')) { fputc(ch, f); fputc(*++p, f); break; }
+        if (ch == '[') { /* short arrays of numbers stay on one line */
+          const char *e = strchr(p, ']');
+          if (e && e - p < 60 && !memchr(p, '{', (size_t)(e - p)) && !memchr(p + 1, '[', (size_t)(e - p - 1))) {
+            for (; p < e; p++) fputs(*p == ',' ? ", " : (char[2]){*p, 0}, f);
+            fputc(']', f);
+            break;
+          }
+        }
+        fputc(ch, f);
+        fprintf(f, "\n%*s", 2 * ++depth, "");
+        break;
+      case '}': case ']': fprintf(f, "\n%*s%c", 2 * (depth > 0 ? --depth : 0), "", ch); break;
+      case ',': fprintf(f, ",\n%*s", 2 * depth, ""); break;
+      case ':': fputs(": ", f); break;
+      case ' ': case '\n': case '\t': case '\r': break;
+      default: fputc(ch, f);
+    }
+  }
+  fputc('\n', f);
+}
+
+static void sparkline(char *buf, size_t n, const double *y, int m, int width) {
+  static const char *const bars[8] = {"\u2581", "\u2582", "\u2583", "\u2584", "\u2585", "\u2586", "\u2587", "\u2588"};
+  double lo = INFINITY, hi = -INFINITY;
+  for (int i = 0; i < m; i++)
+    if (isfinite(y[i])) lo = fmin(lo, y[i]), hi = fmax(hi, y[i]);
+  size_t len = 0;
+  buf[0] = '\0';
+  int cells = m < width ? m : width;
+  for (int c = 0; c < cells && len + 4 < n; c++) {
+    int a = (int)((long long)c * m / cells), b = (int)((long long)(c + 1) * m / cells);
+    double s = 0;
+    int k = 0;
+    for (int i = a; i < b; i++)
+      if (isfinite(y[i])) s += y[i], k++;
+    int lvl = 0;
+    if (k && hi > lo) lvl = (int)((s / k - lo) / (hi - lo) * 7.999);
+    len += (size_t)snprintf(buf + len, n - len, "%s", k ? bars[lvl < 0 ? 0 : lvl > 7 ? 7 : lvl] : " ");
+  }
+}
+
+static int cmd_show(int argc, char **argv) {
+  Opts o;
+  RsDb *db;
+  int rc = parse(argc, argv, "--db", &o);
+  if (rc) return rc;
+  if (!o.pos) return bad(o.cmd, "%s", "which trial? give its id (see 'hpsweep top SWEEP')");
+  char *end;
+  long long id = strtoll(o.pos, &end, 10);
+  if (*end || id < 0) return bad(o.cmd, "a trial id is a number, got '%s'", o.pos);
+  if ((rc = open_db(&o, &db))) return rc;
+  TrErr e = {0};
+  char *sweep;
+  RsTrialSet ts;
+  rs_db_snapshot_begin(db, NULL);
+  if (rs_trial_sweep(db, id, &sweep, &e) != TR_OK || rs_trials_load(db, sweep ? sweep : "", &ts, &e) != TR_OK) {
+    free(sweep);
+    rs_db_close(db);
+    return fail(o.cmd, &e);
+  }
+  free(sweep);
+  const RsTrial *t = NULL;
+  for (int i = 0; i < ts.n; i++)
+    if (ts.t[i].id == id) t = &ts.t[i];
+  if (!t) { /* deleted between the two queries: cannot happen in a snapshot */
+    rs_trials_deinit(&ts);
+    rs_db_close(db);
+    return bad(o.cmd, "trial %s vanished", o.pos);
+  }
+  char a[32], b[32], c[32], d[32];
+  printf("trial %lld  sweep %s  idx %lld  hash %s  seed %lld\n", id, ts.sweep.name, (long long)t->idx,
+         t->hash ? t->hash : "-", (long long)t->seed);
+  printf("status    %s (%lld attempt%s)\n", t->status, (long long)t->attempts, t->attempts == 1 ? "" : "s");
+  printf("params   ");
+  int any = 0;
+  for (int k = 0; k < ts.np; k++)
+    if (t->pv[k] >= 0) printf(" %s=%s", ts.p[k].name, ts.p[k].values[t->pv[k]]), any = 1;
+  printf("%s\n", any ? "" : " (none)");
+  rs_fmt_metric(a, sizeof a, t->best), rs_fmt_metric(b, sizeof b, t->final);
+  printf("%-9s best %s", ts.metric, a);
+  if (t->best_step >= 0) printf(" at step %lld", (long long)t->best_step);
+  printf(", final %s\n", b);
+  rs_fmt_count(a, sizeof a, (double)t->tokens), rs_fmt_duration(b, sizeof b, t->wall);
+  rs_fmt_count(c, sizeof c, t->flops);
+  snprintf(d, sizeof d, "%lld", (long long)t->steps);
+  printf("run       %s steps, %s tokens, %s, %s FLOPs\n", t->steps >= 0 ? d : "-", a, b, c);
+  if (t->error && *t->error) printf("error     %s\n", t->error);
+  char **names;
+  int nn;
+  if (rs_metric_names(db, ts.sweep.id, &names, &nn, &e) == TR_OK) {
+    int hdr = 0;
+    for (int i = 0; i < nn; i++) {
+      double *x, *y;
+      int m;
+      if (rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m, &e) != TR_OK) break;
+      if (m > 0) {
+        if (!hdr) printf("\n%-18s %5s %9s %9s %9s  %s\n", "metric", "rows", "first", "best", "last", "curve"), hdr = 1;
+        double lo = INFINITY, hi = -INFINITY;
+        for (int j = 0; j < m; j++) lo = fmin(lo, y[j]), hi = fmax(hi, y[j]);
+        int mx = strstr(names[i], "tokens_per_second") != NULL || strstr(names[i], "acc") != NULL;
+        if (strcmp(names[i], ts.sweep.metric) == 0) mx = ts.sweep.maximize;
+        char sp[256];
+        sparkline(sp, sizeof sp, y, m, 24);
+        rs_fmt_metric(a, sizeof a, y[0]), rs_fmt_metric(b, sizeof b, mx ? hi : lo);
+        rs_fmt_metric(c, sizeof c, y[m - 1]);
+        printf("%-18.18s %5d %9s %9s %9s  %s\n", names[i], m, a, b, c, sp);
+      }
+      free(x), free(y);
+    }
+    rs_names_free(names, nn);
+  }
+  printf("\nconfig\n");
+  json_pretty(stdout, t->config);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+  return 0;
+}
+
+/* ---- export -------------------------------------------------------------- */
+
+static FILE *open_out(const Opts *o, char **tmp) {
+  *tmp = NULL;
+  if (!o->out || strcmp(o->out, "-") == 0) return stdout;
+  size_t n = strlen(o->out) + 16;
+  *tmp = malloc(n);
+  snprintf(*tmp, n, "%s.XXXXXX", o->out);
+  int fd = mkstemp(*tmp);
+  if (fd < 0) {
+    fprintf(stderr, "hpsweep %s: %s: cannot write: %s\n", o->cmd, o->out, strerror(errno));
+    free(*tmp);
+    *tmp = NULL;
+    return NULL;
+  }
+  fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; a result file is shared */
+  return fdopen(fd, "w");
+}
+
+static int close_out(const Opts *o, FILE *f, char *tmp, int ok) {
+  if (f == stdout) {
+    fflush(stdout);
+    return ok ? 0 : 1;
+  }
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0) ok = 0;
+  fclose(f);
+  if (ok && rename(tmp, o->out) != 0) {
+    fprintf(stderr, "hpsweep %s: %s: %s\n", o->cmd, o->out, strerror(errno));
+    ok = 0;
+  }
+  if (!ok) unlink(tmp);
+  free(tmp);
+  return ok ? 0 : 1;
+}
+
+static int cmd_export(int argc, char **argv) {
+  Opts o;
+  RsDb *db;
+  int rc = parse(argc, argv, "--db --format --what -o --output", &o);
+  if (rc || (rc = need_sweep(&o))) return rc;
+  RsFormat fmt = RS_FMT_CSV;
+  if (o.format && (rs_format_parse(o.format, &fmt) != TR_OK || fmt == RS_FMT_TABLE))
+    return bad(o.cmd, "unknown format '%s' (formats: csv, json, jsonl)", o.format);
+  RsWhat what = RS_WHAT_TRIALS;
+  if (o.what && strcmp(o.what, "metrics") == 0) what = RS_WHAT_METRICS;
+  else if (o.what && strcmp(o.what, "trials") != 0)
+    return bad(o.cmd, "--what is trials or metrics, got '%s'", o.what);
+  if ((rc = open_db(&o, &db))) return rc;
+  TrErr e = {0};
+  RsSweepInfo s;
+  rs_db_snapshot_begin(db, NULL);
+  if (rs_sweep_find(db, o.pos, &s, &e) != TR_OK) {
+    rs_db_close(db);
+    return fail(o.cmd, &e);
+  }
+  char *tmp;
+  FILE *f = open_out(&o, &tmp);
+  if (!f) rc = 1;
+  else {
+    int erc = rs_export(db, &s, what, fmt, f, &e);
+    if (erc) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, e.msg);
+    rc = close_out(&o, f, tmp, erc == TR_OK);
+  }
+  rs_sweep_deinit(&s);
+  rs_db_close(db);
+  return rc;
+}
+
+/* ---- plot ---------------------------------------------------------------- */
+
+static int cmd_plot(int argc, char **argv) {
+  Opts o;
+  RsDb *db;
+  int rc = parse(argc, argv, "--db --metric --x --color-by --logy -o --output --kind --by", &o);
+  if (rc || (rc = need_sweep(&o))) return rc;
+  const char *kind = o.kind ? o.kind : "curves";
+  if (strcmp(kind, "curves") && strcmp(kind, "param") && strcmp(kind, "cost") && strcmp(kind, "flops"))
+    return bad(o.cmd, "--kind is curves, param, cost or flops, got '%s'", kind);
+  RsXKind xk = RS_X_STEP;
+  if (o.x && strcmp(o.x, "tokens") == 0) xk = RS_X_TOKENS;
+  else if (o.x && strcmp(o.x, "seconds") == 0) xk = RS_X_SECONDS;
+  else if (o.x && strcmp(o.x, "step") != 0) return bad(o.cmd, "--x is step, tokens or seconds, got '%s'", o.x);
+  char defout[512];
+  if (o.out && !rs_plot_device_for(o.out))
+    return bad(o.cmd, "cannot tell the figure type of '%s' (use .svg, .png or .pdf)", o.out);
+  if ((rc = open_db(&o, &db))) return rc;
+  TrErr e = {0};
+  RsTrialSet ts;
+  rs_db_snapshot_begin(db, NULL);
+  if (rs_trials_load(db, o.pos, &ts, &e) != TR_OK) {
+    rs_db_close(db);
+    return fail(o.cmd, &e);
+  }
+  const char *metric = o.metric ? o.metric : ts.metric;
+  RsPlot pl;
+  int prc;
+  if (strcmp(kind, "curves") == 0) {
+    int cb = -1;
+    if (o.color_by && strcmp(o.color_by, "none") != 0 && strcmp(o.color_by, "trial") != 0) {
+      if (rs_param_find(&ts, o.color_by, &cb, &e) != TR_OK) goto out_fail;
+    } else if (!o.color_by) {
+      for (int k = 0; k < ts.np && cb < 0; k++)
+        if (ts.p[k].varies && !ts.p[k].is_seed) cb = k;
+    }
+    RsCurveOpts co = {metric, xk, cb, o.logy};
+    prc = rs_plot_curves(db, &ts, &co, &pl, &e);
+  } else {
+    if (o.metric && strcmp(o.metric, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.metric, &e) != TR_OK)
+      goto out_fail;
+    if (strcmp(kind, "param") == 0) {
+      int k = -1;
+      const char *pname = o.by ? o.by : o.color_by;
+      if (pname) {
+        if (rs_param_find(&ts, pname, &k, &e) != TR_OK) goto out_fail;
+      } else {
+        for (int j = 0; j < ts.np && k < 0; j++)
+          if (ts.p[j].varies && !ts.p[j].is_seed) k = j;
+        if (k < 0) {
+          rs_trials_deinit(&ts);
+          rs_db_close(db);
+          return bad(o.cmd, "%s", "no parameter other than the seed varies (use --by PARAM)");
+        }
+      }
+      prc = rs_plot_param(&ts, k, &pl, &e);
+    } else {
+      prc = rs_plot_cost(&ts, strcmp(kind, "flops") == 0, &pl, NULL, &e);
+    }
+    if (prc == TR_OK && o.logy) pl.logy = 1;
+  }
+  if (prc != TR_OK) goto out_fail;
+  if (!o.out) {
+    snprintf(defout, sizeof defout, "%s-%s%s.svg", ts.sweep.name, strcmp(kind, "curves") ? kind : metric,
+             strcmp(kind, "curves") ? "" : "");
+    o.out = defout;
+  }
+  rc = rs_plot_write(&pl, o.out, &e) == TR_OK ? 0 : fail(o.cmd, &e);
+  if (rc == 0) printf("wrote %s (%d series)\n", o.out, pl.ns);
+  rs_plot_deinit(&pl);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+  return rc;
+out_fail:
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+  return fail(o.cmd, &e);
+}
+
+/* ---- report -------------------------------------------------------------- */
+
+static int cmd_report(int argc, char **argv) {
+  Opts o;
+  RsDb *db;
+  int rc = parse(argc, argv, "--db -o --output", &o);
+  if (rc || (rc = need_sweep(&o))) return rc;
+  const char *out = o.out ? o.out : "report.html";
+  if ((rc = open_db(&o, &db))) return rc;
+  TrErr e = {0};
+  rc = rs_report_write(db, o.pos, out, &e) == TR_OK ? 0 : fail(o.cmd, &e);
+  if (rc == 0) printf("wrote %s\n", out);
+  rs_db_close(db);
+  return rc;
+}
+
+/* ---- the command table --------------------------------------------------- */
+
+#define DBOPT "  --db FILE        the sweep database (default: hpsweep.db)\n"
+
+const HpsCmd hps_cmd_ls = {"ls", cmd_ls, "list the sweeps in a database with counts and the best metric",
+    "usage: hpsweep ls [--db FILE] [--format table|csv|json]\n\n"
+    "The sweeps in a database: trials by status and the best value of each sweep's metric.\n"
+    "Reads the database read-only: safe while a sweep runs.\n\n" DBOPT
+    "  --format F       table (default), csv or json\n"};
+
+const HpsCmd hps_cmd_top = {"top", cmd_top, "the leaderboard of a sweep",
+    "usage: hpsweep top SWEEP [--by METRIC] [-n N] [--db FILE] [--format table|csv|json]\n\n"
+    "Trials ranked by the sweep's metric and goal (minimize/maximize): the parameters\n"
+    "that vary, best and final metric, step of the best, tokens, wall time, status.\n"
+    "Failed and diverged trials rank last.\n\n" DBOPT
+    "  --by METRIC      rank by another metric of the metrics table (its min, or max\n"
+    "                   for throughput/accuracy), e.g. train_loss\n"
+    "  -n N             show the top N (default 10; 0 = all)\n"
+    "  --format F       table (default), csv or json\n"};
+
+const HpsCmd hps_cmd_compare = {"compare", cmd_compare, "compare parameter values over seeds",
+    "usage: hpsweep compare SWEEP --by PARAM[,PARAM] [--db FILE] [--format table|csv|json]\n\n"
+    "Groups completed trials by one or two parameters (short names like lr work), with\n"
+    "every other varying non-seed parameter held equal (a block per combination), and\n"
+    "prints n, mean, sample std, the 95% confidence interval (Student t) and the best\n"
+    "of each group's best metric. It names the winner (best mean) and whether the win\n"
+    "is larger than the seed noise: Welch's t-test against the runner-up, p < 0.05.\n\n" DBOPT
+    "  --by P[,P]       the parameter(s) to compare (default: the first that varies)\n"
+    "  --format F       table (default), csv or json\n"};
+
+const HpsCmd hps_cmd_show = {"show", cmd_show, "one trial: config, status, error, metric curves",
+    "usage: hpsweep show TRIAL [--db FILE]\n\n"
+    "A trial by id (the 'trial' column of top): its full config, status, error if any,\n"
+    "and each metric in brief (rows, first, best, last and a sparkline).\n\n" DBOPT};
+
+const HpsCmd hps_cmd_export = {"export", cmd_export, "export trials or metrics as CSV, JSON or JSON lines",
+    "usage: hpsweep export SWEEP [--format csv|json|jsonl] [--what trials|metrics] [-o FILE]\n"
+    "                     [--db FILE]\n\n"
+    "Trials (one row each, a column per swept parameter) or metric rows, with numbers\n"
+    "exactly as stored (shortest text that reads back to the same double). CSV has a\n"
+    "header row and RFC 4180 quoting.\n\n" DBOPT
+    "  --format F       csv (default), json (an array) or jsonl (one object a line)\n"
+    "  --what W         trials (default) or metrics\n"
+    "  -o FILE          write to FILE atomically (default: standard output)\n"};
+
+const HpsCmd hps_cmd_plot = {"plot", cmd_plot, "figures: learning curves, metric by parameter, cost",
+    "usage: hpsweep plot SWEEP [--metric M] [--x step|tokens|seconds] [--color-by PARAM]\n"
+    "                   [--logy] [--kind curves|param|cost|flops] [--by PARAM] [-o FILE]\n\n"
+    "Draws with PLplot: .svg (svg driver), .png (pngcairo) or .pdf (pdfcairo; those two\n"
+    "need the plplot-driver-cairo package).\n"
+    "  curves  one line per trial of metric M against x, coloured by a parameter\n"
+    "  param   the best metric against a parameter (--by): mean and 95% CI over seeds;\n"
+    "          log x for log-spaced values such as learning rates\n"
+    "  cost    the best metric against wall seconds, Pareto front marked (flops: FLOPs)\n\n" DBOPT
+    "  --metric M       the metric (default: the sweep's)\n"
+    "  --color-by P     colour curves by parameter P (default: the first varying one;\n"
+    "                   'none' = one colour per trial)\n"
+    "  --logy           log y axis\n"
+    "  -o FILE          output (default: SWEEP-METRIC.svg or SWEEP-KIND.svg)\n"};
+
+const HpsCmd hps_cmd_report = {"report", cmd_report, "a self-contained HTML report of a sweep",
+    "usage: hpsweep report SWEEP [-o report.html] [--db FILE]\n\n"
+    "One HTML file (inline SVG figures, no network, no JavaScript): the spec, the\n"
+    "leaderboard, how much each parameter mattered, a comparison per parameter over\n"
+    "seeds, learning curves, the LR schedules that ran, metric against cost with the\n"
+    "Pareto front, and the failures and divergences with their reasons.\n\n" DBOPT
+    "  -o FILE          output (default: report.html), written atomically\n"};

@@ -1,0 +1,132 @@
+/*
+** rs_fixture.h: a small, realistic hpsweep database for the results tests, built
+** from RS_SCHEMA_V1 with plain SQL (no dependency on the store).
+**
+** Sweep "lr_grid" (minimize val_loss): optimizer.lr in {1e-3, 3e-3, 1e-2, 3e-2} x
+** train.seed in {1, 2, 3} = 12 trials; lr=3e-2 seed 3 diverged, lr=3e-2 seed 2
+** failed with an error text holding a comma, quotes and a newline. Every other
+** trial completed with metrics train_loss, val_loss, lr (cosine with warm-up).
+** Sweep "lr_wd" (maximize "acc"): lr in {1e-3, 1e-2} x weight_decay in {0, 0.1}
+** x seed in {1, 2} = 8 trials, all completed.
+*/
+#ifndef RS_FIXTURE_H
+#define RS_FIXTURE_H
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rs_schema.h"
+
+#define FIX_STEPS 60
+
+static double fix_lr(double base, int step) {
+  if (step < 6) return base * (step + 1) / 6.0;
+  return base * (0.1 + 0.9 * 0.5 * (1 + cos(3.141592653589793 * (step - 6) / (FIX_STEPS - 6))));
+}
+
+static int fix_exec(sqlite3 *db, const char *sql) {
+  char *msg = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+  if (rc != SQLITE_OK) fprintf(stderr, "fixture: %s\n", msg ? msg : "?");
+  sqlite3_free(msg);
+  return rc;
+}
+
+/* Returns 0 on success. */
+static int rs_fixture_make(const char *path) {
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) return 1;
+  int rc = fix_exec(db, "PRAGMA journal_mode=WAL") || fix_exec(db, RS_SCHEMA_V1) ||
+           fix_exec(db, "PRAGMA user_version=1") || fix_exec(db, "BEGIN");
+  rc = rc || fix_exec(db, "INSERT INTO sweeps(id,name,spec,spec_hash,method,metric,goal,seed,created) VALUES"
+                          "(1,'lr_grid','name: lr_grid\nmethod: grid\nmetric: val_loss\nparams:\n"
+                          "  optimizer.lr: [1e-3, 3e-3, 1e-2, 3e-2]\n  train.seed: [1, 2, 3]\n',"
+                          "'abc','grid','val_loss','minimize',0,1700000000),"
+                          "(2,'lr_wd','name: lr_wd\n','def','grid','acc','maximize',0,1700000100)");
+  sqlite3_stmt *ti = NULL, *mi = NULL;
+  if (!rc) rc = sqlite3_prepare_v2(db, "INSERT INTO trials(id,sweep_id,idx,hash,config,params,seed,status,"
+                                       "attempts,best_metric,final_metric,best_step,steps,tokens,wall_seconds,"
+                                       "flops,error,started,ended) VALUES(?,?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,1,2)",
+                                   -1, &ti, NULL);
+  if (!rc) rc = sqlite3_prepare_v2(db, "INSERT INTO metrics VALUES(?,?,?,?,?,?)", -1, &mi, NULL);
+  static const double lrs[4] = {1e-3, 3e-3, 1e-2, 3e-2};
+  int id = 1;
+  for (int s = 0; s < 2 && !rc; s++) {
+    int n = s == 0 ? 12 : 8;
+    for (int i = 0; i < n && !rc; i++, id++) {
+      double lr, wd = 0;
+      int seed;
+      char params[160], config[320], hash[32];
+      if (s == 0) {
+        lr = lrs[i / 3], seed = 1 + i % 3;
+        snprintf(params, sizeof params, "{\"optimizer.lr\":%.17g,\"train.seed\":%d}", lr, seed);
+      } else {
+        lr = i / 4 ? 1e-2 : 1e-3, wd = (i / 2) % 2 ? 0.1 : 0.0, seed = 1 + i % 2;
+        snprintf(params, sizeof params, "{\"optimizer.lr\":%.17g,\"optimizer.weight_decay\":%.17g,"
+                 "\"train.seed\":%d}", lr, wd, seed);
+      }
+      snprintf(config, sizeof config, "{\"optimizer\":{\"lr\":%.17g,\"betas\":[0.9,0.99],\"weight_decay\":%g},"
+               "\"schedule\":{\"name\":\"cosine\",\"warmup_steps\":6},\"train\":{\"seed\":%d,\"out_dir\":\"\"}}",
+               lr, wd, seed);
+      snprintf(hash, sizeof hash, "%016x", (unsigned)(id * 2654435761u));
+      const char *status = "completed", *error = NULL;
+      int steps = FIX_STEPS;
+      if (s == 0 && i == 11) status = "diverged", error = "loss 812.5 > 10 x best 1.62 at step 20", steps = 21;
+      if (s == 0 && i == 10) status = "failed", error = "exit 1: bad value, \"nan\"\nlast line: step 3", steps = 4;
+      /* The loss falls faster with lr; seeds add a fixed offset. */
+      double best = INFINITY, fin = NAN, noise = 0.01 * (seed - 2) + (s ? 0.003 * seed : 0);
+      int best_step = -1;
+      for (int st = 0; st < steps; st++) {
+        double l = 1.4 + 0.12 * fabs(log10(lr) + 2.3) + 2.6 * exp(-st * lr * 8) + noise;
+        if (s == 0 && i == 11 && st > 14) l = 1.6 * pow(3, st - 14);
+        double acc = 1 - l / 5 + wd * 0.05;
+        double vals[3] = {l + 0.05, s ? acc : l, fix_lr(lr, st)};
+        static const char *const names[3] = {"train_loss", "val_loss", "lr"};
+        for (int m = 0; m < 3 && !rc; m++) {
+          sqlite3_bind_int(mi, 1, id);
+          sqlite3_bind_text(mi, 2, m == 1 && s ? "acc" : names[m], -1, SQLITE_STATIC);
+          sqlite3_bind_int(mi, 3, st);
+          sqlite3_bind_int(mi, 4, st * 2048);
+          sqlite3_bind_double(mi, 5, st * 0.05 * (1 + i % 3));
+          sqlite3_bind_double(mi, 6, vals[m]);
+          rc = sqlite3_step(mi) != SQLITE_DONE;
+          sqlite3_reset(mi);
+        }
+        double v = vals[1];
+        if (s ? !(v <= best) || best == INFINITY : v < best) {
+          if (s == 0 || best == INFINITY || v > best) best = v, best_step = st;
+        }
+        fin = v;
+      }
+      int failed = strcmp(status, "failed") == 0;
+      sqlite3_bind_int(ti, 1, id);
+      sqlite3_bind_int(ti, 2, s + 1);
+      sqlite3_bind_int(ti, 3, i);
+      sqlite3_bind_text(ti, 4, hash, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(ti, 5, config, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(ti, 6, params, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int(ti, 7, seed);
+      sqlite3_bind_text(ti, 8, status, -1, SQLITE_STATIC);
+      if (failed) sqlite3_bind_null(ti, 9), sqlite3_bind_null(ti, 10), sqlite3_bind_null(ti, 11);
+      else sqlite3_bind_double(ti, 9, best), sqlite3_bind_double(ti, 10, fin), sqlite3_bind_int(ti, 11, best_step);
+      sqlite3_bind_int(ti, 12, steps);
+      sqlite3_bind_int(ti, 13, steps * 2048);
+      sqlite3_bind_double(ti, 14, steps * 0.05 * (1 + i % 3) + 0.1 * id);
+      sqlite3_bind_double(ti, 15, steps * 2048 * 6.0e5 * (1 + i % 3));
+      if (error) sqlite3_bind_text(ti, 16, error, -1, SQLITE_STATIC);
+      else sqlite3_bind_null(ti, 16);
+      rc = sqlite3_step(ti) != SQLITE_DONE;
+      sqlite3_reset(ti);
+      sqlite3_clear_bindings(ti);
+    }
+  }
+  sqlite3_finalize(ti);
+  sqlite3_finalize(mi);
+  rc = rc || fix_exec(db, "COMMIT");
+  sqlite3_close(db);
+  return rc;
+}
+
+#endif

@@ -1,0 +1,478 @@
+/* rs_query + rs_stats: aggregation math against hand-computed values, queries on a
+** fixture database, read-only use under a writer, export round trips, CLI errors. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rs_fixture.h"
+#include "rs_query.h"
+#include "rs_stats.h"
+
+static char dir[64], dbpath[128];
+
+static void setup(void) {
+  strcpy(dir, "/tmp/hps_rsq_XXXXXX");
+  cr_assert(mkdtemp(dir));
+  snprintf(dbpath, sizeof dbpath, "%s/s.db", dir);
+  cr_assert_eq(rs_fixture_make(dbpath), 0);
+}
+
+static void teardown(void) {
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- statistics ---- */
+
+Test(rs_stats, mean_and_sample_std_match_hand_values) {
+  double x[8] = {2, 4, 4, 4, 5, 5, 7, 9};
+  cr_assert_float_eq(rs_stats_mean(x, 8), 5.0, 1e-15);
+  cr_assert_float_eq(rs_stats_std(x, 8), sqrt(32.0 / 7.0), 1e-14);
+  cr_assert(isnan(rs_stats_std(x, 1)));
+  cr_assert(isnan(rs_stats_mean(x, 0)));
+}
+
+Test(rs_stats, t_quantiles_match_the_table) {
+  /* Two-sided 95% critical values from any t table. */
+  cr_assert_float_eq(rs_stats_t_quantile(0.975, 1), 12.7062047, 1e-6);
+  cr_assert_float_eq(rs_stats_t_quantile(0.975, 2), 4.30265273, 1e-7);
+  cr_assert_float_eq(rs_stats_t_quantile(0.975, 10), 2.22813885, 1e-7);
+  cr_assert_float_eq(rs_stats_t_quantile(0.975, 30), 2.04227246, 1e-7);
+  cr_assert_float_eq(rs_stats_t_quantile(0.975, 1e9), 1.95996398, 1e-7);
+  cr_assert_float_eq(rs_stats_t_quantile(0.025, 5), -2.57058184, 1e-7);
+  cr_assert_float_eq(rs_stats_t_cdf(0, 3), 0.5, 1e-15);
+}
+
+Test(rs_stats, ci95_of_three_values) {
+  double x[3] = {1, 2, 3}, lo, hi;
+  rs_stats_ci95(x, 3, &lo, &hi);
+  double h = 4.30265273 / sqrt(3.0); /* s = 1 */
+  cr_assert_float_eq(lo, 2 - h, 1e-7);
+  cr_assert_float_eq(hi, 2 + h, 1e-7);
+  rs_stats_ci95(x, 1, &lo, &hi);
+  cr_assert(isnan(lo) && isnan(hi));
+}
+
+Test(rs_stats, welch_p_matches_hand_value) {
+  /* t = -3 / sqrt(2/3) = -3.6742, df = 4: two-sided p = 0.021311. */
+  double a[3] = {1, 2, 3}, b[3] = {4, 5, 6};
+  cr_assert_float_eq(rs_stats_welch_p(a, 3, b, 3), 0.0213116, 2e-6);
+  cr_assert(isnan(rs_stats_welch_p(a, 1, b, 3)));
+  double c[3] = {1, 2, 3};
+  cr_assert_float_eq(rs_stats_welch_p(a, 3, c, 3), 1.0, 1e-12);
+}
+
+Test(rs_stats, variance_explained_is_between_over_total) {
+  double y[4] = {1, 2, 3, 4};
+  int g[4] = {0, 0, 1, 1}, h[4] = {0, 1, 0, 1}, k[4] = {0, 1, 2, 3};
+  cr_assert_float_eq(rs_stats_var_explained(y, g, 4), 0.8, 1e-15); /* SSB 4 / SST 5 */
+  cr_assert_float_eq(rs_stats_var_explained(y, h, 4), 0.2, 1e-15);
+  cr_assert_float_eq(rs_stats_var_explained(y, k, 4), 1.0, 1e-15);
+  double flat[3] = {2, 2, 2};
+  cr_assert(isnan(rs_stats_var_explained(flat, g, 3)));
+}
+
+Test(rs_stats, pareto_front_minimize_and_maximize) {
+  double cost[5] = {1, 2, 3, 4, NAN}, m[5] = {5, 3, 4, 1, 0};
+  int f[5];
+  cr_assert_eq(rs_stats_pareto(cost, m, 5, 0, f), 3);
+  cr_assert(f[0] && f[1] && !f[2] && f[3] && !f[4]);
+  cr_assert_eq(rs_stats_pareto(cost, m, 5, 1, f), 1); /* maximize: (1,5) dominates all */
+  cr_assert(f[0] && !f[1] && !f[2] && !f[3]);
+}
+
+/* ---- queries ---- */
+
+Test(rs_query, lists_sweeps_with_counts_and_best, .init = setup, .fini = teardown) {
+  RsDb *db;
+  TrErr e = {0};
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
+  RsSweepInfo *s;
+  int n;
+  cr_assert_eq(rs_query_sweeps(db, &s, &n, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(n, 2);
+  cr_assert_str_eq(s[0].name, "lr_grid");
+  cr_assert_eq(s[0].n_trials, 12);
+  cr_assert_eq(s[0].count[rs_status_index("completed")], 10);
+  cr_assert_eq(s[0].count[rs_status_index("failed")], 1);
+  cr_assert_eq(s[0].count[rs_status_index("diverged")], 1);
+  cr_assert_eq(s[0].best_trial, 7); /* lr=1e-2, seed 1 */
+  cr_assert(s[1].maximize);
+  rs_query_sweeps_free(s, n);
+  rs_db_close(db);
+}
+
+Test(rs_query, unknown_names_list_what_exists, .init = setup, .fini = teardown) {
+  RsDb *db;
+  TrErr e = {0};
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  RsTrialSet ts;
+  cr_assert_eq(rs_trials_load(db, "nope", &ts, &e), TR_ENOTFOUND);
+  cr_assert(strstr(e.msg, "'nope'") && strstr(e.msg, "lr_grid, lr_wd"), "%s", e.msg);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK);
+  int k;
+  cr_assert_eq(rs_param_find(&ts, "lr", &k, &e), TR_OK);
+  cr_assert_str_eq(ts.p[k].name, "optimizer.lr");
+  cr_assert_eq(rs_param_find(&ts, "wd", &k, &e), TR_ENOTFOUND);
+  cr_assert(strstr(e.msg, "optimizer.lr, train.seed"), "%s", e.msg);
+  cr_assert_eq(rs_trials_use_metric(db, &ts, "gns", &e), TR_ENOTFOUND);
+  cr_assert(strstr(e.msg, "lr, train_loss, val_loss"), "%s", e.msg);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+  cr_assert_eq(rs_db_open(&db, "/nonexistent/x.db", &e), TR_ENOTFOUND);
+}
+
+Test(rs_query, params_vary_sort_numerically_and_detect_log_spacing, .init = setup, .fini = teardown) {
+  RsDb *db;
+  TrErr e = {0};
+  RsTrialSet ts;
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(ts.n, 12);
+  cr_assert_eq(ts.np, 2);
+  const RsParam *lr = &ts.p[0], *seed = &ts.p[1];
+  cr_assert(lr->varies && lr->numeric && lr->log_spaced && !lr->is_seed);
+  cr_assert(seed->is_seed && !seed->log_spaced);
+  cr_assert_eq(lr->n_values, 4);
+  cr_assert_float_eq(lr->nums[0], 1e-3, 1e-18);
+  cr_assert_float_eq(lr->nums[3], 3e-2, 1e-18);
+  int order[12];
+  rs_trials_rank(&ts, order);
+  cr_assert_eq(ts.t[order[0]].id, 7);
+  cr_assert_str_eq(ts.t[order[11]].status, "failed"); /* no metric: last */
+  cr_assert_str_eq(ts.t[order[10]].status, "diverged");
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+}
+
+Test(rs_query, rank_by_another_metric_uses_its_rows, .init = setup, .fini = teardown) {
+  RsDb *db;
+  TrErr e = {0};
+  RsTrialSet ts;
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK);
+  cr_assert_eq(rs_trials_use_metric(db, &ts, "train_loss", &e), TR_OK, "%s", e.msg);
+  /* train_loss = val_loss + 0.05 in the fixture: min at the same step. */
+  sqlite3 *h = rs_db_handle(db);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(h, "SELECT min(value) FROM metrics WHERE trial_id=4 AND name='train_loss'", -1, &st, NULL);
+  cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+  cr_assert_eq(ts.t[3].best, sqlite3_column_double(st, 0));
+  sqlite3_finalize(st);
+  cr_assert_eq(ts.t[3].best_step, 59);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+}
+
+Test(rs_query, compare_groups_over_seeds_with_hand_checked_stats, .init = setup, .fini = teardown) {
+  RsDb *db;
+  TrErr e = {0};
+  RsTrialSet ts;
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK);
+  int by[1] = {0};
+  RsCompare c;
+  cr_assert_eq(rs_compare_build(&ts, by, 1, &c, &e), TR_OK);
+  cr_assert_eq(c.nctx, 1);
+  cr_assert_eq(c.ctx[0].ng, 4);
+  const RsGroup *w = &c.ctx[0].g[0];
+  cr_assert_str_eq(w->label, "lr=0.01");
+  cr_assert_eq(w->n, 3);
+  /* Trials 7, 8, 9: seeds add -0.01, 0, +0.01 -> std exactly 0.01. */
+  double v[3] = {ts.t[6].best, ts.t[7].best, ts.t[8].best};
+  cr_assert_float_eq(w->mean, (v[0] + v[1] + v[2]) / 3, 1e-12);
+  cr_assert_float_eq(w->std, 0.01, 1e-9);
+  cr_assert_float_eq(w->ci_hi - w->mean, 4.30265273 * 0.01 / sqrt(3.0), 1e-8);
+  const RsGroup *r = &c.ctx[0].g[1];
+  cr_assert_str_eq(r->label, "lr=0.03");
+  cr_assert_eq(r->n, 1);
+  cr_assert_eq(r->n_other, 2); /* failed + diverged */
+  cr_assert(isnan(c.ctx[0].p_welch)); /* one seed: cannot compare with the noise */
+  cr_assert_eq(c.ctx[0].decided, 0);
+  rs_compare_deinit(&c);
+  cr_assert_float_eq(rs_param_var_explained(&ts, 0), 0.99, 0.01);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+}
+
+Test(rs_query, compare_holds_other_params_equal, .init = setup, .fini = teardown) {
+  RsDb *db;
+  TrErr e = {0};
+  RsTrialSet ts;
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "lr_wd", &ts, &e), TR_OK);
+  int k;
+  cr_assert_eq(rs_param_find(&ts, "lr", &k, &e), TR_OK);
+  RsCompare c;
+  cr_assert_eq(rs_compare_build(&ts, &k, 1, &c, &e), TR_OK);
+  cr_assert_eq(c.nctx, 2);
+  cr_assert_str_eq(c.ctx[0].label, "weight_decay=0");
+  cr_assert_str_eq(c.ctx[1].label, "weight_decay=0.1");
+  for (int x = 0; x < 2; x++) {
+    cr_assert_str_eq(c.ctx[x].g[0].label, "lr=0.01"); /* maximize acc */
+    cr_assert_eq(c.ctx[x].g[0].n, 2);
+    cr_assert(c.ctx[x].p_welch < 0.05 && c.ctx[x].decided);
+  }
+  rs_compare_deinit(&c);
+  int two[2] = {0, 1};
+  cr_assert_eq(rs_compare_build(&ts, two, 2, &c, &e), TR_OK);
+  cr_assert_eq(c.nctx, 1);
+  cr_assert_eq(c.ctx[0].ng, 4);
+  cr_assert_str_eq(c.ctx[0].g[0].label, "lr=0.01, weight_decay=0.1");
+  rs_compare_deinit(&c);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+}
+
+Test(rs_query, reads_while_a_writer_holds_a_transaction, .init = setup, .fini = teardown) {
+  sqlite3 *w;
+  cr_assert_eq(sqlite3_open(dbpath, &w), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(w, "BEGIN IMMEDIATE; UPDATE trials SET status='running' WHERE id=1;", NULL, NULL, NULL),
+               SQLITE_OK);
+  RsDb *db;
+  TrErr e = {0};
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
+  RsSweepInfo s;
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(s.count[rs_status_index("running")], 0); /* the snapshot before the commit */
+  rs_sweep_deinit(&s);
+  cr_assert_eq(rs_db_snapshot_begin(db, &e), TR_OK);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
+  rs_sweep_deinit(&s);
+  /* The writer commits while the reader holds its snapshot: WAL lets both go on. */
+  cr_assert_eq(sqlite3_exec(w, "COMMIT", NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(w));
+  rs_db_snapshot_end(db);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
+  cr_assert_eq(s.count[rs_status_index("running")], 1);
+  rs_sweep_deinit(&s);
+  rs_db_close(db);
+  sqlite3_close(w);
+}
+
+/* ---- export round trips ---- */
+
+/* Parse one RFC 4180 record from *p into fields (malloc'd); returns count, 0 at end. */
+static int csv_record(const char **p, char **fields, int max) {
+  if (!**p) return 0;
+  int n = 0;
+  for (;;) {
+    char *buf = malloc(strlen(*p) + 1);
+    size_t len = 0;
+    if (**p == '"') {
+      (*p)++;
+      for (;;) {
+        if (**p == '"' && (*p)[1] == '"') buf[len++] = '"', *p += 2;
+        else if (**p == '"') { (*p)++; break; }
+        else buf[len++] = *(*p)++;
+      }
+    } else {
+      while (**p && **p != ',' && **p != '\n') buf[len++] = *(*p)++;
+    }
+    buf[len] = '\0';
+    if (n < max) fields[n++] = buf; else free(buf);
+    if (**p == ',') { (*p)++; continue; }
+    if (**p == '\n') (*p)++;
+    return n;
+  }
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  cr_assert(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+/* Compare a text field with column c of the SQL row, exactly. */
+static void same_value(sqlite3_stmt *st, int c, const char *field, int json) {
+  switch (sqlite3_column_type(st, c)) {
+    case SQLITE_NULL: cr_assert(json ? strcmp(field, "null") == 0 : field[0] == '\0', "%s", field); break;
+    case SQLITE_INTEGER: cr_assert_eq(strtoll(field, NULL, 10), sqlite3_column_int64(st, c)); break;
+    case SQLITE_FLOAT: {
+      double a = strtod(field, NULL), b = sqlite3_column_double(st, c);
+      cr_assert(memcmp(&a, &b, sizeof a) == 0, "column %d: '%s' != %.17g", c, field, b);
+      break;
+    }
+    default: cr_assert_str_eq(field, (const char *)sqlite3_column_text(st, c));
+  }
+}
+
+static const char *trials_sql =
+    "SELECT id, idx, hash, status, seed, attempts, json_extract(params,'$.\"optimizer.lr\"'), "
+    "json_extract(params,'$.\"train.seed\"'), best_metric, final_metric, best_step, steps, tokens, "
+    "wall_seconds, flops, started, ended, params, error FROM trials WHERE sweep_id=1 ORDER BY idx";
+
+Test(rs_export, csv_reparses_to_the_sql_values, .init = setup, .fini = teardown) {
+  RsDb *db;
+  TrErr e = {0};
+  RsSweepInfo s;
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
+  char out[160];
+  snprintf(out, sizeof out, "%s/t.csv", dir);
+  FILE *f = fopen(out, "w");
+  cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_CSV, f, &e), TR_OK, "%s", e.msg);
+  fclose(f);
+  char *text = slurp(out);
+  const char *p = text;
+  char *fl[64];
+  int n = csv_record(&p, fl, 64);
+  cr_assert_eq(n, 19);
+  cr_assert_str_eq(fl[0], "trial");
+  cr_assert_str_eq(fl[6], "optimizer.lr");
+  for (int i = 0; i < n; i++) free(fl[i]);
+  sqlite3_stmt *st;
+  cr_assert_eq(sqlite3_prepare_v2(rs_db_handle(db), trials_sql, -1, &st, NULL), SQLITE_OK);
+  int rows = 0, saw_quote = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    n = csv_record(&p, fl, 64);
+    cr_assert_eq(n, 19, "row %d has %d fields", rows, n);
+    for (int c = 0; c < n; c++) same_value(st, c, fl[c], 0);
+    if (strstr(fl[18], ", \"nan\"\n")) saw_quote = 1; /* comma, quotes and newline survived */
+    for (int c = 0; c < n; c++) free(fl[c]);
+    rows++;
+  }
+  sqlite3_finalize(st);
+  cr_assert_eq(rows, 12);
+  cr_assert(saw_quote);
+  cr_assert_eq(*p, '\0');
+  free(text);
+  rs_sweep_deinit(&s);
+  rs_db_close(db);
+}
+
+/* The raw text after "key": in a JSON line, up to , or }. */
+static void json_raw(const char *line, const char *key, char *out, size_t n) {
+  char pat[96];
+  snprintf(pat, sizeof pat, "\"%s\": ", key);
+  const char *p = strstr(line, pat);
+  cr_assert(p, "no %s in %s", key, line);
+  p += strlen(pat);
+  size_t len = strcspn(p, ",}");
+  snprintf(out, n, "%.*s", (int)len, p);
+}
+
+Test(rs_export, jsonl_metrics_and_trials_match_sql_exactly, .init = setup, .fini = teardown) {
+  RsDb *db;
+  TrErr e = {0};
+  RsSweepInfo s;
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
+  char out[160];
+  snprintf(out, sizeof out, "%s/m.jsonl", dir);
+  FILE *f = fopen(out, "w");
+  cr_assert_eq(rs_export(db, &s, RS_WHAT_METRICS, RS_FMT_JSONL, f, &e), TR_OK);
+  fclose(f);
+  char *text = slurp(out), *save = NULL, *line = strtok_r(text, "\n", &save);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(rs_db_handle(db), "SELECT m.trial_id, m.name, m.step, m.tokens, m.seconds, m.value FROM "
+                     "metrics m JOIN trials t ON t.id=m.trial_id WHERE t.sweep_id=1 ORDER BY 1, 2, 3",
+                     -1, &st, NULL);
+  static const char *const keys[6] = {"trial", "name", "step", "tokens", "seconds", "value"};
+  int rows = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    cr_assert(line);
+    for (int c = 0; c < 6; c++) {
+      char raw[64];
+      json_raw(line, keys[c], raw, sizeof raw);
+      if (c == 1) { /* a string: strip its quotes */
+        raw[strlen(raw) - 1] = '\0';
+        memmove(raw, raw + 1, strlen(raw));
+      }
+      same_value(st, c, raw, 1);
+    }
+    rows++;
+    line = strtok_r(NULL, "\n", &save);
+  }
+  cr_assert_null(line);
+  cr_assert_gt(rows, 500);
+  sqlite3_finalize(st);
+  free(text);
+  /* Trials as a JSON array: SQLite's own JSON parser reads the text fields back. */
+  snprintf(out, sizeof out, "%s/t.json", dir);
+  f = fopen(out, "w");
+  cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_JSON, f, &e), TR_OK);
+  fclose(f);
+  text = slurp(out);
+  sqlite3_prepare_v2(rs_db_handle(db), "SELECT json_valid(?1), json_array_length(?1), "
+                     "json_extract(?1, '$[10].error'), json_extract(?1, '$[0].params.\"optimizer.lr\"')",
+                     -1, &st, NULL);
+  sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+  cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+  cr_assert_eq(sqlite3_column_int(st, 0), 1);
+  cr_assert_eq(sqlite3_column_int(st, 1), 12);
+  cr_assert_str_eq((const char *)sqlite3_column_text(st, 2), "exit 1: bad value, \"nan\"\nlast line: step 3");
+  cr_assert_float_eq(sqlite3_column_double(st, 3), 1e-3, 1e-18);
+  sqlite3_finalize(st);
+  free(text);
+  rs_sweep_deinit(&s);
+  rs_db_close(db);
+}
+
+/* ---- the CLI ---- */
+
+static int run(const char *args, char *out, size_t n) {
+  const char *bin = getenv("HPS_BIN");
+  cr_assert(bin, "HPS_BIN not set");
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", dir, bin, args);
+  FILE *p = popen(cmd, "r");
+  size_t len = fread(out, 1, n - 1, p);
+  out[len] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(rs_cli, unknown_sweep_fails_with_the_list_of_names, .init = setup, .fini = teardown) {
+  static const char *const cmds[] = {"top nope --db s.db", "compare nope --db s.db", "export nope --db s.db",
+                                     "plot nope --db s.db -o x.svg", "report nope --db s.db -o r.html"};
+  char out[4096];
+  for (int i = 0; i < 5; i++) {
+    cr_assert_eq(run(cmds[i], out, sizeof out), 2, "%s", cmds[i]);
+    cr_assert(strstr(out, "no sweep 'nope'") && strstr(out, "(sweeps: lr_grid, lr_wd)"), "%s", out);
+    cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "one line: %s", out);
+  }
+  cr_assert_eq(run("show 999 --db s.db", out, sizeof out), 2);
+  cr_assert(strstr(out, "trial ids: 1..20"), "%s", out);
+  cr_assert_eq(run("top lr_grid --by nope --db s.db", out, sizeof out), 2);
+  cr_assert(strstr(out, "metrics: lr, train_loss, val_loss"), "%s", out);
+  cr_assert_eq(run("ls", out, sizeof out), 2); /* no hpsweep.db in the cwd */
+  cr_assert(strstr(out, "hpsweep.db"), "%s", out);
+}
+
+Test(rs_cli, tables_fit_80_columns_and_machine_formats_parse, .init = setup, .fini = teardown) {
+  char out[16384];
+  static const char *const cmds[] = {"ls --db s.db", "top lr_grid --db s.db -n 0", "top lr_wd --db s.db",
+                                     "compare lr_wd --by lr --db s.db", "compare lr_grid --db s.db",
+                                     "show 12 --db s.db"};
+  for (int i = 0; i < 6; i++) {
+    cr_assert_eq(run(cmds[i], out, sizeof out), 0, "%s: %s", cmds[i], out);
+    char *save = NULL;
+    for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+      int w = 0;
+      for (char *c = l; *c; c++) w += ((unsigned char)*c & 0xC0) != 0x80;
+      if (strncmp(l, "  \"", 3) != 0 && strncmp(l, "error", 5) != 0) /* config lines may be long */
+        cr_assert_leq(w, 80, "%s: line too wide: %s", cmds[i], l);
+    }
+  }
+  cr_assert_eq(run("top lr_grid --db s.db --format json", out, sizeof out), 0);
+  cr_assert(out[0] == '[' && strstr(out, "\"optimizer.lr\": 0.01"), "%s", out);
+  cr_assert_eq(run("compare lr_grid --db s.db --by lr --format csv", out, sizeof out), 0);
+  cr_assert(strncmp(out, "group,n,other,mean,std,ci95_lo,ci95_hi,best,winner,p_welch_vs_runner_up\n", 72) == 0, "%s", out);
+  cr_assert_eq(run("compare lr_grid --db s.db --by lr", out, sizeof out), 0);
+  cr_assert(strstr(out, "rule:") && strstr(out, "lr=0.01 wins"), "%s", out);
+  cr_assert_eq(run("show 11 --db s.db", out, sizeof out), 0);
+  cr_assert(strstr(out, "failed") && strstr(out, "\"lr\": 0.029999999999999999"), "%s", out);
+}
