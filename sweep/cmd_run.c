@@ -145,10 +145,13 @@ static int run_main(int argc, char **argv) {
   size_t n = 0;
   RsStore *st = NULL;
   SwProgress *prog = NULL;
-  if (sw_spec_task(spec) != SW_TASK_TRAIN) {
-    fprintf(stderr, "hpsweep run: %s: task '%s' is not run by this command yet (task: train only)\n", path,
-            sw_task_name(sw_spec_task(spec)));
-    goto out;
+  const char *sample_ckpt = NULL;
+  if (sw_spec_task(spec) == SW_TASK_SAMPLE) {
+    sample_ckpt = sw_spec_checkpoint(spec);
+    if (!sample_ckpt || !*sample_ckpt) {
+      fprintf(stderr, "hpsweep run: %s: a task: sample sweep needs hpsweep.checkpoint\n", path);
+      goto out;
+    }
   }
   if (sw_expand(spec, &trials, &n, &err)) {
     fprintf(stderr, "hpsweep run: %s\n", err.msg);
@@ -190,7 +193,7 @@ static int run_main(int argc, char **argv) {
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
   SwSchedConfig cfg = {db, sweep_id, trials, n, sw_spec_metric(spec), maximize, jobs, threads,
-                       1 + sw_spec_max_retries(spec), 0, runs, NULL, &stop_requests,
+                       1 + sw_spec_max_retries(spec), 0, runs, NULL, sample_ckpt, &stop_requests,
                        prog ? sw_progress_event : NULL, prog};
   SwSchedStats stats;
   rs_store_close(st); /* no SQLite handle may be open across the scheduler's forks */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sw_infer.h"
 #include "tr_ckpt.h"
 #include "tr_run.h"
 
@@ -327,7 +328,8 @@ static int worker_main(const WorkerArgs *a) {
   const SwSchedConfig *c = a->c;
   TrConfig cfg = a->trial->config;
   cfg.train.threads = a->threads;
-  if (cfg.train.checkpoint_interval == 0) cfg.train.checkpoint_interval = cfg.train.eval_interval;
+  int sample = c->sample_checkpoint != NULL;
+  if (!sample && cfg.train.checkpoint_interval == 0) cfg.train.checkpoint_interval = cfg.train.eval_interval;
   char dir[TR_PATH_MAX];
   /* One directory per claim: a worker that lost its claim (and still saves a
   ** checkpoint as it stops) never overwrites the file the new owner resumes from. */
@@ -338,7 +340,7 @@ static int worker_main(const WorkerArgs *a) {
     worker_on_log(&(Worker){.fd = a->fd}, line);
     return WEXIT_SETUP;
   }
-  memcpy(cfg.train.out_dir, dir, sizeof dir);
+  if (!sample) memcpy(cfg.train.out_dir, dir, sizeof dir);
 
   TrErr err;
   tr_err_clear(&err);
@@ -346,7 +348,7 @@ static int worker_main(const WorkerArgs *a) {
   memset(&w, 0, sizeof w);
   w.cl = a->cl;
   w.fd = a->fd;
-  w.total_steps = tr_config_total_steps(&cfg);
+  w.total_steps = sample ? 0 : tr_config_total_steps(&cfg);
   w.last_progress = -1e9;
   w.crash_sig = crash_signal(a->cl->idx, a->cl->attempts);
   const char *d = getenv("HPS_TEST_STEP_DELAY_MS");
@@ -367,7 +369,9 @@ static int worker_main(const WorkerArgs *a) {
   worker_on_log(&w, intro);
   char resume[TR_PATH_MAX + 32];
   const char *resume_path = NULL;
-  if (a->cl->checkpoint && pin_checkpoint(a->cl, dir, resume, sizeof resume, &err) == TR_OK) {
+  if (sample) {
+    /* sw_infer keeps no checkpoints: an interrupted trial runs again from the start. */
+  } else if (a->cl->checkpoint && pin_checkpoint(a->cl, dir, resume, sizeof resume, &err) == TR_OK) {
     resume_path = resume;
   } else if (a->cl->checkpoint) {
     /* Gone, torn, or replaced by a late save of a worker that lost this trial:
@@ -388,7 +392,7 @@ static int worker_main(const WorkerArgs *a) {
   TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop, resume_path};
   TrRunResult res;
   memset(&res, 0, sizeof res);
-  int rc = tr_run(&cfg, &hooks, &res, &err);
+  int rc = sample ? sw_infer_run(&cfg, c->sample_checkpoint, &hooks, &res, NULL, &err) : tr_run(&cfg, &hooks, &res, &err);
   if (rc != TR_OK && hooks.resume_path && !w.lost && !w.store_failed && !worker_stop) {
     /* The checkpoint would not load: forget it and start over from step 0. */
     char line[TR_ERR_MSG_MAX + 64];
@@ -618,7 +622,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads, TrErr *err) {
   e.claim_kind = cl->kind;
   e.params = trial_params(k, cl->idx);
   e.from_step = cl->checkpoint ? cl->checkpoint_step : -1;
-  e.total_steps = tr_config_total_steps(&k->c->trials[cl->idx].config);
+  e.total_steps = k->c->sample_checkpoint ? 0 : tr_config_total_steps(&k->c->trials[cl->idx].config);
   s->total = e.total_steps;
   s->step = e.from_step > 0 ? e.from_step : 0;
   emit(k, &e);

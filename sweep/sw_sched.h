@@ -36,6 +36,8 @@
 **   claimed checkpoint and requires the step the store recorded with it (the
 **   stored curve ends there); otherwise the trial restarts from step 0
 **   (rs_trial_reset). A checkpoint interval of 0 becomes eval_interval.
+** - Sample sweeps (sample_checkpoint set): a worker runs sw_infer_run with the
+**   same hooks; no checkpoints, an interrupted trial runs again from the start.
 ** - Test seams (environment, read by workers): HPS_TEST_CRASH="IDX:SIG[:ATTEMPT]"
 **   raises signal SIG at the first step of trial IDX (only on that attempt if
 **   given); HPS_TEST_STEP_DELAY_MS=N sleeps N ms per logged step. The lease
@@ -97,6 +99,8 @@ typedef struct SwSchedConfig {
   double lease_seconds;    /* <= 0: HPS_LEASE_SECONDS or SW_LEASE_SECONDS */
   const char *runs_dir;    /* checkpoints: <runs_dir>/<trial hash>/ (created) */
   const char *worker;      /* claim owner name; NULL: "host:pid" */
+  const char *sample_checkpoint; /* non-NULL: a `task: sample` sweep: each trial is
+                              sw_infer_run on this checkpoint, not tr_run */
   volatile sig_atomic_t *stop; /* may be NULL; see the contract */
   void (*on_event)(void *ud, const SwEvent *e); /* may be NULL */
   void *ud;

@@ -313,3 +313,30 @@ Test(sw_sched, bad_usage_exits_2) {
   cr_assert_eq(run("u3.log", NULL, a3), 2);
   cr_assert(strstr(slurp("u3.log"), "nope.db"), "%s", slurp("u3.log"));
 }
+
+Test(sw_sched, a_sample_sweep_measures_each_setting_on_a_trained_checkpoint) {
+  write_spec("base", "[0.01]", 1, 20, 5, 0, NULL);
+  const char *a1[] = {"run", "base.yaml", NULL};
+  cr_assert_eq(run("train.log", NULL, a1), 0, "%s", slurp("train.log"));
+  sqlite3 *db = db_open();
+  char ckpt[1024];
+  q_text(db, "SELECT checkpoint FROM trials", ckpt, sizeof ckpt);
+  sqlite3_close(db);
+  cr_assert(ckpt[0], "the trained trial recorded no checkpoint");
+  char path[400];
+  snprintf(path, sizeof path, "%s/samp.yaml", dir);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "name: samp\nmethod: grid\nmetric: {name: distinct_2, goal: maximize}\n"
+             "parameters:\n  sample.temperature:\n    values: [0.5, 1.0]\n"
+             "hpsweep:\n  task: sample\n  checkpoint: %s\n"
+             "  base:\n    sample: {max_tokens: 16, n_prompts: 2, n_samples: 2, prompt_tokens: 8}\n",
+          ckpt);
+  fclose(f);
+  const char *a2[] = {"run", "samp.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("samp.log", NULL, a2), 0, "%s", slurp("samp.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE s.name = 'samp' "
+                      "AND t.status = 'completed' AND t.best_metric BETWEEN 0 AND 1"), 2, "%s", slurp("samp.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s "
+                      "ON s.id = t.sweep_id WHERE s.name = 'samp' AND m.name = 'validity'"), 2);
+}
