@@ -641,16 +641,17 @@ static int slot_end(Coord *k, int si, int ws, int stopping) {
     int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
     RsStatus status = RS_FAILED;
     if (stopping && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) status = RS_INTERRUPTED;
-    char *msg = malloc(SW_LOG_TAIL * sizeof s->tail[0] + 256);
+    /* Room for the reason and every tail line, so nothing below truncates. */
+    size_t cap = SW_LOG_TAIL * (sizeof s->tail[0] + 1) + 256, off = 0;
+    char *msg = malloc(cap);
     if (msg) {
-      size_t off = 0, cap = SW_LOG_TAIL * sizeof s->tail[0] + 256;
       if (sig)
         off += (size_t)snprintf(msg, cap, "worker killed by signal %d (%s)%s", sig, strsignal(sig),
                                 sig == SIGKILL && !stopping ? ": out of memory, or killed" : "");
       else
         off += (size_t)snprintf(msg, cap, "worker exited with status %d without recording a result", code);
       int first = s->ntail > SW_LOG_TAIL ? s->ntail - SW_LOG_TAIL : 0;
-      if (s->ntail > 0) off += (size_t)snprintf(msg + off, cap - off, "\nlast log lines:");
+      if (s->ntail > 0 && off < cap) off += (size_t)snprintf(msg + off, cap - off, "\nlast log lines:");
       for (int i = first; i < s->ntail && off < cap; i++)
         off += (size_t)snprintf(msg + off, cap - off, "\n%s", s->tail[i % SW_LOG_TAIL]);
     }
