@@ -65,10 +65,10 @@ static int best_trial(RsStore *st, int64_t sweep_id, int maximize, int *idx, cha
   sqlite3 *db = rs_store_sqlite(st);
   sqlite3_stmt *s;
   if (!db || sqlite3_prepare_v2(db,
-                                maximize ? "SELECT idx, params, best_metric FROM trials WHERE sweep_id = ?1 AND "
+                                maximize ? "SELECT id, params, best_metric FROM trials WHERE sweep_id = ?1 AND "
                                            "status = 'completed' AND best_metric IS NOT NULL "
                                            "ORDER BY best_metric DESC, idx LIMIT 1"
-                                         : "SELECT idx, params, best_metric FROM trials WHERE sweep_id = ?1 AND "
+                                         : "SELECT id, params, best_metric FROM trials WHERE sweep_id = ?1 AND "
                                            "status = 'completed' AND best_metric IS NOT NULL "
                                            "ORDER BY best_metric ASC, idx LIMIT 1",
                                 -1, &s, NULL) != SQLITE_OK)

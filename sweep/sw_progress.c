@@ -229,8 +229,8 @@ void sw_progress_event(void *ud, const SwEvent *e) {
     if (!p->live) {
       char from[64] = "";
       if (e->from_step >= 0) snprintf(from, sizeof from, " from step %lld", (long long)e->from_step);
-      trial_line(p, "[%lld/%lld] %s trial %d (attempt %d%s) %s", (long long)done, (long long)p->counts.total,
-                 strcmp(e->claim_kind, "claim") == 0 ? "start" : e->claim_kind, e->idx, e->attempt, from,
+      trial_line(p, "[%lld/%lld] %s trial %lld (attempt %d%s) %s", (long long)done, (long long)p->counts.total,
+                 strcmp(e->claim_kind, "claim") == 0 ? "start" : e->claim_kind, (long long)e->trial_id, e->attempt, from,
                  e->params);
     }
     break;
@@ -254,12 +254,12 @@ void sw_progress_event(void *ud, const SwEvent *e) {
     }
     const char *name = e->status == RS_RUNNING ? "lost" : rs_status_name((RsStatus)e->status);
     if (e->status == RS_COMPLETED)
-      trial_line(p, "[%lld/%lld] completed trial %d: %lld steps in %s%s %s", (long long)done,
-                 (long long)p->counts.total, e->idx, (long long)e->step, secs, m, e->params);
+      trial_line(p, "[%lld/%lld] completed trial %lld: %lld steps in %s%s %s", (long long)done,
+                 (long long)p->counts.total, (long long)e->trial_id, (long long)e->step, secs, m, e->params);
     else {
       first_line(e->text, why, sizeof why);
-      trial_line(p, "[%lld/%lld] %s trial %d (attempt %d): %s%s %s", (long long)done, (long long)p->counts.total,
-                 name, e->idx, e->attempt, why, m, e->params);
+      trial_line(p, "[%lld/%lld] %s trial %lld (attempt %d): %s%s %s", (long long)done, (long long)p->counts.total,
+                 name, (long long)e->trial_id, e->attempt, why, m, e->params);
     }
     break;
   }
