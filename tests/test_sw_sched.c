@@ -209,7 +209,7 @@ Test(sw_sched, segfault_and_divergence_are_recorded_while_the_others_complete) {
   cr_assert_eq(q_int(db, "SELECT count(*) FROM events WHERE kind = 'fail'"), 1);
   cr_assert_eq(q_int(db, "SELECT count(*) FROM events WHERE kind = 'diverge'"), 1);
   sqlite3_close(db);
-  cr_assert(strstr(slurp("run.log"), "failed trial 2"), "%s", slurp("run.log"));
+  cr_assert(strstr(slurp("run.log"), "failed trial 3"), "%s", slurp("run.log")); /* trial id = idx + 1 */
 }
 
 Test(sw_sched, max_retries_requeues_a_failed_trial_with_the_same_parameters) {
