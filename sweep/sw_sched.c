@@ -364,7 +364,8 @@ static int worker_main(const WorkerArgs *a) {
 
   int rc0;
   char intro[TR_PATH_MAX + 256];
-  snprintf(intro, sizeof intro, "trial %d, attempt %d (%s), %d thread%s, in %.1100s", a->cl->idx, a->cl->attempts,
+  snprintf(intro, sizeof intro, "trial %lld, attempt %d (%s), %d thread%s, in %.1100s", (long long)a->cl->trial_id,
+           a->cl->attempts,
            a->cl->kind, a->threads, a->threads == 1 ? "" : "s", dir);
   worker_on_log(&w, intro);
   char resume[TR_PATH_MAX + 32];

@@ -204,7 +204,7 @@ Test(sw_sched, segfault_and_divergence_are_recorded_while_the_others_complete) {
   cr_assert_str_eq(q_text(db, "SELECT status FROM trials WHERE idx = 2", buf, sizeof buf), "failed");
   q_text(db, "SELECT error FROM trials WHERE idx = 2", buf, sizeof buf);
   cr_assert(strstr(buf, "signal 11"), "%s", buf);
-  cr_assert(strstr(buf, "last log lines:\ntrial 2, attempt 1"), "no log tail in: %s", buf);
+  cr_assert(strstr(buf, "last log lines:\ntrial 3, attempt 1"), "no log tail in: %s", buf);
   cr_assert_eq(q_int(db, "SELECT count(*) FROM trials WHERE idx IN (0, 3) AND status = 'completed'"), 2);
   cr_assert_eq(q_int(db, "SELECT count(*) FROM events WHERE kind = 'fail'"), 1);
   cr_assert_eq(q_int(db, "SELECT count(*) FROM events WHERE kind = 'diverge'"), 1);
