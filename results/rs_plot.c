@@ -32,6 +32,8 @@ void rs_plot_deinit(RsPlot *p) {
   free(p->legend), free(p->legend_rgb), free(p->legend_style);
   for (int i = 0; i < p->nxcats; i++) free(p->xcats[i]);
   free(p->xcats);
+  for (int i = 0; i < p->nnotes; i++) free(p->notes[i].text);
+  free(p->notes);
   memset(p, 0, sizeof *p);
 }
 
@@ -65,6 +67,14 @@ int rs_plot_legend_add(RsPlot *p, const char *text, unsigned rgb, int style) {
   p->legend[p->nlegend] = strdup(text);
   p->legend_rgb[p->nlegend] = rgb, p->legend_style[p->nlegend] = style;
   return p->nlegend++;
+}
+
+int rs_plot_note_add(RsPlot *p, double x, double y, const char *text) {
+  RsPlotNote *nn = realloc(p->notes, ((size_t)p->nnotes + 1) * sizeof *nn);
+  if (!nn) return -1;
+  p->notes = nn;
+  nn[p->nnotes] = (RsPlotNote){x, y, strdup(text)};
+  return p->nnotes++;
 }
 
 unsigned rs_plot_color(int i, int n) {
@@ -253,6 +263,19 @@ static int render(const RsPlot *p, const char *dev, const char *file, TrErr *err
       plschr(0, 0.78);
     }
   }
+  plcol0(1);
+  plschr(0, 0.62);
+  for (int i = 0; i < p->nnotes; i++) {
+    double x = p->notes[i].x, y = p->notes[i].y;
+    if (p->logx) x = x > 0 ? log10(x) : NAN;
+    if (p->logy) y = y > 0 ? log10(y) : NAN;
+    if (!isfinite(x) || !isfinite(y) || !p->notes[i].text) continue;
+    char buf[160];
+    int left = x > x0 + 0.7 * (x1 - x0); /* near the right edge: text ends before the point */
+    snprintf(buf, sizeof buf, left ? "%s   " : "   %s", p->notes[i].text);
+    plptex(x, y + 0.035 * (y1 - y0), 1, 0, left ? 1.0 : 0.0, buf); /* lifted: clear of a flat line */
+  }
+  plschr(0, 0.78);
   if (has_legend) {
     int n = p->nlegend + (p->legend_title[0] ? 1 : 0);
     PLINT *opt = calloc((size_t)n, sizeof *opt), *tcol = calloc((size_t)n, sizeof *tcol);
@@ -272,7 +295,8 @@ static int render(const RsPlot *p, const char *dev, const char *file, TrErr *err
       opt[j] = st == RS_STYLE_POINTS ? PL_LEGEND_SYMBOL
              : st == RS_STYLE_LINE ? PL_LEGEND_LINE : (PL_LEGEND_LINE | PL_LEGEND_SYMBOL);
       tcol[j] = 1, text[j] = p->legend[i], lcol[j] = c, lsty[j] = 1, lw[j] = 2.5;
-      scol[j] = c, ssc[j] = 0.9, snum[j] = 1, sym[j] = "#(850)";
+      scol[j] = c, ssc[j] = p->legend_marker_size > 0 ? p->legend_marker_size : 0.9, snum[j] = 1;
+      sym[j] = "#(850)";
     }
     PLFLT w, h;
     plwidth(1.0);
@@ -546,6 +570,8 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
     int two = p->n >= 2;
     k = rs_plot_add(out, &p->distinct_2, &p->validity, two ? &p->v_lo : NULL, two ? &p->v_hi : NULL, 1, rgb,
                     RS_STYLE_POINTS);
+    if (k >= 0) out->s[k].marker_size = 1.3;
+    if (p->front) rs_plot_note_add(out, p->distinct_2, p->validity, p->label);
     if (k >= 0 && two) {
       out->s[k].xlo = malloc(sizeof(double)), out->s[k].xhi = malloc(sizeof(double));
       if (out->s[k].xlo) out->s[k].xlo[0] = p->d_lo;
@@ -568,5 +594,6 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
   }
   free(used);
   rs_plot_legend_add(out, "Pareto frontier", 0x222222, RS_STYLE_LINE);
+  out->legend_marker_size = 1.3;
   return TR_OK;
 }

@@ -41,6 +41,11 @@ typedef struct RsPlotSeries {
   int clip_range;         /* 0: excluded from the automatic y range (a diverged run) */
 } RsPlotSeries;
 
+typedef struct RsPlotNote {
+  double x, y;            /* data coordinates of the point it names */
+  char *text;
+} RsPlotNote;
+
 typedef struct RsPlot {
   char title[256], xlabel[128], ylabel[128];
   char legend_title[128];
@@ -53,6 +58,9 @@ typedef struct RsPlot {
   int nlegend;
   char **xcats;           /* (nxcats) category names: x = 0..nxcats-1 is categorical */
   int nxcats;
+  RsPlotNote *notes;      /* (nnotes) small text beside a point (left of it in the right third) */
+  int nnotes;
+  double legend_marker_size; /* character scale of legend symbols, 0 = 0.9 */
 } RsPlot;
 
 void rs_plot_init(RsPlot *p);
@@ -61,6 +69,7 @@ void rs_plot_deinit(RsPlot *p);
 int rs_plot_add(RsPlot *p, const double *x, const double *y, const double *ylo, const double *yhi,
                 int n, unsigned rgb, int style);
 int rs_plot_legend_add(RsPlot *p, const char *text, unsigned rgb, int style);
+int rs_plot_note_add(RsPlot *p, double x, double y, const char *text);
 
 /* Colour i of n: a categorical palette for n <= 10, a viridis-like ramp beyond. */
 unsigned rs_plot_color(int i, int n);

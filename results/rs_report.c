@@ -427,10 +427,10 @@ static void section_diversity(Rep *r, int secno) {
   char trade[1024], cap[2048];
   div_tradeoff(&d, trade, sizeof trade);
   snprintf(cap, sizeof cap, "Validity against distinct_2, one dot per setting%s (%d completed trials in all)%s. "
-           "Ringed dots joined by the dark line: the Pareto frontier (%d of %d settings).%s%s %s",
+           "Ringed, labelled dots joined by the dark line: the Pareto frontier (%d of %d settings).%s%s%s %s",
            maxn > 1 ? ": the mean over its seeds" : "", d.n_trials,
            maxn > 1 ? ", bars from its lowest to its highest seed" : "", d.nfront, d.n,
-           d.key[0] ? " Key: " : "", d.key, trade);
+           d.key[0] ? " Key: " : "", d.key, d.key[0] ? "." : "", trade);
   RsPlot pl;
   int rc = rs_plot_diversity(ts, &d, &pl, &e);
   figure(r, &pl, rc, &e, cap);
