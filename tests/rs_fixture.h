@@ -183,10 +183,10 @@ static inline int rs_fixture_add_sample(const char *path) {
     int id = 101 + i;
     char params[160], hash[32];
     if (f->p >= 0)
-      snprintf(params, sizeof params, "{\"sample.temperature\":%g,\"sample.top_p\":%g,\"sample.seed\":%d}",
+      snprintf(params, sizeof params, "{\"sample.temperature\":%.1f,\"sample.top_p\":%.1f,\"sample.seed\":%d}",
                f->t, f->p, f->seed);
     else
-      snprintf(params, sizeof params, "{\"sample.temperature\":%g,\"sample.seed\":%d}", f->t, f->seed);
+      snprintf(params, sizeof params, "{\"sample.temperature\":%.1f,\"sample.seed\":%d}", f->t, f->seed);
     snprintf(hash, sizeof hash, "%016x", (unsigned)(id * 2654435761u));
     sqlite3_bind_int(ti, 1, id);
     sqlite3_bind_int(ti, 2, f->sweep);
