@@ -50,18 +50,6 @@ double sw_sched_default_lease(void) {
 
 /* ---- paths ---- */
 
-static int mkdir_p(char *path) {
-  for (char *p = path + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    int rc = mkdir(path, 0777);
-    *p = '/';
-    if (rc != 0 && errno != EEXIST) return -1;
-  }
-  if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
-  return 0;
-}
-
 int sw_sched_runs_dir(const char *db_path, const char *sweep, char *buf, size_t n) {
   const char *slash = strrchr(db_path, '/');
   int dirlen = slash ? (int)(slash - db_path) : 1;
@@ -334,7 +322,7 @@ static int worker_main(const WorkerArgs *a) {
   /* One directory per claim: a worker that lost its claim (and still saves a
   ** checkpoint as it stops) never overwrites the file the new owner resumes from. */
   int k = snprintf(dir, sizeof dir, "%s/%s/%d", c->runs_dir, a->trial->hash_hex, a->cl->attempts);
-  if (k < 0 || (size_t)k >= sizeof dir || mkdir_p(dir) != 0) {
+  if (k < 0 || (size_t)k >= sizeof dir || tr_mkdirs(dir) != 0) {
     char line[TR_PATH_MAX + 64];
     snprintf(line, sizeof line, "cannot create run directory %.1100s: %s", dir, strerror(errno));
     worker_on_log(&(Worker){.fd = a->fd}, line);
@@ -722,7 +710,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   }
   char runs[TR_PATH_MAX];
   snprintf(runs, sizeof runs, "%s", c->runs_dir);
-  if (mkdir_p(runs) != 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", c->runs_dir, strerror(errno));
+  if (tr_mkdirs(runs) != 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", c->runs_dir, strerror(errno));
   int rc = rs_store_open(c->db_path, RS_OPEN_EXISTING, &k.st, err);
   if (rc) return rc;
   k.slots = calloc((size_t)c->jobs, sizeof *k.slots);
