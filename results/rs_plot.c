@@ -25,12 +25,15 @@ void rs_plot_init(RsPlot *p) { memset(p, 0, sizeof *p); }
 
 void rs_plot_deinit(RsPlot *p) {
   if (!p) return;
-  for (int i = 0; i < p->ns; i++) free(p->s[i].x), free(p->s[i].y), free(p->s[i].ylo), free(p->s[i].yhi);
+  for (int i = 0; i < p->ns; i++)
+    free(p->s[i].x), free(p->s[i].y), free(p->s[i].ylo), free(p->s[i].yhi), free(p->s[i].xlo), free(p->s[i].xhi);
   free(p->s);
   for (int i = 0; i < p->nlegend; i++) free(p->legend[i]);
   free(p->legend), free(p->legend_rgb), free(p->legend_style);
   for (int i = 0; i < p->nxcats; i++) free(p->xcats[i]);
   free(p->xcats);
+  for (int i = 0; i < p->nnotes; i++) free(p->notes[i].text);
+  free(p->notes);
   memset(p, 0, sizeof *p);
 }
 
@@ -64,6 +67,14 @@ int rs_plot_legend_add(RsPlot *p, const char *text, unsigned rgb, int style) {
   p->legend[p->nlegend] = strdup(text);
   p->legend_rgb[p->nlegend] = rgb, p->legend_style[p->nlegend] = style;
   return p->nlegend++;
+}
+
+int rs_plot_note_add(RsPlot *p, double x, double y, const char *text) {
+  RsPlotNote *nn = realloc(p->notes, ((size_t)p->nnotes + 1) * sizeof *nn);
+  if (!nn) return -1;
+  p->notes = nn;
+  nn[p->nnotes] = (RsPlotNote){x, y, strdup(text)};
+  return p->nnotes++;
 }
 
 unsigned rs_plot_color(int i, int n) {
@@ -112,7 +123,7 @@ static int plot_exit_handler(const char *msg) {
 }
 
 typedef struct Pts {
-  double *x, *y, *lo, *hi;
+  double *x, *y, *lo, *hi, *xlo, *xhi;
   int n;
 } Pts;
 
@@ -121,11 +132,19 @@ static Pts prepare(const RsPlot *p, const RsPlotSeries *s) {
   Pts o = {0};
   o.x = malloc(((size_t)s->n + 1) * sizeof(double)), o.y = malloc(((size_t)s->n + 1) * sizeof(double));
   o.lo = malloc(((size_t)s->n + 1) * sizeof(double)), o.hi = malloc(((size_t)s->n + 1) * sizeof(double));
+  o.xlo = malloc(((size_t)s->n + 1) * sizeof(double)), o.xhi = malloc(((size_t)s->n + 1) * sizeof(double));
   for (int i = 0; i < s->n; i++) {
     double x = s->x[i], y = s->y[i];
     double lo = s->ylo ? s->ylo[i] : y, hi = s->yhi ? s->yhi[i] : y;
+    double xlo = s->xlo ? s->xlo[i] : x, xhi = s->xhi ? s->xhi[i] : x;
     if (!isfinite(x) || !isfinite(y)) continue;
-    if (p->logx) { if (!(x > 0)) continue; x = log10(x); }
+    if (p->logx) {
+      if (!(x > 0)) continue;
+      x = log10(x);
+      xlo = xlo > 0 ? log10(xlo) : x, xhi = xhi > 0 ? log10(xhi) : x;
+    }
+    if (!isfinite(xlo)) xlo = x;
+    if (!isfinite(xhi)) xhi = x;
     if (p->logy) {
       if (!(y > 0)) continue;
       y = log10(y);
@@ -133,20 +152,21 @@ static Pts prepare(const RsPlot *p, const RsPlotSeries *s) {
     }
     if (!isfinite(lo)) lo = y;
     if (!isfinite(hi)) hi = y;
-    o.x[o.n] = x, o.y[o.n] = y, o.lo[o.n] = lo, o.hi[o.n] = hi;
+    o.x[o.n] = x, o.y[o.n] = y, o.lo[o.n] = lo, o.hi[o.n] = hi, o.xlo[o.n] = xlo, o.xhi[o.n] = xhi;
     o.n++;
   }
   if (o.n > RS_PLOT_MAX_POINTS) { /* thin evenly, keep first and last */
     for (int j = 0; j < RS_PLOT_MAX_POINTS; j++) {
       int i = (int)((double)j * (o.n - 1) / (RS_PLOT_MAX_POINTS - 1) + 0.5);
       o.x[j] = o.x[i], o.y[j] = o.y[i], o.lo[j] = o.lo[i], o.hi[j] = o.hi[i];
+      o.xlo[j] = o.xlo[i], o.xhi[j] = o.xhi[i];
     }
     o.n = RS_PLOT_MAX_POINTS;
   }
   return o;
 }
 
-static void pts_free(Pts *o) { free(o->x), free(o->y), free(o->lo), free(o->hi); }
+static void pts_free(Pts *o) { free(o->x), free(o->y), free(o->lo), free(o->hi), free(o->xlo), free(o->xhi); }
 
 static void cat_label(PLINT axis, PLFLT value, char *label, PLINT length, PLPointer data) {
   const RsPlot *p = data;
@@ -169,7 +189,7 @@ static int render(const RsPlot *p, const char *dev, const char *file, TrErr *err
   for (int i = 0; i < p->ns; i++) {
     pts[i] = prepare(p, &p->s[i]);
     for (int j = 0; j < pts[i].n; j++) {
-      x0 = fmin(x0, pts[i].x[j]), x1 = fmax(x1, pts[i].x[j]);
+      x0 = fmin(x0, pts[i].xlo[j]), x1 = fmax(x1, pts[i].xhi[j]);
       ya0 = fmin(ya0, pts[i].lo[j]), ya1 = fmax(ya1, pts[i].hi[j]);
       if (p->s[i].clip_range) y0 = fmin(y0, pts[i].lo[j]), y1 = fmax(y1, pts[i].hi[j]);
     }
@@ -228,17 +248,34 @@ static int render(const RsPlot *p, const char *dev, const char *file, TrErr *err
       plwidth(1.0);
       plerry(o->n, o->x, o->lo, o->hi);
     }
+    if (p->s[i].xlo || p->s[i].xhi) {
+      plwidth(1.0);
+      plerrx(o->n, o->xlo, o->xhi, o->y);
+    }
     int line = p->s[i].style != RS_STYLE_POINTS && o->n >= 2;
     if (line) {
       plwidth(RS_PLOT_SERIES_WIDTH);
       plline(o->n, o->x, o->y);
     }
     if (!line || p->s[i].style == RS_STYLE_LINEPOINTS) {
-      plschr(0, 0.9);
-      plstring(o->n, o->x, o->y, "#(850)");
+      plschr(0, p->s[i].marker_size > 0 ? p->s[i].marker_size : 0.9);
+      plstring(o->n, o->x, o->y, p->s[i].marker ? p->s[i].marker : "#(850)");
       plschr(0, 0.78);
     }
   }
+  plcol0(1);
+  plschr(0, 0.62);
+  for (int i = 0; i < p->nnotes; i++) {
+    double x = p->notes[i].x, y = p->notes[i].y;
+    if (p->logx) x = x > 0 ? log10(x) : NAN;
+    if (p->logy) y = y > 0 ? log10(y) : NAN;
+    if (!isfinite(x) || !isfinite(y) || !p->notes[i].text) continue;
+    char buf[160];
+    int left = x > x0 + 0.7 * (x1 - x0); /* near the right edge: text ends before the point */
+    snprintf(buf, sizeof buf, left ? "%s   " : "   %s", p->notes[i].text);
+    plptex(x, y + 0.035 * (y1 - y0), 1, 0, left ? 1.0 : 0.0, buf); /* lifted: clear of a flat line */
+  }
+  plschr(0, 0.78);
   if (has_legend) {
     int n = p->nlegend + (p->legend_title[0] ? 1 : 0);
     PLINT *opt = calloc((size_t)n, sizeof *opt), *tcol = calloc((size_t)n, sizeof *tcol);
@@ -258,7 +295,8 @@ static int render(const RsPlot *p, const char *dev, const char *file, TrErr *err
       opt[j] = st == RS_STYLE_POINTS ? PL_LEGEND_SYMBOL
              : st == RS_STYLE_LINE ? PL_LEGEND_LINE : (PL_LEGEND_LINE | PL_LEGEND_SYMBOL);
       tcol[j] = 1, text[j] = p->legend[i], lcol[j] = c, lsty[j] = 1, lw[j] = 2.5;
-      scol[j] = c, ssc[j] = 0.9, snum[j] = 1, sym[j] = "#(850)";
+      scol[j] = c, ssc[j] = p->legend_marker_size > 0 ? p->legend_marker_size : 0.9, snum[j] = 1;
+      sym[j] = "#(850)";
     }
     PLFLT w, h;
     plwidth(1.0);
@@ -483,5 +521,79 @@ int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, T
   if (front)
     for (int i = 0; i < k; i++) front[idx[i]] = f[i];
   free(c), free(m), free(f), free(idx), free(fx), free(fy);
+  return TR_OK;
+}
+
+int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, TrErr *err) {
+  rs_plot_init(out);
+  int npts = 0;
+  for (int i = 0; i < d->n; i++) npts += d->pt[i].n > 0;
+  if (npts == 0)
+    return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no setting with validity and distinct_2 yet",
+                      ts->sweep.name);
+  snprintf(out->title, sizeof out->title, "%s: validity against distinct_2", ts->sweep.name);
+  snprintf(out->xlabel, sizeof out->xlabel, "distinct_2 (diversity)");
+  snprintf(out->ylabel, sizeof out->ylabel, "validity (correctness)");
+  /* The frontier first, so the setting dots are drawn over its line. */
+  double *fx = malloc(((size_t)d->n + 1) * sizeof *fx), *fy = malloc(((size_t)d->n + 1) * sizeof *fy);
+  int nf = 0;
+  for (int i = 0; i < d->n; i++)
+    if (d->pt[i].front) fx[nf] = d->pt[i].distinct_2, fy[nf] = d->pt[i].validity, nf++;
+  for (int a = 1; a < nf; a++)
+    for (int b = a; b > 0 && fx[b] < fx[b - 1]; b--) {
+      double t = fx[b]; fx[b] = fx[b - 1]; fx[b - 1] = t;
+      t = fy[b]; fy[b] = fy[b - 1]; fy[b - 1] = t;
+    }
+  int k = rs_plot_add(out, fx, fy, NULL, NULL, nf, 0x222222, RS_STYLE_LINEPOINTS);
+  if (k >= 0) out->s[k].marker = "#(840)", out->s[k].marker_size = 1.7;
+  free(fx), free(fy);
+  /* Colour per setting with its own legend entry; beyond 12 settings by one parameter's value. */
+  int by = -1;
+  if (npts > 12) {
+    by = d->temp;
+    for (int j = 0; j < ts->np && by < 0; j++)
+      if (ts->p[j].varies && !ts->p[j].is_seed) by = j;
+  }
+  int *used = by >= 0 ? calloc((size_t)ts->p[by].n_values + 1, sizeof *used) : NULL;
+  int shown = 0;
+  for (int i = 0; i < d->n; i++) {
+    const RsDivPoint *p = &d->pt[i];
+    if (p->n == 0) continue;
+    unsigned rgb;
+    if (by >= 0) {
+      int v = ts->t[p->first].pv[by];
+      rgb = v >= 0 ? rs_plot_color(v, ts->p[by].n_values) : 0x999999;
+      if (v >= 0 && used) used[v] = 1;
+    } else {
+      rgb = rs_plot_color(shown, npts);
+    }
+    int two = p->n >= 2;
+    k = rs_plot_add(out, &p->distinct_2, &p->validity, two ? &p->v_lo : NULL, two ? &p->v_hi : NULL, 1, rgb,
+                    RS_STYLE_POINTS);
+    if (k >= 0) out->s[k].marker_size = 1.3;
+    if (p->front) rs_plot_note_add(out, p->distinct_2, p->validity, p->label);
+    if (k >= 0 && two) {
+      out->s[k].xlo = malloc(sizeof(double)), out->s[k].xhi = malloc(sizeof(double));
+      if (out->s[k].xlo) out->s[k].xlo[0] = p->d_lo;
+      if (out->s[k].xhi) out->s[k].xhi[0] = p->d_hi;
+    }
+    if (by < 0) rs_plot_legend_add(out, p->label, rgb, RS_STYLE_POINTS);
+    shown++;
+  }
+  if (by >= 0) {
+    const RsParam *bp = &ts->p[by];
+    snprintf(out->legend_title, sizeof out->legend_title, "%s", bp->short_name);
+    int nu = 0;
+    for (int v = 0; v < bp->n_values; v++) nu += used[v];
+    int step = nu > 14 ? (nu + 13) / 14 : 1, seen = 0;
+    for (int v = 0; v < bp->n_values; v++)
+      if (used[v] && seen++ % step == 0)
+        rs_plot_legend_add(out, bp->values[v], rs_plot_color(v, bp->n_values), RS_STYLE_POINTS);
+  } else {
+    snprintf(out->legend_title, sizeof out->legend_title, "setting");
+  }
+  free(used);
+  rs_plot_legend_add(out, "Pareto frontier", 0x222222, RS_STYLE_LINE);
+  out->legend_marker_size = 1.3;
   return TR_OK;
 }

@@ -1,6 +1,7 @@
 /*
 ** rs_plot.h: figures of a sweep with PLplot: learning curves, metric against a
-** parameter (mean and 95% CI over seeds), metric against cost (Pareto front).
+** parameter (mean and 95% CI over seeds), metric against cost (Pareto front),
+** and for inference sweeps diversity against validity (Pareto frontier).
 **
 ** Contract:
 ** - An RsPlot is plain data (owned copies of the series); builders fill it from a
@@ -12,7 +13,8 @@
 **   (at most RS_PLOT_MAX_POINTS points: longer series are thinned, keeping the
 **   first and last), so an SVG reader can count series. Legend swatches and axes
 **   use other widths. Non-finite points (and non-positive ones on a log axis) are
-**   dropped.
+**   dropped. A point is a marker glyph (default "#(850)", U+2022 in the SVG text;
+**   the diversity frontier rings its points with "#(840)", U+25CB).
 ** - PLplot keeps global state: not thread-safe; each render uses its own stream.
 */
 #ifndef RS_PLOT_H
@@ -30,11 +32,19 @@ typedef enum { RS_STYLE_LINE, RS_STYLE_POINTS, RS_STYLE_LINEPOINTS } RsPlotStyle
 typedef struct RsPlotSeries {
   double *x, *y;          /* (n) */
   double *ylo, *yhi;      /* (n) error bars, or NULL */
+  double *xlo, *xhi;      /* (n) horizontal error bars, or NULL (set after rs_plot_add) */
+  const char *marker;     /* PLplot symbol of the points (static text), NULL = "#(850)" */
+  double marker_size;     /* its character scale, 0 = 0.9 */
   int n;
   unsigned rgb;           /* 0xRRGGBB */
   int style;              /* RsPlotStyle */
   int clip_range;         /* 0: excluded from the automatic y range (a diverged run) */
 } RsPlotSeries;
+
+typedef struct RsPlotNote {
+  double x, y;            /* data coordinates of the point it names */
+  char *text;
+} RsPlotNote;
 
 typedef struct RsPlot {
   char title[256], xlabel[128], ylabel[128];
@@ -48,6 +58,9 @@ typedef struct RsPlot {
   int nlegend;
   char **xcats;           /* (nxcats) category names: x = 0..nxcats-1 is categorical */
   int nxcats;
+  RsPlotNote *notes;      /* (nnotes) small text beside a point (left of it in the right third) */
+  int nnotes;
+  double legend_marker_size; /* character scale of legend symbols, 0 = 0.9 */
 } RsPlot;
 
 void rs_plot_init(RsPlot *p);
@@ -56,6 +69,7 @@ void rs_plot_deinit(RsPlot *p);
 int rs_plot_add(RsPlot *p, const double *x, const double *y, const double *ylo, const double *yhi,
                 int n, unsigned rgb, int style);
 int rs_plot_legend_add(RsPlot *p, const char *text, unsigned rgb, int style);
+int rs_plot_note_add(RsPlot *p, double x, double y, const char *text);
 
 /* Colour i of n: a categorical palette for n <= 10, a viridis-like ramp beyond. */
 unsigned rs_plot_color(int i, int n);
@@ -85,5 +99,11 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err);
 /* The ranking metric against wall seconds (use_flops 0) or FLOPs (1), Pareto front
 ** marked; front[] (ts->n, may be NULL) receives the membership. */
 int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, TrErr *err);
+/* Inference sweeps: validity (y) against distinct_2 (x), one dot per setting of d
+** (mean over seeds, bars from the lowest to the highest seed), coloured and
+** labelled by setting (by temperature, or the first varied parameter, beyond 12
+** settings); the Pareto frontier is the FIRST series, a dark line sorted by
+** distinct_2 through its points, each ringed. TR_ENOTFOUND if no setting has data. */
+int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, TrErr *err);
 
 #endif

@@ -741,6 +741,165 @@ double rs_param_var_explained(const RsTrialSet *ts, int k) {
   return v;
 }
 
+/* ---- inference sweeps: diversity against validity ------------------------- */
+
+void rs_diversity_deinit(RsDiversity *d) {
+  if (!d) return;
+  for (int i = 0; i < d->n; i++) free(d->pt[i].label);
+  free(d->pt);
+  memset(d, 0, sizeof *d);
+}
+
+/* The symbol people write for a sampling key ("T=0.8 p=0.9"); others keep their short name. */
+static const char *div_abbrev(const RsParam *p) {
+  static const char *const ab[][2] = {{"sample.temperature", "T"}, {"sample.top_p", "p"},
+                                      {"sample.top_k", "k"}, {"sample.min_p", "min_p"},
+                                      {"sample.repetition_penalty", "rep"}, {"sample.frequency_penalty", "freq"},
+                                      {"sample.presence_penalty", "pres"}, {"sample.max_tokens", "len"}};
+  for (size_t i = 0; i < sizeof ab / sizeof ab[0]; i++)
+    if (strcmp(p->name, ab[i][0]) == 0) return ab[i][1];
+  return p->short_name;
+}
+
+#define DIV_NM 4 /* validity, distinct_2, rep_4, mean_length: columns of the per-trial table */
+
+static double nan_mean(const double *m, const int *idx, int n, int col) {
+  double s = 0;
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (!isnan(m[idx[i] * DIV_NM + col])) s += m[idx[i] * DIV_NM + col], k++;
+  return k ? s / k : NAN;
+}
+
+int rs_diversity_load(RsDb *db, const RsTrialSet *ts, RsDiversity *out, TrErr *err) {
+  memset(out, 0, sizeof *out);
+  out->temp = -1;
+  out->rho_div = out->rho_val = out->r_settings = NAN;
+  int n = ts->n;
+  double *m = malloc(((size_t)n * DIV_NM + 1) * sizeof *m);
+  int *ord = malloc(((size_t)n + 1) * sizeof *ord), *ok = calloc((size_t)n + 1, sizeof *ok);
+  int keys[64], nk = 0;
+  if (!m || !ord || !ok) {
+    free(m), free(ord), free(ok);
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  for (int i = 0; i < n * DIV_NM; i++) m[i] = NAN;
+  sqlite3_stmt *st;
+  /* The last step's value: an inference trial logs each measure once, at step 0. */
+  int rc = prep(db, "SELECT trial_id, name, value FROM metrics WHERE trial_id IN "
+                    "(SELECT id FROM trials WHERE sweep_id=?) AND name IN "
+                    "('validity','distinct_2','rep_4','mean_length') ORDER BY trial_id, step", &st, err);
+  if (rc) {
+    free(m), free(ord), free(ok);
+    return rc;
+  }
+  sqlite3_bind_int64(st, 1, ts->sweep.id);
+  static const char *const names[DIV_NM] = {"validity", "distinct_2", "rep_4", "mean_length"};
+  int at = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0);
+    const char *name = (const char *)sqlite3_column_text(st, 1);
+    for (int j = 0; j < n && ts->t[at].id != id; j++) at = (at + 1) % n; /* rows come in id order */
+    if (n == 0 || ts->t[at].id != id || !name) continue;
+    for (int c = 0; c < DIV_NM; c++)
+      if (strcmp(name, names[c]) == 0) m[at * DIV_NM + c] = col_num(st, 2);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    free(m), free(ord), free(ok);
+    return db_fail(db, err, "metrics");
+  }
+  for (int k = 0; k < ts->np && nk < 64; k++)
+    if (ts->p[k].varies && !ts->p[k].is_seed) keys[nk++] = k;
+  for (int i = 0; i < n; i++) {
+    ok[i] = strcmp(ts->t[i].status, "completed") == 0 && isfinite(m[i * DIV_NM]) && isfinite(m[i * DIV_NM + 1]);
+    out->n_trials += ok[i];
+    ord[i] = i;
+  }
+  out->n_skipped = n - out->n_trials;
+  if (out->n_trials == 0) {
+    free(m), free(ord), free(ok);
+    return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no completed trial with validity and distinct_2 "
+                      "(the measures of a task: sample sweep)", ts->sweep.name);
+  }
+  /* Settings in value order of the varied parameters (stable: idx order inside). */
+  for (int a = 1; a < n; a++)
+    for (int b = a; b > 0 && cmp_on(&ts->t[ord[b]], &ts->t[ord[b - 1]], keys, nk) < 0; b--) {
+      int tmp = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = tmp;
+    }
+  out->pt = calloc((size_t)n + 1, sizeof *out->pt);
+  int *seeds = malloc(((size_t)n + 1) * sizeof *seeds);
+  if (!out->pt || !seeds) {
+    free(m), free(ord), free(ok), free(seeds);
+    rs_diversity_deinit(out);
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  for (int i = 0; i < n;) {
+    int j = i;
+    while (j < n && cmp_on(&ts->t[ord[i]], &ts->t[ord[j]], keys, nk) == 0) j++;
+    RsDivPoint *p = &out->pt[out->n++];
+    p->first = ord[i];
+    for (int a = i; a < j; a++) if (ord[a] < p->first) p->first = ord[a];
+    p->trial = ts->t[p->first].id;
+    p->v_lo = p->d_lo = INFINITY, p->v_hi = p->d_hi = -INFINITY;
+    for (int a = i; a < j; a++) {
+      int t = ord[a];
+      if (!ok[t]) { p->n_other++; continue; }
+      seeds[p->n++] = t;
+      p->v_lo = fmin(p->v_lo, m[t * DIV_NM]), p->v_hi = fmax(p->v_hi, m[t * DIV_NM]);
+      p->d_lo = fmin(p->d_lo, m[t * DIV_NM + 1]), p->d_hi = fmax(p->d_hi, m[t * DIV_NM + 1]);
+    }
+    p->validity = nan_mean(m, seeds, p->n, 0), p->distinct_2 = nan_mean(m, seeds, p->n, 1);
+    p->rep_4 = nan_mean(m, seeds, p->n, 2), p->mean_length = nan_mean(m, seeds, p->n, 3);
+    if (!p->n) p->v_lo = p->v_hi = p->d_lo = p->d_hi = NAN;
+    /* The label, e.g. "T=0.8 p=0.9". */
+    char lab[256] = "";
+    size_t len = 0;
+    for (int q = 0; q < nk && len < sizeof lab; q++) {
+      const RsParam *pp = &ts->p[keys[q]];
+      int v = ts->t[p->first].pv[keys[q]];
+      len += (size_t)snprintf(lab + len, sizeof lab - len, "%s%s=%s", q ? " " : "", div_abbrev(pp),
+                              v >= 0 ? pp->values[v] : "-");
+    }
+    p->label = xstrdup(nk ? lab : "all trials");
+    i = j;
+  }
+  /* Pareto: maximise both; rs_stats_pareto minimises its cost, so cost = -distinct_2. */
+  double *cost = malloc(((size_t)out->n + 1) * sizeof *cost), *val = malloc(((size_t)out->n + 1) * sizeof *val);
+  int *front = malloc(((size_t)out->n + 1) * sizeof *front);
+  if (cost && val && front) {
+    for (int i = 0; i < out->n; i++) cost[i] = -out->pt[i].distinct_2, val[i] = out->pt[i].validity;
+    out->nfront = rs_stats_pareto(cost, val, out->n, 1, front);
+    for (int i = 0; i < out->n; i++) out->pt[i].front = front[i];
+    for (int i = 0; i < out->n; i++) cost[i] = -cost[i];
+    out->r_settings = rs_stats_pearson(cost, val, out->n);
+  }
+  free(cost), free(val), free(front);
+  /* Temperature against each axis over trials, when temperature varies. */
+  for (int k = 0; k < ts->np; k++)
+    if (strcmp(ts->p[k].name, "sample.temperature") == 0 && ts->p[k].varies && ts->p[k].numeric) out->temp = k;
+  if (out->temp >= 0) {
+    double *x = malloc(((size_t)n + 1) * 3 * sizeof *x);
+    if (x) {
+      double *yd = x + n + 1, *yv = yd + n + 1;
+      int q = 0;
+      for (int i = 0; i < n; i++) {
+        int v = ts->t[i].pv[out->temp];
+        if (!ok[i] || v < 0) continue;
+        x[q] = ts->p[out->temp].nums[v], yv[q] = m[i * DIV_NM], yd[q] = m[i * DIV_NM + 1], q++;
+      }
+      out->rho_div = rs_stats_spearman(x, yd, q), out->rho_val = rs_stats_spearman(x, yv, q);
+      free(x);
+    }
+  }
+  size_t len = 0;
+  for (int q = 0; q < nk && len < sizeof out->key; q++)
+    len += (size_t)snprintf(out->key + len, sizeof out->key - len, "%s%s = %s", q ? ", " : "",
+                            div_abbrev(&ts->p[keys[q]]), ts->p[keys[q]].name);
+  free(m), free(ord), free(ok), free(seeds);
+  return TR_OK;
+}
+
 /* ---- export -------------------------------------------------------------- */
 
 int rs_format_parse(const char *s, RsFormat *f) {

@@ -146,6 +146,42 @@ void rs_compare_deinit(RsCompare *c);
 /* Share of the variance of completed trials' best metric explained by param k; NaN if n/a. */
 double rs_param_var_explained(const RsTrialSet *ts, int k);
 
+/* ---- inference sweeps: diversity against validity ------------------------- */
+
+/* One setting of a `task: sample` sweep (the varied non-seed parameters' values),
+** its measures averaged over the completed trials (seeds) that recorded both
+** validity and distinct_2; lo/hi are the min and max over those seeds. */
+typedef struct RsDivPoint {
+  char *label;          /* "T=0.8 p=0.9": sample keys abbreviated (see RsDiversity.key) */
+  int n;                /* completed trials averaged */
+  int n_other;          /* trials of the setting without both measures (failed, pending...) */
+  int64_t trial;        /* the first of its trials by idx */
+  int first;            /* that trial's index in ts->t: its pv[] names the setting */
+  double validity, distinct_2, rep_4, mean_length; /* means; NaN when no seed has one */
+  double v_lo, v_hi, d_lo, d_hi;                   /* validity, distinct_2 over seeds */
+  int front;            /* on the Pareto frontier: no other setting has validity >= and
+                        ** distinct_2 >= with one strictly greater */
+} RsDivPoint;
+
+typedef struct RsDiversity {
+  RsDivPoint *pt;       /* (n) settings in value order of the varied parameters */
+  int n;
+  int nfront;
+  int n_trials;         /* completed trials with both measures (the points' seeds) */
+  int n_skipped;        /* trials without both measures */
+  int temp;             /* index in ts->p of sample.temperature when it varies, else -1 */
+  double rho_div, rho_val; /* Spearman of temperature against distinct_2 and validity over
+                           ** the n_trials trials; NaN without a varying temperature */
+  double r_settings;    /* Pearson of distinct_2 against validity over settings */
+  char key[256];        /* "T = sample.temperature, p = sample.top_p" ("" if none varies) */
+} RsDiversity;
+
+/* The measures of an inference sweep (metric rows validity, distinct_2, rep_4,
+** mean_length; the last step's value) grouped by setting. TR_ENOTFOUND when no
+** trial has both validity and distinct_2 (a training sweep, or none finished). */
+int rs_diversity_load(RsDb *db, const RsTrialSet *ts, RsDiversity *out, TrErr *err);
+void rs_diversity_deinit(RsDiversity *d);
+
 /* ---- export -------------------------------------------------------------- */
 
 typedef enum { RS_FMT_TABLE, RS_FMT_CSV, RS_FMT_JSON, RS_FMT_JSONL } RsFormat;

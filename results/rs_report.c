@@ -368,6 +368,180 @@ static void section_failures(Rep *r, int secno) {
   fputs("</tbody>\n</table>\n", r->f);
 }
 
+static int is_inference(const RsTrialSet *ts) { return ts->sweep.task && strcmp(ts->sweep.task, "sample") == 0; }
+
+/* How a Spearman rho reads: |rho| < 0.3 is no steady direction. */
+static const char *effect(double r) { return r >= 0.3 ? "raises" : r <= -0.3 ? "lowers" : "does not steadily move"; }
+
+/* The trade-off as the data show it: the signs of the correlations, never assumed. */
+static void div_tradeoff(const RsDiversity *d, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = '\0';
+  if (d->temp >= 0 && !isnan(d->rho_div) && !isnan(d->rho_val)) {
+    int du = d->rho_div >= 0.3, dd = d->rho_div <= -0.3, vu = d->rho_val >= 0.3, vd = d->rho_val <= -0.3;
+    len += (size_t)snprintf(buf + len, n - len, "Higher temperature %s diversity (Spearman \u03c1 = %+.2f over "
+                            "trials) and %s validity (\u03c1 = %+.2f)%s ", effect(d->rho_div), d->rho_div,
+                            effect(d->rho_val), d->rho_val,
+                            du && vd ? ": it buys diversity at the cost of validity."
+                            : dd && vu ? ": it buys validity at the cost of diversity."
+                            : du && vu ? ": no trade-off along temperature in this range." : ".");
+  }
+  if (len < n && !isnan(d->r_settings))
+    len += (size_t)snprintf(buf + len, n - len, "Across settings, validity and distinct_2 correlate with "
+                            "Pearson r = %+.2f: %s. ", d->r_settings,
+                            d->r_settings <= -0.3 ? "the more diverse settings are the less valid ones"
+                            : d->r_settings >= 0.3 ? "the more diverse settings are also the more valid ones"
+                            : "no clear relation between the two");
+  int bv = -1, bd = -1;
+  for (int i = 0; i < d->n; i++) {
+    if (d->pt[i].n == 0) continue;
+    if (bv < 0 || d->pt[i].validity > d->pt[bv].validity) bv = i;
+    if (bd < 0 || d->pt[i].distinct_2 > d->pt[bd].distinct_2) bd = i;
+  }
+  if (len < n && bv >= 0) {
+    char v[32], dv[32];
+    rs_fmt_metric(v, sizeof v, d->pt[bv].validity), rs_fmt_metric(dv, sizeof dv, d->pt[bd].distinct_2);
+    snprintf(buf + len, n - len, "Validity peaks at %s (%s), diversity at %s (%s).", d->pt[bv].label, v,
+             d->pt[bd].label, dv);
+  }
+}
+
+static void section_diversity(Rep *r, int secno) {
+  const RsTrialSet *ts = r->ts;
+  fprintf(r->f, "<h2 id=\"diversity\">%d. Diversity against validity</h2>\n", secno);
+  fputs("<p>Each setting of the sampling parameters is a point: how varied its text is "
+        "(<code>distinct_2</code>, unique bigrams over all bigrams) against how correct it is "
+        "(<code>validity</code>). A setting is on the Pareto frontier when no other setting is at "
+        "least as good on both and better on one: the frontier is the menu of sensible choices, "
+        "and the rest are beaten on both counts.</p>\n", r->f);
+  RsDiversity d;
+  TrErr e = {0};
+  if (rs_diversity_load(r->db, ts, &d, &e) != TR_OK) {
+    fputs("<p class=\"note\">No figure: ", r->f);
+    esc(r->f, e.msg);
+    fputs(".</p>\n", r->f);
+    return;
+  }
+  int maxn = 0;
+  for (int i = 0; i < d.n; i++) maxn = d.pt[i].n > maxn ? d.pt[i].n : maxn;
+  char trade[1024], cap[2048];
+  div_tradeoff(&d, trade, sizeof trade);
+  snprintf(cap, sizeof cap, "Validity against distinct_2, one dot per setting%s (%d completed trials in all)%s. "
+           "Ringed, labelled dots joined by the dark line: the Pareto frontier (%d of %d settings).%s%s%s %s",
+           maxn > 1 ? ": the mean over its seeds" : "", d.n_trials,
+           maxn > 1 ? ", bars from its lowest to its highest seed" : "", d.nfront, d.n,
+           d.key[0] ? " Key: " : "", d.key, d.key[0] ? "." : "", trade);
+  RsPlot pl;
+  int rc = rs_plot_diversity(ts, &d, &pl, &e);
+  figure(r, &pl, rc, &e, cap);
+  if (rc == TR_OK) rs_plot_deinit(&pl);
+  if (d.n_skipped)
+    fprintf(r->f, "<p class=\"note\">%d trial%s without both measures (failed, pending or interrupted) %s "
+                  "left out.</p>\n", d.n_skipped, d.n_skipped == 1 ? "" : "s", d.n_skipped == 1 ? "is" : "are");
+  /* The frontier, most valid first. */
+  int *ord = malloc(((size_t)d.n + 1) * sizeof *ord), nf = 0;
+  for (int i = 0; i < d.n; i++)
+    if (d.pt[i].front) ord[nf++] = i;
+  for (int a = 1; a < nf; a++)
+    for (int b = a; b > 0 && d.pt[ord[b]].validity > d.pt[ord[b - 1]].validity; b--) {
+      int t = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = t;
+    }
+  fprintf(r->f, "<table id=\"diversity-frontier\">\n<caption><b>Table %d.</b> The settings on the Pareto "
+                "frontier, most valid first: means over seeds of validity, distinct_2, rep_4 (the share of a "
+                "sample's 4-grams it already used: loops) and mean_length (tokens per sample).</caption>\n"
+                "<thead><tr>", ++r->tab);
+  int ncol = 0;
+  for (int k = 0; k < ts->np; k++)
+    if (ts->p[k].varies && !ts->p[k].is_seed) {
+      fputs("<th>", r->f);
+      esc(r->f, ts->p[k].short_name);
+      fputs("</th>", r->f);
+      ncol++;
+    }
+  if (!ncol) fputs("<th>setting</th>", r->f);
+  fputs("<th class=\"num\">seeds</th><th class=\"num\">validity</th><th class=\"num\">distinct_2</th>"
+        "<th class=\"num\">rep_4</th><th class=\"num\">mean_length</th></tr></thead>\n<tbody>\n", r->f);
+  for (int j = 0; j < nf; j++) {
+    const RsDivPoint *p = &d.pt[ord[j]];
+    const RsTrial *t = &ts->t[p->first];
+    fputs("<tr>", r->f);
+    for (int k = 0; k < ts->np; k++)
+      if (ts->p[k].varies && !ts->p[k].is_seed) {
+        fputs("<td>", r->f);
+        esc(r->f, t->pv[k] >= 0 ? ts->p[k].values[t->pv[k]] : "-");
+        fputs("</td>", r->f);
+      }
+    if (!ncol) {
+      fputs("<td>", r->f);
+      esc(r->f, p->label);
+      fputs("</td>", r->f);
+    }
+    char v[32], dv[32], rp[32], ml[32];
+    rs_fmt_metric(v, sizeof v, p->validity), rs_fmt_metric(dv, sizeof dv, p->distinct_2);
+    rs_fmt_metric(rp, sizeof rp, p->rep_4), rs_fmt_metric(ml, sizeof ml, p->mean_length);
+    fprintf(r->f, "<td class=\"num\">%d</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+                  "<td class=\"num\">%s</td><td class=\"num\">%s</td></tr>\n", p->n, v, dv, rp, ml);
+  }
+  fputs("</tbody>\n</table>\n", r->f);
+  free(ord);
+  rs_diversity_deinit(&d);
+  fputs("<p class=\"note\">Learning curves, learning-rate schedules and cost against FLOPs are not applicable "
+        "to an inference sweep: every trial generates from the same trained checkpoint and records its "
+        "measures once, at step 0.</p>\n", r->f);
+}
+
+/* Sections 5-8 of a training sweep: curves, schedules, cost, failures. */
+static void sections_training(Rep *r, int top) {
+  const RsSweepInfo *s = &r->ts->sweep;
+  fputs("<h2 id=\"curves\">5. Learning curves</h2>\n", r->f);
+  char cap[512];
+  snprintf(cap, sizeof cap, "%s against step, one line per trial%s%s.", s->metric,
+           top >= 0 ? ", coloured by " : "", top >= 0 ? r->ts->p[top].name : "");
+  curves(r, s->metric, top, 0, cap);
+  if (strcmp(s->metric, "train_loss") != 0 && rs_metric_check(r->db, s->id, "train_loss", NULL) == TR_OK) {
+    snprintf(cap, sizeof cap, "Training loss against step, same colours.");
+    curves(r, "train_loss", top, 0, cap);
+  }
+
+  fputs("<h2 id=\"schedules\">6. Learning-rate schedules that ran</h2>\n", r->f);
+  if (rs_metric_check(r->db, s->id, "lr", NULL) == TR_OK) {
+    snprintf(cap, sizeof cap, "The learning rate each trial logged at each step (the metric rows named lr), "
+             "log y axis: the schedules as they ran, warm-up and decay included.");
+    curves(r, "lr", top, 1, cap);
+  } else {
+    fputs("<p class=\"note\">No trial logged an <code>lr</code> metric.</p>\n", r->f);
+  }
+
+  fputs("<h2 id=\"cost\">7. Metric against cost</h2>\n", r->f);
+  fputs("<p>A trial is on the Pareto front when no other trial is both cheaper and at least as good. "
+        "Trials on the front are the ones worth their cost.</p>\n", r->f);
+  int *front = calloc((size_t)r->ts->n + 1, sizeof *front);
+  for (int uf = 0; uf < 2; uf++) {
+    RsPlot pl;
+    TrErr e = {0};
+    int prc = rs_plot_cost(r->ts, uf, &pl, uf ? front : NULL, &e);
+    snprintf(cap, sizeof cap, "Best %s of completed trials against %s; the Pareto front in red.", s->metric,
+             uf ? "training FLOPs (trials.flops)" : "wall-clock seconds");
+    figure(r, &pl, prc, &e, cap);
+    if (prc == TR_OK) rs_plot_deinit(&pl);
+  }
+  int nf = 0;
+  for (int i = 0; i < r->ts->n; i++) nf += front[i];
+  if (nf) {
+    fputs("<p>On the FLOPs front: ", r->f);
+    int j = 0;
+    for (int i = 0; i < r->ts->n; i++) {
+      if (!front[i]) continue;
+      char v[32], fl[32];
+      rs_fmt_metric(v, sizeof v, r->ts->t[i].best), rs_fmt_count(fl, sizeof fl, r->ts->t[i].flops);
+      fprintf(r->f, "%s#%lld (%s FLOPs, %s)", j++ ? "; " : "", (long long)r->ts->t[i].id, fl, v);
+    }
+    fputs(".</p>\n", r->f);
+  }
+  free(front);
+  section_failures(r, 8);
+}
+
 int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
   int rc = rs_db_snapshot_begin(db, err);
   if (rc) return rc;
@@ -421,54 +595,12 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
   int top = -1;
   section_importance(&r, &top);
   section_compare(&r, 4);
-
-  fputs("<h2 id=\"curves\">5. Learning curves</h2>\n", out);
-  char cap[512];
-  snprintf(cap, sizeof cap, "%s against step, one line per trial%s%s.", s->metric,
-           top >= 0 ? ", coloured by " : "", top >= 0 ? ts.p[top].name : "");
-  curves(&r, s->metric, top, 0, cap);
-  if (strcmp(s->metric, "train_loss") != 0 && rs_metric_check(db, s->id, "train_loss", NULL) == TR_OK) {
-    snprintf(cap, sizeof cap, "Training loss against step, same colours.");
-    curves(&r, "train_loss", top, 0, cap);
-  }
-
-  fputs("<h2 id=\"schedules\">6. Learning-rate schedules that ran</h2>\n", out);
-  if (rs_metric_check(db, s->id, "lr", NULL) == TR_OK) {
-    snprintf(cap, sizeof cap, "The learning rate each trial logged at each step (the metric rows named lr), "
-             "log y axis: the schedules as they ran, warm-up and decay included.");
-    curves(&r, "lr", top, 1, cap);
+  if (is_inference(&ts)) { /* no steps, no schedule, no training cost: sections 5-7 don't apply */
+    section_diversity(&r, 5);
+    section_failures(&r, 6);
   } else {
-    fputs("<p class=\"note\">No trial logged an <code>lr</code> metric.</p>\n", out);
+    sections_training(&r, top);
   }
-
-  fputs("<h2 id=\"cost\">7. Metric against cost</h2>\n", out);
-  fputs("<p>A trial is on the Pareto front when no other trial is both cheaper and at least as good. "
-        "Trials on the front are the ones worth their cost.</p>\n", out);
-  int *front = calloc((size_t)ts.n + 1, sizeof *front);
-  for (int uf = 0; uf < 2; uf++) {
-    RsPlot pl;
-    TrErr e = {0};
-    int prc = rs_plot_cost(&ts, uf, &pl, uf ? front : NULL, &e);
-    snprintf(cap, sizeof cap, "Best %s of completed trials against %s; the Pareto front in red.", s->metric,
-             uf ? "training FLOPs (trials.flops)" : "wall-clock seconds");
-    figure(&r, &pl, prc, &e, cap);
-    if (prc == TR_OK) rs_plot_deinit(&pl);
-  }
-  int nf = 0;
-  for (int i = 0; i < ts.n; i++) nf += front[i];
-  if (nf) {
-    fputs("<p>On the FLOPs front: ", out);
-    int j = 0;
-    for (int i = 0; i < ts.n; i++) {
-      if (!front[i]) continue;
-      char v[32], fl[32];
-      rs_fmt_metric(v, sizeof v, ts.t[i].best), rs_fmt_count(fl, sizeof fl, ts.t[i].flops);
-      fprintf(out, "%s#%lld (%s FLOPs, %s)", j++ ? "; " : "", (long long)ts.t[i].id, fl, v);
-    }
-    fputs(".</p>\n", out);
-  }
-  free(front);
-  section_failures(&r, 8);
   fprintf(out, "<p class=\"meta\">Generated by hpsweep from <code>");
   esc(out, rs_db_path(db));
   fputs("</code>.</p>\n</body>\n</html>\n", out);

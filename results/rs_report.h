@@ -11,6 +11,11 @@
 **   against cost (wall seconds, FLOPs, Pareto front), failures and divergences.
 **   Each section has an id (setup, leaderboard, importance, compare-PARAM, curves,
 **   schedules, cost, failures) and figures and tables carry numbered captions.
+** - An inference sweep (sweeps.task = sample) replaces curves, schedules and cost
+**   (not applicable: one row per measure, at step 0) by `diversity`: validity
+**   against distinct_2 per setting with the Pareto frontier (rs_plot_diversity),
+**   a caption stating the trade-off from the signs of the data's correlations,
+**   and the frontier table (id diversity-frontier).
 ** - Reads the database in one read transaction (a consistent snapshot while a sweep
 **   writes); a section without data says so instead of failing.
 ** - rs_report_write is atomic (temp file + fsync + rename).

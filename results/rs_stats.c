@@ -1,8 +1,9 @@
-/* rs_stats.c: mean, std, Student t, Welch, variance explained, Pareto. */
+/* rs_stats.c: mean, std, Student t, Welch, variance explained, Pareto, correlation. */
 #include "rs_stats.h"
 
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 
 double rs_stats_mean(const double *x, int n) {
   if (n <= 0) return NAN;
@@ -135,4 +136,44 @@ int rs_stats_pareto(const double *cost, const double *metric, int n, int maximiz
     count += front[i];
   }
   return count;
+}
+
+double rs_stats_pearson(const double *x, const double *y, int n) {
+  double sx = 0, sy = 0;
+  int m = 0;
+  for (int i = 0; i < n; i++)
+    if (!isnan(x[i]) && !isnan(y[i])) sx += x[i], sy += y[i], m++;
+  if (m < 3) return NAN;
+  double mx = sx / m, my = sy / m, sxx = 0, syy = 0, sxy = 0; /* two-pass: no cancellation */
+  for (int i = 0; i < n; i++) {
+    if (isnan(x[i]) || isnan(y[i])) continue;
+    double dx = x[i] - mx, dy = y[i] - my;
+    sxx += dx * dx, syy += dy * dy, sxy += dx * dy;
+  }
+  if (!(sxx > 0) || !(syy > 0)) return NAN;
+  double r = sxy / sqrt(sxx * syy);
+  return r > 1 ? 1 : r < -1 ? -1 : r;
+}
+
+/* Average ranks (1-based) of v[0..m): O(m^2), fine for a sweep's trials. */
+static void ranks(const double *v, int m, double *rk) {
+  for (int i = 0; i < m; i++) {
+    int below = 0, equal = 0;
+    for (int j = 0; j < m; j++) below += v[j] < v[i], equal += v[j] == v[i];
+    rk[i] = below + (equal + 1) / 2.0;
+  }
+}
+
+double rs_stats_spearman(const double *x, const double *y, int n) {
+  if (n < 3) return NAN;
+  double *buf = malloc(4 * (size_t)n * sizeof *buf);
+  if (!buf) return NAN;
+  double *px = buf, *py = buf + n, *rx = buf + 2 * n, *ry = buf + 3 * n;
+  int m = 0;
+  for (int i = 0; i < n; i++)
+    if (!isnan(x[i]) && !isnan(y[i])) px[m] = x[i], py[m] = y[i], m++;
+  ranks(px, m, rx), ranks(py, m, ry);
+  double r = rs_stats_pearson(rx, ry, m);
+  free(buf);
+  return r;
 }

@@ -12,6 +12,9 @@
 ** - rs_stats_welch_p: two-sided p of Welch's unequal-variance t-test.
 ** - rs_stats_var_explained: one-way ANOVA share, between-group SS / total SS.
 ** - rs_stats_pareto: cost is always lower-better; metric per `maximize`.
+** - rs_stats_pearson / rs_stats_spearman: pairs with a NaN are skipped; NaN with
+**   fewer than 3 pairs or when either side is constant. Spearman ranks ties by
+**   their average rank and allocates its rank arrays (NaN if out of memory).
 */
 #ifndef RS_STATS_H
 #define RS_STATS_H
@@ -34,5 +37,9 @@ double rs_stats_var_explained(const double *y, const int *group, int n);
 /* front[i] = 1 if no other point has cost <= and metric at least as good, one strictly.
 ** NaN points are never on the front. Returns the number of points on the front. */
 int rs_stats_pareto(const double *cost, const double *metric, int n, int maximize, int *front);
+/* Pearson's r of x and y. */
+double rs_stats_pearson(const double *x, const double *y, int n);
+/* Spearman's rho: Pearson's r of the ranks (ties averaged). */
+double rs_stats_spearman(const double *x, const double *y, int n);
 
 #endif

@@ -701,8 +701,9 @@ static int cmd_plot(int argc, char **argv) {
   int rc = parse(argc, argv, "--db --metric --x --color-by --logy -o --output --kind --by", &o);
   if (rc || (rc = need_sweep(&o))) return rc;
   const char *kind = o.kind ? o.kind : "curves";
-  if (strcmp(kind, "curves") && strcmp(kind, "param") && strcmp(kind, "cost") && strcmp(kind, "flops"))
-    return bad(o.cmd, "--kind is curves, param, cost or flops, got '%s'", kind);
+  if (strcmp(kind, "curves") && strcmp(kind, "param") && strcmp(kind, "cost") && strcmp(kind, "flops") &&
+      strcmp(kind, "diversity"))
+    return bad(o.cmd, "--kind is curves, param, cost, flops or diversity, got '%s'", kind);
   RsXKind xk = RS_X_STEP;
   if (o.x && strcmp(o.x, "tokens") == 0) xk = RS_X_TOKENS;
   else if (o.x && strcmp(o.x, "seconds") == 0) xk = RS_X_SECONDS;
@@ -731,6 +732,14 @@ static int cmd_plot(int argc, char **argv) {
     }
     RsCurveOpts co = {metric, xk, cb, o.logy};
     prc = rs_plot_curves(db, &ts, &co, &pl, &e);
+  } else if (strcmp(kind, "diversity") == 0) {
+    RsDiversity dv;
+    prc = rs_diversity_load(db, &ts, &dv, &e);
+    if (prc == TR_OK) {
+      prc = rs_plot_diversity(&ts, &dv, &pl, &e);
+      rs_diversity_deinit(&dv);
+    }
+    if (prc == TR_OK && o.logy) pl.logy = 1;
   } else {
     if (o.metric && strcmp(o.metric, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.metric, &e) != TR_OK)
       goto out_fail;
@@ -835,13 +844,15 @@ const HpsCmd hps_cmd_export = {"export", cmd_export, "export trials or metrics a
 
 const HpsCmd hps_cmd_plot = {"plot", cmd_plot, "figures: learning curves, metric by parameter, cost",
     "usage: hpsweep plot SWEEP [--metric M] [--x step|tokens|seconds] [--color-by PARAM]\n"
-    "                   [--logy] [--kind curves|param|cost|flops] [--by PARAM] [-o FILE]\n\n"
+    "                   [--logy] [--kind curves|param|cost|flops|diversity] [--by PARAM] [-o FILE]\n\n"
     "Draws with PLplot: .svg (svg driver), .png (pngcairo) or .pdf (pdfcairo; those two\n"
     "need the plplot-driver-cairo package).\n"
     "  curves  one line per trial of metric M against x, coloured by a parameter\n"
     "  param   the best metric against a parameter (--by): mean and 95% CI over seeds;\n"
     "          log x for log-spaced values such as learning rates\n"
-    "  cost    the best metric against wall seconds, Pareto front marked (flops: FLOPs)\n\n" DBOPT
+    "  cost    the best metric against wall seconds, Pareto front marked (flops: FLOPs)\n"
+    "  diversity  inference sweeps (task: sample): validity against distinct_2, one dot per\n"
+    "          setting (mean over seeds, bars span the seeds), the Pareto frontier marked\n\n" DBOPT
     "  --metric M       the metric (default: the sweep's)\n"
     "  --color-by P     colour curves by parameter P (default: the first varying one;\n"
     "                   'none' = one colour per trial)\n"
@@ -853,5 +864,7 @@ const HpsCmd hps_cmd_report = {"report", cmd_report, "a self-contained HTML repo
     "One HTML file (inline SVG figures, no network, no JavaScript): the spec, the\n"
     "leaderboard, how much each parameter mattered, a comparison per parameter over\n"
     "seeds, learning curves, the LR schedules that ran, metric against cost with the\n"
-    "Pareto front, and the failures and divergences with their reasons.\n\n" DBOPT
+    "Pareto front, and the failures and divergences with their reasons. An inference\n"
+    "sweep (task: sample) gets diversity against validity with the Pareto frontier\n"
+    "instead of the curves, schedules and cost.\n\n" DBOPT
     "  -o FILE          output (default: report.html), written atomically\n"};

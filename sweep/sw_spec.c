@@ -88,39 +88,6 @@ static int notice(SwSpec *S, const TrYamlNode *n, const char *fmt, ...) {
   return TR_OK;
 }
 
-/* Levenshtein distance, capped for long strings (names here are short). */
-static size_t edit_distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 63 || lb > 63) return 64;
-  size_t row[64];
-  for (size_t j = 0; j <= lb; j++) row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t up = row[j];
-      size_t best = diag + (a[i - 1] != b[j - 1]);
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      if (up + 1 < best) best = up + 1;
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
-/* The closest of a NULL-terminated list, or NULL when nothing is close. */
-static const char *closest(const char *bad, const char *const *names) {
-  const char *best = NULL;
-  size_t bd = (size_t)-1;
-  for (size_t i = 0; names[i]; i++) {
-    size_t d = edit_distance(bad, names[i]);
-    if (d < bd) bd = d, best = names[i];
-  }
-  size_t lim = strlen(bad) / 3 > 2 ? strlen(bad) / 3 : 2;
-  return bd <= lim ? best : NULL;
-}
-
 /* " (did you mean 'x'?)" or "" into buf. */
 static const char *dym(char *buf, size_t n, const char *sug) {
   if (sug)
@@ -137,7 +104,7 @@ static int unknown_key(TrErr *err, const char *file, const TrYamlNode *k, const 
   for (size_t i = 0; names[i] && off < sizeof list - 1; i++)
     off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", names[i]);
   return errat(err, file, k, "unknown key '%s' in %s%s; valid keys: %s", k->str, where,
-               dym(b, sizeof b, closest(k->str, names)), list);
+               dym(b, sizeof b, tr_closest(k->str, names)), list);
 }
 
 static int want_string(const char *file, const char *key, const TrYamlNode *v, const char **out,
@@ -337,7 +304,7 @@ static int parse_metric(SwSpec *S, const TrYamlNode *m, TrErr *err) {
       S->goal = SW_GOAL_MAXIMIZE;
     else
       return errat(err, f, v, "metric.goal: '%s' is not a goal (expected minimize or maximize)%s", s,
-                   dym(b, sizeof b, closest(s, goals)));
+                   dym(b, sizeof b, tr_closest(s, goals)));
   }
   if ((v = tr_yaml_get(m, "target"))) {
     if ((rc = tr_yaml_double(v, f, "metric.target", &S->target, err))) return rc;
@@ -425,7 +392,7 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
     if (!in_list(v->keys[i]->str, param_keys)) {
       return errat(err, f, v->keys[i], "parameter '%s': unknown key '%s'%s; valid keys: value, values, "
                    "probabilities, distribution, min, max, q, mu, sigma, parameters",
-                   pn, v->keys[i]->str, dym(b, sizeof b, closest(v->keys[i]->str, param_keys)));
+                   pn, v->keys[i]->str, dym(b, sizeof b, tr_closest(v->keys[i]->str, param_keys)));
     }
   const TrYamlNode *value = tr_yaml_get(v, "value"), *values = tr_yaml_get(v, "values"),
                    *probs = tr_yaml_get(v, "probabilities"), *dist = tr_yaml_get(v, "distribution"),
@@ -449,7 +416,7 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
           !strcmp(s, "inv_log_uniform_values"))
         return errat(err, f, dist, "parameter '%s': distribution '%s' is not supported", pn, s);
       return errat(err, f, dist, "parameter '%s': unknown distribution '%s'%s", pn, s,
-                   dym(b, sizeof b, closest(s, dist_names)));
+                   dym(b, sizeof b, tr_closest(s, dist_names)));
     }
     P.dist = (SwDist)d;
   } else if (value) {
@@ -756,7 +723,7 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   else {
     static const char *const methods[] = {"grid", "random", NULL};
     return errat(err, f, v, "unknown method '%s' (expected grid or random)%s", s,
-                 dym(b, sizeof b, closest(s, methods)));
+                 dym(b, sizeof b, tr_closest(s, methods)));
   }
   if ((v = tr_yaml_get(root, "metric"))) {
     if ((rc = parse_metric(S, v, err))) return rc;

@@ -8,6 +8,17 @@
 ** trial completed with metrics train_loss, val_loss, lr (cosine with warm-up).
 ** Sweep "lr_wd" (maximize "acc"): lr in {1e-3, 1e-2} x weight_decay in {0, 0.1}
 ** x seed in {1, 2} = 8 trials, all completed.
+**
+** rs_fixture_add_sample adds two inference sweeps (task sample, maximize
+** validity; the 8 measures at step 0, as sw_infer records them):
+** "samp_neg": temperature in {0.5, 1.0, 1.5} x top_p in {0.9, 1.0}; validity falls
+**   and distinct_2 rises with temperature. T=0.5 p=0.9 has two seeds (validity
+**   .58/.62, distinct_2 .19/.21); T=1.5 p=1.0 seed 2 failed without metrics.
+**   Settings (validity, distinct_2): T.5p.9 (.60,.20) T.5p1 (.55,.25) T1p.9 (.50,.22)
+**   T1p1 (.40,.40) T1.5p.9 (.30,.35) T1.5p1 (.10,.60); the frontier is
+**   T.5p.9, T.5p1, T1p1, T1.5p1 (T1p.9 and T1.5p.9 are beaten on both).
+** "samp_pos": temperature in {0.2, ..., 1.2}, one seed; validity AND distinct_2 rise
+**   with temperature, so T=1.2 alone is the frontier.
 */
 #ifndef RS_FIXTURE_H
 #define RS_FIXTURE_H
@@ -120,6 +131,90 @@ static int rs_fixture_make(const char *path) {
       rc = sqlite3_step(ti) != SQLITE_DONE;
       sqlite3_reset(ti);
       sqlite3_clear_bindings(ti);
+    }
+  }
+  sqlite3_finalize(ti);
+  sqlite3_finalize(mi);
+  rc = rc || fix_exec(db, "COMMIT");
+  sqlite3_close(db);
+  return rc;
+}
+
+typedef struct FixSample {
+  int sweep;            /* 3 samp_neg, 4 samp_pos */
+  double t, p;          /* p < 0: top_p not swept */
+  int seed;
+  double validity, distinct_2;
+  int failed;
+} FixSample;
+
+
+/* rep_4 and mean_length of fixture sample i, known to the tests. */
+static inline double fix_rep4(int i) { return 0.01 * (i + 1); }
+static inline double fix_len(int i) { return 100.0 + i; }
+
+/* Adds sweeps 3 and 4 (trials 101..) to a database made by rs_fixture_make; 0 on success. */
+static inline int rs_fixture_add_sample(const char *path) {
+  static const FixSample fix_samples[] = {
+      {3, 0.5, 0.9, 1, 0.58, 0.19, 0}, {3, 0.5, 0.9, 2, 0.62, 0.21, 0}, {3, 0.5, 1.0, 1, 0.55, 0.25, 0},
+      {3, 1.0, 0.9, 1, 0.50, 0.22, 0}, {3, 1.0, 1.0, 1, 0.40, 0.40, 0}, {3, 1.5, 0.9, 1, 0.30, 0.35, 0},
+      {3, 1.5, 1.0, 1, 0.10, 0.60, 0}, {3, 1.5, 1.0, 2, NAN, NAN, 1},
+      {4, 0.2, -1, 1, 0.10, 0.10, 0}, {4, 0.4, -1, 1, 0.20, 0.15, 0}, {4, 0.6, -1, 1, 0.30, 0.20, 0},
+      {4, 0.8, -1, 1, 0.40, 0.30, 0}, {4, 1.0, -1, 1, 0.50, 0.35, 0}, {4, 1.2, -1, 1, 0.60, 0.50, 0}};
+  const int nsamples = (int)(sizeof fix_samples / sizeof fix_samples[0]);
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) return 1;
+  int rc = fix_exec(db, "BEGIN") ||
+           fix_exec(db, "INSERT INTO sweeps(id,name,spec,spec_hash,method,metric,goal,seed,task,created) VALUES"
+                        "(3,'samp_neg','name: samp_neg\nmetric: {name: validity, goal: maximize}\nparameters:\n"
+                        "  sample.temperature: {values: [0.5, 1.0, 1.5]}\n  sample.top_p: {values: [0.9, 1.0]}\n"
+                        "hpsweep: {task: sample, checkpoint: ckpt.bin, seeds: [1, 2]}\n',"
+                        "'s3','grid','validity','maximize',0,'sample',1700000200),"
+                        "(4,'samp_pos','name: samp_pos\n','s4','grid','validity','maximize',0,'sample',1700000300)");
+  sqlite3_stmt *ti = NULL, *mi = NULL;
+  if (!rc) rc = sqlite3_prepare_v2(db, "INSERT INTO trials(id,sweep_id,idx,hash,config,params,seed,status,attempts,"
+                                       "best_metric,final_metric,best_step,steps,tokens,wall_seconds,flops,error,"
+                                       "started,ended) VALUES(?,?,?,?,'{}',?,?,?,1,?,?,0,0,6400,2.5,0,?,1,2)",
+                                   -1, &ti, NULL);
+  if (!rc) rc = sqlite3_prepare_v2(db, "INSERT INTO metrics VALUES(?,?,0,6400,2.5,?)", -1, &mi, NULL);
+  int idx[5] = {0};
+  for (int i = 0; i < nsamples && !rc; i++) {
+    const FixSample *f = &fix_samples[i];
+    int id = 101 + i;
+    char params[160], hash[32];
+    if (f->p >= 0)
+      snprintf(params, sizeof params, "{\"sample.temperature\":%.1f,\"sample.top_p\":%.1f,\"sample.seed\":%d}",
+               f->t, f->p, f->seed);
+    else
+      snprintf(params, sizeof params, "{\"sample.temperature\":%.1f,\"sample.seed\":%d}", f->t, f->seed);
+    snprintf(hash, sizeof hash, "%016x", (unsigned)(id * 2654435761u));
+    sqlite3_bind_int(ti, 1, id);
+    sqlite3_bind_int(ti, 2, f->sweep);
+    sqlite3_bind_int(ti, 3, idx[f->sweep]++);
+    sqlite3_bind_text(ti, 4, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(ti, 5, params, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(ti, 6, f->seed);
+    sqlite3_bind_text(ti, 7, f->failed ? "failed" : "completed", -1, SQLITE_STATIC);
+    if (f->failed) {
+      sqlite3_bind_null(ti, 8), sqlite3_bind_null(ti, 9);
+      sqlite3_bind_text(ti, 10, "exit 1: checkpoint vanished", -1, SQLITE_STATIC);
+    } else {
+      sqlite3_bind_double(ti, 8, f->validity), sqlite3_bind_double(ti, 9, f->validity);
+      sqlite3_bind_null(ti, 10);
+    }
+    rc = sqlite3_step(ti) != SQLITE_DONE;
+    sqlite3_reset(ti);
+    sqlite3_clear_bindings(ti);
+    static const char *const names[8] = {"validity", "distinct_1", "distinct_2", "distinct_3",
+                                         "rep_4", "mean_length", "loglik", "tokens_per_second"};
+    double vals[8] = {f->validity, f->distinct_2 * 0.5, f->distinct_2, f->distinct_2 * 1.3,
+                      fix_rep4(i), fix_len(i), -1.5 - f->t, 2500};
+    for (int m = 0; m < 8 && !rc && !f->failed; m++) {
+      sqlite3_bind_int(mi, 1, id);
+      sqlite3_bind_text(mi, 2, names[m], -1, SQLITE_STATIC);
+      sqlite3_bind_double(mi, 3, vals[m]);
+      rc = sqlite3_step(mi) != SQLITE_DONE;
+      sqlite3_reset(mi);
     }
   }
   sqlite3_finalize(ti);

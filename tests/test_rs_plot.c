@@ -198,3 +198,94 @@ Test(rs_plot, cli_writes_svg_and_rejects_unknown_names, .init = setup, .fini = t
   cr_assert_eq(WEXITSTATUS(pclose(p)), 2);
   cr_assert(strstr(out, "parameters: optimizer.lr, train.seed"), "%s", out);
 }
+
+/* PLplot writes text as character references: "T=1" -> "&#x54;&#x3d;&#x31;". */
+static void plplot_text(char *buf, size_t n, const char *s) {
+  size_t len = 0;
+  for (; *s && len + 10 < n; s++) len += (size_t)snprintf(buf + len, n - len, "&#x%x;", (unsigned char)*s);
+}
+
+Test(rs_plot, diversity_svg_has_a_dot_per_setting_and_a_frontier_polyline, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_sample(dbpath), 0);
+  RsDb *db;
+  RsTrialSet ts;
+  load(&db, &ts, "samp_neg");
+  RsDiversity d;
+  RsPlot p;
+  TrErr e = {0};
+  cr_assert_eq(rs_diversity_load(db, &ts, &d, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_plot_diversity(&ts, &d, &p, &e), TR_OK, "%s", e.msg);
+  /* Series 0 is the frontier, sorted by distinct_2; then one series per setting. */
+  cr_assert_eq(p.ns, 1 + 6);
+  cr_assert_eq(p.s[0].n, 4);
+  static const double fx[4] = {0.20, 0.25, 0.40, 0.60}, fy[4] = {0.60, 0.55, 0.40, 0.10};
+  for (int i = 0; i < 4; i++) {
+    cr_assert_float_eq(p.s[0].x[i], fx[i], 1e-12);
+    cr_assert_float_eq(p.s[0].y[i], fy[i], 1e-12);
+  }
+  cr_assert(p.s[1].xlo && p.s[1].ylo, "two seeds: bars both ways");
+  cr_assert_float_eq(p.s[1].ylo[0], 0.58, 1e-12);
+  cr_assert_null(p.s[2].xlo); /* one seed: no bars */
+  cr_assert_eq(p.nlegend, 6 + 1);
+  char *svg;
+  cr_assert_eq(rs_plot_svg(&p, &svg, &e), TR_OK, "%s", e.msg);
+  char path[160];
+  snprintf(path, sizeof path, "%s/d.svg", dir);
+  cr_assert_eq(rs_plot_write(&p, path, &e), TR_OK, "%s", e.msg);
+  long n;
+  char *file = slurp(path, &n);
+  svg_valid(file);
+  free(file);
+  /* One dot per setting plus one per legend entry; one ring per frontier setting. */
+  cr_assert_eq(count(svg, "&#x2022;"), 6 + 6);
+  cr_assert_eq(count(svg, "&#x25cb;"), 4);
+  /* The frontier is the one polyline at the series width, in its dark colour. */
+  cr_assert_eq(count(svg, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\""), 1);
+  const char *line = strstr(svg, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\"");
+  cr_assert(line - svg > 20 && strstr(line - 20, "<polyline") && strstr(line - 20, "<polyline") < line);
+  const char *end = strstr(line, "/>");
+  cr_assert(end);
+  const char *stroke = strstr(line, "stroke=\"#222222\""), *pts = strstr(line, "points=\"");
+  cr_assert(stroke && stroke < end, "frontier colour");
+  cr_assert(pts && pts < end);
+  int pairs = 0;
+  for (const char *c = pts + 8; *c != '"'; c++) pairs += *c == ',';
+  cr_assert_eq(pairs, 4, "one vertex per frontier setting");
+  /* Every setting is named (legend), the frontier ones also beside their dot. */
+  static const char *const labels[6] = {"T=0.5 p=0.9", "T=0.5 p=1.0", "T=1.0 p=0.9",
+                                        "T=1.0 p=1.0", "T=1.5 p=0.9", "T=1.5 p=1.0"};
+  static const int on_front[6] = {1, 1, 0, 1, 0, 1};
+  for (int i = 0; i < 6; i++) {
+    char enc[256];
+    plplot_text(enc, sizeof enc, labels[i]);
+    cr_assert_eq(count(svg, enc), 1 + on_front[i], "%s", labels[i]);
+  }
+  free(svg);
+  rs_plot_deinit(&p);
+  rs_diversity_deinit(&d);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+}
+
+Test(rs_plot, cli_diversity_writes_the_figure_and_refuses_a_training_sweep, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_sample(dbpath), 0);
+  const char *bin = getenv("HPS_BIN");
+  cr_assert(bin);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' plot samp_pos --db s.db --kind diversity >/dev/null", dir, bin);
+  cr_assert_eq(system(cmd), 0);
+  char path[160];
+  long n;
+  snprintf(path, sizeof path, "%s/samp_pos-diversity.svg", dir); /* the default name */
+  char *svg = slurp(path, &n);
+  svg_valid(svg);
+  cr_assert_eq(count(svg, "&#x25cb;"), 1); /* T=1.2 beats every other setting on both axes */
+  free(svg);
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' plot lr_grid --db s.db --kind diversity -o x.svg 2>&1", dir, bin);
+  FILE *p = popen(cmd, "r");
+  char out[512] = "";
+  size_t got = fread(out, 1, sizeof out - 1, p);
+  out[got] = '\0';
+  cr_assert_eq(WEXITSTATUS(pclose(p)), 2);
+  cr_assert(strstr(out, "hpsweep plot: sweep 'lr_grid' has no completed trial with validity and distinct_2"), "%s", out);
+}

@@ -87,6 +87,19 @@ Test(rs_stats, pareto_front_minimize_and_maximize) {
   cr_assert(f[0] && !f[1] && !f[2] && !f[3]);
 }
 
+Test(rs_stats, pearson_and_spearman_match_hand_values) {
+  double x[5] = {1, 2, 3, 4, 5}, y[5] = {2, 1, 4, 3, 5};
+  cr_assert_float_eq(rs_stats_spearman(x, y, 5), 0.8, 1e-12); /* 1 - 6*4/(5*24) */
+  double xt[4] = {1, 2, 2, 3}, yt[4] = {1, 2, 3, 4};          /* ties take the average rank */
+  cr_assert_float_eq(rs_stats_spearman(xt, yt, 4), 4.5 / sqrt(22.5), 1e-12);
+  double xp[4] = {1, 2, 3, NAN}, yp[4] = {2, 4, 7, 100};      /* the NaN pair is skipped */
+  cr_assert_float_eq(rs_stats_pearson(xp, yp, 4), 5 / sqrt(2 * 114.0 / 9), 1e-12);
+  double neg[5] = {5, 4, 3, 2, 1}, flat[5] = {1, 1, 1, 1, 1};
+  cr_assert_float_eq(rs_stats_spearman(x, neg, 5), -1, 1e-12);
+  cr_assert(isnan(rs_stats_pearson(x, flat, 5)));
+  cr_assert(isnan(rs_stats_spearman(x, y, 2)));
+}
+
 /* ---- queries ---- */
 
 Test(rs_query, lists_sweeps_with_counts_and_best, .init = setup, .fini = teardown) {
@@ -226,6 +239,47 @@ Test(rs_query, compare_holds_other_params_equal, .init = setup, .fini = teardown
   cr_assert_eq(c.ctx[0].ng, 4);
   cr_assert_str_eq(c.ctx[0].g[0].label, "lr=0.01, weight_decay=0.1");
   rs_compare_deinit(&c);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+}
+
+Test(rs_query, diversity_groups_seeds_marks_the_frontier_and_reads_the_trend, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_sample(dbpath), 0);
+  RsDb *db;
+  RsTrialSet ts;
+  RsDiversity d;
+  TrErr e = {0};
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_load(db, "samp_neg", &ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_diversity_load(db, &ts, &d, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(d.n, 6);
+  cr_assert_eq(d.n_trials, 7);
+  cr_assert_eq(d.n_skipped, 1); /* the failed seed */
+  static const char *const labels[6] = {"T=0.5 p=0.9", "T=0.5 p=1.0", "T=1.0 p=0.9",
+                                        "T=1.0 p=1.0", "T=1.5 p=0.9", "T=1.5 p=1.0"};
+  static const int front[6] = {1, 1, 0, 1, 0, 1};
+  for (int i = 0; i < 6; i++) {
+    cr_assert_str_eq(d.pt[i].label, labels[i]);
+    cr_assert_eq(d.pt[i].front, front[i], "%s", labels[i]);
+  }
+  cr_assert_eq(d.nfront, 4);
+  cr_assert_eq(d.pt[0].n, 2);
+  cr_assert_float_eq(d.pt[0].validity, 0.60, 1e-12);
+  cr_assert_float_eq(d.pt[0].d_lo, 0.19, 1e-12);
+  cr_assert_float_eq(d.pt[0].d_hi, 0.21, 1e-12);
+  cr_assert_float_eq(d.pt[0].rep_4, 0.015, 1e-12); /* fix_rep4(0), fix_rep4(1) */
+  cr_assert_eq(d.pt[5].n, 1);
+  cr_assert_eq(d.pt[5].n_other, 1);
+  cr_assert_str_eq(d.key, "T = sample.temperature, p = sample.top_p");
+  cr_assert_gt(d.rho_div, 0.3);
+  cr_assert_lt(d.rho_val, -0.3);
+  cr_assert_lt(d.r_settings, -0.3);
+  rs_diversity_deinit(&d);
+  rs_trials_deinit(&ts);
+  /* A training sweep has no such measures: a clear not-found, no crash. */
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_diversity_load(db, &ts, &d, &e), TR_ENOTFOUND);
+  cr_assert(strstr(e.msg, "validity and distinct_2"), "%s", e.msg);
   rs_trials_deinit(&ts);
   rs_db_close(db);
 }

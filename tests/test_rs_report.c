@@ -94,3 +94,98 @@ Test(rs_report, cli_writes_the_report_and_a_running_sweep_says_so, .init = setup
   cr_assert(strstr(h, "No trial failed or diverged."));
   free(h);
 }
+
+/* The report of sweep `name` (sample fixtures added) as text. */
+static char *sample_report(const char *name) {
+  cr_assert_eq(rs_fixture_add_sample(dbpath), 0);
+  RsDb *db;
+  TrErr e = {0};
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  char path[160];
+  snprintf(path, sizeof path, "%s/%s.html", dir, name);
+  cr_assert_eq(rs_report_write(db, name, path, &e), TR_OK, "%s", e.msg);
+  rs_db_close(db);
+  return slurp(path);
+}
+
+/* The text of the element starting at id="ID" up to its close tag `end`. */
+static char *slice(const char *h, const char *id, const char *end) {
+  char key[64];
+  snprintf(key, sizeof key, "id=\"%s\"", id);
+  const char *a = strstr(h, key);
+  cr_assert(a, "missing %s", key);
+  const char *b = strstr(a, end);
+  cr_assert(b);
+  size_t n = (size_t)(b - a);
+  char *s = malloc(n + 1);
+  memcpy(s, a, n);
+  s[n] = '\0';
+  return s;
+}
+
+Test(rs_report, inference_sweep_shows_diversity_and_its_frontier_not_training_sections, .init = setup,
+     .fini = teardown) {
+  char *h = sample_report("samp_neg");
+  cr_assert(strstr(h, "id=\"diversity\""));
+  for (const char *const *id = (const char *const[]){"id=\"curves\"", "id=\"schedules\"", "id=\"cost\"", NULL};
+       *id; id++)
+    cr_assert_null(strstr(h, *id), "%s in an inference report", *id);
+  cr_assert(strstr(h, "not applicable to an inference sweep"));
+  cr_assert(strstr(h, "id=\"failures\""));
+  cr_assert(strstr(h, "exit 1: checkpoint vanished")); /* the trial without metrics is reported, not a crash */
+  cr_assert(strstr(h, "1 trial without both measures"));
+  /* Every trial on the leaderboard. */
+  for (int id = 101; id <= 108; id++) {
+    char cell[64];
+    snprintf(cell, sizeof cell, "<td class=\"num\">%d</td>", id);
+    cr_assert(strstr(h, cell), "trial %d missing", id);
+  }
+  /* The figure (compare + diversity) holds a dot per setting; its caption the key and counts. */
+  char *sec = slice(h, "diversity", "<h2");
+  cr_assert_eq(count(sec, "<svg role=\"img\""), 1);
+  cr_assert_eq(count(sec, "&#x2022;"), 6 + 6); /* 6 settings, 6 legend entries */
+  cr_assert(strstr(sec, "the Pareto frontier (4 of 6 settings)"));
+  cr_assert(strstr(sec, "Key: T = sample.temperature, p = sample.top_p."));
+  cr_assert(strstr(sec, "7 completed trials in all"));
+  /* The frontier table: exactly the four expected settings, most valid first. */
+  char *tab = slice(h, "diversity-frontier", "</table>");
+  cr_assert_eq(count(tab, "<tr>"), 1 + 4);
+  static const char *const rows[4] = {
+      "<tr><td>0.5</td><td>0.9</td><td class=\"num\">2</td><td class=\"num\">0.6</td><td class=\"num\">0.2</td>"
+      "<td class=\"num\">0.015</td><td class=\"num\">100.5</td></tr>",
+      "<tr><td>0.5</td><td>1.0</td><td class=\"num\">1</td><td class=\"num\">0.55</td><td class=\"num\">0.25</td>",
+      "<tr><td>1.0</td><td>1.0</td><td class=\"num\">1</td><td class=\"num\">0.4</td><td class=\"num\">0.4</td>",
+      "<tr><td>1.5</td><td>1.0</td><td class=\"num\">1</td><td class=\"num\">0.1</td><td class=\"num\">0.6</td>"};
+  const char *at = tab;
+  for (int i = 0; i < 4; i++) {
+    const char *r = strstr(at, rows[i]);
+    cr_assert(r, "frontier row %d missing or out of order in:\n%s", i, tab);
+    at = r + 1;
+  }
+  cr_assert_null(strstr(tab, "<tr><td>1.0</td><td>0.9</td>")); /* beaten by T=0.5 p=1.0 */
+  cr_assert_null(strstr(tab, "<tr><td>1.5</td><td>0.9</td>")); /* beaten by T=1.0 p=1.0 */
+  /* The caption reads the trade-off off the data: here temperature costs validity. */
+  cr_assert(strstr(sec, "Higher temperature raises diversity"), "%s", sec);
+  cr_assert(strstr(sec, "lowers validity"));
+  cr_assert(strstr(sec, "it buys diversity at the cost of validity"));
+  cr_assert(strstr(sec, "the more diverse settings are the less valid ones"));
+  cr_assert(strstr(sec, "Validity peaks at T=0.5 p=0.9 (0.6), diversity at T=1.5 p=1.0 (0.6)."));
+  free(tab), free(sec), free(h);
+}
+
+Test(rs_report, caption_follows_the_data_when_temperature_helps_both, .init = setup, .fini = teardown) {
+  char *h = sample_report("samp_pos");
+  char *sec = slice(h, "diversity", "<h2");
+  cr_assert(strstr(sec, "Higher temperature raises diversity"), "%s", sec);
+  cr_assert(strstr(sec, "raises validity"));
+  cr_assert(strstr(sec, "no trade-off along temperature"));
+  cr_assert(strstr(sec, "the more diverse settings are also the more valid ones"));
+  cr_assert_null(strstr(sec, "at the cost of"));
+  cr_assert(strstr(sec, "the Pareto frontier (1 of 6 settings)"));
+  cr_assert_null(strstr(sec, "bars from")); /* one seed each: no seed spread to show */
+  char *tab = slice(h, "diversity-frontier", "</table>");
+  cr_assert_eq(count(tab, "<tr>"), 1 + 1);
+  cr_assert(strstr(tab, "<tr><td>1.2</td><td class=\"num\">1</td><td class=\"num\">0.6</td><td class=\"num\">0.5</td>"),
+            "%s", tab);
+  free(tab), free(sec), free(h);
+}

@@ -288,3 +288,28 @@ Test(tr_run, missing_data_file_is_an_error) {
   cr_assert_neq(tr_run(&c, NULL, &res, &err), TR_OK);
   cr_assert(strstr(err.msg, "/nonexistent/corpus.txt"), "%s", err.msg);
 }
+
+Test(tr_run, out_dir_parents_are_created_and_a_bad_out_dir_fails_before_training) {
+  char *d = tmpdir();
+  TrConfig c;
+  tiny(&c);
+  c.train.max_steps = 2;
+  snprintf(c.train.out_dir, sizeof c.train.out_dir, "%s/runs/deep/small", d);
+  static Rec a;
+  memset(&a, 0, sizeof a);
+  TrRunResult r = run(&c, &a, NULL);
+  char ck[256];
+  snprintf(ck, sizeof ck, "%s/runs/deep/small/ckpt.bin", d);
+  struct stat st;
+  cr_assert_eq(stat(ck, &st), 0, "no checkpoint at %s (%s)", ck, r.checkpoint);
+  snprintf(c.train.out_dir, sizeof c.train.out_dir, "%s/runs/deep/small/ckpt.bin/x", d);
+  memset(&a, 0, sizeof a);
+  TrRunHooks h = {0};
+  h.on_metric = on_metric;
+  h.ud = &a;
+  TrErr err = {0};
+  cr_assert_neq(tr_run(&c, &h, &r, &err), TR_OK);
+  cr_assert(strstr(err.msg, "train.out_dir: cannot create"), "%s", err.msg);
+  cr_assert_eq(a.n, 0, "trained before failing");
+  rmrf(d);
+}

@@ -175,7 +175,7 @@ const TrKey *tr_config_key_find(const char *name) {
   return NULL;
 }
 
-static size_t edit_distance(const char *a, const char *b) {
+size_t tr_edit_distance(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
   if (la > 64 || lb > 64) return 99;
   size_t row[65];
@@ -194,16 +194,27 @@ static size_t edit_distance(const char *a, const char *b) {
   return row[lb];
 }
 
+const char *tr_closest(const char *bad, const char *const *names) {
+  const char *best = NULL;
+  size_t bd = (size_t)-1;
+  for (size_t i = 0; names[i]; i++) {
+    size_t d = tr_edit_distance(bad, names[i]);
+    if (d < bd) bd = d, best = names[i];
+  }
+  size_t lim = strlen(bad) / 3 > 2 ? strlen(bad) / 3 : 2;
+  return bd <= lim ? best : NULL;
+}
+
 const char *tr_config_key_suggest(const char *bad) {
   const char *best = NULL;
   size_t bestd = (size_t)-1;
   const char *bad_leaf = strrchr(bad, '.');
   bad_leaf = bad_leaf ? bad_leaf + 1 : bad;
   for (size_t i = 0; i < NKEYS; i++) {
-    size_t d = edit_distance(bad, keys[i].name);
+    size_t d = tr_edit_distance(bad, keys[i].name);
     /* "lr" or "optim.lr" should find "optimizer.lr": compare leaves too. */
     const char *leaf = strrchr(keys[i].name, '.') + 1;
-    size_t dl = edit_distance(bad_leaf, leaf) + (strchr(bad, '.') ? 1 : 0);
+    size_t dl = tr_edit_distance(bad_leaf, leaf) + (strchr(bad, '.') ? 1 : 0);
     if (dl < d) d = dl;
     if (d < bestd) {
       bestd = d;
@@ -406,10 +417,8 @@ static int apply_map(TrConfig *c, const TrYamlNode *map, const char *prefix, con
       rc = apply_map(c, v, name, file, err);
     } else if (!*prefix && v && v->kind == TR_YAML_MAP) {
       /* A misspelt section: suggest the section, not a key inside it. */
-      static const char *sections[] = {"data", "model", "optimizer", "schedule", "train", "sample"};
-      const char *best = NULL;
-      for (size_t j = 0; j < sizeof sections / sizeof *sections; j++)
-        if (edit_distance(name, sections[j]) <= 2) best = sections[j];
+      static const char *const sections[] = {"data", "model", "optimizer", "schedule", "train", "sample", NULL};
+      const char *best = tr_closest(name, sections);
       if (best) return bad_value(err, file, kn, "unknown section '%s' (did you mean '%s'?)", name, best);
       return bad_value(err, file, kn, "unknown section '%s' (sections: data, model, optimizer, schedule, train, sample)", name);
     } else

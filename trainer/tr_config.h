@@ -168,6 +168,12 @@ const TrKey *tr_config_key_find(const char *name);
 /* The closest key name to a bad one (edit distance), or NULL if nothing is close. */
 const char *tr_config_key_suggest(const char *bad);
 
+/* Levenshtein distance (strings over 64 bytes count as far apart). */
+size_t tr_edit_distance(const char *a, const char *b);
+/* The closest name of a NULL-terminated list, or NULL when nothing is close: for every
+** "did you mean" in hpsweep (config keys, spec keys, enum values). */
+const char *tr_closest(const char *bad, const char *const *names);
+
 void tr_config_defaults(TrConfig *c);
 
 /* Set one key from text, as `--set key=value` does ("3e-4", "[0.9, 0.95]", "true", "cosine"). */

@@ -94,8 +94,6 @@ static double evaluate(Run *r) {
 static int save_checkpoint(Run *r, TrErr *err) {
   const TrConfig *cfg = r->cfg;
   if (!cfg->train.out_dir[0]) return TR_OK;
-  if (mkdir(cfg->train.out_dir, 0777) && errno != EEXIST)
-    return tr_err_set(err, TR_EIO, "%s: cannot create directory: %s", cfg->train.out_dir, strerror(errno));
   char path[TR_PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/ckpt.bin", cfg->train.out_dir);
   size_t nj = tr_config_to_json(cfg, NULL, 0) + 1;
@@ -168,6 +166,9 @@ static int resume(Run *r, const char *path, TrErr *err) {
 
 static int run_setup(Run *r, TrErr *err) {
   const TrConfig *cfg = r->cfg;
+  /* Before any compute: a run must not train for an hour and then fail to save. */
+  if (cfg->train.out_dir[0] && tr_mkdirs(cfg->train.out_dir))
+    return tr_err_set(err, TR_EIO, "train.out_dir: cannot create '%s': %s", cfg->train.out_dir, strerror(errno));
   int rc = tr_data_create(&r->data, &cfg->data, cfg->model.context_length, err);
   if (rc) return rc;
   TrModelConfig mc = cfg->model;

@@ -1,0 +1,159 @@
+/*
+** cmd_status.c: `hpsweep status [SWEEP] [--db FILE]`: the progress of sweeps,
+** read from the database (read-only: safe from any shell while a sweep runs).
+*/
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "rs_store.h"
+#include "sw_progress.h"
+
+static const char usage[] =
+    "usage: hpsweep status [SWEEP] [--db FILE]\n"
+    "\n"
+    "Show a sweep's progress from its database: trials by status, an ETA, and\n"
+    "each running trial with its latest step, loss and speed. Without SWEEP,\n"
+    "every sweep in the database. Opens the database read-only: use it from\n"
+    "another shell while `hpsweep run` works.\n"
+    "\n"
+    "options:\n"
+    "  --db FILE   results database (default hpsweep.db)\n";
+
+/* Mean wall seconds of the sweep's finished trials (NaN if none) and the
+** planned steps of a trial (0 if time-limited or unknown). */
+static double mean_seconds(sqlite3 *db, int64_t sweep_id) {
+  sqlite3_stmt *s;
+  double m = NAN;
+  if (sqlite3_prepare_v2(db, "SELECT avg(wall_seconds) FROM trials WHERE sweep_id = ?1 AND "
+                             "status IN ('completed', 'diverged') AND wall_seconds > 0", -1, &s, NULL) != SQLITE_OK)
+    return m;
+  sqlite3_bind_int64(s, 1, sweep_id);
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) m = sqlite3_column_double(s, 0);
+  sqlite3_finalize(s);
+  return m;
+}
+
+static int64_t planned_steps(sqlite3 *db, int64_t trial_id) {
+  sqlite3_stmt *s;
+  int64_t v = 0;
+  if (sqlite3_prepare_v2(db, "SELECT json_extract(config, '$.train.max_steps') FROM trials WHERE id = ?1", -1, &s,
+                         NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_int64(s, 1, trial_id);
+  if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+static int show(RsStore *st, const RsSweep *sw, int width) {
+  RsCounts c;
+  RsRunning *run = NULL;
+  size_t n = 0;
+  if (rs_sweep_counts(st, sw->id, &c) || rs_trials_running(st, sw->id, &run, &n)) {
+    fprintf(stderr, "hpsweep status: %s\n", rs_store_errmsg(st));
+    return 1;
+  }
+  sqlite3 *db = rs_store_sqlite(st);
+  SwViewTrial *v = calloc(n ? n : 1, sizeof *v);
+  if (!v) {
+    rs_running_free(run, n);
+    fprintf(stderr, "hpsweep status: out of memory\n");
+    return 1;
+  }
+  double left = 0, est = 0;
+  int nest = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t total = db ? planned_steps(db, run[i].trial_id) : 0;
+    v[i] = (SwViewTrial){run[i].idx, run[i].attempts, run[i].params, run[i].step < 0 ? 0 : run[i].step, total,
+                         run[i].train_loss, NAN};
+    if (run[i].step > 0 && run[i].seconds > 0)
+      v[i].tokens_per_second = (double)run[i].tokens / run[i].seconds;
+    double frac = total > 0 && run[i].step > 0 ? (double)run[i].step / (double)total : 0;
+    left += 1 - frac;
+    if (frac > 0.05 && run[i].seconds > 0) {
+      est += run[i].seconds / frac;
+      nest++;
+    }
+  }
+  double mean = db ? mean_seconds(db, sw->id) : NAN;
+  if (!(mean > 0) && nest) mean = est / nest;
+  double eta = sw_eta(&c, mean, left, n > 0 ? (int)n : 1);
+  sw_view_print(stdout, sw->name, &c, eta, v, n, width);
+  free(v);
+  rs_running_free(run, n);
+  return 0;
+}
+
+static int status_main(int argc, char **argv) {
+  const char *db = "hpsweep.db", *name = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--db")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "hpsweep status: --db needs a value\n");
+        return 2;
+      }
+      db = argv[++i];
+    } else if (!strncmp(a, "--db=", 5)) {
+      db = a + 5;
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "hpsweep status: unknown option '%s' (see 'hpsweep status --help')\n", a);
+      return 2;
+    } else if (name) {
+      fprintf(stderr, "hpsweep status: one sweep at a time (extra argument '%s')\n", a);
+      return 2;
+    } else {
+      name = a;
+    }
+  }
+  if (access(db, F_OK) != 0) {
+    fprintf(stderr, "hpsweep status: %s: no such database (give --db FILE)\n", db);
+    return 2;
+  }
+  TrErr err;
+  tr_err_clear(&err);
+  RsStore *st = NULL;
+  if (rs_store_open(db, RS_OPEN_READONLY, &st, &err)) {
+    fprintf(stderr, "hpsweep status: %s\n", err.msg);
+    return 2;
+  }
+  int width = 0; /* not a terminal: lines are not cut */
+  struct winsize ws;
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) width = ws.ws_col;
+  int rc = 0;
+  if (name) {
+    RsSweep sw;
+    int r = rs_sweep_get(st, name, &sw);
+    if (r == TR_ENOTFOUND) {
+      fprintf(stderr, "hpsweep status: %s: no sweep named '%s'\n", db, name);
+      rc = 2;
+    } else if (r) {
+      fprintf(stderr, "hpsweep status: %s\n", rs_store_errmsg(st));
+      rc = 1;
+    } else {
+      rc = show(st, &sw, width);
+    }
+    rs_sweep_clear(&sw);
+  } else {
+    RsSweep *v = NULL;
+    size_t n = 0;
+    if (rs_sweeps_list(st, &v, &n)) {
+      fprintf(stderr, "hpsweep status: %s\n", rs_store_errmsg(st));
+      rc = 1;
+    } else if (n == 0) {
+      printf("no sweeps in %s\n", db);
+    }
+    for (size_t i = 0; i < n && !rc; i++) rc = show(st, &v[i], width);
+    rs_sweeps_free(v, n);
+  }
+  rs_store_close(st);
+  return rc;
+}
+
+const HpsCmd hps_cmd_status = {"status", status_main, "show the progress of sweeps from the database", usage};

@@ -1,0 +1,864 @@
+/* sw_sched.c: the coordinator (claims, forks, leases, reaping) and the worker
+** process (tr_run with store hooks). See sw_sched.h for the contract. */
+#include "sw_sched.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sw_infer.h"
+#include "tr_ckpt.h"
+#include "tr_run.h"
+
+/* Worker -> coordinator lines: anything else on the pipe is a log line. */
+#define TAG_PROGRESS "@hps P "   /* step total loss tokens_per_second */
+#define TAG_ROWS "@hps R "       /* metric rows written */
+#define LINE_MAX_BYTES 1024      /* longer lines are cut */
+#define PROGRESS_EVERY 0.1       /* seconds between progress lines of a worker */
+#define TICK_EVERY 0.25          /* seconds between TICK events */
+#define BACKOFF_MIN 0.25
+#define BACKOFF_MAX 5.0
+
+/* Worker exit codes (the coordinator records `failed` for anything but 0). */
+enum { WEXIT_OK = 0, WEXIT_STORE = 3, WEXIT_SETUP = 4 };
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double sw_sched_default_lease(void) {
+  const char *e = getenv("HPS_LEASE_SECONDS");
+  if (e && *e) {
+    char *end;
+    double v = strtod(e, &end);
+    if (*end == '\0' && v > 0 && v < 1e6) return v;
+  }
+  return SW_LEASE_SECONDS;
+}
+
+/* ---- paths ---- */
+
+int sw_sched_runs_dir(const char *db_path, const char *sweep, char *buf, size_t n) {
+  const char *slash = strrchr(db_path, '/');
+  int dirlen = slash ? (int)(slash - db_path) : 1;
+  const char *dir = slash ? db_path : ".";
+  const char *base = slash ? slash + 1 : db_path;
+  if (slash == db_path) dirlen = 0; /* "/x.db": root */
+  char safe[256];
+  size_t k = 0;
+  for (const char *s = sweep; *s && k + 1 < sizeof safe; s++) {
+    char ch = *s;
+    int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+             ch == '_' || ch == '-';
+    safe[k++] = ok ? ch : '_';
+  }
+  safe[k] = '\0';
+  if (k == 0 || strcmp(safe, ".") == 0 || strcmp(safe, "..") == 0) safe[0] = '_', safe[1] = '\0';
+  int w = snprintf(buf, n, "%.*s/%s.runs/%s", dirlen, dir, base, safe);
+  return (w < 0 || (size_t)w >= n) ? TR_EINVAL : TR_OK;
+}
+
+/* ---- preparing the sweep ---- */
+
+int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, size_t n,
+                     int64_t *sweep_id, size_t *n_new, TrErr *err) {
+  char hash[17];
+  sw_trials_hash(trials, n, hash);
+  uint64_t seed = sw_spec_seed(spec);
+  int rc = rs_sweep_upsert(st, sw_spec_name(spec), sw_spec_text(spec), hash,
+                           sw_method_name(sw_spec_method(spec)), sw_spec_metric(spec),
+                           sw_goal_name(sw_spec_goal(spec)), (int64_t)seed,
+                           sw_task_name(sw_spec_task(spec)), sweep_id);
+  if (rc) {
+    if (rc == TR_EINVAL)
+      return tr_err_set(err, rc, "%s (the trials of sweep '%s' changed: give the spec a new name)",
+                        rs_store_errmsg(st), sw_spec_name(spec));
+    return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
+  }
+  RsTrialDef *defs = calloc(n ? n : 1, sizeof *defs);
+  char **json = calloc(n ? n : 1, sizeof *json);
+  if (!defs || !json) {
+    free(defs);
+    free(json);
+    return tr_err_set(err, TR_ENOMEM, "sweep '%s': out of memory", sw_spec_name(spec));
+  }
+  rc = TR_OK;
+  for (size_t i = 0; i < n && rc == TR_OK; i++) {
+    size_t need = tr_config_to_json(&trials[i].config, NULL, 0) + 1;
+    json[i] = malloc(need);
+    if (!json[i]) {
+      rc = tr_err_set(err, TR_ENOMEM, "sweep '%s': out of memory", sw_spec_name(spec));
+      break;
+    }
+    tr_config_to_json(&trials[i].config, json[i], need);
+    defs[i] = (RsTrialDef){(int)trials[i].index, trials[i].hash_hex, json[i], trials[i].params_json,
+                           trials[i].config.train.seed};
+  }
+  if (rc == TR_OK && (rc = rs_trials_insert(st, *sweep_id, n, defs, n_new)))
+    tr_err_set(err, rc, "%s", rs_store_errmsg(st));
+  for (size_t i = 0; i < n; i++) free(json[i]);
+  free(json);
+  free(defs);
+  return rc;
+}
+
+/* ---- the worker process ---- */
+
+static volatile sig_atomic_t worker_stop;
+
+static void worker_on_signal(int sig) {
+  (void)sig;
+  worker_stop = 1;
+}
+
+static void write_all(int fd, const char *s, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return; /* EPIPE: the coordinator is gone; the run goes on and records itself */
+    }
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+typedef struct Worker {
+  RsStore *st;
+  RsMetricBuf mb;
+  const RsClaim *cl;
+  int fd;
+  int lost;             /* the claim was taken from us: write nothing more */
+  int store_failed;     /* a store write failed for another reason */
+  char store_msg[TR_ERR_MSG_MAX];
+  int64_t rows, total_steps;
+  double last_progress, tps;
+  int crash_sig;        /* fault injection: raise at the first step */
+  long delay_ms;        /* fault injection: slow steps */
+  int old_removed;      /* the checkpoint we resumed from was deleted */
+  const char *resume_link; /* our link to it */
+} Worker;
+
+static void worker_store_fail(Worker *w, int rc) {
+  if (rc == RS_LOST) {
+    w->lost = 1;
+    return;
+  }
+  if (!w->store_failed) snprintf(w->store_msg, sizeof w->store_msg, "%s", rs_store_errmsg(w->st));
+  w->store_failed = 1;
+}
+
+static int worker_on_metric(void *ud, const TrMetric *m) {
+  Worker *w = ud;
+  if (w->lost || w->store_failed) return 1;
+  int rc = rs_metricbuf_add(&w->mb, m->step, m->tokens, m->seconds, m->name, m->value);
+  if (rc) {
+    worker_store_fail(w, rc);
+    return 1;
+  }
+  w->rows++;
+  if (strcmp(m->name, "tokens_per_second") == 0) w->tps = m->value;
+  if (strcmp(m->name, "train_loss") == 0) {
+    if (w->crash_sig) { /* as a real crash would: default action (not a sanitizer's handler) */
+      signal(w->crash_sig, SIG_DFL);
+      raise(w->crash_sig);
+    }
+    if (w->delay_ms > 0) {
+      struct timespec ts = {w->delay_ms / 1000, (w->delay_ms % 1000) * 1000000L};
+      while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !worker_stop) {
+      }
+    }
+    double now = mono_now();
+    if (now - w->last_progress >= PROGRESS_EVERY) {
+      char line[160];
+      int k = snprintf(line, sizeof line, TAG_PROGRESS "%lld %lld %.9g %.6g\n", (long long)m->step,
+                       (long long)w->total_steps, m->value, w->tps);
+      if (k > 0 && (size_t)k < sizeof line) write_all(w->fd, line, (size_t)k);
+      w->last_progress = now;
+    }
+  }
+  return 0;
+}
+
+static void worker_on_log(void *ud, const char *line) {
+  Worker *w = ud;
+  write_all(w->fd, line, strlen(line));
+  write_all(w->fd, "\n", 1);
+}
+
+static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
+  Worker *w = ud;
+  if (w->lost || w->store_failed) return;
+  /* Metrics up to the checkpoint go first: a resume keeps rows <= step and must find them. */
+  int rc = rs_metricbuf_flush(&w->mb);
+  if (rc == TR_OK) rc = rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, path, step);
+  if (rc) {
+    worker_store_fail(w, rc);
+    return;
+  }
+  /* The claim we resumed from is superseded now: remove its file (and its attempt directory). */
+  const char *old = w->cl->checkpoint;
+  if (old && !w->old_removed && strcmp(old, path) != 0) {
+    if (w->resume_link) unlink(w->resume_link);
+    unlink(old);
+    char dir[TR_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s", old);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0', rmdir(dir);
+  }
+  w->old_removed = 1;
+}
+
+/* "IDX:SIG[:ATTEMPT]": the signal to raise in this trial, or 0. */
+static int crash_signal(int idx, int attempt) {
+  const char *e = getenv("HPS_TEST_CRASH");
+  if (!e || !*e) return 0;
+  int i = -1, sig = 0, att = 0;
+  int k = sscanf(e, "%d:%d:%d", &i, &sig, &att);
+  if (k < 2 || i != idx || sig <= 0 || sig >= 65) return 0;
+  if (k == 3 && att != attempt) return 0;
+  return sig;
+}
+
+/* The sweep metric's final and best values, from the stored curve (it spans
+** every segment of a resumed run), else from the run's own summary. */
+static void worker_metric(Worker *w, const char *metric, int maximize, const TrRunResult *res,
+                          RsTrialResult *out) {
+  out->final_metric = NAN;
+  out->best_metric = NAN;
+  out->best_step = -1;
+  RsPoint *pts = NULL;
+  size_t n = 0;
+  if (rs_metrics_read(w->st, w->cl->trial_id, metric, &pts, &n) == TR_OK) {
+    for (size_t i = 0; i < n; i++) {
+      double v = pts[i].value;
+      out->final_metric = v;
+      if (!isfinite(v)) continue;
+      if (isnan(out->best_metric) || (maximize ? v > out->best_metric : v < out->best_metric)) {
+        out->best_metric = v;
+        out->best_step = pts[i].step;
+      }
+    }
+  }
+  free(pts);
+  if (n > 0) return;
+  if (strcmp(metric, "val_loss") == 0) {
+    out->final_metric = res->final_val_loss;
+    out->best_metric = res->best_val_loss;
+    out->best_step = isnan(res->best_val_loss) ? -1 : res->best_step;
+  } else if (strcmp(metric, "train_loss") == 0) {
+    out->final_metric = res->final_train_loss;
+  }
+}
+
+/* Take the claimed checkpoint for ourselves: a hard link in our own directory
+** holds that very file (saves replace files by rename, never rewrite them), so a
+** late save by a worker that lost the trial cannot change what we resume from;
+** and it must hold the step the store recorded with it (the curve ends there). */
+static int pin_checkpoint(const RsClaim *cl, const char *dir, char *out, size_t n, TrErr *err) {
+  int k = snprintf(out, n, "%s/resume.bin", dir);
+  if (k < 0 || (size_t)k >= n) return tr_err_set(err, TR_EINVAL, "%s: path too long", dir);
+  unlink(out);
+  if (link(cl->checkpoint, out) != 0)
+    return tr_err_set(err, TR_EIO, "%s: %s", cl->checkpoint, strerror(errno));
+  TrCkpt ck;
+  int rc = tr_ckpt_load(out, &ck, err);
+  if (rc) return rc;
+  int64_t step = ck.step;
+  tr_ckpt_deinit(&ck);
+  if (step != cl->checkpoint_step)
+    return tr_err_set(err, TR_EFORMAT, "%s holds step %lld, the database step %lld", cl->checkpoint,
+                      (long long)step, (long long)cl->checkpoint_step);
+  return TR_OK;
+}
+
+typedef struct WorkerArgs {
+  const SwSchedConfig *c;
+  const SwTrial *trial;
+  const RsClaim *cl;
+  int fd;
+  int threads;
+  pid_t parent;
+} WorkerArgs;
+
+static int worker_main(const WorkerArgs *a) {
+  /* The coordinator's death (even kill -9) stops us like Ctrl-C would. */
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = worker_on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  if (getppid() != a->parent) worker_stop = 1;
+  /* Stray prints (libraries, sanitizers) land in the coordinator's log tail too. */
+  dup2(a->fd, STDOUT_FILENO);
+  dup2(a->fd, STDERR_FILENO);
+
+  const SwSchedConfig *c = a->c;
+  TrConfig cfg = a->trial->config;
+  cfg.train.threads = a->threads;
+  int sample = c->sample_checkpoint != NULL;
+  if (!sample && cfg.train.checkpoint_interval == 0) cfg.train.checkpoint_interval = cfg.train.eval_interval;
+  char dir[TR_PATH_MAX];
+  /* One directory per claim: a worker that lost its claim (and still saves a
+  ** checkpoint as it stops) never overwrites the file the new owner resumes from. */
+  int k = snprintf(dir, sizeof dir, "%s/%s/%d", c->runs_dir, a->trial->hash_hex, a->cl->attempts);
+  if (k < 0 || (size_t)k >= sizeof dir || tr_mkdirs(dir) != 0) {
+    char line[TR_PATH_MAX + 64];
+    snprintf(line, sizeof line, "cannot create run directory %.1100s: %s", dir, strerror(errno));
+    worker_on_log(&(Worker){.fd = a->fd}, line);
+    return WEXIT_SETUP;
+  }
+  if (!sample) memcpy(cfg.train.out_dir, dir, sizeof dir);
+
+  TrErr err;
+  tr_err_clear(&err);
+  Worker w;
+  memset(&w, 0, sizeof w);
+  w.cl = a->cl;
+  w.fd = a->fd;
+  w.total_steps = sample ? 0 : tr_config_total_steps(&cfg);
+  w.last_progress = -1e9;
+  w.crash_sig = crash_signal(a->cl->idx, a->cl->attempts);
+  const char *d = getenv("HPS_TEST_STEP_DELAY_MS");
+  w.delay_ms = d ? strtol(d, NULL, 10) : 0;
+  if (rs_store_open(c->db_path, RS_OPEN_EXISTING, &w.st, &err) != TR_OK) {
+    worker_on_log(&w, err.msg);
+    return WEXIT_STORE;
+  }
+  if (rs_metricbuf_init(&w.mb, w.st, a->cl->trial_id, a->cl->claim_token, 0, 0) != TR_OK) {
+    worker_on_log(&w, rs_store_errmsg(w.st));
+    return WEXIT_STORE;
+  }
+
+  int rc0;
+  char intro[TR_PATH_MAX + 256];
+  snprintf(intro, sizeof intro, "trial %lld, attempt %d (%s), %d thread%s, in %.1100s", (long long)a->cl->trial_id,
+           a->cl->attempts,
+           a->cl->kind, a->threads, a->threads == 1 ? "" : "s", dir);
+  worker_on_log(&w, intro);
+  char resume[TR_PATH_MAX + 32];
+  const char *resume_path = NULL;
+  if (sample) {
+    /* sw_infer keeps no checkpoints: an interrupted trial runs again from the start. */
+  } else if (a->cl->checkpoint && pin_checkpoint(a->cl, dir, resume, sizeof resume, &err) == TR_OK) {
+    resume_path = resume;
+  } else if (a->cl->checkpoint) {
+    /* Gone, torn, or replaced by a late save of a worker that lost this trial:
+    ** the stored curve ends at checkpoint_step and would not match. Start over. */
+    char line[TR_ERR_MSG_MAX + 64];
+    snprintf(line, sizeof line, "cannot resume (%s): restarting from step 0", err.msg);
+    worker_on_log(&w, line);
+    tr_err_clear(&err);
+    rc0 = rs_trial_reset(w.st, a->cl->trial_id, a->cl->claim_token);
+    if (rc0) {
+      worker_store_fail(&w, rc0);
+      if (w.lost) return WEXIT_OK;
+      worker_on_log(&w, w.store_msg);
+      return WEXIT_STORE;
+    }
+  }
+  w.resume_link = resume_path;
+  TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop, resume_path};
+  TrRunResult res;
+  memset(&res, 0, sizeof res);
+  int rc = sample ? sw_infer_run(&cfg, c->sample_checkpoint, &hooks, &res, NULL, &err) : tr_run(&cfg, &hooks, &res, &err);
+  if (rc != TR_OK && hooks.resume_path && !w.lost && !w.store_failed && !worker_stop) {
+    /* The checkpoint would not load: forget it and start over from step 0. */
+    char line[TR_ERR_MSG_MAX + 64];
+    snprintf(line, sizeof line, "resume failed (%s): restarting from step 0", err.msg);
+    worker_on_log(&w, line);
+    rs_metricbuf_deinit(&w.mb);
+    int r2 = rs_trial_reset(w.st, a->cl->trial_id, a->cl->claim_token);
+    if (r2 == TR_OK) r2 = rs_metricbuf_init(&w.mb, w.st, a->cl->trial_id, a->cl->claim_token, 0, 0);
+    if (r2 != TR_OK) {
+      worker_store_fail(&w, r2);
+    } else {
+      hooks.resume_path = NULL;
+      tr_err_clear(&err);
+      memset(&res, 0, sizeof res);
+      rc = tr_run(&cfg, &hooks, &res, &err);
+    }
+  }
+  if (!w.lost && !w.store_failed) {
+    int fr = rs_metricbuf_flush(&w.mb);
+    if (fr) worker_store_fail(&w, fr);
+  }
+  char line[64];
+  snprintf(line, sizeof line, TAG_ROWS "%lld\n", (long long)w.rows);
+  write_all(w.fd, line, strlen(line));
+  if (w.lost) return WEXIT_OK; /* someone else owns the trial now: record nothing */
+  if (w.store_failed) {
+    worker_on_log(&w, w.store_msg);
+    return WEXIT_STORE;
+  }
+
+  RsStatus status;
+  char errbuf[TR_ERR_MSG_MAX + 300];
+  const char *error = NULL;
+  if (rc != TR_OK) {
+    status = RS_FAILED;
+    snprintf(errbuf, sizeof errbuf, "%s", err.msg);
+    error = errbuf;
+  } else {
+    switch (res.status) {
+    case TR_RUN_COMPLETED: status = RS_COMPLETED; break;
+    case TR_RUN_DIVERGED: status = RS_DIVERGED; break;
+    case TR_RUN_INTERRUPTED: status = RS_INTERRUPTED; break;
+    default: status = RS_FAILED; break;
+    }
+    if (status != RS_COMPLETED && res.reason[0]) {
+      snprintf(errbuf, sizeof errbuf, "%s", res.reason);
+      error = errbuf;
+    }
+  }
+  RsTrialResult out;
+  memset(&out, 0, sizeof out);
+  worker_metric(&w, c->metric, c->maximize, &res, &out);
+  out.steps = res.steps;
+  out.tokens = res.tokens;
+  out.wall_seconds = rc == TR_OK ? res.wall_seconds : NAN;
+  out.flops = rc == TR_OK ? res.flops : NAN;
+  char *summary = NULL;
+  if (rc == TR_OK) {
+    size_t need = tr_run_result_json(&res, NULL, 0) + 1;
+    summary = malloc(need);
+    if (summary) tr_run_result_json(&res, summary, need);
+  }
+  out.summary_json = summary;
+  out.error = error;
+  int fr = rs_trial_finish(w.st, a->cl->trial_id, a->cl->claim_token, status, &out);
+  free(summary);
+  if (fr != TR_OK && fr != RS_LOST) {
+    worker_on_log(&w, rs_store_errmsg(w.st));
+    return WEXIT_STORE;
+  }
+  rs_metricbuf_deinit(&w.mb);
+  rs_store_close(w.st);
+  return WEXIT_OK;
+}
+
+/* ---- the coordinator ---- */
+
+typedef struct Slot {
+  pid_t pid;            /* 0: free */
+  int fd;               /* read end of the worker's pipe, -1 when closed */
+  RsClaim claim;
+  double started, last_beat; /* monotonic */
+  int lost;             /* a heartbeat found the claim gone */
+  int64_t step, total;
+  char buf[LINE_MAX_BYTES + 1];
+  size_t nbuf;
+  char tail[SW_LOG_TAIL][LINE_MAX_BYTES / 4];
+  int ntail;            /* lines seen; tail[(ntail-1) % SW_LOG_TAIL] is the last */
+} Slot;
+
+typedef struct Coord {
+  const SwSchedConfig *c;
+  SwSchedStats *stats;
+  RsStore *st;
+  Slot *slots;
+  int nrun;
+  double lease;
+  char worker[128];
+  RsCounts counts;
+} Coord;
+
+static void emit(Coord *k, SwEvent *e) {
+  e->running_here = k->nrun;
+  if (k->c->on_event) k->c->on_event(k->c->ud, e);
+}
+
+static const char *trial_params(Coord *k, int idx) {
+  return idx >= 0 && (size_t)idx < k->c->n_trials ? k->c->trials[idx].params_json : "{}";
+}
+
+static void slot_line(Coord *k, int si, char *line) {
+  Slot *s = &k->slots[si];
+  SwEvent e;
+  memset(&e, 0, sizeof e);
+  e.slot = si;
+  e.idx = s->claim.idx;
+  e.trial_id = s->claim.trial_id;
+  e.attempt = s->claim.attempts;
+  e.params = trial_params(k, s->claim.idx);
+  if (strncmp(line, TAG_PROGRESS, strlen(TAG_PROGRESS)) == 0) {
+    long long step = 0, total = 0;
+    double loss = NAN, tps = NAN;
+    if (sscanf(line + strlen(TAG_PROGRESS), "%lld %lld %lf %lf", &step, &total, &loss, &tps) == 4) {
+      s->step = step;
+      s->total = total;
+      e.kind = SW_EV_PROGRESS;
+      e.step = step;
+      e.total_steps = total;
+      e.loss = loss;
+      e.tokens_per_second = tps;
+      emit(k, &e);
+    }
+    return;
+  }
+  if (strncmp(line, TAG_ROWS, strlen(TAG_ROWS)) == 0) {
+    k->stats->metric_rows += strtoll(line + strlen(TAG_ROWS), NULL, 10);
+    return;
+  }
+  snprintf(s->tail[s->ntail % SW_LOG_TAIL], sizeof s->tail[0], "%s", line);
+  s->ntail++;
+  e.kind = SW_EV_LOG;
+  e.text = line;
+  emit(k, &e);
+}
+
+/* Read what the worker wrote; returns 1 at end of file. */
+static int slot_read(Coord *k, int si) {
+  Slot *s = &k->slots[si];
+  for (;;) {
+    ssize_t r = read(s->fd, s->buf + s->nbuf, LINE_MAX_BYTES - s->nbuf);
+    if (r < 0) return errno == EINTR ? 0 : (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : 1;
+    if (r == 0) {
+      if (s->nbuf) {
+        s->buf[s->nbuf] = '\0';
+        s->nbuf = 0;
+        slot_line(k, si, s->buf);
+      }
+      return 1;
+    }
+    s->nbuf += (size_t)r;
+    char *start = s->buf, *nl;
+    while ((nl = memchr(start, '\n', (size_t)(s->buf + s->nbuf - start)))) {
+      *nl = '\0';
+      slot_line(k, si, start);
+      start = nl + 1;
+    }
+    size_t left = (size_t)(s->buf + s->nbuf - start);
+    if (left == LINE_MAX_BYTES) { /* an over-long line: cut it */
+      s->buf[LINE_MAX_BYTES] = '\0';
+      slot_line(k, si, s->buf);
+      left = 0;
+    }
+    memmove(s->buf, start, left);
+    s->nbuf = left;
+  }
+}
+
+static int spawn(Coord *k, int si, RsClaim *cl, int threads, TrErr *err) {
+  Slot *s = &k->slots[si];
+  int p[2];
+  if (pipe(p) != 0) return tr_err_set(err, TR_EIO, "pipe: %s", strerror(errno));
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  pid_t parent = getpid();
+  fflush(NULL);
+  /* No SQLite connection may be open in this process at fork: SQLite keeps
+  ** per-file state (inode list, the WAL index mapping and its dead-man lock)
+  ** in process memory, which a child would inherit without the locks behind
+  ** it. Closed here, reopened after; the worker opens a fresh one. */
+  rs_store_close(k->st);
+  k->st = NULL;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    for (int j = 0; j < k->c->jobs; j++)
+      if (k->slots[j].pid && k->slots[j].fd >= 0) close(k->slots[j].fd);
+    WorkerArgs a = {k->c, &k->c->trials[cl->idx], cl, p[1], threads, parent};
+    _exit(worker_main(&a));
+  }
+  int fork_errno = errno;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  close(p[1]);
+  int rc = rs_store_open(k->c->db_path, RS_OPEN_EXISTING, &k->st, err);
+  if (pid < 0) {
+    close(p[0]);
+    return rc ? rc : tr_err_set(err, TR_EIO, "fork: %s", strerror(fork_errno));
+  }
+  fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+  memset(s, 0, sizeof *s);
+  s->pid = pid;
+  s->fd = p[0];
+  s->claim = *cl; /* takes ownership of the claim's strings */
+  s->started = s->last_beat = mono_now();
+  k->nrun++;
+  if (rc) return rc; /* the worker runs (and records itself); the coordinator cannot go on */
+  k->stats->started++;
+  SwEvent e;
+  memset(&e, 0, sizeof e);
+  e.kind = SW_EV_START;
+  e.slot = si;
+  e.idx = cl->idx;
+  e.trial_id = cl->trial_id;
+  e.attempt = cl->attempts;
+  e.claim_kind = cl->kind;
+  e.params = trial_params(k, cl->idx);
+  e.from_step = cl->checkpoint ? cl->checkpoint_step : -1;
+  e.total_steps = k->c->sample_checkpoint ? 0 : tr_config_total_steps(&k->c->trials[cl->idx].config);
+  s->total = e.total_steps;
+  s->step = e.from_step > 0 ? e.from_step : 0;
+  emit(k, &e);
+  return TR_OK;
+}
+
+/* The worker of slot si exited with wait status ws: make sure its trial is recorded. */
+static int slot_end(Coord *k, int si, int ws, int stopping) {
+  Slot *s = &k->slots[si];
+  const RsClaim *cl = &s->claim;
+  RsTrial t;
+  int rc = rs_trial_get(k->st, cl->trial_id, &t);
+  if (rc == TR_OK && t.claim_token == cl->claim_token && t.status == RS_RUNNING && !s->lost) {
+    /* The worker died without recording its result. */
+    int sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    RsStatus status = RS_FAILED;
+    if (stopping && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) status = RS_INTERRUPTED;
+    /* Room for the reason and every tail line, so nothing below truncates. */
+    size_t cap = SW_LOG_TAIL * (sizeof s->tail[0] + 1) + 256, off = 0;
+    char *msg = malloc(cap);
+    if (msg) {
+      if (sig)
+        off += (size_t)snprintf(msg, cap, "worker killed by signal %d (%s)%s", sig, strsignal(sig),
+                                sig == SIGKILL && !stopping ? ": out of memory, or killed" : "");
+      else
+        off += (size_t)snprintf(msg, cap, "worker exited with status %d without recording a result", code);
+      int first = s->ntail > SW_LOG_TAIL ? s->ntail - SW_LOG_TAIL : 0;
+      if (s->ntail > 0 && off < cap) off += (size_t)snprintf(msg + off, cap - off, "\nlast log lines:");
+      for (int i = first; i < s->ntail && off < cap; i++)
+        off += (size_t)snprintf(msg + off, cap - off, "\n%s", s->tail[i % SW_LOG_TAIL]);
+    }
+    RsTrialResult res = {NAN, NAN, -1, 0, 0, mono_now() - s->started, NAN, NULL, msg};
+    rc = rs_trial_finish(k->st, cl->trial_id, cl->claim_token, status, &res);
+    free(msg);
+    if (rc == RS_LOST) rc = TR_OK;
+    rs_trial_clear(&t);
+    if (rc == TR_OK) rc = rs_trial_get(k->st, cl->trial_id, &t);
+  }
+  if (rc != TR_OK) return rc;
+  SwEvent e;
+  memset(&e, 0, sizeof e);
+  e.kind = SW_EV_END;
+  e.slot = si;
+  e.idx = cl->idx;
+  e.trial_id = cl->trial_id;
+  e.attempt = cl->attempts;
+  e.params = trial_params(k, cl->idx);
+  int mine = t.claim_token == cl->claim_token && t.status != RS_RUNNING;
+  e.status = mine ? (int)t.status : RS_RUNNING;
+  e.metric = t.best_metric;
+  e.seconds = t.wall_seconds;
+  e.step = t.steps;
+  e.total_steps = s->total;
+  e.text = mine ? t.error : "claim lost (the lease expired and another runner took the trial)";
+  k->stats->n[e.status]++;
+  if (mine && !isnan(t.wall_seconds)) k->stats->trial_seconds += t.wall_seconds;
+  k->nrun--;
+  s->pid = 0;
+  rs_sweep_counts(k->st, k->c->sweep_id, &k->counts);
+  e.counts = &k->counts;
+  emit(k, &e);
+  rs_trial_clear(&t);
+  rs_claim_clear(&s->claim);
+  return TR_OK;
+}
+
+static int store_error(Coord *k, TrErr *err, int rc) {
+  return tr_err_set(err, rc, "%s", rs_store_errmsg(k->st));
+}
+
+int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
+  SwSchedStats dummy;
+  if (!stats) stats = &dummy;
+  memset(stats, 0, sizeof *stats);
+  if (!c || !c->db_path || !c->trials || c->jobs < 1 || !c->runs_dir || !c->metric)
+    return tr_err_set(err, TR_EINVAL, "scheduler: missing database, trials, runs directory or metric");
+  double t0 = mono_now();
+  Coord k;
+  memset(&k, 0, sizeof k);
+  k.c = c;
+  k.stats = stats;
+  k.lease = c->lease_seconds > 0 ? c->lease_seconds : sw_sched_default_lease();
+  if (c->worker) snprintf(k.worker, sizeof k.worker, "%s", c->worker);
+  else {
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    snprintf(k.worker, sizeof k.worker, "%s:%ld", host, (long)getpid());
+  }
+  int threads = c->threads_per_trial;
+  if (threads <= 0) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = cores > 0 ? (int)(cores / c->jobs) : 1;
+    if (threads < 1) threads = 1;
+  }
+  char runs[TR_PATH_MAX];
+  snprintf(runs, sizeof runs, "%s", c->runs_dir);
+  if (tr_mkdirs(runs) != 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", c->runs_dir, strerror(errno));
+  int rc = rs_store_open(c->db_path, RS_OPEN_EXISTING, &k.st, err);
+  if (rc) return rc;
+  k.slots = calloc((size_t)c->jobs, sizeof *k.slots);
+  struct pollfd *pfd = calloc((size_t)c->jobs, sizeof *pfd);
+  int *pslot = calloc((size_t)c->jobs, sizeof *pslot);
+  if (!k.slots || !pfd || !pslot) {
+    free(k.slots);
+    free(pfd);
+    free(pslot);
+    rs_store_close(k.st);
+    return tr_err_set(err, TR_ENOMEM, "scheduler: out of memory");
+  }
+  for (int i = 0; i < c->jobs; i++) k.slots[i].fd = -1;
+
+  if (rs_sweep_counts(k.st, c->sweep_id, &k.counts) == TR_OK) { /* the view starts with the totals */
+    SwEvent e;
+    memset(&e, 0, sizeof e);
+    e.kind = SW_EV_TICK;
+    e.slot = e.idx = -1;
+    e.counts = &k.counts;
+    emit(&k, &e);
+  }
+  int fatal = TR_OK, forwarded = 0, killed = 0, done = 0;
+  double next_claim = 0, backoff = BACKOFF_MIN, next_tick = 0, beat_every = k.lease / 6;
+  for (;;) {
+    double now = mono_now();
+    int stopping = (c->stop && *c->stop) || fatal != TR_OK;
+    if (stopping && !forwarded) {
+      for (int i = 0; i < c->jobs; i++)
+        if (k.slots[i].pid) kill(k.slots[i].pid, SIGTERM);
+      forwarded = 1;
+      if (c->stop && *c->stop) stats->stopped = 1;
+    }
+    if (c->stop && *c->stop >= 2 && !killed) {
+      for (int i = 0; i < c->jobs; i++)
+        if (k.slots[i].pid) kill(k.slots[i].pid, SIGKILL);
+      killed = 1;
+    }
+    /* Fill free slots. */
+    while (!stopping && !done && k.nrun < c->jobs && now >= next_claim) {
+      RsClaim cl;
+      rc = rs_trial_claim(k.st, c->sweep_id, k.worker, k.lease, c->max_attempts < 1 ? 1 : c->max_attempts, &cl);
+      if (rc) {
+        fatal = store_error(&k, err, rc);
+        break;
+      }
+      if (!cl.claimed) {
+        int64_t others = cl.running - k.nrun;
+        if (cl.running == 0 && k.nrun == 0) done = 1;
+        else if (others <= 0) next_claim = INFINITY; /* ours only: claim again when one ends */
+        else {
+          double wait = cl.wait_seconds > 0.05 && cl.wait_seconds < backoff ? cl.wait_seconds + 0.05 : backoff;
+          next_claim = now + wait;
+          backoff = fmin(backoff * 2, BACKOFF_MAX);
+        }
+        rs_claim_clear(&cl);
+        break;
+      }
+      backoff = BACKOFF_MIN;
+      if (cl.idx < 0 || (size_t)cl.idx >= c->n_trials) {
+        RsTrialResult res = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, "trial index not in this expansion of the spec"};
+        rs_trial_finish(k.st, cl.trial_id, cl.claim_token, RS_FAILED, &res);
+        rs_claim_clear(&cl);
+        continue;
+      }
+      int si = 0;
+      while (k.slots[si].pid) si++;
+      rc = spawn(&k, si, &cl, threads, err);
+      if (rc) {
+        if (!k.slots[si].pid) rs_claim_clear(&cl); /* else the slot owns it */
+        fatal = rc;
+        break;
+      }
+    }
+    if (k.nrun == 0 && (done || stopping)) break;
+
+    /* Wait for output, an exit, a heartbeat, a claim retry or a tick. */
+    double wake = next_tick;
+    int can_claim = !stopping && !done && k.nrun < c->jobs;
+    if (can_claim) wake = fmin(wake, next_claim); /* else a claim time in the past would make this spin */
+    for (int i = 0; i < c->jobs; i++)
+      if (k.slots[i].pid) wake = fmin(wake, k.slots[i].last_beat + beat_every);
+    int timeout = (int)ceil((wake - mono_now()) * 1000);
+    if (timeout < 0) timeout = 0;
+    if (timeout > 250) timeout = 250;
+    int np = 0;
+    for (int i = 0; i < c->jobs; i++)
+      if (k.slots[i].pid && k.slots[i].fd >= 0) {
+        pfd[np] = (struct pollfd){k.slots[i].fd, POLLIN, 0};
+        pslot[np++] = i;
+      }
+    int pr = poll(pfd, (nfds_t)np, timeout);
+    if (pr > 0)
+      for (int j = 0; j < np; j++)
+        if (pfd[j].revents && slot_read(&k, pslot[j])) {
+          close(k.slots[pslot[j]].fd);
+          k.slots[pslot[j]].fd = -1;
+        }
+    /* Reap. */
+    for (int i = 0; i < c->jobs; i++) {
+      Slot *s = &k.slots[i];
+      if (!s->pid) continue;
+      int ws;
+      pid_t r = waitpid(s->pid, &ws, WNOHANG);
+      if (r == 0) continue;
+      if (r < 0 && errno == EINTR) continue;
+      if (s->fd >= 0) { /* everything it wrote is in the pipe now */
+        slot_read(&k, i);
+        close(s->fd);
+        s->fd = -1;
+      }
+      if (r < 0) ws = 0;
+      rc = slot_end(&k, i, ws, (c->stop && *c->stop) || fatal != TR_OK);
+      if (rc && fatal == TR_OK) fatal = store_error(&k, err, rc);
+      next_claim = 0;
+    }
+    /* Leases. */
+    now = mono_now();
+    for (int i = 0; i < c->jobs; i++) {
+      Slot *s = &k.slots[i];
+      if (!s->pid || s->lost || now - s->last_beat < beat_every) continue;
+      rc = rs_trial_heartbeat(k.st, s->claim.trial_id, s->claim.claim_token, k.lease);
+      s->last_beat = now;
+      if (rc == RS_LOST) {
+        s->lost = 1;
+        kill(s->pid, SIGTERM);
+      } else if (rc && fatal == TR_OK) {
+        fatal = store_error(&k, err, rc);
+      }
+    }
+    if (now >= next_tick) {
+      next_tick = now + TICK_EVERY;
+      if (rs_sweep_counts(k.st, c->sweep_id, &k.counts) == TR_OK) {
+        SwEvent e;
+        memset(&e, 0, sizeof e);
+        e.kind = SW_EV_TICK;
+        e.slot = -1;
+        e.idx = -1;
+        e.counts = &k.counts;
+        emit(&k, &e);
+      }
+    }
+  }
+  if (stats->stopped || fatal != TR_OK) rs_trials_mark_interrupted(k.st, c->sweep_id, k.worker, NULL);
+  free(pfd);
+  free(pslot);
+  free(k.slots);
+  rs_store_close(k.st);
+  stats->wall_seconds = mono_now() - t0;
+  return fatal;
+}

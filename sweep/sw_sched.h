@@ -1,0 +1,135 @@
+/*
+** sw_sched.h: the sweep scheduler: trials from the store, each trained by
+** tr_run in its own worker process, several at a time, crash-safe.
+**
+** Contract:
+** - sw_sched_prepare() records a sweep and its expanded trials in the store
+**   (rs_sweep_upsert + rs_trials_insert: one row per trial, never duplicated;
+**   a spec whose trial set changed under the same name is an error).
+** - sw_sched_run() is the coordinator: it claims trials (rs_trial_claim: atomic,
+**   so any number of coordinators on one database share the work), forks one
+**   worker process per trial (at most `jobs` at once) and waits for them. The
+**   coordinator holds the claims' leases (a heartbeat every lease/6 seconds);
+**   a worker opens its OWN store handle after fork, trains with tr_run and
+**   writes metrics (batched), checkpoints and its final row itself. A write
+**   with a lost claim changes nothing and stops the worker.
+** - No SQLite connection is open in the coordinator's process at a fork (the
+**   library's per-file state, kept in process memory, would be inherited
+**   without the locks behind it): sw_sched_run closes its own handle around
+**   each fork, and its caller must hold no store handle open while it runs.
+** - A worker that dies (signal, non-zero exit) without recording its result is
+**   recorded `failed` by the coordinator, with the signal or exit code and the
+**   worker's last SW_LOG_TAIL log lines. Failed trials are retried while
+**   attempts < max_attempts; a retry starts from step 0.
+** - *stop (set by the caller's SIGINT/SIGTERM handler) = 1: claim nothing more,
+**   workers stop at their next step, save a checkpoint and are recorded
+**   `interrupted` (claimable again, resumed from that checkpoint); >= 2: kill
+**   the workers, their trials are marked interrupted. If the coordinator is
+**   killed (kill -9) its workers get SIGTERM (PR_SET_PDEATHSIG) and stop the
+**   same way; trials whose worker died too are reclaimed when their lease expires.
+** - Trials are trained from the expansion given (SwTrial.config, whose hash the
+**   row carries); the run control added here (threads, out_dir, checkpoint
+**   interval) does not enter that hash, nor the checkpoint's config identity.
+**   Checkpoints live in <runs_dir>/<trial hash>/<attempt>/: one directory per
+**   claim, so a worker that lost its trial (and still saves as it stops) never
+**   replaces the file the new owner resumes from. A resume hard-links the
+**   claimed checkpoint and requires the step the store recorded with it (the
+**   stored curve ends there); otherwise the trial restarts from step 0
+**   (rs_trial_reset). A checkpoint interval of 0 becomes eval_interval.
+** - Sample sweeps (sample_checkpoint set): a worker runs sw_infer_run with the
+**   same hooks; no checkpoints, an interrupted trial runs again from the start.
+** - Test seams (environment, read by workers): HPS_TEST_CRASH="IDX:SIG[:ATTEMPT]"
+**   raises signal SIG at the first step of trial IDX (only on that attempt if
+**   given); HPS_TEST_STEP_DELAY_MS=N sleeps N ms per logged step. The lease
+**   defaults to HPS_LEASE_SECONDS when set, else SW_LEASE_SECONDS.
+** - Library code: nothing printed (the worker's own stdout/stderr go into the
+**   pipe to the coordinator); progress reaches the caller as SwEvents.
+*/
+#ifndef SW_SCHED_H
+#define SW_SCHED_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rs_store.h"
+#include "sw_expand.h"
+#include "sw_spec.h"
+#include "tr_err.h"
+
+#define SW_LEASE_SECONDS 30.0
+#define SW_LOG_TAIL 20 /* log lines of a crashed worker kept in its error text */
+
+typedef enum {
+  SW_EV_START,    /* a worker took a trial (claim_kind, from_step) */
+  SW_EV_PROGRESS, /* step, loss, tokens_per_second of a running trial */
+  SW_EV_LOG,      /* a log line of a worker (text) */
+  SW_EV_END,      /* a worker exited: status, metric, seconds, text = error or reason */
+  SW_EV_TICK      /* periodic (about 4 per second): counts refreshed, redraw */
+} SwEventKind;
+
+typedef struct SwEvent {
+  SwEventKind kind;
+  int slot;                /* worker slot, 0..jobs-1 (-1 for TICK) */
+  int idx;                 /* trial index in the sweep */
+  int64_t trial_id;
+  int attempt;
+  const char *claim_kind;  /* START: "claim" | "resume" | "reclaim" | "retry" */
+  const char *params;      /* the trial's params JSON */
+  int64_t step, total_steps, from_step; /* total 0: time-limited; from_step -1: fresh start */
+  double loss, tokens_per_second;       /* PROGRESS: latest train loss and speed */
+  int status;              /* END: RsStatus recorded (RS_RUNNING if the claim was lost) */
+  double metric;           /* END: the trial's best value of the sweep metric (NaN if none) */
+  double seconds;          /* END: the run's wall seconds (NaN if unknown) */
+  const char *text;        /* LOG: the line; END: error or reason, NULL if none */
+  const RsCounts *counts;  /* END, TICK: the sweep's counts in the store */
+  int running_here;        /* TICK, END: workers of this coordinator now running */
+} SwEvent;
+
+typedef struct SwSchedConfig {
+  const char *db_path;     /* every process opens its own handle on it */
+  int64_t sweep_id;
+  const SwTrial *trials;   /* the expansion (by idx) whose rows sw_sched_prepare wrote */
+  size_t n_trials;
+  const char *metric;      /* sweep metric: a metric name tr_run reports (val_loss, ...) */
+  int maximize;            /* goal */
+  int jobs;                /* trials at once, >= 1 */
+  int threads_per_trial;   /* OpenBLAS threads per worker; <= 0: cores / jobs, at least 1 */
+  int max_attempts;        /* 1 + max_retries */
+  double lease_seconds;    /* <= 0: HPS_LEASE_SECONDS or SW_LEASE_SECONDS */
+  const char *runs_dir;    /* checkpoints: <runs_dir>/<trial hash>/ (created) */
+  const char *worker;      /* claim owner name; NULL: "host:pid" */
+  const char *sample_checkpoint; /* non-NULL: a `task: sample` sweep: each trial is
+                              sw_infer_run on this checkpoint, not tr_run */
+  volatile sig_atomic_t *stop; /* may be NULL; see the contract */
+  void (*on_event)(void *ud, const SwEvent *e); /* may be NULL */
+  void *ud;
+} SwSchedConfig;
+
+typedef struct SwSchedStats {
+  int started;             /* workers forked */
+  int n[RS_STATUS_COUNT];  /* END events by status recorded (RS_RUNNING: claim lost) */
+  double wall_seconds;     /* of sw_sched_run */
+  double trial_seconds;    /* sum of the runs' own wall seconds (trials.wall_seconds) */
+  int64_t metric_rows;     /* metric rows the workers wrote */
+  int stopped;             /* a stop request ended the run early */
+} SwSchedStats;
+
+/* Record the sweep and its trials; *sweep_id gets its id, n_new (may be NULL)
+** the number of trial rows created now. Messages go to err. */
+int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, size_t n,
+                     int64_t *sweep_id, size_t *n_new, TrErr *err);
+
+/* Run the sweep until no trial is left to run (or *stop). Returns TR_OK when
+** it ran to the end or stopped on request (stats->stopped); an error code only
+** when the coordinator itself cannot go on (store unusable, fork failed). */
+int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err);
+
+/* The lease the scheduler uses for lease_seconds <= 0. */
+double sw_sched_default_lease(void);
+
+/* Checkpoint root of a sweep for a database file: "<dir>/<db base name>.runs/<sweep>"
+** (the sweep name with characters other than [A-Za-z0-9._-] replaced by '_'). */
+int sw_sched_runs_dir(const char *db_path, const char *sweep, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,342 @@
+/* The scheduler through `hpsweep run` / `hpsweep status`: grids complete once,
+** crashes and divergences are recorded, retries, Ctrl-C and resume, several
+** runners on one database. Tiny models: every trial trains in well under a second. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[256];
+
+static void setup(void) {
+  snprintf(dir, sizeof dir, "/tmp/hps_sched_XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void) {
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(sw_sched, .init = setup, .fini = teardown);
+
+static const char *bin(void) {
+  const char *b = getenv("HPS_BIN");
+  cr_assert_not_null(b, "HPS_BIN is not set (run through meson test)");
+  return b;
+}
+
+/* A grid over optimizer.lr (values given as YAML) x `seeds` seeds on a tiny model. */
+static void write_spec(const char *name, const char *lrs, int seeds, int steps, int log_interval,
+                       int max_retries, const char *extra_base) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fprintf(f,
+          "name: %s\nmethod: grid\nmetric: {name: val_loss, goal: minimize}\n"
+          "parameters:\n  optimizer.lr:\n    values: %s\n",
+          name, lrs);
+  if (seeds > 1) {
+    fprintf(f, "  train.seed:\n    values: [");
+    for (int i = 0; i < seeds; i++) fprintf(f, "%s%d", i ? ", " : "", i + 1);
+    fprintf(f, "]\n");
+  }
+  fprintf(f,
+          "hpsweep:\n  workers: 2\n  max_retries: %d\n  base:\n"
+          "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
+          "    optimizer: {grad_clip: 0}\n"
+          "    train: {batch_size: 4, max_steps: %d, eval_interval: 10, eval_batches: 2, log_interval: %d%s}\n",
+          max_retries, steps, log_interval, extra_base ? extra_base : "");
+  fclose(f);
+}
+
+/* Start `hpsweep ARGS...` in dir with extra environment "K=V" entries (NULL-terminated),
+** output to dir/<log>. Returns the pid. */
+static pid_t start(const char *log, const char *const *env, const char *const *args) {
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    setpgid(0, 0);
+    if (chdir(dir) != 0) _exit(127);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0) _exit(127);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+    const char *argv[16] = {bin()};
+    int n = 1;
+    for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    execv(bin(), (char **)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+static int wait_exit(pid_t pid) {
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+static int run(const char *log, const char *const *env, const char *const *args) {
+  return wait_exit(start(log, env, args));
+}
+
+static sqlite3 *db_open(void) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_busy_timeout(db, 10000);
+  return db;
+}
+
+/* The first column of the first row of sql as an integer (-1 if no row). */
+static long long q_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
+  long long v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  return v;
+}
+
+/* The first column of the first row as text, into buf ("" if none). */
+static const char *q_text(sqlite3 *db, const char *sql, char *buf, size_t n) {
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
+  buf[0] = '\0';
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+    snprintf(buf, n, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  return buf;
+}
+
+static long long db_int(const char *sql) {
+  sqlite3 *db = db_open();
+  long long v = q_int(db, sql);
+  sqlite3_close(db);
+  return v;
+}
+
+/* For polling while a runner creates the file: -1 when there is no answer yet. */
+static long long db_try_int(const char *sql) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+  sqlite3 *db;
+  long long v = -1;
+  if (access(path, F_OK) != 0 || sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return v;
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+  return v;
+}
+
+static char *slurp(const char *name) {
+  static char buf[1 << 18];
+  char path[400];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "r");
+  if (!f) return strcpy(buf, "");
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+Test(sw_sched, grid_of_6_at_j2_completes_each_trial_once_and_a_rerun_does_nothing) {
+  write_spec("g6", "[0.001, 0.003, 0.01]", 2, 20, 5, 0, NULL);
+  const char *args[] = {"run", "g6.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("run1.log", NULL, args), 0, "%s", slurp("run1.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 6, "%s", slurp("run1.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE attempts = 1 AND best_metric IS NOT NULL "
+                      "AND final_metric IS NOT NULL AND steps = 20 AND summary IS NOT NULL AND flops > 0"), 6);
+  cr_assert_eq(db_int("SELECT count(DISTINCT trial_id) FROM metrics WHERE name = 'val_loss'"), 6);
+  cr_assert_eq(db_int("SELECT count(DISTINCT trial_id) FROM metrics WHERE name = 'train_loss'"), 6);
+  /* The stored best is the minimum of the stored curve. */
+  cr_assert_eq(db_int("SELECT count(*) FROM trials t WHERE best_metric = "
+                      "(SELECT min(value) FROM metrics WHERE trial_id = t.id AND name = 'val_loss')"), 6);
+  cr_assert(strstr(slurp("run1.log"), "hpsweep top g6"), "%s", slurp("run1.log"));
+  long long events = db_int("SELECT count(*) FROM events");
+
+  cr_assert_eq(run("run2.log", NULL, args), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials"), 6);
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 1"), 6);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind IN ('claim', 'resume', 'retry', 'reclaim')"), 6);
+  cr_assert_eq(db_int("SELECT count(*) FROM events"), events, "a re-run wrote events: %s", slurp("run2.log"));
+
+  const char *st[] = {"status", "g6", "--db", "hpsweep.db", NULL};
+  cr_assert_eq(run("status.log", NULL, st), 0);
+  cr_assert(strstr(slurp("status.log"), "6/6 done, 6 completed"), "%s", slurp("status.log"));
+  const char *all[] = {"status", NULL};
+  cr_assert_eq(run("status_all.log", NULL, all), 0);
+  cr_assert(strstr(slurp("status_all.log"), "g6 ["), "%s", slurp("status_all.log"));
+}
+
+Test(sw_sched, segfault_and_divergence_are_recorded_while_the_others_complete) {
+  /* Trial 1 (lr 100, no clipping) diverges; trial 2's worker segfaults at its first step. */
+  write_spec("bad", "[0.001, 100.0, 0.003, 0.01]", 1, 20, 1, 0, NULL);
+  const char *env[] = {"HPS_TEST_CRASH=2:11", NULL};
+  const char *args[] = {"run", "bad.yaml", NULL};
+  cr_assert_eq(run("run.log", env, args), 1, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  char buf[4096];
+  cr_assert_str_eq(q_text(db, "SELECT status FROM trials WHERE idx = 1", buf, sizeof buf), "diverged");
+  q_text(db, "SELECT error FROM trials WHERE idx = 1", buf, sizeof buf);
+  cr_assert(strstr(buf, "step"), "diverged without a reason: '%s'", buf);
+  cr_assert_str_eq(q_text(db, "SELECT status FROM trials WHERE idx = 2", buf, sizeof buf), "failed");
+  q_text(db, "SELECT error FROM trials WHERE idx = 2", buf, sizeof buf);
+  cr_assert(strstr(buf, "signal 11"), "%s", buf);
+  cr_assert(strstr(buf, "last log lines:\ntrial 3, attempt 1"), "no log tail in: %s", buf);
+  cr_assert_eq(q_int(db, "SELECT count(*) FROM trials WHERE idx IN (0, 3) AND status = 'completed'"), 2);
+  cr_assert_eq(q_int(db, "SELECT count(*) FROM events WHERE kind = 'fail'"), 1);
+  cr_assert_eq(q_int(db, "SELECT count(*) FROM events WHERE kind = 'diverge'"), 1);
+  sqlite3_close(db);
+  cr_assert(strstr(slurp("run.log"), "failed trial 3"), "%s", slurp("run.log")); /* trial id = idx + 1 */
+}
+
+Test(sw_sched, max_retries_requeues_a_failed_trial_with_the_same_parameters) {
+  /* Trial 1 aborts on its first attempt only: the retry completes it. */
+  write_spec("retry", "[0.001, 0.003, 0.01]", 1, 20, 1, 1, NULL);
+  const char *env[] = {"HPS_TEST_CRASH=1:6:1", NULL};
+  const char *args[] = {"run", "retry.yaml", "-j", "1", NULL};
+  cr_assert_eq(run("run.log", env, args), 0, "%s", slurp("run.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 3);
+  cr_assert_eq(db_int("SELECT attempts FROM trials WHERE idx = 1"), 2);
+  cr_assert_eq(db_int("SELECT count(*) FROM events e JOIN trials t ON t.id = e.trial_id "
+                      "WHERE t.idx = 1 AND e.kind = 'retry'"), 1);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'fail'"), 1);
+
+  /* A trial that always crashes stops after 1 + max_retries attempts. */
+  write_spec("retry2", "[0.001, 0.003]", 1, 20, 1, 2, NULL);
+  const char *env2[] = {"HPS_TEST_CRASH=0:6", NULL};
+  const char *args2[] = {"run", "retry2.yaml", NULL};
+  cr_assert_eq(run("run2.log", env2, args2), 1, "%s", slurp("run2.log"));
+  sqlite3 *db = db_open();
+  char buf[2048];
+  cr_assert_eq(q_int(db, "SELECT attempts FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
+                         "WHERE s.name = 'retry2' AND idx = 0"), 3);
+  q_text(db, "SELECT status || ': ' || error FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
+             "WHERE s.name = 'retry2' AND idx = 0", buf, sizeof buf);
+  cr_assert(strstr(buf, "failed: worker killed by signal 6"), "%s", buf);
+  sqlite3_close(db);
+}
+
+Test(sw_sched, sigint_leaves_interrupted_trials_that_a_rerun_resumes_from_checkpoints) {
+  write_spec("intr", "[0.001, 0.002, 0.003, 0.01]", 1, 80, 1, 0, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=10", NULL};
+  const char *args[] = {"run", "intr.yaml", "-j", "2", NULL};
+  pid_t pid = start("run1.log", slow, args);
+  /* Wait until both first trials have a checkpoint (every eval_interval = 10 steps). */
+  int ready = 0;
+  for (int i = 0; i < 1000 && !ready; i++) {
+    sleep_ms(20);
+    ready = db_try_int("SELECT count(*) FROM trials WHERE status = 'running' AND checkpoint_step >= 10") == 2;
+  }
+  cr_assert(ready, "no running trial reached a checkpoint: %s", slurp("run1.log"));
+  kill(pid, SIGINT);
+  cr_assert_eq(wait_exit(pid), 1, "%s", slurp("run1.log"));
+  cr_assert(strstr(slurp("run1.log"), "run the same command again to resume"), "%s", slurp("run1.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'interrupted' AND checkpoint_step > 0"), 2,
+               "%s", slurp("run1.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'running'"), 0);
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 0);
+
+  cr_assert_eq(run("run2.log", NULL, args), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed' AND steps = 80"), 4);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'resume' AND message LIKE '%from checkpoint step%'"),
+               2);
+  /* The resumed curves are whole: one train_loss row per step. */
+  cr_assert_eq(db_int("SELECT count(*) FROM metrics WHERE name = 'train_loss'"), 4 * 80);
+}
+
+Test(sw_sched, four_runners_on_one_database_run_each_of_24_trials_exactly_once) {
+  write_spec("c24", "[0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.01, 0.011, 0.012]", 2,
+             20, 5, 0, NULL);
+  /* All four create the sweep at once, then race on the claims. */
+  pid_t p[4];
+  char log[4][32];
+  const char *args[] = {"run", "c24.yaml", "-j", "1", NULL};
+  for (int i = 0; i < 4; i++) {
+    snprintf(log[i], sizeof log[i], "runner%d.log", i);
+    p[i] = start(log[i], NULL, args);
+  }
+  for (int i = 0; i < 4; i++) cr_assert_eq(wait_exit(p[i]), 0, "%s", slurp(log[i]));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials"), 24);
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 1"), 24);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'complete'"), 24);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind IN ('claim', 'resume', 'retry', 'reclaim')"), 24);
+  cr_assert(db_int("SELECT count(DISTINCT worker) FROM trials") >= 2, "one runner did everything");
+  for (int i = 0; i < 4; i++) {
+    const char *out = slurp(log[i]);
+    cr_assert_null(strstr(out, "locked"), "%s: %s", log[i], out);
+    cr_assert_null(strstr(out, "busy"), "%s: %s", log[i], out);
+  }
+}
+
+Test(sw_sched, a_changed_spec_under_the_same_name_is_refused) {
+  write_spec("same", "[0.001, 0.003]", 1, 10, 5, 0, NULL);
+  const char *args[] = {"run", "same.yaml", NULL};
+  cr_assert_eq(run("run1.log", NULL, args), 0, "%s", slurp("run1.log"));
+  write_spec("same", "[0.001, 0.005]", 1, 10, 5, 0, NULL);
+  cr_assert_eq(run("run2.log", NULL, args), 2, "%s", slurp("run2.log"));
+  cr_assert(strstr(slurp("run2.log"), "changed"), "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials"), 2);
+}
+
+Test(sw_sched, bad_usage_exits_2) {
+  const char *a1[] = {"run", NULL};
+  cr_assert_eq(run("u1.log", NULL, a1), 2);
+  cr_assert(strstr(slurp("u1.log"), "hpsweep run: missing SPEC.yaml"), "%s", slurp("u1.log"));
+  write_spec("u", "[0.001]", 1, 10, 5, 0, NULL);
+  const char *a2[] = {"run", "u.yaml", "-j", "0", NULL};
+  cr_assert_eq(run("u2.log", NULL, a2), 2);
+  cr_assert(strstr(slurp("u2.log"), "'0'"), "%s", slurp("u2.log"));
+  const char *a3[] = {"status", "--db", "nope.db", NULL};
+  cr_assert_eq(run("u3.log", NULL, a3), 2);
+  cr_assert(strstr(slurp("u3.log"), "nope.db"), "%s", slurp("u3.log"));
+}
+
+Test(sw_sched, a_sample_sweep_measures_each_setting_on_a_trained_checkpoint) {
+  write_spec("base", "[0.01]", 1, 20, 5, 0, NULL);
+  const char *a1[] = {"run", "base.yaml", NULL};
+  cr_assert_eq(run("train.log", NULL, a1), 0, "%s", slurp("train.log"));
+  sqlite3 *db = db_open();
+  char ckpt[1024];
+  q_text(db, "SELECT checkpoint FROM trials", ckpt, sizeof ckpt);
+  sqlite3_close(db);
+  cr_assert(ckpt[0], "the trained trial recorded no checkpoint");
+  char path[400];
+  snprintf(path, sizeof path, "%s/samp.yaml", dir);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "name: samp\nmethod: grid\nmetric: {name: distinct_2, goal: maximize}\n"
+             "parameters:\n  sample.temperature:\n    values: [0.5, 1.0]\n"
+             "hpsweep:\n  task: sample\n  checkpoint: %s\n"
+             "  base:\n    sample: {max_tokens: 16, n_prompts: 2, n_samples: 2, prompt_tokens: 8}\n",
+          ckpt);
+  fclose(f);
+  const char *a2[] = {"run", "samp.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("samp.log", NULL, a2), 0, "%s", slurp("samp.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE s.name = 'samp' "
+                      "AND t.status = 'completed' AND t.best_metric BETWEEN 0 AND 1"), 2, "%s", slurp("samp.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s "
+                      "ON s.id = t.sweep_id WHERE s.name = 'samp' AND m.name = 'validity'"), 2);
+}
