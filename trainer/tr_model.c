@@ -389,7 +389,7 @@ static void layer_forward(TrModel *m, int l, int B, int T, TrRng *rng) {
                           p, rng);
   tr_layernorm_forward(la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, w.ln2w, w.ln2b, N, C);
   tr_matmul_forward(la.fch, la.ln2, w.fcw, w.fcb, N, C, m->H, 0.0f);
-  tr_gelu_forward(la.fch_gelu, la.fch_tanh, la.fch, (size_t)N * m->H);
+  tr_gelu_forward_tanh(la.fch_gelu, la.fch_tanh, la.fch, (size_t)N * m->H);
   residual_branch_forward(m, la.res3, la.res2, la.fch_gelu, w.fcprojw, w.fcprojb, la.mlpres_mask,
                           N, m->H, p, rng);
 }

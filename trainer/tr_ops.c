@@ -312,15 +312,15 @@ static inline float tanh_v(float u) { return 1.0f - 2.0f / (1.0f + expf_v(2.0f *
 
 static inline float gelu_tanh(float x) { return tanh_v(GELU_K * (x + GELU_A * x * x * x)); }
 
-void tr_gelu_forward(float *out, float *th, const float *inp, size_t n) {
-  if (th) {
-    for (size_t i = 0; i < n; i++) {
-      float x = inp[i], t = gelu_tanh(x);
-      th[i] = t;
-      out[i] = 0.5f * x * (1.0f + t);
-    }
-  } else {
-    for (size_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + gelu_tanh(inp[i]));
+void tr_gelu_forward(float *out, const float *inp, size_t n) {
+  for (size_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + gelu_tanh(inp[i]));
+}
+
+void tr_gelu_forward_tanh(float *out, float *th, const float *inp, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float x = inp[i], t = gelu_tanh(x);
+    th[i] = t;
+    out[i] = 0.5f * x * (1.0f + t);
   }
 }
 

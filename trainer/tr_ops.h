@@ -65,9 +65,10 @@ void tr_attention_backward(float *dqkv, const float *dout, const float *qkv, con
                            int NH);
 
 /* ---- GELU (tanh approximation) ------------------------------------------ */
-/* out = 0.5 x (1 + t), t = tanh(sqrt(2/pi) (x + 0.044715 x^3)); th (n) receives t
-   unless NULL (keeping t makes the backward and a recompute exp-free). */
-void tr_gelu_forward(float *out, float *th, const float *inp, size_t n);
+/* out = 0.5 x (1 + t), t = tanh(sqrt(2/pi) (x + 0.044715 x^3)). */
+void tr_gelu_forward(float *out, const float *inp, size_t n);
+/* The same, also writing t to th (n): the backward then needs no exp. */
+void tr_gelu_forward_tanh(float *out, float *th, const float *inp, size_t n);
 /* dinp = dout * gelu'(inp), OVERWRITES; dinp may alias dout. th: the kept t, or
    NULL to recompute it. */
 void tr_gelu_backward(float *dinp, const float *dout, const float *inp, const float *th, size_t n);
