@@ -47,6 +47,8 @@ static pid_t start(const char *log) {
     dup2(fd, 1);
     dup2(fd, 2);
     setenv("HPS_LEASE_SECONDS", "1", 1);
+    /* Each logged step sleeps, so the sweep outlasts the kills however fast the trainer is. */
+    setenv("HPS_TEST_STEP_DELAY_MS", "15", 1);
     execl(bin, bin, "run", "crash.yaml", "-j", "2", "--quiet", (char *)NULL);
     _exit(127);
   }
