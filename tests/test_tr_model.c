@@ -117,7 +117,8 @@ Test(tr_model, parameter_layout_follows_the_contract_order) {
   cr_assert_eq(off, tr_model_num_params(m));
   cr_assert_eq(tr_model_tensor_find(m, "qkvw")->numel, 2u * 24 * 8);
   cr_assert_eq(tr_model_tensor_find(m, "fcprojw")->shape[2], 32);
-  cr_assert(tr_model_tensor_find(m, "fcw")->is_matrix && !tr_model_tensor_find(m, "wpe")->is_matrix);
+  cr_assert(tr_model_tensor_find(m, "fcw")->is_matrix && tr_model_tensor_find(m, "wpe")->is_matrix &&
+            !tr_model_tensor_find(m, "ln1w")->is_matrix && !tr_model_tensor_find(m, "qkvb")->is_matrix);
   tr_model_destroy(m);
   cfg.bias = 0;
   m = make(&cfg, 1, 1, 0);

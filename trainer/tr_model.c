@@ -112,7 +112,7 @@ static void layout_tensors(TrModel *m) {
   size_t off = 0;
   TrParamTensor *t = m->tensors;
   set_tensor(&t[0], 0, &off, 2, V, C, 0, 1, 1);
-  set_tensor(&t[1], 1, &off, 2, T, C, 0, 0, 1);
+  set_tensor(&t[1], 1, &off, 2, T, C, 0, 1, 1);
   set_tensor(&t[2], 2, &off, 2, L, C, 0, 0, 1);
   set_tensor(&t[3], 3, &off, 2, L, C, 0, 0, bi);
   set_tensor(&t[4], 4, &off, 3, L, 3 * C, C, 1, 1);
@@ -252,7 +252,7 @@ void tr_model_init(TrModel *m, TrRng *rng) {
     const TrParamTensor *t = &m->tensors[i];
     float *x = m->params_mem + t->offset;
     const char *nm = t->name;
-    int is_weight = t->is_matrix || strcmp(nm, "wpe") == 0;
+    int is_weight = t->is_matrix;
     int is_gain = strcmp(nm, "ln1w") == 0 || strcmp(nm, "ln2w") == 0 || strcmp(nm, "lnfw") == 0;
     double s = (strcmp(nm, "attprojw") == 0 || strcmp(nm, "fcprojw") == 0) ? proj_std : std;
     for (size_t j = 0; j < t->numel; j++)

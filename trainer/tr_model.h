@@ -43,7 +43,7 @@ typedef struct TrParamTensor {
   size_t numel;      /* 0 for a bias when bias = 0 */
   int ndim;          /* 1..3 */
   int shape[3];      /* e.g. qkvw: {L, 3C, C} */
-  int is_matrix;     /* a 2-D weight per layer (wte, qkvw, attprojw, fcw, fcprojw): gets weight decay */
+  int is_matrix;     /* a 2-D weight (wte, wpe, qkvw, attprojw, fcw, fcprojw): gets weight decay */
 } TrParamTensor;
 
 #define TR_MODEL_NTENSORS 16

@@ -18,7 +18,7 @@ bias), rounded to float32, and the reference is then computed in float64.
 Config: V=32, T=8, C=16, L=2, n_head=2, mlp_ratio=4, B=2, bias 1 and 0.
 
 AdamW trajectory (for the optimizer test): torch.optim.AdamW(lr=1e-2,
-betas=(0.9, 0.95), eps=1e-8), weight_decay 0.1 only on wte, qkvw, attprojw, fcw,
+betas=(0.9, 0.95), eps=1e-8), weight_decay 0.1 only on wte, wpe, qkvw, attprojw, fcw,
 fcprojw (0 on everything else), gradients clipped before each step with
 torch.nn.utils.clip_grad_norm_(params, 1.0) (coef = 1/(norm + 1e-6) when
 norm > 1). Each of the 5 steps: forward + backward on the same batch, record the
@@ -49,7 +49,7 @@ import torch.nn.functional as F
 
 V, T, C, L, NH, MLP, B = 32, 8, 16, 2, 2, 4, 2
 NSTEPS, LR, BETAS, EPS, WD, CLIP = 5, 1e-2, (0.9, 0.95), 1e-8, 0.1, 1.0
-DECAYED = {"wte", "qkvw", "attprojw", "fcw", "fcprojw"}
+DECAYED = {"wte", "wpe", "qkvw", "attprojw", "fcw", "fcprojw"}
 
 
 def layout(bias):
