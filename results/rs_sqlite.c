@@ -63,6 +63,28 @@ static int sq_done(RsStore *st, sqlite3_stmt *s, const char *what) {
   return rc == SQLITE_DONE ? TR_OK : sq_fail(st, rc, what);
 }
 
+/* sq_done, then finalize: the end of a one-shot statement. */
+static int sq_done_final(RsStore *st, sqlite3_stmt *s, const char *what) {
+  int rc = sq_done(st, s, what);
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Room for element n of the growing array v (capacity *cap, `first` elements at first). Returns the
+** array, moved or not; out of memory, v unchanged and *rc = "what: out of memory". */
+static void *sq_grow(RsStore *st, void *v, size_t n, size_t *cap, size_t size, size_t first, const char *what,
+                     int *rc) {
+  if (n < *cap) return v;
+  size_t c = *cap ? 2 * *cap : first;
+  void *nv = realloc(v, c * size);
+  if (!nv) {
+    *rc = rs_store_fail(st, TR_ENOMEM, "%s: out of memory", what);
+    return v;
+  }
+  *cap = c;
+  return nv;
+}
+
 static void bind_text(sqlite3_stmt *s, int i, const char *v) {
   if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
   else sqlite3_bind_null(s, i);
@@ -142,9 +164,7 @@ static int event_insert(RsStore *st, int64_t sweep_id, int64_t trial_id, const c
   sqlite3_bind_double(s, 3, rs_store_now(st));
   bind_text(s, 4, kind);
   bind_text(s, 5, message);
-  rc = sq_done(st, s, "log event");
-  sqlite3_finalize(s);
-  return rc;
+  return sq_done_final(st, s, "log event");
 }
 
 /* ---- open, schema, migrations ---- */
@@ -338,8 +358,7 @@ static int upsert_body(RsStore *st, void *arg) {
   sqlite3_bind_int64(s, 7, a->seed);
   bind_text(s, 8, a->task);
   sqlite3_bind_double(s, 9, rs_store_now(st));
-  rc = sq_done(st, s, "create sweep");
-  sqlite3_finalize(s);
+  rc = sq_done_final(st, s, "create sweep");
   if (rc) return rc;
   a->id = sqlite3_last_insert_rowid(sq_of(st)->db);
   return event_insert(st, a->id, 0, "create", a->name);
@@ -414,15 +433,8 @@ static int sweeps_list_body(RsStore *st, void *arg) {
   size_t cap = 0;
   int r;
   while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-    if (l->n == cap) {
-      cap = cap ? 2 * cap : 8;
-      RsSweep *nv = realloc(l->v, cap * sizeof *nv);
-      if (!nv) {
-        rc = rs_store_fail(st, TR_ENOMEM, "list sweeps: out of memory");
-        break;
-      }
-      l->v = nv;
-    }
+    l->v = sq_grow(st, l->v, l->n, &cap, sizeof *l->v, 8, "list sweeps", &rc);
+    if (rc) break;
     memset(&l->v[l->n], 0, sizeof *l->v);
     int oom = sweep_row(s, &l->v[l->n++]);
     if (oom) {
@@ -618,8 +630,7 @@ static int claim_body(RsStore *st, void *arg) {
   if (rc) return rc;
   sqlite3_bind_int64(s, 1, o->trial_id);
   sqlite3_bind_int64(s, 2, o->checkpoint ? o->checkpoint_step : -1);
-  rc = sq_done(st, s, "claim: delete old metrics");
-  sqlite3_finalize(s);
+  rc = sq_done_final(st, s, "claim: delete old metrics");
   if (rc) return rc;
 
   rc = sq_prep(st,
@@ -637,8 +648,7 @@ static int claim_body(RsStore *st, void *arg) {
   sqlite3_bind_double(s, 5, now);
   bind_text(s, 6, o->checkpoint);
   if (o->checkpoint) sqlite3_bind_int64(s, 7, o->checkpoint_step);
-  rc = sq_done(st, s, "claim");
-  sqlite3_finalize(s);
+  rc = sq_done_final(st, s, "claim");
   if (rc) return rc;
   if (sqlite3_changes(sq_of(st)->db) != 1) /* cannot happen under the write lock */
     return rs_store_fail(st, TR_EDB, "claim: trial %lld changed under the write lock", (long long)o->trial_id);
@@ -702,8 +712,7 @@ static int held_update(RsStore *st, HeldArgs *a, const char *sql, sqlite3_stmt *
 }
 
 static int held_run(RsStore *st, HeldArgs *a, sqlite3_stmt *s) {
-  int rc = sq_done(st, s, a->what);
-  sqlite3_finalize(s);
+  int rc = sq_done_final(st, s, a->what);
   if (rc) return rc;
   return sqlite3_changes(sq_of(st)->db) == 1 ? TR_OK : claim_lost(st, a->trial_id, a->token, a->what);
 }
@@ -745,8 +754,7 @@ static int reset_body(RsStore *st, void *arg) {
   if (rc || (rc = held_run(st, a, s))) return rc;
   if ((rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1", &s, a->what))) return rc;
   sqlite3_bind_int64(s, 1, a->trial_id);
-  rc = sq_done(st, s, a->what);
-  sqlite3_finalize(s);
+  rc = sq_done_final(st, s, a->what);
   if (rc) return rc;
   return event_insert(st, 0, a->trial_id, "restart", "checkpoint could not be loaded: restart from step 0");
 }
@@ -807,30 +815,28 @@ typedef struct InterruptArgs {
   size_t n;
 } InterruptArgs;
 
+/* One statement of interrupt_body: ?1 sweep id (<= 0: any), ?2 worker, ?3 now. */
+static int interrupt_exec(RsStore *st, const InterruptArgs *a, double now, const char *sql) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, sql, &s, "mark interrupted");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  bind_text(s, 2, a->worker);
+  sqlite3_bind_double(s, 3, now);
+  return sq_done_final(st, s, "mark interrupted");
+}
+
 static int interrupt_body(RsStore *st, void *arg) {
   InterruptArgs *a = arg;
   double now = rs_store_now(st);
-  sqlite3_stmt *s;
-  int rc = sq_prep(st, "INSERT INTO events (sweep_id, trial_id, time, kind, message) "
-                       "SELECT sweep_id, id, ?3, 'interrupt', 'worker ' || ?2 || ' stopped' FROM trials "
-                       "WHERE (?1 <= 0 OR sweep_id = ?1) AND worker = ?2 AND status = 'running'",
-                   &s, "mark interrupted");
+  int rc = interrupt_exec(st, a, now,
+                          "INSERT INTO events (sweep_id, trial_id, time, kind, message) "
+                          "SELECT sweep_id, id, ?3, 'interrupt', 'worker ' || ?2 || ' stopped' FROM trials "
+                          "WHERE (?1 <= 0 OR sweep_id = ?1) AND worker = ?2 AND status = 'running'");
   if (rc) return rc;
-  sqlite3_bind_int64(s, 1, a->sweep_id);
-  bind_text(s, 2, a->worker);
-  sqlite3_bind_double(s, 3, now);
-  rc = sq_done(st, s, "mark interrupted");
-  sqlite3_finalize(s);
-  if (rc) return rc;
-  rc = sq_prep(st, "UPDATE trials SET status = 'interrupted', lease_until = NULL, ended = ?3 "
-                   "WHERE (?1 <= 0 OR sweep_id = ?1) AND worker = ?2 AND status = 'running'",
-               &s, "mark interrupted");
-  if (rc) return rc;
-  sqlite3_bind_int64(s, 1, a->sweep_id);
-  bind_text(s, 2, a->worker);
-  sqlite3_bind_double(s, 3, now);
-  rc = sq_done(st, s, "mark interrupted");
-  sqlite3_finalize(s);
+  rc = interrupt_exec(st, a, now,
+                      "UPDATE trials SET status = 'interrupted', lease_until = NULL, ended = ?3 "
+                      "WHERE (?1 <= 0 OR sweep_id = ?1) AND worker = ?2 AND status = 'running'");
   a->n = rc ? 0 : (size_t)sqlite3_changes(sq_of(st)->db);
   return rc;
 }
@@ -926,15 +932,8 @@ static int running_body(RsStore *st, void *arg) {
   size_t cap = 0;
   int r = SQLITE_DONE;
   while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
-    if (a->n == cap) {
-      cap = cap ? 2 * cap : 8;
-      RsRunning *nv = realloc(a->v, cap * sizeof *nv);
-      if (!nv) {
-        rc = rs_store_fail(st, TR_ENOMEM, "list running trials: out of memory");
-        break;
-      }
-      a->v = nv;
-    }
+    a->v = sq_grow(st, a->v, a->n, &cap, sizeof *a->v, 8, "list running trials", &rc);
+    if (rc) break;
     RsRunning *x = &a->v[a->n++];
     memset(x, 0, sizeof *x);
     int oom = 0;
@@ -1047,15 +1046,8 @@ static int read_body(RsStore *st, void *arg) {
   size_t cap = 0;
   int r;
   while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-    if (a->n == cap) {
-      cap = cap ? 2 * cap : 64;
-      RsPoint *nv = realloc(a->v, cap * sizeof *nv);
-      if (!nv) {
-        rc = rs_store_fail(st, TR_ENOMEM, "read metrics: out of memory");
-        break;
-      }
-      a->v = nv;
-    }
+    a->v = sq_grow(st, a->v, a->n, &cap, sizeof *a->v, 64, "read metrics", &rc);
+    if (rc) break;
     a->v[a->n++] = (RsPoint){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
                              sqlite3_column_double(s, 2), sqlite3_column_double(s, 3)};
   }

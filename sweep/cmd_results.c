@@ -106,6 +106,29 @@ static int need_sweep(const Opts *o) {
   return 0;
 }
 
+/* Open the database and load the trials of sweep o->pos in one snapshot; 0 or the exit code. */
+static int open_trials(const Opts *o, RsDb **db, RsTrialSet *ts) {
+  int rc = open_db(o, db);
+  if (rc) return rc;
+  TrErr e = {0};
+  rs_db_snapshot_begin(*db, NULL);
+  if (rs_trials_load(*db, o->pos, ts, &e) != TR_OK) {
+    rs_db_close(*db);
+    return fail(o->cmd, &e);
+  }
+  return 0;
+}
+
+static void close_trials(RsDb *db, RsTrialSet *ts) {
+  rs_trials_deinit(ts);
+  rs_db_close(db);
+}
+
+static int fail_trials(const Opts *o, RsDb *db, RsTrialSet *ts, const TrErr *e) {
+  close_trials(db, ts);
+  return fail(o->cmd, e);
+}
+
 /* ---- tables: aligned text, CSV or JSON ----------------------------------- */
 
 enum { C_TEXT, C_REAL, C_INT, C_NULL };
@@ -327,21 +350,13 @@ static int cmd_top(int argc, char **argv) {
   Opts o;
   RsFormat fmt;
   RsDb *db;
+  RsTrialSet ts;
   int rc = parse(argc, argv, "--db --format --by -n", &o);
   if (rc || (rc = get_format(&o, &fmt)) || (rc = need_sweep(&o))) return rc;
-  if ((rc = open_db(&o, &db))) return rc;
+  if ((rc = open_trials(&o, &db, &ts))) return rc;
   TrErr e = {0};
-  RsTrialSet ts;
-  rs_db_snapshot_begin(db, NULL);
-  if (rs_trials_load(db, o.pos, &ts, &e) != TR_OK) {
-    rs_db_close(db);
-    return fail(o.cmd, &e);
-  }
-  if (o.by && strcmp(o.by, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.by, &e) != TR_OK) {
-    rs_trials_deinit(&ts);
-    rs_db_close(db);
-    return fail(o.cmd, &e);
-  }
+  if (o.by && strcmp(o.by, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.by, &e) != TR_OK)
+    return fail_trials(&o, db, &ts, &e);
   int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
   rs_trials_rank(&ts, order);
   Tab t = {0};
@@ -376,8 +391,7 @@ static int cmd_top(int argc, char **argv) {
   tab_print(&t, fmt, stdout);
   tab_free(&t);
   free(order);
-  rs_trials_deinit(&ts);
-  rs_db_close(db);
+  close_trials(db, &ts);
   return 0;
 }
 
@@ -387,23 +401,17 @@ static int cmd_compare(int argc, char **argv) {
   Opts o;
   RsFormat fmt;
   RsDb *db;
+  RsTrialSet ts;
   int rc = parse(argc, argv, "--db --format --by", &o);
   if (rc || (rc = get_format(&o, &fmt)) || (rc = need_sweep(&o))) return rc;
-  if ((rc = open_db(&o, &db))) return rc;
+  if ((rc = open_trials(&o, &db, &ts))) return rc;
   TrErr e = {0};
-  RsTrialSet ts;
-  rs_db_snapshot_begin(db, NULL);
-  if (rs_trials_load(db, o.pos, &ts, &e) != TR_OK) {
-    rs_db_close(db);
-    return fail(o.cmd, &e);
-  }
   int by[2], nby = 0;
   if (!o.by) {
     for (int k = 0; k < ts.np && !nby; k++)
       if (ts.p[k].varies && !ts.p[k].is_seed) by[nby++] = k;
     if (!nby) {
-      rs_trials_deinit(&ts);
-      rs_db_close(db);
+      close_trials(db, &ts);
       return bad(o.cmd, "%s", "no parameter other than the seed varies; nothing to compare (use --by PARAM)");
     }
   } else {
@@ -412,25 +420,16 @@ static int cmd_compare(int argc, char **argv) {
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
       if (nby == 2) {
-        rs_trials_deinit(&ts);
-        rs_db_close(db);
+        close_trials(db, &ts);
         return bad(o.cmd, "--by takes one or two parameters, got '%s'", o.by);
       }
-      if (rs_param_find(&ts, tok, &by[nby], &e) != TR_OK) {
-        rs_trials_deinit(&ts);
-        rs_db_close(db);
-        return fail(o.cmd, &e);
-      }
+      if (rs_param_find(&ts, tok, &by[nby], &e) != TR_OK) return fail_trials(&o, db, &ts, &e);
       nby++;
     }
     if (nby == 0) return bad(o.cmd, "--by wants PARAM[,PARAM], got '%s'", o.by);
   }
   RsCompare c;
-  if (rs_compare_build(&ts, by, nby, &c, &e) != TR_OK) {
-    rs_trials_deinit(&ts);
-    rs_db_close(db);
-    return fail(o.cmd, &e);
-  }
+  if (rs_compare_build(&ts, by, nby, &c, &e) != TR_OK) return fail_trials(&o, db, &ts, &e);
   int has_ctx = c.nctx > 1 || c.ctx[0].label[0];
   Tab t = {0};
   if (has_ctx) tab_col(&t, "held_equal", 0, 0);
@@ -485,8 +484,7 @@ static int cmd_compare(int argc, char **argv) {
   }
   tab_free(&t);
   rs_compare_deinit(&c);
-  rs_trials_deinit(&ts);
-  rs_db_close(db);
+  close_trials(db, &ts);
   return 0;
 }
 
@@ -572,8 +570,7 @@ static int cmd_show(int argc, char **argv) {
   for (int i = 0; i < ts.n; i++)
     if (ts.t[i].id == id) t = &ts.t[i];
   if (!t) { /* deleted between the two queries: cannot happen in a snapshot */
-    rs_trials_deinit(&ts);
-    rs_db_close(db);
+    close_trials(db, &ts);
     return bad(o.cmd, "trial %s vanished", o.pos);
   }
   char a[32], b[32], c[32], d[32];
@@ -620,8 +617,7 @@ static int cmd_show(int argc, char **argv) {
   }
   printf("\nconfig\n");
   json_pretty(stdout, t->config);
-  rs_trials_deinit(&ts);
-  rs_db_close(db);
+  close_trials(db, &ts);
   return 0;
 }
 
@@ -711,14 +707,9 @@ static int cmd_plot(int argc, char **argv) {
   char defout[512];
   if (o.out && !rs_plot_device_for(o.out))
     return bad(o.cmd, "cannot tell the figure type of '%s' (use .svg, .png or .pdf)", o.out);
-  if ((rc = open_db(&o, &db))) return rc;
-  TrErr e = {0};
   RsTrialSet ts;
-  rs_db_snapshot_begin(db, NULL);
-  if (rs_trials_load(db, o.pos, &ts, &e) != TR_OK) {
-    rs_db_close(db);
-    return fail(o.cmd, &e);
-  }
+  if ((rc = open_trials(&o, &db, &ts))) return rc;
+  TrErr e = {0};
   const char *metric = o.metric ? o.metric : ts.metric;
   RsPlot pl;
   int prc;
@@ -752,8 +743,7 @@ static int cmd_plot(int argc, char **argv) {
         for (int j = 0; j < ts.np && k < 0; j++)
           if (ts.p[j].varies && !ts.p[j].is_seed) k = j;
         if (k < 0) {
-          rs_trials_deinit(&ts);
-          rs_db_close(db);
+          close_trials(db, &ts);
           return bad(o.cmd, "%s", "no parameter other than the seed varies (use --by PARAM)");
         }
       }
@@ -772,13 +762,10 @@ static int cmd_plot(int argc, char **argv) {
   rc = rs_plot_write(&pl, o.out, &e) == TR_OK ? 0 : fail(o.cmd, &e);
   if (rc == 0) printf("wrote %s (%d series)\n", o.out, pl.ns);
   rs_plot_deinit(&pl);
-  rs_trials_deinit(&ts);
-  rs_db_close(db);
+  close_trials(db, &ts);
   return rc;
 out_fail:
-  rs_trials_deinit(&ts);
-  rs_db_close(db);
-  return fail(o.cmd, &e);
+  return fail_trials(&o, db, &ts, &e);
 }
 
 /* ---- report -------------------------------------------------------------- */

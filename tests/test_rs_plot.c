@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hps_test.h"
 #include "rs_fixture.h"
 #include "rs_plot.h"
 
@@ -17,47 +18,23 @@ const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\nleak:libcairo.so\n"; }
 
 static void setup(void) {
-  strcpy(dir, "/tmp/hps_rsp_XXXXXX");
-  cr_assert(mkdtemp(dir));
+  hps_tmp_make(dir, sizeof dir, "hps_rsp_");
   snprintf(dbpath, sizeof dbpath, "%s/s.db", dir);
   cr_assert_eq(rs_fixture_make(dbpath), 0);
 }
 
-static void teardown(void) {
-  char cmd[160];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
-}
-
-static int count(const char *s, const char *needle) {
-  int n = 0;
-  for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
-  return n;
-}
+static void teardown(void) { cr_assert_eq(hps_tmp_remove(dir), 0); }
 
 /* Structural XML check: prolog, one svg root closed at the end, balanced groups and brackets. */
 static void svg_valid(const char *s) {
   cr_assert(strncmp(s, "<?xml", 5) == 0);
-  cr_assert_eq(count(s, "<svg"), 1);
+  cr_assert_eq(hps_count(s, "<svg"), 1);
   const char *end = strstr(s, "</svg>");
   cr_assert(end);
   for (end += 6; *end; end++) cr_assert(*end == '\n' || *end == ' ');
-  cr_assert_eq(count(s, "<g"), count(s, "</g>"));
-  cr_assert_eq(count(s, "<"), count(s, ">"));
-  cr_assert_eq(count(s, "<text"), count(s, "</text>"));
-}
-
-static char *slurp(const char *path, long *len) {
-  FILE *f = fopen(path, "rb");
-  cr_assert(f, "%s missing", path);
-  fseek(f, 0, SEEK_END);
-  *len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)*len + 1);
-  cr_assert_eq(fread(s, 1, (size_t)*len, f), (size_t)*len);
-  s[*len] = '\0';
-  fclose(f);
-  return s;
+  cr_assert_eq(hps_count(s, "<g"), hps_count(s, "</g>"));
+  cr_assert_eq(hps_count(s, "<"), hps_count(s, ">"));
+  cr_assert_eq(hps_count(s, "<text"), hps_count(s, "</text>"));
 }
 
 static void load(RsDb **db, RsTrialSet *ts, const char *sweep) {
@@ -79,17 +56,17 @@ Test(rs_plot, curves_svg_has_one_series_per_trial, .init = setup, .fini = teardo
   char path[160];
   snprintf(path, sizeof path, "%s/c.svg", dir);
   cr_assert_eq(rs_plot_write(&p, path, &e), TR_OK, "%s", e.msg);
-  long n;
-  char *svg = slurp(path, &n);
+  size_t n;
+  char *svg = hps_slurp(path, &n);
   svg_valid(svg);
-  cr_assert_eq(count(svg, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\""), 12);
+  cr_assert_eq(hps_count(svg, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\""), 12);
   cr_assert(strstr(svg, "&#x73;&#x74;&#x65;&#x70;"), "x label 'step'"); /* PLplot escapes text */
   free(svg);
   /* The text form is the same figure. */
   char *txt;
   cr_assert_eq(rs_plot_svg(&p, &txt, &e), TR_OK);
   svg_valid(txt);
-  cr_assert_eq(count(txt, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\""), 12);
+  cr_assert_eq(hps_count(txt, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\""), 12);
   free(txt);
   rs_plot_deinit(&p);
   rs_trials_deinit(&ts);
@@ -116,7 +93,7 @@ Test(rs_plot, colour_by_param_gives_a_legend_per_value_and_thins_long_series, .i
   rs_plot_add(&q, x, y, NULL, NULL, 1000, 0x112233, RS_STYLE_LINE);
   char *svg;
   cr_assert_eq(rs_plot_svg(&q, &svg, &e), TR_OK);
-  cr_assert_eq(count(svg, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\""), 1);
+  cr_assert_eq(hps_count(svg, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\""), 1);
   free(svg);
   rs_plot_deinit(&q);
   rs_plot_deinit(&p);
@@ -136,15 +113,15 @@ Test(rs_plot, png_and_pdf_carry_their_signatures, .init = setup, .fini = teardow
   cr_assert_eq(p.ns, 1);
   cr_assert_eq(p.s[0].n, 4);
   char path[160];
-  long n;
+  size_t n;
   snprintf(path, sizeof path, "%s/p.png", dir);
   cr_assert_eq(rs_plot_write(&p, path, &e), TR_OK, "%s", e.msg);
-  char *b = slurp(path, &n);
+  char *b = hps_slurp(path, &n);
   cr_assert(n > 1000 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0);
   free(b);
   snprintf(path, sizeof path, "%s/p.pdf", dir);
   cr_assert_eq(rs_plot_write(&p, path, &e), TR_OK, "%s", e.msg);
-  b = slurp(path, &n);
+  b = hps_slurp(path, &n);
   cr_assert(n > 500 && memcmp(b, "%PDF-", 5) == 0);
   free(b);
   snprintf(path, sizeof path, "%s/p.gif", dir);
@@ -179,23 +156,15 @@ Test(rs_plot, param_plot_draws_a_line_per_other_combination, .init = setup, .fin
 }
 
 Test(rs_plot, cli_writes_svg_and_rejects_unknown_names, .init = setup, .fini = teardown) {
-  const char *bin = getenv("HPS_BIN");
-  cr_assert(bin);
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' plot lr_grid --db s.db --color-by lr --logy -o a.svg >/dev/null", dir, bin);
-  cr_assert_eq(system(cmd), 0);
+  char out[512];
+  cr_assert_eq(hps_run(dir, "plot lr_grid --db s.db --color-by lr --logy -o a.svg", out, sizeof out), 0, "%s", out);
   char path[160];
-  long n;
+  size_t n;
   snprintf(path, sizeof path, "%s/a.svg", dir);
-  char *svg = slurp(path, &n);
+  char *svg = hps_slurp(path, &n);
   svg_valid(svg);
   free(svg);
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' plot lr_grid --db s.db --color-by nope 2>&1", dir, bin);
-  FILE *p = popen(cmd, "r");
-  char out[512] = "";
-  size_t got = fread(out, 1, sizeof out - 1, p);
-  out[got] = '\0';
-  cr_assert_eq(WEXITSTATUS(pclose(p)), 2);
+  cr_assert_eq(hps_run(dir, "plot lr_grid --db s.db --color-by nope", out, sizeof out), 2);
   cr_assert(strstr(out, "parameters: optimizer.lr, train.seed"), "%s", out);
 }
 
@@ -232,15 +201,15 @@ Test(rs_plot, diversity_svg_has_a_dot_per_setting_and_a_frontier_polyline, .init
   char path[160];
   snprintf(path, sizeof path, "%s/d.svg", dir);
   cr_assert_eq(rs_plot_write(&p, path, &e), TR_OK, "%s", e.msg);
-  long n;
-  char *file = slurp(path, &n);
+  size_t n;
+  char *file = hps_slurp(path, &n);
   svg_valid(file);
   free(file);
   /* One dot per setting plus one per legend entry; one ring per frontier setting. */
-  cr_assert_eq(count(svg, "&#x2022;"), 6 + 6);
-  cr_assert_eq(count(svg, "&#x25cb;"), 4);
+  cr_assert_eq(hps_count(svg, "&#x2022;"), 6 + 6);
+  cr_assert_eq(hps_count(svg, "&#x25cb;"), 4);
   /* The frontier is the one polyline at the series width, in its dark colour. */
-  cr_assert_eq(count(svg, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\""), 1);
+  cr_assert_eq(hps_count(svg, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\""), 1);
   const char *line = strstr(svg, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\"");
   cr_assert(line - svg > 20 && strstr(line - 20, "<polyline") && strstr(line - 20, "<polyline") < line);
   const char *end = strstr(line, "/>");
@@ -258,7 +227,7 @@ Test(rs_plot, diversity_svg_has_a_dot_per_setting_and_a_frontier_polyline, .init
   for (int i = 0; i < 6; i++) {
     char enc[256];
     plplot_text(enc, sizeof enc, labels[i]);
-    cr_assert_eq(count(svg, enc), 1 + on_front[i], "%s", labels[i]);
+    cr_assert_eq(hps_count(svg, enc), 1 + on_front[i], "%s", labels[i]);
   }
   free(svg);
   rs_plot_deinit(&p);
@@ -269,23 +238,15 @@ Test(rs_plot, diversity_svg_has_a_dot_per_setting_and_a_frontier_polyline, .init
 
 Test(rs_plot, cli_diversity_writes_the_figure_and_refuses_a_training_sweep, .init = setup, .fini = teardown) {
   cr_assert_eq(rs_fixture_add_sample(dbpath), 0);
-  const char *bin = getenv("HPS_BIN");
-  cr_assert(bin);
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' plot samp_pos --db s.db --kind diversity >/dev/null", dir, bin);
-  cr_assert_eq(system(cmd), 0);
+  char out[512];
+  cr_assert_eq(hps_run(dir, "plot samp_pos --db s.db --kind diversity", out, sizeof out), 0, "%s", out);
   char path[160];
-  long n;
+  size_t n;
   snprintf(path, sizeof path, "%s/samp_pos-diversity.svg", dir); /* the default name */
-  char *svg = slurp(path, &n);
+  char *svg = hps_slurp(path, &n);
   svg_valid(svg);
-  cr_assert_eq(count(svg, "&#x25cb;"), 1); /* T=1.2 beats every other setting on both axes */
+  cr_assert_eq(hps_count(svg, "&#x25cb;"), 1); /* T=1.2 beats every other setting on both axes */
   free(svg);
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' plot lr_grid --db s.db --kind diversity -o x.svg 2>&1", dir, bin);
-  FILE *p = popen(cmd, "r");
-  char out[512] = "";
-  size_t got = fread(out, 1, sizeof out - 1, p);
-  out[got] = '\0';
-  cr_assert_eq(WEXITSTATUS(pclose(p)), 2);
+  cr_assert_eq(hps_run(dir, "plot lr_grid --db s.db --kind diversity -o x.svg", out, sizeof out), 2);
   cr_assert(strstr(out, "hpsweep plot: sweep 'lr_grid' has no completed trial with validity and distinct_2"), "%s", out);
 }

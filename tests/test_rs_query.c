@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hps_test.h"
 #include "rs_fixture.h"
 #include "rs_query.h"
 #include "rs_stats.h"
@@ -16,17 +17,12 @@
 static char dir[64], dbpath[128];
 
 static void setup(void) {
-  strcpy(dir, "/tmp/hps_rsq_XXXXXX");
-  cr_assert(mkdtemp(dir));
+  hps_tmp_make(dir, sizeof dir, "hps_rsq_");
   snprintf(dbpath, sizeof dbpath, "%s/s.db", dir);
   cr_assert_eq(rs_fixture_make(dbpath), 0);
 }
 
-static void teardown(void) {
-  char cmd[160];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
-}
+static void teardown(void) { cr_assert_eq(hps_tmp_remove(dir), 0); }
 
 /* ---- statistics ---- */
 
@@ -336,19 +332,6 @@ static int csv_record(const char **p, char **fields, int max) {
   }
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = '\0';
-  fclose(f);
-  return s;
-}
-
 /* Compare a text field with column c of the SQL row, exactly. */
 static void same_value(sqlite3_stmt *st, int c, const char *field, int json) {
   switch (sqlite3_column_type(st, c)) {
@@ -379,7 +362,7 @@ Test(rs_export, csv_reparses_to_the_sql_values, .init = setup, .fini = teardown)
   FILE *f = fopen(out, "w");
   cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_CSV, f, &e), TR_OK, "%s", e.msg);
   fclose(f);
-  char *text = slurp(out);
+  char *text = hps_slurp(out, NULL);
   const char *p = text;
   char *fl[64];
   int n = csv_record(&p, fl, 64);
@@ -429,7 +412,7 @@ Test(rs_export, jsonl_metrics_and_trials_match_sql_exactly, .init = setup, .fini
   FILE *f = fopen(out, "w");
   cr_assert_eq(rs_export(db, &s, RS_WHAT_METRICS, RS_FMT_JSONL, f, &e), TR_OK);
   fclose(f);
-  char *text = slurp(out), *save = NULL, *line = strtok_r(text, "\n", &save);
+  char *text = hps_slurp(out, NULL), *save = NULL, *line = strtok_r(text, "\n", &save);
   sqlite3_stmt *st;
   sqlite3_prepare_v2(rs_db_handle(db), "SELECT m.trial_id, m.name, m.step, m.tokens, m.seconds, m.value FROM "
                      "metrics m JOIN trials t ON t.id=m.trial_id WHERE t.sweep_id=1 ORDER BY 1, 2, 3",
@@ -459,7 +442,7 @@ Test(rs_export, jsonl_metrics_and_trials_match_sql_exactly, .init = setup, .fini
   f = fopen(out, "w");
   cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_JSON, f, &e), TR_OK);
   fclose(f);
-  text = slurp(out);
+  text = hps_slurp(out, NULL);
   sqlite3_prepare_v2(rs_db_handle(db), "SELECT json_valid(?1), json_array_length(?1), "
                      "json_extract(?1, '$[10].error'), json_extract(?1, '$[0].params.\"optimizer.lr\"')",
                      -1, &st, NULL);
@@ -477,32 +460,20 @@ Test(rs_export, jsonl_metrics_and_trials_match_sql_exactly, .init = setup, .fini
 
 /* ---- the CLI ---- */
 
-static int run(const char *args, char *out, size_t n) {
-  const char *bin = getenv("HPS_BIN");
-  cr_assert(bin, "HPS_BIN not set");
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", dir, bin, args);
-  FILE *p = popen(cmd, "r");
-  size_t len = fread(out, 1, n - 1, p);
-  out[len] = '\0';
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 Test(rs_cli, unknown_sweep_fails_with_the_list_of_names, .init = setup, .fini = teardown) {
   static const char *const cmds[] = {"top nope --db s.db", "compare nope --db s.db", "export nope --db s.db",
                                      "plot nope --db s.db -o x.svg", "report nope --db s.db -o r.html"};
   char out[4096];
   for (int i = 0; i < 5; i++) {
-    cr_assert_eq(run(cmds[i], out, sizeof out), 2, "%s", cmds[i]);
+    cr_assert_eq(hps_run(dir, cmds[i], out, sizeof out), 2, "%s", cmds[i]);
     cr_assert(strstr(out, "no sweep 'nope'") && strstr(out, "(sweeps: lr_grid, lr_wd)"), "%s", out);
     cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "one line: %s", out);
   }
-  cr_assert_eq(run("show 999 --db s.db", out, sizeof out), 2);
+  cr_assert_eq(hps_run(dir, "show 999 --db s.db", out, sizeof out), 2);
   cr_assert(strstr(out, "trial ids: 1..20"), "%s", out);
-  cr_assert_eq(run("top lr_grid --by nope --db s.db", out, sizeof out), 2);
+  cr_assert_eq(hps_run(dir, "top lr_grid --by nope --db s.db", out, sizeof out), 2);
   cr_assert(strstr(out, "metrics: lr, train_loss, val_loss"), "%s", out);
-  cr_assert_eq(run("ls", out, sizeof out), 2); /* no hpsweep.db in the cwd */
+  cr_assert_eq(hps_run(dir, "ls", out, sizeof out), 2); /* no hpsweep.db in the cwd */
   cr_assert(strstr(out, "hpsweep.db"), "%s", out);
 }
 
@@ -512,7 +483,7 @@ Test(rs_cli, tables_fit_80_columns_and_machine_formats_parse, .init = setup, .fi
                                      "compare lr_wd --by lr --db s.db", "compare lr_grid --db s.db",
                                      "show 12 --db s.db"};
   for (int i = 0; i < 6; i++) {
-    cr_assert_eq(run(cmds[i], out, sizeof out), 0, "%s: %s", cmds[i], out);
+    cr_assert_eq(hps_run(dir, cmds[i], out, sizeof out), 0, "%s: %s", cmds[i], out);
     char *save = NULL;
     for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
       int w = 0;
@@ -521,12 +492,12 @@ Test(rs_cli, tables_fit_80_columns_and_machine_formats_parse, .init = setup, .fi
         cr_assert_leq(w, 80, "%s: line too wide: %s", cmds[i], l);
     }
   }
-  cr_assert_eq(run("top lr_grid --db s.db --format json", out, sizeof out), 0);
+  cr_assert_eq(hps_run(dir, "top lr_grid --db s.db --format json", out, sizeof out), 0);
   cr_assert(out[0] == '[' && strstr(out, "\"optimizer.lr\": 0.01"), "%s", out);
-  cr_assert_eq(run("compare lr_grid --db s.db --by lr --format csv", out, sizeof out), 0);
+  cr_assert_eq(hps_run(dir, "compare lr_grid --db s.db --by lr --format csv", out, sizeof out), 0);
   cr_assert(strncmp(out, "group,n,other,mean,std,ci95_lo,ci95_hi,best,winner,p_welch_vs_runner_up\n", 72) == 0, "%s", out);
-  cr_assert_eq(run("compare lr_grid --db s.db --by lr", out, sizeof out), 0);
+  cr_assert_eq(hps_run(dir, "compare lr_grid --db s.db --by lr", out, sizeof out), 0);
   cr_assert(strstr(out, "rule:") && strstr(out, "lr=0.01 wins"), "%s", out);
-  cr_assert_eq(run("show 11 --db s.db", out, sizeof out), 0);
+  cr_assert_eq(hps_run(dir, "show 11 --db s.db", out, sizeof out), 0);
   cr_assert(strstr(out, "failed") && strstr(out, "\"lr\": 0.029999999999999999"), "%s", out);
 }

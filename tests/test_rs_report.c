@@ -5,42 +5,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hps_test.h"
 #include "rs_fixture.h"
 #include "rs_report.h"
 
 static char dir[64], dbpath[128];
 
 static void setup(void) {
-  strcpy(dir, "/tmp/hps_rsr_XXXXXX");
-  cr_assert(mkdtemp(dir));
+  hps_tmp_make(dir, sizeof dir, "hps_rsr_");
   snprintf(dbpath, sizeof dbpath, "%s/s.db", dir);
   cr_assert_eq(rs_fixture_make(dbpath), 0);
 }
 
-static void teardown(void) {
-  char cmd[160];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
-}
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert(f, "%s missing", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = '\0';
-  fclose(f);
-  return s;
-}
-
-static int count(const char *s, const char *needle) {
-  int n = 0;
-  for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
-  return n;
-}
+static void teardown(void) { cr_assert_eq(hps_tmp_remove(dir), 0); }
 
 Test(rs_report, has_every_section_every_trial_and_no_network, .init = setup, .fini = teardown) {
   RsDb *db;
@@ -50,7 +27,7 @@ Test(rs_report, has_every_section_every_trial_and_no_network, .init = setup, .fi
   snprintf(path, sizeof path, "%s/r.html", dir);
   cr_assert_eq(rs_report_write(db, "lr_grid", path, &e), TR_OK, "%s", e.msg);
   rs_db_close(db);
-  char *h = slurp(path);
+  char *h = hps_slurp(path, NULL);
   static const char *const ids[] = {"id=\"setup\"", "id=\"leaderboard\"", "id=\"importance\"",
                                     "id=\"compare-optimizer-lr\"", "id=\"curves\"", "id=\"schedules\"",
                                     "id=\"cost\"", "id=\"failures\""};
@@ -65,9 +42,9 @@ Test(rs_report, has_every_section_every_trial_and_no_network, .init = setup, .fi
   cr_assert(strstr(h, "loss 812.5 &gt; 10 x best"));
   cr_assert(strstr(h, "Welch"));
   /* Figures: param, val_loss curves, train_loss curves, lr schedules, wall, FLOPs. */
-  cr_assert_eq(count(h, "<svg role=\"img\""), 6);
-  cr_assert_eq(count(h, "<figcaption>"), 6);
-  cr_assert_eq(count(h, "<?xml"), 0);
+  cr_assert_eq(hps_count(h, "<svg role=\"img\""), 6);
+  cr_assert_eq(hps_count(h, "<figcaption>"), 6);
+  cr_assert_eq(hps_count(h, "<?xml"), 0);
   cr_assert_null(strstr(h, "<script"));
   cr_assert_null(strstr(h, "src="));
   cr_assert_null(strstr(h, "href=\"http"));
@@ -81,14 +58,11 @@ Test(rs_report, cli_writes_the_report_and_a_running_sweep_says_so, .init = setup
   cr_assert_eq(sqlite3_open(dbpath, &w), SQLITE_OK);
   cr_assert_eq(sqlite3_exec(w, "UPDATE trials SET status='running', best_metric=NULL WHERE id=20", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(w);
-  const char *bin = getenv("HPS_BIN");
-  cr_assert(bin);
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' report lr_wd --db s.db -o out.html >/dev/null", dir, bin);
-  cr_assert_eq(system(cmd), 0);
+  char out[4096];
+  cr_assert_eq(hps_run(dir, "report lr_wd --db s.db -o out.html", out, sizeof out), 0, "%s", out);
   char path[160];
   snprintf(path, sizeof path, "%s/out.html", dir);
-  char *h = slurp(path);
+  char *h = hps_slurp(path, NULL);
   cr_assert(strstr(h, "still in progress"));
   cr_assert(strstr(h, "id=\"compare-optimizer-weight-decay\""));
   cr_assert(strstr(h, "No trial failed or diverged."));
@@ -105,7 +79,7 @@ static char *sample_report(const char *name) {
   snprintf(path, sizeof path, "%s/%s.html", dir, name);
   cr_assert_eq(rs_report_write(db, name, path, &e), TR_OK, "%s", e.msg);
   rs_db_close(db);
-  return slurp(path);
+  return hps_slurp(path, NULL);
 }
 
 /* The text of the element starting at id="ID" up to its close tag `end`. */
@@ -142,14 +116,14 @@ Test(rs_report, inference_sweep_shows_diversity_and_its_frontier_not_training_se
   }
   /* The figure (compare + diversity) holds a dot per setting; its caption the key and counts. */
   char *sec = slice(h, "diversity", "<h2");
-  cr_assert_eq(count(sec, "<svg role=\"img\""), 1);
-  cr_assert_eq(count(sec, "&#x2022;"), 6 + 6); /* 6 settings, 6 legend entries */
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 1);
+  cr_assert_eq(hps_count(sec, "&#x2022;"), 6 + 6); /* 6 settings, 6 legend entries */
   cr_assert(strstr(sec, "the Pareto frontier (4 of 6 settings)"));
   cr_assert(strstr(sec, "Key: T = sample.temperature, p = sample.top_p."));
   cr_assert(strstr(sec, "7 completed trials in all"));
   /* The frontier table: exactly the four expected settings, most valid first. */
   char *tab = slice(h, "diversity-frontier", "</table>");
-  cr_assert_eq(count(tab, "<tr>"), 1 + 4);
+  cr_assert_eq(hps_count(tab, "<tr>"), 1 + 4);
   static const char *const rows[4] = {
       "<tr><td>0.5</td><td>0.9</td><td class=\"num\">2</td><td class=\"num\">0.6</td><td class=\"num\">0.2</td>"
       "<td class=\"num\">0.015</td><td class=\"num\">100.5</td></tr>",
@@ -184,7 +158,7 @@ Test(rs_report, caption_follows_the_data_when_temperature_helps_both, .init = se
   cr_assert(strstr(sec, "the Pareto frontier (1 of 6 settings)"));
   cr_assert_null(strstr(sec, "bars from")); /* one seed each: no seed spread to show */
   char *tab = slice(h, "diversity-frontier", "</table>");
-  cr_assert_eq(count(tab, "<tr>"), 1 + 1);
+  cr_assert_eq(hps_count(tab, "<tr>"), 1 + 1);
   cr_assert(strstr(tab, "<tr><td>1.2</td><td class=\"num\">1</td><td class=\"num\">0.6</td><td class=\"num\">0.5</td>"),
             "%s", tab);
   free(tab), free(sec), free(h);

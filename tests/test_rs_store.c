@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hps_test.h"
 #include "rs_schema.h"
 #include "rs_store.h"
 
@@ -18,16 +19,11 @@ static char dir[64];
 static char db[128];
 
 static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/test_rs_store_XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
+  hps_tmp_make(dir, sizeof dir, "test_rs_store_");
   snprintf(db, sizeof db, "%s/s.db", dir);
 }
 
-static void teardown(void) {
-  char cmd[160];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
-}
+static void teardown(void) { cr_assert_eq(hps_tmp_remove(dir), 0); }
 
 TestSuite(rs_store, .init = setup, .fini = teardown);
 
@@ -68,19 +64,6 @@ static int64_t scalar(RsStore *st, const char *sql) {
   int64_t v = sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
   return v;
-}
-
-static char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f);
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)len + 1);
-  cr_assert_eq(fread(b, 1, (size_t)len, f), (size_t)len);
-  fclose(f);
-  *n = (size_t)len;
-  return b;
 }
 
 static double fake_now(void *ctx) { return *(double *)ctx; }
@@ -393,7 +376,7 @@ Test(rs_store, metric_buffer_flushes_when_full_and_stops_when_lost) {
 
 static void expect_refused_unchanged(const char *what) {
   size_t n0, n1;
-  char *before = slurp(db, &n0);
+  char *before = hps_slurp(db, &n0);
   RsStore *st = (RsStore *)1;
   TrErr err = {0, ""};
   int rc = rs_store_open(db, RS_OPEN_CREATE, &st, &err);
@@ -402,7 +385,7 @@ static void expect_refused_unchanged(const char *what) {
   cr_expect(strstr(err.msg, what) != NULL, "message '%s' lacks '%s'", err.msg, what);
   cr_expect(strstr(err.msg, db) == err.msg, "message names the file: %s", err.msg);
   cr_expect(strchr(err.msg, '\n') == NULL);
-  char *after = slurp(db, &n1);
+  char *after = hps_slurp(db, &n1);
   cr_expect(n0 == n1 && memcmp(before, after, n0) == 0, "the file was modified");
   free(before);
   free(after);

@@ -2,7 +2,6 @@
 ** test_sw_expand.c: grid and random expansion of specs into trials.
 */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,29 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hps_test.h"
 #include "sw_expand.h"
 #include "sw_spec.h"
 
 static char tmpdir[PATH_MAX];
 
-static void mk_tmp(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/hps_sw_expand_XXXXXX");
-  cr_assert_not_null(mkdtemp(tmpdir));
-}
+static void mk_tmp(void) { hps_tmp_make(tmpdir, sizeof tmpdir, "hps_sw_expand_"); }
 
-static void rm_tmp(void) {
-  DIR *d = opendir(tmpdir);
-  if (!d) return;
-  struct dirent *e;
-  char p[PATH_MAX + 300];
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-      snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-      unlink(p);
-    }
-  closedir(d);
-  rmdir(tmpdir);
-}
+static void rm_tmp(void) { hps_tmp_remove(tmpdir); }
 
 TestSuite(sw_expand, .init = mk_tmp, .fini = rm_tmp);
 
@@ -44,12 +29,7 @@ typedef struct Sweep {
 
 /* Write the spec text to tmpdir/name, load and expand it (asserting success). */
 static Sweep expand_text(const char *name, const char *text) {
-  char p[PATH_MAX + 300];
-  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-  FILE *f = fopen(p, "w");
-  cr_assert_not_null(f);
-  fputs(text, f);
-  fclose(f);
+  const char *p = hps_put(tmpdir, name, text);
   Sweep w = {0};
   TrErr err;
   tr_err_clear(&err);
@@ -60,12 +40,7 @@ static Sweep expand_text(const char *name, const char *text) {
 
 /* The error of loading + expanding text (asserting failure). */
 static void expand_fails(const char *name, const char *text, TrErr *err) {
-  char p[PATH_MAX + 300];
-  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-  FILE *f = fopen(p, "w");
-  cr_assert_not_null(f);
-  fputs(text, f);
-  fclose(f);
+  const char *p = hps_put(tmpdir, name, text);
   SwSpec *s = NULL;
   tr_err_clear(err);
   int rc = sw_spec_load(&s, p, err);

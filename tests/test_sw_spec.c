@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hps_test.h"
 #include "sw_expand.h"
 #include "sw_spec.h"
 
@@ -22,35 +23,12 @@ static const char *root(void) {
 
 static char tmpdir[PATH_MAX];
 
-static void mk_tmp(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/hps_sw_spec_XXXXXX");
-  cr_assert_not_null(mkdtemp(tmpdir));
-}
+static void mk_tmp(void) { hps_tmp_make(tmpdir, sizeof tmpdir, "hps_sw_spec_"); }
 
-static void rm_tmp(void) {
-  DIR *d = opendir(tmpdir);
-  if (!d) return;
-  struct dirent *e;
-  char p[PATH_MAX + 300];
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-      snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-      unlink(p);
-    }
-  closedir(d);
-  rmdir(tmpdir);
-}
+static void rm_tmp(void) { hps_tmp_remove(tmpdir); }
 
 /* Write text to tmpdir/name; returns the path (static buffer). */
-static const char *put(const char *name, const char *text) {
-  static char p[PATH_MAX + 300];
-  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-  FILE *f = fopen(p, "w");
-  cr_assert_not_null(f);
-  fputs(text, f);
-  fclose(f);
-  return p;
-}
+static const char *put(const char *name, const char *text) { return hps_put(tmpdir, name, text); }
 
 /* Load + expand; returns the first failing code (TR_OK if both pass). */
 static int load_and_expand(const char *path, TrErr *err) {
@@ -299,8 +277,7 @@ Test(sw_spec, parameter_describe_names_the_distribution) {
 
 /* Run `$HPS_BIN check path`, capture stdout and stderr; returns the exit status. */
 static int run_check(const char *path, char *out, size_t on, char *errb, size_t en) {
-  const char *bin = getenv("HPS_BIN");
-  cr_assert(bin && *bin, "HPS_BIN is not set");
+  const char *bin = hps_bin();
   char o[PATH_MAX + 32], e[PATH_MAX + 32];
   snprintf(o, sizeof o, "%s/out.txt", tmpdir);
   snprintf(e, sizeof e, "%s/err.txt", tmpdir);

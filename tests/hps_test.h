@@ -1,0 +1,89 @@
+/*
+** hps_test.h: helpers the Criterion tests share: a temp directory per test, files
+** written and read whole, and the built hpsweep run with its output captured.
+**
+** Contract: every helper asserts its own preconditions (a directory made, a file
+** opened, HPS_BIN set) with cr_assert, so a test fails at the helper, not later on a
+** NULL. Nothing here asserts what a test is about: that stays in the tests.
+** Header-only (static inline), included by path: no build change.
+*/
+#ifndef HPS_TEST_H
+#define HPS_TEST_H
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* mkdtemp "/tmp/<prefix>XXXXXX" into dir (n bytes). */
+static inline void hps_tmp_make(char *dir, size_t n, const char *prefix) {
+  snprintf(dir, n, "/tmp/%sXXXXXX", prefix);
+  cr_assert_not_null(mkdtemp(dir), "mkdtemp %s", dir);
+}
+
+/* rm -rf dir; returns system()'s status (0 when removed). */
+static inline int hps_tmp_remove(const char *dir) {
+  char cmd[PATH_MAX + 16];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd);
+}
+
+/* Write text to dir/name; returns the path (a static buffer, valid until the next call). */
+static inline const char *hps_put(const char *dir, const char *name, const char *text) {
+  static char p[PATH_MAX + 300];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "w");
+  cr_assert_not_null(f, "cannot write %s", p);
+  fputs(text, f);
+  fclose(f);
+  return p;
+}
+
+/* The whole file, NUL-terminated (free it); its length in *len unless len is NULL. */
+static inline char *hps_slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  cr_assert(f, "%s missing", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = '\0';
+  fclose(f);
+  if (len) *len = (size_t)n;
+  return s;
+}
+
+/* Occurrences of needle in s (not overlapping). */
+static inline int hps_count(const char *s, const char *needle) {
+  int n = 0;
+  for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
+  return n;
+}
+
+/* The hpsweep binary under test (env HPS_BIN). */
+static inline const char *hps_bin(void) {
+  const char *bin = getenv("HPS_BIN");
+  cr_assert(bin && *bin, "HPS_BIN is not set");
+  return bin;
+}
+
+/* Run `hpsweep ARGS` in dir with stdout and stderr captured into out (the first n - 1 bytes,
+** NUL-terminated); returns the exit status (-1 if it did not exit). */
+static inline int hps_run(const char *dir, const char *args, char *out, size_t n) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", dir, hps_bin(), args);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p, "popen %s", cmd);
+  size_t len = fread(out, 1, n - 1, p);
+  out[len] = '\0';
+  char rest[512]; /* drain what did not fit, so the command never dies of SIGPIPE */
+  while (fread(rest, 1, sizeof rest, p) > 0) continue;
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#endif
