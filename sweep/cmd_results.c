@@ -426,7 +426,10 @@ static int cmd_compare(int argc, char **argv) {
       if (rs_param_find(&ts, tok, &by[nby], &e) != TR_OK) return fail_trials(&o, db, &ts, &e);
       nby++;
     }
-    if (nby == 0) return bad(o.cmd, "--by wants PARAM[,PARAM], got '%s'", o.by);
+    if (nby == 0) {
+      close_trials(db, &ts);
+      return bad(o.cmd, "--by wants PARAM[,PARAM], got '%s'", o.by);
+    }
   }
   RsCompare c;
   if (rs_compare_build(&ts, by, nby, &c, &e) != TR_OK) return fail_trials(&o, db, &ts, &e);
