@@ -70,7 +70,7 @@ static int show(RsStore *st, const RsSweep *sw, int width) {
   int nest = 0;
   for (size_t i = 0; i < n; i++) {
     int64_t total = db ? planned_steps(db, run[i].trial_id) : 0;
-    v[i] = (SwViewTrial){run[i].idx, run[i].attempts, run[i].params, run[i].step < 0 ? 0 : run[i].step, total,
+    v[i] = (SwViewTrial){run[i].trial_id, run[i].attempts, run[i].params, run[i].step < 0 ? 0 : run[i].step, total,
                          run[i].train_loss, NAN};
     if (run[i].step > 0 && run[i].seconds > 0)
       v[i].tokens_per_second = (double)run[i].tokens / run[i].seconds;

@@ -80,7 +80,8 @@ int sw_view_print(FILE *f, const char *sweep, const RsCounts *c, double eta, con
     if (isfinite(t[i].loss)) snprintf(loss, sizeof loss, "%.4f", t[i].loss);
     else snprintf(loss, sizeof loss, "-");
     fmt_count(tps, sizeof tps, t[i].tokens_per_second);
-    snprintf(line, sizeof line, "  #%-4d a%d  step %-11s loss %-8s %6s tok/s  %s", t[i].idx, t[i].attempt, step,
+    snprintf(line, sizeof line, "  #%-4lld a%d  step %-11s loss %-8s %6s tok/s  %s", (long long)t[i].trial_id,
+             t[i].attempt, step,
              loss, tps, t[i].params ? t[i].params : "");
     put_line(f, line, width);
     lines++;
@@ -225,7 +226,7 @@ void sw_progress_event(void *ud, const SwEvent *e) {
     r->active = 1;
     r->started = now;
     r->from = e->from_step > 0 ? e->from_step : 0;
-    r->v = (SwViewTrial){e->idx, e->attempt, e->params, r->from, e->total_steps, NAN, NAN};
+    r->v = (SwViewTrial){e->trial_id, e->attempt, e->params, r->from, e->total_steps, NAN, NAN};
     if (!p->live) {
       char from[64] = "";
       if (e->from_step >= 0) snprintf(from, sizeof from, " from step %lld", (long long)e->from_step);

@@ -25,7 +25,8 @@
 
 /* A running trial as the view shows it. */
 typedef struct SwViewTrial {
-  int idx, attempt;
+  int64_t trial_id;      /* the trial's database id, as `hpsweep show` takes it */
+  int attempt;
   const char *params;    /* JSON object of the swept keys */
   int64_t step, total;   /* total 0: unknown (time budget) */
   double loss;           /* latest train loss, NaN if none yet */
