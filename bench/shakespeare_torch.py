@@ -25,9 +25,12 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--data", default="../shared/data/tinyshakespeare.txt")
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--iters", type=int, default=2000)
+ap.add_argument("--seed", type=int, default=1337)
+ap.add_argument("--nanogpt", action="store_true",
+                help="nanoGPT's own details instead of hpsweep's: exact GELU, warm-up lr*(it+1)/(W+1)")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
-torch.manual_seed(1337)
+torch.manual_seed(args.seed)
 
 text = open(args.data, encoding="utf-8").read()
 chars = sorted(set(text))
@@ -44,13 +47,24 @@ def batch(split):
     return torch.stack([d[i:i + T] for i in ix]), torch.stack([d[i + 1:i + T + 1] for i in ix])
 
 
+class LN(nn.Module):
+    """LayerNorm with a gain and no bias (nanoGPT's bias=False; torch 1.13's has no bias=False)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n))
+
+    def forward(self, x):
+        return F.layer_norm(x, (x.size(-1),), self.weight, None, 1e-5)
+
+
 class Block(nn.Module):
     def __init__(self):
         super().__init__()
-        self.ln1 = nn.LayerNorm(C, bias=False) if "bias" in nn.LayerNorm.__init__.__code__.co_varnames else nn.LayerNorm(C)
+        self.ln1 = LN(C)
         self.qkv = nn.Linear(C, 3 * C, bias=False)
         self.proj = nn.Linear(C, C, bias=False)
-        self.ln2 = nn.LayerNorm(C) if not hasattr(self, "ln1") else type(self.ln1)(C)
+        self.ln2 = LN(C)
         self.fc = nn.Linear(C, 4 * C, bias=False)
         self.fcproj = nn.Linear(4 * C, C, bias=False)
 
@@ -61,7 +75,7 @@ class Block(nn.Module):
         att = att.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf")).softmax(-1)
         y = (att @ v).transpose(1, 2).reshape(x.size(0), T, C)
         x = x + self.proj(y)
-        return x + self.fcproj(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+        return x + self.fcproj(F.gelu(self.fc(self.ln2(x)), approximate="none" if args.nanogpt else "tanh"))
 
 
 class GPT(nn.Module):
@@ -70,7 +84,7 @@ class GPT(nn.Module):
         self.wte = nn.Embedding(V, C)
         self.wpe = nn.Embedding(T, C)
         self.blocks = nn.ModuleList(Block() for _ in range(L))
-        self.lnf = nn.LayerNorm(C)
+        self.lnf = LN(C)
         for name, p in self.named_parameters():
             if p.dim() == 2:
                 std = 0.02 / math.sqrt(2 * L) if name.endswith(("proj.weight", "fcproj.weight")) else 0.02
@@ -93,7 +107,7 @@ opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": node
 
 def lr_at(it, warm=100, total=2000, lr=1e-3, min_lr=1e-4):
     if it < warm:
-        return lr * it / warm
+        return lr * (it + 1) / (warm + 1) if args.nanogpt else lr * it / warm
     r = (it - warm) / (total - warm)
     return min_lr + 0.5 * (1 + math.cos(math.pi * r)) * (lr - min_lr)
 
