@@ -12,6 +12,7 @@
 
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,15 @@ static inline int hps_run(const char *dir, const char *args, char *out, size_t n
   while (fread(rest, 1, sizeof rest, p) > 0) continue;
   int st = pclose(p);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The first column of the first row of sql as an integer (-1 if no row). */
+static inline long long hps_q_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
+  long long v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  return v;
 }
 
 #endif

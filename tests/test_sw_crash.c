@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hps_test.h"
 #include "tr_rng.h"
 
 #define N_TRIALS 24
@@ -95,13 +96,6 @@ static sqlite3 *db_open(void) {
   return db;
 }
 
-static long long q_int(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *s;
-  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-  long long v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-  sqlite3_finalize(s);
-  return v;
-}
 
 /* What a completed trial must keep forever. */
 typedef struct Done {
@@ -118,8 +112,8 @@ static void check(Done *rec, int round) {
   cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
   cr_assert_str_eq((const char *)sqlite3_column_text(s, 0), "ok", "round %d: integrity_check", round);
   sqlite3_finalize(s);
-  cr_assert_eq(q_int(db, "SELECT count(*) FROM trials"), N_TRIALS, "round %d", round);
-  cr_assert_eq(q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM events WHERE kind = 'complete' "
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials"), N_TRIALS, "round %d", round);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM events WHERE kind = 'complete' "
                          "GROUP BY trial_id HAVING count(*) > 1)"), 0, "round %d: a trial completed twice", round);
   cr_assert_eq(sqlite3_prepare_v2(db, "SELECT idx, status, best_metric, summary FROM trials", -1, &s, NULL),
                SQLITE_OK);
@@ -183,8 +177,8 @@ Test(sw_crash, sigkill_at_random_moments_loses_nothing_and_a_resume_finishes) {
     snprintf(path, sizeof path, "%s/hpsweep.db", dir);
     if (access(path, F_OK) != 0) continue; /* killed before it created the file */
     sqlite3 *db = db_open();
-    int has = q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trials'") == 1 &&
-              q_int(db, "SELECT count(*) FROM trials") == N_TRIALS;
+    int has = hps_q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trials'") == 1 &&
+              hps_q_int(db, "SELECT count(*) FROM trials") == N_TRIALS;
     sqlite3_close(db);
     if (!has) continue; /* killed while creating: the next run creates it */
     created = 1;
@@ -206,13 +200,13 @@ Test(sw_crash, sigkill_at_random_moments_loses_nothing_and_a_resume_finishes) {
   cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "final run: %s", buf);
   check(rec, N_KILLS);
   sqlite3 *db = db_open();
-  cr_assert_eq(q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), N_TRIALS, "%s", buf);
-  cr_assert_eq(q_int(db, "SELECT count(*) FROM events WHERE kind = 'complete'"), N_TRIALS);
-  cr_assert_eq(q_int(db, "SELECT count(*) FROM trials WHERE steps = 100"), N_TRIALS);
-  cr_assert(q_int(db, "SELECT count(*) FROM events WHERE kind IN ('resume', 'reclaim')") > 0,
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), N_TRIALS, "%s", buf);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'complete'"), N_TRIALS);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE steps = 100"), N_TRIALS);
+  cr_assert(hps_q_int(db, "SELECT count(*) FROM events WHERE kind IN ('resume', 'reclaim')") > 0,
             "no trial was ever resumed: the kills came too late");
   /* Every curve is whole after all the restarts: one train_loss row per logged step. */
-  cr_assert_eq(q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM metrics WHERE name = 'train_loss' "
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM metrics WHERE name = 'train_loss' "
                          "GROUP BY trial_id HAVING count(*) != 21)"), 0);
   sqlite3_close(db);
   for (int i = 0; i < N_TRIALS; i++) cr_assert(rec[i].completed);

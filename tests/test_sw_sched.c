@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hps_test.h"
+
 static char dir[256];
 
 static void setup(void) {
@@ -100,14 +102,6 @@ static sqlite3 *db_open(void) {
   return db;
 }
 
-/* The first column of the first row of sql as an integer (-1 if no row). */
-static long long q_int(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *s;
-  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-  long long v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-  sqlite3_finalize(s);
-  return v;
-}
 
 /* The first column of the first row as text, into buf ("" if none). */
 static const char *q_text(sqlite3 *db, const char *sql, char *buf, size_t n) {
@@ -122,7 +116,7 @@ static const char *q_text(sqlite3 *db, const char *sql, char *buf, size_t n) {
 
 static long long db_int(const char *sql) {
   sqlite3 *db = db_open();
-  long long v = q_int(db, sql);
+  long long v = hps_q_int(db, sql);
   sqlite3_close(db);
   return v;
 }
@@ -205,9 +199,9 @@ Test(sw_sched, segfault_and_divergence_are_recorded_while_the_others_complete) {
   q_text(db, "SELECT error FROM trials WHERE idx = 2", buf, sizeof buf);
   cr_assert(strstr(buf, "signal 11"), "%s", buf);
   cr_assert(strstr(buf, "last log lines:\ntrial 3, attempt 1"), "no log tail in: %s", buf);
-  cr_assert_eq(q_int(db, "SELECT count(*) FROM trials WHERE idx IN (0, 3) AND status = 'completed'"), 2);
-  cr_assert_eq(q_int(db, "SELECT count(*) FROM events WHERE kind = 'fail'"), 1);
-  cr_assert_eq(q_int(db, "SELECT count(*) FROM events WHERE kind = 'diverge'"), 1);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE idx IN (0, 3) AND status = 'completed'"), 2);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'fail'"), 1);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'diverge'"), 1);
   sqlite3_close(db);
   cr_assert(strstr(slurp("run.log"), "failed trial 3"), "%s", slurp("run.log")); /* trial id = idx + 1 */
 }
@@ -231,7 +225,7 @@ Test(sw_sched, max_retries_requeues_a_failed_trial_with_the_same_parameters) {
   cr_assert_eq(run("run2.log", env2, args2), 1, "%s", slurp("run2.log"));
   sqlite3 *db = db_open();
   char buf[2048];
-  cr_assert_eq(q_int(db, "SELECT attempts FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
+  cr_assert_eq(hps_q_int(db, "SELECT attempts FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
                          "WHERE s.name = 'retry2' AND idx = 0"), 3);
   q_text(db, "SELECT status || ': ' || error FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
              "WHERE s.name = 'retry2' AND idx = 0", buf, sizeof buf);
