@@ -22,15 +22,10 @@
 
 static char dir[256];
 
-static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/hps_crash_XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-}
+static void setup(void) { hps_tmp_make(dir, sizeof dir, "hps_crash_"); }
 
 static void teardown(void) {
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, getenv("HPS_KEEP") ? "true %s" : "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
+  if (!getenv("HPS_KEEP")) cr_assert_eq(hps_tmp_remove(dir), 0); /* HPS_KEEP: leave it to look at */
 }
 
 TestSuite(sw_crash, .init = setup, .fini = teardown, .timeout = 300);

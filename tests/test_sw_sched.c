@@ -16,16 +16,9 @@
 
 static char dir[256];
 
-static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/hps_sched_XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-}
+static void setup(void) { hps_tmp_make(dir, sizeof dir, "hps_sched_"); }
 
-static void teardown(void) {
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
-}
+static void teardown(void) { cr_assert_eq(hps_tmp_remove(dir), 0); }
 
 TestSuite(sw_sched, .init = setup, .fini = teardown);
 
