@@ -97,7 +97,7 @@ static int cmp_i64(const void *a, const void *b) {
 static int schedule_main(int argc, char **argv) {
   const char *path = NULL;
   long steps = 0, width = 80, rows = 16;
-  char **sets = calloc((size_t)argc + 1, sizeof *sets);
+  char **sets = calloc((size_t)argc + 2, sizeof *sets); /* + the two --steps overrides */
   if (!sets) return 1;
   int nset = 0, rc = 2;
   for (int i = 1; i < argc; i++) {
@@ -134,33 +134,15 @@ static int schedule_main(int argc, char **argv) {
     }
   }
 
+  /* --steps is the run length: it replaces both budget keys, as two more --set. */
+  char max_steps[48], max_tokens[] = "train.max_tokens=0";
+  if (steps > 0) {
+    snprintf(max_steps, sizeof max_steps, "train.max_steps=%ld", steps);
+    sets[nset++] = max_steps;
+    sets[nset++] = max_tokens;
+  }
   TrConfig cfg;
-  TrErr err = {0};
-  if (tr_config_load(&cfg, path, &err)) {
-    fprintf(stderr, "hpsweep schedule: %s\n", err.msg);
-    goto out;
-  }
-  for (int i = 0; i < nset; i++) {
-    const char *eq = strchr(sets[i], '=');
-    if (!eq || eq == sets[i]) {
-      fprintf(stderr, "hpsweep schedule: --set needs key=value, got '%s'\n", sets[i]);
-      goto out;
-    }
-    char key[256];
-    snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]) < 255 ? (int)(eq - sets[i]) : 255, sets[i]);
-    if (tr_config_set(&cfg, key, eq + 1, &err)) {
-      fprintf(stderr, "hpsweep schedule: --set %s: %s\n", sets[i], err.msg);
-      goto out;
-    }
-  }
-  if (steps > 0) { /* --steps is the run length: it replaces the budget keys */
-    cfg.train.max_steps = steps;
-    cfg.train.max_tokens = 0;
-  }
-  if (tr_config_validate(&cfg, &err)) {
-    fprintf(stderr, "hpsweep schedule: %s%s%s\n", path ? path : "", path ? ": " : "", err.msg);
-    goto out;
-  }
+  if (hps_config_from_args(&cfg, path, nset, sets, "schedule")) goto out;
   int64_t T = tr_config_total_steps(&cfg);
   if (T <= 0) {
     fprintf(stderr, "hpsweep schedule: the run length is unknown (train.max_seconds only); pass --steps N\n");
@@ -168,10 +150,7 @@ static int schedule_main(int argc, char **argv) {
   }
   const TrScheduleConfig *s = &cfg.schedule;
   double base = tr_optim_effective_lr(&cfg.optimizer, cfg.train.batch_size);
-  if (tr_schedule_check(s, base, T, &err)) {
-    fprintf(stderr, "hpsweep schedule: %s\n", err.msg);
-    goto out;
-  }
+  /* tr_config_validate has run tr_schedule_check on this base lr and length. */
 
   /* Header: what is plotted and where the numbers come from. */
   printf("schedule %s over %lld steps", tr_schedule_name(s->name), (long long)T);

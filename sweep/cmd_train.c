@@ -32,7 +32,7 @@ int hps_config_from_args(TrConfig *cfg, const char *path, int nset, char **sets,
   }
   for (int i = 0; i < nset; i++) {
     char *eq = strchr(sets[i], '=');
-    if (!eq) {
+    if (!eq || eq == sets[i]) {
       fprintf(stderr, "hpsweep %s: --set needs key=value, got '%s'\n", cmd, sets[i]);
       return 2;
     }
