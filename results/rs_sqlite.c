@@ -241,13 +241,35 @@ static int has_sqlite_magic(const char *path) {
   return n == sizeof head && memcmp(head, "SQLite format 3", 16) == 0;
 }
 
+/* A new file's directory must exist: SQLite would say only "unable to open database file". */
+static int dir_check(const char *path, TrErr *err) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return TR_OK;
+  size_t n = slash == path ? 1 : (size_t)(slash - path);
+  char *dir = malloc(n + 1);
+  if (!dir) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
+  memcpy(dir, path, n);
+  dir[n] = '\0';
+  struct stat sb;
+  int rc = TR_OK;
+  if (stat(dir, &sb) != 0)
+    rc = errno == ENOENT ? tr_err_set(err, TR_EIO, "%s: directory %s does not exist", path, dir)
+                         : tr_err_set(err, TR_EIO, "%s: directory %s: %s", path, dir, strerror(errno));
+  else if (!S_ISDIR(sb.st_mode))
+    rc = tr_err_set(err, TR_EIO, "%s: %s is not a directory", path, dir);
+  free(dir);
+  return rc;
+}
+
 int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
   struct stat sb;
+  int rc;
   int exists = stat(path, &sb) == 0;
-  if (!exists && errno != ENOENT)
+  if (!exists && errno != ENOENT && errno != ENOTDIR)
     return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
   if (!exists && flags != RS_OPEN_CREATE)
     return tr_err_set(err, TR_ENOTFOUND, "%s: no such database file", path);
+  if (!exists && (rc = dir_check(path, err))) return rc;
   if (exists && !S_ISREG(sb.st_mode))
     return tr_err_set(err, TR_EINVAL, "%s: not a regular file", path);
   if (exists && sb.st_size > 0) {
@@ -263,7 +285,7 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
   st->ops = &sq_ops;
   int oflags = flags == RS_OPEN_READONLY ? SQLITE_OPEN_READONLY
                                          : SQLITE_OPEN_READWRITE | (flags == RS_OPEN_CREATE ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(path, &sq->db, oflags, NULL);
+  rc = sqlite3_open_v2(path, &sq->db, oflags, NULL);
   int code = TR_OK;
   Inspect in = {0, 0, 0};
   if (rc != SQLITE_OK) {

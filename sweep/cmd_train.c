@@ -31,16 +31,17 @@ int hps_config_from_args(TrConfig *cfg, const char *path, int nset, char **sets,
     return 2;
   }
   for (int i = 0; i < nset; i++) {
-    char *eq = strchr(sets[i], '=');
+    char *eq = strchr(sets[i], '='), shown[TR_ERR_CLIP_MAX];
+    tr_err_clip(sets[i], shown, sizeof shown); /* the message quotes the value (clipped) itself */
     if (!eq || eq == sets[i]) {
-      fprintf(stderr, "hpsweep %s: --set needs key=value, got '%s'\n", cmd, sets[i]);
+      fprintf(stderr, "hpsweep %s: --set needs key=value, got '%s'\n", cmd, shown);
       return 2;
     }
     *eq = '\0';
     int rc = tr_config_set(cfg, sets[i], eq + 1, &err);
     *eq = '=';
     if (rc) {
-      fprintf(stderr, "hpsweep %s: --set %s: %s\n", cmd, sets[i], err.msg);
+      fprintf(stderr, "hpsweep %s: --set %s: %s\n", cmd, shown, err.msg);
       return 2;
     }
   }

@@ -134,3 +134,15 @@ Test(cli, readme_documents_every_config_key) {
     cr_assert(strstr(readme, needle), "README's config reference lacks %s (default %s)", k[i].name, k[i].def);
   }
 }
+
+Test(cli, set_messages_cut_long_values_and_say_underflow) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "V=$(head -c 100000 /dev/zero | tr '\\0' 9); %s train --set optimizer.lr=${V}x", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_expect_lt(strlen(err), 400, "the error echoes the whole value (%zu bytes)", strlen(err));
+  cr_expect(strstr(err, "999... (100001 bytes)"), "%s", err);
+  cr_expect_eq(strchr(err, '\n'), err + strlen(err) - 1, "not one line: %s", err);
+  snprintf(cmd, sizeof cmd, "%s train --set optimizer.lr=1e-320", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_expect(strstr(err, "1e-320 is too small for a float (underflows to 0)"), "%s", err);
+}

@@ -480,3 +480,19 @@ Test(rs_store, a_writer_waits_out_another_process_holding_the_write_lock) {
   close(fd[0]);
   close(fd[1]);
 }
+
+Test(rs_store, a_missing_database_directory_is_named) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/no_such_dir/runs.db", dir);
+  RsStore *st = NULL;
+  TrErr err = {0, ""};
+  cr_assert_neq(rs_store_open(path, RS_OPEN_CREATE, &st, &err), TR_OK);
+  cr_expect_null(st);
+  char want[400];
+  snprintf(want, sizeof want, "%s: directory %s/no_such_dir does not exist", path, dir);
+  cr_expect_str_eq(err.msg, want);
+  snprintf(path, sizeof path, "%s/s.db/x.db", dir); /* the "directory" is a file */
+  hps_put(dir, "s.db", "");
+  cr_assert_neq(rs_store_open(path, RS_OPEN_CREATE, &st, &err), TR_OK);
+  cr_expect(strstr(err.msg, "is not a directory"), "%s", err.msg);
+}

@@ -154,3 +154,42 @@ Test(tr_config, every_key_has_doc_and_round_trips_through_text) {
   }
   cr_assert_eq(tr_config_hash(&c), tr_config_hash(&d));
 }
+
+Test(tr_config, underflowing_number_says_it_underflows_not_that_it_is_not_finite) {
+  TrConfig c;
+  tr_config_defaults(&c);
+  TrErr err = {0};
+  cr_assert_eq(tr_config_set(&c, "optimizer.lr", "1e-320", &err), TR_EINVAL);
+  cr_expect_str_eq(err.msg, "optimizer.lr: 1e-320 is too small for a float (underflows to 0)");
+  cr_assert_eq(tr_config_set(&c, "optimizer.betas", "[0.9, 1e-400]", &err), TR_EINVAL);
+  cr_expect(strstr(err.msg, "1e-400 is too small for a float (underflows to 0)"), "%s", err.msg);
+  cr_assert_eq(tr_config_set(&c, "optimizer.lr", "1e999", &err), TR_EINVAL);
+  cr_expect(strstr(err.msg, "1e999 is too large for a float (overflows to infinity)"), "%s", err.msg);
+  cr_assert_eq(tr_config_set(&c, "optimizer.lr", "0e-999", &err), TR_OK, "zero is not an underflow: %s", err.msg);
+  cr_expect_float_eq(c.optimizer.lr, 0.0, 0.0);
+}
+
+/* A 100 KB value: every message quotes at most its first 60 bytes and says how long it was. */
+Test(tr_config, over_long_values_are_cut_in_messages) {
+  size_t n = 100000;
+  char *big = malloc(n + 2);
+  cr_assert_not_null(big);
+  memset(big, '7', n);
+  big[n] = '\0';
+  TrConfig c;
+  tr_config_defaults(&c);
+  TrErr err = {0};
+  const char *keys[] = {"optimizer.lr", "train.max_steps", "optimizer.name", "model.bias"};
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+    big[0] = i == 1 ? 'x' : '7'; /* an integer key needs a non-integer to fail */
+    cr_assert_eq(tr_config_set(&c, keys[i], big, &err), TR_EINVAL, "%s accepted", keys[i]);
+    cr_expect_lt(strlen(err.msg), 200, "%s: message of %zu bytes", keys[i], strlen(err.msg));
+    cr_expect(strstr(err.msg, "... (100000 bytes)"), "%s: %s", keys[i], err.msg);
+  }
+  cr_assert_eq(tr_config_set(&c, big, "1", &err), TR_EINVAL);
+  cr_expect_lt(strlen(err.msg), 200, "%s", err.msg);
+  cr_expect(strstr(err.msg, "unknown key") && !strstr(err.msg, "did you mean"), "%s", err.msg);
+  free(big);
+  char buf[TR_ERR_CLIP_MAX];
+  cr_expect_str_eq(tr_err_clip("short", buf, sizeof buf), "short");
+}

@@ -206,6 +206,7 @@ const char *tr_closest(const char *bad, const char *const *names) {
 }
 
 const char *tr_config_key_suggest(const char *bad) {
+  if (strlen(bad) > 64) return NULL; /* edit distances are capped there: nothing is close */
   const char *best = NULL;
   size_t bestd = (size_t)-1;
   const char *bad_leaf = strrchr(bad, '.');
@@ -259,8 +260,10 @@ static int bad_value(TrErr *err, const char *file, const TrYamlNode *n, const ch
 
 static int check_range(const TrKey *k, double v, const char *file, const TrYamlNode *n, const char *text,
                        TrErr *err) {
+  char c[TR_ERR_CLIP_MAX];
   if (v < k->min || v > k->max)
-    return bad_value(err, file, n, "%s: %s is out of range [%.10g, %.10g]", k->name, text, k->min, k->max);
+    return bad_value(err, file, n, "%s: %s is out of range [%.10g, %.10g]", k->name, tr_err_clip(text, c, sizeof c),
+                     k->min, k->max);
   return TR_OK;
 }
 
@@ -281,13 +284,14 @@ static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, co
   char *base = (char *)c + k->offset;
   const char *key = k->name;
   TrErr e2;
+  char clip[TR_ERR_CLIP_MAX], why[TR_ERR_CLIP_MAX + 64];
+#define SHOWN (v->kind == TR_YAML_SCALAR ? tr_err_clip(v->str, clip, sizeof clip) : tr_yaml_kind_name(v->kind))
   switch (k->type) {
     case TR_KEY_INT:
     case TR_KEY_I64: {
       int64_t x;
       if (tr_yaml_int64(v, file ? file : "", key, &x, &e2))
-        return bad_value(err, file, v, "%s: expected an integer, got '%s'", key,
-                         v->kind == TR_YAML_SCALAR ? v->str : tr_yaml_kind_name(v->kind));
+        return bad_value(err, file, v, "%s: expected an integer, got '%s'", key, SHOWN);
       if (check_range(k, (double)x, file, v, v->str, err)) return TR_EINVAL;
       if (k->type == TR_KEY_INT)
         *(int *)base = (int)x;
@@ -298,8 +302,9 @@ static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, co
     case TR_KEY_FLOAT: {
       double x;
       if (tr_yaml_double(v, file ? file : "", key, &x, &e2))
-        return bad_value(err, file, v, "%s: expected a finite number, got '%s'", key,
-                         v->kind == TR_YAML_SCALAR ? v->str : tr_yaml_kind_name(v->kind));
+        return bad_value(err, file, v, "%s: %s", key,
+                         v->kind == TR_YAML_SCALAR ? tr_double_complaint(v->str, why, sizeof why)
+                                                   : "expected a finite number, got a collection");
       if (check_range(k, x, file, v, v->str, err)) return TR_EINVAL;
       *(double *)base = x;
       return TR_OK;
@@ -307,8 +312,7 @@ static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, co
     case TR_KEY_BOOL: {
       int x;
       if (tr_yaml_bool(v, file ? file : "", key, &x, &e2))
-        return bad_value(err, file, v, "%s: expected true or false, got '%s'", key,
-                         v->kind == TR_YAML_SCALAR ? v->str : tr_yaml_kind_name(v->kind));
+        return bad_value(err, file, v, "%s: expected true or false, got '%s'", key, SHOWN);
       *(int *)base = x;
       return TR_OK;
     }
@@ -326,7 +330,7 @@ static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, co
         return bad_value(err, file, v, "%s: expected one of %s, got %s", key, k->choices,
                          tr_yaml_kind_name(v->kind));
       int idx = enum_index(k->choices, v->str);
-      if (idx < 0) return bad_value(err, file, v, "%s: '%s' is not one of %s", key, v->str, k->choices);
+      if (idx < 0) return bad_value(err, file, v, "%s: '%s' is not one of %s", key, SHOWN, k->choices);
       *(int *)base = idx;
       return TR_OK;
     }
@@ -336,8 +340,9 @@ static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, co
       double x[2];
       for (int i = 0; i < 2; i++) {
         if (tr_yaml_double(v->items[i], file ? file : "", key, &x[i], &e2))
-          return bad_value(err, file, v->items[i], "%s: expected a finite number, got '%s'", key,
-                           v->items[i]->kind == TR_YAML_SCALAR ? v->items[i]->str : "a collection");
+          return bad_value(err, file, v->items[i], "%s: %s", key,
+                           v->items[i]->kind == TR_YAML_SCALAR ? tr_double_complaint(v->items[i]->str, why, sizeof why)
+                                                               : "expected a finite number, got a collection");
         if (check_range(k, x[i], file, v->items[i], v->items[i]->str, err)) return TR_EINVAL;
       }
       memcpy(base, x, sizeof x);
@@ -353,7 +358,8 @@ static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, co
         int64_t x;
         if (tr_yaml_int64(v->items[i], file ? file : "", key, &x, &e2))
           return bad_value(err, file, v->items[i], "%s: expected an integer, got '%s'", key,
-                           v->items[i]->kind == TR_YAML_SCALAR ? v->items[i]->str : "a collection");
+                           v->items[i]->kind == TR_YAML_SCALAR ? tr_err_clip(v->items[i]->str, clip, sizeof clip)
+                                                               : "a collection");
         if (check_range(k, (double)x, file, v->items[i], v->items[i]->str, err)) return TR_EINVAL;
         tmp[i] = (int)x;
       }
@@ -364,6 +370,7 @@ static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, co
   }
   return bad_value(err, file, v, "%s: unsupported key type", key);
 }
+#undef SHOWN
 
 int tr_config_set_node(TrConfig *c, const TrKey *k, const TrYamlNode *v, const char *file, TrErr *err) {
   if (!v) return bad_value(err, file, NULL, "%s: missing value", k->name);
@@ -372,8 +379,10 @@ int tr_config_set_node(TrConfig *c, const TrKey *k, const TrYamlNode *v, const c
 
 static int unknown_key(const char *name, const char *file, const TrYamlNode *at, TrErr *err) {
   const char *s = tr_config_key_suggest(name);
-  if (s) return bad_value(err, file, at, "unknown key '%s' (did you mean '%s'?)", name, s);
-  return bad_value(err, file, at, "unknown key '%s' (see 'hpsweep help config' for the keys)", name);
+  char c[TR_ERR_CLIP_MAX];
+  tr_err_clip(name, c, sizeof c);
+  if (s) return bad_value(err, file, at, "unknown key '%s' (did you mean '%s'?)", c, s);
+  return bad_value(err, file, at, "unknown key '%s' (see 'hpsweep help config' for the keys)", c);
 }
 
 int tr_config_set(TrConfig *c, const char *key, const char *value, TrErr *err) {
@@ -382,8 +391,10 @@ int tr_config_set(TrConfig *c, const char *key, const char *value, TrErr *err) {
   /* The value is parsed as YAML so --set accepts what a file accepts: [0.9, 0.95], "text". */
   TrYamlDoc *doc = NULL;
   TrErr e2;
+  char clip[TR_ERR_CLIP_MAX];
   if (tr_yaml_load_string(value, strlen(value), key, &doc, &e2) != TR_OK)
-    return tr_err_set(err, TR_EINVAL, "%s: cannot parse value '%s' (%s)", key, value, e2.msg);
+    return tr_err_set(err, TR_EINVAL, "%s: cannot parse value '%s' (%s)", key, tr_err_clip(value, clip, sizeof clip),
+                      e2.msg);
   TrYamlNode empty = {TR_YAML_SCALAR, 1, 1, (char *)"", 1, 0, NULL, NULL};
   const TrYamlNode *v = doc->root ? doc->root : &empty;
   int rc = set_scalar_value(c, k, v, NULL, err);

@@ -35,6 +35,19 @@ void tr_err_clear(TrErr *err) {
   }
 }
 
+const char *tr_err_clip(const char *s, char *buf, size_t n) {
+  if (!n) return buf;
+  size_t len = s ? strlen(s) : 0;
+  if (len <= TR_ERR_CLIP_KEEP + 20) {
+    snprintf(buf, n, "%s", s ? s : "");
+    return buf;
+  }
+  size_t keep = TR_ERR_CLIP_KEEP;
+  while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80) keep--; /* never split a UTF-8 character */
+  snprintf(buf, n, "%.*s... (%zu bytes)", (int)keep, s, len);
+  return buf;
+}
+
 const char *tr_code_name(int code) {
   switch (code) {
     case TR_OK: return "ok";

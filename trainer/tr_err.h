@@ -43,6 +43,12 @@ int tr_err_prefix(TrErr *err, const char *fmt, ...)
 #endif
     ;
 void tr_err_clear(TrErr *err);
+/* A user's value quoted in a message: s itself up to TR_ERR_CLIP_KEEP + 20 bytes, else its
+** first TR_ERR_CLIP_KEEP bytes, "..." and its length ("1111...111... (100000 bytes)"), so a
+** pasted 100 KB value never floods a one-line error. Writes into buf (n bytes); returns buf. */
+#define TR_ERR_CLIP_KEEP 60
+#define TR_ERR_CLIP_MAX (TR_ERR_CLIP_KEEP + 40)
+const char *tr_err_clip(const char *s, char *buf, size_t n);
 const char *tr_code_name(int code);
 
 #endif

@@ -288,9 +288,24 @@ int tr_parse_double(const char *s, double *out) {
   char *end;
   errno = 0;
   double v = strtod(s, &end);
-  if (*end || end == s || errno == ERANGE || !isfinite(v)) return -1;
+  if (*end || end == s) return -1;
+  if (errno == ERANGE || !isfinite(v)) return fabs(v) < 1 ? TR_PARSE_UNDERFLOW : TR_PARSE_OVERFLOW;
   *out = v;
   return 0;
+}
+
+const char *tr_double_complaint(const char *s, char *buf, size_t n) {
+  double d;
+  char c[TR_ERR_CLIP_MAX];
+  int rc = tr_parse_double(s, &d);
+  tr_err_clip(s, c, sizeof c);
+  if (rc == TR_PARSE_UNDERFLOW)
+    snprintf(buf, n, "%s is too small for a float (underflows to 0)", c);
+  else if (rc == TR_PARSE_OVERFLOW)
+    snprintf(buf, n, "%s is too large for a float (overflows to infinity)", c);
+  else
+    snprintf(buf, n, "expected a finite number, got '%s'", c);
+  return buf;
 }
 
 int tr_parse_int64(const char *s, int64_t *out) {
@@ -334,26 +349,29 @@ static int scalar_or_fail(const TrYamlNode *n, const char *file, const char *key
 int tr_yaml_double(const TrYamlNode *n, const char *file, const char *key, double *out, TrErr *err) {
   int rc = scalar_or_fail(n, file, key, "a number", err);
   if (rc) return rc;
+  char why[TR_ERR_CLIP_MAX + 64];
   if (tr_parse_double(n->str, out))
-    return tr_err_set(err, TR_EINVAL, "%s:%d:%d: %s: expected a finite number, got '%s'", file, n->line,
-                      n->col, key, n->str);
+    return tr_err_set(err, TR_EINVAL, "%s:%d:%d: %s: %s", file, n->line, n->col, key,
+                      tr_double_complaint(n->str, why, sizeof why));
   return TR_OK;
 }
 
 int tr_yaml_int64(const TrYamlNode *n, const char *file, const char *key, int64_t *out, TrErr *err) {
   int rc = scalar_or_fail(n, file, key, "an integer", err);
   if (rc) return rc;
+  char c[TR_ERR_CLIP_MAX];
   if (tr_parse_int64(n->str, out))
     return tr_err_set(err, TR_EINVAL, "%s:%d:%d: %s: expected an integer, got '%s'", file, n->line,
-                      n->col, key, n->str);
+                      n->col, key, tr_err_clip(n->str, c, sizeof c));
   return TR_OK;
 }
 
 int tr_yaml_bool(const TrYamlNode *n, const char *file, const char *key, int *out, TrErr *err) {
   int rc = scalar_or_fail(n, file, key, "true or false", err);
   if (rc) return rc;
+  char c[TR_ERR_CLIP_MAX];
   if (tr_parse_bool(n->str, out))
     return tr_err_set(err, TR_EINVAL, "%s:%d:%d: %s: expected true or false, got '%s'", file, n->line,
-                      n->col, key, n->str);
+                      n->col, key, tr_err_clip(n->str, c, sizeof c));
   return TR_OK;
 }

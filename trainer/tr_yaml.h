@@ -57,8 +57,15 @@ int tr_yaml_double(const TrYamlNode *n, const char *file, const char *key, doubl
 int tr_yaml_int64(const TrYamlNode *n, const char *file, const char *key, int64_t *out, TrErr *err);
 int tr_yaml_bool(const TrYamlNode *n, const char *file, const char *key, int *out, TrErr *err);
 
-/* The same strict rules on plain strings (for --set and CLI flags): 0 on success. */
+/* The same strict rules on plain strings (for --set and CLI flags): 0 on success.
+** tr_parse_double: -1 not a number, TR_PARSE_UNDERFLOW / TR_PARSE_OVERFLOW for a number
+** out of a double's range (1e-320 is subnormal: refused, as are 1e-400 and 1e999). */
+#define TR_PARSE_UNDERFLOW (-2)
+#define TR_PARSE_OVERFLOW (-3)
 int tr_parse_double(const char *s, double *out);
+/* Why tr_parse_double refused s, for a message: "1e-320 is too small for a float (underflows
+** to 0)", "... too large ...", or "expected a finite number, got 'S'" (S clipped). Returns buf. */
+const char *tr_double_complaint(const char *s, char *buf, size_t n);
 int tr_parse_int64(const char *s, int64_t *out);
 int tr_parse_bool(const char *s, int *out);
 /* Is this plain scalar YAML null (~, null, Null, NULL, empty)? */
