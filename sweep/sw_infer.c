@@ -12,9 +12,9 @@
 
 void openblas_set_num_threads(int num_threads);
 
-static const char *const metric_names[SW_INFER_NMETRICS] = {
+static const char *const metric_names[SW_INFER_NMETRICS + 1] = {
     "validity", "distinct_1", "distinct_2", "distinct_3", "rep_4", "mean_length", "loglik",
-    "tokens_per_second"};
+    "tokens_per_second", NULL};
 
 const char *const *sw_infer_metric_names(int *n) {
   if (n) *n = SW_INFER_NMETRICS;

@@ -63,7 +63,7 @@ typedef struct SwInferMetrics {
 
 /* The measure names, in the order they are reported ("validity", "distinct_1",
 ** "distinct_2", "distinct_3", "rep_4", "mean_length", "loglik",
-** "tokens_per_second"); *n = SW_INFER_NMETRICS. */
+** "tokens_per_second"), NULL-terminated; *n = SW_INFER_NMETRICS. */
 const char *const *sw_infer_metric_names(int *n);
 /* Index of a measure name, or -1 (a spec check: is metric.name one of ours?). */
 int sw_infer_metric_index(const char *name);

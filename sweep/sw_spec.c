@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sw_infer.h"
+#include "tr_run.h"
+
 struct SwSpec {
   char *path, *dir, *text;     /* dir: the spec's directory ("." if none), for relative paths */
   TrYamlDoc *doc;
@@ -97,14 +100,20 @@ static const char *dym(char *buf, size_t n, const char *sug) {
   return buf;
 }
 
+/* "a, b, c" into buf. */
+static const char *join_names(const char *const *names, char *buf, size_t n) {
+  size_t off = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; names[i] && off < n - 1; i++)
+    off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", names[i]);
+  return buf;
+}
+
 static int unknown_key(TrErr *err, const char *file, const TrYamlNode *k, const char *where,
                        const char *const *names) {
-  char b[160], list[512] = "";
-  size_t off = 0;
-  for (size_t i = 0; names[i] && off < sizeof list - 1; i++)
-    off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", names[i]);
+  char b[160], list[512];
   return errat(err, file, k, "unknown key '%s' in %s%s; valid keys: %s", k->str, where,
-               dym(b, sizeof b, tr_closest(k->str, names)), list);
+               dym(b, sizeof b, tr_closest(k->str, names)), join_names(names, list, sizeof list));
 }
 
 static int want_string(const char *file, const char *key, const TrYamlNode *v, const char **out,
@@ -276,6 +285,23 @@ static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
 
 /* ---- metric, early_terminate --------------------------------------------- */
 
+/* The metrics a trial of this task records: the trainer's (tr_run) or the inference measures. */
+static const char *const *task_metrics(const SwSpec *S) {
+  return S->task == SW_TASK_SAMPLE ? sw_infer_metric_names(NULL) : tr_run_metric_names();
+}
+
+/* metric.name must be a metric the trials record, else every trial would rank as "-". */
+static int check_metric_name(const SwSpec *S, const TrYamlNode *at, const char *name, TrErr *err) {
+  const char *const *names = task_metrics(S);
+  if (in_list(name, names)) return TR_OK;
+  char b[160], list[512], c[TR_ERR_CLIP_MAX];
+  join_names(names, list, sizeof list);
+  return errat(err, S->path, at, "metric.name: '%s' is not a metric %s records%s; it records %s",
+               tr_err_clip(name, c, sizeof c),
+               S->task == SW_TASK_SAMPLE ? "a task: sample sweep" : "the trainer",
+               dym(b, sizeof b, tr_closest(name, names)), list);
+}
+
 static int parse_metric(SwSpec *S, const TrYamlNode *m, TrErr *err) {
   static const char *const keys[] = {"name", "goal", "target", "impute", "impute_while_running", NULL};
   const char *f = S->path, *s = NULL;
@@ -292,6 +318,7 @@ static int parse_metric(SwSpec *S, const TrYamlNode *m, TrErr *err) {
   if (!v) return errat(err, f, m, "metric: missing 'name' (the metric to optimise, e.g. val_loss)");
   if ((rc = want_string(f, "metric.name", v, &s, err))) return rc;
   if (!*s) return errat(err, f, v, "metric.name: empty");
+  if ((rc = check_metric_name(S, v, s, err))) return rc;
   free(S->metric);
   if (!(S->metric = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   if ((v = tr_yaml_get(m, "goal"))) {
@@ -727,6 +754,10 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   }
   if ((v = tr_yaml_get(root, "metric"))) {
     if ((rc = parse_metric(S, v, err))) return rc;
+  } else if (S->task == SW_TASK_SAMPLE) {
+    char list[512];
+    return errat(err, f, root, "missing 'metric': a task: sample sweep records no %s; name one of %s",
+                 SW_DEFAULT_METRIC, join_names(task_metrics(S), list, sizeof list));
   } else if ((rc = notice(S, root, "notice: no metric: optimising %s (minimize)", SW_DEFAULT_METRIC))) {
     return tr_err_set(err, rc, "out of memory");
   }

@@ -348,7 +348,7 @@ Test(sw_expand, random_value_outside_key_range_names_the_parameter) {
 }
 
 Test(sw_expand, sample_task_seeds_set_sample_seed) {
-  Sweep w = expand_text("st.yaml", "method: grid\nparameters:\n  sample.temperature: {values: [0.5, 1.0]}\n"
+  Sweep w = expand_text("st.yaml", "method: grid\nmetric: {name: validity}\nparameters:\n  sample.temperature: {values: [0.5, 1.0]}\n"
                                    "hpsweep: {task: sample, seeds: [3, 4]}\n");
   cr_assert_eq(w.n, 4);
   cr_expect_eq(w.t[1].config.sample.seed, 4);

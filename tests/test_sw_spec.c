@@ -144,7 +144,7 @@ Test(sw_spec, accessors_report_spec_and_hpsweep_keys) {
   put("base.yaml", "train:\n  max_steps: 7\nmodel:\n  n_layer: 3\n");
   const char *p = put("s.yaml",
                       "name: my-sweep\ndescription: words\nmethod: random\nrun_cap: 6\n"
-                      "metric: {name: val_loss, goal: maximize, target: 0.5}\n"
+                      "metric: {name: validity, goal: maximize, target: 0.5}\n"
                       "early_terminate: {type: hyperband, max_iter: 27, s: 2, strict: false}\n"
                       "parameters:\n  optimizer.lr: {min: 0.001, max: 0.01}\n"
                       "hpsweep:\n  base: base.yaml\n  seeds: [4, 5]\n  seed: 9\n  workers: 3\n"
@@ -156,7 +156,7 @@ Test(sw_spec, accessors_report_spec_and_hpsweep_keys) {
   cr_expect_str_eq(sw_spec_name(s), "my-sweep");
   cr_expect_str_eq(sw_spec_description(s), "words");
   cr_expect_eq(sw_spec_method(s), SW_METHOD_RANDOM);
-  cr_expect_str_eq(sw_spec_metric(s), "val_loss");
+  cr_expect_str_eq(sw_spec_metric(s), "validity");
   cr_expect_eq(sw_spec_goal(s), SW_GOAL_MAXIMIZE);
   double tg = 0;
   cr_expect(sw_spec_target(s, &tg) && tg == 0.5);

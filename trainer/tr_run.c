@@ -64,9 +64,16 @@ typedef struct Run {
 
 static double elapsed(const Run *r) { return r->elapsed0 + now_seconds() - r->t0; }
 
-static void emit(Run *r, const char *name, double v) {
+/* Every metric the loop emits: the one list (specs check metric.name against it). */
+enum { M_TRAIN_LOSS, M_LR, M_GRAD_NORM, M_TOKENS_PER_SECOND, M_VAL_LOSS, M_GNS, M_COUNT };
+static const char *const metric_names[M_COUNT + 1] = {"train_loss", "lr", "grad_norm", "tokens_per_second",
+                                                      "val_loss", "gns", NULL};
+
+const char *const *tr_run_metric_names(void) { return metric_names; }
+
+static void emit(Run *r, int metric, double v) {
   if (!r->hooks || !r->hooks->on_metric) return;
-  TrMetric m = {r->step, r->tokens_seen, elapsed(r), name, v};
+  TrMetric m = {r->step, r->tokens_seen, elapsed(r), metric_names[metric], v};
   if (r->hooks->on_metric(r->hooks->ud, &m)) r->stopped = 1;
 }
 
@@ -347,10 +354,10 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
     if (r.step % tc->log_interval == 0 || last || r.step == 1) {
       double t = elapsed(&r);
       double tps = t > last_log_t ? (double)(r.tokens_seen - last_log_tokens) / (t - last_log_t) : 0;
-      emit(&r, "train_loss", train_loss);
-      emit(&r, "lr", lr);
-      emit(&r, "grad_norm", gnorm);
-      emit(&r, "tokens_per_second", tps);
+      emit(&r, M_TRAIN_LOSS, train_loss);
+      emit(&r, M_LR, lr);
+      emit(&r, M_GRAD_NORM, gnorm);
+      emit(&r, M_TOKENS_PER_SECOND, tps);
       logf_(&r, "step %6lld | tokens %9lld | loss %.4f | lr %.3e | norm %.3f | %.0f tok/s", (long long)r.step,
             (long long)r.tokens_seen, train_loss, lr, gnorm, tps);
       last_log_t = t;
@@ -363,8 +370,8 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
         r.best_val = val_loss;
         r.best_step = r.step;
       }
-      emit(&r, "val_loss", val_loss);
-      if (isfinite(gns)) emit(&r, "gns", gns);
+      emit(&r, M_VAL_LOSS, val_loss);
+      if (isfinite(gns)) emit(&r, M_GNS, gns);
       logf_(&r, "step %6lld | val loss %.4f | best %.4f", (long long)r.step, val_loss, r.best_val);
       last_log_t += now_seconds() - te; /* evaluation time is not training throughput */
       if (!isfinite(val_loss) && set_diverged(&r, "validation loss is %g at step %lld", val_loss, (long long)r.step))

@@ -70,6 +70,10 @@ typedef struct TrRunResult {
 
 int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr *err);
 
+/* The names of the metrics tr_run emits, NULL-terminated: train_loss, lr, grad_norm,
+** tokens_per_second, val_loss, gns. */
+const char *const *tr_run_metric_names(void);
+
 /* The summary as one JSON object (keys of `hpsweep train --json`). Returns bytes needed. */
 size_t tr_run_result_json(const TrRunResult *r, char *buf, size_t n);
 
