@@ -9,17 +9,22 @@
 #include "sw_spec.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sw_infer.h"
 #include "tr_run.h"
 
 struct SwSpec {
   char *path, *dir, *text;     /* dir: the spec's directory ("." if none), for relative paths */
+  char *absdir;                /* dir made absolute: trial configs carry absolute paths */
   TrYamlDoc *doc;
   char *name, *description;
   SwMethod method;
@@ -163,6 +168,31 @@ static char *resolve(const char *dir, const char *p) {
   return r;
 }
 
+/* Training keys that name files or directories: relative values resolve against the spec's
+** directory, made absolute so a trial's config (and hash) does not depend on the current directory. */
+static const char *const path_keys[] = {"data.path", "train.out_dir", NULL};
+
+static int key_is_path(const TrKey *k) { return in_list(k->name, path_keys); }
+
+/* A path key's text as it goes into configs: "" stays "" (none), else resolved against absdir. */
+static char *resolve_key(const SwSpec *S, const char *p) { return *p ? resolve(S->absdir, p) : xstrdup(""); }
+
+/* Resolve the base config's path keys in place. */
+static int resolve_base_paths(SwSpec *S, const TrYamlNode *at, TrErr *err) {
+  for (size_t i = 0; path_keys[i]; i++) {
+    const TrKey *k = tr_config_key_find(path_keys[i]);
+    char *field = (char *)&S->base + k->offset, *r = resolve_key(S, field);
+    if (!r) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    size_t n = strlen(r);
+    if (n < k->size) memcpy(field, r, n + 1);
+    free(r);
+    if (n >= k->size)
+      return errat(err, S->path, at, "hpsweep.base: %s: longer than %zu bytes once resolved against %s",
+                   k->name, k->size - 1, S->absdir);
+  }
+  return TR_OK;
+}
+
 /* ---- names --------------------------------------------------------------- */
 
 static const char *const dist_names[] = {
@@ -217,7 +247,7 @@ static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
   if ((v = tr_yaml_get(h, "base"))) {
     if (v->kind == TR_YAML_MAP) {
       tr_config_defaults(&S->base);
-      if ((rc = tr_config_apply_yaml(&S->base, v, f, err))) return rc;
+      if ((rc = tr_config_apply_yaml(&S->base, v, f, err)) || (rc = resolve_base_paths(S, v, err))) return rc;
     } else {
       if ((rc = want_string(f, "hpsweep.base", v, &s, err))) return rc;
       char *p = resolve(S->dir, s);
@@ -228,6 +258,7 @@ static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
         int line = v->line, col = v->col;
         return tr_err_prefix(err, "%s:%d:%d: hpsweep.base", f, line, col);
       }
+      if ((rc = resolve_base_paths(S, v, err))) return rc;
     }
   }
   if ((v = tr_yaml_get(h, "seeds"))) {
@@ -509,6 +540,17 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
     P.n_values = n;
     for (int i = 0; i < n; i++) {
       TrConfig tmp = S->base;
+      if (key_is_path(key) && items[i]->kind == TR_YAML_SCALAR && !tr_yaml_is_null(items[i])) {
+        /* The spec owns its tree: the value becomes the resolved path every trial uses. */
+        TrYamlNode *node = (TrYamlNode *)items[i];
+        char *r = resolve_key(S, node->str);
+        if (!r) {
+          rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+          goto fail;
+        }
+        free(node->str);
+        node->str = r;
+      }
       P.values[i] = items[i];
       if ((rc = tr_config_set_node(&tmp, key, items[i], f, err))) goto fail;
     }
@@ -822,6 +864,47 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   return TR_OK;
 }
 
+/* ---- files the trials read ------------------------------------------------ */
+
+/* path must be a readable regular file (opened non-blocking: a FIFO must not hang `check`). */
+static int check_readable(const SwSpec *S, const TrYamlNode *at, const char *what, const char *path,
+                          TrErr *err) {
+  struct stat sb;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  int e = fd < 0 || fstat(fd, &sb) != 0 ? errno : 0;
+  if (fd >= 0) close(fd);
+  if (e) return errat(err, S->path, at, "%s %s: %s", what, path, strerror(e));
+  if (!S_ISREG(sb.st_mode)) return errat(err, S->path, at, "%s %s: not a regular file", what, path);
+  return TR_OK;
+}
+
+/* Where the base config set data.path: its node in an inline base, else the base file's name. */
+static const TrYamlNode *base_data_node(const SwSpec *S) {
+  const TrYamlNode *b = tr_yaml_get(tr_yaml_get(S->doc->root, "hpsweep"), "base"), *n;
+  if ((n = tr_yaml_get(b, "data.path")) || (n = tr_yaml_get(tr_yaml_get(b, "data"), "path"))) return n;
+  return b;
+}
+
+/* Before any trial: the data file of every trial (the checkpoint of a sample sweep) is readable. */
+static int check_files(const SwSpec *S, TrErr *err) {
+  if (S->task == SW_TASK_SAMPLE) {
+    const TrYamlNode *at = tr_yaml_get(tr_yaml_get(S->doc->root, "hpsweep"), "checkpoint");
+    return *S->checkpoint ? check_readable(S, at, "hpsweep.checkpoint", S->checkpoint, err) : TR_OK;
+  }
+  const TrKey *dk = tr_config_key_find("data.path");
+  for (size_t i = 0; i < S->n_params; i++) {
+    const SwParam *p = &S->params[i];
+    if (p->key != dk) continue;
+    for (int j = 0; j < p->n_values; j++) { /* a swept data.path: the base's is never used */
+      const TrYamlNode *v = p->values[j];
+      int rc = tr_yaml_is_null(v) || !*v->str ? TR_OK : check_readable(S, v, "data.path", v->str, err);
+      if (rc) return rc;
+    }
+    return TR_OK;
+  }
+  return S->base.data.path[0] ? check_readable(S, base_data_node(S), "data.path", S->base.data.path, err) : TR_OK;
+}
+
 static char *default_name(const char *path) {
   const char *b = strrchr(path, '/');
   b = b ? b + 1 : path;
@@ -864,7 +947,11 @@ int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
   }
   if ((rc = tr_yaml_load_file(path, &S->doc, err))) goto fail;
   if ((rc = read_text(path, &S->text, err))) goto fail;
-  if ((rc = spec_parse(S, err))) goto fail;
+  if (!(S->absdir = realpath(S->dir, NULL))) {
+    rc = tr_err_set(err, TR_EIO, "%s: %s: %s", path, S->dir, strerror(errno));
+    goto fail;
+  }
+  if ((rc = spec_parse(S, err)) || (rc = check_files(S, err))) goto fail;
   *out = S;
   return TR_OK;
 fail:
@@ -885,6 +972,7 @@ void sw_spec_destroy(SwSpec *S) {
   tr_yaml_destroy(S->doc);
   free(S->path);
   free(S->dir);
+  free(S->absdir);
   free(S->text);
   free(S->name);
   free(S->description);

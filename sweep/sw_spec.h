@@ -11,6 +11,13 @@
 **   distribution's arguments, the grid size (overflow-checked) against run_cap
 **   and SW_MAX_TRIALS, and the `hpsweep:` block (our own keys; deleting it
 **   leaves a file W&B accepts). The base training config is loaded here too.
+** - metric.name must be a metric the trials record (tr_run_metric_names, or the
+**   inference measures for task sample).
+** - Relative paths resolve against the spec's directory: hpsweep.base/db/checkpoint,
+**   and data.path / train.out_dir in the base and in parameter values (made
+**   absolute, so trial hashes do not depend on the current directory). Every
+**   trial's data file (a sample sweep's checkpoint) must be a readable regular
+**   file when the spec loads: `check` and `run` refuse before any trial.
 ** - Errors are one line "FILE:LINE:COL: message" naming the key and, for a
 **   misspelt key, the closest valid one ("did you mean 'optimizer.lr'?").
 ** - Things that are fine but worth saying (ignored W&B keys, defaults taken,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -141,6 +142,7 @@ Test(sw_spec, every_good_spec_loads_and_expands) {
 }
 
 Test(sw_spec, accessors_report_spec_and_hpsweep_keys) {
+  put("ck.bin", "");
   put("base.yaml", "train:\n  max_steps: 7\nmodel:\n  n_layer: 3\n");
   const char *p = put("s.yaml",
                       "name: my-sweep\ndescription: words\nmethod: random\nrun_cap: 6\n"
@@ -330,4 +332,101 @@ Test(sw_spec, cli_check_samples_long_trial_lists) {
   cr_expect_not_null(strstr(out, "trial list (first 20 of 60):"), "%s", out);
   cr_expect_not_null(strstr(out, "... 40 more"));
   cr_expect_null(strstr(out, "\"train.max_steps\": 21}"), "trial 21 is not listed");
+}
+
+/* Paths in a spec resolve against the spec's directory (made absolute), whatever the current directory. */
+Test(sw_spec, paths_resolve_against_the_spec_directory) {
+  char sub[PATH_MAX + 8];
+  snprintf(sub, sizeof sub, "%s/sub", tmpdir);
+  cr_assert_eq(mkdir(sub, 0755), 0);
+  put("sub/corpus.txt", "hello world, hello sweep\n");
+  put("sub/other.txt", "another corpus\n");
+  put("sub/base.yaml", "data: {path: corpus.txt}\n");
+  const char *p = put("sub/s.yaml", "method: grid\nparameters:\n  optimizer.lr: {values: [0.001]}\n"
+                                    "hpsweep:\n  base: base.yaml\n");
+  char want[PATH_MAX + 64], rel[PATH_MAX];
+  cr_assert_not_null(realpath(sub, rel));
+  snprintf(want, sizeof want, "%s/corpus.txt", rel);
+  char cwd[PATH_MAX];
+  cr_assert_not_null(getcwd(cwd, sizeof cwd));
+  cr_assert_eq(chdir("/"), 0); /* anywhere but the spec's directory */
+  SwSpec *s = NULL;
+  TrErr err;
+  int rc = sw_spec_load(&s, p, &err);
+  cr_assert_eq(rc, TR_OK, "%s", err.msg);
+  cr_expect_str_eq(sw_spec_base(s)->data.path, want, "base file's data.path");
+  sw_spec_destroy(s);
+  /* Inline base and a swept data.path: the same rule. */
+  p = put("sub/t.yaml", "method: grid\nparameters:\n  data.path: {values: [corpus.txt, other.txt]}\n"
+                        "hpsweep:\n  base: {train.out_dir: out}\n");
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
+  SwTrial *t = NULL;
+  size_t n = 0;
+  cr_assert_eq(sw_expand(s, &t, &n, &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(n, 2);
+  cr_expect_str_eq(t[0].config.data.path, want);
+  snprintf(want, sizeof want, "%s/other.txt", rel);
+  cr_expect_str_eq(t[1].config.data.path, want);
+  snprintf(want, sizeof want, "%s/out", rel);
+  cr_expect_str_eq(t[1].config.train.out_dir, want);
+  sw_trials_free(t, n);
+  sw_spec_destroy(s);
+  cr_assert_eq(chdir(cwd), 0);
+}
+
+Test(sw_spec, a_missing_or_unreadable_data_file_is_an_error_at_its_position) {
+  char sub[PATH_MAX + 8];
+  snprintf(sub, sizeof sub, "%s/d", tmpdir);
+  cr_assert_eq(mkdir(sub, 0755), 0);
+  put("corpus.txt", "text\n");
+  struct {
+    const char *spec, *pos, *msg;
+  } cases[] = {
+      {"method: grid\nparameters:\n  optimizer.lr: {values: [0.001]}\nhpsweep:\n  base: {data.path: nope.txt}\n",
+       ":5:21: data.path ", "/nope.txt: No such file or directory"},
+      {"method: grid\nparameters:\n  data.path: {values: [corpus.txt, d]}\n", ":3:36: data.path ",
+       "/d: not a regular file"},
+      {"method: grid\nmetric: {name: validity}\nparameters:\n  sample.top_k: {values: [1]}\n"
+       "hpsweep: {task: sample, checkpoint: no.ckpt}\n",
+       ":5:37: hpsweep.checkpoint ", "/no.ckpt: No such file or directory"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const char *p = put("m.yaml", cases[i].spec);
+    char want[PATH_MAX + 400];
+    snprintf(want, sizeof want, "%s%s", p, cases[i].pos);
+    SwSpec *s = NULL;
+    TrErr err;
+    cr_assert_neq(sw_spec_load(&s, p, &err), TR_OK, "case %zu loaded", i);
+    cr_expect(strncmp(err.msg, want, strlen(want)) == 0, "case %zu: want '%s...' got %s", i, want, err.msg);
+    cr_expect(strstr(err.msg, cases[i].msg), "case %zu: %s", i, err.msg);
+    cr_expect_null(strchr(err.msg, '\n'));
+  }
+}
+
+/* The user's view: `check` and `run` from another directory find the spec's data, and refuse a missing one. */
+Test(sw_spec, cli_check_and_run_from_another_directory_use_the_spec_directory) {
+  char sub[PATH_MAX + 8], out[16384], d[64];
+  cr_assert_lt(strlen(tmpdir), sizeof d);
+  memcpy(d, tmpdir, strlen(tmpdir) + 1);
+  snprintf(sub, sizeof sub, "%s/specs", tmpdir);
+  cr_assert_eq(mkdir(sub, 0755), 0);
+  char text[4096] = "";
+  for (int i = 0; i < 60; i++) strcat(text, "the quick brown fox jumps over the lazy dog. ");
+  put("specs/corpus.txt", text);
+  put("specs/s.yaml", "name: paths\nmethod: grid\nparameters:\n  optimizer.lr: {values: [0.001]}\n"
+                      "hpsweep:\n  base:\n    data: {path: corpus.txt}\n"
+                      "    model: {n_layer: 1, n_head: 1, d_model: 8, context_length: 8}\n"
+                      "    train: {batch_size: 2, max_steps: 2, eval_interval: 2, eval_batches: 1}\n");
+  cr_assert_eq(hps_run(d, "check specs/s.yaml", out, sizeof out), 0, "%s", out);
+  cr_assert_eq(hps_run(d, "run specs/s.yaml -q", out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "1 completed"), "%s", out);
+  put("specs/m.yaml", "name: paths2\nmethod: grid\nparameters:\n  optimizer.lr: {values: [0.001]}\n"
+                      "hpsweep:\n  base: {data.path: missing.txt}\n");
+  cr_assert_eq(hps_run(d, "check specs/m.yaml", out, sizeof out), 2, "%s", out);
+  cr_expect(strstr(out, "hpsweep check: specs/m.yaml:6:21: data.path ") && strstr(out, "/specs/missing.txt: No such file"),
+            "%s", out);
+  cr_expect_eq(hps_count(out, "\n"), 1, "%s", out);
+  cr_assert_eq(hps_run(d, "run specs/m.yaml", out, sizeof out), 2, "%s", out);
+  cr_expect(strstr(out, "/specs/missing.txt: No such file"), "%s", out);
+  cr_expect_null(strstr(out, "trials"), "no trial was recorded: %s", out);
 }
