@@ -41,6 +41,8 @@ typedef struct RsStoreOps {
                       size_t *n);
   int (*event_add)(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
                    const char *message);
+  int (*sweep_delete)(RsStore *st, const char *name, int64_t *n_trials);
+  int (*trial_keys)(RsStore *st, int64_t sweep_id, RsTrialKey **out, size_t *n);
 } RsStoreOps;
 
 struct RsStore {

@@ -351,18 +351,28 @@ typedef struct SweepArgs {
 static int upsert_body(RsStore *st, void *arg) {
   SweepArgs *a = arg;
   sqlite3_stmt *s;
-  int rc = sq_prep(st, "SELECT id, spec_hash FROM sweeps WHERE name = ?1", &s, "find sweep");
+  int rc = sq_prep(st, "SELECT id, spec_hash, metric, goal, method, task FROM sweeps WHERE name = ?1", &s,
+                   "find sweep");
   if (rc) return rc;
   bind_text(s, 1, a->name);
   int r = sqlite3_step(s);
   if (r == SQLITE_ROW) {
     a->id = sqlite3_column_int64(s, 0);
-    const char *old = (const char *)sqlite3_column_text(s, 1);
+    const char *old = (const char *)sqlite3_column_text(s, 1), *metric = (const char *)sqlite3_column_text(s, 2),
+               *goal = (const char *)sqlite3_column_text(s, 3), *method = (const char *)sqlite3_column_text(s, 4),
+               *task = (const char *)sqlite3_column_text(s, 5);
     if (strcmp(old, a->hash) != 0)
       rc = rs_store_fail(st, TR_EINVAL,
                          "sweep '%s' already exists with a different trial set (spec hash %s, now %s): "
                          "the spec changed; give the sweep a new name or use another --db",
                          a->name, old, a->hash);
+    else if (strcmp(metric, a->metric) || strcmp(goal, a->goal) || strcmp(method, a->method) ||
+             strcmp(task ? task : "train", a->task))
+      rc = rs_store_fail(st, TR_EINVAL,
+                         "sweep '%s' already exists with metric %s (%s), method %s, task %s; now %s (%s), %s, %s: "
+                         "the spec changed; give the sweep a new name or use another --db",
+                         a->name, metric, goal, method, task ? task : "train", a->metric, a->goal, a->method,
+                         a->task);
     sqlite3_finalize(s);
     return rc;
   }
@@ -437,6 +447,114 @@ static int sq_sweep_get(RsStore *st, const char *name, RsSweep *out) {
   int rc = sq_txn(st, SQ_READ, sweep_get_body, &g);
   if (rc) rs_sweep_clear(out);
   return rc;
+}
+
+/* One statement with ?1 bound to an id, run to completion. */
+static int exec_id(RsStore *st, const char *sql, int64_t id, const char *what) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, sql, &s, what);
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, id);
+  return sq_done_final(st, s, what);
+}
+
+/* The first column of the first row of sql with ?1 = id, ?2 = x, as an integer. */
+static int query_id(RsStore *st, const char *sql, int64_t id, double x, int64_t *out, const char *what) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, sql, &s, what);
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, id);
+  if (sqlite3_bind_parameter_count(s) >= 2) sqlite3_bind_double(s, 2, x);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
+  else rc = r == SQLITE_DONE ? rs_store_fail(st, TR_ENOTFOUND, "%s: no row", what) : sq_fail(st, r, what);
+  sqlite3_finalize(s);
+  return rc;
+}
+
+typedef struct DeleteArgs {
+  const char *name;
+  int64_t n;
+} DeleteArgs;
+
+static int delete_body(RsStore *st, void *arg) {
+  DeleteArgs *a = arg;
+  int64_t id, live;
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT id FROM sweeps WHERE name = ?1", &s, "find sweep");
+  if (rc) return rc;
+  bind_text(s, 1, a->name);
+  int r = sqlite3_step(s);
+  id = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  if (r == SQLITE_DONE) return rs_store_fail(st, TR_ENOTFOUND, "no sweep named '%s'", a->name);
+  if (r != SQLITE_ROW) return sq_fail(st, r, "find sweep");
+  if ((rc = query_id(st, "SELECT count(*) FROM trials WHERE sweep_id = ?1 AND status = 'running' AND "
+                         "lease_until > ?2", id, rs_store_now(st), &live, "count running trials")))
+    return rc;
+  if (live > 0)
+    return rs_store_fail(st, TR_EINVAL, "sweep '%s': %lld trials are running under a live lease (another "
+                         "hpsweep run?): stop it first, nothing was deleted", a->name, (long long)live);
+  if ((rc = query_id(st, "SELECT count(*) FROM trials WHERE sweep_id = ?1", id, 0, &a->n, "count trials")) ||
+      (rc = exec_id(st, "DELETE FROM metrics WHERE trial_id IN (SELECT id FROM trials WHERE sweep_id = ?1)", id,
+                    "delete metrics")) ||
+      (rc = exec_id(st, "DELETE FROM events WHERE sweep_id = ?1 OR trial_id IN "
+                        "(SELECT id FROM trials WHERE sweep_id = ?1)", id, "delete events")) ||
+      (rc = exec_id(st, "DELETE FROM trials WHERE sweep_id = ?1", id, "delete trials")) ||
+      (rc = exec_id(st, "DELETE FROM sweeps WHERE id = ?1", id, "delete sweep")))
+    return rc;
+  char msg[300];
+  snprintf(msg, sizeof msg, "sweep '%.200s' deleted with its %lld trials", a->name, (long long)a->n);
+  return event_insert(st, 0, 0, "delete", msg);
+}
+
+static int sq_sweep_delete(RsStore *st, const char *name, int64_t *n_trials) {
+  DeleteArgs a = {name, 0};
+  int rc = sq_txn(st, SQ_DURABLE, delete_body, &a);
+  if (rc == TR_OK) *n_trials = a.n;
+  return rc;
+}
+
+typedef struct KeysArgs {
+  int64_t sweep_id;
+  RsTrialKey *v;
+  size_t n;
+} KeysArgs;
+
+static int keys_body(RsStore *st, void *arg) {
+  KeysArgs *a = arg;
+  free(a->v);
+  a->v = NULL;
+  a->n = 0;
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT id, idx, hash FROM trials WHERE sweep_id = ?1 ORDER BY idx", &s, "read trials");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  size_t cap = 0;
+  int r;
+  while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    a->v = sq_grow(st, a->v, a->n, &cap, sizeof *a->v, 256, "read trials", &rc);
+    if (rc) break;
+    RsTrialKey *k = &a->v[a->n++];
+    k->id = sqlite3_column_int64(s, 0);
+    k->idx = sqlite3_column_int(s, 1);
+    snprintf(k->hash, sizeof k->hash, "%s", sqlite3_column_text(s, 2) ? (const char *)sqlite3_column_text(s, 2) : "");
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(st, r, "read trials");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+static int sq_trial_keys(RsStore *st, int64_t sweep_id, RsTrialKey **out, size_t *n) {
+  KeysArgs a = {sweep_id, NULL, 0};
+  int rc = sq_txn(st, SQ_READ, keys_body, &a);
+  if (rc) {
+    free(a.v);
+    return rc;
+  }
+  *out = a.v;
+  *n = a.n;
+  return TR_OK;
 }
 
 typedef struct SweepList {
@@ -1115,5 +1233,5 @@ static const RsStoreOps sq_ops = {
     sq_trial_heartbeat, sq_trial_set_checkpoint, sq_trial_reset,
     sq_trial_finish,   sq_trials_mark_interrupted, sq_trial_get,
     sq_trials_running, sq_metrics_put,    sq_metrics_read,
-    sq_event_add,
+    sq_event_add,      sq_sweep_delete,   sq_trial_keys,
 };

@@ -157,6 +157,20 @@ int rs_sweep_get(RsStore *st, const char *name, RsSweep *out) {
   return st->ops->sweep_get(st, name, out);
 }
 
+int rs_sweep_delete(RsStore *st, const char *name, int64_t *n_trials) {
+  CHECK_RW(st, "delete sweep");
+  if (!name) return rs_store_fail(st, TR_EINVAL, "delete sweep: no name");
+  int64_t dummy;
+  return st->ops->sweep_delete(st, name, n_trials ? n_trials : &dummy);
+}
+
+int rs_trial_keys(RsStore *st, int64_t sweep_id, RsTrialKey **out, size_t *n) {
+  CHECK_ST(st);
+  *out = NULL;
+  *n = 0;
+  return st->ops->trial_keys(st, sweep_id, out, n);
+}
+
 int rs_sweeps_list(RsStore *st, RsSweep **out, size_t *n) {
   CHECK_ST(st);
   *out = NULL;

@@ -81,6 +81,11 @@ int rs_sweep_upsert(RsStore *st, const char *name, const char *spec_text, const 
                     const char *method, const char *metric, const char *goal, int64_t seed,
                     const char *task, int64_t *sweep_id);
 int rs_sweep_get(RsStore *st, const char *name, RsSweep *out); /* TR_ENOTFOUND if none */
+/* Delete the sweep and everything recorded about it (its trials, their metrics, its events) in
+** one transaction, logging a "delete" event; n_trials (may be NULL) gets how many trials went.
+** TR_ENOTFOUND if there is no such sweep. While any of its trials runs under a live lease
+** (another runner works on it) nothing is deleted: TR_EINVAL. `run --replace` uses it. */
+int rs_sweep_delete(RsStore *st, const char *name, int64_t *n_trials);
 int rs_sweeps_list(RsStore *st, RsSweep **out, size_t *n);     /* by id; rs_sweeps_free */
 
 typedef struct RsCounts {
@@ -98,6 +103,14 @@ typedef struct RsTrialDef {
   const char *params_json; /* {"optimizer.lr": 0.001} */
   int64_t seed;
 } RsTrialDef;
+
+/* A sweep's trials as (id, idx, hash), by idx: what a sweep's identity check compares. */
+typedef struct RsTrialKey {
+  int64_t id;
+  int idx;
+  char hash[17];
+} RsTrialKey;
+int rs_trial_keys(RsStore *st, int64_t sweep_id, RsTrialKey **out, size_t *n); /* *out: free() */
 
 /* One transaction; a trial already there (same sweep, same hash) is left as is.
 ** n_inserted (may be NULL) gets the number of new rows. */

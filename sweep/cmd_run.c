@@ -1,5 +1,5 @@
 /*
-** cmd_run.c: `hpsweep run SPEC.yaml [-j N] [--db FILE] [--threads N] [--quiet]`:
+** cmd_run.c: `hpsweep run SPEC.yaml [-j N] [--db FILE] [--threads N] [--quiet] [--replace]`:
 ** expand a spec into the database and train its trials, N at a time, each in
 ** its own process. Ctrl-C stops cleanly; the same command resumes.
 */
@@ -18,9 +18,10 @@
 #include "sw_progress.h"
 #include "sw_sched.h"
 #include "sw_spec.h"
+#include "sw_sweep.h"
 
 static const char usage[] =
-    "usage: hpsweep run SPEC.yaml [-j N] [--db FILE] [--threads N] [--quiet]\n"
+    "usage: hpsweep run SPEC.yaml [-j N] [--db FILE] [--threads N] [--quiet] [--replace]\n"
     "\n"
     "Check and expand the sweep spec, record its trials in the results database,\n"
     "and train them, N at a time, each in its own worker process. Progress is a\n"
@@ -33,12 +34,19 @@ static const char usage[] =
     "trials; those of a runner that died are taken over when its lease expires\n"
     "(30 s; HPS_LEASE_SECONDS changes it).\n"
     "\n"
+    "A sweep name means one experiment: a spec that changes the meaning of a\n"
+    "sweep already in the database (metric, goal, method, task, parameters,\n"
+    "seeds, base config) is refused with what differs. Give it a new name, or\n"
+    "--replace to delete the old sweep's trials, metrics, events and checkpoints\n"
+    "and start afresh.\n"
+    "\n"
     "options:\n"
     "  -j, --jobs N     trials at once (default: the spec's hpsweep.workers, else 1)\n"
     "  --db FILE        results database (default: the spec's hpsweep.db,\n"
     "                   else hpsweep.db beside the spec)\n"
     "  --threads N      OpenBLAS threads per trial (default: hpsweep.threads_per_trial)\n"
     "  -q, --quiet      no progress, only errors and the summary\n"
+    "  --replace        delete the sweep of this name (records and checkpoints) first\n"
     "\n"
     "Checkpoints go to FILE.runs/SWEEP/ beside the database. Exit status: 0 when\n"
     "every trial completed or diverged, 1 if some failed or the run was stopped,\n"
@@ -87,7 +95,7 @@ static int best_trial(RsStore *st, int64_t sweep_id, int maximize, int *idx, cha
 
 static int run_main(int argc, char **argv) {
   const char *path = NULL, *db_opt = NULL;
-  int jobs = 0, threads = 0, quiet = 0;
+  int jobs = 0, threads = 0, quiet = 0, replace = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *val = NULL;
@@ -101,6 +109,9 @@ static int run_main(int argc, char **argv) {
     else if (!strncmp(a, "--threads=", 10)) which = 3, val = a + 10;
     else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
       quiet = 1;
+      continue;
+    } else if (!strcmp(a, "--replace")) {
+      replace = 1;
       continue;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "hpsweep run: unknown option '%s' (see 'hpsweep run --help')\n", a);
@@ -163,19 +174,25 @@ static int run_main(int argc, char **argv) {
     fprintf(stderr, "hpsweep run: %s\n", err.msg);
     goto out;
   }
-  int64_t sweep_id = 0;
+  char runs[TR_PATH_MAX];
+  if (sw_sched_runs_dir(db, name, runs, sizeof runs)) {
+    fprintf(stderr, "hpsweep run: %s: path too long\n", db);
+    goto out;
+  }
+  int64_t sweep_id = 0, n_old = 0;
   size_t n_new = 0;
+  if (replace ? sw_sweep_replace(st, name, runs, &n_old, &err) : sw_sweep_check(st, db, spec, trials, n, &err)) {
+    fprintf(stderr, "hpsweep run: %s\n", err.msg);
+    goto out;
+  }
+  if (replace && !quiet)
+    fprintf(stderr, "hpsweep run: --replace: deleted sweep '%s' (%lld trials) and %s\n", name, (long long)n_old, runs);
   if (sw_sched_prepare(st, spec, trials, n, &sweep_id, &n_new, &err)) {
     fprintf(stderr, "hpsweep run: %s\n", err.msg);
     goto out;
   }
   if (!jobs) jobs = sw_spec_workers(spec);
   if (!threads) threads = sw_spec_threads_per_trial(spec);
-  char runs[TR_PATH_MAX];
-  if (sw_sched_runs_dir(db, name, runs, sizeof runs)) {
-    fprintf(stderr, "hpsweep run: %s: path too long\n", db);
-    goto out;
-  }
   int maximize = sw_spec_goal(spec) == SW_GOAL_MAXIMIZE;
   if (!quiet)
     fprintf(stderr, "hpsweep run: sweep '%s': %zu trials (%zu new), %d at a time x %d thread%s, db %s\n", name, n,

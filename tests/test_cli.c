@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "hps_test.h"
 #include "tr_config.h"
 
 /* Run a shell command line; capture stdout (and stderr into *err if given). */
@@ -145,4 +146,94 @@ Test(cli, set_messages_cut_long_values_and_say_underflow) {
   snprintf(cmd, sizeof cmd, "%s train --set optimizer.lr=1e-320", bin());
   cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
   cr_expect(strstr(err, "1e-320 is too small for a float (underflows to 0)"), "%s", err);
+}
+
+/* ---- a sweep name means one experiment (run refuses a changed spec; --replace starts afresh) ---- */
+
+/* spec.yaml in dir: a 2-trial grid over optimizer.lr unless changed by the arguments. */
+static void put_sweep(const char *dir, const char *method, const char *metric, const char *goal, const char *lrs,
+                      int n_layer) {
+  char text[2048];
+  snprintf(text, sizeof text,
+           "name: lr_grid\nmethod: %s\nrun_cap: 2\nmetric: {name: %s, goal: %s}\n"
+           "parameters:\n  optimizer.lr: {values: [%s]}\nhpsweep:\n  seed: 1\n  base:\n"
+           "    model: {n_layer: %d, n_head: 1, d_model: 8, context_length: 8}\n"
+           "    train: {batch_size: 2, max_steps: 2, eval_interval: 2, eval_batches: 1}\n"
+           "    data: {synthetic_bytes: 20000}\n",
+           method, metric, goal, lrs, n_layer);
+  hps_put(dir, "spec.yaml", text);
+}
+
+static long long q_db(const char *dir, const char *sql) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/runs.db", dir);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  long long v = hps_q_int(db, sql);
+  sqlite3_close(db);
+  return v;
+}
+
+Test(cli, run_refuses_a_changed_spec_under_the_same_name_and_says_what_differs) {
+  char dir[64], o[8192];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_same_");
+  put_sweep(dir, "grid", "val_loss", "minimize", "0.001, 0.003", 1);
+  cr_assert_eq(hps_run(dir, "run spec.yaml -q --db runs.db", o, sizeof o), 0, "%s", o);
+  struct {
+    const char *method, *metric, *goal, *lrs;
+    int n_layer;
+    const char *what;
+  } cases[] = {
+      {"grid", "train_loss", "minimize", "0.001, 0.003", 1,
+       "was made with metric val_loss (minimize); this spec says train_loss (minimize)"},
+      {"grid", "val_loss", "maximize", "0.001, 0.003", 1,
+       "was made with metric val_loss (minimize); this spec says val_loss (maximize)"},
+      {"random", "val_loss", "minimize", "0.001, 0.003", 1, "was made with method grid; this spec says random"},
+      {"grid", "val_loss", "minimize", "0.001, 0.004", 1,
+       "was made with trial 1 {\"optimizer.lr\": 0.003}; this spec makes it {\"optimizer.lr\": 0.004}"},
+      {"grid", "val_loss", "minimize", "0.001", 1, "has 2 trials; this spec expands to 1"},
+      {"grid", "val_loss", "minimize", "0.001, 0.003", 2,
+       "was made with model.n_layer 1 (trial 0); this spec says 2"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    put_sweep(dir, cases[i].method, cases[i].metric, cases[i].goal, cases[i].lrs, cases[i].n_layer);
+    cr_expect_eq(hps_run(dir, "run spec.yaml -q --db runs.db", o, sizeof o), 2, "case %zu: %s", i, o);
+    char want[512];
+    snprintf(want, sizeof want, "hpsweep run: sweep 'lr_grid' in runs.db %s: use a new name (name: in the spec) "
+             "or --replace to delete the old sweep's results\n", cases[i].what);
+    cr_expect_str_eq(o, want, "case %zu", i);
+  }
+  cr_expect_eq(q_db(dir, "SELECT count(*) FROM trials"), 2, "nothing was added");
+  cr_expect_eq(q_db(dir, "SELECT count(*) FROM trials WHERE status = 'completed'"), 2);
+  put_sweep(dir, "grid", "val_loss", "minimize", "0.001, 0.003", 1); /* the same spec again: a resume */
+  cr_expect_eq(hps_run(dir, "run spec.yaml -q --db runs.db", o, sizeof o), 0, "%s", o);
+  cr_expect(strstr(o, "2 completed (0 run here"), "%s", o);
+  hps_tmp_remove(dir);
+}
+
+Test(cli, run_replace_deletes_the_old_sweep_and_starts_afresh) {
+  char dir[64], o[8192], path[PATH_MAX];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_replace_");
+  put_sweep(dir, "grid", "val_loss", "minimize", "0.001, 0.003", 1);
+  cr_assert_eq(hps_run(dir, "run spec.yaml -q --db runs.db", o, sizeof o), 0, "%s", o);
+  long long old_metrics = q_db(dir, "SELECT count(*) FROM metrics");
+  cr_assert_gt(old_metrics, 0);
+  snprintf(path, sizeof path, "%s/runs.db.runs/lr_grid", dir);
+  hps_put(path, "stale.bin", "old checkpoint"); /* the run directory is emptied */
+  put_sweep(dir, "grid", "train_loss", "minimize", "0.001, 0.003", 1);
+  cr_assert_eq(hps_run(dir, "run spec.yaml --db runs.db --replace", o, sizeof o), 0, "%s", o);
+  cr_expect(strstr(o, "--replace: deleted sweep 'lr_grid' (2 trials)"), "%s", o);
+  cr_expect(strstr(o, "2 completed (2 run here"), "trials ran again: %s", o);
+  snprintf(path, sizeof path, "%s/runs.db.runs/lr_grid/stale.bin", dir);
+  cr_expect_neq(access(path, F_OK), 0, "the old run directory's files are gone");
+  cr_expect_eq(q_db(dir, "SELECT count(*) FROM sweeps"), 1);
+  cr_expect_eq(q_db(dir, "SELECT count(*) FROM sweeps WHERE metric = 'train_loss'"), 1);
+  cr_expect_eq(q_db(dir, "SELECT count(*) FROM trials"), 2);
+  cr_expect_eq(q_db(dir, "SELECT count(*) FROM trials t JOIN sweeps s ON s.id = t.sweep_id"), 2);
+  cr_expect_eq(q_db(dir, "SELECT count(*) FROM metrics WHERE trial_id NOT IN (SELECT id FROM trials)"), 0);
+  cr_expect_eq(q_db(dir, "SELECT count(*) FROM events WHERE sweep_id NOT IN (SELECT id FROM sweeps) "
+                         "OR trial_id NOT IN (SELECT id FROM trials)"), 0, "no event of the old sweep is left");
+  cr_expect_eq(q_db(dir, "SELECT count(*) FROM trials WHERE status = 'completed' AND best_metric IS NOT NULL"), 2,
+               "ranked by the new metric");
+  hps_tmp_remove(dir);
 }

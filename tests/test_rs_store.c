@@ -496,3 +496,54 @@ Test(rs_store, a_missing_database_directory_is_named) {
   cr_assert_neq(rs_store_open(path, RS_OPEN_CREATE, &st, &err), TR_OK);
   cr_expect(strstr(err.msg, "is not a directory"), "%s", err.msg);
 }
+
+Test(rs_store, sweep_delete_removes_trials_metrics_and_events_but_not_while_a_lease_lives) {
+  double now = 1000.0;
+  RsStore *st = open_rw();
+  rs_store_set_clock(st, fake_now, &now);
+  int64_t id = make_sweep(st, 3);
+  int64_t other = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "keep", "name: keep\n", "k", "grid", "val_loss", "minimize", 0, "train", &other),
+               TR_OK);
+  RsTrialDef d = {0, "00000000000000ff", "{\"train\": {}}", "{}", 1};
+  cr_assert_eq(rs_trials_insert(st, other, 1, &d, NULL), TR_OK);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:1", 30, 1, &c), TR_OK);
+  cr_assert_eq(c.claimed, 1);
+  RsMetric m = metric(1, "train_loss", 2.5);
+  cr_assert_eq(rs_metrics_put(st, c.trial_id, c.claim_token, 1, &m), TR_OK);
+  int64_t n = -1;
+  cr_assert_eq(rs_sweep_delete(st, "s", &n), TR_EINVAL, "a live lease must block the delete");
+  cr_expect(strstr(rs_store_errmsg(st), "1 trials are running under a live lease"), "%s", rs_store_errmsg(st));
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trials"), 4, "nothing deleted");
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM metrics"), 1);
+  rs_claim_clear(&c);
+  now += 31; /* the runner died: its lease expired */
+  cr_assert_eq(rs_sweep_delete(st, "s", &n), TR_OK, "%s", rs_store_errmsg(st));
+  cr_expect_eq(n, 3);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM sweeps WHERE name = 's'"), 0);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trials WHERE sweep_id = 1"), 0);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM metrics"), 0);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE sweep_id = 1 OR trial_id <= 3"), 0);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind = 'delete'"), 1);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trials WHERE sweep_id = 2"), 1, "another sweep is untouched");
+  cr_expect_eq(rs_sweep_delete(st, "s", &n), TR_ENOTFOUND);
+  RsTrialKey *k;
+  size_t nk;
+  cr_assert_eq(rs_trial_keys(st, other, &k, &nk), TR_OK);
+  cr_expect_eq(nk, 1);
+  cr_expect_str_eq(k[0].hash, "00000000000000ff");
+  free(k);
+  rs_store_close(st);
+}
+
+Test(rs_store, same_trials_under_another_metric_or_goal_are_refused_by_the_store) {
+  RsStore *st = open_rw();
+  make_sweep(st, 1);
+  int64_t id;
+  cr_expect_eq(rs_sweep_upsert(st, "s", "x", "abc", "grid", "train_loss", "minimize", 7, "train", &id), TR_EINVAL);
+  cr_expect(strstr(rs_store_errmsg(st), "metric val_loss (minimize)"), "%s", rs_store_errmsg(st));
+  cr_expect_eq(rs_sweep_upsert(st, "s", "x", "abc", "grid", "val_loss", "maximize", 7, "train", &id), TR_EINVAL);
+  cr_expect_eq(rs_sweep_upsert(st, "s", "x", "abc", "grid", "val_loss", "minimize", 7, "train", &id), TR_OK);
+  rs_store_close(st);
+}
