@@ -596,12 +596,13 @@ static int cmd_show(int argc, char **argv) {
   if (t->error && *t->error) printf("error     %s\n", t->error);
   char **names;
   int nn;
-  if (rs_metric_names(db, ts.sweep.id, &names, &nn, &e) == TR_OK) {
+  rc = rs_metric_names(db, ts.sweep.id, &names, &nn, &e);
+  if (rc == TR_OK) {
     int hdr = 0;
     for (int i = 0; i < nn; i++) {
       double *x, *y;
       int m;
-      if (rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m, &e) != TR_OK) break;
+      if ((rc = rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m, &e)) != TR_OK) break;
       if (m > 0) {
         if (!hdr) printf("\n%-18s %5s %9s %9s %9s  %s\n", "metric", "rows", "first", "best", "last", "curve"), hdr = 1;
         double lo = INFINITY, hi = -INFINITY;
@@ -618,6 +619,7 @@ static int cmd_show(int argc, char **argv) {
     }
     rs_names_free(names, nn);
   }
+  if (rc != TR_OK) return fail_trials(&o, db, &ts, &e);
   printf("\nconfig\n");
   json_pretty(stdout, t->config);
   close_trials(db, &ts);

@@ -50,7 +50,7 @@ static int rs_fixture_make(const char *path) {
   sqlite3 *db;
   if (sqlite3_open(path, &db) != SQLITE_OK) return 1;
   int rc = fix_exec(db, "PRAGMA journal_mode=WAL") || fix_exec(db, RS_SCHEMA_V1) ||
-           fix_exec(db, "PRAGMA user_version=1") || fix_exec(db, "BEGIN");
+           fix_exec(db, "PRAGMA user_version=1") || fix_exec(db, "PRAGMA application_id=1213223767") || fix_exec(db, "BEGIN");
   rc = rc || fix_exec(db, "INSERT INTO sweeps(id,name,spec,spec_hash,method,metric,goal,seed,created) VALUES"
                           "(1,'lr_grid','name: lr_grid\nmethod: grid\nmetric: val_loss\nparams:\n"
                           "  optimizer.lr: [1e-3, 3e-3, 1e-2, 3e-2]\n  train.seed: [1, 2, 3]\n',"
