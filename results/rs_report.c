@@ -11,12 +11,7 @@
 
 #include "rs_plot.h"
 #include "rs_stats.h"
-
-static mode_t current_umask(void) {
-  mode_t m = umask(022);
-  umask(m);
-  return m;
-}
+#include "tr_atomic.h"
 
 static int failed_status(const char *s) { return s && (strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0); }
 
@@ -612,22 +607,13 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
 }
 
 int rs_report_write(RsDb *db, const char *sweep, const char *path, TrErr *err) {
-  size_t n = strlen(path) + 16;
-  char *tmp = malloc(n);
-  snprintf(tmp, n, "%s.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    int rc = tr_err_set(err, TR_EIO, "%s: cannot write: %s", path, strerror(errno));
-    free(tmp);
+  TrAtomicFile a;
+  int rc = tr_atomic_open(&a, path, err);
+  if (rc) return rc;
+  rc = rs_report_html(db, sweep, a.f, err);
+  if (rc && !a.werr) { /* a write error: commit names the file and the cause */
+    tr_atomic_abort(&a);
     return rc;
   }
-  fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; a result file is shared */
-  FILE *f = fdopen(fd, "w");
-  int rc = rs_report_html(db, sweep, f, err);
-  if (fflush(f) != 0 || fsync(fd) != 0) rc = rc ? rc : tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
-  fclose(f);
-  if (rc == TR_OK && rename(tmp, path) != 0) rc = tr_err_set(err, TR_EIO, "%s: rename: %s", path, strerror(errno));
-  if (rc != TR_OK) unlink(tmp);
-  free(tmp);
-  return rc;
+  return tr_atomic_commit(&a, err);
 }

@@ -17,12 +17,7 @@
 #include "rs_query.h"
 #include "rs_report.h"
 #include "rs_stats.h"
-
-static mode_t current_umask(void) {
-  mode_t m = umask(022);
-  umask(m);
-  return m;
-}
+#include "tr_atomic.h"
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -628,37 +623,32 @@ static int cmd_show(int argc, char **argv) {
 
 /* ---- export -------------------------------------------------------------- */
 
-static FILE *open_out(const Opts *o, char **tmp) {
-  *tmp = NULL;
+/* Standard output, or o->out written atomically through a (NULL: an error was printed). */
+static FILE *open_out(const Opts *o, TrAtomicFile *a) {
   if (!o->out || strcmp(o->out, "-") == 0) return stdout;
-  size_t n = strlen(o->out) + 16;
-  *tmp = malloc(n);
-  snprintf(*tmp, n, "%s.XXXXXX", o->out);
-  int fd = mkstemp(*tmp);
-  if (fd < 0) {
-    fprintf(stderr, "hpsweep %s: %s: cannot write: %s\n", o->cmd, o->out, strerror(errno));
-    free(*tmp);
-    *tmp = NULL;
+  TrErr e = {0};
+  if (tr_atomic_open(a, o->out, &e) != TR_OK) {
+    fail(o->cmd, &e);
     return NULL;
   }
-  fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; a result file is shared */
-  return fdopen(fd, "w");
+  return a->f;
 }
 
-static int close_out(const Opts *o, FILE *f, char *tmp, int ok) {
+/* Finish the output: ok = the content is complete. 0 or the exit code. */
+static int close_out(const Opts *o, FILE *f, TrAtomicFile *a, int ok) {
   if (f == stdout) {
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+      fprintf(stderr, "hpsweep %s: standard output: %s\n", o->cmd, strerror(errno));
+      return 1;
+    }
     return ok ? 0 : 1;
   }
-  if (fflush(f) != 0 || fsync(fileno(f)) != 0) ok = 0;
-  fclose(f);
-  if (ok && rename(tmp, o->out) != 0) {
-    fprintf(stderr, "hpsweep %s: %s: %s\n", o->cmd, o->out, strerror(errno));
-    ok = 0;
+  if (!ok) {
+    tr_atomic_abort(a);
+    return 1;
   }
-  if (!ok) unlink(tmp);
-  free(tmp);
-  return ok ? 0 : 1;
+  TrErr e = {0};
+  return tr_atomic_commit(a, &e) == TR_OK ? 0 : fail(o->cmd, &e);
 }
 
 static int cmd_export(int argc, char **argv) {
@@ -681,13 +671,14 @@ static int cmd_export(int argc, char **argv) {
     rs_db_close(db);
     return fail(o.cmd, &e);
   }
-  char *tmp;
-  FILE *f = open_out(&o, &tmp);
+  TrAtomicFile a;
+  FILE *f = open_out(&o, &a);
   if (!f) rc = 1;
   else {
     int erc = rs_export(db, &s, what, fmt, f, &e);
-    if (erc) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, e.msg);
-    rc = close_out(&o, f, tmp, erc == TR_OK);
+    int werr = f != stdout && a.werr; /* then close_out names the file and the cause */
+    if (erc && !werr) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, e.msg);
+    rc = close_out(&o, f, &a, erc == TR_OK || werr);
   }
   rs_sweep_deinit(&s);
   rs_db_close(db);

@@ -595,16 +595,8 @@ Test(rs_cli, every_command_refuses_a_foreign_application_id_alike, .init = setup
   assert_all_refuse("PRAGMA application_id=1234", "not an hpsweep database");
 }
 
-/* Tests that need root skip only outside CI (in CI we run as root: a skip would hide a failure). */
-static int need_root(void) {
-  if (geteuid() == 0) return 1;
-  cr_assert_null(getenv("CI"), "this test needs root in CI");
-  cr_skip_test("needs root");
-  return 0;
-}
-
 Test(rs_cli, read_commands_work_in_a_read_only_directory_as_a_user, .init = setup, .fini = teardown) {
-  if (!need_root()) return;
+  if (!hps_need_root()) return;
   /* A finished sweep's database, archived: directory and file read-only, read by nobody.
   ** Outputs go to a second, writable directory. */
   char ro[128], wr[128];
