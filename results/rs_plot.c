@@ -374,6 +374,46 @@ static const char *x_label(RsXKind x) {
 
 static int failed_status(const char *s) { return strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0; }
 
+/* The legend of a colour-by parameter k (used[v]: value v is drawn). Up to
+** RS_PLOT_LEGEND_MAX entries: all values in value order when they fit; else the
+** values of the best trials first (the winner's value first, RS_PLOT_LEGEND_BEST of
+** them, title "... (best first)"), then evenly spaced others in value order. */
+static int legend_values(RsPlot *out, const RsTrialSet *ts, int k, const int *used, int style) {
+  const RsParam *cp = &ts->p[k];
+  int nu = 0;
+  for (int v = 0; v < cp->n_values; v++) nu += used[v] != 0;
+  snprintf(out->legend_title, sizeof out->legend_title, "%s%s", cp->short_name,
+           nu > RS_PLOT_LEGEND_MAX ? " (best first)" : "");
+  int *pick = calloc((size_t)cp->n_values + 1, sizeof *pick), *order = malloc(((size_t)ts->n + 1) * sizeof *order);
+  if (!pick || !order) {
+    free(pick), free(order);
+    return TR_ENOMEM;
+  }
+  int room = nu < RS_PLOT_LEGEND_MAX ? nu : RS_PLOT_LEGEND_MAX;
+  if (nu > RS_PLOT_LEGEND_MAX) {
+    rs_trials_rank(ts, order);
+    int nb = 0;
+    for (int i = 0; i < ts->n && nb < RS_PLOT_LEGEND_BEST && !isnan(ts->t[order[i]].best); i++) {
+      int v = ts->t[order[i]].pv[k];
+      if (v < 0 || !used[v] || pick[v]) continue;
+      pick[v] = 1, nb++;
+      rs_plot_legend_add(out, cp->values[v], rs_plot_color(v, cp->n_values), style);
+    }
+    room -= nb;
+  }
+  int left = 0; /* used values not picked yet: take `room` of them evenly */
+  for (int v = 0; v < cp->n_values; v++) left += used[v] && !pick[v];
+  for (int v = 0, j = 0, taken = 0; v < cp->n_values && taken < room; v++) {
+    if (!used[v] || pick[v]) continue;
+    if ((long long)j++ * room / left == taken) {
+      rs_plot_legend_add(out, cp->values[v], rs_plot_color(v, cp->n_values), style);
+      taken++;
+    }
+  }
+  free(pick), free(order);
+  return TR_OK;
+}
+
 int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err) {
   rs_plot_init(out);
   int rc = rs_metric_check(db, ts->sweep.id, o->metric, err);
@@ -410,17 +450,9 @@ int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot 
     }
     free(x), free(y);
   }
-  if (!rc && cp) {
-    snprintf(out->legend_title, sizeof out->legend_title, "%s", cp->short_name);
-    /* At most 14 entries: every k-th value of a long ordered list. */
-    int nu = 0;
-    for (int v = 0; v < cp->n_values; v++) nu += used[v];
-    int step = nu > 14 ? (nu + 13) / 14 : 1, seen = 0;
-    for (int v = 0; v < cp->n_values; v++) {
-      if (!used[v]) continue;
-      if (seen++ % step == 0) rs_plot_legend_add(out, cp->values[v], rs_plot_color(v, cp->n_values), RS_STYLE_LINE);
-    }
-  }
+  if (!rc && cp && !used) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!rc && cp && legend_values(out, ts, o->color_by, used, RS_STYLE_LINE))
+    rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   free(used);
   if (!rc && nshown == 0)
     rc = tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no rows of '%s' yet", ts->sweep.name, o->metric);
@@ -586,14 +618,10 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
     shown++;
   }
   if (by >= 0) {
-    const RsParam *bp = &ts->p[by];
-    snprintf(out->legend_title, sizeof out->legend_title, "%s", bp->short_name);
-    int nu = 0;
-    for (int v = 0; v < bp->n_values; v++) nu += used[v];
-    int step = nu > 14 ? (nu + 13) / 14 : 1, seen = 0;
-    for (int v = 0; v < bp->n_values; v++)
-      if (used[v] && seen++ % step == 0)
-        rs_plot_legend_add(out, bp->values[v], rs_plot_color(v, bp->n_values), RS_STYLE_POINTS);
+    if (!used || legend_values(out, ts, by, used, RS_STYLE_POINTS)) {
+      free(used);
+      return tr_err_set(err, TR_ENOMEM, "out of memory");
+    }
   } else {
     snprintf(out->legend_title, sizeof out->legend_title, "setting");
   }

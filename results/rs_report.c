@@ -170,8 +170,11 @@ static void section_setup(Rep *r) {
 
 static void section_leaderboard(Rep *r, const int *order) {
   const RsTrialSet *ts = r->ts;
-  fprintf(r->f, "<h2 id=\"leaderboard\">2. Leaderboard</h2>\n<table>\n<caption><b>Table %d.</b> Every "
-                "trial, best first by its best <code>", ++r->tab);
+  int shown = ts->n < RS_REPORT_TOP ? ts->n : RS_REPORT_TOP;
+  fprintf(r->f, "<h2 id=\"leaderboard\">2. Leaderboard</h2>\n<table>\n<caption><b>Table %d.</b> ", ++r->tab);
+  if (shown < ts->n) fprintf(r->f, "The best %d of %d trials", shown, ts->n);
+  else fputs("Every trial", r->f);
+  fputs(", best first by its best <code>", r->f);
   esc(r->f, ts->metric);
   fprintf(r->f, "</code> during the run (%s); failed and diverged trials last. Final is the value at the "
                 "end of the run.</caption>\n<thead><tr><th class=\"num\">#</th><th class=\"num\">trial</th>",
@@ -185,7 +188,7 @@ static void section_leaderboard(Rep *r, const int *order) {
   fputs("<th class=\"num\">best</th><th class=\"num\">final</th><th class=\"num\">at step</th>"
         "<th class=\"num\">tokens</th><th class=\"num\">time</th><th>status</th></tr></thead>\n<tbody>\n",
         r->f);
-  for (int i = 0; i < ts->n; i++) {
+  for (int i = 0; i < shown; i++) {
     const RsTrial *t = &ts->t[order[i]];
     char b[32], fi[32], tok[32], w[32];
     rs_fmt_metric(b, sizeof b, t->best), rs_fmt_metric(fi, sizeof fi, t->final);
@@ -205,6 +208,11 @@ static void section_leaderboard(Rep *r, const int *order) {
             tok, w, t->status, t->status);
   }
   fputs("</tbody>\n</table>\n", r->f);
+  if (shown < ts->n) {
+    fprintf(r->f, "<p class=\"more\">... and %d more trials (all in <code>hpsweep export ", ts->n - shown);
+    esc(r->f, ts->sweep.name);
+    fputs("</code>).</p>\n", r->f);
+  }
 }
 
 static void section_importance(Rep *r, int *top_param) {

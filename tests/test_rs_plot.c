@@ -312,3 +312,34 @@ Test(rs_plot, full_disk_fails_every_format_and_keeps_the_previous_file, .init = 
   snprintf(cmd, sizeof cmd, "umount '%s'", mnt);
   cr_assert_eq(system(cmd), 0);
 }
+
+Test(rs_plot, long_colour_legend_shows_the_best_values_first, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_big(dbpath), 0);
+  RsDb *db;
+  RsTrialSet ts;
+  load(&db, &ts, "big");
+  int k;
+  TrErr e = {0};
+  cr_assert_eq(rs_param_find(&ts, "d_model", &k, &e), TR_OK, "%s", e.msg);
+  RsCurveOpts o = {"val_loss", RS_X_STEP, k, 0};
+  RsPlot p;
+  cr_assert_eq(rs_plot_curves(db, &ts, &o, &p, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(p.nlegend, RS_PLOT_LEGEND_MAX);
+  cr_assert_str_eq(p.legend[0], "137", "the winner's value first, got %s", p.legend[0]);
+  /* The next best values (136 and 138 tie at 2.0 + seed, then 135 and 139) follow. */
+  const char *best[] = {"136", "138", "135", "139"};
+  for (int i = 0; i < 4; i++) {
+    int found = 0;
+    for (int j = 1; j < RS_PLOT_LEGEND_BEST; j++) found |= strcmp(p.legend[j], best[i]) == 0;
+    cr_assert(found, "%s not among the best entries", best[i]);
+  }
+  cr_assert(strstr(p.legend_title, "best first"), "%s", p.legend_title);
+  /* The rest spread over the range in value order, each value once. */
+  for (int i = RS_PLOT_LEGEND_BEST + 1; i < p.nlegend; i++)
+    cr_assert_lt(atoi(p.legend[i - 1]), atoi(p.legend[i]), "%s then %s", p.legend[i - 1], p.legend[i]);
+  for (int i = 0; i < p.nlegend; i++)
+    for (int j = i + 1; j < p.nlegend; j++) cr_assert_str_neq(p.legend[i], p.legend[j]);
+  rs_plot_deinit(&p);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+}

@@ -186,3 +186,23 @@ Test(rs_report, cli_removes_temporaries_a_killed_report_or_export_left, .init = 
     cr_assert_eq(access(p, F_OK), 0, "%s was removed", keep[i]);
   }
 }
+
+Test(rs_report, large_sweep_shows_the_top_of_the_leaderboard_and_counts_the_rest, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_big(dbpath), 0);
+  RsDb *db;
+  TrErr e = {0};
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
+  char path[160];
+  snprintf(path, sizeof path, "%s/big.html", dir);
+  cr_assert_eq(rs_report_write(db, "big", path, &e), TR_OK, "%s", e.msg);
+  rs_db_close(db);
+  char *h = hps_slurp(path, NULL);
+  char *lb = strstr(h, "id=\"leaderboard\""), *end = lb ? strstr(lb, "</table>") : NULL;
+  cr_assert(lb && end);
+  *end = '\0';
+  cr_assert_eq(hps_count(lb, "<tr"), RS_REPORT_TOP + 1, "header + %d rows", RS_REPORT_TOP);
+  cr_assert(strstr(lb, "The best 50 of 2000 trials"), "caption");
+  cr_assert(strstr(lb, "<td class=\"num\">10740</td>"), "the winner (d_model 137, seed 0) is in it");
+  cr_assert(strstr(end + 1, "... and 1950 more trials (all in <code>hpsweep export big</code>)"));
+  free(h);
+}
