@@ -302,9 +302,9 @@ Test(rs_plot, full_disk_fails_every_format_and_keeps_the_previous_file, .init = 
   }
   /* The CLI says so too, and leaves no temporaries. */
   static char out[4096];
-  snprintf(cmd, sizeof cmd, "plot lr_grid --db s.db -o full/fig.png");
+  snprintf(cmd, sizeof cmd, "plot lr_grid --db s.db -o full/fig.svg");
   cr_assert_eq(hps_run(dir, cmd, out, sizeof out), 1, "%s", out);
-  cr_assert(strstr(out, "full/fig.png: write failed: No space left on device"), "%s", out);
+  cr_assert(strstr(out, "full/fig.svg: write failed: No space left on device"), "%s", out);
   cr_assert_eq(count_prefixed(mnt, "fig\\."), 3, "temporaries left in %s", mnt);
   rs_plot_deinit(&pl);
   rs_trials_deinit(&ts);
