@@ -20,7 +20,24 @@ typedef struct Rep {
   RsDb *db;
   RsTrialSet *ts;
   int fig, tab;
+  TrErr store_err; /* the first read error (database, I/O, memory): the report fails with it */
 } Rep;
+
+/* A section without data says so; a read error must not pass for "no data": keep it
+** (the report then fails with it). Returns 1 for such an error. */
+static int store_error(Rep *r, int rc, const TrErr *e) {
+  if (rc != TR_EDB && rc != TR_EIO && rc != TR_ENOMEM) return 0;
+  if (!r->store_err.code) r->store_err = *e;
+  return 1;
+}
+
+/* Does the sweep have rows of this metric? (A read error is kept and counts as no.) */
+static int has_metric(Rep *r, const char *metric) {
+  TrErr e = {0};
+  int rc = rs_metric_check(r->db, r->ts->sweep.id, metric, &e);
+  store_error(r, rc, &e);
+  return rc == TR_OK;
+}
 
 static void esc(FILE *f, const char *s) {
   for (; s && *s; s++) {
@@ -72,6 +89,7 @@ static void embed_svg(FILE *f, const char *svg) {
 }
 
 static void figure(Rep *r, RsPlot *p, int rc, const TrErr *perr, const char *caption) {
+  if (store_error(r, rc, perr)) return;
   if (rc != TR_OK) {
     fprintf(r->f, "<p class=\"note\">No figure: ");
     esc(r->f, perr->msg);
@@ -419,7 +437,9 @@ static void section_diversity(Rep *r, int secno) {
         "and the rest are beaten on both counts.</p>\n", r->f);
   RsDiversity d;
   TrErr e = {0};
-  if (rs_diversity_load(r->db, ts, &d, &e) != TR_OK) {
+  int drc = rs_diversity_load(r->db, ts, &d, &e);
+  if (store_error(r, drc, &e)) return;
+  if (drc != TR_OK) {
     fputs("<p class=\"note\">No figure: ", r->f);
     esc(r->f, e.msg);
     fputs(".</p>\n", r->f);
@@ -501,13 +521,13 @@ static void sections_training(Rep *r, int top) {
   snprintf(cap, sizeof cap, "%s against step, one line per trial%s%s.", s->metric,
            top >= 0 ? ", coloured by " : "", top >= 0 ? r->ts->p[top].name : "");
   curves(r, s->metric, top, 0, cap);
-  if (strcmp(s->metric, "train_loss") != 0 && rs_metric_check(r->db, s->id, "train_loss", NULL) == TR_OK) {
+  if (strcmp(s->metric, "train_loss") != 0 && has_metric(r, "train_loss")) {
     snprintf(cap, sizeof cap, "Training loss against step, same colours.");
     curves(r, "train_loss", top, 0, cap);
   }
 
   fputs("<h2 id=\"schedules\">6. Learning-rate schedules that ran</h2>\n", r->f);
-  if (rs_metric_check(r->db, s->id, "lr", NULL) == TR_OK) {
+  if (has_metric(r, "lr")) {
     snprintf(cap, sizeof cap, "The learning rate each trial logged at each step (the metric rows named lr), "
              "log y axis: the schedules as they ran, warm-up and decay included.");
     curves(r, "lr", top, 1, cap);
@@ -554,7 +574,7 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
     rs_db_snapshot_end(db);
     return rc;
   }
-  Rep r = {out, db, &ts, 0, 0};
+  Rep r = {out, db, &ts, 0, 0, {0}};
   int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
   rs_trials_rank(&ts, order);
   const RsSweepInfo *s = &ts.sweep;
@@ -610,6 +630,7 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
   free(order);
   rs_trials_deinit(&ts);
   rs_db_snapshot_end(db);
+  if (r.store_err.code) return tr_err_set(err, r.store_err.code, "%s", r.store_err.msg);
   if (ferror(out)) return tr_err_set(err, TR_EIO, "write failed");
   return TR_OK;
 }

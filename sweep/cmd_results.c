@@ -544,6 +544,46 @@ static void sparkline(char *buf, size_t n, const double *y, int m, int width) {
   }
 }
 
+/* The metric table of `show` (rows, first, best, last, sparkline per metric) as text in
+** *out (malloc'd), or an error. */
+static int show_metrics(RsDb *db, const RsTrialSet *ts, int64_t id, char **out, TrErr *e) {
+  size_t len = 0;
+  FILE *f = open_memstream(out, &len);
+  if (!f) return tr_err_set(e, TR_ENOMEM, "out of memory");
+  char **names;
+  int nn;
+  char a[32], b[32], c[32];
+  int rc = rs_metric_names(db, ts->sweep.id, &names, &nn, e);
+  if (rc == TR_OK) {
+    int hdr = 0;
+    for (int i = 0; i < nn; i++) {
+      double *x, *y;
+      int m;
+      if ((rc = rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m, e)) != TR_OK) break;
+      if (m > 0) {
+        if (!hdr) fprintf(f, "\n%-18s %5s %9s %9s %9s  %s\n", "metric", "rows", "first", "best", "last", "curve"), hdr = 1;
+        double lo = INFINITY, hi = -INFINITY;
+        for (int j = 0; j < m; j++) lo = fmin(lo, y[j]), hi = fmax(hi, y[j]);
+        int mx = strstr(names[i], "tokens_per_second") != NULL || strstr(names[i], "acc") != NULL;
+        if (strcmp(names[i], ts->sweep.metric) == 0) mx = ts->sweep.maximize;
+        char sp[256];
+        sparkline(sp, sizeof sp, y, m, 24);
+        rs_fmt_metric(a, sizeof a, y[0]), rs_fmt_metric(b, sizeof b, mx ? hi : lo);
+        rs_fmt_metric(c, sizeof c, y[m - 1]);
+        fprintf(f, "%-18.18s %5d %9s %9s %9s  %s\n", names[i], m, a, b, c, sp);
+      }
+      free(x), free(y);
+    }
+    rs_names_free(names, nn);
+  }
+  if (fclose(f) != 0 && rc == TR_OK) rc = tr_err_set(e, TR_ENOMEM, "out of memory");
+  if (rc != TR_OK) {
+    free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
 static int cmd_show(int argc, char **argv) {
   Opts o;
   RsDb *db;
@@ -571,6 +611,8 @@ static int cmd_show(int argc, char **argv) {
     close_trials(db, &ts);
     return bad(o.cmd, "trial %s vanished", o.pos);
   }
+  char *mtext; /* read every curve before printing anything: an error is then the only output */
+  if ((rc = show_metrics(db, &ts, id, &mtext, &e)) != TR_OK) return fail_trials(&o, db, &ts, &e);
   char a[32], b[32], c[32], d[32];
   printf("trial %lld  sweep %s  idx %lld  hash %s  seed %lld\n", id, ts.sweep.name, (long long)t->idx,
          t->hash ? t->hash : "-", (long long)t->seed);
@@ -589,32 +631,8 @@ static int cmd_show(int argc, char **argv) {
   snprintf(d, sizeof d, "%lld", (long long)t->steps);
   printf("run       %s steps, %s tokens, %s, %s FLOPs\n", t->steps >= 0 ? d : "-", a, b, c);
   if (t->error && *t->error) printf("error     %s\n", t->error);
-  char **names;
-  int nn;
-  rc = rs_metric_names(db, ts.sweep.id, &names, &nn, &e);
-  if (rc == TR_OK) {
-    int hdr = 0;
-    for (int i = 0; i < nn; i++) {
-      double *x, *y;
-      int m;
-      if ((rc = rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m, &e)) != TR_OK) break;
-      if (m > 0) {
-        if (!hdr) printf("\n%-18s %5s %9s %9s %9s  %s\n", "metric", "rows", "first", "best", "last", "curve"), hdr = 1;
-        double lo = INFINITY, hi = -INFINITY;
-        for (int j = 0; j < m; j++) lo = fmin(lo, y[j]), hi = fmax(hi, y[j]);
-        int mx = strstr(names[i], "tokens_per_second") != NULL || strstr(names[i], "acc") != NULL;
-        if (strcmp(names[i], ts.sweep.metric) == 0) mx = ts.sweep.maximize;
-        char sp[256];
-        sparkline(sp, sizeof sp, y, m, 24);
-        rs_fmt_metric(a, sizeof a, y[0]), rs_fmt_metric(b, sizeof b, mx ? hi : lo);
-        rs_fmt_metric(c, sizeof c, y[m - 1]);
-        printf("%-18.18s %5d %9s %9s %9s  %s\n", names[i], m, a, b, c, sp);
-      }
-      free(x), free(y);
-    }
-    rs_names_free(names, nn);
-  }
-  if (rc != TR_OK) return fail_trials(&o, db, &ts, &e);
+  fputs(mtext, stdout);
+  free(mtext);
   printf("\nconfig\n");
   json_pretty(stdout, t->config);
   close_trials(db, &ts);

@@ -533,6 +533,25 @@ static void corrupt_all_but_sweeps(const char *path) {
   free(junk);
 }
 
+/* Overwrite the root page of one table: every read of it fails, the rest of the file reads. */
+static void corrupt_root_of(const char *path, const char *table) {
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT rootpage FROM sqlite_schema WHERE name='%s'", table);
+  long long root = hps_q_int(db, sql), psize = hps_q_int(db, "PRAGMA page_size");
+  sqlite3_close(db);
+  cr_assert_gt(root, 1);
+  FILE *f = fopen(path, "r+b");
+  cr_assert_not_null(f);
+  char *junk = malloc((size_t)psize);
+  memset(junk, 0xA5, (size_t)psize);
+  cr_assert_eq(fseek(f, (long)((root - 1) * psize), SEEK_SET), 0);
+  cr_assert_eq(fwrite(junk, 1, (size_t)psize, f), (size_t)psize);
+  cr_assert_eq(fclose(f), 0);
+  free(junk);
+}
+
 /* One line on stdout+stderr naming the database. */
 static void assert_one_line_naming(const char *out, const char *what, const char *cmd) {
   cr_assert(strstr(out, what), "%s: output does not name %s: %s", cmd, what, out);
@@ -568,6 +587,25 @@ Test(rs_cli, every_read_command_fails_on_corrupt_pages, .init = setup, .fini = t
   cr_assert_neq(access(p, F_OK), 0, "plot left f.svg");
   snprintf(p, sizeof p, "%s/r.html", dir);
   cr_assert_neq(access(p, F_OK), 0, "report left r.html");
+}
+
+Test(rs_cli, a_corrupt_metrics_table_fails_the_commands_that_read_it, .init = setup, .fini = teardown) {
+  corrupt_root_of(dbpath, "metrics");
+  static char out[1 << 14];
+  /* The report's figures and show's curves read metrics: an error there is not "no data". */
+  const char *cmds[] = {"report lr_grid -o r.html", "plot lr_grid -o f.svg", "show 1"};
+  for (int i = 0; i < 3; i++) {
+    char args[256];
+    snprintf(args, sizeof args, "%s --db s.db", cmds[i]);
+    cr_assert_eq(hps_run(dir, args, out, sizeof out), 1, "%s: %s", cmds[i], out);
+    assert_one_line_naming(out, "s.db: ", cmds[i]);
+    cr_assert(strstr(out, "malformed"), "%s: %s", cmds[i], out);
+  }
+  char p[256];
+  snprintf(p, sizeof p, "%s/r.html", dir);
+  cr_assert_neq(access(p, F_OK), 0, "report wrote r.html");
+  /* What does not read metrics still works. */
+  cr_assert_eq(hps_run(dir, "top lr_grid --db s.db", out, sizeof out), 0, "%s", out);
 }
 
 /* Every read command (and run) refuses a database whose header it cannot trust, with
