@@ -243,9 +243,9 @@ static int has_sqlite_magic(const char *path) {
 }
 
 /* Can a read-only open not create the -shm file WAL needs (a read-only directory: an
-** archive) while no -wal file is pending? Then the file cannot change under us and is
-** opened immutable (no locks, no -shm). A -wal file means a writer may be live (or died
-** mid-sweep): that open goes the normal way (it needs the -shm to exist). */
+** archive), with no -shm there (a live writer always has one) and no WAL content
+** pending? Then nobody can change the file under us: open it immutable (no locks, no
+** -shm). Otherwise the normal way, which reads through an existing -shm. */
 static int sq_wants_immutable(const char *path) {
   size_t n = strlen(path);
   char *buf = malloc(n + 8);
@@ -255,10 +255,12 @@ static int sq_wants_immutable(const char *path) {
   const char *dir = slash ? (slash == buf ? "/" : (*slash = '\0', buf)) : ".";
   int dir_ro = faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) != 0 && errno != ENOENT;
   struct stat sb;
+  snprintf(buf, n + 8, "%s-shm", path);
+  int shm = stat(buf, &sb) == 0;
   snprintf(buf, n + 8, "%s-wal", path);
   int wal = stat(buf, &sb) == 0 && sb.st_size > 0;
   free(buf);
-  return dir_ro && !wal;
+  return dir_ro && !shm && !wal;
 }
 
 /* "file:PATH?immutable=1" with PATH percent-encoded; NULL when out of memory. */

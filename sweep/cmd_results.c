@@ -90,6 +90,14 @@ static int fail(const char *cmd, const TrErr *e) {
   return e->code == TR_EDB || e->code == TR_EIO || e->code == TR_ENOMEM ? 1 : 2;
 }
 
+/* The end of a command's output on stdout: 0, or 1 when it could not all be written
+** (a full disk behind a redirection, a closed pipe). */
+static int stdout_done(const char *cmd) {
+  if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+  fprintf(stderr, "hpsweep %s: standard output: %s\n", cmd, strerror(errno ? errno : EIO));
+  return 1;
+}
+
 static int open_db(const Opts *o, RsDb **db) {
   TrErr e = {0};
   if (rs_db_open(db, o->db, &e) != TR_OK) return fail(o->cmd, &e);
@@ -336,7 +344,7 @@ static int cmd_ls(int argc, char **argv) {
   tab_free(&t);
   rs_query_sweeps_free(s, n);
   rs_db_close(db);
-  return 0;
+  return stdout_done(o.cmd);
 }
 
 /* ---- top ----------------------------------------------------------------- */
@@ -387,7 +395,7 @@ static int cmd_top(int argc, char **argv) {
   tab_free(&t);
   free(order);
   close_trials(db, &ts);
-  return 0;
+  return stdout_done(o.cmd);
 }
 
 /* ---- compare ------------------------------------------------------------- */
@@ -483,7 +491,7 @@ static int cmd_compare(int argc, char **argv) {
   tab_free(&t);
   rs_compare_deinit(&c);
   close_trials(db, &ts);
-  return 0;
+  return stdout_done(o.cmd);
 }
 
 /* ---- show ---------------------------------------------------------------- */
@@ -636,7 +644,7 @@ static int cmd_show(int argc, char **argv) {
   printf("\nconfig\n");
   json_pretty(stdout, t->config);
   close_trials(db, &ts);
-  return 0;
+  return stdout_done(o.cmd);
 }
 
 /* ---- export -------------------------------------------------------------- */
@@ -654,13 +662,7 @@ static FILE *open_out(const Opts *o, TrAtomicFile *a) {
 
 /* Finish the output: ok = the content is complete. 0 or the exit code. */
 static int close_out(const Opts *o, FILE *f, TrAtomicFile *a, int ok) {
-  if (f == stdout) {
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-      fprintf(stderr, "hpsweep %s: standard output: %s\n", o->cmd, strerror(errno));
-      return 1;
-    }
-    return ok ? 0 : 1;
-  }
+  if (f == stdout) return stdout_done(o->cmd) || !ok;
   if (!ok) {
     tr_atomic_abort(a);
     return 1;
@@ -694,7 +696,7 @@ static int cmd_export(int argc, char **argv) {
   if (!f) rc = 1;
   else {
     int erc = rs_export(db, &s, what, fmt, f, &e);
-    int werr = f != stdout && a.werr; /* then close_out names the file and the cause */
+    int werr = f == stdout ? ferror(stdout) : a.werr; /* then close_out names the output and the cause */
     if (erc && !werr) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, e.msg);
     rc = close_out(&o, f, &a, erc == TR_OK || werr);
   }

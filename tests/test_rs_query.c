@@ -608,6 +608,21 @@ Test(rs_cli, a_corrupt_metrics_table_fails_the_commands_that_read_it, .init = se
   cr_assert_eq(hps_run(dir, "top lr_grid --db s.db", out, sizeof out), 0, "%s", out);
 }
 
+Test(rs_cli, table_commands_fail_when_standard_output_cannot_be_written, .init = setup, .fini = teardown) {
+  const char *cmds[] = {"ls", "top lr_grid", "compare lr_grid --by lr", "show 1", "export lr_grid"};
+  for (int i = 0; i < 5; i++) {
+    char cmd[1024], errf[160];
+    snprintf(errf, sizeof errf, "%s/err.txt", dir);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s --db s.db > /dev/full 2> err.txt", dir, hps_bin(), cmds[i]);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s > /dev/full: status %x", cmds[i], st);
+    char *e = hps_slurp(errf, NULL);
+    cr_assert(strstr(e, "standard output: No space left on device"), "%s: %s", cmds[i], e);
+    cr_assert_eq(hps_count(e, "\n"), 1, "%s: %s", cmds[i], e);
+    free(e);
+  }
+}
+
 /* Every read command (and run) refuses a database whose header it cannot trust, with
 ** the same message from the store's open. */
 static void assert_all_refuse(const char *pragma, const char *expect) {
