@@ -222,7 +222,11 @@ int rs_sweep_find(RsDb *db, const char *name, RsSweepInfo *out, TrErr *err) {
   int r = sqlite3_step(st), found = r == SQLITE_ROW;
   if (found) sweep_from_row(st, out);
   if (step_end(db, st, r, err, "find sweep")) return TR_EDB;
-  if (found) return sweep_counts(db, out, err);
+  if (found) {
+    int rc = sweep_counts(db, out, err);
+    if (rc) rs_sweep_deinit(out);
+    return rc;
+  }
   /* List what exists. */
   if (prep(db, "SELECT name FROM sweeps ORDER BY created, id", &st, err)) return err ? err->code : TR_EDB;
   char *names[64];

@@ -91,7 +91,7 @@ static int fail(const char *cmd, const TrErr *e) {
 }
 
 /* The end of a command's output on stdout: 0, or 1 when it could not all be written
-** (a full disk behind a redirection, a closed pipe). */
+** (a full disk behind a redirection). */
 static int stdout_done(const char *cmd) {
   if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
   fprintf(stderr, "hpsweep %s: standard output: %s\n", cmd, strerror(errno ? errno : EIO));
