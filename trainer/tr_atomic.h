@@ -19,7 +19,8 @@
 **   file for its whole life; a temp that is unlocked and older than a few seconds
 **   (past the instant between mkstemp and flock) is stale.
 ** - The TrAtomicFile must not move between open and commit/abort (the stream
-**   refers to it).
+**   refers to it). The signal registry is per process and unlocked: open and end
+**   writes from one thread (workers are processes).
 */
 #ifndef TR_ATOMIC_H
 #define TR_ATOMIC_H
