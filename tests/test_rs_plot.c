@@ -305,7 +305,13 @@ Test(rs_plot, full_disk_fails_every_format_and_keeps_the_previous_file, .init = 
   snprintf(cmd, sizeof cmd, "plot lr_grid --db s.db -o full/fig.svg");
   cr_assert_eq(hps_run(dir, cmd, out, sizeof out), 1, "%s", out);
   cr_assert(strstr(out, "full/fig.svg: write failed: No space left on device"), "%s", out);
+  /* report and export share the same writer. */
+  cr_assert_eq(hps_run(dir, "report lr_grid --db s.db -o full/r.html", out, sizeof out), 1, "%s", out);
+  cr_assert(strstr(out, "full/r.html: write failed: No space left on device"), "%s", out);
+  cr_assert_eq(hps_run(dir, "export lr_grid --db s.db --what metrics -o full/e.csv", out, sizeof out), 1, "%s", out);
+  cr_assert(strstr(out, "full/e.csv: write failed: No space left on device"), "%s", out);
   cr_assert_eq(count_prefixed(mnt, "fig\\."), 3, "temporaries left in %s", mnt);
+  cr_assert_eq(count_prefixed(mnt, "[re]\\."), 0, "temporaries left in %s", mnt);
   rs_plot_deinit(&pl);
   rs_trials_deinit(&ts);
   rs_db_close(db);
