@@ -14,12 +14,7 @@
 #include <unistd.h>
 
 #include "rs_stats.h"
-
-static mode_t current_umask(void) {
-  mode_t m = umask(022);
-  umask(m);
-  return m;
-}
+#include "tr_atomic.h"
 
 void rs_plot_init(RsPlot *p) { memset(p, 0, sizeof *p); }
 
@@ -180,7 +175,8 @@ static void set_rgb(int idx, unsigned rgb) {
   plscol0(idx, (PLINT)((rgb >> 16) & 255), (PLINT)((rgb >> 8) & 255), (PLINT)(rgb & 255));
 }
 
-static int render(const RsPlot *p, const char *dev, const char *file, TrErr *err) {
+/* Draw p with PLplot device dev into out (PLplot fcloses it when done). */
+static int render(const RsPlot *p, const char *dev, FILE *out, TrErr *err) {
   int rc = rs_plot_device_check(dev, err);
   if (rc) return rc;
   Pts *pts = calloc((size_t)p->ns + 1, sizeof *pts);
@@ -208,7 +204,7 @@ static int render(const RsPlot *p, const char *dev, const char *file, TrErr *err
   PLINT strm;
   plmkstrm(&strm);
   plsdev(dev);
-  plsfnam(file);
+  plsfile(out);
   if (strcmp(dev, "svg") == 0) plspage(0, 0, 800, 500, 0, 0);
   else if (strcmp(dev, "pngcairo") == 0) plspage(0, 0, 1200, 750, 0, 0);
   else plspage(0, 0, 720, 450, 0, 0);
@@ -315,49 +311,58 @@ static int render(const RsPlot *p, const char *dev, const char *file, TrErr *err
 int rs_plot_write(const RsPlot *p, const char *path, TrErr *err) {
   const char *dev = rs_plot_device_for(path);
   if (!dev) return tr_err_set(err, TR_EINVAL, "%s: unknown figure type (use .svg, .png or .pdf)", path);
-  /* Render to a temp file beside the target, then rename: never a half figure. */
-  size_t n = strlen(path) + 16;
-  char *tmp = malloc(n);
-  snprintf(tmp, n, "%s.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    free(tmp);
-    return tr_err_set(err, TR_EIO, "%s: cannot write: %s", path, strerror(errno));
+  /* PLplot ignores its write errors: it writes through the atomic file's checked
+  ** stream, so a full disk fails here and never leaves a half figure. */
+  TrAtomicFile a;
+  int rc = tr_atomic_open(&a, path, err);
+  if (rc) return rc;
+  rc = render(p, dev, a.f, err);
+  if (rc) {
+    tr_atomic_abort(&a);
+    return rc;
   }
-  fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; a result file is shared */
-  close(fd);
-  int rc = render(p, dev, tmp, err);
-  if (rc == TR_OK) {
-    fd = open(tmp, O_RDONLY);
-    if (fd >= 0) fsync(fd), close(fd);
-    if (rename(tmp, path) != 0) rc = tr_err_set(err, TR_EIO, "%s: rename: %s", path, strerror(errno));
+  return tr_atomic_commit(&a, err);
+}
+
+/* A growing in-memory buffer behind a FILE (PLplot writes the SVG of the report into it). */
+typedef struct MemOut {
+  char *p;
+  size_t n, cap;
+  int oom, closed;
+} MemOut;
+
+static ssize_t mem_write(void *c, const char *b, size_t n) {
+  MemOut *m = c;
+  if (m->n + n + 1 > m->cap) {
+    size_t cap = 2 * (m->n + n + 1);
+    char *np = realloc(m->p, cap);
+    if (!np) {
+      m->oom = 1;
+      return 0;
+    }
+    m->p = np, m->cap = cap;
   }
-  if (rc != TR_OK) unlink(tmp);
-  free(tmp);
-  return rc;
+  memcpy(m->p + m->n, b, n);
+  m->n += n;
+  m->p[m->n] = '\0';
+  return (ssize_t)n;
+}
+
+static int mem_close(void *c) {
+  ((MemOut *)c)->closed = 1;
+  return 0;
 }
 
 int rs_plot_svg(const RsPlot *p, char **svg, TrErr *err) {
   *svg = NULL;
-  const char *dir = getenv("TMPDIR");
-  char tmp[1024];
-  snprintf(tmp, sizeof tmp, "%s/hps_plot_XXXXXX", dir && *dir ? dir : "/tmp");
-  int fd = mkstemp(tmp);
-  if (fd < 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-  close(fd);
-  int rc = render(p, "svg", tmp, err);
-  FILE *f = rc ? NULL : fopen(tmp, "rb");
-  if (!rc && !f) rc = tr_err_set(err, TR_EIO, "%s: %s", tmp, strerror(errno));
-  if (f) {
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *svg = malloc((size_t)len + 1);
-    size_t got = *svg ? fread(*svg, 1, (size_t)len, f) : 0;
-    if (*svg) (*svg)[got] = '\0';
-    fclose(f);
-  }
-  unlink(tmp);
+  MemOut m = {0};
+  FILE *f = fopencookie(&m, "w", (cookie_io_functions_t){NULL, mem_write, NULL, mem_close});
+  if (!f) return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
+  int rc = render(p, "svg", f, err);
+  if (!m.closed) fclose(f);
+  if (!rc && (m.oom || !m.p)) rc = tr_err_set(err, TR_ENOMEM, "figure: out of memory");
+  if (rc) free(m.p);
+  else *svg = m.p;
   return rc;
 }
 
@@ -368,6 +373,46 @@ static const char *x_label(RsXKind x) {
 }
 
 static int failed_status(const char *s) { return strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0; }
+
+/* The legend of a colour-by parameter k (used[v]: value v is drawn). Up to
+** RS_PLOT_LEGEND_MAX entries: all values in value order when they fit; else the
+** values of the best trials first (the winner's value first, RS_PLOT_LEGEND_BEST of
+** them, title "... (best first)"), then evenly spaced others in value order. */
+static int legend_values(RsPlot *out, const RsTrialSet *ts, int k, const int *used, int style) {
+  const RsParam *cp = &ts->p[k];
+  int nu = 0;
+  for (int v = 0; v < cp->n_values; v++) nu += used[v] != 0;
+  snprintf(out->legend_title, sizeof out->legend_title, "%s%s", cp->short_name,
+           nu > RS_PLOT_LEGEND_MAX ? " (best first)" : "");
+  int *pick = calloc((size_t)cp->n_values + 1, sizeof *pick), *order = malloc(((size_t)ts->n + 1) * sizeof *order);
+  if (!pick || !order) {
+    free(pick), free(order);
+    return TR_ENOMEM;
+  }
+  int room = nu < RS_PLOT_LEGEND_MAX ? nu : RS_PLOT_LEGEND_MAX;
+  if (nu > RS_PLOT_LEGEND_MAX) {
+    rs_trials_rank(ts, order);
+    int nb = 0;
+    for (int i = 0; i < ts->n && nb < RS_PLOT_LEGEND_BEST && !isnan(ts->t[order[i]].best); i++) {
+      int v = ts->t[order[i]].pv[k];
+      if (v < 0 || !used[v] || pick[v]) continue;
+      pick[v] = 1, nb++;
+      rs_plot_legend_add(out, cp->values[v], rs_plot_color(v, cp->n_values), style);
+    }
+    room -= nb;
+  }
+  int left = 0; /* used values not picked yet: take `room` of them evenly */
+  for (int v = 0; v < cp->n_values; v++) left += used[v] && !pick[v];
+  for (int v = 0, j = 0, taken = 0; v < cp->n_values && taken < room; v++) {
+    if (!used[v] || pick[v]) continue;
+    if ((long long)j++ * room / left == taken) {
+      rs_plot_legend_add(out, cp->values[v], rs_plot_color(v, cp->n_values), style);
+      taken++;
+    }
+  }
+  free(pick), free(order);
+  return TR_OK;
+}
 
 int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err) {
   rs_plot_init(out);
@@ -405,17 +450,9 @@ int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot 
     }
     free(x), free(y);
   }
-  if (!rc && cp) {
-    snprintf(out->legend_title, sizeof out->legend_title, "%s", cp->short_name);
-    /* At most 14 entries: every k-th value of a long ordered list. */
-    int nu = 0;
-    for (int v = 0; v < cp->n_values; v++) nu += used[v];
-    int step = nu > 14 ? (nu + 13) / 14 : 1, seen = 0;
-    for (int v = 0; v < cp->n_values; v++) {
-      if (!used[v]) continue;
-      if (seen++ % step == 0) rs_plot_legend_add(out, cp->values[v], rs_plot_color(v, cp->n_values), RS_STYLE_LINE);
-    }
-  }
+  if (!rc && cp && !used) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!rc && cp && legend_values(out, ts, o->color_by, used, RS_STYLE_LINE))
+    rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   free(used);
   if (!rc && nshown == 0)
     rc = tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no rows of '%s' yet", ts->sweep.name, o->metric);
@@ -581,14 +618,10 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
     shown++;
   }
   if (by >= 0) {
-    const RsParam *bp = &ts->p[by];
-    snprintf(out->legend_title, sizeof out->legend_title, "%s", bp->short_name);
-    int nu = 0;
-    for (int v = 0; v < bp->n_values; v++) nu += used[v];
-    int step = nu > 14 ? (nu + 13) / 14 : 1, seen = 0;
-    for (int v = 0; v < bp->n_values; v++)
-      if (used[v] && seen++ % step == 0)
-        rs_plot_legend_add(out, bp->values[v], rs_plot_color(v, bp->n_values), RS_STYLE_POINTS);
+    if (!used || legend_values(out, ts, by, used, RS_STYLE_POINTS)) {
+      free(used);
+      return tr_err_set(err, TR_ENOMEM, "out of memory");
+    }
   } else {
     snprintf(out->legend_title, sizeof out->legend_title, "setting");
   }

@@ -26,6 +26,11 @@
 #define RS_PLOT_SERIES_WIDTH 1.5
 #define RS_PLOT_SERIES_WIDTH_SVG "1.500000e+00" /* as PLplot's svg driver prints it */
 #define RS_PLOT_MAX_POINTS 240
+/* A colour-by legend shows at most RS_PLOT_LEGEND_MAX values; beyond that the values of
+** the RS_PLOT_LEGEND_BEST best trials come first (the winner's first), then others spread
+** evenly over the range. */
+#define RS_PLOT_LEGEND_MAX 14
+#define RS_PLOT_LEGEND_BEST 5
 
 typedef enum { RS_STYLE_LINE, RS_STYLE_POINTS, RS_STYLE_LINEPOINTS } RsPlotStyle;
 

@@ -8,9 +8,15 @@
 #include <sys/stat.h>
 
 #include "rs_stats.h"
+/* The store's RsTrial (a row) and this module's RsTrial (a ranked trial) share a name;
+** only rs_store_open/close/sqlite are used here. */
+#define RsTrial RsStoreTrial
+#include "rs_store.h"
+#undef RsTrial
 
 struct RsDb {
-  sqlite3 *db;
+  RsStore *st;
+  sqlite3 *db; /* the store's connection */
   char *path;
   int in_snapshot;
 };
@@ -54,44 +60,33 @@ static int prep(RsDb *db, const char *sql, sqlite3_stmt **st, TrErr *err) {
   return TR_OK;
 }
 
+/* Finalize a statement whose last sqlite3_step returned r: TR_OK if it ended normally
+** (DONE, or a ROW a one-row query stopped at), else the store's error (a corrupt page,
+** an I/O error) naming the file: a read error never passes for "no rows". */
+static int step_end(RsDb *db, sqlite3_stmt *st, int r, TrErr *err, const char *what) {
+  int rc = r == SQLITE_DONE || r == SQLITE_ROW ? TR_OK : db_fail(db, err, what);
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int rs_db_open(RsDb **out, const char *path, TrErr *err) {
   *out = NULL;
   struct stat sb;
   if (stat(path, &sb) != 0)
     return tr_err_set(err, TR_ENOTFOUND, "%s: no such database (use --db FILE)", path);
   RsDb *db = calloc(1, sizeof *db);
-  if (!db) return tr_err_set(err, TR_ENOMEM, "out of memory");
-  db->path = xstrdup(path);
-  /* Read-only: no write lock ever, so a running sweep (WAL) is never blocked. */
-  if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    int rc = db_fail(db, err, "cannot open");
+  if (!db || !(db->path = xstrdup(path))) {
+    free(db);
+    return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
+  }
+  /* The store's open: read-only (never a write lock, so a running sweep is never
+  ** blocked), the one check of application_id and schema version every command shares. */
+  int rc = rs_store_open(path, RS_OPEN_READONLY, &db->st, err);
+  if (rc != TR_OK) {
     rs_db_close(db);
     return rc;
   }
-  sqlite3_busy_timeout(db->db, 5000); /* a writer's checkpoint or recovery is brief */
-  sqlite3_stmt *st = NULL;
-  int version = -1, has_sweeps = 0;
-  if (sqlite3_prepare_v2(db->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    version = sqlite3_column_int(st, 0);
-  sqlite3_finalize(st);
-  st = NULL;
-  if (version < 0) {
-    int rc = tr_err_set(err, TR_EDB, "%s: not a readable SQLite database: %s", path,
-                        sqlite3_errmsg(db->db));
-    rs_db_close(db);
-    return rc;
-  }
-  if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name='sweeps'",
-                         -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-    has_sweeps = 1;
-  sqlite3_finalize(st);
-  if (version < 1 || !has_sweeps) {
-    int rc = tr_err_set(err, TR_EFORMAT, "%s: not an hpsweep database (user_version %d%s)", path,
-                        version, has_sweeps ? "" : ", no sweeps table");
-    rs_db_close(db);
-    return rc;
-  }
+  db->db = rs_store_sqlite(db->st);
   *out = db;
   return TR_OK;
 }
@@ -99,7 +94,7 @@ int rs_db_open(RsDb **out, const char *path, TrErr *err) {
 void rs_db_close(RsDb *db) {
   if (!db) return;
   if (db->in_snapshot) rs_db_snapshot_end(db);
-  sqlite3_close(db->db);
+  rs_store_close(db->st);
   free(db->path);
   free(db);
 }
@@ -153,13 +148,14 @@ static int sweep_counts(RsDb *db, RsSweepInfo *s, TrErr *err) {
   if (prep(db, "SELECT status, count(*) FROM trials WHERE sweep_id=? GROUP BY status", &st, err))
     return err ? err->code : TR_EDB;
   sqlite3_bind_int64(st, 1, s->id);
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int r;
+  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
     int k = rs_status_index((const char *)sqlite3_column_text(st, 0));
     int64_t c = sqlite3_column_int64(st, 1);
     if (k >= 0) s->count[k] = c;
     s->n_trials += c;
   }
-  sqlite3_finalize(st);
+  if (step_end(db, st, r, err, "count trials")) return TR_EDB;
   const char *sql = s->maximize
       ? "SELECT id, best_metric FROM trials WHERE sweep_id=? AND best_metric IS NOT NULL AND "
         "status NOT IN ('failed','diverged') ORDER BY best_metric DESC, idx LIMIT 1"
@@ -167,12 +163,11 @@ static int sweep_counts(RsDb *db, RsSweepInfo *s, TrErr *err) {
         "status NOT IN ('failed','diverged') ORDER BY best_metric ASC, idx LIMIT 1";
   if (prep(db, sql, &st, err)) return err ? err->code : TR_EDB;
   sqlite3_bind_int64(st, 1, s->id);
-  if (sqlite3_step(st) == SQLITE_ROW) {
+  if ((r = sqlite3_step(st)) == SQLITE_ROW) {
     s->best_trial = sqlite3_column_int64(st, 0);
     s->best = col_num(st, 1);
   }
-  sqlite3_finalize(st);
-  return TR_OK;
+  return step_end(db, st, r, err, "best trial");
 }
 
 int rs_query_sweeps(RsDb *db, RsSweepInfo **out, int *n, TrErr *err) {
@@ -224,16 +219,23 @@ int rs_sweep_find(RsDb *db, const char *name, RsSweepInfo *out, TrErr *err) {
   sqlite3_stmt *st;
   if (prep(db, "SELECT " SWEEP_COLS " FROM sweeps WHERE name=?", &st, err)) return err ? err->code : TR_EDB;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-  int found = sqlite3_step(st) == SQLITE_ROW;
+  int r = sqlite3_step(st), found = r == SQLITE_ROW;
   if (found) sweep_from_row(st, out);
-  sqlite3_finalize(st);
-  if (found) return sweep_counts(db, out, err);
+  if (step_end(db, st, r, err, "find sweep")) return TR_EDB;
+  if (found) {
+    int rc = sweep_counts(db, out, err);
+    if (rc) rs_sweep_deinit(out);
+    return rc;
+  }
   /* List what exists. */
   if (prep(db, "SELECT name FROM sweeps ORDER BY created, id", &st, err)) return err ? err->code : TR_EDB;
   char *names[64];
   int n = 0;
-  while (n < 64 && sqlite3_step(st) == SQLITE_ROW) names[n++] = col_str(st, 0);
-  sqlite3_finalize(st);
+  while (n < 64 && (r = sqlite3_step(st)) == SQLITE_ROW) names[n++] = col_str(st, 0);
+  if (step_end(db, st, r, err, "list sweeps")) {
+    for (int i = 0; i < n; i++) free(names[i]);
+    return TR_EDB;
+  }
   char list[700];
   join_names(list, sizeof list, names, n);
   for (int i = 0; i < n; i++) free(names[i]);
@@ -547,16 +549,20 @@ int rs_metric_names(RsDb *db, int64_t sweep_id, char ***names, int *n, TrErr *er
                "WHERE t.sweep_id=? ORDER BY m.name", &st, err))
     return err ? err->code : TR_EDB;
   sqlite3_bind_int64(st, 1, sweep_id);
-  int cap = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int cap = 0, r;
+  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
     if (*n == cap) {
       cap = cap ? 2 * cap : 8;
-      *names = realloc(*names, (size_t)cap * sizeof **names);
+      char **nn = realloc(*names, (size_t)cap * sizeof **names);
+      if (!nn) {
+        sqlite3_finalize(st);
+        return tr_err_set(err, TR_ENOMEM, "out of memory");
+      }
+      *names = nn;
     }
     (*names)[(*n)++] = col_str(st, 0);
   }
-  sqlite3_finalize(st);
-  return TR_OK;
+  return step_end(db, st, r, err, "metric names");
 }
 
 int rs_metric_check(RsDb *db, int64_t sweep_id, const char *metric, TrErr *err) {
@@ -587,8 +593,8 @@ int rs_series_load(RsDb *db, int64_t trial_id, const char *metric, RsXKind xk, d
   if (prep(db, sql, &st, err)) return err ? err->code : TR_EDB;
   sqlite3_bind_int64(st, 1, trial_id);
   sqlite3_bind_text(st, 2, metric, -1, SQLITE_TRANSIENT);
-  int cap = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int cap = 0, r;
+  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
     if (*n == cap) {
       cap = cap ? 2 * cap : 64;
       double *nx = realloc(*x, (size_t)cap * sizeof *nx), *ny = realloc(*y, (size_t)cap * sizeof *ny);
@@ -603,8 +609,7 @@ int rs_series_load(RsDb *db, int64_t trial_id, const char *metric, RsXKind xk, d
     (*y)[*n] = col_num(st, 1);
     (*n)++;
   }
-  sqlite3_finalize(st);
-  return TR_OK;
+  return step_end(db, st, r, err, "metric rows");
 }
 
 /* ---- compare ------------------------------------------------------------- */
@@ -980,14 +985,18 @@ int rs_export(RsDb *db, const RsSweepInfo *sw, RsWhat what, RsFormat fmt, FILE *
       return err ? err->code : TR_EDB;
     }
     sqlite3_bind_int64(st, 1, sw->id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
       const char *k = (const char *)sqlite3_column_text(st, 0);
       if (!k || !plain_key(k)) continue;
       size_t need = 2 * strlen(k) + 64;
       if (len + need + 512 > cap) sql = realloc(sql, cap = 2 * (len + need + 512));
       len += (size_t)snprintf(sql + len, cap - len, ", json_extract(t.params, '$.\"%s\"') AS \"%s\"", k, k);
     }
-    sqlite3_finalize(st);
+    if (step_end(db, st, r, err, "parameter names")) {
+      free(sql);
+      return TR_EDB;
+    }
     snprintf(sql + len, cap - len,
              ", t.best_metric, t.final_metric, t.best_step, t.steps, t.tokens, t.wall_seconds, "
              "t.flops, t.started, t.ended, t.params, t.error FROM trials t WHERE t.sweep_id=?1 "
@@ -1084,13 +1093,14 @@ int rs_trial_sweep(RsDb *db, int64_t trial_id, char **sweep, TrErr *err) {
   if (prep(db, "SELECT s.name FROM trials t JOIN sweeps s ON s.id=t.sweep_id WHERE t.id=?", &st, err))
     return err ? err->code : TR_EDB;
   sqlite3_bind_int64(st, 1, trial_id);
-  if (sqlite3_step(st) == SQLITE_ROW) *sweep = col_str(st, 0);
-  sqlite3_finalize(st);
+  int r = sqlite3_step(st);
+  if (r == SQLITE_ROW) *sweep = col_str(st, 0);
+  if (step_end(db, st, r, err, "find trial")) return TR_EDB;
   if (*sweep) return TR_OK;
   if (prep(db, "SELECT min(id), max(id), count(*) FROM trials", &st, err)) return err ? err->code : TR_EDB;
   long long lo = -1, hi = -1, n = 0;
-  if (sqlite3_step(st) == SQLITE_ROW) lo = col_int(st, 0), hi = col_int(st, 1), n = sqlite3_column_int64(st, 2);
-  sqlite3_finalize(st);
+  if ((r = sqlite3_step(st)) == SQLITE_ROW) lo = col_int(st, 0), hi = col_int(st, 1), n = sqlite3_column_int64(st, 2);
+  if (step_end(db, st, r, err, "list trials")) return TR_EDB;
   if (n == 0) return tr_err_set(err, TR_ENOTFOUND, "no trial %lld: %s has no trials", (long long)trial_id, db->path);
   return tr_err_set(err, TR_ENOTFOUND, "no trial %lld in %s (trial ids: %lld..%lld, %lld trials; see 'hpsweep top SWEEP')",
                     (long long)trial_id, db->path, lo, hi, n);

@@ -2,9 +2,13 @@
 ** rs_query.h: read-only queries over an hpsweep database (schema: rs_schema.h).
 **
 ** Contract:
-** - rs_db_open opens with SQLITE_OPEN_READONLY and a busy timeout: it never
-**   writes, never takes a write lock, and works while a sweep is writing (WAL).
-**   The database must carry PRAGMA user_version >= 1 and a sweeps table.
+** - rs_db_open opens through the store (rs_store_open, RS_OPEN_READONLY): it never
+**   writes, never takes a write lock, and works while a sweep is writing (WAL) and
+**   in a read-only directory (immutable open). It refuses what every command
+**   refuses, with the store's message: not SQLite, another program's database
+**   (application_id), a newer schema; every schema version 1..current reads.
+** - Every query checks how its statement ended: a read error (a corrupt page, an
+**   I/O error) is TR_EDB with "FILE: what: SQLite's message", never "no rows".
 ** - Sweeps are named by `name`; an unknown name fails with TR_ENOTFOUND and a
 **   message listing the names that exist. The same for parameters and metrics.
 ** - Missing numbers (NULL in the database: a pending trial's metric) are NaN;

@@ -11,12 +11,7 @@
 
 #include "rs_plot.h"
 #include "rs_stats.h"
-
-static mode_t current_umask(void) {
-  mode_t m = umask(022);
-  umask(m);
-  return m;
-}
+#include "tr_atomic.h"
 
 static int failed_status(const char *s) { return s && (strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0); }
 
@@ -25,7 +20,24 @@ typedef struct Rep {
   RsDb *db;
   RsTrialSet *ts;
   int fig, tab;
+  TrErr store_err; /* the first read error (database, I/O, memory): the report fails with it */
 } Rep;
+
+/* A section without data says so; a read error must not pass for "no data": keep it
+** (the report then fails with it). Returns 1 for such an error. */
+static int store_error(Rep *r, int rc, const TrErr *e) {
+  if (rc != TR_EDB && rc != TR_EIO && rc != TR_ENOMEM) return 0;
+  if (!r->store_err.code) r->store_err = *e;
+  return 1;
+}
+
+/* Does the sweep have rows of this metric? (A read error is kept and counts as no.) */
+static int has_metric(Rep *r, const char *metric) {
+  TrErr e = {0};
+  int rc = rs_metric_check(r->db, r->ts->sweep.id, metric, &e);
+  store_error(r, rc, &e);
+  return rc == TR_OK;
+}
 
 static void esc(FILE *f, const char *s) {
   for (; s && *s; s++) {
@@ -77,6 +89,7 @@ static void embed_svg(FILE *f, const char *svg) {
 }
 
 static void figure(Rep *r, RsPlot *p, int rc, const TrErr *perr, const char *caption) {
+  if (store_error(r, rc, perr)) return;
   if (rc != TR_OK) {
     fprintf(r->f, "<p class=\"note\">No figure: ");
     esc(r->f, perr->msg);
@@ -175,8 +188,11 @@ static void section_setup(Rep *r) {
 
 static void section_leaderboard(Rep *r, const int *order) {
   const RsTrialSet *ts = r->ts;
-  fprintf(r->f, "<h2 id=\"leaderboard\">2. Leaderboard</h2>\n<table>\n<caption><b>Table %d.</b> Every "
-                "trial, best first by its best <code>", ++r->tab);
+  int shown = ts->n < RS_REPORT_TOP ? ts->n : RS_REPORT_TOP;
+  fprintf(r->f, "<h2 id=\"leaderboard\">2. Leaderboard</h2>\n<table>\n<caption><b>Table %d.</b> ", ++r->tab);
+  if (shown < ts->n) fprintf(r->f, "The best %d of %d trials", shown, ts->n);
+  else fputs("Every trial", r->f);
+  fputs(", best first by its best <code>", r->f);
   esc(r->f, ts->metric);
   fprintf(r->f, "</code> during the run (%s); failed and diverged trials last. Final is the value at the "
                 "end of the run.</caption>\n<thead><tr><th class=\"num\">#</th><th class=\"num\">trial</th>",
@@ -190,7 +206,7 @@ static void section_leaderboard(Rep *r, const int *order) {
   fputs("<th class=\"num\">best</th><th class=\"num\">final</th><th class=\"num\">at step</th>"
         "<th class=\"num\">tokens</th><th class=\"num\">time</th><th>status</th></tr></thead>\n<tbody>\n",
         r->f);
-  for (int i = 0; i < ts->n; i++) {
+  for (int i = 0; i < shown; i++) {
     const RsTrial *t = &ts->t[order[i]];
     char b[32], fi[32], tok[32], w[32];
     rs_fmt_metric(b, sizeof b, t->best), rs_fmt_metric(fi, sizeof fi, t->final);
@@ -210,6 +226,11 @@ static void section_leaderboard(Rep *r, const int *order) {
             tok, w, t->status, t->status);
   }
   fputs("</tbody>\n</table>\n", r->f);
+  if (shown < ts->n) {
+    fprintf(r->f, "<p class=\"more\">... and %d more trials (all in <code>hpsweep export ", ts->n - shown);
+    esc(r->f, ts->sweep.name);
+    fputs("</code>).</p>\n", r->f);
+  }
 }
 
 static void section_importance(Rep *r, int *top_param) {
@@ -416,7 +437,9 @@ static void section_diversity(Rep *r, int secno) {
         "and the rest are beaten on both counts.</p>\n", r->f);
   RsDiversity d;
   TrErr e = {0};
-  if (rs_diversity_load(r->db, ts, &d, &e) != TR_OK) {
+  int drc = rs_diversity_load(r->db, ts, &d, &e);
+  if (store_error(r, drc, &e)) return;
+  if (drc != TR_OK) {
     fputs("<p class=\"note\">No figure: ", r->f);
     esc(r->f, e.msg);
     fputs(".</p>\n", r->f);
@@ -498,13 +521,13 @@ static void sections_training(Rep *r, int top) {
   snprintf(cap, sizeof cap, "%s against step, one line per trial%s%s.", s->metric,
            top >= 0 ? ", coloured by " : "", top >= 0 ? r->ts->p[top].name : "");
   curves(r, s->metric, top, 0, cap);
-  if (strcmp(s->metric, "train_loss") != 0 && rs_metric_check(r->db, s->id, "train_loss", NULL) == TR_OK) {
+  if (strcmp(s->metric, "train_loss") != 0 && has_metric(r, "train_loss")) {
     snprintf(cap, sizeof cap, "Training loss against step, same colours.");
     curves(r, "train_loss", top, 0, cap);
   }
 
   fputs("<h2 id=\"schedules\">6. Learning-rate schedules that ran</h2>\n", r->f);
-  if (rs_metric_check(r->db, s->id, "lr", NULL) == TR_OK) {
+  if (has_metric(r, "lr")) {
     snprintf(cap, sizeof cap, "The learning rate each trial logged at each step (the metric rows named lr), "
              "log y axis: the schedules as they ran, warm-up and decay included.");
     curves(r, "lr", top, 1, cap);
@@ -551,7 +574,7 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
     rs_db_snapshot_end(db);
     return rc;
   }
-  Rep r = {out, db, &ts, 0, 0};
+  Rep r = {out, db, &ts, 0, 0, {0}};
   int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
   rs_trials_rank(&ts, order);
   const RsSweepInfo *s = &ts.sweep;
@@ -607,27 +630,19 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
   free(order);
   rs_trials_deinit(&ts);
   rs_db_snapshot_end(db);
+  if (r.store_err.code) return tr_err_set(err, r.store_err.code, "%s", r.store_err.msg);
   if (ferror(out)) return tr_err_set(err, TR_EIO, "write failed");
   return TR_OK;
 }
 
 int rs_report_write(RsDb *db, const char *sweep, const char *path, TrErr *err) {
-  size_t n = strlen(path) + 16;
-  char *tmp = malloc(n);
-  snprintf(tmp, n, "%s.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    int rc = tr_err_set(err, TR_EIO, "%s: cannot write: %s", path, strerror(errno));
-    free(tmp);
+  TrAtomicFile a;
+  int rc = tr_atomic_open(&a, path, err);
+  if (rc) return rc;
+  rc = rs_report_html(db, sweep, a.f, err);
+  if (rc && !a.werr) { /* a write error: commit names the file and the cause */
+    tr_atomic_abort(&a);
     return rc;
   }
-  fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; a result file is shared */
-  FILE *f = fdopen(fd, "w");
-  int rc = rs_report_html(db, sweep, f, err);
-  if (fflush(f) != 0 || fsync(fd) != 0) rc = rc ? rc : tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
-  fclose(f);
-  if (rc == TR_OK && rename(tmp, path) != 0) rc = tr_err_set(err, TR_EIO, "%s: rename: %s", path, strerror(errno));
-  if (rc != TR_OK) unlink(tmp);
-  free(tmp);
-  return rc;
+  return tr_atomic_commit(&a, err);
 }

@@ -4,7 +4,8 @@
 ** Contract:
 ** - A single file: CSS and figures inline (PLplot's svg driver output, the same
 **   figures `hpsweep plot` writes), no network, no JavaScript.
-** - Sections, in order: setup (the spec text), leaderboard (every trial), how much
+** - Sections, in order: setup (the spec text), leaderboard (the best
+**   RS_REPORT_TOP trials, then a line counting the rest: all are in export), how much
 **   each parameter mattered (one-way variance explained), a comparison per varied
 **   parameter (figure + table over seeds + the winner and its significance rule),
 **   learning curves, the LR schedules that ran (the logged `lr` rows), metric
@@ -27,6 +28,8 @@
 
 #include "rs_query.h"
 #include "tr_err.h"
+
+#define RS_REPORT_TOP 50 /* leaderboard rows; the rest are counted, not printed */
 
 int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err);
 int rs_report_write(RsDb *db, const char *sweep, const char *path, TrErr *err);

@@ -18,6 +18,7 @@
 #include "tr_rng.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -261,6 +262,42 @@ static int dir_check(const char *path, TrErr *err) {
   return rc;
 }
 
+/* Can a read-only open not create the -shm file WAL needs (a read-only directory: an
+** archive), with no -shm there (a live writer always has one) and no WAL content
+** pending? Then nobody can change the file under us: open it immutable (no locks, no
+** -shm). Otherwise the normal way, which reads through an existing -shm. */
+static int sq_wants_immutable(const char *path) {
+  size_t n = strlen(path);
+  char *buf = malloc(n + 8);
+  if (!buf) return 0;
+  memcpy(buf, path, n + 1);
+  char *slash = strrchr(buf, '/');
+  const char *dir = slash ? (slash == buf ? "/" : (*slash = '\0', buf)) : ".";
+  int dir_ro = faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) != 0 && errno != ENOENT;
+  struct stat sb;
+  snprintf(buf, n + 8, "%s-shm", path);
+  int shm = stat(buf, &sb) == 0;
+  snprintf(buf, n + 8, "%s-wal", path);
+  int wal = stat(buf, &sb) == 0 && sb.st_size > 0;
+  free(buf);
+  return dir_ro && !shm && !wal;
+}
+
+/* "file:PATH?immutable=1" with PATH percent-encoded; NULL when out of memory. */
+static char *sq_immutable_uri(const char *path) {
+  size_t n = strlen(path);
+  char *u = malloc(3 * n + 32), *o = u;
+  if (!u) return NULL;
+  o += sprintf(o, "file:");
+  for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+    if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("/-._~", *c))
+      *o++ = (char)*c;
+    else o += sprintf(o, "%%%02X", *c);
+  }
+  strcpy(o, "?immutable=1");
+  return u;
+}
+
 int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
   struct stat sb;
   int rc;
@@ -285,7 +322,9 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
   st->ops = &sq_ops;
   int oflags = flags == RS_OPEN_READONLY ? SQLITE_OPEN_READONLY
                                          : SQLITE_OPEN_READWRITE | (flags == RS_OPEN_CREATE ? SQLITE_OPEN_CREATE : 0);
-  rc = sqlite3_open_v2(path, &sq->db, oflags, NULL);
+  char *uri = flags == RS_OPEN_READONLY && exists && sq_wants_immutable(path) ? sq_immutable_uri(path) : NULL;
+  rc = sqlite3_open_v2(uri ? uri : path, &sq->db, oflags | (uri ? SQLITE_OPEN_URI : 0), NULL);
+  free(uri);
   int code = TR_OK;
   Inspect in = {0, 0, 0};
   if (rc != SQLITE_OK) {
@@ -305,12 +344,8 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
                            "written by a newer hpsweep (schema version %lld; this build knows up to %d): "
                            "upgrade hpsweep",
                            (long long)in.version, RS_SCHEMA_VERSION);
-    else if (in.version < RS_SCHEMA_VERSION && flags == RS_OPEN_READONLY)
-      code = in.n_objects == 0
-                 ? rs_store_fail(st, TR_EFORMAT, "empty file, not an hpsweep database")
-                 : rs_store_fail(st, TR_EFORMAT,
-                                 "schema version %lld is older than %d: open it once read-write to migrate",
-                                 (long long)in.version, RS_SCHEMA_VERSION);
+    else if (in.version < 1 && flags == RS_OPEN_READONLY) /* read-only reads every version 1..current */
+      code = rs_store_fail(st, TR_EFORMAT, "empty file, not an hpsweep database");
   }
   if (!code && flags != RS_OPEN_READONLY) {
     /* WAL is persistent in the file; setting it again is a no-op. */

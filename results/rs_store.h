@@ -42,7 +42,8 @@ typedef struct sqlite3 sqlite3;
 enum {
   RS_OPEN_CREATE = 0,   /* read-write; create the file (schema v1) if missing */
   RS_OPEN_EXISTING = 1, /* read-write; the file must exist */
-  RS_OPEN_READONLY = 2  /* read-only (SQLITE_OPEN_READONLY, WAL): status, reports */
+  RS_OPEN_READONLY = 2  /* read-only (SQLITE_OPEN_READONLY, WAL): status, reports; any schema
+                        ** version 1..current; immutable in a read-only directory (no -shm) */
 };
 
 typedef enum RsStatus {

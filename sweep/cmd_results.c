@@ -17,12 +17,7 @@
 #include "rs_query.h"
 #include "rs_report.h"
 #include "rs_stats.h"
-
-static mode_t current_umask(void) {
-  mode_t m = umask(022);
-  umask(m);
-  return m;
-}
+#include "tr_atomic.h"
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -93,6 +88,14 @@ static int fail(const char *cmd, const TrErr *e) {
   fprintf(stderr, "hpsweep %s: %s\n", cmd, e->msg);
   /* Unknown names and bad files are bad input; database and I/O trouble is a failure. */
   return e->code == TR_EDB || e->code == TR_EIO || e->code == TR_ENOMEM ? 1 : 2;
+}
+
+/* The end of a command's output on stdout: 0, or 1 when it could not all be written
+** (a full disk behind a redirection). */
+static int stdout_done(const char *cmd) {
+  if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+  fprintf(stderr, "hpsweep %s: standard output: %s\n", cmd, strerror(errno ? errno : EIO));
+  return 1;
 }
 
 static int open_db(const Opts *o, RsDb **db) {
@@ -341,7 +344,7 @@ static int cmd_ls(int argc, char **argv) {
   tab_free(&t);
   rs_query_sweeps_free(s, n);
   rs_db_close(db);
-  return 0;
+  return stdout_done(o.cmd);
 }
 
 /* ---- top ----------------------------------------------------------------- */
@@ -392,7 +395,7 @@ static int cmd_top(int argc, char **argv) {
   tab_free(&t);
   free(order);
   close_trials(db, &ts);
-  return 0;
+  return stdout_done(o.cmd);
 }
 
 /* ---- compare ------------------------------------------------------------- */
@@ -488,7 +491,7 @@ static int cmd_compare(int argc, char **argv) {
   tab_free(&t);
   rs_compare_deinit(&c);
   close_trials(db, &ts);
-  return 0;
+  return stdout_done(o.cmd);
 }
 
 /* ---- show ---------------------------------------------------------------- */
@@ -549,6 +552,46 @@ static void sparkline(char *buf, size_t n, const double *y, int m, int width) {
   }
 }
 
+/* The metric table of `show` (rows, first, best, last, sparkline per metric) as text in
+** *out (malloc'd), or an error. */
+static int show_metrics(RsDb *db, const RsTrialSet *ts, int64_t id, char **out, TrErr *e) {
+  size_t len = 0;
+  FILE *f = open_memstream(out, &len);
+  if (!f) return tr_err_set(e, TR_ENOMEM, "out of memory");
+  char **names;
+  int nn;
+  char a[32], b[32], c[32];
+  int rc = rs_metric_names(db, ts->sweep.id, &names, &nn, e);
+  if (rc == TR_OK) {
+    int hdr = 0;
+    for (int i = 0; i < nn; i++) {
+      double *x, *y;
+      int m;
+      if ((rc = rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m, e)) != TR_OK) break;
+      if (m > 0) {
+        if (!hdr) fprintf(f, "\n%-18s %5s %9s %9s %9s  %s\n", "metric", "rows", "first", "best", "last", "curve"), hdr = 1;
+        double lo = INFINITY, hi = -INFINITY;
+        for (int j = 0; j < m; j++) lo = fmin(lo, y[j]), hi = fmax(hi, y[j]);
+        int mx = strstr(names[i], "tokens_per_second") != NULL || strstr(names[i], "acc") != NULL;
+        if (strcmp(names[i], ts->sweep.metric) == 0) mx = ts->sweep.maximize;
+        char sp[256];
+        sparkline(sp, sizeof sp, y, m, 24);
+        rs_fmt_metric(a, sizeof a, y[0]), rs_fmt_metric(b, sizeof b, mx ? hi : lo);
+        rs_fmt_metric(c, sizeof c, y[m - 1]);
+        fprintf(f, "%-18.18s %5d %9s %9s %9s  %s\n", names[i], m, a, b, c, sp);
+      }
+      free(x), free(y);
+    }
+    rs_names_free(names, nn);
+  }
+  if (fclose(f) != 0 && rc == TR_OK) rc = tr_err_set(e, TR_ENOMEM, "out of memory");
+  if (rc != TR_OK) {
+    free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
 static int cmd_show(int argc, char **argv) {
   Opts o;
   RsDb *db;
@@ -576,6 +619,8 @@ static int cmd_show(int argc, char **argv) {
     close_trials(db, &ts);
     return bad(o.cmd, "trial %s vanished", o.pos);
   }
+  char *mtext; /* read every curve before printing anything: an error is then the only output */
+  if ((rc = show_metrics(db, &ts, id, &mtext, &e)) != TR_OK) return fail_trials(&o, db, &ts, &e);
   char a[32], b[32], c[32], d[32];
   printf("trial %lld  sweep %s  idx %lld  hash %s  seed %lld\n", id, ts.sweep.name, (long long)t->idx,
          t->hash ? t->hash : "-", (long long)t->seed);
@@ -594,69 +639,36 @@ static int cmd_show(int argc, char **argv) {
   snprintf(d, sizeof d, "%lld", (long long)t->steps);
   printf("run       %s steps, %s tokens, %s, %s FLOPs\n", t->steps >= 0 ? d : "-", a, b, c);
   if (t->error && *t->error) printf("error     %s\n", t->error);
-  char **names;
-  int nn;
-  if (rs_metric_names(db, ts.sweep.id, &names, &nn, &e) == TR_OK) {
-    int hdr = 0;
-    for (int i = 0; i < nn; i++) {
-      double *x, *y;
-      int m;
-      if (rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m, &e) != TR_OK) break;
-      if (m > 0) {
-        if (!hdr) printf("\n%-18s %5s %9s %9s %9s  %s\n", "metric", "rows", "first", "best", "last", "curve"), hdr = 1;
-        double lo = INFINITY, hi = -INFINITY;
-        for (int j = 0; j < m; j++) lo = fmin(lo, y[j]), hi = fmax(hi, y[j]);
-        int mx = strstr(names[i], "tokens_per_second") != NULL || strstr(names[i], "acc") != NULL;
-        if (strcmp(names[i], ts.sweep.metric) == 0) mx = ts.sweep.maximize;
-        char sp[256];
-        sparkline(sp, sizeof sp, y, m, 24);
-        rs_fmt_metric(a, sizeof a, y[0]), rs_fmt_metric(b, sizeof b, mx ? hi : lo);
-        rs_fmt_metric(c, sizeof c, y[m - 1]);
-        printf("%-18.18s %5d %9s %9s %9s  %s\n", names[i], m, a, b, c, sp);
-      }
-      free(x), free(y);
-    }
-    rs_names_free(names, nn);
-  }
+  fputs(mtext, stdout);
+  free(mtext);
   printf("\nconfig\n");
   json_pretty(stdout, t->config);
   close_trials(db, &ts);
-  return 0;
+  return stdout_done(o.cmd);
 }
 
 /* ---- export -------------------------------------------------------------- */
 
-static FILE *open_out(const Opts *o, char **tmp) {
-  *tmp = NULL;
+/* Standard output, or o->out written atomically through a (NULL: an error was printed). */
+static FILE *open_out(const Opts *o, TrAtomicFile *a) {
   if (!o->out || strcmp(o->out, "-") == 0) return stdout;
-  size_t n = strlen(o->out) + 16;
-  *tmp = malloc(n);
-  snprintf(*tmp, n, "%s.XXXXXX", o->out);
-  int fd = mkstemp(*tmp);
-  if (fd < 0) {
-    fprintf(stderr, "hpsweep %s: %s: cannot write: %s\n", o->cmd, o->out, strerror(errno));
-    free(*tmp);
-    *tmp = NULL;
+  TrErr e = {0};
+  if (tr_atomic_open(a, o->out, &e) != TR_OK) {
+    fail(o->cmd, &e);
     return NULL;
   }
-  fchmod(fd, 0666 & ~current_umask()); /* mkstemp makes 0600; a result file is shared */
-  return fdopen(fd, "w");
+  return a->f;
 }
 
-static int close_out(const Opts *o, FILE *f, char *tmp, int ok) {
-  if (f == stdout) {
-    fflush(stdout);
-    return ok ? 0 : 1;
+/* Finish the output: ok = the content is complete. 0 or the exit code. */
+static int close_out(const Opts *o, FILE *f, TrAtomicFile *a, int ok) {
+  if (f == stdout) return stdout_done(o->cmd) || !ok;
+  if (!ok) {
+    tr_atomic_abort(a);
+    return 1;
   }
-  if (fflush(f) != 0 || fsync(fileno(f)) != 0) ok = 0;
-  fclose(f);
-  if (ok && rename(tmp, o->out) != 0) {
-    fprintf(stderr, "hpsweep %s: %s: %s\n", o->cmd, o->out, strerror(errno));
-    ok = 0;
-  }
-  if (!ok) unlink(tmp);
-  free(tmp);
-  return ok ? 0 : 1;
+  TrErr e = {0};
+  return tr_atomic_commit(a, &e) == TR_OK ? 0 : fail(o->cmd, &e);
 }
 
 static int cmd_export(int argc, char **argv) {
@@ -679,13 +691,14 @@ static int cmd_export(int argc, char **argv) {
     rs_db_close(db);
     return fail(o.cmd, &e);
   }
-  char *tmp;
-  FILE *f = open_out(&o, &tmp);
+  TrAtomicFile a;
+  FILE *f = open_out(&o, &a);
   if (!f) rc = 1;
   else {
     int erc = rs_export(db, &s, what, fmt, f, &e);
-    if (erc) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, e.msg);
-    rc = close_out(&o, f, tmp, erc == TR_OK);
+    int werr = f == stdout ? ferror(stdout) : a.werr; /* then close_out names the output and the cause */
+    if (erc && !werr) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, e.msg);
+    rc = close_out(&o, f, &a, erc == TR_OK || werr);
   }
   rs_sweep_deinit(&s);
   rs_db_close(db);

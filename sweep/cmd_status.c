@@ -121,7 +121,7 @@ static int status_main(int argc, char **argv) {
   RsStore *st = NULL;
   if (rs_store_open(db, RS_OPEN_READONLY, &st, &err)) {
     fprintf(stderr, "hpsweep status: %s\n", err.msg);
-    return 2;
+    return err.code == TR_EDB || err.code == TR_EIO || err.code == TR_ENOMEM ? 1 : 2; /* as the results commands */
   }
   int width = 0; /* not a terminal: lines are not cut */
   struct winsize ws;

@@ -50,7 +50,7 @@ static int rs_fixture_make(const char *path) {
   sqlite3 *db;
   if (sqlite3_open(path, &db) != SQLITE_OK) return 1;
   int rc = fix_exec(db, "PRAGMA journal_mode=WAL") || fix_exec(db, RS_SCHEMA_V1) ||
-           fix_exec(db, "PRAGMA user_version=1") || fix_exec(db, "BEGIN");
+           fix_exec(db, "PRAGMA user_version=1") || fix_exec(db, "PRAGMA application_id=1213223767") || fix_exec(db, "BEGIN");
   rc = rc || fix_exec(db, "INSERT INTO sweeps(id,name,spec,spec_hash,method,metric,goal,seed,created) VALUES"
                           "(1,'lr_grid','name: lr_grid\nmethod: grid\nmetric: val_loss\nparams:\n"
                           "  optimizer.lr: [1e-3, 3e-3, 1e-2, 3e-2]\n  train.seed: [1, 2, 3]\n',"
@@ -220,6 +220,32 @@ static inline int rs_fixture_add_sample(const char *path) {
   sqlite3_finalize(ti);
   sqlite3_finalize(mi);
   rc = rc || fix_exec(db, "COMMIT");
+  sqlite3_close(db);
+  return rc;
+}
+
+/* Sweep "big" (minimize val_loss): model.d_model in {100..199} (100 values) x train.seed
+** in {0..19} = 2,000 trials, ids 10000.., all completed. best_metric = 1 + |d_model - 137|
+** + seed / 1000: the winner is d_model=137 seed 0 (1.0), then 136 and 138 (2.0...), 135
+** and 139 (3.0...). val_loss rows at steps 0 and 10 (the last is the best). */
+static inline int rs_fixture_add_big(const char *path) {
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) return 1;
+  int rc = fix_exec(db, "BEGIN") ||
+           fix_exec(db, "INSERT INTO sweeps(id,name,spec,spec_hash,method,metric,goal,seed,created) VALUES"
+                        "(10,'big','name: big\n','big','grid','val_loss','minimize',0,1700000300)") ||
+           fix_exec(db, "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 1999) "
+                        "INSERT INTO trials(id,sweep_id,idx,hash,config,params,seed,status,attempts,best_metric,"
+                        "final_metric,best_step,steps,tokens,wall_seconds,flops,started,ended) "
+                        "SELECT 10000 + i, 10, i, printf('%016x', i), '{}', "
+                        "printf('{\"model.d_model\":%d,\"train.seed\":%d}', 100 + i / 20, i % 20), i % 20, "
+                        "'completed', 1, 1 + abs(100 + i / 20 - 137) + (i % 20) / 1000.0, "
+                        "1 + abs(100 + i / 20 - 137) + (i % 20) / 1000.0, 10, 10, 1000, 1.0, 1e9, 1, 2 FROM c") ||
+           fix_exec(db, "INSERT INTO metrics SELECT id, 'val_loss', 0, 0, 0.0, best_metric + 1 FROM trials "
+                        "WHERE sweep_id = 10") ||
+           fix_exec(db, "INSERT INTO metrics SELECT id, 'val_loss', 10, 1000, 1.0, best_metric FROM trials "
+                        "WHERE sweep_id = 10") ||
+           fix_exec(db, "COMMIT");
   sqlite3_close(db);
   return rc;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,7 +24,12 @@ static void setup(void) {
   cr_assert_eq(rs_fixture_make(dbpath), 0);
 }
 
-static void teardown(void) { cr_assert_eq(hps_tmp_remove(dir), 0); }
+static void teardown(void) {
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "umount '%s/full' 2>/dev/null", dir); /* a failed full-disk test's tmpfs */
+  if (system(cmd)) { /* not mounted: the usual case */ }
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
 
 /* Structural XML check: prolog, one svg root closed at the end, balanced groups and brackets. */
 static void svg_valid(const char *s) {
@@ -249,4 +255,97 @@ Test(rs_plot, cli_diversity_writes_the_figure_and_refuses_a_training_sweep, .ini
   free(svg);
   cr_assert_eq(hps_run(dir, "plot lr_grid --db s.db --kind diversity -o x.svg", out, sizeof out), 2);
   cr_assert(strstr(out, "hpsweep plot: sweep 'lr_grid' has no completed trial with validity and distinct_2"), "%s", out);
+}
+
+/* Files in d whose name starts with prefix. */
+static int count_prefixed(const char *d, const char *prefix) {
+  char cmd[512], buf[64];
+  snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c '^%s' || true", d, prefix);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  cr_assert_not_null(fgets(buf, sizeof buf, p));
+  pclose(p);
+  return atoi(buf);
+}
+
+Test(rs_plot, full_disk_fails_every_format_and_keeps_the_previous_file, .init = setup, .fini = teardown) {
+  if (!hps_need_root()) return;
+  char mnt[128], cmd[512];
+  snprintf(mnt, sizeof mnt, "%s/full", dir);
+  cr_assert_eq(mkdir(mnt, 0755), 0);
+  snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=1m tmpfs '%s'", mnt);
+  cr_assert_eq(system(cmd), 0, "mount failed");
+  static const char *const ext[] = {"svg", "png", "pdf"};
+  for (int i = 0; i < 3; i++) {
+    char p[192];
+    snprintf(p, sizeof p, "%s/fig.%s", mnt, ext[i]);
+    hps_put(mnt, strrchr(p, '/') + 1, "previous figure");
+  }
+  snprintf(cmd, sizeof cmd, "dd if=/dev/zero of='%s/fill' bs=4k 2>/dev/null; true", mnt);
+  cr_assert_eq(system(cmd), 0);
+  RsDb *db;
+  RsTrialSet ts;
+  load(&db, &ts, "lr_grid");
+  RsCurveOpts o = {"val_loss", RS_X_STEP, 0, 0};
+  RsPlot pl;
+  TrErr e = {0};
+  cr_assert_eq(rs_plot_curves(db, &ts, &o, &pl, &e), TR_OK, "%s", e.msg);
+  for (int i = 0; i < 3; i++) {
+    char p[192];
+    snprintf(p, sizeof p, "%s/fig.%s", mnt, ext[i]);
+    tr_err_clear(&e);
+    cr_assert_eq(rs_plot_write(&pl, p, &e), TR_EIO, "%s on a full disk: %d %s", ext[i], e.code, e.msg);
+    cr_assert(strstr(e.msg, p) && strstr(e.msg, "No space left on device"), "%s", e.msg);
+    char *old = hps_slurp(p, NULL);
+    cr_assert_str_eq(old, "previous figure", "%s was replaced", p);
+    free(old);
+  }
+  /* The CLI says so too, and leaves no temporaries. */
+  static char out[4096];
+  snprintf(cmd, sizeof cmd, "plot lr_grid --db s.db -o full/fig.svg");
+  cr_assert_eq(hps_run(dir, cmd, out, sizeof out), 1, "%s", out);
+  cr_assert(strstr(out, "full/fig.svg: write failed: No space left on device"), "%s", out);
+  /* report and export share the same writer. */
+  cr_assert_eq(hps_run(dir, "report lr_grid --db s.db -o full/r.html", out, sizeof out), 1, "%s", out);
+  cr_assert(strstr(out, "full/r.html: write failed: No space left on device"), "%s", out);
+  cr_assert_eq(hps_run(dir, "export lr_grid --db s.db --what metrics -o full/e.csv", out, sizeof out), 1, "%s", out);
+  cr_assert(strstr(out, "full/e.csv: write failed: No space left on device"), "%s", out);
+  cr_assert_eq(count_prefixed(mnt, "fig\\."), 3, "temporaries left in %s", mnt);
+  cr_assert_eq(count_prefixed(mnt, "[re]\\."), 0, "temporaries left in %s", mnt);
+  rs_plot_deinit(&pl);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+  snprintf(cmd, sizeof cmd, "umount '%s'", mnt);
+  cr_assert_eq(system(cmd), 0);
+}
+
+Test(rs_plot, long_colour_legend_shows_the_best_values_first, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_big(dbpath), 0);
+  RsDb *db;
+  RsTrialSet ts;
+  load(&db, &ts, "big");
+  int k;
+  TrErr e = {0};
+  cr_assert_eq(rs_param_find(&ts, "d_model", &k, &e), TR_OK, "%s", e.msg);
+  RsCurveOpts o = {"val_loss", RS_X_STEP, k, 0};
+  RsPlot p;
+  cr_assert_eq(rs_plot_curves(db, &ts, &o, &p, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(p.nlegend, RS_PLOT_LEGEND_MAX);
+  cr_assert_str_eq(p.legend[0], "137", "the winner's value first, got %s", p.legend[0]);
+  /* The next best values (136 and 138 tie at 2.0 + seed, then 135 and 139) follow. */
+  const char *best[] = {"136", "138", "135", "139"};
+  for (int i = 0; i < 4; i++) {
+    int found = 0;
+    for (int j = 1; j < RS_PLOT_LEGEND_BEST; j++) found |= strcmp(p.legend[j], best[i]) == 0;
+    cr_assert(found, "%s not among the best entries", best[i]);
+  }
+  cr_assert(strstr(p.legend_title, "best first"), "%s", p.legend_title);
+  /* The rest spread over the range in value order, each value once. */
+  for (int i = RS_PLOT_LEGEND_BEST + 1; i < p.nlegend; i++)
+    cr_assert_lt(atoi(p.legend[i - 1]), atoi(p.legend[i]), "%s then %s", p.legend[i - 1], p.legend[i]);
+  for (int i = 0; i < p.nlegend; i++)
+    for (int j = i + 1; j < p.nlegend; j++) cr_assert_str_neq(p.legend[i], p.legend[j]);
+  rs_plot_deinit(&p);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -500,4 +501,188 @@ Test(rs_cli, tables_fit_80_columns_and_machine_formats_parse, .init = setup, .fi
   cr_assert(strstr(out, "rule:") && strstr(out, "lr=0.01 wins"), "%s", out);
   cr_assert_eq(hps_run(dir, "show 11 --db s.db", out, sizeof out), 0);
   cr_assert(strstr(out, "failed") && strstr(out, "\"lr\": 0.029999999999999999"), "%s", out);
+}
+
+/* ---- store errors, foreign and newer databases, read-only archives ---- */
+
+/* Every command that reads a database; "status" goes through the store directly. */
+static const char *const read_cmds[] = {"ls", "top lr_grid", "compare lr_grid --by lr", "show 1",
+                                        "export lr_grid", "plot lr_grid -o f.svg", "report lr_grid -o r.html",
+                                        "status"};
+#define N_READ_CMDS (sizeof read_cmds / sizeof *read_cmds)
+
+/* Overwrite every page but page 1 (header and schema) and the sweeps table's root with
+** garbage: the sweeps still list, every query on trials or metrics hits corrupt pages. */
+static void corrupt_all_but_sweeps(const char *path) {
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+  long long keep = hps_q_int(db, "SELECT rootpage FROM sqlite_schema WHERE name='sweeps'");
+  long long psize = hps_q_int(db, "PRAGMA page_size"), npages = hps_q_int(db, "PRAGMA page_count");
+  sqlite3_close(db);
+  cr_assert(keep > 1 && npages > 4, "fixture layout: sweeps root %lld of %lld pages", keep, npages);
+  FILE *f = fopen(path, "r+b");
+  cr_assert_not_null(f);
+  char *junk = malloc((size_t)psize);
+  memset(junk, 0xA5, (size_t)psize);
+  for (long long p = 2; p <= npages; p++) {
+    if (p == keep) continue;
+    cr_assert_eq(fseek(f, (long)((p - 1) * psize), SEEK_SET), 0);
+    cr_assert_eq(fwrite(junk, 1, (size_t)psize, f), (size_t)psize);
+  }
+  cr_assert_eq(fclose(f), 0);
+  free(junk);
+}
+
+/* Overwrite the root page of one table: every read of it fails, the rest of the file reads. */
+static void corrupt_root_of(const char *path, const char *table) {
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT rootpage FROM sqlite_schema WHERE name='%s'", table);
+  long long root = hps_q_int(db, sql), psize = hps_q_int(db, "PRAGMA page_size");
+  sqlite3_close(db);
+  cr_assert_gt(root, 1);
+  FILE *f = fopen(path, "r+b");
+  cr_assert_not_null(f);
+  char *junk = malloc((size_t)psize);
+  memset(junk, 0xA5, (size_t)psize);
+  cr_assert_eq(fseek(f, (long)((root - 1) * psize), SEEK_SET), 0);
+  cr_assert_eq(fwrite(junk, 1, (size_t)psize, f), (size_t)psize);
+  cr_assert_eq(fclose(f), 0);
+  free(junk);
+}
+
+/* One line on stdout+stderr naming the database. */
+static void assert_one_line_naming(const char *out, const char *what, const char *cmd) {
+  cr_assert(strstr(out, what), "%s: output does not name %s: %s", cmd, what, out);
+  cr_assert_eq(hps_count(out, "\n"), 1, "%s: not one line: %s", cmd, out);
+}
+
+Test(rs_query, query_error_is_reported_not_taken_for_no_rows, .init = setup, .fini = teardown) {
+  corrupt_all_but_sweeps(dbpath);
+  RsDb *db;
+  TrErr e = {0};
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
+  RsSweepInfo *s = NULL;
+  int n = -1;
+  cr_assert_eq(rs_query_sweeps(db, &s, &n, &e), TR_EDB);
+  cr_assert(strstr(e.msg, dbpath) && strstr(e.msg, "malformed"), "%s", e.msg);
+  cr_assert_eq(n, 0);
+  rs_db_close(db);
+}
+
+Test(rs_cli, every_read_command_fails_on_corrupt_pages, .init = setup, .fini = teardown) {
+  corrupt_all_but_sweeps(dbpath);
+  static char out[1 << 14];
+  for (size_t i = 0; i < N_READ_CMDS; i++) {
+    char args[256];
+    snprintf(args, sizeof args, "%s --db s.db", read_cmds[i]);
+    int rc = hps_run(dir, args, out, sizeof out);
+    cr_assert(rc == 1 || rc == 2, "%s exited %d: %s", read_cmds[i], rc, out);
+    assert_one_line_naming(out, "s.db", read_cmds[i]);
+  }
+  /* Nothing half-written was left behind by the commands that write a file. */
+  char p[256];
+  snprintf(p, sizeof p, "%s/f.svg", dir);
+  cr_assert_neq(access(p, F_OK), 0, "plot left f.svg");
+  snprintf(p, sizeof p, "%s/r.html", dir);
+  cr_assert_neq(access(p, F_OK), 0, "report left r.html");
+}
+
+Test(rs_cli, a_corrupt_metrics_table_fails_the_commands_that_read_it, .init = setup, .fini = teardown) {
+  corrupt_root_of(dbpath, "metrics");
+  static char out[1 << 14];
+  /* The report's figures and show's curves read metrics: an error there is not "no data". */
+  const char *cmds[] = {"report lr_grid -o r.html", "plot lr_grid -o f.svg", "show 1"};
+  for (int i = 0; i < 3; i++) {
+    char args[256];
+    snprintf(args, sizeof args, "%s --db s.db", cmds[i]);
+    cr_assert_eq(hps_run(dir, args, out, sizeof out), 1, "%s: %s", cmds[i], out);
+    assert_one_line_naming(out, "s.db: ", cmds[i]);
+    cr_assert(strstr(out, "malformed"), "%s: %s", cmds[i], out);
+  }
+  char p[256];
+  snprintf(p, sizeof p, "%s/r.html", dir);
+  cr_assert_neq(access(p, F_OK), 0, "report wrote r.html");
+  /* What does not read metrics still works. */
+  cr_assert_eq(hps_run(dir, "top lr_grid --db s.db", out, sizeof out), 0, "%s", out);
+}
+
+Test(rs_cli, table_commands_fail_when_standard_output_cannot_be_written, .init = setup, .fini = teardown) {
+  const char *cmds[] = {"ls", "top lr_grid", "compare lr_grid --by lr", "show 1", "export lr_grid"};
+  for (int i = 0; i < 5; i++) {
+    char cmd[1024], errf[160];
+    snprintf(errf, sizeof errf, "%s/err.txt", dir);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s --db s.db > /dev/full 2> err.txt", dir, hps_bin(), cmds[i]);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s > /dev/full: status %x", cmds[i], st);
+    char *e = hps_slurp(errf, NULL);
+    cr_assert(strstr(e, "standard output: No space left on device"), "%s: %s", cmds[i], e);
+    cr_assert_eq(hps_count(e, "\n"), 1, "%s: %s", cmds[i], e);
+    free(e);
+  }
+}
+
+/* Every read command (and run) refuses a database whose header it cannot trust, with
+** the same message from the store's open. */
+static void assert_all_refuse(const char *pragma, const char *expect) {
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  static char out[1 << 14];
+  for (size_t i = 0; i < N_READ_CMDS; i++) {
+    char args[256];
+    snprintf(args, sizeof args, "%s --db s.db", read_cmds[i]);
+    cr_assert_eq(hps_run(dir, args, out, sizeof out), 2, "%s accepted '%s': %s", read_cmds[i], pragma, out);
+    assert_one_line_naming(out, expect, read_cmds[i]);
+    cr_assert(strstr(out, "s.db: "), "%s: %s", read_cmds[i], out);
+  }
+}
+
+Test(rs_cli, every_command_refuses_a_newer_schema_alike, .init = setup, .fini = teardown) {
+  assert_all_refuse("PRAGMA user_version=999", "written by a newer hpsweep (schema version 999");
+}
+
+Test(rs_cli, every_command_refuses_a_foreign_application_id_alike, .init = setup, .fini = teardown) {
+  assert_all_refuse("PRAGMA application_id=1234", "not an hpsweep database");
+}
+
+Test(rs_cli, read_commands_work_in_a_read_only_directory_as_a_user, .init = setup, .fini = teardown) {
+  if (!hps_need_root()) return;
+  /* A finished sweep's database, archived: directory and file read-only, read by nobody.
+  ** Outputs go to a second, writable directory. */
+  char ro[128], wr[128];
+  snprintf(ro, sizeof ro, "%s/archive", dir);
+  snprintf(wr, sizeof wr, "%s/out", dir);
+  cr_assert_eq(mkdir(ro, 0755), 0);
+  cr_assert_eq(mkdir(wr, 0777), 0);
+  cr_assert_eq(chmod(wr, 0777), 0);
+  cr_assert_eq(chmod(dir, 0755), 0);
+  char db[192];
+  snprintf(db, sizeof db, "%s/s.db", ro);
+  cr_assert_eq(rename(dbpath, db), 0);
+  cr_assert_eq(chmod(db, 0444), 0);
+  cr_assert_eq(chmod(ro, 0555), 0);
+  static char out[1 << 15];
+  for (size_t i = 0; i < N_READ_CMDS; i++) {
+    char args[512];
+    snprintf(args, sizeof args, "setpriv --reuid=nobody --regid=nogroup --clear-groups '%s' %s --db '%s'",
+             hps_bin(), read_cmds[i], db);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s 2>&1", wr, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = '\0';
+    while (fread(cmd, 1, sizeof cmd, p) > 0) continue;
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s as nobody on a read-only directory: %s", read_cmds[i], out);
+  }
+  char f[256];
+  snprintf(f, sizeof f, "%s/f.svg", wr);
+  cr_assert_eq(access(f, F_OK), 0, "plot wrote nothing");
+  snprintf(f, sizeof f, "%s/s.db-shm", ro);
+  cr_assert_neq(access(f, F_OK), 0, "a -shm file appeared in the read-only directory");
+  chmod(ro, 0755); /* so teardown can remove it */
 }

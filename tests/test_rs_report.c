@@ -163,3 +163,46 @@ Test(rs_report, caption_follows_the_data_when_temperature_helps_both, .init = se
             "%s", tab);
   free(tab), free(sec), free(h);
 }
+
+Test(rs_report, cli_removes_temporaries_a_killed_report_or_export_left, .init = setup, .fini = teardown) {
+  /* What kill -9 mid-write leaves: FILE.XXXXXX, unlocked, from a while ago. Another
+  ** file's temporary and a name that only looks alike stay. */
+  const char *stale[] = {"r.html.a1B2c3", "e.csv.Zz9yY8"}, *keep[] = {"other.html.a1B2c3", "r.html.bak"};
+  for (int i = 0; i < 2; i++) {
+    hps_put(dir, stale[i], "<html>half");
+    hps_put(dir, keep[i], "x");
+  }
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "cd '%s' && touch -d '-10 minutes' r.html.* e.csv.* other.html.*", dir);
+  cr_assert_eq(system(cmd), 0);
+  char out[4096];
+  cr_assert_eq(hps_run(dir, "report lr_grid --db s.db -o r.html", out, sizeof out), 0, "%s", out);
+  cr_assert_eq(hps_run(dir, "export lr_grid --db s.db -o e.csv", out, sizeof out), 0, "%s", out);
+  for (int i = 0; i < 2; i++) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, stale[i]);
+    cr_assert_neq(access(p, F_OK), 0, "%s is still there", stale[i]);
+    snprintf(p, sizeof p, "%s/%s", dir, keep[i]);
+    cr_assert_eq(access(p, F_OK), 0, "%s was removed", keep[i]);
+  }
+}
+
+Test(rs_report, large_sweep_shows_the_top_of_the_leaderboard_and_counts_the_rest, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_big(dbpath), 0);
+  RsDb *db;
+  TrErr e = {0};
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
+  char path[160];
+  snprintf(path, sizeof path, "%s/big.html", dir);
+  cr_assert_eq(rs_report_write(db, "big", path, &e), TR_OK, "%s", e.msg);
+  rs_db_close(db);
+  char *h = hps_slurp(path, NULL);
+  char *lb = strstr(h, "id=\"leaderboard\""), *end = lb ? strstr(lb, "</table>") : NULL;
+  cr_assert(lb && end);
+  *end = '\0';
+  cr_assert_eq(hps_count(lb, "<tr"), RS_REPORT_TOP + 1, "header + %d rows", RS_REPORT_TOP);
+  cr_assert(strstr(lb, "The best 50 of 2000 trials"), "caption");
+  cr_assert(strstr(lb, "<td class=\"num\">10740</td>"), "the winner (d_model 137, seed 0) is in it");
+  cr_assert(strstr(end + 1, "... and 1950 more trials (all in <code>hpsweep export big</code>)"));
+  free(h);
+}

@@ -3,10 +3,10 @@
 ** once; loading reads the whole file and parses it with bounds checks.
 */
 #include "tr_ckpt.h"
+#include "tr_atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,39 +88,15 @@ int tr_ckpt_save(const char *path, const TrCkpt *c, TrErr *err) {
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory building checkpoint", path);
   }
 
-  /* temp file in the same directory, so rename is atomic */
-  size_t pl = strlen(path);
-  char *tmp = malloc(pl + 16);
-  char *dircopy = strdup(path);
-  if (!tmp || !dircopy) {
-    free(tmp);
-    free(dircopy);
-    free(b.p);
-    return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
+  /* temp file beside it, fsync, rename: a crash leaves the old checkpoint or the new one */
+  TrAtomicFile a;
+  int rc = tr_atomic_open(&a, path, err);
+  if (rc == TR_OK && write_all(a.fd, b.p, b.n)) {
+    rc = tr_err_set(err, TR_EIO, "%s: write failed: %s", path, strerror(errno));
+    tr_atomic_abort(&a);
+  } else if (rc == TR_OK) {
+    rc = tr_atomic_commit(&a, err);
   }
-  snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-  int rc = TR_OK;
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    rc = tr_err_set(err, TR_EIO, "%s: cannot create temp file: %s", path, strerror(errno));
-  } else {
-    if (write_all(fd, b.p, b.n) || fsync(fd)) {
-      rc = tr_err_set(err, TR_EIO, "%s: write failed: %s", path, strerror(errno));
-      close(fd);
-      unlink(tmp);
-    } else if (close(fd) || rename(tmp, path)) {
-      rc = tr_err_set(err, TR_EIO, "%s: cannot rename temp file: %s", path, strerror(errno));
-      unlink(tmp);
-    } else {
-      int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY);
-      if (dfd >= 0) {
-        fsync(dfd); /* make the rename itself durable */
-        close(dfd);
-      }
-    }
-  }
-  free(tmp);
-  free(dircopy);
   free(b.p);
   return rc;
 }
