@@ -184,3 +184,42 @@ Test(tr_mem, run_too_big_for_rlimit_as_is_refused_before_allocating) {
             "%s", msg);
   cr_assert(strstr(msg, "available (RLIMIT_AS)"), "%s", msg);
 }
+
+/* A fake cgroup tree (HPS_TEST_PROC_CGROUP, HPS_TEST_SYS_CGROUP): the limit of an
+** ancestor applies, "max" and v1's huge "unlimited" are no limit, the smallest wins. */
+Test(tr_mem, cgroup_limits_v2_up_the_tree_and_v1_the_smallest_applies) {
+  char d[256], p[600];
+  hps_tmp_make(d, sizeof d, "test_tr_mem_cg_");
+  snprintf(p, sizeof p, "mkdir -p '%s/sys/a/b' '%s/sys/memory/x/y'", d, d);
+  cr_assert_eq(system(p), 0);
+  hps_put(d, "cgroup", "0::/a/b\n");
+  hps_put(d, "sys/a/b/memory.max", "max\n");
+  hps_put(d, "sys/a/b/memory.current", "1000\n");
+  hps_put(d, "sys/a/memory.max", "1073741824\n");
+  hps_put(d, "sys/a/memory.current", "268435456\n");
+  snprintf(p, sizeof p, "%s/cgroup", d);
+  setenv("HPS_TEST_PROC_CGROUP", p, 1);
+  snprintf(p, sizeof p, "%s/sys", d);
+  setenv("HPS_TEST_SYS_CGROUP", p, 1);
+  unsetenv("HPSWEEP_MEMORY_AVAILABLE");
+  TrMemAvail a;
+  tr_mem_available(&a);
+  cr_assert_str_eq(a.source, "cgroup limit");
+  cr_assert_eq(a.bytes, (uint64_t)768 << 20, "the parent's limit less its usage: %llu", (unsigned long long)a.bytes);
+  /* v1 (hybrid hierarchy): unlimited on the leaf, 512 MiB - 100 MiB on the parent */
+  hps_put(d, "cgroup", "0::/a/b\n4:cpu,memory:/x/y\n");
+  hps_put(d, "sys/memory/x/y/memory.limit_in_bytes", "9223372036854771712\n");
+  hps_put(d, "sys/memory/x/memory.limit_in_bytes", "536870912\n");
+  hps_put(d, "sys/memory/x/memory.usage_in_bytes", "104857600\n");
+  tr_mem_available(&a);
+  cr_assert_str_eq(a.source, "cgroup v1 limit");
+  cr_assert_eq(a.bytes, (uint64_t)412 << 20);
+  /* usage above the limit: nothing available, not a wrap-around */
+  hps_put(d, "sys/a/memory.current", "2147483648\n");
+  tr_mem_available(&a);
+  cr_assert_eq(a.bytes, 0);
+  cr_assert_str_eq(a.source, "cgroup limit");
+  unsetenv("HPS_TEST_PROC_CGROUP");
+  unsetenv("HPS_TEST_SYS_CGROUP");
+  cr_assert_eq(hps_tmp_remove(d), 0);
+}

@@ -80,24 +80,30 @@ static void cgroup_walk(TrMemAvail *a, const char *root, const char *rel, const 
   }
 }
 
-/* This process's cgroups (v2 "0::/path", v1 "N:...memory...:/path"). */
+/* This process's cgroups (v2 "0::/path", v1 "N:...memory...:/path"). Tests point
+** HPS_TEST_PROC_CGROUP and HPS_TEST_SYS_CGROUP at a fake /proc/self/cgroup and /sys/fs/cgroup. */
 static void cgroup_limits(TrMemAvail *a) {
-  FILE *f = fopen("/proc/self/cgroup", "re");
+  const char *proc = getenv("HPS_TEST_PROC_CGROUP"), *sys = getenv("HPS_TEST_SYS_CGROUP");
+  char v1root[1024];
+  if (!proc) proc = "/proc/self/cgroup";
+  if (!sys) sys = "/sys/fs/cgroup";
+  snprintf(v1root, sizeof v1root, "%s/memory", sys);
+  FILE *f = fopen(proc, "re");
   if (!f) return;
   char line[1024];
   while (fgets(line, sizeof line, f)) {
     line[strcspn(line, "\n")] = '\0';
     char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     if (!c2) continue;
-    *c2 = '\0';
+    *c1 = *c2 = '\0';
     const char *ctrl = c1 + 1, *rel = c2 + 1;
     if (strcmp(line, "0") == 0 && *ctrl == '\0') {
-      cgroup_walk(a, "/sys/fs/cgroup", rel, "memory.max", "memory.current", "cgroup limit");
+      cgroup_walk(a, sys, rel, "memory.max", "memory.current", "cgroup limit");
     } else {
       char list[256];
       snprintf(list, sizeof list, ",%s,", ctrl);
       if (strstr(list, ",memory,"))
-        cgroup_walk(a, "/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes", "memory.usage_in_bytes",
+        cgroup_walk(a, v1root, rel, "memory.limit_in_bytes", "memory.usage_in_bytes",
                     "cgroup v1 limit");
     }
   }

@@ -18,6 +18,8 @@
 **   the address space in use, and MemAvailable of /proc/meminfo. The
 **   environment variable HPSWEEP_MEMORY_AVAILABLE (bytes, suffix K/M/G/T for
 **   KiB..TiB) replaces them all: to pin a budget, and for tests.
+**   HPS_TEST_PROC_CGROUP and HPS_TEST_SYS_CGROUP (tests only) stand in for
+**   /proc/self/cgroup and /sys/fs/cgroup.
 ** - tr_mem_check refuses (TR_ENOMEM) an estimate above the available memory
 **   with one line of figures: "model needs 5.1 GiB (params 0.4, gradients
 **   0.4, optimizer 0.8, activations 3.9, data 0.0, fixed 0.1), 1.9 GiB
