@@ -8,9 +8,50 @@
 #include "cli.h"
 #include "sw_expand.h"
 #include "sw_spec.h"
+#include "tr_mem.h"
 
 #define CHECK_LIST_ALL 50   /* list every trial up to this many */
 #define CHECK_LIST_SAMPLE 20 /* else list the first this many */
+
+/* The largest trial's memory estimate, and workers of them at once, against the
+** memory available. Returns 2 (message on stderr) when one trial cannot fit. */
+static int check_memory(const SwSpec *s, const SwTrial *t, size_t n) {
+  if (sw_spec_task(s) == SW_TASK_SAMPLE) {
+    printf("memory:      not estimated (a sample task runs the checkpoint's model)\n");
+    return 0;
+  }
+  TrMemEstimate big = {0}, e;
+  size_t at = 0;
+  TrErr err;
+  tr_err_clear(&err);
+  for (size_t i = 0; i < n; i++) {
+    if (tr_mem_estimate(&t[i].config, 0, &e, &err)) {
+      fprintf(stderr, "hpsweep check: trial %zu: %s\n", t[i].index, err.msg);
+      return 2;
+    }
+    if (e.total > big.total) big = e, at = i;
+  }
+  TrMemAvail av;
+  tr_mem_available(&av);
+  int j = sw_spec_workers(s);
+  uint64_t all = big.total * (uint64_t)(j > 0 ? j : 1);
+  char desc[256], sum[32], have[32];
+  tr_mem_describe(&big, desc, sizeof desc);
+  tr_mem_format(all, sum, sizeof sum);
+  tr_mem_format(av.bytes, have, sizeof have);
+  printf("memory:      largest trial %zu: %s\n", t[at].index, desc);
+  printf("             %d worker%s x largest = %s; %s available (%s)\n", j, j == 1 ? "" : "s", sum, have,
+         av.source);
+  if (tr_mem_check(&big, &av, &err)) {
+    fprintf(stderr, "hpsweep check: trial %zu: %s\n", t[at].index, err.msg);
+    return 2;
+  }
+  if (all > av.bytes)
+    fprintf(stderr, "hpsweep check: %d workers of the largest trial need %s, %s available (%s): "
+            "trials that do not fit when they start fail; lower hpsweep.workers or run with -j\n",
+            j, sum, have, av.source);
+  return 0;
+}
 
 static int check_main(int argc, char **argv) {
   const char *path = NULL;
@@ -78,6 +119,11 @@ static int check_main(int argc, char **argv) {
   printf("task:        %s\n", sw_task_name(sw_spec_task(s)));
   printf("workers:     %d x %d threads, max_retries %d\n", sw_spec_workers(s), sw_spec_threads_per_trial(s),
          sw_spec_max_retries(s));
+  if (check_memory(s, t, n)) {
+    sw_trials_free(t, n);
+    sw_spec_destroy(s);
+    return 2;
+  }
   printf("db:          %s\n", sw_spec_db(s));
   printf("spec hash:   %s\n", hash);
   printf("parameters:\n");
@@ -107,6 +153,7 @@ const HpsCmd hps_cmd_check = {
     "trials and validate every trial's training config, before any compute. Prints notices,\n"
     "then the sweep's name, method, metric, the number of trials (configurations x seeds),\n"
     "the parameters with their values or distributions, and the trials (all of them up to 50,\n"
-    "else the first 20). Nothing runs.\n"
+    "else the first 20), and the memory the largest trial needs (hpsweep.workers of them\n"
+    "at once) against the memory available. Nothing runs.\n"
     "\n"
     "Exit status: 0 the spec is valid; 2 it is not (one line on stderr: FILE:LINE:COL: message).\n"};

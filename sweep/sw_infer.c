@@ -173,8 +173,7 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
   }
   if ((rc = tr_sampler_create(&smp, m, err))) goto done;
   const TrSampleConfig *s = &cfg.sample;
-  size_t n_val = 0;
-  const int *val = tr_data_tokens(data, TR_SPLIT_VAL, &n_val);
+  size_t n_val = tr_data_split_size(data, TR_SPLIT_VAL);
   if ((size_t)s->prompt_tokens > n_val) {
     rc = tr_err_set(err, TR_EINVAL, "sample.prompt_tokens: %d is more than the %zu validation tokens",
                     s->prompt_tokens, n_val);
@@ -199,7 +198,7 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
   tr_rng_seed(&pr, SW_INFER_PROMPT_SEED);
   for (int i = 0; i < NP; i++) {
     size_t at = (size_t)tr_rng_below(&pr, n_val - (size_t)PT + 1);
-    memcpy(prompts + (size_t)i * PT, val + at, (size_t)PT * sizeof *prompts);
+    tr_data_tokens_copy(data, TR_SPLIT_VAL, at, (size_t)PT, prompts + (size_t)i * PT);
   }
   openblas_set_num_threads(tr_config_threads(trial_cfg));
 

@@ -118,6 +118,48 @@ Test(cli, train_bad_input_is_one_line_and_exit_2) {
   cr_assert(strstr(err, "/nonexistent/x.txt"), "%s", err);
 }
 
+Test(cli, train_states_its_memory_and_refuses_a_model_that_cannot_fit) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "%s train --json --set model.n_layer=1 --set model.d_model=16 --set model.context_length=16 "
+           "--set train.batch_size=4 --set train.max_steps=2 --set data.synthetic_bytes=20000 --set train.threads=1",
+           bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  const char *k = strstr(out, "\"memory_estimate_bytes\": ");
+  cr_assert(k && strtoull(k + 25, NULL, 10) > 16u << 20, "%s", out);
+  cr_assert(strstr(err, "memory: needs ") && strstr(err, " available ("), "no memory line: %s", err);
+  /* d_model 2048 x 8 layers in 2 GiB: refused at once with the figures, exit 2 */
+  snprintf(cmd, sizeof cmd,
+           "HPSWEEP_MEMORY_AVAILABLE=2G %s train --set model.d_model=2048 --set model.n_layer=8 "
+           "--set model.n_head=8 --set train.max_steps=2",
+           bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 2, "%s", err);
+  cr_assert(strstr(err, "hpsweep train: model needs 7.4 GiB (params 1.5, gradients 1.5, optimizer 3.0, "
+                        "activations 1.4, data 0.0, fixed 0.0), 2.0 GiB available (HPSWEEP_MEMORY_AVAILABLE)\n"),
+            "%s", err);
+}
+
+Test(cli, check_shows_the_largest_trial_memory_times_workers_and_refuses_what_cannot_fit) {
+  char cmd[1024], spec[] = "/tmp/hps_cli_spec_XXXXXX";
+  int fd = mkstemp(spec);
+  dprintf(fd, "name: m\nmethod: grid\nmetric: {name: val_loss, goal: minimize}\n"
+              "parameters:\n  model.d_model: {values: [16, 2048]}\n"
+              "hpsweep:\n  workers: 3\n  base:\n    model: {n_layer: 8, n_head: 2, context_length: 16}\n");
+  close(fd);
+  snprintf(cmd, sizeof cmd, "HPSWEEP_MEMORY_AVAILABLE=100G %s check %s", bin(), spec);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
+  cr_assert(strstr(out, "memory:      largest trial 1: 6.4 GiB (params 1.5, gradients 1.5, optimizer 3.0, "), "%s", out);
+  cr_assert(strstr(out, "3 workers x largest = 19.1 GiB; 100 GiB available (HPSWEEP_MEMORY_AVAILABLE)"), "%s", out);
+  snprintf(cmd, sizeof cmd, "HPSWEEP_MEMORY_AVAILABLE=10G %s check %s", bin(), spec);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
+  cr_assert(strstr(err, "3 workers of the largest trial need 19.1 GiB, 10.0 GiB available"), "%s", err);
+  snprintf(cmd, sizeof cmd, "HPSWEEP_MEMORY_AVAILABLE=2G %s check %s", bin(), spec);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 2, "%s", out);
+  cr_assert(strstr(err, "hpsweep check: trial 1: model needs 6.4 GiB"), "%s", err);
+  cr_assert(strstr(err, "2.0 GiB available (HPSWEEP_MEMORY_AVAILABLE)\n"), "%s", err);
+  unlink(spec);
+}
+
 Test(cli, readme_documents_every_config_key) {
   char path[1024];
   snprintf(path, sizeof path, "%s/README.md", HPS_SOURCE_ROOT);

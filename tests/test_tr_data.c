@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tr_data.h"
@@ -80,15 +81,34 @@ static const char *fail(const TrDataConfig *c, int ctx, int code) {
   return e.msg;
 }
 
+enum { ALL_TOKENS = -1 };
+
+/* A split's tokens (ALL_TOKENS: train then validation) widened to int; caller frees. */
+static int *tokens_of(const TrData *d, int split, size_t *n) {
+  size_t nt = tr_data_split_size(d, TR_SPLIT_TRAIN), nv = tr_data_split_size(d, TR_SPLIT_VAL);
+  size_t m = split == ALL_TOKENS ? nt + nv : tr_data_split_size(d, split);
+  int *t = malloc((m + 1) * sizeof *t);
+  cr_assert_not_null(t);
+  if (split == ALL_TOKENS) {
+    cr_assert_eq(tr_data_tokens_copy(d, TR_SPLIT_TRAIN, 0, nt, t), TR_OK);
+    cr_assert_eq(tr_data_tokens_copy(d, TR_SPLIT_VAL, 0, nv, t + nt), TR_OK);
+  } else {
+    cr_assert_eq(tr_data_tokens_copy(d, split, 0, m, t), TR_OK);
+  }
+  if (n) *n = m;
+  return t;
+}
+
 /* Decoded split text (caller frees). */
 static char *split_text(const TrData *d, int split, size_t *len) {
   size_t n;
-  const int *t = tr_data_tokens(d, split, &n);
+  int *t = tokens_of(d, split, &n);
   size_t m = tr_data_decode(d, t, n, NULL, 0);
   char *s = malloc(m + 1);
   cr_assert_eq(tr_data_decode(d, t, n, s, m), m);
   s[m] = '\0';
   *len = m;
+  free(t);
   return s;
 }
 
@@ -105,8 +125,9 @@ Test(tr_data, byte_tokens_are_bytes_and_round_trip_any_bytes) {
   cr_assert_eq(tr_data_split_size(d, TR_SPLIT_TRAIN), 540);
   cr_assert_eq(tr_data_split_size(d, TR_SPLIT_VAL), 60);
   size_t n;
-  const int *t = tr_data_tokens(d, TR_SPLIT_TRAIN, &n);
+  int *t = tokens_of(d, ALL_TOKENS, &n);
   for (int i = 0; i < 600; i++) cr_assert_eq(t[i], raw[i]); /* val follows train */
+  free(t);
   const char s[] = "h\xc3\xa9llo \xff\xfe w\xf0\x9f\x98\x80";  /* UTF-8 and junk alike */
   int tok[64];
   cr_assert_eq(tr_data_encode(d, s, sizeof s - 1, tok, 64, &n, NULL), TR_OK);
@@ -318,10 +339,9 @@ Test(tr_data, synthetic_is_deterministic_per_seed) {
   TrData *a = make(&c, 32), *b = make(&c, 32);
   c.synthetic_seed = 8;
   TrData *o = make(&c, 32);
-  size_t na, nb, no;
-  const int *ta = tr_data_tokens(a, TR_SPLIT_TRAIN, &na);
-  const int *tb = tr_data_tokens(b, TR_SPLIT_TRAIN, &nb);
-  const int *to = tr_data_tokens(o, TR_SPLIT_TRAIN, &no);
+  size_t na = tr_data_split_size(a, TR_SPLIT_TRAIN), nb = tr_data_split_size(b, TR_SPLIT_TRAIN);
+  int *ta = tokens_of(a, ALL_TOKENS, NULL), *tb = tokens_of(b, ALL_TOKENS, NULL);
+  int *to = tokens_of(o, ALL_TOKENS, NULL);
   cr_assert_eq(na, 18000);
   cr_assert_eq(na, nb);
   cr_assert_eq(memcmp(ta, tb, (na + 2000) * sizeof *ta), 0, "same seed, same bytes");
@@ -332,6 +352,9 @@ Test(tr_data, synthetic_is_deterministic_per_seed) {
   for (size_t i = 0; i < na; i++)
     cr_assert((ta[i] >= 'a' && ta[i] <= 'z') || ta[i] == ' ' || ta[i] == '.' || ta[i] == '\n');
   cr_assert_eq(ta[0] == ' ' || ta[0] == '.', 0, "text starts with a word");
+  free(ta);
+  free(tb);
+  free(to);
   tr_data_destroy(a);
   tr_data_destroy(b);
   tr_data_destroy(o);
@@ -436,7 +459,7 @@ Test(tr_data, batches_are_windows_in_range_targets_shift_by_one) {
   r2 = r1;
   probe = r1;
   size_t n;
-  const int *tr = tr_data_tokens(d, TR_SPLIT_TRAIN, &n);
+  int *tr = tokens_of(d, TR_SPLIT_TRAIN, &n);
   cr_assert_eq(tr_data_batch(d, TR_SPLIT_TRAIN, &r1, B, T, x, y), TR_OK);
   cr_assert_eq(tr_data_batch(d, TR_SPLIT_TRAIN, &r2, B, T, x2, y2), TR_OK);
   cr_assert_eq(memcmp(x, x2, sizeof x), 0);
@@ -462,6 +485,7 @@ Test(tr_data, batches_are_windows_in_range_targets_shift_by_one) {
   cr_assert_eq(tr_data_batch(d, 2, &r1, 1, 4, big, bigy), TR_EINVAL);
   free(big);
   free(bigy);
+  free(tr);
   tr_data_destroy(d);
 }
 
@@ -481,13 +505,14 @@ Test(tr_data, eval_batches_are_fixed_and_prefix_stable) {
   cr_assert_eq(memcmp(x, x2, B * T * sizeof *x), 0);
   /* windows come from the validation split */
   size_t nv;
-  const int *v = tr_data_tokens(d, TR_SPLIT_VAL, &nv);
+  int *v = tokens_of(d, TR_SPLIT_VAL, &nv);
   for (int r = 0; r < NB * B; r++) {
     int found = 0;
     for (size_t s = 0; s + T < nv + 1 && !found; s++)
       found = memcmp(v + s, x + r * T, T * sizeof *x) == 0;
     cr_assert(found, "row %d not in the validation split", r);
   }
+  free(v);
   /* another seed, other windows */
   cr_assert_eq(tr_data_eval_batches(d, 100, NB, B, T, x2, y2), TR_OK);
   cr_assert_neq(memcmp(x, x2, sizeof x), 0);
@@ -525,4 +550,119 @@ Test(tr_data, synthetic_limits_name_the_key) {
   cr_assert_eq(tr_data_entropy_rate(d), 0.0);
   cr_assert_str_eq(tr_data_name(d), "synthetic(seed=1)");
   tr_data_destroy(d);
+}
+
+/* ---- bounded reads and compact tokens (issue 9, item 14) ---------------------- */
+
+Test(tr_data, dev_zero_fifo_and_directory_are_refused_naming_what_they_are) {
+  TrDataConfig c = cfg_file("/dev/zero", TR_TOK_BYTE);
+  const char *m = fail(&c, 8, TR_EINVAL);
+  cr_assert(strstr(m, "'/dev/zero' is a character device, not a regular file"), "%s", m);
+  char fifo[600], dir[600];
+  snprintf(fifo, sizeof fifo, "%s/fifo", tmpdir);
+  snprintf(dir, sizeof dir, "%s/sub", tmpdir);
+  cr_assert_eq(mkfifo(fifo, 0600), 0);
+  cr_assert_eq(mkdir(dir, 0700), 0);
+  c = cfg_file(fifo, TR_TOK_CHAR); /* no writer: opening it for reading would block */
+  m = fail(&c, 8, TR_EINVAL);
+  cr_assert(strstr(m, fifo) && strstr(m, "is a FIFO (named pipe), not a regular file"), "%s", m);
+  c = cfg_file(dir, TR_TOK_BYTE);
+  m = fail(&c, 8, TR_EINVAL);
+  cr_assert(strstr(m, dir) && strstr(m, "is a directory, not a regular file"), "%s", m);
+  uint64_t bytes = 1;
+  TrErr e = {0};
+  cr_assert_eq(tr_data_memory(&c, &bytes, &e), TR_EINVAL, "sizing refuses it too");
+  cr_assert(strstr(e.msg, "is a directory"), "%s", e.msg);
+  unlink(fifo);
+  rmdir(dir);
+}
+
+Test(tr_data, a_file_bigger_than_the_memory_available_is_refused_before_reading) {
+  char text[5000];
+  memset(text, 'a', sizeof text);
+  TrDataConfig c = cfg_file(tmp_file(text, sizeof text), TR_TOK_BYTE);
+  uint64_t bytes = 0;
+  cr_assert_eq(tr_data_memory(&c, &bytes, NULL), TR_OK);
+  cr_assert_eq(bytes, sizeof text, "the stat size, read nothing");
+  setenv("HPSWEEP_MEMORY_AVAILABLE", "4000", 1);
+  const char *m = fail(&c, 8, TR_ENOMEM);
+  cr_assert(strstr(m, c.path) && strstr(m, "loading the text needs 4.9 KiB, 3.9 KiB available "
+                                            "(HPSWEEP_MEMORY_AVAILABLE)"), "%s", m);
+  setenv("HPSWEEP_MEMORY_AVAILABLE", "6000", 1);
+  tr_data_destroy(make(&c, 8));
+  unsetenv("HPSWEEP_MEMORY_AVAILABLE");
+}
+
+/* n distinct code points from U+0100 on (surrogates skipped), each twice, as UTF-8. */
+static char *many_chars(int n, size_t *len) {
+  char *s = malloc((size_t)n * 8 + 1);
+  size_t m = 0;
+  uint32_t cp = 0x100;
+  for (int pass = 0; pass < 2; pass++, cp = 0x100)
+    for (int i = 0; i < n; i++, cp++) {
+      if (cp == 0xD800) cp = 0xE000;
+      if (cp < 0x800) {
+        s[m++] = (char)(0xC0 | (cp >> 6));
+      } else if (cp < 0x10000) {
+        s[m++] = (char)(0xE0 | (cp >> 12));
+        s[m++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+      } else {
+        s[m++] = (char)(0xF0 | (cp >> 18));
+        s[m++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        s[m++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+      }
+      s[m++] = (char)(0x80 | (cp & 0x3F));
+    }
+  *len = m;
+  return s;
+}
+
+Test(tr_data, tokens_take_one_byte_up_to_256_symbols_and_two_above) {
+  const char ascii[] = "the quick brown fox jumps over the lazy dog, again and again and again.\n";
+  TrDataConfig c = cfg_file(tmp_file(ascii, sizeof ascii - 1), TR_TOK_BYTE);
+  TrData *d = make(&c, 4);
+  cr_assert_eq(tr_data_token_width(d), 1, "byte tokenizer: uint8");
+  tr_data_destroy(d);
+  c.tokenizer = TR_TOK_CHAR;
+  d = make(&c, 4);
+  cr_assert_eq(tr_data_token_width(d), 1, "char, %d symbols: uint8", tr_data_vocab_size(d));
+  tr_data_destroy(d);
+  /* 300 distinct characters: two bytes per token, every token intact */
+  size_t len;
+  char *text = many_chars(300, &len);
+  c = cfg_file(tmp_file(text, len), TR_TOK_CHAR);
+  d = make(&c, 8);
+  cr_assert_eq(tr_data_vocab_size(d), 300);
+  cr_assert_eq(tr_data_token_width(d), 2, "char, 300 symbols: uint16");
+  size_t n;
+  int *t = tokens_of(d, ALL_TOKENS, &n);
+  cr_assert_eq(n, 600);
+  for (size_t i = 0; i < n; i++) cr_assert_eq(t[i], (int)(i % 300), "token %zu", i);
+  size_t tl, vl;
+  char *tt = split_text(d, TR_SPLIT_TRAIN, &tl), *vt = split_text(d, TR_SPLIT_VAL, &vl);
+  cr_assert_eq(tl + vl, len);
+  cr_assert_eq(memcmp(tt, text, tl), 0);
+  cr_assert_eq(memcmp(vt, text + tl, vl), 0);
+  free(tt);
+  free(vt);
+  free(t);
+  free(text);
+  tr_data_destroy(d);
+}
+
+Test(tr_data, more_than_65536_distinct_characters_are_refused) {
+  size_t len;
+  char *text = many_chars(65537, &len);
+  TrDataConfig c = cfg_file(tmp_file(text, len), TR_TOK_CHAR);
+  const char *m = fail(&c, 8, TR_EINVAL);
+  cr_assert(strstr(m, c.path) && strstr(m, "65537 distinct characters, the char tokenizer holds at most 65536"),
+            "%s", m);
+  free(text);
+  text = many_chars(65536, &len); /* 65,536 fit: the limit is exact */
+  c = cfg_file(tmp_file(text, len), TR_TOK_CHAR);
+  TrData *d = make(&c, 8);
+  cr_assert_eq(tr_data_vocab_size(d), 65536);
+  cr_assert_eq(tr_data_token_width(d), 2);
+  tr_data_destroy(d);
+  free(text);
 }

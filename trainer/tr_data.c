@@ -1,10 +1,15 @@
 #include "tr_data.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tr_mem.h"
 
 /* ---- UTF-8 ---------------------------------------------------------------- */
 
@@ -315,7 +320,8 @@ typedef struct TrSource {
 struct TrData {
   char name[TR_PATH_MAX + 32];
   TrVocab *vocab;
-  int *tok;           /* (n_tok) train split then validation split */
+  unsigned char *tok8;/* (n_tok) train split then validation split, width 1 ... */
+  uint16_t *tok16;    /* ... or width 2 (exactly one of the two is set) */
   size_t n_tok, n_train;
   int synthetic;
   TrSource src;       /* synthetic only */
@@ -335,7 +341,8 @@ static void source_free(TrSource *s) {
 void tr_data_destroy(TrData *d) {
   if (!d) return;
   tr_vocab_destroy(d->vocab);
-  free(d->tok);
+  free(d->tok8);
+  free(d->tok16);
   source_free(&d->src);
   ws_free(&d->train_words);
   free(d);
@@ -533,41 +540,93 @@ static int source_generate(const TrSource *s, uint64_t seed, size_t n, unsigned 
   return TR_OK;
 }
 
-static int read_file(const char *path, unsigned char **out, size_t *n, TrErr *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return tr_err_set(err, TR_EIO, "data file '%s': %s", path, strerror(errno));
-  size_t cap = 1 << 16, m = 0;
-  unsigned char *buf = malloc(cap);
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
+
+/* Open a regular file for reading; *size from fstat. A device, FIFO or
+** directory would never end (/dev/zero) or block: refused before any read. */
+static int open_regular(const char *path, int *fd, uint64_t *size, TrErr *err) {
+  struct stat st;
+  if (stat(path, &st) != 0) return tr_err_set(err, TR_EIO, "data file '%s': %s", path, strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return tr_err_set(err, TR_EINVAL, "data file '%s' is %s, not a regular file", path, file_kind(st.st_mode));
+  /* O_NONBLOCK: should the path become a FIFO between stat and open, open must not wait for a writer. */
+  *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (*fd < 0) return tr_err_set(err, TR_EIO, "data file '%s': %s", path, strerror(errno));
+  if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int e = errno;
+    close(*fd);
+    return S_ISREG(st.st_mode) ? tr_err_set(err, TR_EIO, "data file '%s': %s", path, strerror(e))
+                               : tr_err_set(err, TR_EINVAL, "data file '%s' is %s, not a regular file", path,
+                                            file_kind(st.st_mode));
+  }
+  *size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+  return TR_OK;
+}
+
+/* Refuse bytes more of memory when they are not available (the figures in the message). */
+static int memory_fits(const char *what, const char *name, uint64_t bytes, TrErr *err) {
+  TrMemAvail av;
+  tr_mem_available(&av);
+  if (bytes <= av.bytes && bytes < SIZE_MAX) return TR_OK;
+  char need[32], have[32];
+  tr_mem_format(bytes, need, sizeof need);
+  tr_mem_format(av.bytes, have, sizeof have);
+  return tr_err_set(err, TR_ENOMEM, "%s: %s needs %s, %s available (%s)", name, what, need, have, av.source);
+}
+
+/* The whole file, at most the size it had when opened (a growing file is cut
+** there), in one allocation of that size: memory is known before reading. */
+static int read_file(const char *path, const char *name, unsigned char **out, size_t *n, TrErr *err) {
+  int fd = -1;
+  uint64_t size = 0;
+  int rc = open_regular(path, &fd, &size, err);
+  if (rc) return rc;
+  if ((rc = memory_fits("loading the text", name, size, err))) {
+    close(fd);
+    return rc;
+  }
+  unsigned char *buf = malloc(size ? (size_t)size : 1);
   if (!buf) {
-    fclose(f);
-    return tr_err_set(err, TR_ENOMEM, "data file '%s': out of memory", path);
+    close(fd);
+    return tr_err_set(err, TR_ENOMEM, "%s: out of memory (%llu bytes)", name, (unsigned long long)size);
   }
-  for (;;) {
-    if (m == cap) {
-      unsigned char *b = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-      if (!b) {
-        free(buf);
-        fclose(f);
-        return tr_err_set(err, TR_ENOMEM, "data file '%s': out of memory after %zu bytes", path,
-                          m);
-      }
-      buf = b;
-      cap *= 2;
+  size_t m = 0;
+  while (m < size) {
+    size_t want = size - m > (1u << 30) ? (1u << 30) : (size_t)(size - m);
+    ssize_t r = read(fd, buf + m, want);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      free(buf);
+      close(fd);
+      return tr_err_set(err, TR_EIO, "%s: read error: %s", name, strerror(e));
     }
-    size_t r = fread(buf + m, 1, cap - m, f);
-    m += r;
-    if (r == 0) break;
+    if (r == 0) break; /* shrank since fstat */
+    m += (size_t)r;
   }
-  int bad = ferror(f);
-  int e = errno;
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return tr_err_set(err, TR_EIO, "data file '%s': read error: %s", path, strerror(e));
-  }
+  close(fd);
   *out = buf;
   *n = m;
   return TR_OK;
+}
+
+int tr_data_memory(const TrDataConfig *cfg, uint64_t *bytes, TrErr *err) {
+  *bytes = 0;
+  if (cfg->path[0] == '\0') {
+    *bytes = cfg->synthetic_bytes > 0 ? (uint64_t)cfg->synthetic_bytes + 80 : 0;
+    return TR_OK;
+  }
+  int fd = -1;
+  int rc = open_regular(cfg->path, &fd, bytes, err);
+  if (rc == TR_OK) close(fd);
+  return rc;
 }
 
 static int is_word_byte(unsigned char c) {
@@ -589,26 +648,13 @@ static int collect_words(WordSet *ws, const unsigned char *text, size_t n, int c
   return 0;
 }
 
-/* Tokenise raw into d->tok with d->vocab (built here for char level). */
-static int tokenise(TrData *d, int kind, const unsigned char *raw, size_t n, TrErr *err) {
-  TrVocab *v = calloc(1, sizeof *v);
-  if (!v) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", d->name);
-  d->vocab = v;
-  v->kind = kind;
-  d->tok = malloc((n ? n : 1) * sizeof *d->tok);
-  if (!d->tok) return tr_err_set(err, TR_ENOMEM, "%s: out of memory (%zu tokens)", d->name, n);
-  if (kind == TR_TOK_BYTE) {
-    v->n = 256;
-    for (size_t i = 0; i < n; i++) d->tok[i] = raw[i];
-    d->n_tok = n;
-    vocab_index(v);
-    return TR_OK;
-  }
-  /* Char level: decode into d->tok as code points, mark which occur, then map. */
+/* Char level, first pass: check the UTF-8, build d->vocab from the code points
+** that occur, count the tokens. */
+static int char_scan(TrData *d, const unsigned char *raw, size_t n, size_t *n_tok, TrErr *err) {
   unsigned char *seen = calloc(0x110000 / 8, 1);
   if (!seen) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", d->name);
   size_t m = 0;
-  for (size_t i = 0; i < n;) {
+  for (size_t i = 0; i < n; m++) {
     size_t at = i;
     uint32_t cp;
     if (utf8_next(raw, n, &i, &cp)) {
@@ -619,10 +665,17 @@ static int tokenise(TrData *d, int kind, const unsigned char *raw, size_t n, TrE
                         d->name, at, raw[at]);
     }
     seen[cp >> 3] |= (unsigned char)(1u << (cp & 7));
-    d->tok[m++] = (int)cp;
   }
-  int nv = 0;
+  long nv = 0;
   for (uint32_t c = 0; c < 0x110000; c++) nv += (seen[c >> 3] >> (c & 7)) & 1;
+  if (nv > TR_DATA_MAX_CHAR_VOCAB) {
+    free(seen);
+    return tr_err_set(err, TR_EINVAL,
+                      "%s: %ld distinct characters, the char tokenizer holds at most %d "
+                      "(data.tokenizer: byte reads any file)",
+                      d->name, nv, TR_DATA_MAX_CHAR_VOCAB);
+  }
+  TrVocab *v = d->vocab;
   v->cp = malloc((size_t)(nv ? nv : 1) * sizeof *v->cp);
   if (!v->cp) {
     free(seen);
@@ -632,8 +685,59 @@ static int tokenise(TrData *d, int kind, const unsigned char *raw, size_t n, TrE
     if ((seen[c >> 3] >> (c & 7)) & 1) v->cp[v->n++] = c;
   free(seen);
   vocab_index(v);
-  for (size_t i = 0; i < m; i++) d->tok[i] = vocab_lookup(v, (uint32_t)d->tok[i]);
-  d->n_tok = m;
+  *n_tok = m;
+  return TR_OK;
+}
+
+/* Build d->vocab and count the tokens of raw[0..n) (no token stored yet). */
+static int tokenise_scan(TrData *d, int kind, const unsigned char *raw, size_t n, TrErr *err) {
+  TrVocab *v = calloc(1, sizeof *v);
+  if (!v) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", d->name);
+  d->vocab = v;
+  v->kind = kind;
+  if (kind == TR_TOK_BYTE) {
+    v->n = 256;
+    vocab_index(v);
+    d->n_tok = n;
+    return TR_OK;
+  }
+  return char_scan(d, raw, n, &d->n_tok, err);
+}
+
+/* Store the tokens of *raw (scanned by tokenise_scan) compactly: a byte per
+** token when the vocabulary has <= 256 entries, written over the text itself
+** (token m never overtakes byte m), else two. Takes *raw. */
+static int tokenise_store(TrData *d, unsigned char **raw, size_t n, TrErr *err) {
+  unsigned char *s = *raw;
+  const TrVocab *v = d->vocab;
+  if (v->kind == TR_TOK_BYTE) {
+    d->tok8 = s;
+    *raw = NULL;
+    return TR_OK;
+  }
+  uint16_t *t16 = NULL;
+  if (v->n > 256) {
+    int rc = memory_fits("two bytes per token", d->name, 2 * (uint64_t)d->n_tok, err);
+    if (rc) return rc;
+    if (!(t16 = malloc((d->n_tok ? d->n_tok : 1) * sizeof *t16)))
+      return tr_err_set(err, TR_ENOMEM, "%s: out of memory (%zu tokens)", d->name, d->n_tok);
+  }
+  size_t m = 0;
+  for (size_t i = 0; i < n; m++) {
+    uint32_t cp;
+    utf8_next(s, n, &i, &cp); /* valid: checked by the scan */
+    int t = vocab_lookup(v, cp);
+    if (t16) t16[m] = (uint16_t)t;
+    else s[m] = (unsigned char)t;
+  }
+  if (t16) {
+    d->tok16 = t16;
+    free(s);
+  } else {
+    unsigned char *fit = realloc(s, m ? m : 1); /* shrinking: may keep s */
+    d->tok8 = fit ? fit : s;
+  }
+  *raw = NULL;
   return TR_OK;
 }
 
@@ -666,17 +770,16 @@ int tr_data_create(TrData **out, const TrDataConfig *cfg, int context_length, Tr
   if (synthetic) {
     snprintf(d->name, sizeof d->name, "synthetic corpus (data.synthetic_seed %lld, data.synthetic_bytes %lld)",
              (long long)cfg->synthetic_seed, (long long)cfg->synthetic_bytes);
-    rc = source_build(&d->src, cfg, err);
-    if (!rc) {
-      n = (size_t)cfg->synthetic_bytes;
-      rc = source_generate(&d->src, (uint64_t)cfg->synthetic_seed, n, &raw, err);
-    }
+    n = (size_t)cfg->synthetic_bytes;
+    rc = memory_fits("generating the text", d->name, (uint64_t)n + 80, err);
+    if (!rc) rc = source_build(&d->src, cfg, err);
+    if (!rc) rc = source_generate(&d->src, (uint64_t)cfg->synthetic_seed, n, &raw, err);
   } else {
     snprintf(d->name, sizeof d->name, "data file '%s'", cfg->path);
-    rc = read_file(cfg->path, &raw, &n, err);
+    rc = read_file(cfg->path, d->name, &raw, &n, err);
     if (!rc && n == 0) rc = tr_err_set(err, TR_EFORMAT, "%s is empty", d->name);
   }
-  if (!rc) rc = tokenise(d, cfg->tokenizer, raw, n, err);
+  if (!rc) rc = tokenise_scan(d, cfg->tokenizer, raw, n, err);
   if (!rc) {
     d->n_train = (size_t)((double)d->n_tok * (1.0 - cfg->val_fraction));
     size_t nv = d->n_tok - d->n_train, need = (size_t)context_length + 1;
@@ -699,6 +802,7 @@ int tr_data_create(TrData **out, const TrDataConfig *cfg, int context_length, Tr
     if (collect_words(&d->train_words, raw, off, off < n))
       rc = tr_err_set(err, TR_ENOMEM, "%s: out of memory (word set)", d->name);
   }
+  if (!rc) rc = tokenise_store(d, &raw, n, err);
   free(raw);
   if (rc) {
     tr_data_destroy(d);
@@ -714,23 +818,27 @@ const char *tr_data_name(const TrData *d) { return d->name; }
 const TrVocab *tr_data_vocab(const TrData *d) { return d->vocab; }
 int tr_data_vocab_size(const TrData *d) { return d->vocab->n; }
 
-const int *tr_data_tokens(const TrData *d, int split, size_t *n) {
-  if (split == TR_SPLIT_TRAIN) {
-    if (n) *n = d->n_train;
-    return d->tok;
-  }
-  if (split == TR_SPLIT_VAL) {
-    if (n) *n = d->n_tok - d->n_train;
-    return d->tok + d->n_train;
-  }
-  if (n) *n = 0;
-  return NULL;
+int tr_data_token_width(const TrData *d) { return d->tok16 ? 2 : 1; }
+
+/* Tokens [at, at+n) of the whole sequence, widened to int. */
+static void tokens_widen(const TrData *d, size_t at, size_t n, int *out) {
+  if (d->tok16)
+    for (size_t i = 0; i < n; i++) out[i] = d->tok16[at + i];
+  else
+    for (size_t i = 0; i < n; i++) out[i] = d->tok8[at + i];
 }
 
 size_t tr_data_split_size(const TrData *d, int split) {
-  size_t n;
-  tr_data_tokens(d, split, &n);
-  return n;
+  if (split == TR_SPLIT_TRAIN) return d->n_train;
+  if (split == TR_SPLIT_VAL) return d->n_tok - d->n_train;
+  return 0;
+}
+
+int tr_data_tokens_copy(const TrData *d, int split, size_t start, size_t n, int *out) {
+  size_t ns = tr_data_split_size(d, split);
+  if ((split != TR_SPLIT_TRAIN && split != TR_SPLIT_VAL) || start > ns || n > ns - start) return TR_EINVAL;
+  tokens_widen(d, (split == TR_SPLIT_VAL ? d->n_train : 0) + start, n, out);
+  return TR_OK;
 }
 
 int tr_data_encode(const TrData *d, const char *text, size_t len, int *tokens, size_t cap,
@@ -743,14 +851,14 @@ size_t tr_data_decode(const TrData *d, const int *tokens, size_t n, char *buf, s
 }
 
 int tr_data_batch(const TrData *d, int split, TrRng *rng, int B, int T, int *tokens, int *targets) {
-  size_t n;
-  const int *s = tr_data_tokens(d, split, &n);
-  if (!s || B < 1 || T < 1 || n < (size_t)T + 1) return TR_EINVAL;
+  size_t n = tr_data_split_size(d, split), base = split == TR_SPLIT_VAL ? d->n_train : 0;
+  if ((split != TR_SPLIT_TRAIN && split != TR_SPLIT_VAL) || B < 1 || T < 1 || n < (size_t)T + 1)
+    return TR_EINVAL;
   for (int b = 0; b < B; b++) {
-    size_t start = (size_t)tr_rng_below(rng, (uint64_t)(n - (size_t)T));
+    size_t start = base + (size_t)tr_rng_below(rng, (uint64_t)(n - (size_t)T));
     size_t row = (size_t)b * (size_t)T;
-    memcpy(tokens + row, s + start, (size_t)T * sizeof *tokens);
-    memcpy(targets + row, s + start + 1, (size_t)T * sizeof *targets);
+    tokens_widen(d, start, (size_t)T, tokens + row);
+    tokens_widen(d, start + 1, (size_t)T, targets + row);
   }
   return TR_OK;
 }

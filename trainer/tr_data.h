@@ -10,8 +10,15 @@
 ** - Split by position: tokens [0, n_train) train, [n_train, n) validate, with
 **   n_train = (size_t)(n * (1 - val_fraction)) (nanoGPT's int(n*0.9)). Each split
 **   must hold at least context_length + 1 tokens.
-** - Tokens are stored as int (int32), one array, train split first; the pointers
-**   returned by tr_data_tokens stay valid until tr_data_destroy.
+** - Tokens are stored compactly, one array, train split first: one byte per
+**   token when the vocabulary has <= 256 entries (always for byte), two bytes
+**   up to TR_DATA_MAX_CHAR_VOCAB (65,536) distinct characters, more is refused.
+**   Callers get them widened to int (tr_data_tokens_copy, tr_data_batch).
+** - data.path must be a regular file: a directory, device (/dev/zero) or FIFO is
+**   refused before any read, naming what it is. The file is read with one
+**   allocation of its stat size (a file growing meanwhile is cut there), after
+**   checking that size against tr_mem_available; loading peaks at about the
+**   file's size (plus twice the token count for a vocabulary above 256).
 ** - data.path "" selects the synthetic corpus: a first-order Markov chain over
 **   pseudo-words plus a sentence end, all drawn from data.synthetic_seed. A word
 **   is printed as its letters and a space, the sentence end as ".\n", so the text
@@ -26,8 +33,9 @@
 **   without the data: serialise it with tr_vocab_to_bytes (magic, version,
 **   little-endian) and restore it with tr_vocab_from_bytes.
 ** - Errors are one line naming the file (or the synthetic corpus) and the
-**   problem: missing file (strerror), empty file, too short (the numbers),
-**   invalid UTF-8 (byte offset), bad val_fraction.
+**   problem: missing file (strerror), not a regular file, not enough memory
+**   (the figures), empty file, too short (the numbers), invalid UTF-8 (byte
+**   offset), too many distinct characters, bad val_fraction.
 ** - TrData is immutable after create: every function taking a const TrData *
 **   may be called from several threads at once.
 */
@@ -42,6 +50,7 @@
 #include "tr_rng.h"
 
 enum { TR_SPLIT_TRAIN = 0, TR_SPLIT_VAL = 1 };
+#define TR_DATA_MAX_CHAR_VOCAB 65536
 
 /* ---- Vocabulary: tokens <-> text ----------------------------------------- */
 
@@ -81,9 +90,17 @@ void tr_data_destroy(TrData *d);
 const char *tr_data_name(const TrData *d);
 const TrVocab *tr_data_vocab(const TrData *d);
 int tr_data_vocab_size(const TrData *d);
-/* Tokens of a split (int32, see contract); *n gets the count. NULL for a bad split. */
-const int *tr_data_tokens(const TrData *d, int split, size_t *n);
+/* Tokens of a split: its count (0 for a bad split), and n tokens from start
+** widened into out (TR_EINVAL for a bad split or range). */
 size_t tr_data_split_size(const TrData *d, int split);
+int tr_data_tokens_copy(const TrData *d, int split, size_t start, size_t n, int *out);
+/* Bytes per stored token: 1 or 2 (see contract). */
+int tr_data_token_width(const TrData *d);
+/* Bytes the corpus of cfg takes in memory, without reading it: the file's
+** size (a byte per token; a char vocabulary above 256 needs up to twice that,
+** known only after reading), or the synthetic text's length. Refuses a
+** data.path that is not a regular file, as tr_data_create does. */
+int tr_data_memory(const TrDataConfig *cfg, uint64_t *bytes, TrErr *err);
 /* Wrappers over the data's vocabulary. */
 int tr_data_encode(const TrData *d, const char *text, size_t len, int *tokens, size_t cap,
                    size_t *n_out, TrErr *err);

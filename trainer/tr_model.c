@@ -145,9 +145,9 @@ static float *alloc_floats(size_t n) {
 }
 
 /* Carve `n` views of sizes sz[] out of one allocation (64-byte aligned views). */
+static size_t carved_floats(const size_t *sz, int n);
 static float *carve(float **const *views, const size_t *sz, int n) {
-  size_t total = 0;
-  for (int i = 0; i < n; i++) total += (sz[i] + 15) & ~(size_t)15;
+  size_t total = carved_floats(sz, n);
   float *mem = alloc_floats(total);
   if (!mem) return NULL;
   size_t off = 0;
@@ -156,6 +156,70 @@ static float *carve(float **const *views, const size_t *sz, int n) {
     off += (sz[i] + 15) & ~(size_t)15;
   }
   return mem;
+}
+
+/* Dimensions and the parameter layout of a model for batches of max_batch. */
+static void model_dims(TrModel *m, const TrModelConfig *cfg, int max_batch) {
+  m->cfg = *cfg;
+  m->L = cfg->n_layer;
+  m->NH = cfg->n_head;
+  m->C = cfg->d_model;
+  m->T = cfg->context_length;
+  m->H = cfg->mlp_ratio * cfg->d_model;
+  m->V = cfg->vocab_size;
+  m->maxB = max_batch;
+  m->grad_scale = 1.0f;
+  layout_tensors(m);
+}
+
+enum { N_ACTS = 23, N_DACTS = 6 };
+
+/* Floats of each activation view (Acts order) and activation-gradient view (Grads order):
+** the one home of these sizes, for create and for tr_model_memory. */
+static void act_sizes(const TrModel *m, size_t asz[N_ACTS], size_t dsz[N_DACTS]) {
+  size_t L = (size_t)m->L, B = (size_t)m->maxB, T = (size_t)m->T, C = (size_t)m->C,
+         H = (size_t)m->H, V = (size_t)m->V, NH = (size_t)m->NH, BT = B * T;
+  const size_t a[N_ACTS] = {BT * C,     L * BT * C, L * BT,      L * BT, L * BT * 3 * C,
+                            L * B * NH * T * T, L * BT * C, L * BT * C, L * BT * C, L * BT,
+                            L * BT,     L * BT * H, L * BT * H,  L * BT * H, L * BT * C, BT * C,
+                            BT,         BT,         BT * V,      BT,     BT,
+                            BT * C,     2 * T * T};
+  const size_t d[N_DACTS] = {BT * C, BT * C, BT * C, BT * 3 * C, BT * H, BT * V};
+  memcpy(asz, a, sizeof a);
+  memcpy(dsz, d, sizeof d);
+}
+
+/* Bytes of the dropout masks: embedding, attention, one residual branch. */
+static void mask_sizes(const TrModel *m, size_t *n_emb, size_t *n_att, size_t *n_res) {
+  size_t L = (size_t)m->L, B = (size_t)m->maxB, T = (size_t)m->T, BT = B * T;
+  *n_emb = BT * (size_t)m->C;
+  *n_att = L * B * (size_t)m->NH * T * T;
+  *n_res = L * BT * (size_t)m->C;
+}
+
+/* Floats carve() allocates for these views. */
+static size_t carved_floats(const size_t *sz, int n) {
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += (sz[i] + 15) & ~(size_t)15;
+  return total;
+}
+
+void tr_model_memory(const TrModelConfig *cfg, int max_batch, TrModelMemory *out) {
+  TrModel m;
+  memset(&m, 0, sizeof m);
+  model_dims(&m, cfg, max_batch);
+  size_t asz[N_ACTS], dsz[N_DACTS];
+  act_sizes(&m, asz, dsz);
+  size_t BT = (size_t)max_batch * (size_t)m.T;
+  out->n_params = m.nparams;
+  out->params_bytes = m.nparams * sizeof(float);
+  out->act_bytes = (carved_floats(asz, N_ACTS) + carved_floats(dsz, N_DACTS)) * sizeof(float) +
+                   2 * BT * sizeof(int);
+  if (cfg->dropout > 0.0) {
+    size_t n_emb, n_att, n_res;
+    mask_sizes(&m, &n_emb, &n_att, &n_res);
+    out->act_bytes += n_emb + n_att + 2 * n_res;
+  }
 }
 
 int tr_model_create(TrModel **out, const TrModelConfig *cfg, int max_batch, TrErr *err) {
@@ -174,19 +238,8 @@ int tr_model_create(TrModel **out, const TrModelConfig *cfg, int max_batch, TrEr
     return tr_err_set(err, TR_EINVAL, "model: dropout %g is not in [0, 1)", cfg->dropout);
   TrModel *m = calloc(1, sizeof *m);
   if (!m) return tr_err_set(err, TR_ENOMEM, "model: out of memory");
-  m->cfg = *cfg;
-  m->L = cfg->n_layer;
-  m->NH = cfg->n_head;
-  m->C = cfg->d_model;
-  m->T = cfg->context_length;
-  m->H = cfg->mlp_ratio * cfg->d_model;
-  m->V = cfg->vocab_size;
-  m->maxB = max_batch;
-  m->grad_scale = 1.0f;
-  layout_tensors(m);
-
-  size_t L = (size_t)m->L, B = (size_t)max_batch, T = (size_t)m->T, C = (size_t)m->C,
-         H = (size_t)m->H, V = (size_t)m->V, NH = (size_t)m->NH, BT = B * T;
+  model_dims(m, cfg, max_batch);
+  size_t BT = (size_t)max_batch * (size_t)m->T;
   m->params_mem = alloc_floats(m->nparams);
   m->grads_mem = alloc_floats(m->nparams);
   Acts *a = &m->a;
@@ -195,22 +248,20 @@ int tr_model_create(TrModel **out, const TrModelConfig *cfg, int max_batch, TrEr
                         &a->ln2_rstd, &a->fch,     &a->fch_tanh, &a->fch_gelu, &a->res3,     &a->lnf,
                         &a->lnf_mean, &a->lnf_rstd, &a->logits,  &a->lse,      &a->losses,
                         &a->branch,  &a->att_scratch};
-  const size_t asz[] = {BT * C,     L * BT * C, L * BT,      L * BT, L * BT * 3 * C,
-                        L * B * NH * T * T, L * BT * C, L * BT * C, L * BT * C, L * BT,
-                        L * BT,     L * BT * H, L * BT * H,  L * BT * H, L * BT * C, BT * C,
-                        BT,         BT,         BT * V,      BT,     BT,
-                        BT * C,     2 * T * T};
-  _Static_assert(sizeof av / sizeof av[0] == sizeof asz / sizeof asz[0], "one size per view");
-  m->acts_mem = carve(av, asz, (int)(sizeof asz / sizeof asz[0]));
+  size_t asz[N_ACTS], dsz[N_DACTS];
+  act_sizes(m, asz, dsz);
+  _Static_assert(sizeof av / sizeof av[0] == N_ACTS, "one size per view");
+  m->acts_mem = carve(av, asz, N_ACTS);
   Grads *d = &m->d;
   float **const dv[] = {&d->dres, &d->dbranch, &d->dln, &d->dqkv, &d->dfch, &d->dlogits};
-  const size_t dsz[] = {BT * C, BT * C, BT * C, BT * 3 * C, BT * H, BT * V};
-  m->dacts_mem = carve(dv, dsz, 6);
+  _Static_assert(sizeof dv / sizeof dv[0] == N_DACTS, "one size per view");
+  m->dacts_mem = carve(dv, dsz, N_DACTS);
   m->tokens = malloc(BT * sizeof(int));
   m->targets = malloc(BT * sizeof(int));
   int ok = m->params_mem && m->grads_mem && m->acts_mem && m->dacts_mem && m->tokens && m->targets;
   if (ok && cfg->dropout > 0.0) {
-    size_t n_emb = BT * C, n_att = L * B * NH * T * T, n_res = L * BT * C;
+    size_t n_emb, n_att, n_res;
+    mask_sizes(m, &n_emb, &n_att, &n_res);
     m->mask_mem = malloc(n_emb + n_att + 2 * n_res);
     ok = m->mask_mem != NULL;
     if (ok) {

@@ -54,6 +54,16 @@ typedef struct TrParamTensor {
 int tr_model_create(TrModel **out, const TrModelConfig *cfg, int max_batch, TrErr *err);
 void tr_model_destroy(TrModel *m); /* NULL is a no-op */
 
+/* What tr_model_create(cfg, max_batch) allocates, without allocating (cfg as
+   create validates it): parameters (the gradients are the same size) and the
+   activations, activation gradients, batch copies and dropout masks. */
+typedef struct TrModelMemory {
+  size_t n_params;
+  size_t params_bytes;
+  size_t act_bytes;
+} TrModelMemory;
+void tr_model_memory(const TrModelConfig *cfg, int max_batch, TrModelMemory *out);
+
 /* GPT-2 init: weights normal(0, 0.02), attprojw and fcprojw scaled by
    1/sqrt(2*n_layer), biases 0, LayerNorm gains 1. Draws, in tensor order, one
    tr_rng_normal per weight element. */

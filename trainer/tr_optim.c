@@ -63,6 +63,29 @@ static int optim_check(const TrOptimConfig *c, TrErr *err) {
   return TR_OK;
 }
 
+/* Floats of each state buffer: momentum/first moment, second moment, centered mean. */
+static void state_sizes(const TrOptimConfig *cfg, size_t n_params, size_t *nm, size_t *nv, size_t *nga) {
+  *nm = *nv = *nga = 0;
+  switch (cfg->name) {
+    case TR_OPT_SGD: *nm = cfg->momentum != 0.0 ? n_params : 0; break;
+    case TR_OPT_ADAM:
+    case TR_OPT_ADAMW: *nm = *nv = n_params; break;
+    case TR_OPT_RMSPROP:
+      *nv = n_params;
+      *nga = cfg->centered ? n_params : 0;
+      *nm = cfg->momentum > 0.0 ? n_params : 0;
+      break;
+    case TR_OPT_LION: *nm = n_params; break;
+    default: break;
+  }
+}
+
+size_t tr_optim_state_floats(const TrOptimConfig *cfg, size_t n_params) {
+  size_t nm, nv, nga;
+  state_sizes(cfg, n_params, &nm, &nv, &nga);
+  return nm + nv + nga;
+}
+
 int tr_optim_create(TrOptim **out, const TrOptimConfig *cfg, size_t n_params,
                     const TrParamSeg *segs, int n_segs, TrErr *err) {
   *out = NULL;
@@ -81,19 +104,8 @@ int tr_optim_create(TrOptim **out, const TrOptimConfig *cfg, size_t n_params,
   if (pos != n_params)
     return tr_err_set(err, TR_EINVAL, "optimizer: segments cover %zu of %zu parameters", pos, n_params);
 
-  size_t nm = 0, nv = 0, nga = 0;
-  switch (cfg->name) {
-    case TR_OPT_SGD: nm = cfg->momentum != 0.0 ? n_params : 0; break;
-    case TR_OPT_ADAM:
-    case TR_OPT_ADAMW: nm = nv = n_params; break;
-    case TR_OPT_RMSPROP:
-      nv = n_params;
-      nga = cfg->centered ? n_params : 0;
-      nm = cfg->momentum > 0.0 ? n_params : 0;
-      break;
-    case TR_OPT_LION: nm = n_params; break;
-    default: break;
-  }
+  size_t nm, nv, nga;
+  state_sizes(cfg, n_params, &nm, &nv, &nga);
   TrOptim *o = calloc(1, sizeof *o);
   if (!o) return tr_err_set(err, TR_ENOMEM, "optimizer: out of memory");
   o->cfg = *cfg;

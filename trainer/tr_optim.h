@@ -48,6 +48,9 @@ typedef struct TrOptim TrOptim;
 int tr_optim_create(TrOptim **out, const TrOptimConfig *cfg, size_t n_params,
                     const TrParamSeg *segs, int n_segs, TrErr *err);
 void tr_optim_destroy(TrOptim *o);
+/* Floats of optimizer state tr_optim_create allocates for n_params under cfg
+** (adam/adamw 2n, centered rmsprop with momentum 3n, plain sgd 0). */
+size_t tr_optim_state_floats(const TrOptimConfig *cfg, size_t n_params);
 
 /* One step with learning rate lr (from the schedule): updates params and the
 ** state; grads are read only (clip them first). TR_EINVAL if lr is not finite. */

@@ -18,6 +18,7 @@
 
 #include "tr_ckpt.h"
 #include "tr_data.h"
+#include "tr_mem.h"
 #include "tr_model.h"
 #include "tr_optim.h"
 #include "tr_schedule.h"
@@ -171,6 +172,21 @@ static int resume(Run *r, const char *path, TrErr *err) {
   return rc;
 }
 
+/* Refuse, before allocating anything, a run that cannot fit in the memory available. */
+static int run_memory_check(Run *r, TrErr *err) {
+  TrMemEstimate e;
+  TrMemAvail av;
+  int rc = tr_mem_estimate(r->cfg, 0, &e, err);
+  if (rc) return rc;
+  r->res->memory_estimate_bytes = e.total;
+  tr_mem_available(&av);
+  char need[256], have[32];
+  tr_mem_describe(&e, need, sizeof need);
+  tr_mem_format(av.bytes, have, sizeof have);
+  logf_(r, "memory: needs %s, %s available (%s)", need, have, av.source);
+  return tr_mem_check(&e, &av, err);
+}
+
 static int run_setup(Run *r, TrErr *err) {
   const TrConfig *cfg = r->cfg;
   /* Before any compute: a run must not train for an hour and then fail to save. */
@@ -273,6 +289,7 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
   r.res = res;
   r.best_train = r.best_val = INFINITY;
   r.best_step = -1;
+  if ((rc = run_memory_check(&r, err))) goto out;
   if ((rc = run_setup(&r, err))) goto out;
   if (hooks && hooks->resume_path && (rc = resume(&r, hooks->resume_path, err))) goto out;
 
@@ -430,7 +447,8 @@ size_t tr_run_result_json(const TrRunResult *r, char *buf, size_t n) {
                           "{\"status\": \"%s\", \"best_val_loss\": %s, \"final_val_loss\": %s, "
                           "\"final_train_loss\": %s, \"steps\": %lld, \"tokens\": %lld, \"wall_seconds\": %s, "
                           "\"tokens_per_second\": %s, \"best_step\": %lld, \"flops\": %s, \"n_params\": %lld, "
-                          "\"entropy_floor\": %s, \"reason\": \"%s\"}",
+                          "\"entropy_floor\": %s, \"memory_estimate_bytes\": %llu, \"reason\": \"%s\"}",
                           tr_run_status_name(r->status), bv, fv, ft, (long long)r->steps, (long long)r->tokens, ws,
-                          tps, (long long)r->best_step, fl, (long long)r->n_params, ef, reason);
+                          tps, (long long)r->best_step, fl, (long long)r->n_params, ef,
+                          (unsigned long long)r->memory_estimate_bytes, reason);
 }

@@ -14,6 +14,8 @@
 **   on_metric returned non-zero). These are results, returned as TR_OK with
 **   res->status set; only setup failures (bad data file, bad checkpoint,
 **   out of memory) return an error code with err filled.
+** - Memory: before allocating anything, the run logs its tr_mem_estimate and
+**   the memory available, and refuses (TR_ENOMEM, the figures) what cannot fit.
 ** - Bit-identical: the same config, seed and thread count give the same losses;
 **   resuming from a checkpoint taken at step k gives the same losses and
 **   parameters as running straight through.
@@ -64,6 +66,7 @@ typedef struct TrRunResult {
   double flops;               /* training FLOPs spent: tokens * flops per token */
   double entropy_floor;       /* best possible loss on the synthetic corpus (nats/token), NAN otherwise */
   int64_t n_params;
+  uint64_t memory_estimate_bytes; /* tr_mem_estimate of the run (logged at the start) */
   char reason[256];           /* diverged/interrupted: why and at which step */
   char checkpoint[1100];      /* last checkpoint written, "" if none */
 } TrRunResult;

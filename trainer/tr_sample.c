@@ -172,6 +172,25 @@ static Weights weights(TrSampler *s) {
 
 static const float *lw(const float *base, size_t off) { return base ? base + off : NULL; }
 
+enum { N_SAMPLER_VIEWS = 12 };
+
+/* Floats of each view (k, v, x, ln, mean, rstd, qkv, atty, att, fch, fchg,
+** logits) and their 16-float-aligned total: the KV cache and one position's work. */
+static size_t sampler_sizes(const TrModelConfig *c, size_t sz[N_SAMPLER_VIEWS]) {
+  size_t L = (size_t)c->n_layer, T = (size_t)c->context_length, C = (size_t)c->d_model,
+         H = (size_t)c->mlp_ratio * C;
+  const size_t v[N_SAMPLER_VIEWS] = {L * T * C, L * T * C, T * C, T * C, T, T, 3 * T * C, T * C,
+                                     T * T, T * H, T * H, (size_t)c->vocab_size};
+  size_t total = 0;
+  for (int i = 0; i < N_SAMPLER_VIEWS; i++) total += ((sz[i] = v[i]) + 15) & ~(size_t)15;
+  return total;
+}
+
+size_t tr_sampler_bytes(const TrModelConfig *c) {
+  size_t sz[N_SAMPLER_VIEWS];
+  return sampler_sizes(c, sz) * sizeof(float) + 2 * (size_t)c->context_length * sizeof(int);
+}
+
 int tr_sampler_create(TrSampler **out, TrModel *m, TrErr *err) {
   *out = NULL;
   const TrModelConfig *c = tr_model_config(m);
@@ -184,13 +203,12 @@ int tr_sampler_create(TrSampler **out, TrModel *m, TrErr *err) {
   s->T = c->context_length;
   s->H = c->mlp_ratio * c->d_model;
   s->V = c->vocab_size;
-  size_t L = (size_t)s->L, T = (size_t)s->T, C = (size_t)s->C, H = (size_t)s->H;
-  size_t sz[] = {L * T * C, L * T * C, T * C, T * C, T, T, 3 * T * C, T * C, T * T, T * H, T * H,
-                 (size_t)s->V};
+  size_t T = (size_t)s->T, C = (size_t)s->C;
+  size_t sz[N_SAMPLER_VIEWS];
   float **view[] = {&s->k, &s->v, &s->x, &s->ln, &s->mean, &s->rstd, &s->qkv, &s->atty, &s->att,
                     &s->fch, &s->fchg, &s->logits};
-  size_t total = 0;
-  for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) total += (sz[i] + 15) & ~(size_t)15;
+  _Static_assert(sizeof view / sizeof view[0] == N_SAMPLER_VIEWS, "one size per view");
+  size_t total = sampler_sizes(c, sz);
   s->mem = malloc(total * sizeof(float));
   s->win = malloc(T * sizeof(int));
   s->tmp = malloc(T * sizeof(int));

@@ -71,6 +71,8 @@ typedef struct TrSampler TrSampler;
 /* A sampler over model m (which must outlive it; its parameters may change
 ** between calls, the cache then being stale until tr_sampler_reset). */
 int tr_sampler_create(TrSampler **out, TrModel *m, TrErr *err);
+/* Bytes tr_sampler_create allocates for a model of this config (KV cache included). */
+size_t tr_sampler_bytes(const TrModelConfig *c);
 void tr_sampler_destroy(TrSampler *s); /* NULL is a no-op */
 /* Empty the window. */
 void tr_sampler_reset(TrSampler *s);

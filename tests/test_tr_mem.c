@@ -1,0 +1,226 @@
+/* tr_mem: the memory estimate of a run against measured peak RSS, the memory
+** available, and the refusal of what cannot fit (issue 9, item 15). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hps_test.h"
+#include "tr_mem.h"
+#include "tr_run.h"
+
+static TrConfig config(int n_layer, int n_head, int d_model, int ctx, int batch) {
+  TrConfig c;
+  tr_config_defaults(&c);
+  c.model.n_layer = n_layer;
+  c.model.n_head = n_head;
+  c.model.d_model = d_model;
+  c.model.context_length = ctx;
+  c.train.batch_size = batch;
+  return c;
+}
+
+/* Run `hpsweep train --json ARGS...` (NULL-terminated) and return its summary's
+** memory_estimate_bytes; *maxrss gets the child's peak RSS in bytes. */
+static uint64_t train_measured(uint64_t *maxrss, const char *const *args) {
+  char out[] = "/tmp/test_tr_mem_XXXXXX";
+  int fd = mkstemp(out);
+  cr_assert(fd >= 0);
+  const char *argv[64] = {hps_bin(), "train", "--json"};
+  int n = 3;
+  for (int i = 0; args[i]; i++) argv[n++] = args[i];
+  argv[n] = NULL;
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    dup2(fd, 1);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  close(fd);
+  int st;
+  struct rusage ru;
+  cr_assert_eq(wait4(pid, &st, 0, &ru), pid);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "train failed (status %d)", st);
+  char *json = hps_slurp(out, NULL);
+  unlink(out);
+  const char *k = strstr(json, "\"memory_estimate_bytes\": ");
+  cr_assert_not_null(k, "no memory_estimate_bytes in %s", json);
+  uint64_t est = strtoull(k + strlen("\"memory_estimate_bytes\": "), NULL, 10);
+  free(json);
+  *maxrss = (uint64_t)ru.ru_maxrss * 1024;
+  return est;
+}
+
+/* The benchmark shapes T and S (BENCHMARKS.md), two steps and one evaluation:
+** every buffer is touched, so peak RSS is what the run really needs. */
+Test(tr_mem, estimate_within_0_7x_to_1_5x_of_measured_peak_rss_for_T_and_S_shapes) {
+  const char *const T[] = {"--set", "model.n_layer=4", "--set", "model.n_head=4", "--set", "model.d_model=128",
+                           "--set", "model.context_length=64", "--set", "train.batch_size=16", "--set",
+                           "train.max_steps=2", "--set", "train.eval_interval=2", "--set", "train.eval_batches=2",
+                           "--set", "train.threads=1", NULL};
+  const char *const S[] = {"--set", "model.n_layer=6", "--set", "model.n_head=6", "--set", "model.d_model=384",
+                           "--set", "model.context_length=256", "--set", "train.batch_size=8", "--set",
+                           "train.max_steps=2", "--set", "train.eval_interval=2", "--set", "train.eval_batches=1",
+                           "--set", "train.threads=1", NULL};
+  const char *const *shapes[] = {T, S};
+#if defined(__SANITIZE_ADDRESS__)
+  const double lo = 0.3; /* ASan's shadow, redzones and quarantine add to the measured side */
+#else
+  const double lo = 0.7;
+#endif
+  for (int i = 0; i < 2; i++) {
+    uint64_t rss, est = train_measured(&rss, shapes[i]);
+    double ratio = (double)est / (double)rss;
+    cr_assert(ratio >= lo && ratio <= 1.5, "shape %s: estimate %llu bytes, peak RSS %llu bytes (%.2fx)",
+              i ? "S" : "T", (unsigned long long)est, (unsigned long long)rss, ratio);
+  }
+}
+
+Test(tr_mem, optimizer_state_is_counted_per_optimizer) {
+  TrConfig c = config(2, 2, 32, 16, 4);
+  TrMemEstimate e;
+  const struct { const char *name, *momentum, *centered; double per_param; } cases[] = {
+      {"adamw", "0", "false", 2}, {"adam", "0", "false", 2},        {"sgd", "0", "false", 0},
+      {"sgd", "0.9", "false", 1}, {"lion", "0", "false", 1},        {"rmsprop", "0", "false", 1},
+      {"rmsprop", "0.9", "true", 3}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cr_assert_eq(tr_config_set(&c, "optimizer.name", cases[i].name, NULL), TR_OK);
+    cr_assert_eq(tr_config_set(&c, "optimizer.momentum", cases[i].momentum, NULL), TR_OK);
+    cr_assert_eq(tr_config_set(&c, "optimizer.centered", cases[i].centered, NULL), TR_OK);
+    cr_assert_eq(tr_mem_estimate(&c, 0, &e, NULL), TR_OK);
+    cr_assert_eq((double)e.optim, cases[i].per_param * (double)e.params, "%s momentum %s centered %s",
+                 cases[i].name, cases[i].momentum, cases[i].centered);
+    cr_assert_eq(e.total, e.params + e.grads + e.optim + e.acts + e.data + e.sample + e.overhead);
+  }
+}
+
+Test(tr_mem, micro_batches_shrink_activations_and_keep_a_gradient_snapshot) {
+  TrConfig c = config(2, 2, 64, 64, 16);
+  TrMemEstimate whole, micro;
+  cr_assert_eq(tr_mem_estimate(&c, 0, &whole, NULL), TR_OK);
+  c.train.micro_batch_size = 4;
+  cr_assert_eq(tr_mem_estimate(&c, 0, &micro, NULL), TR_OK);
+  cr_assert_eq(micro.params, whole.params);
+  cr_assert_eq(whole.grads, whole.params);
+  cr_assert_eq(micro.grads, 2 * micro.params, "the noise-scale snapshot");
+  cr_assert(micro.acts * 3 < whole.acts, "acts %llu at micro 4, %llu at 16", (unsigned long long)micro.acts,
+            (unsigned long long)whole.acts);
+  TrMemEstimate smp; /* sampling: the model and its KV cache, no optimizer or gradients */
+  cr_assert_eq(tr_mem_estimate(&c, 1, &smp, NULL), TR_OK);
+  cr_assert(smp.sample > 2 * 2 * 64 * 64 * sizeof(float), "KV cache: 2 x L x T x C floats at least");
+  cr_assert_eq(smp.grads + smp.optim, 0);
+}
+
+Test(tr_mem, env_override_replaces_the_available_memory) {
+  TrMemAvail a;
+  setenv("HPSWEEP_MEMORY_AVAILABLE", "3G", 1);
+  tr_mem_available(&a);
+  cr_assert_eq(a.bytes, (uint64_t)3 << 30);
+  cr_assert_str_eq(a.source, "HPSWEEP_MEMORY_AVAILABLE");
+  setenv("HPSWEEP_MEMORY_AVAILABLE", "12345", 1);
+  tr_mem_available(&a);
+  cr_assert_eq(a.bytes, 12345);
+  setenv("HPSWEEP_MEMORY_AVAILABLE", "lots", 1); /* malformed: ignored, the machine decides */
+  tr_mem_available(&a);
+  cr_assert_str_neq(a.source, "HPSWEEP_MEMORY_AVAILABLE");
+  unsetenv("HPSWEEP_MEMORY_AVAILABLE");
+  tr_mem_available(&a);
+  cr_assert(a.bytes > 0 && a.bytes < UINT64_MAX, "this machine reports something: %s", a.source);
+}
+
+Test(tr_mem, refusal_names_the_need_its_parts_and_the_budget) {
+  TrMemEstimate e = {.params = 400u << 20, .grads = 400u << 20, .optim = 800u << 20,
+                     .acts = (uint64_t)3900 << 20, .overhead = 16u << 20};
+  e.total = e.params + e.grads + e.optim + e.acts + e.overhead;
+  TrMemAvail a = {.bytes = (uint64_t)1946 << 20, .source = "cgroup limit"};
+  TrErr err = {0};
+  cr_assert_eq(tr_mem_check(&e, &a, &err), TR_ENOMEM);
+  cr_assert_str_eq(err.msg, "model needs 5.4 GiB (params 0.4, gradients 0.4, optimizer 0.8, activations 3.8, "
+                            "data 0.0, fixed 0.0), 1.9 GiB available (cgroup limit)");
+  a.bytes = e.total;
+  cr_assert_eq(tr_mem_check(&e, &a, &err), TR_OK, "exactly enough fits");
+}
+
+/* d_model 2048 x 8 layers (7 GiB) under RLIMIT_AS = what is mapped + 512 MiB:
+** refused with the figures, before anything big is allocated (the child would
+** otherwise die of ENOMEM or be killed, not return TR_ENOMEM with this message). */
+Test(tr_mem, run_too_big_for_rlimit_as_is_refused_before_allocating) {
+  int pipefd[2];
+  cr_assert_eq(pipe(pipefd), 0);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    close(pipefd[0]);
+    unsetenv("HPSWEEP_MEMORY_AVAILABLE");
+    unsigned long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%llu", &pages) != 1) _exit(3);
+    fclose(f);
+    struct rlimit rl = {0, 0};
+    getrlimit(RLIMIT_AS, &rl);
+    rl.rlim_cur = (rlim_t)(pages * (unsigned long long)sysconf(_SC_PAGESIZE) + (512ull << 20));
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max) rl.rlim_cur = rl.rlim_max; /* tighter already */
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(4);
+    TrConfig c = config(8, 8, 2048, 64, 8);
+    c.train.max_steps = 2;
+    TrRunResult res;
+    TrErr err = {0};
+    int rc = tr_run(&c, NULL, &res, &err);
+    if (write(pipefd[1], err.msg, strlen(err.msg)) < 0) _exit(5);
+    _exit(rc == TR_ENOMEM ? 0 : 6);
+  }
+  close(pipefd[1]);
+  char msg[TR_ERR_MSG_MAX + 1];
+  ssize_t got = read(pipefd[0], msg, TR_ERR_MSG_MAX);
+  close(pipefd[0]);
+  msg[got > 0 ? got : 0] = '\0';
+  int st;
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d, message '%s'", st, msg);
+  cr_assert(strstr(msg, "model needs ") && strstr(msg, " GiB (params 1.5, gradients 1.5, optimizer 3.0, "),
+            "%s", msg);
+  cr_assert(strstr(msg, "available (RLIMIT_AS)"), "%s", msg);
+}
+
+/* A fake cgroup tree (HPS_TEST_PROC_CGROUP, HPS_TEST_SYS_CGROUP): the limit of an
+** ancestor applies, "max" and v1's huge "unlimited" are no limit, the smallest wins. */
+Test(tr_mem, cgroup_limits_v2_up_the_tree_and_v1_the_smallest_applies) {
+  char d[256], p[600];
+  hps_tmp_make(d, sizeof d, "test_tr_mem_cg_");
+  snprintf(p, sizeof p, "mkdir -p '%s/sys/a/b' '%s/sys/memory/x/y'", d, d);
+  cr_assert_eq(system(p), 0);
+  hps_put(d, "cgroup", "0::/a/b\n");
+  hps_put(d, "sys/a/b/memory.max", "max\n");
+  hps_put(d, "sys/a/b/memory.current", "1000\n");
+  hps_put(d, "sys/a/memory.max", "1073741824\n");
+  hps_put(d, "sys/a/memory.current", "268435456\n");
+  snprintf(p, sizeof p, "%s/cgroup", d);
+  setenv("HPS_TEST_PROC_CGROUP", p, 1);
+  snprintf(p, sizeof p, "%s/sys", d);
+  setenv("HPS_TEST_SYS_CGROUP", p, 1);
+  unsetenv("HPSWEEP_MEMORY_AVAILABLE");
+  TrMemAvail a;
+  tr_mem_available(&a);
+  cr_assert_str_eq(a.source, "cgroup limit");
+  cr_assert_eq(a.bytes, (uint64_t)768 << 20, "the parent's limit less its usage: %llu", (unsigned long long)a.bytes);
+  /* v1 (hybrid hierarchy): unlimited on the leaf, 512 MiB - 100 MiB on the parent */
+  hps_put(d, "cgroup", "0::/a/b\n4:cpu,memory:/x/y\n");
+  hps_put(d, "sys/memory/x/y/memory.limit_in_bytes", "9223372036854771712\n");
+  hps_put(d, "sys/memory/x/memory.limit_in_bytes", "536870912\n");
+  hps_put(d, "sys/memory/x/memory.usage_in_bytes", "104857600\n");
+  tr_mem_available(&a);
+  cr_assert_str_eq(a.source, "cgroup v1 limit");
+  cr_assert_eq(a.bytes, (uint64_t)412 << 20);
+  /* usage above the limit: nothing available, not a wrap-around */
+  hps_put(d, "sys/a/memory.current", "2147483648\n");
+  tr_mem_available(&a);
+  cr_assert_eq(a.bytes, 0);
+  cr_assert_str_eq(a.source, "cgroup limit");
+  unsetenv("HPS_TEST_PROC_CGROUP");
+  unsetenv("HPS_TEST_SYS_CGROUP");
+  cr_assert_eq(hps_tmp_remove(d), 0);
+}
