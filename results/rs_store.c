@@ -224,7 +224,7 @@ int rs_trial_finish(RsStore *st, int64_t trial_id, int64_t claim_token, RsStatus
   if (status != RS_COMPLETED && status != RS_FAILED && status != RS_DIVERGED && status != RS_INTERRUPTED)
     return rs_store_fail(st, TR_EINVAL, "trial %lld: cannot finish as '%s'", (long long)trial_id,
                          rs_status_name(status));
-  RsTrialResult none = {NAN, NAN, -1, 0, 0, 0, 0, NULL, NULL};
+  RsTrialResult none = {NAN, NAN, -1, 0, 0, 0, 0, NULL, NULL, 0};
   return st->ops->trial_finish(st, trial_id, claim_token, status, res ? res : &none);
 }
 

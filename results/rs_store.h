@@ -35,6 +35,10 @@ typedef struct sqlite3 sqlite3;
 ** trial was marked interrupted): stop working on it, record nothing more. */
 #define RS_LOST TR_ENOTFOUND
 
+/* A trial whose lease expired (its runner died or hung) is reclaimed at most this
+** many times; the next expiry makes it failed for good ("lease expired N times"). */
+#define RS_RECLAIM_MAX 3
+
 /* Seconds a write keeps retrying SQLITE_BUSY before it gives up (an open
 ** write transaction in an sqlite3 shell is the only realistic cause). */
 #define RS_BUSY_BUDGET 600.0
@@ -86,6 +90,7 @@ int rs_sweeps_list(RsStore *st, RsSweep **out, size_t *n);     /* by id; rs_swee
 typedef struct RsCounts {
   int64_t n[RS_STATUS_COUNT]; /* indexed by RsStatus */
   int64_t total;
+  int64_t stale;              /* of n[RS_RUNNING]: lease expired (the runner died or hangs) */
 } RsCounts;
 int rs_sweep_counts(RsStore *st, int64_t sweep_id, RsCounts *out);
 
@@ -119,9 +124,13 @@ void rs_claim_clear(RsClaim *c);
 
 /* Atomically take the next trial, in this order: interrupted ones ("resume"), then
 ** running ones whose lease expired ("reclaim": a dead worker's), then pending
-** ("claim"), then failed ones with attempts < max_attempts ("retry"); by idx
-** within each. The trial becomes running for `worker` until now + lease_seconds;
-** attempts and claim_token are bumped. A retry starts from scratch (checkpoint
+** ("claim"), then failed ones with failures < max_attempts and not no_retry
+** ("retry"); by idx within each. Only failures use up max_attempts (1 +
+** max_retries): interruptions and reclaims never do. A trial already reclaimed
+** RS_RECLAIM_MAX times whose lease expired again is not claimed but made failed,
+** no_retry, "lease expired N times: the worker keeps dying". The claimed trial
+** becomes running for `worker` until now + lease_seconds; attempts and claim_token
+** are bumped (reclaims too for a reclaim). A retry starts from scratch (checkpoint
 ** forgotten); otherwise with a checkpoint at step k, metrics after k are deleted,
 ** without one all its metrics are (one transaction). An event is logged. */
 int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
@@ -142,9 +151,12 @@ typedef struct RsTrialResult {
   double wall_seconds, flops;
   const char *summary_json;         /* may be NULL */
   const char *error;                /* failed/diverged: reason + last log lines; may be NULL */
+  int no_retry;                     /* RS_FAILED: a retry with the same config would fail the
+                                       same way (OOM-killed): never retry it */
 } RsTrialResult;
 /* status: RS_COMPLETED, RS_FAILED, RS_DIVERGED or RS_INTERRUPTED. res may be NULL
-** (nothing measured). RS_LOST if the claim is gone (then nothing is written). */
+** (nothing measured). RS_FAILED counts one failure (trials.failures); the others
+** count none. RS_LOST if the claim is gone (then nothing is written). */
 int rs_trial_finish(RsStore *st, int64_t trial_id, int64_t claim_token, RsStatus status,
                     const RsTrialResult *res);
 /* Ctrl-C: this worker's running trials of the sweep (sweep_id <= 0: of every
@@ -164,12 +176,15 @@ typedef struct RsTrial {
 void rs_trial_clear(RsTrial *t);
 int rs_trial_get(RsStore *st, int64_t trial_id, RsTrial *out); /* TR_ENOTFOUND if none */
 
-/* For a status view: the sweep's running trials with their latest progress. */
+/* For a status view: the sweep's running trials with their latest progress. One
+** whose lease_until has passed is stale: its runner died or hangs (it is reclaimed
+** by the next runner); heartbeat tells since when. */
 typedef struct RsRunning {
   int64_t trial_id;
   int idx, attempts;
   char *worker, *params;   /* owned: rs_running_free */
   double started, lease_until;
+  double heartbeat;        /* last heard from its runner (claim or heartbeat); NaN if unknown (v1 file) */
   int64_t step, tokens;    /* of the latest metrics row, -1 if none yet */
   double seconds;          /* idem, NaN if none */
   double train_loss, val_loss; /* latest values, NaN if none */

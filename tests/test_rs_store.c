@@ -176,7 +176,7 @@ static int child_loop(int64_t sweep_id, int w) {
     if (!c.claimed) break;
     RsMetric m[3] = {metric(0, "train_loss", 3.0), metric(1, "train_loss", 2.5), metric(1, "val_loss", 2.6)};
     if (rs_metrics_put(st, c.trial_id, c.claim_token, 3, m) != TR_OK) return 12;
-    RsTrialResult r = {2.6, 2.6, 1, 2, 128, 0.2, 1e9, "{}", NULL};
+    RsTrialResult r = {2.6, 2.6, 1, 2, 128, 0.2, 1e9, "{}", NULL, 0};
     if (rs_trial_finish(st, c.trial_id, c.claim_token, RS_COMPLETED, &r) != TR_OK) return 13;
     rs_claim_clear(&c);
   }
@@ -244,7 +244,7 @@ Test(rs_store, expired_lease_is_reclaimed_and_the_stale_claim_changes_nothing) {
   cr_expect(strstr(rs_store_errmsg(a), "lost") != NULL, "%s", rs_store_errmsg(a));
   cr_expect_eq(rs_trial_heartbeat(a, ca.trial_id, ca.claim_token, 30), RS_LOST);
   cr_expect_eq(rs_trial_set_checkpoint(a, ca.trial_id, ca.claim_token, "/x.ckpt", 20), RS_LOST);
-  RsTrialResult r = {1.0, 1.0, 20, 20, 1280, 2.0, 1e9, NULL, NULL};
+  RsTrialResult r = {1.0, 1.0, 20, 20, 1280, 2.0, 1e9, NULL, NULL, 0};
   cr_expect_eq(rs_trial_finish(a, ca.trial_id, ca.claim_token, RS_COMPLETED, &r), RS_LOST);
   RsTrial t;
   cr_assert_eq(rs_trial_get(b, cb.trial_id, &t), TR_OK);
@@ -276,7 +276,7 @@ Test(rs_store, failed_trials_are_retried_up_to_max_attempts) {
     cr_expect_eq(c.attempts, k + 1);
     if (k == 0) cr_assert_eq(rs_trial_set_checkpoint(st, c.trial_id, c.claim_token, "/c.ckpt", 5), TR_OK);
     else cr_expect_null(c.checkpoint, "a retry starts over");
-    RsTrialResult r = {NAN, NAN, -1, 3, 0, 0.1, 0, NULL, "boom\nlast log line"};
+    RsTrialResult r = {NAN, NAN, -1, 3, 0, 0.1, 0, NULL, "boom\nlast log line", 0};
     cr_assert_eq(rs_trial_finish(st, c.trial_id, c.claim_token, RS_FAILED, &r), TR_OK);
     rs_claim_clear(&c);
   }

@@ -2,12 +2,14 @@
 ** crashes and divergences are recorded, retries, Ctrl-C and resume, several
 ** runners on one database. Tiny models: every trial trains in well under a second. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,7 +20,22 @@ static char dir[256];
 
 static void setup(void) { hps_tmp_make(dir, sizeof dir, "hps_sched_"); }
 
-static void teardown(void) { cr_assert_eq(hps_tmp_remove(dir), 0); }
+static void teardown(void) {
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "umount '%s/disk' 2>/dev/null", dir); /* a test's tmpfs, if it failed early */
+  if (system(cmd)) { /* not mounted */
+  }
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
+
+/* Root-only tests may skip only outside CI (there we run as root: a skip would hide a failure). */
+static void need_root(void) {
+  if (geteuid() == 0) return;
+  cr_assert_null(getenv("CI"), "this test needs root (mount) and CI is set");
+  cr_skip_test("needs root (mount -t tmpfs)");
+}
+
+static long child_fsize; /* > 0: RLIMIT_FSIZE of the next started hpsweep (bytes) */
 
 TestSuite(sw_sched, .init = setup, .fini = teardown);
 
@@ -66,6 +83,10 @@ static pid_t start(const char *log, const char *const *env, const char *const *a
     dup2(fd, 1);
     dup2(fd, 2);
     for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+    if (child_fsize > 0) {
+      struct rlimit rl = {(rlim_t)child_fsize, (rlim_t)child_fsize};
+      if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(127);
+    }
     const char *argv[16] = {bin()};
     int n = 1;
     for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
@@ -114,10 +135,10 @@ static long long db_int(const char *sql) {
   return v;
 }
 
-/* For polling while a runner creates the file: -1 when there is no answer yet. */
-static long long db_try_int(const char *sql) {
+/* For polling while a runner creates the file dir/name: -1 when there is no answer yet. */
+static long long db_try_int_at(const char *name, const char *sql) {
   char path[400];
-  snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
   sqlite3 *db;
   long long v = -1;
   if (access(path, F_OK) != 0 || sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return v;
@@ -131,6 +152,8 @@ static long long db_try_int(const char *sql) {
   return v;
 }
 
+static long long db_try_int(const char *sql) { return db_try_int_at("hpsweep.db", sql); }
+
 static char *slurp(const char *name) {
   static char buf[1 << 18];
   char path[400];
@@ -141,6 +164,26 @@ static char *slurp(const char *name) {
   buf[n] = '\0';
   fclose(f);
   return buf;
+}
+
+/* wait_exit, but at most `seconds`: a runner still there then is killed with its
+** workers and the test fails (a hang must fail the test, not stall the suite). */
+static int wait_exit_within(pid_t pid, double seconds, const char *log) {
+  int ws;
+  for (double t = 0; t < seconds; t += 0.05) {
+    pid_t r = waitpid(pid, &ws, WNOHANG);
+    cr_assert(r >= 0);
+    if (r == pid) {
+      cr_assert(WIFEXITED(ws), "killed by signal %d: %s", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0, slurp(log));
+      return WEXITSTATUS(ws);
+    }
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  kill(-pid, SIGKILL);
+  waitpid(pid, &ws, 0);
+  cr_assert_fail("hpsweep run did not exit within %.0f s (hangs): %s", seconds, slurp(log));
+  return -1;
 }
 
 static void sleep_ms(long ms) {
@@ -326,4 +369,92 @@ Test(sw_sched, a_sample_sweep_measures_each_setting_on_a_trained_checkpoint) {
                       "AND t.status = 'completed' AND t.best_metric BETWEEN 0 AND 1"), 2, "%s", slurp("samp.log"));
   cr_assert_eq(db_int("SELECT count(*) FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s "
                       "ON s.id = t.sweep_id WHERE s.name = 'samp' AND m.name = 'validity'"), 2);
+}
+
+/* Wait until the sweep in dir/db has written more than `rows` metric rows. */
+static void wait_rows(const char *db, int rows, const char *log) {
+  char sql[64];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM metrics");
+  int ready = 0;
+  for (int i = 0; i < 3000 && !ready; i++) {
+    sleep_ms(20);
+    ready = db_try_int_at(db, sql) > rows;
+  }
+  cr_assert(ready, "the sweep did not get going: %s", slurp(log));
+}
+
+/* The store fails under a running sweep: exactly one line naming the database, exit 1. */
+static void expect_one_db_error(const char *log, const char *db, const char *cause) {
+  const char *out = slurp(log);
+  cr_assert_eq(hps_count(out, "\n"), 1, "not one line: %s", out);
+  char want[64];
+  snprintf(want, sizeof want, "hpsweep run: %s: ", db);
+  cr_assert(strstr(out, want) == out, "does not name %s: %s", db, out);
+  cr_assert(strstr(out, cause), "no '%s' in: %s", cause, out);
+}
+
+Test(sw_sched, db_error_disk_full_mid_run_exits_nonzero_without_hanging_and_a_rerun_resumes) {
+  need_root();
+  char cmd[700], filler[400];
+  snprintf(cmd, sizeof cmd, "mkdir '%s/disk' && mount -t tmpfs -o size=12m tmpfs '%s/disk'", dir, dir);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+  write_spec("full", "[0.001, 0.002, 0.003, 0.004, 0.005, 0.006]", 1, 200, 1, 2, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=10", "HPS_LEASE_SECONDS=1", NULL};
+  const char *args[] = {"run", "full.yaml", "-j", "2", "--db", "disk/hpsweep.db", "--quiet", NULL};
+  pid_t pid = start("run1.log", slow, args);
+  wait_rows("disk/hpsweep.db", 20, "run1.log");
+  /* Fill the file system to the last byte under the running trials. */
+  snprintf(filler, sizeof filler, "%s/disk/filler", dir);
+  int fd = open(filler, O_WRONLY | O_CREAT, 0644);
+  cr_assert(fd >= 0);
+  static char zero[1 << 16];
+  while (write(fd, zero, sizeof zero) > 0) continue;
+  cr_assert_eq(errno, ENOSPC);
+  close(fd);
+  cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
+  expect_one_db_error("run1.log", "disk/hpsweep.db", "database or disk is full");
+  /* Room again (12 MB: the WAL alone may grow to 4 MB before SQLite checkpoints it): the
+  ** same command finishes the sweep (left-over leases expire in 1 s). */
+  cr_assert_eq(unlink(filler), 0);
+  const char *lease[] = {"HPS_LEASE_SECONDS=1", NULL};
+  cr_assert_eq(wait_exit_within(start("run2.log", lease, args), 120, "run2.log"), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_try_int_at("disk/hpsweep.db", "SELECT count(*) FROM trials WHERE status = 'completed'"), 6);
+  snprintf(cmd, sizeof cmd, "umount '%s/disk'", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+Test(sw_sched, db_file_moved_away_mid_run_exits_nonzero_without_hanging_and_a_rerun_resumes) {
+  write_spec("moved", "[0.001, 0.002, 0.003, 0.004]", 1, 200, 1, 2, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=10", "HPS_LEASE_SECONDS=1", NULL};
+  const char *args[] = {"run", "moved.yaml", "-j", "2", "--quiet", NULL};
+  pid_t pid = start("run1.log", slow, args);
+  wait_rows("hpsweep.db", 20, "run1.log");
+  char db[400], away[400];
+  snprintf(db, sizeof db, "%s/hpsweep.db", dir);
+  snprintf(away, sizeof away, "%s/away.db", dir);
+  cr_assert_eq(rename(db, away), 0);
+  cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
+  const char *out = slurp("run1.log");
+  cr_assert(strstr(out, "no such database file") || strstr(out, "moved or deleted"), "%s", out);
+  expect_one_db_error("run1.log", "hpsweep.db", "hpsweep.db");
+  cr_assert_eq(rename(away, db), 0);
+  const char *lease[] = {"HPS_LEASE_SECONDS=1", NULL};
+  cr_assert_eq(wait_exit_within(start("run2.log", lease, args), 120, "run2.log"), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 4);
+}
+
+Test(sw_sched, sigxfsz_over_ulimit_f_is_a_store_error_and_trials_are_interrupted) {
+  write_spec("fsz", "[0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.010, 0.011, 0.012, "
+                    "0.013, 0.014, 0.015, 0.016, 0.017, 0.018, 0.019, 0.020, 0.021, 0.022, 0.023, 0.024]",
+             1, 20, 1, 2, NULL);
+  const char *args[] = {"run", "fsz.yaml", "-j", "2", "--quiet", NULL};
+  child_fsize = 150 * 1024; /* above a checkpoint (~94 KB), below what the database grows to */
+  pid_t pid = start("run1.log", NULL, args);
+  child_fsize = 0;
+  cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
+  expect_one_db_error("run1.log", "hpsweep.db", "I/O error");
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'running'"), 0);
+  cr_assert(db_int("SELECT count(*) FROM trials WHERE status = 'completed'") < 24);
+  cr_assert_eq(run("run2.log", NULL, args), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 24);
 }
