@@ -92,7 +92,8 @@
 ** a running trial's last sign of life. A v1 database gets failures = attempts for its
 ** failed trials (the old budget: they are retried no more than before).
 **   failures   failed attempts: a failed trial is retried while failures < 1 + max_retries
-**   reclaims   times its lease expired and another runner took it over (RS_RECLAIM_MAX)
+**   reclaims   times its lease expired and another runner took it over since its last
+**              checkpoint (more than RS_RECLAIM_MAX: failed for good)
 **   no_retry   1: failed in a way a retry with the same config repeats (killed by the
 **              OOM killer, the lease expired too often): never retried
 **   heartbeat  when the runner holding the claim was last heard from (claim, heartbeat) */

@@ -588,11 +588,12 @@ static int claim_none(RsStore *st, ClaimArgs *a, double now) {
   return rc;
 }
 
-/* A trial whose lease expired RS_RECLAIM_MAX times already: its worker keeps
-** dying (or hanging) whoever runs it. Fail it for good instead of a new reclaim. */
+/* A trial whose lease expired RS_RECLAIM_MAX times already, with no new checkpoint
+** in between: its worker keeps dying (or hanging, or taking the machine down) whoever
+** runs it. Fail it for good instead of a new reclaim. */
 static int claim_give_up(RsStore *st, ClaimArgs *a, int64_t trial_id, int64_t token, int reclaims, double now) {
   char why[96];
-  snprintf(why, sizeof why, "lease expired %d times: the worker keeps dying", reclaims + 1);
+  snprintf(why, sizeof why, "lease expired %d times without progress: the worker keeps dying", reclaims + 1);
   sqlite3_stmt *s;
   int rc = sq_prep(st,
                    "UPDATE trials SET status = 'failed', failures = failures + 1, no_retry = 1, "
@@ -636,7 +637,7 @@ static int claim_body(RsStore *st, void *arg) {
     }
     was = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2));
     reclaims = sqlite3_column_int(s, 10);
-    if (was == RS_RUNNING && reclaims >= RS_RECLAIM_MAX) {
+    if (was == RS_RUNNING && reclaims >= st->reclaim_max) {
       int64_t id = sqlite3_column_int64(s, 0), token = sqlite3_column_int64(s, 8);
       sqlite3_finalize(s);
       if ((rc = claim_give_up(st, a, id, token, reclaims, now))) return rc;
@@ -777,7 +778,8 @@ static int sq_trial_heartbeat(RsStore *st, int64_t trial_id, int64_t token, doub
 static int checkpoint_body(RsStore *st, void *arg) {
   HeldArgs *a = arg;
   sqlite3_stmt *s;
-  int rc = held_update(st, a, "UPDATE trials SET checkpoint = ?3, checkpoint_step = ?4" HELD, &s);
+  /* Progress: the reclaims that cap "a worker that keeps dying" count from here. */
+  int rc = held_update(st, a, "UPDATE trials SET checkpoint = ?3, checkpoint_step = ?4, reclaims = 0" HELD, &s);
   if (rc) return rc;
   bind_text(s, 3, a->text1);
   sqlite3_bind_int64(s, 4, a->int1);

@@ -36,7 +36,8 @@ typedef struct sqlite3 sqlite3;
 #define RS_LOST TR_ENOTFOUND
 
 /* A trial whose lease expired (its runner died or hung) is reclaimed at most this
-** many times; the next expiry makes it failed for good ("lease expired N times"). */
+** many times without a new checkpoint in between; the next expiry makes it failed
+** for good ("lease expired N times without progress"). A checkpoint resets the count. */
 #define RS_RECLAIM_MAX 3
 
 /* Seconds a write keeps retrying SQLITE_BUSY before it gives up (an open
@@ -67,6 +68,8 @@ const char *rs_store_path(const RsStore *st);
 sqlite3 *rs_store_sqlite(RsStore *st);
 /* Test seam: the clock (unix seconds) used for leases and timestamps; NULL restores the real one. */
 void rs_store_set_clock(RsStore *st, double (*now)(void *ctx), void *ctx);
+/* The reclaim cap of this handle's claims (n < 0: RS_RECLAIM_MAX, the default). */
+void rs_store_set_reclaim_max(RsStore *st, int n);
 
 /* ---- sweeps ---- */
 
@@ -127,8 +130,9 @@ void rs_claim_clear(RsClaim *c);
 ** ("claim"), then failed ones with failures < max_attempts and not no_retry
 ** ("retry"); by idx within each. Only failures use up max_attempts (1 +
 ** max_retries): interruptions and reclaims never do. A trial already reclaimed
-** RS_RECLAIM_MAX times whose lease expired again is not claimed but made failed,
-** no_retry, "lease expired N times: the worker keeps dying". The claimed trial
+** RS_RECLAIM_MAX times since its last checkpoint whose lease expired again is not
+** claimed but made failed, no_retry, "lease expired N times without progress: the
+** worker keeps dying". The claimed trial
 ** becomes running for `worker` until now + lease_seconds; attempts and claim_token
 ** are bumped (reclaims too for a reclaim). A retry starts from scratch (checkpoint
 ** forgotten); otherwise with a checkpoint at step k, metrics after k are deleted,
@@ -137,7 +141,8 @@ int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lea
                    int max_attempts, RsClaim *out);
 /* Extend the lease to now + lease_seconds; RS_LOST if the claim is gone. */
 int rs_trial_heartbeat(RsStore *st, int64_t trial_id, int64_t claim_token, double lease_seconds);
-/* Record the latest checkpoint (path, step it holds); RS_LOST if the claim is gone. */
+/* Record the latest checkpoint (path, step it holds) and reset trials.reclaims (the
+** trial progresses); RS_LOST if the claim is gone. */
 int rs_trial_set_checkpoint(RsStore *st, int64_t trial_id, int64_t claim_token, const char *path,
                             int64_t step);
 /* The claimed checkpoint could not be loaded: forget it and delete all the trial's

@@ -40,6 +40,12 @@ static double mono_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* HPS_RECLAIM_MAX (a test hook, like HPS_LEASE_SECONDS): the store's reclaim cap. */
+static void store_tune(RsStore *st) {
+  const char *e = getenv("HPS_RECLAIM_MAX");
+  if (st && e && *e) rs_store_set_reclaim_max(st, atoi(e));
+}
+
 double sw_sched_default_lease(void) {
   const char *e = getenv("HPS_LEASE_SECONDS");
   if (e && *e) {
@@ -629,6 +635,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
   tr_err_clear(&e);
   int rc = rs_store_open(k->c->db_path, RS_OPEN_EXISTING, &k->st, &e);
   if (rc) coord_fail(k, rc, "%s", e.msg);
+  store_tune(k->st);
   if (pid < 0) {
     close(p[0]);
     return rc ? rc : coord_fail(k, TR_EIO, "fork: %s", strerror(fork_errno));
@@ -910,6 +917,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   if (tr_mkdirs(runs) != 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", c->runs_dir, strerror(errno));
   int rc = rs_store_open(c->db_path, RS_OPEN_EXISTING, &k.st, err);
   if (rc) return rc;
+  store_tune(k.st);
   k.slots = calloc((size_t)c->jobs, sizeof *k.slots);
   struct pollfd *pfd = calloc((size_t)c->jobs, sizeof *pfd);
   int *pslot = calloc((size_t)c->jobs, sizeof *pslot);

@@ -40,8 +40,10 @@
 **   same hooks; no checkpoints, an interrupted trial runs again from the start.
 ** - Test seams (environment, read by workers): HPS_TEST_CRASH="IDX:SIG[:ATTEMPT]"
 **   raises signal SIG at the first step of trial IDX (only on that attempt if
-**   given); HPS_TEST_STEP_DELAY_MS=N sleeps N ms per logged step. The lease
-**   defaults to HPS_LEASE_SECONDS when set, else SW_LEASE_SECONDS.
+**   given); HPS_TEST_STEP_DELAY_MS=N sleeps N ms per logged step;
+**   HPS_TEST_VMSTAT=FILE stands in for /proc/vmstat (its oom_kill count). The lease
+**   defaults to HPS_LEASE_SECONDS when set, else SW_LEASE_SECONDS; HPS_RECLAIM_MAX
+**   sets the store's reclaim cap (RS_RECLAIM_MAX).
 ** - Library code: nothing printed (the worker's own stdout/stderr go into the
 **   pipe to the coordinator); progress reaches the caller as SwEvents.
 */

@@ -11,6 +11,7 @@
 #define HPS_TEST_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -94,6 +95,31 @@ static inline long long hps_q_int(sqlite3 *db, const char *sql) {
   long long v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
   sqlite3_finalize(s);
   return v;
+}
+
+/* Pids whose parent is ppid (the runner's workers), from /proc. */
+static inline int hps_children_of(pid_t ppid, pid_t *out, int max) {
+  DIR *d = opendir("/proc");
+  cr_assert_not_null(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && n < max) {
+    pid_t pid = (pid_t)atoi(e->d_name);
+    if (pid <= 0) continue;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    char *rp = strrchr(buf, ')'); /* "pid (comm) state ppid ..." */
+    int pp = 0;
+    char state;
+    if (rp && sscanf(rp + 1, " %c %d", &state, &pp) == 2 && pp == ppid) out[n++] = pid;
+  }
+  closedir(d);
+  return n;
 }
 
 #endif

@@ -458,3 +458,115 @@ Test(sw_sched, sigxfsz_over_ulimit_f_is_a_store_error_and_trials_are_interrupted
   cr_assert_eq(run("run2.log", NULL, args), 0, "%s", slurp("run2.log"));
   cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 24);
 }
+
+/* Wait until the (only) trial is running on attempt `attempt` with a step logged. */
+static void wait_running(int attempt, const char *log) {
+  char sql[200];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM trials t WHERE status = 'running' AND attempts = %d AND EXISTS "
+           "(SELECT 1 FROM events WHERE trial_id = t.id AND kind IN ('claim', 'resume')) ", attempt);
+  int ready = 0;
+  for (int i = 0; i < 3000 && !ready; i++) {
+    sleep_ms(20);
+    ready = db_try_int(sql) == 1;
+  }
+  cr_assert(ready, "attempt %d never ran: %s", attempt, slurp(log));
+}
+
+Test(sw_sched, interrupted_twice_then_crashed_once_is_still_retried_with_max_retries_1) {
+  write_spec("twice", "[0.001]", 1, 100, 1, 1, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=20", NULL};
+  const char *args[] = {"run", "twice.yaml", "--quiet", NULL};
+  for (int k = 1; k <= 2; k++) { /* Ctrl-C twice */
+    pid_t pid = start("stops.log", slow, args);
+    wait_running(k, "stops.log");
+    kill(pid, SIGINT);
+    cr_assert_eq(wait_exit_within(pid, 120, "stops.log"), 1, "%s", slurp("stops.log"));
+    cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'interrupted'"), 1, "%s", slurp("stops.log"));
+  }
+  /* The third attempt crashes: a failure, the first, so max_retries 1 allows a retry. */
+  const char *crash[] = {"HPS_TEST_CRASH=0:11:3", NULL};
+  cr_assert_eq(run("crash.log", crash, args), 0, "%s", slurp("crash.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 4 AND failures = 1"), 1,
+               "%s", slurp("crash.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'retry'"), 1);
+}
+
+Test(sw_sched, sigint_at_large_j_claims_nothing_more) {
+  char lrs[2048] = "[";
+  for (int i = 0; i < 120; i++) snprintf(lrs + strlen(lrs), sizeof lrs - strlen(lrs), "%s0.%04d", i ? ", " : "", i + 1);
+  strcat(lrs, "]");
+  write_spec("wide", lrs, 1, 200, 1, 0, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=50", NULL};
+  const char *args[] = {"run", "wide.yaml", "-j", "60", "--quiet", NULL};
+  pid_t pid = start("run.log", slow, args);
+  int got = 0;
+  for (int i = 0; i < 6000 && !got; i++) {
+    sleep_ms(5);
+    got = db_try_int("SELECT count(*) FROM events WHERE kind = 'claim'") >= 3;
+  }
+  cr_assert(got, "no claims: %s", slurp("run.log"));
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  kill(pid, SIGINT);
+  cr_assert_eq(wait_exit_within(pid, 120, "run.log"), 1, "%s", slurp("run.log"));
+  char before[160], after[160];
+  double t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+  snprintf(before, sizeof before, "SELECT count(*) FROM events WHERE kind = 'claim' AND time <= %.6f", t);
+  snprintf(after, sizeof after, "SELECT count(*) FROM events WHERE kind = 'claim' AND time > %.6f", t);
+  cr_assert_lt(db_int(before), 60, "every slot was filled before the signal: the test proves nothing");
+  /* One claim may have begun between the last look at the flag and the signal. */
+  cr_assert_leq(db_int(after), 1, "%lld trials claimed after SIGINT (%lld before)", db_int(after), db_int(before));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'running'"), 0);
+}
+
+/* Replace the stand-in for /proc/vmstat atomically. */
+static void put_oom_kills(const char *name, int n) {
+  char tmp[32], text[32];
+  snprintf(tmp, sizeof tmp, "%s.tmp", name);
+  snprintf(text, sizeof text, "pgfault 1\noom_kill %d\n", n);
+  hps_put(dir, tmp, text);
+  char a[400], b[400];
+  snprintf(a, sizeof a, "%s/%s", dir, tmp);
+  snprintf(b, sizeof b, "%s/%s", dir, name);
+  cr_assert_eq(rename(a, b), 0);
+}
+
+/* SIGKILL the worker of the runner pid running trial idx, once it runs; just before,
+** set the system's OOM-kill count to oom_kills (if >= 0). */
+static void kill_worker(pid_t runner, int idx, int oom_kills, const char *log) {
+  char sql[160];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM trials t WHERE idx = %d AND status = 'running' AND "
+                            "EXISTS (SELECT 1 FROM metrics WHERE trial_id = t.id)", idx);
+  pid_t w[4];
+  int nw = 0;
+  for (int i = 0; i < 3000 && (nw != 1 || db_try_int(sql) != 1); i++) {
+    sleep_ms(20);
+    nw = hps_children_of(runner, w, 4);
+  }
+  cr_assert_eq(nw, 1, "trial %d never ran: %s", idx, slurp(log));
+  if (oom_kills >= 0) put_oom_kills("vmstat", oom_kills);
+  cr_assert_eq(kill(w[0], SIGKILL), 0);
+}
+
+Test(sw_sched, an_oom_killed_trial_is_failed_without_retry_another_sigkill_is_retried) {
+  write_spec("oom", "[0.001, 0.002]", 1, 100, 1, 2, NULL);
+  put_oom_kills("vmstat", 7);
+  char vm[400];
+  snprintf(vm, sizeof vm, "HPS_TEST_VMSTAT=%s/vmstat", dir);
+  const char *env[] = {"HPS_TEST_STEP_DELAY_MS=20", vm, NULL};
+  const char *args[] = {"run", "oom.yaml", "-j", "1", "--quiet", NULL};
+  pid_t pid = start("run.log", env, args);
+  kill_worker(pid, 0, -1, "run.log"); /* the count stays: someone's kill -9, retried after trial 1 */
+  kill_worker(pid, 1, 8, "run.log");  /* the count rises: the kernel OOM-killed it */
+  cr_assert_eq(wait_exit_within(pid, 120, "run.log"), 1, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  char buf[4096];
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE idx = 0 AND status = 'completed' AND attempts = 2"
+                         " AND failures = 1"), 1, "%s", slurp("run.log"));
+  q_text(db, "SELECT error FROM trials WHERE idx = 1", buf, sizeof buf);
+  cr_assert(strstr(buf, "signal 9") && strstr(buf, "OOM killer"), "%s", buf);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE idx = 1 AND status = 'failed' AND attempts = 1 "
+                         "AND no_retry = 1"), 1, "%s", buf);
+  sqlite3_close(db);
+}
