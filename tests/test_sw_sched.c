@@ -570,3 +570,31 @@ Test(sw_sched, an_oom_killed_trial_is_failed_without_retry_another_sigkill_is_re
                          "AND no_retry = 1"), 1, "%s", buf);
   sqlite3_close(db);
 }
+
+Test(sw_sched, status_shows_a_running_trial_whose_lease_expired_as_stale_with_when_last_heard) {
+  write_spec("dead", "[0.001, 0.002, 0.003]", 1, 10, 5, 0, NULL);
+  const char *args[] = {"run", "dead.yaml", "--quiet", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  /* Trial 0's runner died 15 minutes ago (lease 30 s); trial 1's runner is alive. */
+  char path[400], sql[400];
+  snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  double now = (double)ts.tv_sec;
+  snprintf(sql, sizeof sql,
+           "UPDATE trials SET status = 'running', worker = 'gone:1', heartbeat = %.0f, lease_until = %.0f "
+           "WHERE idx = 0; UPDATE trials SET status = 'running', worker = 'here:2', heartbeat = %.0f, "
+           "lease_until = %.0f WHERE idx = 1",
+           now - 900, now - 870, now, now + 600);
+  cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+  sqlite3_close(db);
+  const char *st[] = {"status", "dead", NULL};
+  cr_assert_eq(run("status.log", NULL, st), 0, "%s", slurp("status.log"));
+  const char *out = slurp("status.log");
+  cr_assert(strstr(out, "2 running (1 stale)"), "%s", out);
+  cr_assert_eq(hps_count(out, "STALE"), 1, "%s", out);
+  const char *stale = strstr(out, "STALE (last heard 15m0"), *row = strstr(out, "#1 ");
+  cr_assert(stale && row && row < stale && !memchr(row, '\n', (size_t)(stale - row)), "not trial 1's row: %s", out);
+}
