@@ -2,6 +2,7 @@
 ** process (tr_run with store hooks). See sw_sched.h for the contract. */
 #include "sw_sched.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -292,6 +293,23 @@ static int pin_checkpoint(const RsClaim *cl, const char *dir, char *out, size_t 
   return TR_OK;
 }
 
+/* Checkpoint temporaries that workers killed mid-save (kill -9, OOM) left in the
+** trial's attempt directories, up to a whole checkpoint each. We hold the claim; a
+** worker that lost it and still saves keeps its temporary locked, and it stays. */
+static void trial_temps_remove(const char *runs_dir, const char *hash) {
+  char p[TR_PATH_MAX + 300];
+  snprintf(p, sizeof p, "%s/%s", runs_dir, hash);
+  DIR *d = opendir(p);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') {
+      snprintf(p, sizeof p, "%s/%s/%s", runs_dir, hash, e->d_name);
+      tr_ckpt_temps_remove(p); /* -1 for a non-directory: nothing to do */
+    }
+  closedir(d);
+}
+
 typedef struct WorkerArgs {
   const SwSchedConfig *c;
   const SwTrial *trial;
@@ -337,7 +355,10 @@ static int worker_main(const WorkerArgs *a) {
     worker_on_log(&(Worker){.fd = a->fd}, line);
     return WEXIT_SETUP;
   }
-  if (!sample) memcpy(cfg.train.out_dir, dir, sizeof dir);
+  if (!sample) {
+    memcpy(cfg.train.out_dir, dir, sizeof dir);
+    trial_temps_remove(c->runs_dir, a->trial->hash_hex);
+  }
 
   TrErr err;
   tr_err_clear(&err);

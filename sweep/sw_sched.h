@@ -35,7 +35,9 @@
 **   replaces the file the new owner resumes from. A resume hard-links the
 **   claimed checkpoint and requires the step the store recorded with it (the
 **   stored curve ends there); otherwise the trial restarts from step 0
-**   (rs_trial_reset). A checkpoint interval of 0 becomes eval_interval.
+**   (rs_trial_reset). A checkpoint interval of 0 becomes eval_interval. A worker
+**   starting a trial removes the checkpoint temporaries a killed writer left in the
+**   trial's directories (tr_ckpt_temps_remove: never one a live writer holds).
 ** - Sample sweeps (sample_checkpoint set): a worker runs sw_infer_run with the
 **   same hooks; no checkpoints, an interrupted trial runs again from the start.
 ** - Test seams (environment, read by workers): HPS_TEST_CRASH="IDX:SIG[:ATTEMPT]"

@@ -598,3 +598,32 @@ Test(sw_sched, status_shows_a_running_trial_whose_lease_expired_as_stale_with_wh
   const char *stale = strstr(out, "STALE (last heard 15m0"), *row = strstr(out, "#1 ");
   cr_assert(stale && row && row < stale && !memchr(row, '\n', (size_t)(stale - row)), "not trial 1's row: %s", out);
 }
+
+Test(sw_sched, a_checkpoint_temporary_left_by_a_killed_writer_is_removed_when_the_trial_resumes) {
+  write_spec("tmpck", "[0.001]", 1, 80, 1, 0, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=10", NULL};
+  const char *args[] = {"run", "tmpck.yaml", "--quiet", NULL};
+  pid_t pid = start("run1.log", slow, args);
+  int ready = 0;
+  for (int i = 0; i < 3000 && !ready; i++) {
+    sleep_ms(20);
+    ready = db_try_int("SELECT count(*) FROM trials WHERE status = 'running' AND checkpoint_step >= 10") == 1;
+  }
+  cr_assert(ready, "no checkpoint: %s", slurp("run1.log"));
+  kill(pid, SIGINT);
+  cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
+  /* What kill -9 in the middle of a save leaves beside the checkpoint. */
+  sqlite3 *db = db_open();
+  char ckpt[1024], tmp[1400];
+  q_text(db, "SELECT checkpoint FROM trials", ckpt, sizeof ckpt);
+  sqlite3_close(db);
+  cr_assert(ckpt[0]);
+  snprintf(tmp, sizeof tmp, "%s/%s.tmp.k9Xq2Z", ckpt[0] == '/' ? "" : dir, ckpt); /* relative to the runner's cwd */
+  FILE *f = fopen(tmp, "w");
+  cr_assert_not_null(f, "%s", tmp);
+  fputs("half a checkpoint", f);
+  fclose(f);
+  cr_assert_eq(run("run2.log", NULL, args), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
+  cr_assert_neq(access(tmp, F_OK), 0, "%s is still there", tmp);
+}

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,6 +59,48 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
   return 0;
 }
 
+/* mkstemp "<path>.tmp.XXXXXX" into tmp (n bytes), locked (flock) for as long as it is
+** open: tr_ckpt_temps_remove never takes a temporary a live writer owns. One a cleaner
+** removed between mkstemp and flock (then unlinked) is replaced. -1 with errno on failure. */
+static int temp_create(const char *path, char *tmp, size_t n) {
+  for (int tries = 0; tries < 8; tries++) {
+    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return -1;
+    struct stat sb;
+    if (flock(fd, LOCK_EX) == 0 && fstat(fd, &sb) == 0 && sb.st_nlink > 0) return fd;
+    close(fd);
+  }
+  errno = EAGAIN;
+  return -1;
+}
+
+/* "<name>.tmp.XXXXXX": a temporary of temp_create (the 6 characters of mkstemp). */
+static int is_temp_name(const char *name) {
+  size_t n = strlen(name);
+  return n > 11 && memcmp(name + n - 11, ".tmp.", 5) == 0;
+}
+
+int tr_ckpt_temps_remove(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  int n = 0;
+  struct dirent *e;
+  char p[TR_PATH_MAX + 300];
+  while ((e = readdir(d))) {
+    if (!is_temp_name(e->d_name)) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat sb;
+    /* Unlinked while we hold the lock: a writer that locks it next sees nlink 0. */
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(p) == 0) n++;
+    close(fd);
+  }
+  closedir(d);
+  return n;
+}
+
 int tr_ckpt_save(const char *path, const TrCkpt *c, TrErr *err) {
   Buf b = {0};
   uint32_t ver = TR_CKPT_VERSION, res = 0;
@@ -98,19 +142,21 @@ int tr_ckpt_save(const char *path, const TrCkpt *c, TrErr *err) {
     free(b.p);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
   }
-  snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
   int rc = TR_OK;
-  int fd = mkstemp(tmp);
+  int fd = temp_create(path, tmp, pl + 16);
   if (fd < 0) {
     rc = tr_err_set(err, TR_EIO, "%s: cannot create temp file: %s", path, strerror(errno));
   } else {
     if (write_all(fd, b.p, b.n) || fsync(fd)) {
       rc = tr_err_set(err, TR_EIO, "%s: write failed: %s", path, strerror(errno));
-      close(fd);
       unlink(tmp);
-    } else if (close(fd) || rename(tmp, path)) {
+      close(fd);
+    } else if (rename(tmp, path)) { /* renamed under our lock: no cleaner takes it meanwhile */
       rc = tr_err_set(err, TR_EIO, "%s: cannot rename temp file: %s", path, strerror(errno));
       unlink(tmp);
+      close(fd);
+    } else if (close(fd)) {
+      rc = tr_err_set(err, TR_EIO, "%s: close failed: %s", path, strerror(errno));
     } else {
       int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY);
       if (dfd >= 0) {
