@@ -165,7 +165,9 @@ typedef struct RsTrialResult {
 int rs_trial_finish(RsStore *st, int64_t trial_id, int64_t claim_token, RsStatus status,
                     const RsTrialResult *res);
 /* Ctrl-C: this worker's running trials of the sweep (sweep_id <= 0: of every
-** sweep) become interrupted, claimable again for a resume. n_marked may be NULL. */
+** sweep) become interrupted, claimable again for a resume. n_marked may be NULL.
+** If the write fails because the WAL cannot grow (disk full, `ulimit -f`), the WAL
+** is checkpointed and truncated (freeing its space) and the write tried once more. */
 int rs_trials_mark_interrupted(RsStore *st, int64_t sweep_id, const char *worker,
                                size_t *n_marked);
 

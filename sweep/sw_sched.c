@@ -556,15 +556,22 @@ static const char *trial_params(Coord *k, int idx) {
   return idx >= 0 && (size_t)idx < k->c->n_trials ? k->c->trials[idx].params_json : "{}";
 }
 
-static void slot_line(Coord *k, int si, char *line) {
-  Slot *s = &k->slots[si];
+/* An event of the given kind about the trial cl of slot si. */
+static SwEvent slot_event(Coord *k, int si, const RsClaim *cl, SwEventKind kind) {
   SwEvent e;
   memset(&e, 0, sizeof e);
+  e.kind = kind;
   e.slot = si;
-  e.idx = s->claim.idx;
-  e.trial_id = s->claim.trial_id;
-  e.attempt = s->claim.attempts;
-  e.params = trial_params(k, s->claim.idx);
+  e.idx = cl->idx;
+  e.trial_id = cl->trial_id;
+  e.attempt = cl->attempts;
+  e.params = trial_params(k, cl->idx);
+  return e;
+}
+
+static void slot_line(Coord *k, int si, char *line) {
+  Slot *s = &k->slots[si];
+  SwEvent e = slot_event(k, si, &s->claim, SW_EV_LOG);
   if (strncmp(line, TAG_PROGRESS, strlen(TAG_PROGRESS)) == 0) {
     long long step = 0, total = 0;
     double loss = NAN, tps = NAN;
@@ -586,7 +593,6 @@ static void slot_line(Coord *k, int si, char *line) {
   }
   snprintf(s->tail[s->ntail % SW_LOG_TAIL], sizeof s->tail[0], "%s", line);
   s->ntail++;
-  e.kind = SW_EV_LOG;
   e.text = line;
   emit(k, &e);
 }
@@ -671,15 +677,8 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
   k->nrun++;
   if (rc) return rc; /* the worker runs (and records itself); the coordinator cannot go on */
   k->stats->started++;
-  SwEvent ev;
-  memset(&ev, 0, sizeof ev);
-  ev.kind = SW_EV_START;
-  ev.slot = si;
-  ev.idx = cl->idx;
-  ev.trial_id = cl->trial_id;
-  ev.attempt = cl->attempts;
+  SwEvent ev = slot_event(k, si, cl, SW_EV_START);
   ev.claim_kind = cl->kind;
-  ev.params = trial_params(k, cl->idx);
   ev.from_step = cl->checkpoint ? cl->checkpoint_step : -1;
   ev.total_steps = k->c->sample_checkpoint ? 0 : tr_config_total_steps(&k->c->trials[cl->idx].config);
   s->total = ev.total_steps;
@@ -726,14 +725,7 @@ static int slot_record(Coord *k, int si, int ws, int stopping, int store_exit) {
 static void slot_emit_end(Coord *k, int si, const RsTrial *t) {
   Slot *s = &k->slots[si];
   const RsClaim *cl = &s->claim;
-  SwEvent e;
-  memset(&e, 0, sizeof e);
-  e.kind = SW_EV_END;
-  e.slot = si;
-  e.idx = cl->idx;
-  e.trial_id = cl->trial_id;
-  e.attempt = cl->attempts;
-  e.params = trial_params(k, cl->idx);
+  SwEvent e = slot_event(k, si, cl, SW_EV_END);
   int mine = t->claim_token == cl->claim_token && t->status != RS_RUNNING;
   e.status = mine ? (int)t->status : RS_RUNNING;
   e.metric = t->best_metric;
