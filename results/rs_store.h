@@ -45,9 +45,11 @@ typedef struct sqlite3 sqlite3;
 #define RS_BUSY_BUDGET 600.0
 
 enum {
-  RS_OPEN_CREATE = 0,   /* read-write; create the file (schema v1) if missing */
-  RS_OPEN_EXISTING = 1, /* read-write; the file must exist */
-  RS_OPEN_READONLY = 2  /* read-only (SQLITE_OPEN_READONLY, WAL): status, reports */
+  RS_OPEN_CREATE = 0,   /* read-write; create the file (RS_SCHEMA_VERSION) if missing;
+                           an older schema is migrated */
+  RS_OPEN_EXISTING = 1, /* read-write; the file must exist; an older schema is migrated */
+  RS_OPEN_READONLY = 2  /* read-only (SQLITE_OPEN_READONLY, WAL): status, reports; an
+                           older schema (>= 1) is read as it is */
 };
 
 typedef enum RsStatus {

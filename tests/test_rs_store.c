@@ -72,19 +72,21 @@ static RsMetric metric(int64_t step, const char *name, double v) {
   return (RsMetric){step, step * 64, step * 0.1, v, name};
 }
 
-Test(rs_store, new_file_gets_schema_v1_wal_and_application_id) {
+Test(rs_store, new_file_gets_the_current_schema_wal_and_application_id) {
   RsStore *st = open_rw();
   cr_expect_eq(scalar(st, "PRAGMA user_version"), RS_SCHEMA_VERSION);
   cr_expect_eq(scalar(st, "PRAGMA application_id"), RS_APPLICATION_ID);
   cr_expect_eq(scalar(st, "SELECT count(*) FROM sqlite_master WHERE name IN "
                           "('sweeps','trials','metrics','events','trial_params','trials_view')"), 6);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM pragma_table_info('trials') WHERE name IN "
+                          "('failures','reclaims','no_retry','heartbeat')"), 4, "the v2 columns");
   sqlite3_stmt *s;
   sqlite3_prepare_v2(rs_store_sqlite(st), "PRAGMA journal_mode", -1, &s, NULL);
   cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
   cr_expect_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
   sqlite3_finalize(s);
   rs_store_close(st);
-  st = open_rw(); /* reopening an existing v1 file changes nothing */
+  st = open_rw(); /* reopening an existing file changes nothing */
   cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind = 'create'"), 1);
   rs_store_close(st);
 }
