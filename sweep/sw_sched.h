@@ -23,7 +23,8 @@
 **   failures < max_attempts (interruptions and reclaims do not count); a retry
 **   starts from step 0. A worker SIGKILLed while the system's OOM-kill count
 **   (/proc/vmstat oom_kill) rose was OOM-killed: failed with no_retry (the same
-**   config would be killed again); any other SIGKILL is an ordinary failure.
+**   config would be killed again); any other SIGKILL is an ordinary failure, and
+**   so is every SIGKILL where the kernel reports no such count.
 ** - Any store error (the coordinator's, or a worker's: exit WEXIT_STORE) is fatal:
 **   claim nothing more, SIGTERM the workers (SIGKILL after SW_STOP_GRACE s),
 **   record their trials interrupted where the store still allows, and return

@@ -68,7 +68,8 @@ static int temp_create(const char *path, char *tmp, size_t n) {
     int fd = mkstemp(tmp);
     if (fd < 0) return -1;
     struct stat sb;
-    if (flock(fd, LOCK_EX) == 0 && fstat(fd, &sb) == 0 && sb.st_nlink > 0) return fd;
+    /* No flock on this file system: no cleaner can lock (and remove) it either. */
+    if (flock(fd, LOCK_EX) != 0 || (fstat(fd, &sb) == 0 && sb.st_nlink > 0)) return fd;
     close(fd);
   }
   errno = EAGAIN;
