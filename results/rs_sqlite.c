@@ -606,6 +606,8 @@ static int claim_give_up(RsStore *st, ClaimArgs *a, int64_t trial_id, int64_t to
   sqlite3_bind_double(s, 3, now);
   bind_text(s, 4, why);
   if ((rc = sq_done_final(st, s, "claim: give up"))) return rc;
+  if (sqlite3_changes(sq_of(st)->db) != 1) /* cannot happen under the write lock; never loop on it */
+    return rs_store_fail(st, TR_EDB, "claim: trial %lld changed under the write lock", (long long)trial_id);
   return event_insert(st, a->sweep_id, trial_id, "fail", why);
 }
 
@@ -615,38 +617,29 @@ static int claim_body(RsStore *st, void *arg) {
   rs_claim_clear(o);
   double now = rs_store_now(st);
   sqlite3_stmt *s;
-  int rc, r, reclaims;
-  RsStatus was;
-  do {
-    rc = sq_prep(st,
-                 "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker, "
-                 "reclaims FROM trials WHERE sweep_id = ?1 AND (status IN ('pending', 'interrupted') "
-                 "  OR (status = 'running' AND (lease_until IS NULL OR lease_until < ?2)) "
-                 "  OR (status = 'failed' AND failures < ?3 AND no_retry = 0)) "
-                 "ORDER BY CASE status WHEN 'interrupted' THEN 0 WHEN 'running' THEN 1 "
-                 "  WHEN 'pending' THEN 2 ELSE 3 END, idx LIMIT 1",
-                 &s, "claim");
-    if (rc) return rc;
-    sqlite3_bind_int64(s, 1, a->sweep_id);
-    sqlite3_bind_double(s, 2, now);
-    sqlite3_bind_int(s, 3, a->max_attempts);
-    r = sqlite3_step(s);
-    if (r != SQLITE_ROW) {
-      sqlite3_finalize(s);
-      return r == SQLITE_DONE ? claim_none(st, a, now) : sq_fail(st, r, "claim");
-    }
-    was = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2));
-    reclaims = sqlite3_column_int(s, 10);
-    if (was == RS_RUNNING && reclaims >= st->reclaim_max) {
-      int64_t id = sqlite3_column_int64(s, 0), token = sqlite3_column_int64(s, 8);
-      sqlite3_finalize(s);
-      if ((rc = claim_give_up(st, a, id, token, reclaims, now))) return rc;
-      s = NULL;
-    }
-  } while (!s);
+  int rc;
+pick: /* again after failing a trial that keeps dying (claim_give_up) */
+  rc = sq_prep(st,
+                   "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker, "
+                   "reclaims FROM trials WHERE sweep_id = ?1 AND (status IN ('pending', 'interrupted') "
+                   "  OR (status = 'running' AND (lease_until IS NULL OR lease_until < ?2)) "
+                   "  OR (status = 'failed' AND failures < ?3 AND no_retry = 0)) "
+                   "ORDER BY CASE status WHEN 'interrupted' THEN 0 WHEN 'running' THEN 1 "
+                   "  WHEN 'pending' THEN 2 ELSE 3 END, idx LIMIT 1",
+                   &s, "claim");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  sqlite3_bind_double(s, 2, now);
+  sqlite3_bind_int(s, 3, a->max_attempts);
+  int r = sqlite3_step(s);
+  if (r != SQLITE_ROW) {
+    sqlite3_finalize(s);
+    return r == SQLITE_DONE ? claim_none(st, a, now) : sq_fail(st, r, "claim");
+  }
   int oom = 0;
   o->trial_id = sqlite3_column_int64(s, 0);
   o->idx = sqlite3_column_int(s, 1);
+  RsStatus was = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2));
   o->seed = sqlite3_column_int64(s, 3);
   o->config_json = col_text(s, 4, &oom);
   o->checkpoint = col_text(s, 5, &oom);
@@ -656,7 +649,14 @@ static int claim_body(RsStore *st, void *arg) {
   char prev_worker[128];
   snprintf(prev_worker, sizeof prev_worker, "%s",
            sqlite3_column_text(s, 9) ? (const char *)sqlite3_column_text(s, 9) : "?");
+  int reclaims = sqlite3_column_int(s, 10);
   sqlite3_finalize(s);
+  if (was == RS_RUNNING && reclaims >= st->reclaim_max) {
+    int64_t id = o->trial_id;
+    rs_claim_clear(o);
+    if ((rc = claim_give_up(st, a, id, token, reclaims, now))) return rc;
+    goto pick;
+  }
   if (oom) return rs_store_fail(st, TR_ENOMEM, "claim: out of memory");
   o->kind = was == RS_INTERRUPTED ? "resume" : was == RS_RUNNING ? "reclaim" : was == RS_FAILED ? "retry" : "claim";
   if (was == RS_FAILED || !o->checkpoint) { /* a retry starts over: the failure may lie in the state */

@@ -32,7 +32,8 @@
 #define BACKOFF_MAX 5.0
 #define SW_STOP_GRACE 10.0       /* seconds workers get to stop after a fatal error, then SIGKILL */
 
-/* Worker exit codes (the coordinator records `failed` for anything but 0). */
+/* Worker exit codes. Without a recorded result the coordinator records `failed`,
+** except for WEXIT_STORE (the store failed, not the trial: `interrupted`, and fatal). */
 enum { WEXIT_OK = 0, WEXIT_STORE = 3, WEXIT_SETUP = 4 };
 
 static double mono_now(void) {
