@@ -51,6 +51,7 @@ struct RsStore {
   char *path;                 /* file path or URL, for messages */
   int readonly;
   double (*now)(void *ctx);   /* unix seconds */
+  int reclaim_max;            /* RS_RECLAIM_MAX unless set */
   void *now_ctx;
   int errcode;
   char errmsg[TR_ERR_MSG_MAX];

@@ -1,5 +1,5 @@
 /*
-** rs_schema.h: the documented SQLite schema of an hpsweep database (version 1).
+** rs_schema.h: the documented SQLite schema of an hpsweep database (version 2).
 **
 ** Contract: table and column names are a public interface (users' SQL and the
 ** README's example queries rely on them); later versions only add, through
@@ -16,7 +16,7 @@
 #ifndef RS_SCHEMA_H
 #define RS_SCHEMA_H
 
-#define RS_SCHEMA_VERSION 1
+#define RS_SCHEMA_VERSION 2
 /* PRAGMA application_id of every hpsweep database ('HPSW'): tells ours from other SQLite files. */
 #define RS_APPLICATION_ID 0x48505357
 
@@ -43,7 +43,7 @@
   "  seed INTEGER NOT NULL,            -- train.seed of this trial\n" \
   "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN\n" \
   "    ('pending','running','completed','failed','diverged','interrupted')),\n" \
-  "  attempts INTEGER NOT NULL DEFAULT 0, -- claims so far (retries = attempts - 1)\n" \
+  "  attempts INTEGER NOT NULL DEFAULT 0, -- claims so far (resumes, reclaims and retries all count)\n" \
   "  worker TEXT,                      -- host:pid of the runner holding the claim\n" \
   "  lease_until REAL,                 -- a running trial past its lease may be reclaimed\n" \
   "  claim_token INTEGER NOT NULL DEFAULT 0, -- bumped at each claim; writes must match it\n" \
@@ -87,5 +87,21 @@
   "  SELECT s.name AS sweep, t.id AS trial, t.idx, t.status, t.seed, t.params,\n" \
   "         t.best_metric, t.final_metric, t.best_step, t.steps, t.tokens, t.wall_seconds, t.error\n" \
   "  FROM trials t JOIN sweeps s ON s.id = t.sweep_id;\n"
+
+/* Version 2 (from 1): retries count failures, not claims; lease reclaims are capped;
+** a running trial's last sign of life. A v1 database gets failures = attempts for its
+** failed trials (the old budget: they are retried no more than before).
+**   failures   failed attempts: a failed trial is retried while failures < 1 + max_retries
+**   reclaims   times its lease expired and another runner took it over since its last
+**              checkpoint (more than RS_RECLAIM_MAX: failed for good)
+**   no_retry   1: failed in a way a retry with the same config repeats (killed by the
+**              OOM killer, the lease expired too often): never retried
+**   heartbeat  when the runner holding the claim was last heard from (claim, heartbeat) */
+#define RS_SCHEMA_V2 \
+  "ALTER TABLE trials ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;\n" \
+  "ALTER TABLE trials ADD COLUMN reclaims INTEGER NOT NULL DEFAULT 0;\n" \
+  "ALTER TABLE trials ADD COLUMN no_retry INTEGER NOT NULL DEFAULT 0;\n" \
+  "ALTER TABLE trials ADD COLUMN heartbeat REAL;\n" \
+  "UPDATE trials SET failures = attempts WHERE status = 'failed';\n"
 
 #endif

@@ -34,6 +34,7 @@ typedef struct Sq {
   sqlite3 *db;
   int last_rc;   /* extended code of the last SQLite failure (retry decisions) */
   int sync_full; /* current PRAGMA synchronous: 1 FULL, 0 NORMAL, -1 unknown */
+  int version;   /* schema version of the file (reads of a read-only v1 file skip v2 columns) */
   TrRng rng;     /* backoff jitter, so colliding writers spread out */
 } Sq;
 
@@ -45,6 +46,8 @@ static int sq_fail(RsStore *st, int rc, const char *what) {
   Sq *sq = sq_of(st);
   sq->last_rc = rc;
   const char *m = sq->db ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc);
+  if (rc == SQLITE_READONLY_DBMOVED) /* SQLite's own text ("readonly database") misleads */
+    return rs_store_fail(st, TR_EDB, "%s: the database file was moved or deleted while in use", what);
   return rs_store_fail(st, TR_EDB, "%s: %s", what, m);
 }
 
@@ -196,7 +199,7 @@ static int inspect_body(RsStore *st, void *arg) {
 
 /* Migrations: migrations[v] takes a database from version v to v + 1. Version 0
 ** is an empty file; later versions append here and bump RS_SCHEMA_VERSION. */
-static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1};
+static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1, RS_SCHEMA_V2};
 
 static int migrate_body(RsStore *st, void *arg) {
   (void)arg;
@@ -215,7 +218,10 @@ static int migrate_body(RsStore *st, void *arg) {
     snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", RS_APPLICATION_ID,
              RS_SCHEMA_VERSION);
     if ((rc = sq_exec(st, sql, "set schema version"))) return rc;
-    if (in.version == 0) rc = event_insert(st, 0, 0, "create", "database created (schema version 1)");
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s (schema version %d)", in.version == 0 ? "database created" : "schema migrated",
+             RS_SCHEMA_VERSION);
+    rc = event_insert(st, 0, 0, in.version == 0 ? "create" : "migrate", msg);
   }
   return rc;
 }
@@ -344,8 +350,12 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
                            "written by a newer hpsweep (schema version %lld; this build knows up to %d): "
                            "upgrade hpsweep",
                            (long long)in.version, RS_SCHEMA_VERSION);
-    else if (in.version < 1 && flags == RS_OPEN_READONLY) /* read-only reads every version 1..current */
-      code = rs_store_fail(st, TR_EFORMAT, "empty file, not an hpsweep database");
+    else if (in.version < 1 && flags == RS_OPEN_READONLY) /* a v1 file is read as it is (no v2 columns) */
+      code = in.n_objects == 0
+                 ? rs_store_fail(st, TR_EFORMAT, "empty file, not an hpsweep database")
+                 : rs_store_fail(st, TR_EFORMAT,
+                                 "schema version %lld is older than %d: open it once read-write to migrate",
+                                 (long long)in.version, RS_SCHEMA_VERSION);
   }
   if (!code && flags != RS_OPEN_READONLY) {
     /* WAL is persistent in the file; setting it again is a no-op. */
@@ -367,6 +377,7 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
     if (!code) code = sq_exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys");
     if (!code && in.version < RS_SCHEMA_VERSION) code = sq_txn(st, SQ_DURABLE, migrate_body, NULL);
   }
+  sq->version = flags == RS_OPEN_READONLY ? (int)in.version : RS_SCHEMA_VERSION;
   if (code) {
     tr_err_set(err, code, "%s", st->errmsg);
     sq_close(st);
@@ -643,15 +654,17 @@ static int counts_body(RsStore *st, void *arg) {
   CountArgs *a = arg;
   memset(a->out, 0, sizeof *a->out);
   sqlite3_stmt *s;
-  int rc = sq_prep(st, "SELECT status, count(*) FROM trials WHERE sweep_id = ?1 GROUP BY status", &s,
-                   "count trials");
+  int rc = sq_prep(st, "SELECT status, count(*), sum(lease_until < ?2) FROM trials WHERE sweep_id = ?1 "
+                   "GROUP BY status", &s, "count trials");
   if (rc) return rc;
   sqlite3_bind_int64(s, 1, a->sweep_id);
+  sqlite3_bind_double(s, 2, rs_store_now(st));
   int r;
   while ((r = sqlite3_step(s)) == SQLITE_ROW) {
     int k = rs_status_parse((const char *)sqlite3_column_text(s, 0));
     int64_t c = sqlite3_column_int64(s, 1);
     if (k >= 0) a->out->n[k] = c;
+    if (k == RS_RUNNING) a->out->stale = sqlite3_column_int64(s, 2);
     a->out->total += c;
   }
   if (r != SQLITE_DONE) rc = sq_fail(st, r, "count trials");
@@ -754,17 +767,42 @@ static int claim_none(RsStore *st, ClaimArgs *a, double now) {
   return rc;
 }
 
+/* A trial whose lease expired RS_RECLAIM_MAX times already, with no new checkpoint
+** in between: its worker keeps dying (or hanging, or taking the machine down) whoever
+** runs it. Fail it for good instead of a new reclaim. */
+static int claim_give_up(RsStore *st, ClaimArgs *a, int64_t trial_id, int64_t token, int reclaims, double now) {
+  char why[96];
+  snprintf(why, sizeof why, "lease expired %d times without progress: the worker keeps dying", reclaims + 1);
+  sqlite3_stmt *s;
+  int rc = sq_prep(st,
+                   "UPDATE trials SET status = 'failed', failures = failures + 1, no_retry = 1, "
+                   "claim_token = claim_token + 1, lease_until = NULL, ended = ?3, error = ?4 "
+                   "WHERE id = ?1 AND claim_token = ?2",
+                   &s, "claim: give up");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, trial_id);
+  sqlite3_bind_int64(s, 2, token);
+  sqlite3_bind_double(s, 3, now);
+  bind_text(s, 4, why);
+  if ((rc = sq_done_final(st, s, "claim: give up"))) return rc;
+  if (sqlite3_changes(sq_of(st)->db) != 1) /* cannot happen under the write lock; never loop on it */
+    return rs_store_fail(st, TR_EDB, "claim: trial %lld changed under the write lock", (long long)trial_id);
+  return event_insert(st, a->sweep_id, trial_id, "fail", why);
+}
+
 static int claim_body(RsStore *st, void *arg) {
   ClaimArgs *a = arg;
   RsClaim *o = a->out;
   rs_claim_clear(o);
   double now = rs_store_now(st);
   sqlite3_stmt *s;
-  int rc = sq_prep(st,
-                   "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker "
-                   "FROM trials WHERE sweep_id = ?1 AND (status IN ('pending', 'interrupted') "
+  int rc;
+pick: /* again after failing a trial that keeps dying (claim_give_up) */
+  rc = sq_prep(st,
+                   "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker, "
+                   "reclaims FROM trials WHERE sweep_id = ?1 AND (status IN ('pending', 'interrupted') "
                    "  OR (status = 'running' AND (lease_until IS NULL OR lease_until < ?2)) "
-                   "  OR (status = 'failed' AND attempts < ?3)) "
+                   "  OR (status = 'failed' AND failures < ?3 AND no_retry = 0)) "
                    "ORDER BY CASE status WHEN 'interrupted' THEN 0 WHEN 'running' THEN 1 "
                    "  WHEN 'pending' THEN 2 ELSE 3 END, idx LIMIT 1",
                    &s, "claim");
@@ -790,7 +828,14 @@ static int claim_body(RsStore *st, void *arg) {
   char prev_worker[128];
   snprintf(prev_worker, sizeof prev_worker, "%s",
            sqlite3_column_text(s, 9) ? (const char *)sqlite3_column_text(s, 9) : "?");
+  int reclaims = sqlite3_column_int(s, 10);
   sqlite3_finalize(s);
+  if (was == RS_RUNNING && reclaims >= st->reclaim_max) {
+    int64_t id = o->trial_id;
+    rs_claim_clear(o);
+    if ((rc = claim_give_up(st, a, id, token, reclaims, now))) return rc;
+    goto pick;
+  }
   if (oom) return rs_store_fail(st, TR_ENOMEM, "claim: out of memory");
   o->kind = was == RS_INTERRUPTED ? "resume" : was == RS_RUNNING ? "reclaim" : was == RS_FAILED ? "retry" : "claim";
   if (was == RS_FAILED || !o->checkpoint) { /* a retry starts over: the failure may lie in the state */
@@ -810,6 +855,7 @@ static int claim_body(RsStore *st, void *arg) {
 
   rc = sq_prep(st,
                "UPDATE trials SET status = 'running', worker = ?3, lease_until = ?4, attempts = attempts + 1, "
+               "reclaims = reclaims + ?8, heartbeat = ?5, "
                "claim_token = claim_token + 1, started = ?5, ended = NULL, error = NULL, final_metric = NULL, "
                "best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, wall_seconds = NULL, "
                "flops = NULL, summary = NULL, checkpoint = ?6, checkpoint_step = ?7 "
@@ -823,6 +869,7 @@ static int claim_body(RsStore *st, void *arg) {
   sqlite3_bind_double(s, 5, now);
   bind_text(s, 6, o->checkpoint);
   if (o->checkpoint) sqlite3_bind_int64(s, 7, o->checkpoint_step);
+  sqlite3_bind_int(s, 8, was == RS_RUNNING);
   rc = sq_done_final(st, s, "claim");
   if (rc) return rc;
   if (sqlite3_changes(sq_of(st)->db) != 1) /* cannot happen under the write lock */
@@ -895,9 +942,10 @@ static int held_run(RsStore *st, HeldArgs *a, sqlite3_stmt *s) {
 static int heartbeat_body(RsStore *st, void *arg) {
   HeldArgs *a = arg;
   sqlite3_stmt *s;
-  int rc = held_update(st, a, "UPDATE trials SET lease_until = ?3" HELD, &s);
+  int rc = held_update(st, a, "UPDATE trials SET lease_until = ?3 + ?4, heartbeat = ?3" HELD, &s);
   if (rc) return rc;
-  sqlite3_bind_double(s, 3, rs_store_now(st) + a->real1);
+  sqlite3_bind_double(s, 3, rs_store_now(st));
+  sqlite3_bind_double(s, 4, a->real1);
   return held_run(st, a, s);
 }
 
@@ -909,7 +957,8 @@ static int sq_trial_heartbeat(RsStore *st, int64_t trial_id, int64_t token, doub
 static int checkpoint_body(RsStore *st, void *arg) {
   HeldArgs *a = arg;
   sqlite3_stmt *s;
-  int rc = held_update(st, a, "UPDATE trials SET checkpoint = ?3, checkpoint_step = ?4" HELD, &s);
+  /* Progress: the reclaims that cap "a worker that keeps dying" count from here. */
+  int rc = held_update(st, a, "UPDATE trials SET checkpoint = ?3, checkpoint_step = ?4, reclaims = 0" HELD, &s);
   if (rc) return rc;
   bind_text(s, 3, a->text1);
   sqlite3_bind_int64(s, 4, a->int1);
@@ -946,7 +995,8 @@ static int finish_body(RsStore *st, void *arg) {
   int rc = held_update(st, a,
                        "UPDATE trials SET status = ?3, ended = ?4, lease_until = NULL, final_metric = ?5, "
                        "best_metric = ?6, best_step = ?7, steps = ?8, tokens = ?9, wall_seconds = ?10, "
-                       "flops = ?11, summary = ?12, error = ?13" HELD,
+                       "flops = ?11, summary = ?12, error = ?13, failures = failures + (?3 = 'failed'), "
+                       "no_retry = ?14" HELD,
                        &s);
   if (rc) return rc;
   bind_text(s, 3, rs_status_name(a->status));
@@ -960,6 +1010,7 @@ static int finish_body(RsStore *st, void *arg) {
   bind_real(s, 11, r->flops);
   bind_text(s, 12, r->summary_json);
   bind_text(s, 13, r->error);
+  sqlite3_bind_int(s, 14, a->status == RS_FAILED && r->no_retry);
   if ((rc = held_run(st, a, s))) return rc;
   static const char *const kinds[RS_STATUS_COUNT] = {"?", "?", "complete", "fail", "diverge", "interrupt"};
   char msg[320];
@@ -1019,6 +1070,14 @@ static int interrupt_body(RsStore *st, void *arg) {
 static int sq_trials_mark_interrupted(RsStore *st, int64_t sweep_id, const char *worker, size_t *n_marked) {
   InterruptArgs a = {sweep_id, worker, 0};
   int rc = sq_txn(st, SQ_DURABLE, interrupt_body, &a);
+  Sq *sq = sq_of(st);
+  int lr = sq->last_rc & 0xff;
+  if (rc == TR_EDB && (lr == SQLITE_FULL || lr == SQLITE_IOERR)) {
+    /* The WAL cannot grow (disk full, `ulimit -f`): move it into the database and
+    ** truncate it, which frees its space, then try once more from its start. */
+    sqlite3_wal_checkpoint_v2(sq->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    rc = sq_txn(st, SQ_DURABLE, interrupt_body, &a);
+  }
   *n_marked = rc ? 0 : a.n;
   return rc;
 }
@@ -1097,8 +1156,12 @@ static int running_body(RsStore *st, void *arg) {
   a->v = NULL;
   a->n = 0;
   sqlite3_stmt *s = NULL, *m = NULL;
-  int rc = sq_prep(st, "SELECT id, idx, attempts, worker, params, started, lease_until FROM trials "
-                       "WHERE sweep_id = ?1 AND status = 'running' ORDER BY idx", &s, "list running trials");
+  int rc = sq_prep(st, sq_of(st)->version >= 2
+                           ? "SELECT id, idx, attempts, worker, params, started, lease_until, heartbeat FROM trials "
+                             "WHERE sweep_id = ?1 AND status = 'running' ORDER BY idx"
+                           : "SELECT id, idx, attempts, worker, params, started, lease_until, NULL FROM trials "
+                             "WHERE sweep_id = ?1 AND status = 'running' ORDER BY idx",
+                   &s, "list running trials");
   /* The PRIMARY KEY (trial_id, name, step) makes each of these one index probe. */
   if (!rc) rc = sq_prep(st, "SELECT step, tokens, seconds, value FROM metrics "
                             "WHERE trial_id = ?1 AND name = ?2 ORDER BY step DESC LIMIT 1", &m,
@@ -1119,6 +1182,7 @@ static int running_body(RsStore *st, void *arg) {
     x->params = col_text(s, 4, &oom);
     x->started = col_real(s, 5);
     x->lease_until = col_real(s, 6);
+    x->heartbeat = col_real(s, 7);
     x->step = x->tokens = -1;
     x->seconds = x->train_loss = x->val_loss = NAN;
     if (oom) rc = rs_store_fail(st, TR_ENOMEM, "list running trials: out of memory");

@@ -51,6 +51,10 @@ void rs_store_set_clock(RsStore *st, double (*now)(void *ctx), void *ctx) {
   st->now_ctx = now ? ctx : NULL;
 }
 
+void rs_store_set_reclaim_max(RsStore *st, int n) {
+  if (st) st->reclaim_max = n >= 0 ? n : RS_RECLAIM_MAX;
+}
+
 char *rs_strdup(const char *s, int *oom) {
   if (!s) return NULL;
   size_t n = strlen(s) + 1;
@@ -81,6 +85,7 @@ int rs_store_open(const char *url, int flags, RsStore **out, TrErr *err) {
   }
   st->readonly = (flags == RS_OPEN_READONLY);
   st->now = real_now;
+  st->reclaim_max = RS_RECLAIM_MAX;
   int rc = rs_sqlite_open(st, url, flags, err);
   if (rc != TR_OK) {
     free(st->path);
@@ -238,7 +243,7 @@ int rs_trial_finish(RsStore *st, int64_t trial_id, int64_t claim_token, RsStatus
   if (status != RS_COMPLETED && status != RS_FAILED && status != RS_DIVERGED && status != RS_INTERRUPTED)
     return rs_store_fail(st, TR_EINVAL, "trial %lld: cannot finish as '%s'", (long long)trial_id,
                          rs_status_name(status));
-  RsTrialResult none = {NAN, NAN, -1, 0, 0, 0, 0, NULL, NULL};
+  RsTrialResult none = {NAN, NAN, -1, 0, 0, 0, 0, NULL, NULL, 0};
   return st->ops->trial_finish(st, trial_id, claim_token, status, res ? res : &none);
 }
 

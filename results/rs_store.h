@@ -35,15 +35,22 @@ typedef struct sqlite3 sqlite3;
 ** trial was marked interrupted): stop working on it, record nothing more. */
 #define RS_LOST TR_ENOTFOUND
 
+/* A trial whose lease expired (its runner died or hung) is reclaimed at most this
+** many times without a new checkpoint in between; the next expiry makes it failed
+** for good ("lease expired N times without progress"). A checkpoint resets the count. */
+#define RS_RECLAIM_MAX 3
+
 /* Seconds a write keeps retrying SQLITE_BUSY before it gives up (an open
 ** write transaction in an sqlite3 shell is the only realistic cause). */
 #define RS_BUSY_BUDGET 600.0
 
 enum {
-  RS_OPEN_CREATE = 0,   /* read-write; create the file (schema v1) if missing */
-  RS_OPEN_EXISTING = 1, /* read-write; the file must exist */
-  RS_OPEN_READONLY = 2  /* read-only (SQLITE_OPEN_READONLY, WAL): status, reports; any schema
-                        ** version 1..current; immutable in a read-only directory (no -shm) */
+  RS_OPEN_CREATE = 0,   /* read-write; create the file (RS_SCHEMA_VERSION) if missing;
+                           an older schema is migrated */
+  RS_OPEN_EXISTING = 1, /* read-write; the file must exist; an older schema is migrated */
+  RS_OPEN_READONLY = 2  /* read-only (SQLITE_OPEN_READONLY, WAL): status, reports; an
+                           older schema (>= 1) is read as it is;
+                           immutable in a read-only directory with no -shm */
 };
 
 typedef enum RsStatus {
@@ -64,6 +71,8 @@ const char *rs_store_path(const RsStore *st);
 sqlite3 *rs_store_sqlite(RsStore *st);
 /* Test seam: the clock (unix seconds) used for leases and timestamps; NULL restores the real one. */
 void rs_store_set_clock(RsStore *st, double (*now)(void *ctx), void *ctx);
+/* The reclaim cap of this handle's claims (n < 0: RS_RECLAIM_MAX, the default). */
+void rs_store_set_reclaim_max(RsStore *st, int n);
 
 /* ---- sweeps ---- */
 
@@ -92,6 +101,7 @@ int rs_sweeps_list(RsStore *st, RsSweep **out, size_t *n);     /* by id; rs_swee
 typedef struct RsCounts {
   int64_t n[RS_STATUS_COUNT]; /* indexed by RsStatus */
   int64_t total;
+  int64_t stale;              /* of n[RS_RUNNING]: lease expired (the runner died or hangs) */
 } RsCounts;
 int rs_sweep_counts(RsStore *st, int64_t sweep_id, RsCounts *out);
 
@@ -133,16 +143,22 @@ void rs_claim_clear(RsClaim *c);
 
 /* Atomically take the next trial, in this order: interrupted ones ("resume"), then
 ** running ones whose lease expired ("reclaim": a dead worker's), then pending
-** ("claim"), then failed ones with attempts < max_attempts ("retry"); by idx
-** within each. The trial becomes running for `worker` until now + lease_seconds;
-** attempts and claim_token are bumped. A retry starts from scratch (checkpoint
+** ("claim"), then failed ones with failures < max_attempts and not no_retry
+** ("retry"); by idx within each. Only failures use up max_attempts (1 +
+** max_retries): interruptions and reclaims never do. A trial already reclaimed
+** RS_RECLAIM_MAX times since its last checkpoint whose lease expired again is not
+** claimed but made failed, no_retry, "lease expired N times without progress: the
+** worker keeps dying". The claimed trial
+** becomes running for `worker` until now + lease_seconds; attempts and claim_token
+** are bumped (reclaims too for a reclaim). A retry starts from scratch (checkpoint
 ** forgotten); otherwise with a checkpoint at step k, metrics after k are deleted,
 ** without one all its metrics are (one transaction). An event is logged. */
 int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
                    int max_attempts, RsClaim *out);
 /* Extend the lease to now + lease_seconds; RS_LOST if the claim is gone. */
 int rs_trial_heartbeat(RsStore *st, int64_t trial_id, int64_t claim_token, double lease_seconds);
-/* Record the latest checkpoint (path, step it holds); RS_LOST if the claim is gone. */
+/* Record the latest checkpoint (path, step it holds) and reset trials.reclaims (the
+** trial progresses); RS_LOST if the claim is gone. */
 int rs_trial_set_checkpoint(RsStore *st, int64_t trial_id, int64_t claim_token, const char *path,
                             int64_t step);
 /* The claimed checkpoint could not be loaded: forget it and delete all the trial's
@@ -156,13 +172,18 @@ typedef struct RsTrialResult {
   double wall_seconds, flops;
   const char *summary_json;         /* may be NULL */
   const char *error;                /* failed/diverged: reason + last log lines; may be NULL */
+  int no_retry;                     /* RS_FAILED: a retry with the same config would fail the
+                                       same way (OOM-killed): never retry it */
 } RsTrialResult;
 /* status: RS_COMPLETED, RS_FAILED, RS_DIVERGED or RS_INTERRUPTED. res may be NULL
-** (nothing measured). RS_LOST if the claim is gone (then nothing is written). */
+** (nothing measured). RS_FAILED counts one failure (trials.failures); the others
+** count none. RS_LOST if the claim is gone (then nothing is written). */
 int rs_trial_finish(RsStore *st, int64_t trial_id, int64_t claim_token, RsStatus status,
                     const RsTrialResult *res);
 /* Ctrl-C: this worker's running trials of the sweep (sweep_id <= 0: of every
-** sweep) become interrupted, claimable again for a resume. n_marked may be NULL. */
+** sweep) become interrupted, claimable again for a resume. n_marked may be NULL.
+** If the write fails because the WAL cannot grow (disk full, `ulimit -f`), the WAL
+** is checkpointed and truncated (freeing its space) and the write tried once more. */
 int rs_trials_mark_interrupted(RsStore *st, int64_t sweep_id, const char *worker,
                                size_t *n_marked);
 
@@ -178,12 +199,15 @@ typedef struct RsTrial {
 void rs_trial_clear(RsTrial *t);
 int rs_trial_get(RsStore *st, int64_t trial_id, RsTrial *out); /* TR_ENOTFOUND if none */
 
-/* For a status view: the sweep's running trials with their latest progress. */
+/* For a status view: the sweep's running trials with their latest progress. One
+** whose lease_until has passed is stale: its runner died or hangs (it is reclaimed
+** by the next runner); heartbeat tells since when. */
 typedef struct RsRunning {
   int64_t trial_id;
   int idx, attempts;
   char *worker, *params;   /* owned: rs_running_free */
   double started, lease_until;
+  double heartbeat;        /* last heard from its runner (claim or heartbeat); NaN if unknown (v1 file) */
   int64_t step, tokens;    /* of the latest metrics row, -1 if none yet */
   double seconds;          /* idem, NaN if none */
   double train_loss, val_loss; /* latest values, NaN if none */

@@ -49,7 +49,8 @@ static const char usage[] =
     "  --replace        delete the sweep of this name (records and checkpoints) first\n"
     "\n"
     "Checkpoints go to FILE.runs/SWEEP/ beside the database. Exit status: 0 when\n"
-    "every trial completed or diverged, 1 if some failed or the run was stopped,\n"
+    "every trial completed or diverged, 1 if some failed or the run was stopped\n"
+    "(by Ctrl-C, or by a database error while it ran: one line says which),\n"
     "2 for a bad spec or database.\n";
 
 static volatile sig_atomic_t stop_requests;
@@ -141,6 +142,8 @@ static int run_main(int argc, char **argv) {
     return 2;
   }
 
+  /* Over `ulimit -f` a write fails with EFBIG and is reported, instead of SIGXFSZ killing us. */
+  signal(SIGXFSZ, SIG_IGN);
   TrErr err;
   tr_err_clear(&err);
   SwSpec *spec = NULL;
@@ -219,7 +222,11 @@ static int run_main(int argc, char **argv) {
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   sw_progress_clear(prog);
-  if (rc) fprintf(stderr, "hpsweep run: %s\n", err.msg);
+  if (rc) { /* one line: the runner stopped its workers, their trials are interrupted where the store allowed */
+    fprintf(stderr, "hpsweep run: %s (stopped; run the same command again to resume once that is fixed)\n", err.msg);
+    status = 1;
+    goto out;
+  }
 
   /* Summary, from the database: other runners' trials count too. */
   RsCounts c;
@@ -250,7 +257,7 @@ static int run_main(int argc, char **argv) {
   if (stats.stopped)
     printf("stopped: run the same command again to resume (interrupted trials continue from their checkpoint)\n");
   printf("see: hpsweep top %s --db %s\n", name, db);
-  status = (rc || stats.stopped || c.n[RS_FAILED] || c.n[RS_INTERRUPTED] || c.n[RS_PENDING]) ? 1 : 0;
+  status = (stats.stopped || c.n[RS_FAILED] || c.n[RS_INTERRUPTED] || c.n[RS_PENDING]) ? 1 : 0;
 out:
   sw_progress_destroy(prog);
   rs_store_close(st);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -18,7 +19,9 @@ static const char usage[] =
     "usage: hpsweep status [SWEEP] [--db FILE]\n"
     "\n"
     "Show a sweep's progress from its database: trials by status, an ETA, and\n"
-    "each running trial with its latest step, loss and speed. Without SWEEP,\n"
+    "each running trial with its latest step, loss and speed; a running trial\n"
+    "whose lease expired is STALE (its runner died or hangs; the next runner\n"
+    "takes it over), with when it was last heard from. Without SWEEP,\n"
     "every sweep in the database. Opens the database read-only: use it from\n"
     "another shell while `hpsweep run` works.\n"
     "\n"
@@ -68,10 +71,15 @@ static int show(RsStore *st, const RsSweep *sw, int width) {
   }
   double left = 0, est = 0;
   int nest = 0;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts); /* the store's clock: leases are unix seconds */
+  double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
   for (size_t i = 0; i < n; i++) {
     int64_t total = db ? planned_steps(db, run[i].trial_id) : 0;
     v[i] = (SwViewTrial){run[i].trial_id, run[i].attempts, run[i].params, run[i].step < 0 ? 0 : run[i].step, total,
-                         run[i].train_loss, NAN};
+                         run[i].train_loss, NAN, NAN};
+    if (run[i].lease_until < now) /* its runner died or hangs (NaN lease: not stale) */
+      v[i].stale = isnan(run[i].heartbeat) ? INFINITY : now - run[i].heartbeat;
     if (run[i].step > 0 && run[i].seconds > 0)
       v[i].tokens_per_second = (double)run[i].tokens / run[i].seconds;
     double frac = total > 0 && run[i].step > 0 ? (double)run[i].step / (double)total : 0;

@@ -66,9 +66,12 @@ int sw_view_print(FILE *f, const char *sweep, const RsCounts *c, double eta, con
     const char *label;
   } parts[] = {{RS_COMPLETED, "completed"}, {RS_DIVERGED, "diverged"}, {RS_FAILED, "failed"},
                {RS_RUNNING, "running"}, {RS_INTERRUPTED, "interrupted"}, {RS_PENDING, "pending"}};
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
     if (c->n[parts[i].s] > 0 && k > 0 && (size_t)k < sizeof line)
       k += snprintf(line + k, sizeof line - (size_t)k, ", %lld %s", (long long)c->n[parts[i].s], parts[i].label);
+    if (parts[i].s == RS_RUNNING && c->stale > 0 && k > 0 && (size_t)k < sizeof line)
+      k += snprintf(line + k, sizeof line - (size_t)k, " (%lld stale)", (long long)c->stale);
+  }
   if (k > 0 && (size_t)k < sizeof line && done < c->total)
     snprintf(line + k, sizeof line - (size_t)k, " | ETA %s", e);
   put_line(f, line, width);
@@ -80,9 +83,15 @@ int sw_view_print(FILE *f, const char *sweep, const RsCounts *c, double eta, con
     if (isfinite(t[i].loss)) snprintf(loss, sizeof loss, "%.4f", t[i].loss);
     else snprintf(loss, sizeof loss, "-");
     fmt_count(tps, sizeof tps, t[i].tokens_per_second);
-    snprintf(line, sizeof line, "  #%-4lld a%d  step %-11s loss %-8s %6s tok/s  %s", (long long)t[i].trial_id,
-             t[i].attempt, step,
-             loss, tps, t[i].params ? t[i].params : "");
+    char ago[32], heard[64] = "lease expired";
+    sw_format_duration(ago, sizeof ago, t[i].stale);
+    if (isfinite(t[i].stale)) snprintf(heard, sizeof heard, "last heard %s ago", ago);
+    if (isnan(t[i].stale))
+      snprintf(line, sizeof line, "  #%-4lld a%d  step %-11s loss %-8s %6s tok/s  %s", (long long)t[i].trial_id,
+               t[i].attempt, step, loss, tps, t[i].params ? t[i].params : "");
+    else /* its runner died or hangs: the next runner takes it over */
+      snprintf(line, sizeof line, "  #%-4lld a%d  step %-11s loss %-8s STALE (%s)  %s", (long long)t[i].trial_id,
+               t[i].attempt, step, loss, heard, t[i].params ? t[i].params : "");
     put_line(f, line, width);
     lines++;
   }
@@ -226,7 +235,7 @@ void sw_progress_event(void *ud, const SwEvent *e) {
     r->active = 1;
     r->started = now;
     r->from = e->from_step > 0 ? e->from_step : 0;
-    r->v = (SwViewTrial){e->trial_id, e->attempt, e->params, r->from, e->total_steps, NAN, NAN};
+    r->v = (SwViewTrial){e->trial_id, e->attempt, e->params, r->from, e->total_steps, NAN, NAN, NAN};
     if (!p->live) {
       char from[64] = "";
       if (e->from_step >= 0) snprintf(from, sizeof from, " from step %lld", (long long)e->from_step);

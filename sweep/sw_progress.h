@@ -31,6 +31,8 @@ typedef struct SwViewTrial {
   int64_t step, total;   /* total 0: unknown (time budget) */
   double loss;           /* latest train loss, NaN if none yet */
   double tokens_per_second; /* NaN if unknown */
+  double stale;          /* lease expired (its runner died or hangs): seconds since it was
+                            last heard from (Inf if unknown); NaN: alive */
 } SwViewTrial;
 
 /* Print the view (bar + trials); returns the number of lines printed. eta < 0: unknown. */

@@ -2,10 +2,12 @@
 ** process (tr_run with store hooks). See sw_sched.h for the contract. */
 #include "sw_sched.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +30,22 @@
 #define TICK_EVERY 0.25          /* seconds between TICK events */
 #define BACKOFF_MIN 0.25
 #define BACKOFF_MAX 5.0
+#define SW_STOP_GRACE 10.0       /* seconds workers get to stop after a fatal error, then SIGKILL */
 
-/* Worker exit codes (the coordinator records `failed` for anything but 0). */
+/* Worker exit codes. Without a recorded result the coordinator records `failed`,
+** except for WEXIT_STORE (the store failed, not the trial: `interrupted`, and fatal). */
 enum { WEXIT_OK = 0, WEXIT_STORE = 3, WEXIT_SETUP = 4 };
 
 static double mono_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* HPS_RECLAIM_MAX (a test hook, like HPS_LEASE_SECONDS): the store's reclaim cap. */
+static void store_tune(RsStore *st) {
+  const char *e = getenv("HPS_RECLAIM_MAX");
+  if (st && e && *e) rs_store_set_reclaim_max(st, atoi(e));
 }
 
 double sw_sched_default_lease(void) {
@@ -284,6 +294,23 @@ static int pin_checkpoint(const RsClaim *cl, const char *dir, char *out, size_t 
   return TR_OK;
 }
 
+/* Checkpoint temporaries that workers killed mid-save (kill -9, OOM) left in the
+** trial's attempt directories, up to a whole checkpoint each. We hold the claim; a
+** worker that lost it and still saves keeps its temporary locked, and it stays. */
+static void trial_temps_remove(const char *runs_dir, const char *hash) {
+  char p[TR_PATH_MAX + 300];
+  snprintf(p, sizeof p, "%s/%s", runs_dir, hash);
+  DIR *d = opendir(p);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') {
+      snprintf(p, sizeof p, "%s/%s/%s", runs_dir, hash, e->d_name);
+      tr_ckpt_temps_remove(p); /* -1 for a non-directory: nothing to do */
+    }
+  closedir(d);
+}
+
 typedef struct WorkerArgs {
   const SwSchedConfig *c;
   const SwTrial *trial;
@@ -303,6 +330,7 @@ static int worker_main(const WorkerArgs *a) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN); /* over `ulimit -f`: EFBIG, an error like any other */
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -328,7 +356,10 @@ static int worker_main(const WorkerArgs *a) {
     worker_on_log(&(Worker){.fd = a->fd}, line);
     return WEXIT_SETUP;
   }
-  if (!sample) memcpy(cfg.train.out_dir, dir, sizeof dir);
+  if (!sample) {
+    memcpy(cfg.train.out_dir, dir, sizeof dir);
+    trial_temps_remove(c->runs_dir, a->trial->hash_hex);
+  }
 
   TrErr err;
   tr_err_clear(&err);
@@ -466,6 +497,7 @@ typedef struct Slot {
   double started, last_beat; /* monotonic */
   int lost;             /* a heartbeat found the claim gone */
   int64_t step, total;
+  long oom0;            /* OOM kills in the system when it started (-1: unknown) */
   char buf[LINE_MAX_BYTES + 1];
   size_t nbuf;
   char tail[SW_LOG_TAIL][LINE_MAX_BYTES / 4];
@@ -481,7 +513,40 @@ typedef struct Coord {
   double lease;
   char worker[128];
   RsCounts counts;
+  TrErr *err;           /* the first fatal error */
+  int fatal;            /* its code: claim nothing more, stop the workers, exit */
 } Coord;
+
+/* The first fatal error wins (later ones are its consequences); returns its code. */
+static int coord_fail(Coord *k, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int coord_fail(Coord *k, int rc, const char *fmt, ...) {
+  if (k->fatal) return k->fatal;
+  k->fatal = rc ? rc : TR_EDB;
+  if (!k->err) return k->fatal;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(k->err->msg, sizeof k->err->msg, fmt, ap);
+  va_end(ap);
+  k->err->code = k->fatal;
+  return k->fatal;
+}
+
+static int coord_stopping(const Coord *k) { return (k->c->stop && *k->c->stop) || k->fatal; }
+
+/* Kernel OOM kills so far (oom_kill of /proc/vmstat, or of the file HPS_TEST_VMSTAT
+** names: a test seam), -1 if unknown. A worker dead of SIGKILL while it rose was
+** OOM-killed (or shared the fate of one that was: the same memory pressure). */
+static long oom_kills(void) {
+  const char *p = getenv("HPS_TEST_VMSTAT");
+  FILE *f = fopen(p && *p ? p : "/proc/vmstat", "r");
+  if (!f) return -1;
+  char line[128];
+  long v = -1;
+  while (v < 0 && fgets(line, sizeof line, f))
+    if (sscanf(line, "oom_kill %ld", &v) != 1) v = -1;
+  fclose(f);
+  return v;
+}
 
 static void emit(Coord *k, SwEvent *e) {
   e->running_here = k->nrun;
@@ -492,15 +557,22 @@ static const char *trial_params(Coord *k, int idx) {
   return idx >= 0 && (size_t)idx < k->c->n_trials ? k->c->trials[idx].params_json : "{}";
 }
 
-static void slot_line(Coord *k, int si, char *line) {
-  Slot *s = &k->slots[si];
+/* An event of the given kind about the trial cl of slot si. */
+static SwEvent slot_event(Coord *k, int si, const RsClaim *cl, SwEventKind kind) {
   SwEvent e;
   memset(&e, 0, sizeof e);
+  e.kind = kind;
   e.slot = si;
-  e.idx = s->claim.idx;
-  e.trial_id = s->claim.trial_id;
-  e.attempt = s->claim.attempts;
-  e.params = trial_params(k, s->claim.idx);
+  e.idx = cl->idx;
+  e.trial_id = cl->trial_id;
+  e.attempt = cl->attempts;
+  e.params = trial_params(k, cl->idx);
+  return e;
+}
+
+static void slot_line(Coord *k, int si, char *line) {
+  Slot *s = &k->slots[si];
+  SwEvent e = slot_event(k, si, &s->claim, SW_EV_LOG);
   if (strncmp(line, TAG_PROGRESS, strlen(TAG_PROGRESS)) == 0) {
     long long step = 0, total = 0;
     double loss = NAN, tps = NAN;
@@ -522,7 +594,6 @@ static void slot_line(Coord *k, int si, char *line) {
   }
   snprintf(s->tail[s->ntail % SW_LOG_TAIL], sizeof s->tail[0], "%s", line);
   s->ntail++;
-  e.kind = SW_EV_LOG;
   e.text = line;
   emit(k, &e);
 }
@@ -559,16 +630,17 @@ static int slot_read(Coord *k, int si) {
   }
 }
 
-static int spawn(Coord *k, int si, RsClaim *cl, int threads, TrErr *err) {
+static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
   Slot *s = &k->slots[si];
   int p[2];
-  if (pipe(p) != 0) return tr_err_set(err, TR_EIO, "pipe: %s", strerror(errno));
+  if (pipe(p) != 0) return coord_fail(k, TR_EIO, "pipe: %s", strerror(errno));
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
   sigprocmask(SIG_BLOCK, &block, &old);
   pid_t parent = getpid();
+  long oom0 = oom_kills();
   fflush(NULL);
   /* No SQLite connection may be open in this process at fork: SQLite keeps
   ** per-file state (inode list, the WAL index mapping and its dead-man lock)
@@ -587,10 +659,14 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads, TrErr *err) {
   int fork_errno = errno;
   sigprocmask(SIG_SETMASK, &old, NULL);
   close(p[1]);
-  int rc = rs_store_open(k->c->db_path, RS_OPEN_EXISTING, &k->st, err);
+  TrErr e;
+  tr_err_clear(&e);
+  int rc = rs_store_open(k->c->db_path, RS_OPEN_EXISTING, &k->st, &e);
+  if (rc) coord_fail(k, rc, "%s", e.msg);
+  store_tune(k->st);
   if (pid < 0) {
     close(p[0]);
-    return rc ? rc : tr_err_set(err, TR_EIO, "fork: %s", strerror(fork_errno));
+    return rc ? rc : coord_fail(k, TR_EIO, "fork: %s", strerror(fork_errno));
   }
   fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
   memset(s, 0, sizeof *s);
@@ -598,89 +674,230 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads, TrErr *err) {
   s->fd = p[0];
   s->claim = *cl; /* takes ownership of the claim's strings */
   s->started = s->last_beat = mono_now();
+  s->oom0 = oom0;
   k->nrun++;
   if (rc) return rc; /* the worker runs (and records itself); the coordinator cannot go on */
   k->stats->started++;
-  SwEvent e;
-  memset(&e, 0, sizeof e);
-  e.kind = SW_EV_START;
-  e.slot = si;
-  e.idx = cl->idx;
-  e.trial_id = cl->trial_id;
-  e.attempt = cl->attempts;
-  e.claim_kind = cl->kind;
-  e.params = trial_params(k, cl->idx);
-  e.from_step = cl->checkpoint ? cl->checkpoint_step : -1;
-  e.total_steps = k->c->sample_checkpoint ? 0 : tr_config_total_steps(&k->c->trials[cl->idx].config);
-  s->total = e.total_steps;
-  s->step = e.from_step > 0 ? e.from_step : 0;
-  emit(k, &e);
+  SwEvent ev = slot_event(k, si, cl, SW_EV_START);
+  ev.claim_kind = cl->kind;
+  ev.from_step = cl->checkpoint ? cl->checkpoint_step : -1;
+  ev.total_steps = k->c->sample_checkpoint ? 0 : tr_config_total_steps(&k->c->trials[cl->idx].config);
+  s->total = ev.total_steps;
+  s->step = ev.from_step > 0 ? ev.from_step : 0;
+  emit(k, &ev);
   return TR_OK;
 }
 
-/* The worker of slot si exited with wait status ws: make sure its trial is recorded. */
-static int slot_end(Coord *k, int si, int ws, int stopping) {
+/* Record the trial of slot si, whose worker exited (wait status ws) without
+** recording it: interrupted if we stopped it or its store failed (neither is the
+** trial's fault), else failed; OOM-killed is failed for good (no_retry). */
+static int slot_record(Coord *k, int si, int ws, int stopping, int store_exit) {
   Slot *s = &k->slots[si];
   const RsClaim *cl = &s->claim;
-  RsTrial t;
-  int rc = rs_trial_get(k->st, cl->trial_id, &t);
-  if (rc == TR_OK && t.claim_token == cl->claim_token && t.status == RS_RUNNING && !s->lost) {
-    /* The worker died without recording its result. */
-    int sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
-    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-    RsStatus status = RS_FAILED;
-    if (stopping && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) status = RS_INTERRUPTED;
-    /* Room for the reason and every tail line, so nothing below truncates. */
-    size_t cap = SW_LOG_TAIL * (sizeof s->tail[0] + 1) + 256, off = 0;
-    char *msg = malloc(cap);
-    if (msg) {
-      if (sig)
-        off += (size_t)snprintf(msg, cap, "worker killed by signal %d (%s)%s", sig, strsignal(sig),
-                                sig == SIGKILL && !stopping ? ": out of memory, or killed" : "");
-      else
-        off += (size_t)snprintf(msg, cap, "worker exited with status %d without recording a result", code);
-      int first = s->ntail > SW_LOG_TAIL ? s->ntail - SW_LOG_TAIL : 0;
-      if (s->ntail > 0 && off < cap) off += (size_t)snprintf(msg + off, cap - off, "\nlast log lines:");
-      for (int i = first; i < s->ntail && off < cap; i++)
-        off += (size_t)snprintf(msg + off, cap - off, "\n%s", s->tail[i % SW_LOG_TAIL]);
-    }
-    RsTrialResult res = {NAN, NAN, -1, 0, 0, mono_now() - s->started, NAN, NULL, msg};
-    rc = rs_trial_finish(k->st, cl->trial_id, cl->claim_token, status, &res);
-    free(msg);
-    if (rc == RS_LOST) rc = TR_OK;
-    rs_trial_clear(&t);
-    if (rc == TR_OK) rc = rs_trial_get(k->st, cl->trial_id, &t);
+  int sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+  int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+  RsStatus status = RS_FAILED;
+  if (store_exit || (stopping && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL))) status = RS_INTERRUPTED;
+  int killed = sig == SIGKILL && status == RS_FAILED;
+  long oom = killed && s->oom0 >= 0 ? oom_kills() : -1;
+  int oomed = oom > s->oom0 && s->oom0 >= 0;
+  const char *why = !killed ? ""
+                    : oomed ? ": out of memory (killed by the kernel's OOM killer; not retried with this config)"
+                    : s->oom0 < 0 ? ": out of memory, or killed"
+                                  : ": killed (not by the OOM killer)";
+  /* Room for the reason and every tail line, so nothing below truncates. */
+  size_t cap = SW_LOG_TAIL * (sizeof s->tail[0] + 1) + 256, off = 0;
+  char *msg = malloc(cap);
+  if (msg) {
+    if (sig) off += (size_t)snprintf(msg, cap, "worker killed by signal %d (%s)%s", sig, strsignal(sig), why);
+    else off += (size_t)snprintf(msg, cap, "worker exited with status %d without recording a result", code);
+    int first = s->ntail > SW_LOG_TAIL ? s->ntail - SW_LOG_TAIL : 0;
+    if (s->ntail > 0 && off < cap) off += (size_t)snprintf(msg + off, cap - off, "\nlast log lines:");
+    for (int i = first; i < s->ntail && off < cap; i++)
+      off += (size_t)snprintf(msg + off, cap - off, "\n%s", s->tail[i % SW_LOG_TAIL]);
   }
-  if (rc != TR_OK) return rc;
-  SwEvent e;
-  memset(&e, 0, sizeof e);
-  e.kind = SW_EV_END;
-  e.slot = si;
-  e.idx = cl->idx;
-  e.trial_id = cl->trial_id;
-  e.attempt = cl->attempts;
-  e.params = trial_params(k, cl->idx);
-  int mine = t.claim_token == cl->claim_token && t.status != RS_RUNNING;
-  e.status = mine ? (int)t.status : RS_RUNNING;
-  e.metric = t.best_metric;
-  e.seconds = t.wall_seconds;
-  e.step = t.steps;
+  RsTrialResult res = {NAN, NAN, -1, 0, 0, mono_now() - s->started, NAN, NULL, msg, oomed};
+  int rc = rs_trial_finish(k->st, cl->trial_id, cl->claim_token, status, &res);
+  free(msg);
+  return rc == RS_LOST ? TR_OK : rc;
+}
+
+/* The END event of slot si, from its trial's row t. */
+static void slot_emit_end(Coord *k, int si, const RsTrial *t) {
+  Slot *s = &k->slots[si];
+  const RsClaim *cl = &s->claim;
+  SwEvent e = slot_event(k, si, cl, SW_EV_END);
+  int mine = t->claim_token == cl->claim_token && t->status != RS_RUNNING;
+  e.status = mine ? (int)t->status : RS_RUNNING;
+  e.metric = t->best_metric;
+  e.seconds = t->wall_seconds;
+  e.step = t->steps;
   e.total_steps = s->total;
-  e.text = mine ? t.error : "claim lost (the lease expired and another runner took the trial)";
+  e.text = mine ? t->error : "claim lost (the lease expired and another runner took the trial)";
   k->stats->n[e.status]++;
-  if (mine && !isnan(t.wall_seconds)) k->stats->trial_seconds += t.wall_seconds;
-  k->nrun--;
-  s->pid = 0;
+  if (mine && !isnan(t->wall_seconds)) k->stats->trial_seconds += t->wall_seconds;
   rs_sweep_counts(k->st, k->c->sweep_id, &k->counts);
   e.counts = &k->counts;
   emit(k, &e);
-  rs_trial_clear(&t);
-  rs_claim_clear(&s->claim);
-  return TR_OK;
 }
 
-static int store_error(Coord *k, TrErr *err, int rc) {
-  return tr_err_set(err, rc, "%s", rs_store_errmsg(k->st));
+/* The worker of slot si exited with wait status ws: make sure its trial is
+** recorded, then free the slot, whatever the store says (a store error is fatal). */
+static void slot_end(Coord *k, int si, int ws) {
+  Slot *s = &k->slots[si];
+  const RsClaim *cl = &s->claim;
+  int store_exit = WIFEXITED(ws) && WEXITSTATUS(ws) == WEXIT_STORE;
+  if (store_exit) /* its store failed, so will ours: its last log line says why */
+    coord_fail(k, TR_EDB, "%s", s->ntail ? s->tail[(s->ntail - 1) % SW_LOG_TAIL] : "a worker's database write failed");
+  RsTrial t;
+  memset(&t, 0, sizeof t);
+  int rc = k->st ? rs_trial_get(k->st, cl->trial_id, &t) : TR_EDB;
+  if (rc == TR_OK && t.claim_token == cl->claim_token && t.status == RS_RUNNING && !s->lost) {
+    rc = slot_record(k, si, ws, coord_stopping(k), store_exit);
+    rs_trial_clear(&t);
+    if (rc == TR_OK) rc = rs_trial_get(k->st, cl->trial_id, &t);
+  }
+  if (rc && k->st) coord_fail(k, rc, "%s", rs_store_errmsg(k->st));
+  k->nrun--;
+  s->pid = 0;
+  if (rc == TR_OK) slot_emit_end(k, si, &t);
+  rs_trial_clear(&t);
+  rs_claim_clear(&s->claim);
+}
+
+/* Take free slots while there is work and no stop: the flag is read before every
+** claim (a Ctrl-C at -j 300 claims nothing more). Returns 1 when the sweep is done. */
+static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff) {
+  const SwSchedConfig *c = k->c;
+  while (!coord_stopping(k) && k->nrun < c->jobs && mono_now() >= *next_claim) {
+    RsClaim cl;
+    int rc = rs_trial_claim(k->st, c->sweep_id, k->worker, k->lease, c->max_attempts < 1 ? 1 : c->max_attempts, &cl);
+    if (rc) {
+      coord_fail(k, rc, "%s", rs_store_errmsg(k->st));
+      return 0;
+    }
+    if (!cl.claimed) {
+      int64_t others = cl.running - k->nrun;
+      int done = cl.running == 0 && k->nrun == 0;
+      if (done) *next_claim = INFINITY;
+      else if (others <= 0) *next_claim = INFINITY; /* ours only: claim again when one ends */
+      else {
+        double wait = cl.wait_seconds > 0.05 && cl.wait_seconds < *backoff ? cl.wait_seconds + 0.05 : *backoff;
+        *next_claim = mono_now() + wait;
+        *backoff = fmin(*backoff * 2, BACKOFF_MAX);
+      }
+      rs_claim_clear(&cl);
+      return done;
+    }
+    *backoff = BACKOFF_MIN;
+    if (cl.idx < 0 || (size_t)cl.idx >= c->n_trials) {
+      RsTrialResult res = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, "trial index not in this expansion of the spec", 1};
+      rc = rs_trial_finish(k->st, cl.trial_id, cl.claim_token, RS_FAILED, &res);
+      rs_claim_clear(&cl);
+      if (rc && rc != RS_LOST) coord_fail(k, rc, "%s", rs_store_errmsg(k->st));
+      continue;
+    }
+    int si = 0;
+    while (k->slots[si].pid) si++;
+    if (spawn(k, si, &cl, threads) && !k->slots[si].pid) rs_claim_clear(&cl); /* else the slot owns it */
+  }
+  return 0;
+}
+
+/* Signal every worker. */
+static void coord_kill(Coord *k, int sig) {
+  for (int i = 0; i < k->c->jobs; i++)
+    if (k->slots[i].pid) kill(k->slots[i].pid, sig);
+}
+
+/* Wait for output, an exit, a heartbeat, a claim retry or a tick; read the pipes. */
+static void coord_wait(Coord *k, struct pollfd *pfd, int *pslot, double next_tick, double next_claim,
+                       double beat_every, int can_claim) {
+  double wake = next_tick;
+  if (can_claim) wake = fmin(wake, next_claim); /* else a claim time in the past would make this spin */
+  for (int i = 0; i < k->c->jobs; i++)
+    if (k->slots[i].pid) wake = fmin(wake, k->slots[i].last_beat + beat_every);
+  int timeout = (int)ceil((wake - mono_now()) * 1000);
+  if (timeout < 0) timeout = 0;
+  if (timeout > 250) timeout = 250;
+  int np = 0;
+  for (int i = 0; i < k->c->jobs; i++)
+    if (k->slots[i].pid && k->slots[i].fd >= 0) {
+      pfd[np] = (struct pollfd){k->slots[i].fd, POLLIN, 0};
+      pslot[np++] = i;
+    }
+  if (poll(pfd, (nfds_t)np, timeout) > 0)
+    for (int j = 0; j < np; j++)
+      if (pfd[j].revents && slot_read(k, pslot[j])) {
+        close(k->slots[pslot[j]].fd);
+        k->slots[pslot[j]].fd = -1;
+      }
+}
+
+/* Reap exited workers; returns how many. */
+static int coord_reap(Coord *k) {
+  int n = 0;
+  for (int i = 0; i < k->c->jobs; i++) {
+    Slot *s = &k->slots[i];
+    if (!s->pid) continue;
+    int ws;
+    pid_t r = waitpid(s->pid, &ws, WNOHANG);
+    if (r == 0 || (r < 0 && errno == EINTR)) continue;
+    if (s->fd >= 0) { /* everything it wrote is in the pipe now */
+      slot_read(k, i);
+      close(s->fd);
+      s->fd = -1;
+    }
+    if (r < 0) ws = 0;
+    slot_end(k, i, ws);
+    n++;
+  }
+  return n;
+}
+
+/* Extend the leases that are due; a lost claim stops its worker. */
+static void coord_beat(Coord *k, double beat_every) {
+  double now = mono_now();
+  for (int i = 0; i < k->c->jobs && k->st; i++) {
+    Slot *s = &k->slots[i];
+    if (!s->pid || s->lost || now - s->last_beat < beat_every) continue;
+    int rc = rs_trial_heartbeat(k->st, s->claim.trial_id, s->claim.claim_token, k->lease);
+    s->last_beat = now;
+    if (rc == RS_LOST) {
+      s->lost = 1;
+      kill(s->pid, SIGTERM);
+    } else if (rc) {
+      coord_fail(k, rc, "%s", rs_store_errmsg(k->st));
+    }
+  }
+}
+
+static void coord_tick(Coord *k) {
+  if (!k->st || rs_sweep_counts(k->st, k->c->sweep_id, &k->counts) != TR_OK) return; /* the view only */
+  SwEvent e;
+  memset(&e, 0, sizeof e);
+  e.kind = SW_EV_TICK;
+  e.slot = -1;
+  e.idx = -1;
+  e.counts = &k->counts;
+  emit(k, &e);
+}
+
+/* Stop the workers: SIGTERM at the first stop (they checkpoint and record
+** themselves interrupted), SIGKILL at a second Ctrl-C or SW_STOP_GRACE seconds
+** after a fatal error (a worker stuck on a broken store must not keep us). */
+static void coord_stop_workers(Coord *k, int *forwarded, int *killed, double *stop_at) {
+  const SwSchedConfig *c = k->c;
+  if (!coord_stopping(k)) return;
+  if (!*forwarded) {
+    coord_kill(k, SIGTERM);
+    *forwarded = 1;
+    *stop_at = mono_now();
+  }
+  if (!*killed && ((c->stop && *c->stop >= 2) || (k->fatal && mono_now() - *stop_at > SW_STOP_GRACE))) {
+    coord_kill(k, SIGKILL);
+    *killed = 1;
+  }
 }
 
 int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
@@ -694,6 +911,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   memset(&k, 0, sizeof k);
   k.c = c;
   k.stats = stats;
+  k.err = err;
   k.lease = c->lease_seconds > 0 ? c->lease_seconds : sw_sched_default_lease();
   if (c->worker) snprintf(k.worker, sizeof k.worker, "%s", c->worker);
   else {
@@ -713,6 +931,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   if (tr_mkdirs(runs) != 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", c->runs_dir, strerror(errno));
   int rc = rs_store_open(c->db_path, RS_OPEN_EXISTING, &k.st, err);
   if (rc) return rc;
+  store_tune(k.st);
   k.slots = calloc((size_t)c->jobs, sizeof *k.slots);
   struct pollfd *pfd = calloc((size_t)c->jobs, sizeof *pfd);
   int *pslot = calloc((size_t)c->jobs, sizeof *pslot);
@@ -724,141 +943,39 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
     return tr_err_set(err, TR_ENOMEM, "scheduler: out of memory");
   }
   for (int i = 0; i < c->jobs; i++) k.slots[i].fd = -1;
+  /* A write over `ulimit -f` fails with EFBIG (a store error like any) instead of killing us. */
+  struct sigaction ign, old_xfsz;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGXFSZ, &ign, &old_xfsz);
 
-  if (rs_sweep_counts(k.st, c->sweep_id, &k.counts) == TR_OK) { /* the view starts with the totals */
-    SwEvent e;
-    memset(&e, 0, sizeof e);
-    e.kind = SW_EV_TICK;
-    e.slot = e.idx = -1;
-    e.counts = &k.counts;
-    emit(&k, &e);
-  }
-  int fatal = TR_OK, forwarded = 0, killed = 0, done = 0;
-  double next_claim = 0, backoff = BACKOFF_MIN, next_tick = 0, beat_every = k.lease / 6;
+  coord_tick(&k); /* the view starts with the totals */
+  int forwarded = 0, killed = 0, done = 0;
+  double next_claim = 0, backoff = BACKOFF_MIN, next_tick = 0, beat_every = k.lease / 6, stop_at = 0;
   for (;;) {
-    double now = mono_now();
-    int stopping = (c->stop && *c->stop) || fatal != TR_OK;
-    if (stopping && !forwarded) {
-      for (int i = 0; i < c->jobs; i++)
-        if (k.slots[i].pid) kill(k.slots[i].pid, SIGTERM);
-      forwarded = 1;
-      if (c->stop && *c->stop) stats->stopped = 1;
-    }
-    if (c->stop && *c->stop >= 2 && !killed) {
-      for (int i = 0; i < c->jobs; i++)
-        if (k.slots[i].pid) kill(k.slots[i].pid, SIGKILL);
-      killed = 1;
-    }
-    /* Fill free slots. */
-    while (!stopping && !done && k.nrun < c->jobs && now >= next_claim) {
-      RsClaim cl;
-      rc = rs_trial_claim(k.st, c->sweep_id, k.worker, k.lease, c->max_attempts < 1 ? 1 : c->max_attempts, &cl);
-      if (rc) {
-        fatal = store_error(&k, err, rc);
-        break;
-      }
-      if (!cl.claimed) {
-        int64_t others = cl.running - k.nrun;
-        if (cl.running == 0 && k.nrun == 0) done = 1;
-        else if (others <= 0) next_claim = INFINITY; /* ours only: claim again when one ends */
-        else {
-          double wait = cl.wait_seconds > 0.05 && cl.wait_seconds < backoff ? cl.wait_seconds + 0.05 : backoff;
-          next_claim = now + wait;
-          backoff = fmin(backoff * 2, BACKOFF_MAX);
-        }
-        rs_claim_clear(&cl);
-        break;
-      }
-      backoff = BACKOFF_MIN;
-      if (cl.idx < 0 || (size_t)cl.idx >= c->n_trials) {
-        RsTrialResult res = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, "trial index not in this expansion of the spec"};
-        rs_trial_finish(k.st, cl.trial_id, cl.claim_token, RS_FAILED, &res);
-        rs_claim_clear(&cl);
-        continue;
-      }
-      int si = 0;
-      while (k.slots[si].pid) si++;
-      rc = spawn(&k, si, &cl, threads, err);
-      if (rc) {
-        if (!k.slots[si].pid) rs_claim_clear(&cl); /* else the slot owns it */
-        fatal = rc;
-        break;
-      }
-    }
-    if (k.nrun == 0 && (done || stopping)) break;
-
-    /* Wait for output, an exit, a heartbeat, a claim retry or a tick. */
-    double wake = next_tick;
-    int can_claim = !stopping && !done && k.nrun < c->jobs;
-    if (can_claim) wake = fmin(wake, next_claim); /* else a claim time in the past would make this spin */
-    for (int i = 0; i < c->jobs; i++)
-      if (k.slots[i].pid) wake = fmin(wake, k.slots[i].last_beat + beat_every);
-    int timeout = (int)ceil((wake - mono_now()) * 1000);
-    if (timeout < 0) timeout = 0;
-    if (timeout > 250) timeout = 250;
-    int np = 0;
-    for (int i = 0; i < c->jobs; i++)
-      if (k.slots[i].pid && k.slots[i].fd >= 0) {
-        pfd[np] = (struct pollfd){k.slots[i].fd, POLLIN, 0};
-        pslot[np++] = i;
-      }
-    int pr = poll(pfd, (nfds_t)np, timeout);
-    if (pr > 0)
-      for (int j = 0; j < np; j++)
-        if (pfd[j].revents && slot_read(&k, pslot[j])) {
-          close(k.slots[pslot[j]].fd);
-          k.slots[pslot[j]].fd = -1;
-        }
-    /* Reap. */
-    for (int i = 0; i < c->jobs; i++) {
-      Slot *s = &k.slots[i];
-      if (!s->pid) continue;
-      int ws;
-      pid_t r = waitpid(s->pid, &ws, WNOHANG);
-      if (r == 0) continue;
-      if (r < 0 && errno == EINTR) continue;
-      if (s->fd >= 0) { /* everything it wrote is in the pipe now */
-        slot_read(&k, i);
-        close(s->fd);
-        s->fd = -1;
-      }
-      if (r < 0) ws = 0;
-      rc = slot_end(&k, i, ws, (c->stop && *c->stop) || fatal != TR_OK);
-      if (rc && fatal == TR_OK) fatal = store_error(&k, err, rc);
-      next_claim = 0;
-    }
-    /* Leases. */
-    now = mono_now();
-    for (int i = 0; i < c->jobs; i++) {
-      Slot *s = &k.slots[i];
-      if (!s->pid || s->lost || now - s->last_beat < beat_every) continue;
-      rc = rs_trial_heartbeat(k.st, s->claim.trial_id, s->claim.claim_token, k.lease);
-      s->last_beat = now;
-      if (rc == RS_LOST) {
-        s->lost = 1;
-        kill(s->pid, SIGTERM);
-      } else if (rc && fatal == TR_OK) {
-        fatal = store_error(&k, err, rc);
-      }
-    }
-    if (now >= next_tick) {
-      next_tick = now + TICK_EVERY;
-      if (rs_sweep_counts(k.st, c->sweep_id, &k.counts) == TR_OK) {
-        SwEvent e;
-        memset(&e, 0, sizeof e);
-        e.kind = SW_EV_TICK;
-        e.slot = -1;
-        e.idx = -1;
-        e.counts = &k.counts;
-        emit(&k, &e);
-      }
+    coord_stop_workers(&k, &forwarded, &killed, &stop_at);
+    if (!done) done = coord_fill(&k, threads, &next_claim, &backoff);
+    if (k.nrun == 0 && (done || coord_stopping(&k))) break;
+    coord_wait(&k, pfd, pslot, next_tick, next_claim, beat_every,
+               !coord_stopping(&k) && !done && k.nrun < c->jobs);
+    if (coord_reap(&k)) next_claim = 0;
+    coord_beat(&k, beat_every);
+    if (mono_now() >= next_tick) {
+      next_tick = mono_now() + TICK_EVERY;
+      coord_tick(&k);
     }
   }
-  if (stats->stopped || fatal != TR_OK) rs_trials_mark_interrupted(k.st, c->sweep_id, k.worker, NULL);
+  stats->stopped = c->stop && *c->stop;
+  if (stats->stopped || k.fatal) { /* where the store still allows it */
+    TrErr ignored;
+    if (k.st || rs_store_open(c->db_path, RS_OPEN_EXISTING, &k.st, &ignored) == TR_OK)
+      rs_trials_mark_interrupted(k.st, c->sweep_id, k.worker, NULL);
+  }
+  sigaction(SIGXFSZ, &old_xfsz, NULL);
   free(pfd);
   free(pslot);
   free(k.slots);
   rs_store_close(k.st);
   stats->wall_seconds = mono_now() - t0;
-  return fatal;
+  return k.fatal;
 }

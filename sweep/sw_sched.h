@@ -19,12 +19,22 @@
 **   each fork, and its caller must hold no store handle open while it runs.
 ** - A worker that dies (signal, non-zero exit) without recording its result is
 **   recorded `failed` by the coordinator, with the signal or exit code and the
-**   worker's last SW_LOG_TAIL log lines. Failed trials are retried while
-**   attempts < max_attempts; a retry starts from step 0.
-** - *stop (set by the caller's SIGINT/SIGTERM handler) = 1: claim nothing more,
-**   workers stop at their next step, save a checkpoint and are recorded
-**   `interrupted` (claimable again, resumed from that checkpoint); >= 2: kill
-**   the workers, their trials are marked interrupted. If the coordinator is
+**   worker's last SW_LOG_TAIL log lines. Failed trials are retried while their
+**   failures < max_attempts (interruptions and reclaims do not count); a retry
+**   starts from step 0. A worker SIGKILLed while the system's OOM-kill count
+**   (/proc/vmstat oom_kill) rose was OOM-killed: failed with no_retry (the same
+**   config would be killed again); any other SIGKILL is an ordinary failure, and
+**   so is every SIGKILL where the kernel reports no such count.
+** - Any store error (the coordinator's, or a worker's: exit WEXIT_STORE) is fatal:
+**   claim nothing more, SIGTERM the workers (SIGKILL after SW_STOP_GRACE s),
+**   record their trials interrupted where the store still allows, and return
+**   the first error (one line naming the file). SIGXFSZ is ignored in the
+**   coordinator (while it runs) and the workers: a write over `ulimit -f` fails
+**   with EFBIG like any write.
+** - *stop (set by the caller's SIGINT/SIGTERM handler) = 1: claim nothing more
+**   (the flag is read before every claim), workers stop at their next step, save
+**   a checkpoint and are recorded `interrupted` (claimable again, resumed from
+**   that checkpoint); >= 2: kill the workers, their trials are marked interrupted. If the coordinator is
 **   killed (kill -9) its workers get SIGTERM (PR_SET_PDEATHSIG) and stop the
 **   same way; trials whose worker died too are reclaimed when their lease expires.
 ** - Trials are trained from the expansion given (SwTrial.config, whose hash the
@@ -35,13 +45,17 @@
 **   replaces the file the new owner resumes from. A resume hard-links the
 **   claimed checkpoint and requires the step the store recorded with it (the
 **   stored curve ends there); otherwise the trial restarts from step 0
-**   (rs_trial_reset). A checkpoint interval of 0 becomes eval_interval.
+**   (rs_trial_reset). A checkpoint interval of 0 becomes eval_interval. A worker
+**   starting a trial removes the checkpoint temporaries a killed writer left in the
+**   trial's directories (tr_ckpt_temps_remove: never one a live writer holds).
 ** - Sample sweeps (sample_checkpoint set): a worker runs sw_infer_run with the
 **   same hooks; no checkpoints, an interrupted trial runs again from the start.
 ** - Test seams (environment, read by workers): HPS_TEST_CRASH="IDX:SIG[:ATTEMPT]"
 **   raises signal SIG at the first step of trial IDX (only on that attempt if
-**   given); HPS_TEST_STEP_DELAY_MS=N sleeps N ms per logged step. The lease
-**   defaults to HPS_LEASE_SECONDS when set, else SW_LEASE_SECONDS.
+**   given); HPS_TEST_STEP_DELAY_MS=N sleeps N ms per logged step;
+**   HPS_TEST_VMSTAT=FILE stands in for /proc/vmstat (its oom_kill count). The lease
+**   defaults to HPS_LEASE_SECONDS when set, else SW_LEASE_SECONDS; HPS_RECLAIM_MAX
+**   sets the store's reclaim cap (RS_RECLAIM_MAX).
 ** - Library code: nothing printed (the worker's own stdout/stderr go into the
 **   pipe to the coordinator); progress reaches the caller as SwEvents.
 */
@@ -122,7 +136,8 @@ int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, siz
 
 /* Run the sweep until no trial is left to run (or *stop). Returns TR_OK when
 ** it ran to the end or stopped on request (stats->stopped); an error code only
-** when the coordinator itself cannot go on (store unusable, fork failed). */
+** when the coordinator itself cannot go on (a store error, fork failed): then its
+** workers are stopped and reaped, and err holds the first error. */
 int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err);
 
 /* The lease the scheduler uses for lease_seconds <= 0. */

@@ -11,6 +11,7 @@
 #define HPS_TEST_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -103,6 +104,31 @@ static inline int hps_need_root(void) {
   cr_assert_null(getenv("CI"), "this test needs root in CI");
   cr_skip_test("needs root");
   return 0;
+}
+
+/* Pids whose parent is ppid (the runner's workers), from /proc. */
+static inline int hps_children_of(pid_t ppid, pid_t *out, int max) {
+  DIR *d = opendir("/proc");
+  cr_assert_not_null(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && n < max) {
+    pid_t pid = (pid_t)atoi(e->d_name);
+    if (pid <= 0) continue;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    char *rp = strrchr(buf, ')'); /* "pid (comm) state ppid ..." */
+    int pp = 0;
+    char state;
+    if (rp && sscanf(rp + 1, " %c %d", &state, &pp) == 2 && pp == ppid) out[n++] = pid;
+  }
+  closedir(d);
+  return n;
 }
 
 #endif

@@ -72,19 +72,21 @@ static RsMetric metric(int64_t step, const char *name, double v) {
   return (RsMetric){step, step * 64, step * 0.1, v, name};
 }
 
-Test(rs_store, new_file_gets_schema_v1_wal_and_application_id) {
+Test(rs_store, new_file_gets_the_current_schema_wal_and_application_id) {
   RsStore *st = open_rw();
   cr_expect_eq(scalar(st, "PRAGMA user_version"), RS_SCHEMA_VERSION);
   cr_expect_eq(scalar(st, "PRAGMA application_id"), RS_APPLICATION_ID);
   cr_expect_eq(scalar(st, "SELECT count(*) FROM sqlite_master WHERE name IN "
                           "('sweeps','trials','metrics','events','trial_params','trials_view')"), 6);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM pragma_table_info('trials') WHERE name IN "
+                          "('failures','reclaims','no_retry','heartbeat')"), 4, "the v2 columns");
   sqlite3_stmt *s;
   sqlite3_prepare_v2(rs_store_sqlite(st), "PRAGMA journal_mode", -1, &s, NULL);
   cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
   cr_expect_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
   sqlite3_finalize(s);
   rs_store_close(st);
-  st = open_rw(); /* reopening an existing v1 file changes nothing */
+  st = open_rw(); /* reopening an existing file changes nothing */
   cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind = 'create'"), 1);
   rs_store_close(st);
 }
@@ -176,7 +178,7 @@ static int child_loop(int64_t sweep_id, int w) {
     if (!c.claimed) break;
     RsMetric m[3] = {metric(0, "train_loss", 3.0), metric(1, "train_loss", 2.5), metric(1, "val_loss", 2.6)};
     if (rs_metrics_put(st, c.trial_id, c.claim_token, 3, m) != TR_OK) return 12;
-    RsTrialResult r = {2.6, 2.6, 1, 2, 128, 0.2, 1e9, "{}", NULL};
+    RsTrialResult r = {2.6, 2.6, 1, 2, 128, 0.2, 1e9, "{}", NULL, 0};
     if (rs_trial_finish(st, c.trial_id, c.claim_token, RS_COMPLETED, &r) != TR_OK) return 13;
     rs_claim_clear(&c);
   }
@@ -244,7 +246,7 @@ Test(rs_store, expired_lease_is_reclaimed_and_the_stale_claim_changes_nothing) {
   cr_expect(strstr(rs_store_errmsg(a), "lost") != NULL, "%s", rs_store_errmsg(a));
   cr_expect_eq(rs_trial_heartbeat(a, ca.trial_id, ca.claim_token, 30), RS_LOST);
   cr_expect_eq(rs_trial_set_checkpoint(a, ca.trial_id, ca.claim_token, "/x.ckpt", 20), RS_LOST);
-  RsTrialResult r = {1.0, 1.0, 20, 20, 1280, 2.0, 1e9, NULL, NULL};
+  RsTrialResult r = {1.0, 1.0, 20, 20, 1280, 2.0, 1e9, NULL, NULL, 0};
   cr_expect_eq(rs_trial_finish(a, ca.trial_id, ca.claim_token, RS_COMPLETED, &r), RS_LOST);
   RsTrial t;
   cr_assert_eq(rs_trial_get(b, cb.trial_id, &t), TR_OK);
@@ -276,7 +278,7 @@ Test(rs_store, failed_trials_are_retried_up_to_max_attempts) {
     cr_expect_eq(c.attempts, k + 1);
     if (k == 0) cr_assert_eq(rs_trial_set_checkpoint(st, c.trial_id, c.claim_token, "/c.ckpt", 5), TR_OK);
     else cr_expect_null(c.checkpoint, "a retry starts over");
-    RsTrialResult r = {NAN, NAN, -1, 3, 0, 0.1, 0, NULL, "boom\nlast log line"};
+    RsTrialResult r = {NAN, NAN, -1, 3, 0, 0.1, 0, NULL, "boom\nlast log line", 0};
     cr_assert_eq(rs_trial_finish(st, c.trial_id, c.claim_token, RS_FAILED, &r), TR_OK);
     rs_claim_clear(&c);
   }
@@ -545,5 +547,131 @@ Test(rs_store, same_trials_under_another_metric_or_goal_are_refused_by_the_store
   cr_expect(strstr(rs_store_errmsg(st), "metric val_loss (minimize)"), "%s", rs_store_errmsg(st));
   cr_expect_eq(rs_sweep_upsert(st, "s", "x", "abc", "grid", "val_loss", "maximize", 7, "train", &id), TR_EINVAL);
   cr_expect_eq(rs_sweep_upsert(st, "s", "x", "abc", "grid", "val_loss", "minimize", 7, "train", &id), TR_OK);
+  rs_store_close(st);
+}
+
+Test(rs_store, interruptions_and_reclaims_do_not_use_up_retries_only_failures_do) {
+  double now = 1000.0;
+  RsStore *st = open_rw();
+  rs_store_set_clock(st, fake_now, &now);
+  int64_t id = make_sweep(st, 1);
+  RsClaim c;
+  /* max_retries 1 (max_attempts 2): two Ctrl-C, one dead runner, then a failure. */
+  for (int k = 0; k < 2; k++) {
+    cr_assert_eq(rs_trial_claim(st, id, "h:1", 30, 2, &c), TR_OK);
+    cr_assert_eq(rs_trial_finish(st, c.trial_id, c.claim_token, RS_INTERRUPTED, NULL), TR_OK);
+    rs_claim_clear(&c);
+  }
+  cr_assert_eq(rs_trial_claim(st, id, "h:1", 30, 2, &c), TR_OK);
+  rs_claim_clear(&c);
+  now += 31; /* that runner died */
+  cr_assert_eq(rs_trial_claim(st, id, "h:2", 30, 2, &c), TR_OK);
+  cr_expect_str_eq(c.kind, "reclaim");
+  cr_assert_eq(rs_trial_finish(st, c.trial_id, c.claim_token, RS_FAILED, NULL), TR_OK);
+  rs_claim_clear(&c);
+  cr_expect_eq(scalar(st, "SELECT attempts FROM trials"), 4);
+  cr_expect_eq(scalar(st, "SELECT failures FROM trials"), 1);
+  cr_expect_eq(scalar(st, "SELECT reclaims FROM trials"), 1);
+  cr_assert_eq(rs_trial_claim(st, id, "h:2", 30, 2, &c), TR_OK);
+  cr_assert_eq(c.claimed, 1, "one failure of max_retries 1: retried");
+  cr_expect_str_eq(c.kind, "retry");
+  cr_assert_eq(rs_trial_finish(st, c.trial_id, c.claim_token, RS_FAILED, NULL), TR_OK);
+  rs_claim_clear(&c);
+  cr_assert_eq(rs_trial_claim(st, id, "h:2", 30, 2, &c), TR_OK);
+  cr_expect_eq(c.claimed, 0, "two failures: no more retries");
+  rs_claim_clear(&c);
+  rs_store_close(st);
+}
+
+Test(rs_store, a_trial_whose_lease_expires_4_times_without_a_checkpoint_fails_for_good_with_the_reason) {
+  double now = 1000.0;
+  RsStore *st = open_rw();
+  rs_store_set_clock(st, fake_now, &now);
+  int64_t id = make_sweep(st, 2);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:0", 30, 5, &c), TR_OK);
+  int64_t victim = c.trial_id;
+  rs_claim_clear(&c);
+  for (int k = 1; k <= RS_RECLAIM_MAX + 1; k++) { /* every runner that takes it dies */
+    now += 31;
+    cr_assert_eq(rs_trial_claim(st, id, "h:k", 30, 5, &c), TR_OK);
+    cr_expect_str_eq(c.kind, "reclaim");
+    cr_expect_eq(c.trial_id, victim);
+    /* The first one got as far as a checkpoint: progress, the count starts again. */
+    if (k == 1) cr_assert_eq(rs_trial_set_checkpoint(st, c.trial_id, c.claim_token, "/c.ckpt", 10), TR_OK);
+    rs_claim_clear(&c);
+  }
+  now += 31;
+  cr_assert_eq(rs_trial_claim(st, id, "h:9", 30, 5, &c), TR_OK);
+  cr_assert_eq(c.claimed, 1);
+  cr_expect_neq(c.trial_id, victim, "the 4th expiry is not reclaimed: the next trial is claimed");
+  rs_claim_clear(&c);
+  RsTrial t;
+  cr_assert_eq(rs_trial_get(st, victim, &t), TR_OK);
+  cr_expect_eq(t.status, RS_FAILED);
+  cr_expect_str_eq(t.error, "lease expired 4 times without progress: the worker keeps dying");
+  rs_trial_clear(&t);
+  cr_expect_eq(scalar(st, "SELECT no_retry FROM trials WHERE id = 1"), 1);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind = 'fail' AND trial_id = 1"), 1);
+  now += 31; /* max_attempts 5 would allow a retry: a trial that keeps dying gets none */
+  cr_assert_eq(rs_trial_claim(st, id, "h:9", 30, 5, &c), TR_OK);
+  cr_expect_neq(c.trial_id, victim);
+  rs_claim_clear(&c);
+  rs_store_close(st);
+}
+
+Test(rs_store, an_oom_failure_marked_no_retry_is_not_retried) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 1);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:1", 60, 3, &c), TR_OK);
+  RsTrialResult r = {NAN, NAN, -1, 0, 0, 0.1, 0, NULL, "worker killed by signal 9: out of memory", 1};
+  cr_assert_eq(rs_trial_finish(st, c.trial_id, c.claim_token, RS_FAILED, &r), TR_OK);
+  rs_claim_clear(&c);
+  cr_assert_eq(rs_trial_claim(st, id, "h:1", 60, 3, &c), TR_OK);
+  cr_expect_eq(c.claimed, 0);
+  rs_claim_clear(&c);
+  rs_store_close(st);
+}
+
+Test(rs_store, a_v1_file_is_read_as_is_read_only_and_migrated_to_v2_by_a_writer) {
+  sqlite3 *raw;
+  cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+  char sql[160];
+  snprintf(sql, sizeof sql, "PRAGMA journal_mode=WAL; PRAGMA application_id=%d; PRAGMA user_version=1",
+           RS_APPLICATION_ID);
+  cr_assert_eq(sqlite3_exec(raw, RS_SCHEMA_V1, NULL, NULL, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(raw,
+                            "INSERT INTO sweeps VALUES (1, 's', '', 'abc', 'grid', 'val_loss', 'minimize', 0, 'train', 0);"
+                            "INSERT INTO trials (sweep_id, idx, hash, config, params, seed, status, attempts, worker, "
+                            "lease_until) VALUES (1, 0, 'h0', '{}', '{}', 1, 'failed', 2, NULL, NULL), "
+                            "(1, 1, 'h1', '{}', '{}', 1, 'running', 1, 'x:1', 5)",
+                            NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(raw);
+  RsStore *ro = NULL;
+  TrErr err = {0, ""};
+  cr_assert_eq(rs_store_open(db, RS_OPEN_READONLY, &ro, &err), TR_OK, "%s", err.msg);
+  RsRunning *run = NULL;
+  size_t n = 0;
+  cr_assert_eq(rs_trials_running(ro, 1, &run, &n), TR_OK, "%s", rs_store_errmsg(ro));
+  cr_assert_eq(n, 1);
+  cr_expect(isnan(run[0].heartbeat), "a v1 file has no heartbeat");
+  rs_running_free(run, n);
+  RsCounts k;
+  cr_assert_eq(rs_sweep_counts(ro, 1, &k), TR_OK);
+  cr_expect_eq(k.stale, 1, "lease_until 5 is long past");
+  rs_store_close(ro);
+  RsStore *st = open_rw();
+  cr_expect_eq(scalar(st, "PRAGMA user_version"), 2);
+  cr_expect_eq(scalar(st, "SELECT failures FROM trials WHERE idx = 0"), 2, "failed: its old budget");
+  cr_expect_eq(scalar(st, "SELECT failures FROM trials WHERE idx = 1"), 0);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, 1, "h:1", 60, 2, &c), TR_OK); /* the dead one is reclaimed, */
+  cr_expect_eq(c.idx, 1);
+  rs_claim_clear(&c);
+  cr_assert_eq(rs_trial_claim(st, 1, "h:1", 60, 2, &c), TR_OK); /* the failed one is not retried */
+  cr_expect_eq(c.claimed, 0);
+  rs_claim_clear(&c);
   rs_store_close(st);
 }

@@ -2,12 +2,14 @@
 ** crashes and divergences are recorded, retries, Ctrl-C and resume, several
 ** runners on one database. Tiny models: every trial trains in well under a second. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,7 +20,22 @@ static char dir[256];
 
 static void setup(void) { hps_tmp_make(dir, sizeof dir, "hps_sched_"); }
 
-static void teardown(void) { cr_assert_eq(hps_tmp_remove(dir), 0); }
+static void teardown(void) {
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "umount '%s/disk' 2>/dev/null", dir); /* a test's tmpfs, if it failed early */
+  if (system(cmd)) { /* not mounted */
+  }
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
+
+/* Root-only tests may skip only outside CI (there we run as root: a skip would hide a failure). */
+static void need_root(void) {
+  if (geteuid() == 0) return;
+  cr_assert_null(getenv("CI"), "this test needs root (mount) and CI is set");
+  cr_skip_test("needs root (mount -t tmpfs)");
+}
+
+static long child_fsize; /* > 0: RLIMIT_FSIZE of the next started hpsweep (bytes) */
 
 TestSuite(sw_sched, .init = setup, .fini = teardown);
 
@@ -66,6 +83,10 @@ static pid_t start(const char *log, const char *const *env, const char *const *a
     dup2(fd, 1);
     dup2(fd, 2);
     for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+    if (child_fsize > 0) {
+      struct rlimit rl = {(rlim_t)child_fsize, (rlim_t)child_fsize};
+      if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(127);
+    }
     const char *argv[16] = {bin()};
     int n = 1;
     for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
@@ -114,10 +135,10 @@ static long long db_int(const char *sql) {
   return v;
 }
 
-/* For polling while a runner creates the file: -1 when there is no answer yet. */
-static long long db_try_int(const char *sql) {
+/* For polling while a runner creates the file dir/name: -1 when there is no answer yet. */
+static long long db_try_int_at(const char *name, const char *sql) {
   char path[400];
-  snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
   sqlite3 *db;
   long long v = -1;
   if (access(path, F_OK) != 0 || sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return v;
@@ -131,6 +152,8 @@ static long long db_try_int(const char *sql) {
   return v;
 }
 
+static long long db_try_int(const char *sql) { return db_try_int_at("hpsweep.db", sql); }
+
 static char *slurp(const char *name) {
   static char buf[1 << 18];
   char path[400];
@@ -141,6 +164,26 @@ static char *slurp(const char *name) {
   buf[n] = '\0';
   fclose(f);
   return buf;
+}
+
+/* wait_exit, but at most `seconds`: a runner still there then is killed with its
+** workers and the test fails (a hang must fail the test, not stall the suite). */
+static int wait_exit_within(pid_t pid, double seconds, const char *log) {
+  int ws;
+  for (double t = 0; t < seconds; t += 0.05) {
+    pid_t r = waitpid(pid, &ws, WNOHANG);
+    cr_assert(r >= 0);
+    if (r == pid) {
+      cr_assert(WIFEXITED(ws), "killed by signal %d: %s", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0, slurp(log));
+      return WEXITSTATUS(ws);
+    }
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  kill(-pid, SIGKILL);
+  waitpid(pid, &ws, 0);
+  cr_assert_fail("hpsweep run did not exit within %.0f s (hangs): %s", seconds, slurp(log));
+  return -1;
 }
 
 static void sleep_ms(long ms) {
@@ -347,4 +390,257 @@ Test(sw_sched, a_trial_too_big_for_the_memory_available_fails_with_the_figures_t
                 strstr(buf, "300 MiB available (HPSWEEP_MEMORY_AVAILABLE)"),
             "%s", buf);
   sqlite3_close(db);
+}
+
+/* Wait until the sweep in dir/db has written more than `rows` metric rows. */
+static void wait_rows(const char *db, int rows, const char *log) {
+  int ready = 0;
+  for (int i = 0; i < 3000 && !ready; i++) {
+    sleep_ms(20);
+    ready = db_try_int_at(db, "SELECT count(*) FROM metrics") > rows;
+  }
+  cr_assert(ready, "the sweep did not get going: %s", slurp(log));
+}
+
+/* The store fails under a running sweep: exactly one line naming the database, exit 1. */
+static void expect_one_db_error(const char *log, const char *db, const char *cause) {
+  const char *out = slurp(log);
+  cr_assert_eq(hps_count(out, "\n"), 1, "not one line: %s", out);
+  char want[64];
+  snprintf(want, sizeof want, "hpsweep run: %s: ", db);
+  cr_assert(strstr(out, want) == out, "does not name %s: %s", db, out);
+  cr_assert(strstr(out, cause), "no '%s' in: %s", cause, out);
+}
+
+Test(sw_sched, db_error_disk_full_mid_run_exits_nonzero_without_hanging_and_a_rerun_resumes) {
+  need_root();
+  char cmd[700], filler[400];
+  snprintf(cmd, sizeof cmd, "mkdir '%s/disk' && mount -t tmpfs -o size=12m tmpfs '%s/disk'", dir, dir);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+  write_spec("full", "[0.001, 0.002, 0.003, 0.004, 0.005, 0.006]", 1, 200, 1, 2, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=10", "HPS_LEASE_SECONDS=1", NULL};
+  const char *args[] = {"run", "full.yaml", "-j", "2", "--db", "disk/hpsweep.db", "--quiet", NULL};
+  pid_t pid = start("run1.log", slow, args);
+  wait_rows("disk/hpsweep.db", 20, "run1.log");
+  /* Fill the file system to the last byte under the running trials. */
+  snprintf(filler, sizeof filler, "%s/disk/filler", dir);
+  int fd = open(filler, O_WRONLY | O_CREAT, 0644);
+  cr_assert(fd >= 0);
+  static char zero[1 << 16];
+  while (write(fd, zero, sizeof zero) > 0) continue;
+  cr_assert_eq(errno, ENOSPC);
+  close(fd);
+  cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
+  expect_one_db_error("run1.log", "disk/hpsweep.db", "database or disk is full");
+  /* Room again (12 MB: the WAL alone may grow to 4 MB before SQLite checkpoints it): the
+  ** same command finishes the sweep (left-over leases expire in 1 s). */
+  cr_assert_eq(unlink(filler), 0);
+  const char *lease[] = {"HPS_LEASE_SECONDS=1", NULL};
+  cr_assert_eq(wait_exit_within(start("run2.log", lease, args), 120, "run2.log"), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_try_int_at("disk/hpsweep.db", "SELECT count(*) FROM trials WHERE status = 'completed'"), 6);
+  snprintf(cmd, sizeof cmd, "umount '%s/disk'", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+Test(sw_sched, db_file_moved_away_mid_run_exits_nonzero_without_hanging_and_a_rerun_resumes) {
+  write_spec("moved", "[0.001, 0.002, 0.003, 0.004]", 1, 200, 1, 2, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=10", "HPS_LEASE_SECONDS=1", NULL};
+  const char *args[] = {"run", "moved.yaml", "-j", "2", "--quiet", NULL};
+  pid_t pid = start("run1.log", slow, args);
+  wait_rows("hpsweep.db", 20, "run1.log");
+  char db[400], away[400];
+  snprintf(db, sizeof db, "%s/hpsweep.db", dir);
+  snprintf(away, sizeof away, "%s/away.db", dir);
+  cr_assert_eq(rename(db, away), 0);
+  cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
+  const char *out = slurp("run1.log");
+  cr_assert(strstr(out, "no such database file") || strstr(out, "moved or deleted"), "%s", out);
+  expect_one_db_error("run1.log", "hpsweep.db", "hpsweep.db");
+  cr_assert_eq(rename(away, db), 0);
+  const char *lease[] = {"HPS_LEASE_SECONDS=1", NULL};
+  cr_assert_eq(wait_exit_within(start("run2.log", lease, args), 120, "run2.log"), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 4);
+}
+
+Test(sw_sched, sigxfsz_over_ulimit_f_is_a_store_error_and_trials_are_interrupted) {
+  write_spec("fsz", "[0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.010, 0.011, 0.012, "
+                    "0.013, 0.014, 0.015, 0.016, 0.017, 0.018, 0.019, 0.020, 0.021, 0.022, 0.023, 0.024]",
+             1, 20, 1, 2, NULL);
+  const char *args[] = {"run", "fsz.yaml", "-j", "2", "--quiet", NULL};
+  child_fsize = 150 * 1024; /* above a checkpoint (~94 KB), below what the database grows to */
+  pid_t pid = start("run1.log", NULL, args);
+  child_fsize = 0;
+  cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
+  expect_one_db_error("run1.log", "hpsweep.db", "I/O error");
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'running'"), 0);
+  cr_assert(db_int("SELECT count(*) FROM trials WHERE status = 'completed'") < 24);
+  cr_assert_eq(run("run2.log", NULL, args), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 24);
+}
+
+/* Wait until the (only) trial is running on attempt `attempt`. */
+static void wait_running(int attempt, const char *log) {
+  char sql[120];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM trials WHERE status = 'running' AND attempts = %d", attempt);
+  int ready = 0;
+  for (int i = 0; i < 3000 && !ready; i++) {
+    sleep_ms(20);
+    ready = db_try_int(sql) == 1;
+  }
+  cr_assert(ready, "attempt %d never ran: %s", attempt, slurp(log));
+}
+
+Test(sw_sched, interrupted_twice_then_crashed_once_is_still_retried_with_max_retries_1) {
+  write_spec("twice", "[0.001]", 1, 100, 1, 1, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=20", NULL};
+  const char *args[] = {"run", "twice.yaml", "--quiet", NULL};
+  for (int k = 1; k <= 2; k++) { /* Ctrl-C twice */
+    pid_t pid = start("stops.log", slow, args);
+    wait_running(k, "stops.log");
+    kill(pid, SIGINT);
+    cr_assert_eq(wait_exit_within(pid, 120, "stops.log"), 1, "%s", slurp("stops.log"));
+    cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'interrupted'"), 1, "%s", slurp("stops.log"));
+  }
+  /* The third attempt crashes: a failure, the first, so max_retries 1 allows a retry. */
+  const char *crash[] = {"HPS_TEST_CRASH=0:11:3", NULL};
+  cr_assert_eq(run("crash.log", crash, args), 0, "%s", slurp("crash.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 4 AND failures = 1"), 1,
+               "%s", slurp("crash.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'retry'"), 1);
+}
+
+Test(sw_sched, sigint_at_large_j_claims_nothing_more) {
+  char lrs[2048] = "[";
+  for (int i = 0; i < 120; i++) snprintf(lrs + strlen(lrs), sizeof lrs - strlen(lrs), "%s0.%04d", i ? ", " : "", i + 1);
+  strcat(lrs, "]");
+  write_spec("wide", lrs, 1, 200, 1, 0, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=50", NULL};
+  const char *args[] = {"run", "wide.yaml", "-j", "60", "--quiet", NULL};
+  pid_t pid = start("run.log", slow, args);
+  int got = 0;
+  for (int i = 0; i < 6000 && !got; i++) {
+    sleep_ms(5);
+    got = db_try_int("SELECT count(*) FROM events WHERE kind = 'claim'") >= 3;
+  }
+  cr_assert(got, "no claims: %s", slurp("run.log"));
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  kill(pid, SIGINT);
+  cr_assert_eq(wait_exit_within(pid, 120, "run.log"), 1, "%s", slurp("run.log"));
+  char before[160], after[160];
+  double t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+  snprintf(before, sizeof before, "SELECT count(*) FROM events WHERE kind = 'claim' AND time <= %.6f", t);
+  snprintf(after, sizeof after, "SELECT count(*) FROM events WHERE kind = 'claim' AND time > %.6f", t);
+  cr_assert_lt(db_int(before), 60, "every slot was filled before the signal: the test proves nothing");
+  /* One claim may have begun between the last look at the flag and the signal. */
+  cr_assert_leq(db_int(after), 1, "%lld trials claimed after SIGINT (%lld before)", db_int(after), db_int(before));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'running'"), 0);
+}
+
+/* Replace the stand-in for /proc/vmstat atomically. */
+static void put_oom_kills(const char *name, int n) {
+  char tmp[32], text[32];
+  snprintf(tmp, sizeof tmp, "%s.tmp", name);
+  snprintf(text, sizeof text, "pgfault 1\noom_kill %d\n", n);
+  hps_put(dir, tmp, text);
+  char a[400], b[400];
+  snprintf(a, sizeof a, "%s/%s", dir, tmp);
+  snprintf(b, sizeof b, "%s/%s", dir, name);
+  cr_assert_eq(rename(a, b), 0);
+}
+
+/* SIGKILL the worker of the runner pid running trial idx, once it runs; just before,
+** set the system's OOM-kill count to oom_kills (if >= 0). */
+static void kill_worker(pid_t runner, int idx, int oom_kills, const char *log) {
+  char sql[160];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM trials t WHERE idx = %d AND status = 'running' AND "
+                            "EXISTS (SELECT 1 FROM metrics WHERE trial_id = t.id)", idx);
+  pid_t w[4];
+  int nw = 0;
+  for (int i = 0; i < 3000 && (nw != 1 || db_try_int(sql) != 1); i++) {
+    sleep_ms(20);
+    nw = hps_children_of(runner, w, 4);
+  }
+  cr_assert_eq(nw, 1, "trial %d never ran: %s", idx, slurp(log));
+  if (oom_kills >= 0) put_oom_kills("vmstat", oom_kills);
+  cr_assert_eq(kill(w[0], SIGKILL), 0);
+}
+
+Test(sw_sched, an_oom_killed_trial_is_failed_without_retry_another_sigkill_is_retried) {
+  write_spec("oom", "[0.001, 0.002]", 1, 100, 1, 2, NULL);
+  put_oom_kills("vmstat", 7);
+  char vm[400];
+  snprintf(vm, sizeof vm, "HPS_TEST_VMSTAT=%s/vmstat", dir);
+  const char *env[] = {"HPS_TEST_STEP_DELAY_MS=20", vm, NULL};
+  const char *args[] = {"run", "oom.yaml", "-j", "1", "--quiet", NULL};
+  pid_t pid = start("run.log", env, args);
+  kill_worker(pid, 0, -1, "run.log"); /* the count stays: someone's kill -9, retried after trial 1 */
+  kill_worker(pid, 1, 8, "run.log");  /* the count rises: the kernel OOM-killed it */
+  cr_assert_eq(wait_exit_within(pid, 120, "run.log"), 1, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  char buf[4096];
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE idx = 0 AND status = 'completed' AND attempts = 2"
+                         " AND failures = 1"), 1, "%s", slurp("run.log"));
+  q_text(db, "SELECT error FROM trials WHERE idx = 1", buf, sizeof buf);
+  cr_assert(strstr(buf, "signal 9") && strstr(buf, "OOM killer"), "%s", buf);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE idx = 1 AND status = 'failed' AND attempts = 1 "
+                         "AND no_retry = 1"), 1, "%s", buf);
+  sqlite3_close(db);
+}
+
+Test(sw_sched, status_shows_a_running_trial_whose_lease_expired_as_stale_with_when_last_heard) {
+  write_spec("dead", "[0.001, 0.002, 0.003]", 1, 10, 5, 0, NULL);
+  const char *args[] = {"run", "dead.yaml", "--quiet", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  /* Trial 0's runner died 15 minutes ago (lease 30 s); trial 1's runner is alive. */
+  char path[400], sql[400];
+  snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  double now = (double)ts.tv_sec;
+  snprintf(sql, sizeof sql,
+           "UPDATE trials SET status = 'running', worker = 'gone:1', heartbeat = %.0f, lease_until = %.0f "
+           "WHERE idx = 0; UPDATE trials SET status = 'running', worker = 'here:2', heartbeat = %.0f, "
+           "lease_until = %.0f WHERE idx = 1",
+           now - 900, now - 870, now, now + 600);
+  cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+  sqlite3_close(db);
+  const char *st[] = {"status", "dead", NULL};
+  cr_assert_eq(run("status.log", NULL, st), 0, "%s", slurp("status.log"));
+  const char *out = slurp("status.log");
+  cr_assert(strstr(out, "2 running (1 stale)"), "%s", out);
+  cr_assert_eq(hps_count(out, "STALE"), 1, "%s", out);
+  const char *stale = strstr(out, "STALE (last heard 15m0"), *row = strstr(out, "#1 ");
+  cr_assert(stale && row && row < stale && !memchr(row, '\n', (size_t)(stale - row)), "not trial 1's row: %s", out);
+}
+
+Test(sw_sched, a_checkpoint_temporary_left_by_a_killed_writer_is_removed_when_the_trial_resumes) {
+  write_spec("tmpck", "[0.001]", 1, 80, 1, 0, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=10", NULL};
+  const char *args[] = {"run", "tmpck.yaml", "--quiet", NULL};
+  pid_t pid = start("run1.log", slow, args);
+  int ready = 0;
+  for (int i = 0; i < 3000 && !ready; i++) {
+    sleep_ms(20);
+    ready = db_try_int("SELECT count(*) FROM trials WHERE status = 'running' AND checkpoint_step >= 10") == 1;
+  }
+  cr_assert(ready, "no checkpoint: %s", slurp("run1.log"));
+  kill(pid, SIGINT);
+  cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
+  /* What kill -9 in the middle of a save leaves beside the checkpoint. */
+  sqlite3 *db = db_open();
+  char ckpt[1024], tmp[1400];
+  q_text(db, "SELECT checkpoint FROM trials", ckpt, sizeof ckpt);
+  sqlite3_close(db);
+  cr_assert(ckpt[0]);
+  snprintf(tmp, sizeof tmp, "%s/%s.k9Xq2Z", ckpt[0] == '/' ? "" : dir, ckpt); /* relative to the runner's cwd */
+  FILE *f = fopen(tmp, "w");
+  cr_assert_not_null(f, "%s", tmp);
+  fputs("half a checkpoint", f);
+  fclose(f);
+  cr_assert_eq(run("run2.log", NULL, args), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
+  cr_assert_neq(access(tmp, F_OK), 0, "%s is still there", tmp);
 }

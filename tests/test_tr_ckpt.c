@@ -1,8 +1,10 @@
 /* tr_ckpt: round trip, atomic replacement, and every way a checkpoint can be bad. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "tr_ckpt.h"
@@ -174,4 +176,40 @@ Test(tr_ckpt, stored_config_rebuilds_the_tr_config) {
   TrErr err = {0};
   cr_assert_eq(tr_ckpt_config(&c, &b, &err), TR_OK, "%s", err.msg);
   cr_assert_eq(tr_config_hash(&a), tr_config_hash(&b));
+}
+
+/* A file in dir with some bytes; returns its path (static). */
+static const char *touch(const char *name) {
+  static char p[256];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "w");
+  cr_assert_not_null(f);
+  fputs("partial checkpoint", f);
+  fclose(f);
+  return p;
+}
+
+Test(tr_ckpt, stale_temporaries_are_removed_but_never_one_a_live_writer_holds) {
+  float params[100], optim[200];
+  TrCkpt c;
+  sample(&c, params, optim);
+  TrErr err = {0, ""};
+  cr_assert_eq(tr_ckpt_save(path, &c, &err), TR_OK, "%s", err.msg);
+  char stale[256], live[256], other[256];
+  snprintf(stale, sizeof stale, "%s", touch("ckpt.bin.AbC123")); /* a writer killed mid-save */
+  snprintf(live, sizeof live, "%s", touch("ckpt.bin.Xy9876"));
+  snprintf(other, sizeof other, "%s", touch("notes.bin.txt123"));
+  /* A writer at work holds its temporary locked (as tr_ckpt_save does). */
+  int fd = open(live, O_RDWR);
+  cr_assert(fd >= 0);
+  cr_assert_eq(flock(fd, LOCK_EX), 0);
+  cr_assert_eq(tr_ckpt_temps_remove(dir), 1);
+  cr_expect_neq(access(stale, F_OK), 0, "the stale temporary is still there");
+  cr_expect_eq(access(live, F_OK), 0, "a live writer's temporary was removed");
+  cr_expect_eq(access(other, F_OK), 0, "not a checkpoint temporary: left alone");
+  cr_expect_eq(access(path, F_OK), 0);
+  close(fd); /* its writer died: now it goes */
+  cr_assert_eq(tr_ckpt_temps_remove(dir), 1);
+  cr_expect_neq(access(live, F_OK), 0);
+  cr_expect_eq(tr_ckpt_temps_remove("/nonexistent/dir"), -1);
 }

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #define TMP_SUFFIX 7    /* ".XXXXXX" */
-#define STALE_AGE 10.0  /* seconds: far past the instant between mkstemp and flock */
 #define N_SLOTS 8
 
 /* Temp paths to unlink on SIGINT/SIGTERM. The handler only reads pointers and calls
@@ -75,33 +74,49 @@ static int cookie_close(void *c) {
   return 0;
 }
 
-/* Remove PATH.XXXXXX files left by a killed writer: unlocked and not brand new. */
-static void stale_remove(const char *path) {
+int tr_atomic_temps_remove(const char *path) {
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
   size_t dlen = slash ? (size_t)(slash - path) + 1 : 0, blen = strlen(base);
   char *dir = malloc(dlen + 2);
-  if (!dir) return;
+  if (!dir) return -1;
   if (dlen) memcpy(dir, path, dlen), dir[dlen] = '\0';
   else strcpy(dir, ".");
   DIR *d = opendir(dir);
-  if (!d) {
-    free(dir);
-    return;
-  }
+  free(dir);
+  if (!d) return -1;
+  int n = 0;
   struct dirent *e;
   while ((e = readdir(d))) {
     if (strlen(e->d_name) != blen + TMP_SUFFIX || strncmp(e->d_name, base, blen) || e->d_name[blen] != '.') continue;
     int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) continue;
     struct stat sb;
+    /* Unlinked while we hold its lock: a writer that locks it next sees nlink 0 and
+    ** makes another (temp_create), so a live writer's file is never taken. */
     if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() &&
-        difftime(time(NULL), sb.st_mtime) > STALE_AGE && flock(fd, LOCK_EX | LOCK_NB) == 0)
-      unlinkat(dirfd(d), e->d_name, 0);
+        flock(fd, LOCK_EX | LOCK_NB) == 0 && unlinkat(dirfd(d), e->d_name, 0) == 0)
+      n++;
     close(fd);
   }
   closedir(d);
-  free(dir);
+  return n;
+}
+
+/* mkostemp PATH.XXXXXX into tmp, flock()ed for as long as it is open. One a cleaner
+** unlinked between mkostemp and flock is replaced. -1 with errno on failure. */
+static int temp_create(char *tmp, size_t n, const char *path) {
+  for (int tries = 0; tries < 8; tries++) {
+    snprintf(tmp, n, "%s.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat sb;
+    /* No flock on this file system: no cleaner can lock (and remove) it either. */
+    if (flock(fd, LOCK_EX) != 0 || (fstat(fd, &sb) == 0 && sb.st_nlink > 0)) return fd;
+    close(fd);
+  }
+  errno = EAGAIN;
+  return -1;
 }
 
 int tr_atomic_open(TrAtomicFile *a, const char *path, TrErr *err) {
@@ -115,15 +130,13 @@ int tr_atomic_open(TrAtomicFile *a, const char *path, TrErr *err) {
     free(a->path), free(a->tmp);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
   }
-  stale_remove(path);
-  snprintf(a->tmp, n, "%s.XXXXXX", path);
-  a->fd = mkostemp(a->tmp, O_CLOEXEC);
+  tr_atomic_temps_remove(path);
+  a->fd = temp_create(a->tmp, n, path);
   if (a->fd < 0) {
     int rc = tr_err_set(err, TR_EIO, "%s: cannot write: %s", path, strerror(errno));
     free(a->path), free(a->tmp);
     return rc;
   }
-  flock(a->fd, LOCK_EX | LOCK_NB); /* "in use" for stale_remove of other writers */
   a->slot = slot_take(a->tmp);
   fchmod(a->fd, 0666 & ~tr_umask_get()); /* mkstemp makes 0600; a result file is shared */
   a->f = fopencookie(a, "w", (cookie_io_functions_t){NULL, cookie_write, NULL, cookie_close});

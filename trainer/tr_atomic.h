@@ -15,9 +15,9 @@
 **   SIGTERM handler (installed only where the disposition is still the default)
 **   that unlinks it and re-raises the signal: nothing is left behind.
 ** - kill -9 leaves the temp file: the next tr_atomic_open of the same PATH removes
-**   PATH.XXXXXX files nobody writes any more. A writer holds an flock on its temp
-**   file for its whole life; a temp that is unlocked and older than a few seconds
-**   (past the instant between mkstemp and flock) is stale.
+**   PATH.XXXXXX files nobody writes any more (tr_atomic_temps_remove). A writer
+**   holds an flock on its temp file for its whole life, so an unlocked one is stale;
+**   a writer whose fresh temp was unlinked before it took the lock makes another.
 ** - The TrAtomicFile must not move between open and commit/abort (the stream
 **   refers to it). The signal registry is per process and unlocked: open and end
 **   writes from one thread (workers are processes).
@@ -43,6 +43,9 @@ int tr_atomic_open(TrAtomicFile *a, const char *path, TrErr *err);
 /* TR_OK: PATH now holds what was written; else TR_EIO naming PATH and the cause. */
 int tr_atomic_commit(TrAtomicFile *a, TrErr *err);
 void tr_atomic_abort(TrAtomicFile *a);
+/* Remove PATH.XXXXXX temporaries that no live writer holds (ours, unlocked);
+** the number removed, -1 if PATH's directory cannot be read. */
+int tr_atomic_temps_remove(const char *path);
 /* The process umask, unchanged. */
 mode_t tr_umask_get(void);
 

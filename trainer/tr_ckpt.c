@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +57,14 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
     n -= (size_t)w;
   }
   return 0;
+}
+
+/* Checkpoints are written through tr_atomic as "<dir>/ckpt.bin.XXXXXX", locked by
+** their writer until renamed: tr_atomic_temps_remove takes only unlocked ones. */
+int tr_ckpt_temps_remove(const char *dir) {
+  char p[TR_PATH_MAX + 16];
+  if (snprintf(p, sizeof p, "%s/ckpt.bin", dir) >= (int)sizeof p) return -1;
+  return tr_atomic_temps_remove(p);
 }
 
 int tr_ckpt_save(const char *path, const TrCkpt *c, TrErr *err) {

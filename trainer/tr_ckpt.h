@@ -47,8 +47,13 @@ typedef struct TrCkpt {
   float *optim;              /* (n_optim,) the optimizer's state block */
 } TrCkpt;
 
-/* Write c to path atomically. The pointers in c are only read. */
+/* Write c to path atomically (tr_atomic). The pointers in c are only read. The
+** temporary, "<path>.XXXXXX", is flock()ed by its writer until renamed. */
 int tr_ckpt_save(const char *path, const TrCkpt *c, TrErr *err);
+/* Remove the temporaries of dir/ckpt.bin that no live writer owns (their lock
+** can be taken): what a writer killed mid-save (kill -9, OOM) left behind. Other
+** files are never touched. Returns how many were removed, -1 if dir cannot be read. */
+int tr_ckpt_temps_remove(const char *dir);
 /* Read path into c (allocating its arrays); free with tr_ckpt_deinit. */
 int tr_ckpt_load(const char *path, TrCkpt *c, TrErr *err);
 void tr_ckpt_deinit(TrCkpt *c);
