@@ -477,6 +477,8 @@ static int worker_main(const WorkerArgs *a) {
   }
   out.summary_json = summary;
   out.error = error;
+  /* The same config would be refused again: a retry only spends a claim. */
+  out.no_retry = status == RS_FAILED && res.memory_refused;
   int fr = rs_trial_finish(w.st, a->cl->trial_id, a->cl->claim_token, status, &out);
   free(summary);
   if (fr != TR_OK && fr != RS_LOST) {

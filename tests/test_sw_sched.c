@@ -371,11 +371,11 @@ Test(sw_sched, a_sample_sweep_measures_each_setting_on_a_trained_checkpoint) {
                       "ON s.id = t.sweep_id WHERE s.name = 'samp' AND m.name = 'validity'"), 2);
 }
 
-Test(sw_sched, a_trial_too_big_for_the_memory_available_fails_with_the_figures_the_others_run) {
+Test(sw_sched, a_trial_too_big_for_the_memory_available_fails_once_with_the_figures_the_others_run) {
   hps_put(dir, "mem.yaml",
           "name: mem\nmethod: grid\nmetric: {name: val_loss, goal: minimize}\n"
           "parameters:\n  model.d_model:\n    values: [16, 2048]\n"
-          "hpsweep:\n  workers: 1\n  max_retries: 0\n  base:\n"
+          "hpsweep:\n  workers: 1\n  max_retries: 2\n  base:\n"
           "    model: {n_layer: 8, n_head: 2, context_length: 16}\n"
           "    train: {batch_size: 4, max_steps: 4, eval_interval: 2, eval_batches: 1}\n");
   const char *env[] = {"HPSWEEP_MEMORY_AVAILABLE=300M", NULL};
@@ -389,6 +389,8 @@ Test(sw_sched, a_trial_too_big_for_the_memory_available_fails_with_the_figures_t
   cr_assert(strstr(buf, "model needs ") && strstr(buf, "GiB (params 1.5, gradients 1.5, optimizer 3.0, ") &&
                 strstr(buf, "300 MiB available (HPSWEEP_MEMORY_AVAILABLE)"),
             "%s", buf);
+  cr_expect_eq(hps_q_int(db, "SELECT attempts FROM trials WHERE idx = 1"), 1, "a refused config is not retried");
+  cr_expect_eq(hps_q_int(db, "SELECT no_retry FROM trials WHERE idx = 1"), 1);
   sqlite3_close(db);
 }
 

@@ -184,7 +184,9 @@ static int run_memory_check(Run *r, TrErr *err) {
   tr_mem_describe(&e, need, sizeof need);
   tr_mem_format(av.bytes, have, sizeof have);
   logf_(r, "memory: needs %s, %s available (%s)", need, have, av.source);
-  return tr_mem_check(&e, &av, err);
+  rc = tr_mem_check(&e, &av, err);
+  r->res->memory_refused = rc != TR_OK;
+  return rc;
 }
 
 static int run_setup(Run *r, TrErr *err) {
