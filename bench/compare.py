@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """compare.py: hpsweep vs PyTorch training throughput, side by side.
 
-    /usr/bin/python3 bench/compare.py [--hpsweep build/sweep/hpsweep] [--rounds 3]
+    /usr/bin/python3 bench/compare.py [--hpsweep build/hpsweep] [--rounds 3]
 
 For each (model, threads) it alternates `hpsweep bench --json` and
 `bench/bench_torch.py --json` --rounds times (so both see the same machine

@@ -10,31 +10,15 @@
 #include "tr_config.h"
 
 static const HpsCmd *const cmds[] = {
-#ifdef HPS_HAVE_CMD_TRAIN
     &hps_cmd_train,
-#endif
-#ifdef HPS_HAVE_CMD_SCHEDULE
     &hps_cmd_schedule,
-#endif
-#ifdef HPS_HAVE_CMD_BENCH
     &hps_cmd_bench,
-#endif
-#ifdef HPS_HAVE_CMD_CHECK
     &hps_cmd_check,
-#endif
-#ifdef HPS_HAVE_CMD_RUN
     &hps_cmd_run,
-#endif
-#ifdef HPS_HAVE_CMD_STATUS
     &hps_cmd_status,
-#endif
-#ifdef HPS_HAVE_CMD_RESULTS
     &hps_cmd_ls, &hps_cmd_top, &hps_cmd_compare, &hps_cmd_show,
     &hps_cmd_export, &hps_cmd_plot, &hps_cmd_report,
-#endif
-#ifdef HPS_HAVE_CMD_SAMPLE
     &hps_cmd_sample,
-#endif
     NULL};
 
 const HpsCmd *hps_cmd_find(const char *name) {
