@@ -1,5 +1,5 @@
 /*
-** rs_schema.h: the documented SQLite schema of an hpsweep database (version 1).
+** rs_schema.h: the documented SQLite schema of an hpsweep database (version 2).
 **
 ** Contract: table and column names are a public interface (users' SQL and the
 ** README's example queries rely on them); later versions only add, through
@@ -16,7 +16,7 @@
 #ifndef RS_SCHEMA_H
 #define RS_SCHEMA_H
 
-#define RS_SCHEMA_VERSION 1
+#define RS_SCHEMA_VERSION 2
 /* PRAGMA application_id of every hpsweep database ('HPSW'): tells ours from other SQLite files. */
 #define RS_APPLICATION_ID 0x48505357
 
@@ -87,5 +87,13 @@
   "  SELECT s.name AS sweep, t.id AS trial, t.idx, t.status, t.seed, t.params,\n" \
   "         t.best_metric, t.final_metric, t.best_step, t.steps, t.tokens, t.wall_seconds, t.error\n" \
   "  FROM trials t JOIN sweeps s ON s.id = t.sweep_id;\n"
+
+/* Version 2 (from 1), indexes for large sweeps: each claim probe (rs_trial_claim: one status
+** class, first idx) is a walk of trials_claim that stops at its first row, never a sort of
+** every candidate; trials_claim has trials_status (sweep_id, status) as its prefix, so that
+** one goes. IF [NOT] EXISTS: this block may run beside other v2 steps. */
+#define RS_SCHEMA_V2_INDEXES \
+  "CREATE INDEX IF NOT EXISTS trials_claim ON trials (sweep_id, status, idx);\n" \
+  "DROP INDEX IF EXISTS trials_status;\n"
 
 #endif

@@ -195,7 +195,7 @@ static int inspect_body(RsStore *st, void *arg) {
 
 /* Migrations: migrations[v] takes a database from version v to v + 1. Version 0
 ** is an empty file; later versions append here and bump RS_SCHEMA_VERSION. */
-static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1};
+static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1, RS_SCHEMA_V2_INDEXES};
 
 static int migrate_body(RsStore *st, void *arg) {
   (void)arg;
@@ -283,7 +283,7 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
                            "written by a newer hpsweep (schema version %lld; this build knows up to %d): "
                            "upgrade hpsweep",
                            (long long)in.version, RS_SCHEMA_VERSION);
-    else if (in.version < RS_SCHEMA_VERSION && flags == RS_OPEN_READONLY)
+    else if (in.version < 1 && flags == RS_OPEN_READONLY) /* a v1 file is read as it is (no v2 columns) */
       code = in.n_objects == 0
                  ? rs_store_fail(st, TR_EFORMAT, "empty file, not an hpsweep database")
                  : rs_store_fail(st, TR_EFORMAT,
@@ -579,29 +579,50 @@ static int claim_none(RsStore *st, ClaimArgs *a, double now) {
   return rc;
 }
 
+/* The claim order: resume (interrupted), reclaim (running, lease expired), claim (pending),
+** retry (failed with attempts left), by idx within each. One probe per class, each an ordered
+** walk of the index trials_claim (sweep_id, status, idx) that stops at its first row: a claim
+** costs the same at 100 trials and at 100,000 (one query sorting every candidate did not). */
+#define CLAIM_COLS "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker " \
+                   "FROM trials WHERE sweep_id = ?1 AND status = "
+static const char *const claim_sql[] = {
+    CLAIM_COLS "'interrupted' ORDER BY idx LIMIT 1",
+    CLAIM_COLS "'running' AND (lease_until IS NULL OR lease_until < ?2) ORDER BY idx LIMIT 1",
+    CLAIM_COLS "'pending' ORDER BY idx LIMIT 1",
+    CLAIM_COLS "'failed' AND attempts < ?3 ORDER BY idx LIMIT 1",
+};
+#define N_CLAIM_CLASSES (int)(sizeof claim_sql / sizeof claim_sql[0])
+
+/* The first claimable trial: *out stepped onto its row, or NULL when none is claimable. */
+static int claim_find(RsStore *st, ClaimArgs *a, double now, sqlite3_stmt **out) {
+  *out = NULL;
+  for (int i = 0; i < N_CLAIM_CLASSES; i++) {
+    sqlite3_stmt *s;
+    int rc = sq_prep(st, claim_sql[i], &s, "claim");
+    if (rc) return rc;
+    sqlite3_bind_int64(s, 1, a->sweep_id);
+    if (sqlite3_bind_parameter_count(s) >= 2) sqlite3_bind_double(s, 2, now);
+    if (sqlite3_bind_parameter_count(s) >= 3) sqlite3_bind_int(s, 3, a->max_attempts);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+      *out = s;
+      return TR_OK;
+    }
+    sqlite3_finalize(s);
+    if (r != SQLITE_DONE) return sq_fail(st, r, "claim");
+  }
+  return TR_OK;
+}
+
 static int claim_body(RsStore *st, void *arg) {
   ClaimArgs *a = arg;
   RsClaim *o = a->out;
   rs_claim_clear(o);
   double now = rs_store_now(st);
-  sqlite3_stmt *s;
-  int rc = sq_prep(st,
-                   "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker "
-                   "FROM trials WHERE sweep_id = ?1 AND (status IN ('pending', 'interrupted') "
-                   "  OR (status = 'running' AND (lease_until IS NULL OR lease_until < ?2)) "
-                   "  OR (status = 'failed' AND attempts < ?3)) "
-                   "ORDER BY CASE status WHEN 'interrupted' THEN 0 WHEN 'running' THEN 1 "
-                   "  WHEN 'pending' THEN 2 ELSE 3 END, idx LIMIT 1",
-                   &s, "claim");
+  sqlite3_stmt *s = NULL;
+  int rc = claim_find(st, a, now, &s);
   if (rc) return rc;
-  sqlite3_bind_int64(s, 1, a->sweep_id);
-  sqlite3_bind_double(s, 2, now);
-  sqlite3_bind_int(s, 3, a->max_attempts);
-  int r = sqlite3_step(s);
-  if (r != SQLITE_ROW) {
-    sqlite3_finalize(s);
-    return r == SQLITE_DONE ? claim_none(st, a, now) : sq_fail(st, r, "claim");
-  }
+  if (!s) return claim_none(st, a, now);
   int oom = 0;
   o->trial_id = sqlite3_column_int64(s, 0);
   o->idx = sqlite3_column_int(s, 1);

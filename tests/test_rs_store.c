@@ -480,3 +480,133 @@ Test(rs_store, a_writer_waits_out_another_process_holding_the_write_lock) {
   close(fd[0]);
   close(fd[1]);
 }
+
+/* A sweep "s" of n trials inserted in reverse, so row ids run against idx. */
+static int64_t make_sweep_reversed(RsStore *st, int n) {
+  int64_t id = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "s", "name: s\n", "abc", "grid", "val_loss", "minimize", 7, "train", &id),
+               TR_OK, "%s", rs_store_errmsg(st));
+  for (int i = n - 1; i >= 0; i--) {
+    char h[32], p[64];
+    snprintf(h, sizeof h, "%016x", i);
+    snprintf(p, sizeof p, "{\"optimizer.lr\": %d}", i);
+    RsTrialDef d = {i, h, "{\"train\": {}}", p, 100 + i};
+    cr_assert_eq(rs_trials_insert(st, id, 1, &d, NULL), TR_OK, "%s", rs_store_errmsg(st));
+  }
+  return id;
+}
+
+static void claim_expect(RsStore *st, int64_t id, const char *kind, int idx) {
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:2", 30, 2, &c), TR_OK, "%s", rs_store_errmsg(st));
+  cr_assert_eq(c.claimed, 1, "expected %s of idx %d, nothing claimed", kind, idx);
+  cr_expect_str_eq(c.kind, kind, "idx %d", idx);
+  cr_expect_eq(c.idx, idx, "%s: idx %d, expected %d", kind, c.idx, idx);
+  rs_claim_clear(&c);
+}
+
+Test(rs_store, claims_go_resume_reclaim_claim_retry_and_by_idx_within_each) {
+  double now = 1000.0;
+  RsStore *st = open_rw();
+  rs_store_set_clock(st, fake_now, &now);
+  int64_t id = make_sweep_reversed(st, 9);
+  RsClaim c[7];
+  for (int i = 0; i < 7; i++) {
+    cr_assert_eq(rs_trial_claim(st, id, "h:1", 30, 2, &c[i]), TR_OK);
+    cr_assert_eq(c[i].idx, i, "pending trials go by idx, not by row id");
+  }
+  RsStatus end[7] = {RS_FAILED, RS_FAILED, RS_INTERRUPTED, RS_COMPLETED, RS_RUNNING, RS_INTERRUPTED, RS_RUNNING};
+  for (int i = 0; i < 7; i++)
+    if (end[i] != RS_RUNNING) cr_assert_eq(rs_trial_finish(st, c[i].trial_id, c[i].claim_token, end[i], NULL), TR_OK);
+  now += 25;
+  cr_assert_eq(rs_trial_heartbeat(st, c[6].trial_id, c[6].claim_token, 30), TR_OK); /* idx 6 lives on */
+  now += 10;                                                                         /* idx 4's lease expired */
+  claim_expect(st, id, "resume", 2);
+  claim_expect(st, id, "resume", 5);
+  claim_expect(st, id, "reclaim", 4);
+  claim_expect(st, id, "claim", 7);
+  claim_expect(st, id, "claim", 8);
+  claim_expect(st, id, "retry", 0);
+  claim_expect(st, id, "retry", 1);
+  RsClaim none;
+  cr_assert_eq(rs_trial_claim(st, id, "h:2", 30, 2, &none), TR_OK);
+  cr_expect_eq(none.claimed, 0, "idx 6 is held, idx 3 completed");
+  for (int i = 0; i < 7; i++) rs_claim_clear(&c[i]);
+  rs_store_close(st);
+}
+
+/* Every statement a claim runs, as written (sqlite3_sql), for EXPLAIN QUERY PLAN. */
+typedef struct Traced {
+  char *sql[64];
+  int n;
+} Traced;
+
+static int trace_stmt(unsigned type, void *ctx, void *p, void *x) {
+  (void)type, (void)x;
+  Traced *t = ctx;
+  const char *s = sqlite3_sql((sqlite3_stmt *)p);
+  if (s && t->n < 64) t->sql[t->n++] = strdup(s);
+  return 0;
+}
+
+/* No statement of a claim may scan a table or sort: the cost stays flat up to 100,000 trials. */
+static void expect_claim_plans_indexed(RsStore *st, int64_t id, int claimable) {
+  sqlite3 *raw = rs_store_sqlite(st);
+  Traced t = {{0}, 0};
+  sqlite3_trace_v2(raw, SQLITE_TRACE_STMT, trace_stmt, &t);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:1", 60, 2, &c), TR_OK, "%s", rs_store_errmsg(st));
+  sqlite3_trace_v2(raw, 0, NULL, NULL);
+  cr_assert_eq(c.claimed, claimable);
+  rs_claim_clear(&c);
+  int planned = 0;
+  for (int i = 0; i < t.n; i++) {
+    char sql[2048];
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", t.sql[i]);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(raw, sql, -1, &s, NULL) == SQLITE_OK) {
+      while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(s, 3);
+        planned++;
+        cr_expect(strstr(d, "TEMP B-TREE") == NULL, "a claim sorts: %s\n  in %s", d, t.sql[i]);
+        cr_expect(strncmp(d, "SCAN ", 5) != 0, "a claim scans a table: %s\n  in %s", d, t.sql[i]);
+      }
+      sqlite3_finalize(s);
+    }
+    free(t.sql[i]);
+  }
+  cr_expect_gt(planned, 3, "the claim's queries were traced and planned");
+}
+
+Test(rs_store, claim_queries_walk_an_index_and_never_sort_or_scan_trials) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 200);
+  expect_claim_plans_indexed(st, id, 1);
+  cr_assert_eq(sqlite3_exec(rs_store_sqlite(st), "UPDATE trials SET status = 'completed' WHERE status = 'pending'",
+                            0, 0, 0), SQLITE_OK);
+  expect_claim_plans_indexed(st, id, 0); /* every class probed, then the wait query */
+  rs_store_close(st);
+}
+
+Test(rs_store, a_version_1_database_gets_the_claim_index_and_stays_readable_read_only) {
+  RsStore *st = open_rw();
+  make_sweep(st, 3);
+  rs_store_close(st);
+  sqlite3 *raw;
+  cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(raw, "DROP INDEX trials_claim; CREATE INDEX trials_status ON trials (sweep_id, status);"
+                                 "PRAGMA user_version = 1", 0, 0, 0), SQLITE_OK);
+  sqlite3_close(raw);
+  TrErr err = {0, ""};
+  cr_assert_eq(rs_store_open(db, RS_OPEN_READONLY, &st, &err), TR_OK, "read-only on v1: %s", err.msg);
+  RsCounts n;
+  cr_assert_eq(rs_sweep_counts(st, 1, &n), TR_OK);
+  cr_expect_eq(n.n[RS_PENDING], 3);
+  rs_store_close(st);
+  st = open_rw();
+  cr_expect_eq(scalar(st, "PRAGMA user_version"), RS_SCHEMA_VERSION);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_claim'"), 1);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_status'"), 0);
+  expect_claim_plans_indexed(st, 1, 1);
+  rs_store_close(st);
+}
