@@ -639,18 +639,36 @@ int rs_better(const RsTrialSet *ts, double a, double b) {
   return ts->maximize ? a > b : a < b;
 }
 
+/* Rank class: 0 rankable, 1 failed/diverged with a value, 2 no value. */
+static int rank_class(const RsTrial *t) { return rankable(t) ? 0 : isnan(t->best) ? 2 : 1; }
+
+/* The ranking as a total order: class, then the metric (goal-aware) within class 0, then the
+** trial's position (idx order), so any sort gives the one stable result. */
+static int rank_cmp(const RsTrialSet *ts, int a, int b) {
+  const RsTrial *x = &ts->t[a], *y = &ts->t[b];
+  int cx = rank_class(x), cy = rank_class(y);
+  if (cx != cy) return cx < cy ? -1 : 1;
+  if (cx == 0 && x->best != y->best) return rs_better(ts, x->best, y->best) ? -1 : 1;
+  return (a > b) - (a < b);
+}
+
+static void rank_sift(const RsTrialSet *ts, int *o, int root, int n) {
+  for (int c; (c = 2 * root + 1) < n; root = c) {
+    if (c + 1 < n && rank_cmp(ts, o[c], o[c + 1]) < 0) c++;
+    if (rank_cmp(ts, o[root], o[c]) >= 0) return;
+    int t = o[root]; o[root] = o[c]; o[c] = t;
+  }
+}
+
 void rs_trials_rank(const RsTrialSet *ts, int *order) {
-  for (int i = 0; i < ts->n; i++) order[i] = i;
-  /* Stable insertion sort: idx order breaks ties. */
-  for (int a = 1; a < ts->n; a++)
-    for (int b = a; b > 0; b--) {
-      const RsTrial *x = &ts->t[order[b]], *y = &ts->t[order[b - 1]];
-      int rx = rankable(x), ry = rankable(y);
-      int before = rx != ry ? rx : (rx ? rs_better(ts, x->best, y->best)
-                                       : (!isnan(x->best) && isnan(y->best)));
-      if (!before) break;
-      int tmp = order[b]; order[b] = order[b - 1]; order[b - 1] = tmp;
-    }
+  int n = ts->n;
+  for (int i = 0; i < n; i++) order[i] = i;
+  /* Heap sort: O(n log n) with no allocation; rank_cmp is total, so the order is stable. */
+  for (int i = n / 2 - 1; i >= 0; i--) rank_sift(ts, order, i, n);
+  for (int end = n - 1; end > 0; end--) {
+    int t = order[0]; order[0] = order[end]; order[end] = t;
+    rank_sift(ts, order, 0, end);
+  }
 }
 
 /* ---- metrics ------------------------------------------------------------- */
