@@ -644,7 +644,8 @@ static int rank_class(const RsTrial *t) { return rankable(t) ? 0 : isnan(t->best
 
 /* The ranking as a total order: class, then the metric (goal-aware) within class 0, then the
 ** trial's position (idx order), so any sort gives the one stable result. */
-static int rank_cmp(const RsTrialSet *ts, int a, int b) {
+static int rank_cmp(const void *ctx, int a, int b) {
+  const RsTrialSet *ts = ctx;
   const RsTrial *x = &ts->t[a], *y = &ts->t[b];
   int cx = rank_class(x), cy = rank_class(y);
   if (cx != cy) return cx < cy ? -1 : 1;
@@ -652,23 +653,29 @@ static int rank_cmp(const RsTrialSet *ts, int a, int b) {
   return (a > b) - (a < b);
 }
 
-static void rank_sift(const RsTrialSet *ts, int *o, int root, int n) {
+/* Heap sort of o[0..n) by cmp (a total order: any sort gives the one result), O(n log n) with
+** no allocation: the sorts of 100,000 trials. */
+typedef int (*IdxCmp)(const void *ctx, int a, int b);
+
+static void heap_sift(int *o, int root, int n, IdxCmp cmp, const void *ctx) {
   for (int c; (c = 2 * root + 1) < n; root = c) {
-    if (c + 1 < n && rank_cmp(ts, o[c], o[c + 1]) < 0) c++;
-    if (rank_cmp(ts, o[root], o[c]) >= 0) return;
+    if (c + 1 < n && cmp(ctx, o[c], o[c + 1]) < 0) c++;
+    if (cmp(ctx, o[root], o[c]) >= 0) return;
     int t = o[root]; o[root] = o[c]; o[c] = t;
   }
 }
 
-void rs_trials_rank(const RsTrialSet *ts, int *order) {
-  int n = ts->n;
-  for (int i = 0; i < n; i++) order[i] = i;
-  /* Heap sort: O(n log n) with no allocation; rank_cmp is total, so the order is stable. */
-  for (int i = n / 2 - 1; i >= 0; i--) rank_sift(ts, order, i, n);
+static void heap_sort_idx(int *o, int n, IdxCmp cmp, const void *ctx) {
+  for (int i = n / 2 - 1; i >= 0; i--) heap_sift(o, i, n, cmp, ctx);
   for (int end = n - 1; end > 0; end--) {
-    int t = order[0]; order[0] = order[end]; order[end] = t;
-    rank_sift(ts, order, 0, end);
+    int t = o[0]; o[0] = o[end]; o[end] = t;
+    heap_sift(o, 0, end, cmp, ctx);
   }
+}
+
+void rs_trials_rank(const RsTrialSet *ts, int *order) {
+  for (int i = 0; i < ts->n; i++) order[i] = i;
+  heap_sort_idx(order, ts->n, rank_cmp, ts);
 }
 
 /* ---- metrics ------------------------------------------------------------- */
@@ -796,6 +803,54 @@ static void group_stats(RsGroup *g, int maximize) {
     if (isnan(g->best) || (maximize ? g->vals[i] > g->best : g->vals[i] < g->best)) g->best = g->vals[i];
 }
 
+/* Trials by (context, group), then idx: contexts and groups come out sorted by value. */
+typedef struct CtxOrder {
+  const RsTrialSet *ts;
+  const int *other;
+  int no;
+  const int *by;
+  int nby;
+} CtxOrder;
+
+static int ctx_cmp(const void *ctx, int a, int b) {
+  const CtxOrder *c = ctx;
+  const RsTrial *x = &c->ts->t[a], *y = &c->ts->t[b];
+  int r = cmp_on(x, y, c->other, c->no);
+  if (r == 0) r = cmp_on(x, y, c->by, c->nby);
+  return r ? r : (a > b) - (a < b);
+}
+
+typedef struct GroupOrder {
+  const RsTrialSet *ts;
+  const RsGroup *g;
+} GroupOrder;
+
+/* Best mean first, groups without a completed trial last, ties in their first order. */
+static int group_cmp(const void *ctx, int a, int b) {
+  const GroupOrder *o = ctx;
+  const RsGroup *x = &o->g[a], *y = &o->g[b];
+  if ((x->n > 0) != (y->n > 0)) return x->n > 0 ? -1 : 1;
+  if (x->n > 0 && x->mean != y->mean) return rs_better(o->ts, x->mean, y->mean) ? -1 : 1;
+  return (a > b) - (a < b);
+}
+
+static int groups_sort(const RsTrialSet *ts, RsContext *cx) {
+  int *o = malloc(((size_t)cx->ng + 1) * sizeof *o);
+  RsGroup *g = malloc(((size_t)cx->ng + 1) * sizeof *g);
+  if (!o || !g) {
+    free(o), free(g);
+    return TR_ENOMEM;
+  }
+  for (int q = 0; q < cx->ng; q++) o[q] = q;
+  GroupOrder go = {ts, cx->g};
+  heap_sort_idx(o, cx->ng, group_cmp, &go);
+  for (int q = 0; q < cx->ng; q++) g[q] = cx->g[o[q]];
+  free(cx->g);
+  cx->g = g;
+  free(o);
+  return TR_OK;
+}
+
 int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *out, TrErr *err) {
   memset(out, 0, sizeof *out);
   int other[64], no = 0;
@@ -807,15 +862,10 @@ int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *ou
   if (ts->n == 0) return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no trials", ts->sweep.name);
   /* Order trials by (context, group): contexts and groups come out sorted by value. */
   int *ord = malloc((size_t)ts->n * sizeof *ord);
+  if (!ord) return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (int i = 0; i < ts->n; i++) ord[i] = i;
-  for (int a = 1; a < ts->n; a++)
-    for (int b = a; b > 0; b--) {
-      const RsTrial *x = &ts->t[ord[b]], *y = &ts->t[ord[b - 1]];
-      int c = cmp_on(x, y, other, no);
-      if (c == 0) c = cmp_on(x, y, by, nby);
-      if (c >= 0) break;
-      int tmp = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = tmp;
-    }
+  CtxOrder co = {ts, other, no, by, nby};
+  heap_sort_idx(ord, ts->n, ctx_cmp, &co);
   {
     int ks[2] = {by[0], nby > 1 ? by[1] : by[0]};
     size_t cap = 128;
@@ -857,13 +907,10 @@ int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *ou
       cx->p_welch = rs_stats_welch_p(cx->g[w].vals, cx->g[w].n, cx->g[r].vals, cx->g[r].n);
       cx->decided = cx->p_welch < 0.05;
     }
-    /* Best mean first (groups without a completed trial last), stable. */
-    for (int a2 = 1; a2 < cx->ng; a2++)
-      for (int b2 = a2; b2 > 0; b2--) {
-        const RsGroup *x = &cx->g[b2], *y = &cx->g[b2 - 1];
-        if (!(x->n > 0 && (y->n == 0 || rs_better(ts, x->mean, y->mean)))) break;
-        RsGroup tmp = cx->g[b2]; cx->g[b2] = cx->g[b2 - 1]; cx->g[b2 - 1] = tmp;
-      }
+    if (groups_sort(ts, cx)) {
+      free(ord);
+      return tr_err_set(err, TR_ENOMEM, "out of memory");
+    }
     i = j;
   }
   free(ord);
