@@ -887,6 +887,7 @@ int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *ou
       RsGroup *g = &cx->g[cx->ng++];
       memset(g, 0, sizeof *g);
       g->label = label_of(ts, &ts->t[ord[a]], by, nby);
+      g->value = ts->t[ord[a]].pv[by[0]];
       g->vals = malloc(((size_t)(b - a)) * sizeof *g->vals);
       for (int m = a; m < b; m++) {
         const RsTrial *t = &ts->t[ord[m]];
