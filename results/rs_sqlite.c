@@ -494,7 +494,8 @@ static int sq_sweep_counts(RsStore *st, int64_t sweep_id, RsCounts *out) {
 typedef struct InsertArgs {
   int64_t sweep_id;
   size_t n, inserted;
-  const RsTrialDef *defs;
+  RsTrialDefFn fn;
+  void *ctx;
 } InsertArgs;
 
 static int insert_body(RsStore *st, void *arg) {
@@ -507,7 +508,8 @@ static int insert_body(RsStore *st, void *arg) {
   if (!rc) rc = sq_prep(st, "INSERT OR IGNORE INTO trials (sweep_id, idx, hash, config, params, seed) "
                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &s, "insert trials");
   for (size_t i = 0; !rc && i < a->n; i++) {
-    const RsTrialDef *d = &a->defs[i];
+    RsTrialDef def, *d = &def;
+    if ((rc = a->fn(a->ctx, i, &def))) break;
     sqlite3_bind_int64(chk, 1, a->sweep_id);
     bind_text(chk, 2, d->config_json);
     bind_text(chk, 3, d->params_json);
@@ -543,9 +545,9 @@ static int insert_body(RsStore *st, void *arg) {
   return rc;
 }
 
-static int sq_trials_insert(RsStore *st, int64_t sweep_id, size_t n, const RsTrialDef *defs,
+static int sq_trials_insert(RsStore *st, int64_t sweep_id, size_t n, RsTrialDefFn fn, void *ctx,
                             size_t *n_inserted) {
-  InsertArgs a = {sweep_id, n, 0, defs};
+  InsertArgs a = {sweep_id, n, 0, fn, ctx};
   int rc = sq_txn(st, SQ_DURABLE, insert_body, &a);
   *n_inserted = rc ? 0 : a.inserted;
   return rc;

@@ -610,3 +610,37 @@ Test(rs_store, a_version_1_database_gets_the_claim_index_and_stays_readable_read
   expect_claim_plans_indexed(st, 1, 1);
   rs_store_close(st);
 }
+
+/* Definitions made on demand in one reused buffer; fail_at >= 0 fails that trial. */
+typedef struct OnDemand {
+  char config[64], params[64], hash[32];
+  int fail_at;
+} OnDemand;
+
+static int def_on_demand(void *ctx, size_t i, RsTrialDef *def) {
+  OnDemand *o = ctx;
+  if ((int)i == o->fail_at) return TR_ENOMEM;
+  snprintf(o->config, sizeof o->config, "{\"train\": {\"seed\": %zu}}", i);
+  snprintf(o->params, sizeof o->params, "{\"train.seed\": %zu}", i);
+  snprintf(o->hash, sizeof o->hash, "%016zx", i);
+  *def = (RsTrialDef){(int)i, o->hash, o->config, o->params, (int64_t)i};
+  return TR_OK;
+}
+
+Test(rs_store, trials_made_on_demand_in_one_buffer_are_inserted_each_as_made_or_not_at_all) {
+  RsStore *st = open_rw();
+  int64_t id = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "s", "name: s\n", "abc", "grid", "val_loss", "minimize", 7, "train", &id), TR_OK);
+  OnDemand o = {.fail_at = 700};
+  size_t added = 99;
+  cr_expect_eq(rs_trials_insert_each(st, id, 1000, def_on_demand, &o, &added), TR_ENOMEM);
+  cr_expect_eq(added, 0);
+  cr_expect(strstr(rs_store_errmsg(st), "trial 700: out of memory") != NULL, "%s", rs_store_errmsg(st));
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trials"), 0, "one transaction: nothing inserted");
+  o.fail_at = -1;
+  cr_assert_eq(rs_trials_insert_each(st, id, 1000, def_on_demand, &o, &added), TR_OK, "%s", rs_store_errmsg(st));
+  cr_expect_eq(added, 1000);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trials WHERE json_extract(config, '$.train.seed') = idx "
+                          "AND seed = idx AND hash = printf('%016x', idx)"), 1000);
+  rs_store_close(st);
+}
