@@ -195,7 +195,7 @@ static int inspect_body(RsStore *st, void *arg) {
 
 /* Migrations: migrations[v] takes a database from version v to v + 1. Version 0
 ** is an empty file; later versions append here and bump RS_SCHEMA_VERSION. */
-static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1, RS_SCHEMA_V2_INDEXES};
+static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1, RS_SCHEMA_V2_SCALE};
 
 static int migrate_body(RsStore *st, void *arg) {
   (void)arg;
@@ -468,9 +468,13 @@ static int counts_body(RsStore *st, void *arg) {
   CountArgs *a = arg;
   memset(a->out, 0, sizeof *a->out);
   sqlite3_stmt *s;
-  int rc = sq_prep(st, "SELECT status, count(*) FROM trials WHERE sweep_id = ?1 GROUP BY status", &s,
-                   "count trials");
-  if (rc) return rc;
+  /* v2 keeps the counts in trial_counts; a v1 file opened read-only has to count. */
+  int rc = TR_OK;
+  if (sqlite3_prepare_v2(sq_of(st)->db, "SELECT status, n FROM trial_counts WHERE sweep_id = ?1 AND n != 0", -1, &s,
+                         NULL) != SQLITE_OK &&
+      (rc = sq_prep(st, "SELECT status, count(*) FROM trials WHERE sweep_id = ?1 GROUP BY status", &s,
+                    "count trials")))
+    return rc;
   sqlite3_bind_int64(s, 1, a->sweep_id);
   int r;
   while ((r = sqlite3_step(s)) == SQLITE_ROW) {

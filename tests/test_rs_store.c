@@ -595,15 +595,21 @@ Test(rs_store, a_version_1_database_gets_the_claim_index_and_stays_readable_read
   sqlite3 *raw;
   cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
   cr_assert_eq(sqlite3_exec(raw, "DROP INDEX trials_claim; CREATE INDEX trials_status ON trials (sweep_id, status);"
-                                 "PRAGMA user_version = 1", 0, 0, 0), SQLITE_OK);
+                                 "DROP TRIGGER trial_counts_insert; DROP TRIGGER trial_counts_update;"
+                                 "DROP TRIGGER trial_counts_delete; DROP TABLE trial_counts;"
+                                 "UPDATE trials SET status = 'completed' WHERE idx = 1; PRAGMA user_version = 1",
+                            0, 0, 0), SQLITE_OK);
   sqlite3_close(raw);
   TrErr err = {0, ""};
   cr_assert_eq(rs_store_open(db, RS_OPEN_READONLY, &st, &err), TR_OK, "read-only on v1: %s", err.msg);
   RsCounts n;
-  cr_assert_eq(rs_sweep_counts(st, 1, &n), TR_OK);
-  cr_expect_eq(n.n[RS_PENDING], 3);
+  cr_assert_eq(rs_sweep_counts(st, 1, &n), TR_OK, "v1 counts by scanning: %s", rs_store_errmsg(st));
+  cr_expect_eq(n.n[RS_PENDING], 2);
+  cr_expect_eq(n.n[RS_COMPLETED], 1);
   rs_store_close(st);
   st = open_rw();
+  cr_expect_eq(scalar(st, "SELECT n FROM trial_counts WHERE status = 'pending'"), 2, "backfilled");
+  cr_expect_eq(scalar(st, "SELECT n FROM trial_counts WHERE status = 'completed'"), 1);
   cr_expect_eq(scalar(st, "PRAGMA user_version"), RS_SCHEMA_VERSION);
   cr_expect_eq(scalar(st, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_claim'"), 1);
   cr_expect_eq(scalar(st, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_status'"), 0);
@@ -642,5 +648,88 @@ Test(rs_store, trials_made_on_demand_in_one_buffer_are_inserted_each_as_made_or_
   cr_expect_eq(added, 1000);
   cr_expect_eq(scalar(st, "SELECT count(*) FROM trials WHERE json_extract(config, '$.train.seed') = idx "
                           "AND seed = idx AND hash = printf('%016x', idx)"), 1000);
+  rs_store_close(st);
+}
+
+/* trial_counts against a count of the rows, status by status. */
+static void expect_counts_exact(RsStore *st, int64_t id) {
+  RsCounts c;
+  cr_assert_eq(rs_sweep_counts(st, id, &c), TR_OK, "%s", rs_store_errmsg(st));
+  int64_t total = 0;
+  for (int k = 0; k < RS_STATUS_COUNT; k++) {
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM trials WHERE sweep_id = %lld AND status = '%s'", (long long)id,
+             rs_status_name((RsStatus)k));
+    cr_expect_eq(c.n[k], scalar(st, sql), "status %s", rs_status_name((RsStatus)k));
+    total += c.n[k];
+  }
+  cr_expect_eq(c.total, total);
+}
+
+Test(rs_store, counts_kept_by_triggers_match_the_rows_through_every_transition) {
+  double now = 1000.0;
+  RsStore *st = open_rw();
+  rs_store_set_clock(st, fake_now, &now);
+  int64_t id = make_sweep(st, 6), other = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "t", "name: t\n", "x", "grid", "val_loss", "minimize", 7, "train", &other), TR_OK);
+  RsTrialDef d = {0, "00000000000000aa", "{}", "{}", 1};
+  cr_assert_eq(rs_trials_insert(st, other, 1, &d, NULL), TR_OK);
+  cr_assert_eq(rs_trials_insert(st, id, 1, &(RsTrialDef){0, "0000000000000000", "{}", "{}", 1}, NULL), TR_OK,
+               "an ignored duplicate counts nothing");
+  expect_counts_exact(st, id);
+  RsClaim c[4];
+  for (int i = 0; i < 4; i++) cr_assert_eq(rs_trial_claim(st, id, "h:1", 30, 2, &c[i]), TR_OK);
+  expect_counts_exact(st, id);
+  cr_assert_eq(rs_trial_finish(st, c[0].trial_id, c[0].claim_token, RS_COMPLETED, NULL), TR_OK);
+  cr_assert_eq(rs_trial_finish(st, c[1].trial_id, c[1].claim_token, RS_FAILED, NULL), TR_OK);
+  cr_assert_eq(rs_trial_finish(st, c[2].trial_id, c[2].claim_token, RS_DIVERGED, NULL), TR_OK);
+  size_t marked = 0;
+  cr_assert_eq(rs_trials_mark_interrupted(st, id, "h:1", &marked), TR_OK);
+  cr_expect_eq(marked, 1);
+  expect_counts_exact(st, id);
+  RsClaim r;
+  cr_assert_eq(rs_trial_claim(st, id, "h:2", 30, 2, &r), TR_OK); /* resume */
+  now += 60;                                                       /* its lease expires */
+  RsClaim r2;
+  cr_assert_eq(rs_trial_claim(st, id, "h:3", 30, 2, &r2), TR_OK); /* reclaim: running stays running */
+  expect_counts_exact(st, id);
+  /* Plain SQL edits keep the counts too. */
+  cr_assert_eq(sqlite3_exec(rs_store_sqlite(st), "UPDATE trials SET status = 'completed' WHERE status = 'pending';"
+                            "DELETE FROM events WHERE trial_id IN (SELECT id FROM trials WHERE status = 'diverged');"
+                            "DELETE FROM trials WHERE status = 'diverged'", 0, 0, 0), SQLITE_OK);
+  expect_counts_exact(st, id);
+  expect_counts_exact(st, other);
+  for (int i = 0; i < 4; i++) rs_claim_clear(&c[i]);
+  rs_claim_clear(&r);
+  rs_claim_clear(&r2);
+  rs_store_close(st);
+}
+
+Test(rs_store, counting_a_sweeps_trials_reads_the_counts_not_the_trials) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 50);
+  sqlite3 *raw = rs_store_sqlite(st);
+  Traced t = {{0}, 0};
+  sqlite3_trace_v2(raw, SQLITE_TRACE_STMT, trace_stmt, &t);
+  RsCounts c;
+  cr_assert_eq(rs_sweep_counts(st, id, &c), TR_OK);
+  sqlite3_trace_v2(raw, 0, NULL, NULL);
+  cr_expect_eq(c.n[RS_PENDING], 50);
+  int reads_counts = 0;
+  for (int i = 0; i < t.n; i++) {
+    char sql[2048];
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", t.sql[i]);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(raw, sql, -1, &s, NULL) == SQLITE_OK) {
+      while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(s, 3);
+        reads_counts += strstr(d, "trial_counts") != NULL;
+        cr_expect(strstr(d, " trials ") == NULL && strncmp(d, "SCAN", 4) != 0, "counting reads trials: %s", d);
+      }
+      sqlite3_finalize(s);
+    }
+    free(t.sql[i]);
+  }
+  cr_expect_gt(reads_counts, 0);
   rs_store_close(st);
 }
