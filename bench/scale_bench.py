@@ -2,21 +2,22 @@
 """Scale benchmark: per-trial costs of a sweep of 1,000 / 10,000 / 100,000 trials.
 
 usage: scale_bench.py HPSWEEP [--sizes 1000,10000,100000] [--claim-seconds S] [--repeat R]
-                              [--keep DIR] [--json]
+                              [--timeout T] [--keep DIR] [--json]
 
 For each size N (a random search of N trials of a 1-layer, d_model 16 model, 2 steps):
 1. expand + insert: `hpsweep run SPEC -j 1` on a fresh database; the time from the start of the
    process to the `expand` event (trials recorded) is the expansion + insert time.
 2. claims: the runner then trains trials for S seconds at -j 1 and is stopped with SIGINT.
-   Overhead per trial = (last completion - first claim - the trials' own wall_seconds) / trials
-   completed: fork, claim, exec, data setup, checkpoint and result records.
+   Overhead per trial = from its claim to the next claim, minus its own wall_seconds (median and
+   mean over the trials run): fork, claim, exec, data setup, checkpoint and result records.
    Peak RSS of that runner (expansion, insert, then scheduling) via wait4.
 3. fill (the documented fast path): every trial that did not run gets the results and metric rows
    of a trial that did (values scaled by a seeded random factor), status completed (1 in 100
    failed), written with SQL straight into the documented schema. Training 100,000 trials for
    real takes hours; the read commands only see rows.
 4. read commands on the filled database (ls, status, top, top --by, compare, show, export of
-   trials and of metrics, report), each R times: median seconds, per trial, peak RSS.
+   trials and of metrics, report), each R times: median wall and CPU seconds, CPU per trial,
+   peak RSS; a command still running after T seconds is stopped and shown as "> T".
 Only the standard library; prints a Markdown table (or JSON with --json).
 """
 import json
@@ -47,14 +48,24 @@ hpsweep:
 """
 
 
-def run_rusage(argv, cwd, out_path):
-    """Run argv; return (seconds, peak RSS in MB, exit status)."""
+def run_rusage(argv, cwd, out_path, timeout=None):
+    """Run argv; return (wall seconds, CPU seconds, peak RSS in MB, exit status); None past timeout."""
     with open(out_path, "w") as out:
         t = time.monotonic()
         p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        _, status, ru = os.wait4(p.pid, 0)
+        while timeout is not None:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - t > timeout:
+                p.kill()
+                os.wait4(p.pid, 0)
+                return None
+            time.sleep(0.02)
+        else:
+            _, status, ru = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
-        return time.monotonic() - t, ru.ru_maxrss / 1024.0, p.returncode
+        return time.monotonic() - t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0, p.returncode
 
 
 def q(db, sql, args=()):
@@ -95,13 +106,15 @@ def run_phase(hps, d, n, claim_seconds):
     p.returncode = os.waitstatus_to_exitcode(status)
     log.close()
     expand = q(db, "SELECT min(time) FROM events WHERE kind = 'expand'")[0][0] - t0
-    first = q(db, "SELECT min(time) FROM events WHERE kind = 'claim'")[0][0]
-    done = q(db, "SELECT count(*), max(ended), sum(wall_seconds) FROM trials WHERE status = 'completed'")[0]
-    if not done[0]:
+    # Per completed trial: from its claim to the next claim, minus its own training time.
+    rows = q(db, "SELECT e.time, t.wall_seconds FROM events e JOIN trials t ON t.id = e.trial_id "
+                 "WHERE e.kind = 'claim' ORDER BY e.time")
+    over = [1000.0 * (rows[i + 1][0] - rows[i][0] - rows[i][1]) for i in range(len(rows) - 1)
+            if rows[i][1] is not None]
+    if not over:
         sys.exit("no trial completed in %g s: raise --claim-seconds" % claim_seconds)
-    return db, {"expand_insert_s": expand, "trials_run": done[0],
-                "overhead_ms": 1000.0 * (done[1] - first - done[2]) / done[0],
-                "run_rss_mb": ru.ru_maxrss / 1024.0}
+    return db, {"expand_insert_s": expand, "trials_run": len(over), "overhead_ms": statistics.median(over),
+                "overhead_mean_ms": statistics.mean(over), "run_rss_mb": ru.ru_maxrss / 1024.0}
 
 
 def fill(db, n):
@@ -140,7 +153,7 @@ def fill(db, n):
         c.close()
 
 
-def read_phase(hps, d, db, tid, repeat):
+def read_phase(hps, d, db, tid, repeat, timeout):
     cmds = [("ls", ["ls"]),
             ("status", ["status", "scale"]),
             ("top", ["top", "scale"]),
@@ -152,15 +165,20 @@ def read_phase(hps, d, db, tid, repeat):
             ("report", ["report", "scale", "-o", "report.html"])]
     res = {}
     for name, args in cmds:
-        secs, rss = [], 0.0
+        secs, cpus, rss = [], [], 0.0
         for _ in range(repeat):
-            s, r, rc = run_rusage([hps] + args + ["--db", db], d, os.path.join(d, "read.log"))
+            r = run_rusage([hps] + args + ["--db", db], d, os.path.join(d, "read.log"), timeout)
+            if r is None:  # stopped at the timeout: recorded as "> timeout"
+                secs, cpus = [float("inf")], [float("inf")]
+                break
+            s, cpu, m, rc = r
             if rc != 0:
                 with open(os.path.join(d, "read.log")) as f:
                     sys.exit("hpsweep %s failed (%d):\n%s" % (" ".join(args), rc, f.read()[-2000:]))
             secs.append(s)
-            rss = max(rss, r)
-        res[name] = {"s": statistics.median(secs), "rss_mb": rss}
+            cpus.append(cpu)
+            rss = max(rss, m)
+        res[name] = {"s": statistics.median(secs), "cpu": statistics.median(cpus), "rss_mb": rss}
     return res
 
 
@@ -176,13 +194,14 @@ def main():
     sizes = [int(x) for x in opt("--sizes", "1000,10000,100000").split(",")]
     claim_seconds = float(opt("--claim-seconds", "15"))
     repeat = int(opt("--repeat", "3"))
+    timeout = float(opt("--timeout", "0")) or None
     keep = opt("--keep", None)
     out = {"hpsweep": hps, "load_before": os.getloadavg(), "sizes": {}}
     for n in sizes:
         d = tempfile.mkdtemp(prefix="hps_scale_%d_" % n, dir=keep)
         db, m = run_phase(hps, d, n, claim_seconds)
         tid = fill(db, n)
-        m["read"] = read_phase(hps, d, db, tid, repeat)
+        m["read"] = read_phase(hps, d, db, tid, repeat, timeout)
         out["sizes"][n] = m
         if not keep:
             subprocess.run(["rm", "-rf", d])
@@ -192,17 +211,22 @@ def main():
         print(json.dumps(out, indent=1))
         return
     ns = sizes
+    print("read commands: wall s / CPU s (CPU us per trial), peak RSS MB")
+    print()
     print("| measure | " + " | ".join("%d trials" % n for n in ns) + " |")
     print("|---|" + "---|" * len(ns))
     S = out["sizes"]
     print("| expand + insert, s | " + " | ".join("%.2f" % S[n]["expand_insert_s"] for n in ns) + " |")
     print("| runner peak RSS, MB | " + " | ".join("%.0f" % S[n]["run_rss_mb"] for n in ns) + " |")
-    print("| overhead per trial, ms (-j 1) | " + " | ".join(
-        "%.1f (%d run)" % (S[n]["overhead_ms"], S[n]["trials_run"]) for n in ns) + " |")
+    print("| overhead per trial, ms, median / mean (-j 1) | " + " | ".join(
+        "%.1f / %.1f (%d run)" % (S[n]["overhead_ms"], S[n]["overhead_mean_ms"], S[n]["trials_run"])
+        for n in ns) + " |")
+    def cell(r, n):
+        if r["s"] == float("inf"):
+            return "> %g s" % timeout
+        return "%.2f / %.2f (%.0f), %.0f" % (r["s"], r["cpu"], 1e6 * r["cpu"] / n, r["rss_mb"])
     for name in S[ns[0]]["read"]:
-        print("| %s: s (us/trial), RSS MB | " % name + " | ".join(
-            "%.3f (%.1f), %.0f" % (S[n]["read"][name]["s"], 1e6 * S[n]["read"][name]["s"] / n,
-                                   S[n]["read"][name]["rss_mb"]) for n in ns) + " |")
+        print("| %s | " % name + " | ".join(cell(S[n]["read"][name], n) for n in ns) + " |")
     print("load average before %.2f, after %.2f" % (out["load_before"][0], out["load_after"][0]))
 
 
