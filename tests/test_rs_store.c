@@ -549,6 +549,31 @@ static int trace_stmt(unsigned type, void *ctx, void *p, void *x) {
   return 0;
 }
 
+/* EXPLAIN QUERY PLAN of every traced statement (freed): none may sort or scan a table, nor
+** mention `avoid` (if given); returns the plan lines, *hits those mentioning `want`. */
+static int expect_plans_flat(sqlite3 *raw, Traced *t, const char *avoid, const char *want, int *hits) {
+  int planned = 0;
+  *hits = 0;
+  for (int i = 0; i < t->n; i++) {
+    char sql[2048];
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", t->sql[i]);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(raw, sql, -1, &s, NULL) == SQLITE_OK) {
+      while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(s, 3);
+        planned++;
+        *hits += want && strstr(d, want) != NULL;
+        cr_expect(strstr(d, "TEMP B-TREE") == NULL, "sorts: %s\n  in %s", d, t->sql[i]);
+        cr_expect(strncmp(d, "SCAN ", 5) != 0, "scans a table: %s\n  in %s", d, t->sql[i]);
+        cr_expect(!avoid || strstr(d, avoid) == NULL, "reads%s: %s\n  in %s", avoid ? avoid : "", d, t->sql[i]);
+      }
+      sqlite3_finalize(s);
+    }
+    free(t->sql[i]);
+  }
+  return planned;
+}
+
 /* No statement of a claim may scan a table or sort: the cost stays flat up to 100,000 trials. */
 static void expect_claim_plans_indexed(RsStore *st, int64_t id, int claimable) {
   sqlite3 *raw = rs_store_sqlite(st);
@@ -559,23 +584,8 @@ static void expect_claim_plans_indexed(RsStore *st, int64_t id, int claimable) {
   sqlite3_trace_v2(raw, 0, NULL, NULL);
   cr_assert_eq(c.claimed, claimable);
   rs_claim_clear(&c);
-  int planned = 0;
-  for (int i = 0; i < t.n; i++) {
-    char sql[2048];
-    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", t.sql[i]);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(raw, sql, -1, &s, NULL) == SQLITE_OK) {
-      while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *d = (const char *)sqlite3_column_text(s, 3);
-        planned++;
-        cr_expect(strstr(d, "TEMP B-TREE") == NULL, "a claim sorts: %s\n  in %s", d, t.sql[i]);
-        cr_expect(strncmp(d, "SCAN ", 5) != 0, "a claim scans a table: %s\n  in %s", d, t.sql[i]);
-      }
-      sqlite3_finalize(s);
-    }
-    free(t.sql[i]);
-  }
-  cr_expect_gt(planned, 3, "the claim's queries were traced and planned");
+  int hits;
+  cr_expect_gt(expect_plans_flat(raw, &t, NULL, NULL, &hits), 3, "the claim's queries were traced and planned");
 }
 
 Test(rs_store, claim_queries_walk_an_index_and_never_sort_or_scan_trials) {
@@ -716,20 +726,7 @@ Test(rs_store, counting_a_sweeps_trials_reads_the_counts_not_the_trials) {
   sqlite3_trace_v2(raw, 0, NULL, NULL);
   cr_expect_eq(c.n[RS_PENDING], 50);
   int reads_counts = 0;
-  for (int i = 0; i < t.n; i++) {
-    char sql[2048];
-    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", t.sql[i]);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(raw, sql, -1, &s, NULL) == SQLITE_OK) {
-      while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *d = (const char *)sqlite3_column_text(s, 3);
-        reads_counts += strstr(d, "trial_counts") != NULL;
-        cr_expect(strstr(d, " trials ") == NULL && strncmp(d, "SCAN", 4) != 0, "counting reads trials: %s", d);
-      }
-      sqlite3_finalize(s);
-    }
-    free(t.sql[i]);
-  }
+  expect_plans_flat(raw, &t, " trials ", "trial_counts", &reads_counts);
   cr_expect_gt(reads_counts, 0);
   rs_store_close(st);
 }
