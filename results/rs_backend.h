@@ -21,8 +21,8 @@ typedef struct RsStoreOps {
   int (*sweep_get)(RsStore *st, const char *name, RsSweep *out);
   int (*sweeps_list)(RsStore *st, RsSweep **out, size_t *n);
   int (*sweep_counts)(RsStore *st, int64_t sweep_id, RsCounts *out);
-  int (*trials_insert)(RsStore *st, int64_t sweep_id, size_t n, const RsTrialDef *defs,
-                       size_t *n_inserted);
+  int (*trials_insert)(RsStore *st, int64_t sweep_id, size_t n, RsTrialDefFn fn, void *ctx,
+                       size_t *n_inserted); /* fn: checked by rs_store.c, fails with a message */
   int (*trial_claim)(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
                      int max_attempts, RsClaim *out);
   int (*trial_heartbeat)(RsStore *st, int64_t trial_id, int64_t token, double lease_seconds);

@@ -462,6 +462,16 @@ int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot 
 
 static int completed(const RsTrial *t) { return !isnan(t->best) && strcmp(t->status, "completed") == 0; }
 
+/* A compare group by the index of its value (distinct within a context). */
+typedef struct GroupAt {
+  int value, g;
+} GroupAt;
+
+static int cmp_group_at(const void *a, const void *b) {
+  int x = ((const GroupAt *)a)->value, y = ((const GroupAt *)b)->value;
+  return (x > y) - (x < y);
+}
+
 int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
   rs_plot_init(out);
   const RsParam *p = &ts->p[k];
@@ -482,22 +492,28 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
   int m = p->n_values;
   double *x = malloc(((size_t)m + 1) * sizeof *x), *y = malloc(((size_t)m + 1) * sizeof *y);
   double *lo = malloc(((size_t)m + 1) * sizeof *lo), *hi = malloc(((size_t)m + 1) * sizeof *hi);
+  GroupAt *vg = malloc(((size_t)m + 1) * sizeof *vg);
+  if (!x || !y || !lo || !hi || !vg) {
+    free(x), free(y), free(lo), free(hi), free(vg);
+    rs_compare_deinit(&cmp);
+    rs_plot_deinit(out);
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
   int any = 0;
   for (int c = 0; c < cmp.nctx; c++) {
     unsigned rgb = rs_plot_color(c, cmp.nctx <= 10 ? 10 : cmp.nctx);
-    /* Groups back in value order: find each value's group by its trials. */
+    /* Groups back in value order (one group per value within a context). */
+    const RsContext *cx = &cmp.ctx[c];
     int n = 0;
-    for (int v = 0; v < m; v++) {
-      for (int g = 0; g < cmp.ctx[c].ng; g++) {
-        const RsGroup *gr = &cmp.ctx[c].g[g];
-        const char *eq = strchr(gr->label, '=');
-        if (!eq || strcmp(eq + 1, p->values[v]) != 0 || gr->n == 0) continue;
-        x[n] = p->numeric ? p->nums[v] : v;
-        y[n] = gr->mean;
-        lo[n] = isnan(gr->ci_lo) ? gr->mean : gr->ci_lo;
-        hi[n] = isnan(gr->ci_hi) ? gr->mean : gr->ci_hi;
-        n++;
-      }
+    for (int g = 0; g < cx->ng; g++)
+      if (cx->g[g].value >= 0 && cx->g[g].n > 0) vg[n++] = (GroupAt){cx->g[g].value, g};
+    qsort(vg, (size_t)n, sizeof *vg, cmp_group_at);
+    for (int i = 0; i < n; i++) {
+      const RsGroup *gr = &cx->g[vg[i].g];
+      x[i] = p->numeric ? p->nums[gr->value] : gr->value;
+      y[i] = gr->mean;
+      lo[i] = isnan(gr->ci_lo) ? gr->mean : gr->ci_lo;
+      hi[i] = isnan(gr->ci_hi) ? gr->mean : gr->ci_hi;
     }
     if (n == 0) continue;
     any = 1;
@@ -505,7 +521,7 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
     if (cmp.nctx > 1) rs_plot_legend_add(out, cmp.ctx[c].label, rgb, RS_STYLE_LINEPOINTS);
   }
   rs_compare_deinit(&cmp);
-  free(x), free(y), free(lo), free(hi);
+  free(x), free(y), free(lo), free(hi), free(vg);
   if (!any) {
     rs_plot_deinit(out);
     return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no completed trials with a %s yet",

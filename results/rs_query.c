@@ -267,11 +267,6 @@ static int is_seed_name(const char *k) {
   return strcmp(k, "seed") == 0 || (n >= 5 && strcmp(k + n - 5, ".seed") == 0);
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
 /* Geometric-looking spacing: log-gaps vary less than linear gaps. */
 static int looks_log(const RsParam *p) {
   if (!p->numeric || p->n_values < 2) return 0;
@@ -293,23 +288,160 @@ static int looks_log(const RsParam *p) {
   return cl < cd;
 }
 
-typedef struct PVal {
-  int64_t trial;
-  int key;
-  char *text;
-  int numeric;
-  double num;
-} PVal;
-
 static int param_index(RsTrialSet *ts, const char *key) {
   for (int k = 0; k < ts->np; k++)
     if (strcmp(ts->p[k].name, key) == 0) return k;
   return -1;
 }
 
-static int load_params(RsDb *db, RsTrialSet *ts, TrErr *err) {
+/* ---- lookups that keep loading linear in the trials (100,000 of them) ---- */
+
+/* Trial ids sorted, with their index in ts->t: a row's trial in O(log n). */
+typedef struct IdPos {
+  int64_t id;
+  int i;
+} IdPos;
+
+static int cmp_idpos(const void *a, const void *b) {
+  int64_t x = ((const IdPos *)a)->id, y = ((const IdPos *)b)->id;
+  return (x > y) - (x < y);
+}
+
+static IdPos *idpos_build(const RsTrialSet *ts) {
+  IdPos *m = malloc(((size_t)ts->n + 1) * sizeof *m);
+  if (!m) return NULL;
+  for (int i = 0; i < ts->n; i++) m[i] = (IdPos){ts->t[i].id, i};
+  qsort(m, (size_t)ts->n, sizeof *m, cmp_idpos);
+  return m;
+}
+
+static int idpos_find(const IdPos *m, int n, int64_t id) {
+  IdPos key = {id, 0};
+  const IdPos *hit = bsearch(&key, m, (size_t)n, sizeof *m, cmp_idpos);
+  return hit ? hit->i : -1;
+}
+
+/* The distinct values of one parameter, hashed by text and by number: a value matches the
+** first earlier one equal in text or (both numeric) in number, as a linear search would. */
+typedef struct VSet {
+  int *by_text, *by_num; /* slot: value index + 1; 0 empty */
+  size_t mask;
+  int cap;               /* allocated length of the parameter's values and nums */
+} VSet;
+
+static uint64_t text_hash(const char *s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+  return h;
+}
+
+static uint64_t num_hash(double x) {
+  uint64_t h;
+  if (x == 0) x = 0; /* -0 == 0 */
+  memcpy(&h, &x, sizeof h);
+  h *= 0x9e3779b97f4a7c15ULL;
+  return h ^ (h >> 31);
+}
+
+static void vset_put(int *tab, size_t mask, uint64_t h, int j) {
+  size_t i = (size_t)h & mask;
+  while (tab[i]) i = (i + 1) & mask;
+  tab[i] = j + 1;
+}
+
+/* Index of the value matching (text, num), or -1. */
+static int vset_find(const VSet *v, const RsParam *p, const char *text, int numeric, double num) {
+  int best = -1;
+  if (!v->by_text) return -1;
+  for (size_t i = (size_t)text_hash(text) & v->mask; v->by_text[i]; i = (i + 1) & v->mask)
+    if (strcmp(p->values[v->by_text[i] - 1], text) == 0) {
+      best = v->by_text[i] - 1;
+      break;
+    }
+  if (numeric)
+    for (size_t i = (size_t)num_hash(num) & v->mask; v->by_num[i]; i = (i + 1) & v->mask)
+      if (p->nums[v->by_num[i] - 1] == num) {
+        if (best < 0 || v->by_num[i] - 1 < best) best = v->by_num[i] - 1;
+        break;
+      }
+  return best;
+}
+
+/* Append (text, num) to p's values; grows and rehashes at half load. */
+static int vset_add(VSet *v, RsParam *p, const char *text, double num) {
+  int j = p->n_values;
+  if (j == v->cap) {
+    int cap = v->cap ? 2 * v->cap : 8;
+    char **nv = realloc(p->values, (size_t)cap * sizeof *nv);
+    if (nv) p->values = nv;
+    double *nn = realloc(p->nums, (size_t)cap * sizeof *nn);
+    if (nn) p->nums = nn;
+    if (!nv || !nn) return TR_ENOMEM;
+    v->cap = cap;
+  }
+  if (!(p->values[j] = xstrdup(text))) return TR_ENOMEM;
+  p->nums[j] = num;
+  p->n_values++;
+  if ((size_t)p->n_values * 2 > v->mask) {
+    size_t size = 64;
+    while (size < (size_t)p->n_values * 4) size *= 2;
+    int *t = calloc(size, sizeof *t), *n = calloc(size, sizeof *n);
+    if (!t || !n) {
+      free(t), free(n);
+      return TR_ENOMEM;
+    }
+    free(v->by_text), free(v->by_num);
+    v->by_text = t, v->by_num = n, v->mask = size - 1;
+    for (int k = 0; k < p->n_values; k++) {
+      vset_put(t, v->mask, text_hash(p->values[k]), k);
+      if (!isnan(p->nums[k])) vset_put(n, v->mask, num_hash(p->nums[k]), k);
+    }
+  } else {
+    vset_put(v->by_text, v->mask, text_hash(text), j);
+    if (!isnan(num)) vset_put(v->by_num, v->mask, num_hash(num), j);
+  }
+  return TR_OK;
+}
+
+typedef struct NumPos {
+  double v;
+  int j;
+} NumPos;
+
+static int cmp_numpos(const void *a, const void *b) {
+  double x = ((const NumPos *)a)->v, y = ((const NumPos *)b)->v;
+  return (x > y) - (x < y);
+}
+
+/* Sort a numeric parameter's values (distinct numbers) and remap the trials' indices. */
+static int param_sort(RsTrialSet *ts, int k) {
+  RsParam *p = &ts->p[k];
+  int m = p->n_values;
+  NumPos *np = malloc(((size_t)m + 1) * sizeof *np);
+  int *inv = malloc(((size_t)m + 1) * sizeof *inv);
+  char **nv = malloc(((size_t)m + 1) * sizeof *nv);
+  double *nn = malloc(((size_t)m + 1) * sizeof *nn);
+  if (!np || !inv || !nv || !nn) {
+    free(np), free(inv), free(nv), free(nn);
+    return TR_ENOMEM;
+  }
+  for (int j = 0; j < m; j++) np[j] = (NumPos){p->nums[j], j};
+  qsort(np, (size_t)m, sizeof *np, cmp_numpos);
+  for (int j = 0; j < m; j++) {
+    nv[j] = p->values[np[j].j], nn[j] = np[j].v;
+    inv[np[j].j] = j;
+  }
+  free(p->values), free(p->nums);
+  p->values = nv, p->nums = nn;
+  for (int i = 0; i < ts->n; i++)
+    if (ts->t[i].pv[k] >= 0) ts->t[i].pv[k] = inv[ts->t[i].pv[k]];
+  free(np), free(inv);
+  return TR_OK;
+}
+
+/* Keys in spec order: first trial that has them, position in its object. */
+static int param_keys(RsDb *db, RsTrialSet *ts, TrErr *err) {
   sqlite3_stmt *st;
-  /* Keys in spec order: first trial that has them, position in its object. */
   if (prep(db, "SELECT j.key FROM trials t, json_each(t.params) j WHERE t.sweep_id=? "
                "GROUP BY j.key ORDER BY min(t.idx), min(j.id)", &st, err))
     return err ? err->code : TR_EDB;
@@ -339,23 +471,20 @@ static int load_params(RsDb *db, RsTrialSet *ts, TrErr *err) {
     }
     ts->p[k].short_name = xstrdup(clash ? ts->p[k].name : sh);
   }
-  int64_t *ids = malloc(((size_t)ts->n + 1) * sizeof *ids);
-  for (int i = 0; i < ts->n; i++) {
-    ts->t[i].pv = malloc(((size_t)ts->np + 1) * sizeof(int));
-    for (int k = 0; k < ts->np; k++) ts->t[i].pv[k] = -1;
-    ids[i] = ts->t[i].id;
-  }
-  qsort(ids, (size_t)ts->n, sizeof *ids, cmp_i64);
+  return TR_OK;
+}
+
+/* Every trial's value of every key, deduplicated into ts->p[k].values. */
+static int param_values(RsDb *db, RsTrialSet *ts, VSet *vs, const IdPos *ids, TrErr *err) {
+  sqlite3_stmt *st;
   if (prep(db, "SELECT t.id, j.key, CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
                "WHEN 'null' THEN 'null' ELSE CAST(j.value AS TEXT) END, "
                "j.type IN ('integer','real'), j.value "
-               "FROM trials t, json_each(t.params) j WHERE t.sweep_id=?", &st, err)) {
-    free(ids);
+               "FROM trials t, json_each(t.params) j WHERE t.sweep_id=?", &st, err))
     return err ? err->code : TR_EDB;
-  }
   sqlite3_bind_int64(st, 1, ts->sweep.id);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    int64_t tid = sqlite3_column_int64(st, 0);
+  int rc = TR_OK;
+  while (rc == TR_OK && sqlite3_step(st) == SQLITE_ROW) {
     int k = param_index(ts, (const char *)sqlite3_column_text(st, 1));
     if (k < 0) continue; /* a trial inserted after the key scan: ignore its new key */
     RsParam *p = &ts->p[k];
@@ -364,49 +493,38 @@ static int load_params(RsDb *db, RsTrialSet *ts, TrErr *err) {
     double num = numeric ? sqlite3_column_double(st, 4) : NAN;
     if (!text) text = "null";
     if (!numeric) p->numeric = 0;
-    int j = 0;
-    for (; j < p->n_values; j++)
-      if (strcmp(p->values[j], text) == 0 || (numeric && p->nums[j] == num)) break;
-    if (j == p->n_values) {
-      p->values = realloc(p->values, ((size_t)j + 1) * sizeof *p->values);
-      p->nums = realloc(p->nums, ((size_t)j + 1) * sizeof *p->nums);
-      p->values[j] = xstrdup(text);
-      p->nums[j] = num;
-      p->n_values++;
+    int j = vset_find(&vs[k], p, text, numeric, num);
+    if (j < 0) {
+      j = p->n_values;
+      if (vset_add(&vs[k], p, text, num)) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
     }
-    int64_t *hit = bsearch(&tid, ids, (size_t)ts->n, sizeof *ids, cmp_i64);
-    if (!hit) continue;
-    for (int i = 0; i < ts->n; i++)
-      if (ts->t[i].id == tid) { ts->t[i].pv[k] = j; break; }
+    int i = idpos_find(ids, ts->n, sqlite3_column_int64(st, 0));
+    if (i >= 0) ts->t[i].pv[k] = j;
   }
   sqlite3_finalize(st);
-  free(ids);
-  /* Sort numeric values and remap the trials' indices. */
-  for (int k = 0; k < ts->np; k++) {
+  return rc;
+}
+
+static int load_params(RsDb *db, RsTrialSet *ts, TrErr *err) {
+  int rc = param_keys(db, ts, err);
+  if (rc) return rc;
+  for (int i = 0; i < ts->n; i++) {
+    if (!(ts->t[i].pv = malloc(((size_t)ts->np + 1) * sizeof(int)))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    for (int k = 0; k < ts->np; k++) ts->t[i].pv[k] = -1;
+  }
+  IdPos *ids = idpos_build(ts);
+  VSet *vs = calloc((size_t)ts->np + 1, sizeof *vs);
+  rc = ids && vs ? param_values(db, ts, vs, ids, err) : tr_err_set(err, TR_ENOMEM, "out of memory");
+  for (int k = 0; vs && k < ts->np; k++) free(vs[k].by_text), free(vs[k].by_num);
+  free(vs), free(ids);
+  for (int k = 0; !rc && k < ts->np; k++) {
     RsParam *p = &ts->p[k];
     p->varies = p->n_values > 1;
     if (!p->numeric) continue;
-    int m = p->n_values;
-    int *perm = malloc(((size_t)m + 1) * sizeof *perm), *inv = malloc(((size_t)m + 1) * sizeof *inv);
-    for (int j = 0; j < m; j++) perm[j] = j;
-    for (int a = 1; a < m; a++) /* insertion sort: a handful of values */
-      for (int b = a; b > 0 && p->nums[perm[b]] < p->nums[perm[b - 1]]; b--) {
-        int x = perm[b]; perm[b] = perm[b - 1]; perm[b - 1] = x;
-      }
-    char **nv = malloc(((size_t)m + 1) * sizeof *nv);
-    double *nn = malloc(((size_t)m + 1) * sizeof *nn);
-    for (int j = 0; j < m; j++) {
-      nv[j] = p->values[perm[j]], nn[j] = p->nums[perm[j]];
-      inv[perm[j]] = j;
-    }
-    free(p->values), free(p->nums);
-    p->values = nv, p->nums = nn;
-    for (int i = 0; i < ts->n; i++)
-      if (ts->t[i].pv[k] >= 0) ts->t[i].pv[k] = inv[ts->t[i].pv[k]];
-    free(perm), free(inv);
+    if ((rc = param_sort(ts, k))) return tr_err_set(err, rc, "out of memory");
     p->log_spaced = looks_log(p);
   }
-  return TR_OK;
+  return rc;
 }
 
 int rs_trials_load(RsDb *db, const char *sweep, RsTrialSet *ts, TrErr *err) {
@@ -468,26 +586,29 @@ int rs_trials_use_metric(RsDb *db, RsTrialSet *ts, const char *metric, TrErr *er
   snprintf(sql, sizeof sql,
            "SELECT m.trial_id, %s(m.value), m.step FROM metrics m JOIN trials t ON t.id=m.trial_id "
            "WHERE t.sweep_id=?1 AND m.name=?2 GROUP BY m.trial_id", mx ? "max" : "min");
+  IdPos *ids = idpos_build(ts);
+  if (!ids) return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (int pass = 0; pass < 2; pass++) {
     sqlite3_stmt *st;
     if (pass == 1)
       snprintf(sql, sizeof sql,
                "SELECT m.trial_id, m.value, max(m.step) FROM metrics m JOIN trials t ON "
                "t.id=m.trial_id WHERE t.sweep_id=?1 AND m.name=?2 GROUP BY m.trial_id");
-    if (prep(db, sql, &st, err)) return err ? err->code : TR_EDB;
+    if (prep(db, sql, &st, err)) {
+      free(ids);
+      return err ? err->code : TR_EDB;
+    }
     sqlite3_bind_int64(st, 1, ts->sweep.id);
     sqlite3_bind_text(st, 2, metric, -1, SQLITE_TRANSIENT);
     while (sqlite3_step(st) == SQLITE_ROW) {
-      int64_t id = sqlite3_column_int64(st, 0);
-      for (int i = 0; i < ts->n; i++) {
-        if (ts->t[i].id != id) continue;
-        if (pass == 0) ts->t[i].best = col_num(st, 1), ts->t[i].best_step = col_int(st, 2);
-        else ts->t[i].final = col_num(st, 1);
-        break;
-      }
+      int i = idpos_find(ids, ts->n, sqlite3_column_int64(st, 0));
+      if (i < 0) continue;
+      if (pass == 0) ts->t[i].best = col_num(st, 1), ts->t[i].best_step = col_int(st, 2);
+      else ts->t[i].final = col_num(st, 1);
     }
     sqlite3_finalize(st);
   }
+  free(ids);
   free(ts->metric);
   ts->metric = xstrdup(metric);
   ts->maximize = mx;
@@ -520,18 +641,43 @@ int rs_better(const RsTrialSet *ts, double a, double b) {
   return ts->maximize ? a > b : a < b;
 }
 
+/* Rank class: 0 rankable, 1 failed/diverged with a value, 2 no value. */
+static int rank_class(const RsTrial *t) { return rankable(t) ? 0 : isnan(t->best) ? 2 : 1; }
+
+/* The ranking as a total order: class, then the metric (goal-aware) within class 0, then the
+** trial's position (idx order), so any sort gives the one stable result. */
+static int rank_cmp(const void *ctx, int a, int b) {
+  const RsTrialSet *ts = ctx;
+  const RsTrial *x = &ts->t[a], *y = &ts->t[b];
+  int cx = rank_class(x), cy = rank_class(y);
+  if (cx != cy) return cx < cy ? -1 : 1;
+  if (cx == 0 && x->best != y->best) return rs_better(ts, x->best, y->best) ? -1 : 1;
+  return (a > b) - (a < b);
+}
+
+/* Heap sort of o[0..n) by cmp (a total order: any sort gives the one result), O(n log n) with
+** no allocation: the sorts of 100,000 trials. */
+typedef int (*IdxCmp)(const void *ctx, int a, int b);
+
+static void heap_sift(int *o, int root, int n, IdxCmp cmp, const void *ctx) {
+  for (int c; (c = 2 * root + 1) < n; root = c) {
+    if (c + 1 < n && cmp(ctx, o[c], o[c + 1]) < 0) c++;
+    if (cmp(ctx, o[root], o[c]) >= 0) return;
+    int t = o[root]; o[root] = o[c]; o[c] = t;
+  }
+}
+
+static void heap_sort_idx(int *o, int n, IdxCmp cmp, const void *ctx) {
+  for (int i = n / 2 - 1; i >= 0; i--) heap_sift(o, i, n, cmp, ctx);
+  for (int end = n - 1; end > 0; end--) {
+    int t = o[0]; o[0] = o[end]; o[end] = t;
+    heap_sift(o, 0, end, cmp, ctx);
+  }
+}
+
 void rs_trials_rank(const RsTrialSet *ts, int *order) {
   for (int i = 0; i < ts->n; i++) order[i] = i;
-  /* Stable insertion sort: idx order breaks ties. */
-  for (int a = 1; a < ts->n; a++)
-    for (int b = a; b > 0; b--) {
-      const RsTrial *x = &ts->t[order[b]], *y = &ts->t[order[b - 1]];
-      int rx = rankable(x), ry = rankable(y);
-      int before = rx != ry ? rx : (rx ? rs_better(ts, x->best, y->best)
-                                       : (!isnan(x->best) && isnan(y->best)));
-      if (!before) break;
-      int tmp = order[b]; order[b] = order[b - 1]; order[b - 1] = tmp;
-    }
+  heap_sort_idx(order, ts->n, rank_cmp, ts);
 }
 
 /* ---- metrics ------------------------------------------------------------- */
@@ -662,6 +808,54 @@ static void group_stats(RsGroup *g, int maximize) {
     if (isnan(g->best) || (maximize ? g->vals[i] > g->best : g->vals[i] < g->best)) g->best = g->vals[i];
 }
 
+/* Trials by (context, group), then idx: contexts and groups come out sorted by value. */
+typedef struct CtxOrder {
+  const RsTrialSet *ts;
+  const int *other;
+  int no;
+  const int *by;
+  int nby;
+} CtxOrder;
+
+static int ctx_cmp(const void *ctx, int a, int b) {
+  const CtxOrder *c = ctx;
+  const RsTrial *x = &c->ts->t[a], *y = &c->ts->t[b];
+  int r = cmp_on(x, y, c->other, c->no);
+  if (r == 0) r = cmp_on(x, y, c->by, c->nby);
+  return r ? r : (a > b) - (a < b);
+}
+
+typedef struct GroupOrder {
+  const RsTrialSet *ts;
+  const RsGroup *g;
+} GroupOrder;
+
+/* Best mean first, groups without a completed trial last, ties in their first order. */
+static int group_cmp(const void *ctx, int a, int b) {
+  const GroupOrder *o = ctx;
+  const RsGroup *x = &o->g[a], *y = &o->g[b];
+  if ((x->n > 0) != (y->n > 0)) return x->n > 0 ? -1 : 1;
+  if (x->n > 0 && x->mean != y->mean) return rs_better(o->ts, x->mean, y->mean) ? -1 : 1;
+  return (a > b) - (a < b);
+}
+
+static int groups_sort(const RsTrialSet *ts, RsContext *cx) {
+  int *o = malloc(((size_t)cx->ng + 1) * sizeof *o);
+  RsGroup *g = malloc(((size_t)cx->ng + 1) * sizeof *g);
+  if (!o || !g) {
+    free(o), free(g);
+    return TR_ENOMEM;
+  }
+  for (int q = 0; q < cx->ng; q++) o[q] = q;
+  GroupOrder go = {ts, cx->g};
+  heap_sort_idx(o, cx->ng, group_cmp, &go);
+  for (int q = 0; q < cx->ng; q++) g[q] = cx->g[o[q]];
+  free(cx->g);
+  cx->g = g;
+  free(o);
+  return TR_OK;
+}
+
 int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *out, TrErr *err) {
   memset(out, 0, sizeof *out);
   int other[64], no = 0;
@@ -673,15 +867,10 @@ int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *ou
   if (ts->n == 0) return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no trials", ts->sweep.name);
   /* Order trials by (context, group): contexts and groups come out sorted by value. */
   int *ord = malloc((size_t)ts->n * sizeof *ord);
+  if (!ord) return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (int i = 0; i < ts->n; i++) ord[i] = i;
-  for (int a = 1; a < ts->n; a++)
-    for (int b = a; b > 0; b--) {
-      const RsTrial *x = &ts->t[ord[b]], *y = &ts->t[ord[b - 1]];
-      int c = cmp_on(x, y, other, no);
-      if (c == 0) c = cmp_on(x, y, by, nby);
-      if (c >= 0) break;
-      int tmp = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = tmp;
-    }
+  CtxOrder co = {ts, other, no, by, nby};
+  heap_sort_idx(ord, ts->n, ctx_cmp, &co);
   {
     int ks[2] = {by[0], nby > 1 ? by[1] : by[0]};
     size_t cap = 128;
@@ -703,6 +892,7 @@ int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *ou
       RsGroup *g = &cx->g[cx->ng++];
       memset(g, 0, sizeof *g);
       g->label = label_of(ts, &ts->t[ord[a]], by, nby);
+      g->value = ts->t[ord[a]].pv[by[0]];
       g->vals = malloc(((size_t)(b - a)) * sizeof *g->vals);
       for (int m = a; m < b; m++) {
         const RsTrial *t = &ts->t[ord[m]];
@@ -723,13 +913,10 @@ int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *ou
       cx->p_welch = rs_stats_welch_p(cx->g[w].vals, cx->g[w].n, cx->g[r].vals, cx->g[r].n);
       cx->decided = cx->p_welch < 0.05;
     }
-    /* Best mean first (groups without a completed trial last), stable. */
-    for (int a2 = 1; a2 < cx->ng; a2++)
-      for (int b2 = a2; b2 > 0; b2--) {
-        const RsGroup *x = &cx->g[b2], *y = &cx->g[b2 - 1];
-        if (!(x->n > 0 && (y->n == 0 || rs_better(ts, x->mean, y->mean)))) break;
-        RsGroup tmp = cx->g[b2]; cx->g[b2] = cx->g[b2 - 1]; cx->g[b2 - 1] = tmp;
-      }
+    if (groups_sort(ts, cx)) {
+      free(ord);
+      return tr_err_set(err, TR_ENOMEM, "out of memory");
+    }
     i = j;
   }
   free(ord);

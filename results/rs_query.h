@@ -128,6 +128,7 @@ typedef struct RsGroup {
   int n_other;          /* trials in the group without one (pending, failed, diverged...) */
   double *vals;         /* (n) their best metric */
   double mean, std, ci_lo, ci_hi, best;
+  int value;            /* index into the first by-parameter's values, -1 if its trials lack it */
 } RsGroup;
 
 typedef struct RsContext {

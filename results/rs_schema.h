@@ -10,6 +10,7 @@
 **            a retry or a resume updates the row, it never adds one
 **   metrics  one row per (trial, metric name, step); re-logging a step replaces it
 **   events   an append-only log of what happened (claims, failures, resumes)
+**   trial_counts  (v2) trials per (sweep, status), kept by triggers: counts without a scan
 **   views    trial_params (one row per swept parameter of a trial),
 **            trials_view (trials with the sweep's name and status counts friendly)
 */
@@ -103,5 +104,36 @@
   "ALTER TABLE trials ADD COLUMN no_retry INTEGER NOT NULL DEFAULT 0;\n" \
   "ALTER TABLE trials ADD COLUMN heartbeat REAL;\n" \
   "UPDATE trials SET failures = attempts WHERE status = 'failed';\n"
+
+/* Version 2 (from 1), for large sweeps (100,000 trials): every claim probe (rs_trial_claim:
+** one status class, first idx) is a walk of trials_claim that stops at its first row, never a
+** sort of every candidate (trials_claim has the old trials_status as its prefix, so that one
+** goes); trial_counts holds the trials of each (sweep, status), kept by triggers on trials,
+** so the runner's counts after every trial cost one lookup, not a count of the whole sweep.
+** IF [NOT] EXISTS throughout: this block may run beside other v2 steps. */
+#define RS_SCHEMA_V2_SCALE \
+  "CREATE INDEX IF NOT EXISTS trials_claim ON trials (sweep_id, status, idx);\n" \
+  "DROP INDEX IF EXISTS trials_status;\n" \
+  "CREATE TABLE IF NOT EXISTS trial_counts (\n" \
+  "  sweep_id INTEGER NOT NULL,\n" \
+  "  status TEXT NOT NULL,\n" \
+  "  n INTEGER NOT NULL,               -- trials of the sweep with this status\n" \
+  "  PRIMARY KEY (sweep_id, status)\n" \
+  ") WITHOUT ROWID;\n" \
+  "INSERT OR REPLACE INTO trial_counts (sweep_id, status, n)\n" \
+  "  SELECT sweep_id, status, count(*) FROM trials GROUP BY sweep_id, status;\n" \
+  "CREATE TRIGGER IF NOT EXISTS trial_counts_insert AFTER INSERT ON trials BEGIN\n" \
+  "  INSERT INTO trial_counts (sweep_id, status, n) VALUES (NEW.sweep_id, NEW.status, 1)\n" \
+  "    ON CONFLICT (sweep_id, status) DO UPDATE SET n = n + 1;\n" \
+  "END;\n" \
+  "CREATE TRIGGER IF NOT EXISTS trial_counts_update AFTER UPDATE OF sweep_id, status ON trials\n" \
+  "  WHEN OLD.status IS NOT NEW.status OR OLD.sweep_id IS NOT NEW.sweep_id BEGIN\n" \
+  "  UPDATE trial_counts SET n = n - 1 WHERE sweep_id = OLD.sweep_id AND status = OLD.status;\n" \
+  "  INSERT INTO trial_counts (sweep_id, status, n) VALUES (NEW.sweep_id, NEW.status, 1)\n" \
+  "    ON CONFLICT (sweep_id, status) DO UPDATE SET n = n + 1;\n" \
+  "END;\n" \
+  "CREATE TRIGGER IF NOT EXISTS trial_counts_delete AFTER DELETE ON trials BEGIN\n" \
+  "  UPDATE trial_counts SET n = n - 1 WHERE sweep_id = OLD.sweep_id AND status = OLD.status;\n" \
+  "END;\n"
 
 #endif

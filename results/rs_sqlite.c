@@ -199,7 +199,7 @@ static int inspect_body(RsStore *st, void *arg) {
 
 /* Migrations: migrations[v] takes a database from version v to v + 1. Version 0
 ** is an empty file; later versions append here and bump RS_SCHEMA_VERSION. */
-static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1, RS_SCHEMA_V2};
+static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1, RS_SCHEMA_V2 RS_SCHEMA_V2_SCALE};
 
 static int migrate_body(RsStore *st, void *arg) {
   (void)arg;
@@ -654,20 +654,32 @@ static int counts_body(RsStore *st, void *arg) {
   CountArgs *a = arg;
   memset(a->out, 0, sizeof *a->out);
   sqlite3_stmt *s;
-  int rc = sq_prep(st, "SELECT status, count(*), sum(lease_until < ?2) FROM trials WHERE sweep_id = ?1 "
-                   "GROUP BY status", &s, "count trials");
-  if (rc) return rc;
+  /* v2 keeps the counts in trial_counts; a v1 file opened read-only has to count. */
+  int rc = TR_OK;
+  if (sqlite3_prepare_v2(sq_of(st)->db, "SELECT status, n FROM trial_counts WHERE sweep_id = ?1 AND n != 0", -1, &s,
+                         NULL) != SQLITE_OK &&
+      (rc = sq_prep(st, "SELECT status, count(*) FROM trials WHERE sweep_id = ?1 GROUP BY status", &s,
+                    "count trials")))
+    return rc;
   sqlite3_bind_int64(s, 1, a->sweep_id);
-  sqlite3_bind_double(s, 2, rs_store_now(st));
   int r;
   while ((r = sqlite3_step(s)) == SQLITE_ROW) {
     int k = rs_status_parse((const char *)sqlite3_column_text(s, 0));
     int64_t c = sqlite3_column_int64(s, 1);
     if (k >= 0) a->out->n[k] = c;
-    if (k == RS_RUNNING) a->out->stale = sqlite3_column_int64(s, 2);
     a->out->total += c;
   }
   if (r != SQLITE_DONE) rc = sq_fail(st, r, "count trials");
+  sqlite3_finalize(s);
+  if (rc || a->out->n[RS_RUNNING] == 0) return rc;
+  /* Stale: running past its lease. Walks only the running trials (trials_claim prefix). */
+  rc = sq_prep(st, "SELECT count(*) FROM trials WHERE sweep_id = ?1 AND status = 'running' AND lease_until < ?2",
+               &s, "count stale trials");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  sqlite3_bind_double(s, 2, rs_store_now(st));
+  if ((r = sqlite3_step(s)) == SQLITE_ROW) a->out->stale = sqlite3_column_int64(s, 0);
+  else rc = sq_fail(st, r, "count stale trials");
   sqlite3_finalize(s);
   return rc;
 }
@@ -682,7 +694,8 @@ static int sq_sweep_counts(RsStore *st, int64_t sweep_id, RsCounts *out) {
 typedef struct InsertArgs {
   int64_t sweep_id;
   size_t n, inserted;
-  const RsTrialDef *defs;
+  RsTrialDefFn fn;
+  void *ctx;
 } InsertArgs;
 
 static int insert_body(RsStore *st, void *arg) {
@@ -695,7 +708,8 @@ static int insert_body(RsStore *st, void *arg) {
   if (!rc) rc = sq_prep(st, "INSERT OR IGNORE INTO trials (sweep_id, idx, hash, config, params, seed) "
                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &s, "insert trials");
   for (size_t i = 0; !rc && i < a->n; i++) {
-    const RsTrialDef *d = &a->defs[i];
+    RsTrialDef def, *d = &def;
+    if ((rc = a->fn(a->ctx, i, &def))) break;
     sqlite3_bind_int64(chk, 1, a->sweep_id);
     bind_text(chk, 2, d->config_json);
     bind_text(chk, 3, d->params_json);
@@ -731,9 +745,9 @@ static int insert_body(RsStore *st, void *arg) {
   return rc;
 }
 
-static int sq_trials_insert(RsStore *st, int64_t sweep_id, size_t n, const RsTrialDef *defs,
+static int sq_trials_insert(RsStore *st, int64_t sweep_id, size_t n, RsTrialDefFn fn, void *ctx,
                             size_t *n_inserted) {
-  InsertArgs a = {sweep_id, n, 0, defs};
+  InsertArgs a = {sweep_id, n, 0, fn, ctx};
   int rc = sq_txn(st, SQ_DURABLE, insert_body, &a);
   *n_inserted = rc ? 0 : a.inserted;
   return rc;
@@ -790,31 +804,52 @@ static int claim_give_up(RsStore *st, ClaimArgs *a, int64_t trial_id, int64_t to
   return event_insert(st, a->sweep_id, trial_id, "fail", why);
 }
 
+/* The claim order: resume (interrupted), reclaim (running, lease expired), claim (pending),
+** retry (failed with failures left and not no_retry), by idx within each. One probe per class, each an ordered
+** walk of the index trials_claim (sweep_id, status, idx) that stops at its first row: a claim
+** costs the same at 100 trials and at 100,000 (one query sorting every candidate did not). */
+#define CLAIM_COLS "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker, " \
+                   "reclaims FROM trials WHERE sweep_id = ?1 AND status = "
+static const char *const claim_sql[] = {
+    CLAIM_COLS "'interrupted' ORDER BY idx LIMIT 1",
+    CLAIM_COLS "'running' AND (lease_until IS NULL OR lease_until < ?2) ORDER BY idx LIMIT 1",
+    CLAIM_COLS "'pending' ORDER BY idx LIMIT 1",
+    CLAIM_COLS "'failed' AND failures < ?3 AND no_retry = 0 ORDER BY idx LIMIT 1",
+};
+#define N_CLAIM_CLASSES (int)(sizeof claim_sql / sizeof claim_sql[0])
+
+/* The first claimable trial: *out stepped onto its row, or NULL when none is claimable. */
+static int claim_find(RsStore *st, ClaimArgs *a, double now, sqlite3_stmt **out) {
+  *out = NULL;
+  for (int i = 0; i < N_CLAIM_CLASSES; i++) {
+    sqlite3_stmt *s;
+    int rc = sq_prep(st, claim_sql[i], &s, "claim");
+    if (rc) return rc;
+    sqlite3_bind_int64(s, 1, a->sweep_id);
+    if (sqlite3_bind_parameter_count(s) >= 2) sqlite3_bind_double(s, 2, now);
+    if (sqlite3_bind_parameter_count(s) >= 3) sqlite3_bind_int(s, 3, a->max_attempts);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+      *out = s;
+      return TR_OK;
+    }
+    sqlite3_finalize(s);
+    if (r != SQLITE_DONE) return sq_fail(st, r, "claim");
+  }
+  return TR_OK;
+}
+
 static int claim_body(RsStore *st, void *arg) {
   ClaimArgs *a = arg;
   RsClaim *o = a->out;
   rs_claim_clear(o);
   double now = rs_store_now(st);
-  sqlite3_stmt *s;
+  sqlite3_stmt *s = NULL;
   int rc;
 pick: /* again after failing a trial that keeps dying (claim_give_up) */
-  rc = sq_prep(st,
-                   "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker, "
-                   "reclaims FROM trials WHERE sweep_id = ?1 AND (status IN ('pending', 'interrupted') "
-                   "  OR (status = 'running' AND (lease_until IS NULL OR lease_until < ?2)) "
-                   "  OR (status = 'failed' AND failures < ?3 AND no_retry = 0)) "
-                   "ORDER BY CASE status WHEN 'interrupted' THEN 0 WHEN 'running' THEN 1 "
-                   "  WHEN 'pending' THEN 2 ELSE 3 END, idx LIMIT 1",
-                   &s, "claim");
+  rc = claim_find(st, a, now, &s);
   if (rc) return rc;
-  sqlite3_bind_int64(s, 1, a->sweep_id);
-  sqlite3_bind_double(s, 2, now);
-  sqlite3_bind_int(s, 3, a->max_attempts);
-  int r = sqlite3_step(s);
-  if (r != SQLITE_ROW) {
-    sqlite3_finalize(s);
-    return r == SQLITE_DONE ? claim_none(st, a, now) : sq_fail(st, r, "claim");
-  }
+  if (!s) return claim_none(st, a, now);
   int oom = 0;
   o->trial_id = sqlite3_column_int64(s, 0);
   o->idx = sqlite3_column_int(s, 1);

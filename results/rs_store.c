@@ -191,15 +191,42 @@ int rs_sweep_counts(RsStore *st, int64_t sweep_id, RsCounts *out) {
 
 /* ---- trials ---- */
 
-int rs_trials_insert(RsStore *st, int64_t sweep_id, size_t n, const RsTrialDef *defs,
-                     size_t *n_inserted) {
+/* The caller's fn, then the checks every definition gets; failures carry a message. */
+typedef struct DefCheck {
+  RsStore *st;
+  RsTrialDefFn fn;
+  void *ctx;
+} DefCheck;
+
+static int def_checked(void *arg, size_t i, RsTrialDef *def) {
+  DefCheck *c = arg;
+  memset(def, 0, sizeof *def);
+  int rc = c->fn(c->ctx, i, def);
+  if (rc)
+    return rs_store_fail(c->st, rc, "insert trials: trial %zu: %s", i,
+                         rc == TR_ENOMEM ? "out of memory" : "no definition");
+  if (!def->hash || !def->config_json || !def->params_json)
+    return rs_store_fail(c->st, TR_EINVAL, "insert trials: trial %zu lacks hash, config or params", i);
+  return TR_OK;
+}
+
+int rs_trials_insert_each(RsStore *st, int64_t sweep_id, size_t n, RsTrialDefFn fn, void *ctx,
+                          size_t *n_inserted) {
   CHECK_RW(st, "insert trials");
   if (n_inserted) *n_inserted = 0;
-  for (size_t i = 0; i < n; i++)
-    if (!defs[i].hash || !defs[i].config_json || !defs[i].params_json)
-      return rs_store_fail(st, TR_EINVAL, "insert trials: trial %zu lacks hash, config or params", i);
+  DefCheck c = {st, fn, ctx};
   size_t dummy;
-  return st->ops->trials_insert(st, sweep_id, n, defs, n_inserted ? n_inserted : &dummy);
+  return st->ops->trials_insert(st, sweep_id, n, def_checked, &c, n_inserted ? n_inserted : &dummy);
+}
+
+static int def_from_array(void *ctx, size_t i, RsTrialDef *def) {
+  *def = ((const RsTrialDef *)ctx)[i];
+  return TR_OK;
+}
+
+int rs_trials_insert(RsStore *st, int64_t sweep_id, size_t n, const RsTrialDef *defs,
+                     size_t *n_inserted) {
+  return rs_trials_insert_each(st, sweep_id, n, def_from_array, (void *)defs, n_inserted);
 }
 
 void rs_claim_clear(RsClaim *c) {

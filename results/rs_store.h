@@ -127,6 +127,13 @@ int rs_trial_keys(RsStore *st, int64_t sweep_id, RsTrialKey **out, size_t *n); /
 ** n_inserted (may be NULL) gets the number of new rows. */
 int rs_trials_insert(RsStore *st, int64_t sweep_id, size_t n, const RsTrialDef *defs,
                      size_t *n_inserted);
+/* The same, with trial i's definition made on demand by fn(ctx, i, &def) inside the
+** transaction; def's strings need only live until the next call, so a sweep of 100,000
+** trials never holds every config's JSON at once. fn returns TR_OK or an error code
+** (the transaction is then rolled back: nothing is inserted). */
+typedef int (*RsTrialDefFn)(void *ctx, size_t i, RsTrialDef *def);
+int rs_trials_insert_each(RsStore *st, int64_t sweep_id, size_t n, RsTrialDefFn fn, void *ctx,
+                          size_t *n_inserted);
 
 typedef struct RsClaim {
   int claimed;          /* 1: the fields below describe our trial; 0: nothing claimable now */

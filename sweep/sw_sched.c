@@ -82,6 +82,28 @@ int sw_sched_runs_dir(const char *db_path, const char *sweep, char *buf, size_t 
 
 /* ---- preparing the sweep ---- */
 
+/* Trial i's row, its config's JSON rendered into one reused buffer: inserting 100,000
+** trials never holds 100,000 JSON texts. */
+typedef struct TrialJson {
+  const SwTrial *trials;
+  char *buf;
+  size_t cap;
+} TrialJson;
+
+static int trial_def(void *ctx, size_t i, RsTrialDef *def) {
+  TrialJson *tj = ctx;
+  const SwTrial *t = &tj->trials[i];
+  size_t need = tr_config_to_json(&t->config, tj->buf, tj->cap) + 1;
+  if (need > tj->cap) {
+    char *p = realloc(tj->buf, 2 * need);
+    if (!p) return TR_ENOMEM;
+    tj->buf = p, tj->cap = 2 * need;
+    tr_config_to_json(&t->config, tj->buf, tj->cap);
+  }
+  *def = (RsTrialDef){(int)t->index, t->hash_hex, tj->buf, t->params_json, t->config.train.seed};
+  return TR_OK;
+}
+
 int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, size_t n,
                      int64_t *sweep_id, size_t *n_new, TrErr *err) {
   char hash[17];
@@ -97,31 +119,11 @@ int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, siz
                         rs_store_errmsg(st), sw_spec_name(spec));
     return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
   }
-  RsTrialDef *defs = calloc(n ? n : 1, sizeof *defs);
-  char **json = calloc(n ? n : 1, sizeof *json);
-  if (!defs || !json) {
-    free(defs);
-    free(json);
-    return tr_err_set(err, TR_ENOMEM, "sweep '%s': out of memory", sw_spec_name(spec));
-  }
-  rc = TR_OK;
-  for (size_t i = 0; i < n && rc == TR_OK; i++) {
-    size_t need = tr_config_to_json(&trials[i].config, NULL, 0) + 1;
-    json[i] = malloc(need);
-    if (!json[i]) {
-      rc = tr_err_set(err, TR_ENOMEM, "sweep '%s': out of memory", sw_spec_name(spec));
-      break;
-    }
-    tr_config_to_json(&trials[i].config, json[i], need);
-    defs[i] = (RsTrialDef){(int)trials[i].index, trials[i].hash_hex, json[i], trials[i].params_json,
-                           trials[i].config.train.seed};
-  }
-  if (rc == TR_OK && (rc = rs_trials_insert(st, *sweep_id, n, defs, n_new)))
-    tr_err_set(err, rc, "%s", rs_store_errmsg(st));
-  for (size_t i = 0; i < n; i++) free(json[i]);
-  free(json);
-  free(defs);
-  return rc;
+  TrialJson tj = {trials, NULL, 0};
+  rc = rs_trials_insert_each(st, *sweep_id, n, trial_def, &tj, n_new);
+  free(tj.buf);
+  if (rc) return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
+  return TR_OK;
 }
 
 /* ---- the worker process ---- */

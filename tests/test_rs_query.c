@@ -180,6 +180,106 @@ Test(rs_query, rank_by_another_metric_uses_its_rows, .init = setup, .fini = tear
   rs_db_close(db);
 }
 
+/* A random-search sweep of 3,000 trials added to the fixture, rows in shuffled idx order:
+** trial i has lr = a distinct number (every 7th written as an equal number in other digits,
+** e.g. 5e-1 for 0.5), act = one of 3 strings, flag = true/false; train_loss rows at 3 steps
+** (values 1..5: many ties), none when i % 17 == 0; i % 11 == 0 failed, i % 13 == 0 diverged. */
+#define BIG_N 3000
+static double big_lr(int i) { return 1e-4 * (1 + (i * 7919) % BIG_N); }
+
+static void add_big_sweep(void) {
+  sqlite3 *h;
+  cr_assert_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
+  cr_assert_eq(fix_exec(h, "BEGIN; INSERT INTO sweeps(id,name,spec,spec_hash,method,metric,goal,seed,created) "
+                           "VALUES(9,'big','name: big\n','b','random','val_loss','minimize',0,1)"), 0);
+  sqlite3_stmt *ti, *mi;
+  cr_assert_eq(sqlite3_prepare_v2(h, "INSERT INTO trials(id,sweep_id,idx,hash,config,params,seed,status) "
+                                     "VALUES(?,9,?,?,'{}',?,1,?)", -1, &ti, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_prepare_v2(h, "INSERT INTO metrics VALUES(?,'train_loss',?,0,0,?)", -1, &mi, NULL),
+               SQLITE_OK);
+  static const char *const acts[3] = {"gelu", "relu", "silu"};
+  for (int k = 0; k < BIG_N; k++) {
+    int i = (k * 1237) % BIG_N; /* idx order differs from row id order */
+    char params[160], hash[32];
+    if (i % 7 == 3) snprintf(params, sizeof params, "{\"lr\":%.3e,\"act\":\"%s\",\"flag\":%s}", big_lr(i),
+                             acts[i % 3], i % 2 ? "true" : "false");
+    else snprintf(params, sizeof params, "{\"lr\":%.17g,\"act\":\"%s\",\"flag\":%s}", big_lr(i), acts[i % 3],
+                  i % 2 ? "true" : "false");
+    snprintf(hash, sizeof hash, "%016x", i);
+    sqlite3_bind_int(ti, 1, 1000 + k);
+    sqlite3_bind_int(ti, 2, i);
+    sqlite3_bind_text(ti, 3, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(ti, 4, params, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(ti, 5, i % 11 == 0 ? "failed" : i % 13 == 0 ? "diverged" : "completed", -1, SQLITE_STATIC);
+    cr_assert_eq(sqlite3_step(ti), SQLITE_DONE);
+    sqlite3_reset(ti);
+    for (int st = 0; st < 3 && i % 17 != 0; st++) {
+      sqlite3_bind_int(mi, 1, 1000 + k);
+      sqlite3_bind_int(mi, 2, st);
+      sqlite3_bind_double(mi, 3, 1.0 + ((i + st * 11) % 5));
+      cr_assert_eq(sqlite3_step(mi), SQLITE_DONE);
+      sqlite3_reset(mi);
+    }
+  }
+  sqlite3_finalize(ti);
+  sqlite3_finalize(mi);
+  cr_assert_eq(fix_exec(h, "COMMIT"), 0);
+  sqlite3_close(h);
+}
+
+Test(rs_query, a_large_sweep_loads_every_value_and_metric_exactly, .init = setup, .fini = teardown) {
+  add_big_sweep();
+  RsDb *db;
+  TrErr e = {0};
+  RsTrialSet ts;
+  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "big", &ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(ts.n, BIG_N);
+  cr_assert_eq(ts.np, 3);
+  const RsParam *lr = &ts.p[0], *act = &ts.p[1], *flag = &ts.p[2];
+  cr_assert_str_eq(lr->name, "lr");
+  cr_expect_eq(lr->n_values, BIG_N, "equal numbers in other digits are one value");
+  cr_assert(lr->numeric && !act->numeric && !flag->numeric);
+  for (int j = 1; j < lr->n_values; j++) cr_assert_lt(lr->nums[j - 1], lr->nums[j], "sorted, distinct");
+  cr_expect_eq(act->n_values, 3);
+  cr_expect_eq(flag->n_values, 2);
+  cr_assert_eq(rs_trials_use_metric(db, &ts, "train_loss", &e), TR_OK, "%s", e.msg);
+  for (int r = 0; r < ts.n; r++) {
+    const RsTrial *t = &ts.t[r];
+    int i = (int)t->idx;
+    cr_assert_eq(i, r, "trials come in idx order");
+    cr_assert_float_eq(lr->nums[t->pv[0]], big_lr(i), 1e-12 * big_lr(i), "trial %d", i);
+    static const char *const acts[3] = {"gelu", "relu", "silu"};
+    cr_assert_str_eq(act->values[t->pv[1]], acts[i % 3]);
+    cr_assert_str_eq(flag->values[t->pv[2]], i % 2 ? "true" : "false");
+    double lo = i % 17 == 0 ? NAN : INFINITY, last = NAN;
+    for (int st = 0; st < 3 && i % 17 != 0; st++) {
+      double v = 1.0 + ((i + st * 11) % 5);
+      if (v < lo) lo = v;
+      last = v;
+    }
+    cr_assert(t->best == lo || (isnan(t->best) && isnan(lo)), "trial %d", i);
+    cr_assert(t->final == last || (isnan(t->final) && isnan(last)), "trial %d", i);
+  }
+  /* The ranking equals a plain stable sort: completed by value (idx on ties), then failed or
+  ** diverged with a value, then no value, each in idx order. */
+  int *order = malloc(BIG_N * sizeof *order), *want = malloc(BIG_N * sizeof *want);
+  rs_trials_rank(&ts, order);
+  for (int i = 0; i < BIG_N; i++) want[i] = i;
+  for (int a = 1; a < BIG_N; a++)
+    for (int b = a; b > 0; b--) {
+      const RsTrial *x = &ts.t[want[b]], *y = &ts.t[want[b - 1]];
+      int kx = isnan(x->best) ? 2 : strcmp(x->status, "completed") ? 1 : 0;
+      int ky = isnan(y->best) ? 2 : strcmp(y->status, "completed") ? 1 : 0;
+      if (!(kx < ky || (kx == 0 && ky == 0 && x->best < y->best))) break;
+      int tmp = want[b]; want[b] = want[b - 1]; want[b - 1] = tmp;
+    }
+  for (int i = 0; i < BIG_N; i++) cr_assert_eq(order[i], want[i], "rank %d", i);
+  free(order), free(want);
+  rs_trials_deinit(&ts);
+  rs_db_close(db);
+}
+
 Test(rs_query, compare_groups_over_seeds_with_hand_checked_stats, .init = setup, .fini = teardown) {
   RsDb *db;
   TrErr e = {0};

@@ -675,3 +675,255 @@ Test(rs_store, a_v1_file_is_read_as_is_read_only_and_migrated_to_v2_by_a_writer)
   rs_claim_clear(&c);
   rs_store_close(st);
 }
+
+/* A sweep "s" of n trials inserted in reverse, so row ids run against idx. */
+static int64_t make_sweep_reversed(RsStore *st, int n) {
+  int64_t id = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "s", "name: s\n", "abc", "grid", "val_loss", "minimize", 7, "train", &id),
+               TR_OK, "%s", rs_store_errmsg(st));
+  for (int i = n - 1; i >= 0; i--) {
+    char h[32], p[64];
+    snprintf(h, sizeof h, "%016x", i);
+    snprintf(p, sizeof p, "{\"optimizer.lr\": %d}", i);
+    RsTrialDef d = {i, h, "{\"train\": {}}", p, 100 + i};
+    cr_assert_eq(rs_trials_insert(st, id, 1, &d, NULL), TR_OK, "%s", rs_store_errmsg(st));
+  }
+  return id;
+}
+
+static void claim_expect(RsStore *st, int64_t id, const char *kind, int idx) {
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:2", 30, 2, &c), TR_OK, "%s", rs_store_errmsg(st));
+  cr_assert_eq(c.claimed, 1, "expected %s of idx %d, nothing claimed", kind, idx);
+  cr_expect_str_eq(c.kind, kind, "idx %d", idx);
+  cr_expect_eq(c.idx, idx, "%s: idx %d, expected %d", kind, c.idx, idx);
+  rs_claim_clear(&c);
+}
+
+Test(rs_store, claims_go_resume_reclaim_claim_retry_and_by_idx_within_each) {
+  double now = 1000.0;
+  RsStore *st = open_rw();
+  rs_store_set_clock(st, fake_now, &now);
+  int64_t id = make_sweep_reversed(st, 9);
+  RsClaim c[7];
+  for (int i = 0; i < 7; i++) {
+    cr_assert_eq(rs_trial_claim(st, id, "h:1", 30, 2, &c[i]), TR_OK);
+    cr_assert_eq(c[i].idx, i, "pending trials go by idx, not by row id");
+  }
+  RsStatus end[7] = {RS_FAILED, RS_FAILED, RS_INTERRUPTED, RS_COMPLETED, RS_RUNNING, RS_INTERRUPTED, RS_RUNNING};
+  for (int i = 0; i < 7; i++)
+    if (end[i] != RS_RUNNING) cr_assert_eq(rs_trial_finish(st, c[i].trial_id, c[i].claim_token, end[i], NULL), TR_OK);
+  now += 25;
+  cr_assert_eq(rs_trial_heartbeat(st, c[6].trial_id, c[6].claim_token, 30), TR_OK); /* idx 6 lives on */
+  now += 10;                                                                         /* idx 4's lease expired */
+  claim_expect(st, id, "resume", 2);
+  claim_expect(st, id, "resume", 5);
+  claim_expect(st, id, "reclaim", 4);
+  claim_expect(st, id, "claim", 7);
+  claim_expect(st, id, "claim", 8);
+  claim_expect(st, id, "retry", 0);
+  claim_expect(st, id, "retry", 1);
+  RsClaim none;
+  cr_assert_eq(rs_trial_claim(st, id, "h:2", 30, 2, &none), TR_OK);
+  cr_expect_eq(none.claimed, 0, "idx 6 is held, idx 3 completed");
+  for (int i = 0; i < 7; i++) rs_claim_clear(&c[i]);
+  rs_store_close(st);
+}
+
+/* Every statement a claim runs, as written (sqlite3_sql), for EXPLAIN QUERY PLAN. */
+typedef struct Traced {
+  char *sql[64];
+  int n;
+} Traced;
+
+static int trace_stmt(unsigned type, void *ctx, void *p, void *x) {
+  (void)type, (void)x;
+  Traced *t = ctx;
+  const char *s = sqlite3_sql((sqlite3_stmt *)p);
+  if (s && t->n < 64) t->sql[t->n++] = strdup(s);
+  return 0;
+}
+
+/* EXPLAIN QUERY PLAN of every traced statement (freed): none may sort or scan a table, nor
+** mention `avoid` (if given); returns the plan lines, *hits those mentioning `want`. */
+static int expect_plans_flat(sqlite3 *raw, Traced *t, const char *avoid, const char *want, int *hits) {
+  int planned = 0;
+  *hits = 0;
+  for (int i = 0; i < t->n; i++) {
+    char sql[2048];
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", t->sql[i]);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(raw, sql, -1, &s, NULL) == SQLITE_OK) {
+      while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(s, 3);
+        planned++;
+        *hits += want && strstr(d, want) != NULL;
+        cr_expect(strstr(d, "TEMP B-TREE") == NULL, "sorts: %s\n  in %s", d, t->sql[i]);
+        cr_expect(strncmp(d, "SCAN ", 5) != 0, "scans a table: %s\n  in %s", d, t->sql[i]);
+        cr_expect(!avoid || strstr(d, avoid) == NULL, "reads%s: %s\n  in %s", avoid ? avoid : "", d, t->sql[i]);
+      }
+      sqlite3_finalize(s);
+    }
+    free(t->sql[i]);
+  }
+  return planned;
+}
+
+/* No statement of a claim may scan a table or sort: the cost stays flat up to 100,000 trials. */
+static void expect_claim_plans_indexed(RsStore *st, int64_t id, int claimable) {
+  sqlite3 *raw = rs_store_sqlite(st);
+  Traced t = {{0}, 0};
+  sqlite3_trace_v2(raw, SQLITE_TRACE_STMT, trace_stmt, &t);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, id, "h:1", 60, 2, &c), TR_OK, "%s", rs_store_errmsg(st));
+  sqlite3_trace_v2(raw, 0, NULL, NULL);
+  cr_assert_eq(c.claimed, claimable);
+  rs_claim_clear(&c);
+  int hits;
+  cr_expect_gt(expect_plans_flat(raw, &t, NULL, NULL, &hits), 3, "the claim's queries were traced and planned");
+}
+
+Test(rs_store, claim_queries_walk_an_index_and_never_sort_or_scan_trials) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 200);
+  expect_claim_plans_indexed(st, id, 1);
+  cr_assert_eq(sqlite3_exec(rs_store_sqlite(st), "UPDATE trials SET status = 'completed' WHERE status = 'pending'",
+                            0, 0, 0), SQLITE_OK);
+  expect_claim_plans_indexed(st, id, 0); /* every class probed, then the wait query */
+  rs_store_close(st);
+}
+
+Test(rs_store, a_version_1_database_gets_the_claim_index_and_stays_readable_read_only) {
+  RsStore *st = open_rw();
+  make_sweep(st, 3);
+  rs_store_close(st);
+  sqlite3 *raw;
+  cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(raw, "DROP INDEX trials_claim; CREATE INDEX trials_status ON trials (sweep_id, status);"
+                                 "DROP TRIGGER trial_counts_insert; DROP TRIGGER trial_counts_update;"
+                                 "DROP TRIGGER trial_counts_delete; DROP TABLE trial_counts;"
+                                 "ALTER TABLE trials DROP COLUMN failures; ALTER TABLE trials DROP COLUMN reclaims;"
+                                 "ALTER TABLE trials DROP COLUMN no_retry; ALTER TABLE trials DROP COLUMN heartbeat;"
+                                 "UPDATE trials SET status = 'completed' WHERE idx = 1; PRAGMA user_version = 1",
+                            0, 0, 0), SQLITE_OK);
+  sqlite3_close(raw);
+  TrErr err = {0, ""};
+  cr_assert_eq(rs_store_open(db, RS_OPEN_READONLY, &st, &err), TR_OK, "read-only on v1: %s", err.msg);
+  RsCounts n;
+  cr_assert_eq(rs_sweep_counts(st, 1, &n), TR_OK, "v1 counts by scanning: %s", rs_store_errmsg(st));
+  cr_expect_eq(n.n[RS_PENDING], 2);
+  cr_expect_eq(n.n[RS_COMPLETED], 1);
+  rs_store_close(st);
+  st = open_rw();
+  cr_expect_eq(scalar(st, "SELECT n FROM trial_counts WHERE status = 'pending'"), 2, "backfilled");
+  cr_expect_eq(scalar(st, "SELECT n FROM trial_counts WHERE status = 'completed'"), 1);
+  cr_expect_eq(scalar(st, "PRAGMA user_version"), RS_SCHEMA_VERSION);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_claim'"), 1);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_status'"), 0);
+  expect_claim_plans_indexed(st, 1, 1);
+  rs_store_close(st);
+}
+
+/* Definitions made on demand in one reused buffer; fail_at >= 0 fails that trial. */
+typedef struct OnDemand {
+  char config[64], params[64], hash[32];
+  int fail_at;
+} OnDemand;
+
+static int def_on_demand(void *ctx, size_t i, RsTrialDef *def) {
+  OnDemand *o = ctx;
+  if ((int)i == o->fail_at) return TR_ENOMEM;
+  snprintf(o->config, sizeof o->config, "{\"train\": {\"seed\": %zu}}", i);
+  snprintf(o->params, sizeof o->params, "{\"train.seed\": %zu}", i);
+  snprintf(o->hash, sizeof o->hash, "%016zx", i);
+  *def = (RsTrialDef){(int)i, o->hash, o->config, o->params, (int64_t)i};
+  return TR_OK;
+}
+
+Test(rs_store, trials_made_on_demand_in_one_buffer_are_inserted_each_as_made_or_not_at_all) {
+  RsStore *st = open_rw();
+  int64_t id = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "s", "name: s\n", "abc", "grid", "val_loss", "minimize", 7, "train", &id), TR_OK);
+  OnDemand o = {.fail_at = 700};
+  size_t added = 99;
+  cr_expect_eq(rs_trials_insert_each(st, id, 1000, def_on_demand, &o, &added), TR_ENOMEM);
+  cr_expect_eq(added, 0);
+  cr_expect(strstr(rs_store_errmsg(st), "trial 700: out of memory") != NULL, "%s", rs_store_errmsg(st));
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trials"), 0, "one transaction: nothing inserted");
+  o.fail_at = -1;
+  cr_assert_eq(rs_trials_insert_each(st, id, 1000, def_on_demand, &o, &added), TR_OK, "%s", rs_store_errmsg(st));
+  cr_expect_eq(added, 1000);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trials WHERE json_extract(config, '$.train.seed') = idx "
+                          "AND seed = idx AND hash = printf('%016x', idx)"), 1000);
+  rs_store_close(st);
+}
+
+/* trial_counts against a count of the rows, status by status. */
+static void expect_counts_exact(RsStore *st, int64_t id) {
+  RsCounts c;
+  cr_assert_eq(rs_sweep_counts(st, id, &c), TR_OK, "%s", rs_store_errmsg(st));
+  int64_t total = 0;
+  for (int k = 0; k < RS_STATUS_COUNT; k++) {
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM trials WHERE sweep_id = %lld AND status = '%s'", (long long)id,
+             rs_status_name((RsStatus)k));
+    cr_expect_eq(c.n[k], scalar(st, sql), "status %s", rs_status_name((RsStatus)k));
+    total += c.n[k];
+  }
+  cr_expect_eq(c.total, total);
+}
+
+Test(rs_store, counts_kept_by_triggers_match_the_rows_through_every_transition) {
+  double now = 1000.0;
+  RsStore *st = open_rw();
+  rs_store_set_clock(st, fake_now, &now);
+  int64_t id = make_sweep(st, 6), other = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "t", "name: t\n", "x", "grid", "val_loss", "minimize", 7, "train", &other), TR_OK);
+  RsTrialDef d = {0, "00000000000000aa", "{}", "{}", 1};
+  cr_assert_eq(rs_trials_insert(st, other, 1, &d, NULL), TR_OK);
+  cr_assert_eq(rs_trials_insert(st, id, 1, &(RsTrialDef){0, "0000000000000000", "{}", "{}", 1}, NULL), TR_OK,
+               "an ignored duplicate counts nothing");
+  expect_counts_exact(st, id);
+  RsClaim c[4];
+  for (int i = 0; i < 4; i++) cr_assert_eq(rs_trial_claim(st, id, "h:1", 30, 2, &c[i]), TR_OK);
+  expect_counts_exact(st, id);
+  cr_assert_eq(rs_trial_finish(st, c[0].trial_id, c[0].claim_token, RS_COMPLETED, NULL), TR_OK);
+  cr_assert_eq(rs_trial_finish(st, c[1].trial_id, c[1].claim_token, RS_FAILED, NULL), TR_OK);
+  cr_assert_eq(rs_trial_finish(st, c[2].trial_id, c[2].claim_token, RS_DIVERGED, NULL), TR_OK);
+  size_t marked = 0;
+  cr_assert_eq(rs_trials_mark_interrupted(st, id, "h:1", &marked), TR_OK);
+  cr_expect_eq(marked, 1);
+  expect_counts_exact(st, id);
+  RsClaim r;
+  cr_assert_eq(rs_trial_claim(st, id, "h:2", 30, 2, &r), TR_OK); /* resume */
+  now += 60;                                                       /* its lease expires */
+  RsClaim r2;
+  cr_assert_eq(rs_trial_claim(st, id, "h:3", 30, 2, &r2), TR_OK); /* reclaim: running stays running */
+  expect_counts_exact(st, id);
+  /* Plain SQL edits keep the counts too. */
+  cr_assert_eq(sqlite3_exec(rs_store_sqlite(st), "UPDATE trials SET status = 'completed' WHERE status = 'pending';"
+                            "DELETE FROM events WHERE trial_id IN (SELECT id FROM trials WHERE status = 'diverged');"
+                            "DELETE FROM trials WHERE status = 'diverged'", 0, 0, 0), SQLITE_OK);
+  expect_counts_exact(st, id);
+  expect_counts_exact(st, other);
+  for (int i = 0; i < 4; i++) rs_claim_clear(&c[i]);
+  rs_claim_clear(&r);
+  rs_claim_clear(&r2);
+  rs_store_close(st);
+}
+
+Test(rs_store, counting_a_sweeps_trials_reads_the_counts_not_the_trials) {
+  RsStore *st = open_rw();
+  int64_t id = make_sweep(st, 50);
+  sqlite3 *raw = rs_store_sqlite(st);
+  Traced t = {{0}, 0};
+  sqlite3_trace_v2(raw, SQLITE_TRACE_STMT, trace_stmt, &t);
+  RsCounts c;
+  cr_assert_eq(rs_sweep_counts(st, id, &c), TR_OK);
+  sqlite3_trace_v2(raw, 0, NULL, NULL);
+  cr_expect_eq(c.n[RS_PENDING], 50);
+  int reads_counts = 0;
+  expect_plans_flat(raw, &t, " trials ", "trial_counts", &reads_counts);
+  cr_expect_gt(reads_counts, 0);
+  rs_store_close(st);
+}

@@ -193,3 +193,30 @@ Test(tr_config, over_long_values_are_cut_in_messages) {
   char buf[TR_ERR_CLIP_MAX];
   cr_expect_str_eq(tr_err_clip("short", buf, sizeof buf), "short");
 }
+
+/* FNV-1a 64 of the canonical JSON, computed here from tr_config_to_json. */
+static uint64_t json_fnv(const TrConfig *c) {
+  size_t need = tr_config_to_json(c, NULL, 0) + 1;
+  char *buf = malloc(need);
+  cr_assert_not_null(buf);
+  tr_config_to_json(c, buf, need);
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char *p = (const unsigned char *)buf; *p; p++) h = (h ^ *p) * 0x100000001b3ULL;
+  free(buf);
+  return h;
+}
+
+Test(tr_config, hash_is_the_fnv_of_the_json_for_short_and_very_long_configs) {
+  TrConfig c;
+  TrErr e = {0, ""};
+  tr_config_defaults(&c);
+  cr_expect_eq(tr_config_hash(&c), json_fnv(&c));
+  /* Paths of escaped characters push the JSON past tr_config_hash's stack buffer (4 KiB). */
+  char path[1000];
+  memset(path, '\\', sizeof path - 1);
+  path[sizeof path - 1] = '\0';
+  cr_assert_eq(tr_config_set(&c, "data.path", path, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(tr_config_set(&c, "train.out_dir", path, &e), TR_OK, "%s", e.msg);
+  cr_assert_gt(tr_config_to_json(&c, NULL, 0), 5000);
+  cr_expect_eq(tr_config_hash(&c), json_fnv(&c));
+}

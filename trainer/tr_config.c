@@ -634,13 +634,16 @@ size_t tr_config_to_json(const TrConfig *c, char *buf, size_t n) {
 }
 
 uint64_t tr_config_hash(const TrConfig *c) {
-  size_t need = tr_config_to_json(c, NULL, 0) + 1;
-  char *buf = malloc(need);
-  if (!buf) return 0;
-  tr_config_to_json(c, buf, need);
+  /* One rendering on the stack for any usual config (expansion hashes 100,000 of them). */
+  char stack[4096], *buf = stack;
+  size_t need = tr_config_to_json(c, stack, sizeof stack) + 1;
+  if (need > sizeof stack) {
+    if (!(buf = malloc(need))) return 0;
+    tr_config_to_json(c, buf, need);
+  }
   uint64_t h = 0xcbf29ce484222325ULL;
   for (const unsigned char *p = (const unsigned char *)buf; *p; p++) h = (h ^ *p) * 0x100000001b3ULL;
-  free(buf);
+  if (buf != stack) free(buf);
   return h;
 }
 

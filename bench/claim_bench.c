@@ -1,0 +1,101 @@
+/* claim_bench.c: the store's share of a sweep's per-trial overhead, measured in-process
+** (end-to-end runs on a shared machine are too noisy to see a few ms): a sweep of N trials
+** is inserted, then K trials go through what the runner does for each: claim, finish
+** (completed), count the sweep's trials by status. Prints, for one N: the insert time, and
+** per trial the median wall time and the mean CPU time of claim + finish + counts. Wall time
+** includes the durable commits' fsyncs; CPU time is the steadier figure on a busy machine.
+** usage: claim_bench N [K]   (K defaults to 200) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "rs_store.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+         1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* A config the size of a real one (~1.7 KB of JSON). */
+static char config[2048];
+
+typedef struct Defs {
+  char hash[17], params[64];
+} Defs;
+
+static int fail(RsStore *st) {
+  fprintf(stderr, "claim_bench: %s\n", rs_store_errmsg(st));
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 10000, k = argc > 2 ? atol(argv[2]) : 200;
+  if (n < 1 || k < 1 || k > n) {
+    fprintf(stderr, "usage: claim_bench N [K <= N]\n");
+    return 2;
+  }
+  char dir[] = "/tmp/hps_claim_XXXXXX";
+  if (!mkdtemp(dir)) return 1;
+  char path[64];
+  snprintf(path, sizeof path, "%s/b.db", dir);
+  TrErr err = {0, ""};
+  RsStore *st;
+  if (rs_store_open(path, RS_OPEN_CREATE, &st, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
+  int len = snprintf(config, sizeof config, "{\"train\": {\"max_steps\": 2, \"pad\": \"");
+  while (len < 1700) config[len++] = 'x';
+  snprintf(config + len, sizeof config - (size_t)len, "\"}}");
+  int64_t sweep;
+  if (rs_sweep_upsert(st, "b", "x", "h", "grid", "val_loss", "minimize", 0, "train", &sweep)) return fail(st);
+  Defs *d = calloc((size_t)n, sizeof *d);
+  RsTrialDef *defs = calloc((size_t)n, sizeof *defs);
+  double *wall = calloc((size_t)k, sizeof *wall);
+  if (!d || !defs || !wall) return 1;
+  for (long i = 0; i < n; i++) {
+    snprintf(d[i].hash, sizeof d[i].hash, "%016lx", (unsigned long)i * 2654435761ul);
+    snprintf(d[i].params, sizeof d[i].params, "{\"optimizer.lr\": %.17g}", 1e-4 * (double)(i + 1));
+    defs[i] = (RsTrialDef){(int)i, d[i].hash, config, d[i].params, 1};
+  }
+  double t0 = now(), c0 = cpu();
+  if (rs_trials_insert(st, sweep, (size_t)n, defs, NULL)) return fail(st);
+  double insert_wall = now() - t0, insert_cpu = cpu() - c0;
+  c0 = cpu();
+  for (long i = 0; i < k; i++) {
+    double t = now();
+    RsClaim cl;
+    RsCounts counts;
+    RsTrialResult r = {1.0, 1.0, 2, 2, 128, 0.01, 1e6, NULL, NULL, 0};
+    if (rs_trial_claim(st, sweep, "bench:1", 60, 2, &cl) || !cl.claimed) return fail(st);
+    if (rs_trial_finish(st, cl.trial_id, cl.claim_token, RS_COMPLETED, &r)) return fail(st);
+    if (rs_sweep_counts(st, sweep, &counts)) return fail(st);
+    rs_claim_clear(&cl);
+    wall[i] = now() - t;
+  }
+  double per_cpu = (cpu() - c0) / (double)k;
+  qsort(wall, (size_t)k, sizeof *wall, cmp_double);
+  printf("{\"trials\": %ld, \"insert_wall_s\": %.3f, \"insert_cpu_s\": %.3f, \"claims\": %ld, "
+         "\"per_trial_wall_ms\": %.3f, \"per_trial_cpu_ms\": %.3f}\n",
+         n, insert_wall, insert_cpu, k, 1e3 * wall[k / 2], 1e3 * per_cpu);
+  rs_store_close(st);
+  free(d), free(defs), free(wall);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  return system(cmd) == 0 ? 0 : 1;
+}
