@@ -2,7 +2,7 @@
 ** rs_schema.h: the documented SQLite schema of an hpsweep database (version 2).
 **
 ** Contract: table and column names are a public interface (users' SQL and the
-** README's example queries rely on them); later versions only add, through
+** docs/database.md's example queries rely on them); later versions only add, through
 ** migrations keyed on PRAGMA user_version. Times are unix seconds (REAL).
 **
 **   sweeps   one row per sweep (name unique)

@@ -1,5 +1,5 @@
 /* The hpsweep CLI as a user meets it: help, versions, exit codes, train --json,
-** one-line errors, and README staying true to the config keys. */
+** one-line errors, and docs/config.md staying true to the config keys. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,21 +160,21 @@ Test(cli, check_shows_the_largest_trial_memory_times_workers_and_refuses_what_ca
   unlink(spec);
 }
 
-Test(cli, readme_documents_every_config_key) {
+Test(cli, docs_config_documents_every_config_key) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/README.md", HPS_SOURCE_ROOT);
+  snprintf(path, sizeof path, "%s/docs/config.md", HPS_SOURCE_ROOT);
   FILE *f = fopen(path, "r");
-  cr_assert_not_null(f, "no README.md");
-  static char readme[1 << 20];
-  size_t n = fread(readme, 1, sizeof readme - 1, f);
-  readme[n] = 0;
+  cr_assert_not_null(f, "no docs/config.md");
+  static char doc[1 << 20];
+  size_t n = fread(doc, 1, sizeof doc - 1, f);
+  doc[n] = 0;
   fclose(f);
   size_t nk;
   const TrKey *k = tr_config_keys(&nk);
   for (size_t i = 0; i < nk; i++) {
     char needle[80];
     snprintf(needle, sizeof needle, "| `%s` | `%s` |", k[i].name, k[i].def);
-    cr_assert(strstr(readme, needle), "README's config reference lacks %s (default %s)", k[i].name, k[i].def);
+    cr_assert(strstr(doc, needle), "docs/config.md lacks %s (default %s)", k[i].name, k[i].def);
   }
 }
 

@@ -5,7 +5,7 @@
 ** - TrConfig is plain data (no pointers): copy it, fork it, hash it, store it.
 ** - Every setting has a dotted name ("optimizer.lr") in one registry table, with
 **   its type, default, range and one-line doc. YAML files, `--set key=value`,
-**   sweep parameters and README's config reference all go through that table.
+**   sweep parameters and docs/config.md's key table all go through that table.
 ** - tr_config_defaults() gives a config that trains the quickstart model on the
 **   built-in synthetic corpus. Loading YAML or setting keys only overwrites the
 **   keys named; tr_config_validate() then checks cross-key rules.
@@ -158,7 +158,7 @@ typedef struct TrKey {
   const char *def;      /* default, as YAML text (documentation; defaults() is the truth) */
   double min, max;      /* numeric range, inclusive unless the doc says otherwise */
   const char *choices;  /* ENUM: "a|b|c" in enum order */
-  const char *doc;      /* one line for README and `hpsweep help config` */
+  const char *doc;      /* one line for docs/config.md and `hpsweep help config` */
 } TrKey;
 
 /* The table, in canonical (documentation and JSON) order. */
