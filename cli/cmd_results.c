@@ -28,66 +28,36 @@ typedef struct Opts {
   int n, logy;
 } Opts;
 
-static int bad(const char *cmd, const char *fmt, const char *a) {
-  fprintf(stderr, "hpsweep %s: ", cmd);
-  fprintf(stderr, fmt, a);
-  fprintf(stderr, " (see 'hpsweep %s --help')\n", cmd);
-  return 2;
-}
+/* Short names for the shared error printers (cli.h): one line, exit status. */
+#define bad hps_error_usage
+#define fail hps_fail
 
-/* Parse "--opt VALUE", "--opt=VALUE" and flags; allowed is a space-separated list. */
+/* Parse the options named in allowed (space-separated) with the shared parser. */
 static int parse(int argc, char **argv, const char *allowed, Opts *o) {
   memset(o, 0, sizeof *o);
   o->cmd = argv[0];
   o->db = "hpsweep.db";
-  o->n = 10;
-  for (int i = 1; i < argc; i++) {
-    char *a = argv[i];
-    if (a[0] != '-' || strcmp(a, "-") == 0) {
-      if (o->pos) return bad(o->cmd, "unexpected argument '%s'", a);
-      o->pos = a;
-      continue;
-    }
-    char name[64];
-    const char *val = NULL, *eq = strchr(a, '=');
-    snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-    if (eq) val = eq + 1;
-    char key[80];
-    snprintf(key, sizeof key, " %s ", name);
-    char allow[256];
-    snprintf(allow, sizeof allow, " %s ", allowed);
-    if (!strstr(allow, key)) return bad(o->cmd, "unknown option '%s'", name);
-    if (strcmp(name, "--logy") == 0) {
-      o->logy = 1;
-      continue;
-    }
-    if (!val) {
-      if (i + 1 >= argc) return bad(o->cmd, "option '%s' needs a value", name);
-      val = argv[++i];
-    }
-    if (strcmp(name, "--db") == 0) o->db = val;
-    else if (strcmp(name, "--format") == 0) o->format = val;
-    else if (strcmp(name, "--by") == 0) o->by = val;
-    else if (strcmp(name, "--metric") == 0) o->metric = val;
-    else if (strcmp(name, "--x") == 0) o->x = val;
-    else if (strcmp(name, "--color-by") == 0) o->color_by = val;
-    else if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) o->out = val;
-    else if (strcmp(name, "--kind") == 0) o->kind = val;
-    else if (strcmp(name, "--what") == 0) o->what = val;
-    else if (strcmp(name, "-n") == 0) {
-      char *end;
-      long v = strtol(val, &end, 10);
-      if (*end || v < 0 || v > 1000000) return bad(o->cmd, "-n wants a count >= 0, got '%s'", val);
-      o->n = (int)v;
-    }
+  long n = 10;
+  const HpsOpt all[] = {
+      HPS_OPT_STRING("--db", NULL, &o->db),         HPS_OPT_STRING("--format", NULL, &o->format),
+      HPS_OPT_STRING("--by", NULL, &o->by),         HPS_OPT_STRING("--metric", NULL, &o->metric),
+      HPS_OPT_STRING("--x", NULL, &o->x),           HPS_OPT_STRING("--color-by", NULL, &o->color_by),
+      HPS_OPT_STRING("--output", "-o", &o->out),    HPS_OPT_STRING("--kind", NULL, &o->kind),
+      HPS_OPT_STRING("--what", NULL, &o->what),     HPS_OPT_INT("-n", NULL, &n, 0, 1000000),
+      HPS_OPT_FLAG("--logy", NULL, &o->logy)};
+  HpsOpt opts[sizeof all / sizeof all[0] + 1];
+  char allow[256];
+  snprintf(allow, sizeof allow, " %s ", allowed);
+  size_t k = 0;
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    char key[32];
+    snprintf(key, sizeof key, " %s ", all[i].name);
+    if (strstr(allow, key)) opts[k++] = all[i];
   }
-  return 0;
-}
-
-static int fail(const char *cmd, const TrErr *e) {
-  fprintf(stderr, "hpsweep %s: %s\n", cmd, e->msg);
-  /* Unknown names and bad files are bad input; database and I/O trouble is a failure. */
-  return e->code == TR_EDB || e->code == TR_EIO || e->code == TR_ENOMEM ? 1 : 2;
+  opts[k] = (HpsOpt)HPS_OPT_END;
+  int rc = hps_opts_parse(argc, argv, opts, &o->pos, 1);
+  o->n = (int)n;
+  return rc;
 }
 
 /* The end of a command's output on stdout: 0, or 1 when it could not all be written
@@ -105,8 +75,9 @@ static int open_db(const Opts *o, RsDb **db) {
 }
 
 static int need_sweep(const Opts *o) {
-  if (!o->pos) return bad(o->cmd, "%s", "which sweep? name one (see 'hpsweep ls')");
-  return 0;
+  if (o->pos) return 0;
+  hps_error(o->cmd, "which sweep? name one (see 'hpsweep ls')");
+  return 2;
 }
 
 /* Open the database and load the trials of sweep o->pos in one snapshot; 0 or the exit code. */
@@ -400,6 +371,70 @@ static int cmd_top(int argc, char **argv) {
 
 /* ---- compare ------------------------------------------------------------- */
 
+/* The groups of c as table rows: a block per held-equal combination. */
+static void compare_table(const RsCompare *c, RsFormat fmt, Tab *t) {
+  int has_ctx = c->nctx > 1 || c->ctx[0].label[0];
+  if (has_ctx) tab_col(t, "held_equal", 0, 0);
+  tab_col(t, "group", 0, 0), tab_col(t, "n", 1, 0), tab_col(t, "other", 1, 2);
+  tab_col(t, "mean", 1, 0), tab_col(t, "std", 1, 0);
+  tab_col(t, "ci95_lo", 1, 0), tab_col(t, "ci95_hi", 1, 0), tab_col(t, "best", 1, 1);
+  if (fmt != RS_FMT_TABLE) tab_col(t, "winner", 1, 0), tab_col(t, "p_welch_vs_runner_up", 1, 0);
+  for (int x = 0; x < c->nctx; x++)
+    for (int g = 0; g < c->ctx[x].ng; g++) {
+      const RsGroup *gr = &c->ctx[x].g[g];
+      if (has_ctx) tab_text(t, g == 0 || fmt != RS_FMT_TABLE ? c->ctx[x].label : "");
+      char lab[96];
+      snprintf(lab, sizeof lab, "%s%s", gr->label, fmt == RS_FMT_TABLE && g == 0 && gr->n ? " *" : "");
+      tab_text(t, lab);
+      tab_int(t, gr->n, 0), tab_int(t, gr->n_other, 0);
+      tab_metric(t, gr->mean), tab_metric(t, gr->std);
+      tab_metric(t, gr->ci_lo), tab_metric(t, gr->ci_hi), tab_metric(t, gr->best);
+      if (fmt != RS_FMT_TABLE) {
+        tab_int(t, g == 0 && gr->n ? 1 : 0, 0);
+        tab_metric(t, g == 0 ? c->ctx[x].p_welch : NAN);
+      }
+    }
+}
+
+/* Under the text table: the rule, then each block's winner and whether it beats the noise. */
+static void compare_verdict(const RsCompare *c) {
+  printf("\nrule: * = best mean; the win is larger than the seed noise when Welch's t-test\n"
+         "against the runner-up gives p < 0.05 (needs >= 2 completed seeds per group).\n");
+  for (int x = 0; x < c->nctx; x++) {
+    const RsContext *cx = &c->ctx[x];
+    if (cx->ng == 0 || cx->g[0].n == 0) {
+      printf("%s%s: no completed trials yet\n", cx->label, cx->label[0] ? "" : "result");
+      continue;
+    }
+    printf("%s%s%s wins", cx->label, cx->label[0] ? ": " : "", cx->g[0].label);
+    if (cx->ng > 1 && cx->g[1].n > 0) {
+      if (isnan(cx->p_welch)) printf(" over %s; too few seeds to compare with the noise", cx->g[1].label);
+      else printf(" over %s, p = %.3g:%s%s", cx->g[1].label, cx->p_welch, cx->label[0] ? "\n  " : " ",
+                  cx->decided ? "larger than the seed noise" : "within the seed noise");
+    }
+    printf("\n");
+  }
+}
+
+static void compare_print(const RsTrialSet *ts, const RsCompare *c, const int *by, int nby, RsFormat fmt) {
+  Tab t = {0};
+  compare_table(c, fmt, &t);
+  if (fmt == RS_FMT_TABLE) {
+    printf("%s: best %s (%s) by %s, over seeds", ts->sweep.name, ts->metric, ts->maximize ? "max" : "min",
+           c->by_label);
+    int other = 0;
+    for (int k = 0; k < ts->np; k++) {
+      int chosen = by[0] == k || (nby > 1 && by[1] == k);
+      if (!chosen && ts->p[k].varies && !ts->p[k].is_seed)
+        printf("%s%s", other++ ? ", " : "\nheld equal: ", ts->p[k].short_name);
+    }
+    printf("%s\n", other ? " (a block per combination)" : "");
+  }
+  tab_print(&t, fmt, stdout);
+  if (fmt == RS_FMT_TABLE) compare_verdict(c);
+  tab_free(&t);
+}
+
 static int cmd_compare(int argc, char **argv) {
   Opts o;
   RsFormat fmt;
@@ -436,59 +471,7 @@ static int cmd_compare(int argc, char **argv) {
   }
   RsCompare c;
   if (rs_compare_build(&ts, by, nby, &c, &e) != TR_OK) return fail_trials(&o, db, &ts, &e);
-  int has_ctx = c.nctx > 1 || c.ctx[0].label[0];
-  Tab t = {0};
-  if (has_ctx) tab_col(&t, "held_equal", 0, 0);
-  tab_col(&t, "group", 0, 0), tab_col(&t, "n", 1, 0), tab_col(&t, "other", 1, 2);
-  tab_col(&t, "mean", 1, 0), tab_col(&t, "std", 1, 0);
-  tab_col(&t, "ci95_lo", 1, 0), tab_col(&t, "ci95_hi", 1, 0), tab_col(&t, "best", 1, 1);
-  if (fmt != RS_FMT_TABLE) tab_col(&t, "winner", 1, 0), tab_col(&t, "p_welch_vs_runner_up", 1, 0);
-  for (int x = 0; x < c.nctx; x++)
-    for (int g = 0; g < c.ctx[x].ng; g++) {
-      const RsGroup *gr = &c.ctx[x].g[g];
-      if (has_ctx) tab_text(&t, g == 0 || fmt != RS_FMT_TABLE ? c.ctx[x].label : "");
-      char lab[96];
-      snprintf(lab, sizeof lab, "%s%s", gr->label, fmt == RS_FMT_TABLE && g == 0 && gr->n ? " *" : "");
-      tab_text(&t, lab);
-      tab_int(&t, gr->n, 0), tab_int(&t, gr->n_other, 0);
-      tab_metric(&t, gr->mean), tab_metric(&t, gr->std);
-      tab_metric(&t, gr->ci_lo), tab_metric(&t, gr->ci_hi), tab_metric(&t, gr->best);
-      if (fmt != RS_FMT_TABLE) {
-        tab_int(&t, g == 0 && gr->n ? 1 : 0, 0);
-        tab_metric(&t, g == 0 ? c.ctx[x].p_welch : NAN);
-      }
-    }
-  if (fmt == RS_FMT_TABLE) {
-    printf("%s: best %s (%s) by %s, over seeds", ts.sweep.name, ts.metric, ts.maximize ? "max" : "min",
-           c.by_label);
-    int other = 0;
-    for (int k = 0; k < ts.np; k++) {
-      int chosen = by[0] == k || (nby > 1 && by[1] == k);
-      if (!chosen && ts.p[k].varies && !ts.p[k].is_seed)
-        printf("%s%s", other++ ? ", " : "\nheld equal: ", ts.p[k].short_name);
-    }
-    printf("%s\n", other ? " (a block per combination)" : "");
-  }
-  tab_print(&t, fmt, stdout);
-  if (fmt == RS_FMT_TABLE) {
-    printf("\nrule: * = best mean; the win is larger than the seed noise when Welch's t-test\n"
-           "against the runner-up gives p < 0.05 (needs >= 2 completed seeds per group).\n");
-    for (int x = 0; x < c.nctx; x++) {
-      const RsContext *cx = &c.ctx[x];
-      if (cx->ng == 0 || cx->g[0].n == 0) {
-        printf("%s%s: no completed trials yet\n", cx->label, cx->label[0] ? "" : "result");
-        continue;
-      }
-      printf("%s%s%s wins", cx->label, cx->label[0] ? ": " : "", cx->g[0].label);
-      if (cx->ng > 1 && cx->g[1].n > 0) {
-        if (isnan(cx->p_welch)) printf(" over %s; too few seeds to compare with the noise", cx->g[1].label);
-        else printf(" over %s, p = %.3g:%s%s", cx->g[1].label, cx->p_welch, cx->label[0] ? "\n  " : " ",
-                    cx->decided ? "larger than the seed noise" : "within the seed noise");
-      }
-      printf("\n");
-    }
-  }
-  tab_free(&t);
+  compare_print(&ts, &c, by, nby, fmt);
   rs_compare_deinit(&c);
   close_trials(db, &ts);
   return stdout_done(o.cmd);
@@ -597,7 +580,10 @@ static int cmd_show(int argc, char **argv) {
   RsDb *db;
   int rc = parse(argc, argv, "--db", &o);
   if (rc) return rc;
-  if (!o.pos) return bad(o.cmd, "%s", "which trial? give its id (see 'hpsweep top SWEEP')");
+  if (!o.pos) {
+    hps_error(o.cmd, "which trial? give its id (see 'hpsweep top SWEEP')");
+    return 2;
+  }
   char *end;
   long long id = strtoll(o.pos, &end, 10);
   if (*end || id < 0) return bad(o.cmd, "a trial id is a number, got '%s'", o.pos);
@@ -707,22 +693,29 @@ static int cmd_export(int argc, char **argv) {
 
 /* ---- plot ---------------------------------------------------------------- */
 
+/* Check --kind, --x and the output's figure type: 0 or 2 (message printed). */
+static int plot_args(const Opts *o, const char **kind, RsXKind *xk) {
+  *kind = o->kind ? o->kind : "curves";
+  if (strcmp(*kind, "curves") && strcmp(*kind, "param") && strcmp(*kind, "cost") && strcmp(*kind, "flops") &&
+      strcmp(*kind, "diversity"))
+    return bad(o->cmd, "--kind is curves, param, cost, flops or diversity, got '%s'", *kind);
+  *xk = RS_X_STEP;
+  if (o->x && strcmp(o->x, "tokens") == 0) *xk = RS_X_TOKENS;
+  else if (o->x && strcmp(o->x, "seconds") == 0) *xk = RS_X_SECONDS;
+  else if (o->x && strcmp(o->x, "step") != 0) return bad(o->cmd, "--x is step, tokens or seconds, got '%s'", o->x);
+  if (o->out && !rs_plot_device_for(o->out))
+    return bad(o->cmd, "cannot tell the figure type of '%s' (use .svg, .png or .pdf)", o->out);
+  return 0;
+}
+
 static int cmd_plot(int argc, char **argv) {
   Opts o;
   RsDb *db;
   int rc = parse(argc, argv, "--db --metric --x --color-by --logy -o --output --kind --by", &o);
-  if (rc || (rc = need_sweep(&o))) return rc;
-  const char *kind = o.kind ? o.kind : "curves";
-  if (strcmp(kind, "curves") && strcmp(kind, "param") && strcmp(kind, "cost") && strcmp(kind, "flops") &&
-      strcmp(kind, "diversity"))
-    return bad(o.cmd, "--kind is curves, param, cost, flops or diversity, got '%s'", kind);
+  const char *kind = "curves";
   RsXKind xk = RS_X_STEP;
-  if (o.x && strcmp(o.x, "tokens") == 0) xk = RS_X_TOKENS;
-  else if (o.x && strcmp(o.x, "seconds") == 0) xk = RS_X_SECONDS;
-  else if (o.x && strcmp(o.x, "step") != 0) return bad(o.cmd, "--x is step, tokens or seconds, got '%s'", o.x);
+  if (rc || (rc = need_sweep(&o)) || (rc = plot_args(&o, &kind, &xk))) return rc;
   char defout[512];
-  if (o.out && !rs_plot_device_for(o.out))
-    return bad(o.cmd, "cannot tell the figure type of '%s' (use .svg, .png or .pdf)", o.out);
   RsTrialSet ts;
   if ((rc = open_trials(&o, &db, &ts))) return rc;
   TrErr e = {0};
