@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "hps_test.h"
+#include "tr_bench.h"
 #include "tr_config.h"
 
 /* Run a shell command line; capture stdout (and stderr into *err if given). */
@@ -371,4 +372,20 @@ Test(cli, positional_arguments_flags_and_the_double_dash) {
   snprintf(cmd, sizeof cmd, "%s status --db /nonexistent/x.db", bin());
   cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
   cr_expect_str_eq(err, "hpsweep status: /nonexistent/x.db: no such database (give --db FILE)\n");
+}
+
+/* ---- the engine of `hpsweep sample --bench` (trainer/tr_bench.c) ---- */
+
+Test(cli, sample_bench_engine_generates_twice_the_context_and_caps_full_recompute) {
+  TrSampleBenchResult r;
+  TrErr e = {0};
+  cr_assert_eq(tr_bench_sample("T", 1, 5, &r, &e), TR_OK, "%s", e.msg);
+  cr_expect_eq(r.context, 64);
+  cr_expect_eq(r.kv_tokens, 128, "2 * context with the KV cache");
+  cr_expect_eq(r.full_tokens, 5, "full recompute stops at the cap");
+  cr_expect_gt(r.params, 800000u);
+  cr_expect(r.kv_wall > 0 && r.kv_cpu > 0 && r.full_wall > 0 && r.full_cpu > 0);
+  cr_expect_eq(tr_bench_sample("X", 1, 5, &r, &e), TR_EINVAL);
+  cr_expect(strstr(e.msg, "'X'"), "%s", e.msg);
+  cr_expect_eq(tr_bench_sample("T", 1, 0, &r, &e), TR_EINVAL);
 }
