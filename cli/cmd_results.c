@@ -123,6 +123,7 @@ typedef struct Tab {
   int optional[TAB_MAXC]; /* dropped (highest first) when the text table exceeds 80 columns */
   Cell *cells;
   int col;
+  int oom; /* a row could not be allocated: tab_print refuses the table */
 } Tab;
 
 static void tab_col(Tab *t, const char *h, int right, int optional) {
@@ -132,14 +133,17 @@ static void tab_col(Tab *t, const char *h, int right, int optional) {
 }
 
 static Cell *tab_next(Tab *t) {
-  if (t->col == 0) {
+  static Cell scratch; /* the cells of a table that ran out of memory go here */
+  if (t->col == 0 && !t->oom) {
     if (t->nr == t->cap) {
-      t->cap = t->cap ? 2 * t->cap : 16;
-      t->cells = realloc(t->cells, (size_t)t->cap * TAB_MAXC * sizeof *t->cells);
+      int cap = t->cap ? 2 * t->cap : 16;
+      Cell *cells = realloc(t->cells, (size_t)cap * TAB_MAXC * sizeof *t->cells);
+      if (cells) t->cells = cells, t->cap = cap;
+      else t->oom = 1;
     }
-    t->nr++;
+    if (!t->oom) t->nr++;
   }
-  Cell *c = &t->cells[(size_t)(t->nr - 1) * TAB_MAXC + (size_t)t->col];
+  Cell *c = t->oom ? &scratch : &t->cells[(size_t)(t->nr - 1) * TAB_MAXC + (size_t)t->col];
   memset(c, 0, sizeof *c);
   t->col = (t->col + 1) % t->nc;
   return c;
@@ -198,7 +202,8 @@ static int u8len(const char *s) {
   return n;
 }
 
-static void tab_print(Tab *t, RsFormat fmt, FILE *f) {
+/* CSV (a header row) or JSON (an array) or JSON lines. */
+static void tab_print_machine(const Tab *t, RsFormat fmt, FILE *f) {
   if (fmt == RS_FMT_CSV) {
     for (int c = 0; c < t->nc; c++) fputs(c ? "," : "", f), rs_csv_field(f, t->hdr[c]);
     fputc('\n', f);
@@ -222,8 +227,11 @@ static void tab_print(Tab *t, RsFormat fmt, FILE *f) {
       fputs(fmt == RS_FMT_JSON ? "}" : "}\n", f);
     }
     if (fmt == RS_FMT_JSON) fputs(t->nr ? "\n]\n" : "]\n", f);
-    return;
   }
+}
+
+/* Aligned text within 80 columns: optional columns are dropped, long text is cut. */
+static void tab_print_text(const Tab *t, FILE *f) {
   int w[TAB_MAXC], show[TAB_MAXC];
   for (int c = 0; c < t->nc; c++) {
     w[c] = u8len(t->hdr[c]);
@@ -266,6 +274,17 @@ static void tab_print(Tab *t, RsFormat fmt, FILE *f) {
     while (len > 0 && line[len - 1] == ' ') line[--len] = '\0';
     fprintf(f, "%s\n", line);
   }
+}
+
+/* Print t in fmt: 0, or 1 if it ran out of memory (then nothing is printed). */
+static int tab_print(const Tab *t, RsFormat fmt, FILE *f, const char *cmd) {
+  if (t->oom) {
+    hps_error(cmd, "out of memory");
+    return 1;
+  }
+  if (fmt == RS_FMT_TABLE) tab_print_text(t, f);
+  else tab_print_machine(t, fmt, f);
+  return 0;
 }
 
 static int get_format(const Opts *o, RsFormat *fmt) {
@@ -311,11 +330,11 @@ static int cmd_ls(int argc, char **argv) {
     for (int c = 0; c < t.nc; c++) snprintf(t.hdr[c], sizeof t.hdr[c], "%s", sh[c]);
   }
   if (n == 0 && fmt == RS_FMT_TABLE) printf("no sweeps in %s\n", o.db);
-  else tab_print(&t, fmt, stdout);
+  else rc = tab_print(&t, fmt, stdout, o.cmd);
   tab_free(&t);
   rs_query_sweeps_free(s, n);
   rs_db_close(db);
-  return stdout_done(o.cmd);
+  return rc ? rc : stdout_done(o.cmd);
 }
 
 /* ---- top ----------------------------------------------------------------- */
@@ -332,6 +351,11 @@ static int cmd_top(int argc, char **argv) {
   if (o.by && strcmp(o.by, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.by, &e) != TR_OK)
     return fail_trials(&o, db, &ts, &e);
   int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
+  if (!order) {
+    close_trials(db, &ts);
+    hps_error(o.cmd, "out of memory");
+    return 1;
+  }
   rs_trials_rank(&ts, order);
   Tab t = {0};
   tab_col(&t, "rank", 1, 0), tab_col(&t, "trial", 1, 0);
@@ -362,11 +386,11 @@ static int cmd_top(int argc, char **argv) {
   if (fmt == RS_FMT_TABLE)
     printf("%s: %d of %d trials by %s %s (%s is better)\n", ts.sweep.name, shown, ts.n,
            ts.maximize ? "max" : "min", ts.metric, ts.maximize ? "higher" : "lower");
-  tab_print(&t, fmt, stdout);
+  rc = tab_print(&t, fmt, stdout, o.cmd);
   tab_free(&t);
   free(order);
   close_trials(db, &ts);
-  return stdout_done(o.cmd);
+  return rc ? rc : stdout_done(o.cmd);
 }
 
 /* ---- compare ------------------------------------------------------------- */
@@ -416,7 +440,9 @@ static void compare_verdict(const RsCompare *c) {
   }
 }
 
-static void compare_print(const RsTrialSet *ts, const RsCompare *c, const int *by, int nby, RsFormat fmt) {
+/* The comparison as a table (in fmt) and, for text, its verdict: 0, or 1 out of memory. */
+static int compare_print(const RsTrialSet *ts, const RsCompare *c, const int *by, int nby, RsFormat fmt,
+                         const char *cmd) {
   Tab t = {0};
   compare_table(c, fmt, &t);
   if (fmt == RS_FMT_TABLE) {
@@ -430,9 +456,10 @@ static void compare_print(const RsTrialSet *ts, const RsCompare *c, const int *b
     }
     printf("%s\n", other ? " (a block per combination)" : "");
   }
-  tab_print(&t, fmt, stdout);
-  if (fmt == RS_FMT_TABLE) compare_verdict(c);
+  int rc = tab_print(&t, fmt, stdout, cmd);
+  if (rc == 0 && fmt == RS_FMT_TABLE) compare_verdict(c);
   tab_free(&t);
+  return rc;
 }
 
 static int cmd_compare(int argc, char **argv) {
@@ -471,10 +498,10 @@ static int cmd_compare(int argc, char **argv) {
   }
   RsCompare c;
   if (rs_compare_build(&ts, by, nby, &c, &e) != TR_OK) return fail_trials(&o, db, &ts, &e);
-  compare_print(&ts, &c, by, nby, fmt);
+  rc = compare_print(&ts, &c, by, nby, fmt, o.cmd);
   rs_compare_deinit(&c);
   close_trials(db, &ts);
-  return stdout_done(o.cmd);
+  return rc ? rc : stdout_done(o.cmd);
 }
 
 /* ---- show ---------------------------------------------------------------- */

@@ -118,7 +118,10 @@ static int schedule_main(int argc, char **argv) {
   const char *path = NULL;
   long steps = 0, width = 80, rows = 16;
   HpsList sets = {calloc((size_t)argc + 2, sizeof *sets.v), 0}; /* + the two --steps overrides */
-  if (!sets.v) return 1;
+  if (!sets.v) {
+    hps_error("schedule", "out of memory");
+    return 1;
+  }
   const HpsOpt opts[] = {HPS_OPT_LIST("--set", NULL, &sets), HPS_OPT_INT("--steps", NULL, &steps, 1, 1000000000000L),
                          HPS_OPT_INT("--width", NULL, &width, 40, 400), HPS_OPT_INT("--rows", NULL, &rows, 2, 1000),
                          HPS_OPT_END};
@@ -142,7 +145,10 @@ static int schedule_main(int argc, char **argv) {
   /* tr_config_validate has run tr_schedule_check on this base lr and length. */
   double base = tr_optim_effective_lr(&cfg.optimizer, cfg.train.batch_size), hi;
   print_header(&cfg, base, T);
-  if ((rc = print_table(&cfg.schedule, base, T, rows, &hi))) goto out;
+  if ((rc = print_table(&cfg.schedule, base, T, rows, &hi))) {
+    hps_error("schedule", "out of memory");
+    goto out;
+  }
   if (hi > 0) plot(&cfg.schedule, base, T, (int)width, hi);
 out:
   free(sets.v);

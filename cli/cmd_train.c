@@ -39,7 +39,10 @@ static int train_main(int argc, char **argv) {
   const char *path = NULL, *resume = NULL;
   int json = 0;
   HpsList sets = {calloc((size_t)argc, sizeof *sets.v), 0};
-  if (!sets.v) return 2;
+  if (!sets.v) {
+    hps_error("train", "out of memory");
+    return 1;
+  }
   const HpsOpt opts[] = {HPS_OPT_FLAG("--json", NULL, &json), HPS_OPT_LIST("--set", NULL, &sets),
                          HPS_OPT_STRING("--resume", NULL, &resume), HPS_OPT_END};
   TrConfig cfg;
