@@ -101,7 +101,8 @@ int hps_opts_parse(int argc, char **argv, const HpsOpt *opts, const char **pos, 
       continue;
     }
     if (only_pos || a[0] != '-' || a[1] == '\0') {
-      if (npos_seen == npos) return hps_error_usage(cmd, "unexpected argument '%s'", tr_err_clip(a, shown, sizeof shown));
+      if (npos_seen == npos)
+        return hps_error_usage(cmd, "unexpected argument '%s'", tr_err_clip(a, shown, sizeof shown));
       pos[npos_seen++] = a;
       continue;
     }

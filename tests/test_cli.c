@@ -354,8 +354,10 @@ Test(cli, a_bad_whole_number_names_the_option_its_range_and_the_value) {
 }
 
 Test(cli, positional_arguments_flags_and_the_double_dash) {
-  expect_usage_error("check a.yaml b.yaml", "hpsweep check: unexpected argument 'b.yaml' (see 'hpsweep check --help')\n");
-  expect_usage_error("train a.yaml b.yaml", "hpsweep train: unexpected argument 'b.yaml' (see 'hpsweep train --help')\n");
+  expect_usage_error("check a.yaml b.yaml",
+                     "hpsweep check: unexpected argument 'b.yaml' (see 'hpsweep check --help')\n");
+  expect_usage_error("train a.yaml b.yaml",
+                     "hpsweep train: unexpected argument 'b.yaml' (see 'hpsweep train --help')\n");
   expect_usage_error("bench T", "hpsweep bench: unexpected argument 'T' (see 'hpsweep bench --help')\n");
   expect_usage_error("run --quiet=yes s.yaml", "hpsweep run: --quiet takes no value (see 'hpsweep run --help')\n");
   expect_usage_error("run -q", "hpsweep run: missing SPEC.yaml (see 'hpsweep run --help')\n");
