@@ -4,6 +4,7 @@
 ** it works while a sweep is running and never blocks the runner.
 */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -611,9 +612,9 @@ static int cmd_show(int argc, char **argv) {
     hps_error(o.cmd, "which trial? give its id (see 'hpsweep top SWEEP')");
     return 2;
   }
-  char *end;
-  long long id = strtoll(o.pos, &end, 10);
-  if (*end || id < 0) return bad(o.cmd, "a trial id is a number, got '%s'", o.pos);
+  long n;
+  if (hps_parse_long(o.pos, 0, LONG_MAX, &n)) return bad(o.cmd, "a trial id is a number, got '%s'", o.pos);
+  long long id = n;
   if ((rc = open_db(&o, &db))) return rc;
   TrErr e = {0};
   char *sweep;

@@ -361,6 +361,7 @@ Test(cli, positional_arguments_flags_and_the_double_dash) {
   expect_usage_error("bench T", "hpsweep bench: unexpected argument 'T' (see 'hpsweep bench --help')\n");
   expect_usage_error("run --quiet=yes s.yaml", "hpsweep run: --quiet takes no value (see 'hpsweep run --help')\n");
   expect_usage_error("run -q", "hpsweep run: missing SPEC.yaml (see 'hpsweep run --help')\n");
+  expect_usage_error("show '' --db x.db", "hpsweep show: a trial id is a number, got '' (see 'hpsweep show --help')\n");
   /* after "--" an argument that looks like an option is a file name */
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "%s check -- --not-an-option.yaml", bin());
