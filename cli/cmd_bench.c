@@ -2,67 +2,46 @@
 ** cmd_bench.c: `hpsweep bench`, training throughput of the built-in trainer
 ** (trainer/tr_bench.h) next to the machine's OpenBLAS sgemm speed.
 */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "tr_bench.h"
 
-static int parse_pos_int(const char *s, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < 1 || v > 1000000) return -1;
-  *out = (int)v;
-  return 0;
+static void print_result(const TrBenchResult *r, int json) {
+  if (json)
+    printf("{\"model\": \"%s\", \"threads\": %d, \"steps\": %d, \"batch\": %d, \"context\": %d, "
+           "\"tokens_per_s\": %.1f, \"tokens_per_s_best\": %.1f, \"step_ms\": %.3f, \"step_ms_min\": %.3f, "
+           "\"flops_per_token\": %.0f, \"sgemm_gflops\": %.2f, \"mfu\": %.4f, \"loss\": %.6f}\n",
+           r->model, r->threads, r->steps, r->batch, r->context, r->tokens_per_s,
+           r->batch * r->context / (r->step_ms_min / 1e3), r->step_ms,
+           r->step_ms_min, r->flops_per_token, r->sgemm_gflops, r->mfu, r->loss);
+  else
+    printf("hpsweep model %s threads %d: %9.0f tokens/s  (%.1f ms/step, %.2f MFLOP/token, "
+           "MFU %.2f)\n",
+           r->model, r->threads, r->tokens_per_s, r->step_ms, r->flops_per_token / 1e6, r->mfu);
+  fflush(stdout);
 }
 
 static int cmd_bench(int argc, char **argv) {
   const char *model = "all", *threads = "all";
-  int steps = 0, json = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if ((!strcmp(a, "--model") || !strcmp(a, "--threads") || !strcmp(a, "--steps")) && i + 1 >= argc) {
-      fprintf(stderr, "hpsweep bench: %s needs a value\n", a);
-      return 2;
-    }
-    if (!strcmp(a, "--model")) {
-      model = argv[++i];
-      if (strcmp(model, "T") && strcmp(model, "S") && strcmp(model, "all")) {
-        fprintf(stderr, "hpsweep bench: --model '%s' must be T, S or all\n", model);
-        return 2;
-      }
-    } else if (!strcmp(a, "--threads")) {
-      threads = argv[++i];
-      int t;
-      if (strcmp(threads, "all") && parse_pos_int(threads, &t)) {
-        fprintf(stderr, "hpsweep bench: --threads '%s' must be a positive integer or all\n", threads);
-        return 2;
-      }
-    } else if (!strcmp(a, "--steps")) {
-      if (parse_pos_int(argv[++i], &steps)) {
-        fprintf(stderr, "hpsweep bench: --steps '%s' must be a positive integer\n", argv[i]);
-        return 2;
-      }
-    } else if (!strcmp(a, "--json")) {
-      json = 1;
-    } else {
-      fprintf(stderr, "hpsweep bench: unknown argument '%s' (see 'hpsweep bench --help')\n", a);
-      return 2;
-    }
-  }
+  long steps = 0, nthreads = 0;
+  int json = 0;
+  const HpsOpt opts[] = {HPS_OPT_STRING("--model", NULL, &model), HPS_OPT_STRING("--threads", NULL, &threads),
+                         HPS_OPT_INT("--steps", NULL, &steps, 1, 1000000), HPS_OPT_FLAG("--json", NULL, &json),
+                         HPS_OPT_END};
+  if (hps_opts_parse(argc, argv, opts, NULL, 0)) return 2;
+  if (strcmp(model, "T") && strcmp(model, "S") && strcmp(model, "all"))
+    return hps_error_usage("bench", "--model '%s' must be T, S or all", model);
+  if (strcmp(threads, "all") && hps_arg_long("bench", "--threads", threads, 1, 1000000, &nthreads)) return 2;
   const char *models[2] = {"T", "S"};
   int nm = 2;
   if (strcmp(model, "all")) models[0] = model, nm = 1;
-  int th[2] = {1, 0}, nt = 1;
-  if (!strcmp(threads, "all")) {
+  int th[2] = {nthreads ? (int)nthreads : 1, 0}, nt = 1;
+  if (!nthreads) { /* all: 1 and every core */
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
     if (nc > 1) th[1] = (int)nc, nt = 2;
-  } else {
-    parse_pos_int(threads, &th[0]);
   }
   for (int ti = 0; ti < nt; ti++) {
     double g = tr_bench_sgemm(th[ti], 1024, 9);
@@ -72,25 +51,14 @@ static int cmd_bench(int argc, char **argv) {
     for (int mi = 0; mi < nm; mi++) {
       TrBenchResult r;
       TrErr err = {0};
-      int st = steps ? steps : (!strcmp(models[mi], "T") ? 30 : 8);
+      int st = steps ? (int)steps : (!strcmp(models[mi], "T") ? 30 : 8);
       if (tr_bench_train(models[mi], th[ti], st, &r, &err)) {
-        fprintf(stderr, "hpsweep bench: %s\n", err.msg);
+        hps_error("bench", "%s", err.msg);
         return 1;
       }
       r.sgemm_gflops = g;
       r.mfu = g > 0 ? r.tokens_per_s * r.flops_per_token / (g * 1e9) : 0.0;
-      if (json)
-        printf("{\"model\": \"%s\", \"threads\": %d, \"steps\": %d, \"batch\": %d, \"context\": %d, "
-               "\"tokens_per_s\": %.1f, \"tokens_per_s_best\": %.1f, \"step_ms\": %.3f, \"step_ms_min\": %.3f, "
-               "\"flops_per_token\": %.0f, \"sgemm_gflops\": %.2f, \"mfu\": %.4f, \"loss\": %.6f}\n",
-               r.model, r.threads, r.steps, r.batch, r.context, r.tokens_per_s,
-               r.batch * r.context / (r.step_ms_min / 1e3), r.step_ms,
-               r.step_ms_min, r.flops_per_token, r.sgemm_gflops, r.mfu, r.loss);
-      else
-        printf("hpsweep model %s threads %d: %9.0f tokens/s  (%.1f ms/step, %.2f MFLOP/token, "
-               "MFU %.2f)\n",
-               r.model, r.threads, r.tokens_per_s, r.step_ms, r.flops_per_token / 1e6, r.mfu);
-      fflush(stdout);
+      print_result(&r, json);
     }
   }
   return 0;

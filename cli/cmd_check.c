@@ -53,51 +53,11 @@ static int check_memory(const SwSpec *s, const SwTrial *t, size_t n) {
   return 0;
 }
 
-static int check_main(int argc, char **argv) {
-  const char *path = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--") == 0) {
-      if (i + 1 < argc && !path) path = argv[++i];
-      if (i + 1 < argc) {
-        fprintf(stderr, "hpsweep check: one spec at a time (extra argument '%s')\n", argv[i + 1]);
-        return 2;
-      }
-      break;
-    }
-    if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "hpsweep check: unknown option '%s' (see 'hpsweep check --help')\n", argv[i]);
-      return 2;
-    }
-    if (path) {
-      fprintf(stderr, "hpsweep check: one spec at a time (extra argument '%s')\n", argv[i]);
-      return 2;
-    }
-    path = argv[i];
-  }
-  if (!path) {
-    fprintf(stderr, "hpsweep check: missing SPEC.yaml (see 'hpsweep check --help')\n");
-    return 2;
-  }
-  TrErr err;
-  tr_err_clear(&err);
-  SwSpec *s = NULL;
-  if (sw_spec_load(&s, path, &err)) {
-    fprintf(stderr, "hpsweep check: %s\n", err.msg);
-    return 2;
-  }
-  for (size_t i = 0; i < sw_spec_notice_count(s); i++) fprintf(stderr, "hpsweep check: %s\n", sw_spec_notice(s, i));
-  SwTrial *t = NULL;
-  size_t n = 0;
-  if (sw_expand(s, &t, &n, &err)) {
-    fprintf(stderr, "hpsweep check: %s\n", err.msg);
-    sw_spec_destroy(s);
-    return 2;
-  }
+/* Name, method, metric, trial count, seeds, early stopping, task and workers. */
+static void print_sweep(const SwSpec *s, size_t n) {
   size_t nseeds;
   const int64_t *seeds = sw_spec_seeds(s, &nseeds);
   double target;
-  char hash[17], desc[512];
-  sw_trials_hash(t, n, hash);
   printf("sweep:       %s\n", sw_spec_name(s));
   if (*sw_spec_description(s)) printf("description: %s\n", sw_spec_description(s));
   printf("method:      %s", sw_method_name(sw_spec_method(s)));
@@ -119,11 +79,12 @@ static int check_main(int argc, char **argv) {
   printf("task:        %s\n", sw_task_name(sw_spec_task(s)));
   printf("workers:     %d x %d threads, max_retries %d\n", sw_spec_workers(s), sw_spec_threads_per_trial(s),
          sw_spec_max_retries(s));
-  if (check_memory(s, t, n)) {
-    sw_trials_free(t, n);
-    sw_spec_destroy(s);
-    return 2;
-  }
+}
+
+/* The database, spec hash, parameters and the trial list. */
+static void print_trials(const SwSpec *s, const SwTrial *t, size_t n) {
+  char hash[17], desc[512];
+  sw_trials_hash(t, n, hash);
   printf("db:          %s\n", sw_spec_db(s));
   printf("spec hash:   %s\n", hash);
   printf("parameters:\n");
@@ -139,10 +100,37 @@ static int check_main(int argc, char **argv) {
     printf("trial list (first %zu of %zu):\n", show, n);
   for (size_t i = 0; i < show; i++) printf("  %4zu  %s  %s\n", t[i].index, t[i].hash_hex, t[i].params_json);
   if (show < n) printf("  ... %zu more\n", n - show);
-  printf("valid: nothing was run\n");
+}
+
+static int check_main(int argc, char **argv) {
+  const char *path = NULL;
+  const HpsOpt opts[] = {HPS_OPT_END};
+  if (hps_opts_parse(argc, argv, opts, &path, 1)) return 2;
+  if (!path) return hps_error_usage("check", "missing SPEC.yaml");
+  TrErr err;
+  tr_err_clear(&err);
+  SwSpec *s = NULL;
+  if (sw_spec_load(&s, path, &err)) {
+    hps_error("check", "%s", err.msg);
+    return 2;
+  }
+  for (size_t i = 0; i < sw_spec_notice_count(s); i++) hps_error("check", "%s", sw_spec_notice(s, i));
+  SwTrial *t = NULL;
+  size_t n = 0;
+  int rc = 2;
+  if (sw_expand(s, &t, &n, &err)) {
+    hps_error("check", "%s", err.msg);
+  } else {
+    print_sweep(s, n);
+    if (check_memory(s, t, n) == 0) {
+      print_trials(s, t, n);
+      printf("valid: nothing was run\n");
+      rc = 0;
+    }
+  }
   sw_trials_free(t, n);
   sw_spec_destroy(s);
-  return 0;
+  return rc;
 }
 
 const HpsCmd hps_cmd_check = {

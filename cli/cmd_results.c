@@ -4,6 +4,7 @@
 ** it works while a sweep is running and never blocks the runner.
 */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,66 +29,36 @@ typedef struct Opts {
   int n, logy;
 } Opts;
 
-static int bad(const char *cmd, const char *fmt, const char *a) {
-  fprintf(stderr, "hpsweep %s: ", cmd);
-  fprintf(stderr, fmt, a);
-  fprintf(stderr, " (see 'hpsweep %s --help')\n", cmd);
-  return 2;
-}
+/* Short names for the shared error printers (cli.h): one line, exit status. */
+#define bad hps_error_usage
+#define fail hps_fail
 
-/* Parse "--opt VALUE", "--opt=VALUE" and flags; allowed is a space-separated list. */
+/* Parse the options named in allowed (space-separated) with the shared parser. */
 static int parse(int argc, char **argv, const char *allowed, Opts *o) {
   memset(o, 0, sizeof *o);
   o->cmd = argv[0];
   o->db = "hpsweep.db";
-  o->n = 10;
-  for (int i = 1; i < argc; i++) {
-    char *a = argv[i];
-    if (a[0] != '-' || strcmp(a, "-") == 0) {
-      if (o->pos) return bad(o->cmd, "unexpected argument '%s'", a);
-      o->pos = a;
-      continue;
-    }
-    char name[64];
-    const char *val = NULL, *eq = strchr(a, '=');
-    snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-    if (eq) val = eq + 1;
-    char key[80];
-    snprintf(key, sizeof key, " %s ", name);
-    char allow[256];
-    snprintf(allow, sizeof allow, " %s ", allowed);
-    if (!strstr(allow, key)) return bad(o->cmd, "unknown option '%s'", name);
-    if (strcmp(name, "--logy") == 0) {
-      o->logy = 1;
-      continue;
-    }
-    if (!val) {
-      if (i + 1 >= argc) return bad(o->cmd, "option '%s' needs a value", name);
-      val = argv[++i];
-    }
-    if (strcmp(name, "--db") == 0) o->db = val;
-    else if (strcmp(name, "--format") == 0) o->format = val;
-    else if (strcmp(name, "--by") == 0) o->by = val;
-    else if (strcmp(name, "--metric") == 0) o->metric = val;
-    else if (strcmp(name, "--x") == 0) o->x = val;
-    else if (strcmp(name, "--color-by") == 0) o->color_by = val;
-    else if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) o->out = val;
-    else if (strcmp(name, "--kind") == 0) o->kind = val;
-    else if (strcmp(name, "--what") == 0) o->what = val;
-    else if (strcmp(name, "-n") == 0) {
-      char *end;
-      long v = strtol(val, &end, 10);
-      if (*end || v < 0 || v > 1000000) return bad(o->cmd, "-n wants a count >= 0, got '%s'", val);
-      o->n = (int)v;
-    }
+  long n = 10;
+  const HpsOpt all[] = {
+      HPS_OPT_STRING("--db", NULL, &o->db),         HPS_OPT_STRING("--format", NULL, &o->format),
+      HPS_OPT_STRING("--by", NULL, &o->by),         HPS_OPT_STRING("--metric", NULL, &o->metric),
+      HPS_OPT_STRING("--x", NULL, &o->x),           HPS_OPT_STRING("--color-by", NULL, &o->color_by),
+      HPS_OPT_STRING("--output", "-o", &o->out),    HPS_OPT_STRING("--kind", NULL, &o->kind),
+      HPS_OPT_STRING("--what", NULL, &o->what),     HPS_OPT_INT("-n", NULL, &n, 0, 1000000),
+      HPS_OPT_FLAG("--logy", NULL, &o->logy)};
+  HpsOpt opts[sizeof all / sizeof all[0] + 1];
+  char allow[256];
+  snprintf(allow, sizeof allow, " %s ", allowed);
+  size_t k = 0;
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    char key[32];
+    snprintf(key, sizeof key, " %s ", all[i].name);
+    if (strstr(allow, key)) opts[k++] = all[i];
   }
-  return 0;
-}
-
-static int fail(const char *cmd, const TrErr *e) {
-  fprintf(stderr, "hpsweep %s: %s\n", cmd, e->msg);
-  /* Unknown names and bad files are bad input; database and I/O trouble is a failure. */
-  return e->code == TR_EDB || e->code == TR_EIO || e->code == TR_ENOMEM ? 1 : 2;
+  opts[k] = (HpsOpt)HPS_OPT_END;
+  int rc = hps_opts_parse(argc, argv, opts, &o->pos, 1);
+  o->n = (int)n;
+  return rc;
 }
 
 /* The end of a command's output on stdout: 0, or 1 when it could not all be written
@@ -105,8 +76,9 @@ static int open_db(const Opts *o, RsDb **db) {
 }
 
 static int need_sweep(const Opts *o) {
-  if (!o->pos) return bad(o->cmd, "%s", "which sweep? name one (see 'hpsweep ls')");
-  return 0;
+  if (o->pos) return 0;
+  hps_error(o->cmd, "which sweep? name one (see 'hpsweep ls')");
+  return 2;
 }
 
 /* Open the database and load the trials of sweep o->pos in one snapshot; 0 or the exit code. */
@@ -152,6 +124,7 @@ typedef struct Tab {
   int optional[TAB_MAXC]; /* dropped (highest first) when the text table exceeds 80 columns */
   Cell *cells;
   int col;
+  int oom; /* a row could not be allocated: tab_print refuses the table */
 } Tab;
 
 static void tab_col(Tab *t, const char *h, int right, int optional) {
@@ -161,14 +134,17 @@ static void tab_col(Tab *t, const char *h, int right, int optional) {
 }
 
 static Cell *tab_next(Tab *t) {
-  if (t->col == 0) {
+  static Cell scratch; /* the cells of a table that ran out of memory go here */
+  if (t->col == 0 && !t->oom) {
     if (t->nr == t->cap) {
-      t->cap = t->cap ? 2 * t->cap : 16;
-      t->cells = realloc(t->cells, (size_t)t->cap * TAB_MAXC * sizeof *t->cells);
+      int cap = t->cap ? 2 * t->cap : 16;
+      Cell *cells = realloc(t->cells, (size_t)cap * TAB_MAXC * sizeof *t->cells);
+      if (cells) t->cells = cells, t->cap = cap;
+      else t->oom = 1;
     }
-    t->nr++;
+    if (!t->oom) t->nr++;
   }
-  Cell *c = &t->cells[(size_t)(t->nr - 1) * TAB_MAXC + (size_t)t->col];
+  Cell *c = t->oom ? &scratch : &t->cells[(size_t)(t->nr - 1) * TAB_MAXC + (size_t)t->col];
   memset(c, 0, sizeof *c);
   t->col = (t->col + 1) % t->nc;
   return c;
@@ -227,7 +203,8 @@ static int u8len(const char *s) {
   return n;
 }
 
-static void tab_print(Tab *t, RsFormat fmt, FILE *f) {
+/* CSV (a header row) or JSON (an array) or JSON lines. */
+static void tab_print_machine(const Tab *t, RsFormat fmt, FILE *f) {
   if (fmt == RS_FMT_CSV) {
     for (int c = 0; c < t->nc; c++) fputs(c ? "," : "", f), rs_csv_field(f, t->hdr[c]);
     fputc('\n', f);
@@ -251,8 +228,11 @@ static void tab_print(Tab *t, RsFormat fmt, FILE *f) {
       fputs(fmt == RS_FMT_JSON ? "}" : "}\n", f);
     }
     if (fmt == RS_FMT_JSON) fputs(t->nr ? "\n]\n" : "]\n", f);
-    return;
   }
+}
+
+/* Aligned text within 80 columns: optional columns are dropped, long text is cut. */
+static void tab_print_text(const Tab *t, FILE *f) {
   int w[TAB_MAXC], show[TAB_MAXC];
   for (int c = 0; c < t->nc; c++) {
     w[c] = u8len(t->hdr[c]);
@@ -295,6 +275,17 @@ static void tab_print(Tab *t, RsFormat fmt, FILE *f) {
     while (len > 0 && line[len - 1] == ' ') line[--len] = '\0';
     fprintf(f, "%s\n", line);
   }
+}
+
+/* Print t in fmt: 0, or 1 if it ran out of memory (then nothing is printed). */
+static int tab_print(const Tab *t, RsFormat fmt, FILE *f, const char *cmd) {
+  if (t->oom) {
+    hps_error(cmd, "out of memory");
+    return 1;
+  }
+  if (fmt == RS_FMT_TABLE) tab_print_text(t, f);
+  else tab_print_machine(t, fmt, f);
+  return 0;
 }
 
 static int get_format(const Opts *o, RsFormat *fmt) {
@@ -340,11 +331,11 @@ static int cmd_ls(int argc, char **argv) {
     for (int c = 0; c < t.nc; c++) snprintf(t.hdr[c], sizeof t.hdr[c], "%s", sh[c]);
   }
   if (n == 0 && fmt == RS_FMT_TABLE) printf("no sweeps in %s\n", o.db);
-  else tab_print(&t, fmt, stdout);
+  else rc = tab_print(&t, fmt, stdout, o.cmd);
   tab_free(&t);
   rs_query_sweeps_free(s, n);
   rs_db_close(db);
-  return stdout_done(o.cmd);
+  return rc ? rc : stdout_done(o.cmd);
 }
 
 /* ---- top ----------------------------------------------------------------- */
@@ -361,6 +352,11 @@ static int cmd_top(int argc, char **argv) {
   if (o.by && strcmp(o.by, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.by, &e) != TR_OK)
     return fail_trials(&o, db, &ts, &e);
   int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
+  if (!order) {
+    close_trials(db, &ts);
+    hps_error(o.cmd, "out of memory");
+    return 1;
+  }
   rs_trials_rank(&ts, order);
   Tab t = {0};
   tab_col(&t, "rank", 1, 0), tab_col(&t, "trial", 1, 0);
@@ -391,14 +387,81 @@ static int cmd_top(int argc, char **argv) {
   if (fmt == RS_FMT_TABLE)
     printf("%s: %d of %d trials by %s %s (%s is better)\n", ts.sweep.name, shown, ts.n,
            ts.maximize ? "max" : "min", ts.metric, ts.maximize ? "higher" : "lower");
-  tab_print(&t, fmt, stdout);
+  rc = tab_print(&t, fmt, stdout, o.cmd);
   tab_free(&t);
   free(order);
   close_trials(db, &ts);
-  return stdout_done(o.cmd);
+  return rc ? rc : stdout_done(o.cmd);
 }
 
 /* ---- compare ------------------------------------------------------------- */
+
+/* The groups of c as table rows: a block per held-equal combination. */
+static void compare_table(const RsCompare *c, RsFormat fmt, Tab *t) {
+  int has_ctx = c->nctx > 1 || c->ctx[0].label[0];
+  if (has_ctx) tab_col(t, "held_equal", 0, 0);
+  tab_col(t, "group", 0, 0), tab_col(t, "n", 1, 0), tab_col(t, "other", 1, 2);
+  tab_col(t, "mean", 1, 0), tab_col(t, "std", 1, 0);
+  tab_col(t, "ci95_lo", 1, 0), tab_col(t, "ci95_hi", 1, 0), tab_col(t, "best", 1, 1);
+  if (fmt != RS_FMT_TABLE) tab_col(t, "winner", 1, 0), tab_col(t, "p_welch_vs_runner_up", 1, 0);
+  for (int x = 0; x < c->nctx; x++)
+    for (int g = 0; g < c->ctx[x].ng; g++) {
+      const RsGroup *gr = &c->ctx[x].g[g];
+      if (has_ctx) tab_text(t, g == 0 || fmt != RS_FMT_TABLE ? c->ctx[x].label : "");
+      char lab[96];
+      snprintf(lab, sizeof lab, "%s%s", gr->label, fmt == RS_FMT_TABLE && g == 0 && gr->n ? " *" : "");
+      tab_text(t, lab);
+      tab_int(t, gr->n, 0), tab_int(t, gr->n_other, 0);
+      tab_metric(t, gr->mean), tab_metric(t, gr->std);
+      tab_metric(t, gr->ci_lo), tab_metric(t, gr->ci_hi), tab_metric(t, gr->best);
+      if (fmt != RS_FMT_TABLE) {
+        tab_int(t, g == 0 && gr->n ? 1 : 0, 0);
+        tab_metric(t, g == 0 ? c->ctx[x].p_welch : NAN);
+      }
+    }
+}
+
+/* Under the text table: the rule, then each block's winner and whether it beats the noise. */
+static void compare_verdict(const RsCompare *c) {
+  printf("\nrule: * = best mean; the win is larger than the seed noise when Welch's t-test\n"
+         "against the runner-up gives p < 0.05 (needs >= 2 completed seeds per group).\n");
+  for (int x = 0; x < c->nctx; x++) {
+    const RsContext *cx = &c->ctx[x];
+    if (cx->ng == 0 || cx->g[0].n == 0) {
+      printf("%s%s: no completed trials yet\n", cx->label, cx->label[0] ? "" : "result");
+      continue;
+    }
+    printf("%s%s%s wins", cx->label, cx->label[0] ? ": " : "", cx->g[0].label);
+    if (cx->ng > 1 && cx->g[1].n > 0) {
+      if (isnan(cx->p_welch)) printf(" over %s; too few seeds to compare with the noise", cx->g[1].label);
+      else printf(" over %s, p = %.3g:%s%s", cx->g[1].label, cx->p_welch, cx->label[0] ? "\n  " : " ",
+                  cx->decided ? "larger than the seed noise" : "within the seed noise");
+    }
+    printf("\n");
+  }
+}
+
+/* The comparison as a table (in fmt) and, for text, its verdict: 0, or 1 out of memory. */
+static int compare_print(const RsTrialSet *ts, const RsCompare *c, const int *by, int nby, RsFormat fmt,
+                         const char *cmd) {
+  Tab t = {0};
+  compare_table(c, fmt, &t);
+  if (fmt == RS_FMT_TABLE) {
+    printf("%s: best %s (%s) by %s, over seeds", ts->sweep.name, ts->metric, ts->maximize ? "max" : "min",
+           c->by_label);
+    int other = 0;
+    for (int k = 0; k < ts->np; k++) {
+      int chosen = by[0] == k || (nby > 1 && by[1] == k);
+      if (!chosen && ts->p[k].varies && !ts->p[k].is_seed)
+        printf("%s%s", other++ ? ", " : "\nheld equal: ", ts->p[k].short_name);
+    }
+    printf("%s\n", other ? " (a block per combination)" : "");
+  }
+  int rc = tab_print(&t, fmt, stdout, cmd);
+  if (rc == 0 && fmt == RS_FMT_TABLE) compare_verdict(c);
+  tab_free(&t);
+  return rc;
+}
 
 static int cmd_compare(int argc, char **argv) {
   Opts o;
@@ -436,62 +499,10 @@ static int cmd_compare(int argc, char **argv) {
   }
   RsCompare c;
   if (rs_compare_build(&ts, by, nby, &c, &e) != TR_OK) return fail_trials(&o, db, &ts, &e);
-  int has_ctx = c.nctx > 1 || c.ctx[0].label[0];
-  Tab t = {0};
-  if (has_ctx) tab_col(&t, "held_equal", 0, 0);
-  tab_col(&t, "group", 0, 0), tab_col(&t, "n", 1, 0), tab_col(&t, "other", 1, 2);
-  tab_col(&t, "mean", 1, 0), tab_col(&t, "std", 1, 0);
-  tab_col(&t, "ci95_lo", 1, 0), tab_col(&t, "ci95_hi", 1, 0), tab_col(&t, "best", 1, 1);
-  if (fmt != RS_FMT_TABLE) tab_col(&t, "winner", 1, 0), tab_col(&t, "p_welch_vs_runner_up", 1, 0);
-  for (int x = 0; x < c.nctx; x++)
-    for (int g = 0; g < c.ctx[x].ng; g++) {
-      const RsGroup *gr = &c.ctx[x].g[g];
-      if (has_ctx) tab_text(&t, g == 0 || fmt != RS_FMT_TABLE ? c.ctx[x].label : "");
-      char lab[96];
-      snprintf(lab, sizeof lab, "%s%s", gr->label, fmt == RS_FMT_TABLE && g == 0 && gr->n ? " *" : "");
-      tab_text(&t, lab);
-      tab_int(&t, gr->n, 0), tab_int(&t, gr->n_other, 0);
-      tab_metric(&t, gr->mean), tab_metric(&t, gr->std);
-      tab_metric(&t, gr->ci_lo), tab_metric(&t, gr->ci_hi), tab_metric(&t, gr->best);
-      if (fmt != RS_FMT_TABLE) {
-        tab_int(&t, g == 0 && gr->n ? 1 : 0, 0);
-        tab_metric(&t, g == 0 ? c.ctx[x].p_welch : NAN);
-      }
-    }
-  if (fmt == RS_FMT_TABLE) {
-    printf("%s: best %s (%s) by %s, over seeds", ts.sweep.name, ts.metric, ts.maximize ? "max" : "min",
-           c.by_label);
-    int other = 0;
-    for (int k = 0; k < ts.np; k++) {
-      int chosen = by[0] == k || (nby > 1 && by[1] == k);
-      if (!chosen && ts.p[k].varies && !ts.p[k].is_seed)
-        printf("%s%s", other++ ? ", " : "\nheld equal: ", ts.p[k].short_name);
-    }
-    printf("%s\n", other ? " (a block per combination)" : "");
-  }
-  tab_print(&t, fmt, stdout);
-  if (fmt == RS_FMT_TABLE) {
-    printf("\nrule: * = best mean; the win is larger than the seed noise when Welch's t-test\n"
-           "against the runner-up gives p < 0.05 (needs >= 2 completed seeds per group).\n");
-    for (int x = 0; x < c.nctx; x++) {
-      const RsContext *cx = &c.ctx[x];
-      if (cx->ng == 0 || cx->g[0].n == 0) {
-        printf("%s%s: no completed trials yet\n", cx->label, cx->label[0] ? "" : "result");
-        continue;
-      }
-      printf("%s%s%s wins", cx->label, cx->label[0] ? ": " : "", cx->g[0].label);
-      if (cx->ng > 1 && cx->g[1].n > 0) {
-        if (isnan(cx->p_welch)) printf(" over %s; too few seeds to compare with the noise", cx->g[1].label);
-        else printf(" over %s, p = %.3g:%s%s", cx->g[1].label, cx->p_welch, cx->label[0] ? "\n  " : " ",
-                    cx->decided ? "larger than the seed noise" : "within the seed noise");
-      }
-      printf("\n");
-    }
-  }
-  tab_free(&t);
+  rc = compare_print(&ts, &c, by, nby, fmt, o.cmd);
   rs_compare_deinit(&c);
   close_trials(db, &ts);
-  return stdout_done(o.cmd);
+  return rc ? rc : stdout_done(o.cmd);
 }
 
 /* ---- show ---------------------------------------------------------------- */
@@ -597,10 +608,13 @@ static int cmd_show(int argc, char **argv) {
   RsDb *db;
   int rc = parse(argc, argv, "--db", &o);
   if (rc) return rc;
-  if (!o.pos) return bad(o.cmd, "%s", "which trial? give its id (see 'hpsweep top SWEEP')");
-  char *end;
-  long long id = strtoll(o.pos, &end, 10);
-  if (*end || id < 0) return bad(o.cmd, "a trial id is a number, got '%s'", o.pos);
+  if (!o.pos) {
+    hps_error(o.cmd, "which trial? give its id (see 'hpsweep top SWEEP')");
+    return 2;
+  }
+  long n;
+  if (hps_parse_long(o.pos, 0, LONG_MAX, &n)) return bad(o.cmd, "a trial id is a number, got '%s'", o.pos);
+  long long id = n;
   if ((rc = open_db(&o, &db))) return rc;
   TrErr e = {0};
   char *sweep;
@@ -707,22 +721,29 @@ static int cmd_export(int argc, char **argv) {
 
 /* ---- plot ---------------------------------------------------------------- */
 
+/* Check --kind, --x and the output's figure type: 0 or 2 (message printed). */
+static int plot_args(const Opts *o, const char **kind, RsXKind *xk) {
+  *kind = o->kind ? o->kind : "curves";
+  if (strcmp(*kind, "curves") && strcmp(*kind, "param") && strcmp(*kind, "cost") && strcmp(*kind, "flops") &&
+      strcmp(*kind, "diversity"))
+    return bad(o->cmd, "--kind is curves, param, cost, flops or diversity, got '%s'", *kind);
+  *xk = RS_X_STEP;
+  if (o->x && strcmp(o->x, "tokens") == 0) *xk = RS_X_TOKENS;
+  else if (o->x && strcmp(o->x, "seconds") == 0) *xk = RS_X_SECONDS;
+  else if (o->x && strcmp(o->x, "step") != 0) return bad(o->cmd, "--x is step, tokens or seconds, got '%s'", o->x);
+  if (o->out && !rs_plot_device_for(o->out))
+    return bad(o->cmd, "cannot tell the figure type of '%s' (use .svg, .png or .pdf)", o->out);
+  return 0;
+}
+
 static int cmd_plot(int argc, char **argv) {
   Opts o;
   RsDb *db;
   int rc = parse(argc, argv, "--db --metric --x --color-by --logy -o --output --kind --by", &o);
-  if (rc || (rc = need_sweep(&o))) return rc;
-  const char *kind = o.kind ? o.kind : "curves";
-  if (strcmp(kind, "curves") && strcmp(kind, "param") && strcmp(kind, "cost") && strcmp(kind, "flops") &&
-      strcmp(kind, "diversity"))
-    return bad(o.cmd, "--kind is curves, param, cost, flops or diversity, got '%s'", kind);
+  const char *kind = "curves";
   RsXKind xk = RS_X_STEP;
-  if (o.x && strcmp(o.x, "tokens") == 0) xk = RS_X_TOKENS;
-  else if (o.x && strcmp(o.x, "seconds") == 0) xk = RS_X_SECONDS;
-  else if (o.x && strcmp(o.x, "step") != 0) return bad(o.cmd, "--x is step, tokens or seconds, got '%s'", o.x);
+  if (rc || (rc = need_sweep(&o)) || (rc = plot_args(&o, &kind, &xk))) return rc;
   char defout[512];
-  if (o.out && !rs_plot_device_for(o.out))
-    return bad(o.cmd, "cannot tell the figure type of '%s' (use .svg, .png or .pdf)", o.out);
   RsTrialSet ts;
   if ((rc = open_trials(&o, &db, &ts))) return rc;
   TrErr e = {0};

@@ -3,7 +3,6 @@
 ** expand a spec into the database and train its trials, N at a time, each in
 ** its own process. Ctrl-C stops cleanly; the same command resumes.
 */
-#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -59,15 +58,6 @@ static void on_signal(int sig) {
   if (stop_requests < 2) stop_requests++;
 }
 
-static int parse_pos(const char *s, int hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < 1 || v > hi) return -1;
-  *out = (int)v;
-  return 0;
-}
-
 /* The best completed trial: idx, params, metric. Returns 1 if there is one. */
 static int best_trial(RsStore *st, int64_t sweep_id, int maximize, int *idx, char *params, size_t np,
                       double *metric) {
@@ -94,175 +84,160 @@ static int best_trial(RsStore *st, int64_t sweep_id, int maximize, int *idx, cha
   return found;
 }
 
-static int run_main(int argc, char **argv) {
-  const char *path = NULL, *db_opt = NULL;
-  int jobs = 0, threads = 0, quiet = 0, replace = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *val = NULL;
-    int which = 0; /* 1 jobs, 2 db, 3 threads */
-    if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) which = 1;
-    else if (!strcmp(a, "--db")) which = 2;
-    else if (!strcmp(a, "--threads")) which = 3;
-    else if (!strncmp(a, "--jobs=", 7)) which = 1, val = a + 7;
-    else if (!strncmp(a, "-j", 2) && a[2]) which = 1, val = a + 2;
-    else if (!strncmp(a, "--db=", 5)) which = 2, val = a + 5;
-    else if (!strncmp(a, "--threads=", 10)) which = 3, val = a + 10;
-    else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-      quiet = 1;
-      continue;
-    } else if (!strcmp(a, "--replace")) {
-      replace = 1;
-      continue;
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "hpsweep run: unknown option '%s' (see 'hpsweep run --help')\n", a);
-      return 2;
-    } else if (path) {
-      fprintf(stderr, "hpsweep run: one spec at a time (extra argument '%s')\n", a);
-      return 2;
-    } else {
-      path = a;
-      continue;
-    }
-    if (!val) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "hpsweep run: %s needs a value\n", a);
-        return 2;
-      }
-      val = argv[++i];
-    }
-    if (which == 2) db_opt = val;
-    else if (parse_pos(val, 1024, which == 1 ? &jobs : &threads)) {
-      fprintf(stderr, "hpsweep run: %s: '%s' is not a whole number from 1 to 1024\n", a, val);
-      return 2;
-    }
-  }
-  if (!path) {
-    fprintf(stderr, "hpsweep run: missing SPEC.yaml (see 'hpsweep run --help')\n");
-    return 2;
-  }
-
-  /* Over `ulimit -f` a write fails with EFBIG and is reported, instead of SIGXFSZ killing us. */
-  signal(SIGXFSZ, SIG_IGN);
-  TrErr err;
-  tr_err_clear(&err);
-  SwSpec *spec = NULL;
-  if (sw_spec_load(&spec, path, &err)) {
-    fprintf(stderr, "hpsweep run: %s\n", err.msg);
-    return 2;
-  }
-  if (!quiet)
-    for (size_t i = 0; i < sw_spec_notice_count(spec); i++)
-      fprintf(stderr, "hpsweep run: %s\n", sw_spec_notice(spec, i));
-  int status = 2;
-  SwTrial *trials = NULL;
-  size_t n = 0;
-  RsStore *st = NULL;
-  SwProgress *prog = NULL;
-  const char *sample_ckpt = NULL;
-  if (sw_spec_task(spec) == SW_TASK_SAMPLE) {
-    sample_ckpt = sw_spec_checkpoint(spec);
-    if (!sample_ckpt || !*sample_ckpt) {
-      fprintf(stderr, "hpsweep run: %s: a task: sample sweep needs hpsweep.checkpoint\n", path);
-      goto out;
-    }
-  }
-  if (sw_expand(spec, &trials, &n, &err)) {
-    fprintf(stderr, "hpsweep run: %s\n", err.msg);
-    goto out;
-  }
-  const char *db = db_opt ? db_opt : sw_spec_db(spec);
-  const char *name = sw_spec_name(spec);
-  if (rs_store_open(db, RS_OPEN_CREATE, &st, &err)) {
-    fprintf(stderr, "hpsweep run: %s\n", err.msg);
-    goto out;
-  }
+/* One `hpsweep run`: its options and what it prepared for the scheduler. */
+typedef struct Run {
+  const char *path, *db_opt;
+  long jobs, threads;
+  int quiet, replace;
+  SwSpec *spec;
+  SwTrial *trials;
+  size_t n;
+  RsStore *st;
+  SwProgress *prog;
+  const char *db, *name, *sample_ckpt;
   char runs[TR_PATH_MAX];
-  if (sw_sched_runs_dir(db, name, runs, sizeof runs)) {
-    fprintf(stderr, "hpsweep run: %s: path too long\n", db);
-    goto out;
-  }
-  int64_t sweep_id = 0, n_old = 0;
-  size_t n_new = 0;
-  if (replace ? sw_sweep_replace(st, name, runs, &n_old, &err) : sw_sweep_check(st, db, spec, trials, n, &err)) {
-    fprintf(stderr, "hpsweep run: %s\n", err.msg);
-    goto out;
-  }
-  if (replace && !quiet)
-    fprintf(stderr, "hpsweep run: --replace: deleted sweep '%s' (%lld trials) and %s\n", name, (long long)n_old, runs);
-  if (sw_sched_prepare(st, spec, trials, n, &sweep_id, &n_new, &err)) {
-    fprintf(stderr, "hpsweep run: %s\n", err.msg);
-    goto out;
-  }
-  if (!jobs) jobs = sw_spec_workers(spec);
-  if (!threads) threads = sw_spec_threads_per_trial(spec);
-  int maximize = sw_spec_goal(spec) == SW_GOAL_MAXIMIZE;
-  if (!quiet)
-    fprintf(stderr, "hpsweep run: sweep '%s': %zu trials (%zu new), %d at a time x %d thread%s, db %s\n", name, n,
-            n_new, jobs, threads > 0 ? threads : 0, threads == 1 ? "" : "s", db);
-  int live = !quiet && isatty(STDERR_FILENO);
-  if (!quiet && sw_progress_create(&prog, stderr, live, 0, name, sw_spec_metric(spec), jobs)) {
-    fprintf(stderr, "hpsweep run: out of memory\n");
-    goto out;
-  }
+  int64_t sweep_id;
+  int maximize;
+} Run;
 
+static int run_parse(Run *r, int argc, char **argv) {
+  const HpsOpt opts[] = {HPS_OPT_INT("--jobs", "-j", &r->jobs, 1, 1024), HPS_OPT_STRING("--db", NULL, &r->db_opt),
+                         HPS_OPT_INT("--threads", NULL, &r->threads, 1, 1024),
+                         HPS_OPT_FLAG("--quiet", "-q", &r->quiet), HPS_OPT_FLAG("--replace", NULL, &r->replace),
+                         HPS_OPT_END};
+  if (hps_opts_parse(argc, argv, opts, &r->path, 1)) return 2;
+  if (!r->path) return hps_error_usage("run", "missing SPEC.yaml");
+  return 0;
+}
+
+/* Load and expand the spec, record its trials in the store (after --replace or
+** the same-experiment check), and make the progress view. 0, or the exit status. */
+static int run_prepare(Run *r, TrErr *err) {
+  if (sw_spec_load(&r->spec, r->path, err)) {
+    hps_error("run", "%s", err->msg);
+    return 2;
+  }
+  if (!r->quiet)
+    for (size_t i = 0; i < sw_spec_notice_count(r->spec); i++) hps_error("run", "%s", sw_spec_notice(r->spec, i));
+  if (sw_spec_task(r->spec) == SW_TASK_SAMPLE) {
+    r->sample_ckpt = sw_spec_checkpoint(r->spec);
+    if (!r->sample_ckpt || !*r->sample_ckpt) {
+      hps_error("run", "%s: a task: sample sweep needs hpsweep.checkpoint", r->path);
+      return 2;
+    }
+  }
+  if (sw_expand(r->spec, &r->trials, &r->n, err)) {
+    hps_error("run", "%s", err->msg);
+    return 2;
+  }
+  r->db = r->db_opt ? r->db_opt : sw_spec_db(r->spec);
+  r->name = sw_spec_name(r->spec);
+  if (rs_store_open(r->db, RS_OPEN_CREATE, &r->st, err)) {
+    hps_error("run", "%s", err->msg);
+    return 2;
+  }
+  if (sw_sched_runs_dir(r->db, r->name, r->runs, sizeof r->runs)) {
+    hps_error("run", "%s: path too long", r->db);
+    return 2;
+  }
+  int64_t n_old = 0;
+  size_t n_new = 0;
+  if (r->replace ? sw_sweep_replace(r->st, r->name, r->runs, &n_old, err)
+                 : sw_sweep_check(r->st, r->db, r->spec, r->trials, r->n, err)) {
+    hps_error("run", "%s", err->msg);
+    return 2;
+  }
+  if (r->replace && !r->quiet)
+    hps_error("run", "--replace: deleted sweep '%s' (%lld trials) and %s", r->name, (long long)n_old, r->runs);
+  if (sw_sched_prepare(r->st, r->spec, r->trials, r->n, &r->sweep_id, &n_new, err)) {
+    hps_error("run", "%s", err->msg);
+    return 2;
+  }
+  if (!r->jobs) r->jobs = sw_spec_workers(r->spec);
+  if (!r->threads) r->threads = sw_spec_threads_per_trial(r->spec);
+  r->maximize = sw_spec_goal(r->spec) == SW_GOAL_MAXIMIZE;
+  if (!r->quiet)
+    hps_error("run", "sweep '%s': %zu trials (%zu new), %ld at a time x %ld thread%s, db %s", r->name, r->n, n_new,
+              r->jobs, r->threads > 0 ? r->threads : 0, r->threads == 1 ? "" : "s", r->db);
+  int live = !r->quiet && isatty(STDERR_FILENO);
+  if (!r->quiet && sw_progress_create(&r->prog, stderr, live, 0, r->name, sw_spec_metric(r->spec), (int)r->jobs)) {
+    hps_error("run", "out of memory");
+    return 2;
+  }
+  return 0;
+}
+
+/* Train the trials with Ctrl-C and SIGTERM asking the workers to stop. 0 or 1. */
+static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
-  SwSchedConfig cfg = {db, sweep_id, trials, n, sw_spec_metric(spec), maximize, jobs, threads,
-                       1 + sw_spec_max_retries(spec), 0, runs, NULL, sample_ckpt, &stop_requests,
-                       prog ? sw_progress_event : NULL, prog};
-  SwSchedStats stats;
-  rs_store_close(st); /* no SQLite handle may be open across the scheduler's forks */
-  st = NULL;
-  int rc = sw_sched_run(&cfg, &stats, &err);
+  SwSchedConfig cfg = {r->db, r->sweep_id, r->trials, r->n, sw_spec_metric(r->spec), r->maximize, (int)r->jobs,
+                       (int)r->threads, 1 + sw_spec_max_retries(r->spec), 0, r->runs, NULL, r->sample_ckpt,
+                       &stop_requests, r->prog ? sw_progress_event : NULL, r->prog};
+  rs_store_close(r->st); /* no SQLite handle may be open across the scheduler's forks */
+  r->st = NULL;
+  int rc = sw_sched_run(&cfg, stats, err);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  sw_progress_clear(prog);
+  sw_progress_clear(r->prog);
   if (rc) { /* one line: the runner stopped its workers, their trials are interrupted where the store allowed */
-    fprintf(stderr, "hpsweep run: %s (stopped; run the same command again to resume once that is fixed)\n", err.msg);
-    status = 1;
-    goto out;
+    hps_error("run", "%s (stopped; run the same command again to resume once that is fixed)", err->msg);
+    return 1;
   }
+  return 0;
+}
 
-  /* Summary, from the database: other runners' trials count too. */
+/* The summary, from the database: other runners' trials count too. The exit status. */
+static int run_summary(Run *r, const SwSchedStats *stats) {
   RsCounts c;
   TrErr err2;
-  if (rs_store_open(db, RS_OPEN_EXISTING, &st, &err2)) {
-    fprintf(stderr, "hpsweep run: %s\n", err2.msg);
-    status = 1;
-    goto out;
+  if (rs_store_open(r->db, RS_OPEN_EXISTING, &r->st, &err2)) {
+    hps_error("run", "%s", err2.msg);
+    return 1;
   }
-  if (rs_sweep_counts(st, sweep_id, &c)) {
-    fprintf(stderr, "hpsweep run: %s\n", rs_store_errmsg(st));
-    status = 1;
-    goto out;
+  if (rs_sweep_counts(r->st, r->sweep_id, &c)) {
+    hps_error("run", "%s", rs_store_errmsg(r->st));
+    return 1;
   }
-  printf("sweep %s: %lld trials:", name, (long long)c.total);
+  printf("sweep %s: %lld trials:", r->name, (long long)c.total);
   const char *sep = " ";
   for (int s = 0; s < RS_STATUS_COUNT; s++)
     if (c.n[s]) {
       printf("%s%lld %s", sep, (long long)c.n[s], rs_status_name((RsStatus)s));
       sep = ", ";
     }
-  printf(" (%d run here in %.1f s)\n", stats.started, stats.wall_seconds);
+  printf(" (%d run here in %.1f s)\n", stats->started, stats->wall_seconds);
   int bidx;
   char params[2048];
   double best;
-  if (best_trial(st, sweep_id, maximize, &bidx, params, sizeof params, &best))
-    printf("best: trial %d, %s %.6g, %s\n", bidx, sw_spec_metric(spec), best, params);
-  if (stats.stopped)
+  if (best_trial(r->st, r->sweep_id, r->maximize, &bidx, params, sizeof params, &best))
+    printf("best: trial %d, %s %.6g, %s\n", bidx, sw_spec_metric(r->spec), best, params);
+  if (stats->stopped)
     printf("stopped: run the same command again to resume (interrupted trials continue from their checkpoint)\n");
-  printf("see: hpsweep top %s --db %s\n", name, db);
-  status = (stats.stopped || c.n[RS_FAILED] || c.n[RS_INTERRUPTED] || c.n[RS_PENDING]) ? 1 : 0;
-out:
-  sw_progress_destroy(prog);
-  rs_store_close(st);
-  sw_trials_free(trials, n);
-  sw_spec_destroy(spec);
+  printf("see: hpsweep top %s --db %s\n", r->name, r->db);
+  return (stats->stopped || c.n[RS_FAILED] || c.n[RS_INTERRUPTED] || c.n[RS_PENDING]) ? 1 : 0;
+}
+
+static int run_main(int argc, char **argv) {
+  Run r = {0};
+  int status = run_parse(&r, argc, argv);
+  if (status) return status;
+  /* Over `ulimit -f` a write fails with EFBIG and is reported, instead of SIGXFSZ killing us. */
+  signal(SIGXFSZ, SIG_IGN);
+  TrErr err;
+  tr_err_clear(&err);
+  SwSchedStats stats;
+  status = run_prepare(&r, &err);
+  if (!status) status = run_trials(&r, &stats, &err);
+  if (!status) status = run_summary(&r, &stats);
+  sw_progress_destroy(r.prog);
+  rs_store_close(r.st);
+  sw_trials_free(r.trials, r.n);
+  sw_spec_destroy(r.spec);
   return status;
 }
 

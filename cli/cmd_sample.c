@@ -2,20 +2,17 @@
 ** cmd_sample.c: `hpsweep sample CHECKPOINT [options]`: stream text from a
 ** trained model; `hpsweep sample --bench`: KV cache against full recompute.
 */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
+#include "tr_bench.h"
 #include "tr_config.h"
 #include "tr_model.h"
 #include "tr_sample.h"
 
 void openblas_set_num_threads(int num_threads);
-
-#define CMD "hpsweep sample"
 
 /* Each option that maps to a sample.* key. */
 static const struct {
@@ -35,139 +32,29 @@ static const struct {
 };
 #define N_KEY_FLAGS (sizeof key_flags / sizeof key_flags[0])
 
-typedef struct Stream {
-  const TrVocab *vocab;
-} Stream;
+/* The options of one `hpsweep sample`. */
+typedef struct SampleOpts {
+  const char *ckpt, *prompt, *prompt_file;
+  const char *vals[N_KEY_FLAGS]; /* by key_flags index; NULL = the checkpoint's */
+  int bench;
+  long threads, full_cap;
+} SampleOpts;
 
-static int put_token(void *ud, int tok) {
-  Stream *st = ud;
-  char buf[8];
-  size_t n = tr_vocab_decode(st->vocab, &tok, 1, buf, sizeof buf);
-  fwrite(buf, 1, n, stdout);
-  fflush(stdout);
-  return 0;
-}
-
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, CMD ": %s: %s\n", path, strerror(errno));
-    return NULL;
-  }
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    n += fread(buf + n, 1, cap - n, f);
-    if (n < cap) break;
-    char *nb = realloc(buf, cap *= 2);
-    if (!nb) free(buf);
-    buf = nb;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (!buf || bad) {
-    fprintf(stderr, CMD ": %s: %s\n", path, buf ? "read error" : "out of memory");
-    free(buf);
-    return NULL;
-  }
-  *len = n;
-  return buf;
-}
-
-static double clock_s(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Wall and process CPU seconds: on a shared machine CPU time is the steadier
-   figure (one BLAS thread, so CPU ~ wall when the machine is idle). */
-typedef struct Clock {
-  double wall, cpu;
-} Clock;
-
-static Clock clock_now(void) {
-  Clock c = {clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_PROCESS_CPUTIME_ID)};
-  return c;
-}
-
-static Clock clock_since(Clock t0) {
-  Clock t = clock_now();
-  t.wall -= t0.wall;
-  t.cpu -= t0.cpu;
-  return t;
-}
-
-/* ---- --bench ------------------------------------------------------------------ */
-
-/* Tokens/s of generating n_gen tokens from a 1-token prompt: with the KV cache
-   (tr_sample_generate) and by a full forward of the last <= T tokens per token. */
-static int bench_one(const char *name, int L, int NH, int C, int T, int n_gen, int full_cap) {
-  TrModelConfig mc = {0};
-  mc.n_layer = L;
-  mc.n_head = NH;
-  mc.d_model = C;
-  mc.context_length = T;
-  mc.mlp_ratio = 4;
-  mc.bias = 1;
-  mc.vocab_size = 256;
-  TrModel *m = NULL;
-  TrSampler *smp = NULL;
-  TrErr err = {0};
-  if (tr_model_create(&m, &mc, 1, &err) || tr_sampler_create(&smp, m, &err)) {
-    fprintf(stderr, CMD ": %s\n", err.msg);
-    tr_model_destroy(m);
-    return 1;
-  }
-  TrRng r;
-  tr_rng_seed(&r, 1);
-  tr_model_init(m, &r);
-  TrConfig cfg;
-  tr_config_defaults(&cfg);
-  TrSampleConfig s = cfg.sample;
-  s.temperature = 1.0;
-  int prompt = 10;
-  TrSampleOut so;
-  tr_rng_seed(&r, 2);
-  Clock t0 = clock_now();
-  tr_sample_generate(smp, &s, NULL, &prompt, 1, 10, n_gen, &r, NULL, NULL, NULL, &so, &err);
-  Clock kv = clock_since(t0);
-
-  /* full recompute: the window is the last T tokens of the sequence, every token */
-  int n_full = n_gen < full_cap ? n_gen : full_cap;
-  int *seq = malloc(((size_t)n_full + 1) * sizeof *seq);
-  double *probs = malloc(256 * sizeof *probs);
-  if (!seq || !probs) {
-    free(seq);
-    free(probs);
-    tr_sampler_destroy(smp);
-    tr_model_destroy(m);
-    return 1;
-  }
-  seq[0] = prompt;
-  tr_rng_seed(&r, 2);
-  t0 = clock_now();
-  for (int i = 0; i < n_full; i++) {
-    int len = i + 1, from = len > T ? len - T : 0;
-    tr_model_forward(m, seq + from, NULL, 1, len - from, 0, NULL);
-    seq[i + 1] = tr_sample_next(&s, tr_model_logits(m) + (size_t)(len - from - 1) * 256, 256, NULL, probs, &r);
-  }
-  Clock full = clock_since(t0);
-  double kv_w = so.n_tokens / kv.wall, kv_c = so.n_tokens / kv.cpu;
-  double full_w = n_full / full.wall, full_c = n_full / full.cpu;
-  printf("| %s | %.2fM | %d | %d | %.0f / %.0f | %d | %.1f / %.1f | %.1fx / %.1fx |\n", name,
-         (double)tr_model_num_params(m) / 1e6, T, so.n_tokens, kv_w, kv_c, n_full, full_w, full_c,
-         kv_w / full_w, kv_c / full_c);
-  fflush(stdout);
-  free(seq);
-  free(probs);
-  tr_sampler_destroy(smp);
-  tr_model_destroy(m);
+static int sample_parse(SampleOpts *o, int argc, char **argv) {
+  HpsOpt opts[N_KEY_FLAGS + 6] = {
+      HPS_OPT_FLAG("--bench", NULL, &o->bench), HPS_OPT_STRING("--prompt", NULL, &o->prompt),
+      HPS_OPT_STRING("--prompt-file", NULL, &o->prompt_file), HPS_OPT_INT("--threads", NULL, &o->threads, 1, 1 << 20),
+      HPS_OPT_INT("--bench-full-tokens", NULL, &o->full_cap, 1, 1 << 20)};
+  for (size_t k = 0; k < N_KEY_FLAGS; k++) /* the last entry stays the zero end marker */
+    opts[5 + k] = (HpsOpt)HPS_OPT_STRING(key_flags[k].flag, NULL, &o->vals[k]);
+  if (hps_opts_parse(argc, argv, opts, &o->ckpt, 1)) return 2;
+  if (o->bench) return 0;
+  if (!o->ckpt) return hps_error_usage("sample", "no checkpoint given");
+  if (o->prompt && o->prompt_file) return hps_error_usage("sample", "--prompt and --prompt-file exclude each other");
   return 0;
 }
 
 static int bench_main(int full_cap) {
-  openblas_set_num_threads(1);
   printf("generation from a 1-token prompt, random weights, vocab 256, 1 thread; the KV cache\n"
          "generates 2*context tokens (the second half slides the window), full recompute runs\n"
          "a forward of the last <= context tokens per token");
@@ -176,140 +63,130 @@ static int bench_main(int full_cap) {
   printf("tokens/s and speed-up are given as wall / CPU time\n\n");
   printf("| model | params | context | KV tokens | KV tok/s | full tokens | full tok/s | speed-up |\n"
          "|---|---|---|---|---|---|---|---|\n");
-  int rc = bench_one("T (4L 4H 128d)", 4, 4, 128, 64, 128, full_cap);
-  if (!rc) rc = bench_one("S (6L 6H 384d)", 6, 6, 384, 256, 512, full_cap);
-  return rc;
+  static const char *const shapes[2][2] = {{"T", "T (4L 4H 128d)"}, {"S", "S (6L 6H 384d)"}};
+  for (int i = 0; i < 2; i++) {
+    TrSampleBenchResult r;
+    TrErr err = {0};
+    if (tr_bench_sample(shapes[i][0], 1, full_cap, &r, &err)) {
+      hps_error("sample", "%s", err.msg);
+      return 1;
+    }
+    double kv_w = r.kv_tokens / r.kv_wall, kv_c = r.kv_tokens / r.kv_cpu;
+    double full_w = r.full_tokens / r.full_wall, full_c = r.full_tokens / r.full_cpu;
+    printf("| %s | %.2fM | %d | %d | %.0f / %.0f | %d | %.1f / %.1f | %.1fx / %.1fx |\n", shapes[i][1],
+           (double)r.params / 1e6, r.context, r.kv_tokens, kv_w, kv_c, r.full_tokens, full_w, full_c,
+           kv_w / full_w, kv_c / full_c);
+    fflush(stdout);
+  }
+  return 0;
 }
 
 /* ---- sample ------------------------------------------------------------------- */
 
-static int sample_main(int argc, char **argv) {
-  const char *ckpt = NULL, *prompt = NULL, *prompt_file = NULL;
-  const char *vals[N_KEY_FLAGS] = {0};
-  int bench = 0, threads = 1, full_cap = 1 << 30;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--bench")) {
-      bench = 1;
-      continue;
-    }
-    if (a[0] != '-' || !a[1]) {
-      if (ckpt) {
-        fprintf(stderr, CMD ": more than one checkpoint ('%s' and '%s')\n", ckpt, a);
-        return 2;
-      }
-      ckpt = a;
-      continue;
-    }
-    size_t k = 0;
-    while (k < N_KEY_FLAGS && strcmp(a, key_flags[k].flag)) k++;
-    int known = k < N_KEY_FLAGS || !strcmp(a, "--prompt") || !strcmp(a, "--prompt-file") ||
-                !strcmp(a, "--threads") || !strcmp(a, "--bench-full-tokens");
-    if (!known) {
-      fprintf(stderr, CMD ": unknown option '%s' (see 'hpsweep sample --help')\n", a);
-      return 2;
-    }
-    if (i + 1 >= argc) {
-      fprintf(stderr, CMD ": %s needs a value\n", a);
-      return 2;
-    }
-    const char *v = argv[++i];
-    if (k < N_KEY_FLAGS)
-      vals[k] = v;
-    else if (!strcmp(a, "--prompt"))
-      prompt = v;
-    else if (!strcmp(a, "--prompt-file"))
-      prompt_file = v;
-    else {
-      char *end;
-      errno = 0;
-      long n = strtol(v, &end, 10);
-      if (*end || end == v || errno || n < 1 || n > 1 << 20) {
-        fprintf(stderr, CMD ": %s: '%s' is not a positive integer\n", a, v);
-        return 2;
-      }
-      if (!strcmp(a, "--threads"))
-        threads = (int)n;
-      else
-        full_cap = (int)n;
-    }
-  }
-  if (bench) return bench_main(full_cap);
-  if (!ckpt) {
-    fprintf(stderr, CMD ": no checkpoint given (usage: hpsweep sample CHECKPOINT [options])\n");
-    return 2;
-  }
-  if (prompt && prompt_file) {
-    fprintf(stderr, CMD ": --prompt and --prompt-file exclude each other\n");
-    return 2;
-  }
+/* What generation needs: the checkpoint's model and vocabulary, its config with
+** the options applied, and the prompt as text and tokens. */
+typedef struct Sampling {
   TrConfig cfg;
-  TrModel *m = NULL;
-  TrVocab *vocab = NULL;
-  TrSampler *smp = NULL;
+  TrModel *m;
+  TrVocab *vocab;
+  TrSampler *smp;
+  char *ptext;
+  size_t plen;
+  int *ptoks;
+  size_t ntok;
+} Sampling;
+
+/* Load the checkpoint and apply the sample.* options: 0 or 2 (message printed). */
+static int sample_load(Sampling *g, const SampleOpts *o) {
   TrErr err = {0};
-  char *ptext = NULL;
-  int *ptoks = NULL, rc = 2;
-  if (tr_sample_load(ckpt, &cfg, &m, &vocab, &err)) {
-    fprintf(stderr, CMD ": %s\n", err.msg);
-    goto done;
+  if (tr_sample_load(o->ckpt, &g->cfg, &g->m, &g->vocab, &err)) {
+    hps_error("sample", "%s", err.msg);
+    return 2;
   }
   for (size_t k = 0; k < N_KEY_FLAGS; k++)
-    if (vals[k] && tr_config_set(&cfg, key_flags[k].key, vals[k], &err)) {
-      fprintf(stderr, CMD ": %s: %s\n", key_flags[k].flag, err.msg);
-      goto done;
+    if (o->vals[k] && tr_config_set(&g->cfg, key_flags[k].key, o->vals[k], &err)) {
+      hps_error("sample", "%s: %s", key_flags[k].flag, err.msg);
+      return 2;
     }
-  if (tr_config_validate(&cfg, &err)) {
-    fprintf(stderr, CMD ": %s\n", err.msg);
-    goto done;
+  if (tr_config_validate(&g->cfg, &err) || tr_sampler_create(&g->smp, g->m, &err)) {
+    hps_error("sample", "%s", err.msg);
+    return 2;
   }
-  size_t plen = 0;
-  if (prompt_file) {
-    if (!(ptext = read_file(prompt_file, &plen))) goto done;
-  } else if (prompt) {
-    plen = strlen(prompt);
-    if (!(ptext = malloc(plen + 1))) goto done;
-    memcpy(ptext, prompt, plen + 1);
+  return 0;
+}
+
+/* The prompt's text (from --prompt or --prompt-file) and its tokens: 0 or 2. */
+static int sample_prompt(Sampling *g, const SampleOpts *o) {
+  if (o->prompt_file) {
+    if (!(g->ptext = hps_read_file("sample", o->prompt_file, &g->plen))) return 2;
+  } else if (o->prompt) {
+    g->plen = strlen(o->prompt);
+    if (!(g->ptext = strdup(o->prompt))) {
+      hps_error("sample", "out of memory");
+      return 2;
+    }
   }
-  size_t ntok = 0;
-  if (plen && tr_vocab_encode(vocab, ptext, plen, NULL, 0, &ntok, &err) == TR_OK && ntok) {
-    if (!(ptoks = malloc(ntok * sizeof *ptoks))) goto done;
-    tr_vocab_encode(vocab, ptext, plen, ptoks, ntok, &ntok, &err);
+  TrErr err = {0};
+  if (g->plen && tr_vocab_encode(g->vocab, g->ptext, g->plen, NULL, 0, &g->ntok, &err) == TR_OK && g->ntok) {
+    if (!(g->ptoks = malloc(g->ntok * sizeof *g->ptoks))) {
+      hps_error("sample", "out of memory");
+      return 2;
+    }
+    tr_vocab_encode(g->vocab, g->ptext, g->plen, g->ptoks, g->ntok, &g->ntok, &err);
   }
   if (err.code) {
-    fprintf(stderr, CMD ": prompt: %s\n", err.msg);
-    goto done;
+    hps_error("sample", "prompt: %s", err.msg);
+    return 2;
   }
-  if (tr_sampler_create(&smp, m, &err)) {
-    fprintf(stderr, CMD ": %s\n", err.msg);
-    goto done;
-  }
-  openblas_set_num_threads(threads);
-  const TrSampleConfig *s = &cfg.sample;
-  Stream st = {vocab};
-  int start = tr_sample_start_token(vocab);
+  return 0;
+}
+
+static int put_token(void *ud, int tok) {
+  const TrVocab *vocab = ud;
+  char buf[8];
+  size_t n = tr_vocab_decode(vocab, &tok, 1, buf, sizeof buf);
+  fwrite(buf, 1, n, stdout);
+  fflush(stdout);
+  return 0;
+}
+
+/* Stream the samples: each is the prompt, then its tokens as they come. 0 or 1. */
+static int sample_stream(Sampling *g) {
+  const TrSampleConfig *s = &g->cfg.sample;
+  int start = tr_sample_start_token(g->vocab);
   for (int i = 0; i < s->n_samples; i++) {
     if (i) fputs("\n---\n", stdout);
-    if (plen) fwrite(ptext, 1, plen, stdout);
+    if (g->plen) fwrite(g->ptext, 1, g->plen, stdout);
     fflush(stdout);
     TrRng r;
     tr_rng_seed2(&r, (uint64_t)s->seed, (uint64_t)i);
     TrSampleOut so;
-    if (tr_sample_generate(smp, s, vocab, ptoks, (int)ntok, start, s->max_tokens, &r, NULL, put_token,
-                           &st, &so, &err)) {
-      fprintf(stderr, CMD ": %s\n", err.msg);
-      rc = 1;
-      goto done;
+    TrErr err = {0};
+    if (tr_sample_generate(g->smp, s, g->vocab, g->ptoks, (int)g->ntok, start, s->max_tokens, &r, NULL, put_token,
+                           g->vocab, &so, &err)) {
+      hps_error("sample", "%s", err.msg);
+      return 1;
     }
   }
   fputc('\n', stdout);
-  rc = 0;
-done:
-  free(ptext);
-  free(ptoks);
-  tr_sampler_destroy(smp);
-  tr_model_destroy(m);
-  tr_vocab_destroy(vocab);
+  return 0;
+}
+
+static int sample_main(int argc, char **argv) {
+  SampleOpts o = {.threads = 1, .full_cap = 1 << 30};
+  int rc = sample_parse(&o, argc, argv);
+  if (rc) return rc;
+  if (o.bench) return bench_main((int)o.full_cap);
+  Sampling g = {0};
+  if (!(rc = sample_load(&g, &o)) && !(rc = sample_prompt(&g, &o))) {
+    openblas_set_num_threads((int)o.threads);
+    rc = sample_stream(&g);
+  }
+  free(g.ptext);
+  free(g.ptoks);
+  tr_sampler_destroy(g.smp);
+  tr_model_destroy(g.m);
+  tr_vocab_destroy(g.vocab);
   return rc;
 }
 

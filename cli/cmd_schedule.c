@@ -3,7 +3,6 @@
 ** [--width W] [--rows R]`: the learning rate of every step of a run, as a table
 ** and an ASCII curve, so a schedule can be seen before compute is spent on it.
 */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,28 +29,6 @@ static const char usage[] =
     "  --steps N        run length in optimizer steps\n"
     "  --width W        width of the output in columns (40..400, default 80)\n"
     "  --rows R         rows of the table (2..1000, default 16)\n";
-
-static int parse_int(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
-/* Option value: "--opt V" or "--opt=V". Returns NULL if argv[*i] is not opt. */
-static const char *opt_value(int argc, char **argv, int *i, const char *opt, int *missing) {
-  size_t n = strlen(opt);
-  if (strncmp(argv[*i], opt, n) != 0) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] != '\0') return NULL;
-  if (*i + 1 >= argc) {
-    *missing = 1;
-    return NULL;
-  }
-  return argv[++*i];
-}
 
 static void plot(const TrScheduleConfig *s, double base, int64_t T, int width, double hi) {
   int w = width - Y_MARGIN - 1;
@@ -94,82 +71,26 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int schedule_main(int argc, char **argv) {
-  const char *path = NULL;
-  long steps = 0, width = 80, rows = 16;
-  char **sets = calloc((size_t)argc + 2, sizeof *sets); /* + the two --steps overrides */
-  if (!sets) return 1;
-  int nset = 0, rc = 2;
-  for (int i = 1; i < argc; i++) {
-    int missing = 0;
-    const char *v;
-    if ((v = opt_value(argc, argv, &i, "--set", &missing))) {
-      sets[nset++] = (char *)v;
-    } else if ((v = opt_value(argc, argv, &i, "--steps", &missing))) {
-      if (parse_int(v, 1, 1000000000000L, &steps)) {
-        fprintf(stderr, "hpsweep schedule: --steps: expected a positive integer, got '%s'\n", v);
-        goto out;
-      }
-    } else if ((v = opt_value(argc, argv, &i, "--width", &missing))) {
-      if (parse_int(v, 40, 400, &width)) {
-        fprintf(stderr, "hpsweep schedule: --width: expected an integer in [40, 400], got '%s'\n", v);
-        goto out;
-      }
-    } else if ((v = opt_value(argc, argv, &i, "--rows", &missing))) {
-      if (parse_int(v, 2, 1000, &rows)) {
-        fprintf(stderr, "hpsweep schedule: --rows: expected an integer in [2, 1000], got '%s'\n", v);
-        goto out;
-      }
-    } else if (missing) {
-      fprintf(stderr, "hpsweep schedule: %s needs a value\n", argv[i]);
-      goto out;
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "hpsweep schedule: unknown option '%s' (see 'hpsweep schedule --help')\n", argv[i]);
-      goto out;
-    } else if (path) {
-      fprintf(stderr, "hpsweep schedule: one config file only, got '%s' and '%s'\n", path, argv[i]);
-      goto out;
-    } else {
-      path = argv[i];
-    }
-  }
-
-  /* --steps is the run length: it replaces both budget keys, as two more --set. */
-  char max_steps[48], max_tokens[] = "train.max_tokens=0";
-  if (steps > 0) {
-    snprintf(max_steps, sizeof max_steps, "train.max_steps=%ld", steps);
-    sets[nset++] = max_steps;
-    sets[nset++] = max_tokens;
-  }
-  TrConfig cfg;
-  if (hps_config_from_args(&cfg, path, nset, sets, "schedule")) goto out;
-  int64_t T = tr_config_total_steps(&cfg);
-  if (T <= 0) {
-    fprintf(stderr, "hpsweep schedule: the run length is unknown (train.max_seconds only); pass --steps N\n");
-    goto out;
-  }
-  const TrScheduleConfig *s = &cfg.schedule;
-  double base = tr_optim_effective_lr(&cfg.optimizer, cfg.train.batch_size);
-  /* tr_config_validate has run tr_schedule_check on this base lr and length. */
-
-  /* Header: what is plotted and where the numbers come from. */
+/* What is plotted and where the numbers come from. */
+static void print_header(const TrConfig *cfg, double base, int64_t T) {
+  const TrScheduleConfig *s = &cfg->schedule;
   printf("schedule %s over %lld steps", tr_schedule_name(s->name), (long long)T);
   if (s->warmup_steps > 0 && s->name != TR_SCHED_ONE_CYCLE)
     printf(", warm-up %d steps from %g x lr", s->warmup_steps, s->warmup_start_factor);
-  printf("\noptimizer %s, lr %g", tr_optim_name(cfg.optimizer.name), cfg.optimizer.lr);
-  if (base != cfg.optimizer.lr)
+  printf("\noptimizer %s, lr %g", tr_optim_name(cfg->optimizer.name), cfg->optimizer.lr);
+  if (base != cfg->optimizer.lr)
     printf(" scaled %s for batch %d (base batch %d) to %g",
-           cfg.optimizer.lr_scaling == TR_LRS_LINEAR ? "linearly" : "by sqrt", cfg.train.batch_size,
-           cfg.optimizer.base_batch_size, base);
+           cfg->optimizer.lr_scaling == TR_LRS_LINEAR ? "linearly" : "by sqrt", cfg->train.batch_size,
+           cfg->optimizer.base_batch_size, base);
   if (s->name == TR_SCHED_ONE_CYCLE && s->max_lr > 0) printf(" (one_cycle peak: schedule.max_lr %g)", s->max_lr);
   printf("\n\n");
+}
 
-  /* Table: evenly spaced steps plus the first, the last and the ends of warm-up. */
+/* The table: evenly spaced steps plus the first, the last and the ends of warm-up.
+** Sets *hi to the peak lr. Returns 0, or 1 out of memory. */
+static int print_table(const TrScheduleConfig *s, double base, int64_t T, long rows, double *hi) {
   int64_t *at = malloc(((size_t)rows + 4) * sizeof *at);
-  if (!at) {
-    rc = 1;
-    goto out;
-  }
+  if (!at) return 1;
   int n = 0;
   for (long r = 0; r < rows; r++) at[n++] = (int64_t)llround((double)r * (double)(T - 1) / (double)(rows - 1));
   if (s->warmup_steps > 0 && s->warmup_steps < T && s->name != TR_SCHED_ONE_CYCLE) {
@@ -177,23 +98,60 @@ static int schedule_main(int argc, char **argv) {
     at[n++] = s->warmup_steps;
   }
   qsort(at, (size_t)n, sizeof *at, cmp_i64);
-  double hi = 0;
+  *hi = 0;
   for (int64_t k = 0; k < T; k++) {
     double lr = tr_schedule_lr(s, base, k, T);
-    if (lr > hi) hi = lr;
+    if (lr > *hi) *hi = lr;
   }
   printf("%12s  %-12s %s\n", "step", "lr", "lr / peak");
   for (int i = 0; i < n; i++) {
     if (i > 0 && at[i] == at[i - 1]) continue;
     double lr = tr_schedule_lr(s, base, at[i], T);
-    printf("%12lld  %-12.4e %.4f\n", (long long)at[i], lr, hi > 0 ? lr / hi : 0.0);
+    printf("%12lld  %-12.4e %.4f\n", (long long)at[i], lr, *hi > 0 ? lr / *hi : 0.0);
   }
   free(at);
   printf("\n");
-  if (hi > 0) plot(s, base, T, (int)width, hi);
-  rc = 0;
+  return 0;
+}
+
+static int schedule_main(int argc, char **argv) {
+  const char *path = NULL;
+  long steps = 0, width = 80, rows = 16;
+  HpsList sets = {calloc((size_t)argc + 2, sizeof *sets.v), 0}; /* + the two --steps overrides */
+  if (!sets.v) {
+    hps_error("schedule", "out of memory");
+    return 1;
+  }
+  const HpsOpt opts[] = {HPS_OPT_LIST("--set", NULL, &sets), HPS_OPT_INT("--steps", NULL, &steps, 1, 1000000000000L),
+                         HPS_OPT_INT("--width", NULL, &width, 40, 400), HPS_OPT_INT("--rows", NULL, &rows, 2, 1000),
+                         HPS_OPT_END};
+  int rc = hps_opts_parse(argc, argv, opts, &path, 1);
+  if (rc) goto out;
+  rc = 2;
+  /* --steps is the run length: it replaces both budget keys, as two more --set. */
+  char max_steps[48], max_tokens[] = "train.max_tokens=0";
+  if (steps > 0) {
+    snprintf(max_steps, sizeof max_steps, "train.max_steps=%ld", steps);
+    sets.v[sets.n++] = max_steps;
+    sets.v[sets.n++] = max_tokens;
+  }
+  TrConfig cfg;
+  if (hps_config_from_args(&cfg, path, sets.n, sets.v, "schedule")) goto out;
+  int64_t T = tr_config_total_steps(&cfg);
+  if (T <= 0) {
+    hps_error("schedule", "the run length is unknown (train.max_seconds only); pass --steps N");
+    goto out;
+  }
+  /* tr_config_validate has run tr_schedule_check on this base lr and length. */
+  double base = tr_optim_effective_lr(&cfg.optimizer, cfg.train.batch_size), hi;
+  print_header(&cfg, base, T);
+  if ((rc = print_table(&cfg.schedule, base, T, rows, &hi))) {
+    hps_error("schedule", "out of memory");
+    goto out;
+  }
+  if (hi > 0) plot(&cfg.schedule, base, T, (int)width, hi);
 out:
-  free(sets);
+  free(sets.v);
   return rc;
 }
 

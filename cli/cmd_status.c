@@ -100,26 +100,8 @@ static int show(RsStore *st, const RsSweep *sw, int width) {
 
 static int status_main(int argc, char **argv) {
   const char *db = "hpsweep.db", *name = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--db")) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "hpsweep status: --db needs a value\n");
-        return 2;
-      }
-      db = argv[++i];
-    } else if (!strncmp(a, "--db=", 5)) {
-      db = a + 5;
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "hpsweep status: unknown option '%s' (see 'hpsweep status --help')\n", a);
-      return 2;
-    } else if (name) {
-      fprintf(stderr, "hpsweep status: one sweep at a time (extra argument '%s')\n", a);
-      return 2;
-    } else {
-      name = a;
-    }
-  }
+  const HpsOpt opts[] = {HPS_OPT_STRING("--db", NULL, &db), HPS_OPT_END};
+  if (hps_opts_parse(argc, argv, opts, &name, 1)) return 2;
   if (access(db, F_OK) != 0) {
     fprintf(stderr, "hpsweep status: %s: no such database (give --db FILE)\n", db);
     return 2;
@@ -127,10 +109,7 @@ static int status_main(int argc, char **argv) {
   TrErr err;
   tr_err_clear(&err);
   RsStore *st = NULL;
-  if (rs_store_open(db, RS_OPEN_READONLY, &st, &err)) {
-    fprintf(stderr, "hpsweep status: %s\n", err.msg);
-    return err.code == TR_EDB || err.code == TR_EIO || err.code == TR_ENOMEM ? 1 : 2; /* as the results commands */
-  }
+  if (rs_store_open(db, RS_OPEN_READONLY, &st, &err)) return hps_fail("status", &err); /* as the results commands */
   int width = 0; /* not a terminal: lines are not cut */
   struct winsize ws;
   if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) width = ws.ws_col;

@@ -18,11 +18,16 @@ static const HpsCmd *const cmds[] = {
     &hps_cmd_status,
     &hps_cmd_ls, &hps_cmd_top, &hps_cmd_compare, &hps_cmd_show,
     &hps_cmd_export, &hps_cmd_plot, &hps_cmd_report,
-    &hps_cmd_sample,
-    NULL};
+    &hps_cmd_sample};
+#define N_CMDS ((int)(sizeof cmds / sizeof cmds[0]))
+
+const HpsCmd *const *hps_cmds(int *n) {
+  *n = N_CMDS;
+  return cmds;
+}
 
 const HpsCmd *hps_cmd_find(const char *name) {
-  for (int i = 0; cmds[i]; i++)
+  for (int i = 0; i < N_CMDS; i++)
     if (strcmp(cmds[i]->name, name) == 0) return cmds[i];
   return NULL;
 }
@@ -68,7 +73,9 @@ static void main_usage(FILE *f) {
           "hpsweep trains small GPT models on the CPU and sweeps their hyperparameters.\n"
           "\n"
           "commands:\n");
-  for (int i = 0; cmds[i]; i++) fprintf(f, "  %-10s %s\n", cmds[i]->name, cmds[i]->summary);
+  int n;
+  const HpsCmd *const *c = hps_cmds(&n);
+  for (int i = 0; i < n; i++) fprintf(f, "  %-10s %s\n", c[i]->name, c[i]->summary);
   fprintf(f, "  %-10s %s\n", "help", "show the help of a command: hpsweep help COMMAND");
   fprintf(f, "  %-10s %s\n", "", "list every training config key: hpsweep help config");
   fprintf(f, "\nSee 'hpsweep help COMMAND' or 'hpsweep COMMAND --help' for a command's options.\n");

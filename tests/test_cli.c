@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "hps_test.h"
+#include "tr_bench.h"
 #include "tr_config.h"
 
 /* Run a shell command line; capture stdout (and stderr into *err if given). */
@@ -278,4 +279,116 @@ Test(cli, run_replace_deletes_the_old_sweep_and_starts_afresh) {
   cr_expect_eq(q_db(dir, "SELECT count(*) FROM trials WHERE status = 'completed' AND best_metric IS NOT NULL"), 2,
                "ranked by the new metric");
   hps_tmp_remove(dir);
+}
+
+/* ---- the shared option parser (cli/cli.c): one behaviour for every command ---- */
+
+static const char *const all_cmds[] = {"train", "schedule", "bench", "check", "run", "status", "ls", "top",
+                                       "compare", "show", "export", "plot", "report", "sample"};
+#define N_ALL_CMDS (sizeof all_cmds / sizeof all_cmds[0])
+
+/* Run `hpsweep ARGS`: expect exit 2 and exactly the line want on stderr, nothing on stdout. */
+static void expect_usage_error(const char *args, const char *want) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s %s", bin(), args);
+  cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2, "%s: %s", args, err);
+  cr_expect_str_eq(err, want, "%s", args);
+  cr_expect_str_eq(out, "", "%s", args);
+}
+
+Test(cli, the_help_listing_names_every_command_and_both_help_spellings_agree) {
+  char cmd[1024], listing[sizeof out], help[sizeof out];
+  snprintf(cmd, sizeof cmd, "%s --help", bin());
+  cr_assert_eq(sh(cmd, listing, sizeof listing, NULL, 0), 0);
+  for (size_t i = 0; i < N_ALL_CMDS; i++) {
+    char needle[32];
+    snprintf(needle, sizeof needle, "\n  %-10s ", all_cmds[i]);
+    cr_expect(strstr(listing, needle), "'%s' is not in the listing:\n%s", all_cmds[i], listing);
+    snprintf(cmd, sizeof cmd, "%s help %s", bin(), all_cmds[i]);
+    cr_assert_eq(sh(cmd, help, sizeof help, NULL, 0), 0, "help %s", all_cmds[i]);
+    snprintf(cmd, sizeof cmd, "%s %s -h", bin(), all_cmds[i]);
+    cr_assert_eq(sh(cmd, out, sizeof out, NULL, 0), 0, "%s -h", all_cmds[i]);
+    cr_expect_str_eq(out, help, "%s -h differs from help %s", all_cmds[i], all_cmds[i]);
+  }
+}
+
+Test(cli, every_command_refuses_an_unknown_option_in_one_line) {
+  for (size_t i = 0; i < N_ALL_CMDS; i++) {
+    char args[128], want[256];
+    snprintf(args, sizeof args, "%s --no-such-option=1", all_cmds[i]);
+    snprintf(want, sizeof want, "hpsweep %s: unknown option '--no-such-option' (see 'hpsweep %s --help')\n",
+             all_cmds[i], all_cmds[i]);
+    expect_usage_error(args, want);
+  }
+  expect_usage_error("run -x", "hpsweep run: unknown option '-x' (see 'hpsweep run --help')\n");
+}
+
+Test(cli, an_option_without_its_value_is_one_line) {
+  static const char *const cases[][2] = {
+      {"train", "--set"},   {"train", "--resume"}, {"schedule", "--rows"}, {"bench", "--steps"},
+      {"run", "--db"},      {"run", "-j"},         {"status", "--db"},     {"ls", "--format"},
+      {"top", "-n"},        {"compare", "--by"},   {"show", "--db"},       {"export", "--what"},
+      {"plot", "--kind"},   {"report", "-o"},      {"sample", "--prompt"}, {"sample", "-n"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char args[128], want[256];
+    snprintf(args, sizeof args, "%s %s", cases[i][0], cases[i][1]);
+    snprintf(want, sizeof want, "hpsweep %s: %s needs a value (see 'hpsweep %s --help')\n", cases[i][0],
+             cases[i][1], cases[i][0]);
+    expect_usage_error(args, want);
+  }
+}
+
+Test(cli, a_bad_whole_number_names_the_option_its_range_and_the_value) {
+  static const char *const cases[][2] = {
+      {"schedule --rows 1", "hpsweep schedule: --rows: expected an integer from 2 to 1000, got '1'\n"},
+      {"schedule --width=wide", "hpsweep schedule: --width: expected an integer from 40 to 400, got 'wide'\n"},
+      {"bench --steps 0", "hpsweep bench: --steps: expected an integer from 1 to 1000000, got '0'\n"},
+      {"bench --threads 2x", "hpsweep bench: --threads: expected an integer from 1 to 1000000, got '2x'\n"},
+      {"run s.yaml -j 2000", "hpsweep run: -j: expected an integer from 1 to 1024, got '2000'\n"},
+      {"run s.yaml -j0", "hpsweep run: -j: expected an integer from 1 to 1024, got '0'\n"},
+      {"run s.yaml --threads=", "hpsweep run: --threads: expected an integer from 1 to 1024, got ''\n"},
+      {"top s -n -1", "hpsweep top: -n: expected an integer from 0 to 1000000, got '-1'\n"},
+      {"sample c.bin --threads 99999999999999999999",
+       "hpsweep sample: --threads: expected an integer from 1 to 1048576, got '99999999999999999999'\n"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) expect_usage_error(cases[i][0], cases[i][1]);
+}
+
+Test(cli, positional_arguments_flags_and_the_double_dash) {
+  expect_usage_error("check a.yaml b.yaml",
+                     "hpsweep check: unexpected argument 'b.yaml' (see 'hpsweep check --help')\n");
+  expect_usage_error("train a.yaml b.yaml",
+                     "hpsweep train: unexpected argument 'b.yaml' (see 'hpsweep train --help')\n");
+  expect_usage_error("bench T", "hpsweep bench: unexpected argument 'T' (see 'hpsweep bench --help')\n");
+  expect_usage_error("run --quiet=yes s.yaml", "hpsweep run: --quiet takes no value (see 'hpsweep run --help')\n");
+  expect_usage_error("run -q", "hpsweep run: missing SPEC.yaml (see 'hpsweep run --help')\n");
+  expect_usage_error("show '' --db x.db", "hpsweep show: a trial id is a number, got '' (see 'hpsweep show --help')\n");
+  /* after "--" an argument that looks like an option is a file name */
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s check -- --not-an-option.yaml", bin());
+  cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_expect(strstr(err, "hpsweep check: ") && strstr(err, "--not-an-option.yaml") && !strstr(err, "unknown option"),
+            "%s", err);
+  /* --db FILE and --db=FILE are the same option */
+  snprintf(cmd, sizeof cmd, "%s status --db=/nonexistent/x.db", bin());
+  cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_expect_str_eq(err, "hpsweep status: /nonexistent/x.db: no such database (give --db FILE)\n");
+  snprintf(cmd, sizeof cmd, "%s status --db /nonexistent/x.db", bin());
+  cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_expect_str_eq(err, "hpsweep status: /nonexistent/x.db: no such database (give --db FILE)\n");
+}
+
+/* ---- the engine of `hpsweep sample --bench` (trainer/tr_bench.c) ---- */
+
+Test(cli, sample_bench_engine_generates_twice_the_context_and_caps_full_recompute) {
+  TrSampleBenchResult r;
+  TrErr e = {0};
+  cr_assert_eq(tr_bench_sample("T", 1, 5, &r, &e), TR_OK, "%s", e.msg);
+  cr_expect_eq(r.context, 64);
+  cr_expect_eq(r.kv_tokens, 128, "2 * context with the KV cache");
+  cr_expect_eq(r.full_tokens, 5, "full recompute stops at the cap");
+  cr_expect_gt(r.params, 800000u);
+  cr_expect(r.kv_wall > 0 && r.kv_cpu > 0 && r.full_wall > 0 && r.full_cpu > 0);
+  cr_expect_eq(tr_bench_sample("X", 1, 5, &r, &e), TR_EINVAL);
+  cr_expect(strstr(e.msg, "'X'"), "%s", e.msg);
+  cr_expect_eq(tr_bench_sample("T", 1, 0, &r, &e), TR_EINVAL);
 }

@@ -9,12 +9,16 @@
 #include "tr_model.h"
 #include "tr_optim.h"
 #include "tr_rng.h"
+#include "tr_sample.h"
 
-static double now_s(void) {
+static double clock_s(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
+static double cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -142,4 +146,66 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
   tr_optim_destroy(opt);
   tr_model_destroy(m);
   return TR_OK;
+}
+
+/* Generate n tokens after `prompt` by a full forward of the last <= T tokens per
+** token; the time in *wall and *cpu. */
+static int full_recompute(TrModel *m, const TrSampleConfig *s, int prompt, int n, double *wall, double *cpu,
+                          TrErr *err) {
+  int T = tr_model_config(m)->context_length, V = tr_model_config(m)->vocab_size;
+  int *seq = malloc(((size_t)n + 1) * sizeof *seq);
+  double *probs = malloc((size_t)V * sizeof *probs);
+  if (!seq || !probs) {
+    free(seq), free(probs);
+    return tr_err_set(err, TR_ENOMEM, "bench: out of memory");
+  }
+  TrRng r;
+  tr_rng_seed(&r, 2);
+  seq[0] = prompt;
+  double w0 = now_s(), c0 = cpu_s();
+  for (int i = 0; i < n; i++) {
+    int len = i + 1, from = len > T ? len - T : 0;
+    tr_model_forward(m, seq + from, NULL, 1, len - from, 0, NULL);
+    seq[i + 1] = tr_sample_next(s, tr_model_logits(m) + (size_t)(len - from - 1) * V, V, NULL, probs, &r);
+  }
+  *wall = now_s() - w0, *cpu = cpu_s() - c0;
+  free(seq), free(probs);
+  return TR_OK;
+}
+
+int tr_bench_sample(const char *name, int threads, int full_cap, TrSampleBenchResult *res, TrErr *err) {
+  TrModelConfig mc;
+  int B;
+  int rc = tr_bench_shape(name, &mc, &B, err);
+  if (rc) return rc;
+  if (full_cap < 1) return tr_err_set(err, TR_EINVAL, "bench: full_cap %d must be >= 1", full_cap);
+  openblas_set_num_threads(threads);
+  TrModel *m = NULL;
+  TrSampler *smp = NULL;
+  if ((rc = tr_model_create(&m, &mc, 1, err)) || (rc = tr_sampler_create(&smp, m, err))) {
+    tr_model_destroy(m);
+    return rc;
+  }
+  TrRng r;
+  tr_rng_seed(&r, 1);
+  tr_model_init(m, &r);
+  TrConfig cfg;
+  tr_config_defaults(&cfg);
+  TrSampleConfig s = cfg.sample;
+  s.temperature = 1.0;
+  int prompt = 10, n_gen = 2 * mc.context_length;
+  memset(res, 0, sizeof *res);
+  res->params = tr_model_num_params(m);
+  res->context = mc.context_length;
+  TrSampleOut so;
+  tr_rng_seed(&r, 2);
+  double w0 = now_s(), c0 = cpu_s();
+  rc = tr_sample_generate(smp, &s, NULL, &prompt, 1, 10, n_gen, &r, NULL, NULL, NULL, &so, err);
+  res->kv_wall = now_s() - w0, res->kv_cpu = cpu_s() - c0;
+  res->kv_tokens = so.n_tokens;
+  res->full_tokens = n_gen < full_cap ? n_gen : full_cap;
+  if (!rc) rc = full_recompute(m, &s, prompt, res->full_tokens, &res->full_wall, &res->full_cpu, err);
+  tr_sampler_destroy(smp);
+  tr_model_destroy(m);
+  return rc;
 }
