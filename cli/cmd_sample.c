@@ -6,14 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
+#include "tr_blas.h"
 #include "tr_config.h"
 #include "tr_model.h"
+#include "tr_os.h"
 #include "tr_sample.h"
-
-void openblas_set_num_threads(int num_threads);
 
 #define CMD "hpsweep sample"
 
@@ -74,12 +73,6 @@ static char *read_file(const char *path, size_t *len) {
   return buf;
 }
 
-static double clock_s(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Wall and process CPU seconds: on a shared machine CPU time is the steadier
    figure (one BLAS thread, so CPU ~ wall when the machine is idle). */
 typedef struct Clock {
@@ -87,7 +80,7 @@ typedef struct Clock {
 } Clock;
 
 static Clock clock_now(void) {
-  Clock c = {clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_PROCESS_CPUTIME_ID)};
+  Clock c = {tr_clock_mono(), tr_clock_cpu()};
   return c;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_json.h"
 #include "tr_rng.h"
 
 /* ---- a growable string ---------------------------------------------------- */
@@ -98,7 +99,7 @@ static int set_number(TrConfig *c, const SwParam *p, double x, TrErr *err) {
     snprintf(t, sizeof t, "%lld", (long long)x);
   } else {
     /* Quantised values print short (0.3, not 0.30000000000000004): q is in spec digits. */
-    snprintf(t, sizeof t, p->q > 0 ? "%.15g" : "%.17g", x);
+    tr_fmt_double(t, sizeof t, x, p->q > 0 ? 15 : 17);
   }
   return tr_config_set(c, p->key->name, t, err);
 }

@@ -4,13 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "tr_blas.h"
 #include "tr_data.h"
 #include "tr_model.h"
+#include "tr_os.h"
 #include "tr_sample.h"
-
-void openblas_set_num_threads(int num_threads);
 
 static const char *const metric_names[SW_INFER_NMETRICS + 1] = {
     "validity", "distinct_1", "distinct_2", "distinct_3", "rep_4", "mean_length", "loglik",
@@ -38,12 +37,6 @@ int sw_infer_metric_value(const SwInferMetrics *m, const char *name, double *val
   if (i < 0) return TR_ENOTFOUND;
   *value = metric_at(m, i);
   return TR_OK;
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- n-gram statistics ---------------------------------------------------------- */
@@ -149,7 +142,7 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
   memset(mt, 0, sizeof *mt);
   mt->validity = mt->distinct_1 = mt->distinct_2 = mt->distinct_3 = mt->rep_4 = NAN;
   mt->mean_length = mt->loglik = mt->tokens_per_second = NAN;
-  const double t_start = now();
+  const double t_start = tr_clock_mono();
 
   TrConfig cfg;
   TrModel *m = NULL;
@@ -203,7 +196,7 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
   openblas_set_num_threads(tr_config_threads(trial_cfg));
 
   /* generate */
-  const double t_gen = now();
+  const double t_gen = tr_clock_mono();
   double logprob = 0.0, valid = 0.0;
   int64_t units = 0, ntok = 0;
   int interrupted = 0;
@@ -232,7 +225,7 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
         units += nu;
       }
     }
-  const double gen_seconds = now() - t_gen;
+  const double gen_seconds = tr_clock_mono() - t_gen;
   int done_samples = 0;
   for (int k = 0; k < total; k++) done_samples += len[k] > 0;
 
@@ -253,7 +246,7 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
   res->tokens_per_second = mt->tokens_per_second;
   res->n_params = (int64_t)tr_model_num_params(m);
   res->entropy_floor = tr_data_entropy_rate(data);
-  res->wall_seconds = now() - t_start;
+  res->wall_seconds = tr_clock_mono() - t_start;
   if (interrupted) snprintf(res->reason, sizeof res->reason, "stopped after %d of %d samples", done_samples, total);
   if (hooks->on_log) {
     char line[512];
@@ -275,7 +268,7 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
     }
   rc = TR_OK;
 done:
-  if (rc) res->wall_seconds = now() - t_start;
+  if (rc) res->wall_seconds = tr_clock_mono() - t_start;
   free(toks);
   free(len);
   free(prompts);

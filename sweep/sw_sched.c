@@ -20,6 +20,7 @@
 
 #include "sw_infer.h"
 #include "tr_ckpt.h"
+#include "tr_os.h"
 #include "tr_run.h"
 
 /* Worker -> coordinator lines: anything else on the pipe is a log line. */
@@ -35,12 +36,6 @@
 /* Worker exit codes. Without a recorded result the coordinator records `failed`,
 ** except for WEXIT_STORE (the store failed, not the trial: `interrupted`, and fatal). */
 enum { WEXIT_OK = 0, WEXIT_STORE = 3, WEXIT_SETUP = 4 };
-
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* HPS_RECLAIM_MAX (a test hook, like HPS_LEASE_SECONDS): the store's reclaim cap. */
 static void store_tune(RsStore *st) {
@@ -190,7 +185,7 @@ static int worker_on_metric(void *ud, const TrMetric *m) {
       while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !worker_stop) {
       }
     }
-    double now = mono_now();
+    double now = tr_clock_mono();
     if (now - w->last_progress >= PROGRESS_EVERY) {
       char line[160];
       int k = snprintf(line, sizeof line, TAG_PROGRESS "%lld %lld %.9g %.6g\n", (long long)m->step,
@@ -675,7 +670,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
   s->pid = pid;
   s->fd = p[0];
   s->claim = *cl; /* takes ownership of the claim's strings */
-  s->started = s->last_beat = mono_now();
+  s->started = s->last_beat = tr_clock_mono();
   s->oom0 = oom0;
   k->nrun++;
   if (rc) return rc; /* the worker runs (and records itself); the coordinator cannot go on */
@@ -718,7 +713,7 @@ static int slot_record(Coord *k, int si, int ws, int stopping, int store_exit) {
     for (int i = first; i < s->ntail && off < cap; i++)
       off += (size_t)snprintf(msg + off, cap - off, "\n%s", s->tail[i % SW_LOG_TAIL]);
   }
-  RsTrialResult res = {NAN, NAN, -1, 0, 0, mono_now() - s->started, NAN, NULL, msg, oomed};
+  RsTrialResult res = {NAN, NAN, -1, 0, 0, tr_clock_mono() - s->started, NAN, NULL, msg, oomed};
   int rc = rs_trial_finish(k->st, cl->trial_id, cl->claim_token, status, &res);
   free(msg);
   return rc == RS_LOST ? TR_OK : rc;
@@ -771,7 +766,7 @@ static void slot_end(Coord *k, int si, int ws) {
 ** claim (a Ctrl-C at -j 300 claims nothing more). Returns 1 when the sweep is done. */
 static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff) {
   const SwSchedConfig *c = k->c;
-  while (!coord_stopping(k) && k->nrun < c->jobs && mono_now() >= *next_claim) {
+  while (!coord_stopping(k) && k->nrun < c->jobs && tr_clock_mono() >= *next_claim) {
     RsClaim cl;
     int rc = rs_trial_claim(k->st, c->sweep_id, k->worker, k->lease, c->max_attempts < 1 ? 1 : c->max_attempts, &cl);
     if (rc) {
@@ -785,7 +780,7 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
       else if (others <= 0) *next_claim = INFINITY; /* ours only: claim again when one ends */
       else {
         double wait = cl.wait_seconds > 0.05 && cl.wait_seconds < *backoff ? cl.wait_seconds + 0.05 : *backoff;
-        *next_claim = mono_now() + wait;
+        *next_claim = tr_clock_mono() + wait;
         *backoff = fmin(*backoff * 2, BACKOFF_MAX);
       }
       rs_claim_clear(&cl);
@@ -819,7 +814,7 @@ static void coord_wait(Coord *k, struct pollfd *pfd, int *pslot, double next_tic
   if (can_claim) wake = fmin(wake, next_claim); /* else a claim time in the past would make this spin */
   for (int i = 0; i < k->c->jobs; i++)
     if (k->slots[i].pid) wake = fmin(wake, k->slots[i].last_beat + beat_every);
-  int timeout = (int)ceil((wake - mono_now()) * 1000);
+  int timeout = (int)ceil((wake - tr_clock_mono()) * 1000);
   if (timeout < 0) timeout = 0;
   if (timeout > 250) timeout = 250;
   int np = 0;
@@ -859,7 +854,7 @@ static int coord_reap(Coord *k) {
 
 /* Extend the leases that are due; a lost claim stops its worker. */
 static void coord_beat(Coord *k, double beat_every) {
-  double now = mono_now();
+  double now = tr_clock_mono();
   for (int i = 0; i < k->c->jobs && k->st; i++) {
     Slot *s = &k->slots[i];
     if (!s->pid || s->lost || now - s->last_beat < beat_every) continue;
@@ -894,9 +889,9 @@ static void coord_stop_workers(Coord *k, int *forwarded, int *killed, double *st
   if (!*forwarded) {
     coord_kill(k, SIGTERM);
     *forwarded = 1;
-    *stop_at = mono_now();
+    *stop_at = tr_clock_mono();
   }
-  if (!*killed && ((c->stop && *c->stop >= 2) || (k->fatal && mono_now() - *stop_at > SW_STOP_GRACE))) {
+  if (!*killed && ((c->stop && *c->stop >= 2) || (k->fatal && tr_clock_mono() - *stop_at > SW_STOP_GRACE))) {
     coord_kill(k, SIGKILL);
     *killed = 1;
   }
@@ -908,7 +903,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   memset(stats, 0, sizeof *stats);
   if (!c || !c->db_path || !c->trials || c->jobs < 1 || !c->runs_dir || !c->metric)
     return tr_err_set(err, TR_EINVAL, "scheduler: missing database, trials, runs directory or metric");
-  double t0 = mono_now();
+  double t0 = tr_clock_mono();
   Coord k;
   memset(&k, 0, sizeof k);
   k.c = c;
@@ -962,8 +957,8 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
                !coord_stopping(&k) && !done && k.nrun < c->jobs);
     if (coord_reap(&k)) next_claim = 0;
     coord_beat(&k, beat_every);
-    if (mono_now() >= next_tick) {
-      next_tick = mono_now() + TICK_EVERY;
+    if (tr_clock_mono() >= next_tick) {
+      next_tick = tr_clock_mono() + TICK_EVERY;
       coord_tick(&k);
     }
   }
@@ -978,6 +973,6 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   free(pslot);
   free(k.slots);
   rs_store_close(k.st);
-  stats->wall_seconds = mono_now() - t0;
+  stats->wall_seconds = tr_clock_mono() - t0;
   return k.fatal;
 }

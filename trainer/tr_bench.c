@@ -1,20 +1,14 @@
 #include "tr_bench.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "tr_blas.h"
 #include "tr_model.h"
 #include "tr_optim.h"
+#include "tr_os.h"
 #include "tr_rng.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -56,9 +50,9 @@ double tr_bench_sgemm(int threads, int n, int reps) {
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
     for (int i = 0; i < reps; i++) {
-      double t0 = now_s();
+      double t0 = tr_clock_mono();
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-      t[i] = now_s() - t0;
+      t[i] = tr_clock_mono() - t0;
     }
     g = 2.0 * n * (double)nn / median(t, reps) / 1e9;
   }
@@ -116,13 +110,13 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
   }
   float loss = 0.0f;
   for (int s = 0; s < steps + 2; s++) { /* 2 warm-up steps */
-    double t0 = now_s();
+    double t0 = tr_clock_mono();
     tr_model_zero_grad(m);
     loss = tr_model_forward(m, tok, tg, B, T, 1, NULL);
     tr_model_backward(m);
     tr_grad_clip(tr_model_grads(m), n, 1.0);
     tr_optim_step(opt, tr_model_params(m), tr_model_grads(m), 1e-4);
-    if (s >= 2) times[s - 2] = now_s() - t0;
+    if (s >= 2) times[s - 2] = tr_clock_mono() - t0;
   }
   memset(res, 0, sizeof *res);
   snprintf(res->model, sizeof res->model, "%s", name);

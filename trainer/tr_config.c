@@ -5,6 +5,7 @@
 */
 #include "tr_config.h"
 
+#include "tr_json.h"
 #include "tr_optim.h"
 #include "tr_schedule.h"
 
@@ -533,42 +534,13 @@ int tr_config_validate(const TrConfig *c, TrErr *err) {
 
 /* ---- text and JSON -------------------------------------------------------- */
 
-/* Shortest "%.Ng" that reads back to the same double: canonical and readable. */
+/* Shortest exact text (canonical and readable); floats look like floats ("1.0"). */
 static void fmt_double(double v, char *buf, size_t n) {
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(buf, n, "%.*g", prec, v);
-    if (strtod(buf, NULL) == v) break;
-  }
-  /* JSON needs a digit after '.', and we want floats to look like floats. */
+  tr_fmt_double(buf, n, v, TR_FMT_SHORTEST);
   if (!strpbrk(buf, ".eEn")) {
     size_t l = strlen(buf);
     if (l + 3 < n) memcpy(buf + l, ".0", 3);
   }
-}
-
-static size_t json_string(const char *s, char *buf, size_t n) {
-  size_t o = 0;
-#define PUT(ch)               \
-  do {                        \
-    if (o + 1 < n) buf[o] = (ch); \
-    o++;                      \
-  } while (0)
-  PUT('"');
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') {
-      PUT('\\');
-      PUT((char)*p);
-    } else if (*p < 0x20) {
-      char esc[8];
-      snprintf(esc, sizeof esc, "\\u%04x", *p);
-      for (char *e = esc; *e; e++) PUT(*e);
-    } else
-      PUT((char)*p);
-  }
-  PUT('"');
-#undef PUT
-  if (n) buf[o < n ? o : n - 1] = '\0';
-  return o;
 }
 
 int tr_config_value_text(const TrConfig *c, const TrKey *k, int json, char *buf, size_t n) {
@@ -580,7 +552,7 @@ int tr_config_value_text(const TrConfig *c, const TrKey *k, int json, char *buf,
     case TR_KEY_FLOAT: fmt_double(*(const double *)base, a, sizeof a); return snprintf(buf, n, "%s", a);
     case TR_KEY_BOOL: return snprintf(buf, n, "%s", *(const int *)base ? "true" : "false");
     case TR_KEY_STR:
-      if (json) return (int)json_string(base, buf, n);
+      if (json) return (int)tr_json_quote(buf, n, base, 0);
       return snprintf(buf, n, "%s", base);
     case TR_KEY_ENUM: {
       int idx = *(const int *)base;
