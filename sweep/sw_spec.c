@@ -436,11 +436,15 @@ static int num_arg(const char *f, const char *pname, const char *arg, const TrYa
   return tr_yaml_double(v, f, key, out, err);
 }
 
-static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const TrYamlNode *v,
-                       TrErr *err) {
-  const char *f = S->path, *pn = key->name;
+/* The nodes of one parameter's mapping, NULL where a key is absent. */
+typedef struct ParamArgs {
+  const TrYamlNode *value, *values, *probs, *dist, *mn, *mx, *q, *mu, *sigma;
+} ParamArgs;
+
+/* The parameter's mapping: no unknown key; its argument nodes into A. */
+static int param_args_get(const SwSpec *S, const char *pn, const TrYamlNode *v, ParamArgs *A, TrErr *err) {
+  const char *f = S->path;
   char b[160];
-  int rc;
   if (v->kind != TR_YAML_MAP)
     return errat(err, f, v,
                  "parameter '%s': expected a mapping with value, values or distribution, got %s", pn,
@@ -451,19 +455,21 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
                    "probabilities, distribution, min, max, q, mu, sigma, parameters",
                    pn, v->keys[i]->str, dym(b, sizeof b, tr_closest(v->keys[i]->str, param_keys)));
     }
-  const TrYamlNode *value = tr_yaml_get(v, "value"), *values = tr_yaml_get(v, "values"),
-                   *probs = tr_yaml_get(v, "probabilities"), *dist = tr_yaml_get(v, "distribution"),
-                   *mn = tr_yaml_get(v, "min"), *mx = tr_yaml_get(v, "max"), *q = tr_yaml_get(v, "q"),
-                   *mu = tr_yaml_get(v, "mu"), *sigma = tr_yaml_get(v, "sigma");
-  SwParam P;
-  memset(&P, 0, sizeof P);
-  P.key = key;
-  P.line = kn->line;
-  P.col = kn->col;
-  P.sigma = 1;
-  if (dist) {
+  *A = (ParamArgs){tr_yaml_get(v, "value"), tr_yaml_get(v, "values"), tr_yaml_get(v, "probabilities"),
+                   tr_yaml_get(v, "distribution"), tr_yaml_get(v, "min"), tr_yaml_get(v, "max"),
+                   tr_yaml_get(v, "q"), tr_yaml_get(v, "mu"), tr_yaml_get(v, "sigma")};
+  return TR_OK;
+}
+
+/* The distribution: named, or implied by the arguments given (W&B's rules). */
+static int param_dist_choose(SwSpec *S, const char *pn, const TrYamlNode *kn, const ParamArgs *A, SwDist *out,
+                             TrErr *err) {
+  const char *f = S->path;
+  char b[160];
+  int rc;
+  if (A->dist) {
     const char *s = NULL;
-    if ((rc = want_string(f, "distribution", dist, &s, err))) return rc;
+    if ((rc = want_string(f, "distribution", A->dist, &s, err))) return rc;
     int d = -1;
     for (int i = 0; dist_names[i]; i++)
       if (strcmp(s, dist_names[i]) == 0) d = i;
@@ -471,189 +477,224 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
     if (d < 0) {
       if (!strcmp(s, "beta") || !strcmp(s, "q_beta") || !strcmp(s, "inv_log_uniform") ||
           !strcmp(s, "inv_log_uniform_values"))
-        return errat(err, f, dist, "parameter '%s': distribution '%s' is not supported", pn, s);
-      return errat(err, f, dist, "parameter '%s': unknown distribution '%s'%s", pn, s,
+        return errat(err, f, A->dist, "parameter '%s': distribution '%s' is not supported", pn, s);
+      return errat(err, f, A->dist, "parameter '%s': unknown distribution '%s'%s", pn, s,
                    dym(b, sizeof b, tr_closest(s, dist_names)));
     }
-    P.dist = (SwDist)d;
-  } else if (value) {
-    P.dist = SW_DIST_CONSTANT;
-  } else if (values) {
-    P.dist = SW_DIST_CATEGORICAL;
-  } else if (mn && mx) {
+    *out = (SwDist)d;
+  } else if (A->value) {
+    *out = SW_DIST_CONSTANT;
+  } else if (A->values) {
+    *out = SW_DIST_CATEGORICAL;
+  } else if (A->mn && A->mx) {
     /* W&B: integer bounds mean int_uniform, otherwise uniform. */
     int64_t a, c;
-    int ints = mn->kind == TR_YAML_SCALAR && mx->kind == TR_YAML_SCALAR && mn->plain && mx->plain &&
-               tr_parse_int64(mn->str, &a) == 0 && tr_parse_int64(mx->str, &c) == 0;
-    P.dist = ints ? SW_DIST_INT_UNIFORM : SW_DIST_UNIFORM;
-  } else if (mu || sigma) {
-    P.dist = SW_DIST_NORMAL;
+    int ints = A->mn->kind == TR_YAML_SCALAR && A->mx->kind == TR_YAML_SCALAR && A->mn->plain && A->mx->plain &&
+               tr_parse_int64(A->mn->str, &a) == 0 && tr_parse_int64(A->mx->str, &c) == 0;
+    *out = ints ? SW_DIST_INT_UNIFORM : SW_DIST_UNIFORM;
+  } else if (A->mu || A->sigma) {
+    *out = SW_DIST_NORMAL;
     if ((rc = notice(S, kn, "notice: parameter '%s': mu/sigma without distribution taken as normal "
                             "(W&B needs `distribution: normal`)", pn)))
       return tr_err_set(err, rc, "out of memory");
-  } else if (mn || mx) {
-    return errat(err, f, mn ? mn : mx, "parameter '%s': '%s' needs '%s' too", pn, mn ? "min" : "max",
-                 mn ? "max" : "min");
+  } else if (A->mn || A->mx) {
+    return errat(err, f, A->mn ? A->mn : A->mx, "parameter '%s': '%s' needs '%s' too", pn, A->mn ? "min" : "max",
+                 A->mn ? "max" : "min");
   } else {
     return errat(err, f, kn, "parameter '%s': needs value, values, or a distribution with its arguments", pn);
   }
-  /* W&B's schema: each distribution takes exactly its own arguments. */
+  return TR_OK;
+}
+
+/* W&B's schema: each distribution takes exactly its own arguments, all of them, on a key it fits. */
+static int param_args_check(const SwSpec *S, const TrKey *key, const TrYamlNode *kn, const TrYamlNode *v,
+                            const ParamArgs *A, SwDist d, TrErr *err) {
+  const char *f = S->path, *pn = key->name;
   for (int i = 0; i < v->n; i++) {
     const char *k = v->keys[i]->str;
     int ok = !strcmp(k, "distribution") ||
-             (P.dist == SW_DIST_CONSTANT && !strcmp(k, "value")) ||
-             (P.dist == SW_DIST_CATEGORICAL && (!strcmp(k, "values") || !strcmp(k, "probabilities"))) ||
-             (dist_is_minmax(P.dist) && (!strcmp(k, "min") || !strcmp(k, "max"))) ||
-             (dist_is_musigma(P.dist) && (!strcmp(k, "mu") || !strcmp(k, "sigma"))) ||
-             (dist_is_q(P.dist) && !strcmp(k, "q"));
+             (d == SW_DIST_CONSTANT && !strcmp(k, "value")) ||
+             (d == SW_DIST_CATEGORICAL && (!strcmp(k, "values") || !strcmp(k, "probabilities"))) ||
+             (dist_is_minmax(d) && (!strcmp(k, "min") || !strcmp(k, "max"))) ||
+             (dist_is_musigma(d) && (!strcmp(k, "mu") || !strcmp(k, "sigma"))) ||
+             (dist_is_q(d) && !strcmp(k, "q"));
     if (!ok)
       return errat(err, f, v->keys[i], "parameter '%s': '%s' does not apply to distribution '%s'", pn, k,
-                   sw_dist_name(P.dist));
+                   sw_dist_name(d));
   }
-  if (P.dist == SW_DIST_CONSTANT && !value)
+  if (d == SW_DIST_CONSTANT && !A->value)
     return errat(err, f, kn, "parameter '%s': distribution constant needs 'value'", pn);
-  if (P.dist == SW_DIST_CATEGORICAL && !values)
+  if (d == SW_DIST_CATEGORICAL && !A->values)
     return errat(err, f, kn, "parameter '%s': distribution categorical needs 'values'", pn);
-  if (dist_is_minmax(P.dist) && (!mn || !mx))
-    return errat(err, f, kn, "parameter '%s': distribution %s needs '%s'", pn, sw_dist_name(P.dist),
-                 mn ? "max" : "min");
-  if (P.dist != SW_DIST_CONSTANT && P.dist != SW_DIST_CATEGORICAL && !key_is_numeric(key))
-    return errat(err, f, dist ? dist : kn, "parameter '%s': distribution %s needs a numeric key; '%s' "
-                 "takes %s: use values", pn, sw_dist_name(P.dist), pn,
+  if (dist_is_minmax(d) && (!A->mn || !A->mx))
+    return errat(err, f, kn, "parameter '%s': distribution %s needs '%s'", pn, sw_dist_name(d),
+                 A->mn ? "max" : "min");
+  if (d != SW_DIST_CONSTANT && d != SW_DIST_CATEGORICAL && !key_is_numeric(key))
+    return errat(err, f, A->dist ? A->dist : kn, "parameter '%s': distribution %s needs a numeric key; '%s' "
+                 "takes %s: use values", pn, sw_dist_name(d), pn,
                  key->type == TR_KEY_ENUM ? key->choices : "a non-number");
+  return TR_OK;
+}
 
-  /* Values: each must be a valid value of the key (judged on a scratch copy of the base). */
-  if (P.dist == SW_DIST_CONSTANT || P.dist == SW_DIST_CATEGORICAL) {
-    const TrYamlNode *const *items = &value;
-    int n = 1;
-    if (P.dist == SW_DIST_CATEGORICAL) {
-      if (values->kind != TR_YAML_SEQ)
-        return errat(err, f, values, "parameter '%s': values: expected a list, got %s", pn,
-                     tr_yaml_kind_name(values->kind));
-      if (values->n == 0) return errat(err, f, values, "parameter '%s': values is empty", pn);
-      items = (const TrYamlNode *const *)values->items;
-      n = values->n;
-    }
-    P.values = malloc((size_t)n * sizeof *P.values);
-    if (!P.values) return tr_err_set(err, TR_ENOMEM, "out of memory");
-    P.n_values = n;
-    for (int i = 0; i < n; i++) {
-      TrConfig tmp = S->base;
-      if (key_is_path(key) && items[i]->kind == TR_YAML_SCALAR && !tr_yaml_is_null(items[i])) {
-        /* The spec owns its tree: the value becomes the resolved path every trial uses. */
-        TrYamlNode *node = (TrYamlNode *)items[i];
-        char *r = resolve_key(S, node->str);
-        if (!r) {
-          rc = tr_err_set(err, TR_ENOMEM, "out of memory");
-          goto fail;
-        }
-        free(node->str);
-        node->str = r;
-      }
-      P.values[i] = items[i];
-      if ((rc = tr_config_set_node(&tmp, key, items[i], f, err))) goto fail;
-    }
-    P.n_grid = (uint64_t)n;
-    if (probs) {
-      if (probs->kind != TR_YAML_SEQ) {
-        rc = errat(err, f, probs, "parameter '%s': probabilities: expected a list, got %s", pn,
-                   tr_yaml_kind_name(probs->kind));
-        goto fail;
-      }
-      if (probs->n != n) {
-        rc = errat(err, f, probs, "parameter '%s': %d probabilities for %d values", pn, probs->n, n);
-        goto fail;
-      }
-      if (!(P.probs = malloc((size_t)n * sizeof *P.probs))) {
-        rc = tr_err_set(err, TR_ENOMEM, "out of memory");
-        goto fail;
-      }
-      double sum = 0;
-      for (int i = 0; i < n; i++) {
-        if ((rc = num_arg(f, pn, "probabilities", probs->items[i], &P.probs[i], err))) goto fail;
-        if (P.probs[i] < 0) {
-          rc = errat(err, f, probs->items[i], "parameter '%s': probability %g is negative", pn, P.probs[i]);
-          goto fail;
-        }
-        sum += P.probs[i];
-      }
-      if (fabs(sum - 1.0) > 1e-6) {
-        rc = errat(err, f, probs, "parameter '%s': probabilities sum to %.9g, not 1", pn, sum);
-        goto fail;
-      }
-      if (S->method == SW_METHOD_GRID &&
-          (rc = notice(S, probs, "notice: parameter '%s': probabilities are ignored by grid search", pn))) {
-        rc = tr_err_set(err, rc, "out of memory");
-        goto fail;
-      }
-    }
-  } else {
-    if (mn && (rc = num_arg(f, pn, "min", mn, &P.min, err))) return rc;
-    if (mx && (rc = num_arg(f, pn, "max", mx, &P.max, err))) return rc;
-    if (mu && (rc = num_arg(f, pn, "mu", mu, &P.mu, err))) return rc;
-    if (sigma && (rc = num_arg(f, pn, "sigma", sigma, &P.sigma, err))) return rc;
-    if (dist_is_q(P.dist)) {
-      P.q = 1;
-      if (q && (rc = num_arg(f, pn, "q", q, &P.q, err))) return rc;
-      if (!(P.q > 0)) return errat(err, f, q, "parameter '%s': q must be > 0, got %g", pn, P.q);
-    }
-    if (P.dist == SW_DIST_INT_UNIFORM) {
-      if ((rc = tr_yaml_int64(mn, f, "min", &P.imin, err)) ||
-          (rc = tr_yaml_int64(mx, f, "max", &P.imax, err)))
-        return tr_err_prefix(err, "parameter '%s': int_uniform bounds must be integers", pn);
-    }
-    if (dist_is_minmax(P.dist) && P.min > P.max)
-      return errat(err, f, mn, "parameter '%s': min %g > max %g", pn, P.min, P.max);
-    if (sigma && P.sigma < 0) return errat(err, f, sigma, "parameter '%s': sigma %g < 0", pn, P.sigma);
-    if ((P.dist == SW_DIST_LOG_UNIFORM_VALUES || P.dist == SW_DIST_Q_LOG_UNIFORM_VALUES) && !(P.min > 0))
-      return errat(err, f, mn, "parameter '%s': %s needs min > 0, got %g", pn, sw_dist_name(P.dist), P.min);
-    if (P.dist == SW_DIST_LOG_UNIFORM || P.dist == SW_DIST_Q_LOG_UNIFORM) {
-      if (P.max > 700)
-        return errat(err, f, mx, "parameter '%s': %s bounds are natural-log exponents; exp(%g) overflows",
-                     pn, sw_dist_name(P.dist), P.max);
-      if ((P.min > 0 && P.max < 1) || P.max > 20)
-        if ((rc = notice(S, kn, "warning: parameter '%s': %s bounds are exponents (values from exp(%g) "
-                                "to exp(%g)); for bounds given as values use log_uniform_values",
-                         pn, sw_dist_name(P.dist), P.min, P.max)))
-          return tr_err_set(err, rc, "out of memory");
-    }
-    if ((P.dist == SW_DIST_LOG_NORMAL || P.dist == SW_DIST_Q_LOG_NORMAL) && P.mu + 10 * P.sigma > 700)
-      return errat(err, f, mu ? mu : sigma, "parameter '%s': %s with mu %g, sigma %g overflows", pn,
-                   sw_dist_name(P.dist), P.mu, P.sigma);
-    if (key_is_int(key)) {
-      int ok = P.dist == SW_DIST_INT_UNIFORM || (dist_is_q(P.dist) && is_integral(P.q));
-      if (!ok)
-        return errat(err, f, q && dist_is_q(P.dist) ? q : (dist ? dist : kn),
-                     "parameter '%s' is an integer key: %s gives fractions; use int_uniform or a q_ "
-                     "distribution with an integer q", pn, sw_dist_name(P.dist));
-    }
-    /* Ranges the key cannot take are caught now rather than on some random draw. */
-    if (dist_is_minmax(P.dist) && key->min < key->max) {
-      double lo = P.min, hi = P.max;
-      if (P.dist == SW_DIST_LOG_UNIFORM || P.dist == SW_DIST_Q_LOG_UNIFORM) lo = exp(lo), hi = exp(hi);
-      if (lo < key->min || hi > key->max)
-        return errat(err, f, lo < key->min ? mn : mx, "parameter '%s': range [%g, %g] leaves the key's "
-                     "range [%g, %g]", pn, lo, hi, key->min, key->max);
-    }
-    /* Grid points of the discrete numeric distributions. */
-    if (P.dist == SW_DIST_INT_UNIFORM) {
-      uint64_t span = (uint64_t)P.imax - (uint64_t)P.imin;
-      P.n_grid = span == UINT64_MAX ? UINT64_MAX : span + 1;
-    } else if (P.dist == SW_DIST_Q_UNIFORM) {
-      /* As sampled: round(x / q) * q for x in [min, max]. */
-      double k0 = round(P.min / P.q), k1 = round(P.max / P.q);
-      if (fabs(k0) > 9e15 || fabs(k1) > 9e15)
-        return errat(err, f, q ? q : kn, "parameter '%s': q %g is too small for [%g, %g]", pn, P.q,
-                     P.min, P.max);
-      P.imin = (int64_t)k0;
-      P.imax = (int64_t)k1;
-      P.n_grid = (uint64_t)(P.imax - P.imin) + 1;
-    }
+/* Categorical probabilities: one per value, none negative, summing to 1. */
+static int param_probs_parse(SwSpec *S, SwParam *P, const TrYamlNode *probs, TrErr *err) {
+  const char *f = S->path, *pn = P->key->name;
+  int rc, n = P->n_values;
+  if (probs->kind != TR_YAML_SEQ)
+    return errat(err, f, probs, "parameter '%s': probabilities: expected a list, got %s", pn,
+                 tr_yaml_kind_name(probs->kind));
+  if (probs->n != n) return errat(err, f, probs, "parameter '%s': %d probabilities for %d values", pn, probs->n, n);
+  if (!(P->probs = malloc((size_t)n * sizeof *P->probs))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  double sum = 0;
+  for (int i = 0; i < n; i++) {
+    if ((rc = num_arg(f, pn, "probabilities", probs->items[i], &P->probs[i], err))) return rc;
+    if (P->probs[i] < 0)
+      return errat(err, f, probs->items[i], "parameter '%s': probability %g is negative", pn, P->probs[i]);
+    sum += P->probs[i];
   }
-  if (S->method == SW_METHOD_GRID && P.n_grid == 0)
-    return errat(err, f, dist ? dist : kn, "parameter '%s': grid search needs discrete values, and "
-                 "distribution %s is continuous (use values, int_uniform or q_uniform, or method: random)",
-                 pn, sw_dist_name(P.dist));
+  if (fabs(sum - 1.0) > 1e-6) return errat(err, f, probs, "parameter '%s': probabilities sum to %.9g, not 1", pn, sum);
+  if (S->method == SW_METHOD_GRID &&
+      (rc = notice(S, probs, "notice: parameter '%s': probabilities are ignored by grid search", pn)))
+    return tr_err_set(err, rc, "out of memory");
+  return TR_OK;
+}
+
+/* Constant and categorical: each value must be a valid value of the key (judged on a
+** scratch copy of the base). P->values and P->probs are P's even on failure. */
+static int param_values_parse(SwSpec *S, SwParam *P, const ParamArgs *A, TrErr *err) {
+  const char *f = S->path, *pn = P->key->name;
+  const TrYamlNode *const *items = &A->value;
+  int rc, n = 1;
+  if (P->dist == SW_DIST_CATEGORICAL) {
+    if (A->values->kind != TR_YAML_SEQ)
+      return errat(err, f, A->values, "parameter '%s': values: expected a list, got %s", pn,
+                   tr_yaml_kind_name(A->values->kind));
+    if (A->values->n == 0) return errat(err, f, A->values, "parameter '%s': values is empty", pn);
+    items = (const TrYamlNode *const *)A->values->items;
+    n = A->values->n;
+  }
+  P->values = malloc((size_t)n * sizeof *P->values);
+  if (!P->values) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  P->n_values = n;
+  for (int i = 0; i < n; i++) {
+    TrConfig tmp = S->base;
+    if (key_is_path(P->key) && items[i]->kind == TR_YAML_SCALAR && !tr_yaml_is_null(items[i])) {
+      /* The spec owns its tree: the value becomes the resolved path every trial uses. */
+      TrYamlNode *node = (TrYamlNode *)items[i];
+      char *r = resolve_key(S, node->str);
+      if (!r) return tr_err_set(err, TR_ENOMEM, "out of memory");
+      free(node->str);
+      node->str = r;
+    }
+    P->values[i] = items[i];
+    if ((rc = tr_config_set_node(&tmp, P->key, items[i], f, err))) return rc;
+  }
+  P->n_grid = (uint64_t)n;
+  return A->probs ? param_probs_parse(S, P, A->probs, err) : TR_OK;
+}
+
+/* The numeric arguments of a min/max or mu/sigma distribution, read and checked. */
+static int param_range_args(SwSpec *S, SwParam *P, const TrYamlNode *kn, const ParamArgs *A, TrErr *err) {
+  const char *f = S->path, *pn = P->key->name;
+  int rc;
+  if (A->mn && (rc = num_arg(f, pn, "min", A->mn, &P->min, err))) return rc;
+  if (A->mx && (rc = num_arg(f, pn, "max", A->mx, &P->max, err))) return rc;
+  if (A->mu && (rc = num_arg(f, pn, "mu", A->mu, &P->mu, err))) return rc;
+  if (A->sigma && (rc = num_arg(f, pn, "sigma", A->sigma, &P->sigma, err))) return rc;
+  if (dist_is_q(P->dist)) {
+    P->q = 1;
+    if (A->q && (rc = num_arg(f, pn, "q", A->q, &P->q, err))) return rc;
+    if (!(P->q > 0)) return errat(err, f, A->q, "parameter '%s': q must be > 0, got %g", pn, P->q);
+  }
+  if (P->dist == SW_DIST_INT_UNIFORM) {
+    if ((rc = tr_yaml_int64(A->mn, f, "min", &P->imin, err)) || (rc = tr_yaml_int64(A->mx, f, "max", &P->imax, err)))
+      return tr_err_prefix(err, "parameter '%s': int_uniform bounds must be integers", pn);
+  }
+  if (dist_is_minmax(P->dist) && P->min > P->max)
+    return errat(err, f, A->mn, "parameter '%s': min %g > max %g", pn, P->min, P->max);
+  if (A->sigma && P->sigma < 0) return errat(err, f, A->sigma, "parameter '%s': sigma %g < 0", pn, P->sigma);
+  if ((P->dist == SW_DIST_LOG_UNIFORM_VALUES || P->dist == SW_DIST_Q_LOG_UNIFORM_VALUES) && !(P->min > 0))
+    return errat(err, f, A->mn, "parameter '%s': %s needs min > 0, got %g", pn, sw_dist_name(P->dist), P->min);
+  if (P->dist == SW_DIST_LOG_UNIFORM || P->dist == SW_DIST_Q_LOG_UNIFORM) {
+    if (P->max > 700)
+      return errat(err, f, A->mx, "parameter '%s': %s bounds are natural-log exponents; exp(%g) overflows",
+                   pn, sw_dist_name(P->dist), P->max);
+    if ((P->min > 0 && P->max < 1) || P->max > 20)
+      if ((rc = notice(S, kn, "warning: parameter '%s': %s bounds are exponents (values from exp(%g) "
+                              "to exp(%g)); for bounds given as values use log_uniform_values",
+                       pn, sw_dist_name(P->dist), P->min, P->max)))
+        return tr_err_set(err, rc, "out of memory");
+  }
+  if ((P->dist == SW_DIST_LOG_NORMAL || P->dist == SW_DIST_Q_LOG_NORMAL) && P->mu + 10 * P->sigma > 700)
+    return errat(err, f, A->mu ? A->mu : A->sigma, "parameter '%s': %s with mu %g, sigma %g overflows", pn,
+                 sw_dist_name(P->dist), P->mu, P->sigma);
+  return TR_OK;
+}
+
+/* A numeric distribution: its arguments, that the key can take what it draws, its grid points. */
+static int param_range_parse(SwSpec *S, SwParam *P, const TrYamlNode *kn, const ParamArgs *A, TrErr *err) {
+  const char *f = S->path, *pn = P->key->name;
+  const TrKey *key = P->key;
+  int rc;
+  if ((rc = param_range_args(S, P, kn, A, err))) return rc;
+  if (key_is_int(key)) {
+    int ok = P->dist == SW_DIST_INT_UNIFORM || (dist_is_q(P->dist) && is_integral(P->q));
+    if (!ok)
+      return errat(err, f, A->q && dist_is_q(P->dist) ? A->q : (A->dist ? A->dist : kn),
+                   "parameter '%s' is an integer key: %s gives fractions; use int_uniform or a q_ "
+                   "distribution with an integer q", pn, sw_dist_name(P->dist));
+  }
+  /* Ranges the key cannot take are caught now rather than on some random draw. */
+  if (dist_is_minmax(P->dist) && key->min < key->max) {
+    double lo = P->min, hi = P->max;
+    if (P->dist == SW_DIST_LOG_UNIFORM || P->dist == SW_DIST_Q_LOG_UNIFORM) lo = exp(lo), hi = exp(hi);
+    if (lo < key->min || hi > key->max)
+      return errat(err, f, lo < key->min ? A->mn : A->mx, "parameter '%s': range [%g, %g] leaves the key's "
+                   "range [%g, %g]", pn, lo, hi, key->min, key->max);
+  }
+  /* Grid points of the discrete numeric distributions. */
+  if (P->dist == SW_DIST_INT_UNIFORM) {
+    uint64_t span = (uint64_t)P->imax - (uint64_t)P->imin;
+    P->n_grid = span == UINT64_MAX ? UINT64_MAX : span + 1;
+  } else if (P->dist == SW_DIST_Q_UNIFORM) {
+    /* As sampled: round(x / q) * q for x in [min, max]. */
+    double k0 = round(P->min / P->q), k1 = round(P->max / P->q);
+    if (fabs(k0) > 9e15 || fabs(k1) > 9e15)
+      return errat(err, f, A->q ? A->q : kn, "parameter '%s': q %g is too small for [%g, %g]", pn, P->q,
+                   P->min, P->max);
+    P->imin = (int64_t)k0;
+    P->imax = (int64_t)k1;
+    P->n_grid = (uint64_t)(P->imax - P->imin) + 1;
+  }
+  return TR_OK;
+}
+
+/* One parameter: choose the distribution, check its arguments, parse values or range, append. */
+static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const TrYamlNode *v,
+                       TrErr *err) {
+  const char *f = S->path, *pn = key->name;
+  ParamArgs A = {0};
+  SwParam P;
+  int rc;
+  if ((rc = param_args_get(S, pn, v, &A, err))) return rc;
+  memset(&P, 0, sizeof P);
+  P.key = key;
+  P.line = kn->line;
+  P.col = kn->col;
+  P.sigma = 1;
+  if ((rc = param_dist_choose(S, pn, kn, &A, &P.dist, err))) return rc;
+  if ((rc = param_args_check(S, key, kn, v, &A, P.dist, err))) return rc;
+  if (P.dist == SW_DIST_CONSTANT || P.dist == SW_DIST_CATEGORICAL)
+    rc = param_values_parse(S, &P, &A, err);
+  else
+    rc = param_range_parse(S, &P, kn, &A, err);
+  if (rc) goto fail;
+  if (S->method == SW_METHOD_GRID && P.n_grid == 0) {
+    rc = errat(err, f, A.dist ? A.dist : kn, "parameter '%s': grid search needs discrete values, and "
+               "distribution %s is continuous (use values, int_uniform or q_uniform, or method: random)",
+               pn, sw_dist_name(P.dist));
+    goto fail;
+  }
   if (S->n_params == S->cap_params) {
     size_t cap = S->cap_params ? 2 * S->cap_params : 8;
     SwParam *p = realloc(S->params, cap * sizeof *p);
