@@ -791,9 +791,9 @@ static int read_text(const char *path, char **out, TrErr *err) {
   return TR_OK;
 }
 
-static int spec_parse(SwSpec *S, TrErr *err) {
+/* The root: a mapping of known keys (W&B's own are noted and ignored). */
+static int spec_root_check(SwSpec *S, const TrYamlNode *root, TrErr *err) {
   const char *f = S->path;
-  const TrYamlNode *root = S->doc->root;
   int rc;
   if (!root) return tr_err_set(err, TR_EINVAL, "%s:1:1: empty spec (expected a mapping with method and parameters)", f);
   if (root->kind != TR_YAML_MAP)
@@ -807,20 +807,15 @@ static int spec_parse(SwSpec *S, TrErr *err) {
       if ((rc = notice(S, k, "notice: '%s' is a W&B key with no meaning for hpsweep: ignored", k->str)))
         return tr_err_set(err, rc, "out of memory");
   }
+  return TR_OK;
+}
+
+/* method: grid or random. */
+static int spec_method(SwSpec *S, const TrYamlNode *root, TrErr *err) {
+  const char *f = S->path, *s = NULL;
   const TrYamlNode *v;
-  const char *s = NULL;
   char b[160];
-  if ((v = tr_yaml_get(root, "hpsweep")) && (rc = parse_hpsweep(S, v, err))) return rc;
-  if ((v = tr_yaml_get(root, "name"))) {
-    if ((rc = want_string(f, "name", v, &s, err))) return rc;
-    free(S->name);
-    if (!(S->name = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
-  }
-  if ((v = tr_yaml_get(root, "description"))) {
-    if ((rc = want_string(f, "description", v, &s, err))) return rc;
-    free(S->description);
-    if (!(S->description = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
-  }
+  int rc;
   if (!(v = tr_yaml_get(root, "method"))) return errat(err, f, root, "missing 'method' (grid or random)");
   if ((rc = want_string(f, "method", v, &s, err))) return rc;
   if (!strcmp(s, "grid"))
@@ -834,6 +829,84 @@ static int spec_parse(SwSpec *S, TrErr *err) {
     return errat(err, f, v, "unknown method '%s' (expected grid or random)%s", s,
                  dym(b, sizeof b, tr_closest(s, methods)));
   }
+  return TR_OK;
+}
+
+/* A grid's configurations: the overflow-checked product of the grid points, within run_cap
+** and the sanity limit (pk: the parameters key, cap: run_cap's node or NULL). */
+static int spec_count_grid(SwSpec *S, const TrYamlNode *pk, const TrYamlNode *cap, uint64_t seeds,
+                           uint64_t *out, TrErr *err) {
+  const char *f = S->path;
+  uint64_t configs = 1;
+  for (size_t i = 0; i < S->n_params; i++) {
+    uint64_t g = S->params[i].n_grid;
+    if (configs > UINT64_MAX / g) return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters)", S->n_params);
+    configs *= g;
+  }
+  if (configs > UINT64_MAX / seeds)
+    return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters, %llu seeds)", S->n_params,
+                 (unsigned long long)seeds);
+  uint64_t trials = configs * seeds;
+  if (S->run_cap && trials > (uint64_t)S->run_cap)
+    return errat(err, f, cap, "grid has %llu trials (%llu configurations x %llu seeds), more than "
+                 "run_cap %lld", (unsigned long long)trials, (unsigned long long)configs,
+                 (unsigned long long)seeds, (long long)S->run_cap);
+  if (trials > SW_MAX_TRIALS)
+    return errat(err, f, pk, "grid has %llu trials, more than the limit of %d", (unsigned long long)trials,
+                 SW_MAX_TRIALS);
+  *out = configs;
+  return TR_OK;
+}
+
+/* A random search's configurations: run_cap / seeds, or the default count. */
+static int spec_count_random(SwSpec *S, const TrYamlNode *root, const TrYamlNode *cap, uint64_t seeds,
+                             uint64_t *out, TrErr *err) {
+  const char *f = S->path;
+  int rc;
+  if (!S->run_cap) {
+    *out = SW_DEFAULT_RANDOM_CONFIGS;
+    if (*out * seeds > SW_MAX_TRIALS)
+      return errat(err, f, root, "%llu configurations x %llu seeds is more than the limit of %d trials",
+                   (unsigned long long)*out, (unsigned long long)seeds, SW_MAX_TRIALS);
+    if ((rc = notice(S, root, "notice: random search without run_cap: sampling %d configurations",
+                     SW_DEFAULT_RANDOM_CONFIGS)))
+      return tr_err_set(err, rc, "out of memory");
+    return TR_OK;
+  }
+  if ((uint64_t)S->run_cap < seeds)
+    return errat(err, f, cap, "run_cap %lld is smaller than the %llu seeds of one configuration",
+                 (long long)S->run_cap, (unsigned long long)seeds);
+  if ((uint64_t)S->run_cap > SW_MAX_TRIALS)
+    return errat(err, f, cap, "run_cap %lld is more than the limit of %d trials", (long long)S->run_cap,
+                 SW_MAX_TRIALS);
+  uint64_t configs = *out = (uint64_t)S->run_cap / seeds;
+  if ((uint64_t)S->run_cap % seeds &&
+      (rc = notice(S, cap, "notice: run_cap %lld with %llu seeds: %llu configurations x %llu seeds = %llu trials",
+                   (long long)S->run_cap, (unsigned long long)seeds, (unsigned long long)configs,
+                   (unsigned long long)seeds, (unsigned long long)(configs * seeds))))
+    return tr_err_set(err, rc, "out of memory");
+  return TR_OK;
+}
+
+static int spec_parse(SwSpec *S, TrErr *err) {
+  const char *f = S->path;
+  const TrYamlNode *root = S->doc->root;
+  int rc;
+  if ((rc = spec_root_check(S, root, err))) return rc;
+  const TrYamlNode *v;
+  const char *s = NULL;
+  if ((v = tr_yaml_get(root, "hpsweep")) && (rc = parse_hpsweep(S, v, err))) return rc;
+  if ((v = tr_yaml_get(root, "name"))) {
+    if ((rc = want_string(f, "name", v, &s, err))) return rc;
+    free(S->name);
+    if (!(S->name = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  if ((v = tr_yaml_get(root, "description"))) {
+    if ((rc = want_string(f, "description", v, &s, err))) return rc;
+    free(S->description);
+    if (!(S->description = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  if ((rc = spec_method(S, root, err))) return rc;
   if ((v = tr_yaml_get(root, "metric"))) {
     if ((rc = parse_metric(S, v, err))) return rc;
   } else if (S->task == SW_TASK_SAMPLE) {
@@ -856,50 +929,12 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   if ((rc = parse_params(S, pv, NULL, 0, err))) return rc;
 
   /* How many trials: overflow-checked product, then run_cap and the sanity limit. */
-  uint64_t seeds = S->n_seeds ? S->n_seeds : 1, configs;
-  if (S->method == SW_METHOD_GRID) {
-    configs = 1;
-    for (size_t i = 0; i < S->n_params; i++) {
-      uint64_t g = S->params[i].n_grid;
-      if (configs > UINT64_MAX / g)
-        return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters)", S->n_params);
-      configs *= g;
-    }
-    if (configs > UINT64_MAX / seeds)
-      return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters, %llu seeds)", S->n_params,
-                   (unsigned long long)seeds);
-    uint64_t trials = configs * seeds;
-    if (S->run_cap && trials > (uint64_t)S->run_cap)
-      return errat(err, f, cap, "grid has %llu trials (%llu configurations x %llu seeds), more than "
-                   "run_cap %lld", (unsigned long long)trials, (unsigned long long)configs,
-                   (unsigned long long)seeds, (long long)S->run_cap);
-    if (trials > SW_MAX_TRIALS)
-      return errat(err, f, pk, "grid has %llu trials, more than the limit of %d", (unsigned long long)trials,
-                   SW_MAX_TRIALS);
-  } else {
-    if (S->run_cap) {
-      if ((uint64_t)S->run_cap < seeds)
-        return errat(err, f, cap, "run_cap %lld is smaller than the %llu seeds of one configuration",
-                     (long long)S->run_cap, (unsigned long long)seeds);
-      if ((uint64_t)S->run_cap > SW_MAX_TRIALS)
-        return errat(err, f, cap, "run_cap %lld is more than the limit of %d trials", (long long)S->run_cap,
-                     SW_MAX_TRIALS);
-      configs = (uint64_t)S->run_cap / seeds;
-      if ((uint64_t)S->run_cap % seeds &&
-          (rc = notice(S, cap, "notice: run_cap %lld with %llu seeds: %llu configurations x %llu seeds = %llu trials",
-                       (long long)S->run_cap, (unsigned long long)seeds, (unsigned long long)configs,
-                       (unsigned long long)seeds, (unsigned long long)(configs * seeds))))
-        return tr_err_set(err, rc, "out of memory");
-    } else {
-      configs = SW_DEFAULT_RANDOM_CONFIGS;
-      if (configs * seeds > SW_MAX_TRIALS)
-        return errat(err, f, root, "%llu configurations x %llu seeds is more than the limit of %d trials",
-                     (unsigned long long)configs, (unsigned long long)seeds, SW_MAX_TRIALS);
-      if ((rc = notice(S, root, "notice: random search without run_cap: sampling %d configurations",
-                       SW_DEFAULT_RANDOM_CONFIGS)))
-        return tr_err_set(err, rc, "out of memory");
-    }
-  }
+  uint64_t seeds = S->n_seeds ? S->n_seeds : 1, configs = 0;
+  if (S->method == SW_METHOD_GRID)
+    rc = spec_count_grid(S, pk, cap, seeds, &configs, err);
+  else
+    rc = spec_count_random(S, root, cap, seeds, &configs, err);
+  if (rc) return rc;
   S->n_configs = (size_t)configs;
   return TR_OK;
 }
