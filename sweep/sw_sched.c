@@ -350,7 +350,7 @@ static int worker_config(const WorkerArgs *a, TrConfig *cfg, char dir[TR_PATH_MA
   ** checkpoint as it stops) never overwrites the file the new owner resumes from. */
   int k = snprintf(dir, TR_PATH_MAX, "%s/%s/%d", c->runs_dir, a->trial->hash_hex, a->cl->attempts);
   if (k < 0 || k >= TR_PATH_MAX || tr_mkdirs(dir) != 0) {
-    char line[TR_PATH_MAX + 64];
+    char line[1280]; /* the clipped path and the errno text */
     snprintf(line, sizeof line, "cannot create run directory %.1100s: %s", dir, strerror(errno));
     worker_on_log(&(Worker){.fd = a->fd}, line);
     return WEXIT_SETUP;
