@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const status_names[RS_STATUS_COUNT] = {
     "pending", "running", "completed", "failed", "diverged", "interrupted"};
@@ -39,9 +38,7 @@ int rs_store_fail(RsStore *st, int code, const char *fmt, ...) {
 
 static double real_now(void *ctx) {
   (void)ctx;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+  return tr_clock_wall();
 }
 
 double rs_store_now(RsStore *st) { return st->now(st->now_ctx); }

@@ -1,6 +1,6 @@
-/* tr_os: the monotonic clock never steps back and measures real time; the CPU clock
-** counts work; mkdir -p makes every missing level and accepts what exists; the umask
-** is read without being changed. */
+/* tr_os: the monotonic clock never steps back and measures real time; the wall clock is
+** unix time; the CPU clock counts work; mkdir -p makes every missing level and accepts
+** what exists; the umask is read without being changed. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +29,14 @@ Test(tr_os, mono_clock_measures_a_sleep) {
   }
   double dt = tr_clock_mono() - t0;
   cr_assert(dt >= 0.049 && dt < 5.0, "slept 50 ms, measured %.6f s", dt);
+}
+
+Test(tr_os, wall_clock_is_unix_time) {
+  time_t before = time(NULL);
+  double w = tr_clock_wall();
+  time_t after = time(NULL);
+  cr_assert(w >= (double)before && w < (double)after + 1, "%.3f not within [%lld, %lld]", w, (long long)before,
+            (long long)after + 1);
 }
 
 Test(tr_os, cpu_clock_counts_work_not_sleep) {

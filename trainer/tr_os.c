@@ -16,6 +16,8 @@ double tr_clock_mono(void) { return clock_seconds(CLOCK_MONOTONIC); }
 
 double tr_clock_cpu(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
+double tr_clock_wall(void) { return clock_seconds(CLOCK_REALTIME); }
+
 int tr_mkdirs(const char *path) {
   char buf[4096];
   size_t n = strlen(path);

@@ -9,6 +9,8 @@
 **   date changes): the only clock for durations, deadlines and rates. Its zero
 **   is arbitrary; only differences mean anything.
 ** - tr_clock_cpu: this process's CPU seconds (all threads), CLOCK_PROCESS_CPUTIME_ID.
+** - tr_clock_wall: unix seconds (CLOCK_REALTIME): for times stored or compared
+**   across processes and hosts (leases, heartbeats), never for durations.
 ** - tr_mkdirs: mkdir -p. Creates PATH and its missing parents with mode
 **   0777 & ~umask; an existing directory is success. 0, or -1 with errno set
 **   (ENAMETOOLONG for paths of 4096 bytes or more).
@@ -22,6 +24,7 @@
 
 double tr_clock_mono(void);
 double tr_clock_cpu(void);
+double tr_clock_wall(void);
 int tr_mkdirs(const char *path);
 mode_t tr_umask_get(void);
 
