@@ -225,6 +225,52 @@ static int dist_is_musigma(SwDist d) {
 static const char *const hps_keys[] = {"base", "seeds", "seed", "workers", "threads_per_trial",
                                        "db", "max_retries", "task", "checkpoint", NULL};
 
+/* hpsweep.base: the trainer config the parameters vary, inline or a file beside the spec. */
+static int parse_base(SwSpec *S, const TrYamlNode *v, TrErr *err) {
+  const char *f = S->path, *s = NULL;
+  int rc;
+  if (v->kind == TR_YAML_MAP) {
+    tr_config_defaults(&S->base);
+    if ((rc = tr_config_apply_yaml(&S->base, v, f, err)) || (rc = resolve_base_paths(S, v, err))) return rc;
+    return TR_OK;
+  }
+  if ((rc = want_string(f, "hpsweep.base", v, &s, err))) return rc;
+  char *p = resolve(S->dir, s);
+  if (!p) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  rc = tr_config_load(&S->base, p, err);
+  free(p);
+  if (rc) {
+    int line = v->line, col = v->col;
+    return tr_err_prefix(err, "%s:%d:%d: hpsweep.base", f, line, col);
+  }
+  return resolve_base_paths(S, v, err);
+}
+
+/* hpsweep.seeds: distinct integers, each a valid value of the seed key. */
+static int parse_seeds(SwSpec *S, const TrYamlNode *v, TrErr *err) {
+  const char *f = S->path;
+  int64_t x;
+  int rc;
+  if (v->kind != TR_YAML_SEQ)
+    return errat(err, f, v, "hpsweep.seeds: expected a list of integers, got %s",
+                 tr_yaml_kind_name(v->kind));
+  if (v->n == 0) return errat(err, f, v, "hpsweep.seeds: the list is empty");
+  if (v->n > SW_MAX_SEEDS)
+    return errat(err, f, v, "hpsweep.seeds: %d seeds, more than the limit of %d", v->n, SW_MAX_SEEDS);
+  const TrKey *sk = tr_config_key_find(sw_spec_seed_key(S));
+  S->seeds = malloc((size_t)v->n * sizeof *S->seeds);
+  if (!S->seeds) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  for (int i = 0; i < v->n; i++) {
+    TrConfig tmp = S->base;
+    if ((rc = tr_yaml_int64(v->items[i], f, "hpsweep.seeds", &x, err))) return rc;
+    if (sk && (rc = tr_config_set_node(&tmp, sk, v->items[i], f, err))) return rc;
+    for (size_t j = 0; j < S->n_seeds; j++)
+      if (S->seeds[j] == x) return errat(err, f, v->items[i], "hpsweep.seeds: seed %lld is listed twice", (long long)x);
+    S->seeds[S->n_seeds++] = x;
+  }
+  return TR_OK;
+}
+
 static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
   const char *f = S->path;
   int rc;
@@ -243,42 +289,8 @@ static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
     else
       return errat(err, f, v, "hpsweep.task: '%s' is not a task (expected train or sample)", s);
   }
-  if ((v = tr_yaml_get(h, "base"))) {
-    if (v->kind == TR_YAML_MAP) {
-      tr_config_defaults(&S->base);
-      if ((rc = tr_config_apply_yaml(&S->base, v, f, err)) || (rc = resolve_base_paths(S, v, err))) return rc;
-    } else {
-      if ((rc = want_string(f, "hpsweep.base", v, &s, err))) return rc;
-      char *p = resolve(S->dir, s);
-      if (!p) return tr_err_set(err, TR_ENOMEM, "out of memory");
-      rc = tr_config_load(&S->base, p, err);
-      free(p);
-      if (rc) {
-        int line = v->line, col = v->col;
-        return tr_err_prefix(err, "%s:%d:%d: hpsweep.base", f, line, col);
-      }
-      if ((rc = resolve_base_paths(S, v, err))) return rc;
-    }
-  }
-  if ((v = tr_yaml_get(h, "seeds"))) {
-    if (v->kind != TR_YAML_SEQ)
-      return errat(err, f, v, "hpsweep.seeds: expected a list of integers, got %s",
-                   tr_yaml_kind_name(v->kind));
-    if (v->n == 0) return errat(err, f, v, "hpsweep.seeds: the list is empty");
-    if (v->n > SW_MAX_SEEDS)
-      return errat(err, f, v, "hpsweep.seeds: %d seeds, more than the limit of %d", v->n, SW_MAX_SEEDS);
-    const TrKey *sk = tr_config_key_find(sw_spec_seed_key(S));
-    S->seeds = malloc((size_t)v->n * sizeof *S->seeds);
-    if (!S->seeds) return tr_err_set(err, TR_ENOMEM, "out of memory");
-    for (int i = 0; i < v->n; i++) {
-      TrConfig tmp = S->base;
-      if ((rc = tr_yaml_int64(v->items[i], f, "hpsweep.seeds", &x, err))) return rc;
-      if (sk && (rc = tr_config_set_node(&tmp, sk, v->items[i], f, err))) return rc;
-      for (size_t j = 0; j < S->n_seeds; j++)
-        if (S->seeds[j] == x) return errat(err, f, v->items[i], "hpsweep.seeds: seed %lld is listed twice", (long long)x);
-      S->seeds[S->n_seeds++] = x;
-    }
-  }
+  if ((v = tr_yaml_get(h, "base")) && (rc = parse_base(S, v, err))) return rc;
+  if ((v = tr_yaml_get(h, "seeds")) && (rc = parse_seeds(S, v, err))) return rc;
   if ((v = tr_yaml_get(h, "seed"))) {
     if ((rc = want_int(f, "hpsweep.seed", v, 0, INT64_MAX, &x, err))) return rc;
     S->seed = (uint64_t)x;
