@@ -64,13 +64,6 @@ static int errat(TrErr *err, const char *file, const TrYamlNode *n, const char *
   return tr_err_set(err, TR_EINVAL, "%s:%d:%d: %s", file, n ? n->line : 1, n ? n->col : 1, msg);
 }
 
-static char *xstrdup(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
-
 static int notice(SwSpec *S, const TrYamlNode *n, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -90,7 +83,7 @@ static int notice(SwSpec *S, const TrYamlNode *n, const char *fmt, ...) {
     S->notices = p;
     S->cap_notices = cap;
   }
-  if (!(S->notices[S->n_notices] = xstrdup(line))) return TR_ENOMEM;
+  if (!(S->notices[S->n_notices] = strdup(line))) return TR_ENOMEM;
   S->n_notices++;
   return TR_OK;
 }
@@ -160,7 +153,7 @@ static int in_list(const char *s, const char *const *names) {
 
 /* Join dir and a relative path (absolute paths are kept). */
 static char *resolve(const char *dir, const char *p) {
-  if (p[0] == '/' || strcmp(dir, ".") == 0) return xstrdup(p);
+  if (p[0] == '/' || strcmp(dir, ".") == 0) return strdup(p);
   size_t n = strlen(dir) + strlen(p) + 2;
   char *r = malloc(n);
   if (r) snprintf(r, n, "%s/%s", dir, p);
@@ -174,7 +167,7 @@ static const char *const path_keys[] = {"data.path", "train.out_dir", NULL};
 static int key_is_path(const TrKey *k) { return in_list(k->name, path_keys); }
 
 /* A path key's text as it goes into configs: "" stays "" (none), else resolved against absdir. */
-static char *resolve_key(const SwSpec *S, const char *p) { return *p ? resolve(S->absdir, p) : xstrdup(""); }
+static char *resolve_key(const SwSpec *S, const char *p) { return *p ? resolve(S->absdir, p) : strdup(""); }
 
 /* Resolve the base config's path keys in place. */
 static int resolve_base_paths(SwSpec *S, const TrYamlNode *at, TrErr *err) {
@@ -362,7 +355,7 @@ static int parse_metric(SwSpec *S, const TrYamlNode *m, TrErr *err) {
   if (!*s) return errat(err, f, v, "metric.name: empty");
   if ((rc = check_metric_name(S, v, s, err))) return rc;
   free(S->metric);
-  if (!(S->metric = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!(S->metric = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   if ((v = tr_yaml_get(m, "goal"))) {
     static const char *const goals[] = {"minimize", "maximize", NULL};
     char b[160];
@@ -911,12 +904,12 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   if ((v = tr_yaml_get(root, "name"))) {
     if ((rc = want_string(f, "name", v, &s, err))) return rc;
     free(S->name);
-    if (!(S->name = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    if (!(S->name = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
   if ((v = tr_yaml_get(root, "description"))) {
     if ((rc = want_string(f, "description", v, &s, err))) return rc;
     free(S->description);
-    if (!(S->description = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    if (!(S->description = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
   if ((rc = spec_method(S, root, err))) return rc;
   if ((v = tr_yaml_get(root, "metric"))) {
@@ -995,7 +988,7 @@ static int check_files(const SwSpec *S, TrErr *err) {
 static char *default_name(const char *path) {
   const char *b = strrchr(path, '/');
   b = b ? b + 1 : path;
-  char *n = xstrdup(b);
+  char *n = strdup(b);
   if (!n) return NULL;
   size_t len = strlen(n);
   if (len > 5 && strcmp(n + len - 5, ".yaml") == 0)
@@ -1016,17 +1009,17 @@ int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
   S->where_line = S->where_col = 1;
   tr_config_defaults(&S->base);
   const char *slash = strrchr(path, '/');
-  S->path = xstrdup(path);
-  S->dir = slash ? malloc((size_t)(slash - path) + 2) : xstrdup(".");
+  S->path = strdup(path);
+  S->dir = slash ? malloc((size_t)(slash - path) + 2) : strdup(".");
   if (S->dir && slash) {
     size_t n = slash == path ? 1 : (size_t)(slash - path);
     memcpy(S->dir, path, n);
     S->dir[n] = '\0';
   }
   S->name = default_name(path);
-  S->description = xstrdup("");
-  S->metric = xstrdup(SW_DEFAULT_METRIC);
-  S->checkpoint = xstrdup("");
+  S->description = strdup("");
+  S->metric = strdup(SW_DEFAULT_METRIC);
+  S->checkpoint = strdup("");
   S->db = S->dir ? resolve(S->dir, "hpsweep.db") : NULL;
   if (!S->path || !S->dir || !S->name || !S->description || !S->metric || !S->checkpoint || !S->db) {
     rc = tr_err_set(err, TR_ENOMEM, "out of memory");
