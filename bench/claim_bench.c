@@ -8,23 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "rs_store.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
-         1e-6 * (double)ru.ru_stime.tv_usec;
-}
+#include "tr_os.h"
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -73,12 +59,12 @@ int main(int argc, char **argv) {
     snprintf(d[i].params, sizeof d[i].params, "{\"optimizer.lr\": %.17g}", 1e-4 * (double)(i + 1));
     defs[i] = (RsTrialDef){(int)i, d[i].hash, config, d[i].params, 1};
   }
-  double t0 = now(), c0 = cpu();
+  double t0 = tr_clock_mono(), c0 = tr_clock_cpu();
   if (rs_trials_insert(st, sweep, (size_t)n, defs, NULL)) return fail(st);
-  double insert_wall = now() - t0, insert_cpu = cpu() - c0;
-  c0 = cpu();
+  double insert_wall = tr_clock_mono() - t0, insert_cpu = tr_clock_cpu() - c0;
+  c0 = tr_clock_cpu();
   for (long i = 0; i < k; i++) {
-    double t = now();
+    double t = tr_clock_mono();
     RsClaim cl;
     RsCounts counts;
     RsTrialResult r = {1.0, 1.0, 2, 2, 128, 0.01, 1e6, NULL, NULL, 0};
@@ -86,9 +72,9 @@ int main(int argc, char **argv) {
     if (rs_trial_finish(st, cl.trial_id, cl.claim_token, RS_COMPLETED, &r)) return fail(st);
     if (rs_sweep_counts(st, sweep, &counts)) return fail(st);
     rs_claim_clear(&cl);
-    wall[i] = now() - t;
+    wall[i] = tr_clock_mono() - t;
   }
-  double per_cpu = (cpu() - c0) / (double)k;
+  double per_cpu = (tr_clock_cpu() - c0) / (double)k;
   qsort(wall, (size_t)k, sizeof *wall, cmp_double);
   printf("{\"trials\": %ld, \"insert_wall_s\": %.3f, \"insert_cpu_s\": %.3f, \"claims\": %ld, "
          "\"per_trial_wall_ms\": %.3f, \"per_trial_cpu_ms\": %.3f}\n",

@@ -11,12 +11,7 @@
 #include <unistd.h>
 
 #include "rs_store.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "tr_os.h"
 
 int main(int argc, char **argv) {
   long steps = argc > 1 ? atol(argv[1]) : 50000;
@@ -51,11 +46,11 @@ int main(int argc, char **argv) {
   close(p[0]);
   RsMetricBuf mb;
   rs_metricbuf_init(&mb, st, cl.trial_id, cl.claim_token, 0, 0);
-  double t0 = now(), last_progress = 0;
+  double t0 = tr_clock_mono(), last_progress = 0;
   static const char *const names[4] = {"train_loss", "lr", "grad_norm", "tokens_per_second"};
   for (long s = 1; s <= steps; s++) {
     for (int i = 0; i < 4; i++)
-      if (rs_metricbuf_add(&mb, s, s * 1024, now() - t0, names[i], 1.0 / (double)s)) {
+      if (rs_metricbuf_add(&mb, s, s * 1024, tr_clock_mono() - t0, names[i], 1.0 / (double)s)) {
         fprintf(stderr, "%s\n", rs_store_errmsg(st));
         return 1;
       }
@@ -63,7 +58,7 @@ int main(int argc, char **argv) {
     int k = snprintf(line, sizeof line, "step %6ld | tokens %9ld | loss %.4f | lr %.3e | norm %.3f | %.0f tok/s\n", s,
                      s * 1024, 2.0, 3e-4, 1.0, 5000.0);
     if (write(p[1], line, (size_t)k) != k) return 1;
-    double t = now();
+    double t = tr_clock_mono();
     if (t - last_progress >= 0.1) {
       k = snprintf(line, sizeof line, "@hps P %ld %ld %.9g %.6g\n", s, steps, 2.0, 5000.0);
       if (write(p[1], line, (size_t)k) != k) return 1;
@@ -71,7 +66,7 @@ int main(int argc, char **argv) {
     }
   }
   rs_metricbuf_flush(&mb);
-  double dt = now() - t0;
+  double dt = tr_clock_mono() - t0;
   close(p[1]);
   printf("%ld logged steps (%ld metric rows) in %.3f s: %.2f us per logged step, %.0f rows/s\n", steps, 4 * steps, dt,
          1e6 * dt / (double)steps, 4.0 * (double)steps / dt);

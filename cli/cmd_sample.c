@@ -8,11 +8,11 @@
 
 #include "cli.h"
 #include "tr_bench.h"
+#include "tr_blas.h"
 #include "tr_config.h"
 #include "tr_model.h"
 #include "tr_sample.h"
 
-void openblas_set_num_threads(int num_threads);
 
 /* Each option that maps to a sample.* key. */
 static const struct {

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "rs_store.h"
 #include "sw_progress.h"
+#include "tr_os.h"
 
 static const char usage[] =
     "usage: hpsweep status [SWEEP] [--db FILE]\n"
@@ -71,9 +71,7 @@ static int show(RsStore *st, const RsSweep *sw, int width) {
   }
   double left = 0, est = 0;
   int nest = 0;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts); /* the store's clock: leases are unix seconds */
-  double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+  double now = tr_clock_wall(); /* the store's clock: leases are unix seconds */
   for (size_t i = 0; i < n; i++) {
     int64_t total = db ? planned_steps(db, run[i].trial_id) : 0;
     v[i] = (SwViewTrial){run[i].trial_id, run[i].attempts, run[i].params, run[i].step < 0 ? 0 : run[i].step, total,

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "rs_stats.h"
+#include "tr_json.h"
 /* The store's RsTrial (a row) and this module's RsTrial (a ranked trial) share a name;
 ** only rs_store_open/close/sqlite are used here. */
 #define RsTrial RsStoreTrial
@@ -1118,38 +1119,11 @@ void rs_csv_field(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-void rs_json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-    switch (*p) {
-      case '"': fputs("\\\"", f); break;
-      case '\\': fputs("\\\\", f); break;
-      case '\n': fputs("\\n", f); break;
-      case '\r': fputs("\\r", f); break;
-      case '\t': fputs("\\t", f); break;
-      default:
-        if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-  }
-  fputc('"', f);
-}
-
-/* Shortest of %.15g..%.17g that reads back to the same double. */
-static void fmt_double(char *buf, size_t n, double v) {
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(buf, n, "%.*g", prec, v);
-    if (strtod(buf, NULL) == v) return;
-  }
-}
+void rs_json_string(FILE *f, const char *s) { tr_json_quote_write(f, s, TR_JSON_SHORT); }
 
 void rs_json_number(FILE *f, double v) {
-  if (!isfinite(v)) {
-    fputs("null", f);
-    return;
-  }
   char b[32];
-  fmt_double(b, sizeof b, v);
+  tr_json_number(b, sizeof b, v, TR_FMT_SHORTEST);
   fputs(b, f);
 }
 
@@ -1226,7 +1200,7 @@ int rs_export(RsDb *db, const RsSweepInfo *sw, RsWhat what, RsFormat fmt, FILE *
           break;
         case SQLITE_FLOAT:
           if (json) rs_json_number(out, sqlite3_column_double(st, c));
-          else fmt_double(nb, sizeof nb, sqlite3_column_double(st, c)), fputs(nb, out);
+          else tr_fmt_double(nb, sizeof nb, sqlite3_column_double(st, c), TR_FMT_SHORTEST), fputs(nb, out);
           break;
         default: {
           const char *s = (const char *)sqlite3_column_text(st, c);

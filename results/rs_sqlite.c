@@ -15,6 +15,7 @@
 */
 #include "rs_backend.h"
 #include "rs_schema.h"
+#include "tr_os.h"
 #include "tr_rng.h"
 
 #include <errno.h>
@@ -111,12 +112,6 @@ static int64_t col_int(sqlite3_stmt *s, int i) {
   return sqlite3_column_type(s, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, i);
 }
 
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int is_busy(int rc) {
   rc &= 0xff;
   return rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_PROTOCOL;
@@ -127,7 +122,7 @@ typedef int (*SqBody)(RsStore *st, void *arg);
 /* Run body inside a transaction of the given kind, re-running it on lock contention. */
 static int sq_txn(RsStore *st, int kind, SqBody body, void *arg) {
   Sq *sq = sq_of(st);
-  double deadline = mono() + RS_BUSY_BUDGET, pause = 0.002;
+  double deadline = tr_clock_mono() + RS_BUSY_BUDGET, pause = 0.002;
   for (;;) {
     int rc = TR_OK;
     sq->last_rc = SQLITE_OK;
@@ -145,7 +140,7 @@ static int sq_txn(RsStore *st, int kind, SqBody body, void *arg) {
       return TR_OK;
     }
     if (rc != TR_EDB || !is_busy(sq->last_rc)) return rc;
-    if (mono() >= deadline)
+    if (tr_clock_mono() >= deadline)
       return rs_store_fail(st, TR_EDB,
                            "database stayed locked for %.0f s (an open write transaction in "
                            "another program, e.g. an sqlite3 shell?)",
@@ -323,7 +318,7 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
   Sq *sq = calloc(1, sizeof *sq);
   if (!sq) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
   sq->sync_full = -1;
-  tr_rng_seed2(&sq->rng, (uint64_t)getpid(), (uint64_t)(mono() * 1e6));
+  tr_rng_seed2(&sq->rng, (uint64_t)getpid(), (uint64_t)(tr_clock_mono() * 1e6));
   st->impl = sq;
   st->ops = &sq_ops;
   int oflags = flags == RS_OPEN_READONLY ? SQLITE_OPEN_READONLY
@@ -362,8 +357,8 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
     sqlite3_stmt *s;
     code = sq_prep(st, "PRAGMA journal_mode=WAL", &s, "set WAL mode");
     if (!code) {
-      double deadline = mono() + RS_BUSY_BUDGET;
-      while ((rc = sqlite3_step(s)) != SQLITE_ROW && is_busy(rc) && mono() < deadline) {
+      double deadline = tr_clock_mono() + RS_BUSY_BUDGET;
+      while ((rc = sqlite3_step(s)) != SQLITE_ROW && is_busy(rc) && tr_clock_mono() < deadline) {
         sqlite3_reset(s);
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);

@@ -1,13 +1,13 @@
 /* rs_store.c: the backend-neutral half of the store: open by URL, argument and
 ** read-only checks, messages, the buffered metrics writer. */
 #include "rs_backend.h"
+#include "tr_os.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const status_names[RS_STATUS_COUNT] = {
     "pending", "running", "completed", "failed", "diverged", "interrupted"};
@@ -38,9 +38,7 @@ int rs_store_fail(RsStore *st, int code, const char *fmt, ...) {
 
 static double real_now(void *ctx) {
   (void)ctx;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+  return tr_clock_wall();
 }
 
 double rs_store_now(RsStore *st) { return st->now(st->now_ctx); }
@@ -334,12 +332,6 @@ int rs_metrics_read(RsStore *st, int64_t trial_id, const char *name, RsPoint **o
   return st->ops->metrics_read(st, trial_id, name, out, n);
 }
 
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int rs_metricbuf_init(RsMetricBuf *b, RsStore *st, int64_t trial_id, int64_t claim_token,
                       size_t max_rows, double max_seconds) {
   memset(b, 0, sizeof *b);
@@ -349,7 +341,7 @@ int rs_metricbuf_init(RsMetricBuf *b, RsStore *st, int64_t trial_id, int64_t cla
   b->claim_token = claim_token;
   b->max_rows = max_rows ? max_rows : 512;
   b->max_seconds = max_seconds > 0 ? max_seconds : 1.0;
-  b->last_flush = mono_now();
+  b->last_flush = tr_clock_mono();
   b->rows = calloc(b->max_rows, sizeof *b->rows);
   b->names = calloc(b->max_rows, sizeof *b->names);
   if (!b->rows || !b->names) {
@@ -371,14 +363,14 @@ void rs_metricbuf_deinit(RsMetricBuf *b) {
 int rs_metricbuf_flush(RsMetricBuf *b) {
   if (b->lost) return RS_LOST;
   if (b->n == 0) {
-    b->last_flush = mono_now();
+    b->last_flush = tr_clock_mono();
     return TR_OK;
   }
   int rc = rs_metrics_put(b->st, b->trial_id, b->claim_token, b->n, b->rows);
   if (rc == RS_LOST) b->lost = 1;
   /* On RS_LOST the rows are dropped; on another error they stay for the next flush. */
   if (rc == TR_OK || rc == RS_LOST) b->n = 0;
-  b->last_flush = mono_now();
+  b->last_flush = tr_clock_mono();
   return rc;
 }
 
@@ -395,7 +387,7 @@ int rs_metricbuf_add(RsMetricBuf *b, int64_t step, int64_t tokens, double second
   strcpy(b->names[b->n], name);
   b->rows[b->n] = (RsMetric){step, tokens, seconds, value, b->names[b->n]};
   b->n++;
-  if (b->n == b->max_rows || mono_now() - b->last_flush >= b->max_seconds) return rs_metricbuf_flush(b);
+  if (b->n == b->max_rows || tr_clock_mono() - b->last_flush >= b->max_seconds) return rs_metricbuf_flush(b);
   return TR_OK;
 }
 

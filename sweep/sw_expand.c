@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_json.h"
 #include "tr_rng.h"
 
 /* ---- a growable string ---------------------------------------------------- */
@@ -98,7 +99,7 @@ static int set_number(TrConfig *c, const SwParam *p, double x, TrErr *err) {
     snprintf(t, sizeof t, "%lld", (long long)x);
   } else {
     /* Quantised values print short (0.3, not 0.30000000000000004): q is in spec digits. */
-    snprintf(t, sizeof t, p->q > 0 ? "%.15g" : "%.17g", x);
+    tr_fmt_double(t, sizeof t, x, p->q > 0 ? 15 : 17);
   }
   return tr_config_set(c, p->key->name, t, err);
 }
@@ -211,118 +212,146 @@ static void hex16(uint64_t h, char out[17]) { snprintf(out, 17, "%016llx", (unsi
 
 /* ---- expansion ----------------------------------------------------------- */
 
+/* One expansion: the spec's shape, the trials made so far, the hashes seen. */
+typedef struct Expand {
+  const SwSpec *s;
+  const char *file;
+  int wl, wc;                  /* where the spec's parameters are, for messages */
+  size_t np, nc, per, nseeds;  /* parameters, configurations, trials per configuration, seeds */
+  const int64_t *seeds;
+  const TrKey *seed_key;
+  SwTrial *T;
+  size_t done;                 /* trials with params_json allocated */
+  HashSet cfg, all;            /* configuration hashes, trial hashes */
+  TrErr *err;
+} Expand;
+
+/* Configuration j of a grid: mixed radix over the parameters' grid points, last fastest. */
+static int expand_grid(Expand *X, size_t j, TrConfig *c, uint64_t *hc) {
+  const SwSpec *s = X->s;
+  TrErr e;
+  tr_err_clear(&e);
+  int rc = TR_OK;
+  *c = *sw_spec_base(s);
+  uint64_t rest = j;
+  for (size_t i = X->np; i-- > 0 && rc == TR_OK;) {
+    const SwParam *p = sw_spec_param(s, i);
+    uint64_t d = rest % p->n_grid;
+    rest /= p->n_grid;
+    if ((rc = grid_param(c, p, d, X->file, &e)))
+      rc = tr_err_set(X->err, rc, "%s:%d:%d: trial %zu: parameter '%s': %s", X->file, p->line, p->col,
+                      j * X->per, p->key->name, e.msg);
+  }
+  if (rc) return rc;
+  *hc = tr_config_hash(c);
+  size_t prev = set_add(&X->cfg, *hc, j);
+  if (prev) {
+    char *pj = params_json(s, c);
+    rc = tr_err_set(X->err, TR_EINVAL, "%s:%d:%d: trials %zu and %zu are the same configuration %s "
+                    "(a value listed twice?)", X->file, X->wl, X->wc, (prev - 1) * X->per, j * X->per, pj ? pj : "");
+    free(pj);
+  }
+  return rc;
+}
+
+/* Configuration j of a random search: drawn from its own stream, redrawn while it repeats one. */
+static int expand_random(Expand *X, size_t j, TrConfig *c, uint64_t *hc) {
+  const SwSpec *s = X->s;
+  TrErr e;
+  tr_err_clear(&e);
+  int rc = TR_OK, fresh = 0;
+  TrRng r;
+  tr_rng_seed2(&r, sw_spec_seed(s), (uint64_t)j);
+  for (int attempt = 0; attempt < SW_MAX_REDRAWS && !fresh && rc == TR_OK; attempt++) {
+    *c = *sw_spec_base(s);
+    for (size_t i = 0; i < X->np && rc == TR_OK; i++) {
+      const SwParam *p = sw_spec_param(s, i);
+      if ((rc = draw_param(c, p, &r, X->file, &e)))
+        rc = tr_err_set(X->err, rc, "%s:%d:%d: trial %zu: parameter '%s': %s", X->file, p->line, p->col,
+                        j * X->per, p->key->name, e.msg);
+    }
+    if (rc == TR_OK) fresh = set_add(&X->cfg, *hc = tr_config_hash(c), j) == 0;
+  }
+  if (rc) return rc;
+  if (!fresh)
+    return tr_err_set(X->err, TR_EINVAL, "%s:%d:%d: random search: configuration %zu repeats earlier ones "
+                      "after %d draws; the space has fewer than %zu distinct configurations (lower run_cap)",
+                      X->file, X->wl, X->wc, j, SW_MAX_REDRAWS, X->nc);
+  return TR_OK;
+}
+
+/* The trials of configuration j (hash hc before any seed): one per seed, each validated and hashed. */
+static int expand_trials(Expand *X, size_t j, const TrConfig *c, uint64_t hc) {
+  const char *file = X->file;
+  TrErr e;
+  tr_err_clear(&e);
+  int rc;
+  for (size_t k = 0; k < X->per; k++) {
+    SwTrial *t = &X->T[j * X->per + k];
+    t->index = j * X->per + k;
+    t->config_index = j;
+    t->seed_index = k;
+    t->config = *c;
+    if (X->nseeds) {
+      char sv[32];
+      snprintf(sv, sizeof sv, "%lld", (long long)X->seeds[k]);
+      if ((rc = tr_config_set(&t->config, X->seed_key->name, sv, &e)))
+        return tr_err_set(X->err, rc, "%s:%d:%d: trial %zu: %s", file, X->wl, X->wc, t->index, e.msg);
+    }
+    t->params_json = params_json(X->s, &t->config);
+    X->done = t->index + 1;
+    if (!t->params_json) return tr_err_set(X->err, TR_ENOMEM, "out of memory");
+    if ((rc = tr_config_validate(&t->config, &e)))
+      return tr_err_set(X->err, rc, "%s:%d:%d: trial %zu %s: %s", file, X->wl, X->wc, t->index, t->params_json,
+                        e.msg);
+    t->hash = X->nseeds ? tr_config_hash(&t->config) : hc;
+    hex16(t->hash, t->hash_hex);
+    size_t prev = set_add(&X->all, t->hash, t->index);
+    if (prev)
+      return tr_err_set(X->err, TR_EINVAL, "%s:%d:%d: trials %zu and %zu have the same hash %s", file, X->wl,
+                        X->wc, prev - 1, t->index, t->hash_hex);
+  }
+  return TR_OK;
+}
+
 int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
   *trials = NULL;
   *n = 0;
-  const char *file = sw_spec_path(s);
-  int wl, wc;
-  sw_spec_where(s, &wl, &wc);
-  size_t np = sw_spec_param_count(s), nc = sw_spec_config_count(s), nseeds;
-  const int64_t *seeds = sw_spec_seeds(s, &nseeds);
-  size_t per = nseeds ? nseeds : 1, nt = nc * per;
-  const TrKey *seed_key = tr_config_key_find(sw_spec_seed_key(s));
-  if (nseeds && !seed_key)
-    return tr_err_set(err, TR_EINVAL, "%s: no key %s in the registry", file, sw_spec_seed_key(s));
-  SwTrial *T = calloc(nt ? nt : 1, sizeof *T);
-  HashSet cfg = {0}, all = {0};
-  if (!T || set_init(&cfg, nc) || set_init(&all, nt)) {
-    free(T);
-    set_free(&cfg);
-    set_free(&all);
+  Expand X;
+  memset(&X, 0, sizeof X);
+  X.s = s;
+  X.err = err;
+  X.file = sw_spec_path(s);
+  sw_spec_where(s, &X.wl, &X.wc);
+  X.np = sw_spec_param_count(s);
+  X.nc = sw_spec_config_count(s);
+  X.seeds = sw_spec_seeds(s, &X.nseeds);
+  X.per = X.nseeds ? X.nseeds : 1;
+  size_t nt = X.nc * X.per;
+  X.seed_key = tr_config_key_find(sw_spec_seed_key(s));
+  if (X.nseeds && !X.seed_key)
+    return tr_err_set(err, TR_EINVAL, "%s: no key %s in the registry", X.file, sw_spec_seed_key(s));
+  X.T = calloc(nt ? nt : 1, sizeof *X.T);
+  if (!X.T || set_init(&X.cfg, X.nc) || set_init(&X.all, nt)) {
+    free(X.T);
+    set_free(&X.cfg);
+    set_free(&X.all);
     return tr_err_set(err, TR_ENOMEM, "out of memory (%zu trials)", nt);
   }
   int rc = TR_OK;
-  TrErr e;
-  tr_err_clear(&e);
-  size_t done = 0; /* trials with params_json allocated */
-  for (size_t j = 0; j < nc && rc == TR_OK; j++) {
+  for (size_t j = 0; j < X.nc && rc == TR_OK; j++) {
     TrConfig c;
     uint64_t hc = 0; /* hash of c before the seed: the trial's hash when there are no seeds */
-    if (sw_spec_method(s) == SW_METHOD_GRID) {
-      c = *sw_spec_base(s);
-      uint64_t rest = j;
-      /* Mixed radix, last parameter fastest. */
-      for (size_t i = np; i-- > 0 && rc == TR_OK;) {
-        const SwParam *p = sw_spec_param(s, i);
-        uint64_t d = rest % p->n_grid;
-        rest /= p->n_grid;
-        if ((rc = grid_param(&c, p, d, file, &e)))
-          rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu: parameter '%s': %s", file, p->line, p->col,
-                          j * per, p->key->name, e.msg);
-      }
-      if (rc) break;
-      hc = tr_config_hash(&c);
-      size_t prev = set_add(&cfg, hc, j);
-      if (prev) {
-        char *pj = params_json(s, &c);
-        rc = tr_err_set(err, TR_EINVAL, "%s:%d:%d: trials %zu and %zu are the same configuration %s "
-                        "(a value listed twice?)", file, wl, wc, (prev - 1) * per, j * per, pj ? pj : "");
-        free(pj);
-        break;
-      }
-    } else {
-      TrRng r;
-      tr_rng_seed2(&r, sw_spec_seed(s), (uint64_t)j);
-      int fresh = 0;
-      for (int attempt = 0; attempt < SW_MAX_REDRAWS && !fresh && rc == TR_OK; attempt++) {
-        c = *sw_spec_base(s);
-        for (size_t i = 0; i < np && rc == TR_OK; i++) {
-          const SwParam *p = sw_spec_param(s, i);
-          if ((rc = draw_param(&c, p, &r, file, &e)))
-            rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu: parameter '%s': %s", file, p->line, p->col,
-                            j * per, p->key->name, e.msg);
-        }
-        if (rc == TR_OK) fresh = set_add(&cfg, hc = tr_config_hash(&c), j) == 0;
-      }
-      if (rc) break;
-      if (!fresh) {
-        rc = tr_err_set(err, TR_EINVAL, "%s:%d:%d: random search: configuration %zu repeats earlier ones "
-                        "after %d draws; the space has fewer than %zu distinct configurations (lower run_cap)",
-                        file, wl, wc, j, SW_MAX_REDRAWS, nc);
-        break;
-      }
-    }
-    for (size_t k = 0; k < per; k++) {
-      SwTrial *t = &T[j * per + k];
-      t->index = j * per + k;
-      t->config_index = j;
-      t->seed_index = k;
-      t->config = c;
-      if (nseeds) {
-        char sv[32];
-        snprintf(sv, sizeof sv, "%lld", (long long)seeds[k]);
-        if ((rc = tr_config_set(&t->config, seed_key->name, sv, &e))) {
-          rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu: %s", file, wl, wc, t->index, e.msg);
-          break;
-        }
-      }
-      t->params_json = params_json(s, &t->config);
-      done = t->index + 1;
-      if (!t->params_json) {
-        rc = tr_err_set(err, TR_ENOMEM, "out of memory");
-        break;
-      }
-      if ((rc = tr_config_validate(&t->config, &e))) {
-        rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu %s: %s", file, wl, wc, t->index, t->params_json, e.msg);
-        break;
-      }
-      t->hash = nseeds ? tr_config_hash(&t->config) : hc;
-      hex16(t->hash, t->hash_hex);
-      size_t prev = set_add(&all, t->hash, t->index);
-      if (prev) {
-        rc = tr_err_set(err, TR_EINVAL, "%s:%d:%d: trials %zu and %zu have the same hash %s", file, wl, wc,
-                        prev - 1, t->index, t->hash_hex);
-        break;
-      }
-    }
+    rc = sw_spec_method(s) == SW_METHOD_GRID ? expand_grid(&X, j, &c, &hc) : expand_random(&X, j, &c, &hc);
+    if (rc == TR_OK) rc = expand_trials(&X, j, &c, hc);
   }
-  set_free(&cfg);
-  set_free(&all);
+  set_free(&X.cfg);
+  set_free(&X.all);
   if (rc) {
-    sw_trials_free(T, done);
+    sw_trials_free(X.T, X.done);
     return rc;
   }
-  *trials = T;
+  *trials = X.T;
   *n = nt;
   return TR_OK;
 }

@@ -4,13 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "tr_blas.h"
 #include "tr_data.h"
 #include "tr_model.h"
+#include "tr_os.h"
 #include "tr_sample.h"
-
-void openblas_set_num_threads(int num_threads);
 
 static const char *const metric_names[SW_INFER_NMETRICS + 1] = {
     "validity", "distinct_1", "distinct_2", "distinct_3", "rep_4", "mean_length", "loglik",
@@ -38,12 +37,6 @@ int sw_infer_metric_value(const SwInferMetrics *m, const char *name, double *val
   if (i < 0) return TR_ENOTFOUND;
   *value = metric_at(m, i);
   return TR_OK;
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- n-gram statistics ---------------------------------------------------------- */
@@ -139,6 +132,157 @@ static void result_init(TrRunResult *res) {
   res->entropy_floor = NAN;
 }
 
+/* One inference trial: what the checkpoint rebuilds, the buffers, the generation tallies. */
+typedef struct Infer {
+  TrConfig cfg;               /* the checkpoint's, with the trial's sample.* */
+  TrModel *m;
+  TrVocab *vocab;
+  TrData *data;
+  TrSampler *smp;
+  int *toks, *len, *prompts;  /* (total x MT) generated, (total) lengths, (NP x PT) prompts */
+  char *text;                 /* one decoded sample */
+  int NP, NS, MT, PT, total;  /* prompts, samples per prompt, max tokens, prompt tokens, NP * NS */
+  size_t n_val;               /* validation tokens */
+  double logprob, valid;      /* sums over generated tokens, over judged units */
+  int64_t units, ntok;
+  int interrupted;
+} Infer;
+
+/* Model, vocabulary, data and sampler from the checkpoint, with the trial's sample settings. */
+static int infer_load(Infer *in, const TrConfig *trial_cfg, const char *checkpoint, TrErr *err) {
+  int rc = tr_sample_load(checkpoint, &in->cfg, &in->m, &in->vocab, err);
+  if (rc) return rc;
+  in->cfg.sample = trial_cfg->sample;
+  if ((rc = tr_config_validate(&in->cfg, err))) return rc;
+  if ((rc = tr_data_create(&in->data, &in->cfg.data, in->cfg.model.context_length, err))) {
+    tr_err_prefix(err, "%s: rebuilding its data", checkpoint);
+    return rc;
+  }
+  if (!same_vocab(in->vocab, tr_data_vocab(in->data)))
+    return tr_err_set(err, TR_EFORMAT, "%s: the data %s no longer has the checkpoint's vocabulary", checkpoint,
+                      tr_data_name(in->data));
+  return tr_sampler_create(&in->smp, in->m, err);
+}
+
+/* The sizes checked, the buffers allocated and the prompts drawn (see the contract). */
+static int infer_prompts(Infer *in, TrErr *err) {
+  const TrSampleConfig *s = &in->cfg.sample;
+  in->n_val = tr_data_split_size(in->data, TR_SPLIT_VAL);
+  if ((size_t)s->prompt_tokens > in->n_val)
+    return tr_err_set(err, TR_EINVAL, "sample.prompt_tokens: %d is more than the %zu validation tokens",
+                      s->prompt_tokens, in->n_val);
+  const int NP = in->NP = s->n_prompts, NS = in->NS = s->n_samples, MT = in->MT = s->max_tokens;
+  const int PT = in->PT = s->prompt_tokens;
+  const int total = in->total = NP * NS;
+  if ((int64_t)NP * NS > 1 << 24 || (int64_t)total * MT > (int64_t)1 << 28)
+    return tr_err_set(err, TR_EINVAL, "sample: %d prompts x %d samples x %d tokens is too much for one trial",
+                      NP, NS, MT);
+  in->toks = malloc((size_t)total * MT * sizeof *in->toks);
+  in->len = calloc((size_t)total, sizeof *in->len);
+  in->prompts = malloc((size_t)NP * PT * sizeof *in->prompts);
+  in->text = malloc((size_t)MT * 4 + 1);
+  if (!in->toks || !in->len || !in->prompts || !in->text)
+    return tr_err_set(err, TR_ENOMEM, "sample: out of memory (%d samples of %d tokens)", total, MT);
+  TrRng pr;
+  tr_rng_seed(&pr, SW_INFER_PROMPT_SEED);
+  for (int i = 0; i < NP; i++) {
+    size_t at = (size_t)tr_rng_below(&pr, in->n_val - (size_t)PT + 1);
+    tr_data_tokens_copy(in->data, TR_SPLIT_VAL, at, (size_t)PT, in->prompts + (size_t)i * PT);
+  }
+  return TR_OK;
+}
+
+/* Every sample of every prompt (until *hooks->stop), tallied as it is made. */
+static int infer_generate(Infer *in, const TrRunHooks *hooks, TrErr *err) {
+  const TrSampleConfig *s = &in->cfg.sample;
+  const int NS = in->NS, MT = in->MT, PT = in->PT;
+  int rc;
+  for (int i = 0; i < in->NP && !in->interrupted; i++)
+    for (int j = 0; j < NS; j++) {
+      if (hooks->stop && *hooks->stop) {
+        in->interrupted = 1;
+        break;
+      }
+      int k = i * NS + j;
+      TrRng r;
+      tr_rng_seed2(&r, (uint64_t)s->seed, (uint64_t)k);
+      TrSampleOut so;
+      int *out = in->toks + (size_t)k * MT;
+      if ((rc = tr_sample_generate(in->smp, s, in->vocab, in->prompts + (size_t)i * PT, PT, 0, MT, &r, out, NULL,
+                                   NULL, &so, err)))
+        return rc;
+      in->len[k] = so.n_tokens;
+      in->ntok += so.n_tokens;
+      in->logprob += so.logprob_sum;
+      size_t tl = tr_vocab_decode(in->vocab, out, (size_t)so.n_tokens, in->text, (size_t)MT * 4);
+      int nu = 0;
+      double f = tr_data_valid_fraction(in->data, in->text, tl, &nu);
+      if (nu > 0) {
+        in->valid += f * nu;
+        in->units += nu;
+      }
+    }
+  return TR_OK;
+}
+
+/* The measures of the generated text into mt; the number of samples made. */
+static int infer_measure(const Infer *in, double gen_seconds, SwInferMetrics *mt, int *done_samples, TrErr *err) {
+  int done = 0;
+  for (int k = 0; k < in->total; k++) done += in->len[k] > 0;
+  *done_samples = done;
+  mt->samples = done;
+  mt->tokens = in->ntok;
+  mt->valid_units = in->units;
+  mt->validity = in->units ? in->valid / (double)in->units : 0.0; /* no finished unit: no valid text */
+  int rc = sw_infer_text_stats(in->toks, in->len, done, in->MT, mt);
+  if (rc) return tr_err_set(err, rc, "sample: out of memory (n-gram statistics)");
+  mt->loglik = in->ntok ? in->logprob / (double)in->ntok : NAN;
+  mt->tokens_per_second = gen_seconds > 0 ? (double)in->ntok / gen_seconds : NAN;
+  return TR_OK;
+}
+
+/* The result, the summary line and one metric row per measure (see the contract). */
+static void infer_report(const Infer *in, const TrRunHooks *hooks, const SwInferMetrics *mt, int done_samples,
+                         double wall_seconds, TrRunResult *res) {
+  res->status = in->interrupted ? TR_RUN_INTERRUPTED : TR_RUN_COMPLETED;
+  res->tokens = in->ntok;
+  res->tokens_per_second = mt->tokens_per_second;
+  res->n_params = (int64_t)tr_model_num_params(in->m);
+  res->entropy_floor = tr_data_entropy_rate(in->data);
+  res->wall_seconds = wall_seconds;
+  if (in->interrupted)
+    snprintf(res->reason, sizeof res->reason, "stopped after %d of %d samples", done_samples, in->total);
+  if (hooks->on_log) {
+    char line[512];
+    snprintf(line, sizeof line,
+             "%d samples, %lld tokens (%.0f tokens/s): validity %.4f distinct-2 %.4f rep-4 %.4f "
+             "loglik %.4f mean length %.1f",
+             done_samples, (long long)in->ntok, mt->tokens_per_second, mt->validity, mt->distinct_2, mt->rep_4,
+             mt->loglik, mt->mean_length);
+    hooks->on_log(hooks->ud, line);
+  }
+  if (hooks->on_metric)
+    for (int i = 0; i < SW_INFER_NMETRICS; i++) {
+      TrMetric row = {0, in->ntok, res->wall_seconds, metric_names[i], metric_at(mt, i)};
+      if (hooks->on_metric(hooks->ud, &row)) {
+        res->status = TR_RUN_INTERRUPTED;
+        if (!res->reason[0]) snprintf(res->reason, sizeof res->reason, "on_metric asked to stop");
+        break;
+      }
+    }
+}
+
+static void infer_deinit(Infer *in) {
+  free(in->toks);
+  free(in->len);
+  free(in->prompts);
+  free(in->text);
+  tr_sampler_destroy(in->smp);
+  tr_data_destroy(in->data);
+  tr_model_destroy(in->m);
+  tr_vocab_destroy(in->vocab);
+}
+
 int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunHooks *hooks,
                  TrRunResult *res, SwInferMetrics *metrics, TrErr *err) {
   static const TrRunHooks no_hooks;
@@ -149,140 +293,22 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
   memset(mt, 0, sizeof *mt);
   mt->validity = mt->distinct_1 = mt->distinct_2 = mt->distinct_3 = mt->rep_4 = NAN;
   mt->mean_length = mt->loglik = mt->tokens_per_second = NAN;
-  const double t_start = now();
+  const double t_start = tr_clock_mono();
 
-  TrConfig cfg;
-  TrModel *m = NULL;
-  TrVocab *vocab = NULL;
-  TrData *data = NULL;
-  TrSampler *smp = NULL;
-  int *toks = NULL, *len = NULL, *prompts = NULL;
-  char *text = NULL;
-  int rc = tr_sample_load(checkpoint, &cfg, &m, &vocab, err);
-  if (rc) goto done;
-  cfg.sample = trial_cfg->sample;
-  if ((rc = tr_config_validate(&cfg, err))) goto done;
-  if ((rc = tr_data_create(&data, &cfg.data, cfg.model.context_length, err))) {
-    tr_err_prefix(err, "%s: rebuilding its data", checkpoint);
-    goto done;
+  Infer in;
+  memset(&in, 0, sizeof in);
+  int rc = infer_load(&in, trial_cfg, checkpoint, err);
+  if (!rc) rc = infer_prompts(&in, err);
+  if (!rc) {
+    openblas_set_num_threads(tr_config_threads(trial_cfg));
+    const double t_gen = tr_clock_mono();
+    rc = infer_generate(&in, hooks, err);
+    const double gen_seconds = tr_clock_mono() - t_gen;
+    int done_samples = 0;
+    if (!rc) rc = infer_measure(&in, gen_seconds, mt, &done_samples, err);
+    if (!rc) infer_report(&in, hooks, mt, done_samples, tr_clock_mono() - t_start, res);
   }
-  if (!same_vocab(vocab, tr_data_vocab(data))) {
-    rc = tr_err_set(err, TR_EFORMAT, "%s: the data %s no longer has the checkpoint's vocabulary",
-                    checkpoint, tr_data_name(data));
-    goto done;
-  }
-  if ((rc = tr_sampler_create(&smp, m, err))) goto done;
-  const TrSampleConfig *s = &cfg.sample;
-  size_t n_val = tr_data_split_size(data, TR_SPLIT_VAL);
-  if ((size_t)s->prompt_tokens > n_val) {
-    rc = tr_err_set(err, TR_EINVAL, "sample.prompt_tokens: %d is more than the %zu validation tokens",
-                    s->prompt_tokens, n_val);
-    goto done;
-  }
-  const int NP = s->n_prompts, NS = s->n_samples, MT = s->max_tokens, PT = s->prompt_tokens;
-  const int total = NP * NS;
-  if ((int64_t)NP * NS > 1 << 24 || (int64_t)total * MT > (int64_t)1 << 28) {
-    rc = tr_err_set(err, TR_EINVAL, "sample: %d prompts x %d samples x %d tokens is too much for one trial",
-                    NP, NS, MT);
-    goto done;
-  }
-  toks = malloc((size_t)total * MT * sizeof *toks);
-  len = calloc((size_t)total, sizeof *len);
-  prompts = malloc((size_t)NP * PT * sizeof *prompts);
-  text = malloc((size_t)MT * 4 + 1);
-  if (!toks || !len || !prompts || !text) {
-    rc = tr_err_set(err, TR_ENOMEM, "sample: out of memory (%d samples of %d tokens)", total, MT);
-    goto done;
-  }
-  TrRng pr;
-  tr_rng_seed(&pr, SW_INFER_PROMPT_SEED);
-  for (int i = 0; i < NP; i++) {
-    size_t at = (size_t)tr_rng_below(&pr, n_val - (size_t)PT + 1);
-    tr_data_tokens_copy(data, TR_SPLIT_VAL, at, (size_t)PT, prompts + (size_t)i * PT);
-  }
-  openblas_set_num_threads(tr_config_threads(trial_cfg));
-
-  /* generate */
-  const double t_gen = now();
-  double logprob = 0.0, valid = 0.0;
-  int64_t units = 0, ntok = 0;
-  int interrupted = 0;
-  for (int i = 0; i < NP && !interrupted; i++)
-    for (int j = 0; j < NS; j++) {
-      if (hooks->stop && *hooks->stop) {
-        interrupted = 1;
-        break;
-      }
-      int k = i * NS + j;
-      TrRng r;
-      tr_rng_seed2(&r, (uint64_t)s->seed, (uint64_t)k);
-      TrSampleOut so;
-      int *out = toks + (size_t)k * MT;
-      if ((rc = tr_sample_generate(smp, s, vocab, prompts + (size_t)i * PT, PT, 0, MT, &r, out, NULL,
-                                   NULL, &so, err)))
-        goto done;
-      len[k] = so.n_tokens;
-      ntok += so.n_tokens;
-      logprob += so.logprob_sum;
-      size_t tl = tr_vocab_decode(vocab, out, (size_t)so.n_tokens, text, (size_t)MT * 4);
-      int nu = 0;
-      double f = tr_data_valid_fraction(data, text, tl, &nu);
-      if (nu > 0) {
-        valid += f * nu;
-        units += nu;
-      }
-    }
-  const double gen_seconds = now() - t_gen;
-  int done_samples = 0;
-  for (int k = 0; k < total; k++) done_samples += len[k] > 0;
-
-  /* measure */
-  mt->samples = done_samples;
-  mt->tokens = ntok;
-  mt->valid_units = units;
-  mt->validity = units ? valid / (double)units : 0.0; /* no finished unit: no valid text */
-  if ((rc = sw_infer_text_stats(toks, len, done_samples, MT, mt))) {
-    tr_err_set(err, rc, "sample: out of memory (n-gram statistics)");
-    goto done;
-  }
-  mt->loglik = ntok ? logprob / (double)ntok : NAN;
-  mt->tokens_per_second = gen_seconds > 0 ? (double)ntok / gen_seconds : NAN;
-
-  res->status = interrupted ? TR_RUN_INTERRUPTED : TR_RUN_COMPLETED;
-  res->tokens = ntok;
-  res->tokens_per_second = mt->tokens_per_second;
-  res->n_params = (int64_t)tr_model_num_params(m);
-  res->entropy_floor = tr_data_entropy_rate(data);
-  res->wall_seconds = now() - t_start;
-  if (interrupted) snprintf(res->reason, sizeof res->reason, "stopped after %d of %d samples", done_samples, total);
-  if (hooks->on_log) {
-    char line[512];
-    snprintf(line, sizeof line,
-             "%d samples, %lld tokens (%.0f tokens/s): validity %.4f distinct-2 %.4f rep-4 %.4f "
-             "loglik %.4f mean length %.1f",
-             done_samples, (long long)ntok, mt->tokens_per_second, mt->validity, mt->distinct_2, mt->rep_4,
-             mt->loglik, mt->mean_length);
-    hooks->on_log(hooks->ud, line);
-  }
-  if (hooks->on_metric)
-    for (int i = 0; i < SW_INFER_NMETRICS; i++) {
-      TrMetric row = {0, ntok, res->wall_seconds, metric_names[i], metric_at(mt, i)};
-      if (hooks->on_metric(hooks->ud, &row)) {
-        res->status = TR_RUN_INTERRUPTED;
-        if (!res->reason[0]) snprintf(res->reason, sizeof res->reason, "on_metric asked to stop");
-        break;
-      }
-    }
-  rc = TR_OK;
-done:
-  if (rc) res->wall_seconds = now() - t_start;
-  free(toks);
-  free(len);
-  free(prompts);
-  free(text);
-  tr_sampler_destroy(smp);
-  tr_data_destroy(data);
-  tr_model_destroy(m);
-  tr_vocab_destroy(vocab);
+  if (rc) res->wall_seconds = tr_clock_mono() - t_start;
+  infer_deinit(&in);
   return rc;
 }

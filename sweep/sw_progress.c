@@ -6,18 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "tr_os.h"
 
 #define BAR_WIDTH 24
 #define REDRAW_EVERY 0.25 /* seconds */
 #define MAX_VIEW_TRIALS 64 /* trial lines shown; more are summarised */
-
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void sw_format_duration(char *buf, size_t n, double s) {
   if (!(s >= 0) || !isfinite(s)) {
@@ -221,7 +216,7 @@ static void first_line(const char *text, char *buf, size_t n) {
 
 void sw_progress_event(void *ud, const SwEvent *e) {
   SwProgress *p = ud;
-  double now = mono_now();
+  double now = tr_clock_mono();
   if (e->counts) {
     p->counts = *e->counts;
     p->have_counts = 1;

@@ -20,6 +20,7 @@
 
 #include "sw_infer.h"
 #include "tr_ckpt.h"
+#include "tr_os.h"
 #include "tr_run.h"
 
 /* Worker -> coordinator lines: anything else on the pipe is a log line. */
@@ -35,12 +36,6 @@
 /* Worker exit codes. Without a recorded result the coordinator records `failed`,
 ** except for WEXIT_STORE (the store failed, not the trial: `interrupted`, and fatal). */
 enum { WEXIT_OK = 0, WEXIT_STORE = 3, WEXIT_SETUP = 4 };
-
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* HPS_RECLAIM_MAX (a test hook, like HPS_LEASE_SECONDS): the store's reclaim cap. */
 static void store_tune(RsStore *st) {
@@ -192,7 +187,7 @@ static int worker_on_metric(void *ud, const TrMetric *m) {
       while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !worker_stop) {
       }
     }
-    double now = mono_now();
+    double now = tr_clock_mono();
     if (now - w->last_progress >= PROGRESS_EVERY) {
       char line[160];
       int k = snprintf(line, sizeof line, TAG_PROGRESS "%lld %lld %.9g %.6g\n", (long long)m->step,
@@ -322,7 +317,8 @@ typedef struct WorkerArgs {
   pid_t parent;
 } WorkerArgs;
 
-static int worker_main(const WorkerArgs *a) {
+/* A fresh worker process: stop on Ctrl-C, SIGTERM or the coordinator's death; all output to the pipe. */
+static void worker_process_setup(const WorkerArgs *a) {
   /* The coordinator's death (even kill -9) stops us like Ctrl-C would. */
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   struct sigaction sa;
@@ -342,96 +338,185 @@ static int worker_main(const WorkerArgs *a) {
   /* Stray prints (libraries, sanitizers) land in the coordinator's log tail too. */
   dup2(a->fd, STDOUT_FILENO);
   dup2(a->fd, STDERR_FILENO);
+}
 
+/* The trial's config as this worker runs it, and its attempt directory DIR (created);
+** WEXIT_OK, or WEXIT_SETUP logged. */
+static int worker_config(const WorkerArgs *a, TrConfig *cfg, char dir[TR_PATH_MAX]) {
   const SwSchedConfig *c = a->c;
-  TrConfig cfg = a->trial->config;
-  cfg.train.threads = a->threads;
   int sample = c->sample_checkpoint != NULL;
-  if (!sample && cfg.train.checkpoint_interval == 0) cfg.train.checkpoint_interval = cfg.train.eval_interval;
-  char dir[TR_PATH_MAX];
+  *cfg = a->trial->config;
+  cfg->train.threads = a->threads;
+  if (!sample && cfg->train.checkpoint_interval == 0) cfg->train.checkpoint_interval = cfg->train.eval_interval;
   /* One directory per claim: a worker that lost its claim (and still saves a
   ** checkpoint as it stops) never overwrites the file the new owner resumes from. */
-  int k = snprintf(dir, sizeof dir, "%s/%s/%d", c->runs_dir, a->trial->hash_hex, a->cl->attempts);
-  if (k < 0 || (size_t)k >= sizeof dir || tr_mkdirs(dir) != 0) {
-    char line[TR_PATH_MAX + 64];
+  int k = snprintf(dir, TR_PATH_MAX, "%s/%s/%d", c->runs_dir, a->trial->hash_hex, a->cl->attempts);
+  if (k < 0 || k >= TR_PATH_MAX || tr_mkdirs(dir) != 0) {
+    char line[1280]; /* the clipped path and the errno text */
     snprintf(line, sizeof line, "cannot create run directory %.1100s: %s", dir, strerror(errno));
     worker_on_log(&(Worker){.fd = a->fd}, line);
     return WEXIT_SETUP;
   }
   if (!sample) {
-    memcpy(cfg.train.out_dir, dir, sizeof dir);
+    memcpy(cfg->train.out_dir, dir, TR_PATH_MAX);
     trial_temps_remove(c->runs_dir, a->trial->hash_hex);
   }
+  return WEXIT_OK;
+}
 
+/* W set up for the trial, with the store and its metric buffer open; WEXIT_OK, or WEXIT_STORE logged. */
+static int worker_open(Worker *w, const WorkerArgs *a, const TrConfig *cfg) {
   TrErr err;
   tr_err_clear(&err);
-  Worker w;
-  memset(&w, 0, sizeof w);
-  w.cl = a->cl;
-  w.fd = a->fd;
-  w.total_steps = sample ? 0 : tr_config_total_steps(&cfg);
-  w.last_progress = -1e9;
-  w.crash_sig = crash_signal(a->cl->idx, a->cl->attempts);
+  memset(w, 0, sizeof *w);
+  w->cl = a->cl;
+  w->fd = a->fd;
+  w->total_steps = a->c->sample_checkpoint ? 0 : tr_config_total_steps(cfg);
+  w->last_progress = -1e9;
+  w->crash_sig = crash_signal(a->cl->idx, a->cl->attempts);
   const char *d = getenv("HPS_TEST_STEP_DELAY_MS");
-  w.delay_ms = d ? strtol(d, NULL, 10) : 0;
-  if (rs_store_open(c->db_path, RS_OPEN_EXISTING, &w.st, &err) != TR_OK) {
-    worker_on_log(&w, err.msg);
+  w->delay_ms = d ? strtol(d, NULL, 10) : 0;
+  if (rs_store_open(a->c->db_path, RS_OPEN_EXISTING, &w->st, &err) != TR_OK) {
+    worker_on_log(w, err.msg);
     return WEXIT_STORE;
   }
-  if (rs_metricbuf_init(&w.mb, w.st, a->cl->trial_id, a->cl->claim_token, 0, 0) != TR_OK) {
-    worker_on_log(&w, rs_store_errmsg(w.st));
+  if (rs_metricbuf_init(&w->mb, w->st, a->cl->trial_id, a->cl->claim_token, 0, 0) != TR_OK) {
+    worker_on_log(w, rs_store_errmsg(w->st));
     return WEXIT_STORE;
   }
+  return WEXIT_OK;
+}
 
-  int rc0;
+/* After a store failure: nothing to record if the claim was lost, else the store's message. */
+static int worker_store_exit(Worker *w) {
+  if (w->lost) return WEXIT_OK; /* someone else owns the trial now: record nothing */
+  worker_on_log(w, w->store_msg);
+  return WEXIT_STORE;
+}
+
+/* The claimed checkpoint pinned into DIR as RESUME (*path = resume), or *path NULL:
+** none, or unusable and the trial reset to step 0. Non-zero: the reset failed. */
+static int worker_resume_find(Worker *w, const WorkerArgs *a, const char *dir, char *resume, size_t n,
+                              const char **path) {
+  TrErr err;
+  tr_err_clear(&err);
+  *path = NULL;
+  /* sw_infer keeps no checkpoints: an interrupted trial runs again from the start. */
+  if (a->c->sample_checkpoint || !a->cl->checkpoint) return TR_OK;
+  if (pin_checkpoint(a->cl, dir, resume, n, &err) == TR_OK) {
+    *path = resume;
+    return TR_OK;
+  }
+  /* Gone, torn, or replaced by a late save of a worker that lost this trial:
+  ** the stored curve ends at checkpoint_step and would not match. Start over. */
+  char line[TR_ERR_MSG_MAX + 64];
+  snprintf(line, sizeof line, "cannot resume (%s): restarting from step 0", err.msg);
+  worker_on_log(w, line);
+  int rc = rs_trial_reset(w->st, a->cl->trial_id, a->cl->claim_token);
+  if (rc) worker_store_fail(w, rc);
+  return rc;
+}
+
+/* Run the trial; a checkpoint that will not load is forgotten and the run starts over from step 0. */
+static int worker_run(Worker *w, const WorkerArgs *a, const TrConfig *cfg, TrRunHooks *hooks, TrRunResult *res,
+                      TrErr *err) {
+  const char *ckpt = a->c->sample_checkpoint;
+  memset(res, 0, sizeof *res);
+  int rc = ckpt ? sw_infer_run(cfg, ckpt, hooks, res, NULL, err) : tr_run(cfg, hooks, res, err);
+  if (rc == TR_OK || !hooks->resume_path || w->lost || w->store_failed || worker_stop) return rc;
+  /* The checkpoint would not load: forget it and start over from step 0. */
+  char line[TR_ERR_MSG_MAX + 64];
+  snprintf(line, sizeof line, "resume failed (%s): restarting from step 0", err->msg);
+  worker_on_log(w, line);
+  rs_metricbuf_deinit(&w->mb);
+  int r2 = rs_trial_reset(w->st, a->cl->trial_id, a->cl->claim_token);
+  if (r2 == TR_OK) r2 = rs_metricbuf_init(&w->mb, w->st, a->cl->trial_id, a->cl->claim_token, 0, 0);
+  if (r2 != TR_OK) {
+    worker_store_fail(w, r2);
+    return rc;
+  }
+  hooks->resume_path = NULL;
+  tr_err_clear(err);
+  memset(res, 0, sizeof *res);
+  return tr_run(cfg, hooks, res, err);
+}
+
+/* The store's status for a run that returned RC with RES; its error text into errbuf, or NULL. */
+static RsStatus worker_status(int rc, const TrRunResult *res, const TrErr *err, char *errbuf, size_t n,
+                              const char **error) {
+  RsStatus status;
+  *error = NULL;
+  if (rc != TR_OK) {
+    snprintf(errbuf, n, "%s", err->msg);
+    *error = errbuf;
+    return RS_FAILED;
+  }
+  switch (res->status) {
+  case TR_RUN_COMPLETED: status = RS_COMPLETED; break;
+  case TR_RUN_DIVERGED: status = RS_DIVERGED; break;
+  case TR_RUN_INTERRUPTED: status = RS_INTERRUPTED; break;
+  default: status = RS_FAILED; break;
+  }
+  if (status != RS_COMPLETED && res->reason[0]) {
+    snprintf(errbuf, n, "%s", res->reason);
+    *error = errbuf;
+  }
+  return status;
+}
+
+/* Record the finished run: status, the sweep metric, the summary. */
+static int worker_record(Worker *w, const WorkerArgs *a, int rc, const TrRunResult *res, const TrErr *err) {
+  char errbuf[TR_ERR_MSG_MAX + 300];
+  RsTrialResult out;
+  memset(&out, 0, sizeof out);
+  RsStatus status = worker_status(rc, res, err, errbuf, sizeof errbuf, &out.error);
+  worker_metric(w, a->c->metric, a->c->maximize, res, &out);
+  out.steps = res->steps;
+  out.tokens = res->tokens;
+  out.wall_seconds = rc == TR_OK ? res->wall_seconds : NAN;
+  out.flops = rc == TR_OK ? res->flops : NAN;
+  char *summary = NULL;
+  if (rc == TR_OK) {
+    size_t need = tr_run_result_json(res, NULL, 0) + 1;
+    summary = malloc(need);
+    if (summary) tr_run_result_json(res, summary, need);
+  }
+  out.summary_json = summary;
+  /* The same config would be refused again: a retry only spends a claim. */
+  out.no_retry = status == RS_FAILED && res->memory_refused;
+  int fr = rs_trial_finish(w->st, a->cl->trial_id, a->cl->claim_token, status, &out);
+  free(summary);
+  if (fr != TR_OK && fr != RS_LOST) {
+    worker_on_log(w, rs_store_errmsg(w->st));
+    return WEXIT_STORE;
+  }
+  rs_metricbuf_deinit(&w->mb);
+  rs_store_close(w->st);
+  return WEXIT_OK;
+}
+
+static int worker_main(const WorkerArgs *a) {
+  worker_process_setup(a);
+  TrConfig cfg;
+  char dir[TR_PATH_MAX];
+  int rc = worker_config(a, &cfg, dir);
+  if (rc != WEXIT_OK) return rc;
+  Worker w;
+  if ((rc = worker_open(&w, a, &cfg)) != WEXIT_OK) return rc;
+
   char intro[TR_PATH_MAX + 256];
   snprintf(intro, sizeof intro, "trial %lld, attempt %d (%s), %d thread%s, in %.1100s", (long long)a->cl->trial_id,
-           a->cl->attempts,
-           a->cl->kind, a->threads, a->threads == 1 ? "" : "s", dir);
+           a->cl->attempts, a->cl->kind, a->threads, a->threads == 1 ? "" : "s", dir);
   worker_on_log(&w, intro);
   char resume[TR_PATH_MAX + 32];
-  const char *resume_path = NULL;
-  if (sample) {
-    /* sw_infer keeps no checkpoints: an interrupted trial runs again from the start. */
-  } else if (a->cl->checkpoint && pin_checkpoint(a->cl, dir, resume, sizeof resume, &err) == TR_OK) {
-    resume_path = resume;
-  } else if (a->cl->checkpoint) {
-    /* Gone, torn, or replaced by a late save of a worker that lost this trial:
-    ** the stored curve ends at checkpoint_step and would not match. Start over. */
-    char line[TR_ERR_MSG_MAX + 64];
-    snprintf(line, sizeof line, "cannot resume (%s): restarting from step 0", err.msg);
-    worker_on_log(&w, line);
-    tr_err_clear(&err);
-    rc0 = rs_trial_reset(w.st, a->cl->trial_id, a->cl->claim_token);
-    if (rc0) {
-      worker_store_fail(&w, rc0);
-      if (w.lost) return WEXIT_OK;
-      worker_on_log(&w, w.store_msg);
-      return WEXIT_STORE;
-    }
-  }
+  const char *resume_path;
+  if (worker_resume_find(&w, a, dir, resume, sizeof resume, &resume_path)) return worker_store_exit(&w);
   w.resume_link = resume_path;
   TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop, resume_path};
   TrRunResult res;
-  memset(&res, 0, sizeof res);
-  int rc = sample ? sw_infer_run(&cfg, c->sample_checkpoint, &hooks, &res, NULL, &err) : tr_run(&cfg, &hooks, &res, &err);
-  if (rc != TR_OK && hooks.resume_path && !w.lost && !w.store_failed && !worker_stop) {
-    /* The checkpoint would not load: forget it and start over from step 0. */
-    char line[TR_ERR_MSG_MAX + 64];
-    snprintf(line, sizeof line, "resume failed (%s): restarting from step 0", err.msg);
-    worker_on_log(&w, line);
-    rs_metricbuf_deinit(&w.mb);
-    int r2 = rs_trial_reset(w.st, a->cl->trial_id, a->cl->claim_token);
-    if (r2 == TR_OK) r2 = rs_metricbuf_init(&w.mb, w.st, a->cl->trial_id, a->cl->claim_token, 0, 0);
-    if (r2 != TR_OK) {
-      worker_store_fail(&w, r2);
-    } else {
-      hooks.resume_path = NULL;
-      tr_err_clear(&err);
-      memset(&res, 0, sizeof res);
-      rc = tr_run(&cfg, &hooks, &res, &err);
-    }
-  }
+  TrErr err;
+  tr_err_clear(&err);
+  rc = worker_run(&w, a, &cfg, &hooks, &res, &err);
   if (!w.lost && !w.store_failed) {
     int fr = rs_metricbuf_flush(&w.mb);
     if (fr) worker_store_fail(&w, fr);
@@ -439,57 +524,8 @@ static int worker_main(const WorkerArgs *a) {
   char line[64];
   snprintf(line, sizeof line, TAG_ROWS "%lld\n", (long long)w.rows);
   write_all(w.fd, line, strlen(line));
-  if (w.lost) return WEXIT_OK; /* someone else owns the trial now: record nothing */
-  if (w.store_failed) {
-    worker_on_log(&w, w.store_msg);
-    return WEXIT_STORE;
-  }
-
-  RsStatus status;
-  char errbuf[TR_ERR_MSG_MAX + 300];
-  const char *error = NULL;
-  if (rc != TR_OK) {
-    status = RS_FAILED;
-    snprintf(errbuf, sizeof errbuf, "%s", err.msg);
-    error = errbuf;
-  } else {
-    switch (res.status) {
-    case TR_RUN_COMPLETED: status = RS_COMPLETED; break;
-    case TR_RUN_DIVERGED: status = RS_DIVERGED; break;
-    case TR_RUN_INTERRUPTED: status = RS_INTERRUPTED; break;
-    default: status = RS_FAILED; break;
-    }
-    if (status != RS_COMPLETED && res.reason[0]) {
-      snprintf(errbuf, sizeof errbuf, "%s", res.reason);
-      error = errbuf;
-    }
-  }
-  RsTrialResult out;
-  memset(&out, 0, sizeof out);
-  worker_metric(&w, c->metric, c->maximize, &res, &out);
-  out.steps = res.steps;
-  out.tokens = res.tokens;
-  out.wall_seconds = rc == TR_OK ? res.wall_seconds : NAN;
-  out.flops = rc == TR_OK ? res.flops : NAN;
-  char *summary = NULL;
-  if (rc == TR_OK) {
-    size_t need = tr_run_result_json(&res, NULL, 0) + 1;
-    summary = malloc(need);
-    if (summary) tr_run_result_json(&res, summary, need);
-  }
-  out.summary_json = summary;
-  out.error = error;
-  /* The same config would be refused again: a retry only spends a claim. */
-  out.no_retry = status == RS_FAILED && res.memory_refused;
-  int fr = rs_trial_finish(w.st, a->cl->trial_id, a->cl->claim_token, status, &out);
-  free(summary);
-  if (fr != TR_OK && fr != RS_LOST) {
-    worker_on_log(&w, rs_store_errmsg(w.st));
-    return WEXIT_STORE;
-  }
-  rs_metricbuf_deinit(&w.mb);
-  rs_store_close(w.st);
-  return WEXIT_OK;
+  if (w.lost || w.store_failed) return worker_store_exit(&w);
+  return worker_record(&w, a, rc, &res, &err);
 }
 
 /* ---- the coordinator ---- */
@@ -677,7 +713,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
   s->pid = pid;
   s->fd = p[0];
   s->claim = *cl; /* takes ownership of the claim's strings */
-  s->started = s->last_beat = mono_now();
+  s->started = s->last_beat = tr_clock_mono();
   s->oom0 = oom0;
   k->nrun++;
   if (rc) return rc; /* the worker runs (and records itself); the coordinator cannot go on */
@@ -720,7 +756,7 @@ static int slot_record(Coord *k, int si, int ws, int stopping, int store_exit) {
     for (int i = first; i < s->ntail && off < cap; i++)
       off += (size_t)snprintf(msg + off, cap - off, "\n%s", s->tail[i % SW_LOG_TAIL]);
   }
-  RsTrialResult res = {NAN, NAN, -1, 0, 0, mono_now() - s->started, NAN, NULL, msg, oomed};
+  RsTrialResult res = {NAN, NAN, -1, 0, 0, tr_clock_mono() - s->started, NAN, NULL, msg, oomed};
   int rc = rs_trial_finish(k->st, cl->trial_id, cl->claim_token, status, &res);
   free(msg);
   return rc == RS_LOST ? TR_OK : rc;
@@ -773,7 +809,7 @@ static void slot_end(Coord *k, int si, int ws) {
 ** claim (a Ctrl-C at -j 300 claims nothing more). Returns 1 when the sweep is done. */
 static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff) {
   const SwSchedConfig *c = k->c;
-  while (!coord_stopping(k) && k->nrun < c->jobs && mono_now() >= *next_claim) {
+  while (!coord_stopping(k) && k->nrun < c->jobs && tr_clock_mono() >= *next_claim) {
     RsClaim cl;
     int rc = rs_trial_claim(k->st, c->sweep_id, k->worker, k->lease, c->max_attempts < 1 ? 1 : c->max_attempts, &cl);
     if (rc) {
@@ -787,7 +823,7 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
       else if (others <= 0) *next_claim = INFINITY; /* ours only: claim again when one ends */
       else {
         double wait = cl.wait_seconds > 0.05 && cl.wait_seconds < *backoff ? cl.wait_seconds + 0.05 : *backoff;
-        *next_claim = mono_now() + wait;
+        *next_claim = tr_clock_mono() + wait;
         *backoff = fmin(*backoff * 2, BACKOFF_MAX);
       }
       rs_claim_clear(&cl);
@@ -821,7 +857,7 @@ static void coord_wait(Coord *k, struct pollfd *pfd, int *pslot, double next_tic
   if (can_claim) wake = fmin(wake, next_claim); /* else a claim time in the past would make this spin */
   for (int i = 0; i < k->c->jobs; i++)
     if (k->slots[i].pid) wake = fmin(wake, k->slots[i].last_beat + beat_every);
-  int timeout = (int)ceil((wake - mono_now()) * 1000);
+  int timeout = (int)ceil((wake - tr_clock_mono()) * 1000);
   if (timeout < 0) timeout = 0;
   if (timeout > 250) timeout = 250;
   int np = 0;
@@ -861,7 +897,7 @@ static int coord_reap(Coord *k) {
 
 /* Extend the leases that are due; a lost claim stops its worker. */
 static void coord_beat(Coord *k, double beat_every) {
-  double now = mono_now();
+  double now = tr_clock_mono();
   for (int i = 0; i < k->c->jobs && k->st; i++) {
     Slot *s = &k->slots[i];
     if (!s->pid || s->lost || now - s->last_beat < beat_every) continue;
@@ -896,12 +932,32 @@ static void coord_stop_workers(Coord *k, int *forwarded, int *killed, double *st
   if (!*forwarded) {
     coord_kill(k, SIGTERM);
     *forwarded = 1;
-    *stop_at = mono_now();
+    *stop_at = tr_clock_mono();
   }
-  if (!*killed && ((c->stop && *c->stop >= 2) || (k->fatal && mono_now() - *stop_at > SW_STOP_GRACE))) {
+  if (!*killed && ((c->stop && *c->stop >= 2) || (k->fatal && tr_clock_mono() - *stop_at > SW_STOP_GRACE))) {
     coord_kill(k, SIGKILL);
     *killed = 1;
   }
+}
+
+/* The name claims are made under: the configured one, else "HOST:PID". */
+static void coord_name(Coord *k) {
+  if (k->c->worker) {
+    snprintf(k->worker, sizeof k->worker, "%s", k->c->worker);
+    return;
+  }
+  char host[64] = "localhost";
+  gethostname(host, sizeof host - 1);
+  host[sizeof host - 1] = '\0';
+  snprintf(k->worker, sizeof k->worker, "%s:%ld", host, (long)getpid());
+}
+
+/* BLAS threads per trial: configured, else the cores shared among the jobs (at least 1). */
+static int trial_threads(const SwSchedConfig *c) {
+  if (c->threads_per_trial > 0) return c->threads_per_trial;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = cores > 0 ? (int)(cores / c->jobs) : 1;
+  return threads < 1 ? 1 : threads;
 }
 
 int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
@@ -910,26 +966,15 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   memset(stats, 0, sizeof *stats);
   if (!c || !c->db_path || !c->trials || c->jobs < 1 || !c->runs_dir || !c->metric)
     return tr_err_set(err, TR_EINVAL, "scheduler: missing database, trials, runs directory or metric");
-  double t0 = mono_now();
+  double t0 = tr_clock_mono();
   Coord k;
   memset(&k, 0, sizeof k);
   k.c = c;
   k.stats = stats;
   k.err = err;
   k.lease = c->lease_seconds > 0 ? c->lease_seconds : sw_sched_default_lease();
-  if (c->worker) snprintf(k.worker, sizeof k.worker, "%s", c->worker);
-  else {
-    char host[64] = "localhost";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-    snprintf(k.worker, sizeof k.worker, "%s:%ld", host, (long)getpid());
-  }
-  int threads = c->threads_per_trial;
-  if (threads <= 0) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    threads = cores > 0 ? (int)(cores / c->jobs) : 1;
-    if (threads < 1) threads = 1;
-  }
+  coord_name(&k);
+  int threads = trial_threads(c);
   char runs[TR_PATH_MAX];
   snprintf(runs, sizeof runs, "%s", c->runs_dir);
   if (tr_mkdirs(runs) != 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", c->runs_dir, strerror(errno));
@@ -964,8 +1009,8 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
                !coord_stopping(&k) && !done && k.nrun < c->jobs);
     if (coord_reap(&k)) next_claim = 0;
     coord_beat(&k, beat_every);
-    if (mono_now() >= next_tick) {
-      next_tick = mono_now() + TICK_EVERY;
+    if (tr_clock_mono() >= next_tick) {
+      next_tick = tr_clock_mono() + TICK_EVERY;
       coord_tick(&k);
     }
   }
@@ -980,6 +1025,6 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   free(pslot);
   free(k.slots);
   rs_store_close(k.st);
-  stats->wall_seconds = mono_now() - t0;
+  stats->wall_seconds = tr_clock_mono() - t0;
   return k.fatal;
 }

@@ -64,13 +64,6 @@ static int errat(TrErr *err, const char *file, const TrYamlNode *n, const char *
   return tr_err_set(err, TR_EINVAL, "%s:%d:%d: %s", file, n ? n->line : 1, n ? n->col : 1, msg);
 }
 
-static char *xstrdup(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
-
 static int notice(SwSpec *S, const TrYamlNode *n, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -90,7 +83,7 @@ static int notice(SwSpec *S, const TrYamlNode *n, const char *fmt, ...) {
     S->notices = p;
     S->cap_notices = cap;
   }
-  if (!(S->notices[S->n_notices] = xstrdup(line))) return TR_ENOMEM;
+  if (!(S->notices[S->n_notices] = strdup(line))) return TR_ENOMEM;
   S->n_notices++;
   return TR_OK;
 }
@@ -160,7 +153,7 @@ static int in_list(const char *s, const char *const *names) {
 
 /* Join dir and a relative path (absolute paths are kept). */
 static char *resolve(const char *dir, const char *p) {
-  if (p[0] == '/' || strcmp(dir, ".") == 0) return xstrdup(p);
+  if (p[0] == '/' || strcmp(dir, ".") == 0) return strdup(p);
   size_t n = strlen(dir) + strlen(p) + 2;
   char *r = malloc(n);
   if (r) snprintf(r, n, "%s/%s", dir, p);
@@ -174,7 +167,7 @@ static const char *const path_keys[] = {"data.path", "train.out_dir", NULL};
 static int key_is_path(const TrKey *k) { return in_list(k->name, path_keys); }
 
 /* A path key's text as it goes into configs: "" stays "" (none), else resolved against absdir. */
-static char *resolve_key(const SwSpec *S, const char *p) { return *p ? resolve(S->absdir, p) : xstrdup(""); }
+static char *resolve_key(const SwSpec *S, const char *p) { return *p ? resolve(S->absdir, p) : strdup(""); }
 
 /* Resolve the base config's path keys in place. */
 static int resolve_base_paths(SwSpec *S, const TrYamlNode *at, TrErr *err) {
@@ -225,6 +218,52 @@ static int dist_is_musigma(SwDist d) {
 static const char *const hps_keys[] = {"base", "seeds", "seed", "workers", "threads_per_trial",
                                        "db", "max_retries", "task", "checkpoint", NULL};
 
+/* hpsweep.base: the trainer config the parameters vary, inline or a file beside the spec. */
+static int parse_base(SwSpec *S, const TrYamlNode *v, TrErr *err) {
+  const char *f = S->path, *s = NULL;
+  int rc;
+  if (v->kind == TR_YAML_MAP) {
+    tr_config_defaults(&S->base);
+    if ((rc = tr_config_apply_yaml(&S->base, v, f, err)) || (rc = resolve_base_paths(S, v, err))) return rc;
+    return TR_OK;
+  }
+  if ((rc = want_string(f, "hpsweep.base", v, &s, err))) return rc;
+  char *p = resolve(S->dir, s);
+  if (!p) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  rc = tr_config_load(&S->base, p, err);
+  free(p);
+  if (rc) {
+    int line = v->line, col = v->col;
+    return tr_err_prefix(err, "%s:%d:%d: hpsweep.base", f, line, col);
+  }
+  return resolve_base_paths(S, v, err);
+}
+
+/* hpsweep.seeds: distinct integers, each a valid value of the seed key. */
+static int parse_seeds(SwSpec *S, const TrYamlNode *v, TrErr *err) {
+  const char *f = S->path;
+  int64_t x;
+  int rc;
+  if (v->kind != TR_YAML_SEQ)
+    return errat(err, f, v, "hpsweep.seeds: expected a list of integers, got %s",
+                 tr_yaml_kind_name(v->kind));
+  if (v->n == 0) return errat(err, f, v, "hpsweep.seeds: the list is empty");
+  if (v->n > SW_MAX_SEEDS)
+    return errat(err, f, v, "hpsweep.seeds: %d seeds, more than the limit of %d", v->n, SW_MAX_SEEDS);
+  const TrKey *sk = tr_config_key_find(sw_spec_seed_key(S));
+  S->seeds = malloc((size_t)v->n * sizeof *S->seeds);
+  if (!S->seeds) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  for (int i = 0; i < v->n; i++) {
+    TrConfig tmp = S->base;
+    if ((rc = tr_yaml_int64(v->items[i], f, "hpsweep.seeds", &x, err))) return rc;
+    if (sk && (rc = tr_config_set_node(&tmp, sk, v->items[i], f, err))) return rc;
+    for (size_t j = 0; j < S->n_seeds; j++)
+      if (S->seeds[j] == x) return errat(err, f, v->items[i], "hpsweep.seeds: seed %lld is listed twice", (long long)x);
+    S->seeds[S->n_seeds++] = x;
+  }
+  return TR_OK;
+}
+
 static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
   const char *f = S->path;
   int rc;
@@ -243,42 +282,8 @@ static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
     else
       return errat(err, f, v, "hpsweep.task: '%s' is not a task (expected train or sample)", s);
   }
-  if ((v = tr_yaml_get(h, "base"))) {
-    if (v->kind == TR_YAML_MAP) {
-      tr_config_defaults(&S->base);
-      if ((rc = tr_config_apply_yaml(&S->base, v, f, err)) || (rc = resolve_base_paths(S, v, err))) return rc;
-    } else {
-      if ((rc = want_string(f, "hpsweep.base", v, &s, err))) return rc;
-      char *p = resolve(S->dir, s);
-      if (!p) return tr_err_set(err, TR_ENOMEM, "out of memory");
-      rc = tr_config_load(&S->base, p, err);
-      free(p);
-      if (rc) {
-        int line = v->line, col = v->col;
-        return tr_err_prefix(err, "%s:%d:%d: hpsweep.base", f, line, col);
-      }
-      if ((rc = resolve_base_paths(S, v, err))) return rc;
-    }
-  }
-  if ((v = tr_yaml_get(h, "seeds"))) {
-    if (v->kind != TR_YAML_SEQ)
-      return errat(err, f, v, "hpsweep.seeds: expected a list of integers, got %s",
-                   tr_yaml_kind_name(v->kind));
-    if (v->n == 0) return errat(err, f, v, "hpsweep.seeds: the list is empty");
-    if (v->n > SW_MAX_SEEDS)
-      return errat(err, f, v, "hpsweep.seeds: %d seeds, more than the limit of %d", v->n, SW_MAX_SEEDS);
-    const TrKey *sk = tr_config_key_find(sw_spec_seed_key(S));
-    S->seeds = malloc((size_t)v->n * sizeof *S->seeds);
-    if (!S->seeds) return tr_err_set(err, TR_ENOMEM, "out of memory");
-    for (int i = 0; i < v->n; i++) {
-      TrConfig tmp = S->base;
-      if ((rc = tr_yaml_int64(v->items[i], f, "hpsweep.seeds", &x, err))) return rc;
-      if (sk && (rc = tr_config_set_node(&tmp, sk, v->items[i], f, err))) return rc;
-      for (size_t j = 0; j < S->n_seeds; j++)
-        if (S->seeds[j] == x) return errat(err, f, v->items[i], "hpsweep.seeds: seed %lld is listed twice", (long long)x);
-      S->seeds[S->n_seeds++] = x;
-    }
-  }
+  if ((v = tr_yaml_get(h, "base")) && (rc = parse_base(S, v, err))) return rc;
+  if ((v = tr_yaml_get(h, "seeds")) && (rc = parse_seeds(S, v, err))) return rc;
   if ((v = tr_yaml_get(h, "seed"))) {
     if ((rc = want_int(f, "hpsweep.seed", v, 0, INT64_MAX, &x, err))) return rc;
     S->seed = (uint64_t)x;
@@ -350,7 +355,7 @@ static int parse_metric(SwSpec *S, const TrYamlNode *m, TrErr *err) {
   if (!*s) return errat(err, f, v, "metric.name: empty");
   if ((rc = check_metric_name(S, v, s, err))) return rc;
   free(S->metric);
-  if (!(S->metric = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!(S->metric = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   if ((v = tr_yaml_get(m, "goal"))) {
     static const char *const goals[] = {"minimize", "maximize", NULL};
     char b[160];
@@ -436,11 +441,15 @@ static int num_arg(const char *f, const char *pname, const char *arg, const TrYa
   return tr_yaml_double(v, f, key, out, err);
 }
 
-static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const TrYamlNode *v,
-                       TrErr *err) {
-  const char *f = S->path, *pn = key->name;
+/* The nodes of one parameter's mapping, NULL where a key is absent. */
+typedef struct ParamArgs {
+  const TrYamlNode *value, *values, *probs, *dist, *mn, *mx, *q, *mu, *sigma;
+} ParamArgs;
+
+/* The parameter's mapping: no unknown key; its argument nodes into A. */
+static int param_args_get(const SwSpec *S, const char *pn, const TrYamlNode *v, ParamArgs *A, TrErr *err) {
+  const char *f = S->path;
   char b[160];
-  int rc;
   if (v->kind != TR_YAML_MAP)
     return errat(err, f, v,
                  "parameter '%s': expected a mapping with value, values or distribution, got %s", pn,
@@ -451,19 +460,21 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
                    "probabilities, distribution, min, max, q, mu, sigma, parameters",
                    pn, v->keys[i]->str, dym(b, sizeof b, tr_closest(v->keys[i]->str, param_keys)));
     }
-  const TrYamlNode *value = tr_yaml_get(v, "value"), *values = tr_yaml_get(v, "values"),
-                   *probs = tr_yaml_get(v, "probabilities"), *dist = tr_yaml_get(v, "distribution"),
-                   *mn = tr_yaml_get(v, "min"), *mx = tr_yaml_get(v, "max"), *q = tr_yaml_get(v, "q"),
-                   *mu = tr_yaml_get(v, "mu"), *sigma = tr_yaml_get(v, "sigma");
-  SwParam P;
-  memset(&P, 0, sizeof P);
-  P.key = key;
-  P.line = kn->line;
-  P.col = kn->col;
-  P.sigma = 1;
-  if (dist) {
+  *A = (ParamArgs){tr_yaml_get(v, "value"), tr_yaml_get(v, "values"), tr_yaml_get(v, "probabilities"),
+                   tr_yaml_get(v, "distribution"), tr_yaml_get(v, "min"), tr_yaml_get(v, "max"),
+                   tr_yaml_get(v, "q"), tr_yaml_get(v, "mu"), tr_yaml_get(v, "sigma")};
+  return TR_OK;
+}
+
+/* The distribution: named, or implied by the arguments given (W&B's rules). */
+static int param_dist_choose(SwSpec *S, const char *pn, const TrYamlNode *kn, const ParamArgs *A, SwDist *out,
+                             TrErr *err) {
+  const char *f = S->path;
+  char b[160];
+  int rc;
+  if (A->dist) {
     const char *s = NULL;
-    if ((rc = want_string(f, "distribution", dist, &s, err))) return rc;
+    if ((rc = want_string(f, "distribution", A->dist, &s, err))) return rc;
     int d = -1;
     for (int i = 0; dist_names[i]; i++)
       if (strcmp(s, dist_names[i]) == 0) d = i;
@@ -471,189 +482,224 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
     if (d < 0) {
       if (!strcmp(s, "beta") || !strcmp(s, "q_beta") || !strcmp(s, "inv_log_uniform") ||
           !strcmp(s, "inv_log_uniform_values"))
-        return errat(err, f, dist, "parameter '%s': distribution '%s' is not supported", pn, s);
-      return errat(err, f, dist, "parameter '%s': unknown distribution '%s'%s", pn, s,
+        return errat(err, f, A->dist, "parameter '%s': distribution '%s' is not supported", pn, s);
+      return errat(err, f, A->dist, "parameter '%s': unknown distribution '%s'%s", pn, s,
                    dym(b, sizeof b, tr_closest(s, dist_names)));
     }
-    P.dist = (SwDist)d;
-  } else if (value) {
-    P.dist = SW_DIST_CONSTANT;
-  } else if (values) {
-    P.dist = SW_DIST_CATEGORICAL;
-  } else if (mn && mx) {
+    *out = (SwDist)d;
+  } else if (A->value) {
+    *out = SW_DIST_CONSTANT;
+  } else if (A->values) {
+    *out = SW_DIST_CATEGORICAL;
+  } else if (A->mn && A->mx) {
     /* W&B: integer bounds mean int_uniform, otherwise uniform. */
     int64_t a, c;
-    int ints = mn->kind == TR_YAML_SCALAR && mx->kind == TR_YAML_SCALAR && mn->plain && mx->plain &&
-               tr_parse_int64(mn->str, &a) == 0 && tr_parse_int64(mx->str, &c) == 0;
-    P.dist = ints ? SW_DIST_INT_UNIFORM : SW_DIST_UNIFORM;
-  } else if (mu || sigma) {
-    P.dist = SW_DIST_NORMAL;
+    int ints = A->mn->kind == TR_YAML_SCALAR && A->mx->kind == TR_YAML_SCALAR && A->mn->plain && A->mx->plain &&
+               tr_parse_int64(A->mn->str, &a) == 0 && tr_parse_int64(A->mx->str, &c) == 0;
+    *out = ints ? SW_DIST_INT_UNIFORM : SW_DIST_UNIFORM;
+  } else if (A->mu || A->sigma) {
+    *out = SW_DIST_NORMAL;
     if ((rc = notice(S, kn, "notice: parameter '%s': mu/sigma without distribution taken as normal "
                             "(W&B needs `distribution: normal`)", pn)))
       return tr_err_set(err, rc, "out of memory");
-  } else if (mn || mx) {
-    return errat(err, f, mn ? mn : mx, "parameter '%s': '%s' needs '%s' too", pn, mn ? "min" : "max",
-                 mn ? "max" : "min");
+  } else if (A->mn || A->mx) {
+    return errat(err, f, A->mn ? A->mn : A->mx, "parameter '%s': '%s' needs '%s' too", pn, A->mn ? "min" : "max",
+                 A->mn ? "max" : "min");
   } else {
     return errat(err, f, kn, "parameter '%s': needs value, values, or a distribution with its arguments", pn);
   }
-  /* W&B's schema: each distribution takes exactly its own arguments. */
+  return TR_OK;
+}
+
+/* W&B's schema: each distribution takes exactly its own arguments, all of them, on a key it fits. */
+static int param_args_check(const SwSpec *S, const TrKey *key, const TrYamlNode *kn, const TrYamlNode *v,
+                            const ParamArgs *A, SwDist d, TrErr *err) {
+  const char *f = S->path, *pn = key->name;
   for (int i = 0; i < v->n; i++) {
     const char *k = v->keys[i]->str;
     int ok = !strcmp(k, "distribution") ||
-             (P.dist == SW_DIST_CONSTANT && !strcmp(k, "value")) ||
-             (P.dist == SW_DIST_CATEGORICAL && (!strcmp(k, "values") || !strcmp(k, "probabilities"))) ||
-             (dist_is_minmax(P.dist) && (!strcmp(k, "min") || !strcmp(k, "max"))) ||
-             (dist_is_musigma(P.dist) && (!strcmp(k, "mu") || !strcmp(k, "sigma"))) ||
-             (dist_is_q(P.dist) && !strcmp(k, "q"));
+             (d == SW_DIST_CONSTANT && !strcmp(k, "value")) ||
+             (d == SW_DIST_CATEGORICAL && (!strcmp(k, "values") || !strcmp(k, "probabilities"))) ||
+             (dist_is_minmax(d) && (!strcmp(k, "min") || !strcmp(k, "max"))) ||
+             (dist_is_musigma(d) && (!strcmp(k, "mu") || !strcmp(k, "sigma"))) ||
+             (dist_is_q(d) && !strcmp(k, "q"));
     if (!ok)
       return errat(err, f, v->keys[i], "parameter '%s': '%s' does not apply to distribution '%s'", pn, k,
-                   sw_dist_name(P.dist));
+                   sw_dist_name(d));
   }
-  if (P.dist == SW_DIST_CONSTANT && !value)
+  if (d == SW_DIST_CONSTANT && !A->value)
     return errat(err, f, kn, "parameter '%s': distribution constant needs 'value'", pn);
-  if (P.dist == SW_DIST_CATEGORICAL && !values)
+  if (d == SW_DIST_CATEGORICAL && !A->values)
     return errat(err, f, kn, "parameter '%s': distribution categorical needs 'values'", pn);
-  if (dist_is_minmax(P.dist) && (!mn || !mx))
-    return errat(err, f, kn, "parameter '%s': distribution %s needs '%s'", pn, sw_dist_name(P.dist),
-                 mn ? "max" : "min");
-  if (P.dist != SW_DIST_CONSTANT && P.dist != SW_DIST_CATEGORICAL && !key_is_numeric(key))
-    return errat(err, f, dist ? dist : kn, "parameter '%s': distribution %s needs a numeric key; '%s' "
-                 "takes %s: use values", pn, sw_dist_name(P.dist), pn,
+  if (dist_is_minmax(d) && (!A->mn || !A->mx))
+    return errat(err, f, kn, "parameter '%s': distribution %s needs '%s'", pn, sw_dist_name(d),
+                 A->mn ? "max" : "min");
+  if (d != SW_DIST_CONSTANT && d != SW_DIST_CATEGORICAL && !key_is_numeric(key))
+    return errat(err, f, A->dist ? A->dist : kn, "parameter '%s': distribution %s needs a numeric key; '%s' "
+                 "takes %s: use values", pn, sw_dist_name(d), pn,
                  key->type == TR_KEY_ENUM ? key->choices : "a non-number");
+  return TR_OK;
+}
 
-  /* Values: each must be a valid value of the key (judged on a scratch copy of the base). */
-  if (P.dist == SW_DIST_CONSTANT || P.dist == SW_DIST_CATEGORICAL) {
-    const TrYamlNode *const *items = &value;
-    int n = 1;
-    if (P.dist == SW_DIST_CATEGORICAL) {
-      if (values->kind != TR_YAML_SEQ)
-        return errat(err, f, values, "parameter '%s': values: expected a list, got %s", pn,
-                     tr_yaml_kind_name(values->kind));
-      if (values->n == 0) return errat(err, f, values, "parameter '%s': values is empty", pn);
-      items = (const TrYamlNode *const *)values->items;
-      n = values->n;
-    }
-    P.values = malloc((size_t)n * sizeof *P.values);
-    if (!P.values) return tr_err_set(err, TR_ENOMEM, "out of memory");
-    P.n_values = n;
-    for (int i = 0; i < n; i++) {
-      TrConfig tmp = S->base;
-      if (key_is_path(key) && items[i]->kind == TR_YAML_SCALAR && !tr_yaml_is_null(items[i])) {
-        /* The spec owns its tree: the value becomes the resolved path every trial uses. */
-        TrYamlNode *node = (TrYamlNode *)items[i];
-        char *r = resolve_key(S, node->str);
-        if (!r) {
-          rc = tr_err_set(err, TR_ENOMEM, "out of memory");
-          goto fail;
-        }
-        free(node->str);
-        node->str = r;
-      }
-      P.values[i] = items[i];
-      if ((rc = tr_config_set_node(&tmp, key, items[i], f, err))) goto fail;
-    }
-    P.n_grid = (uint64_t)n;
-    if (probs) {
-      if (probs->kind != TR_YAML_SEQ) {
-        rc = errat(err, f, probs, "parameter '%s': probabilities: expected a list, got %s", pn,
-                   tr_yaml_kind_name(probs->kind));
-        goto fail;
-      }
-      if (probs->n != n) {
-        rc = errat(err, f, probs, "parameter '%s': %d probabilities for %d values", pn, probs->n, n);
-        goto fail;
-      }
-      if (!(P.probs = malloc((size_t)n * sizeof *P.probs))) {
-        rc = tr_err_set(err, TR_ENOMEM, "out of memory");
-        goto fail;
-      }
-      double sum = 0;
-      for (int i = 0; i < n; i++) {
-        if ((rc = num_arg(f, pn, "probabilities", probs->items[i], &P.probs[i], err))) goto fail;
-        if (P.probs[i] < 0) {
-          rc = errat(err, f, probs->items[i], "parameter '%s': probability %g is negative", pn, P.probs[i]);
-          goto fail;
-        }
-        sum += P.probs[i];
-      }
-      if (fabs(sum - 1.0) > 1e-6) {
-        rc = errat(err, f, probs, "parameter '%s': probabilities sum to %.9g, not 1", pn, sum);
-        goto fail;
-      }
-      if (S->method == SW_METHOD_GRID &&
-          (rc = notice(S, probs, "notice: parameter '%s': probabilities are ignored by grid search", pn))) {
-        rc = tr_err_set(err, rc, "out of memory");
-        goto fail;
-      }
-    }
-  } else {
-    if (mn && (rc = num_arg(f, pn, "min", mn, &P.min, err))) return rc;
-    if (mx && (rc = num_arg(f, pn, "max", mx, &P.max, err))) return rc;
-    if (mu && (rc = num_arg(f, pn, "mu", mu, &P.mu, err))) return rc;
-    if (sigma && (rc = num_arg(f, pn, "sigma", sigma, &P.sigma, err))) return rc;
-    if (dist_is_q(P.dist)) {
-      P.q = 1;
-      if (q && (rc = num_arg(f, pn, "q", q, &P.q, err))) return rc;
-      if (!(P.q > 0)) return errat(err, f, q, "parameter '%s': q must be > 0, got %g", pn, P.q);
-    }
-    if (P.dist == SW_DIST_INT_UNIFORM) {
-      if ((rc = tr_yaml_int64(mn, f, "min", &P.imin, err)) ||
-          (rc = tr_yaml_int64(mx, f, "max", &P.imax, err)))
-        return tr_err_prefix(err, "parameter '%s': int_uniform bounds must be integers", pn);
-    }
-    if (dist_is_minmax(P.dist) && P.min > P.max)
-      return errat(err, f, mn, "parameter '%s': min %g > max %g", pn, P.min, P.max);
-    if (sigma && P.sigma < 0) return errat(err, f, sigma, "parameter '%s': sigma %g < 0", pn, P.sigma);
-    if ((P.dist == SW_DIST_LOG_UNIFORM_VALUES || P.dist == SW_DIST_Q_LOG_UNIFORM_VALUES) && !(P.min > 0))
-      return errat(err, f, mn, "parameter '%s': %s needs min > 0, got %g", pn, sw_dist_name(P.dist), P.min);
-    if (P.dist == SW_DIST_LOG_UNIFORM || P.dist == SW_DIST_Q_LOG_UNIFORM) {
-      if (P.max > 700)
-        return errat(err, f, mx, "parameter '%s': %s bounds are natural-log exponents; exp(%g) overflows",
-                     pn, sw_dist_name(P.dist), P.max);
-      if ((P.min > 0 && P.max < 1) || P.max > 20)
-        if ((rc = notice(S, kn, "warning: parameter '%s': %s bounds are exponents (values from exp(%g) "
-                                "to exp(%g)); for bounds given as values use log_uniform_values",
-                         pn, sw_dist_name(P.dist), P.min, P.max)))
-          return tr_err_set(err, rc, "out of memory");
-    }
-    if ((P.dist == SW_DIST_LOG_NORMAL || P.dist == SW_DIST_Q_LOG_NORMAL) && P.mu + 10 * P.sigma > 700)
-      return errat(err, f, mu ? mu : sigma, "parameter '%s': %s with mu %g, sigma %g overflows", pn,
-                   sw_dist_name(P.dist), P.mu, P.sigma);
-    if (key_is_int(key)) {
-      int ok = P.dist == SW_DIST_INT_UNIFORM || (dist_is_q(P.dist) && is_integral(P.q));
-      if (!ok)
-        return errat(err, f, q && dist_is_q(P.dist) ? q : (dist ? dist : kn),
-                     "parameter '%s' is an integer key: %s gives fractions; use int_uniform or a q_ "
-                     "distribution with an integer q", pn, sw_dist_name(P.dist));
-    }
-    /* Ranges the key cannot take are caught now rather than on some random draw. */
-    if (dist_is_minmax(P.dist) && key->min < key->max) {
-      double lo = P.min, hi = P.max;
-      if (P.dist == SW_DIST_LOG_UNIFORM || P.dist == SW_DIST_Q_LOG_UNIFORM) lo = exp(lo), hi = exp(hi);
-      if (lo < key->min || hi > key->max)
-        return errat(err, f, lo < key->min ? mn : mx, "parameter '%s': range [%g, %g] leaves the key's "
-                     "range [%g, %g]", pn, lo, hi, key->min, key->max);
-    }
-    /* Grid points of the discrete numeric distributions. */
-    if (P.dist == SW_DIST_INT_UNIFORM) {
-      uint64_t span = (uint64_t)P.imax - (uint64_t)P.imin;
-      P.n_grid = span == UINT64_MAX ? UINT64_MAX : span + 1;
-    } else if (P.dist == SW_DIST_Q_UNIFORM) {
-      /* As sampled: round(x / q) * q for x in [min, max]. */
-      double k0 = round(P.min / P.q), k1 = round(P.max / P.q);
-      if (fabs(k0) > 9e15 || fabs(k1) > 9e15)
-        return errat(err, f, q ? q : kn, "parameter '%s': q %g is too small for [%g, %g]", pn, P.q,
-                     P.min, P.max);
-      P.imin = (int64_t)k0;
-      P.imax = (int64_t)k1;
-      P.n_grid = (uint64_t)(P.imax - P.imin) + 1;
-    }
+/* Categorical probabilities: one per value, none negative, summing to 1. */
+static int param_probs_parse(SwSpec *S, SwParam *P, const TrYamlNode *probs, TrErr *err) {
+  const char *f = S->path, *pn = P->key->name;
+  int rc, n = P->n_values;
+  if (probs->kind != TR_YAML_SEQ)
+    return errat(err, f, probs, "parameter '%s': probabilities: expected a list, got %s", pn,
+                 tr_yaml_kind_name(probs->kind));
+  if (probs->n != n) return errat(err, f, probs, "parameter '%s': %d probabilities for %d values", pn, probs->n, n);
+  if (!(P->probs = malloc((size_t)n * sizeof *P->probs))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  double sum = 0;
+  for (int i = 0; i < n; i++) {
+    if ((rc = num_arg(f, pn, "probabilities", probs->items[i], &P->probs[i], err))) return rc;
+    if (P->probs[i] < 0)
+      return errat(err, f, probs->items[i], "parameter '%s': probability %g is negative", pn, P->probs[i]);
+    sum += P->probs[i];
   }
-  if (S->method == SW_METHOD_GRID && P.n_grid == 0)
-    return errat(err, f, dist ? dist : kn, "parameter '%s': grid search needs discrete values, and "
-                 "distribution %s is continuous (use values, int_uniform or q_uniform, or method: random)",
-                 pn, sw_dist_name(P.dist));
+  if (fabs(sum - 1.0) > 1e-6) return errat(err, f, probs, "parameter '%s': probabilities sum to %.9g, not 1", pn, sum);
+  if (S->method == SW_METHOD_GRID &&
+      (rc = notice(S, probs, "notice: parameter '%s': probabilities are ignored by grid search", pn)))
+    return tr_err_set(err, rc, "out of memory");
+  return TR_OK;
+}
+
+/* Constant and categorical: each value must be a valid value of the key (judged on a
+** scratch copy of the base). P->values and P->probs are P's even on failure. */
+static int param_values_parse(SwSpec *S, SwParam *P, const ParamArgs *A, TrErr *err) {
+  const char *f = S->path, *pn = P->key->name;
+  const TrYamlNode *const *items = &A->value;
+  int rc, n = 1;
+  if (P->dist == SW_DIST_CATEGORICAL) {
+    if (A->values->kind != TR_YAML_SEQ)
+      return errat(err, f, A->values, "parameter '%s': values: expected a list, got %s", pn,
+                   tr_yaml_kind_name(A->values->kind));
+    if (A->values->n == 0) return errat(err, f, A->values, "parameter '%s': values is empty", pn);
+    items = (const TrYamlNode *const *)A->values->items;
+    n = A->values->n;
+  }
+  P->values = malloc((size_t)n * sizeof *P->values);
+  if (!P->values) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  P->n_values = n;
+  for (int i = 0; i < n; i++) {
+    TrConfig tmp = S->base;
+    if (key_is_path(P->key) && items[i]->kind == TR_YAML_SCALAR && !tr_yaml_is_null(items[i])) {
+      /* The spec owns its tree: the value becomes the resolved path every trial uses. */
+      TrYamlNode *node = (TrYamlNode *)items[i];
+      char *r = resolve_key(S, node->str);
+      if (!r) return tr_err_set(err, TR_ENOMEM, "out of memory");
+      free(node->str);
+      node->str = r;
+    }
+    P->values[i] = items[i];
+    if ((rc = tr_config_set_node(&tmp, P->key, items[i], f, err))) return rc;
+  }
+  P->n_grid = (uint64_t)n;
+  return A->probs ? param_probs_parse(S, P, A->probs, err) : TR_OK;
+}
+
+/* The numeric arguments of a min/max or mu/sigma distribution, read and checked. */
+static int param_range_args(SwSpec *S, SwParam *P, const TrYamlNode *kn, const ParamArgs *A, TrErr *err) {
+  const char *f = S->path, *pn = P->key->name;
+  int rc;
+  if (A->mn && (rc = num_arg(f, pn, "min", A->mn, &P->min, err))) return rc;
+  if (A->mx && (rc = num_arg(f, pn, "max", A->mx, &P->max, err))) return rc;
+  if (A->mu && (rc = num_arg(f, pn, "mu", A->mu, &P->mu, err))) return rc;
+  if (A->sigma && (rc = num_arg(f, pn, "sigma", A->sigma, &P->sigma, err))) return rc;
+  if (dist_is_q(P->dist)) {
+    P->q = 1;
+    if (A->q && (rc = num_arg(f, pn, "q", A->q, &P->q, err))) return rc;
+    if (!(P->q > 0)) return errat(err, f, A->q, "parameter '%s': q must be > 0, got %g", pn, P->q);
+  }
+  if (P->dist == SW_DIST_INT_UNIFORM) {
+    if ((rc = tr_yaml_int64(A->mn, f, "min", &P->imin, err)) || (rc = tr_yaml_int64(A->mx, f, "max", &P->imax, err)))
+      return tr_err_prefix(err, "parameter '%s': int_uniform bounds must be integers", pn);
+  }
+  if (dist_is_minmax(P->dist) && P->min > P->max)
+    return errat(err, f, A->mn, "parameter '%s': min %g > max %g", pn, P->min, P->max);
+  if (A->sigma && P->sigma < 0) return errat(err, f, A->sigma, "parameter '%s': sigma %g < 0", pn, P->sigma);
+  if ((P->dist == SW_DIST_LOG_UNIFORM_VALUES || P->dist == SW_DIST_Q_LOG_UNIFORM_VALUES) && !(P->min > 0))
+    return errat(err, f, A->mn, "parameter '%s': %s needs min > 0, got %g", pn, sw_dist_name(P->dist), P->min);
+  if (P->dist == SW_DIST_LOG_UNIFORM || P->dist == SW_DIST_Q_LOG_UNIFORM) {
+    if (P->max > 700)
+      return errat(err, f, A->mx, "parameter '%s': %s bounds are natural-log exponents; exp(%g) overflows",
+                   pn, sw_dist_name(P->dist), P->max);
+    if ((P->min > 0 && P->max < 1) || P->max > 20)
+      if ((rc = notice(S, kn, "warning: parameter '%s': %s bounds are exponents (values from exp(%g) "
+                              "to exp(%g)); for bounds given as values use log_uniform_values",
+                       pn, sw_dist_name(P->dist), P->min, P->max)))
+        return tr_err_set(err, rc, "out of memory");
+  }
+  if ((P->dist == SW_DIST_LOG_NORMAL || P->dist == SW_DIST_Q_LOG_NORMAL) && P->mu + 10 * P->sigma > 700)
+    return errat(err, f, A->mu ? A->mu : A->sigma, "parameter '%s': %s with mu %g, sigma %g overflows", pn,
+                 sw_dist_name(P->dist), P->mu, P->sigma);
+  return TR_OK;
+}
+
+/* A numeric distribution: its arguments, that the key can take what it draws, its grid points. */
+static int param_range_parse(SwSpec *S, SwParam *P, const TrYamlNode *kn, const ParamArgs *A, TrErr *err) {
+  const char *f = S->path, *pn = P->key->name;
+  const TrKey *key = P->key;
+  int rc;
+  if ((rc = param_range_args(S, P, kn, A, err))) return rc;
+  if (key_is_int(key)) {
+    int ok = P->dist == SW_DIST_INT_UNIFORM || (dist_is_q(P->dist) && is_integral(P->q));
+    if (!ok)
+      return errat(err, f, A->q && dist_is_q(P->dist) ? A->q : (A->dist ? A->dist : kn),
+                   "parameter '%s' is an integer key: %s gives fractions; use int_uniform or a q_ "
+                   "distribution with an integer q", pn, sw_dist_name(P->dist));
+  }
+  /* Ranges the key cannot take are caught now rather than on some random draw. */
+  if (dist_is_minmax(P->dist) && key->min < key->max) {
+    double lo = P->min, hi = P->max;
+    if (P->dist == SW_DIST_LOG_UNIFORM || P->dist == SW_DIST_Q_LOG_UNIFORM) lo = exp(lo), hi = exp(hi);
+    if (lo < key->min || hi > key->max)
+      return errat(err, f, lo < key->min ? A->mn : A->mx, "parameter '%s': range [%g, %g] leaves the key's "
+                   "range [%g, %g]", pn, lo, hi, key->min, key->max);
+  }
+  /* Grid points of the discrete numeric distributions. */
+  if (P->dist == SW_DIST_INT_UNIFORM) {
+    uint64_t span = (uint64_t)P->imax - (uint64_t)P->imin;
+    P->n_grid = span == UINT64_MAX ? UINT64_MAX : span + 1;
+  } else if (P->dist == SW_DIST_Q_UNIFORM) {
+    /* As sampled: round(x / q) * q for x in [min, max]. */
+    double k0 = round(P->min / P->q), k1 = round(P->max / P->q);
+    if (fabs(k0) > 9e15 || fabs(k1) > 9e15)
+      return errat(err, f, A->q ? A->q : kn, "parameter '%s': q %g is too small for [%g, %g]", pn, P->q,
+                   P->min, P->max);
+    P->imin = (int64_t)k0;
+    P->imax = (int64_t)k1;
+    P->n_grid = (uint64_t)(P->imax - P->imin) + 1;
+  }
+  return TR_OK;
+}
+
+/* One parameter: choose the distribution, check its arguments, parse values or range, append. */
+static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const TrYamlNode *v,
+                       TrErr *err) {
+  const char *f = S->path, *pn = key->name;
+  ParamArgs A = {0};
+  SwParam P;
+  int rc;
+  if ((rc = param_args_get(S, pn, v, &A, err))) return rc;
+  memset(&P, 0, sizeof P);
+  P.key = key;
+  P.line = kn->line;
+  P.col = kn->col;
+  P.sigma = 1;
+  if ((rc = param_dist_choose(S, pn, kn, &A, &P.dist, err))) return rc;
+  if ((rc = param_args_check(S, key, kn, v, &A, P.dist, err))) return rc;
+  if (P.dist == SW_DIST_CONSTANT || P.dist == SW_DIST_CATEGORICAL)
+    rc = param_values_parse(S, &P, &A, err);
+  else
+    rc = param_range_parse(S, &P, kn, &A, err);
+  if (rc) goto fail;
+  if (S->method == SW_METHOD_GRID && P.n_grid == 0) {
+    rc = errat(err, f, A.dist ? A.dist : kn, "parameter '%s': grid search needs discrete values, and "
+               "distribution %s is continuous (use values, int_uniform or q_uniform, or method: random)",
+               pn, sw_dist_name(P.dist));
+    goto fail;
+  }
   if (S->n_params == S->cap_params) {
     size_t cap = S->cap_params ? 2 * S->cap_params : 8;
     SwParam *p = realloc(S->params, cap * sizeof *p);
@@ -750,9 +796,9 @@ static int read_text(const char *path, char **out, TrErr *err) {
   return TR_OK;
 }
 
-static int spec_parse(SwSpec *S, TrErr *err) {
+/* The root: a mapping of known keys (W&B's own are noted and ignored). */
+static int spec_root_check(SwSpec *S, const TrYamlNode *root, TrErr *err) {
   const char *f = S->path;
-  const TrYamlNode *root = S->doc->root;
   int rc;
   if (!root) return tr_err_set(err, TR_EINVAL, "%s:1:1: empty spec (expected a mapping with method and parameters)", f);
   if (root->kind != TR_YAML_MAP)
@@ -766,20 +812,15 @@ static int spec_parse(SwSpec *S, TrErr *err) {
       if ((rc = notice(S, k, "notice: '%s' is a W&B key with no meaning for hpsweep: ignored", k->str)))
         return tr_err_set(err, rc, "out of memory");
   }
+  return TR_OK;
+}
+
+/* method: grid or random. */
+static int spec_method(SwSpec *S, const TrYamlNode *root, TrErr *err) {
+  const char *f = S->path, *s = NULL;
   const TrYamlNode *v;
-  const char *s = NULL;
   char b[160];
-  if ((v = tr_yaml_get(root, "hpsweep")) && (rc = parse_hpsweep(S, v, err))) return rc;
-  if ((v = tr_yaml_get(root, "name"))) {
-    if ((rc = want_string(f, "name", v, &s, err))) return rc;
-    free(S->name);
-    if (!(S->name = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
-  }
-  if ((v = tr_yaml_get(root, "description"))) {
-    if ((rc = want_string(f, "description", v, &s, err))) return rc;
-    free(S->description);
-    if (!(S->description = xstrdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
-  }
+  int rc;
   if (!(v = tr_yaml_get(root, "method"))) return errat(err, f, root, "missing 'method' (grid or random)");
   if ((rc = want_string(f, "method", v, &s, err))) return rc;
   if (!strcmp(s, "grid"))
@@ -793,6 +834,84 @@ static int spec_parse(SwSpec *S, TrErr *err) {
     return errat(err, f, v, "unknown method '%s' (expected grid or random)%s", s,
                  dym(b, sizeof b, tr_closest(s, methods)));
   }
+  return TR_OK;
+}
+
+/* A grid's configurations: the overflow-checked product of the grid points, within run_cap
+** and the sanity limit (pk: the parameters key, cap: run_cap's node or NULL). */
+static int spec_count_grid(SwSpec *S, const TrYamlNode *pk, const TrYamlNode *cap, uint64_t seeds,
+                           uint64_t *out, TrErr *err) {
+  const char *f = S->path;
+  uint64_t configs = 1;
+  for (size_t i = 0; i < S->n_params; i++) {
+    uint64_t g = S->params[i].n_grid;
+    if (configs > UINT64_MAX / g) return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters)", S->n_params);
+    configs *= g;
+  }
+  if (configs > UINT64_MAX / seeds)
+    return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters, %llu seeds)", S->n_params,
+                 (unsigned long long)seeds);
+  uint64_t trials = configs * seeds;
+  if (S->run_cap && trials > (uint64_t)S->run_cap)
+    return errat(err, f, cap, "grid has %llu trials (%llu configurations x %llu seeds), more than "
+                 "run_cap %lld", (unsigned long long)trials, (unsigned long long)configs,
+                 (unsigned long long)seeds, (long long)S->run_cap);
+  if (trials > SW_MAX_TRIALS)
+    return errat(err, f, pk, "grid has %llu trials, more than the limit of %d", (unsigned long long)trials,
+                 SW_MAX_TRIALS);
+  *out = configs;
+  return TR_OK;
+}
+
+/* A random search's configurations: run_cap / seeds, or the default count. */
+static int spec_count_random(SwSpec *S, const TrYamlNode *root, const TrYamlNode *cap, uint64_t seeds,
+                             uint64_t *out, TrErr *err) {
+  const char *f = S->path;
+  int rc;
+  if (!S->run_cap) {
+    *out = SW_DEFAULT_RANDOM_CONFIGS;
+    if (*out * seeds > SW_MAX_TRIALS)
+      return errat(err, f, root, "%llu configurations x %llu seeds is more than the limit of %d trials",
+                   (unsigned long long)*out, (unsigned long long)seeds, SW_MAX_TRIALS);
+    if ((rc = notice(S, root, "notice: random search without run_cap: sampling %d configurations",
+                     SW_DEFAULT_RANDOM_CONFIGS)))
+      return tr_err_set(err, rc, "out of memory");
+    return TR_OK;
+  }
+  if ((uint64_t)S->run_cap < seeds)
+    return errat(err, f, cap, "run_cap %lld is smaller than the %llu seeds of one configuration",
+                 (long long)S->run_cap, (unsigned long long)seeds);
+  if ((uint64_t)S->run_cap > SW_MAX_TRIALS)
+    return errat(err, f, cap, "run_cap %lld is more than the limit of %d trials", (long long)S->run_cap,
+                 SW_MAX_TRIALS);
+  uint64_t configs = *out = (uint64_t)S->run_cap / seeds;
+  if ((uint64_t)S->run_cap % seeds &&
+      (rc = notice(S, cap, "notice: run_cap %lld with %llu seeds: %llu configurations x %llu seeds = %llu trials",
+                   (long long)S->run_cap, (unsigned long long)seeds, (unsigned long long)configs,
+                   (unsigned long long)seeds, (unsigned long long)(configs * seeds))))
+    return tr_err_set(err, rc, "out of memory");
+  return TR_OK;
+}
+
+static int spec_parse(SwSpec *S, TrErr *err) {
+  const char *f = S->path;
+  const TrYamlNode *root = S->doc->root;
+  int rc;
+  if ((rc = spec_root_check(S, root, err))) return rc;
+  const TrYamlNode *v;
+  const char *s = NULL;
+  if ((v = tr_yaml_get(root, "hpsweep")) && (rc = parse_hpsweep(S, v, err))) return rc;
+  if ((v = tr_yaml_get(root, "name"))) {
+    if ((rc = want_string(f, "name", v, &s, err))) return rc;
+    free(S->name);
+    if (!(S->name = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  if ((v = tr_yaml_get(root, "description"))) {
+    if ((rc = want_string(f, "description", v, &s, err))) return rc;
+    free(S->description);
+    if (!(S->description = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  if ((rc = spec_method(S, root, err))) return rc;
   if ((v = tr_yaml_get(root, "metric"))) {
     if ((rc = parse_metric(S, v, err))) return rc;
   } else if (S->task == SW_TASK_SAMPLE) {
@@ -815,50 +934,12 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   if ((rc = parse_params(S, pv, NULL, 0, err))) return rc;
 
   /* How many trials: overflow-checked product, then run_cap and the sanity limit. */
-  uint64_t seeds = S->n_seeds ? S->n_seeds : 1, configs;
-  if (S->method == SW_METHOD_GRID) {
-    configs = 1;
-    for (size_t i = 0; i < S->n_params; i++) {
-      uint64_t g = S->params[i].n_grid;
-      if (configs > UINT64_MAX / g)
-        return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters)", S->n_params);
-      configs *= g;
-    }
-    if (configs > UINT64_MAX / seeds)
-      return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters, %llu seeds)", S->n_params,
-                   (unsigned long long)seeds);
-    uint64_t trials = configs * seeds;
-    if (S->run_cap && trials > (uint64_t)S->run_cap)
-      return errat(err, f, cap, "grid has %llu trials (%llu configurations x %llu seeds), more than "
-                   "run_cap %lld", (unsigned long long)trials, (unsigned long long)configs,
-                   (unsigned long long)seeds, (long long)S->run_cap);
-    if (trials > SW_MAX_TRIALS)
-      return errat(err, f, pk, "grid has %llu trials, more than the limit of %d", (unsigned long long)trials,
-                   SW_MAX_TRIALS);
-  } else {
-    if (S->run_cap) {
-      if ((uint64_t)S->run_cap < seeds)
-        return errat(err, f, cap, "run_cap %lld is smaller than the %llu seeds of one configuration",
-                     (long long)S->run_cap, (unsigned long long)seeds);
-      if ((uint64_t)S->run_cap > SW_MAX_TRIALS)
-        return errat(err, f, cap, "run_cap %lld is more than the limit of %d trials", (long long)S->run_cap,
-                     SW_MAX_TRIALS);
-      configs = (uint64_t)S->run_cap / seeds;
-      if ((uint64_t)S->run_cap % seeds &&
-          (rc = notice(S, cap, "notice: run_cap %lld with %llu seeds: %llu configurations x %llu seeds = %llu trials",
-                       (long long)S->run_cap, (unsigned long long)seeds, (unsigned long long)configs,
-                       (unsigned long long)seeds, (unsigned long long)(configs * seeds))))
-        return tr_err_set(err, rc, "out of memory");
-    } else {
-      configs = SW_DEFAULT_RANDOM_CONFIGS;
-      if (configs * seeds > SW_MAX_TRIALS)
-        return errat(err, f, root, "%llu configurations x %llu seeds is more than the limit of %d trials",
-                     (unsigned long long)configs, (unsigned long long)seeds, SW_MAX_TRIALS);
-      if ((rc = notice(S, root, "notice: random search without run_cap: sampling %d configurations",
-                       SW_DEFAULT_RANDOM_CONFIGS)))
-        return tr_err_set(err, rc, "out of memory");
-    }
-  }
+  uint64_t seeds = S->n_seeds ? S->n_seeds : 1, configs = 0;
+  if (S->method == SW_METHOD_GRID)
+    rc = spec_count_grid(S, pk, cap, seeds, &configs, err);
+  else
+    rc = spec_count_random(S, root, cap, seeds, &configs, err);
+  if (rc) return rc;
   S->n_configs = (size_t)configs;
   return TR_OK;
 }
@@ -907,7 +988,7 @@ static int check_files(const SwSpec *S, TrErr *err) {
 static char *default_name(const char *path) {
   const char *b = strrchr(path, '/');
   b = b ? b + 1 : path;
-  char *n = xstrdup(b);
+  char *n = strdup(b);
   if (!n) return NULL;
   size_t len = strlen(n);
   if (len > 5 && strcmp(n + len - 5, ".yaml") == 0)
@@ -928,17 +1009,17 @@ int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
   S->where_line = S->where_col = 1;
   tr_config_defaults(&S->base);
   const char *slash = strrchr(path, '/');
-  S->path = xstrdup(path);
-  S->dir = slash ? malloc((size_t)(slash - path) + 2) : xstrdup(".");
+  S->path = strdup(path);
+  S->dir = slash ? malloc((size_t)(slash - path) + 2) : strdup(".");
   if (S->dir && slash) {
     size_t n = slash == path ? 1 : (size_t)(slash - path);
     memcpy(S->dir, path, n);
     S->dir[n] = '\0';
   }
   S->name = default_name(path);
-  S->description = xstrdup("");
-  S->metric = xstrdup(SW_DEFAULT_METRIC);
-  S->checkpoint = xstrdup("");
+  S->description = strdup("");
+  S->metric = strdup(SW_DEFAULT_METRIC);
+  S->checkpoint = strdup("");
   S->db = S->dir ? resolve(S->dir, "hpsweep.db") : NULL;
   if (!S->path || !S->dir || !S->name || !S->description || !S->metric || !S->checkpoint || !S->db) {
     rc = tr_err_set(err, TR_ENOMEM, "out of memory");

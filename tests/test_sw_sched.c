@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hps_test.h"
+#include "tr_os.h"
 
 static char dir[256];
 
@@ -525,12 +526,10 @@ Test(sw_sched, sigint_at_large_j_claims_nothing_more) {
     got = db_try_int("SELECT count(*) FROM events WHERE kind = 'claim'") >= 3;
   }
   cr_assert(got, "no claims: %s", slurp("run.log"));
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
+  double t = tr_clock_wall();
   kill(pid, SIGINT);
   cr_assert_eq(wait_exit_within(pid, 120, "run.log"), 1, "%s", slurp("run.log"));
   char before[160], after[160];
-  double t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
   snprintf(before, sizeof before, "SELECT count(*) FROM events WHERE kind = 'claim' AND time <= %.6f", t);
   snprintf(after, sizeof after, "SELECT count(*) FROM events WHERE kind = 'claim' AND time > %.6f", t);
   cr_assert_lt(db_int(before), 60, "every slot was filled before the signal: the test proves nothing");

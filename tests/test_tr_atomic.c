@@ -17,6 +17,7 @@
 
 #include "hps_test.h"
 #include "tr_atomic.h"
+#include "tr_os.h"
 
 static char dir[64], target[128];
 

@@ -1,6 +1,6 @@
 /* test_tr_model.c: the whole model: finite differences of the mean loss with
 ** respect to every parameter, gradient accumulation, determinism, dropout. */
-#include <cblas.h>
+#include "tr_blas.h"
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>

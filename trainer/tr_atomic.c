@@ -1,5 +1,6 @@
 /* tr_atomic.c: atomic file writes (see tr_atomic.h for the contract). */
 #include "tr_atomic.h"
+#include "tr_os.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,12 +46,6 @@ static int slot_take(char *tmp) {
       return i;
     }
   return -1; /* more than N_SLOTS writes at once: still atomic, only not cleaned on a signal */
-}
-
-mode_t tr_umask_get(void) {
-  mode_t m = umask(022);
-  umask(m);
-  return m;
 }
 
 /* fopencookie write: every byte or the error kept (the stream's buffer hides it otherwise). */

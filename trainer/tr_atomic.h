@@ -46,7 +46,5 @@ void tr_atomic_abort(TrAtomicFile *a);
 /* Remove PATH.XXXXXX temporaries that no live writer holds (ours, unlocked);
 ** the number removed, -1 if PATH's directory cannot be read. */
 int tr_atomic_temps_remove(const char *path);
-/* The process umask, unchanged. */
-mode_t tr_umask_get(void);
 
 #endif

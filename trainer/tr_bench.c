@@ -1,24 +1,15 @@
 #include "tr_bench.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "tr_blas.h"
 #include "tr_model.h"
 #include "tr_optim.h"
+#include "tr_os.h"
 #include "tr_rng.h"
 #include "tr_sample.h"
-
-static double clock_s(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
-static double cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -60,9 +51,9 @@ double tr_bench_sgemm(int threads, int n, int reps) {
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
     for (int i = 0; i < reps; i++) {
-      double t0 = now_s();
+      double t0 = tr_clock_mono();
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-      t[i] = now_s() - t0;
+      t[i] = tr_clock_mono() - t0;
     }
     g = 2.0 * n * (double)nn / median(t, reps) / 1e9;
   }
@@ -120,13 +111,13 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
   }
   float loss = 0.0f;
   for (int s = 0; s < steps + 2; s++) { /* 2 warm-up steps */
-    double t0 = now_s();
+    double t0 = tr_clock_mono();
     tr_model_zero_grad(m);
     loss = tr_model_forward(m, tok, tg, B, T, 1, NULL);
     tr_model_backward(m);
     tr_grad_clip(tr_model_grads(m), n, 1.0);
     tr_optim_step(opt, tr_model_params(m), tr_model_grads(m), 1e-4);
-    if (s >= 2) times[s - 2] = now_s() - t0;
+    if (s >= 2) times[s - 2] = tr_clock_mono() - t0;
   }
   memset(res, 0, sizeof *res);
   snprintf(res->model, sizeof res->model, "%s", name);
@@ -162,13 +153,13 @@ static int full_recompute(TrModel *m, const TrSampleConfig *s, int prompt, int n
   TrRng r;
   tr_rng_seed(&r, 2);
   seq[0] = prompt;
-  double w0 = now_s(), c0 = cpu_s();
+  double w0 = tr_clock_mono(), c0 = tr_clock_cpu();
   for (int i = 0; i < n; i++) {
     int len = i + 1, from = len > T ? len - T : 0;
     tr_model_forward(m, seq + from, NULL, 1, len - from, 0, NULL);
     seq[i + 1] = tr_sample_next(s, tr_model_logits(m) + (size_t)(len - from - 1) * V, V, NULL, probs, &r);
   }
-  *wall = now_s() - w0, *cpu = cpu_s() - c0;
+  *wall = tr_clock_mono() - w0, *cpu = tr_clock_cpu() - c0;
   free(seq), free(probs);
   return TR_OK;
 }
@@ -199,9 +190,9 @@ int tr_bench_sample(const char *name, int threads, int full_cap, TrSampleBenchRe
   res->context = mc.context_length;
   TrSampleOut so;
   tr_rng_seed(&r, 2);
-  double w0 = now_s(), c0 = cpu_s();
+  double w0 = tr_clock_mono(), c0 = tr_clock_cpu();
   rc = tr_sample_generate(smp, &s, NULL, &prompt, 1, 10, n_gen, &r, NULL, NULL, NULL, &so, err);
-  res->kv_wall = now_s() - w0, res->kv_cpu = cpu_s() - c0;
+  res->kv_wall = tr_clock_mono() - w0, res->kv_cpu = tr_clock_cpu() - c0;
   res->kv_tokens = so.n_tokens;
   res->full_tokens = n_gen < full_cap ? n_gen : full_cap;
   if (!rc) rc = full_recompute(m, &s, prompt, res->full_tokens, &res->full_wall, &res->full_cpu, err);

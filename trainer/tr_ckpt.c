@@ -165,25 +165,6 @@ void tr_ckpt_deinit(TrCkpt *c) {
   memset(c, 0, sizeof *c);
 }
 
-int tr_mkdirs(const char *path) {
-  char buf[4096];
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof buf) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  memcpy(buf, path, n + 1);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    int rc = mkdir(buf, 0777);
-    *p = '/';
-    if (rc != 0 && errno != EEXIST) return -1;
-  }
-  if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-  return 0;
-}
-
 int tr_ckpt_load(const char *path, TrCkpt *c, TrErr *err) {
   memset(c, 0, sizeof *c);
   FILE *f = fopen(path, "rb");

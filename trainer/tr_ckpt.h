@@ -60,8 +60,6 @@ void tr_ckpt_deinit(TrCkpt *c);
 /* The config's identity for resume: every key except run control (budgets,
 ** intervals, threads, out_dir), so extending max_steps keeps a checkpoint valid. */
 uint64_t tr_ckpt_config_hash(const TrConfig *cfg);
-/* mkdir -p: create path and its missing parents (0 on success, -1 with errno set). */
-int tr_mkdirs(const char *path);
 /* Rebuild the TrConfig stored in a checkpoint. */
 int tr_ckpt_config(const TrCkpt *c, TrConfig *cfg, TrErr *err);
 

@@ -5,6 +5,7 @@
 */
 #include "tr_config.h"
 
+#include "tr_json.h"
 #include "tr_optim.h"
 #include "tr_schedule.h"
 
@@ -280,11 +281,65 @@ static int enum_index(const char *choices, const char *s) {
   return -1;
 }
 
+/* A finite number in the key's range: TR_OK, or the complaint about V. */
+static int node_double(const TrKey *k, const TrYamlNode *v, const char *file, double *x, TrErr *err) {
+  char why[TR_ERR_CLIP_MAX + 64];
+  TrErr e2;
+  if (tr_yaml_double(v, file ? file : "", k->name, x, &e2))
+    return bad_value(err, file, v, "%s: %s", k->name,
+                     v->kind == TR_YAML_SCALAR ? tr_double_complaint(v->str, why, sizeof why)
+                                               : "expected a finite number, got a collection");
+  if (check_range(k, *x, file, v, v->str, err)) return TR_EINVAL;
+  return TR_OK;
+}
+
+/* The list keys: optimizer.betas (two numbers), schedule.milestones (integers). */
+static int set_list_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, const char *file, TrErr *err) {
+  char *base = (char *)c + k->offset;
+  const char *key = k->name;
+  TrErr e2;
+  char clip[TR_ERR_CLIP_MAX];
+  switch (k->type) {
+    case TR_KEY_FLOAT2: {
+      if (v->kind != TR_YAML_SEQ || v->n != 2)
+        return bad_value(err, file, v, "%s: expected a list of 2 numbers like [0.9, 0.99]", key);
+      double x[2];
+      for (int i = 0; i < 2; i++) {
+        int rc = node_double(k, v->items[i], file, &x[i], err);
+        if (rc) return rc;
+      }
+      memcpy(base, x, sizeof x);
+      return TR_OK;
+    }
+    case TR_KEY_INTLIST: {
+      if (v->kind != TR_YAML_SEQ)
+        return bad_value(err, file, v, "%s: expected a list of integers like [100, 200]", key);
+      if ((size_t)v->n > k->size)
+        return bad_value(err, file, v, "%s: at most %zu entries, got %d", key, k->size, v->n);
+      int tmp[TR_MAX_MILESTONES];
+      for (int i = 0; i < v->n; i++) {
+        int64_t x;
+        if (tr_yaml_int64(v->items[i], file ? file : "", key, &x, &e2))
+          return bad_value(err, file, v->items[i], "%s: expected an integer, got '%s'", key,
+                           v->items[i]->kind == TR_YAML_SCALAR ? tr_err_clip(v->items[i]->str, clip, sizeof clip)
+                                                               : "a collection");
+        if (check_range(k, (double)x, file, v->items[i], v->items[i]->str, err)) return TR_EINVAL;
+        tmp[i] = (int)x;
+      }
+      memcpy(base, tmp, (size_t)v->n * sizeof(int));
+      *(int *)((char *)c + k->count_offset) = v->n;
+      return TR_OK;
+    }
+    default: break;
+  }
+  return bad_value(err, file, v, "%s: unsupported key type", key);
+}
+
 static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, const char *file, TrErr *err) {
   char *base = (char *)c + k->offset;
   const char *key = k->name;
   TrErr e2;
-  char clip[TR_ERR_CLIP_MAX], why[TR_ERR_CLIP_MAX + 64];
+  char clip[TR_ERR_CLIP_MAX];
 #define SHOWN (v->kind == TR_YAML_SCALAR ? tr_err_clip(v->str, clip, sizeof clip) : tr_yaml_kind_name(v->kind))
   switch (k->type) {
     case TR_KEY_INT:
@@ -301,11 +356,8 @@ static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, co
     }
     case TR_KEY_FLOAT: {
       double x;
-      if (tr_yaml_double(v, file ? file : "", key, &x, &e2))
-        return bad_value(err, file, v, "%s: %s", key,
-                         v->kind == TR_YAML_SCALAR ? tr_double_complaint(v->str, why, sizeof why)
-                                                   : "expected a finite number, got a collection");
-      if (check_range(k, x, file, v, v->str, err)) return TR_EINVAL;
+      int rc = node_double(k, v, file, &x, err);
+      if (rc) return rc;
       *(double *)base = x;
       return TR_OK;
     }
@@ -334,39 +386,8 @@ static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, co
       *(int *)base = idx;
       return TR_OK;
     }
-    case TR_KEY_FLOAT2: {
-      if (v->kind != TR_YAML_SEQ || v->n != 2)
-        return bad_value(err, file, v, "%s: expected a list of 2 numbers like [0.9, 0.99]", key);
-      double x[2];
-      for (int i = 0; i < 2; i++) {
-        if (tr_yaml_double(v->items[i], file ? file : "", key, &x[i], &e2))
-          return bad_value(err, file, v->items[i], "%s: %s", key,
-                           v->items[i]->kind == TR_YAML_SCALAR ? tr_double_complaint(v->items[i]->str, why, sizeof why)
-                                                               : "expected a finite number, got a collection");
-        if (check_range(k, x[i], file, v->items[i], v->items[i]->str, err)) return TR_EINVAL;
-      }
-      memcpy(base, x, sizeof x);
-      return TR_OK;
-    }
-    case TR_KEY_INTLIST: {
-      if (v->kind != TR_YAML_SEQ)
-        return bad_value(err, file, v, "%s: expected a list of integers like [100, 200]", key);
-      if ((size_t)v->n > k->size)
-        return bad_value(err, file, v, "%s: at most %zu entries, got %d", key, k->size, v->n);
-      int tmp[TR_MAX_MILESTONES];
-      for (int i = 0; i < v->n; i++) {
-        int64_t x;
-        if (tr_yaml_int64(v->items[i], file ? file : "", key, &x, &e2))
-          return bad_value(err, file, v->items[i], "%s: expected an integer, got '%s'", key,
-                           v->items[i]->kind == TR_YAML_SCALAR ? tr_err_clip(v->items[i]->str, clip, sizeof clip)
-                                                               : "a collection");
-        if (check_range(k, (double)x, file, v->items[i], v->items[i]->str, err)) return TR_EINVAL;
-        tmp[i] = (int)x;
-      }
-      memcpy(base, tmp, (size_t)v->n * sizeof(int));
-      *(int *)((char *)c + k->count_offset) = v->n;
-      return TR_OK;
-    }
+    case TR_KEY_FLOAT2:
+    case TR_KEY_INTLIST: return set_list_value(c, k, v, file, err);
   }
   return bad_value(err, file, v, "%s: unsupported key type", key);
 }
@@ -533,42 +554,13 @@ int tr_config_validate(const TrConfig *c, TrErr *err) {
 
 /* ---- text and JSON -------------------------------------------------------- */
 
-/* Shortest "%.Ng" that reads back to the same double: canonical and readable. */
+/* Shortest exact text (canonical and readable); floats look like floats ("1.0"). */
 static void fmt_double(double v, char *buf, size_t n) {
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(buf, n, "%.*g", prec, v);
-    if (strtod(buf, NULL) == v) break;
-  }
-  /* JSON needs a digit after '.', and we want floats to look like floats. */
+  tr_fmt_double(buf, n, v, TR_FMT_SHORTEST);
   if (!strpbrk(buf, ".eEn")) {
     size_t l = strlen(buf);
     if (l + 3 < n) memcpy(buf + l, ".0", 3);
   }
-}
-
-static size_t json_string(const char *s, char *buf, size_t n) {
-  size_t o = 0;
-#define PUT(ch)               \
-  do {                        \
-    if (o + 1 < n) buf[o] = (ch); \
-    o++;                      \
-  } while (0)
-  PUT('"');
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') {
-      PUT('\\');
-      PUT((char)*p);
-    } else if (*p < 0x20) {
-      char esc[8];
-      snprintf(esc, sizeof esc, "\\u%04x", *p);
-      for (char *e = esc; *e; e++) PUT(*e);
-    } else
-      PUT((char)*p);
-  }
-  PUT('"');
-#undef PUT
-  if (n) buf[o < n ? o : n - 1] = '\0';
-  return o;
 }
 
 int tr_config_value_text(const TrConfig *c, const TrKey *k, int json, char *buf, size_t n) {
@@ -580,7 +572,7 @@ int tr_config_value_text(const TrConfig *c, const TrKey *k, int json, char *buf,
     case TR_KEY_FLOAT: fmt_double(*(const double *)base, a, sizeof a); return snprintf(buf, n, "%s", a);
     case TR_KEY_BOOL: return snprintf(buf, n, "%s", *(const int *)base ? "true" : "false");
     case TR_KEY_STR:
-      if (json) return (int)json_string(base, buf, n);
+      if (json) return (int)tr_json_quote(buf, n, base, 0);
       return snprintf(buf, n, "%s", base);
     case TR_KEY_ENUM: {
       int idx = *(const int *)base;

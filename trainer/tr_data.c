@@ -365,62 +365,73 @@ static int syn_word_len(int j) {
   return L;
 }
 
-static int source_build(TrSource *s, const TrDataConfig *cfg, TrErr *err) {
-  int W = cfg->synthetic_words, S = W + 1, END = W;
-  int k = cfg->synthetic_branching < S ? cfg->synthetic_branching : S;
-  s->n_words = W;
-  s->k = k;
-  size_t nk = (size_t)S * (size_t)k;
-  s->cnt = calloc((size_t)S, sizeof *s->cnt);
-  s->succ = calloc(nk, sizeof *s->succ);
-  s->prob = calloc(nk, sizeof *s->prob);
-  s->cum = calloc(nk, sizeof *s->cum);
-  s->pi = calloc((size_t)S, sizeof *s->pi);
-  s->bytes = calloc((size_t)S, sizeof *s->bytes);
-  double *cw = malloc((size_t)S * sizeof *cw);   /* cumulative popularity, END last */
-  double *tmp = malloc((size_t)S * sizeof *tmp);
-  int *mark = calloc((size_t)S, sizeof *mark);
-  int rc = TR_OK;
-  if (!s->cnt || !s->succ || !s->prob || !s->cum || !s->pi || !s->bytes || !cw || !tmp || !mark) {
-    rc = tr_err_set(err, TR_ENOMEM, "synthetic corpus: out of memory (%d words, branching %d)", W,
-                    k);
-    goto done;
-  }
-  TrRng g;
-  tr_rng_seed2(&g, (uint64_t)cfg->synthetic_seed, 0x776f726473ULL); /* "words" */
-
-  /* Words: distinct, so the text parses back to the state sequence. */
+/* Words: distinct, so the text parses back to the state sequence. */
+static int source_words(TrSource *s, TrRng *g, TrErr *err) {
+  int W = s->n_words;
   char w[64];
   for (int j = 0; j < W; j++) {
     int L = syn_word_len(j);
     for (int tries = 0;; tries++) {
       if (tries == 200) { L++; tries = 0; } /* this length is crowded: go longer */
-      if (L >= (int)sizeof w) {
-        rc = tr_err_set(err, TR_EINVAL, "synthetic corpus: cannot make %d distinct words", W);
-        goto done;
-      }
-      int vowel = L == 1 ? 1 : (int)tr_rng_below(&g, 2);
+      if (L >= (int)sizeof w) return tr_err_set(err, TR_EINVAL, "synthetic corpus: cannot make %d distinct words", W);
+      int vowel = L == 1 ? 1 : (int)tr_rng_below(g, 2);
       for (int c = 0; c < L; c++, vowel = !vowel)
-        w[c] = vowel ? SYN_VOWEL[tr_rng_below(&g, sizeof SYN_VOWEL - 1)]
-                     : SYN_CONS[tr_rng_below(&g, sizeof SYN_CONS - 1)];
+        w[c] = vowel ? SYN_VOWEL[tr_rng_below(g, sizeof SYN_VOWEL - 1)]
+                     : SYN_CONS[tr_rng_below(g, sizeof SYN_CONS - 1)];
       if (ws_find(&s->words, w, (size_t)L) < 0) break;
     }
-    if (ws_add(&s->words, w, (size_t)L) != j) {
-      rc = tr_err_set(err, TR_ENOMEM, "synthetic corpus: out of memory");
-      goto done;
-    }
+    if (ws_add(&s->words, w, (size_t)L) != j) return tr_err_set(err, TR_ENOMEM, "synthetic corpus: out of memory");
     s->bytes[j] = L + 1;
   }
-  s->bytes[END] = 2;
+  s->bytes[W] = 2;
+  return TR_OK;
+}
 
-  /* Successor lists: each state draws k distinct successors by popularity
-  ** (sequential sampling without replacement = rejection of repeats, with an
-  ** exact fallback when rejections pile up), plus a forced link along the cycle
-  ** END -> 0 -> 1 -> ... -> W-1 -> END at a random slot, which makes the chain
-  ** irreducible: every word occurs and the stationary distribution is unique. */
+/* The popularity of state j (word j ~ 1/(j+1)^a; the sentence end as the most popular word). */
+static double source_weight(int j, int end) { return j == end ? SYN_END_WEIGHT : pow(j + 1.0, -SYN_POP_A); }
+
+/* One successor drawn by popularity (cw: cumulative, tot its total) among the states not
+** marked with stamp: rejection of repeats, and an exact draw over what is left when
+** rejections pile up (tmp: scratch of n_words + 1). */
+static int source_draw(const TrSource *s, TrRng *g, const double *cw, double tot, const int *mark, int stamp,
+                       double *tmp) {
+  int S = s->n_words + 1, END = s->n_words;
+  for (int tries = 0; tries < 64; tries++) {
+    double u = tr_rng_uniform(g) * tot;
+    int lo = 0, hi = S - 1;
+    while (lo < hi) {
+      int mid = (lo + hi) / 2;
+      if (u < cw[mid]) hi = mid;
+      else lo = mid + 1;
+    }
+    if (mark[lo] != stamp) return lo;
+  }
+  double rem = 0;
+  for (int j = 0; j < S; j++) {
+    tmp[j] = mark[j] == stamp ? 0 : source_weight(j, END);
+    rem += tmp[j];
+  }
+  double u = tr_rng_uniform(g) * rem;
+  int pick = -1;
+  for (int j = 0; j < S; j++) {
+    if (tmp[j] <= 0) continue;
+    pick = j;
+    if (u < tmp[j]) break;
+    u -= tmp[j];
+  }
+  return pick;
+}
+
+/* Successor lists: each state draws k distinct successors by popularity (sequential
+** sampling without replacement), plus a forced link along the cycle
+** END -> 0 -> 1 -> ... -> W-1 -> END at a random slot, which makes the chain
+** irreducible: every word occurs and the stationary distribution is unique.
+** Slot r of a row has probability ~ 1/(r+1)^s. */
+static void source_links(TrSource *s, TrRng *g, double *cw, double *tmp, int *mark) {
+  int W = s->n_words, S = W + 1, END = W, k = s->k;
   double tot = 0;
   for (int j = 0; j < S; j++) {
-    tot += j == END ? SYN_END_WEIGHT : pow(j + 1.0, -SYN_POP_A);
+    tot += source_weight(j, END);
     cw[j] = tot;
   }
   for (int i = 0; i < S; i++) {
@@ -430,39 +441,13 @@ static int source_build(TrSource *s, const TrDataConfig *cfg, TrErr *err) {
     int stamp = i + 1;
     if (i == END) mark[END] = stamp;
     int forced = i == END ? 0 : (i == W - 1 ? END : i + 1);
-    int fpos = (int)tr_rng_below(&g, (uint64_t)ki);
+    int fpos = (int)tr_rng_below(g, (uint64_t)ki);
     row[fpos] = forced;
     mark[forced] = stamp;
     for (int r = 0; r < ki; r++) {
       if (r == fpos) continue;
-      int pick = -1;
-      for (int tries = 0; tries < 64 && pick < 0; tries++) {
-        double u = tr_rng_uniform(&g) * tot;
-        int lo = 0, hi = S - 1;
-        while (lo < hi) {
-          int mid = (lo + hi) / 2;
-          if (u < cw[mid]) hi = mid;
-          else lo = mid + 1;
-        }
-        if (mark[lo] != stamp) pick = lo;
-      }
-      if (pick < 0) { /* exact draw over what is left */
-        double rem = 0;
-        for (int j = 0; j < S; j++) {
-          double wj = j == END ? SYN_END_WEIGHT : pow(j + 1.0, -SYN_POP_A);
-          tmp[j] = mark[j] == stamp ? 0 : wj;
-          rem += tmp[j];
-        }
-        double u = tr_rng_uniform(&g) * rem;
-        for (int j = 0; j < S; j++) {
-          if (tmp[j] <= 0) continue;
-          pick = j;
-          if (u < tmp[j]) break;
-          u -= tmp[j];
-        }
-      }
-      row[r] = pick;
-      mark[pick] = stamp;
+      row[r] = source_draw(s, g, cw, tot, mark, stamp, tmp);
+      mark[row[r]] = stamp;
     }
     s->cnt[i] = ki;
     double *pr = s->prob + (size_t)i * (size_t)k, *cu = s->cum + (size_t)i * (size_t)k, z = 0;
@@ -474,9 +459,12 @@ static int source_build(TrSource *s, const TrDataConfig *cfg, TrErr *err) {
     }
     cu[ki - 1] = 1.0;
   }
+}
 
-  /* Stationary distribution: power iteration on the lazy chain (P + I) / 2,
-  ** which has the same fixed point and converges even if P is periodic. */
+/* Stationary distribution: power iteration on the lazy chain (P + I) / 2,
+** which has the same fixed point and converges even if P is periodic. */
+static void source_stationary(TrSource *s, double *tmp) {
+  int S = s->n_words + 1, k = s->k;
   for (int i = 0; i < S; i++) s->pi[i] = 1.0 / S;
   for (int it = 0; it < 20000; it++) {
     for (int i = 0; i < S; i++) tmp[i] = 0.5 * s->pi[i];
@@ -495,6 +483,11 @@ static int source_build(TrSource *s, const TrDataConfig *cfg, TrErr *err) {
     }
     if (diff < 1e-13) break;
   }
+}
+
+/* Entropy rate in nats per byte: stationary entropy per state over bytes per state. */
+static double source_rate(const TrSource *s) {
+  int S = s->n_words + 1, k = s->k;
   double H = 0, L = 0;
   for (int i = 0; i < S; i++) {
     const double *pr = s->prob + (size_t)i * (size_t)k;
@@ -503,8 +496,36 @@ static int source_build(TrSource *s, const TrDataConfig *cfg, TrErr *err) {
     H += s->pi[i] * h;
     L += s->pi[i] * s->bytes[i];
   }
-  s->rate = H / L;
-done:
+  return H / L;
+}
+
+static int source_build(TrSource *s, const TrDataConfig *cfg, TrErr *err) {
+  int W = cfg->synthetic_words, S = W + 1;
+  int k = cfg->synthetic_branching < S ? cfg->synthetic_branching : S;
+  s->n_words = W;
+  s->k = k;
+  size_t nk = (size_t)S * (size_t)k;
+  s->cnt = calloc((size_t)S, sizeof *s->cnt);
+  s->succ = calloc(nk, sizeof *s->succ);
+  s->prob = calloc(nk, sizeof *s->prob);
+  s->cum = calloc(nk, sizeof *s->cum);
+  s->pi = calloc((size_t)S, sizeof *s->pi);
+  s->bytes = calloc((size_t)S, sizeof *s->bytes);
+  double *cw = malloc((size_t)S * sizeof *cw);   /* cumulative popularity, END last */
+  double *tmp = malloc((size_t)S * sizeof *tmp);
+  int *mark = calloc((size_t)S, sizeof *mark);
+  int rc = TR_OK;
+  if (!s->cnt || !s->succ || !s->prob || !s->cum || !s->pi || !s->bytes || !cw || !tmp || !mark) {
+    rc = tr_err_set(err, TR_ENOMEM, "synthetic corpus: out of memory (%d words, branching %d)", W, k);
+  } else {
+    TrRng g;
+    tr_rng_seed2(&g, (uint64_t)cfg->synthetic_seed, 0x776f726473ULL); /* "words" */
+    if ((rc = source_words(s, &g, err)) == TR_OK) {
+      source_links(s, &g, cw, tmp, mark);
+      source_stationary(s, tmp);
+      s->rate = source_rate(s);
+    }
+  }
   free(cw);
   free(tmp);
   free(mark);

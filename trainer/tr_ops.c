@@ -5,7 +5,7 @@
 
 #include "tr_ops.h"
 
-#include <cblas.h>
+#include "tr_blas.h"
 #include <math.h>
 #include <string.h>
 

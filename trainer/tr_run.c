@@ -6,7 +6,6 @@
 */
 #include "tr_run.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -14,17 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "tr_blas.h"
 #include "tr_ckpt.h"
 #include "tr_data.h"
+#include "tr_json.h"
 #include "tr_mem.h"
 #include "tr_model.h"
 #include "tr_optim.h"
+#include "tr_os.h"
 #include "tr_schedule.h"
-
-/* OpenBLAS's own setter (not part of CBLAS). */
-void openblas_set_num_threads(int num_threads);
 
 enum { RNG_INIT = 0, RNG_BATCH = 1, RNG_DROPOUT = 2 };
 #define EVAL_SEED 0x5eedULL /* fixed: every run on the same data evaluates the same windows */
@@ -36,12 +34,6 @@ const char *tr_run_status_name(int s) {
     case TR_RUN_INTERRUPTED: return "interrupted";
     default: return "failed";
   }
-}
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 typedef struct Run {
@@ -63,7 +55,7 @@ typedef struct Run {
   int stopped;                /* on_metric asked to stop */
 } Run;
 
-static double elapsed(const Run *r) { return r->elapsed0 + now_seconds() - r->t0; }
+static double elapsed(const Run *r) { return r->elapsed0 + tr_clock_mono() - r->t0; }
 
 /* Every metric the loop emits: the one list (specs check metric.name against it). */
 enum { M_TRAIN_LOSS, M_LR, M_GRAD_NORM, M_TOKENS_PER_SECOND, M_VAL_LOSS, M_GNS, M_COUNT };
@@ -304,7 +296,7 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
   float *grads = tr_model_grads(r.model);
   res->entropy_floor = tr_data_entropy_rate(r.data);
   res->n_params = (int64_t)np;
-  r.t0 = now_seconds();
+  r.t0 = tr_clock_mono();
   double last_log_t = elapsed(&r);
   int64_t last_log_tokens = r.tokens_seen;
   double train_loss = NAN, val_loss = NAN;
@@ -383,7 +375,7 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
       last_log_tokens = r.tokens_seen;
     }
     if (eval_now || last) {
-      double te = now_seconds();
+      double te = tr_clock_mono();
       val_loss = evaluate(&r);
       if (val_loss < r.best_val) {
         r.best_val = val_loss;
@@ -392,7 +384,7 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
       emit(&r, M_VAL_LOSS, val_loss);
       if (isfinite(gns)) emit(&r, M_GNS, gns);
       logf_(&r, "step %6lld | val loss %.4f | best %.4f", (long long)r.step, val_loss, r.best_val);
-      last_log_t += now_seconds() - te; /* evaluation time is not training throughput */
+      last_log_t += tr_clock_mono() - te; /* evaluation time is not training throughput */
       if (!isfinite(val_loss) && set_diverged(&r, "validation loss is %g at step %lld", val_loss, (long long)r.step))
         break;
     }
@@ -422,34 +414,22 @@ out:
   return rc;
 }
 
-static void json_num(char *b, size_t n, double v) {
-  if (isfinite(v))
-    snprintf(b, n, "%.17g", v);
-  else
-    snprintf(b, n, "null");
-}
-
 size_t tr_run_result_json(const TrRunResult *r, char *buf, size_t n) {
   char bv[32], fv[32], ft[32], ws[32], tps[32], fl[32], ef[32];
-  json_num(bv, sizeof bv, r->best_val_loss);
-  json_num(fv, sizeof fv, r->final_val_loss);
-  json_num(ft, sizeof ft, r->final_train_loss);
-  json_num(ws, sizeof ws, r->wall_seconds);
-  json_num(tps, sizeof tps, r->tokens_per_second);
-  json_num(fl, sizeof fl, r->flops);
-  json_num(ef, sizeof ef, r->entropy_floor);
-  char reason[600];
-  size_t o = 0;
-  for (const char *p = r->reason; *p && o + 3 < sizeof reason; p++) {
-    if (*p == '"' || *p == '\\') reason[o++] = '\\';
-    reason[o++] = (*p >= 0x20) ? *p : ' ';
-  }
-  reason[o] = 0;
+  tr_json_number(bv, sizeof bv, r->best_val_loss, 17);
+  tr_json_number(fv, sizeof fv, r->final_val_loss, 17);
+  tr_json_number(ft, sizeof ft, r->final_train_loss, 17);
+  tr_json_number(ws, sizeof ws, r->wall_seconds, 17);
+  tr_json_number(tps, sizeof tps, r->tokens_per_second, 17);
+  tr_json_number(fl, sizeof fl, r->flops, 17);
+  tr_json_number(ef, sizeof ef, r->entropy_floor, 17);
+  char reason[sizeof r->reason * 6 + 3]; /* every byte \u00XX at worst, quotes */
+  tr_json_quote(reason, sizeof reason, r->reason, 0);
   return (size_t)snprintf(buf, n,
                           "{\"status\": \"%s\", \"best_val_loss\": %s, \"final_val_loss\": %s, "
                           "\"final_train_loss\": %s, \"steps\": %lld, \"tokens\": %lld, \"wall_seconds\": %s, "
                           "\"tokens_per_second\": %s, \"best_step\": %lld, \"flops\": %s, \"n_params\": %lld, "
-                          "\"entropy_floor\": %s, \"memory_estimate_bytes\": %llu, \"reason\": \"%s\"}",
+                          "\"entropy_floor\": %s, \"memory_estimate_bytes\": %llu, \"reason\": %s}",
                           tr_run_status_name(r->status), bv, fv, ft, (long long)r->steps, (long long)r->tokens, ws,
                           tps, (long long)r->best_step, fl, (long long)r->n_params, ef,
                           (unsigned long long)r->memory_estimate_bytes, reason);

@@ -1,6 +1,6 @@
 #include "tr_sample.h"
 
-#include <cblas.h>
+#include "tr_blas.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -87,7 +87,8 @@ static int need_length(const TrScheduleConfig *s, int64_t T, TrErr *err) {
                     s->name == TR_SCHED_COSINE || s->name == TR_SCHED_LINEAR ? ", or schedule.decay_steps" : "");
 }
 
-int tr_schedule_check(const TrScheduleConfig *s, double base, int64_t T, TrErr *err) {
+/* The keys every schedule reads. */
+static int check_common(const TrScheduleConfig *s, double base, int64_t T, TrErr *err) {
   if (s->name < TR_SCHED_CONSTANT || s->name > TR_SCHED_ONE_CYCLE)
     return tr_err_set(err, TR_EINVAL, "schedule.name: unknown schedule %d", s->name);
   if (!(base > 0.0) || !isfinite(base))
@@ -105,78 +106,89 @@ int tr_schedule_check(const TrScheduleConfig *s, double base, int64_t T, TrErr *
   if (T > 0 && W >= T && s->name != TR_SCHED_ONE_CYCLE)
     return tr_err_set(err, TR_EINVAL, "schedule.warmup_steps: %d leaves no steps of the %lld-step run", W,
                       (long long)T);
+  return TR_OK;
+}
+
+static int check_gamma(const TrScheduleConfig *s, TrErr *err) {
+  if (!(s->gamma > 0.0) || !isfinite(s->gamma))
+    return tr_err_set(err, TR_EINVAL, "schedule.gamma: must be > 0, got %g", s->gamma);
+  return TR_OK;
+}
+
+static int check_multistep(const TrScheduleConfig *s, TrErr *err) {
+  if (s->n_milestones < 1 || s->n_milestones > TR_MAX_MILESTONES)
+    return tr_err_set(err, TR_EINVAL, "schedule.milestones: multistep needs 1 to %d milestones, got %d",
+                      TR_MAX_MILESTONES, s->n_milestones);
+  int bad = s->milestones[0] < 1;
+  for (int i = 1; i < s->n_milestones; i++) bad |= s->milestones[i] <= s->milestones[i - 1];
+  if (bad) {
+    char list[256];
+    size_t k = 0;
+    list[0] = '\0';
+    for (int i = 0; i < s->n_milestones && k < sizeof list; i++)
+      k += (size_t)snprintf(list + k, sizeof list - k, "%s%d", i ? ", " : "", s->milestones[i]);
+    return tr_err_set(err, TR_EINVAL,
+                      "schedule.milestones: must be positive and strictly increasing, got [%s]", list);
+  }
+  return check_gamma(s, err);
+}
+
+static int check_wsd(const TrScheduleConfig *s, double base, int64_t T, TrErr *err) {
+  if (need_length(s, T, err)) return TR_EINVAL;
+  if (!(s->decay_fraction >= 0.0 && s->decay_fraction <= 1.0))
+    return tr_err_set(err, TR_EINVAL, "schedule.decay_fraction: must be in [0, 1], got %g",
+                      s->decay_fraction);
+  if (s->decay_shape != TR_SHAPE_LINEAR && s->decay_shape != TR_SHAPE_COSINE)
+    return tr_err_set(err, TR_EINVAL, "schedule.decay_shape: unknown value %d", s->decay_shape);
+  int64_t K = wsd_decay_steps(s, T);
+  if (K > T - s->warmup_steps)
+    return tr_err_set(err, TR_EINVAL,
+                      "schedule.decay_fraction: %g of the %lld-step run (%lld steps) overlaps the %d warm-up steps",
+                      s->decay_fraction, (long long)T, (long long)K, s->warmup_steps);
+  if (s->min_lr > base)
+    return tr_err_set(err, TR_EINVAL, "schedule.min_lr: %g is above the base lr %g", s->min_lr, base);
+  return TR_OK;
+}
+
+static int check_one_cycle(const TrScheduleConfig *s, int64_t T, TrErr *err) {
+  if (need_length(s, T, err)) return TR_EINVAL;
+  if (s->warmup_steps != 0)
+    return tr_err_set(err, TR_EINVAL,
+                      "schedule.warmup_steps: one_cycle warms up over pct_start; must be 0, got %d", s->warmup_steps);
+  if (!(s->pct_start >= 0.0 && s->pct_start < 1.0))
+    return tr_err_set(err, TR_EINVAL, "schedule.pct_start: must be in [0, 1), got %g", s->pct_start);
+  if (s->pct_start * (double)T - 1.0 == 0.0)
+    return tr_err_set(err, TR_EINVAL,
+                      "schedule.pct_start: %g of %lld steps is a 1-step warm-up, which torch OneCycleLR rejects",
+                      s->pct_start, (long long)T);
+  if (!(s->div_factor > 0.0) || !isfinite(s->div_factor))
+    return tr_err_set(err, TR_EINVAL, "schedule.div_factor: must be > 0, got %g", s->div_factor);
+  if (!(s->final_div_factor > 0.0) || !isfinite(s->final_div_factor))
+    return tr_err_set(err, TR_EINVAL, "schedule.final_div_factor: must be > 0, got %g",
+                      s->final_div_factor);
+  if (!(s->max_lr >= 0.0) || !isfinite(s->max_lr))
+    return tr_err_set(err, TR_EINVAL, "schedule.max_lr: must be >= 0 (0 = optimizer.lr), got %g", s->max_lr);
+  return TR_OK;
+}
+
+int tr_schedule_check(const TrScheduleConfig *s, double base, int64_t T, TrErr *err) {
+  int rc = check_common(s, base, T, err);
+  if (rc) return rc;
   switch (s->name) {
-    case TR_SCHED_CONSTANT:
-    case TR_SCHED_INVERSE_SQRT: break;
     case TR_SCHED_STEP:
       if (s->step_size < 1)
         return tr_err_set(err, TR_EINVAL, "schedule.step_size: must be >= 1, got %d", s->step_size);
-      /* fall through */ /* to the gamma check */
-    case TR_SCHED_EXPONENTIAL:
-      if (!(s->gamma > 0.0) || !isfinite(s->gamma))
-        return tr_err_set(err, TR_EINVAL, "schedule.gamma: must be > 0, got %g", s->gamma);
-      break;
-    case TR_SCHED_MULTISTEP: {
-      if (s->n_milestones < 1 || s->n_milestones > TR_MAX_MILESTONES)
-        return tr_err_set(err, TR_EINVAL, "schedule.milestones: multistep needs 1 to %d milestones, got %d",
-                          TR_MAX_MILESTONES, s->n_milestones);
-      int bad = s->milestones[0] < 1;
-      for (int i = 1; i < s->n_milestones; i++) bad |= s->milestones[i] <= s->milestones[i - 1];
-      if (bad) {
-        char list[256];
-        size_t k = 0;
-        list[0] = '\0';
-        for (int i = 0; i < s->n_milestones && k < sizeof list; i++)
-          k += (size_t)snprintf(list + k, sizeof list - k, "%s%d", i ? ", " : "", s->milestones[i]);
-        return tr_err_set(err, TR_EINVAL,
-                          "schedule.milestones: must be positive and strictly increasing, got [%s]", list);
-      }
-      if (!(s->gamma > 0.0) || !isfinite(s->gamma))
-        return tr_err_set(err, TR_EINVAL, "schedule.gamma: must be > 0, got %g", s->gamma);
-      break;
-    }
+      return check_gamma(s, err);
+    case TR_SCHED_EXPONENTIAL: return check_gamma(s, err);
+    case TR_SCHED_MULTISTEP: return check_multistep(s, err);
     case TR_SCHED_COSINE:
     case TR_SCHED_LINEAR:
       if (s->decay_steps == 0 && need_length(s, T, err)) return TR_EINVAL;
       if (s->min_lr > base)
         return tr_err_set(err, TR_EINVAL, "schedule.min_lr: %g is above the base lr %g", s->min_lr, base);
-      break;
-    case TR_SCHED_WSD: {
-      if (need_length(s, T, err)) return TR_EINVAL;
-      if (!(s->decay_fraction >= 0.0 && s->decay_fraction <= 1.0))
-        return tr_err_set(err, TR_EINVAL, "schedule.decay_fraction: must be in [0, 1], got %g",
-                          s->decay_fraction);
-      if (s->decay_shape != TR_SHAPE_LINEAR && s->decay_shape != TR_SHAPE_COSINE)
-        return tr_err_set(err, TR_EINVAL, "schedule.decay_shape: unknown value %d", s->decay_shape);
-      int64_t K = wsd_decay_steps(s, T);
-      if (K > T - W)
-        return tr_err_set(err, TR_EINVAL,
-                          "schedule.decay_fraction: %g of the %lld-step run (%lld steps) overlaps the %d warm-up steps",
-                          s->decay_fraction, (long long)T, (long long)K, W);
-      if (s->min_lr > base)
-        return tr_err_set(err, TR_EINVAL, "schedule.min_lr: %g is above the base lr %g", s->min_lr, base);
-      break;
-    }
-    case TR_SCHED_ONE_CYCLE:
-      if (need_length(s, T, err)) return TR_EINVAL;
-      if (W != 0)
-        return tr_err_set(err, TR_EINVAL,
-                          "schedule.warmup_steps: one_cycle warms up over pct_start; must be 0, got %d", W);
-      if (!(s->pct_start >= 0.0 && s->pct_start < 1.0))
-        return tr_err_set(err, TR_EINVAL, "schedule.pct_start: must be in [0, 1), got %g", s->pct_start);
-      if (s->pct_start * (double)T - 1.0 == 0.0)
-        return tr_err_set(err, TR_EINVAL,
-                          "schedule.pct_start: %g of %lld steps is a 1-step warm-up, which torch OneCycleLR rejects",
-                          s->pct_start, (long long)T);
-      if (!(s->div_factor > 0.0) || !isfinite(s->div_factor))
-        return tr_err_set(err, TR_EINVAL, "schedule.div_factor: must be > 0, got %g", s->div_factor);
-      if (!(s->final_div_factor > 0.0) || !isfinite(s->final_div_factor))
-        return tr_err_set(err, TR_EINVAL, "schedule.final_div_factor: must be > 0, got %g",
-                          s->final_div_factor);
-      if (!(s->max_lr >= 0.0) || !isfinite(s->max_lr))
-        return tr_err_set(err, TR_EINVAL, "schedule.max_lr: must be >= 0 (0 = optimizer.lr), got %g", s->max_lr);
-      break;
-    default: break;
+      return TR_OK;
+    case TR_SCHED_WSD: return check_wsd(s, base, T, err);
+    case TR_SCHED_ONE_CYCLE: return check_one_cycle(s, T, err);
+    default: return TR_OK; /* constant, inverse_sqrt: nothing of their own */
   }
-  return TR_OK;
 }

@@ -1,0 +1,90 @@
+/* tr_os: the monotonic clock never steps back and measures real time; the wall clock is
+** unix time; the CPU clock counts work; mkdir -p makes every missing level and accepts
+** what exists; the umask is read without being changed. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hps_test.h"
+#include "tr_os.h"
+
+Test(tr_os, mono_clock_never_steps_back) {
+  double prev = tr_clock_mono();
+  cr_assert_gt(prev, 0.0);
+  for (int i = 0; i < 100000; i++) {
+    double t = tr_clock_mono();
+    cr_assert_geq(t, prev, "clock stepped back: %.9f after %.9f", t, prev);
+    prev = t;
+  }
+}
+
+Test(tr_os, mono_clock_measures_a_sleep) {
+  double t0 = tr_clock_mono();
+  struct timespec ts = {0, 50 * 1000 * 1000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  double dt = tr_clock_mono() - t0;
+  cr_assert(dt >= 0.049 && dt < 5.0, "slept 50 ms, measured %.6f s", dt);
+}
+
+Test(tr_os, wall_clock_is_unix_time) {
+  time_t before = time(NULL);
+  double w = tr_clock_wall();
+  time_t after = time(NULL);
+  cr_assert(w >= (double)before && w < (double)after + 1, "%.3f not within [%lld, %lld]", w, (long long)before,
+            (long long)after + 1);
+}
+
+Test(tr_os, cpu_clock_counts_work_not_sleep) {
+  double c0 = tr_clock_cpu();
+  volatile double x = 0;
+  for (long i = 0; i < 20000000; i++) x += 1e-9 * (double)i;
+  double c1 = tr_clock_cpu();
+  cr_assert_gt(c1, c0, "20M additions took no CPU time");
+  struct timespec ts = {0, 100 * 1000 * 1000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  cr_assert_lt(tr_clock_cpu() - c1, 0.05, "a 100 ms sleep counted as CPU time");
+}
+
+Test(tr_os, mkdirs_makes_every_level_and_accepts_existing) {
+  char dir[64], deep[160];
+  struct stat sb;
+  hps_tmp_make(dir, sizeof dir, "hps_os_");
+  snprintf(deep, sizeof deep, "%s/a/b/c", dir);
+  cr_assert_eq(tr_mkdirs(deep), 0, "%s: %s", deep, strerror(errno));
+  cr_assert(stat(deep, &sb) == 0 && S_ISDIR(sb.st_mode));
+  cr_assert_eq(sb.st_mode & 0777, 0777 & ~tr_umask_get());
+  cr_assert_eq(tr_mkdirs(deep), 0, "an existing directory is success");
+  snprintf(deep, sizeof deep, "%s/a/b/c/", dir);
+  cr_assert_eq(tr_mkdirs(deep), 0, "a trailing slash is fine");
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
+
+Test(tr_os, mkdirs_fails_under_a_file_and_on_bad_paths) {
+  char dir[64], under[160];
+  hps_tmp_make(dir, sizeof dir, "hps_os_");
+  hps_put(dir, "f", "x");
+  snprintf(under, sizeof under, "%s/f/sub", dir);
+  errno = 0;
+  cr_assert_eq(tr_mkdirs(under), -1);
+  cr_assert_eq(errno, ENOTDIR);
+  cr_assert_eq(tr_mkdirs(""), -1);
+  cr_assert_eq(errno, ENAMETOOLONG);
+  static char longp[5000];
+  memset(longp, 'a', sizeof longp - 1);
+  cr_assert_eq(tr_mkdirs(longp), -1);
+  cr_assert_eq(errno, ENAMETOOLONG);
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
+
+Test(tr_os, umask_is_read_unchanged) {
+  mode_t old = umask(027);
+  cr_assert_eq(tr_umask_get(), 027);
+  cr_assert_eq(tr_umask_get(), 027, "reading it twice changes nothing");
+  cr_assert_eq(umask(old), 027);
+}

@@ -1,0 +1,31 @@
+/*
+** tr_os.h: the base layer's operating-system utilities, shared by every layer
+** (trainer/, results/, sweep/, cli/): clocks, directories, the umask.
+** Atomic file writes live beside them in tr_atomic.h; JSON text in tr_json.h;
+** the OpenBLAS declarations in tr_blas.h.
+**
+** Contract:
+** - tr_clock_mono: seconds on CLOCK_MONOTONIC (never steps back, unaffected by
+**   date changes): the only clock for durations, deadlines and rates. Its zero
+**   is arbitrary; only differences mean anything.
+** - tr_clock_cpu: this process's CPU seconds (all threads), CLOCK_PROCESS_CPUTIME_ID.
+** - tr_clock_wall: unix seconds (CLOCK_REALTIME): for times stored or compared
+**   across processes and hosts (leases, heartbeats), never for durations.
+** - tr_mkdirs: mkdir -p. Creates PATH and its missing parents with mode
+**   0777 & ~umask; an existing directory is success. 0, or -1 with errno set
+**   (ENAMETOOLONG for paths of 4096 bytes or more).
+** - tr_umask_get: the process umask, left unchanged. Not thread-safe (umask has
+**   no read-only call): call it from one thread, as tr_atomic does.
+*/
+#ifndef TR_OS_H
+#define TR_OS_H
+
+#include <sys/types.h>
+
+double tr_clock_mono(void);
+double tr_clock_cpu(void);
+double tr_clock_wall(void);
+int tr_mkdirs(const char *path);
+mode_t tr_umask_get(void);
+
+#endif
