@@ -1,6 +1,6 @@
 /*
 ** cmd_results.c: the commands people read results with: ls, top, compare, show,
-** export, plot, report. Every one opens the database read-only (rs_db_open), so
+** export, plot, report. Every one opens the store read-only (RS_OPEN_READONLY), so
 ** it works while a sweep is running and never blocks the runner.
 */
 #include <errno.h>
@@ -98,9 +98,9 @@ static int stdout_done(const char *cmd) {
   return 1;
 }
 
-static int open_db(const Opts *o, RsDb **db) {
+static int open_db(const Opts *o, RsStore **db) {
   TrErr e = {0};
-  if (rs_db_open(db, o->db, &e) != TR_OK) return fail(o->cmd, &e);
+  if (rs_store_open(o->db, RS_OPEN_READONLY, db, &e) != TR_OK) return fail(o->cmd, &e);
   return 0;
 }
 
@@ -110,24 +110,24 @@ static int need_sweep(const Opts *o) {
 }
 
 /* Open the database and load the trials of sweep o->pos in one snapshot; 0 or the exit code. */
-static int open_trials(const Opts *o, RsDb **db, RsTrialSet *ts) {
+static int open_trials(const Opts *o, RsStore **db, RsTrialSet *ts) {
   int rc = open_db(o, db);
   if (rc) return rc;
   TrErr e = {0};
-  rs_db_snapshot_begin(*db, NULL);
+  rs_store_snapshot_begin(*db);
   if (rs_trials_load(*db, o->pos, ts, &e) != TR_OK) {
-    rs_db_close(*db);
+    rs_store_close(*db);
     return fail(o->cmd, &e);
   }
   return 0;
 }
 
-static void close_trials(RsDb *db, RsTrialSet *ts) {
+static void close_trials(RsStore *db, RsTrialSet *ts) {
   rs_trials_deinit(ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
-static int fail_trials(const Opts *o, RsDb *db, RsTrialSet *ts, const TrErr *e) {
+static int fail_trials(const Opts *o, RsStore *db, RsTrialSet *ts, const TrErr *e) {
   close_trials(db, ts);
   return fail(o->cmd, e);
 }
@@ -310,16 +310,16 @@ static int get_format(const Opts *o, RsFormat *fmt) {
 static int cmd_ls(int argc, char **argv) {
   Opts o;
   RsFormat fmt;
-  RsDb *db;
+  RsStore *db;
   int rc = parse(argc, argv, "--db --format", &o);
   if (rc || (rc = get_format(&o, &fmt))) return rc;
   if (o.pos) return bad(o.cmd, "unexpected argument '%s'", o.pos);
   if ((rc = open_db(&o, &db))) return rc;
-  RsSweepInfo *s;
+  RsSweep *s;
   int n;
   TrErr e = {0};
   if (rs_query_sweeps(db, &s, &n, &e) != TR_OK) {
-    rs_db_close(db);
+    rs_store_close(db);
     return fail(o.cmd, &e);
   }
   Tab t = {0};
@@ -330,8 +330,9 @@ static int cmd_ls(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     tab_text(&t, s[i].name), tab_text(&t, s[i].metric), tab_text(&t, s[i].maximize ? "max" : "min");
     tab_int(&t, s[i].n_trials, 0);
-    tab_int(&t, s[i].count[2], 0), tab_int(&t, s[i].count[1], 0), tab_int(&t, s[i].count[0], 0);
-    tab_int(&t, s[i].count[3], 0), tab_int(&t, s[i].count[4], 0), tab_int(&t, s[i].count[5], 0);
+    tab_int(&t, s[i].count[RS_COMPLETED], 0), tab_int(&t, s[i].count[RS_RUNNING], 0);
+    tab_int(&t, s[i].count[RS_PENDING], 0), tab_int(&t, s[i].count[RS_FAILED], 0);
+    tab_int(&t, s[i].count[RS_DIVERGED], 0), tab_int(&t, s[i].count[RS_INTERRUPTED], 0);
     tab_metric(&t, s[i].best), tab_int(&t, s[i].best_trial, 1);
   }
   if (fmt == RS_FMT_TABLE) {
@@ -342,8 +343,8 @@ static int cmd_ls(int argc, char **argv) {
   if (n == 0 && fmt == RS_FMT_TABLE) printf("no sweeps in %s\n", o.db);
   else tab_print(&t, fmt, stdout);
   tab_free(&t);
-  rs_query_sweeps_free(s, n);
-  rs_db_close(db);
+  rs_sweeps_free(s, (size_t)n);
+  rs_store_close(db);
   return stdout_done(o.cmd);
 }
 
@@ -352,7 +353,7 @@ static int cmd_ls(int argc, char **argv) {
 static int cmd_top(int argc, char **argv) {
   Opts o;
   RsFormat fmt;
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   int rc = parse(argc, argv, "--db --format --by -n", &o);
   if (rc || (rc = get_format(&o, &fmt)) || (rc = need_sweep(&o))) return rc;
@@ -371,7 +372,7 @@ static int cmd_top(int argc, char **argv) {
   tab_col(&t, "tokens", 1, 2), tab_col(&t, "time", 1, 1), tab_col(&t, "status", 0, 0);
   int shown = o.n == 0 || o.n > ts.n ? ts.n : o.n;
   for (int i = 0; i < shown; i++) {
-    const RsTrial *r = &ts.t[order[i]];
+    const RsTrialRow *r = &ts.t[order[i]];
     char b[32];
     tab_int(&t, i + 1, 0), tab_int(&t, r->id, 0);
     for (int j = 0; j < npk; j++) {
@@ -386,7 +387,7 @@ static int cmd_top(int argc, char **argv) {
     tab_int_disp(&t, r->tokens, b);
     rs_fmt_duration(b, sizeof b, r->wall);
     tab_real_disp(&t, r->wall, b);
-    tab_text(&t, r->status);
+    tab_text(&t, rs_status_name(r->status));
   }
   if (fmt == RS_FMT_TABLE)
     printf("%s: %d of %d trials by %s %s (%s is better)\n", ts.sweep.name, shown, ts.n,
@@ -403,7 +404,7 @@ static int cmd_top(int argc, char **argv) {
 static int cmd_compare(int argc, char **argv) {
   Opts o;
   RsFormat fmt;
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   int rc = parse(argc, argv, "--db --format --by", &o);
   if (rc || (rc = get_format(&o, &fmt)) || (rc = need_sweep(&o))) return rc;
@@ -554,7 +555,7 @@ static void sparkline(char *buf, size_t n, const double *y, int m, int width) {
 
 /* The metric table of `show` (rows, first, best, last, sparkline per metric) as text in
 ** *out (malloc'd), or an error. */
-static int show_metrics(RsDb *db, const RsTrialSet *ts, int64_t id, char **out, TrErr *e) {
+static int show_metrics(RsStore *db, const RsTrialSet *ts, int64_t id, char **out, TrErr *e) {
   size_t len = 0;
   FILE *f = open_memstream(out, &len);
   if (!f) return tr_err_set(e, TR_ENOMEM, "out of memory");
@@ -594,7 +595,7 @@ static int show_metrics(RsDb *db, const RsTrialSet *ts, int64_t id, char **out, 
 
 static int cmd_show(int argc, char **argv) {
   Opts o;
-  RsDb *db;
+  RsStore *db;
   int rc = parse(argc, argv, "--db", &o);
   if (rc) return rc;
   if (!o.pos) return bad(o.cmd, "%s", "which trial? give its id (see 'hpsweep top SWEEP')");
@@ -605,14 +606,14 @@ static int cmd_show(int argc, char **argv) {
   TrErr e = {0};
   char *sweep;
   RsTrialSet ts;
-  rs_db_snapshot_begin(db, NULL);
+  rs_store_snapshot_begin(db);
   if (rs_trial_sweep(db, id, &sweep, &e) != TR_OK || rs_trials_load(db, sweep ? sweep : "", &ts, &e) != TR_OK) {
     free(sweep);
-    rs_db_close(db);
+    rs_store_close(db);
     return fail(o.cmd, &e);
   }
   free(sweep);
-  const RsTrial *t = NULL;
+  const RsTrialRow *t = NULL;
   for (int i = 0; i < ts.n; i++)
     if (ts.t[i].id == id) t = &ts.t[i];
   if (!t) { /* deleted between the two queries: cannot happen in a snapshot */
@@ -624,7 +625,7 @@ static int cmd_show(int argc, char **argv) {
   char a[32], b[32], c[32], d[32];
   printf("trial %lld  sweep %s  idx %lld  hash %s  seed %lld\n", id, ts.sweep.name, (long long)t->idx,
          t->hash ? t->hash : "-", (long long)t->seed);
-  printf("status    %s (%lld attempt%s)\n", t->status, (long long)t->attempts, t->attempts == 1 ? "" : "s");
+  printf("status    %s (%lld attempt%s)\n", rs_status_name(t->status), (long long)t->attempts, t->attempts == 1 ? "" : "s");
   printf("params   ");
   int any = 0;
   for (int k = 0; k < ts.np; k++)
@@ -673,7 +674,7 @@ static int close_out(const Opts *o, FILE *f, TrAtomicFile *a, int ok) {
 
 static int cmd_export(int argc, char **argv) {
   Opts o;
-  RsDb *db;
+  RsStore *db;
   int rc = parse(argc, argv, "--db --format --what -o --output", &o);
   if (rc || (rc = need_sweep(&o))) return rc;
   RsFormat fmt = RS_FMT_CSV;
@@ -685,10 +686,10 @@ static int cmd_export(int argc, char **argv) {
     return bad(o.cmd, "--what is trials or metrics, got '%s'", o.what);
   if ((rc = open_db(&o, &db))) return rc;
   TrErr e = {0};
-  RsSweepInfo s;
-  rs_db_snapshot_begin(db, NULL);
+  RsSweep s;
+  rs_store_snapshot_begin(db);
   if (rs_sweep_find(db, o.pos, &s, &e) != TR_OK) {
-    rs_db_close(db);
+    rs_store_close(db);
     return fail(o.cmd, &e);
   }
   TrAtomicFile a;
@@ -700,8 +701,8 @@ static int cmd_export(int argc, char **argv) {
     if (erc && !werr) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, e.msg);
     rc = close_out(&o, f, &a, erc == TR_OK || werr);
   }
-  rs_sweep_deinit(&s);
-  rs_db_close(db);
+  rs_sweep_clear(&s);
+  rs_store_close(db);
   return rc;
 }
 
@@ -709,7 +710,7 @@ static int cmd_export(int argc, char **argv) {
 
 static int cmd_plot(int argc, char **argv) {
   Opts o;
-  RsDb *db;
+  RsStore *db;
   int rc = parse(argc, argv, "--db --metric --x --color-by --logy -o --output --kind --by", &o);
   if (rc || (rc = need_sweep(&o))) return rc;
   const char *kind = o.kind ? o.kind : "curves";
@@ -788,7 +789,7 @@ out_fail:
 
 static int cmd_report(int argc, char **argv) {
   Opts o;
-  RsDb *db;
+  RsStore *db;
   int rc = parse(argc, argv, "--db -o --output", &o);
   if (rc || (rc = need_sweep(&o))) return rc;
   const char *out = o.out ? o.out : "report.html";
@@ -796,7 +797,7 @@ static int cmd_report(int argc, char **argv) {
   TrErr e = {0};
   rc = rs_report_write(db, o.pos, out, &e) == TR_OK ? 0 : fail(o.cmd, &e);
   if (rc == 0) printf("wrote %s\n", out);
-  rs_db_close(db);
+  rs_store_close(db);
   return rc;
 }
 

@@ -372,7 +372,7 @@ static const char *x_label(RsXKind x) {
   return x == RS_X_TOKENS ? "tokens" : x == RS_X_SECONDS ? "training seconds" : "step";
 }
 
-static int failed_status(const char *s) { return strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0; }
+static int failed_status(RsStatus s) { return s == RS_FAILED || s == RS_DIVERGED; }
 
 /* The legend of a colour-by parameter k (used[v]: value v is drawn). Up to
 ** RS_PLOT_LEGEND_MAX entries: all values in value order when they fit; else the
@@ -414,9 +414,9 @@ static int legend_values(RsPlot *out, const RsTrialSet *ts, int k, const int *us
   return TR_OK;
 }
 
-int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err) {
+int rs_plot_curves(RsStore *st, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err) {
   rs_plot_init(out);
-  int rc = rs_metric_check(db, ts->sweep.id, o->metric, err);
+  int rc = rs_metric_check(st, ts->sweep.id, o->metric, err);
   if (rc) return rc;
   snprintf(out->title, sizeof out->title, "%s: %s by %s", ts->sweep.name, o->metric, x_label(o->x));
   snprintf(out->xlabel, sizeof out->xlabel, "%s", x_label(o->x));
@@ -428,7 +428,7 @@ int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot 
   for (int i = 0; i < ts->n; i++) {
     double *x, *y;
     int n;
-    rc = rs_series_load(db, ts->t[i].id, o->metric, o->x, &x, &y, &n, err);
+    rc = rs_series_load(st, ts->t[i].id, o->metric, o->x, &x, &y, &n, err);
     if (rc) break;
     if (n > 0) {
       unsigned rgb;
@@ -460,7 +460,7 @@ int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot 
   return rc;
 }
 
-static int completed(const RsTrial *t) { return !isnan(t->best) && strcmp(t->status, "completed") == 0; }
+static int completed(const RsTrialRow *t) { return !isnan(t->best) && t->status == RS_COMPLETED; }
 
 /* A compare group by the index of its value (distinct within a context). */
 typedef struct GroupAt {

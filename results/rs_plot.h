@@ -96,7 +96,7 @@ typedef struct RsCurveOpts {
 } RsCurveOpts;
 
 /* One series per trial that has rows of the metric; TR_ENOTFOUND if none has. */
-int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err);
+int rs_plot_curves(RsStore *st, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err);
 /* The ranking metric of completed trials against parameter k: mean with a 95% CI
 ** (over seeds) per value, one series per combination of the other varying params,
 ** and each trial as a dot. Log x for log-spaced values. */

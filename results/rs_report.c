@@ -13,11 +13,11 @@
 #include "rs_stats.h"
 #include "tr_atomic.h"
 
-static int failed_status(const char *s) { return s && (strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0); }
+static int failed_status(RsStatus s) { return s == RS_FAILED || s == RS_DIVERGED; }
 
 typedef struct Rep {
   FILE *f;
-  RsDb *db;
+  RsStore *st;
   RsTrialSet *ts;
   int fig, tab;
   TrErr store_err; /* the first read error (database, I/O, memory): the report fails with it */
@@ -34,7 +34,7 @@ static int store_error(Rep *r, int rc, const TrErr *e) {
 /* Does the sweep have rows of this metric? (A read error is kept and counts as no.) */
 static int has_metric(Rep *r, const char *metric) {
   TrErr e = {0};
-  int rc = rs_metric_check(r->db, r->ts->sweep.id, metric, &e);
+  int rc = rs_metric_check(r->st, r->ts->sweep.id, metric, &e);
   store_error(r, rc, &e);
   return rc == TR_OK;
 }
@@ -112,7 +112,7 @@ static void figure(Rep *r, RsPlot *p, int rc, const TrErr *perr, const char *cap
   free(svg);
 }
 
-static void params_text(FILE *f, const RsTrialSet *ts, const RsTrial *t, int html) {
+static void params_text(FILE *f, const RsTrialSet *ts, const RsTrialRow *t, int html) {
   int first = 1;
   for (int k = 0; k < ts->np; k++) {
     if (!ts->p[k].varies) continue;
@@ -155,7 +155,7 @@ static const char *css =
     "code{font-size:.9em}";
 
 static void section_setup(Rep *r) {
-  const RsSweepInfo *s = &r->ts->sweep;
+  const RsSweep *s = &r->ts->sweep;
   fprintf(r->f, "<h2 id=\"setup\">1. Setup</h2>\n<p>The sweep <code>");
   esc(r->f, s->name);
   fprintf(r->f, "</code> ran a <b>%s</b> search over %lld trials, ", s->method, (long long)s->n_trials);
@@ -207,7 +207,7 @@ static void section_leaderboard(Rep *r, const int *order) {
         "<th class=\"num\">tokens</th><th class=\"num\">time</th><th>status</th></tr></thead>\n<tbody>\n",
         r->f);
   for (int i = 0; i < shown; i++) {
-    const RsTrial *t = &ts->t[order[i]];
+    const RsTrialRow *t = &ts->t[order[i]];
     char b[32], fi[32], tok[32], w[32];
     rs_fmt_metric(b, sizeof b, t->best), rs_fmt_metric(fi, sizeof fi, t->final);
     rs_fmt_count(tok, sizeof tok, (double)t->tokens), rs_fmt_duration(w, sizeof w, t->wall);
@@ -223,7 +223,7 @@ static void section_leaderboard(Rep *r, const int *order) {
     if (t->best_step >= 0) fprintf(r->f, "%lld", (long long)t->best_step);
     else fputs("-", r->f);
     fprintf(r->f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"st-%s\">%s</td></tr>\n",
-            tok, w, t->status, t->status);
+            tok, w, rs_status_name(t->status), rs_status_name(t->status));
   }
   fputs("</tbody>\n</table>\n", r->f);
   if (shown < ts->n) {
@@ -358,7 +358,7 @@ static void curves(Rep *r, const char *metric, int color_by, int logy, const cha
   RsCurveOpts o = {metric, RS_X_STEP, color_by, logy};
   RsPlot pl;
   TrErr e = {0};
-  int rc = rs_plot_curves(r->db, r->ts, &o, &pl, &e);
+  int rc = rs_plot_curves(r->st, r->ts, &o, &pl, &e);
   figure(r, &pl, rc, &e, caption);
   if (rc == TR_OK) rs_plot_deinit(&pl);
 }
@@ -377,12 +377,12 @@ static void section_failures(Rep *r, int secno) {
                 "<th class=\"num\">trial</th><th>parameters</th><th>status</th><th class=\"num\">attempts</th>"
                 "<th>reason</th></tr></thead>\n<tbody>\n", n, ts->n, ++r->tab);
   for (int i = 0; i < ts->n; i++) {
-    const RsTrial *t = &ts->t[i];
+    const RsTrialRow *t = &ts->t[i];
     if (!failed_status(t->status)) continue;
     fprintf(r->f, "<tr><td class=\"num\">%lld</td><td>", (long long)t->id);
     params_text(r->f, ts, t, 1);
     fprintf(r->f, "</td><td class=\"st-%s\">%s</td><td class=\"num\">%lld</td><td><pre class=\"err\">",
-            t->status, t->status, (long long)t->attempts);
+            rs_status_name(t->status), rs_status_name(t->status), (long long)t->attempts);
     esc(r->f, t->error && *t->error ? t->error : "(no reason recorded)");
     fputs("</pre></td></tr>\n", r->f);
   }
@@ -437,7 +437,7 @@ static void section_diversity(Rep *r, int secno) {
         "and the rest are beaten on both counts.</p>\n", r->f);
   RsDiversity d;
   TrErr e = {0};
-  int drc = rs_diversity_load(r->db, ts, &d, &e);
+  int drc = rs_diversity_load(r->st, ts, &d, &e);
   if (store_error(r, drc, &e)) return;
   if (drc != TR_OK) {
     fputs("<p class=\"note\">No figure: ", r->f);
@@ -486,7 +486,7 @@ static void section_diversity(Rep *r, int secno) {
         "<th class=\"num\">rep_4</th><th class=\"num\">mean_length</th></tr></thead>\n<tbody>\n", r->f);
   for (int j = 0; j < nf; j++) {
     const RsDivPoint *p = &d.pt[ord[j]];
-    const RsTrial *t = &ts->t[p->first];
+    const RsTrialRow *t = &ts->t[p->first];
     fputs("<tr>", r->f);
     for (int k = 0; k < ts->np; k++)
       if (ts->p[k].varies && !ts->p[k].is_seed) {
@@ -515,7 +515,7 @@ static void section_diversity(Rep *r, int secno) {
 
 /* Sections 5-8 of a training sweep: curves, schedules, cost, failures. */
 static void sections_training(Rep *r, int top) {
-  const RsSweepInfo *s = &r->ts->sweep;
+  const RsSweep *s = &r->ts->sweep;
   fputs("<h2 id=\"curves\">5. Learning curves</h2>\n", r->f);
   char cap[512];
   snprintf(cap, sizeof cap, "%s against step, one line per trial%s%s.", s->metric,
@@ -565,19 +565,21 @@ static void sections_training(Rep *r, int top) {
   section_failures(r, 8);
 }
 
-int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
-  int rc = rs_db_snapshot_begin(db, err);
-  if (rc) return rc;
+int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err) {
+  int rc = rs_store_snapshot_begin(st);
+  if (rc) return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
   RsTrialSet ts;
-  rc = rs_trials_load(db, sweep, &ts, err);
+  rc = rs_trials_load(st, sweep, &ts, err);
+  int *order = rc ? NULL : malloc(((size_t)ts.n + 1) * sizeof *order);
+  if (!rc && !order) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   if (rc) {
-    rs_db_snapshot_end(db);
+    rs_trials_deinit(&ts); /* zeroed by a failed load: a no-op */
+    rs_store_snapshot_end(st);
     return rc;
   }
-  Rep r = {out, db, &ts, 0, 0, {0}};
-  int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
+  Rep r = {out, st, &ts, 0, 0, {0}};
   rs_trials_rank(&ts, order);
-  const RsSweepInfo *s = &ts.sweep;
+  const RsSweep *s = &ts.sweep;
   fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", out);
   esc(out, s->name);
   fprintf(out, " &mdash; hpsweep results</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
@@ -589,13 +591,13 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
   if (gmtime_r(&ct, &tmv)) strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tmv);
   fprintf(out, "hpsweep results report &middot; sweep created %s &middot; %lld trials:", when,
           (long long)s->n_trials);
-  for (int k = 0; k < RS_NSTATUS; k++)
-    if (s->count[k]) fprintf(out, " %lld %s", (long long)s->count[k], rs_status_names[k]);
+  for (int k = 0; k < RS_STATUS_COUNT; k++)
+    if (s->count[k]) fprintf(out, " %lld %s", (long long)s->count[k], rs_status_name((RsStatus)k));
   fputs("</div>\n", out);
   /* Abstract: the headline numbers. */
   fputs("<div class=\"abstract\">", out);
   if (ts.n && !isnan(ts.t[order[0]].best) && !failed_status(ts.t[order[0]].status)) {
-    const RsTrial *b = &ts.t[order[0]];
+    const RsTrialRow *b = &ts.t[order[0]];
     char v[32];
     rs_fmt_metric(v, sizeof v, b->best);
     fprintf(out, "The best trial, <b>#%lld</b> (", (long long)b->id);
@@ -608,9 +610,9 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
   } else {
     fputs("No trial has a result yet.", out);
   }
-  if (s->count[0] + s->count[1])
+  if (s->count[RS_PENDING] + s->count[RS_RUNNING])
     fprintf(out, " The sweep was still in progress when this report was made (%lld pending, %lld running).",
-            (long long)s->count[0], (long long)s->count[1]);
+            (long long)s->count[RS_PENDING], (long long)s->count[RS_RUNNING]);
   fputs("</div>\n", out);
 
   section_setup(&r);
@@ -625,21 +627,21 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
     sections_training(&r, top);
   }
   fprintf(out, "<p class=\"meta\">Generated by hpsweep from <code>");
-  esc(out, rs_db_path(db));
+  esc(out, rs_store_path(st));
   fputs("</code>.</p>\n</body>\n</html>\n", out);
   free(order);
   rs_trials_deinit(&ts);
-  rs_db_snapshot_end(db);
+  rs_store_snapshot_end(st);
   if (r.store_err.code) return tr_err_set(err, r.store_err.code, "%s", r.store_err.msg);
   if (ferror(out)) return tr_err_set(err, TR_EIO, "write failed");
   return TR_OK;
 }
 
-int rs_report_write(RsDb *db, const char *sweep, const char *path, TrErr *err) {
+int rs_report_write(RsStore *st, const char *sweep, const char *path, TrErr *err) {
   TrAtomicFile a;
   int rc = tr_atomic_open(&a, path, err);
   if (rc) return rc;
-  rc = rs_report_html(db, sweep, a.f, err);
+  rc = rs_report_html(st, sweep, a.f, err);
   if (rc && !a.werr) { /* a write error: commit names the file and the cause */
     tr_atomic_abort(&a);
     return rc;
