@@ -31,6 +31,13 @@ static int store_error(Rep *r, int rc, const TrErr *e) {
   return 1;
 }
 
+/* Out of memory in a section: kept like a read error (the report fails with it). */
+static void rep_oom(Rep *r) {
+  TrErr e = {0};
+  tr_err_set(&e, TR_ENOMEM, "report: out of memory");
+  store_error(r, TR_ENOMEM, &e);
+}
+
 /* Does the sweep have rows of this metric? (A read error is kept and counts as no.) */
 static int has_metric(Rep *r, const char *metric) {
   TrErr e = {0};
@@ -463,6 +470,11 @@ static void section_diversity(Rep *r, int secno) {
                   "left out.</p>\n", d.n_skipped, d.n_skipped == 1 ? "" : "s", d.n_skipped == 1 ? "is" : "are");
   /* The frontier, most valid first. */
   int *ord = malloc(((size_t)d.n + 1) * sizeof *ord), nf = 0;
+  if (!ord) {
+    rep_oom(r);
+    rs_diversity_deinit(&d);
+    return;
+  }
   for (int i = 0; i < d.n; i++)
     if (d.pt[i].front) ord[nf++] = i;
   for (int a = 1; a < nf; a++)
@@ -539,6 +551,10 @@ static void sections_training(Rep *r, int top) {
   fputs("<p>A trial is on the Pareto front when no other trial is both cheaper and at least as good. "
         "Trials on the front are the ones worth their cost.</p>\n", r->f);
   int *front = calloc((size_t)r->ts->n + 1, sizeof *front);
+  if (!front) {
+    rep_oom(r);
+    return;
+  }
   for (int uf = 0; uf < 2; uf++) {
     RsPlot pl;
     TrErr e = {0};
