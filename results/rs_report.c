@@ -272,6 +272,73 @@ static void section_importance(Rep *r, int *top_param) {
       if (ts->p[k].varies && !ts->p[k].is_seed) { *top_param = k; break; }
 }
 
+/* Table n: the groups of each context, best first. */
+static void compare_table(Rep *r, const RsParam *p, const RsCompare *c) {
+  const RsTrialSet *ts = r->ts;
+  int other = c->nctx > 1 || c->ctx[0].label[0];
+  fprintf(r->f, "<table>\n<caption><b>Table %d.</b> Best <code>", ++r->tab);
+  esc(r->f, ts->metric);
+  fprintf(r->f, "</code> by <code>");
+  esc(r->f, p->name);
+  fprintf(r->f, "</code>: n completed trials (others in brackets), mean, sample standard deviation, "
+                "95%% CI of the mean and the best single trial.</caption>\n<thead><tr>%s<th>value</th>"
+                "<th class=\"num\">n</th><th class=\"num\">mean</th><th class=\"num\">std</th>"
+                "<th class=\"num\">95%% CI</th><th class=\"num\">best</th></tr></thead>\n<tbody>\n",
+          other ? "<th>other parameters</th>" : "");
+  for (int x = 0; x < c->nctx; x++) {
+    for (int g = 0; g < c->ctx[x].ng; g++) {
+      const RsGroup *gr = &c->ctx[x].g[g];
+      char m[32], sd[32], lo[32], hi[32], b[32];
+      rs_fmt_metric(m, sizeof m, gr->mean), rs_fmt_metric(sd, sizeof sd, gr->std);
+      rs_fmt_metric(lo, sizeof lo, gr->ci_lo), rs_fmt_metric(hi, sizeof hi, gr->ci_hi);
+      rs_fmt_metric(b, sizeof b, gr->best);
+      fprintf(r->f, "<tr%s>", g == 0 && gr->n ? " class=\"best\"" : "");
+      if (other) {
+        fputs("<td>", r->f);
+        if (g == 0) esc(r->f, c->ctx[x].label);
+        fputs("</td>", r->f);
+      }
+      fputs("<td>", r->f);
+      esc(r->f, gr->label);
+      fprintf(r->f, "</td><td class=\"num\">%d", gr->n);
+      if (gr->n_other) fprintf(r->f, " (%d)", gr->n_other);
+      fprintf(r->f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">", m, sd);
+      if (isnan(gr->ci_lo)) fputs("-", r->f);
+      else fprintf(r->f, "[%s, %s]", lo, hi);
+      fprintf(r->f, "</td><td class=\"num\">%s</td></tr>\n", b);
+    }
+  }
+  fputs("</tbody>\n</table>\n", r->f);
+}
+
+/* Who wins in each context, and whether by more than the seed noise. */
+static void compare_verdicts(Rep *r, const RsCompare *c) {
+  fputs("<p>", r->f);
+  for (int x = 0; x < c->nctx; x++) {
+    const RsContext *cx = &c->ctx[x];
+    if (cx->ng == 0 || cx->g[0].n == 0) continue;
+    if (cx->label[0]) {
+      fputs("With ", r->f);
+      esc(r->f, cx->label);
+      fputs(": ", r->f);
+    }
+    fputs("<b>", r->f);
+    esc(r->f, cx->g[0].label);
+    fputs("</b> wins", r->f);
+    if (cx->ng > 1 && cx->g[1].n > 0) {
+      fputs(" over ", r->f);
+      esc(r->f, cx->g[1].label);
+      if (isnan(cx->p_welch))
+        fputs(" (too few seeds to compare with the noise)", r->f);
+      else
+        fprintf(r->f, " (Welch p = %.3g: %s)", cx->p_welch,
+                cx->decided ? "larger than the seed noise" : "within the seed noise");
+    }
+    fputs(". ", r->f);
+  }
+  fputs("</p>\n", r->f);
+}
+
 static void section_compare(Rep *r, int secno) {
   const RsTrialSet *ts = r->ts;
   int sub = 0;
@@ -299,63 +366,12 @@ static void section_compare(Rep *r, int secno) {
     if (rc == TR_OK) rs_plot_deinit(&pl);
     int by[1] = {k};
     RsCompare c;
-    if (rs_compare_build(ts, by, 1, &c, &e) != TR_OK) continue;
-    fprintf(r->f, "<table>\n<caption><b>Table %d.</b> Best <code>", ++r->tab);
-    esc(r->f, ts->metric);
-    fprintf(r->f, "</code> by <code>");
-    esc(r->f, p->name);
-    fprintf(r->f, "</code>: n completed trials (others in brackets), mean, sample standard deviation, "
-                  "95%% CI of the mean and the best single trial.</caption>\n<thead><tr>%s<th>value</th>"
-                  "<th class=\"num\">n</th><th class=\"num\">mean</th><th class=\"num\">std</th>"
-                  "<th class=\"num\">95%% CI</th><th class=\"num\">best</th></tr></thead>\n<tbody>\n",
-            c.nctx > 1 || c.ctx[0].label[0] ? "<th>other parameters</th>" : "");
-    for (int x = 0; x < c.nctx; x++) {
-      for (int g = 0; g < c.ctx[x].ng; g++) {
-        const RsGroup *gr = &c.ctx[x].g[g];
-        char m[32], s[32], lo[32], hi[32], b[32];
-        rs_fmt_metric(m, sizeof m, gr->mean), rs_fmt_metric(s, sizeof s, gr->std);
-        rs_fmt_metric(lo, sizeof lo, gr->ci_lo), rs_fmt_metric(hi, sizeof hi, gr->ci_hi);
-        rs_fmt_metric(b, sizeof b, gr->best);
-        fprintf(r->f, "<tr%s>", g == 0 && gr->n ? " class=\"best\"" : "");
-        if (c.nctx > 1 || c.ctx[0].label[0]) {
-          fputs("<td>", r->f);
-          if (g == 0) esc(r->f, c.ctx[x].label);
-          fputs("</td>", r->f);
-        }
-        fputs("<td>", r->f);
-        esc(r->f, gr->label);
-        fprintf(r->f, "</td><td class=\"num\">%d", gr->n);
-        if (gr->n_other) fprintf(r->f, " (%d)", gr->n_other);
-        fprintf(r->f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">", m, s);
-        if (isnan(gr->ci_lo)) fputs("-", r->f);
-        else fprintf(r->f, "[%s, %s]", lo, hi);
-        fprintf(r->f, "</td><td class=\"num\">%s</td></tr>\n", b);
-      }
+    if ((rc = rs_compare_build(ts, by, 1, &c, &e)) != TR_OK) {
+      store_error(r, rc, &e);
+      continue;
     }
-    fputs("</tbody>\n</table>\n<p>", r->f);
-    for (int x = 0; x < c.nctx; x++) {
-      const RsContext *cx = &c.ctx[x];
-      if (cx->ng == 0 || cx->g[0].n == 0) continue;
-      if (cx->label[0]) {
-        fputs("With ", r->f);
-        esc(r->f, cx->label);
-        fputs(": ", r->f);
-      }
-      fputs("<b>", r->f);
-      esc(r->f, cx->g[0].label);
-      fputs("</b> wins", r->f);
-      if (cx->ng > 1 && cx->g[1].n > 0) {
-        fputs(" over ", r->f);
-        esc(r->f, cx->g[1].label);
-        if (isnan(cx->p_welch))
-          fputs(" (too few seeds to compare with the noise)", r->f);
-        else
-          fprintf(r->f, " (Welch p = %.3g: %s)", cx->p_welch,
-                  cx->decided ? "larger than the seed noise" : "within the seed noise");
-      }
-      fputs(". ", r->f);
-    }
-    fputs("</p>\n", r->f);
+    compare_table(r, p, &c);
+    compare_verdicts(r, &c);
     rs_compare_deinit(&c);
   }
   if (sub == 0) fputs("<p class=\"note\">No parameter other than the seed varies.</p>\n", r->f);
@@ -434,6 +450,60 @@ static void div_tradeoff(const RsDiversity *d, char *buf, size_t n) {
   }
 }
 
+/* Table n: the settings on the Pareto frontier, most valid first. */
+static void diversity_frontier(Rep *r, const RsDiversity *d) {
+  const RsTrialSet *ts = r->ts;
+  int *ord = malloc(((size_t)d->n + 1) * sizeof *ord), nf = 0;
+  if (!ord) {
+    rep_oom(r);
+    return;
+  }
+  for (int i = 0; i < d->n; i++)
+    if (d->pt[i].front) ord[nf++] = i;
+  for (int a = 1; a < nf; a++)
+    for (int b = a; b > 0 && d->pt[ord[b]].validity > d->pt[ord[b - 1]].validity; b--) {
+      int t = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = t;
+    }
+  fprintf(r->f, "<table id=\"diversity-frontier\">\n<caption><b>Table %d.</b> The settings on the Pareto "
+                "frontier, most valid first: means over seeds of validity, distinct_2, rep_4 (the share of a "
+                "sample's 4-grams it already used: loops) and mean_length (tokens per sample).</caption>\n"
+                "<thead><tr>", ++r->tab);
+  int ncol = 0;
+  for (int k = 0; k < ts->np; k++)
+    if (ts->p[k].varies && !ts->p[k].is_seed) {
+      fputs("<th>", r->f);
+      esc(r->f, ts->p[k].short_name);
+      fputs("</th>", r->f);
+      ncol++;
+    }
+  if (!ncol) fputs("<th>setting</th>", r->f);
+  fputs("<th class=\"num\">seeds</th><th class=\"num\">validity</th><th class=\"num\">distinct_2</th>"
+        "<th class=\"num\">rep_4</th><th class=\"num\">mean_length</th></tr></thead>\n<tbody>\n", r->f);
+  for (int j = 0; j < nf; j++) {
+    const RsDivPoint *p = &d->pt[ord[j]];
+    const RsTrialRow *t = &ts->t[p->first];
+    fputs("<tr>", r->f);
+    for (int k = 0; k < ts->np; k++)
+      if (ts->p[k].varies && !ts->p[k].is_seed) {
+        fputs("<td>", r->f);
+        esc(r->f, t->pv[k] >= 0 ? ts->p[k].values[t->pv[k]] : "-");
+        fputs("</td>", r->f);
+      }
+    if (!ncol) {
+      fputs("<td>", r->f);
+      esc(r->f, p->label);
+      fputs("</td>", r->f);
+    }
+    char v[32], dv[32], rp[32], ml[32];
+    rs_fmt_metric(v, sizeof v, p->validity), rs_fmt_metric(dv, sizeof dv, p->distinct_2);
+    rs_fmt_metric(rp, sizeof rp, p->rep_4), rs_fmt_metric(ml, sizeof ml, p->mean_length);
+    fprintf(r->f, "<td class=\"num\">%d</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+                  "<td class=\"num\">%s</td><td class=\"num\">%s</td></tr>\n", p->n, v, dv, rp, ml);
+  }
+  fputs("</tbody>\n</table>\n", r->f);
+  free(ord);
+}
+
 static void section_diversity(Rep *r, int secno) {
   const RsTrialSet *ts = r->ts;
   fprintf(r->f, "<h2 id=\"diversity\">%d. Diversity against validity</h2>\n", secno);
@@ -468,57 +538,7 @@ static void section_diversity(Rep *r, int secno) {
   if (d.n_skipped)
     fprintf(r->f, "<p class=\"note\">%d trial%s without both measures (failed, pending or interrupted) %s "
                   "left out.</p>\n", d.n_skipped, d.n_skipped == 1 ? "" : "s", d.n_skipped == 1 ? "is" : "are");
-  /* The frontier, most valid first. */
-  int *ord = malloc(((size_t)d.n + 1) * sizeof *ord), nf = 0;
-  if (!ord) {
-    rep_oom(r);
-    rs_diversity_deinit(&d);
-    return;
-  }
-  for (int i = 0; i < d.n; i++)
-    if (d.pt[i].front) ord[nf++] = i;
-  for (int a = 1; a < nf; a++)
-    for (int b = a; b > 0 && d.pt[ord[b]].validity > d.pt[ord[b - 1]].validity; b--) {
-      int t = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = t;
-    }
-  fprintf(r->f, "<table id=\"diversity-frontier\">\n<caption><b>Table %d.</b> The settings on the Pareto "
-                "frontier, most valid first: means over seeds of validity, distinct_2, rep_4 (the share of a "
-                "sample's 4-grams it already used: loops) and mean_length (tokens per sample).</caption>\n"
-                "<thead><tr>", ++r->tab);
-  int ncol = 0;
-  for (int k = 0; k < ts->np; k++)
-    if (ts->p[k].varies && !ts->p[k].is_seed) {
-      fputs("<th>", r->f);
-      esc(r->f, ts->p[k].short_name);
-      fputs("</th>", r->f);
-      ncol++;
-    }
-  if (!ncol) fputs("<th>setting</th>", r->f);
-  fputs("<th class=\"num\">seeds</th><th class=\"num\">validity</th><th class=\"num\">distinct_2</th>"
-        "<th class=\"num\">rep_4</th><th class=\"num\">mean_length</th></tr></thead>\n<tbody>\n", r->f);
-  for (int j = 0; j < nf; j++) {
-    const RsDivPoint *p = &d.pt[ord[j]];
-    const RsTrialRow *t = &ts->t[p->first];
-    fputs("<tr>", r->f);
-    for (int k = 0; k < ts->np; k++)
-      if (ts->p[k].varies && !ts->p[k].is_seed) {
-        fputs("<td>", r->f);
-        esc(r->f, t->pv[k] >= 0 ? ts->p[k].values[t->pv[k]] : "-");
-        fputs("</td>", r->f);
-      }
-    if (!ncol) {
-      fputs("<td>", r->f);
-      esc(r->f, p->label);
-      fputs("</td>", r->f);
-    }
-    char v[32], dv[32], rp[32], ml[32];
-    rs_fmt_metric(v, sizeof v, p->validity), rs_fmt_metric(dv, sizeof dv, p->distinct_2);
-    rs_fmt_metric(rp, sizeof rp, p->rep_4), rs_fmt_metric(ml, sizeof ml, p->mean_length);
-    fprintf(r->f, "<td class=\"num\">%d</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
-                  "<td class=\"num\">%s</td><td class=\"num\">%s</td></tr>\n", p->n, v, dv, rp, ml);
-  }
-  fputs("</tbody>\n</table>\n", r->f);
-  free(ord);
+  diversity_frontier(r, &d);
   rs_diversity_deinit(&d);
   fputs("<p class=\"note\">Learning curves, learning-rate schedules and cost against FLOPs are not applicable "
         "to an inference sweep: every trial generates from the same trained checkpoint and records its "
