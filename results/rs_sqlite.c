@@ -305,22 +305,66 @@ static char *sq_immutable_uri(const char *path) {
   return u;
 }
 
-int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
+/* Before SQLite sees the path: it exists (unless created), is a regular file, and is an
+** SQLite file; SQLite's own messages for these are vague. */
+static int sq_file_check(const char *path, int flags, int *exists, TrErr *err) {
   struct stat sb;
-  int rc;
-  int exists = stat(path, &sb) == 0;
-  if (!exists && errno != ENOENT && errno != ENOTDIR)
-    return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
-  if (!exists && flags != RS_OPEN_CREATE)
-    return tr_err_set(err, TR_ENOTFOUND, "%s: no such database file", path);
-  if (!exists && (rc = dir_check(path, err))) return rc;
-  if (exists && !S_ISREG(sb.st_mode))
-    return tr_err_set(err, TR_EINVAL, "%s: not a regular file", path);
-  if (exists && sb.st_size > 0) {
+  *exists = stat(path, &sb) == 0;
+  if (!*exists && errno != ENOENT && errno != ENOTDIR) return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
+  if (!*exists && flags != RS_OPEN_CREATE) return tr_err_set(err, TR_ENOTFOUND, "%s: no such database file", path);
+  if (!*exists) return dir_check(path, err);
+  if (!S_ISREG(sb.st_mode)) return tr_err_set(err, TR_EINVAL, "%s: not a regular file", path);
+  if (sb.st_size > 0) {
     int m = has_sqlite_magic(path);
     if (m < 0) return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
     if (m == 0) return tr_err_set(err, TR_EFORMAT, "%s: not an SQLite database", path);
   }
+  return TR_OK;
+}
+
+/* Is the file ours, and can this build read (or write) its schema version? */
+static int sq_identity_check(RsStore *st, const Inspect *in, int flags) {
+  if (in->app_id != RS_APPLICATION_ID && !(in->app_id == 0 && in->version == 0 && in->n_objects == 0))
+    return rs_store_fail(st, TR_EFORMAT, "not an hpsweep database (an SQLite database of another program)");
+  if (in->version > RS_SCHEMA_VERSION)
+    return rs_store_fail(st, TR_EFORMAT,
+                         "written by a newer hpsweep (schema version %lld; this build knows up to %d): "
+                         "upgrade hpsweep",
+                         (long long)in->version, RS_SCHEMA_VERSION);
+  if (in->version < 1 && flags == RS_OPEN_READONLY) /* a v1 file is read as it is (no v2 columns) */
+    return in->n_objects == 0
+               ? rs_store_fail(st, TR_EFORMAT, "empty file, not an hpsweep database")
+               : rs_store_fail(st, TR_EFORMAT,
+                               "schema version %lld is older than %d: open it once read-write to migrate",
+                               (long long)in->version, RS_SCHEMA_VERSION);
+  return TR_OK;
+}
+
+/* A writer's connection: WAL (waiting out a busy file), foreign keys, the schema migrated. */
+static int sq_writer_setup(RsStore *st, const Inspect *in) {
+  /* WAL is persistent in the file; setting it again is a no-op. */
+  sqlite3_stmt *s;
+  int rc, code = sq_prep(st, "PRAGMA journal_mode=WAL", &s, "set WAL mode");
+  if (code) return code;
+  double deadline = mono() + RS_BUSY_BUDGET;
+  while ((rc = sqlite3_step(s)) != SQLITE_ROW && is_busy(rc) && mono() < deadline) {
+    sqlite3_reset(s);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  if (rc != SQLITE_ROW) code = sq_fail(st, rc, "set WAL mode");
+  else if (sqlite3_strnicmp((const char *)sqlite3_column_text(s, 0), "wal", 3) != 0)
+    code = rs_store_fail(st, TR_EDB, "cannot use WAL mode on this file system (journal mode %s)",
+                         (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  if (!code) code = sq_exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys");
+  if (!code && in->version < RS_SCHEMA_VERSION) code = sq_txn(st, SQ_DURABLE, migrate_body, NULL);
+  return code;
+}
+
+int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
+  int exists, rc = sq_file_check(path, flags, &exists, err);
+  if (rc) return rc;
   Sq *sq = calloc(1, sizeof *sq);
   if (!sq) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
   sq->sync_full = -1;
@@ -343,41 +387,8 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
     if (code && (sq->last_rc & 0xff) == SQLITE_NOTADB)
       code = rs_store_fail(st, TR_EFORMAT, "not an SQLite database");
   }
-  if (!code) {
-    if (in.app_id != RS_APPLICATION_ID && !(in.app_id == 0 && in.version == 0 && in.n_objects == 0))
-      code = rs_store_fail(st, TR_EFORMAT, "not an hpsweep database (an SQLite database of another program)");
-    else if (in.version > RS_SCHEMA_VERSION)
-      code = rs_store_fail(st, TR_EFORMAT,
-                           "written by a newer hpsweep (schema version %lld; this build knows up to %d): "
-                           "upgrade hpsweep",
-                           (long long)in.version, RS_SCHEMA_VERSION);
-    else if (in.version < 1 && flags == RS_OPEN_READONLY) /* a v1 file is read as it is (no v2 columns) */
-      code = in.n_objects == 0
-                 ? rs_store_fail(st, TR_EFORMAT, "empty file, not an hpsweep database")
-                 : rs_store_fail(st, TR_EFORMAT,
-                                 "schema version %lld is older than %d: open it once read-write to migrate",
-                                 (long long)in.version, RS_SCHEMA_VERSION);
-  }
-  if (!code && flags != RS_OPEN_READONLY) {
-    /* WAL is persistent in the file; setting it again is a no-op. */
-    sqlite3_stmt *s;
-    code = sq_prep(st, "PRAGMA journal_mode=WAL", &s, "set WAL mode");
-    if (!code) {
-      double deadline = mono() + RS_BUSY_BUDGET;
-      while ((rc = sqlite3_step(s)) != SQLITE_ROW && is_busy(rc) && mono() < deadline) {
-        sqlite3_reset(s);
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-      }
-      if (rc != SQLITE_ROW) code = sq_fail(st, rc, "set WAL mode");
-      else if (sqlite3_strnicmp((const char *)sqlite3_column_text(s, 0), "wal", 3) != 0)
-        code = rs_store_fail(st, TR_EDB, "cannot use WAL mode on this file system (journal mode %s)",
-                             (const char *)sqlite3_column_text(s, 0));
-      sqlite3_finalize(s);
-    }
-    if (!code) code = sq_exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys");
-    if (!code && in.version < RS_SCHEMA_VERSION) code = sq_txn(st, SQ_DURABLE, migrate_body, NULL);
-  }
+  if (!code) code = sq_identity_check(st, &in, flags);
+  if (!code && flags != RS_OPEN_READONLY) code = sq_writer_setup(st, &in);
   sq->version = flags == RS_OPEN_READONLY ? (int)in.version : RS_SCHEMA_VERSION;
   if (code) {
     tr_err_set(err, code, "%s", st->errmsg);
