@@ -1,7 +1,7 @@
 /*
 ** rs_backend.h: what a store backend implements (private to results/rs_*.c).
 **
-** Contract: rs_store.c owns the handle, checks arguments and read-only mode
+** Contract: rs_store.c owns the handle, checks arguments, read-only mode and open snapshots
 ** (a write on a read-only handle never reaches the backend), then calls the
 ** backend through RsStoreOps. A backend keeps its connection in st->impl and
 ** reports failures with rs_store_fail() (message on the handle). Every SQL
@@ -80,6 +80,7 @@ struct RsStore {
   void *impl;                 /* backend connection state */
   char *path;                 /* file path or URL, for messages */
   int readonly;
+  int snapshot;               /* rs_store_snapshot_begin holds a read transaction: no writes */
   double (*now)(void *ctx);   /* unix seconds */
   int reclaim_max;            /* RS_RECLAIM_MAX unless set */
   void *now_ctx;

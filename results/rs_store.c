@@ -120,6 +120,7 @@ const char *rs_store_path(const RsStore *st) { return st ? st->path : NULL; }
   do { \
     CHECK_ST(st); \
     if ((st)->readonly) return rs_store_fail((st), TR_EINVAL, "%s: store opened read-only", what); \
+    if ((st)->snapshot) return rs_store_fail((st), TR_EINVAL, "%s: inside a read snapshot", what); \
   } while (0)
 
 /* ---- sweeps ---- */
@@ -416,11 +417,15 @@ int rs_event_add(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *ki
 
 int rs_store_snapshot_begin(RsStore *st) {
   CHECK_ST(st);
-  return st->ops->snapshot_begin(st);
+  int rc = st->ops->snapshot_begin(st);
+  if (rc == TR_OK) st->snapshot = 1;
+  return rc;
 }
 
 void rs_store_snapshot_end(RsStore *st) {
-  if (st) st->ops->snapshot_end(st);
+  if (!st) return;
+  st->ops->snapshot_end(st);
+  st->snapshot = 0;
 }
 
 int rs_trials_each(RsStore *st, int64_t sweep_id, RsTrialFn fn, void *ctx) {

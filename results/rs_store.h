@@ -287,7 +287,8 @@ int rs_event_add(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *ki
 ** Every walk costs one pass over the sweep, never a query per trial. */
 
 /* Every read between begin and end sees one state of the store (a read transaction);
-** no writes on the handle meanwhile. begin twice is a no-op; end without begin too. */
+** a write on the handle meanwhile fails with TR_EINVAL. begin twice is a no-op; end
+** without begin too. */
 int rs_store_snapshot_begin(RsStore *st);
 void rs_store_snapshot_end(RsStore *st);
 

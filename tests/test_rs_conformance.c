@@ -642,6 +642,10 @@ Test(rs_conformance, snapshot_holds_one_state) {
   OK(st, rs_sweep_counts(st, id, &c));
   cr_assert_eq(c.n[RS_RUNNING], 0);
   RsClaim cl = claim(w, id, "w1");
+  OK(w, rs_store_snapshot_begin(w));
+  cr_assert_eq(rs_event_add(w, id, -1, "note", "x"), TR_EINVAL, "no writes inside a snapshot");
+  cr_assert(strstr(rs_store_errmsg(w), "snapshot"), "%s", rs_store_errmsg(w));
+  rs_store_snapshot_end(w);
   OK(st, rs_sweep_counts(st, id, &c));
   cr_assert_eq(c.n[RS_RUNNING], 0, "the snapshot does not see the claim");
   rs_store_snapshot_end(st);
