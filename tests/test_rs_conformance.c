@@ -724,3 +724,56 @@ Test(rs_conformance, query_views) {
   drop_sweep(w, name);
   rs_store_close(w);
 }
+
+Test(rs_conformance, diversity_of_an_inference_sweep) {
+  RsStore *w = open_store(RS_OPEN_CREATE);
+  char name[64];
+  sweep_name(name, sizeof name, "div");
+  int64_t id = 0;
+  OK(w, rs_sweep_upsert(w, name, "x", "h", "grid", "validity", "maximize", 1, "sample", &id));
+  RsTrialDef d[4];
+  char h[4][17], p[4][96];
+  for (int i = 0; i < 4; i++) {
+    snprintf(h[i], sizeof h[i], "%016x", 0xd0 + i);
+    snprintf(p[i], sizeof p[i], "{\"sample.temperature\": %s, \"train.seed\": %d}", i < 2 ? "0.5" : "1.0", i % 2);
+    d[i] = (RsTrialDef){i, h[i], "{}", p[i], i};
+  }
+  OK(w, rs_trials_insert(w, id, 4, d, NULL));
+  for (int k = 0; k < 4; k++) {
+    RsClaim c = claim(w, id, "w1");
+    double hot = c.idx >= 2;
+    RsMetric m[2] = {{0, 0, 0, 0.9 - 0.2 * hot + 0.01 * c.idx, "validity"},
+                     {0, 0, 0, 0.3 + 0.4 * hot, "distinct_2"}};
+    OK(w, rs_metrics_put(w, c.trial_id, c.claim_token, 2, m));
+    OK(w, rs_trial_finish(w, c.trial_id, c.claim_token, RS_COMPLETED, NULL));
+    rs_claim_clear(&c);
+  }
+  RsStore *st = open_store(RS_OPEN_READONLY);
+  TrErr e = {0, ""};
+  RsTrialSet ts;
+  cr_assert_eq(rs_trials_load(st, name, &ts, &e), TR_OK, "%s", e.msg);
+  char **names;
+  int nn;
+  cr_assert_eq(rs_metric_names(st, id, &names, &nn, &e), TR_OK, "%s", e.msg);
+  cr_assert(nn == 2 && strcmp(names[0], "distinct_2") == 0 && strcmp(names[1], "validity") == 0);
+  rs_names_free(names, nn);
+  RsDiversity dv;
+  cr_assert_eq(rs_diversity_load(st, &ts, &dv, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(dv.n, 2);
+  cr_assert_eq(dv.n_trials, 4);
+  cr_assert_str_eq(dv.pt[0].label, "T=0.5");
+  cr_assert(fabs(dv.pt[0].validity - 0.905) < 1e-12 && fabs(dv.pt[1].distinct_2 - 0.7) < 1e-12);
+  cr_assert(dv.pt[0].front && dv.pt[1].front && dv.nfront == 2);
+  rs_diversity_deinit(&dv);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  cr_assert_eq(rs_export(st, &ts.sweep, RS_WHAT_METRICS, RS_FMT_JSON, f, &e), TR_OK, "%s", e.msg);
+  fclose(f);
+  cr_assert(buf[0] == '[' && strstr(buf, "\"name\": \"validity\"") && strstr(buf, "\n]\n"), "%s", buf);
+  free(buf);
+  rs_trials_deinit(&ts);
+  rs_store_close(st);
+  drop_sweep(w, name);
+  rs_store_close(w);
+}
