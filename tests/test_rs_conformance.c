@@ -89,6 +89,38 @@ static void drop_sweep(RsStore *st, const char *name) {
   cr_assert(rc == TR_OK || rc == TR_ENOTFOUND, "delete %s: %s", name, rs_store_errmsg(st));
 }
 
+/* A test's own sweep on a writer handle; fix_close deletes it. */
+typedef struct Fix {
+  RsStore *w;
+  char name[64];
+  int64_t id;
+} Fix;
+
+static Fix fix_open(const char *tag, const char *goal) {
+  Fix f;
+  f.w = open_store(RS_OPEN_CREATE);
+  sweep_name(f.name, sizeof f.name, tag);
+  f.id = make_sweep(f.w, f.name, goal);
+  return f;
+}
+
+static void fix_close(Fix *f) {
+  drop_sweep(f->w, f->name);
+  rs_store_close(f->w);
+}
+
+/* An rs_export into a string (free()). */
+static char *export_text(RsStore *st, const RsSweep *sw, RsWhat what, RsFormat fmt) {
+  char *buf = NULL;
+  size_t len = 0;
+  TrErr e = {0, ""};
+  FILE *f = open_memstream(&buf, &len);
+  cr_assert_not_null(f);
+  cr_assert_eq(rs_export(st, sw, what, fmt, f, &e), TR_OK, "%s", e.msg);
+  fclose(f);
+  return buf;
+}
+
 /* Claim the next trial (must exist). */
 static RsClaim claim(RsStore *st, int64_t sweep_id, const char *worker) {
   RsClaim c;
@@ -191,10 +223,9 @@ static int def_fails_at_1(void *ctx, size_t i, RsTrialDef *def) {
 }
 
 Test(rs_conformance, trials_insert_idempotent_keys_and_rollback) {
-  RsStore *st = open_store(RS_OPEN_CREATE);
-  char name[64];
-  sweep_name(name, sizeof name, "insert");
-  int64_t id = make_sweep(st, name, "minimize");
+  Fix f = fix_open("insert", "minimize");
+  RsStore *st = f.w;
+  int64_t id = f.id;
   RsTrialDef d = {0, "00000000000000a0", "{}", "{}", 1};
   size_t added = 99;
   OK(st, rs_trials_insert(st, id, 1, &d, &added));
@@ -212,15 +243,13 @@ Test(rs_conformance, trials_insert_idempotent_keys_and_rollback) {
     cr_assert_str_eq(k[i].hash, want);
   }
   free(k);
-  drop_sweep(st, name);
-  rs_store_close(st);
+  fix_close(&f);
 }
 
 Test(rs_conformance, claim_heartbeat_metrics_checkpoint_finish) {
-  RsStore *st = open_store(RS_OPEN_CREATE);
-  char name[64];
-  sweep_name(name, sizeof name, "claim");
-  int64_t id = make_sweep(st, name, "minimize");
+  Fix f = fix_open("claim", "minimize");
+  RsStore *st = f.w;
+  int64_t id = f.id;
   RsClaim c = claim(st, id, "w1");
   cr_assert_str_eq(c.kind, "claim");
   cr_assert_eq(c.idx, 0);
@@ -282,15 +311,13 @@ Test(rs_conformance, claim_heartbeat_metrics_checkpoint_finish) {
   cr_assert_eq(c.running, 0);
   OK(st, rs_event_add(st, id, -1, "note", "conformance"));
   cr_assert_eq(rs_event_add(st, id, -1, "", "x"), TR_EINVAL);
-  drop_sweep(st, name);
-  rs_store_close(st);
+  fix_close(&f);
 }
 
 Test(rs_conformance, reclaim_interrupt_resume_reset_retry) {
-  RsStore *st = open_store(RS_OPEN_CREATE);
-  char name[64];
-  sweep_name(name, sizeof name, "reclaim");
-  int64_t id = make_sweep(st, name, "minimize");
+  Fix f = fix_open("reclaim", "minimize");
+  RsStore *st = f.w;
+  int64_t id = f.id;
   RsClaim a = claim(st, id, "w1");
   RsClaim none;
   /* The other trials are running too: nothing claimable, a wait until the first lease ends. */
@@ -347,15 +374,14 @@ Test(rs_conformance, reclaim_interrupt_resume_reset_retry) {
   cr_assert_null(t.checkpoint);
   OK(st, rs_trial_finish(st, t.trial_id, t.claim_token, RS_COMPLETED, NULL));
   rs_claim_clear(&a), rs_claim_clear(&r), rs_claim_clear(&s), rs_claim_clear(&t), rs_claim_clear(&none);
-  drop_sweep(st, name);
-  rs_store_close(st);
+  fix_close(&f);
 }
 
 Test(rs_conformance, delete_refused_under_a_live_lease) {
-  RsStore *st = open_store(RS_OPEN_CREATE);
-  char name[64];
-  sweep_name(name, sizeof name, "live");
-  int64_t id = make_sweep(st, name, "minimize");
+  Fix f = fix_open("live", "minimize");
+  RsStore *st = f.w;
+  const char *name = f.name;
+  int64_t id = f.id;
   RsClaim c = claim(st, id, "w1");
   int64_t n = -1;
   cr_assert_eq(rs_sweep_delete(st, name, &n), TR_EINVAL);
@@ -370,10 +396,9 @@ Test(rs_conformance, delete_refused_under_a_live_lease) {
 }
 
 Test(rs_conformance, metric_buffer_flushes_and_loses) {
-  RsStore *st = open_store(RS_OPEN_CREATE);
-  char name[64];
-  sweep_name(name, sizeof name, "buf");
-  int64_t id = make_sweep(st, name, "minimize");
+  Fix f = fix_open("buf", "minimize");
+  RsStore *st = f.w;
+  int64_t id = f.id;
   RsClaim c = claim(st, id, "w1");
   RsMetricBuf b;
   OK(st, rs_metricbuf_init(&b, st, c.trial_id, c.claim_token, 2, 1000));
@@ -395,15 +420,14 @@ Test(rs_conformance, metric_buffer_flushes_and_loses) {
   cr_assert_eq(rs_metricbuf_add(&b, 4, 4, 4, "loss", 0.1), RS_LOST, "RS_LOST is sticky");
   rs_metricbuf_deinit(&b);
   rs_claim_clear(&c);
-  drop_sweep(st, name);
-  rs_store_close(st);
+  fix_close(&f);
 }
 
 Test(rs_conformance, read_only_handle_refuses_every_write) {
-  RsStore *w = open_store(RS_OPEN_CREATE);
-  char name[64];
-  sweep_name(name, sizeof name, "ro");
-  int64_t id = make_sweep(w, name, "minimize");
+  Fix f = fix_open("ro", "minimize");
+  RsStore *w = f.w;
+  const char *name = f.name;
+  int64_t id = f.id;
   RsClaim c = claim(w, id, "w1");
   RsStore *st = open_store(RS_OPEN_READONLY);
   int64_t x;
@@ -445,8 +469,7 @@ Test(rs_conformance, read_only_handle_refuses_every_write) {
   rs_store_close(st);
   OK(w, rs_trial_finish(w, c.trial_id, c.claim_token, RS_COMPLETED, NULL));
   rs_claim_clear(&c);
-  drop_sweep(w, name);
-  rs_store_close(w);
+  fix_close(&f);
 }
 
 /* ---- reads ---- */
@@ -531,10 +554,9 @@ static int idx_of(const Seen *trials, int64_t id) {
 }
 
 Test(rs_conformance, read_walks) {
-  RsStore *w = open_store(RS_OPEN_CREATE);
-  char name[64];
-  sweep_name(name, sizeof name, "reads");
-  int64_t id = make_sweep(w, name, "minimize");
+  Fix f = fix_open("reads", "minimize");
+  RsStore *w = f.w;
+  int64_t id = f.id;
   run_all(w, id);
   RsStore *st = open_store(RS_OPEN_READONLY);
   OK(st, rs_store_snapshot_begin(st));
@@ -626,15 +648,13 @@ Test(rs_conformance, read_walks) {
   cr_assert_eq(rs_trial_config_int(st, -7, "train.max_steps", &steps), TR_ENOTFOUND);
   rs_store_snapshot_end(st);
   rs_store_close(st);
-  drop_sweep(w, name);
-  rs_store_close(w);
+  fix_close(&f);
 }
 
 Test(rs_conformance, snapshot_holds_one_state) {
-  RsStore *w = open_store(RS_OPEN_CREATE);
-  char name[64];
-  sweep_name(name, sizeof name, "snap");
-  int64_t id = make_sweep(w, name, "minimize");
+  Fix f = fix_open("snap", "minimize");
+  RsStore *w = f.w;
+  int64_t id = f.id;
   RsStore *st = open_store(RS_OPEN_READONLY);
   RsCounts c;
   OK(st, rs_store_snapshot_begin(st));
@@ -655,17 +675,16 @@ Test(rs_conformance, snapshot_holds_one_state) {
   rs_store_close(st);
   OK(w, rs_trial_finish(w, cl.trial_id, cl.claim_token, RS_COMPLETED, NULL));
   rs_claim_clear(&cl);
-  drop_sweep(w, name);
-  rs_store_close(w);
+  fix_close(&f);
 }
 
 /* ---- the views of rs_query.h on the same store ---- */
 
 Test(rs_conformance, query_views) {
-  RsStore *w = open_store(RS_OPEN_CREATE);
-  char name[64];
-  sweep_name(name, sizeof name, "views");
-  int64_t id = make_sweep(w, name, "minimize");
+  Fix f = fix_open("views", "minimize");
+  RsStore *w = f.w;
+  const char *name = f.name;
+  int64_t id = f.id;
   run_all(w, id);
   RsStore *st = open_store(RS_OPEN_READONLY);
   TrErr e = {0, ""};
@@ -708,11 +727,7 @@ Test(rs_conformance, query_views) {
   cr_assert(strstr(e.msg, "no trial -3"), "%s", e.msg);
   RsDiversity d;
   cr_assert_eq(rs_diversity_load(st, &ts, &d, &e), TR_ENOTFOUND, "a training sweep has no diversity");
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  cr_assert_eq(rs_export(st, &ts.sweep, RS_WHAT_TRIALS, RS_FMT_CSV, f, &e), TR_OK, "%s", e.msg);
-  fclose(f);
+  char *buf = export_text(st, &ts.sweep, RS_WHAT_TRIALS, RS_FMT_CSV);
   int lines = 0;
   for (char *c = buf; *c; c++) lines += *c == '\n';
   cr_assert_eq(lines, 5, "%s", buf);
@@ -721,8 +736,7 @@ Test(rs_conformance, query_views) {
   free(buf);
   rs_trials_deinit(&ts);
   rs_store_close(st);
-  drop_sweep(w, name);
-  rs_store_close(w);
+  fix_close(&f);
 }
 
 Test(rs_conformance, diversity_of_an_inference_sweep) {
@@ -765,11 +779,7 @@ Test(rs_conformance, diversity_of_an_inference_sweep) {
   cr_assert(fabs(dv.pt[0].validity - 0.905) < 1e-12 && fabs(dv.pt[1].distinct_2 - 0.7) < 1e-12);
   cr_assert(dv.pt[0].front && dv.pt[1].front && dv.nfront == 2);
   rs_diversity_deinit(&dv);
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  cr_assert_eq(rs_export(st, &ts.sweep, RS_WHAT_METRICS, RS_FMT_JSON, f, &e), TR_OK, "%s", e.msg);
-  fclose(f);
+  char *buf = export_text(st, &ts.sweep, RS_WHAT_METRICS, RS_FMT_JSON);
   cr_assert(buf[0] == '[' && strstr(buf, "\"name\": \"validity\"") && strstr(buf, "\n]\n"), "%s", buf);
   free(buf);
   rs_trials_deinit(&ts);
