@@ -90,6 +90,13 @@ static int fail(const char *cmd, const TrErr *e) {
   return e->code == TR_EDB || e->code == TR_EIO || e->code == TR_ENOMEM ? 1 : 2;
 }
 
+/* A view of the store failed: its message is on the handle. */
+static int fail_store(const char *cmd, const RsStore *st) {
+  TrErr e;
+  tr_err_set(&e, rs_store_errcode(st), "%s", rs_store_errmsg(st));
+  return fail(cmd, &e);
+}
+
 /* The end of a command's output on stdout: 0, or 1 when it could not all be written
 ** (a full disk behind a redirection). */
 static int stdout_done(const char *cmd) {
@@ -113,11 +120,11 @@ static int need_sweep(const Opts *o) {
 static int open_trials(const Opts *o, RsStore **db, RsTrialSet *ts) {
   int rc = open_db(o, db);
   if (rc) return rc;
-  TrErr e = {0};
   rs_store_snapshot_begin(*db);
-  if (rs_trials_load(*db, o->pos, ts, &e) != TR_OK) {
+  if (rs_trials_load(*db, o->pos, ts) != TR_OK) {
+    rc = fail_store(o->cmd, *db);
     rs_store_close(*db);
-    return fail(o->cmd, &e);
+    return rc;
   }
   return 0;
 }
@@ -130,6 +137,12 @@ static void close_trials(RsStore *db, RsTrialSet *ts) {
 static int fail_trials(const Opts *o, RsStore *db, RsTrialSet *ts, const TrErr *e) {
   close_trials(db, ts);
   return fail(o->cmd, e);
+}
+
+static int fail_trials_store(const Opts *o, RsStore *db, RsTrialSet *ts) {
+  int rc = fail_store(o->cmd, db);
+  close_trials(db, ts);
+  return rc;
 }
 
 /* ---- tables: aligned text, CSV or JSON ----------------------------------- */
@@ -317,10 +330,10 @@ static int cmd_ls(int argc, char **argv) {
   if ((rc = open_db(&o, &db))) return rc;
   RsSweep *s;
   int n;
-  TrErr e = {0};
-  if (rs_query_sweeps(db, &s, &n, &e) != TR_OK) {
+  if (rs_query_sweeps(db, &s, &n) != TR_OK) {
+    rc = fail_store(o.cmd, db);
     rs_store_close(db);
-    return fail(o.cmd, &e);
+    return rc;
   }
   Tab t = {0};
   tab_col(&t, "sweep", 0, 0), tab_col(&t, "metric", 0, 0), tab_col(&t, "goal", 0, 3);
@@ -358,9 +371,8 @@ static int cmd_top(int argc, char **argv) {
   int rc = parse(argc, argv, "--db --format --by -n", &o);
   if (rc || (rc = get_format(&o, &fmt)) || (rc = need_sweep(&o))) return rc;
   if ((rc = open_trials(&o, &db, &ts))) return rc;
-  TrErr e = {0};
-  if (o.by && strcmp(o.by, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.by, &e) != TR_OK)
-    return fail_trials(&o, db, &ts, &e);
+  if (o.by && strcmp(o.by, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.by) != TR_OK)
+    return fail_trials_store(&o, db, &ts);
   int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
   rs_trials_rank(&ts, order);
   Tab t = {0};
@@ -562,13 +574,13 @@ static int show_metrics(RsStore *db, const RsTrialSet *ts, int64_t id, char **ou
   char **names;
   int nn;
   char a[32], b[32], c[32];
-  int rc = rs_metric_names(db, ts->sweep.id, &names, &nn, e);
+  int rc = rs_metric_names(db, ts->sweep.id, &names, &nn);
   if (rc == TR_OK) {
     int hdr = 0;
     for (int i = 0; i < nn; i++) {
       double *x, *y;
       int m;
-      if ((rc = rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m, e)) != TR_OK) break;
+      if ((rc = rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m)) != TR_OK) break;
       if (m > 0) {
         if (!hdr) fprintf(f, "\n%-18s %5s %9s %9s %9s  %s\n", "metric", "rows", "first", "best", "last", "curve"), hdr = 1;
         double lo = INFINITY, hi = -INFINITY;
@@ -585,6 +597,7 @@ static int show_metrics(RsStore *db, const RsTrialSet *ts, int64_t id, char **ou
     }
     rs_names_free(names, nn);
   }
+  if (rc != TR_OK) tr_err_set(e, rc, "%s", rs_store_errmsg(db));
   if (fclose(f) != 0 && rc == TR_OK) rc = tr_err_set(e, TR_ENOMEM, "out of memory");
   if (rc != TR_OK) {
     free(*out);
@@ -607,10 +620,11 @@ static int cmd_show(int argc, char **argv) {
   char *sweep;
   RsTrialSet ts;
   rs_store_snapshot_begin(db);
-  if (rs_trial_sweep(db, id, &sweep, &e) != TR_OK || rs_trials_load(db, sweep ? sweep : "", &ts, &e) != TR_OK) {
+  if (rs_trial_sweep(db, id, &sweep) != TR_OK || rs_trials_load(db, sweep ? sweep : "", &ts) != TR_OK) {
     free(sweep);
+    rc = fail_store(o.cmd, db);
     rs_store_close(db);
-    return fail(o.cmd, &e);
+    return rc;
   }
   free(sweep);
   const RsTrialRow *t = NULL;
@@ -685,20 +699,20 @@ static int cmd_export(int argc, char **argv) {
   else if (o.what && strcmp(o.what, "trials") != 0)
     return bad(o.cmd, "--what is trials or metrics, got '%s'", o.what);
   if ((rc = open_db(&o, &db))) return rc;
-  TrErr e = {0};
   RsSweep s;
   rs_store_snapshot_begin(db);
-  if (rs_sweep_find(db, o.pos, &s, &e) != TR_OK) {
+  if (rs_sweep_find(db, o.pos, &s) != TR_OK) {
+    rc = fail_store(o.cmd, db);
     rs_store_close(db);
-    return fail(o.cmd, &e);
+    return rc;
   }
   TrAtomicFile a;
   FILE *f = open_out(&o, &a);
   if (!f) rc = 1;
   else {
-    int erc = rs_export(db, &s, what, fmt, f, &e);
+    int erc = rs_export(db, &s, what, fmt, f);
     int werr = f == stdout ? ferror(stdout) : a.werr; /* then close_out names the output and the cause */
-    if (erc && !werr) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, e.msg);
+    if (erc && !werr) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, rs_store_errmsg(db));
     rc = close_out(&o, f, &a, erc == TR_OK || werr);
   }
   rs_sweep_clear(&s);
@@ -742,15 +756,16 @@ static int cmd_plot(int argc, char **argv) {
     prc = rs_plot_curves(db, &ts, &co, &pl, &e);
   } else if (strcmp(kind, "diversity") == 0) {
     RsDiversity dv;
-    prc = rs_diversity_load(db, &ts, &dv, &e);
+    prc = rs_diversity_load(db, &ts, &dv);
+    if (prc != TR_OK) tr_err_set(&e, prc, "%s", rs_store_errmsg(db));
     if (prc == TR_OK) {
       prc = rs_plot_diversity(&ts, &dv, &pl, &e);
       rs_diversity_deinit(&dv);
     }
     if (prc == TR_OK && o.logy) pl.logy = 1;
   } else {
-    if (o.metric && strcmp(o.metric, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.metric, &e) != TR_OK)
-      goto out_fail;
+    if (o.metric && strcmp(o.metric, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.metric) != TR_OK)
+      return fail_trials_store(&o, db, &ts);
     if (strcmp(kind, "param") == 0) {
       int k = -1;
       const char *pname = o.by ? o.by : o.color_by;

@@ -94,6 +94,12 @@ int rs_store_fail(RsStore *st, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* The same with the message as given: a view's text that names the file itself. */
+int rs_store_say(RsStore *st, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 double rs_store_now(RsStore *st);
 /* strdup that tolerates NULL; sets *oom on allocation failure. */
 char *rs_strdup(const char *s, int *oom);

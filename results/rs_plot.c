@@ -474,8 +474,8 @@ static int legend_values(RsPlot *out, const RsTrialSet *ts, int k, const int *us
 
 int rs_plot_curves(RsStore *st, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err) {
   rs_plot_init(out);
-  int rc = rs_metric_check(st, ts->sweep.id, o->metric, err);
-  if (rc) return rc;
+  int rc = rs_metric_check(st, ts->sweep.id, o->metric);
+  if (rc) return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
   snprintf(out->title, sizeof out->title, "%s: %s by %s", ts->sweep.name, o->metric, x_label(o->x));
   snprintf(out->xlabel, sizeof out->xlabel, "%s", x_label(o->x));
   snprintf(out->ylabel, sizeof out->ylabel, "%s%s", o->metric, o->logy ? " (log)" : "");
@@ -486,8 +486,11 @@ int rs_plot_curves(RsStore *st, const RsTrialSet *ts, const RsCurveOpts *o, RsPl
   for (int i = 0; i < ts->n; i++) {
     double *x, *y;
     int n;
-    rc = rs_series_load(st, ts->t[i].id, o->metric, o->x, &x, &y, &n, err);
-    if (rc) break;
+    rc = rs_series_load(st, ts->t[i].id, o->metric, o->x, &x, &y, &n);
+    if (rc) {
+      tr_err_set(err, rc, "%s", rs_store_errmsg(st));
+      break;
+    }
     if (n > 0) {
       unsigned rgb;
       if (cp) {

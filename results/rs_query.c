@@ -2,6 +2,8 @@
 ** metric with their parameters, grouping over seeds, diversity, export. No SQL here. */
 #include "rs_query.h"
 
+#include "rs_backend.h" /* rs_store_say: a view's message on the handle */
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +18,8 @@ static char *xstrdup(const char *s) {
   return d;
 }
 
-/* The store's failure (its message names the file) into err. */
-static int store_fail(RsStore *st, int rc, TrErr *err) {
-  return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
-}
-
 static int oom(TrErr *err) { return tr_err_set(err, TR_ENOMEM, "out of memory"); }
+static int st_oom(RsStore *st) { return rs_store_say(st, TR_ENOMEM, "out of memory"); }
 
 /* Room for element n of *v (capacity *cap, `first` at first); TR_ENOMEM leaves *v as it was. */
 static int grow(void **v, size_t n, size_t *cap, size_t size, size_t first) {
@@ -37,10 +35,10 @@ static int grow(void **v, size_t n, size_t *cap, size_t size, size_t first) {
 /* ---- sweeps -------------------------------------------------------------- */
 
 /* Counts by status and the best metric of trials that did not fail or diverge. */
-static int sweep_summary(RsStore *st, RsSweep *s, TrErr *err) {
+static int sweep_summary(RsStore *st, RsSweep *s) {
   RsCounts c;
   int rc = rs_sweep_counts(st, s->id, &c);
-  if (rc) return store_fail(st, rc, err);
+  if (rc) return rc;
   s->maximize = s->goal && strcmp(s->goal, "maximize") == 0;
   memcpy(s->count, c.n, sizeof s->count);
   s->n_trials = c.total;
@@ -50,7 +48,7 @@ static int sweep_summary(RsStore *st, RsSweep *s, TrErr *err) {
   RsTrial b;
   rc = rs_trial_best(st, s->id, s->maximize, ok, &b);
   if (rc == TR_ENOTFOUND) return TR_OK;
-  if (rc) return store_fail(st, rc, err);
+  if (rc) return rc;
   s->best = b.best_metric;
   s->best_trial = b.id;
   rs_trial_clear(&b);
@@ -64,20 +62,20 @@ static int cmp_created(const void *a, const void *b) {
 }
 
 /* The store's sweeps by created, then id. */
-static int sweeps_sorted(RsStore *st, RsSweep **v, size_t *n, TrErr *err) {
+static int sweeps_sorted(RsStore *st, RsSweep **v, size_t *n) {
   int rc = rs_sweeps_list(st, v, n);
-  if (rc) return store_fail(st, rc, err);
+  if (rc) return rc;
   qsort(*v, *n, sizeof **v, cmp_created);
   return TR_OK;
 }
 
-int rs_query_sweeps(RsStore *st, RsSweep **out, int *n, TrErr *err) {
+int rs_query_sweeps(RsStore *st, RsSweep **out, int *n) {
   *out = NULL;
   *n = 0;
   RsSweep *v;
   size_t nv;
-  int rc = sweeps_sorted(st, &v, &nv, err);
-  for (size_t i = 0; rc == TR_OK && i < nv; i++) rc = sweep_summary(st, &v[i], err);
+  int rc = sweeps_sorted(st, &v, &nv);
+  for (size_t i = 0; rc == TR_OK && i < nv; i++) rc = sweep_summary(st, &v[i]);
   if (rc != TR_OK) {
     rs_sweeps_free(v, nv);
     return rc;
@@ -102,24 +100,24 @@ static void join_names(char *buf, size_t cap, char *const *names, int n) {
   if (n == 0) snprintf(buf, cap, "none");
 }
 
-int rs_sweep_find(RsStore *st, const char *name, RsSweep *out, TrErr *err) {
+int rs_sweep_find(RsStore *st, const char *name, RsSweep *out) {
   int rc = rs_sweep_get(st, name, out);
   if (rc == TR_OK) {
-    if ((rc = sweep_summary(st, out, err))) rs_sweep_clear(out);
+    if ((rc = sweep_summary(st, out))) rs_sweep_clear(out);
     return rc;
   }
-  if (rc != TR_ENOTFOUND) return store_fail(st, rc, err);
+  if (rc != TR_ENOTFOUND) return rc;
   /* List what exists. */
   RsSweep *v;
   size_t nv;
-  if ((rc = sweeps_sorted(st, &v, &nv, err))) return rc;
+  if ((rc = sweeps_sorted(st, &v, &nv))) return rc;
   char *names[64];
   int n = 0;
   for (size_t i = 0; i < nv && n < 64; i++) names[n++] = v[i].name;
   char list[700];
   join_names(list, sizeof list, names, n);
   rs_sweeps_free(v, nv);
-  return tr_err_set(err, TR_ENOTFOUND, "no sweep '%s' in %s (sweeps: %s)", name, rs_store_path(st), list);
+  return rs_store_say(st, TR_ENOTFOUND, "no sweep '%s' in %s (sweeps: %s)", name, rs_store_path(st), list);
 }
 
 /* ---- trials and parameters ----------------------------------------------- */
@@ -339,10 +337,10 @@ static int key_add(void *ctx, const char *name) {
   return TR_OK;
 }
 
-static int param_keys(RsStore *st, RsTrialSet *ts, TrErr *err) {
+static int param_keys(RsStore *st, RsTrialSet *ts) {
   SetLoad l = {ts, 0};
   int rc = rs_sweep_param_keys(st, ts->sweep.id, key_add, &l);
-  if (rc) return store_fail(st, rc, err);
+  if (rc) return rc;
   for (int k = 0; k < ts->np; k++) {
     const char *dot = strrchr(ts->p[k].name, '.');
     const char *sh = dot ? dot + 1 : ts->p[k].name;
@@ -351,7 +349,7 @@ static int param_keys(RsStore *st, RsTrialSet *ts, TrErr *err) {
       const char *od = strrchr(ts->p[o].name, '.');
       if (o != k && strcmp(od ? od + 1 : ts->p[o].name, sh) == 0) clash = 1;
     }
-    if (!(ts->p[k].short_name = xstrdup(clash ? ts->p[k].name : sh))) return oom(err);
+    if (!(ts->p[k].short_name = xstrdup(clash ? ts->p[k].name : sh))) return st_oom(st);
   }
   return TR_OK;
 }
@@ -380,20 +378,20 @@ static int value_add(void *ctx, const RsParamValue *v) {
   return TR_OK;
 }
 
-static int load_params(RsStore *st, RsTrialSet *ts, TrErr *err) {
-  int rc = param_keys(st, ts, err);
+static int load_params(RsStore *st, RsTrialSet *ts) {
+  int rc = param_keys(st, ts);
   if (rc) return rc;
   for (int i = 0; i < ts->n; i++) {
-    if (!(ts->t[i].pv = malloc(((size_t)ts->np + 1) * sizeof(int)))) return oom(err);
+    if (!(ts->t[i].pv = malloc(((size_t)ts->np + 1) * sizeof(int)))) return st_oom(st);
     for (int k = 0; k < ts->np; k++) ts->t[i].pv[k] = -1;
   }
   IdPos *ids = idpos_build(ts);
   VSet *vs = calloc((size_t)ts->np + 1, sizeof *vs);
   if (!ids || !vs) {
-    rc = oom(err);
+    rc = st_oom(st);
   } else {
     ValueLoad l = {ts, vs, ids};
-    if ((rc = rs_sweep_param_values(st, ts->sweep.id, value_add, &l))) rc = store_fail(st, rc, err);
+    if ((rc = rs_sweep_param_values(st, ts->sweep.id, value_add, &l))) rc = rc;
   }
   for (int k = 0; vs && k < ts->np; k++) free(vs[k].by_text), free(vs[k].by_num);
   free(vs), free(ids);
@@ -401,7 +399,7 @@ static int load_params(RsStore *st, RsTrialSet *ts, TrErr *err) {
     RsParam *p = &ts->p[k];
     p->varies = p->n_values > 1;
     if (!p->numeric) continue;
-    if ((rc = param_sort(ts, k))) return oom(err);
+    if ((rc = param_sort(ts, k))) return st_oom(st);
     p->log_spaced = looks_log(p);
   }
   return rc;
@@ -425,15 +423,15 @@ static int trial_add(void *ctx, const RsTrial *r) {
   return TR_OK;
 }
 
-int rs_trials_load(RsStore *st, const char *sweep, RsTrialSet *ts, TrErr *err) {
+int rs_trials_load(RsStore *st, const char *sweep, RsTrialSet *ts) {
   memset(ts, 0, sizeof *ts);
-  int rc = rs_sweep_find(st, sweep, &ts->sweep, err);
+  int rc = rs_sweep_find(st, sweep, &ts->sweep);
   if (rc) return rc;
   ts->maximize = ts->sweep.maximize;
   SetLoad l = {ts, 0};
-  if (!(ts->metric = xstrdup(ts->sweep.metric))) rc = oom(err);
-  else if ((rc = rs_trials_each(st, ts->sweep.id, trial_add, &l))) rc = store_fail(st, rc, err);
-  else rc = load_params(st, ts, err);
+  if (!(ts->metric = xstrdup(ts->sweep.metric))) rc = st_oom(st);
+  else if ((rc = rs_trials_each(st, ts->sweep.id, trial_add, &l))) rc = rc;
+  else rc = load_params(st, ts);
   if (rc) rs_trials_deinit(ts);
   return rc;
 }
@@ -459,15 +457,15 @@ static int agg_put(void *ctx, int64_t trial_id, int64_t step, double value) {
   return TR_OK;
 }
 
-int rs_trials_use_metric(RsStore *st, RsTrialSet *ts, const char *metric, TrErr *err) {
-  int rc = rs_metric_check(st, ts->sweep.id, metric, err);
+int rs_trials_use_metric(RsStore *st, RsTrialSet *ts, const char *metric) {
+  int rc = rs_metric_check(st, ts->sweep.id, metric);
   if (rc) return rc;
   int mx = metric_maximize(ts, metric);
   char *name = xstrdup(metric);
   IdPos *ids = idpos_build(ts);
   if (!name || !ids) {
     free(name), free(ids);
-    return oom(err);
+    return st_oom(st);
   }
   for (int i = 0; i < ts->n; i++) ts->t[i].best = ts->t[i].final = NAN, ts->t[i].best_step = -1;
   AggLoad best = {ts, ids, 0}, last = {ts, ids, 1};
@@ -476,7 +474,7 @@ int rs_trials_use_metric(RsStore *st, RsTrialSet *ts, const char *metric, TrErr 
   free(ids);
   if (rc) {
     free(name);
-    return store_fail(st, rc, err);
+    return rc;
   }
   free(ts->metric);
   ts->metric = name;
@@ -570,24 +568,24 @@ static int name_add(void *ctx, const char *name) {
   return TR_OK;
 }
 
-int rs_metric_names(RsStore *st, int64_t sweep_id, char ***names, int *n, TrErr *err) {
+int rs_metric_names(RsStore *st, int64_t sweep_id, char ***names, int *n) {
   NameList l = {NULL, 0, 0};
   int rc = rs_sweep_metric_names(st, sweep_id, name_add, &l);
   if (rc) {
     rs_names_free(l.v, l.n);
     *names = NULL;
     *n = 0;
-    return store_fail(st, rc, err);
+    return rc;
   }
   *names = l.v;
   *n = l.n;
   return TR_OK;
 }
 
-int rs_metric_check(RsStore *st, int64_t sweep_id, const char *metric, TrErr *err) {
+int rs_metric_check(RsStore *st, int64_t sweep_id, const char *metric) {
   char **names;
   int n;
-  int rc = rs_metric_names(st, sweep_id, &names, &n, err);
+  int rc = rs_metric_names(st, sweep_id, &names, &n);
   if (rc) return rc;
   for (int i = 0; i < n; i++)
     if (strcmp(names[i], metric) == 0) {
@@ -597,23 +595,23 @@ int rs_metric_check(RsStore *st, int64_t sweep_id, const char *metric, TrErr *er
   char list[700];
   join_names(list, sizeof list, names, n);
   rs_names_free(names, n);
-  return tr_err_set(err, TR_ENOTFOUND, "no metric '%s' in this sweep (metrics: %s)", metric, list);
+  return rs_store_say(st, TR_ENOTFOUND, "no metric '%s' in this sweep (metrics: %s)", metric, list);
 }
 
 int rs_series_load(RsStore *st, int64_t trial_id, const char *metric, RsXKind xk, double **x,
-                   double **y, int *n, TrErr *err) {
+                   double **y, int *n) {
   *x = *y = NULL;
   *n = 0;
   RsPoint *pt;
   size_t np;
   int rc = rs_metrics_read(st, trial_id, metric, &pt, &np);
-  if (rc) return store_fail(st, rc, err);
+  if (rc) return rc;
   *x = malloc((np + 1) * sizeof **x);
   *y = malloc((np + 1) * sizeof **y);
   if (!*x || !*y) {
     free(pt), free(*x), free(*y);
     *x = *y = NULL;
-    return oom(err);
+    return st_oom(st);
   }
   for (size_t i = 0; i < np; i++) {
     (*x)[i] = xk == RS_X_STEP ? (double)pt[i].step : xk == RS_X_TOKENS ? (double)pt[i].tokens : pt[i].seconds;
@@ -874,14 +872,14 @@ static int div_put(void *ctx, int64_t trial_id, const char *name, double value) 
   return TR_OK;
 }
 
-static int div_measures(RsStore *st, const RsTrialSet *ts, double *m, TrErr *err) {
+static int div_measures(RsStore *st, const RsTrialSet *ts, double *m) {
   for (int i = 0; i < ts->n * DIV_NM; i++) m[i] = NAN;
   IdPos *ids = idpos_build(ts);
-  if (!ids) return oom(err);
+  if (!ids) return st_oom(st);
   DivLoad l = {ts, ids, m};
   int rc = rs_sweep_metrics_each(st, ts->sweep.id, div_names, DIV_NM, div_put, &l);
   free(ids);
-  return rc ? store_fail(st, rc, err) : TR_OK;
+  return rc ? rc : TR_OK;
 }
 
 /* Settings in value order of the varied parameters (stable: idx order inside). */
@@ -984,14 +982,14 @@ static int div_temperature(const RsTrialSet *ts, const double *m, const int *ok,
   return TR_OK;
 }
 
-int rs_diversity_load(RsStore *st, const RsTrialSet *ts, RsDiversity *out, TrErr *err) {
+int rs_diversity_load(RsStore *st, const RsTrialSet *ts, RsDiversity *out) {
   memset(out, 0, sizeof *out);
   out->temp = -1;
   out->rho_div = out->rho_val = out->r_settings = NAN;
   int n = ts->n, keys[64], nk = 0;
   double *m = malloc(((size_t)n * DIV_NM + 1) * sizeof *m);
   int *ok = calloc((size_t)n + 1, sizeof *ok);
-  int rc = m && ok ? div_measures(st, ts, m, err) : oom(err);
+  int rc = m && ok ? div_measures(st, ts, m) : st_oom(st);
   if (rc) {
     free(m), free(ok);
     return rc;
@@ -1005,7 +1003,7 @@ int rs_diversity_load(RsStore *st, const RsTrialSet *ts, RsDiversity *out, TrErr
   out->n_skipped = n - out->n_trials;
   if (out->n_trials == 0) {
     free(m), free(ok);
-    return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no completed trial with validity and distinct_2 "
+    return rs_store_say(st, TR_ENOTFOUND, "sweep '%s' has no completed trial with validity and distinct_2 "
                       "(the measures of a task: sample sweep)", ts->sweep.name);
   }
   rc = div_settings(ts, m, ok, keys, nk, out);
@@ -1018,7 +1016,7 @@ int rs_diversity_load(RsStore *st, const RsTrialSet *ts, RsDiversity *out, TrErr
   free(m), free(ok);
   if (rc) {
     rs_diversity_deinit(out);
-    return oom(err);
+    return st_oom(st);
   }
   return TR_OK;
 }
@@ -1142,19 +1140,19 @@ static int export_row(void *ctx, size_t nc, const char *const *names, const RsVa
   return TR_OK;
 }
 
-int rs_export(RsStore *st, const RsSweep *sw, RsWhat what, RsFormat fmt, FILE *out, TrErr *err) {
+int rs_export(RsStore *st, const RsSweep *sw, RsWhat what, RsFormat fmt, FILE *out) {
   NameList keys = {NULL, 0, 0};
   int rc = TR_OK;
   if (what == RS_WHAT_TRIALS && (rc = rs_sweep_param_keys(st, sw->id, name_add, &keys))) {
     rs_names_free(keys.v, keys.n);
-    return store_fail(st, rc, err);
+    return rc;
   }
   ExportOut o = {out, fmt, what == RS_WHAT_METRICS, 0, 0};
   rc = rs_sweep_export(st, sw->id, o.metrics, (const char *const *)keys.v, (size_t)keys.n, export_row, &o);
   rs_names_free(keys.v, keys.n);
   if (fmt == RS_FMT_JSON && o.header) fputs(o.rows ? "\n]\n" : "]\n", out);
-  if (rc) return store_fail(st, rc, err);
-  if (ferror(out)) return tr_err_set(err, TR_EIO, "write failed");
+  if (rc) return rc;
+  if (ferror(out)) return rs_store_say(st, TR_EIO, "write failed");
   return TR_OK;
 }
 
@@ -1186,7 +1184,7 @@ void rs_fmt_duration(char *buf, size_t n, double s) {
 }
 
 
-int rs_trial_sweep(RsStore *st, int64_t trial_id, char **sweep, TrErr *err) {
+int rs_trial_sweep(RsStore *st, int64_t trial_id, char **sweep) {
   *sweep = NULL;
   RsTrial t;
   int rc = rs_trial_get(st, trial_id, &t);
@@ -1195,18 +1193,18 @@ int rs_trial_sweep(RsStore *st, int64_t trial_id, char **sweep, TrErr *err) {
     rs_trial_clear(&t);
     RsSweep *v;
     size_t nv;
-    if ((rc = rs_sweeps_list(st, &v, &nv))) return store_fail(st, rc, err);
+    if ((rc = rs_sweeps_list(st, &v, &nv))) return rc;
     for (size_t i = 0; i < nv && !*sweep; i++)
-      if (v[i].id == sweep_id && !(*sweep = xstrdup(v[i].name))) rc = oom(err);
+      if (v[i].id == sweep_id && !(*sweep = xstrdup(v[i].name))) rc = st_oom(st);
     rs_sweeps_free(v, nv);
     if (rc || *sweep) return rc;
   } else if (rc != TR_ENOTFOUND) {
-    return store_fail(st, rc, err);
+    return rc;
   }
   int64_t lo, hi, n;
-  if ((rc = rs_trials_span(st, &lo, &hi, &n))) return store_fail(st, rc, err);
+  if ((rc = rs_trials_span(st, &lo, &hi, &n))) return rc;
   if (n == 0)
-    return tr_err_set(err, TR_ENOTFOUND, "no trial %lld: %s has no trials", (long long)trial_id, rs_store_path(st));
-  return tr_err_set(err, TR_ENOTFOUND, "no trial %lld in %s (trial ids: %lld..%lld, %lld trials; see 'hpsweep top SWEEP')",
+    return rs_store_say(st, TR_ENOTFOUND, "no trial %lld: %s has no trials", (long long)trial_id, rs_store_path(st));
+  return rs_store_say(st, TR_ENOTFOUND, "no trial %lld in %s (trial ids: %lld..%lld, %lld trials; see 'hpsweep top SWEEP')",
                     (long long)trial_id, rs_store_path(st), (long long)lo, (long long)hi, (long long)n);
 }

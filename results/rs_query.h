@@ -9,8 +9,10 @@
 **   directory. Everything here is built on the store's read operations (rs_store.h);
 **   no SQL and no backend here. rs_store_snapshot_begin/end around several calls give
 **   them one consistent state.
-** - Failures return a TrCode and fill err (may be NULL) with one line: a store failure
-**   carries the store's message ("FILE: what: why"), never passes for "no rows".
+** - Failures return a TrCode; the message is on the handle (rs_store_errmsg), one line,
+**   like the store's own: a read error keeps the store's "FILE: what: why" and never
+**   passes for "no rows"; a view's own failure (an unknown name) names the file in its
+**   text. The functions without a handle (rs_param_find, rs_compare_build) fill a TrErr.
 ** - Sweeps are named by `name`; an unknown name fails with TR_ENOTFOUND and a
 **   message listing the names that exist. The same for parameters and metrics.
 ** - Missing numbers (NULL in the store: a pending trial's metric) are NaN;
@@ -33,9 +35,9 @@
 #include "tr_err.h"
 
 /* Every sweep with its summary (rs_sweep_find's), by created then id; rs_sweeps_free. */
-int rs_query_sweeps(RsStore *st, RsSweep **out, int *n, TrErr *err);
+int rs_query_sweeps(RsStore *st, RsSweep **out, int *n);
 /* The sweep with its summary (RsSweep's counts and best); rs_sweep_clear. */
-int rs_sweep_find(RsStore *st, const char *name, RsSweep *out, TrErr *err);
+int rs_sweep_find(RsStore *st, const char *name, RsSweep *out);
 
 typedef struct RsParam {
   char *name;        /* "optimizer.lr" */
@@ -72,11 +74,11 @@ typedef struct RsTrialSet {
 } RsTrialSet;
 
 /* All trials of a sweep in idx order, ranked on the sweep's metric (trials columns). */
-int rs_trials_load(RsStore *st, const char *sweep, RsTrialSet *ts, TrErr *err);
+int rs_trials_load(RsStore *st, const char *sweep, RsTrialSet *ts);
 void rs_trials_deinit(RsTrialSet *ts);
 /* Re-rank on another metric from the metrics table: best = min or max by the sweep's
 ** goal (maximize for names containing "acc"/"tokens_per_second"), final = last step. */
-int rs_trials_use_metric(RsStore *st, RsTrialSet *ts, const char *metric, TrErr *err);
+int rs_trials_use_metric(RsStore *st, RsTrialSet *ts, const char *metric);
 /* Index of a parameter by full or short name; TR_ENOTFOUND lists the names. */
 int rs_param_find(const RsTrialSet *ts, const char *name, int *index, TrErr *err);
 /* Fill order[0..n) with trial indices, best first. */
@@ -85,18 +87,18 @@ void rs_trials_rank(const RsTrialSet *ts, int *order);
 int rs_better(const RsTrialSet *ts, double a, double b);
 
 /* Distinct metric names of a sweep (sorted). */
-int rs_metric_names(RsStore *st, int64_t sweep_id, char ***names, int *n, TrErr *err);
+int rs_metric_names(RsStore *st, int64_t sweep_id, char ***names, int *n);
 void rs_names_free(char **names, int n);
 /* TR_ENOTFOUND (with the list) if the sweep has no rows of that metric. */
-int rs_metric_check(RsStore *st, int64_t sweep_id, const char *metric, TrErr *err);
+int rs_metric_check(RsStore *st, int64_t sweep_id, const char *metric);
 
 typedef enum { RS_X_STEP, RS_X_TOKENS, RS_X_SECONDS } RsXKind;
 /* One trial's rows of a metric ordered by step; *x and *y are malloc'd. */
 int rs_series_load(RsStore *st, int64_t trial_id, const char *metric, RsXKind xk, double **x,
-                   double **y, int *n, TrErr *err);
+                   double **y, int *n);
 
 /* The name of the sweep holding a trial; TR_ENOTFOUND names the ids that exist. */
-int rs_trial_sweep(RsStore *st, int64_t trial_id, char **sweep, TrErr *err);
+int rs_trial_sweep(RsStore *st, int64_t trial_id, char **sweep);
 
 /* ---- compare: groups over seeds ------------------------------------------ */
 
@@ -162,7 +164,7 @@ typedef struct RsDiversity {
 /* The measures of an inference sweep (metric rows validity, distinct_2, rep_4,
 ** mean_length; the last step's value) grouped by setting. TR_ENOTFOUND when no
 ** trial has both validity and distinct_2 (a training sweep, or none finished). */
-int rs_diversity_load(RsStore *st, const RsTrialSet *ts, RsDiversity *out, TrErr *err);
+int rs_diversity_load(RsStore *st, const RsTrialSet *ts, RsDiversity *out);
 void rs_diversity_deinit(RsDiversity *d);
 
 /* ---- export -------------------------------------------------------------- */
@@ -170,7 +172,7 @@ void rs_diversity_deinit(RsDiversity *d);
 typedef enum { RS_FMT_TABLE, RS_FMT_CSV, RS_FMT_JSON, RS_FMT_JSONL } RsFormat;
 typedef enum { RS_WHAT_TRIALS, RS_WHAT_METRICS } RsWhat;
 int rs_format_parse(const char *s, RsFormat *f); /* "csv"|"json"|"jsonl"|"table" */
-int rs_export(RsStore *st, const RsSweep *sw, RsWhat what, RsFormat fmt, FILE *out, TrErr *err);
+int rs_export(RsStore *st, const RsSweep *sw, RsWhat what, RsFormat fmt, FILE *out);
 
 /* Writers shared with the table commands. */
 void rs_csv_field(FILE *f, const char *s);   /* RFC 4180: quote if , " CR LF; double quotes */

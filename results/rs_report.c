@@ -41,7 +41,8 @@ static void rep_oom(Rep *r) {
 /* Does the sweep have rows of this metric? (A read error is kept and counts as no.) */
 static int has_metric(Rep *r, const char *metric) {
   TrErr e = {0};
-  int rc = rs_metric_check(r->st, r->ts->sweep.id, metric, &e);
+  int rc = rs_metric_check(r->st, r->ts->sweep.id, metric);
+  if (rc) tr_err_set(&e, rc, "%s", rs_store_errmsg(r->st));
   store_error(r, rc, &e);
   return rc == TR_OK;
 }
@@ -514,7 +515,8 @@ static void section_diversity(Rep *r, int secno) {
         "and the rest are beaten on both counts.</p>\n", r->f);
   RsDiversity d;
   TrErr e = {0};
-  int drc = rs_diversity_load(r->st, ts, &d, &e);
+  int drc = rs_diversity_load(r->st, ts, &d);
+  if (drc) tr_err_set(&e, drc, "%s", rs_store_errmsg(r->st));
   if (store_error(r, drc, &e)) return;
   if (drc != TR_OK) {
     fputs("<p class=\"note\">No figure: ", r->f);
@@ -605,7 +607,7 @@ int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err) {
   int rc = rs_store_snapshot_begin(st);
   if (rc) return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
   RsTrialSet ts;
-  rc = rs_trials_load(st, sweep, &ts, err);
+  if ((rc = rs_trials_load(st, sweep, &ts))) tr_err_set(err, rc, "%s", rs_store_errmsg(st));
   int *order = rc ? NULL : malloc(((size_t)ts.n + 1) * sizeof *order);
   if (!rc && !order) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   if (rc) {

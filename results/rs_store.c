@@ -36,6 +36,17 @@ int rs_store_fail(RsStore *st, int code, const char *fmt, ...) {
   return code;
 }
 
+int rs_store_say(RsStore *st, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+  va_end(ap);
+  st->errcode = code;
+  return code;
+}
+
+int rs_store_errcode(const RsStore *st) { return st ? st->errcode : TR_EINVAL; }
+
 static double real_now(void *ctx) {
   (void)ctx;
   struct timespec ts;

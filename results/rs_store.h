@@ -73,6 +73,7 @@ int rs_status_parse(const char *name);  /* RsStatus, or -1 */
 int rs_store_open(const char *url, int flags, RsStore **out, TrErr *err);
 void rs_store_close(RsStore *st); /* NULL: no-op */
 const char *rs_store_errmsg(const RsStore *st);
+int rs_store_errcode(const RsStore *st); /* the code of that failure, TR_OK if none */
 const char *rs_store_path(const RsStore *st);
 /* Test seam: the clock (unix seconds) used for leases and timestamps; NULL restores the real one. */
 void rs_store_set_clock(RsStore *st, double (*now)(void *ctx), void *ctx);

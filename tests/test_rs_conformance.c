@@ -113,10 +113,9 @@ static void fix_close(Fix *f) {
 static char *export_text(RsStore *st, const RsSweep *sw, RsWhat what, RsFormat fmt) {
   char *buf = NULL;
   size_t len = 0;
-  TrErr e = {0, ""};
   FILE *f = open_memstream(&buf, &len);
   cr_assert_not_null(f);
-  cr_assert_eq(rs_export(st, sw, what, fmt, f, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_export(st, sw, what, fmt, f), TR_OK, "%s", rs_store_errmsg(st));
   fclose(f);
   return buf;
 }
@@ -687,10 +686,9 @@ Test(rs_conformance, query_views) {
   int64_t id = f.id;
   run_all(w, id);
   RsStore *st = open_store(RS_OPEN_READONLY);
-  TrErr e = {0, ""};
   RsSweep *v;
   int n, found = 0;
-  cr_assert_eq(rs_query_sweeps(st, &v, &n, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_query_sweeps(st, &v, &n), TR_OK, "%s", rs_store_errmsg(st));
   for (int i = 0; i < n; i++)
     if (v[i].id == id) {
       found++;
@@ -700,33 +698,33 @@ Test(rs_conformance, query_views) {
   cr_assert_eq(found, 1);
   rs_sweeps_free(v, (size_t)n);
   RsSweep s;
-  cr_assert_eq(rs_sweep_find(st, "conf_nope", &s, &e), TR_ENOTFOUND);
-  cr_assert(strstr(e.msg, name), "the message lists the sweeps: %s", e.msg);
+  cr_assert_eq(rs_sweep_find(st, "conf_nope", &s), TR_ENOTFOUND);
+  cr_assert(strstr(rs_store_errmsg(st), name), "the message lists the sweeps: %s", rs_store_errmsg(st));
   RsTrialSet ts;
-  cr_assert_eq(rs_trials_load(st, name, &ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_load(st, name, &ts), TR_OK, "%s", rs_store_errmsg(st));
   cr_assert_eq(ts.n, 4);
   cr_assert_eq(ts.np, 3);
   cr_assert_eq(ts.t[3].status, RS_FAILED);
   int order[4];
   rs_trials_rank(&ts, order);
   cr_assert(order[0] == 0 && order[1] == 1 && order[2] == 2 && order[3] == 3);
-  cr_assert_eq(rs_trials_use_metric(st, &ts, "train_loss", &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_use_metric(st, &ts, "train_loss"), TR_OK, "%s", rs_store_errmsg(st));
   cr_assert(fabs(ts.t[1].best - 2.2) < 1e-12 && ts.t[1].best_step == 2 && fabs(ts.t[1].final - 2.2) < 1e-12);
-  cr_assert_eq(rs_trials_use_metric(st, &ts, "nope", &e), TR_ENOTFOUND);
-  cr_assert(strstr(e.msg, "train_loss, val_loss"), "%s", e.msg);
+  cr_assert_eq(rs_trials_use_metric(st, &ts, "nope"), TR_ENOTFOUND);
+  cr_assert(strstr(rs_store_errmsg(st), "train_loss, val_loss"), "%s", rs_store_errmsg(st));
   double *x, *y;
   int m;
-  cr_assert_eq(rs_series_load(st, ts.t[0].id, "val_loss", RS_X_TOKENS, &x, &y, &m, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_series_load(st, ts.t[0].id, "val_loss", RS_X_TOKENS, &x, &y, &m), TR_OK, "%s", rs_store_errmsg(st));
   cr_assert(m == 3 && x[2] == 200 && y[2] == 1.0);
   free(x), free(y);
   char *sw;
-  cr_assert_eq(rs_trial_sweep(st, ts.t[2].id, &sw, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trial_sweep(st, ts.t[2].id, &sw), TR_OK, "%s", rs_store_errmsg(st));
   cr_assert_str_eq(sw, name);
   free(sw);
-  cr_assert_eq(rs_trial_sweep(st, -3, &sw, &e), TR_ENOTFOUND);
-  cr_assert(strstr(e.msg, "no trial -3"), "%s", e.msg);
+  cr_assert_eq(rs_trial_sweep(st, -3, &sw), TR_ENOTFOUND);
+  cr_assert(strstr(rs_store_errmsg(st), "no trial -3"), "%s", rs_store_errmsg(st));
   RsDiversity d;
-  cr_assert_eq(rs_diversity_load(st, &ts, &d, &e), TR_ENOTFOUND, "a training sweep has no diversity");
+  cr_assert_eq(rs_diversity_load(st, &ts, &d), TR_ENOTFOUND, "a training sweep has no diversity");
   char *buf = export_text(st, &ts.sweep, RS_WHAT_TRIALS, RS_FMT_CSV);
   int lines = 0;
   for (char *c = buf; *c; c++) lines += *c == '\n';
@@ -763,16 +761,15 @@ Test(rs_conformance, diversity_of_an_inference_sweep) {
     rs_claim_clear(&c);
   }
   RsStore *st = open_store(RS_OPEN_READONLY);
-  TrErr e = {0, ""};
   RsTrialSet ts;
-  cr_assert_eq(rs_trials_load(st, name, &ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_load(st, name, &ts), TR_OK, "%s", rs_store_errmsg(st));
   char **names;
   int nn;
-  cr_assert_eq(rs_metric_names(st, id, &names, &nn, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_metric_names(st, id, &names, &nn), TR_OK, "%s", rs_store_errmsg(st));
   cr_assert(nn == 2 && strcmp(names[0], "distinct_2") == 0 && strcmp(names[1], "validity") == 0);
   rs_names_free(names, nn);
   RsDiversity dv;
-  cr_assert_eq(rs_diversity_load(st, &ts, &dv, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_diversity_load(st, &ts, &dv), TR_OK, "%s", rs_store_errmsg(st));
   cr_assert_eq(dv.n, 2);
   cr_assert_eq(dv.n_trials, 4);
   cr_assert_str_eq(dv.pt[0].label, "T=0.5");

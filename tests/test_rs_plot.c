@@ -46,7 +46,7 @@ static void svg_valid(const char *s) {
 static void load(RsStore **db, RsTrialSet *ts, const char *sweep) {
   TrErr e = {0};
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, db, &e), TR_OK, "%s", e.msg);
-  cr_assert_eq(rs_trials_load(*db, sweep, ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_load(*db, sweep, ts), TR_OK, "%s", rs_store_errmsg(*db));
 }
 
 Test(rs_plot, curves_svg_has_one_series_per_trial, .init = setup, .fini = teardown) {
@@ -188,7 +188,7 @@ Test(rs_plot, diversity_svg_has_a_dot_per_setting_and_a_frontier_polyline, .init
   RsDiversity d;
   RsPlot p;
   TrErr e = {0};
-  cr_assert_eq(rs_diversity_load(db, &ts, &d, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_diversity_load(db, &ts, &d), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(rs_plot_diversity(&ts, &d, &p, &e), TR_OK, "%s", e.msg);
   /* Series 0 is the frontier, sorted by distinct_2; then one series per setting. */
   cr_assert_eq(p.ns, 1 + 6);

@@ -106,7 +106,7 @@ Test(rs_query, lists_sweeps_with_counts_and_best, .init = setup, .fini = teardow
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
   RsSweep *s;
   int n;
-  cr_assert_eq(rs_query_sweeps(db, &s, &n, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_query_sweeps(db, &s, &n), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(n, 2);
   cr_assert_str_eq(s[0].name, "lr_grid");
   cr_assert_eq(s[0].n_trials, 12);
@@ -124,16 +124,16 @@ Test(rs_query, unknown_names_list_what_exists, .init = setup, .fini = teardown) 
   TrErr e = {0};
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
   RsTrialSet ts;
-  cr_assert_eq(rs_trials_load(db, "nope", &ts, &e), TR_ENOTFOUND);
-  cr_assert(strstr(e.msg, "'nope'") && strstr(e.msg, "lr_grid, lr_wd"), "%s", e.msg);
-  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "nope", &ts), TR_ENOTFOUND);
+  cr_assert(strstr(rs_store_errmsg(db), "'nope'") && strstr(rs_store_errmsg(db), "lr_grid, lr_wd"), "%s", rs_store_errmsg(db));
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts), TR_OK);
   int k;
   cr_assert_eq(rs_param_find(&ts, "lr", &k, &e), TR_OK);
   cr_assert_str_eq(ts.p[k].name, "optimizer.lr");
   cr_assert_eq(rs_param_find(&ts, "wd", &k, &e), TR_ENOTFOUND);
   cr_assert(strstr(e.msg, "optimizer.lr, train.seed"), "%s", e.msg);
-  cr_assert_eq(rs_trials_use_metric(db, &ts, "gns", &e), TR_ENOTFOUND);
-  cr_assert(strstr(e.msg, "lr, train_loss, val_loss"), "%s", e.msg);
+  cr_assert_eq(rs_trials_use_metric(db, &ts, "gns"), TR_ENOTFOUND);
+  cr_assert(strstr(rs_store_errmsg(db), "lr, train_loss, val_loss"), "%s", rs_store_errmsg(db));
   rs_trials_deinit(&ts);
   rs_store_close(db);
   cr_assert_eq(rs_store_open("/nonexistent/x.db", RS_OPEN_READONLY, &db, &e), TR_ENOTFOUND);
@@ -144,7 +144,7 @@ Test(rs_query, params_vary_sort_numerically_and_detect_log_spacing, .init = setu
   TrErr e = {0};
   RsTrialSet ts;
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
-  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(ts.n, 12);
   cr_assert_eq(ts.np, 2);
   const RsParam *lr = &ts.p[0], *seed = &ts.p[1];
@@ -167,8 +167,8 @@ Test(rs_query, rank_by_another_metric_uses_its_rows, .init = setup, .fini = tear
   TrErr e = {0};
   RsTrialSet ts;
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
-  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK);
-  cr_assert_eq(rs_trials_use_metric(db, &ts, "train_loss", &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts), TR_OK);
+  cr_assert_eq(rs_trials_use_metric(db, &ts, "train_loss"), TR_OK, "%s", rs_store_errmsg(db));
   /* train_loss = val_loss + 0.05 in the fixture: min at the same step. */
   sqlite3 *h;
   cr_assert_eq(sqlite3_open_v2(dbpath, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -236,7 +236,7 @@ Test(rs_query, a_large_sweep_loads_every_value_and_metric_exactly, .init = setup
   TrErr e = {0};
   RsTrialSet ts;
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
-  cr_assert_eq(rs_trials_load(db, "big", &ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_load(db, "big", &ts), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(ts.n, BIG_N);
   cr_assert_eq(ts.np, 3);
   const RsParam *lr = &ts.p[0], *act = &ts.p[1], *flag = &ts.p[2];
@@ -246,7 +246,7 @@ Test(rs_query, a_large_sweep_loads_every_value_and_metric_exactly, .init = setup
   for (int j = 1; j < lr->n_values; j++) cr_assert_lt(lr->nums[j - 1], lr->nums[j], "sorted, distinct");
   cr_expect_eq(act->n_values, 3);
   cr_expect_eq(flag->n_values, 2);
-  cr_assert_eq(rs_trials_use_metric(db, &ts, "train_loss", &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_use_metric(db, &ts, "train_loss"), TR_OK, "%s", rs_store_errmsg(db));
   for (int r = 0; r < ts.n; r++) {
     const RsTrialRow *t = &ts.t[r];
     int i = (int)t->idx;
@@ -288,7 +288,7 @@ Test(rs_query, compare_groups_over_seeds_with_hand_checked_stats, .init = setup,
   TrErr e = {0};
   RsTrialSet ts;
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
-  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts), TR_OK);
   int by[1] = {0};
   RsCompare c;
   cr_assert_eq(rs_compare_build(&ts, by, 1, &c, &e), TR_OK);
@@ -319,7 +319,7 @@ Test(rs_query, compare_holds_other_params_equal, .init = setup, .fini = teardown
   TrErr e = {0};
   RsTrialSet ts;
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
-  cr_assert_eq(rs_trials_load(db, "lr_wd", &ts, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "lr_wd", &ts), TR_OK);
   int k;
   cr_assert_eq(rs_param_find(&ts, "lr", &k, &e), TR_OK);
   RsCompare c;
@@ -350,8 +350,8 @@ Test(rs_query, diversity_groups_seeds_marks_the_frontier_and_reads_the_trend, .i
   RsDiversity d;
   TrErr e = {0};
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
-  cr_assert_eq(rs_trials_load(db, "samp_neg", &ts, &e), TR_OK, "%s", e.msg);
-  cr_assert_eq(rs_diversity_load(db, &ts, &d, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_load(db, "samp_neg", &ts), TR_OK, "%s", rs_store_errmsg(db));
+  cr_assert_eq(rs_diversity_load(db, &ts, &d), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(d.n, 6);
   cr_assert_eq(d.n_trials, 7);
   cr_assert_eq(d.n_skipped, 1); /* the failed seed */
@@ -377,9 +377,9 @@ Test(rs_query, diversity_groups_seeds_marks_the_frontier_and_reads_the_trend, .i
   rs_diversity_deinit(&d);
   rs_trials_deinit(&ts);
   /* A training sweep has no such measures: a clear not-found, no crash. */
-  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK, "%s", e.msg);
-  cr_assert_eq(rs_diversity_load(db, &ts, &d, &e), TR_ENOTFOUND);
-  cr_assert(strstr(e.msg, "validity and distinct_2"), "%s", e.msg);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts), TR_OK, "%s", rs_store_errmsg(db));
+  cr_assert_eq(rs_diversity_load(db, &ts, &d), TR_ENOTFOUND);
+  cr_assert(strstr(rs_store_errmsg(db), "validity and distinct_2"), "%s", rs_store_errmsg(db));
   rs_trials_deinit(&ts);
   rs_store_close(db);
 }
@@ -393,16 +393,16 @@ Test(rs_query, reads_while_a_writer_holds_a_transaction, .init = setup, .fini = 
   TrErr e = {0};
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
   RsSweep s;
-  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(s.count[RS_RUNNING], 0); /* the snapshot before the commit */
   rs_sweep_clear(&s);
   cr_assert_eq(rs_store_snapshot_begin(db), TR_OK);
-  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s), TR_OK);
   rs_sweep_clear(&s);
   /* The writer commits while the reader holds its snapshot: WAL lets both go on. */
   cr_assert_eq(sqlite3_exec(w, "COMMIT", NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(w));
   rs_store_snapshot_end(db);
-  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s), TR_OK);
   cr_assert_eq(s.count[RS_RUNNING], 1);
   rs_sweep_clear(&s);
   rs_store_close(db);
@@ -460,11 +460,11 @@ Test(rs_export, csv_reparses_to_the_sql_values, .init = setup, .fini = teardown)
   TrErr e = {0};
   RsSweep s;
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
-  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s), TR_OK);
   char out[160];
   snprintf(out, sizeof out, "%s/t.csv", dir);
   FILE *f = fopen(out, "w");
-  cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_CSV, f, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_CSV, f), TR_OK, "%s", rs_store_errmsg(db));
   fclose(f);
   char *text = hps_slurp(out, NULL);
   const char *p = text;
@@ -510,11 +510,11 @@ Test(rs_export, jsonl_metrics_and_trials_match_sql_exactly, .init = setup, .fini
   TrErr e = {0};
   RsSweep s;
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
-  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s), TR_OK);
   char out[160];
   snprintf(out, sizeof out, "%s/m.jsonl", dir);
   FILE *f = fopen(out, "w");
-  cr_assert_eq(rs_export(db, &s, RS_WHAT_METRICS, RS_FMT_JSONL, f, &e), TR_OK);
+  cr_assert_eq(rs_export(db, &s, RS_WHAT_METRICS, RS_FMT_JSONL, f), TR_OK);
   fclose(f);
   char *text = hps_slurp(out, NULL), *save = NULL, *line = strtok_r(text, "\n", &save);
   sqlite3_stmt *st;
@@ -544,7 +544,7 @@ Test(rs_export, jsonl_metrics_and_trials_match_sql_exactly, .init = setup, .fini
   /* Trials as a JSON array: SQLite's own JSON parser reads the text fields back. */
   snprintf(out, sizeof out, "%s/t.json", dir);
   f = fopen(out, "w");
-  cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_JSON, f, &e), TR_OK);
+  cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_JSON, f), TR_OK);
   fclose(f);
   text = hps_slurp(out, NULL);
   sqlite3_prepare_v2(rs_sqlite_db(db), "SELECT json_valid(?1), json_array_length(?1), "
@@ -668,8 +668,8 @@ Test(rs_query, query_error_is_reported_not_taken_for_no_rows, .init = setup, .fi
   cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
   RsSweep *s = NULL;
   int n = -1;
-  cr_assert_eq(rs_query_sweeps(db, &s, &n, &e), TR_EDB);
-  cr_assert(strstr(e.msg, dbpath) && strstr(e.msg, "malformed"), "%s", e.msg);
+  cr_assert_eq(rs_query_sweeps(db, &s, &n), TR_EDB);
+  cr_assert(strstr(rs_store_errmsg(db), dbpath) && strstr(rs_store_errmsg(db), "malformed"), "%s", rs_store_errmsg(db));
   cr_assert_eq(n, 0);
   rs_store_close(db);
 }
