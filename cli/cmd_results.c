@@ -1,6 +1,6 @@
 /*
 ** cmd_results.c: the commands people read results with: ls, top, compare, show,
-** export, plot, report. Every one opens the database read-only (rs_db_open), so
+** export, plot, report. Every one opens the store read-only (RS_OPEN_READONLY), so
 ** it works while a sweep is running and never blocks the runner.
 */
 #include <errno.h>
@@ -61,6 +61,13 @@ static int parse(int argc, char **argv, const char *allowed, Opts *o) {
   return rc;
 }
 
+/* A view of the store failed: its message is on the handle. */
+static int fail_store(const char *cmd, const RsStore *st) {
+  TrErr e;
+  tr_err_set(&e, rs_store_errcode(st), "%s", rs_store_errmsg(st));
+  return fail(cmd, &e);
+}
+
 /* The end of a command's output on stdout: 0, or 1 when it could not all be written
 ** (a full disk behind a redirection). */
 static int stdout_done(const char *cmd) {
@@ -69,9 +76,9 @@ static int stdout_done(const char *cmd) {
   return 1;
 }
 
-static int open_db(const Opts *o, RsDb **db) {
+static int open_db(const Opts *o, RsStore **db) {
   TrErr e = {0};
-  if (rs_db_open(db, o->db, &e) != TR_OK) return fail(o->cmd, &e);
+  if (rs_store_open(o->db, RS_OPEN_READONLY, db, &e) != TR_OK) return fail(o->cmd, &e);
   return 0;
 }
 
@@ -82,26 +89,32 @@ static int need_sweep(const Opts *o) {
 }
 
 /* Open the database and load the trials of sweep o->pos in one snapshot; 0 or the exit code. */
-static int open_trials(const Opts *o, RsDb **db, RsTrialSet *ts) {
+static int open_trials(const Opts *o, RsStore **db, RsTrialSet *ts) {
   int rc = open_db(o, db);
   if (rc) return rc;
-  TrErr e = {0};
-  rs_db_snapshot_begin(*db, NULL);
-  if (rs_trials_load(*db, o->pos, ts, &e) != TR_OK) {
-    rs_db_close(*db);
-    return fail(o->cmd, &e);
+  rs_store_snapshot_begin(*db);
+  if (rs_trials_load(*db, o->pos, ts) != TR_OK) {
+    rc = fail_store(o->cmd, *db);
+    rs_store_close(*db);
+    return rc;
   }
   return 0;
 }
 
-static void close_trials(RsDb *db, RsTrialSet *ts) {
+static void close_trials(RsStore *db, RsTrialSet *ts) {
   rs_trials_deinit(ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
-static int fail_trials(const Opts *o, RsDb *db, RsTrialSet *ts, const TrErr *e) {
+static int fail_trials(const Opts *o, RsStore *db, RsTrialSet *ts, const TrErr *e) {
   close_trials(db, ts);
   return fail(o->cmd, e);
+}
+
+static int fail_trials_store(const Opts *o, RsStore *db, RsTrialSet *ts) {
+  int rc = fail_store(o->cmd, db);
+  close_trials(db, ts);
+  return rc;
 }
 
 /* ---- tables: aligned text, CSV or JSON ----------------------------------- */
@@ -301,17 +314,17 @@ static int get_format(const Opts *o, RsFormat *fmt) {
 static int cmd_ls(int argc, char **argv) {
   Opts o;
   RsFormat fmt;
-  RsDb *db;
+  RsStore *db;
   int rc = parse(argc, argv, "--db --format", &o);
   if (rc || (rc = get_format(&o, &fmt))) return rc;
   if (o.pos) return bad(o.cmd, "unexpected argument '%s'", o.pos);
   if ((rc = open_db(&o, &db))) return rc;
-  RsSweepInfo *s;
+  RsSweep *s;
   int n;
-  TrErr e = {0};
-  if (rs_query_sweeps(db, &s, &n, &e) != TR_OK) {
-    rs_db_close(db);
-    return fail(o.cmd, &e);
+  if (rs_query_sweeps(db, &s, &n) != TR_OK) {
+    rc = fail_store(o.cmd, db);
+    rs_store_close(db);
+    return rc;
   }
   Tab t = {0};
   tab_col(&t, "sweep", 0, 0), tab_col(&t, "metric", 0, 0), tab_col(&t, "goal", 0, 3);
@@ -321,8 +334,9 @@ static int cmd_ls(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     tab_text(&t, s[i].name), tab_text(&t, s[i].metric), tab_text(&t, s[i].maximize ? "max" : "min");
     tab_int(&t, s[i].n_trials, 0);
-    tab_int(&t, s[i].count[2], 0), tab_int(&t, s[i].count[1], 0), tab_int(&t, s[i].count[0], 0);
-    tab_int(&t, s[i].count[3], 0), tab_int(&t, s[i].count[4], 0), tab_int(&t, s[i].count[5], 0);
+    tab_int(&t, s[i].count[RS_COMPLETED], 0), tab_int(&t, s[i].count[RS_RUNNING], 0);
+    tab_int(&t, s[i].count[RS_PENDING], 0), tab_int(&t, s[i].count[RS_FAILED], 0);
+    tab_int(&t, s[i].count[RS_DIVERGED], 0), tab_int(&t, s[i].count[RS_INTERRUPTED], 0);
     tab_metric(&t, s[i].best), tab_int(&t, s[i].best_trial, 1);
   }
   if (fmt == RS_FMT_TABLE) {
@@ -333,8 +347,8 @@ static int cmd_ls(int argc, char **argv) {
   if (n == 0 && fmt == RS_FMT_TABLE) printf("no sweeps in %s\n", o.db);
   else rc = tab_print(&t, fmt, stdout, o.cmd);
   tab_free(&t);
-  rs_query_sweeps_free(s, n);
-  rs_db_close(db);
+  rs_sweeps_free(s, (size_t)n);
+  rs_store_close(db);
   return rc ? rc : stdout_done(o.cmd);
 }
 
@@ -343,14 +357,13 @@ static int cmd_ls(int argc, char **argv) {
 static int cmd_top(int argc, char **argv) {
   Opts o;
   RsFormat fmt;
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   int rc = parse(argc, argv, "--db --format --by -n", &o);
   if (rc || (rc = get_format(&o, &fmt)) || (rc = need_sweep(&o))) return rc;
   if ((rc = open_trials(&o, &db, &ts))) return rc;
-  TrErr e = {0};
-  if (o.by && strcmp(o.by, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.by, &e) != TR_OK)
-    return fail_trials(&o, db, &ts, &e);
+  if (o.by && strcmp(o.by, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.by) != TR_OK)
+    return fail_trials_store(&o, db, &ts);
   int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
   if (!order) {
     close_trials(db, &ts);
@@ -367,7 +380,7 @@ static int cmd_top(int argc, char **argv) {
   tab_col(&t, "tokens", 1, 2), tab_col(&t, "time", 1, 1), tab_col(&t, "status", 0, 0);
   int shown = o.n == 0 || o.n > ts.n ? ts.n : o.n;
   for (int i = 0; i < shown; i++) {
-    const RsTrial *r = &ts.t[order[i]];
+    const RsTrialRow *r = &ts.t[order[i]];
     char b[32];
     tab_int(&t, i + 1, 0), tab_int(&t, r->id, 0);
     for (int j = 0; j < npk; j++) {
@@ -382,7 +395,7 @@ static int cmd_top(int argc, char **argv) {
     tab_int_disp(&t, r->tokens, b);
     rs_fmt_duration(b, sizeof b, r->wall);
     tab_real_disp(&t, r->wall, b);
-    tab_text(&t, r->status);
+    tab_text(&t, rs_status_name(r->status));
   }
   if (fmt == RS_FMT_TABLE)
     printf("%s: %d of %d trials by %s %s (%s is better)\n", ts.sweep.name, shown, ts.n,
@@ -466,7 +479,7 @@ static int compare_print(const RsTrialSet *ts, const RsCompare *c, const int *by
 static int cmd_compare(int argc, char **argv) {
   Opts o;
   RsFormat fmt;
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   int rc = parse(argc, argv, "--db --format --by", &o);
   if (rc || (rc = get_format(&o, &fmt)) || (rc = need_sweep(&o))) return rc;
@@ -565,20 +578,20 @@ static void sparkline(char *buf, size_t n, const double *y, int m, int width) {
 
 /* The metric table of `show` (rows, first, best, last, sparkline per metric) as text in
 ** *out (malloc'd), or an error. */
-static int show_metrics(RsDb *db, const RsTrialSet *ts, int64_t id, char **out, TrErr *e) {
+static int show_metrics(RsStore *db, const RsTrialSet *ts, int64_t id, char **out, TrErr *e) {
   size_t len = 0;
   FILE *f = open_memstream(out, &len);
   if (!f) return tr_err_set(e, TR_ENOMEM, "out of memory");
   char **names;
   int nn;
   char a[32], b[32], c[32];
-  int rc = rs_metric_names(db, ts->sweep.id, &names, &nn, e);
+  int rc = rs_metric_names(db, ts->sweep.id, &names, &nn);
   if (rc == TR_OK) {
     int hdr = 0;
     for (int i = 0; i < nn; i++) {
       double *x, *y;
       int m;
-      if ((rc = rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m, e)) != TR_OK) break;
+      if ((rc = rs_series_load(db, id, names[i], RS_X_STEP, &x, &y, &m)) != TR_OK) break;
       if (m > 0) {
         if (!hdr) fprintf(f, "\n%-18s %5s %9s %9s %9s  %s\n", "metric", "rows", "first", "best", "last", "curve"), hdr = 1;
         double lo = INFINITY, hi = -INFINITY;
@@ -595,6 +608,7 @@ static int show_metrics(RsDb *db, const RsTrialSet *ts, int64_t id, char **out, 
     }
     rs_names_free(names, nn);
   }
+  if (rc != TR_OK) tr_err_set(e, rc, "%s", rs_store_errmsg(db));
   if (fclose(f) != 0 && rc == TR_OK) rc = tr_err_set(e, TR_ENOMEM, "out of memory");
   if (rc != TR_OK) {
     free(*out);
@@ -605,7 +619,7 @@ static int show_metrics(RsDb *db, const RsTrialSet *ts, int64_t id, char **out, 
 
 static int cmd_show(int argc, char **argv) {
   Opts o;
-  RsDb *db;
+  RsStore *db;
   int rc = parse(argc, argv, "--db", &o);
   if (rc) return rc;
   if (!o.pos) {
@@ -619,14 +633,15 @@ static int cmd_show(int argc, char **argv) {
   TrErr e = {0};
   char *sweep;
   RsTrialSet ts;
-  rs_db_snapshot_begin(db, NULL);
-  if (rs_trial_sweep(db, id, &sweep, &e) != TR_OK || rs_trials_load(db, sweep ? sweep : "", &ts, &e) != TR_OK) {
+  rs_store_snapshot_begin(db);
+  if (rs_trial_sweep(db, id, &sweep) != TR_OK || rs_trials_load(db, sweep ? sweep : "", &ts) != TR_OK) {
     free(sweep);
-    rs_db_close(db);
-    return fail(o.cmd, &e);
+    rc = fail_store(o.cmd, db);
+    rs_store_close(db);
+    return rc;
   }
   free(sweep);
-  const RsTrial *t = NULL;
+  const RsTrialRow *t = NULL;
   for (int i = 0; i < ts.n; i++)
     if (ts.t[i].id == id) t = &ts.t[i];
   if (!t) { /* deleted between the two queries: cannot happen in a snapshot */
@@ -638,7 +653,7 @@ static int cmd_show(int argc, char **argv) {
   char a[32], b[32], c[32], d[32];
   printf("trial %lld  sweep %s  idx %lld  hash %s  seed %lld\n", id, ts.sweep.name, (long long)t->idx,
          t->hash ? t->hash : "-", (long long)t->seed);
-  printf("status    %s (%lld attempt%s)\n", t->status, (long long)t->attempts, t->attempts == 1 ? "" : "s");
+  printf("status    %s (%lld attempt%s)\n", rs_status_name(t->status), (long long)t->attempts, t->attempts == 1 ? "" : "s");
   printf("params   ");
   int any = 0;
   for (int k = 0; k < ts.np; k++)
@@ -687,7 +702,7 @@ static int close_out(const Opts *o, FILE *f, TrAtomicFile *a, int ok) {
 
 static int cmd_export(int argc, char **argv) {
   Opts o;
-  RsDb *db;
+  RsStore *db;
   int rc = parse(argc, argv, "--db --format --what -o --output", &o);
   if (rc || (rc = need_sweep(&o))) return rc;
   RsFormat fmt = RS_FMT_CSV;
@@ -698,24 +713,24 @@ static int cmd_export(int argc, char **argv) {
   else if (o.what && strcmp(o.what, "trials") != 0)
     return bad(o.cmd, "--what is trials or metrics, got '%s'", o.what);
   if ((rc = open_db(&o, &db))) return rc;
-  TrErr e = {0};
-  RsSweepInfo s;
-  rs_db_snapshot_begin(db, NULL);
-  if (rs_sweep_find(db, o.pos, &s, &e) != TR_OK) {
-    rs_db_close(db);
-    return fail(o.cmd, &e);
+  RsSweep s;
+  rs_store_snapshot_begin(db);
+  if (rs_sweep_find(db, o.pos, &s) != TR_OK) {
+    rc = fail_store(o.cmd, db);
+    rs_store_close(db);
+    return rc;
   }
   TrAtomicFile a;
   FILE *f = open_out(&o, &a);
   if (!f) rc = 1;
   else {
-    int erc = rs_export(db, &s, what, fmt, f, &e);
+    int erc = rs_export(db, &s, what, fmt, f);
     int werr = f == stdout ? ferror(stdout) : a.werr; /* then close_out names the output and the cause */
-    if (erc && !werr) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, e.msg);
+    if (erc && !werr) fprintf(stderr, "hpsweep %s: %s\n", o.cmd, rs_store_errmsg(db));
     rc = close_out(&o, f, &a, erc == TR_OK || werr);
   }
-  rs_sweep_deinit(&s);
-  rs_db_close(db);
+  rs_sweep_clear(&s);
+  rs_store_close(db);
   return rc;
 }
 
@@ -738,7 +753,7 @@ static int plot_args(const Opts *o, const char **kind, RsXKind *xk) {
 
 static int cmd_plot(int argc, char **argv) {
   Opts o;
-  RsDb *db;
+  RsStore *db;
   int rc = parse(argc, argv, "--db --metric --x --color-by --logy -o --output --kind --by", &o);
   const char *kind = "curves";
   RsXKind xk = RS_X_STEP;
@@ -762,15 +777,16 @@ static int cmd_plot(int argc, char **argv) {
     prc = rs_plot_curves(db, &ts, &co, &pl, &e);
   } else if (strcmp(kind, "diversity") == 0) {
     RsDiversity dv;
-    prc = rs_diversity_load(db, &ts, &dv, &e);
+    prc = rs_diversity_load(db, &ts, &dv);
+    if (prc != TR_OK) tr_err_set(&e, prc, "%s", rs_store_errmsg(db));
     if (prc == TR_OK) {
       prc = rs_plot_diversity(&ts, &dv, &pl, &e);
       rs_diversity_deinit(&dv);
     }
     if (prc == TR_OK && o.logy) pl.logy = 1;
   } else {
-    if (o.metric && strcmp(o.metric, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.metric, &e) != TR_OK)
-      goto out_fail;
+    if (o.metric && strcmp(o.metric, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.metric) != TR_OK)
+      return fail_trials_store(&o, db, &ts);
     if (strcmp(kind, "param") == 0) {
       int k = -1;
       const char *pname = o.by ? o.by : o.color_by;
@@ -809,7 +825,7 @@ out_fail:
 
 static int cmd_report(int argc, char **argv) {
   Opts o;
-  RsDb *db;
+  RsStore *db;
   int rc = parse(argc, argv, "--db -o --output", &o);
   if (rc || (rc = need_sweep(&o))) return rc;
   const char *out = o.out ? o.out : "report.html";
@@ -817,7 +833,7 @@ static int cmd_report(int argc, char **argv) {
   TrErr e = {0};
   rc = rs_report_write(db, o.pos, out, &e) == TR_OK ? 0 : fail(o.cmd, &e);
   if (rc == 0) printf("wrote %s\n", out);
-  rs_db_close(db);
+  rs_store_close(db);
   return rc;
 }
 

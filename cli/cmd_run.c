@@ -5,7 +5,6 @@
 */
 #include <math.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,30 +57,16 @@ static void on_signal(int sig) {
   if (stop_requests < 2) stop_requests++;
 }
 
-/* The best completed trial: idx, params, metric. Returns 1 if there is one. */
-static int best_trial(RsStore *st, int64_t sweep_id, int maximize, int *idx, char *params, size_t np,
+/* The best completed trial: id, params, metric. Returns 1 if there is one. */
+static int best_trial(RsStore *st, int64_t sweep_id, int maximize, int *id, char *params, size_t np,
                       double *metric) {
-  sqlite3 *db = rs_store_sqlite(st);
-  sqlite3_stmt *s;
-  if (!db || sqlite3_prepare_v2(db,
-                                maximize ? "SELECT id, params, best_metric FROM trials WHERE sweep_id = ?1 AND "
-                                           "status = 'completed' AND best_metric IS NOT NULL "
-                                           "ORDER BY best_metric DESC, idx LIMIT 1"
-                                         : "SELECT id, params, best_metric FROM trials WHERE sweep_id = ?1 AND "
-                                           "status = 'completed' AND best_metric IS NOT NULL "
-                                           "ORDER BY best_metric ASC, idx LIMIT 1",
-                                -1, &s, NULL) != SQLITE_OK)
-    return 0;
-  sqlite3_bind_int64(s, 1, sweep_id);
-  int found = 0;
-  if (sqlite3_step(s) == SQLITE_ROW) {
-    *idx = sqlite3_column_int(s, 0);
-    snprintf(params, np, "%s", sqlite3_column_text(s, 1) ? (const char *)sqlite3_column_text(s, 1) : "{}");
-    *metric = sqlite3_column_double(s, 2);
-    found = 1;
-  }
-  sqlite3_finalize(s);
-  return found;
+  RsTrial t;
+  if (rs_trial_best(st, sweep_id, maximize, RS_STATUS_BIT(RS_COMPLETED), &t) != TR_OK) return 0;
+  *id = (int)t.id;
+  snprintf(params, np, "%s", t.params ? t.params : "{}");
+  *metric = t.best_metric;
+  rs_trial_clear(&t);
+  return 1;
 }
 
 /* One `hpsweep run`: its options and what it prepared for the scheduler. */

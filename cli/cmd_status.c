@@ -3,7 +3,6 @@
 ** read from the database (read-only: safe from any shell while a sweep runs).
 */
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,30 +27,16 @@ static const char usage[] =
     "options:\n"
     "  --db FILE   results database (default hpsweep.db)\n";
 
-/* Mean wall seconds of the sweep's finished trials (NaN if none) and the
-** planned steps of a trial (0 if time-limited or unknown). */
-static double mean_seconds(sqlite3 *db, int64_t sweep_id) {
-  sqlite3_stmt *s;
-  double m = NAN;
-  if (sqlite3_prepare_v2(db, "SELECT avg(wall_seconds) FROM trials WHERE sweep_id = ?1 AND "
-                             "status IN ('completed', 'diverged') AND wall_seconds > 0", -1, &s, NULL) != SQLITE_OK)
-    return m;
-  sqlite3_bind_int64(s, 1, sweep_id);
-  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) m = sqlite3_column_double(s, 0);
-  sqlite3_finalize(s);
-  return m;
+/* Mean wall seconds of the sweep's finished trials (NaN if none or unreadable). */
+static double mean_seconds(RsStore *st, int64_t sweep_id) {
+  double m;
+  return rs_sweep_mean_seconds(st, sweep_id, &m) == TR_OK ? m : NAN;
 }
 
-static int64_t planned_steps(sqlite3 *db, int64_t trial_id) {
-  sqlite3_stmt *s;
-  int64_t v = 0;
-  if (sqlite3_prepare_v2(db, "SELECT json_extract(config, '$.train.max_steps') FROM trials WHERE id = ?1", -1, &s,
-                         NULL) != SQLITE_OK)
-    return 0;
-  sqlite3_bind_int64(s, 1, trial_id);
-  if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  return v;
+/* The planned steps of a trial (0 if time-limited or unknown). */
+static int64_t planned_steps(RsStore *st, int64_t trial_id) {
+  int64_t v;
+  return rs_trial_config_int(st, trial_id, "train.max_steps", &v) == TR_OK && v > 0 ? v : 0;
 }
 
 static int show(RsStore *st, const RsSweep *sw, int width) {
@@ -62,7 +47,6 @@ static int show(RsStore *st, const RsSweep *sw, int width) {
     fprintf(stderr, "hpsweep status: %s\n", rs_store_errmsg(st));
     return 1;
   }
-  sqlite3 *db = rs_store_sqlite(st);
   SwViewTrial *v = calloc(n ? n : 1, sizeof *v);
   if (!v) {
     rs_running_free(run, n);
@@ -73,7 +57,7 @@ static int show(RsStore *st, const RsSweep *sw, int width) {
   int nest = 0;
   double now = tr_clock_wall(); /* the store's clock: leases are unix seconds */
   for (size_t i = 0; i < n; i++) {
-    int64_t total = db ? planned_steps(db, run[i].trial_id) : 0;
+    int64_t total = planned_steps(st, run[i].trial_id);
     v[i] = (SwViewTrial){run[i].trial_id, run[i].attempts, run[i].params, run[i].step < 0 ? 0 : run[i].step, total,
                          run[i].train_loss, NAN, NAN};
     if (run[i].lease_until < now) /* its runner died or hangs (NaN lease: not stale) */
@@ -87,7 +71,7 @@ static int show(RsStore *st, const RsSweep *sw, int width) {
       nest++;
     }
   }
-  double mean = db ? mean_seconds(db, sw->id) : NAN;
+  double mean = mean_seconds(st, sw->id);
   if (!(mean > 0) && nest) mean = est / nest;
   double eta = sw_eta(&c, mean, left, n > 0 ? (int)n : 1);
   sw_view_print(stdout, sw->name, &c, eta, v, n, width);

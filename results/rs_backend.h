@@ -1,20 +1,33 @@
 /*
 ** rs_backend.h: what a store backend implements (private to results/rs_*.c).
 **
-** Contract: rs_store.c owns the handle, checks arguments and read-only mode,
-** then calls the backend through RsStoreOps. A backend keeps its connection in
-** st->impl and reports failures with rs_store_fail() (message on the handle).
-** Adding PostgreSQL = one rs_pg.c filling RsStoreOps + a branch in rs_store_open.
+** Contract: rs_store.c owns the handle, checks arguments, read-only mode and open snapshots
+** (a write on a read-only handle never reaches the backend), then calls the
+** backend through RsStoreOps. A backend keeps its connection in st->impl and
+** reports failures with rs_store_fail() (message on the handle). Every SQL
+** statement of hpsweep lives in a backend: rs_query.c, rs_report.c and cli/
+** build on the operations below only. A backend implements every entry:
+** - writes: one transaction each, retried as a whole on lock contention;
+** - reads that fill owned structs (sweep_get .. trial_keys): consistent on their own;
+** - walks (trials_each .. sweep_export): rows go to a callback with borrowed
+**   strings, each row once (no retry after a row went out), in the order the
+**   header states; a callback's non-zero return stops the walk and is returned;
+** - snapshot_begin/end: every read in between sees one state of the database.
+** The per-trial work of a walk must stay flat: one statement per sweep, never
+** one per trial (100,000-trial sweeps).
+** Adding PostgreSQL = one rs_pg.c filling RsStoreOps + a branch in rs_store_open;
+** tests/test_rs_conformance.c (HPS_TEST_STORE_URL) is the proof.
 */
 #ifndef RS_BACKEND_H
 #define RS_BACKEND_H
 
 #include "rs_store.h"
 
+typedef struct sqlite3 sqlite3;
+
 typedef struct RsStoreOps {
   const char *name;
   void (*close)(RsStore *st);
-  sqlite3 *(*sqlite)(RsStore *st);
   int (*sweep_upsert)(RsStore *st, const char *name, const char *spec_text,
                       const char *spec_hash, const char *method, const char *metric,
                       const char *goal, int64_t seed, const char *task, int64_t *sweep_id);
@@ -43,6 +56,23 @@ typedef struct RsStoreOps {
                    const char *message);
   int (*sweep_delete)(RsStore *st, const char *name, int64_t *n_trials);
   int (*trial_keys)(RsStore *st, int64_t sweep_id, RsTrialKey **out, size_t *n);
+  /* reads */
+  int (*snapshot_begin)(RsStore *st);
+  void (*snapshot_end)(RsStore *st);
+  int (*trials_each)(RsStore *st, int64_t sweep_id, RsTrialFn fn, void *ctx);
+  int (*trial_best)(RsStore *st, int64_t sweep_id, int maximize, unsigned statuses, RsTrial *out);
+  int (*sweep_param_keys)(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx);
+  int (*sweep_param_values)(RsStore *st, int64_t sweep_id, RsParamFn fn, void *ctx);
+  int (*sweep_metric_names)(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx);
+  int (*sweep_metric_agg)(RsStore *st, int64_t sweep_id, const char *name, RsAgg agg, RsTrialValueFn fn,
+                          void *ctx);
+  int (*sweep_metrics_each)(RsStore *st, int64_t sweep_id, const char *const *names, size_t n,
+                            RsMetricRowFn fn, void *ctx);
+  int (*trials_span)(RsStore *st, int64_t *lo, int64_t *hi, int64_t *n);
+  int (*sweep_export)(RsStore *st, int64_t sweep_id, int metrics, const char *const *keys, size_t nkeys,
+                      RsRowFn fn, void *ctx);
+  int (*sweep_mean_seconds)(RsStore *st, int64_t sweep_id, double *out);
+  int (*trial_config_int)(RsStore *st, int64_t trial_id, const char *key, int64_t *out);
 } RsStoreOps;
 
 struct RsStore {
@@ -50,6 +80,7 @@ struct RsStore {
   void *impl;                 /* backend connection state */
   char *path;                 /* file path or URL, for messages */
   int readonly;
+  int snapshot;               /* rs_store_snapshot_begin holds a read transaction: no writes */
   double (*now)(void *ctx);   /* unix seconds */
   int reclaim_max;            /* RS_RECLAIM_MAX unless set */
   void *now_ctx;
@@ -63,11 +94,20 @@ int rs_store_fail(RsStore *st, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* The same with the message as given: a view's text that names the file itself. */
+int rs_store_say(RsStore *st, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 double rs_store_now(RsStore *st);
 /* strdup that tolerates NULL; sets *oom on allocation failure. */
 char *rs_strdup(const char *s, int *oom);
 
 /* The SQLite backend (rs_sqlite.c): fills st->ops/impl or fails with err. */
 int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err);
+/* The SQLite backend's connection, NULL for another backend: a seam for the tests
+** that check SQLite's query plans; no code outside results/rs_sqlite.c uses it. */
+sqlite3 *rs_sqlite_db(RsStore *st);
 
 #endif

@@ -42,11 +42,15 @@ static double *dup_arr(const double *a, int n) {
 int rs_plot_add(RsPlot *p, const double *x, const double *y, const double *ylo, const double *yhi,
                 int n, unsigned rgb, int style) {
   RsPlotSeries *ns = realloc(p->s, ((size_t)p->ns + 1) * sizeof *ns);
-  if (!ns) return -1;
+  if (!ns) return p->oom = 1, -1;
   p->s = ns;
   RsPlotSeries *s = &p->s[p->ns];
   memset(s, 0, sizeof *s);
   s->x = dup_arr(x, n), s->y = dup_arr(y, n), s->ylo = dup_arr(ylo, n), s->yhi = dup_arr(yhi, n);
+  if ((x && !s->x) || (y && !s->y) || (ylo && !s->ylo) || (yhi && !s->yhi)) {
+    free(s->x), free(s->y), free(s->ylo), free(s->yhi);
+    return p->oom = 1, -1;
+  }
   s->n = n, s->rgb = rgb, s->style = style, s->clip_range = 1;
   return p->ns++;
 }
@@ -58,18 +62,25 @@ int rs_plot_legend_add(RsPlot *p, const char *text, unsigned rgb, int style) {
   if (nr) p->legend_rgb = nr;
   int *nst = realloc(p->legend_style, ((size_t)p->nlegend + 1) * sizeof *nst);
   if (nst) p->legend_style = nst;
-  if (!nl || !nr || !nst) return -1;
-  p->legend[p->nlegend] = strdup(text);
+  if (!nl || !nr || !nst || !(p->legend[p->nlegend] = strdup(text))) return p->oom = 1, -1;
   p->legend_rgb[p->nlegend] = rgb, p->legend_style[p->nlegend] = style;
   return p->nlegend++;
 }
 
 int rs_plot_note_add(RsPlot *p, double x, double y, const char *text) {
   RsPlotNote *nn = realloc(p->notes, ((size_t)p->nnotes + 1) * sizeof *nn);
-  if (!nn) return -1;
+  if (!nn) return p->oom = 1, -1;
   p->notes = nn;
   nn[p->nnotes] = (RsPlotNote){x, y, strdup(text)};
+  if (!nn[p->nnotes].text) return p->oom = 1, -1;
   return p->nnotes++;
+}
+
+/* The end of a builder: TR_OK, or out of memory in an add (the plot is released). */
+static int plot_built(RsPlot *out, TrErr *err) {
+  if (!out->oom) return TR_OK;
+  rs_plot_deinit(out);
+  return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
 }
 
 unsigned rs_plot_color(int i, int n) {
@@ -122,12 +133,14 @@ typedef struct Pts {
   int n;
 } Pts;
 
+static void pts_free(Pts *o) { free(o->x), free(o->y), free(o->lo), free(o->hi), free(o->xlo), free(o->xhi); }
+
 /* Finite (and positive on log axes) points, log10'd as PLplot wants, thinned. */
-static Pts prepare(const RsPlot *p, const RsPlotSeries *s) {
-  Pts o = {0};
-  o.x = malloc(((size_t)s->n + 1) * sizeof(double)), o.y = malloc(((size_t)s->n + 1) * sizeof(double));
-  o.lo = malloc(((size_t)s->n + 1) * sizeof(double)), o.hi = malloc(((size_t)s->n + 1) * sizeof(double));
-  o.xlo = malloc(((size_t)s->n + 1) * sizeof(double)), o.xhi = malloc(((size_t)s->n + 1) * sizeof(double));
+static int prepare(const RsPlot *p, const RsPlotSeries *s, Pts *o) {
+  memset(o, 0, sizeof *o);
+  size_t sz = ((size_t)s->n + 1) * sizeof(double);
+  o->x = malloc(sz), o->y = malloc(sz), o->lo = malloc(sz), o->hi = malloc(sz), o->xlo = malloc(sz), o->xhi = malloc(sz);
+  if (!o->x || !o->y || !o->lo || !o->hi || !o->xlo || !o->xhi) return TR_ENOMEM;
   for (int i = 0; i < s->n; i++) {
     double x = s->x[i], y = s->y[i];
     double lo = s->ylo ? s->ylo[i] : y, hi = s->yhi ? s->yhi[i] : y;
@@ -147,21 +160,19 @@ static Pts prepare(const RsPlot *p, const RsPlotSeries *s) {
     }
     if (!isfinite(lo)) lo = y;
     if (!isfinite(hi)) hi = y;
-    o.x[o.n] = x, o.y[o.n] = y, o.lo[o.n] = lo, o.hi[o.n] = hi, o.xlo[o.n] = xlo, o.xhi[o.n] = xhi;
-    o.n++;
+    o->x[o->n] = x, o->y[o->n] = y, o->lo[o->n] = lo, o->hi[o->n] = hi, o->xlo[o->n] = xlo, o->xhi[o->n] = xhi;
+    o->n++;
   }
-  if (o.n > RS_PLOT_MAX_POINTS) { /* thin evenly, keep first and last */
+  if (o->n > RS_PLOT_MAX_POINTS) { /* thin evenly, keep first and last */
     for (int j = 0; j < RS_PLOT_MAX_POINTS; j++) {
-      int i = (int)((double)j * (o.n - 1) / (RS_PLOT_MAX_POINTS - 1) + 0.5);
-      o.x[j] = o.x[i], o.y[j] = o.y[i], o.lo[j] = o.lo[i], o.hi[j] = o.hi[i];
-      o.xlo[j] = o.xlo[i], o.xhi[j] = o.xhi[i];
+      int i = (int)((double)j * (o->n - 1) / (RS_PLOT_MAX_POINTS - 1) + 0.5);
+      o->x[j] = o->x[i], o->y[j] = o->y[i], o->lo[j] = o->lo[i], o->hi[j] = o->hi[i];
+      o->xlo[j] = o->xlo[i], o->xhi[j] = o->xhi[i];
     }
-    o.n = RS_PLOT_MAX_POINTS;
+    o->n = RS_PLOT_MAX_POINTS;
   }
-  return o;
+  return TR_OK;
 }
-
-static void pts_free(Pts *o) { free(o->x), free(o->y), free(o->lo), free(o->hi), free(o->xlo), free(o->xhi); }
 
 static void cat_label(PLINT axis, PLFLT value, char *label, PLINT length, PLPointer data) {
   const RsPlot *p = data;
@@ -175,21 +186,21 @@ static void set_rgb(int idx, unsigned rgb) {
   plscol0(idx, (PLINT)((rgb >> 16) & 255), (PLINT)((rgb >> 8) & 255), (PLINT)(rgb & 255));
 }
 
-/* Draw p with PLplot device dev into out (PLplot fcloses it when done). */
-static int render(const RsPlot *p, const char *dev, FILE *out, TrErr *err) {
-  int rc = rs_plot_device_check(dev, err);
-  if (rc) return rc;
-  Pts *pts = calloc((size_t)p->ns + 1, sizeof *pts);
+/* The window: every drawn point and its bars, with a margin (series with clip_range 0 only
+** when nothing else is drawn). */
+typedef struct Win {
+  double x0, x1, y0, y1;
+} Win;
+
+static Win plot_window(const RsPlot *p, const Pts *pts) {
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   double ya0 = INFINITY, ya1 = -INFINITY; /* every series, for when all are excluded */
-  for (int i = 0; i < p->ns; i++) {
-    pts[i] = prepare(p, &p->s[i]);
+  for (int i = 0; i < p->ns; i++)
     for (int j = 0; j < pts[i].n; j++) {
       x0 = fmin(x0, pts[i].xlo[j]), x1 = fmax(x1, pts[i].xhi[j]);
       ya0 = fmin(ya0, pts[i].lo[j]), ya1 = fmax(ya1, pts[i].hi[j]);
       if (p->s[i].clip_range) y0 = fmin(y0, pts[i].lo[j]), y1 = fmax(y1, pts[i].hi[j]);
     }
-  }
   if (!(y0 <= y1)) y0 = ya0, y1 = ya1;
   if (!(x0 <= x1)) x0 = 0, x1 = 1;
   if (!(y0 <= y1)) y0 = 0, y1 = 1;
@@ -199,7 +210,11 @@ static int render(const RsPlot *p, const char *dev, FILE *out, TrErr *err) {
   if (dy <= 0) dy = fabs(y0) > 0 ? fabs(y0) * 0.2 : 1, y0 -= dy / 2, y1 += dy / 2, dy *= 2;
   if (!p->nxcats) x0 -= 0.03 * dx, x1 += 0.03 * dx;
   y0 -= 0.05 * dy, y1 += 0.05 * dy;
+  return (Win){x0, x1, y0, y1};
+}
 
+/* A new PLplot stream on out: page, colours, viewport, window, axes, labels. */
+static void plot_frame(const RsPlot *p, const char *dev, FILE *out, Win w) {
   plsexit(plot_exit_handler);
   PLINT strm;
   plmkstrm(&strm);
@@ -214,9 +229,8 @@ static int render(const RsPlot *p, const char *dev, FILE *out, TrErr *err) {
   set_rgb(0, 0xffffff), set_rgb(1, 0x333333), set_rgb(2, 0xe2e2e2);
   pladv(0);
   plschr(0, 0.78);
-  int has_legend = p->nlegend > 0;
-  plvpor(0.10, has_legend ? 0.74 : 0.96, 0.13, 0.90);
-  plwind(x0, x1, y0, y1);
+  plvpor(0.10, p->nlegend > 0 ? 0.74 : 0.96, 0.13, 0.90);
+  plwind(w.x0, w.x1, w.y0, w.y1);
   char xo[16], yo[16], go[16], gyo[16];
   snprintf(go, sizeof go, "g%s", p->logx ? "l" : "");
   snprintf(gyo, sizeof gyo, "g%s", p->logy ? "l" : "");
@@ -235,8 +249,11 @@ static int render(const RsPlot *p, const char *dev, FILE *out, TrErr *err) {
   plschr(0, 0.9);
   plmtex("t", 1.2, 0.5, 0.5, p->title);
   plschr(0, 0.78);
+}
+
+static void plot_series(const RsPlot *p, const Pts *pts) {
   for (int i = 0; i < p->ns; i++) {
-    Pts *o = &pts[i];
+    const Pts *o = &pts[i];
     set_rgb(4 + i, p->s[i].rgb);
     plcol0(4 + i);
     if (o->n == 0) continue;
@@ -259,6 +276,9 @@ static int render(const RsPlot *p, const char *dev, FILE *out, TrErr *err) {
       plschr(0, 0.78);
     }
   }
+}
+
+static void plot_notes(const RsPlot *p, Win w) {
   plcol0(1);
   plschr(0, 0.62);
   for (int i = 0; i < p->nnotes; i++) {
@@ -267,45 +287,83 @@ static int render(const RsPlot *p, const char *dev, FILE *out, TrErr *err) {
     if (p->logy) y = y > 0 ? log10(y) : NAN;
     if (!isfinite(x) || !isfinite(y) || !p->notes[i].text) continue;
     char buf[160];
-    int left = x > x0 + 0.7 * (x1 - x0); /* near the right edge: text ends before the point */
+    int left = x > w.x0 + 0.7 * (w.x1 - w.x0); /* near the right edge: text ends before the point */
     snprintf(buf, sizeof buf, left ? "%s   " : "   %s", p->notes[i].text);
-    plptex(x, y + 0.035 * (y1 - y0), 1, 0, left ? 1.0 : 0.0, buf); /* lifted: clear of a flat line */
+    plptex(x, y + 0.035 * (w.y1 - w.y0), 1, 0, left ? 1.0 : 0.0, buf); /* lifted: clear of a flat line */
   }
   plschr(0, 0.78);
-  if (has_legend) {
-    int n = p->nlegend + (p->legend_title[0] ? 1 : 0);
-    PLINT *opt = calloc((size_t)n, sizeof *opt), *tcol = calloc((size_t)n, sizeof *tcol);
-    PLINT *lcol = calloc((size_t)n, sizeof *lcol), *lsty = calloc((size_t)n, sizeof *lsty);
-    PLINT *scol = calloc((size_t)n, sizeof *scol), *snum = calloc((size_t)n, sizeof *snum);
-    PLFLT *lw = calloc((size_t)n, sizeof *lw), *ssc = calloc((size_t)n, sizeof *ssc);
-    const char **text = calloc((size_t)n, sizeof *text), **sym = calloc((size_t)n, sizeof *sym);
-    int j = 0;
-    if (p->legend_title[0]) {
-      opt[j] = PL_LEGEND_NONE, tcol[j] = 1, text[j] = p->legend_title, sym[j] = "";
-      lw[j] = 1, ssc[j] = 1, lsty[j] = 1, j++;
-    }
-    for (int i = 0; i < p->nlegend; i++, j++) {
-      int c = 4 + p->ns + i;
-      set_rgb(c, p->legend_rgb[i]);
-      int st = p->legend_style[i];
-      opt[j] = st == RS_STYLE_POINTS ? PL_LEGEND_SYMBOL
-             : st == RS_STYLE_LINE ? PL_LEGEND_LINE : (PL_LEGEND_LINE | PL_LEGEND_SYMBOL);
-      tcol[j] = 1, text[j] = p->legend[i], lcol[j] = c, lsty[j] = 1, lw[j] = 2.5;
-      scol[j] = c, ssc[j] = p->legend_marker_size > 0 ? p->legend_marker_size : 0.9, snum[j] = 1;
-      sym[j] = "#(850)";
-    }
-    PLFLT w, h;
-    plwidth(1.0);
-    pllegend(&w, &h, PL_LEGEND_BACKGROUND, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE,
-             0.02, 0.0, 0.05, 0, 1, 1, 0, 0, n, opt, 0.8, 0.62, 2.2, 0.0, tcol, text, NULL, NULL,
-             NULL, NULL, lcol, lsty, lw, scol, ssc, snum, sym);
-    free(opt), free(tcol), free(lcol), free(lsty), free(scol), free(snum), free(lw), free(ssc);
-    free(text), free(sym);
+}
+
+/* pllegend's parallel arrays, one entry per legend line (the title first, if any). */
+typedef struct Legend {
+  PLINT *opt, *tcol, *lcol, *lsty, *scol, *snum;
+  PLFLT *lw, *ssc;
+  const char **text, **sym;
+  int n;
+} Legend;
+
+static void legend_free(Legend *l) {
+  free(l->opt), free(l->tcol), free(l->lcol), free(l->lsty), free(l->scol), free(l->snum), free(l->lw);
+  free(l->ssc), free(l->text), free(l->sym);
+}
+
+static int legend_alloc(const RsPlot *p, Legend *l) {
+  size_t n = (size_t)p->nlegend + 1;
+  l->n = p->nlegend + (p->legend_title[0] ? 1 : 0);
+  l->opt = calloc(n, sizeof *l->opt), l->tcol = calloc(n, sizeof *l->tcol), l->lcol = calloc(n, sizeof *l->lcol);
+  l->lsty = calloc(n, sizeof *l->lsty), l->scol = calloc(n, sizeof *l->scol), l->snum = calloc(n, sizeof *l->snum);
+  l->lw = calloc(n, sizeof *l->lw), l->ssc = calloc(n, sizeof *l->ssc);
+  l->text = calloc(n, sizeof *l->text), l->sym = calloc(n, sizeof *l->sym);
+  return l->opt && l->tcol && l->lcol && l->lsty && l->scol && l->snum && l->lw && l->ssc && l->text && l->sym
+             ? TR_OK
+             : TR_ENOMEM;
+}
+
+static void plot_legend(const RsPlot *p, Legend *l) {
+  int j = 0;
+  if (p->legend_title[0]) {
+    l->opt[j] = PL_LEGEND_NONE, l->tcol[j] = 1, l->text[j] = p->legend_title, l->sym[j] = "";
+    l->lw[j] = 1, l->ssc[j] = 1, l->lsty[j] = 1, j++;
   }
-  plend1();
-  for (int i = 0; i < p->ns; i++) pts_free(&pts[i]);
+  for (int i = 0; i < p->nlegend; i++, j++) {
+    int c = 4 + p->ns + i;
+    set_rgb(c, p->legend_rgb[i]);
+    int st = p->legend_style[i];
+    l->opt[j] = st == RS_STYLE_POINTS ? PL_LEGEND_SYMBOL
+              : st == RS_STYLE_LINE ? PL_LEGEND_LINE : (PL_LEGEND_LINE | PL_LEGEND_SYMBOL);
+    l->tcol[j] = 1, l->text[j] = p->legend[i], l->lcol[j] = c, l->lsty[j] = 1, l->lw[j] = 2.5;
+    l->scol[j] = c, l->ssc[j] = p->legend_marker_size > 0 ? p->legend_marker_size : 0.9, l->snum[j] = 1;
+    l->sym[j] = "#(850)";
+  }
+  PLFLT w, h;
+  plwidth(1.0);
+  pllegend(&w, &h, PL_LEGEND_BACKGROUND, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.02, 0.0, 0.05, 0, 1, 1, 0, 0,
+           l->n, l->opt, 0.8, 0.62, 2.2, 0.0, l->tcol, l->text, NULL, NULL, NULL, NULL, l->lcol, l->lsty, l->lw,
+           l->scol, l->ssc, l->snum, l->sym);
+}
+
+/* Draw p with PLplot device dev into out (PLplot fcloses it when done). Everything that
+** can fail (the device, memory) is checked before the stream opens. */
+static int render(const RsPlot *p, const char *dev, FILE *out, TrErr *err) {
+  int rc = rs_plot_device_check(dev, err);
+  if (rc) return rc;
+  Pts *pts = calloc((size_t)p->ns + 1, sizeof *pts);
+  Legend leg = {0};
+  rc = pts ? TR_OK : TR_ENOMEM;
+  for (int i = 0; rc == TR_OK && i < p->ns; i++) rc = prepare(p, &p->s[i], &pts[i]);
+  if (rc == TR_OK && p->nlegend > 0) rc = legend_alloc(p, &leg);
+  if (rc == TR_OK) {
+    Win w = plot_window(p, pts);
+    plot_frame(p, dev, out, w);
+    plot_series(p, pts);
+    plot_notes(p, w);
+    if (p->nlegend > 0) plot_legend(p, &leg);
+    plend1();
+  }
+  legend_free(&leg);
+  for (int i = 0; pts && i < p->ns; i++) pts_free(&pts[i]);
   free(pts);
-  return TR_OK;
+  return rc ? tr_err_set(err, rc, "figure: out of memory") : TR_OK;
 }
 
 int rs_plot_write(const RsPlot *p, const char *path, TrErr *err) {
@@ -372,7 +430,7 @@ static const char *x_label(RsXKind x) {
   return x == RS_X_TOKENS ? "tokens" : x == RS_X_SECONDS ? "training seconds" : "step";
 }
 
-static int failed_status(const char *s) { return strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0; }
+static int failed_status(RsStatus s) { return s == RS_FAILED || s == RS_DIVERGED; }
 
 /* The legend of a colour-by parameter k (used[v]: value v is drawn). Up to
 ** RS_PLOT_LEGEND_MAX entries: all values in value order when they fit; else the
@@ -414,10 +472,10 @@ static int legend_values(RsPlot *out, const RsTrialSet *ts, int k, const int *us
   return TR_OK;
 }
 
-int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err) {
+int rs_plot_curves(RsStore *st, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err) {
   rs_plot_init(out);
-  int rc = rs_metric_check(db, ts->sweep.id, o->metric, err);
-  if (rc) return rc;
+  int rc = rs_metric_check(st, ts->sweep.id, o->metric);
+  if (rc) return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
   snprintf(out->title, sizeof out->title, "%s: %s by %s", ts->sweep.name, o->metric, x_label(o->x));
   snprintf(out->xlabel, sizeof out->xlabel, "%s", x_label(o->x));
   snprintf(out->ylabel, sizeof out->ylabel, "%s%s", o->metric, o->logy ? " (log)" : "");
@@ -428,14 +486,17 @@ int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot 
   for (int i = 0; i < ts->n; i++) {
     double *x, *y;
     int n;
-    rc = rs_series_load(db, ts->t[i].id, o->metric, o->x, &x, &y, &n, err);
-    if (rc) break;
+    rc = rs_series_load(st, ts->t[i].id, o->metric, o->x, &x, &y, &n);
+    if (rc) {
+      tr_err_set(err, rc, "%s", rs_store_errmsg(st));
+      break;
+    }
     if (n > 0) {
       unsigned rgb;
       if (cp) {
         int v = ts->t[i].pv[o->color_by];
         rgb = v >= 0 ? rs_plot_color(v, cp->n_values) : 0x999999;
-        if (v >= 0) used[v] = 1;
+        if (v >= 0 && used) used[v] = 1;
       } else {
         rgb = rs_plot_color(nshown, ts->n);
       }
@@ -457,10 +518,19 @@ int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot 
   if (!rc && nshown == 0)
     rc = tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no rows of '%s' yet", ts->sweep.name, o->metric);
   if (rc) rs_plot_deinit(out);
-  return rc;
+  return rc ? rc : plot_built(out, err);
 }
 
-static int completed(const RsTrial *t) { return !isnan(t->best) && strcmp(t->status, "completed") == 0; }
+/* A front's points by x (y follows): insertion sort, a front has few points. */
+static void sort_by_x(double *x, double *y, int n) {
+  for (int a = 1; a < n; a++)
+    for (int b = a; b > 0 && x[b] < x[b - 1]; b--) {
+      double t = x[b]; x[b] = x[b - 1]; x[b - 1] = t;
+      t = y[b]; y[b] = y[b - 1]; y[b - 1] = t;
+    }
+}
+
+static int completed(const RsTrialRow *t) { return !isnan(t->best) && t->status == RS_COMPLETED; }
 
 /* A compare group by the index of its value (distinct within a context). */
 typedef struct GroupAt {
@@ -481,14 +551,20 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
   snprintf(out->ylabel, sizeof out->ylabel, "%s", ts->metric);
   out->logx = p->numeric && p->log_spaced;
   if (!p->numeric) {
-    out->xcats = calloc((size_t)p->n_values + 1, sizeof *out->xcats);
-    for (int v = 0; v < p->n_values; v++) out->xcats[v] = strdup(p->values[v]);
+    if (!(out->xcats = calloc((size_t)p->n_values + 1, sizeof *out->xcats)))
+      return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
     out->nxcats = p->n_values;
+    for (int v = 0; v < p->n_values; v++)
+      if (!(out->xcats[v] = strdup(p->values[v]))) out->oom = 1;
+    if (out->oom) return plot_built(out, err);
   }
   int by[1] = {k};
   RsCompare cmp;
   int rc = rs_compare_build(ts, by, 1, &cmp, err);
-  if (rc) return rc;
+  if (rc) {
+    rs_plot_deinit(out);
+    return rc;
+  }
   int m = p->n_values;
   double *x = malloc(((size_t)m + 1) * sizeof *x), *y = malloc(((size_t)m + 1) * sizeof *y);
   double *lo = malloc(((size_t)m + 1) * sizeof *lo), *hi = malloc(((size_t)m + 1) * sizeof *hi);
@@ -528,7 +604,7 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
                       ts->sweep.name, ts->metric);
   }
   if (cmp.nctx > 1) snprintf(out->legend_title, sizeof out->legend_title, "other parameters");
-  return TR_OK;
+  return plot_built(out, err);
 }
 
 int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, TrErr *err) {
@@ -536,6 +612,10 @@ int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, T
   int n = ts->n;
   double *c = malloc(((size_t)n + 1) * sizeof *c), *m = malloc(((size_t)n + 1) * sizeof *m);
   int *f = malloc(((size_t)n + 1) * sizeof *f), *idx = malloc(((size_t)n + 1) * sizeof *idx);
+  if (!c || !m || !f || !idx) {
+    free(c), free(m), free(f), free(idx);
+    return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
+  }
   int k = 0;
   for (int i = 0; i < n; i++) {
     double cost = use_flops ? ts->t[i].flops : ts->t[i].wall;
@@ -559,14 +639,11 @@ int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, T
   out->logx = cmax / cmin >= 10;
   /* Front: sorted by cost, drawn as a line through its points. */
   double *fx = malloc(((size_t)nf + 1) * sizeof *fx), *fy = malloc(((size_t)nf + 1) * sizeof *fy);
+  if (!fx || !fy) out->oom = 1;
   int j = 0;
-  for (int i = 0; i < k; i++)
+  for (int i = 0; fx && fy && i < k; i++)
     if (f[i]) fx[j] = c[i], fy[j] = m[i], j++;
-  for (int a = 1; a < j; a++)
-    for (int b = a; b > 0 && fx[b] < fx[b - 1]; b--) {
-      double t = fx[b]; fx[b] = fx[b - 1]; fx[b - 1] = t;
-      t = fy[b]; fy[b] = fy[b - 1]; fy[b - 1] = t;
-    }
+  sort_by_x(fx, fy, j);
   rs_plot_add(out, c, m, NULL, NULL, k, 0x1f77b4, RS_STYLE_POINTS);
   rs_plot_add(out, fx, fy, NULL, NULL, j, 0xd62728, RS_STYLE_LINEPOINTS);
   rs_plot_legend_add(out, "trial", 0x1f77b4, RS_STYLE_POINTS);
@@ -574,7 +651,7 @@ int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, T
   if (front)
     for (int i = 0; i < k; i++) front[idx[i]] = f[i];
   free(c), free(m), free(f), free(idx), free(fx), free(fy);
-  return TR_OK;
+  return plot_built(out, err);
 }
 
 int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, TrErr *err) {
@@ -589,14 +666,14 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
   snprintf(out->ylabel, sizeof out->ylabel, "validity (correctness)");
   /* The frontier first, so the setting dots are drawn over its line. */
   double *fx = malloc(((size_t)d->n + 1) * sizeof *fx), *fy = malloc(((size_t)d->n + 1) * sizeof *fy);
+  if (!fx || !fy) {
+    free(fx), free(fy);
+    return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
+  }
   int nf = 0;
   for (int i = 0; i < d->n; i++)
     if (d->pt[i].front) fx[nf] = d->pt[i].distinct_2, fy[nf] = d->pt[i].validity, nf++;
-  for (int a = 1; a < nf; a++)
-    for (int b = a; b > 0 && fx[b] < fx[b - 1]; b--) {
-      double t = fx[b]; fx[b] = fx[b - 1]; fx[b - 1] = t;
-      t = fy[b]; fy[b] = fy[b - 1]; fy[b - 1] = t;
-    }
+  sort_by_x(fx, fy, nf);
   int k = rs_plot_add(out, fx, fy, NULL, NULL, nf, 0x222222, RS_STYLE_LINEPOINTS);
   if (k >= 0) out->s[k].marker = "#(840)", out->s[k].marker_size = 1.7;
   free(fx), free(fy);
@@ -629,6 +706,7 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
       out->s[k].xlo = malloc(sizeof(double)), out->s[k].xhi = malloc(sizeof(double));
       if (out->s[k].xlo) out->s[k].xlo[0] = p->d_lo;
       if (out->s[k].xhi) out->s[k].xhi[0] = p->d_hi;
+      if (!out->s[k].xlo || !out->s[k].xhi) out->oom = 1;
     }
     if (by < 0) rs_plot_legend_add(out, p->label, rgb, RS_STYLE_POINTS);
     shown++;
@@ -636,6 +714,7 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
   if (by >= 0) {
     if (!used || legend_values(out, ts, by, used, RS_STYLE_POINTS)) {
       free(used);
+      rs_plot_deinit(out);
       return tr_err_set(err, TR_ENOMEM, "out of memory");
     }
   } else {
@@ -644,5 +723,5 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
   free(used);
   rs_plot_legend_add(out, "Pareto frontier", 0x222222, RS_STYLE_LINE);
   out->legend_marker_size = 1.3;
-  return TR_OK;
+  return plot_built(out, err);
 }

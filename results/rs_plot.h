@@ -66,11 +66,13 @@ typedef struct RsPlot {
   RsPlotNote *notes;      /* (nnotes) small text beside a point (left of it in the right third) */
   int nnotes;
   double legend_marker_size; /* character scale of legend symbols, 0 = 0.9 */
+  int oom;                /* an add ran out of memory: the builder fails with TR_ENOMEM */
 } RsPlot;
 
 void rs_plot_init(RsPlot *p);
 void rs_plot_deinit(RsPlot *p);
-/* Copy a series in (ylo/yhi may be NULL); returns its index or -1 when out of memory. */
+/* Copy a series in (ylo/yhi may be NULL); returns its index, or -1 when out of memory
+** (then p->oom is set and p is as before). The same for a legend entry and a note. */
 int rs_plot_add(RsPlot *p, const double *x, const double *y, const double *ylo, const double *yhi,
                 int n, unsigned rgb, int style);
 int rs_plot_legend_add(RsPlot *p, const char *text, unsigned rgb, int style);
@@ -96,7 +98,7 @@ typedef struct RsCurveOpts {
 } RsCurveOpts;
 
 /* One series per trial that has rows of the metric; TR_ENOTFOUND if none has. */
-int rs_plot_curves(RsDb *db, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err);
+int rs_plot_curves(RsStore *st, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err);
 /* The ranking metric of completed trials against parameter k: mean with a 95% CI
 ** (over seeds) per value, one series per combination of the other varying params,
 ** and each trial as a dot. Log x for log-spaced values. */

@@ -1,35 +1,15 @@
-/* rs_query.c: read-only queries, ranking, grouping over seeds, export. */
+/* rs_query.c: the result views on the store's reads: sweep summaries, trials ranked on a
+** metric with their parameters, grouping over seeds, diversity, export. No SQL here. */
 #include "rs_query.h"
 
+#include "rs_backend.h" /* rs_store_say: a view's message on the handle */
+
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "rs_stats.h"
 #include "tr_json.h"
-/* The store's RsTrial (a row) and this module's RsTrial (a ranked trial) share a name;
-** only rs_store_open/close/sqlite are used here. */
-#define RsTrial RsStoreTrial
-#include "rs_store.h"
-#undef RsTrial
-
-struct RsDb {
-  RsStore *st;
-  sqlite3 *db; /* the store's connection */
-  char *path;
-  int in_snapshot;
-};
-
-const char *const rs_status_names[RS_NSTATUS] = {"pending", "running", "completed",
-                                                  "failed", "diverged", "interrupted"};
-
-int rs_status_index(const char *status) {
-  for (int i = 0; status && i < RS_NSTATUS; i++)
-    if (strcmp(status, rs_status_names[i]) == 0) return i;
-  return -1;
-}
 
 static char *xstrdup(const char *s) {
   if (!s) return NULL;
@@ -39,169 +19,75 @@ static char *xstrdup(const char *s) {
   return d;
 }
 
-static char *col_str(sqlite3_stmt *st, int i) {
-  const unsigned char *s = sqlite3_column_text(st, i);
-  return s ? xstrdup((const char *)s) : NULL;
-}
+static int oom(TrErr *err) { return tr_err_set(err, TR_ENOMEM, "out of memory"); }
+static int st_oom(RsStore *st) { return rs_store_say(st, TR_ENOMEM, "out of memory"); }
 
-static double col_num(sqlite3_stmt *st, int i) {
-  return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
-
-static int64_t col_int(sqlite3_stmt *st, int i) {
-  return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
-}
-
-static int db_fail(RsDb *db, TrErr *err, const char *what) {
-  return tr_err_set(err, TR_EDB, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
-}
-
-static int prep(RsDb *db, const char *sql, sqlite3_stmt **st, TrErr *err) {
-  if (sqlite3_prepare_v2(db->db, sql, -1, st, NULL) != SQLITE_OK) return db_fail(db, err, "query");
+/* Room for element n of *v (capacity *cap, `first` at first); TR_ENOMEM leaves *v as it was. */
+static int grow(void **v, size_t n, size_t *cap, size_t size, size_t first) {
+  if (n < *cap) return TR_OK;
+  size_t c = *cap ? 2 * *cap : first;
+  void *nv = realloc(*v, c * size);
+  if (!nv) return TR_ENOMEM;
+  *v = nv;
+  *cap = c;
   return TR_OK;
-}
-
-/* Finalize a statement whose last sqlite3_step returned r: TR_OK if it ended normally
-** (DONE, or a ROW a one-row query stopped at), else the store's error (a corrupt page,
-** an I/O error) naming the file: a read error never passes for "no rows". */
-static int step_end(RsDb *db, sqlite3_stmt *st, int r, TrErr *err, const char *what) {
-  int rc = r == SQLITE_DONE || r == SQLITE_ROW ? TR_OK : db_fail(db, err, what);
-  sqlite3_finalize(st);
-  return rc;
-}
-
-int rs_db_open(RsDb **out, const char *path, TrErr *err) {
-  *out = NULL;
-  struct stat sb;
-  if (stat(path, &sb) != 0)
-    return tr_err_set(err, TR_ENOTFOUND, "%s: no such database (use --db FILE)", path);
-  RsDb *db = calloc(1, sizeof *db);
-  if (!db || !(db->path = xstrdup(path))) {
-    free(db);
-    return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
-  }
-  /* The store's open: read-only (never a write lock, so a running sweep is never
-  ** blocked), the one check of application_id and schema version every command shares. */
-  int rc = rs_store_open(path, RS_OPEN_READONLY, &db->st, err);
-  if (rc != TR_OK) {
-    rs_db_close(db);
-    return rc;
-  }
-  db->db = rs_store_sqlite(db->st);
-  *out = db;
-  return TR_OK;
-}
-
-void rs_db_close(RsDb *db) {
-  if (!db) return;
-  if (db->in_snapshot) rs_db_snapshot_end(db);
-  rs_store_close(db->st);
-  free(db->path);
-  free(db);
-}
-
-sqlite3 *rs_db_handle(RsDb *db) { return db->db; }
-const char *rs_db_path(const RsDb *db) { return db->path; }
-
-int rs_db_snapshot_begin(RsDb *db, TrErr *err) {
-  if (db->in_snapshot) return TR_OK;
-  if (sqlite3_exec(db->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return db_fail(db, err, "begin");
-  db->in_snapshot = 1;
-  return TR_OK;
-}
-
-void rs_db_snapshot_end(RsDb *db) {
-  if (!db->in_snapshot) return;
-  sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL);
-  db->in_snapshot = 0;
 }
 
 /* ---- sweeps -------------------------------------------------------------- */
 
-void rs_sweep_deinit(RsSweepInfo *s) {
-  if (!s) return;
-  free(s->name), free(s->spec), free(s->method), free(s->metric), free(s->goal), free(s->task);
-  memset(s, 0, sizeof *s);
-}
-
-void rs_query_sweeps_free(RsSweepInfo *s, int n) {
-  for (int i = 0; s && i < n; i++) rs_sweep_deinit(&s[i]);
-  free(s);
-}
-
-#define SWEEP_COLS "id, name, spec, method, metric, goal, task, seed, created"
-
-static void sweep_from_row(sqlite3_stmt *st, RsSweepInfo *s) {
-  memset(s, 0, sizeof *s);
-  s->id = sqlite3_column_int64(st, 0);
-  s->name = col_str(st, 1), s->spec = col_str(st, 2), s->method = col_str(st, 3);
-  s->metric = col_str(st, 4), s->goal = col_str(st, 5), s->task = col_str(st, 6);
-  s->seed = col_int(st, 7);
-  s->created = col_num(st, 8);
+/* Counts by status and the best metric of trials that did not fail or diverge. */
+static int sweep_summary(RsStore *st, RsSweep *s) {
+  RsCounts c;
+  int rc = rs_sweep_counts(st, s->id, &c);
+  if (rc) return rc;
   s->maximize = s->goal && strcmp(s->goal, "maximize") == 0;
+  memcpy(s->count, c.n, sizeof s->count);
+  s->n_trials = c.total;
   s->best = NAN;
   s->best_trial = -1;
+  unsigned ok = ~(RS_STATUS_BIT(RS_FAILED) | RS_STATUS_BIT(RS_DIVERGED)) & ((1u << RS_STATUS_COUNT) - 1);
+  RsTrial b;
+  rc = rs_trial_best(st, s->id, s->maximize, ok, &b);
+  if (rc == TR_ENOTFOUND) return TR_OK;
+  if (rc) return rc;
+  s->best = b.best_metric;
+  s->best_trial = b.id;
+  rs_trial_clear(&b);
+  return TR_OK;
 }
 
-/* Counts by status and the best metric of trials that did not fail or diverge. */
-static int sweep_counts(RsDb *db, RsSweepInfo *s, TrErr *err) {
-  sqlite3_stmt *st;
-  if (prep(db, "SELECT status, count(*) FROM trials WHERE sweep_id=? GROUP BY status", &st, err))
-    return err ? err->code : TR_EDB;
-  sqlite3_bind_int64(st, 1, s->id);
-  int r;
-  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-    int k = rs_status_index((const char *)sqlite3_column_text(st, 0));
-    int64_t c = sqlite3_column_int64(st, 1);
-    if (k >= 0) s->count[k] = c;
-    s->n_trials += c;
-  }
-  if (step_end(db, st, r, err, "count trials")) return TR_EDB;
-  const char *sql = s->maximize
-      ? "SELECT id, best_metric FROM trials WHERE sweep_id=? AND best_metric IS NOT NULL AND "
-        "status NOT IN ('failed','diverged') ORDER BY best_metric DESC, idx LIMIT 1"
-      : "SELECT id, best_metric FROM trials WHERE sweep_id=? AND best_metric IS NOT NULL AND "
-        "status NOT IN ('failed','diverged') ORDER BY best_metric ASC, idx LIMIT 1";
-  if (prep(db, sql, &st, err)) return err ? err->code : TR_EDB;
-  sqlite3_bind_int64(st, 1, s->id);
-  if ((r = sqlite3_step(st)) == SQLITE_ROW) {
-    s->best_trial = sqlite3_column_int64(st, 0);
-    s->best = col_num(st, 1);
-  }
-  return step_end(db, st, r, err, "best trial");
+static int cmp_created(const void *a, const void *b) {
+  const RsSweep *x = a, *y = b;
+  if (x->created != y->created) return x->created < y->created ? -1 : 1;
+  return (x->id > y->id) - (x->id < y->id);
 }
 
-int rs_query_sweeps(RsDb *db, RsSweepInfo **out, int *n, TrErr *err) {
+/* The store's sweeps by created, then id. */
+static int sweeps_sorted(RsStore *st, RsSweep **v, size_t *n) {
+  int rc = rs_sweeps_list(st, v, n);
+  if (rc) return rc;
+  qsort(*v, *n, sizeof **v, cmp_created);
+  return TR_OK;
+}
+
+int rs_query_sweeps(RsStore *st, RsSweep **out, int *n) {
   *out = NULL;
   *n = 0;
-  sqlite3_stmt *st;
-  if (prep(db, "SELECT " SWEEP_COLS " FROM sweeps ORDER BY created, id", &st, err))
-    return err ? err->code : TR_EDB;
-  int cap = 0, rc = TR_OK, r;
-  RsSweepInfo *v = NULL;
-  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 8;
-      RsSweepInfo *nv = realloc(v, (size_t)cap * sizeof *v);
-      if (!nv) { rc = tr_err_set(err, TR_ENOMEM, "out of memory"); break; }
-      v = nv;
-    }
-    sweep_from_row(st, &v[(*n)++]);
-  }
-  if (rc == TR_OK && r != SQLITE_DONE) rc = db_fail(db, err, "list sweeps");
-  sqlite3_finalize(st);
-  for (int i = 0; rc == TR_OK && i < *n; i++) rc = sweep_counts(db, &v[i], err);
+  RsSweep *v;
+  size_t nv;
+  int rc = sweeps_sorted(st, &v, &nv);
+  for (size_t i = 0; rc == TR_OK && i < nv; i++) rc = sweep_summary(st, &v[i]);
   if (rc != TR_OK) {
-    rs_query_sweeps_free(v, *n);
-    *n = 0;
+    rs_sweeps_free(v, nv);
     return rc;
   }
   *out = v;
+  *n = (int)nv;
   return TR_OK;
 }
 
 /* "a, b, c" from a list, cut with "..." if long; the message must stay one line. */
-static void join_names(char *buf, size_t cap, char **names, int n) {
+static void join_names(char *buf, size_t cap, char *const *names, int n) {
   size_t len = 0;
   buf[0] = '\0';
   for (int i = 0; i < n; i++) {
@@ -215,32 +101,24 @@ static void join_names(char *buf, size_t cap, char **names, int n) {
   if (n == 0) snprintf(buf, cap, "none");
 }
 
-int rs_sweep_find(RsDb *db, const char *name, RsSweepInfo *out, TrErr *err) {
-  memset(out, 0, sizeof *out);
-  sqlite3_stmt *st;
-  if (prep(db, "SELECT " SWEEP_COLS " FROM sweeps WHERE name=?", &st, err)) return err ? err->code : TR_EDB;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-  int r = sqlite3_step(st), found = r == SQLITE_ROW;
-  if (found) sweep_from_row(st, out);
-  if (step_end(db, st, r, err, "find sweep")) return TR_EDB;
-  if (found) {
-    int rc = sweep_counts(db, out, err);
-    if (rc) rs_sweep_deinit(out);
+int rs_sweep_find(RsStore *st, const char *name, RsSweep *out) {
+  int rc = rs_sweep_get(st, name, out);
+  if (rc == TR_OK) {
+    if ((rc = sweep_summary(st, out))) rs_sweep_clear(out);
     return rc;
   }
+  if (rc != TR_ENOTFOUND) return rc;
   /* List what exists. */
-  if (prep(db, "SELECT name FROM sweeps ORDER BY created, id", &st, err)) return err ? err->code : TR_EDB;
+  RsSweep *v;
+  size_t nv;
+  if ((rc = sweeps_sorted(st, &v, &nv))) return rc;
   char *names[64];
   int n = 0;
-  while (n < 64 && (r = sqlite3_step(st)) == SQLITE_ROW) names[n++] = col_str(st, 0);
-  if (step_end(db, st, r, err, "list sweeps")) {
-    for (int i = 0; i < n; i++) free(names[i]);
-    return TR_EDB;
-  }
+  for (size_t i = 0; i < nv && n < 64; i++) names[n++] = v[i].name;
   char list[700];
   join_names(list, sizeof list, names, n);
-  for (int i = 0; i < n; i++) free(names[i]);
-  return tr_err_set(err, TR_ENOTFOUND, "no sweep '%s' in %s (sweeps: %s)", name, db->path, list);
+  rs_sweeps_free(v, nv);
+  return rs_store_say(st, TR_ENOTFOUND, "no sweep '%s' in %s (sweeps: %s)", name, rs_store_path(st), list);
 }
 
 /* ---- trials and parameters ----------------------------------------------- */
@@ -248,8 +126,8 @@ int rs_sweep_find(RsDb *db, const char *name, RsSweepInfo *out, TrErr *err) {
 void rs_trials_deinit(RsTrialSet *ts) {
   if (!ts) return;
   for (int i = 0; i < ts->n; i++) {
-    RsTrial *t = &ts->t[i];
-    free(t->hash), free(t->status), free(t->config), free(t->params), free(t->error), free(t->pv);
+    RsTrialRow *t = &ts->t[i];
+    free(t->hash), free(t->config), free(t->params), free(t->error), free(t->pv);
   }
   free(ts->t);
   for (int k = 0; k < ts->np; k++) {
@@ -259,7 +137,7 @@ void rs_trials_deinit(RsTrialSet *ts) {
   }
   free(ts->p);
   free(ts->metric);
-  rs_sweep_deinit(&ts->sweep);
+  rs_sweep_clear(&ts->sweep);
   memset(ts, 0, sizeof *ts);
 }
 
@@ -440,28 +318,30 @@ static int param_sort(RsTrialSet *ts, int k) {
   return TR_OK;
 }
 
+/* A growing array of a trial set (its parameters, its trials) being filled by a walk. */
+typedef struct SetLoad {
+  RsTrialSet *ts;
+  size_t cap;
+} SetLoad;
+
 /* Keys in spec order: first trial that has them, position in its object. */
-static int param_keys(RsDb *db, RsTrialSet *ts, TrErr *err) {
-  sqlite3_stmt *st;
-  if (prep(db, "SELECT j.key FROM trials t, json_each(t.params) j WHERE t.sweep_id=? "
-               "GROUP BY j.key ORDER BY min(t.idx), min(j.id)", &st, err))
-    return err ? err->code : TR_EDB;
-  sqlite3_bind_int64(st, 1, ts->sweep.id);
-  int cap = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (ts->np == cap) {
-      cap = cap ? 2 * cap : 8;
-      RsParam *np = realloc(ts->p, (size_t)cap * sizeof *np);
-      if (!np) { sqlite3_finalize(st); return tr_err_set(err, TR_ENOMEM, "out of memory"); }
-      ts->p = np;
-    }
-    RsParam *p = &ts->p[ts->np++];
-    memset(p, 0, sizeof *p);
-    p->name = col_str(st, 0);
-    p->numeric = 1;
-    p->is_seed = is_seed_name(p->name);
-  }
-  sqlite3_finalize(st);
+static int key_add(void *ctx, const char *name) {
+  SetLoad *l = ctx;
+  RsTrialSet *ts = l->ts;
+  if (grow((void **)&ts->p, (size_t)ts->np, &l->cap, sizeof *ts->p, 8)) return TR_ENOMEM;
+  RsParam *p = &ts->p[ts->np];
+  memset(p, 0, sizeof *p);
+  if (!(p->name = xstrdup(name))) return TR_ENOMEM;
+  ts->np++;
+  p->numeric = 1;
+  p->is_seed = is_seed_name(p->name);
+  return TR_OK;
+}
+
+static int param_keys(RsStore *st, RsTrialSet *ts) {
+  SetLoad l = {ts, 0};
+  int rc = rs_sweep_param_keys(st, ts->sweep.id, key_add, &l);
+  if (rc) return rc;
   for (int k = 0; k < ts->np; k++) {
     const char *dot = strrchr(ts->p[k].name, '.');
     const char *sh = dot ? dot + 1 : ts->p[k].name;
@@ -470,104 +350,89 @@ static int param_keys(RsDb *db, RsTrialSet *ts, TrErr *err) {
       const char *od = strrchr(ts->p[o].name, '.');
       if (o != k && strcmp(od ? od + 1 : ts->p[o].name, sh) == 0) clash = 1;
     }
-    ts->p[k].short_name = xstrdup(clash ? ts->p[k].name : sh);
+    if (!(ts->p[k].short_name = xstrdup(clash ? ts->p[k].name : sh))) return st_oom(st);
   }
   return TR_OK;
 }
 
 /* Every trial's value of every key, deduplicated into ts->p[k].values. */
-static int param_values(RsDb *db, RsTrialSet *ts, VSet *vs, const IdPos *ids, TrErr *err) {
-  sqlite3_stmt *st;
-  if (prep(db, "SELECT t.id, j.key, CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
-               "WHEN 'null' THEN 'null' ELSE CAST(j.value AS TEXT) END, "
-               "j.type IN ('integer','real'), j.value "
-               "FROM trials t, json_each(t.params) j WHERE t.sweep_id=?", &st, err))
-    return err ? err->code : TR_EDB;
-  sqlite3_bind_int64(st, 1, ts->sweep.id);
-  int rc = TR_OK;
-  while (rc == TR_OK && sqlite3_step(st) == SQLITE_ROW) {
-    int k = param_index(ts, (const char *)sqlite3_column_text(st, 1));
-    if (k < 0) continue; /* a trial inserted after the key scan: ignore its new key */
-    RsParam *p = &ts->p[k];
-    const char *text = (const char *)sqlite3_column_text(st, 2);
-    int numeric = sqlite3_column_int(st, 3);
-    double num = numeric ? sqlite3_column_double(st, 4) : NAN;
-    if (!text) text = "null";
-    if (!numeric) p->numeric = 0;
-    int j = vset_find(&vs[k], p, text, numeric, num);
-    if (j < 0) {
-      j = p->n_values;
-      if (vset_add(&vs[k], p, text, num)) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
-    }
-    int i = idpos_find(ids, ts->n, sqlite3_column_int64(st, 0));
-    if (i >= 0) ts->t[i].pv[k] = j;
+typedef struct ValueLoad {
+  RsTrialSet *ts;
+  VSet *vs;
+  const IdPos *ids;
+} ValueLoad;
+
+static int value_add(void *ctx, const RsParamValue *v) {
+  ValueLoad *l = ctx;
+  RsTrialSet *ts = l->ts;
+  int k = param_index(ts, v->key);
+  if (k < 0) return TR_OK; /* a trial inserted after the key scan: ignore its new key */
+  RsParam *p = &ts->p[k];
+  if (!v->numeric) p->numeric = 0;
+  int j = vset_find(&l->vs[k], p, v->text, v->numeric, v->num);
+  if (j < 0) {
+    j = p->n_values;
+    if (vset_add(&l->vs[k], p, v->text, v->num)) return TR_ENOMEM;
   }
-  sqlite3_finalize(st);
-  return rc;
+  int i = idpos_find(l->ids, ts->n, v->trial_id);
+  if (i >= 0) ts->t[i].pv[k] = j;
+  return TR_OK;
 }
 
-static int load_params(RsDb *db, RsTrialSet *ts, TrErr *err) {
-  int rc = param_keys(db, ts, err);
+static int load_params(RsStore *st, RsTrialSet *ts) {
+  int rc = param_keys(st, ts);
   if (rc) return rc;
   for (int i = 0; i < ts->n; i++) {
-    if (!(ts->t[i].pv = malloc(((size_t)ts->np + 1) * sizeof(int)))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    if (!(ts->t[i].pv = malloc(((size_t)ts->np + 1) * sizeof(int)))) return st_oom(st);
     for (int k = 0; k < ts->np; k++) ts->t[i].pv[k] = -1;
   }
   IdPos *ids = idpos_build(ts);
   VSet *vs = calloc((size_t)ts->np + 1, sizeof *vs);
-  rc = ids && vs ? param_values(db, ts, vs, ids, err) : tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!ids || !vs) {
+    rc = st_oom(st);
+  } else {
+    ValueLoad l = {ts, vs, ids};
+    if ((rc = rs_sweep_param_values(st, ts->sweep.id, value_add, &l))) rc = rc;
+  }
   for (int k = 0; vs && k < ts->np; k++) free(vs[k].by_text), free(vs[k].by_num);
   free(vs), free(ids);
   for (int k = 0; !rc && k < ts->np; k++) {
     RsParam *p = &ts->p[k];
     p->varies = p->n_values > 1;
     if (!p->numeric) continue;
-    if ((rc = param_sort(ts, k))) return tr_err_set(err, rc, "out of memory");
+    if ((rc = param_sort(ts, k))) return st_oom(st);
     p->log_spaced = looks_log(p);
   }
   return rc;
 }
 
-int rs_trials_load(RsDb *db, const char *sweep, RsTrialSet *ts, TrErr *err) {
+static int trial_add(void *ctx, const RsTrial *r) {
+  SetLoad *l = ctx;
+  RsTrialSet *ts = l->ts;
+  if (grow((void **)&ts->t, (size_t)ts->n, &l->cap, sizeof *ts->t, 16)) return TR_ENOMEM;
+  RsTrialRow *t = &ts->t[ts->n++];
+  memset(t, 0, sizeof *t);
+  t->id = r->id, t->idx = r->idx, t->seed = r->seed, t->attempts = r->attempts, t->status = r->status;
+  t->hash = xstrdup(r->hash), t->config = xstrdup(r->config);
+  t->params = xstrdup(r->params), t->error = xstrdup(r->error);
+  t->best = r->best_metric, t->final = r->final_metric, t->best_step = r->best_step;
+  t->steps = r->steps, t->tokens = r->tokens;
+  t->wall = r->wall_seconds, t->flops = r->flops;
+  t->started = r->started, t->ended = r->ended;
+  if ((r->hash && !t->hash) || (r->config && !t->config) || (r->params && !t->params) || (r->error && !t->error))
+    return TR_ENOMEM;
+  return TR_OK;
+}
+
+int rs_trials_load(RsStore *st, const char *sweep, RsTrialSet *ts) {
   memset(ts, 0, sizeof *ts);
-  int rc = rs_sweep_find(db, sweep, &ts->sweep, err);
+  int rc = rs_sweep_find(st, sweep, &ts->sweep);
   if (rc) return rc;
-  ts->metric = xstrdup(ts->sweep.metric);
   ts->maximize = ts->sweep.maximize;
-  sqlite3_stmt *st;
-  if (prep(db, "SELECT id, idx, seed, attempts, hash, status, config, params, error, best_metric, "
-               "final_metric, best_step, steps, tokens, wall_seconds, flops, started, ended "
-               "FROM trials WHERE sweep_id=? ORDER BY idx, id", &st, err)) {
-    rs_trials_deinit(ts);
-    return err ? err->code : TR_EDB;
-  }
-  sqlite3_bind_int64(st, 1, ts->sweep.id);
-  int cap = 0, r;
-  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-    if (ts->n == cap) {
-      cap = cap ? 2 * cap : 16;
-      RsTrial *nt = realloc(ts->t, (size_t)cap * sizeof *nt);
-      if (!nt) { r = SQLITE_NOMEM; break; }
-      ts->t = nt;
-    }
-    RsTrial *t = &ts->t[ts->n++];
-    memset(t, 0, sizeof *t);
-    t->id = sqlite3_column_int64(st, 0), t->idx = col_int(st, 1), t->seed = col_int(st, 2);
-    t->attempts = col_int(st, 3);
-    t->hash = col_str(st, 4), t->status = col_str(st, 5), t->config = col_str(st, 6);
-    t->params = col_str(st, 7), t->error = col_str(st, 8);
-    t->best = col_num(st, 9), t->final = col_num(st, 10), t->best_step = col_int(st, 11);
-    t->steps = col_int(st, 12), t->tokens = col_int(st, 13);
-    t->wall = col_num(st, 14), t->flops = col_num(st, 15);
-    t->started = col_num(st, 16), t->ended = col_num(st, 17);
-  }
-  sqlite3_finalize(st);
-  if (r != SQLITE_DONE) {
-    rc = r == SQLITE_NOMEM ? tr_err_set(err, TR_ENOMEM, "out of memory") : db_fail(db, err, "trials");
-    rs_trials_deinit(ts);
-    return rc;
-  }
-  rc = load_params(db, ts, err);
+  SetLoad l = {ts, 0};
+  if (!(ts->metric = xstrdup(ts->sweep.metric))) rc = st_oom(st);
+  else if ((rc = rs_trials_each(st, ts->sweep.id, trial_add, &l))) rc = rc;
+  else rc = load_params(st, ts);
   if (rc) rs_trials_deinit(ts);
   return rc;
 }
@@ -577,41 +442,43 @@ static int metric_maximize(const RsTrialSet *ts, const char *m) {
   return strstr(m, "acc") || strstr(m, "tokens_per_second") || strstr(m, "throughput");
 }
 
-int rs_trials_use_metric(RsDb *db, RsTrialSet *ts, const char *metric, TrErr *err) {
-  int rc = rs_metric_check(db, ts->sweep.id, metric, err);
+typedef struct AggLoad {
+  RsTrialSet *ts;
+  const IdPos *ids;
+  int final;
+} AggLoad;
+
+static int agg_put(void *ctx, int64_t trial_id, int64_t step, double value) {
+  AggLoad *l = ctx;
+  int i = idpos_find(l->ids, l->ts->n, trial_id);
+  if (i < 0) return TR_OK;
+  RsTrialRow *t = &l->ts->t[i];
+  if (l->final) t->final = value;
+  else t->best = value, t->best_step = step;
+  return TR_OK;
+}
+
+int rs_trials_use_metric(RsStore *st, RsTrialSet *ts, const char *metric) {
+  int rc = rs_metric_check(st, ts->sweep.id, metric);
   if (rc) return rc;
   int mx = metric_maximize(ts, metric);
-  for (int i = 0; i < ts->n; i++) ts->t[i].best = ts->t[i].final = NAN, ts->t[i].best_step = -1;
-  /* SQLite: a bare column next to min()/max() comes from the row holding the extreme. */
-  char sql[512];
-  snprintf(sql, sizeof sql,
-           "SELECT m.trial_id, %s(m.value), m.step FROM metrics m JOIN trials t ON t.id=m.trial_id "
-           "WHERE t.sweep_id=?1 AND m.name=?2 GROUP BY m.trial_id", mx ? "max" : "min");
+  char *name = xstrdup(metric);
   IdPos *ids = idpos_build(ts);
-  if (!ids) return tr_err_set(err, TR_ENOMEM, "out of memory");
-  for (int pass = 0; pass < 2; pass++) {
-    sqlite3_stmt *st;
-    if (pass == 1)
-      snprintf(sql, sizeof sql,
-               "SELECT m.trial_id, m.value, max(m.step) FROM metrics m JOIN trials t ON "
-               "t.id=m.trial_id WHERE t.sweep_id=?1 AND m.name=?2 GROUP BY m.trial_id");
-    if (prep(db, sql, &st, err)) {
-      free(ids);
-      return err ? err->code : TR_EDB;
-    }
-    sqlite3_bind_int64(st, 1, ts->sweep.id);
-    sqlite3_bind_text(st, 2, metric, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      int i = idpos_find(ids, ts->n, sqlite3_column_int64(st, 0));
-      if (i < 0) continue;
-      if (pass == 0) ts->t[i].best = col_num(st, 1), ts->t[i].best_step = col_int(st, 2);
-      else ts->t[i].final = col_num(st, 1);
-    }
-    sqlite3_finalize(st);
+  if (!name || !ids) {
+    free(name), free(ids);
+    return st_oom(st);
   }
+  for (int i = 0; i < ts->n; i++) ts->t[i].best = ts->t[i].final = NAN, ts->t[i].best_step = -1;
+  AggLoad best = {ts, ids, 0}, last = {ts, ids, 1};
+  rc = rs_sweep_metric_agg(st, ts->sweep.id, metric, mx ? RS_AGG_MAX : RS_AGG_MIN, agg_put, &best);
+  if (!rc) rc = rs_sweep_metric_agg(st, ts->sweep.id, metric, RS_AGG_LAST, agg_put, &last);
   free(ids);
+  if (rc) {
+    free(name);
+    return rc;
+  }
   free(ts->metric);
-  ts->metric = xstrdup(metric);
+  ts->metric = name;
   ts->maximize = mx;
   return TR_OK;
 }
@@ -632,8 +499,8 @@ int rs_param_find(const RsTrialSet *ts, const char *name, int *index, TrErr *err
                     ts->sweep.name, name, list);
 }
 
-static int rankable(const RsTrial *t) {
-  return !isnan(t->best) && strcmp(t->status, "failed") != 0 && strcmp(t->status, "diverged") != 0;
+static int rankable(const RsTrialRow *t) {
+  return !isnan(t->best) && t->status != RS_FAILED && t->status != RS_DIVERGED;
 }
 
 int rs_better(const RsTrialSet *ts, double a, double b) {
@@ -643,13 +510,13 @@ int rs_better(const RsTrialSet *ts, double a, double b) {
 }
 
 /* Rank class: 0 rankable, 1 failed/diverged with a value, 2 no value. */
-static int rank_class(const RsTrial *t) { return rankable(t) ? 0 : isnan(t->best) ? 2 : 1; }
+static int rank_class(const RsTrialRow *t) { return rankable(t) ? 0 : isnan(t->best) ? 2 : 1; }
 
 /* The ranking as a total order: class, then the metric (goal-aware) within class 0, then the
 ** trial's position (idx order), so any sort gives the one stable result. */
 static int rank_cmp(const void *ctx, int a, int b) {
   const RsTrialSet *ts = ctx;
-  const RsTrial *x = &ts->t[a], *y = &ts->t[b];
+  const RsTrialRow *x = &ts->t[a], *y = &ts->t[b];
   int cx = rank_class(x), cy = rank_class(y);
   if (cx != cy) return cx < cy ? -1 : 1;
   if (cx == 0 && x->best != y->best) return rs_better(ts, x->best, y->best) ? -1 : 1;
@@ -688,34 +555,38 @@ void rs_names_free(char **names, int n) {
   free(names);
 }
 
-int rs_metric_names(RsDb *db, int64_t sweep_id, char ***names, int *n, TrErr *err) {
-  *names = NULL;
-  *n = 0;
-  sqlite3_stmt *st;
-  if (prep(db, "SELECT DISTINCT m.name FROM metrics m JOIN trials t ON t.id=m.trial_id "
-               "WHERE t.sweep_id=? ORDER BY m.name", &st, err))
-    return err ? err->code : TR_EDB;
-  sqlite3_bind_int64(st, 1, sweep_id);
-  int cap = 0, r;
-  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 8;
-      char **nn = realloc(*names, (size_t)cap * sizeof **names);
-      if (!nn) {
-        sqlite3_finalize(st);
-        return tr_err_set(err, TR_ENOMEM, "out of memory");
-      }
-      *names = nn;
-    }
-    (*names)[(*n)++] = col_str(st, 0);
-  }
-  return step_end(db, st, r, err, "metric names");
+typedef struct NameList {
+  char **v;
+  int n;
+  size_t cap;
+} NameList;
+
+static int name_add(void *ctx, const char *name) {
+  NameList *l = ctx;
+  if (grow((void **)&l->v, (size_t)l->n, &l->cap, sizeof *l->v, 8)) return TR_ENOMEM;
+  if (!(l->v[l->n] = xstrdup(name))) return TR_ENOMEM;
+  l->n++;
+  return TR_OK;
 }
 
-int rs_metric_check(RsDb *db, int64_t sweep_id, const char *metric, TrErr *err) {
+int rs_metric_names(RsStore *st, int64_t sweep_id, char ***names, int *n) {
+  NameList l = {NULL, 0, 0};
+  int rc = rs_sweep_metric_names(st, sweep_id, name_add, &l);
+  if (rc) {
+    rs_names_free(l.v, l.n);
+    *names = NULL;
+    *n = 0;
+    return rc;
+  }
+  *names = l.v;
+  *n = l.n;
+  return TR_OK;
+}
+
+int rs_metric_check(RsStore *st, int64_t sweep_id, const char *metric) {
   char **names;
   int n;
-  int rc = rs_metric_names(db, sweep_id, &names, &n, err);
+  int rc = rs_metric_names(st, sweep_id, &names, &n);
   if (rc) return rc;
   for (int i = 0; i < n; i++)
     if (strcmp(names[i], metric) == 0) {
@@ -725,38 +596,31 @@ int rs_metric_check(RsDb *db, int64_t sweep_id, const char *metric, TrErr *err) 
   char list[700];
   join_names(list, sizeof list, names, n);
   rs_names_free(names, n);
-  return tr_err_set(err, TR_ENOTFOUND, "no metric '%s' in this sweep (metrics: %s)", metric, list);
+  return rs_store_say(st, TR_ENOTFOUND, "no metric '%s' in this sweep (metrics: %s)", metric, list);
 }
 
-int rs_series_load(RsDb *db, int64_t trial_id, const char *metric, RsXKind xk, double **x,
-                   double **y, int *n, TrErr *err) {
-  static const char *const xcol[] = {"step", "tokens", "seconds"};
-  char sql[160];
-  snprintf(sql, sizeof sql, "SELECT %s, value FROM metrics WHERE trial_id=? AND name=? ORDER BY step",
-           xcol[xk]);
+int rs_series_load(RsStore *st, int64_t trial_id, const char *metric, RsXKind xk, double **x,
+                   double **y, int *n) {
   *x = *y = NULL;
   *n = 0;
-  sqlite3_stmt *st;
-  if (prep(db, sql, &st, err)) return err ? err->code : TR_EDB;
-  sqlite3_bind_int64(st, 1, trial_id);
-  sqlite3_bind_text(st, 2, metric, -1, SQLITE_TRANSIENT);
-  int cap = 0, r;
-  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 64;
-      double *nx = realloc(*x, (size_t)cap * sizeof *nx), *ny = realloc(*y, (size_t)cap * sizeof *ny);
-      if (nx) *x = nx;
-      if (ny) *y = ny;
-      if (!nx || !ny) {
-        sqlite3_finalize(st);
-        return tr_err_set(err, TR_ENOMEM, "out of memory");
-      }
-    }
-    (*x)[*n] = sqlite3_column_double(st, 0);
-    (*y)[*n] = col_num(st, 1);
-    (*n)++;
+  RsPoint *pt;
+  size_t np;
+  int rc = rs_metrics_read(st, trial_id, metric, &pt, &np);
+  if (rc) return rc;
+  *x = malloc((np + 1) * sizeof **x);
+  *y = malloc((np + 1) * sizeof **y);
+  if (!*x || !*y) {
+    free(pt), free(*x), free(*y);
+    *x = *y = NULL;
+    return st_oom(st);
   }
-  return step_end(db, st, r, err, "metric rows");
+  for (size_t i = 0; i < np; i++) {
+    (*x)[i] = xk == RS_X_STEP ? (double)pt[i].step : xk == RS_X_TOKENS ? (double)pt[i].tokens : pt[i].seconds;
+    (*y)[i] = pt[i].value;
+  }
+  *n = (int)np;
+  free(pt);
+  return TR_OK;
 }
 
 /* ---- compare ------------------------------------------------------------- */
@@ -773,12 +637,13 @@ void rs_compare_deinit(RsCompare *c) {
   memset(c, 0, sizeof *c);
 }
 
-static int counts_toward(const RsTrial *t) { return !isnan(t->best) && strcmp(t->status, "completed") == 0; }
+static int counts_toward(const RsTrialRow *t) { return !isnan(t->best) && t->status == RS_COMPLETED; }
 
-/* Label "a=1, b=2" of trial t over params ks[0..nk). */
-static char *label_of(const RsTrialSet *ts, const RsTrial *t, const int *ks, int nk) {
+/* Label "a=1, b=2" of trial t over params ks[0..nk); NULL when out of memory. */
+static char *label_of(const RsTrialSet *ts, const RsTrialRow *t, const int *ks, int nk) {
   size_t cap = 64, len = 0;
   char *s = malloc(cap);
+  if (!s) return NULL;
   s[0] = '\0';
   for (int i = 0; i < nk; i++) {
     const RsParam *p = &ts->p[ks[i]];
@@ -786,7 +651,12 @@ static char *label_of(const RsTrialSet *ts, const RsTrial *t, const int *ks, int
     size_t need = strlen(p->short_name) + strlen(v) + 4;
     if (len + need >= cap) {
       cap = 2 * (len + need);
-      s = realloc(s, cap);
+      char *ns = realloc(s, cap);
+      if (!ns) {
+        free(s);
+        return NULL;
+      }
+      s = ns;
     }
     len += (size_t)snprintf(s + len, cap - len, "%s%s=%s", i ? ", " : "", p->short_name, v);
   }
@@ -794,7 +664,7 @@ static char *label_of(const RsTrialSet *ts, const RsTrial *t, const int *ks, int
 }
 
 /* Lexicographic compare of two trials on params ks (value indices are sorted). */
-static int cmp_on(const RsTrial *a, const RsTrial *b, const int *ks, int nk) {
+static int cmp_on(const RsTrialRow *a, const RsTrialRow *b, const int *ks, int nk) {
   for (int i = 0; i < nk; i++)
     if (a->pv[ks[i]] != b->pv[ks[i]]) return a->pv[ks[i]] < b->pv[ks[i]] ? -1 : 1;
   return 0;
@@ -820,7 +690,7 @@ typedef struct CtxOrder {
 
 static int ctx_cmp(const void *ctx, int a, int b) {
   const CtxOrder *c = ctx;
-  const RsTrial *x = &c->ts->t[a], *y = &c->ts->t[b];
+  const RsTrialRow *x = &c->ts->t[a], *y = &c->ts->t[b];
   int r = cmp_on(x, y, c->other, c->no);
   if (r == 0) r = cmp_on(x, y, c->by, c->nby);
   return r ? r : (a > b) - (a < b);
@@ -857,6 +727,54 @@ static int groups_sort(const RsTrialSet *ts, RsContext *cx) {
   return TR_OK;
 }
 
+/* One group: the trials ord[a..b) sharing the by-values. */
+static int group_build(const RsTrialSet *ts, const int *ord, int a, int b, const int *by, int nby, RsGroup *g) {
+  memset(g, 0, sizeof *g);
+  g->label = label_of(ts, &ts->t[ord[a]], by, nby);
+  g->value = ts->t[ord[a]].pv[by[0]];
+  g->vals = malloc(((size_t)(b - a)) * sizeof *g->vals);
+  if (!g->label || !g->vals) return TR_ENOMEM;
+  for (int m = a; m < b; m++) {
+    const RsTrialRow *t = &ts->t[ord[m]];
+    if (counts_toward(t)) g->vals[g->n++] = t->best;
+    else g->n_other++;
+  }
+  group_stats(g, ts->maximize);
+  return TR_OK;
+}
+
+/* Winner against runner-up by mean: Welch's p, decided under 0.05. */
+static void context_decide(const RsTrialSet *ts, RsContext *cx) {
+  int w = -1, r = -1;
+  for (int q = 0; q < cx->ng; q++) {
+    if (cx->g[q].n == 0) continue;
+    if (w < 0 || rs_better(ts, cx->g[q].mean, cx->g[w].mean)) r = w, w = q;
+    else if (r < 0 || rs_better(ts, cx->g[q].mean, cx->g[r].mean)) r = q;
+  }
+  cx->p_welch = NAN;
+  if (w >= 0 && r >= 0) {
+    cx->p_welch = rs_stats_welch_p(cx->g[w].vals, cx->g[w].n, cx->g[r].vals, cx->g[r].n);
+    cx->decided = cx->p_welch < 0.05;
+  }
+}
+
+/* One context: the trials ord[i..j) sharing the other parameters' values, in groups. */
+static int context_build(const RsTrialSet *ts, const int *ord, int i, int j, const CtxOrder *co, RsContext *cx) {
+  memset(cx, 0, sizeof *cx);
+  if (!(cx->label = label_of(ts, &ts->t[ord[i]], co->other, co->no))) return TR_ENOMEM;
+  size_t cap = 0;
+  for (int a = i; a < j;) {
+    int b = a;
+    while (b < j && cmp_on(&ts->t[ord[a]], &ts->t[ord[b]], co->by, co->nby) == 0) b++;
+    if (grow((void **)&cx->g, (size_t)cx->ng, &cap, sizeof *cx->g, 4)) return TR_ENOMEM;
+    int rc = group_build(ts, ord, a, b, co->by, co->nby, &cx->g[cx->ng++]);
+    if (rc) return rc;
+    a = b;
+  }
+  context_decide(ts, cx);
+  return groups_sort(ts, cx);
+}
+
 int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *out, TrErr *err) {
   memset(out, 0, sizeof *out);
   int other[64], no = 0;
@@ -868,65 +786,39 @@ int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *ou
   if (ts->n == 0) return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no trials", ts->sweep.name);
   /* Order trials by (context, group): contexts and groups come out sorted by value. */
   int *ord = malloc((size_t)ts->n * sizeof *ord);
-  if (!ord) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!ord || !(out->by_label = malloc(128))) {
+    free(ord);
+    return oom(err);
+  }
   for (int i = 0; i < ts->n; i++) ord[i] = i;
   CtxOrder co = {ts, other, no, by, nby};
   heap_sort_idx(ord, ts->n, ctx_cmp, &co);
-  {
-    int ks[2] = {by[0], nby > 1 ? by[1] : by[0]};
-    size_t cap = 128;
-    out->by_label = malloc(cap);
-    snprintf(out->by_label, cap, "%s%s%s", ts->p[ks[0]].short_name, nby > 1 ? ", " : "",
-             nby > 1 ? ts->p[ks[1]].short_name : "");
-  }
-  for (int i = 0; i < ts->n;) {
+  snprintf(out->by_label, 128, "%s%s%s", ts->p[by[0]].short_name, nby > 1 ? ", " : "",
+           nby > 1 ? ts->p[by[1]].short_name : "");
+  size_t cap = 0;
+  int rc = TR_OK;
+  for (int i = 0; rc == TR_OK && i < ts->n;) {
     int j = i;
     while (j < ts->n && cmp_on(&ts->t[ord[i]], &ts->t[ord[j]], other, no) == 0) j++;
-    out->ctx = realloc(out->ctx, ((size_t)out->nctx + 1) * sizeof *out->ctx);
-    RsContext *cx = &out->ctx[out->nctx++];
-    memset(cx, 0, sizeof *cx);
-    cx->label = label_of(ts, &ts->t[ord[i]], other, no);
-    for (int a = i; a < j;) {
-      int b = a;
-      while (b < j && cmp_on(&ts->t[ord[a]], &ts->t[ord[b]], by, nby) == 0) b++;
-      cx->g = realloc(cx->g, ((size_t)cx->ng + 1) * sizeof *cx->g);
-      RsGroup *g = &cx->g[cx->ng++];
-      memset(g, 0, sizeof *g);
-      g->label = label_of(ts, &ts->t[ord[a]], by, nby);
-      g->value = ts->t[ord[a]].pv[by[0]];
-      g->vals = malloc(((size_t)(b - a)) * sizeof *g->vals);
-      for (int m = a; m < b; m++) {
-        const RsTrial *t = &ts->t[ord[m]];
-        if (counts_toward(t)) g->vals[g->n++] = t->best;
-        else g->n_other++;
-      }
-      group_stats(g, ts->maximize);
-      a = b;
-    }
-    int w = -1, r = -1;
-    for (int q = 0; q < cx->ng; q++) {
-      if (cx->g[q].n == 0) continue;
-      if (w < 0 || rs_better(ts, cx->g[q].mean, cx->g[w].mean)) r = w, w = q;
-      else if (r < 0 || rs_better(ts, cx->g[q].mean, cx->g[r].mean)) r = q;
-    }
-    cx->p_welch = NAN;
-    if (w >= 0 && r >= 0) {
-      cx->p_welch = rs_stats_welch_p(cx->g[w].vals, cx->g[w].n, cx->g[r].vals, cx->g[r].n);
-      cx->decided = cx->p_welch < 0.05;
-    }
-    if (groups_sort(ts, cx)) {
-      free(ord);
-      return tr_err_set(err, TR_ENOMEM, "out of memory");
-    }
+    rc = grow((void **)&out->ctx, (size_t)out->nctx, &cap, sizeof *out->ctx, 4);
+    if (rc == TR_OK) rc = context_build(ts, ord, i, j, &co, &out->ctx[out->nctx++]);
     i = j;
   }
   free(ord);
+  if (rc) {
+    rs_compare_deinit(out);
+    return oom(err);
+  }
   return TR_OK;
 }
 
 double rs_param_var_explained(const RsTrialSet *ts, int k) {
   double *y = malloc(((size_t)ts->n + 1) * sizeof *y);
   int *g = malloc(((size_t)ts->n + 1) * sizeof *g), n = 0;
+  if (!y || !g) {
+    free(y), free(g);
+    return NAN;
+  }
   for (int i = 0; i < ts->n; i++)
     if (counts_toward(&ts->t[i])) y[n] = ts->t[i].best, g[n++] = ts->t[i].pv[k];
   double v = rs_stats_var_explained(y, g, n);
@@ -955,6 +847,7 @@ static const char *div_abbrev(const RsParam *p) {
 }
 
 #define DIV_NM 4 /* validity, distinct_2, rep_4, mean_length: columns of the per-trial table */
+static const char *const div_names[DIV_NM] = {"validity", "distinct_2", "rep_4", "mean_length"};
 
 static double nan_mean(const double *m, const int *idx, int n, int col) {
   double s = 0;
@@ -964,103 +857,102 @@ static double nan_mean(const double *m, const int *idx, int n, int col) {
   return k ? s / k : NAN;
 }
 
-int rs_diversity_load(RsDb *db, const RsTrialSet *ts, RsDiversity *out, TrErr *err) {
-  memset(out, 0, sizeof *out);
-  out->temp = -1;
-  out->rho_div = out->rho_val = out->r_settings = NAN;
+/* The per-trial table m[i * DIV_NM + c] (NaN: not recorded) and the trials' positions. */
+typedef struct DivLoad {
+  const RsTrialSet *ts;
+  const IdPos *ids;
+  double *m;
+} DivLoad;
+
+/* The last step's value: an inference trial logs each measure once, at step 0. */
+static int div_put(void *ctx, int64_t trial_id, const char *name, double value) {
+  DivLoad *l = ctx;
+  int i = idpos_find(l->ids, l->ts->n, trial_id);
+  for (int c = 0; i >= 0 && c < DIV_NM; c++)
+    if (strcmp(name, div_names[c]) == 0) l->m[i * DIV_NM + c] = value;
+  return TR_OK;
+}
+
+static int div_measures(RsStore *st, const RsTrialSet *ts, double *m) {
+  for (int i = 0; i < ts->n * DIV_NM; i++) m[i] = NAN;
+  IdPos *ids = idpos_build(ts);
+  if (!ids) return st_oom(st);
+  DivLoad l = {ts, ids, m};
+  int rc = rs_sweep_metrics_each(st, ts->sweep.id, div_names, DIV_NM, div_put, &l);
+  free(ids);
+  return rc ? rc : TR_OK;
+}
+
+/* Settings in value order of the varied parameters (stable: idx order inside). */
+typedef struct DivOrder {
+  const RsTrialSet *ts;
+  const int *keys;
+  int nk;
+} DivOrder;
+
+static int div_cmp(const void *ctx, int a, int b) {
+  const DivOrder *o = ctx;
+  int r = cmp_on(&o->ts->t[a], &o->ts->t[b], o->keys, o->nk);
+  return r ? r : (a > b) - (a < b);
+}
+
+/* One setting: the trials ord[i..j); seeds is scratch of n ints. */
+static int div_point(const RsTrialSet *ts, const double *m, const int *ok, const int *ord, int i, int j,
+                     const int *keys, int nk, int *seeds, RsDivPoint *p) {
+  p->first = ord[i];
+  for (int a = i; a < j; a++) if (ord[a] < p->first) p->first = ord[a];
+  p->trial = ts->t[p->first].id;
+  p->v_lo = p->d_lo = INFINITY, p->v_hi = p->d_hi = -INFINITY;
+  for (int a = i; a < j; a++) {
+    int t = ord[a];
+    if (!ok[t]) { p->n_other++; continue; }
+    seeds[p->n++] = t;
+    p->v_lo = fmin(p->v_lo, m[t * DIV_NM]), p->v_hi = fmax(p->v_hi, m[t * DIV_NM]);
+    p->d_lo = fmin(p->d_lo, m[t * DIV_NM + 1]), p->d_hi = fmax(p->d_hi, m[t * DIV_NM + 1]);
+  }
+  p->validity = nan_mean(m, seeds, p->n, 0), p->distinct_2 = nan_mean(m, seeds, p->n, 1);
+  p->rep_4 = nan_mean(m, seeds, p->n, 2), p->mean_length = nan_mean(m, seeds, p->n, 3);
+  if (!p->n) p->v_lo = p->v_hi = p->d_lo = p->d_hi = NAN;
+  /* The label, e.g. "T=0.8 p=0.9". */
+  char lab[256] = "";
+  size_t len = 0;
+  for (int q = 0; q < nk && len < sizeof lab; q++) {
+    const RsParam *pp = &ts->p[keys[q]];
+    int v = ts->t[p->first].pv[keys[q]];
+    len += (size_t)snprintf(lab + len, sizeof lab - len, "%s%s=%s", q ? " " : "", div_abbrev(pp),
+                            v >= 0 ? pp->values[v] : "-");
+  }
+  p->label = xstrdup(nk ? lab : "all trials");
+  return p->label ? TR_OK : TR_ENOMEM;
+}
+
+static int div_settings(const RsTrialSet *ts, const double *m, const int *ok, const int *keys, int nk,
+                        RsDiversity *out) {
   int n = ts->n;
-  double *m = malloc(((size_t)n * DIV_NM + 1) * sizeof *m);
-  int *ord = malloc(((size_t)n + 1) * sizeof *ord), *ok = calloc((size_t)n + 1, sizeof *ok);
-  int keys[64], nk = 0;
-  if (!m || !ord || !ok) {
-    free(m), free(ord), free(ok);
-    return tr_err_set(err, TR_ENOMEM, "out of memory");
-  }
-  for (int i = 0; i < n * DIV_NM; i++) m[i] = NAN;
-  sqlite3_stmt *st;
-  /* The last step's value: an inference trial logs each measure once, at step 0. */
-  int rc = prep(db, "SELECT trial_id, name, value FROM metrics WHERE trial_id IN "
-                    "(SELECT id FROM trials WHERE sweep_id=?) AND name IN "
-                    "('validity','distinct_2','rep_4','mean_length') ORDER BY trial_id, step", &st, err);
-  if (rc) {
-    free(m), free(ord), free(ok);
-    return rc;
-  }
-  sqlite3_bind_int64(st, 1, ts->sweep.id);
-  static const char *const names[DIV_NM] = {"validity", "distinct_2", "rep_4", "mean_length"};
-  int at = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t id = sqlite3_column_int64(st, 0);
-    const char *name = (const char *)sqlite3_column_text(st, 1);
-    for (int j = 0; j < n && ts->t[at].id != id; j++) at = (at + 1) % n; /* rows come in id order */
-    if (n == 0 || ts->t[at].id != id || !name) continue;
-    for (int c = 0; c < DIV_NM; c++)
-      if (strcmp(name, names[c]) == 0) m[at * DIV_NM + c] = col_num(st, 2);
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    free(m), free(ord), free(ok);
-    return db_fail(db, err, "metrics");
-  }
-  for (int k = 0; k < ts->np && nk < 64; k++)
-    if (ts->p[k].varies && !ts->p[k].is_seed) keys[nk++] = k;
-  for (int i = 0; i < n; i++) {
-    ok[i] = strcmp(ts->t[i].status, "completed") == 0 && isfinite(m[i * DIV_NM]) && isfinite(m[i * DIV_NM + 1]);
-    out->n_trials += ok[i];
-    ord[i] = i;
-  }
-  out->n_skipped = n - out->n_trials;
-  if (out->n_trials == 0) {
-    free(m), free(ord), free(ok);
-    return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no completed trial with validity and distinct_2 "
-                      "(the measures of a task: sample sweep)", ts->sweep.name);
-  }
-  /* Settings in value order of the varied parameters (stable: idx order inside). */
-  for (int a = 1; a < n; a++)
-    for (int b = a; b > 0 && cmp_on(&ts->t[ord[b]], &ts->t[ord[b - 1]], keys, nk) < 0; b--) {
-      int tmp = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = tmp;
-    }
+  int *ord = malloc(((size_t)n + 1) * sizeof *ord), *seeds = malloc(((size_t)n + 1) * sizeof *seeds);
   out->pt = calloc((size_t)n + 1, sizeof *out->pt);
-  int *seeds = malloc(((size_t)n + 1) * sizeof *seeds);
-  if (!out->pt || !seeds) {
-    free(m), free(ord), free(ok), free(seeds);
-    rs_diversity_deinit(out);
-    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  int rc = ord && seeds && out->pt ? TR_OK : TR_ENOMEM;
+  if (rc == TR_OK) {
+    for (int i = 0; i < n; i++) ord[i] = i;
+    DivOrder o = {ts, keys, nk};
+    heap_sort_idx(ord, n, div_cmp, &o);
   }
-  for (int i = 0; i < n;) {
+  for (int i = 0; rc == TR_OK && i < n;) {
     int j = i;
     while (j < n && cmp_on(&ts->t[ord[i]], &ts->t[ord[j]], keys, nk) == 0) j++;
-    RsDivPoint *p = &out->pt[out->n++];
-    p->first = ord[i];
-    for (int a = i; a < j; a++) if (ord[a] < p->first) p->first = ord[a];
-    p->trial = ts->t[p->first].id;
-    p->v_lo = p->d_lo = INFINITY, p->v_hi = p->d_hi = -INFINITY;
-    for (int a = i; a < j; a++) {
-      int t = ord[a];
-      if (!ok[t]) { p->n_other++; continue; }
-      seeds[p->n++] = t;
-      p->v_lo = fmin(p->v_lo, m[t * DIV_NM]), p->v_hi = fmax(p->v_hi, m[t * DIV_NM]);
-      p->d_lo = fmin(p->d_lo, m[t * DIV_NM + 1]), p->d_hi = fmax(p->d_hi, m[t * DIV_NM + 1]);
-    }
-    p->validity = nan_mean(m, seeds, p->n, 0), p->distinct_2 = nan_mean(m, seeds, p->n, 1);
-    p->rep_4 = nan_mean(m, seeds, p->n, 2), p->mean_length = nan_mean(m, seeds, p->n, 3);
-    if (!p->n) p->v_lo = p->v_hi = p->d_lo = p->d_hi = NAN;
-    /* The label, e.g. "T=0.8 p=0.9". */
-    char lab[256] = "";
-    size_t len = 0;
-    for (int q = 0; q < nk && len < sizeof lab; q++) {
-      const RsParam *pp = &ts->p[keys[q]];
-      int v = ts->t[p->first].pv[keys[q]];
-      len += (size_t)snprintf(lab + len, sizeof lab - len, "%s%s=%s", q ? " " : "", div_abbrev(pp),
-                              v >= 0 ? pp->values[v] : "-");
-    }
-    p->label = xstrdup(nk ? lab : "all trials");
+    rc = div_point(ts, m, ok, ord, i, j, keys, nk, seeds, &out->pt[out->n++]);
     i = j;
   }
-  /* Pareto: maximise both; rs_stats_pareto minimises its cost, so cost = -distinct_2. */
+  free(ord), free(seeds);
+  return rc;
+}
+
+/* Pareto: maximise both; rs_stats_pareto minimises its cost, so cost = -distinct_2. */
+static int div_front(RsDiversity *out) {
   double *cost = malloc(((size_t)out->n + 1) * sizeof *cost), *val = malloc(((size_t)out->n + 1) * sizeof *val);
   int *front = malloc(((size_t)out->n + 1) * sizeof *front);
-  if (cost && val && front) {
+  int rc = cost && val && front ? TR_OK : TR_ENOMEM;
+  if (rc == TR_OK) {
     for (int i = 0; i < out->n; i++) cost[i] = -out->pt[i].distinct_2, val[i] = out->pt[i].validity;
     out->nfront = rs_stats_pareto(cost, val, out->n, 1, front);
     for (int i = 0; i < out->n; i++) out->pt[i].front = front[i];
@@ -1068,28 +960,65 @@ int rs_diversity_load(RsDb *db, const RsTrialSet *ts, RsDiversity *out, TrErr *e
     out->r_settings = rs_stats_pearson(cost, val, out->n);
   }
   free(cost), free(val), free(front);
-  /* Temperature against each axis over trials, when temperature varies. */
+  return rc;
+}
+
+/* Temperature against each axis over trials, when temperature varies. */
+static int div_temperature(const RsTrialSet *ts, const double *m, const int *ok, RsDiversity *out) {
+  int n = ts->n;
   for (int k = 0; k < ts->np; k++)
     if (strcmp(ts->p[k].name, "sample.temperature") == 0 && ts->p[k].varies && ts->p[k].numeric) out->temp = k;
-  if (out->temp >= 0) {
-    double *x = malloc(((size_t)n + 1) * 3 * sizeof *x);
-    if (x) {
-      double *yd = x + n + 1, *yv = yd + n + 1;
-      int q = 0;
-      for (int i = 0; i < n; i++) {
-        int v = ts->t[i].pv[out->temp];
-        if (!ok[i] || v < 0) continue;
-        x[q] = ts->p[out->temp].nums[v], yv[q] = m[i * DIV_NM], yd[q] = m[i * DIV_NM + 1], q++;
-      }
-      out->rho_div = rs_stats_spearman(x, yd, q), out->rho_val = rs_stats_spearman(x, yv, q);
-      free(x);
-    }
+  if (out->temp < 0) return TR_OK;
+  double *x = malloc(((size_t)n + 1) * 3 * sizeof *x);
+  if (!x) return TR_ENOMEM;
+  double *yd = x + n + 1, *yv = yd + n + 1;
+  int q = 0;
+  for (int i = 0; i < n; i++) {
+    int v = ts->t[i].pv[out->temp];
+    if (!ok[i] || v < 0) continue;
+    x[q] = ts->p[out->temp].nums[v], yv[q] = m[i * DIV_NM], yd[q] = m[i * DIV_NM + 1], q++;
   }
+  out->rho_div = rs_stats_spearman(x, yd, q), out->rho_val = rs_stats_spearman(x, yv, q);
+  free(x);
+  return TR_OK;
+}
+
+int rs_diversity_load(RsStore *st, const RsTrialSet *ts, RsDiversity *out) {
+  memset(out, 0, sizeof *out);
+  out->temp = -1;
+  out->rho_div = out->rho_val = out->r_settings = NAN;
+  int n = ts->n, keys[64], nk = 0;
+  double *m = malloc(((size_t)n * DIV_NM + 1) * sizeof *m);
+  int *ok = calloc((size_t)n + 1, sizeof *ok);
+  int rc = m && ok ? div_measures(st, ts, m) : st_oom(st);
+  if (rc) {
+    free(m), free(ok);
+    return rc;
+  }
+  for (int k = 0; k < ts->np && nk < 64; k++)
+    if (ts->p[k].varies && !ts->p[k].is_seed) keys[nk++] = k;
+  for (int i = 0; i < n; i++) {
+    ok[i] = ts->t[i].status == RS_COMPLETED && isfinite(m[i * DIV_NM]) && isfinite(m[i * DIV_NM + 1]);
+    out->n_trials += ok[i];
+  }
+  out->n_skipped = n - out->n_trials;
+  if (out->n_trials == 0) {
+    free(m), free(ok);
+    return rs_store_say(st, TR_ENOTFOUND, "sweep '%s' has no completed trial with validity and distinct_2 "
+                      "(the measures of a task: sample sweep)", ts->sweep.name);
+  }
+  rc = div_settings(ts, m, ok, keys, nk, out);
+  if (!rc) rc = div_front(out);
+  if (!rc) rc = div_temperature(ts, m, ok, out);
   size_t len = 0;
   for (int q = 0; q < nk && len < sizeof out->key; q++)
     len += (size_t)snprintf(out->key + len, sizeof out->key - len, "%s%s = %s", q ? ", " : "",
                             div_abbrev(&ts->p[keys[q]]), ts->p[keys[q]].name);
-  free(m), free(ord), free(ok), free(seeds);
+  free(m), free(ok);
+  if (rc) {
+    rs_diversity_deinit(out);
+    return st_oom(st);
+  }
   return TR_OK;
 }
 
@@ -1127,98 +1056,78 @@ void rs_json_number(FILE *f, double v) {
   fputs(b, f);
 }
 
-/* SQL identifier / JSON path quoting is only safe for plain key names. */
-static int plain_key(const char *k) { return !strpbrk(k, "\"'\\"); }
+/* One export row (vals NULL: the header) in the chosen format. */
+typedef struct ExportOut {
+  FILE *f;
+  RsFormat fmt;
+  int metrics;
+  int rows;
+  int header; /* written: the JSON array is open */
+} ExportOut;
 
-int rs_export(RsDb *db, const RsSweepInfo *sw, RsWhat what, RsFormat fmt, FILE *out, TrErr *err) {
-  size_t cap = 4096, len = 0;
-  char *sql = malloc(cap);
-  if (what == RS_WHAT_METRICS) {
-    len = (size_t)snprintf(sql, cap, "SELECT m.trial_id AS trial, m.name, m.step, m.tokens, m.seconds, "
-                           "m.value FROM metrics m JOIN trials t ON t.id=m.trial_id WHERE t.sweep_id=?1 "
-                           "ORDER BY m.trial_id, m.name, m.step");
-  } else {
-    len = (size_t)snprintf(sql, cap, "SELECT t.id AS trial, t.idx, t.hash, t.status, t.seed, t.attempts");
-    sqlite3_stmt *st;
-    if (prep(db, "SELECT j.key FROM trials t, json_each(t.params) j WHERE t.sweep_id=? "
-                 "GROUP BY j.key ORDER BY min(t.idx), min(j.id)", &st, err)) {
-      free(sql);
-      return err ? err->code : TR_EDB;
-    }
-    sqlite3_bind_int64(st, 1, sw->id);
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-      const char *k = (const char *)sqlite3_column_text(st, 0);
-      if (!k || !plain_key(k)) continue;
-      size_t need = 2 * strlen(k) + 64;
-      if (len + need + 512 > cap) sql = realloc(sql, cap = 2 * (len + need + 512));
-      len += (size_t)snprintf(sql + len, cap - len, ", json_extract(t.params, '$.\"%s\"') AS \"%s\"", k, k);
-    }
-    if (step_end(db, st, r, err, "parameter names")) {
-      free(sql);
-      return TR_EDB;
-    }
-    snprintf(sql + len, cap - len,
-             ", t.best_metric, t.final_metric, t.best_step, t.steps, t.tokens, t.wall_seconds, "
-             "t.flops, t.started, t.ended, t.params, t.error FROM trials t WHERE t.sweep_id=?1 "
-             "ORDER BY t.idx, t.id");
-  }
-  sqlite3_stmt *st;
-  int rc = prep(db, sql, &st, err);
-  free(sql);
-  if (rc) return rc;
-  sqlite3_bind_int64(st, 1, sw->id);
-  int nc = sqlite3_column_count(st);
-  if (fmt == RS_FMT_CSV || fmt == RS_FMT_TABLE) {
-    for (int c = 0; c < nc; c++) {
-      if (c) fputc(',', out);
-      rs_csv_field(out, sqlite3_column_name(st, c));
-    }
-    fputc('\n', out);
-  }
-  if (fmt == RS_FMT_JSON) fputs("[", out);
-  int r, row = 0;
+static void export_value(const ExportOut *o, const char *name, const RsValue *v) {
+  int json = o->fmt == RS_FMT_JSON || o->fmt == RS_FMT_JSONL;
   char nb[40];
-  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-    int json = fmt == RS_FMT_JSON || fmt == RS_FMT_JSONL;
-    if (json) fputs(fmt == RS_FMT_JSON ? (row ? ",\n{" : "\n{") : "{", out);
-    for (int c = 0; c < nc; c++) {
-      const char *name = sqlite3_column_name(st, c);
-      if (json) {
-        if (c) fputs(", ", out);
-        rs_json_string(out, name);
-        fputs(": ", out);
-      } else if (c) {
-        fputc(',', out);
-      }
-      switch (sqlite3_column_type(st, c)) {
-        case SQLITE_NULL:
-          if (json) fputs("null", out);
-          break;
-        case SQLITE_INTEGER:
-          fprintf(out, "%lld", (long long)sqlite3_column_int64(st, c));
-          break;
-        case SQLITE_FLOAT:
-          if (json) rs_json_number(out, sqlite3_column_double(st, c));
-          else tr_fmt_double(nb, sizeof nb, sqlite3_column_double(st, c), TR_FMT_SHORTEST), fputs(nb, out);
-          break;
-        default: {
-          const char *s = (const char *)sqlite3_column_text(st, c);
-          /* params is JSON already: embed it as an object, not a string. */
-          if (json && strcmp(name, "params") == 0 && what == RS_WHAT_TRIALS) fputs(s, out);
-          else if (json) rs_json_string(out, s);
-          else rs_csv_field(out, s);
-        }
-      }
-    }
-    fputs(fmt == RS_FMT_JSON ? "}" : json ? "}\n" : "\n", out);
-    row++;
+  switch (v->type) {
+    case RS_VAL_NULL:
+      if (json) fputs("null", o->f);
+      break;
+    case RS_VAL_INT: fprintf(o->f, "%lld", (long long)v->i); break;
+    case RS_VAL_REAL:
+      if (json) rs_json_number(o->f, v->d);
+      else tr_fmt_double(nb, sizeof nb, v->d, TR_FMT_SHORTEST), fputs(nb, o->f);
+      break;
+    default:
+      /* params is JSON already: embed it as an object, not a string. */
+      if (json && !o->metrics && strcmp(name, "params") == 0) fputs(v->s, o->f);
+      else if (json) rs_json_string(o->f, v->s);
+      else rs_csv_field(o->f, v->s);
   }
-  if (fmt == RS_FMT_JSON) fputs(row ? "\n]\n" : "]\n", out);
-  if (r != SQLITE_DONE) rc = db_fail(db, err, "export");
-  sqlite3_finalize(st);
-  if (!rc && ferror(out)) rc = tr_err_set(err, TR_EIO, "write failed");
-  return rc;
+}
+
+static int export_row(void *ctx, size_t nc, const char *const *names, const RsValue *vals) {
+  ExportOut *o = ctx;
+  int json = o->fmt == RS_FMT_JSON || o->fmt == RS_FMT_JSONL;
+  if (!vals) {
+    for (size_t c = 0; !json && c < nc; c++) {
+      if (c) fputc(',', o->f);
+      rs_csv_field(o->f, names[c]);
+    }
+    if (!json) fputc('\n', o->f);
+    if (o->fmt == RS_FMT_JSON) fputs("[", o->f);
+    o->header = 1;
+    return TR_OK;
+  }
+  if (json) fputs(o->fmt == RS_FMT_JSON ? (o->rows ? ",\n{" : "\n{") : "{", o->f);
+  for (size_t c = 0; c < nc; c++) {
+    if (json) {
+      if (c) fputs(", ", o->f);
+      rs_json_string(o->f, names[c]);
+      fputs(": ", o->f);
+    } else if (c) {
+      fputc(',', o->f);
+    }
+    export_value(o, names[c], &vals[c]);
+  }
+  fputs(o->fmt == RS_FMT_JSON ? "}" : json ? "}\n" : "\n", o->f);
+  o->rows++;
+  return TR_OK;
+}
+
+int rs_export(RsStore *st, const RsSweep *sw, RsWhat what, RsFormat fmt, FILE *out) {
+  NameList keys = {NULL, 0, 0};
+  int rc = TR_OK;
+  if (what == RS_WHAT_TRIALS && (rc = rs_sweep_param_keys(st, sw->id, name_add, &keys))) {
+    rs_names_free(keys.v, keys.n);
+    return rc;
+  }
+  ExportOut o = {out, fmt, what == RS_WHAT_METRICS, 0, 0};
+  rc = rs_sweep_export(st, sw->id, o.metrics, (const char *const *)keys.v, (size_t)keys.n, export_row, &o);
+  rs_names_free(keys.v, keys.n);
+  if (fmt == RS_FMT_JSON && o.header) fputs(o.rows ? "\n]\n" : "]\n", out);
+  if (rc) return rc;
+  if (ferror(out)) return rs_store_say(st, TR_EIO, "write failed");
+  return TR_OK;
 }
 
 /* ---- human formatting ---------------------------------------------------- */
@@ -1248,21 +1157,28 @@ void rs_fmt_duration(char *buf, size_t n, double s) {
   else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
-int rs_trial_sweep(RsDb *db, int64_t trial_id, char **sweep, TrErr *err) {
+
+int rs_trial_sweep(RsStore *st, int64_t trial_id, char **sweep) {
   *sweep = NULL;
-  sqlite3_stmt *st;
-  if (prep(db, "SELECT s.name FROM trials t JOIN sweeps s ON s.id=t.sweep_id WHERE t.id=?", &st, err))
-    return err ? err->code : TR_EDB;
-  sqlite3_bind_int64(st, 1, trial_id);
-  int r = sqlite3_step(st);
-  if (r == SQLITE_ROW) *sweep = col_str(st, 0);
-  if (step_end(db, st, r, err, "find trial")) return TR_EDB;
-  if (*sweep) return TR_OK;
-  if (prep(db, "SELECT min(id), max(id), count(*) FROM trials", &st, err)) return err ? err->code : TR_EDB;
-  long long lo = -1, hi = -1, n = 0;
-  if ((r = sqlite3_step(st)) == SQLITE_ROW) lo = col_int(st, 0), hi = col_int(st, 1), n = sqlite3_column_int64(st, 2);
-  if (step_end(db, st, r, err, "list trials")) return TR_EDB;
-  if (n == 0) return tr_err_set(err, TR_ENOTFOUND, "no trial %lld: %s has no trials", (long long)trial_id, db->path);
-  return tr_err_set(err, TR_ENOTFOUND, "no trial %lld in %s (trial ids: %lld..%lld, %lld trials; see 'hpsweep top SWEEP')",
-                    (long long)trial_id, db->path, lo, hi, n);
+  RsTrial t;
+  int rc = rs_trial_get(st, trial_id, &t);
+  if (rc == TR_OK) {
+    int64_t sweep_id = t.sweep_id;
+    rs_trial_clear(&t);
+    RsSweep *v;
+    size_t nv;
+    if ((rc = rs_sweeps_list(st, &v, &nv))) return rc;
+    for (size_t i = 0; i < nv && !*sweep; i++)
+      if (v[i].id == sweep_id && !(*sweep = xstrdup(v[i].name))) rc = st_oom(st);
+    rs_sweeps_free(v, nv);
+    if (rc || *sweep) return rc;
+  } else if (rc != TR_ENOTFOUND) {
+    return rc;
+  }
+  int64_t lo, hi, n;
+  if ((rc = rs_trials_span(st, &lo, &hi, &n))) return rc;
+  if (n == 0)
+    return rs_store_say(st, TR_ENOTFOUND, "no trial %lld: %s has no trials", (long long)trial_id, rs_store_path(st));
+  return rs_store_say(st, TR_ENOTFOUND, "no trial %lld in %s (trial ids: %lld..%lld, %lld trials; see 'hpsweep top SWEEP')",
+                    (long long)trial_id, rs_store_path(st), (long long)lo, (long long)hi, (long long)n);
 }

@@ -1,25 +1,29 @@
 /*
-** rs_query.h: read-only queries over an hpsweep database (schema: rs_schema.h).
+** rs_query.h: the result views over a store (rs_store.h): sweeps with their summary,
+** trials ranked on a metric with their parameters, groups over seeds, the diversity of
+** inference sweeps, export, and the formatting the tables and the report share.
 **
 ** Contract:
-** - rs_db_open opens through the store (rs_store_open, RS_OPEN_READONLY): it never
-**   writes, never takes a write lock, and works while a sweep is writing (WAL) and
-**   in a read-only directory (immutable open). It refuses what every command
-**   refuses, with the store's message: not SQLite, another program's database
-**   (application_id), a newer schema; every schema version 1..current reads.
-** - Every query checks how its statement ended: a read error (a corrupt page, an
-**   I/O error) is TR_EDB with "FILE: what: SQLite's message", never "no rows".
+** - The handle is the store's (RsStore), opened RS_OPEN_READONLY by the read commands:
+**   never a write, never a write lock, works while a sweep is writing and in a read-only
+**   directory. Everything here is built on the store's read operations (rs_store.h);
+**   no SQL and no backend here. rs_store_snapshot_begin/end around several calls give
+**   them one consistent state.
+** - Failures return a TrCode; the message is on the handle (rs_store_errmsg), one line,
+**   like the store's own: a read error keeps the store's "FILE: what: why" and never
+**   passes for "no rows"; a view's own failure (an unknown name) names the file in its
+**   text. The functions without a handle (rs_param_find, rs_compare_build) fill a TrErr.
 ** - Sweeps are named by `name`; an unknown name fails with TR_ENOTFOUND and a
 **   message listing the names that exist. The same for parameters and metrics.
-** - Missing numbers (NULL in the database: a pending trial's metric) are NaN;
+** - Missing numbers (NULL in the store: a pending trial's metric) are NaN;
 **   missing integers are -1. Strings are malloc'd and owned by the struct they
-**   sit in; each *_deinit / *_free releases all of it (NULL-safe).
-** - Parameters come from trials.params (JSON1 json_each); a parameter "varies"
-**   when its trials hold more than one distinct value; train.seed (or any key
-**   ending in ".seed") is a seed, averaged over rather than compared.
+**   sit in; each *_deinit / *_free / *_clear releases all of it (NULL-safe).
+** - A parameter "varies" when its trials hold more than one distinct value;
+**   train.seed (or any key ending in ".seed") is a seed, averaged over rather than compared.
 ** - Ranking follows the sweep's goal (minimize | maximize); trials without a
 **   metric rank last, ties by trial idx.
-** - rs_export writes numbers exactly as SQLite returns them (%.17g for REAL).
+** - rs_export writes numbers exactly as the store returns them (%.17g for REAL).
+** - Loads are linear in the trials (hashes, heap sorts): 100,000 trials load in seconds.
 */
 #ifndef RS_QUERY_H
 #define RS_QUERY_H
@@ -27,39 +31,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rs_store.h"
 #include "tr_err.h"
 
-typedef struct RsDb RsDb;
-typedef struct sqlite3 sqlite3;
-
-int rs_db_open(RsDb **out, const char *path, TrErr *err);
-void rs_db_close(RsDb *db);
-sqlite3 *rs_db_handle(RsDb *db);
-const char *rs_db_path(const RsDb *db);
-/* One read transaction around several queries: a consistent snapshot (WAL). */
-int rs_db_snapshot_begin(RsDb *db, TrErr *err);
-void rs_db_snapshot_end(RsDb *db);
-
-#define RS_NSTATUS 6
-extern const char *const rs_status_names[RS_NSTATUS]; /* pending running completed failed diverged interrupted */
-int rs_status_index(const char *status); /* -1 if unknown */
-
-typedef struct RsSweepInfo {
-  int64_t id;
-  char *name, *spec, *method, *metric, *goal, *task;
-  int64_t seed;
-  double created;
-  int maximize;                 /* goal == "maximize" */
-  int64_t n_trials;
-  int64_t count[RS_NSTATUS];    /* trials by status, rs_status_names order */
-  double best;                  /* best best_metric by goal, NaN if none */
-  int64_t best_trial;           /* its trial id, -1 if none */
-} RsSweepInfo;
-
-int rs_query_sweeps(RsDb *db, RsSweepInfo **out, int *n, TrErr *err);
-void rs_query_sweeps_free(RsSweepInfo *s, int n);
-int rs_sweep_find(RsDb *db, const char *name, RsSweepInfo *out, TrErr *err);
-void rs_sweep_deinit(RsSweepInfo *s);
+/* Every sweep with its summary (rs_sweep_find's), by created then id; rs_sweeps_free. */
+int rs_query_sweeps(RsStore *st, RsSweep **out, int *n);
+/* The sweep with its summary (RsSweep's counts and best); rs_sweep_clear. */
+int rs_sweep_find(RsStore *st, const char *name, RsSweep *out);
 
 typedef struct RsParam {
   char *name;        /* "optimizer.lr" */
@@ -73,32 +51,34 @@ typedef struct RsParam {
   double *nums;      /* (n_values) when numeric */
 } RsParam;
 
-typedef struct RsTrial {
+/* A trial of the read model (the store's row is RsTrial). */
+typedef struct RsTrialRow {
   int64_t id, idx, seed, attempts;
-  char *hash, *status, *config, *params, *error;
+  RsStatus status;
+  char *hash, *config, *params, *error;
   double best, final;   /* the ranking metric (sweep metric or --by), NaN if none */
   int64_t best_step;
   int64_t steps, tokens;
   double wall, flops, started, ended;
   int *pv;              /* (np) index into params[k].values, -1 if the key is missing */
-} RsTrial;
+} RsTrialRow;
 
 typedef struct RsTrialSet {
-  RsSweepInfo sweep;
+  RsSweep sweep;
   char *metric;         /* the ranking metric's name */
   int maximize;
-  RsTrial *t;
+  RsTrialRow *t;
   int n;
   RsParam *p;
   int np;
 } RsTrialSet;
 
 /* All trials of a sweep in idx order, ranked on the sweep's metric (trials columns). */
-int rs_trials_load(RsDb *db, const char *sweep, RsTrialSet *ts, TrErr *err);
+int rs_trials_load(RsStore *st, const char *sweep, RsTrialSet *ts);
 void rs_trials_deinit(RsTrialSet *ts);
 /* Re-rank on another metric from the metrics table: best = min or max by the sweep's
 ** goal (maximize for names containing "acc"/"tokens_per_second"), final = last step. */
-int rs_trials_use_metric(RsDb *db, RsTrialSet *ts, const char *metric, TrErr *err);
+int rs_trials_use_metric(RsStore *st, RsTrialSet *ts, const char *metric);
 /* Index of a parameter by full or short name; TR_ENOTFOUND lists the names. */
 int rs_param_find(const RsTrialSet *ts, const char *name, int *index, TrErr *err);
 /* Fill order[0..n) with trial indices, best first. */
@@ -107,18 +87,18 @@ void rs_trials_rank(const RsTrialSet *ts, int *order);
 int rs_better(const RsTrialSet *ts, double a, double b);
 
 /* Distinct metric names of a sweep (sorted). */
-int rs_metric_names(RsDb *db, int64_t sweep_id, char ***names, int *n, TrErr *err);
+int rs_metric_names(RsStore *st, int64_t sweep_id, char ***names, int *n);
 void rs_names_free(char **names, int n);
 /* TR_ENOTFOUND (with the list) if the sweep has no rows of that metric. */
-int rs_metric_check(RsDb *db, int64_t sweep_id, const char *metric, TrErr *err);
+int rs_metric_check(RsStore *st, int64_t sweep_id, const char *metric);
 
 typedef enum { RS_X_STEP, RS_X_TOKENS, RS_X_SECONDS } RsXKind;
 /* One trial's rows of a metric ordered by step; *x and *y are malloc'd. */
-int rs_series_load(RsDb *db, int64_t trial_id, const char *metric, RsXKind xk, double **x,
-                   double **y, int *n, TrErr *err);
+int rs_series_load(RsStore *st, int64_t trial_id, const char *metric, RsXKind xk, double **x,
+                   double **y, int *n);
 
 /* The name of the sweep holding a trial; TR_ENOTFOUND names the ids that exist. */
-int rs_trial_sweep(RsDb *db, int64_t trial_id, char **sweep, TrErr *err);
+int rs_trial_sweep(RsStore *st, int64_t trial_id, char **sweep);
 
 /* ---- compare: groups over seeds ------------------------------------------ */
 
@@ -184,7 +164,7 @@ typedef struct RsDiversity {
 /* The measures of an inference sweep (metric rows validity, distinct_2, rep_4,
 ** mean_length; the last step's value) grouped by setting. TR_ENOTFOUND when no
 ** trial has both validity and distinct_2 (a training sweep, or none finished). */
-int rs_diversity_load(RsDb *db, const RsTrialSet *ts, RsDiversity *out, TrErr *err);
+int rs_diversity_load(RsStore *st, const RsTrialSet *ts, RsDiversity *out);
 void rs_diversity_deinit(RsDiversity *d);
 
 /* ---- export -------------------------------------------------------------- */
@@ -192,7 +172,7 @@ void rs_diversity_deinit(RsDiversity *d);
 typedef enum { RS_FMT_TABLE, RS_FMT_CSV, RS_FMT_JSON, RS_FMT_JSONL } RsFormat;
 typedef enum { RS_WHAT_TRIALS, RS_WHAT_METRICS } RsWhat;
 int rs_format_parse(const char *s, RsFormat *f); /* "csv"|"json"|"jsonl"|"table" */
-int rs_export(RsDb *db, const RsSweepInfo *sw, RsWhat what, RsFormat fmt, FILE *out, TrErr *err);
+int rs_export(RsStore *st, const RsSweep *sw, RsWhat what, RsFormat fmt, FILE *out);
 
 /* Writers shared with the table commands. */
 void rs_csv_field(FILE *f, const char *s);   /* RFC 4180: quote if , " CR LF; double quotes */

@@ -13,11 +13,11 @@
 #include "rs_stats.h"
 #include "tr_atomic.h"
 
-static int failed_status(const char *s) { return s && (strcmp(s, "failed") == 0 || strcmp(s, "diverged") == 0); }
+static int failed_status(RsStatus s) { return s == RS_FAILED || s == RS_DIVERGED; }
 
 typedef struct Rep {
   FILE *f;
-  RsDb *db;
+  RsStore *st;
   RsTrialSet *ts;
   int fig, tab;
   TrErr store_err; /* the first read error (database, I/O, memory): the report fails with it */
@@ -31,10 +31,18 @@ static int store_error(Rep *r, int rc, const TrErr *e) {
   return 1;
 }
 
+/* Out of memory in a section: kept like a read error (the report fails with it). */
+static void rep_oom(Rep *r) {
+  TrErr e = {0};
+  tr_err_set(&e, TR_ENOMEM, "report: out of memory");
+  store_error(r, TR_ENOMEM, &e);
+}
+
 /* Does the sweep have rows of this metric? (A read error is kept and counts as no.) */
 static int has_metric(Rep *r, const char *metric) {
   TrErr e = {0};
-  int rc = rs_metric_check(r->db, r->ts->sweep.id, metric, &e);
+  int rc = rs_metric_check(r->st, r->ts->sweep.id, metric);
+  if (rc) tr_err_set(&e, rc, "%s", rs_store_errmsg(r->st));
   store_error(r, rc, &e);
   return rc == TR_OK;
 }
@@ -112,7 +120,7 @@ static void figure(Rep *r, RsPlot *p, int rc, const TrErr *perr, const char *cap
   free(svg);
 }
 
-static void params_text(FILE *f, const RsTrialSet *ts, const RsTrial *t, int html) {
+static void params_text(FILE *f, const RsTrialSet *ts, const RsTrialRow *t, int html) {
   int first = 1;
   for (int k = 0; k < ts->np; k++) {
     if (!ts->p[k].varies) continue;
@@ -155,7 +163,7 @@ static const char *css =
     "code{font-size:.9em}";
 
 static void section_setup(Rep *r) {
-  const RsSweepInfo *s = &r->ts->sweep;
+  const RsSweep *s = &r->ts->sweep;
   fprintf(r->f, "<h2 id=\"setup\">1. Setup</h2>\n<p>The sweep <code>");
   esc(r->f, s->name);
   fprintf(r->f, "</code> ran a <b>%s</b> search over %lld trials, ", s->method, (long long)s->n_trials);
@@ -207,7 +215,7 @@ static void section_leaderboard(Rep *r, const int *order) {
         "<th class=\"num\">tokens</th><th class=\"num\">time</th><th>status</th></tr></thead>\n<tbody>\n",
         r->f);
   for (int i = 0; i < shown; i++) {
-    const RsTrial *t = &ts->t[order[i]];
+    const RsTrialRow *t = &ts->t[order[i]];
     char b[32], fi[32], tok[32], w[32];
     rs_fmt_metric(b, sizeof b, t->best), rs_fmt_metric(fi, sizeof fi, t->final);
     rs_fmt_count(tok, sizeof tok, (double)t->tokens), rs_fmt_duration(w, sizeof w, t->wall);
@@ -223,7 +231,7 @@ static void section_leaderboard(Rep *r, const int *order) {
     if (t->best_step >= 0) fprintf(r->f, "%lld", (long long)t->best_step);
     else fputs("-", r->f);
     fprintf(r->f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"st-%s\">%s</td></tr>\n",
-            tok, w, t->status, t->status);
+            tok, w, rs_status_name(t->status), rs_status_name(t->status));
   }
   fputs("</tbody>\n</table>\n", r->f);
   if (shown < ts->n) {
@@ -265,6 +273,73 @@ static void section_importance(Rep *r, int *top_param) {
       if (ts->p[k].varies && !ts->p[k].is_seed) { *top_param = k; break; }
 }
 
+/* Table n: the groups of each context, best first. */
+static void compare_table(Rep *r, const RsParam *p, const RsCompare *c) {
+  const RsTrialSet *ts = r->ts;
+  int other = c->nctx > 1 || c->ctx[0].label[0];
+  fprintf(r->f, "<table>\n<caption><b>Table %d.</b> Best <code>", ++r->tab);
+  esc(r->f, ts->metric);
+  fprintf(r->f, "</code> by <code>");
+  esc(r->f, p->name);
+  fprintf(r->f, "</code>: n completed trials (others in brackets), mean, sample standard deviation, "
+                "95%% CI of the mean and the best single trial.</caption>\n<thead><tr>%s<th>value</th>"
+                "<th class=\"num\">n</th><th class=\"num\">mean</th><th class=\"num\">std</th>"
+                "<th class=\"num\">95%% CI</th><th class=\"num\">best</th></tr></thead>\n<tbody>\n",
+          other ? "<th>other parameters</th>" : "");
+  for (int x = 0; x < c->nctx; x++) {
+    for (int g = 0; g < c->ctx[x].ng; g++) {
+      const RsGroup *gr = &c->ctx[x].g[g];
+      char m[32], sd[32], lo[32], hi[32], b[32];
+      rs_fmt_metric(m, sizeof m, gr->mean), rs_fmt_metric(sd, sizeof sd, gr->std);
+      rs_fmt_metric(lo, sizeof lo, gr->ci_lo), rs_fmt_metric(hi, sizeof hi, gr->ci_hi);
+      rs_fmt_metric(b, sizeof b, gr->best);
+      fprintf(r->f, "<tr%s>", g == 0 && gr->n ? " class=\"best\"" : "");
+      if (other) {
+        fputs("<td>", r->f);
+        if (g == 0) esc(r->f, c->ctx[x].label);
+        fputs("</td>", r->f);
+      }
+      fputs("<td>", r->f);
+      esc(r->f, gr->label);
+      fprintf(r->f, "</td><td class=\"num\">%d", gr->n);
+      if (gr->n_other) fprintf(r->f, " (%d)", gr->n_other);
+      fprintf(r->f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">", m, sd);
+      if (isnan(gr->ci_lo)) fputs("-", r->f);
+      else fprintf(r->f, "[%s, %s]", lo, hi);
+      fprintf(r->f, "</td><td class=\"num\">%s</td></tr>\n", b);
+    }
+  }
+  fputs("</tbody>\n</table>\n", r->f);
+}
+
+/* Who wins in each context, and whether by more than the seed noise. */
+static void compare_verdicts(Rep *r, const RsCompare *c) {
+  fputs("<p>", r->f);
+  for (int x = 0; x < c->nctx; x++) {
+    const RsContext *cx = &c->ctx[x];
+    if (cx->ng == 0 || cx->g[0].n == 0) continue;
+    if (cx->label[0]) {
+      fputs("With ", r->f);
+      esc(r->f, cx->label);
+      fputs(": ", r->f);
+    }
+    fputs("<b>", r->f);
+    esc(r->f, cx->g[0].label);
+    fputs("</b> wins", r->f);
+    if (cx->ng > 1 && cx->g[1].n > 0) {
+      fputs(" over ", r->f);
+      esc(r->f, cx->g[1].label);
+      if (isnan(cx->p_welch))
+        fputs(" (too few seeds to compare with the noise)", r->f);
+      else
+        fprintf(r->f, " (Welch p = %.3g: %s)", cx->p_welch,
+                cx->decided ? "larger than the seed noise" : "within the seed noise");
+    }
+    fputs(". ", r->f);
+  }
+  fputs("</p>\n", r->f);
+}
+
 static void section_compare(Rep *r, int secno) {
   const RsTrialSet *ts = r->ts;
   int sub = 0;
@@ -292,63 +367,12 @@ static void section_compare(Rep *r, int secno) {
     if (rc == TR_OK) rs_plot_deinit(&pl);
     int by[1] = {k};
     RsCompare c;
-    if (rs_compare_build(ts, by, 1, &c, &e) != TR_OK) continue;
-    fprintf(r->f, "<table>\n<caption><b>Table %d.</b> Best <code>", ++r->tab);
-    esc(r->f, ts->metric);
-    fprintf(r->f, "</code> by <code>");
-    esc(r->f, p->name);
-    fprintf(r->f, "</code>: n completed trials (others in brackets), mean, sample standard deviation, "
-                  "95%% CI of the mean and the best single trial.</caption>\n<thead><tr>%s<th>value</th>"
-                  "<th class=\"num\">n</th><th class=\"num\">mean</th><th class=\"num\">std</th>"
-                  "<th class=\"num\">95%% CI</th><th class=\"num\">best</th></tr></thead>\n<tbody>\n",
-            c.nctx > 1 || c.ctx[0].label[0] ? "<th>other parameters</th>" : "");
-    for (int x = 0; x < c.nctx; x++) {
-      for (int g = 0; g < c.ctx[x].ng; g++) {
-        const RsGroup *gr = &c.ctx[x].g[g];
-        char m[32], s[32], lo[32], hi[32], b[32];
-        rs_fmt_metric(m, sizeof m, gr->mean), rs_fmt_metric(s, sizeof s, gr->std);
-        rs_fmt_metric(lo, sizeof lo, gr->ci_lo), rs_fmt_metric(hi, sizeof hi, gr->ci_hi);
-        rs_fmt_metric(b, sizeof b, gr->best);
-        fprintf(r->f, "<tr%s>", g == 0 && gr->n ? " class=\"best\"" : "");
-        if (c.nctx > 1 || c.ctx[0].label[0]) {
-          fputs("<td>", r->f);
-          if (g == 0) esc(r->f, c.ctx[x].label);
-          fputs("</td>", r->f);
-        }
-        fputs("<td>", r->f);
-        esc(r->f, gr->label);
-        fprintf(r->f, "</td><td class=\"num\">%d", gr->n);
-        if (gr->n_other) fprintf(r->f, " (%d)", gr->n_other);
-        fprintf(r->f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">", m, s);
-        if (isnan(gr->ci_lo)) fputs("-", r->f);
-        else fprintf(r->f, "[%s, %s]", lo, hi);
-        fprintf(r->f, "</td><td class=\"num\">%s</td></tr>\n", b);
-      }
+    if ((rc = rs_compare_build(ts, by, 1, &c, &e)) != TR_OK) {
+      store_error(r, rc, &e);
+      continue;
     }
-    fputs("</tbody>\n</table>\n<p>", r->f);
-    for (int x = 0; x < c.nctx; x++) {
-      const RsContext *cx = &c.ctx[x];
-      if (cx->ng == 0 || cx->g[0].n == 0) continue;
-      if (cx->label[0]) {
-        fputs("With ", r->f);
-        esc(r->f, cx->label);
-        fputs(": ", r->f);
-      }
-      fputs("<b>", r->f);
-      esc(r->f, cx->g[0].label);
-      fputs("</b> wins", r->f);
-      if (cx->ng > 1 && cx->g[1].n > 0) {
-        fputs(" over ", r->f);
-        esc(r->f, cx->g[1].label);
-        if (isnan(cx->p_welch))
-          fputs(" (too few seeds to compare with the noise)", r->f);
-        else
-          fprintf(r->f, " (Welch p = %.3g: %s)", cx->p_welch,
-                  cx->decided ? "larger than the seed noise" : "within the seed noise");
-      }
-      fputs(". ", r->f);
-    }
-    fputs("</p>\n", r->f);
+    compare_table(r, p, &c);
+    compare_verdicts(r, &c);
     rs_compare_deinit(&c);
   }
   if (sub == 0) fputs("<p class=\"note\">No parameter other than the seed varies.</p>\n", r->f);
@@ -358,7 +382,7 @@ static void curves(Rep *r, const char *metric, int color_by, int logy, const cha
   RsCurveOpts o = {metric, RS_X_STEP, color_by, logy};
   RsPlot pl;
   TrErr e = {0};
-  int rc = rs_plot_curves(r->db, r->ts, &o, &pl, &e);
+  int rc = rs_plot_curves(r->st, r->ts, &o, &pl, &e);
   figure(r, &pl, rc, &e, caption);
   if (rc == TR_OK) rs_plot_deinit(&pl);
 }
@@ -377,12 +401,12 @@ static void section_failures(Rep *r, int secno) {
                 "<th class=\"num\">trial</th><th>parameters</th><th>status</th><th class=\"num\">attempts</th>"
                 "<th>reason</th></tr></thead>\n<tbody>\n", n, ts->n, ++r->tab);
   for (int i = 0; i < ts->n; i++) {
-    const RsTrial *t = &ts->t[i];
+    const RsTrialRow *t = &ts->t[i];
     if (!failed_status(t->status)) continue;
     fprintf(r->f, "<tr><td class=\"num\">%lld</td><td>", (long long)t->id);
     params_text(r->f, ts, t, 1);
     fprintf(r->f, "</td><td class=\"st-%s\">%s</td><td class=\"num\">%lld</td><td><pre class=\"err\">",
-            t->status, t->status, (long long)t->attempts);
+            rs_status_name(t->status), rs_status_name(t->status), (long long)t->attempts);
     esc(r->f, t->error && *t->error ? t->error : "(no reason recorded)");
     fputs("</pre></td></tr>\n", r->f);
   }
@@ -427,6 +451,60 @@ static void div_tradeoff(const RsDiversity *d, char *buf, size_t n) {
   }
 }
 
+/* Table n: the settings on the Pareto frontier, most valid first. */
+static void diversity_frontier(Rep *r, const RsDiversity *d) {
+  const RsTrialSet *ts = r->ts;
+  int *ord = malloc(((size_t)d->n + 1) * sizeof *ord), nf = 0;
+  if (!ord) {
+    rep_oom(r);
+    return;
+  }
+  for (int i = 0; i < d->n; i++)
+    if (d->pt[i].front) ord[nf++] = i;
+  for (int a = 1; a < nf; a++)
+    for (int b = a; b > 0 && d->pt[ord[b]].validity > d->pt[ord[b - 1]].validity; b--) {
+      int t = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = t;
+    }
+  fprintf(r->f, "<table id=\"diversity-frontier\">\n<caption><b>Table %d.</b> The settings on the Pareto "
+                "frontier, most valid first: means over seeds of validity, distinct_2, rep_4 (the share of a "
+                "sample's 4-grams it already used: loops) and mean_length (tokens per sample).</caption>\n"
+                "<thead><tr>", ++r->tab);
+  int ncol = 0;
+  for (int k = 0; k < ts->np; k++)
+    if (ts->p[k].varies && !ts->p[k].is_seed) {
+      fputs("<th>", r->f);
+      esc(r->f, ts->p[k].short_name);
+      fputs("</th>", r->f);
+      ncol++;
+    }
+  if (!ncol) fputs("<th>setting</th>", r->f);
+  fputs("<th class=\"num\">seeds</th><th class=\"num\">validity</th><th class=\"num\">distinct_2</th>"
+        "<th class=\"num\">rep_4</th><th class=\"num\">mean_length</th></tr></thead>\n<tbody>\n", r->f);
+  for (int j = 0; j < nf; j++) {
+    const RsDivPoint *p = &d->pt[ord[j]];
+    const RsTrialRow *t = &ts->t[p->first];
+    fputs("<tr>", r->f);
+    for (int k = 0; k < ts->np; k++)
+      if (ts->p[k].varies && !ts->p[k].is_seed) {
+        fputs("<td>", r->f);
+        esc(r->f, t->pv[k] >= 0 ? ts->p[k].values[t->pv[k]] : "-");
+        fputs("</td>", r->f);
+      }
+    if (!ncol) {
+      fputs("<td>", r->f);
+      esc(r->f, p->label);
+      fputs("</td>", r->f);
+    }
+    char v[32], dv[32], rp[32], ml[32];
+    rs_fmt_metric(v, sizeof v, p->validity), rs_fmt_metric(dv, sizeof dv, p->distinct_2);
+    rs_fmt_metric(rp, sizeof rp, p->rep_4), rs_fmt_metric(ml, sizeof ml, p->mean_length);
+    fprintf(r->f, "<td class=\"num\">%d</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+                  "<td class=\"num\">%s</td><td class=\"num\">%s</td></tr>\n", p->n, v, dv, rp, ml);
+  }
+  fputs("</tbody>\n</table>\n", r->f);
+  free(ord);
+}
+
 static void section_diversity(Rep *r, int secno) {
   const RsTrialSet *ts = r->ts;
   fprintf(r->f, "<h2 id=\"diversity\">%d. Diversity against validity</h2>\n", secno);
@@ -437,7 +515,8 @@ static void section_diversity(Rep *r, int secno) {
         "and the rest are beaten on both counts.</p>\n", r->f);
   RsDiversity d;
   TrErr e = {0};
-  int drc = rs_diversity_load(r->db, ts, &d, &e);
+  int drc = rs_diversity_load(r->st, ts, &d);
+  if (drc) tr_err_set(&e, drc, "%s", rs_store_errmsg(r->st));
   if (store_error(r, drc, &e)) return;
   if (drc != TR_OK) {
     fputs("<p class=\"note\">No figure: ", r->f);
@@ -461,52 +540,7 @@ static void section_diversity(Rep *r, int secno) {
   if (d.n_skipped)
     fprintf(r->f, "<p class=\"note\">%d trial%s without both measures (failed, pending or interrupted) %s "
                   "left out.</p>\n", d.n_skipped, d.n_skipped == 1 ? "" : "s", d.n_skipped == 1 ? "is" : "are");
-  /* The frontier, most valid first. */
-  int *ord = malloc(((size_t)d.n + 1) * sizeof *ord), nf = 0;
-  for (int i = 0; i < d.n; i++)
-    if (d.pt[i].front) ord[nf++] = i;
-  for (int a = 1; a < nf; a++)
-    for (int b = a; b > 0 && d.pt[ord[b]].validity > d.pt[ord[b - 1]].validity; b--) {
-      int t = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = t;
-    }
-  fprintf(r->f, "<table id=\"diversity-frontier\">\n<caption><b>Table %d.</b> The settings on the Pareto "
-                "frontier, most valid first: means over seeds of validity, distinct_2, rep_4 (the share of a "
-                "sample's 4-grams it already used: loops) and mean_length (tokens per sample).</caption>\n"
-                "<thead><tr>", ++r->tab);
-  int ncol = 0;
-  for (int k = 0; k < ts->np; k++)
-    if (ts->p[k].varies && !ts->p[k].is_seed) {
-      fputs("<th>", r->f);
-      esc(r->f, ts->p[k].short_name);
-      fputs("</th>", r->f);
-      ncol++;
-    }
-  if (!ncol) fputs("<th>setting</th>", r->f);
-  fputs("<th class=\"num\">seeds</th><th class=\"num\">validity</th><th class=\"num\">distinct_2</th>"
-        "<th class=\"num\">rep_4</th><th class=\"num\">mean_length</th></tr></thead>\n<tbody>\n", r->f);
-  for (int j = 0; j < nf; j++) {
-    const RsDivPoint *p = &d.pt[ord[j]];
-    const RsTrial *t = &ts->t[p->first];
-    fputs("<tr>", r->f);
-    for (int k = 0; k < ts->np; k++)
-      if (ts->p[k].varies && !ts->p[k].is_seed) {
-        fputs("<td>", r->f);
-        esc(r->f, t->pv[k] >= 0 ? ts->p[k].values[t->pv[k]] : "-");
-        fputs("</td>", r->f);
-      }
-    if (!ncol) {
-      fputs("<td>", r->f);
-      esc(r->f, p->label);
-      fputs("</td>", r->f);
-    }
-    char v[32], dv[32], rp[32], ml[32];
-    rs_fmt_metric(v, sizeof v, p->validity), rs_fmt_metric(dv, sizeof dv, p->distinct_2);
-    rs_fmt_metric(rp, sizeof rp, p->rep_4), rs_fmt_metric(ml, sizeof ml, p->mean_length);
-    fprintf(r->f, "<td class=\"num\">%d</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
-                  "<td class=\"num\">%s</td><td class=\"num\">%s</td></tr>\n", p->n, v, dv, rp, ml);
-  }
-  fputs("</tbody>\n</table>\n", r->f);
-  free(ord);
+  diversity_frontier(r, &d);
   rs_diversity_deinit(&d);
   fputs("<p class=\"note\">Learning curves, learning-rate schedules and cost against FLOPs are not applicable "
         "to an inference sweep: every trial generates from the same trained checkpoint and records its "
@@ -515,7 +549,7 @@ static void section_diversity(Rep *r, int secno) {
 
 /* Sections 5-8 of a training sweep: curves, schedules, cost, failures. */
 static void sections_training(Rep *r, int top) {
-  const RsSweepInfo *s = &r->ts->sweep;
+  const RsSweep *s = &r->ts->sweep;
   fputs("<h2 id=\"curves\">5. Learning curves</h2>\n", r->f);
   char cap[512];
   snprintf(cap, sizeof cap, "%s against step, one line per trial%s%s.", s->metric,
@@ -539,6 +573,10 @@ static void sections_training(Rep *r, int top) {
   fputs("<p>A trial is on the Pareto front when no other trial is both cheaper and at least as good. "
         "Trials on the front are the ones worth their cost.</p>\n", r->f);
   int *front = calloc((size_t)r->ts->n + 1, sizeof *front);
+  if (!front) {
+    rep_oom(r);
+    return;
+  }
   for (int uf = 0; uf < 2; uf++) {
     RsPlot pl;
     TrErr e = {0};
@@ -565,19 +603,21 @@ static void sections_training(Rep *r, int top) {
   section_failures(r, 8);
 }
 
-int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
-  int rc = rs_db_snapshot_begin(db, err);
-  if (rc) return rc;
+int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err) {
+  int rc = rs_store_snapshot_begin(st);
+  if (rc) return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
   RsTrialSet ts;
-  rc = rs_trials_load(db, sweep, &ts, err);
+  if ((rc = rs_trials_load(st, sweep, &ts))) tr_err_set(err, rc, "%s", rs_store_errmsg(st));
+  int *order = rc ? NULL : malloc(((size_t)ts.n + 1) * sizeof *order);
+  if (!rc && !order) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   if (rc) {
-    rs_db_snapshot_end(db);
+    rs_trials_deinit(&ts); /* zeroed by a failed load: a no-op */
+    rs_store_snapshot_end(st);
     return rc;
   }
-  Rep r = {out, db, &ts, 0, 0, {0}};
-  int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
+  Rep r = {out, st, &ts, 0, 0, {0}};
   rs_trials_rank(&ts, order);
-  const RsSweepInfo *s = &ts.sweep;
+  const RsSweep *s = &ts.sweep;
   fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", out);
   esc(out, s->name);
   fprintf(out, " &mdash; hpsweep results</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
@@ -589,13 +629,13 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
   if (gmtime_r(&ct, &tmv)) strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tmv);
   fprintf(out, "hpsweep results report &middot; sweep created %s &middot; %lld trials:", when,
           (long long)s->n_trials);
-  for (int k = 0; k < RS_NSTATUS; k++)
-    if (s->count[k]) fprintf(out, " %lld %s", (long long)s->count[k], rs_status_names[k]);
+  for (int k = 0; k < RS_STATUS_COUNT; k++)
+    if (s->count[k]) fprintf(out, " %lld %s", (long long)s->count[k], rs_status_name((RsStatus)k));
   fputs("</div>\n", out);
   /* Abstract: the headline numbers. */
   fputs("<div class=\"abstract\">", out);
   if (ts.n && !isnan(ts.t[order[0]].best) && !failed_status(ts.t[order[0]].status)) {
-    const RsTrial *b = &ts.t[order[0]];
+    const RsTrialRow *b = &ts.t[order[0]];
     char v[32];
     rs_fmt_metric(v, sizeof v, b->best);
     fprintf(out, "The best trial, <b>#%lld</b> (", (long long)b->id);
@@ -608,9 +648,9 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
   } else {
     fputs("No trial has a result yet.", out);
   }
-  if (s->count[0] + s->count[1])
+  if (s->count[RS_PENDING] + s->count[RS_RUNNING])
     fprintf(out, " The sweep was still in progress when this report was made (%lld pending, %lld running).",
-            (long long)s->count[0], (long long)s->count[1]);
+            (long long)s->count[RS_PENDING], (long long)s->count[RS_RUNNING]);
   fputs("</div>\n", out);
 
   section_setup(&r);
@@ -625,21 +665,21 @@ int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err) {
     sections_training(&r, top);
   }
   fprintf(out, "<p class=\"meta\">Generated by hpsweep from <code>");
-  esc(out, rs_db_path(db));
+  esc(out, rs_store_path(st));
   fputs("</code>.</p>\n</body>\n</html>\n", out);
   free(order);
   rs_trials_deinit(&ts);
-  rs_db_snapshot_end(db);
+  rs_store_snapshot_end(st);
   if (r.store_err.code) return tr_err_set(err, r.store_err.code, "%s", r.store_err.msg);
   if (ferror(out)) return tr_err_set(err, TR_EIO, "write failed");
   return TR_OK;
 }
 
-int rs_report_write(RsDb *db, const char *sweep, const char *path, TrErr *err) {
+int rs_report_write(RsStore *st, const char *sweep, const char *path, TrErr *err) {
   TrAtomicFile a;
   int rc = tr_atomic_open(&a, path, err);
   if (rc) return rc;
-  rc = rs_report_html(db, sweep, a.f, err);
+  rc = rs_report_html(st, sweep, a.f, err);
   if (rc && !a.werr) { /* a write error: commit names the file and the cause */
     tr_atomic_abort(&a);
     return rc;

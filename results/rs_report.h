@@ -31,7 +31,7 @@
 
 #define RS_REPORT_TOP 50 /* leaderboard rows; the rest are counted, not printed */
 
-int rs_report_html(RsDb *db, const char *sweep, FILE *out, TrErr *err);
-int rs_report_write(RsDb *db, const char *sweep, const char *path, TrErr *err);
+int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err);
+int rs_report_write(RsStore *st, const char *sweep, const char *path, TrErr *err);
 
 #endif

@@ -36,6 +36,7 @@ typedef struct Sq {
   int last_rc;   /* extended code of the last SQLite failure (retry decisions) */
   int sync_full; /* current PRAGMA synchronous: 1 FULL, 0 NORMAL, -1 unknown */
   int version;   /* schema version of the file (reads of a read-only v1 file skip v2 columns) */
+  int snapshot;  /* a read transaction opened by rs_store_snapshot_begin is open */
   TrRng rng;     /* backoff jitter, so colliding writers spread out */
 } Sq;
 
@@ -118,11 +119,13 @@ static int is_busy(int rc) {
 }
 
 typedef int (*SqBody)(RsStore *st, void *arg);
+static const RsStoreOps sq_ops; /* below */
 
 /* Run body inside a transaction of the given kind, re-running it on lock contention. */
 static int sq_txn(RsStore *st, int kind, SqBody body, void *arg) {
   Sq *sq = sq_of(st);
   double deadline = tr_clock_mono() + RS_BUSY_BUDGET, pause = 0.002;
+  if (sq->snapshot) return body(st, arg); /* reads inside the caller's snapshot */
   for (;;) {
     int rc = TR_OK;
     sq->last_rc = SQLITE_OK;
@@ -229,9 +232,7 @@ static void sq_close(RsStore *st) {
   st->impl = NULL;
 }
 
-static sqlite3 *sq_sqlite(RsStore *st) { return sq_of(st)->db; }
-
-static const RsStoreOps sq_ops; /* below */
+sqlite3 *rs_sqlite_db(RsStore *st) { return st && st->ops == &sq_ops ? sq_of(st)->db : NULL; }
 
 /* Is the (existing, non-empty) file an SQLite 3 database? Read 16 bytes; touch nothing. */
 static int has_sqlite_magic(const char *path) {
@@ -299,22 +300,66 @@ static char *sq_immutable_uri(const char *path) {
   return u;
 }
 
-int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
+/* Before SQLite sees the path: it exists (unless created), is a regular file, and is an
+** SQLite file; SQLite's own messages for these are vague. */
+static int sq_file_check(const char *path, int flags, int *exists, TrErr *err) {
   struct stat sb;
-  int rc;
-  int exists = stat(path, &sb) == 0;
-  if (!exists && errno != ENOENT && errno != ENOTDIR)
-    return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
-  if (!exists && flags != RS_OPEN_CREATE)
-    return tr_err_set(err, TR_ENOTFOUND, "%s: no such database file", path);
-  if (!exists && (rc = dir_check(path, err))) return rc;
-  if (exists && !S_ISREG(sb.st_mode))
-    return tr_err_set(err, TR_EINVAL, "%s: not a regular file", path);
-  if (exists && sb.st_size > 0) {
+  *exists = stat(path, &sb) == 0;
+  if (!*exists && errno != ENOENT && errno != ENOTDIR) return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
+  if (!*exists && flags != RS_OPEN_CREATE) return tr_err_set(err, TR_ENOTFOUND, "%s: no such database file", path);
+  if (!*exists) return dir_check(path, err);
+  if (!S_ISREG(sb.st_mode)) return tr_err_set(err, TR_EINVAL, "%s: not a regular file", path);
+  if (sb.st_size > 0) {
     int m = has_sqlite_magic(path);
     if (m < 0) return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
     if (m == 0) return tr_err_set(err, TR_EFORMAT, "%s: not an SQLite database", path);
   }
+  return TR_OK;
+}
+
+/* Is the file ours, and can this build read (or write) its schema version? */
+static int sq_identity_check(RsStore *st, const Inspect *in, int flags) {
+  if (in->app_id != RS_APPLICATION_ID && !(in->app_id == 0 && in->version == 0 && in->n_objects == 0))
+    return rs_store_fail(st, TR_EFORMAT, "not an hpsweep database (an SQLite database of another program)");
+  if (in->version > RS_SCHEMA_VERSION)
+    return rs_store_fail(st, TR_EFORMAT,
+                         "written by a newer hpsweep (schema version %lld; this build knows up to %d): "
+                         "upgrade hpsweep",
+                         (long long)in->version, RS_SCHEMA_VERSION);
+  if (in->version < 1 && flags == RS_OPEN_READONLY) /* a v1 file is read as it is (no v2 columns) */
+    return in->n_objects == 0
+               ? rs_store_fail(st, TR_EFORMAT, "empty file, not an hpsweep database")
+               : rs_store_fail(st, TR_EFORMAT,
+                               "schema version %lld is older than %d: open it once read-write to migrate",
+                               (long long)in->version, RS_SCHEMA_VERSION);
+  return TR_OK;
+}
+
+/* A writer's connection: WAL (waiting out a busy file), foreign keys, the schema migrated. */
+static int sq_writer_setup(RsStore *st, const Inspect *in) {
+  /* WAL is persistent in the file; setting it again is a no-op. */
+  sqlite3_stmt *s;
+  int rc, code = sq_prep(st, "PRAGMA journal_mode=WAL", &s, "set WAL mode");
+  if (code) return code;
+  double deadline = tr_clock_mono() + RS_BUSY_BUDGET;
+  while ((rc = sqlite3_step(s)) != SQLITE_ROW && is_busy(rc) && tr_clock_mono() < deadline) {
+    sqlite3_reset(s);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  if (rc != SQLITE_ROW) code = sq_fail(st, rc, "set WAL mode");
+  else if (sqlite3_strnicmp((const char *)sqlite3_column_text(s, 0), "wal", 3) != 0)
+    code = rs_store_fail(st, TR_EDB, "cannot use WAL mode on this file system (journal mode %s)",
+                         (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  if (!code) code = sq_exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys");
+  if (!code && in->version < RS_SCHEMA_VERSION) code = sq_txn(st, SQ_DURABLE, migrate_body, NULL);
+  return code;
+}
+
+int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
+  int exists, rc = sq_file_check(path, flags, &exists, err);
+  if (rc) return rc;
   Sq *sq = calloc(1, sizeof *sq);
   if (!sq) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
   sq->sync_full = -1;
@@ -337,41 +382,8 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
     if (code && (sq->last_rc & 0xff) == SQLITE_NOTADB)
       code = rs_store_fail(st, TR_EFORMAT, "not an SQLite database");
   }
-  if (!code) {
-    if (in.app_id != RS_APPLICATION_ID && !(in.app_id == 0 && in.version == 0 && in.n_objects == 0))
-      code = rs_store_fail(st, TR_EFORMAT, "not an hpsweep database (an SQLite database of another program)");
-    else if (in.version > RS_SCHEMA_VERSION)
-      code = rs_store_fail(st, TR_EFORMAT,
-                           "written by a newer hpsweep (schema version %lld; this build knows up to %d): "
-                           "upgrade hpsweep",
-                           (long long)in.version, RS_SCHEMA_VERSION);
-    else if (in.version < 1 && flags == RS_OPEN_READONLY) /* a v1 file is read as it is (no v2 columns) */
-      code = in.n_objects == 0
-                 ? rs_store_fail(st, TR_EFORMAT, "empty file, not an hpsweep database")
-                 : rs_store_fail(st, TR_EFORMAT,
-                                 "schema version %lld is older than %d: open it once read-write to migrate",
-                                 (long long)in.version, RS_SCHEMA_VERSION);
-  }
-  if (!code && flags != RS_OPEN_READONLY) {
-    /* WAL is persistent in the file; setting it again is a no-op. */
-    sqlite3_stmt *s;
-    code = sq_prep(st, "PRAGMA journal_mode=WAL", &s, "set WAL mode");
-    if (!code) {
-      double deadline = tr_clock_mono() + RS_BUSY_BUDGET;
-      while ((rc = sqlite3_step(s)) != SQLITE_ROW && is_busy(rc) && tr_clock_mono() < deadline) {
-        sqlite3_reset(s);
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-      }
-      if (rc != SQLITE_ROW) code = sq_fail(st, rc, "set WAL mode");
-      else if (sqlite3_strnicmp((const char *)sqlite3_column_text(s, 0), "wal", 3) != 0)
-        code = rs_store_fail(st, TR_EDB, "cannot use WAL mode on this file system (journal mode %s)",
-                             (const char *)sqlite3_column_text(s, 0));
-      sqlite3_finalize(s);
-    }
-    if (!code) code = sq_exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys");
-    if (!code && in.version < RS_SCHEMA_VERSION) code = sq_txn(st, SQ_DURABLE, migrate_body, NULL);
-  }
+  if (!code) code = sq_identity_check(st, &in, flags);
+  if (!code && flags != RS_OPEN_READONLY) code = sq_writer_setup(st, &in);
   sq->version = flags == RS_OPEN_READONLY ? (int)in.version : RS_SCHEMA_VERSION;
   if (code) {
     tr_err_set(err, code, "%s", st->errmsg);
@@ -457,9 +469,9 @@ static int sweep_row(sqlite3_stmt *s, RsSweep *o) {
   o->method = col_text(s, 4, &oom);
   o->metric = col_text(s, 5, &oom);
   o->goal = col_text(s, 6, &oom);
-  o->seed = sqlite3_column_int64(s, 7);
+  o->seed = col_int(s, 7);
   o->task = col_text(s, 8, &oom);
-  o->created = sqlite3_column_double(s, 9);
+  o->created = col_real(s, 9);
   return oom;
 }
 
@@ -1355,12 +1367,375 @@ static int sq_event_add(RsStore *st, int64_t sweep_id, int64_t trial_id, const c
   return sq_txn(st, SQ_WRITE, event_body, &a);
 }
 
+/* ---- reads: the primitives of rs_query.c ----
+** Each is one walk over one statement (or a few), on the snapshot when one is open, else
+** statement by statement like any reader: no retry loop, since a row callback must see
+** each row once. A callback's non-zero return stops the walk and is returned. */
+
+static int sq_snapshot_begin(RsStore *st) {
+  Sq *sq = sq_of(st);
+  if (sq->snapshot) return TR_OK;
+  int rc = sq_exec(st, "BEGIN", "begin snapshot");
+  if (rc == TR_OK) sq->snapshot = 1;
+  return rc;
+}
+
+static void sq_snapshot_end(RsStore *st) {
+  Sq *sq = sq_of(st);
+  if (!sq->snapshot) return;
+  sqlite3_exec(sq->db, "COMMIT", NULL, NULL, NULL);
+  sq->snapshot = 0;
+}
+
+/* Step s to its end, calling row(s) for each row; then finalize. */
+typedef int (*SqRowFn)(sqlite3_stmt *s, void *arg);
+
+static int sq_walk(RsStore *st, sqlite3_stmt *s, SqRowFn row, void *arg, const char *what) {
+  int r, rc = TR_OK;
+  while ((r = sqlite3_step(s)) == SQLITE_ROW)
+    if ((rc = row(s, arg)) != TR_OK) break;
+  if (rc != TR_OK)
+    rc = rs_store_fail(st, rc, "%s: %s", what, rc == TR_ENOMEM ? "out of memory" : "stopped by the reader");
+  else if (r != SQLITE_DONE)
+    rc = sq_fail(st, r, what);
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* A walk's callback and its context. */
+typedef struct Walk {
+  union {
+    RsTrialFn trial;
+    RsNameFn name;
+    RsParamFn param;
+    RsTrialValueFn value;
+    RsMetricRowFn row;
+  } fn;
+  void *ctx;
+} Walk;
+
+/* The walk of a statement with ?1 = id (and ?2 = text when given). */
+static int sq_walk_id(RsStore *st, const char *sql, int64_t id, const char *text, SqRowFn row, void *arg,
+                      const char *what) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, sql, &s, what);
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, id);
+  if (text) bind_text(s, 2, text);
+  return sq_walk(st, s, row, arg, what);
+}
+
+static int trial_walk_row(sqlite3_stmt *s, void *arg) {
+  Walk *w = arg;
+  RsTrial t;
+  memset(&t, 0, sizeof t);
+  t.id = sqlite3_column_int64(s, 0);
+  t.sweep_id = sqlite3_column_int64(s, 1);
+  t.idx = sqlite3_column_int(s, 2);
+  t.seed = col_int(s, 3);
+  t.attempts = (int)col_int(s, 4);
+  t.status = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 5));
+  /* Borrowed for the call: the callback copies what it keeps. */
+  t.hash = (char *)sqlite3_column_text(s, 6);
+  t.config = (char *)sqlite3_column_text(s, 7);
+  t.params = (char *)sqlite3_column_text(s, 8);
+  t.error = (char *)sqlite3_column_text(s, 9);
+  t.best_metric = col_real(s, 10);
+  t.final_metric = col_real(s, 11);
+  t.best_step = col_int(s, 12);
+  t.steps = col_int(s, 13);
+  t.tokens = col_int(s, 14);
+  t.wall_seconds = col_real(s, 15);
+  t.flops = col_real(s, 16);
+  t.started = col_real(s, 17);
+  t.ended = col_real(s, 18);
+  t.lease_until = NAN;
+  t.checkpoint_step = -1;
+  return w->fn.trial(w->ctx, &t);
+}
+
+#define RESULT_COLS \
+  "id, sweep_id, idx, seed, attempts, status, hash, config, params, error, best_metric, " \
+  "final_metric, best_step, steps, tokens, wall_seconds, flops, started, ended"
+
+static int sq_trials_each(RsStore *st, int64_t sweep_id, RsTrialFn fn, void *ctx) {
+  Walk w = {.fn.trial = fn, .ctx = ctx};
+  return sq_walk_id(st, "SELECT " RESULT_COLS " FROM trials WHERE sweep_id = ?1 ORDER BY idx, id", sweep_id, NULL,
+                    trial_walk_row, &w, "trials");
+}
+
+static int copy_trial(void *ctx, const RsTrial *t) {
+  RsTrial *o = ctx;
+  int oom = 0;
+  *o = *t;
+  o->hash = rs_strdup(t->hash, &oom);
+  o->config = rs_strdup(t->config, &oom);
+  o->params = rs_strdup(t->params, &oom);
+  o->error = rs_strdup(t->error, &oom);
+  return oom ? TR_ENOMEM : TR_OK;
+}
+
+static int sq_trial_best(RsStore *st, int64_t sweep_id, int maximize, unsigned statuses, RsTrial *out) {
+  /* The statuses as an IN list: a fixed text, no user input. */
+  char in[128] = "";
+  size_t len = 0;
+  for (int k = 0; k < RS_STATUS_COUNT; k++)
+    if (statuses & RS_STATUS_BIT(k))
+      len += (size_t)snprintf(in + len, sizeof in - len, "%s'%s'", len ? ", " : "", rs_status_name((RsStatus)k));
+  if (!len) return rs_store_fail(st, TR_ENOTFOUND, "best trial: no status asked for");
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "SELECT " RESULT_COLS " FROM trials WHERE sweep_id = ?1 AND best_metric IS NOT NULL AND "
+           "status IN (%s) ORDER BY best_metric %s, idx LIMIT 1", in, maximize ? "DESC" : "ASC");
+  out->id = -1;
+  Walk w = {.fn.trial = copy_trial, .ctx = out};
+  int rc = sq_walk_id(st, sql, sweep_id, NULL, trial_walk_row, &w, "best trial");
+  if (rc) {
+    rs_trial_clear(out);
+    return rc;
+  }
+  if (out->id < 0) {
+    memset(out, 0, sizeof *out);
+    return rs_store_fail(st, TR_ENOTFOUND, "sweep %lld has no trial with a metric", (long long)sweep_id);
+  }
+  return TR_OK;
+}
+
+static int name_walk_row(sqlite3_stmt *s, void *arg) {
+  Walk *w = arg;
+  const char *name = (const char *)sqlite3_column_text(s, 0);
+  return name ? w->fn.name(w->ctx, name) : TR_OK;
+}
+
+static int sq_sweep_param_keys(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx) {
+  Walk w = {.fn.name = fn, .ctx = ctx};
+  return sq_walk_id(st, "SELECT j.key FROM trials t, json_each(t.params) j WHERE t.sweep_id=?1 "
+                        "GROUP BY j.key ORDER BY min(t.idx), min(j.id)", sweep_id, NULL, name_walk_row, &w,
+                    "parameter names");
+}
+
+static int param_walk_row(sqlite3_stmt *s, void *arg) {
+  Walk *w = arg;
+  RsParamValue v;
+  v.trial_id = sqlite3_column_int64(s, 0);
+  v.key = (const char *)sqlite3_column_text(s, 1);
+  v.text = (const char *)sqlite3_column_text(s, 2);
+  v.numeric = sqlite3_column_int(s, 3);
+  v.num = v.numeric ? sqlite3_column_double(s, 4) : NAN;
+  if (!v.key) return TR_OK;
+  if (!v.text) v.text = "null";
+  return w->fn.param(w->ctx, &v);
+}
+
+static int sq_sweep_param_values(RsStore *st, int64_t sweep_id, RsParamFn fn, void *ctx) {
+  Walk w = {.fn.param = fn, .ctx = ctx};
+  return sq_walk_id(st, "SELECT t.id, j.key, CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+                        "WHEN 'null' THEN 'null' ELSE CAST(j.value AS TEXT) END, "
+                        "j.type IN ('integer','real'), j.value "
+                        "FROM trials t, json_each(t.params) j WHERE t.sweep_id=?1", sweep_id, NULL,
+                    param_walk_row, &w, "parameter values");
+}
+
+static int sq_sweep_metric_names(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx) {
+  Walk w = {.fn.name = fn, .ctx = ctx};
+  return sq_walk_id(st, "SELECT DISTINCT m.name FROM metrics m JOIN trials t ON t.id=m.trial_id "
+                        "WHERE t.sweep_id=?1 ORDER BY m.name", sweep_id, NULL, name_walk_row, &w,
+                    "metric names");
+}
+
+static int value_walk_row(sqlite3_stmt *s, void *arg) {
+  Walk *w = arg;
+  return w->fn.value(w->ctx, sqlite3_column_int64(s, 0), col_int(s, 2), col_real(s, 1));
+}
+
+static int sq_sweep_metric_agg(RsStore *st, int64_t sweep_id, const char *name, RsAgg agg, RsTrialValueFn fn,
+                               void *ctx) {
+  /* SQLite: a bare column next to min()/max() comes from the row holding the extreme. */
+  static const char *const sql[] = {
+      "SELECT m.trial_id, min(m.value), m.step FROM metrics m JOIN trials t ON t.id=m.trial_id "
+      "WHERE t.sweep_id=?1 AND m.name=?2 GROUP BY m.trial_id",
+      "SELECT m.trial_id, max(m.value), m.step FROM metrics m JOIN trials t ON t.id=m.trial_id "
+      "WHERE t.sweep_id=?1 AND m.name=?2 GROUP BY m.trial_id",
+      "SELECT m.trial_id, m.value, max(m.step) FROM metrics m JOIN trials t ON t.id=m.trial_id "
+      "WHERE t.sweep_id=?1 AND m.name=?2 GROUP BY m.trial_id"};
+  if ((unsigned)agg > RS_AGG_LAST) return rs_store_fail(st, TR_EINVAL, "metric per trial: bad aggregate");
+  Walk w = {.fn.value = fn, .ctx = ctx};
+  return sq_walk_id(st, sql[agg], sweep_id, name, value_walk_row, &w, "metric per trial");
+}
+
+static int row_walk_row(sqlite3_stmt *s, void *arg) {
+  Walk *w = arg;
+  const char *name = (const char *)sqlite3_column_text(s, 1);
+  return name ? w->fn.row(w->ctx, sqlite3_column_int64(s, 0), name, col_real(s, 2)) : TR_OK;
+}
+
+static int sq_sweep_metrics_each(RsStore *st, int64_t sweep_id, const char *const *names, size_t n,
+                                 RsMetricRowFn fn, void *ctx) {
+  sqlite3_stmt *s;
+  char sql[512];
+  size_t len = (size_t)snprintf(sql, sizeof sql, "SELECT trial_id, name, value FROM metrics WHERE trial_id IN "
+                                                 "(SELECT id FROM trials WHERE sweep_id=?1) AND name IN (");
+  if (n == 0 || n > 32) return rs_store_fail(st, TR_EINVAL, "metric rows: 1 to 32 names");
+  for (size_t i = 0; i < n; i++) len += (size_t)snprintf(sql + len, sizeof sql - len, "%s?%zu", i ? "," : "", i + 2);
+  snprintf(sql + len, sizeof sql - len, ") ORDER BY trial_id, step");
+  int rc = sq_prep(st, sql, &s, "metric rows");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, sweep_id);
+  for (size_t i = 0; i < n; i++) bind_text(s, (int)i + 2, names[i]);
+  Walk w = {.fn.row = fn, .ctx = ctx};
+  return sq_walk(st, s, row_walk_row, &w, "metric rows");
+}
+
+static int sq_trials_span(RsStore *st, int64_t *lo, int64_t *hi, int64_t *n) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT min(id), max(id), count(*) FROM trials", &s, "list trials");
+  if (rc) return rc;
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) *lo = col_int(s, 0), *hi = col_int(s, 1), *n = sqlite3_column_int64(s, 2);
+  else rc = sq_fail(st, r, "list trials");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* SQL identifier / JSON path quoting is only safe for plain key names. */
+static int plain_key(const char *k) { return !strpbrk(k, "\"'\\"); }
+
+/* The SELECT of an export: trials with one column per parameter key, or metric rows. */
+static char *export_sql(RsStore *st, int metrics, const char *const *keys, size_t nkeys) {
+  static const char *const msql = "SELECT m.trial_id AS trial, m.name, m.step, m.tokens, m.seconds, m.value "
+                                  "FROM metrics m JOIN trials t ON t.id=m.trial_id WHERE t.sweep_id=?1 "
+                                  "ORDER BY m.trial_id, m.name, m.step";
+  size_t cap = 1024;
+  for (size_t i = 0; !metrics && i < nkeys; i++) cap += 2 * strlen(keys[i]) + 64;
+  char *sql = malloc(cap);
+  if (!sql) {
+    rs_store_fail(st, TR_ENOMEM, "export: out of memory");
+    return NULL;
+  }
+  if (metrics) return strcpy(sql, msql);
+  size_t len = (size_t)snprintf(sql, cap, "SELECT t.id AS trial, t.idx, t.hash, t.status, t.seed, t.attempts");
+  for (size_t i = 0; i < nkeys; i++)
+    if (plain_key(keys[i]))
+      len += (size_t)snprintf(sql + len, cap - len, ", json_extract(t.params, '$.\"%s\"') AS \"%s\"", keys[i],
+                              keys[i]);
+  snprintf(sql + len, cap - len,
+           ", t.best_metric, t.final_metric, t.best_step, t.steps, t.tokens, t.wall_seconds, "
+           "t.flops, t.started, t.ended, t.params, t.error FROM trials t WHERE t.sweep_id=?1 "
+           "ORDER BY t.idx, t.id");
+  return sql;
+}
+
+typedef struct ExportWalk {
+  RsRowFn fn;
+  void *ctx;
+  int nc;
+  const char **names;
+  RsValue *vals;
+} ExportWalk;
+
+static int export_row(sqlite3_stmt *s, void *arg) {
+  ExportWalk *w = arg;
+  for (int c = 0; c < w->nc; c++) {
+    RsValue *v = &w->vals[c];
+    memset(v, 0, sizeof *v);
+    switch (sqlite3_column_type(s, c)) {
+      case SQLITE_NULL: v->type = RS_VAL_NULL; break;
+      case SQLITE_INTEGER: v->type = RS_VAL_INT, v->i = sqlite3_column_int64(s, c); break;
+      case SQLITE_FLOAT: v->type = RS_VAL_REAL, v->d = sqlite3_column_double(s, c); break;
+      default: v->type = RS_VAL_TEXT, v->s = (const char *)sqlite3_column_text(s, c);
+    }
+  }
+  return w->fn(w->ctx, (size_t)w->nc, w->names, w->vals);
+}
+
+static int sq_sweep_export(RsStore *st, int64_t sweep_id, int metrics, const char *const *keys, size_t nkeys,
+                           RsRowFn fn, void *ctx) {
+  char *sql = export_sql(st, metrics, keys, nkeys);
+  if (!sql) return TR_ENOMEM;
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, sql, &s, "export");
+  free(sql);
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, sweep_id);
+  ExportWalk w = {fn, ctx, sqlite3_column_count(s), NULL, NULL};
+  w.names = malloc(((size_t)w.nc + 1) * sizeof *w.names);
+  w.vals = malloc(((size_t)w.nc + 1) * sizeof *w.vals);
+  if (!w.names || !w.vals) {
+    free(w.names), free(w.vals);
+    sqlite3_finalize(s);
+    return rs_store_fail(st, TR_ENOMEM, "export: out of memory");
+  }
+  for (int c = 0; c < w.nc; c++) w.names[c] = sqlite3_column_name(s, c);
+  rc = fn(ctx, (size_t)w.nc, w.names, NULL); /* the header */
+  if (rc) {
+    sqlite3_finalize(s);
+    rc = rs_store_fail(st, rc, "export: %s", rc == TR_ENOMEM ? "out of memory" : "stopped by the writer");
+  } else {
+    rc = sq_walk(st, s, export_row, &w, "export");
+  }
+  free(w.names), free(w.vals);
+  return rc;
+}
+
+static int sq_sweep_mean_seconds(RsStore *st, int64_t sweep_id, double *out) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT avg(wall_seconds) FROM trials WHERE sweep_id = ?1 AND "
+                       "status IN ('completed', 'diverged') AND wall_seconds > 0", &s, "mean trial time");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, sweep_id);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) *out = col_real(s, 0);
+  else rc = sq_fail(st, r, "mean trial time");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+static int sq_trial_config_int(RsStore *st, int64_t trial_id, const char *key, int64_t *out) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT json_extract(config, '$.' || ?2) FROM trials WHERE id = ?1", &s, "trial config");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, trial_id);
+  bind_text(s, 2, key);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) *out = col_int(s, 0);
+  else if (r == SQLITE_DONE) rc = rs_store_fail(st, TR_ENOTFOUND, "no trial with id %lld", (long long)trial_id);
+  else rc = sq_fail(st, r, "trial config");
+  sqlite3_finalize(s);
+  return rc;
+}
+
 static const RsStoreOps sq_ops = {
-    "sqlite",          sq_close,          sq_sqlite,
-    sq_sweep_upsert,   sq_sweep_get,      sq_sweeps_list,
-    sq_sweep_counts,   sq_trials_insert,  sq_trial_claim,
-    sq_trial_heartbeat, sq_trial_set_checkpoint, sq_trial_reset,
-    sq_trial_finish,   sq_trials_mark_interrupted, sq_trial_get,
-    sq_trials_running, sq_metrics_put,    sq_metrics_read,
-    sq_event_add,      sq_sweep_delete,   sq_trial_keys,
+    .name = "sqlite",
+    .close = sq_close,
+    .sweep_upsert = sq_sweep_upsert,
+    .sweep_get = sq_sweep_get,
+    .sweeps_list = sq_sweeps_list,
+    .sweep_counts = sq_sweep_counts,
+    .trials_insert = sq_trials_insert,
+    .trial_claim = sq_trial_claim,
+    .trial_heartbeat = sq_trial_heartbeat,
+    .trial_set_checkpoint = sq_trial_set_checkpoint,
+    .trial_reset = sq_trial_reset,
+    .trial_finish = sq_trial_finish,
+    .trials_mark_interrupted = sq_trials_mark_interrupted,
+    .trial_get = sq_trial_get,
+    .trials_running = sq_trials_running,
+    .metrics_put = sq_metrics_put,
+    .metrics_read = sq_metrics_read,
+    .event_add = sq_event_add,
+    .sweep_delete = sq_sweep_delete,
+    .trial_keys = sq_trial_keys,
+    .snapshot_begin = sq_snapshot_begin,
+    .snapshot_end = sq_snapshot_end,
+    .trials_each = sq_trials_each,
+    .trial_best = sq_trial_best,
+    .sweep_param_keys = sq_sweep_param_keys,
+    .sweep_param_values = sq_sweep_param_values,
+    .sweep_metric_names = sq_sweep_metric_names,
+    .sweep_metric_agg = sq_sweep_metric_agg,
+    .sweep_metrics_each = sq_sweep_metrics_each,
+    .trials_span = sq_trials_span,
+    .sweep_export = sq_sweep_export,
+    .sweep_mean_seconds = sq_sweep_mean_seconds,
+    .trial_config_int = sq_trial_config_int,
 };

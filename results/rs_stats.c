@@ -155,24 +155,43 @@ double rs_stats_pearson(const double *x, const double *y, int n) {
   return r > 1 ? 1 : r < -1 ? -1 : r;
 }
 
-/* Average ranks (1-based) of v[0..m): O(m^2), fine for a sweep's trials. */
-static void ranks(const double *v, int m, double *rk) {
-  for (int i = 0; i < m; i++) {
-    int below = 0, equal = 0;
-    for (int j = 0; j < m; j++) below += v[j] < v[i], equal += v[j] == v[i];
-    rk[i] = below + (equal + 1) / 2.0;
+typedef struct ValPos {
+  double v;
+  int i;
+} ValPos;
+
+static int cmp_valpos(const void *a, const void *b) {
+  double x = ((const ValPos *)a)->v, y = ((const ValPos *)b)->v;
+  return (x > y) - (x < y);
+}
+
+/* Average ranks (1-based) of v[0..m): tied values share the mean of their positions.
+** O(m log m) (s: scratch of m): an inference sweep may hold 100,000 trials. */
+static void ranks(const double *v, int m, double *rk, ValPos *s) {
+  for (int i = 0; i < m; i++) s[i] = (ValPos){v[i], i};
+  qsort(s, (size_t)m, sizeof *s, cmp_valpos);
+  for (int a = 0; a < m;) {
+    int b = a;
+    while (b < m && s[b].v == s[a].v) b++;
+    for (int k = a; k < b; k++) rk[s[k].i] = (a + 1 + b) / 2.0;
+    a = b;
   }
 }
 
 double rs_stats_spearman(const double *x, const double *y, int n) {
   if (n < 3) return NAN;
   double *buf = malloc(4 * (size_t)n * sizeof *buf);
-  if (!buf) return NAN;
+  ValPos *s = malloc((size_t)n * sizeof *s);
+  if (!buf || !s) {
+    free(buf), free(s);
+    return NAN;
+  }
   double *px = buf, *py = buf + n, *rx = buf + 2 * n, *ry = buf + 3 * n;
   int m = 0;
   for (int i = 0; i < n; i++)
     if (!isnan(x[i]) && !isnan(y[i])) px[m] = x[i], py[m] = y[i], m++;
-  ranks(px, m, rx), ranks(py, m, ry);
+  ranks(px, m, rx, s), ranks(py, m, ry, s);
+  free(s);
   double r = rs_stats_pearson(rx, ry, m);
   free(buf);
   return r;

@@ -36,6 +36,17 @@ int rs_store_fail(RsStore *st, int code, const char *fmt, ...) {
   return code;
 }
 
+int rs_store_say(RsStore *st, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+  va_end(ap);
+  st->errcode = code;
+  return code;
+}
+
+int rs_store_errcode(const RsStore *st) { return st ? st->errcode : TR_EINVAL; }
+
 static double real_now(void *ctx) {
   (void)ctx;
   return tr_clock_wall();
@@ -108,8 +119,6 @@ const char *rs_store_errmsg(const RsStore *st) {
 
 const char *rs_store_path(const RsStore *st) { return st ? st->path : NULL; }
 
-sqlite3 *rs_store_sqlite(RsStore *st) { return st && st->ops->sqlite ? st->ops->sqlite(st) : NULL; }
-
 /* Every entry point: a handle, then (for writes) not read-only. */
 #define CHECK_ST(st) \
   do { \
@@ -120,6 +129,7 @@ sqlite3 *rs_store_sqlite(RsStore *st) { return st && st->ops->sqlite ? st->ops->
   do { \
     CHECK_ST(st); \
     if ((st)->readonly) return rs_store_fail((st), TR_EINVAL, "%s: store opened read-only", what); \
+    if ((st)->snapshot) return rs_store_fail((st), TR_EINVAL, "%s: inside a read snapshot", what); \
   } while (0)
 
 /* ---- sweeps ---- */
@@ -398,4 +408,95 @@ int rs_event_add(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *ki
   CHECK_RW(st, "log event");
   if (!kind || !*kind) return rs_store_fail(st, TR_EINVAL, "log event: no kind");
   return st->ops->event_add(st, sweep_id, trial_id, kind, message);
+}
+
+/* ---- reads ---- */
+
+#define CHECK_FN(st, fn, what) \
+  do { \
+    CHECK_ST(st); \
+    if (!(fn)) return rs_store_fail((st), TR_EINVAL, "%s: no callback", what); \
+  } while (0)
+
+int rs_store_snapshot_begin(RsStore *st) {
+  CHECK_ST(st);
+  int rc = st->ops->snapshot_begin(st);
+  if (rc == TR_OK) st->snapshot = 1;
+  return rc;
+}
+
+void rs_store_snapshot_end(RsStore *st) {
+  if (!st) return;
+  st->ops->snapshot_end(st);
+  st->snapshot = 0;
+}
+
+int rs_trials_each(RsStore *st, int64_t sweep_id, RsTrialFn fn, void *ctx) {
+  CHECK_FN(st, fn, "trials");
+  return st->ops->trials_each(st, sweep_id, fn, ctx);
+}
+
+int rs_trial_best(RsStore *st, int64_t sweep_id, int maximize, unsigned statuses, RsTrial *out) {
+  CHECK_ST(st);
+  memset(out, 0, sizeof *out);
+  return st->ops->trial_best(st, sweep_id, maximize, statuses, out);
+}
+
+int rs_sweep_param_keys(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx) {
+  CHECK_FN(st, fn, "parameter names");
+  return st->ops->sweep_param_keys(st, sweep_id, fn, ctx);
+}
+
+int rs_sweep_param_values(RsStore *st, int64_t sweep_id, RsParamFn fn, void *ctx) {
+  CHECK_FN(st, fn, "parameter values");
+  return st->ops->sweep_param_values(st, sweep_id, fn, ctx);
+}
+
+int rs_sweep_metric_names(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx) {
+  CHECK_FN(st, fn, "metric names");
+  return st->ops->sweep_metric_names(st, sweep_id, fn, ctx);
+}
+
+int rs_sweep_metric_agg(RsStore *st, int64_t sweep_id, const char *name, RsAgg agg, RsTrialValueFn fn,
+                        void *ctx) {
+  CHECK_FN(st, fn, "metric per trial");
+  if (!name) return rs_store_fail(st, TR_EINVAL, "metric per trial: no metric name");
+  if (agg != RS_AGG_MIN && agg != RS_AGG_MAX && agg != RS_AGG_LAST)
+    return rs_store_fail(st, TR_EINVAL, "metric per trial: unknown aggregate %d", (int)agg);
+  return st->ops->sweep_metric_agg(st, sweep_id, name, agg, fn, ctx);
+}
+
+int rs_sweep_metrics_each(RsStore *st, int64_t sweep_id, const char *const *names, size_t n,
+                          RsMetricRowFn fn, void *ctx) {
+  CHECK_FN(st, fn, "metric rows");
+  if (n == 0 || n > 32) return rs_store_fail(st, TR_EINVAL, "metric rows: %zu names (1 to 32)", n);
+  for (size_t i = 0; i < n; i++)
+    if (!names[i]) return rs_store_fail(st, TR_EINVAL, "metric rows: name %zu is NULL", i);
+  return st->ops->sweep_metrics_each(st, sweep_id, names, n, fn, ctx);
+}
+
+int rs_trials_span(RsStore *st, int64_t *lo, int64_t *hi, int64_t *n) {
+  CHECK_ST(st);
+  *lo = *hi = -1;
+  *n = 0;
+  return st->ops->trials_span(st, lo, hi, n);
+}
+
+int rs_sweep_export(RsStore *st, int64_t sweep_id, int metrics, const char *const *keys, size_t nkeys,
+                    RsRowFn fn, void *ctx) {
+  CHECK_FN(st, fn, "export");
+  return st->ops->sweep_export(st, sweep_id, metrics != 0, keys, keys ? nkeys : 0, fn, ctx);
+}
+
+int rs_sweep_mean_seconds(RsStore *st, int64_t sweep_id, double *out) {
+  CHECK_ST(st);
+  *out = NAN;
+  return st->ops->sweep_mean_seconds(st, sweep_id, out);
+}
+
+int rs_trial_config_int(RsStore *st, int64_t trial_id, const char *key, int64_t *out) {
+  CHECK_ST(st);
+  *out = -1;
+  if (!key || !*key) return rs_store_fail(st, TR_EINVAL, "trial config: no key");
+  return st->ops->trial_config_int(st, trial_id, key, out);
 }

@@ -2,12 +2,19 @@
 ** rs_store.h: the results store: sweeps, trials, their metrics and an event log.
 **
 ** Contract:
-** - One handle per process (or thread); never carry a handle across fork().
+** - One handle (RsStore) for writers and readers, one per process (or thread);
+**   never carry a handle across fork(). Read commands open it RS_OPEN_READONLY:
+**   every write then fails with TR_EINVAL ("store opened read-only") and never
+**   reaches the backend. rs_query.h builds the result views on the reads below.
 **   rs_store_open() picks the backend from the URL: "postgresql://..." (not built
 **   in this version: a clear error), anything else is a path to an SQLite file
 **   (schema: rs_schema.h, PRAGMA application_id 'HPSW' + user_version).
 ** - Every function returns TR_OK or a TrCode; the message of the last failure is
 **   on the handle (rs_store_errmsg), one line naming the file. Nothing prints.
+**   Out of memory is TR_ENOMEM, never a crash.
+** - Memory: what a function returns through an out-pointer is the caller's, freed
+**   with the function named next to it (rs_sweep_clear, rs_trial_clear, free()...);
+**   strings a walk callback receives are borrowed for that call only.
 ** - Writers never fail on a lock: WAL mode, a busy timeout, and every transaction
 **   is retried as a whole on SQLITE_BUSY (RS_BUSY_BUDGET seconds in all).
 **   Readers (RS_OPEN_READONLY) never block a writer and are never blocked.
@@ -29,7 +36,6 @@
 #include "tr_err.h"
 
 typedef struct RsStore RsStore;
-typedef struct sqlite3 sqlite3;
 
 /* The claim was taken by someone else (lease expired and reclaimed, or the
 ** trial was marked interrupted): stop working on it, record nothing more. */
@@ -57,6 +63,7 @@ typedef enum RsStatus {
   RS_PENDING, RS_RUNNING, RS_COMPLETED, RS_FAILED, RS_DIVERGED, RS_INTERRUPTED
 } RsStatus;
 #define RS_STATUS_COUNT 6
+#define RS_STATUS_BIT(s) (1u << (s)) /* a set of statuses: RS_STATUS_BIT(RS_COMPLETED) | ... */
 const char *rs_status_name(RsStatus s); /* "pending", ... as stored in trials.status */
 int rs_status_parse(const char *name);  /* RsStatus, or -1 */
 
@@ -66,9 +73,8 @@ int rs_status_parse(const char *name);  /* RsStatus, or -1 */
 int rs_store_open(const char *url, int flags, RsStore **out, TrErr *err);
 void rs_store_close(RsStore *st); /* NULL: no-op */
 const char *rs_store_errmsg(const RsStore *st);
+int rs_store_errcode(const RsStore *st); /* the code of that failure, TR_OK if none */
 const char *rs_store_path(const RsStore *st);
-/* The SQLite connection for read-only result queries (SELECTs); NULL for other backends. */
-sqlite3 *rs_store_sqlite(RsStore *st);
 /* Test seam: the clock (unix seconds) used for leases and timestamps; NULL restores the real one. */
 void rs_store_set_clock(RsStore *st, double (*now)(void *ctx), void *ctx);
 /* The reclaim cap of this handle's claims (n < 0: RS_RECLAIM_MAX, the default). */
@@ -76,11 +82,23 @@ void rs_store_set_reclaim_max(RsStore *st, int n);
 
 /* ---- sweeps ---- */
 
+typedef struct RsCounts {
+  int64_t n[RS_STATUS_COUNT]; /* indexed by RsStatus */
+  int64_t total;
+  int64_t stale;              /* of n[RS_RUNNING]: lease expired (the runner died or hangs) */
+} RsCounts;
+
 typedef struct RsSweep {
   int64_t id;
   char *name, *spec, *spec_hash, *method, *metric, *goal, *task; /* owned: rs_sweep_clear */
   int64_t seed;
   double created;
+  /* The summary: filled by rs_sweep_find / rs_query_sweeps (rs_query.h), zero otherwise. */
+  int maximize;                    /* goal == "maximize" */
+  int64_t n_trials;
+  int64_t count[RS_STATUS_COUNT];  /* trials by RsStatus */
+  double best;                     /* best best_metric by goal of trials not failed/diverged, NaN if none */
+  int64_t best_trial;              /* its trial id, -1 if none */
 } RsSweep;
 void rs_sweep_clear(RsSweep *s);
 void rs_sweeps_free(RsSweep *v, size_t n);
@@ -98,11 +116,6 @@ int rs_sweep_get(RsStore *st, const char *name, RsSweep *out); /* TR_ENOTFOUND i
 int rs_sweep_delete(RsStore *st, const char *name, int64_t *n_trials);
 int rs_sweeps_list(RsStore *st, RsSweep **out, size_t *n);     /* by id; rs_sweeps_free */
 
-typedef struct RsCounts {
-  int64_t n[RS_STATUS_COUNT]; /* indexed by RsStatus */
-  int64_t total;
-  int64_t stale;              /* of n[RS_RUNNING]: lease expired (the runner died or hangs) */
-} RsCounts;
 int rs_sweep_counts(RsStore *st, int64_t sweep_id, RsCounts *out);
 
 /* ---- trials ---- */
@@ -268,5 +281,78 @@ int rs_metricbuf_flush(RsMetricBuf *b);
 /* Append to the log; trial_id <= 0 and sweep_id <= 0 store NULL. */
 int rs_event_add(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
                  const char *message);
+
+/* ---- reads: the primitives of the result views (rs_query.h) ----
+** Walks hand each row to a callback (strings borrowed for the call); a callback's
+** non-zero return stops the walk and is returned, with a message on the handle.
+** Every walk costs one pass over the sweep, never a query per trial. */
+
+/* Every read between begin and end sees one state of the store (a read transaction);
+** a write on the handle meanwhile fails with TR_EINVAL. begin twice is a no-op; end
+** without begin too. */
+int rs_store_snapshot_begin(RsStore *st);
+void rs_store_snapshot_end(RsStore *st);
+
+/* The sweep's trials by idx (then id), as result rows: the claim state (worker, lease,
+** checkpoint, summary) is not filled. */
+typedef int (*RsTrialFn)(void *ctx, const RsTrial *t);
+int rs_trials_each(RsStore *st, int64_t sweep_id, RsTrialFn fn, void *ctx);
+/* The trial with the best best_metric by goal (ties: lowest idx) among those whose status is
+** in `statuses` (RS_STATUS_BIT set), as a result row (rs_trial_clear); TR_ENOTFOUND if none. */
+int rs_trial_best(RsStore *st, int64_t sweep_id, int maximize, unsigned statuses, RsTrial *out);
+
+typedef int (*RsNameFn)(void *ctx, const char *name);
+/* The keys of trials.params, in spec order: by the first trial (idx) holding them, then
+** their position in its object. */
+int rs_sweep_param_keys(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx);
+typedef struct RsParamValue {
+  int64_t trial_id;
+  const char *key;
+  const char *text; /* the JSON value's text: 0.001, adamw, true, null */
+  int numeric;      /* a JSON number */
+  double num;       /* its value when numeric, else NaN */
+} RsParamValue;
+typedef int (*RsParamFn)(void *ctx, const RsParamValue *v);
+/* Every (trial, key, value) of the sweep's trials.params, in no particular order. */
+int rs_sweep_param_values(RsStore *st, int64_t sweep_id, RsParamFn fn, void *ctx);
+
+/* The distinct metric names recorded for the sweep's trials, sorted. */
+int rs_sweep_metric_names(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx);
+typedef enum RsAgg { RS_AGG_MIN, RS_AGG_MAX, RS_AGG_LAST } RsAgg;
+typedef int (*RsTrialValueFn)(void *ctx, int64_t trial_id, int64_t step, double value);
+/* One value of metric `name` per trial that has it: the minimum or maximum (with the step
+** holding it) or the last step's value; trials in no particular order. */
+int rs_sweep_metric_agg(RsStore *st, int64_t sweep_id, const char *name, RsAgg agg, RsTrialValueFn fn,
+                        void *ctx);
+typedef int (*RsMetricRowFn)(void *ctx, int64_t trial_id, const char *name, double value);
+/* The rows of metrics names[0..n) (1 <= n <= 32) of the sweep's trials, by trial id then step. */
+int rs_sweep_metrics_each(RsStore *st, int64_t sweep_id, const char *const *names, size_t n,
+                          RsMetricRowFn fn, void *ctx);
+
+/* The trial ids of the whole store: lowest, highest (-1 if none) and how many. */
+int rs_trials_span(RsStore *st, int64_t *lo, int64_t *hi, int64_t *n);
+
+/* Export rows: with metrics = 0 the sweep's trials by idx, columns trial, idx, hash, status,
+** seed, attempts, one column per key of keys[0..nkeys) (its value in params; keys holding
+** a quote or backslash are skipped), best_metric, final_metric, best_step, steps, tokens,
+** wall_seconds, flops, started, ended, params, error; with metrics = 1 every metric row
+** (trial, name, step, tokens, seconds, value) by trial, name, step. fn is called once with
+** vals NULL (the header: the column names) before the rows. */
+typedef enum RsValType { RS_VAL_NULL, RS_VAL_INT, RS_VAL_REAL, RS_VAL_TEXT } RsValType;
+typedef struct RsValue {
+  RsValType type;
+  int64_t i;
+  double d;
+  const char *s;
+} RsValue;
+typedef int (*RsRowFn)(void *ctx, size_t ncol, const char *const *names, const RsValue *vals);
+int rs_sweep_export(RsStore *st, int64_t sweep_id, int metrics, const char *const *keys, size_t nkeys,
+                    RsRowFn fn, void *ctx);
+
+/* Mean wall_seconds of the sweep's completed or diverged trials that took any (NaN if none). */
+int rs_sweep_mean_seconds(RsStore *st, int64_t sweep_id, double *out);
+/* An integer of the trial's config by dotted key ("train.max_steps"); -1 if absent or null;
+** TR_ENOTFOUND if there is no such trial. */
+int rs_trial_config_int(RsStore *st, int64_t trial_id, const char *key, int64_t *out);
 
 #endif

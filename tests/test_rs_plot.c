@@ -43,14 +43,14 @@ static void svg_valid(const char *s) {
   cr_assert_eq(hps_count(s, "<text"), hps_count(s, "</text>"));
 }
 
-static void load(RsDb **db, RsTrialSet *ts, const char *sweep) {
+static void load(RsStore **db, RsTrialSet *ts, const char *sweep) {
   TrErr e = {0};
-  cr_assert_eq(rs_db_open(db, dbpath, &e), TR_OK, "%s", e.msg);
-  cr_assert_eq(rs_trials_load(*db, sweep, ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, db, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_load(*db, sweep, ts), TR_OK, "%s", rs_store_errmsg(*db));
 }
 
 Test(rs_plot, curves_svg_has_one_series_per_trial, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   load(&db, &ts, "lr_grid");
   RsCurveOpts o = {"val_loss", RS_X_STEP, -1, 0};
@@ -76,11 +76,11 @@ Test(rs_plot, curves_svg_has_one_series_per_trial, .init = setup, .fini = teardo
   free(txt);
   rs_plot_deinit(&p);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_plot, colour_by_param_gives_a_legend_per_value_and_thins_long_series, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   load(&db, &ts, "lr_grid");
   RsCurveOpts o = {"lr", RS_X_TOKENS, 0, 1};
@@ -104,13 +104,13 @@ Test(rs_plot, colour_by_param_gives_a_legend_per_value_and_thins_long_series, .i
   rs_plot_deinit(&q);
   rs_plot_deinit(&p);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_plot, png_and_pdf_carry_their_signatures, .init = setup, .fini = teardown) {
   TrErr e = {0};
   cr_assert_eq(rs_plot_device_check("pngcairo", &e), TR_OK, "plplot-driver-cairo: %s", e.msg);
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   load(&db, &ts, "lr_grid");
   RsPlot p;
@@ -135,11 +135,11 @@ Test(rs_plot, png_and_pdf_carry_their_signatures, .init = setup, .fini = teardow
   cr_assert(strstr(e.msg, ".svg, .png or .pdf"), "%s", e.msg);
   rs_plot_deinit(&p);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_plot, param_plot_draws_a_line_per_other_combination, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   load(&db, &ts, "lr_wd");
   RsPlot p;
@@ -158,7 +158,7 @@ Test(rs_plot, param_plot_draws_a_line_per_other_combination, .init = setup, .fin
   cr_assert_geq(nf, 1);
   rs_plot_deinit(&p);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_plot, cli_writes_svg_and_rejects_unknown_names, .init = setup, .fini = teardown) {
@@ -182,13 +182,13 @@ static void plplot_text(char *buf, size_t n, const char *s) {
 
 Test(rs_plot, diversity_svg_has_a_dot_per_setting_and_a_frontier_polyline, .init = setup, .fini = teardown) {
   cr_assert_eq(rs_fixture_add_sample(dbpath), 0);
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   load(&db, &ts, "samp_neg");
   RsDiversity d;
   RsPlot p;
   TrErr e = {0};
-  cr_assert_eq(rs_diversity_load(db, &ts, &d, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_diversity_load(db, &ts, &d), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(rs_plot_diversity(&ts, &d, &p, &e), TR_OK, "%s", e.msg);
   /* Series 0 is the frontier, sorted by distinct_2; then one series per setting. */
   cr_assert_eq(p.ns, 1 + 6);
@@ -239,7 +239,7 @@ Test(rs_plot, diversity_svg_has_a_dot_per_setting_and_a_frontier_polyline, .init
   rs_plot_deinit(&p);
   rs_diversity_deinit(&d);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_plot, cli_diversity_writes_the_figure_and_refuses_a_training_sweep, .init = setup, .fini = teardown) {
@@ -283,7 +283,7 @@ Test(rs_plot, full_disk_fails_every_format_and_keeps_the_previous_file, .init = 
   }
   snprintf(cmd, sizeof cmd, "dd if=/dev/zero of='%s/fill' bs=4k 2>/dev/null; true", mnt);
   cr_assert_eq(system(cmd), 0);
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   load(&db, &ts, "lr_grid");
   RsCurveOpts o = {"val_loss", RS_X_STEP, 0, 0};
@@ -314,14 +314,14 @@ Test(rs_plot, full_disk_fails_every_format_and_keeps_the_previous_file, .init = 
   cr_assert_eq(count_prefixed(mnt, "[re]\\."), 0, "temporaries left in %s", mnt);
   rs_plot_deinit(&pl);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
   snprintf(cmd, sizeof cmd, "umount '%s'", mnt);
   cr_assert_eq(system(cmd), 0);
 }
 
 Test(rs_plot, long_colour_legend_shows_the_best_values_first, .init = setup, .fini = teardown) {
   cr_assert_eq(rs_fixture_add_big(dbpath), 0);
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   load(&db, &ts, "big");
   int k;
@@ -347,5 +347,5 @@ Test(rs_plot, long_colour_legend_shows_the_best_values_first, .init = setup, .fi
     for (int j = i + 1; j < p.nlegend; j++) cr_assert_str_neq(p.legend[i], p.legend[j]);
   rs_plot_deinit(&p);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "hps_test.h"
+#include "rs_backend.h" /* rs_sqlite_db */
 #include "rs_fixture.h"
 #include "rs_query.h"
 #include "rs_stats.h"
@@ -100,50 +101,50 @@ Test(rs_stats, pearson_and_spearman_match_hand_values) {
 /* ---- queries ---- */
 
 Test(rs_query, lists_sweeps_with_counts_and_best, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
-  RsSweepInfo *s;
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
+  RsSweep *s;
   int n;
-  cr_assert_eq(rs_query_sweeps(db, &s, &n, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_query_sweeps(db, &s, &n), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(n, 2);
   cr_assert_str_eq(s[0].name, "lr_grid");
   cr_assert_eq(s[0].n_trials, 12);
-  cr_assert_eq(s[0].count[rs_status_index("completed")], 10);
-  cr_assert_eq(s[0].count[rs_status_index("failed")], 1);
-  cr_assert_eq(s[0].count[rs_status_index("diverged")], 1);
+  cr_assert_eq(s[0].count[RS_COMPLETED], 10);
+  cr_assert_eq(s[0].count[RS_FAILED], 1);
+  cr_assert_eq(s[0].count[RS_DIVERGED], 1);
   cr_assert_eq(s[0].best_trial, 7); /* lr=1e-2, seed 1 */
   cr_assert(s[1].maximize);
-  rs_query_sweeps_free(s, n);
-  rs_db_close(db);
+  rs_sweeps_free(s, n);
+  rs_store_close(db);
 }
 
 Test(rs_query, unknown_names_list_what_exists, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
   RsTrialSet ts;
-  cr_assert_eq(rs_trials_load(db, "nope", &ts, &e), TR_ENOTFOUND);
-  cr_assert(strstr(e.msg, "'nope'") && strstr(e.msg, "lr_grid, lr_wd"), "%s", e.msg);
-  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "nope", &ts), TR_ENOTFOUND);
+  cr_assert(strstr(rs_store_errmsg(db), "'nope'") && strstr(rs_store_errmsg(db), "lr_grid, lr_wd"), "%s", rs_store_errmsg(db));
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts), TR_OK);
   int k;
   cr_assert_eq(rs_param_find(&ts, "lr", &k, &e), TR_OK);
   cr_assert_str_eq(ts.p[k].name, "optimizer.lr");
   cr_assert_eq(rs_param_find(&ts, "wd", &k, &e), TR_ENOTFOUND);
   cr_assert(strstr(e.msg, "optimizer.lr, train.seed"), "%s", e.msg);
-  cr_assert_eq(rs_trials_use_metric(db, &ts, "gns", &e), TR_ENOTFOUND);
-  cr_assert(strstr(e.msg, "lr, train_loss, val_loss"), "%s", e.msg);
+  cr_assert_eq(rs_trials_use_metric(db, &ts, "gns"), TR_ENOTFOUND);
+  cr_assert(strstr(rs_store_errmsg(db), "lr, train_loss, val_loss"), "%s", rs_store_errmsg(db));
   rs_trials_deinit(&ts);
-  rs_db_close(db);
-  cr_assert_eq(rs_db_open(&db, "/nonexistent/x.db", &e), TR_ENOTFOUND);
+  rs_store_close(db);
+  cr_assert_eq(rs_store_open("/nonexistent/x.db", RS_OPEN_READONLY, &db, &e), TR_ENOTFOUND);
 }
 
 Test(rs_query, params_vary_sort_numerically_and_detect_log_spacing, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
   RsTrialSet ts;
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
-  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(ts.n, 12);
   cr_assert_eq(ts.np, 2);
   const RsParam *lr = &ts.p[0], *seed = &ts.p[1];
@@ -155,29 +156,31 @@ Test(rs_query, params_vary_sort_numerically_and_detect_log_spacing, .init = setu
   int order[12];
   rs_trials_rank(&ts, order);
   cr_assert_eq(ts.t[order[0]].id, 7);
-  cr_assert_str_eq(ts.t[order[11]].status, "failed"); /* no metric: last */
-  cr_assert_str_eq(ts.t[order[10]].status, "diverged");
+  cr_assert_str_eq(rs_status_name(ts.t[order[11]].status), "failed"); /* no metric: last */
+  cr_assert_str_eq(rs_status_name(ts.t[order[10]].status), "diverged");
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_query, rank_by_another_metric_uses_its_rows, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
   RsTrialSet ts;
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
-  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK);
-  cr_assert_eq(rs_trials_use_metric(db, &ts, "train_loss", &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts), TR_OK);
+  cr_assert_eq(rs_trials_use_metric(db, &ts, "train_loss"), TR_OK, "%s", rs_store_errmsg(db));
   /* train_loss = val_loss + 0.05 in the fixture: min at the same step. */
-  sqlite3 *h = rs_db_handle(db);
+  sqlite3 *h;
+  cr_assert_eq(sqlite3_open_v2(dbpath, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
   sqlite3_stmt *st;
   sqlite3_prepare_v2(h, "SELECT min(value) FROM metrics WHERE trial_id=4 AND name='train_loss'", -1, &st, NULL);
   cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
   cr_assert_eq(ts.t[3].best, sqlite3_column_double(st, 0));
   sqlite3_finalize(st);
+  sqlite3_close(h);
   cr_assert_eq(ts.t[3].best_step, 59);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 /* A random-search sweep of 3,000 trials added to the fixture, rows in shuffled idx order:
@@ -229,11 +232,11 @@ static void add_big_sweep(void) {
 
 Test(rs_query, a_large_sweep_loads_every_value_and_metric_exactly, .init = setup, .fini = teardown) {
   add_big_sweep();
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
   RsTrialSet ts;
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
-  cr_assert_eq(rs_trials_load(db, "big", &ts, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "big", &ts), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(ts.n, BIG_N);
   cr_assert_eq(ts.np, 3);
   const RsParam *lr = &ts.p[0], *act = &ts.p[1], *flag = &ts.p[2];
@@ -243,9 +246,9 @@ Test(rs_query, a_large_sweep_loads_every_value_and_metric_exactly, .init = setup
   for (int j = 1; j < lr->n_values; j++) cr_assert_lt(lr->nums[j - 1], lr->nums[j], "sorted, distinct");
   cr_expect_eq(act->n_values, 3);
   cr_expect_eq(flag->n_values, 2);
-  cr_assert_eq(rs_trials_use_metric(db, &ts, "train_loss", &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_use_metric(db, &ts, "train_loss"), TR_OK, "%s", rs_store_errmsg(db));
   for (int r = 0; r < ts.n; r++) {
-    const RsTrial *t = &ts.t[r];
+    const RsTrialRow *t = &ts.t[r];
     int i = (int)t->idx;
     cr_assert_eq(i, r, "trials come in idx order");
     cr_assert_float_eq(lr->nums[t->pv[0]], big_lr(i), 1e-12 * big_lr(i), "trial %d", i);
@@ -268,24 +271,24 @@ Test(rs_query, a_large_sweep_loads_every_value_and_metric_exactly, .init = setup
   for (int i = 0; i < BIG_N; i++) want[i] = i;
   for (int a = 1; a < BIG_N; a++)
     for (int b = a; b > 0; b--) {
-      const RsTrial *x = &ts.t[want[b]], *y = &ts.t[want[b - 1]];
-      int kx = isnan(x->best) ? 2 : strcmp(x->status, "completed") ? 1 : 0;
-      int ky = isnan(y->best) ? 2 : strcmp(y->status, "completed") ? 1 : 0;
+      const RsTrialRow *x = &ts.t[want[b]], *y = &ts.t[want[b - 1]];
+      int kx = isnan(x->best) ? 2 : x->status != RS_COMPLETED ? 1 : 0;
+      int ky = isnan(y->best) ? 2 : y->status != RS_COMPLETED ? 1 : 0;
       if (!(kx < ky || (kx == 0 && ky == 0 && x->best < y->best))) break;
       int tmp = want[b]; want[b] = want[b - 1]; want[b - 1] = tmp;
     }
   for (int i = 0; i < BIG_N; i++) cr_assert_eq(order[i], want[i], "rank %d", i);
   free(order), free(want);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_query, compare_groups_over_seeds_with_hand_checked_stats, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
   RsTrialSet ts;
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
-  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts), TR_OK);
   int by[1] = {0};
   RsCompare c;
   cr_assert_eq(rs_compare_build(&ts, by, 1, &c, &e), TR_OK);
@@ -308,15 +311,15 @@ Test(rs_query, compare_groups_over_seeds_with_hand_checked_stats, .init = setup,
   rs_compare_deinit(&c);
   cr_assert_float_eq(rs_param_var_explained(&ts, 0), 0.99, 0.01);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_query, compare_holds_other_params_equal, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
   RsTrialSet ts;
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
-  cr_assert_eq(rs_trials_load(db, "lr_wd", &ts, &e), TR_OK);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
+  cr_assert_eq(rs_trials_load(db, "lr_wd", &ts), TR_OK);
   int k;
   cr_assert_eq(rs_param_find(&ts, "lr", &k, &e), TR_OK);
   RsCompare c;
@@ -337,18 +340,18 @@ Test(rs_query, compare_holds_other_params_equal, .init = setup, .fini = teardown
   cr_assert_str_eq(c.ctx[0].g[0].label, "lr=0.01, weight_decay=0.1");
   rs_compare_deinit(&c);
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_query, diversity_groups_seeds_marks_the_frontier_and_reads_the_trend, .init = setup, .fini = teardown) {
   cr_assert_eq(rs_fixture_add_sample(dbpath), 0);
-  RsDb *db;
+  RsStore *db;
   RsTrialSet ts;
   RsDiversity d;
   TrErr e = {0};
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
-  cr_assert_eq(rs_trials_load(db, "samp_neg", &ts, &e), TR_OK, "%s", e.msg);
-  cr_assert_eq(rs_diversity_load(db, &ts, &d, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_trials_load(db, "samp_neg", &ts), TR_OK, "%s", rs_store_errmsg(db));
+  cr_assert_eq(rs_diversity_load(db, &ts, &d), TR_OK, "%s", rs_store_errmsg(db));
   cr_assert_eq(d.n, 6);
   cr_assert_eq(d.n_trials, 7);
   cr_assert_eq(d.n_skipped, 1); /* the failed seed */
@@ -374,11 +377,11 @@ Test(rs_query, diversity_groups_seeds_marks_the_frontier_and_reads_the_trend, .i
   rs_diversity_deinit(&d);
   rs_trials_deinit(&ts);
   /* A training sweep has no such measures: a clear not-found, no crash. */
-  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts, &e), TR_OK, "%s", e.msg);
-  cr_assert_eq(rs_diversity_load(db, &ts, &d, &e), TR_ENOTFOUND);
-  cr_assert(strstr(e.msg, "validity and distinct_2"), "%s", e.msg);
+  cr_assert_eq(rs_trials_load(db, "lr_grid", &ts), TR_OK, "%s", rs_store_errmsg(db));
+  cr_assert_eq(rs_diversity_load(db, &ts, &d), TR_ENOTFOUND);
+  cr_assert(strstr(rs_store_errmsg(db), "validity and distinct_2"), "%s", rs_store_errmsg(db));
   rs_trials_deinit(&ts);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_query, reads_while_a_writer_holds_a_transaction, .init = setup, .fini = teardown) {
@@ -386,23 +389,23 @@ Test(rs_query, reads_while_a_writer_holds_a_transaction, .init = setup, .fini = 
   cr_assert_eq(sqlite3_open(dbpath, &w), SQLITE_OK);
   cr_assert_eq(sqlite3_exec(w, "BEGIN IMMEDIATE; UPDATE trials SET status='running' WHERE id=1;", NULL, NULL, NULL),
                SQLITE_OK);
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
-  RsSweepInfo s;
-  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK, "%s", e.msg);
-  cr_assert_eq(s.count[rs_status_index("running")], 0); /* the snapshot before the commit */
-  rs_sweep_deinit(&s);
-  cr_assert_eq(rs_db_snapshot_begin(db, &e), TR_OK);
-  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
-  rs_sweep_deinit(&s);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
+  RsSweep s;
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s), TR_OK, "%s", rs_store_errmsg(db));
+  cr_assert_eq(s.count[RS_RUNNING], 0); /* the snapshot before the commit */
+  rs_sweep_clear(&s);
+  cr_assert_eq(rs_store_snapshot_begin(db), TR_OK);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s), TR_OK);
+  rs_sweep_clear(&s);
   /* The writer commits while the reader holds its snapshot: WAL lets both go on. */
   cr_assert_eq(sqlite3_exec(w, "COMMIT", NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(w));
-  rs_db_snapshot_end(db);
-  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
-  cr_assert_eq(s.count[rs_status_index("running")], 1);
-  rs_sweep_deinit(&s);
-  rs_db_close(db);
+  rs_store_snapshot_end(db);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s), TR_OK);
+  cr_assert_eq(s.count[RS_RUNNING], 1);
+  rs_sweep_clear(&s);
+  rs_store_close(db);
   sqlite3_close(w);
 }
 
@@ -453,15 +456,15 @@ static const char *trials_sql =
     "wall_seconds, flops, started, ended, params, error FROM trials WHERE sweep_id=1 ORDER BY idx";
 
 Test(rs_export, csv_reparses_to_the_sql_values, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
-  RsSweepInfo s;
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
-  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
+  RsSweep s;
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s), TR_OK);
   char out[160];
   snprintf(out, sizeof out, "%s/t.csv", dir);
   FILE *f = fopen(out, "w");
-  cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_CSV, f, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_CSV, f), TR_OK, "%s", rs_store_errmsg(db));
   fclose(f);
   char *text = hps_slurp(out, NULL);
   const char *p = text;
@@ -472,7 +475,7 @@ Test(rs_export, csv_reparses_to_the_sql_values, .init = setup, .fini = teardown)
   cr_assert_str_eq(fl[6], "optimizer.lr");
   for (int i = 0; i < n; i++) free(fl[i]);
   sqlite3_stmt *st;
-  cr_assert_eq(sqlite3_prepare_v2(rs_db_handle(db), trials_sql, -1, &st, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_prepare_v2(rs_sqlite_db(db), trials_sql, -1, &st, NULL), SQLITE_OK);
   int rows = 0, saw_quote = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     n = csv_record(&p, fl, 64);
@@ -487,8 +490,8 @@ Test(rs_export, csv_reparses_to_the_sql_values, .init = setup, .fini = teardown)
   cr_assert(saw_quote);
   cr_assert_eq(*p, '\0');
   free(text);
-  rs_sweep_deinit(&s);
-  rs_db_close(db);
+  rs_sweep_clear(&s);
+  rs_store_close(db);
 }
 
 /* The raw text after "key": in a JSON line, up to , or }. */
@@ -503,19 +506,19 @@ static void json_raw(const char *line, const char *key, char *out, size_t n) {
 }
 
 Test(rs_export, jsonl_metrics_and_trials_match_sql_exactly, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
-  RsSweepInfo s;
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
-  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s, &e), TR_OK);
+  RsSweep s;
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
+  cr_assert_eq(rs_sweep_find(db, "lr_grid", &s), TR_OK);
   char out[160];
   snprintf(out, sizeof out, "%s/m.jsonl", dir);
   FILE *f = fopen(out, "w");
-  cr_assert_eq(rs_export(db, &s, RS_WHAT_METRICS, RS_FMT_JSONL, f, &e), TR_OK);
+  cr_assert_eq(rs_export(db, &s, RS_WHAT_METRICS, RS_FMT_JSONL, f), TR_OK);
   fclose(f);
   char *text = hps_slurp(out, NULL), *save = NULL, *line = strtok_r(text, "\n", &save);
   sqlite3_stmt *st;
-  sqlite3_prepare_v2(rs_db_handle(db), "SELECT m.trial_id, m.name, m.step, m.tokens, m.seconds, m.value FROM "
+  sqlite3_prepare_v2(rs_sqlite_db(db), "SELECT m.trial_id, m.name, m.step, m.tokens, m.seconds, m.value FROM "
                      "metrics m JOIN trials t ON t.id=m.trial_id WHERE t.sweep_id=1 ORDER BY 1, 2, 3",
                      -1, &st, NULL);
   static const char *const keys[6] = {"trial", "name", "step", "tokens", "seconds", "value"};
@@ -541,10 +544,10 @@ Test(rs_export, jsonl_metrics_and_trials_match_sql_exactly, .init = setup, .fini
   /* Trials as a JSON array: SQLite's own JSON parser reads the text fields back. */
   snprintf(out, sizeof out, "%s/t.json", dir);
   f = fopen(out, "w");
-  cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_JSON, f, &e), TR_OK);
+  cr_assert_eq(rs_export(db, &s, RS_WHAT_TRIALS, RS_FMT_JSON, f), TR_OK);
   fclose(f);
   text = hps_slurp(out, NULL);
-  sqlite3_prepare_v2(rs_db_handle(db), "SELECT json_valid(?1), json_array_length(?1), "
+  sqlite3_prepare_v2(rs_sqlite_db(db), "SELECT json_valid(?1), json_array_length(?1), "
                      "json_extract(?1, '$[10].error'), json_extract(?1, '$[0].params.\"optimizer.lr\"')",
                      -1, &st, NULL);
   sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
@@ -555,8 +558,8 @@ Test(rs_export, jsonl_metrics_and_trials_match_sql_exactly, .init = setup, .fini
   cr_assert_float_eq(sqlite3_column_double(st, 3), 1e-3, 1e-18);
   sqlite3_finalize(st);
   free(text);
-  rs_sweep_deinit(&s);
-  rs_db_close(db);
+  rs_sweep_clear(&s);
+  rs_store_close(db);
 }
 
 /* ---- the CLI ---- */
@@ -660,15 +663,15 @@ static void assert_one_line_naming(const char *out, const char *what, const char
 
 Test(rs_query, query_error_is_reported_not_taken_for_no_rows, .init = setup, .fini = teardown) {
   corrupt_all_but_sweeps(dbpath);
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
-  RsSweepInfo *s = NULL;
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
+  RsSweep *s = NULL;
   int n = -1;
-  cr_assert_eq(rs_query_sweeps(db, &s, &n, &e), TR_EDB);
-  cr_assert(strstr(e.msg, dbpath) && strstr(e.msg, "malformed"), "%s", e.msg);
+  cr_assert_eq(rs_query_sweeps(db, &s, &n), TR_EDB);
+  cr_assert(strstr(rs_store_errmsg(db), dbpath) && strstr(rs_store_errmsg(db), "malformed"), "%s", rs_store_errmsg(db));
   cr_assert_eq(n, 0);
-  rs_db_close(db);
+  rs_store_close(db);
 }
 
 Test(rs_cli, every_read_command_fails_on_corrupt_pages, .init = setup, .fini = teardown) {

@@ -20,13 +20,13 @@ static void setup(void) {
 static void teardown(void) { cr_assert_eq(hps_tmp_remove(dir), 0); }
 
 Test(rs_report, has_every_section_every_trial_and_no_network, .init = setup, .fini = teardown) {
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
   char path[160];
   snprintf(path, sizeof path, "%s/r.html", dir);
   cr_assert_eq(rs_report_write(db, "lr_grid", path, &e), TR_OK, "%s", e.msg);
-  rs_db_close(db);
+  rs_store_close(db);
   char *h = hps_slurp(path, NULL);
   static const char *const ids[] = {"id=\"setup\"", "id=\"leaderboard\"", "id=\"importance\"",
                                     "id=\"compare-optimizer-lr\"", "id=\"curves\"", "id=\"schedules\"",
@@ -72,13 +72,13 @@ Test(rs_report, cli_writes_the_report_and_a_running_sweep_says_so, .init = setup
 /* The report of sweep `name` (sample fixtures added) as text. */
 static char *sample_report(const char *name) {
   cr_assert_eq(rs_fixture_add_sample(dbpath), 0);
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
   char path[160];
   snprintf(path, sizeof path, "%s/%s.html", dir, name);
   cr_assert_eq(rs_report_write(db, name, path, &e), TR_OK, "%s", e.msg);
-  rs_db_close(db);
+  rs_store_close(db);
   return hps_slurp(path, NULL);
 }
 
@@ -189,13 +189,13 @@ Test(rs_report, cli_removes_temporaries_a_killed_report_or_export_left, .init = 
 
 Test(rs_report, large_sweep_shows_the_top_of_the_leaderboard_and_counts_the_rest, .init = setup, .fini = teardown) {
   cr_assert_eq(rs_fixture_add_big(dbpath), 0);
-  RsDb *db;
+  RsStore *db;
   TrErr e = {0};
-  cr_assert_eq(rs_db_open(&db, dbpath, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
   char path[160];
   snprintf(path, sizeof path, "%s/big.html", dir);
   cr_assert_eq(rs_report_write(db, "big", path, &e), TR_OK, "%s", e.msg);
-  rs_db_close(db);
+  rs_store_close(db);
   char *h = hps_slurp(path, NULL);
   char *lb = strstr(h, "id=\"leaderboard\""), *end = lb ? strstr(lb, "</table>") : NULL;
   cr_assert(lb && end);

@@ -13,6 +13,7 @@
 
 #include "hps_test.h"
 #include "rs_schema.h"
+#include "rs_backend.h" /* rs_sqlite_db: the SQLite backend's connection, for its query plans */
 #include "rs_store.h"
 
 static char dir[64];
@@ -59,7 +60,7 @@ static int64_t make_sweep(RsStore *st, int n) {
 
 static int64_t scalar(RsStore *st, const char *sql) {
   sqlite3_stmt *s;
-  cr_assert_eq(sqlite3_prepare_v2(rs_store_sqlite(st), sql, -1, &s, NULL), SQLITE_OK, "%s", sql);
+  cr_assert_eq(sqlite3_prepare_v2(rs_sqlite_db(st), sql, -1, &s, NULL), SQLITE_OK, "%s", sql);
   cr_assert_eq(sqlite3_step(s), SQLITE_ROW, "%s", sql);
   int64_t v = sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
@@ -81,7 +82,7 @@ Test(rs_store, new_file_gets_the_current_schema_wal_and_application_id) {
   cr_expect_eq(scalar(st, "SELECT count(*) FROM pragma_table_info('trials') WHERE name IN "
                           "('failures','reclaims','no_retry','heartbeat')"), 4, "the v2 columns");
   sqlite3_stmt *s;
-  sqlite3_prepare_v2(rs_store_sqlite(st), "PRAGMA journal_mode", -1, &s, NULL);
+  sqlite3_prepare_v2(rs_sqlite_db(st), "PRAGMA journal_mode", -1, &s, NULL);
   cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
   cr_expect_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
   sqlite3_finalize(s);
@@ -207,7 +208,7 @@ Test(rs_store, forked_workers_complete_every_trial_exactly_once) {
   cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind = 'complete'"), 60);
   cr_expect_eq(scalar(st, "SELECT count(*) FROM metrics"), 180);
   sqlite3_stmt *s;
-  sqlite3_prepare_v2(rs_store_sqlite(st), "PRAGMA integrity_check", -1, &s, NULL);
+  sqlite3_prepare_v2(rs_sqlite_db(st), "PRAGMA integrity_check", -1, &s, NULL);
   cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
   cr_expect_str_eq((const char *)sqlite3_column_text(s, 0), "ok");
   sqlite3_finalize(s);
@@ -431,7 +432,7 @@ Test(rs_store, missing_file_read_only_and_postgresql_give_clear_errors) {
 Test(rs_store, read_only_handle_reads_while_a_writer_holds_a_transaction) {
   RsStore *w = open_rw();
   int64_t id = make_sweep(w, 3);
-  sqlite3 *wdb = rs_store_sqlite(w);
+  sqlite3 *wdb = rs_sqlite_db(w);
   cr_assert_eq(sqlite3_exec(wdb, "BEGIN IMMEDIATE; UPDATE trials SET status = 'failed'", 0, 0, 0), SQLITE_OK);
   RsStore *r = NULL;
   TrErr err = {0, ""};
@@ -771,7 +772,7 @@ static int expect_plans_flat(sqlite3 *raw, Traced *t, const char *avoid, const c
 
 /* No statement of a claim may scan a table or sort: the cost stays flat up to 100,000 trials. */
 static void expect_claim_plans_indexed(RsStore *st, int64_t id, int claimable) {
-  sqlite3 *raw = rs_store_sqlite(st);
+  sqlite3 *raw = rs_sqlite_db(st);
   Traced t = {{0}, 0};
   sqlite3_trace_v2(raw, SQLITE_TRACE_STMT, trace_stmt, &t);
   RsClaim c;
@@ -787,7 +788,7 @@ Test(rs_store, claim_queries_walk_an_index_and_never_sort_or_scan_trials) {
   RsStore *st = open_rw();
   int64_t id = make_sweep(st, 200);
   expect_claim_plans_indexed(st, id, 1);
-  cr_assert_eq(sqlite3_exec(rs_store_sqlite(st), "UPDATE trials SET status = 'completed' WHERE status = 'pending'",
+  cr_assert_eq(sqlite3_exec(rs_sqlite_db(st), "UPDATE trials SET status = 'completed' WHERE status = 'pending'",
                             0, 0, 0), SQLITE_OK);
   expect_claim_plans_indexed(st, id, 0); /* every class probed, then the wait query */
   rs_store_close(st);
@@ -901,7 +902,7 @@ Test(rs_store, counts_kept_by_triggers_match_the_rows_through_every_transition) 
   cr_assert_eq(rs_trial_claim(st, id, "h:3", 30, 2, &r2), TR_OK); /* reclaim: running stays running */
   expect_counts_exact(st, id);
   /* Plain SQL edits keep the counts too. */
-  cr_assert_eq(sqlite3_exec(rs_store_sqlite(st), "UPDATE trials SET status = 'completed' WHERE status = 'pending';"
+  cr_assert_eq(sqlite3_exec(rs_sqlite_db(st), "UPDATE trials SET status = 'completed' WHERE status = 'pending';"
                             "DELETE FROM events WHERE trial_id IN (SELECT id FROM trials WHERE status = 'diverged');"
                             "DELETE FROM trials WHERE status = 'diverged'", 0, 0, 0), SQLITE_OK);
   expect_counts_exact(st, id);
@@ -915,7 +916,7 @@ Test(rs_store, counts_kept_by_triggers_match_the_rows_through_every_transition) 
 Test(rs_store, counting_a_sweeps_trials_reads_the_counts_not_the_trials) {
   RsStore *st = open_rw();
   int64_t id = make_sweep(st, 50);
-  sqlite3 *raw = rs_store_sqlite(st);
+  sqlite3 *raw = rs_sqlite_db(st);
   Traced t = {{0}, 0};
   sqlite3_trace_v2(raw, SQLITE_TRACE_STMT, trace_stmt, &t);
   RsCounts c;
