@@ -29,10 +29,6 @@ typedef struct Opts {
   int n, logy;
 } Opts;
 
-/* Short names for the shared error printers (cli.h): one line, exit status. */
-#define bad hps_error_usage
-#define fail hps_fail
-
 /* Parse the options named in allowed (space-separated) with the shared parser. */
 static int parse(int argc, char **argv, const char *allowed, Opts *o) {
   memset(o, 0, sizeof *o);
@@ -65,7 +61,7 @@ static int parse(int argc, char **argv, const char *allowed, Opts *o) {
 static int fail_store(const char *cmd, const RsStore *st) {
   TrErr e;
   tr_err_set(&e, rs_store_errcode(st), "%s", rs_store_errmsg(st));
-  return fail(cmd, &e);
+  return hps_fail(cmd, &e);
 }
 
 /* The end of a command's output on stdout: 0, or 1 when it could not all be written
@@ -78,7 +74,7 @@ static int stdout_done(const char *cmd) {
 
 static int open_db(const Opts *o, RsStore **db) {
   TrErr e = {0};
-  if (rs_store_open(o->db, RS_OPEN_READONLY, db, &e) != TR_OK) return fail(o->cmd, &e);
+  if (rs_store_open(o->db, RS_OPEN_READONLY, db, &e) != TR_OK) return hps_fail(o->cmd, &e);
   return 0;
 }
 
@@ -108,7 +104,7 @@ static void close_trials(RsStore *db, RsTrialSet *ts) {
 
 static int fail_trials(const Opts *o, RsStore *db, RsTrialSet *ts, const TrErr *e) {
   close_trials(db, ts);
-  return fail(o->cmd, e);
+  return hps_fail(o->cmd, e);
 }
 
 static int fail_trials_store(const Opts *o, RsStore *db, RsTrialSet *ts) {
@@ -305,7 +301,7 @@ static int get_format(const Opts *o, RsFormat *fmt) {
   *fmt = RS_FMT_TABLE;
   if (!o->format) return 0;
   if (rs_format_parse(o->format, fmt) != TR_OK || *fmt == RS_FMT_JSONL)
-    return bad(o->cmd, "unknown format '%s' (formats: table, csv, json)", o->format);
+    return hps_error_usage(o->cmd, "unknown format '%s' (formats: table, csv, json)", o->format);
   return 0;
 }
 
@@ -317,7 +313,7 @@ static int cmd_ls(int argc, char **argv) {
   RsStore *db;
   int rc = parse(argc, argv, "--db --format", &o);
   if (rc || (rc = get_format(&o, &fmt))) return rc;
-  if (o.pos) return bad(o.cmd, "unexpected argument '%s'", o.pos);
+  if (o.pos) return hps_error_usage(o.cmd, "unexpected argument '%s'", o.pos);
   if ((rc = open_db(&o, &db))) return rc;
   RsSweep *s;
   int n;
@@ -491,7 +487,7 @@ static int cmd_compare(int argc, char **argv) {
       if (ts.p[k].varies && !ts.p[k].is_seed) by[nby++] = k;
     if (!nby) {
       close_trials(db, &ts);
-      return bad(o.cmd, "%s", "no parameter other than the seed varies; nothing to compare (use --by PARAM)");
+      return hps_error_usage(o.cmd, "%s", "no parameter other than the seed varies; nothing to compare (use --by PARAM)");
     }
   } else {
     char buf[256];
@@ -500,14 +496,14 @@ static int cmd_compare(int argc, char **argv) {
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
       if (nby == 2) {
         close_trials(db, &ts);
-        return bad(o.cmd, "--by takes one or two parameters, got '%s'", o.by);
+        return hps_error_usage(o.cmd, "--by takes one or two parameters, got '%s'", o.by);
       }
       if (rs_param_find(&ts, tok, &by[nby], &e) != TR_OK) return fail_trials(&o, db, &ts, &e);
       nby++;
     }
     if (nby == 0) {
       close_trials(db, &ts);
-      return bad(o.cmd, "--by wants PARAM[,PARAM], got '%s'", o.by);
+      return hps_error_usage(o.cmd, "--by wants PARAM[,PARAM], got '%s'", o.by);
     }
   }
   RsCompare c;
@@ -627,7 +623,7 @@ static int cmd_show(int argc, char **argv) {
     return 2;
   }
   long n;
-  if (hps_parse_long(o.pos, 0, LONG_MAX, &n)) return bad(o.cmd, "a trial id is a number, got '%s'", o.pos);
+  if (hps_parse_long(o.pos, 0, LONG_MAX, &n)) return hps_error_usage(o.cmd, "a trial id is a number, got '%s'", o.pos);
   long long id = n;
   if ((rc = open_db(&o, &db))) return rc;
   TrErr e = {0};
@@ -646,7 +642,7 @@ static int cmd_show(int argc, char **argv) {
     if (ts.t[i].id == id) t = &ts.t[i];
   if (!t) { /* deleted between the two queries: cannot happen in a snapshot */
     close_trials(db, &ts);
-    return bad(o.cmd, "trial %s vanished", o.pos);
+    return hps_error_usage(o.cmd, "trial %s vanished", o.pos);
   }
   char *mtext; /* read every curve before printing anything: an error is then the only output */
   if ((rc = show_metrics(db, &ts, id, &mtext, &e)) != TR_OK) return fail_trials(&o, db, &ts, &e);
@@ -683,7 +679,7 @@ static FILE *open_out(const Opts *o, TrAtomicFile *a) {
   if (!o->out || strcmp(o->out, "-") == 0) return stdout;
   TrErr e = {0};
   if (tr_atomic_open(a, o->out, &e) != TR_OK) {
-    fail(o->cmd, &e);
+    hps_fail(o->cmd, &e);
     return NULL;
   }
   return a->f;
@@ -697,7 +693,7 @@ static int close_out(const Opts *o, FILE *f, TrAtomicFile *a, int ok) {
     return 1;
   }
   TrErr e = {0};
-  return tr_atomic_commit(a, &e) == TR_OK ? 0 : fail(o->cmd, &e);
+  return tr_atomic_commit(a, &e) == TR_OK ? 0 : hps_fail(o->cmd, &e);
 }
 
 static int cmd_export(int argc, char **argv) {
@@ -707,11 +703,11 @@ static int cmd_export(int argc, char **argv) {
   if (rc || (rc = need_sweep(&o))) return rc;
   RsFormat fmt = RS_FMT_CSV;
   if (o.format && (rs_format_parse(o.format, &fmt) != TR_OK || fmt == RS_FMT_TABLE))
-    return bad(o.cmd, "unknown format '%s' (formats: csv, json, jsonl)", o.format);
+    return hps_error_usage(o.cmd, "unknown format '%s' (formats: csv, json, jsonl)", o.format);
   RsWhat what = RS_WHAT_TRIALS;
   if (o.what && strcmp(o.what, "metrics") == 0) what = RS_WHAT_METRICS;
   else if (o.what && strcmp(o.what, "trials") != 0)
-    return bad(o.cmd, "--what is trials or metrics, got '%s'", o.what);
+    return hps_error_usage(o.cmd, "--what is trials or metrics, got '%s'", o.what);
   if ((rc = open_db(&o, &db))) return rc;
   RsSweep s;
   rs_store_snapshot_begin(db);
@@ -741,13 +737,13 @@ static int plot_args(const Opts *o, const char **kind, RsXKind *xk) {
   *kind = o->kind ? o->kind : "curves";
   if (strcmp(*kind, "curves") && strcmp(*kind, "param") && strcmp(*kind, "cost") && strcmp(*kind, "flops") &&
       strcmp(*kind, "diversity"))
-    return bad(o->cmd, "--kind is curves, param, cost, flops or diversity, got '%s'", *kind);
+    return hps_error_usage(o->cmd, "--kind is curves, param, cost, flops or diversity, got '%s'", *kind);
   *xk = RS_X_STEP;
   if (o->x && strcmp(o->x, "tokens") == 0) *xk = RS_X_TOKENS;
   else if (o->x && strcmp(o->x, "seconds") == 0) *xk = RS_X_SECONDS;
-  else if (o->x && strcmp(o->x, "step") != 0) return bad(o->cmd, "--x is step, tokens or seconds, got '%s'", o->x);
+  else if (o->x && strcmp(o->x, "step") != 0) return hps_error_usage(o->cmd, "--x is step, tokens or seconds, got '%s'", o->x);
   if (o->out && !rs_plot_device_for(o->out))
-    return bad(o->cmd, "cannot tell the figure type of '%s' (use .svg, .png or .pdf)", o->out);
+    return hps_error_usage(o->cmd, "cannot tell the figure type of '%s' (use .svg, .png or .pdf)", o->out);
   return 0;
 }
 
@@ -797,7 +793,7 @@ static int cmd_plot(int argc, char **argv) {
           if (ts.p[j].varies && !ts.p[j].is_seed) k = j;
         if (k < 0) {
           close_trials(db, &ts);
-          return bad(o.cmd, "%s", "no parameter other than the seed varies (use --by PARAM)");
+          return hps_error_usage(o.cmd, "%s", "no parameter other than the seed varies (use --by PARAM)");
         }
       }
       prc = rs_plot_param(&ts, k, &pl, &e);
@@ -812,7 +808,7 @@ static int cmd_plot(int argc, char **argv) {
              strcmp(kind, "curves") ? "" : "");
     o.out = defout;
   }
-  rc = rs_plot_write(&pl, o.out, &e) == TR_OK ? 0 : fail(o.cmd, &e);
+  rc = rs_plot_write(&pl, o.out, &e) == TR_OK ? 0 : hps_fail(o.cmd, &e);
   if (rc == 0) printf("wrote %s (%d series)\n", o.out, pl.ns);
   rs_plot_deinit(&pl);
   close_trials(db, &ts);
@@ -831,7 +827,7 @@ static int cmd_report(int argc, char **argv) {
   const char *out = o.out ? o.out : "report.html";
   if ((rc = open_db(&o, &db))) return rc;
   TrErr e = {0};
-  rc = rs_report_write(db, o.pos, out, &e) == TR_OK ? 0 : fail(o.cmd, &e);
+  rc = rs_report_write(db, o.pos, out, &e) == TR_OK ? 0 : hps_fail(o.cmd, &e);
   if (rc == 0) printf("wrote %s\n", out);
   rs_store_close(db);
   return rc;

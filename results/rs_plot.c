@@ -596,6 +596,7 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
     rs_plot_add(out, x, y, lo, hi, n, rgb, RS_STYLE_LINEPOINTS);
     if (cmp.nctx > 1) rs_plot_legend_add(out, cmp.ctx[c].label, rgb, RS_STYLE_LINEPOINTS);
   }
+  int nctx = cmp.nctx; /* rs_compare_deinit zeroes it */
   rs_compare_deinit(&cmp);
   free(x), free(y), free(lo), free(hi), free(vg);
   if (!any) {
@@ -603,7 +604,7 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
     return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no completed trials with a %s yet",
                       ts->sweep.name, ts->metric);
   }
-  if (cmp.nctx > 1) snprintf(out->legend_title, sizeof out->legend_title, "other parameters");
+  if (nctx > 1) snprintf(out->legend_title, sizeof out->legend_title, "other parameters");
   return plot_built(out, err);
 }
 

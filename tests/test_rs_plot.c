@@ -148,6 +148,7 @@ Test(rs_plot, param_plot_draws_a_line_per_other_combination, .init = setup, .fin
   cr_assert_eq(p.ns, 2);
   cr_assert_eq(p.nlegend, 2);
   cr_assert_str_eq(p.legend[1], "weight_decay=0.1");
+  cr_assert_str_eq(p.legend_title, "other parameters"); /* read after the comparison was freed */
   cr_assert(p.s[0].ylo && p.s[0].ylo[0] < p.s[0].y[0]); /* a CI over 2 seeds */
   rs_plot_deinit(&p);
   int front[8];
