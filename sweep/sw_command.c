@@ -716,6 +716,10 @@ char *sw_command_display(char *const *argv) {
       buf_puts(&b, s);
       continue;
     }
+    if (strchr(s, '\'') && !strpbrk(s, "\"$`\\!")) { /* "it's": nothing special inside "" */
+      buf_putc(&b, '"'), buf_puts(&b, s), buf_putc(&b, '"');
+      continue;
+    }
     buf_putc(&b, '\'');
     for (; *s; s++) buf_puts(&b, *s == '\'' ? "'\\''" : (char[2]){*s, 0});
     buf_putc(&b, '\'');

@@ -267,10 +267,35 @@ Test(sw_command, parameters_sorted_by_name_as_wandb_sweeps) {
 }
 
 Test(sw_command, display_quotes_for_the_shell_only) {
-  char *const argv[] = {"/usr/bin/env", "python3", "--name=big model", "--q=it's", "", "--lr=0.001", NULL};
+  char *const argv[] = {"/usr/bin/env", "python3", "--name=big model", "--q=it's", "", "--lr=0.001",
+                        "--s=it's \"q\"", "--opt={'beta': 0.9}", NULL};
   char *s = sw_command_display(argv);
-  cr_assert_str_eq(s, "/usr/bin/env python3 '--name=big model' '--q=it'\\''s' '' --lr=0.001");
+  cr_assert_str_eq(s, "/usr/bin/env python3 '--name=big model' \"--q=it's\" '' --lr=0.001 '--s=it'\\''s \"q\"' "
+                      "\"--opt={'beta': 0.9}\"");
   free(s);
+}
+
+Test(sw_command, display_reads_back_through_sh_as_the_same_argv) {
+  char **a = build(T("${env}", "${program}", "${args}", "${args_json}"), 4, "my prog",
+                   "{\"s\": \"it's \\\"q\\\" $HOME `x` \\\\ !\", \"o\": {\"k\": \"v\"}, \"e\": \"\"}", NULL, NULL);
+  char *line = sw_command_display(a);
+  cr_assert_not_null(line);
+  char *cmd = NULL;
+  cr_assert(asprintf(&cmd, "printf '%%s\\0' %s", line) > 0);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  char out[4096];
+  size_t n = fread(out, 1, sizeof out, p), off = 0, i = 0;
+  cr_assert_eq(pclose(p), 0, "sh rejected: %s", cmd);
+  for (; a[i]; i++) {
+    cr_assert_lt(off, n, "sh gave fewer arguments than argv (%zu)", i);
+    cr_assert_str_eq(out + off, a[i], "argument %zu of: %s", i, line);
+    off += strlen(a[i]) + 1;
+  }
+  cr_assert_eq(off, n, "sh gave more arguments than argv");
+  free(cmd);
+  free(line);
+  sw_command_free(a);
 }
 
 /* The golden table: every double's repr as Python 3 prints it. */
