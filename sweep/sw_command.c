@@ -322,7 +322,6 @@ static void shortest_digits(double a, uint64_t *m_out, int *e_out) {
     if (cand[1] == lo10 * 10) cand[1] = lo10, cex[1] = ex + 1;
     if (cand[2] < lo10) cand[2] = lo10 * 10 - 1, cex[2] = ex - 1;
     for (int k = 0; k < 3; k++) {
-      if (prec == 1 && k == 2 && m == 1) continue; /* 0 digits: not a candidate */
       snprintf(t, sizeof t, "%llue%d", (unsigned long long)cand[k], cex[k]);
       if (strtod(t, NULL) != a) continue;
       m = cand[k], ex = cex[k];
@@ -479,10 +478,11 @@ static char *envvar_subst(const char *s) {
       continue;
     }
     buf_add(&b, s, (size_t)(at - s));
-    char name[256];
-    snprintf(name, sizeof name, "%.*s", (int)k, at + sizeof pre - 1);
-    const char *val = getenv(name);
-    buf_puts(&b, val ? val : name);
+    char *name = strndup(at + sizeof pre - 1, k);
+    const char *val = name ? getenv(name) : NULL;
+    if (!name) b.oom = 1;
+    else buf_puts(&b, val ? val : name);
+    free(name);
     s = at + sizeof pre + k;
   }
   return buf_take(&b);
