@@ -482,8 +482,9 @@ static int worker_record(Worker *w, const WorkerArgs *a, int rc, const TrRunResu
     if (summary) tr_run_result_json(res, summary, need);
   }
   out.summary_json = summary;
-  /* The same config would be refused again: a retry only spends a claim. */
-  out.no_retry = status == RS_FAILED && res->memory_refused;
+  /* Above the limit itself the same config is refused again: a retry only spends a claim.
+  ** Above what is free now (other trials running) it may fit later: an ordinary failure. */
+  out.no_retry = status == RS_FAILED && res->memory_refused == 2;
   int fr = rs_trial_finish(w->st, a->cl->trial_id, a->cl->claim_token, status, &out);
   free(summary);
   if (fr != TR_OK && fr != RS_LOST) {

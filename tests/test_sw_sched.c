@@ -395,6 +395,36 @@ Test(sw_sched, a_trial_too_big_for_the_memory_available_fails_once_with_the_figu
   sqlite3_close(db);
 }
 
+/* Refused only because memory is in use now (a fake cgroup: 1 GiB limit, 900 MiB used): it may
+** fit later, so it is an ordinary failure and is retried. */
+Test(sw_sched, a_trial_refused_for_memory_in_use_now_is_retried_not_failed_for_good) {
+  char p[PATH_MAX], e1[PATH_MAX + 32], e2[PATH_MAX + 32];
+  snprintf(p, sizeof p, "mkdir -p '%s/cg/sys/a'", dir);
+  cr_assert_eq(system(p), 0);
+  hps_put(dir, "cg/cgroup", "0::/a\n");
+  hps_put(dir, "cg/sys/a/memory.max", "1073741824\n");
+  hps_put(dir, "cg/sys/a/memory.current", "943718400\n");
+  snprintf(e1, sizeof e1, "HPS_TEST_PROC_CGROUP=%s/cg/cgroup", dir);
+  snprintf(e2, sizeof e2, "HPS_TEST_SYS_CGROUP=%s/cg/sys", dir);
+  hps_put(dir, "mem2.yaml",
+          "name: mem2\nmethod: grid\nmetric: {name: val_loss, goal: minimize}\n"
+          "parameters:\n  model.d_model:\n    values: [16, 512]\n"
+          "hpsweep:\n  workers: 1\n  max_retries: 1\n  base:\n"
+          "    model: {n_layer: 8, n_head: 2, context_length: 16}\n"
+          "    train: {batch_size: 4, max_steps: 4, eval_interval: 2, eval_batches: 1}\n");
+  const char *env[] = {e1, e2, NULL};
+  const char *args[] = {"run", "mem2.yaml", NULL};
+  cr_assert_eq(run("run.log", env, args), 1, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  char buf[4096];
+  cr_assert_str_eq(q_text(db, "SELECT status FROM trials WHERE idx = 0", buf, sizeof buf), "completed");
+  q_text(db, "SELECT error FROM trials WHERE idx = 1", buf, sizeof buf);
+  cr_assert(strstr(buf, "model needs ") && strstr(buf, "available (cgroup limit)"), "%s", buf);
+  cr_expect_eq(hps_q_int(db, "SELECT no_retry FROM trials WHERE idx = 1"), 0);
+  cr_expect_eq(hps_q_int(db, "SELECT attempts FROM trials WHERE idx = 1"), 2, "retried once (max_retries 1)");
+  sqlite3_close(db);
+}
+
 /* Wait until the sweep in dir/db has written more than `rows` metric rows. */
 static void wait_rows(const char *db, int rows, const char *log) {
   int ready = 0;

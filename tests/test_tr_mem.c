@@ -121,6 +121,8 @@ Test(tr_mem, env_override_replaces_the_available_memory) {
   tr_mem_available(&a);
   cr_assert_eq(a.bytes, (uint64_t)3 << 30);
   cr_assert_str_eq(a.source, "HPSWEEP_MEMORY_AVAILABLE");
+  tr_mem_limit(&a); /* the override is the limit too */
+  cr_assert_eq(a.bytes, (uint64_t)3 << 30);
   setenv("HPSWEEP_MEMORY_AVAILABLE", "12345", 1);
   tr_mem_available(&a);
   cr_assert_eq(a.bytes, 12345);
@@ -207,6 +209,10 @@ Test(tr_mem, cgroup_limits_v2_up_the_tree_and_v1_the_smallest_applies) {
   tr_mem_available(&a);
   cr_assert_str_eq(a.source, "cgroup limit");
   cr_assert_eq(a.bytes, (uint64_t)768 << 20, "the parent's limit less its usage: %llu", (unsigned long long)a.bytes);
+  TrMemAvail lim;
+  tr_mem_limit(&lim); /* the limit itself, whatever is in use */
+  cr_assert_str_eq(lim.source, "cgroup limit");
+  cr_assert_eq(lim.bytes, (uint64_t)1 << 30, "%llu", (unsigned long long)lim.bytes);
   /* v1 (hybrid hierarchy): unlimited on the leaf, 512 MiB - 100 MiB on the parent */
   hps_put(d, "cgroup", "0::/a/b\n4:cpu,memory:/x/y\n");
   hps_put(d, "sys/memory/x/y/memory.limit_in_bytes", "9223372036854771712\n");
@@ -220,6 +226,8 @@ Test(tr_mem, cgroup_limits_v2_up_the_tree_and_v1_the_smallest_applies) {
   tr_mem_available(&a);
   cr_assert_eq(a.bytes, 0);
   cr_assert_str_eq(a.source, "cgroup limit");
+  tr_mem_limit(&lim);
+  cr_assert_eq(lim.bytes, (uint64_t)512 << 20, "the v1 parent's limit: %llu", (unsigned long long)lim.bytes);
   unsetenv("HPS_TEST_PROC_CGROUP");
   unsetenv("HPS_TEST_SYS_CGROUP");
   cr_assert_eq(hps_tmp_remove(d), 0);

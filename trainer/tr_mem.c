@@ -60,7 +60,8 @@ static void take(TrMemAvail *a, uint64_t bytes, const char *source) {
   }
 }
 
-/* limit - usage in dir and every ancestor up to root (a limit may sit on a parent). */
+/* limit - usage (usage_file NULL: the limit alone) in dir and every ancestor up to root
+** (a limit may sit on a parent). */
 static void cgroup_walk(TrMemAvail *a, const char *root, const char *rel, const char *limit_file,
                         const char *usage_file, const char *source) {
   char dir[1024], path[1100];
@@ -69,8 +70,9 @@ static void cgroup_walk(TrMemAvail *a, const char *root, const char *rel, const 
     uint64_t lim, use;
     snprintf(path, sizeof path, "%s/%s", dir, limit_file);
     if (read_u64(path, &lim) == 0 && lim < ((uint64_t)1 << 60)) {
-      snprintf(path, sizeof path, "%s/%s", dir, usage_file);
-      if (read_u64(path, &use) != 0) use = 0;
+      use = 0;
+      snprintf(path, sizeof path, "%s/%s", dir, usage_file ? usage_file : "");
+      if (usage_file && read_u64(path, &use) != 0) use = 0;
       take(a, use < lim ? lim - use : 0, source);
     }
     if (strlen(dir) <= strlen(root)) break;
@@ -82,7 +84,7 @@ static void cgroup_walk(TrMemAvail *a, const char *root, const char *rel, const 
 
 /* This process's cgroups (v2 "0::/path", v1 "N:...memory...:/path"). Tests point
 ** HPS_TEST_PROC_CGROUP and HPS_TEST_SYS_CGROUP at a fake /proc/self/cgroup and /sys/fs/cgroup. */
-static void cgroup_limits(TrMemAvail *a) {
+static void cgroup_limits(TrMemAvail *a, int with_usage) {
   const char *proc = getenv("HPS_TEST_PROC_CGROUP"), *sys = getenv("HPS_TEST_SYS_CGROUP");
   char v1root[1024];
   if (!proc) proc = "/proc/self/cgroup";
@@ -98,23 +100,23 @@ static void cgroup_limits(TrMemAvail *a) {
     *c1 = *c2 = '\0';
     const char *ctrl = c1 + 1, *rel = c2 + 1;
     if (strcmp(line, "0") == 0 && *ctrl == '\0') {
-      cgroup_walk(a, sys, rel, "memory.max", "memory.current", "cgroup limit");
+      cgroup_walk(a, sys, rel, "memory.max", with_usage ? "memory.current" : NULL, "cgroup limit");
     } else {
       char list[256];
       snprintf(list, sizeof list, ",%s,", ctrl);
       if (strstr(list, ",memory,"))
-        cgroup_walk(a, v1root, rel, "memory.limit_in_bytes", "memory.usage_in_bytes",
+        cgroup_walk(a, v1root, rel, "memory.limit_in_bytes", with_usage ? "memory.usage_in_bytes" : NULL,
                     "cgroup v1 limit");
     }
   }
   fclose(f);
 }
 
-static void rlimit_as(TrMemAvail *a) {
+static void rlimit_as(TrMemAvail *a, int with_usage) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
   uint64_t pages = 0, size = 0;
-  FILE *f = fopen("/proc/self/statm", "re");
+  FILE *f = with_usage ? fopen("/proc/self/statm", "re") : NULL;
   if (f) {
     unsigned long long p;
     if (fscanf(f, "%llu", &p) == 1) pages = p;
@@ -124,14 +126,16 @@ static void rlimit_as(TrMemAvail *a) {
   take(a, size < (uint64_t)rl.rlim_cur ? (uint64_t)rl.rlim_cur - size : 0, "RLIMIT_AS");
 }
 
-static void meminfo(TrMemAvail *a) {
+/* key: "MemAvailable" or "MemTotal". */
+static void meminfo(TrMemAvail *a, const char *key) {
   FILE *f = fopen("/proc/meminfo", "re");
   if (!f) return;
-  char line[256];
+  char line[256], fmt[64];
+  snprintf(fmt, sizeof fmt, "%s: %%llu kB", key);
   unsigned long long kb;
   while (fgets(line, sizeof line, f))
-    if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
-      take(a, (uint64_t)kb * 1024, "MemAvailable");
+    if (sscanf(line, fmt, &kb) == 1) {
+      take(a, (uint64_t)kb * 1024, key);
       break;
     }
   fclose(f);
@@ -163,9 +167,18 @@ void tr_mem_available(TrMemAvail *a) {
   a->bytes = UINT64_MAX;
   snprintf(a->source, sizeof a->source, "unknown");
   if (env_override(a)) return;
-  cgroup_limits(a);
-  rlimit_as(a);
-  meminfo(a);
+  cgroup_limits(a, 1);
+  rlimit_as(a, 1);
+  meminfo(a, "MemAvailable");
+}
+
+void tr_mem_limit(TrMemAvail *a) {
+  a->bytes = UINT64_MAX;
+  snprintf(a->source, sizeof a->source, "unknown");
+  if (env_override(a)) return;
+  cgroup_limits(a, 0);
+  rlimit_as(a, 0);
+  meminfo(a, "MemTotal");
 }
 
 /* ---- messages --------------------------------------------------------------- */

@@ -51,6 +51,10 @@ typedef struct TrMemAvail {
 } TrMemAvail;
 
 void tr_mem_available(TrMemAvail *a);
+/* The most this process could have with nothing else running: the same sources
+** without their usage (cgroup limits, RLIMIT_AS, MemTotal; the override wins). A run
+** whose estimate is above it never fits; one only above tr_mem_available may fit later. */
+void tr_mem_limit(TrMemAvail *a);
 
 /* "5.1 GiB (params 0.4, gradients 0.4, optimizer 0.8, activations 3.9, data
 ** 0.0, fixed 0.1)": the total and its parts in the total's unit. */

@@ -177,7 +177,11 @@ static int run_memory_check(Run *r, TrErr *err) {
   tr_mem_format(av.bytes, have, sizeof have);
   logf_(r, "memory: needs %s, %s available (%s)", need, have, av.source);
   rc = tr_mem_check(&e, &av, err);
-  r->res->memory_refused = rc != TR_OK;
+  if (rc != TR_OK) {
+    TrMemAvail lim;
+    tr_mem_limit(&lim);
+    r->res->memory_refused = e.total > lim.bytes ? 2 : 1;
+  }
   return rc;
 }
 
