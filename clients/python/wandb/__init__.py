@@ -49,8 +49,54 @@ class Error(Exception):
     """What the shim raises where W&B raises (log before init)."""
 
 
-class Config:
+class _Items:
+    """Dict-like reading with attribute access, shared by Config and Summary."""
+
+    _what = "items"
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self._items[name]
+        except KeyError:
+            raise AttributeError("%s has no key '%s'" % (self._what, name)) from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+    def __contains__(self, key):
+        return key in self._items
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __repr__(self):
+        return "%s(%r)" % (type(self).__name__, self._items)
+
+    def keys(self):
+        return self._items.keys()
+
+    def items(self):
+        return self._items.items()
+
+    def values(self):
+        return self._items.values()
+
+    def get(self, key, default=None):
+        return self._items.get(key, default)
+
+
+class Config(_Items):
     """The run's configuration: attribute and item access; swept keys are locked."""
+
+    _what = "config"
 
     def __init__(self):
         object.__setattr__(self, "_items", {})
@@ -67,49 +113,11 @@ class Config:
         self._items[key] = value
         self._locked.add(key)
 
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self._items[name]
-        except KeyError:
-            raise AttributeError("config has no key '%s'" % name) from None
-
-    def __setattr__(self, name, value):
-        self._set(name, value)
-
-    def __getitem__(self, key):
-        return self._items[key]
-
     def __setitem__(self, key, value):
         self._set(key, value)
 
     def __delitem__(self, key):
         del self._items[key]
-
-    def __contains__(self, key):
-        return key in self._items
-
-    def __iter__(self):
-        return iter(self._items)
-
-    def __len__(self):
-        return len(self._items)
-
-    def __repr__(self):
-        return "Config(%r)" % self._items
-
-    def keys(self):
-        return self._items.keys()
-
-    def items(self):
-        return self._items.items()
-
-    def values(self):
-        return self._items.values()
-
-    def get(self, key, default=None):
-        return self._items.get(key, default)
 
     def as_dict(self):
         return dict(self._items)
@@ -164,10 +172,12 @@ def _flatten(data, prefix=""):
     return out
 
 
-class Summary:
+class Summary(_Items):
     """run.summary: dict-like with attribute access. Logging keeps the last value (or
     the min/max of define_metric(summary=...)); writes by the script are reported at
     finish."""
+
+    _what = "summary"
 
     def __init__(self):
         object.__setattr__(self, "_items", {})
@@ -181,51 +191,13 @@ class Summary:
             return
         self._items[key] = value
 
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self._items[name]
-        except KeyError:
-            raise AttributeError("summary has no key '%s'" % name) from None
-
-    def __setattr__(self, name, value):
-        self[name] = value
-
     def __setitem__(self, key, value):
         self._items[str(key)] = value
         self._written.add(str(key))
 
-    def __getitem__(self, key):
-        return self._items[key]
-
     def __delitem__(self, key):
         del self._items[key]
         self._written.discard(key)
-
-    def __contains__(self, key):
-        return key in self._items
-
-    def __iter__(self):
-        return iter(self._items)
-
-    def __len__(self):
-        return len(self._items)
-
-    def __repr__(self):
-        return "Summary(%r)" % self._items
-
-    def keys(self):
-        return self._items.keys()
-
-    def items(self):
-        return self._items.items()
-
-    def values(self):
-        return self._items.values()
-
-    def get(self, key, default=None):
-        return self._items.get(key, default)
 
     def update(self, d=None, **kw):
         for k, v in dict(d or {}, **kw).items():
