@@ -407,19 +407,30 @@ static int run_piped(char *const argv[], const char *params, int no_fd, Rows *R,
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static int run_py(const char *script, const char *params, Rows *R, SwProto **p, char *errtext,
-                  size_t n) {
+/* Run INTERP (NULL: none) on SCRIPT (relative to the source tree; tests/programs/ when
+** it has no '/') with ARGS (NULL-terminated, at most 7; NULL: none), stderr into errtext. */
+static int run_script(const char *interp, const char *script, const char *const args[],
+                      const char *params, Rows *R, SwProto **p, char *errtext, size_t n) {
   char path[PATH_MAX], dir[64], errf[128];
-  snprintf(path, sizeof path, "%s/tests/programs/%s", HPS_SOURCE_ROOT, script);
+  snprintf(path, sizeof path, "%s/%s%s", HPS_SOURCE_ROOT, strchr(script, '/') ? "" : "tests/programs/", script);
   hps_tmp_make(dir, sizeof dir, "hps_proto");
   snprintf(errf, sizeof errf, "%s/stderr", dir);
-  char *argv[] = {"python3", path, NULL};
+  char *argv[10] = {0};
+  int k = 0;
+  if (interp) argv[k++] = (char *)interp;
+  argv[k++] = path;
+  for (int j = 0; args && j < 7 && args[j]; j++) argv[k++] = (char *)args[j];
   int rc = run_piped(argv, params, 0, R, p, errf);
   char *e = hps_slurp(errf, NULL);
   snprintf(errtext, n, "%s", e);
   free(e);
   hps_tmp_remove(dir);
   return rc;
+}
+
+static int run_py(const char *script, const char *params, Rows *R, SwProto **p, char *errtext,
+                  size_t n) {
+  return run_script("python3", script, NULL, params, R, p, errtext, n);
 }
 
 Test(sw_proto_clients, the_c_header_writes_exact_protocol_lines) {
@@ -531,4 +542,86 @@ Test(sw_proto_clients, the_wandb_shim_unit_tests_pass) {
   cr_assert(strstr(err, "OK"), "%s", err);
   sw_proto_free(p);
   free(R.r);
+}
+
+/* ---- examples/: each reports what its comment says ---- */
+
+Test(sw_proto_examples, branin_reports_its_known_minimum) {
+  need_python();
+  const char *args[] = {"--x1=3.141592653589793", "--x2=2.275", NULL};
+  Rows R = {0};
+  SwProto *p;
+  char err[4096];
+  cr_assert_eq(run_script("python3", "examples/analytic/branin.py", args, NULL, &R, &p, err, sizeof err), 0, "%s", err);
+  cr_assert_float_eq(row_of(&R, "loss", 0)->v, 0.397887, 1e-6);
+  sw_proto_free(p);
+  free(R.r);
+}
+
+Test(sw_proto_examples, hartmann6_reports_its_known_minimum) {
+  need_python();
+  const char *args[] = {"--x1=0.20169", "--x2=0.150011", "--x3=0.476874", "--x4=0.275332",
+                        "--x5=0.311652", "--x6=0.6573", NULL};
+  Rows R = {0};
+  SwProto *p;
+  char err[4096];
+  cr_assert_eq(run_script("python3", "examples/analytic/hartmann6.py", args, NULL, &R, &p, err, sizeof err), 0, "%s", err);
+  cr_assert_float_eq(row_of(&R, "loss", 0)->v, -3.32237, 1e-5);
+  sw_proto_free(p);
+  free(R.r);
+}
+
+Test(sw_proto_examples, noisy_quadratic_is_seeded_and_best_near_3e_3) {
+  need_python();
+  double finals[3];
+  const char *lrs[3] = {"--lr=0.003", "--lr=0.0003", "--lr=0.003"};
+  const char *seeds[3] = {"--seed=4", "--seed=4", "--seed=4"};
+  for (int k = 0; k < 3; k++) {
+    const char *args[] = {lrs[k], seeds[k], "--steps=20", NULL};
+    Rows R = {0};
+    SwProto *p;
+    char err[4096];
+    cr_assert_eq(run_script("python3", "examples/analytic/noisy_quadratic.py", args, NULL, &R, &p, err,
+                            sizeof err), 0, "%s", err);
+    cr_assert_eq(R.n, 20);
+    finals[k] = row_of(&R, "val_loss", 19)->v;
+    sw_proto_free(p);
+    free(R.r);
+  }
+  cr_assert_eq(finals[0], finals[2]); /* same seed, same curve */
+  cr_assert_lt(finals[0], finals[1]);
+}
+
+Test(sw_proto_examples, the_shell_example_reports_with_printf) {
+  const char *args[] = {"--x=0", "--lr=0.25", "--steps=3", NULL};
+  Rows R = {0};
+  SwProto *p;
+  char err[4096];
+  cr_assert_eq(run_script("sh", "examples/shell/report.sh", args, NULL, &R, &p, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(sw_proto_stats(p)->bad_lines, 0);
+  cr_assert_eq(row_of(&R, "loss", 0)->v, 4);
+  cr_assert_eq(row_of(&R, "loss", 2)->v, 0.25);
+  cr_assert_eq(row_of(&R, "x", 2)->v, 1.5);
+  sw_proto_free(p);
+  free(R.r);
+}
+
+Test(sw_proto_examples, the_c_example_converges_below_lr_0_1_and_diverges_above) {
+  const char *bin = getenv("HPS_EXAMPLE_QUADRATIC");
+  cr_assert_not_null(bin, "HPS_EXAMPLE_QUADRATIC unset (meson sets it)");
+  const char *lrs[2] = {"--lr=0.05", "--lr=0.2"};
+  double last[2];
+  for (int k = 0; k < 2; k++) {
+    char *argv[] = {(char *)bin, (char *)lrs[k], "--steps=400", NULL};
+    Rows R = {0};
+    SwProto *p;
+    cr_assert_eq(run_piped(argv, NULL, 0, &R, &p, "/dev/null"), 0);
+    cr_assert_eq(R.n, 400);
+    cr_assert_eq(row_of(&R, "loss", 0)->v, 41);
+    last[k] = row_of(&R, "loss", 399)->v;
+    sw_proto_free(p);
+    free(R.r);
+  }
+  cr_assert_lt(last[0], 1e-12);
+  cr_assert(isinf(last[1]) || isnan(last[1]), "%g", last[1]);
 }

@@ -29,7 +29,7 @@
 /* -2: not looked up yet, -1: off. */
 static int hpsweep_report_fd_ = -2;
 
-static int hpsweep_report_fd(void) {
+static inline int hpsweep_report_fd(void) {
   if (hpsweep_report_fd_ == -2) {
     const char *s = getenv("HPSWEEP_METRICS_FD");
     char *end = NULL;
@@ -40,7 +40,7 @@ static int hpsweep_report_fd(void) {
 }
 
 /* NAME as a JSON string at buf + at (room for 6 bytes per byte of NAME is reserved). */
-static size_t hpsweep_report_quote_(char *buf, size_t at, const char *name) {
+static inline size_t hpsweep_report_quote_(char *buf, size_t at, const char *name) {
   buf[at++] = '"';
   for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
     if (*c == '"' || *c == '\\') {
@@ -56,13 +56,13 @@ static size_t hpsweep_report_quote_(char *buf, size_t at, const char *name) {
   return at;
 }
 
-static size_t hpsweep_report_number_(char *buf, size_t at, double v) {
+static inline size_t hpsweep_report_number_(char *buf, size_t at, double v) {
   if (isnan(v)) return at + (size_t)sprintf(buf + at, "NaN");
   if (isinf(v)) return at + (size_t)sprintf(buf + at, v > 0 ? "Infinity" : "-Infinity");
   return at + (size_t)sprintf(buf + at, "%.17g", v);
 }
 
-static int hpsweep_report(long long step, int n, const char *const names[], const double values[]) {
+static inline int hpsweep_report(long long step, int n, const char *const names[], const double values[]) {
   int fd = hpsweep_report_fd();
   if (fd < 0) return 0;
   size_t cap = 48;
