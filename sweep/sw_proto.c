@@ -26,6 +26,7 @@ struct SwProto {
   char *line;     /* SW_PROTO_LINE_MAX + 1 bytes: the line being collected */
   size_t len;
   int skipping;   /* in a too-long line: drop bytes up to its newline */
+  int oom;        /* the field array could not grow: the line fails with TR_ENOMEM */
   int64_t next_step;
   SwProtoStats st;
   char msg[SW_PROTO_KEEP][SW_PROTO_MSG_MAX];
@@ -293,12 +294,12 @@ static int lx_value(Lx *L, int depth) {
   return lx_number(L, &v);
 }
 
-/* Record a problem of the current line (st.lines is its number). */
-static void proto_note(SwProto *p, int kind, const char *why) {
+/* Record a problem of line LINENO. */
+static void proto_note(SwProto *p, int kind, uint64_t lineno, const char *why) {
   p->st.bad[kind]++;
   if (p->nmsg < SW_PROTO_KEEP)
     snprintf(p->msg[p->nmsg++], SW_PROTO_MSG_MAX, "line %llu: %s: %.100s",
-             (unsigned long long)p->st.lines, bad_names[kind], why);
+             (unsigned long long)lineno, bad_names[kind], why);
 }
 
 /* A field problem: counted only if its line parses. */
@@ -378,7 +379,10 @@ static int line_member(SwProto *p, Lx *L, int *has_step, double *step) {
     field_note(p, SW_PROTO_BAD_NAME, len >= sizeof name ? "longer than 47 bytes" : "empty or a control byte", name);
     return 0;
   }
-  if (field_add(p, name, v) != 0) return lx_fail(L, SW_PROTO_BAD_JSON, "out of memory");
+  if (field_add(p, name, v) != 0) {
+    p->oom = 1;
+    return lx_fail(L, SW_PROTO_BAD_JSON, "out of memory");
+  }
   return 0;
 }
 
@@ -437,14 +441,18 @@ static int line_process(SwProto *p) {
     lx_ws(&L);
     if (L.i != L.n) lx_fail(&L, SW_PROTO_BAD_JSON, "text after the object at column %zu", L.i + 1);
   }
+  if (p->oom) {
+    p->oom = 0;
+    return TR_ENOMEM;
+  }
   if (L.bad >= 0) {
     p->st.bad_lines++;
-    proto_note(p, L.bad, L.why);
+    proto_note(p, L.bad, p->st.lines, L.why);
     return 0;
   }
   fields_dedup(p);
   if (p->pend_kind >= 0) {
-    proto_note(p, p->pend_kind, p->pend_msg);
+    proto_note(p, p->pend_kind, p->st.lines, p->pend_msg);
     p->pend[p->pend_kind]--;
   }
   for (int k = 0; k < SW_PROTO_BAD_KINDS; k++) p->st.bad[k] += p->pend[k];
@@ -484,7 +492,8 @@ void sw_proto_free(SwProto *p) {
 }
 
 static int proto_row_failed(int rc, TrErr *err) {
-  if (err && err->code == TR_OK) tr_err_set(err, rc, "metrics protocol: a row was not stored");
+  if (rc == TR_ENOMEM) tr_err_set(err, rc, "metrics protocol: out of memory");
+  else if (err && err->code == TR_OK) tr_err_set(err, rc, "metrics protocol: a row was not stored");
   return rc;
 }
 
@@ -493,11 +502,9 @@ int sw_proto_feed(SwProto *p, const char *buf, size_t n, TrErr *err) {
     const char *nl = memchr(buf, '\n', n);
     size_t take = nl ? (size_t)(nl - buf) : n;
     if (!p->skipping && p->len + take > SW_PROTO_LINE_MAX) {
-      /* Too long: counted now (as the next line), its bytes dropped up to the newline. */
-      p->st.lines++;
+      /* Too long: noted now, its bytes dropped up to the newline (which counts it). */
       p->st.bad_lines++;
-      proto_note(p, SW_PROTO_BAD_LONG, "more than 65536 bytes");
-      p->st.lines--;
+      proto_note(p, SW_PROTO_BAD_LONG, p->st.lines + 1, "more than 65536 bytes");
       p->skipping = 1;
       p->len = 0;
     }

@@ -30,7 +30,9 @@
 ** - Numbers are read with strtod: the process must run in the "C" LC_NUMERIC locale
 **   (hpsweep never calls setlocale).
 ** - ROW returns 0 to go on; a non-zero return stops sw_proto_feed, which returns it
-**   (the caller's TrCode, its message in the caller's TrErr). The parser stays usable.
+**   (the caller's TrCode, its message in the caller's TrErr, else a generic one): the
+**   rest of that line's rows and of that buffer are dropped. TR_ENOMEM when a line's
+**   field array cannot grow (that line dropped). The parser stays usable after both.
 */
 #ifndef SW_PROTO_H
 #define SW_PROTO_H

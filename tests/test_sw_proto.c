@@ -353,6 +353,40 @@ Test(sw_proto, a_failing_row_callback_stops_the_feed_with_its_code) {
   free(R.r);
 }
 
+Test(sw_proto, random_json_like_bytes_in_random_chunks_are_survived_and_counted) {
+  /* Bytes drawn from JSON's alphabet (plus a few invalid ones), a newline every ~40. */
+  static const char alpha[] = "{}[]\":,.-+eE0123456789 \t\\ustepNaInfity\x80\xff\xc3\xa9\r";
+  size_t len = 2u << 20;
+  char *t = malloc(len);
+  cr_assert_not_null(t);
+  uint64_t x = 88172645463325252ULL, newlines = 0;
+  for (size_t k = 0; k < len; k++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    t[k] = x % 40 == 0 ? '\n' : alpha[(x >> 8) % (sizeof alpha - 1)];
+    newlines += t[k] == '\n';
+  }
+  Rows R = {0};
+  SwProto *p;
+  TrErr err = {0};
+  cr_assert_eq(sw_proto_new(&p, rows_add, &R, &err), TR_OK);
+  for (size_t at = 0; at < len;) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    size_t n = 1 + x % 300;
+    if (n > len - at) n = len - at;
+    cr_assert_eq(sw_proto_feed(p, t + at, n, &err), 0);
+    at += n;
+  }
+  cr_assert_eq(sw_proto_finish(p, &err), 0);
+  const SwProtoStats *st = sw_proto_stats(p);
+  cr_assert_eq(st->lines, newlines + (t[len - 1] != '\n'));
+  cr_assert_eq(st->rows, R.n);
+  cr_assert_leq(st->good_lines + st->bad_lines, st->lines);
+  cr_assert_gt(st->bad_lines, 0);
+  sw_proto_free(p);
+  free(t);
+  free(R.r);
+}
+
 /* ---- clients: a real program writing to a pipe as HPSWEEP_METRICS_FD ---- */
 
 /* python3 present? Skips the test where it is not, except in CI. */
