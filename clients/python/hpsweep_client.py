@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-__all__ = ["log", "enabled", "params"]
+__all__ = ["log", "enabled", "params", "number"]
 
 _fd = None          # None: not looked up yet; -1: off
 _warned = False
