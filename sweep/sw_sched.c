@@ -61,16 +61,21 @@ int sw_sched_runs_dir(const char *db_path, const char *sweep, char *buf, size_t 
   const char *dir = slash ? db_path : ".";
   const char *base = slash ? slash + 1 : db_path;
   if (slash == db_path) dirlen = 0; /* "/x.db": root */
-  char safe[256];
+  /* Injective, so two sweeps never share a directory ("a/b" and "a_b" once did): bytes
+  ** outside [A-Za-z0-9._-] and '%' become %XX, and so does every byte of "." and "..". */
+  char safe[768];
   size_t k = 0;
-  for (const char *s = sweep; *s && k + 1 < sizeof safe; s++) {
-    char ch = *s;
-    int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-             ch == '_' || ch == '-';
-    safe[k++] = ok ? ch : '_';
+  int dots = strcmp(sweep, ".") == 0 || strcmp(sweep, "..") == 0;
+  for (const unsigned char *s = (const unsigned char *)sweep; *s; s++) {
+    int ch = *s;
+    int ok = !dots && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                       ch == '.' || ch == '_' || ch == '-');
+    if (k + 4 >= sizeof safe) return TR_EINVAL;
+    if (ok) safe[k++] = (char)ch;
+    else k += (size_t)snprintf(safe + k, sizeof safe - k, "%%%02X", ch);
   }
   safe[k] = '\0';
-  if (k == 0 || strcmp(safe, ".") == 0 || strcmp(safe, "..") == 0) safe[0] = '_', safe[1] = '\0';
+  if (k == 0) snprintf(safe, sizeof safe, "%%00");
   int w = snprintf(buf, n, "%.*s/%s.runs/%s", dirlen, dir, base, safe);
   return (w < 0 || (size_t)w >= n) ? TR_EINVAL : TR_OK;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hps_test.h"
+#include "sw_sched.h"
 #include "tr_os.h"
 
 static char dir[256];
@@ -190,6 +191,21 @@ static int wait_exit_within(pid_t pid, double seconds, const char *log) {
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
+}
+
+Test(sw_sched, runs_dirs_are_one_per_sweep_name) {
+  char a[512], b[512], c[512];
+  cr_assert_eq(sw_sched_runs_dir("/d/x.db", "a/b", a, sizeof a), TR_OK);
+  cr_assert_eq(sw_sched_runs_dir("/d/x.db", "a_b", b, sizeof b), TR_OK);
+  cr_expect_str_eq(a, "/d/x.db.runs/a%2Fb");
+  cr_expect_str_eq(b, "/d/x.db.runs/a_b");
+  cr_assert_eq(sw_sched_runs_dir("x.db", "a%2Fb", c, sizeof c), TR_OK);
+  cr_expect_str_eq(c, "./x.db.runs/a%252Fb", "'%%' is escaped too, so no name collides");
+  cr_assert_eq(sw_sched_runs_dir("/x.db", "..", c, sizeof c), TR_OK);
+  cr_expect_str_eq(c, "/x.db.runs/%2E%2E");
+  cr_assert_eq(sw_sched_runs_dir("/x.db", "lr.grid-2", c, sizeof c), TR_OK);
+  cr_expect_str_eq(c, "/x.db.runs/lr.grid-2");
+  cr_expect_eq(sw_sched_runs_dir("/x.db", "lr_grid", c, 8), TR_EINVAL);
 }
 
 Test(sw_sched, grid_of_6_at_j2_completes_each_trial_once_and_a_rerun_does_nothing) {
