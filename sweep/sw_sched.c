@@ -34,7 +34,8 @@
 #define SW_STOP_GRACE 10.0       /* seconds workers get to stop after a fatal error, then SIGKILL */
 
 /* Worker exit codes. Without a recorded result the coordinator records `failed`,
-** except for WEXIT_STORE (the store failed, not the trial: `interrupted`, and fatal). */
+** except for WEXIT_STORE (the store, or the disk under a checkpoint, failed, not the trial:
+** `interrupted`, and fatal). */
 enum { WEXIT_OK = 0, WEXIT_STORE = 3, WEXIT_SETUP = 4 };
 
 /* HPS_RECLAIM_MAX (a test hook, like HPS_LEASE_SECONDS): the store's reclaim cap. */
@@ -531,6 +532,10 @@ static int worker_main(const WorkerArgs *a) {
   snprintf(line, sizeof line, TAG_ROWS "%lld\n", (long long)w.rows);
   write_all(w.fd, line, strlen(line));
   if (w.lost || w.store_failed) return worker_store_exit(&w);
+  if (rc != TR_OK && res.io_failed) { /* the disk, not the trial: interrupted, and the runner stops */
+    snprintf(w.store_msg, sizeof w.store_msg, "%s", err.msg);
+    return worker_store_exit(&w);
+  }
   return worker_record(&w, a, rc, &res, &err);
 }
 

@@ -527,6 +527,28 @@ Test(sw_sched, sigxfsz_over_ulimit_f_is_a_store_error_and_trials_are_interrupted
   cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 24);
 }
 
+/* A checkpoint over `ulimit -f` (the database stays under it): the disk's fault, not the
+** trial's: interrupted with no failure counted, the runner stops with the cause, a rerun resumes. */
+Test(sw_sched, a_checkpoint_write_error_interrupts_the_trial_and_stops_the_runner) {
+  hps_put(dir, "ck.yaml",
+          "name: ck\nmethod: grid\nmetric: {name: val_loss, goal: minimize}\n"
+          "parameters:\n  optimizer.lr:\n    values: [0.001]\n"
+          "hpsweep:\n  workers: 1\n  max_retries: 0\n  base:\n"
+          "    model: {n_layer: 2, n_head: 2, d_model: 128, context_length: 16}\n"
+          "    train: {batch_size: 2, max_steps: 20, eval_interval: 10, eval_batches: 1}\n");
+  const char *args[] = {"run", "ck.yaml", "--quiet", NULL};
+  child_fsize = 2 << 20; /* a checkpoint is ~5 MB; the database stays far below */
+  pid_t pid = start("run1.log", NULL, args);
+  child_fsize = 0;
+  cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
+  const char *out = slurp("run1.log");
+  cr_assert(strstr(out, "ckpt.bin") && strstr(out, strerror(EFBIG)), "%s", out);
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'interrupted'"), 1, "%s", out);
+  cr_assert_eq(db_int("SELECT failures FROM trials"), 0);
+  cr_assert_eq(run("run2.log", NULL, args), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
+}
+
 /* Wait until the (only) trial is running on attempt `attempt`. */
 static void wait_running(int attempt, const char *log) {
   char sql[120];

@@ -127,6 +127,7 @@ static int save_checkpoint(Run *r, TrErr *err) {
   int rc = tr_ckpt_save(path, &c, err);
   free(json);
   free(vocab);
+  if (rc == TR_EIO) r->res->io_failed = 1;
   if (rc == TR_OK) {
     snprintf(r->res->checkpoint, sizeof r->res->checkpoint, "%s", path);
     if (r->hooks && r->hooks->on_checkpoint) r->hooks->on_checkpoint(r->hooks->ud, path, r->step);

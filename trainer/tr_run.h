@@ -67,6 +67,8 @@ typedef struct TrRunResult {
   double entropy_floor;       /* best possible loss on the synthetic corpus (nats/token), NAN otherwise */
   int64_t n_params;
   uint64_t memory_estimate_bytes; /* tr_mem_estimate of the run (logged at the start) */
+  int io_failed;                  /* a checkpoint could not be written (disk full, ulimit -f, permissions):
+                                  ** the machine's fault, not the config's */
   int memory_refused;             /* tr_run refused the run: 1 the estimate exceeds the memory available
                                   ** now, 2 it exceeds the limit itself (tr_mem_limit): it never fits */
   char reason[256];           /* diverged/interrupted: why and at which step */
