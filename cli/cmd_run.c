@@ -104,6 +104,10 @@ static int run_prepare(Run *r, TrErr *err) {
   }
   if (!r->quiet)
     for (size_t i = 0; i < sw_spec_notice_count(r->spec); i++) hps_error("run", "%s", sw_spec_notice(r->spec, i));
+  if (sw_spec_program(r->spec)) {
+    hps_error("run", "%s: running a program is not wired yet (hpsweep check shows its commands)", r->path);
+    return 2;
+  }
   if (sw_spec_task(r->spec) == SW_TASK_SAMPLE) {
     r->sample_ckpt = sw_spec_checkpoint(r->spec);
     if (!r->sample_ckpt || !*r->sample_ckpt) {

@@ -108,8 +108,18 @@ SwTask sw_spec_task(const SwSpec *s);             /* default train */
 const char *sw_spec_checkpoint(const SwSpec *s);  /* resolved against the spec's directory; "" if none */
 /* Seeds each configuration is repeated with; n = 0 when no `seeds:` (then the base's seed is used). */
 const int64_t *sw_spec_seeds(const SwSpec *s, size_t *n);
-/* The registry key the seeds set: "train.seed" (task train) or "sample.seed" (task sample). */
+/* The registry key the seeds set: "train.seed" (task train) or "sample.seed" (task sample);
+** for a program spec the argument name hpsweep.seed_arg (default "seed"). */
 const char *sw_spec_seed_key(const SwSpec *s);
+
+/* A program spec (`program:` given; docs/programs.md). Its parameters are the program's
+** (SwParam.key is a key of the spec's own, type float, no range; never in the registry),
+** the seed goes under hpsweep.seed_arg, and metric.name is not checked. */
+const char *sw_spec_program(const SwSpec *s);     /* absolute path; NULL: the built-in trainer */
+/* `command` as W&B's str() of each element; n = 0 when absent (W&B's default). */
+const char *const *sw_spec_command(const SwSpec *s, size_t *n);
+int sw_spec_wandb_shim(const SwSpec *s);          /* hpsweep.wandb_shim; default: on for a .py program */
+double sw_spec_max_seconds(const SwSpec *s);      /* hpsweep.max_seconds_per_trial; 0: no limit */
 
 /* The base training config (defaults + hpsweep.base), before any parameter. */
 const TrConfig *sw_spec_base(const SwSpec *s);
