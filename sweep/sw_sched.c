@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sw_command.h"
 #include "sw_infer.h"
+#include "sw_program.h"
 #include "tr_ckpt.h"
 #include "tr_os.h"
 #include "tr_run.h"
@@ -529,6 +531,185 @@ static int worker_main(const WorkerArgs *a) {
   return worker_record(&w, a, rc, &res, &err);
 }
 
+/* ---- a program's trial (SwSchedConfig.program) ---- */
+
+typedef struct ProgCtx {
+  Worker *w;
+  const char *metric;
+  double start, last_progress, last_value;
+  int seen, nonfinite;  /* the sweep metric was reported; one of its values was NaN/inf */
+  int64_t last_step;
+} ProgCtx;
+
+/* A row of the metrics pipe into the store (through the metric buffer). */
+static int prog_row(void *ctx, const char *name, int64_t step, double value) {
+  ProgCtx *p = ctx;
+  Worker *w = p->w;
+  if (w->lost || w->store_failed) return TR_EIO;
+  double now = tr_clock_mono();
+  int rc = rs_metricbuf_add(&w->mb, step, 0, now - p->start, name, value);
+  if (rc) {
+    worker_store_fail(w, rc);
+    return TR_EIO;
+  }
+  w->rows++;
+  if (step > p->last_step) p->last_step = step;
+  if (strcmp(name, p->metric) != 0) return 0;
+  p->seen = 1;
+  p->last_value = value;
+  if (!isfinite(value)) p->nonfinite = 1;
+  if (now - p->last_progress >= PROGRESS_EVERY) {
+    char line[160];
+    int k = snprintf(line, sizeof line, TAG_PROGRESS "%lld 0 %.9g 0\n", (long long)step, value);
+    if (k > 0 && (size_t)k < sizeof line) write_all(w->fd, line, (size_t)k);
+    p->last_progress = now;
+  }
+  return 0;
+}
+
+/* The program's environment additions ("NAME=VALUE", owned, NULL-terminated in env[]). */
+static int prog_env(const WorkerArgs *a, const char *dir, char *env[12]) {
+  const SwSchedProgram *pg = a->c->program;
+  const char *old = getenv("PYTHONPATH");
+  int n = 0, bad = 0;
+  memset(env, 0, 12 * sizeof *env);
+  bad |= asprintf(&env[n++], "HPSWEEP_TRIAL_ID=%lld", (long long)a->cl->trial_id) < 0;
+  bad |= asprintf(&env[n++], "HPSWEEP_SWEEP=%s", pg->sweep ? pg->sweep : "") < 0;
+  bad |= asprintf(&env[n++], "HPSWEEP_ATTEMPT=%d", a->cl->attempts) < 0;
+  bad |= asprintf(&env[n++], "HPSWEEP_RUN_DIR=%s", dir) < 0;
+  bad |= asprintf(&env[n++], "HPSWEEP_PARAMS_JSON=%s", a->trial->params_json) < 0;
+  bad |= asprintf(&env[n++], "OMP_NUM_THREADS=%d", a->threads) < 0;
+  bad |= asprintf(&env[n++], "OPENBLAS_NUM_THREADS=%d", a->threads) < 0;
+  bad |= asprintf(&env[n++], "MKL_NUM_THREADS=%d", a->threads) < 0;
+  if (pg->pythonpath)
+    bad |= asprintf(&env[n++], "PYTHONPATH=%s%s%s", pg->pythonpath, old && *old ? ":" : "", old ? old : "") < 0;
+  for (int i = 0; bad && i < n; i++) env[i] = NULL; /* asprintf leaves failed pointers undefined */
+  return bad ? TR_ENOMEM : TR_OK;
+}
+
+/* The store's status and reason for a finished program. */
+static RsStatus prog_status(const ProgCtx *p, const SwProgramOut *o, char *why, size_t n) {
+  why[0] = '\0';
+  if (o->interrupted) return RS_INTERRUPTED;
+  if (o->timed_out) {
+    snprintf(why, n, "timeout (over %g s)", o->seconds);
+    return RS_FAILED;
+  }
+  if (o->exited && o->code == 0) {
+    if (p->nonfinite) return snprintf(why, n, "%s is not finite", p->metric), RS_DIVERGED;
+    if (!p->seen) return snprintf(why, n, "metric never reported (%s)", p->metric), RS_FAILED;
+    return RS_COMPLETED;
+  }
+  if (o->exited)
+    snprintf(why, n, "exit code %d%s%s", o->code, o->tail[0] ? "\n" : "", o->tail);
+  else
+    snprintf(why, n, "killed by signal %d (%s)%s%s", o->signal, strsignal(o->signal), o->tail[0] ? "\n" : "",
+             o->tail);
+  return RS_FAILED;
+}
+
+/* Record the finished program: status, the sweep metric from the stored curve, a summary. */
+static int prog_record(Worker *w, const WorkerArgs *a, const ProgCtx *p, const SwProgramOut *o) {
+  char why[TR_ERR_MSG_MAX + 2200], summary[512];
+  RsTrialResult out;
+  memset(&out, 0, sizeof out);
+  RsStatus status = prog_status(p, o, why, sizeof why);
+  TrRunResult none;
+  memset(&none, 0, sizeof none);
+  none.final_val_loss = none.best_val_loss = none.final_train_loss = NAN;
+  worker_metric(w, a->c->metric, a->c->maximize, &none, &out);
+  out.error = why[0] ? why : NULL;
+  out.steps = p->last_step + 1;
+  out.wall_seconds = o->seconds;
+  out.flops = NAN;
+  snprintf(summary, sizeof summary, "{\"exit_code\": %d, \"signal\": %d, \"seconds\": %.3f, \"metric_lines\": %llu, "
+           "\"bad_lines\": %llu, \"rows\": %llu}", o->exited ? o->code : -1, o->signal, o->seconds,
+           (unsigned long long)o->stats.lines, (unsigned long long)o->stats.bad_lines,
+           (unsigned long long)o->stats.rows);
+  out.summary_json = summary;
+  int fr = rs_trial_finish(w->st, a->cl->trial_id, a->cl->claim_token, status, &out);
+  if (fr != TR_OK && fr != RS_LOST) {
+    worker_on_log(w, rs_store_errmsg(w->st));
+    return WEXIT_STORE;
+  }
+  rs_metricbuf_deinit(&w->mb);
+  rs_store_close(w->st);
+  return WEXIT_OK;
+}
+
+/* Problems of the metrics pipe, as log lines (events) of the trial. */
+static void prog_log_problems(Worker *w, const SwProgramOut *o) {
+  char line[SW_PROTO_MSG_MAX + 64];
+  if (o->stats.bad_lines == 0 && o->n_messages == 0) return;
+  snprintf(line, sizeof line, "metrics pipe: %llu lines, %llu rows, %llu bad lines", (unsigned long long)o->stats.lines,
+           (unsigned long long)o->stats.rows, (unsigned long long)o->stats.bad_lines);
+  worker_on_log(w, line);
+  for (size_t i = 0; i < o->n_messages; i++) {
+    snprintf(line, sizeof line, "metrics pipe: %s", o->messages[i]);
+    worker_on_log(w, line);
+  }
+}
+
+/* Run the program with the store open; *o its outcome. Non-zero: it could not run (err set). */
+static int prog_exec(Worker *w, const WorkerArgs *a, const char *dir, ProgCtx *p, SwProgramOut *o, TrErr *err) {
+  const SwSchedProgram *pg = a->c->program;
+  SwCommandIn in = {pg->command, pg->n_command, pg->path, NULL, a->trial->params_json, dir, 0};
+  char **argv = NULL, *env[12];
+  size_t argc = 0;
+  int rc = sw_command_build(&in, &argv, &argc, err);
+  if (rc) return rc;
+  if ((rc = prog_env(a, dir, env))) {
+    sw_command_free(argv);
+    return tr_err_set(err, rc, "out of memory");
+  }
+  char *line = sw_command_display(argv);
+  if (line) worker_on_log(w, line);
+  free(line);
+  SwProgramIn pi = {argv, dir, env, pg->max_seconds, &worker_stop, prog_row, p};
+  rc = sw_program_run(&pi, o, err);
+  for (int i = 0; i < 12; i++) free(env[i]);
+  sw_command_free(argv);
+  return rc;
+}
+
+/* A program trial in its run directory <runs_dir>/<hash>/ (kept across attempts). */
+static int worker_program(const WorkerArgs *a) {
+  worker_process_setup(a);
+  char dir[TR_PATH_MAX];
+  int k = snprintf(dir, sizeof dir, "%s/%s", a->c->runs_dir, a->trial->hash_hex);
+  if (k < 0 || k >= TR_PATH_MAX || tr_mkdirs(dir) != 0) {
+    char line[1280];
+    snprintf(line, sizeof line, "cannot create run directory %.1100s: %s", dir, strerror(errno));
+    worker_on_log(&(Worker){.fd = a->fd}, line);
+    return WEXIT_SETUP;
+  }
+  char *abs = realpath(dir, NULL); /* HPSWEEP_RUN_DIR holds wherever the program changes directory */
+  if (abs && strlen(abs) < sizeof dir) snprintf(dir, sizeof dir, "%s", abs);
+  free(abs);
+  Worker w;
+  int rc = worker_open(&w, a, &a->trial->config);
+  if (rc != WEXIT_OK) return rc;
+  ProgCtx p = {&w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1};
+  SwProgramOut o;
+  TrErr err;
+  tr_err_clear(&err);
+  rc = prog_exec(&w, a, dir, &p, &o, &err);
+  if (!w.lost && !w.store_failed && (k = rs_metricbuf_flush(&w.mb))) worker_store_fail(&w, k);
+  char line[64];
+  snprintf(line, sizeof line, TAG_ROWS "%lld\n", (long long)w.rows);
+  write_all(w.fd, line, strlen(line));
+  if (w.lost || w.store_failed) return worker_store_exit(&w);
+  if (rc) { /* it could not run: a bad command or the system; the same again would fail */
+    RsTrialResult out = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, err.msg, 0};
+    rs_trial_finish(w.st, a->cl->trial_id, a->cl->claim_token, RS_FAILED, &out);
+    rs_metricbuf_deinit(&w.mb);
+    rs_store_close(w.st);
+    return WEXIT_OK;
+  }
+  prog_log_problems(&w, &o);
+  return prog_record(&w, a, &p, &o);
+}
+
 /* ---- the coordinator ---- */
 
 typedef struct Slot {
@@ -695,7 +876,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
     for (int j = 0; j < k->c->jobs; j++)
       if (k->slots[j].pid && k->slots[j].fd >= 0) close(k->slots[j].fd);
     WorkerArgs a = {k->c, &k->c->trials[cl->idx], cl, p[1], threads, parent};
-    _exit(worker_main(&a));
+    _exit(k->c->program ? worker_program(&a) : worker_main(&a));
   }
   int fork_errno = errno;
   sigprocmask(SIG_SETMASK, &old, NULL);
