@@ -43,7 +43,10 @@ static void child_exec(const SwProgramIn *in, int ow, int mw, pid_t parent) {
   if (nul >= 0 && nul != STDIN_FILENO) dup2(nul, STDIN_FILENO), close(nul);
   dup2(ow, STDOUT_FILENO);
   dup2(ow, STDERR_FILENO);
-  int fd = dup(mw); /* without O_CLOEXEC: the program inherits it */
+  /* fd 3, inherited (no O_CLOEXEC): a shell's `>&N` takes one digit only. */
+  int fd = SW_PROGRAM_METRICS_FD;
+  if (mw != fd) dup2(mw, fd);
+  fcntl(fd, F_SETFD, 0);
   char num[32];
   snprintf(num, sizeof num, "%d", fd);
   setenv("HPSWEEP_METRICS_FD", num, 1);

@@ -7,8 +7,8 @@
 ** - The child: its own process group (setpgid), PR_SET_PDEATHSIG SIGKILL (it dies with
 **   the calling process), default signal dispositions, stdin /dev/null, stdout and
 **   stderr into a pipe whose bytes the caller appends to RUN_DIR/run.log (at most
-**   SW_PROGRAM_LOG_MAX bytes per call, then one truncation note), HPSWEEP_METRICS_FD
-**   the write end of the metrics pipe, plus the caller's "NAME=VALUE" strings.
+**   SW_PROGRAM_LOG_MAX bytes per call, then one truncation note), HPSWEEP_METRICS_FD=3
+**   the write end of the metrics pipe (a single digit: `>&3` works in every shell), plus the caller's "NAME=VALUE" strings.
 **   argv[0] is found on PATH (execvp); an exec failure is exit 127 with the reason in
 **   the log.
 ** - Rows of the metrics pipe go to ROW (sw_proto's contract); a non-zero ROW return
@@ -35,6 +35,7 @@
 #define SW_PROGRAM_GRACE 5.0           /* seconds between SIGTERM and SIGKILL */
 #define SW_PROGRAM_TAIL 10             /* lines of run.log in out->tail */
 #define SW_PROGRAM_LOG "run.log"
+#define SW_PROGRAM_METRICS_FD 3
 
 typedef struct SwProgramIn {
   char *const *argv;          /* NULL-terminated */

@@ -466,6 +466,18 @@ static RsStatus worker_status(int rc, const TrRunResult *res, const TrErr *err, 
   return status;
 }
 
+/* The trial's final row, then the store closed: WEXIT_OK (a lost claim writes nothing), or WEXIT_STORE logged. */
+static int worker_finish(Worker *w, const WorkerArgs *a, RsStatus status, const RsTrialResult *out) {
+  int fr = rs_trial_finish(w->st, a->cl->trial_id, a->cl->claim_token, status, out);
+  if (fr != TR_OK && fr != RS_LOST) {
+    worker_on_log(w, rs_store_errmsg(w->st));
+    return WEXIT_STORE;
+  }
+  rs_metricbuf_deinit(&w->mb);
+  rs_store_close(w->st);
+  return WEXIT_OK;
+}
+
 /* Record the finished run: status, the sweep metric, the summary. */
 static int worker_record(Worker *w, const WorkerArgs *a, int rc, const TrRunResult *res, const TrErr *err) {
   char errbuf[TR_ERR_MSG_MAX + 300];
@@ -487,15 +499,9 @@ static int worker_record(Worker *w, const WorkerArgs *a, int rc, const TrRunResu
   /* Above the limit itself the same config is refused again: a retry only spends a claim.
   ** Above what is free now (other trials running) it may fit later: an ordinary failure. */
   out.no_retry = status == RS_FAILED && res->memory_refused == 2;
-  int fr = rs_trial_finish(w->st, a->cl->trial_id, a->cl->claim_token, status, &out);
+  int wr = worker_finish(w, a, status, &out);
   free(summary);
-  if (fr != TR_OK && fr != RS_LOST) {
-    worker_on_log(w, rs_store_errmsg(w->st));
-    return WEXIT_STORE;
-  }
-  rs_metricbuf_deinit(&w->mb);
-  rs_store_close(w->st);
-  return WEXIT_OK;
+  return wr;
 }
 
 static int worker_main(const WorkerArgs *a) {
@@ -627,14 +633,7 @@ static int prog_record(Worker *w, const WorkerArgs *a, const ProgCtx *p, const S
            (unsigned long long)o->stats.lines, (unsigned long long)o->stats.bad_lines,
            (unsigned long long)o->stats.rows);
   out.summary_json = summary;
-  int fr = rs_trial_finish(w->st, a->cl->trial_id, a->cl->claim_token, status, &out);
-  if (fr != TR_OK && fr != RS_LOST) {
-    worker_on_log(w, rs_store_errmsg(w->st));
-    return WEXIT_STORE;
-  }
-  rs_metricbuf_deinit(&w->mb);
-  rs_store_close(w->st);
-  return WEXIT_OK;
+  return worker_finish(w, a, status, &out);
 }
 
 /* Problems of the metrics pipe, as log lines (events) of the trial. */
@@ -701,10 +700,7 @@ static int worker_program(const WorkerArgs *a) {
   if (w.lost || w.store_failed) return worker_store_exit(&w);
   if (rc) { /* it could not run: a bad command or the system; the same again would fail */
     RsTrialResult out = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, err.msg, 0};
-    rs_trial_finish(w.st, a->cl->trial_id, a->cl->claim_token, RS_FAILED, &out);
-    rs_metricbuf_deinit(&w.mb);
-    rs_store_close(w.st);
-    return WEXIT_OK;
+    return worker_finish(&w, a, RS_FAILED, &out);
   }
   prog_log_problems(&w, &o);
   return prog_record(&w, a, &p, &o);
