@@ -187,3 +187,14 @@ Test(sw_program, two_runners_on_one_database_run_each_trial_once) {
   cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'loss'"), 6);
   sqlite3_close(db);
 }
+
+Test(sw_program, check_prints_the_exact_command_lines_of_the_first_trials) {
+  put_exec("report.sh", report_sh);
+  hps_put(tmpdir, "s.yaml", "program: report.sh\ncommand: [\"${program}\", \"${args_no_hyphens}\", \"${args_json}\"]\n"
+          "method: grid\nmetric: {name: loss}\nparameters:\n  lr: {values: [100.0, 1e-5]}\n  on: {value: true}\n");
+  char out[16384];
+  cr_assert_eq(hps_run(tmpdir, "check s.yaml", out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "report.sh lr=100.0 on=True '{\"lr\": 100.0, \"on\": true}'"), "%s", out);
+  cr_expect(strstr(out, "report.sh lr=1e-05 on=True '{\"lr\": 1e-05, \"on\": true}'"), "%s", out);
+  cr_expect(strstr(out, "valid: nothing was run"), "%s", out);
+}
