@@ -152,8 +152,7 @@ static void run_loop(Run *r) {
   if (r->mfd >= 0) close(r->mfd);
 }
 
-/* The last SW_PROGRAM_TAIL lines of the log. */
-static void log_tail(const char *path, char *out, size_t n) {
+void sw_program_log_tail(const char *path, char *out, size_t n) {
   out[0] = '\0';
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
@@ -225,6 +224,6 @@ int sw_program_run(const SwProgramIn *in, SwProgramOut *out, TrErr *err) {
   }
   if (r.log >= 0) close(r.log);
   sw_proto_free(r.proto);
-  log_tail(logpath, out->tail, sizeof out->tail);
+  sw_program_log_tail(logpath, out->tail, sizeof out->tail);
   return rc;
 }

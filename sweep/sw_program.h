@@ -59,5 +59,8 @@ typedef struct SwProgramOut {
 } SwProgramOut;
 
 int sw_program_run(const SwProgramIn *in, SwProgramOut *out, TrErr *err);
+/* The last SW_PROGRAM_TAIL lines of the file PATH (its last 4 KiB at most) into out
+** (n bytes, NUL-terminated; "" when it cannot be read). `hpsweep show` prints run.log's. */
+void sw_program_log_tail(const char *path, char *out, size_t n);
 
 #endif

@@ -123,6 +123,9 @@ Test(sw_program, a_non_zero_exit_fails_with_the_code_and_the_output_tail) {
   const char *e = trial_error(db, 0);
   cr_expect(strstr(e, "exit code 3") && strstr(e, "Traceback: boom") && strstr(e, "loading data"), "%s", e);
   sqlite3_close(db);
+  char out[8192];
+  cr_assert_eq(hps_run(tmpdir, "show 1", out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "/run.log (last 10 lines)") && strstr(out, "  | Traceback: boom"), "show prints the log: %s", out);
 }
 
 Test(sw_program, a_program_over_its_time_limit_is_stopped_and_fails_with_timeout) {
