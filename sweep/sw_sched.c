@@ -573,23 +573,37 @@ static int prog_row(void *ctx, const char *name, int64_t step, double value) {
   return 0;
 }
 
-/* The program's environment additions ("NAME=VALUE", owned, NULL-terminated in env[]). */
+static char *env_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "NAME=VALUE" (owned), or NULL when out of memory. */
+static char *env_fmt(const char *fmt, ...) {
+  char *s = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vasprintf(&s, fmt, ap);
+  va_end(ap);
+  return k < 0 ? NULL : s;
+}
+
+/* The program's environment additions ("NAME=VALUE", owned, NULL-terminated in env[]);
+** TR_ENOMEM with nothing left allocated. */
 static int prog_env(const WorkerArgs *a, const char *dir, char *env[12]) {
   const SwSchedProgram *pg = a->c->program;
   const char *old = getenv("PYTHONPATH");
-  int n = 0, bad = 0;
+  int n = 0;
   memset(env, 0, 12 * sizeof *env);
-  bad |= asprintf(&env[n++], "HPSWEEP_TRIAL_ID=%lld", (long long)a->cl->trial_id) < 0;
-  bad |= asprintf(&env[n++], "HPSWEEP_SWEEP=%s", pg->sweep ? pg->sweep : "") < 0;
-  bad |= asprintf(&env[n++], "HPSWEEP_ATTEMPT=%d", a->cl->attempts) < 0;
-  bad |= asprintf(&env[n++], "HPSWEEP_RUN_DIR=%s", dir) < 0;
-  bad |= asprintf(&env[n++], "HPSWEEP_PARAMS_JSON=%s", a->trial->params_json) < 0;
-  bad |= asprintf(&env[n++], "OMP_NUM_THREADS=%d", a->threads) < 0;
-  bad |= asprintf(&env[n++], "OPENBLAS_NUM_THREADS=%d", a->threads) < 0;
-  bad |= asprintf(&env[n++], "MKL_NUM_THREADS=%d", a->threads) < 0;
+  env[n++] = env_fmt("HPSWEEP_TRIAL_ID=%lld", (long long)a->cl->trial_id);
+  env[n++] = env_fmt("HPSWEEP_SWEEP=%s", pg->sweep ? pg->sweep : "");
+  env[n++] = env_fmt("HPSWEEP_ATTEMPT=%d", a->cl->attempts);
+  env[n++] = env_fmt("HPSWEEP_RUN_DIR=%s", dir);
+  env[n++] = env_fmt("HPSWEEP_PARAMS_JSON=%s", a->trial->params_json);
+  env[n++] = env_fmt("OMP_NUM_THREADS=%d", a->threads);
+  env[n++] = env_fmt("OPENBLAS_NUM_THREADS=%d", a->threads);
+  env[n++] = env_fmt("MKL_NUM_THREADS=%d", a->threads);
   if (pg->pythonpath)
-    bad |= asprintf(&env[n++], "PYTHONPATH=%s%s%s", pg->pythonpath, old && *old ? ":" : "", old ? old : "") < 0;
-  for (int i = 0; bad && i < n; i++) env[i] = NULL; /* asprintf leaves failed pointers undefined */
+    env[n++] = env_fmt("PYTHONPATH=%s%s%s", pg->pythonpath, old && *old ? ":" : "", old ? old : "");
+  int bad = 0;
+  for (int i = 0; i < n; i++) bad |= env[i] == NULL;
+  for (int i = 0; bad && i < n; i++) free(env[i]), env[i] = NULL;
   return bad ? TR_ENOMEM : TR_OK;
 }
 
