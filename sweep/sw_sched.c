@@ -650,16 +650,21 @@ static int prog_record(Worker *w, const WorkerArgs *a, const ProgCtx *p, const S
   return worker_finish(w, a, status, &out);
 }
 
-/* Problems of the metrics pipe, as log lines (events) of the trial. */
-static void prog_log_problems(Worker *w, const SwProgramOut *o) {
+/* Problems of the metrics pipe: log lines of the trial, and "protocol" events in the store
+** (the counts, then the first SW_PROTO_KEEP messages). A store failure is the worker's. */
+static void prog_log_problems(Worker *w, const WorkerArgs *a, const SwProgramOut *o) {
   char line[SW_PROTO_MSG_MAX + 64];
   if (o->stats.bad_lines == 0 && o->n_messages == 0) return;
   snprintf(line, sizeof line, "metrics pipe: %llu lines, %llu rows, %llu bad lines", (unsigned long long)o->stats.lines,
            (unsigned long long)o->stats.rows, (unsigned long long)o->stats.bad_lines);
-  worker_on_log(w, line);
-  for (size_t i = 0; i < o->n_messages; i++) {
-    snprintf(line, sizeof line, "metrics pipe: %s", o->messages[i]);
+  for (size_t i = 0; i <= o->n_messages; i++) {
+    if (i > 0) snprintf(line, sizeof line, "metrics pipe: %s", o->messages[i - 1]);
     worker_on_log(w, line);
+    int rc = rs_event_add(w->st, a->c->sweep_id, a->cl->trial_id, "protocol", line);
+    if (rc) {
+      worker_store_fail(w, rc);
+      return;
+    }
   }
 }
 
@@ -716,7 +721,8 @@ static int worker_program(const WorkerArgs *a) {
     RsTrialResult out = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, err.msg, 0};
     return worker_finish(&w, a, RS_FAILED, &out);
   }
-  prog_log_problems(&w, &o);
+  prog_log_problems(&w, a, &o);
+  if (w.store_failed) return worker_store_exit(&w);
   return prog_record(&w, a, &p, &o);
 }
 

@@ -201,3 +201,14 @@ Test(sw_program, check_prints_the_exact_command_lines_of_the_first_trials) {
   cr_expect(strstr(out, "report.sh lr=1e-05 on=True '{\"lr\": 1e-05, \"on\": true}'"), "%s", out);
   cr_expect(strstr(out, "valid: nothing was run"), "%s", out);
 }
+
+Test(sw_program, bad_metric_lines_are_counted_as_events_and_do_not_stop_the_trial) {
+  sqlite3 *db = run_one("#!/bin/sh\ni=0\nwhile [ $i -lt 2000 ]; do echo 'not json' >&3; i=$((i+1)); done\n"
+                        "echo '{\"loss\": \"str\", \"x\": 1}' >&3\necho '{\"step\": 5, \"loss\": 0.5}' >&3\n", "", 0);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
+  cr_expect_eq(hps_q_int(db, "SELECT step FROM metrics WHERE name = 'loss'"), 5);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'protocol'"), 6, "counts + 5 messages");
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'protocol' AND message LIKE "
+                             "'%2002 lines, 2 rows, 2000 bad lines%'"), 1);
+  sqlite3_close(db);
+}
