@@ -5,12 +5,15 @@
 ** when CI is unset.
 */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hps_test.h"
@@ -211,4 +214,47 @@ Test(sw_program, bad_metric_lines_are_counted_as_events_and_do_not_stop_the_tria
   cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'protocol' AND message LIKE "
                              "'%2002 lines, 2 rows, 2000 bad lines%'"), 1);
   sqlite3_close(db);
+}
+
+/* pgrep -f PATTERN finds a process. */
+static int running(const char *pattern) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "pgrep -f '%s' >/dev/null", pattern);
+  return system(cmd) == 0;
+}
+
+Test(sw_program, kill_9_of_the_runner_leaves_no_program_and_a_resume_completes_each_trial) {
+  put_exec("long.sh", "#!/bin/sh\necho '{\"loss\": 1}' >&3\ntouch \"$HPSWEEP_RUN_DIR/started.$HPSWEEP_ATTEMPT\"\n"
+           "[ \"$HPSWEEP_ATTEMPT\" = 1 ] && sleep 60\necho '{\"loss\": 0.5}' >&3\n");
+  hps_put(tmpdir, "s.yaml", "program: long.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
+          "parameters:\n  a: {values: [1, 2]}\n");
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    if (chdir(tmpdir) != 0) _exit(99);
+    int nul = open("/dev/null", O_WRONLY);
+    dup2(nul, 1), dup2(nul, 2);
+    execl(hps_bin(), "hpsweep", "run", "s.yaml", "-j", "2", "-q", (char *)NULL);
+    _exit(98);
+  }
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/started.1 2>/dev/null | wc -l | grep -q 2", tmpdir);
+  int up = 0;
+  for (int i = 0; i < 200 && !(up = system(cmd) == 0); i++) usleep(50000);
+  cr_assert(up, "both programs started");
+  char pat[256];
+  snprintf(pat, sizeof pat, "%s/[l]ong.sh", tmpdir); /* [l]: not matching the shell running pgrep */
+  cr_assert(running(pat));
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  int gone = 0;
+  for (int i = 0; i < 100 && !(gone = !running(pat)); i++) usleep(50000);
+  cr_expect(gone, "no program outlives its runner");
+  char out[8192];
+  cr_assert_eq(hps_run(tmpdir, "run s.yaml -j 2", out, sizeof out), 0, "%s", out);
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 2"), 2);
+  sqlite3_close(db);
+  snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/started.2 | wc -l | grep -q 2", tmpdir);
+  cr_expect_eq(system(cmd), 0, "attempt 2 ran once per trial, in the same run directory");
 }
