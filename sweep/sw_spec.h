@@ -7,12 +7,16 @@
 **   duplicate-key hardening live there) and checks everything that can be
 **   checked without expanding trials: top-level keys, method, metric,
 **   early_terminate, every parameter (it must name a key of the TrConfig
-**   registry, nested `parameters:` blocks and dotted keys alike), every
+**   registry, nested `parameters:` blocks and dotted keys alike; in a program
+**   spec any name: see sw_spec_program), every
 **   distribution's arguments, the grid size (overflow-checked) against run_cap
 **   and SW_MAX_TRIALS, and the `hpsweep:` block (our own keys; deleting it
 **   leaves a file W&B accepts). The base training config is loaded here too.
 ** - metric.name must be a metric the trials record (tr_run_metric_names, or the
-**   inference measures for task sample).
+**   inference measures for task sample); a program's is not checked.
+** - `program`: resolved against the spec's directory (absolute); it must exist and
+**   run (a .py through ${interpreter}: python3 on PATH; else executable); `command`
+**   macros are checked (sw_command_check). A program spec skips the data-file check.
 ** - Relative paths resolve against the spec's directory: hpsweep.base/db/checkpoint,
 **   and data.path / train.out_dir in the base and in parameter values (made
 **   absolute, so trial hashes do not depend on the current directory). Every
