@@ -3,15 +3,19 @@
 ** spec, print what would run, run nothing. Exit 0 valid, 2 invalid.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "sw_command.h"
 #include "sw_expand.h"
+#include "sw_sched.h"
 #include "sw_spec.h"
 #include "tr_mem.h"
 
 #define CHECK_LIST_ALL 50   /* list every trial up to this many */
 #define CHECK_LIST_SAMPLE 20 /* else list the first this many */
+#define CHECK_COMMANDS 3     /* command lines shown for a program spec */
 
 /* The largest trial's memory estimate, and workers of them at once, against the
 ** memory available. Returns 2 (message on stderr) when one trial cannot fit. */
@@ -53,6 +57,43 @@ static int check_memory(const SwSpec *s, const SwTrial *t, size_t n) {
   return 0;
 }
 
+/* A program spec: the program, and the exact command line of the first trials
+** (args.json is not written: ${args_json_file} shows the path it will have). */
+static int check_program(const SwSpec *s, const SwTrial *t, size_t n) {
+  size_t nc;
+  const char *const *cmd = sw_spec_command(s, &nc);
+  char runs[4096], dir[4200], note[256];
+  printf("program:     %s\n", sw_spec_program(s));
+  printf("wandb shim:  %s\n", sw_spec_wandb_shim(s) ? "on" : "off");
+  if (sw_spec_max_seconds(s) > 0) printf("time limit:  %g s per trial\n", sw_spec_max_seconds(s));
+  if (sw_command_lint(cmd, nc, note, sizeof note)) hps_error("check", "warning: %s", note);
+  if (sw_sched_runs_dir(sw_spec_db(s), sw_spec_name(s), runs, sizeof runs)) {
+    hps_error("check", "%s: path too long", sw_spec_db(s));
+    return 2;
+  }
+  for (size_t i = 0; i < n && i < CHECK_COMMANDS; i++) {
+    snprintf(dir, sizeof dir, "%s/%s", runs, t[i].hash_hex);
+    SwCommandIn in = {cmd, nc, sw_spec_program(s), NULL, t[i].params_json, dir, 1};
+    char **argv = NULL;
+    size_t argc = 0;
+    TrErr err;
+    tr_err_clear(&err);
+    if (sw_command_build(&in, &argv, &argc, &err)) {
+      hps_error("check", "trial %zu: %s", t[i].index, err.msg);
+      return 2;
+    }
+    char *line = sw_command_display(argv);
+    sw_command_free(argv);
+    if (!line) {
+      hps_error("check", "out of memory");
+      return 2;
+    }
+    printf("%s %4zu  %s\n", i ? "            " : "command:    ", t[i].index, line);
+    free(line);
+  }
+  return 0;
+}
+
 /* Name, method, metric, trial count, seeds, early stopping, task and workers. */
 static void print_sweep(const SwSpec *s, size_t n) {
   size_t nseeds;
@@ -76,7 +117,7 @@ static void print_sweep(const SwSpec *s, size_t n) {
   if (et->enabled)
     printf("early stop:  hyperband min_iter=%lld max_iter=%lld s=%g eta=%g strict=%s (not yet applied)\n",
            (long long)et->min_iter, (long long)et->max_iter, et->s, et->eta, et->strict ? "true" : "false");
-  printf("task:        %s\n", sw_task_name(sw_spec_task(s)));
+  if (!sw_spec_program(s)) printf("task:        %s\n", sw_task_name(sw_spec_task(s)));
   printf("workers:     %d x %d threads, max_retries %d\n", sw_spec_workers(s), sw_spec_threads_per_trial(s),
          sw_spec_max_retries(s));
 }
@@ -122,7 +163,7 @@ static int check_main(int argc, char **argv) {
     hps_error("check", "%s", err.msg);
   } else {
     print_sweep(s, n);
-    if (check_memory(s, t, n) == 0) {
+    if ((sw_spec_program(s) ? check_program(s, t, n) : check_memory(s, t, n)) == 0) {
       print_trials(s, t, n);
       printf("valid: nothing was run\n");
       rc = 0;
@@ -142,6 +183,8 @@ const HpsCmd hps_cmd_check = {
     "then the sweep's name, method, metric, the number of trials (configurations x seeds),\n"
     "the parameters with their values or distributions, and the trials (all of them up to 50,\n"
     "else the first 20), and the memory the largest trial needs (hpsweep.workers of them\n"
-    "at once) against the memory available. Nothing runs.\n"
+    "at once) against the memory available. Nothing runs. For a spec with a `program`, it\n"
+    "checks the program (exists, runs: executable, or its interpreter on PATH) and the command's\n"
+    "macros, and prints the exact command line of the first trials instead of the memory.\n"
     "\n"
     "Exit status: 0 the spec is valid; 2 it is not (one line on stderr: FILE:LINE:COL: message).\n"};

@@ -18,6 +18,8 @@
 #include "rs_query.h"
 #include "rs_report.h"
 #include "rs_stats.h"
+#include "sw_program.h"
+#include "sw_sched.h"
 #include "tr_atomic.h"
 
 /* ---- options ------------------------------------------------------------- */
@@ -613,6 +615,17 @@ static int show_metrics(RsStore *db, const RsTrialSet *ts, int64_t id, char **ou
   return rc;
 }
 
+/* A program trial's run.log (<db>.runs/<sweep>/<hash>/run.log): its path and last lines. */
+static void show_run_log(const char *db, const char *sweep, const char *hash) {
+  char runs[4096], path[4400], tail[2048];
+  if (!hash || sw_sched_runs_dir(db, sweep, runs, sizeof runs)) return;
+  snprintf(path, sizeof path, "%s/%s/%s", runs, hash, SW_PROGRAM_LOG);
+  if (access(path, R_OK) != 0) return;
+  sw_program_log_tail(path, tail, sizeof tail);
+  printf("log       %s (last %d lines)\n", path, SW_PROGRAM_TAIL);
+  for (char *line = strtok(tail, "\n"); line; line = strtok(NULL, "\n")) printf("  | %s\n", line);
+}
+
 static int cmd_show(int argc, char **argv) {
   Opts o;
   RsStore *db;
@@ -664,6 +677,7 @@ static int cmd_show(int argc, char **argv) {
   snprintf(d, sizeof d, "%lld", (long long)t->steps);
   printf("run       %s steps, %s tokens, %s, %s FLOPs\n", t->steps >= 0 ? d : "-", a, b, c);
   if (t->error && *t->error) printf("error     %s\n", t->error);
+  show_run_log(o.db, ts.sweep.name, t->hash);
   fputs(mtext, stdout);
   free(mtext);
   printf("\nconfig\n");

@@ -162,7 +162,17 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
   sigaction(SIGTERM, &sa, &old_term);
   SwSchedConfig cfg = {r->db, r->sweep_id, r->trials, r->n, sw_spec_metric(r->spec), r->maximize, (int)r->jobs,
                        (int)r->threads, 1 + sw_spec_max_retries(r->spec), 0, r->runs, NULL, r->sample_ckpt,
-                       &stop_requests, r->prog ? sw_progress_event : NULL, r->prog};
+                       &stop_requests, r->prog ? sw_progress_event : NULL, r->prog, NULL};
+  SwSchedProgram pg;
+  if (sw_spec_program(r->spec)) { /* a program sweep: the spec says how each trial runs */
+    pg.path = sw_spec_program(r->spec);
+    pg.command = sw_spec_command(r->spec, &pg.n_command);
+    pg.sweep = r->name;
+    /* The wandb shim and hpsweep_client: in the source tree this binary was built from. */
+    pg.pythonpath = sw_spec_wandb_shim(r->spec) ? HPS_CLIENTS_DIR "/python" : NULL;
+    pg.max_seconds = sw_spec_max_seconds(r->spec);
+    cfg.program = &pg;
+  }
   rs_store_close(r->st); /* no SQLite handle may be open across the scheduler's forks */
   r->st = NULL;
   int rc = sw_sched_run(&cfg, stats, err);

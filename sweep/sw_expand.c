@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sw_command.h"
 #include "tr_json.h"
+#include "tr_yaml.h"
 #include "tr_rng.h"
 
 /* ---- a growable string ---------------------------------------------------- */
@@ -89,10 +91,77 @@ static size_t set_add(HashSet *s, uint64_t h, size_t who) {
 
 static int key_is_int(const TrKey *k) { return k->type == TR_KEY_INT || k->type == TR_KEY_I64; }
 
-/* Set a numeric key from a drawn or enumerated number. */
-static int set_number(TrConfig *c, const SwParam *p, double x, TrErr *err) {
+/* A program's value as JSON text in *pv (replacing what was there): W&B gives an int
+** for int_uniform, a float for every other distribution (100.0 stays a float). */
+static int prog_number(char **pv, const SwParam *p, double x, TrErr *err) {
+  char t[64];
+  if (p->dist == SW_DIST_INT_UNIFORM)
+    snprintf(t, sizeof t, "%lld", (long long)x);
+  else
+    sw_py_float_repr(t, sizeof t, x);
+  free(*pv);
+  if (!(*pv = strdup(t))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  return TR_OK;
+}
+
+/* YAML value N as JSON (numbers in Python's float repr, as W&B's agent reads YAML). */
+static void node_json(Buf *b, const TrYamlNode *n) {
+  int bv;
+  int64_t i;
+  double d;
+  char t[64];
+  if (n->kind == TR_YAML_SEQ || n->kind == TR_YAML_MAP) {
+    buf_put(b, n->kind == TR_YAML_SEQ ? "[" : "{");
+    for (int k = 0; k < n->n; k++) {
+      if (k) buf_put(b, ", ");
+      if (n->kind == TR_YAML_MAP) {
+        node_json(b, n->keys[k]);
+        buf_put(b, ": ");
+      }
+      node_json(b, n->items[k]);
+    }
+    buf_put(b, n->kind == TR_YAML_SEQ ? "]" : "}");
+    return;
+  }
+  if (n->plain && tr_yaml_is_null(n)) {
+    buf_put(b, "null");
+  } else if (n->plain && tr_parse_bool(n->str, &bv) == 0) {
+    buf_put(b, bv ? "true" : "false");
+  } else if (n->plain && !strpbrk(n->str, ".eE") && tr_parse_int64(n->str, &i) == 0) {
+    buf_put(b, "%lld", (long long)i);
+  } else if (n->plain && tr_parse_double(n->str, &d) == 0 && isfinite(d)) {
+    sw_py_float_repr(t, sizeof t, d);
+    buf_put(b, "%s", t);
+  } else {
+    size_t need = tr_json_quote(NULL, 0, n->str, 0) + 1;
+    char *q = malloc(need);
+    if (!q) {
+      b->oom = 1;
+      return;
+    }
+    tr_json_quote(q, need, n->str, 0);
+    buf_put(b, "%s", q);
+    free(q);
+  }
+}
+
+static int prog_node(char **pv, const TrYamlNode *n, TrErr *err) {
+  Buf b = {0};
+  node_json(&b, n);
+  if (b.oom || !b.s) {
+    free(b.s);
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  free(*pv);
+  *pv = b.s;
+  return TR_OK;
+}
+
+/* Set a numeric key (a program's value when pv) from a drawn or enumerated number. */
+static int set_number(TrConfig *c, char **pv, const SwParam *p, double x, TrErr *err) {
   char t[64];
   if (!isfinite(x)) return tr_err_set(err, TR_EINVAL, "%s: drew a non-finite value", p->key->name);
+  if (pv) return prog_number(pv, p, x, err);
   if (key_is_int(p->key)) {
     if (x != floor(x) || fabs(x) > 9.0e18)
       return tr_err_set(err, TR_EINVAL, "%s: %.17g is not an integer", p->key->name, x);
@@ -107,11 +176,15 @@ static int set_number(TrConfig *c, const SwParam *p, double x, TrErr *err) {
 static double quantise(const SwParam *p, double x) { return p->q > 0 ? round(x / p->q) * p->q : x; }
 
 /* One random draw of parameter p into c (W&B's definitions; log_uniform bounds are exponents). */
-static int draw_param(TrConfig *c, const SwParam *p, TrRng *r, const char *file, TrErr *err) {
+static int set_node(TrConfig *c, char **pv, const SwParam *p, const TrYamlNode *n, const char *file, TrErr *err) {
+  return pv ? prog_node(pv, n, err) : tr_config_set_node(c, p->key, n, file, err);
+}
+
+static int draw_param(TrConfig *c, char **pv, const SwParam *p, TrRng *r, const char *file, TrErr *err) {
   double u, x;
   switch (p->dist) {
     case SW_DIST_CONSTANT:
-      return tr_config_set_node(c, p->key, p->values[0], file, err);
+      return set_node(c, pv, p, p->values[0], file, err);
     case SW_DIST_CATEGORICAL: {
       size_t i = 0;
       if (p->probs) {
@@ -128,18 +201,18 @@ static int draw_param(TrConfig *c, const SwParam *p, TrRng *r, const char *file,
       } else {
         i = (size_t)tr_rng_below(r, (uint64_t)p->n_values);
       }
-      return tr_config_set_node(c, p->key, p->values[i], file, err);
+      return set_node(c, pv, p, p->values[i], file, err);
     }
     case SW_DIST_INT_UNIFORM: {
       uint64_t span = (uint64_t)p->imax - (uint64_t)p->imin;
       uint64_t k = span == UINT64_MAX ? tr_rng_u64(r) : tr_rng_below(r, span + 1);
-      return set_number(c, p, (double)(int64_t)((uint64_t)p->imin + k), err);
+      return set_number(c, pv, p, (double)(int64_t)((uint64_t)p->imin + k), err);
     }
     case SW_DIST_UNIFORM:
     case SW_DIST_Q_UNIFORM:
       u = tr_rng_uniform(r);
       x = p->min + u * (p->max - p->min);
-      return set_number(c, p, quantise(p, x), err);
+      return set_number(c, pv, p, quantise(p, x), err);
     case SW_DIST_LOG_UNIFORM_VALUES:
     case SW_DIST_Q_LOG_UNIFORM_VALUES:
       u = tr_rng_uniform(r);
@@ -147,31 +220,31 @@ static int draw_param(TrConfig *c, const SwParam *p, TrRng *r, const char *file,
       /* exp(log(max)) may round one ulp past max. */
       if (x > p->max) x = p->max;
       if (x < p->min) x = p->min;
-      return set_number(c, p, quantise(p, x), err);
+      return set_number(c, pv, p, quantise(p, x), err);
     case SW_DIST_LOG_UNIFORM:
     case SW_DIST_Q_LOG_UNIFORM:
       u = tr_rng_uniform(r);
-      return set_number(c, p, quantise(p, exp(p->min + u * (p->max - p->min))), err);
+      return set_number(c, pv, p, quantise(p, exp(p->min + u * (p->max - p->min))), err);
     case SW_DIST_NORMAL:
     case SW_DIST_Q_NORMAL:
-      return set_number(c, p, quantise(p, p->mu + p->sigma * tr_rng_normal(r)), err);
+      return set_number(c, pv, p, quantise(p, p->mu + p->sigma * tr_rng_normal(r)), err);
     case SW_DIST_LOG_NORMAL:
     case SW_DIST_Q_LOG_NORMAL:
-      return set_number(c, p, quantise(p, exp(p->mu + p->sigma * tr_rng_normal(r))), err);
+      return set_number(c, pv, p, quantise(p, exp(p->mu + p->sigma * tr_rng_normal(r))), err);
   }
   return tr_err_set(err, TR_EINVAL, "%s: unknown distribution", p->key->name);
 }
 
 /* The grid point d (0-based) of parameter p into c. */
-static int grid_param(TrConfig *c, const SwParam *p, uint64_t d, const char *file, TrErr *err) {
+static int grid_param(TrConfig *c, char **pv, const SwParam *p, uint64_t d, const char *file, TrErr *err) {
   switch (p->dist) {
     case SW_DIST_CONSTANT:
     case SW_DIST_CATEGORICAL:
-      return tr_config_set_node(c, p->key, p->values[d], file, err);
+      return set_node(c, pv, p, p->values[d], file, err);
     case SW_DIST_INT_UNIFORM:
-      return set_number(c, p, (double)(int64_t)((uint64_t)p->imin + d), err);
+      return set_number(c, pv, p, (double)(int64_t)((uint64_t)p->imin + d), err);
     case SW_DIST_Q_UNIFORM:
-      return set_number(c, p, (double)(p->imin + (int64_t)d) * p->q, err);
+      return set_number(c, pv, p, (double)(p->imin + (int64_t)d) * p->q, err);
     default:
       return tr_err_set(err, TR_EINVAL, "%s: %s is not a grid distribution", p->key->name,
                         sw_dist_name(p->dist));
@@ -208,6 +281,43 @@ static char *params_json(const SwSpec *s, const TrConfig *c) {
   return b.s;
 }
 
+/* A program trial's parameters: every parameter (constants too: W&B passes them), in spec
+** order, then the seed under hpsweep.seed_arg when seeded (SEED NULL: none). */
+static char *prog_json(const SwSpec *s, char *const *pv, const int64_t *seed) {
+  Buf b = {0};
+  buf_put(&b, "{");
+  for (size_t i = 0; i < sw_spec_param_count(s); i++) {
+    const SwParam *p = sw_spec_param(s, i);
+    size_t need = tr_json_quote(NULL, 0, p->key->name, 0) + 1;
+    char *q = malloc(need);
+    if (!q) b.oom = 1;
+    if (q) tr_json_quote(q, need, p->key->name, 0);
+    buf_put(&b, "%s%s: %s", i ? ", " : "", q ? q : "", pv[i] ? pv[i] : "null");
+    free(q);
+  }
+  if (seed) {
+    size_t need = tr_json_quote(NULL, 0, sw_spec_seed_key(s), 0) + 1;
+    char *q = malloc(need);
+    if (!q) b.oom = 1;
+    if (q) tr_json_quote(q, need, sw_spec_seed_key(s), 0);
+    buf_put(&b, "%s%s: %lld", sw_spec_param_count(s) ? ", " : "", q ? q : "", (long long)*seed);
+    free(q);
+  }
+  buf_put(&b, "}");
+  if (b.oom) {
+    free(b.s);
+    return NULL;
+  }
+  return b.s;
+}
+
+/* FNV-1a 64 of a program trial's parameters JSON: its identity (no TrConfig varies). */
+static uint64_t fnv_str(const char *t) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *t; t++) h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+  return h;
+}
+
 static void hex16(uint64_t h, char out[17]) { snprintf(out, 17, "%016llx", (unsigned long long)h); }
 
 /* ---- expansion ----------------------------------------------------------- */
@@ -224,7 +334,26 @@ typedef struct Expand {
   size_t done;                 /* trials with params_json allocated */
   HashSet cfg, all;            /* configuration hashes, trial hashes */
   TrErr *err;
+  char **pv;                   /* a program spec: the configuration's values as JSON (np); else NULL */
 } Expand;
+
+/* The hash of configuration c (a program's: of its values' JSON) into *hc. */
+static int config_hash(Expand *X, const TrConfig *c, uint64_t *hc) {
+  if (!X->pv) {
+    *hc = tr_config_hash(c);
+    return TR_OK;
+  }
+  char *j = prog_json(X->s, X->pv, NULL);
+  if (!j) return tr_err_set(X->err, TR_ENOMEM, "out of memory");
+  *hc = fnv_str(j);
+  free(j);
+  return TR_OK;
+}
+
+/* The trial's parameters JSON: the swept keys, or a program's every parameter. */
+static char *trial_json(const Expand *X, const SwTrial *t, size_t k) {
+  return X->pv ? prog_json(X->s, X->pv, X->nseeds ? &X->seeds[k] : NULL) : params_json(X->s, &t->config);
+}
 
 /* Configuration j of a grid: mixed radix over the parameters' grid points, last fastest. */
 static int expand_grid(Expand *X, size_t j, TrConfig *c, uint64_t *hc) {
@@ -238,15 +367,14 @@ static int expand_grid(Expand *X, size_t j, TrConfig *c, uint64_t *hc) {
     const SwParam *p = sw_spec_param(s, i);
     uint64_t d = rest % p->n_grid;
     rest /= p->n_grid;
-    if ((rc = grid_param(c, p, d, X->file, &e)))
+    if ((rc = grid_param(c, X->pv ? &X->pv[i] : NULL, p, d, X->file, &e)))
       rc = tr_err_set(X->err, rc, "%s:%d:%d: trial %zu: parameter '%s': %s", X->file, p->line, p->col,
                       j * X->per, p->key->name, e.msg);
   }
-  if (rc) return rc;
-  *hc = tr_config_hash(c);
+  if (rc || (rc = config_hash(X, c, hc))) return rc;
   size_t prev = set_add(&X->cfg, *hc, j);
   if (prev) {
-    char *pj = params_json(s, c);
+    char *pj = X->pv ? prog_json(s, X->pv, NULL) : params_json(s, c);
     rc = tr_err_set(X->err, TR_EINVAL, "%s:%d:%d: trials %zu and %zu are the same configuration %s "
                     "(a value listed twice?)", X->file, X->wl, X->wc, (prev - 1) * X->per, j * X->per, pj ? pj : "");
     free(pj);
@@ -266,11 +394,11 @@ static int expand_random(Expand *X, size_t j, TrConfig *c, uint64_t *hc) {
     *c = *sw_spec_base(s);
     for (size_t i = 0; i < X->np && rc == TR_OK; i++) {
       const SwParam *p = sw_spec_param(s, i);
-      if ((rc = draw_param(c, p, &r, X->file, &e)))
+      if ((rc = draw_param(c, X->pv ? &X->pv[i] : NULL, p, &r, X->file, &e)))
         rc = tr_err_set(X->err, rc, "%s:%d:%d: trial %zu: parameter '%s': %s", X->file, p->line, p->col,
                         j * X->per, p->key->name, e.msg);
     }
-    if (rc == TR_OK) fresh = set_add(&X->cfg, *hc = tr_config_hash(c), j) == 0;
+    if (rc == TR_OK && (rc = config_hash(X, c, hc)) == TR_OK) fresh = set_add(&X->cfg, *hc, j) == 0;
   }
   if (rc) return rc;
   if (!fresh)
@@ -292,19 +420,19 @@ static int expand_trials(Expand *X, size_t j, const TrConfig *c, uint64_t hc) {
     t->config_index = j;
     t->seed_index = k;
     t->config = *c;
-    if (X->nseeds) {
+    if (X->nseeds && !X->pv) {
       char sv[32];
       snprintf(sv, sizeof sv, "%lld", (long long)X->seeds[k]);
       if ((rc = tr_config_set(&t->config, X->seed_key->name, sv, &e)))
         return tr_err_set(X->err, rc, "%s:%d:%d: trial %zu: %s", file, X->wl, X->wc, t->index, e.msg);
     }
-    t->params_json = params_json(X->s, &t->config);
+    t->params_json = trial_json(X, t, k);
     X->done = t->index + 1;
     if (!t->params_json) return tr_err_set(X->err, TR_ENOMEM, "out of memory");
-    if ((rc = tr_config_validate(&t->config, &e)))
+    if (!X->pv && (rc = tr_config_validate(&t->config, &e)))
       return tr_err_set(X->err, rc, "%s:%d:%d: trial %zu %s: %s", file, X->wl, X->wc, t->index, t->params_json,
                         e.msg);
-    t->hash = X->nseeds ? tr_config_hash(&t->config) : hc;
+    t->hash = !X->nseeds ? hc : X->pv ? fnv_str(t->params_json) : tr_config_hash(&t->config);
     hex16(t->hash, t->hash_hex);
     size_t prev = set_add(&X->all, t->hash, t->index);
     if (prev)
@@ -329,11 +457,14 @@ int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
   X.per = X.nseeds ? X.nseeds : 1;
   size_t nt = X.nc * X.per;
   X.seed_key = tr_config_key_find(sw_spec_seed_key(s));
-  if (X.nseeds && !X.seed_key)
+  if (sw_spec_program(s) && !(X.pv = calloc(X.np ? X.np : 1, sizeof *X.pv)))
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (X.nseeds && !X.seed_key && !X.pv)
     return tr_err_set(err, TR_EINVAL, "%s: no key %s in the registry", X.file, sw_spec_seed_key(s));
   X.T = calloc(nt ? nt : 1, sizeof *X.T);
   if (!X.T || set_init(&X.cfg, X.nc) || set_init(&X.all, nt)) {
     free(X.T);
+    free(X.pv);
     set_free(&X.cfg);
     set_free(&X.all);
     return tr_err_set(err, TR_ENOMEM, "out of memory (%zu trials)", nt);
@@ -347,6 +478,8 @@ int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
   }
   set_free(&X.cfg);
   set_free(&X.all);
+  for (size_t i = 0; X.pv && i < X.np; i++) free(X.pv[i]);
+  free(X.pv);
   if (rc) {
     sw_trials_free(X.T, X.done);
     return rc;

@@ -18,6 +18,11 @@
 **   `parameters` key: "FILE:L:C: trial 3 {...}: message".
 ** - Every trial's hash (tr_config_hash: FNV-1a of the canonical JSON, seed
 **   included) is unique within the sweep; duplicates are an error.
+** - A program spec (sw_spec_program): no TrConfig varies (each trial's config is
+**   the base, unvalidated); params_json holds EVERY parameter, constants too, in
+**   spec order, then the seed under hpsweep.seed_arg; values as W&B's agent has
+**   them (int_uniform ints, other distributions floats in Python's repr, `values`
+**   as their YAML type); the trial hash is FNV-1a 64 of params_json.
 ** - Deterministic: the same spec file gives the same trials, hashes and spec hash.
 */
 #ifndef SW_EXPAND_H

@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sw_command.h"
 #include "sw_infer.h"
+#include "sw_program.h"
 #include "tr_ckpt.h"
 #include "tr_os.h"
 #include "tr_run.h"
@@ -470,6 +472,18 @@ static RsStatus worker_status(int rc, const TrRunResult *res, const TrErr *err, 
   return status;
 }
 
+/* The trial's final row, then the store closed: WEXIT_OK (a lost claim writes nothing), or WEXIT_STORE logged. */
+static int worker_finish(Worker *w, const WorkerArgs *a, RsStatus status, const RsTrialResult *out) {
+  int fr = rs_trial_finish(w->st, a->cl->trial_id, a->cl->claim_token, status, out);
+  if (fr != TR_OK && fr != RS_LOST) {
+    worker_on_log(w, rs_store_errmsg(w->st));
+    return WEXIT_STORE;
+  }
+  rs_metricbuf_deinit(&w->mb);
+  rs_store_close(w->st);
+  return WEXIT_OK;
+}
+
 /* Record the finished run: status, the sweep metric, the summary. */
 static int worker_record(Worker *w, const WorkerArgs *a, int rc, const TrRunResult *res, const TrErr *err) {
   char errbuf[TR_ERR_MSG_MAX + 300];
@@ -491,15 +505,9 @@ static int worker_record(Worker *w, const WorkerArgs *a, int rc, const TrRunResu
   /* Above the limit itself the same config is refused again: a retry only spends a claim.
   ** Above what is free now (other trials running) it may fit later: an ordinary failure. */
   out.no_retry = status == RS_FAILED && res->memory_refused == 2;
-  int fr = rs_trial_finish(w->st, a->cl->trial_id, a->cl->claim_token, status, &out);
+  int wr = worker_finish(w, a, status, &out);
   free(summary);
-  if (fr != TR_OK && fr != RS_LOST) {
-    worker_on_log(w, rs_store_errmsg(w->st));
-    return WEXIT_STORE;
-  }
-  rs_metricbuf_deinit(&w->mb);
-  rs_store_close(w->st);
-  return WEXIT_OK;
+  return wr;
 }
 
 static int worker_main(const WorkerArgs *a) {
@@ -537,6 +545,195 @@ static int worker_main(const WorkerArgs *a) {
     return worker_store_exit(&w);
   }
   return worker_record(&w, a, rc, &res, &err);
+}
+
+/* ---- a program's trial (SwSchedConfig.program) ---- */
+
+typedef struct ProgCtx {
+  Worker *w;
+  const char *metric;
+  double start, last_progress, last_value;
+  int seen, nonfinite;  /* the sweep metric was reported; one of its values was NaN/inf */
+  int64_t last_step;
+} ProgCtx;
+
+/* A row of the metrics pipe into the store (through the metric buffer). */
+static int prog_row(void *ctx, const char *name, int64_t step, double value) {
+  ProgCtx *p = ctx;
+  Worker *w = p->w;
+  if (w->lost || w->store_failed) return TR_EIO;
+  double now = tr_clock_mono();
+  int rc = rs_metricbuf_add(&w->mb, step, 0, now - p->start, name, value);
+  if (rc) {
+    worker_store_fail(w, rc);
+    return TR_EIO;
+  }
+  w->rows++;
+  if (step > p->last_step) p->last_step = step;
+  if (strcmp(name, p->metric) != 0) return 0;
+  p->seen = 1;
+  p->last_value = value;
+  if (!isfinite(value)) p->nonfinite = 1;
+  if (now - p->last_progress >= PROGRESS_EVERY) {
+    char line[160];
+    int k = snprintf(line, sizeof line, TAG_PROGRESS "%lld 0 %.9g 0\n", (long long)step, value);
+    if (k > 0 && (size_t)k < sizeof line) write_all(w->fd, line, (size_t)k);
+    p->last_progress = now;
+  }
+  return 0;
+}
+
+static char *env_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "NAME=VALUE" (owned), or NULL when out of memory. */
+static char *env_fmt(const char *fmt, ...) {
+  char *s = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vasprintf(&s, fmt, ap);
+  va_end(ap);
+  return k < 0 ? NULL : s;
+}
+
+/* The program's environment additions ("NAME=VALUE", owned, NULL-terminated in env[]);
+** TR_ENOMEM with nothing left allocated. */
+static int prog_env(const WorkerArgs *a, const char *dir, char *env[12]) {
+  const SwSchedProgram *pg = a->c->program;
+  const char *old = getenv("PYTHONPATH");
+  int n = 0;
+  memset(env, 0, 12 * sizeof *env);
+  env[n++] = env_fmt("HPSWEEP_TRIAL_ID=%lld", (long long)a->cl->trial_id);
+  env[n++] = env_fmt("HPSWEEP_SWEEP=%s", pg->sweep ? pg->sweep : "");
+  env[n++] = env_fmt("HPSWEEP_ATTEMPT=%d", a->cl->attempts);
+  env[n++] = env_fmt("HPSWEEP_RUN_DIR=%s", dir);
+  env[n++] = env_fmt("HPSWEEP_PARAMS_JSON=%s", a->trial->params_json);
+  env[n++] = env_fmt("OMP_NUM_THREADS=%d", a->threads);
+  env[n++] = env_fmt("OPENBLAS_NUM_THREADS=%d", a->threads);
+  env[n++] = env_fmt("MKL_NUM_THREADS=%d", a->threads);
+  if (pg->pythonpath)
+    env[n++] = env_fmt("PYTHONPATH=%s%s%s", pg->pythonpath, old && *old ? ":" : "", old ? old : "");
+  int bad = 0;
+  for (int i = 0; i < n; i++) bad |= env[i] == NULL;
+  for (int i = 0; bad && i < n; i++) free(env[i]), env[i] = NULL;
+  return bad ? TR_ENOMEM : TR_OK;
+}
+
+/* The store's status and reason for a finished program. */
+static RsStatus prog_status(const ProgCtx *p, const SwProgramOut *o, char *why, size_t n) {
+  why[0] = '\0';
+  if (o->interrupted) return RS_INTERRUPTED;
+  if (o->timed_out) {
+    snprintf(why, n, "timeout (over %g s)", o->seconds);
+    return RS_FAILED;
+  }
+  if (o->exited && o->code == 0) {
+    if (p->nonfinite) return snprintf(why, n, "%s is not finite", p->metric), RS_DIVERGED;
+    if (!p->seen) return snprintf(why, n, "metric never reported (%s)", p->metric), RS_FAILED;
+    return RS_COMPLETED;
+  }
+  if (o->exited)
+    snprintf(why, n, "exit code %d%s%s", o->code, o->tail[0] ? "\n" : "", o->tail);
+  else
+    snprintf(why, n, "killed by signal %d (%s)%s%s", o->signal, strsignal(o->signal), o->tail[0] ? "\n" : "",
+             o->tail);
+  return RS_FAILED;
+}
+
+/* Record the finished program: status, the sweep metric from the stored curve, a summary. */
+static int prog_record(Worker *w, const WorkerArgs *a, const ProgCtx *p, const SwProgramOut *o) {
+  char why[TR_ERR_MSG_MAX + 2200], summary[512];
+  RsTrialResult out;
+  memset(&out, 0, sizeof out);
+  RsStatus status = prog_status(p, o, why, sizeof why);
+  TrRunResult none;
+  memset(&none, 0, sizeof none);
+  none.final_val_loss = none.best_val_loss = none.final_train_loss = NAN;
+  worker_metric(w, a->c->metric, a->c->maximize, &none, &out);
+  out.error = why[0] ? why : NULL;
+  out.steps = p->last_step + 1;
+  out.wall_seconds = o->seconds;
+  out.flops = NAN;
+  snprintf(summary, sizeof summary, "{\"exit_code\": %d, \"signal\": %d, \"seconds\": %.3f, \"metric_lines\": %llu, "
+           "\"bad_lines\": %llu, \"rows\": %llu}", o->exited ? o->code : -1, o->signal, o->seconds,
+           (unsigned long long)o->stats.lines, (unsigned long long)o->stats.bad_lines,
+           (unsigned long long)o->stats.rows);
+  out.summary_json = summary;
+  return worker_finish(w, a, status, &out);
+}
+
+/* Problems of the metrics pipe: log lines of the trial, and "protocol" events in the store
+** (the counts, then the first SW_PROTO_KEEP messages). A store failure is the worker's. */
+static void prog_log_problems(Worker *w, const WorkerArgs *a, const SwProgramOut *o) {
+  char line[SW_PROTO_MSG_MAX + 64];
+  if (o->stats.bad_lines == 0 && o->n_messages == 0) return;
+  snprintf(line, sizeof line, "metrics pipe: %llu lines, %llu rows, %llu bad lines", (unsigned long long)o->stats.lines,
+           (unsigned long long)o->stats.rows, (unsigned long long)o->stats.bad_lines);
+  for (size_t i = 0; i <= o->n_messages; i++) {
+    if (i > 0) snprintf(line, sizeof line, "metrics pipe: %s", o->messages[i - 1]);
+    worker_on_log(w, line);
+    int rc = rs_event_add(w->st, a->c->sweep_id, a->cl->trial_id, "protocol", line);
+    if (rc) {
+      worker_store_fail(w, rc);
+      return;
+    }
+  }
+}
+
+/* Run the program with the store open; *o its outcome. Non-zero: it could not run (err set). */
+static int prog_exec(Worker *w, const WorkerArgs *a, const char *dir, ProgCtx *p, SwProgramOut *o, TrErr *err) {
+  const SwSchedProgram *pg = a->c->program;
+  SwCommandIn in = {pg->command, pg->n_command, pg->path, NULL, a->trial->params_json, dir, 0};
+  char **argv = NULL, *env[12];
+  size_t argc = 0;
+  int rc = sw_command_build(&in, &argv, &argc, err);
+  if (rc) return rc;
+  if ((rc = prog_env(a, dir, env))) {
+    sw_command_free(argv);
+    return tr_err_set(err, rc, "out of memory");
+  }
+  char *line = sw_command_display(argv);
+  if (line) worker_on_log(w, line);
+  free(line);
+  SwProgramIn pi = {argv, dir, env, pg->max_seconds, &worker_stop, prog_row, p};
+  rc = sw_program_run(&pi, o, err);
+  for (int i = 0; i < 12; i++) free(env[i]);
+  sw_command_free(argv);
+  return rc;
+}
+
+/* A program trial in its run directory <runs_dir>/<hash>/ (kept across attempts). */
+static int worker_program(const WorkerArgs *a) {
+  worker_process_setup(a);
+  char dir[TR_PATH_MAX];
+  int k = snprintf(dir, sizeof dir, "%s/%s", a->c->runs_dir, a->trial->hash_hex);
+  if (k < 0 || k >= TR_PATH_MAX || tr_mkdirs(dir) != 0) {
+    char line[1280];
+    snprintf(line, sizeof line, "cannot create run directory %.1100s: %s", dir, strerror(errno));
+    worker_on_log(&(Worker){.fd = a->fd}, line);
+    return WEXIT_SETUP;
+  }
+  char *abs = realpath(dir, NULL); /* HPSWEEP_RUN_DIR holds wherever the program changes directory */
+  if (abs && strlen(abs) < sizeof dir) snprintf(dir, sizeof dir, "%s", abs);
+  free(abs);
+  Worker w;
+  int rc = worker_open(&w, a, &a->trial->config);
+  if (rc != WEXIT_OK) return rc;
+  ProgCtx p = {&w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1};
+  SwProgramOut o;
+  TrErr err;
+  tr_err_clear(&err);
+  rc = prog_exec(&w, a, dir, &p, &o, &err);
+  if (!w.lost && !w.store_failed && (k = rs_metricbuf_flush(&w.mb))) worker_store_fail(&w, k);
+  char line[64];
+  snprintf(line, sizeof line, TAG_ROWS "%lld\n", (long long)w.rows);
+  write_all(w.fd, line, strlen(line));
+  if (w.lost || w.store_failed) return worker_store_exit(&w);
+  if (rc) { /* it could not run: a bad command or the system; the same again would fail */
+    RsTrialResult out = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, err.msg, 0};
+    return worker_finish(&w, a, RS_FAILED, &out);
+  }
+  prog_log_problems(&w, a, &o);
+  if (w.store_failed) return worker_store_exit(&w);
+  return prog_record(&w, a, &p, &o);
 }
 
 /* ---- the coordinator ---- */
@@ -705,7 +902,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
     for (int j = 0; j < k->c->jobs; j++)
       if (k->slots[j].pid && k->slots[j].fd >= 0) close(k->slots[j].fd);
     WorkerArgs a = {k->c, &k->c->trials[cl->idx], cl, p[1], threads, parent};
-    _exit(worker_main(&a));
+    _exit(k->c->program ? worker_program(&a) : worker_main(&a));
   }
   int fork_errno = errno;
   sigprocmask(SIG_SETMASK, &old, NULL);

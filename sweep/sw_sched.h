@@ -100,6 +100,21 @@ typedef struct SwEvent {
   int running_here;        /* TICK, END: workers of this coordinator now running */
 } SwEvent;
 
+/* A program sweep (docs/programs.md): each trial runs this program (sw_program_run) in
+** <runs_dir>/<trial hash>/ (its HPSWEEP_RUN_DIR, the same for every attempt), its argv
+** from sw_command_build; the rows it reports are the trial's metrics. Exit 0 with the
+** sweep metric reported: completed (diverged if a value of it was not finite); exit 0
+** without it: failed "metric never reported"; another exit or a signal: failed with it
+** and the log's last lines; over max_seconds: failed "timeout"; *stop: interrupted. */
+typedef struct SwSchedProgram {
+  const char *path;               /* absolute */
+  const char *const *command;     /* W&B's template; n_command 0: the default */
+  size_t n_command;
+  const char *sweep;              /* HPSWEEP_SWEEP */
+  const char *pythonpath;         /* first on PYTHONPATH (the wandb shim), NULL: unchanged */
+  double max_seconds;             /* 0: no limit */
+} SwSchedProgram;
+
 typedef struct SwSchedConfig {
   const char *db_path;     /* every process opens its own handle on it */
   int64_t sweep_id;
@@ -118,6 +133,7 @@ typedef struct SwSchedConfig {
   volatile sig_atomic_t *stop; /* may be NULL; see the contract */
   void (*on_event)(void *ud, const SwEvent *e); /* may be NULL */
   void *ud;
+  const SwSchedProgram *program;  /* non-NULL: trials run this program, not tr_run */
 } SwSchedConfig;
 
 typedef struct SwSchedStats {

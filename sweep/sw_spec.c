@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sw_command.h"
 #include "sw_infer.h"
 #include "tr_run.h"
 
@@ -46,6 +47,15 @@ struct SwSpec {
   size_t n_notices, cap_notices;
   size_t n_configs;
   int where_line, where_col;
+  /* A program spec (program: given): parameters are the program's, not config keys. */
+  char *program;               /* resolved against the spec's directory (absolute); NULL: the trainer */
+  char **command;              /* (n_command) W&B's `command`, elements as W&B's str() */
+  size_t n_command;
+  char *seed_arg;              /* hpsweep.seed_arg, default "seed" */
+  int wandb_shim;              /* hpsweep.wandb_shim; -1: not given (on for .py) */
+  double max_seconds;          /* hpsweep.max_seconds_per_trial, 0: none */
+  TrKey **pkeys;               /* (n_params) a program's parameter names, as keys */
+  size_t n_pkeys;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -216,7 +226,8 @@ static int dist_is_musigma(SwDist d) {
 /* ---- the hpsweep: block -------------------------------------------------- */
 
 static const char *const hps_keys[] = {"base", "seeds", "seed", "workers", "threads_per_trial",
-                                       "db", "max_retries", "task", "checkpoint", NULL};
+                                       "db", "max_retries", "task", "checkpoint", "seed_arg",
+                                       "wandb_shim", "max_seconds_per_trial", NULL};
 
 /* hpsweep.base: the trainer config the parameters vary, inline or a file beside the spec. */
 static int parse_base(SwSpec *S, const TrYamlNode *v, TrErr *err) {
@@ -250,7 +261,7 @@ static int parse_seeds(SwSpec *S, const TrYamlNode *v, TrErr *err) {
   if (v->n == 0) return errat(err, f, v, "hpsweep.seeds: the list is empty");
   if (v->n > SW_MAX_SEEDS)
     return errat(err, f, v, "hpsweep.seeds: %d seeds, more than the limit of %d", v->n, SW_MAX_SEEDS);
-  const TrKey *sk = tr_config_key_find(sw_spec_seed_key(S));
+  const TrKey *sk = S->program ? NULL : tr_config_key_find(sw_spec_seed_key(S));
   S->seeds = malloc((size_t)v->n * sizeof *S->seeds);
   if (!S->seeds) return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (int i = 0; i < v->n; i++) {
@@ -260,6 +271,27 @@ static int parse_seeds(SwSpec *S, const TrYamlNode *v, TrErr *err) {
     for (size_t j = 0; j < S->n_seeds; j++)
       if (S->seeds[j] == x) return errat(err, f, v->items[i], "hpsweep.seeds: seed %lld is listed twice", (long long)x);
     S->seeds[S->n_seeds++] = x;
+  }
+  return TR_OK;
+}
+
+/* The hpsweep keys of program specs: seed_arg, wandb_shim, max_seconds_per_trial. */
+static int parse_hpsweep_program(SwSpec *S, const TrYamlNode *h, TrErr *err) {
+  const char *f = S->path, *s = NULL;
+  const TrYamlNode *v;
+  int rc;
+  if ((v = tr_yaml_get(h, "seed_arg"))) {
+    if ((rc = want_string(f, "hpsweep.seed_arg", v, &s, err))) return rc;
+    if (!*s) return errat(err, f, v, "hpsweep.seed_arg: empty name");
+    free(S->seed_arg);
+    if (!(S->seed_arg = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  if ((v = tr_yaml_get(h, "wandb_shim")) && (rc = tr_yaml_bool(v, f, "hpsweep.wandb_shim", &S->wandb_shim, err)))
+    return rc;
+  if ((v = tr_yaml_get(h, "max_seconds_per_trial"))) {
+    if ((rc = tr_yaml_double(v, f, "hpsweep.max_seconds_per_trial", &S->max_seconds, err))) return rc;
+    if (!(S->max_seconds > 0) || S->max_seconds > 1e9)
+      return errat(err, f, v, "hpsweep.max_seconds_per_trial: %g is not in (0, 1e9]", S->max_seconds);
   }
   return TR_OK;
 }
@@ -315,7 +347,7 @@ static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
       if ((rc = notice(S, v, "notice: hpsweep.checkpoint is used by sample sweeps only (task: sample): ignored")))
         return tr_err_set(err, rc, "out of memory");
   }
-  return TR_OK;
+  return parse_hpsweep_program(S, h, err);
 }
 
 /* ---- metric, early_terminate --------------------------------------------- */
@@ -328,7 +360,7 @@ static const char *const *task_metrics(const SwSpec *S) {
 /* metric.name must be a metric the trials record, else every trial would rank as "-". */
 static int check_metric_name(const SwSpec *S, const TrYamlNode *at, const char *name, TrErr *err) {
   const char *const *names = task_metrics(S);
-  if (in_list(name, names)) return TR_OK;
+  if (S->program || in_list(name, names)) return TR_OK; /* a program reports what it likes */
   char b[160], list[512], c[TR_ERR_CLIP_MAX];
   join_names(names, list, sizeof list);
   return errat(err, S->path, at, "metric.name: '%s' is not a metric %s records%s; it records %s",
@@ -583,7 +615,7 @@ static int param_values_parse(SwSpec *S, SwParam *P, const ParamArgs *A, TrErr *
   P->n_values = n;
   for (int i = 0; i < n; i++) {
     TrConfig tmp = S->base;
-    if (key_is_path(P->key) && items[i]->kind == TR_YAML_SCALAR && !tr_yaml_is_null(items[i])) {
+    if (!S->program && key_is_path(P->key) && items[i]->kind == TR_YAML_SCALAR && !tr_yaml_is_null(items[i])) {
       /* The spec owns its tree: the value becomes the resolved path every trial uses. */
       TrYamlNode *node = (TrYamlNode *)items[i];
       char *r = resolve_key(S, node->str);
@@ -592,7 +624,9 @@ static int param_values_parse(SwSpec *S, SwParam *P, const ParamArgs *A, TrErr *
       node->str = r;
     }
     P->values[i] = items[i];
-    if ((rc = tr_config_set_node(&tmp, P->key, items[i], f, err))) return rc;
+    if (S->program && tr_yaml_is_null(items[i]))
+      return errat(err, f, items[i], "parameter '%s': null is not a value (W&B's agent refuses it)", pn);
+    if (!S->program && (rc = tr_config_set_node(&tmp, P->key, items[i], f, err))) return rc;
   }
   P->n_grid = (uint64_t)n;
   return A->probs ? param_probs_parse(S, P, A->probs, err) : TR_OK;
@@ -718,6 +752,26 @@ fail:
   return rc;
 }
 
+/* A program's parameter as a key of its own (owned by the spec): any name, any
+** value; numeric so every distribution applies, and no range. NULL: out of memory. */
+static const TrKey *program_key(SwSpec *S, const char *name) {
+  TrKey **pk = realloc(S->pkeys, (S->n_pkeys + 1) * sizeof *pk);
+  if (!pk) return NULL;
+  S->pkeys = pk;
+  TrKey *k = calloc(1, sizeof *k);
+  char *nm = strdup(name);
+  if (!k || !nm) {
+    free(k);
+    free(nm);
+    return NULL;
+  }
+  k->name = nm;
+  k->type = TR_KEY_FLOAT;
+  k->doc = "a parameter of the program";
+  S->pkeys[S->n_pkeys++] = k;
+  return k;
+}
+
 static int parse_params(SwSpec *S, const TrYamlNode *map, const char *prefix, int depth, TrErr *err) {
   const char *f = S->path;
   char b[200];
@@ -743,7 +797,8 @@ static int parse_params(SwSpec *S, const TrYamlNode *map, const char *prefix, in
       if ((rc = parse_params(S, sub, full, depth + 1, err))) return rc;
       continue;
     }
-    const TrKey *key = tr_config_key_find(full);
+    const TrKey *key = S->program ? program_key(S, full) : tr_config_key_find(full);
+    if (!key && S->program) return tr_err_set(err, TR_ENOMEM, "out of memory");
     if (!key) {
       const char *ex = section_key(full);
       if (ex)
@@ -753,7 +808,7 @@ static int parse_params(SwSpec *S, const TrYamlNode *map, const char *prefix, in
       return errat(err, f, k, "unknown training key '%s'%s", full, sug ? dym(b, sizeof b, sug) : "");
     }
     for (size_t j = 0; j < S->n_params; j++)
-      if (S->params[j].key == key)
+      if (S->params[j].key == key || strcmp(S->params[j].key->name, key->name) == 0)
         return errat(err, f, k, "parameter '%s' is given twice (first at %d:%d)", full, S->params[j].line,
                      S->params[j].col);
     if (S->n_seeds && strcmp(key->name, sw_spec_seed_key(S)) == 0)
@@ -807,8 +862,7 @@ static int spec_root_check(SwSpec *S, const TrYamlNode *root, TrErr *err) {
   for (int i = 0; i < root->n; i++) {
     const TrYamlNode *k = root->keys[i];
     if (!in_list(k->str, top_keys)) return unknown_key(err, f, k, "the spec", top_keys);
-    if (!strcmp(k->str, "program") || !strcmp(k->str, "command") || !strcmp(k->str, "entity") ||
-        !strcmp(k->str, "project"))
+    if (!strcmp(k->str, "entity") || !strcmp(k->str, "project"))
       if ((rc = notice(S, k, "notice: '%s' is a W&B key with no meaning for hpsweep: ignored", k->str)))
         return tr_err_set(err, rc, "out of memory");
   }
@@ -893,11 +947,98 @@ static int spec_count_random(SwSpec *S, const TrYamlNode *root, const TrYamlNode
   return TR_OK;
 }
 
+/* 1 when NAME is an executable file on $PATH (or, with a '/', that file), else 0. */
+static int on_path(const char *name) {
+  const char *p = getenv("PATH");
+  if (strchr(name, '/')) return access(name, X_OK) == 0;
+  while (p && *p) {
+    const char *e = strchr(p, ':');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    char buf[TR_PATH_MAX];
+    if (n > 0 && n + strlen(name) + 2 < sizeof buf) {
+      snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, name);
+      struct stat sb;
+      if (stat(buf, &sb) == 0 && S_ISREG(sb.st_mode) && access(buf, X_OK) == 0) return 1;
+    }
+    p = e ? e + 1 : NULL;
+  }
+  return 0;
+}
+
+/* W&B's str() of a command element: strings as they are, YAML numbers and booleans as Python prints them. */
+static char *command_elem(const TrYamlNode *v) {
+  int b;
+  int64_t i;
+  double d;
+  char buf[64];
+  if (!v->plain) return strdup(v->str);
+  if (tr_yaml_is_null(v)) return strdup("None");
+  if (tr_parse_bool(v->str, &b) == 0) return strdup(b ? "True" : "False");
+  if (!strpbrk(v->str, ".eE") && tr_parse_int64(v->str, &i) == 0) return snprintf(buf, sizeof buf, "%lld", (long long)i), strdup(buf);
+  if (tr_parse_double(v->str, &d) == 0) return sw_py_float_repr(buf, sizeof buf, d), strdup(buf);
+  return strdup(v->str);
+}
+
+static int spec_command(SwSpec *S, const TrYamlNode *c, TrErr *err) {
+  const char *f = S->path;
+  if (c->kind != TR_YAML_SEQ) return errat(err, f, c, "command: expected a list, got %s", tr_yaml_kind_name(c->kind));
+  if (!(S->command = calloc((size_t)c->n + 1, sizeof *S->command))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  for (int i = 0; i < c->n; i++) {
+    const TrYamlNode *v = c->items[i];
+    if (v->kind != TR_YAML_SCALAR)
+      return errat(err, f, v, "command: element %d: expected a string, got %s", i + 1, tr_yaml_kind_name(v->kind));
+    if (!(S->command[i] = command_elem(v))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    S->n_command = (size_t)i + 1;
+  }
+  TrErr e;
+  tr_err_clear(&e);
+  if (sw_command_check((const char *const *)S->command, S->n_command, &e)) return errat(err, f, c, "command: %s", e.msg);
+  return TR_OK;
+}
+
+/* Does the command run the program through ${interpreter}? (W&B's default does.) */
+static int uses_interpreter(const SwSpec *S) {
+  if (S->n_command == 0) return 1;
+  for (size_t i = 0; i < S->n_command; i++)
+    if (strcmp(S->command[i], "${interpreter}") == 0) return 1;
+  return 0;
+}
+
+/* program: resolved against the spec's directory; it must exist, and run: through its
+** interpreter (found on PATH) or as an executable file. command: W&B's list. */
+static int spec_program(SwSpec *S, const TrYamlNode *root, TrErr *err) {
+  const char *f = S->path, *s = NULL;
+  const TrYamlNode *v = tr_yaml_get(root, "program"), *c = tr_yaml_get(root, "command");
+  int rc;
+  if (!v) {
+    if (c && (rc = notice(S, c, "notice: 'command' without 'program': ignored (the built-in trainer runs)")))
+      return tr_err_set(err, rc, "out of memory");
+    return TR_OK;
+  }
+  if ((rc = want_string(f, "program", v, &s, err))) return rc;
+  if (!*s) return errat(err, f, v, "program: empty path");
+  if (!(S->program = resolve(S->absdir, s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (c && (rc = spec_command(S, c, err))) return rc;
+  struct stat sb;
+  if (stat(S->program, &sb) != 0) return errat(err, f, v, "program %s: %s", S->program, strerror(errno));
+  if (!S_ISREG(sb.st_mode)) return errat(err, f, v, "program %s: not a regular file", S->program);
+  const char *interp = sw_command_interpreter(S->program);
+  if (interp && uses_interpreter(S)) {
+    if (!on_path(interp))
+      return errat(err, f, v, "program %s: interpreter %s not found on PATH", S->program, interp);
+    if (access(S->program, R_OK) != 0) return errat(err, f, v, "program %s: %s", S->program, strerror(errno));
+  } else if (access(S->program, X_OK) != 0) {
+    return errat(err, f, v, "program %s: not executable (chmod +x, or run it through an interpreter)", S->program);
+  }
+  return TR_OK;
+}
+
 static int spec_parse(SwSpec *S, TrErr *err) {
   const char *f = S->path;
   const TrYamlNode *root = S->doc->root;
   int rc;
   if ((rc = spec_root_check(S, root, err))) return rc;
+  if ((rc = spec_program(S, root, err))) return rc;
   const TrYamlNode *v;
   const char *s = NULL;
   if ((v = tr_yaml_get(root, "hpsweep")) && (rc = parse_hpsweep(S, v, err))) return rc;
@@ -1007,6 +1148,7 @@ int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
   S->threads_per_trial = 1;
   S->max_retries = 1;
   S->where_line = S->where_col = 1;
+  S->wandb_shim = -1;
   tr_config_defaults(&S->base);
   const char *slash = strrchr(path, '/');
   S->path = strdup(path);
@@ -1020,8 +1162,10 @@ int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
   S->description = strdup("");
   S->metric = strdup(SW_DEFAULT_METRIC);
   S->checkpoint = strdup("");
+  S->seed_arg = strdup("seed");
   S->db = S->dir ? resolve(S->dir, "hpsweep.db") : NULL;
-  if (!S->path || !S->dir || !S->name || !S->description || !S->metric || !S->checkpoint || !S->db) {
+  if (!S->path || !S->dir || !S->name || !S->description || !S->metric || !S->checkpoint || !S->db ||
+      !S->seed_arg) {
     rc = tr_err_set(err, TR_ENOMEM, "out of memory");
     goto fail;
   }
@@ -1031,7 +1175,7 @@ int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
     rc = tr_err_set(err, TR_EIO, "%s: %s: %s", path, S->dir, strerror(errno));
     goto fail;
   }
-  if ((rc = spec_parse(S, err)) || (rc = check_files(S, err))) goto fail;
+  if ((rc = spec_parse(S, err)) || (!S->program && (rc = check_files(S, err)))) goto fail;
   *out = S;
   return TR_OK;
 fail:
@@ -1046,6 +1190,15 @@ void sw_spec_destroy(SwSpec *S) {
     free(S->params[i].probs);
   }
   free(S->params);
+  for (size_t i = 0; i < S->n_pkeys; i++) {
+    free((char *)S->pkeys[i]->name);
+    free(S->pkeys[i]);
+  }
+  free(S->pkeys);
+  for (size_t i = 0; i < S->n_command; i++) free(S->command[i]);
+  free(S->command);
+  free(S->program);
+  free(S->seed_arg);
   for (size_t i = 0; i < S->n_notices; i++) free(S->notices[i]);
   free(S->notices);
   free(S->seeds);
@@ -1090,7 +1243,20 @@ const int64_t *sw_spec_seeds(const SwSpec *s, size_t *n) {
   *n = s->n_seeds;
   return s->seeds;
 }
-const char *sw_spec_seed_key(const SwSpec *s) { return s->task == SW_TASK_SAMPLE ? "sample.seed" : "train.seed"; }
+const char *sw_spec_seed_key(const SwSpec *s) {
+  if (s->program) return s->seed_arg;
+  return s->task == SW_TASK_SAMPLE ? "sample.seed" : "train.seed";
+}
+const char *sw_spec_program(const SwSpec *s) { return s->program; }
+const char *const *sw_spec_command(const SwSpec *s, size_t *n) {
+  *n = s->n_command;
+  return (const char *const *)s->command;
+}
+int sw_spec_wandb_shim(const SwSpec *s) {
+  if (s->wandb_shim >= 0) return s->wandb_shim;
+  return s->program && sw_command_interpreter(s->program) != NULL;
+}
+double sw_spec_max_seconds(const SwSpec *s) { return s->max_seconds; }
 const TrConfig *sw_spec_base(const SwSpec *s) { return &s->base; }
 size_t sw_spec_param_count(const SwSpec *s) { return s->n_params; }
 const SwParam *sw_spec_param(const SwSpec *s, size_t i) { return i < s->n_params ? &s->params[i] : NULL; }

@@ -7,12 +7,16 @@
 **   duplicate-key hardening live there) and checks everything that can be
 **   checked without expanding trials: top-level keys, method, metric,
 **   early_terminate, every parameter (it must name a key of the TrConfig
-**   registry, nested `parameters:` blocks and dotted keys alike), every
+**   registry, nested `parameters:` blocks and dotted keys alike; in a program
+**   spec any name: see sw_spec_program), every
 **   distribution's arguments, the grid size (overflow-checked) against run_cap
 **   and SW_MAX_TRIALS, and the `hpsweep:` block (our own keys; deleting it
 **   leaves a file W&B accepts). The base training config is loaded here too.
 ** - metric.name must be a metric the trials record (tr_run_metric_names, or the
-**   inference measures for task sample).
+**   inference measures for task sample); a program's is not checked.
+** - `program`: resolved against the spec's directory (absolute); it must exist and
+**   run (a .py through ${interpreter}: python3 on PATH; else executable); `command`
+**   macros are checked (sw_command_check). A program spec skips the data-file check.
 ** - Relative paths resolve against the spec's directory: hpsweep.base/db/checkpoint,
 **   and data.path / train.out_dir in the base and in parameter values (made
 **   absolute, so trial hashes do not depend on the current directory). Every
@@ -108,8 +112,18 @@ SwTask sw_spec_task(const SwSpec *s);             /* default train */
 const char *sw_spec_checkpoint(const SwSpec *s);  /* resolved against the spec's directory; "" if none */
 /* Seeds each configuration is repeated with; n = 0 when no `seeds:` (then the base's seed is used). */
 const int64_t *sw_spec_seeds(const SwSpec *s, size_t *n);
-/* The registry key the seeds set: "train.seed" (task train) or "sample.seed" (task sample). */
+/* The registry key the seeds set: "train.seed" (task train) or "sample.seed" (task sample);
+** for a program spec the argument name hpsweep.seed_arg (default "seed"). */
 const char *sw_spec_seed_key(const SwSpec *s);
+
+/* A program spec (`program:` given; docs/programs.md). Its parameters are the program's
+** (SwParam.key is a key of the spec's own, type float, no range; never in the registry),
+** the seed goes under hpsweep.seed_arg, and metric.name is not checked. */
+const char *sw_spec_program(const SwSpec *s);     /* absolute path; NULL: the built-in trainer */
+/* `command` as W&B's str() of each element; n = 0 when absent (W&B's default). */
+const char *const *sw_spec_command(const SwSpec *s, size_t *n);
+int sw_spec_wandb_shim(const SwSpec *s);          /* hpsweep.wandb_shim; default: on for a .py program */
+double sw_spec_max_seconds(const SwSpec *s);      /* hpsweep.max_seconds_per_trial; 0: no limit */
 
 /* The base training config (defaults + hpsweep.base), before any parameter. */
 const TrConfig *sw_spec_base(const SwSpec *s);

@@ -215,15 +215,94 @@ static int has_notice(const SwSpec *s, const char *sub) {
 }
 
 Test(sw_spec, wandb_only_keys_are_ignored_with_a_notice) {
-  const char *p = put("w.yaml", "program: train.py\nentity: me\nproject: p\ncommand: [a, b]\nmethod: grid\n"
+  const char *p = put("w.yaml", "entity: me\nproject: p\ncommand: [a, b]\nmethod: grid\n"
                                 "parameters:\n  optimizer.lr: {values: [0.001]}\n");
   SwSpec *s;
   TrErr err;
   cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
-  cr_expect(has_notice(s, "w.yaml:1:1: notice: 'program' is a W&B key"));
-  cr_expect(has_notice(s, "'entity'"));
+  cr_expect(has_notice(s, "w.yaml:1:1: notice: 'entity' is a W&B key"));
   cr_expect(has_notice(s, "'project'"));
-  cr_expect(has_notice(s, "'command'"));
+  cr_expect(has_notice(s, "w.yaml:3:10: notice: 'command' without 'program'"));
+  cr_expect_null(sw_spec_program(s));
+  sw_spec_destroy(s);
+}
+
+/* A program spec: free parameter names, W&B's str() of command elements, our keys. */
+Test(sw_spec, program_spec_takes_free_names_and_its_hpsweep_keys) {
+  put("p.sh", "#!/bin/sh\nexit 0\n");
+  char sh[4200];
+  snprintf(sh, sizeof sh, "%s/p.sh", tmpdir);
+  cr_assert_eq(chmod(sh, 0755), 0);
+  const char *p = put("prog.yaml", "program: p.sh\ncommand: [\"${program}\", 5, 1.0, true, \"${args}\"]\n"
+                      "method: grid\nmetric: {name: my_score, goal: maximize}\n"
+                      "parameters:\n  lr: {values: [0.001, 100.0, 1e-5]}\n  depth: {value: 3}\n"
+                      "  name: {values: [a]}\n  q: {min: 1, max: 2}\n"
+                      "hpsweep: {seeds: [7, 8], seed_arg: rng, max_seconds_per_trial: 2.5}\n");
+  SwSpec *s;
+  TrErr err;
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
+  cr_expect_str_eq(sw_spec_program(s), sh);
+  size_t n;
+  const char *const *cmd = sw_spec_command(s, &n);
+  cr_assert_eq(n, 5);
+  cr_expect_str_eq(cmd[1], "5");
+  cr_expect_str_eq(cmd[2], "1.0");
+  cr_expect_str_eq(cmd[3], "True");
+  cr_expect_eq(sw_spec_wandb_shim(s), 0, "a shell program: no shim by default");
+  cr_expect_eq(sw_spec_max_seconds(s), 2.5);
+  cr_expect_str_eq(sw_spec_seed_key(s), "rng");
+  SwTrial *t;
+  size_t nt;
+  cr_assert_eq(sw_expand(s, &t, &nt, &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(nt, 12);
+  cr_expect_str_eq(t[0].params_json, "{\"lr\": 0.001, \"depth\": 3, \"name\": \"a\", \"q\": 1, \"rng\": 7}");
+  cr_expect_str_eq(t[5].params_json, "{\"lr\": 100.0, \"depth\": 3, \"name\": \"a\", \"q\": 1, \"rng\": 8}");
+  cr_expect_str_eq(t[11].params_json, "{\"lr\": 1e-05, \"depth\": 3, \"name\": \"a\", \"q\": 2, \"rng\": 8}");
+  for (size_t i = 1; i < nt; i++) cr_expect_neq(t[i].hash, t[0].hash, "trial %zu", i);
+  sw_trials_free(t, nt);
+  sw_spec_destroy(s);
+}
+
+Test(sw_spec, program_spec_errors_are_one_line_with_a_position) {
+  put("noexec.sh", "#!/bin/sh\n");
+  put("ok.py", "print(1)\n");
+  static const struct {
+    const char *text, *want;
+  } cases[] = {
+      {"program: missing.py\nmethod: grid\nparameters:\n  a: {values: [1]}\n", "e.yaml:1:10: program "},
+      {"program: noexec.sh\nmethod: grid\nparameters:\n  a: {values: [1]}\n", "not executable"},
+      {"program: ok.py\ncommand: [\"${foo}\"]\nmethod: grid\nparameters:\n  a: {values: [1]}\n",
+       "e.yaml:2:10: command: unknown command macro ${foo}"},
+      {"program: ok.py\nmethod: grid\nparameters:\n  a: {values: [1, null]}\n", "null is not a value"},
+      {"program: ok.py\nmethod: grid\nparameters:\n  a: {values: [1]}\nhpsweep: {max_seconds_per_trial: 0}\n",
+       "max_seconds_per_trial"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const char *p = put("e.yaml", cases[i].text);
+    SwSpec *s = NULL;
+    TrErr err;
+    tr_err_clear(&err);
+    cr_expect_neq(sw_spec_load(&s, p, &err), TR_OK, "case %zu", i);
+    cr_expect(strstr(err.msg, cases[i].want) != NULL, "case %zu: %s", i, err.msg);
+    cr_expect(strchr(err.msg, '\n') == NULL, "one line: %s", err.msg);
+    sw_spec_destroy(s);
+  }
+}
+
+Test(sw_spec, program_spec_needs_its_interpreter_on_path) {
+  put("ok.py", "print(1)\n");
+  const char *p = put("i.yaml", "program: ok.py\nmethod: grid\nparameters:\n  a: {values: [1]}\n");
+  char *old = strdup(getenv("PATH") ? getenv("PATH") : "");
+  cr_assert_not_null(old);
+  setenv("PATH", tmpdir, 1);
+  SwSpec *s = NULL;
+  TrErr err;
+  int rc = sw_spec_load(&s, p, &err);
+  setenv("PATH", old, 1);
+  free(old);
+  cr_expect_neq(rc, TR_OK);
+  cr_expect(strstr(err.msg, "i.yaml:1:10: program ") && strstr(err.msg, "interpreter python3 not found on PATH"),
+            "%s", err.msg);
   sw_spec_destroy(s);
 }
 
@@ -311,7 +390,7 @@ Test(sw_spec, cli_check_accepts_a_good_spec_and_lists_trials) {
   cr_expect_not_null(strstr(out, "trials:      12 = 6 configurations x 2 seeds"), "%s", out);
   cr_expect_not_null(strstr(out, "optimizer.lr"));
   cr_expect_not_null(strstr(out, "{\"optimizer.lr\": 0.01, \"schedule.warmup_steps\": 20, \"train.seed\": 2}"));
-  cr_expect_not_null(strstr(errb, "notice: 'program'"), "notices go first, on stderr: %s", errb);
+  cr_expect_not_null(strstr(errb, "notice: 'project'"), "notices go first, on stderr: %s", errb);
 }
 
 Test(sw_spec, cli_check_rejects_a_bad_spec_with_one_line) {

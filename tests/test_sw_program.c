@@ -1,0 +1,260 @@
+/*
+** test_sw_program.c: program sweeps end to end (`hpsweep run` on a spec with
+** `program:`): shell and standard-library Python programs written into a temp dir.
+** CI has python3 (no torch, no wandb): without python3 the Python tests skip only
+** when CI is unset.
+*/
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hps_test.h"
+
+static char tmpdir[128];
+static void setup(void) { hps_tmp_make(tmpdir, sizeof tmpdir, "hps_sw_program_"); }
+static void teardown(void) { hps_tmp_remove(tmpdir); }
+TestSuite(sw_program, .init = setup, .fini = teardown, .timeout = 120);
+
+static void put_exec(const char *name, const char *text) {
+  const char *p = hps_put(tmpdir, name, text);
+  cr_assert_eq(chmod(p, 0755), 0, "chmod %s", p);
+}
+
+/* python3 on PATH; else skip (outside CI) or fail (in CI). */
+static int have_python(void) {
+  if (system("python3 -c 'import json' >/dev/null 2>&1") == 0) return 1;
+  cr_assert_null(getenv("CI"), "python3 is required in CI");
+  return 0;
+}
+
+static sqlite3 *db_open(void) {
+  char p[PATH_MAX + 32];
+  snprintf(p, sizeof p, "%s/hpsweep.db", tmpdir);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  return db;
+}
+
+/* The trial idx's error text (static buffer; "" when none). */
+static const char *trial_error(sqlite3 *db, int idx) {
+  static char buf[4096];
+  sqlite3_stmt *s;
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT coalesce(error, '') FROM trials WHERE idx = %d", idx);
+  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  buf[0] = '\0';
+  if (sqlite3_step(s) == SQLITE_ROW) snprintf(buf, sizeof buf, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  return buf;
+}
+
+/* A shell program reporting through the protocol: loss = (lr - 0.1)^2 + 1/(step+1), two steps. */
+static const char report_sh[] =
+    "#!/bin/sh\n"
+    "lr=; for a in \"$@\"; do case $a in --lr=*) lr=${a#--lr=};; esac; done\n"
+    "echo \"args: $*\"\n"
+    "for s in 0 1; do\n"
+    "  v=$(awk -v lr=$lr -v s=$s 'BEGIN { printf \"%.6f\", (lr - 0.1) ^ 2 + 1 / (s + 1) }')\n"
+    "  echo \"{\\\"step\\\": $s, \\\"loss\\\": $v}\" >&$HPSWEEP_METRICS_FD\n"
+    "done\n"
+    "echo \"$HPSWEEP_TRIAL_ID $HPSWEEP_ATTEMPT $OMP_NUM_THREADS $HPSWEEP_RUN_DIR\" > \"$HPSWEEP_RUN_DIR/env.txt\"\n";
+
+Test(sw_program, a_grid_of_a_shell_program_completes_and_top_ranks_it) {
+  put_exec("report.sh", report_sh);
+  hps_put(tmpdir, "s.yaml", "program: report.sh\ncommand: [\"${program}\", \"${args}\"]\nmethod: grid\n"
+          "metric: {name: loss, goal: minimize}\nparameters:\n  lr: {values: [0.3, 0.1, 0.0]}\n  tag: {value: x y}\n");
+  char out[16384];
+  int st = hps_run(tmpdir, "run s.yaml -j 2", out, sizeof out);
+  cr_assert_eq(st, 0, "%s", out);
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 3);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'loss'"), 6);
+  cr_expect_eq(hps_q_int(db, "SELECT idx FROM trials ORDER BY best_metric LIMIT 1"), 1, "lr 0.1 is best");
+  cr_expect_eq(hps_q_int(db, "SELECT max(attempts) FROM trials"), 1, "each trial ran once");
+  sqlite3_close(db);
+  cr_assert_eq(hps_run(tmpdir, "top s", out, sizeof out), 0, "%s", out);
+  char *one = strstr(out, "\n   1 "); /* the rank-1 row: trial 2, lr 0.1 */
+  cr_assert_not_null(one, "%s", out);
+  char *eol = strchr(one + 1, '\n');
+  cr_assert_not_null(eol);
+  *eol = '\0';
+  cr_expect(strstr(one, " 2  0.1 "), "rank 1 is trial 2 (lr 0.1): %s", one);
+  /* ${args} values arrive as W&B formats them (one argv element with a space), env and run dir too. */
+  char log[PATH_MAX + 300];
+  snprintf(log, sizeof log, "cat %s/hpsweep.db.runs/s/*/run.log %s/hpsweep.db.runs/s/*/env.txt > %s/all.txt", tmpdir,
+           tmpdir, tmpdir);
+  cr_assert_eq(system(log), 0);
+  snprintf(log, sizeof log, "%s/all.txt", tmpdir);
+  char *all = hps_slurp(log, NULL);
+  cr_expect(strstr(all, "args: --lr=0.3 --tag=x y"), "%s", all);
+  cr_expect(strstr(all, " 1 1 /"), "trial, attempt 1, 1 thread, absolute run dir: %s", all);
+  cr_expect(strstr(all, "/hpsweep.db.runs/s/"), "%s", all);
+  free(all);
+}
+
+/* One trial of the shell program SCRIPT (spec: metric loss, no retries, EXTRA hpsweep keys);
+** `hpsweep run` must exit WANT. The database, open. */
+static sqlite3 *run_one(const char *script, const char *extra, int want) {
+  put_exec("prog.sh", script);
+  char spec[512];
+  snprintf(spec, sizeof spec, "program: prog.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
+           "parameters:\n  a: {values: [1]}\nhpsweep: {max_retries: 0%s}\n", extra);
+  hps_put(tmpdir, "s.yaml", spec);
+  char out[8192];
+  cr_expect_eq(hps_run(tmpdir, "run s.yaml", out, sizeof out), want, "%s", out);
+  return db_open();
+}
+
+Test(sw_program, exit_zero_without_the_metric_fails_with_that_reason) {
+  sqlite3 *db = run_one("#!/bin/sh\necho '{\"other\": 1}' >&$HPSWEEP_METRICS_FD\nexit 0\n", "", 1);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'failed'"), 1);
+  cr_expect(strstr(trial_error(db, 0), "metric never reported (loss)"), "%s", trial_error(db, 0));
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'other'"), 1);
+  sqlite3_close(db);
+}
+
+Test(sw_program, a_non_zero_exit_fails_with_the_code_and_the_output_tail) {
+  sqlite3 *db = run_one("#!/bin/sh\necho 'loading data'\necho 'Traceback: boom' >&2\nexit 3\n", "", 1);
+  const char *e = trial_error(db, 0);
+  cr_expect(strstr(e, "exit code 3") && strstr(e, "Traceback: boom") && strstr(e, "loading data"), "%s", e);
+  sqlite3_close(db);
+  char out[8192];
+  cr_assert_eq(hps_run(tmpdir, "show 1", out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "/run.log (last 10 lines)") && strstr(out, "  | Traceback: boom"), "show prints the log: %s", out);
+}
+
+Test(sw_program, a_program_over_its_time_limit_is_stopped_and_fails_with_timeout) {
+  sqlite3 *db = run_one("#!/bin/sh\necho '{\"loss\": 1}' >&$HPSWEEP_METRICS_FD\nsleep 30 &\nwait\n",
+                        ", max_seconds_per_trial: 0.5", 1);
+  cr_expect(strstr(trial_error(db, 0), "timeout"), "%s", trial_error(db, 0));
+  sqlite3_close(db);
+  /* the group went with it: no `sleep 30` of ours is left */
+  char cmd[PATH_MAX + 64];
+  snprintf(cmd, sizeof cmd, "pgrep -f '^sleep 30$' >/dev/null");
+  cr_expect_neq(system(cmd), 0, "an orphaned sleep survived");
+}
+
+Test(sw_program, a_non_finite_sweep_metric_is_diverged) {
+  sqlite3 *db = run_one("#!/bin/sh\necho '{\"loss\": NaN}' >&$HPSWEEP_METRICS_FD\n", "", 0);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'diverged'"), 1);
+  sqlite3_close(db);
+}
+
+/* An unmodified W&B-style script: import wandb (the shim), init/config/log/summary/finish. */
+static const char wandb_py[] =
+    "import argparse\n"
+    "import wandb\n"
+    "run = wandb.init(project='p', config={'lr': 0.5, 'epochs': 2})\n"
+    "cfg = wandb.config\n"
+    "for epoch in range(cfg.epochs):\n"
+    "    loss = (cfg.lr - 0.01) ** 2 + 1.0 / (epoch + 1) + cfg['batch'] * 1e-4\n"
+    "    wandb.log({'val_loss': loss, 'epoch': epoch})\n"
+    "run.summary['final'] = loss\n"
+    "wandb.finish()\n";
+
+Test(sw_program, an_unmodified_wandb_script_runs_through_the_shim) {
+  if (!have_python()) return;
+  hps_put(tmpdir, "train.py", wandb_py);
+  hps_put(tmpdir, "s.yaml", "program: train.py\nmethod: grid\nmetric: {name: val_loss, goal: minimize}\n"
+          "parameters:\n  lr: {values: [0.01, 0.1]}\n  batch: {values: [16, 32]}\n"
+          "hpsweep: {seeds: [1], seed_arg: seed}\n");
+  char out[16384];
+  cr_assert_eq(hps_run(tmpdir, "run s.yaml -j 2", out, sizeof out), 0, "%s", out);
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 4);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'val_loss'"), 8, "2 epochs x 4 trials");
+  cr_expect_eq(hps_q_int(db, "SELECT idx FROM trials ORDER BY best_metric LIMIT 1"), 0, "lr 0.01, batch 16");
+  sqlite3_close(db);
+}
+
+Test(sw_program, two_runners_on_one_database_run_each_trial_once) {
+  if (!have_python()) return;
+  hps_put(tmpdir, "p.py", "import json, os, time\n"
+          "f = os.fdopen(int(os.environ['HPSWEEP_METRICS_FD']), 'w')\n"
+          "time.sleep(0.2)\n"
+          "f.write(json.dumps({'loss': float(json.loads(os.environ['HPSWEEP_PARAMS_JSON'])['x'])}) + '\\n')\n");
+  hps_put(tmpdir, "s.yaml", "program: p.py\nmethod: grid\nmetric: {name: loss}\n"
+          "parameters:\n  x: {values: [1, 2, 3, 4, 5, 6]}\n");
+  char cmd[PATH_MAX * 2];
+  snprintf(cmd, sizeof cmd, "cd '%s' && ('%s' run s.yaml -q & '%s' run s.yaml -q; wait) >/dev/null 2>&1", tmpdir,
+           hps_bin(), hps_bin());
+  cr_expect_neq(system(cmd), -1);
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 6);
+  cr_expect_eq(hps_q_int(db, "SELECT max(attempts) FROM trials"), 1, "no trial ran twice");
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'loss'"), 6);
+  sqlite3_close(db);
+}
+
+Test(sw_program, check_prints_the_exact_command_lines_of_the_first_trials) {
+  put_exec("report.sh", report_sh);
+  hps_put(tmpdir, "s.yaml", "program: report.sh\ncommand: [\"${program}\", \"${args_no_hyphens}\", \"${args_json}\"]\n"
+          "method: grid\nmetric: {name: loss}\nparameters:\n  lr: {values: [100.0, 1e-5]}\n  on: {value: true}\n");
+  char out[16384];
+  cr_assert_eq(hps_run(tmpdir, "check s.yaml", out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "report.sh lr=100.0 on=True '{\"lr\": 100.0, \"on\": true}'"), "%s", out);
+  cr_expect(strstr(out, "report.sh lr=1e-05 on=True '{\"lr\": 1e-05, \"on\": true}'"), "%s", out);
+  cr_expect(strstr(out, "valid: nothing was run"), "%s", out);
+}
+
+Test(sw_program, bad_metric_lines_are_counted_as_events_and_do_not_stop_the_trial) {
+  sqlite3 *db = run_one("#!/bin/sh\ni=0\nwhile [ $i -lt 2000 ]; do echo 'not json' >&3; i=$((i+1)); done\n"
+                        "echo '{\"loss\": \"str\", \"x\": 1}' >&3\necho '{\"step\": 5, \"loss\": 0.5}' >&3\n", "", 0);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
+  cr_expect_eq(hps_q_int(db, "SELECT step FROM metrics WHERE name = 'loss'"), 5);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'protocol'"), 6, "counts + 5 messages");
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'protocol' AND message LIKE "
+                             "'%2002 lines, 2 rows, 2000 bad lines%'"), 1);
+  sqlite3_close(db);
+}
+
+/* pgrep -f PATTERN finds a process. */
+static int running(const char *pattern) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "pgrep -f '%s' >/dev/null", pattern);
+  return system(cmd) == 0;
+}
+
+Test(sw_program, kill_9_of_the_runner_leaves_no_program_and_a_resume_completes_each_trial) {
+  put_exec("long.sh", "#!/bin/sh\necho '{\"loss\": 1}' >&3\ntouch \"$HPSWEEP_RUN_DIR/started.$HPSWEEP_ATTEMPT\"\n"
+           "[ \"$HPSWEEP_ATTEMPT\" = 1 ] && sleep 60\necho '{\"loss\": 0.5}' >&3\n");
+  hps_put(tmpdir, "s.yaml", "program: long.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
+          "parameters:\n  a: {values: [1, 2]}\n");
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    if (chdir(tmpdir) != 0) _exit(99);
+    int nul = open("/dev/null", O_WRONLY);
+    dup2(nul, 1), dup2(nul, 2);
+    execl(hps_bin(), "hpsweep", "run", "s.yaml", "-j", "2", "-q", (char *)NULL);
+    _exit(98);
+  }
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/started.1 2>/dev/null | wc -l | grep -q 2", tmpdir);
+  int up = 0;
+  for (int i = 0; i < 200 && !(up = system(cmd) == 0); i++) usleep(50000);
+  cr_assert(up, "both programs started");
+  char pat[256];
+  snprintf(pat, sizeof pat, "%s/[l]ong.sh", tmpdir); /* [l]: not matching the shell running pgrep */
+  cr_assert(running(pat));
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  int gone = 0;
+  for (int i = 0; i < 100 && !(gone = !running(pat)); i++) usleep(50000);
+  cr_expect(gone, "no program outlives its runner");
+  char out[8192];
+  cr_assert_eq(hps_run(tmpdir, "run s.yaml -j 2", out, sizeof out), 0, "%s", out);
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 2"), 2);
+  sqlite3_close(db);
+  snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/started.2 | wc -l | grep -q 2", tmpdir);
+  cr_expect_eq(system(cmd), 0, "attempt 2 ran once per trial, in the same run directory");
+}
