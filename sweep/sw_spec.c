@@ -499,6 +499,15 @@ static int param_args_get(const SwSpec *S, const char *pn, const TrYamlNode *v, 
 }
 
 /* The distribution: named, or implied by the arguments given (W&B's rules). */
+/* A YAML integer literal: an optional sign and decimal digits ("2.0" and "1e3" are floats). */
+static int int_literal(const char *s) {
+  if (*s == '-' || *s == '+') s++;
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9') return 0;
+  return 1;
+}
+
 static int param_dist_choose(SwSpec *S, const char *pn, const TrYamlNode *kn, const ParamArgs *A, SwDist *out,
                              TrErr *err) {
   const char *f = S->path;
@@ -524,10 +533,10 @@ static int param_dist_choose(SwSpec *S, const char *pn, const TrYamlNode *kn, co
   } else if (A->values) {
     *out = SW_DIST_CATEGORICAL;
   } else if (A->mn && A->mx) {
-    /* W&B: integer bounds mean int_uniform, otherwise uniform. */
-    int64_t a, c;
+    /* W&B: integer bounds mean int_uniform, otherwise uniform. By the YAML type, as W&B
+    ** reads it: `min: 0.0` is a float, so uniform, though its value is whole. */
     int ints = A->mn->kind == TR_YAML_SCALAR && A->mx->kind == TR_YAML_SCALAR && A->mn->plain && A->mx->plain &&
-               tr_parse_int64(A->mn->str, &a) == 0 && tr_parse_int64(A->mx->str, &c) == 0;
+               int_literal(A->mn->str) && int_literal(A->mx->str);
     *out = ints ? SW_DIST_INT_UNIFORM : SW_DIST_UNIFORM;
   } else if (A->mu || A->sigma) {
     *out = SW_DIST_NORMAL;

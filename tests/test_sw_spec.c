@@ -354,6 +354,21 @@ Test(sw_spec, parameter_describe_names_the_distribution) {
   sw_spec_destroy(s);
 }
 
+Test(sw_spec, min_max_without_distribution_is_int_uniform_only_for_integer_literals) {
+  const char *p = put("m.yaml", "method: random\nrun_cap: 2\nparameters:\n"
+                                "  model.n_layer: {min: 1, max: 4}\n"
+                                "  optimizer.lr: {min: 0.0, max: 1.0}\n");
+  SwSpec *s;
+  TrErr err;
+  char b[256];
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "%s", err.msg);
+  sw_param_describe(sw_spec_param(s, 0), b, sizeof b);
+  cr_expect_str_eq(b, "int_uniform [1, 4]");
+  sw_param_describe(sw_spec_param(s, 1), b, sizeof b);
+  cr_expect(strncmp(b, "uniform [", 9) == 0, "0.0 and 1.0 are floats in YAML, as W&B reads them: %s", b);
+  sw_spec_destroy(s);
+}
+
 /* ---- the CLI ------------------------------------------------------------- */
 
 /* Run `$HPS_BIN check path`, capture stdout and stderr; returns the exit status. */
