@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Sweeping external programs (issue 11): scheduler overhead, -j 2 scaling, metric ingestion.
+
+usage: program_bench.py HPSWEEP [--quick] [--part 1|2|3] [--reps N]
+
+1. Overhead: 500 trials at -j 1 of a program that reports one metric and exits
+   (`printf '{"loss": 1}\\n' >&3` in /bin/sh, and the same in python3). Wall time of
+   `hpsweep run` / trials. For comparison, the same program started 500 times straight from
+   this script (fork/exec/wait, fd 3 a pipe): the difference is the engine's own cost.
+   Target: at most 10 ms per trial (fork/exec included).
+2. Scaling: 40 trials of a program that sleeps 200 ms, at -j 1 and -j 2: trials/s.
+   Target: -j 2 at least 1.9x -j 1.
+3. Ingestion: one trial of a C program (clients/c/hpsweep_report.h, compiled with cc) writing
+   1,000,000 rows (one metric per line) as fast as it can. Rows counted in the database /
+   the trial's wall time (trials.ended - trials.started), and the program's own write time.
+   Target: at least 100,000 rows/s.
+Each measurement runs --reps times (default 3); medians. Only the standard library.
+"""
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HEADER = os.path.join(HERE, "..", "clients", "c", "hpsweep_report.h")
+
+C_WRITER = r"""
+#include <time.h>
+#include "hpsweep_report.h"
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 1000000;
+  const char *names[] = {"loss"};
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (long i = 0; i < n; i++) {
+    double v = 1.0 / (double)(i + 1);
+    if (hpsweep_report(i, 1, names, &v) != 0) { perror("hpsweep_report"); return 1; }
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double s = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+  const char *dir = getenv("HPSWEEP_RUN_DIR");
+  if (dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/write_seconds", dir);
+    FILE *f = fopen(path, "w");
+    if (f) { fprintf(f, "%.6f\n", s); fclose(f); }
+  }
+  return 0;
+}
+"""
+
+
+def write(path, text, mode=None):
+    with open(path, "w") as f:
+        f.write(text)
+    if mode:
+        os.chmod(path, mode)
+
+
+def spec(path, name, program, n, command=None):
+    write(path, "name: %s\nprogram: %s\n%smethod: grid\nmetric: {name: loss, goal: minimize}\n"
+          "parameters:\n  i: {values: [%s]}\n"
+          % (name, program, "command: %s\n" % command if command else "",
+             ", ".join(str(i) for i in range(n))))
+
+
+def run(hps, d, specfile, jobs, db):
+    t = time.monotonic()
+    p = subprocess.run([hps, "run", specfile, "-j", str(jobs), "--db", db, "--quiet"], cwd=d,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.monotonic() - t
+    if p.returncode != 0:
+        sys.exit("hpsweep run failed:\n" + p.stdout)
+    return wall
+
+
+def q(db, sql):
+    c = sqlite3.connect(db)
+    try:
+        return c.execute(sql).fetchone()
+    finally:
+        c.close()
+
+
+def bare(argv, n):
+    """Start ARGV n times, one at a time, fd 3 a pipe that is drained: seconds per start."""
+    t = time.monotonic()
+    for _ in range(n):
+        r, w = os.pipe()
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, pass_fds=(w,),
+                             preexec_fn=lambda w=w: (os.dup2(w, 3), None)[1])
+        os.close(w)
+        while os.read(r, 65536):
+            pass
+        os.close(r)
+        p.wait()
+    return (time.monotonic() - t) / n
+
+
+def machine():
+    model = "?"
+    try:
+        out = subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                text=True).stdout.strip() or "?"
+    except OSError:
+        commit = "?"
+    return "%s, %d cores (nproc), commit %s" % (model, os.cpu_count(), commit)
+
+
+def load():
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    hps = os.path.abspath(sys.argv[1])
+    quick = "--quick" in sys.argv
+    parts = {1, 2, 3}
+    if "--part" in sys.argv:
+        parts = {int(sys.argv[sys.argv.index("--part") + 1])}
+    reps = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 3
+    d = tempfile.mkdtemp(prefix="hps_program_bench_")
+    rows = []
+    print("machine: %s" % machine())
+    print("load average at start: %s" % load())
+    sys.stdout.flush()
+    try:
+        if 1 in parts:
+            n = 50 if quick else 500
+            write(os.path.join(d, "one.sh"), "printf '{\"loss\": 1}\\n' >&3\n", 0o755)
+            write(os.path.join(d, "one.py"), "import os\nos.write(3, b'{\"loss\": 1}\\n')\n")
+            # The spec's default command runs `/usr/bin/env one.sh` (the ${env} macro), so the
+            # bare baseline does the same: /usr/bin/env, then /bin/sh (or python3).
+            spec(os.path.join(d, "sh.yaml"), "sh", "one.sh", n)
+            spec(os.path.join(d, "py.yaml"), "py", "one.py", n)
+            for kind, argv in (("sh", ["/usr/bin/env", os.path.join(d, "one.sh")]),
+                               ("py", ["/usr/bin/env", "python3", os.path.join(d, "one.py")])):
+                walls, bares, loads = [], [], []
+                for r in range(reps):
+                    db = os.path.join(d, "%s%d.db" % (kind, r))
+                    walls.append(run(hps, d, "%s.yaml" % kind, 1, db) / n)
+                    done, = q(db, "SELECT count(*) FROM trials WHERE status = 'completed'")
+                    if done != n:
+                        sys.exit("%s: %d of %d trials completed" % (kind, done, n))
+                    bares.append(bare(argv, n))
+                    loads.append(load())
+                    print("  part 1 %s rep %d: %.2f ms/trial through hpsweep, %.2f ms bare start,"
+                          " load %s" % (kind, r + 1, walls[-1] * 1e3, bares[-1] * 1e3, loads[-1]))
+                    sys.stdout.flush()
+                w, b = med(walls), med(bares)
+                label = "/bin/sh" if kind == "sh" else "python3 (stdlib)"
+                rows.append(("%s: wall per trial, %d trials at -j 1" % (label, n), "<= 10 ms",
+                             "%.2f ms" % (w * 1e3)))
+                rows.append(("%s: the same program started bare (fork/exec/wait)" % label, "",
+                             "%.2f ms" % (b * 1e3)))
+                rows.append(("%s: engine's own cost per trial (difference)" % label, "",
+                             "%.2f ms" % ((w - b) * 1e3)))
+        if 2 in parts:
+            n = 10 if quick else 40
+            write(os.path.join(d, "nap.sh"), "sleep 0.2\nprintf '{\"loss\": 1}\\n' >&3\n", 0o755)
+            spec(os.path.join(d, "nap.yaml"), "nap", "nap.sh", n)
+            tps = {1: [], 2: []}
+            for r in range(reps):
+                for j in (1, 2):
+                    db = os.path.join(d, "nap%d_%d.db" % (j, r))
+                    tps[j].append(n / run(hps, d, "nap.yaml", j, db))
+                print("  part 2 rep %d: %.2f trials/s at -j 1, %.2f at -j 2 (%.2fx), load %s"
+                      % (r + 1, tps[1][-1], tps[2][-1], tps[2][-1] / tps[1][-1], load()))
+                sys.stdout.flush()
+            ratios = [b / a for a, b in zip(tps[1], tps[2])]
+            rows.append(("%d trials of 200 ms: trials/s at -j 1" % n, "",
+                         "%.2f (ideal 5.00)" % med(tps[1])))
+            rows.append(("%d trials of 200 ms: trials/s at -j 2" % n, "",
+                         "%.2f (ideal 10.00)" % med(tps[2])))
+            rows.append(("-j 2 / -j 1", ">= 1.9x", "%.2fx (runs: %s)"
+                         % (med(ratios), ", ".join("%.2fx" % x for x in ratios))))
+        if 3 in parts:
+            n = 100000 if quick else 1000000
+            cc = shutil.which("cc") or sys.exit("part 3 needs cc")
+            src = os.path.join(d, "writer.c")
+            write(src, C_WRITER)
+            exe = os.path.join(d, "writer")
+            subprocess.run([cc, "-O2", "-I", os.path.dirname(os.path.abspath(HEADER)), "-o", exe,
+                            src, "-lm"], check=True)
+            spec(os.path.join(d, "ingest.yaml"), "ingest", "writer", 1,
+                 '["${program}", "%d"]' % n)
+            rates, writes, walls, runs = [], [], [], []
+            for r in range(reps):
+                db = os.path.join(d, "ingest%d.db" % r)
+                runs.append(run(hps, d, "ingest.yaml", 1, db))
+                stored, = q(db, "SELECT count(*) FROM metrics")
+                tid, wall = q(db, "SELECT hash, ended - started FROM trials")
+                with open(os.path.join(db + ".runs", "ingest", tid, "write_seconds")) as f:
+                    ws = float(f.read())
+                if stored != n:
+                    print("  warning: %d rows stored of %d written" % (stored, n))
+                rates.append(stored / wall)
+                writes.append(ws)
+                walls.append(wall)
+                print("  part 3 rep %d: %d rows stored, trial %.2f s (run %.2f s), %.0f rows/s;"
+                      " program's write time %.2f s (%.0f rows/s), load %s"
+                      % (r + 1, stored, wall, runs[-1], rates[-1], ws, n / ws, load()))
+                sys.stdout.flush()
+            rows.append(("%d rows from one C program: rows stored / trial wall time" % n,
+                         ">= 100,000 rows/s", "{:,.0f} rows/s".format(med(rates))))
+            rows.append(("trial wall time (ended - started) / whole `hpsweep run`", "",
+                         "%.2f s / %.2f s" % (med(walls), med(runs))))
+            rows.append(("the program's own write time (it never blocks longer than the pipe)",
+                         "", "%.2f s ({:,.0f} rows/s)".format(n / med(writes)) % med(writes)))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    print("load average at end: %s" % load())
+    print()
+    print("| measure (median of %d) | target | measured |" % reps)
+    print("|---|---|---|")
+    for r in rows:
+        print("| %s | %s | %s |" % r)
+
+
+if __name__ == "__main__":
+    main()
