@@ -223,7 +223,7 @@ def main():
                          ">= 100,000 rows/s", "{:,.0f} rows/s".format(med(rates))))
             rows.append(("trial wall time (ended - started) / whole `hpsweep run`", "",
                          "%.2f s / %.2f s" % (med(walls), med(runs))))
-            rows.append(("the program's own write time (it never blocks longer than the pipe)",
+            rows.append(("the program's own write loop (blocked only while the pipe was full)",
                          "", "%.2f s ({:,.0f} rows/s)".format(n / med(writes)) % med(writes)))
     finally:
         shutil.rmtree(d, ignore_errors=True)
