@@ -1068,6 +1068,11 @@ static void coord_wait(Coord *k, struct pollfd *pfd, int *pslot, double next_tic
   int timeout = (int)ceil((wake - tr_clock_mono()) * 1000);
   if (timeout < 0) timeout = 0;
   if (timeout > 250) timeout = 250;
+  /* A worker whose pipe closed is exiting, but waitpid(WNOHANG) may have run a moment too
+  ** early, and nothing else wakes us for it: look again soon, not at the next tick (a
+  ** 200 ms gap between quick trials). */
+  for (int i = 0; i < k->c->jobs; i++)
+    if (k->slots[i].pid && k->slots[i].fd < 0 && timeout > 2) timeout = 2;
   int np = 0;
   for (int i = 0; i < k->c->jobs; i++)
     if (k->slots[i].pid && k->slots[i].fd >= 0) {

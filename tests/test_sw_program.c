@@ -136,9 +136,10 @@ Test(sw_program, a_program_over_its_time_limit_is_stopped_and_fails_with_timeout
                         ", max_seconds_per_trial: 0.5", 1);
   cr_expect(strstr(trial_error(db, 0), "timeout"), "%s", trial_error(db, 0));
   sqlite3_close(db);
-  /* the group went with it: no `sleep 30` of ours is left */
+  /* the group went with it: no `sleep 30` is left in this test's session (not any `sleep 30`
+  ** on the machine: another job's would fail the test) */
   char cmd[PATH_MAX + 64];
-  snprintf(cmd, sizeof cmd, "pgrep -f '^sleep 30$' >/dev/null");
+  snprintf(cmd, sizeof cmd, "pgrep -s 0 -f '^sleep 30$' >/dev/null");
   cr_expect_neq(system(cmd), 0, "an orphaned sleep survived");
 }
 
