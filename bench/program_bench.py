@@ -18,7 +18,6 @@ Each measurement runs --reps times (default 3); medians. Only the standard libra
 """
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from sched_bench import q, run  # noqa: E402  (one home for running a sweep and one query)
+
 HEADER = os.path.join(HERE, "..", "clients", "c", "hpsweep_report.h")
 
 C_WRITER = r"""
@@ -66,24 +68,6 @@ def spec(path, name, program, n, command=None):
           "parameters:\n  i: {values: [%s]}\n"
           % (name, program, "command: %s\n" % command if command else "",
              ", ".join(str(i) for i in range(n))))
-
-
-def run(hps, d, specfile, jobs, db):
-    t = time.monotonic()
-    p = subprocess.run([hps, "run", specfile, "-j", str(jobs), "--db", db, "--quiet"], cwd=d,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wall = time.monotonic() - t
-    if p.returncode != 0:
-        sys.exit("hpsweep run failed:\n" + p.stdout)
-    return wall
-
-
-def q(db, sql):
-    c = sqlite3.connect(db)
-    try:
-        return c.execute(sql).fetchone()
-    finally:
-        c.close()
 
 
 def bare(argv, n):
