@@ -235,6 +235,19 @@ typedef struct RsRunning {
 int rs_trials_running(RsStore *st, int64_t sweep_id, RsRunning **out, size_t *n);
 void rs_running_free(RsRunning *v, size_t n);
 
+/* One trial's curve of the sweep metric, as early termination (sw_prune.h) reads it
+** inside a store transaction: finite values only, by step. */
+typedef struct RsCurve {
+  int64_t trial_id;
+  int idx;
+  RsStatus status;
+  int completed;           /* finished its run (completed; not failed, diverged or pruned) */
+  int paused;              /* paused at a rung, waiting for a promotion */
+  size_t n;
+  const int64_t *step;     /* (n) ascending */
+  const double *value;     /* (n) finite */
+} RsCurve;
+
 /* ---- metrics ---- */
 
 typedef struct RsMetric {

@@ -421,6 +421,7 @@ static int parse_early_terminate(SwSpec *S, const TrYamlNode *e, TrErr *err) {
     return errat(err, f, v, "early_terminate.type: '%s' is not supported (only hyperband)", s);
   SwEarlyTerminate *et = &S->et;
   et->enabled = 1;
+  et->type = SW_ET_WANDB;
   et->eta = 3;
   et->strict = 1;
   if ((v = tr_yaml_get(e, "min_iter")) &&

@@ -72,11 +72,26 @@ typedef struct SwParam {
   uint64_t n_grid;             /* grid points (grid method), 0 for continuous distributions */
 } SwParam;
 
+/* Early termination (sw_prune.h decides): W&B's `early_terminate` (type hyperband), or
+** ours in `hpsweep.early_terminate` (asha, median, hyperband brackets), which wins when
+** both are given (W&B ignores the hpsweep block, so the spec stays valid there). */
+typedef enum { SW_ET_NONE = 0, SW_ET_WANDB, SW_ET_ASHA, SW_ET_MEDIAN, SW_ET_HYPERBAND } SwEtType;
+
 typedef struct SwEarlyTerminate {
-  int enabled;                 /* early_terminate given (type is always hyperband) */
+  int enabled;                 /* type != SW_ET_NONE */
+  SwEtType type;
+  int line, col;               /* of the block, for errors at check time */
+  /* W&B hyperband */
   int64_t min_iter, max_iter;  /* 0 when not given */
-  double s, eta;               /* s: 0 when not given; eta default 3 */
+  double s, eta;               /* s: 0 when not given; eta (also ASHA's reduction_factor): default 3, > 1 */
   int strict;                  /* default 1 */
+  int strict_given;            /* 0: the default was taken (a notice says W&B's docs differ) */
+  /* ASHA and hyperband brackets (steps) */
+  int64_t grace_period, max_t;
+  int brackets;                /* ASHA: default 1 */
+  int promotions;              /* ASHA: pause at rungs and promote (default 1) */
+  /* median (Optuna's MedianPruner) */
+  int64_t n_startup_trials, n_warmup_steps, interval_steps; /* defaults 5, 0, 1 */
 } SwEarlyTerminate;
 
 typedef struct SwSpec SwSpec;
