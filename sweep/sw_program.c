@@ -3,6 +3,7 @@
 */
 #include "sw_program.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -226,4 +227,62 @@ int sw_program_run(const SwProgramIn *in, SwProgramOut *out, TrErr *err) {
   sw_proto_free(r.proto);
   sw_program_log_tail(logpath, out->tail, sizeof out->tail);
   return rc;
+}
+
+/* ---- leftovers of a dead runner ---- */
+
+/* The value of NAME in an environ block (NUL-separated "NAME=VALUE"), or NULL. */
+static const char *environ_get(const char *b, size_t n, const char *name) {
+  size_t len = strlen(name);
+  for (size_t i = 0; i < n;) {
+    const char *e = b + i;
+    size_t k = strnlen(e, n - i);
+    if (k > len && strncmp(e, name, len) == 0 && e[len] == '=') return e + len + 1;
+    i += k + 1;
+  }
+  return NULL;
+}
+
+/* pid's environment says it belongs to an earlier attempt of the trial in run_dir. */
+static int is_leftover(pid_t pid, const char *run_dir, int attempt) {
+  char path[64], buf[65536];
+  snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char *dir = environ_get(buf, (size_t)n, "HPSWEEP_RUN_DIR");
+  const char *att = environ_get(buf, (size_t)n, "HPSWEEP_ATTEMPT");
+  return dir && att && strcmp(dir, run_dir) == 0 && atoi(att) < attempt;
+}
+
+/* One pass over /proc: SIGKILL the leftovers (and their groups); how many there were. */
+static int reap_pass(const char *run_dir, int attempt) {
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  int n = 0;
+  pid_t self = getpid();
+  for (struct dirent *e; (e = readdir(d));) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end || pid <= 1 || pid == self || !is_leftover((pid_t)pid, run_dir, attempt)) continue;
+    pid_t g = getpgid((pid_t)pid);
+    if (g > 1 && g != getpgrp()) kill(-g, SIGKILL);
+    kill((pid_t)pid, SIGKILL);
+    n++;
+  }
+  closedir(d);
+  return n;
+}
+
+int sw_program_reap_leftovers(const char *run_dir, int attempt) {
+  int killed = reap_pass(run_dir, attempt);
+  /* SIGKILL is asynchronous: wait until none is left (a zombie's environ reads empty). */
+  for (int i = 0; killed > 0 && i < 100 && reap_pass(run_dir, attempt) > 0; i++) {
+    struct timespec ts = {0, 20 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  return killed;
 }

@@ -59,6 +59,14 @@ typedef struct SwProgramOut {
 } SwProgramOut;
 
 int sw_program_run(const SwProgramIn *in, SwProgramOut *out, TrErr *err);
+/* A runner killed with kill -9 (or a worker, or a whole machine's runner group) can leave
+** processes of its program behind: members of the program's group (PR_SET_PDEATHSIG reaches
+** only the program itself) and anything that left the group (setsid). Before a trial runs
+** again in RUN_DIR, SIGKILL every process of this host whose environment says it belongs to
+** an earlier attempt of that trial (HPSWEEP_RUN_DIR = run_dir, HPSWEEP_ATTEMPT < attempt),
+** with its process group, and wait (at most 2 s) until they are gone. Processes whose
+** environment cannot be read (another user's) are left alone. Returns how many were killed. */
+int sw_program_reap_leftovers(const char *run_dir, int attempt);
 /* The last SW_PROGRAM_TAIL lines of the file PATH (its last 4 KiB at most) into out
 ** (n bytes, NUL-terminated; "" when it cannot be read). `hpsweep show` prints run.log's. */
 void sw_program_log_tail(const char *path, char *out, size_t n);

@@ -700,6 +700,17 @@ static int prog_exec(Worker *w, const WorkerArgs *a, const char *dir, ProgCtx *p
   return rc;
 }
 
+/* Before a trial runs again: what an earlier attempt's dead runner left of its program. */
+static void prog_reap(Worker *w, const WorkerArgs *a, const char *dir) {
+  int n = sw_program_reap_leftovers(dir, a->cl->attempts);
+  if (n == 0) return;
+  char line[160];
+  snprintf(line, sizeof line, "killed %d process%s left by an earlier attempt of this trial", n, n == 1 ? "" : "es");
+  worker_on_log(w, line);
+  int rc = rs_event_add(w->st, a->c->sweep_id, a->cl->trial_id, "leftover", line);
+  if (rc) worker_store_fail(w, rc);
+}
+
 /* A program trial in its run directory <runs_dir>/<hash>/ (kept across attempts). */
 static int worker_program(const WorkerArgs *a) {
   worker_process_setup(a);
@@ -717,6 +728,8 @@ static int worker_program(const WorkerArgs *a) {
   Worker w;
   int rc = worker_open(&w, a, &a->trial->config);
   if (rc != WEXIT_OK) return rc;
+  if (strcmp(a->cl->kind, "claim") != 0) prog_reap(&w, a, dir);
+  if (w.store_failed) return worker_store_exit(&w);
   ProgCtx p = {&w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1};
   SwProgramOut o;
   TrErr err;

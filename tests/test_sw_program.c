@@ -259,3 +259,46 @@ Test(sw_program, kill_9_of_the_runner_leaves_no_program_and_a_resume_completes_e
   snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/started.2 | wc -l | grep -q 2", tmpdir);
   cr_expect_eq(system(cmd), 0, "attempt 2 ran once per trial, in the same run directory");
 }
+
+/* The whole runner (coordinator and workers) dies at once; its program's group member and a
+** process that left the group (setsid) survive it. The next runner reclaims the trial and
+** kills both before the trial runs again. */
+Test(sw_program, a_reclaiming_runner_kills_what_a_dead_runners_program_left_behind) {
+  put_exec("left.sh", "#!/bin/sh\necho '{\"loss\": 1}' >&3\n"
+           "if [ \"$HPSWEEP_ATTEMPT\" = 1 ]; then\n"
+           "  sleep 3171 >/dev/null 2>&1 3>&- &\n"
+           "  setsid sleep 3172 >/dev/null 2>&1 3>&- &\n"
+           "  touch \"$HPSWEEP_RUN_DIR/started\"; sleep 60\nfi\necho '{\"loss\": 0.5}' >&3\n");
+  hps_put(tmpdir, "s.yaml", "program: left.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
+          "parameters:\n  a: {value: 1}\n");
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    setpgid(0, 0); /* the runner and its workers: one group, killed at once below */
+    if (chdir(tmpdir) != 0) _exit(99);
+    int nul = open("/dev/null", O_RDWR);
+    dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
+    setenv("HPS_LEASE_SECONDS", "2", 1);
+    execl(hps_bin(), "hpsweep", "run", "s.yaml", "-q", (char *)NULL);
+    _exit(98);
+  }
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/started >/dev/null 2>&1", tmpdir);
+  int up = 0;
+  for (int i = 0; i < 200 && !(up = system(cmd) == 0); i++) usleep(50000);
+  cr_assert(up, "the program started");
+  usleep(200000); /* its background processes are forked before `started` is touched */
+  kill(-pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  usleep(200000);
+  cr_assert(running("[s]leep 3171"), "a member of the program's group outlived the runner");
+  cr_assert(running("[s]leep 3172"), "a process that left the group outlived the runner");
+  char out[8192];
+  cr_assert_eq(hps_run(tmpdir, "run s.yaml", out, sizeof out), 0, "%s", out);
+  cr_expect_not(running("[s]leep 3171"), "the leftover group member was killed");
+  cr_expect_not(running("[s]leep 3172"), "the setsid leftover was killed");
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 2"), 1);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'leftover' AND message LIKE 'killed 2 %'"), 1);
+  sqlite3_close(db);
+}
