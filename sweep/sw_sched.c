@@ -555,7 +555,20 @@ typedef struct ProgCtx {
   double start, last_progress, last_value;
   int seen, nonfinite;  /* the sweep metric was reported; one of its values was NaN/inf */
   int64_t last_step;
+  const char *dir;      /* HPSWEEP_RUN_DIR */
+  double last_mark;     /* monotonic: when the stored rows were last marked as kept */
 } ProgCtx;
+
+/* After a batch of rows reached the store (at most once a second): record the run directory
+** as the trial's checkpoint at the last step stored, so a resume or reclaim keeps those rows
+** (the claim deletes only rows after a checkpoint's step) while the program continues from
+** its own checkpoint there; it also tells the store the trial progresses (reclaims reset). */
+static int prog_mark(ProgCtx *p, double now) {
+  Worker *w = p->w;
+  if (w->mb.n != 0 || now - p->last_mark < 1.0) return TR_OK;
+  p->last_mark = now;
+  return rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, p->dir, p->last_step);
+}
 
 /* A row of the metrics pipe into the store (through the metric buffer). */
 static int prog_row(void *ctx, const char *name, int64_t step, double value) {
@@ -570,6 +583,10 @@ static int prog_row(void *ctx, const char *name, int64_t step, double value) {
   }
   w->rows++;
   if (step > p->last_step) p->last_step = step;
+  if ((rc = prog_mark(p, now))) {
+    worker_store_fail(w, rc);
+    return TR_EIO;
+  }
   if (strcmp(name, p->metric) != 0) return 0;
   p->seen = 1;
   p->last_value = value;
@@ -730,7 +747,7 @@ static int worker_program(const WorkerArgs *a) {
   if (rc != WEXIT_OK) return rc;
   if (strcmp(a->cl->kind, "claim") != 0) prog_reap(&w, a, dir);
   if (w.store_failed) return worker_store_exit(&w);
-  ProgCtx p = {&w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1};
+  ProgCtx p = {&w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1, dir, tr_clock_mono()};
   SwProgramOut o;
   TrErr err;
   tr_err_clear(&err);

@@ -302,3 +302,38 @@ Test(sw_program, a_reclaiming_runner_kills_what_a_dead_runners_program_left_behi
   cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'leftover' AND message LIKE 'killed 2 %'"), 1);
   sqlite3_close(db);
 }
+
+/* A program that checkpoints into HPSWEEP_RUN_DIR and resumes from it keeps the rows its
+** earlier attempt reported: the worker marks the stored rows as kept (at most once a second). */
+Test(sw_program, a_resumed_program_keeps_the_rows_its_earlier_attempt_reported) {
+  put_exec("ck.sh", "#!/bin/sh\nstart=0\n[ -f \"$HPSWEEP_RUN_DIR/ck\" ] && start=$(($(cat \"$HPSWEEP_RUN_DIR/ck\") + 1))\n"
+           "i=$start\nwhile [ $i -lt 10 ]; do\n  echo \"{\\\"step\\\": $i, \\\"loss\\\": $i}\" >&3\n"
+           "  if [ $i = 5 ] && [ \"$HPSWEEP_ATTEMPT\" = 1 ]; then echo 5 > \"$HPSWEEP_RUN_DIR/ck\"; "
+           "touch \"$HPSWEEP_RUN_DIR/paused\"; sleep 60; fi\n"
+           "  [ $i = 4 ] && sleep 1.2\n  i=$((i+1))\ndone\n");
+  hps_put(tmpdir, "s.yaml", "program: ck.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
+          "parameters:\n  a: {value: 1}\n");
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    if (chdir(tmpdir) != 0) _exit(99);
+    int nul = open("/dev/null", O_RDWR);
+    dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
+    execl(hps_bin(), "hpsweep", "run", "s.yaml", "-q", (char *)NULL);
+    _exit(98);
+  }
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/paused >/dev/null 2>&1", tmpdir);
+  int up = 0;
+  for (int i = 0; i < 300 && !(up = system(cmd) == 0); i++) usleep(50000);
+  cr_assert(up, "the program reached step 5");
+  kill(pid, SIGKILL); /* its worker stops the program; the trial is interrupted */
+  waitpid(pid, NULL, 0);
+  char out[8192];
+  cr_assert_eq(hps_run(tmpdir, "run s.yaml", out, sizeof out), 0, "%s", out);
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 2"), 1);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'loss'"), 10, "steps 0..9, none lost");
+  cr_expect_eq(hps_q_int(db, "SELECT sum(step) FROM metrics WHERE name = 'loss' AND step = value"), 45);
+  sqlite3_close(db);
+}
