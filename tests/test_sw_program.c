@@ -176,24 +176,33 @@ Test(sw_program, an_unmodified_wandb_script_runs_through_the_shim) {
   sqlite3_close(db);
 }
 
-Test(sw_program, two_runners_on_one_database_run_each_trial_once) {
+/* n runners started at once on one spec and database: each trial runs exactly once. */
+static void runners_share(int n, int trials) {
   if (!have_python()) return;
   hps_put(tmpdir, "p.py", "import json, os, time\n"
           "f = os.fdopen(int(os.environ['HPSWEEP_METRICS_FD']), 'w')\n"
           "time.sleep(0.2)\n"
           "f.write(json.dumps({'loss': float(json.loads(os.environ['HPSWEEP_PARAMS_JSON'])['x'])}) + '\\n')\n");
-  hps_put(tmpdir, "s.yaml", "program: p.py\nmethod: grid\nmetric: {name: loss}\n"
-          "parameters:\n  x: {values: [1, 2, 3, 4, 5, 6]}\n");
-  char cmd[PATH_MAX * 2];
-  snprintf(cmd, sizeof cmd, "cd '%s' && ('%s' run s.yaml -q & '%s' run s.yaml -q; wait) >/dev/null 2>&1", tmpdir,
-           hps_bin(), hps_bin());
+  char spec[512];
+  int k = snprintf(spec, sizeof spec, "program: p.py\nmethod: grid\nmetric: {name: loss}\nparameters:\n  x: {values: [");
+  for (int i = 0; i < trials; i++) k += snprintf(spec + k, sizeof spec - (size_t)k, "%s%d", i ? ", " : "", i + 1);
+  snprintf(spec + k, sizeof spec - (size_t)k, "]}\n");
+  hps_put(tmpdir, "s.yaml", spec);
+  char cmd[PATH_MAX * 8];
+  k = snprintf(cmd, sizeof cmd, "cd '%s' && (", tmpdir);
+  for (int i = 0; i < n; i++) k += snprintf(cmd + k, sizeof cmd - (size_t)k, "'%s' run s.yaml -q & ", hps_bin());
+  snprintf(cmd + k, sizeof cmd - (size_t)k, "wait) >/dev/null 2>&1");
   cr_expect_neq(system(cmd), -1);
   sqlite3 *db = db_open();
-  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 6);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), trials);
   cr_expect_eq(hps_q_int(db, "SELECT max(attempts) FROM trials"), 1, "no trial ran twice");
-  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'loss'"), 6);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'loss'"), trials);
+  cr_expect_eq(hps_q_int(db, "SELECT count(DISTINCT worker) FROM trials"), n, "every runner took a share");
   sqlite3_close(db);
 }
+
+Test(sw_program, two_runners_on_one_database_run_each_trial_once) { runners_share(2, 6); }
+Test(sw_program, four_runners_on_one_database_run_each_trial_once) { runners_share(4, 20); }
 
 Test(sw_program, check_prints_the_exact_command_lines_of_the_first_trials) {
   put_exec("report.sh", report_sh);
