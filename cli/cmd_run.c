@@ -153,6 +153,21 @@ static int run_prepare(Run *r, TrErr *err) {
 }
 
 /* Train the trials with Ctrl-C and SIGTERM asking the workers to stop. 0 or 1. */
+/* clients/python (the wandb shim, hpsweep_client) for this binary: HPSWEEP_CLIENTS_DIR, else
+** the source tree when it runs from its build directory, else the installed copy. */
+static const char *clients_python(char *buf, size_t n) {
+  const char *dir = getenv("HPSWEEP_CLIENTS_DIR");
+  char exe[TR_PATH_MAX];
+  ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[k > 0 ? k : 0] = '\0';
+  if (!dir || !*dir)
+    dir = strncmp(exe, HPS_BUILD_ROOT "/", strlen(HPS_BUILD_ROOT) + 1) == 0 || access(HPS_CLIENTS_INSTALLED, F_OK) != 0
+              ? HPS_CLIENTS_DIR
+              : HPS_CLIENTS_INSTALLED;
+  snprintf(buf, n, "%s/python", dir);
+  return buf;
+}
+
 static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);
@@ -164,12 +179,12 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
                        (int)r->threads, 1 + sw_spec_max_retries(r->spec), 0, r->runs, NULL, r->sample_ckpt,
                        &stop_requests, r->prog ? sw_progress_event : NULL, r->prog, NULL};
   SwSchedProgram pg;
+  char shim[TR_PATH_MAX];
   if (sw_spec_program(r->spec)) { /* a program sweep: the spec says how each trial runs */
     pg.path = sw_spec_program(r->spec);
     pg.command = sw_spec_command(r->spec, &pg.n_command);
     pg.sweep = r->name;
-    /* The wandb shim and hpsweep_client: in the source tree this binary was built from. */
-    pg.pythonpath = sw_spec_wandb_shim(r->spec) ? HPS_CLIENTS_DIR "/python" : NULL;
+    pg.pythonpath = sw_spec_wandb_shim(r->spec) ? clients_python(shim, sizeof shim) : NULL;
     pg.max_seconds = sw_spec_max_seconds(r->spec);
     cfg.program = &pg;
   }

@@ -357,7 +357,17 @@ static int sq_writer_setup(RsStore *st, const Inspect *in) {
   return code;
 }
 
+/* RS_OPEN_KEEP_WAL: no checkpoint at close (SQLite's last-connection checkpoint), and the
+** WAL file is kept rather than deleted and re-created by the next open. */
+static void sq_keep_wal(Sq *sq) {
+  int one = 1;
+  sqlite3_db_config(sq->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  sqlite3_file_control(sq->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+}
+
 int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
+  int keep_wal = (flags & RS_OPEN_KEEP_WAL) != 0;
+  flags &= ~RS_OPEN_KEEP_WAL;
   int exists, rc = sq_file_check(path, flags, &exists, err);
   if (rc) return rc;
   Sq *sq = calloc(1, sizeof *sq);
@@ -384,6 +394,7 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
   }
   if (!code) code = sq_identity_check(st, &in, flags);
   if (!code && flags != RS_OPEN_READONLY) code = sq_writer_setup(st, &in);
+  if (!code && keep_wal && flags != RS_OPEN_READONLY) sq_keep_wal(sq);
   sq->version = flags == RS_OPEN_READONLY ? (int)in.version : RS_SCHEMA_VERSION;
   if (code) {
     tr_err_set(err, code, "%s", st->errmsg);

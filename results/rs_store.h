@@ -54,9 +54,15 @@ enum {
   RS_OPEN_CREATE = 0,   /* read-write; create the file (RS_SCHEMA_VERSION) if missing;
                            an older schema is migrated */
   RS_OPEN_EXISTING = 1, /* read-write; the file must exist; an older schema is migrated */
-  RS_OPEN_READONLY = 2  /* read-only (SQLITE_OPEN_READONLY, WAL): status, reports; an
+  RS_OPEN_READONLY = 2, /* read-only (SQLITE_OPEN_READONLY, WAL): status, reports; an
                            older schema (>= 1) is read as it is;
                            immutable in a read-only directory with no -shm */
+  RS_OPEN_KEEP_WAL = 0x100 /* or'ed with a read-write mode, for the many short-lived
+                           handles of a running sweep (the scheduler's): closing one never
+                           checkpoints or deletes the WAL (what the last close of an SQLite
+                           connection does), which cost ~5 fsyncs per trial; automatic
+                           checkpoints still bound the WAL, and the run's last ordinary
+                           close folds it into the database file */
 };
 
 typedef enum RsStatus {

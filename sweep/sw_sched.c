@@ -384,7 +384,7 @@ static int worker_open(Worker *w, const WorkerArgs *a, const TrConfig *cfg) {
   w->crash_sig = crash_signal(a->cl->idx, a->cl->attempts);
   const char *d = getenv("HPS_TEST_STEP_DELAY_MS");
   w->delay_ms = d ? strtol(d, NULL, 10) : 0;
-  if (rs_store_open(a->c->db_path, RS_OPEN_EXISTING, &w->st, &err) != TR_OK) {
+  if (rs_store_open(a->c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &w->st, &err) != TR_OK) {
     worker_on_log(w, err.msg);
     return WEXIT_STORE;
   }
@@ -939,7 +939,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
   close(p[1]);
   TrErr e;
   tr_err_clear(&e);
-  int rc = rs_store_open(k->c->db_path, RS_OPEN_EXISTING, &k->st, &e);
+  int rc = rs_store_open(k->c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &k->st, &e);
   if (rc) coord_fail(k, rc, "%s", e.msg);
   store_tune(k->st);
   if (pid < 0) {
@@ -1221,7 +1221,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   char runs[TR_PATH_MAX];
   snprintf(runs, sizeof runs, "%s", c->runs_dir);
   if (tr_mkdirs(runs) != 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", c->runs_dir, strerror(errno));
-  int rc = rs_store_open(c->db_path, RS_OPEN_EXISTING, &k.st, err);
+  int rc = rs_store_open(c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &k.st, err);
   if (rc) return rc;
   store_tune(k.st);
   k.slots = calloc((size_t)c->jobs, sizeof *k.slots);

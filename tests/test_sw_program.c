@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "hps_test.h"
+#include "tr_os.h"
 
 static char tmpdir[128];
 static void setup(void) { hps_tmp_make(tmpdir, sizeof tmpdir, "hps_sw_program_"); }
@@ -173,6 +174,32 @@ Test(sw_program, an_unmodified_wandb_script_runs_through_the_shim) {
   cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 4);
   cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'val_loss'"), 8, "2 epochs x 4 trials");
   cr_expect_eq(hps_q_int(db, "SELECT idx FROM trials ORDER BY best_metric LIMIT 1"), 0, "lr 0.01, batch 16");
+  sqlite3_close(db);
+}
+
+/* HPSWEEP_CLIENTS_DIR names the clients/ whose python/ goes first on PYTHONPATH (an installed
+** or relocated copy); the shim found there is the one the program imports. */
+Test(sw_program, hpsweep_clients_dir_chooses_the_shim_a_program_imports) {
+  if (!have_python()) return;
+  hps_put(tmpdir, "train.py", "import os, wandb\nos.environ['HPSWEEP_METRICS_FD']\nwandb.mark()\n");
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/alt/python/wandb", tmpdir);
+  cr_assert_eq(tr_mkdirs(path), 0);
+  hps_put(tmpdir, "alt/python/wandb/__init__.py",
+          "import json, os\n"
+          "def mark():\n"
+          "    with os.fdopen(int(os.environ['HPSWEEP_METRICS_FD']), 'w') as f:\n"
+          "        f.write(json.dumps({'loss': 7.0}) + '\\n')\n");
+  hps_put(tmpdir, "s.yaml", "program: train.py\nmethod: grid\nmetric: {name: loss}\nparameters:\n  a: {value: 1}\n");
+  char out[8192];
+  cr_assert_eq(hps_run(tmpdir, "run s.yaml", out, sizeof out), 1, "the source tree's shim has no mark(): %s", out);
+  snprintf(path, sizeof path, "%s/alt", tmpdir);
+  setenv("HPSWEEP_CLIENTS_DIR", path, 1);
+  int rc = hps_run(tmpdir, "run s.yaml --replace", out, sizeof out);
+  unsetenv("HPSWEEP_CLIENTS_DIR");
+  cr_assert_eq(rc, 0, "%s", out);
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'loss' AND value = 7"), 1);
   sqlite3_close(db);
 }
 
