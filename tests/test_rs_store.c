@@ -500,6 +500,44 @@ Test(rs_store, a_missing_database_directory_is_named) {
   cr_expect(strstr(err.msg, "is not a directory"), "%s", err.msg);
 }
 
+/* Size of db's -wal file, -1 when there is none. */
+static long long wal_size(void) {
+  char p[160];
+  snprintf(p, sizeof p, "%s-wal", db);
+  FILE *f = fopen(p, "rb");
+  if (!f) return -1;
+  fseek(f, 0, SEEK_END);
+  long long n = ftell(f);
+  fclose(f);
+  return n;
+}
+
+Test(rs_store, a_keep_wal_close_leaves_the_wal_and_an_ordinary_close_folds_it_in) {
+  RsStore *st = open_rw();
+  make_sweep(st, 3);
+  rs_store_close(st);
+  cr_assert_eq(wal_size(), -1, "an ordinary last close checkpoints and deletes the WAL");
+  TrErr err = {0, ""};
+  cr_assert_eq(rs_store_open(db, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &st, &err), TR_OK, "%s", err.msg);
+  RsClaim c;
+  cr_assert_eq(rs_trial_claim(st, 1, "w", 30, 2, &c), TR_OK, "%s", rs_store_errmsg(st));
+  rs_claim_clear(&c);
+  rs_store_close(st);
+  cr_expect_gt(wal_size(), 0, "closing a KEEP_WAL handle leaves the claim in the WAL");
+  cr_assert_eq(rs_store_open(db, RS_OPEN_READONLY, &st, &err), TR_OK, "%s", err.msg);
+  RsCounts k;
+  cr_assert_eq(rs_sweep_counts(st, 1, &k), TR_OK);
+  cr_expect_eq(k.n[RS_RUNNING], 1, "readers see what the WAL holds");
+  rs_store_close(st);
+  st = open_rw();
+  rs_store_close(st);
+  cr_expect_eq(wal_size(), -1, "the next ordinary close folds the WAL into the file");
+  sqlite3 *d;
+  cr_assert_eq(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  cr_expect_eq(hps_q_int(d, "SELECT count(*) FROM trials WHERE status = 'running'"), 1);
+  sqlite3_close(d);
+}
+
 Test(rs_store, sweep_delete_removes_trials_metrics_and_events_but_not_while_a_lease_lives) {
   double now = 1000.0;
   RsStore *st = open_rw();
