@@ -259,3 +259,30 @@ Test(sw_program, kill_9_of_the_runner_leaves_no_program_and_a_resume_completes_e
   snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/started.2 | wc -l | grep -q 2", tmpdir);
   cr_expect_eq(system(cmd), 0, "attempt 2 ran once per trial, in the same run directory");
 }
+
+/* ---- examples/pytorch: CI has no torch, so it checks what can be checked without it ---- */
+
+Test(sw_program, the_pytorch_example_sweep_passes_check_with_a_python3_that_cannot_import_torch) {
+  /* The only python3 on PATH fails on anything: check must not run the program or need torch. */
+  put_exec("python3", "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n");
+  char cmd[PATH_MAX * 3], out[16384], want[PATH_MAX + 128];
+  snprintf(cmd, sizeof cmd, "cd '%s' && PATH='%s' '%s' check '%s/examples/pytorch/sweep.yaml' 2>&1", tmpdir, tmpdir,
+           hps_bin(), HPS_SOURCE_ROOT);
+  cr_assert_eq(hps_shell(cmd, out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "trials:      9 = 9 configurations"), "%s", out);
+  cr_expect(strstr(out, "wandb shim:  on"), "%s", out);
+  snprintf(want, sizeof want, "/usr/bin/env python3 %s/examples/pytorch/train.py --batch_size=16 --lr=0.001\n",
+           HPS_SOURCE_ROOT);
+  cr_expect(strstr(out, want), "want %s in %s", want, out);
+}
+
+Test(sw_program, the_pytorch_example_parses_and_names_what_is_missing_without_torch) {
+  if (!have_python()) return;
+  /* -S: no site-packages, so no torch even where it is installed; the script must still parse
+  ** and stop with a message naming the interpreter, not a traceback. */
+  char cmd[PATH_MAX * 2], out[8192];
+  snprintf(cmd, sizeof cmd, "env -u PYTHONPATH python3 -S '%s/examples/pytorch/train.py' 2>&1", HPS_SOURCE_ROOT);
+  cr_assert_eq(hps_shell(cmd, out, sizeof out), 1, "%s", out);
+  cr_expect(strstr(out, "train.py needs PyTorch, which ") && strstr(out, "cannot import"), "%s", out);
+  cr_expect(!strstr(out, "Traceback"), "%s", out);
+}
