@@ -21,6 +21,7 @@
 #include "sw_program.h"
 #include "sw_sched.h"
 #include "tr_atomic.h"
+#include "tr_yaml.h"
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -615,6 +616,16 @@ static int show_metrics(RsStore *db, const RsTrialSet *ts, int64_t id, char **ou
   return rc;
 }
 
+/* Does a stored spec run a program (a top-level `program:`)? */
+static int spec_has_program(const char *spec) {
+  TrYamlDoc *doc = NULL;
+  TrErr e;
+  if (!spec || tr_yaml_load_string(spec, strlen(spec), "spec", &doc, &e) != TR_OK) return 0;
+  int yes = doc->root && doc->root->kind == TR_YAML_MAP && tr_yaml_get(doc->root, "program") != NULL;
+  tr_yaml_destroy(doc);
+  return yes;
+}
+
 /* A program trial's run.log (<db>.runs/<sweep>/<hash>/run.log): its path and last lines. */
 static void show_run_log(const char *db, const char *sweep, const char *hash) {
   char runs[4096], path[4400], tail[2048];
@@ -672,7 +683,8 @@ static int cmd_show(int argc, char **argv) {
   printf("%-9s best %s", ts.metric, a);
   if (t->best_step >= 0) printf(" at step %lld", (long long)t->best_step);
   printf(", final %s\n", b);
-  rs_fmt_count(a, sizeof a, (double)t->tokens), rs_fmt_duration(b, sizeof b, t->wall);
+  int program = spec_has_program(ts.sweep.spec);
+  rs_fmt_count(a, sizeof a, program ? NAN : (double)t->tokens), rs_fmt_duration(b, sizeof b, t->wall);
   rs_fmt_count(c, sizeof c, t->flops);
   snprintf(d, sizeof d, "%lld", (long long)t->steps);
   printf("run       %s steps, %s tokens, %s, %s FLOPs\n", t->steps >= 0 ? d : "-", a, b, c);
@@ -680,8 +692,12 @@ static int cmd_show(int argc, char **argv) {
   show_run_log(o.db, ts.sweep.name, t->hash);
   fputs(mtext, stdout);
   free(mtext);
-  printf("\nconfig\n");
-  json_pretty(stdout, t->config);
+  if (program) { /* the trainer's config row is only the defaults: the params are all there is */
+    printf("\nconfig    (a program's trial: its params above are its whole configuration)\n");
+  } else {
+    printf("\nconfig\n");
+    json_pretty(stdout, t->config);
+  }
   close_trials(db, &ts);
   return stdout_done(o.cmd);
 }

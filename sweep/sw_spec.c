@@ -1014,6 +1014,14 @@ static int uses_interpreter(const SwSpec *S) {
   return 0;
 }
 
+/* Does the command start with something other than the program ("/usr/bin/python3",
+** "bash", ...), which then reads the program as an argument (it need not be executable)? */
+static int named_runner(const SwSpec *S) {
+  size_t i = 0;
+  while (i < S->n_command && strcmp(S->command[i], "${env}") == 0) i++;
+  return i < S->n_command && strcmp(S->command[i], "${program}") != 0 && strcmp(S->command[i], "${interpreter}") != 0;
+}
+
 /* program: resolved against the spec's directory; it must exist, and run: through its
 ** interpreter (found on PATH) or as an executable file. command: W&B's list. */
 static int spec_program(SwSpec *S, const TrYamlNode *root, TrErr *err) {
@@ -1036,6 +1044,8 @@ static int spec_program(SwSpec *S, const TrYamlNode *root, TrErr *err) {
   if (interp && uses_interpreter(S)) {
     if (!on_path(interp))
       return errat(err, f, v, "program %s: interpreter %s not found on PATH", S->program, interp);
+    if (access(S->program, R_OK) != 0) return errat(err, f, v, "program %s: %s", S->program, strerror(errno));
+  } else if (named_runner(S)) {
     if (access(S->program, R_OK) != 0) return errat(err, f, v, "program %s: %s", S->program, strerror(errno));
   } else if (access(S->program, X_OK) != 0) {
     return errat(err, f, v, "program %s: not executable (chmod +x, or run it through an interpreter)", S->program);

@@ -73,11 +73,9 @@ static inline const char *hps_bin(void) {
   return bin;
 }
 
-/* Run `hpsweep ARGS` in dir with stdout and stderr captured into out (the first n - 1 bytes,
+/* Run the shell command cmd with its stdout captured into out (the first n - 1 bytes,
 ** NUL-terminated); returns the exit status (-1 if it did not exit). */
-static inline int hps_run(const char *dir, const char *args, char *out, size_t n) {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", dir, hps_bin(), args);
+static inline int hps_shell(const char *cmd, char *out, size_t n) {
   FILE *p = popen(cmd, "r");
   cr_assert_not_null(p, "popen %s", cmd);
   size_t len = fread(out, 1, n - 1, p);
@@ -86,6 +84,13 @@ static inline int hps_run(const char *dir, const char *args, char *out, size_t n
   while (fread(rest, 1, sizeof rest, p) > 0) continue;
   int st = pclose(p);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Run `hpsweep ARGS` in dir with stdout and stderr captured into out, as hps_shell. */
+static inline int hps_run(const char *dir, const char *args, char *out, size_t n) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", dir, hps_bin(), args);
+  return hps_shell(cmd, out, n);
 }
 
 /* The first column of the first row of sql as an integer (-1 if no row). */

@@ -122,6 +122,19 @@ Test(sw_program, exit_zero_without_the_metric_fails_with_that_reason) {
   sqlite3_close(db);
 }
 
+/* show on a program's trial: its params are its configuration (the trainer's defaults stored
+** with the row mean nothing for it), and it has no token count. */
+Test(sw_program, show_prints_a_program_trials_params_not_the_trainers_defaults) {
+  sqlite3 *db = run_one("#!/bin/sh\necho '{\"step\": 3, \"loss\": 0.25}' >&3\n", "", 0);
+  sqlite3_close(db);
+  char out[16384];
+  cr_assert_eq(hps_run(tmpdir, "show 1", out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "params    a=1"), "%s", out);
+  cr_expect(strstr(out, "its params above are its whole configuration"), "%s", out);
+  cr_expect(strstr(out, " - tokens"), "%s", out);
+  cr_expect_null(strstr(out, "d_model"), "%s", out);
+}
+
 Test(sw_program, a_non_zero_exit_fails_with_the_code_and_the_output_tail) {
   sqlite3 *db = run_one("#!/bin/sh\necho 'loading data'\necho 'Traceback: boom' >&2\nexit 3\n", "", 1);
   const char *e = trial_error(db, 0);
@@ -372,4 +385,31 @@ Test(sw_program, a_resumed_program_keeps_the_rows_its_earlier_attempt_reported) 
   cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'loss'"), 10, "steps 0..9, none lost");
   cr_expect_eq(hps_q_int(db, "SELECT sum(step) FROM metrics WHERE name = 'loss' AND step = value"), 45);
   sqlite3_close(db);
+}
+
+/* ---- examples/pytorch: CI has no torch, so it checks what can be checked without it ---- */
+
+Test(sw_program, the_pytorch_example_sweep_passes_check_with_a_python3_that_cannot_import_torch) {
+  /* The only python3 on PATH fails on anything: check must not run the program or need torch. */
+  put_exec("python3", "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n");
+  char cmd[PATH_MAX * 3], out[16384], want[PATH_MAX + 128];
+  snprintf(cmd, sizeof cmd, "cd '%s' && PATH='%s' '%s' check '%s/examples/pytorch/sweep.yaml' 2>&1", tmpdir, tmpdir,
+           hps_bin(), HPS_SOURCE_ROOT);
+  cr_assert_eq(hps_shell(cmd, out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "trials:      9 = 9 configurations"), "%s", out);
+  cr_expect(strstr(out, "wandb shim:  on"), "%s", out);
+  snprintf(want, sizeof want, "/usr/bin/env python3 %s/examples/pytorch/train.py --batch_size=16 --lr=0.001\n",
+           HPS_SOURCE_ROOT);
+  cr_expect(strstr(out, want), "want %s in %s", want, out);
+}
+
+Test(sw_program, the_pytorch_example_parses_and_names_what_is_missing_without_torch) {
+  if (!have_python()) return;
+  /* -S: no site-packages, so no torch even where it is installed; the script must still parse
+  ** and stop with a message naming the interpreter, not a traceback. */
+  char cmd[PATH_MAX * 2], out[8192];
+  snprintf(cmd, sizeof cmd, "env -u PYTHONPATH python3 -S '%s/examples/pytorch/train.py' 2>&1", HPS_SOURCE_ROOT);
+  cr_assert_eq(hps_shell(cmd, out, sizeof out), 1, "%s", out);
+  cr_expect(strstr(out, "train.py needs PyTorch, which ") && strstr(out, "cannot import"), "%s", out);
+  cr_expect(!strstr(out, "Traceback"), "%s", out);
 }

@@ -289,6 +289,34 @@ Test(sw_spec, program_spec_errors_are_one_line_with_a_position) {
   }
 }
 
+/* A command that names what runs the program ("/usr/bin/python3", "sh") reads it as an argument:
+** only ${program} first (or through an empty ${interpreter}) needs the execute bit. */
+Test(sw_spec, a_program_run_by_a_named_interpreter_need_not_be_executable) {
+  put("noexec.sh", "#!/bin/sh\n");
+  static const struct {
+    const char *command;
+    int ok;
+  } cases[] = {
+      {"[\"${env}\", \"sh\", \"${program}\"]", 1},
+      {"[\"/bin/sh\", \"${program}\", \"${args}\"]", 1},
+      {"[\"${env}\", \"${program}\", \"${args}\"]", 0},
+      {"[\"${env}\", \"${interpreter}\", \"${program}\"]", 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[256];
+    snprintf(text, sizeof text, "program: noexec.sh\ncommand: %s\nmethod: grid\nparameters:\n  a: {values: [1]}\n",
+             cases[i].command);
+    const char *p = put("x.yaml", text);
+    SwSpec *s = NULL;
+    TrErr err;
+    tr_err_clear(&err);
+    int rc = sw_spec_load(&s, p, &err);
+    cr_expect_eq(rc == TR_OK, cases[i].ok, "case %zu: %s", i, err.msg);
+    if (!cases[i].ok) cr_expect(strstr(err.msg, "not executable"), "case %zu: %s", i, err.msg);
+    sw_spec_destroy(s);
+  }
+}
+
 Test(sw_spec, program_spec_needs_its_interpreter_on_path) {
   put("ok.py", "print(1)\n");
   const char *p = put("i.yaml", "program: ok.py\nmethod: grid\nparameters:\n  a: {values: [1]}\n");
