@@ -309,14 +309,35 @@ Test(sw_program, kill_9_of_the_runner_leaves_no_program_and_a_resume_completes_e
   cr_expect_eq(system(cmd), 0, "attempt 2 ran once per trial, in the same run directory");
 }
 
+/* The number in the file NAME of the (only) trial's run directory. */
+static long run_dir_int(const char *name) {
+  char cmd[PATH_MAX + 64], out[64];
+  snprintf(cmd, sizeof cmd, "cat %s/hpsweep.db.runs/s/*/%s", tmpdir, name);
+  cr_assert_eq(hps_shell(cmd, out, sizeof out), 0, "%s", cmd);
+  return atol(out);
+}
+
+/* pid is a live process (not a zombie waiting for its parent to reap it). */
+static int alive(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')');
+  return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 /* The whole runner (coordinator and workers) dies at once; its program's group member and a
 ** process that left the group (setsid) survive it. The next runner reclaims the trial and
 ** kills both before the trial runs again. */
 Test(sw_program, a_reclaiming_runner_kills_what_a_dead_runners_program_left_behind) {
   put_exec("left.sh", "#!/bin/sh\necho '{\"loss\": 1}' >&3\n"
            "if [ \"$HPSWEEP_ATTEMPT\" = 1 ]; then\n"
-           "  sleep 3171 >/dev/null 2>&1 3>&- &\n"
-           "  setsid sleep 3172 >/dev/null 2>&1 3>&- &\n"
+           "  sleep 3171 >/dev/null 2>&1 3>&- &\n  echo $! > \"$HPSWEEP_RUN_DIR/member\"\n"
+           "  setsid sleep 3172 >/dev/null 2>&1 3>&- &\n  echo $! > \"$HPSWEEP_RUN_DIR/escaped\"\n"
            "  touch \"$HPSWEEP_RUN_DIR/started\"; sleep 60\nfi\necho '{\"loss\": 0.5}' >&3\n");
   hps_put(tmpdir, "s.yaml", "program: left.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
           "parameters:\n  a: {value: 1}\n");
@@ -336,16 +357,16 @@ Test(sw_program, a_reclaiming_runner_kills_what_a_dead_runners_program_left_behi
   int up = 0;
   for (int i = 0; i < 200 && !(up = system(cmd) == 0); i++) usleep(50000);
   cr_assert(up, "the program started");
-  usleep(200000); /* its background processes are forked before `started` is touched */
   kill(-pid, SIGKILL);
   waitpid(pid, NULL, 0);
-  usleep(200000);
-  cr_assert(running("[s]leep 3171"), "a member of the program's group outlived the runner");
-  cr_assert(running("[s]leep 3172"), "a process that left the group outlived the runner");
+  /* By pid, not by name: the same test may run in another checkout at the same time. */
+  pid_t member = (pid_t)run_dir_int("member"), escaped = (pid_t)run_dir_int("escaped");
+  cr_assert(alive(member), "a member of the program's group outlived the runner");
+  cr_assert(alive(escaped), "a process that left the group outlived the runner");
   char out[8192];
   cr_assert_eq(hps_run(tmpdir, "run s.yaml", out, sizeof out), 0, "%s", out);
-  cr_expect_not(running("[s]leep 3171"), "the leftover group member was killed");
-  cr_expect_not(running("[s]leep 3172"), "the setsid leftover was killed");
+  cr_expect_not(alive(member), "the leftover group member was killed");
+  cr_expect_not(alive(escaped), "the setsid leftover was killed");
   sqlite3 *db = db_open();
   cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 2"), 1);
   cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'leftover' AND message LIKE 'killed 2 %'"), 1);
