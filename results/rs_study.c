@@ -570,7 +570,12 @@ const char *rs_study_lr_caption(const RsLrStudy *s, char *buf, size_t n) {
   char a[40], lo[40], hi[40], ci[128];
   fmt_lr(a, sizeof a, s->lr_opt);
   if (s->n_boot >= 2) snprintf(ci, sizeof ci, " (95%% CI %s to %s)", fmt_lr(lo, sizeof lo, s->lr_lo), fmt_lr(hi, sizeof hi, s->lr_hi));
-  else snprintf(ci, sizeof ci, "%s", s->status == RS_STUDY_FEW_LRS ? " (the best grid point, no fit)" : " (no CI: one seed)");
+  else if (s->status != RS_STUDY_FEW_LRS) snprintf(ci, sizeof ci, " (no CI: one seed)");
+  else {
+    int k = 0;
+    for (int l = 0; l < s->nlevel; l++) k += s->level[l].n > 0;
+    snprintf(ci, sizeof ci, " (the best of only %d learning rate%s, no fit)", k, k == 1 ? "" : "s");
+  }
   const char *where = s->at_edge < 0   ? "at the smallest lr of the grid: the optimum may be lower, widen the grid down"
                       : s->at_edge > 0 ? "at the largest lr of the grid: the optimum may be higher, widen the grid up"
                       : s->at_stability ? "inside the grid, next to a learning rate that diverged"
@@ -598,7 +603,7 @@ const char *rs_study_basin_caption(const RsLrStudy *s, char *buf, size_t n) {
   char tol[40], lo[40], hi[40];
   if (s->basin_rel > 0) snprintf(tol, sizeof tol, "%g%%", 100 * s->basin_rel);
   else snprintf(tol, sizeof tol, "%.3g", s->basin_tol);
-  snprintf(buf, n, "Within %s of the best value (%.4g): lr %s%s to %s%s, a factor of %.2g.", tol, s->value_opt,
+  snprintf(buf, n, "Within %s of the best value (%.4g): lr %s%s to %s%s, a factor of %.3g.", tol, s->value_opt,
            fmt_lr(lo, sizeof lo, s->basin_lo), s->basin_open_lo ? " (the grid's end)" : "",
            fmt_lr(hi, sizeof hi, s->basin_hi), s->basin_open_hi ? " (the grid's end)" : "", s->basin_hi / s->basin_lo);
   return buf;

@@ -163,7 +163,7 @@ Test(rs_study, lr_basin_interpolates_in_log_lr_at_the_stated_tolerance) {
   cr_assert(!s.basin_open_lo && !s.basin_open_hi);
   char buf[256];
   rs_study_basin_caption(&s, buf, sizeof buf);
-  cr_assert_str_eq(buf, "Within 0.15 of the best value (1): lr 2.2e-1 to 4.5, a factor of 20.");
+  cr_assert_str_eq(buf, "Within 0.15 of the best value (1): lr 2.2e-1 to 4.5, a factor of 20.1.");
   rs_study_lr_deinit(&s);
   /* The default: 1% of the optimum's value, reached a tenth of the way to x = +-1. */
   cr_assert_eq(rs_study_lr(p, 7, NULL, &s, NULL), TR_OK);
@@ -220,7 +220,7 @@ Test(rs_study, lr_degenerate_cases_say_why) {
   cr_assert_float_eq(s.value_opt, 1.55, 1e-12);
   cr_assert_eq(s.n_boot, 0);
   cr_assert_str_eq(rs_study_lr_caption(&s, buf, sizeof buf),
-                   "The best learning rate is 3.2e-3 (the best grid point, no fit), at the largest lr of the grid: "
+                   "The best learning rate is 3.2e-3 (the best of only 2 learning rates, no fit), at the largest lr of the grid: "
                    "the optimum may be higher, widen the grid up.");
   rs_study_lr_deinit(&s);
 
