@@ -952,7 +952,9 @@ const HpsCmd hps_cmd_compare = {"compare", cmd_compare, "compare parameter value
     "every other varying non-seed parameter held equal (a block per combination), and\n"
     "prints n, mean, sample std, the 95% confidence interval (Student t) and the best\n"
     "of each group's best metric. It names the winner (best mean) and whether the win\n"
-    "is larger than the seed noise: Welch's t-test against the runner-up, p < 0.05.\n\n" DBOPT
+    "is larger than the seed noise: Welch's t-test against the runner-up, p < 0.05.\n"
+    "By optimizer.lr, the text adds the learning-rate study: the optimum with its\n"
+    "bootstrap CI, the grid-edge flag, the stability edge and the basin.\n\n" DBOPT
     "  --by P[,P]       the parameter(s) to compare (default: the first that varies)\n"
     "  --format F       table (default), csv or json\n"};
 

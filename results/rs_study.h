@@ -66,8 +66,9 @@
 ** - McCandlish fit: (S/S_min - 1)(E/E_min - 1) = 1 with E = B S is exactly
 **   S = S_min + E_min / B, linear in (S_min, E_min): weighted least squares on
 **   relative residuals (S_i - S_min - E_min/B_i) / S_i (step counts are noisy in
-**   proportion to their size), made robust by Huber reweighting (k = 1.345 times the
-**   MAD scale, 50 iterations at most). B_crit = E_min / S_min examples. Needs >= 2
+**   proportion to their size), made robust by Huber reweighting (weight 1 up to
+**   1.345 s, s = 1.4826 times the median absolute relative residual; 50 iterations
+**   at most). B_crit = E_min / S_min examples. Needs >= 2
 **   batch sizes reaching the target (RS_STUDY_ONE_BATCH, RS_STUDY_NO_TARGET) and
 **   S_min > 0, E_min > 0 (RS_STUDY_BAD_FIT: the steps do not fall with B as the
 **   model requires).

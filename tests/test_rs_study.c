@@ -362,6 +362,21 @@ Test(rs_study, mccandlish_exact_data_give_the_caption_and_the_noise_scale) {
   rs_study_bs_deinit(&s);
 }
 
+Test(rs_study, mccandlish_fit_shrugs_off_one_outlying_batch_size) {
+  RsBsCurve c[NB];
+  bs_curves(c, 310, 12700, 0, 0);
+  double sb = 310 + 12700 / 32.0; /* B = 32 takes 40% more steps than the model says */
+  for (int k = 0; k < NEVAL; k++) cval[3][k] = 3.0 - 1.2 * cst[3][k] / (1.4 * sb);
+  RsBsStudy s;
+  RsBsOptions o = {.target = 1.8};
+  cr_assert_eq(rs_study_bs(c, NB, &o, &s, NULL), TR_OK);
+  cr_assert_eq(s.status, RS_STUDY_OK, "%s", s.reason);
+  cr_assert_float_eq(s.level[3].steps, 1.4 * sb, 1e-6);
+  cr_assert_lt(fabs(s.s_min / 310 - 1), 0.05, "S_min %g", s.s_min);
+  cr_assert_lt(fabs(s.e_min / 12700 - 1), 0.05, "E_min %g", s.e_min);
+  rs_study_bs_deinit(&s);
+}
+
 Test(rs_study, bs_automatic_target_is_the_best_value_every_run_reached) {
   RsBsCurve c[NB];
   bs_curves(c, 310, 12700, 0, 1);
