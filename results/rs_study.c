@@ -318,7 +318,7 @@ int rs_study_lr_exponent(const double *batch, const double *lr_opt, int n, RsLrE
   }
   if (!(sxx > 0)) {
     set_status(&out->status, out->reason, RS_STUDY_ONE_BATCH,
-               "Only one batch size has a best learning rate, so there is no trend to fit.");
+               "Fewer than two batch sizes have a best learning rate, so there is no trend to fit.");
     return TR_OK;
   }
   out->alpha = sxy / sxx;

@@ -283,7 +283,7 @@ Test(rs_study, lr_exponent_of_square_root_scaling_is_recovered) {
   double one[2] = {16, 16};
   cr_assert_eq(rs_study_lr_exponent(one, lin, 2, &x, NULL), TR_OK);
   cr_assert_eq(x.status, RS_STUDY_ONE_BATCH);
-  cr_assert_str_eq(x.reason, "Only one batch size has a best learning rate, so there is no trend to fit.");
+  cr_assert_str_eq(x.reason, "Fewer than two batch sizes have a best learning rate, so there is no trend to fit.");
 }
 
 Test(rs_study, steps_to_target_interpolate_between_evaluations) {
@@ -446,6 +446,21 @@ Test(rs_study, bs_degenerate_cases_say_why) {
   cr_assert_eq(rs_study_bs(c, NB, &o, &s, NULL), TR_OK);
   cr_assert_eq(s.status, RS_STUDY_NONFINITE);
   cr_assert_str_eq(s.reason, "The batch size inf of curve 4 is not a finite positive number.");
+  rs_study_bs_deinit(&s);
+
+  double nan_v[NEVAL];
+  for (int k = 0; k < NEVAL; k++) nan_v[k] = NAN;
+  bs_curves(c, 310, 12700, 0, 1);
+  for (int i = 0; i < NB; i++) c[i].value = nan_v;
+  cr_assert_eq(rs_study_bs(c, NB, NULL, &s, NULL), TR_OK);
+  cr_assert_eq(s.status, RS_STUDY_NO_TARGET);
+  cr_assert_str_eq(s.reason, "No run has a finite value, so there is no target to reach.");
+  rs_study_bs_deinit(&s);
+  o.target = INFINITY;
+  bs_curves(c, 310, 12700, 0, 1);
+  cr_assert_eq(rs_study_bs(c, NB, &o, &s, NULL), TR_OK);
+  cr_assert_eq(s.status, RS_STUDY_NONFINITE);
+  cr_assert_str_eq(s.reason, "The target inf is not a finite number.");
   rs_study_bs_deinit(&s);
 
   cr_assert_eq(rs_study_bs(NULL, 0, NULL, &s, NULL), TR_OK);
