@@ -23,13 +23,13 @@
 ** - Per lr: n finished seeds, mean, std and the 95% t-interval of rs_stats_ci95.
 ** - Candidates for the optimum: the lrs where no seed diverged and at least one
 **   finished (a learning rate that sometimes diverges is not a recommendation).
-** - Optimum: the best candidate mean is the best grid point; with both grid
-**   neighbours candidates, the parabola through the three (log lr, mean) points gives
-**   the optimum at its vertex (RS_LR_FIT_QUADRATIC). With one neighbour or none, or
+** - Optimum: the best candidate mean is the best grid point (a tie goes to the
+**   smaller lr); with both grid neighbours candidates, the parabola through the three
+**   (log lr, mean) points gives the optimum at its vertex (RS_LR_FIT_QUADRATIC). With one neighbour or none, or
 **   a parabola that is not convex toward the goal (three equal means), the optimum is
 **   the best grid point itself (RS_LR_FIT_GRID). The vertex of three points whose
 **   middle is best always lies between the outer two.
-** - CI: 95% percentile bootstrap over seeds: draw the distinct seeds with replacement,
+** - CI: 95% bootstrap over seeds: draw the distinct seeds with replacement,
 **   recompute every lr's mean from the drawn seeds (a seed drawn twice counts twice),
 **   redo the whole estimate (best grid point and fit) on each replicate; the interval
 **   is Hesterberg's expanded percentile interval of the replicates' log lr: the
