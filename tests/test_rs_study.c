@@ -199,6 +199,31 @@ Test(rs_study, lr_bootstrap_is_deterministic_in_its_seed) {
   rs_study_lr_deinit(&a), rs_study_lr_deinit(&b), rs_study_lr_deinit(&c);
 }
 
+Test(rs_study, lr_ci_covers_the_true_optimum_near_95_percent_with_5_seeds) {
+  /* 400 synthetic studies with the optimum drawn in [2^2, 2^3] x 1e-3: the expanded
+  ** percentile interval covers it in 367 (the plain percentile one: 347, 87%). */
+  TrRng r;
+  tr_rng_seed(&r, 99);
+  RsLrPoint p[64];
+  int hit = 0;
+  for (int d = 0; d < 400; d++) {
+    double star = 1e-3 * pow(2, 2 + tr_rng_uniform(&r));
+    int n = 0;
+    for (int k = 0; k < 7; k++)
+      for (int s = 1; s <= 5; s++) {
+        double lr = 1e-3 * pow(2, k), x = log(lr / star);
+        p[n++] = (RsLrPoint){lr, s, 3 + 0.5 * x * x + 0.01 * tr_rng_normal(&r), 0};
+      }
+    RsLrStudy st;
+    RsLrOptions o = {.boot_seed = (uint64_t)d};
+    cr_assert_eq(rs_study_lr(p, n, &o, &st, NULL), TR_OK);
+    cr_assert_eq(st.n_boot, 1000);
+    hit += st.lr_lo <= star && star <= st.lr_hi;
+    rs_study_lr_deinit(&st);
+  }
+  cr_assert(hit >= 360 && hit <= 392, "coverage %d / 400, nominal 95%%", hit);
+}
+
 Test(rs_study, lr_degenerate_cases_say_why) {
   RsLrStudy s;
   char buf[256];
