@@ -18,6 +18,7 @@
 #include "rs_query.h"
 #include "rs_report.h"
 #include "rs_stats.h"
+#include "rs_study.h"
 #include "sw_program.h"
 #include "sw_sched.h"
 #include "tr_atomic.h"
@@ -475,6 +476,81 @@ static int compare_print(const RsTrialSet *ts, const RsCompare *c, const int *by
   return rc;
 }
 
+/* ---- compare --by optimizer.lr: the learning-rate study under the table ---- */
+
+/* One sentence, indented two spaces, wrapped at 80 columns on spaces. */
+static void print_wrapped(const char *text) {
+  const char *p = text;
+  while (*p) {
+    size_t len = strlen(p), cut = len;
+    if (len > 78) {
+      cut = 78;
+      while (cut > 0 && p[cut] != ' ') cut--;
+      if (cut == 0) cut = 78;
+    }
+    printf("  %.*s\n", (int)cut, p);
+    p += cut;
+    while (*p == ' ') p++;
+  }
+}
+
+/* Trials i and j hold the same value of every varying non-seed parameter but k. */
+static int same_context(const RsTrialSet *ts, int k, int i, int j) {
+  for (int q = 0; q < ts->np; q++)
+    if (q != k && ts->p[q].varies && !ts->p[q].is_seed && ts->t[i].pv[q] != ts->t[j].pv[q]) return 0;
+  return 1;
+}
+
+/* The study of one group (the trials whose context is trial head's): its points and captions. */
+static int lr_study_group(const RsTrialSet *ts, int k, int head, RsLrPoint *pt) {
+  int n = 0;
+  for (int i = 0; i < ts->n; i++) {
+    const RsTrialRow *t = &ts->t[i];
+    if (t->pv[k] < 0 || !same_context(ts, k, i, head)) continue;
+    int div = t->status == RS_DIVERGED;
+    if (!div && !(t->status == RS_COMPLETED && isfinite(t->best))) continue; /* pending, failed: no answer */
+    pt[n++] = (RsLrPoint){.lr = ts->p[k].nums[t->pv[k]], .seed = t->seed, .value = t->best, .diverged = div};
+  }
+  RsLrOptions o = {.maximize = ts->maximize, .boot_seed = (uint64_t)ts->sweep.seed};
+  RsLrStudy s;
+  TrErr e = {0};
+  if (rs_study_lr(pt, n, &o, &s, &e) != TR_OK) return 1;
+  char buf[512];
+  print_wrapped(rs_study_lr_caption(&s, buf, sizeof buf));
+  if (s.nlevel) print_wrapped(rs_study_stability_caption(&s, buf, sizeof buf));
+  if (!isnan(s.basin_lo)) print_wrapped(rs_study_basin_caption(&s, buf, sizeof buf));
+  rs_study_lr_deinit(&s);
+  return 0;
+}
+
+/* Under the text table of `compare --by optimizer.lr`: per block of the other varying
+** parameters, the optimum, its CI and edge flag, the stability edge and the basin. */
+static int compare_lr_study(const RsTrialSet *ts, int k) {
+  RsLrPoint *pt = malloc((size_t)(ts->n ? ts->n : 1) * sizeof *pt);
+  int *head = malloc((size_t)(ts->n ? ts->n : 1) * sizeof *head), nh = 0, rc = 0;
+  if (!pt || !head) rc = 1;
+  for (int i = 0; i < ts->n && !rc; i++) {
+    int g = 0;
+    while (g < nh && !same_context(ts, k, i, head[g])) g++;
+    if (g == nh) head[nh++] = i;
+  }
+  printf("\nlearning-rate study of %s (%s is better; how: docs/results.md)\n", ts->metric,
+         ts->maximize ? "higher" : "lower");
+  for (int g = 0; g < nh && !rc; g++) {
+    if (nh > 1) { /* name the block the way the table does: "wd=0.1, ...:" */
+      const RsTrialRow *t = &ts->t[head[g]];
+      for (int q = 0, m = 0; q < ts->np; q++)
+        if (q != k && ts->p[q].varies && !ts->p[q].is_seed)
+          printf("%s%s=%s", m++ ? ", " : "", ts->p[q].short_name, t->pv[q] >= 0 ? ts->p[q].values[t->pv[q]] : "-");
+      printf(":\n");
+    }
+    rc = lr_study_group(ts, k, head[g], pt);
+  }
+  free(pt);
+  free(head);
+  return rc;
+}
+
 static int cmd_compare(int argc, char **argv) {
   Opts o;
   RsFormat fmt;
@@ -512,6 +588,9 @@ static int cmd_compare(int argc, char **argv) {
   RsCompare c;
   if (rs_compare_build(&ts, by, nby, &c, &e) != TR_OK) return fail_trials(&o, db, &ts, &e);
   rc = compare_print(&ts, &c, by, nby, fmt, o.cmd);
+  if (rc == 0 && fmt == RS_FMT_TABLE && nby == 1 && ts.p[by[0]].numeric && !strcmp(ts.p[by[0]].name, "optimizer.lr") &&
+      compare_lr_study(&ts, by[0]))
+    rc = hps_fail(o.cmd, &(TrErr){TR_ENOMEM, "out of memory"});
   rs_compare_deinit(&c);
   close_trials(db, &ts);
   return rc ? rc : stdout_done(o.cmd);
@@ -889,7 +968,9 @@ const HpsCmd hps_cmd_compare = {"compare", cmd_compare, "compare parameter value
     "every other varying non-seed parameter held equal (a block per combination), and\n"
     "prints n, mean, sample std, the 95% confidence interval (Student t) and the best\n"
     "of each group's best metric. It names the winner (best mean) and whether the win\n"
-    "is larger than the seed noise: Welch's t-test against the runner-up, p < 0.05.\n\n" DBOPT
+    "is larger than the seed noise: Welch's t-test against the runner-up, p < 0.05.\n"
+    "By optimizer.lr, the text adds the learning-rate study: the optimum with its\n"
+    "bootstrap CI, the grid-edge flag, the stability edge and the basin.\n\n" DBOPT
     "  --by P[,P]       the parameter(s) to compare (default: the first that varies)\n"
     "  --format F       table (default), csv or json\n"};
 

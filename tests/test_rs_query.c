@@ -606,6 +606,34 @@ Test(rs_cli, tables_fit_80_columns_and_machine_formats_parse, .init = setup, .fi
   cr_assert(strstr(out, "failed") && strstr(out, "\"lr\": 0.029999999999999999"), "%s", out);
 }
 
+Test(rs_cli, compare_by_lr_prints_the_learning_rate_study, .init = setup, .fini = teardown) {
+  char out[16384];
+  /* lr_grid: 1e-2 is best; 3e-2 had a diverged seed, so it is neither the optimum nor in the fit. */
+  cr_assert_eq(hps_run(dir, "compare lr_grid --by optimizer.lr --db s.db", out, sizeof out), 0, "%s", out);
+  const char *st = strstr(out, "\nlearning-rate study of val_loss (lower is better;");
+  cr_assert(st && st > strstr(out, "lr=0.01 wins"), "the study follows the comparison: %s", out);
+  cr_assert(strstr(st, "  The best learning rate is 1e-2 (95% CI ") && strstr(st, "), inside the grid, next\n"
+                   "  to a learning rate that diverged."), "%s", st);
+  cr_assert(strstr(st, "  Runs diverged from lr 3e-2; the largest lr where none diverged is 1e-2.\n"), "%s", st);
+  cr_assert(strstr(st, "  Within 1% of the best value (1.459): lr "), "%s", st);
+  char again[16384];
+  cr_assert_eq(hps_run(dir, "compare lr_grid --by lr --db s.db", again, sizeof again), 0);
+  cr_assert_str_eq(again, out, "a short name and the same seed give the same text, bootstrap included");
+  /* lr_wd (maximize acc): two lrs per weight decay, a block each, no fit. */
+  cr_assert_eq(hps_run(dir, "compare lr_wd --by lr --db s.db", out, sizeof out), 0, "%s", out);
+  st = strstr(out, "learning-rate study of acc (higher is better;");
+  cr_assert(st, "%s", out);
+  cr_assert(strstr(st, "\nweight_decay=0:\n  The best learning rate is 1e-2 (the best of only 2 learning rates, no fit), at\n"
+                       "  the largest lr of the grid: the optimum may be higher, widen the grid up.\n"
+                       "  No run diverged, up to lr 1e-2.\n"), "%s", st);
+  cr_assert(strstr(st, "\nweight_decay=0.1:\n"), "%s", st);
+  /* Only for optimizer.lr and only under the text table. */
+  cr_assert_eq(hps_run(dir, "compare lr_wd --by weight_decay --db s.db", out, sizeof out), 0, "%s", out);
+  cr_assert_null(strstr(out, "learning-rate study"), "%s", out);
+  cr_assert_eq(hps_run(dir, "compare lr_grid --by lr --db s.db --format csv", out, sizeof out), 0, "%s", out);
+  cr_assert_null(strstr(out, "learning-rate study"), "%s", out);
+}
+
 /* ---- store errors, foreign and newer databases, read-only archives ---- */
 
 /* Every command that reads a database; "status" goes through the store directly. */
