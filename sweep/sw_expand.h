@@ -48,6 +48,26 @@ typedef struct SwTrial {
   char hash_hex[17];     /* the same as 16 lower-case hex digits */
 } SwTrial;
 
+/* One parameter's value, as drawn or decoded: the index into p->values (constant: 0,
+** categorical), else the number x (int_uniform an integer, q_ distributions quantised). */
+typedef struct SwValue {
+  double x;
+  int index;
+} SwValue;
+
+/* round(x / q) * q for a q_ distribution (W&B's quantisation), else x. */
+double sw_param_quantise(const SwParam *p, double x);
+/* Set parameter p to v in c, or for a program spec (pv not NULL) into *pv as the JSON the
+** program gets (W&B's types): the one place a drawn or proposed value becomes a config. */
+int sw_param_apply(TrConfig *c, char **pv, const SwParam *p, SwValue v, const char *file, TrErr *err);
+
+/* The trials of ONE configuration given its values (vals[i] for sw_spec_param(s, i)): base +
+** values + each seed, validated and hashed exactly as sw_expand makes them, numbered
+** config_index * max(1, seeds) + k. For proposals of model-based search (sw_space.h).
+** On success *trials (n of them) is owned by the caller. */
+int sw_expand_values(const SwSpec *s, const SwValue *vals, size_t config_index, SwTrial **trials, size_t *n,
+                     TrErr *err);
+
 /* Expand and validate. On success *trials (n of them) is owned by the caller. */
 int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err);
 void sw_trials_free(SwTrial *trials, size_t n);
