@@ -1,0 +1,135 @@
+/*
+** sw_search_sim.h: model-based search run in-process on Branin or Hartmann-6, for
+** tests (test_sw_gp, test_sw_tpe) and bench/bayes_bench. No Criterion here.
+**
+** A sweep of `trials` trials with `workers` simulated workers of equal speed: when
+** trial k is proposed, trials k - workers + 1 .. k - 1 are still running (they enter
+** the model as running observations) and the earlier ones are done. Random search is
+** hpsweep's: configuration k draws from tr_rng_seed2(sweep seed, k) (sw_expand.h), which
+** for uniform parameters is decode(u) with u drawn the same way. GP and TPE proposals
+** are seeded sw_space_seed(sweep seed, k).
+*/
+#ifndef SW_SEARCH_SIM_H
+#define SW_SEARCH_SIM_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../examples/analytic/analytic.h"
+#include "sw_gp.h"
+#include "sw_space.h"
+#include "sw_tpe.h"
+
+typedef enum { SW_SEARCH_RANDOM, SW_SEARCH_GP, SW_SEARCH_TPE } SwSearchKind;
+
+typedef struct SwSearchSpace {
+  const char *name;   /* "branin" or "hartmann6" */
+  SwSpec *spec;
+  SwSpace sp;
+  double fmin;        /* the global minimum */
+} SwSearchSpace;
+
+/* Load a program spec over the function's box (written to dir/NAME.yaml). 0 on success. */
+static inline int sw_search_space(SwSearchSpace *S, const char *dir, const char *name, TrErr *err) {
+  char path[4200], text[1024];
+  int br = strcmp(name, "branin") == 0;
+  memset(S, 0, sizeof *S);
+  S->name = br ? "branin" : "hartmann6";
+  S->fmin = br ? HPS_BRANIN_MIN : HPS_HARTMANN6_MIN;
+  if (br)
+    snprintf(text, sizeof text, "method: random\nprogram: /bin/true\nmetric: {name: loss}\nparameters:\n"
+             "  x1: {distribution: uniform, min: -5.0, max: 10.0}\n  x2: {distribution: uniform, min: 0.0, max: 15.0}\n");
+  else
+    snprintf(text, sizeof text, "method: random\nprogram: /bin/true\nmetric: {name: loss}\nparameters:\n"
+             "  x1: {min: 0.0, max: 1.0}\n  x2: {min: 0.0, max: 1.0}\n  x3: {min: 0.0, max: 1.0}\n"
+             "  x4: {min: 0.0, max: 1.0}\n  x5: {min: 0.0, max: 1.0}\n  x6: {min: 0.0, max: 1.0}\n");
+  snprintf(path, sizeof path, "%s/%s.yaml", dir, S->name);
+  FILE *f = fopen(path, "w");
+  if (!f) return tr_err_set(err, TR_EIO, "%s: cannot write", path);
+  fputs(text, f);
+  fclose(f);
+  int rc = sw_spec_load(&S->spec, path, err);
+  if (rc == TR_OK) rc = sw_space_init(&S->sp, S->spec, err);
+  return rc;
+}
+
+static inline void sw_search_free(SwSearchSpace *S) {
+  sw_space_free(&S->sp);
+  sw_spec_destroy(S->spec);
+  S->spec = NULL;
+}
+
+static inline double sw_search_eval(const SwSearchSpace *S, const SwValue *v) {
+  if (S->name[0] == 'b') return hps_branin(v[0].x, v[1].x);
+  double x[6];
+  for (int i = 0; i < 6; i++) x[i] = v[i].x;
+  return hps_hartmann6(x);
+}
+
+/* One sweep; *best the best value found, *dups the proposals equal to an earlier trial's
+** configuration (done or running). 0 on success. */
+static inline int sw_search_run(const SwSearchSpace *S, SwSearchKind kind, uint64_t seed, int trials, int workers,
+                                double *best, int *dups, TrErr *err) {
+  size_t d = S->sp.n, np = S->sp.n_params;
+  double *U = malloc((size_t)trials * d * sizeof *U), *loss = malloc((size_t)trials * sizeof *loss);
+  double *y = malloc((size_t)trials * sizeof *y);
+  SwValue *V = malloc((size_t)trials * np * sizeof *V);
+  SwObs *obs = malloc((size_t)trials * sizeof *obs);
+  int rc = U && loss && y && V && obs ? TR_OK : tr_err_set(err, TR_ENOMEM, "out of memory");
+  *best = INFINITY;
+  *dups = 0;
+  for (int k = 0; rc == TR_OK && k < trials; k++) {
+    for (int i = 0; i < k; i++)
+      obs[i] = (SwObs){&U[(size_t)i * d], y[i], 0, i > k - workers ? SW_OBS_RUNNING : SW_OBS_DONE};
+    double *u = &U[(size_t)k * d];
+    if (kind == SW_SEARCH_RANDOM) {
+      TrRng r;
+      tr_rng_seed2(&r, seed, (uint64_t)k);
+      for (size_t t = 0; t < d; t++) u[t] = tr_rng_uniform(&r);
+    } else {
+      sw_obs_losses(obs, (size_t)k, SW_GOAL_MINIMIZE, NULL, loss);
+      rc = (kind == SW_SEARCH_GP ? sw_gp_propose : sw_tpe_propose)(&S->sp, obs, loss, (size_t)k,
+                                                                    sw_space_seed(seed, (uint64_t)k), u, NULL, err);
+    }
+    SwValue *v = &V[(size_t)k * np];
+    sw_space_decode(&S->sp, u, v);
+    for (int i = 0; i < k; i++)
+      if (memcmp(&V[(size_t)i * np], v, np * sizeof *v) == 0) {
+        (*dups)++;
+        break;
+      }
+    y[k] = sw_search_eval(S, v);
+    if (y[k] < *best) *best = y[k];
+  }
+  free(U), free(loss), free(y), free(V), free(obs);
+  return rc;
+}
+
+static inline int sw_search_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The median simple regret (best - global minimum) over sweep seeds 0 .. nseeds - 1;
+** *dups the duplicate proposals summed over them (dups may be NULL). NaN on error. */
+static inline double sw_search_median_regret(const SwSearchSpace *S, SwSearchKind kind, int trials, int nseeds,
+                                             int workers, int *dups) {
+  double r[256];
+  int total = 0;
+  if (nseeds > 256) nseeds = 256;
+  for (int s = 0; s < nseeds; s++) {
+    TrErr err;
+    double best;
+    int dd;
+    if (sw_search_run(S, kind, (uint64_t)s, trials, workers, &best, &dd, &err)) return NAN;
+    r[s] = best - S->fmin;
+    total += dd;
+  }
+  if (dups) *dups = total;
+  qsort(r, (size_t)nseeds, sizeof *r, sw_search_cmp_double);
+  return nseeds % 2 ? r[nseeds / 2] : 0.5 * (r[nseeds / 2 - 1] + r[nseeds / 2]);
+}
+
+#endif
