@@ -511,6 +511,12 @@ static int expand_fini(Expand *X, int rc, SwTrial **trials, size_t *n) {
 int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
   *trials = NULL;
   *n = 0;
+  if (sw_spec_method(s) == SW_METHOD_BAYES) {
+    int line, col;
+    sw_spec_where(s, &line, &col);
+    return tr_err_set(err, TR_EINVAL, "%s:%d:%d: method bayes proposes each configuration from the results so "
+                      "far: there is no list of trials to expand", sw_spec_path(s), line, col);
+  }
   Expand X;
   int rc = expand_init(&X, s, 0, sw_spec_config_count(s), err);
   if (rc) return rc;

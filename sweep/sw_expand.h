@@ -23,6 +23,8 @@
 **   spec order, then the seed under hpsweep.seed_arg; values as W&B's agent has
 **   them (int_uniform ints, other distributions floats in Python's repr, `values`
 **   as their YAML type); the trial hash is FNV-1a 64 of params_json.
+** - method bayes is not expanded (an error): its configurations are proposed one at a
+**   time (sw_space.h) and made into trials by sw_expand_values.
 ** - Deterministic: the same spec file gives the same trials, hashes and spec hash.
 */
 #ifndef SW_EXPAND_H

@@ -141,16 +141,21 @@ void sw_space_describe(const SwParam *p, char *buf, size_t n) {
 
 /* ---- the space ----------------------------------------------------------- */
 
+/* Constants and one-value categoricals have nothing to model. */
+static int modelled(const SwParam *p) {
+  return p->dist != SW_DIST_CONSTANT && !(p->dist == SW_DIST_CATEGORICAL && p->n_values < 2);
+}
+
 int sw_space_init(SwSpace *sp, const SwSpec *s, TrErr *err) {
   memset(sp, 0, sizeof *sp);
   size_t np = sw_spec_param_count(s), n = 0;
-  for (size_t i = 0; i < np; i++) n += sw_spec_param(s, i)->dist != SW_DIST_CONSTANT;
+  for (size_t i = 0; i < np; i++) n += modelled(sw_spec_param(s, i));
   if (n == 0) {
     int line, col;
     sw_spec_where(s, &line, &col);
-    return tr_err_set(err, TR_EINVAL, "%s:%d:%d: %s search needs a parameter to model (a distribution or "
-                      "values), and every parameter is a constant", sw_spec_path(s), line, col,
-                      sw_method_name(sw_spec_method(s)));
+    return tr_err_set(err, TR_EINVAL, "%s:%d:%d: %s search needs a parameter to model (a distribution, or "
+                      "values with 2 or more entries), and every parameter is a constant", sw_spec_path(s), line,
+                      col, sw_method_name(sw_spec_method(s)));
   }
   sp->all = malloc(np * sizeof *sp->all);
   sp->param = malloc(n * sizeof *sp->param);
@@ -162,7 +167,7 @@ int sw_space_init(SwSpace *sp, const SwSpec *s, TrErr *err) {
   sp->n_params = np;
   for (size_t i = 0; i < np; i++) {
     const SwParam *p = sp->all[i] = sw_spec_param(s, i);
-    if (p->dist == SW_DIST_CONSTANT) continue;
+    if (!modelled(p)) continue;
     sp->param[sp->n] = i;
     sp->k[sp->n++] = p->dist == SW_DIST_CATEGORICAL ? p->n_values : 0;
   }

@@ -8,7 +8,8 @@
 **   linear in log space; normal and log_normal through the normal CDF (of x, of ln x);
 **   int_uniform linear over [min - 0.5, max + 0.5] (each integer owns a cell of
 **   width 1 / (max - min + 1) and encodes to its centre); categoricals (index + 1) / K
-**   (probabilities are not modelled). Constants are not modelled.
+**   (probabilities are not modelled). Constants (and one-value categoricals) are not
+**   modelled: they decode to their one value.
 ** - Decoding is the CDF's inverse, then int_uniform takes its cell, q_ distributions
 **   round to a multiple of q (sw_param_quantise, as random search) and categoricals
 **   take index ceil(u K) - 1; the result is a SwValue per parameter that
