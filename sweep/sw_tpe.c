@@ -16,8 +16,8 @@ size_t sw_tpe_gamma(size_t n) {
 
 /* ---- the split ------------------------------------------------------------ */
 
-/* Optuna's ranking key (step, loss): finished and running trials at step -inf, pruned
-** ones at -step; running trials lie with loss +inf. */
+/* Optuna's order for l(x): finished trials by loss, then pruned ones, the ones that went
+** further first, then by loss (a NaN loss last). */
 typedef struct Rank {
   double step, loss;
   size_t i;
@@ -30,22 +30,15 @@ static int rank_cmp(const void *a, const void *b) {
   return x->i < y->i ? -1 : x->i > y->i;
 }
 
-static Rank rank_of(const SwObs *o, double loss, size_t i) {
-  Rank r = {-INFINITY, loss, i};
-  if (o->state == SW_OBS_RUNNING) r.loss = INFINITY;
-  if (o->state == SW_OBS_PRUNED) r.step = -(double)o->step;
-  if (!(r.loss == r.loss)) r.loss = INFINITY;
-  return r;
-}
-
 size_t sw_tpe_split(const SwObs *obs, const double *loss, size_t n, signed char *below) {
   Rank *r = malloc((n ? n : 1) * sizeof *r);
   size_t m = 0;
   for (size_t i = 0; i < n; i++) {
-    below[i] = -1;
-    if (obs[i].state != SW_OBS_FAILED) {
-      below[i] = 0;
-      if (r) r[m++] = rank_of(&obs[i], loss[i], i);
+    SwObsState st = obs[i].state;
+    below[i] = st == SW_OBS_FAILED ? -1 : 0; /* running: always in g(x), the constant liar */
+    if (r && (st == SW_OBS_DONE || st == SW_OBS_PRUNED)) {
+      double l = loss[i] == loss[i] ? loss[i] : INFINITY;
+      r[m++] = (Rank){st == SW_OBS_DONE ? -INFINITY : -(double)obs[i].step, l, i};
     }
   }
   if (!r) return 0; /* out of memory: the caller sees nothing observed and draws at random */

@@ -3,12 +3,12 @@
 ** rest Optuna's defaults) over the [0, 1] space of sw_space.h (docs/search.md).
 **
 ** Contract:
-** - Observed: DONE, PRUNED and RUNNING trials (FAILED ones are not, as in Optuna).
-**   Ranked as Optuna ranks them: finished trials first by loss; running trials as
-**   finished with loss +infinity (the constant liar); pruned trials after them, the
-**   ones that went further first, then by loss. Fewer than SW_TPE_STARTUP observed:
-**   a uniform random point.
-** - The best gamma(n) = min(ceil(0.1 n), 25) form l(x), the rest g(x); each a Parzen
+** - As Optuna 4: n = DONE + PRUNED trials (FAILED ones are never observed); fewer than
+**   SW_TPE_STARTUP: a uniform random point. The best gamma(n) = min(ceil(0.1 n), 25)
+**   form l(x): finished trials by loss, then pruned ones (the ones that went further
+**   first, then by loss); every other observed trial, RUNNING ones included (the
+**   constant liar: they count as bad), forms g(x).
+** - l(x) and g(x) are each a Parzen
 **   estimator (a mixture of product kernels, in observation order) with Optuna's
 **   weights (1 each below 25 observations, else a ramp from 1/n to 1 for the oldest
 **   n - 25) and its prior (weight 1: mean 0.5, sigma 1, categorical uniform).
@@ -36,8 +36,8 @@
 
 /* Optuna's default gamma: min(ceil(0.1 n), 25). */
 size_t sw_tpe_gamma(size_t n);
-/* Which observations form l(x): below[i] = 1 for the best gamma(n) of the observed ones
-** (FAILED: never observed, below[i] = -1). Returns the number observed. */
+/* Which observations form l(x): below[i] = 1 for the best gamma(n) DONE/PRUNED ones, 0 for
+** the rest and RUNNING ones (g(x)), -1 for FAILED (not observed). Returns n (DONE + PRUNED). */
 size_t sw_tpe_split(const SwObs *obs, const double *loss, size_t n, signed char *below);
 
 /* The next point u (sp->n), as sw_gp_propose. */

@@ -60,34 +60,36 @@ Test(sw_tpe, split_puts_the_best_gamma_n_below) {
   }
 }
 
-Test(sw_tpe, running_trials_lie_as_worst_finished_pruned_rank_after_and_failed_are_not_observed) {
-  /* 30 observations: gamma = 3 */
+Test(sw_tpe, running_trials_are_always_in_g_pruned_rank_after_finished_failed_are_not_observed) {
+  /* 30 observations, 28 of them finished or pruned: gamma(28) = 3 */
   SwObs o[30];
   double l[30];
   signed char b[30];
   for (int i = 0; i < 30; i++) o[i] = (SwObs){NULL, 0, 0, SW_OBS_DONE}, l[i] = 100 + i;
   o[0].state = SW_OBS_PRUNED, o[0].step = 50, l[0] = -5;  /* best loss, but pruned */
-  o[1].state = SW_OBS_RUNNING, l[1] = NAN;                /* the liar: loss +inf */
+  o[1].state = SW_OBS_RUNNING, l[1] = NAN;                /* the liar */
   o[2].state = SW_OBS_FAILED, l[2] = -10;                  /* not observed at all */
   l[3] = 1, l[4] = 2, l[5] = 3;
-  cr_expect_eq(sw_tpe_split(o, l, 30, b), 29);
+  cr_expect_eq(sw_tpe_split(o, l, 30, b), 28);
   cr_expect_eq(b[2], -1);
   cr_expect_eq(b[0], 0);
   cr_expect_eq(b[1], 0);
   cr_expect(b[3] == 1 && b[4] == 1 && b[5] == 1);
-  /* with only pruned and running left to fill below, running (finished-like) comes first */
-  SwObs p[12];
-  double lp[12];
-  signed char bp[12];
-  for (int i = 0; i < 12; i++) p[i] = (SwObs){NULL, 0, 10 + i, SW_OBS_PRUNED}, lp[i] = i;
-  p[7].state = SW_OBS_RUNNING;
-  p[9].step = 100; /* went furthest: first among the pruned */
-  cr_expect_eq(sw_tpe_split(p, lp, 12, bp), 12); /* gamma(12) = 2 */
+  /* too few finished trials: pruned ones fill l(x), the furthest first; running never */
+  SwObs p[13];
+  double lp[13];
+  signed char bp[13];
+  for (int i = 0; i < 13; i++) p[i] = (SwObs){NULL, 0, 10 + i, SW_OBS_PRUNED}, lp[i] = i;
+  p[7].state = SW_OBS_DONE, lp[7] = 99;    /* finished: first, whatever its loss */
+  p[9].step = 100;                         /* went furthest: first among the pruned */
+  p[0].state = SW_OBS_RUNNING, lp[0] = NAN;
+  cr_expect_eq(sw_tpe_split(p, lp, 13, bp), 12); /* gamma(12) = 2 */
   cr_expect_eq(bp[7], 1);
   cr_expect_eq(bp[9], 1);
   int nb = 0;
-  for (int i = 0; i < 12; i++) nb += bp[i] == 1;
+  for (int i = 0; i < 13; i++) nb += bp[i] == 1;
   cr_expect_eq(nb, 2);
+  cr_expect_eq(bp[0], 0);
 }
 
 Test(sw_tpe, fewer_than_10_observed_is_a_start_up_trial_drawn_uniformly_from_the_seed) {
@@ -105,12 +107,17 @@ Test(sw_tpe, fewer_than_10_observed_is_a_start_up_trial_drawn_uniformly_from_the
   tr_rng_seed(&r, 1234);
   sw_space_random(&S.sp, &r, want);
   cr_expect_eq(memcmp(u, want, sizeof u), 0);
-  /* a running trial is observed (the liar): 10 observed, the model proposes */
+  /* a running trial does not count towards the start-up trials (Optuna 4) */
   o[9].state = SW_OBS_RUNNING;
   sw_obs_losses(o, 10, SW_GOAL_MINIMIZE, NULL, l);
   cr_assert_eq(sw_tpe_propose(&S.sp, o, l, 10, 1234, u, &info, &err), TR_OK);
-  cr_expect_not(info.random, "%s", info.why);
+  cr_expect(info.random);
   cr_expect_eq(info.n_pending, 1);
+  /* the tenth result: the model proposes */
+  o[9].state = SW_OBS_DONE;
+  sw_obs_losses(o, 10, SW_GOAL_MINIMIZE, NULL, l);
+  cr_assert_eq(sw_tpe_propose(&S.sp, o, l, 10, 1234, u, &info, &err), TR_OK);
+  cr_expect_not(info.random, "%s", info.why);
   sw_search_free(&S);
 }
 
