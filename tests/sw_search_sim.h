@@ -132,4 +132,44 @@ static inline double sw_search_median_regret(const SwSearchSpace *S, SwSearchKin
   return nseeds % 2 ? r[nseeds / 2] : 0.5 * (r[nseeds / 2 - 1] + r[nseeds / 2]);
 }
 
+/* A space of x in [0, 1] and c in {a, b, c, d} where only c (index 2) is good: how many of
+** `props` seeded proposals, after `n` random results, pick it (-1 on error). */
+static inline int sw_search_categorical_hits(const char *dir, SwSearchKind kind, int n, int props) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/cat.yaml", dir);
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fputs("method: bayes\nprogram: /bin/true\nmetric: {name: loss}\nparameters:\n"
+        "  x: {min: 0.0, max: 1.0}\n  c: {values: [a, b, c, d]}\n", f);
+  fclose(f);
+  SwSpec *s = NULL;
+  SwSpace sp;
+  TrErr err;
+  if (sw_spec_load(&s, path, &err) || sw_space_init(&sp, s, &err)) return sw_spec_destroy(s), -1;
+  double *U = malloc((size_t)n * 2 * sizeof *U), *l = malloc((size_t)n * sizeof *l), u[2];
+  SwObs *o = malloc((size_t)n * sizeof *o);
+  SwValue v[2];
+  int hits = U && l && o ? 0 : -1;
+  TrRng r;
+  tr_rng_seed(&r, 17);
+  for (int i = 0; hits >= 0 && i < n; i++) {
+    sw_space_random(&sp, &r, &U[2 * i]);
+    sw_space_decode(&sp, &U[2 * i], v);
+    o[i] = (SwObs){&U[2 * i], (v[0].x - 0.3) * (v[0].x - 0.3) + (v[1].index == 2 ? 0 : 1), 0, SW_OBS_DONE};
+  }
+  if (hits >= 0) sw_obs_losses(o, (size_t)n, SW_GOAL_MINIMIZE, NULL, l);
+  for (int k = 0; hits >= 0 && k < props; k++) {
+    if ((kind == SW_SEARCH_GP ? sw_gp_propose : sw_tpe_propose)(&sp, o, l, (size_t)n, sw_space_seed(1, (uint64_t)k), u, NULL, &err)) {
+      hits = -1;
+      break;
+    }
+    sw_space_decode(&sp, u, v);
+    hits += v[1].index == 2;
+  }
+  free(U), free(l), free(o);
+  sw_space_free(&sp);
+  sw_spec_destroy(s);
+  return hits;
+}
+
 #endif

@@ -149,3 +149,17 @@ Test(sw_tpe, beats_random_search_on_branin_and_hartmann6) {
     sw_search_free(&S);
   }
 }
+
+Test(sw_tpe, a_categorical_dimension_learns_its_good_value) {
+  int hits = sw_search_categorical_hits(tmpdir, SW_SEARCH_TPE, 30, 10);
+  cr_expect(hits >= 8, "%d of 10 proposals took the good value", hits);
+}
+
+Test(sw_tpe, two_workers_propose_no_duplicates) {
+  SwSearchSpace S = space("branin");
+  int dups = -1;
+  double r = sw_search_median_regret(&S, SW_SEARCH_TPE, 30, 3, 2, &dups);
+  cr_expect(isfinite(r));
+  cr_expect_eq(dups, 0);
+  sw_search_free(&S);
+}
