@@ -48,8 +48,8 @@ static void solve(const double *L, size_t n, double *B, size_t nrhs) {
 int sw_gp_lml(const double *X, const double *ys, size_t n, size_t d, double theta, double *lml, double *grad,
               TrErr *err) {
   double ls = exp(theta);
-  double *K = malloc(n * n * sizeof *K), *Ki = calloc(n * n, sizeof *Ki), *a = malloc(n * sizeof *a);
-  if (!K || !Ki || !a) {
+  double *K = malloc(n * n * sizeof *K), *Ki = grad ? calloc(n * n, sizeof *Ki) : NULL, *a = malloc(n * sizeof *a);
+  if (!K || (grad && !Ki) || !a) {
     free(K), free(Ki), free(a);
     return tr_err_set(err, TR_ENOMEM, "out of memory");
   }

@@ -30,23 +30,26 @@ static int rank_cmp(const void *a, const void *b) {
   return x->i < y->i ? -1 : x->i > y->i;
 }
 
-size_t sw_tpe_split(const SwObs *obs, const double *loss, size_t n, signed char *below) {
+int sw_tpe_split(const SwObs *obs, const double *loss, size_t n, signed char *below, size_t *observed,
+                 TrErr *err) {
   Rank *r = malloc((n ? n : 1) * sizeof *r);
   size_t m = 0;
+  *observed = 0;
+  if (!r) return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (size_t i = 0; i < n; i++) {
     SwObsState st = obs[i].state;
     below[i] = st == SW_OBS_FAILED ? -1 : 0; /* running: always in g(x), the constant liar */
-    if (r && (st == SW_OBS_DONE || st == SW_OBS_PRUNED)) {
+    if (st == SW_OBS_DONE || st == SW_OBS_PRUNED) {
       double l = loss[i] == loss[i] ? loss[i] : INFINITY;
       r[m++] = (Rank){st == SW_OBS_DONE ? -INFINITY : -(double)obs[i].step, l, i};
     }
   }
-  if (!r) return 0; /* out of memory: the caller sees nothing observed and draws at random */
   qsort(r, m, sizeof *r, rank_cmp);
   size_t g = sw_tpe_gamma(m);
   for (size_t k = 0; k < g && k < m; k++) below[r[k].i] = 1;
   free(r);
-  return m;
+  *observed = m;
+  return TR_OK;
 }
 
 /* ---- a Parzen estimator --------------------------------------------------- */
@@ -60,6 +63,7 @@ typedef struct Parzen {
   double *cat;      /* (nk x kmax) a categorical dimension's weights, per dimension (d blocks) */
   size_t kmax;
   const int *k;     /* (d) the space's categorical sizes */
+  double *scratch;  /* (nk) per-kernel log densities */
 } Parzen;
 
 static void parzen_free(Parzen *P) {
@@ -68,6 +72,7 @@ static void parzen_free(Parzen *P) {
   free(P->sig);
   free(P->logz);
   free(P->cat);
+  free(P->scratch);
 }
 
 /* Optuna's default_weights(m): ones below 25, else a ramp 1/m .. 1 for the oldest m - 25. */
@@ -90,7 +95,8 @@ static int parzen_build(Parzen *P, const SwSpace *sp, const SwObs *obs, const si
   P->sig = malloc(nk * sizeof *P->sig);
   P->logz = malloc(nk * d * sizeof *P->logz);
   P->cat = calloc(nk * d * P->kmax, sizeof *P->cat);
-  if (!P->logw || !P->mu || !P->sig || !P->logz || !P->cat) {
+  P->scratch = malloc(nk * sizeof *P->scratch);
+  if (!P->logw || !P->mu || !P->sig || !P->logz || !P->cat || !P->scratch) {
     parzen_free(P);
     return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
@@ -120,9 +126,7 @@ static int parzen_build(Parzen *P, const SwSpace *sp, const SwObs *obs, const si
 }
 
 static double parzen_logpdf(const Parzen *P, const double *x) {
-  double top = -INFINITY, *lk = NULL, buf[64];
-  lk = P->nk <= 64 ? buf : malloc(P->nk * sizeof *lk);
-  if (!lk) return -INFINITY;
+  double top = -INFINITY, *lk = P->scratch;
   for (size_t j = 0; j < P->nk; j++) {
     double l = P->logw[j];
     for (size_t t = 0; t < P->d; t++) {
@@ -138,7 +142,6 @@ static double parzen_logpdf(const Parzen *P, const double *x) {
   }
   double s = 0;
   for (size_t j = 0; j < P->nk; j++) s += exp(lk[j] - top);
-  if (lk != buf) free(lk);
   return top + log(s);
 }
 
@@ -196,15 +199,15 @@ int sw_tpe_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size
     free(below), free(rows);
     return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
-  size_t m = sw_tpe_split(obs, loss, n, below), nb = 0, na = 0;
-  int rc = TR_OK;
+  size_t m = 0, nb = 0, na = 0;
+  int rc = sw_tpe_split(obs, loss, n, below, &m, err);
   for (size_t i = 0; i < n; i++) pr.n_pending += obs[i].state == SW_OBS_RUNNING;
   pr.n_train = m;
-  if (m < SW_TPE_STARTUP) {
+  if (rc == TR_OK && m < SW_TPE_STARTUP) {
     sw_space_random(sp, &r, u);
     pr.random = 1;
     pr.why = "start-up trials (fewer than 10 observed)";
-  } else {
+  } else if (rc == TR_OK) {
     for (size_t i = 0; i < n; i++) /* below first, then above, each in observation order */
       if (below[i] == 1) rows[nb++] = i;
     for (size_t i = 0; i < n; i++)

@@ -37,8 +37,9 @@
 /* Optuna's default gamma: min(ceil(0.1 n), 25). */
 size_t sw_tpe_gamma(size_t n);
 /* Which observations form l(x): below[i] = 1 for the best gamma(n) DONE/PRUNED ones, 0 for
-** the rest and RUNNING ones (g(x)), -1 for FAILED (not observed). Returns n (DONE + PRUNED). */
-size_t sw_tpe_split(const SwObs *obs, const double *loss, size_t n, signed char *below);
+** the rest and RUNNING ones (g(x)), -1 for FAILED (not observed); *observed = n (DONE + PRUNED). */
+int sw_tpe_split(const SwObs *obs, const double *loss, size_t n, signed char *below, size_t *observed,
+                 TrErr *err);
 
 /* The next point u (sp->n), as sw_gp_propose. */
 int sw_tpe_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size_t n, uint64_t seed, double *u,

@@ -49,7 +49,10 @@ Test(sw_tpe, split_puts_the_best_gamma_n_below) {
     double *l = malloc(n * sizeof *l);
     signed char *b = malloc(n);
     for (size_t i = 0; i < n; i++) o[i].state = SW_OBS_DONE, l[i] = (double)((i * 997) % n); /* a permutation: 997 is prime */
-    cr_assert_eq(sw_tpe_split(o, l, n, b), n);
+    size_t m;
+    TrErr err;
+    cr_assert_eq(sw_tpe_split(o, l, n, b, &m, &err), TR_OK);
+    cr_assert_eq(m, n);
     size_t nb = 0;
     for (size_t i = 0; i < n; i++) {
       nb += b[i] == 1;
@@ -70,7 +73,10 @@ Test(sw_tpe, running_trials_are_always_in_g_pruned_rank_after_finished_failed_ar
   o[1].state = SW_OBS_RUNNING, l[1] = NAN;                /* the liar */
   o[2].state = SW_OBS_FAILED, l[2] = -10;                  /* not observed at all */
   l[3] = 1, l[4] = 2, l[5] = 3;
-  cr_expect_eq(sw_tpe_split(o, l, 30, b), 28);
+  size_t m;
+  TrErr err;
+  cr_assert_eq(sw_tpe_split(o, l, 30, b, &m, &err), TR_OK);
+  cr_expect_eq(m, 28);
   cr_expect_eq(b[2], -1);
   cr_expect_eq(b[0], 0);
   cr_expect_eq(b[1], 0);
@@ -83,7 +89,8 @@ Test(sw_tpe, running_trials_are_always_in_g_pruned_rank_after_finished_failed_ar
   p[7].state = SW_OBS_DONE, lp[7] = 99;    /* finished: first, whatever its loss */
   p[9].step = 100;                         /* went furthest: first among the pruned */
   p[0].state = SW_OBS_RUNNING, lp[0] = NAN;
-  cr_expect_eq(sw_tpe_split(p, lp, 13, bp), 12); /* gamma(12) = 2 */
+  cr_assert_eq(sw_tpe_split(p, lp, 13, bp, &m, &err), TR_OK);
+  cr_expect_eq(m, 12); /* gamma(12) = 2 */
   cr_expect_eq(bp[7], 1);
   cr_expect_eq(bp[9], 1);
   int nb = 0;
