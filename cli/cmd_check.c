@@ -2,6 +2,7 @@
 ** cmd_check.c: `hpsweep check SPEC.yaml`: load, expand and validate a sweep
 ** spec, print what would run, run nothing. Exit 0 valid, 2 invalid.
 */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,8 +162,9 @@ static int check_bayes_space(const SwSpec *s, SwTrial **t, size_t *n) {
   }
   int tpe = sw_spec_sampler(s) == SW_SAMPLER_TPE;
   size_t startup = tpe ? SW_TPE_STARTUP : 2, nc = sw_spec_config_count(s), per = 1, k, m = 0;
-  double imp, *u = malloc(sp.n * sizeof *u);
+  double imp, *u = malloc(startup * sp.n * sizeof *u);
   SwValue *v = malloc(sp.n_params * sizeof *v);
+  SwObs *prev = malloc(startup * sizeof *prev); /* the earlier start-up points, as the models see them */
   sw_spec_seeds(s, &per);
   per = per ? per : 1;
   *t = calloc(startup * per, sizeof **t);
@@ -182,7 +184,7 @@ static int check_bayes_space(const SwSpec *s, SwTrial **t, size_t *n) {
     printf("  %-28s %s\n  %-28s %s\n", sp.all[sp.param[d]]->key->name, desc, "", tr);
   }
   printf("proposals:   seeded by (sweep seed, configuration); before any result they are random:\n");
-  int rc = u && v && *t ? 0 : 2;
+  int rc = u && v && prev && *t ? 0 : 2;
   if (rc) hps_error("check", "out of memory");
   for (k = 0; rc == 0 && k < nc && k < (startup > CHECK_PROPOSALS ? startup : CHECK_PROPOSALS); k++) {
     uint64_t seed = sw_space_seed(sw_spec_seed(s), k);
@@ -192,8 +194,9 @@ static int check_bayes_space(const SwSpec *s, SwTrial **t, size_t *n) {
     }
     TrRng r;
     tr_rng_seed(&r, seed);
-    sw_space_random(&sp, &r, u);
-    sw_space_decode(&sp, u, v);
+    sw_space_random_fresh(&sp, &r, prev, k, &u[k * sp.n]);
+    prev[k] = (SwObs){&u[k * sp.n], NAN, 0, SW_OBS_RUNNING};
+    sw_space_decode(&sp, &u[k * sp.n], v);
     SwTrial *one = NULL;
     size_t no = 0;
     if (sw_expand_values(s, v, k, &one, &no, &err)) {
@@ -209,6 +212,7 @@ static int check_bayes_space(const SwSpec *s, SwTrial **t, size_t *n) {
   *n = m;
   free(u);
   free(v);
+  free(prev);
   sw_space_free(&sp);
   return rc;
 }

@@ -281,15 +281,18 @@ static int fit_believer(SwGp *gp, const SwObs *obs, const double *loss, const si
   return rc;
 }
 
-/* The candidate of largest expected improvement (standardised, as W&B) into *best_j. */
-static int argmax_ei(const SwGp *gp, const double *C, size_t m, double best, size_t *best_j, SwProposal *pi,
-                     TrErr *err) {
+/* The candidate of largest expected improvement (standardised, as W&B) into *best_j;
+** candidates that are an observation's point only when every one is (seen[j] = 1). */
+static int argmax_ei(const SwGp *gp, const double *C, const char *seen, size_t m, double best, size_t *best_j,
+                     SwProposal *pi, TrErr *err) {
   double *mu = malloc(m * sizeof *mu), *sd = malloc(m * sizeof *sd);
   int rc = mu && sd ? sw_gp_predict(gp, C, m, mu, sd, err) : tr_err_set(err, TR_ENOMEM, "out of memory");
   double top = -INFINITY, b = (best - gp->ymean) / gp->ystd;
+  int top_seen = 1;
   for (size_t j = 0; rc == TR_OK && j < m; j++) {
     double ei = sw_gp_ei((mu[j] - gp->ymean) / gp->ystd, sd[j] / gp->ystd, b);
-    if (ei > top) top = ei, *best_j = j, pi->mean = mu[j], pi->sd = sd[j];
+    if ((top_seen && !seen[j]) || (seen[j] == top_seen && ei > top))
+      top = ei, top_seen = seen[j], *best_j = j, pi->mean = mu[j], pi->sd = sd[j];
   }
   pi->score = top;
   free(mu);
@@ -304,27 +307,33 @@ int sw_gp_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size_
   TrRng r;
   tr_rng_seed(&r, seed);
   double best, *C = NULL;
+  char *seen = NULL;
   SwGp gp = {0};
   int rc = pick_rows(obs, loss, n, &r, &rows, &nt, &np, &best, err);
   pr.n_train = nt;
   pr.n_pending = np;
   if (rc == TR_OK && nt < 2) {
-    sw_space_random(sp, &r, u);
+    sw_space_random_fresh(sp, &r, obs, n, u);
     pr.random = 1;
     pr.why = "fewer than 2 results";
     goto done;
   }
   if (rc == TR_OK) rc = fit_believer(&gp, obs, loss, rows, nt, np, d, &r, err);
-  if (rc == TR_OK && !(C = malloc(SW_GP_CANDIDATES * d * sizeof *C))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
-  for (size_t c = 0; rc == TR_OK && c < SW_GP_CANDIDATES; c++) sw_space_random(sp, &r, &C[c * d]);
+  if (rc == TR_OK && (!(C = malloc(SW_GP_CANDIDATES * d * sizeof *C)) || !(seen = malloc(SW_GP_CANDIDATES))))
+    rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+  for (size_t c = 0; rc == TR_OK && c < SW_GP_CANDIDATES; c++) {
+    sw_space_random(sp, &r, &C[c * d]);
+    seen[c] = (char)sw_space_seen(obs, n, &C[c * d], d);
+  }
   if (rc == TR_OK) {
     pr.length_scale = gp.ls;
     if (gp.at_bound) {
       j = (size_t)tr_rng_below(&r, SW_GP_CANDIDATES);
+      for (size_t t = 0; t < SW_GP_CANDIDATES && seen[j]; t++) j = (j + 1) % SW_GP_CANDIDATES;
       pr.random = 1;
       pr.why = "length scale at its bound";
     } else {
-      rc = argmax_ei(&gp, C, SW_GP_CANDIDATES, best, &j, &pr, err);
+      rc = argmax_ei(&gp, C, seen, SW_GP_CANDIDATES, best, &j, &pr, err);
       pr.why = "expected improvement";
     }
   }
@@ -333,6 +342,7 @@ done:
   if (info && rc == TR_OK) *info = pr;
   sw_gp_free(&gp);
   free(C);
+  free(seen);
   free(rows);
   return rc;
 }

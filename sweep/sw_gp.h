@@ -18,8 +18,10 @@
 **   most SW_GP_MAX_TRAIN - 5, the first in order) enter as the first model's own
 **   predictions and the model is fitted again (kriging believer). Expected improvement
 **   over the best loss seen is maximised over SW_GP_CANDIDATES uniform candidates,
-**   each snapped to the point it decodes to (sw_space_snap). Fewer than 2 losses, or
-**   a fitted length scale within scikit-learn's isclose of a bound: a random point.
+**   each snapped to the point it decodes to (sw_space_snap); a candidate that is an
+**   observation's point (tried or running) is taken only when all are. Fewer than 2
+**   losses, or a fitted length scale within scikit-learn's isclose of a bound: a random
+**   point (sw_space_random_fresh; at the bound: a random candidate, not a seen one).
 ** - Deterministic: the same inputs and seed give the same point, bit for bit, on one
 **   machine (every random draw from the seed, in a fixed order; LAPACK on matrices
 **   this small runs single-threaded).

@@ -212,6 +212,17 @@ uint64_t sw_space_seed(uint64_t sweep_seed, uint64_t trial_index) {
 
 /* ---- observations -------------------------------------------------------- */
 
+void sw_space_random_fresh(const SwSpace *sp, TrRng *r, const SwObs *obs, size_t n_obs, double *u) {
+  sw_space_random(sp, r, u);
+  for (int t = 1; t < SW_MAX_REDRAWS && sw_space_seen(obs, n_obs, u, sp->n); t++) sw_space_random(sp, r, u);
+}
+
+int sw_space_seen(const SwObs *obs, size_t n_obs, const double *u, size_t n) {
+  for (size_t i = 0; i < n_obs; i++)
+    if (obs[i].u && memcmp(obs[i].u, u, n * sizeof *u) == 0) return 1;
+  return 0;
+}
+
 void sw_obs_losses(const SwObs *obs, size_t n, SwGoal goal, const double *impute, double *loss) {
   double sign = goal == SW_GOAL_MAXIMIZE ? -1 : 1, worst = NAN;
   for (size_t i = 0; i < n; i++) {

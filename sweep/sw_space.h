@@ -82,6 +82,15 @@ typedef struct SwObs {
   SwObsState state;
 } SwObs;
 
+/* 1 when u (n dimensions) is exactly the point of one of the observations (a configuration
+** already tried or running: snapped points of equal values are bit-identical), else 0. */
+int sw_space_seen(const SwObs *obs, size_t n_obs, const double *u, size_t n);
+
+/* A uniform random point (sw_space_random) that is no observation's point: redrawn from
+** the same stream while it is, up to SW_MAX_REDRAWS draws (then the last one: a space
+** that small is used up). The start-up points of both models. */
+void sw_space_random_fresh(const SwSpace *sp, TrRng *r, const SwObs *obs, size_t n_obs, double *u);
+
 /* loss[i] for each observation, smaller is better: y (minimize) or -y (maximize) for
 ** DONE and PRUNED; FAILED (or a non-finite y): *impute oriented the same way when
 ** impute is not NULL, else the worst finite DONE/PRUNED loss, else 0 (W&B's fallback);

@@ -172,17 +172,21 @@ static void parzen_sample(const Parzen *P, TrRng *r, double *x) {
 
 /* ---- a proposal ----------------------------------------------------------- */
 
-/* Sample l(x), score log l - log g, keep the best candidate in u. */
-static int tpe_best(const SwSpace *sp, const Parzen *L, const Parzen *G, TrRng *r, double *u, double *score,
-                    TrErr *err) {
+/* Sample l(x), score log l - log g, keep the best candidate in u (a sample that is an
+** observation's point only when every sample is). */
+static int tpe_best(const SwSpace *sp, const Parzen *L, const Parzen *G, const SwObs *obs, size_t n, TrRng *r,
+                    double *u, double *score, TrErr *err) {
   double *x = malloc(sp->n * sizeof *x);
   if (!x) return tr_err_set(err, TR_ENOMEM, "out of memory");
   *score = -INFINITY;
+  int top_seen = 1;
   for (int c = 0; c < SW_TPE_CANDIDATES; c++) {
     parzen_sample(L, r, x);
     sw_space_snap(sp, x);
     double s = parzen_logpdf(L, x) - parzen_logpdf(G, x);
-    if (s > *score || c == 0) *score = s, memcpy(u, x, sp->n * sizeof *u);
+    int seen = sw_space_seen(obs, n, x, sp->n);
+    if (c == 0 || (top_seen && !seen) || (seen == top_seen && s > *score))
+      *score = s, top_seen = seen, memcpy(u, x, sp->n * sizeof *u);
   }
   free(x);
   return TR_OK;
@@ -204,7 +208,7 @@ int sw_tpe_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size
   for (size_t i = 0; i < n; i++) pr.n_pending += obs[i].state == SW_OBS_RUNNING;
   pr.n_train = m;
   if (rc == TR_OK && m < SW_TPE_STARTUP) {
-    sw_space_random(sp, &r, u);
+    sw_space_random_fresh(sp, &r, obs, n, u);
     pr.random = 1;
     pr.why = "start-up trials (fewer than 10 observed)";
   } else if (rc == TR_OK) {
@@ -216,7 +220,7 @@ int sw_tpe_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size
     rc = parzen_build(&L, sp, obs, rows, nb, err);
     if (rc == TR_OK && (rc = parzen_build(&G, sp, obs, rows + nb, na, err)) != TR_OK) parzen_free(&L);
     if (rc == TR_OK) {
-      rc = tpe_best(sp, &L, &G, &r, u, &pr.score, err);
+      rc = tpe_best(sp, &L, &G, obs, n, &r, u, &pr.score, err);
       parzen_free(&L);
       parzen_free(&G);
     }

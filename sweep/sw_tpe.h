@@ -17,7 +17,9 @@
 **   and magic clip); categorical dimensions: weight 1 / (n + 1) on every value plus 1
 **   on the observed one, normalised. int, q_ and categorical dimensions are continuous
 **   in the kernels and snapped when sampled (sw_space_snap).
-** - SW_TPE_CANDIDATES samples of l(x); the one of largest log l(x) - log g(x) wins.
+** - SW_TPE_CANDIDATES samples of l(x); the one of largest log l(x) - log g(x) wins, a
+**   sample that is an observation's point (tried or running) only when all are. Start-up
+**   points: sw_space_random_fresh.
 ** - Deterministic: every draw from the seed (sw_space_seed), in a fixed order.
 */
 #ifndef SW_TPE_H

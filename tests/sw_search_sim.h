@@ -6,7 +6,8 @@
 ** trial k is proposed, trials k - workers + 1 .. k - 1 are still running (they enter
 ** the model as running observations) and the earlier ones are done. Random search is
 ** hpsweep's: configuration k draws from tr_rng_seed2(sweep seed, k) (sw_expand.h), which
-** for uniform parameters is decode(u) with u drawn the same way. GP and TPE proposals
+** for uniform and q_uniform parameters is decode(u) with u drawn the same way, redrawn
+** while it repeats an earlier configuration. GP and TPE proposals
 ** are seeded sw_space_seed(sweep seed, k).
 */
 #ifndef SW_SEARCH_SIM_H
@@ -31,16 +32,18 @@ typedef struct SwSearchSpace {
   double fmin;        /* the global minimum */
 } SwSearchSpace;
 
-/* Load a program spec over the function's box (written to dir/NAME.yaml). 0 on success. */
+/* Load a program spec over the function's box (written to dir/NAME.yaml): NAME is branin,
+** branin_q (Branin on a grid of step 0.5) or hartmann6. 0 on success. */
 static inline int sw_search_space(SwSearchSpace *S, const char *dir, const char *name, TrErr *err) {
   char path[4200], text[1024];
-  int br = strcmp(name, "branin") == 0;
+  int br = strcmp(name, "branin") == 0, bq = strcmp(name, "branin_q") == 0;
   memset(S, 0, sizeof *S);
-  S->name = br ? "branin" : "hartmann6";
-  S->fmin = br ? HPS_BRANIN_MIN : HPS_HARTMANN6_MIN;
-  if (br)
+  S->name = br ? "branin" : bq ? "branin_q" : "hartmann6";
+  S->fmin = br || bq ? HPS_BRANIN_MIN : HPS_HARTMANN6_MIN;
+  if (br || bq) /* branin_q: a 31 x 31 grid (q 0.5), where running points can be proposed again */
     snprintf(text, sizeof text, "method: random\nprogram: /bin/true\nmetric: {name: loss}\nparameters:\n"
-             "  x1: {distribution: uniform, min: -5.0, max: 10.0}\n  x2: {distribution: uniform, min: 0.0, max: 15.0}\n");
+             "  x1: {distribution: %s, min: -5.0, max: 10.0%s}\n  x2: {distribution: %s, min: 0.0, max: 15.0%s}\n",
+             br ? "uniform" : "q_uniform", br ? "" : ", q: 0.5", br ? "uniform" : "q_uniform", br ? "" : ", q: 0.5");
   else
     snprintf(text, sizeof text, "method: random\nprogram: /bin/true\nmetric: {name: loss}\nparameters:\n"
              "  x1: {min: 0.0, max: 1.0}\n  x2: {min: 0.0, max: 1.0}\n  x3: {min: 0.0, max: 1.0}\n"
@@ -62,16 +65,17 @@ static inline void sw_search_free(SwSearchSpace *S) {
 }
 
 static inline double sw_search_eval(const SwSearchSpace *S, const SwValue *v) {
-  if (S->name[0] == 'b') return hps_branin(v[0].x, v[1].x);
+  if (S->name[0] == 'b') return hps_branin(v[0].x, v[1].x); /* branin, branin_q */
   double x[6];
   for (int i = 0; i < 6; i++) x[i] = v[i].x;
   return hps_hartmann6(x);
 }
 
 /* One sweep; *best the best value found, *dups the proposals equal to an earlier trial's
-** configuration (done or running). 0 on success. */
+** configuration (done or running). hide_running: the models never see running trials (no
+** belief, no liar: what the peers' naive parallel mode does). 0 on success. */
 static inline int sw_search_run(const SwSearchSpace *S, SwSearchKind kind, uint64_t seed, int trials, int workers,
-                                double *best, int *dups, TrErr *err) {
+                                int hide_running, double *best, int *dups, TrErr *err) {
   size_t d = S->sp.n, np = S->sp.n_params;
   double *U = malloc((size_t)trials * d * sizeof *U), *loss = malloc((size_t)trials * sizeof *loss);
   double *y = malloc((size_t)trials * sizeof *y);
@@ -84,16 +88,22 @@ static inline int sw_search_run(const SwSearchSpace *S, SwSearchKind kind, uint6
     for (int i = 0; i < k; i++)
       obs[i] = (SwObs){&U[(size_t)i * d], y[i], 0, i > k - workers ? SW_OBS_RUNNING : SW_OBS_DONE};
     double *u = &U[(size_t)k * d];
-    if (kind == SW_SEARCH_RANDOM) {
+    SwValue *v = &V[(size_t)k * np];
+    if (kind == SW_SEARCH_RANDOM) { /* sw_expand's: redrawn from the same stream while it repeats a trial */
       TrRng r;
       tr_rng_seed2(&r, seed, (uint64_t)k);
-      for (size_t t = 0; t < d; t++) u[t] = tr_rng_uniform(&r);
+      for (int a = 0, again = 1; again && a < SW_MAX_REDRAWS; a++) {
+        for (size_t t = 0; t < d; t++) u[t] = tr_rng_uniform(&r);
+        sw_space_decode(&S->sp, u, v);
+        again = 0;
+        for (int i = 0; i < k && !again; i++) again = memcmp(&V[(size_t)i * np], v, np * sizeof *v) == 0;
+      }
     } else {
-      sw_obs_losses(obs, (size_t)k, SW_GOAL_MINIMIZE, NULL, loss);
-      rc = (kind == SW_SEARCH_GP ? sw_gp_propose : sw_tpe_propose)(&S->sp, obs, loss, (size_t)k,
+      size_t seen = hide_running && k >= workers - 1 ? (size_t)(k - workers + 1) : (size_t)k;
+      sw_obs_losses(obs, seen, SW_GOAL_MINIMIZE, NULL, loss);
+      rc = (kind == SW_SEARCH_GP ? sw_gp_propose : sw_tpe_propose)(&S->sp, obs, loss, seen,
                                                                     sw_space_seed(seed, (uint64_t)k), u, NULL, err);
     }
-    SwValue *v = &V[(size_t)k * np];
     sw_space_decode(&S->sp, u, v);
     for (int i = 0; i < k; i++)
       if (memcmp(&V[(size_t)i * np], v, np * sizeof *v) == 0) {
@@ -115,7 +125,7 @@ static inline int sw_search_cmp_double(const void *a, const void *b) {
 /* The median simple regret (best - global minimum) over sweep seeds 0 .. nseeds - 1;
 ** *dups the duplicate proposals summed over them (dups may be NULL). NaN on error. */
 static inline double sw_search_median_regret(const SwSearchSpace *S, SwSearchKind kind, int trials, int nseeds,
-                                             int workers, int *dups) {
+                                             int workers, int hide_running, int *dups) {
   double r[256];
   int total = 0;
   if (nseeds > 256) nseeds = 256;
@@ -123,7 +133,7 @@ static inline double sw_search_median_regret(const SwSearchSpace *S, SwSearchKin
     TrErr err;
     double best;
     int dd;
-    if (sw_search_run(S, kind, (uint64_t)s, trials, workers, &best, &dd, &err)) return NAN;
+    if (sw_search_run(S, kind, (uint64_t)s, trials, workers, hide_running, &best, &dd, &err)) return NAN;
     r[s] = best - S->fmin;
     total += dd;
   }

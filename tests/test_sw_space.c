@@ -229,3 +229,32 @@ Test(sw_space, describe_says_each_transform) {
   cr_expect_str_eq(b, "not modelled (a constant)");
   sw_spec_destroy(s);
 }
+
+Test(sw_space, decoding_random_search_draws_gives_random_searchs_trials) {
+  /* the benchmarks' random baseline is hpsweep's random search: uniform and q_uniform draws
+  ** from tr_rng_seed2(seed, j), decoded, are the trials sw_expand makes */
+  SwSpec *s = load("rnd.yaml", "method: random\nprogram: /bin/true\nmetric: {name: loss}\nrun_cap: 30\n"
+                               "hpsweep: {seed: 4}\nparameters:\n  a: {distribution: uniform, min: -5.0, max: 10.0}\n"
+                               "  b: {distribution: q_uniform, min: 0.0, max: 15.0, q: 0.5}\n");
+  SwSpace sp;
+  TrErr err;
+  cr_assert_eq(sw_space_init(&sp, s, &err), TR_OK);
+  SwTrial *t = NULL, *one = NULL;
+  size_t n = 0, no = 0;
+  cr_assert_eq(sw_expand(s, &t, &n, &err), TR_OK, "%s", err.msg);
+  for (size_t j = 0; j < n; j++) {
+    TrRng r;
+    double u[2];
+    SwValue v[2];
+    tr_rng_seed2(&r, 4, j);
+    u[0] = tr_rng_uniform(&r), u[1] = tr_rng_uniform(&r);
+    sw_space_decode(&sp, u, v);
+    cr_assert_eq(sw_expand_values(s, v, j, &one, &no, &err), TR_OK, "%s", err.msg);
+    cr_expect_str_eq(one[0].params_json, t[j].params_json);
+    cr_expect_str_eq(one[0].hash_hex, t[j].hash_hex);
+    sw_trials_free(one, no);
+  }
+  sw_trials_free(t, n);
+  sw_space_free(&sp);
+  sw_spec_destroy(s);
+}
