@@ -142,6 +142,15 @@ static inline double sw_search_median_regret(const SwSearchSpace *S, SwSearchKin
   return nseeds % 2 ? r[nseeds / 2] : 0.5 * (r[nseeds / 2 - 1] + r[nseeds / 2]);
 }
 
+/* Duplicate proposals on Branin's grid (branin_q), 40 trials x 5 sweep seeds, one trial
+** running at each proposal: *dups with the running trials shown to the model, *naive with
+** them hidden. 0, or -1 when a sweep failed. */
+static inline int sw_search_grid_dups(const SwSearchSpace *S, SwSearchKind kind, int *dups, int *naive) {
+  double r = sw_search_median_regret(S, kind, 40, 5, 2, 0, dups);
+  double rn = sw_search_median_regret(S, kind, 40, 5, 2, 1, naive);
+  return isfinite(r) && isfinite(rn) ? 0 : -1;
+}
+
 /* A space of x in [0, 1] and c in {a, b, c, d} where only c (index 2) is good: how many of
 ** `props` seeded proposals, after `n` random results, pick it (-1 on error). */
 static inline int sw_search_categorical_hits(const char *dir, SwSearchKind kind, int n, int props) {
