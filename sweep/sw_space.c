@@ -117,26 +117,35 @@ SwValue sw_space_decode_value(const SwParam *p, double u) {
   return v;
 }
 
+/* "x - 5" or "x + 5": the text of x - a. */
+static void minus(char *buf, size_t n, const char *x, double a) {
+  snprintf(buf, n, "%s %c %g", x, a < 0 ? '+' : '-', fabs(a));
+}
+
 void sw_space_describe(const SwParam *p, char *buf, size_t n) {
   SwDist d = p->dist;
   const char *q = p->q > 0 ? ", then rounded to a multiple of q" : "";
-  if (d == SW_DIST_CONSTANT)
+  char t[96];
+  double cells = (double)p->imax - (double)p->imin + 1;
+  if (d == SW_DIST_CONSTANT) {
     snprintf(buf, n, "not modelled (a constant)");
-  else if (d == SW_DIST_CATEGORICAL)
+  } else if (d == SW_DIST_CATEGORICAL) {
     snprintf(buf, n, "u = (i + 1) / %d for value i; back: i = ceil(%d u) - 1", p->n_values, p->n_values);
-  else if (d == SW_DIST_INT_UNIFORM)
-    snprintf(buf, n, "u = (x - %lld + 0.5) / %.17g; back: x = %lld + floor(%.17g u)", (long long)p->imin,
-             (double)p->imax - (double)p->imin + 1, (long long)p->imin, (double)p->imax - (double)p->imin + 1);
-  else if (d == SW_DIST_UNIFORM || d == SW_DIST_Q_UNIFORM)
-    snprintf(buf, n, "u = (x - %g) / (%g - %g)%s", p->min, p->max, p->min, q);
-  else if (is_log_values(d))
+  } else if (d == SW_DIST_INT_UNIFORM) {
+    minus(t, sizeof t, "x", (double)p->imin - 0.5);
+    snprintf(buf, n, "u = (%s) / %.17g; back: x = %lld + floor(%.17g u)", t, cells, (long long)p->imin, cells);
+  } else if (d == SW_DIST_UNIFORM || d == SW_DIST_Q_UNIFORM) {
+    minus(t, sizeof t, "x", p->min);
+    snprintf(buf, n, "u = (%s) / %g%s", t, p->max - p->min, q);
+  } else if (is_log_values(d)) {
     snprintf(buf, n, "u = (ln x - ln %g) / (ln %g - ln %g)%s", p->min, p->max, p->min, q);
-  else if (is_log_exp(d))
-    snprintf(buf, n, "u = (ln x - %g) / (%g - %g)%s", p->min, p->max, p->min, q);
-  else if (is_normal(d))
-    snprintf(buf, n, "u = Phi((x - %g) / %g)%s", p->mu, p->sigma, q);
-  else
-    snprintf(buf, n, "u = Phi((ln x - %g) / %g)%s", p->mu, p->sigma, q);
+  } else if (is_log_exp(d)) {
+    minus(t, sizeof t, "ln x", p->min);
+    snprintf(buf, n, "u = (%s) / %g%s", t, p->max - p->min, q);
+  } else {
+    minus(t, sizeof t, is_normal(d) ? "x" : "ln x", p->mu);
+    snprintf(buf, n, "u = Phi((%s) / %g)%s", t, p->sigma, q);
+  }
 }
 
 /* ---- the space ----------------------------------------------------------- */

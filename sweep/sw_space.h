@@ -19,7 +19,9 @@
 **   model scores candidates where they will land (not W&B's: it scores raw u).
 ** - Every random choice of a proposal derives from sw_space_seed(sweep seed, trial
 **   index): a pure function, the same on every runner and after a resume.
-** - Observations (SwObs) carry a point, the trial's state and its metric; sw_obs_losses
+** - Observations (SwObs) carry a point, the trial's state and its metric, one per
+**   configuration (with hpsweep.seeds the caller combines its seeds' trials: the models
+**   would read two values at one point as noise-free and contradictory); sw_obs_losses
 **   orients them for minimisation and imputes failed trials (metric.impute, else the
 **   worst finished value, W&B's default).
 */

@@ -224,7 +224,15 @@ Test(sw_space, describe_says_each_transform) {
   sw_space_describe(param(s, "h"), b, sizeof b);
   cr_expect_str_eq(b, "u = (i + 1) / 3 for value i; back: i = ceil(3 u) - 1");
   sw_space_describe(param(s, "c"), b, sizeof b);
-  cr_expect_str_eq(b, "u = (x - 0) / (1 - 0), then rounded to a multiple of q");
+  cr_expect_str_eq(b, "u = (x - 0) / 1, then rounded to a multiple of q");
+  sw_space_describe(param(s, "a"), b, sizeof b);
+  cr_expect_str_eq(b, "u = (x + 5) / 15");
+  sw_space_describe(param(s, "b"), b, sizeof b);
+  cr_expect_str_eq(b, "u = (x - 0.5) / 6; back: x = 1 + floor(6 u)");
+  sw_space_describe(param(s, "e"), b, sizeof b);
+  cr_expect_str_eq(b, "u = (ln x + 3) / 5");
+  sw_space_describe(param(s, "g"), b, sizeof b);
+  cr_expect_str_eq(b, "u = Phi((ln x - 0) / 1)");
   sw_space_describe(param(s, "k"), b, sizeof b);
   cr_expect_str_eq(b, "not modelled (a constant)");
   sw_spec_destroy(s);
