@@ -11,6 +11,8 @@
 #include "tr_rng.h"
 
 #define SQRT3 1.7320508075688772
+/* scipy's L-BFGS-B stops where the projected gradient is below this (its default gtol). */
+#define SW_GP_GTOL 1e-5
 
 /* ---- the kernel and the Cholesky factor ---------------------------------- */
 
@@ -93,13 +95,18 @@ static int climb(const double *X, const double *ys, size_t n, size_t d, double t
   if ((rc = sw_gp_lml(X, ys, n, d, t, &f, &g, err))) return rc;
   double dir = g > 0 ? 1 : -1, step = 0.5;
   for (;;) {
+    if (fabs(g) < SW_GP_GTOL) { /* stationary, as L-BFGS-B stops (on a plateau too) */
+      *best_theta = t;
+      *best_lml = f;
+      return TR_OK;
+    }
     t1 = t + dir * step;
     t1 = t1 < lo ? lo : t1 > hi ? hi : t1;
     if ((rc = sw_gp_lml(X, ys, n, d, t1, &f1, &g1, err))) return rc;
     if ((g1 > 0 ? 1 : -1) != dir || t1 == lo || t1 == hi) break;
     t = t1, f = f1, g = g1, step *= 2;
   }
-  if ((g1 > 0 ? 1 : -1) == dir) { /* still uphill at the bound: the optimum is the bound */
+  if ((g1 > 0 ? 1 : -1) == dir || fabs(g1) < SW_GP_GTOL) { /* uphill to the bound, or stationary at t1 */
     t = t1, f = f1;
   } else {
     double a = t, b = t1; /* gradient has sign dir at a, -dir at b */

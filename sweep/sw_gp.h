@@ -9,7 +9,9 @@
 **   y standardised (mean, population std + 1e-6). l maximises the log marginal
 **   likelihood over ln l in [ln SW_GP_LS_MIN, ln SW_GP_LS_MAX] (scikit-learn's default
 **   bounds), from l = 1 and SW_GP_RESTARTS seeded log-uniform starts, each climbed by
-**   its analytic gradient (bracketed, then bisected on the gradient's sign).
+**   its analytic gradient (bracketed, then bisected on the gradient's sign), stopping
+**   where |gradient| < 1e-5 as scipy's L-BFGS-B does (so a start on a flat stretch of
+**   the likelihood stays there, as in scikit-learn).
 **   Cholesky (dpotrf) and solves (dpotrs) through OpenBLAS's LAPACK, in double.
 ** - A proposal (sw_gp_propose): losses (sw_obs_losses: minimised, failed imputed) of
 **   every DONE, PRUNED and FAILED observation train the model; more than
