@@ -10,8 +10,8 @@
 #include "cli.h"
 #include "sw_command.h"
 #include "sw_expand.h"
-#include "sw_sched.h"
 #include "sw_gp.h"
+#include "sw_sched.h"
 #include "sw_space.h"
 #include "sw_spec.h"
 #include "sw_tpe.h"
@@ -161,7 +161,7 @@ static int check_bayes_space(const SwSpec *s, SwTrial **t, size_t *n) {
     return 2;
   }
   int tpe = sw_spec_sampler(s) == SW_SAMPLER_TPE;
-  size_t startup = tpe ? SW_TPE_STARTUP : 2, nc = sw_spec_config_count(s), per = 1, k, m = 0;
+  size_t startup = tpe ? SW_TPE_STARTUP : SW_GP_MIN_RESULTS, nc = sw_spec_config_count(s), per = 1, k, m = 0;
   double imp, *u = malloc(startup * sp.n * sizeof *u);
   SwValue *v = malloc(sp.n_params * sizeof *v);
   SwObs *prev = malloc(startup * sizeof *prev); /* the earlier start-up points, as the models see them */

@@ -319,7 +319,7 @@ int sw_gp_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size_
   int rc = pick_rows(obs, loss, n, &r, &rows, &nt, &np, &best, err);
   pr.n_train = nt;
   pr.n_pending = np;
-  if (rc == TR_OK && nt < 2) {
+  if (rc == TR_OK && nt < SW_GP_MIN_RESULTS) {
     sw_space_random_fresh(sp, &r, obs, n, u);
     pr.random = 1;
     pr.why = "fewer than 2 results";

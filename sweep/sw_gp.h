@@ -43,6 +43,8 @@
 #define SW_GP_RESTARTS 2
 #define SW_GP_MAX_TRAIN 100
 #define SW_GP_CANDIDATES 1000
+/* Fewer results than this: a random point (so the first 2 proposals are random). */
+#define SW_GP_MIN_RESULTS 2
 /* W&B adds it to the std of y and to the predicted std in EI. */
 #define SW_GP_STD_EPS 1e-6
 

@@ -150,15 +150,10 @@ void sw_space_describe(const SwParam *p, char *buf, size_t n) {
 
 /* ---- the space ----------------------------------------------------------- */
 
-/* Constants and one-value categoricals have nothing to model. */
-static int modelled(const SwParam *p) {
-  return p->dist != SW_DIST_CONSTANT && !(p->dist == SW_DIST_CATEGORICAL && p->n_values < 2);
-}
-
 int sw_space_init(SwSpace *sp, const SwSpec *s, TrErr *err) {
   memset(sp, 0, sizeof *sp);
   size_t np = sw_spec_param_count(s), n = 0;
-  for (size_t i = 0; i < np; i++) n += modelled(sw_spec_param(s, i));
+  for (size_t i = 0; i < np; i++) n += sw_param_modelled(sw_spec_param(s, i));
   if (n == 0) {
     int line, col;
     sw_spec_where(s, &line, &col);
@@ -176,7 +171,7 @@ int sw_space_init(SwSpace *sp, const SwSpec *s, TrErr *err) {
   sp->n_params = np;
   for (size_t i = 0; i < np; i++) {
     const SwParam *p = sp->all[i] = sw_spec_param(s, i);
-    if (!modelled(p)) continue;
+    if (!sw_param_modelled(p)) continue;
     sp->param[sp->n] = i;
     sp->k[sp->n++] = p->dist == SW_DIST_CATEGORICAL ? p->n_values : 0;
   }

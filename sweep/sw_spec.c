@@ -957,8 +957,7 @@ static int spec_bayes(SwSpec *S, const TrYamlNode *root, const TrYamlNode *pk, T
     return TR_OK;
   }
   for (size_t i = 0; i < S->n_params; i++)
-    if (S->params[i].dist != SW_DIST_CONSTANT && !(S->params[i].dist == SW_DIST_CATEGORICAL && S->params[i].n_values < 2))
-      return TR_OK;
+    if (sw_param_modelled(&S->params[i])) return TR_OK;
   return errat(err, S->path, pk, "bayes search needs a parameter to model (a distribution, or values with 2 or "
                "more entries), and every parameter is a constant");
 }
@@ -1364,6 +1363,10 @@ static size_t node_text(const TrYamlNode *n, char *buf, size_t cap, size_t off) 
   }
   return off;
 #undef PUT
+}
+
+int sw_param_modelled(const SwParam *p) {
+  return p->dist != SW_DIST_CONSTANT && !(p->dist == SW_DIST_CATEGORICAL && p->n_values < 2);
 }
 
 void sw_param_describe(const SwParam *p, char *buf, size_t n) {

@@ -170,6 +170,8 @@ const char *sw_method_name(SwMethod m);
 const char *sw_goal_name(SwGoal g);
 const char *sw_task_name(SwTask t);
 const char *sw_dist_name(SwDist d);
+/* 1 when a model has something to choose for p: not a constant, not a one-value `values`. */
+int sw_param_modelled(const SwParam *p);
 /* A parameter in one line for summaries: "values [0.001, 0.01]", "log_uniform_values [1e-05, 0.01]". */
 void sw_param_describe(const SwParam *p, char *buf, size_t n);
 
