@@ -2,6 +2,7 @@
 ** cmd_check.c: `hpsweep check SPEC.yaml`: load, expand and validate a sweep
 ** spec, print what would run, run nothing. Exit 0 valid, 2 invalid.
 */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +10,17 @@
 #include "cli.h"
 #include "sw_command.h"
 #include "sw_expand.h"
+#include "sw_gp.h"
 #include "sw_sched.h"
+#include "sw_space.h"
 #include "sw_spec.h"
+#include "sw_tpe.h"
 #include "tr_mem.h"
 
 #define CHECK_LIST_ALL 50   /* list every trial up to this many */
 #define CHECK_LIST_SAMPLE 20 /* else list the first this many */
 #define CHECK_COMMANDS 3     /* command lines shown for a program spec */
+#define CHECK_PROPOSALS 5    /* bayes: the first proposals' seeds shown */
 
 /* The largest trial's memory estimate, and workers of them at once, against the
 ** memory available. Returns 2 (message on stderr) when one trial cannot fit. */
@@ -103,6 +108,8 @@ static void print_sweep(const SwSpec *s, size_t n) {
   if (*sw_spec_description(s)) printf("description: %s\n", sw_spec_description(s));
   printf("method:      %s", sw_method_name(sw_spec_method(s)));
   if (sw_spec_method(s) == SW_METHOD_RANDOM) printf(" (seed %llu)", (unsigned long long)sw_spec_seed(s));
+  if (sw_spec_method(s) == SW_METHOD_BAYES)
+    printf(" (sampler %s, seed %llu)", sw_sampler_name(sw_spec_sampler(s)), (unsigned long long)sw_spec_seed(s));
   printf("\nmetric:      %s (%s", sw_spec_metric(s), sw_goal_name(sw_spec_goal(s)));
   if (sw_spec_target(s, &target)) printf(", target %g", target);
   printf(")\n");
@@ -143,6 +150,85 @@ static void print_trials(const SwSpec *s, const SwTrial *t, size_t n) {
   if (show < n) printf("  ... %zu more\n", n - show);
 }
 
+/* Method bayes: the model, the space as it sees it, and the first proposals' seeds; the
+** proposals made before any result (random start-up points) as trials in *t (n). */
+static int check_bayes_space(const SwSpec *s, SwTrial **t, size_t *n) {
+  SwSpace sp;
+  TrErr err;
+  tr_err_clear(&err);
+  if (sw_space_init(&sp, s, &err)) {
+    hps_error("check", "%s", err.msg);
+    return 2;
+  }
+  int tpe = sw_spec_sampler(s) == SW_SAMPLER_TPE;
+  size_t startup = tpe ? SW_TPE_STARTUP : SW_GP_MIN_RESULTS, nc = sw_spec_config_count(s), per = 1, k, m = 0;
+  double imp, *u = malloc(startup * sp.n * sizeof *u);
+  SwValue *v = malloc(sp.n_params * sizeof *v);
+  SwObs *prev = malloc(startup * sizeof *prev); /* the earlier start-up points, as the models see them */
+  sw_spec_seeds(s, &per);
+  per = per ? per : 1;
+  *t = calloc(startup * per, sizeof **t);
+  if (tpe)
+    printf("model:       TPE (Optuna's: multivariate, constant liar, %d start-up trials, %d candidates)\n",
+           SW_TPE_STARTUP, SW_TPE_CANDIDATES);
+  else
+    printf("model:       Gaussian process (W&B's: Matern 1.5, expected improvement over %d candidates)\n",
+           SW_GP_CANDIDATES);
+  if (sw_spec_impute(s, &imp)) printf("impute:      failed trials count as %s = %g\n", sw_spec_metric(s), imp);
+  else printf("impute:      failed trials count as the worst %s seen\n", sw_spec_metric(s));
+  printf("space:       %zu dimensions in [0, 1], as the model sees them:\n", sp.n);
+  for (size_t d = 0; d < sp.n; d++) {
+    char desc[512], tr[512];
+    sw_param_describe(sp.all[sp.param[d]], desc, sizeof desc);
+    sw_space_describe(sp.all[sp.param[d]], tr, sizeof tr);
+    printf("  %-28s %s\n  %-28s %s\n", sp.all[sp.param[d]]->key->name, desc, "", tr);
+  }
+  printf("proposals:   seeded by (sweep seed, configuration); before any result they are random:\n");
+  int rc = u && v && prev && *t ? 0 : 2;
+  if (rc) hps_error("check", "out of memory");
+  for (k = 0; rc == 0 && k < nc && k < (startup > CHECK_PROPOSALS ? startup : CHECK_PROPOSALS); k++) {
+    uint64_t seed = sw_space_seed(sw_spec_seed(s), k);
+    if (k >= startup) {
+      if (k < CHECK_PROPOSALS) printf("  %4zu  seed %016llx  (from the model)\n", k, (unsigned long long)seed);
+      continue;
+    }
+    TrRng r;
+    tr_rng_seed(&r, seed);
+    sw_space_random_fresh(&sp, &r, prev, k, &u[k * sp.n]);
+    prev[k] = (SwObs){&u[k * sp.n], NAN, 0, SW_OBS_RUNNING};
+    sw_space_decode(&sp, &u[k * sp.n], v);
+    SwTrial *one = NULL;
+    size_t no = 0;
+    if (sw_expand_values(s, v, k, &one, &no, &err)) {
+      hps_error("check", "%s", err.msg);
+      rc = 2;
+      break;
+    }
+    printf("  %4zu  seed %016llx  %s\n", k, (unsigned long long)seed, one[0].params_json);
+    memcpy(*t + m, one, no * sizeof *one);
+    m += no;
+    free(one);
+  }
+  *n = m;
+  free(u);
+  free(v);
+  free(prev);
+  sw_space_free(&sp);
+  return rc;
+}
+
+/* check of a bayes spec: no trial list exists; the space and the start-up trials instead. */
+static int check_bayes(const SwSpec *s) {
+  SwTrial *t = NULL;
+  size_t n = 0;
+  print_sweep(s, sw_spec_trial_count(s));
+  int rc = check_bayes_space(s, &t, &n);
+  if (rc == 0 && n) rc = sw_spec_program(s) ? check_program(s, t, n) : check_memory(s, t, n);
+  if (rc == 0) printf("valid: nothing was run (`hpsweep run` does not run method bayes yet)\n");
+  sw_trials_free(t, n);
+  return rc;
+}
+
 static int check_main(int argc, char **argv) {
   const char *path = NULL;
   const HpsOpt opts[] = {HPS_OPT_END};
@@ -156,6 +242,11 @@ static int check_main(int argc, char **argv) {
     return 2;
   }
   for (size_t i = 0; i < sw_spec_notice_count(s); i++) hps_error("check", "%s", sw_spec_notice(s, i));
+  if (sw_spec_method(s) == SW_METHOD_BAYES) {
+    int brc = check_bayes(s);
+    sw_spec_destroy(s);
+    return brc;
+  }
   SwTrial *t = NULL;
   size_t n = 0;
   int rc = 2;
@@ -186,5 +277,8 @@ const HpsCmd hps_cmd_check = {
     "at once) against the memory available. Nothing runs. For a spec with a `program`, it\n"
     "checks the program (exists, runs: executable, or its interpreter on PATH) and the command's\n"
     "macros, and prints the exact command line of the first trials instead of the memory.\n"
+    "For method bayes (docs/search.md) there is no trial list: it prints the model, each\n"
+    "parameter's transform to the model's [0, 1], and the first proposals' seeds and start-up\n"
+    "configurations.\n"
     "\n"
     "Exit status: 0 the spec is valid; 2 it is not (one line on stderr: FILE:LINE:COL: message).\n"};

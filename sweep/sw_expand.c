@@ -173,46 +173,57 @@ static int set_number(TrConfig *c, char **pv, const SwParam *p, double x, TrErr 
   return tr_config_set(c, p->key->name, t, err);
 }
 
-static double quantise(const SwParam *p, double x) { return p->q > 0 ? round(x / p->q) * p->q : x; }
+double sw_param_quantise(const SwParam *p, double x) { return p->q > 0 ? round(x / p->q) * p->q : x; }
 
-/* One random draw of parameter p into c (W&B's definitions; log_uniform bounds are exponents). */
 static int set_node(TrConfig *c, char **pv, const SwParam *p, const TrYamlNode *n, const char *file, TrErr *err) {
   return pv ? prog_node(pv, n, err) : tr_config_set_node(c, p->key, n, file, err);
 }
 
-static int draw_param(TrConfig *c, char **pv, const SwParam *p, TrRng *r, const char *file, TrErr *err) {
+int sw_param_apply(TrConfig *c, char **pv, const SwParam *p, SwValue v, const char *file, TrErr *err) {
+  if (p->dist == SW_DIST_CONSTANT || p->dist == SW_DIST_CATEGORICAL) {
+    if (v.index < 0 || v.index >= p->n_values)
+      return tr_err_set(err, TR_EINVAL, "%s: value index %d out of range [0, %d)", p->key->name, v.index,
+                        p->n_values);
+    return set_node(c, pv, p, p->values[v.index], file, err);
+  }
+  return set_number(c, pv, p, v.x, err);
+}
+
+/* One random draw of parameter p (W&B's definitions; log_uniform bounds are exponents). */
+static SwValue draw_value(const SwParam *p, TrRng *r) {
+  SwValue v = {0, 0};
   double u, x;
   switch (p->dist) {
     case SW_DIST_CONSTANT:
-      return set_node(c, pv, p, p->values[0], file, err);
-    case SW_DIST_CATEGORICAL: {
-      size_t i = 0;
+      break;
+    case SW_DIST_CATEGORICAL:
       if (p->probs) {
         u = tr_rng_uniform(r);
         double acc = 0;
         /* The last value with non-zero probability absorbs rounding in the sum. */
-        size_t last = 0;
+        int last = 0, i;
         for (int j = 0; j < p->n_values; j++)
-          if (p->probs[j] > 0) last = (size_t)j;
+          if (p->probs[j] > 0) last = j;
         for (i = 0; i < last; i++) {
           acc += p->probs[i];
           if (u < acc && p->probs[i] > 0) break;
         }
+        v.index = i;
       } else {
-        i = (size_t)tr_rng_below(r, (uint64_t)p->n_values);
+        v.index = (int)tr_rng_below(r, (uint64_t)p->n_values);
       }
-      return set_node(c, pv, p, p->values[i], file, err);
-    }
+      break;
     case SW_DIST_INT_UNIFORM: {
       uint64_t span = (uint64_t)p->imax - (uint64_t)p->imin;
       uint64_t k = span == UINT64_MAX ? tr_rng_u64(r) : tr_rng_below(r, span + 1);
-      return set_number(c, pv, p, (double)(int64_t)((uint64_t)p->imin + k), err);
+      v.x = (double)(int64_t)((uint64_t)p->imin + k);
+      break;
     }
     case SW_DIST_UNIFORM:
     case SW_DIST_Q_UNIFORM:
       u = tr_rng_uniform(r);
-      x = p->min + u * (p->max - p->min);
-      return set_number(c, pv, p, quantise(p, x), err);
+      v.x = sw_param_quantise(p, p->min + u * (p->max - p->min));
+      break;
     case SW_DIST_LOG_UNIFORM_VALUES:
     case SW_DIST_Q_LOG_UNIFORM_VALUES:
       u = tr_rng_uniform(r);
@@ -220,19 +231,27 @@ static int draw_param(TrConfig *c, char **pv, const SwParam *p, TrRng *r, const 
       /* exp(log(max)) may round one ulp past max. */
       if (x > p->max) x = p->max;
       if (x < p->min) x = p->min;
-      return set_number(c, pv, p, quantise(p, x), err);
+      v.x = sw_param_quantise(p, x);
+      break;
     case SW_DIST_LOG_UNIFORM:
     case SW_DIST_Q_LOG_UNIFORM:
       u = tr_rng_uniform(r);
-      return set_number(c, pv, p, quantise(p, exp(p->min + u * (p->max - p->min))), err);
+      v.x = sw_param_quantise(p, exp(p->min + u * (p->max - p->min)));
+      break;
     case SW_DIST_NORMAL:
     case SW_DIST_Q_NORMAL:
-      return set_number(c, pv, p, quantise(p, p->mu + p->sigma * tr_rng_normal(r)), err);
+      v.x = sw_param_quantise(p, p->mu + p->sigma * tr_rng_normal(r));
+      break;
     case SW_DIST_LOG_NORMAL:
     case SW_DIST_Q_LOG_NORMAL:
-      return set_number(c, pv, p, quantise(p, exp(p->mu + p->sigma * tr_rng_normal(r))), err);
+      v.x = sw_param_quantise(p, exp(p->mu + p->sigma * tr_rng_normal(r)));
+      break;
   }
-  return tr_err_set(err, TR_EINVAL, "%s: unknown distribution", p->key->name);
+  return v;
+}
+
+static int draw_param(TrConfig *c, char **pv, const SwParam *p, TrRng *r, const char *file, TrErr *err) {
+  return sw_param_apply(c, pv, p, draw_value(p, r), file, err);
 }
 
 /* The grid point d (0-based) of parameter p into c. */
@@ -335,6 +354,7 @@ typedef struct Expand {
   HashSet cfg, all;            /* configuration hashes, trial hashes */
   TrErr *err;
   char **pv;                   /* a program spec: the configuration's values as JSON (np); else NULL */
+  size_t j0;                   /* the first configuration in T (sw_expand_values: the one it makes) */
 } Expand;
 
 /* The hash of configuration c (a program's: of its values' JSON) into *hc. */
@@ -415,7 +435,7 @@ static int expand_trials(Expand *X, size_t j, const TrConfig *c, uint64_t hc) {
   tr_err_clear(&e);
   int rc;
   for (size_t k = 0; k < X->per; k++) {
-    SwTrial *t = &X->T[j * X->per + k];
+    SwTrial *t = &X->T[(j - X->j0) * X->per + k];
     t->index = j * X->per + k;
     t->config_index = j;
     t->seed_index = k;
@@ -427,7 +447,7 @@ static int expand_trials(Expand *X, size_t j, const TrConfig *c, uint64_t hc) {
         return tr_err_set(X->err, rc, "%s:%d:%d: trial %zu: %s", file, X->wl, X->wc, t->index, e.msg);
     }
     t->params_json = trial_json(X, t, k);
-    X->done = t->index + 1;
+    X->done = (j - X->j0) * X->per + k + 1;
     if (!t->params_json) return tr_err_set(X->err, TR_ENOMEM, "out of memory");
     if (!X->pv && (rc = tr_config_validate(&t->config, &e)))
       return tr_err_set(X->err, rc, "%s:%d:%d: trial %zu %s: %s", file, X->wl, X->wc, t->index, t->params_json,
@@ -442,51 +462,93 @@ static int expand_trials(Expand *X, size_t j, const TrConfig *c, uint64_t hc) {
   return TR_OK;
 }
 
+/* Set up X for nc configurations starting at j0 (T, hash sets, a program's values). */
+static int expand_init(Expand *X, const SwSpec *s, size_t j0, size_t nc, TrErr *err) {
+  memset(X, 0, sizeof *X);
+  X->s = s;
+  X->err = err;
+  X->file = sw_spec_path(s);
+  sw_spec_where(s, &X->wl, &X->wc);
+  X->np = sw_spec_param_count(s);
+  X->nc = nc;
+  X->j0 = j0;
+  X->seeds = sw_spec_seeds(s, &X->nseeds);
+  X->per = X->nseeds ? X->nseeds : 1;
+  size_t nt = X->nc * X->per;
+  X->seed_key = tr_config_key_find(sw_spec_seed_key(s));
+  if (sw_spec_program(s) && !(X->pv = calloc(X->np ? X->np : 1, sizeof *X->pv)))
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (X->nseeds && !X->seed_key && !X->pv) {
+    free(X->pv);
+    return tr_err_set(err, TR_EINVAL, "%s: no key %s in the registry", X->file, sw_spec_seed_key(s));
+  }
+  X->T = calloc(nt ? nt : 1, sizeof *X->T);
+  if (!X->T || set_init(&X->cfg, X->nc) || set_init(&X->all, nt)) {
+    free(X->T);
+    free(X->pv);
+    set_free(&X->cfg);
+    set_free(&X->all);
+    return tr_err_set(err, TR_ENOMEM, "out of memory (%zu trials)", nt);
+  }
+  return TR_OK;
+}
+
+/* Free X's scratch; on success hand T to the caller, else free the trials made. */
+static int expand_fini(Expand *X, int rc, SwTrial **trials, size_t *n) {
+  set_free(&X->cfg);
+  set_free(&X->all);
+  for (size_t i = 0; X->pv && i < X->np; i++) free(X->pv[i]);
+  free(X->pv);
+  if (rc) {
+    sw_trials_free(X->T, X->done);
+    return rc;
+  }
+  *trials = X->T;
+  *n = X->nc * X->per;
+  return TR_OK;
+}
+
 int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
   *trials = NULL;
   *n = 0;
-  Expand X;
-  memset(&X, 0, sizeof X);
-  X.s = s;
-  X.err = err;
-  X.file = sw_spec_path(s);
-  sw_spec_where(s, &X.wl, &X.wc);
-  X.np = sw_spec_param_count(s);
-  X.nc = sw_spec_config_count(s);
-  X.seeds = sw_spec_seeds(s, &X.nseeds);
-  X.per = X.nseeds ? X.nseeds : 1;
-  size_t nt = X.nc * X.per;
-  X.seed_key = tr_config_key_find(sw_spec_seed_key(s));
-  if (sw_spec_program(s) && !(X.pv = calloc(X.np ? X.np : 1, sizeof *X.pv)))
-    return tr_err_set(err, TR_ENOMEM, "out of memory");
-  if (X.nseeds && !X.seed_key && !X.pv)
-    return tr_err_set(err, TR_EINVAL, "%s: no key %s in the registry", X.file, sw_spec_seed_key(s));
-  X.T = calloc(nt ? nt : 1, sizeof *X.T);
-  if (!X.T || set_init(&X.cfg, X.nc) || set_init(&X.all, nt)) {
-    free(X.T);
-    free(X.pv);
-    set_free(&X.cfg);
-    set_free(&X.all);
-    return tr_err_set(err, TR_ENOMEM, "out of memory (%zu trials)", nt);
+  if (sw_spec_method(s) == SW_METHOD_BAYES) {
+    int line, col;
+    sw_spec_where(s, &line, &col);
+    return tr_err_set(err, TR_EINVAL, "%s:%d:%d: method bayes proposes each configuration from the results so "
+                      "far: there is no list of trials to expand", sw_spec_path(s), line, col);
   }
-  int rc = TR_OK;
+  Expand X;
+  int rc = expand_init(&X, s, 0, sw_spec_config_count(s), err);
+  if (rc) return rc;
   for (size_t j = 0; j < X.nc && rc == TR_OK; j++) {
     TrConfig c;
     uint64_t hc = 0; /* hash of c before the seed: the trial's hash when there are no seeds */
     rc = sw_spec_method(s) == SW_METHOD_GRID ? expand_grid(&X, j, &c, &hc) : expand_random(&X, j, &c, &hc);
     if (rc == TR_OK) rc = expand_trials(&X, j, &c, hc);
   }
-  set_free(&X.cfg);
-  set_free(&X.all);
-  for (size_t i = 0; X.pv && i < X.np; i++) free(X.pv[i]);
-  free(X.pv);
-  if (rc) {
-    sw_trials_free(X.T, X.done);
-    return rc;
+  return expand_fini(&X, rc, trials, n);
+}
+
+int sw_expand_values(const SwSpec *s, const SwValue *vals, size_t config_index, SwTrial **trials, size_t *n,
+                     TrErr *err) {
+  *trials = NULL;
+  *n = 0;
+  Expand X;
+  int rc = expand_init(&X, s, config_index, 1, err);
+  if (rc) return rc;
+  TrErr e;
+  tr_err_clear(&e);
+  TrConfig c = *sw_spec_base(s);
+  uint64_t hc = 0;
+  for (size_t i = 0; i < X.np && rc == TR_OK; i++) {
+    const SwParam *p = sw_spec_param(s, i);
+    if ((rc = sw_param_apply(&c, X.pv ? &X.pv[i] : NULL, p, vals[i], X.file, &e)))
+      rc = tr_err_set(err, rc, "%s:%d:%d: trial %zu: parameter '%s': %s", X.file, p->line, p->col,
+                      config_index * X.per, p->key->name, e.msg);
   }
-  *trials = X.T;
-  *n = nt;
-  return TR_OK;
+  if (rc == TR_OK) rc = config_hash(&X, &c, &hc);
+  if (rc == TR_OK) rc = expand_trials(&X, config_index, &c, hc);
+  return expand_fini(&X, rc, trials, n);
 }
 
 void sw_trials_free(SwTrial *trials, size_t n) {

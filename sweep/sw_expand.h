@@ -23,6 +23,8 @@
 **   spec order, then the seed under hpsweep.seed_arg; values as W&B's agent has
 **   them (int_uniform ints, other distributions floats in Python's repr, `values`
 **   as their YAML type); the trial hash is FNV-1a 64 of params_json.
+** - method bayes is not expanded (an error): its configurations are proposed one at a
+**   time (sw_space.h) and made into trials by sw_expand_values.
 ** - Deterministic: the same spec file gives the same trials, hashes and spec hash.
 */
 #ifndef SW_EXPAND_H
@@ -47,6 +49,26 @@ typedef struct SwTrial {
   uint64_t hash;         /* tr_config_hash(&config) */
   char hash_hex[17];     /* the same as 16 lower-case hex digits */
 } SwTrial;
+
+/* One parameter's value, as drawn or decoded: the index into p->values (constant: 0,
+** categorical), else the number x (int_uniform an integer, q_ distributions quantised). */
+typedef struct SwValue {
+  double x;
+  int index;
+} SwValue;
+
+/* round(x / q) * q for a q_ distribution (W&B's quantisation), else x. */
+double sw_param_quantise(const SwParam *p, double x);
+/* Set parameter p to v in c, or for a program spec (pv not NULL) into *pv as the JSON the
+** program gets (W&B's types): the one place a drawn or proposed value becomes a config. */
+int sw_param_apply(TrConfig *c, char **pv, const SwParam *p, SwValue v, const char *file, TrErr *err);
+
+/* The trials of ONE configuration given its values (vals[i] for sw_spec_param(s, i)): base +
+** values + each seed, validated and hashed exactly as sw_expand makes them, numbered
+** config_index * max(1, seeds) + k. For proposals of model-based search (sw_space.h).
+** On success *trials (n of them) is owned by the caller. */
+int sw_expand_values(const SwSpec *s, const SwValue *vals, size_t config_index, SwTrial **trials, size_t *n,
+                     TrErr *err);
 
 /* Expand and validate. On success *trials (n of them) is owned by the caller. */
 int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err);

@@ -28,6 +28,9 @@ struct SwSpec {
   TrYamlDoc *doc;
   char *name, *description;
   SwMethod method;
+  SwSampler sampler;           /* hpsweep.sampler (bayes) */
+  int has_impute;              /* metric.impute given as a number (bayes) */
+  double impute;
   char *metric;
   SwGoal goal;
   int has_target;
@@ -202,7 +205,10 @@ static const char *const dist_names[] = {
     "q_log_uniform_values", "log_uniform", "q_log_uniform", "normal", "q_normal", "log_normal",
     "q_log_normal", NULL};
 
-const char *sw_method_name(SwMethod m) { return m == SW_METHOD_RANDOM ? "random" : "grid"; }
+const char *sw_method_name(SwMethod m) {
+  return m == SW_METHOD_BAYES ? "bayes" : m == SW_METHOD_RANDOM ? "random" : "grid";
+}
+const char *sw_sampler_name(SwSampler m) { return m == SW_SAMPLER_TPE ? "tpe" : "gp"; }
 const char *sw_goal_name(SwGoal g) { return g == SW_GOAL_MAXIMIZE ? "maximize" : "minimize"; }
 const char *sw_task_name(SwTask t) { return t == SW_TASK_SAMPLE ? "sample" : "train"; }
 const char *sw_dist_name(SwDist d) {
@@ -227,7 +233,7 @@ static int dist_is_musigma(SwDist d) {
 
 static const char *const hps_keys[] = {"base", "seeds", "seed", "workers", "threads_per_trial",
                                        "db", "max_retries", "task", "checkpoint", "seed_arg",
-                                       "wandb_shim", "max_seconds_per_trial", NULL};
+                                       "wandb_shim", "max_seconds_per_trial", "sampler", NULL};
 
 /* hpsweep.base: the trainer config the parameters vary, inline or a file beside the spec. */
 static int parse_base(SwSpec *S, const TrYamlNode *v, TrErr *err) {
@@ -296,6 +302,20 @@ static int parse_hpsweep_program(SwSpec *S, const TrYamlNode *h, TrErr *err) {
   return TR_OK;
 }
 
+/* hpsweep.sampler: the model of method bayes (checked against the method in spec_bayes). */
+static int parse_sampler(SwSpec *S, const TrYamlNode *h, TrErr *err) {
+  const TrYamlNode *v = tr_yaml_get(h, "sampler");
+  const char *s = NULL;
+  int rc;
+  if (!v) return TR_OK;
+  if ((rc = want_string(S->path, "hpsweep.sampler", v, &s, err))) return rc;
+  if (!strcmp(s, "tpe"))
+    S->sampler = SW_SAMPLER_TPE;
+  else if (strcmp(s, "gp") != 0)
+    return errat(err, S->path, v, "hpsweep.sampler: '%s' is not a sampler (expected gp or tpe)", s);
+  return TR_OK;
+}
+
 static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
   const char *f = S->path;
   int rc;
@@ -347,6 +367,7 @@ static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
       if ((rc = notice(S, v, "notice: hpsweep.checkpoint is used by sample sweeps only (task: sample): ignored")))
         return tr_err_set(err, rc, "out of memory");
   }
+  if ((rc = parse_sampler(S, h, err))) return rc;
   return parse_hpsweep_program(S, h, err);
 }
 
@@ -369,6 +390,31 @@ static int check_metric_name(const SwSpec *S, const TrYamlNode *at, const char *
                dym(b, sizeof b, tr_closest(name, names)), list);
 }
 
+/* metric.impute: bayes search's value for failed trials, a number (or worst, W&B's
+** default); impute_while_running is not used. Other methods: a notice each. */
+static int parse_impute(SwSpec *S, const TrYamlNode *m, TrErr *err) {
+  int rc;
+  for (int i = 0; i < m->n; i++) {
+    const TrYamlNode *k = m->keys[i], *v = m->items[i];
+    if (strncmp(k->str, "impute", 6) != 0) continue;
+    if (S->method != SW_METHOD_BAYES || strcmp(k->str, "impute") != 0) {
+      if ((rc = notice(S, k, "notice: metric.%s is %s: ignored", k->str,
+                       S->method == SW_METHOD_BAYES ? "not used by hpsweep's bayes search"
+                                                    : "used by bayes search only")))
+        return tr_err_set(err, rc, "out of memory");
+      continue;
+    }
+    char c[TR_ERR_CLIP_MAX];
+    if (v->kind == TR_YAML_SCALAR && v->plain && !strcmp(v->str, "worst")) continue;
+    if (v->kind != TR_YAML_SCALAR || !v->plain || tr_parse_double(v->str, &S->impute) != 0 || !isfinite(S->impute))
+      return errat(err, S->path, v, "metric.impute: '%s' is not a number (the value failed trials take; "
+                   "omit it or write worst for the worst value seen)",
+                   v->kind == TR_YAML_SCALAR ? tr_err_clip(v->str, c, sizeof c) : tr_yaml_kind_name(v->kind));
+    S->has_impute = 1;
+  }
+  return TR_OK;
+}
+
 static int parse_metric(SwSpec *S, const TrYamlNode *m, TrErr *err) {
   static const char *const keys[] = {"name", "goal", "target", "impute", "impute_while_running", NULL};
   const char *f = S->path, *s = NULL;
@@ -377,10 +423,8 @@ static int parse_metric(SwSpec *S, const TrYamlNode *m, TrErr *err) {
   for (int i = 0; i < m->n; i++) {
     const TrYamlNode *k = m->keys[i];
     if (!in_list(k->str, keys)) return unknown_key(err, f, k, "metric", keys);
-    if (strncmp(k->str, "impute", 6) == 0 &&
-        (rc = notice(S, k, "notice: metric.%s is used by W&B's bayes search only: ignored", k->str)))
-      return tr_err_set(err, rc, "out of memory");
   }
+  if ((rc = parse_impute(S, m, err))) return rc;
   const TrYamlNode *v = tr_yaml_get(m, "name");
   if (!v) return errat(err, f, m, "metric: missing 'name' (the metric to optimise, e.g. val_loss)");
   if ((rc = want_string(f, "metric.name", v, &s, err))) return rc;
@@ -885,20 +929,37 @@ static int spec_method(SwSpec *S, const TrYamlNode *root, TrErr *err) {
   const TrYamlNode *v;
   char b[160];
   int rc;
-  if (!(v = tr_yaml_get(root, "method"))) return errat(err, f, root, "missing 'method' (grid or random)");
+  if (!(v = tr_yaml_get(root, "method"))) return errat(err, f, root, "missing 'method' (grid, random or bayes)");
   if ((rc = want_string(f, "method", v, &s, err))) return rc;
   if (!strcmp(s, "grid"))
     S->method = SW_METHOD_GRID;
   else if (!strcmp(s, "random"))
     S->method = SW_METHOD_RANDOM;
-  else if (!strcmp(s, "bayes") || !strcmp(s, "custom"))
-    return errat(err, f, v, "method '%s' is not supported (hpsweep runs grid and random)", s);
+  else if (!strcmp(s, "bayes"))
+    S->method = SW_METHOD_BAYES;
+  else if (!strcmp(s, "custom"))
+    return errat(err, f, v, "method '%s' is not supported (hpsweep runs grid, random and bayes)", s);
   else {
-    static const char *const methods[] = {"grid", "random", NULL};
-    return errat(err, f, v, "unknown method '%s' (expected grid or random)%s", s,
+    static const char *const methods[] = {"grid", "random", "bayes", NULL};
+    return errat(err, f, v, "unknown method '%s' (expected grid, random or bayes)%s", s,
                  dym(b, sizeof b, tr_closest(s, methods)));
   }
   return TR_OK;
+}
+
+/* Method bayes needs something to model; hpsweep.sampler means nothing to other methods. */
+static int spec_bayes(SwSpec *S, const TrYamlNode *root, const TrYamlNode *pk, TrErr *err) {
+  const TrYamlNode *smp = tr_yaml_get(tr_yaml_get(root, "hpsweep"), "sampler");
+  int rc;
+  if (S->method != SW_METHOD_BAYES) {
+    if (smp && (rc = notice(S, smp, "notice: hpsweep.sampler is used by method bayes only: ignored")))
+      return tr_err_set(err, rc, "out of memory");
+    return TR_OK;
+  }
+  for (size_t i = 0; i < S->n_params; i++)
+    if (sw_param_modelled(&S->params[i])) return TR_OK;
+  return errat(err, S->path, pk, "bayes search needs a parameter to model (a distribution, or values with 2 or "
+               "more entries), and every parameter is a constant");
 }
 
 /* A grid's configurations: the overflow-checked product of the grid points, within run_cap
@@ -937,8 +998,8 @@ static int spec_count_random(SwSpec *S, const TrYamlNode *root, const TrYamlNode
     if (*out * seeds > SW_MAX_TRIALS)
       return errat(err, f, root, "%llu configurations x %llu seeds is more than the limit of %d trials",
                    (unsigned long long)*out, (unsigned long long)seeds, SW_MAX_TRIALS);
-    if ((rc = notice(S, root, "notice: random search without run_cap: sampling %d configurations",
-                     SW_DEFAULT_RANDOM_CONFIGS)))
+    if ((rc = notice(S, root, "notice: %s search without run_cap: sampling %d configurations",
+                     sw_method_name(S->method), SW_DEFAULT_RANDOM_CONFIGS)))
       return tr_err_set(err, rc, "out of memory");
     return TR_OK;
   }
@@ -1093,6 +1154,7 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   S->where_col = pk->col;
   if ((rc = want_map(f, "parameters", pv, err))) return rc;
   if ((rc = parse_params(S, pv, NULL, 0, err))) return rc;
+  if ((rc = spec_bayes(S, root, pk, err))) return rc;
 
   /* How many trials: overflow-checked product, then run_cap and the sanity limit. */
   uint64_t seeds = S->n_seeds ? S->n_seeds : 1, configs = 0;
@@ -1244,6 +1306,11 @@ const char *sw_spec_text(const SwSpec *s) { return s->text; }
 const char *sw_spec_name(const SwSpec *s) { return s->name; }
 const char *sw_spec_description(const SwSpec *s) { return s->description; }
 SwMethod sw_spec_method(const SwSpec *s) { return s->method; }
+SwSampler sw_spec_sampler(const SwSpec *s) { return s->sampler; }
+int sw_spec_impute(const SwSpec *s, double *impute) {
+  if (s->has_impute && impute) *impute = s->impute;
+  return s->has_impute;
+}
 const char *sw_spec_metric(const SwSpec *s) { return s->metric; }
 SwGoal sw_spec_goal(const SwSpec *s) { return s->goal; }
 int sw_spec_target(const SwSpec *s, double *target) {
@@ -1306,6 +1373,10 @@ static size_t node_text(const TrYamlNode *n, char *buf, size_t cap, size_t off) 
   }
   return off;
 #undef PUT
+}
+
+int sw_param_modelled(const SwParam *p) {
+  return p->dist != SW_DIST_CONSTANT && !(p->dist == SW_DIST_CATEGORICAL && p->n_values < 2);
 }
 
 void sw_param_describe(const SwParam *p, char *buf, size_t n) {

@@ -12,6 +12,11 @@
 **   distribution's arguments, the grid size (overflow-checked) against run_cap
 **   and SW_MAX_TRIALS, and the `hpsweep:` block (our own keys; deleting it
 **   leaves a file W&B accepts). The base training config is loaded here too.
+** - method bayes (docs/search.md): proposals are made by a model, one at a time
+**   (sw_space.h, sw_gp.h, sw_tpe.h), so sw_expand refuses it; at least one parameter
+**   must be a distribution or a categorical of 2+ values (else an error at the
+**   `parameters` key); metric.impute is a number (or worst, the default);
+**   hpsweep.sampler: gp (default) or tpe. Config count: as random search.
 ** - metric.name must be a metric the trials record (tr_run_metric_names, or the
 **   inference measures for task sample); a program's is not checked.
 ** - `program`: resolved against the spec's directory (absolute); it must exist and
@@ -49,7 +54,10 @@
 #define SW_DEFAULT_METRIC "val_loss"
 #define SW_MAX_SEEDS 1000
 
-typedef enum { SW_METHOD_GRID, SW_METHOD_RANDOM } SwMethod;
+typedef enum { SW_METHOD_GRID, SW_METHOD_RANDOM, SW_METHOD_BAYES } SwMethod;
+/* The model of method bayes: W&B's Gaussian process (sw_gp.h), or Optuna's TPE (sw_tpe.h)
+** with `hpsweep: {sampler: tpe}`. */
+typedef enum { SW_SAMPLER_GP, SW_SAMPLER_TPE } SwSampler;
 typedef enum { SW_GOAL_MINIMIZE, SW_GOAL_MAXIMIZE } SwGoal;
 typedef enum { SW_TASK_TRAIN, SW_TASK_SAMPLE } SwTask;
 
@@ -113,6 +121,12 @@ const char *sw_spec_metric(const SwSpec *s);      /* metric.name (SW_DEFAULT_MET
 SwGoal sw_spec_goal(const SwSpec *s);
 /* metric.target: 1 and *target set if given, else 0. */
 int sw_spec_target(const SwSpec *s, double *target);
+/* metric.impute (method bayes): 1 and *impute set when a number was given, else 0
+** (W&B's default: failed trials take the worst value). */
+int sw_spec_impute(const SwSpec *s, double *impute);
+/* hpsweep.sampler (method bayes), default SW_SAMPLER_GP. */
+SwSampler sw_spec_sampler(const SwSpec *s);
+const char *sw_sampler_name(SwSampler m);
 /* run_cap as written, 0 if absent. */
 int64_t sw_spec_run_cap(const SwSpec *s);
 const SwEarlyTerminate *sw_spec_early_terminate(const SwSpec *s);
@@ -156,6 +170,8 @@ const char *sw_method_name(SwMethod m);
 const char *sw_goal_name(SwGoal g);
 const char *sw_task_name(SwTask t);
 const char *sw_dist_name(SwDist d);
+/* 1 when a model has something to choose for p: not a constant, not a one-value `values`. */
+int sw_param_modelled(const SwParam *p);
 /* A parameter in one line for summaries: "values [0.001, 0.01]", "log_uniform_values [1e-05, 0.01]". */
 void sw_param_describe(const SwParam *p, char *buf, size_t n);
 

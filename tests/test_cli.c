@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "hps_test.h"
+#include "sw_space.h"
 #include "tr_bench.h"
 #include "tr_config.h"
 
@@ -138,6 +139,32 @@ Test(cli, train_states_its_memory_and_refuses_a_model_that_cannot_fit) {
   cr_assert(strstr(err, "hpsweep train: model needs 7.4 GiB (params 1.5, gradients 1.5, optimizer 3.0, "
                         "activations 1.4, data 0.0, fixed 0.0), 2.0 GiB available (HPSWEEP_MEMORY_AVAILABLE)\n"),
             "%s", err);
+}
+
+Test(cli, check_on_a_bayes_spec_prints_the_space_and_first_proposals_and_run_refuses_it) {
+  char cmd[1024], spec[] = "/tmp/hps_cli_spec_XXXXXX", first[sizeof out], want[128];
+  int fd = mkstemp(spec);
+  dprintf(fd, "method: bayes\nmetric: {name: val_loss}\nrun_cap: 12\nhpsweep: {seed: 3}\nparameters:\n"
+              "  optimizer.lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n"
+              "  optimizer.weight_decay: {values: [0.0, 0.01, 0.1]}\n  train.max_steps: {value: 50}\n");
+  close(fd);
+  snprintf(cmd, sizeof cmd, "%s check %s", bin(), spec);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
+  cr_expect(strstr(out, "method:      bayes (sampler gp, seed 3)\n"), "%s", out);
+  cr_expect(strstr(out, "space:       2 dimensions in [0, 1]"), "%s", out); /* the constant is not modelled */
+  cr_expect(strstr(out, "u = (ln x - ln 0.0001) / (ln 0.01 - ln 0.0001)\n"), "%s", out);
+  cr_expect(strstr(out, "u = (i + 1) / 3 for value i; back: i = ceil(3 u) - 1\n"), "%s", out);
+  snprintf(want, sizeof want, "     0  seed %016llx  {\"optimizer.lr\": ", (unsigned long long)sw_space_seed(3, 0));
+  cr_expect(strstr(out, want), "%s not in %s", want, out);
+  snprintf(want, sizeof want, "     2  seed %016llx  (from the model)\n", (unsigned long long)sw_space_seed(3, 2));
+  cr_expect(strstr(out, want), "%s not in %s", want, out);
+  snprintf(first, sizeof first, "%s", out);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
+  cr_expect_str_eq(out, first); /* the same proposals every time */
+  snprintf(cmd, sizeof cmd, "%s run %s", bin(), spec);
+  cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_expect(strstr(err, ": method bayes cannot run yet: ") && hps_count(err, "\n") == 1, "%s", err);
+  unlink(spec);
 }
 
 Test(cli, check_shows_the_largest_trial_memory_times_workers_and_refuses_what_cannot_fit) {
