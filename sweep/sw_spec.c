@@ -605,6 +605,10 @@ static int64_t metric_unit(const SwSpec *S, const TrConfig *c) {
   return c->train.log_interval;
 }
 
+int64_t sw_spec_metric_every(const SwSpec *S, const TrConfig *c) {
+  return S->program || S->task == SW_TASK_SAMPLE ? 0 : metric_unit(S, c);
+}
+
 static const char *metric_unit_key(const SwSpec *S) {
   return !strcmp(S->metric, "val_loss") || !strcmp(S->metric, "gns") ? "train.eval_interval"
                                                                        : "train.log_interval";

@@ -127,6 +127,10 @@ int sw_spec_et_check_config(const SwSpec *s, const TrConfig *c, TrErr *err);
 /* 1 when a parameter changes what sw_spec_et_check_config decides (sw_expand then checks
 ** every trial and names the one that fails); else sw_spec_load checked the base. */
 int sw_spec_et_varies(const SwSpec *s);
+/* Steps between two values of the sweep metric in a trainer trial of config c
+** (train.eval_interval for val_loss and gns, else train.log_interval; the last step
+** also logs); 0 for programs and sample sweeps. */
+int64_t sw_spec_metric_every(const SwSpec *s, const TrConfig *c);
 /* hpsweep.program_resumes (default 0): the program resumes from its checkpoint in
 ** HPSWEEP_RUN_DIR, so ASHA may pause and promote its trials. */
 int sw_spec_program_resumes(const SwSpec *s);

@@ -625,3 +625,27 @@ Test(sw_spec, asha_promotions_over_a_program_need_program_resumes) {
   cr_assert_neq(sw_spec_load(&s, put("bad.yaml", text), &err), TR_OK);
   cr_assert(strstr(err.msg, "hpsweep.program_resumes: true"), "%s", err.msg);
 }
+
+Test(sw_spec, cli_check_shows_wandb_bands_in_steps) {
+  const char *p = put("hb.yaml", "method: grid\nearly_terminate: {type: hyperband, min_iter: 3, strict: false}\n"
+                                 "hpsweep:\n  base: {train.max_steps: 1500, train.eval_interval: 50}\n"
+                                 "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  char out[16384], errb[4096];
+  cr_assert_eq(run_check(p, out, sizeof out, errb, sizeof errb), 0, "%s", errb);
+  cr_expect(strstr(out, "early stop:  W&B hyperband, eta 3, strict false"), "%s", out);
+  cr_expect(strstr(out, "bands (values of val_loss): 3, 9, 27 (later ones lie past the end)"), "%s", out);
+  cr_expect(strstr(out, "band 9 = step 450"), "%s", out);
+  cr_expect(strstr(out, "best value so far"), "%s", out);
+}
+
+Test(sw_spec, cli_check_shows_the_rungs_of_every_bracket) {
+  const char *p = put("br.yaml", "method: grid\nhpsweep:\n  base: {train.max_steps: 1350, train.eval_interval: 50}\n"
+                                 "  early_terminate: {type: hyperband, grace_period: 50, max_t: 1350}\n"
+                                 "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  char out[16384], errb[4096];
+  cr_assert_eq(run_check(p, out, sizeof out, errb, sizeof errb), 0, "%s", errb);
+  cr_expect(strstr(out, "s_max 3, 4 brackets (trial index mod 4)"), "%s", out);
+  cr_expect(strstr(out, "bracket 0 rungs (steps): 50, 150, 450 -> 1350"), "%s", out);
+  cr_expect(strstr(out, "bracket 2 rungs (steps): 450 -> 1350"), "%s", out);
+  cr_expect(strstr(out, "bracket 3 rungs (steps): none -> 1350"), "%s", out);
+}
