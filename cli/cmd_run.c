@@ -162,7 +162,8 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
   sigaction(SIGTERM, &sa, &old_term);
   SwSchedConfig cfg = {r->db, r->sweep_id, r->trials, r->n, sw_spec_metric(r->spec), r->maximize, (int)r->jobs,
                        (int)r->threads, 1 + sw_spec_max_retries(r->spec), 0, r->runs, NULL, r->sample_ckpt,
-                       &stop_requests, r->prog ? sw_progress_event : NULL, r->prog, NULL};
+                       &stop_requests, r->prog ? sw_progress_event : NULL, r->prog, NULL,
+                       sw_spec_early_terminate(r->spec)};
   SwSchedProgram pg;
   if (sw_spec_program(r->spec)) { /* a program sweep: the spec says how each trial runs */
     pg.path = sw_spec_program(r->spec);
@@ -171,6 +172,7 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
     /* The wandb shim and hpsweep_client: in the source tree this binary was built from. */
     pg.pythonpath = sw_spec_wandb_shim(r->spec) ? HPS_CLIENTS_DIR "/python" : NULL;
     pg.max_seconds = sw_spec_max_seconds(r->spec);
+    pg.resumes = 0; /* set from hpsweep.program_resumes once the spec parses it (issue 12) */
     cfg.program = &pg;
   }
   rs_store_close(r->st); /* no SQLite handle may be open across the scheduler's forks */
@@ -214,7 +216,7 @@ static int run_summary(Run *r, const SwSchedStats *stats) {
   if (stats->stopped)
     printf("stopped: run the same command again to resume (interrupted trials continue from their checkpoint)\n");
   printf("see: hpsweep top %s --db %s\n", r->name, r->db);
-  return (stats->stopped || c.n[RS_FAILED] || c.n[RS_INTERRUPTED] || c.n[RS_PENDING]) ? 1 : 0;
+  return (stats->stopped || c.n[RS_FAILED] || c.n[RS_INTERRUPTED] || c.n[RS_PENDING] || c.n[RS_PAUSED]) ? 1 : 0;
 }
 
 static int run_main(int argc, char **argv) {
