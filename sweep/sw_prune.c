@@ -174,7 +174,7 @@ static int64_t bracket_start(const SwEarlyTerminate *et, int bracket) {
   return pow_mul(et->grace_period, (int64_t)et->eta, bracket);
 }
 
-static int n_brackets(const SwEarlyTerminate *et) {
+int sw_prune_brackets(const SwEarlyTerminate *et) {
   if (et->type == SW_ET_HYPERBAND)
     return sw_prune_hyperband_smax(et->grace_period, et->max_t, (int64_t)et->eta) + 1;
   if (et->type == SW_ET_ASHA) return et->brackets > 1 ? et->brackets : 1;
@@ -186,7 +186,7 @@ size_t sw_prune_levels(const SwEarlyTerminate *et, int bracket, int64_t *out, si
   case SW_ET_WANDB: return wandb_bands(et, out, cap);
   case SW_ET_ASHA:
   case SW_ET_HYPERBAND: {
-    if (bracket < 0 || bracket >= n_brackets(et)) return 0;
+    if (bracket < 0 || bracket >= sw_prune_brackets(et)) return 0;
     int64_t first = bracket_start(et, bracket);
     return first < 0 ? 0 : ladder(first, et->max_t, (int64_t)et->eta, out, cap);
   }
@@ -264,7 +264,7 @@ static size_t rung_keep(size_t cnt, double eta) {
 
 static void judge_ladder(const SwEarlyTerminate *et, double sign, const RsCurve *c, size_t n,
                          size_t self, int promotions, SwVerdict *out) {
-  int nb = n_brackets(et), bracket = bracket_of(&c[self], nb);
+  int nb = sw_prune_brackets(et), bracket = bracket_of(&c[self], nb);
   int64_t rungs[MAX_LEVELS];
   size_t nr = sw_prune_levels(et, bracket, rungs, MAX_LEVELS);
   int64_t r = crossed_rung(&c[self], rungs, nr);
@@ -377,7 +377,7 @@ static long rung_candidate(const Group *g, const int64_t *rungs, size_t nr, size
 long sw_prune_promote(const SwEarlyTerminate *et, int maximize, const RsCurve *curves, size_t n,
                       int64_t *to_step) {
   if (!et || et->type != SW_ET_ASHA || !et->promotions || !(et->eta > 1)) return -1;
-  int nb = n_brackets(et);
+  int nb = sw_prune_brackets(et);
   long best = -1;
   int64_t best_rung = -1, best_next = 0;
   for (int b = 0; b < nb; b++) {

@@ -77,6 +77,9 @@ long sw_prune_promote(const SwEarlyTerminate *et, int maximize, const RsCurve *c
 ** order; returns their count (at most cap written). */
 size_t sw_prune_levels(const SwEarlyTerminate *et, int bracket, int64_t *out, size_t cap);
 
+/* Brackets: ASHA's `brackets`, hyperband's s_max + 1, else 1. */
+int sw_prune_brackets(const SwEarlyTerminate *et);
+
 /* Hyperband's s_max in integers: the largest s with grace_period * eta^s <= max_t. */
 int sw_prune_hyperband_smax(int64_t grace_period, int64_t max_t, int64_t eta);
 
