@@ -724,14 +724,16 @@ static void write_et_spec(const char *name, const char *lrs, const char *et) {
   snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
   FILE *f = fopen(path, "w");
   cr_assert_not_null(f);
+  /* Ours goes in the hpsweep block: "hpsweep:..." lines given in `et` are its first keys. */
+  int ours = strncmp(et, "hpsweep:", 8) == 0;
   fprintf(f,
           "name: %s\nmethod: grid\nmetric: {name: val_loss, goal: minimize}\n%s"
           "parameters:\n  optimizer.lr:\n    values: %s\n"
-          "hpsweep:\n  workers: 2\n  max_retries: 3\n  base:\n"
+          "%s  workers: 2\n  max_retries: 3\n  base:\n"
           "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
           "    optimizer: {grad_clip: 0}\n"
           "    train: {batch_size: 4, max_steps: 90, eval_interval: 10, eval_batches: 2, log_interval: 10}\n",
-          name, et, lrs);
+          name, ours ? "" : et, lrs, ours ? et : "hpsweep:\n");
   fclose(f);
 }
 
@@ -880,5 +882,93 @@ Test(sw_sched, wandb_hyperband_at_j2_prunes_by_the_rule_at_the_band_and_stops_th
   }
   cr_assert_geq(pruned, 3, "%s", slurp("run.log"));
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'prune'"), pruned, "each stop once");
+  sqlite3_close(db);
+}
+
+#define ASHA_YAML "hpsweep:\n  early_terminate: {type: asha, grace_period: 10, max_t: 90, reduction_factor: 3}\n"
+#define ASHA_LRS "[0.03, 0.1, 0.01, 0.3, 0.003, 0.001, 0.0003, 0.0001, 0.05]"
+
+/* An ASHA sweep with promotions that ran to its end: every trial completed (90 steps, its
+** whole curve) or pruned where it was last paused; every pause followed by at most one
+** promotion, every promotion preceded by a pause, each claim a first start or a promotion
+** (nothing ran twice). */
+static void expect_asha_end(sqlite3 *db, int n) {
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status IN ('completed', 'pruned')"), n);
+  cr_assert_geq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
+  cr_assert_geq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'promote'"), 1, "nothing was promoted");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND (steps != 90 OR "
+                             "(SELECT count(*) FROM metrics WHERE trial_id = trials.id AND name = 'val_loss') != 9)"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND (rung IS NULL OR steps != rung "
+                             "OR (SELECT max(step) FROM metrics WHERE trial_id = trials.id) != rung OR "
+                             "error NOT LIKE 'not promoted%')"), 0, "a pruned trial ran past its rung");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT kind, lag(kind) OVER (PARTITION BY trial_id ORDER BY id) "
+                             "AS prev FROM events WHERE kind IN ('pause', 'promote')) WHERE prev IS kind OR "
+                             "(kind = 'promote' AND prev IS NULL)"), 0, "a promotion twice, or a pause twice");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE (SELECT count(*) FROM events WHERE trial_id = t.id "
+                             "AND kind = 'pause') != (SELECT count(*) FROM events WHERE trial_id = t.id AND kind = "
+                             "'promote') + (t.status = 'pruned')"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE attempts != 1 + (SELECT count(*) FROM events "
+                             "WHERE trial_id = t.id AND kind = 'promote')"), 0, "a trial was claimed twice");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'complete'"),
+               hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"));
+}
+
+Test(sw_sched, asha_with_promotions_at_j2_ends_with_every_trial_completed_or_pruned) {
+  write_et_spec("asha", ASHA_LRS, ASHA_YAML);
+  const char *args[] = {"run", "asha.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  cr_assert(strstr(slurp("run.log"), "paused trial"), "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  expect_asha_end(db, 9);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'pause' AND json_extract(detail, '$.rung') "
+                             "NOT IN (10, 30)"), 0, "paused at the rungs 10 and 30 only");
+  sqlite3_close(db);
+}
+
+Test(sw_sched, a_trial_paused_at_rungs_and_promoted_has_the_metric_rows_of_a_run_straight_through) {
+  write_et_spec("asha", ASHA_LRS, ASHA_YAML);
+  const char *args[] = {"run", "asha.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  long long a = hps_q_int(db, "SELECT id FROM trials t WHERE status = 'completed' AND (SELECT count(*) FROM events "
+                              "WHERE trial_id = t.id AND kind = 'promote') >= 1 ORDER BY idx LIMIT 1");
+  cr_assert_gt(a, 0, "no completed trial went through a promotion");
+  char sql[200], lr[64];
+  snprintf(sql, sizeof sql, "SELECT json_extract(params, '$.\"optimizer.lr\"') FROM trials WHERE id = %lld", a);
+  q_text(db, sql, lr, sizeof lr);
+  sqlite3_close(db);
+  char lrs[80];
+  snprintf(lrs, sizeof lrs, "[%s]", lr);
+  write_et_spec("plain", lrs, "");
+  const char *plain[] = {"run", "plain.yaml", NULL};
+  cr_assert_eq(run("plain.log", NULL, plain), 0, "%s", slurp("plain.log"));
+  db = db_open();
+  long long b = hps_q_int(db, "SELECT t.id FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE s.name = 'plain'");
+  /* Every row but the throughput (a clock reading): same steps, tokens and values, bit for bit. */
+  char cmp[600];
+  snprintf(cmp, sizeof cmp, "SELECT count(*) FROM metrics x WHERE x.trial_id = %lld AND x.name != 'tokens_per_second' "
+           "AND NOT EXISTS (SELECT 1 FROM metrics y WHERE y.trial_id = %lld AND y.name = x.name AND y.step = x.step "
+           "AND y.tokens = x.tokens AND y.value = x.value)", a, b);
+  cr_assert_eq(hps_q_int(db, cmp), 0, "the promoted trial's curve differs from the straight run");
+  snprintf(cmp, sizeof cmp, "SELECT count(*) FROM metrics x WHERE x.trial_id = %lld AND x.name != 'tokens_per_second' "
+           "AND NOT EXISTS (SELECT 1 FROM metrics y WHERE y.trial_id = %lld AND y.name = x.name AND y.step = x.step "
+           "AND y.tokens = x.tokens AND y.value = x.value)", b, a);
+  cr_assert_eq(hps_q_int(db, cmp), 0, "the straight run has rows the promoted trial lacks");
+  snprintf(cmp, sizeof cmp, "SELECT count(*) FROM metrics WHERE trial_id = %lld AND name = 'train_loss'", a);
+  cr_assert_eq(hps_q_int(db, cmp), 10, "steps 1, 10, ..., 90");
+  sqlite3_close(db);
+}
+
+Test(sw_sched, two_runners_on_one_database_with_asha_run_no_trial_twice_and_promote_each_pause_once) {
+  write_et_spec("asha", ASHA_LRS, ASHA_YAML);
+  const char *env[] = {"HPS_TEST_STEP_DELAY_MS=5", NULL};
+  const char *args[] = {"run", "asha.yaml", "-j", "1", "--quiet", NULL};
+  pid_t p1 = start("r1.log", env, args);
+  pid_t p2 = start("r2.log", env, args);
+  cr_assert_eq(wait_exit_within(p1, 120, "r1.log"), 0, "%s", slurp("r1.log"));
+  cr_assert_eq(wait_exit_within(p2, 120, "r2.log"), 0, "%s", slurp("r2.log"));
+  sqlite3 *db = db_open();
+  expect_asha_end(db, 9);
+  cr_assert_eq(hps_q_int(db, "SELECT count(DISTINCT worker) FROM trials"), 2, "both runners took trials");
   sqlite3_close(db);
 }
