@@ -172,7 +172,7 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
     /* The wandb shim and hpsweep_client: in the source tree this binary was built from. */
     pg.pythonpath = sw_spec_wandb_shim(r->spec) ? HPS_CLIENTS_DIR "/python" : NULL;
     pg.max_seconds = sw_spec_max_seconds(r->spec);
-    pg.resumes = 0; /* set from hpsweep.program_resumes once the spec parses it (issue 12) */
+    pg.resumes = sw_spec_program_resumes(r->spec);
     cfg.program = &pg;
   }
   rs_store_close(r->st); /* no SQLite handle may be open across the scheduler's forks */

@@ -146,6 +146,8 @@
 ** off (rs_sqlite.c switches them on after migrating) and ends with a foreign_key_check.
 **   trials.rung    pruned/paused: the band (W&B hyperband: iterations of the sweep metric) or
 **                  rung (steps) of the decision; NULL otherwise
+**   trials.promoted_step  the checkpoint step its latest promotion resumed from (a claim of a
+**                  trial whose checkpoint is still there knows the rung was passed already)
 **   events.detail  prune, pause, promote: the decision's numbers as a JSON object, e.g.
 **                  {"band": 3, "threshold": 8, "n": 2, "value": 10} */
 #define RS_SCHEMA_V3 \
@@ -186,6 +188,7 @@
   "  no_retry INTEGER NOT NULL DEFAULT 0,\n" \
   "  heartbeat REAL,\n" \
   "  rung INTEGER,                     -- pruned/paused: band (iterations) or rung (steps) of the decision\n" \
+  "  promoted_step INTEGER,            -- the checkpoint step its latest promotion resumed from\n" \
   "  UNIQUE (sweep_id, hash)\n" \
   ");\n" \
   "INSERT INTO new_trials (id, sweep_id, idx, hash, config, params, seed, status, attempts, worker,\n" \

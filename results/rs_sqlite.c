@@ -848,7 +848,7 @@ static int claim_give_up(RsStore *st, ClaimArgs *a, int64_t trial_id, int64_t to
 ** walk of the index trials_claim (sweep_id, status, idx) that stops at its first row: a claim
 ** costs the same at 100 trials and at 100,000 (one query sorting every candidate did not). */
 #define CLAIM_COLS "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker, " \
-                   "reclaims FROM trials WHERE sweep_id = ?1 AND status = "
+                   "reclaims, promoted_step FROM trials WHERE sweep_id = ?1 AND status = "
 static const char *const claim_sql[] = {
     CLAIM_COLS "'interrupted' ORDER BY idx LIMIT 1",
     CLAIM_COLS "'running' AND (lease_until IS NULL OR lease_until < ?2) ORDER BY idx LIMIT 1",
@@ -1040,6 +1040,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   snprintf(prev_worker, sizeof prev_worker, "%s",
            sqlite3_column_text(s, 9) ? (const char *)sqlite3_column_text(s, 9) : "?");
   int reclaims = sqlite3_column_int(s, 10);
+  o->promoted_step = col_int(s, 11);
   sqlite3_finalize(s);
   if (was == RS_RUNNING && reclaims >= st->reclaim_max) {
     int64_t id = o->trial_id;
@@ -1054,7 +1055,9 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
     free(o->checkpoint);
     o->checkpoint = NULL;
     o->checkpoint_step = -1;
+    o->promoted_step = -1;
   }
+  if (was == RS_PAUSED) o->promoted_step = o->checkpoint_step;
   o->claim_token = token + 1;
 
   /* Drop the metrics a restarted run will write again, so curves never mix. */
@@ -1070,7 +1073,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
                "reclaims = reclaims + ?8, heartbeat = ?5, "
                "claim_token = claim_token + 1, started = ?5, ended = NULL, error = NULL, final_metric = NULL, "
                "best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, wall_seconds = NULL, "
-               "flops = NULL, summary = NULL, checkpoint = ?6, checkpoint_step = ?7, rung = NULL "
+               "flops = NULL, summary = NULL, checkpoint = ?6, checkpoint_step = ?7, rung = NULL, promoted_step = ?9 "
                "WHERE id = ?1 AND claim_token = ?2",
                &s, "claim");
   if (rc) return rc;
@@ -1082,6 +1085,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   bind_text(s, 6, o->checkpoint);
   if (o->checkpoint) sqlite3_bind_int64(s, 7, o->checkpoint_step);
   sqlite3_bind_int(s, 8, was == RS_RUNNING);
+  if (o->promoted_step >= 0) sqlite3_bind_int64(s, 9, o->promoted_step);
   rc = sq_done_final(st, s, "claim");
   if (rc) return rc;
   if (sqlite3_changes(sq_of(st)->db) != 1) /* cannot happen under the write lock */

@@ -158,6 +158,8 @@ typedef struct RsClaim {
   char *config_json;    /* owned: rs_claim_clear */
   char *checkpoint;     /* NULL: start from step 0; else resume from it (checkpoint_step) */
   const char *kind;     /* static: "claim" | "resume" | "reclaim" | "retry" | "promote" */
+  int64_t promoted_step; /* the checkpoint step its latest promotion resumed from, -1 none: a resume
+                           from that same checkpoint is past that rung already (no new pause) */
   /* when !claimed: */
   int64_t running;      /* trials running under someone's lease: wait and claim again; 0: done */
   double wait_seconds;  /* until the earliest of those leases expires (then it is reclaimable) */

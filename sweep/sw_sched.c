@@ -582,6 +582,31 @@ static RsStatus worker_status(int rc, const TrRunResult *res, const TrErr *err, 
   return status;
 }
 
+/* A resumed or reclaimed trial may have stopped where it was judged, its checkpoint recorded,
+** but the verdict not yet applied (killed in between): judge its newest value again before
+** running (unless its latest promotion resumed from this very checkpoint: that rung is passed).
+** Returns 1 when the trial is paused or pruned now, or the store failed: nothing to run. */
+static int worker_et_resume(Worker *w) {
+  const RsClaim *cl = w->cl;
+  if (!w->et || !cl->checkpoint || cl->checkpoint_step == cl->promoted_step ||
+      (strcmp(cl->kind, "resume") != 0 && strcmp(cl->kind, "reclaim") != 0))
+    return 0;
+  RsVerdict v;
+  int applied = 0;
+  int rc = rs_trial_judge(w->st, cl->trial_id, cl->claim_token, worker_judge, w, &v, &applied);
+  if (rc) {
+    worker_store_fail(w, rc);
+    return 1;
+  }
+  if (!applied) return 0;
+  worker_on_log(w, v.reason);
+  w->et_action = v.action == RS_VERDICT_PRUNE ? SW_PRUNE : SW_PAUSE;
+  rs_metricbuf_deinit(&w->mb);
+  rs_store_close(w->st);
+  w->st = NULL;
+  return 1;
+}
+
 /* After the run: a prune is recorded already, a pause is applied now (worker_et_pause).
 ** Returns 1 when nothing more is to be recorded (the store is closed then). */
 static int worker_et_done(Worker *w, const char *program_dir) {
@@ -649,6 +674,7 @@ static int worker_main(const WorkerArgs *a) {
   const char *resume_path;
   if (worker_resume_find(&w, a, dir, resume, sizeof resume, &resume_path)) return worker_store_exit(&w);
   w.resume_link = resume_path;
+  if (resume_path && worker_et_resume(&w)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
   TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop, resume_path};
   TrRunResult res;
   TrErr err;
@@ -845,6 +871,7 @@ static int worker_program(const WorkerArgs *a) {
   Worker w;
   int rc = worker_open(&w, a, &a->trial->config);
   if (rc != WEXIT_OK) return rc;
+  if (worker_et_resume(&w)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
   ProgCtx p = {&w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1};
   SwProgramOut o;
   TrErr err;

@@ -939,6 +939,8 @@ Test(rs_conformance, pause_waits_for_its_checkpoint_and_a_promotion_resumes_it_t
   cr_assert_str_eq(c.kind, "promote");
   cr_assert_str_eq(c.checkpoint, "/ck/20");
   cr_assert_eq(c.checkpoint_step, 20);
+  cr_assert_eq(c.promoted_step, 20, "a resume from this checkpoint is past the rung");
+  cr_assert_eq(b.promoted_step, -1);
   cr_assert_eq(c.attempts, 2);
   RsPoint *pts;
   size_t np;
