@@ -454,6 +454,8 @@ static int parse_early_terminate(SwSpec *S, const TrYamlNode *e, SwEarlyTerminat
   if ((v = tr_yaml_get(e, "s"))) {
     if ((rc = tr_yaml_double(v, f, "early_terminate.s", &et->s, err))) return rc;
     if (et->s <= 0) return errat(err, f, v, "early_terminate.s: must be > 0, got %g", et->s);
+    if (et->s != floor(et->s) || et->s > 1000) /* W&B runs range(s): a float fails there */
+      return errat(err, f, v, "early_terminate.s: must be a whole number of bands (at most 1000), got %g", et->s);
   }
   if ((v = tr_yaml_get(e, "eta"))) {
     if ((rc = tr_yaml_double(v, f, "early_terminate.eta", &et->eta, err))) return rc;

@@ -83,10 +83,12 @@ typedef struct SwEarlyTerminate {
   int line, col;               /* of the block, for errors at check time */
   /* W&B hyperband */
   int64_t min_iter, max_iter;  /* 0 when not given */
-  double s, eta;               /* s: 0 when not given; eta (also ASHA's reduction_factor): default 3, > 1 */
+  double s, eta;               /* s: 0 when not given, else a whole number; eta (also ASHA's and
+                                  hyperband's reduction_factor, then an integer): default 3, > 1 */
   int strict;                  /* default 1 */
   int strict_given;            /* 0: the default was taken (a notice says W&B's docs differ) */
-  /* ASHA and hyperband brackets (steps) */
+  /* ASHA and hyperband brackets (steps); max_t defaults to the base config's steps (a
+  ** program's spec must give it) */
   int64_t grace_period, max_t;
   int brackets;                /* ASHA: default 1 */
   int promotions;              /* ASHA: pause at rungs and promote (default 1) */

@@ -521,3 +521,29 @@ Test(sw_prune, hyperband_brackets_by_idx_and_their_rungs) {
   cr_assert_eq(judge(&et, 0, 5, 1, &v), SW_KEEP, "bracket 1 has no rung at step 1");
   cr_assert_eq(v.at, 0);
 }
+
+Test(sw_prune, asha_brackets_split_trials_by_idx_and_promote_from_the_highest_rung) {
+  /* brackets 2: idx 0 2 4 in bracket 0 (rungs 10 30 90), idx 1 3 5 in bracket 1 (rungs 30 90) */
+  for (size_t i = 0; i < 6; i++) {
+    double v[4] = {20, 9, 9, 9};
+    if (i % 2 == 0) v[1] = (double)(i + 1); /* bracket 0 at rung 10: 1, 3, 5 */
+    else v[3] = (double)(i + 1);           /* bracket 1 at rung 30: 2, 4, 6 */
+    curve(i, RS_PENDING, v, i % 2 ? 4 : 2, 0, 10);
+    C[i].paused = 1;
+  }
+  SwEarlyTerminate et = asha(10, 100, 3, 1);
+  et.brackets = 2;
+  int64_t to = 0;
+  cr_assert_eq(sw_prune_promote(&et, 0, C, 6, &to), 1, "bracket 1's best at rung 30 beats bracket 0's at 10");
+  cr_assert_eq(to, 90);
+  C[1].paused = 0;
+  cr_assert_eq(sw_prune_promote(&et, 0, C, 6, &to), 0);
+  cr_assert_eq(to, 30);
+  /* judging: a bracket-1 trial crossing step 10 meets no rung of its bracket */
+  et.promotions = 0;
+  double early[] = {20, 50};
+  curve(3, RS_RUNNING, early, 2, 0, 10);
+  SwVerdict v;
+  cr_assert_eq(judge(&et, 0, 6, 3, &v), SW_KEEP);
+  cr_assert_eq(v.at, 0);
+}
