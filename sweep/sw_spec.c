@@ -297,9 +297,12 @@ static int parse_hpsweep_program(SwSpec *S, const TrYamlNode *h, TrErr *err) {
   }
   if ((v = tr_yaml_get(h, "wandb_shim")) && (rc = tr_yaml_bool(v, f, "hpsweep.wandb_shim", &S->wandb_shim, err)))
     return rc;
-  if ((v = tr_yaml_get(h, "program_resumes")) &&
-      (rc = tr_yaml_bool(v, f, "hpsweep.program_resumes", &S->program_resumes, err)))
-    return rc;
+  if ((v = tr_yaml_get(h, "program_resumes"))) {
+    if ((rc = tr_yaml_bool(v, f, "hpsweep.program_resumes", &S->program_resumes, err))) return rc;
+    if (!S->program && (rc = notice(S, v, "notice: hpsweep.program_resumes is for specs with a program "
+                                    "(the built-in trainer always resumes): ignored")))
+      return tr_err_set(err, rc, "out of memory");
+  }
   if ((v = tr_yaml_get(h, "max_seconds_per_trial"))) {
     if ((rc = tr_yaml_double(v, f, "hpsweep.max_seconds_per_trial", &S->max_seconds, err))) return rc;
     if (!(S->max_seconds > 0) || S->max_seconds > 1e9)

@@ -649,3 +649,10 @@ Test(sw_spec, cli_check_shows_the_rungs_of_every_bracket) {
   cr_expect(strstr(out, "bracket 2 rungs (steps): 450 -> 1350"), "%s", out);
   cr_expect(strstr(out, "bracket 3 rungs (steps): none -> 1350"), "%s", out);
 }
+
+Test(sw_spec, program_resumes_without_a_program_is_ignored_with_a_notice) {
+  SwSpec *s = load_ok("pr.yaml", "method: grid\nhpsweep:\n  program_resumes: true\n"
+                                 "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  cr_expect(has_notice(s, "pr.yaml:3:20: notice: hpsweep.program_resumes is for specs with a program"));
+  sw_spec_destroy(s);
+}
