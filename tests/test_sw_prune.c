@@ -547,3 +547,62 @@ Test(sw_prune, asha_brackets_split_trials_by_idx_and_promote_from_the_highest_ru
   cr_assert_eq(judge(&et, 0, 6, 3, &v), SW_KEEP);
   cr_assert_eq(v.at, 0);
 }
+
+/* ---- every rule: the order of the curves never changes a verdict ---------- */
+
+static uint64_t lcg(uint64_t *s) {
+  *s = *s * 6364136223846793005u + 1442695040888963407u;
+  return *s >> 33;
+}
+
+Test(sw_prune, random_curves_in_any_order_give_the_same_verdicts_for_every_rule) {
+  SwEarlyTerminate rules[5] = {wandb_min(2, 3), asha(10, 90, 3, 0), asha(10, 90, 3, 1), median(3, 10, 20),
+                               {.enabled = 1, .type = SW_ET_HYPERBAND, .grace_period = 10, .max_t = 90, .eta = 3}};
+  rules[0].strict = 0;
+  uint64_t seed = 12345;
+  int acted[3] = {0}, promoted = 0; /* the test is not vacuous: every kind of decision happens */
+  for (int round = 0; round < 40; round++) {
+    size_t n = 5 + lcg(&seed) % 20;
+    for (size_t i = 0; i < n; i++) {
+      double v[9];
+      size_t len = lcg(&seed) % 10;
+      for (size_t k = 0; k < len && k < 9; k++) v[k] = (double)(lcg(&seed) % 8); /* ties on purpose */
+      RsStatus st = lcg(&seed) % 3 ? RS_RUNNING : RS_COMPLETED;
+      curve(i, st, v, len < 9 ? len : 9, 10, 10);
+      C[i].paused = st == RS_RUNNING && lcg(&seed) % 2;
+    }
+    RsCurve perm[MAXC];
+    for (size_t i = 0; i < n; i++) perm[i] = C[i];
+    for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+      size_t j = lcg(&seed) % (i + 1);
+      RsCurve t = perm[i];
+      perm[i] = perm[j], perm[j] = t;
+    }
+    for (int r = 0; r < 5; r++)
+      for (int maximize = 0; maximize < 2; maximize++) {
+        for (size_t i = 0; i < n; i++) {
+          size_t pi = 0;
+          while (perm[pi].idx != C[i].idx) pi++;
+          SwVerdict a, b;
+          sw_prune_judge(&rules[r], maximize, C, n, i, &a);
+          sw_prune_judge(&rules[r], maximize, perm, n, pi, &b);
+          cr_assert_eq(a.action, b.action, "rule %d round %d trial %zu", r, round, i);
+          cr_assert_eq(a.at, b.at);
+          cr_assert(a.threshold == b.threshold || (isnan(a.threshold) && isnan(b.threshold)));
+          cr_assert_str_eq(a.reason, b.reason);
+          acted[a.action]++;
+        }
+        int64_t ta = -1, tb = -1;
+        long pa = sw_prune_promote(&rules[r], maximize, C, n, &ta);
+        long pb = sw_prune_promote(&rules[r], maximize, perm, n, &tb);
+        cr_assert_eq(pa < 0, pb < 0, "rule %d round %d: promote", r, round);
+        if (pa >= 0) {
+          promoted++;
+          cr_assert_eq(C[pa].idx, perm[pb].idx);
+          cr_assert_eq(ta, tb);
+        }
+      }
+  }
+  cr_assert(acted[SW_KEEP] && acted[SW_PRUNE] && acted[SW_PAUSE] && promoted, "keep %d prune %d pause %d promote %d",
+            acted[0], acted[1], acted[2], promoted);
+}
