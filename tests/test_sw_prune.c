@@ -4,8 +4,12 @@
 ** Hyperband brackets.
 */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sw_prune.h"
 
@@ -605,4 +609,89 @@ Test(sw_prune, random_curves_in_any_order_give_the_same_verdicts_for_every_rule)
   }
   cr_assert(acted[SW_KEEP] && acted[SW_PRUNE] && acted[SW_PAUSE] && promoted, "keep %d prune %d pause %d promote %d",
             acted[0], acted[1], acted[2], promoted);
+}
+
+/* ---- W&B's rule, differentially: against W&B's code restated in Python ---- */
+
+Test(sw_prune, wandb_decisions_match_wandbs_code_on_random_sweeps) {
+  if (system("python3 -c pass >/dev/null 2>&1") != 0) {
+    if (getenv("CI")) cr_assert_fail("python3 missing in CI");
+    cr_skip_test("python3 not found");
+  }
+  char path[] = "/tmp/hps_wandb_ref_XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  static const double etas[] = {2, 3, 4, 2.5};
+  enum { CASES = 60 };
+  SwEarlyTerminate et[CASES];
+  int maxim[CASES];
+  size_t ncur[CASES];
+  RsCurve saved[CASES][MAXC];
+  static int64_t steps[CASES][MAXC][MAXV];
+  static double vals[CASES][MAXC][MAXV];
+  uint64_t seed = 99;
+  for (int c = 0; c < CASES; c++) {
+    double eta = etas[lcg(&seed) % 4];
+    et[c] = lcg(&seed) % 2 ? wandb_min(1 + (int64_t)(lcg(&seed) % 3), eta)
+                           : wandb_max(4 + (int64_t)(lcg(&seed) % 30), eta, (double)(1 + lcg(&seed) % 4));
+    et[c].strict = (int)(lcg(&seed) % 2);
+    maxim[c] = (int)(lcg(&seed) % 2);
+    fprintf(f, "case %lld %lld %d %.17g %d %d\n", (long long)et[c].min_iter, (long long)et[c].max_iter,
+            (int)et[c].s, eta, et[c].strict, maxim[c]);
+    size_t n = ncur[c] = 2 + lcg(&seed) % 12;
+    for (size_t i = 0; i < n; i++) {
+      size_t len = lcg(&seed) % 20;
+      int running = lcg(&seed) % 3 != 0;
+      fprintf(f, "%s", running ? "running" : "finished");
+      for (size_t k = 0; k < len; k++) {
+        steps[c][i][k] = (int64_t)k + 1;
+        vals[c][i][k] = (double)(lcg(&seed) % 12) / 4; /* quarters: exact, with ties */
+        fprintf(f, " %.17g", vals[c][i][k]);
+      }
+      fprintf(f, "\n");
+      saved[c][i] = (RsCurve){.trial_id = (int64_t)i + 1, .idx = (int)i,
+                              .status = running ? RS_RUNNING : RS_COMPLETED, .completed = !running,
+                              .n = len, .step = steps[c][i], .value = vals[c][i]};
+    }
+    fprintf(f, "end\n");
+  }
+  cr_assert_eq(fclose(f), 0);
+  char cmd[PATH_MAX + 200];
+  snprintf(cmd, sizeof cmd, "python3 '%s/tests/programs/wandb_hyperband_ref.py' '%s'",
+           getenv("HPS_SOURCE_ROOT") ? getenv("HPS_SOURCE_ROOT") : HPS_SOURCE_ROOT, path);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  char line[1024];
+  int stopped_total = 0;
+  for (int c = 0; c < CASES; c++) {
+    cr_assert_not_null(fgets(line, sizeof line, p), "case %d: no answer from the reference", c);
+    int want[MAXC] = {0};
+    for (char *t = strtok(line, " \n"); t; t = strtok(NULL, " \n")) want[atoi(t)] = 1;
+    for (size_t i = 0; i < ncur[c]; i++) {
+      if (saved[c][i].status != RS_RUNNING) continue; /* W&B judges running runs only */
+      SwVerdict v;
+      sw_prune_judge(&et[c], maxim[c], saved[c], ncur[c], i, &v);
+      cr_assert_eq(v.action == SW_PRUNE, want[i], "case %d run %zu: C says %s, W&B's code %s (%s)", c, i,
+                   v.action == SW_PRUNE ? "stop" : "continue", want[i] ? "stop" : "continue", v.reason);
+      stopped_total += want[i];
+    }
+  }
+  cr_assert_eq(pclose(p), 0);
+  unlink(path);
+  cr_assert_gt(stopped_total, 10, "the cases stop some runs (not a vacuous comparison)");
+}
+
+/* W&B computes the index as int((1.0 / eta) * n) in floating point: for eta 1.3 and 39
+** values that is int(29.999999999999996) = 29, where 39 / 1.3 would give 30. */
+Test(sw_prune, wandb_threshold_index_uses_wandbs_floating_point) {
+  for (size_t i = 0; i < 39; i++) {
+    double v = (double)i;
+    iters(i, RS_RUNNING, &v, 1);
+  }
+  SwEarlyTerminate et = wandb_min(1, 1.3);
+  SwVerdict v;
+  cr_assert_eq(judge(&et, 0, 39, 30, &v), SW_PRUNE, "%s", v.reason);
+  cr_assert_eq(v.threshold, 29);
+  cr_assert_eq(judge(&et, 0, 39, 29, &v), SW_KEEP);
 }
