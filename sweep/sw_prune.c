@@ -356,11 +356,12 @@ void sw_prune_judge(const SwEarlyTerminate *et, int maximize, const RsCurve *cur
 }
 
 /* The best paused trial at rung k of a bracket that is in the rung's top 1/eta, or -1. */
-static long rung_candidate(const Group *g, const int64_t *rungs, size_t nr, size_t k, double eta) {
+static long rung_candidate(const Group *g, const int64_t *rungs, size_t nr, size_t k, double eta,
+                           int exhausted) {
   size_t cnt = 0;
   double v;
   for (size_t i = 0; i < g->n; i++) cnt += group_member(g, i, &v);
-  size_t top = (size_t)((double)cnt / eta);
+  size_t top = exhausted ? rung_keep(cnt, eta) : (size_t)((double)cnt / eta);
   long best = -1;
   size_t best_rank = top;
   for (size_t i = 0; i < g->n; i++) {
@@ -374,6 +375,15 @@ static long rung_candidate(const Group *g, const int64_t *rungs, size_t nr, size
   return best;
 }
 
+/* No new configuration is left to start in bracket b: no trial of it waits to run
+** (pending, or interrupted and to be resumed) other than the paused ones. */
+static int bracket_exhausted(const RsCurve *c, size_t n, int b, int nb) {
+  for (size_t i = 0; i < n; i++)
+    if (bracket_of(&c[i], nb) == b && !c[i].paused && (c[i].status == RS_PENDING || c[i].status == RS_INTERRUPTED))
+      return 0;
+  return 1;
+}
+
 long sw_prune_promote(const SwEarlyTerminate *et, int maximize, const RsCurve *curves, size_t n,
                       int64_t *to_step) {
   if (!et || et->type != SW_ET_ASHA || !et->promotions || !(et->eta > 1)) return -1;
@@ -383,10 +393,11 @@ long sw_prune_promote(const SwEarlyTerminate *et, int maximize, const RsCurve *c
   for (int b = 0; b < nb; b++) {
     int64_t rungs[MAX_LEVELS];
     size_t nr = sw_prune_levels(et, b, rungs, MAX_LEVELS);
+    int exhausted = bracket_exhausted(curves, n, b, nb);
     for (size_t k = nr; k-- > 0;) {
       Group g = {.c = curves, .n = n, .sign = maximize ? -1.0 : 1.0, .level = rungs[k], .by_step = 1,
                  .bracket = b, .n_brackets = nb};
-      long i = rung_candidate(&g, rungs, nr, k, et->eta);
+      long i = rung_candidate(&g, rungs, nr, k, et->eta, exhausted);
       if (i < 0) continue;
       if (rungs[k] > best_rung || (rungs[k] == best_rung && curves[i].idx < curves[best].idx)) {
         best = i;

@@ -69,7 +69,12 @@ void sw_prune_judge(const SwEarlyTerminate *et, int maximize, const RsCurve *cur
 ** Li et al.'s get_job: from the highest rung down, the rung's top floor(n / eta) by
 ** value at the rung (ties by idx); the best of them that is paused at that rung (its
 ** newest step below the next rung) is promoted. Several brackets: the candidate at the
-** highest rung step wins, ties by idx. Returns an index into curves. */
+** highest rung step wins, ties by idx. Returns an index into curves.
+** A finite sweep: once no new configuration of a bracket is left to start (none of its
+** trials pending or interrupted, paused ones aside), its rungs keep max(1, floor(n /
+** eta)) as the stopping variant does, so the best paused trial of a rung still goes
+** on and the sweep ends with a trial run to max_t (the paper's bottom rung would
+** grow instead). */
 long sw_prune_promote(const SwEarlyTerminate *et, int maximize, const RsCurve *curves, size_t n,
                       int64_t *to_step);
 

@@ -423,7 +423,7 @@ Test(sw_prune, asha_with_promotions_pauses_at_every_rung) {
 static void pause_all(size_t n) {
   for (size_t i = 0; i < n; i++) {
     C[i].paused = 1;
-    C[i].status = RS_PENDING;
+    C[i].status = RS_PAUSED;
   }
 }
 
@@ -442,11 +442,21 @@ Test(sw_prune, promote_picks_the_best_paused_of_the_top_third) {
   cr_assert_eq(sw_prune_promote(&et, 0, C, 9, &to), -1, "the 4th of 9 is not in the top third");
 }
 
-Test(sw_prune, promote_needs_eta_trials_at_a_rung) {
+Test(sw_prune, promote_needs_eta_trials_at_a_rung_while_configurations_are_left) {
   nine_at_rung(RS_RUNNING);
   pause_all(2);
+  curve(2, RS_PENDING, NULL, 0, 0, 10); /* a configuration not started yet */
   SwEarlyTerminate et = asha(10, 100, 3, 1);
-  cr_assert_eq(sw_prune_promote(&et, 0, C, 2, NULL), -1, "floor(2 / 3) = 0: grow the bottom rung");
+  cr_assert_eq(sw_prune_promote(&et, 0, C, 3, NULL), -1, "floor(2 / 3) = 0: start the new configuration");
+  C[2].status = RS_INTERRUPTED;
+  cr_assert_eq(sw_prune_promote(&et, 0, C, 3, NULL), -1, "an interrupted trial will run again");
+  /* none left: the best paused trial of the rung goes on, so the sweep ends with one run to max_t */
+  int64_t to = 0;
+  cr_assert_eq(sw_prune_promote(&et, 0, C, 2, &to), 0);
+  cr_assert_eq(to, 30);
+  C[0].paused = 0;
+  C[0].status = RS_RUNNING;
+  cr_assert_eq(sw_prune_promote(&et, 0, C, 2, NULL), -1, "only the top max(1, floor(2 / 3)) = 1");
 }
 
 Test(sw_prune, promote_falls_back_to_a_lower_rung) {
@@ -455,12 +465,12 @@ Test(sw_prune, promote_falls_back_to_a_lower_rung) {
   ** trial 3, paused at rung 10 and in its top 4, goes on to rung 30. */
   for (size_t i = 0; i < 12; i++) {
     double v[2] = {20, (double)(i + 1)};
-    curve(i, RS_PENDING, v, 2, 0, 10);
+    curve(i, RS_PAUSED, v, 2, 0, 10);
     C[i].paused = 1;
   }
   for (size_t i = 0; i < 3; i++) {
     double v[4] = {20, (double)(i + 1), 8, 10 - (double)i};
-    curve(i, i == 2 ? RS_RUNNING : RS_PENDING, v, 4, 0, 10);
+    curve(i, i == 2 ? RS_RUNNING : RS_PAUSED, v, 4, 0, 10);
     C[i].paused = i != 2;
   }
   SwEarlyTerminate et = asha(10, 100, 3, 1);
@@ -532,7 +542,7 @@ Test(sw_prune, asha_brackets_split_trials_by_idx_and_promote_from_the_highest_ru
     double v[4] = {20, 9, 9, 9};
     if (i % 2 == 0) v[1] = (double)(i + 1); /* bracket 0 at rung 10: 1, 3, 5 */
     else v[3] = (double)(i + 1);           /* bracket 1 at rung 30: 2, 4, 6 */
-    curve(i, RS_PENDING, v, i % 2 ? 4 : 2, 0, 10);
+    curve(i, RS_PAUSED, v, i % 2 ? 4 : 2, 0, 10);
     C[i].paused = 1;
   }
   SwEarlyTerminate et = asha(10, 100, 3, 1);
