@@ -664,6 +664,18 @@ int sw_spec_et_varies(const SwSpec *S) {
   return 0;
 }
 
+/* W&B's bands count values: legal past the end of a run, but then nothing is ever stopped. */
+static int et_bands_notice(SwSpec *S, const TrYamlNode *at) {
+  int64_t band, unit = metric_unit(S, &S->base), total = tr_config_total_steps(&S->base);
+  if (total <= 0 || unit <= 0 || sw_prune_levels(&S->et, 0, &band, 1) == 0) return TR_OK;
+  int64_t values = (total + unit - 1) / unit; /* the last step logs too */
+  if (band <= values) return TR_OK;
+  return notice(S, at, "warning: early_terminate: a trial logs %lld value%s of %s (every %s %lld of %lld "
+                "steps): the first band, %lld, never applies and nothing is stopped", (long long)values,
+                values == 1 ? "" : "s", S->metric, metric_unit_key(S), (long long)unit, (long long)total,
+                (long long)band);
+}
+
 /* After the parameters: max_t's default (the trainer's steps), the base's units when no
 ** parameter changes them (else sw_expand checks each trial), promotions over programs. */
 static int et_check_spec(SwSpec *S, TrErr *err) {
@@ -690,7 +702,8 @@ static int et_check_spec(SwSpec *S, TrErr *err) {
       return errat(err, S->path, at, "hpsweep.early_terminate: grace_period %lld > max_t %lld (train.steps)",
                    (long long)et->grace_period, (long long)et->max_t);
   }
-  if (sw_spec_et_varies(S) || S->task == SW_TASK_SAMPLE) return TR_OK;
+  if (sw_spec_et_varies(S) || S->task == SW_TASK_SAMPLE || S->program) return TR_OK;
+  if (et->type == SW_ET_WANDB && (rc = et_bands_notice(S, at))) return tr_err_set(err, rc, "out of memory");
   tr_err_clear(&e);
   if ((rc = sw_spec_et_check_config(S, &S->base, &e))) return errat(err, S->path, at, "%s", e.msg);
   return TR_OK;

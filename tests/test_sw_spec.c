@@ -656,3 +656,18 @@ Test(sw_spec, program_resumes_without_a_program_is_ignored_with_a_notice) {
   cr_expect(has_notice(s, "pr.yaml:3:20: notice: hpsweep.program_resumes is for specs with a program"));
   sw_spec_destroy(s);
 }
+
+Test(sw_spec, wandb_bands_past_the_last_value_get_a_warning) {
+  SwSpec *s = load_ok("late.yaml", "method: grid\nearly_terminate: {type: hyperband, min_iter: 3, strict: true}\n"
+                                   "hpsweep:\n  base: {train.max_steps: 120, train.eval_interval: 50}\n"
+                                   "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  cr_expect_not(has_notice(s, "never applies"), "3 values (50, 100, 120) reach band 3: no warning");
+  sw_spec_destroy(s);
+  s = load_ok("late2.yaml", "method: grid\nearly_terminate: {type: hyperband, min_iter: 3, strict: true}\n"
+                            "hpsweep:\n  base: {train.max_steps: 90, train.eval_interval: 50}\n"
+                            "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  cr_expect(has_notice(s, "late2.yaml:2:18: warning: early_terminate: a trial logs 2 values of val_loss (every "
+                          "train.eval_interval 50 of 90 steps): the first band, 3, never applies"),
+            "%s", sw_spec_notice_count(s) ? sw_spec_notice(s, 0) : "(none)");
+  sw_spec_destroy(s);
+}
