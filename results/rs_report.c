@@ -419,7 +419,7 @@ static void section_failures(Rep *r, int secno) {
 
 /* A band or rung where trials were stopped, and the thresholds their decisions used. */
 typedef struct StopLevel {
-  char unit[8];     /* band | rung | step */
+  char unit[16];    /* band | rung | step */
   int64_t at;
   int pruned, paused, nth;
   double th_lo, th_hi;
