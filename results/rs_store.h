@@ -169,7 +169,8 @@ void rs_claim_clear(RsClaim *c);
 /* Atomically take the next trial, in this order: interrupted ones ("resume"), then
 ** running ones whose lease expired ("reclaim": a dead worker's), then pending
 ** ("claim"), then failed ones with failures < max_attempts and not no_retry
-** ("retry"); by idx within each. Only failures use up max_attempts (1 +
+** ("retry"); by idx within each (pruned and paused trials never: a paused one only
+** through rs_trial_claim_promoting's hook). Only failures use up max_attempts (1 +
 ** max_retries): interruptions and reclaims never do. A trial already reclaimed
 ** RS_RECLAIM_MAX times since its last checkpoint whose lease expired again is not
 ** claimed but made failed, no_retry, "lease expired N times without progress: the

@@ -972,3 +972,44 @@ Test(sw_sched, two_runners_on_one_database_with_asha_run_no_trial_twice_and_prom
   cr_assert_eq(hps_q_int(db, "SELECT count(DISTINCT worker) FROM trials"), 2, "both runners took trials");
   sqlite3_close(db);
 }
+
+/* A stopping rule (no pauses) that ran to its end: every trial completed (its whole curve)
+** or pruned once where its curve ends, none paused. */
+static void expect_stopping_end(sqlite3 *db, int n, const char *log) {
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status IN ('completed', 'pruned')"), n, "%s", slurp(log));
+  cr_assert_geq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned'"), 1, "%s", slurp(log));
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind IN ('pause', 'promote')"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'prune'"),
+               hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned'"));
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE status = 'pruned' AND steps != "
+                             "(SELECT max(step) FROM metrics WHERE trial_id = t.id AND name = 'val_loss')"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND steps != 90"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT max(attempts) FROM trials"), 1);
+}
+
+Test(sw_sched, median_rule_at_j2_prunes_trials_below_the_median_of_the_completed_ones) {
+  write_et_spec("med", ET_LRS,
+                "hpsweep:\n  early_terminate: {type: median, n_startup_trials: 2, n_warmup_steps: 20, "
+                "interval_steps: 10}\n");
+  const char *args[] = {"run", "med.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  expect_stopping_end(db, 10, "run.log");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND steps < 20"), 0,
+               "no decision during the warm-up");
+  sqlite3_close(db);
+}
+
+Test(sw_sched, hyperband_brackets_at_j2_stop_trials_at_their_brackets_rungs) {
+  write_et_spec("hb", ET_LRS,
+                "hpsweep:\n  early_terminate: {type: hyperband, grace_period: 10, max_t: 90, reduction_factor: 3}\n");
+  const char *args[] = {"run", "hb.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  expect_stopping_end(db, 10, "run.log");
+  /* s_max 2: bracket idx % 3 starts at 10, 30 or 90 steps; bracket 2 never stops. */
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND idx % 3 = 2"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND idx % 3 = 1 AND rung != 30"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND rung NOT IN (10, 30)"), 0);
+  sqlite3_close(db);
+}
