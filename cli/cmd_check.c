@@ -11,6 +11,7 @@
 #include "sw_command.h"
 #include "sw_expand.h"
 #include "sw_gp.h"
+#include "sw_prune.h"
 #include "sw_sched.h"
 #include "sw_space.h"
 #include "sw_spec.h"
@@ -99,8 +100,90 @@ static int check_program(const SwSpec *s, const SwTrial *t, size_t n) {
   return 0;
 }
 
+#define CHECK_LEVELS 64
+
+/* "a, b, c" of levels into buf. */
+static void levels_text(const int64_t *v, size_t n, char *buf, size_t cap) {
+  size_t off = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < n && off < cap; i++)
+    off += (size_t)snprintf(buf + off, cap - off, "%s%lld", i ? ", " : "", (long long)v[i]);
+}
+
+/* W&B's bands: iterations are values of the metric; for the trainer also as steps. */
+static void print_bands(const SwSpec *s, const SwEarlyTerminate *et, const TrConfig *c) {
+  int64_t b[CHECK_LEVELS];
+  size_t n = sw_prune_levels(et, 0, b, CHECK_LEVELS);
+  int64_t every = c ? sw_spec_metric_every(s, c) : 0, total = c ? tr_config_total_steps(c) : 0;
+  char text[512];
+  printf("early stop:  W&B hyperband, eta %g, strict %s%s\n", et->eta, et->strict ? "true" : "false",
+         et->max_iter ? "" : " (bands from min_iter)");
+  if (every > 0 && total > 0) {
+    int64_t values = (total + every - 1) / every; /* the last step logs too */
+    size_t k = 0;
+    while (k < n && b[k] <= values) k++;
+    levels_text(b, k, text, sizeof text);
+    printf("             bands (values of %s): %s%s\n", sw_spec_metric(s), k ? text : "none",
+           k < n ? " (later ones lie past the end)" : "");
+    for (size_t i = 0; i < k && i < 8; i++)
+      printf("             band %lld = step %lld\n", (long long)b[i],
+             (long long)(b[i] * every < total ? b[i] * every : total));
+    if (k == 0) printf("             a trial logs %lld values: no band applies, nothing is stopped\n", (long long)values);
+  } else {
+    levels_text(b, n < 8 ? n : 8, text, sizeof text);
+    printf("             bands (values of %s reported): %s%s\n", sw_spec_metric(s), text, n > 8 ? ", ..." : "");
+  }
+  printf("             at each new value a running trial is stopped when its %s is above the value\n"
+         "             at index int(n/%g) of the sorted band values of the n trials that reached the band\n",
+         et->strict ? "value at the band" : "best value so far", et->eta);
+}
+
+/* ASHA and hyperband brackets: the rungs of each bracket, in steps. */
+static void print_rungs(const SwEarlyTerminate *et) {
+  int nb = sw_prune_brackets(et);
+  char text[512];
+  if (et->type == SW_ET_ASHA)
+    printf("early stop:  asha, grace_period %lld, max_t %lld, reduction_factor %g, brackets %d, promotions %s\n",
+           (long long)et->grace_period, (long long)et->max_t, et->eta, et->brackets, et->promotions ? "on" : "off");
+  else
+    printf("early stop:  hyperband brackets, grace_period %lld, max_t %lld, reduction_factor %g: s_max %d, "
+           "%d brackets (trial index mod %d)\n", (long long)et->grace_period, (long long)et->max_t, et->eta,
+           nb - 1, nb, nb);
+  for (int b = 0; b < nb && b < 16; b++) {
+    int64_t r[CHECK_LEVELS];
+    size_t n = sw_prune_levels(et, b, r, CHECK_LEVELS);
+    levels_text(r, n, text, sizeof text);
+    printf("             bracket %d rungs (steps): %s -> %lld\n", b, n ? text : "none", (long long)et->max_t);
+  }
+  if (et->type == SW_ET_ASHA && et->promotions)
+    printf("             a trial pauses at each rung (checkpointed); a free worker resumes the best paused\n"
+           "             trial in the top 1/%g of the highest rung, else starts a new configuration\n", et->eta);
+  else
+    printf("             a trial reaching a rung goes on only in the top 1/%g of its bracket's trials there\n",
+           et->eta);
+}
+
+/* The early-termination rule, and what it means in steps (c: the first trial's config, NULL for programs). */
+static void print_early_stop(const SwSpec *s, const TrConfig *c) {
+  const SwEarlyTerminate *et = sw_spec_early_terminate(s);
+  switch (et->type) {
+  case SW_ET_WANDB: print_bands(s, et, c); break;
+  case SW_ET_ASHA:
+  case SW_ET_HYPERBAND: print_rungs(et); break;
+  case SW_ET_MEDIAN:
+    printf("early stop:  median, n_startup_trials %lld, n_warmup_steps %lld, interval_steps %lld\n"
+           "             once %lld trials completed, a trial whose best %s so far is worse than the median of\n"
+           "             the completed trials' values at the same step stops\n",
+           (long long)et->n_startup_trials, (long long)et->n_warmup_steps, (long long)et->interval_steps,
+           (long long)(et->n_startup_trials ? et->n_startup_trials : 1), sw_spec_metric(s));
+    break;
+  default: return;
+  }
+  if (c && sw_spec_et_varies(s)) printf("             (steps as in trial 0: the parameters change them)\n");
+}
+
 /* Name, method, metric, trial count, seeds, early stopping, task and workers. */
-static void print_sweep(const SwSpec *s, size_t n) {
+static void print_sweep(const SwSpec *s, const SwTrial *t, size_t n) {
   size_t nseeds;
   const int64_t *seeds = sw_spec_seeds(s, &nseeds);
   double target;
@@ -120,10 +203,7 @@ static void print_sweep(const SwSpec *s, size_t n) {
     for (size_t i = 0; i < nseeds; i++) printf("%s%lld", i ? ", " : "", (long long)seeds[i]);
     printf("]\n");
   }
-  const SwEarlyTerminate *et = sw_spec_early_terminate(s);
-  if (et->enabled)
-    printf("early stop:  hyperband min_iter=%lld max_iter=%lld s=%g eta=%g strict=%s (not yet applied)\n",
-           (long long)et->min_iter, (long long)et->max_iter, et->s, et->eta, et->strict ? "true" : "false");
+  print_early_stop(s, sw_spec_program(s) || n == 0 || !t ? NULL : &t[0].config);
   if (!sw_spec_program(s)) printf("task:        %s\n", sw_task_name(sw_spec_task(s)));
   printf("workers:     %d x %d threads, max_retries %d\n", sw_spec_workers(s), sw_spec_threads_per_trial(s),
          sw_spec_max_retries(s));
@@ -221,7 +301,7 @@ static int check_bayes_space(const SwSpec *s, SwTrial **t, size_t *n) {
 static int check_bayes(const SwSpec *s) {
   SwTrial *t = NULL;
   size_t n = 0;
-  print_sweep(s, sw_spec_trial_count(s));
+  print_sweep(s, NULL, sw_spec_trial_count(s)); /* no trial list: proposed one at a time */
   int rc = check_bayes_space(s, &t, &n);
   if (rc == 0 && n) rc = sw_spec_program(s) ? check_program(s, t, n) : check_memory(s, t, n);
   if (rc == 0) printf("valid: nothing was run (`hpsweep run` does not run method bayes yet)\n");
@@ -253,7 +333,7 @@ static int check_main(int argc, char **argv) {
   if (sw_expand(s, &t, &n, &err)) {
     hps_error("check", "%s", err.msg);
   } else {
-    print_sweep(s, n);
+    print_sweep(s, t, n);
     if ((sw_spec_program(s) ? check_program(s, t, n) : check_memory(s, t, n)) == 0) {
       print_trials(s, t, n);
       printf("valid: nothing was run\n");
@@ -280,5 +360,7 @@ const HpsCmd hps_cmd_check = {
     "For method bayes (docs/search.md) there is no trial list: it prints the model, each\n"
     "parameter's transform to the model's [0, 1], and the first proposals' seeds and start-up\n"
     "configurations.\n"
+    "An early-termination rule is shown with its bands (W&B) or rungs (per bracket), eta,\n"
+    "strict, and the steps they fall at; see docs/early-termination.md.\n"
     "\n"
     "Exit status: 0 the spec is valid; 2 it is not (one line on stderr: FILE:LINE:COL: message).\n"};

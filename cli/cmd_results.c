@@ -395,7 +395,9 @@ static int cmd_top(int argc, char **argv) {
     tab_int_disp(&t, r->tokens, b);
     rs_fmt_duration(b, sizeof b, r->wall);
     tab_real_disp(&t, r->wall, b);
-    tab_text(&t, rs_status_name(r->status));
+    char st[48]; /* the table says where early termination stopped a trial; csv/json keep the status */
+    rs_fmt_status(st, sizeof st, r->status, fmt == RS_FMT_TABLE ? r->rung : -1, r->error);
+    tab_text(&t, st);
   }
   if (fmt == RS_FMT_TABLE)
     printf("%s: %d of %d trials by %s %s (%s is better)\n", ts.sweep.name, shown, ts.n,
@@ -752,7 +754,9 @@ static int cmd_show(int argc, char **argv) {
   char a[32], b[32], c[32], d[32];
   printf("trial %lld  sweep %s  idx %lld  hash %s  seed %lld\n", id, ts.sweep.name, (long long)t->idx,
          t->hash ? t->hash : "-", (long long)t->seed);
-  printf("status    %s (%lld attempt%s)\n", rs_status_name(t->status), (long long)t->attempts, t->attempts == 1 ? "" : "s");
+  char st[48];
+  rs_fmt_status(st, sizeof st, t->status, t->rung, t->error);
+  printf("status    %s (%lld attempt%s)\n", st, (long long)t->attempts, t->attempts == 1 ? "" : "s");
   printf("params   ");
   int any = 0;
   for (int k = 0; k < ts.np; k++)

@@ -182,7 +182,8 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
   sigaction(SIGTERM, &sa, &old_term);
   SwSchedConfig cfg = {r->db, r->sweep_id, r->trials, r->n, sw_spec_metric(r->spec), r->maximize, (int)r->jobs,
                        (int)r->threads, 1 + sw_spec_max_retries(r->spec), 0, r->runs, NULL, r->sample_ckpt,
-                       &stop_requests, r->prog ? sw_progress_event : NULL, r->prog, NULL};
+                       &stop_requests, r->prog ? sw_progress_event : NULL, r->prog, NULL,
+                       sw_spec_early_terminate(r->spec)};
   SwSchedProgram pg;
   char shim[TR_PATH_MAX];
   if (sw_spec_program(r->spec)) { /* a program sweep: the spec says how each trial runs */
@@ -191,6 +192,7 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
     pg.sweep = r->name;
     pg.pythonpath = sw_spec_wandb_shim(r->spec) ? clients_python(shim, sizeof shim) : NULL;
     pg.max_seconds = sw_spec_max_seconds(r->spec);
+    pg.resumes = sw_spec_program_resumes(r->spec);
     cfg.program = &pg;
   }
   rs_store_close(r->st); /* no SQLite handle may be open across the scheduler's forks */
@@ -234,7 +236,7 @@ static int run_summary(Run *r, const SwSchedStats *stats) {
   if (stats->stopped)
     printf("stopped: run the same command again to resume (interrupted trials continue from their checkpoint)\n");
   printf("see: hpsweep top %s --db %s\n", r->name, r->db);
-  return (stats->stopped || c.n[RS_FAILED] || c.n[RS_INTERRUPTED] || c.n[RS_PENDING]) ? 1 : 0;
+  return (stats->stopped || c.n[RS_FAILED] || c.n[RS_INTERRUPTED] || c.n[RS_PENDING] || c.n[RS_PAUSED]) ? 1 : 0;
 }
 
 static int run_main(int argc, char **argv) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "rs_query.h"
 #include "rs_store.h"
 #include "sw_progress.h"
 #include "tr_os.h"
@@ -20,7 +21,9 @@ static const char usage[] =
     "Show a sweep's progress from its database: trials by status, an ETA, and\n"
     "each running trial with its latest step, loss and speed; a running trial\n"
     "whose lease expired is STALE (its runner died or hangs; the next runner\n"
-    "takes it over), with when it was last heard from. Without SWEEP,\n"
+    "takes it over), with when it was last heard from. Trials early termination\n"
+    "paused or pruned are listed with their band or rung (docs/early-termination.md).\n"
+    "Without SWEEP,\n"
     "every sweep in the database. Opens the database read-only: use it from\n"
     "another shell while `hpsweep run` works.\n"
     "\n"
@@ -37,6 +40,58 @@ static double mean_seconds(RsStore *st, int64_t sweep_id) {
 static int64_t planned_steps(RsStore *st, int64_t trial_id) {
   int64_t v;
   return rs_trial_config_int(st, trial_id, "train.max_steps", &v) == TR_OK && v > 0 ? v : 0;
+}
+
+#define STOPPED_SHOWN 8 /* paused trials listed, and the last pruned ones */
+
+/* A trial early termination stopped, as listed: "paused rung 300  trial 7  best 1.98". */
+typedef struct Stopped {
+  int64_t id;
+  char what[48], best[32], why[160];
+} Stopped;
+
+typedef struct StoppedList {
+  Stopped paused[STOPPED_SHOWN], pruned[STOPPED_SHOWN]; /* pruned: a ring of the last ones by idx */
+  size_t n_paused, n_pruned;
+} StoppedList;
+
+static int stopped_add(void *ctx, const RsTrial *t) {
+  StoppedList *l = ctx;
+  Stopped *s;
+  if (t->status == RS_PAUSED) {
+    if (l->n_paused++ >= STOPPED_SHOWN) return TR_OK;
+    s = &l->paused[l->n_paused - 1];
+  } else if (t->status == RS_PRUNED) {
+    s = &l->pruned[l->n_pruned++ % STOPPED_SHOWN];
+  } else {
+    return TR_OK;
+  }
+  s->id = t->id;
+  rs_fmt_status(s->what, sizeof s->what, t->status, t->rung, t->error);
+  rs_fmt_metric(s->best, sizeof s->best, t->best_metric);
+  snprintf(s->why, sizeof s->why, "%s", t->error ? t->error : "");
+  return TR_OK;
+}
+
+static void stopped_print(const Stopped *s) {
+  printf("  %-18s trial %-6lld best %-9s %s\n", s->what, (long long)s->id, s->best, s->why);
+}
+
+/* The trials early termination paused or pruned, with their band or rung. */
+static int show_stopped(RsStore *st, const RsSweep *sw) {
+  StoppedList l = {0};
+  if (rs_trials_each(st, sw->id, stopped_add, &l)) {
+    fprintf(stderr, "hpsweep status: %s\n", rs_store_errmsg(st));
+    return 1;
+  }
+  if (!l.n_paused && !l.n_pruned) return 0;
+  printf("early termination: %zu pruned, %zu paused\n", l.n_pruned, l.n_paused);
+  for (size_t i = 0; i < l.n_paused && i < STOPPED_SHOWN; i++) stopped_print(&l.paused[i]);
+  if (l.n_paused > STOPPED_SHOWN) printf("  ... %zu more paused\n", l.n_paused - STOPPED_SHOWN);
+  size_t k = l.n_pruned < STOPPED_SHOWN ? l.n_pruned : STOPPED_SHOWN;
+  if (l.n_pruned > k) printf("  ... %zu pruned before these\n", l.n_pruned - k);
+  for (size_t i = l.n_pruned - k; i < l.n_pruned; i++) stopped_print(&l.pruned[i % STOPPED_SHOWN]);
+  return 0;
 }
 
 static int show(RsStore *st, const RsSweep *sw, int width) {
@@ -77,7 +132,7 @@ static int show(RsStore *st, const RsSweep *sw, int width) {
   sw_view_print(stdout, sw->name, &c, eta, v, n, width);
   free(v);
   rs_running_free(run, n);
-  return 0;
+  return c.n[RS_PRUNED] || c.n[RS_PAUSED] ? show_stopped(st, sw) : 0;
 }
 
 static int status_main(int argc, char **argv) {

@@ -502,6 +502,12 @@ int rs_plot_curves(RsStore *st, const RsTrialSet *ts, const RsCurveOpts *o, RsPl
       }
       int k = rs_plot_add(out, x, y, NULL, NULL, n, rgb, RS_STYLE_LINE);
       if (k >= 0) out->s[k].clip_range = !failed_status(ts->t[i].status);
+      RsStatus st = ts->t[i].status;
+      if (k >= 0 && (st == RS_PRUNED || st == RS_PAUSED)) { /* where early termination stopped it */
+        int m = rs_plot_add(out, x + n - 1, y + n - 1, NULL, NULL, 1, rgb, RS_STYLE_POINTS);
+        if (m >= 0) out->s[m].marker = st == RS_PRUNED ? RS_PLOT_PRUNED_MARK : RS_PLOT_PAUSED_MARK;
+        if (m >= 0) out->s[m].marker_size = 1.1;
+      }
       if (!cp && ts->n <= 12) {
         char lab[64];
         snprintf(lab, sizeof lab, "trial %lld", (long long)ts->t[i].id);

@@ -90,6 +90,11 @@ int rs_plot_svg(const RsPlot *p, char **svg, TrErr *err);
 
 /* ---- builders ------------------------------------------------------------ */
 
+#define RS_PLOT_PRUNED_MARK "#(851)"        /* U+25A0 in the SVG text */
+#define RS_PLOT_PRUNED_MARK_SVG "&#x25a0;"
+#define RS_PLOT_PAUSED_MARK "#(841)"        /* U+25A1 */
+#define RS_PLOT_PAUSED_MARK_SVG "&#x25a1;"
+
 typedef struct RsCurveOpts {
   const char *metric;     /* metrics.name */
   RsXKind x;
@@ -97,7 +102,10 @@ typedef struct RsCurveOpts {
   int logy;
 } RsCurveOpts;
 
-/* One series per trial that has rows of the metric; TR_ENOTFOUND if none has. */
+/* One series per trial that has rows of the metric; TR_ENOTFOUND if none has. A trial
+** early termination stopped ends with a marker at its last point, a one-point series
+** after its line: pruned RS_PLOT_PRUNED_MARK (filled square), paused RS_PLOT_PAUSED_MARK
+** (hollow square), in the trial's colour. */
 int rs_plot_curves(RsStore *st, const RsTrialSet *ts, const RsCurveOpts *o, RsPlot *out, TrErr *err);
 /* The ranking metric of completed trials against parameter k: mean with a 95% CI
 ** (over seeds) per value, one series per combination of the other varying params,

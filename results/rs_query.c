@@ -416,7 +416,7 @@ static int trial_add(void *ctx, const RsTrial *r) {
   t->hash = xstrdup(r->hash), t->config = xstrdup(r->config);
   t->params = xstrdup(r->params), t->error = xstrdup(r->error);
   t->best = r->best_metric, t->final = r->final_metric, t->best_step = r->best_step;
-  t->steps = r->steps, t->tokens = r->tokens;
+  t->steps = r->steps, t->tokens = r->tokens, t->rung = r->rung;
   t->wall = r->wall_seconds, t->flops = r->flops;
   t->started = r->started, t->ended = r->ended;
   if ((r->hash && !t->hash) || (r->config && !t->config) || (r->params && !t->params) || (r->error && !t->error))
@@ -1136,6 +1136,17 @@ void rs_fmt_metric(char *buf, size_t n, double v) {
   if (isnan(v)) snprintf(buf, n, "-");
   else if (v != 0 && (fabs(v) < 1e-3 || fabs(v) >= 1e5)) snprintf(buf, n, "%.3e", v);
   else snprintf(buf, n, "%.4g", v);
+}
+
+void rs_fmt_status(char *buf, size_t n, RsStatus s, int64_t rung, const char *error) {
+  if ((s != RS_PRUNED && s != RS_PAUSED) || rung < 0) {
+    snprintf(buf, n, "%s", rs_status_name(s));
+    return;
+  }
+  const char *unit = "rung";
+  if (s == RS_PRUNED && error && !strncmp(error, "pruned at band", 14)) unit = "band";
+  else if (s == RS_PRUNED && error && !strncmp(error, "pruned at step", 14)) unit = "step";
+  snprintf(buf, n, "%s %s %lld", rs_status_name(s), unit, (long long)rung);
 }
 
 void rs_fmt_count(char *buf, size_t n, double v) {

@@ -59,6 +59,7 @@ typedef struct RsTrialRow {
   double best, final;   /* the ranking metric (sweep metric or --by), NaN if none */
   int64_t best_step;
   int64_t steps, tokens;
+  int64_t rung;         /* pruned/paused: band (iterations) or rung (steps) of the decision, -1 if none */
   double wall, flops, started, ended;
   int *pv;              /* (np) index into params[k].values, -1 if the key is missing */
 } RsTrialRow;
@@ -183,5 +184,10 @@ void rs_json_number(FILE *f, double v);      /* %.17g, null for NaN/inf */
 void rs_fmt_metric(char *buf, size_t n, double v);   /* 4 significant digits, "-" for NaN */
 void rs_fmt_count(char *buf, size_t n, double v);    /* 1234 -> "1.23k", 2.5e6 -> "2.50M", "-" */
 void rs_fmt_duration(char *buf, size_t n, double s); /* "12.3s", "4m05s", "2h03m", "-" */
+/* A status with where early termination stopped it: "pruned band 3" (W&B hyperband:
+** the 3rd value), "pruned rung 300" / "paused rung 300" (steps), "pruned step 200"
+** (median rule); the unit is read from the reason the store keeps in trials.error
+** ("pruned at band ..."; a paused trial has none: ASHA rungs). Else the status name. */
+void rs_fmt_status(char *buf, size_t n, RsStatus s, int64_t rung, const char *error);
 
 #endif

@@ -413,6 +413,119 @@ static void section_failures(Rep *r, int secno) {
   fputs("</tbody>\n</table>\n", r->f);
 }
 
+/* ---- early termination ---------------------------------------------------- */
+
+#define STOP_LEVELS 64 /* distinct bands or rungs listed */
+
+/* A band or rung where trials were stopped, and the thresholds their decisions used. */
+typedef struct StopLevel {
+  char unit[16];    /* band | rung | step */
+  int64_t at;
+  int pruned, paused, nth;
+  double th_lo, th_hi;
+} StopLevel;
+
+/* The threshold a pruned trial was compared with, read back from its reason ("... threshold 8
+** ..." or "... median 1.5 ..."); NaN when it has none (e.g. "not promoted"). */
+static double stop_threshold(const char *error) {
+  const char *p = error ? strstr(error, "threshold ") : NULL;
+  if (!p && error && (p = strstr(error, "median "))) return strtod(p + 7, NULL);
+  return p ? strtod(p + 10, NULL) : NAN;
+}
+
+static int stop_level_cmp(const void *a, const void *b) {
+  const StopLevel *x = a, *y = b;
+  int u = strcmp(x->unit, y->unit);
+  return u ? u : (x->at > y->at) - (x->at < y->at);
+}
+
+/* The levels of the stopped trials, sorted by unit then level; returns their count. */
+static int stop_levels(const RsTrialSet *ts, StopLevel *lv) {
+  int n = 0;
+  for (int i = 0; i < ts->n; i++) {
+    const RsTrialRow *t = &ts->t[i];
+    if ((t->status != RS_PRUNED && t->status != RS_PAUSED) || t->rung < 0) continue;
+    char what[64], unit[16] = "", st[16];
+    rs_fmt_status(what, sizeof what, t->status, t->rung, t->error);
+    if (sscanf(what, "%15s %15s", st, unit) != 2) continue;
+    int k = 0;
+    while (k < n && !(lv[k].at == t->rung && !strcmp(lv[k].unit, unit))) k++;
+    if (k == n) {
+      if (n == STOP_LEVELS) continue;
+      lv[n] = (StopLevel){.at = t->rung, .th_lo = NAN, .th_hi = NAN};
+      snprintf(lv[n++].unit, sizeof lv->unit, "%s", unit);
+    }
+    if (t->status == RS_PAUSED) {
+      lv[k].paused++;
+      continue;
+    }
+    lv[k].pruned++;
+    double th = stop_threshold(t->error);
+    if (isnan(th)) continue;
+    if (!lv[k].nth++ || th < lv[k].th_lo) lv[k].th_lo = th;
+    if (lv[k].nth == 1 || th > lv[k].th_hi) lv[k].th_hi = th;
+  }
+  qsort(lv, (size_t)n, sizeof *lv, stop_level_cmp);
+  return n;
+}
+
+/* Steps spent against the steps the same trials would have cost run to the end: a stopped
+** trial counted at the steps of the longest completed trial (every other at its own). */
+static void stop_cost(const RsTrialSet *ts, double *spent, double *full, int64_t *planned) {
+  int64_t longest = 0, any = 0;
+  for (int i = 0; i < ts->n; i++) {
+    if (ts->t[i].steps > any) any = ts->t[i].steps;
+    if (ts->t[i].status == RS_COMPLETED && ts->t[i].steps > longest) longest = ts->t[i].steps;
+  }
+  *planned = longest ? longest : any;
+  *spent = *full = 0;
+  for (int i = 0; i < ts->n; i++) {
+    const RsTrialRow *t = &ts->t[i];
+    double own = t->steps > 0 ? (double)t->steps : 0;
+    int stopped = t->status == RS_PRUNED || t->status == RS_PAUSED;
+    *spent += own;
+    *full += stopped && (double)*planned > own ? (double)*planned : own;
+  }
+}
+
+static void section_early(Rep *r, int secno) {
+  const RsTrialSet *ts = r->ts;
+  const RsSweep *s = &ts->sweep;
+  if (!s->count[RS_PRUNED] && !s->count[RS_PAUSED]) return;
+  StopLevel lv[STOP_LEVELS];
+  int n = stop_levels(ts, lv);
+  double spent, full;
+  int64_t planned;
+  stop_cost(ts, &spent, &full, &planned);
+  char a[32], b[32];
+  rs_fmt_count(a, sizeof a, spent), rs_fmt_count(b, sizeof b, full);
+  fprintf(r->f, "<h2 id=\"early-termination\">%d. Early termination</h2>\n<p>%lld trial%s pruned, %lld paused "
+          "of %lld. The trials spent <b>%s</b> steps of the <b>%s</b> they would have cost run to the end "
+          "(<b>%.1f%%</b>; a stopped trial counted at the %lld steps of the longest completed trial). In the "
+          "learning curves &#x25a0; marks where a trial was pruned, &#x25a1; where one is paused.</p>\n",
+          secno, (long long)s->count[RS_PRUNED], s->count[RS_PRUNED] == 1 ? "" : "s",
+          (long long)s->count[RS_PAUSED], (long long)s->n_trials, a, b, full > 0 ? 100 * spent / full : 0.0,
+          (long long)planned);
+  fprintf(r->f, "<table>\n<caption><b>Table %d.</b> Where trials were stopped: each band (the n-th value of "
+          "<code>", ++r->tab);
+  esc(r->f, s->metric);
+  fputs("</code>, W&amp;B hyperband), rung (steps: ASHA, hyperband brackets) or step (median rule), the trials "
+        "stopped there and the thresholds their values were compared with when they were pruned.</caption>\n"
+        "<thead><tr><th>where</th><th class=\"num\">pruned</th><th class=\"num\">paused</th><th>threshold</th>"
+        "</tr></thead>\n<tbody>\n", r->f);
+  for (int k = 0; k < n; k++) {
+    char lo[32], hi[32];
+    rs_fmt_metric(lo, sizeof lo, lv[k].th_lo), rs_fmt_metric(hi, sizeof hi, lv[k].th_hi);
+    fprintf(r->f, "<tr><td>%s %lld</td><td class=\"num\">%d</td><td class=\"num\">%d</td><td>", lv[k].unit,
+            (long long)lv[k].at, lv[k].pruned, lv[k].paused);
+    if (!lv[k].nth) fputs("-", r->f);
+    else if (lv[k].th_lo == lv[k].th_hi) fputs(lo, r->f);
+    else fprintf(r->f, "%s to %s (over %d decisions)", lo, hi, lv[k].nth);
+    fputs("</td></tr>\n", r->f);
+  }
+  fputs("</tbody>\n</table>\n", r->f);
+}
+
 static int is_inference(const RsTrialSet *ts) { return ts->sweep.task && strcmp(ts->sweep.task, "sample") == 0; }
 
 /* How a Spearman rho reads: |rho| < 0.3 is no steady direction. */
@@ -552,8 +665,10 @@ static void sections_training(Rep *r, int top) {
   const RsSweep *s = &r->ts->sweep;
   fputs("<h2 id=\"curves\">5. Learning curves</h2>\n", r->f);
   char cap[512];
-  snprintf(cap, sizeof cap, "%s against step, one line per trial%s%s.", s->metric,
-           top >= 0 ? ", coloured by " : "", top >= 0 ? r->ts->p[top].name : "");
+  snprintf(cap, sizeof cap, "%s against step, one line per trial%s%s%s.", s->metric,
+           top >= 0 ? ", coloured by " : "", top >= 0 ? r->ts->p[top].name : "",
+           s->count[RS_PRUNED] + s->count[RS_PAUSED] ? "; \xe2\x96\xa0 where a trial was pruned, "
+                                                       "\xe2\x96\xa1 where one is paused" : "");
   curves(r, s->metric, top, 0, cap);
   if (strcmp(s->metric, "train_loss") != 0 && has_metric(r, "train_loss")) {
     snprintf(cap, sizeof cap, "Training loss against step, same colours.");
@@ -601,6 +716,7 @@ static void sections_training(Rep *r, int top) {
   }
   free(front);
   section_failures(r, 8);
+  section_early(r, 9);
 }
 
 int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err) {

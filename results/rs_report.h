@@ -9,9 +9,14 @@
 **   each parameter mattered (one-way variance explained), a comparison per varied
 **   parameter (figure + table over seeds + the winner and its significance rule),
 **   learning curves, the LR schedules that ran (the logged `lr` rows), metric
-**   against cost (wall seconds, FLOPs, Pareto front), failures and divergences.
+**   against cost (wall seconds, FLOPs, Pareto front), failures and divergences, and
+**   when early termination stopped trials, `early-termination`: the bands or rungs
+**   where trials were pruned or paused with the thresholds their decisions used (read
+**   back from the reasons in trials.error) and the steps spent against the steps the
+**   same trials would have cost run to the end (a stopped trial at the steps of the
+**   longest completed one); the curves end with a marker where a trial stopped.
 **   Each section has an id (setup, leaderboard, importance, compare-PARAM, curves,
-**   schedules, cost, failures) and figures and tables carry numbered captions.
+**   schedules, cost, failures, early-termination) and figures and tables carry numbered captions.
 ** - An inference sweep (sweeps.task = sample) replaces curves, schedules and cost
 **   (not applicable: one row per measure, at step 0) by `diversity`: validity
 **   against distinct_2 per setting with the Pareto frontier (rs_plot_diversity),

@@ -1,5 +1,5 @@
 /*
-** rs_schema.h: the documented SQLite schema of an hpsweep database (version 2).
+** rs_schema.h: the documented SQLite schema of an hpsweep database (version 3).
 **
 ** Contract: table and column names are a public interface (users' SQL and the
 ** docs/database.md's example queries rely on them); later versions only add, through
@@ -11,13 +11,14 @@
 **   metrics  one row per (trial, metric name, step); re-logging a step replaces it
 **   events   an append-only log of what happened (claims, failures, resumes)
 **   trial_counts  (v2) trials per (sweep, status), kept by triggers: counts without a scan
+**   (v3) statuses pruned and paused (early termination), trials.rung, events.detail
 **   views    trial_params (one row per swept parameter of a trial),
 **            trials_view (trials with the sweep's name and status counts friendly)
 */
 #ifndef RS_SCHEMA_H
 #define RS_SCHEMA_H
 
-#define RS_SCHEMA_VERSION 2
+#define RS_SCHEMA_VERSION 3
 /* PRAGMA application_id of every hpsweep database ('HPSW'): tells ours from other SQLite files. */
 #define RS_APPLICATION_ID 0x48505357
 
@@ -135,5 +136,93 @@
   "CREATE TRIGGER IF NOT EXISTS trial_counts_delete AFTER DELETE ON trials BEGIN\n" \
   "  UPDATE trial_counts SET n = n - 1 WHERE sweep_id = OLD.sweep_id AND status = OLD.status;\n" \
   "END;\n"
+
+/* Version 3 (from 2): early termination (docs/early-termination.md). trials.status also takes
+** 'pruned' (stopped early for good) and 'paused' (stopped at a rung with its checkpoint, waiting
+** for a promotion). A CHECK constraint cannot be altered in SQLite: the table is rebuilt by the
+** documented procedure (sqlite.org/lang_altertable.html#otheralter): new table, rows copied
+** with their ids, old one dropped, new one renamed, then its index, the trial_counts triggers
+** and the views made again (dropped first: they name the table). It runs with foreign keys
+** off (rs_sqlite.c switches them on after migrating) and ends with a foreign_key_check.
+**   trials.rung    pruned/paused: the band (W&B hyperband: iterations of the sweep metric) or
+**                  rung (steps) of the decision; NULL otherwise
+**   trials.promoted_step  the checkpoint step its latest promotion resumed from (a claim of a
+**                  trial whose checkpoint is still there knows the rung was passed already)
+**   events.detail  prune, pause, promote: the decision's numbers as a JSON object, e.g.
+**                  {"band": 3, "threshold": 8, "n": 2, "value": 10} */
+#define RS_SCHEMA_V3 \
+  "DROP VIEW IF EXISTS trials_view;\n" \
+  "DROP VIEW IF EXISTS trial_params;\n" \
+  "DROP TRIGGER IF EXISTS trial_counts_insert;\n" \
+  "DROP TRIGGER IF EXISTS trial_counts_update;\n" \
+  "DROP TRIGGER IF EXISTS trial_counts_delete;\n" \
+  "CREATE TABLE new_trials (\n" \
+  "  id INTEGER PRIMARY KEY,\n" \
+  "  sweep_id INTEGER NOT NULL REFERENCES sweeps(id),\n" \
+  "  idx INTEGER NOT NULL,\n" \
+  "  hash TEXT NOT NULL,\n" \
+  "  config TEXT NOT NULL,\n" \
+  "  params TEXT NOT NULL,\n" \
+  "  seed INTEGER NOT NULL,\n" \
+  "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN\n" \
+  "    ('pending','running','completed','failed','diverged','interrupted','pruned','paused')),\n" \
+  "  attempts INTEGER NOT NULL DEFAULT 0,\n" \
+  "  worker TEXT,\n" \
+  "  lease_until REAL,\n" \
+  "  claim_token INTEGER NOT NULL DEFAULT 0,\n" \
+  "  started REAL,\n" \
+  "  ended REAL,\n" \
+  "  final_metric REAL,\n" \
+  "  best_metric REAL,\n" \
+  "  best_step INTEGER,\n" \
+  "  steps INTEGER,\n" \
+  "  tokens INTEGER,\n" \
+  "  wall_seconds REAL,\n" \
+  "  flops REAL,\n" \
+  "  summary TEXT,\n" \
+  "  error TEXT,                       -- failed/diverged/pruned: the reason (and last log lines)\n" \
+  "  checkpoint TEXT,\n" \
+  "  checkpoint_step INTEGER,\n" \
+  "  failures INTEGER NOT NULL DEFAULT 0,\n" \
+  "  reclaims INTEGER NOT NULL DEFAULT 0,\n" \
+  "  no_retry INTEGER NOT NULL DEFAULT 0,\n" \
+  "  heartbeat REAL,\n" \
+  "  rung INTEGER,                     -- pruned/paused: band (iterations) or rung (steps) of the decision\n" \
+  "  promoted_step INTEGER,            -- the checkpoint step its latest promotion resumed from\n" \
+  "  UNIQUE (sweep_id, hash)\n" \
+  ");\n" \
+  "INSERT INTO new_trials (id, sweep_id, idx, hash, config, params, seed, status, attempts, worker,\n" \
+  "  lease_until, claim_token, started, ended, final_metric, best_metric, best_step, steps, tokens,\n" \
+  "  wall_seconds, flops, summary, error, checkpoint, checkpoint_step, failures, reclaims, no_retry,\n" \
+  "  heartbeat)\n" \
+  "  SELECT id, sweep_id, idx, hash, config, params, seed, status, attempts, worker,\n" \
+  "  lease_until, claim_token, started, ended, final_metric, best_metric, best_step, steps, tokens,\n" \
+  "  wall_seconds, flops, summary, error, checkpoint, checkpoint_step, failures, reclaims, no_retry,\n" \
+  "  heartbeat FROM trials;\n" \
+  "DROP TABLE trials;\n" \
+  "ALTER TABLE new_trials RENAME TO trials;\n" \
+  "CREATE INDEX trials_claim ON trials (sweep_id, status, idx);\n" \
+  "CREATE TRIGGER trial_counts_insert AFTER INSERT ON trials BEGIN\n" \
+  "  INSERT INTO trial_counts (sweep_id, status, n) VALUES (NEW.sweep_id, NEW.status, 1)\n" \
+  "    ON CONFLICT (sweep_id, status) DO UPDATE SET n = n + 1;\n" \
+  "END;\n" \
+  "CREATE TRIGGER trial_counts_update AFTER UPDATE OF sweep_id, status ON trials\n" \
+  "  WHEN OLD.status IS NOT NEW.status OR OLD.sweep_id IS NOT NEW.sweep_id BEGIN\n" \
+  "  UPDATE trial_counts SET n = n - 1 WHERE sweep_id = OLD.sweep_id AND status = OLD.status;\n" \
+  "  INSERT INTO trial_counts (sweep_id, status, n) VALUES (NEW.sweep_id, NEW.status, 1)\n" \
+  "    ON CONFLICT (sweep_id, status) DO UPDATE SET n = n + 1;\n" \
+  "END;\n" \
+  "CREATE TRIGGER trial_counts_delete AFTER DELETE ON trials BEGIN\n" \
+  "  UPDATE trial_counts SET n = n - 1 WHERE sweep_id = OLD.sweep_id AND status = OLD.status;\n" \
+  "END;\n" \
+  "CREATE VIEW trial_params AS\n" \
+  "  SELECT t.id AS trial_id, t.sweep_id AS sweep_id, j.key AS name, j.value AS value\n" \
+  "  FROM trials t, json_each(t.params) j;\n" \
+  "CREATE VIEW trials_view AS\n" \
+  "  SELECT s.name AS sweep, t.id AS trial, t.idx, t.status, t.seed, t.params,\n" \
+  "         t.best_metric, t.final_metric, t.best_step, t.steps, t.tokens, t.wall_seconds, t.error,\n" \
+  "         t.rung\n" \
+  "  FROM trials t JOIN sweeps s ON s.id = t.sweep_id;\n" \
+  "ALTER TABLE events ADD COLUMN detail TEXT;\n"
 
 #endif

@@ -155,18 +155,28 @@ static int sq_txn(RsStore *st, int kind, SqBody body, void *arg) {
   }
 }
 
-static int event_insert(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
-                        const char *message) {
+/* An event; detail (a JSON object, v3) may be NULL: the statement then names no v3 column,
+** so the migration's own event works on every version. */
+static int event_insert_detail(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
+                               const char *message, const char *detail) {
   sqlite3_stmt *s;
-  int rc = sq_prep(st, "INSERT INTO events (sweep_id, trial_id, time, kind, message) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5)", &s, "log event");
+  int rc = sq_prep(st, detail ? "INSERT INTO events (sweep_id, trial_id, time, kind, message, detail) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                              : "INSERT INTO events (sweep_id, trial_id, time, kind, message) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5)", &s, "log event");
   if (rc) return rc;
   if (sweep_id > 0) sqlite3_bind_int64(s, 1, sweep_id);
   if (trial_id > 0) sqlite3_bind_int64(s, 2, trial_id);
   sqlite3_bind_double(s, 3, rs_store_now(st));
   bind_text(s, 4, kind);
   bind_text(s, 5, message);
+  if (detail) bind_text(s, 6, detail);
   return sq_done_final(st, s, "log event");
+}
+
+static int event_insert(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
+                        const char *message) {
+  return event_insert_detail(st, sweep_id, trial_id, kind, message, NULL);
 }
 
 /* ---- open, schema, migrations ---- */
@@ -197,7 +207,24 @@ static int inspect_body(RsStore *st, void *arg) {
 
 /* Migrations: migrations[v] takes a database from version v to v + 1. Version 0
 ** is an empty file; later versions append here and bump RS_SCHEMA_VERSION. */
-static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1, RS_SCHEMA_V2 RS_SCHEMA_V2_SCALE};
+static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1, RS_SCHEMA_V2 RS_SCHEMA_V2_SCALE,
+                                                           RS_SCHEMA_V3};
+
+/* After a table rebuild (v3): every reference into trials still resolves. */
+static int migrate_fk_check(RsStore *st) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "PRAGMA foreign_key_check", &s, "migrate: foreign key check");
+  if (rc) return rc;
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW)
+    rc = rs_store_fail(st, TR_EFORMAT, "migrate: table %s row %lld refers to a missing row of %s: nothing migrated",
+                       (const char *)sqlite3_column_text(s, 0), (long long)sqlite3_column_int64(s, 1),
+                       (const char *)sqlite3_column_text(s, 2));
+  else if (r != SQLITE_DONE)
+    rc = sq_fail(st, r, "migrate: foreign key check");
+  sqlite3_finalize(s);
+  return rc;
+}
 
 static int migrate_body(RsStore *st, void *arg) {
   (void)arg;
@@ -211,6 +238,7 @@ static int migrate_body(RsStore *st, void *arg) {
     snprintf(what, sizeof what, "migrate schema to version %lld", (long long)v + 1);
     if ((rc = sq_exec(st, migrations[v], what))) return rc;
   }
+  if (in.version < RS_SCHEMA_VERSION && (rc = migrate_fk_check(st))) return rc;
   if (in.version < RS_SCHEMA_VERSION) {
     char sql[128];
     snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", RS_APPLICATION_ID,
@@ -352,8 +380,10 @@ static int sq_writer_setup(RsStore *st, const Inspect *in) {
     code = rs_store_fail(st, TR_EDB, "cannot use WAL mode on this file system (journal mode %s)",
                          (const char *)sqlite3_column_text(s, 0));
   sqlite3_finalize(s);
-  if (!code) code = sq_exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys");
+  /* Foreign keys on only after migrating: the v3 table rebuild drops trials, which metrics
+  ** and events refer to (the documented procedure; migrate_body checks them at its end). */
   if (!code && in->version < RS_SCHEMA_VERSION) code = sq_txn(st, SQ_DURABLE, migrate_body, NULL);
+  if (!code) code = sq_exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys");
   return code;
 }
 
@@ -776,6 +806,8 @@ typedef struct ClaimArgs {
   const char *worker;
   double lease;
   int max_attempts;
+  RsPromoteFn promote;
+  void *promote_ctx;
   RsClaim *out;
 } ClaimArgs;
 
@@ -827,7 +859,7 @@ static int claim_give_up(RsStore *st, ClaimArgs *a, int64_t trial_id, int64_t to
 ** walk of the index trials_claim (sweep_id, status, idx) that stops at its first row: a claim
 ** costs the same at 100 trials and at 100,000 (one query sorting every candidate did not). */
 #define CLAIM_COLS "SELECT id, idx, status, seed, config, checkpoint, checkpoint_step, attempts, claim_token, worker, " \
-                   "reclaims FROM trials WHERE sweep_id = ?1 AND status = "
+                   "reclaims, promoted_step FROM trials WHERE sweep_id = ?1 AND status = "
 static const char *const claim_sql[] = {
     CLAIM_COLS "'interrupted' ORDER BY idx LIMIT 1",
     CLAIM_COLS "'running' AND (lease_until IS NULL OR lease_until < ?2) ORDER BY idx LIMIT 1",
@@ -836,10 +868,10 @@ static const char *const claim_sql[] = {
 };
 #define N_CLAIM_CLASSES (int)(sizeof claim_sql / sizeof claim_sql[0])
 
-/* The first claimable trial: *out stepped onto its row, or NULL when none is claimable. */
-static int claim_find(RsStore *st, ClaimArgs *a, double now, sqlite3_stmt **out) {
+/* The first claimable trial of classes [from, to): *out stepped onto its row, or NULL when none. */
+static int claim_find(RsStore *st, ClaimArgs *a, double now, int from, int to, sqlite3_stmt **out) {
   *out = NULL;
-  for (int i = 0; i < N_CLAIM_CLASSES; i++) {
+  for (int i = from; i < to; i++) {
     sqlite3_stmt *s;
     int rc = sq_prep(st, claim_sql[i], &s, "claim");
     if (rc) return rc;
@@ -857,6 +889,140 @@ static int claim_find(RsStore *st, ClaimArgs *a, double now, sqlite3_stmt **out)
   return TR_OK;
 }
 
+/* ---- early termination: the sweep's curves, promotions ---- */
+
+/* A sweep's curves of its metric (RsCurve), their points in two shared arrays. */
+typedef struct Curves {
+  RsCurve *c;
+  size_t n, cap;
+  size_t *off;     /* (cap) offset of curve i's points until curves_load fixes the pointers */
+  int64_t *step;
+  double *value;
+  size_t np, pcap;
+} Curves;
+
+static void curves_free(Curves *cv) {
+  free(cv->c);
+  free(cv->off);
+  free(cv->step);
+  free(cv->value);
+  memset(cv, 0, sizeof *cv);
+}
+
+/* Room for one more curve and one more point; out of memory: *rc set. */
+static void curves_grow(RsStore *st, Curves *cv, int curve, int *rc) {
+  if (curve && cv->n == cv->cap) {
+    size_t cap = cv->cap;
+    cv->c = sq_grow(st, cv->c, cv->n, &cap, sizeof *cv->c, 64, "load curves", rc);
+    if (!*rc) cv->off = sq_grow(st, cv->off, cv->n, &cv->cap, sizeof *cv->off, 64, "load curves", rc);
+  }
+  if (!curve && cv->np == cv->pcap) {
+    size_t cap = cv->pcap;
+    cv->step = sq_grow(st, cv->step, cv->np, &cap, sizeof *cv->step, 1024, "load curves", rc);
+    if (!*rc) cv->value = sq_grow(st, cv->value, cv->np, &cv->pcap, sizeof *cv->value, 1024, "load curves", rc);
+  }
+}
+
+/* Every trial of the sweep by idx with its finite values of the sweep metric by step: one
+** statement (the metrics primary key serves each trial's curve in step order). */
+static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
+  curves_free(cv);
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT t.id, t.idx, t.status, m.step, m.value FROM trials t LEFT JOIN metrics m "
+                       "ON m.trial_id = t.id AND m.name = (SELECT metric FROM sweeps WHERE id = ?1) "
+                       "WHERE t.sweep_id = ?1 ORDER BY t.idx, t.id, m.step", &s, "load curves");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, sweep_id);
+  int r;
+  while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(s, 0);
+    if (cv->n == 0 || cv->c[cv->n - 1].trial_id != id) {
+      curves_grow(st, cv, 1, &rc);
+      if (rc) break;
+      RsStatus status = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2));
+      cv->off[cv->n] = cv->np;
+      cv->c[cv->n++] = (RsCurve){id, sqlite3_column_int(s, 1), status, status == RS_COMPLETED,
+                                 status == RS_PAUSED, 0, NULL, NULL};
+    }
+    double v = sqlite3_column_double(s, 4);
+    if (sqlite3_column_type(s, 3) == SQLITE_NULL || !isfinite(v)) continue;
+    curves_grow(st, cv, 0, &rc);
+    if (rc) break;
+    cv->step[cv->np] = sqlite3_column_int64(s, 3);
+    cv->value[cv->np++] = v;
+    cv->c[cv->n - 1].n++;
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(st, r, "load curves");
+  sqlite3_finalize(s);
+  for (size_t i = 0; !rc && i < cv->n; i++) {
+    cv->c[i].step = cv->step ? cv->step + cv->off[i] : NULL;
+    cv->c[i].value = cv->value ? cv->value + cv->off[i] : NULL;
+  }
+  return rc;
+}
+
+/* Does the sweep have a trial with this status? One probe of trials_claim. */
+static int sweep_has_status(RsStore *st, int64_t sweep_id, const char *status, int *yes) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT 1 FROM trials WHERE sweep_id = ?1 AND status = ?2 LIMIT 1", &s, "claim");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, sweep_id);
+  bind_text(s, 2, status);
+  int r = sqlite3_step(s);
+  *yes = r == SQLITE_ROW;
+  if (r != SQLITE_ROW && r != SQLITE_DONE) rc = sq_fail(st, r, "claim");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* The paused trial the promotion hook names: *out stepped onto its claim row, or NULL. */
+static int claim_promote_find(RsStore *st, ClaimArgs *a, sqlite3_stmt **out, int64_t *to_step) {
+  *out = NULL;
+  *to_step = -1;
+  int any, rc = sweep_has_status(st, a->sweep_id, "paused", &any);
+  if (rc || !any) return rc;
+  Curves cv = {0};
+  if ((rc = curves_load(st, a->sweep_id, &cv))) return rc;
+  long i = a->promote(a->promote_ctx, cv.c, cv.n, to_step);
+  int64_t id = i >= 0 && (size_t)i < cv.n && cv.c[i].paused ? cv.c[i].trial_id : -1;
+  curves_free(&cv);
+  if (i < 0) return TR_OK;
+  if (id < 0) return rs_store_fail(st, TR_EINVAL, "claim: the promotion hook named %ld, not a paused trial", i);
+  sqlite3_stmt *s;
+  if ((rc = sq_prep(st, CLAIM_COLS "'paused' AND id = ?2", &s, "claim"))) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  sqlite3_bind_int64(s, 2, id);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) {
+    *out = s;
+    return TR_OK;
+  }
+  sqlite3_finalize(s);
+  return r == SQLITE_DONE ? TR_OK : sq_fail(st, r, "claim");
+}
+
+/* Nothing claimable with promotions on: when no trial runs either, the paused ones left will
+** never be promoted: pruned, so the sweep ends. Then the usual answer (claim_none). */
+static int claim_end_paused(RsStore *st, ClaimArgs *a, double now) {
+  int rc = claim_none(st, a, now);
+  if (rc || a->out->running > 0) return rc;
+  sqlite3_stmt *s;
+  static const char *const sql[] = {
+      "INSERT INTO events (sweep_id, trial_id, time, kind, message, detail) SELECT sweep_id, id, ?2, 'prune', "
+      "'not promoted: paused at ' || ifnull(rung, '?') || ' when the sweep ended', "
+      "json_object('rung', rung, 'promoted', 0) FROM trials WHERE sweep_id = ?1 AND status = 'paused'",
+      "UPDATE trials SET status = 'pruned', ended = ?2, "
+      "error = 'not promoted: paused at ' || ifnull(rung, '?') || ' when the sweep ended' "
+      "WHERE sweep_id = ?1 AND status = 'paused'"};
+  for (int i = 0; !rc && i < 2; i++) {
+    if ((rc = sq_prep(st, sql[i], &s, "claim: end paused trials"))) break;
+    sqlite3_bind_int64(s, 1, a->sweep_id);
+    sqlite3_bind_double(s, 2, now);
+    rc = sq_done_final(st, s, "claim: end paused trials");
+  }
+  return rc;
+}
+
 static int claim_body(RsStore *st, void *arg) {
   ClaimArgs *a = arg;
   RsClaim *o = a->out;
@@ -864,10 +1030,13 @@ static int claim_body(RsStore *st, void *arg) {
   double now = rs_store_now(st);
   sqlite3_stmt *s = NULL;
   int rc;
+  int64_t to_step = -1;
 pick: /* again after failing a trial that keeps dying (claim_give_up) */
-  rc = claim_find(st, a, now, &s);
+  rc = claim_find(st, a, now, 0, 2, &s); /* resume, reclaim */
+  if (!rc && !s && a->promote) rc = claim_promote_find(st, a, &s, &to_step);
+  if (!rc && !s) rc = claim_find(st, a, now, 2, N_CLAIM_CLASSES, &s); /* pending, retry */
   if (rc) return rc;
-  if (!s) return claim_none(st, a, now);
+  if (!s) return a->promote ? claim_end_paused(st, a, now) : claim_none(st, a, now);
   int oom = 0;
   o->trial_id = sqlite3_column_int64(s, 0);
   o->idx = sqlite3_column_int(s, 1);
@@ -882,6 +1051,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   snprintf(prev_worker, sizeof prev_worker, "%s",
            sqlite3_column_text(s, 9) ? (const char *)sqlite3_column_text(s, 9) : "?");
   int reclaims = sqlite3_column_int(s, 10);
+  o->promoted_step = col_int(s, 11);
   sqlite3_finalize(s);
   if (was == RS_RUNNING && reclaims >= st->reclaim_max) {
     int64_t id = o->trial_id;
@@ -890,12 +1060,15 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
     goto pick;
   }
   if (oom) return rs_store_fail(st, TR_ENOMEM, "claim: out of memory");
-  o->kind = was == RS_INTERRUPTED ? "resume" : was == RS_RUNNING ? "reclaim" : was == RS_FAILED ? "retry" : "claim";
+  o->kind = was == RS_INTERRUPTED ? "resume" : was == RS_RUNNING ? "reclaim" : was == RS_FAILED ? "retry"
+            : was == RS_PAUSED      ? "promote" : "claim";
   if (was == RS_FAILED || !o->checkpoint) { /* a retry starts over: the failure may lie in the state */
     free(o->checkpoint);
     o->checkpoint = NULL;
     o->checkpoint_step = -1;
+    o->promoted_step = -1;
   }
+  if (was == RS_PAUSED) o->promoted_step = o->checkpoint_step;
   o->claim_token = token + 1;
 
   /* Drop the metrics a restarted run will write again, so curves never mix. */
@@ -911,7 +1084,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
                "reclaims = reclaims + ?8, heartbeat = ?5, "
                "claim_token = claim_token + 1, started = ?5, ended = NULL, error = NULL, final_metric = NULL, "
                "best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, wall_seconds = NULL, "
-               "flops = NULL, summary = NULL, checkpoint = ?6, checkpoint_step = ?7 "
+               "flops = NULL, summary = NULL, checkpoint = ?6, checkpoint_step = ?7, rung = NULL, promoted_step = ?9 "
                "WHERE id = ?1 AND claim_token = ?2",
                &s, "claim");
   if (rc) return rc;
@@ -923,6 +1096,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   bind_text(s, 6, o->checkpoint);
   if (o->checkpoint) sqlite3_bind_int64(s, 7, o->checkpoint_step);
   sqlite3_bind_int(s, 8, was == RS_RUNNING);
+  if (o->promoted_step >= 0) sqlite3_bind_int64(s, 9, o->promoted_step);
   rc = sq_done_final(st, s, "claim");
   if (rc) return rc;
   if (sqlite3_changes(sq_of(st)->db) != 1) /* cannot happen under the write lock */
@@ -935,14 +1109,22 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   if (k > 0 && (size_t)k < sizeof msg)
     snprintf(msg + k, sizeof msg - (size_t)k, o->checkpoint ? ", from checkpoint step %lld" : ", from step 0",
              (long long)o->checkpoint_step);
-  if ((rc = event_insert(st, a->sweep_id, o->trial_id, o->kind, msg))) return rc;
+  char detail[96] = "";
+  if (was == RS_PAUSED) {
+    size_t len = strlen(msg);
+    if (to_step >= 0 && len < sizeof msg)
+      snprintf(msg + len, sizeof msg - len, ", to step %lld", (long long)to_step);
+    snprintf(detail, sizeof detail, "{\"from_step\": %lld, \"to_step\": %lld}", (long long)o->checkpoint_step,
+             (long long)to_step);
+  }
+  if ((rc = event_insert_detail(st, a->sweep_id, o->trial_id, o->kind, msg, detail[0] ? detail : NULL))) return rc;
   o->claimed = 1;
   return TR_OK;
 }
 
 static int sq_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
-                          int max_attempts, RsClaim *out) {
-  ClaimArgs a = {sweep_id, worker, lease_seconds, max_attempts, out};
+                          int max_attempts, RsPromoteFn promote, void *promote_ctx, RsClaim *out) {
+  ClaimArgs a = {sweep_id, worker, lease_seconds, max_attempts, promote, promote_ctx, out};
   int rc = sq_txn(st, SQ_DURABLE, claim_body, &a);
   if (rc) rs_claim_clear(out);
   return rc;
@@ -1088,6 +1270,94 @@ static int sq_trial_finish(RsStore *st, int64_t trial_id, int64_t token, RsStatu
   return sq_txn(st, SQ_DURABLE, finish_body, &a);
 }
 
+typedef struct JudgeArgs {
+  int64_t trial_id, token;
+  RsJudgeFn fn;
+  void *ctx;
+  RsVerdict *out;
+  int applied;
+} JudgeArgs;
+
+/* The judged trial's sweep, goal and recorded checkpoint step, while the claim holds. */
+static int judge_claim(RsStore *st, JudgeArgs *a, int64_t *sweep_id, int *maximize, int64_t *ckpt_step) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT sweep_id, (SELECT goal = 'maximize' FROM sweeps WHERE id = sweep_id), "
+                       "checkpoint_step FROM trials" HELD, &s, "judge trial");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->trial_id);
+  sqlite3_bind_int64(s, 2, a->token);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) {
+    *sweep_id = sqlite3_column_int64(s, 0);
+    *maximize = sqlite3_column_int(s, 1);
+    *ckpt_step = col_int(s, 2);
+  }
+  sqlite3_finalize(s);
+  if (r == SQLITE_DONE) return claim_lost(st, a->trial_id, a->token, "judge trial");
+  return r == SQLITE_ROW ? TR_OK : sq_fail(st, r, "judge trial");
+}
+
+/* Write a prune or pause verdict about curve c (the judged trial's) and its event. */
+static int judge_apply(RsStore *st, JudgeArgs *a, int64_t sweep_id, int maximize, const RsCurve *c) {
+  const RsVerdict *v = a->out;
+  int prune = v->action == RS_VERDICT_PRUNE;
+  double best = NAN;
+  int64_t best_step = -1;
+  for (size_t i = 0; i < c->n; i++)
+    if (isnan(best) || (maximize ? c->value[i] > best : c->value[i] < best)) best = c->value[i], best_step = c->step[i];
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "UPDATE trials SET status = ?3, ended = ?4, lease_until = NULL, error = ?5, rung = ?6, "
+                       "final_metric = ?7, best_metric = ?8, best_step = ?9, steps = ?10" HELD, &s, "judge trial");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->trial_id);
+  sqlite3_bind_int64(s, 2, a->token);
+  bind_text(s, 3, prune ? "pruned" : "paused");
+  sqlite3_bind_double(s, 4, rs_store_now(st));
+  bind_text(s, 5, prune ? v->reason : NULL);
+  sqlite3_bind_int64(s, 6, v->rung);
+  bind_real(s, 7, c->n ? c->value[c->n - 1] : NAN);
+  bind_real(s, 8, best);
+  if (best_step >= 0) sqlite3_bind_int64(s, 9, best_step);
+  if (c->n) sqlite3_bind_int64(s, 10, c->step[c->n - 1]);
+  HeldArgs h = {a->trial_id, a->token, "judge trial", 0, 0, NULL, RS_RUNNING, NULL};
+  if ((rc = held_run(st, &h, s))) return rc;
+  a->applied = 1;
+  return event_insert_detail(st, sweep_id, a->trial_id, prune ? "prune" : "pause", v->reason,
+                             v->detail[0] ? v->detail : NULL);
+}
+
+static int judge_body(RsStore *st, void *arg) {
+  JudgeArgs *a = arg;
+  a->applied = 0;
+  memset(a->out, 0, sizeof *a->out);
+  int64_t sweep_id = 0, ckpt_step = -1;
+  int maximize = 0;
+  int rc = judge_claim(st, a, &sweep_id, &maximize, &ckpt_step);
+  if (rc) return rc;
+  Curves cv = {0};
+  if ((rc = curves_load(st, sweep_id, &cv))) return rc;
+  size_t self = 0;
+  while (self < cv.n && cv.c[self].trial_id != a->trial_id) self++;
+  if (self == cv.n) rc = rs_store_fail(st, TR_EDB, "judge trial %lld: not in its sweep", (long long)a->trial_id);
+  if (!rc && (rc = a->fn(a->ctx, cv.c, cv.n, self, a->out)))
+    rs_store_fail(st, rc, "judge trial %lld: the judgment failed", (long long)a->trial_id);
+  const RsCurve *c = rc ? NULL : &cv.c[self];
+  /* A paused trial resumes where its curve ends: only once its checkpoint holds that step. */
+  int ready = a->out->action == RS_VERDICT_PRUNE ||
+              (a->out->action == RS_VERDICT_PAUSE && c && c->n && ckpt_step == c->step[c->n - 1]);
+  if (!rc && ready) rc = judge_apply(st, a, sweep_id, maximize, c);
+  curves_free(&cv);
+  return rc;
+}
+
+static int sq_trial_judge(RsStore *st, int64_t trial_id, int64_t token, RsJudgeFn fn, void *ctx, RsVerdict *out,
+                          int *applied) {
+  JudgeArgs a = {trial_id, token, fn, ctx, out, 0};
+  int rc = sq_txn(st, SQ_DURABLE, judge_body, &a);
+  *applied = rc ? 0 : a.applied;
+  return rc;
+}
+
 typedef struct InterruptArgs {
   int64_t sweep_id;
   const char *worker;
@@ -1140,15 +1410,19 @@ typedef struct TrialGet {
   RsTrial *out;
 } TrialGet;
 
+#define TRIAL_GET_COLS \
+  "id, sweep_id, seed, claim_token, idx, attempts, status, hash, config, params, worker, summary, error, " \
+  "checkpoint, lease_until, started, ended, final_metric, best_metric, wall_seconds, flops, best_step, steps, " \
+  "tokens, checkpoint_step"
+
 static int trial_get_body(RsStore *st, void *arg) {
   TrialGet *g = arg;
   RsTrial *t = g->out;
   rs_trial_clear(t);
   sqlite3_stmt *s;
   int rc = sq_prep(st,
-                   "SELECT id, sweep_id, seed, claim_token, idx, attempts, status, hash, config, params, worker, "
-                   "summary, error, checkpoint, lease_until, started, ended, final_metric, best_metric, "
-                   "wall_seconds, flops, best_step, steps, tokens, checkpoint_step FROM trials WHERE id = ?1",
+                   sq_of(st)->version >= 3 ? "SELECT " TRIAL_GET_COLS ", rung FROM trials WHERE id = ?1"
+                                           : "SELECT " TRIAL_GET_COLS ", NULL FROM trials WHERE id = ?1",
                    &s, "get trial");
   if (rc) return rc;
   sqlite3_bind_int64(s, 1, g->id);
@@ -1180,6 +1454,7 @@ static int trial_get_body(RsStore *st, void *arg) {
     t->steps = col_int(s, 22);
     t->tokens = col_int(s, 23);
     t->checkpoint_step = col_int(s, 24);
+    t->rung = col_int(s, 25);
     if (oom) rc = rs_store_fail(st, TR_ENOMEM, "get trial: out of memory");
   } else if (r == SQLITE_DONE) {
     rc = rs_store_fail(st, TR_ENOTFOUND, "no trial with id %lld", (long long)g->id);
@@ -1460,6 +1735,7 @@ static int trial_walk_row(sqlite3_stmt *s, void *arg) {
   t.flops = col_real(s, 16);
   t.started = col_real(s, 17);
   t.ended = col_real(s, 18);
+  t.rung = col_int(s, 19);
   t.lease_until = NAN;
   t.checkpoint_step = -1;
   return w->fn.trial(w->ctx, &t);
@@ -1467,12 +1743,16 @@ static int trial_walk_row(sqlite3_stmt *s, void *arg) {
 
 #define RESULT_COLS \
   "id, sweep_id, idx, seed, attempts, status, hash, config, params, error, best_metric, " \
-  "final_metric, best_step, steps, tokens, wall_seconds, flops, started, ended"
+  "final_metric, best_step, steps, tokens, wall_seconds, flops, started, ended, "
+/* RESULT_COLS's last column: rung (v3), NULL in an older file opened read-only. */
+#define RESULT_RUNG(st) (sq_of(st)->version >= 3 ? "rung" : "NULL")
 
 static int sq_trials_each(RsStore *st, int64_t sweep_id, RsTrialFn fn, void *ctx) {
   Walk w = {.fn.trial = fn, .ctx = ctx};
-  return sq_walk_id(st, "SELECT " RESULT_COLS " FROM trials WHERE sweep_id = ?1 ORDER BY idx, id", sweep_id, NULL,
-                    trial_walk_row, &w, "trials");
+  char sql[400];
+  snprintf(sql, sizeof sql, "SELECT " RESULT_COLS "%s FROM trials WHERE sweep_id = ?1 ORDER BY idx, id",
+           RESULT_RUNG(st));
+  return sq_walk_id(st, sql, sweep_id, NULL, trial_walk_row, &w, "trials");
 }
 
 static int copy_trial(void *ctx, const RsTrial *t) {
@@ -1496,8 +1776,8 @@ static int sq_trial_best(RsStore *st, int64_t sweep_id, int maximize, unsigned s
   if (!len) return rs_store_fail(st, TR_ENOTFOUND, "best trial: no status asked for");
   char sql[512];
   snprintf(sql, sizeof sql,
-           "SELECT " RESULT_COLS " FROM trials WHERE sweep_id = ?1 AND best_metric IS NOT NULL AND "
-           "status IN (%s) ORDER BY best_metric %s, idx LIMIT 1", in, maximize ? "DESC" : "ASC");
+           "SELECT " RESULT_COLS "%s FROM trials WHERE sweep_id = ?1 AND best_metric IS NOT NULL AND "
+           "status IN (%s) ORDER BY best_metric %s, idx LIMIT 1", RESULT_RUNG(st), in, maximize ? "DESC" : "ASC");
   out->id = -1;
   Walk w = {.fn.trial = copy_trial, .ctx = out};
   int rc = sq_walk_id(st, sql, sweep_id, NULL, trial_walk_row, &w, "best trial");
@@ -1728,6 +2008,7 @@ static const RsStoreOps sq_ops = {
     .trial_set_checkpoint = sq_trial_set_checkpoint,
     .trial_reset = sq_trial_reset,
     .trial_finish = sq_trial_finish,
+    .trial_judge = sq_trial_judge,
     .trials_mark_interrupted = sq_trials_mark_interrupted,
     .trial_get = sq_trial_get,
     .trials_running = sq_trials_running,

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char *const status_names[RS_STATUS_COUNT] = {
-    "pending", "running", "completed", "failed", "diverged", "interrupted"};
+    "pending", "running", "completed", "failed", "diverged", "interrupted", "pruned", "paused"};
 
 const char *rs_status_name(RsStatus s) {
   return (unsigned)s < RS_STATUS_COUNT ? status_names[s] : "?";
@@ -244,13 +244,29 @@ void rs_claim_clear(RsClaim *c) {
   memset(c, 0, sizeof *c);
 }
 
-int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
-                   int max_attempts, RsClaim *out) {
+int rs_trial_claim_promoting(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
+                             int max_attempts, RsPromoteFn promote, void *promote_ctx, RsClaim *out) {
   CHECK_RW(st, "claim");
   memset(out, 0, sizeof *out);
   if (!worker || !*worker) return rs_store_fail(st, TR_EINVAL, "claim: no worker name");
   if (!(lease_seconds > 0)) return rs_store_fail(st, TR_EINVAL, "claim: lease %g s is not positive", lease_seconds);
-  return st->ops->trial_claim(st, sweep_id, worker, lease_seconds, max_attempts, out);
+  return st->ops->trial_claim(st, sweep_id, worker, lease_seconds, max_attempts, promote, promote_ctx, out);
+}
+
+int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
+                   int max_attempts, RsClaim *out) {
+  return rs_trial_claim_promoting(st, sweep_id, worker, lease_seconds, max_attempts, NULL, NULL, out);
+}
+
+int rs_trial_judge(RsStore *st, int64_t trial_id, int64_t claim_token, RsJudgeFn fn, void *ctx,
+                   RsVerdict *out, int *applied) {
+  int dummy;
+  if (!applied) applied = &dummy;
+  *applied = 0;
+  CHECK_RW(st, "judge trial");
+  memset(out, 0, sizeof *out);
+  if (!fn) return rs_store_fail(st, TR_EINVAL, "judge trial: no callback");
+  return st->ops->trial_judge(st, trial_id, claim_token, fn, ctx, out, applied);
 }
 
 int rs_trial_heartbeat(RsStore *st, int64_t trial_id, int64_t claim_token, double lease_seconds) {

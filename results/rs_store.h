@@ -65,10 +65,13 @@ enum {
                            close folds it into the database file */
 };
 
+/* pruned: stopped early by the sweep's early termination (for good); paused: stopped at a
+** rung with its checkpoint, waiting for a promotion (rs_trial_claim's hook) that resumes it.
+** A sweep ends with none paused: what no promotion took is made pruned (schema v3). */
 typedef enum RsStatus {
-  RS_PENDING, RS_RUNNING, RS_COMPLETED, RS_FAILED, RS_DIVERGED, RS_INTERRUPTED
+  RS_PENDING, RS_RUNNING, RS_COMPLETED, RS_FAILED, RS_DIVERGED, RS_INTERRUPTED, RS_PRUNED, RS_PAUSED
 } RsStatus;
-#define RS_STATUS_COUNT 6
+#define RS_STATUS_COUNT 8
 #define RS_STATUS_BIT(s) (1u << (s)) /* a set of statuses: RS_STATUS_BIT(RS_COMPLETED) | ... */
 const char *rs_status_name(RsStatus s); /* "pending", ... as stored in trials.status */
 int rs_status_parse(const char *name);  /* RsStatus, or -1 */
@@ -160,7 +163,9 @@ typedef struct RsClaim {
   int idx, attempts;    /* attempts includes this claim */
   char *config_json;    /* owned: rs_claim_clear */
   char *checkpoint;     /* NULL: start from step 0; else resume from it (checkpoint_step) */
-  const char *kind;     /* static: "claim" | "resume" | "reclaim" | "retry" */
+  const char *kind;     /* static: "claim" | "resume" | "reclaim" | "retry" | "promote" */
+  int64_t promoted_step; /* the checkpoint step its latest promotion resumed from, -1 none: a resume
+                           from that same checkpoint is past that rung already (no new pause) */
   /* when !claimed: */
   int64_t running;      /* trials running under someone's lease: wait and claim again; 0: done */
   double wait_seconds;  /* until the earliest of those leases expires (then it is reclaimable) */
@@ -170,7 +175,8 @@ void rs_claim_clear(RsClaim *c);
 /* Atomically take the next trial, in this order: interrupted ones ("resume"), then
 ** running ones whose lease expired ("reclaim": a dead worker's), then pending
 ** ("claim"), then failed ones with failures < max_attempts and not no_retry
-** ("retry"); by idx within each. Only failures use up max_attempts (1 +
+** ("retry"); by idx within each (pruned and paused trials never: a paused one only
+** through rs_trial_claim_promoting's hook). Only failures use up max_attempts (1 +
 ** max_retries): interruptions and reclaims never do. A trial already reclaimed
 ** RS_RECLAIM_MAX times since its last checkpoint whose lease expired again is not
 ** claimed but made failed, no_retry, "lease expired N times without progress: the
@@ -181,6 +187,22 @@ void rs_claim_clear(RsClaim *c);
 ** without one all its metrics are (one transaction). An event is logged. */
 int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
                    int max_attempts, RsClaim *out);
+/* Early termination with promotions (ASHA): the paused trial to promote now, as an index into
+** curves (the sweep's curves of its metric, RsCurve below), or -1 (none: start a new trial);
+** *to_step may get where the promotion goes (the next rung), for the event; -1 if unknown.
+** Called inside the claim's write transaction (and again if it is retried): decide from the
+** curves only, no side effects. */
+struct RsCurve;
+typedef long (*RsPromoteFn)(void *ctx, const struct RsCurve *curves, size_t n, int64_t *to_step);
+/* rs_trial_claim with a promotion hook (promote NULL: the same as rs_trial_claim). Order:
+** resume, reclaim, then, when the sweep has paused trials, the trial promote() names,
+** claimed as kind "promote" from its checkpoint (an event "promote" with from_rung and
+** to_step in its detail), then pending, then retry. When nothing is claimable and no trial
+** runs under a live lease, the paused trials left are made pruned ("not promoted") in the
+** same transaction, so the sweep ends with none paused. One transaction: a promotion is
+** applied once, whoever crashes when. */
+int rs_trial_claim_promoting(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
+                             int max_attempts, RsPromoteFn promote, void *promote_ctx, RsClaim *out);
 /* Extend the lease to now + lease_seconds; RS_LOST if the claim is gone. */
 int rs_trial_heartbeat(RsStore *st, int64_t trial_id, int64_t claim_token, double lease_seconds);
 /* Record the latest checkpoint (path, step it holds) and reset trials.reclaims (the
@@ -221,6 +243,7 @@ typedef struct RsTrial {
   double lease_until, started, ended;             /* NaN if NULL */
   double final_metric, best_metric, wall_seconds, flops; /* NaN if NULL */
   int64_t best_step, steps, tokens, checkpoint_step;     /* -1 if NULL */
+  int64_t rung;            /* pruned/paused: the band (iterations) or rung (steps) of the decision; -1 if none */
 } RsTrial;
 void rs_trial_clear(RsTrial *t);
 int rs_trial_get(RsStore *st, int64_t trial_id, RsTrial *out); /* TR_ENOTFOUND if none */
@@ -242,7 +265,8 @@ int rs_trials_running(RsStore *st, int64_t sweep_id, RsRunning **out, size_t *n)
 void rs_running_free(RsRunning *v, size_t n);
 
 /* One trial's curve of the sweep metric, as early termination (sw_prune.h) reads it
-** inside a store transaction: finite values only, by step. */
+** inside a store transaction: finite values only, by step. A sweep's curves come by
+** idx, every trial of the sweep (pending ones with n = 0). */
 typedef struct RsCurve {
   int64_t trial_id;
   int idx;
@@ -253,6 +277,31 @@ typedef struct RsCurve {
   const int64_t *step;     /* (n) ascending */
   const double *value;     /* (n) finite */
 } RsCurve;
+
+/* ---- early termination: judging a running trial ---- */
+
+/* What early termination decides about a running trial (sweep/ maps its own verdict here). */
+typedef enum RsVerdictAction { RS_VERDICT_KEEP = 0, RS_VERDICT_PRUNE, RS_VERDICT_PAUSE } RsVerdictAction;
+typedef struct RsVerdict {
+  int action;         /* RsVerdictAction */
+  int64_t rung;       /* band (iterations) or rung (steps) of the decision: trials.rung */
+  char reason[256];   /* one line: the event's message (and trials.error of a pruned trial) */
+  char detail[256];   /* a JSON object for events.detail ({"band": 3, "threshold": 8, ...}), "" none */
+} RsVerdict;
+/* Decide about curves[self] from the curves alone (called inside a write transaction, again if
+** it is retried: no side effects); fill out, return TR_OK (an error code aborts the judgment). */
+typedef int (*RsJudgeFn)(void *ctx, const RsCurve *curves, size_t n, size_t self, RsVerdict *out);
+/* Judge the trial inside ONE write transaction while the claim holds (else RS_LOST, nothing
+** written): load the sweep's curves of its metric, call fn, and apply the verdict:
+** - prune: status pruned, ended, lease cleared, reason in trials.error, rung, the metric's
+**   final/best values and steps from its curve; an event "prune" (message reason, detail);
+** - pause: only once the trial's recorded checkpoint holds the step where its curve ends
+**   (a paused trial always resumes exactly there): then status paused, lease cleared, rung,
+**   metric values and steps, an event "pause". Before that *applied = 0: the caller stops
+**   the run at that step, records its checkpoint (rs_trial_set_checkpoint) and judges again.
+** *applied (may be NULL) gets 1 when the verdict was written; out always gets the verdict. */
+int rs_trial_judge(RsStore *st, int64_t trial_id, int64_t claim_token, RsJudgeFn fn, void *ctx,
+                   RsVerdict *out, int *applied);
 
 /* ---- metrics ---- */
 

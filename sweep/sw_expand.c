@@ -452,6 +452,11 @@ static int expand_trials(Expand *X, size_t j, const TrConfig *c, uint64_t hc) {
     if (!X->pv && (rc = tr_config_validate(&t->config, &e)))
       return tr_err_set(X->err, rc, "%s:%d:%d: trial %zu %s: %s", file, X->wl, X->wc, t->index, t->params_json,
                         e.msg);
+    if (!X->pv && sw_spec_et_varies(X->s) && (rc = sw_spec_et_check_config(X->s, &t->config, &e))) {
+      const SwEarlyTerminate *et = sw_spec_early_terminate(X->s);
+      return tr_err_set(X->err, rc, "%s:%d:%d: trial %zu %s: %s", file, et->line, et->col, t->index,
+                        t->params_json, e.msg);
+    }
     t->hash = !X->nseeds ? hc : X->pv ? fnv_str(t->params_json) : tr_config_hash(&t->config);
     hex16(t->hash, t->hash_hex);
     size_t prev = set_add(&X->all, t->hash, t->index);

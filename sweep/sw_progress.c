@@ -48,7 +48,7 @@ static void put_line(FILE *f, const char *s, int width) {
 
 int sw_view_print(FILE *f, const char *sweep, const RsCounts *c, double eta, const SwViewTrial *t, size_t n,
                   int width) {
-  int64_t done = c->n[RS_COMPLETED] + c->n[RS_DIVERGED] + c->n[RS_FAILED];
+  int64_t done = c->n[RS_COMPLETED] + c->n[RS_DIVERGED] + c->n[RS_FAILED] + c->n[RS_PRUNED];
   int fill = c->total > 0 ? (int)(BAR_WIDTH * done / c->total) : 0;
   char bar[BAR_WIDTH + 1];
   for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '.';
@@ -59,8 +59,9 @@ int sw_view_print(FILE *f, const char *sweep, const RsCounts *c, double eta, con
   struct {
     RsStatus s;
     const char *label;
-  } parts[] = {{RS_COMPLETED, "completed"}, {RS_DIVERGED, "diverged"}, {RS_FAILED, "failed"},
-               {RS_RUNNING, "running"}, {RS_INTERRUPTED, "interrupted"}, {RS_PENDING, "pending"}};
+  } parts[] = {{RS_COMPLETED, "completed"}, {RS_PRUNED, "pruned"},       {RS_DIVERGED, "diverged"},
+               {RS_FAILED, "failed"},       {RS_RUNNING, "running"},      {RS_PAUSED, "paused"},
+               {RS_INTERRUPTED, "interrupted"}, {RS_PENDING, "pending"}};
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
     if (c->n[parts[i].s] > 0 && k > 0 && (size_t)k < sizeof line)
       k += snprintf(line + k, sizeof line - (size_t)k, ", %lld %s", (long long)c->n[parts[i].s], parts[i].label);
@@ -222,7 +223,8 @@ void sw_progress_event(void *ud, const SwEvent *e) {
     p->have_counts = 1;
   }
   Running *r = e->slot >= 0 && e->slot < p->jobs ? &p->slots[e->slot] : NULL;
-  int64_t done = p->counts.n[RS_COMPLETED] + p->counts.n[RS_DIVERGED] + p->counts.n[RS_FAILED];
+  int64_t done = p->counts.n[RS_COMPLETED] + p->counts.n[RS_DIVERGED] + p->counts.n[RS_FAILED] +
+                 p->counts.n[RS_PRUNED];
   switch (e->kind) {
   case SW_EV_START:
     if (!r) return;
@@ -261,6 +263,10 @@ void sw_progress_event(void *ud, const SwEvent *e) {
     if (e->status == RS_COMPLETED)
       trial_line(p, "[%lld/%lld] completed trial %lld: %lld steps in %s%s %s", (long long)done,
                  (long long)p->counts.total, (long long)e->trial_id, (long long)e->step, secs, m, e->params);
+    else if (e->status == RS_PAUSED)
+      trial_line(p, "[%lld/%lld] paused trial %lld at step %lld (its checkpoint waits for a promotion)%s %s",
+                 (long long)done, (long long)p->counts.total, (long long)e->trial_id, (long long)e->step, m,
+                 e->params);
     else {
       first_line(e->text, why, sizeof why);
       trial_line(p, "[%lld/%lld] %s trial %lld (attempt %d): %s%s %s", (long long)done, (long long)p->counts.total,

@@ -21,6 +21,7 @@
 #include "sw_command.h"
 #include "sw_infer.h"
 #include "sw_program.h"
+#include "sw_prune.h"
 #include "tr_ckpt.h"
 #include "tr_os.h"
 #include "tr_run.h"
@@ -164,7 +165,101 @@ typedef struct Worker {
   long delay_ms;        /* fault injection: slow steps */
   int old_removed;      /* the checkpoint we resumed from was deleted */
   const char *resume_link; /* our link to it */
+  /* early termination (SwSchedConfig.early_terminate) */
+  const SwEarlyTerminate *et; /* NULL: off */
+  const char *metric;
+  int maximize, can_pause;
+  int et_action;        /* SW_KEEP, or what was decided: SW_PRUNE (applied) or SW_PAUSE (to apply) */
+  int64_t et_step;      /* the step of that decision: rows after it are not recorded */
+  int64_t ckpt_step;    /* the step of the last checkpoint recorded, -1 none */
 } Worker;
+
+static void worker_store_fail(Worker *w, int rc);
+static void worker_on_log(void *ud, const char *line);
+
+/* ---- early termination in the worker ---- */
+
+static void json_num(char *buf, size_t n, double v) {
+  if (isfinite(v)) snprintf(buf, n, "%.17g", v);
+  else snprintf(buf, n, "null");
+}
+
+/* rs_trial_judge's callback: sw_prune_judge's verdict as the store's. A pause the trial cannot
+** take (a program that does not resume by itself) keeps it running. */
+static int worker_judge(void *ctx, const RsCurve *curves, size_t n, size_t self, RsVerdict *out) {
+  const Worker *w = ctx;
+  SwVerdict v;
+  sw_prune_judge(w->et, w->maximize, curves, n, self, &v);
+  memset(out, 0, sizeof *out);
+  out->action = v.action == SW_PRUNE                  ? RS_VERDICT_PRUNE
+                : v.action == SW_PAUSE && w->can_pause ? RS_VERDICT_PAUSE
+                                                       : RS_VERDICT_KEEP;
+  out->rung = v.at;
+  snprintf(out->reason, sizeof out->reason, "%s", v.reason);
+  char th[32], val[32];
+  json_num(th, sizeof th, v.threshold);
+  json_num(val, sizeof val, v.value);
+  snprintf(out->detail, sizeof out->detail, "{\"%s\": %lld, \"threshold\": %s, \"n\": %zu, \"value\": %s}",
+           w->et->type == SW_ET_WANDB ? "band" : w->et->type == SW_ET_MEDIAN ? "step" : "rung", (long long)v.at, th,
+           v.n, val);
+  return TR_OK;
+}
+
+/* The claim's promotion hook (rs_trial_claim_promoting). */
+static long sched_promote(void *ctx, const RsCurve *curves, size_t n, int64_t *to_step) {
+  const SwSchedConfig *c = ctx;
+  return sw_prune_promote(c->early_terminate, c->maximize, curves, n, to_step);
+}
+
+/* A new value of the sweep metric was buffered: flush (the judgment reads the store) and
+** judge. Returns 1 when the run must stop at this step (pruned, or to be paused). */
+static int worker_et_check(Worker *w, int64_t step, double value) {
+  if (!w->et || w->et_action != SW_KEEP || !isfinite(value)) return 0;
+  int rc = rs_metricbuf_flush(&w->mb);
+  RsVerdict v;
+  int applied = 0;
+  if (rc == TR_OK) rc = rs_trial_judge(w->st, w->cl->trial_id, w->cl->claim_token, worker_judge, w, &v, &applied);
+  if (rc) {
+    worker_store_fail(w, rc);
+    return 1;
+  }
+  if (v.action == RS_VERDICT_KEEP || (v.action == RS_VERDICT_PRUNE && !applied)) return 0;
+  w->et_action = v.action == RS_VERDICT_PRUNE ? SW_PRUNE : SW_PAUSE;
+  w->et_step = step;
+  worker_on_log(w, v.reason);
+  return 1;
+}
+
+/* After a row of `step` was decided on: may it still be recorded? Rows at the step of a
+** pause are (the resumed run starts after it); after a prune, or past the step, none. */
+static int worker_et_drops(const Worker *w, int64_t step) {
+  return w->et_action == SW_PRUNE || (w->et_action == SW_PAUSE && step > w->et_step);
+}
+
+/* The run stopped for a pause at et_step: its checkpoint there is recorded (the trainer's, or
+** for a program its run directory); judge again, which now applies the pause. Returns 1 when
+** the trial is paused (or pruned meanwhile), 0 when the verdict changed: record the run as usual. */
+static int worker_et_pause(Worker *w, const char *program_dir) {
+  int rc = TR_OK;
+  if (program_dir) {
+    rc = rs_metricbuf_flush(&w->mb);
+    if (rc == TR_OK) rc = rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, program_dir, w->et_step);
+    if (rc == TR_OK) w->ckpt_step = w->et_step;
+  }
+  if (rc) {
+    worker_store_fail(w, rc);
+    return 1;
+  }
+  if (w->ckpt_step != w->et_step) return 0; /* no checkpoint there (a save failed): record the run as usual */
+  RsVerdict v;
+  int applied = 0;
+  rc = rs_trial_judge(w->st, w->cl->trial_id, w->cl->claim_token, worker_judge, w, &v, &applied);
+  if (rc) {
+    worker_store_fail(w, rc);
+    return 1;
+  }
+  return applied;
+}
 
 static void worker_store_fail(Worker *w, int rc) {
   if (rc == RS_LOST) {
@@ -178,12 +273,15 @@ static void worker_store_fail(Worker *w, int rc) {
 static int worker_on_metric(void *ud, const TrMetric *m) {
   Worker *w = ud;
   if (w->lost || w->store_failed) return 1;
+  if (w->et_action != SW_KEEP && worker_et_drops(w, m->step)) return 1;
   int rc = rs_metricbuf_add(&w->mb, m->step, m->tokens, m->seconds, m->name, m->value);
   if (rc) {
     worker_store_fail(w, rc);
     return 1;
   }
   w->rows++;
+  if (w->et_action != SW_KEEP) return 1; /* the rest of the decision's step, then stop */
+  if (strcmp(m->name, w->metric) == 0 && worker_et_check(w, m->step, m->value)) return 1;
   if (strcmp(m->name, "tokens_per_second") == 0) w->tps = m->value;
   if (strcmp(m->name, "train_loss") == 0) {
     if (w->crash_sig) { /* as a real crash would: default action (not a sanitizer's handler) */
@@ -216,6 +314,10 @@ static void worker_on_log(void *ud, const char *line) {
 static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
   Worker *w = ud;
   if (w->lost || w->store_failed) return;
+  if (w->et_action == SW_PRUNE) { /* the trainer's final save: a pruned trial never resumes */
+    unlink(path);
+    return;
+  }
   /* Metrics up to the checkpoint go first: a resume keeps rows <= step and must find them. */
   int rc = rs_metricbuf_flush(&w->mb);
   if (rc == TR_OK) rc = rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, path, step);
@@ -223,6 +325,7 @@ static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
     worker_store_fail(w, rc);
     return;
   }
+  w->ckpt_step = step;
   /* The claim we resumed from is superseded now: remove its file (and its attempt directory). */
   const char *old = w->cl->checkpoint;
   if (old && !w->old_removed && strcmp(old, path) != 0) {
@@ -384,6 +487,13 @@ static int worker_open(Worker *w, const WorkerArgs *a, const TrConfig *cfg) {
   w->crash_sig = crash_signal(a->cl->idx, a->cl->attempts);
   const char *d = getenv("HPS_TEST_STEP_DELAY_MS");
   w->delay_ms = d ? strtol(d, NULL, 10) : 0;
+  const SwEarlyTerminate *et = a->c->early_terminate;
+  w->et = et && et->enabled && !a->c->sample_checkpoint ? et : NULL;
+  w->metric = a->c->metric;
+  w->maximize = a->c->maximize;
+  w->can_pause = !a->c->program || a->c->program->resumes;
+  w->et_action = SW_KEEP;
+  w->ckpt_step = -1;
   if (rs_store_open(a->c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &w->st, &err) != TR_OK) {
     worker_on_log(w, err.msg);
     return WEXIT_STORE;
@@ -472,6 +582,43 @@ static RsStatus worker_status(int rc, const TrRunResult *res, const TrErr *err, 
   return status;
 }
 
+/* A resumed or reclaimed trial may have stopped where it was judged, its checkpoint recorded,
+** but the verdict not yet applied (killed in between): judge its newest value again before
+** running (unless its latest promotion resumed from this very checkpoint: that rung is passed).
+** Returns 1 when the trial is paused or pruned now, or the store failed: nothing to run. */
+static int worker_et_resume(Worker *w) {
+  const RsClaim *cl = w->cl;
+  if (!w->et || !cl->checkpoint || cl->checkpoint_step == cl->promoted_step ||
+      (strcmp(cl->kind, "resume") != 0 && strcmp(cl->kind, "reclaim") != 0))
+    return 0;
+  RsVerdict v;
+  int applied = 0;
+  int rc = rs_trial_judge(w->st, cl->trial_id, cl->claim_token, worker_judge, w, &v, &applied);
+  if (rc) {
+    worker_store_fail(w, rc);
+    return 1;
+  }
+  if (!applied) return 0;
+  worker_on_log(w, v.reason);
+  w->et_action = v.action == RS_VERDICT_PRUNE ? SW_PRUNE : SW_PAUSE;
+  rs_metricbuf_deinit(&w->mb);
+  rs_store_close(w->st);
+  w->st = NULL;
+  return 1;
+}
+
+/* After the run: a prune is recorded already, a pause is applied now (worker_et_pause).
+** Returns 1 when nothing more is to be recorded (the store is closed then). */
+static int worker_et_done(Worker *w, const char *program_dir) {
+  if (w->et_action == SW_KEEP || w->lost || w->store_failed) return w->lost || w->store_failed;
+  if (w->et_action == SW_PAUSE && !worker_et_pause(w, program_dir)) return w->lost || w->store_failed;
+  if (w->lost || w->store_failed) return 1;
+  rs_metricbuf_deinit(&w->mb);
+  rs_store_close(w->st);
+  w->st = NULL;
+  return 1;
+}
+
 /* The trial's final row, then the store closed: WEXIT_OK (a lost claim writes nothing), or WEXIT_STORE logged. */
 static int worker_finish(Worker *w, const WorkerArgs *a, RsStatus status, const RsTrialResult *out) {
   int fr = rs_trial_finish(w->st, a->cl->trial_id, a->cl->claim_token, status, out);
@@ -527,6 +674,7 @@ static int worker_main(const WorkerArgs *a) {
   const char *resume_path;
   if (worker_resume_find(&w, a, dir, resume, sizeof resume, &resume_path)) return worker_store_exit(&w);
   w.resume_link = resume_path;
+  if (resume_path && worker_et_resume(&w)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
   TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop, resume_path};
   TrRunResult res;
   TrErr err;
@@ -544,6 +692,7 @@ static int worker_main(const WorkerArgs *a) {
     snprintf(w.store_msg, sizeof w.store_msg, "%s", err.msg);
     return worker_store_exit(&w);
   }
+  if (rc == TR_OK && worker_et_done(&w, NULL)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
   return worker_record(&w, a, rc, &res, &err);
 }
 
@@ -575,6 +724,7 @@ static int prog_row(void *ctx, const char *name, int64_t step, double value) {
   ProgCtx *p = ctx;
   Worker *w = p->w;
   if (w->lost || w->store_failed) return TR_EIO;
+  if (w->et_action != SW_KEEP && worker_et_drops(w, step)) return 0; /* it is being stopped */
   double now = tr_clock_mono();
   int rc = rs_metricbuf_add(&w->mb, step, 0, now - p->start, name, value);
   if (rc) {
@@ -591,6 +741,10 @@ static int prog_row(void *ctx, const char *name, int64_t step, double value) {
   p->seen = 1;
   p->last_value = value;
   if (!isfinite(value)) p->nonfinite = 1;
+  if (w->et_action == SW_KEEP && worker_et_check(w, step, value)) {
+    if (w->lost || w->store_failed) return TR_EIO;
+    worker_stop = 1; /* sw_program_run: SIGTERM, SW_PROGRAM_GRACE s, SIGKILL */
+  }
   if (now - p->last_progress >= PROGRESS_EVERY) {
     char line[160];
     int k = snprintf(line, sizeof line, TAG_PROGRESS "%lld 0 %.9g 0\n", (long long)step, value);
@@ -747,6 +901,7 @@ static int worker_program(const WorkerArgs *a) {
   if (rc != WEXIT_OK) return rc;
   if (strcmp(a->cl->kind, "claim") != 0) prog_reap(&w, a, dir);
   if (w.store_failed) return worker_store_exit(&w);
+  if (worker_et_resume(&w)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
   ProgCtx p = {&w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1, dir, tr_clock_mono()};
   SwProgramOut o;
   TrErr err;
@@ -763,6 +918,7 @@ static int worker_program(const WorkerArgs *a) {
   }
   prog_log_problems(&w, a, &o);
   if (w.store_failed) return worker_store_exit(&w);
+  if (worker_et_done(&w, dir)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
   return prog_record(&w, a, &p, &o);
 }
 
@@ -1049,7 +1205,9 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
   const SwSchedConfig *c = k->c;
   while (!coord_stopping(k) && k->nrun < c->jobs && tr_clock_mono() >= *next_claim) {
     RsClaim cl;
-    int rc = rs_trial_claim(k->st, c->sweep_id, k->worker, k->lease, c->max_attempts < 1 ? 1 : c->max_attempts, &cl);
+    int et = c->early_terminate && c->early_terminate->enabled && !c->sample_checkpoint;
+    int rc = rs_trial_claim_promoting(k->st, c->sweep_id, k->worker, k->lease, c->max_attempts < 1 ? 1 : c->max_attempts,
+                                      et ? sched_promote : NULL, (void *)c, &cl);
     if (rc) {
       coord_fail(k, rc, "%s", rs_store_errmsg(k->st));
       return 0;

@@ -48,6 +48,18 @@
 **   (rs_trial_reset). A checkpoint interval of 0 becomes eval_interval. A worker
 **   starting a trial removes the checkpoint temporaries a killed writer left in the
 **   trial's directories (tr_ckpt_temps_remove: never one a live writer holds).
+** - Early termination (early_terminate enabled; sw_prune.h decides, docs/early-termination.md):
+**   right after each new finite value of the sweep metric the worker flushes its metrics and
+**   judges the trial (rs_trial_judge over sw_prune_judge: one store transaction, so -j N and
+**   several runners decide alike). Prune: the trainer stops at that step (a program gets
+**   SIGTERM, SW_PROGRAM_GRACE s, SIGKILL) and the trial is pruned. Pause (ASHA with
+**   promotions): the trainer stops at that step and saves its checkpoint there, which is
+**   recorded, then the trial becomes paused; a program is paused only when it resumes by
+**   itself (SwSchedProgram.resumes: stopped as for a prune, its run directory recorded as
+**   the checkpoint at that step), else it runs on. Rows after the decision's step are not
+**   recorded. Claims pass the promotion hook (sw_prune_promote): a promoted trial resumes
+**   from its checkpoint, bit-identical to a run straight through; paused trials nobody
+**   promotes end pruned when nothing else is left (rs_trial_claim_promoting).
 ** - Sample sweeps (sample_checkpoint set): a worker runs sw_infer_run with the
 **   same hooks; no checkpoints, an interrupted trial runs again from the start.
 ** - Test seams (environment, read by workers): HPS_TEST_CRASH="IDX:SIG[:ATTEMPT]"
@@ -88,11 +100,11 @@ typedef struct SwEvent {
   int idx;                 /* trial index in the sweep */
   int64_t trial_id;
   int attempt;
-  const char *claim_kind;  /* START: "claim" | "resume" | "reclaim" | "retry" */
+  const char *claim_kind;  /* START: "claim" | "resume" | "reclaim" | "retry" | "promote" */
   const char *params;      /* the trial's params JSON */
   int64_t step, total_steps, from_step; /* total 0: time-limited; from_step -1: fresh start */
   double loss, tokens_per_second;       /* PROGRESS: latest train loss and speed */
-  int status;              /* END: RsStatus recorded (RS_RUNNING if the claim was lost) */
+  int status;              /* END: RsStatus recorded, RS_PRUNED/RS_PAUSED too (RS_RUNNING if the claim was lost) */
   double metric;           /* END: the trial's best value of the sweep metric (NaN if none) */
   double seconds;          /* END: the run's wall seconds (NaN if unknown) */
   const char *text;        /* LOG: the line; END: error or reason, NULL if none */
@@ -113,6 +125,8 @@ typedef struct SwSchedProgram {
   const char *sweep;              /* HPSWEEP_SWEEP */
   const char *pythonpath;         /* first on PYTHONPATH (the wandb shim), NULL: unchanged */
   double max_seconds;             /* 0: no limit */
+  int resumes;                    /* hpsweep.program_resumes: it checkpoints into HPSWEEP_RUN_DIR and
+                                     resumes from there, so early termination may pause it */
 } SwSchedProgram;
 
 typedef struct SwSchedConfig {
@@ -134,6 +148,7 @@ typedef struct SwSchedConfig {
   void (*on_event)(void *ud, const SwEvent *e); /* may be NULL */
   void *ud;
   const SwSchedProgram *program;  /* non-NULL: trials run this program, not tr_run */
+  const SwEarlyTerminate *early_terminate; /* NULL or not enabled: every trial runs to its end */
 } SwSchedConfig;
 
 typedef struct SwSchedStats {

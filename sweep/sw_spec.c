@@ -20,6 +20,7 @@
 
 #include "sw_command.h"
 #include "sw_infer.h"
+#include "sw_prune.h"
 #include "tr_run.h"
 
 struct SwSpec {
@@ -59,6 +60,9 @@ struct SwSpec {
   double max_seconds;          /* hpsweep.max_seconds_per_trial, 0: none */
   TrKey **pkeys;               /* (n_params) a program's parameter names, as keys */
   size_t n_pkeys;
+  int program_resumes;         /* hpsweep.program_resumes: the program resumes from HPSWEEP_RUN_DIR */
+  int et_ours;                 /* S->et came from hpsweep.early_terminate */
+  int et_max_t_given;          /* max_t written (else the trainer's steps, filled in at the end) */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -211,6 +215,10 @@ const char *sw_method_name(SwMethod m) {
 const char *sw_sampler_name(SwSampler m) { return m == SW_SAMPLER_TPE ? "tpe" : "gp"; }
 const char *sw_goal_name(SwGoal g) { return g == SW_GOAL_MAXIMIZE ? "maximize" : "minimize"; }
 const char *sw_task_name(SwTask t) { return t == SW_TASK_SAMPLE ? "sample" : "train"; }
+const char *sw_et_type_name(SwEtType t) {
+  static const char *const names[] = {"none", "hyperband (W&B)", "asha", "median", "hyperband"};
+  return (unsigned)t < sizeof names / sizeof *names ? names[t] : "?";
+}
 const char *sw_dist_name(SwDist d) {
   return (unsigned)d < sizeof dist_names / sizeof *dist_names - 1 ? dist_names[d] : "?";
 }
@@ -233,7 +241,8 @@ static int dist_is_musigma(SwDist d) {
 
 static const char *const hps_keys[] = {"base", "seeds", "seed", "workers", "threads_per_trial",
                                        "db", "max_retries", "task", "checkpoint", "seed_arg",
-                                       "wandb_shim", "max_seconds_per_trial", "sampler", NULL};
+                                       "wandb_shim", "max_seconds_per_trial", "sampler", "early_terminate",
+                                       "program_resumes", NULL};
 
 /* hpsweep.base: the trainer config the parameters vary, inline or a file beside the spec. */
 static int parse_base(SwSpec *S, const TrYamlNode *v, TrErr *err) {
@@ -294,6 +303,12 @@ static int parse_hpsweep_program(SwSpec *S, const TrYamlNode *h, TrErr *err) {
   }
   if ((v = tr_yaml_get(h, "wandb_shim")) && (rc = tr_yaml_bool(v, f, "hpsweep.wandb_shim", &S->wandb_shim, err)))
     return rc;
+  if ((v = tr_yaml_get(h, "program_resumes"))) {
+    if ((rc = tr_yaml_bool(v, f, "hpsweep.program_resumes", &S->program_resumes, err))) return rc;
+    if (!S->program && (rc = notice(S, v, "notice: hpsweep.program_resumes is for specs with a program "
+                                    "(the built-in trainer always resumes): ignored")))
+      return tr_err_set(err, rc, "out of memory");
+  }
   if ((v = tr_yaml_get(h, "max_seconds_per_trial"))) {
     if ((rc = tr_yaml_double(v, f, "hpsweep.max_seconds_per_trial", &S->max_seconds, err))) return rc;
     if (!(S->max_seconds > 0) || S->max_seconds > 1e9)
@@ -451,19 +466,28 @@ static int parse_metric(SwSpec *S, const TrYamlNode *m, TrErr *err) {
   return TR_OK;
 }
 
-static int parse_early_terminate(SwSpec *S, const TrYamlNode *e, TrErr *err) {
+/* W&B's early_terminate (type hyperband) into *et. */
+static int parse_early_terminate(SwSpec *S, const TrYamlNode *e, SwEarlyTerminate *et, TrErr *err) {
   static const char *const keys[] = {"type", "min_iter", "max_iter", "s", "eta", "strict", NULL};
+  static const char *const types[] = {"hyperband", NULL};
   const char *f = S->path, *s = NULL;
+  char b[160];
   int rc;
   if ((rc = want_map(f, "early_terminate", e, err))) return rc;
   for (int i = 0; i < e->n; i++)
     if (!in_list(e->keys[i]->str, keys)) return unknown_key(err, f, e->keys[i], "early_terminate", keys);
   const TrYamlNode *v = tr_yaml_get(e, "type");
-  if (!v) return errat(err, f, e, "early_terminate: missing 'type' (only hyperband is supported)");
+  if (!v) return errat(err, f, e, "early_terminate: missing 'type' (W&B has hyperband)");
   if ((rc = want_string(f, "early_terminate.type", v, &s, err))) return rc;
+  if (!strcmp(s, "asha") || !strcmp(s, "median"))
+    return errat(err, f, v, "early_terminate.type: '%s' is not a W&B type: write it under "
+                 "hpsweep.early_terminate (W&B has hyperband)", s);
   if (strcmp(s, "hyperband") != 0)
-    return errat(err, f, v, "early_terminate.type: '%s' is not supported (only hyperband)", s);
-  SwEarlyTerminate *et = &S->et;
+    return errat(err, f, v, "early_terminate.type: unknown type '%s' (W&B has hyperband)%s", s,
+                 dym(b, sizeof b, tr_closest(s, types)));
+  memset(et, 0, sizeof *et);
+  et->line = e->line;
+  et->col = e->col;
   et->enabled = 1;
   et->type = SW_ET_WANDB;
   et->eta = 3;
@@ -477,18 +501,255 @@ static int parse_early_terminate(SwSpec *S, const TrYamlNode *e, TrErr *err) {
   if ((v = tr_yaml_get(e, "s"))) {
     if ((rc = tr_yaml_double(v, f, "early_terminate.s", &et->s, err))) return rc;
     if (et->s <= 0) return errat(err, f, v, "early_terminate.s: must be > 0, got %g", et->s);
+    if (et->s != floor(et->s) || et->s > 1000) /* W&B runs range(s): a float fails there */
+      return errat(err, f, v, "early_terminate.s: must be a whole number of bands (at most 1000), got %g", et->s);
   }
   if ((v = tr_yaml_get(e, "eta"))) {
     if ((rc = tr_yaml_double(v, f, "early_terminate.eta", &et->eta, err))) return rc;
     if (!(et->eta > 1)) return errat(err, f, v, "early_terminate.eta: must be > 1, got %g", et->eta);
   }
-  if ((v = tr_yaml_get(e, "strict")) && (rc = tr_yaml_bool(v, f, "early_terminate.strict", &et->strict, err)))
-    return rc;
+  if ((v = tr_yaml_get(e, "strict"))) {
+    if ((rc = tr_yaml_bool(v, f, "early_terminate.strict", &et->strict, err))) return rc;
+    et->strict_given = 1;
+  }
   if (!et->min_iter && !(et->max_iter && et->s > 0))
     return errat(err, f, e, "early_terminate: hyperband needs min_iter, or max_iter and s");
+  if (et->max_iter && !(et->s > 0)) /* W&B takes max_iter over min_iter, and then needs s */
+    return errat(err, f, tr_yaml_get(e, "max_iter"), "early_terminate: max_iter needs s (W&B uses max_iter "
+                 "over min_iter when both are given)");
   if (et->min_iter && et->max_iter && et->min_iter > et->max_iter)
     return errat(err, f, tr_yaml_get(e, "min_iter"), "early_terminate: min_iter %lld > max_iter %lld",
                  (long long)et->min_iter, (long long)et->max_iter);
+  return TR_OK;
+}
+
+/* hpsweep.early_terminate's keys, per type. */
+static const char *const et_types[] = {"asha", "median", "hyperband", NULL};
+static const char *const et_asha_keys[] = {"type", "grace_period", "min_t", "max_t", "reduction_factor",
+                                           "brackets", "promotions", NULL};
+static const char *const et_hb_keys[] = {"type", "grace_period", "min_t", "max_t", "reduction_factor", NULL};
+static const char *const et_median_keys[] = {"type", "n_startup_trials", "n_warmup_steps", "interval_steps",
+                                             NULL};
+
+/* grace_period (or min_t), max_t, reduction_factor: ASHA's and hyperband brackets' ladder. */
+static int parse_et_ladder(SwSpec *S, const TrYamlNode *e, SwEarlyTerminate *et, TrErr *err) {
+  const char *f = S->path;
+  const TrYamlNode *g = tr_yaml_get(e, "grace_period"), *m = tr_yaml_get(e, "min_t"), *v;
+  int64_t x;
+  int rc;
+  if (g && m) return errat(err, f, m, "hpsweep.early_terminate: min_t is another name for grace_period: keep one");
+  if (!g && !(g = m))
+    return errat(err, f, e, "hpsweep.early_terminate: missing 'grace_period' (the first rung, in steps)");
+  if ((rc = want_int(f, "hpsweep.early_terminate.grace_period", g, 1, INT64_MAX, &et->grace_period, err))) return rc;
+  if ((v = tr_yaml_get(e, "max_t"))) {
+    if ((rc = want_int(f, "hpsweep.early_terminate.max_t", v, 1, INT64_MAX, &et->max_t, err))) return rc;
+    S->et_max_t_given = 1;
+    if (et->grace_period > et->max_t)
+      return errat(err, f, g, "hpsweep.early_terminate: grace_period %lld > max_t %lld",
+                   (long long)et->grace_period, (long long)et->max_t);
+  } else if (S->program) {
+    return errat(err, f, e, "hpsweep.early_terminate: missing 'max_t' (the steps a program's trial runs to)");
+  }
+  if ((v = tr_yaml_get(e, "reduction_factor"))) {
+    if ((rc = tr_yaml_int64(v, f, "hpsweep.early_terminate.reduction_factor", &x, err))) return rc;
+    if (x <= 1) return errat(err, f, v, "hpsweep.early_terminate.reduction_factor: must be > 1, got %lld", (long long)x);
+    if (x > 1000) return errat(err, f, v, "hpsweep.early_terminate.reduction_factor: %lld is more than 1000", (long long)x);
+    et->eta = (double)x;
+  }
+  return TR_OK;
+}
+
+/* map.key into *out if given (checked against [lo, hi]); "hpsweep.early_terminate." names it. */
+static int opt_et_int(const char *f, const TrYamlNode *map, const char *key, int64_t lo, int64_t *out, TrErr *err) {
+  char name[96];
+  const TrYamlNode *v = tr_yaml_get(map, key);
+  snprintf(name, sizeof name, "hpsweep.early_terminate.%s", key);
+  return v ? want_int(f, name, v, lo, INT64_MAX, out, err) : TR_OK;
+}
+
+static int parse_et_median(SwSpec *S, const TrYamlNode *e, SwEarlyTerminate *et, TrErr *err) {
+  int rc;
+  if ((rc = opt_et_int(S->path, e, "n_startup_trials", 0, &et->n_startup_trials, err)) ||
+      (rc = opt_et_int(S->path, e, "n_warmup_steps", 0, &et->n_warmup_steps, err)) ||
+      (rc = opt_et_int(S->path, e, "interval_steps", 1, &et->interval_steps, err)))
+    return rc;
+  return TR_OK;
+}
+
+/* hpsweep.early_terminate: asha, median or hyperband (brackets) into *et. */
+static int parse_hps_et(SwSpec *S, const TrYamlNode *e, SwEarlyTerminate *et, TrErr *err) {
+  const char *f = S->path, *s = NULL;
+  char b[160];
+  int rc;
+  if ((rc = want_map(f, "hpsweep.early_terminate", e, err))) return rc;
+  const TrYamlNode *v = tr_yaml_get(e, "type");
+  if (!v) return errat(err, f, e, "hpsweep.early_terminate: missing 'type' (asha, median or hyperband)");
+  if ((rc = want_string(f, "hpsweep.early_terminate.type", v, &s, err))) return rc;
+  const char *const *keys = !strcmp(s, "asha") ? et_asha_keys : !strcmp(s, "median") ? et_median_keys
+                          : !strcmp(s, "hyperband") ? et_hb_keys : NULL;
+  if (!keys)
+    return errat(err, f, v, "hpsweep.early_terminate.type: unknown type '%s' (expected asha, median or "
+                 "hyperband)%s", s, dym(b, sizeof b, tr_closest(s, et_types)));
+  for (int i = 0; i < e->n; i++)
+    if (!in_list(e->keys[i]->str, keys)) {
+      char where[64];
+      snprintf(where, sizeof where, "hpsweep.early_terminate (type %s)", s);
+      return unknown_key(err, f, e->keys[i], where, keys);
+    }
+  *et = (SwEarlyTerminate){.enabled = 1, .line = e->line, .col = e->col, .eta = 3, .strict = 1,
+                           .brackets = 1, .promotions = 1, .n_startup_trials = 5, .interval_steps = 1};
+  if (keys == et_median_keys) {
+    et->type = SW_ET_MEDIAN;
+    return parse_et_median(S, e, et, err);
+  }
+  et->type = keys == et_asha_keys ? SW_ET_ASHA : SW_ET_HYPERBAND;
+  if ((rc = parse_et_ladder(S, e, et, err))) return rc;
+  if (et->type != SW_ET_ASHA) {
+    et->promotions = 0;
+    return TR_OK;
+  }
+  int64_t x;
+  if ((v = tr_yaml_get(e, "brackets"))) {
+    if ((rc = want_int(f, "hpsweep.early_terminate.brackets", v, 1, 64, &x, err))) return rc;
+    et->brackets = (int)x;
+  }
+  if ((v = tr_yaml_get(e, "promotions")) &&
+      (rc = tr_yaml_bool(v, f, "hpsweep.early_terminate.promotions", &et->promotions, err)))
+    return rc;
+  return TR_OK;
+}
+
+/* Both blocks: ours wins (W&B ignores it, so the spec stays W&B-valid); W&B's is still
+** checked, and an unset strict gets its notice (W&B's schema and docs disagree). */
+static int spec_early_terminate(SwSpec *S, const TrYamlNode *root, TrErr *err) {
+  const TrYamlNode *w = tr_yaml_get(root, "early_terminate");
+  const TrYamlNode *h = tr_yaml_get(tr_yaml_get(root, "hpsweep"), "early_terminate");
+  SwEarlyTerminate wandb;
+  int rc;
+  if (w && (rc = parse_early_terminate(S, w, &wandb, err))) return rc;
+  if (h) {
+    if ((rc = parse_hps_et(S, h, &S->et, err))) return rc;
+    S->et_ours = 1;
+    if (w && (rc = notice(S, h, "notice: hpsweep.early_terminate (%s) wins over W&B's early_terminate "
+                          "(hyperband), which hpsweep ignores here", sw_et_type_name(S->et.type))))
+      return tr_err_set(err, rc, "out of memory");
+    return TR_OK;
+  }
+  if (!w) return TR_OK;
+  S->et = wandb;
+  if (!wandb.strict_given &&
+      (rc = notice(S, w, "notice: early_terminate.strict not given: true (W&B's schema default: a trial is "
+                   "judged by its value at the band; W&B's docs say false, which judges its best so far); "
+                   "write strict: true or false to choose")))
+    return tr_err_set(err, rc, "out of memory");
+  return TR_OK;
+}
+
+/* ---- early termination against the trainer's steps ------------------------ */
+
+/* Steps between two values of the sweep metric in config c: val_loss (and gns) at
+** every eval_interval, the others at every log_interval. */
+static int64_t metric_unit(const SwSpec *S, const TrConfig *c) {
+  if (!strcmp(S->metric, "val_loss") || !strcmp(S->metric, "gns")) return c->train.eval_interval;
+  return c->train.log_interval;
+}
+
+int64_t sw_spec_metric_every(const SwSpec *S, const TrConfig *c) {
+  return S->program || S->task == SW_TASK_SAMPLE ? 0 : metric_unit(S, c);
+}
+
+static const char *metric_unit_key(const SwSpec *S) {
+  return !strcmp(S->metric, "val_loss") || !strcmp(S->metric, "gns") ? "train.eval_interval"
+                                                                       : "train.log_interval";
+}
+
+int sw_spec_et_check_config(const SwSpec *S, const TrConfig *c, TrErr *err) {
+  const SwEarlyTerminate *et = &S->et;
+  if (!et->enabled || S->program || S->task == SW_TASK_SAMPLE) return TR_OK;
+  int64_t unit = metric_unit(S, c), total = tr_config_total_steps(c);
+  const char *uk = metric_unit_key(S);
+  if (et->type == SW_ET_WANDB) return TR_OK; /* bands count values, whatever their steps */
+  if (total <= 0)
+    return tr_err_set(err, TR_EINVAL, "hpsweep.early_terminate: the trainer's budget is time-only "
+                      "(train.max_seconds): set train.max_steps so rungs are steps");
+  if (et->type == SW_ET_MEDIAN) {
+    if (et->n_warmup_steps % unit)
+      return tr_err_set(err, TR_EINVAL, "hpsweep.early_terminate.n_warmup_steps %lld is not a multiple of %s "
+                        "%lld: %s is logged every %lld steps", (long long)et->n_warmup_steps, uk,
+                        (long long)unit, S->metric, (long long)unit);
+    if (et->interval_steps > 1 && et->interval_steps % unit)
+      return tr_err_set(err, TR_EINVAL, "hpsweep.early_terminate.interval_steps %lld is not a multiple of %s "
+                        "%lld: %s is logged every %lld steps", (long long)et->interval_steps, uk,
+                        (long long)unit, S->metric, (long long)unit);
+    return TR_OK;
+  }
+  if (et->max_t > total)
+    return tr_err_set(err, TR_EINVAL, "hpsweep.early_terminate.max_t %lld is more than the %lld steps a trial "
+                      "trains", (long long)et->max_t, (long long)total);
+  for (int b = 0; b < sw_prune_brackets(et); b++) {
+    int64_t r[64];
+    size_t n = sw_prune_levels(et, b, r, 64);
+    for (size_t i = 0; i < n; i++)
+      if (r[i] % unit)
+        return tr_err_set(err, TR_EINVAL, "hpsweep.early_terminate: rung %lld%s is not a multiple of %s %lld: "
+                          "%s is never logged there", (long long)r[i], b ? " (of a higher bracket)" : "", uk,
+                          (long long)unit, S->metric);
+  }
+  return TR_OK;
+}
+
+/* Keys whose swept values change the trainer's steps or logging: then every trial is checked. */
+int sw_spec_et_varies(const SwSpec *S) {
+  static const char *const keys[] = {"train.eval_interval", "train.log_interval", "train.max_steps",
+                                     "train.max_tokens", "train.batch_size", "model.block_size", NULL};
+  if (!S->et.enabled || S->program) return 0;
+  for (size_t i = 0; i < S->n_params; i++)
+    if (in_list(S->params[i].key->name, keys)) return 1;
+  return 0;
+}
+
+/* W&B's bands count values: legal past the end of a run, but then nothing is ever stopped. */
+static int et_bands_notice(SwSpec *S, const TrYamlNode *at) {
+  int64_t band, unit = metric_unit(S, &S->base), total = tr_config_total_steps(&S->base);
+  if (total <= 0 || unit <= 0 || sw_prune_levels(&S->et, 0, &band, 1) == 0) return TR_OK;
+  int64_t values = (total + unit - 1) / unit; /* the last step logs too */
+  if (band <= values) return TR_OK;
+  return notice(S, at, "warning: early_terminate: a trial logs %lld value%s of %s (every %s %lld of %lld "
+                "steps): the first band, %lld, never applies and nothing is stopped", (long long)values,
+                values == 1 ? "" : "s", S->metric, metric_unit_key(S), (long long)unit, (long long)total,
+                (long long)band);
+}
+
+/* After the parameters: max_t's default (the trainer's steps), the base's units when no
+** parameter changes them (else sw_expand checks each trial), promotions over programs. */
+static int et_check_spec(SwSpec *S, TrErr *err) {
+  SwEarlyTerminate *et = &S->et;
+  const TrYamlNode *at = NULL;
+  TrErr e;
+  int rc;
+  if (!et->enabled) return TR_OK;
+  at = S->et_ours ? tr_yaml_get(tr_yaml_get(S->doc->root, "hpsweep"), "early_terminate")
+                  : tr_yaml_get(S->doc->root, "early_terminate");
+  if (et->type == SW_ET_ASHA && et->promotions && S->program && !S->program_resumes)
+    return errat(err, S->path, at, "hpsweep.early_terminate: ASHA with promotions pauses trials and resumes "
+                 "them later: the program must resume from its checkpoint in HPSWEEP_RUN_DIR; declare it "
+                 "with hpsweep.program_resumes: true, or set promotions: false");
+  if ((et->type == SW_ET_ASHA || et->type == SW_ET_HYPERBAND) && !S->et_max_t_given && !S->program) {
+    if (sw_spec_et_varies(S))
+      return errat(err, S->path, at, "hpsweep.early_terminate: missing 'max_t': the parameters change how "
+                   "many steps a trial trains");
+    et->max_t = tr_config_total_steps(&S->base);
+    if (et->max_t <= 0)
+      return errat(err, S->path, at, "hpsweep.early_terminate: missing 'max_t' (the base config's budget is "
+                   "time-only)");
+    if (et->grace_period > et->max_t)
+      return errat(err, S->path, at, "hpsweep.early_terminate: grace_period %lld > max_t %lld (train.steps)",
+                   (long long)et->grace_period, (long long)et->max_t);
+  }
+  if (sw_spec_et_varies(S) || S->task == SW_TASK_SAMPLE || S->program) return TR_OK;
+  if (et->type == SW_ET_WANDB && (rc = et_bands_notice(S, at))) return tr_err_set(err, rc, "out of memory");
+  tr_err_clear(&e);
+  if ((rc = sw_spec_et_check_config(S, &S->base, &e))) return errat(err, S->path, at, "%s", e.msg);
   return TR_OK;
 }
 
@@ -1145,7 +1406,7 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   }
   const TrYamlNode *cap = tr_yaml_get(root, "run_cap");
   if (cap && (rc = want_int(f, "run_cap", cap, 1, INT64_MAX, &S->run_cap, err))) return rc;
-  if ((v = tr_yaml_get(root, "early_terminate")) && (rc = parse_early_terminate(S, v, err))) return rc;
+  if ((rc = spec_early_terminate(S, root, err))) return rc;
 
   int pi = map_index(root, "parameters");
   if (pi < 0) return errat(err, f, root, "missing 'parameters' (the training keys to sweep)");
@@ -1164,7 +1425,7 @@ static int spec_parse(SwSpec *S, TrErr *err) {
     rc = spec_count_random(S, root, cap, seeds, &configs, err);
   if (rc) return rc;
   S->n_configs = (size_t)configs;
-  return TR_OK;
+  return et_check_spec(S, err);
 }
 
 /* ---- files the trials read ------------------------------------------------ */
@@ -1344,6 +1605,7 @@ int sw_spec_wandb_shim(const SwSpec *s) {
   return s->program && sw_command_interpreter(s->program) != NULL;
 }
 double sw_spec_max_seconds(const SwSpec *s) { return s->max_seconds; }
+int sw_spec_program_resumes(const SwSpec *s) { return s->program_resumes; }
 const TrConfig *sw_spec_base(const SwSpec *s) { return &s->base; }
 size_t sw_spec_param_count(const SwSpec *s) { return s->n_params; }
 const SwParam *sw_spec_param(const SwSpec *s, size_t i) { return i < s->n_params ? &s->params[i] : NULL; }

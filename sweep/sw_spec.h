@@ -91,10 +91,12 @@ typedef struct SwEarlyTerminate {
   int line, col;               /* of the block, for errors at check time */
   /* W&B hyperband */
   int64_t min_iter, max_iter;  /* 0 when not given */
-  double s, eta;               /* s: 0 when not given; eta (also ASHA's reduction_factor): default 3, > 1 */
+  double s, eta;               /* s: 0 when not given, else a whole number; eta (also ASHA's and
+                                  hyperband's reduction_factor, then an integer): default 3, > 1 */
   int strict;                  /* default 1 */
   int strict_given;            /* 0: the default was taken (a notice says W&B's docs differ) */
-  /* ASHA and hyperband brackets (steps) */
+  /* ASHA and hyperband brackets (steps); max_t defaults to the base config's steps (a
+  ** program's spec must give it) */
   int64_t grace_period, max_t;
   int brackets;                /* ASHA: default 1 */
   int promotions;              /* ASHA: pause at rungs and promote (default 1) */
@@ -130,6 +132,24 @@ const char *sw_sampler_name(SwSampler m);
 /* run_cap as written, 0 if absent. */
 int64_t sw_spec_run_cap(const SwSpec *s);
 const SwEarlyTerminate *sw_spec_early_terminate(const SwSpec *s);
+/* "none", "hyperband (W&B)", "asha", "median", "hyperband". */
+const char *sw_et_type_name(SwEtType t);
+/* Early termination against one trial's trainer config (no position in the message):
+** ASHA and hyperband rungs must be multiples of the steps the sweep metric is logged
+** at (train.eval_interval for val_loss and gns, else train.log_interval) and max_t at
+** most the steps a trial trains; the median rule's warm-up and interval likewise.
+** TR_OK for programs, sample sweeps and W&B's bands (they count values). */
+int sw_spec_et_check_config(const SwSpec *s, const TrConfig *c, TrErr *err);
+/* 1 when a parameter changes what sw_spec_et_check_config decides (sw_expand then checks
+** every trial and names the one that fails); else sw_spec_load checked the base. */
+int sw_spec_et_varies(const SwSpec *s);
+/* Steps between two values of the sweep metric in a trainer trial of config c
+** (train.eval_interval for val_loss and gns, else train.log_interval; the last step
+** also logs); 0 for programs and sample sweeps. */
+int64_t sw_spec_metric_every(const SwSpec *s, const TrConfig *c);
+/* hpsweep.program_resumes (default 0): the program resumes from its checkpoint in
+** HPSWEEP_RUN_DIR, so ASHA may pause and promote its trials. */
+int sw_spec_program_resumes(const SwSpec *s);
 
 /* hpsweep: block. */
 int sw_spec_workers(const SwSpec *s);             /* default 1 */

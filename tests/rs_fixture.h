@@ -19,6 +19,11 @@
 **   T.5p.9, T.5p1, T1p1, T1.5p1 (T1p.9 and T1.5p.9 are beaten on both).
 ** "samp_pos": temperature in {0.2, ..., 1.2}, one seed; validity AND distinct_2 rise
 **   with temperature, so T=1.2 alone is the frontier.
+**
+** rs_fixture_add_stopped migrates the file to the current schema (v2, v3 by their SQL)
+** and makes early-termination outcomes in "lr_grid": trial 1 (lr 1e-3 seed 1) pruned
+** at W&B band 3 (its curve cut after step 20), trial 2 pruned at ASHA rung 30 (cut
+** after 30), trial 3 paused at rung 30 (cut after 30).
 */
 #ifndef RS_FIXTURE_H
 #define RS_FIXTURE_H
@@ -136,6 +141,25 @@ static int rs_fixture_make(const char *path) {
   sqlite3_finalize(ti);
   sqlite3_finalize(mi);
   rc = rc || fix_exec(db, "COMMIT");
+  sqlite3_close(db);
+  return rc;
+}
+
+/* 0 on success. */
+static inline int rs_fixture_add_stopped(const char *path) {
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) return 1;
+  int rc = fix_exec(db, "BEGIN") || fix_exec(db, RS_SCHEMA_V2 RS_SCHEMA_V2_SCALE) || fix_exec(db, RS_SCHEMA_V3) ||
+           fix_exec(db, "PRAGMA user_version=3") ||
+           fix_exec(db, "UPDATE trials SET status='pruned', rung=3, steps=20, final_metric=NULL, "
+                        "error='pruned at band 3: 2.6 > threshold 2.5 (n 4, eta 3)' WHERE id=1;"
+                        "UPDATE trials SET status='pruned', rung=30, steps=30, "
+                        "error='pruned at rung 30: 2.1, rank 3 of 3, not in the top 1 (threshold 1.9, eta 3)' "
+                        "WHERE id=2;"
+                        "UPDATE trials SET status='paused', rung=30, steps=30, error=NULL WHERE id=3;"
+                        "DELETE FROM metrics WHERE trial_id=1 AND step>20;"
+                        "DELETE FROM metrics WHERE trial_id IN (2,3) AND step>30;") ||
+           fix_exec(db, "COMMIT");
   sqlite3_close(db);
   return rc;
 }

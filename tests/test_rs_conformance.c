@@ -128,6 +128,10 @@ static RsClaim claim(RsStore *st, int64_t sweep_id, const char *worker) {
   return c;
 }
 
+/* Early termination callbacks (defined with their tests below). */
+static int judge_fn(void *ctx, const RsCurve *c, size_t n, size_t self, RsVerdict *out);
+static long promo_fn(void *ctx, const RsCurve *c, size_t n, int64_t *to_step);
+
 /* Run every trial of the sweep: trial idx i gets val_loss rows at steps 0..2 of
 ** 3 - step + i/10 (best at step 2) and train_loss 2 * that; finishes completed except idx 3,
 ** which fails. */
@@ -435,11 +439,14 @@ Test(rs_conformance, read_only_handle_refuses_every_write) {
   RsMetric m = {0, 0, 0, 1, "loss"};
   RsTrialDef d = {9, "00000000000000ff", "{}", "{}", 1};
   RsMetricBuf b;
+  RsVerdict ro_verdict;
   int rc[] = {
       rs_sweep_upsert(st, "ro_new", "x", "h", "grid", "loss", "minimize", 1, "train", &x),
       rs_sweep_delete(st, name, &x),
       rs_trials_insert(st, id, 1, &d, &z),
       rs_trial_claim(st, id, "w9", 30, 3, &cl),
+      rs_trial_claim_promoting(st, id, "w9", 30, 3, promo_fn, NULL, &cl),
+      rs_trial_judge(st, c.trial_id, c.claim_token, judge_fn, NULL, &ro_verdict, NULL),
       rs_trial_heartbeat(st, c.trial_id, c.claim_token, 30),
       rs_trial_set_checkpoint(st, c.trial_id, c.claim_token, "/x", 1),
       rs_trial_reset(st, c.trial_id, c.claim_token),
@@ -783,4 +790,221 @@ Test(rs_conformance, diversity_of_an_inference_sweep) {
   rs_store_close(st);
   drop_sweep(w, name);
   rs_store_close(w);
+}
+
+/* ---- early termination: judging, pausing, promoting ---- */
+
+/* A judge callback: records what it was given, answers with `say`. */
+typedef struct Judge {
+  RsVerdict say;
+  int calls;
+  size_t n, self, self_n;
+  int idx_order_ok;
+  int64_t self_last_step;
+} Judge;
+
+static int judge_fn(void *ctx, const RsCurve *c, size_t n, size_t self, RsVerdict *out) {
+  Judge *j = ctx;
+  j->calls++;
+  j->n = n;
+  j->self = self;
+  j->self_n = c[self].n;
+  j->self_last_step = c[self].n ? c[self].step[c[self].n - 1] : -1;
+  j->idx_order_ok = 1;
+  for (size_t i = 1; i < n; i++) j->idx_order_ok &= c[i - 1].idx < c[i].idx;
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < c[i].n; k++) j->idx_order_ok &= isfinite(c[i].value[k]) && (k == 0 || c[i].step[k - 1] < c[i].step[k]);
+  *out = j->say;
+  return TR_OK;
+}
+
+static RsVerdict verdict(int action, int64_t rung, const char *reason) {
+  RsVerdict v;
+  memset(&v, 0, sizeof v);
+  v.action = action;
+  v.rung = rung;
+  snprintf(v.reason, sizeof v.reason, "%s", reason);
+  snprintf(v.detail, sizeof v.detail, "{\"rung\": %lld}", (long long)rung);
+  return v;
+}
+
+static void put_val(RsStore *st, const RsClaim *c, int64_t step, double v) {
+  RsMetric m = {step, step * 10, 0.1 * (double)step, v, "val_loss"};
+  OK(st, rs_metrics_put(st, c->trial_id, c->claim_token, 1, &m));
+}
+
+Test(rs_conformance, judge_sees_the_sweeps_finite_curves_and_prunes_only_a_held_claim) {
+  Fix f = fix_open("judge", "minimize");
+  RsStore *st = f.w;
+  RsClaim a = claim(st, f.id, "w1"), b = claim(st, f.id, "w1");
+  put_val(st, &a, 10, 1.0);
+  put_val(st, &a, 20, INFINITY); /* not an iteration */
+  put_val(st, &a, 30, 3.0);
+  put_val(st, &b, 10, 0.5);
+  Judge j = {.say = verdict(RS_VERDICT_KEEP, 0, "")};
+  int applied = -1;
+  RsVerdict v;
+  OK(st, rs_trial_judge(st, a.trial_id, a.claim_token, judge_fn, &j, &v, &applied));
+  cr_assert_eq(applied, 0);
+  cr_assert_eq(j.n, 4, "every trial of the sweep, pending ones too");
+  cr_assert_eq(j.self, 0);
+  cr_assert_eq(j.self_n, 2, "the infinite value is left out");
+  cr_assert_eq(j.self_last_step, 30);
+  cr_assert(j.idx_order_ok, "by idx, finite values by step");
+  j.say = verdict(RS_VERDICT_PRUNE, 2, "pruned at band 2: 3 > threshold 0.5 (n 2, eta 3)");
+  cr_assert_eq(rs_trial_judge(st, a.trial_id, a.claim_token - 1, judge_fn, &j, &v, &applied), RS_LOST);
+  cr_assert_eq(applied, 0);
+  OK(st, rs_trial_judge(st, a.trial_id, a.claim_token, judge_fn, &j, &v, &applied));
+  cr_assert_eq(applied, 1);
+  cr_assert_eq(v.action, RS_VERDICT_PRUNE);
+  RsTrial t;
+  OK(st, rs_trial_get(st, a.trial_id, &t));
+  cr_assert_eq(t.status, RS_PRUNED);
+  cr_assert_str_eq(t.error, "pruned at band 2: 3 > threshold 0.5 (n 2, eta 3)");
+  cr_assert_eq(t.rung, 2);
+  cr_assert(t.final_metric == 3.0 && t.best_metric == 1.0 && t.best_step == 10 && t.steps == 30);
+  cr_assert(isnan(t.lease_until) && !isnan(t.ended));
+  rs_trial_clear(&t);
+  /* Pruned is final: the claim is gone for every write, the judgment included. */
+  cr_assert_eq(rs_trial_heartbeat(st, a.trial_id, a.claim_token, 30), RS_LOST);
+  RsMetric m = {40, 0, 0, 1.0, "val_loss"};
+  cr_assert_eq(rs_metrics_put(st, a.trial_id, a.claim_token, 1, &m), RS_LOST);
+  cr_assert_eq(rs_trial_judge(st, a.trial_id, a.claim_token, judge_fn, &j, &v, &applied), RS_LOST);
+  cr_assert_eq(rs_trial_finish(st, a.trial_id, a.claim_token, RS_COMPLETED, NULL), RS_LOST);
+  RsCounts k;
+  OK(st, rs_sweep_counts(st, f.id, &k));
+  cr_assert(k.n[RS_PRUNED] == 1 && k.n[RS_RUNNING] == 1 && k.n[RS_PENDING] == 2, "%lld %lld %lld",
+            (long long)k.n[RS_PRUNED], (long long)k.n[RS_RUNNING], (long long)k.n[RS_PENDING]);
+  cr_assert_str_eq(rs_status_name(RS_PRUNED), "pruned");
+  cr_assert_eq(rs_status_parse("paused"), RS_PAUSED);
+  OK(st, rs_trial_finish(st, b.trial_id, b.claim_token, RS_COMPLETED, NULL));
+  rs_claim_clear(&a);
+  rs_claim_clear(&b);
+  fix_close(&f);
+}
+
+/* A promotion hook: promotes the paused trial of idx `want` (-1: none); counts its calls. */
+typedef struct Promo {
+  int want, calls;
+} Promo;
+
+static long promo_fn(void *ctx, const RsCurve *c, size_t n, int64_t *to_step) {
+  Promo *p = ctx;
+  p->calls++;
+  *to_step = 90;
+  for (size_t i = 0; i < n; i++)
+    if (c[i].idx == p->want && c[i].paused) return (long)i;
+  return -1;
+}
+
+Test(rs_conformance, pause_waits_for_its_checkpoint_and_a_promotion_resumes_it_there) {
+  Fix f = fix_open("pause", "minimize");
+  RsStore *st = f.w;
+  Promo p = {-1, 0};
+  RsClaim a;
+  OK(st, rs_trial_claim_promoting(st, f.id, "w1", 30, 3, promo_fn, &p, &a));
+  cr_assert(a.claimed && a.idx == 0);
+  cr_assert_eq(p.calls, 0, "no paused trial: the hook is not asked");
+  put_val(st, &a, 10, 2.0);
+  put_val(st, &a, 20, 1.5);
+  Judge j = {.say = verdict(RS_VERDICT_PAUSE, 20, "paused at rung 20")};
+  int applied = -1;
+  RsVerdict v;
+  OK(st, rs_trial_judge(st, a.trial_id, a.claim_token, judge_fn, &j, &v, &applied));
+  cr_assert_eq(applied, 0, "no checkpoint at step 20 yet");
+  cr_assert_eq(v.action, RS_VERDICT_PAUSE);
+  OK(st, rs_trial_set_checkpoint(st, a.trial_id, a.claim_token, "/ck/10", 10));
+  OK(st, rs_trial_judge(st, a.trial_id, a.claim_token, judge_fn, &j, &v, &applied));
+  cr_assert_eq(applied, 0, "the checkpoint holds step 10, the curve ends at 20");
+  OK(st, rs_trial_set_checkpoint(st, a.trial_id, a.claim_token, "/ck/20", 20));
+  OK(st, rs_trial_judge(st, a.trial_id, a.claim_token, judge_fn, &j, &v, &applied));
+  cr_assert_eq(applied, 1);
+  RsTrial t;
+  OK(st, rs_trial_get(st, a.trial_id, &t));
+  cr_assert_eq(t.status, RS_PAUSED);
+  cr_assert_eq(t.rung, 20);
+  cr_assert_null(t.error);
+  cr_assert(t.steps == 20 && t.best_metric == 1.5 && t.checkpoint_step == 20);
+  rs_trial_clear(&t);
+  cr_assert_eq(rs_trial_heartbeat(st, a.trial_id, a.claim_token, 30), RS_LOST);
+  /* A plain claim never promotes; the hook's claim takes the paused trial before pending ones. */
+  RsClaim b = claim(st, f.id, "w2");
+  cr_assert_eq(b.idx, 1);
+  p.want = 0;
+  RsClaim c;
+  OK(st, rs_trial_claim_promoting(st, f.id, "w3", 30, 3, promo_fn, &p, &c));
+  cr_assert(c.claimed);
+  cr_assert_eq(p.calls, 1);
+  cr_assert_eq(c.idx, 0);
+  cr_assert_str_eq(c.kind, "promote");
+  cr_assert_str_eq(c.checkpoint, "/ck/20");
+  cr_assert_eq(c.checkpoint_step, 20);
+  cr_assert_eq(c.promoted_step, 20, "a resume from this checkpoint is past the rung");
+  cr_assert_eq(b.promoted_step, -1);
+  cr_assert_eq(c.attempts, 2);
+  RsPoint *pts;
+  size_t np;
+  OK(st, rs_metrics_read(st, c.trial_id, "val_loss", &pts, &np));
+  cr_assert_eq(np, 2, "the curve up to the checkpoint is kept");
+  free(pts);
+  OK(st, rs_trial_get(st, c.trial_id, &t));
+  cr_assert(t.status == RS_RUNNING && t.rung == -1);
+  rs_trial_clear(&t);
+  /* Promoted once: the old claim is dead, and the next claim takes a pending trial. */
+  cr_assert_eq(rs_trial_judge(st, a.trial_id, a.claim_token, judge_fn, &j, &v, &applied), RS_LOST);
+  RsClaim d;
+  OK(st, rs_trial_claim_promoting(st, f.id, "w4", 30, 3, promo_fn, &p, &d));
+  cr_assert(d.claimed && d.idx == 2 && strcmp(d.kind, "claim") == 0);
+  OK(st, rs_trial_finish(st, b.trial_id, b.claim_token, RS_COMPLETED, NULL));
+  OK(st, rs_trial_finish(st, c.trial_id, c.claim_token, RS_COMPLETED, NULL));
+  OK(st, rs_trial_finish(st, d.trial_id, d.claim_token, RS_COMPLETED, NULL));
+  rs_claim_clear(&a);
+  rs_claim_clear(&b);
+  rs_claim_clear(&c);
+  rs_claim_clear(&d);
+  fix_close(&f);
+}
+
+Test(rs_conformance, paused_trials_nobody_promotes_are_pruned_once_nothing_else_can_run) {
+  Fix f = fix_open("unpromoted", "minimize");
+  RsStore *st = f.w;
+  Promo p = {-1, 0};
+  RsClaim c[4];
+  for (int i = 0; i < 4; i++) {
+    OK(st, rs_trial_claim_promoting(st, f.id, "w1", 30, 3, promo_fn, &p, &c[i]));
+    cr_assert(c[i].claimed);
+    put_val(st, &c[i], 5, 1.0 + i);
+  }
+  Judge j = {.say = verdict(RS_VERDICT_PAUSE, 5, "paused at rung 5")};
+  int applied;
+  RsVerdict v;
+  for (int i = 0; i < 2; i++) {
+    OK(st, rs_trial_set_checkpoint(st, c[i].trial_id, c[i].claim_token, "/ck", 5));
+    OK(st, rs_trial_judge(st, c[i].trial_id, c[i].claim_token, judge_fn, &j, &v, &applied));
+    cr_assert_eq(applied, 1);
+  }
+  OK(st, rs_trial_finish(st, c[2].trial_id, c[2].claim_token, RS_COMPLETED, NULL));
+  RsClaim x;
+  OK(st, rs_trial_claim_promoting(st, f.id, "w1", 30, 3, promo_fn, &p, &x));
+  cr_assert_eq(x.claimed, 0);
+  cr_assert_eq(x.running, 1, "trial 3 still runs: it may change the rungs");
+  RsCounts k;
+  OK(st, rs_sweep_counts(st, f.id, &k));
+  cr_assert_eq(k.n[RS_PAUSED], 2);
+  OK(st, rs_trial_finish(st, c[3].trial_id, c[3].claim_token, RS_COMPLETED, NULL));
+  OK(st, rs_trial_claim(st, f.id, "w1", 30, 3, &x));
+  cr_assert_eq(x.claimed, 0);
+  OK(st, rs_sweep_counts(st, f.id, &k));
+  cr_assert_eq(k.n[RS_PAUSED], 2, "a claim without the hook leaves them");
+  OK(st, rs_trial_claim_promoting(st, f.id, "w1", 30, 3, promo_fn, &p, &x));
+  cr_assert(x.claimed == 0 && x.running == 0);
+  OK(st, rs_sweep_counts(st, f.id, &k));
+  cr_assert(k.n[RS_PAUSED] == 0 && k.n[RS_PRUNED] == 2 && k.n[RS_COMPLETED] == 2);
+  RsTrial t;
+  OK(st, rs_trial_get(st, c[0].trial_id, &t));
+  cr_assert(t.status == RS_PRUNED && t.error && strstr(t.error, "not promoted"), "%s", t.error ? t.error : "-");
+  cr_assert_eq(t.rung, 5);
+  rs_trial_clear(&t);
+  for (int i = 0; i < 4; i++) rs_claim_clear(&c[i]);
+  fix_close(&f);
 }

@@ -350,3 +350,33 @@ Test(rs_plot, long_colour_legend_shows_the_best_values_first, .init = setup, .fi
   rs_trials_deinit(&ts);
   rs_store_close(db);
 }
+
+Test(rs_plot, curves_end_with_a_marker_where_a_trial_was_pruned_or_paused, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_stopped(dbpath), 0);
+  RsStore *db;
+  RsTrialSet ts;
+  load(&db, &ts, "lr_grid");
+  RsCurveOpts o = {"val_loss", RS_X_STEP, -1, 0};
+  RsPlot p;
+  TrErr e = {0};
+  cr_assert_eq(rs_plot_curves(db, &ts, &o, &p, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(p.ns, 15, "12 curves and a marker for each of the 3 stopped trials");
+  /* trial 1 (pruned, curve cut after step 20): its line, then its marker at the last point */
+  cr_assert_eq(p.s[1].n, 1);
+  cr_assert_eq(p.s[1].x[0], 20);
+  cr_assert_eq(p.s[1].y[0], p.s[0].y[p.s[0].n - 1]);
+  cr_assert_eq(p.s[1].rgb, p.s[0].rgb, "in the trial's colour");
+  cr_assert_str_eq(p.s[1].marker, RS_PLOT_PRUNED_MARK);
+  cr_assert_str_eq(p.s[5].marker, RS_PLOT_PAUSED_MARK, "trial 3 is paused");
+  for (int k = 0; k < p.ns; k++) p.s[k].clip_range = 1;
+  char *svg;
+  cr_assert_eq(rs_plot_svg(&p, &svg, &e), TR_OK, "%s", e.msg);
+  svg_valid(svg);
+  cr_assert_eq(hps_count(svg, "stroke-width=\"" RS_PLOT_SERIES_WIDTH_SVG "\""), 12, "markers draw no line");
+  cr_assert_eq(hps_count(svg, RS_PLOT_PRUNED_MARK_SVG), 2);
+  cr_assert_eq(hps_count(svg, RS_PLOT_PAUSED_MARK_SVG), 1);
+  free(svg);
+  rs_plot_deinit(&p);
+  rs_trials_deinit(&ts);
+  rs_store_close(db);
+}

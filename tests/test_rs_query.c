@@ -817,3 +817,57 @@ Test(rs_cli, read_commands_work_in_a_read_only_directory_as_a_user, .init = setu
   cr_assert_neq(access(f, F_OK), 0, "a -shm file appeared in the read-only directory");
   chmod(ro, 0755); /* so teardown can remove it */
 }
+
+/* ---- early termination: pruned and paused trials ---- */
+
+Test(rs_query, fmt_status_names_the_band_or_rung) {
+  char b[64];
+  rs_fmt_status(b, sizeof b, RS_PRUNED, 3, "pruned at band 3: 10 > threshold 8 (n 2, eta 3)");
+  cr_assert_str_eq(b, "pruned band 3");
+  rs_fmt_status(b, sizeof b, RS_PRUNED, 300, "pruned at rung 300: 2.1, rank 3 of 3");
+  cr_assert_str_eq(b, "pruned rung 300");
+  rs_fmt_status(b, sizeof b, RS_PRUNED, 200, "pruned at step 200: best 2 > median 1.5 of 3 completed trials");
+  cr_assert_str_eq(b, "pruned step 200");
+  rs_fmt_status(b, sizeof b, RS_PAUSED, 300, NULL);
+  cr_assert_str_eq(b, "paused rung 300");
+  rs_fmt_status(b, sizeof b, RS_PRUNED, 300, "not promoted: paused at 300 when the sweep ended");
+  cr_assert_str_eq(b, "pruned rung 300");
+  rs_fmt_status(b, sizeof b, RS_COMPLETED, -1, NULL);
+  cr_assert_str_eq(b, "completed");
+  rs_fmt_status(b, sizeof b, RS_PRUNED, -1, NULL);
+  cr_assert_str_eq(b, "pruned", "no rung recorded: the status alone");
+}
+
+Test(rs_query, trials_load_reads_the_rung, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_stopped(dbpath), 0);
+  RsStore *st;
+  TrErr e;
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &st, &e), TR_OK, "%s", e.msg);
+  RsTrialSet ts;
+  cr_assert_eq(rs_trials_load(st, "lr_grid", &ts), TR_OK, "%s", rs_store_errmsg(st));
+  cr_assert_eq(ts.t[0].status, RS_PRUNED);
+  cr_assert_eq(ts.t[0].rung, 3);
+  cr_assert_eq(ts.t[2].status, RS_PAUSED);
+  cr_assert_eq(ts.t[2].rung, 30);
+  cr_assert_eq(ts.t[3].rung, -1);
+  rs_trials_deinit(&ts);
+  rs_store_close(st);
+}
+
+Test(rs_query, top_show_and_status_list_pruned_and_paused_with_band_or_rung, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_stopped(dbpath), 0);
+  char out[65536];
+  cr_assert_eq(hps_run(dir, "top lr_grid --db s.db", out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "pruned band 3"), "%s", out);
+  cr_expect(strstr(out, "pruned rung 30"), "%s", out);
+  cr_expect(strstr(out, "paused rung 30"), "%s", out);
+  cr_assert_eq(hps_run(dir, "top lr_grid --db s.db --format csv", out, sizeof out), 0, "%s", out);
+  cr_expect_not(strstr(out, "band 3"), "csv keeps the bare status: %s", out);
+  cr_assert_eq(hps_run(dir, "show 1 --db s.db", out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "status    pruned band 3 (1 attempt)"), "%s", out);
+  cr_expect(strstr(out, "error     pruned at band 3: 2.6 > threshold 2.5"), "%s", out);
+  cr_assert_eq(hps_run(dir, "status lr_grid --db s.db", out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "early termination: 2 pruned, 1 paused"), "%s", out);
+  cr_expect(strstr(out, "paused rung 30     trial 3"), "%s", out);
+  cr_expect(strstr(out, "pruned band 3      trial 1"), "%s", out);
+}

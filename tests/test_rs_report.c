@@ -206,3 +206,37 @@ Test(rs_report, large_sweep_shows_the_top_of_the_leaderboard_and_counts_the_rest
   cr_assert(strstr(end + 1, "... and 1950 more trials (all in <code>hpsweep export big</code>)"));
   free(h);
 }
+
+/* The report of lr_grid, as text (free()). */
+static char *lr_grid_report(void) {
+  RsStore *db;
+  TrErr e = {0};
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
+  char path[160];
+  snprintf(path, sizeof path, "%s/r.html", dir);
+  cr_assert_eq(rs_report_write(db, "lr_grid", path, &e), TR_OK, "%s", e.msg);
+  rs_store_close(db);
+  return hps_slurp(path, NULL);
+}
+
+Test(rs_report, early_termination_section_lists_levels_thresholds_and_steps_saved, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_stopped(dbpath), 0);
+  char *h = lr_grid_report();
+  cr_assert(strstr(h, "<h2 id=\"early-termination\">9. Early termination</h2>"));
+  cr_assert(strstr(h, "2 trials pruned, 1 paused of 12"), "%s", strstr(h, "early-termination"));
+  /* spent: 20 + 30 + 30 (stopped) + 4 (failed) + 21 (diverged) + 7 x 60 = 525; run to the
+  ** end the three stopped ones would have taken 60 each: 625 */
+  cr_assert(strstr(h, "<b>525</b> steps of the <b>625</b>"));
+  cr_assert(strstr(h, "<b>84.0%</b>"));
+  cr_assert(strstr(h, "<tr><td>band 3</td><td class=\"num\">1</td><td class=\"num\">0</td><td>2.5</td></tr>"));
+  cr_assert(strstr(h, "<tr><td>rung 30</td><td class=\"num\">1</td><td class=\"num\">1</td><td>1.9</td></tr>"));
+  cr_assert(strstr(h, "\xe2\x96\xa0 where a trial was pruned"), "the curves' caption explains the markers");
+  free(h);
+}
+
+Test(rs_report, no_early_termination_section_when_nothing_stopped, .init = setup, .fini = teardown) {
+  char *h = lr_grid_report();
+  cr_assert_null(strstr(h, "early-termination"));
+  cr_assert_null(strstr(h, "where a trial was pruned"));
+  free(h);
+}

@@ -673,7 +673,7 @@ Test(rs_store, an_oom_failure_marked_no_retry_is_not_retried) {
   rs_store_close(st);
 }
 
-Test(rs_store, a_v1_file_is_read_as_is_read_only_and_migrated_to_v2_by_a_writer) {
+Test(rs_store, a_v1_file_is_read_as_is_read_only_and_migrated_to_the_current_version_by_a_writer) {
   sqlite3 *raw;
   cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
   char sql[160];
@@ -702,7 +702,7 @@ Test(rs_store, a_v1_file_is_read_as_is_read_only_and_migrated_to_v2_by_a_writer)
   cr_expect_eq(k.stale, 1, "lease_until 5 is long past");
   rs_store_close(ro);
   RsStore *st = open_rw();
-  cr_expect_eq(scalar(st, "PRAGMA user_version"), 2);
+  cr_expect_eq(scalar(st, "PRAGMA user_version"), RS_SCHEMA_VERSION);
   cr_expect_eq(scalar(st, "SELECT failures FROM trials WHERE idx = 0"), 2, "failed: its old budget");
   cr_expect_eq(scalar(st, "SELECT failures FROM trials WHERE idx = 1"), 0);
   RsClaim c;
@@ -843,6 +843,7 @@ Test(rs_store, a_version_1_database_gets_the_claim_index_and_stays_readable_read
                                  "DROP TRIGGER trial_counts_delete; DROP TABLE trial_counts;"
                                  "ALTER TABLE trials DROP COLUMN failures; ALTER TABLE trials DROP COLUMN reclaims;"
                                  "ALTER TABLE trials DROP COLUMN no_retry; ALTER TABLE trials DROP COLUMN heartbeat;"
+                                 "DROP VIEW trials_view; ALTER TABLE trials DROP COLUMN rung; ALTER TABLE events DROP COLUMN detail;"
                                  "UPDATE trials SET status = 'completed' WHERE idx = 1; PRAGMA user_version = 1",
                             0, 0, 0), SQLITE_OK);
   sqlite3_close(raw);
@@ -964,5 +965,99 @@ Test(rs_store, counting_a_sweeps_trials_reads_the_counts_not_the_trials) {
   int reads_counts = 0;
   expect_plans_flat(raw, &t, " trials ", "trial_counts", &reads_counts);
   cr_expect_gt(reads_counts, 0);
+  rs_store_close(st);
+}
+
+/* Every v2 column of every trial, one text: what a migration must keep. */
+#define V2_TRIAL_DUMP \
+  "SELECT group_concat(id || '|' || sweep_id || '|' || idx || '|' || hash || '|' || config || '|' || params || " \
+  "'|' || seed || '|' || status || '|' || attempts || '|' || ifnull(worker, '-') || '|' || " \
+  "ifnull(lease_until, '-') || '|' || claim_token || '|' || ifnull(started, '-') || '|' || ifnull(ended, '-') || " \
+  "'|' || ifnull(best_metric, '-') || '|' || ifnull(steps, '-') || '|' || ifnull(error, '-') || '|' || " \
+  "ifnull(checkpoint, '-') || '|' || ifnull(checkpoint_step, '-') || '|' || failures || '|' || reclaims || '|' || " \
+  "no_retry || '|' || ifnull(heartbeat, '-'), ';') FROM (SELECT * FROM trials ORDER BY id)"
+
+static char *dump_text(sqlite3 *raw, const char *sql) {
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(raw, sql, -1, &s, NULL), SQLITE_OK, "%s", sqlite3_errmsg(raw));
+  cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+  char *t = strdup(sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "");
+  sqlite3_finalize(s);
+  return t;
+}
+
+Test(rs_store, a_v2_file_is_read_read_only_and_rebuilt_to_v3_by_a_writer_with_every_row_index_and_trigger) {
+  sqlite3 *raw;
+  cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+  char sql[160];
+  snprintf(sql, sizeof sql, "PRAGMA journal_mode=WAL; PRAGMA application_id=%d; PRAGMA user_version=2",
+           RS_APPLICATION_ID);
+  static const char *const v2[] = {RS_SCHEMA_V1, RS_SCHEMA_V2, RS_SCHEMA_V2_SCALE};
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(sqlite3_exec(raw, v2[i], NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(raw));
+  cr_assert_eq(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(raw,
+                            "INSERT INTO sweeps VALUES (1, 's', 'name: s', 'abc', 'grid', 'val_loss', 'minimize', 0, "
+                            "'train', 0);"
+                            "INSERT INTO trials (id, sweep_id, idx, hash, config, params, seed, status, attempts, "
+                            "worker, lease_until, claim_token, started, ended, best_metric, steps, error, checkpoint, "
+                            "checkpoint_step, failures, reclaims, no_retry, heartbeat) VALUES "
+                            "(7, 1, 0, 'h0', '{}', '{\"a\": 1}', 1, 'failed', 2, 'x:1', NULL, 4, 10, 20, NULL, 5, "
+                            "'boom', NULL, NULL, 2, 0, 1, 11),"
+                            "(9, 1, 1, 'h1', '{}', '{\"a\": 2}', 2, 'running', 1, 'x:2', 1e12, 1, 10, NULL, 0.5, NULL, "
+                            "NULL, '/c/1', 40, 0, 1, 0, 12),"
+                            "(12, 1, 2, 'h2', '{}', '{\"a\": 3}', 3, 'pending', 0, NULL, NULL, 0, NULL, NULL, NULL, "
+                            "NULL, NULL, NULL, NULL, 0, 0, 0, NULL);"
+                            "INSERT INTO metrics VALUES (9, 'val_loss', 10, 100, 1.5, 0.7), (9, 'val_loss', 20, 200, "
+                            "3, 0.5), (7, 'train_loss', 1, 10, 0.1, 4);"
+                            "INSERT INTO events (sweep_id, trial_id, time, kind, message) VALUES (1, 9, 5, 'claim', "
+                            "'w'), (1, 7, 6, 'fail', 'boom');",
+                            NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(raw));
+  char *before = dump_text(raw, V2_TRIAL_DUMP);
+  char *metrics_before = dump_text(raw, "SELECT group_concat(trial_id || name || step || value, ';') FROM metrics");
+  sqlite3_close(raw);
+
+  RsStore *ro = NULL;
+  TrErr err = {0, ""};
+  cr_assert_eq(rs_store_open(db, RS_OPEN_READONLY, &ro, &err), TR_OK, "%s", err.msg);
+  RsTrial t;
+  cr_assert_eq(rs_trial_get(ro, 9, &t), TR_OK, "v2 read as it is: %s", rs_store_errmsg(ro));
+  cr_expect(t.rung == -1 && t.checkpoint_step == 40 && t.status == RS_RUNNING);
+  rs_trial_clear(&t);
+  cr_assert_eq(scalar(ro, "PRAGMA user_version"), 2, "a reader never migrates");
+  rs_store_close(ro);
+
+  RsStore *st = open_rw();
+  sqlite3 *h = rs_sqlite_db(st);
+  cr_expect_eq(scalar(st, "PRAGMA user_version"), 3);
+  char *after = dump_text(h, V2_TRIAL_DUMP);
+  cr_expect_str_eq(after, before, "every trial row and column kept, ids too");
+  char *metrics_after = dump_text(h, "SELECT group_concat(trial_id || name || step || value, ';') FROM metrics");
+  cr_expect_str_eq(metrics_after, metrics_before);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind IN ('claim', 'fail')"), 2);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM events WHERE kind = 'migrate'"), 1);
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM sqlite_master WHERE name IN ('trials_claim', 'trial_counts_insert', "
+                          "'trial_counts_update', 'trial_counts_delete', 'trial_params', 'trials_view', 'new_trials')"),
+               6, "index, triggers and views made again; no leftover table");
+  cr_expect_eq(scalar(st, "PRAGMA foreign_keys"), 1, "foreign keys back on after migrating");
+  cr_expect_eq(scalar(st, "SELECT count(*) FROM trial_params"), 3);
+  /* The triggers still keep the counts; the new statuses pass the CHECK, others do not. */
+  cr_assert_eq(sqlite3_exec(h, "UPDATE trials SET status = 'pruned', rung = 3 WHERE id = 12", 0, 0, 0), SQLITE_OK,
+               "%s", sqlite3_errmsg(h));
+  cr_expect_eq(scalar(st, "SELECT n FROM trial_counts WHERE status = 'pruned'"), 1);
+  cr_expect_eq(scalar(st, "SELECT n FROM trial_counts WHERE status = 'pending'"), 0);
+  cr_expect_eq(scalar(st, "SELECT rung FROM trials_view WHERE trial = 12"), 3);
+  cr_expect_neq(sqlite3_exec(h, "UPDATE trials SET status = 'bogus' WHERE id = 12", 0, 0, 0), SQLITE_OK);
+  cr_expect_neq(sqlite3_exec(h, "INSERT INTO metrics VALUES (999, 'x', 1, 1, 1, 1)", 0, 0, 0), SQLITE_OK,
+                "metrics still refer to trials");
+  cr_assert_eq(sqlite3_exec(h, "INSERT INTO events (time, kind, detail) VALUES (1, 'x', '{}')", 0, 0, 0), SQLITE_OK);
+  RsCounts k;
+  cr_assert_eq(rs_sweep_counts(st, 1, &k), TR_OK);
+  cr_expect(k.n[RS_FAILED] == 1 && k.n[RS_RUNNING] == 1 && k.n[RS_PRUNED] == 1 && k.total == 3);
+  expect_claim_plans_indexed(st, 1, 0); /* nothing claimable: every class probed through the index */
+  free(before);
+  free(after);
+  free(metrics_before);
+  free(metrics_after);
   rs_store_close(st);
 }

@@ -1,7 +1,8 @@
 /* Crash safety of a sweep: `hpsweep run` (and/or its workers) killed with
 ** SIGKILL at random moments, many times over. After every kill the database is
 ** intact, no completed trial is lost or changed, none completes twice; then a
-** plain resume finishes the sweep with exactly one completed trial per point. */
+** plain resume finishes the sweep with exactly one completed trial per point. The same
+** with ASHA's pauses and promotions: each stop and each promotion applied once. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,7 +30,7 @@ static void teardown(void) {
 
 TestSuite(sw_crash, .init = setup, .fini = teardown, .timeout = 300);
 
-static pid_t start(const char *log) {
+static pid_t start_spec(const char *log, const char *spec) {
   const char *bin = getenv("HPS_BIN");
   cr_assert_not_null(bin, "HPS_BIN is not set (run through meson test)");
   pid_t pid = fork();
@@ -47,12 +48,14 @@ static pid_t start(const char *log) {
     setenv("HPS_RECLAIM_MAX", "1000", 1);
     /* Each logged step sleeps, so the sweep outlasts the kills however fast the trainer is. */
     setenv("HPS_TEST_STEP_DELAY_MS", "15", 1);
-    execl(bin, bin, "run", "crash.yaml", "-j", "2", "--quiet", (char *)NULL);
+    execl(bin, bin, "run", spec, "-j", "2", "--quiet", (char *)NULL);
     _exit(127);
   }
   setpgid(pid, pid);
   return pid;
 }
+
+static pid_t start(const char *log) { return start_spec(log, "crash.yaml"); }
 
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -182,4 +185,115 @@ Test(sw_crash, sigkill_at_random_moments_loses_nothing_and_a_resume_finishes) {
                          "GROUP BY trial_id HAVING count(*) != 21)"), 0);
   sqlite3_close(db);
   for (int i = 0; i < N_TRIALS; i++) cr_assert(rec[i].completed);
+}
+
+/* Kill the runner (or a worker, then the runner) at a random moment; 1 if it died of it. */
+static int kill_at_random(pid_t pid, TrRng *rng, int round) {
+  sleep_ms(40 + (long)tr_rng_below(rng, 400));
+  if (round % 3 == 1) {
+    kill(-pid, SIGKILL);
+  } else if (round % 3 == 2) {
+    pid_t w[8];
+    int nw = hps_children_of(pid, w, 8);
+    if (nw > 0) kill(w[tr_rng_below(rng, (uint64_t)nw)], SIGKILL);
+    sleep_ms((long)tr_rng_below(rng, 100));
+    kill(pid, SIGKILL);
+  } else {
+    kill(pid, SIGKILL);
+  }
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  return WIFSIGNALED(ws);
+}
+
+/* What must hold after any kill: the file intact, no trial completed or pruned twice, no
+** promotion without a pause before it, no pause twice in a row, no trial leaving a final state. */
+static void check_asha(int round, unsigned char *final_state) {
+  sqlite3 *db = db_open();
+  char ok[16] = "";
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
+  if (sqlite3_step(s) == SQLITE_ROW) snprintf(ok, sizeof ok, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  cr_assert_str_eq(ok, "ok", "round %d", round);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM events WHERE kind IN ('complete', 'prune') "
+                             "GROUP BY trial_id HAVING count(*) > 1)"), 0, "round %d: a trial ended twice", round);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT kind, lag(kind) OVER (PARTITION BY trial_id ORDER BY id) "
+                             "AS prev FROM events WHERE kind IN ('pause', 'promote')) WHERE prev IS kind OR "
+                             "(kind = 'promote' AND prev IS NULL)"), 0,
+               "round %d: a promotion applied twice, or a pause twice", round);
+  cr_assert_eq(sqlite3_prepare_v2(db, "SELECT idx, status FROM trials", -1, &s, NULL), SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    int idx = sqlite3_column_int(s, 0);
+    const char *st = (const char *)sqlite3_column_text(s, 1);
+    unsigned char now = strcmp(st, "completed") == 0 ? 1 : strcmp(st, "pruned") == 0 ? 2 : 0;
+    cr_assert(final_state[idx] == 0 || final_state[idx] == now, "round %d: trial %d left its final state for %s", round,
+              idx, st);
+    final_state[idx] = now;
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+Test(sw_crash, asha_sigkill_at_random_moments_then_resume_ends_each_trial_once_and_promotes_each_pause_once) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/asha.yaml", dir);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "name: asha\nmethod: grid\nparameters:\n"
+             "  optimizer.lr:\n    values: [0.03, 0.1, 0.01, 0.3, 0.003, 0.001, 0.0003, 0.0001, 0.05, 0.02, 0.2, "
+             "0.005, 0.04, 0.06, 0.008, 0.0008, 0.15, 0.002]\n"
+             "hpsweep:\n  max_retries: 20\n"
+             "  early_terminate: {type: asha, grace_period: 10, max_t: 90, reduction_factor: 3}\n  base:\n"
+             "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
+             /* every step logged, so every step sleeps (HPS_TEST_STEP_DELAY_MS): the sweep outlasts the kills */
+             "    train: {batch_size: 4, max_steps: 90, eval_interval: 10, eval_batches: 2, log_interval: 1}\n");
+  fclose(f);
+  TrRng rng;
+  tr_rng_seed(&rng, 20261202);
+  unsigned char final_state[18] = {0};
+  int kills = 0, created = 0;
+  for (int round = 0; round < 18; round++) {
+    kills += kill_at_random(start_spec("runs.log", "asha.yaml"), &rng, round);
+    snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+    if (access(path, F_OK) != 0) continue;
+    sqlite3 *db = db_open();
+    int has = hps_q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trials'") == 1 &&
+              hps_q_int(db, "SELECT count(*) FROM trials") == 18;
+    sqlite3_close(db);
+    if (!has) continue;
+    created = 1;
+    check_asha(round, final_state);
+  }
+  cr_assert(kills >= 14, "only %d of the runs were killed (the sweep finished too early)", kills);
+  cr_assert(created);
+  pid_t pid = start_spec("final.log", "asha.yaml");
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  char buf[1 << 14] = "";
+  snprintf(path, sizeof path, "%s/final.log", dir);
+  f = fopen(path, "r");
+  if (f) {
+    buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
+    fclose(f);
+  }
+  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "final run: %s", buf);
+  check_asha(99, final_state);
+  sqlite3 *db = db_open();
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status IN ('completed', 'pruned')"), 18, "%s", buf);
+  cr_assert_geq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'complete'"),
+               hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"));
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'prune'"),
+               hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned'"));
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE (SELECT count(*) FROM events WHERE trial_id = t.id "
+                             "AND kind = 'pause') != (SELECT count(*) FROM events WHERE trial_id = t.id AND kind = "
+                             "'promote') + (t.status = 'pruned')"), 0, "a pause not promoted, or promoted twice");
+  cr_assert(hps_q_int(db, "SELECT count(*) FROM events WHERE kind IN ('resume', 'reclaim')") > 0,
+            "no trial was ever resumed: the kills came too late");
+  /* Completed trials have their whole curve after every restart: one val_loss per 10 steps. */
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE status = 'completed' AND (steps != 90 OR "
+                             "(SELECT count(*) FROM metrics WHERE trial_id = t.id AND name = 'val_loss') != 9)"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND steps != rung"), 0);
+  sqlite3_close(db);
 }

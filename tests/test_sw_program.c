@@ -434,3 +434,81 @@ Test(sw_program, the_pytorch_example_parses_and_names_what_is_missing_without_to
   cr_expect(strstr(out, "train.py needs PyTorch, which ") && strstr(out, "cannot import"), "%s", out);
   cr_expect(!strstr(out, "Traceback"), "%s", out);
 }
+
+/* A Python program of `steps` steps: loss = x + 1/(step+1), one value per step, `pause` s
+** after each; SIGTERM makes it write "sigterm" into its run dir and exit; with `resume` it
+** keeps its last step in HPSWEEP_RUN_DIR/state.json and starts after it ("resumed" logged). */
+static void put_stepper(int steps, double pause) {
+  char py[2048];
+  snprintf(py, sizeof py,
+           "import json, os, signal, sys, time\n"
+           "f = os.fdopen(int(os.environ['HPSWEEP_METRICS_FD']), 'w')\n"
+           "d = os.environ['HPSWEEP_RUN_DIR']\n"
+           "x = float(json.loads(os.environ['HPSWEEP_PARAMS_JSON'])['x'])\n"
+           "stop = []\n"
+           "signal.signal(signal.SIGTERM, lambda *a: stop.append(1))\n"
+           "state = os.path.join(d, 'state.json')\n"
+           "start = json.load(open(state))['step'] + 1 if os.path.exists(state) else 0\n"
+           "if start: open(os.path.join(d, 'resumed'), 'a').write('%%d\\n' %% start)\n"
+           "for s in range(start, %d):\n"
+           "    if stop: break\n"
+           "    f.write(json.dumps({'step': s, 'loss': x + 1.0 / (s + 1)}) + '\\n'); f.flush()\n"
+           "    json.dump({'step': s}, open(state + '.tmp', 'w')); os.replace(state + '.tmp', state)\n"
+           "    time.sleep(%g)\n"
+           "if stop: open(os.path.join(d, 'sigterm'), 'a').write('1\\n')\n",
+           steps, pause);
+  hps_put(tmpdir, "p.py", py);
+}
+
+/* Lines of the files named NAME under the sweep's run directories. */
+static long count_lines(const char *name) {
+  char cmd[PATH_MAX + 128], out[64];
+  snprintf(cmd, sizeof cmd, "find '%s/hpsweep.db.runs' -name '%s' -exec cat {} + | wc -l", tmpdir, name);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  cr_assert_not_null(fgets(out, sizeof out, p));
+  pclose(p);
+  return atol(out);
+}
+
+Test(sw_program, wandb_hyperband_stops_a_losing_program_with_sigterm_and_records_it_pruned) {
+  if (!have_python()) return;
+  put_stepper(10, 0.05);
+  /* -j 1, best first: x = 2.. lose at band 2 against the trials before them (threshold 1.5). */
+  hps_put(tmpdir, "s.yaml", "program: p.py\nmethod: grid\nmetric: {name: loss}\n"
+          "early_terminate: {type: hyperband, min_iter: 2, eta: 2}\n"
+          "parameters:\n  x: {values: [0, 1, 2, 3, 4, 5]}\n");
+  char out[16384];
+  cr_assert_eq(hps_run(tmpdir, "run s.yaml -j 1", out, sizeof out), 0, "%s", out);
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND idx < 2 AND steps = 10"), 2);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND idx >= 2 AND rung = 2"), 4, "%s",
+               out);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE "
+                             "t.status = 'pruned' AND m.step > 1"), 0, "rows after the decision are not kept");
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'prune'"), 4);
+  sqlite3_close(db);
+  cr_expect_eq(count_lines("sigterm"), 4, "each pruned program got SIGTERM and could stop by itself");
+}
+
+Test(sw_program, asha_pauses_a_program_that_resumes_and_a_promotion_continues_from_its_run_dir) {
+  if (!have_python()) return;
+  put_stepper(9, 0.1);
+  hps_put(tmpdir, "s.yaml", "program: p.py\nmethod: grid\nmetric: {name: loss}\n"
+          "parameters:\n  x: {values: [0, 3, 1, 4, 2, 5, 6, 7, 8]}\n"
+          "hpsweep:\n  program_resumes: true\n"
+          "  early_terminate: {type: asha, grace_period: 1, max_t: 9, reduction_factor: 3}\n");
+  char out[16384];
+  cr_assert_eq(hps_run(tmpdir, "run s.yaml -j 2", out, sizeof out), 0, "%s", out);
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status IN ('completed', 'pruned')"), 9, "%s", out);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND steps = 9"), 1, "%s", out);
+  long long promotions = hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'promote'");
+  cr_expect_geq(promotions, 4, "3 of 9 from rung 1, 1 of those 3 from rung 3");
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE attempts != 1 + (SELECT count(*) FROM events "
+                             "WHERE trial_id = t.id AND kind = 'promote')"), 0);
+  cr_expect_eq(hps_q_int(db, "SELECT max(step) FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE "
+                             "t.status = 'completed'"), 8);
+  sqlite3_close(db);
+  cr_expect_eq(count_lines("resumed"), promotions, "every promotion resumed the program from its own state");
+}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hps_test.h"
+#include "sw_prune.h"
 #include "sw_sched.h"
 #include "tr_os.h"
 
@@ -712,4 +713,303 @@ Test(sw_sched, a_checkpoint_temporary_left_by_a_killed_writer_is_removed_when_th
   cr_assert_eq(run("run2.log", NULL, args), 0, "%s", slurp("run2.log"));
   cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
   cr_assert_neq(access(tmp, F_OK), 0, "%s is still there", tmp);
+}
+
+/* ---- early termination ---- */
+
+/* A grid over optimizer.lr (YAML list) on the tiny model, 90 steps, val_loss every 10 steps,
+** with `et` (YAML lines of the top level, e.g. an early_terminate block) added. */
+static void write_et_spec(const char *name, const char *lrs, const char *et) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  /* Ours goes in the hpsweep block: "hpsweep:..." lines given in `et` are its first keys. */
+  int ours = strncmp(et, "hpsweep:", 8) == 0;
+  fprintf(f,
+          "name: %s\nmethod: grid\nmetric: {name: val_loss, goal: minimize}\n%s"
+          "parameters:\n  optimizer.lr:\n    values: %s\n"
+          "%s  workers: 2\n  max_retries: 3\n  base:\n"
+          "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
+          "    optimizer: {grad_clip: 0}\n"
+          "    train: {batch_size: 4, max_steps: 90, eval_interval: 10, eval_batches: 2, log_interval: 10}\n",
+          name, ours ? "" : et, lrs, ours ? et : "hpsweep:\n");
+  fclose(f);
+}
+
+/* The sweep's curves of val_loss as the store gives them to the judge (by idx, by step). */
+typedef struct DbCurves {
+  RsCurve c[64];
+  int64_t step[64][16];
+  double value[64][16];
+  size_t n;
+} DbCurves;
+
+static void db_curves(sqlite3 *db, DbCurves *d) {
+  memset(d, 0, sizeof *d);
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, "SELECT t.id, t.idx, t.status, m.step, m.value FROM trials t LEFT JOIN metrics m "
+                                      "ON m.trial_id = t.id AND m.name = 'val_loss' ORDER BY t.idx, m.step", -1, &s,
+                                  NULL), SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(s, 0);
+    if (d->n == 0 || d->c[d->n - 1].trial_id != id) {
+      cr_assert_lt(d->n, 64);
+      RsStatus st = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2));
+      d->c[d->n] = (RsCurve){id, sqlite3_column_int(s, 1), st, st == RS_COMPLETED, st == RS_PAUSED, 0,
+                             d->step[d->n], d->value[d->n]};
+      d->n++;
+    }
+    if (sqlite3_column_type(s, 3) == SQLITE_NULL) continue;
+    RsCurve *c = &d->c[d->n - 1];
+    cr_assert_lt(c->n, 16);
+    d->step[d->n - 1][c->n] = sqlite3_column_int64(s, 3);
+    d->value[d->n - 1][c->n] = sqlite3_column_double(s, 4);
+    c->n++;
+  }
+  sqlite3_finalize(s);
+}
+
+/* The reason of trial idx's prune event, "" if none. */
+static const char *prune_reason(sqlite3 *db, int idx, char *buf, size_t n) {
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT message FROM events e JOIN trials t ON t.id = e.trial_id WHERE e.kind = 'prune' "
+           "AND t.idx = %d", idx);
+  return q_text(db, sql, buf, n);
+}
+
+static const SwEarlyTerminate WANDB_MIN2_ETA2 = {.enabled = 1, .type = SW_ET_WANDB, .min_iter = 2, .eta = 2,
+                                                 .strict = 1, .strict_given = 1};
+#define WANDB_MIN2_ETA2_YAML "early_terminate: {type: hyperband, min_iter: 2, eta: 2, strict: true}\n"
+/* Best first, so later trials have someone to lose against. */
+#define ET_LRS "[0.03, 0.1, 0.01, 0.3, 0.003, 0.001, 0.0003, 0.0001, 0.05, 0.0005]"
+
+Test(sw_sched, wandb_hyperband_at_j1_prunes_exactly_what_sw_prune_judge_says_replayed_over_the_final_curves) {
+  write_et_spec("wb1", ET_LRS, WANDB_MIN2_ETA2_YAML);
+  const char *args[] = {"run", "wb1.yaml", "-j", "1", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  DbCurves d;
+  db_curves(db, &d);
+  cr_assert_eq(d.n, 10);
+  /* -j 1: trial i ran after every trial before it had ended, and judged each new value
+  ** against their final curves, the later ones still pending. */
+  int pruned = 0;
+  for (size_t i = 0; i < d.n; i++) {
+    RsCurve cur[64];
+    for (size_t j = 0; j < d.n; j++) {
+      cur[j] = d.c[j];
+      if (j > i) cur[j].n = 0, cur[j].status = RS_PENDING, cur[j].completed = 0;
+    }
+    cur[i].status = RS_RUNNING;
+    cur[i].completed = 0;
+    size_t stop = 0;
+    SwVerdict v;
+    for (size_t k = 1; k <= d.c[i].n && !stop; k++) {
+      cur[i].n = k;
+      sw_prune_judge(&WANDB_MIN2_ETA2, 0, cur, d.n, i, &v);
+      if (v.action == SW_PRUNE) stop = k;
+    }
+    char why[256];
+    prune_reason(db, d.c[i].idx, why, sizeof why);
+    if (d.c[i].status == RS_PRUNED) {
+      pruned++;
+      cr_assert_eq(stop, d.c[i].n, "trial %d: pruned at value %zu, the rule says %zu", d.c[i].idx, d.c[i].n, stop);
+      cr_assert_str_eq(why, v.reason, "trial %d", d.c[i].idx);
+    } else {
+      cr_assert_eq(d.c[i].status, RS_COMPLETED, "trial %d", d.c[i].idx);
+      cr_assert_eq(stop, 0, "trial %d completed, the rule prunes it at value %zu", d.c[i].idx, stop);
+      cr_assert_eq(d.c[i].n, 9);
+    }
+  }
+  cr_assert(pruned >= 3 && pruned <= 8, "%d pruned: the test would not tell much", pruned);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND rung IS NOT NULL AND "
+                             "error LIKE 'pruned at band %' AND steps = 10 * rung"), pruned);
+  sqlite3_close(db);
+}
+
+/* A double of a detail JSON's key ("threshold"), by SQLite's JSON functions. */
+static double detail_num(sqlite3 *db, int64_t trial_id, const char *key) {
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT json_extract(detail, '$.%s') FROM events WHERE kind = 'prune' AND trial_id = %lld",
+           key, (long long)trial_id);
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_step(s), SQLITE_ROW, "%s", sql);
+  double v = sqlite3_column_double(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+Test(sw_sched, wandb_hyperband_at_j2_prunes_by_the_rule_at_the_band_and_stops_there) {
+  write_et_spec("wb2", ET_LRS, WANDB_MIN2_ETA2_YAML);
+  const char *args[] = {"run", "wb2.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  cr_assert(strstr(slurp("run.log"), " pruned"), "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  DbCurves d;
+  db_curves(db, &d);
+  int pruned = 0;
+  for (size_t i = 0; i < d.n; i++) {
+    const RsCurve *c = &d.c[i];
+    if (c->status != RS_PRUNED) {
+      cr_assert_eq(c->status, RS_COMPLETED);
+      cr_assert_eq(c->n, 9);
+      continue;
+    }
+    pruned++;
+    /* Stopped at the band (no further step), its value there strictly above a threshold
+    ** that is the band's value of one of the trials that had reached the band. */
+    int64_t band = (int64_t)detail_num(db, c->trial_id, "band");
+    size_t n = (size_t)detail_num(db, c->trial_id, "n");
+    double th = detail_num(db, c->trial_id, "threshold"), v = detail_num(db, c->trial_id, "value");
+    cr_assert_eq((int64_t)c->n, band, "trial %d ran past its band", c->idx);
+    cr_assert_eq(v, c->value[band - 1]);
+    cr_assert_gt(v, th);
+    size_t reached = 0;
+    int th_seen = 0;
+    for (size_t j = 0; j < d.n; j++)
+      if ((int64_t)d.c[j].n >= band) reached++, th_seen |= d.c[j].value[band - 1] == th;
+    cr_assert(th_seen, "trial %d: threshold %.17g is no trial's value at band %lld", c->idx, th, (long long)band);
+    cr_assert(n >= 2 && n <= reached, "trial %d: n %zu of %zu", c->idx, n, reached);
+    /* Over the final curves the trial is pruned too, or the later trials moved the threshold up. */
+    RsCurve cur[64];
+    memcpy(cur, d.c, sizeof cur);
+    cur[i].status = RS_RUNNING;
+    SwVerdict fv;
+    sw_prune_judge(&WANDB_MIN2_ETA2, 0, cur, d.n, i, &fv);
+    cr_assert(fv.action == SW_PRUNE || fv.threshold >= th, "trial %d", c->idx);
+  }
+  cr_assert_geq(pruned, 3, "%s", slurp("run.log"));
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'prune'"), pruned, "each stop once");
+  sqlite3_close(db);
+}
+
+#define ASHA_YAML "hpsweep:\n  early_terminate: {type: asha, grace_period: 10, max_t: 90, reduction_factor: 3}\n"
+#define ASHA_LRS "[0.03, 0.1, 0.01, 0.3, 0.003, 0.001, 0.0003, 0.0001, 0.05]"
+
+/* An ASHA sweep with promotions that ran to its end: every trial completed (90 steps, its
+** whole curve) or pruned where it was last paused; every pause followed by at most one
+** promotion, every promotion preceded by a pause, each claim a first start or a promotion
+** (nothing ran twice). */
+static void expect_asha_end(sqlite3 *db, int n) {
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status IN ('completed', 'pruned')"), n);
+  cr_assert_geq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
+  cr_assert_geq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'promote'"), 1, "nothing was promoted");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND (steps != 90 OR "
+                             "(SELECT count(*) FROM metrics WHERE trial_id = trials.id AND name = 'val_loss') != 9)"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND (rung IS NULL OR steps != rung "
+                             "OR (SELECT max(step) FROM metrics WHERE trial_id = trials.id) != rung OR "
+                             "error NOT LIKE 'not promoted%')"), 0, "a pruned trial ran past its rung");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT kind, lag(kind) OVER (PARTITION BY trial_id ORDER BY id) "
+                             "AS prev FROM events WHERE kind IN ('pause', 'promote')) WHERE prev IS kind OR "
+                             "(kind = 'promote' AND prev IS NULL)"), 0, "a promotion twice, or a pause twice");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE (SELECT count(*) FROM events WHERE trial_id = t.id "
+                             "AND kind = 'pause') != (SELECT count(*) FROM events WHERE trial_id = t.id AND kind = "
+                             "'promote') + (t.status = 'pruned')"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE attempts != 1 + (SELECT count(*) FROM events "
+                             "WHERE trial_id = t.id AND kind = 'promote')"), 0, "a trial was claimed twice");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'complete'"),
+               hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"));
+}
+
+Test(sw_sched, asha_with_promotions_at_j2_ends_with_every_trial_completed_or_pruned) {
+  write_et_spec("asha", ASHA_LRS, ASHA_YAML);
+  const char *args[] = {"run", "asha.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  cr_assert(strstr(slurp("run.log"), "paused trial"), "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  expect_asha_end(db, 9);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'pause' AND json_extract(detail, '$.rung') "
+                             "NOT IN (10, 30)"), 0, "paused at the rungs 10 and 30 only");
+  sqlite3_close(db);
+}
+
+Test(sw_sched, a_trial_paused_at_rungs_and_promoted_has_the_metric_rows_of_a_run_straight_through) {
+  write_et_spec("asha", ASHA_LRS, ASHA_YAML);
+  const char *args[] = {"run", "asha.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  long long a = hps_q_int(db, "SELECT id FROM trials t WHERE status = 'completed' AND (SELECT count(*) FROM events "
+                              "WHERE trial_id = t.id AND kind = 'promote') >= 1 ORDER BY idx LIMIT 1");
+  cr_assert_gt(a, 0, "no completed trial went through a promotion");
+  char sql[200], lr[64];
+  snprintf(sql, sizeof sql, "SELECT json_extract(params, '$.\"optimizer.lr\"') FROM trials WHERE id = %lld", a);
+  q_text(db, sql, lr, sizeof lr);
+  sqlite3_close(db);
+  char lrs[80];
+  snprintf(lrs, sizeof lrs, "[%s]", lr);
+  write_et_spec("plain", lrs, "");
+  const char *plain[] = {"run", "plain.yaml", NULL};
+  cr_assert_eq(run("plain.log", NULL, plain), 0, "%s", slurp("plain.log"));
+  db = db_open();
+  long long b = hps_q_int(db, "SELECT t.id FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE s.name = 'plain'");
+  /* Every row but the throughput (a clock reading): same steps, tokens and values, bit for bit. */
+  char cmp[600];
+  snprintf(cmp, sizeof cmp, "SELECT count(*) FROM metrics x WHERE x.trial_id = %lld AND x.name != 'tokens_per_second' "
+           "AND NOT EXISTS (SELECT 1 FROM metrics y WHERE y.trial_id = %lld AND y.name = x.name AND y.step = x.step "
+           "AND y.tokens = x.tokens AND y.value = x.value)", a, b);
+  cr_assert_eq(hps_q_int(db, cmp), 0, "the promoted trial's curve differs from the straight run");
+  snprintf(cmp, sizeof cmp, "SELECT count(*) FROM metrics x WHERE x.trial_id = %lld AND x.name != 'tokens_per_second' "
+           "AND NOT EXISTS (SELECT 1 FROM metrics y WHERE y.trial_id = %lld AND y.name = x.name AND y.step = x.step "
+           "AND y.tokens = x.tokens AND y.value = x.value)", b, a);
+  cr_assert_eq(hps_q_int(db, cmp), 0, "the straight run has rows the promoted trial lacks");
+  snprintf(cmp, sizeof cmp, "SELECT count(*) FROM metrics WHERE trial_id = %lld AND name = 'train_loss'", a);
+  cr_assert_eq(hps_q_int(db, cmp), 10, "steps 1, 10, ..., 90");
+  sqlite3_close(db);
+}
+
+Test(sw_sched, two_runners_on_one_database_with_asha_run_no_trial_twice_and_promote_each_pause_once) {
+  write_et_spec("asha", ASHA_LRS, ASHA_YAML);
+  const char *env[] = {"HPS_TEST_STEP_DELAY_MS=5", NULL};
+  const char *args[] = {"run", "asha.yaml", "-j", "1", "--quiet", NULL};
+  pid_t p1 = start("r1.log", env, args);
+  pid_t p2 = start("r2.log", env, args);
+  cr_assert_eq(wait_exit_within(p1, 120, "r1.log"), 0, "%s", slurp("r1.log"));
+  cr_assert_eq(wait_exit_within(p2, 120, "r2.log"), 0, "%s", slurp("r2.log"));
+  sqlite3 *db = db_open();
+  expect_asha_end(db, 9);
+  cr_assert_eq(hps_q_int(db, "SELECT count(DISTINCT worker) FROM trials"), 2, "both runners took trials");
+  sqlite3_close(db);
+}
+
+/* A stopping rule (no pauses) that ran to its end: every trial completed (its whole curve)
+** or pruned once where its curve ends, none paused. */
+static void expect_stopping_end(sqlite3 *db, int n, const char *log) {
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status IN ('completed', 'pruned')"), n, "%s", slurp(log));
+  cr_assert_geq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned'"), 1, "%s", slurp(log));
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind IN ('pause', 'promote')"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'prune'"),
+               hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned'"));
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE status = 'pruned' AND steps != "
+                             "(SELECT max(step) FROM metrics WHERE trial_id = t.id AND name = 'val_loss')"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND steps != 90"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT max(attempts) FROM trials"), 1);
+}
+
+Test(sw_sched, median_rule_at_j2_prunes_trials_below_the_median_of_the_completed_ones) {
+  write_et_spec("med", ET_LRS,
+                "hpsweep:\n  early_terminate: {type: median, n_startup_trials: 2, n_warmup_steps: 20, "
+                "interval_steps: 10}\n");
+  const char *args[] = {"run", "med.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  expect_stopping_end(db, 10, "run.log");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND steps < 20"), 0,
+               "no decision during the warm-up");
+  sqlite3_close(db);
+}
+
+Test(sw_sched, hyperband_brackets_at_j2_stop_trials_at_their_brackets_rungs) {
+  write_et_spec("hb", ET_LRS,
+                "hpsweep:\n  early_terminate: {type: hyperband, grace_period: 10, max_t: 90, reduction_factor: 3}\n");
+  const char *args[] = {"run", "hb.yaml", "-j", "2", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  sqlite3 *db = db_open();
+  expect_stopping_end(db, 10, "run.log");
+  /* s_max 2: bracket idx % 3 starts at 10, 30 or 90 steps; bracket 2 never stops. */
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND idx % 3 = 2"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND idx % 3 = 1 AND rung != 30"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND rung NOT IN (10, 30)"), 0);
+  sqlite3_close(db);
 }

@@ -552,3 +552,150 @@ Test(sw_spec, cli_check_and_run_from_another_directory_use_the_spec_directory) {
   cr_expect(strstr(out, "/specs/missing.txt: No such file"), "%s", out);
   cr_expect_null(strstr(out, "trials"), "no trial was recorded: %s", out);
 }
+
+/* ---- early termination --------------------------------------------------- */
+
+static SwSpec *load_ok(const char *name, const char *text) {
+  SwSpec *s = NULL;
+  TrErr err;
+  cr_assert_eq(sw_spec_load(&s, put(name, text), &err), TR_OK, "%s", err.msg);
+  return s;
+}
+
+Test(sw_spec, wandb_hyperband_without_strict_takes_true_with_a_notice) {
+  SwSpec *s = load_ok("h.yaml", "method: grid\nearly_terminate:\n  type: hyperband\n  min_iter: 3\n"
+                                "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  const SwEarlyTerminate *et = sw_spec_early_terminate(s);
+  cr_assert_eq(et->type, SW_ET_WANDB);
+  cr_assert_eq(et->strict, 1);
+  cr_assert_eq(et->strict_given, 0);
+  cr_assert_eq(et->eta, 3);
+  cr_assert_eq(et->min_iter, 3);
+  cr_expect(has_notice(s, "h.yaml:3:3: notice: early_terminate.strict not given: true"), "%s",
+            sw_spec_notice_count(s) ? sw_spec_notice(s, 0) : "(none)");
+  cr_expect(has_notice(s, "W&B's docs say false"));
+  sw_spec_destroy(s);
+  s = load_ok("h2.yaml", "method: grid\nearly_terminate:\n  type: hyperband\n  max_iter: 27\n  s: 2\n"
+                         "  strict: false\nparameters:\n  optimizer.lr: {values: [0.001]}\n");
+  et = sw_spec_early_terminate(s);
+  cr_assert_eq(et->strict, 0);
+  cr_assert_eq(et->strict_given, 1);
+  cr_expect_not(has_notice(s, "strict"));
+  sw_spec_destroy(s);
+}
+
+Test(sw_spec, hpsweep_early_terminate_wins_over_wandbs_with_a_notice) {
+  SwSpec *s = load_ok("b.yaml", "method: grid\nearly_terminate:\n  type: hyperband\n  min_iter: 3\n"
+                                "hpsweep:\n  early_terminate:\n    type: asha\n    grace_period: 50\n"
+                                "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  const SwEarlyTerminate *et = sw_spec_early_terminate(s);
+  cr_assert_eq(et->type, SW_ET_ASHA);
+  cr_assert_eq(et->grace_period, 50);
+  cr_assert_eq(et->max_t, 300, "max_t defaults to the base's train.max_steps");
+  cr_assert_eq(et->eta, 3);
+  cr_assert_eq(et->brackets, 1);
+  cr_assert_eq(et->promotions, 1);
+  cr_expect(has_notice(s, "b.yaml:7:5: notice: hpsweep.early_terminate (asha) wins"));
+  cr_expect_not(has_notice(s, "strict"), "W&B's block is not used: no notice about it");
+  sw_spec_destroy(s);
+}
+
+Test(sw_spec, median_and_hyperband_blocks_take_their_keys_and_defaults) {
+  SwSpec *s = load_ok("m.yaml", "method: grid\nhpsweep:\n  early_terminate: {type: median, n_warmup_steps: 100}\n"
+                                "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  const SwEarlyTerminate *et = sw_spec_early_terminate(s);
+  cr_assert_eq(et->type, SW_ET_MEDIAN);
+  cr_assert_eq(et->n_startup_trials, 5);
+  cr_assert_eq(et->n_warmup_steps, 100);
+  cr_assert_eq(et->interval_steps, 1);
+  sw_spec_destroy(s);
+  s = load_ok("hb.yaml", "method: grid\nhpsweep:\n  base: {train.max_steps: 1350}\n"
+                         "  early_terminate: {type: hyperband, min_t: 50, max_t: 1350, reduction_factor: 3}\n"
+                         "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  et = sw_spec_early_terminate(s);
+  cr_assert_eq(et->type, SW_ET_HYPERBAND);
+  cr_assert_eq(et->grace_period, 50, "min_t is grace_period's other name");
+  cr_assert_eq(et->max_t, 1350);
+  cr_assert_eq(et->promotions, 0);
+  sw_spec_destroy(s);
+}
+
+Test(sw_spec, median_interval_off_the_eval_grid_is_refused) {
+  SwSpec *s = NULL;
+  TrErr err;
+  const char *p = put("mi.yaml", "method: grid\nhpsweep:\n  early_terminate: {type: median, interval_steps: 75}\n"
+                                 "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  cr_assert_neq(sw_spec_load(&s, p, &err), TR_OK);
+  cr_assert(strstr(err.msg, "mi.yaml:3:20: hpsweep.early_terminate.interval_steps 75 is not a multiple of "
+                            "train.eval_interval 50"), "%s", err.msg);
+}
+
+Test(sw_spec, asha_promotions_over_a_program_need_program_resumes) {
+  put("p.sh", "#!/bin/sh\nexit 0\n");
+  char sh[4200];
+  snprintf(sh, sizeof sh, "%s/p.sh", tmpdir);
+  cr_assert_eq(chmod(sh, 0755), 0);
+  const char *body = "method: grid\nprogram: p.sh\nmetric: {name: loss}\nhpsweep:\n%s"
+                     "  early_terminate: {type: asha, grace_period: 10, max_t: 90%s}\n"
+                     "parameters:\n  x: {values: [1, 2]}\n";
+  char text[512];
+  snprintf(text, sizeof text, body, "  program_resumes: true\n", "");
+  SwSpec *s = load_ok("r.yaml", text);
+  cr_assert(sw_spec_program_resumes(s));
+  sw_spec_destroy(s);
+  snprintf(text, sizeof text, body, "", ", promotions: false");
+  s = load_ok("nr.yaml", text);
+  cr_assert_not(sw_spec_program_resumes(s));
+  cr_assert_eq(sw_spec_early_terminate(s)->promotions, 0);
+  sw_spec_destroy(s);
+  snprintf(text, sizeof text, body, "", "");
+  TrErr err;
+  cr_assert_neq(sw_spec_load(&s, put("bad.yaml", text), &err), TR_OK);
+  cr_assert(strstr(err.msg, "hpsweep.program_resumes: true"), "%s", err.msg);
+}
+
+Test(sw_spec, cli_check_shows_wandb_bands_in_steps) {
+  const char *p = put("hb.yaml", "method: grid\nearly_terminate: {type: hyperband, min_iter: 3, strict: false}\n"
+                                 "hpsweep:\n  base: {train.max_steps: 1500, train.eval_interval: 50}\n"
+                                 "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  char out[16384], errb[4096];
+  cr_assert_eq(run_check(p, out, sizeof out, errb, sizeof errb), 0, "%s", errb);
+  cr_expect(strstr(out, "early stop:  W&B hyperband, eta 3, strict false"), "%s", out);
+  cr_expect(strstr(out, "bands (values of val_loss): 3, 9, 27 (later ones lie past the end)"), "%s", out);
+  cr_expect(strstr(out, "band 9 = step 450"), "%s", out);
+  cr_expect(strstr(out, "best value so far"), "%s", out);
+}
+
+Test(sw_spec, cli_check_shows_the_rungs_of_every_bracket) {
+  const char *p = put("br.yaml", "method: grid\nhpsweep:\n  base: {train.max_steps: 1350, train.eval_interval: 50}\n"
+                                 "  early_terminate: {type: hyperband, grace_period: 50, max_t: 1350}\n"
+                                 "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  char out[16384], errb[4096];
+  cr_assert_eq(run_check(p, out, sizeof out, errb, sizeof errb), 0, "%s", errb);
+  cr_expect(strstr(out, "s_max 3, 4 brackets (trial index mod 4)"), "%s", out);
+  cr_expect(strstr(out, "bracket 0 rungs (steps): 50, 150, 450 -> 1350"), "%s", out);
+  cr_expect(strstr(out, "bracket 2 rungs (steps): 450 -> 1350"), "%s", out);
+  cr_expect(strstr(out, "bracket 3 rungs (steps): none -> 1350"), "%s", out);
+}
+
+Test(sw_spec, program_resumes_without_a_program_is_ignored_with_a_notice) {
+  SwSpec *s = load_ok("pr.yaml", "method: grid\nhpsweep:\n  program_resumes: true\n"
+                                 "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  cr_expect(has_notice(s, "pr.yaml:3:20: notice: hpsweep.program_resumes is for specs with a program"));
+  sw_spec_destroy(s);
+}
+
+Test(sw_spec, wandb_bands_past_the_last_value_get_a_warning) {
+  SwSpec *s = load_ok("late.yaml", "method: grid\nearly_terminate: {type: hyperband, min_iter: 3, strict: true}\n"
+                                   "hpsweep:\n  base: {train.max_steps: 120, train.eval_interval: 50}\n"
+                                   "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  cr_expect_not(has_notice(s, "never applies"), "3 values (50, 100, 120) reach band 3: no warning");
+  sw_spec_destroy(s);
+  s = load_ok("late2.yaml", "method: grid\nearly_terminate: {type: hyperband, min_iter: 3, strict: true}\n"
+                            "hpsweep:\n  base: {train.max_steps: 90, train.eval_interval: 50}\n"
+                            "parameters:\n  optimizer.lr: {values: [0.001]}\n");
+  cr_expect(has_notice(s, "late2.yaml:2:18: warning: early_terminate: a trial logs 2 values of val_loss (every "
+                          "train.eval_interval 50 of 90 steps): the first band, 3, never applies"),
+            "%s", sw_spec_notice_count(s) ? sw_spec_notice(s, 0) : "(none)");
+  sw_spec_destroy(s);
+}
