@@ -266,6 +266,34 @@ Test(sw_program, bad_metric_lines_are_counted_as_events_and_do_not_stop_the_tria
   sqlite3_close(db);
 }
 
+/* `hpsweep run s.yaml -q [-j JOBS]` in tmpdir, in the background, output discarded; with
+** own_group in a process group of its own (its pid), so kill(-pid) takes runner and workers. */
+static pid_t runner_start(int own_group, const char *lease, const char *jobs) {
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    if (own_group) setpgid(0, 0);
+    if (chdir(tmpdir) != 0) _exit(99);
+    int nul = open("/dev/null", O_RDWR);
+    dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
+    if (lease) setenv("HPS_LEASE_SECONDS", lease, 1);
+    execl(hps_bin(), "hpsweep", "run", "s.yaml", "-q", "-j", jobs ? jobs : "1", (char *)NULL);
+    _exit(98);
+  }
+  return pid;
+}
+
+/* Poll the shell test `cond` (with %s for tmpdir) every 50 ms, for at most `tries` times. */
+static int wait_until(const char *cond, int tries) {
+  char cmd[PATH_MAX + 256];
+  snprintf(cmd, sizeof cmd, cond, tmpdir);
+  for (int i = 0; i < tries; i++) {
+    if (system(cmd) == 0) return 1;
+    usleep(50000);
+  }
+  return 0;
+}
+
 /* pgrep -f PATTERN finds a process. */
 static int running(const char *pattern) {
   char cmd[512];
@@ -278,20 +306,9 @@ Test(sw_program, kill_9_of_the_runner_leaves_no_program_and_a_resume_completes_e
            "[ \"$HPSWEEP_ATTEMPT\" = 1 ] && sleep 60\necho '{\"loss\": 0.5}' >&3\n");
   hps_put(tmpdir, "s.yaml", "program: long.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
           "parameters:\n  a: {values: [1, 2]}\n");
-  pid_t pid = fork();
-  cr_assert_neq(pid, -1);
-  if (pid == 0) {
-    if (chdir(tmpdir) != 0) _exit(99);
-    int nul = open("/dev/null", O_WRONLY);
-    dup2(nul, 1), dup2(nul, 2);
-    execl(hps_bin(), "hpsweep", "run", "s.yaml", "-j", "2", "-q", (char *)NULL);
-    _exit(98);
-  }
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/started.1 2>/dev/null | wc -l | grep -q 2", tmpdir);
-  int up = 0;
-  for (int i = 0; i < 200 && !(up = system(cmd) == 0); i++) usleep(50000);
-  cr_assert(up, "both programs started");
+  pid_t pid = runner_start(0, NULL, "2");
+  cr_assert(wait_until("ls %s/hpsweep.db.runs/s/*/started.1 2>/dev/null | wc -l | grep -q 2", 200),
+            "both programs started");
   char pat[256];
   snprintf(pat, sizeof pat, "%s/[l]ong.sh", tmpdir); /* [l]: not matching the shell running pgrep */
   cr_assert(running(pat));
@@ -305,8 +322,8 @@ Test(sw_program, kill_9_of_the_runner_leaves_no_program_and_a_resume_completes_e
   sqlite3 *db = db_open();
   cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 2"), 2);
   sqlite3_close(db);
-  snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/started.2 | wc -l | grep -q 2", tmpdir);
-  cr_expect_eq(system(cmd), 0, "attempt 2 ran once per trial, in the same run directory");
+  cr_expect(wait_until("ls %s/hpsweep.db.runs/s/*/started.2 | wc -l | grep -q 2", 1),
+            "attempt 2 ran once per trial, in the same run directory");
 }
 
 /* The number in the file NAME of the (only) trial's run directory. */
@@ -341,22 +358,8 @@ Test(sw_program, a_reclaiming_runner_kills_what_a_dead_runners_program_left_behi
            "  touch \"$HPSWEEP_RUN_DIR/started\"; sleep 60\nfi\necho '{\"loss\": 0.5}' >&3\n");
   hps_put(tmpdir, "s.yaml", "program: left.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
           "parameters:\n  a: {value: 1}\n");
-  pid_t pid = fork();
-  cr_assert_neq(pid, -1);
-  if (pid == 0) {
-    setpgid(0, 0); /* the runner and its workers: one group, killed at once below */
-    if (chdir(tmpdir) != 0) _exit(99);
-    int nul = open("/dev/null", O_RDWR);
-    dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
-    setenv("HPS_LEASE_SECONDS", "2", 1);
-    execl(hps_bin(), "hpsweep", "run", "s.yaml", "-q", (char *)NULL);
-    _exit(98);
-  }
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/started >/dev/null 2>&1", tmpdir);
-  int up = 0;
-  for (int i = 0; i < 200 && !(up = system(cmd) == 0); i++) usleep(50000);
-  cr_assert(up, "the program started");
+  pid_t pid = runner_start(1, "2", NULL); /* runner and workers: one group, killed at once below */
+  cr_assert(wait_until("ls %s/hpsweep.db.runs/s/*/started >/dev/null 2>&1", 200), "the program started");
   kill(-pid, SIGKILL);
   waitpid(pid, NULL, 0);
   /* By pid, not by name: the same test may run in another checkout at the same time. */
@@ -383,20 +386,8 @@ Test(sw_program, a_resumed_program_keeps_the_rows_its_earlier_attempt_reported) 
            "  [ $i = 4 ] && sleep 1.2\n  i=$((i+1))\ndone\n");
   hps_put(tmpdir, "s.yaml", "program: ck.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
           "parameters:\n  a: {value: 1}\n");
-  pid_t pid = fork();
-  cr_assert_neq(pid, -1);
-  if (pid == 0) {
-    if (chdir(tmpdir) != 0) _exit(99);
-    int nul = open("/dev/null", O_RDWR);
-    dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
-    execl(hps_bin(), "hpsweep", "run", "s.yaml", "-q", (char *)NULL);
-    _exit(98);
-  }
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "ls %s/hpsweep.db.runs/s/*/paused >/dev/null 2>&1", tmpdir);
-  int up = 0;
-  for (int i = 0; i < 300 && !(up = system(cmd) == 0); i++) usleep(50000);
-  cr_assert(up, "the program reached step 5");
+  pid_t pid = runner_start(0, NULL, NULL);
+  cr_assert(wait_until("ls %s/hpsweep.db.runs/s/*/paused >/dev/null 2>&1", 300), "the program reached step 5");
   kill(pid, SIGKILL); /* its worker stops the program; the trial is interrupted */
   waitpid(pid, NULL, 0);
   char out[8192];
