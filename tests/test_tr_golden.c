@@ -176,7 +176,7 @@ static void adamw_matches_torch(int bias) {
   oc.weight_decay_on = TR_WD_MATRICES;
   int nt;
   const TrParamTensor *t = tr_model_tensors(m, &nt);
-  TrParamSeg segs[TR_MODEL_NTENSORS];
+  TrParamSeg segs[TR_MODEL_NTENSORS] = {{0}};
   for (int i = 0; i < nt; i++) {
     segs[i].offset = t[i].offset;
     segs[i].numel = t[i].numel;

@@ -51,8 +51,9 @@ static const char *tensor_of(const TrModel *m, size_t i, size_t *local) {
   return "?";
 }
 
-static void whole_model_fd(int bias, double dropout) {
-  TrModelConfig cfg = tiny(bias, dropout);
+static void whole_model_fd_cfg(TrModelConfig cfg) {
+  int bias = cfg.bias;
+  double dropout = cfg.dropout;
   int B = 2, T = 5;
   TrModel *m = make(&cfg, B, 7, 0.3);
   int tok[10], tg[10];
@@ -96,7 +97,21 @@ static void whole_model_fd(int bias, double dropout) {
   tr_model_destroy(m);
 }
 
+static void whole_model_fd(int bias, double dropout) { whole_model_fd_cfg(tiny(bias, dropout)); }
+
+/* muP with width multiplier 2 (d_model 8, base 4): attention q.k/d_head, logits / 2 */
+static TrModelConfig tiny_mup(int bias, double dropout) {
+  TrModelConfig c = tiny(bias, dropout);
+  c.parametrization = TR_PARAM_MUP;
+  c.mup_base_width = 4;
+  return c;
+}
+
 Test(tr_model, gradients_match_finite_differences_with_bias) { whole_model_fd(1, 0.0); }
+Test(tr_model, mup_gradients_match_finite_differences_with_bias) { whole_model_fd_cfg(tiny_mup(1, 0.0)); }
+Test(tr_model, mup_gradients_match_finite_differences_without_bias_with_dropout) {
+  whole_model_fd_cfg(tiny_mup(0, 0.2));
+}
 Test(tr_model, gradients_match_finite_differences_without_bias) { whole_model_fd(0, 0.0); }
 Test(tr_model, gradients_match_finite_differences_with_dropout_masks) { whole_model_fd(1, 0.2); }
 
@@ -152,6 +167,100 @@ Test(tr_model, init_follows_gpt2) {
   batch(tok, tg, 16, 64, 4);
   float loss = tr_model_forward(m, tok, tg, 1, 16, 0, NULL);
   cr_assert(fabs(loss - log(64.0)) < 0.1, "initial loss %g", loss);
+  tr_model_destroy(m);
+}
+
+/* Root mean square of tensor `name`. */
+static double tensor_rms(TrModel *m, const char *name) {
+  const TrParamTensor *t = tr_model_tensor_find(m, name);
+  const float *p = tr_model_params(m) + t->offset;
+  double s = 0;
+  for (size_t i = 0; i < t->numel; i++) s += (double)p[i] * p[i];
+  return sqrt(s / (double)t->numel);
+}
+
+Test(tr_model, mup_init_divides_hidden_std_by_sqrt_width_mult_and_keeps_the_rest) {
+  TrModelConfig std_cfg = {.n_layer = 2, .n_head = 2, .d_model = 32, .context_length = 8,
+                           .mlp_ratio = 4, .bias = 1, .dropout = 0, .vocab_size = 40};
+  TrModelConfig mup_cfg = std_cfg;
+  mup_cfg.parametrization = TR_PARAM_MUP;
+  mup_cfg.mup_base_width = 8; /* w = 4: hidden std halves, an exact power of two */
+  TrModel *a = make(&std_cfg, 1, 11, 0), *b = make(&mup_cfg, 1, 11, 0);
+  int n;
+  const TrParamTensor *t = tr_model_tensors(a, &n);
+  const float *pa = tr_model_params(a), *pb = tr_model_params(b);
+  for (int k = 0; k < n; k++) {
+    float f = t[k].is_hidden ? 0.5f : 1.0f;
+    for (size_t i = 0; i < t[k].numel; i++)
+      cr_assert_eq(pb[t[k].offset + i], f * pa[t[k].offset + i], "%s[%zu]", t[k].name, i);
+  }
+  cr_assert(fabs(tensor_rms(b, "fcw") - 0.01) < 0.001, "fcw std %g", tensor_rms(b, "fcw"));
+  cr_assert(fabs(tensor_rms(b, "wte") - 0.02) < 0.002, "wte std %g", tensor_rms(b, "wte"));
+  int hidden = 0;
+  for (int k = 0; k < n; k++) hidden += t[k].is_hidden;
+  cr_assert_eq(hidden, 4, "qkvw, attprojw, fcw, fcprojw");
+  tr_model_destroy(a);
+  tr_model_destroy(b);
+}
+
+/* d_head = 1 makes 1/d_head == 1/sqrt(d_head): then muP differs from standard only by
+   the output multiplier, which is exactly 1 at the base width. */
+Test(tr_model, mup_at_base_width_with_unit_head_equals_standard_and_output_mult_divides_logits) {
+  TrModelConfig s = {.n_layer = 2, .n_head = 8, .d_model = 8, .context_length = 5, .mlp_ratio = 4,
+                     .bias = 1, .dropout = 0, .vocab_size = 11};
+  TrModelConfig mu = s, mu2 = s;
+  mu.parametrization = mu2.parametrization = TR_PARAM_MUP; /* base 0 = d_model: w = 1 */
+  mu2.mup_base_width = 4;                                   /* w = 2 */
+  cr_assert_eq(tr_model_width_mult(&mu), 1.0);
+  cr_assert_eq(tr_model_width_mult(&mu2), 2.0);
+  cr_assert_eq(tr_model_width_mult(&s), 1.0);
+  TrModel *a = make(&s, 1, 5, 0.3), *b = make(&mu, 1, 5, 0.3), *c = make(&mu2, 1, 5, 0.3);
+  size_t np = tr_model_num_params(a);
+  memcpy(tr_model_params(c), tr_model_params(a), np * sizeof(float));
+  int tok[5], tg[5];
+  batch(tok, tg, 5, 11, 3);
+  float la = tr_model_forward(a, tok, tg, 1, 5, 0, NULL), lb = tr_model_forward(b, tok, tg, 1, 5, 0, NULL);
+  tr_model_forward(c, tok, tg, 1, 5, 0, NULL);
+  cr_assert_eq(la, lb);
+  const float *ga = tr_model_logits(a), *gc = tr_model_logits(c);
+  for (int i = 0; i < 5 * 11; i++) cr_assert_eq(gc[i], 0.5f * ga[i], "logit %d", i);
+  tr_model_destroy(a), tr_model_destroy(b), tr_model_destroy(c);
+}
+
+Test(tr_model, mup_attention_divides_by_d_head_not_its_root) {
+  TrModelConfig s = tiny(1, 0.0), mu = tiny(1, 0.0);
+  mu.parametrization = TR_PARAM_MUP;
+  cr_assert_float_eq(tr_model_attn_scale(&s), 0.5f, 0.0f); /* d_head 4 */
+  cr_assert_float_eq(tr_model_attn_scale(&mu), 0.25f, 0.0f);
+  cr_assert_float_eq(tr_model_output_mult(&mu), 1.0f, 0.0f);
+  mu.mup_base_width = 16; /* narrower than the base: w = 1/2 */
+  cr_assert_float_eq(tr_model_output_mult(&mu), 2.0f, 0.0f);
+}
+
+Test(tr_model, mup_lr_multipliers_follow_muadam_and_musgd) {
+  TrModelConfig c = tiny(1, 0.0);
+  TrModel *m = make(&c, 1, 1, 0);
+  int n;
+  const TrParamTensor *t = tr_model_tensors(m, &n);
+  double lr, wd;
+  for (int k = 0; k < n; k++) {
+    tr_model_lr_mults(&c, &t[k], TR_OPT_ADAMW, &lr, &wd);
+    cr_assert(lr == 1.0 && wd == 1.0, "standard %s: %g %g", t[k].name, lr, wd);
+  }
+  c.parametrization = TR_PARAM_MUP;
+  c.mup_base_width = 2; /* w = 4 */
+  const int adam_like[] = {TR_OPT_ADAM, TR_OPT_ADAMW, TR_OPT_RMSPROP, TR_OPT_LION};
+  for (int o = 0; o < 4; o++)
+    for (int k = 0; k < n; k++) {
+      tr_model_lr_mults(&c, &t[k], adam_like[o], &lr, &wd);
+      double wl = t[k].is_hidden ? 0.25 : 1.0, ww = t[k].is_hidden ? 4.0 : 1.0;
+      cr_assert(lr == wl && wd == ww, "%d %s: lr %g wd %g", adam_like[o], t[k].name, lr, wd);
+    }
+  for (int k = 0; k < n; k++) {
+    tr_model_lr_mults(&c, &t[k], TR_OPT_SGD, &lr, &wd);
+    double wl = t[k].is_hidden ? 1.0 : 4.0, ww = t[k].is_hidden ? 1.0 : 0.25;
+    cr_assert(lr == wl && wd == ww, "sgd %s: lr %g wd %g", t[k].name, lr, wd);
+  }
   tr_model_destroy(m);
 }
 
