@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tr_model.h"
+#include "tr_optim.h"
 #include "tr_rng.h"
 
 static TrModelConfig tiny(int bias, double dropout) {
@@ -399,5 +400,84 @@ Test(tr_model, flops_per_token_is_6n_plus_attention) {
   TrModel *m = make(&cfg, 1, 1, 0);
   double n = (double)tr_model_num_params(m) - 5 * 8;
   cr_assert_float_eq(tr_model_flops_per_token(m), 6 * n + 12.0 * 2 * 5 * 8, 1e-9);
+  tr_model_destroy(m);
+}
+
+/* ---- muP coordinate check (Yang et al. 2022, Tensor Programs V, fig. 5) ---- */
+
+enum { COORD_ACTS = 6 };
+static const char *const coord_names[COORD_ACTS] = {"qkv", "atty", "fch", "res2", "res3", "logits"};
+
+/* RMS of each activation (layer 1 for the per-layer ones) after `steps` AdamW steps at
+   lr on one fixed batch, for a model of width C (4 heads, base width 32 under mup). */
+static void coord_rms(int C, int mup, int steps, double lr, double rms[COORD_ACTS]) {
+  TrModelConfig cfg = {.n_layer = 2, .n_head = 4, .d_model = C, .context_length = 16, .mlp_ratio = 4,
+                       .bias = 1, .dropout = 0, .vocab_size = 32,
+                       .parametrization = mup ? TR_PARAM_MUP : TR_PARAM_STANDARD, .mup_base_width = 32};
+  const int B = 4, T = 16;
+  TrModel *m = make(&cfg, B, 21, 0);
+  int nt;
+  const TrParamTensor *t = tr_model_tensors(m, &nt);
+  TrParamSeg segs[TR_MODEL_NTENSORS] = {{0}};
+  for (int i = 0; i < nt; i++) {
+    segs[i].offset = t[i].offset, segs[i].numel = t[i].numel, segs[i].is_matrix = t[i].is_matrix;
+    tr_model_lr_mults(&cfg, &t[i], TR_OPT_ADAMW, &segs[i].lr_mult, &segs[i].wd_mult);
+  }
+  TrOptimConfig oc = {.name = TR_OPT_ADAMW, .lr = lr, .betas = {0.9, 0.99}, .eps = 1e-8};
+  TrOptim *o = NULL;
+  TrErr err = {0};
+  cr_assert_eq(tr_optim_create(&o, &oc, tr_model_num_params(m), segs, nt, &err), TR_OK, "%s", err.msg);
+  int tok[64], tg[64];
+  batch(tok, tg, B * T, 32, 17);
+  for (int s = 0; s < steps; s++) {
+    tr_model_zero_grad(m);
+    tr_model_forward(m, tok, tg, B, T, 1, NULL);
+    tr_model_backward(m);
+    cr_assert_eq(tr_optim_step(o, tr_model_params(m), tr_model_grads(m), lr), TR_OK);
+  }
+  tr_model_forward(m, tok, tg, B, T, 0, NULL);
+  for (int k = 0; k < COORD_ACTS; k++)
+    cr_assert_eq(tr_model_act_rms(m, coord_names[k], 1, &rms[k]), TR_OK, "%s", coord_names[k]);
+  tr_optim_destroy(o);
+  tr_model_destroy(m);
+}
+
+/* Widths 32, 64, 128 after 4 AdamW steps at lr 0.01: under mup every activation's size
+   stays within a factor 1.5 across the widths (measured: within 12%); under standard
+   each one grows with width, by more than 2x from 32 to 128 (measured: 2.7x for the
+   logits to 15x for the residual stream). */
+Test(tr_model, coord_check_mup_activations_are_flat_across_widths_standard_ones_grow) {
+  const int widths[3] = {32, 64, 128};
+  double rms[2][3][COORD_ACTS];
+  for (int mup = 0; mup <= 1; mup++)
+    for (int w = 0; w < 3; w++) coord_rms(widths[w], mup, 4, 0.01, rms[mup][w]);
+  for (int k = 0; k < COORD_ACTS; k++) {
+    const double *s0 = &rms[0][0][k], *s2 = &rms[0][2][k];
+    double lo = fmin(fmin(rms[1][0][k], rms[1][1][k]), rms[1][2][k]);
+    double hi = fmax(fmax(rms[1][0][k], rms[1][1][k]), rms[1][2][k]);
+    cr_assert(lo > 0 && hi / lo < 1.5, "mup %s: rms %g %g %g is not flat across widths", coord_names[k],
+              rms[1][0][k], rms[1][1][k], rms[1][2][k]);
+    cr_assert(*s2 > 2.0 * *s0, "standard %s: rms %g at width 32, %g at 128: expected growth",
+              coord_names[k], *s0, *s2);
+    cr_assert(rms[0][1][k] > *s0 && *s2 > rms[0][1][k], "standard %s grows monotonically", coord_names[k]);
+  }
+}
+
+Test(tr_model, act_rms_rejects_unknown_names_layers_and_a_model_never_run) {
+  TrModelConfig cfg = tiny(1, 0.0);
+  TrModel *m = make(&cfg, 1, 1, 0);
+  double r = -1;
+  cr_assert_eq(tr_model_act_rms(m, "logits", 0, &r), TR_EINVAL, "no forward yet");
+  int tok[5], tg[5];
+  batch(tok, tg, 5, 11, 2);
+  tr_model_forward(m, tok, tg, 1, 5, 0, NULL);
+  cr_assert_eq(tr_model_act_rms(m, "logits", 0, &r), TR_OK);
+  const float *lg = tr_model_logits(m);
+  double s = 0;
+  for (int i = 0; i < 55; i++) s += (double)lg[i] * lg[i];
+  cr_assert_float_eq(r, sqrt(s / 55), 1e-12);
+  cr_assert_eq(tr_model_act_rms(m, "fch", 2, &r), TR_EINVAL, "2 layers: 0 and 1");
+  cr_assert_eq(tr_model_act_rms(m, "fch", -1, &r), TR_EINVAL);
+  cr_assert_eq(tr_model_act_rms(m, "mlp", 0, &r), TR_EINVAL);
   tr_model_destroy(m);
 }

@@ -366,6 +366,27 @@ const TrParamTensor *tr_model_tensor_find(const TrModel *m, const char *name) {
 void tr_model_zero_grad(TrModel *m) { memset(m->grads_mem, 0, m->nparams * sizeof(float)); }
 void tr_model_set_grad_scale(TrModel *m, float scale) { m->grad_scale = scale; }
 
+int tr_model_act_rms(const TrModel *m, const char *name, int layer, double *rms) {
+  const size_t N = (size_t)m->B * (size_t)m->curT, C = (size_t)m->C, H = (size_t)m->H;
+  const Acts *a = &m->a;
+  const struct { const char *name; const float *base; size_t width; int per_layer; } acts[] = {
+      {"embed", a->encoded, C, 0}, {"qkv", a->qkv, 3 * C, 1}, {"atty", a->atty, C, 1},
+      {"res2", a->res2, C, 1},     {"fch", a->fch, H, 1},     {"res3", a->res3, C, 1},
+      {"logits", a->logits, (size_t)m->V, 0}};
+  if (N == 0) return TR_EINVAL;
+  for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+    if (strcmp(name, acts[i].name) != 0) continue;
+    if (acts[i].per_layer && (layer < 0 || layer >= m->L)) return TR_EINVAL;
+    size_t n = N * acts[i].width;
+    const float *x = acts[i].base + (acts[i].per_layer ? (size_t)layer * n : 0);
+    double s = 0.0;
+    for (size_t j = 0; j < n; j++) s += (double)x[j] * x[j];
+    *rms = sqrt(s / (double)n);
+    return TR_OK;
+  }
+  return TR_EINVAL;
+}
+
 double tr_model_flops_per_token(const TrModel *m) {
   double n = (double)m->nparams - (double)m->T * m->C;
   return 6.0 * n + 12.0 * m->L * m->T * m->C;

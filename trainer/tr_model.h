@@ -123,6 +123,14 @@ float tr_model_output_mult(const TrModelConfig *cfg); /* 1; mup: 1/w */
 void tr_model_lr_mults(const TrModelConfig *cfg, const TrParamTensor *t, int optim_name,
                        double *lr_mult, double *wd_mult);
 
+/* Root mean square of one activation of the last forward (B, T of that forward):
+   "embed" (the stream into layer 0), and per layer l: "qkv", "atty" (attention
+   output), "res2" (stream after attention), "fch" (MLP pre-activation), "res3"
+   (stream after the MLP); "logits" (layer ignored). muP's coordinate check
+   compares these across widths. TR_EINVAL for an unknown name or layer, or
+   before any forward. */
+int tr_model_act_rms(const TrModel *m, const char *name, int layer, double *rms);
+
 /* Training flops per token: 6N + 12*L*T*C, N = parameters without wpe. */
 double tr_model_flops_per_token(const TrModel *m);
 
