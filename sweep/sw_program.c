@@ -258,22 +258,26 @@ static int is_leftover(pid_t pid, const char *run_dir, int attempt) {
   return dir && att && strcmp(dir, run_dir) == 0 && atoi(att) < attempt;
 }
 
-/* One pass over /proc: SIGKILL the leftovers (and their groups); how many there were. */
+/* One pass over /proc: find the leftovers first, then SIGKILL each with its group (killing
+** while scanning would let a group kill race the scan and make the count vary); how many. */
 static int reap_pass(const char *run_dir, int attempt) {
   DIR *d = opendir("/proc");
   if (!d) return 0;
+  pid_t found[256];
   int n = 0;
   pid_t self = getpid();
-  for (struct dirent *e; (e = readdir(d));) {
+  for (struct dirent *e; n < 256 && (e = readdir(d));) {
     char *end;
     long pid = strtol(e->d_name, &end, 10);
     if (*end || pid <= 1 || pid == self || !is_leftover((pid_t)pid, run_dir, attempt)) continue;
-    pid_t g = getpgid((pid_t)pid);
-    if (g > 1 && g != getpgrp()) kill(-g, SIGKILL);
-    kill((pid_t)pid, SIGKILL);
-    n++;
+    found[n++] = (pid_t)pid;
   }
   closedir(d);
+  for (int i = 0; i < n; i++) {
+    pid_t g = getpgid(found[i]);
+    if (g > 1 && g != getpgrp()) kill(-g, SIGKILL);
+    kill(found[i], SIGKILL);
+  }
   return n;
 }
 

@@ -355,7 +355,7 @@ Test(sw_program, a_reclaiming_runner_kills_what_a_dead_runners_program_left_behi
            "if [ \"$HPSWEEP_ATTEMPT\" = 1 ]; then\n"
            "  sleep 3171 >/dev/null 2>&1 3>&- &\n  echo $! > \"$HPSWEEP_RUN_DIR/member\"\n"
            "  setsid sleep 3172 >/dev/null 2>&1 3>&- &\n  echo $! > \"$HPSWEEP_RUN_DIR/escaped\"\n"
-           "  touch \"$HPSWEEP_RUN_DIR/started\"; sleep 60\nfi\necho '{\"loss\": 0.5}' >&3\n");
+           "  sleep 60 >/dev/null 2>&1 3>&- &\n  touch \"$HPSWEEP_RUN_DIR/started\"; wait\nfi\necho '{\"loss\": 0.5}' >&3\n");
   hps_put(tmpdir, "s.yaml", "program: left.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
           "parameters:\n  a: {value: 1}\n");
   pid_t pid = runner_start(1, "2", NULL); /* runner and workers: one group, killed at once below */
@@ -372,7 +372,8 @@ Test(sw_program, a_reclaiming_runner_kills_what_a_dead_runners_program_left_behi
   cr_expect_not(alive(escaped), "the setsid leftover was killed");
   sqlite3 *db = db_open();
   cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 2"), 1);
-  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'leftover' AND message LIKE 'killed 2 %'"), 1);
+  /* 3: the two sleeps and the program's `sleep 60` (a member of its group; all forked before `started`). */
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'leftover' AND message LIKE 'killed 3 %'"), 1);
   sqlite3_close(db);
 }
 

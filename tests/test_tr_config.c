@@ -110,6 +110,25 @@ Test(tr_config, bad_values_name_key_and_value) {
   load_fails("model: 3\n", "model: expected a mapping of keys");
   load_fails("- 1\n", "a config must be a mapping");
   load_fails("schedule:\n  name: one_cycle\n  warmup_steps: 5\n", "one_cycle has its own warm-up");
+  load_fails("model:\n  parametrization: mu\n", ":2:20: model.parametrization: 'mu' is not one of standard|mup");
+  load_fails("model:\n  mup_base_width: -8\n", ":2:19: model.mup_base_width: -8 is out of range");
+  load_fails("model:\n  mup_base_width: wide\n", "model.mup_base_width: expected an integer, got 'wide'");
+}
+
+Test(tr_config, parametrization_defaults_to_standard_and_mup_takes_a_base_width) {
+  TrConfig c;
+  tr_config_defaults(&c);
+  cr_assert_eq(c.model.parametrization, TR_PARAM_STANDARD);
+  cr_assert_eq(c.model.mup_base_width, 0);
+  TrErr err = {0};
+  cr_assert_eq(tr_config_set(&c, "model.parametrization", "mup", &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(tr_config_set(&c, "model.mup_base_width", "32", &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(c.model.parametrization, TR_PARAM_MUP);
+  cr_assert_eq(c.model.mup_base_width, 32);
+  cr_assert_eq(tr_config_validate(&c, &err), TR_OK, "%s", err.msg);
+  char json[4096];
+  tr_config_to_json(&c, json, sizeof json);
+  cr_assert(strstr(json, "\"parametrization\": \"mup\", \"mup_base_width\": 32"), "%s", json);
 }
 
 Test(tr_config, canonical_json_is_stable_and_changes_with_values) {

@@ -4,7 +4,8 @@
 ** gradient element. Then 5 AdamW steps (tr_optim, clipping by tr_grad_clip) on
 ** the same batch: each step's loss within 1e-4 relative, the weights after the
 ** last step within 1e-3*|torch| + 1e-4. golden_load + golden_model give a model
-** holding the golden weights. */
+** holding the golden weights. gpt_mup_bias1.bin repeats both under muP (w = 2,
+** mup's MuAdamW lr and weight-decay multipliers from tr_model_lr_mults). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 typedef struct Golden {
   int V, T, C, L, n_head, mlp_ratio, bias, B, nparams;
+  int parametrization, mup_base_width; /* version 2 files; 0, 0 in version 1 */
   int *tokens, *targets;   /* (B, T) */
   float *params;           /* (nparams) flat, tr_model order */
   float *logits;           /* (B, T, V) */
@@ -50,12 +52,14 @@ static int golden_load(const char *path, Golden *g, char *msg, size_t msgn) {
     return -1;
   }
   char magic[8];
-  int hdr[10], ok = 1;
-  if (!rd(f, magic, 1, 8) || memcmp(magic, "HPSGOLD", 8) != 0 || !rd(f, hdr, 4, 10) || hdr[0] != 1) {
+  int hdr[12] = {0}, ok = 1;
+  if (!rd(f, magic, 1, 8) || memcmp(magic, "HPSGOLD", 8) != 0 || !rd(f, hdr, 4, 10) ||
+      (hdr[0] != 1 && hdr[0] != 2) || (hdr[0] == 2 && !rd(f, hdr + 10, 4, 2))) {
     fclose(f);
-    snprintf(msg, msgn, "%s: not a version 1 golden file", path);
+    snprintf(msg, msgn, "%s: not a version 1 or 2 golden file", path);
     return -1;
   }
+  g->parametrization = hdr[10], g->mup_base_width = hdr[11];
   g->V = hdr[1], g->T = hdr[2], g->C = hdr[3], g->L = hdr[4], g->n_head = hdr[5];
   g->mlp_ratio = hdr[6], g->bias = hdr[7], g->B = hdr[8], g->nparams = hdr[9];
   size_t bt = (size_t)g->B * g->T, np = (size_t)g->nparams;
@@ -86,7 +90,8 @@ static int golden_load(const char *path, Golden *g, char *msg, size_t msgn) {
 static TrModel *golden_model(const Golden *g) {
   TrModelConfig cfg = {.n_layer = g->L, .n_head = g->n_head, .d_model = g->C,
                        .context_length = g->T, .mlp_ratio = g->mlp_ratio, .bias = g->bias,
-                       .dropout = 0.0, .vocab_size = g->V};
+                       .dropout = 0.0, .vocab_size = g->V, .parametrization = g->parametrization,
+                       .mup_base_width = g->mup_base_width};
   TrModel *m = NULL;
   TrErr err = {0};
   cr_assert_eq(tr_model_create(&m, &cfg, g->B, &err), TR_OK, "%s", err.msg);
@@ -96,9 +101,14 @@ static TrModel *golden_model(const Golden *g) {
   return m;
 }
 
+/* bias 0, 1: the standard files; MUP_FILE: gpt_mup_bias1.bin (bias 1, muP, w = 2) */
+#define MUP_FILE 2
 static void golden_path(char *buf, size_t n, int bias) {
   const char *root = getenv("HPS_SOURCE_ROOT");
-  snprintf(buf, n, "%s/tests/golden/gpt_bias%d.bin", root ? root : HPS_SOURCE_ROOT, bias);
+  if (bias == MUP_FILE)
+    snprintf(buf, n, "%s/tests/golden/gpt_mup_bias1.bin", root ? root : HPS_SOURCE_ROOT);
+  else
+    snprintf(buf, n, "%s/tests/golden/gpt_bias%d.bin", root ? root : HPS_SOURCE_ROOT, bias);
 }
 
 static int close_enough(float ours, float ref) {
@@ -139,6 +149,24 @@ static void compare_with_torch(int bias) {
 
 Test(tr_golden, logits_loss_and_gradients_match_pytorch_with_bias) { compare_with_torch(1); }
 Test(tr_golden, logits_loss_and_gradients_match_pytorch_without_bias) { compare_with_torch(0); }
+Test(tr_golden, mup_logits_loss_and_gradients_match_pytorch) { compare_with_torch(MUP_FILE); }
+
+Test(tr_golden, mup_file_holds_a_mup_model_whose_numbers_differ_from_standard) {
+  char path[4096], msg[4200];
+  Golden g, s;
+  golden_path(path, sizeof path, MUP_FILE);
+  cr_assert_eq(golden_load(path, &g, msg, sizeof msg), 0, "%s", msg);
+  golden_path(path, sizeof path, 1);
+  cr_assert_eq(golden_load(path, &s, msg, sizeof msg), 0, "%s", msg);
+  cr_assert_eq(g.parametrization, TR_PARAM_MUP);
+  cr_assert_eq(g.C / g.mup_base_width, 2);
+  cr_assert_eq(s.parametrization, TR_PARAM_STANDARD);
+  /* same weights and batch, different parametrization: the comparison above is not vacuous */
+  cr_assert_eq(memcmp(g.params, s.params, (size_t)g.nparams * sizeof(float)), 0);
+  cr_assert(fabsf(g.loss - s.loss) > 0.1f, "mup loss %g, standard %g", (double)g.loss, (double)s.loss);
+  golden_free(&g);
+  golden_free(&s);
+}
 
 Test(tr_golden, loader_rejects_a_truncated_file) {
   char path[4096], msg[4200], tmpl[] = "/tmp/hps_golden_XXXXXX";
@@ -176,11 +204,12 @@ static void adamw_matches_torch(int bias) {
   oc.weight_decay_on = TR_WD_MATRICES;
   int nt;
   const TrParamTensor *t = tr_model_tensors(m, &nt);
-  TrParamSeg segs[TR_MODEL_NTENSORS];
+  TrParamSeg segs[TR_MODEL_NTENSORS] = {{0}};
   for (int i = 0; i < nt; i++) {
     segs[i].offset = t[i].offset;
     segs[i].numel = t[i].numel;
     segs[i].is_matrix = t[i].is_matrix;
+    tr_model_lr_mults(tr_model_config(m), &t[i], oc.name, &segs[i].lr_mult, &segs[i].wd_mult);
   }
   TrOptim *opt = NULL;
   TrErr err = {0};
@@ -215,3 +244,4 @@ static void adamw_matches_torch(int bias) {
 
 Test(tr_golden, five_adamw_steps_match_pytorch_with_bias) { adamw_matches_torch(1); }
 Test(tr_golden, five_adamw_steps_match_pytorch_without_bias) { adamw_matches_torch(0); }
+Test(tr_golden, five_mup_adamw_steps_match_pytorch_muadamw) { adamw_matches_torch(MUP_FILE); }

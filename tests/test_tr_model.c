@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tr_model.h"
+#include "tr_optim.h"
 #include "tr_rng.h"
 
 static TrModelConfig tiny(int bias, double dropout) {
@@ -51,8 +52,9 @@ static const char *tensor_of(const TrModel *m, size_t i, size_t *local) {
   return "?";
 }
 
-static void whole_model_fd(int bias, double dropout) {
-  TrModelConfig cfg = tiny(bias, dropout);
+static void whole_model_fd_cfg(TrModelConfig cfg) {
+  int bias = cfg.bias;
+  double dropout = cfg.dropout;
   int B = 2, T = 5;
   TrModel *m = make(&cfg, B, 7, 0.3);
   int tok[10], tg[10];
@@ -96,7 +98,21 @@ static void whole_model_fd(int bias, double dropout) {
   tr_model_destroy(m);
 }
 
+static void whole_model_fd(int bias, double dropout) { whole_model_fd_cfg(tiny(bias, dropout)); }
+
+/* muP with width multiplier 2 (d_model 8, base 4): attention q.k/d_head, logits / 2 */
+static TrModelConfig tiny_mup(int bias, double dropout) {
+  TrModelConfig c = tiny(bias, dropout);
+  c.parametrization = TR_PARAM_MUP;
+  c.mup_base_width = 4;
+  return c;
+}
+
 Test(tr_model, gradients_match_finite_differences_with_bias) { whole_model_fd(1, 0.0); }
+Test(tr_model, mup_gradients_match_finite_differences_with_bias) { whole_model_fd_cfg(tiny_mup(1, 0.0)); }
+Test(tr_model, mup_gradients_match_finite_differences_without_bias_with_dropout) {
+  whole_model_fd_cfg(tiny_mup(0, 0.2));
+}
 Test(tr_model, gradients_match_finite_differences_without_bias) { whole_model_fd(0, 0.0); }
 Test(tr_model, gradients_match_finite_differences_with_dropout_masks) { whole_model_fd(1, 0.2); }
 
@@ -152,6 +168,100 @@ Test(tr_model, init_follows_gpt2) {
   batch(tok, tg, 16, 64, 4);
   float loss = tr_model_forward(m, tok, tg, 1, 16, 0, NULL);
   cr_assert(fabs(loss - log(64.0)) < 0.1, "initial loss %g", loss);
+  tr_model_destroy(m);
+}
+
+/* Root mean square of tensor `name`. */
+static double tensor_rms(TrModel *m, const char *name) {
+  const TrParamTensor *t = tr_model_tensor_find(m, name);
+  const float *p = tr_model_params(m) + t->offset;
+  double s = 0;
+  for (size_t i = 0; i < t->numel; i++) s += (double)p[i] * p[i];
+  return sqrt(s / (double)t->numel);
+}
+
+Test(tr_model, mup_init_divides_hidden_std_by_sqrt_width_mult_and_keeps_the_rest) {
+  TrModelConfig std_cfg = {.n_layer = 2, .n_head = 2, .d_model = 32, .context_length = 8,
+                           .mlp_ratio = 4, .bias = 1, .dropout = 0, .vocab_size = 40};
+  TrModelConfig mup_cfg = std_cfg;
+  mup_cfg.parametrization = TR_PARAM_MUP;
+  mup_cfg.mup_base_width = 8; /* w = 4: hidden std halves, an exact power of two */
+  TrModel *a = make(&std_cfg, 1, 11, 0), *b = make(&mup_cfg, 1, 11, 0);
+  int n;
+  const TrParamTensor *t = tr_model_tensors(a, &n);
+  const float *pa = tr_model_params(a), *pb = tr_model_params(b);
+  for (int k = 0; k < n; k++) {
+    float f = t[k].is_hidden ? 0.5f : 1.0f;
+    for (size_t i = 0; i < t[k].numel; i++)
+      cr_assert_eq(pb[t[k].offset + i], f * pa[t[k].offset + i], "%s[%zu]", t[k].name, i);
+  }
+  cr_assert(fabs(tensor_rms(b, "fcw") - 0.01) < 0.001, "fcw std %g", tensor_rms(b, "fcw"));
+  cr_assert(fabs(tensor_rms(b, "wte") - 0.02) < 0.002, "wte std %g", tensor_rms(b, "wte"));
+  int hidden = 0;
+  for (int k = 0; k < n; k++) hidden += t[k].is_hidden;
+  cr_assert_eq(hidden, 4, "qkvw, attprojw, fcw, fcprojw");
+  tr_model_destroy(a);
+  tr_model_destroy(b);
+}
+
+/* d_head = 1 makes 1/d_head == 1/sqrt(d_head): then muP differs from standard only by
+   the output multiplier, which is exactly 1 at the base width. */
+Test(tr_model, mup_at_base_width_with_unit_head_equals_standard_and_output_mult_divides_logits) {
+  TrModelConfig s = {.n_layer = 2, .n_head = 8, .d_model = 8, .context_length = 5, .mlp_ratio = 4,
+                     .bias = 1, .dropout = 0, .vocab_size = 11};
+  TrModelConfig mu = s, mu2 = s;
+  mu.parametrization = mu2.parametrization = TR_PARAM_MUP; /* base 0 = d_model: w = 1 */
+  mu2.mup_base_width = 4;                                   /* w = 2 */
+  cr_assert_eq(tr_model_width_mult(&mu), 1.0);
+  cr_assert_eq(tr_model_width_mult(&mu2), 2.0);
+  cr_assert_eq(tr_model_width_mult(&s), 1.0);
+  TrModel *a = make(&s, 1, 5, 0.3), *b = make(&mu, 1, 5, 0.3), *c = make(&mu2, 1, 5, 0.3);
+  size_t np = tr_model_num_params(a);
+  memcpy(tr_model_params(c), tr_model_params(a), np * sizeof(float));
+  int tok[5], tg[5];
+  batch(tok, tg, 5, 11, 3);
+  float la = tr_model_forward(a, tok, tg, 1, 5, 0, NULL), lb = tr_model_forward(b, tok, tg, 1, 5, 0, NULL);
+  tr_model_forward(c, tok, tg, 1, 5, 0, NULL);
+  cr_assert_eq(la, lb);
+  const float *ga = tr_model_logits(a), *gc = tr_model_logits(c);
+  for (int i = 0; i < 5 * 11; i++) cr_assert_eq(gc[i], 0.5f * ga[i], "logit %d", i);
+  tr_model_destroy(a), tr_model_destroy(b), tr_model_destroy(c);
+}
+
+Test(tr_model, mup_attention_divides_by_d_head_not_its_root) {
+  TrModelConfig s = tiny(1, 0.0), mu = tiny(1, 0.0);
+  mu.parametrization = TR_PARAM_MUP;
+  cr_assert_float_eq(tr_model_attn_scale(&s), 0.5f, 0.0f); /* d_head 4 */
+  cr_assert_float_eq(tr_model_attn_scale(&mu), 0.25f, 0.0f);
+  cr_assert_float_eq(tr_model_output_mult(&mu), 1.0f, 0.0f);
+  mu.mup_base_width = 16; /* narrower than the base: w = 1/2 */
+  cr_assert_float_eq(tr_model_output_mult(&mu), 2.0f, 0.0f);
+}
+
+Test(tr_model, mup_lr_multipliers_follow_muadam_and_musgd) {
+  TrModelConfig c = tiny(1, 0.0);
+  TrModel *m = make(&c, 1, 1, 0);
+  int n;
+  const TrParamTensor *t = tr_model_tensors(m, &n);
+  double lr, wd;
+  for (int k = 0; k < n; k++) {
+    tr_model_lr_mults(&c, &t[k], TR_OPT_ADAMW, &lr, &wd);
+    cr_assert(lr == 1.0 && wd == 1.0, "standard %s: %g %g", t[k].name, lr, wd);
+  }
+  c.parametrization = TR_PARAM_MUP;
+  c.mup_base_width = 2; /* w = 4 */
+  const int adam_like[] = {TR_OPT_ADAM, TR_OPT_ADAMW, TR_OPT_RMSPROP, TR_OPT_LION};
+  for (int o = 0; o < 4; o++)
+    for (int k = 0; k < n; k++) {
+      tr_model_lr_mults(&c, &t[k], adam_like[o], &lr, &wd);
+      double wl = t[k].is_hidden ? 0.25 : 1.0, ww = t[k].is_hidden ? 4.0 : 1.0;
+      cr_assert(lr == wl && wd == ww, "%d %s: lr %g wd %g", adam_like[o], t[k].name, lr, wd);
+    }
+  for (int k = 0; k < n; k++) {
+    tr_model_lr_mults(&c, &t[k], TR_OPT_SGD, &lr, &wd);
+    double wl = t[k].is_hidden ? 1.0 : 4.0, ww = t[k].is_hidden ? 1.0 : 0.25;
+    cr_assert(lr == wl && wd == ww, "sgd %s: lr %g wd %g", t[k].name, lr, wd);
+  }
   tr_model_destroy(m);
 }
 
@@ -290,5 +400,84 @@ Test(tr_model, flops_per_token_is_6n_plus_attention) {
   TrModel *m = make(&cfg, 1, 1, 0);
   double n = (double)tr_model_num_params(m) - 5 * 8;
   cr_assert_float_eq(tr_model_flops_per_token(m), 6 * n + 12.0 * 2 * 5 * 8, 1e-9);
+  tr_model_destroy(m);
+}
+
+/* ---- muP coordinate check (Yang et al. 2022, Tensor Programs V, fig. 5) ---- */
+
+enum { COORD_ACTS = 6 };
+static const char *const coord_names[COORD_ACTS] = {"qkv", "atty", "fch", "res2", "res3", "logits"};
+
+/* RMS of each activation (layer 1 for the per-layer ones) after `steps` AdamW steps at
+   lr on one fixed batch, for a model of width C (4 heads, base width 32 under mup). */
+static void coord_rms(int C, int mup, int steps, double lr, double rms[COORD_ACTS]) {
+  TrModelConfig cfg = {.n_layer = 2, .n_head = 4, .d_model = C, .context_length = 16, .mlp_ratio = 4,
+                       .bias = 1, .dropout = 0, .vocab_size = 32,
+                       .parametrization = mup ? TR_PARAM_MUP : TR_PARAM_STANDARD, .mup_base_width = 32};
+  const int B = 4, T = 16;
+  TrModel *m = make(&cfg, B, 21, 0);
+  int nt;
+  const TrParamTensor *t = tr_model_tensors(m, &nt);
+  TrParamSeg segs[TR_MODEL_NTENSORS] = {{0}};
+  for (int i = 0; i < nt; i++) {
+    segs[i].offset = t[i].offset, segs[i].numel = t[i].numel, segs[i].is_matrix = t[i].is_matrix;
+    tr_model_lr_mults(&cfg, &t[i], TR_OPT_ADAMW, &segs[i].lr_mult, &segs[i].wd_mult);
+  }
+  TrOptimConfig oc = {.name = TR_OPT_ADAMW, .lr = lr, .betas = {0.9, 0.99}, .eps = 1e-8};
+  TrOptim *o = NULL;
+  TrErr err = {0};
+  cr_assert_eq(tr_optim_create(&o, &oc, tr_model_num_params(m), segs, nt, &err), TR_OK, "%s", err.msg);
+  int tok[64], tg[64];
+  batch(tok, tg, B * T, 32, 17);
+  for (int s = 0; s < steps; s++) {
+    tr_model_zero_grad(m);
+    tr_model_forward(m, tok, tg, B, T, 1, NULL);
+    tr_model_backward(m);
+    cr_assert_eq(tr_optim_step(o, tr_model_params(m), tr_model_grads(m), lr), TR_OK);
+  }
+  tr_model_forward(m, tok, tg, B, T, 0, NULL);
+  for (int k = 0; k < COORD_ACTS; k++)
+    cr_assert_eq(tr_model_act_rms(m, coord_names[k], 1, &rms[k]), TR_OK, "%s", coord_names[k]);
+  tr_optim_destroy(o);
+  tr_model_destroy(m);
+}
+
+/* Widths 32, 64, 128 after 4 AdamW steps at lr 0.01: under mup every activation's size
+   stays within a factor 1.5 across the widths (measured: within 12%); under standard
+   each one grows with width, by more than 2x from 32 to 128 (measured: 2.7x for the
+   logits to 15x for the residual stream). */
+Test(tr_model, coord_check_mup_activations_are_flat_across_widths_standard_ones_grow) {
+  const int widths[3] = {32, 64, 128};
+  double rms[2][3][COORD_ACTS];
+  for (int mup = 0; mup <= 1; mup++)
+    for (int w = 0; w < 3; w++) coord_rms(widths[w], mup, 4, 0.01, rms[mup][w]);
+  for (int k = 0; k < COORD_ACTS; k++) {
+    const double *s0 = &rms[0][0][k], *s2 = &rms[0][2][k];
+    double lo = fmin(fmin(rms[1][0][k], rms[1][1][k]), rms[1][2][k]);
+    double hi = fmax(fmax(rms[1][0][k], rms[1][1][k]), rms[1][2][k]);
+    cr_assert(lo > 0 && hi / lo < 1.5, "mup %s: rms %g %g %g is not flat across widths", coord_names[k],
+              rms[1][0][k], rms[1][1][k], rms[1][2][k]);
+    cr_assert(*s2 > 2.0 * *s0, "standard %s: rms %g at width 32, %g at 128: expected growth",
+              coord_names[k], *s0, *s2);
+    cr_assert(rms[0][1][k] > *s0 && *s2 > rms[0][1][k], "standard %s grows monotonically", coord_names[k]);
+  }
+}
+
+Test(tr_model, act_rms_rejects_unknown_names_layers_and_a_model_never_run) {
+  TrModelConfig cfg = tiny(1, 0.0);
+  TrModel *m = make(&cfg, 1, 1, 0);
+  double r = -1;
+  cr_assert_eq(tr_model_act_rms(m, "logits", 0, &r), TR_EINVAL, "no forward yet");
+  int tok[5], tg[5];
+  batch(tok, tg, 5, 11, 2);
+  tr_model_forward(m, tok, tg, 1, 5, 0, NULL);
+  cr_assert_eq(tr_model_act_rms(m, "logits", 0, &r), TR_OK);
+  const float *lg = tr_model_logits(m);
+  double s = 0;
+  for (int i = 0; i < 55; i++) s += (double)lg[i] * lg[i];
+  cr_assert_float_eq(r, sqrt(s / 55), 1e-12);
+  cr_assert_eq(tr_model_act_rms(m, "fch", 2, &r), TR_EINVAL, "2 layers: 0 and 1");
+  cr_assert_eq(tr_model_act_rms(m, "fch", -1, &r), TR_EINVAL);
+  cr_assert_eq(tr_model_act_rms(m, "mlp", 0, &r), TR_EINVAL);
   tr_model_destroy(m);
 }

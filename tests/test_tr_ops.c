@@ -174,15 +174,16 @@ typedef struct {
   const uint8_t *mask;
   float ks;
   int B, T, C, NH;
+  float qk; /* logit scale: 1/sqrt(hs) standard, 1/hs muP */
 } AttCtx;
 
 static double att_loss(void *p) {
   AttCtx *c = p;
-  tr_attention_forward(c->out, c->att, c->qkv, c->mask, c->ks, c->scratch, c->B, c->T, c->C, c->NH);
+  tr_attention_forward(c->out, c->att, c->qkv, c->mask, c->ks, c->scratch, c->B, c->T, c->C, c->NH, c->qk);
   return proj(c->out, c->r, (size_t)c->B * c->T * c->C);
 }
 
-static void attention_check(int B, int T, int C, int NH, float p) {
+static void attention_check_scaled(int B, int T, int C, int NH, float p, float qk) {
   size_t nq = (size_t)B * T * 3 * C, na = (size_t)B * NH * T * T;
   uint8_t *mask = NULL;
   if (p > 0) {
@@ -190,12 +191,16 @@ static void attention_check(int B, int T, int C, int NH, float p) {
     tr_dropout_mask(mask, na, p, &rng);
   }
   AttCtx c = {zeros((size_t)B * T * C), zeros(na), randn(nq, 1), randn((size_t)B * T * C, 1),
-              zeros(2 * (size_t)T * T), mask, p > 0 ? 1.0f / (1.0f - p) : 1.0f, B, T, C, NH};
+              zeros(2 * (size_t)T * T), mask, p > 0 ? 1.0f / (1.0f - p) : 1.0f, B, T, C, NH, qk};
   att_loss(&c);
   float *dqkv = randn(nq, 1); /* garbage: backward must overwrite it */
-  tr_attention_backward(dqkv, c.r, c.qkv, c.att, mask, c.ks, c.scratch, B, T, C, NH);
+  tr_attention_backward(dqkv, c.r, c.qkv, c.att, mask, c.ks, c.scratch, B, T, C, NH, qk);
   check_grad("attention dqkv", c.qkv, dqkv, nq, att_loss, &c, 1e-2f, 1e-2, 1e-3);
   free(c.out), free(c.att), free(c.qkv), free(c.r), free(c.scratch), free(dqkv), free(mask);
+}
+
+static void attention_check(int B, int T, int C, int NH, float p) {
+  attention_check_scaled(B, T, C, NH, p, 1.0f / sqrtf((float)(C / NH)));
 }
 
 Test(tr_ops, attention_backward_matches_finite_differences) { attention_check(2, 7, 8, 2, 0.0f); }
@@ -206,12 +211,35 @@ Test(tr_ops, attention_backward_multi_block_matches_finite_differences) {
 Test(tr_ops, attention_backward_with_dropout_mask_matches_finite_differences) {
   attention_check(2, 6, 8, 2, 0.3f);
 }
+/* muP: logits q.k/hs; hs = 8 makes the two scales differ by sqrt(8) */
+Test(tr_ops, attention_backward_with_mup_scale_1_over_d_head_matches_finite_differences) {
+  attention_check_scaled(2, 7, 16, 2, 0.0f, 1.0f / 8.0f);
+  attention_check_scaled(2, 6, 16, 2, 0.3f, 1.0f / 8.0f);
+}
+
+Test(tr_ops, attention_qk_scale_multiplies_the_logits_before_the_softmax) {
+  /* two scales on one qkv equal one scale on q multiplied by their ratio */
+  int B = 1, T = 5, C = 8, NH = 2;
+  float *qkv = randn((size_t)T * 3 * C, 1), *q2 = zeros((size_t)T * 3 * C);
+  float *o1 = zeros(T * C), *o2 = zeros(T * C), *att = zeros(NH * T * T), *s = zeros(2 * T * T);
+  memcpy(q2, qkv, (size_t)T * 3 * C * sizeof(float));
+  for (int t = 0; t < T; t++)
+    for (int i = 0; i < C; i++) q2[(size_t)t * 3 * C + i] *= 0.5f; /* q only */
+  tr_attention_forward(o1, att, qkv, NULL, 1.0f, s, B, T, C, NH, 0.25f);
+  tr_attention_forward(o2, att, q2, NULL, 1.0f, s, B, T, C, NH, 0.5f);
+  for (int i = 0; i < T * C; i++) cr_assert_float_eq(o1[i], o2[i], 1e-6f, "out[%d]", i);
+  tr_attention_forward(o2, att, qkv, NULL, 1.0f, s, B, T, C, NH, 0.5f);
+  int differ = 0;
+  for (int i = C; i < T * C; i++) differ |= fabsf(o1[i] - o2[i]) > 1e-4f;
+  cr_assert(differ, "the scale must change the output");
+  free(qkv), free(q2), free(o1), free(o2), free(att), free(s);
+}
 
 Test(tr_ops, attention_is_causal_later_positions_do_not_change_earlier_outputs) {
   int B = 1, T = 70, C = 8, NH = 2;
   float *qkv = randn((size_t)T * 3 * C, 1), *o1 = zeros(T * C), *o2 = zeros(T * C);
   float *att = zeros(NH * T * T), *att2 = zeros(NH * T * T), *s = zeros(2 * T * T);
-  tr_attention_forward(o1, att, qkv, NULL, 1.0f, s, B, T, C, NH);
+  tr_attention_forward(o1, att, qkv, NULL, 1.0f, s, B, T, C, NH, 0.5f);
   for (int i = 0; i < NH; i++)
     for (int r = 0; r < T; r++)
       for (int j = r + 1; j < T; j++)
@@ -219,7 +247,7 @@ Test(tr_ops, attention_is_causal_later_positions_do_not_change_earlier_outputs) 
   int t0 = 50; /* change q, k, v of every position from t0 on */
   for (int t = t0; t < T; t++)
     for (int i = 0; i < 3 * C; i++) qkv[(size_t)t * 3 * C + i] += 1.5f;
-  tr_attention_forward(o2, att2, qkv, NULL, 1.0f, s, B, T, C, NH);
+  tr_attention_forward(o2, att2, qkv, NULL, 1.0f, s, B, T, C, NH, 0.5f);
   for (int i = 0; i < t0 * C; i++) cr_assert_eq(o1[i], o2[i], "output %d changed", i);
   int changed = 0;
   for (int i = t0 * C; i < T * C; i++) changed |= o1[i] != o2[i];

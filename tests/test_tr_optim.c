@@ -82,7 +82,7 @@ static int parse_optim(const char *s) {
 /* Replays every case of the golden file; returns the number of cases.
 ** worst = the largest share of the tolerance any difference used. */
 static int run_golden_cases(double *worst) {
-  Golden g;
+  Golden g = {0};
   golden_open(&g);
   float *p = malloc(g.n * sizeof(float)), *grad = malloc(g.n * sizeof(float));
   float *want = malloc(g.n * sizeof(float));
@@ -166,7 +166,7 @@ static TrOptimConfig cfg_of(int name) {
   return c;
 }
 
-static const TrParamSeg two_segs[] = {{0, 12, 1}, {12, 4, 0}};
+static const TrParamSeg two_segs[] = {{0, 12, 1, 0, 0}, {12, 4, 0, 0, 0}};
 
 Test(tr_optim, adamw_decays_matrices_only_by_default) {
   TrOptimConfig c = cfg_of(TR_OPT_ADAMW);
@@ -185,6 +185,39 @@ Test(tr_optim, adamw_decays_matrices_only_by_default) {
   cr_assert_eq(tr_optim_step(o, p, g, 0.5), TR_OK);
   for (int i = 12; i < 16; i++) cr_assert_float_eq(p[i], 0.95f, 1e-7, "bias [%d] = %g", i, p[i]);
   tr_optim_destroy(o);
+}
+
+/* muP: a segment's lr_mult and wd_mult act as if that segment alone had lr * lr_mult and
+   weight decay * wd_mult, bit for bit; the other segment is untouched. */
+Test(tr_optim, segment_lr_and_wd_multipliers_scale_only_their_segment) {
+  for (int name = TR_OPT_SGD; name <= TR_OPT_LION; name++) {
+    TrOptimConfig c = cfg_of(name), c2 = c;
+    c2.weight_decay = c.weight_decay * 4.0;
+    TrParamSeg scaled[] = {{0, 12, 1, 0.25, 4.0}, {12, 4, 0, 0, 0}};
+    TrOptim *o, *ref, *plain;
+    cr_assert_eq(tr_optim_create(&o, &c, 16, scaled, 2, NULL), TR_OK);
+    cr_assert_eq(tr_optim_create(&ref, &c2, 16, two_segs, 2, NULL), TR_OK);
+    cr_assert_eq(tr_optim_create(&plain, &c, 16, two_segs, 2, NULL), TR_OK);
+    float p[16], pr[16], pp[16], g[16];
+    for (int i = 0; i < 16; i++) p[i] = pr[i] = pp[i] = 0.5f + 0.1f * (float)i;
+    for (int step = 0; step < 3; step++) {
+      for (int i = 0; i < 16; i++) g[i] = 0.3f * (float)((i * 7 + step * 3) % 5) - 0.6f;
+      cr_assert_eq(tr_optim_step(o, p, g, 0.1), TR_OK);
+      cr_assert_eq(tr_optim_step(ref, pr, g, 0.1 * 0.25), TR_OK);
+      cr_assert_eq(tr_optim_step(plain, pp, g, 0.1), TR_OK);
+    }
+    for (int i = 0; i < 12; i++)
+      cr_assert_eq(p[i], pr[i], "%s matrix [%d]: %.9g vs %.9g", tr_optim_name(name), i, p[i], pr[i]);
+    for (int i = 12; i < 16; i++)
+      cr_assert_eq(p[i], pp[i], "%s bias [%d]: %.9g vs %.9g", tr_optim_name(name), i, p[i], pp[i]);
+    tr_optim_destroy(o), tr_optim_destroy(ref), tr_optim_destroy(plain);
+  }
+  TrOptimConfig c = cfg_of(TR_OPT_ADAMW);
+  TrParamSeg bad[] = {{0, 12, 1, -1.0, 0}, {12, 4, 0, 0, 0}};
+  TrOptim *o = NULL;
+  TrErr err = {0};
+  cr_assert_eq(tr_optim_create(&o, &c, 16, bad, 2, &err), TR_EINVAL);
+  cr_assert(strstr(err.msg, "lr_mult -1"), "%s", err.msg);
 }
 
 Test(tr_optim, state_is_one_allocation_sized_per_optimizer) {
@@ -271,13 +304,13 @@ Test(tr_optim, create_rejects_segments_that_do_not_tile_the_buffer) {
   TrOptimConfig c = cfg_of(TR_OPT_ADAM);
   TrOptim *o;
   TrErr err = {0};
-  TrParamSeg gap[] = {{0, 12, 1}, {13, 3, 0}};
+  TrParamSeg gap[] = {{0, 12, 1, 0, 0}, {13, 3, 0, 0, 0}};
   cr_assert_eq(tr_optim_create(&o, &c, 16, gap, 2, &err), TR_EINVAL);
   cr_assert(strstr(err.msg, "segment 1"), "%s", err.msg);
-  TrParamSeg short_[] = {{0, 12, 1}};
+  TrParamSeg short_[] = {{0, 12, 1, 0, 0}};
   cr_assert_eq(tr_optim_create(&o, &c, 16, short_, 1, &err), TR_EINVAL);
   cr_assert(strstr(err.msg, "cover 12 of 16"), "%s", err.msg);
-  TrParamSeg over[] = {{0, 12, 1}, {12, 8, 0}};
+  TrParamSeg over[] = {{0, 12, 1, 0, 0}, {12, 8, 0, 0, 0}};
   cr_assert_eq(tr_optim_create(&o, &c, 16, over, 2, &err), TR_EINVAL);
 }
 

@@ -108,15 +108,13 @@ Test(tr_run, different_seed_gives_different_losses) {
   cr_assert_neq(memcmp(la, lb, (size_t)n * sizeof(double)), 0);
 }
 
-Test(tr_run, resume_after_interrupt_is_byte_identical_to_straight_run) {
+/* c straight, and c stopped after 7 steps then resumed: the same rows from step 8 on, the
+   same final parameters and optimizer state. */
+static void resume_matches_straight(TrConfig c) {
   char *d = tmpdir();
   char da[128], db[128];
   snprintf(da, sizeof da, "%s/a", d);
   snprintf(db, sizeof db, "%s/b", d);
-  TrConfig c;
-  tiny(&c);
-  tr_config_set(&c, "model.dropout", "0.1", NULL); /* the dropout RNG must resume too */
-  tr_config_set(&c, "train.micro_batch_size", "2", NULL);
   static Rec straight, first, second;
   memset(&straight, 0, sizeof straight);
   memset(&first, 0, sizeof first);
@@ -156,6 +154,36 @@ Test(tr_run, resume_after_interrupt_is_byte_identical_to_straight_run) {
   tr_ckpt_deinit(&ca);
   tr_ckpt_deinit(&cb);
   rmrf(d);
+}
+
+Test(tr_run, resume_after_interrupt_is_byte_identical_to_straight_run) {
+  TrConfig c;
+  tiny(&c);
+  tr_config_set(&c, "model.dropout", "0.1", NULL); /* the dropout RNG must resume too */
+  tr_config_set(&c, "train.micro_batch_size", "2", NULL);
+  resume_matches_straight(c);
+}
+
+/* muP at w = 2 (its per-tensor lr multipliers live in the optimizer's segments) */
+Test(tr_run, mup_run_resumes_byte_identically_and_differs_from_standard) {
+  TrConfig c;
+  tiny(&c);
+  TrErr err = {0};
+  cr_assert_eq(tr_config_set(&c, "model.d_model", "32", &err), TR_OK, "%s", err.msg);
+  static Rec std_rec, mup_rec;
+  memset(&std_rec, 0, sizeof std_rec);
+  memset(&mup_rec, 0, sizeof mup_rec);
+  run(&c, &std_rec, NULL);
+  cr_assert_eq(tr_config_set(&c, "model.parametrization", "mup", &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(tr_config_set(&c, "model.mup_base_width", "16", &err), TR_OK, "%s", err.msg);
+  TrRunResult r = run(&c, &mup_rec, NULL);
+  cr_assert_eq(r.status, TR_RUN_COMPLETED);
+  static double ls[MAXROWS], lm[MAXROWS];
+  int n = series(&std_rec, "train_loss", 0, ls);
+  cr_assert_eq(series(&mup_rec, "train_loss", 0, lm), n);
+  cr_assert_neq(memcmp(ls, lm, (size_t)n * sizeof(double)), 0);
+  cr_assert_lt(lm[n - 1], lm[0], "mup did not learn: %g -> %g", lm[0], lm[n - 1]);
+  resume_matches_straight(c);
 }
 
 Test(tr_run, resume_with_another_config_is_refused) {

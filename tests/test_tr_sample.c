@@ -332,8 +332,9 @@ Test(tr_sample, penalties_change_exactly_the_generated_tokens) {
 
 /* ---- the KV cache ------------------------------------------------------------- */
 
-static TrModel *rand_model(int V, int T, int L, int NH, int C, int bias, uint64_t seed) {
+static TrModel *rand_model_p(int V, int T, int L, int NH, int C, int bias, uint64_t seed, int mup_base) {
   TrModelConfig mc = {0};
+  if (mup_base) mc.parametrization = TR_PARAM_MUP, mc.mup_base_width = mup_base;
   mc.n_layer = L;
   mc.n_head = NH;
   mc.d_model = C;
@@ -353,6 +354,10 @@ static TrModel *rand_model(int V, int T, int L, int NH, int C, int bias, uint64_
   return m;
 }
 
+static TrModel *rand_model(int V, int T, int L, int NH, int C, int bias, uint64_t seed) {
+  return rand_model_p(V, T, L, NH, C, bias, seed, 0);
+}
+
 /* The logits of the last position of a full forward over toks[0..n). */
 static void full_logits(TrModel *m, const int *toks, int n, float *out) {
   int V = tr_model_config(m)->vocab_size;
@@ -369,10 +374,11 @@ static void assert_close(const float *a, const float *b, int V, const char *what
   cr_assert(d <= 1e-4f * mx, "%s at %d: max diff %g (scale %g)", what, pos, (double)d, (double)mx);
 }
 
+/* bias 0 and 1 under standard, then bias 1 under muP (base 8: w = 4, 1/d_head attention) */
 Test(tr_sample, kv_cache_equals_full_recompute_at_every_position) {
   const int V = 41, T = 24;
-  for (int bias = 0; bias <= 1; bias++) {
-    TrModel *m = rand_model(V, T, 3, 4, 32, bias, 7 + (uint64_t)bias);
+  for (int bias = 0; bias <= 2; bias++) {
+    TrModel *m = rand_model_p(V, T, 3, 4, 32, bias > 0, 7 + (uint64_t)bias, bias == 2 ? 8 : 0);
     TrSampler *s = NULL;
     cr_assert_eq(tr_sampler_create(&s, m, NULL), TR_OK);
     int toks[24];

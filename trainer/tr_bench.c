@@ -80,7 +80,7 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
   oc.name = TR_OPT_ADAMW;
   oc.weight_decay = 0.1;
   oc.weight_decay_on = TR_WD_MATRICES;
-  TrParamSeg segs[TR_MODEL_NTENSORS];
+  TrParamSeg segs[TR_MODEL_NTENSORS] = {{0}};
   int nt;
   const TrParamTensor *pt = tr_model_tensors(m, &nt);
   for (int i = 0; i < nt; i++) {

@@ -49,6 +49,10 @@ static const TrKey keys[] = {
      "biases in linear layers and LayerNorms"},
     {"model.dropout", TR_KEY_FLOAT, OFF(model.dropout), 0, 0, "0.0", 0, 1, NULL,
      "dropout on embeddings, attention weights and residual branches, in [0, 1)"},
+    {"model.parametrization", TR_KEY_ENUM, OFF(model.parametrization), 0, 0, "standard", 0, 0,
+     TR_PARAMETRIZATION_NAMES, "standard, or mup: the maximal update parametrization (see docs/training.md)"},
+    {"model.mup_base_width", TR_KEY_INT, OFF(model.mup_base_width), 0, 0, "0", 0, 8192, NULL,
+     "mup: the d_model at which lr and init are tuned; 0 = d_model (ignored under standard)"},
 
     {"optimizer.name", TR_KEY_ENUM, OFF(optimizer.name), 0, 0, "adamw", 0, 0, TR_OPTIM_NAMES,
      "the optimizer"},

@@ -32,6 +32,9 @@ typedef enum { TR_TOK_BYTE, TR_TOK_CHAR } TrTokenizer;
 typedef enum { TR_OPT_SGD, TR_OPT_ADAM, TR_OPT_ADAMW, TR_OPT_RMSPROP, TR_OPT_LION } TrOptimName;
 #define TR_OPTIM_NAMES "sgd|adam|adamw|rmsprop|lion"
 
+typedef enum { TR_PARAM_STANDARD, TR_PARAM_MUP } TrParametrization;
+#define TR_PARAMETRIZATION_NAMES "standard|mup"
+
 typedef enum { TR_WD_MATRICES, TR_WD_ALL } TrWdOn;
 #define TR_WD_ON_NAMES "matrices|all"
 
@@ -65,6 +68,8 @@ typedef struct TrModelConfig {
   int mlp_ratio;             /* MLP hidden = mlp_ratio * d_model */
   int bias;                  /* biases in linear layers and LayerNorms */
   double dropout;            /* on embeddings, attention weights, residual branches */
+  int parametrization;       /* TrParametrization: standard, or muP (tr_model.h) */
+  int mup_base_width;        /* muP base width; 0 = d_model (width multiplier 1) */
   int vocab_size;            /* not a key: set from the data (256 bytes or #chars) */
 } TrModelConfig;
 

@@ -104,6 +104,7 @@ static void set_tensor(TrParamTensor *t, int i, size_t *off, int ndim, int s0, i
   size_t n = (size_t)s0 * (ndim > 1 ? (size_t)s1 : 1) * (ndim > 2 ? (size_t)s2 : 1);
   t->numel = present ? n : 0;
   t->is_matrix = is_matrix;
+  t->is_hidden = i == 4 || i == 6 || i == 10 || i == 12; /* qkvw, attprojw, fcw, fcprojw */
   *off += t->numel;
 }
 
@@ -236,6 +237,10 @@ int tr_model_create(TrModel **out, const TrModelConfig *cfg, int max_batch, TrEr
                       cfg->d_model, cfg->n_head);
   if (!(cfg->dropout >= 0.0 && cfg->dropout < 1.0))
     return tr_err_set(err, TR_EINVAL, "model: dropout %g is not in [0, 1)", cfg->dropout);
+  if (cfg->parametrization != TR_PARAM_STANDARD && cfg->parametrization != TR_PARAM_MUP)
+    return tr_err_set(err, TR_EINVAL, "model: unknown parametrization %d", cfg->parametrization);
+  if (cfg->mup_base_width < 0)
+    return tr_err_set(err, TR_EINVAL, "model: mup_base_width %d is negative", cfg->mup_base_width);
   TrModel *m = calloc(1, sizeof *m);
   if (!m) return tr_err_set(err, TR_ENOMEM, "model: out of memory");
   model_dims(m, cfg, max_batch);
@@ -297,7 +302,35 @@ void tr_model_destroy(TrModel *m) {
   free(m);
 }
 
+double tr_model_width_mult(const TrModelConfig *cfg) {
+  if (cfg->parametrization != TR_PARAM_MUP || cfg->mup_base_width <= 0) return 1.0;
+  return (double)cfg->d_model / (double)cfg->mup_base_width;
+}
+
+float tr_model_attn_scale(const TrModelConfig *cfg) {
+  int hs = cfg->d_model / cfg->n_head;
+  return cfg->parametrization == TR_PARAM_MUP ? 1.0f / (float)hs : 1.0f / sqrtf((float)hs);
+}
+
+float tr_model_output_mult(const TrModelConfig *cfg) {
+  return cfg->parametrization == TR_PARAM_MUP ? (float)(1.0 / tr_model_width_mult(cfg)) : 1.0f;
+}
+
+void tr_model_lr_mults(const TrModelConfig *cfg, const TrParamTensor *t, int optim_name,
+                       double *lr_mult, double *wd_mult) {
+  *lr_mult = *wd_mult = 1.0;
+  if (cfg->parametrization != TR_PARAM_MUP) return;
+  double w = tr_model_width_mult(cfg);
+  if (optim_name == TR_OPT_SGD) {
+    if (!t->is_hidden) *lr_mult = w, *wd_mult = 1.0 / w; /* MuSGD: vector-like */
+  } else if (t->is_hidden) {
+    *lr_mult = 1.0 / w, *wd_mult = w;                    /* MuAdam: matrix-like */
+  }
+}
+
 void tr_model_init(TrModel *m, TrRng *rng) {
+  /* muP: hidden matrices' variance ~ 1/width (w = 1 under standard: same draws, same values) */
+  const double hid = m->cfg.parametrization == TR_PARAM_MUP ? 1.0 / sqrt(tr_model_width_mult(&m->cfg)) : 1.0;
   const double std = 0.02, proj_std = 0.02 / sqrt(2.0 * m->L);
   for (int i = 0; i < TR_MODEL_NTENSORS; i++) {
     const TrParamTensor *t = &m->tensors[i];
@@ -306,6 +339,7 @@ void tr_model_init(TrModel *m, TrRng *rng) {
     int is_weight = t->is_matrix;
     int is_gain = strcmp(nm, "ln1w") == 0 || strcmp(nm, "ln2w") == 0 || strcmp(nm, "lnfw") == 0;
     double s = (strcmp(nm, "attprojw") == 0 || strcmp(nm, "fcprojw") == 0) ? proj_std : std;
+    if (t->is_hidden && hid != 1.0) s *= hid;
     for (size_t j = 0; j < t->numel; j++)
       x[j] = is_weight ? (float)(s * tr_rng_normal(rng)) : is_gain ? 1.0f : 0.0f;
   }
@@ -331,6 +365,27 @@ const TrParamTensor *tr_model_tensor_find(const TrModel *m, const char *name) {
 
 void tr_model_zero_grad(TrModel *m) { memset(m->grads_mem, 0, m->nparams * sizeof(float)); }
 void tr_model_set_grad_scale(TrModel *m, float scale) { m->grad_scale = scale; }
+
+int tr_model_act_rms(const TrModel *m, const char *name, int layer, double *rms) {
+  const size_t N = (size_t)m->B * (size_t)m->curT, C = (size_t)m->C, H = (size_t)m->H;
+  const Acts *a = &m->a;
+  const struct { const char *name; const float *base; size_t width; int per_layer; } acts[] = {
+      {"embed", a->encoded, C, 0}, {"qkv", a->qkv, 3 * C, 1}, {"atty", a->atty, C, 1},
+      {"res2", a->res2, C, 1},     {"fch", a->fch, H, 1},     {"res3", a->res3, C, 1},
+      {"logits", a->logits, (size_t)m->V, 0}};
+  if (N == 0) return TR_EINVAL;
+  for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+    if (strcmp(name, acts[i].name) != 0) continue;
+    if (acts[i].per_layer && (layer < 0 || layer >= m->L)) return TR_EINVAL;
+    size_t n = N * acts[i].width;
+    const float *x = acts[i].base + (acts[i].per_layer ? (size_t)layer * n : 0);
+    double s = 0.0;
+    for (size_t j = 0; j < n; j++) s += (double)x[j] * x[j];
+    *rms = sqrt(s / (double)n);
+    return TR_OK;
+  }
+  return TR_EINVAL;
+}
 
 double tr_model_flops_per_token(const TrModel *m) {
   double n = (double)m->nparams - (double)m->T * m->C;
@@ -435,7 +490,8 @@ static void layer_forward(TrModel *m, int l, int B, int T, TrRng *rng) {
   tr_layernorm_forward(la.ln1, la.ln1_mean, la.ln1_rstd, la.in, w.ln1w, w.ln1b, N, C);
   tr_matmul_forward(la.qkv, la.ln1, w.qkvw, w.qkvb, N, C, 3 * C, 0.0f);
   if (la.att_mask) tr_dropout_mask(la.att_mask, (size_t)B * m->NH * T * T, p, rng);
-  tr_attention_forward(la.atty, la.att, la.qkv, la.att_mask, ks, m->a.att_scratch, B, T, C, m->NH);
+  tr_attention_forward(la.atty, la.att, la.qkv, la.att_mask, ks, m->a.att_scratch, B, T, C, m->NH,
+                       tr_model_attn_scale(&m->cfg));
   residual_branch_forward(m, la.res2, la.in, la.atty, w.attprojw, w.attprojb, la.attres_mask, N, C,
                           p, rng);
   tr_layernorm_forward(la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, w.ln2w, w.ln2b, N, C);
@@ -470,6 +526,9 @@ float tr_model_forward(TrModel *m, const int *tokens, const int *targets, int B,
   const float *last = a->res3 + (size_t)(m->L - 1) * N * C;
   tr_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, last, m->p.lnfw, m->p.lnfb, N, C);
   tr_matmul_forward(a->logits, a->lnf, m->p.wte, NULL, N, C, V, 0.0f);
+  const float om = tr_model_output_mult(&m->cfg);
+  if (om != 1.0f) /* muP readout: logits / w */
+    for (size_t i = 0; i < (size_t)N * V; i++) a->logits[i] *= om;
   if (!targets) return 0.0f;
   tr_crossentropy_forward(a->losses, a->lse, a->logits, m->targets, N, V);
   double s = 0.0;
@@ -505,7 +564,7 @@ static void layer_backward(TrModel *m, int l) {
   }
   tr_matmul_backward(d->dln, g.attprojw, g.attprojb, db, la.atty, w.attprojw, N, C, C);
   tr_attention_backward(d->dqkv, d->dln, la.qkv, la.att, la.att_mask, ks, m->a.att_scratch, B, T, C,
-                        m->NH);
+                        m->NH, tr_model_attn_scale(&m->cfg));
   tr_matmul_backward(d->dln, g.qkvw, g.qkvb, d->dqkv, la.ln1, w.qkvw, N, C, 3 * C);
   tr_layernorm_backward(d->dres, g.ln1w, g.ln1b, d->dln, la.in, w.ln1w, la.ln1_mean, la.ln1_rstd,
                         N, C);
@@ -516,9 +575,12 @@ void tr_model_backward(TrModel *m) {
   const int B = m->B, T = m->curT, C = m->C, V = m->V, N = B * T;
   Acts *a = &m->a;
   Grads *d = &m->d;
-  tr_crossentropy_backward(d->dlogits, a->logits, a->lse, m->targets, m->grad_scale / (float)N, N,
-                           V);
-  /* LM head (tied): logits = lnf @ wte^T */
+  /* the muP output multiplier folds into the scale: dlogits holds d loss / d(lnf @ wte^T) */
+  const float om = tr_model_output_mult(&m->cfg);
+  float sc = m->grad_scale / (float)N;
+  if (om != 1.0f) sc *= om;
+  tr_crossentropy_backward(d->dlogits, a->logits, a->lse, m->targets, sc, N, V);
+  /* LM head (tied): logits = (lnf @ wte^T) * output_mult */
   tr_matmul_backward(d->dln, m->g.wte, NULL, d->dlogits, a->lnf, m->p.wte, N, C, V);
   memset(d->dres, 0, (size_t)N * C * sizeof(float));
   const float *last = a->res3 + (size_t)(m->L - 1) * N * C;

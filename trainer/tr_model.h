@@ -24,6 +24,15 @@
 ** - Determinism: the same weights, batch, RNG state and OpenBLAS thread count give
 **   bit-identical loss and gradients. The caller sets the thread count.
 ** - Buffers are sized for batch <= max_batch and T <= context_length.
+** - Parametrization (model.parametrization): standard is GPT-2 as above. mup is
+**   the maximal update parametrization (Yang et al. 2022, Tensor Programs V) with
+**   width multiplier w = d_model / mup_base_width (mup_base_width 0 = d_model):
+**   the hidden matrices (qkvw, attprojw, fcw, fcprojw) are initialised with std
+**   divided by sqrt(w) (variance proportional to 1/width); attention logits are
+**   q.k / d_head instead of q.k / sqrt(d_head) (at w = 1 too: the one difference
+**   from standard at the base width); the output logits (the LM head tied to
+**   wte, mup's MuSharedReadout) are multiplied by 1/w; wte, wpe, biases and
+**   LayerNorm are unchanged; learning rates per tensor: tr_model_lr_mults.
 */
 #ifndef TR_MODEL_H
 #define TR_MODEL_H
@@ -44,6 +53,7 @@ typedef struct TrParamTensor {
   int ndim;          /* 1..3 */
   int shape[3];      /* e.g. qkvw: {L, 3C, C} */
   int is_matrix;     /* a 2-D weight (wte, wpe, qkvw, attprojw, fcw, fcprojw): gets weight decay */
+  int is_hidden;     /* width x width (qkvw, attprojw, fcw, fcprojw): muP's "matrix-like" */
 } TrParamTensor;
 
 #define TR_MODEL_NTENSORS 16
@@ -65,7 +75,8 @@ typedef struct TrModelMemory {
 void tr_model_memory(const TrModelConfig *cfg, int max_batch, TrModelMemory *out);
 
 /* GPT-2 init: weights normal(0, 0.02), attprojw and fcprojw scaled by
-   1/sqrt(2*n_layer), biases 0, LayerNorm gains 1. Draws, in tensor order, one
+   1/sqrt(2*n_layer), biases 0, LayerNorm gains 1; under mup the hidden matrices'
+   std is further divided by sqrt(w). Draws, in tensor order, one
    tr_rng_normal per weight element. */
 void tr_model_init(TrModel *m, TrRng *rng);
 
@@ -95,6 +106,30 @@ void tr_model_set_grad_scale(TrModel *m, float scale);
 /* ACCUMULATES d(mean loss of the last forward)/dparams * grad_scale into grads.
    Needs a forward with targets just before. */
 void tr_model_backward(TrModel *m);
+
+/* The parametrization's constants for a (valid) config; all exactly 1 or
+   1/sqrt(d_head) under standard. Width multiplier w = d_model / base width. */
+double tr_model_width_mult(const TrModelConfig *cfg);
+float tr_model_attn_scale(const TrModelConfig *cfg);  /* 1/sqrt(d_head); mup: 1/d_head */
+float tr_model_output_mult(const TrModelConfig *cfg); /* 1; mup: 1/w */
+
+/* Per-tensor multipliers of the optimizer's lr and weight decay (mup's MuAdam
+   and MuSGD): 1 and 1 under standard. Under mup, Adam-like optimizers (adam,
+   adamw, rmsprop, lion: entrywise-normalised updates) scale the hidden matrices'
+   lr by 1/w and weight decay by w (lr * wd unchanged); sgd instead scales the
+   lr of every non-hidden tensor (wte, wpe, biases, LayerNorm) by w and their
+   weight decay by 1/w, and leaves the hidden matrices (fan-in and fan-out grow
+   together) alone. */
+void tr_model_lr_mults(const TrModelConfig *cfg, const TrParamTensor *t, int optim_name,
+                       double *lr_mult, double *wd_mult);
+
+/* Root mean square of one activation of the last forward (B, T of that forward):
+   "embed" (the stream into layer 0), and per layer l: "qkv", "atty" (attention
+   output), "res2" (stream after attention), "fch" (MLP pre-activation), "res3"
+   (stream after the MLP); "logits" (layer ignored). muP's coordinate check
+   compares these across widths. TR_EINVAL for an unknown name or layer, or
+   before any forward. */
+int tr_model_act_rms(const TrModel *m, const char *name, int layer, double *rms);
 
 /* Training flops per token: 6N + 12*L*T*C, N = parameters without wpe. */
 double tr_model_flops_per_token(const TrModel *m);

@@ -210,9 +210,10 @@ static void att_weights_dropped(float *dst, const float *a, const uint8_t *mk, f
 }
 
 void tr_attention_forward(float *out, float *att, const float *qkv, const uint8_t *mask,
-                          float keep_scale, float *scratch, int B, int T, int C, int NH) {
+                          float keep_scale, float *scratch, int B, int T, int C, int NH,
+                          float qk_scale) {
   const int C3 = 3 * C, hs = C / NH;
-  const float sc = 1.0f / sqrtf((float)hs);
+  const float sc = qk_scale;
   for (int b = 0; b < B; b++)
     for (int h = 0; h < NH; h++) {
       const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
@@ -247,9 +248,9 @@ void tr_attention_forward(float *out, float *att, const float *qkv, const uint8_
 
 void tr_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                            const uint8_t *mask, float keep_scale, float *scratch, int B, int T, int C,
-                           int NH) {
+                           int NH, float qk_scale) {
   const int C3 = 3 * C, hs = C / NH;
-  const float sc = 1.0f / sqrtf((float)hs);
+  const float sc = qk_scale;
   const int nblk = (T + ATT_BLOCK - 1) / ATT_BLOCK;
   float *da = scratch, *ad = scratch + (size_t)T * T;
   for (int b = 0; b < B; b++)
@@ -275,7 +276,7 @@ void tr_attention_backward(float *dqkv, const float *dout, const float *qkv, con
                     p + (size_t)r0 * T, T, dO + (size_t)r0 * C, C, bi == nblk - 1 ? 0.0f : 1.0f, dv,
                     C3);
       }
-      /* softmax backward (through the dropout mask), pre-scaled by 1/sqrt(hs) */
+      /* softmax backward (through the dropout mask), pre-scaled by qk_scale */
       for (int i = 0; i < T; i++) {
         float *dr = da + (size_t)i * T;
         const float *ar = a + (size_t)i * T;

@@ -56,13 +56,15 @@ void tr_matmul_backward(float *dinp, float *dw, float *db, const float *dout, co
    h*hs..(h+1)*hs-1 of each, hs = C/NH. att (B,NH,T,T): the softmax weights,
    entries above the diagonal set to 0. out (B,T,C), heads side by side.
    mask (B,NH,T,T) or NULL: attention dropout, 1 = keep, kept weights are
-   multiplied by keep_scale = 1/(1-p). scratch: T*T floats (used when mask). */
+   multiplied by keep_scale = 1/(1-p). scratch: T*T floats (used when mask).
+   qk_scale multiplies q.k before the softmax: 1/sqrt(hs) (standard), 1/hs (muP). */
 void tr_attention_forward(float *out, float *att, const float *qkv, const uint8_t *mask,
-                          float keep_scale, float *scratch, int B, int T, int C, int NH);
+                          float keep_scale, float *scratch, int B, int T, int C, int NH,
+                          float qk_scale);
 /* dqkv (B,T,3C) OVERWRITTEN. dout (B,T,C). scratch: 2*T*T floats. */
 void tr_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                            const uint8_t *mask, float keep_scale, float *scratch, int B, int T, int C,
-                           int NH);
+                           int NH, float qk_scale);
 
 /* ---- GELU (tanh approximation) ------------------------------------------ */
 /* out = 0.5 x (1 + t), t = tanh(sqrt(2/pi) (x + 0.044715 x^3)). */

@@ -99,6 +99,10 @@ int tr_optim_create(TrOptim **out, const TrOptimConfig *cfg, size_t n_params,
       return tr_err_set(err, TR_EINVAL,
                         "optimizer: segment %d (offset %zu, numel %zu) does not continue the buffer at %zu of %zu",
                         i, segs[i].offset, segs[i].numel, pos, n_params);
+    if (!(segs[i].lr_mult >= 0.0 && segs[i].wd_mult >= 0.0) || !isfinite(segs[i].lr_mult) ||
+        !isfinite(segs[i].wd_mult))
+      return tr_err_set(err, TR_EINVAL, "optimizer: segment %d has lr_mult %g, wd_mult %g (need finite, >= 0)", i,
+                        segs[i].lr_mult, segs[i].wd_mult);
     pos += segs[i].numel;
   }
   if (pos != n_params)
@@ -210,14 +214,16 @@ static void lion_seg(float *restrict p, const float *restrict g, float *restrict
   }
 }
 
-int tr_optim_step(TrOptim *o, float *params, const float *grads, double lr) {
-  if (!o || !params || !grads || !isfinite(lr)) return TR_EINVAL;
+int tr_optim_step(TrOptim *o, float *params, const float *grads, double lr_step) {
+  if (!o || !params || !grads || !isfinite(lr_step)) return TR_EINVAL;
   const TrOptimConfig *c = &o->cfg;
   int64_t t = ++o->t;
   for (int k = 0; k < o->n_segs; k++) {
     const TrParamSeg *sg = &o->segs[k];
     size_t off = sg->offset, n = sg->numel;
     double wd = (sg->is_matrix || c->weight_decay_on == TR_WD_ALL) ? c->weight_decay : 0.0;
+    double lr = sg->lr_mult > 0.0 ? lr_step * sg->lr_mult : lr_step;
+    if (sg->wd_mult > 0.0) wd *= sg->wd_mult;
     float *p = params + off;
     const float *g = grads + off;
     switch (c->name) {

@@ -19,6 +19,9 @@
 ** - Weight decay applies per segment: to matrices (is_matrix) only, or to all
 **   segments when cfg->weight_decay_on == TR_WD_ALL.
 ** - Segments tile [0, n_params) in buffer order with no gap or overlap.
+** - A segment's lr_mult and wd_mult (0 = 1) multiply the step's lr and the
+**   configured weight decay for that segment alone (muP, tr_model_lr_mults);
+**   with both 1 the arithmetic is exactly the unscaled one.
 ** - All optimizer state (moments, buffers) lives in ONE float allocation, zeroed
 **   at create; a checkpoint saves tr_optim_state() and tr_optim_steps() and
 **   restores both into an optimizer created with the same config and segments.
@@ -37,6 +40,8 @@
 typedef struct TrParamSeg {
   size_t offset, numel;   /* one per parameter tensor, in buffer order */
   int is_matrix;          /* 2-D weight: gets weight decay under TR_WD_MATRICES */
+  double lr_mult;         /* this segment's lr = lr * lr_mult (muP); 0 = 1 */
+  double wd_mult;         /* this segment's weight decay * wd_mult (muP); 0 = 1 */
 } TrParamSeg;
 
 typedef struct TrOptim TrOptim;

@@ -211,6 +211,7 @@ static int run_setup(Run *r, TrErr *err) {
     segs[i].offset = pt[i].offset;
     segs[i].numel = pt[i].numel;
     segs[i].is_matrix = pt[i].is_matrix;
+    tr_model_lr_mults(&mc, &pt[i], cfg->optimizer.name, &segs[i].lr_mult, &segs[i].wd_mult);
   }
   rc = tr_optim_create(&r->optim, &cfg->optimizer, tr_model_num_params(r->model), segs, nt, err);
   free(segs);

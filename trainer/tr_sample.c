@@ -139,6 +139,7 @@ int tr_sample_next(const TrSampleConfig *s, const float *logits, int V, const in
 struct TrSampler {
   TrModel *m;
   int L, NH, C, T, H, V;
+  float qk_scale, out_mult; /* the parametrization's (tr_model.h) */
   float *mem;
   float *k, *v;       /* (L, T, C) cached keys / values of the window's positions */
   float *x;           /* (T, C) residual stream of the block being fed */
@@ -203,6 +204,8 @@ int tr_sampler_create(TrSampler **out, TrModel *m, TrErr *err) {
   s->T = c->context_length;
   s->H = c->mlp_ratio * c->d_model;
   s->V = c->vocab_size;
+  s->qk_scale = tr_model_attn_scale(c);
+  s->out_mult = tr_model_output_mult(c);
   size_t T = (size_t)s->T, C = (size_t)s->C;
   size_t sz[N_SAMPLER_VIEWS];
   float **view[] = {&s->k, &s->v, &s->x, &s->ln, &s->mean, &s->rstd, &s->qkv, &s->atty, &s->att,
@@ -244,7 +247,7 @@ const int *tr_sampler_window(const TrSampler *s, int *n) {
    cached keys/values 0..p0+n-1 of layer l; the block's own k, v are cached already. */
 static void attend(TrSampler *s, int l, int p0, int n) {
   const int C = s->C, C3 = 3 * C, hs = C / s->NH, np = p0 + n;
-  const float sc = 1.0f / sqrtf((float)hs);
+  const float sc = s->qk_scale;
   const float *K = s->k + (size_t)l * s->T * C, *Vc = s->v + (size_t)l * s->T * C;
   for (int h = 0; h < s->NH; h++) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, np, hs, sc, s->qkv + (size_t)h * hs, C3,
@@ -314,6 +317,8 @@ static void forward_block(TrSampler *s, const int *tok, int p0, int n) {
   tr_layernorm_forward(s->ln, s->mean, s->rstd, s->x + (size_t)(n - 1) * Cz, w.t[W_LNFW], w.t[W_LNFB],
                        1, C);
   linear(s->logits, s->ln, w.t[W_WTE], NULL, 1, C, s->V, 0.0f);
+  if (s->out_mult != 1.0f)
+    for (int i = 0; i < s->V; i++) s->logits[i] *= s->out_mult;
 }
 
 const float *tr_sampler_feed(TrSampler *s, const int *tokens, int n) {
