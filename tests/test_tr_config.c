@@ -225,6 +225,21 @@ static uint64_t json_fnv(const TrConfig *c) {
   return h;
 }
 
+/* The hash identifies stored sweeps' trials and checkpoints: keys added later (muP's) must not
+** change it while unused. 3a3567e93efeeeb5 is the defaults' hash before they existed (0.1.0). */
+Test(tr_config, keys_added_later_leave_the_hash_of_configs_that_do_not_use_them_unchanged) {
+  TrConfig c;
+  tr_config_defaults(&c);
+  cr_expect_eq(tr_config_hash(&c), 0x3a3567e93efeeeb5ULL);
+  char json[8192];
+  tr_config_to_json(&c, json, sizeof json);
+  cr_expect_null(strstr(json, "parametrization"), "%s", json);
+  c.model.parametrization = TR_PARAM_MUP;
+  tr_config_to_json(&c, json, sizeof json);
+  cr_expect(strstr(json, "\"parametrization\": \"mup\""), "%s", json);
+  cr_expect_neq(tr_config_hash(&c), 0x3a3567e93efeeeb5ULL);
+}
+
 Test(tr_config, hash_is_the_fnv_of_the_json_for_short_and_very_long_configs) {
   TrConfig c;
   TrErr e = {0, ""};

@@ -607,6 +607,16 @@ int tr_config_value_text(const TrConfig *c, const TrKey *k, int json, char *buf,
   return snprintf(buf, n, "?");
 }
 
+/* Keys added after configs were first stored leave the canonical JSON while they hold their
+** defaults, so a config that does not use them keeps its hash, and with it its sweep trials'
+** identity and its checkpoints' (an upgrade must not orphan a sweep in progress). A key added
+** later joins this test. */
+static int late_key_at_default(const TrConfig *c, const TrKey *k) {
+  if (k->offset == offsetof(TrConfig, model.parametrization)) return c->model.parametrization == TR_PARAM_STANDARD;
+  if (k->offset == offsetof(TrConfig, model.mup_base_width)) return c->model.mup_base_width == 0;
+  return 0;
+}
+
 size_t tr_config_to_json(const TrConfig *c, char *buf, size_t n) {
   size_t o = 0;
   char val[TR_PATH_MAX * 2 + 8];
@@ -614,6 +624,7 @@ size_t tr_config_to_json(const TrConfig *c, char *buf, size_t n) {
 #define APPEND(...) o += (size_t)snprintf(buf + (o < n ? o : n), o < n ? n - o : 0, __VA_ARGS__)
   APPEND("{");
   for (size_t i = 0; i < NKEYS; i++) {
+    if (late_key_at_default(c, &keys[i])) continue;
     const char *dot = strchr(keys[i].name, '.');
     size_t sl = (size_t)(dot - keys[i].name);
     int new_section = strlen(section) != sl || strncmp(section, keys[i].name, sl) != 0;

@@ -197,7 +197,9 @@ int64_t tr_config_total_steps(const TrConfig *c);
 
 /* A key's value as YAML/JSON text ("0.001", "[0.9, 0.99]", "\"cosine\""). json=1 quotes strings. */
 int tr_config_value_text(const TrConfig *c, const TrKey *k, int json, char *buf, size_t n);
-/* Canonical JSON of every key, nested by section, in registry order. Returns bytes needed (excl. NUL). */
+/* Canonical JSON of every key, nested by section, in registry order, except keys added after
+** the first release while at their defaults (model.parametrization, model.mup_base_width: hashes
+** of configs that do not use them stay as they were). Returns bytes needed (excl. NUL). */
 size_t tr_config_to_json(const TrConfig *c, char *buf, size_t n);
 /* FNV-1a 64 of the canonical JSON: identifies a configuration. */
 uint64_t tr_config_hash(const TrConfig *c);
