@@ -30,6 +30,11 @@ typedef struct Group {
   int completed_only;      /* only trials that completed their run (median) */
 } Group;
 
+/* The bracket of a trial: idx mod the brackets. */
+static int bracket_of(const RsCurve *c, int nb) {
+  return nb > 1 ? (c->idx < 0 ? -c->idx : c->idx) % nb : 0;
+}
+
 /* Index of the first value at step >= r, or c->n. */
 static size_t first_at_or_after(const RsCurve *c, int64_t r) {
   size_t lo = 0, hi = c->n;
@@ -45,7 +50,7 @@ static size_t first_at_or_after(const RsCurve *c, int64_t r) {
 static int group_member(const Group *g, size_t i, double *v) {
   const RsCurve *c = &g->c[i];
   if (g->completed_only && !c->completed) return 0;
-  if (g->n_brackets > 1 && (c->idx < 0 ? -c->idx : c->idx) % g->n_brackets != g->bracket) return 0;
+  if (bracket_of(c, g->n_brackets) != g->bracket) return 0;
   size_t k;
   if (g->by_step) {
     k = first_at_or_after(c, g->level);
@@ -240,10 +245,6 @@ static void judge_wandb(const SwEarlyTerminate *et, double sign, const RsCurve *
 
 /* ---- ASHA and hyperband brackets ---------------------------------------- */
 
-static int bracket_of(const RsCurve *c, int nb) {
-  return nb > 1 ? (c->idx < 0 ? -c->idx : c->idx) % nb : 0;
-}
-
 /* The rung the newest value crossed (previous step < rung <= newest step): the
 ** highest if it crossed several; -1 if none. */
 static int64_t crossed_rung(const RsCurve *me, const int64_t *rungs, size_t nr) {
@@ -286,10 +287,11 @@ static void judge_ladder(const SwEarlyTerminate *et, double sign, const RsCurve 
   out->threshold = sign * group_kth(&g, cnt, keep - 1); /* the worst value that passes */
   if (rank >= keep) {
     out->action = SW_PRUNE;
+    char br[32] = "";
+    if (nb > 1) snprintf(br, sizeof br, " (bracket %d)", bracket);
     snprintf(out->reason, sizeof out->reason,
              "pruned at rung %lld%s: %.6g, rank %zu of %zu, not in the top %zu (threshold %.6g, eta %g)",
-             (long long)r, et->type == SW_ET_HYPERBAND ? " (bracket)" : "", out->value, rank + 1, cnt,
-             keep, out->threshold, et->eta);
+             (long long)r, br, out->value, rank + 1, cnt, keep, out->threshold, et->eta);
   }
 }
 
