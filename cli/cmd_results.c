@@ -330,18 +330,21 @@ static int cmd_ls(int argc, char **argv) {
   tab_col(&t, "sweep", 0, 0), tab_col(&t, "metric", 0, 0), tab_col(&t, "goal", 0, 3);
   tab_col(&t, "trials", 1, 0), tab_col(&t, "done", 1, 0), tab_col(&t, "running", 1, 0);
   tab_col(&t, "pending", 1, 0), tab_col(&t, "failed", 1, 0), tab_col(&t, "diverged", 1, 0);
-  tab_col(&t, "interrupted", 1, 2), tab_col(&t, "best", 1, 0), tab_col(&t, "best_trial", 1, 1);
+  tab_col(&t, "interrupted", 1, 2), tab_col(&t, "pruned", 1, 2), tab_col(&t, "paused", 1, 2);
+  tab_col(&t, "best", 1, 0), tab_col(&t, "best_trial", 1, 1);
   for (int i = 0; i < n; i++) {
     tab_text(&t, s[i].name), tab_text(&t, s[i].metric), tab_text(&t, s[i].maximize ? "max" : "min");
     tab_int(&t, s[i].n_trials, 0);
     tab_int(&t, s[i].count[RS_COMPLETED], 0), tab_int(&t, s[i].count[RS_RUNNING], 0);
     tab_int(&t, s[i].count[RS_PENDING], 0), tab_int(&t, s[i].count[RS_FAILED], 0);
     tab_int(&t, s[i].count[RS_DIVERGED], 0), tab_int(&t, s[i].count[RS_INTERRUPTED], 0);
+    tab_int(&t, s[i].count[RS_PRUNED], 0), tab_int(&t, s[i].count[RS_PAUSED], 0);
     tab_metric(&t, s[i].best), tab_int(&t, s[i].best_trial, 1);
   }
   if (fmt == RS_FMT_TABLE) {
     /* Short headers for the terminal. */
-    const char *sh[] = {"sweep", "metric", "goal", "trials", "done", "run", "pend", "fail", "div", "int", "best", "trial"};
+    const char *sh[] = {"sweep", "metric", "goal", "trials", "done", "run", "pend", "fail", "div", "int",
+                        "prun", "paus", "best", "trial"};
     for (int c = 0; c < t.nc; c++) snprintf(t.hdr[c], sizeof t.hdr[c], "%s", sh[c]);
   }
   if (n == 0 && fmt == RS_FMT_TABLE) printf("no sweeps in %s\n", o.db);

@@ -870,4 +870,7 @@ Test(rs_query, top_show_and_status_list_pruned_and_paused_with_band_or_rung, .in
   cr_expect(strstr(out, "early termination: 2 pruned, 1 paused"), "%s", out);
   cr_expect(strstr(out, "paused rung 30     trial 3"), "%s", out);
   cr_expect(strstr(out, "pruned band 3      trial 1"), "%s", out);
+  cr_assert_eq(hps_run(dir, "ls --db s.db --format csv", out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, ",interrupted,pruned,paused,"), "ls counts pruned and paused trials: %s", out);
+  cr_expect(strstr(out, ",2,1,"), "2 pruned, 1 paused: %s", out);
 }
