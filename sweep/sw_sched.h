@@ -107,7 +107,8 @@ typedef struct SwEvent {
   int status;              /* END: RsStatus recorded, RS_PRUNED/RS_PAUSED too (RS_RUNNING if the claim was lost) */
   double metric;           /* END: the trial's best value of the sweep metric (NaN if none) */
   double seconds;          /* END: the run's wall seconds (NaN if unknown) */
-  const char *text;        /* LOG: the line; END: error or reason, NULL if none */
+  const char *text;        /* LOG: the line; END: error or reason, NULL if none; START of a
+                              proposal: why the model chose it (sw_proposer_last) */
   const RsCounts *counts;  /* END, TICK: the sweep's counts in the store */
   int running_here;        /* TICK, END: workers of this coordinator now running */
 } SwEvent;
@@ -149,6 +150,8 @@ typedef struct SwSchedConfig {
   void *ud;
   const SwSchedProgram *program;  /* non-NULL: trials run this program, not tr_run */
   const SwEarlyTerminate *early_terminate; /* NULL or not enabled: every trial runs to its end */
+  struct SwProposer *propose; /* method bayes (sw_propose.h): trials are proposed when a worker is
+                              free (trials may be NULL); NULL: the expansion is the sweep */
 } SwSchedConfig;
 
 typedef struct SwSchedStats {
@@ -161,7 +164,9 @@ typedef struct SwSchedStats {
 } SwSchedStats;
 
 /* Record the sweep and its trials; *sweep_id gets its id, n_new (may be NULL)
-** the number of trial rows created now. Messages go to err. */
+** the number of trial rows created now. Messages go to err. Method bayes: the sweep only
+** (trials NULL, n 0; its identity is sw_bayes_spec_hash), its trials are proposed by the
+** claims (SwSchedConfig.propose). */
 int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, size_t n,
                      int64_t *sweep_id, size_t *n_new, TrErr *err);
 
