@@ -60,6 +60,12 @@
 **   recorded. Claims pass the promotion hook (sw_prune_promote): a promoted trial resumes
 **   from its checkpoint, bit-identical to a run straight through; paused trials nobody
 **   promotes end pruned when nothing else is left (rs_trial_claim_promoting).
+** - Method bayes (propose set, sw_propose.h): no trial is expanded up front. Every claim passes
+**   the proposal hook (rs_trial_claim_hooked, cap sw_proposer_cap): when nothing else is
+**   claimable, the claim proposes, inserts and claims the next configuration's trials in one
+**   store transaction, so -j N and several runners never propose the same point. The trial a
+**   claim returns (ours or another runner's proposal) is remade from its stored params
+**   (sw_proposer_trial); one this spec does not make is failed, not retried.
 ** - Sample sweeps (sample_checkpoint set): a worker runs sw_infer_run with the
 **   same hooks; no checkpoints, an interrupted trial runs again from the start.
 ** - Test seams (environment, read by workers): HPS_TEST_CRASH="IDX:SIG[:ATTEMPT]"
