@@ -1103,6 +1103,26 @@ Test(sw_sched, bayes_gp_at_j1_runs_run_cap_trials_each_the_point_sw_gp_proposes_
     cr_assert_eq(seed, sw_space_seed(sw_spec_seed(spec), k));
     cr_assert_eq(why->random, k < SW_GP_MIN_RESULTS, "trial %zu: %s", k, why->why);
   }
+  /* And straight from sw_gp: trial k is sw_gp_propose over trials 0..k-1 (their points and
+  ** losses), seeded sw_space_seed(sweep seed, k), decoded. */
+  SwSpace sp;
+  TrErr e;
+  tr_err_clear(&e);
+  cr_assert_eq(sw_space_init(&sp, spec, &e), TR_OK, "%s", e.msg);
+  double u[7][2], loss[7], x[2];
+  SwObs obs[7];
+  for (size_t k = 0; k < d.n; k++) {
+    SwValue v[2];
+    cr_assert_eq(sw_gp_propose(&sp, obs, loss, k, sw_space_seed(sw_spec_seed(spec), k), u[k], NULL, &e), TR_OK,
+                 "%s", e.msg);
+    sw_space_decode(&sp, u[k], v);
+    cr_assert_eq(sscanf(d.params[k], "{\"x1\": %lf, \"x2\": %lf}", &x[0], &x[1]), 2, "%s", d.params[k]);
+    cr_assert(v[0].x == x[0] && v[1].x == x[1], "trial %zu: sw_gp gives (%.17g, %.17g), the run made %s", k, v[0].x,
+              v[1].x, d.params[k]);
+    obs[k] = (SwObs){u[k], d.t[k].best, 0, SW_OBS_DONE};
+    loss[k] = d.t[k].best;
+  }
+  sw_space_free(&sp);
   sw_proposer_destroy(p);
   sw_spec_destroy(spec);
   /* The same spec into another database gives the same trials; a re-run proposes nothing more. */
