@@ -377,12 +377,14 @@ int sw_bayes_spec_hash(const SwSpec *spec, char out[17], TrErr *err) {
     SwTrial *t = NULL;
     size_t n = 0;
     if ((rc = sw_expand_values(spec, vals, 0, &t, &n, err))) break;
-    for (size_t i = 0; i < n && m < cap; i++) all[m++] = t[i];
-    for (size_t i = 0; i < n; i++) free(t[i].params_json);
+    for (size_t i = 0; i < n; i++) {
+      free(t[i].params_json);
+      t[i].params_json = NULL;
+      if (m < cap) all[m++] = t[i]; /* only its hash counts */
+    }
     free(t);
   }
   if (!rc) sw_trials_hash(all, m, out);
-  for (size_t i = 0; all && i < m; i++) all[i].params_json = NULL;
   free(all);
   free(vals);
   free(u);
