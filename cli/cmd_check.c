@@ -304,7 +304,7 @@ static int check_bayes(const SwSpec *s) {
   print_sweep(s, NULL, sw_spec_trial_count(s)); /* no trial list: proposed one at a time */
   int rc = check_bayes_space(s, &t, &n);
   if (rc == 0 && n) rc = sw_spec_program(s) ? check_program(s, t, n) : check_memory(s, t, n);
-  if (rc == 0) printf("valid: nothing was run (`hpsweep run` does not run method bayes yet)\n");
+  if (rc == 0) printf("valid: nothing was run (`hpsweep run` proposes the rest as workers free up)\n");
   sw_trials_free(t, n);
   return rc;
 }

@@ -14,6 +14,7 @@
 #include "rs_store.h"
 #include "sw_expand.h"
 #include "sw_progress.h"
+#include "sw_propose.h"
 #include "sw_sched.h"
 #include "sw_spec.h"
 #include "sw_sweep.h"
@@ -31,6 +32,10 @@ static const char usage[] =
     "checkpoint. Several `hpsweep run` on the same spec and database share the\n"
     "trials; those of a runner that died are taken over when its lease expires\n"
     "(30 s; HPS_LEASE_SECONDS changes it).\n"
+    "\n"
+    "A bayes sweep (method: bayes) records no trial up front: each is proposed\n"
+    "from the results so far when a worker is free, up to run_cap trials, and the\n"
+    "proposals of several runners never repeat one another (docs/search.md).\n"
     "\n"
     "A sweep name means one experiment: a spec that changes the meaning of a\n"
     "sweep already in the database (metric, goal, method, task, parameters,\n"
@@ -77,6 +82,7 @@ typedef struct Run {
   SwSpec *spec;
   SwTrial *trials;
   size_t n;
+  SwProposer *proposer; /* method bayes: trials are proposed as workers free up */
   RsStore *st;
   SwProgress *prog;
   const char *db, *name, *sample_ckpt;
@@ -104,11 +110,6 @@ static int run_prepare(Run *r, TrErr *err) {
   }
   if (!r->quiet)
     for (size_t i = 0; i < sw_spec_notice_count(r->spec); i++) hps_error("run", "%s", sw_spec_notice(r->spec, i));
-  if (sw_spec_method(r->spec) == SW_METHOD_BAYES) {
-    hps_error("run", "%s: method bayes cannot run yet: its models are built (docs/search.md; `hpsweep check` "
-              "shows the space), proposing inside the scheduler comes after early termination", r->path);
-    return 2;
-  }
   if (sw_spec_task(r->spec) == SW_TASK_SAMPLE) {
     r->sample_ckpt = sw_spec_checkpoint(r->spec);
     if (!r->sample_ckpt || !*r->sample_ckpt) {
@@ -116,7 +117,8 @@ static int run_prepare(Run *r, TrErr *err) {
       return 2;
     }
   }
-  if (sw_expand(r->spec, &r->trials, &r->n, err)) {
+  int bayes = sw_spec_method(r->spec) == SW_METHOD_BAYES;
+  if (bayes ? sw_proposer_create(&r->proposer, r->spec, err) : sw_expand(r->spec, &r->trials, &r->n, err)) {
     hps_error("run", "%s", err->msg);
     return 2;
   }
@@ -146,7 +148,12 @@ static int run_prepare(Run *r, TrErr *err) {
   if (!r->jobs) r->jobs = sw_spec_workers(r->spec);
   if (!r->threads) r->threads = sw_spec_threads_per_trial(r->spec);
   r->maximize = sw_spec_goal(r->spec) == SW_GOAL_MAXIMIZE;
-  if (!r->quiet)
+  if (!r->quiet && bayes)
+    hps_error("run", "sweep '%s': bayes (%s), up to %lld trials proposed as workers free up, %ld at a time x %ld "
+              "thread%s, db %s", r->name, sw_sampler_name(sw_spec_sampler(r->spec)),
+              (long long)sw_proposer_cap(r->proposer), r->jobs, r->threads > 0 ? r->threads : 0,
+              r->threads == 1 ? "" : "s", r->db);
+  else if (!r->quiet)
     hps_error("run", "sweep '%s': %zu trials (%zu new), %ld at a time x %ld thread%s, db %s", r->name, r->n, n_new,
               r->jobs, r->threads > 0 ? r->threads : 0, r->threads == 1 ? "" : "s", r->db);
   int live = !r->quiet && isatty(STDERR_FILENO);
@@ -183,7 +190,7 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
   SwSchedConfig cfg = {r->db, r->sweep_id, r->trials, r->n, sw_spec_metric(r->spec), r->maximize, (int)r->jobs,
                        (int)r->threads, 1 + sw_spec_max_retries(r->spec), 0, r->runs, NULL, r->sample_ckpt,
                        &stop_requests, r->prog ? sw_progress_event : NULL, r->prog, NULL,
-                       sw_spec_early_terminate(r->spec)};
+                       sw_spec_early_terminate(r->spec), r->proposer};
   SwSchedProgram pg;
   char shim[TR_PATH_MAX];
   if (sw_spec_program(r->spec)) { /* a program sweep: the spec says how each trial runs */
@@ -254,6 +261,7 @@ static int run_main(int argc, char **argv) {
   sw_progress_destroy(r.prog);
   rs_store_close(r.st);
   sw_trials_free(r.trials, r.n);
+  sw_proposer_destroy(r.proposer);
   sw_spec_destroy(r.spec);
   return status;
 }

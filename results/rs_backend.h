@@ -37,7 +37,7 @@ typedef struct RsStoreOps {
   int (*trials_insert)(RsStore *st, int64_t sweep_id, size_t n, RsTrialDefFn fn, void *ctx,
                        size_t *n_inserted); /* fn: checked by rs_store.c, fails with a message */
   int (*trial_claim)(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
-                     int max_attempts, RsPromoteFn promote, void *promote_ctx, RsClaim *out);
+                     int max_attempts, const RsClaimHooks *hooks, RsClaim *out);
   int (*trial_judge)(RsStore *st, int64_t trial_id, int64_t token, RsJudgeFn fn, void *ctx,
                      RsVerdict *out, int *applied);
   int (*trial_heartbeat)(RsStore *st, int64_t trial_id, int64_t token, double lease_seconds);

@@ -806,9 +806,9 @@ typedef struct ClaimArgs {
   const char *worker;
   double lease;
   int max_attempts;
-  RsPromoteFn promote;
-  void *promote_ctx;
+  const RsClaimHooks *h;
   RsClaim *out;
+  char detail[256];   /* the claimed proposal's event detail */
 } ClaimArgs;
 
 /* Nothing claimable: how many trials are held by live leases, and until when. */
@@ -983,7 +983,7 @@ static int claim_promote_find(RsStore *st, ClaimArgs *a, sqlite3_stmt **out, int
   if (rc || !any) return rc;
   Curves cv = {0};
   if ((rc = curves_load(st, a->sweep_id, &cv))) return rc;
-  long i = a->promote(a->promote_ctx, cv.c, cv.n, to_step);
+  long i = a->h->promote(a->h->promote_ctx, cv.c, cv.n, to_step);
   int64_t id = i >= 0 && (size_t)i < cv.n && cv.c[i].paused ? cv.c[i].trial_id : -1;
   curves_free(&cv);
   if (i < 0) return TR_OK;
@@ -999,6 +999,121 @@ static int claim_promote_find(RsStore *st, ClaimArgs *a, sqlite3_stmt **out, int
   }
   sqlite3_finalize(s);
   return r == SQLITE_DONE ? TR_OK : sq_fail(st, r, "claim");
+}
+
+/* ---- model-based search: propose and insert the pending trial ---- */
+
+/* The sweep's trials as the proposal callback reads them (RsProposeTrial), by idx; their params
+** texts in one arena. *next_idx: 1 + the largest idx (0 for none). */
+typedef struct ProposeRows {
+  RsProposeTrial *t;
+  size_t n, cap;
+  char **text;
+} ProposeRows;
+
+static void propose_rows_free(ProposeRows *pr) {
+  for (size_t i = 0; i < pr->n; i++) free(pr->text[i]);
+  free(pr->text);
+  free(pr->t);
+  memset(pr, 0, sizeof *pr);
+}
+
+static int propose_rows_load(RsStore *st, int64_t sweep_id, ProposeRows *pr, int *next_idx) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT id, idx, status, params, best_metric, steps FROM trials WHERE sweep_id = ?1 "
+                       "ORDER BY idx, id", &s, "propose");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, sweep_id);
+  *next_idx = 0;
+  int r, oom = 0;
+  while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    if (pr->n == pr->cap) {
+      size_t cap = pr->cap;
+      pr->t = sq_grow(st, pr->t, pr->n, &cap, sizeof *pr->t, 64, "propose", &rc);
+      if (!rc) pr->text = sq_grow(st, pr->text, pr->n, &pr->cap, sizeof *pr->text, 64, "propose", &rc);
+      if (rc) break;
+    }
+    char *params = col_text(s, 3, &oom);
+    if (oom) {
+      rc = rs_store_fail(st, TR_ENOMEM, "propose: out of memory");
+      break;
+    }
+    int idx = sqlite3_column_int(s, 1);
+    pr->text[pr->n] = params;
+    pr->t[pr->n++] = (RsProposeTrial){sqlite3_column_int64(s, 0), idx,
+                                      (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2)),
+                                      params ? params : "{}", col_real(s, 4), col_int(s, 5)};
+    if (idx + 1 > *next_idx) *next_idx = idx + 1;
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(st, r, "propose");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Insert the proposal's trials (each new: a hash the sweep holds already is an error, the
+** model proposed a point that exists); *first gets the first one's id. */
+static int propose_insert(RsStore *st, ClaimArgs *a, const RsProposal *p, int next_idx, int64_t *first) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "INSERT OR IGNORE INTO trials (sweep_id, idx, hash, config, params, seed) "
+                       "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE json_valid(?4) AND json_valid(?5)", &s, "propose");
+  for (size_t i = 0; !rc && i < p->n; i++) {
+    const RsTrialDef *d = &p->defs[i];
+    if (d->idx != next_idx + (int)i) {
+      rc = rs_store_fail(st, TR_EINVAL, "propose: trial %d defined, %d expected", d->idx, next_idx + (int)i);
+      break;
+    }
+    sqlite3_bind_int64(s, 1, a->sweep_id);
+    sqlite3_bind_int(s, 2, d->idx);
+    bind_text(s, 3, d->hash);
+    bind_text(s, 4, d->config_json);
+    bind_text(s, 5, d->params_json);
+    sqlite3_bind_int64(s, 6, d->seed);
+    if ((rc = sq_done(st, s, "propose"))) break;
+    if (sqlite3_changes(sq_of(st)->db) != 1)
+      rc = rs_store_fail(st, TR_EINVAL, "propose: trial %d (%s) is already in the sweep, or its JSON is invalid",
+                         d->idx, d->hash ? d->hash : "?");
+    if (i == 0) *first = sqlite3_last_insert_rowid(sq_of(st)->db);
+    sqlite3_reset(s);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Nothing else claimable: below the cap, ask the proposal hook for new trials, insert them and
+** step *out onto the first one's claim row (NULL when the hook proposes nothing). */
+static int claim_propose(RsStore *st, ClaimArgs *a, sqlite3_stmt **out) {
+  *out = NULL;
+  ProposeRows pr = {0};
+  int next_idx = 0;
+  int rc = propose_rows_load(st, a->sweep_id, &pr, &next_idx);
+  if (rc || (int64_t)pr.n >= a->h->cap) {
+    propose_rows_free(&pr);
+    return rc;
+  }
+  RsProposal p;
+  memset(&p, 0, sizeof p);
+  rc = a->h->propose(a->h->propose_ctx, pr.t, pr.n, next_idx, &p);
+  size_t have = pr.n;
+  propose_rows_free(&pr);
+  if (rc) return rs_store_fail(st, rc, "propose: the proposal hook failed (code %d)", rc);
+  if (p.n == 0) return TR_OK;
+  if ((int64_t)(have + p.n) > a->h->cap)
+    return rs_store_fail(st, TR_EINVAL, "propose: %zu trials would pass the cap of %lld", have + p.n,
+                         (long long)a->h->cap);
+  int64_t id = -1;
+  if ((rc = propose_insert(st, a, &p, next_idx, &id))) return rc;
+  snprintf(a->detail, sizeof a->detail, "%s", p.detail[0] ? p.detail : "{}");
+  sqlite3_stmt *s;
+  if ((rc = sq_prep(st, CLAIM_COLS "'pending' AND id = ?2", &s, "propose"))) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  sqlite3_bind_int64(s, 2, id);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) {
+    *out = s;
+    return TR_OK;
+  }
+  sqlite3_finalize(s);
+  return r == SQLITE_DONE ? rs_store_fail(st, TR_EDB, "propose: the new trial vanished") : sq_fail(st, r, "propose");
 }
 
 /* Nothing claimable with promotions on: when no trial runs either, the paused ones left will
@@ -1033,10 +1148,12 @@ static int claim_body(RsStore *st, void *arg) {
   int64_t to_step = -1;
 pick: /* again after failing a trial that keeps dying (claim_give_up) */
   rc = claim_find(st, a, now, 0, 2, &s); /* resume, reclaim */
-  if (!rc && !s && a->promote) rc = claim_promote_find(st, a, &s, &to_step);
+  if (!rc && !s && a->h->promote) rc = claim_promote_find(st, a, &s, &to_step);
   if (!rc && !s) rc = claim_find(st, a, now, 2, N_CLAIM_CLASSES, &s); /* pending, retry */
+  a->detail[0] = '\0';
+  if (!rc && !s && a->h->propose) rc = claim_propose(st, a, &s);
   if (rc) return rc;
-  if (!s) return a->promote ? claim_end_paused(st, a, now) : claim_none(st, a, now);
+  if (!s) return a->h->promote ? claim_end_paused(st, a, now) : claim_none(st, a, now);
   int oom = 0;
   o->trial_id = sqlite3_column_int64(s, 0);
   o->idx = sqlite3_column_int(s, 1);
@@ -1061,7 +1178,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   }
   if (oom) return rs_store_fail(st, TR_ENOMEM, "claim: out of memory");
   o->kind = was == RS_INTERRUPTED ? "resume" : was == RS_RUNNING ? "reclaim" : was == RS_FAILED ? "retry"
-            : was == RS_PAUSED      ? "promote" : "claim";
+            : was == RS_PAUSED      ? "promote" : a->detail[0] ? "propose" : "claim";
   if (was == RS_FAILED || !o->checkpoint) { /* a retry starts over: the failure may lie in the state */
     free(o->checkpoint);
     o->checkpoint = NULL;
@@ -1109,7 +1226,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   if (k > 0 && (size_t)k < sizeof msg)
     snprintf(msg + k, sizeof msg - (size_t)k, o->checkpoint ? ", from checkpoint step %lld" : ", from step 0",
              (long long)o->checkpoint_step);
-  char detail[96] = "";
+  char detail[256] = "";
   if (was == RS_PAUSED) {
     size_t len = strlen(msg);
     if (to_step >= 0 && len < sizeof msg)
@@ -1117,14 +1234,15 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
     snprintf(detail, sizeof detail, "{\"from_step\": %lld, \"to_step\": %lld}", (long long)o->checkpoint_step,
              (long long)to_step);
   }
+  if (a->detail[0]) snprintf(detail, sizeof detail, "%s", a->detail);
   if ((rc = event_insert_detail(st, a->sweep_id, o->trial_id, o->kind, msg, detail[0] ? detail : NULL))) return rc;
   o->claimed = 1;
   return TR_OK;
 }
 
 static int sq_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
-                          int max_attempts, RsPromoteFn promote, void *promote_ctx, RsClaim *out) {
-  ClaimArgs a = {sweep_id, worker, lease_seconds, max_attempts, promote, promote_ctx, out};
+                          int max_attempts, const RsClaimHooks *hooks, RsClaim *out) {
+  ClaimArgs a = {sweep_id, worker, lease_seconds, max_attempts, hooks, out, ""};
   int rc = sq_txn(st, SQ_DURABLE, claim_body, &a);
   if (rc) rs_claim_clear(out);
   return rc;

@@ -244,18 +244,25 @@ void rs_claim_clear(RsClaim *c) {
   memset(c, 0, sizeof *c);
 }
 
-int rs_trial_claim_promoting(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
-                             int max_attempts, RsPromoteFn promote, void *promote_ctx, RsClaim *out) {
+int rs_trial_claim_hooked(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds, int max_attempts,
+                          const RsClaimHooks *hooks, RsClaim *out) {
   CHECK_RW(st, "claim");
   memset(out, 0, sizeof *out);
   if (!worker || !*worker) return rs_store_fail(st, TR_EINVAL, "claim: no worker name");
   if (!(lease_seconds > 0)) return rs_store_fail(st, TR_EINVAL, "claim: lease %g s is not positive", lease_seconds);
-  return st->ops->trial_claim(st, sweep_id, worker, lease_seconds, max_attempts, promote, promote_ctx, out);
+  RsClaimHooks none = {0};
+  return st->ops->trial_claim(st, sweep_id, worker, lease_seconds, max_attempts, hooks ? hooks : &none, out);
+}
+
+int rs_trial_claim_promoting(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
+                             int max_attempts, RsPromoteFn promote, void *promote_ctx, RsClaim *out) {
+  RsClaimHooks h = {promote, promote_ctx, NULL, NULL, 0};
+  return rs_trial_claim_hooked(st, sweep_id, worker, lease_seconds, max_attempts, &h, out);
 }
 
 int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
                    int max_attempts, RsClaim *out) {
-  return rs_trial_claim_promoting(st, sweep_id, worker, lease_seconds, max_attempts, NULL, NULL, out);
+  return rs_trial_claim_hooked(st, sweep_id, worker, lease_seconds, max_attempts, NULL, out);
 }
 
 int rs_trial_judge(RsStore *st, int64_t trial_id, int64_t claim_token, RsJudgeFn fn, void *ctx,

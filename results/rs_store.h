@@ -163,7 +163,7 @@ typedef struct RsClaim {
   int idx, attempts;    /* attempts includes this claim */
   char *config_json;    /* owned: rs_claim_clear */
   char *checkpoint;     /* NULL: start from step 0; else resume from it (checkpoint_step) */
-  const char *kind;     /* static: "claim" | "resume" | "reclaim" | "retry" | "promote" */
+  const char *kind;     /* static: "claim" | "resume" | "reclaim" | "retry" | "promote" | "propose" */
   int64_t promoted_step; /* the checkpoint step its latest promotion resumed from, -1 none: a resume
                            from that same checkpoint is past that rung already (no new pause) */
   /* when !claimed: */
@@ -203,6 +203,45 @@ typedef long (*RsPromoteFn)(void *ctx, const struct RsCurve *curves, size_t n, i
 ** applied once, whoever crashes when. */
 int rs_trial_claim_promoting(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
                              int max_attempts, RsPromoteFn promote, void *promote_ctx, RsClaim *out);
+/* Model-based search (method bayes): a sweep's trials as a model reads them inside the claim's
+** write transaction, by idx, every status. */
+typedef struct RsProposeTrial {
+  int64_t trial_id;
+  int idx;
+  RsStatus status;
+  const char *params;   /* trials.params (JSON), borrowed for the call */
+  double best;          /* trials.best_metric: finished trials, and pruned/paused ones (their values
+                           so far, recorded by rs_trial_judge); NaN when none (running, pending) */
+  int64_t steps;        /* trials.steps, -1 if NULL: where a pruned trial stopped */
+} RsProposeTrial;
+/* What a proposal callback gives: n trial definitions (n = 0: propose nothing, e.g. the sweep
+** reached its target), idx from next_idx on; defs and their strings stay the callback's until
+** its next call. detail: a JSON object for the "propose" event (the proposal's seed...). */
+typedef struct RsProposal {
+  size_t n;
+  const RsTrialDef *defs;
+  char detail[256];
+} RsProposal;
+/* Called inside the claim's write transaction (and again if it is retried): decide from the
+** trials only, no side effects; an error code aborts the claim (nothing written). */
+typedef int (*RsProposeFn)(void *ctx, const RsProposeTrial *trials, size_t n, int next_idx, RsProposal *out);
+typedef struct RsClaimHooks {
+  RsPromoteFn promote;  /* NULL: no promotions (rs_trial_claim_promoting) */
+  void *promote_ctx;
+  RsProposeFn propose;  /* NULL: no proposals; the trials inserted up front are the sweep */
+  void *propose_ctx;
+  int64_t cap;          /* propose only while the sweep has fewer trials than this */
+} RsClaimHooks;
+/* rs_trial_claim_promoting with proposals (hooks NULL or all NULL: rs_trial_claim). When
+** nothing else is claimable (resume, reclaim, promotion, pending, retry) and the sweep has
+** fewer than hooks->cap trials, propose() gets the sweep's trials and next_idx (1 + the largest
+** idx); the trials it defines are inserted and the first is claimed at once, kind "propose",
+** with an event "propose" (detail: the proposal's), all in the claim's one transaction: other
+** runners see them at once (nobody proposes the same point), and a crash leaves either nothing
+** or the claimed trial (reclaimed when its lease expires). A definition whose hash the sweep
+** already holds, or more trials than the cap, is TR_EINVAL (nothing written). */
+int rs_trial_claim_hooked(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds, int max_attempts,
+                          const RsClaimHooks *hooks, RsClaim *out);
 /* Extend the lease to now + lease_seconds; RS_LOST if the claim is gone. */
 int rs_trial_heartbeat(RsStore *st, int64_t trial_id, int64_t claim_token, double lease_seconds);
 /* Record the latest checkpoint (path, step it holds) and reset trials.reclaims (the

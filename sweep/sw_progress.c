@@ -236,9 +236,9 @@ void sw_progress_event(void *ud, const SwEvent *e) {
     if (!p->live) {
       char from[64] = "";
       if (e->from_step >= 0) snprintf(from, sizeof from, " from step %lld", (long long)e->from_step);
-      trial_line(p, "[%lld/%lld] %s trial %lld (attempt %d%s) %s", (long long)done, (long long)p->counts.total,
+      trial_line(p, "[%lld/%lld] %s trial %lld (attempt %d%s) %s%s%s%s", (long long)done, (long long)p->counts.total,
                  strcmp(e->claim_kind, "claim") == 0 ? "start" : e->claim_kind, (long long)e->trial_id, e->attempt, from,
-                 e->params);
+                 e->params, e->text ? " (" : "", e->text ? e->text : "", e->text ? ")" : "");
     }
     break;
   case SW_EV_PROGRESS:

@@ -21,6 +21,7 @@
 #include "sw_command.h"
 #include "sw_infer.h"
 #include "sw_program.h"
+#include "sw_propose.h"
 #include "sw_prune.h"
 #include "tr_ckpt.h"
 #include "tr_os.h"
@@ -111,7 +112,14 @@ static int trial_def(void *ctx, size_t i, RsTrialDef *def) {
 int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, size_t n,
                      int64_t *sweep_id, size_t *n_new, TrErr *err) {
   char hash[17];
-  sw_trials_hash(trials, n, hash);
+  int bayes = sw_spec_method(spec) == SW_METHOD_BAYES;
+  if (n_new) *n_new = 0;
+  if (bayes) { /* no trial up front: proposed when a worker is free (sw_propose.h) */
+    int rc = sw_bayes_spec_hash(spec, hash, err);
+    if (rc) return rc;
+  } else {
+    sw_trials_hash(trials, n, hash);
+  }
   uint64_t seed = sw_spec_seed(spec);
   int rc = rs_sweep_upsert(st, sw_spec_name(spec), sw_spec_text(spec), hash,
                            sw_method_name(sw_spec_method(spec)), sw_spec_metric(spec),
@@ -123,6 +131,7 @@ int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, siz
                         rs_store_errmsg(st), sw_spec_name(spec));
     return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
   }
+  if (bayes) return TR_OK;
   TrialJson tj = {trials, NULL, 0};
   rc = rs_trials_insert_each(st, *sweep_id, n, trial_def, &tj, n_new);
   free(tj.buf);
@@ -928,6 +937,8 @@ typedef struct Slot {
   pid_t pid;            /* 0: free */
   int fd;               /* read end of the worker's pipe, -1 when closed */
   RsClaim claim;
+  const SwTrial *trial; /* what it trains: the expansion's, or own (a proposed trial) */
+  SwTrial *own;
   double started, last_beat; /* monotonic */
   int lost;             /* a heartbeat found the claim gone */
   int64_t step, total;
@@ -987,8 +998,8 @@ static void emit(Coord *k, SwEvent *e) {
   if (k->c->on_event) k->c->on_event(k->c->ud, e);
 }
 
-static const char *trial_params(Coord *k, int idx) {
-  return idx >= 0 && (size_t)idx < k->c->n_trials ? k->c->trials[idx].params_json : "{}";
+static const char *trial_params(Coord *k, int si) {
+  return si >= 0 && k->slots[si].trial ? k->slots[si].trial->params_json : "{}";
 }
 
 /* An event of the given kind about the trial cl of slot si. */
@@ -1000,7 +1011,7 @@ static SwEvent slot_event(Coord *k, int si, const RsClaim *cl, SwEventKind kind)
   e.idx = cl->idx;
   e.trial_id = cl->trial_id;
   e.attempt = cl->attempts;
-  e.params = trial_params(k, cl->idx);
+  e.params = trial_params(k, si);
   return e;
 }
 
@@ -1064,7 +1075,7 @@ static int slot_read(Coord *k, int si) {
   }
 }
 
-static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
+static int spawn(Coord *k, int si, RsClaim *cl, const SwTrial *trial, SwTrial *own, int threads) {
   Slot *s = &k->slots[si];
   int p[2];
   if (pipe(p) != 0) return coord_fail(k, TR_EIO, "pipe: %s", strerror(errno));
@@ -1087,7 +1098,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
     close(p[0]);
     for (int j = 0; j < k->c->jobs; j++)
       if (k->slots[j].pid && k->slots[j].fd >= 0) close(k->slots[j].fd);
-    WorkerArgs a = {k->c, &k->c->trials[cl->idx], cl, p[1], threads, parent};
+    WorkerArgs a = {k->c, trial, cl, p[1], threads, parent};
     _exit(k->c->program ? worker_program(&a) : worker_main(&a));
   }
   int fork_errno = errno;
@@ -1106,7 +1117,9 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
   memset(s, 0, sizeof *s);
   s->pid = pid;
   s->fd = p[0];
-  s->claim = *cl; /* takes ownership of the claim's strings */
+  s->claim = *cl; /* takes ownership of the claim's strings, and of own */
+  s->trial = trial;
+  s->own = own;
   s->started = s->last_beat = tr_clock_mono();
   s->oom0 = oom0;
   k->nrun++;
@@ -1115,7 +1128,10 @@ static int spawn(Coord *k, int si, RsClaim *cl, int threads) {
   SwEvent ev = slot_event(k, si, cl, SW_EV_START);
   ev.claim_kind = cl->kind;
   ev.from_step = cl->checkpoint ? cl->checkpoint_step : -1;
-  ev.total_steps = k->c->sample_checkpoint ? 0 : tr_config_total_steps(&k->c->trials[cl->idx].config);
+  ev.total_steps = k->c->sample_checkpoint ? 0 : tr_config_total_steps(&trial->config);
+  uint64_t seed;
+  const SwProposal *why = k->c->propose && strcmp(cl->kind, "propose") == 0 ? sw_proposer_last(k->c->propose, &seed) : NULL;
+  ev.text = why && why->why ? why->why : NULL;
   s->total = ev.total_steps;
   s->step = ev.from_step > 0 ? ev.from_step : 0;
   emit(k, &ev);
@@ -1197,6 +1213,26 @@ static void slot_end(Coord *k, int si, int ws) {
   if (rc == TR_OK) slot_emit_end(k, si, &t);
   rs_trial_clear(&t);
   rs_claim_clear(&s->claim);
+  sw_trials_free(s->own, s->own ? 1 : 0);
+  s->own = NULL;
+  s->trial = NULL;
+}
+
+/* A bayes sweep's claimed trial, remade from its stored params (sw_proposer_trial): ours or
+** another runner's proposal. TR_EINVAL (why says it) when this spec does not make it. */
+static int claimed_trial(Coord *k, const RsClaim *cl, SwTrial **own, char *why, size_t n) {
+  RsTrial t;
+  int rc = rs_trial_get(k->st, cl->trial_id, &t);
+  if (rc) {
+    snprintf(why, n, "%s", rs_store_errmsg(k->st));
+    return rc == TR_EINVAL ? TR_EDB : rc;
+  }
+  TrErr e;
+  tr_err_clear(&e);
+  rc = sw_proposer_trial(k->c->propose, cl->idx, t.params, t.hash, own, &e);
+  if (rc) snprintf(why, n, "%s", e.msg);
+  rs_trial_clear(&t);
+  return rc;
 }
 
 /* Take free slots while there is work and no stop: the flag is read before every
@@ -1206,10 +1242,13 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
   while (!coord_stopping(k) && k->nrun < c->jobs && tr_clock_mono() >= *next_claim) {
     RsClaim cl;
     int et = c->early_terminate && c->early_terminate->enabled && !c->sample_checkpoint;
-    int rc = rs_trial_claim_promoting(k->st, c->sweep_id, k->worker, k->lease, c->max_attempts < 1 ? 1 : c->max_attempts,
-                                      et ? sched_promote : NULL, (void *)c, &cl);
+    RsClaimHooks h = {et ? sched_promote : NULL, (void *)c, c->propose ? sw_proposer_propose : NULL, c->propose,
+                      c->propose ? sw_proposer_cap(c->propose) : 0};
+    int rc = rs_trial_claim_hooked(k->st, c->sweep_id, k->worker, k->lease, c->max_attempts < 1 ? 1 : c->max_attempts,
+                                   &h, &cl);
     if (rc) {
-      coord_fail(k, rc, "%s", rs_store_errmsg(k->st));
+      const TrErr *pe = c->propose ? sw_proposer_error(c->propose) : NULL;
+      coord_fail(k, rc, "%s", pe && pe->code ? pe->msg : rs_store_errmsg(k->st));
       return 0;
     }
     if (!cl.claimed) {
@@ -1226,8 +1265,12 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
       return done;
     }
     *backoff = BACKOFF_MIN;
-    if (cl.idx < 0 || (size_t)cl.idx >= c->n_trials) {
-      RsTrialResult res = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, "trial index not in this expansion of the spec", 1};
+    SwTrial *own = NULL;
+    char why[TR_ERR_MSG_MAX] = "trial index not in this expansion of the spec";
+    if (c->propose ? (rc = claimed_trial(k, &cl, &own, why, sizeof why)) != TR_OK
+                   : cl.idx < 0 || (size_t)cl.idx >= c->n_trials) {
+      if (rc && rc != TR_EINVAL) return coord_fail(k, rc, "%s", why), 0;
+      RsTrialResult res = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, why, 1};
       rc = rs_trial_finish(k->st, cl.trial_id, cl.claim_token, RS_FAILED, &res);
       rs_claim_clear(&cl);
       if (rc && rc != RS_LOST) coord_fail(k, rc, "%s", rs_store_errmsg(k->st));
@@ -1235,7 +1278,11 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
     }
     int si = 0;
     while (k->slots[si].pid) si++;
-    if (spawn(k, si, &cl, threads) && !k->slots[si].pid) rs_claim_clear(&cl); /* else the slot owns it */
+    const SwTrial *trial = own ? own : &c->trials[cl.idx];
+    if (spawn(k, si, &cl, trial, own, threads) && !k->slots[si].pid) { /* else the slot owns them */
+      rs_claim_clear(&cl);
+      sw_trials_free(own, own ? 1 : 0);
+    }
   }
   return 0;
 }
@@ -1365,7 +1412,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   SwSchedStats dummy;
   if (!stats) stats = &dummy;
   memset(stats, 0, sizeof *stats);
-  if (!c || !c->db_path || !c->trials || c->jobs < 1 || !c->runs_dir || !c->metric)
+  if (!c || !c->db_path || (!c->trials && !c->propose) || c->jobs < 1 || !c->runs_dir || !c->metric)
     return tr_err_set(err, TR_EINVAL, "scheduler: missing database, trials, runs directory or metric");
   double t0 = tr_clock_mono();
   Coord k;

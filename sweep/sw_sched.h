@@ -60,6 +60,12 @@
 **   recorded. Claims pass the promotion hook (sw_prune_promote): a promoted trial resumes
 **   from its checkpoint, bit-identical to a run straight through; paused trials nobody
 **   promotes end pruned when nothing else is left (rs_trial_claim_promoting).
+** - Method bayes (propose set, sw_propose.h): no trial is expanded up front. Every claim passes
+**   the proposal hook (rs_trial_claim_hooked, cap sw_proposer_cap): when nothing else is
+**   claimable, the claim proposes, inserts and claims the next configuration's trials in one
+**   store transaction, so -j N and several runners never propose the same point. The trial a
+**   claim returns (ours or another runner's proposal) is remade from its stored params
+**   (sw_proposer_trial); one this spec does not make is failed, not retried.
 ** - Sample sweeps (sample_checkpoint set): a worker runs sw_infer_run with the
 **   same hooks; no checkpoints, an interrupted trial runs again from the start.
 ** - Test seams (environment, read by workers): HPS_TEST_CRASH="IDX:SIG[:ATTEMPT]"
@@ -107,7 +113,8 @@ typedef struct SwEvent {
   int status;              /* END: RsStatus recorded, RS_PRUNED/RS_PAUSED too (RS_RUNNING if the claim was lost) */
   double metric;           /* END: the trial's best value of the sweep metric (NaN if none) */
   double seconds;          /* END: the run's wall seconds (NaN if unknown) */
-  const char *text;        /* LOG: the line; END: error or reason, NULL if none */
+  const char *text;        /* LOG: the line; END: error or reason, NULL if none; START of a
+                              proposal: why the model chose it (sw_proposer_last) */
   const RsCounts *counts;  /* END, TICK: the sweep's counts in the store */
   int running_here;        /* TICK, END: workers of this coordinator now running */
 } SwEvent;
@@ -149,6 +156,8 @@ typedef struct SwSchedConfig {
   void *ud;
   const SwSchedProgram *program;  /* non-NULL: trials run this program, not tr_run */
   const SwEarlyTerminate *early_terminate; /* NULL or not enabled: every trial runs to its end */
+  struct SwProposer *propose; /* method bayes (sw_propose.h): trials are proposed when a worker is
+                              free (trials may be NULL); NULL: the expansion is the sweep */
 } SwSchedConfig;
 
 typedef struct SwSchedStats {
@@ -161,7 +170,9 @@ typedef struct SwSchedStats {
 } SwSchedStats;
 
 /* Record the sweep and its trials; *sweep_id gets its id, n_new (may be NULL)
-** the number of trial rows created now. Messages go to err. */
+** the number of trial rows created now. Messages go to err. Method bayes: the sweep only
+** (trials NULL, n 0; its identity is sw_bayes_spec_hash), its trials are proposed by the
+** claims (SwSchedConfig.propose). */
 int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, size_t n,
                      int64_t *sweep_id, size_t *n_new, TrErr *err);
 

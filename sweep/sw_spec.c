@@ -1259,8 +1259,10 @@ static int spec_count_random(SwSpec *S, const TrYamlNode *root, const TrYamlNode
     if (*out * seeds > SW_MAX_TRIALS)
       return errat(err, f, root, "%llu configurations x %llu seeds is more than the limit of %d trials",
                    (unsigned long long)*out, (unsigned long long)seeds, SW_MAX_TRIALS);
-    if ((rc = notice(S, root, "notice: %s search without run_cap: sampling %d configurations",
-                     sw_method_name(S->method), SW_DEFAULT_RANDOM_CONFIGS)))
+    if ((rc = notice(S, root, "notice: %s search without run_cap: %s %d configurations%s", sw_method_name(S->method),
+                     S->method == SW_METHOD_BAYES ? "proposing" : "sampling", SW_DEFAULT_RANDOM_CONFIGS,
+                     S->method == SW_METHOD_BAYES ? " (W&B's bayes would propose until stopped; set run_cap, and "
+                                                    "a re-run with a larger one continues the sweep)" : "")))
       return tr_err_set(err, rc, "out of memory");
     return TR_OK;
   }

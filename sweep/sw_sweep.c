@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sw_propose.h"
+
 #define HOWTO "use a new name (name: in the spec) or --replace to delete the old sweep's results"
 
 /* The first training key whose value differs between the stored config (JSON) and c. */
@@ -81,7 +83,12 @@ int sw_sweep_check(RsStore *st, const char *db, const SwSpec *spec, const SwTria
     snprintf(what, sizeof what, "was made with method %s; this spec says %s", old.method, method);
   else if (strcmp(old.task ? old.task : "train", task))
     snprintf(what, sizeof what, "was made with task %s; this spec says %s", old.task ? old.task : "train", task);
-  else if (sw_trials_hash(trials, n, hash), strcmp(hash, old.spec_hash) != 0)
+  else if (sw_spec_method(spec) == SW_METHOD_BAYES) {
+    /* No trial set to compare: the space, base config, seeds and model (sw_bayes_spec_hash). */
+    if (!(rc = sw_bayes_spec_hash(spec, hash, err)) && strcmp(hash, old.spec_hash) != 0)
+      snprintf(what, sizeof what, "was made with a different search (parameters, base config, seeds, sampler, "
+               "metric.impute or seed)");
+  } else if (sw_trials_hash(trials, n, hash), strcmp(hash, old.spec_hash) != 0)
     rc = trials_diff(st, old.id, trials, n, what, sizeof what, err);
   rs_sweep_clear(&old);
   if (rc || !*what) return rc;

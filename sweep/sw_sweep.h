@@ -9,7 +9,9 @@
 **   resumes); any difference is TR_EINVAL with one line saying what differs and how
 **   to go on: "sweep 'NAME' in DB was made with metric val_loss (minimize); this
 **   spec says train_loss (minimize): use a new name (name: in the spec) or --replace
-**   to delete the old sweep's results".
+**   to delete the old sweep's results". Method bayes has no trial set up front (trials NULL,
+**   n 0): its identity is sw_bayes_spec_hash (sw_propose.h), run_cap left out, so a re-run
+**   resumes and a larger run_cap continues the sweep.
 ** - sw_sweep_replace() deletes the sweep's records (one store transaction,
 **   rs_sweep_delete) and then its run directory (checkpoints), so the sweep starts
 **   afresh. A sweep that is not there is no error.

@@ -1008,3 +1008,176 @@ Test(rs_conformance, paused_trials_nobody_promotes_are_pruned_once_nothing_else_
   for (int i = 0; i < 4; i++) rs_claim_clear(&c[i]);
   fix_close(&f);
 }
+
+/* ---- model-based search: propose and insert the pending trial ---- */
+
+/* A proposal hook: defines `k` trials from next_idx on (hash "b0000000000000NN" by idx, unless
+** `hash` forces one), records what it was shown; rc != 0 fails. */
+typedef struct Prop {
+  int calls, k, rc, last_n, last_next;
+  int seen_running, seen_completed;
+  double seen_best[16];
+  char seen_params[16][96];
+  const char *hash;
+  char h[4][17], p[4][64];
+  RsTrialDef d[4];
+} Prop;
+
+static int prop_fn(void *ctx, const RsProposeTrial *t, size_t n, int next_idx, RsProposal *out) {
+  Prop *p = ctx;
+  p->calls++;
+  p->last_n = (int)n;
+  p->last_next = next_idx;
+  p->seen_running = p->seen_completed = 0;
+  for (size_t i = 0; i < n && i < 16; i++) {
+    p->seen_running += t[i].status == RS_RUNNING;
+    p->seen_completed += t[i].status == RS_COMPLETED;
+    p->seen_best[i] = t[i].best;
+    snprintf(p->seen_params[i], sizeof p->seen_params[i], "%s", t[i].params);
+  }
+  if (p->rc) return p->rc;
+  for (int i = 0; i < p->k; i++) {
+    snprintf(p->h[i], sizeof p->h[i], "%s", p->hash ? p->hash : "");
+    if (!p->hash) snprintf(p->h[i], sizeof p->h[i], "b%015x", next_idx + i);
+    snprintf(p->p[i], sizeof p->p[i], "{\"optimizer.lr\": %d.5}", next_idx + i);
+    p->d[i] = (RsTrialDef){next_idx + i, p->h[i], "{\"train\": {}}", p->p[i], 900 + next_idx + i};
+  }
+  out->n = (size_t)p->k;
+  out->defs = p->d;
+  snprintf(out->detail, sizeof out->detail, "{\"seed\": \"%x\"}", 0xbeef + next_idx);
+  return TR_OK;
+}
+
+/* Finish the claims that hold a trial and free them all. */
+static void finish_claims(RsStore *st, RsClaim *c, int n) {
+  for (int i = 0; i < n; i++) {
+    if (c[i].claimed) {
+      int rc = rs_trial_finish(st, c[i].trial_id, c[i].claim_token, RS_COMPLETED, NULL);
+      cr_assert(rc == TR_OK || rc == RS_LOST, "%s", rs_store_errmsg(st));
+    }
+    rs_claim_clear(&c[i]);
+  }
+}
+
+static RsClaim claim_prop(RsStore *st, int64_t sweep_id, const char *worker, Prop *p, int64_t cap) {
+  RsClaimHooks h = {NULL, NULL, prop_fn, p, cap};
+  RsClaim c;
+  OK(st, rs_trial_claim_hooked(st, sweep_id, worker, 30, 3, &h, &c));
+  return c;
+}
+
+Test(rs_conformance, a_proposal_comes_only_when_nothing_else_is_claimable_and_is_claimed_at_once) {
+  Fix f = fix_open("propose", "minimize");
+  RsStore *st = f.w;
+  Prop p = {.k = 1};
+  RsClaim c[8];
+  for (int i = 0; i < 4; i++) {
+    c[i] = claim_prop(st, f.id, "w1", &p, 6);
+    cr_assert(c[i].claimed && c[i].idx == i && strcmp(c[i].kind, "claim") == 0);
+  }
+  cr_assert_eq(p.calls, 0, "pending trials first: the hook is not asked");
+  RsTrialResult r = {2.0, 1.5, 3, 3, 0, 1.0, NAN, NULL, NULL, 0};
+  OK(st, rs_trial_finish(st, c[0].trial_id, c[0].claim_token, RS_COMPLETED, &r));
+  OK(st, rs_trial_finish(st, c[1].trial_id, c[1].claim_token, RS_FAILED, NULL));
+  c[4] = claim_prop(st, f.id, "w1", &p, 6);
+  cr_assert(c[4].claimed && c[4].idx == 1 && strcmp(c[4].kind, "retry") == 0);
+  cr_assert_eq(p.calls, 0, "a retry before a proposal");
+  c[5] = claim_prop(st, f.id, "w2", &p, 6);
+  cr_assert(c[5].claimed, "proposed and claimed");
+  cr_assert_eq(p.calls, 1);
+  cr_assert_eq(p.last_n, 4, "every trial of the sweep, running ones included");
+  cr_assert_eq(p.last_next, 4);
+  cr_assert_eq(p.seen_running, 3);
+  cr_assert_eq(p.seen_completed, 1);
+  cr_assert_eq(p.seen_best[0], 1.5, "a finished trial's best value");
+  cr_assert(isnan(p.seen_best[2]), "a running trial has none");
+  cr_assert_str_eq(p.seen_params[1], "{\"optimizer.lr\": 0.001, \"act\": \"relu\", \"train.seed\": 1}");
+  cr_assert_eq(c[5].idx, 4);
+  cr_assert_str_eq(c[5].kind, "propose");
+  cr_assert_eq(c[5].seed, 904);
+  cr_assert_eq(c[5].attempts, 1);
+  cr_assert_str_eq(c[5].config_json, "{\"train\": {}}");
+  RsTrial t;
+  OK(st, rs_trial_get(st, c[5].trial_id, &t));
+  cr_assert(t.status == RS_RUNNING && strcmp(t.worker, "w2") == 0 && strcmp(t.hash, "b000000000000004") == 0);
+  cr_assert_str_eq(t.params, "{\"optimizer.lr\": 4.5}");
+  rs_trial_clear(&t);
+  c[6] = claim_prop(st, f.id, "w3", &p, 6);
+  cr_assert(c[6].claimed && c[6].idx == 5 && p.last_n == 5 && p.last_next == 5);
+  c[7] = claim_prop(st, f.id, "w3", &p, 6);
+  cr_assert_eq(c[7].claimed, 0, "the cap is reached");
+  cr_assert_eq(p.calls, 2, "at the cap the hook is not asked");
+  cr_assert_eq(c[7].running, 5);
+  RsCounts k;
+  OK(st, rs_sweep_counts(st, f.id, &k));
+  cr_assert(k.total == 6 && k.n[RS_RUNNING] == 5 && k.n[RS_COMPLETED] == 1);
+  finish_claims(st, c, 8);
+  fix_close(&f);
+}
+
+Test(rs_conformance, another_handle_sees_a_proposal_at_once_and_proposes_the_next_index) {
+  Fix f = fix_open("propose2", "minimize");
+  RsStore *b = open_store(RS_OPEN_EXISTING);
+  Prop p = {.k = 1};
+  RsClaim c[6];
+  for (int i = 0; i < 4; i++) c[i] = claim_prop(f.w, f.id, "w1", &p, 100);
+  c[4] = claim_prop(f.w, f.id, "w1", &p, 100);
+  c[5] = claim_prop(b, f.id, "w2", &p, 100);
+  cr_assert(c[4].claimed && c[5].claimed);
+  cr_assert_eq(c[4].idx, 4);
+  cr_assert_eq(c[5].idx, 5, "the other handle's proposal is already in the sweep");
+  cr_assert_eq(p.last_n, 5);
+  cr_assert_str_eq(p.seen_params[4], "{\"optimizer.lr\": 4.5}", "the running proposal is shown to the model");
+  cr_assert_eq(p.seen_running, 5);
+  finish_claims(f.w, c, 6);
+  rs_store_close(b);
+  fix_close(&f);
+}
+
+Test(rs_conformance, a_proposal_of_several_trials_claims_the_first_and_leaves_the_rest_pending) {
+  Fix f = fix_open("propose3", "minimize");
+  RsStore *st = f.w;
+  Prop p = {.k = 2};
+  RsClaim c[7];
+  for (int i = 0; i < 4; i++) c[i] = claim_prop(st, f.id, "w1", &p, 6);
+  c[4] = claim_prop(st, f.id, "w1", &p, 6);
+  cr_assert(c[4].claimed && c[4].idx == 4 && strcmp(c[4].kind, "propose") == 0);
+  c[5] = claim_prop(st, f.id, "w1", &p, 6);
+  cr_assert(c[5].claimed && c[5].idx == 5 && strcmp(c[5].kind, "claim") == 0);
+  cr_assert_eq(p.calls, 1, "the pending one first");
+  c[6] = claim_prop(st, f.id, "w1", &p, 6);
+  cr_assert_eq(c[6].claimed, 0, "6 trials: the cap");
+  cr_assert_eq(p.calls, 1);
+  finish_claims(st, c, 7);
+  fix_close(&f);
+}
+
+Test(rs_conformance, a_proposal_that_repeats_a_trial_or_a_failing_hook_writes_nothing) {
+  Fix f = fix_open("propose4", "minimize");
+  RsStore *st = f.w;
+  Prop p = {.k = 1};
+  RsClaim c[4], x;
+  for (int i = 0; i < 4; i++) c[i] = claim_prop(st, f.id, "w1", &p, 10);
+  p.hash = "00000000000000a2"; /* trial 2's */
+  RsClaimHooks h = {NULL, NULL, prop_fn, &p, 10};
+  cr_assert_eq(rs_trial_claim_hooked(st, f.id, "w1", 30, 3, &h, &x), TR_EINVAL);
+  cr_assert(strstr(rs_store_errmsg(st), "already in the sweep"), "%s", rs_store_errmsg(st));
+  cr_assert_eq(x.claimed, 0);
+  p.hash = NULL;
+  p.k = 3; /* 4 + 3 > 6 */
+  h.cap = 6;
+  cr_assert_eq(rs_trial_claim_hooked(st, f.id, "w1", 30, 3, &h, &x), TR_EINVAL);
+  cr_assert(strstr(rs_store_errmsg(st), "cap"), "%s", rs_store_errmsg(st));
+  p.k = 1;
+  p.rc = TR_ENOMEM;
+  cr_assert_eq(rs_trial_claim_hooked(st, f.id, "w1", 30, 3, &h, &x), TR_ENOMEM);
+  RsCounts k;
+  OK(st, rs_sweep_counts(st, f.id, &k));
+  cr_assert(k.total == 4 && k.n[RS_RUNNING] == 4, "nothing inserted, nothing claimed");
+  p.rc = 0;
+  p.k = 0; /* the model proposes nothing (target reached): nothing claimable */
+  OK(st, rs_trial_claim_hooked(st, f.id, "w1", 30, 3, &h, &x));
+  cr_assert(x.claimed == 0 && x.running == 4);
+  finish_claims(st, c, 4);
+  fix_close(&f);
+}

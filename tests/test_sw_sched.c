@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "hps_test.h"
+#include "sw_gp.h"
+#include "sw_propose.h"
 #include "sw_prune.h"
 #include "sw_sched.h"
 #include "tr_os.h"
@@ -1012,4 +1015,218 @@ Test(sw_sched, hyperband_brackets_at_j2_stop_trials_at_their_brackets_rungs) {
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND idx % 3 = 1 AND rung != 30"), 0);
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND rung NOT IN (10, 30)"), 0);
   sqlite3_close(db);
+}
+
+/* ---- method bayes: proposals made by the claims ---- */
+
+/* A bayes spec on examples/analytic/branin.py (x1, x2: uniform, or q_uniform q = 1 when
+** coarse), run_cap trials; extra: more top-level YAML ("hpsweep: {sampler: tpe}\n"...). */
+static void write_bayes_spec(const char *name, int run_cap, int coarse, const char *metric_extra, const char *extra) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fprintf(f,
+          "name: %s\nprogram: %s/examples/analytic/branin.py\nmethod: bayes\n"
+          "metric: {name: loss, goal: minimize%s}\nrun_cap: %d\n%s"
+          "parameters:\n  x1: {distribution: %s, min: -5, max: 10%s}\n  x2: {distribution: %s, min: 0, max: 15%s}\n",
+          name, HPS_SOURCE_ROOT, metric_extra ? metric_extra : "", run_cap, extra ? extra : "",
+          coarse ? "q_uniform" : "uniform", coarse ? ", q: 5" : "", coarse ? "q_uniform" : "uniform",
+          coarse ? ", q: 5" : "");
+  fclose(f);
+}
+
+/* The sweep's trials as the store hands them to a proposal (RsProposeTrial), from db. */
+typedef struct DbTrials {
+  RsProposeTrial t[64];
+  char params[64][256], hash[64][17];
+  size_t n;
+} DbTrials;
+
+static void db_trials(const char *db_name, DbTrials *d) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/%s", dir, db_name);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, "SELECT id, idx, status, params, best_metric, steps, hash FROM trials "
+                                      "ORDER BY idx", -1, &s, NULL), SQLITE_OK);
+  d->n = 0;
+  while (sqlite3_step(s) == SQLITE_ROW && d->n < 64) {
+    size_t i = d->n++;
+    snprintf(d->params[i], sizeof d->params[i], "%s", (const char *)sqlite3_column_text(s, 3));
+    snprintf(d->hash[i], sizeof d->hash[i], "%s", (const char *)sqlite3_column_text(s, 6));
+    d->t[i] = (RsProposeTrial){sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1),
+                               (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2)), d->params[i],
+                               sqlite3_column_type(s, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 4),
+                               sqlite3_column_type(s, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 5)};
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+static SwProposer *proposer_for(const char *name, SwSpec **spec) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
+  TrErr e;
+  tr_err_clear(&e);
+  cr_assert_eq(sw_spec_load(spec, path, &e), TR_OK, "%s", e.msg);
+  SwProposer *p = NULL;
+  cr_assert_eq(sw_proposer_create(&p, *spec, &e), TR_OK, "%s", e.msg);
+  return p;
+}
+
+Test(sw_sched, bayes_gp_at_j1_runs_run_cap_trials_each_the_point_sw_gp_proposes_from_the_ones_before) {
+  write_bayes_spec("bgp", 7, 0, NULL, NULL);
+  const char *args[] = {"run", "bgp.yaml", "-j", "1", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  cr_assert(strstr(slurp("run.log"), "propose trial"), "progress shows proposals: %s", slurp("run.log"));
+  DbTrials d;
+  db_trials("hpsweep.db", &d);
+  cr_assert_eq(d.n, 7);
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 1"), 7);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'propose' AND json_extract(detail, '$.seed') "
+                      "IS NOT NULL"), 7);
+  /* Replay: at -j 1 trial k was proposed from trials 0..k-1, all completed. */
+  SwSpec *spec;
+  SwProposer *p = proposer_for("bgp", &spec);
+  for (size_t k = 0; k < d.n; k++) {
+    cr_assert_eq(d.t[k].idx, (int)k);
+    RsProposal out;
+    memset(&out, 0, sizeof out);
+    cr_assert_eq(sw_proposer_propose(p, d.t, k, (int)k, &out), TR_OK, "%s", sw_proposer_error(p)->msg);
+    cr_assert_eq(out.n, 1);
+    cr_assert_str_eq(out.defs[0].params_json, d.params[k], "trial %zu", k);
+    cr_assert_str_eq(out.defs[0].hash, d.hash[k]);
+    uint64_t seed;
+    const SwProposal *why = sw_proposer_last(p, &seed);
+    cr_assert_eq(seed, sw_space_seed(sw_spec_seed(spec), k));
+    cr_assert_eq(why->random, k < SW_GP_MIN_RESULTS, "trial %zu: %s", k, why->why);
+  }
+  /* And straight from sw_gp: trial k is sw_gp_propose over trials 0..k-1 (their points and
+  ** losses), seeded sw_space_seed(sweep seed, k), decoded. */
+  SwSpace sp;
+  TrErr e;
+  tr_err_clear(&e);
+  cr_assert_eq(sw_space_init(&sp, spec, &e), TR_OK, "%s", e.msg);
+  double u[7][2], loss[7], x[2];
+  SwObs obs[7];
+  for (size_t k = 0; k < d.n; k++) {
+    SwValue v[2];
+    cr_assert_eq(sw_gp_propose(&sp, obs, loss, k, sw_space_seed(sw_spec_seed(spec), k), u[k], NULL, &e), TR_OK,
+                 "%s", e.msg);
+    sw_space_decode(&sp, u[k], v);
+    cr_assert_eq(sscanf(d.params[k], "{\"x1\": %lf, \"x2\": %lf}", &x[0], &x[1]), 2, "%s", d.params[k]);
+    cr_assert(v[0].x == x[0] && v[1].x == x[1], "trial %zu: sw_gp gives (%.17g, %.17g), the run made %s", k, v[0].x,
+              v[1].x, d.params[k]);
+    obs[k] = (SwObs){u[k], d.t[k].best, 0, SW_OBS_DONE};
+    loss[k] = d.t[k].best;
+  }
+  sw_space_free(&sp);
+  sw_proposer_destroy(p);
+  sw_spec_destroy(spec);
+  /* The same spec into another database gives the same trials; a re-run proposes nothing more. */
+  const char *again[] = {"run", "bgp.yaml", "-j", "1", "--db", "other.db", NULL};
+  cr_assert_eq(run("run2.log", NULL, again), 0, "%s", slurp("run2.log"));
+  DbTrials o;
+  db_trials("other.db", &o);
+  cr_assert_eq(o.n, d.n);
+  for (size_t k = 0; k < d.n; k++) cr_assert_str_eq(o.hash[k], d.hash[k], "trial %zu", k);
+  cr_assert_eq(run("run3.log", NULL, args), 0, "%s", slurp("run3.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials"), 7);
+}
+
+Test(sw_sched, bayes_a_larger_run_cap_continues_the_sweep_a_changed_space_is_refused) {
+  write_bayes_spec("bcap", 3, 0, NULL, NULL);
+  const char *args[] = {"run", "bcap.yaml", "-q", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials"), 3);
+  write_bayes_spec("bcap", 5, 0, NULL, NULL);
+  cr_assert_eq(run("run2.log", NULL, args), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 5);
+  write_bayes_spec("bcap", 5, 1, NULL, NULL);
+  cr_assert_eq(run("run3.log", NULL, args), 2, "%s", slurp("run3.log"));
+  cr_assert(strstr(slurp("run3.log"), "was made with a different search"), "%s", slurp("run3.log"));
+}
+
+/* Every configuration of the sweep once: no two trials with the same parameters. */
+static void expect_distinct(long long n) {
+  cr_assert_eq(db_int("SELECT count(*) FROM trials"), n);
+  cr_assert_eq(db_int("SELECT count(DISTINCT params) FROM trials"), n, "a configuration proposed twice");
+  cr_assert_eq(db_int("SELECT count(DISTINCT idx) FROM trials"), n);
+  cr_assert_eq(db_int("SELECT max(idx) FROM trials"), n - 1);
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), n);
+}
+
+Test(sw_sched, bayes_tpe_at_j2_on_a_coarse_space_proposes_no_configuration_twice) {
+  /* 4 x 4 = 16 points: at 14 trials duplicates are likely unless running ones count. */
+  write_bayes_spec("btpe", 14, 1, NULL, "hpsweep: {sampler: tpe}\n");
+  const char *args[] = {"run", "btpe.yaml", "-j", "2", "-q", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  expect_distinct(14);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'propose' AND "
+                      "json_extract(detail, '$.model') = 'tpe'"), 14);
+}
+
+Test(sw_sched, bayes_two_runners_on_one_database_make_exactly_run_cap_trials_none_twice) {
+  write_bayes_spec("b2r", 12, 0, NULL, NULL);
+  const char *args[] = {"run", "b2r.yaml", "-j", "2", "-q", NULL};
+  pid_t a = start("a.log", NULL, args), b = start("b.log", NULL, args);
+  cr_assert_eq(wait_exit(a), 0, "%s", slurp("a.log"));
+  cr_assert_eq(wait_exit(b), 0, "%s", slurp("b.log"));
+  expect_distinct(12);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'propose'"), 12);
+}
+
+Test(sw_sched, bayes_metric_target_reached_stops_proposing) {
+  write_bayes_spec("btgt", 10, 0, ", target: 1000", NULL); /* Branin stays below 310 on its box */
+  const char *args[] = {"run", "btgt.yaml", "-j", "1", "-q", NULL};
+  cr_assert_eq(run("run.log", NULL, args), 0, "%s", slurp("run.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials"), 1);
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
+}
+
+/* A bayes sweep of the tiny trainer over optimizer.lr (log) x optimizer.weight_decay (values). */
+static void write_bayes_trainer_spec(const char *name, int run_cap, int steps) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fprintf(f,
+          "name: %s\nmethod: bayes\nmetric: {name: val_loss, goal: minimize}\nrun_cap: %d\n"
+          "parameters:\n  optimizer.lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n"
+          "  optimizer.weight_decay: {values: [0.0, 0.1]}\n"
+          "hpsweep:\n  base:\n"
+          "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
+          "    optimizer: {grad_clip: 0}\n"
+          "    train: {batch_size: 4, max_steps: %d, eval_interval: 10, eval_batches: 2, log_interval: 1}\n",
+          name, run_cap, steps);
+  fclose(f);
+}
+
+Test(sw_sched, bayes_kill_9_of_the_runner_mid_sweep_then_resume_runs_every_trial_once_to_run_cap) {
+  write_bayes_trainer_spec("bkill", 6, 40);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=20", "HPS_LEASE_SECONDS=2", NULL};
+  const char *args[] = {"run", "bkill.yaml", "-j", "2", "-q", NULL};
+  pid_t pid = start("run.log", slow, args);
+  int got = 0;
+  for (int i = 0; i < 6000 && !got; i++) {
+    sleep_ms(5);
+    got = db_try_int("SELECT count(*) FROM trials") >= 3 &&
+          db_try_int("SELECT count(*) FROM trials WHERE status = 'running'") >= 1;
+  }
+  cr_assert(got, "the sweep never got to its third trial: %s", slurp("run.log"));
+  cr_assert_eq(kill(pid, SIGKILL), 0);
+  wait_exit(pid);
+  long long before = db_int("SELECT count(*) FROM trials");
+  cr_assert_lt(before, 6, "the sweep was over before the kill: the test proves nothing");
+  const char *env[] = {"HPS_LEASE_SECONDS=2", NULL};
+  cr_assert_eq(run("run2.log", env, args), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials"), 6);
+  cr_assert_eq(db_int("SELECT count(DISTINCT hash) FROM trials"), 6);
+  cr_assert_eq(db_int("SELECT count(DISTINCT params) FROM trials"), 6);
+  cr_assert_eq(db_int("SELECT max(idx) FROM trials"), 5);
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed'"), 6);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'propose'"), 6, "one proposal per trial");
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'complete'"), 6, "each trial completed once");
 }
