@@ -355,7 +355,8 @@ Test(cli, an_option_without_its_value_is_one_line) {
       {"train", "--set"},   {"train", "--resume"}, {"schedule", "--rows"}, {"bench", "--steps"},
       {"run", "--db"},      {"run", "-j"},         {"status", "--db"},     {"ls", "--format"},
       {"top", "-n"},        {"compare", "--by"},   {"show", "--db"},       {"export", "--what"},
-      {"plot", "--kind"},   {"report", "-o"},      {"sample", "--prompt"}, {"sample", "-n"}};
+      {"plot", "--kind"},   {"report", "-o"},      {"sample", "--prompt"}, {"sample", "-n"},
+      {"lr-find", "--start"}, {"lr-find", "--plot"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char args[128], want[256];
     snprintf(args, sizeof args, "%s %s", cases[i][0], cases[i][1]);
@@ -418,7 +419,8 @@ Test(cli, lr_find_json_prints_one_object_with_points_suggestions_and_the_stop) {
   cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "more than one line on stdout: %s", out);
   const char *keys[] = {"\"points\": [{\"step\": 1, \"lr\": 0.0001, ", "\"suggestions\": {\"steepest\": {\"lr\": ",
                         "\"min10\": {\"lr\": ", "\"valley\": {\"lr\": ", "\"stop\": \"exploded\""};
-  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) cr_expect(strstr(out, keys[i]), "no %s in %s", keys[i], out);
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+    cr_expect(strstr(out, keys[i]), "no %s in %s", keys[i], out);
   cr_expect(strstr(err, "lr-find: step 1/70"), "no progress on stderr: %s", err);
 }
 
@@ -428,7 +430,8 @@ Test(cli, lr_find_text_shows_the_table_the_curve_and_three_suggestions) {
   cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
   const char *want[] = {"  step           lr         loss     smoothed\n", "smoothed loss against log10(lr)",
                         "\n  steepest   ", "\n  min/10     ", "\n  valley     ", "stopped: exploded: "};
-  for (size_t i = 0; i < sizeof want / sizeof *want; i++) cr_expect(strstr(out, want[i]), "no '%s' in %s", want[i], out);
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+    cr_expect(strstr(out, want[i]), "no '%s' in %s", want[i], out);
   cr_expect(strchr(out, 'S') && strchr(out, 'V'), "suggestions are marked on the curve");
 }
 
@@ -440,12 +443,12 @@ Test(cli, lr_find_help_and_bad_values_are_one_line_exit_2) {
   cr_expect(strstr(out, "--steps N"), "%s", out);
   expect_usage_error("lr-find --steps 1",
                      "hpsweep lr-find: --steps: expected an integer from 2 to 100000, got '1'\n");
-  expect_usage_error("lr-find --start abc",
-                     "hpsweep lr-find: --start: expected a positive number, got 'abc' (see 'hpsweep lr-find --help')\n");
+  expect_usage_error("lr-find --start abc", "hpsweep lr-find: --start: expected a positive number, got 'abc' "
+                                           "(see 'hpsweep lr-find --help')\n");
   expect_usage_error("lr-find --start 1 --end 0.1",
                      "hpsweep lr-find: --end (0.1) must be above --start (1) (see 'hpsweep lr-find --help')\n");
-  expect_usage_error("lr-find --plot x.txt",
-                     "hpsweep lr-find: --plot: 'x.txt' must end in .svg, .png or .pdf (see 'hpsweep lr-find --help')\n");
+  expect_usage_error("lr-find --plot x.txt", "hpsweep lr-find: --plot: 'x.txt' must end in .svg, .png or .pdf "
+                                            "(see 'hpsweep lr-find --help')\n");
   expect_usage_error("lr-find --bogus", "hpsweep lr-find: unknown option '--bogus' (see 'hpsweep lr-find --help')\n");
 }
 
