@@ -172,3 +172,46 @@ Test(tr_lrfind, json_holds_points_suggestions_and_the_stop) {
   char small[8];
   cr_expect_eq(tr_lrfind_result_json(&r, small, sizeof small), n, "the size needed, whatever the buffer");
 }
+
+Test(tr_lrfind, the_ramp_replaces_optimizer_lr_and_the_schedule) {
+  TrConfig a, b;
+  tiny(&a);
+  tiny(&b);
+  TrErr err = {0};
+  cr_assert_eq(tr_config_set(&b, "optimizer.lr", "0.3", &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(tr_config_set(&b, "schedule.name", "wsd", &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(tr_config_set(&b, "schedule.warmup_steps", "5", &err), TR_OK, "%s", err.msg);
+  TrLrfindResult ra = find(&a, 1e-4, 1.0, 20), rb = find(&b, 1e-4, 1.0, 20);
+  cr_assert_eq(ra.n, rb.n);
+  cr_expect_eq(memcmp(ra.points, rb.points, (size_t)ra.n * sizeof *ra.points), 0);
+  tr_lrfind_result_free(&ra);
+  tr_lrfind_result_free(&rb);
+}
+
+typedef struct Stopper {
+  volatile sig_atomic_t flag;
+  int seen, after;
+} Stopper;
+
+static void stop_after(void *ud, const TrLrfindPoint *p, int steps) {
+  Stopper *s = ud;
+  cr_expect_eq(p->step, ++s->seen, "one call a step, in order");
+  cr_expect_eq(steps, 40);
+  if (s->seen == s->after) s->flag = 1;
+}
+
+Test(tr_lrfind, the_stop_flag_interrupts_and_the_points_so_far_are_kept) {
+  TrConfig c;
+  tiny(&c);
+  Stopper s = {0, 0, 12};
+  TrLrfindOptions o = {1e-5, 1e-1, 40, stop_after, &s, &s.flag};
+  TrLrfindResult r;
+  TrErr err = {0};
+  cr_assert_eq(tr_lrfind(&c, &o, &r, &err), TR_OK, "%s", err.msg);
+  cr_expect_eq(r.stop, TR_LRFIND_INTERRUPTED);
+  cr_expect_eq(r.n, 12);
+  cr_expect_eq(s.seen, 12);
+  cr_expect(strstr(r.reason, "after step 12"), "%s", r.reason);
+  cr_expect_geq(r.min10.index, 0, "suggestions come from the points so far");
+  tr_lrfind_result_free(&r);
+}
