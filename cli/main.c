@@ -11,6 +11,7 @@
 
 static const HpsCmd *const cmds[] = {
     &hps_cmd_train,
+    &hps_cmd_lrfind,
     &hps_cmd_schedule,
     &hps_cmd_bench,
     &hps_cmd_check,

@@ -308,7 +308,7 @@ Test(cli, run_replace_deletes_the_old_sweep_and_starts_afresh) {
 /* ---- the shared option parser (cli/cli.c): one behaviour for every command ---- */
 
 static const char *const all_cmds[] = {"train", "schedule", "bench", "check", "run", "status", "ls", "top",
-                                       "compare", "show", "export", "plot", "report", "sample"};
+                                       "compare", "show", "export", "plot", "report", "sample", "lr-find"};
 #define N_ALL_CMDS (sizeof all_cmds / sizeof all_cmds[0])
 
 /* Run `hpsweep ARGS`: expect exit 2 and exactly the line want on stderr, nothing on stdout. */
@@ -352,7 +352,8 @@ Test(cli, an_option_without_its_value_is_one_line) {
       {"train", "--set"},   {"train", "--resume"}, {"schedule", "--rows"}, {"bench", "--steps"},
       {"run", "--db"},      {"run", "-j"},         {"status", "--db"},     {"ls", "--format"},
       {"top", "-n"},        {"compare", "--by"},   {"show", "--db"},       {"export", "--what"},
-      {"plot", "--kind"},   {"report", "-o"},      {"sample", "--prompt"}, {"sample", "-n"}};
+      {"plot", "--kind"},   {"report", "-o"},      {"sample", "--prompt"}, {"sample", "-n"},
+      {"lr-find", "--start"}, {"lr-find", "--plot"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char args[128], want[256];
     snprintf(args, sizeof args, "%s %s", cases[i][0], cases[i][1]);
@@ -399,6 +400,53 @@ Test(cli, positional_arguments_flags_and_the_double_dash) {
   snprintf(cmd, sizeof cmd, "%s status --db /nonexistent/x.db", bin());
   cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
   cr_expect_str_eq(err, "hpsweep status: /nonexistent/x.db: no such database (give --db FILE)\n");
+}
+
+/* ---- hpsweep lr-find (trainer/tr_lrfind.h) ---- */
+
+#define LRFIND_TINY                                                                                     \
+  "lr-find --set model.n_layer=1 --set model.d_model=16 --set model.n_head=2 --set model.context_length=16 " \
+  "--set train.batch_size=4 --set data.synthetic_bytes=20000 --set train.threads=1"
+
+Test(cli, lr_find_json_prints_one_object_with_points_suggestions_and_the_stop) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s " LRFIND_TINY " --start 1e-4 --end 1e3 --steps 70 --json", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_assert_eq(out[0], '{', "%s", out);
+  cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "more than one line on stdout: %s", out);
+  const char *keys[] = {"\"points\": [{\"step\": 1, \"lr\": 0.0001, ", "\"suggestions\": {\"steepest\": {\"lr\": ",
+                        "\"min10\": {\"lr\": ", "\"valley\": {\"lr\": ", "\"stop\": \"exploded\""};
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+    cr_expect(strstr(out, keys[i]), "no %s in %s", keys[i], out);
+  cr_expect(strstr(err, "lr-find: step 1/70"), "no progress on stderr: %s", err);
+}
+
+Test(cli, lr_find_text_shows_the_table_the_curve_and_three_suggestions) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s " LRFIND_TINY " --start 1e-4 --end 1e3 --steps 70", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  const char *want[] = {"  step           lr         loss     smoothed\n", "smoothed loss against log10(lr)",
+                        "\n  steepest   ", "\n  min/10     ", "\n  valley     ", "stopped: exploded: "};
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+    cr_expect(strstr(out, want[i]), "no '%s' in %s", want[i], out);
+  cr_expect(strchr(out, 'S') && strchr(out, 'V'), "suggestions are marked on the curve");
+}
+
+Test(cli, lr_find_help_and_bad_values_are_one_line_exit_2) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s lr-find --help", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0);
+  cr_expect(strstr(out, "usage: hpsweep lr-find [CONFIG.yaml]"), "%s", out);
+  cr_expect(strstr(out, "--steps N"), "%s", out);
+  expect_usage_error("lr-find --steps 1",
+                     "hpsweep lr-find: --steps: expected an integer from 2 to 100000, got '1'\n");
+  expect_usage_error("lr-find --start abc", "hpsweep lr-find: --start: expected a positive number, got 'abc' "
+                                           "(see 'hpsweep lr-find --help')\n");
+  expect_usage_error("lr-find --start 1 --end 0.1",
+                     "hpsweep lr-find: --end (0.1) must be above --start (1) (see 'hpsweep lr-find --help')\n");
+  expect_usage_error("lr-find --plot x.txt", "hpsweep lr-find: --plot: 'x.txt' must end in .svg, .png or .pdf "
+                                            "(see 'hpsweep lr-find --help')\n");
+  expect_usage_error("lr-find --bogus", "hpsweep lr-find: unknown option '--bogus' (see 'hpsweep lr-find --help')\n");
 }
 
 /* ---- the engine of `hpsweep sample --bench` (trainer/tr_bench.c) ---- */

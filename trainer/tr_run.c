@@ -16,6 +16,7 @@
 
 #include "tr_blas.h"
 #include "tr_ckpt.h"
+#include "tr_core.h"
 #include "tr_data.h"
 #include "tr_json.h"
 #include "tr_mem.h"
@@ -24,7 +25,6 @@
 #include "tr_os.h"
 #include "tr_schedule.h"
 
-enum { RNG_INIT = 0, RNG_BATCH = 1, RNG_DROPOUT = 2 };
 #define EVAL_SEED 0x5eedULL /* fixed: every run on the same data evaluates the same windows */
 
 const char *tr_run_status_name(int s) {
@@ -40,12 +40,7 @@ typedef struct Run {
   const TrConfig *cfg;
   const TrRunHooks *hooks;
   TrRunResult *res;
-  TrData *data;
-  TrModel *model;
-  TrOptim *optim;
-  TrRng rng_batch, rng_dropout;
-  int B, T, micro, n_micro;   /* batch, context, micro-batch, micro-batches per step */
-  int *tokens, *targets;      /* (micro, T) */
+  TrCore c;                   /* data, model, optimizer, batch and dropout streams */
   int *eval_tokens, *eval_targets; /* (eval_batches, micro, T) */
   float *gscratch;            /* (n_params,) grad snapshot for the noise scale, or NULL */
   double t0, elapsed0;        /* wall clock at start; seconds already spent before a resume */
@@ -84,9 +79,9 @@ static void logf_(Run *r, const char *fmt, ...) {
 static double evaluate(Run *r) {
   double sum = 0;
   int nb = r->cfg->train.eval_batches;
-  size_t per = (size_t)r->micro * r->T;
+  size_t per = (size_t)r->c.micro * r->c.T;
   for (int i = 0; i < nb; i++)
-    sum += tr_model_forward(r->model, r->eval_tokens + i * per, r->eval_targets + i * per, r->micro, r->T, 0,
+    sum += tr_model_forward(r->c.model, r->eval_tokens + i * per, r->eval_targets + i * per, r->c.micro, r->c.T, 0,
                             NULL);
   return sum / nb;
 }
@@ -98,7 +93,7 @@ static int save_checkpoint(Run *r, TrErr *err) {
   snprintf(path, sizeof path, "%s/ckpt.bin", cfg->train.out_dir);
   size_t nj = tr_config_to_json(cfg, NULL, 0) + 1;
   char *json = malloc(nj);
-  size_t nv = tr_vocab_to_bytes(tr_data_vocab(r->data), NULL, 0);
+  size_t nv = tr_vocab_to_bytes(tr_data_vocab(r->c.data), NULL, 0);
   uint8_t *vocab = malloc(nv ? nv : 1);
   if (!json || !vocab) {
     free(json);
@@ -106,24 +101,24 @@ static int save_checkpoint(Run *r, TrErr *err) {
     return tr_err_set(err, TR_ENOMEM, "out of memory saving a checkpoint");
   }
   tr_config_to_json(cfg, json, nj);
-  tr_vocab_to_bytes(tr_data_vocab(r->data), vocab, nv);
+  tr_vocab_to_bytes(tr_data_vocab(r->c.data), vocab, nv);
   TrCkpt c = {0};
   c.config_hash = tr_ckpt_config_hash(cfg);
   c.step = r->step;
   c.tokens = r->tokens_seen;
-  c.optim_steps = tr_optim_steps(r->optim);
+  c.optim_steps = tr_optim_steps(r->c.optim);
   c.best_step = r->best_step;
   c.best_val_loss = r->best_val;
   c.best_train_loss = r->best_train;
   c.elapsed = elapsed(r);
-  c.rng_batch = r->rng_batch;
-  c.rng_dropout = r->rng_dropout;
+  c.rng_batch = r->c.rng_batch;
+  c.rng_dropout = r->c.rng_dropout;
   c.config_json = json;
   c.vocab = vocab;
   c.n_vocab = nv;
-  c.n_params = tr_model_num_params(r->model);
-  c.params = tr_model_params(r->model);
-  c.optim = tr_optim_state(r->optim, &c.n_optim);
+  c.n_params = tr_model_num_params(r->c.model);
+  c.params = tr_model_params(r->c.model);
+  c.optim = tr_optim_state(r->c.optim, &c.n_optim);
   int rc = tr_ckpt_save(path, &c, err);
   free(json);
   free(vocab);
@@ -140,26 +135,26 @@ static int resume(Run *r, const char *path, TrErr *err) {
   int rc = tr_ckpt_load(path, &c, err);
   if (rc) return rc;
   size_t n_optim = 0;
-  float *ostate = tr_optim_state(r->optim, &n_optim);
+  float *ostate = tr_optim_state(r->c.optim, &n_optim);
   if (c.config_hash != tr_ckpt_config_hash(r->cfg))
     rc = tr_err_set(err, TR_EINVAL,
                     "%s: checkpoint was made with a different config (model, data, optimizer or seed differ)",
                     path);
-  else if (c.n_params != tr_model_num_params(r->model) || c.n_optim != n_optim)
+  else if (c.n_params != tr_model_num_params(r->c.model) || c.n_optim != n_optim)
     rc = tr_err_set(err, TR_EFORMAT, "%s: checkpoint holds %zu parameters, the model has %zu", path, c.n_params,
-                    tr_model_num_params(r->model));
+                    tr_model_num_params(r->c.model));
   if (rc == TR_OK) {
-    memcpy(tr_model_params(r->model), c.params, c.n_params * sizeof(float));
+    memcpy(tr_model_params(r->c.model), c.params, c.n_params * sizeof(float));
     memcpy(ostate, c.optim, n_optim * sizeof(float));
-    tr_optim_set_steps(r->optim, c.optim_steps);
+    tr_optim_set_steps(r->c.optim, c.optim_steps);
     r->step = c.step;
     r->tokens_seen = c.tokens;
     r->best_val = c.best_val_loss;
     r->best_step = c.best_step;
     r->best_train = c.best_train_loss;
     r->elapsed0 = c.elapsed;
-    r->rng_batch = c.rng_batch;
-    r->rng_dropout = c.rng_dropout;
+    r->c.rng_batch = c.rng_batch;
+    r->c.rng_dropout = c.rng_dropout;
   }
   tr_ckpt_deinit(&c);
   return rc;
@@ -191,69 +186,28 @@ static int run_setup(Run *r, TrErr *err) {
   /* Before any compute: a run must not train for an hour and then fail to save. */
   if (cfg->train.out_dir[0] && tr_mkdirs(cfg->train.out_dir))
     return tr_err_set(err, TR_EIO, "train.out_dir: cannot create '%s': %s", cfg->train.out_dir, strerror(errno));
-  int rc = tr_data_create(&r->data, &cfg->data, cfg->model.context_length, err);
+  int rc = tr_core_setup(&r->c, cfg, err);
   if (rc) return rc;
-  TrModelConfig mc = cfg->model;
-  mc.vocab_size = tr_data_vocab_size(r->data);
-  r->B = cfg->train.batch_size;
-  r->T = cfg->model.context_length;
-  r->micro = cfg->train.micro_batch_size > 0 ? cfg->train.micro_batch_size : r->B;
-  r->n_micro = r->B / r->micro;
-  if ((rc = tr_model_create(&r->model, &mc, r->micro, err))) return rc;
-  TrRng init;
-  tr_rng_seed2(&init, (uint64_t)cfg->train.seed, RNG_INIT);
-  tr_model_init(r->model, &init);
-  int nt = 0;
-  const TrParamTensor *pt = tr_model_tensors(r->model, &nt);
-  TrParamSeg *segs = calloc((size_t)nt, sizeof *segs);
-  if (!segs) return tr_err_set(err, TR_ENOMEM, "out of memory");
-  for (int i = 0; i < nt; i++) {
-    segs[i].offset = pt[i].offset;
-    segs[i].numel = pt[i].numel;
-    segs[i].is_matrix = pt[i].is_matrix;
-    tr_model_lr_mults(&mc, &pt[i], cfg->optimizer.name, &segs[i].lr_mult, &segs[i].wd_mult);
-  }
-  rc = tr_optim_create(&r->optim, &cfg->optimizer, tr_model_num_params(r->model), segs, nt, err);
-  free(segs);
-  if (rc) return rc;
-  tr_rng_seed2(&r->rng_batch, (uint64_t)cfg->train.seed, RNG_BATCH);
-  tr_rng_seed2(&r->rng_dropout, (uint64_t)cfg->train.seed, RNG_DROPOUT);
-  size_t per = (size_t)r->micro * r->T;
+  size_t per = (size_t)r->c.micro * r->c.T;
   size_t ne = per * (size_t)cfg->train.eval_batches;
-  r->tokens = malloc(per * sizeof(int));
-  r->targets = malloc(per * sizeof(int));
   r->eval_tokens = malloc(ne * sizeof(int));
   r->eval_targets = malloc(ne * sizeof(int));
-  if (!r->tokens || !r->targets || !r->eval_tokens || !r->eval_targets)
+  if (!r->eval_tokens || !r->eval_targets)
     return tr_err_set(err, TR_ENOMEM, "out of memory");
-  tr_data_eval_batches(r->data, EVAL_SEED, cfg->train.eval_batches, r->micro, r->T, r->eval_tokens,
+  tr_data_eval_batches(r->c.data, EVAL_SEED, cfg->train.eval_batches, r->c.micro, r->c.T, r->eval_tokens,
                        r->eval_targets);
-  if (r->n_micro >= 2) {
-    r->gscratch = malloc(tr_model_num_params(r->model) * sizeof(float));
+  if (r->c.n_micro >= 2) {
+    r->gscratch = malloc(tr_model_num_params(r->c.model) * sizeof(float));
     if (!r->gscratch) return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
   return TR_OK;
 }
 
 static void run_teardown(Run *r) {
-  tr_optim_destroy(r->optim);
-  tr_model_destroy(r->model);
-  tr_data_destroy(r->data);
-  free(r->tokens);
-  free(r->targets);
+  tr_core_teardown(&r->c);
   free(r->eval_tokens);
   free(r->eval_targets);
   free(r->gscratch);
-}
-
-/* Squared norm of (a - b), in double: the gradient of one micro-batch. */
-static double diff_sq(const float *a, const float *b, size_t n) {
-  double s = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = (double)a[i] - (double)b[i];
-    s += d * d;
-  }
-  return s;
 }
 
 static int params_finite(TrModel *m) {
@@ -294,13 +248,13 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
   if (hooks && hooks->resume_path && (rc = resume(&r, hooks->resume_path, err))) goto out;
 
   const TrTrainConfig *tc = &cfg->train;
-  const size_t np = tr_model_num_params(r.model);
+  const size_t np = tr_model_num_params(r.c.model);
   const int64_t total = tr_config_total_steps(cfg);
-  const double base_lr = tr_optim_effective_lr(&cfg->optimizer, r.B);
-  const int64_t tokens_per_step = (int64_t)r.B * r.T;
-  const double flops_tok = tr_model_flops_per_token(r.model);
-  float *grads = tr_model_grads(r.model);
-  res->entropy_floor = tr_data_entropy_rate(r.data);
+  const double base_lr = tr_optim_effective_lr(&cfg->optimizer, r.c.B);
+  const int64_t tokens_per_step = (int64_t)r.c.B * r.c.T;
+  const double flops_tok = tr_model_flops_per_token(r.c.model);
+  float *grads = tr_model_grads(r.c.model);
+  res->entropy_floor = tr_data_entropy_rate(r.c.data);
   res->n_params = (int64_t)np;
   r.t0 = tr_clock_mono();
   double last_log_t = elapsed(&r);
@@ -322,31 +276,18 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
     }
     double lr = tr_schedule_lr(&cfg->schedule, base_lr, r.step, total);
     int eval_now = (r.step + 1) % tc->eval_interval == 0;
-    int gns_now = eval_now && r.n_micro >= 2;
+    int gns_now = eval_now && r.c.n_micro >= 2;
 
     /* Forward/backward over the micro-batches; grads accumulate with weight 1/k. */
-    tr_model_zero_grad(r.model);
-    tr_model_set_grad_scale(r.model, 1.0f / (float)r.n_micro);
-    double loss_sum = 0, small_sq = 0;
-    if (gns_now) memset(r.gscratch, 0, np * sizeof(float));
-    for (int k = 0; k < r.n_micro; k++) {
-      tr_data_batch(r.data, TR_SPLIT_TRAIN, &r.rng_batch, r.micro, r.T, r.tokens, r.targets);
-      loss_sum += tr_model_forward(r.model, r.tokens, r.targets, r.micro, r.T, 1, &r.rng_dropout);
-      tr_model_backward(r.model);
-      if (gns_now) {
-        /* |G_small|^2 of this micro-batch: (acc - previous acc) * k_micro. */
-        small_sq += diff_sq(grads, r.gscratch, np) * (double)r.n_micro * (double)r.n_micro;
-        memcpy(r.gscratch, grads, np * sizeof(float));
-      }
-    }
-    train_loss = loss_sum / r.n_micro;
+    double small_sq = 0;
+    train_loss = tr_core_forward_backward(&r.c, gns_now ? r.gscratch : NULL, &small_sq);
     double gns = NAN;
     if (gns_now) {
       /* McCandlish et al. 2018, appendix A: unbiased |G|^2 and tr(Sigma) from two batch sizes,
          measured before clipping. */
-      double bs = r.micro, bb = r.B, big_sq = 0;
+      double bs = r.c.micro, bb = r.c.B, big_sq = 0;
       for (size_t i = 0; i < np; i++) big_sq += (double)grads[i] * grads[i];
-      small_sq /= r.n_micro;
+      small_sq /= r.c.n_micro;
       double g2 = (bb * big_sq - bs * small_sq) / (bb - bs);
       double tr_sigma = (small_sq - big_sq) / (1.0 / bs - 1.0 / bb);
       if (g2 > 0 && isfinite(tr_sigma)) gns = tr_sigma / g2;
@@ -364,7 +305,7 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
       break;
     if (train_loss < r.best_train) r.best_train = train_loss;
 
-    tr_optim_step(r.optim, tr_model_params(r.model), grads, lr);
+    tr_optim_step(r.c.optim, tr_model_params(r.c.model), grads, lr);
 
     int last = (tc->max_steps > 0 && r.step >= tc->max_steps) ||
                (tc->max_tokens > 0 && r.tokens_seen >= tc->max_tokens);
@@ -395,14 +336,14 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
         break;
     }
     if (tc->checkpoint_interval > 0 && r.step % tc->checkpoint_interval == 0 && !last) {
-      if (!params_finite(r.model) && set_diverged(&r, "non-finite weights after step %lld", (long long)r.step))
+      if (!params_finite(r.c.model) && set_diverged(&r, "non-finite weights after step %lld", (long long)r.step))
         break;
       if ((rc = save_checkpoint(&r, err))) goto out;
     }
   }
 
   /* Never save non-finite weights: a diverged run keeps its last good checkpoint. */
-  if (res->status != TR_RUN_DIVERGED && !params_finite(r.model))
+  if (res->status != TR_RUN_DIVERGED && !params_finite(r.c.model))
     set_diverged(&r, "non-finite weights after step %lld", (long long)r.step);
   if (res->status != TR_RUN_DIVERGED && (rc = save_checkpoint(&r, err))) goto out;
   res->best_val_loss = isfinite(r.best_val) ? r.best_val : NAN;
