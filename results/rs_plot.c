@@ -732,3 +732,91 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
   out->legend_marker_size = 1.3;
   return plot_built(out, err);
 }
+
+/* ---- learning-rate and batch-size studies --------------------------------- */
+
+int rs_plot_lr_study(const RsLrStudy *s, const RsLrPoint *pt, int n, const char *metric, const char *title,
+                     RsPlot *out, TrErr *err) {
+  rs_plot_init(out);
+  snprintf(out->title, sizeof out->title, "%s", title ? title : "");
+  snprintf(out->xlabel, sizeof out->xlabel, "optimizer.lr");
+  snprintf(out->ylabel, sizeof out->ylabel, "%s", metric);
+  out->logx = 1;
+  int m = s->nlevel, nf = 0;
+  double *x = malloc(((size_t)(m > n ? m : n) + 1) * sizeof *x), *y = malloc(((size_t)(m > n ? m : n) + 1) * sizeof *y);
+  double *lo = malloc(((size_t)m + 1) * sizeof *lo), *hi = malloc(((size_t)m + 1) * sizeof *hi);
+  if (!x || !y || !lo || !hi) {
+    free(x), free(y), free(lo), free(hi);
+    return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
+  }
+  for (int i = 0; i < n; i++) /* the seeds: a finished seed's value, never a diverged one */
+    if (!pt[i].diverged && isfinite(pt[i].value)) x[nf] = pt[i].lr, y[nf++] = pt[i].value;
+  int ndots = nf;
+  if (ndots) rs_plot_add(out, x, y, NULL, NULL, ndots, 0xaaaaaa, RS_STYLE_POINTS);
+  nf = 0;
+  for (int j = 0; j < m; j++)
+    if (s->level[j].n > 0)
+      x[nf] = s->level[j].lr, y[nf] = s->level[j].mean, lo[nf] = s->level[j].ci_lo, hi[nf++] = s->level[j].ci_hi;
+  if (nf) rs_plot_add(out, x, y, lo, hi, nf, 0x1f77b4, RS_STYLE_LINEPOINTS);
+  int nmean = nf;
+  free(x), free(y), free(lo), free(hi);
+  if (!nmean) {
+    rs_plot_deinit(out);
+    return tr_err_set(err, TR_ENOTFOUND, "no learning rate has a finished seed");
+  }
+  if (isfinite(s->lr_opt) && isfinite(s->value_opt)) {
+    int k = rs_plot_add(out, &s->lr_opt, &s->value_opt, NULL, NULL, 1, 0xd62728, RS_STYLE_POINTS);
+    if (k >= 0 && isfinite(s->lr_lo) && isfinite(s->lr_hi)) {
+      out->s[k].xlo = malloc(sizeof(double)), out->s[k].xhi = malloc(sizeof(double));
+      if (!out->s[k].xlo || !out->s[k].xhi) out->oom = 1;
+      else out->s[k].xlo[0] = s->lr_lo, out->s[k].xhi[0] = s->lr_hi;
+    }
+    if (k >= 0) out->s[k].marker_size = 1.4;
+  }
+  if (ndots) rs_plot_legend_add(out, "a seed", 0xaaaaaa, RS_STYLE_POINTS);
+  rs_plot_legend_add(out, "mean over seeds, 95% CI", 0x1f77b4, RS_STYLE_LINEPOINTS);
+  if (isfinite(s->lr_opt)) rs_plot_legend_add(out, "optimum, 95% bootstrap CI", 0xd62728, RS_STYLE_POINTS);
+  return plot_built(out, err);
+}
+
+int rs_plot_bs_steps(const RsBsStudy *s, const char *title, RsPlot *out, TrErr *err) {
+  rs_plot_init(out);
+  snprintf(out->title, sizeof out->title, "%s", title ? title : "");
+  snprintf(out->xlabel, sizeof out->xlabel, "batch size (examples)");
+  snprintf(out->ylabel, sizeof out->ylabel, "steps to target");
+  out->logx = out->logy = 1;
+  int m = s->nlevel, nf = 0, ref = -1;
+  double *x = malloc(((size_t)m + 1) * sizeof *x), *y = malloc(((size_t)m + 1) * sizeof *y);
+  if (!x || !y) {
+    free(x), free(y);
+    return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
+  }
+  for (int j = 0; j < m; j++)
+    if (isfinite(s->level[j].steps) && s->level[j].steps > 0) {
+      if (ref < 0) ref = j;
+      x[nf] = s->level[j].batch, y[nf++] = s->level[j].steps;
+    }
+  if (nf < 2) {
+    free(x), free(y);
+    rs_plot_deinit(out);
+    return tr_err_set(err, TR_ENOTFOUND, "fewer than two batch sizes reached the target");
+  }
+  rs_plot_add(out, x, y, NULL, NULL, nf, 0x1f77b4, RS_STYLE_LINEPOINTS);
+  double b0 = s->level[ref].batch, s0 = s->level[ref].steps, bx = x[nf - 1];
+  double px[2] = {b0, bx}, py[2] = {s0, s0 * b0 / bx};
+  rs_plot_add(out, px, py, NULL, NULL, 2, 0x7f7f7f, RS_STYLE_LINE);
+  rs_plot_legend_add(out, "measured", 0x1f77b4, RS_STYLE_LINEPOINTS);
+  rs_plot_legend_add(out, "perfect scaling (S ~ 1/B)", 0x7f7f7f, RS_STYLE_LINE);
+  if (s->status == RS_STUDY_OK && isfinite(s->s_min) && isfinite(s->e_min)) {
+    enum { NF = 48 };
+    double fx[NF], fy[NF];
+    for (int i = 0; i < NF; i++) {
+      fx[i] = b0 * pow(bx / b0, (double)i / (NF - 1));
+      fy[i] = s->s_min + s->e_min / fx[i];
+    }
+    rs_plot_add(out, fx, fy, NULL, NULL, NF, 0xd62728, RS_STYLE_LINE);
+    rs_plot_legend_add(out, "fit S_min + E_min / B", 0xd62728, RS_STYLE_LINE);
+  }
+  free(x), free(y);
+  return plot_built(out, err);
+}

@@ -21,6 +21,7 @@
 #define RS_PLOT_H
 
 #include "rs_query.h"
+#include "rs_study.h"
 #include "tr_err.h"
 
 #define RS_PLOT_SERIES_WIDTH 1.5
@@ -120,5 +121,17 @@ int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, T
 ** settings); the Pareto frontier is the FIRST series, a dark line sorted by
 ** distinct_2 through its points, each ringed. TR_ENOTFOUND if no setting has data. */
 int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, TrErr *err);
+
+/* The learning-rate study of one group (rs_study.h): each finished seed a grey dot, the
+** seed means with their 95% t-intervals as a line, the optimum a red dot with its
+** bootstrap CI as a horizontal bar; log x. pt/n: the points the study ran on. TR_ENOTFOUND
+** if no lr has a finished seed. */
+int rs_plot_lr_study(const RsLrStudy *s, const RsLrPoint *pt, int n, const char *metric, const char *title,
+                     RsPlot *out, TrErr *err);
+/* Steps to the target against the batch size, log-log: the measured steps, the
+** perfect-scaling line through the smallest batch size that reached the target (steps
+** halve when B doubles) and, when the fit succeeded, S_min + E_min / B. TR_ENOTFOUND
+** unless two batch sizes reached the target. */
+int rs_plot_bs_steps(const RsBsStudy *s, const char *title, RsPlot *out, TrErr *err);
 
 #endif

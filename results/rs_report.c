@@ -11,6 +11,7 @@
 
 #include "rs_plot.h"
 #include "rs_stats.h"
+#include "rs_study.h"
 #include "tr_atomic.h"
 
 static int failed_status(RsStatus s) { return s == RS_FAILED || s == RS_DIVERGED; }
@@ -387,6 +388,119 @@ static void curves(Rep *r, const char *metric, int color_by, int logy, const cha
   if (rc == TR_OK) rs_plot_deinit(&pl);
 }
 
+/* ---- learning-rate and batch-size studies (rs_study.h) --------------------- */
+
+/* Index of the varying numeric parameter `name`, or -1. */
+static int study_param(const RsTrialSet *ts, const char *name) {
+  for (int k = 0; k < ts->np; k++)
+    if (ts->p[k].varies && ts->p[k].numeric && !strcmp(ts->p[k].name, name)) return k;
+  return -1;
+}
+
+/* Trials i and j hold the same value of every varying non-seed parameter but k. */
+static int same_context(const RsTrialSet *ts, int k, int i, int j) {
+  for (int q = 0; q < ts->np; q++)
+    if (q != k && ts->p[q].varies && !ts->p[q].is_seed && ts->t[i].pv[q] != ts->t[j].pv[q]) return 0;
+  return 1;
+}
+
+/* The study's points of trial i (compare's rule: diverged, or completed with a finite metric). */
+static int lr_point(const RsTrialSet *ts, int klr, int i, RsLrPoint *pt) {
+  const RsTrialRow *t = &ts->t[i];
+  int div = t->status == RS_DIVERGED;
+  if (t->pv[klr] < 0 || (!div && !(t->status == RS_COMPLETED && isfinite(t->best)))) return 0;
+  *pt = (RsLrPoint){.lr = ts->p[klr].nums[t->pv[klr]], .seed = t->seed, .value = t->best, .diverged = div};
+  return 1;
+}
+
+static int lr_run(Rep *r, const RsLrPoint *pt, int n, RsLrStudy *s) {
+  RsLrOptions o = {.maximize = r->ts->maximize, .boot_seed = (uint64_t)r->ts->sweep.seed};
+  TrErr e = {0};
+  int rc = rs_study_lr(pt, n, &o, s, &e);
+  if (rc) store_error(r, rc == TR_ENOMEM ? rc : TR_EIO, &e);
+  return rc;
+}
+
+static void para(Rep *r, const char *text) {
+  fputs("<p>", r->f);
+  esc(r->f, text);
+  fputs("</p>\n", r->f);
+}
+
+/* One group of the learning-rate study: figure and the three captions. */
+static void lr_group(Rep *r, int klr, int head, RsLrPoint *pt, const char *label) {
+  const RsTrialSet *ts = r->ts;
+  int n = 0;
+  for (int i = 0; i < ts->n; i++)
+    if (same_context(ts, klr, i, head)) n += lr_point(ts, klr, i, &pt[n]);
+  RsLrStudy s;
+  if (lr_run(r, pt, n, &s)) return;
+  char c1[512], c2[512], c3[512], cap[1800];
+  rs_study_lr_caption(&s, c1, sizeof c1);
+  rs_study_stability_caption(&s, c2, sizeof c2);
+  int finished = 0;
+  for (int j = 0; j < s.nlevel; j++) finished += s.level[j].n > 0;
+  if (finished) {
+    rs_study_basin_caption(&s, c3, sizeof c3);
+    snprintf(cap, sizeof cap, "%s%s%s against optimizer.lr (log x): grey dots the seeds, the blue line their "
+             "mean with its 95%% t-interval, red the optimum with its 95%% bootstrap CI. %s %s %s", label,
+             label[0] ? ": " : "", ts->metric, c1, c2, c3);
+    RsPlot pl;
+    TrErr e = {0};
+    int rc = rs_plot_lr_study(&s, pt, n, ts->metric, label, &pl, &e);
+    figure(r, &pl, rc, &e, cap);
+    if (rc == TR_OK) rs_plot_deinit(&pl);
+  } else { /* nothing finished: the reason (and where runs diverged), no figure */
+    para(r, c1);
+    if (s.nlevel) para(r, c2);
+  }
+  rs_study_lr_deinit(&s);
+}
+
+/* "wd=0.1, bs=32": the values of the varying non-seed parameters but k of trial i. */
+static void context_label(const RsTrialSet *ts, int k, int i, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int q = 0; q < ts->np && len < n; q++)
+    if (q != k && ts->p[q].varies && !ts->p[q].is_seed)
+      len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", len ? ", " : "", ts->p[q].short_name,
+                              ts->t[i].pv[q] >= 0 ? ts->p[q].values[ts->t[i].pv[q]] : "-");
+}
+
+static void section_lr_study(Rep *r, int secno, int klr) {
+  const RsTrialSet *ts = r->ts;
+  fprintf(r->f, "<h2 id=\"lr-study\">%d. Learning-rate study</h2>\n<p>Per combination of the other varied "
+          "parameters: the best <code>", secno);
+  esc(r->f, ts->metric);
+  fputs("</code> against the learning rate, the optimum (the vertex of the parabola through the best grid point "
+        "and its neighbours in log lr) with a 95% bootstrap CI over seeds (seeded by the sweep's seed), where "
+        "runs diverged, and the basin of learning rates within 1% of the optimum. A learning rate where any "
+        "seed diverged is never the optimum.</p>\n", r->f);
+  RsLrPoint *pt = malloc(((size_t)ts->n + 1) * sizeof *pt);
+  int *head = malloc(((size_t)ts->n + 1) * sizeof *head), nh = 0;
+  if (!pt || !head) {
+    free(pt), free(head);
+    rep_oom(r);
+    return;
+  }
+  for (int i = 0; i < ts->n; i++) {
+    int g = 0;
+    while (g < nh && !same_context(ts, klr, i, head[g])) g++;
+    if (g == nh) head[nh++] = i;
+  }
+  for (int g = 0; g < nh; g++) {
+    char label[512] = "";
+    if (nh > 1) {
+      context_label(ts, klr, head[g], label, sizeof label);
+      fprintf(r->f, "<h3 id=\"lr-study-%d\">%d.%d ", g + 1, secno, g + 1);
+      esc(r->f, label);
+      fputs("</h3>\n", r->f);
+    }
+    lr_group(r, klr, head[g], pt, label);
+  }
+  free(pt), free(head);
+}
+
 static void section_failures(Rep *r, int secno) {
   const RsTrialSet *ts = r->ts;
   fprintf(r->f, "<h2 id=\"failures\">%d. Failures and divergences</h2>\n", secno);
@@ -719,6 +833,12 @@ static void sections_training(Rep *r, int top) {
   section_early(r, 9);
 }
 
+/* The studies, numbered from secno, each present exactly when its parameter varies. */
+static void sections_study(Rep *r, int secno) {
+  int klr = study_param(r->ts, "optimizer.lr");
+  if (klr >= 0) section_lr_study(r, secno++, klr);
+}
+
 int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err) {
   int rc = rs_store_snapshot_begin(st);
   if (rc) return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
@@ -777,8 +897,10 @@ int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err) {
   if (is_inference(&ts)) { /* no steps, no schedule, no training cost: sections 5-7 don't apply */
     section_diversity(&r, 5);
     section_failures(&r, 6);
+    sections_study(&r, 7);
   } else {
     sections_training(&r, top);
+    sections_study(&r, s->count[RS_PRUNED] || s->count[RS_PAUSED] ? 10 : 9);
   }
   fprintf(out, "<p class=\"meta\">Generated by hpsweep from <code>");
   esc(out, rs_store_path(st));

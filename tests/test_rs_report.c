@@ -32,6 +32,7 @@ Test(rs_report, has_every_section_every_trial_and_no_network, .init = setup, .fi
                                     "id=\"compare-optimizer-lr\"", "id=\"curves\"", "id=\"schedules\"",
                                     "id=\"cost\"", "id=\"failures\""};
   for (int i = 0; i < 8; i++) cr_assert(strstr(h, ids[i]), "missing %s", ids[i]);
+  cr_assert(strstr(h, "id=\"lr-study\""));
   for (int id = 1; id <= 12; id++) {
     char cell[64];
     snprintf(cell, sizeof cell, "<td class=\"num\">%d</td>", id);
@@ -41,9 +42,9 @@ Test(rs_report, has_every_section_every_trial_and_no_network, .init = setup, .fi
   cr_assert(strstr(h, "bad value, &quot;nan&quot;")); /* the failure's reason, escaped */
   cr_assert(strstr(h, "loss 812.5 &gt; 10 x best"));
   cr_assert(strstr(h, "Welch"));
-  /* Figures: param, val_loss curves, train_loss curves, lr schedules, wall, FLOPs. */
-  cr_assert_eq(hps_count(h, "<svg role=\"img\""), 6);
-  cr_assert_eq(hps_count(h, "<figcaption>"), 6);
+  /* Figures: param, val_loss curves, train_loss curves, lr schedules, wall, FLOPs, lr study. */
+  cr_assert_eq(hps_count(h, "<svg role=\"img\""), 7);
+  cr_assert_eq(hps_count(h, "<figcaption>"), 7);
   cr_assert_eq(hps_count(h, "<?xml"), 0);
   cr_assert_null(strstr(h, "<script"));
   cr_assert_null(strstr(h, "src="));
@@ -239,4 +240,70 @@ Test(rs_report, no_early_termination_section_when_nothing_stopped, .init = setup
   cr_assert_null(strstr(h, "early-termination"));
   cr_assert_null(strstr(h, "where a trial was pruned"));
   free(h);
+}
+
+/* ---- learning-rate study ---- */
+
+/* Run SQL on the fixture database. */
+static void fixture_sql(const char *sql) {
+  sqlite3 *w;
+  cr_assert_eq(sqlite3_open(dbpath, &w), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(w, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(w));
+  sqlite3_close(w);
+}
+
+/* The report of sweep `name` as text (free()). */
+static char *report_of(const char *name) {
+  RsStore *db;
+  TrErr e = {0};
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK, "%s", e.msg);
+  char path[160];
+  snprintf(path, sizeof path, "%s/%s.html", dir, name);
+  cr_assert_eq(rs_report_write(db, name, path, &e), TR_OK, "%s", e.msg);
+  rs_store_close(db);
+  return hps_slurp(path, NULL);
+}
+
+Test(rs_report, lr_study_shows_optimum_stability_edge_and_basin_from_the_data, .init = setup, .fini = teardown) {
+  char *h = report_of("lr_grid");
+  cr_assert(strstr(h, "<h2 id=\"lr-study\">9. Learning-rate study</h2>"));
+  char *sec = slice(h, "lr-study", "</html>");
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 1);
+  /* The loss is lowest at 1e-2 (its neighbour 3e-2 had seed 3 diverge, seed 2 fail). */
+  cr_assert(strstr(sec, "The best learning rate is 1e-2 (95% CI "), "%s", sec);
+  cr_assert(strstr(sec, "inside the grid, next to a learning rate that diverged."));
+  cr_assert(strstr(sec, "Runs diverged from lr 3e-2; the largest lr where none diverged is 1e-2."));
+  cr_assert(strstr(sec, "Within 1% of the best value (1.459): lr "));
+  free(sec), free(h);
+}
+
+Test(rs_report, lr_study_has_a_block_per_value_of_the_other_parameters, .init = setup, .fini = teardown) {
+  char *h = report_of("lr_wd");
+  char *sec = slice(h, "lr-study", "</html>");
+  cr_assert(strstr(sec, "<h3 id=\"lr-study-1\">9.1 weight_decay=0</h3>"), "%s", sec);
+  cr_assert(strstr(sec, "<h3 id=\"lr-study-2\">9.2 weight_decay=0.1</h3>"));
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 2);
+  /* acc rises with lr and only two lrs ran: the larger, at the grid's edge, with no fit. */
+  cr_assert_eq(hps_count(sec, "The best learning rate is 1e-2 (the best of only 2 learning rates, no fit), "
+                              "at the largest lr of the grid: the optimum may be higher, widen the grid up."), 2);
+  cr_assert_eq(hps_count(sec, "No run diverged, up to lr 1e-2."), 2);
+  free(sec), free(h);
+}
+
+Test(rs_report, no_lr_study_when_the_lr_does_not_vary, .init = setup, .fini = teardown) {
+  fixture_sql("UPDATE trials SET params='{\"optimizer.lr\":0.01,\"train.seed\":' || seed || '}' WHERE sweep_id=1");
+  char *h = report_of("lr_grid");
+  cr_assert_null(strstr(h, "lr-study"));
+  cr_assert_null(strstr(h, "Learning-rate study"));
+  free(h);
+}
+
+Test(rs_report, lr_study_where_every_run_diverged_gives_the_reason_and_no_figure, .init = setup, .fini = teardown) {
+  fixture_sql("UPDATE trials SET status='diverged' WHERE sweep_id=1");
+  char *h = report_of("lr_grid");
+  char *sec = slice(h, "lr-study", "</html>");
+  cr_assert_eq(hps_count(sec, "<svg"), 0, "%s", sec);
+  cr_assert(strstr(sec, "<p>Every run diverged (12 runs over 4 learning rates).</p>"), "%s", sec);
+  cr_assert(strstr(sec, "<p>Every learning rate from 1e-3 up had a diverged run.</p>"));
+  free(sec), free(h);
 }
