@@ -13,6 +13,7 @@
 #include "rs_stats.h"
 #include "rs_study.h"
 #include "tr_atomic.h"
+#include "tr_yaml.h"
 
 static int failed_status(RsStatus s) { return s == RS_FAILED || s == RS_DIVERGED; }
 
@@ -501,6 +502,200 @@ static void section_lr_study(Rep *r, int secno, int klr) {
   free(pt), free(head);
 }
 
+/* metric.target of the stored spec, NaN when it has none (or the text does not parse:
+** the sweep ran from it, so that cannot happen short of a hand-edited database). */
+static double spec_target(const RsSweep *sw) {
+  double t = NAN;
+  TrYamlDoc *doc = NULL;
+  TrErr e = {0};
+  if (!sw->spec || tr_yaml_load_string(sw->spec, strlen(sw->spec), "spec", &doc, &e) != TR_OK) return t;
+  const TrYamlNode *m = doc->root && doc->root->kind == TR_YAML_MAP ? tr_yaml_get(doc->root, "metric") : NULL;
+  const TrYamlNode *v = m && m->kind == TR_YAML_MAP ? tr_yaml_get(m, "target") : NULL;
+  if (v && tr_yaml_double(v, "spec", "metric.target", &t, &e) != TR_OK) t = NAN;
+  tr_yaml_destroy(doc);
+  return t;
+}
+
+/* Per batch size value b: the learning-rate study over its trials (other parameters
+** pooled); grid[b] the best grid lr (NaN if none), opt[b] the fitted optimum, note[b]
+** rs_study's reason when it found none. */
+typedef struct BsLr {
+  double *grid, *opt;
+  char (*note)[RS_STUDY_REASON_MAX];
+} BsLr;
+
+static int bs_lr(Rep *r, int kb, int klr, BsLr *o) {
+  const RsTrialSet *ts = r->ts;
+  int nb = ts->p[kb].n_values;
+  RsLrPoint *pt = malloc(((size_t)ts->n + 1) * sizeof *pt);
+  o->grid = malloc((size_t)nb * sizeof *o->grid), o->opt = malloc((size_t)nb * sizeof *o->opt);
+  o->note = calloc((size_t)nb, sizeof *o->note);
+  if (!pt || !o->grid || !o->opt || !o->note) {
+    free(pt);
+    rep_oom(r);
+    return 1;
+  }
+  for (int b = 0; b < nb; b++) {
+    o->grid[b] = o->opt[b] = NAN;
+    int n = 0;
+    for (int i = 0; i < ts->n; i++)
+      if (ts->t[i].pv[kb] == b) n += lr_point(ts, klr, i, &pt[n]);
+    RsLrStudy s;
+    if (lr_run(r, pt, n, &s)) {
+      free(pt);
+      return 1;
+    }
+    if (s.best >= 0) o->grid[b] = s.level[s.best].lr, o->opt[b] = s.lr_opt;
+    else snprintf(o->note[b], sizeof o->note[b], "%s", s.reason);
+    rs_study_lr_deinit(&s);
+  }
+  free(pt);
+  return 0;
+}
+
+/* The noise scale at the metric's steps (NaN where none was logged at that step). */
+static void gns_align(const double *ms, int mn, const double *gs, const double *gv, int gn, double *out) {
+  int j = 0;
+  for (int i = 0; i < mn; i++) {
+    while (j < gn && gs[j] < ms[i]) j++;
+    out[i] = j < gn && gs[j] == ms[i] ? gv[j] : NAN;
+  }
+}
+
+/* The curves of the completed trials at each batch size's best grid lr (every trial of it
+** when the lr does not vary); owned arrays in keep[] (3 per curve). */
+static int bs_curves(Rep *r, int kb, int klr, const BsLr *lr, RsBsCurve *c, double **keep, int *nc) {
+  const RsTrialSet *ts = r->ts;
+  int with_gns = has_metric(r, "gns");
+  *nc = 0;
+  for (int i = 0; i < ts->n; i++) {
+    const RsTrialRow *t = &ts->t[i];
+    int b = t->pv[kb];
+    if (b < 0 || t->status != RS_COMPLETED) continue;
+    if (klr >= 0 && !(t->pv[klr] >= 0 && ts->p[klr].nums[t->pv[klr]] == lr->grid[b])) continue;
+    double *x, *y, *gx = NULL, *gy = NULL, *g = NULL;
+    int n, gn = 0;
+    int rc = rs_series_load(r->st, t->id, ts->metric, RS_X_STEP, &x, &y, &n);
+    if (!rc && with_gns) rc = rs_series_load(r->st, t->id, "gns", RS_X_STEP, &gx, &gy, &gn);
+    if (!rc && with_gns && !(g = malloc(((size_t)n + 1) * sizeof *g))) rc = TR_ENOMEM;
+    if (rc == TR_ENOTFOUND) rc = 0; /* no rows of it: no curve */
+    if (rc) {
+      TrErr e = {0};
+      tr_err_set(&e, rc, "%s", rc == TR_ENOMEM ? "report: out of memory" : rs_store_errmsg(r->st));
+      store_error(r, rc, &e);
+      free(x), free(y), free(gx), free(gy), free(g);
+      return 1;
+    }
+    if (g) gns_align(x, n, gx, gy, gn, g);
+    free(gx), free(gy);
+    double batch = ts->p[kb].nums[b];
+    double seq = t->steps > 0 && t->tokens > 0 ? (double)t->tokens / ((double)t->steps * batch) : NAN;
+    if (n == 0) {
+      free(x), free(y), free(g);
+      continue;
+    }
+    keep[3 * *nc] = x, keep[3 * *nc + 1] = y, keep[3 * *nc + 2] = g;
+    c[(*nc)++] = (RsBsCurve){.batch = batch, .seq_len = seq, .step = x, .value = y, .gns = g, .n = n};
+  }
+  return 0;
+}
+
+/* Table: per batch size its best lr and what reaching the target took. */
+static void bs_table(Rep *r, int kb, int klr, const BsLr *lr, const RsBsStudy *bs) {
+  const RsTrialSet *ts = r->ts;
+  fprintf(r->f, "<table id=\"bs-study-table\">\n<caption><b>Table %d.</b> Per batch size: its best learning rate "
+          "(the best grid point and the fitted optimum), and at the best grid point the runs that reached the "
+          "target, the mean steps, examples (B &times; steps) and tokens to it, and the median gradient noise "
+          "scale there.</caption>\n<thead><tr><th class=\"num\">batch size</th><th class=\"num\">best lr</th>"
+          "<th class=\"num\">lr*</th><th class=\"num\">reached</th><th class=\"num\">steps</th>"
+          "<th class=\"num\">examples</th><th class=\"num\">tokens</th><th class=\"num\">B_simple</th></tr>"
+          "</thead>\n<tbody>\n", ++r->tab);
+  for (int b = 0; b < ts->p[kb].n_values; b++) {
+    const RsBsLevel *L = NULL;
+    for (int j = 0; j < bs->nlevel; j++)
+      if (bs->level[j].batch == ts->p[kb].nums[b]) L = &bs->level[j];
+    char g[32] = "-", o[32] = "-", st[32] = "-", ex[32] = "-", tk[32] = "-", bsim[32] = "-";
+    if (klr >= 0) rs_fmt_metric(g, sizeof g, lr->grid[b]), rs_fmt_metric(o, sizeof o, lr->opt[b]);
+    if (L) {
+      rs_fmt_metric(st, sizeof st, L->steps), rs_fmt_count(ex, sizeof ex, L->examples);
+      rs_fmt_count(tk, sizeof tk, L->tokens), rs_fmt_metric(bsim, sizeof bsim, L->b_simple);
+    }
+    fprintf(r->f, "<tr><td class=\"num\">");
+    esc(r->f, ts->p[kb].values[b]);
+    fprintf(r->f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">%d of %d</td>"
+            "<td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+            "</tr>\n", g, o, L ? L->n_reached : 0, L ? L->n_curves : 0, st, ex, tk, bsim);
+    if (klr >= 0 && lr->note[b][0]) {
+      fputs("<tr><td></td><td colspan=\"7\">", r->f);
+      esc(r->f, lr->note[b]);
+      fputs("</td></tr>\n", r->f);
+    }
+  }
+  fputs("</tbody>\n</table>\n", r->f);
+}
+
+/* The exponent of lr* against B, as a paragraph. */
+static void bs_exponent(Rep *r, int kb, const BsLr *lr) {
+  int nb = r->ts->p[kb].n_values, n = 0;
+  double *x = malloc(((size_t)nb + 1) * sizeof *x), *y = malloc(((size_t)nb + 1) * sizeof *y);
+  if (!x || !y) {
+    free(x), free(y);
+    rep_oom(r);
+    return;
+  }
+  for (int b = 0; b < nb; b++)
+    if (isfinite(lr->opt[b])) x[n] = r->ts->p[kb].nums[b], y[n++] = lr->opt[b];
+  RsLrExponent ex;
+  TrErr e = {0};
+  char buf[512];
+  if (rs_study_lr_exponent(x, y, n, &ex, &e) == TR_OK) para(r, rs_study_exponent_caption(&ex, buf, sizeof buf));
+  else para(r, e.msg); /* a batch size that is not a positive number */
+  free(x), free(y);
+}
+
+static void section_bs_study(Rep *r, int secno, int kb, int klr) {
+  const RsTrialSet *ts = r->ts;
+  fprintf(r->f, "<h2 id=\"bs-study\">%d. Batch-size study</h2>\n<p>How the batch size B trades steps for "
+          "examples: each batch size at its best learning rate (the trials of a batch size pooled over the "
+          "other parameters), the steps S it took to reach the target and the fit of McCandlish et al. (2018), "
+          "S = S_min + E_min / B, whose B_crit = E_min / S_min is the batch size past which more examples per "
+          "step stop saving steps; B_simple is the gradient noise scale the trainer measured.</p>\n", secno);
+  int nc = 0;
+  BsLr lr = {0};
+  RsBsCurve *c = malloc(((size_t)ts->n + 1) * sizeof *c);
+  double **keep = calloc(3 * (size_t)ts->n + 1, sizeof *keep);
+  if (!c || !keep) rep_oom(r);
+  else if (klr < 0 || !bs_lr(r, kb, klr, &lr)) {
+    if (klr >= 0) bs_exponent(r, kb, &lr);
+    else para(r, "optimizer.lr does not vary: every run of a batch size counts, and there is no best lr to scale.");
+    if (!bs_curves(r, kb, klr, &lr, c, keep, &nc)) {
+      RsBsOptions o = {.maximize = ts->maximize, .target = spec_target(&ts->sweep)};
+      RsBsStudy bs;
+      TrErr e = {0};
+      int rc = rs_study_bs(c, nc, &o, &bs, &e);
+      if (rc) store_error(r, rc == TR_ENOMEM ? rc : TR_EIO, &e);
+      else {
+        char cap[600], figcap[900];
+        rs_study_bs_caption(&bs, cap, sizeof cap);
+        bs_table(r, kb, klr, &lr, &bs);
+        RsPlot pl;
+        int prc = rs_plot_bs_steps(&bs, "", &pl, &e);
+        if (prc == TR_ENOTFOUND) para(r, cap); /* degenerate: the reason, never a broken figure */
+        else {
+          snprintf(figcap, sizeof figcap, "Steps to reach %s %.4g against the batch size (log-log); grey: perfect "
+                   "scaling (steps halve when B doubles)%s. %s", ts->metric, bs.target,
+                   bs.status == RS_STUDY_OK ? ", red: the fit" : "", cap);
+          figure(r, &pl, prc, &e, figcap);
+          if (prc == TR_OK) rs_plot_deinit(&pl);
+        }
+        rs_study_bs_deinit(&bs);
+      }
+    }
+  }
+  for (int i = 0; keep && i < 3 * nc; i++) free(keep[i]);
+  free(keep), free(c), free(lr.grid), free(lr.opt), free(lr.note);
+}
+
 static void section_failures(Rep *r, int secno) {
   const RsTrialSet *ts = r->ts;
   fprintf(r->f, "<h2 id=\"failures\">%d. Failures and divergences</h2>\n", secno);
@@ -836,7 +1031,9 @@ static void sections_training(Rep *r, int top) {
 /* The studies, numbered from secno, each present exactly when its parameter varies. */
 static void sections_study(Rep *r, int secno) {
   int klr = study_param(r->ts, "optimizer.lr");
+  int kb = study_param(r->ts, "train.batch_size");
   if (klr >= 0) section_lr_study(r, secno++, klr);
+  if (kb >= 0) section_bs_study(r, secno, kb, klr);
 }
 
 int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err) {

@@ -274,4 +274,65 @@ static inline int rs_fixture_add_big(const char *path) {
   return rc;
 }
 
+/* Sweep "bs" (minimize val_loss, metric.target 1.5 unless target is NULL: then none):
+** train.batch_size in {8, 32, 128} x optimizer.lr in {1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2} x
+** seed in {1, 2}, 30 completed trials, seq_len 64. The best lr follows the square-root
+** rule, lr*(B) = 2e-3 sqrt(B / 8) (a grid point, the loss quadratic in log lr around it);
+** val_loss = floor + 2 exp(-step / tau) every step up to 600 with floor = 1 + 0.1 d^2,
+** d = log2(lr / lr*), tau = S(B) (1 + d^2) / ln 4, so at lr* the loss crosses 1.5 at
+** S(B) = 100 + 3200 / B steps (S_min 100, E_min 3200, B_crit 32); gns is 40 at every step. */
+static inline int rs_fixture_add_bs(const char *path, const char *target) {
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) return 1;
+  char spec[512];
+  snprintf(spec, sizeof spec, "INSERT INTO sweeps(id,name,spec,spec_hash,method,metric,goal,seed,created) VALUES"
+           "(40,'bs','name: bs\nmethod: grid\nmetric:\n  name: val_loss\n%s%s%sparams:\n  train.batch_size: "
+           "[8, 32, 128]\n  optimizer.lr: [1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2]\n  train.seed: [1, 2]\n','bsh','grid',"
+           "'val_loss','minimize',7,1700000200)", target ? "  target: " : "", target ? target : "", target ? "\n" : "");
+  int rc = fix_exec(db, "BEGIN") || fix_exec(db, spec);
+  sqlite3_stmt *ti = NULL, *mi = NULL;
+  if (!rc) rc = sqlite3_prepare_v2(db, "INSERT INTO trials(id,sweep_id,idx,hash,config,params,seed,status,attempts,"
+                                       "best_metric,final_metric,best_step,steps,tokens,wall_seconds,flops,started,"
+                                       "ended) VALUES(?,40,?,?,'{}',?,?,'completed',1,?,?,600,600,?,1,1,1,2)",
+                                   -1, &ti, NULL);
+  if (!rc) rc = sqlite3_prepare_v2(db, "INSERT INTO metrics VALUES(?,?,?,0,0,?)", -1, &mi, NULL);
+  static const double bs[3] = {8, 32, 128}, lrs[5] = {1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2};
+  for (int i = 0; i < 30 && !rc; i++) {
+    int id = 400 + i, seed = 1 + i % 2;
+    double b = bs[i / 10], lr = lrs[(i / 2) % 5], d = log2(lr / (2e-3 * sqrt(b / 8)));
+    double fl = 1 + 0.1 * d * d + 0.001 * seed, tau = (100 + 3200 / b) * (1 + d * d) / log(4.0), last = NAN;
+    for (int st = 0; st <= 600 && !rc; st++) {
+      double v[2] = {fl + 2 * exp(-st / tau), 40};
+      static const char *const names[2] = {"val_loss", "gns"};
+      for (int m = 0; m < 2 && !rc; m++) {
+        sqlite3_bind_int(mi, 1, id);
+        sqlite3_bind_text(mi, 2, names[m], -1, SQLITE_STATIC);
+        sqlite3_bind_int(mi, 3, st);
+        sqlite3_bind_double(mi, 4, v[m]);
+        rc = sqlite3_step(mi) != SQLITE_DONE;
+        sqlite3_reset(mi);
+      }
+      last = v[0];
+    }
+    char params[160], hash[32];
+    snprintf(params, sizeof params, "{\"optimizer.lr\":%.17g,\"train.batch_size\":%g,\"train.seed\":%d}", lr, b, seed);
+    snprintf(hash, sizeof hash, "bs%04d", id);
+    sqlite3_bind_int(ti, 1, id);
+    sqlite3_bind_int(ti, 2, i);
+    sqlite3_bind_text(ti, 3, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(ti, 4, params, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(ti, 5, seed);
+    sqlite3_bind_double(ti, 6, last);
+    sqlite3_bind_double(ti, 7, last);
+    sqlite3_bind_int64(ti, 8, (sqlite3_int64)(600 * b * 64));
+    rc = rc || sqlite3_step(ti) != SQLITE_DONE;
+    sqlite3_reset(ti);
+  }
+  sqlite3_finalize(ti);
+  sqlite3_finalize(mi);
+  rc = rc || fix_exec(db, "COMMIT");
+  sqlite3_close(db);
+  return rc;
+}
+
 #endif

@@ -307,3 +307,79 @@ Test(rs_report, lr_study_where_every_run_diverged_gives_the_reason_and_no_figure
   cr_assert(strstr(sec, "<p>Every learning rate from 1e-3 up had a diverged run.</p>"));
   free(sec), free(h);
 }
+
+/* ---- batch-size study (fixture "bs": S = 100 + 3200 / B at lr* = 2e-3 sqrt(B / 8)) ---- */
+
+/* The batch-size section of sweep "bs" built with metric.target `target` (NULL: none). */
+static char *bs_section(const char *target, const char *sql) {
+  cr_assert_eq(rs_fixture_add_bs(dbpath, target), 0);
+  if (sql) fixture_sql(sql);
+  char *h = report_of("bs");
+  char *sec = slice(h, "bs-study", "</html>");
+  free(h);
+  return sec;
+}
+
+Test(rs_report, bs_study_shows_best_lrs_exponent_steps_to_target_and_the_fit, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_bs(dbpath, "1.5"), 0);
+  char *h = report_of("bs");
+  cr_assert(strstr(h, "<h2 id=\"lr-study\">9. Learning-rate study</h2>"));
+  cr_assert(strstr(h, "<h3 id=\"lr-study-3\">9.3 batch_size=128</h3>"));
+  cr_assert(strstr(h, "<h2 id=\"bs-study\">10. Batch-size study</h2>"));
+  char *sec = slice(h, "bs-study", "</html>");
+  cr_assert(strstr(sec, "The best learning rate grows as B^0.50 (95% CI 0.50 to 0.50) over 3 batch sizes, "
+                        "consistent with the square-root rule (0.5)."), "%s", sec);
+  /* Per batch size: best grid lr, fitted lr*, runs reaching 1.5, steps, examples, tokens (x 64), B_simple. */
+  static const char *const rows[3] = {
+      "<tr><td class=\"num\">8</td><td class=\"num\">0.002</td><td class=\"num\">0.002</td><td class=\"num\">2 of 2"
+      "</td><td class=\"num\">501.1</td><td class=\"num\">4.01k</td><td class=\"num\">257k</td><td class=\"num\">40",
+      "<tr><td class=\"num\">32</td><td class=\"num\">0.004</td><td class=\"num\">0.004</td><td class=\"num\">2 of 2"
+      "</td><td class=\"num\">200.4</td><td class=\"num\">6.41k</td><td class=\"num\">410k</td><td class=\"num\">40",
+      "<tr><td class=\"num\">128</td><td class=\"num\">0.008</td><td class=\"num\">0.008</td><td class=\"num\">2 of 2"
+      "</td><td class=\"num\">125.3</td><td class=\"num\">16.0k</td><td class=\"num\">1.03M</td><td class=\"num\">40"};
+  for (int i = 0; i < 3; i++) cr_assert(strstr(sec, rows[i]), "row %d missing in:\n%s", i, sec);
+  cr_assert(strstr(sec, "B_crit ~ 32 (S_min 100 steps, E_min 3,210 examples) to reach 1.5; the measured noise "
+                        "scale B_simple ~ 40, a ratio of 0.8."), "%s", sec);
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 1);
+  cr_assert(strstr(sec, "Steps to reach val_loss 1.5 against the batch size (log-log)"));
+  free(sec), free(h);
+}
+
+Test(rs_report, bs_study_without_a_target_uses_the_best_value_every_run_reached, .init = setup, .fini = teardown) {
+  char *sec = bs_section(NULL, NULL);
+  cr_assert(strstr(sec, "(the best value every run reached)"), "%s", sec);
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 1);
+  free(sec);
+}
+
+Test(rs_report, bs_study_no_run_reaching_the_target_gives_the_reason_and_no_figure, .init = setup, .fini = teardown) {
+  char *sec = bs_section("0.5", NULL);
+  cr_assert(strstr(sec, "<p>None of the 3 batch sizes reached the target 0.5 on every run.</p>"), "%s", sec);
+  cr_assert_eq(hps_count(sec, "<svg"), 0);
+  free(sec);
+}
+
+Test(rs_report, bs_study_with_one_batch_size_left_gives_the_reason_and_no_figure, .init = setup, .fini = teardown) {
+  char *sec = bs_section("1.5", "UPDATE trials SET status='failed', best_metric=NULL WHERE sweep_id=40 AND "
+                                "params NOT LIKE '%\"train.batch_size\":32,%'");
+  cr_assert(strstr(sec, "<p>Fewer than two batch sizes have a best learning rate, so there is no trend to fit.</p>"),
+            "%s", sec);
+  cr_assert(strstr(sec, "<p>Only one batch size (32) was run, so there is no critical batch size to fit.</p>"));
+  cr_assert_eq(hps_count(sec, "<svg"), 0);
+  free(sec);
+}
+
+Test(rs_report, bs_study_where_every_lr_diverged_gives_the_reasons_and_no_figure, .init = setup, .fini = teardown) {
+  char *sec = bs_section("1.5", "UPDATE trials SET status='diverged' WHERE sweep_id=40");
+  cr_assert_eq(hps_count(sec, "Every run diverged (10 runs over 5 learning rates)."), 3, "%s", sec);
+  cr_assert(strstr(sec, "<p>No run to study.</p>"));
+  cr_assert_eq(hps_count(sec, "<svg"), 0);
+  free(sec);
+}
+
+Test(rs_report, no_bs_study_when_the_batch_size_does_not_vary, .init = setup, .fini = teardown) {
+  char *h = report_of("lr_grid");
+  cr_assert_null(strstr(h, "bs-study"));
+  cr_assert_null(strstr(h, "Batch-size study"));
+  free(h);
+}
