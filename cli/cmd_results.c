@@ -499,23 +499,11 @@ static void print_wrapped(const char *text) {
   }
 }
 
-/* Trials i and j hold the same value of every varying non-seed parameter but k. */
-static int same_context(const RsTrialSet *ts, int k, int i, int j) {
-  for (int q = 0; q < ts->np; q++)
-    if (q != k && ts->p[q].varies && !ts->p[q].is_seed && ts->t[i].pv[q] != ts->t[j].pv[q]) return 0;
-  return 1;
-}
-
 /* The study of one group (the trials whose context is trial head's): its points and captions. */
 static int lr_study_group(const RsTrialSet *ts, int k, int head, RsLrPoint *pt) {
   int n = 0;
-  for (int i = 0; i < ts->n; i++) {
-    const RsTrialRow *t = &ts->t[i];
-    if (t->pv[k] < 0 || !same_context(ts, k, i, head)) continue;
-    int div = t->status == RS_DIVERGED;
-    if (!div && !(t->status == RS_COMPLETED && isfinite(t->best))) continue; /* pending, failed: no answer */
-    pt[n++] = (RsLrPoint){.lr = ts->p[k].nums[t->pv[k]], .seed = t->seed, .value = t->best, .diverged = div};
-  }
+  for (int i = 0; i < ts->n; i++)
+    if (rs_trials_same_context(ts, k, i, head)) n += rs_trials_lr_point(ts, k, i, &pt[n]);
   RsLrOptions o = {.maximize = ts->maximize, .boot_seed = (uint64_t)ts->sweep.seed};
   RsLrStudy s;
   TrErr e = {0};
@@ -536,7 +524,7 @@ static int compare_lr_study(const RsTrialSet *ts, int k) {
   if (!pt || !head) rc = 1;
   for (int i = 0; i < ts->n && !rc; i++) {
     int g = 0;
-    while (g < nh && !same_context(ts, k, i, head[g])) g++;
+    while (g < nh && !rs_trials_same_context(ts, k, i, head[g])) g++;
     if (g == nh) head[nh++] = i;
   }
   printf("\nlearning-rate study of %s (%s is better; how: docs/results.md)\n", ts->metric,

@@ -1193,3 +1193,17 @@ int rs_trial_sweep(RsStore *st, int64_t trial_id, char **sweep) {
   return rs_store_say(st, TR_ENOTFOUND, "no trial %lld in %s (trial ids: %lld..%lld, %lld trials; see 'hpsweep top SWEEP')",
                     (long long)trial_id, rs_store_path(st), (long long)lo, (long long)hi, (long long)n);
 }
+
+int rs_trials_same_context(const RsTrialSet *ts, int k, int i, int j) {
+  for (int q = 0; q < ts->np; q++)
+    if (q != k && ts->p[q].varies && !ts->p[q].is_seed && ts->t[i].pv[q] != ts->t[j].pv[q]) return 0;
+  return 1;
+}
+
+int rs_trials_lr_point(const RsTrialSet *ts, int k, int i, RsLrPoint *pt) {
+  const RsTrialRow *t = &ts->t[i];
+  int div = t->status == RS_DIVERGED;
+  if (t->pv[k] < 0 || (!div && !(t->status == RS_COMPLETED && isfinite(t->best)))) return 0;
+  *pt = (RsLrPoint){.lr = ts->p[k].nums[t->pv[k]], .seed = t->seed, .value = t->best, .diverged = div};
+  return 1;
+}

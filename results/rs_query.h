@@ -32,6 +32,7 @@
 #include <stdio.h>
 
 #include "rs_store.h"
+#include "rs_study.h"
 #include "tr_err.h"
 
 /* Every sweep with its summary (rs_sweep_find's), by created then id; rs_sweeps_free. */
@@ -82,6 +83,12 @@ void rs_trials_deinit(RsTrialSet *ts);
 int rs_trials_use_metric(RsStore *st, RsTrialSet *ts, const char *metric);
 /* Index of a parameter by full or short name; TR_ENOTFOUND lists the names. */
 int rs_param_find(const RsTrialSet *ts, const char *name, int *index, TrErr *err);
+/* Trials i and j hold the same value of every varying non-seed parameter but k (they belong
+** to one group of a study over parameter k). */
+int rs_trials_same_context(const RsTrialSet *ts, int k, int i, int j);
+/* Trial i as a point of a learning-rate study over parameter k: 1 and *pt filled when it
+** diverged, or completed with a finite metric; 0 otherwise (pending, failed: no answer). */
+int rs_trials_lr_point(const RsTrialSet *ts, int k, int i, RsLrPoint *pt);
 /* Fill order[0..n) with trial indices, best first. */
 void rs_trials_rank(const RsTrialSet *ts, int *order);
 /* True if value a is better than b under the set's goal (NaN is worst). */

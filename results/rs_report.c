@@ -398,22 +398,6 @@ static int study_param(const RsTrialSet *ts, const char *name) {
   return -1;
 }
 
-/* Trials i and j hold the same value of every varying non-seed parameter but k. */
-static int same_context(const RsTrialSet *ts, int k, int i, int j) {
-  for (int q = 0; q < ts->np; q++)
-    if (q != k && ts->p[q].varies && !ts->p[q].is_seed && ts->t[i].pv[q] != ts->t[j].pv[q]) return 0;
-  return 1;
-}
-
-/* The study's points of trial i (compare's rule: diverged, or completed with a finite metric). */
-static int lr_point(const RsTrialSet *ts, int klr, int i, RsLrPoint *pt) {
-  const RsTrialRow *t = &ts->t[i];
-  int div = t->status == RS_DIVERGED;
-  if (t->pv[klr] < 0 || (!div && !(t->status == RS_COMPLETED && isfinite(t->best)))) return 0;
-  *pt = (RsLrPoint){.lr = ts->p[klr].nums[t->pv[klr]], .seed = t->seed, .value = t->best, .diverged = div};
-  return 1;
-}
-
 static int lr_run(Rep *r, const RsLrPoint *pt, int n, RsLrStudy *s) {
   RsLrOptions o = {.maximize = r->ts->maximize, .boot_seed = (uint64_t)r->ts->sweep.seed};
   TrErr e = {0};
@@ -433,7 +417,7 @@ static void lr_group(Rep *r, int klr, int head, RsLrPoint *pt, const char *label
   const RsTrialSet *ts = r->ts;
   int n = 0;
   for (int i = 0; i < ts->n; i++)
-    if (same_context(ts, klr, i, head)) n += lr_point(ts, klr, i, &pt[n]);
+    if (rs_trials_same_context(ts, klr, i, head)) n += rs_trials_lr_point(ts, klr, i, &pt[n]);
   RsLrStudy s;
   if (lr_run(r, pt, n, &s)) return;
   char c1[512], c2[512], c3[512], cap[1800];
@@ -486,7 +470,7 @@ static void section_lr_study(Rep *r, int secno, int klr) {
   }
   for (int i = 0; i < ts->n; i++) {
     int g = 0;
-    while (g < nh && !same_context(ts, klr, i, head[g])) g++;
+    while (g < nh && !rs_trials_same_context(ts, klr, i, head[g])) g++;
     if (g == nh) head[nh++] = i;
   }
   for (int g = 0; g < nh; g++) {
@@ -539,7 +523,7 @@ static int bs_lr(Rep *r, int kb, int klr, BsLr *o) {
     o->grid[b] = o->opt[b] = NAN;
     int n = 0;
     for (int i = 0; i < ts->n; i++)
-      if (ts->t[i].pv[kb] == b) n += lr_point(ts, klr, i, &pt[n]);
+      if (ts->t[i].pv[kb] == b) n += rs_trials_lr_point(ts, klr, i, &pt[n]);
     RsLrStudy s;
     if (lr_run(r, pt, n, &s)) {
       free(pt);
