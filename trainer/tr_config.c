@@ -607,13 +607,17 @@ int tr_config_value_text(const TrConfig *c, const TrKey *k, int json, char *buf,
   return snprintf(buf, n, "?");
 }
 
-/* Keys added after configs were first stored leave the canonical JSON while they hold their
-** defaults, so a config that does not use them keeps its hash, and with it its sweep trials'
-** identity and its checkpoints' (an upgrade must not orphan a sweep in progress). A key added
-** later joins this test. */
+/* Keys added after configs were first stored stay out of the canonical JSON while at their
+** defaults (`def`): a config that does not use them keeps its hash, and with it its sweep
+** trials' identity and its checkpoints' (an upgrade must not orphan a sweep in progress).
+** A key added later joins this list. */
+static const char *const late_keys[] = {"model.parametrization", "model.mup_base_width", NULL};
+
 static int late_key_at_default(const TrConfig *c, const TrKey *k) {
-  if (k->offset == offsetof(TrConfig, model.parametrization)) return c->model.parametrization == TR_PARAM_STANDARD;
-  if (k->offset == offsetof(TrConfig, model.mup_base_width)) return c->model.mup_base_width == 0;
+  char v[64];
+  for (const char *const *n = late_keys; *n; n++)
+    if (strcmp(*n, k->name) == 0)
+      return tr_config_value_text(c, k, 0, v, sizeof v) < (int)sizeof v && strcmp(v, k->def) == 0;
   return 0;
 }
 
