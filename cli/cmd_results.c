@@ -689,11 +689,9 @@ static int show_metrics(RsStore *db, const RsTrialSet *ts, int64_t id, char **ou
 }
 
 /* Does a stored spec run a program (a top-level `program:`)? */
-static int spec_has_program(const char *spec) {
-  TrYamlDoc *doc = NULL;
-  TrErr e;
-  if (!spec || tr_yaml_load_string(spec, strlen(spec), "spec", &doc, &e) != TR_OK) return 0;
-  int yes = doc->root && doc->root->kind == TR_YAML_MAP && tr_yaml_get(doc->root, "program") != NULL;
+static int spec_has_program(const RsSweep *sw) {
+  TrYamlDoc *doc = rs_sweep_spec_doc(sw);
+  int yes = doc && tr_yaml_get(doc->root, "program") != NULL;
   tr_yaml_destroy(doc);
   return yes;
 }
@@ -757,7 +755,7 @@ static int cmd_show(int argc, char **argv) {
   printf("%-9s best %s", ts.metric, a);
   if (t->best_step >= 0) printf(" at step %lld", (long long)t->best_step);
   printf(", final %s\n", b);
-  int program = spec_has_program(ts.sweep.spec);
+  int program = spec_has_program(&ts.sweep);
   rs_fmt_count(a, sizeof a, program ? NAN : (double)t->tokens), rs_fmt_duration(b, sizeof b, t->wall);
   rs_fmt_count(c, sizeof c, t->flops);
   snprintf(d, sizeof d, "%lld", (long long)t->steps);

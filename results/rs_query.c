@@ -1207,3 +1207,12 @@ int rs_trials_lr_point(const RsTrialSet *ts, int k, int i, RsLrPoint *pt) {
   *pt = (RsLrPoint){.lr = ts->p[k].nums[t->pv[k]], .seed = t->seed, .value = t->best, .diverged = div};
   return 1;
 }
+
+TrYamlDoc *rs_sweep_spec_doc(const RsSweep *sw) {
+  TrYamlDoc *doc = NULL;
+  TrErr e = {0};
+  if (!sw->spec || tr_yaml_load_string(sw->spec, strlen(sw->spec), "spec", &doc, &e) != TR_OK) return NULL;
+  if (doc->root && doc->root->kind == TR_YAML_MAP) return doc;
+  tr_yaml_destroy(doc);
+  return NULL;
+}

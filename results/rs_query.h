@@ -33,6 +33,7 @@
 
 #include "rs_store.h"
 #include "rs_study.h"
+#include "tr_yaml.h"
 #include "tr_err.h"
 
 /* Every sweep with its summary (rs_sweep_find's), by created then id; rs_sweeps_free. */
@@ -83,6 +84,9 @@ void rs_trials_deinit(RsTrialSet *ts);
 int rs_trials_use_metric(RsStore *st, RsTrialSet *ts, const char *metric);
 /* Index of a parameter by full or short name; TR_ENOTFOUND lists the names. */
 int rs_param_find(const RsTrialSet *ts, const char *name, int *index, TrErr *err);
+/* The sweep's stored spec parsed (tr_yaml_destroy it), or NULL when there is none, it does not
+** parse or its root is not a mapping (the sweep ran from it: only a hand-edited database). */
+TrYamlDoc *rs_sweep_spec_doc(const RsSweep *sw);
 /* Trials i and j hold the same value of every varying non-seed parameter but k (they belong
 ** to one group of a study over parameter k). */
 int rs_trials_same_context(const RsTrialSet *ts, int k, int i, int j);

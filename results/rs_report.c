@@ -490,10 +490,10 @@ static void section_lr_study(Rep *r, int secno, int klr) {
 ** the sweep ran from it, so that cannot happen short of a hand-edited database). */
 static double spec_target(const RsSweep *sw) {
   double t = NAN;
-  TrYamlDoc *doc = NULL;
+  TrYamlDoc *doc = rs_sweep_spec_doc(sw);
   TrErr e = {0};
-  if (!sw->spec || tr_yaml_load_string(sw->spec, strlen(sw->spec), "spec", &doc, &e) != TR_OK) return t;
-  const TrYamlNode *m = doc->root && doc->root->kind == TR_YAML_MAP ? tr_yaml_get(doc->root, "metric") : NULL;
+  if (!doc) return t;
+  const TrYamlNode *m = tr_yaml_get(doc->root, "metric");
   const TrYamlNode *v = m && m->kind == TR_YAML_MAP ? tr_yaml_get(m, "target") : NULL;
   if (v && tr_yaml_double(v, "spec", "metric.target", &t, &e) != TR_OK) t = NAN;
   tr_yaml_destroy(doc);
