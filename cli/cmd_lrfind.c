@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "rs_lrfind.h"
 #include "rs_plot.h"
 #include "tr_config.h"
 #include "tr_lrfind.h"
@@ -39,16 +40,6 @@ static int arg_double(const char *opt, const char *s, double *out) {
   return 0;
 }
 
-/* The point nearest (in log lr) to lr, or -1. */
-static int nearest(const TrLrfindResult *r, double lr) {
-  int best = -1;
-  for (int i = 0; i < r->n; i++)
-    if (isfinite(r->points[i].smoothed) &&
-        (best < 0 || fabs(log(r->points[i].lr / lr)) < fabs(log(r->points[best].lr / lr))))
-      best = i;
-  return isfinite(lr) ? best : -1;
-}
-
 /* Smoothed loss against log10(lr), CURVE_W x CURVE_H characters; S, M, V mark the suggestions. */
 static void print_curve(const TrLrfindResult *r) {
   double x0 = log10(r->points[0].lr), x1 = log10(r->points[r->n - 1].lr), y0 = INFINITY, y1 = -INFINITY;
@@ -66,7 +57,8 @@ static void print_curve(const TrLrfindResult *r) {
   char g[CURVE_H][CURVE_W + 1];
   memset(g, ' ', sizeof g);
   for (int row = 0; row < CURVE_H; row++) g[row][CURVE_W] = 0;
-  int mark_idx[3] = {nearest(r, r->steepest.lr), nearest(r, r->min10.lr), nearest(r, r->valley.lr)};
+  int mark_idx[3] = {rs_lrfind_nearest(r, r->steepest.lr), rs_lrfind_nearest(r, r->min10.lr),
+                     rs_lrfind_nearest(r, r->valley.lr)};
   const char marks[3] = {'S', 'M', 'V'};
   for (int i = 0; i < r->n; i++) {
     if (!isfinite(r->points[i].smoothed)) continue;
@@ -105,46 +97,12 @@ static void print_text(const TrLrfindResult *r) {
   print_suggestion("valley", &r->valley, "fastai's valley");
 }
 
-static int add_series(RsPlot *p, const TrLrfindResult *r, const int *idx, int n, int smoothed, unsigned rgb,
-                      int style) {
-  double *x = malloc((size_t)(n ? n : 1) * sizeof *x), *y = malloc((size_t)(n ? n : 1) * sizeof *y);
-  int k = 0;
-  for (int i = 0; x && y && i < n; i++, k++) {
-    const TrLrfindPoint *pt = &r->points[idx ? idx[i] : i];
-    x[k] = pt->lr;
-    y[k] = smoothed ? pt->smoothed : pt->loss;
-  }
-  int rc = x && y ? rs_plot_add(p, x, y, NULL, NULL, k, rgb, style) : -1;
-  free(x);
-  free(y);
-  return rc;
-}
-
 /* The curve through PLplot (rs_plot_write: atomic, device from the extension). */
 static int write_plot(const TrLrfindResult *r, const char *path, TrErr *err) {
   RsPlot p;
-  rs_plot_init(&p);
-  snprintf(p.title, sizeof p.title, "LR range test (%d steps, %s)", r->n, tr_lrfind_stop_name(r->stop));
-  snprintf(p.xlabel, sizeof p.xlabel, "learning rate");
-  snprintf(p.ylabel, sizeof p.ylabel, "training loss");
-  p.logx = 1;
-  int raw = add_series(&p, r, NULL, r->n, 0, 0xb0b0b0, RS_STYLE_POINTS);
-  if (raw >= 0) p.s[raw].clip_range = 0; /* the exploding raw losses would flatten the curve */
-  add_series(&p, r, NULL, r->n, 1, 0x1f77b4, RS_STYLE_LINE);
-  rs_plot_legend_add(&p, "loss", 0xb0b0b0, RS_STYLE_POINTS);
-  rs_plot_legend_add(&p, "smoothed", 0x1f77b4, RS_STYLE_LINE);
-  const TrLrfindSuggestion *sg[3] = {&r->steepest, &r->min10, &r->valley};
-  const char *names[3] = {"steepest", "min/10", "valley"};
-  const unsigned rgb[3] = {0xd62728, 0x2ca02c, 0x9467bd};
-  for (int k = 0; k < 3; k++) {
-    int i = nearest(r, sg[k]->lr);
-    if (i < 0) continue;
-    add_series(&p, r, &i, 1, 1, rgb[k], RS_STYLE_POINTS);
-    char text[64];
-    snprintf(text, sizeof text, "%s %.2e", names[k], sg[k]->lr);
-    rs_plot_legend_add(&p, text, rgb[k], RS_STYLE_POINTS);
-  }
-  int rc = p.oom ? tr_err_set(err, TR_ENOMEM, "out of memory") : rs_plot_write(&p, path, err);
+  int rc = rs_lrfind_plot(r, NAN, NULL, &p, err);
+  if (rc) return rc;
+  rc = rs_plot_write(&p, path, err);
   rs_plot_deinit(&p);
   return rc;
 }
@@ -171,8 +129,69 @@ static int lrfind_output(const TrLrfindResult *res, int json, const char *plot) 
   return 0;
 }
 
+/* --db: the test NAME already stored (*res filled, *found = 1), or a free name; 0 or the exit status. */
+static int db_lookup(RsStore *st, const char *name, const TrConfig *cfg, const TrLrfindOptions *o,
+                     TrLrfindResult *res, int *found) {
+  TrErr e = {0};
+  int64_t tid = -1;
+  if (rs_lrfind_get(st, name, cfg, o, res, found, &tid, &e)) return hps_fail(CMD, &e);
+  if (*found)
+    fprintf(stderr, "lr-find: %s holds this test already as '%s' (trial %lld): shown, not run again\n",
+            rs_store_path(st), name, (long long)tid);
+  return 0;
+}
+
+static int db_store(RsStore *st, const char *name, const TrConfig *cfg, const TrLrfindOptions *o,
+                    const TrLrfindResult *res) {
+  TrErr e = {0};
+  int stored = 0;
+  int64_t tid = -1;
+  if (res->stop == TR_LRFIND_INTERRUPTED) {
+    fprintf(stderr, "lr-find: interrupted: not stored in %s\n", rs_store_path(st));
+    return 0;
+  }
+  if (rs_lrfind_put(st, name, cfg, o, res, &stored, &tid, &e)) return hps_fail(CMD, &e);
+  fprintf(stderr, "lr-find: %s '%s' in %s (trial %lld; see 'hpsweep show %lld --db %s')\n",
+          stored ? "stored as" : "already stored as", name, rs_store_path(st), (long long)tid, (long long)tid,
+          rs_store_path(st));
+  return 0;
+}
+
+/* Run the test (or take it from the database) and print it. */
+static int lrfind_do(const TrConfig *cfg, TrLrfindOptions *o, const char *db, const char *name_opt, int json,
+                     const char *plot) {
+  RsStore *st = NULL;
+  TrErr err = {0};
+  TrLrfindResult res;
+  int found = 0, rc = 0, have = 0;
+  char name[RS_LRFIND_NAME_MAX];
+  if (db) {
+    if (rs_store_open(db, RS_OPEN_CREATE, &st, &err)) return hps_fail(CMD, &err);
+    if (name_opt) snprintf(name, sizeof name, "%s", name_opt);
+    else rs_lrfind_default_name(cfg, o, name, sizeof name);
+    rc = db_lookup(st, name, cfg, o, &res, &found);
+    have = found;
+  }
+  if (!rc && !found) {
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (tr_lrfind(cfg, o, &res, &err)) {
+      hps_error(CMD, "%s", err.msg);
+      rs_store_close(st);
+      return 2;
+    }
+    have = 1;
+    if (st) rc = db_store(st, name, cfg, o, &res);
+  }
+  if (!rc) rc = lrfind_output(&res, json, plot);
+  if (rc == 0 && res.stop == TR_LRFIND_INTERRUPTED) rc = 130;
+  if (have) tr_lrfind_result_free(&res);
+  rs_store_close(st);
+  return rc;
+}
+
 static int lrfind_main(int argc, char **argv) {
-  const char *path = NULL, *start_s = NULL, *end_s = NULL, *plot = NULL;
+  const char *path = NULL, *start_s = NULL, *end_s = NULL, *plot = NULL, *db = NULL, *name = NULL;
   long steps = 100;
   int json = 0;
   HpsList sets = {calloc((size_t)argc, sizeof *sets.v), 0};
@@ -183,10 +202,10 @@ static int lrfind_main(int argc, char **argv) {
   const HpsOpt opts[] = {HPS_OPT_FLAG("--json", NULL, &json),          HPS_OPT_LIST("--set", NULL, &sets),
                          HPS_OPT_STRING("--start", NULL, &start_s),     HPS_OPT_STRING("--end", NULL, &end_s),
                          HPS_OPT_INT("--steps", NULL, &steps, 2, 100000), HPS_OPT_STRING("--plot", NULL, &plot),
+                         HPS_OPT_STRING("--db", NULL, &db),             HPS_OPT_STRING("--name", NULL, &name),
                          HPS_OPT_END};
   TrLrfindOptions o = {1e-7, 10.0, 100, on_point, NULL, &stop_flag};
   TrConfig cfg;
-  TrErr err = {0};
   int rc = hps_opts_parse(argc, argv, opts, &path, 1);
   if (rc || (rc = arg_double("--start", start_s, &o.start)) || (rc = arg_double("--end", end_s, &o.end))) goto done;
   if (!(o.end > o.start)) {
@@ -197,19 +216,17 @@ static int lrfind_main(int argc, char **argv) {
     rc = hps_error_usage(CMD, "--plot: '%s' must end in .svg, .png or .pdf", plot);
     goto done;
   }
-  if ((rc = hps_config_from_args(&cfg, path, sets.n, sets.v, CMD))) goto done;
-  o.steps = (int)steps;
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  TrLrfindResult res;
-  if (tr_lrfind(&cfg, &o, &res, &err)) {
-    hps_error(CMD, "%s", err.msg);
-    rc = 2;
+  if (name && !db) {
+    rc = hps_error_usage(CMD, "--name names the test in a database: give --db FILE too");
     goto done;
   }
-  rc = lrfind_output(&res, json, plot);
-  if (rc == 0 && res.stop == TR_LRFIND_INTERRUPTED) rc = 130;
-  tr_lrfind_result_free(&res);
+  if (name && (!*name || strlen(name) >= RS_LRFIND_NAME_MAX)) {
+    rc = hps_error_usage(CMD, "--name: expected 1 to %d characters", RS_LRFIND_NAME_MAX - 1);
+    goto done;
+  }
+  if ((rc = hps_config_from_args(&cfg, path, sets.n, sets.v, CMD))) goto done;
+  o.steps = (int)steps;
+  rc = lrfind_do(&cfg, &o, db, name, json, plot);
 done:
   free(sets.v);
   return rc;
@@ -218,7 +235,7 @@ done:
 const HpsCmd hps_cmd_lrfind = {
     "lr-find", lrfind_main, "the LR range test: loss against an exponential learning-rate ramp",
     "usage: hpsweep lr-find [CONFIG.yaml] [--set key=value ...] [--start LR] [--end LR]\n"
-    "                       [--steps N] [--plot FILE] [--json]\n"
+    "                       [--steps N] [--plot FILE] [--json] [--db FILE [--name NAME]]\n"
     "\n"
     "The learning-rate range test of fastai and PyTorch Lightning: the config's model,\n"
     "optimizer and batches, with the learning rate ramped exponentially from --start to\n"
@@ -234,6 +251,11 @@ const HpsCmd hps_cmd_lrfind = {
     "  --steps N          optimizer steps of the ramp, 2 to 100000 (default 100)\n"
     "  --plot FILE        also draw the curve to FILE (.svg, .png or .pdf)\n"
     "  --json             print one JSON object (points, suggestions, stop) instead\n"
+    "  --db FILE          also keep the test in this results database, as a run of its\n"
+    "                     own kind (task lr_find): the same test there already is shown,\n"
+    "                     not run again; a sweep's report on the same config shows it\n"
+    "  --name NAME        its name there (default lr-find- and the config hash)\n"
     "\n"
     "Progress goes to stderr. Exit status: 0 done (stopping on the 4x rule is the normal\n"
-    "end), 2 bad input, 130 interrupted. Not stored in a database yet. See docs/training.md.\n"};
+    "end), 2 bad input, 130 interrupted (an interrupted test is not stored). See\n"
+    "docs/training.md.\n"};

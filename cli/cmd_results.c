@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "rs_lrfind.h"
 #include "rs_plot.h"
 #include "rs_query.h"
 #include "rs_report.h"
@@ -88,6 +89,16 @@ static int need_sweep(const Opts *o) {
   return 2;
 }
 
+/* An LR range test (hpsweep lr-find --db) has one trial and no parameters: top and compare,
+** and plots other than its curves, have nothing to say about it. 0, or 2 after saying so. */
+static int lrfind_refuse(const Opts *o, const RsTrialSet *ts) {
+  if (!rs_lrfind_is(&ts->sweep) || (!strcmp(o->cmd, "plot") && (!o->kind || !strcmp(o->kind, "curves")))) return 0;
+  hps_error(o->cmd, "'%s' is an LR range test (hpsweep lr-find), not a sweep: see its curve and suggestions with "
+            "'hpsweep report %s', its points with 'hpsweep export %s --what metrics'", ts->sweep.name,
+            ts->sweep.name, ts->sweep.name);
+  return 2;
+}
+
 /* Open the database and load the trials of sweep o->pos in one snapshot; 0 or the exit code. */
 static int open_trials(const Opts *o, RsStore **db, RsTrialSet *ts) {
   int rc = open_db(o, db);
@@ -98,7 +109,11 @@ static int open_trials(const Opts *o, RsStore **db, RsTrialSet *ts) {
     rs_store_close(*db);
     return rc;
   }
-  return 0;
+  if ((rc = lrfind_refuse(o, ts))) {
+    rs_trials_deinit(ts);
+    rs_store_close(*db);
+  }
+  return rc;
 }
 
 static void close_trials(RsStore *db, RsTrialSet *ts) {
@@ -327,13 +342,14 @@ static int cmd_ls(int argc, char **argv) {
     return rc;
   }
   Tab t = {0};
-  tab_col(&t, "sweep", 0, 0), tab_col(&t, "metric", 0, 0), tab_col(&t, "goal", 0, 3);
+  tab_col(&t, "sweep", 0, 0), tab_col(&t, "kind", 0, 0), tab_col(&t, "metric", 0, 0), tab_col(&t, "goal", 0, 3);
   tab_col(&t, "trials", 1, 0), tab_col(&t, "done", 1, 0), tab_col(&t, "running", 1, 0);
   tab_col(&t, "pending", 1, 0), tab_col(&t, "failed", 1, 0), tab_col(&t, "diverged", 1, 0);
   tab_col(&t, "interrupted", 1, 2), tab_col(&t, "pruned", 1, 2), tab_col(&t, "paused", 1, 2);
   tab_col(&t, "best", 1, 0), tab_col(&t, "best_trial", 1, 1);
   for (int i = 0; i < n; i++) {
-    tab_text(&t, s[i].name), tab_text(&t, s[i].metric), tab_text(&t, s[i].maximize ? "max" : "min");
+    tab_text(&t, s[i].name), tab_text(&t, s[i].task ? s[i].task : "train"), tab_text(&t, s[i].metric);
+    tab_text(&t, s[i].maximize ? "max" : "min");
     tab_int(&t, s[i].n_trials, 0);
     tab_int(&t, s[i].count[RS_COMPLETED], 0), tab_int(&t, s[i].count[RS_RUNNING], 0);
     tab_int(&t, s[i].count[RS_PENDING], 0), tab_int(&t, s[i].count[RS_FAILED], 0);
@@ -343,7 +359,7 @@ static int cmd_ls(int argc, char **argv) {
   }
   if (fmt == RS_FMT_TABLE) {
     /* Short headers for the terminal. */
-    const char *sh[] = {"sweep", "metric", "goal", "trials", "done", "run", "pend", "fail", "div", "int",
+    const char *sh[] = {"sweep", "kind", "metric", "goal", "trials", "done", "run", "pend", "fail", "div", "int",
                         "prun", "paus", "best", "trial"};
     for (int c = 0; c < t.nc; c++) snprintf(t.hdr[c], sizeof t.hdr[c], "%s", sh[c]);
   }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "rs_lrfind.h"
 #include "rs_query.h"
 #include "rs_store.h"
 #include "sw_progress.h"
@@ -94,7 +95,25 @@ static int show_stopped(RsStore *st, const RsSweep *sw) {
   return 0;
 }
 
+/* An LR range test (hpsweep lr-find --db): one line, its kind, stop and suggestions. */
+static int show_lrfind(RsStore *st, const RsSweep *sw) {
+  RsLrfindRun *v = NULL;
+  int n = 0;
+  TrErr e = {0};
+  if (rs_lrfind_list(st, &v, &n, &e)) return hps_fail("status", &e);
+  const RsLrfindRun *r = NULL;
+  for (int i = 0; i < n && !r; i++)
+    if (!strcmp(v[i].name, sw->name)) r = &v[i];
+  if (!r) printf("%s  LR range test, not completed (an interrupted test is not stored)\n", sw->name);
+  else
+    printf("%s  LR range test: %d steps, %s; suggestions: steepest %.3g, min/10 %.3g, valley %.3g\n", sw->name,
+           r->res.n, tr_lrfind_stop_name(r->res.stop), r->res.steepest.lr, r->res.min10.lr, r->res.valley.lr);
+  rs_lrfind_runs_free(v, n);
+  return 0;
+}
+
 static int show(RsStore *st, const RsSweep *sw, int width) {
+  if (rs_lrfind_is(sw)) return show_lrfind(st, sw);
   RsCounts c;
   RsRunning *run = NULL;
   size_t n = 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rs_plot.h"
+#include "rs_report_lrfind.h"
 #include "rs_stats.h"
 #include "rs_study.h"
 #include "tr_atomic.h"
@@ -97,6 +98,9 @@ static void embed_svg(FILE *f, const char *svg) {
   }
   fputs(close, f);
 }
+
+void rs_report_html_escape(FILE *f, const char *s) { esc(f, s); }
+void rs_report_svg_embed(FILE *f, const char *svg) { embed_svg(f, svg); }
 
 static void figure(Rep *r, RsPlot *p, int rc, const TrErr *perr, const char *caption) {
   if (store_error(r, rc, perr)) return;
@@ -1017,6 +1021,7 @@ static void sections_study(Rep *r, int secno) {
   int klr = study_param(r->ts, "optimizer.lr");
   int kb = study_param(r->ts, "train.batch_size");
   if (klr >= 0) section_lr_study(r, secno++, klr);
+  secno = rs_report_lrfind(r->f, r->st, r->ts, klr, secno, &r->fig, &r->store_err);
   if (kb >= 0) section_bs_study(r, secno, kb, klr);
 }
 

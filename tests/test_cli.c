@@ -449,6 +449,53 @@ Test(cli, lr_find_help_and_bad_values_are_one_line_exit_2) {
   expect_usage_error("lr-find --bogus", "hpsweep lr-find: unknown option '--bogus' (see 'hpsweep lr-find --help')\n");
 }
 
+Test(cli, lr_find_db_stores_the_test_once_and_shows_the_same_result_again_without_running) {
+  static char first[sizeof out];
+  char dir[64], cmd[2048];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_lrdb_");
+  snprintf(cmd, sizeof cmd, "%s " LRFIND_TINY " --start 1e-4 --end 1e3 --steps 40 --json --db %s/r.db", bin(), dir);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(err, "lr-find: stored as 'lr-find-"), "%s", err);
+  snprintf(first, sizeof first, "%s", out);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(err, "holds this test already as 'lr-find-"), "%s", err);
+  cr_expect_null(strstr(err, "lr-find: step 1/"), "the stored test is not run again: %s", err);
+  cr_expect_str_eq(out, first, "the stored test reads back bit for bit");
+  snprintf(cmd, sizeof cmd, "%s ls --db %s/r.db --format csv", bin(), dir);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(out, ",lr_find,smooth_loss,"), "ls shows its kind: %s", out);
+  snprintf(cmd, sizeof cmd, "%s status --db %s/r.db", bin(), dir);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(out, "LR range test: ") && strstr(out, "suggestions: steepest "), "%s", out);
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
+
+Test(cli, lr_find_db_names_and_refusals_are_one_line) {
+  char dir[64], cmd[2048];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_lrname_");
+  snprintf(cmd, sizeof cmd, "%s " LRFIND_TINY " --start 1e-3 --end 1e2 --steps 12 --db %s/r.db --name t1", bin(), dir);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(err, "stored as 't1' in "), "%s", err);
+  /* Another ramp under the same name: refused, nothing run. */
+  snprintf(cmd, sizeof cmd, "%s " LRFIND_TINY " --steps 12 --db %s/r.db --name t1", bin(), dir);
+  cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_expect(strstr(err, "'t1' holds another LR range test (config or ramp differ: "), "%s", err);
+  cr_expect_eq(strchr(err, '\n'), err + strlen(err) - 1, "not one line: %s", err);
+  /* top and compare say what it is. */
+  const char *cmds[] = {"top", "compare"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(cmd, sizeof cmd, "%s %s t1 --db %s/r.db", bin(), cmds[i], dir);
+    cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2, "%s", cmds[i]);
+    cr_expect(strstr(err, "'t1' is an LR range test (hpsweep lr-find), not a sweep: see its curve and suggestions "
+                          "with 'hpsweep report t1'"), "%s", err);
+  }
+  snprintf(cmd, sizeof cmd, "%s report t1 --db %s/r.db -o %s/t1.html", bin(), dir, dir);
+  cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
+  expect_usage_error("lr-find --name x", "hpsweep lr-find: --name names the test in a database: give --db FILE too "
+                                         "(see 'hpsweep lr-find --help')\n");
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
+
 /* ---- the engine of `hpsweep sample --bench` (trainer/tr_bench.c) ---- */
 
 Test(cli, sample_bench_engine_generates_twice_the_context_and_caps_full_recompute) {

@@ -7,6 +7,7 @@
 
 #include "hps_test.h"
 #include "rs_fixture.h"
+#include "rs_lrfind.h"
 #include "rs_report.h"
 
 static char dir[64], dbpath[128];
@@ -382,4 +383,74 @@ Test(rs_report, no_bs_study_when_the_batch_size_does_not_vary, .init = setup, .f
   cr_assert_null(strstr(h, "bs-study"));
   cr_assert_null(strstr(h, "Batch-size study"));
   free(h);
+}
+
+/* ---- the LR range test beside the learning-rate study (rs_report_lrfind.h) ---- */
+
+/* A range test stored as rs_lrfind_put keeps it: a curve falling to 1e-2 and exploding past it,
+** suggestions steepest 2e-3, min/10 1e-3 and valley 5e-3; on lr_grid's config with weight
+** decay wd (0 is the sweep's). */
+static void store_lrfind(const char *name, double wd) {
+  RsStore *st;
+  TrErr e = {0};
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_EXISTING, &st, &e), TR_OK, "%s", e.msg);
+  TrConfig c;
+  tr_config_defaults(&c);
+  const char *sets[][2] = {{"optimizer.betas", "[0.9, 0.99]"}, {"schedule.name", "cosine"},
+                           {"schedule.warmup_steps", "6"}, {"train.seed", "2"}, {"optimizer.lr", "0.5"}};
+  for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+    cr_assert_eq(tr_config_set(&c, sets[i][0], sets[i][1], &e), TR_OK, "%s", e.msg);
+  c.optimizer.weight_decay = wd;
+  TrLrfindOptions o = {1e-5, 1, 30, NULL, NULL, NULL};
+  TrLrfindPoint pts[30];
+  for (int i = 0; i < 30; i++) {
+    double lr = tr_lrfind_lr(1e-5, 1, 30, i), x = log10(lr) + 2;
+    pts[i] = (TrLrfindPoint){i + 1, lr, 3 + x * x, 3 + x * x};
+  }
+  TrLrfindResult r = {pts, 30, TR_LRFIND_EXPLODED, "smoothed loss 12 exceeds 4 x its minimum 3 at step 30",
+                      {10, 2e-3}, {20, 1e-3}, {15, 5e-3}};
+  int stored = 0;
+  cr_assert_eq(rs_lrfind_put(st, name, &c, &o, &r, &stored, NULL, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(stored, 1);
+  rs_store_close(st);
+}
+
+Test(rs_report, lr_find_on_the_same_config_sits_beside_the_lr_study_and_compares_with_its_optimum, .init = setup,
+     .fini = teardown) {
+  store_lrfind("lf", 0);
+  char *h = report_of("lr_grid");
+  char *lrs = strstr(h, "<h2 id=\"lr-study\">9."), *lrf = strstr(h, "<h2 id=\"lr-find\">10. LR range test</h2>");
+  cr_assert(lrs && lrf && lrs < lrf, "the range test follows the lr study");
+  char *sec = slice(h, "lr-find", "</html>");
+  cr_assert(strstr(sec, "<h3 id=\"lr-find-1\">10.1 lf</h3>"), "%s", sec);
+  cr_assert(strstr(sec, "The sweep's fitted optimum of optimizer.lr (over its trials at the tested values of the "
+                       "other parameters) is "), "%s", sec);
+  cr_assert(strstr(sec, "valley 0.005 is "), "%s", sec);
+  cr_assert(strstr(sec, "steepest 0.002 is "));
+  cr_assert(strstr(sec, "min/10 0.001 is "));
+  cr_assert(strstr(sec, "suggestion comes closest."));
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 1);
+  cr_assert(strstr(sec, "LR range test 'lf' (trial #"), "%s", sec);
+  free(sec), free(h);
+}
+
+Test(rs_report, no_lr_find_section_without_a_stored_test_or_for_another_config, .init = setup, .fini = teardown) {
+  char *h = report_of("lr_grid");
+  cr_assert_null(strstr(h, "id=\"lr-find\""));
+  free(h);
+  store_lrfind("other", 0.1); /* weight decay 0.1: lr_grid ran 0 */
+  h = report_of("lr_grid");
+  cr_assert_null(strstr(h, "id=\"lr-find\""));
+  cr_assert_null(strstr(h, "LR range test"));
+  free(h);
+}
+
+Test(rs_report, the_report_of_a_range_test_says_what_it_is, .init = setup, .fini = teardown) {
+  store_lrfind("lf", 0);
+  char *h = report_of("lf");
+  char *sec = slice(h, "lr-find", "</html>");
+  cr_assert(strstr(sec, "This is an LR range test"), "%s", sec);
+  cr_assert(strstr(sec, "Suggestions: steepest 0.002, min/10 0.001, valley 0.005. Stopped: exploded: "), "%s", sec);
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 1);
+  free(sec), free(h);
 }
