@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sw_lrgrid.h"
 #include "tr_config.h"
+#include "tr_lrfind.h"
 
 static void verror(const char *cmd, const char *fmt, va_list ap, const char *tail) {
   fprintf(stderr, "hpsweep %s: ", cmd);
@@ -174,5 +176,31 @@ int hps_config_from_args(TrConfig *cfg, const char *path, int nset, char **sets,
     hps_error(cmd, "%s%s%s", path ? path : "", path ? ": " : "", err.msg);
     return 2;
   }
+  return 0;
+}
+
+void hps_lrfind_progress(void *ud, const TrLrfindPoint *p, int steps) {
+  (void)ud;
+  int every = steps >= 10 ? steps / 10 : 1;
+  if (p->step % every == 0 || p->step == 1)
+    fprintf(stderr, "lr-find: step %d/%d  lr %.3e  loss %.4f  smoothed %.4f\n", p->step, steps, p->lr, p->loss,
+            p->smoothed);
+}
+
+int hps_lr_grid(SwSpec *spec, RsStore *st, int save, FILE *say, const char *cmd) {
+  const SwLrFind *lf = sw_spec_lr_find(spec);
+  if (!lf) return 0;
+  SwLrGridRun run = {st, save, say ? hps_lrfind_progress : NULL, NULL, NULL};
+  SwLrGridInfo info;
+  TrErr err = {0};
+  if (sw_lrgrid_resolve(spec, &run, &info, &err)) return hps_fail(cmd, &err);
+  if (!say) return 0;
+  char desc[1024];
+  sw_param_describe(sw_spec_param(spec, sw_spec_param_count(spec) - 1), desc, sizeof desc);
+  fprintf(say, "lr_find:     %s %.4g of the range test '%s' (%d steps, %s)\n", sw_lr_suggestion_name(lf->suggestion),
+          info.suggested, info.name, info.n_points,
+          !info.ran ? "found in the database" : info.stored ? "run now and stored" : "run now, not stored: "
+          "'hpsweep run' stores it");
+  fprintf(say, "             optimizer.lr %s\n", desc);
   return 0;
 }

@@ -103,6 +103,17 @@ char *hps_read_file(const char *cmd, const char *path, size_t *len);
 struct TrConfig;
 int hps_config_from_args(struct TrConfig *cfg, const char *path, int nset, char **sets, const char *cmd);
 
+/* lr-find progress on stderr, about ten lines a test (TrLrfindOptions.on_point). */
+struct TrLrfindPoint;
+void hps_lrfind_progress(void *ud, const struct TrLrfindPoint *p, int steps);
+
+/* Resolve the spec's hpsweep.lr_find (sw_lrgrid.h; no block: 0 at once) with the store st (NULL:
+** none), storing a test it runs when save is set; says what it resolved to on `say` (NULL:
+** nothing; progress goes to stderr then too). 0, or the exit status after one line on stderr. */
+struct SwSpec;
+struct RsStore;
+int hps_lr_grid(struct SwSpec *spec, struct RsStore *st, int save, FILE *say, const char *cmd);
+
 /* "hpsweep CMD: message\n" on stderr. */
 void hps_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "rs_store.h"
 #include "sw_command.h"
 #include "sw_expand.h"
 #include "sw_gp.h"
@@ -309,6 +311,19 @@ static int check_bayes(const SwSpec *s) {
   return rc;
 }
 
+/* hpsweep.lr_find: the values it resolves to, from the range test in the spec's database (read
+** only), else run now (progress on stderr) and not stored: check writes nothing. */
+static int check_lr_find(SwSpec *s) {
+  if (!sw_spec_lr_find(s)) return 0;
+  RsStore *st = NULL;
+  TrErr err = {0};
+  if (access(sw_spec_db(s), F_OK) == 0 && rs_store_open(sw_spec_db(s), RS_OPEN_READONLY, &st, &err))
+    return hps_fail("check", &err);
+  int rc = hps_lr_grid(s, st, 0, stdout, "check");
+  rs_store_close(st);
+  return rc;
+}
+
 static int check_main(int argc, char **argv) {
   const char *path = NULL;
   const HpsOpt opts[] = {HPS_OPT_END};
@@ -322,6 +337,11 @@ static int check_main(int argc, char **argv) {
     return 2;
   }
   for (size_t i = 0; i < sw_spec_notice_count(s); i++) hps_error("check", "%s", sw_spec_notice(s, i));
+  int lrc = check_lr_find(s);
+  if (lrc) {
+    sw_spec_destroy(s);
+    return lrc;
+  }
   if (sw_spec_method(s) == SW_METHOD_BAYES) {
     int brc = check_bayes(s);
     sw_spec_destroy(s);

@@ -24,15 +24,6 @@ static void on_signal(int sig) {
   stop_flag = 1;
 }
 
-/* Progress on stderr, about ten lines a test. */
-static void on_point(void *ud, const TrLrfindPoint *p, int steps) {
-  (void)ud;
-  int every = steps >= 10 ? steps / 10 : 1;
-  if (p->step % every == 0 || p->step == 1)
-    fprintf(stderr, "lr-find: step %d/%d  lr %.3e  loss %.4f  smoothed %.4f\n", p->step, steps, p->lr, p->loss,
-            p->smoothed);
-}
-
 static int arg_double(const char *opt, const char *s, double *out) {
   if (!s) return 0;
   if (tr_parse_double(s, out) != 0 || !isfinite(*out) || !(*out > 0))
@@ -204,7 +195,7 @@ static int lrfind_main(int argc, char **argv) {
                          HPS_OPT_INT("--steps", NULL, &steps, 2, 100000), HPS_OPT_STRING("--plot", NULL, &plot),
                          HPS_OPT_STRING("--db", NULL, &db),             HPS_OPT_STRING("--name", NULL, &name),
                          HPS_OPT_END};
-  TrLrfindOptions o = {1e-7, 10.0, 100, on_point, NULL, &stop_flag};
+  TrLrfindOptions o = {1e-7, 10.0, 100, hps_lrfind_progress, NULL, &stop_flag};
   TrConfig cfg;
   int rc = hps_opts_parse(argc, argv, opts, &path, 1);
   if (rc || (rc = arg_double("--start", start_s, &o.start)) || (rc = arg_double("--end", end_s, &o.end))) goto done;

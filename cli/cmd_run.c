@@ -43,6 +43,10 @@ static const char usage[] =
     "--replace to delete the old sweep's trials, metrics, events and checkpoints\n"
     "and start afresh.\n"
     "\n"
+    "A spec with hpsweep.lr_find runs its LR range test on the base config first\n"
+    "(or finds it in the database: a resume never runs it again) and sweeps\n"
+    "optimizer.lr over factor x its suggestion (docs/spec.md).\n"
+    "\n"
     "options:\n"
     "  -j, --jobs N     trials at once (default: the spec's hpsweep.workers, else 1)\n"
     "  --db FILE        results database (default: the spec's hpsweep.db,\n"
@@ -117,14 +121,16 @@ static int run_prepare(Run *r, TrErr *err) {
       return 2;
     }
   }
-  int bayes = sw_spec_method(r->spec) == SW_METHOD_BAYES;
-  if (bayes ? sw_proposer_create(&r->proposer, r->spec, err) : sw_expand(r->spec, &r->trials, &r->n, err)) {
-    hps_error("run", "%s", err->msg);
-    return 2;
-  }
   r->db = r->db_opt ? r->db_opt : sw_spec_db(r->spec);
   r->name = sw_spec_name(r->spec);
   if (rs_store_open(r->db, RS_OPEN_CREATE, &r->st, err)) {
+    hps_error("run", "%s", err->msg);
+    return 2;
+  }
+  int status = hps_lr_grid(r->spec, r->st, 1, r->quiet ? NULL : stderr, "run"); /* before any trial */
+  if (status) return status;
+  int bayes = sw_spec_method(r->spec) == SW_METHOD_BAYES;
+  if (bayes ? sw_proposer_create(&r->proposer, r->spec, err) : sw_expand(r->spec, &r->trials, &r->n, err)) {
     hps_error("run", "%s", err->msg);
     return 2;
   }

@@ -96,9 +96,11 @@ static int record(RsStore *st, int64_t sweep_id, const TrConfig *cfg, const TrLr
   snprintf(worker, sizeof worker, "lr-find:%ld", (long)getpid());
   RsClaim c;
   if (rs_trial_claim(st, sweep_id, worker, 600, 1000, &c)) return store_err(st, err);
-  if (!c.claimed) { /* completed before (or another process holds it now) */
+  if (!c.claimed) { /* completed before, or another process is recording it now */
+    int64_t running = c.running;
     rs_claim_clear(&c);
-    return TR_OK;
+    return running ? tr_err_set(err, TR_EINVAL, "%s: another process is recording this LR range test now; run "
+                                "again once it is done", rs_store_path(st)) : TR_OK;
   }
   *trial_id = c.trial_id;
   int rc = put_metrics(st, &c, cfg, res, err);

@@ -21,6 +21,7 @@
 #include "sw_command.h"
 #include "sw_infer.h"
 #include "sw_prune.h"
+#include "tr_json.h"
 #include "tr_run.h"
 
 struct SwSpec {
@@ -63,6 +64,10 @@ struct SwSpec {
   int program_resumes;         /* hpsweep.program_resumes: the program resumes from HPSWEEP_RUN_DIR */
   int et_ours;                 /* S->et came from hpsweep.early_terminate */
   int et_max_t_given;          /* max_t written (else the trainer's steps, filled in at the end) */
+  int has_lrf, lrf_resolved;   /* hpsweep.lr_find given; resolved (its parameter added) */
+  SwLrFind lrf;
+  double *lrf_factors;         /* (lrf.n_factors) owned */
+  TrYamlDoc *lrf_doc;          /* the resolved values as YAML: the parameter's nodes */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -242,7 +247,7 @@ static int dist_is_musigma(SwDist d) {
 static const char *const hps_keys[] = {"base", "seeds", "seed", "workers", "threads_per_trial",
                                        "db", "max_retries", "task", "checkpoint", "seed_arg",
                                        "wandb_shim", "max_seconds_per_trial", "sampler", "early_terminate",
-                                       "program_resumes", NULL};
+                                       "program_resumes", "lr_find", NULL};
 
 /* hpsweep.base: the trainer config the parameters vary, inline or a file beside the spec. */
 static int parse_base(SwSpec *S, const TrYamlNode *v, TrErr *err) {
@@ -331,6 +336,73 @@ static int parse_sampler(SwSpec *S, const TrYamlNode *h, TrErr *err) {
   return TR_OK;
 }
 
+/* hpsweep.lr_find.factors: a non-empty list of distinct positive numbers. */
+static int parse_lrf_factors(SwSpec *S, const TrYamlNode *v, TrErr *err) {
+  const char *f = S->path, *key = "hpsweep.lr_find.factors";
+  if (v->kind != TR_YAML_SEQ)
+    return errat(err, f, v, "%s: expected a list of positive numbers, got %s", key, tr_yaml_kind_name(v->kind));
+  if (v->n == 0) return errat(err, f, v, "%s: the list is empty (give the multiples of the suggestion to try)", key);
+  if (v->n > 1000) return errat(err, f, v, "%s: %d factors, more than the limit of 1000", key, v->n);
+  free(S->lrf_factors);
+  if (!(S->lrf_factors = malloc((size_t)v->n * sizeof *S->lrf_factors))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  for (int i = 0; i < v->n; i++) {
+    double x;
+    int rc = tr_yaml_double(v->items[i], f, key, &x, err);
+    if (rc) return rc;
+    if (!(x > 0)) return errat(err, f, v->items[i], "%s: %s is not positive (a factor multiplies the suggested lr)",
+                               key, v->items[i]->str);
+    for (int j = 0; j < i; j++)
+      if (S->lrf_factors[j] == x) return errat(err, f, v->items[i], "%s: %s is listed twice", key, v->items[i]->str);
+    S->lrf_factors[i] = x;
+  }
+  S->lrf.factors = S->lrf_factors;
+  S->lrf.n_factors = v->n;
+  return TR_OK;
+}
+
+static const char *const lrf_keys[] = {"suggestion", "factors", "start", "end", "steps", NULL};
+static const char *const lrf_suggestions[] = {"steepest", "min_div_10", "valley", NULL};
+
+const char *sw_lr_suggestion_name(int s) { return s >= 0 && s <= SW_LRF_VALLEY ? lrf_suggestions[s] : "?"; }
+
+/* hpsweep.lr_find: an lr grid centred on the range test's suggestion. */
+static int parse_lr_find(SwSpec *S, const TrYamlNode *h, TrErr *err) {
+  const char *f = S->path;
+  const TrYamlNode *v;
+  char b[160];
+  int rc;
+  if ((rc = want_map(f, "hpsweep.lr_find", h, err))) return rc;
+  for (int i = 0; i < h->n; i++)
+    if (!in_list(h->keys[i]->str, lrf_keys)) return unknown_key(err, f, h->keys[i], "hpsweep.lr_find", lrf_keys);
+  S->has_lrf = 1;
+  S->lrf = (SwLrFind){SW_LRF_VALLEY, NULL, 0, 1e-7, 10.0, 100, h->line, h->col};
+  if ((v = tr_yaml_get(h, "suggestion"))) {
+    const char *s = NULL;
+    if ((rc = want_string(f, "hpsweep.lr_find.suggestion", v, &s, err))) return rc;
+    int k = 0;
+    while (lrf_suggestions[k] && strcmp(lrf_suggestions[k], s)) k++;
+    if (!lrf_suggestions[k])
+      return errat(err, f, v, "hpsweep.lr_find.suggestion: '%s' is not a suggestion (expected steepest, min_div_10 "
+                   "or valley)%s", s, dym(b, sizeof b, tr_closest(s, lrf_suggestions)));
+    S->lrf.suggestion = k;
+  }
+  if (!(v = tr_yaml_get(h, "factors")))
+    return errat(err, f, h, "hpsweep.lr_find: missing 'factors' (e.g. [0.25, 0.5, 1, 2, 4]: the lrs tried are "
+                 "factor x the suggestion)");
+  if ((rc = parse_lrf_factors(S, v, err))) return rc;
+  if ((v = tr_yaml_get(h, "start")) && (rc = tr_yaml_double(v, f, "hpsweep.lr_find.start", &S->lrf.start, err))) return rc;
+  if ((v = tr_yaml_get(h, "end")) && (rc = tr_yaml_double(v, f, "hpsweep.lr_find.end", &S->lrf.end, err))) return rc;
+  if (!(S->lrf.start > 0) || !(S->lrf.end > S->lrf.start))
+    return errat(err, f, h, "hpsweep.lr_find: the ramp needs 0 < start < end, got start %g, end %g", S->lrf.start,
+                 S->lrf.end);
+  int64_t x;
+  if ((v = tr_yaml_get(h, "steps"))) {
+    if ((rc = want_int(f, "hpsweep.lr_find.steps", v, 2, 100000, &x, err))) return rc;
+    S->lrf.steps = (int)x;
+  }
+  return TR_OK;
+}
+
 static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
   const char *f = S->path;
   int rc;
@@ -383,6 +455,7 @@ static int parse_hpsweep(SwSpec *S, const TrYamlNode *h, TrErr *err) {
         return tr_err_set(err, rc, "out of memory");
   }
   if ((rc = parse_sampler(S, h, err))) return rc;
+  if ((v = tr_yaml_get(h, "lr_find")) && (rc = parse_lr_find(S, v, err))) return rc;
   return parse_hpsweep_program(S, h, err);
 }
 
@@ -1135,6 +1208,25 @@ static int parse_params(SwSpec *S, const TrYamlNode *map, const char *prefix, in
 
 /* ---- the whole spec ------------------------------------------------------ */
 
+/* hpsweep.lr_find sets optimizer.lr of the built-in trainer: not with a program, a sample task,
+** or optimizer.lr among the parameters. */
+static int spec_lr_find_check(SwSpec *S, TrErr *err) {
+  if (!S->has_lrf) return TR_OK;
+  const TrYamlNode *at = tr_yaml_get(tr_yaml_get(S->doc->root, "hpsweep"), "lr_find");
+  if (S->program)
+    return errat(err, S->path, at, "hpsweep.lr_find: the range test trains the built-in model; a spec with a "
+                 "program cannot use it");
+  if (S->task == SW_TASK_SAMPLE)
+    return errat(err, S->path, at, "hpsweep.lr_find: a task: sample sweep trains nothing to range-test");
+  for (size_t i = 0; i < S->n_params; i++)
+    if (strcmp(S->params[i].key->name, "optimizer.lr") == 0) {
+      TrYamlNode where = {.line = S->params[i].line, .col = S->params[i].col};
+      return errat(err, S->path, &where, "parameter 'optimizer.lr' and hpsweep.lr_find (line %d) both set the "
+                   "learning rate: keep one", at->line);
+    }
+  return TR_OK;
+}
+
 static const char *const top_keys[] = {"name", "description", "method", "metric", "parameters",
                                        "run_cap", "early_terminate", "hpsweep", "program", "command",
                                        "entity", "project", NULL};
@@ -1219,6 +1311,7 @@ static int spec_bayes(SwSpec *S, const TrYamlNode *root, const TrYamlNode *pk, T
   }
   for (size_t i = 0; i < S->n_params; i++)
     if (sw_param_modelled(&S->params[i])) return TR_OK;
+  if (S->has_lrf && S->lrf.n_factors >= 2) return TR_OK; /* optimizer.lr, once resolved */
   return errat(err, S->path, pk, "bayes search needs a parameter to model (a distribution, or values with 2 or "
                "more entries), and every parameter is a constant");
 }
@@ -1234,6 +1327,7 @@ static int spec_count_grid(SwSpec *S, const TrYamlNode *pk, const TrYamlNode *ca
     if (configs > UINT64_MAX / g) return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters)", S->n_params);
     configs *= g;
   }
+  if (S->has_lrf && !S->lrf_resolved) configs *= (uint64_t)S->lrf.n_factors; /* its optimizer.lr values */
   if (configs > UINT64_MAX / seeds)
     return errat(err, f, pk, "grid size overflows 64 bits (%zu parameters, %llu seeds)", S->n_params,
                  (unsigned long long)seeds);
@@ -1417,6 +1511,7 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   S->where_col = pk->col;
   if ((rc = want_map(f, "parameters", pv, err))) return rc;
   if ((rc = parse_params(S, pv, NULL, 0, err))) return rc;
+  if ((rc = spec_lr_find_check(S, err))) return rc;
   if ((rc = spec_bayes(S, root, pk, err))) return rc;
 
   /* How many trials: overflow-checked product, then run_cap and the sanity limit. */
@@ -1535,6 +1630,8 @@ void sw_spec_destroy(SwSpec *S) {
     free(S->params[i].probs);
   }
   free(S->params);
+  free(S->lrf_factors);
+  tr_yaml_destroy(S->lrf_doc);
   for (size_t i = 0; i < S->n_pkeys; i++) {
     free((char *)S->pkeys[i]->name);
     free(S->pkeys[i]);
@@ -1609,6 +1706,59 @@ int sw_spec_wandb_shim(const SwSpec *s) {
 double sw_spec_max_seconds(const SwSpec *s) { return s->max_seconds; }
 int sw_spec_program_resumes(const SwSpec *s) { return s->program_resumes; }
 const TrConfig *sw_spec_base(const SwSpec *s) { return &s->base; }
+const SwLrFind *sw_spec_lr_find(const SwSpec *s) { return s->has_lrf ? &s->lrf : NULL; }
+int sw_spec_lr_pending(const SwSpec *s) { return s->has_lrf && !s->lrf_resolved; }
+
+/* The values as a YAML list "[a, b, ...]" (shortest exact text), parsed into the spec's own doc. */
+static int lr_values_doc(SwSpec *S, double suggested, TrErr *err) {
+  size_t cap = (size_t)S->lrf.n_factors * 32 + 8, off = 1;
+  char *text = malloc(cap);
+  if (!text) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  text[0] = '[';
+  for (int i = 0; i < S->lrf.n_factors; i++) {
+    char v[32];
+    tr_fmt_double(v, sizeof v, S->lrf.factors[i] * suggested, TR_FMT_SHORTEST);
+    off += (size_t)snprintf(text + off, cap - off, "%s%s", i ? ", " : "", v);
+  }
+  snprintf(text + off, cap - off, "]");
+  char name[TR_PATH_MAX + 32];
+  snprintf(name, sizeof name, "%s (hpsweep.lr_find)", S->path);
+  int rc = tr_yaml_load_string(text, strlen(text), name, &S->lrf_doc, err);
+  free(text);
+  return rc;
+}
+
+int sw_spec_lr_resolve(SwSpec *S, double suggested, TrErr *err) {
+  if (!S->has_lrf || S->lrf_resolved)
+    return tr_err_set(err, TR_EINVAL, "%s: %s", S->path, S->has_lrf ? "hpsweep.lr_find is resolved already"
+                                                                     : "no hpsweep.lr_find to resolve");
+  if (!(suggested > 0) || !isfinite(suggested))
+    return tr_err_set(err, TR_EINVAL, "%s:%d:%d: hpsweep.lr_find: the suggested lr %g is not a positive number",
+                      S->path, S->lrf.line, S->lrf.col, suggested);
+  for (int i = 0; i < S->lrf.n_factors; i++)
+    if (!isfinite(S->lrf.factors[i] * suggested))
+      return tr_err_set(err, TR_EINVAL, "%s:%d:%d: hpsweep.lr_find: %g x %g is not a finite lr", S->path,
+                        S->lrf.line, S->lrf.col, S->lrf.factors[i], suggested);
+  int rc = lr_values_doc(S, suggested, err);
+  if (rc) return rc;
+  SwParam P = {0};
+  P.key = tr_config_key_find("optimizer.lr");
+  P.dist = SW_DIST_CATEGORICAL;
+  P.line = S->lrf.line, P.col = S->lrf.col, P.sigma = 1;
+  P.n_values = S->lrf_doc->root->n;
+  P.n_grid = (uint64_t)P.n_values;
+  SwParam *np = realloc(S->params, (S->n_params + 1) * sizeof *np);
+  P.values = malloc((size_t)P.n_values * sizeof *P.values);
+  if (np) S->params = np, S->cap_params = S->n_params + 1;
+  if (!np || !P.values) {
+    free(P.values);
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  for (int i = 0; i < P.n_values; i++) P.values[i] = S->lrf_doc->root->items[i];
+  S->params[S->n_params++] = P;
+  S->lrf_resolved = 1;
+  return TR_OK;
+}
 size_t sw_spec_param_count(const SwSpec *s) { return s->n_params; }
 const SwParam *sw_spec_param(const SwSpec *s, size_t i) { return i < s->n_params ? &s->params[i] : NULL; }
 size_t sw_spec_config_count(const SwSpec *s) { return s->n_configs; }

@@ -174,6 +174,29 @@ const char *const *sw_spec_command(const SwSpec *s, size_t *n);
 int sw_spec_wandb_shim(const SwSpec *s);          /* hpsweep.wandb_shim; default: on for a .py program */
 double sw_spec_max_seconds(const SwSpec *s);      /* hpsweep.max_seconds_per_trial; 0: no limit */
 
+/* hpsweep.lr_find (docs/spec.md): optimizer.lr values centred on an LR range test's suggestion,
+** factor x suggestion for each factor, resolved before any trial runs. The range test runs on
+** the base config (sw_lrgrid.h runs or finds it); until sw_spec_lr_resolve the spec has no
+** optimizer.lr parameter and sw_expand / the bayes proposer refuse it (sw_spec_lr_pending).
+** The grid's trial count counts the factors from the start. */
+typedef enum { SW_LRF_STEEPEST, SW_LRF_MIN10, SW_LRF_VALLEY } SwLrSuggestion;
+typedef struct SwLrFind {
+  int suggestion;              /* SwLrSuggestion, default valley */
+  const double *factors;       /* (n_factors) positive, distinct, in spec order */
+  int n_factors;
+  double start, end;           /* the ramp, default 1e-7 .. 10 */
+  int steps;                   /* default 100 */
+  int line, col;               /* of the block, for errors after loading */
+} SwLrFind;
+/* NULL when the spec has no hpsweep.lr_find. */
+const SwLrFind *sw_spec_lr_find(const SwSpec *s);
+const char *sw_lr_suggestion_name(int suggestion); /* "steepest", "min_div_10", "valley" */
+/* 1 when hpsweep.lr_find is given and not resolved yet. */
+int sw_spec_lr_pending(const SwSpec *s);
+/* Add optimizer.lr as a categorical parameter (last in order) of factor x suggested; TR_EINVAL
+** for a suggestion that is not a positive number or a second resolution. */
+int sw_spec_lr_resolve(SwSpec *s, double suggested, TrErr *err);
+
 /* The base training config (defaults + hpsweep.base), before any parameter. */
 const TrConfig *sw_spec_base(const SwSpec *s);
 /* Parameters in spec order (nested blocks flattened depth-first). */

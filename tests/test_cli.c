@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "hps_test.h"
 #include "sw_space.h"
@@ -493,6 +494,75 @@ Test(cli, lr_find_db_names_and_refusals_are_one_line) {
   cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
   expect_usage_error("lr-find --name x", "hpsweep lr-find: --name names the test in a database: give --db FILE too "
                                          "(see 'hpsweep lr-find --help')\n");
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
+
+/* A grid centred on the range test: check resolves it without storing, run stores it, a resume and a
+** second check find it, and the sweep's report shows it beside the lr study. */
+#define LRGRID_SPEC                                                                                       \
+  "name: lrg\nmethod: grid\nmetric: {name: val_loss, goal: minimize}\n"                                   \
+  "parameters:\n  schedule.warmup_steps: {value: 0}\n"                                                    \
+  "hpsweep:\n  seeds: [1, 2]\n  lr_find: {suggestion: %s, factors: [0.5, 1, 2], start: 1e-4, end: 1e3, steps: %d}\n" \
+  "  base:\n    model: {n_layer: 1, d_model: 16, n_head: 2, context_length: 16}\n"                        \
+  "    train: {batch_size: 4, max_steps: 4, eval_interval: 2, threads: 1}\n"                              \
+  "    data: {synthetic_bytes: 20000}\n"
+
+Test(cli, lr_find_grid_is_resolved_by_check_stored_by_run_and_reused_on_resume) {
+  char dir[64], cmd[8192], spec[4096], line1[512];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_lrgrid_");
+  snprintf(spec, sizeof spec, LRGRID_SPEC, "valley", 40);
+  const char *path = hps_put(dir, "s.yaml", spec);
+  snprintf(cmd, sizeof cmd, "%s check %s", bin(), path);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(err, "lr-find: step 1/40"), "progress on stderr: %s", err);
+  const char *l = strstr(out, "lr_find:     valley ");
+  cr_assert(l, "%s", out);
+  cr_expect(strstr(out, " steps, run now, not stored: 'hpsweep run' stores it)"), "%s", out);
+  const char *v = strstr(out, "             optimizer.lr values [");
+  cr_assert(v, "%s", out);
+  snprintf(line1, sizeof line1, "%.*s", (int)(strchr(v, '\n') - v), v);
+  cr_expect(strstr(out, "trials:      6 = 3 configurations x 2 seeds"), "%s", out);
+  char db[128];
+  snprintf(db, sizeof db, "%s/hpsweep.db", dir);
+  cr_expect_neq(access(db, F_OK), 0, "check writes no database");
+  snprintf(cmd, sizeof cmd, "%s run -q %s", bin(), path);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  snprintf(cmd, sizeof cmd, "%s run %s", bin(), path);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(err, "(40 steps, found in the database)") || strstr(err, "steps, found in the database)"), "%s", err);
+  cr_expect_null(strstr(err, "lr-find: step"), "a resume never runs the test again: %s", err);
+  cr_expect(strstr(err, "6 trials (0 new)"), "%s", err);
+  snprintf(cmd, sizeof cmd, "%s check %s", bin(), path);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(out, "steps, found in the database)"), "%s", out);
+  cr_expect(strstr(out, line1), "the same values: %s in %s", line1, out);
+  snprintf(cmd, sizeof cmd, "%s ls --db %s --format csv", bin(), db);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(out, ",lr_find,smooth_loss,min,1,1,") && strstr(out, "lrg,train,val_loss,min,6,6,"), "%s", out);
+  snprintf(cmd, sizeof cmd, "%s report lrg --db %s -o %s/r.html", bin(), db, dir);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  snprintf(cmd, sizeof cmd, "%s/r.html", dir);
+  char *h = hps_slurp(cmd, NULL);
+  cr_assert_not_null(h);
+  char *ls = strstr(h, "id=\"lr-study\""), *lf = strstr(h, "id=\"lr-find\"");
+  cr_expect(ls && lf && ls < lf, "the range test sits after the lr study");
+  free(h);
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
+
+Test(cli, lr_find_grid_without_the_suggestion_is_a_one_line_error) {
+  char dir[64], cmd[8192], spec[4096];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_lrnone_");
+  snprintf(spec, sizeof spec, LRGRID_SPEC, "steepest", 5); /* 5 points: none left once the ends are skipped */
+  const char *path = hps_put(dir, "s.yaml", spec);
+  snprintf(cmd, sizeof cmd, "%s check %s 2>&1 >/dev/null | grep -v '^lr-find: step'", bin(), path);
+  sh(cmd, out, sizeof out, NULL, 0);
+  cr_expect(strstr(out, "s.yaml:8:12: hpsweep.lr_find: the range test 'lr-find-") &&
+            strstr(out, "' found no steepest suggestion (5 points, stopped: "), "%s", out);
+  cr_expect_eq(strchr(out, '\n'), out + strlen(out) - 1, "one line: %s", out);
+  snprintf(cmd, sizeof cmd, "%s run -q %s", bin(), path);
+  cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_expect(strstr(err, "found no steepest suggestion"), "%s", err);
   cr_assert_eq(hps_tmp_remove(dir), 0);
 }
 

@@ -699,3 +699,72 @@ Test(sw_spec, wandb_bands_past_the_last_value_get_a_warning) {
             "%s", sw_spec_notice_count(s) ? sw_spec_notice(s, 0) : "(none)");
   sw_spec_destroy(s);
 }
+
+/* ---- hpsweep.lr_find: an lr grid centred on the range test's suggestion ---- */
+
+Test(sw_spec, lr_find_counts_its_factors_and_expands_only_once_resolved) {
+  SwSpec *s = load_ok("lf.yaml", "method: grid\nparameters:\n  optimizer.weight_decay: {values: [0, 0.1]}\n"
+                                 "hpsweep:\n  seeds: [1, 2]\n  lr_find:\n    suggestion: steepest\n"
+                                 "    factors: [0.25, 0.5, 1, 2, 4]\n    steps: 50\n");
+  const SwLrFind *lf = sw_spec_lr_find(s);
+  cr_assert_not_null(lf);
+  cr_expect_eq(lf->suggestion, SW_LRF_STEEPEST);
+  cr_expect_eq(lf->n_factors, 5);
+  cr_expect(lf->start == 1e-7 && lf->end == 10 && lf->steps == 50, "the ramp's defaults, steps as given");
+  cr_expect_eq(lf->line, 7);
+  cr_expect_eq(sw_spec_trial_count(s), 20, "2 weight decays x 5 lrs x 2 seeds, before the test ran");
+  cr_expect(sw_spec_lr_pending(s));
+  SwTrial *t = NULL;
+  size_t n = 0;
+  TrErr err = {0};
+  cr_assert_eq(sw_expand(s, &t, &n, &err), TR_EINVAL);
+  cr_expect(strstr(err.msg, "lf.yaml:7:5: hpsweep.lr_find is not resolved yet"), "%s", err.msg);
+  cr_assert_eq(sw_spec_lr_resolve(s, 2e-3, &err), TR_OK, "%s", err.msg);
+  cr_expect_not(sw_spec_lr_pending(s));
+  cr_assert_eq(sw_expand(s, &t, &n, &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(n, 20);
+  const double want[5] = {5e-4, 1e-3, 2e-3, 4e-3, 8e-3};
+  for (int i = 0; i < 5; i++) {
+    int hits = 0;
+    for (size_t j = 0; j < n; j++) hits += t[j].config.optimizer.lr == want[i];
+    cr_expect_eq(hits, 4, "lr %g: 2 weight decays x 2 seeds, got %d", want[i], hits);
+  }
+  sw_trials_free(t, n);
+  cr_expect_eq(sw_spec_lr_resolve(s, 2e-3, &err), TR_EINVAL, "resolved once only");
+  sw_spec_destroy(s);
+}
+
+Test(sw_spec, lr_find_errors_name_the_position_and_the_value) {
+  const struct {
+    const char *block, *want;
+  } cases[] = {
+      {"  lr_find: {factors: []}\n", "e.yaml:6:22: hpsweep.lr_find.factors: the list is empty"},
+      {"  lr_find: {factors: [1, -2]}\n", "e.yaml:6:26: hpsweep.lr_find.factors: -2 is not positive"},
+      {"  lr_find: {factors: [1, 0]}\n", "e.yaml:6:26: hpsweep.lr_find.factors: 0 is not positive"},
+      {"  lr_find: {factors: [1, 1]}\n", "e.yaml:6:26: hpsweep.lr_find.factors: 1 is listed twice"},
+      {"  lr_find: {suggestion: valey, factors: [1]}\n",
+       "e.yaml:6:25: hpsweep.lr_find.suggestion: 'valey' is not a suggestion (expected steepest, min_div_10 or "
+       "valley) (did you mean 'valley'?)"},
+      {"  lr_find: {suggestion: valley}\n", "e.yaml:6:12: hpsweep.lr_find: missing 'factors'"},
+      {"  lr_find: {factors: [1], start: 1, end: 0.1}\n", "e.yaml:6:12: hpsweep.lr_find: the ramp needs 0 < start < end"},
+      {"  lr_find: {factors: [1], step: 10}\n", "e.yaml:6:27: unknown key 'step' in hpsweep.lr_find (did you mean "
+                                              "'steps'?)"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[512];
+    snprintf(text, sizeof text, "method: grid\nparameters:\n  optimizer.weight_decay: {values: [0]}\n"
+                                "# lr from the range test\nhpsweep:\n%s", cases[i].block);
+    SwSpec *s = NULL;
+    TrErr err = {0};
+    cr_expect_eq(sw_spec_load(&s, put("e.yaml", text), &err), TR_EINVAL, "case %zu", i);
+    cr_expect(strstr(err.msg, cases[i].want), "case %zu: %s", i, err.msg);
+    sw_spec_destroy(s);
+  }
+  SwSpec *s = NULL;
+  TrErr err = {0};
+  cr_expect_eq(sw_spec_load(&s, put("both.yaml", "method: grid\nparameters:\n  optimizer.lr: {values: [0.1]}\n"
+                                                 "hpsweep:\n  lr_find: {factors: [1, 2]}\n"), &err), TR_EINVAL);
+  cr_expect(strstr(err.msg, "both.yaml:3:3: parameter 'optimizer.lr' and hpsweep.lr_find (line 5) both set the "
+                            "learning rate: keep one"), "%s", err.msg);
+  sw_spec_destroy(s);
+}
