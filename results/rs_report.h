@@ -18,14 +18,15 @@
 **   Then, exactly when optimizer.lr varies, `lr-study`: per combination of the other
 **   varying parameters (h3 lr-study-N) the figure of rs_plot_lr_study captioned with
 **   rs_study's lr, stability and basin sentences (the bootstrap seeded by the sweep's
-**   seed); and exactly when train.batch_size varies, `bs-study`: per batch size the
+**   seed); then `lr-find` when the store holds an LR range test on the sweep's config
+**   (rs_report_lrfind.h); and exactly when train.batch_size varies, `bs-study`: per batch size the
 **   lr study over its trials (other parameters pooled), the lr* exponent sentence, a
 **   table (bs-study-table) of best lrs and steps, examples, tokens and B_simple to the
 **   target (metric.target of the stored spec, else automatic) over the curves at each
 **   batch size's best grid lr, and rs_plot_bs_steps captioned with rs_study_bs_caption.
 **   A study that cannot answer prints rs_study's reason, never a broken figure.
 **   Each section has an id (setup, leaderboard, importance, compare-PARAM, curves,
-**   schedules, cost, failures, early-termination, lr-study, bs-study) and figures and
+**   schedules, cost, failures, early-termination, lr-study, lr-find, bs-study) and figures and
 **   tables carry numbered captions.
 ** - An inference sweep (sweeps.task = sample) replaces curves, schedules and cost
 **   (not applicable: one row per measure, at step 0) by `diversity`: validity
