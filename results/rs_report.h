@@ -33,6 +33,8 @@
 **   against distinct_2 per setting with the Pareto frontier (rs_plot_diversity),
 **   a caption stating the trade-off from the signs of the data's correlations,
 **   and the frontier table (id diversity-frontier).
+** - The report of an LR range test (sweeps.task = lr_find) says so in its abstract and is
+**   its setup and `lr-find` section only (rs_report_lrfind.h).
 ** - Reads the database in one read transaction (a consistent snapshot while a sweep
 **   writes); a section without data says so instead of failing.
 ** - rs_report_write is atomic (temp file + fsync + rename).

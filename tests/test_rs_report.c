@@ -448,6 +448,10 @@ Test(rs_report, no_lr_find_section_without_a_stored_test_or_for_another_config, 
 Test(rs_report, the_report_of_a_range_test_says_what_it_is, .init = setup, .fini = teardown) {
   store_lrfind("lf", 0);
   char *h = report_of("lf");
+  cr_assert(strstr(h, "<div class=\"abstract\">An LR range test (<code>hpsweep lr-find</code>), not a sweep."));
+  cr_assert(strstr(h, "<h2 id=\"lr-find\">2. LR range test</h2>"), "the setup, then the test");
+  cr_assert_null(strstr(h, "id=\"leaderboard\""), "no sweep sections");
+  cr_assert_null(strstr(h, "id=\"curves\""));
   char *sec = slice(h, "lr-find", "</html>");
   cr_assert(strstr(sec, "This is an LR range test"), "%s", sec);
   cr_assert(strstr(sec, "Suggestions: steepest 0.002, min/10 0.001, valley 0.005. Stopped: exploded: "), "%s", sec);
