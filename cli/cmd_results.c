@@ -865,6 +865,32 @@ static int plot_args(const Opts *o, const char **kind, RsXKind *xk) {
   return 0;
 }
 
+/* plot of an LR range test: its curve against the learning rate (rs_lrfind_plot). */
+static int plot_lrfind(const Opts *o, RsStore *db, RsTrialSet *ts) {
+  RsLrfindRun *v = NULL;
+  int n = 0, rc = 0;
+  TrErr e = {0};
+  char defout[512];
+  RsPlot pl;
+  if (rs_lrfind_list(db, &v, &n, &e)) return fail_trials(o, db, ts, &e);
+  const RsLrfindRun *r = NULL;
+  for (int i = 0; i < n && !r; i++)
+    if (!strcmp(v[i].name, ts->sweep.name)) r = &v[i];
+  if (!r) tr_err_set(&e, TR_ENOTFOUND, "'%s': the LR range test did not complete: nothing to draw", ts->sweep.name);
+  if (!r || rs_lrfind_plot(&r->res, NAN, NULL, &pl, &e)) {
+    rs_lrfind_runs_free(v, n);
+    return fail_trials(o, db, ts, &e);
+  }
+  snprintf(defout, sizeof defout, "%s.svg", ts->sweep.name);
+  const char *out = o->out ? o->out : defout;
+  rc = rs_plot_write(&pl, out, &e) == TR_OK ? 0 : hps_fail(o->cmd, &e);
+  if (rc == 0) printf("wrote %s (the LR range test's curve)\n", out);
+  rs_plot_deinit(&pl);
+  rs_lrfind_runs_free(v, n);
+  close_trials(db, ts);
+  return rc;
+}
+
 static int cmd_plot(int argc, char **argv) {
   Opts o;
   RsStore *db;
@@ -875,6 +901,7 @@ static int cmd_plot(int argc, char **argv) {
   char defout[512];
   RsTrialSet ts;
   if ((rc = open_trials(&o, &db, &ts))) return rc;
+  if (rs_lrfind_is(&ts.sweep)) return plot_lrfind(&o, db, &ts);
   TrErr e = {0};
   const char *metric = o.metric ? o.metric : ts.metric;
   RsPlot pl;
@@ -1008,7 +1035,9 @@ const HpsCmd hps_cmd_plot = {"plot", cmd_plot, "figures: learning curves, metric
     "          log x for log-spaced values such as learning rates\n"
     "  cost    the best metric against wall seconds, Pareto front marked (flops: FLOPs)\n"
     "  diversity  inference sweeps (task: sample): validity against distinct_2, one dot per\n"
-    "          setting (mean over seeds, bars span the seeds), the Pareto frontier marked\n\n" DBOPT
+    "          setting (mean over seeds, bars span the seeds), the Pareto frontier marked\n"
+    "An LR range test (hpsweep lr-find --db) draws its curve against the learning rate\n"
+    "with its suggestions (default file NAME.svg).\n\n" DBOPT
     "  --metric M       the metric (default: the sweep's)\n"
     "  --color-by P     colour curves by parameter P (default: the first varying one;\n"
     "                   'none' = one colour per trial)\n"

@@ -123,14 +123,19 @@ static int run_prepare(Run *r, TrErr *err) {
   }
   r->db = r->db_opt ? r->db_opt : sw_spec_db(r->spec);
   r->name = sw_spec_name(r->spec);
-  if (rs_store_open(r->db, RS_OPEN_CREATE, &r->st, err)) {
+  int lrf = sw_spec_lr_find(r->spec) != NULL; /* its range test goes in the database, before any trial */
+  if (lrf && rs_store_open(r->db, RS_OPEN_CREATE, &r->st, err)) {
     hps_error("run", "%s", err->msg);
     return 2;
   }
-  int status = hps_lr_grid(r->spec, r->st, 1, r->quiet ? NULL : stderr, "run"); /* before any trial */
+  int status = lrf ? hps_lr_grid(r->spec, r->st, 1, r->quiet ? NULL : stderr, "run") : 0;
   if (status) return status;
   int bayes = sw_spec_method(r->spec) == SW_METHOD_BAYES;
   if (bayes ? sw_proposer_create(&r->proposer, r->spec, err) : sw_expand(r->spec, &r->trials, &r->n, err)) {
+    hps_error("run", "%s", err->msg);
+    return 2;
+  }
+  if (!lrf && rs_store_open(r->db, RS_OPEN_CREATE, &r->st, err)) {
     hps_error("run", "%s", err->msg);
     return 2;
   }

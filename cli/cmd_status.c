@@ -104,10 +104,16 @@ static int show_lrfind(RsStore *st, const RsSweep *sw) {
   const RsLrfindRun *r = NULL;
   for (int i = 0; i < n && !r; i++)
     if (!strcmp(v[i].name, sw->name)) r = &v[i];
+  char sg[3][32];
+  for (int k = 0; r && k < 3; k++) {
+    double lr = k == 0 ? r->res.steepest.lr : k == 1 ? r->res.min10.lr : r->res.valley.lr;
+    if (isfinite(lr)) snprintf(sg[k], sizeof sg[k], "%.3g", lr);
+    else snprintf(sg[k], sizeof sg[k], "none");
+  }
   if (!r) printf("%s  LR range test, not completed (an interrupted test is not stored)\n", sw->name);
   else
-    printf("%s  LR range test: %d steps, %s; suggestions: steepest %.3g, min/10 %.3g, valley %.3g\n", sw->name,
-           r->res.n, tr_lrfind_stop_name(r->res.stop), r->res.steepest.lr, r->res.min10.lr, r->res.valley.lr);
+    printf("%s  LR range test: %d steps, %s; suggestions: steepest %s, min/10 %s, valley %s\n", sw->name, r->res.n,
+           tr_lrfind_stop_name(r->res.stop), sg[0], sg[1], sg[2]);
   rs_lrfind_runs_free(v, n);
   return 0;
 }

@@ -516,10 +516,7 @@ static int expand_fini(Expand *X, int rc, SwTrial **trials, size_t *n) {
 int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err) {
   *trials = NULL;
   *n = 0;
-  if (sw_spec_lr_pending(s))
-    return tr_err_set(err, TR_EINVAL, "%s:%d:%d: hpsweep.lr_find is not resolved yet (its range test decides the "
-                      "lr values: sw_lrgrid_resolve)", sw_spec_path(s), sw_spec_lr_find(s)->line,
-                      sw_spec_lr_find(s)->col);
+  if (sw_spec_lr_pending(s)) return sw_spec_lr_check_resolved(s, err);
   if (sw_spec_method(s) == SW_METHOD_BAYES) {
     int line, col;
     sw_spec_where(s, &line, &col);

@@ -150,10 +150,7 @@ int sw_proposer_trial(const SwProposer *P, int idx, const char *params_json, con
 
 int sw_proposer_create(SwProposer **out, const SwSpec *spec, TrErr *err) {
   *out = NULL;
-  if (sw_spec_lr_pending(spec))
-    return tr_err_set(err, TR_EINVAL, "%s:%d:%d: hpsweep.lr_find is not resolved yet (its range test decides the "
-                      "lr values: sw_lrgrid_resolve)", sw_spec_path(spec), sw_spec_lr_find(spec)->line,
-                      sw_spec_lr_find(spec)->col);
+  if (sw_spec_lr_pending(spec)) return sw_spec_lr_check_resolved(spec, err);
   SwProposer *P = calloc(1, sizeof *P);
   if (!P) return tr_err_set(err, TR_ENOMEM, "out of memory");
   P->s = spec;

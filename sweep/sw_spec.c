@@ -1708,6 +1708,11 @@ int sw_spec_program_resumes(const SwSpec *s) { return s->program_resumes; }
 const TrConfig *sw_spec_base(const SwSpec *s) { return &s->base; }
 const SwLrFind *sw_spec_lr_find(const SwSpec *s) { return s->has_lrf ? &s->lrf : NULL; }
 int sw_spec_lr_pending(const SwSpec *s) { return s->has_lrf && !s->lrf_resolved; }
+int sw_spec_lr_check_resolved(const SwSpec *s, TrErr *err) {
+  if (!sw_spec_lr_pending(s)) return TR_OK;
+  return tr_err_set(err, TR_EINVAL, "%s:%d:%d: hpsweep.lr_find is not resolved yet (its range test decides the lr "
+                    "values: sw_lrgrid_resolve)", s->path, s->lrf.line, s->lrf.col);
+}
 
 /* The values as a YAML list "[a, b, ...]" (shortest exact text), parsed into the spec's own doc. */
 static int lr_values_doc(SwSpec *S, double suggested, TrErr *err) {

@@ -193,6 +193,8 @@ const SwLrFind *sw_spec_lr_find(const SwSpec *s);
 const char *sw_lr_suggestion_name(int suggestion); /* "steepest", "min_div_10", "valley" */
 /* 1 when hpsweep.lr_find is given and not resolved yet. */
 int sw_spec_lr_pending(const SwSpec *s);
+/* TR_OK, or TR_EINVAL "FILE:L:C: hpsweep.lr_find is not resolved yet ..." while it is pending. */
+int sw_spec_lr_check_resolved(const SwSpec *s, TrErr *err);
 /* Add optimizer.lr as a categorical parameter (last in order) of factor x suggested; TR_EINVAL
 ** for a suggestion that is not a positive number or a second resolution. */
 int sw_spec_lr_resolve(SwSpec *s, double suggested, TrErr *err);

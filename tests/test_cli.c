@@ -149,7 +149,8 @@ Test(cli, check_on_a_bayes_spec_prints_the_space_and_first_proposals) {
               "  optimizer.lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n"
               "  optimizer.weight_decay: {values: [0.0, 0.01, 0.1]}\n  train.max_steps: {value: 50}\n");
   close(fd);
-  snprintf(cmd, sizeof cmd, "%s check %s", bin(), spec);
+  /* The memory available is fixed: the two outputs compared below must not differ by the machine's load. */
+  snprintf(cmd, sizeof cmd, "HPSWEEP_MEMORY_AVAILABLE=100G %s check %s", bin(), spec);
   cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
   cr_expect(strstr(out, "method:      bayes (sampler gp, seed 3)\n"), "%s", out);
   cr_expect(strstr(out, "space:       2 dimensions in [0, 1]"), "%s", out); /* the constant is not modelled */
@@ -492,6 +493,12 @@ Test(cli, lr_find_db_names_and_refusals_are_one_line) {
   }
   snprintf(cmd, sizeof cmd, "%s report t1 --db %s/r.db -o %s/t1.html", bin(), dir, dir);
   cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
+  snprintf(cmd, sizeof cmd, "%s plot t1 --db %s/r.db -o %s/t1.svg", bin(), dir, dir);
+  cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
+  cr_expect(strstr(out, "t1.svg (the LR range test's curve)"), "%s", out);
+  snprintf(cmd, sizeof cmd, "%s plot t1 --kind cost --db %s/r.db", bin(), dir);
+  cr_expect_eq(sh(cmd, out, sizeof out, err, sizeof err), 2);
+  cr_expect(strstr(err, "'t1' is an LR range test (hpsweep lr-find), not a sweep"), "%s", err);
   expect_usage_error("lr-find --name x", "hpsweep lr-find: --name names the test in a database: give --db FILE too "
                                          "(see 'hpsweep lr-find --help')\n");
   cr_assert_eq(hps_tmp_remove(dir), 0);
