@@ -328,8 +328,16 @@ static int worker_on_metric(void *ud, const TrMetric *m) {
 
 static void worker_on_log(void *ud, const char *line) {
   Worker *w = ud;
-  write_all(w->fd, line, strlen(line));
-  write_all(w->fd, "\n", 1);
+  char buf[LINE_MAX_BYTES + 1];
+  size_t n = strlen(line);
+  if (n >= sizeof buf) { /* the coordinator cuts it anyway */
+    write_all(w->fd, line, n);
+    write_all(w->fd, "\n", 1);
+    return;
+  }
+  memcpy(buf, line, n); /* one write: one wake-up of the coordinator */
+  buf[n] = '\n';
+  write_all(w->fd, buf, n + 1);
 }
 
 static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
@@ -902,8 +910,9 @@ static void prog_reap(Worker *w, const WorkerArgs *a, const char *dir) {
 }
 
 /* A program trial in its run directory RUNS/<hash>/ (kept across attempts; RUNS is the runs
-** directory's absolute path), its writes through the serving worker's store ST. */
-static int prog_trial(const WorkerArgs *a, RsStore *st, const char *runs) {
+** directory's absolute path), its writes through the serving worker's store ST; *rows gets the
+** metric rows it wrote. */
+static int prog_trial(const WorkerArgs *a, RsStore *st, const char *runs, int64_t *rows) {
   char dir[TR_PATH_MAX];
   int k = snprintf(dir, sizeof dir, "%s/%s", runs, a->trial->hash_hex);
   if (k < 0 || k >= TR_PATH_MAX || (mkdir(dir, 0777) != 0 && errno != EEXIST && tr_mkdirs(dir) != 0)) {
@@ -925,9 +934,7 @@ static int prog_trial(const WorkerArgs *a, RsStore *st, const char *runs) {
   trial_stop = worker_stop;
   rc = prog_exec(&w, a, dir, &p, &o, &err);
   if (!w.lost && !w.store_failed && (k = rs_metricbuf_flush(&w.mb))) worker_store_fail(&w, k);
-  char line[64];
-  snprintf(line, sizeof line, TAG_ROWS "%lld\n", (long long)w.rows);
-  write_all(w.fd, line, strlen(line));
+  *rows = w.rows;
   if (w.lost || w.store_failed) return worker_store_exit(&w);
   if (rc) { /* it could not run: a bad command or the system; the same again would fail */
     RsTrialResult out = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, err.msg, 0};
@@ -1018,10 +1025,13 @@ static int worker_programs(WorkerArgs *a, int cmd) {
   SwTrial *own = NULL;
   int rc = WEXIT_OK;
   for (int first = 1;; first = 0) {
-    rc = prog_trial(a, st, runs ? runs : a->c->runs_dir);
+    int64_t rows = 0;
+    rc = prog_trial(a, st, runs ? runs : a->c->runs_dir, &rows);
     if (!first) rs_claim_clear(&cl), sw_trials_free(own, own ? 1 : 0), own = NULL;
+    char line[64]; /* the rows, and (one write: one wake-up) that the trial is recorded */
+    int n = snprintf(line, sizeof line, TAG_ROWS "%lld\n%s", (long long)rows, rc == WEXIT_OK ? TAG_DONE "\n" : "");
+    write_all(a->fd, line, (size_t)n);
     if (rc != WEXIT_OK) break;
-    write_all(a->fd, TAG_DONE "\n", strlen(TAG_DONE) + 1);
     if (worker_stop || (rc = prog_next(a, st, cmd, &cl, &a->trial, &own)) != 0) break;
     a->cl = &cl;
   }
