@@ -912,7 +912,7 @@ static void prog_reap(Worker *w, const WorkerArgs *a, const char *dir) {
 /* A program trial in its run directory RUNS/<hash>/ (kept across attempts; RUNS is the runs
 ** directory's absolute path), its writes through the serving worker's store ST; *rows gets the
 ** metric rows it wrote. */
-static int prog_trial(const WorkerArgs *a, RsStore *st, const char *runs, int64_t *rows) {
+static int prog_trial_run(Worker *w, const WorkerArgs *a, RsStore *st, const char *runs, int64_t *rows) {
   char dir[TR_PATH_MAX];
   int k = snprintf(dir, sizeof dir, "%s/%s", runs, a->trial->hash_hex);
   if (k < 0 || k >= TR_PATH_MAX || (mkdir(dir, 0777) != 0 && errno != EEXIST && tr_mkdirs(dir) != 0)) {
@@ -921,29 +921,37 @@ static int prog_trial(const WorkerArgs *a, RsStore *st, const char *runs, int64_
     worker_on_log(&(Worker){.fd = a->fd}, line);
     return WEXIT_SETUP;
   }
-  Worker w;
-  int rc = worker_open(&w, a, &a->trial->config, st);
+  int rc = worker_open(w, a, &a->trial->config, st);
   if (rc != WEXIT_OK) return rc;
-  if (strcmp(a->cl->kind, "claim") != 0) prog_reap(&w, a, dir);
-  if (w.store_failed) return worker_store_exit(&w);
-  if (worker_et_resume(&w)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
-  ProgCtx p = {&w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1, dir, tr_clock_mono()};
+  if (strcmp(a->cl->kind, "claim") != 0) prog_reap(w, a, dir);
+  if (w->store_failed) return worker_store_exit(w);
+  if (worker_et_resume(w)) return w->lost || w->store_failed ? worker_store_exit(w) : WEXIT_OK;
+  ProgCtx p = {w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1, dir, tr_clock_mono()};
   SwProgramOut o;
   TrErr err;
   tr_err_clear(&err);
   trial_stop = worker_stop;
-  rc = prog_exec(&w, a, dir, &p, &o, &err);
-  if (!w.lost && !w.store_failed && (k = rs_metricbuf_flush(&w.mb))) worker_store_fail(&w, k);
-  *rows = w.rows;
-  if (w.lost || w.store_failed) return worker_store_exit(&w);
+  rc = prog_exec(w, a, dir, &p, &o, &err);
+  if (!w->lost && !w->store_failed && (k = rs_metricbuf_flush(&w->mb))) worker_store_fail(w, k);
+  *rows = w->rows;
+  if (w->lost || w->store_failed) return worker_store_exit(w);
   if (rc) { /* it could not run: a bad command or the system; the same again would fail */
     RsTrialResult out = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, err.msg, 0};
-    return worker_finish(&w, a, RS_FAILED, &out);
+    return worker_finish(w, a, RS_FAILED, &out);
   }
-  prog_log_problems(&w, a, &o);
-  if (w.store_failed) return worker_store_exit(&w);
-  if (worker_et_done(&w, dir)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
-  return prog_record(&w, a, &p, &o);
+  prog_log_problems(w, a, &o);
+  if (w->store_failed) return worker_store_exit(w);
+  if (worker_et_done(w, dir)) return w->lost || w->store_failed ? worker_store_exit(w) : WEXIT_OK;
+  return prog_record(w, a, &p, &o);
+}
+
+/* prog_trial_run with its worker state released whatever the outcome (a lost claim too). */
+static int prog_trial(const WorkerArgs *a, RsStore *st, const char *runs, int64_t *rows) {
+  Worker w;
+  memset(&w, 0, sizeof w);
+  int rc = prog_trial_run(&w, a, st, runs, rows);
+  rs_metricbuf_deinit(&w.mb);
+  return rc;
 }
 
 /* What the coordinator sends a serving program worker for each trial after its first: the
