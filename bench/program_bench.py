@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Sweeping external programs (issue 11): scheduler overhead, -j 2 scaling, metric ingestion.
 
-usage: program_bench.py HPSWEEP [--baseline OTHER_HPSWEEP] [--quick] [--part 1|2|3] [--reps N]
+usage: program_bench.py HPSWEEP [--baseline OTHER_HPSWEEP] [--quick] [--part 1,2,3] [--reps N]
                         [--no-python]
+
+The speed bars of issue 11 in one command (parts 1 and 2, the /bin/sh program only):
+    python3 bench/program_bench.py build/hpsweep --part 1,2 --no-python
 
 1. Overhead: 500 trials at -j 1 of a program that reports one metric and exits
    (`printf '{"loss": 1}\\n' >&3` in /bin/sh, and the same in python3 unless --no-python).
@@ -139,7 +142,7 @@ def main():
     quick = "--quick" in sys.argv
     parts = {1, 2, 3}
     if "--part" in sys.argv:
-        parts = {int(sys.argv[sys.argv.index("--part") + 1])}
+        parts = {int(x) for x in sys.argv[sys.argv.index("--part") + 1].split(",")}
     reps = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 3
     d = tempfile.mkdtemp(prefix="hps_program_bench_")
     rows = []
