@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@ typedef struct Run {
   const SwProgramIn *in;
   SwProgramOut *out;
   pid_t pid;
+  int pidfd;                  /* readable when the program exits (-1: no pidfd_open, poll the pipes only) */
   int ofd, mfd, log;          /* read ends (-1 closed), the log file */
   size_t logged;
   int truncated, status, reaped;
@@ -30,31 +32,65 @@ typedef struct Run {
   int row_rc;                 /* a non-zero ROW return */
 } Run;
 
-/* In the child: never returns. Output to OUT, metrics to MW, our process group, die with the parent. */
-static void child_exec(const SwProgramIn *in, int ow, int mw, pid_t parent) {
-  setpgid(0, 0);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);
+/* The program's environment: HPSWEEP_METRICS_FD, the caller's "NAME=VALUE" strings, then ours
+** minus the names those set (what setenv/putenv in the child did, built before the vfork: its
+** child may not allocate). The array is the caller's (free), its strings borrowed; NULL: out of memory. */
+static char **child_env(const SwProgramIn *in, char *fdvar) {
+  extern char **environ;
+  size_t n = 0, k = 0, extra = 0;
+  while (environ && environ[n]) n++;
+  while (in->env && in->env[extra]) extra++;
+  char **envp = malloc((n + extra + 2) * sizeof *envp);
+  if (!envp) return NULL;
+  envp[k++] = fdvar;
+  for (size_t i = 0; i < extra; i++) envp[k++] = in->env[i];
+  size_t set = k;
+  for (size_t i = 0; i < n; i++) {
+    size_t len = strcspn(environ[i], "=");
+    int dup = 0;
+    for (size_t j = 0; j < set && !dup; j++) dup = strncmp(envp[j], environ[i], len) == 0 && envp[j][len] == '=';
+    if (!dup) envp[k++] = environ[i];
+  }
+  envp[k] = NULL;
+  return envp;
+}
+
+/* Start the program: vfork (no copy of our page tables, unlike fork) and exec. The child shares
+** our memory until its exec: it only makes system calls on what we prepared, and writes the exec's
+** errno into *exec_errno on failure. Its own process group, death with us (PDEATHSIG), default
+** signal dispositions and mask, stdin NUL, output to OW, metrics to MW as fd 3 (no O_CLOEXEC: a
+** shell's `>&N` takes one digit only). Every signal is blocked in between: no handler of ours runs
+** in the child. Returns its pid, or -1 (errno). */
+static pid_t child_spawn(char *const *argv, char **envp, int nul, int ow, int mw, volatile int *exec_errno) {
   static const int sigs[] = {SIGPIPE, SIGXFSZ, SIGINT, SIGTERM, SIGCHLD, SIGHUP, SIGQUIT};
-  for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], SIG_DFL);
-  sigset_t none;
+  sigset_t all, none, old;
+  sigfillset(&all);
   sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  int nul = open("/dev/null", O_RDONLY);
-  if (nul >= 0 && nul != STDIN_FILENO) dup2(nul, STDIN_FILENO), close(nul);
-  dup2(ow, STDOUT_FILENO);
-  dup2(ow, STDERR_FILENO);
-  /* fd 3, inherited (no O_CLOEXEC): a shell's `>&N` takes one digit only. */
-  int fd = SW_PROGRAM_METRICS_FD;
-  if (mw != fd) dup2(mw, fd);
-  fcntl(fd, F_SETFD, 0);
-  char num[32];
-  snprintf(num, sizeof num, "%d", fd);
-  setenv("HPSWEEP_METRICS_FD", num, 1);
-  for (char *const *e = in->env; e && *e; e++) putenv(*e);
-  execvp(in->argv[0], in->argv);
-  fprintf(stderr, "hpsweep: cannot run %s: %s\n", in->argv[0], strerror(errno));
-  _exit(127);
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  pid_t parent = getpid();
+  sigprocmask(SIG_SETMASK, &all, &old);
+  pid_t pid = vfork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &dfl, NULL);
+    if (nul >= 0) dup2(nul, STDIN_FILENO);
+    dup2(ow, STDOUT_FILENO);
+    dup2(ow, STDERR_FILENO);
+    if (mw != SW_PROGRAM_METRICS_FD) dup2(mw, SW_PROGRAM_METRICS_FD);
+    fcntl(SW_PROGRAM_METRICS_FD, F_SETFD, 0);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execvpe(argv[0], argv, envp);
+    *exec_errno = errno;
+    _exit(127);
+  }
+  int e = errno;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  errno = e;
+  return pid;
 }
 
 static void log_write(Run *r, const char *b, size_t n) {
@@ -136,17 +172,20 @@ static void run_loop(Run *r) {
     double now = tr_clock_mono();
     run_control(r, now);
     if (r->reaped && ((r->ofd < 0 && r->mfd < 0) || now >= r->drain_until)) break;
-    struct pollfd p[2];
+    struct pollfd p[3];
     int np = 0;
     if (r->ofd >= 0) p[np++] = (struct pollfd){r->ofd, POLLIN, 0};
     if (r->mfd >= 0) p[np++] = (struct pollfd){r->mfd, POLLIN, 0};
+    int npipes = np;
+    /* The exit wakes us: the pipes close a moment before the program can be reaped. */
+    if (!r->reaped && r->pidfd >= 0) p[np++] = (struct pollfd){r->pidfd, POLLIN, 0};
     if (np == 0) {
       struct timespec ts = {0, 20 * 1000000L};
       nanosleep(&ts, NULL);
       continue;
     }
     if (poll(p, (nfds_t)np, 100) <= 0) continue;
-    for (int i = 0; i < np; i++)
+    for (int i = 0; i < npipes; i++)
       if (p[i].revents) pipe_read(r, p[i].fd == r->ofd ? &r->ofd : &r->mfd, p[i].fd == r->mfd);
   }
   if (r->ofd >= 0) close(r->ofd);
@@ -172,26 +211,41 @@ void sw_program_log_tail(const char *path, char *out, size_t n) {
   snprintf(out, n, "%s", p);
 }
 
-/* Pipes, the log and the parser; the fork. */
+/* Pipes, the log and the parser; the program started. */
 static int run_start(Run *r, int op[2], int mp[2], char *logpath, size_t n, TrErr *err) {
   snprintf(logpath, n, "%s/%s", r->in->run_dir, SW_PROGRAM_LOG);
   r->log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (r->log < 0) return tr_err_set(err, TR_EIO, "%s: %s", logpath, strerror(errno));
   if (sw_proto_new(&r->proto, r->in->row, r->in->ctx, err)) return TR_ENOMEM;
-  if (pipe2(op, O_CLOEXEC) != 0) return tr_err_set(err, TR_EIO, "pipe: %s", strerror(errno));
+  char fdvar[32];
+  snprintf(fdvar, sizeof fdvar, "HPSWEEP_METRICS_FD=%d", SW_PROGRAM_METRICS_FD);
+  char **envp = child_env(r->in, fdvar);
+  if (!envp) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (pipe2(op, O_CLOEXEC) != 0) {
+    free(envp);
+    return tr_err_set(err, TR_EIO, "pipe: %s", strerror(errno));
+  }
   if (pipe2(mp, O_CLOEXEC) != 0) {
+    free(envp);
     close(op[0]), close(op[1]);
     return tr_err_set(err, TR_EIO, "pipe: %s", strerror(errno));
   }
-  pid_t parent = getpid();
+  int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  volatile int exec_errno = 0;
   r->start = tr_clock_mono();
-  r->pid = fork();
-  if (r->pid == 0) child_exec(r->in, op[1], mp[1], parent);
+  r->pid = child_spawn(r->in->argv, envp, nul, op[1], mp[1], &exec_errno);
   int e = errno;
+  free(envp);
+  if (nul >= 0) close(nul);
   close(op[1]), close(mp[1]);
   r->ofd = op[0], r->mfd = mp[0];
   if (r->pid < 0) return tr_err_set(err, TR_EIO, "fork: %s", strerror(e));
-  setpgid(r->pid, r->pid); /* also here: no signal may reach it before its group exists */
+  if (exec_errno) { /* it exits 127 */
+    char line[1200];
+    int k = snprintf(line, sizeof line, "hpsweep: cannot run %.1000s: %s\n", r->in->argv[0], strerror(exec_errno));
+    if (k > 0) log_write(r, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+  }
+  r->pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
   fcntl(r->ofd, F_SETFL, O_NONBLOCK);
   fcntl(r->mfd, F_SETFL, O_NONBLOCK);
   return TR_OK;
@@ -199,7 +253,7 @@ static int run_start(Run *r, int op[2], int mp[2], char *logpath, size_t n, TrEr
 
 int sw_program_run(const SwProgramIn *in, SwProgramOut *out, TrErr *err) {
   memset(out, 0, sizeof *out);
-  Run r = {in, out, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, NULL, 0};
+  Run r = {.in = in, .out = out, .pid = -1, .pidfd = -1, .ofd = -1, .mfd = -1, .log = -1};
   int op[2], mp[2];
   char logpath[4200];
   int rc = run_start(&r, op, mp, logpath, sizeof logpath, err);
@@ -224,6 +278,7 @@ int sw_program_run(const SwProgramIn *in, SwProgramOut *out, TrErr *err) {
     if (r.mfd >= 0) close(r.mfd);
   }
   if (r.log >= 0) close(r.log);
+  if (r.pidfd >= 0) close(r.pidfd);
   sw_proto_free(r.proto);
   sw_program_log_tail(logpath, out->tail, sizeof out->tail);
   return rc;

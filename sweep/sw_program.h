@@ -1,5 +1,5 @@
 /*
-** sw_program.h: run one trial's program (docs/programs.md "Running programs"): fork+exec
+** sw_program.h: run one trial's program (docs/programs.md "Running programs"): vfork+exec
 ** its argv in a process group of its own, its output into a size-capped log, its
 ** metrics pipe through the protocol parser (sw_proto), a time limit and a stop flag.
 **

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -30,6 +31,7 @@
 /* Worker -> coordinator lines: anything else on the pipe is a log line. */
 #define TAG_PROGRESS "@hps P "   /* step total loss tokens_per_second */
 #define TAG_ROWS "@hps R "       /* metric rows written */
+#define TAG_DONE "@hps D"        /* a serving worker recorded its trial and waits for the next */
 #define LINE_MAX_BYTES 1024      /* longer lines are cut */
 #define PROGRESS_EVERY 0.1       /* seconds between progress lines of a worker */
 #define TICK_EVERY 0.25          /* seconds between TICK events */
@@ -141,11 +143,13 @@ int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, siz
 
 /* ---- the worker process ---- */
 
-static volatile sig_atomic_t worker_stop;
+static volatile sig_atomic_t worker_stop; /* the runner stops (SIGINT, SIGTERM, its death) */
+static volatile sig_atomic_t trial_stop;  /* stop this program trial: worker_stop, or early termination */
 
 static void worker_on_signal(int sig) {
   (void)sig;
   worker_stop = 1;
+  trial_stop = 1;
 }
 
 static void write_all(int fd, const char *s, size_t n) {
@@ -181,10 +185,18 @@ typedef struct Worker {
   int et_action;        /* SW_KEEP, or what was decided: SW_PRUNE (applied) or SW_PAUSE (to apply) */
   int64_t et_step;      /* the step of that decision: rows after it are not recorded */
   int64_t ckpt_step;    /* the step of the last checkpoint recorded, -1 none */
+  int shared_store;     /* st is the serving worker's (worker_programs): never closed here */
 } Worker;
 
 static void worker_store_fail(Worker *w, int rc);
 static void worker_on_log(void *ud, const char *line);
+
+/* The trial's writes are over: its metric buffer freed, its store closed unless shared. */
+static void worker_release(Worker *w) {
+  rs_metricbuf_deinit(&w->mb);
+  if (!w->shared_store) rs_store_close(w->st);
+  w->st = NULL;
+}
 
 /* ---- early termination in the worker ---- */
 
@@ -316,8 +328,16 @@ static int worker_on_metric(void *ud, const TrMetric *m) {
 
 static void worker_on_log(void *ud, const char *line) {
   Worker *w = ud;
-  write_all(w->fd, line, strlen(line));
-  write_all(w->fd, "\n", 1);
+  char buf[LINE_MAX_BYTES + 1];
+  size_t n = strlen(line);
+  if (n >= sizeof buf) { /* the coordinator cuts it anyway */
+    write_all(w->fd, line, n);
+    write_all(w->fd, "\n", 1);
+    return;
+  }
+  memcpy(buf, line, n); /* one write: one wake-up of the coordinator */
+  buf[n] = '\n';
+  write_all(w->fd, buf, n + 1);
 }
 
 static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
@@ -484,8 +504,9 @@ static int worker_config(const WorkerArgs *a, TrConfig *cfg, char dir[TR_PATH_MA
   return WEXIT_OK;
 }
 
-/* W set up for the trial, with the store and its metric buffer open; WEXIT_OK, or WEXIT_STORE logged. */
-static int worker_open(Worker *w, const WorkerArgs *a, const TrConfig *cfg) {
+/* W set up for the trial, with the store (st, or its own when NULL) and its metric buffer open;
+** WEXIT_OK, or WEXIT_STORE logged. */
+static int worker_open(Worker *w, const WorkerArgs *a, const TrConfig *cfg, RsStore *st) {
   TrErr err;
   tr_err_clear(&err);
   memset(w, 0, sizeof *w);
@@ -503,7 +524,9 @@ static int worker_open(Worker *w, const WorkerArgs *a, const TrConfig *cfg) {
   w->can_pause = !a->c->program || a->c->program->resumes;
   w->et_action = SW_KEEP;
   w->ckpt_step = -1;
-  if (rs_store_open(a->c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &w->st, &err) != TR_OK) {
+  w->st = st;
+  w->shared_store = st != NULL;
+  if (!st && rs_store_open(a->c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &w->st, &err) != TR_OK) {
     worker_on_log(w, err.msg);
     return WEXIT_STORE;
   }
@@ -610,9 +633,7 @@ static int worker_et_resume(Worker *w) {
   if (!applied) return 0;
   worker_on_log(w, v.reason);
   w->et_action = v.action == RS_VERDICT_PRUNE ? SW_PRUNE : SW_PAUSE;
-  rs_metricbuf_deinit(&w->mb);
-  rs_store_close(w->st);
-  w->st = NULL;
+  worker_release(w);
   return 1;
 }
 
@@ -622,9 +643,7 @@ static int worker_et_done(Worker *w, const char *program_dir) {
   if (w->et_action == SW_KEEP || w->lost || w->store_failed) return w->lost || w->store_failed;
   if (w->et_action == SW_PAUSE && !worker_et_pause(w, program_dir)) return w->lost || w->store_failed;
   if (w->lost || w->store_failed) return 1;
-  rs_metricbuf_deinit(&w->mb);
-  rs_store_close(w->st);
-  w->st = NULL;
+  worker_release(w);
   return 1;
 }
 
@@ -635,8 +654,7 @@ static int worker_finish(Worker *w, const WorkerArgs *a, RsStatus status, const 
     worker_on_log(w, rs_store_errmsg(w->st));
     return WEXIT_STORE;
   }
-  rs_metricbuf_deinit(&w->mb);
-  rs_store_close(w->st);
+  worker_release(w);
   return WEXIT_OK;
 }
 
@@ -673,7 +691,7 @@ static int worker_main(const WorkerArgs *a) {
   int rc = worker_config(a, &cfg, dir);
   if (rc != WEXIT_OK) return rc;
   Worker w;
-  if ((rc = worker_open(&w, a, &cfg)) != WEXIT_OK) return rc;
+  if ((rc = worker_open(&w, a, &cfg, NULL)) != WEXIT_OK) return rc;
 
   char intro[TR_PATH_MAX + 256];
   snprintf(intro, sizeof intro, "trial %lld, attempt %d (%s), %d thread%s, in %.1100s", (long long)a->cl->trial_id,
@@ -752,7 +770,7 @@ static int prog_row(void *ctx, const char *name, int64_t step, double value) {
   if (!isfinite(value)) p->nonfinite = 1;
   if (w->et_action == SW_KEEP && worker_et_check(w, step, value)) {
     if (w->lost || w->store_failed) return TR_EIO;
-    worker_stop = 1; /* sw_program_run: SIGTERM, SW_PROGRAM_GRACE s, SIGKILL */
+    trial_stop = 1; /* sw_program_run: SIGTERM, SW_PROGRAM_GRACE s, SIGKILL */
   }
   if (now - p->last_progress >= PROGRESS_EVERY) {
     char line[160];
@@ -873,7 +891,7 @@ static int prog_exec(Worker *w, const WorkerArgs *a, const char *dir, ProgCtx *p
   char *line = sw_command_display(argv);
   if (line) worker_on_log(w, line);
   free(line);
-  SwProgramIn pi = {argv, dir, env, pg->max_seconds, &worker_stop, prog_row, p};
+  SwProgramIn pi = {argv, dir, env, pg->max_seconds, &trial_stop, prog_row, p};
   rc = sw_program_run(&pi, o, err);
   for (int i = 0; i < 12; i++) free(env[i]);
   sw_command_free(argv);
@@ -891,51 +909,156 @@ static void prog_reap(Worker *w, const WorkerArgs *a, const char *dir) {
   if (rc) worker_store_fail(w, rc);
 }
 
-/* A program trial in its run directory <runs_dir>/<hash>/ (kept across attempts). */
-static int worker_program(const WorkerArgs *a) {
-  worker_process_setup(a);
+/* A program trial in its run directory RUNS/<hash>/ (kept across attempts; RUNS is the runs
+** directory's absolute path), its writes through the serving worker's store ST; *rows gets the
+** metric rows it wrote. */
+static int prog_trial_run(Worker *w, const WorkerArgs *a, RsStore *st, const char *runs, int64_t *rows) {
   char dir[TR_PATH_MAX];
-  int k = snprintf(dir, sizeof dir, "%s/%s", a->c->runs_dir, a->trial->hash_hex);
-  if (k < 0 || k >= TR_PATH_MAX || tr_mkdirs(dir) != 0) {
+  int k = snprintf(dir, sizeof dir, "%s/%s", runs, a->trial->hash_hex);
+  if (k < 0 || k >= TR_PATH_MAX || (mkdir(dir, 0777) != 0 && errno != EEXIST && tr_mkdirs(dir) != 0)) {
     char line[1280];
     snprintf(line, sizeof line, "cannot create run directory %.1100s: %s", dir, strerror(errno));
     worker_on_log(&(Worker){.fd = a->fd}, line);
     return WEXIT_SETUP;
   }
-  char *abs = realpath(dir, NULL); /* HPSWEEP_RUN_DIR holds wherever the program changes directory */
-  if (abs && strlen(abs) < sizeof dir) snprintf(dir, sizeof dir, "%s", abs);
-  free(abs);
-  Worker w;
-  int rc = worker_open(&w, a, &a->trial->config);
+  int rc = worker_open(w, a, &a->trial->config, st);
   if (rc != WEXIT_OK) return rc;
-  if (strcmp(a->cl->kind, "claim") != 0) prog_reap(&w, a, dir);
-  if (w.store_failed) return worker_store_exit(&w);
-  if (worker_et_resume(&w)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
-  ProgCtx p = {&w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1, dir, tr_clock_mono()};
+  if (strcmp(a->cl->kind, "claim") != 0) prog_reap(w, a, dir);
+  if (w->store_failed) return worker_store_exit(w);
+  if (worker_et_resume(w)) return w->lost || w->store_failed ? worker_store_exit(w) : WEXIT_OK;
+  ProgCtx p = {w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1, dir, tr_clock_mono()};
   SwProgramOut o;
   TrErr err;
   tr_err_clear(&err);
-  rc = prog_exec(&w, a, dir, &p, &o, &err);
-  if (!w.lost && !w.store_failed && (k = rs_metricbuf_flush(&w.mb))) worker_store_fail(&w, k);
-  char line[64];
-  snprintf(line, sizeof line, TAG_ROWS "%lld\n", (long long)w.rows);
-  write_all(w.fd, line, strlen(line));
-  if (w.lost || w.store_failed) return worker_store_exit(&w);
+  trial_stop = worker_stop;
+  rc = prog_exec(w, a, dir, &p, &o, &err);
+  if (!w->lost && !w->store_failed && (k = rs_metricbuf_flush(&w->mb))) worker_store_fail(w, k);
+  *rows = w->rows;
+  if (w->lost || w->store_failed) return worker_store_exit(w);
   if (rc) { /* it could not run: a bad command or the system; the same again would fail */
     RsTrialResult out = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, err.msg, 0};
-    return worker_finish(&w, a, RS_FAILED, &out);
+    return worker_finish(w, a, RS_FAILED, &out);
   }
-  prog_log_problems(&w, a, &o);
-  if (w.store_failed) return worker_store_exit(&w);
-  if (worker_et_done(&w, dir)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
-  return prog_record(&w, a, &p, &o);
+  prog_log_problems(w, a, &o);
+  if (w->store_failed) return worker_store_exit(w);
+  if (worker_et_done(w, dir)) return w->lost || w->store_failed ? worker_store_exit(w) : WEXIT_OK;
+  return prog_record(w, a, &p, &o);
+}
+
+/* prog_trial_run with its worker state released whatever the outcome (a lost claim too). */
+static int prog_trial(const WorkerArgs *a, RsStore *st, const char *runs, int64_t *rows) {
+  Worker w;
+  memset(&w, 0, sizeof w);
+  int rc = prog_trial_run(&w, a, st, runs, rows);
+  rs_metricbuf_deinit(&w.mb);
+  return rc;
+}
+
+/* What the coordinator sends a serving program worker for each trial after its first: the
+** claim (its strings after it: kind, then the checkpoint, ckpt_len < 0 when none). */
+typedef struct ProgJob {
+  int64_t trial_id, claim_token, seed, checkpoint_step, promoted_step;
+  int32_t idx, attempts, kind_len, ckpt_len;
+} ProgJob;
+
+/* Read n bytes; 0, or -1 at end of file, an error, or a stop. */
+static int read_full(int fd, void *buf, size_t n) {
+  char *p = buf;
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR && !worker_stop) continue;
+    if (r <= 0) return -1;
+    p += r, n -= (size_t)r;
+  }
+  return 0;
+}
+
+/* The next claim from the coordinator into *cl (rs_claim_clear), and its trial (*own when remade
+** from its stored params: a proposed one). 0; -1 when there is none (the coordinator closed the
+** channel, or is gone, or we stop); WEXIT_SETUP when the trial cannot be made (logged). */
+static int prog_next(const WorkerArgs *a, RsStore *st, int cmd, RsClaim *cl, const SwTrial **trial, SwTrial **own) {
+  static char kind[16];
+  ProgJob j;
+  memset(cl, 0, sizeof *cl);
+  if (read_full(cmd, &j, sizeof j) != 0 || j.kind_len < 1 || (size_t)j.kind_len >= sizeof kind ||
+      read_full(cmd, kind, (size_t)j.kind_len) != 0)
+    return -1;
+  kind[j.kind_len] = '\0';
+  *cl = (RsClaim){.claimed = 1, .trial_id = j.trial_id, .claim_token = j.claim_token, .seed = j.seed,
+                  .checkpoint_step = j.checkpoint_step, .idx = j.idx, .attempts = j.attempts, .kind = kind,
+                  .promoted_step = j.promoted_step};
+  if (j.ckpt_len >= 0) {
+    if (j.ckpt_len > TR_PATH_MAX || !(cl->checkpoint = malloc((size_t)j.ckpt_len + 1)) ||
+        read_full(cmd, cl->checkpoint, (size_t)j.ckpt_len) != 0)
+      return -1;
+    cl->checkpoint[j.ckpt_len] = '\0';
+  }
+  *own = NULL;
+  if (!a->c->propose) {
+    *trial = &a->c->trials[cl->idx]; /* the coordinator checked idx against the expansion */
+    return 0;
+  }
+  RsTrial t;
+  TrErr e;
+  tr_err_clear(&e);
+  int rc = rs_trial_get(st, cl->trial_id, &t);
+  if (rc) tr_err_set(&e, rc, "%s", rs_store_errmsg(st));
+  else rc = sw_proposer_trial(a->c->propose, cl->idx, t.params, t.hash, own, &e);
+  if (rc == TR_OK) rs_trial_clear(&t);
+  if (rc) {
+    worker_on_log(&(Worker){.fd = a->fd}, e.msg);
+    return WEXIT_SETUP;
+  }
+  *trial = *own;
+  return 0;
+}
+
+/* A program sweep's worker: serves its slot's trials one after the other (the first in A, the
+** next ones as the coordinator sends them on CMD), with one store handle: no fork and no store
+** opened per trial. After each trial recorded, a TAG_DONE line; any other outcome (a store or
+** setup failure) ends the process with its exit code, as a per-trial worker's would. Ends
+** (WEXIT_OK) when the coordinator closes CMD or is gone, or on SIGINT/SIGTERM. */
+static int worker_programs(WorkerArgs *a, int cmd) {
+  worker_process_setup(a);
+  TrErr err;
+  tr_err_clear(&err);
+  RsStore *st = NULL;
+  if (rs_store_open(a->c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &st, &err) != TR_OK) {
+    worker_on_log(&(Worker){.fd = a->fd}, err.msg);
+    return WEXIT_STORE;
+  }
+  char *runs = realpath(a->c->runs_dir, NULL); /* HPSWEEP_RUN_DIR holds wherever the program changes directory */
+  RsClaim cl;
+  memset(&cl, 0, sizeof cl);
+  SwTrial *own = NULL;
+  int rc = WEXIT_OK;
+  for (int first = 1;; first = 0) {
+    int64_t rows = 0;
+    rc = prog_trial(a, st, runs ? runs : a->c->runs_dir, &rows);
+    if (!first) rs_claim_clear(&cl), sw_trials_free(own, own ? 1 : 0), own = NULL;
+    char line[64]; /* the rows, and (one write: one wake-up) that the trial is recorded */
+    int n = snprintf(line, sizeof line, TAG_ROWS "%lld\n%s", (long long)rows, rc == WEXIT_OK ? TAG_DONE "\n" : "");
+    write_all(a->fd, line, (size_t)n);
+    if (rc != WEXIT_OK) break;
+    if (worker_stop || (rc = prog_next(a, st, cmd, &cl, &a->trial, &own)) != 0) break;
+    a->cl = &cl;
+  }
+  if (rc < 0) rc = WEXIT_OK; /* no next trial */
+  rs_claim_clear(&cl);
+  sw_trials_free(own, own ? 1 : 0);
+  free(runs);
+  rs_store_close(st);
+  return rc;
 }
 
 /* ---- the coordinator ---- */
 
 typedef struct Slot {
-  pid_t pid;            /* 0: free */
+  pid_t pid;            /* its worker process, 0: none */
   int fd;               /* read end of the worker's pipe, -1 when closed */
+  int cmd;              /* a program worker's channel for its next trials (worker_programs), -1 none */
+  int busy;             /* a trial runs: claim, trial, own... describe it */
+  int done;             /* the worker said TAG_DONE: the trial is recorded, the worker waits */
   RsClaim claim;
   const SwTrial *trial; /* what it trains: the expansion's, or own (a proposed trial) */
   SwTrial *own;
@@ -1037,6 +1160,10 @@ static void slot_line(Coord *k, int si, char *line) {
     k->stats->metric_rows += strtoll(line + strlen(TAG_ROWS), NULL, 10);
     return;
   }
+  if (strcmp(line, TAG_DONE) == 0) {
+    s->done = 1;
+    return;
+  }
   snprintf(s->tail[s->ntail % SW_LOG_TAIL], sizeof s->tail[0], "%s", line);
   s->ntail++;
   e.text = line;
@@ -1075,10 +1202,67 @@ static int slot_read(Coord *k, int si) {
   }
 }
 
+/* Slot si (its worker started) now runs the trial of claim cl: it takes the claim's strings and
+** own; the START event. */
+static void slot_assign(Coord *k, int si, RsClaim *cl, const SwTrial *trial, SwTrial *own, long oom0) {
+  Slot *s = &k->slots[si];
+  s->busy = 1;
+  s->done = 0;
+  s->lost = 0;
+  s->ntail = 0;
+  s->claim = *cl; /* takes ownership of the claim's strings, and of own */
+  s->trial = trial;
+  s->own = own;
+  s->started = s->last_beat = tr_clock_mono();
+  s->oom0 = oom0;
+  k->nrun++;
+  k->stats->started++;
+  SwEvent ev = slot_event(k, si, cl, SW_EV_START);
+  ev.claim_kind = cl->kind;
+  ev.from_step = cl->checkpoint ? cl->checkpoint_step : -1;
+  ev.total_steps = k->c->sample_checkpoint ? 0 : tr_config_total_steps(&trial->config);
+  uint64_t seed;
+  const SwProposal *why = k->c->propose && strcmp(cl->kind, "propose") == 0 ? sw_proposer_last(k->c->propose, &seed) : NULL;
+  ev.text = why && why->why ? why->why : NULL;
+  s->total = ev.total_steps;
+  s->step = ev.from_step > 0 ? ev.from_step : 0;
+  emit(k, &ev);
+}
+
+/* Hand claim cl to slot si's waiting program worker (ProgJob). 0, or -1 when it cannot take it
+** (it exited meanwhile): the caller starts a new one. */
+static int slot_send(Coord *k, int si, RsClaim *cl, const SwTrial *trial, SwTrial *own) {
+  Slot *s = &k->slots[si];
+  size_t kl = strlen(cl->kind), cpl = cl->checkpoint ? strlen(cl->checkpoint) : 0;
+  ProgJob j = {cl->trial_id, cl->claim_token, cl->seed, cl->checkpoint_step, cl->promoted_step,
+               cl->idx, cl->attempts, (int32_t)kl, cl->checkpoint ? (int32_t)cpl : -1};
+  char buf[sizeof j + 16 + TR_PATH_MAX];
+  if (kl >= 16 || cpl > TR_PATH_MAX) return -1;
+  memcpy(buf, &j, sizeof j);
+  memcpy(buf + sizeof j, cl->kind, kl);
+  if (cpl) memcpy(buf + sizeof j + kl, cl->checkpoint, cpl);
+  long oom0 = oom_kills();
+  size_t n = sizeof j + kl + cpl, off = 0;
+  while (off < n) { /* the worker waits in read: it takes all of it, unless it is gone */
+    ssize_t w = send(s->cmd, buf + off, n - off, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    off += (size_t)w;
+  }
+  slot_assign(k, si, cl, trial, own, oom0);
+  return 0;
+}
+
+/* A new worker process for slot si, running the trial of claim cl (a program sweep's serves the
+** slot's next trials too). Non-zero: fatal (coord_fail called). */
 static int spawn(Coord *k, int si, RsClaim *cl, const SwTrial *trial, SwTrial *own, int threads) {
   Slot *s = &k->slots[si];
-  int p[2];
-  if (pipe(p) != 0) return coord_fail(k, TR_EIO, "pipe: %s", strerror(errno));
+  int p[2], ch[2] = {-1, -1};
+  if (pipe2(p, O_CLOEXEC) != 0) return coord_fail(k, TR_EIO, "pipe: %s", strerror(errno));
+  if (k->c->program && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch) != 0) {
+    close(p[0]), close(p[1]);
+    return coord_fail(k, TR_EIO, "socketpair: %s", strerror(errno));
+  }
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
@@ -1096,14 +1280,18 @@ static int spawn(Coord *k, int si, RsClaim *cl, const SwTrial *trial, SwTrial *o
   pid_t pid = fork();
   if (pid == 0) {
     close(p[0]);
-    for (int j = 0; j < k->c->jobs; j++)
-      if (k->slots[j].pid && k->slots[j].fd >= 0) close(k->slots[j].fd);
+    if (ch[0] >= 0) close(ch[0]);
+    for (int j = 0; j < k->c->jobs; j++) { /* other workers' ends: theirs to see closed */
+      if (k->slots[j].fd >= 0) close(k->slots[j].fd);
+      if (k->slots[j].cmd >= 0) close(k->slots[j].cmd);
+    }
     WorkerArgs a = {k->c, trial, cl, p[1], threads, parent};
-    _exit(k->c->program ? worker_program(&a) : worker_main(&a));
+    _exit(k->c->program ? worker_programs(&a, ch[1]) : worker_main(&a));
   }
   int fork_errno = errno;
   sigprocmask(SIG_SETMASK, &old, NULL);
   close(p[1]);
+  if (ch[1] >= 0) close(ch[1]);
   TrErr e;
   tr_err_clear(&e);
   int rc = rs_store_open(k->c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &k->st, &e);
@@ -1111,31 +1299,16 @@ static int spawn(Coord *k, int si, RsClaim *cl, const SwTrial *trial, SwTrial *o
   store_tune(k->st);
   if (pid < 0) {
     close(p[0]);
+    if (ch[0] >= 0) close(ch[0]);
     return rc ? rc : coord_fail(k, TR_EIO, "fork: %s", strerror(fork_errno));
   }
   fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
   memset(s, 0, sizeof *s);
   s->pid = pid;
   s->fd = p[0];
-  s->claim = *cl; /* takes ownership of the claim's strings, and of own */
-  s->trial = trial;
-  s->own = own;
-  s->started = s->last_beat = tr_clock_mono();
-  s->oom0 = oom0;
-  k->nrun++;
-  if (rc) return rc; /* the worker runs (and records itself); the coordinator cannot go on */
-  k->stats->started++;
-  SwEvent ev = slot_event(k, si, cl, SW_EV_START);
-  ev.claim_kind = cl->kind;
-  ev.from_step = cl->checkpoint ? cl->checkpoint_step : -1;
-  ev.total_steps = k->c->sample_checkpoint ? 0 : tr_config_total_steps(&trial->config);
-  uint64_t seed;
-  const SwProposal *why = k->c->propose && strcmp(cl->kind, "propose") == 0 ? sw_proposer_last(k->c->propose, &seed) : NULL;
-  ev.text = why && why->why ? why->why : NULL;
-  s->total = ev.total_steps;
-  s->step = ev.from_step > 0 ? ev.from_step : 0;
-  emit(k, &ev);
-  return TR_OK;
+  s->cmd = ch[0];
+  slot_assign(k, si, cl, trial, own, oom0);
+  return rc; /* non-zero: the worker runs (and records itself); the coordinator cannot go on */
 }
 
 /* Record the trial of slot si, whose worker exited (wait status ws) without
@@ -1148,6 +1321,9 @@ static int slot_record(Coord *k, int si, int ws, int stopping, int store_exit) {
   int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
   RsStatus status = RS_FAILED;
   if (store_exit || (stopping && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL))) status = RS_INTERRUPTED;
+  /* Exit 0 without recording: a serving program worker that stopped (Ctrl-C) before it read
+  ** this trial (worker_programs); the trial never ran. */
+  if (code == WEXIT_OK) status = RS_INTERRUPTED;
   int killed = sig == SIGKILL && status == RS_FAILED;
   long oom = killed && s->oom0 >= 0 ? oom_kills() : -1;
   int oomed = oom > s->oom0 && s->oom0 >= 0;
@@ -1191,8 +1367,9 @@ static void slot_emit_end(Coord *k, int si, const RsTrial *t) {
   emit(k, &e);
 }
 
-/* The worker of slot si exited with wait status ws: make sure its trial is
-** recorded, then free the slot, whatever the store says (a store error is fatal). */
+/* The trial of slot si ended: its worker exited with wait status ws, or said TAG_DONE (ws 0).
+** Make sure the trial is recorded, then free the slot's trial, whatever the store says (a store
+** error is fatal). */
 static void slot_end(Coord *k, int si, int ws) {
   Slot *s = &k->slots[si];
   const RsClaim *cl = &s->claim;
@@ -1209,13 +1386,46 @@ static void slot_end(Coord *k, int si, int ws) {
   }
   if (rc && k->st) coord_fail(k, rc, "%s", rs_store_errmsg(k->st));
   k->nrun--;
-  s->pid = 0;
+  s->busy = s->done = 0;
   if (rc == TR_OK) slot_emit_end(k, si, &t);
   rs_trial_clear(&t);
   rs_claim_clear(&s->claim);
   sw_trials_free(s->own, s->own ? 1 : 0);
   s->own = NULL;
   s->trial = NULL;
+}
+
+/* A slot without a trial, for the next one: one whose program worker waits (worker_programs),
+** else one without a worker. The caller knows one is free (nrun < jobs). */
+static int slot_free(Coord *k) {
+  int any = -1;
+  for (int i = 0; i < k->c->jobs; i++) {
+    Slot *s = &k->slots[i];
+    if (s->busy) continue;
+    if (s->pid && s->cmd >= 0 && s->fd >= 0) return i;
+    if (any < 0 || (s->pid == 0 && k->slots[any].pid)) any = i;
+  }
+  return any;
+}
+
+/* Slot si's worker, without a trial, was reaped: what it wrote last to the view, its channels closed. */
+static void slot_reaped(Coord *k, int si) {
+  Slot *s = &k->slots[si];
+  if (s->fd >= 0) { /* what it wrote last (a failure's log line) goes to the view */
+    slot_read(k, si);
+    close(s->fd);
+  }
+  if (s->cmd >= 0) close(s->cmd);
+  s->fd = s->cmd = -1;
+  s->pid = 0;
+}
+
+/* Slot si's waiting worker could not take a trial (it is exiting): SIGKILL, reap, free the slot. */
+static void slot_drop(Coord *k, int si) {
+  kill(k->slots[si].pid, SIGKILL);
+  while (waitpid(k->slots[si].pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  slot_reaped(k, si);
 }
 
 /* A bayes sweep's claimed trial, remade from its stored params (sw_proposer_trial): ours or
@@ -1276,10 +1486,11 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
       if (rc && rc != RS_LOST) coord_fail(k, rc, "%s", rs_store_errmsg(k->st));
       continue;
     }
-    int si = 0;
-    while (k->slots[si].pid) si++;
+    int si = slot_free(k);
     const SwTrial *trial = own ? own : &c->trials[cl.idx];
-    if (spawn(k, si, &cl, trial, own, threads) && !k->slots[si].pid) { /* else the slot owns them */
+    if (k->slots[si].pid && slot_send(k, si, &cl, trial, own) == 0) continue;
+    if (k->slots[si].pid) slot_drop(k, si); /* it could not take the trial: it is exiting */
+    if (spawn(k, si, &cl, trial, own, threads) && !k->slots[si].busy) { /* else the slot owns them */
       rs_claim_clear(&cl);
       sw_trials_free(own, own ? 1 : 0);
     }
@@ -1299,7 +1510,7 @@ static void coord_wait(Coord *k, struct pollfd *pfd, int *pslot, double next_tic
   double wake = next_tick;
   if (can_claim) wake = fmin(wake, next_claim); /* else a claim time in the past would make this spin */
   for (int i = 0; i < k->c->jobs; i++)
-    if (k->slots[i].pid) wake = fmin(wake, k->slots[i].last_beat + beat_every);
+    if (k->slots[i].busy) wake = fmin(wake, k->slots[i].last_beat + beat_every);
   int timeout = (int)ceil((wake - tr_clock_mono()) * 1000);
   if (timeout < 0) timeout = 0;
   if (timeout > 250) timeout = 250;
@@ -1322,11 +1533,16 @@ static void coord_wait(Coord *k, struct pollfd *pfd, int *pslot, double next_tic
       }
 }
 
-/* Reap exited workers; returns how many. */
+/* End the trials whose worker said TAG_DONE or exited; reap exited workers. Returns how many
+** slots were freed. */
 static int coord_reap(Coord *k) {
   int n = 0;
   for (int i = 0; i < k->c->jobs; i++) {
     Slot *s = &k->slots[i];
+    if (s->busy && s->done) { /* recorded: the worker waits for the next trial */
+      slot_end(k, i, 0);
+      n++;
+    }
     if (!s->pid) continue;
     int ws;
     pid_t r = waitpid(s->pid, &ws, WNOHANG);
@@ -1337,10 +1553,23 @@ static int coord_reap(Coord *k) {
       s->fd = -1;
     }
     if (r < 0) ws = 0;
-    slot_end(k, i, ws);
+    if (s->busy) slot_end(k, i, s->done ? 0 : ws);
+    slot_reaped(k, i);
     n++;
   }
   return n;
+}
+
+/* The sweep is over here: the waiting program workers see their channel closed and exit. */
+static void coord_shutdown(Coord *k) {
+  for (int i = 0; i < k->c->jobs; i++)
+    if (k->slots[i].cmd >= 0) close(k->slots[i].cmd), k->slots[i].cmd = -1;
+  for (int i = 0; i < k->c->jobs; i++)
+    if (k->slots[i].pid) {
+      while (waitpid(k->slots[i].pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+      slot_reaped(k, i);
+    }
 }
 
 /* Extend the leases that are due; a lost claim stops its worker. */
@@ -1348,7 +1577,7 @@ static void coord_beat(Coord *k, double beat_every) {
   double now = tr_clock_mono();
   for (int i = 0; i < k->c->jobs && k->st; i++) {
     Slot *s = &k->slots[i];
-    if (!s->pid || s->lost || now - s->last_beat < beat_every) continue;
+    if (!s->busy || s->lost || now - s->last_beat < beat_every) continue;
     int rc = rs_trial_heartbeat(k->st, s->claim.trial_id, s->claim.claim_token, k->lease);
     s->last_beat = now;
     if (rc == RS_LOST) {
@@ -1439,7 +1668,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
     rs_store_close(k.st);
     return tr_err_set(err, TR_ENOMEM, "scheduler: out of memory");
   }
-  for (int i = 0; i < c->jobs; i++) k.slots[i].fd = -1;
+  for (int i = 0; i < c->jobs; i++) k.slots[i].fd = k.slots[i].cmd = -1;
   /* A write over `ulimit -f` fails with EFBIG (a store error like any) instead of killing us. */
   struct sigaction ign, old_xfsz;
   memset(&ign, 0, sizeof ign);
@@ -1462,6 +1691,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
       coord_tick(&k);
     }
   }
+  coord_shutdown(&k);
   stats->stopped = c->stop && *c->stop;
   if (stats->stopped || k.fatal) { /* where the store still allows it */
     TrErr ignored;

@@ -8,11 +8,23 @@
 **   a spec whose trial set changed under the same name is an error).
 ** - sw_sched_run() is the coordinator: it claims trials (rs_trial_claim: atomic,
 **   so any number of coordinators on one database share the work), forks one
-**   worker process per trial (at most `jobs` at once) and waits for them. The
+**   worker process per trial of the built-in trainer (program sweeps: below; at
+**   most `jobs` trials at once) and waits for them. The
 **   coordinator holds the claims' leases (a heartbeat every lease/6 seconds);
 **   a worker opens its OWN store handle after fork, trains with tr_run and
 **   writes metrics (batched), checkpoints and its final row itself. A write
 **   with a lost claim changes nothing and stops the worker.
+** - Program sweeps (program set): one worker per slot serves the slot's trials one
+**   after the other (no fork and no store opened per trial: issue 11's per-trial
+**   overhead). The coordinator claims as above and hands each next claim to the
+**   slot's waiting worker over a socket; the worker, with the one store handle it
+**   opened after fork, runs the trial's program (sw_program.h) and records it like
+**   a per-trial worker, then says so on its pipe and waits for the next. Every
+**   failure that ends a per-trial worker (store, setup) ends a serving worker the
+**   same way, and the slot's next trial gets a new one; a serving worker that
+**   exits 0 without recording its trial (it stopped before it took it) leaves the
+**   trial interrupted. When the sweep ends here the coordinator closes the sockets
+**   and waits for the workers.
 ** - No SQLite connection is open in the coordinator's process at a fork (the
 **   library's per-file state, kept in process memory, would be inherited
 **   without the locks behind it): sw_sched_run closes its own handle around

@@ -326,6 +326,84 @@ Test(sw_program, kill_9_of_the_runner_leaves_no_program_and_a_resume_completes_e
             "attempt 2 ran once per trial, in the same run directory");
 }
 
+/* The first number in the file NAME of the run directory of the trial with parameter a = A. */
+static long run_file_of(sqlite3 *db, int a, const char *name) {
+  char sql[128], path[PATH_MAX + 128];
+  snprintf(sql, sizeof sql, "SELECT hash FROM trials WHERE params = '{\"a\": %d}'", a);
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_step(s), SQLITE_ROW, "%s", sql);
+  snprintf(path, sizeof path, "%s/hpsweep.db.runs/s/%s/%s", tmpdir, (const char *)sqlite3_column_text(s, 0), name);
+  sqlite3_finalize(s);
+  char *text = hps_slurp(path, NULL);
+  cr_assert_not_null(text, "%s", path);
+  long v = atol(text);
+  free(text);
+  return v;
+}
+
+/* One worker process serves a slot's program trials in turn; killed in the middle of one, that
+** trial fails (and its retry runs it again, with a new worker), the others ran once each. */
+Test(sw_program, a_serving_worker_killed_mid_trial_fails_that_trial_only_and_a_new_worker_serves_on) {
+  put_exec("w.sh", "#!/bin/sh\necho $PPID > \"$HPSWEEP_RUN_DIR/worker.$HPSWEEP_ATTEMPT\"\n"
+           "if [ \"$1\" = --a=3 ] && [ \"$HPSWEEP_ATTEMPT\" = 1 ]; then kill -9 $PPID; sleep 30; fi\n"
+           "echo '{\"loss\": 1}' >&3\n");
+  hps_put(tmpdir, "s.yaml", "program: w.sh\ncommand: [\"${program}\", \"${args}\"]\nmethod: grid\n"
+          "metric: {name: loss}\nparameters:\n  a: {values: [1, 2, 3, 4, 5, 6]}\nhpsweep: {max_retries: 1}\n");
+  char out[16384];
+  cr_assert_eq(hps_run(tmpdir, "run s.yaml -j 1", out, sizeof out), 0, "%s", out);
+  sqlite3 *db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 6, "%s", out);
+  cr_expect_eq(hps_q_int(db, "SELECT attempts * 10 + failures FROM trials WHERE params = '{\"a\": 3}'"), 21,
+               "the killed trial failed once and ran again");
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE attempts = 1 AND failures = 0"), 5,
+               "the others ran once");
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM metrics"), 6, "one row per completed run");
+  long first = run_file_of(db, 1, "worker.1");
+  cr_expect_eq(run_file_of(db, 2, "worker.1"), first, "one worker served trials 1 to 3");
+  cr_expect_eq(run_file_of(db, 3, "worker.1"), first);
+  long next = run_file_of(db, 4, "worker.1");
+  cr_expect_neq(next, first, "a new worker after the kill");
+  cr_expect_eq(run_file_of(db, 5, "worker.1"), next, "which serves the rest");
+  cr_expect_eq(run_file_of(db, 3, "worker.2"), next, "the retry too");
+  sqlite3_close(db);
+}
+
+static int alive(pid_t pid);
+
+/* Ctrl-C (SIGINT to the runner) while two serving workers run programs and trials are left:
+** those two are interrupted (no failure), nothing more starts, no program stays, and the next
+** run resumes exactly those with attempt 2. */
+Test(sw_program, sigint_stops_the_serving_workers_programs_as_interrupted_and_a_rerun_resumes_them) {
+  put_exec("nap.sh", "#!/bin/sh\necho $$ > \"$HPSWEEP_RUN_DIR/pid.$HPSWEEP_ATTEMPT\"\n"
+           "touch \"$HPSWEEP_RUN_DIR/started.$HPSWEEP_ATTEMPT\"\n"
+           "case \"$1\" in --a=3|--a=4) [ \"$HPSWEEP_ATTEMPT\" = 1 ] && exec sleep 60;; esac\n"
+           "echo '{\"loss\": 1}' >&3\n");
+  hps_put(tmpdir, "s.yaml", "program: nap.sh\ncommand: [\"${program}\", \"${args}\"]\nmethod: grid\n"
+          "metric: {name: loss}\nparameters:\n  a: {values: [1, 2, 3, 4, 5, 6]}\n");
+  pid_t pid = runner_start(0, NULL, "2");
+  cr_assert(wait_until("ls %s/hpsweep.db.runs/s/*/started.1 2>/dev/null | wc -l | grep -q 4", 200),
+            "trials 1 and 2 ran, 3 and 4 started");
+  kill(pid, SIGINT);
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  sqlite3 *db = db_open();
+  cr_expect_not(alive((pid_t)run_file_of(db, 3, "pid.1")), "no program outlives the Ctrl-C");
+  cr_expect_not(alive((pid_t)run_file_of(db, 4, "pid.1")));
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 2);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'interrupted' AND failures = 0"), 2);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pending'"), 2, "nothing more started");
+  sqlite3_close(db);
+  char out[8192];
+  cr_assert_eq(hps_run(tmpdir, "run s.yaml -j 2", out, sizeof out), 0, "%s", out);
+  db = db_open();
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 6, "%s", out);
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE attempts = 2 AND params IN ('{\"a\": 3}', "
+                             "'{\"a\": 4}')"), 2, "the interrupted ones ran again, attempt 2");
+  cr_expect_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE attempts = 1"), 4);
+  sqlite3_close(db);
+}
+
 /* The number in the file NAME of the (only) trial's run directory. */
 static long run_dir_int(const char *name) {
   char cmd[PATH_MAX + 64], out[64];
