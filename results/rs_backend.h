@@ -103,11 +103,19 @@ int rs_store_say(RsStore *st, int code, const char *fmt, ...)
 #endif
     ;
 double rs_store_now(RsStore *st);
+/* 1 when the handle runs on the real clock (no rs_store_set_clock): a server backend then
+** measures leases and timestamps with the server's clock, so hosts with skewed clocks agree. */
+int rs_store_clock_is_real(const RsStore *st);
 /* strdup that tolerates NULL; sets *oom on allocation failure. */
 char *rs_strdup(const char *s, int *oom);
 
 /* The SQLite backend (rs_sqlite.c): fills st->ops/impl or fails with err. */
 int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err);
+/* The PostgreSQL backend (rs_pg.c, built only with libpq: HPS_HAVE_LIBPQ): fills st->ops/impl
+** or fails with err. */
+int rs_pg_open(RsStore *st, const char *url, int flags, TrErr *err);
+/* The URL with any password replaced by "***" (user:PASS@ and password=PASS), malloc'd; NULL: out of memory. */
+char *rs_pg_url_redacted(const char *url);
 /* The SQLite backend's connection, NULL for another backend: a seam for the tests
 ** that check SQLite's query plans; no code outside results/rs_sqlite.c uses it. */
 sqlite3 *rs_sqlite_db(RsStore *st);
