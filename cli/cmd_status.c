@@ -139,7 +139,7 @@ static int status_main(int argc, char **argv) {
   const char *db = "hpsweep.db", *name = NULL;
   const HpsOpt opts[] = {HPS_OPT_STRING("--db", NULL, &db), HPS_OPT_END};
   if (hps_opts_parse(argc, argv, opts, &name, 1)) return 2;
-  if (access(db, F_OK) != 0) {
+  if (!strstr(db, "://") && access(db, F_OK) != 0) { /* a file; a server's URL is checked by opening it */
     fprintf(stderr, "hpsweep status: %s: no such database (give --db FILE)\n", db);
     return 2;
   }

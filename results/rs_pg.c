@@ -84,7 +84,7 @@ typedef struct PgMigration {
 } PgMigration;
 static const PgMigration pg_migrations[] = {{0, 3, PG_SCHEMA_V3}};
 
-/* pg_advisory_xact_lock key of schema creation: concurrent first opens migrate one at a time. */
+/* pg_advisory_lock key of schema creation: concurrent first opens migrate one at a time. */
 #define PG_SCHEMA_LOCK 0x48505357
 
 typedef struct Pg {
@@ -111,6 +111,8 @@ static void one_line(char *dst, size_t n, const char *src) {
     if (*c == '\n') {
       if (c[1] == '\0') break;
       dst[k++] = ';', dst[k++] = ' ';
+    } else if (*c == '\t') {
+      if (k > 0 && dst[k - 1] != ' ') dst[k++] = ' ';
     } else if (*c != '\r') {
       dst[k++] = *c;
     }
@@ -355,10 +357,8 @@ static int identity_check(RsStore *st, const Inspect *in) {
 
 static int migrate_body(RsStore *st, void *arg) {
   Inspect *in = arg;
-  PgP p = {0};
-  p_int(&p, PG_SCHEMA_LOCK);
-  int rc = pg_q(st, "SELECT pg_advisory_xact_lock($1::bigint)", &p, NULL, "lock the schema");
-  if (rc || (rc = inspect_body(st, in)) || (rc = identity_check(st, in))) return rc; /* again: another may have won */
+  int rc = inspect_body(st, in); /* again, under the schema lock: another process may have won */
+  if (rc || (rc = identity_check(st, in))) return rc;
   int64_t from = in->version;
   if (from >= RS_SCHEMA_VERSION) return TR_OK;
   if (from == 0 && (rc = pg_q(st, "CREATE TABLE IF NOT EXISTS hpsweep_schema (version integer NOT NULL, "
@@ -390,6 +390,18 @@ static int migrate_body(RsStore *st, void *arg) {
   snprintf(msg, sizeof msg, "%s (schema version %d)", from == 0 ? "database created" : "schema migrated",
            RS_SCHEMA_VERSION);
   return event_insert(st, 0, 0, from == 0 ? "create" : "migrate", msg);
+}
+
+/* Concurrent first opens migrate one at a time: a session lock taken before the migration's
+** transaction begins, so that transaction sees (catalog caches included) what the winner created. */
+static int pg_migrate(RsStore *st, Inspect *in) {
+  PgP p = {0};
+  p_int(&p, PG_SCHEMA_LOCK);
+  int rc = pg_q(st, "SELECT pg_advisory_lock($1::bigint)", &p, NULL, "lock the schema");
+  if (rc) return rc;
+  rc = pg_txn(st, PG_WRITE, migrate_body, in);
+  PQclear(PQexecParams(pg_of(st)->conn, "SELECT pg_advisory_unlock($1::bigint)", 1, NULL, p.v, NULL, NULL, 0));
+  return rc;
 }
 
 static void pg_close(RsStore *st) {
@@ -431,6 +443,12 @@ char *rs_pg_url_redacted(const char *url) {
   return o;
 }
 
+/* The server's notices (NOTICE: relation ... already exists) are not for the user: library code prints nothing. */
+static void pg_notice_quiet(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
 /* Connect: our session defaults first, the URL's own parameters override them. */
 static PGconn *pg_connect(const char *url) {
   static const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
@@ -461,14 +479,14 @@ int rs_pg_open(RsStore *st, const char *url, int flags, TrErr *err) {
     one_line(line, sizeof line, PQerrorMessage(pg->conn));
     code = rs_store_fail(st, TR_EDB, "cannot connect to PostgreSQL: %s", line);
   } else {
+    PQsetNoticeProcessor(pg->conn, pg_notice_quiet, NULL);
     code = pg_session_setup(st);
   }
   Inspect in = {0, 0, 0, flags == RS_OPEN_READONLY};
   st->ops = &pg_ops;
   if (!code) code = pg_txn(st, PG_READ, inspect_body, &in);
   if (!code) code = identity_check(st, &in);
-  if (!code && flags != RS_OPEN_READONLY && in.version < RS_SCHEMA_VERSION)
-    code = pg_txn(st, PG_WRITE, migrate_body, &in);
+  if (!code && flags != RS_OPEN_READONLY && in.version < RS_SCHEMA_VERSION) code = pg_migrate(st, &in);
   if (!code && flags == RS_OPEN_READONLY)
     code = pg_q(st, "SET default_transaction_read_only = on", NULL, NULL, "open read-only");
   if (code) {
