@@ -457,7 +457,28 @@ static PGconn *pg_connect(const char *url) {
   return PQconnectdbParams(keys, vals, 1);
 }
 
+/* Connect; a running sweep's handle (patient) retries a failed connection with backoff for
+** RS_BUSY_BUDGET seconds: a server restart in the middle of a sweep is waited out. */
+static int pg_connect_patient(RsStore *st, int patient) {
+  Pg *pg = pg_of(st);
+  double deadline = tr_clock_mono() + RS_BUSY_BUDGET, pause = 0.05;
+  for (;;) {
+    PQfinish(pg->conn);
+    pg->conn = pg_connect(pg->url);
+    if (!pg->conn) return rs_store_fail(st, TR_ENOMEM, "connect: out of memory");
+    PQsetNoticeProcessor(pg->conn, pg_notice_quiet, NULL);
+    if (PQstatus(pg->conn) == CONNECTION_OK && pg_session_setup(st) == TR_OK) return TR_OK;
+    if (!patient || tr_clock_mono() >= deadline) break;
+    pg_sleep(pause * (0.5 + tr_rng_uniform(&pg->rng)));
+    pause = pause * 2 < 2.0 ? pause * 2 : 2.0;
+  }
+  char line[TR_ERR_MSG_MAX];
+  one_line(line, sizeof line, PQerrorMessage(pg->conn));
+  return rs_store_fail(st, TR_EDB, "cannot connect to PostgreSQL: %s", line);
+}
+
 int rs_pg_open(RsStore *st, const char *url, int flags, TrErr *err) {
+  int patient = (flags & RS_OPEN_KEEP_WAL) != 0;
   flags &= ~RS_OPEN_KEEP_WAL;
   Pg *pg = calloc(1, sizeof *pg);
   int oom = 0;
@@ -470,18 +491,7 @@ int rs_pg_open(RsStore *st, const char *url, int flags, TrErr *err) {
   tr_rng_seed2(&pg->rng, (uint64_t)getpid(), (uint64_t)(tr_clock_mono() * 1e6));
   st->impl = pg;
   st->ops = NULL;
-  pg->conn = pg_connect(url);
-  int code = TR_OK;
-  if (!pg->conn) {
-    code = rs_store_fail(st, TR_ENOMEM, "connect: out of memory");
-  } else if (PQstatus(pg->conn) != CONNECTION_OK) {
-    char line[TR_ERR_MSG_MAX];
-    one_line(line, sizeof line, PQerrorMessage(pg->conn));
-    code = rs_store_fail(st, TR_EDB, "cannot connect to PostgreSQL: %s", line);
-  } else {
-    PQsetNoticeProcessor(pg->conn, pg_notice_quiet, NULL);
-    code = pg_session_setup(st);
-  }
+  int code = pg_connect_patient(st, patient);
   Inspect in = {0, 0, 0, flags == RS_OPEN_READONLY};
   st->ops = &pg_ops;
   if (!code) code = pg_txn(st, PG_READ, inspect_body, &in);

@@ -55,6 +55,10 @@ fi
 dir=$(mktemp -d /tmp/hpspg.XXXXXX) || exit 1
 server_pid=""
 cleanup() {
+  # A server restarted by HPS_TEST_PG_RESTART runs detached (pg_ctl): stop it by its data directory.
+  if [ -f "$dir/data/postmaster.pid" ] && ! kill -0 "$server_pid" 2>/dev/null; then
+    "${as_server[@]}" "$bindir/pg_ctl" -D "$dir/data" stop -m immediate >/dev/null 2>&1
+  fi
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -INT "$server_pid" 2>/dev/null # fast shutdown; SIGKILL if it takes over 10 s
     (sleep 10; kill -KILL "$server_pid" 2>/dev/null) &
@@ -90,9 +94,19 @@ if [ "$ready" != 1 ]; then
   exit 1
 fi
 
+# A test may restart the server (fast shutdown: every session is cut, then a new server on the same
+# data and socket): HPS_TEST_PG_RESTART is a script doing that; the new server runs detached.
+{
+  echo '#!/bin/sh'
+  printf 'exec'
+  printf ' %q' "${as_server[@]}" "$bindir/pg_ctl" -D "$dir/data" -w -t 60 -m fast -l "$dir/restart.log" restart
+  echo
+} >"$dir/restart.sh"
+chmod 755 "$dir/restart.sh"
+
 export HPS_TEST_STORE_URL="postgresql://hpsweep@/postgres?host=$dir"
 export HPS_TEST_PG_DIR="$dir"
-export HPS_TEST_PG_BIN="$bindir"
+export HPS_TEST_PG_RESTART="$dir/restart.sh"
 "$@"
 status=$?
 if [ "$status" != 0 ] && [ -s "$dir/server.log" ]; then
