@@ -956,7 +956,7 @@ static int claim_none(RsStore *st, ClaimArgs *a, double now) {
 /* A trial whose lease expired reclaim_max times without a checkpoint in between: failed for good. */
 static int claim_give_up(RsStore *st, ClaimArgs *a, int64_t trial_id, int64_t token, int reclaims, double now) {
   char why[96];
-  snprintf(why, sizeof why, "lease expired %d times without progress: the worker keeps dying", reclaims + 1);
+  rs_give_up_text(reclaims, why, sizeof why);
   PgP p = {0};
   p_int(&p, trial_id);
   p_int(&p, token);
@@ -1214,27 +1214,6 @@ static int claim_end_paused(RsStore *st, ClaimArgs *a, double now) {
   return rc;
 }
 
-/* The claim's message and event detail. */
-static int claim_event(RsStore *st, ClaimArgs *a, RsStatus was, const char *prev_worker, int64_t to_step) {
-  RsClaim *o = a->out;
-  char msg[512];
-  int k = snprintf(msg, sizeof msg, "worker %s, attempt %d", a->worker, o->attempts);
-  if (was == RS_RUNNING && k > 0 && (size_t)k < sizeof msg)
-    k += snprintf(msg + k, sizeof msg - (size_t)k, ", lease of %s expired", prev_worker);
-  if (k > 0 && (size_t)k < sizeof msg)
-    snprintf(msg + k, sizeof msg - (size_t)k, o->checkpoint ? ", from checkpoint step %lld" : ", from step 0",
-             (long long)o->checkpoint_step);
-  char detail[256] = "";
-  if (was == RS_PAUSED) {
-    size_t len = strlen(msg);
-    if (to_step >= 0 && len < sizeof msg) snprintf(msg + len, sizeof msg - len, ", to step %lld", (long long)to_step);
-    snprintf(detail, sizeof detail, "{\"from_step\": %lld, \"to_step\": %lld}", (long long)o->checkpoint_step,
-             (long long)to_step);
-  }
-  if (a->detail[0]) snprintf(detail, sizeof detail, "%s", a->detail);
-  return event_insert_detail(st, a->sweep_id, o->trial_id, o->kind, msg, detail[0] ? detail : NULL);
-}
-
 /* Take the locked trial row r: drop the metrics a restarted run writes again, bump the token. */
 static int claim_take(RsStore *st, ClaimArgs *a, RsStatus was, int64_t token, double now) {
   RsClaim *o = a->out;
@@ -1309,17 +1288,12 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
     goto pick;
   }
   if (oom) return rs_store_fail(st, TR_ENOMEM, "claim: out of memory");
-  o->kind = was == RS_INTERRUPTED ? "resume" : was == RS_RUNNING ? "reclaim" : was == RS_FAILED ? "retry"
-            : was == RS_PAUSED      ? "promote" : a->detail[0] ? "propose" : "claim";
-  if (was == RS_FAILED || !o->checkpoint) { /* a retry starts over: the failure may lie in the state */
-    free(o->checkpoint);
-    o->checkpoint = NULL;
-    o->checkpoint_step = -1;
-    o->promoted_step = -1;
-  }
-  if (was == RS_PAUSED) o->promoted_step = o->checkpoint_step;
-  o->claim_token = token + 1;
-  if ((rc = claim_take(st, a, was, token, now)) || (rc = claim_event(st, a, was, prev_worker, to_step))) return rc;
+  rs_claim_settle(o, was, a->detail[0] != '\0', token);
+  char msg[512], detail[256];
+  rs_claim_text(o, was, a->worker, prev_worker, to_step, a->detail, msg, sizeof msg, detail, sizeof detail);
+  if ((rc = claim_take(st, a, was, token, now)) ||
+      (rc = event_insert_detail(st, a->sweep_id, o->trial_id, o->kind, msg, detail[0] ? detail : NULL)))
+    return rc;
   o->claimed = 1;
   return TR_OK;
 }
@@ -1471,14 +1445,9 @@ static int finish_body(RsStore *st, void *arg) {
     if (pg_of(st)->maybe_done && (rc = finish_done_already(st, a, &done))) return rc;
     return done ? TR_OK : claim_lost(st, a->trial_id, a->token, a->what);
   }
-  static const char *const kinds[RS_STATUS_COUNT] = {"?", "?", "complete", "fail", "diverge", "interrupt"};
   char msg[320];
-  if (res->error) snprintf(msg, sizeof msg, "%.300s", res->error); /* first 300 bytes; the row has it all */
-  else snprintf(msg, sizeof msg, "steps %lld, final %.6g, best %.6g", (long long)res->steps, res->final_metric,
-                res->best_metric);
-  char *nl = strchr(msg, '\n');
-  if (nl) *nl = '\0';
-  return event_insert(st, sweep_id, a->trial_id, kinds[a->status], msg);
+  const char *kind = rs_finish_text(a->status, res, msg, sizeof msg);
+  return event_insert(st, sweep_id, a->trial_id, kind, msg);
 }
 
 static int pg_trial_finish(RsStore *st, int64_t trial_id, int64_t token, RsStatus status, const RsTrialResult *res) {
@@ -1520,10 +1489,9 @@ static int judge_claim(RsStore *st, JudgeArgs *a, int64_t *sweep_id, int *maximi
 static int judge_apply(RsStore *st, JudgeArgs *a, int64_t sweep_id, int maximize, const RsCurve *c) {
   const RsVerdict *v = a->out;
   int prune = v->action == RS_VERDICT_PRUNE;
-  double best = NAN, now;
-  int64_t best_step = -1;
-  for (size_t i = 0; i < c->n; i++)
-    if (isnan(best) || (maximize ? c->value[i] > best : c->value[i] < best)) best = c->value[i], best_step = c->step[i];
+  double best, now;
+  int64_t best_step;
+  rs_curve_best(c, maximize, &best, &best_step);
   int rc = pg_now(st, &now);
   if (rc) return rc;
   HeldArgs h = {a->trial_id, a->token, "judge trial", 0, 0, NULL, RS_RUNNING, NULL};
@@ -1557,15 +1525,9 @@ static int judge_body(RsStore *st, void *arg) {
   Curves cv = {0};
   if ((rc = curves_load(st, sweep_id, &cv))) return rc;
   size_t self = 0;
-  while (self < cv.n && cv.c[self].trial_id != a->trial_id) self++;
-  if (self == cv.n) rc = rs_store_fail(st, TR_EDB, "judge trial %lld: not in its sweep", (long long)a->trial_id);
-  if (!rc && (rc = a->fn(a->ctx, cv.c, cv.n, self, a->out)))
-    rs_store_fail(st, rc, "judge trial %lld: the judgment failed", (long long)a->trial_id);
+  rc = rs_judge_curves(st, cv.c, cv.n, a->trial_id, a->fn, a->ctx, a->out, &self);
   const RsCurve *c = rc ? NULL : &cv.c[self];
-  /* A paused trial resumes where its curve ends: only once its checkpoint holds that step. */
-  int ready = a->out->action == RS_VERDICT_PRUNE ||
-              (a->out->action == RS_VERDICT_PAUSE && c && c->n && ckpt_step == c->step[c->n - 1]);
-  if (!rc && ready) rc = judge_apply(st, a, sweep_id, maximize, c);
+  if (!rc && rs_verdict_ready(a->out, c, ckpt_step)) rc = judge_apply(st, a, sweep_id, maximize, c);
   curves_free(&cv);
   return rc;
 }
@@ -1949,17 +1911,6 @@ static int pg_trials_each(RsStore *st, int64_t sweep_id, RsTrialFn fn, void *ctx
                     NULL, trial_walk_row, &w, "trials");
 }
 
-static int copy_trial(void *ctx, const RsTrial *t) {
-  RsTrial *o = ctx;
-  int oom = 0;
-  *o = *t;
-  o->hash = rs_strdup(t->hash, &oom);
-  o->config = rs_strdup(t->config, &oom);
-  o->params = rs_strdup(t->params, &oom);
-  o->error = rs_strdup(t->error, &oom);
-  return oom ? TR_ENOMEM : TR_OK;
-}
-
 static int pg_trial_best(RsStore *st, int64_t sweep_id, int maximize, unsigned statuses, RsTrial *out) {
   char in[128] = ""; /* the statuses as an IN list: a fixed text, no user input */
   size_t len = 0;
@@ -1972,7 +1923,7 @@ static int pg_trial_best(RsStore *st, int64_t sweep_id, int maximize, unsigned s
            "SELECT " RESULT_COLS " FROM trials WHERE sweep_id = $1::bigint AND best_metric IS NOT NULL AND "
            "status IN (%s) ORDER BY best_metric %s, idx LIMIT 1", in, maximize ? "DESC" : "ASC");
   out->id = -1;
-  Walk w = {.fn.trial = copy_trial, .ctx = out};
+  Walk w = {.fn.trial = rs_trial_copy, .ctx = out};
   int rc = pg_walk_id(st, sql, sweep_id, NULL, trial_walk_row, &w, "best trial");
   if (rc) {
     rs_trial_clear(out);
@@ -2081,9 +2032,6 @@ static int pg_trials_span(RsStore *st, int64_t *lo, int64_t *hi, int64_t *n) {
   return TR_OK;
 }
 
-/* SQL literal / identifier quoting is only safe for plain key names. */
-static int plain_key(const char *k) { return !strpbrk(k, "\"'\\"); }
-
 /* The SELECT of an export: trials with one column per parameter key, or metric rows. A key's
 ** column is "TYPE:TEXT" (json_typeof, then the value's text), turned into a typed value by export_row. */
 static char *export_sql(RsStore *st, int metrics, const char *const *keys, size_t nkeys, int *nparam) {
@@ -2101,7 +2049,7 @@ static char *export_sql(RsStore *st, int metrics, const char *const *keys, size_
   if (metrics) return strcpy(sql, msql);
   size_t len = (size_t)snprintf(sql, cap, "SELECT t.id AS trial, t.idx, t.hash, t.status, t.seed, t.attempts");
   for (size_t i = 0; i < nkeys; i++)
-    if (plain_key(keys[i])) {
+    if (rs_plain_key(keys[i])) {
       len += (size_t)snprintf(sql + len, cap - len,
                               ", json_typeof(t.params::json -> '%s') || ':' || coalesce(t.params::json ->> '%s', '') "
                               "AS \"%s\"", keys[i], keys[i], keys[i]);
