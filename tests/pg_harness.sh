@@ -77,9 +77,11 @@ chmod 755 "$dir"
 "${as_server[@]}" "$bindir/initdb" -D "$dir/data" -U hpsweep -A trust -E UTF8 --no-locale \
   >"$dir/initdb.log" 2>&1 || { echo "pg_harness: initdb failed:" >&2; cat "$dir/initdb.log" >&2; exit 1; }
 # Small and quick: no TCP, the socket in our directory, no fsync (a test server; crash safety of
-# the server itself is not under test), enough connections for several runners and workers.
+# the server itself is not under test; HPS_PG_FSYNC=on for benchmarks), enough connections for
+# several runners and workers.
 "${as_server[@]}" setpriv --pdeathsig KILL -- "$bindir/postgres" -D "$dir/data" -k "$dir" -c listen_addresses= \
-  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100 \
+  -c fsync="${HPS_PG_FSYNC:-off}" -c synchronous_commit="${HPS_PG_FSYNC:-off}" \
+  -c full_page_writes="${HPS_PG_FSYNC:-off}" -c max_connections=100 \
   >"$dir/server.log" 2>&1 &
 server_pid=$!
 ready=0
