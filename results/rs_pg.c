@@ -322,10 +322,22 @@ static int event_insert(RsStore *st, int64_t sweep_id, int64_t trial_id, const c
 
 /* ---- open, schema, migrations ---- */
 
-/* Per session: a client behind a dead network must not hold row locks for long. */
+/* Per session (again after a reset): a writer behind a dead network must not hold row locks for
+** long; a reader holds none, and its snapshot may stay open while a report renders: read-only. */
 static int pg_session_setup(RsStore *st) {
-  int rc = pg_q(st, "SET idle_in_transaction_session_timeout = '120s'", NULL, NULL, "configure the session");
+  int rc = pg_q(st, st->readonly ? "SET default_transaction_read_only = on"
+                                 : "SET idle_in_transaction_session_timeout = '120s'", NULL, NULL,
+                "configure the session");
   return rc ? rc : pg_q(st, "SET client_connection_check_interval = '10s'", NULL, NULL, "configure the session");
+}
+
+/* Before a statement outside pg_txn (walks, single reads): a connection lost earlier is reset
+** once; such reads are not retried (a walk's rows go out as they come). */
+static int pg_ready(RsStore *st) {
+  Pg *pg = pg_of(st);
+  if (PQstatus(pg->conn) == CONNECTION_OK || pg->snapshot) return TR_OK;
+  PQreset(pg->conn);
+  return PQstatus(pg->conn) == CONNECTION_OK ? pg_session_setup(st) : pg_fail(st, NULL, "reconnect");
 }
 
 typedef struct Inspect {
@@ -509,8 +521,6 @@ int rs_pg_open(RsStore *st, const char *url, int flags, TrErr *err) {
   if (!code) code = pg_txn(st, PG_READ, inspect_body, &in);
   if (!code) code = identity_check(st, &in);
   if (!code && flags != RS_OPEN_READONLY && in.version < RS_SCHEMA_VERSION) code = pg_migrate(st, &in);
-  if (!code && flags == RS_OPEN_READONLY)
-    code = pg_q(st, "SET default_transaction_read_only = on", NULL, NULL, "open read-only");
   if (code) {
     tr_err_set(err, code, "%s", st->errmsg);
     pg_close(st);
@@ -1840,12 +1850,13 @@ static void pg_snapshot_end(RsStore *st) {
 /* A walk's row callback: row -1 is called once before the rows (the columns are known then). */
 typedef int (*PgRowFn)(const PGresult *r, int row, void *arg);
 
-static int pg_walk(RsStore *st, const char *sql, const PgP *p, PgRowFn fn, void *arg, const char *what) {
+static int pg_walk_once(RsStore *st, const char *sql, const PgP *p, PgRowFn fn, void *arg, const char *what,
+                        int *header) {
   Pg *pg = pg_of(st);
   if (!PQsendQueryParams(pg->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0))
     return pg_fail(st, NULL, what);
   PQsetSingleRowMode(pg->conn);
-  int rc = TR_OK, stopped = 0, failed = 0, header = 0;
+  int rc = TR_OK, stopped = 0, failed = 0;
   PGresult *r;
   while ((r = PQgetResult(pg->conn))) { /* read to the end even after a stop: the connection stays usable */
     ExecStatusType s = PQresultStatus(r);
@@ -1853,12 +1864,31 @@ static int pg_walk(RsStore *st, const char *sql, const PgP *p, PgRowFn fn, void 
       if (!stopped && !failed) rc = pg_fail(st, r, what);
       failed = 1;
     } else if (!stopped && !failed) {
-      if (!header && (header = 1) && (rc = fn(r, -1, arg))) stopped = 1;
+      if (!*header && (*header = 1) && (rc = fn(r, -1, arg))) stopped = 1;
       if (!stopped && s == PGRES_SINGLE_TUPLE && (rc = fn(r, 0, arg))) stopped = 1;
     }
     PQclear(r);
   }
   if (stopped) return rs_store_fail(st, rc, "%s: %s", what, rc == TR_ENOMEM ? "out of memory" : "stopped by the reader");
+  return rc;
+}
+
+/* A walk; when the connection turns out lost before anything went to the callback (a server
+** restart since the last call), once more on a new connection. */
+static int pg_walk(RsStore *st, const char *sql, const PgP *p, PgRowFn fn, void *arg, const char *what) {
+  int header = 0, rc = pg_ready(st);
+  if (!rc) rc = pg_walk_once(st, sql, p, fn, arg, what, &header);
+  if (rc && !header && !pg_of(st)->snapshot && PQstatus(pg_of(st)->conn) != CONNECTION_OK && !pg_ready(st))
+    rc = pg_walk_once(st, sql, p, fn, arg, what, &header);
+  return rc;
+}
+
+/* pg_q for a one-statement read outside pg_txn, once more on a new connection if the old one was lost. */
+static int pg_q_read(RsStore *st, const char *sql, const PgP *p, PGresult **out, const char *what) {
+  int rc = pg_ready(st);
+  if (!rc) rc = pg_q(st, sql, p, out, what);
+  if (rc && !pg_of(st)->snapshot && PQstatus(pg_of(st)->conn) != CONNECTION_OK && !pg_ready(st))
+    rc = pg_q(st, sql, p, out, what);
   return rc;
 }
 
@@ -2036,7 +2066,7 @@ static int pg_sweep_metrics_each(RsStore *st, int64_t sweep_id, const char *cons
 
 static int pg_trials_span(RsStore *st, int64_t *lo, int64_t *hi, int64_t *n) {
   PGresult *r;
-  int rc = pg_q(st, "SELECT min(id), max(id), count(*) FROM trials", NULL, &r, "list trials");
+  int rc = pg_q_read(st, "SELECT min(id), max(id), count(*) FROM trials", NULL, &r, "list trials");
   if (rc) return rc;
   *lo = g_int(r, 0, 0), *hi = g_int(r, 0, 1), *n = g_int(r, 0, 2);
   PQclear(r);
@@ -2143,7 +2173,7 @@ static int pg_sweep_mean_seconds(RsStore *st, int64_t sweep_id, double *out) {
   PgP p = {0};
   p_int(&p, sweep_id);
   PGresult *r;
-  int rc = pg_q(st, "SELECT avg(wall_seconds) FROM trials WHERE sweep_id = $1::bigint AND "
+  int rc = pg_q_read(st, "SELECT avg(wall_seconds) FROM trials WHERE sweep_id = $1::bigint AND "
                     "status IN ('completed', 'diverged') AND wall_seconds > 0", &p, &r, "mean trial time");
   if (rc) return rc;
   *out = g_real(r, 0, 0);
@@ -2156,7 +2186,7 @@ static int pg_trial_config_int(RsStore *st, int64_t trial_id, const char *key, i
   p_int(&p, trial_id);
   p_text(&p, key);
   PGresult *r;
-  int rc = pg_q(st, "SELECT config::json #>> string_to_array($2, '.') FROM trials WHERE id = $1::bigint", &p, &r,
+  int rc = pg_q_read(st, "SELECT config::json #>> string_to_array($2, '.') FROM trials WHERE id = $1::bigint", &p, &r,
                 "trial config");
   if (rc) return rc;
   if (PQntuples(r) != 1) rc = rs_store_fail(st, TR_ENOTFOUND, "no trial with id %lld", (long long)trial_id);

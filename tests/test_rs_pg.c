@@ -248,3 +248,37 @@ Test(rs_pg, a_server_restart_in_the_middle_of_a_sweep_loses_nothing) {
   rs_sweep_clear(&sw);
   rs_store_close(st);
 }
+
+static int count_trial(void *ctx, const RsTrial *t) {
+  (void)t;
+  (*(int *)ctx)++;
+  return 0;
+}
+
+Test(rs_pg, open_handles_carry_on_after_a_server_restart_between_calls) {
+  const char *restart = getenv("HPS_TEST_PG_RESTART");
+  cr_assert_not_null(restart, "HPS_TEST_PG_RESTART is unset (tests/pg_harness.sh sets it)");
+  RsStore *w = open_url(RS_OPEN_CREATE);
+  int64_t id = 0;
+  cr_assert_eq(rs_sweep_upsert(w, "pgkeep", "x", "h", "grid", "loss", "minimize", 1, "train", &id), TR_OK, "%s",
+               rs_store_errmsg(w));
+  RsTrialDef d = {0, "00000000000000aa", "{}", "{\"lr\": 1}", 1};
+  cr_assert_eq(rs_trials_insert(w, id, 1, &d, NULL), TR_OK, "%s", rs_store_errmsg(w));
+  RsStore *r = open_url(RS_OPEN_READONLY);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "'%s' > /dev/null 2>&1", restart);
+  cr_assert_eq(system(cmd), 0, "restart failed");
+  /* The writer's next transaction and the reader's next walk and read run on a new connection. */
+  cr_expect_eq(rs_event_add(w, id, 0, "note", "after the restart"), TR_OK, "%s", rs_store_errmsg(w));
+  int n = 0;
+  cr_expect_eq(rs_trials_each(r, id, count_trial, &n), TR_OK, "%s", rs_store_errmsg(r));
+  cr_expect_eq(n, 1);
+  RsCounts c;
+  cr_expect_eq(rs_sweep_counts(r, id, &c), TR_OK, "%s", rs_store_errmsg(r));
+  cr_expect_eq(c.n[RS_PENDING], 1);
+  cr_expect_eq(rs_event_add(r, id, 0, "note", "x"), TR_EINVAL, "the reader stays read-only");
+  rs_store_close(r);
+  int64_t gone;
+  cr_expect_eq(rs_sweep_delete(w, "pgkeep", &gone), TR_OK, "%s", rs_store_errmsg(w));
+  rs_store_close(w);
+}
