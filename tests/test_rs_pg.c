@@ -107,6 +107,9 @@ Test(rs_pg, a_sweep_run_with_two_jobs_is_read_by_status_ls_top_show_and_report) 
   int trial = 0;
   double lr = -1;
   cr_expect(sscanf(one, " 1 %d %lf", &trial, &lr) == 2 && lr == 0.1, "rank 1 is lr 0.1: %s", out);
+  snprintf(args, sizeof args, "show %d --db '%s'", trial, url);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "completed") && strstr(out, "lr=0.1"), "%s", out);
   snprintf(args, sizeof args, "report pgrun --db '%s'", url);
   cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
   char html[PATH_MAX];
