@@ -4,7 +4,10 @@
 ** (completed), count the sweep's trials by status. Prints, for one N: the insert time, and
 ** per trial the median wall time and the mean CPU time of claim + finish + counts. Wall time
 ** includes the durable commits' fsyncs; CPU time is the steadier figure on a busy machine.
-** usage: claim_bench N [K]   (K defaults to 200) */
+** Then metric rows per second: B batches of 512 rows written to a claimed trial (rs_metrics_put,
+** one transaction each, as the metrics buffer flushes them).
+** usage: claim_bench N [K [STORE]]   (K defaults to 200; STORE: a store URL, e.g. postgresql://...,
+** instead of a fresh SQLite file: its sweep "claim_bench" is replaced) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +34,15 @@ static int fail(RsStore *st) {
 
 int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 10000, k = argc > 2 ? atol(argv[2]) : 200;
-  if (n < 1 || k < 1 || k > n) {
-    fprintf(stderr, "usage: claim_bench N [K <= N]\n");
+  if (n < 1 || k < 1 || k >= n) {
+    fprintf(stderr, "usage: claim_bench N [K < N [STORE]]\n");
     return 2;
   }
   char dir[] = "/tmp/hps_claim_XXXXXX";
   if (!mkdtemp(dir)) return 1;
-  char path[64];
-  snprintf(path, sizeof path, "%s/b.db", dir);
+  char path[600];
+  snprintf(path, sizeof path, "%s", argc > 3 ? argv[3] : dir);
+  if (argc <= 3) snprintf(path, sizeof path, "%s/b.db", dir);
   TrErr err = {0, ""};
   RsStore *st;
   if (rs_store_open(path, RS_OPEN_CREATE, &st, &err)) {
@@ -48,8 +52,9 @@ int main(int argc, char **argv) {
   int len = snprintf(config, sizeof config, "{\"train\": {\"max_steps\": 2, \"pad\": \"");
   while (len < 1700) config[len++] = 'x';
   snprintf(config + len, sizeof config - (size_t)len, "\"}}");
-  int64_t sweep;
-  if (rs_sweep_upsert(st, "b", "x", "h", "grid", "val_loss", "minimize", 0, "train", &sweep)) return fail(st);
+  int64_t sweep, gone;
+  if (rs_sweep_delete(st, "claim_bench", &gone) && rs_store_errcode(st) != TR_ENOTFOUND) return fail(st);
+  if (rs_sweep_upsert(st, "claim_bench", "x", "h", "grid", "val_loss", "minimize", 0, "train", &sweep)) return fail(st);
   Defs *d = calloc((size_t)n, sizeof *d);
   RsTrialDef *defs = calloc((size_t)n, sizeof *defs);
   double *wall = calloc((size_t)k, sizeof *wall);
@@ -76,9 +81,30 @@ int main(int argc, char **argv) {
   }
   double per_cpu = (tr_clock_cpu() - c0) / (double)k;
   qsort(wall, (size_t)k, sizeof *wall, cmp_double);
-  printf("{\"trials\": %ld, \"insert_wall_s\": %.3f, \"insert_cpu_s\": %.3f, \"claims\": %ld, "
-         "\"per_trial_wall_ms\": %.3f, \"per_trial_cpu_ms\": %.3f}\n",
-         n, insert_wall, insert_cpu, k, 1e3 * wall[k / 2], 1e3 * per_cpu);
+  /* Metric rows: 40 batches of 512 (train_loss, val_loss, lr, grad_norm at 128 steps each). */
+  RsClaim cl;
+  if (rs_trial_claim(st, sweep, "bench:1", 600, 2, &cl) || !cl.claimed) return fail(st);
+  static RsMetric rows[512];
+  static const char *const names[4] = {"train_loss", "val_loss", "lr", "grad_norm"};
+  long nb = 40;
+  t0 = tr_clock_mono(), c0 = tr_clock_cpu();
+  for (long b = 0; b < nb; b++) {
+    for (int i = 0; i < 512; i++) {
+      int64_t step = b * 128 + i / 4;
+      rows[i] = (RsMetric){step, step * 1024, 0.01 * (double)step, 1.0 / (double)(step + 1), names[i % 4]};
+    }
+    if (rs_metrics_put(st, cl.trial_id, cl.claim_token, 512, rows)) return fail(st);
+  }
+  double rows_wall = tr_clock_mono() - t0, rows_cpu = tr_clock_cpu() - c0;
+  RsTrialResult done = {1.0, 1.0, 2, 2, 128, 0.01, 1e6, NULL, NULL, 0};
+  if (rs_trial_finish(st, cl.trial_id, cl.claim_token, RS_COMPLETED, &done)) return fail(st);
+  rs_claim_clear(&cl);
+  printf("{\"store\": \"%s\", \"trials\": %ld, \"insert_wall_s\": %.3f, \"insert_cpu_s\": %.3f, \"claims\": %ld, "
+         "\"per_trial_wall_ms\": %.3f, \"per_trial_cpu_ms\": %.3f, \"metric_rows_per_s_wall\": %.0f, "
+         "\"metric_rows_per_s_cpu\": %.0f}\n",
+         argc > 3 ? "url" : "sqlite", n, insert_wall, insert_cpu, k, 1e3 * wall[k / 2], 1e3 * per_cpu,
+         (double)(nb * 512) / rows_wall, (double)(nb * 512) / rows_cpu);
+  if (rs_sweep_delete(st, "claim_bench", &gone)) return fail(st);
   rs_store_close(st);
   free(d), free(defs), free(wall);
   char cmd[128];

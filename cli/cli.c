@@ -37,6 +37,11 @@ int hps_error_usage(const char *cmd, const char *fmt, ...) {
   return 2;
 }
 
+const char *hps_db_default(const char *fallback) {
+  const char *env = getenv("HPSWEEP_DB");
+  return env && *env ? env : fallback;
+}
+
 int hps_fail(const char *cmd, const TrErr *e) {
   hps_error(cmd, "%s", e->msg);
   return e->code == TR_EDB || e->code == TR_EIO || e->code == TR_ENOMEM ? 1 : 2;

@@ -38,7 +38,7 @@ typedef struct Opts {
 static int parse(int argc, char **argv, const char *allowed, Opts *o) {
   memset(o, 0, sizeof *o);
   o->cmd = argv[0];
-  o->db = "hpsweep.db";
+  o->db = hps_db_default("hpsweep.db");
   long n = 10;
   const HpsOpt all[] = {
       HPS_OPT_STRING("--db", NULL, &o->db),         HPS_OPT_STRING("--format", NULL, &o->format),
@@ -980,7 +980,7 @@ static int cmd_report(int argc, char **argv) {
 
 /* ---- the command table --------------------------------------------------- */
 
-#define DBOPT "  --db FILE        the sweep database (default: hpsweep.db)\n"
+#define DBOPT "  --db FILE        the sweep database, a file or a postgresql:// URL (default: $HPSWEEP_DB, else hpsweep.db)\n"
 
 const HpsCmd hps_cmd_ls = {"ls", cmd_ls, "list the sweeps in a database with counts and the best metric",
     "usage: hpsweep ls [--db FILE] [--format table|csv|json]\n\n"

@@ -49,8 +49,8 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  -j, --jobs N     trials at once (default: the spec's hpsweep.workers, else 1)\n"
-    "  --db FILE        results database (default: the spec's hpsweep.db,\n"
-    "                   else hpsweep.db beside the spec)\n"
+    "  --db FILE        results database, a file or a postgresql:// URL (default: $HPSWEEP_DB,\n"
+    "                   else the spec's hpsweep.db, else hpsweep.db beside the spec)\n"
     "  --threads N      OpenBLAS threads per trial (default: hpsweep.threads_per_trial)\n"
     "  -q, --quiet      no progress, only errors and the summary\n"
     "  --replace        delete the sweep of this name (records and checkpoints) first\n"
@@ -121,7 +121,7 @@ static int run_prepare(Run *r, TrErr *err) {
       return 2;
     }
   }
-  r->db = r->db_opt ? r->db_opt : sw_spec_db(r->spec);
+  r->db = r->db_opt ? r->db_opt : hps_db_default(sw_spec_db(r->spec));
   r->name = sw_spec_name(r->spec);
   int lrf = sw_spec_lr_find(r->spec) != NULL; /* its range test goes in the database, before any trial */
   if (lrf && rs_store_open(r->db, RS_OPEN_CREATE, &r->st, err)) {

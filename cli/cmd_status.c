@@ -29,7 +29,7 @@ static const char usage[] =
     "another shell while `hpsweep run` works.\n"
     "\n"
     "options:\n"
-    "  --db FILE   results database (default hpsweep.db)\n";
+    "  --db FILE   results database, a file or a postgresql:// URL (default $HPSWEEP_DB, else hpsweep.db)\n";
 
 /* Mean wall seconds of the sweep's finished trials (NaN if none or unreadable). */
 static double mean_seconds(RsStore *st, int64_t sweep_id) {
@@ -161,10 +161,10 @@ static int show(RsStore *st, const RsSweep *sw, int width) {
 }
 
 static int status_main(int argc, char **argv) {
-  const char *db = "hpsweep.db", *name = NULL;
+  const char *db = hps_db_default("hpsweep.db"), *name = NULL;
   const HpsOpt opts[] = {HPS_OPT_STRING("--db", NULL, &db), HPS_OPT_END};
   if (hps_opts_parse(argc, argv, opts, &name, 1)) return 2;
-  if (access(db, F_OK) != 0) {
+  if (!strstr(db, "://") && access(db, F_OK) != 0) { /* a file; a server's URL is checked by opening it */
     fprintf(stderr, "hpsweep status: %s: no such database (give --db FILE)\n", db);
     return 2;
   }

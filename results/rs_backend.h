@@ -103,11 +103,44 @@ int rs_store_say(RsStore *st, int code, const char *fmt, ...)
 #endif
     ;
 double rs_store_now(RsStore *st);
+/* 1 when the handle runs on the real clock (no rs_store_set_clock): a server backend then
+** measures leases and timestamps with the server's clock, so hosts with skewed clocks agree. */
+int rs_store_clock_is_real(const RsStore *st);
 /* strdup that tolerates NULL; sets *oom on allocation failure. */
 char *rs_strdup(const char *s, int *oom);
 
 /* The SQLite backend (rs_sqlite.c): fills st->ops/impl or fails with err. */
 int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err);
+/* ---- shared by the backends (rs_backend.c): the same rows whatever the database ---- */
+
+/* A trial failed for good after its lease expired reclaims + 1 times: the reason (error, event). */
+void rs_give_up_text(int reclaims, char *why, size_t n);
+/* A claimed row's fields decided: kind (proposed: the row is the proposal's), a retry or a
+** trial without checkpoint starts from step 0, a promotion resumes from its checkpoint, the token. */
+void rs_claim_settle(RsClaim *o, RsStatus was, int proposed, int64_t token);
+/* The claim event's message and detail (proposal: the proposal's detail, may be NULL or ""). */
+void rs_claim_text(const RsClaim *o, RsStatus was, const char *worker, const char *prev_worker, int64_t to_step,
+                   const char *proposal, char *msg, size_t nmsg, char *detail, size_t ndetail);
+/* A finish's event message (one line); returns its kind ("complete", "fail", ...). */
+const char *rs_finish_text(RsStatus status, const RsTrialResult *r, char *msg, size_t n);
+/* The best value of a curve by goal and its step (NaN, -1 for an empty curve). */
+void rs_curve_best(const RsCurve *c, int maximize, double *best, int64_t *best_step);
+/* Find trial_id's curve (*self) among the sweep's n curves and judge it with fn into out; failures
+** carry a message. */
+int rs_judge_curves(RsStore *st, const RsCurve *c, size_t n, int64_t trial_id, RsJudgeFn fn, void *ctx,
+                    RsVerdict *out, size_t *self);
+/* Is the verdict to be written now (a pause waits until the checkpoint holds the curve's last step)? */
+int rs_verdict_ready(const RsVerdict *v, const RsCurve *c, int64_t ckpt_step);
+/* An RsTrialFn copying the walk's one row into ctx (an RsTrial, its strings owned). */
+int rs_trial_copy(void *ctx, const RsTrial *t);
+/* A parameter key safe to quote into SQL (no quote or backslash). */
+int rs_plain_key(const char *k);
+
+/* The PostgreSQL backend (rs_pg.c, built only with libpq: HPS_HAVE_LIBPQ): fills st->ops/impl
+** or fails with err. */
+int rs_pg_open(RsStore *st, const char *url, int flags, TrErr *err);
+/* The URL with any password replaced by "***" (user:PASS@ and password=PASS), malloc'd; NULL: out of memory. */
+char *rs_pg_url_redacted(const char *url);
 /* The SQLite backend's connection, NULL for another backend: a seam for the tests
 ** that check SQLite's query plans; no code outside results/rs_sqlite.c uses it. */
 sqlite3 *rs_sqlite_db(RsStore *st);

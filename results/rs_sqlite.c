@@ -836,7 +836,7 @@ static int claim_none(RsStore *st, ClaimArgs *a, double now) {
 ** runs it. Fail it for good instead of a new reclaim. */
 static int claim_give_up(RsStore *st, ClaimArgs *a, int64_t trial_id, int64_t token, int reclaims, double now) {
   char why[96];
-  snprintf(why, sizeof why, "lease expired %d times without progress: the worker keeps dying", reclaims + 1);
+  rs_give_up_text(reclaims, why, sizeof why);
   sqlite3_stmt *s;
   int rc = sq_prep(st,
                    "UPDATE trials SET status = 'failed', failures = failures + 1, no_retry = 1, "
@@ -1177,16 +1177,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
     goto pick;
   }
   if (oom) return rs_store_fail(st, TR_ENOMEM, "claim: out of memory");
-  o->kind = was == RS_INTERRUPTED ? "resume" : was == RS_RUNNING ? "reclaim" : was == RS_FAILED ? "retry"
-            : was == RS_PAUSED      ? "promote" : a->detail[0] ? "propose" : "claim";
-  if (was == RS_FAILED || !o->checkpoint) { /* a retry starts over: the failure may lie in the state */
-    free(o->checkpoint);
-    o->checkpoint = NULL;
-    o->checkpoint_step = -1;
-    o->promoted_step = -1;
-  }
-  if (was == RS_PAUSED) o->promoted_step = o->checkpoint_step;
-  o->claim_token = token + 1;
+  rs_claim_settle(o, was, a->detail[0] != '\0', token);
 
   /* Drop the metrics a restarted run will write again, so curves never mix. */
   rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1 AND step > ?2", &s, "claim");
@@ -1219,22 +1210,8 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   if (sqlite3_changes(sq_of(st)->db) != 1) /* cannot happen under the write lock */
     return rs_store_fail(st, TR_EDB, "claim: trial %lld changed under the write lock", (long long)o->trial_id);
 
-  char msg[512];
-  int k = snprintf(msg, sizeof msg, "worker %s, attempt %d", a->worker, o->attempts);
-  if (was == RS_RUNNING && k > 0 && (size_t)k < sizeof msg)
-    k += snprintf(msg + k, sizeof msg - (size_t)k, ", lease of %s expired", prev_worker);
-  if (k > 0 && (size_t)k < sizeof msg)
-    snprintf(msg + k, sizeof msg - (size_t)k, o->checkpoint ? ", from checkpoint step %lld" : ", from step 0",
-             (long long)o->checkpoint_step);
-  char detail[256] = "";
-  if (was == RS_PAUSED) {
-    size_t len = strlen(msg);
-    if (to_step >= 0 && len < sizeof msg)
-      snprintf(msg + len, sizeof msg - len, ", to step %lld", (long long)to_step);
-    snprintf(detail, sizeof detail, "{\"from_step\": %lld, \"to_step\": %lld}", (long long)o->checkpoint_step,
-             (long long)to_step);
-  }
-  if (a->detail[0]) snprintf(detail, sizeof detail, "%s", a->detail);
+  char msg[512], detail[256];
+  rs_claim_text(o, was, a->worker, prev_worker, to_step, a->detail, msg, sizeof msg, detail, sizeof detail);
   if ((rc = event_insert_detail(st, a->sweep_id, o->trial_id, o->kind, msg, detail[0] ? detail : NULL))) return rc;
   o->claimed = 1;
   return TR_OK;
@@ -1365,13 +1342,8 @@ static int finish_body(RsStore *st, void *arg) {
   bind_text(s, 13, r->error);
   sqlite3_bind_int(s, 14, a->status == RS_FAILED && r->no_retry);
   if ((rc = held_run(st, a, s))) return rc;
-  static const char *const kinds[RS_STATUS_COUNT] = {"?", "?", "complete", "fail", "diverge", "interrupt"};
   char msg[320];
-  if (r->error) snprintf(msg, sizeof msg, "%.300s", r->error); /* first 300 bytes; the row has it all */
-  else snprintf(msg, sizeof msg, "steps %lld, final %.6g, best %.6g", (long long)r->steps, r->final_metric,
-                r->best_metric);
-  char *nl = strchr(msg, '\n');
-  if (nl) *nl = '\0';
+  const char *kind = rs_finish_text(a->status, r, msg, sizeof msg);
   sqlite3_stmt *q;
   int64_t sweep_id = 0;
   if (!sq_prep(st, "SELECT sweep_id FROM trials WHERE id = ?1", &q, a->what)) {
@@ -1379,7 +1351,7 @@ static int finish_body(RsStore *st, void *arg) {
     if (sqlite3_step(q) == SQLITE_ROW) sweep_id = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
   }
-  return event_insert(st, sweep_id, a->trial_id, kinds[a->status], msg);
+  return event_insert(st, sweep_id, a->trial_id, kind, msg);
 }
 
 static int sq_trial_finish(RsStore *st, int64_t trial_id, int64_t token, RsStatus status,
@@ -1419,10 +1391,9 @@ static int judge_claim(RsStore *st, JudgeArgs *a, int64_t *sweep_id, int *maximi
 static int judge_apply(RsStore *st, JudgeArgs *a, int64_t sweep_id, int maximize, const RsCurve *c) {
   const RsVerdict *v = a->out;
   int prune = v->action == RS_VERDICT_PRUNE;
-  double best = NAN;
-  int64_t best_step = -1;
-  for (size_t i = 0; i < c->n; i++)
-    if (isnan(best) || (maximize ? c->value[i] > best : c->value[i] < best)) best = c->value[i], best_step = c->step[i];
+  double best;
+  int64_t best_step;
+  rs_curve_best(c, maximize, &best, &best_step);
   sqlite3_stmt *s;
   int rc = sq_prep(st, "UPDATE trials SET status = ?3, ended = ?4, lease_until = NULL, error = ?5, rung = ?6, "
                        "final_metric = ?7, best_metric = ?8, best_step = ?9, steps = ?10" HELD, &s, "judge trial");
@@ -1455,15 +1426,9 @@ static int judge_body(RsStore *st, void *arg) {
   Curves cv = {0};
   if ((rc = curves_load(st, sweep_id, &cv))) return rc;
   size_t self = 0;
-  while (self < cv.n && cv.c[self].trial_id != a->trial_id) self++;
-  if (self == cv.n) rc = rs_store_fail(st, TR_EDB, "judge trial %lld: not in its sweep", (long long)a->trial_id);
-  if (!rc && (rc = a->fn(a->ctx, cv.c, cv.n, self, a->out)))
-    rs_store_fail(st, rc, "judge trial %lld: the judgment failed", (long long)a->trial_id);
+  rc = rs_judge_curves(st, cv.c, cv.n, a->trial_id, a->fn, a->ctx, a->out, &self);
   const RsCurve *c = rc ? NULL : &cv.c[self];
-  /* A paused trial resumes where its curve ends: only once its checkpoint holds that step. */
-  int ready = a->out->action == RS_VERDICT_PRUNE ||
-              (a->out->action == RS_VERDICT_PAUSE && c && c->n && ckpt_step == c->step[c->n - 1]);
-  if (!rc && ready) rc = judge_apply(st, a, sweep_id, maximize, c);
+  if (!rc && rs_verdict_ready(a->out, c, ckpt_step)) rc = judge_apply(st, a, sweep_id, maximize, c);
   curves_free(&cv);
   return rc;
 }
@@ -1873,17 +1838,6 @@ static int sq_trials_each(RsStore *st, int64_t sweep_id, RsTrialFn fn, void *ctx
   return sq_walk_id(st, sql, sweep_id, NULL, trial_walk_row, &w, "trials");
 }
 
-static int copy_trial(void *ctx, const RsTrial *t) {
-  RsTrial *o = ctx;
-  int oom = 0;
-  *o = *t;
-  o->hash = rs_strdup(t->hash, &oom);
-  o->config = rs_strdup(t->config, &oom);
-  o->params = rs_strdup(t->params, &oom);
-  o->error = rs_strdup(t->error, &oom);
-  return oom ? TR_ENOMEM : TR_OK;
-}
-
 static int sq_trial_best(RsStore *st, int64_t sweep_id, int maximize, unsigned statuses, RsTrial *out) {
   /* The statuses as an IN list: a fixed text, no user input. */
   char in[128] = "";
@@ -1897,7 +1851,7 @@ static int sq_trial_best(RsStore *st, int64_t sweep_id, int maximize, unsigned s
            "SELECT " RESULT_COLS "%s FROM trials WHERE sweep_id = ?1 AND best_metric IS NOT NULL AND "
            "status IN (%s) ORDER BY best_metric %s, idx LIMIT 1", RESULT_RUNG(st), in, maximize ? "DESC" : "ASC");
   out->id = -1;
-  Walk w = {.fn.trial = copy_trial, .ctx = out};
+  Walk w = {.fn.trial = rs_trial_copy, .ctx = out};
   int rc = sq_walk_id(st, sql, sweep_id, NULL, trial_walk_row, &w, "best trial");
   if (rc) {
     rs_trial_clear(out);
@@ -2006,9 +1960,6 @@ static int sq_trials_span(RsStore *st, int64_t *lo, int64_t *hi, int64_t *n) {
   return rc;
 }
 
-/* SQL identifier / JSON path quoting is only safe for plain key names. */
-static int plain_key(const char *k) { return !strpbrk(k, "\"'\\"); }
-
 /* The SELECT of an export: trials with one column per parameter key, or metric rows. */
 static char *export_sql(RsStore *st, int metrics, const char *const *keys, size_t nkeys) {
   static const char *const msql = "SELECT m.trial_id AS trial, m.name, m.step, m.tokens, m.seconds, m.value "
@@ -2024,7 +1975,7 @@ static char *export_sql(RsStore *st, int metrics, const char *const *keys, size_
   if (metrics) return strcpy(sql, msql);
   size_t len = (size_t)snprintf(sql, cap, "SELECT t.id AS trial, t.idx, t.hash, t.status, t.seed, t.attempts");
   for (size_t i = 0; i < nkeys; i++)
-    if (plain_key(keys[i]))
+    if (rs_plain_key(keys[i]))
       len += (size_t)snprintf(sql + len, cap - len, ", json_extract(t.params, '$.\"%s\"') AS \"%s\"", keys[i],
                               keys[i]);
   snprintf(sql + len, cap - len,

@@ -54,6 +54,8 @@ static double real_now(void *ctx) {
 
 double rs_store_now(RsStore *st) { return st->now(st->now_ctx); }
 
+int rs_store_clock_is_real(const RsStore *st) { return st->now == real_now; }
+
 void rs_store_set_clock(RsStore *st, double (*now)(void *ctx), void *ctx) {
   if (!st) return;
   st->now = now ? now : real_now;
@@ -78,16 +80,24 @@ char *rs_strdup(const char *s, int *oom) {
 int rs_store_open(const char *url, int flags, RsStore **out, TrErr *err) {
   *out = NULL;
   if (!url || !*url) return tr_err_set(err, TR_EINVAL, "store: empty database path");
-  if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+  int pg = strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+#ifndef HPS_HAVE_LIBPQ
+  if (pg)
     return tr_err_set(err, TR_EINVAL,
-                      "%s: PostgreSQL is not built in this version (give an SQLite file path)",
-                      url);
-  if (strstr(url, "://"))
+                      "%s: PostgreSQL is not built in this version (build with libpq: libpq-dev; or give an "
+                      "SQLite file path)", url);
+#endif
+  if (!pg && strstr(url, "://"))
     return tr_err_set(err, TR_EINVAL, "%s: unknown database URL scheme (give an SQLite file path)",
                       url);
   RsStore *st = calloc(1, sizeof *st);
   int oom = 0;
+#ifdef HPS_HAVE_LIBPQ
+  if (st) st->path = pg ? rs_pg_url_redacted(url) : rs_strdup(url, &oom); /* messages never show a password */
+  if (st && !st->path) oom = 1;
+#else
   if (st) st->path = rs_strdup(url, &oom);
+#endif
   if (!st || oom) {
     free(st);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory", url);
@@ -95,7 +105,11 @@ int rs_store_open(const char *url, int flags, RsStore **out, TrErr *err) {
   st->readonly = ((flags & ~RS_OPEN_KEEP_WAL) == RS_OPEN_READONLY);
   st->now = real_now;
   st->reclaim_max = RS_RECLAIM_MAX;
+#ifdef HPS_HAVE_LIBPQ
+  int rc = pg ? rs_pg_open(st, url, flags, err) : rs_sqlite_open(st, url, flags, err);
+#else
   int rc = rs_sqlite_open(st, url, flags, err);
+#endif
   if (rc != TR_OK) {
     free(st->path);
     free(st);

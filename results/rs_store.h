@@ -6,9 +6,15 @@
 **   never carry a handle across fork(). Read commands open it RS_OPEN_READONLY:
 **   every write then fails with TR_EINVAL ("store opened read-only") and never
 **   reaches the backend. rs_query.h builds the result views on the reads below.
-**   rs_store_open() picks the backend from the URL: "postgresql://..." (not built
-**   in this version: a clear error), anything else is a path to an SQLite file
-**   (schema: rs_schema.h, PRAGMA application_id 'HPSW' + user_version).
+**   rs_store_open() picks the backend from the URL: "postgresql://..." or "postgres://..."
+**   (rs_pg.c, a libpq URL; built when libpq is found, else a clear error; messages show the
+**   URL with its password as ***), anything else is a path to an SQLite file (schema:
+**   rs_schema.h, PRAGMA application_id 'HPSW' + user_version).
+** - PostgreSQL: every write is one transaction, re-run as a whole on serialization
+**   failures, deadlocks and lost connections (the connection reset with backoff) for
+**   RS_BUSY_BUDGET seconds (a read: once more on a new connection if nothing went out yet); leases and timestamps use the server's clock unless a test clock
+**   is set; a handle opened with RS_OPEN_KEEP_WAL (a running sweep's) also retries a failed
+**   connection for RS_BUSY_BUDGET seconds, so a server restart mid-sweep is waited out.
 ** - Every function returns TR_OK or a TrCode; the message of the last failure is
 **   on the handle (rs_store_errmsg), one line naming the file. Nothing prints.
 **   Out of memory is TR_ENOMEM, never a crash.

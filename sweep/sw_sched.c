@@ -68,6 +68,7 @@ int sw_sched_runs_dir(const char *db_path, const char *sweep, char *buf, size_t 
   const char *dir = slash ? db_path : ".";
   const char *base = slash ? slash + 1 : db_path;
   if (slash == db_path) dirlen = 0; /* "/x.db": root */
+  if (strstr(db_path, "://")) dir = ".", dirlen = 1, base = "hpsweep"; /* a server's URL: ./hpsweep.runs/ */
   /* Injective, so two sweeps never share a directory ("a/b" and "a_b" once did): bytes
   ** outside [A-Za-z0-9._-] and '%' become %XX, and so does every byte of "." and "..". */
   char safe[768];

@@ -199,7 +199,8 @@ double sw_sched_default_lease(void);
 
 /* Checkpoint root of a sweep for a database file: "<dir>/<db base name>.runs/<sweep>",
 ** the sweep name with bytes other than [A-Za-z0-9._-] written %XX (and "." and ".." whole):
-** one directory per name, never shared. TR_EINVAL if it does not fit in buf. */
+** one directory per name, never shared; for a server's URL (postgresql://...) "./hpsweep.runs/<sweep>"
+** under the runner's working directory. TR_EINVAL if it does not fit in buf. */
 int sw_sched_runs_dir(const char *db_path, const char *sweep, char *buf, size_t n);
 
 #endif

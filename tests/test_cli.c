@@ -307,6 +307,27 @@ Test(cli, run_replace_deletes_the_old_sweep_and_starts_afresh) {
   hps_tmp_remove(dir);
 }
 
+Test(cli, hpsweep_db_names_the_database_of_every_command_without_db_and_db_wins) {
+  char dir[64], cmd[1024], o[8192], path[PATH_MAX];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_envdb_");
+  put_sweep(dir, "grid", "val_loss", "minimize", "0.001, 0.003", 1);
+  snprintf(cmd, sizeof cmd, "cd '%s' && HPSWEEP_DB=env.db '%s' run spec.yaml -q 2>&1", dir, bin());
+  cr_assert_eq(hps_shell(cmd, o, sizeof o), 0, "%s", o);
+  snprintf(path, sizeof path, "%s/env.db", dir);
+  cr_expect_eq(access(path, F_OK), 0, "run wrote $HPSWEEP_DB");
+  snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+  cr_expect_neq(access(path, F_OK), 0, "not the spec's default");
+  snprintf(cmd, sizeof cmd, "cd '%s' && HPSWEEP_DB=env.db '%s' status lr_grid 2>&1", dir, bin());
+  cr_expect_eq(hps_shell(cmd, o, sizeof o), 0, "%s", o);
+  cr_expect(strstr(o, "2/2 done"), "%s", o);
+  snprintf(cmd, sizeof cmd, "cd '%s' && HPSWEEP_DB=env.db '%s' ls 2>&1", dir, bin());
+  cr_expect_eq(hps_shell(cmd, o, sizeof o), 0, "%s", o);
+  cr_expect(strstr(o, "lr_grid"), "%s", o);
+  snprintf(cmd, sizeof cmd, "cd '%s' && HPSWEEP_DB=nosuch.db '%s' top lr_grid --db env.db 2>&1", dir, bin());
+  cr_expect_eq(hps_shell(cmd, o, sizeof o), 0, "--db wins over HPSWEEP_DB: %s", o);
+  hps_tmp_remove(dir);
+}
+
 /* ---- the shared option parser (cli/cli.c): one behaviour for every command ---- */
 
 static const char *const all_cmds[] = {"train", "schedule", "bench", "check", "run", "status", "ls", "top",

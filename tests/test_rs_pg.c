@@ -1,0 +1,287 @@
+/* The PostgreSQL backend (results/rs_pg.c) beyond the conformance suite: whole sweeps through the
+** CLI, several runners on one sweep, concurrent first opens. Runs inside tests/pg_harness.sh, which
+** starts a throwaway server and sets HPS_TEST_STORE_URL; run alone it skips (fails in CI). */
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hps_test.h"
+#include "rs_store.h"
+
+static char tmpdir[64];
+static const char *url;
+
+static void setup(void) {
+  url = getenv("HPS_TEST_STORE_URL");
+  if (!url || strncmp(url, "postgresql://", 13) != 0) {
+    cr_assert_null(getenv("CI"), "HPS_TEST_STORE_URL is not a postgresql:// URL: run through tests/pg_harness.sh");
+    cr_skip_test("no PostgreSQL server (run through tests/pg_harness.sh)");
+  }
+  hps_tmp_make(tmpdir, sizeof tmpdir, "hps_pg_");
+}
+
+static void teardown(void) {
+  if (tmpdir[0]) hps_tmp_remove(tmpdir);
+}
+
+TestSuite(rs_pg, .init = setup, .fini = teardown);
+
+/* A shell program: loss = (lr - 0.1)^2 + 1/(step+1) at steps 0..2. */
+static const char report_sh[] =
+    "#!/bin/sh\n"
+    "lr=; for a in \"$@\"; do case $a in --lr=*) lr=${a#--lr=};; esac; done\n"
+    "for s in 0 1 2; do\n"
+    "  v=$(awk -v lr=$lr -v s=$s 'BEGIN { printf \"%.6f\", (lr - 0.1) ^ 2 + 1 / (s + 1) }')\n"
+    "  echo \"{\\\"step\\\": $s, \\\"loss\\\": $v}\" >&$HPSWEEP_METRICS_FD\n"
+    "done\n";
+
+/* The program and a grid spec of n learning rates 0.0, 0.05, ... in tmpdir. */
+static void put_sweep(const char *spec, int n) {
+  cr_assert_eq(chmod(hps_put(tmpdir, "report.sh", report_sh), 0755), 0);
+  char text[2048];
+  int k = snprintf(text, sizeof text, "program: report.sh\ncommand: [\"${program}\", \"${args}\"]\nmethod: grid\n"
+                                      "metric: {name: loss, goal: minimize}\nparameters:\n  lr: {values: [");
+  for (int i = 0; i < n; i++) k += snprintf(text + k, sizeof text - (size_t)k, "%s%g", i ? ", " : "", 0.05 * i);
+  snprintf(text + k, sizeof text - (size_t)k, "]}\n");
+  hps_put(tmpdir, spec, text);
+}
+
+static RsStore *open_url(int flags) {
+  RsStore *st = NULL;
+  TrErr e = {0, ""};
+  cr_assert_eq(rs_store_open(url, flags, &st, &e), TR_OK, "%s", e.msg);
+  return st;
+}
+
+/* Every trial of the sweep completed, each claimed once, with its 3 loss rows. */
+static void expect_each_completed_once(const char *name, int n) {
+  RsStore *st = open_url(RS_OPEN_READONLY);
+  RsSweep sw;
+  cr_assert_eq(rs_sweep_get(st, name, &sw), TR_OK, "%s", rs_store_errmsg(st));
+  RsCounts c;
+  cr_assert_eq(rs_sweep_counts(st, sw.id, &c), TR_OK, "%s", rs_store_errmsg(st));
+  cr_expect_eq(c.total, n);
+  cr_expect_eq(c.n[RS_COMPLETED], n, "%lld of %d completed", (long long)c.n[RS_COMPLETED], n);
+  RsTrialKey *k;
+  size_t nk;
+  cr_assert_eq(rs_trial_keys(st, sw.id, &k, &nk), TR_OK);
+  for (size_t i = 0; i < nk; i++) {
+    RsTrial t;
+    cr_assert_eq(rs_trial_get(st, k[i].id, &t), TR_OK);
+    cr_expect_eq(t.attempts, 1, "trial %lld ran %d times", (long long)t.id, t.attempts);
+    rs_trial_clear(&t);
+    RsPoint *p;
+    size_t np;
+    cr_assert_eq(rs_metrics_read(st, k[i].id, "loss", &p, &np), TR_OK);
+    cr_expect_eq(np, 3);
+    free(p);
+  }
+  free(k);
+  rs_sweep_clear(&sw);
+  rs_store_close(st);
+}
+
+Test(rs_pg, a_sweep_run_with_two_jobs_is_read_by_status_ls_top_show_and_report) {
+  put_sweep("pgrun.yaml", 4);
+  char args[600], out[16384];
+  snprintf(args, sizeof args, "run pgrun.yaml -j 2 --quiet --db '%s'", url);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  expect_each_completed_once("pgrun", 4);
+  snprintf(args, sizeof args, "status pgrun --db '%s'", url);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "4/4 done, 4 completed"), "%s", out);
+  snprintf(args, sizeof args, "ls --db '%s'", url);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  char *row = strstr(out, "\npgrun ");
+  int trials = 0, done = 0;
+  cr_expect(row && sscanf(row, " pgrun loss %d %d", &trials, &done) == 2 && trials == 4 && done == 4, "%s", out);
+  snprintf(args, sizeof args, "top pgrun --db '%s'", url);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  char *one = strstr(out, "\n   1 ");
+  cr_assert_not_null(one, "%s", out);
+  int trial = 0;
+  double lr = -1;
+  cr_expect(sscanf(one, " 1 %d %lf", &trial, &lr) == 2 && lr == 0.1, "rank 1 is lr 0.1: %s", out);
+  snprintf(args, sizeof args, "show %d --db '%s'", trial, url);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "completed") && strstr(out, "lr=0.1"), "%s", out);
+  snprintf(args, sizeof args, "report pgrun --db '%s'", url);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  char html[PATH_MAX];
+  snprintf(html, sizeof html, "%s/report.html", tmpdir);
+  char *h = hps_slurp(html, NULL);
+  cr_expect(strstr(h, "pgrun"), "the report names the sweep");
+  free(h);
+  /* A program's run directory for a server's URL: ./hpsweep.runs/<sweep>/ where the runner started. */
+  snprintf(html, sizeof html, "%s/hpsweep.runs/pgrun", tmpdir);
+  cr_expect_eq(access(html, F_OK), 0, "%s", html);
+}
+
+Test(rs_pg, two_runners_on_one_sweep_complete_every_trial_exactly_once) {
+  put_sweep("pgtwo.yaml", 12);
+  char cmd[1200];
+  /* Two processes standing for two hosts, started together; no coordinator but the database. */
+  snprintf(cmd, sizeof cmd, "cd '%s' && ('%s' run pgtwo.yaml -j 2 --quiet --db '%s' > a.log 2>&1 & "
+                            "'%s' run pgtwo.yaml -j 2 --quiet --db '%s' > b.log 2>&1; s=$?; wait $!; "
+                            "exit $(( s | $? )))", tmpdir, hps_bin(), url, hps_bin(), url);
+  char out[256];
+  cr_assert_eq(hps_shell(cmd, out, sizeof out), 0, "a runner failed (see a.log, b.log)");
+  expect_each_completed_once("pgtwo", 12);
+}
+
+/* A new schema: several processes opening the empty schema at once create the tables once. */
+Test(rs_pg, concurrent_first_opens_create_the_schema_once) {
+  PGconn *c = PQconnectdb(url);
+  cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+  PQclear(PQexec(c, "SET client_min_messages = warning"));
+  PQclear(PQexec(c, "DROP SCHEMA IF EXISTS race CASCADE"));
+  PGresult *r = PQexec(c, "CREATE SCHEMA race");
+  cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+  PQclear(r);
+  char race[600];
+  snprintf(race, sizeof race, "%s&options=-csearch_path%%3Drace", url);
+  pid_t kids[4];
+  for (int i = 0; i < 4; i++) {
+    kids[i] = fork();
+    cr_assert_neq(kids[i], -1);
+    if (kids[i] == 0) {
+      RsStore *st = NULL;
+      TrErr e = {0, ""};
+      int rc = rs_store_open(race, RS_OPEN_CREATE, &st, &e);
+      if (rc) fprintf(stderr, "child %d: %s\n", i, e.msg);
+      rs_store_close(st);
+      _exit(rc ? 1 : 0);
+    }
+  }
+  for (int i = 0; i < 4; i++) {
+    int status;
+    cr_assert_eq(waitpid(kids[i], &status, 0), kids[i]);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "open %d failed", i);
+  }
+  r = PQexec(c, "SELECT count(*) FROM race.hpsweep_schema");
+  cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+  cr_expect_str_eq(PQgetvalue(r, 0, 0), "1", "the schema was created once");
+  PQclear(r);
+  r = PQexec(c, "SELECT count(*) FROM race.events WHERE kind = 'create'");
+  cr_expect_str_eq(PQgetvalue(r, 0, 0), "1");
+  PQclear(r);
+  PQclear(PQexec(c, "DROP SCHEMA race CASCADE"));
+  PQfinish(c);
+}
+
+Test(rs_pg, a_read_only_open_of_a_database_without_our_tables_says_so_and_creates_nothing) {
+  PGconn *c = PQconnectdb(url);
+  cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+  PQclear(PQexec(c, "SET client_min_messages = warning"));
+  PQclear(PQexec(c, "DROP SCHEMA IF EXISTS empty CASCADE"));
+  PQclear(PQexec(c, "CREATE SCHEMA empty"));
+  char u[600];
+  snprintf(u, sizeof u, "%s&options=-csearch_path%%3Dempty", url);
+  RsStore *st = (RsStore *)1;
+  TrErr e = {0, ""};
+  cr_assert_eq(rs_store_open(u, RS_OPEN_READONLY, &st, &e), TR_EFORMAT);
+  cr_assert_null(st);
+  cr_expect(strstr(e.msg, "no hpsweep tables") && strstr(e.msg, "postgresql://"), "%s", e.msg);
+  PGresult *r = PQexec(c, "SELECT count(*) FROM pg_tables WHERE schemaname = 'empty'");
+  cr_expect_str_eq(PQgetvalue(r, 0, 0), "0");
+  PQclear(r);
+  PQclear(PQexec(c, "DROP SCHEMA empty CASCADE"));
+  PQfinish(c);
+}
+
+/* A slow program: 3 steps 0.2 s apart, so a server restart lands in the middle of the sweep. */
+static const char slow_sh[] =
+    "#!/bin/sh\n"
+    "lr=; for a in \"$@\"; do case $a in --lr=*) lr=${a#--lr=};; esac; done\n"
+    "for s in 0 1 2; do\n"
+    "  sleep 0.2\n"
+    "  v=$(awk -v lr=$lr -v s=$s 'BEGIN { printf \"%.6f\", (lr - 0.1) ^ 2 + 1 / (s + 1) }')\n"
+    "  echo \"{\\\"step\\\": $s, \\\"loss\\\": $v}\" >&$HPSWEEP_METRICS_FD\n"
+    "done\n";
+
+Test(rs_pg, a_server_restart_in_the_middle_of_a_sweep_loses_nothing) {
+  const char *restart = getenv("HPS_TEST_PG_RESTART");
+  cr_assert_not_null(restart, "HPS_TEST_PG_RESTART is unset (tests/pg_harness.sh sets it)");
+  cr_assert_eq(chmod(hps_put(tmpdir, "report.sh", slow_sh), 0755), 0);
+  hps_put(tmpdir, "pgrestart.yaml", "program: report.sh\ncommand: [\"${program}\", \"${args}\"]\nmethod: grid\n"
+                                    "metric: {name: loss, goal: minimize}\nparameters:\n"
+                                    "  lr: {values: [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35]}\n");
+  char cmd[1200], out[4096];
+  /* The runner in the background; once a trial has a metric row, the server restarts under it. */
+  snprintf(cmd, sizeof cmd, "cd '%s' && ('%s' run pgrestart.yaml -j 2 --quiet --db '%s' > run.log 2>&1; "
+                            "echo $? > run.status) & "
+                            "n=0; until [ $n -ge 300 ] || psql -qAt '%s' -c 'SELECT 1 FROM metrics LIMIT 1' "
+                            "2>/dev/null | grep -q 1; do sleep 0.05; n=$((n+1)); done; '%s' > restart.out 2>&1; "
+                            "echo restarted $?; wait",
+           tmpdir, hps_bin(), url, url, restart);
+  cr_assert_eq(hps_shell(cmd, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "restarted 0"), "the server did not restart: %s", out);
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/run.status", tmpdir);
+  char *status = hps_slurp(path, NULL);
+  snprintf(path, sizeof path, "%s/run.log", tmpdir);
+  char *log = hps_slurp(path, NULL);
+  cr_expect_str_eq(status, "0\n", "the run failed: %s", log);
+  free(status);
+  free(log);
+  /* Every trial completed with its whole curve. (A claim whose reply a restart cut may be taken
+  ** again when its lease expires, so attempts are not checked here.) */
+  RsStore *st = open_url(RS_OPEN_READONLY);
+  RsSweep sw;
+  cr_assert_eq(rs_sweep_get(st, "pgrestart", &sw), TR_OK, "%s", rs_store_errmsg(st));
+  RsCounts c;
+  cr_assert_eq(rs_sweep_counts(st, sw.id, &c), TR_OK);
+  cr_expect_eq(c.n[RS_COMPLETED], 8, "%lld of 8 completed", (long long)c.n[RS_COMPLETED]);
+  RsTrialKey *k;
+  size_t nk;
+  cr_assert_eq(rs_trial_keys(st, sw.id, &k, &nk), TR_OK);
+  for (size_t i = 0; i < nk; i++) {
+    RsPoint *p;
+    size_t np;
+    cr_assert_eq(rs_metrics_read(st, k[i].id, "loss", &p, &np), TR_OK);
+    cr_expect_eq(np, 3, "trial %lld has %zu rows", (long long)k[i].id, np);
+    free(p);
+  }
+  free(k);
+  rs_sweep_clear(&sw);
+  rs_store_close(st);
+}
+
+static int count_trial(void *ctx, const RsTrial *t) {
+  (void)t;
+  (*(int *)ctx)++;
+  return 0;
+}
+
+Test(rs_pg, open_handles_carry_on_after_a_server_restart_between_calls) {
+  const char *restart = getenv("HPS_TEST_PG_RESTART");
+  cr_assert_not_null(restart, "HPS_TEST_PG_RESTART is unset (tests/pg_harness.sh sets it)");
+  RsStore *w = open_url(RS_OPEN_CREATE);
+  int64_t id = 0;
+  cr_assert_eq(rs_sweep_upsert(w, "pgkeep", "x", "h", "grid", "loss", "minimize", 1, "train", &id), TR_OK, "%s",
+               rs_store_errmsg(w));
+  RsTrialDef d = {0, "00000000000000aa", "{}", "{\"lr\": 1}", 1};
+  cr_assert_eq(rs_trials_insert(w, id, 1, &d, NULL), TR_OK, "%s", rs_store_errmsg(w));
+  RsStore *r = open_url(RS_OPEN_READONLY);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "'%s' > /dev/null 2>&1", restart);
+  cr_assert_eq(system(cmd), 0, "restart failed");
+  /* The writer's next transaction and the reader's next walk and read run on a new connection. */
+  cr_expect_eq(rs_event_add(w, id, 0, "note", "after the restart"), TR_OK, "%s", rs_store_errmsg(w));
+  int n = 0;
+  cr_expect_eq(rs_trials_each(r, id, count_trial, &n), TR_OK, "%s", rs_store_errmsg(r));
+  cr_expect_eq(n, 1);
+  RsCounts c;
+  cr_expect_eq(rs_sweep_counts(r, id, &c), TR_OK, "%s", rs_store_errmsg(r));
+  cr_expect_eq(c.n[RS_PENDING], 1);
+  cr_expect_eq(rs_event_add(r, id, 0, "note", "x"), TR_EINVAL, "the reader stays read-only");
+  rs_store_close(r);
+  int64_t gone;
+  cr_expect_eq(rs_sweep_delete(w, "pgkeep", &gone), TR_OK, "%s", rs_store_errmsg(w));
+  rs_store_close(w);
+}
