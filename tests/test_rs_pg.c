@@ -99,7 +99,7 @@ Test(rs_pg, a_sweep_run_with_two_jobs_is_read_by_status_ls_top_show_and_report) 
   cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
   char *row = strstr(out, "\npgrun ");
   int trials = 0, done = 0;
-  cr_expect(row && sscanf(row, " pgrun loss %d %d", &trials, &done) == 2 && trials == 4 && done == 4, "%s", out);
+  cr_expect(row && sscanf(row, " pgrun train loss %d %d", &trials, &done) == 2 && trials == 4 && done == 4, "%s", out);
   snprintf(args, sizeof args, "top pgrun --db '%s'", url);
   cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
   char *one = strstr(out, "\n   1 ");
