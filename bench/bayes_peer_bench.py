@@ -12,8 +12,10 @@ a bound, a random point while fewer than 2 results; np.random seeded with the sw
 optuna: TPESampler(multivariate=True, constant_liar=True, seed=SEED), the rest Optuna's
 defaults. optuna-logpdf: the same with the truncated normal's log density divided by its
 scale (- log sigma), which Optuna's _truncnorm.logpdf lacks before the release that added it
-(Debian 12's Optuna 3.1.0 lacks it; Optuna 4's has it, as sweep/sw_tpe.c). random: numpy uniform draws seeded with the sweep seed. Sequential (one trial at a
-time). Prints, per function and method, the median simple regret over seeds 0 .. S-1 and
+(Debian 12's Optuna 3.1.0 lacks it; Optuna 4's has it, as sweep/sw_tpe.c); optuna-logpdf-j2:
+that with two workers of equal speed (each trial asked while the one before it runs, as
+bayes_bench's -j 2). random: numpy uniform draws seeded with the sweep seed. Sequential (one trial at a
+time) unless said. Prints, per function and method, the median simple regret over seeds 0 .. S-1 and
 (wandb) the share of model proposals replaced by a random one at the length scale's bound.
 Needs numpy, scikit-learn and optuna (Debian: python3-sklearn python3-optuna); not part of
 the test suite.
@@ -84,7 +86,7 @@ def run_wandb(f, d, trials, seed):
     return min(y), bound, model
 
 
-def run_optuna(f, d, trials, seed, fix_logpdf=False):
+def run_optuna(f, d, trials, seed, fix_logpdf=False, two=False):
     import optuna
     from optuna.samplers._tpe import _truncnorm
     if not hasattr(_truncnorm, "_hps_logpdf"):
@@ -98,7 +100,18 @@ def run_optuna(f, d, trials, seed, fix_logpdf=False):
         warnings.simplefilter("ignore")
         s = optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed)
         st = optuna.create_study(sampler=s)
-        st.optimize(lambda t: f([t.suggest_float("x%d" % j, 0, 1) for j in range(d)]), n_trials=trials)
+        if not two:
+            st.optimize(lambda t: f([t.suggest_float("x%d" % j, 0, 1) for j in range(d)]), n_trials=trials)
+            return st.best_value, 0, 0
+        # Two workers of equal speed (bayes_bench's -j 2): trial k is asked while k - 1 runs.
+        run = None
+        for _ in range(trials):
+            t = st.ask()
+            x = [t.suggest_float("x%d" % j, 0, 1) for j in range(d)]
+            if run:
+                st.tell(run[0], f(run[1]))
+            run = (t, x)
+        st.tell(run[0], f(run[1]))
     return st.best_value, 0, 0
 
 
@@ -116,7 +129,8 @@ def main():
     funcs = arg("--functions", "branin,hartmann6").split(",")
     methods = arg("--methods", "random,wandb,optuna").split(",")
     runners = {"wandb": run_wandb, "optuna": run_optuna, "random": run_random,
-               "optuna-logpdf": lambda f, d, t, s: run_optuna(f, d, t, s, True)}
+               "optuna-logpdf": lambda f, d, t, s: run_optuna(f, d, t, s, True),
+               "optuna-logpdf-j2": lambda f, d, t, s: run_optuna(f, d, t, s, True, True)}
     print("%d trials x sweep seeds 0-%d, sequential; median simple regret" % (trials, seeds - 1))
     print("| function | method | median regret | x random | at bound (of model proposals) | per seed |")
     print("|---|---|---|---|---|---|")
