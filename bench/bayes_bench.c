@@ -8,7 +8,8 @@
 ** over sweep seeds 0 .. SEEDS-1, sequentially (-j 1) and with two simulated workers
 ** (-j 2: one trial running at every proposal, entering as the GP's belief / TPE's liar),
 ** the duplicate proposals, the same with the running trial hidden from the model (the
-** naive parallel mode), and milliseconds per proposal. branin_q is Branin on a grid of
+** naive parallel mode), milliseconds per proposal, and (GP, -j 1) how many of the model's
+** proposals were random points at the length scale's bound. branin_q is Branin on a grid of
 ** step 0.5, where duplicates can happen. Random search is the baseline (the same seeds,
 ** hpsweep's own draws).
 */
@@ -41,8 +42,8 @@ int main(int argc, char **argv) {
   int bad = 0;
   printf("%d trials x %d sweep seeds; median simple regret; x rand: random's / this one's; dups: proposals\n"
          "equal to a trial done or running; naive -j 2: running trials hidden from the model\n", trials, seeds);
-  printf("%-10s %-11s %11s %7s %11s %7s %5s %6s %11s %5s %8s\n", "function", "method", "-j 1", "x rand", "-j 2",
-         "x rand", "dups", "j2/j1", "naive -j 2", "dups", "ms/prop");
+  printf("%-10s %-11s %11s %7s %11s %7s %5s %6s %11s %5s %8s %10s\n", "function", "method", "-j 1", "x rand", "-j 2",
+         "x rand", "dups", "j2/j1", "naive -j 2", "dups", "ms/prop", "bound -j 1");
   for (int f = 0; f < 3; f++) {
     SwSearchSpace S;
     TrErr err;
@@ -55,14 +56,18 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 3; k++) {
       int d1 = 0, d2 = 0, d3 = 0;
       double t0 = now();
+      sw_search_n_model = sw_search_n_bound = 0;
       double r1 = sw_search_median_regret(&S, (SwSearchKind)k, trials, seeds, 1, 0, &d1);
+      size_t nb = sw_search_n_bound, nm = sw_search_n_model;
       double r2 = sw_search_median_regret(&S, (SwSearchKind)k, trials, seeds, 2, 0, &d2);
       double ms = 1e3 * (now() - t0) / (2.0 * trials * seeds);
       double r3 = k ? sw_search_median_regret(&S, (SwSearchKind)k, trials, seeds, 2, 1, &d3) : r2;
       if (k == 0) base1 = r1, base2 = r2;
       bad |= r1 != r1 || r2 != r2 || r3 != r3;
-      printf("%-10s %-11s %11.4g %7.1f %11.4g %7.1f %5d %6.2f %11.4g %5d %8.2f\n", S.name, names[k], r1, base1 / r1,
-             r2, base2 / r2, d1 + d2, r2 / r1, r3, d3, ms);
+      char bnd[32] = "";
+      if (k == SW_SEARCH_GP) snprintf(bnd, sizeof bnd, "%zu/%zu", nb, nm);
+      printf("%-10s %-11s %11.4g %7.1f %11.4g %7.1f %5d %6.2f %11.4g %5d %8.2f %10s\n", S.name, names[k], r1,
+             base1 / r1, r2, base2 / r2, d1 + d2, r2 / r1, r3, d3, ms, bnd);
     }
     sw_search_free(&S);
   }

@@ -2,7 +2,8 @@
 """Model-based search through `hpsweep run` (issue 13): regret on Branin at -j 1, -j 2 and with
 two runners on one database, against the in-process figures of bench/bayes_bench.
 
-usage: bayes_sched_bench.py HPSWEEP [--trials N] [--seeds S] [--samplers gp,tpe] [--keep DIR]
+usage: bayes_sched_bench.py HPSWEEP [--trials N] [--seeds S] [--samplers gp,tpe] [--ways j1,j2,two] [--seed0 K]
+                            [--keep DIR]
 
 For each sampler and sweep seed 0 .. S-1 (default 50 trials x 5 seeds, gp and tpe): a bayes
 sweep of examples/analytic/branin.py (x1 uniform [-5, 10], x2 uniform [0, 15], run_cap N), run
@@ -69,19 +70,22 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     hps = os.path.abspath(sys.argv[1])
-    trials, seeds = int(arg("--trials", 50)), int(arg("--seeds", 5))
+    trials, seeds, seed0 = int(arg("--trials", 50)), int(arg("--seeds", 5)), int(arg("--seed0", 0))
     samplers = arg("--samplers", "gp,tpe").split(",")
+    names = {"j1": "-j 1", "j2": "-j 2", "two": "two runners"}
+    ways = [names[w] for w in arg("--ways", "j1,j2,two").split(",")]
     keep = arg("--keep", None)
     d = keep or tempfile.mkdtemp(prefix="hps_bayes_sched_")
     os.makedirs(d, exist_ok=True)
     t0 = time.monotonic()
-    print("%d trials x sweep seeds 0-%d on Branin; median simple regret (best - 0.397887)" % (trials, seeds - 1))
+    print("%d trials x sweep seeds %d-%d on Branin; median simple regret (best - 0.397887)" % (
+        trials, seed0, seed0 + seeds - 1))
     print("| sampler | way | median regret | per seed | trials | dups | wall s |")
     print("|---|---|---|---|---|---|---|")
     for sampler in samplers:
-        for way in ("-j 1", "-j 2", "two runners"):
+        for way in ways:
             regrets, made, dups, t = [], [], 0, time.monotonic()
-            for seed in range(seeds):
+            for seed in range(seed0, seed0 + seeds):  # --seed0: a share of the seeds in another process
                 name = "branin_%s_s%d" % (sampler, seed)
                 sf = os.path.join(d, name + ".yaml")
                 with open(sf, "w") as f:

@@ -15,6 +15,10 @@
 **   back from the reasons in trials.error) and the steps spent against the steps the
 **   same trials would have cost run to the end (a stopped trial at the steps of the
 **   longest completed one); the curves end with a marker where a trial stopped.
+**   Then, exactly for a model-based sweep (method bayes), `search` (rs_report_search.c):
+**   the best value so far against trial number, random search's beside it when the
+**   database holds a random sweep on the same space (docs/results.md), and each
+**   varying parameter against trial number (log axis for log distributions).
 **   Then, exactly when optimizer.lr varies, `lr-study`: per combination of the other
 **   varying parameters (h3 lr-study-N) the figure of rs_plot_lr_study captioned with
 **   rs_study's lr, stability and basin sentences (the bootstrap seeded by the sweep's
@@ -26,7 +30,7 @@
 **   batch size's best grid lr, and rs_plot_bs_steps captioned with rs_study_bs_caption.
 **   A study that cannot answer prints rs_study's reason, never a broken figure.
 **   Each section has an id (setup, leaderboard, importance, compare-PARAM, curves,
-**   schedules, cost, failures, early-termination, lr-study, lr-find, bs-study) and figures and
+**   schedules, cost, failures, early-termination, search, lr-study, lr-find, bs-study) and figures and
 **   tables carry numbered captions.
 ** - An inference sweep (sweeps.task = sample) replaces curves, schedules and cost
 **   (not applicable: one row per measure, at step 0) by `diversity`: validity

@@ -192,6 +192,36 @@ static int tpe_best(const SwSpace *sp, const Parzen *L, const Parzen *G, const S
   return TR_OK;
 }
 
+/* l(x) into L and g(x) into G from the split below[] (rows: n scratch). */
+static int build_lg(const SwSpace *sp, const SwObs *obs, const signed char *below, size_t n, size_t *rows, Parzen *L,
+                    Parzen *G, TrErr *err) {
+  size_t nb = 0, na = 0;
+  for (size_t i = 0; i < n; i++) /* below first, then above, each in observation order */
+    if (below[i] == 1) rows[nb++] = i;
+  for (size_t i = 0; i < n; i++)
+    if (below[i] == 0) rows[nb + na++] = i;
+  int rc = parzen_build(L, sp, obs, rows, nb, err);
+  if (rc == TR_OK && (rc = parzen_build(G, sp, obs, rows + nb, na, err)) != TR_OK) parzen_free(L);
+  return rc;
+}
+
+int sw_tpe_density(const SwSpace *sp, const SwObs *obs, const double *loss, size_t n, const double *x,
+                   double *log_l, double *log_g, TrErr *err) {
+  signed char *below = malloc(n ? n : 1);
+  size_t *rows = malloc((n ? n : 1) * sizeof *rows), m = 0;
+  int rc = below && rows ? sw_tpe_split(obs, loss, n, below, &m, err) : tr_err_set(err, TR_ENOMEM, "out of memory");
+  Parzen L, G;
+  if (rc == TR_OK && (rc = build_lg(sp, obs, below, n, rows, &L, &G, err)) == TR_OK) {
+    *log_l = parzen_logpdf(&L, x);
+    *log_g = parzen_logpdf(&G, x);
+    parzen_free(&L);
+    parzen_free(&G);
+  }
+  free(below);
+  free(rows);
+  return rc;
+}
+
 int sw_tpe_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size_t n, uint64_t seed, double *u,
                    SwProposal *info, TrErr *err) {
   SwProposal pr = {0};
@@ -203,7 +233,7 @@ int sw_tpe_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size
     free(below), free(rows);
     return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
-  size_t m = 0, nb = 0, na = 0;
+  size_t m = 0;
   int rc = sw_tpe_split(obs, loss, n, below, &m, err);
   for (size_t i = 0; i < n; i++) pr.n_pending += obs[i].state == SW_OBS_RUNNING;
   pr.n_train = m;
@@ -212,14 +242,8 @@ int sw_tpe_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size
     pr.random = 1;
     pr.why = "start-up trials (fewer than 10 observed)";
   } else if (rc == TR_OK) {
-    for (size_t i = 0; i < n; i++) /* below first, then above, each in observation order */
-      if (below[i] == 1) rows[nb++] = i;
-    for (size_t i = 0; i < n; i++)
-      if (below[i] == 0) rows[nb + na++] = i;
     Parzen L, G;
-    rc = parzen_build(&L, sp, obs, rows, nb, err);
-    if (rc == TR_OK && (rc = parzen_build(&G, sp, obs, rows + nb, na, err)) != TR_OK) parzen_free(&L);
-    if (rc == TR_OK) {
+    if ((rc = build_lg(sp, obs, below, n, rows, &L, &G, err)) == TR_OK) {
       rc = tpe_best(sp, &L, &G, obs, n, &r, u, &pr.score, err);
       parzen_free(&L);
       parzen_free(&G);

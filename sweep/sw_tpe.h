@@ -43,6 +43,12 @@ size_t sw_tpe_gamma(size_t n);
 int sw_tpe_split(const SwObs *obs, const double *loss, size_t n, signed char *below, size_t *observed,
                  TrErr *err);
 
+/* log l(x) and log g(x) at the point x (sp->n) of the estimators a proposal over these
+** observations would build (a start-up proposal builds none; these are computed anyway):
+** the densities Optuna's _ParzenEstimator.log_pdf gives on the same split. */
+int sw_tpe_density(const SwSpace *sp, const SwObs *obs, const double *loss, size_t n, const double *x,
+                   double *log_l, double *log_g, TrErr *err);
+
 /* The next point u (sp->n), as sw_gp_propose. */
 int sw_tpe_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size_t n, uint64_t seed, double *u,
                    SwProposal *info, TrErr *err);

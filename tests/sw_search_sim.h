@@ -25,6 +25,11 @@
 
 typedef enum { SW_SEARCH_RANDOM, SW_SEARCH_GP, SW_SEARCH_TPE } SwSearchKind;
 
+/* Counted by sw_search_run in this translation unit: proposals the model made from at least
+** 2 results (GP) or past the start-up (TPE), and of those the random points the GP made at
+** its length scale's bound. A caller zeroes them before the runs it counts. */
+static size_t sw_search_n_model, sw_search_n_bound;
+
 typedef struct SwSearchSpace {
   const char *name;   /* "branin" or "hartmann6" */
   SwSpec *spec;
@@ -101,8 +106,12 @@ static inline int sw_search_run(const SwSearchSpace *S, SwSearchKind kind, uint6
     } else {
       size_t seen = hide_running && k >= workers - 1 ? (size_t)(k - workers + 1) : (size_t)k;
       sw_obs_losses(obs, seen, SW_GOAL_MINIMIZE, NULL, loss);
+      SwProposal pr = {0};
       rc = (kind == SW_SEARCH_GP ? sw_gp_propose : sw_tpe_propose)(&S->sp, obs, loss, seen,
-                                                                    sw_space_seed(seed, (uint64_t)k), u, NULL, err);
+                                                                    sw_space_seed(seed, (uint64_t)k), u, &pr, err);
+      int bound = pr.why && !strcmp(pr.why, "length scale at its bound");
+      sw_search_n_model += rc == TR_OK && (!pr.random || bound);
+      sw_search_n_bound += rc == TR_OK && bound;
     }
     sw_space_decode(&S->sp, u, v);
     for (int i = 0; i < k; i++)

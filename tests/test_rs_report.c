@@ -458,3 +458,118 @@ Test(rs_report, the_report_of_a_range_test_says_what_it_is, .init = setup, .fini
   cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 1);
   free(sec), free(h);
 }
+
+/* ---- model-based search ---- */
+
+#define BO_PARAMS "parameters:\n  x1: {distribution: uniform, min: -5, max: 10}\n" \
+                  "  opt.eps: {distribution: log_uniform_values, min: 1e-4, max: 0.1}\n"
+
+/* A sweep (id, name, method, goal, spec text) with trials whose best_metric are vals[0..n). */
+static void search_sweep(int id, const char *name, const char *method, const char *goal, const char *spec,
+                         const double *vals, int n) {
+  char sql[4096];
+  snprintf(sql, sizeof sql, "INSERT INTO sweeps(id,name,spec,spec_hash,method,metric,goal,seed,created) VALUES"
+           "(%d,'%s','name: %s\nmethod: %s\nmetric: {name: val_loss, goal: %s}\n%s','h%d','%s','val_loss','%s',0,%d)",
+           id, name, name, method, goal, spec, id, method, goal, 1700000200 + id);
+  fixture_sql(sql);
+  for (int i = 0; i < n; i++) {
+    snprintf(sql, sizeof sql, "INSERT INTO trials(id,sweep_id,idx,hash,config,params,seed,status,attempts,"
+             "best_metric,final_metric,best_step,steps) VALUES(%d,%d,%d,'%016x','{}',"
+             "'{\"x1\":%.17g,\"opt.eps\":%.17g}',1,'completed',1,%.17g,%.17g,0,1)",
+             100 * id + i, id, i, 100 * id + i, -5 + 1.5 * i, 1e-4 * pow(1.8, i), vals[i], vals[i]);
+    fixture_sql(sql);
+  }
+}
+
+static const double bo_vals[8] = {5, 3, 4, 2, 2.5, 1, 1.5, 1.2};
+static const double rnd_vals[8] = {6, 4, 4.5, 3.5, 3, 3.2, 2.8, 2.9};
+
+Test(rs_report, bayes_sweep_shows_best_so_far_beside_random_search_on_the_same_space, .init = setup,
+     .fini = teardown) {
+  search_sweep(3, "bo", "bayes", "minimize", BO_PARAMS, bo_vals, 8);
+  /* The same space written otherwise: nested block, keys reordered, -5.0, 0.0001. */
+  search_sweep(4, "rnd", "random", "minimize",
+               "parameters:\n  opt:\n    parameters:\n      eps: {max: 0.1, min: 0.0001, distribution: "
+               "log_uniform_values}\n  x1: {min: -5.0, max: 10, distribution: uniform}\n", rnd_vals, 8);
+  char *h = report_of("bo");
+  char *sec = slice(h, "search", "</html>");
+  cr_assert(strstr(h, "<h2 id=\"search\">9. Model-based search</h2>"));
+  cr_assert(strstr(sec, "with bayes (GP, W&amp;B's) from the results before it"));
+  cr_assert(strstr(sec, "bayes (GP) reached 1 at trial 6 of 8. Random search on the same space (sweep rnd, 8 "
+                        "trials) reached 2.8 at trial 7; after 6 trials its best was 3; it never reached 1 in "
+                        "its 8 trials."), "%s", sec);
+  /* Best so far + one figure per parameter; lr on a log axis, as its distribution. */
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 3, "%s", sec);
+  cr_assert(strstr(sec, "opt.eps of each trial against trial number (its own scale, log axis). "
+                        "The first 2 proposals span 0.0001 to 0.00018, the last 2 0.003401 to 0.006122. "
+                        "The best trial (#305, trial 6) has eps = 0.00189."), "%s", sec);
+  cr_assert(strstr(sec, "x1 of each trial against trial number (its own scale). The first 2 proposals span -5 "
+                        "to -3.5, the last 2 4 to 5.5."));
+  free(sec), free(h);
+}
+
+Test(rs_report, tpe_sweep_names_tpe_and_random_search_that_caught_up, .init = setup, .fini = teardown) {
+  search_sweep(3, "tp", "bayes", "minimize", "hpsweep: {sampler: tpe}\n" BO_PARAMS, bo_vals, 8);
+  static const double lucky[8] = {6, 0.5, 4, 4, 4, 4, 4, 4};
+  search_sweep(4, "rnd", "random", "minimize", BO_PARAMS, lucky, 8);
+  char *h = report_of("tp");
+  char *sec = slice(h, "search", "</html>");
+  cr_assert(strstr(sec, "with TPE (Optuna's) from the results before it (method bayes, hpsweep.sampler: tpe;"));
+  cr_assert(strstr(sec, "TPE reached 1 at trial 6 of 8. Random search on the same space (sweep rnd, 8 trials) "
+                        "reached 0.5 at trial 2; after 6 trials its best was 0.5; it first reached 1 at trial 2."),
+            "%s", sec);
+  free(sec), free(h);
+}
+
+Test(rs_report, search_section_compares_only_with_random_search_on_the_same_space, .init = setup,
+     .fini = teardown) {
+  search_sweep(3, "bo", "bayes", "minimize", BO_PARAMS, bo_vals, 8);
+  /* Other bounds; another goal; another distribution; a grid: none is the same space. */
+  search_sweep(4, "wider", "random", "minimize",
+               "parameters:\n  x1: {distribution: uniform, min: -5, max: 11}\n"
+               "  opt.eps: {distribution: log_uniform_values, min: 1e-4, max: 0.1}\n", rnd_vals, 8);
+  search_sweep(5, "up", "random", "maximize", BO_PARAMS, rnd_vals, 8);
+  search_sweep(6, "flat", "random", "minimize",
+               "parameters:\n  x1: {distribution: uniform, min: -5, max: 10}\n"
+               "  opt.eps: {distribution: uniform, min: 1e-4, max: 0.1}\n", rnd_vals, 8);
+  search_sweep(7, "gr", "grid", "minimize", BO_PARAMS, rnd_vals, 8);
+  char *h = report_of("bo");
+  char *sec = slice(h, "search", "</html>");
+  cr_assert(strstr(sec, "bayes (GP) reached 1 at trial 6 of 8. No random search on the same space in this "
+                        "database to compare with."), "%s", sec);
+  cr_assert_null(strstr(sec, "random search ("));
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 3, "%s", sec);
+  free(sec), free(h);
+}
+
+Test(rs_report, search_section_picks_the_random_sweep_with_most_completed_trials, .init = setup,
+     .fini = teardown) {
+  search_sweep(3, "bo", "bayes", "minimize", BO_PARAMS, bo_vals, 8);
+  search_sweep(4, "few", "random", "minimize", BO_PARAMS, rnd_vals, 3);
+  search_sweep(5, "many", "random", "minimize", BO_PARAMS, rnd_vals, 8);
+  char *h = report_of("bo");
+  cr_assert(strstr(h, "Random search on the same space (sweep many, 8 trials)"), "%s", h);
+  free(h);
+}
+
+Test(rs_report, no_search_section_for_grid_or_random_sweeps, .init = setup, .fini = teardown) {
+  search_sweep(3, "bo", "bayes", "minimize", BO_PARAMS, bo_vals, 8);
+  search_sweep(4, "rnd", "random", "minimize", BO_PARAMS, rnd_vals, 8);
+  const char *names[2] = {"rnd", "lr_grid"};
+  for (int i = 0; i < 2; i++) {
+    char *h = report_of(names[i]);
+    cr_assert_null(strstr(h, "id=\"search\""), "%s", names[i]);
+    cr_assert_null(strstr(h, "Model-based search"));
+    free(h);
+  }
+}
+
+Test(rs_report, search_section_of_a_bayes_sweep_without_results_says_so, .init = setup, .fini = teardown) {
+  search_sweep(3, "bo", "bayes", "minimize", BO_PARAMS, bo_vals, 4);
+  fixture_sql("UPDATE trials SET status='running', best_metric=NULL, final_metric=NULL WHERE sweep_id=3");
+  char *h = report_of("bo");
+  char *sec = slice(h, "search", "</html>");
+  cr_assert(strstr(sec, "No trial has a result yet: no best-so-far curve."));
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 2); /* the proposals still show */
+  free(sec), free(h);
+}

@@ -226,3 +226,32 @@ Test(sw_gp, two_workers_on_a_grid_propose_no_duplicates_where_hiding_running_tri
   cr_expect(naive > 0, "the running trial hidden: %d duplicates (measured 35)", naive);
   sw_search_free(&S);
 }
+
+/* scikit-learn 1.2.1's GaussianProcessRegressor(Matern(nu=1.5), n_restarts_optimizer=2,
+** alpha=1e-7) as W&B's bayes_search.py fits it, on n Hartmann-6 points drawn by
+** tr_rng_seed(seed) (6 uniforms a point) with y standardised as W&B does: the fitted
+** length scale and log marginal likelihood it gave (bench/bayes_peer_bench.py's model). */
+Test(sw_gp, hartmann6_fit_equals_scikit_learns) {
+  static const struct { int n, seed; double ls, lml; } ref[] = {
+      {20, 1, 0.576833966, -25.6548902075}, {20, 2, 0.5384488604, -25.4951479661},
+      {20, 3, 0.2094575448, -28.2041076417}, {40, 1, 0.4507329878, -53.3839089701},
+      {40, 2, 0.631055752, -40.9741462538},  {40, 3, 0.3256140828, -54.4912731272}};
+  for (size_t c = 0; c < sizeof ref / sizeof *ref; c++) {
+    double X[40 * 6], y[40];
+    TrRng r;
+    tr_rng_seed(&r, (uint64_t)ref[c].seed);
+    for (int i = 0; i < ref[c].n; i++) {
+      for (int j = 0; j < 6; j++) X[i * 6 + j] = tr_rng_uniform(&r);
+      y[i] = hps_hartmann6(&X[i * 6]);
+    }
+    SwGp gp;
+    TrErr err;
+    cr_assert_eq(sw_gp_fit(&gp, X, y, (size_t)ref[c].n, 6, 0, 7, &err), TR_OK, "%s", err.msg);
+    cr_expect(fabs(gp.lml - ref[c].lml) < 1e-8, "n %d seed %d: lml %.12g, scikit-learn %.12g", ref[c].n,
+              ref[c].seed, gp.lml, ref[c].lml);
+    cr_expect(fabs(gp.ls / ref[c].ls - 1) < 1e-5, "n %d seed %d: l %.10g, scikit-learn %.10g", ref[c].n,
+              ref[c].seed, gp.ls, ref[c].ls);
+    cr_expect_not(gp.at_bound);
+    sw_gp_free(&gp);
+  }
+}

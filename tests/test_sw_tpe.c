@@ -170,3 +170,36 @@ Test(sw_tpe, two_workers_on_a_grid_propose_no_duplicates_where_hiding_running_tr
   cr_expect(naive > 0, "the running trial hidden: %d duplicates (measured 5)", naive);
   sw_search_free(&S);
 }
+
+/* Optuna's _ParzenEstimator (multivariate, prior weight 1, magic clip, default weights) on
+** the same split of n Hartmann-6 points drawn by tr_rng_seed(seed), evaluated at three
+** points: log l(x) and log g(x) as Optuna 4 gives them (its truncated normal's log density
+** has the - log sigma that Debian's Optuna 3.1.0 lacks; bench/bayes_peer_bench.py). */
+Test(sw_tpe, densities_equal_optunas_parzen_estimators) {
+  static const double pts[3][6] = {
+      {0.2, 0.15, 0.48, 0.28, 0.31, 0.66}, {0.5, 0.5, 0.5, 0.5, 0.5, 0.5}, {0.9, 0.1, 0.9, 0.1, 0.9, 0.1}};
+  static const struct { int n, seed; double lg[3][2]; } ref[] = {
+      {20, 1, {{-0.94780535813, -1.68830069424}, {0.413823722818, 1.76836122984}, {-1.32654720146, -3.15332064557}}},
+      {40, 2, {{2.44771365695, -1.10749738903}, {0.0746762346199, 1.88353711219}, {-1.84357110172, -1.30174787458}}}};
+  SwSearchSpace S = space("hartmann6");
+  for (size_t c = 0; c < sizeof ref / sizeof *ref; c++) {
+    double X[40 * 6], y[40];
+    SwObs o[40];
+    TrRng r;
+    tr_rng_seed(&r, (uint64_t)ref[c].seed);
+    for (int i = 0; i < ref[c].n; i++) {
+      for (int j = 0; j < 6; j++) X[i * 6 + j] = tr_rng_uniform(&r);
+      y[i] = hps_hartmann6(&X[i * 6]);
+      o[i] = (SwObs){&X[i * 6], y[i], 0, SW_OBS_DONE};
+    }
+    for (int p = 0; p < 3; p++) {
+      double ll, lg;
+      TrErr err;
+      cr_assert_eq(sw_tpe_density(&S.sp, o, y, (size_t)ref[c].n, pts[p], &ll, &lg, &err), TR_OK, "%s", err.msg);
+      cr_expect(fabs(ll - ref[c].lg[p][0]) < 1e-9 && fabs(lg - ref[c].lg[p][1]) < 1e-9,
+                "n %d point %d: log l %.12g log g %.12g, Optuna %.12g %.12g", ref[c].n, p, ll, lg, ref[c].lg[p][0],
+                ref[c].lg[p][1]);
+    }
+  }
+  sw_search_free(&S);
+}
