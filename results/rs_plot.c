@@ -850,7 +850,7 @@ int rs_plot_bs_tradeoff(const RsBsStudy *s, const char *title, RsPlot *out, TrEr
     return tr_err_set(err, TR_ENOTFOUND, "fewer than two batch sizes reached the target");
   }
   rs_plot_add(out, x, y, NULL, NULL, nf, 0x1f77b4, RS_STYLE_LINEPOINTS);
-  rs_plot_legend_add(out, "measured, one point per batch size", 0x1f77b4, RS_STYLE_LINEPOINTS);
+  rs_plot_legend_add(out, "measured", 0x1f77b4, RS_STYLE_LINEPOINTS);
   if (s->status == RS_STUDY_OK && isfinite(s->s_min) && isfinite(s->e_min)) {
     /* (S / S_min - 1)(E / E_min - 1) = 1 traced over B, and its two asymptotes. */
     enum { NF = 48 };
@@ -864,8 +864,8 @@ int rs_plot_bs_tradeoff(const RsBsStudy *s, const char *title, RsPlot *out, TrEr
     double vx[2] = {s->e_min * per, s->e_min * per}, vy[2] = {fy[NF - 1], fy[0]};
     rs_plot_add(out, hx, hy, NULL, NULL, 2, 0x7f7f7f, RS_STYLE_LINE);
     rs_plot_add(out, vx, vy, NULL, NULL, 2, 0x7f7f7f, RS_STYLE_LINE);
-    rs_plot_legend_add(out, "fit (S/S_min - 1)(E/E_min - 1) = 1", 0xd62728, RS_STYLE_LINE);
-    rs_plot_legend_add(out, "S_min and E_min", 0x7f7f7f, RS_STYLE_LINE);
+    rs_plot_legend_add(out, "fit", 0xd62728, RS_STYLE_LINE);
+    rs_plot_legend_add(out, "S_min, E_min", 0x7f7f7f, RS_STYLE_LINE);
   }
   free(x), free(y);
   return plot_built(out, err);
