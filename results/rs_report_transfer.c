@@ -113,6 +113,20 @@ static void verdict_grid(const Xfer *x, char *buf, size_t n) {
   }
 }
 
+/* The widths whose best point is the smallest or largest lr with a result there (a grid cut
+** short, or not yet run): their optimum may lie beyond it, so a move there is a bound. */
+static void verdict_edges(const Xfer *x, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int j = 0; j < x->nw && len < n; j++) {
+    const RsLrStudy *s = &x->st[j];
+    if (s->best < 0 || !s->at_edge) continue;
+    len += (size_t)snprintf(buf + len, n - len, "%sAt width %g the best is the %s learning rate with a result: its "
+                            "optimum may be %s, so the comparison there is a bound.", len ? " " : "", x->width[j],
+                            s->at_edge < 0 ? "smallest" : "largest", s->at_edge < 0 ? "lower" : "higher");
+  }
+}
+
 /* An exponent to print with 2 decimals: no "-0.00". */
 static double exp2dp(double a) { return fabs(a) < 0.005 ? 0.0 : a; }
 
@@ -220,8 +234,10 @@ static void xfer_group(RsRep *r, int kd, int klr, int head, RsLrPoint *pt, const
     xfer_free(&x);
     return;
   }
-  char grid[900], fit[900], cap[2200];
+  char grid[1400], edges[500], fit[900], cap[3000];
   verdict_grid(&x, grid, sizeof grid);
+  verdict_edges(&x, edges, sizeof edges);
+  if (edges[0]) snprintf(grid + strlen(grid), sizeof grid - strlen(grid), " %s", edges);
   verdict_fit(&x, fit, sizeof fit);
   RsPlot pl;
   TrErr e = {0};

@@ -458,6 +458,20 @@ Test(rs_report, lr_transfer_within_one_grid_point_says_so, .init = setup, .fini 
   free(sec);
 }
 
+Test(rs_report, lr_transfer_says_a_width_whose_best_is_its_largest_lr_with_a_result_gives_a_bound, .init = setup,
+     .fini = teardown) {
+  char *sec = xfer_section(1.0, "DELETE FROM trials WHERE sweep_id=50 AND params LIKE '%standard%' AND "
+                                "params LIKE '%\"model.d_model\":256,%' AND "
+                                "json_extract(params, '$.\"optimizer.lr\"') > 0.0005");
+  cr_assert(strstr(sec, "The best grid point moved by 2 grid points across widths, down as the width grew (2e-3 at "
+                        "64, 1e-3 at 128 and 5e-4 at 256). At width 256 the best is the largest learning rate with a "
+                        "result: its optimum may be higher, so the comparison there is a bound."), "%s", sec);
+  char *mup = strstr(sec, "<h3 id=\"lr-transfer-2\">");
+  cr_assert(mup);
+  cr_assert_null(strstr(mup, "is a bound"), "mup's widths all have both neighbours");
+  free(sec);
+}
+
 Test(rs_report, lr_transfer_with_one_width_left_says_there_is_nothing_to_compare, .init = setup, .fini = teardown) {
   char *sec = xfer_section(1.0, "DELETE FROM trials WHERE sweep_id=50 AND params LIKE '%mup%' AND "
                                 "params NOT LIKE '%\"model.d_model\":64,%'");
