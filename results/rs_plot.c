@@ -820,3 +820,53 @@ int rs_plot_bs_steps(const RsBsStudy *s, const char *title, RsPlot *out, TrErr *
   free(x), free(y);
   return plot_built(out, err);
 }
+
+int rs_plot_bs_tradeoff(const RsBsStudy *s, const char *title, RsPlot *out, TrErr *err) {
+  rs_plot_init(out);
+  snprintf(out->title, sizeof out->title, "%s", title ? title : "");
+  out->logx = out->logy = 1;
+  int m = s->nlevel, nf = 0, tok = 1;
+  for (int j = 0; j < m; j++) /* tokens when every level knows its sequence length */
+    if (isfinite(s->level[j].steps) && !(s->level[j].tokens > 0)) tok = 0;
+  snprintf(out->xlabel, sizeof out->xlabel, "%s to target", tok ? "tokens" : "examples");
+  snprintf(out->ylabel, sizeof out->ylabel, "steps to target");
+  double *x = malloc(((size_t)m + 1) * sizeof *x), *y = malloc(((size_t)m + 1) * sizeof *y), per = 1;
+  if (!x || !y) {
+    free(x), free(y);
+    return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
+  }
+  for (int j = 0; j < m; j++) {
+    const RsBsLevel *L = &s->level[j];
+    if (!(isfinite(L->steps) && L->steps > 0)) continue;
+    x[nf] = tok ? L->tokens : L->examples, y[nf] = L->steps, per = tok ? L->tokens / L->examples : 1;
+    char lab[40];
+    snprintf(lab, sizeof lab, "B=%g", L->batch);
+    rs_plot_note_add(out, x[nf], y[nf], lab);
+    nf++;
+  }
+  if (nf < 2) {
+    free(x), free(y);
+    rs_plot_deinit(out);
+    return tr_err_set(err, TR_ENOTFOUND, "fewer than two batch sizes reached the target");
+  }
+  rs_plot_add(out, x, y, NULL, NULL, nf, 0x1f77b4, RS_STYLE_LINEPOINTS);
+  rs_plot_legend_add(out, "measured", 0x1f77b4, RS_STYLE_LINEPOINTS);
+  if (s->status == RS_STUDY_OK && isfinite(s->s_min) && isfinite(s->e_min)) {
+    /* (S / S_min - 1)(E / E_min - 1) = 1 traced over B, and its two asymptotes. */
+    enum { NF = 48 };
+    double fx[NF], fy[NF], b0 = s->level[0].batch / 2, b1 = s->level[m - 1].batch * 2;
+    for (int i = 0; i < NF; i++) {
+      double b = b0 * pow(b1 / b0, (double)i / (NF - 1));
+      fy[i] = s->s_min + s->e_min / b, fx[i] = b * fy[i] * per;
+    }
+    rs_plot_add(out, fx, fy, NULL, NULL, NF, 0xd62728, RS_STYLE_LINE);
+    double hx[2] = {fx[NF - 1], fx[0]}, hy[2] = {s->s_min, s->s_min};
+    double vx[2] = {s->e_min * per, s->e_min * per}, vy[2] = {fy[NF - 1], fy[0]};
+    rs_plot_add(out, hx, hy, NULL, NULL, 2, 0x7f7f7f, RS_STYLE_LINE);
+    rs_plot_add(out, vx, vy, NULL, NULL, 2, 0x7f7f7f, RS_STYLE_LINE);
+    rs_plot_legend_add(out, "fit", 0xd62728, RS_STYLE_LINE);
+    rs_plot_legend_add(out, "S_min, E_min", 0x7f7f7f, RS_STYLE_LINE);
+  }
+  free(x), free(y);
+  return plot_built(out, err);
+}

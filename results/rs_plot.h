@@ -133,5 +133,11 @@ int rs_plot_lr_study(const RsLrStudy *s, const RsLrPoint *pt, int n, const char 
 ** halve when B doubles) and, when the fit succeeded, S_min + E_min / B. TR_ENOTFOUND
 ** unless two batch sizes reached the target. */
 int rs_plot_bs_steps(const RsBsStudy *s, const char *title, RsPlot *out, TrErr *err);
+/* The trade-off of the same study: steps to the target against tokens to it (examples when
+** a level lacks its sequence length), log-log, one point per batch size labelled B=...,
+** and when the fit succeeded the curve (S / S_min - 1)(E / E_min - 1) = 1 over the batch
+** sizes with its asymptotes S_min and E_min. TR_ENOTFOUND unless two batch sizes reached
+** the target. */
+int rs_plot_bs_tradeoff(const RsBsStudy *s, const char *title, RsPlot *out, TrErr *err);
 
 #endif

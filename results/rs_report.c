@@ -16,6 +16,7 @@
 #include "rs_stats.h"
 #include "rs_study.h"
 #include "tr_atomic.h"
+#include "tr_optim.h"
 #include "tr_yaml.h"
 
 static int failed_status(RsStatus s) { return s == RS_FAILED || s == RS_DIVERGED; }
@@ -502,28 +503,47 @@ static double spec_target(const RsSweep *sw) {
 
 /* Per batch size value b: the learning-rate study over its trials (other parameters
 ** pooled); grid[b] the best grid lr (NaN if none), opt[b] the fitted optimum, note[b]
-** rs_study's reason when it found none. */
+** rs_study's reason when it found none; scale[b] the factor optimizer.lr_scaling applied
+** at b (1 without it): the effective rates are grid[b] * scale[b] and opt[b] * scale[b]. */
 typedef struct BsLr {
-  double *grid, *opt;
+  double *grid, *opt, *scale;
   char (*note)[RS_STUDY_REASON_MAX];
 } BsLr;
+
+/* The factor by which trial t's optimizer.lr_scaling multiplied optimizer.lr at its batch
+** size, from its stored config (1 when it has none or it does not parse). */
+static double lr_scale_of(const RsTrialRow *t) {
+  TrYamlDoc *doc = NULL;
+  TrErr e = {0};
+  double f = 1;
+  if (!t->config || tr_yaml_load_string(t->config, strlen(t->config), "config", &doc, &e) != TR_OK) return f;
+  TrConfig c;
+  tr_config_defaults(&c);
+  if (doc->root && tr_config_apply_yaml(&c, doc->root, "config", &e) == TR_OK && c.optimizer.lr > 0)
+    f = tr_optim_effective_lr(&c.optimizer, c.train.batch_size) / c.optimizer.lr;
+  tr_yaml_destroy(doc);
+  return f;
+}
 
 static int bs_lr(Rep *r, int kb, int klr, BsLr *o) {
   const RsTrialSet *ts = r->ts;
   int nb = ts->p[kb].n_values;
   RsLrPoint *pt = malloc(((size_t)ts->n + 1) * sizeof *pt);
   o->grid = malloc((size_t)nb * sizeof *o->grid), o->opt = malloc((size_t)nb * sizeof *o->opt);
-  o->note = calloc((size_t)nb, sizeof *o->note);
-  if (!pt || !o->grid || !o->opt || !o->note) {
+  o->scale = malloc((size_t)nb * sizeof *o->scale), o->note = calloc((size_t)nb, sizeof *o->note);
+  if (!pt || !o->grid || !o->opt || !o->scale || !o->note) {
     free(pt);
     rep_oom(r);
     return 1;
   }
   for (int b = 0; b < nb; b++) {
-    o->grid[b] = o->opt[b] = NAN;
-    int n = 0;
+    o->grid[b] = o->opt[b] = NAN, o->scale[b] = 1;
+    int n = 0, first = 1;
     for (int i = 0; i < ts->n; i++)
-      if (ts->t[i].pv[kb] == b) n += rs_trials_lr_point(ts, klr, i, &pt[n]);
+      if (ts->t[i].pv[kb] == b) {
+        if (first) o->scale[b] = lr_scale_of(&ts->t[i]), first = 0;
+        n += rs_trials_lr_point(ts, klr, i, &pt[n]);
+      }
     RsLrStudy s;
     if (lr_run(r, pt, n, &s)) {
       free(pt);
@@ -599,7 +619,8 @@ static void bs_table(Rep *r, int kb, int klr, const BsLr *lr, const RsBsStudy *b
     for (int j = 0; j < bs->nlevel; j++)
       if (bs->level[j].batch == ts->p[kb].nums[b]) L = &bs->level[j];
     char g[32] = "-", o[32] = "-", st[32] = "-", ex[32] = "-", tk[32] = "-", bsim[32] = "-";
-    if (klr >= 0) rs_fmt_metric(g, sizeof g, lr->grid[b]), rs_fmt_metric(o, sizeof o, lr->opt[b]);
+    if (klr >= 0)
+      rs_fmt_metric(g, sizeof g, lr->grid[b] * lr->scale[b]), rs_fmt_metric(o, sizeof o, lr->opt[b] * lr->scale[b]);
     if (L) {
       rs_fmt_metric(st, sizeof st, L->steps), rs_fmt_count(ex, sizeof ex, L->examples);
       rs_fmt_count(tk, sizeof tk, L->tokens), rs_fmt_metric(bsim, sizeof bsim, L->b_simple);
@@ -628,13 +649,65 @@ static void bs_exponent(Rep *r, int kb, const BsLr *lr) {
     return;
   }
   for (int b = 0; b < nb; b++)
-    if (isfinite(lr->opt[b])) x[n] = r->ts->p[kb].nums[b], y[n++] = lr->opt[b];
+    if (isfinite(lr->opt[b])) x[n] = r->ts->p[kb].nums[b], y[n++] = lr->opt[b] * lr->scale[b];
   RsLrExponent ex;
   TrErr e = {0};
   char buf[512];
   if (rs_study_lr_exponent(x, y, n, &ex, &e) == TR_OK) para(r, rs_study_exponent_caption(&ex, buf, sizeof buf));
   else para(r, e.msg); /* a batch size that is not a positive number */
   free(x), free(y);
+  int lo = -1, hi = -1; /* the batch sizes where optimizer.lr_scaling changed the lr */
+  for (int b = 0; b < nb; b++)
+    if (lr->scale[b] != 1) lo = lo < 0 ? b : lo, hi = b;
+  if (lo < 0) return;
+  snprintf(buf, sizeof buf, "The learning rates of this section are the effective ones: optimizer.lr times the "
+           "factor optimizer.lr_scaling applied at each batch size (%.3g at %g to %.3g at %g); the learning-rate "
+           "study above shows optimizer.lr as set.", lr->scale[lo], r->ts->p[kb].nums[lo], lr->scale[hi],
+           r->ts->p[kb].nums[hi]);
+  para(r, buf);
+}
+
+/* "the smallest batch size (4) needed 8.2 x S_min steps and 1.1 x E_min examples; ...":
+** where the extremes sit on the trade-off, from the fit. "" without one. */
+static void bs_tradeoff_words(const RsBsStudy *bs, char *buf, size_t n) {
+  int a = -1, b = -1;
+  buf[0] = '\0';
+  for (int j = 0; j < bs->nlevel; j++)
+    if (isfinite(bs->level[j].steps)) a = a < 0 ? j : a, b = j;
+  if (bs->status != RS_STUDY_OK || a < 0 || a == b) return;
+  const RsBsLevel *L = &bs->level[a], *H = &bs->level[b];
+  snprintf(buf, n, " The smallest batch size (%g) needed %.2g x S_min steps and %.2g x E_min examples, the largest "
+           "(%g) %.2g x S_min steps and %.2g x E_min examples.", L->batch, L->steps / bs->s_min,
+           L->examples / bs->e_min, H->batch, H->steps / bs->s_min, H->examples / bs->e_min);
+}
+
+/* The batch-size study's figures: steps against B (with perfect scaling and the fit), and
+** the steps-tokens trade-off; the reason instead when fewer than two batch sizes reached
+** the target. */
+static void bs_figures(Rep *r, const RsBsStudy *bs) {
+  char cap[600], figcap[1200], words[300];
+  rs_study_bs_caption(bs, cap, sizeof cap);
+  RsPlot pl;
+  TrErr e = {0};
+  int prc = rs_plot_bs_steps(bs, "", &pl, &e);
+  if (prc == TR_ENOTFOUND) { /* degenerate: the reason, never a broken figure */
+    para(r, cap);
+    return;
+  }
+  snprintf(figcap, sizeof figcap, "Steps to reach %s %.4g against the batch size (log-log); grey: perfect "
+           "scaling (steps halve when B doubles)%s. %s", r->ts->metric, bs->target,
+           bs->status == RS_STUDY_OK ? ", red: the fit" : "", cap);
+  figure(r, &pl, prc, &e, figcap);
+  if (prc == TR_OK) rs_plot_deinit(&pl);
+  prc = rs_plot_bs_tradeoff(bs, "", &pl, &e);
+  bs_tradeoff_words(bs, words, sizeof words);
+  snprintf(figcap, sizeof figcap, "The trade-off: steps against %s to reach %s %.4g (log-log), one point per batch "
+           "size%s. Below B_crit a bigger batch saves steps at little cost in data; above it, it costs data and "
+           "saves few steps.%s", pl.xlabel[0] == 'e' ? "examples" : "tokens", r->ts->metric, bs->target,
+           bs->status == RS_STUDY_OK ? "; red: the fitted (S/S_min - 1)(E/E_min - 1) = 1, grey: S_min and E_min" : "",
+           words);
+  figure(r, &pl, prc, &e, figcap);
+  if (prc == TR_OK) rs_plot_deinit(&pl);
 }
 
 static void section_bs_study(Rep *r, int secno, int kb, int klr) {
@@ -659,25 +732,14 @@ static void section_bs_study(Rep *r, int secno, int kb, int klr) {
       int rc = rs_study_bs(c, nc, &o, &bs, &e);
       if (rc) store_error(r, rc == TR_ENOMEM ? rc : TR_EIO, &e);
       else {
-        char cap[600], figcap[900];
-        rs_study_bs_caption(&bs, cap, sizeof cap);
         bs_table(r, kb, klr, &lr, &bs);
-        RsPlot pl;
-        int prc = rs_plot_bs_steps(&bs, "", &pl, &e);
-        if (prc == TR_ENOTFOUND) para(r, cap); /* degenerate: the reason, never a broken figure */
-        else {
-          snprintf(figcap, sizeof figcap, "Steps to reach %s %.4g against the batch size (log-log); grey: perfect "
-                   "scaling (steps halve when B doubles)%s. %s", ts->metric, bs.target,
-                   bs.status == RS_STUDY_OK ? ", red: the fit" : "", cap);
-          figure(r, &pl, prc, &e, figcap);
-          if (prc == TR_OK) rs_plot_deinit(&pl);
-        }
+        bs_figures(r, &bs);
         rs_study_bs_deinit(&bs);
       }
     }
   }
   for (int i = 0; keep && i < 3 * nc; i++) free(keep[i]);
-  free(keep), free(c), free(lr.grid), free(lr.opt), free(lr.note);
+  free(keep), free(c), free(lr.grid), free(lr.opt), free(lr.scale), free(lr.note);
 }
 
 static void section_failures(Rep *r, int secno) {
@@ -960,6 +1022,7 @@ void rs_rep_figure(RsRep *r, RsPlot *p, int rc, const TrErr *perr, const char *c
   figure(r, p, rc, perr, caption);
 }
 int rs_rep_store_error(RsRep *r, int rc, const TrErr *e) { return store_error(r, rc, e); }
+int rs_rep_lr_study(RsRep *r, const RsLrPoint *pt, int n, RsLrStudy *s) { return lr_run(r, pt, n, s); }
 void rs_rep_oom(RsRep *r) { rep_oom(r); }
 
 /* Sections 5-8 of a training sweep: curves, schedules, cost, failures. */
@@ -1027,8 +1090,10 @@ static void sections_study(Rep *r, int secno) {
   int kb = study_param(r->ts, "train.batch_size");
   if (klr >= 0) section_lr_study(r, secno++, klr);
   secno = rs_report_lrfind(r->f, r->st, r->ts, klr, secno, &r->fig, &r->store_err);
-  if (kb >= 0) section_bs_study(r, secno, kb, klr);
+  if (kb >= 0) section_bs_study(r, secno++, kb, klr);
+  rs_report_transfer(r, secno);
 }
+
 
 int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err) {
   int rc = rs_store_snapshot_begin(st);

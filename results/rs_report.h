@@ -28,9 +28,18 @@
 **   table (bs-study-table) of best lrs and steps, examples, tokens and B_simple to the
 **   target (metric.target of the stored spec, else automatic) over the curves at each
 **   batch size's best grid lr, and rs_plot_bs_steps captioned with rs_study_bs_caption.
+**   A second figure, rs_plot_bs_tradeoff (steps against tokens), is captioned with where the
+**   smallest and largest batch size sit in multiples of S_min and E_min. Under
+**   optimizer.lr_scaling the section's lrs are the effective ones (the factor read from each
+**   trial's config), said in a sentence. Then, exactly when model.d_model and optimizer.lr
+**   vary, `lr-transfer` (rs_report_transfer.c, rs_report_int.h): per combination of the other
+**   varying parameters (h3 lr-transfer-N) the metric against lr, one line per width, each
+**   width's fitted optimum, a table (lr-transfer-table-N) and a caption saying whether the
+**   best grid point stayed, stayed within one grid point or moved across widths.
 **   A study that cannot answer prints rs_study's reason, never a broken figure.
 **   Each section has an id (setup, leaderboard, importance, compare-PARAM, curves,
-**   schedules, cost, failures, early-termination, search, lr-study, lr-find, bs-study) and figures and
+**   schedules, cost, failures, early-termination, search, lr-study, lr-find, bs-study,
+**   lr-transfer) and figures and
 **   tables carry numbered captions.
 ** - An inference sweep (sweeps.task = sample) replaces curves, schedules and cost
 **   (not applicable: one row per measure, at step 0) by `diversity`: validity

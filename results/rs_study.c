@@ -546,6 +546,8 @@ static const char *fmt_lr(char *buf, size_t n, double v) {
   return buf;
 }
 
+const char *rs_study_fmt_lr(char *buf, size_t n, double v) { return fmt_lr(buf, n, v); }
+
 /* v to sig significant digits; whole numbers grouped by thousands (12,700). */
 static const char *fmt_num(char *buf, size_t n, double v, int sig) {
   char t[48];

@@ -202,6 +202,9 @@ double rs_study_steps_to(const double *step, const double *value, int n, double 
 
 /* ---- captions: one sentence (no newline) into buf; return buf ---- */
 
+/* A learning rate as the captions write it: two significant digits, 3.2e-3, 3e-2. */
+const char *rs_study_fmt_lr(char *buf, size_t n, double v);
+
 /* "The best learning rate is 3.2e-3 (95% CI 2.1e-3 to 4.4e-3), inside the grid." */
 const char *rs_study_lr_caption(const RsLrStudy *s, char *buf, size_t n);
 /* "Runs diverged from lr 3e-2 up; the largest lr that never diverged is 1e-2." */

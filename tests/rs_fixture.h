@@ -335,4 +335,49 @@ static inline int rs_fixture_add_bs(const char *path, const char *target) {
   return rc;
 }
 
+/* Sweep "xfer" (minimize val_loss, sweep seed 5): model.parametrization in {standard, mup}
+** x model.d_model in {64, 128, 256} x optimizer.lr in {1.25e-4, 2.5e-4, ..., 8e-3} (7
+** values a factor 2 apart) x seed in {1, 2} = 84 completed trials, ids 500.., best_metric
+** only (no curves). best = 2 + 0.05 d^2 + 0.002 seed - 0.1 log2(w / 64), d = log2(lr / lr*):
+** under mup lr* = 2e-3 at every width; under standard lr* = 2e-3 (w / 64)^-shift, so with
+** shift 1 the optimum moves down one grid point per doubling (2e-3, 1e-3, 5e-4), with
+** shift 0.4 it lies nearest 2e-3, 2e-3 and 1e-3. */
+static inline int rs_fixture_add_transfer(const char *path, double shift) {
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) return 1;
+  int rc = fix_exec(db, "BEGIN") ||
+           fix_exec(db, "INSERT INTO sweeps(id,name,spec,spec_hash,method,metric,goal,seed,created) VALUES"
+                        "(50,'xfer','name: xfer\n','xf','grid','val_loss','minimize',5,1700000400)");
+  sqlite3_stmt *ti = NULL;
+  if (!rc) rc = sqlite3_prepare_v2(db, "INSERT INTO trials(id,sweep_id,idx,hash,config,params,seed,status,attempts,"
+                                       "best_metric,final_metric,best_step,steps,tokens,wall_seconds,flops,started,"
+                                       "ended) VALUES(?,50,?,?,'{}',?,?,'completed',1,?,?,400,400,25600,1,1,1,2)",
+                                   -1, &ti, NULL);
+  static const char *const par[2] = {"standard", "mup"};
+  static const double widths[3] = {64, 128, 256};
+  for (int i = 0; i < 84 && !rc; i++) {
+    int p = i / 42, seed = 1 + i % 2;
+    double w = widths[(i / 14) % 3], lr = 1.25e-4 * pow(2, (i / 2) % 7);
+    double opt = p ? 2e-3 : 2e-3 * pow(w / 64, -shift), d = log2(lr / opt);
+    double v = 2 + 0.05 * d * d + 0.002 * seed - 0.1 * log2(w / 64);
+    char params[200], hash[32];
+    snprintf(params, sizeof params, "{\"model.parametrization\":\"%s\",\"model.d_model\":%g,\"optimizer.lr\":%.17g,"
+             "\"train.seed\":%d}", par[p], w, lr, seed);
+    snprintf(hash, sizeof hash, "xf%04d", i);
+    sqlite3_bind_int(ti, 1, 500 + i);
+    sqlite3_bind_int(ti, 2, i);
+    sqlite3_bind_text(ti, 3, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(ti, 4, params, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(ti, 5, seed);
+    sqlite3_bind_double(ti, 6, v);
+    sqlite3_bind_double(ti, 7, v);
+    rc = sqlite3_step(ti) != SQLITE_DONE;
+    sqlite3_reset(ti);
+  }
+  sqlite3_finalize(ti);
+  rc = rc || fix_exec(db, "COMMIT");
+  sqlite3_close(db);
+  return rc;
+}
+
 #endif

@@ -380,3 +380,51 @@ Test(rs_plot, curves_end_with_a_marker_where_a_trial_was_pruned_or_paused, .init
   rs_trials_deinit(&ts);
   rs_store_close(db);
 }
+
+/* A batch-size study by hand: S = 100 + 3200 / B at B 8, 32, 128 (64 tokens per example). */
+static void tradeoff_study(RsBsStudy *s, RsBsLevel *lv, int fitted) {
+  static const double b[3] = {8, 32, 128};
+  memset(s, 0, sizeof *s);
+  for (int j = 0; j < 3; j++) {
+    double st = 100 + 3200 / b[j];
+    lv[j] = (RsBsLevel){.batch = b[j], .n_curves = 2, .n_reached = 2, .steps = st, .examples = b[j] * st,
+                        .tokens = 64 * b[j] * st, .b_simple = NAN};
+  }
+  s->level = lv, s->nlevel = 3, s->target = 1.5;
+  s->status = fitted ? RS_STUDY_OK : RS_STUDY_BAD_FIT;
+  s->s_min = fitted ? 100 : NAN, s->e_min = fitted ? 3200 : NAN, s->b_crit = fitted ? 32 : NAN;
+}
+
+Test(rs_plot, bs_tradeoff_draws_steps_against_tokens_and_the_fitted_hyperbola) {
+  RsBsStudy s;
+  RsBsLevel lv[3];
+  tradeoff_study(&s, lv, 1);
+  RsPlot p;
+  TrErr e = {0};
+  cr_assert_eq(rs_plot_bs_tradeoff(&s, "", &p, &e), TR_OK, "%s", e.msg);
+  cr_assert_str_eq(p.xlabel, "tokens to target");
+  cr_assert_eq(p.ns, 4, "measured, the fit, S_min, E_min");
+  cr_assert_eq(p.s[0].n, 3);
+  cr_assert_float_eq(p.s[0].x[2], 64 * 128 * 125.0, 1e-6);
+  cr_assert_float_eq(p.s[0].y[2], 125.0, 1e-9);
+  cr_assert_eq(p.nnotes, 3);
+  cr_assert_str_eq(p.notes[0].text, "B=8");
+  for (int i = 0; i < p.s[1].n; i++) { /* every point of the curve on (S/S_min - 1)(E/E_min - 1) = 1 */
+    double S = p.s[1].y[i], E = p.s[1].x[i] / 64;
+    cr_assert_float_eq((S / 100 - 1) * (E / 3200 - 1), 1.0, 1e-9, "point %d", i);
+  }
+  cr_assert_float_eq(p.s[2].y[0], 100, 1e-9, "S_min");
+  cr_assert_float_eq(p.s[3].x[0], 3200 * 64, 1e-6, "E_min in tokens");
+  rs_plot_deinit(&p);
+  tradeoff_study(&s, lv, 0); /* no fit: the measured points alone */
+  cr_assert_eq(rs_plot_bs_tradeoff(&s, "", &p, &e), TR_OK);
+  cr_assert_eq(p.ns, 1);
+  rs_plot_deinit(&p);
+  lv[0].tokens = NAN; /* a level without its sequence length: examples */
+  cr_assert_eq(rs_plot_bs_tradeoff(&s, "", &p, &e), TR_OK);
+  cr_assert_str_eq(p.xlabel, "examples to target");
+  cr_assert_float_eq(p.s[0].x[2], 128 * 125.0, 1e-9);
+  rs_plot_deinit(&p);
+  lv[1].steps = lv[2].steps = NAN; /* one batch size reached the target */
+  cr_assert_eq(rs_plot_bs_tradeoff(&s, "", &p, &e), TR_ENOTFOUND);
+}

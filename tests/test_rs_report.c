@@ -341,15 +341,41 @@ Test(rs_report, bs_study_shows_best_lrs_exponent_steps_to_target_and_the_fit, .i
   for (int i = 0; i < 3; i++) cr_assert(strstr(sec, rows[i]), "row %d missing in:\n%s", i, sec);
   cr_assert(strstr(sec, "B_crit ~ 32 (S_min 100 steps, E_min 3,210 examples) to reach 1.5; the measured noise "
                         "scale B_simple ~ 40, a ratio of 0.8."), "%s", sec);
-  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 1);
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 2, "steps against B, and steps against tokens");
   cr_assert(strstr(sec, "Steps to reach val_loss 1.5 against the batch size (log-log)"));
+  /* S = 100 + 3200 / B: B 8 needs 5 x S_min steps, 1.25 x E_min examples; B 128 1.25 x and 5 x (the
+  ** measured steps sit a little off the exact curve: 1.25 rounds to 1.3 and 1.2). */
+  cr_assert(strstr(sec, "The trade-off: steps against tokens to reach val_loss 1.5 (log-log), one point per batch "
+                        "size; red: the fitted (S/S_min - 1)(E/E_min - 1) = 1, grey: S_min and E_min."), "%s", sec);
+  cr_assert(strstr(sec, "The smallest batch size (8) needed 5 x S_min steps and 1.3 x E_min examples, the largest "
+                        "(128) 1.2 x S_min steps and 5 x E_min examples."), "%s", sec);
+  cr_assert_null(strstr(sec, "effective ones"), "no lr_scaling: the lrs are as set");
+  free(sec), free(h);
+}
+
+Test(rs_report, bs_study_under_lr_scaling_reports_the_effective_learning_rates, .init = setup, .fini = teardown) {
+  /* The same runs, as if optimizer.lr had been given at batch 8 and scaled by sqrt(B / 8):
+  ** the stored lr is then lr / sqrt(B / 8), the effective one unchanged. */
+  cr_assert_eq(rs_fixture_add_bs(dbpath, "1.5"), 0);
+  fixture_sql("UPDATE trials SET config = '{\"optimizer\": {\"lr\": 0.001, \"lr_scaling\": \"sqrt\", "
+              "\"base_batch_size\": 8}, \"train\": {\"batch_size\": ' || "
+              "json_extract(params, '$.\"train.batch_size\"') || ', \"micro_batch_size\": 0}}', "
+              "params = json_set(params, '$.\"optimizer.lr\"', json_extract(params, '$.\"optimizer.lr\"') / "
+              "sqrt(json_extract(params, '$.\"train.batch_size\"') / 8.0)) WHERE sweep_id = 40");
+  char *h = report_of("bs");
+  char *sec = slice(h, "bs-study", "</html>");
+  cr_assert(strstr(sec, "The best learning rate grows as B^0.50 (95% CI 0.50 to 0.50) over 3 batch sizes"), "%s", sec);
+  cr_assert(strstr(sec, "<tr><td class=\"num\">128</td><td class=\"num\">0.008</td><td class=\"num\">0.008</td>"));
+  cr_assert(strstr(sec, "The learning rates of this section are the effective ones: optimizer.lr times the factor "
+                        "optimizer.lr_scaling applied at each batch size (2 at 32 to 4 at 128); the learning-rate "
+                        "study above shows optimizer.lr as set."), "%s", sec);
   free(sec), free(h);
 }
 
 Test(rs_report, bs_study_without_a_target_uses_the_best_value_every_run_reached, .init = setup, .fini = teardown) {
   char *sec = bs_section(NULL, NULL);
   cr_assert(strstr(sec, "(the best value every run reached)"), "%s", sec);
-  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 1);
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 2);
   free(sec);
 }
 
@@ -572,4 +598,100 @@ Test(rs_report, search_section_of_a_bayes_sweep_without_results_says_so, .init =
   cr_assert(strstr(sec, "No trial has a result yet: no best-so-far curve."));
   cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 2); /* the proposals still show */
   free(sec), free(h);
+}
+
+/* ---- learning-rate transfer across widths (fixture "xfer") ---- */
+
+/* The lr-transfer section of sweep "xfer" with standard's optimum shift `shift` per
+** doubling of the width, after `sql` (NULL: none). */
+static char *xfer_section(double shift, const char *sql) {
+  cr_assert_eq(rs_fixture_add_transfer(dbpath, shift), 0);
+  if (sql) fixture_sql(sql);
+  char *h = report_of("xfer");
+  char *sec = slice(h, "lr-transfer", "</html>");
+  free(h);
+  return sec;
+}
+
+Test(rs_report, lr_transfer_says_where_each_width_optimum_lies_and_that_standard_moved, .init = setup,
+     .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_transfer(dbpath, 1.0), 0);
+  char *h = report_of("xfer");
+  cr_assert(strstr(h, "<h2 id=\"lr-study\">9. Learning-rate study</h2>"));
+  cr_assert(strstr(h, "<h2 id=\"lr-transfer\">10. Learning-rate transfer across widths</h2>"));
+  char *sec = slice(h, "lr-transfer", "</html>");
+  cr_assert(strstr(sec, "<h3 id=\"lr-transfer-1\">10.1 parametrization=standard</h3>"), "%s", sec);
+  cr_assert(strstr(sec, "<h3 id=\"lr-transfer-2\">10.2 parametrization=mup</h3>"));
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 2, "one figure per parametrization");
+  cr_assert(strstr(sec, "The best grid point moved by 2 grid points across widths, down as the width grew (2e-3 at "
+                        "64, 1e-3 at 128 and 5e-4 at 256)."), "%s", sec);
+  /* The loss is a parabola in log lr: the fit recovers lr* exactly, lr* ~ width^-1. */
+  cr_assert(strstr(sec, "The fitted optimum is 2e-3 at 64, 1e-3 at 128 and 5e-4 at 256: it scales as width^-1.00 "
+                        "(95% CI -1.00 to -1.00); the widest width's optimum is 0.25 times the narrowest's."));
+  cr_assert(strstr(sec, "The best grid point is the same at every width (2e-3 at 64, 2e-3 at 128 and 2e-3 at 256): "
+                        "the optimum stayed on one grid point."));
+  cr_assert(strstr(sec, "it scales as width^0.00 (95% CI 0.00 to 0.00); the widest width's optimum is 1 times"));
+  /* One row per width: best grid lr, its mean over seeds (2 + 0.003 - 0.1 log2(w/64)), lr*. */
+  cr_assert(strstr(sec, "<tr><td class=\"num\">256</td><td class=\"num\">5e-4</td><td class=\"num\">1.803</td>"
+                        "<td class=\"num\">5e-4</td>"), "%s", sec);
+  cr_assert(strstr(sec, "<tr><td class=\"num\">256</td><td class=\"num\">2e-3</td><td class=\"num\">1.803</td>"
+                        "<td class=\"num\">2e-3</td>"));
+  cr_assert_eq(hps_count(sec, "<table id=\"lr-transfer-table-"), 2);
+  free(sec), free(h);
+}
+
+Test(rs_report, lr_transfer_within_one_grid_point_says_so, .init = setup, .fini = teardown) {
+  char *sec = xfer_section(0.4, NULL);
+  cr_assert(strstr(sec, "The best grid point stayed within one grid point across widths (2e-3 at 64, 2e-3 at 128 "
+                        "and 1e-3 at 256)."), "%s", sec);
+  cr_assert(strstr(sec, "it scales as width^-0.40 (95% CI"));
+  free(sec);
+}
+
+Test(rs_report, lr_transfer_says_a_width_whose_best_is_its_largest_lr_with_a_result_gives_a_bound, .init = setup,
+     .fini = teardown) {
+  char *sec = xfer_section(1.0, "DELETE FROM trials WHERE sweep_id=50 AND params LIKE '%standard%' AND "
+                                "params LIKE '%\"model.d_model\":256,%' AND "
+                                "json_extract(params, '$.\"optimizer.lr\"') > 0.0005");
+  cr_assert(strstr(sec, "The best grid point moved by 2 grid points across widths, down as the width grew (2e-3 at "
+                        "64, 1e-3 at 128 and 5e-4 at 256). At width 256 the best is the largest learning rate with a "
+                        "result: its optimum may be higher, so the comparison there is a bound."), "%s", sec);
+  char *mup = strstr(sec, "<h3 id=\"lr-transfer-2\">");
+  cr_assert(mup);
+  cr_assert_null(strstr(mup, "is a bound"), "mup's widths all have both neighbours");
+  free(sec);
+}
+
+Test(rs_report, lr_transfer_with_one_width_left_says_there_is_nothing_to_compare, .init = setup, .fini = teardown) {
+  char *sec = xfer_section(1.0, "DELETE FROM trials WHERE sweep_id=50 AND params LIKE '%mup%' AND "
+                                "params NOT LIKE '%\"model.d_model\":64,%'");
+  cr_assert(strstr(sec, "Only one width has a best learning rate (2e-3 at 64), so there is nothing to compare it "
+                        "with."), "%s", sec);
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 2, "the one width's curve is still drawn");
+  free(sec);
+}
+
+Test(rs_report, lr_transfer_where_every_lr_diverged_gives_the_reason_and_no_figure, .init = setup, .fini = teardown) {
+  char *sec = xfer_section(1.0, "UPDATE trials SET status='diverged', best_metric=NULL WHERE sweep_id=50 AND "
+                                "params LIKE '%mup%'");
+  char *mup = strstr(sec, "<h3 id=\"lr-transfer-2\">");
+  cr_assert(mup, "%s", sec);
+  cr_assert_eq(hps_count(mup, "<svg"), 0, "%s", mup);
+  cr_assert(strstr(mup, "<p>No width has a best learning rate (every run diverged or none finished), so there is no "
+                        "optimum to follow across widths.</p>"), "%s", mup);
+  cr_assert_eq(hps_count(mup, "Every run diverged (14 runs over 7 learning rates)."), 3, "the reason per width");
+  cr_assert_eq(hps_count(sec, "<svg role=\"img\""), 1, "standard's figure is still there");
+  free(sec);
+}
+
+Test(rs_report, no_lr_transfer_when_the_width_or_the_lr_does_not_vary, .init = setup, .fini = teardown) {
+  char *h = report_of("lr_grid");
+  cr_assert_null(strstr(h, "lr-transfer"));
+  free(h);
+  cr_assert_eq(rs_fixture_add_transfer(dbpath, 1.0), 0);
+  fixture_sql("DELETE FROM trials WHERE sweep_id=50 AND params NOT LIKE '%\"optimizer.lr\":0.002,%'");
+  h = report_of("xfer");
+  cr_assert_null(strstr(h, "lr-transfer"), "the lr no longer varies");
+  cr_assert_null(strstr(h, "Learning-rate transfer"));
+  free(h);
 }
