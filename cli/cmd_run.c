@@ -190,7 +190,8 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
   SwSchedConfig cfg = {r->db, r->sweep_id, r->trials, r->n, sw_spec_metric(r->spec), r->maximize, (int)r->jobs,
                        (int)r->threads, 1 + sw_spec_max_retries(r->spec), 0, r->runs, NULL, r->sample_ckpt,
                        &stop_requests, r->prog ? sw_progress_event : NULL, r->prog, NULL,
-                       sw_spec_early_terminate(r->spec), r->proposer};
+                       sw_spec_early_terminate(r->spec), r->proposer,
+                       sw_spec_pbt(r->spec)->enabled ? r->spec : NULL};
   SwSchedProgram pg;
   char shim[TR_PATH_MAX];
   if (sw_spec_program(r->spec)) { /* a program sweep: the spec says how each trial runs */

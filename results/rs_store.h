@@ -315,17 +315,28 @@ typedef struct RsCurve {
   size_t n;
   const int64_t *step;     /* (n) ascending */
   const double *value;     /* (n) finite */
+  int64_t rung;            /* trials.rung, -1 if NULL (PBT: the last step the trial was decided at) */
+  int64_t checkpoint_step; /* trials.checkpoint_step, -1 if NULL */
+  const char *params;      /* trials.params (JSON), "{}" if NULL */
 } RsCurve;
 
 /* ---- early termination: judging a running trial ---- */
 
 /* What early termination decides about a running trial (sweep/ maps its own verdict here). */
-typedef enum RsVerdictAction { RS_VERDICT_KEEP = 0, RS_VERDICT_PRUNE, RS_VERDICT_PAUSE } RsVerdictAction;
+typedef enum RsVerdictAction {
+  RS_VERDICT_KEEP = 0, RS_VERDICT_PRUNE, RS_VERDICT_PAUSE, RS_VERDICT_EXPLOIT
+} RsVerdictAction;
 typedef struct RsVerdict {
   int action;         /* RsVerdictAction */
   int64_t rung;       /* band (iterations) or rung (steps) of the decision: trials.rung */
   char reason[256];   /* one line: the event's message (and trials.error of a pruned trial) */
-  char detail[256];   /* a JSON object for events.detail ({"band": 3, "threshold": 8, ...}), "" none */
+  char detail[1024];  /* a JSON object for events.detail ({"band": 3, "threshold": 8, ...}), "" none */
+  /* RS_VERDICT_EXPLOIT (population-based training): source_trial > 0 copies that trial's
+  ** checkpoint; the strings are the callback's, read during the call only. */
+  int64_t source_trial;
+  const char *checkpoint; /* the source's checkpoint file holding step `rung` (never rewritten) */
+  const char *config;     /* the trial's config from now on (canonical JSON) */
+  const char *params;     /* its params from now on (JSON) */
 } RsVerdict;
 /* Decide about curves[self] from the curves alone (called inside a write transaction, again if
 ** it is retried: no side effects); fill out, return TR_OK (an error code aborts the judgment). */
@@ -338,6 +349,12 @@ typedef int (*RsJudgeFn)(void *ctx, const RsCurve *curves, size_t n, size_t self
 **   (a paused trial always resumes exactly there): then status paused, lease cleared, rung,
 **   metric values and steps, an event "pause". Before that *applied = 0: the caller stops
 **   the run at that step, records its checkpoint (rs_trial_set_checkpoint) and judges again.
+** - exploit (population-based training): the trial stays running under its claim; trials.rung =
+**   rung (the step it was decided at: a judge reading rung >= that step decides nothing again,
+**   so a decision is applied once whoever crashes when); with source_trial > 0 also checkpoint
+**   = out->checkpoint at step rung, config and params replaced, reclaims reset, its metrics
+**   after rung deleted, and an event "exploit" (message reason, detail: the lineage record).
+**   The caller then resumes the run from that checkpoint with the new config.
 ** *applied (may be NULL) gets 1 when the verdict was written; out always gets the verdict. */
 int rs_trial_judge(RsStore *st, int64_t trial_id, int64_t claim_token, RsJudgeFn fn, void *ctx,
                    RsVerdict *out, int *applied);

@@ -250,6 +250,8 @@ static SwValue draw_value(const SwParam *p, TrRng *r) {
   return v;
 }
 
+SwValue sw_param_draw(const SwParam *p, TrRng *r) { return draw_value(p, r); }
+
 static int draw_param(TrConfig *c, char **pv, const SwParam *p, TrRng *r, const char *file, TrErr *err) {
   return sw_param_apply(c, pv, p, draw_value(p, r), file, err);
 }

@@ -36,6 +36,7 @@
 #include "sw_spec.h"
 #include "tr_config.h"
 #include "tr_err.h"
+#include "tr_rng.h"
 
 #define SW_MAX_REDRAWS 1000
 
@@ -62,6 +63,8 @@ double sw_param_quantise(const SwParam *p, double x);
 /* Set parameter p to v in c, or for a program spec (pv not NULL) into *pv as the JSON the
 ** program gets (W&B's types): the one place a drawn or proposed value becomes a config. */
 int sw_param_apply(TrConfig *c, char **pv, const SwParam *p, SwValue v, const char *file, TrErr *err);
+/* One random draw of p from r, as random search draws it (W&B's definitions). */
+SwValue sw_param_draw(const SwParam *p, TrRng *r);
 
 /* The trials of ONE configuration given its values (vals[i] for sw_spec_param(s, i)): base +
 ** values + each seed, validated and hashed exactly as sw_expand makes them, numbered
