@@ -1209,7 +1209,11 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
                "reclaims = reclaims + ?8, heartbeat = ?5, "
                "claim_token = claim_token + 1, started = ?5, ended = NULL, error = NULL, final_metric = NULL, "
                "best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, wall_seconds = NULL, "
-               "flops = NULL, summary = NULL, checkpoint = ?6, checkpoint_step = ?7, rung = NULL, promoted_step = ?9 "
+               "flops = NULL, summary = NULL, checkpoint = ?6, checkpoint_step = ?7, promoted_step = ?9, "
+               /* PBT: the step a member was last decided at outlives a resume from that step or later
+               ** (a decision is applied once, across crashes); elsewhere a claim clears the rung. */
+               "rung = CASE WHEN ?7 IS NOT NULL AND rung <= ?7 AND (SELECT method FROM sweeps WHERE id = "
+               "trials.sweep_id) = 'pbt' THEN rung END "
                "WHERE id = ?1 AND claim_token = ?2",
                &s, "claim");
   if (rc) return rc;

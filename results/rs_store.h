@@ -184,7 +184,8 @@ void rs_claim_clear(RsClaim *c);
 ** becomes running for `worker` until now + lease_seconds; attempts and claim_token
 ** are bumped (reclaims too for a reclaim). A retry starts from scratch (checkpoint
 ** forgotten); otherwise with a checkpoint at step k, metrics after k are deleted,
-** without one all its metrics are (one transaction). An event is logged. */
+** without one all its metrics are (one transaction). trials.rung is cleared, except in a PBT
+** sweep (sweeps.method 'pbt') resuming from a checkpoint at or after it. An event is logged. */
 int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
                    int max_attempts, RsClaim *out);
 /* Early termination with promotions (ASHA): the paused trial to promote now, as an index into
@@ -282,7 +283,8 @@ typedef struct RsTrial {
   double lease_until, started, ended;             /* NaN if NULL */
   double final_metric, best_metric, wall_seconds, flops; /* NaN if NULL */
   int64_t best_step, steps, tokens, checkpoint_step;     /* -1 if NULL */
-  int64_t rung;            /* pruned/paused: the band (iterations) or rung (steps) of the decision; -1 if none */
+  int64_t rung;            /* pruned/paused: the band (iterations) or rung (steps) of the decision; PBT:
+                              the last step the member was decided at; -1 if none */
 } RsTrial;
 void rs_trial_clear(RsTrial *t);
 int rs_trial_get(RsStore *st, int64_t trial_id, RsTrial *out); /* TR_ENOTFOUND if none */

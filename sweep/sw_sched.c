@@ -122,9 +122,8 @@ int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, siz
     sw_trials_hash(trials, n, hash);
   }
   uint64_t seed = sw_spec_seed(spec);
-  /* A PBT sweep is method random for W&B; the store says what ran. */
-  const char *method = sw_spec_pbt(spec)->enabled ? "pbt" : sw_method_name(sw_spec_method(spec));
-  int rc = rs_sweep_upsert(st, sw_spec_name(spec), sw_spec_text(spec), hash, method, sw_spec_metric(spec),
+  int rc = rs_sweep_upsert(st, sw_spec_name(spec), sw_spec_text(spec), hash, sw_spec_method_label(spec),
+                           sw_spec_metric(spec),
                            sw_goal_name(sw_spec_goal(spec)), (int64_t)seed,
                            sw_task_name(sw_spec_task(spec)), sweep_id);
   if (rc) {

@@ -1779,6 +1779,7 @@ int sw_spec_wandb_shim(const SwSpec *s) {
 double sw_spec_max_seconds(const SwSpec *s) { return s->max_seconds; }
 int sw_spec_program_resumes(const SwSpec *s) { return s->program_resumes; }
 const SwPbt *sw_spec_pbt(const SwSpec *s) { return &s->pbt; }
+const char *sw_spec_method_label(const SwSpec *s) { return s->pbt.enabled ? "pbt" : sw_method_name(s->method); }
 const TrConfig *sw_spec_base(const SwSpec *s) { return &s->base; }
 size_t sw_spec_param_count(const SwSpec *s) { return s->n_params; }
 const SwParam *sw_spec_param(const SwSpec *s, size_t i) { return i < s->n_params ? &s->params[i] : NULL; }

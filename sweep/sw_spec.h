@@ -178,6 +178,8 @@ int sw_spec_program_resumes(const SwSpec *s);
 ** the checkpoint of another: a model shape or batch size cannot differ), method random, no
 ** hpsweep.seeds or early_terminate, run_cap (if given) = population, the built-in trainer. */
 const SwPbt *sw_spec_pbt(const SwSpec *s);
+/* What sweeps.method records: "pbt" for a PBT sweep, else sw_method_name. */
+const char *sw_spec_method_label(const SwSpec *s);
 
 /* hpsweep: block. */
 int sw_spec_workers(const SwSpec *s);             /* default 1 */

@@ -69,7 +69,7 @@ static int trials_diff(RsStore *st, int64_t sweep_id, const SwTrial *t, size_t n
 
 int sw_sweep_check(RsStore *st, const char *db, const SwSpec *spec, const SwTrial *trials, size_t n, TrErr *err) {
   const char *name = sw_spec_name(spec), *metric = sw_spec_metric(spec);
-  const char *goal = sw_goal_name(sw_spec_goal(spec)), *method = sw_method_name(sw_spec_method(spec));
+  const char *goal = sw_goal_name(sw_spec_goal(spec)), *method = sw_spec_method_label(spec);
   const char *task = sw_task_name(sw_spec_task(spec));
   RsSweep old;
   int rc = rs_sweep_get(st, name, &old);
