@@ -1858,6 +1858,7 @@ typedef struct Walk {
     RsParamFn param;
     RsTrialValueFn value;
     RsMetricRowFn row;
+    RsEventFn event;
   } fn;
   void *ctx;
 } Walk;
@@ -1987,6 +1988,22 @@ static int sq_sweep_param_values(RsStore *st, int64_t sweep_id, RsParamFn fn, vo
                         "j.type IN ('integer','real'), j.value "
                         "FROM trials t, json_each(t.params) j WHERE t.sweep_id=?1", sweep_id, NULL,
                     param_walk_row, &w, "parameter values");
+}
+
+static int event_walk_row(sqlite3_stmt *s, void *arg) {
+  Walk *w = arg;
+  RsEvent e = {sqlite3_column_int64(s, 0), col_int(s, 1), sqlite3_column_double(s, 2),
+               (const char *)sqlite3_column_text(s, 3), (const char *)sqlite3_column_text(s, 4),
+               (const char *)sqlite3_column_text(s, 5)};
+  return w->fn.event(w->ctx, &e);
+}
+
+static int sq_sweep_events_each(RsStore *st, int64_t sweep_id, const char *kind, RsEventFn fn, void *ctx) {
+  Walk w = {.fn.event = fn, .ctx = ctx};
+  return sq_walk_id(st, kind ? "SELECT id, trial_id, time, kind, message, detail FROM events WHERE sweep_id = ?1 "
+                               "AND kind = ?2 ORDER BY id"
+                             : "SELECT id, trial_id, time, kind, message, detail FROM events WHERE sweep_id = ?1 "
+                               "ORDER BY id", sweep_id, kind, event_walk_row, &w, "events");
 }
 
 static int sq_sweep_metric_names(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx) {
@@ -2185,6 +2202,7 @@ static const RsStoreOps sq_ops = {
     .trial_best = sq_trial_best,
     .sweep_param_keys = sq_sweep_param_keys,
     .sweep_param_values = sq_sweep_param_values,
+    .sweep_events_each = sq_sweep_events_each,
     .sweep_metric_names = sq_sweep_metric_names,
     .sweep_metric_agg = sq_sweep_metric_agg,
     .sweep_metrics_each = sq_sweep_metrics_each,

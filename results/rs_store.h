@@ -408,6 +408,16 @@ int rs_metricbuf_flush(RsMetricBuf *b);
 int rs_event_add(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
                  const char *message);
 
+/* One row of the event log, as a walk hands it (strings borrowed for the call). */
+typedef struct RsEvent {
+  int64_t id, trial_id;   /* trial_id -1 if NULL */
+  double time;
+  const char *kind, *message, *detail; /* message and detail NULL if NULL */
+} RsEvent;
+typedef int (*RsEventFn)(void *ctx, const RsEvent *e);
+/* The sweep's events of kind `kind` (NULL: every kind), by id (the order they happened). */
+int rs_sweep_events_each(RsStore *st, int64_t sweep_id, const char *kind, RsEventFn fn, void *ctx);
+
 /* ---- reads: the primitives of the result views (rs_query.h) ----
 ** Walks hand each row to a callback (strings borrowed for the call); a callback's
 ** non-zero return stops the walk and is returned, with a message on the handle.

@@ -257,13 +257,15 @@ static int judge_exploit(SwPbtJudge *J, const RsCurve *c, size_t self, RsVerdict
   snprintf(out->reason, sizeof out->reason, "exploit at step %lld: %.6g, rank %zu of %zu, copies trial %lld (idx %d, %.6g)",
            (long long)J->step, J->d.value, J->d.rank + 1, J->d.n, (long long)src->trial_id, src->idx,
            J->d.source_value);
-  char v[32], sv[32];
+  char v[32], sv[32], *from = values_json(J->spec, J->pbt, J->own);
+  if (!from) return tr_err_set(&J->err, TR_ENOMEM, "out of memory");
   tr_json_number(v, sizeof v, J->d.value, 17);
   tr_json_number(sv, sizeof sv, J->d.source_value, 17);
   int k = snprintf(out->detail, sizeof out->detail,
                    "{\"step\": %lld, \"source\": %lld, \"source_idx\": %d, \"value\": %s, \"source_value\": %s, "
-                   "\"rank\": %zu, \"n\": %zu, \"params\": %s}",
-                   (long long)J->step, (long long)src->trial_id, src->idx, v, sv, J->d.rank + 1, J->d.n, J->params);
+                   "\"rank\": %zu, \"n\": %zu, \"params\": %s, \"from\": %s}",
+                   (long long)J->step, (long long)src->trial_id, src->idx, v, sv, J->d.rank + 1, J->d.n, J->params, from);
+  free(from);
   if (k < 0 || (size_t)k >= sizeof out->detail) out->detail[0] = '\0'; /* too long: the event keeps its message */
   return TR_OK;
 }

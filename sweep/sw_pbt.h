@@ -30,6 +30,9 @@
 **   rounded, q_ distributions quantised).
 ** - Every draw comes from tr_rng seeded by (sweep seed, member idx, s): the same on every
 **   runner and after a crash.
+** - The lineage: an exploit's event detail is {"step", "source" (trial id), "source_idx",
+**   "value", "source_value" (the metric at the step), "rank", "n", "params" (the values from
+**   now on), "from" (the member's values before)}.
 */
 #ifndef SW_PBT_H
 #define SW_PBT_H
