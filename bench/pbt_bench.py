@@ -22,13 +22,13 @@ Defaults: 300 steps, perturbation every 50, val_loss every 50 (8 batches), seeds
 Each seed's row is printed as soon as it is measured. Only the standard library.
 """
 import os
-import resource
 import shutil
-import sqlite3
-import subprocess
 import sys
 import tempfile
-import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from sched_bench import q, run  # noqa: E402  (one home for running a sweep and one query)
 
 MODEL_T = "{n_layer: 4, n_head: 4, d_model: 128, context_length: 64, mlp_ratio: 4, bias: true, dropout: 0.0}"
 MODEL_Q = "{n_layer: 1, n_head: 2, d_model: 32, context_length: 32, mlp_ratio: 4, bias: true, dropout: 0.0}"
@@ -56,30 +56,14 @@ def spec_text(name, seed, steps, interval, evals, data, model, pbt):
         % (name, seed, block, data, model, steps, evals, evals))
 
 
-def cpu_children():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-def q(db, sql):
-    c = sqlite3.connect(db)
-    try:
-        return c.execute(sql).fetchone()
-    finally:
-        c.close()
-
-
 def measure(hps, d, name, seed, p, data, pbt, jobs):
     path = os.path.join(d, name + ".yaml")
     with open(path, "w") as f:
         f.write(spec_text(name, seed, p["steps"], p["interval"], p["eval"], data, p["model"], pbt))
     db = os.path.join(d, name + ".db")
-    t, c = time.monotonic(), cpu_children()
-    r = subprocess.run([hps, "run", path, "-j", str(jobs), "--db", db, "--quiet"], cwd=d,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wall, cpu = time.monotonic() - t, cpu_children() - c
-    if r.returncode != 0:
-        sys.exit("hpsweep run %s failed:\n%s" % (name, r.stdout))
+    cpu = []
+    wall = run(hps, d, path, jobs, db, cpu)
+    cpu = cpu[0]
     best = q(db, "SELECT min(final_metric) FROM trials WHERE status = 'completed' AND steps = %d"
              % p["steps"])[0]
     done = q(db, "SELECT count(*) FROM trials WHERE status = 'completed'")[0]
@@ -104,8 +88,7 @@ def main():
     seeds = [int(s) for s in opt("--seeds", "1,2,3").split(",")]
     data = os.path.join("..", "shared", "data", "tinyshakespeare.txt")
     if not os.path.isfile(data):
-        data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
-                            "tinyshakespeare.txt")
+        data = os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare.txt")
     data = os.path.abspath(opt("--data", data))
     if not os.path.isfile(data):
         sys.exit("pbt_bench: %s: no such file (give --data FILE)" % data)

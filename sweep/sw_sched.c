@@ -381,23 +381,12 @@ static void pbt_check(Worker *w, int64_t step, int arriving) {
 static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
   Worker *w = ud;
   if (w->lost || w->store_failed) return;
-  if (w->pbt) {
-    if (w->pbt_action != SW_PBT_NONE) return; /* the stopped run's last save: the decision stands */
-    if (pbt_link(w, path, step)) { /* the disk, not the trial: interrupted, and the runner stops */
-      snprintf(w->store_msg, sizeof w->store_msg, "cannot keep the PBT checkpoint of step %lld", (long long)step);
-      w->store_failed = 1;
-      worker_stop = 1;
-      return;
-    }
-    int rc = rs_metricbuf_flush(&w->mb);
-    if (rc == TR_OK) rc = rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, path, step);
-    if (rc) {
-      worker_store_fail(w, rc);
-      return;
-    }
-    w->ckpt_step = step;
-    pbt_check(w, step, 1);
-    return; /* other members may copy the files: none is removed during the sweep */
+  if (w->pbt && w->pbt_action != SW_PBT_NONE) return; /* the stopped run's last save: the decision stands */
+  if (w->pbt && pbt_link(w, path, step)) { /* the disk, not the trial: interrupted, and the runner stops */
+    snprintf(w->store_msg, sizeof w->store_msg, "cannot keep the PBT checkpoint of step %lld", (long long)step);
+    w->store_failed = 1;
+    worker_stop = 1;
+    return;
   }
   if (w->et_action == SW_PRUNE) { /* the trainer's final save: a pruned trial never resumes */
     unlink(path);
@@ -411,6 +400,10 @@ static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
     return;
   }
   w->ckpt_step = step;
+  if (w->pbt) { /* other members may copy the files: none is removed during the sweep */
+    pbt_check(w, step, 1);
+    return;
+  }
   /* The claim we resumed from is superseded now: remove its file (and its attempt directory). */
   const char *old = w->cl->checkpoint;
   if (old && !w->old_removed && strcmp(old, path) != 0) {

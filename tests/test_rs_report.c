@@ -388,14 +388,7 @@ Test(rs_report, no_bs_study_when_the_batch_size_does_not_vary, .init = setup, .f
 ** best member's ancestry in red, and a schedule row per member ending with its stored values. */
 Test(rs_report, pbt_sweep_draws_the_lineage_and_each_members_schedule, .init = setup, .fini = teardown,
      .timeout = 300) {
-  hps_put(dir, "pbt.yaml",
-          "name: pbt\nmethod: random\nmetric: {name: val_loss, goal: minimize}\nparameters:\n"
-          "  optimizer.lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}\n"
-          "hpsweep:\n  seed: 3\n  db: p.db\n  pbt:\n    population: 6\n    perturbation_interval: 20\n"
-          "    mutations: {optimizer.lr: {}, optimizer.weight_decay: {distribution: uniform, min: 0, max: 0.2}}\n"
-          "  base:\n    data: {synthetic_bytes: 20000}\n"
-          "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n    schedule: {name: constant}\n"
-          "    train: {batch_size: 4, max_steps: 100, eval_interval: 10, eval_batches: 2, log_interval: 5}\n");
+  hps_put(dir, "pbt.yaml", HPS_PBT_TINY_SPEC("  db: p.db\n"));
   char out[8192];
   cr_assert_eq(hps_run(dir, "run pbt.yaml -j 2 --quiet", out, sizeof out), 0, "%s", out);
   cr_assert_eq(hps_run(dir, "report pbt --db p.db -o p.html", out, sizeof out), 0, "%s", out);

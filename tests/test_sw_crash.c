@@ -206,6 +206,22 @@ static int kill_at_random(pid_t pid, TrRng *rng, int round) {
   return WIFSIGNALED(ws);
 }
 
+/* The last run, to the end: it must exit 0; its log into buf. */
+static void final_run(const char *spec, char *buf, size_t n) {
+  pid_t pid = start_spec("final.log", spec);
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  char path[400];
+  snprintf(path, sizeof path, "%s/final.log", dir);
+  FILE *f = fopen(path, "r");
+  buf[0] = '\0';
+  if (f) {
+    buf[fread(buf, 1, n - 1, f)] = '\0';
+    fclose(f);
+  }
+  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "final run: %s", buf);
+}
+
 /* What must hold after any kill: the file intact, no trial completed or pruned twice, no
 ** promotion without a pause before it, no pause twice in a row, no trial leaving a final state. */
 static void check_asha(int round, unsigned char *final_state) {
@@ -267,17 +283,8 @@ Test(sw_crash, asha_sigkill_at_random_moments_then_resume_ends_each_trial_once_a
   }
   cr_assert(kills >= 14, "only %d of the runs were killed (the sweep finished too early)", kills);
   cr_assert(created);
-  pid_t pid = start_spec("final.log", "asha.yaml");
-  int ws;
-  cr_assert_eq(waitpid(pid, &ws, 0), pid);
-  char buf[1 << 14] = "";
-  snprintf(path, sizeof path, "%s/final.log", dir);
-  f = fopen(path, "r");
-  if (f) {
-    buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
-    fclose(f);
-  }
-  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "final run: %s", buf);
+  static char buf[1 << 14];
+  final_run("asha.yaml", buf, sizeof buf);
   check_asha(99, final_state);
   sqlite3 *db = db_open();
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status IN ('completed', 'pruned')"), 18, "%s", buf);
@@ -323,10 +330,7 @@ static void check_pbt(int round) {
 
 Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once) {
   char path[400];
-  snprintf(path, sizeof path, "%s/pbt.yaml", dir);
-  FILE *f = fopen(path, "w");
-  cr_assert_not_null(f);
-  fprintf(f, "name: pbt\nmethod: random\nparameters:\n"
+  hps_put(dir, "pbt.yaml", "name: pbt\nmethod: random\nparameters:\n"
              "  optimizer.lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}\n"
              "hpsweep:\n  seed: 5\n  max_retries: 20\n"
              "  pbt: {population: 6, perturbation_interval: 10, quantile_fraction: 0.5, mutations: [optimizer.lr]}\n"
@@ -334,7 +338,6 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
              "    schedule: {name: constant}\n"
              /* every step logged, so every step sleeps (HPS_TEST_STEP_DELAY_MS): the sweep outlasts the kills */
              "    train: {batch_size: 4, max_steps: 60, eval_interval: 10, eval_batches: 2, log_interval: 1}\n");
-  fclose(f);
   TrRng rng;
   tr_rng_seed(&rng, 20261203);
   int kills = 0, created = 0;
@@ -360,17 +363,8 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
   }
   cr_assert(kills >= 12, "only %d of the runs were killed (the sweep finished too early)", kills);
   cr_assert(created);
-  pid_t pid = start_spec("final.log", "pbt.yaml");
-  int ws;
-  cr_assert_eq(waitpid(pid, &ws, 0), pid);
-  char buf[1 << 14] = "";
-  snprintf(path, sizeof path, "%s/final.log", dir);
-  f = fopen(path, "r");
-  if (f) {
-    buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
-    fclose(f);
-  }
-  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "final run: %s", buf);
+  static char buf[1 << 14];
+  final_run("pbt.yaml", buf, sizeof buf);
   check_pbt(99);
   sqlite3 *db = db_open();
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND steps = 60"), 6, "%s", buf);
