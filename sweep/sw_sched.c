@@ -745,23 +745,19 @@ static int worker_record(Worker *w, const WorkerArgs *a, int rc, const TrRunResu
 }
 
 /* PBT: a copy was applied (the store holds the member's new config and the source's
-** checkpoint): cfg becomes the new config, the source's file is pinned as RESUME. Non-zero:
-** the file cannot be taken (the run ends; a reclaim resumes or restarts it). */
-static int worker_pbt_switch(Worker *w, TrConfig *cfg, const char *dir, char *resume, size_t n) {
+** checkpoint): cfg becomes the new config, the source's file is pinned as RESUME. An error
+** (err set): the file cannot be taken; the trial fails (a retry starts it over). */
+static int worker_pbt_switch(Worker *w, TrConfig *cfg, const char *dir, char *resume, size_t n, TrErr *err) {
   SwPbtJudge *J = w->pbt;
-  TrErr err;
-  tr_err_clear(&err);
   RsClaim src = {0};
   src.checkpoint = J->ckpt;
   src.checkpoint_step = J->step;
-  if (pin_checkpoint(&src, dir, resume, n, &err) != TR_OK) {
-    worker_on_log(w, err.msg);
-    return 1;
-  }
+  int rc = pin_checkpoint(&src, dir, resume, n, err);
+  if (rc) return tr_err_prefix(err, "PBT: cannot take the copied checkpoint");
   *cfg = J->next; /* own run control (threads, out_dir, intervals): explore started from our config */
   w->pbt_action = SW_PBT_NONE;
   worker_stop = 0;
-  return 0;
+  return TR_OK;
 }
 
 /* PBT: run, and after every copy applied run on from the copied checkpoint with the new values. */
@@ -770,11 +766,12 @@ static int worker_pbt_runs(Worker *w, const WorkerArgs *a, TrConfig *cfg, const 
   /* A member starting from a checkpoint at a perturbation step is decided there now (once). */
   if (hooks->resume_path) pbt_check(w, a->cl->checkpoint_step, 0);
   if (w->lost || w->store_failed) return TR_OK;
-  if (w->pbt_action == SW_PBT_EXPLOIT && !worker_pbt_switch(w, cfg, dir, resume, n)) hooks->resume_path = resume;
-  if (w->pbt_action != SW_PBT_NONE) return TR_OK;
-  int rc = worker_run(w, a, cfg, hooks, res, err);
-  while (rc == TR_OK && w->pbt_action == SW_PBT_EXPLOIT && !worker_signalled && !w->lost && !w->store_failed &&
-         !worker_pbt_switch(w, cfg, dir, resume, n)) {
+  int rc = TR_OK;
+  /* a copy at the start: resume (hooks->resume_path is `resume`) from the source's file pinned there */
+  if (w->pbt_action == SW_PBT_EXPLOIT && (rc = worker_pbt_switch(w, cfg, dir, resume, n, err))) return rc;
+  rc = worker_run(w, a, cfg, hooks, res, err);
+  while (rc == TR_OK && w->pbt_action == SW_PBT_EXPLOIT && !worker_signalled && !w->lost && !w->store_failed) {
+    if ((rc = worker_pbt_switch(w, cfg, dir, resume, n, err))) break;
     hooks->resume_path = resume;
     rc = worker_run(w, a, cfg, hooks, res, err);
   }
