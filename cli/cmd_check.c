@@ -233,7 +233,7 @@ static void print_sweep(const SwSpec *s, const SwTrial *t, size_t n) {
 /* The database, spec hash, parameters and the trial list. */
 static void print_trials(const SwSpec *s, const SwTrial *t, size_t n) {
   char hash[17], desc[512];
-  sw_trials_hash(t, n, hash);
+  sw_sweep_hash(s, t, n, hash);
   printf("db:          %s\n", sw_spec_db(s));
   printf("spec hash:   %s\n", hash);
   printf("parameters:\n");

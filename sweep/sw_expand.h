@@ -78,5 +78,9 @@ int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err);
 void sw_trials_free(SwTrial *trials, size_t n);
 /* FNV-1a 64 over the trials' hash_hex strings in order, as 16 hex digits: sweeps.spec_hash. */
 void sw_trials_hash(const SwTrial *trials, size_t n, char out[17]);
+/* sweeps.spec_hash of a sweep of these trials: sw_trials_hash, and for a PBT sweep its settings
+** too (population, interval, quantile, resample, factors, mutations), so a re-run with other
+** PBT settings is another experiment (refused under the same name). */
+void sw_sweep_hash(const SwSpec *s, const SwTrial *trials, size_t n, char out[17]);
 
 #endif

@@ -119,7 +119,7 @@ int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, siz
     int rc = sw_bayes_spec_hash(spec, hash, err);
     if (rc) return rc;
   } else {
-    sw_trials_hash(trials, n, hash);
+    sw_sweep_hash(spec, trials, n, hash);
   }
   uint64_t seed = sw_spec_seed(spec);
   int rc = rs_sweep_upsert(st, sw_spec_name(spec), sw_spec_text(spec), hash, sw_spec_method_label(spec),

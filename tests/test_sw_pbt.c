@@ -290,4 +290,13 @@ Test(sw_pbt, a_sweep_copies_members_and_each_copy_trains_with_its_new_values, .i
   sqlite3_close(db);
   cr_assert_eq(hps_run(dir, "check pbt.yaml", out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "population-based training"), "check describes the PBT setup: %s", out);
+  cr_assert_eq(hps_run(dir, "run pbt.yaml --quiet", out, sizeof out), 0, "the same spec continues: %s", out);
+  char *spec = hps_slurp(hps_put(dir, "pbt.yaml", HPS_PBT_TINY_SPEC("")), NULL);
+  char *at = strstr(spec, "perturbation_interval: 20");
+  cr_assert_not_null(at);
+  memcpy(at + strlen("perturbation_interval: "), "30", 2);
+  hps_put(dir, "pbt.yaml", spec);
+  free(spec);
+  cr_assert_neq(hps_run(dir, "run pbt.yaml --quiet", out, sizeof out), 0);
+  cr_assert(strstr(out, "other population-based training settings"), "%s", out);
 }
