@@ -222,9 +222,8 @@ static void final_run(const char *spec, char *buf, size_t n) {
   cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "final run: %s", buf);
 }
 
-/* What must hold after any kill: the file intact, no trial completed or pruned twice, no
-** promotion without a pause before it, no pause twice in a row, no trial leaving a final state. */
-static void check_asha(int round, unsigned char *final_state) {
+/* The database after a kill, its file checked intact (PRAGMA integrity_check). */
+static sqlite3 *db_open_intact(int round) {
   sqlite3 *db = db_open();
   char ok[16] = "";
   sqlite3_stmt *s;
@@ -232,6 +231,14 @@ static void check_asha(int round, unsigned char *final_state) {
   if (sqlite3_step(s) == SQLITE_ROW) snprintf(ok, sizeof ok, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_finalize(s);
   cr_assert_str_eq(ok, "ok", "round %d", round);
+  return db;
+}
+
+/* What must hold after any kill: the file intact, no trial completed or pruned twice, no
+** promotion without a pause before it, no pause twice in a row, no trial leaving a final state. */
+static void check_asha(int round, unsigned char *final_state) {
+  sqlite3 *db = db_open_intact(round);
+  sqlite3_stmt *s;
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM events WHERE kind IN ('complete', 'prune') "
                              "GROUP BY trial_id HAVING count(*) > 1)"), 0, "round %d: a trial ended twice", round);
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT kind, lag(kind) OVER (PARTITION BY trial_id ORDER BY id) "
@@ -308,13 +315,7 @@ Test(sw_crash, asha_sigkill_at_random_moments_then_resume_ends_each_trial_once_a
 /* PBT: after any kill, no member was decided twice at one step (a copy applied once) and the
 ** file is intact; the copies' lineage matches the stored params. */
 static void check_pbt(int round) {
-  sqlite3 *db = db_open();
-  char ok[16] = "";
-  sqlite3_stmt *s;
-  cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
-  if (sqlite3_step(s) == SQLITE_ROW) snprintf(ok, sizeof ok, "%s", (const char *)sqlite3_column_text(s, 0));
-  sqlite3_finalize(s);
-  cr_assert_str_eq(ok, "ok", "round %d", round);
+  sqlite3 *db = db_open_intact(round);
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id, json_extract(detail, '$.step') FROM events "
                              "WHERE kind = 'exploit' GROUP BY 1, 2 HAVING count(*) > 1)"), 0,
                "round %d: a copy applied twice", round);
