@@ -184,6 +184,26 @@ static void print_early_stop(const SwSpec *s, const TrConfig *c) {
   if (c && sw_spec_et_varies(s)) printf("             (steps as in trial 0: the parameters change them)\n");
 }
 
+/* Population-based training: the population, the schedule of decisions and what mutates. */
+static void print_pbt(const SwSpec *s, const TrConfig *c) {
+  const SwPbt *p = sw_spec_pbt(s);
+  char desc[512];
+  if (!p->enabled) return;
+  int64_t total = c ? tr_config_total_steps(c) : 0, k = total > 0 ? (total - 1) / p->interval : 0;
+  printf("pbt:         population-based training: %lld members (random search's draw), decided every %lld "
+         "steps\n             (%lld decision%s in %lld steps), quantile %g, resample %g, factors %g / %g\n",
+         (long long)p->population, (long long)p->interval, (long long)k, k == 1 ? "" : "s", (long long)total,
+         p->quantile, p->resample, p->factors[0], p->factors[1]);
+  printf("             a member in the bottom %g copies the checkpoint (weights, optimizer state) of one in\n"
+         "             the top %g, then explores; members wait at each step for those behind them\n",
+         p->quantile, p->quantile);
+  for (size_t i = 0; i < p->n_mutations; i++) {
+    sw_param_describe(&p->mutations[i].p, desc, sizeof desc);
+    printf("  mutates    %-28s %s%s\n", p->mutations[i].p.key->name, desc,
+           p->mutations[i].own ? " (its own; starts at the base's value)" : "");
+  }
+}
+
 /* Name, method, metric, trial count, seeds, early stopping, task and workers. */
 static void print_sweep(const SwSpec *s, const SwTrial *t, size_t n) {
   size_t nseeds;
@@ -206,6 +226,7 @@ static void print_sweep(const SwSpec *s, const SwTrial *t, size_t n) {
     printf("]\n");
   }
   print_early_stop(s, sw_spec_program(s) || n == 0 || !t ? NULL : &t[0].config);
+  print_pbt(s, n == 0 || !t ? NULL : &t[0].config);
   if (!sw_spec_program(s)) printf("task:        %s\n", sw_task_name(sw_spec_task(s)));
   printf("workers:     %d x %d threads, max_retries %d\n", sw_spec_workers(s), sw_spec_threads_per_trial(s),
          sw_spec_max_retries(s));
@@ -214,7 +235,7 @@ static void print_sweep(const SwSpec *s, const SwTrial *t, size_t n) {
 /* The database, spec hash, parameters and the trial list. */
 static void print_trials(const SwSpec *s, const SwTrial *t, size_t n) {
   char hash[17], desc[512];
-  sw_trials_hash(t, n, hash);
+  sw_sweep_hash(s, t, n, hash);
   printf("db:          %s\n", sw_spec_db(s));
   printf("spec hash:   %s\n", hash);
   printf("parameters:\n");

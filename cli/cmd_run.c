@@ -123,6 +123,10 @@ static int run_prepare(Run *r, TrErr *err) {
   }
   r->db = r->db_opt ? r->db_opt : hps_db_default(sw_spec_db(r->spec));
   r->name = sw_spec_name(r->spec);
+  if (sw_spec_pbt(r->spec)->enabled && strstr(r->db, "://")) { /* its copies are SQLite-only (docs/pbt.md) */
+    hps_error("run", "%s: population-based training is not supported by the PostgreSQL backend yet", r->db);
+    return 2;
+  }
   int lrf = sw_spec_lr_find(r->spec) != NULL; /* its range test goes in the database, before any trial */
   if (lrf && rs_store_open(r->db, RS_OPEN_CREATE, &r->st, err)) {
     hps_error("run", "%s", err->msg);
@@ -201,7 +205,8 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
   SwSchedConfig cfg = {r->db, r->sweep_id, r->trials, r->n, sw_spec_metric(r->spec), r->maximize, (int)r->jobs,
                        (int)r->threads, 1 + sw_spec_max_retries(r->spec), 0, r->runs, NULL, r->sample_ckpt,
                        &stop_requests, r->prog ? sw_progress_event : NULL, r->prog, NULL,
-                       sw_spec_early_terminate(r->spec), r->proposer};
+                       sw_spec_early_terminate(r->spec), r->proposer,
+                       sw_spec_pbt(r->spec)->enabled ? r->spec : NULL};
   SwSchedProgram pg;
   char shim[TR_PATH_MAX];
   if (sw_spec_program(r->spec)) { /* a program sweep: the spec says how each trial runs */

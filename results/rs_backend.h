@@ -75,6 +75,7 @@ typedef struct RsStoreOps {
                       RsRowFn fn, void *ctx);
   int (*sweep_mean_seconds)(RsStore *st, int64_t sweep_id, double *out);
   int (*trial_config_int)(RsStore *st, int64_t trial_id, const char *key, int64_t *out);
+  int (*sweep_events_each)(RsStore *st, int64_t sweep_id, const char *kind, RsEventFn fn, void *ctx);
 } RsStoreOps;
 
 struct RsStore {

@@ -1069,7 +1069,8 @@ static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
   PgP p = {0};
   p_int(&p, sweep_id);
   PGresult *r;
-  int rc = pg_q(st, "SELECT t.id, t.idx, t.status, m.step, m.value FROM trials t LEFT JOIN metrics m "
+  int rc = pg_q(st, "SELECT t.id, t.idx, t.status, m.step, m.value, t.rung, t.checkpoint_step FROM trials t "
+                    "LEFT JOIN metrics m "
                     "ON m.trial_id = t.id AND m.name = (SELECT metric FROM sweeps WHERE id = $1::bigint) "
                     "WHERE t.sweep_id = $1::bigint ORDER BY t.idx, t.id, m.step", &p, &r, "load curves");
   if (rc) return rc;
@@ -1088,7 +1089,8 @@ static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
     if (cv->n == 0 || cv->c[cv->n - 1].trial_id != id) {
       RsStatus status = (RsStatus)rs_status_parse(PQgetvalue(r, (int)i, 2));
       cv->c[cv->n++] = (RsCurve){id, (int)g_int(r, (int)i, 1), status, status == RS_COMPLETED, status == RS_PAUSED,
-                                 0, cv->step + np, cv->value + np};
+                                 0, cv->step + np, cv->value + np, g_int(r, (int)i, 5), g_int(r, (int)i, 6),
+                                 "{}"}; /* params: read by PBT only, which this backend refuses */
     }
     double v = g_real(r, (int)i, 4);
     if (is_null(r, (int)i, 3) || !isfinite(v)) continue;
@@ -1549,6 +1551,8 @@ static int judge_body(RsStore *st, void *arg) {
   rc = rs_judge_curves(st, cv.c, cv.n, a->trial_id, a->fn, a->ctx, a->out, &self);
   const RsCurve *c = rc ? NULL : &cv.c[self];
   if (!rc && rs_verdict_ready(a->out, c, ckpt_step)) rc = judge_apply(st, a, sweep_id, maximize, c);
+  if (!rc && a->out->action == RS_VERDICT_EXPLOIT)
+    rc = rs_store_fail(st, TR_EINVAL, "population-based training is not supported by the PostgreSQL backend yet");
   curves_free(&cv);
   return rc;
 }
@@ -1907,6 +1911,7 @@ typedef struct Walk {
     RsParamFn param;
     RsTrialValueFn value;
     RsMetricRowFn row;
+    RsEventFn event;
   } fn;
   void *ctx;
 } Walk;
@@ -2008,6 +2013,21 @@ static int pg_sweep_param_values(RsStore *st, int64_t sweep_id, RsParamFn fn, vo
                         "ELSE j.value::text END, json_typeof(j.value) = 'number' "
                         "FROM trials t, json_each(t.params::json) j WHERE t.sweep_id = $1::bigint", sweep_id, NULL,
                     param_walk_row, &w, "parameter values");
+}
+
+static int event_walk_row(const PGresult *r, int i, void *arg) {
+  Walk *w = arg;
+  if (i < 0) return TR_OK;
+  RsEvent e = {g_int(r, i, 0), g_int(r, i, 1), g_real(r, i, 2), g_text(r, i, 3), g_text(r, i, 4), g_text(r, i, 5)};
+  return w->fn.event(w->ctx, &e);
+}
+
+static int pg_sweep_events_each(RsStore *st, int64_t sweep_id, const char *kind, RsEventFn fn, void *ctx) {
+  Walk w = {.fn.event = fn, .ctx = ctx};
+  return pg_walk_id(st, kind ? "SELECT id, trial_id, time, kind, message, detail FROM events WHERE sweep_id = "
+                               "$1::bigint AND kind = $2 ORDER BY id"
+                             : "SELECT id, trial_id, time, kind, message, detail FROM events WHERE sweep_id = "
+                               "$1::bigint ORDER BY id", sweep_id, kind, event_walk_row, &w, "events");
 }
 
 static int pg_sweep_metric_names(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx) {
@@ -2224,6 +2244,7 @@ static const RsStoreOps pg_ops = {
     .sweep_param_keys = pg_sweep_param_keys,
     .sweep_param_values = pg_sweep_param_values,
     .sweep_metric_names = pg_sweep_metric_names,
+    .sweep_events_each = pg_sweep_events_each,
     .sweep_metric_agg = pg_sweep_metric_agg,
     .sweep_metrics_each = pg_sweep_metrics_each,
     .trials_span = pg_trials_span,

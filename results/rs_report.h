@@ -37,6 +37,7 @@
 **   width's fitted optimum, a table (lr-transfer-table-N) and a caption saying whether the
 **   best grid point stayed, stayed within one grid point or moved across widths.
 **   A study that cannot answer prints rs_study's reason, never a broken figure.
+**   A PBT sweep gets `pbt` (rs_report_pbt) before the studies.
 **   Each section has an id (setup, leaderboard, importance, compare-PARAM, curves,
 **   schedules, cost, failures, early-termination, search, lr-study, lr-find, bs-study,
 **   lr-transfer) and figures and
@@ -63,6 +64,13 @@
 #define RS_REPORT_TOP 50 /* leaderboard rows; the rest are counted, not printed */
 
 int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err);
+/* Population-based training (sweeps.method 'pbt'; rs_report_pbt.c): section `pbt`, numbered
+** secno: the lineage drawn as inline SVG (members against steps, an arrow per copy, the best
+** final member's ancestry in red; figure pbt-lineage) and the table pbt-schedules: for each
+** member, back from its end, the step ranges its weights were trained in, by which member,
+** with which values (the "exploit" events' params and from; a retry drops the copies before
+** it). Returns 1 when it wrote the section, 0 for other sweeps or on a read error (err set). */
+int rs_report_pbt(RsStore *st, const RsTrialSet *ts, FILE *f, int secno, int *fig, int *tab, TrErr *err);
 int rs_report_write(RsStore *st, const char *sweep, const char *path, TrErr *err);
 
 #endif

@@ -902,6 +902,7 @@ typedef struct Curves {
 } Curves;
 
 static void curves_free(Curves *cv) {
+  for (size_t i = 0; i < cv->n; i++) free((char *)cv->c[i].params);
   free(cv->c);
   free(cv->off);
   free(cv->step);
@@ -928,7 +929,8 @@ static void curves_grow(RsStore *st, Curves *cv, int curve, int *rc) {
 static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
   curves_free(cv);
   sqlite3_stmt *s;
-  int rc = sq_prep(st, "SELECT t.id, t.idx, t.status, m.step, m.value FROM trials t LEFT JOIN metrics m "
+  int rc = sq_prep(st, "SELECT t.id, t.idx, t.status, m.step, m.value, t.rung, t.checkpoint_step, t.params "
+                       "FROM trials t LEFT JOIN metrics m "
                        "ON m.trial_id = t.id AND m.name = (SELECT metric FROM sweeps WHERE id = ?1) "
                        "WHERE t.sweep_id = ?1 ORDER BY t.idx, t.id, m.step", &s, "load curves");
   if (rc) return rc;
@@ -941,8 +943,14 @@ static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
       if (rc) break;
       RsStatus status = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2));
       cv->off[cv->n] = cv->np;
+      const char *params = (const char *)sqlite3_column_text(s, 7);
+      char *pc = strdup(params ? params : "{}");
+      if (!pc) {
+        rc = rs_store_fail(st, TR_ENOMEM, "load curves: out of memory");
+        break;
+      }
       cv->c[cv->n++] = (RsCurve){id, sqlite3_column_int(s, 1), status, status == RS_COMPLETED,
-                                 status == RS_PAUSED, 0, NULL, NULL};
+                                 status == RS_PAUSED, 0, NULL, NULL, col_int(s, 5), col_int(s, 6), pc};
     }
     double v = sqlite3_column_double(s, 4);
     if (sqlite3_column_type(s, 3) == SQLITE_NULL || !isfinite(v)) continue;
@@ -1192,7 +1200,11 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
                "reclaims = reclaims + ?8, heartbeat = ?5, "
                "claim_token = claim_token + 1, started = ?5, ended = NULL, error = NULL, final_metric = NULL, "
                "best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, wall_seconds = NULL, "
-               "flops = NULL, summary = NULL, checkpoint = ?6, checkpoint_step = ?7, rung = NULL, promoted_step = ?9 "
+               "flops = NULL, summary = NULL, checkpoint = ?6, checkpoint_step = ?7, promoted_step = ?9, "
+               /* PBT: the step a member was last decided at outlives a resume from that step or later
+               ** (a decision is applied once, across crashes); elsewhere a claim clears the rung. */
+               "rung = CASE WHEN ?7 IS NOT NULL AND rung <= ?7 AND (SELECT method FROM sweeps WHERE id = "
+               "trials.sweep_id) = 'pbt' THEN rung END "
                "WHERE id = ?1 AND claim_token = ?2",
                &s, "claim");
   if (rc) return rc;
@@ -1415,6 +1427,37 @@ static int judge_apply(RsStore *st, JudgeArgs *a, int64_t sweep_id, int maximize
                              v->detail[0] ? v->detail : NULL);
 }
 
+/* PBT: the trial was decided at step v->rung; a copy takes the source's checkpoint and the new config. */
+static int judge_exploit(RsStore *st, JudgeArgs *a, int64_t sweep_id) {
+  const RsVerdict *v = a->out;
+  int copy = v->source_trial > 0;
+  if (copy && (!v->checkpoint || !v->config || !v->params))
+    return rs_store_fail(st, TR_EINVAL, "judge trial %lld: an exploit without checkpoint, config or params",
+                         (long long)a->trial_id);
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, copy ? "UPDATE trials SET rung = ?3, checkpoint = ?4, checkpoint_step = ?3, config = ?5, "
+                              "params = ?6, reclaims = 0" HELD
+                            : "UPDATE trials SET rung = ?3" HELD, &s, "judge trial");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->trial_id);
+  sqlite3_bind_int64(s, 2, a->token);
+  sqlite3_bind_int64(s, 3, v->rung);
+  if (copy) {
+    bind_text(s, 4, v->checkpoint);
+    bind_text(s, 5, v->config);
+    bind_text(s, 6, v->params);
+  }
+  HeldArgs h = {a->trial_id, a->token, "judge trial", 0, 0, NULL, RS_RUNNING, NULL};
+  if ((rc = held_run(st, &h, s))) return rc;
+  a->applied = 1;
+  if (!copy) return TR_OK;
+  if ((rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1 AND step > ?2", &s, "judge trial"))) return rc;
+  sqlite3_bind_int64(s, 1, a->trial_id);
+  sqlite3_bind_int64(s, 2, v->rung);
+  if ((rc = sq_done_final(st, s, "judge trial"))) return rc;
+  return event_insert_detail(st, sweep_id, a->trial_id, "exploit", v->reason, v->detail[0] ? v->detail : NULL);
+}
+
 static int judge_body(RsStore *st, void *arg) {
   JudgeArgs *a = arg;
   a->applied = 0;
@@ -1429,6 +1472,7 @@ static int judge_body(RsStore *st, void *arg) {
   rc = rs_judge_curves(st, cv.c, cv.n, a->trial_id, a->fn, a->ctx, a->out, &self);
   const RsCurve *c = rc ? NULL : &cv.c[self];
   if (!rc && rs_verdict_ready(a->out, c, ckpt_step)) rc = judge_apply(st, a, sweep_id, maximize, c);
+  if (!rc && a->out->action == RS_VERDICT_EXPLOIT) rc = judge_exploit(st, a, sweep_id);
   curves_free(&cv);
   return rc;
 }
@@ -1779,6 +1823,7 @@ typedef struct Walk {
     RsParamFn param;
     RsTrialValueFn value;
     RsMetricRowFn row;
+    RsEventFn event;
   } fn;
   void *ctx;
 } Walk;
@@ -1897,6 +1942,22 @@ static int sq_sweep_param_values(RsStore *st, int64_t sweep_id, RsParamFn fn, vo
                         "j.type IN ('integer','real'), j.value "
                         "FROM trials t, json_each(t.params) j WHERE t.sweep_id=?1", sweep_id, NULL,
                     param_walk_row, &w, "parameter values");
+}
+
+static int event_walk_row(sqlite3_stmt *s, void *arg) {
+  Walk *w = arg;
+  RsEvent e = {sqlite3_column_int64(s, 0), col_int(s, 1), sqlite3_column_double(s, 2),
+               (const char *)sqlite3_column_text(s, 3), (const char *)sqlite3_column_text(s, 4),
+               (const char *)sqlite3_column_text(s, 5)};
+  return w->fn.event(w->ctx, &e);
+}
+
+static int sq_sweep_events_each(RsStore *st, int64_t sweep_id, const char *kind, RsEventFn fn, void *ctx) {
+  Walk w = {.fn.event = fn, .ctx = ctx};
+  return sq_walk_id(st, kind ? "SELECT id, trial_id, time, kind, message, detail FROM events WHERE sweep_id = ?1 "
+                               "AND kind = ?2 ORDER BY id"
+                             : "SELECT id, trial_id, time, kind, message, detail FROM events WHERE sweep_id = ?1 "
+                               "ORDER BY id", sweep_id, kind, event_walk_row, &w, "events");
 }
 
 static int sq_sweep_metric_names(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx) {
@@ -2092,6 +2153,7 @@ static const RsStoreOps sq_ops = {
     .trial_best = sq_trial_best,
     .sweep_param_keys = sq_sweep_param_keys,
     .sweep_param_values = sq_sweep_param_values,
+    .sweep_events_each = sq_sweep_events_each,
     .sweep_metric_names = sq_sweep_metric_names,
     .sweep_metric_agg = sq_sweep_metric_agg,
     .sweep_metrics_each = sq_sweep_metrics_each,

@@ -484,6 +484,11 @@ int rs_sweep_param_keys(RsStore *st, int64_t sweep_id, RsNameFn fn, void *ctx) {
   return st->ops->sweep_param_keys(st, sweep_id, fn, ctx);
 }
 
+int rs_sweep_events_each(RsStore *st, int64_t sweep_id, const char *kind, RsEventFn fn, void *ctx) {
+  CHECK_FN(st, fn, "events");
+  return st->ops->sweep_events_each(st, sweep_id, kind, fn, ctx);
+}
+
 int rs_sweep_param_values(RsStore *st, int64_t sweep_id, RsParamFn fn, void *ctx) {
   CHECK_FN(st, fn, "parameter values");
   return st->ops->sweep_param_values(st, sweep_id, fn, ctx);

@@ -190,7 +190,8 @@ void rs_claim_clear(RsClaim *c);
 ** becomes running for `worker` until now + lease_seconds; attempts and claim_token
 ** are bumped (reclaims too for a reclaim). A retry starts from scratch (checkpoint
 ** forgotten); otherwise with a checkpoint at step k, metrics after k are deleted,
-** without one all its metrics are (one transaction). An event is logged. */
+** without one all its metrics are (one transaction). trials.rung is cleared, except in a PBT
+** sweep (sweeps.method 'pbt') resuming from a checkpoint at or after it. An event is logged. */
 int rs_trial_claim(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
                    int max_attempts, RsClaim *out);
 /* Early termination with promotions (ASHA): the paused trial to promote now, as an index into
@@ -288,7 +289,8 @@ typedef struct RsTrial {
   double lease_until, started, ended;             /* NaN if NULL */
   double final_metric, best_metric, wall_seconds, flops; /* NaN if NULL */
   int64_t best_step, steps, tokens, checkpoint_step;     /* -1 if NULL */
-  int64_t rung;            /* pruned/paused: the band (iterations) or rung (steps) of the decision; -1 if none */
+  int64_t rung;            /* pruned/paused: the band (iterations) or rung (steps) of the decision; PBT:
+                              the last step the member was decided at; -1 if none */
 } RsTrial;
 void rs_trial_clear(RsTrial *t);
 int rs_trial_get(RsStore *st, int64_t trial_id, RsTrial *out); /* TR_ENOTFOUND if none */
@@ -321,17 +323,28 @@ typedef struct RsCurve {
   size_t n;
   const int64_t *step;     /* (n) ascending */
   const double *value;     /* (n) finite */
+  int64_t rung;            /* trials.rung, -1 if NULL (PBT: the last step the trial was decided at) */
+  int64_t checkpoint_step; /* trials.checkpoint_step, -1 if NULL */
+  const char *params;      /* trials.params (JSON), "{}" if NULL */
 } RsCurve;
 
 /* ---- early termination: judging a running trial ---- */
 
 /* What early termination decides about a running trial (sweep/ maps its own verdict here). */
-typedef enum RsVerdictAction { RS_VERDICT_KEEP = 0, RS_VERDICT_PRUNE, RS_VERDICT_PAUSE } RsVerdictAction;
+typedef enum RsVerdictAction {
+  RS_VERDICT_KEEP = 0, RS_VERDICT_PRUNE, RS_VERDICT_PAUSE, RS_VERDICT_EXPLOIT
+} RsVerdictAction;
 typedef struct RsVerdict {
   int action;         /* RsVerdictAction */
   int64_t rung;       /* band (iterations) or rung (steps) of the decision: trials.rung */
   char reason[256];   /* one line: the event's message (and trials.error of a pruned trial) */
-  char detail[256];   /* a JSON object for events.detail ({"band": 3, "threshold": 8, ...}), "" none */
+  char detail[1024];  /* a JSON object for events.detail ({"band": 3, "threshold": 8, ...}), "" none */
+  /* RS_VERDICT_EXPLOIT (population-based training): source_trial > 0 copies that trial's
+  ** checkpoint; the strings are the callback's, read during the call only. */
+  int64_t source_trial;
+  const char *checkpoint; /* the source's checkpoint file holding step `rung` (never rewritten) */
+  const char *config;     /* the trial's config from now on (canonical JSON) */
+  const char *params;     /* its params from now on (JSON) */
 } RsVerdict;
 /* Decide about curves[self] from the curves alone (called inside a write transaction, again if
 ** it is retried: no side effects); fill out, return TR_OK (an error code aborts the judgment). */
@@ -344,6 +357,12 @@ typedef int (*RsJudgeFn)(void *ctx, const RsCurve *curves, size_t n, size_t self
 **   (a paused trial always resumes exactly there): then status paused, lease cleared, rung,
 **   metric values and steps, an event "pause". Before that *applied = 0: the caller stops
 **   the run at that step, records its checkpoint (rs_trial_set_checkpoint) and judges again.
+** - exploit (population-based training): the trial stays running under its claim; trials.rung =
+**   rung (the step it was decided at: a judge reading rung >= that step decides nothing again,
+**   so a decision is applied once whoever crashes when); with source_trial > 0 also checkpoint
+**   = out->checkpoint at step rung, config and params replaced, reclaims reset, its metrics
+**   after rung deleted, and an event "exploit" (message reason, detail: the lineage record).
+**   The caller then resumes the run from that checkpoint with the new config.
 ** *applied (may be NULL) gets 1 when the verdict was written; out always gets the verdict. */
 int rs_trial_judge(RsStore *st, int64_t trial_id, int64_t claim_token, RsJudgeFn fn, void *ctx,
                    RsVerdict *out, int *applied);
@@ -394,6 +413,16 @@ int rs_metricbuf_flush(RsMetricBuf *b);
 /* Append to the log; trial_id <= 0 and sweep_id <= 0 store NULL. */
 int rs_event_add(RsStore *st, int64_t sweep_id, int64_t trial_id, const char *kind,
                  const char *message);
+
+/* One row of the event log, as a walk hands it (strings borrowed for the call). */
+typedef struct RsEvent {
+  int64_t id, trial_id;   /* trial_id -1 if NULL */
+  double time;
+  const char *kind, *message, *detail; /* message and detail NULL if NULL */
+} RsEvent;
+typedef int (*RsEventFn)(void *ctx, const RsEvent *e);
+/* The sweep's events of kind `kind` (NULL: every kind), by id (the order they happened). */
+int rs_sweep_events_each(RsStore *st, int64_t sweep_id, const char *kind, RsEventFn fn, void *ctx);
 
 /* ---- reads: the primitives of the result views (rs_query.h) ----
 ** Walks hand each row to a callback (strings borrowed for the call); a callback's

@@ -250,6 +250,8 @@ static SwValue draw_value(const SwParam *p, TrRng *r) {
   return v;
 }
 
+SwValue sw_param_draw(const SwParam *p, TrRng *r) { return draw_value(p, r); }
+
 static int draw_param(TrConfig *c, char **pv, const SwParam *p, TrRng *r, const char *file, TrErr *err) {
   return sw_param_apply(c, pv, p, draw_value(p, r), file, err);
 }
@@ -561,6 +563,26 @@ void sw_trials_free(SwTrial *trials, size_t n) {
   if (!trials) return;
   for (size_t i = 0; i < n; i++) free(trials[i].params_json);
   free(trials);
+}
+
+void sw_sweep_hash(const SwSpec *s, const SwTrial *trials, size_t n, char out[17]) {
+  sw_trials_hash(trials, n, out);
+  const SwPbt *p = sw_spec_pbt(s);
+  if (!p->enabled) return;
+  char text[8192], desc[512];
+  size_t k = (size_t)snprintf(text, sizeof text, "%s|pbt %lld %lld %.17g %.17g %.17g %.17g", out,
+                              (long long)p->population, (long long)p->interval, p->quantile, p->resample,
+                              p->factors[0], p->factors[1]);
+  for (size_t i = 0; i < p->n_mutations && k < sizeof text; i++) {
+    sw_param_describe(&p->mutations[i].p, desc, sizeof desc);
+    k += (size_t)snprintf(text + k, sizeof text - k, "|%s %s", p->mutations[i].p.key->name, desc);
+  }
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char *c = text; *c; c++) {
+    h ^= (unsigned char)*c;
+    h *= 0x100000001b3ULL;
+  }
+  hex16(h, out);
 }
 
 void sw_trials_hash(const SwTrial *trials, size_t n, char out[17]) {

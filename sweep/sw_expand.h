@@ -36,6 +36,7 @@
 #include "sw_spec.h"
 #include "tr_config.h"
 #include "tr_err.h"
+#include "tr_rng.h"
 
 #define SW_MAX_REDRAWS 1000
 
@@ -62,6 +63,8 @@ double sw_param_quantise(const SwParam *p, double x);
 /* Set parameter p to v in c, or for a program spec (pv not NULL) into *pv as the JSON the
 ** program gets (W&B's types): the one place a drawn or proposed value becomes a config. */
 int sw_param_apply(TrConfig *c, char **pv, const SwParam *p, SwValue v, const char *file, TrErr *err);
+/* One random draw of p from r, as random search draws it (W&B's definitions). */
+SwValue sw_param_draw(const SwParam *p, TrRng *r);
 
 /* The trials of ONE configuration given its values (vals[i] for sw_spec_param(s, i)): base +
 ** values + each seed, validated and hashed exactly as sw_expand makes them, numbered
@@ -75,5 +78,9 @@ int sw_expand(const SwSpec *s, SwTrial **trials, size_t *n, TrErr *err);
 void sw_trials_free(SwTrial *trials, size_t n);
 /* FNV-1a 64 over the trials' hash_hex strings in order, as 16 hex digits: sweeps.spec_hash. */
 void sw_trials_hash(const SwTrial *trials, size_t n, char out[17]);
+/* sweeps.spec_hash of a sweep of these trials: sw_trials_hash, and for a PBT sweep its settings
+** too (population, interval, quantile, resample, factors, mutations), so a re-run with other
+** PBT settings is another experiment (refused under the same name). */
+void sw_sweep_hash(const SwSpec *s, const SwTrial *trials, size_t n, char out[17]);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "sw_command.h"
 #include "sw_infer.h"
+#include "sw_pbt.h"
 #include "sw_program.h"
 #include "sw_propose.h"
 #include "sw_prune.h"
@@ -121,11 +122,11 @@ int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, siz
     int rc = sw_bayes_spec_hash(spec, hash, err);
     if (rc) return rc;
   } else {
-    sw_trials_hash(trials, n, hash);
+    sw_sweep_hash(spec, trials, n, hash);
   }
   uint64_t seed = sw_spec_seed(spec);
-  int rc = rs_sweep_upsert(st, sw_spec_name(spec), sw_spec_text(spec), hash,
-                           sw_method_name(sw_spec_method(spec)), sw_spec_metric(spec),
+  int rc = rs_sweep_upsert(st, sw_spec_name(spec), sw_spec_text(spec), hash, sw_spec_method_label(spec),
+                           sw_spec_metric(spec),
                            sw_goal_name(sw_spec_goal(spec)), (int64_t)seed,
                            sw_task_name(sw_spec_task(spec)), sweep_id);
   if (rc) {
@@ -146,11 +147,13 @@ int sw_sched_prepare(RsStore *st, const SwSpec *spec, const SwTrial *trials, siz
 
 static volatile sig_atomic_t worker_stop; /* the runner stops (SIGINT, SIGTERM, its death) */
 static volatile sig_atomic_t trial_stop;  /* stop this program trial: worker_stop, or early termination */
+static volatile sig_atomic_t worker_signalled; /* worker_stop came from a signal, not from a PBT decision */
 
 static void worker_on_signal(int sig) {
   (void)sig;
   worker_stop = 1;
   trial_stop = 1;
+  worker_signalled = 1;
 }
 
 static void write_all(int fd, const char *s, size_t n) {
@@ -187,6 +190,10 @@ typedef struct Worker {
   int64_t et_step;      /* the step of that decision: rows after it are not recorded */
   int64_t ckpt_step;    /* the step of the last checkpoint recorded, -1 none */
   int shared_store;     /* st is the serving worker's (worker_programs): never closed here */
+  /* population-based training (SwSchedConfig.pbt_spec) */
+  SwPbtJudge *pbt;      /* NULL: not PBT */
+  SwPbtAction pbt_action; /* applied at the last perturbation step: PAUSE or EXPLOIT stop the run */
+  const char *runs_dir;
 } Worker;
 
 static void worker_store_fail(Worker *w, int rc);
@@ -231,6 +238,14 @@ static int worker_judge(void *ctx, const RsCurve *curves, size_t n, size_t self,
 static long sched_promote(void *ctx, const RsCurve *curves, size_t n, int64_t *to_step) {
   const SwSchedConfig *c = ctx;
   return sw_prune_promote(c->early_terminate, c->maximize, curves, n, to_step);
+}
+
+/* PBT's promotion hook: the paused member furthest behind. */
+static long sched_pbt_promote(void *ctx, const RsCurve *curves, size_t n, int64_t *to_step) {
+  (void)ctx;
+  long i = sw_pbt_promote(curves, n);
+  if (i >= 0 && to_step) *to_step = curves[i].checkpoint_step;
+  return i;
 }
 
 /* A new value of the sweep metric was buffered: flush (the judgment reads the store) and
@@ -341,9 +356,59 @@ static void worker_on_log(void *ud, const char *line) {
   write_all(w->fd, buf, n + 1);
 }
 
+/* PBT: the checkpoint at `step` as the member's file for that step (sw_pbt.h), replaced
+** atomically (a link, then a rename): other members copy it; no later save rewrites it. */
+static int pbt_link(Worker *w, const char *path, int64_t step) {
+  char dst[TR_PATH_MAX + 64], tmp[TR_PATH_MAX + 96];
+  if (sw_pbt_ckpt_path(w->runs_dir, w->cl->trial_id, step, dst, sizeof dst)) return TR_EINVAL;
+  char *slash = strrchr(dst, '/');
+  *slash = '\0';
+  int rc = tr_mkdirs(dst) ? TR_EIO : TR_OK;
+  *slash = '/';
+  snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dst, (long)getpid());
+  unlink(tmp);
+  if (rc || link(path, tmp) != 0 || rename(tmp, dst) != 0) {
+    char line[TR_PATH_MAX + 200];
+    snprintf(line, sizeof line, "cannot keep the PBT checkpoint %.1100s: %s", dst, strerror(errno));
+    worker_on_log(w, line);
+    unlink(tmp);
+    return TR_EIO;
+  }
+  return TR_OK;
+}
+
+/* PBT: judge the member at its checkpoint step (arriving there: it may yield). A pause or a
+** copy applied stops this run (worker_stop); the caller resumes a copy with its new config. */
+static void pbt_check(Worker *w, int64_t step, int arriving) {
+  SwPbtJudge *J = w->pbt;
+  if (step <= 0 || step % J->pbt->interval || step >= w->total_steps) return;
+  J->step = step;
+  J->arriving = arriving;
+  RsVerdict v;
+  int applied = 0;
+  int rc = rs_trial_judge(w->st, w->cl->trial_id, w->cl->claim_token, sw_pbt_judge, J, &v, &applied);
+  if (rc) { /* the store, or the explore (a config the trainer refuses: then its message) */
+    worker_store_fail(w, rc);
+    if (J->err.code && !w->lost) snprintf(w->store_msg, sizeof w->store_msg, "%s", J->err.msg);
+    worker_stop = 1;
+    return;
+  }
+  if (!applied || v.action == RS_VERDICT_KEEP || (v.action == RS_VERDICT_EXPLOIT && v.source_trial <= 0)) return;
+  w->pbt_action = v.action == RS_VERDICT_PAUSE ? SW_PBT_PAUSE : SW_PBT_EXPLOIT;
+  worker_on_log(w, v.reason);
+  worker_stop = 1;
+}
+
 static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
   Worker *w = ud;
   if (w->lost || w->store_failed) return;
+  if (w->pbt && w->pbt_action != SW_PBT_NONE) return; /* the stopped run's last save: the decision stands */
+  if (w->pbt && pbt_link(w, path, step)) { /* the disk, not the trial: interrupted, and the runner stops */
+    snprintf(w->store_msg, sizeof w->store_msg, "cannot keep the PBT checkpoint of step %lld", (long long)step);
+    w->store_failed = 1;
+    worker_stop = 1;
+    return;
+  }
   if (w->et_action == SW_PRUNE) { /* the trainer's final save: a pruned trial never resumes */
     unlink(path);
     return;
@@ -356,6 +421,10 @@ static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
     return;
   }
   w->ckpt_step = step;
+  if (w->pbt) { /* other members may copy the files: none is removed during the sweep */
+    pbt_check(w, step, 1);
+    return;
+  }
   /* The claim we resumed from is superseded now: remove its file (and its attempt directory). */
   const char *old = w->cl->checkpoint;
   if (old && !w->old_removed && strcmp(old, path) != 0) {
@@ -487,6 +556,15 @@ static int worker_config(const WorkerArgs *a, TrConfig *cfg, char dir[TR_PATH_MA
   const SwSchedConfig *c = a->c;
   int sample = c->sample_checkpoint != NULL;
   *cfg = a->trial->config;
+  if (c->pbt_spec) { /* the config stored with the member: an exploit replaced the expansion's */
+    TrErr e;
+    tr_config_defaults(cfg);
+    if (tr_config_apply_text(cfg, a->cl->config_json, "the trial's stored config", &e) != TR_OK) {
+      worker_on_log(&(Worker){.fd = a->fd}, e.msg);
+      return WEXIT_SETUP;
+    }
+    cfg->train.checkpoint_interval = (int)sw_spec_pbt(c->pbt_spec)->interval;
+  }
   cfg->train.threads = a->threads;
   if (!sample && cfg->train.checkpoint_interval == 0) cfg->train.checkpoint_interval = cfg->train.eval_interval;
   /* One directory per claim: a worker that lost its claim (and still saves a
@@ -685,6 +763,40 @@ static int worker_record(Worker *w, const WorkerArgs *a, int rc, const TrRunResu
   return wr;
 }
 
+/* PBT: a copy was applied (the store holds the member's new config and the source's
+** checkpoint): cfg becomes the new config, the source's file is pinned as RESUME. An error
+** (err set): the file cannot be taken; the trial fails (a retry starts it over). */
+static int worker_pbt_switch(Worker *w, TrConfig *cfg, const char *dir, char *resume, size_t n, TrErr *err) {
+  SwPbtJudge *J = w->pbt;
+  RsClaim src = {0};
+  src.checkpoint = J->ckpt;
+  src.checkpoint_step = J->step;
+  int rc = pin_checkpoint(&src, dir, resume, n, err);
+  if (rc) return tr_err_prefix(err, "PBT: cannot take the copied checkpoint");
+  *cfg = J->next; /* own run control (threads, out_dir, intervals): explore started from our config */
+  w->pbt_action = SW_PBT_NONE;
+  worker_stop = 0;
+  return TR_OK;
+}
+
+/* PBT: run, and after every copy applied run on from the copied checkpoint with the new values. */
+static int worker_pbt_runs(Worker *w, const WorkerArgs *a, TrConfig *cfg, const char *dir, char *resume, size_t n,
+                           TrRunHooks *hooks, TrRunResult *res, TrErr *err) {
+  /* A member starting from a checkpoint at a perturbation step is decided there now (once). */
+  if (hooks->resume_path) pbt_check(w, a->cl->checkpoint_step, 0);
+  if (w->lost || w->store_failed) return TR_OK;
+  int rc = TR_OK;
+  /* a copy at the start: resume (hooks->resume_path is `resume`) from the source's file pinned there */
+  if (w->pbt_action == SW_PBT_EXPLOIT && (rc = worker_pbt_switch(w, cfg, dir, resume, n, err))) return rc;
+  rc = worker_run(w, a, cfg, hooks, res, err);
+  while (rc == TR_OK && w->pbt_action == SW_PBT_EXPLOIT && !worker_signalled && !w->lost && !w->store_failed) {
+    if ((rc = worker_pbt_switch(w, cfg, dir, resume, n, err))) break;
+    hooks->resume_path = resume;
+    rc = worker_run(w, a, cfg, hooks, res, err);
+  }
+  return rc;
+}
+
 static int worker_main(const WorkerArgs *a) {
   worker_process_setup(a);
   TrConfig cfg;
@@ -703,11 +815,24 @@ static int worker_main(const WorkerArgs *a) {
   if (worker_resume_find(&w, a, dir, resume, sizeof resume, &resume_path)) return worker_store_exit(&w);
   w.resume_link = resume_path;
   if (resume_path && worker_et_resume(&w)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
-  TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop, resume_path};
+  TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop, resume_path,
+                      a->c->pbt_spec != NULL};
   TrRunResult res;
   TrErr err;
   tr_err_clear(&err);
-  rc = worker_run(&w, a, &cfg, &hooks, &res, &err);
+  SwPbtJudge pj;
+  if (a->c->pbt_spec) {
+    memset(&pj, 0, sizeof pj);
+    pj = (SwPbtJudge){.pbt = sw_spec_pbt(a->c->pbt_spec), .spec = a->c->pbt_spec, .maximize = a->c->maximize,
+                      .seed = sw_spec_seed(a->c->pbt_spec), .runs_dir = a->c->runs_dir, .own = &cfg};
+    w.pbt = &pj;
+    w.runs_dir = a->c->runs_dir;
+    memset(&res, 0, sizeof res);
+    rc = worker_pbt_runs(&w, a, &cfg, dir, resume, sizeof resume, &hooks, &res, &err);
+    sw_pbt_judge_clear(&pj);
+  } else {
+    rc = worker_run(&w, a, &cfg, &hooks, &res, &err);
+  }
   if (!w.lost && !w.store_failed) {
     int fr = rs_metricbuf_flush(&w.mb);
     if (fr) worker_store_fail(&w, fr);
@@ -721,6 +846,11 @@ static int worker_main(const WorkerArgs *a) {
     return worker_store_exit(&w);
   }
   if (rc == TR_OK && worker_et_done(&w, NULL)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
+  if (w.pbt_action == SW_PBT_PAUSE) { /* paused at its checkpoint: the store says so already */
+    rs_metricbuf_deinit(&w.mb);
+    rs_store_close(w.st);
+    return WEXIT_OK;
+  }
   return worker_record(&w, a, rc, &res, &err);
 }
 
@@ -1453,8 +1583,8 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
   while (!coord_stopping(k) && k->nrun < c->jobs && tr_clock_mono() >= *next_claim) {
     RsClaim cl;
     int et = c->early_terminate && c->early_terminate->enabled && !c->sample_checkpoint;
-    RsClaimHooks h = {et ? sched_promote : NULL, (void *)c, c->propose ? sw_proposer_propose : NULL, c->propose,
-                      c->propose ? sw_proposer_cap(c->propose) : 0};
+    RsClaimHooks h = {c->pbt_spec ? sched_pbt_promote : et ? sched_promote : NULL, (void *)c,
+                      c->propose ? sw_proposer_propose : NULL, c->propose, c->propose ? sw_proposer_cap(c->propose) : 0};
     int rc = rs_trial_claim_hooked(k->st, c->sweep_id, k->worker, k->lease, c->max_attempts < 1 ? 1 : c->max_attempts,
                                    &h, &cl);
     if (rc) {

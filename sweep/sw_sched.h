@@ -170,6 +170,9 @@ typedef struct SwSchedConfig {
   const SwEarlyTerminate *early_terminate; /* NULL or not enabled: every trial runs to its end */
   struct SwProposer *propose; /* method bayes (sw_propose.h): trials are proposed when a worker is
                               free (trials may be NULL); NULL: the expansion is the sweep */
+  const SwSpec *pbt_spec;  /* population-based training (sw_spec_pbt enabled, sw_pbt.h): each trial
+                              runs the config stored with it (an exploit replaces it), checkpoints
+                              at every perturbation_interval and is judged there; NULL: not PBT */
 } SwSchedConfig;
 
 typedef struct SwSchedStats {

@@ -21,6 +21,7 @@
 #include "sw_command.h"
 #include "sw_infer.h"
 #include "sw_prune.h"
+#include "tr_ckpt.h"
 #include "tr_json.h"
 #include "tr_run.h"
 
@@ -68,6 +69,7 @@ struct SwSpec {
   SwLrFind lrf;
   double *lrf_factors;         /* (lrf.n_factors) owned */
   TrYamlDoc *lrf_doc;          /* the resolved values as YAML: the parameter's nodes */
+  SwPbt pbt;                   /* hpsweep.pbt */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -247,7 +249,7 @@ static int dist_is_musigma(SwDist d) {
 static const char *const hps_keys[] = {"base", "seeds", "seed", "workers", "threads_per_trial",
                                        "db", "max_retries", "task", "checkpoint", "seed_arg",
                                        "wandb_shim", "max_seconds_per_trial", "sampler", "early_terminate",
-                                       "program_resumes", "lr_find", NULL};
+                                       "program_resumes", "lr_find", "pbt", NULL};
 
 /* hpsweep.base: the trainer config the parameters vary, inline or a file beside the spec. */
 static int parse_base(SwSpec *S, const TrYamlNode *v, TrErr *err) {
@@ -1206,6 +1208,165 @@ static int parse_params(SwSpec *S, const TrYamlNode *map, const char *prefix, in
   return TR_OK;
 }
 
+/* ---- population-based training (hpsweep.pbt) ------------------------------- */
+
+static const char *const pbt_keys[] = {"population", "perturbation_interval", "quantile_fraction",
+                                       "resample_probability", "factors", "mutations", NULL};
+
+/* The search space's parameter of key `name`, or NULL. */
+static const SwParam *param_find(const SwSpec *S, const char *name) {
+  for (size_t i = 0; i < S->n_params; i++)
+    if (strcmp(S->params[i].key->name, name) == 0) return &S->params[i];
+  return NULL;
+}
+
+/* One mutation: a mutable key, its distribution the space's (value null or {}) or its own. */
+static int pbt_mutation(SwSpec *S, const TrYamlNode *k, const TrYamlNode *v, SwPbtMutation *m, TrErr *err) {
+  const char *f = S->path;
+  char list[256], b[160];
+  const char *const *mk = tr_ckpt_mutable_keys();
+  if (!in_list(k->str, mk)) {
+    const TrKey *key = tr_config_key_find(k->str);
+    return errat(err, f, k, "hpsweep.pbt.mutations: '%s' %s; PBT mutates only what a running trial may change: "
+                 "%s%s", k->str, key ? "cannot change mid-run (a member copies another's checkpoint, whose "
+                 "model shape, batch size and data must stay)" : "is not a training key",
+                 join_names(mk, list, sizeof list), key ? "" : dym(b, sizeof b, tr_closest(k->str, mk)));
+  }
+  const SwParam *sp = param_find(S, k->str);
+  if (!v || tr_yaml_is_null(v) || (v->kind == TR_YAML_MAP && v->n == 0)) {
+    if (!sp || !sw_param_modelled(sp))
+      return errat(err, f, k, "hpsweep.pbt.mutations: '%s' is not a parameter with a range in `parameters`: "
+                   "give it one there, or a distribution here (e.g. {distribution: uniform, min: 0, max: 0.2})",
+                   k->str);
+    m->p = *sp;
+    return TR_OK;
+  }
+  if (sp) return errat(err, f, v, "hpsweep.pbt.mutations: '%s' is a parameter already: its distribution is "
+                       "the one mutated (write `%s: {}`)", k->str, k->str);
+  int rc = parse_param(S, tr_config_key_find(k->str), k, v, err);
+  if (rc) return rc;
+  m->p = S->params[--S->n_params]; /* not a parameter of the space: its own */
+  m->own = 1;
+  if (!sw_param_modelled(&m->p)) return errat(err, f, v, "hpsweep.pbt.mutations: '%s': a constant cannot mutate", k->str);
+  return TR_OK;
+}
+
+static int pbt_mutations(SwSpec *S, const TrYamlNode *mu, TrErr *err) {
+  const char *f = S->path;
+  if (mu->kind != TR_YAML_MAP && mu->kind != TR_YAML_SEQ)
+    return errat(err, f, mu, "hpsweep.pbt.mutations: expected a mapping (key: {} or a distribution) or a list "
+                 "of parameters, got %s", tr_yaml_kind_name(mu->kind));
+  if (mu->n == 0) return errat(err, f, mu, "hpsweep.pbt.mutations: empty (name what may change)");
+  if (!(S->pbt.mutations = calloc((size_t)mu->n, sizeof *S->pbt.mutations)))
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  for (int i = 0; i < mu->n; i++) {
+    const TrYamlNode *k = mu->kind == TR_YAML_MAP ? mu->keys[i] : mu->items[i];
+    if (k->kind != TR_YAML_SCALAR) return errat(err, f, k, "hpsweep.pbt.mutations: expected a key name");
+    for (size_t j = 0; j < S->pbt.n_mutations; j++)
+      if (!strcmp(S->pbt.mutations[j].p.key->name, k->str))
+        return errat(err, f, k, "hpsweep.pbt.mutations: '%s' is listed twice", k->str);
+    int rc = pbt_mutation(S, k, mu->kind == TR_YAML_MAP ? mu->items[i] : NULL, &S->pbt.mutations[S->pbt.n_mutations],
+                          err);
+    if (rc) return rc;
+    S->pbt.n_mutations++;
+  }
+  return TR_OK;
+}
+
+/* quantile_fraction, resample_probability, factors. */
+static int pbt_numbers(SwSpec *S, const TrYamlNode *b, TrErr *err) {
+  const char *f = S->path;
+  SwPbt *P = &S->pbt;
+  const TrYamlNode *v;
+  int rc;
+  if ((v = tr_yaml_get(b, "quantile_fraction"))) {
+    if ((rc = tr_yaml_double(v, f, "hpsweep.pbt.quantile_fraction", &P->quantile, err))) return rc;
+    if (!(P->quantile > 0 && P->quantile <= 0.5))
+      return errat(err, f, v, "hpsweep.pbt.quantile_fraction: %g is not in (0, 0.5] (the bottom and the top "
+                   "quantile must not overlap)", P->quantile);
+  }
+  if ((v = tr_yaml_get(b, "resample_probability"))) {
+    if ((rc = tr_yaml_double(v, f, "hpsweep.pbt.resample_probability", &P->resample, err))) return rc;
+    if (!(P->resample >= 0 && P->resample <= 1))
+      return errat(err, f, v, "hpsweep.pbt.resample_probability: %g is not in [0, 1]", P->resample);
+  }
+  if ((v = tr_yaml_get(b, "factors"))) {
+    if (v->kind != TR_YAML_SEQ || v->n != 2)
+      return errat(err, f, v, "hpsweep.pbt.factors: expected a list of two numbers (default [0.8, 1.2])");
+    for (int i = 0; i < 2; i++) {
+      if ((rc = tr_yaml_double(v->items[i], f, "hpsweep.pbt.factors", &P->factors[i], err))) return rc;
+      if (!(P->factors[i] > 0) || !isfinite(P->factors[i]))
+        return errat(err, f, v->items[i], "hpsweep.pbt.factors: %g is not a positive number", P->factors[i]);
+    }
+  }
+  return TR_OK;
+}
+
+/* What PBT cannot be combined with, and what must not vary across the population. */
+static int pbt_compatible(SwSpec *S, const TrYamlNode *root, const TrYamlNode *b, const TrYamlNode *pk, TrErr *err) {
+  const char *f = S->path;
+  const TrYamlNode *v;
+  if (S->task == SW_TASK_SAMPLE) return errat(err, f, b, "hpsweep.pbt: a task: sample sweep does not train");
+  if (S->method != SW_METHOD_RANDOM)
+    return errat(err, f, tr_yaml_get(root, "method"), "hpsweep.pbt: the population is drawn as random search "
+                 "draws it: write method: random (W&B's spelling of the population's first draw)");
+  if (S->n_seeds) return errat(err, f, tr_yaml_get(tr_yaml_get(root, "hpsweep"), "seeds"),
+                               "hpsweep.seeds: every PBT member has its own seed; drop seeds");
+  if (S->et.enabled)
+    return errat(err, f, b, "hpsweep.pbt: early termination does not apply to PBT (its bottom members copy "
+                 "the top ones instead): drop early_terminate");
+  if (S->run_cap && S->run_cap != S->pbt.population)
+    return errat(err, f, tr_yaml_get(root, "run_cap"), "run_cap %lld: a PBT sweep has population %lld "
+                 "trials; drop run_cap or make it equal", (long long)S->run_cap, (long long)S->pbt.population);
+  for (size_t i = 0; i < S->n_params; i++) {
+    const SwParam *p = &S->params[i];
+    if (sw_param_modelled(p) && !in_list(p->key->name, tr_ckpt_mutable_keys()))
+      return tr_err_set(err, TR_EINVAL, "%s:%d:%d: parameter '%s' varies across the PBT population, but a "
+                        "member copies another's checkpoint: only keys a running trial may change can vary",
+                        f, p->line, p->col, p->key->name);
+  }
+  int64_t total = tr_config_total_steps(&S->base), unit = metric_unit(S, &S->base);
+  v = tr_yaml_get(b, "perturbation_interval");
+  if (total <= 0 || S->pbt.interval >= total)
+    return errat(err, f, v, "hpsweep.pbt.perturbation_interval %lld: must be below the %lld steps a member "
+                 "trains (train.max_steps)", (long long)S->pbt.interval, (long long)total);
+  if (unit > 0 && S->pbt.interval % unit)
+    return errat(err, f, v, "hpsweep.pbt.perturbation_interval %lld is not a multiple of %s %lld: %s is "
+                 "never logged there", (long long)S->pbt.interval, metric_unit_key(S), (long long)unit, S->metric);
+  (void)pk;
+  return TR_OK;
+}
+
+static int spec_pbt(SwSpec *S, const TrYamlNode *root, const TrYamlNode *pk, TrErr *err) {
+  const TrYamlNode *b = tr_yaml_get(tr_yaml_get(root, "hpsweep"), "pbt"), *v;
+  const char *f = S->path;
+  SwPbt *P = &S->pbt;
+  int rc;
+  if (!b) return TR_OK;
+  if ((rc = want_map(f, "hpsweep.pbt", b, err))) return rc;
+  for (int i = 0; i < b->n; i++)
+    if (!in_list(b->keys[i]->str, pbt_keys)) return unknown_key(err, f, b->keys[i], "hpsweep.pbt", pbt_keys);
+  if (S->program) /* what a program must do is not declared yet: refused (docs/pbt.md) */
+    return errat(err, f, b, "hpsweep.pbt: population-based training runs the built-in trainer only in this "
+                 "version (a program would have to reload its hyperparameters from HPSWEEP_RUN_DIR)");
+  P->enabled = 1;
+  P->line = b->line;
+  P->col = b->col;
+  P->quantile = 0.25;
+  P->resample = 0.25;
+  P->factors[0] = 0.8;
+  P->factors[1] = 1.2;
+  if (!(v = tr_yaml_get(b, "population"))) return errat(err, f, b, "hpsweep.pbt: missing 'population' (members)");
+  if ((rc = want_int(f, "hpsweep.pbt.population", v, 2, 10000, &P->population, err))) return rc;
+  if (!(v = tr_yaml_get(b, "perturbation_interval")))
+    return errat(err, f, b, "hpsweep.pbt: missing 'perturbation_interval' (steps between two exploit decisions)");
+  if ((rc = want_int(f, "hpsweep.pbt.perturbation_interval", v, 1, INT64_MAX, &P->interval, err))) return rc;
+  if ((rc = pbt_numbers(S, b, err))) return rc;
+  if (!(v = tr_yaml_get(b, "mutations"))) return errat(err, f, b, "hpsweep.pbt: missing 'mutations' (what may change)");
+  if ((rc = pbt_mutations(S, v, err))) return rc;
+  return pbt_compatible(S, root, b, pk, err);
+}
+
 /* ---- the whole spec ------------------------------------------------------ */
 
 /* hpsweep.lr_find sets optimizer.lr of the built-in trainer: not with a program, a sample task,
@@ -1513,10 +1674,13 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   if ((rc = parse_params(S, pv, NULL, 0, err))) return rc;
   if ((rc = spec_lr_find_check(S, err))) return rc;
   if ((rc = spec_bayes(S, root, pk, err))) return rc;
+  if ((rc = spec_pbt(S, root, pk, err))) return rc;
 
   /* How many trials: overflow-checked product, then run_cap and the sanity limit. */
   uint64_t seeds = S->n_seeds ? S->n_seeds : 1, configs = 0;
-  if (S->method == SW_METHOD_GRID)
+  if (S->pbt.enabled)
+    configs = (uint64_t)S->pbt.population;
+  else if (S->method == SW_METHOD_GRID)
     rc = spec_count_grid(S, pk, cap, seeds, &configs, err);
   else
     rc = spec_count_random(S, root, cap, seeds, &configs, err);
@@ -1632,6 +1796,12 @@ void sw_spec_destroy(SwSpec *S) {
   free(S->params);
   free(S->lrf_factors);
   tr_yaml_destroy(S->lrf_doc);
+  for (size_t i = 0; i < S->pbt.n_mutations; i++)
+    if (S->pbt.mutations[i].own) {
+      free(S->pbt.mutations[i].p.values);
+      free(S->pbt.mutations[i].p.probs);
+    }
+  free(S->pbt.mutations);
   for (size_t i = 0; i < S->n_pkeys; i++) {
     free((char *)S->pkeys[i]->name);
     free(S->pkeys[i]);
@@ -1705,6 +1875,8 @@ int sw_spec_wandb_shim(const SwSpec *s) {
 }
 double sw_spec_max_seconds(const SwSpec *s) { return s->max_seconds; }
 int sw_spec_program_resumes(const SwSpec *s) { return s->program_resumes; }
+const SwPbt *sw_spec_pbt(const SwSpec *s) { return &s->pbt; }
+const char *sw_spec_method_label(const SwSpec *s) { return s->pbt.enabled ? "pbt" : sw_method_name(s->method); }
 const TrConfig *sw_spec_base(const SwSpec *s) { return &s->base; }
 const SwLrFind *sw_spec_lr_find(const SwSpec *s) { return s->has_lrf ? &s->lrf : NULL; }
 int sw_spec_lr_pending(const SwSpec *s) { return s->has_lrf && !s->lrf_resolved; }

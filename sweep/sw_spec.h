@@ -104,6 +104,28 @@ typedef struct SwEarlyTerminate {
   int64_t n_startup_trials, n_warmup_steps, interval_steps; /* defaults 5, 0, 1 */
 } SwEarlyTerminate;
 
+/* Population-based training (hpsweep.pbt; docs/pbt.md; sw_pbt.h decides): a population of
+** members drawn as random search draws its configurations, trained together; at every
+** perturbation_interval steps a member in the bottom quantile copies the checkpoint of one in
+** the top quantile and perturbs the mutations. The spec's method stays W&B's (random). */
+typedef struct SwPbtMutation {
+  SwParam p;                   /* the distribution it resamples from and is clamped to: the search
+                                  space's parameter of that key (a copy), or its own */
+  int own;                     /* 1: p is its own (p.values and p.probs are freed with the spec) */
+} SwPbtMutation;
+
+typedef struct SwPbt {
+  int enabled;                 /* hpsweep.pbt given */
+  int line, col;               /* of the block */
+  int64_t population;          /* members, >= 2 */
+  int64_t interval;            /* perturbation_interval (steps), a multiple of the metric's steps */
+  double quantile;             /* quantile_fraction in (0, 0.5], default 0.25 */
+  double resample;             /* resample_probability in [0, 1], default 0.25 */
+  double factors[2];           /* default 0.8 and 1.2 */
+  size_t n_mutations;
+  SwPbtMutation *mutations;    /* (n_mutations) in spec order; keys of tr_ckpt_mutable_keys */
+} SwPbt;
+
 typedef struct SwSpec SwSpec;
 
 /* Load and check a spec file. On failure *out is NULL and err says why. */
@@ -150,6 +172,14 @@ int64_t sw_spec_metric_every(const SwSpec *s, const TrConfig *c);
 /* hpsweep.program_resumes (default 0): the program resumes from its checkpoint in
 ** HPSWEEP_RUN_DIR, so ASHA may pause and promote its trials. */
 int sw_spec_program_resumes(const SwSpec *s);
+
+/* hpsweep.pbt (enabled 0 when absent). Checked at load: only keys that may change mid-run
+** mutate (tr_ckpt_mutable_keys), every parameter that varies is one of them (a member takes
+** the checkpoint of another: a model shape or batch size cannot differ), method random, no
+** hpsweep.seeds or early_terminate, run_cap (if given) = population, the built-in trainer. */
+const SwPbt *sw_spec_pbt(const SwSpec *s);
+/* What sweeps.method records: "pbt" for a PBT sweep, else sw_method_name. */
+const char *sw_spec_method_label(const SwSpec *s);
 
 /* hpsweep: block. */
 int sw_spec_workers(const SwSpec *s);             /* default 1 */

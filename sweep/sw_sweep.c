@@ -37,6 +37,16 @@ static void config_diff(const char *json, const TrConfig *c, int idx, char *what
   }
 }
 
+/* The stored trials are these, by idx and hash (a read failure counts as no). */
+static int trials_same(RsStore *st, int64_t sweep_id, const SwTrial *t, size_t n) {
+  RsTrialKey *k = NULL;
+  size_t m = 0, i = 0;
+  if (rs_trial_keys(st, sweep_id, &k, &m)) return 0;
+  while (i < m && i < n && k[i].idx == (int)t[i].index && strcmp(k[i].hash, t[i].hash_hex) == 0) i++;
+  free(k);
+  return m == n && i == n;
+}
+
 /* What differs between the stored trial set and the expansion: the count, a trial's parameters,
 ** or (same parameters) its training config, i.e. the base. */
 static int trials_diff(RsStore *st, int64_t sweep_id, const SwTrial *t, size_t n, char *what, size_t wn,
@@ -69,7 +79,7 @@ static int trials_diff(RsStore *st, int64_t sweep_id, const SwTrial *t, size_t n
 
 int sw_sweep_check(RsStore *st, const char *db, const SwSpec *spec, const SwTrial *trials, size_t n, TrErr *err) {
   const char *name = sw_spec_name(spec), *metric = sw_spec_metric(spec);
-  const char *goal = sw_goal_name(sw_spec_goal(spec)), *method = sw_method_name(sw_spec_method(spec));
+  const char *goal = sw_goal_name(sw_spec_goal(spec)), *method = sw_spec_method_label(spec);
   const char *task = sw_task_name(sw_spec_task(spec));
   RsSweep old;
   int rc = rs_sweep_get(st, name, &old);
@@ -88,8 +98,12 @@ int sw_sweep_check(RsStore *st, const char *db, const SwSpec *spec, const SwTria
     if (!(rc = sw_bayes_spec_hash(spec, hash, err)) && strcmp(hash, old.spec_hash) != 0)
       snprintf(what, sizeof what, "was made with a different search (parameters, base config, seeds, sampler, "
                "metric.impute or seed)");
-  } else if (sw_trials_hash(trials, n, hash), strcmp(hash, old.spec_hash) != 0)
-    rc = trials_diff(st, old.id, trials, n, what, sizeof what, err);
+  } else if (sw_sweep_hash(spec, trials, n, hash), strcmp(hash, old.spec_hash) != 0) {
+    if (sw_spec_pbt(spec)->enabled && trials_same(st, old.id, trials, n))
+      snprintf(what, sizeof what, "was made with other population-based training settings (hpsweep.pbt)");
+    else
+      rc = trials_diff(st, old.id, trials, n, what, sizeof what, err);
+  }
   rs_sweep_clear(&old);
   if (rc || !*what) return rc;
   return tr_err_set(err, TR_EINVAL, "sweep '%s' in %s %s: " HOWTO, name, db, what);

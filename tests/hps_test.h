@@ -20,6 +20,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A PBT sweep of 6 members on a tiny model for 100 steps, decided every 20 (the lr and an own
+** weight-decay distribution mutate); HPSWEEP: more lines of its hpsweep: block ("  db: p.db\n"). */
+#define HPS_PBT_TINY_SPEC(HPSWEEP)                                                                            \
+  "name: pbt\nmethod: random\nmetric: {name: val_loss, goal: minimize}\nparameters:\n"                    \
+  "  optimizer.lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}\n"                             \
+  "hpsweep:\n  seed: 3\n" HPSWEEP "  pbt:\n    population: 6\n    perturbation_interval: 20\n"           \
+  "    mutations: {optimizer.lr: {}, optimizer.weight_decay: {distribution: uniform, min: 0, max: 0.2}}\n"    \
+  "  base:\n    data: {synthetic_bytes: 20000}\n"                                                           \
+  "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n    schedule: {name: constant}\n"  \
+  "    train: {batch_size: 4, max_steps: 100, eval_interval: 10, eval_batches: 2, log_interval: 5}\n"
+
 /* mkdtemp "/tmp/<prefix>XXXXXX" into dir (n bytes). */
 static inline void hps_tmp_make(char *dir, size_t n, const char *prefix) {
   snprintf(dir, n, "/tmp/%sXXXXXX", prefix);

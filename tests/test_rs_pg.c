@@ -285,3 +285,25 @@ Test(rs_pg, open_handles_carry_on_after_a_server_restart_between_calls) {
   cr_expect_eq(rs_sweep_delete(w, "pgkeep", &gone), TR_OK, "%s", rs_store_errmsg(w));
   rs_store_close(w);
 }
+
+Test(rs_pg, a_pbt_spec_is_refused_with_one_line_and_nothing_is_created) {
+  hps_put(tmpdir, "pbt.yaml",
+          "name: pgpbt\nmethod: random\nmetric: {name: val_loss, goal: minimize}\nparameters:\n"
+          "  optimizer.lr: {distribution: log_uniform_values, min: 0.001, max: 0.01}\n"
+          "hpsweep:\n  pbt: {population: 2, perturbation_interval: 20, mutations: [optimizer.lr]}\n"
+          "  base:\n    data: {synthetic_bytes: 20000}\n"
+          "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
+          "    train: {batch_size: 4, max_steps: 60, eval_interval: 10, eval_batches: 2}\n");
+  char args[600], out[4096];
+  snprintf(args, sizeof args, "run pbt.yaml --quiet --db '%s'", url);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "population-based training is not supported by the PostgreSQL backend yet"), "%s", out);
+  cr_assert_eq(hps_count(out, "\n"), 1, "one line: %s", out);
+  RsStore *st = NULL; /* refused before the store is opened: no schema, or at least no such sweep */
+  TrErr e = {0, ""};
+  if (rs_store_open(url, RS_OPEN_READONLY, &st, &e) == TR_OK) {
+    RsSweep sw;
+    cr_assert_neq(rs_sweep_get(st, "pgpbt", &sw), TR_OK, "no sweep was recorded");
+    rs_store_close(st);
+  }
+}

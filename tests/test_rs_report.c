@@ -695,3 +695,45 @@ Test(rs_report, no_lr_transfer_when_the_width_or_the_lr_does_not_vary, .init = s
   cr_assert_null(strstr(h, "Learning-rate transfer"));
   free(h);
 }
+
+/* A PBT sweep (run through the CLI on a tiny model): the lineage with one arrow per copy, the
+** best member's ancestry in red, and a schedule row per member ending with its stored values. */
+Test(rs_report, pbt_sweep_draws_the_lineage_and_each_members_schedule, .init = setup, .fini = teardown,
+     .timeout = 300) {
+  hps_put(dir, "pbt.yaml", HPS_PBT_TINY_SPEC("  db: p.db\n"));
+  char out[8192];
+  cr_assert_eq(hps_run(dir, "run pbt.yaml -j 2 --quiet", out, sizeof out), 0, "%s", out);
+  cr_assert_eq(hps_run(dir, "report pbt --db p.db -o p.html", out, sizeof out), 0, "%s", out);
+  char path[160];
+  snprintf(path, sizeof path, "%s/p.html", dir);
+  char *h = hps_slurp(path, NULL);
+  cr_assert(strstr(h, "id=\"pbt\"") && strstr(h, "id=\"pbt-lineage\"") && strstr(h, "id=\"pbt-schedules\""));
+  snprintf(path, sizeof path, "%s/p.db", dir);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  long long copies = hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'exploit'");
+  cr_assert_gt(copies, 0);
+  cr_assert_eq(hps_count(h, "marker-end=\"url(#pbt-arrow)\""), copies, "one arrow per copy");
+  cr_assert_geq(hps_count(h, "stroke=\"#c00\" stroke-width=\"3\""), 1, "the best member's ancestry");
+  const char *tbody = strstr(strstr(h, "id=\"pbt-schedules\""), "<tbody>");
+  cr_assert_eq(hps_count(tbody, "<tr><td>#"), 6, "a schedule row per member");
+  /* Each member's last range trains with its stored params (escaped as the report writes them). */
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, "SELECT id, params FROM trials", -1, &s, NULL), SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    char want[1024], *o = want;
+    for (const char *p = (const char *)sqlite3_column_text(s, 1); *p && o < want + sizeof want - 8; p++)
+      o += *p == '"' ? sprintf(o, "&quot;") : sprintf(o, "%c", *p);
+    char row[64];
+    snprintf(row, sizeof row, "<tr><td>#%lld</td>", (long long)sqlite3_column_int64(s, 0));
+    const char *r = strstr(tbody, row), *end = r ? strstr(r, "</tr>") : NULL;
+    cr_assert(r && end);
+    const char *last = NULL;
+    for (const char *q = r; (q = strstr(q, "<code>")) && q < end; q++) last = q;
+    cr_assert(last && strncmp(last + 6, want, strlen(want)) == 0, "member %lld ends with %s", (long long)
+              sqlite3_column_int64(s, 0), want);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  free(h);
+}

@@ -206,9 +206,24 @@ static int kill_at_random(pid_t pid, TrRng *rng, int round) {
   return WIFSIGNALED(ws);
 }
 
-/* What must hold after any kill: the file intact, no trial completed or pruned twice, no
-** promotion without a pause before it, no pause twice in a row, no trial leaving a final state. */
-static void check_asha(int round, unsigned char *final_state) {
+/* The last run, to the end: it must exit 0; its log into buf. */
+static void final_run(const char *spec, char *buf, size_t n) {
+  pid_t pid = start_spec("final.log", spec);
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  char path[400];
+  snprintf(path, sizeof path, "%s/final.log", dir);
+  FILE *f = fopen(path, "r");
+  buf[0] = '\0';
+  if (f) {
+    buf[fread(buf, 1, n - 1, f)] = '\0';
+    fclose(f);
+  }
+  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "final run: %s", buf);
+}
+
+/* The database after a kill, its file checked intact (PRAGMA integrity_check). */
+static sqlite3 *db_open_intact(int round) {
   sqlite3 *db = db_open();
   char ok[16] = "";
   sqlite3_stmt *s;
@@ -216,6 +231,14 @@ static void check_asha(int round, unsigned char *final_state) {
   if (sqlite3_step(s) == SQLITE_ROW) snprintf(ok, sizeof ok, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_finalize(s);
   cr_assert_str_eq(ok, "ok", "round %d", round);
+  return db;
+}
+
+/* What must hold after any kill: the file intact, no trial completed or pruned twice, no
+** promotion without a pause before it, no pause twice in a row, no trial leaving a final state. */
+static void check_asha(int round, unsigned char *final_state) {
+  sqlite3 *db = db_open_intact(round);
+  sqlite3_stmt *s;
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM events WHERE kind IN ('complete', 'prune') "
                              "GROUP BY trial_id HAVING count(*) > 1)"), 0, "round %d: a trial ended twice", round);
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT kind, lag(kind) OVER (PARTITION BY trial_id ORDER BY id) "
@@ -267,17 +290,8 @@ Test(sw_crash, asha_sigkill_at_random_moments_then_resume_ends_each_trial_once_a
   }
   cr_assert(kills >= 14, "only %d of the runs were killed (the sweep finished too early)", kills);
   cr_assert(created);
-  pid_t pid = start_spec("final.log", "asha.yaml");
-  int ws;
-  cr_assert_eq(waitpid(pid, &ws, 0), pid);
-  char buf[1 << 14] = "";
-  snprintf(path, sizeof path, "%s/final.log", dir);
-  f = fopen(path, "r");
-  if (f) {
-    buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
-    fclose(f);
-  }
-  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "final run: %s", buf);
+  static char buf[1 << 14];
+  final_run("asha.yaml", buf, sizeof buf);
   check_asha(99, final_state);
   sqlite3 *db = db_open();
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status IN ('completed', 'pruned')"), 18, "%s", buf);
@@ -295,5 +309,80 @@ Test(sw_crash, asha_sigkill_at_random_moments_then_resume_ends_each_trial_once_a
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE status = 'completed' AND (steps != 90 OR "
                              "(SELECT count(*) FROM metrics WHERE trial_id = t.id AND name = 'val_loss') != 9)"), 0);
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND steps != rung"), 0);
+  sqlite3_close(db);
+}
+
+/* PBT: after any kill, no member was decided twice at one step (a copy applied once) and the
+** file is intact; the copies' lineage matches the stored params. */
+static void check_pbt(int round) {
+  sqlite3 *db = db_open_intact(round);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id, json_extract(detail, '$.step') FROM events "
+                             "WHERE kind = 'exploit' GROUP BY 1, 2 HAVING count(*) > 1)"), 0,
+               "round %d: a copy applied twice", round);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM events WHERE kind = 'complete' "
+                             "GROUP BY trial_id HAVING count(*) > 1)"), 0, "round %d: a member completed twice", round);
+  /* A member's stored params are those of its last copy. */
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE EXISTS (SELECT 1 FROM events WHERE trial_id = t.id "
+                             "AND kind = 'exploit') AND json(t.params) != (SELECT json_extract(detail, '$.params') FROM "
+                             "events WHERE trial_id = t.id AND kind = 'exploit' ORDER BY id DESC LIMIT 1)"), 0,
+               "round %d: params and lineage disagree", round);
+  sqlite3_close(db);
+}
+
+Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once) {
+  char path[400];
+  hps_put(dir, "pbt.yaml", "name: pbt\nmethod: random\nparameters:\n"
+             "  optimizer.lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}\n"
+             "hpsweep:\n  seed: 5\n  max_retries: 20\n"
+             "  pbt: {population: 6, perturbation_interval: 10, quantile_fraction: 0.5, mutations: [optimizer.lr]}\n"
+             "  base:\n    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
+             "    schedule: {name: constant}\n"
+             /* every step logged, so every step sleeps (HPS_TEST_STEP_DELAY_MS): the sweep outlasts the kills */
+             "    train: {batch_size: 4, max_steps: 60, eval_interval: 10, eval_batches: 2, log_interval: 1}\n");
+  TrRng rng;
+  tr_rng_seed(&rng, 20261203);
+  int kills = 0, created = 0;
+  for (int round = 0; round < 16; round++) {
+    pid_t pid = start_spec("runs.log", "pbt.yaml");
+    sleep_ms(40 + (long)tr_rng_below(&rng, 400));
+    /* The runner with its workers (a copy's transaction cut anywhere), or the runner alone (its
+    ** workers stop and record themselves). A worker killed alone would make its member failed,
+    ** retried from step 0: a new run, not what this test is about. */
+    kill(round % 2 ? -pid : pid, SIGKILL);
+    int ws;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
+    kills += WIFSIGNALED(ws);
+    snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+    if (access(path, F_OK) != 0) continue;
+    sqlite3 *db = db_open();
+    int has = hps_q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trials'") == 1 &&
+              hps_q_int(db, "SELECT count(*) FROM trials") == 6;
+    sqlite3_close(db);
+    if (!has) continue;
+    created = 1;
+    check_pbt(round);
+  }
+  cr_assert(kills >= 12, "only %d of the runs were killed (the sweep finished too early)", kills);
+  cr_assert(created);
+  static char buf[1 << 14];
+  final_run("pbt.yaml", buf, sizeof buf);
+  check_pbt(99);
+  sqlite3 *db = db_open();
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND steps = 60"), 6, "%s", buf);
+  cr_assert_gt(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'exploit'"), 0);
+  cr_assert(hps_q_int(db, "SELECT count(*) FROM events WHERE kind IN ('resume', 'reclaim')") > 0,
+            "no member was ever resumed: the kills came too late");
+  /* No lost or duplicated step: one lr row per step of every member. */
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM metrics WHERE name = 'lr' GROUP BY trial_id "
+                             "HAVING count(*) != 60 OR min(step) != 1 OR max(step) != 60)"), 0);
+  /* After each copy, up to the member's next one, it trained with the copy's lr. */
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events e JOIN metrics m ON m.trial_id = e.trial_id AND m.name = 'lr' "
+                             "AND m.step > json_extract(e.detail, '$.step') AND m.step <= coalesce((SELECT "
+                             "min(json_extract(g.detail, '$.step')) FROM events g WHERE g.trial_id = e.trial_id AND "
+                             "g.kind = 'exploit' AND json_extract(g.detail, '$.step') > json_extract(e.detail, "
+                             "'$.step')), 1e18) WHERE e.kind = 'exploit' AND m.value != json_extract(e.detail, "
+                             "'$.params.\"optimizer.lr\"')"), 0);
+  /* Every member was decided at every perturbation step below its end. */
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE rung = 50"), 6);
   sqlite3_close(db);
 }

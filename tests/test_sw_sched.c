@@ -760,7 +760,7 @@ static void db_curves(sqlite3 *db, DbCurves *d) {
       cr_assert_lt(d->n, 64);
       RsStatus st = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2));
       d->c[d->n] = (RsCurve){id, sqlite3_column_int(s, 1), st, st == RS_COMPLETED, st == RS_PAUSED, 0,
-                             d->step[d->n], d->value[d->n]};
+                             d->step[d->n], d->value[d->n], -1, -1, "{}"};
       d->n++;
     }
     if (sqlite3_column_type(s, 3) == SQLITE_NULL) continue;

@@ -341,3 +341,61 @@ Test(tr_run, out_dir_parents_are_created_and_a_bad_out_dir_fails_before_training
   cr_assert_eq(a.n, 0, "trained before failing");
   rmrf(d);
 }
+
+/* PBT: a member resumes from another member's checkpoint (other seed, other lr): it takes the
+** weights, the optimizer state and both random streams, and trains with its own lr from there. */
+Test(tr_run, pbt_resume_takes_another_members_state_and_trains_with_its_own_values) {
+  char *d = tmpdir();
+  TrConfig a;
+  tiny(&a);
+  a.schedule.name = TR_SCHED_CONSTANT;
+  a.train.checkpoint_interval = 10;
+  snprintf(a.train.out_dir, sizeof a.train.out_dir, "%s/a", d);
+  static Rec straight, copy, other;
+  memset(&straight, 0, sizeof straight);
+  memset(&copy, 0, sizeof copy);
+  memset(&other, 0, sizeof other);
+  TrRunResult ra = run(&a, &straight, NULL); /* to step 20, a checkpoint at 10 kept below */
+  cr_assert_eq(ra.status, TR_RUN_COMPLETED);
+  /* the source's checkpoint at step 10: run it again to 10 and keep the file */
+  TrConfig a10 = a;
+  a10.train.max_steps = 10;
+  snprintf(a10.train.out_dir, sizeof a10.train.out_dir, "%s/a10", d);
+  static Rec tmp;
+  memset(&tmp, 0, sizeof tmp);
+  run(&a10, &tmp, NULL);
+  char ck[256];
+  snprintf(ck, sizeof ck, "%s/a10/ckpt.bin", d);
+
+  TrConfig m = a; /* the member: another seed; the same values first */
+  m.train.seed = 99;
+  snprintf(m.train.out_dir, sizeof m.train.out_dir, "%s/m", d);
+  TrRunHooks h = {0};
+  h.on_metric = on_metric;
+  h.ud = &copy;
+  h.resume_path = ck;
+  h.resume_pbt = 1;
+  TrRunResult res;
+  TrErr err = {0};
+  cr_assert_eq(tr_run(&m, &h, &res, &err), TR_OK, "%s", err.msg);
+  static double ls[MAXROWS], lc[MAXROWS];
+  int ns = series(&straight, "train_loss", 10, ls), nc = series(&copy, "train_loss", 10, lc);
+  cr_assert_eq(ns, nc);
+  cr_assert_gt(ns, 0);
+  cr_assert_eq(memcmp(ls, lc, (size_t)ns * sizeof(double)), 0, "a copy with the source's values must continue it exactly");
+
+  m.optimizer.lr = a.optimizer.lr * 1.2; /* explored */
+  h.ud = &other;
+  cr_assert_eq(tr_run(&m, &h, &res, &err), TR_OK, "%s", err.msg);
+  int nl = series(&other, "lr", 10, lc);
+  cr_assert_gt(nl, 0);
+  for (int i = 0; i < nl; i++) cr_assert_eq(lc[i], m.optimizer.lr, "lr row %d: %g, not the new %g", i, lc[i], m.optimizer.lr);
+  series(&other, "train_loss", 10, lc);
+  cr_assert_eq(lc[0], ls[0], "the first step after the copy runs the copied weights (lr acts after it)");
+  cr_assert_neq(memcmp(ls, lc, (size_t)ns * sizeof(double)), 0, "the new lr must change what follows");
+
+  m.model.n_layer = 2; /* a shape is not a mutable key: refused */
+  cr_assert_neq(tr_run(&m, &h, &res, &err), TR_OK);
+  cr_assert(strstr(err.msg, "different config"), "%s", err.msg);
+  rmrf(d);
+}

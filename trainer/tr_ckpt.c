@@ -243,14 +243,23 @@ uint64_t tr_ckpt_config_hash(const TrConfig *cfg) {
   return tr_config_hash(&k);
 }
 
+static const char *const mutable_keys[] = {"optimizer.lr", "optimizer.weight_decay", "optimizer.betas",
+                                           "model.dropout", "optimizer.grad_clip", NULL};
+
+const char *const *tr_ckpt_mutable_keys(void) { return mutable_keys; }
+
+uint64_t tr_ckpt_config_hash_pbt(const TrConfig *cfg) {
+  TrConfig k = *cfg;
+  k.optimizer.lr = k.optimizer.weight_decay = k.optimizer.grad_clip = 0;
+  k.optimizer.betas[0] = k.optimizer.betas[1] = 0;
+  k.model.dropout = 0;
+  k.train.seed = 0;
+  return tr_ckpt_config_hash(&k);
+}
+
 int tr_ckpt_config(const TrCkpt *c, TrConfig *cfg, TrErr *err) {
   /* JSON is YAML: reuse the hardened loader and the key registry. */
-  TrYamlDoc *doc = NULL;
   tr_config_defaults(cfg);
   if (!c->config_json) return tr_err_set(err, TR_EFORMAT, "checkpoint has no config");
-  int rc = tr_yaml_load_string(c->config_json, strlen(c->config_json), "checkpoint config", &doc, err);
-  if (rc) return rc;
-  rc = tr_config_apply_yaml(cfg, doc->root, "checkpoint config", err);
-  tr_yaml_destroy(doc);
-  return rc;
+  return tr_config_apply_text(cfg, c->config_json, "checkpoint config", err);
 }

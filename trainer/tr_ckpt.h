@@ -60,6 +60,14 @@ void tr_ckpt_deinit(TrCkpt *c);
 /* The config's identity for resume: every key except run control (budgets,
 ** intervals, threads, out_dir), so extending max_steps keeps a checkpoint valid. */
 uint64_t tr_ckpt_config_hash(const TrConfig *cfg);
+/* The same identity without the keys population-based training may change mid-run
+** (TR_CKPT_MUTABLE_KEYS) and train.seed: a PBT member resumes from another member's
+** checkpoint (weights, optimizer state, data and dropout streams) with its own values. */
+uint64_t tr_ckpt_config_hash_pbt(const TrConfig *cfg);
+/* The registry keys a running trial may change (tr_ckpt_config_hash_pbt masks them),
+** NULL-terminated: optimizer.lr, optimizer.weight_decay, optimizer.betas, model.dropout,
+** optimizer.grad_clip. The trainer reads each of them afresh at every step. */
+const char *const *tr_ckpt_mutable_keys(void);
 /* Rebuild the TrConfig stored in a checkpoint. */
 int tr_ckpt_config(const TrCkpt *c, TrConfig *cfg, TrErr *err);
 

@@ -472,6 +472,15 @@ int tr_config_apply_yaml(TrConfig *c, const TrYamlNode *root, const char *file, 
   return apply_map(c, root, "", file, err);
 }
 
+int tr_config_apply_text(TrConfig *c, const char *text, const char *name, TrErr *err) {
+  TrYamlDoc *doc = NULL;
+  int rc = tr_yaml_load_string(text, strlen(text), name, &doc, err);
+  if (rc) return rc;
+  rc = tr_config_apply_yaml(c, doc->root, name, err);
+  tr_yaml_destroy(doc);
+  return rc;
+}
+
 int tr_config_load(TrConfig *c, const char *path, TrErr *err) {
   tr_config_defaults(c);
   if (!path || !*path) return TR_OK;

@@ -189,6 +189,8 @@ int tr_config_set_node(TrConfig *c, const TrKey *k, const TrYamlNode *v, const c
 int tr_config_apply_yaml(TrConfig *c, const TrYamlNode *root, const char *file, TrErr *err);
 /* defaults + file (path may be NULL or "" for defaults only). */
 int tr_config_load(TrConfig *c, const char *path, TrErr *err);
+/* Apply YAML or JSON text (a mapping, dotted keys allowed) on top of c; `name` for messages. */
+int tr_config_apply_text(TrConfig *c, const char *text, const char *name, TrErr *err);
 /* Cross-key rules (d_model % n_head, micro batch divides batch, milestones order...). */
 int tr_config_validate(const TrConfig *c, TrErr *err);
 

@@ -136,7 +136,12 @@ static int resume(Run *r, const char *path, TrErr *err) {
   if (rc) return rc;
   size_t n_optim = 0;
   float *ostate = tr_optim_state(r->c.optim, &n_optim);
-  if (c.config_hash != tr_ckpt_config_hash(r->cfg))
+  int pbt = r->hooks && r->hooks->resume_pbt;
+  TrConfig ck_cfg;
+  if (pbt && tr_ckpt_config(&c, &ck_cfg, err) != TR_OK)
+    rc = tr_err_prefix(err, "%s", path);
+  else if (pbt ? tr_ckpt_config_hash_pbt(&ck_cfg) != tr_ckpt_config_hash_pbt(r->cfg)
+               : c.config_hash != tr_ckpt_config_hash(r->cfg))
     rc = tr_err_set(err, TR_EINVAL,
                     "%s: checkpoint was made with a different config (model, data, optimizer or seed differ)",
                     path);

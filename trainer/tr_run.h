@@ -52,6 +52,9 @@ typedef struct TrRunHooks {
   volatile sig_atomic_t *stop;
   /* Resume from this checkpoint (NULL = fresh start). */
   const char *resume_path;
+  /* Population-based training: the checkpoint may come from another member and differ in
+  ** tr_ckpt_mutable_keys and train.seed (tr_ckpt_config_hash_pbt); this config's values train. */
+  int resume_pbt;
 } TrRunHooks;
 
 typedef struct TrRunResult {
