@@ -207,6 +207,7 @@ static int lrfind_main(int argc, char **argv) {
     rc = hps_error_usage(CMD, "--plot: '%s' must end in .svg, .png or .pdf", plot);
     goto done;
   }
+  if (!db) db = hps_db_default(NULL); /* $HPSWEEP_DB, as for every command with --db */
   if (name && !db) {
     rc = hps_error_usage(CMD, "--name names the test in a database: give --db FILE too");
     goto done;
@@ -245,6 +246,7 @@ const HpsCmd hps_cmd_lrfind = {
     "  --db FILE          also keep the test in this results database, as a run of its\n"
     "                     own kind (task lr_find): the same test there already is shown,\n"
     "                     not run again; a sweep's report on the same config shows it\n"
+    "                     (default: $HPSWEEP_DB; without either, nothing is stored)\n"
     "  --name NAME        its name there (default lr-find- and the config hash)\n"
     "\n"
     "Progress goes to stderr. Exit status: 0 done (stopping on the 4x rule is the normal\n"

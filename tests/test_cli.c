@@ -493,6 +493,19 @@ Test(cli, lr_find_db_stores_the_test_once_and_shows_the_same_result_again_withou
   cr_assert_eq(hps_tmp_remove(dir), 0);
 }
 
+Test(cli, lr_find_stores_in_hpsweep_db_when_no_db_is_given) {
+  char dir[64], cmd[2048];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_lrenv_");
+  snprintf(cmd, sizeof cmd, "HPSWEEP_DB=%s/env.db %s " LRFIND_TINY " --start 1e-3 --end 1e2 --steps 12 --name e1",
+           dir, bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(err, "lr-find: stored as 'e1'"), "%s", err);
+  snprintf(cmd, sizeof cmd, "%s ls --db %s/env.db --format csv", bin(), dir);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect(strstr(out, "e1,lr_find,"), "%s", out);
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
+
 Test(cli, lr_find_db_names_and_refusals_are_one_line) {
   char dir[64], cmd[2048];
   hps_tmp_make(dir, sizeof dir, "hps_cli_lrname_");
