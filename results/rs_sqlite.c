@@ -983,6 +983,25 @@ static int sweep_has_status(RsStore *st, int64_t sweep_id, const char *status, i
   return rc;
 }
 
+/* The claim row (CLAIM_COLS `sql`, ?1 the sweep, ?2 the trial) of one trial into *out, left
+** stepped for the caller; no row: TR_OK and *out untouched, or the error `missing` when given. */
+static int claim_row_by_id(RsStore *st, const char *sql, int64_t sweep_id, int64_t id, const char *what,
+                           const char *missing, sqlite3_stmt **out) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, sql, &s, what);
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, sweep_id);
+  sqlite3_bind_int64(s, 2, id);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) {
+    *out = s;
+    return TR_OK;
+  }
+  sqlite3_finalize(s);
+  if (r != SQLITE_DONE) return sq_fail(st, r, what);
+  return missing ? rs_store_fail(st, TR_EDB, "%s", missing) : TR_OK;
+}
+
 /* The paused trial the promotion hook names: *out stepped onto its claim row, or NULL. */
 static int claim_promote_find(RsStore *st, ClaimArgs *a, sqlite3_stmt **out, int64_t *to_step) {
   *out = NULL;
@@ -996,17 +1015,7 @@ static int claim_promote_find(RsStore *st, ClaimArgs *a, sqlite3_stmt **out, int
   curves_free(&cv);
   if (i < 0) return TR_OK;
   if (id < 0) return rs_store_fail(st, TR_EINVAL, "claim: the promotion hook named %ld, not a paused trial", i);
-  sqlite3_stmt *s;
-  if ((rc = sq_prep(st, CLAIM_COLS "'paused' AND id = ?2", &s, "claim"))) return rc;
-  sqlite3_bind_int64(s, 1, a->sweep_id);
-  sqlite3_bind_int64(s, 2, id);
-  int r = sqlite3_step(s);
-  if (r == SQLITE_ROW) {
-    *out = s;
-    return TR_OK;
-  }
-  sqlite3_finalize(s);
-  return r == SQLITE_DONE ? TR_OK : sq_fail(st, r, "claim");
+  return claim_row_by_id(st, CLAIM_COLS "'paused' AND id = ?2", a->sweep_id, id, "claim", NULL, out);
 }
 
 /* ---- model-based search: propose and insert the pending trial ---- */
@@ -1111,17 +1120,8 @@ static int claim_propose(RsStore *st, ClaimArgs *a, sqlite3_stmt **out) {
   int64_t id = -1;
   if ((rc = propose_insert(st, a, &p, next_idx, &id))) return rc;
   snprintf(a->detail, sizeof a->detail, "%s", p.detail[0] ? p.detail : "{}");
-  sqlite3_stmt *s;
-  if ((rc = sq_prep(st, CLAIM_COLS "'pending' AND id = ?2", &s, "propose"))) return rc;
-  sqlite3_bind_int64(s, 1, a->sweep_id);
-  sqlite3_bind_int64(s, 2, id);
-  int r = sqlite3_step(s);
-  if (r == SQLITE_ROW) {
-    *out = s;
-    return TR_OK;
-  }
-  sqlite3_finalize(s);
-  return r == SQLITE_DONE ? rs_store_fail(st, TR_EDB, "propose: the new trial vanished") : sq_fail(st, r, "propose");
+  return claim_row_by_id(st, CLAIM_COLS "'pending' AND id = ?2", a->sweep_id, id, "propose",
+                         "propose: the new trial vanished", out);
 }
 
 /* Nothing claimable with promotions on: when no trial runs either, the paused ones left will
