@@ -79,6 +79,7 @@ static void write_spec(const char *name, const char *lrs, int seeds, int steps, 
 /* Start `hpsweep ARGS...` in dir with extra environment "K=V" entries (NULL-terminated),
 ** output to dir/<log>. Returns the pid. */
 static pid_t start(const char *log, const char *const *env, const char *const *args) {
+  const char *exe = bin(); /* in the parent: a cr_assert in the forked child would hang the test */
   pid_t pid = fork();
   cr_assert(pid >= 0);
   if (pid == 0) {
@@ -93,11 +94,11 @@ static pid_t start(const char *log, const char *const *env, const char *const *a
       struct rlimit rl = {(rlim_t)child_fsize, (rlim_t)child_fsize};
       if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(127);
     }
-    const char *argv[16] = {bin()};
+    const char *argv[16] = {exe};
     int n = 1;
     for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
     argv[n] = NULL;
-    execv(bin(), (char **)argv);
+    execv(exe, (char **)argv);
     _exit(127);
   }
   return pid;
