@@ -1086,7 +1086,9 @@ static void sections_training(Rep *r, int top) {
 
 /* The studies, numbered from secno, each present exactly when its parameter varies. */
 static void sections_study(Rep *r, int secno) {
-  int klr = study_param(r->ts, "optimizer.lr");
+  /* Under PBT a member's lr changes mid-run: its starting value says nothing of what trained. */
+  int pbt = r->ts->sweep.method && strcmp(r->ts->sweep.method, "pbt") == 0;
+  int klr = pbt ? -1 : study_param(r->ts, "optimizer.lr");
   int kb = study_param(r->ts, "train.batch_size");
   if (klr >= 0) section_lr_study(r, secno++, klr);
   secno = rs_report_lrfind(r->f, r->st, r->ts, klr, secno, &r->fig, &r->store_err);

@@ -708,6 +708,7 @@ Test(rs_report, pbt_sweep_draws_the_lineage_and_each_members_schedule, .init = s
   snprintf(path, sizeof path, "%s/p.html", dir);
   char *h = hps_slurp(path, NULL);
   cr_assert(strstr(h, "id=\"pbt\"") && strstr(h, "id=\"pbt-lineage\"") && strstr(h, "id=\"pbt-schedules\""));
+  cr_assert_null(strstr(h, "id=\"lr-study\""), "no learning-rate study: a member's lr changed mid-run");
   snprintf(path, sizeof path, "%s/p.db", dir);
   sqlite3 *db;
   cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
