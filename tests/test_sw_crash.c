@@ -169,6 +169,22 @@ static int view_load(View *v, const char *name, size_t n, int round) {
   return 1;
 }
 
+/* Wait until the sweep `name` (n trials) has a trial claimed: a slow start (a sanitizer build on
+** a busy machine) must not see every random kill land before the runner reached the store. */
+static void await_started(const char *name, size_t n) {
+  for (int i = 0; i < 6000; i++) {
+    View v;
+    int started = 0;
+    if (view_load(&v, name, n, -1)) {
+      for (size_t k = 0; k < v.nt; k++) started |= v.t[k].status != RS_PENDING;
+      view_free(&v);
+    }
+    if (started) return;
+    sleep_ms(20);
+  }
+  cr_assert_fail("sweep %s: no trial claimed within 120 s", name);
+}
+
 /* Events of trial id (-1: any trial) whose kind is one of kinds ("a|b|c"). */
 static int ev_count(const View *v, int64_t trial, const char *kinds) {
   int n = 0;
@@ -255,6 +271,7 @@ Test(sw_crash, sigkill_at_random_moments_loses_nothing_and_a_resume_finishes) {
   View v;
   for (int round = 0; round < N_KILLS; round++) {
     pid_t pid = start("runs.log");
+    if (round == 0) await_started("crash", N_TRIALS); /* then at random moments, from its start */
     sleep_ms(40 + (long)tr_rng_below(&rng, 400));
     int mode = round % 3; /* every kind of kill, at random moments */
     if (mode == 1) { /* the runner with all its workers */
@@ -326,7 +343,8 @@ static void expect_clean_exit(pid_t pid, const char *log, char *buf, size_t n) {
     buf[fread(buf, 1, n - 1, f)] = '\0';
     fclose(f);
   }
-  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: %s", log, buf);
+  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: %s %d: %s", log, WIFEXITED(ws) ? "exit" : "signal",
+            WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws), buf);
 }
 
 /* The last run, to the end: it must exit 0; its log into buf. */
@@ -371,7 +389,9 @@ Test(sw_crash, asha_sigkill_at_random_moments_then_resume_ends_each_trial_once_a
   int kills = 0, created = 0;
   View v;
   for (int round = 0; round < 18; round++) {
-    kills += kill_at_random(start_spec("runs.log", "asha.yaml"), &rng, round);
+    pid_t pid = start_spec("runs.log", "asha.yaml");
+    if (round == 0) await_started("asha", 18);
+    kills += kill_at_random(pid, &rng, round);
     if (!view_load(&v, "asha", 18, round)) continue;
     created = 1;
     check_asha(&v, round, final_state);
@@ -441,8 +461,21 @@ static void check_pbt(const View *v, int round) {
   }
 }
 
+/* Trial id's events as "kind[@step] ..." into buf: what a failure shows. */
+static const char *ev_story(const View *v, int64_t id, char *buf, size_t n) {
+  size_t k = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < v->ne && k < n; i++)
+    if (v->ev[i].trial == id) {
+      double step = json_num(v->ev[i].detail, "step");
+      k += (size_t)snprintf(buf + k, n - k, isnan(step) ? "%s " : "%s@%.0f ", v->ev[i].kind, step);
+    }
+  return buf;
+}
+
 /* After each copy, up to the member's next one, member t trained with the copy's lr. */
 static void expect_lr_of_copies(const View *v, const Tr *t) {
+  char story[2048];
   RsPoint *pt;
   size_t np;
   cr_assert_eq(rs_metrics_read(v->st, t->id, "lr", &pt, &np), TR_OK, "%s", rs_store_errmsg(v->st));
@@ -459,8 +492,8 @@ static void expect_lr_of_copies(const View *v, const Tr *t) {
     double lr = json_num(detail_params(e->detail, p, sizeof p), "optimizer.lr");
     for (size_t i = 0; i < np; i++)
       if ((double)pt[i].step > from && (double)pt[i].step <= to)
-        cr_assert_eq(pt[i].value, lr, "member %d step %lld: lr %.17g, the copy's %.17g", t->idx,
-                     (long long)pt[i].step, pt[i].value, lr);
+        cr_assert_eq(pt[i].value, lr, "member %d step %lld: lr %.17g, the copy's %.17g (events: %s)", t->idx,
+                     (long long)pt[i].step, pt[i].value, lr, ev_story(v, t->id, story, sizeof story));
   }
   free(pt);
 }
@@ -480,6 +513,7 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
   View v;
   for (int round = 0; round < 16; round++) {
     pid_t pid = start_spec("runs.log", "pbt.yaml");
+    if (round == 0) await_started("pbt", 6);
     sleep_ms(40 + (long)tr_rng_below(&rng, 400));
     /* The runner with its workers (a copy's transaction cut anywhere), or the runner alone (its
     ** workers stop and record themselves). A worker killed alone would make its member failed,
@@ -561,8 +595,9 @@ Test(sw_crash, four_hosts_killed_and_restarted_at_random_complete_every_trial_ex
   TrRng rng;
   tr_rng_seed(&rng, 20261204);
   int kills = 0;
+  await_started("hosts", N_HOST_TRIALS);
   for (int round = 0; round < 24; round++) {
-    sleep_ms(50 + (long)tr_rng_below(&rng, 250));
+    sleep_ms(100 + (long)tr_rng_below(&rng, 400));
     int h = (int)tr_rng_below(&rng, N_HOSTS);
     kill(-host[h], SIGKILL);
     int ws;
