@@ -34,7 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from program_bench import load, machine, write  # noqa: E402  (one home for these)
+from program_bench import intro, load, write  # noqa: E402  (one home for these)
 from sched_bench import cpu_children  # noqa: E402
 
 
@@ -157,9 +157,7 @@ def main():
     parts = {int(x) for x in opt("--part", "1,2").split(",")}
     d = tempfile.mkdtemp(prefix="hps_pg_bench_")
     rows = []
-    print("machine: %s" % machine())
-    print("load average at start: %s" % load())
-    sys.stdout.flush()
+    intro()
     try:
         if 1 in parts:
             store_part(hps, url, quick, reps, rows)
