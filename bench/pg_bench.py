@@ -8,8 +8,10 @@ The whole benchmark (on an idle machine; about 10 minutes):
 A check that it works (under a minute, numbers meaningless):
     python3 bench/pg_bench.py build/hpsweep --quick
 
-It starts its own throwaway PostgreSQL with tests/pg_harness.sh (fsync on, as a real server:
-HPS_PG_FSYNC=on) and runs itself inside it; nothing else is touched.
+It starts its own throwaway PostgreSQL with tests/pg_harness.sh and runs itself inside it; nothing
+else is touched. The server runs with fsync and synchronous_commit on, as a real one
+(HPS_PG_FSYNC=off in the environment turns both off): every PostgreSQL commit then waits for its
+WAL flush, where SQLite's metric batches commit with synchronous=NORMAL (no fsync per batch).
 
 1. The store alone (bench/claim_bench from HPSWEEP's build directory, in-process): a sweep of
    20,000 trials, then 1,000 trials claimed, finished and counted one after another
@@ -149,7 +151,8 @@ def main():
     url = os.environ.get("HPS_TEST_STORE_URL", "")
     if not url.startswith("postgresql://"):
         # Inside a throwaway server of our own (fsync on, as in production), this script again.
-        env = dict(os.environ, HPS_PG_FSYNC="on")
+        env = dict(os.environ)
+        env.setdefault("HPS_PG_FSYNC", "on")
         harness = os.path.join(ROOT, "tests", "pg_harness.sh")
         sys.exit(subprocess.call([harness, sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env=env))
     quick = "--quick" in sys.argv
