@@ -1,5 +1,6 @@
 /* The PostgreSQL backend (results/rs_pg.c) beyond the conformance suite: whole sweeps through the
-** CLI, several runners on one sweep, concurrent first opens. Runs inside tests/pg_harness.sh, which
+** CLI, several runners on one sweep, concurrent first opens, server restarts, population-based
+** training (its copies, and the same decisions as on SQLite at -j 1). Runs inside tests/pg_harness.sh, which
 ** starts a throwaway server and sets HPS_TEST_STORE_URL; run alone it skips (fails in CI). */
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
