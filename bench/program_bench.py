@@ -131,6 +131,13 @@ def load():
     return "%.2f %.2f %.2f" % os.getloadavg()
 
 
+def intro():
+    """The machine and its load, before a benchmark's first measurement."""
+    print("machine: %s" % machine())
+    print("load average at start: %s" % load())
+    sys.stdout.flush()
+
+
 def med(xs):
     return statistics.median(xs)
 
@@ -150,9 +157,7 @@ def main():
     reps = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 3
     d = tempfile.mkdtemp(prefix="hps_program_bench_")
     rows = []
-    print("machine: %s" % machine())
-    print("load average at start: %s" % load())
-    sys.stdout.flush()
+    intro()
     try:
         if 1 in parts:
             n = 50 if quick else 500

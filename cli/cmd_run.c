@@ -123,10 +123,6 @@ static int run_prepare(Run *r, TrErr *err) {
   }
   r->db = r->db_opt ? r->db_opt : hps_db_default(sw_spec_db(r->spec));
   r->name = sw_spec_name(r->spec);
-  if (sw_spec_pbt(r->spec)->enabled && strstr(r->db, "://")) { /* its copies are SQLite-only (docs/pbt.md) */
-    hps_error("run", "%s: population-based training is not supported by the PostgreSQL backend yet", r->db);
-    return 2;
-  }
   int lrf = sw_spec_lr_find(r->spec) != NULL; /* its range test goes in the database, before any trial */
   if (lrf && rs_store_open(r->db, RS_OPEN_CREATE, &r->st, err)) {
     hps_error("run", "%s", err->msg);

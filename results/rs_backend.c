@@ -72,6 +72,14 @@ int rs_verdict_ready(const RsVerdict *v, const RsCurve *c, int64_t ckpt_step) {
   return v->action == RS_VERDICT_PRUNE || (v->action == RS_VERDICT_PAUSE && c && c->n && ckpt_step == c->step[c->n - 1]);
 }
 
+int rs_exploit_check(RsStore *st, const RsVerdict *v, int64_t trial_id, int *copy) {
+  *copy = v->source_trial > 0;
+  if (*copy && (!v->checkpoint || !v->config || !v->params))
+    return rs_store_fail(st, TR_EINVAL, "judge trial %lld: an exploit without checkpoint, config or params",
+                         (long long)trial_id);
+  return TR_OK;
+}
+
 int rs_trial_copy(void *ctx, const RsTrial *t) {
   RsTrial *o = ctx;
   int oom = 0;

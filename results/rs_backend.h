@@ -132,6 +132,10 @@ int rs_judge_curves(RsStore *st, const RsCurve *c, size_t n, int64_t trial_id, R
                     RsVerdict *out, size_t *self);
 /* Is the verdict to be written now (a pause waits until the checkpoint holds the curve's last step)? */
 int rs_verdict_ready(const RsVerdict *v, const RsCurve *c, int64_t ckpt_step);
+/* An exploit verdict (PBT) checked before it is written: *copy = 1 when it copies a source
+** (source_trial > 0, with checkpoint, config and params), 0 when it only records the step it was
+** decided at (trials.rung); a copy missing one of them fails with a message. */
+int rs_exploit_check(RsStore *st, const RsVerdict *v, int64_t trial_id, int *copy);
 /* An RsTrialFn copying the walk's one row into ctx (an RsTrial, its strings owned). */
 int rs_trial_copy(void *ctx, const RsTrial *t);
 /* A parameter key safe to quote into SQL (no quote or backslash). */

@@ -1054,9 +1054,11 @@ typedef struct Curves {
   size_t n;
   int64_t *step;
   double *value;
+  PGresult *res; /* the rows: the curves' params point into it */
 } Curves;
 
 static void curves_free(Curves *cv) {
+  PQclear(cv->res);
   free(cv->c);
   free(cv->step);
   free(cv->value);
@@ -1069,8 +1071,8 @@ static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
   PgP p = {0};
   p_int(&p, sweep_id);
   PGresult *r;
-  int rc = pg_q(st, "SELECT t.id, t.idx, t.status, m.step, m.value, t.rung, t.checkpoint_step FROM trials t "
-                    "LEFT JOIN metrics m "
+  int rc = pg_q(st, "SELECT t.id, t.idx, t.status, m.step, m.value, t.rung, t.checkpoint_step, t.params "
+                    "FROM trials t LEFT JOIN metrics m "
                     "ON m.trial_id = t.id AND m.name = (SELECT metric FROM sweeps WHERE id = $1::bigint) "
                     "WHERE t.sweep_id = $1::bigint ORDER BY t.idx, t.id, m.step", &p, &r, "load curves");
   if (rc) return rc;
@@ -1078,8 +1080,8 @@ static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
   cv->c = malloc((nr ? nr : 1) * sizeof *cv->c);
   cv->step = malloc((nr ? nr : 1) * sizeof *cv->step);
   cv->value = malloc((nr ? nr : 1) * sizeof *cv->value);
+  cv->res = r;
   if (!cv->c || !cv->step || !cv->value) {
-    PQclear(r);
     curves_free(cv);
     return rs_store_fail(st, TR_ENOMEM, "load curves: out of memory");
   }
@@ -1088,9 +1090,10 @@ static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
     int64_t id = g_int(r, (int)i, 0);
     if (cv->n == 0 || cv->c[cv->n - 1].trial_id != id) {
       RsStatus status = (RsStatus)rs_status_parse(PQgetvalue(r, (int)i, 2));
+      const char *params = g_text(r, (int)i, 7);
       cv->c[cv->n++] = (RsCurve){id, (int)g_int(r, (int)i, 1), status, status == RS_COMPLETED, status == RS_PAUSED,
                                  0, cv->step + np, cv->value + np, g_int(r, (int)i, 5), g_int(r, (int)i, 6),
-                                 "{}"}; /* params: read by PBT only, which this backend refuses */
+                                 params ? params : "{}"};
     }
     double v = g_real(r, (int)i, 4);
     if (is_null(r, (int)i, 3) || !isfinite(v)) continue;
@@ -1098,7 +1101,6 @@ static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
     cv->value[np++] = v;
     cv->c[cv->n - 1].n++;
   }
-  PQclear(r);
   return TR_OK;
 }
 
@@ -1537,6 +1539,35 @@ static int judge_apply(RsStore *st, JudgeArgs *a, int64_t sweep_id, int maximize
                              v->detail[0] ? v->detail : NULL);
 }
 
+/* PBT: the trial was decided at step v->rung; a copy takes the source's checkpoint and the new config. */
+static int judge_exploit(RsStore *st, JudgeArgs *a, int64_t sweep_id) {
+  const RsVerdict *v = a->out;
+  int copy = 0;
+  int rc = rs_exploit_check(st, v, a->trial_id, &copy);
+  if (rc) return rc;
+  HeldArgs h = {a->trial_id, a->token, "judge trial", 0, 0, NULL, RS_RUNNING, NULL};
+  PgP p;
+  held_params(&h, &p);
+  p_int(&p, v->rung);
+  if (copy) {
+    p_text(&p, v->checkpoint);
+    p_text(&p, v->config);
+    p_text(&p, v->params);
+  }
+  rc = held_run(st, &h, copy ? "UPDATE trials SET rung = $3::bigint, checkpoint = $4, checkpoint_step = $3::bigint, "
+                               "config = $5::json::text, params = $6::json::text, reclaims = 0" HELD
+                             : "UPDATE trials SET rung = $3::bigint" HELD, &p);
+  if (rc) return rc;
+  a->applied = 1;
+  if (!copy) return TR_OK;
+  PgP d = {0};
+  p_int(&d, a->trial_id);
+  p_int(&d, v->rung);
+  if ((rc = pg_cmd(st, "DELETE FROM metrics WHERE trial_id = $1::bigint AND step > $2::bigint", &d, NULL, "judge trial")))
+    return rc;
+  return event_insert_detail(st, sweep_id, a->trial_id, "exploit", v->reason, v->detail[0] ? v->detail : NULL);
+}
+
 static int judge_body(RsStore *st, void *arg) {
   JudgeArgs *a = arg;
   a->applied = 0;
@@ -1551,8 +1582,7 @@ static int judge_body(RsStore *st, void *arg) {
   rc = rs_judge_curves(st, cv.c, cv.n, a->trial_id, a->fn, a->ctx, a->out, &self);
   const RsCurve *c = rc ? NULL : &cv.c[self];
   if (!rc && rs_verdict_ready(a->out, c, ckpt_step)) rc = judge_apply(st, a, sweep_id, maximize, c);
-  if (!rc && a->out->action == RS_VERDICT_EXPLOIT)
-    rc = rs_store_fail(st, TR_EINVAL, "population-based training is not supported by the PostgreSQL backend yet");
+  if (!rc && a->out->action == RS_VERDICT_EXPLOIT) rc = judge_exploit(st, a, sweep_id);
   curves_free(&cv);
   return rc;
 }

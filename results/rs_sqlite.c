@@ -1430,14 +1430,13 @@ static int judge_apply(RsStore *st, JudgeArgs *a, int64_t sweep_id, int maximize
 /* PBT: the trial was decided at step v->rung; a copy takes the source's checkpoint and the new config. */
 static int judge_exploit(RsStore *st, JudgeArgs *a, int64_t sweep_id) {
   const RsVerdict *v = a->out;
-  int copy = v->source_trial > 0;
-  if (copy && (!v->checkpoint || !v->config || !v->params))
-    return rs_store_fail(st, TR_EINVAL, "judge trial %lld: an exploit without checkpoint, config or params",
-                         (long long)a->trial_id);
+  int copy = 0;
+  int rc = rs_exploit_check(st, v, a->trial_id, &copy);
+  if (rc) return rc;
   sqlite3_stmt *s;
-  int rc = sq_prep(st, copy ? "UPDATE trials SET rung = ?3, checkpoint = ?4, checkpoint_step = ?3, config = ?5, "
-                              "params = ?6, reclaims = 0" HELD
-                            : "UPDATE trials SET rung = ?3" HELD, &s, "judge trial");
+  rc = sq_prep(st, copy ? "UPDATE trials SET rung = ?3, checkpoint = ?4, checkpoint_step = ?3, config = ?5, "
+                          "params = ?6, reclaims = 0" HELD
+                        : "UPDATE trials SET rung = ?3" HELD, &s, "judge trial");
   if (rc) return rc;
   sqlite3_bind_int64(s, 1, a->trial_id);
   sqlite3_bind_int64(s, 2, a->token);

@@ -2,27 +2,43 @@
 ** SIGKILL at random moments, many times over. After every kill the database is
 ** intact, no completed trial is lost or changed, none completes twice; then a
 ** plain resume finishes the sweep with exactly one completed trial per point. The same
-** with ASHA's pauses and promotions: each stop and each promotion applied once. */
+** with ASHA's pauses and promotions and PBT's copies: each applied once; and four runners
+** standing for four hosts on a sweep of quick programs, killed and restarted at random.
+** The store is HPS_TEST_STORE_URL (tests/pg_harness.sh: a throwaway PostgreSQL, meson's
+** test_sw_crash_pg), else an SQLite file in the test's directory: every check reads the
+** store through rs_store.h, so the same tests run against both backends. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hps_test.h"
+#include "rs_store.h"
 #include "tr_rng.h"
 
 #define N_TRIALS 24
 #define N_KILLS 24
+#define MAX_TRIALS 256
 
 static char dir[256];
+static char store[1024]; /* the --db of every run: a server's URL or dir/hpsweep.db */
+static int on_server;
 
-static void setup(void) { hps_tmp_make(dir, sizeof dir, "hps_crash_"); }
+static void setup(void) {
+  hps_tmp_make(dir, sizeof dir, "hps_crash_");
+  const char *url = getenv("HPS_TEST_STORE_URL");
+  on_server = url && strstr(url, "://");
+  if (on_server) snprintf(store, sizeof store, "%s", url);
+  else snprintf(store, sizeof store, "%s/hpsweep.db", dir);
+}
 
 static void teardown(void) {
   if (!getenv("HPS_KEEP")) cr_assert_eq(hps_tmp_remove(dir), 0); /* HPS_KEEP: leave it to look at */
@@ -48,7 +64,7 @@ static pid_t start_spec(const char *log, const char *spec) {
     setenv("HPS_RECLAIM_MAX", "1000", 1);
     /* Each logged step sleeps, so the sweep outlasts the kills however fast the trainer is. */
     setenv("HPS_TEST_STEP_DELAY_MS", "15", 1);
-    execl(bin, bin, "run", spec, "-j", "2", "--quiet", (char *)NULL);
+    execl(bin, bin, "run", spec, "-j", "2", "--quiet", "--db", store, (char *)NULL);
     _exit(127);
   }
   setpgid(pid, pid);
@@ -62,15 +78,154 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
-static sqlite3 *db_open(void) {
-  char path[400];
-  snprintf(path, sizeof path, "%s/hpsweep.db", dir);
-  sqlite3 *db;
-  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-  sqlite3_busy_timeout(db, 20000);
-  return db;
+/* ---- the store as the checks read it (rs_store.h only: any backend) ---- */
+
+typedef struct Tr {
+  int64_t id, steps, rung, attempts;
+  int idx;
+  RsStatus status;
+  double best;
+  char *summary, *params;
+} Tr;
+
+typedef struct Ev {
+  int64_t trial;
+  char kind[16];
+  char *detail;
+} Ev;
+
+/* A sweep's trials (by idx) and events (in the order they happened). */
+typedef struct View {
+  RsStore *st;
+  int64_t sweep_id;
+  Tr t[MAX_TRIALS];
+  size_t nt;
+  Ev *ev;
+  size_t ne, cap;
+} View;
+
+static int view_trial(void *ctx, const RsTrial *t) {
+  View *v = ctx;
+  cr_assert_lt(v->nt, MAX_TRIALS);
+  v->t[v->nt++] = (Tr){t->id, t->steps, t->rung, t->attempts, t->idx, t->status, t->best_metric,
+                       strdup(t->summary ? t->summary : ""), strdup(t->params ? t->params : "")};
+  return 0;
 }
 
+static int view_event(void *ctx, const RsEvent *e) {
+  View *v = ctx;
+  if (v->ne == v->cap) {
+    v->cap = v->cap ? 2 * v->cap : 256;
+    v->ev = realloc(v->ev, v->cap * sizeof *v->ev);
+    cr_assert_not_null(v->ev);
+  }
+  Ev *x = &v->ev[v->ne++];
+  x->trial = e->trial_id;
+  snprintf(x->kind, sizeof x->kind, "%s", e->kind);
+  x->detail = e->detail ? strdup(e->detail) : NULL;
+  return 0;
+}
+
+static void view_free(View *v) {
+  for (size_t i = 0; i < v->nt; i++) free(v->t[i].summary), free(v->t[i].params);
+  for (size_t i = 0; i < v->ne; i++) free(v->ev[i].detail);
+  free(v->ev);
+  rs_store_close(v->st);
+  memset(v, 0, sizeof *v);
+}
+
+/* The sweep `name` with n trials, read in one snapshot: 1, or 0 when there is none yet (killed
+** before or while creating it: the next run creates it). An SQLite file is checked intact. */
+static int view_load(View *v, const char *name, size_t n, int round) {
+  memset(v, 0, sizeof *v);
+  TrErr err = {0, ""};
+  if (!on_server && access(store, F_OK) != 0) return 0;
+  if (rs_store_open(store, RS_OPEN_READONLY, &v->st, &err)) return 0;
+  if (!on_server) {
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(store, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(s, 0), "ok", "round %d: integrity_check", round);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
+  RsSweep sw;
+  if (rs_sweep_get(v->st, name, &sw)) {
+    view_free(v);
+    return 0;
+  }
+  v->sweep_id = sw.id;
+  rs_sweep_clear(&sw);
+  cr_assert_eq(rs_store_snapshot_begin(v->st), TR_OK, "%s", rs_store_errmsg(v->st));
+  cr_assert_eq(rs_trials_each(v->st, v->sweep_id, view_trial, v), TR_OK, "%s", rs_store_errmsg(v->st));
+  cr_assert_eq(rs_sweep_events_each(v->st, v->sweep_id, NULL, view_event, v), TR_OK, "%s", rs_store_errmsg(v->st));
+  rs_store_snapshot_end(v->st);
+  if (v->nt != n) {
+    view_free(v);
+    return 0;
+  }
+  return 1;
+}
+
+/* Wait until the sweep `name` (n trials) has a trial claimed: a slow start (a sanitizer build on
+** a busy machine) must not see every random kill land before the runner reached the store. */
+static void await_started(const char *name, size_t n) {
+  for (int i = 0; i < 6000; i++) {
+    View v;
+    int started = 0;
+    if (view_load(&v, name, n, -1)) {
+      for (size_t k = 0; k < v.nt; k++) started |= v.t[k].status != RS_PENDING;
+      view_free(&v);
+    }
+    if (started) return;
+    sleep_ms(20);
+  }
+  cr_assert_fail("sweep %s: no trial claimed within 120 s", name);
+}
+
+/* Events of trial id (-1: any trial) whose kind is one of kinds ("a|b|c"). */
+static int ev_count(const View *v, int64_t trial, const char *kinds) {
+  int n = 0;
+  char pat[64];
+  for (size_t i = 0; i < v->ne; i++) {
+    snprintf(pat, sizeof pat, "|%s|", v->ev[i].kind);
+    char all[128];
+    snprintf(all, sizeof all, "|%s|", kinds);
+    if ((trial < 0 || v->ev[i].trial == trial) && strstr(all, pat)) n++;
+  }
+  return n;
+}
+
+/* Trials with a status, and the most events of one trial among kinds. */
+static int st_count(const View *v, RsStatus s) {
+  int n = 0;
+  for (size_t i = 0; i < v->nt; i++) n += v->t[i].status == s;
+  return n;
+}
+
+static int ev_max_per_trial(const View *v, const char *kinds) {
+  int most = 0;
+  for (size_t i = 0; i < v->nt; i++) {
+    int n = ev_count(v, v->t[i].id, kinds);
+    if (n > most) most = n;
+  }
+  return most;
+}
+
+/* Rows of metric `name` of trial id; their steps' range into lo, hi. */
+static size_t curve_len(const View *v, int64_t id, const char *name, int64_t *lo, int64_t *hi) {
+  RsPoint *p;
+  size_t n;
+  cr_assert_eq(rs_metrics_read(v->st, id, name, &p, &n), TR_OK, "%s", rs_store_errmsg(v->st));
+  if (lo) *lo = n ? p[0].step : -1;
+  if (hi) *hi = n ? p[n - 1].step : -1;
+  free(p);
+  return n;
+}
+
+static void final_run(const char *spec, char *buf, size_t n);
 
 /* What a completed trial must keep forever. */
 typedef struct Done {
@@ -79,60 +234,44 @@ typedef struct Done {
   char summary[2048];
 } Done;
 
-/* Check the database and extend the record of completed trials (by idx). */
-static void check(Done *rec, int round) {
-  sqlite3 *db = db_open();
-  sqlite3_stmt *s;
-  cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
-  cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
-  cr_assert_str_eq((const char *)sqlite3_column_text(s, 0), "ok", "round %d: integrity_check", round);
-  sqlite3_finalize(s);
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials"), N_TRIALS, "round %d", round);
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM events WHERE kind = 'complete' "
-                         "GROUP BY trial_id HAVING count(*) > 1)"), 0, "round %d: a trial completed twice", round);
-  cr_assert_eq(sqlite3_prepare_v2(db, "SELECT idx, status, best_metric, summary FROM trials", -1, &s, NULL),
-               SQLITE_OK);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    int idx = sqlite3_column_int(s, 0);
-    cr_assert(idx >= 0 && idx < N_TRIALS);
-    int completed = strcmp((const char *)sqlite3_column_text(s, 1), "completed") == 0;
-    Done *d = &rec[idx];
+/* Check the store and extend the record of completed trials (by idx). */
+static void check(const View *v, Done *rec, int round) {
+  cr_assert_leq(ev_max_per_trial(v, "complete"), 1, "round %d: a trial completed twice", round);
+  for (size_t i = 0; i < v->nt; i++) {
+    const Tr *t = &v->t[i];
+    cr_assert(t->idx >= 0 && t->idx < N_TRIALS);
+    int completed = t->status == RS_COMPLETED;
+    Done *d = &rec[t->idx];
     if (d->completed) {
-      cr_assert(completed, "round %d: completed trial %d became %s", round, idx, sqlite3_column_text(s, 1));
-      cr_assert_eq(sqlite3_column_double(s, 2), d->best, "round %d: trial %d changed its best", round, idx);
-      cr_assert_str_eq((const char *)sqlite3_column_text(s, 3), d->summary, "round %d: trial %d", round, idx);
+      cr_assert(completed, "round %d: completed trial %d became %s", round, t->idx, rs_status_name(t->status));
+      cr_assert_eq(t->best, d->best, "round %d: trial %d changed its best", round, t->idx);
+      cr_assert_str_eq(t->summary, d->summary, "round %d: trial %d", round, t->idx);
     } else if (completed) {
-      cr_assert_eq(sqlite3_column_type(s, 2), SQLITE_FLOAT, "round %d: trial %d completed without a metric",
-                   round, idx);
+      cr_assert(!isnan(t->best), "round %d: trial %d completed without a metric", round, t->idx);
       d->completed = 1;
-      d->best = sqlite3_column_double(s, 2);
-      snprintf(d->summary, sizeof d->summary, "%s", (const char *)sqlite3_column_text(s, 3));
+      d->best = t->best;
+      snprintf(d->summary, sizeof d->summary, "%s", t->summary);
     }
   }
-  sqlite3_finalize(s);
-  sqlite3_close(db);
 }
 
 Test(sw_crash, sigkill_at_random_moments_loses_nothing_and_a_resume_finishes) {
-  char path[400];
-  snprintf(path, sizeof path, "%s/crash.yaml", dir);
-  FILE *f = fopen(path, "w");
-  cr_assert_not_null(f);
-  fprintf(f, "name: crash\nmethod: grid\nparameters:\n"
-             "  optimizer.lr:\n    values: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.01, "
-             "0.011, 0.012]\n"
-             "  train.seed:\n    values: [1, 2]\n"
-             "hpsweep:\n  max_retries: 20\n  base:\n"
-             "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
-             "    train: {batch_size: 4, max_steps: 100, eval_interval: 10, eval_batches: 2, log_interval: 5}\n");
-  fclose(f);
+  hps_put(dir, "crash.yaml", "name: crash\nmethod: grid\nparameters:\n"
+          "  optimizer.lr:\n    values: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.01, "
+          "0.011, 0.012]\n"
+          "  train.seed:\n    values: [1, 2]\n"
+          "hpsweep:\n  max_retries: 20\n  base:\n"
+          "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
+          "    train: {batch_size: 4, max_steps: 100, eval_interval: 10, eval_batches: 2, log_interval: 5}\n");
   TrRng rng;
   tr_rng_seed(&rng, 20240601);
   static Done rec[N_TRIALS];
   memset(rec, 0, sizeof rec);
   int kills = 0, created = 0;
+  View v;
   for (int round = 0; round < N_KILLS; round++) {
     pid_t pid = start("runs.log");
+    if (round == 0) await_started("crash", N_TRIALS); /* then at random moments, from its start */
     sleep_ms(40 + (long)tr_rng_below(&rng, 400));
     int mode = round % 3; /* every kind of kill, at random moments */
     if (mode == 1) { /* the runner with all its workers */
@@ -149,41 +288,27 @@ Test(sw_crash, sigkill_at_random_moments_loses_nothing_and_a_resume_finishes) {
     int ws;
     cr_assert_eq(waitpid(pid, &ws, 0), pid);
     if (WIFSIGNALED(ws)) kills++;
-    snprintf(path, sizeof path, "%s/hpsweep.db", dir);
-    if (access(path, F_OK) != 0) continue; /* killed before it created the file */
-    sqlite3 *db = db_open();
-    int has = hps_q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trials'") == 1 &&
-              hps_q_int(db, "SELECT count(*) FROM trials") == N_TRIALS;
-    sqlite3_close(db);
-    if (!has) continue; /* killed while creating: the next run creates it */
+    if (!view_load(&v, "crash", N_TRIALS, round)) continue;
     created = 1;
-    check(rec, round);
+    check(&v, rec, round);
+    view_free(&v);
   }
   cr_assert(kills >= 20, "only %d of the runs were killed (the sweep finished too early)", kills);
   cr_assert(created);
   /* Resume to the end: orphaned workers finish or stop, expired leases are reclaimed. */
-  pid_t pid = start("final.log");
-  int ws;
-  cr_assert_eq(waitpid(pid, &ws, 0), pid);
-  char buf[1 << 14] = "";
-  snprintf(path, sizeof path, "%s/final.log", dir);
-  f = fopen(path, "r");
-  if (f) {
-    buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
-    fclose(f);
+  static char buf[1 << 14];
+  final_run("crash.yaml", buf, sizeof buf);
+  cr_assert(view_load(&v, "crash", N_TRIALS, N_KILLS));
+  check(&v, rec, N_KILLS);
+  cr_assert_eq(st_count(&v, RS_COMPLETED), N_TRIALS, "%s", buf);
+  cr_assert_eq(ev_count(&v, -1, "complete"), N_TRIALS);
+  cr_assert(ev_count(&v, -1, "resume|reclaim") > 0, "no trial was ever resumed: the kills came too late");
+  for (size_t i = 0; i < v.nt; i++) {
+    cr_assert_eq(v.t[i].steps, 100, "trial %d", v.t[i].idx);
+    /* Every curve is whole after all the restarts: one train_loss row per logged step. */
+    cr_assert_eq(curve_len(&v, v.t[i].id, "train_loss", NULL, NULL), 21, "trial %d", v.t[i].idx);
   }
-  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "final run: %s", buf);
-  check(rec, N_KILLS);
-  sqlite3 *db = db_open();
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), N_TRIALS, "%s", buf);
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'complete'"), N_TRIALS);
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE steps = 100"), N_TRIALS);
-  cr_assert(hps_q_int(db, "SELECT count(*) FROM events WHERE kind IN ('resume', 'reclaim')") > 0,
-            "no trial was ever resumed: the kills came too late");
-  /* Every curve is whole after all the restarts: one train_loss row per logged step. */
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM metrics WHERE name = 'train_loss' "
-                         "GROUP BY trial_id HAVING count(*) != 21)"), 0);
-  sqlite3_close(db);
+  view_free(&v);
   for (int i = 0; i < N_TRIALS; i++) cr_assert(rec[i].completed);
 }
 
@@ -206,131 +331,174 @@ static int kill_at_random(pid_t pid, TrRng *rng, int round) {
   return WIFSIGNALED(ws);
 }
 
-/* The last run, to the end: it must exit 0; its log into buf. */
-static void final_run(const char *spec, char *buf, size_t n) {
-  pid_t pid = start_spec("final.log", spec);
+/* The exit of runner pid, whose log is `log`: it must exit 0; its log into buf. */
+static void expect_clean_exit(pid_t pid, const char *log, char *buf, size_t n) {
   int ws;
   cr_assert_eq(waitpid(pid, &ws, 0), pid);
   char path[400];
-  snprintf(path, sizeof path, "%s/final.log", dir);
+  snprintf(path, sizeof path, "%s/%s", dir, log);
   FILE *f = fopen(path, "r");
   buf[0] = '\0';
   if (f) {
     buf[fread(buf, 1, n - 1, f)] = '\0';
     fclose(f);
   }
-  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "final run: %s", buf);
+  cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: %s %d: %s", log, WIFEXITED(ws) ? "exit" : "signal",
+            WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws), buf);
 }
 
-/* The database after a kill, its file checked intact (PRAGMA integrity_check). */
-static sqlite3 *db_open_intact(int round) {
-  sqlite3 *db = db_open();
-  char ok[16] = "";
-  sqlite3_stmt *s;
-  cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
-  if (sqlite3_step(s) == SQLITE_ROW) snprintf(ok, sizeof ok, "%s", (const char *)sqlite3_column_text(s, 0));
-  sqlite3_finalize(s);
-  cr_assert_str_eq(ok, "ok", "round %d", round);
-  return db;
+/* The last run, to the end: it must exit 0; its log into buf. */
+static void final_run(const char *spec, char *buf, size_t n) {
+  expect_clean_exit(start_spec("final.log", spec), "final.log", buf, n);
 }
 
-/* What must hold after any kill: the file intact, no trial completed or pruned twice, no
+/* What must hold after any kill: the store intact, no trial completed or pruned twice, no
 ** promotion without a pause before it, no pause twice in a row, no trial leaving a final state. */
-static void check_asha(int round, unsigned char *final_state) {
-  sqlite3 *db = db_open_intact(round);
-  sqlite3_stmt *s;
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM events WHERE kind IN ('complete', 'prune') "
-                             "GROUP BY trial_id HAVING count(*) > 1)"), 0, "round %d: a trial ended twice", round);
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT kind, lag(kind) OVER (PARTITION BY trial_id ORDER BY id) "
-                             "AS prev FROM events WHERE kind IN ('pause', 'promote')) WHERE prev IS kind OR "
-                             "(kind = 'promote' AND prev IS NULL)"), 0,
-               "round %d: a promotion applied twice, or a pause twice", round);
-  cr_assert_eq(sqlite3_prepare_v2(db, "SELECT idx, status FROM trials", -1, &s, NULL), SQLITE_OK);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    int idx = sqlite3_column_int(s, 0);
-    const char *st = (const char *)sqlite3_column_text(s, 1);
-    unsigned char now = strcmp(st, "completed") == 0 ? 1 : strcmp(st, "pruned") == 0 ? 2 : 0;
-    cr_assert(final_state[idx] == 0 || final_state[idx] == now, "round %d: trial %d left its final state for %s", round,
-              idx, st);
+static void check_asha(const View *v, int round, unsigned char *final_state) {
+  cr_assert_leq(ev_max_per_trial(v, "complete|prune"), 1, "round %d: a trial ended twice", round);
+  for (size_t i = 0; i < v->nt; i++) {
+    const char *prev = NULL; /* the trial's last pause or promote */
+    for (size_t k = 0; k < v->ne; k++) {
+      const Ev *e = &v->ev[k];
+      if (e->trial != v->t[i].id || (strcmp(e->kind, "pause") && strcmp(e->kind, "promote"))) continue;
+      cr_assert(!(prev && strcmp(prev, e->kind) == 0) && !(!prev && strcmp(e->kind, "promote") == 0),
+                "round %d: a promotion applied twice, or a pause twice (trial %d)", round, v->t[i].idx);
+      prev = e->kind;
+    }
+    RsStatus st = v->t[i].status;
+    unsigned char now = st == RS_COMPLETED ? 1 : st == RS_PRUNED ? 2 : 0;
+    int idx = v->t[i].idx;
+    cr_assert(final_state[idx] == 0 || final_state[idx] == now, "round %d: trial %d left its final state for %s",
+              round, idx, rs_status_name(st));
     final_state[idx] = now;
   }
-  sqlite3_finalize(s);
-  sqlite3_close(db);
 }
 
 Test(sw_crash, asha_sigkill_at_random_moments_then_resume_ends_each_trial_once_and_promotes_each_pause_once) {
-  char path[400];
-  snprintf(path, sizeof path, "%s/asha.yaml", dir);
-  FILE *f = fopen(path, "w");
-  cr_assert_not_null(f);
-  fprintf(f, "name: asha\nmethod: grid\nparameters:\n"
-             "  optimizer.lr:\n    values: [0.03, 0.1, 0.01, 0.3, 0.003, 0.001, 0.0003, 0.0001, 0.05, 0.02, 0.2, "
-             "0.005, 0.04, 0.06, 0.008, 0.0008, 0.15, 0.002]\n"
-             "hpsweep:\n  max_retries: 20\n"
-             "  early_terminate: {type: asha, grace_period: 10, max_t: 90, reduction_factor: 3}\n  base:\n"
-             "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
-             /* every step logged, so every step sleeps (HPS_TEST_STEP_DELAY_MS): the sweep outlasts the kills */
-             "    train: {batch_size: 4, max_steps: 90, eval_interval: 10, eval_batches: 2, log_interval: 1}\n");
-  fclose(f);
+  hps_put(dir, "asha.yaml", "name: asha\nmethod: grid\nparameters:\n"
+          "  optimizer.lr:\n    values: [0.03, 0.1, 0.01, 0.3, 0.003, 0.001, 0.0003, 0.0001, 0.05, 0.02, 0.2, "
+          "0.005, 0.04, 0.06, 0.008, 0.0008, 0.15, 0.002]\n"
+          "hpsweep:\n  max_retries: 20\n"
+          "  early_terminate: {type: asha, grace_period: 10, max_t: 90, reduction_factor: 3}\n  base:\n"
+          "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
+          /* every step logged, so every step sleeps (HPS_TEST_STEP_DELAY_MS): the sweep outlasts the kills */
+          "    train: {batch_size: 4, max_steps: 90, eval_interval: 10, eval_batches: 2, log_interval: 1}\n");
   TrRng rng;
   tr_rng_seed(&rng, 20261202);
   unsigned char final_state[18] = {0};
   int kills = 0, created = 0;
+  View v;
   for (int round = 0; round < 18; round++) {
-    kills += kill_at_random(start_spec("runs.log", "asha.yaml"), &rng, round);
-    snprintf(path, sizeof path, "%s/hpsweep.db", dir);
-    if (access(path, F_OK) != 0) continue;
-    sqlite3 *db = db_open();
-    int has = hps_q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trials'") == 1 &&
-              hps_q_int(db, "SELECT count(*) FROM trials") == 18;
-    sqlite3_close(db);
-    if (!has) continue;
+    pid_t pid = start_spec("runs.log", "asha.yaml");
+    if (round == 0) await_started("asha", 18);
+    kills += kill_at_random(pid, &rng, round);
+    if (!view_load(&v, "asha", 18, round)) continue;
     created = 1;
-    check_asha(round, final_state);
+    check_asha(&v, round, final_state);
+    view_free(&v);
   }
   cr_assert(kills >= 14, "only %d of the runs were killed (the sweep finished too early)", kills);
   cr_assert(created);
   static char buf[1 << 14];
   final_run("asha.yaml", buf, sizeof buf);
-  check_asha(99, final_state);
-  sqlite3 *db = db_open();
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status IN ('completed', 'pruned')"), 18, "%s", buf);
-  cr_assert_geq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 1);
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'complete'"),
-               hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"));
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'prune'"),
-               hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned'"));
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE (SELECT count(*) FROM events WHERE trial_id = t.id "
-                             "AND kind = 'pause') != (SELECT count(*) FROM events WHERE trial_id = t.id AND kind = "
-                             "'promote') + (t.status = 'pruned')"), 0, "a pause not promoted, or promoted twice");
-  cr_assert(hps_q_int(db, "SELECT count(*) FROM events WHERE kind IN ('resume', 'reclaim')") > 0,
-            "no trial was ever resumed: the kills came too late");
-  /* Completed trials have their whole curve after every restart: one val_loss per 10 steps. */
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE status = 'completed' AND (steps != 90 OR "
-                             "(SELECT count(*) FROM metrics WHERE trial_id = t.id AND name = 'val_loss') != 9)"), 0);
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'pruned' AND steps != rung"), 0);
-  sqlite3_close(db);
+  cr_assert(view_load(&v, "asha", 18, 99));
+  check_asha(&v, 99, final_state);
+  int completed = st_count(&v, RS_COMPLETED), pruned = st_count(&v, RS_PRUNED);
+  cr_assert_eq(completed + pruned, 18, "%s", buf);
+  cr_assert_geq(completed, 1);
+  cr_assert_eq(ev_count(&v, -1, "complete"), completed);
+  cr_assert_eq(ev_count(&v, -1, "prune"), pruned);
+  cr_assert(ev_count(&v, -1, "resume|reclaim") > 0, "no trial was ever resumed: the kills came too late");
+  for (size_t i = 0; i < v.nt; i++) {
+    const Tr *t = &v.t[i];
+    int p = t->status == RS_PRUNED;
+    cr_assert_eq(ev_count(&v, t->id, "pause"), ev_count(&v, t->id, "promote") + p,
+                 "trial %d: a pause not promoted, or promoted twice", t->idx);
+    /* Completed trials have their whole curve after every restart: one val_loss per 10 steps. */
+    if (!p) cr_assert(t->steps == 90 && curve_len(&v, t->id, "val_loss", NULL, NULL) == 9, "trial %d", t->idx);
+    if (p) cr_assert_eq(t->steps, t->rung, "trial %d", t->idx);
+  }
+  view_free(&v);
 }
 
-/* PBT: after any kill, no member was decided twice at one step (a copy applied once) and the
-** file is intact; the copies' lineage matches the stored params. */
-static void check_pbt(int round) {
-  sqlite3 *db = db_open_intact(round);
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id, json_extract(detail, '$.step') FROM events "
-                             "WHERE kind = 'exploit' GROUP BY 1, 2 HAVING count(*) > 1)"), 0,
-               "round %d: a copy applied twice", round);
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM events WHERE kind = 'complete' "
-                             "GROUP BY trial_id HAVING count(*) > 1)"), 0, "round %d: a member completed twice", round);
-  /* A member's stored params are those of its last copy. */
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials t WHERE EXISTS (SELECT 1 FROM events WHERE trial_id = t.id "
-                             "AND kind = 'exploit') AND json(t.params) != (SELECT json_extract(detail, '$.params') FROM "
-                             "events WHERE trial_id = t.id AND kind = 'exploit' ORDER BY id DESC LIMIT 1)"), 0,
-               "round %d: params and lineage disagree", round);
-  sqlite3_close(db);
+/* A number after `"key": ` in JSON text s (NaN if absent). */
+static double json_num(const char *s, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\": ", key);
+  const char *at = s ? strstr(s, pat) : NULL;
+  return at ? strtod(at + strlen(pat), NULL) : NAN;
+}
+
+/* The object after `"params": ` in an exploit's detail, into buf (no nested objects in params). */
+static const char *detail_params(const char *detail, char *buf, size_t n) {
+  const char *at = detail ? strstr(detail, "\"params\": {") : NULL;
+  cr_assert_not_null(at, "an exploit event without params: %s", detail ? detail : "(null)");
+  at += strlen("\"params\": ");
+  const char *end = strchr(at, '}');
+  cr_assert_not_null(end);
+  snprintf(buf, n, "%.*s", (int)(end - at + 1), at);
+  return buf;
+}
+
+/* PBT: after any kill, no member was decided twice at one step (a copy applied once), none
+** completed twice; the copies' lineage matches the stored params. */
+static void check_pbt(const View *v, int round) {
+  cr_assert_leq(ev_max_per_trial(v, "complete"), 1, "round %d: a member completed twice", round);
+  for (size_t i = 0; i < v->ne; i++) {
+    if (strcmp(v->ev[i].kind, "exploit")) continue;
+    for (size_t k = i + 1; k < v->ne; k++)
+      cr_assert(strcmp(v->ev[k].kind, "exploit") || v->ev[k].trial != v->ev[i].trial ||
+                    json_num(v->ev[k].detail, "step") != json_num(v->ev[i].detail, "step"),
+                "round %d: a copy applied twice", round);
+  }
+  for (size_t i = 0; i < v->nt; i++) { /* a member's stored params are those of its last copy */
+    const Ev *last = NULL;
+    for (size_t k = 0; k < v->ne; k++)
+      if (v->ev[k].trial == v->t[i].id && strcmp(v->ev[k].kind, "exploit") == 0) last = &v->ev[k];
+    char p[512];
+    if (last) cr_assert_str_eq(v->t[i].params, detail_params(last->detail, p, sizeof p),
+                               "round %d: params and lineage disagree", round);
+  }
+}
+
+/* Trial id's events as "kind[@step] ..." into buf: what a failure shows. */
+static const char *ev_story(const View *v, int64_t id, char *buf, size_t n) {
+  size_t k = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < v->ne && k < n; i++)
+    if (v->ev[i].trial == id) {
+      double step = json_num(v->ev[i].detail, "step");
+      k += (size_t)snprintf(buf + k, n - k, isnan(step) ? "%s " : "%s@%.0f ", v->ev[i].kind, step);
+    }
+  return buf;
+}
+
+/* After each copy, up to the member's next one, member t trained with the copy's lr. */
+static void expect_lr_of_copies(const View *v, const Tr *t) {
+  char story[2048];
+  RsPoint *pt;
+  size_t np;
+  cr_assert_eq(rs_metrics_read(v->st, t->id, "lr", &pt, &np), TR_OK, "%s", rs_store_errmsg(v->st));
+  for (size_t k = 0; k < v->ne; k++) {
+    const Ev *e = &v->ev[k];
+    if (e->trial != t->id || strcmp(e->kind, "exploit")) continue;
+    double from = json_num(e->detail, "step"), to = INFINITY;
+    for (size_t g = k + 1; g < v->ne; g++)
+      if (v->ev[g].trial == t->id && strcmp(v->ev[g].kind, "exploit") == 0) {
+        to = json_num(v->ev[g].detail, "step");
+        break;
+      }
+    char p[512];
+    double lr = json_num(detail_params(e->detail, p, sizeof p), "optimizer.lr");
+    for (size_t i = 0; i < np; i++)
+      if ((double)pt[i].step > from && (double)pt[i].step <= to)
+        cr_assert_eq(pt[i].value, lr, "member %d step %lld: lr %.17g, the copy's %.17g (events: %s)", t->idx,
+                     (long long)pt[i].step, pt[i].value, lr, ev_story(v, t->id, story, sizeof story));
+  }
+  free(pt);
 }
 
 Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once) {
-  char path[400];
   hps_put(dir, "pbt.yaml", "name: pbt\nmethod: random\nparameters:\n"
              "  optimizer.lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}\n"
              "hpsweep:\n  seed: 5\n  max_retries: 20\n"
@@ -342,8 +510,10 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
   TrRng rng;
   tr_rng_seed(&rng, 20261203);
   int kills = 0, created = 0;
+  View v;
   for (int round = 0; round < 16; round++) {
     pid_t pid = start_spec("runs.log", "pbt.yaml");
+    if (round == 0) await_started("pbt", 6);
     sleep_ms(40 + (long)tr_rng_below(&rng, 400));
     /* The runner with its workers (a copy's transaction cut anywhere), or the runner alone (its
     ** workers stop and record themselves). A worker killed alone would make its member failed,
@@ -352,37 +522,108 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
     int ws;
     cr_assert_eq(waitpid(pid, &ws, 0), pid);
     kills += WIFSIGNALED(ws);
-    snprintf(path, sizeof path, "%s/hpsweep.db", dir);
-    if (access(path, F_OK) != 0) continue;
-    sqlite3 *db = db_open();
-    int has = hps_q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trials'") == 1 &&
-              hps_q_int(db, "SELECT count(*) FROM trials") == 6;
-    sqlite3_close(db);
-    if (!has) continue;
+    if (!view_load(&v, "pbt", 6, round)) continue;
     created = 1;
-    check_pbt(round);
+    check_pbt(&v, round);
+    view_free(&v);
   }
   cr_assert(kills >= 12, "only %d of the runs were killed (the sweep finished too early)", kills);
   cr_assert(created);
   static char buf[1 << 14];
   final_run("pbt.yaml", buf, sizeof buf);
-  check_pbt(99);
-  sqlite3 *db = db_open();
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND steps = 60"), 6, "%s", buf);
-  cr_assert_gt(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'exploit'"), 0);
-  cr_assert(hps_q_int(db, "SELECT count(*) FROM events WHERE kind IN ('resume', 'reclaim')") > 0,
-            "no member was ever resumed: the kills came too late");
-  /* No lost or duplicated step: one lr row per step of every member. */
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM metrics WHERE name = 'lr' GROUP BY trial_id "
-                             "HAVING count(*) != 60 OR min(step) != 1 OR max(step) != 60)"), 0);
-  /* After each copy, up to the member's next one, it trained with the copy's lr. */
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events e JOIN metrics m ON m.trial_id = e.trial_id AND m.name = 'lr' "
-                             "AND m.step > json_extract(e.detail, '$.step') AND m.step <= coalesce((SELECT "
-                             "min(json_extract(g.detail, '$.step')) FROM events g WHERE g.trial_id = e.trial_id AND "
-                             "g.kind = 'exploit' AND json_extract(g.detail, '$.step') > json_extract(e.detail, "
-                             "'$.step')), 1e18) WHERE e.kind = 'exploit' AND m.value != json_extract(e.detail, "
-                             "'$.params.\"optimizer.lr\"')"), 0);
-  /* Every member was decided at every perturbation step below its end. */
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE rung = 50"), 6);
-  sqlite3_close(db);
+  cr_assert(view_load(&v, "pbt", 6, 99));
+  check_pbt(&v, 99);
+  cr_assert_gt(ev_count(&v, -1, "exploit"), 0);
+  cr_assert(ev_count(&v, -1, "resume|reclaim") > 0, "no member was ever resumed: the kills came too late");
+  for (size_t i = 0; i < v.nt; i++) {
+    const Tr *t = &v.t[i];
+    cr_assert(t->status == RS_COMPLETED && t->steps == 60, "member %d: %s, %lld steps: %s", t->idx,
+              rs_status_name(t->status), (long long)t->steps, buf);
+    /* No lost or duplicated step: one lr row per step of every member. */
+    int64_t lo, hi;
+    cr_assert(curve_len(&v, t->id, "lr", &lo, &hi) == 60 && lo == 1 && hi == 60, "member %d", t->idx);
+    expect_lr_of_copies(&v, t);
+    /* Every member was decided at every perturbation step below its end. */
+    cr_assert_eq(t->rung, 50, "member %d", t->idx);
+  }
+  view_free(&v);
+}
+
+/* A quick program: loss = x, reported once after 0.1 s; then it notes "TRIAL ATTEMPT" in the file %s. */
+#define HOSTS_SH                                                                                 \
+  "#!/bin/sh\n"                                                                                  \
+  "x=; for a in \"$@\"; do case $a in --x=*) x=${a#--x=};; esac; done\n"                         \
+  "sleep 0.1\n"                                                                                  \
+  "echo \"{\\\"step\\\": 0, \\\"loss\\\": $x}\" >&$HPSWEEP_METRICS_FD\n"                         \
+  "echo \"$HPSWEEP_TRIAL_ID $HPSWEEP_ATTEMPT\" >> '%s'\n"
+#define N_HOSTS 4
+#define N_HOST_TRIALS 200
+
+/* Trial id's runs that got to their end (done.log), and how many of them had attempt `attempt`. */
+static int runs_done(const char *log, int64_t id, int attempt, int *of_attempt) {
+  FILE *f = fopen(log, "r");
+  int n = 0;
+  *of_attempt = 0;
+  long long t;
+  int a;
+  while (f && fscanf(f, "%lld %d", &t, &a) == 2)
+    if (t == id) n++, *of_attempt += a == attempt;
+  if (f) fclose(f);
+  return n;
+}
+
+Test(sw_crash, four_hosts_killed_and_restarted_at_random_complete_every_trial_exactly_once) {
+  char done[400], sh[1024];
+  snprintf(done, sizeof done, "%s/done.log", dir);
+  snprintf(sh, sizeof sh, HOSTS_SH, done);
+  cr_assert_eq(chmod(hps_put(dir, "hosts.sh", sh), 0755), 0);
+  static char spec[4096];
+  int k = snprintf(spec, sizeof spec, "name: hosts\nprogram: hosts.sh\ncommand: [\"${program}\", \"${args}\"]\n"
+                                      "method: grid\nmetric: {name: loss, goal: minimize}\n"
+                                      "hpsweep: {max_retries: 20}\nparameters:\n  x: {values: [");
+  for (int i = 0; i < N_HOST_TRIALS; i++) k += snprintf(spec + k, sizeof spec - (size_t)k, "%s%d", i ? ", " : "", i);
+  snprintf(spec + k, sizeof spec - (size_t)k, "]}\n");
+  hps_put(dir, "hosts.yaml", spec);
+  /* Four runners, each in its own process group (a host); a random one loses its whole group
+  ** (runner, workers, programs) and is started again, 24 times. */
+  pid_t host[N_HOSTS];
+  char log[N_HOSTS][16];
+  for (int h = 0; h < N_HOSTS; h++) {
+    snprintf(log[h], sizeof log[h], "host%d.log", h);
+    host[h] = start_spec(log[h], "hosts.yaml");
+  }
+  TrRng rng;
+  tr_rng_seed(&rng, 20261204);
+  int kills = 0;
+  await_started("hosts", N_HOST_TRIALS);
+  for (int round = 0; round < 24; round++) {
+    sleep_ms(100 + (long)tr_rng_below(&rng, 400));
+    int h = (int)tr_rng_below(&rng, N_HOSTS);
+    kill(-host[h], SIGKILL);
+    int ws;
+    cr_assert_eq(waitpid(host[h], &ws, 0), host[h]);
+    kills += WIFSIGNALED(ws);
+    host[h] = start_spec(log[h], "hosts.yaml");
+  }
+  static char buf[1 << 14];
+  for (int h = 0; h < N_HOSTS; h++) expect_clean_exit(host[h], log[h], buf, sizeof buf);
+  cr_assert(kills >= 20, "only %d of the runners were killed (the sweep finished too early)", kills);
+  View v;
+  cr_assert(view_load(&v, "hosts", N_HOST_TRIALS, 0), "the sweep is missing or not whole");
+  cr_assert_eq(st_count(&v, RS_COMPLETED), N_HOST_TRIALS, "%s", buf);
+  cr_assert(ev_count(&v, -1, "reclaim") > 0, "no trial was ever reclaimed: the kills came too late");
+  for (size_t i = 0; i < v.nt; i++) {
+    const Tr *t = &v.t[i];
+    /* Completed once, with its own value; one claim event per attempt. */
+    cr_assert_eq(ev_count(&v, t->id, "complete"), 1, "trial %d", t->idx);
+    cr_assert_eq(t->best, (double)t->idx, "trial %d has another trial's value", t->idx);
+    cr_assert_eq(ev_count(&v, t->id, "claim|reclaim|resume|retry"), t->attempts, "trial %d", t->idx);
+    /* The completion recorded is its last attempt's run, which ran to its end once; runs killed
+    ** after their end but before the record are earlier attempts. */
+    int last = 0;
+    int runs = runs_done(done, t->id, (int)t->attempts, &last);
+    cr_assert_eq(last, 1, "trial %d: attempt %lld ran to its end %d times", t->idx, (long long)t->attempts, last);
+    cr_assert_leq(runs, t->attempts, "trial %d: more runs than attempts", t->idx);
+  }
+  view_free(&v);
 }
