@@ -147,7 +147,9 @@ int sw_rundir_replace(const char *dir, const char *src, const char *keep, TrErr 
   char next[RD_PATH], a[RD_PATH], b[RD_PATH];
   if ((size_t)snprintf(next, sizeof next, "%s.pbt-new", dir) >= sizeof next) return tr_err_set(err, TR_EIO, "path too long");
   if (sw_rundir_remove(next) != 0) return io_fail(err, "cannot remove", next);
-  int rc = copy_tree(src, next, keep, err);
+  int rc = TR_OK;
+  if (src) rc = copy_tree(src, next, keep, err);
+  else if (mkdir(next, 0777) != 0) rc = io_fail(err, "cannot create", next);
   if (rc == TR_OK && keep) { /* ours stays: moved into the new contents */
     if ((size_t)snprintf(a, sizeof a, "%s/%s", dir, keep) >= sizeof a ||
         (size_t)snprintf(b, sizeof b, "%s/%s", next, keep) >= sizeof b)

@@ -9,7 +9,7 @@
 ** - sw_rundir_snapshot(src, dst, skip): dst (absent, its parent created) becomes a copy of src
 **   without the top-level entry named skip (NULL: none): written as dst.tmp, fsynced, renamed.
 **   A dst that exists is complete (only a rename makes it) and is kept: returns TR_OK.
-** - sw_rundir_replace(dir, src, keep): dir's contents become a copy of src's, except the
+** - sw_rundir_replace(dir, src, keep): dir's contents become a copy of src's (src NULL: none), except the
 **   top-level entry keep of dir (NULL: none), which stays (moved over, not copied). Built
 **   as dir.pbt-new, fsynced, then exchanged with dir in one rename (RENAME_EXCHANGE; where the
 **   file system lacks it, two renames) and the old contents removed. A crash leaves dir either

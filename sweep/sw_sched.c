@@ -877,8 +877,7 @@ typedef struct ProgCtx {
 static int prog_mark(ProgCtx *p, double now) {
   Worker *w = p->w;
   if (w->mb.n != 0 || now - p->last_mark < 1.0) return TR_OK;
-  /* PBT: its checkpoint at the stop step is recorded after its snapshot (other members copy it) */
-  if (p->stop > 0 && p->last_step >= p->stop) return TR_OK;
+  if (p->stop > 0) return TR_OK; /* PBT: its checkpoints are its snapshots at the stop steps */
   p->last_mark = now;
   return rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, p->dir, p->last_step);
 }
@@ -1056,18 +1055,16 @@ typedef struct ProgPbt {
   char *params;         /* the member's params now (owned) */
 } ProgPbt;
 
-/* The member's run directory DIR becomes a copy of snapshot SRC (its own run.log kept), recorded
-** as its checkpoint at STEP. Non-zero: the worker failed (the disk, or the store). */
-static int prog_pbt_take(Worker *w, const char *dir, const char *src, int64_t step) {
+/* The member's run directory DIR becomes a copy of snapshot SRC (NULL: empty), its own run.log
+** kept. Non-zero: the worker failed (the disk). */
+static int prog_pbt_take(Worker *w, const char *dir, const char *src) {
   TrErr e;
   tr_err_clear(&e);
   int rc = sw_rundir_replace(dir, src, SW_PROGRAM_LOG, &e);
   if (rc) {
-    snprintf(w->store_msg, sizeof w->store_msg, "PBT: cannot take the copied run directory: %.900s", e.msg);
+    snprintf(w->store_msg, sizeof w->store_msg, "PBT: cannot put the run directory in place: %.900s", e.msg);
     w->store_failed = 1;
-    return rc;
   }
-  if ((rc = rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, dir, step))) worker_store_fail(w, rc);
   return rc;
 }
 
@@ -1084,11 +1081,13 @@ static int prog_pbt_judge(Worker *w, ProgPbt *P, const char *dir, int64_t step, 
   if (!np) return worker_store_fail(w, TR_ENOMEM), TR_ENOMEM;
   free(P->params);
   P->params = np;
-  return prog_pbt_take(w, dir, P->J.ckpt, step);
+  return prog_pbt_take(w, dir, P->J.ckpt);
 }
 
-/* The member's state before it runs: its params now (the store's), the proposer, and a copy applied
-** by the store but not yet taken (a crash in between), or a decision due at its checkpoint. */
+/* The member's state before it runs: its params now (the store's), the proposer, its run directory
+** put back to its checkpoint (a snapshot, its own or the one an exploit copies; empty from step 0:
+** whatever a killed run left there is gone, so the program's state is the store's), and a
+** decision due at its checkpoint. */
 static int prog_pbt_start(Worker *w, const WorkerArgs *a, ProgPbt *P, const char *dir, TrErr *err) {
   const SwSpec *spec = a->c->pbt_spec;
   const RsClaim *cl = w->cl;
@@ -1105,14 +1104,15 @@ static int prog_pbt_start(Worker *w, const WorkerArgs *a, ProgPbt *P, const char
   w->pbt = &P->J;
   w->runs_dir = a->c->runs_dir;
   w->total_steps = INT64_MAX; /* a program ends when it exits */
-  if (!cl->checkpoint || cl->checkpoint_step <= 0) return TR_OK;
-  if (strcmp(cl->checkpoint, dir) != 0) return prog_pbt_take(w, dir, cl->checkpoint, cl->checkpoint_step);
-  if (cl->checkpoint_step % P->J.pbt->interval == 0) return prog_pbt_judge(w, P, dir, cl->checkpoint_step, 0);
+  int at = cl->checkpoint && cl->checkpoint_step > 0;
+  if ((rc = prog_pbt_take(w, dir, at ? cl->checkpoint : NULL))) return rc;
+  if (at && cl->checkpoint_step % P->J.pbt->interval == 0) return prog_pbt_judge(w, P, dir, cl->checkpoint_step, 0);
   return TR_OK;
 }
 
 /* The program stopped at its stop step: its run directory's snapshot there (other members copy
-** it), recorded as its checkpoint, then the decision. Non-zero: the worker failed. */
+** it, and a resume starts from it), recorded as its checkpoint, then the decision. Non-zero: the
+** worker failed. */
 static int prog_pbt_step(Worker *w, ProgPbt *P, const char *dir, int64_t step) {
   char snap[TR_PATH_MAX + 64];
   TrErr e;
@@ -1125,7 +1125,7 @@ static int prog_pbt_step(Worker *w, ProgPbt *P, const char *dir, int64_t step) {
     w->store_failed = 1;
     return rc;
   }
-  if ((rc = rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, dir, step))) {
+  if ((rc = rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, snap, step))) {
     worker_store_fail(w, rc);
     return rc;
   }

@@ -386,3 +386,56 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE rung = 50"), 6);
   sqlite3_close(db);
 }
+
+/* PBT of a program (docs/pbt.md "Programs"): the runner, or it with its workers, killed at random
+** moments, between a copy's transaction and the copy of the run directory too; then a resume. Each
+** copy applied once, and a member that reports its first step after a copy resumed from the
+** copy's source (examples/pbt/pbt_toy.py reports who trained the checkpoint it loaded). */
+Test(sw_crash, pbt_program_sigkill_at_random_moments_then_resume_takes_each_copy_once) {
+  char spec[1024], path[400];
+  snprintf(spec, sizeof spec, "name: ppbt\nprogram: %s/examples/pbt/pbt_toy.py\nmethod: random\n"
+           "metric: {name: loss, goal: minimize}\nparameters:\n"
+           "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.5}\n  steps: {value: 14}\n"
+           "  sleep: {value: 0.03}\nhpsweep:\n  seed: 4\n  max_retries: 20\n  program_resumes: true\n"
+           "  pbt: {population: 4, perturbation_interval: 4, quantile_fraction: 0.5, mutations: {lr: {}}}\n",
+           HPS_SOURCE_ROOT);
+  hps_put(dir, "ppbt.yaml", spec);
+  TrRng rng;
+  tr_rng_seed(&rng, 20261204);
+  int kills = 0;
+  for (int round = 0; round < 10; round++) {
+    pid_t pid = start_spec("runs.log", "ppbt.yaml");
+    sleep_ms(400 + (long)tr_rng_below(&rng, 2400));
+    kill(round % 2 ? -pid : pid, SIGKILL);
+    int ws;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
+    kills += WIFSIGNALED(ws);
+    snprintf(path, sizeof path, "%s/hpsweep.db", dir);
+    if (access(path, F_OK) != 0) continue;
+    sqlite3 *db = db_open();
+    int has = hps_q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trials'") == 1 &&
+              hps_q_int(db, "SELECT count(*) FROM trials") == 4;
+    sqlite3_close(db);
+    if (has) check_pbt(round);
+  }
+  cr_assert(kills >= 6, "only %d of the runs were killed (the sweep finished too early)", kills);
+  static char buf[1 << 14];
+  final_run("ppbt.yaml", buf, sizeof buf);
+  check_pbt(99);
+  sqlite3 *db = db_open();
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 4, "%s", buf);
+  cr_assert_gt(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'exploit'"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE rung = 12"), 4, "decided once at every step");
+  /* The first step after a copy, when its row survived the kills, resumed from the copy's source. */
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events e JOIN metrics f ON f.trial_id = e.trial_id AND f.name = "
+                             "'resumed_from' AND f.step = json_extract(e.detail, '$.step') + 1 WHERE e.kind = 'exploit' "
+                             "AND f.value != json_extract(e.detail, '$.source')"), 0);
+  /* After each copy, up to the member's next one, it trained with the copy's lr. */
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events e JOIN metrics m ON m.trial_id = e.trial_id AND m.name = 'lr' "
+                             "AND m.step > json_extract(e.detail, '$.step') AND m.step <= coalesce((SELECT "
+                             "min(json_extract(g.detail, '$.step')) FROM events g WHERE g.trial_id = e.trial_id AND "
+                             "g.kind = 'exploit' AND json_extract(g.detail, '$.step') > json_extract(e.detail, "
+                             "'$.step')), 1e18) WHERE e.kind = 'exploit' AND m.value != json_extract(e.detail, "
+                             "'$.params.lr')"), 0);
+  sqlite3_close(db);
+}

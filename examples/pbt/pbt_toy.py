@@ -16,12 +16,13 @@ HPSWEEP_TRIAL_ID that trained it) atomically, then reports {"step": s, "loss", "
 step after a resume also reports "resumed_from" (the checkpoint's trained_by) and
 "resumed_step" (its step), so the lineage can be checked from the metrics alone.
 
-    python3 pbt_toy.py --lr=0.1 --steps=40 --noise=0.3
+    python3 pbt_toy.py --lr=0.1 --steps=40 --noise=0.3 [--sleep=SECONDS per step]
 """
 import json
 import os
 import random
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python"))
 import hpsweep_client  # noqa: E402
@@ -30,6 +31,7 @@ args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--") and 
 lr = float(args.get("lr", 0.1))
 steps = int(args.get("steps", 40))
 noise = float(args.get("noise", 0.3))
+pause = float(args.get("sleep", 0))  # seconds per step (tests: a sweep that outlasts kills)
 run_dir = os.environ.get("HPSWEEP_RUN_DIR", ".")
 stop = int(os.environ.get("HPSWEEP_STOP_STEP", "0"))
 me = int(os.environ.get("HPSWEEP_TRIAL_ID", "0"))
@@ -56,5 +58,6 @@ for s in range(state["step"] + 1, steps + 1):
         row.update(resumed_from=origin[0], resumed_step=origin[1])
         resumed = False
     hpsweep_client.log(row, step=s)
+    time.sleep(pause)
     if s == stop:
         break
