@@ -329,25 +329,20 @@ static void check_pbt(int round) {
   sqlite3_close(db);
 }
 
-Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once) {
+/* ROUNDS runs of SPEC (a PBT sweep of MEMBERS), each killed after MIN_MS + [0, SPAN_MS) ms: the
+** runner with its workers (a copy's transaction cut anywhere), or the runner alone (its workers
+** stop and record themselves). A worker killed alone would make its member failed, retried from
+** step 0: a new run, not what these tests are about. check_pbt after each; how many runs were
+** killed, *created set when the sweep's trials exist. */
+static int pbt_kill_rounds(const char *spec, int members, int rounds, uint64_t seed, long min_ms, long span_ms,
+                           int *created) {
   char path[400];
-  hps_put(dir, "pbt.yaml", "name: pbt\nmethod: random\nparameters:\n"
-             "  optimizer.lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}\n"
-             "hpsweep:\n  seed: 5\n  max_retries: 20\n"
-             "  pbt: {population: 6, perturbation_interval: 10, quantile_fraction: 0.5, mutations: [optimizer.lr]}\n"
-             "  base:\n    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
-             "    schedule: {name: constant}\n"
-             /* every step logged, so every step sleeps (HPS_TEST_STEP_DELAY_MS): the sweep outlasts the kills */
-             "    train: {batch_size: 4, max_steps: 60, eval_interval: 10, eval_batches: 2, log_interval: 1}\n");
   TrRng rng;
-  tr_rng_seed(&rng, 20261203);
-  int kills = 0, created = 0;
-  for (int round = 0; round < 16; round++) {
-    pid_t pid = start_spec("runs.log", "pbt.yaml");
-    sleep_ms(40 + (long)tr_rng_below(&rng, 400));
-    /* The runner with its workers (a copy's transaction cut anywhere), or the runner alone (its
-    ** workers stop and record themselves). A worker killed alone would make its member failed,
-    ** retried from step 0: a new run, not what this test is about. */
+  tr_rng_seed(&rng, seed);
+  int kills = 0;
+  for (int round = 0; round < rounds; round++) {
+    pid_t pid = start_spec("runs.log", spec);
+    sleep_ms(min_ms + (long)tr_rng_below(&rng, (uint64_t)span_ms));
     kill(round % 2 ? -pid : pid, SIGKILL);
     int ws;
     cr_assert_eq(waitpid(pid, &ws, 0), pid);
@@ -356,18 +351,50 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
     if (access(path, F_OK) != 0) continue;
     sqlite3 *db = db_open();
     int has = hps_q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trials'") == 1 &&
-              hps_q_int(db, "SELECT count(*) FROM trials") == 6;
+              hps_q_int(db, "SELECT count(*) FROM trials") == members;
     sqlite3_close(db);
     if (!has) continue;
-    created = 1;
+    *created = 1;
     check_pbt(round);
   }
-  cr_assert(kills >= 12, "only %d of the runs were killed (the sweep finished too early)", kills);
+  return kills;
+}
+
+/* pbt_kill_rounds, at least MIN_KILLS of them killed, then a run to the end (its output in buf)
+** and check_pbt: the database, open. */
+static sqlite3 *pbt_kill_then_finish(const char *spec, int members, int rounds, uint64_t seed, long min_ms,
+                                     long span_ms, int min_kills, char *buf, size_t n) {
+  int created = 0, kills = pbt_kill_rounds(spec, members, rounds, seed, min_ms, span_ms, &created);
+  cr_assert(kills >= min_kills, "only %d of the runs were killed (the sweep finished too early)", kills);
   cr_assert(created);
-  static char buf[1 << 14];
-  final_run("pbt.yaml", buf, sizeof buf);
+  final_run(spec, buf, n);
   check_pbt(99);
-  sqlite3 *db = db_open();
+  return db_open();
+}
+
+/* lr rows after a copy, up to the member's next copy, that are not the copy's lr (at LR_PATH in
+** the exploit event's detail). */
+static long long lr_after_copy_wrong(sqlite3 *db, const char *lr_path) {
+  char sql[1024];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM events e JOIN metrics m ON m.trial_id = e.trial_id AND m.name = "
+           "'lr' AND m.step > json_extract(e.detail, '$.step') AND m.step <= coalesce((SELECT "
+           "min(json_extract(g.detail, '$.step')) FROM events g WHERE g.trial_id = e.trial_id AND g.kind = 'exploit' "
+           "AND json_extract(g.detail, '$.step') > json_extract(e.detail, '$.step')), 1e18) WHERE e.kind = 'exploit' "
+           "AND m.value != json_extract(e.detail, '%s')", lr_path);
+  return hps_q_int(db, sql);
+}
+
+Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once) {
+  hps_put(dir, "pbt.yaml", "name: pbt\nmethod: random\nparameters:\n"
+             "  optimizer.lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}\n"
+             "hpsweep:\n  seed: 5\n  max_retries: 20\n"
+             "  pbt: {population: 6, perturbation_interval: 10, quantile_fraction: 0.5, mutations: [optimizer.lr]}\n"
+             "  base:\n    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
+             "    schedule: {name: constant}\n"
+             /* every step logged, so every step sleeps (HPS_TEST_STEP_DELAY_MS): the sweep outlasts the kills */
+             "    train: {batch_size: 4, max_steps: 60, eval_interval: 10, eval_batches: 2, log_interval: 1}\n");
+  static char buf[1 << 14];
+  sqlite3 *db = pbt_kill_then_finish("pbt.yaml", 6, 16, 20261203, 40, 400, 12, buf, sizeof buf);
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed' AND steps = 60"), 6, "%s", buf);
   cr_assert_gt(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'exploit'"), 0);
   cr_assert(hps_q_int(db, "SELECT count(*) FROM events WHERE kind IN ('resume', 'reclaim')") > 0,
@@ -376,12 +403,7 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM metrics WHERE name = 'lr' GROUP BY trial_id "
                              "HAVING count(*) != 60 OR min(step) != 1 OR max(step) != 60)"), 0);
   /* After each copy, up to the member's next one, it trained with the copy's lr. */
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events e JOIN metrics m ON m.trial_id = e.trial_id AND m.name = 'lr' "
-                             "AND m.step > json_extract(e.detail, '$.step') AND m.step <= coalesce((SELECT "
-                             "min(json_extract(g.detail, '$.step')) FROM events g WHERE g.trial_id = e.trial_id AND "
-                             "g.kind = 'exploit' AND json_extract(g.detail, '$.step') > json_extract(e.detail, "
-                             "'$.step')), 1e18) WHERE e.kind = 'exploit' AND m.value != json_extract(e.detail, "
-                             "'$.params.\"optimizer.lr\"')"), 0);
+  cr_assert_eq(lr_after_copy_wrong(db, "$.params.\"optimizer.lr\""), 0);
   /* Every member was decided at every perturbation step below its end. */
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE rung = 50"), 6);
   sqlite3_close(db);
@@ -392,7 +414,7 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
 ** copy applied once, and a member that reports its first step after a copy resumed from the
 ** copy's source (examples/pbt/pbt_toy.py reports who trained the checkpoint it loaded). */
 Test(sw_crash, pbt_program_sigkill_at_random_moments_then_resume_takes_each_copy_once) {
-  char spec[1024], path[400];
+  char spec[1024];
   snprintf(spec, sizeof spec, "name: ppbt\nprogram: %s/examples/pbt/pbt_toy.py\nmethod: random\n"
            "metric: {name: loss, goal: minimize}\nparameters:\n"
            "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.5}\n  steps: {value: 14}\n"
@@ -400,29 +422,8 @@ Test(sw_crash, pbt_program_sigkill_at_random_moments_then_resume_takes_each_copy
            "  pbt: {population: 4, perturbation_interval: 4, quantile_fraction: 0.5, mutations: {lr: {}}}\n",
            HPS_SOURCE_ROOT);
   hps_put(dir, "ppbt.yaml", spec);
-  TrRng rng;
-  tr_rng_seed(&rng, 20261204);
-  int kills = 0;
-  for (int round = 0; round < 10; round++) {
-    pid_t pid = start_spec("runs.log", "ppbt.yaml");
-    sleep_ms(400 + (long)tr_rng_below(&rng, 2400));
-    kill(round % 2 ? -pid : pid, SIGKILL);
-    int ws;
-    cr_assert_eq(waitpid(pid, &ws, 0), pid);
-    kills += WIFSIGNALED(ws);
-    snprintf(path, sizeof path, "%s/hpsweep.db", dir);
-    if (access(path, F_OK) != 0) continue;
-    sqlite3 *db = db_open();
-    int has = hps_q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trials'") == 1 &&
-              hps_q_int(db, "SELECT count(*) FROM trials") == 4;
-    sqlite3_close(db);
-    if (has) check_pbt(round);
-  }
-  cr_assert(kills >= 6, "only %d of the runs were killed (the sweep finished too early)", kills);
   static char buf[1 << 14];
-  final_run("ppbt.yaml", buf, sizeof buf);
-  check_pbt(99);
-  sqlite3 *db = db_open();
+  sqlite3 *db = pbt_kill_then_finish("ppbt.yaml", 4, 10, 20261204, 400, 2400, 6, buf, sizeof buf);
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 4, "%s", buf);
   cr_assert_gt(hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'exploit'"), 0);
   cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE rung = 12"), 4, "decided once at every step");
@@ -431,11 +432,6 @@ Test(sw_crash, pbt_program_sigkill_at_random_moments_then_resume_takes_each_copy
                              "'resumed_from' AND f.step = json_extract(e.detail, '$.step') + 1 WHERE e.kind = 'exploit' "
                              "AND f.value != json_extract(e.detail, '$.source')"), 0);
   /* After each copy, up to the member's next one, it trained with the copy's lr. */
-  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM events e JOIN metrics m ON m.trial_id = e.trial_id AND m.name = 'lr' "
-                             "AND m.step > json_extract(e.detail, '$.step') AND m.step <= coalesce((SELECT "
-                             "min(json_extract(g.detail, '$.step')) FROM events g WHERE g.trial_id = e.trial_id AND "
-                             "g.kind = 'exploit' AND json_extract(g.detail, '$.step') > json_extract(e.detail, "
-                             "'$.step')), 1e18) WHERE e.kind = 'exploit' AND m.value != json_extract(e.detail, "
-                             "'$.params.lr')"), 0);
+  cr_assert_eq(lr_after_copy_wrong(db, "$.params.lr"), 0);
   sqlite3_close(db);
 }
