@@ -2,7 +2,7 @@
 ** bayes_bench.c: model-based search (sw_gp.h, sw_tpe.h) against random search on Branin
 ** and Hartmann-6, in-process (issue 13's acceptance; BENCHMARKS.md).
 **
-**   bayes_bench [TRIALS [SEEDS [per-seed]]]     default 50 trials x 20 sweep seeds
+**   bayes_bench [TRIALS [SEEDS [per-seed [random|gp|tpe]]]]     default 50 trials x 20 sweep seeds
 **
 ** For each function and method: the median simple regret (best found - global minimum)
 ** over sweep seeds 0 .. SEEDS-1, sequentially (-j 1) and with two simulated workers
@@ -29,14 +29,14 @@ static double now(void) {
 }
 
 /* Branin's simple regret for each seed, per method, -j 1 and simulated -j 2. */
-static int per_seed(const char *dir, int trials, int seeds) {
+static int per_seed(const char *dir, int trials, int seeds, const char *only) {
   const char *names[3] = {"random", "gp", "tpe"};
   SwSearchSpace S;
   TrErr err;
   tr_err_clear(&err);
   if (sw_search_space(&S, dir, "branin", &err)) return fprintf(stderr, "bayes_bench: %s\n", err.msg), 1;
   for (int k = 0; k < 3; k++)
-    for (int w = 1; w <= 2; w++) {
+    for (int w = 1; w <= 2 && (!only || !strcmp(only, names[k])); w++) {
       printf("per-seed branin %s -j%d:", names[k], w);
       for (int s = 0; s < seeds; s++) {
         double best;
@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (argc > 3 && !strcmp(argv[3], "per-seed")) {
-    int rc = per_seed(dir, trials, seeds);
+    int rc = per_seed(dir, trials, seeds, argc > 4 ? argv[4] : NULL);
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "bayes_bench: could not remove %s\n", dir);
