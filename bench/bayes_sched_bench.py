@@ -15,7 +15,8 @@ seeds, sw_space_seed(sweep seed, k)), so its median equals bayes_bench's -j 1 fi
 same seeds: the script runs `bayes_bench N S` beside it (when built) and prints its Branin rows.
 When -j 1 is among the ways, each other way's ratio of medians to -j 1's is printed with a 95%
 bootstrap interval (2,000 resamples of the seeds, paired: a resample draws seeds, and both
-medians are taken over the same drawn seeds). --quick: 12 trials x 2 seeds, TPE only (a smoke
+medians are taken over the same drawn seeds); without -j 1 among the ways, against the sequential
+figures of `bayes_bench N S per-seed SAMPLER` (the same proposals in-process, when built). --quick: 12 trials x 2 seeds, TPE only (a smoke
 run, not a measurement). Only the standard library.
 """
 import os
@@ -124,12 +125,19 @@ def main():
                 "/".join(str(m) for m in sorted(set(made))), dups, time.monotonic() - t))
             sys.stdout.flush()
     print("wall %.0f s" % (time.monotonic() - t0))
+    bb = os.path.join(os.path.dirname(hps), "bench", "bayes_bench")
+    for sampler in samplers:  # -j 1 not run: its per-seed figures in-process (equal by construction)
+        if (sampler, "-j 1") not in per and os.path.exists(bb):
+            out = subprocess.run([bb, str(trials), str(seed0 + seeds), "per-seed", sampler], stdout=subprocess.PIPE,
+                                 text=True).stdout
+            for line in out.splitlines():
+                if line.startswith("per-seed branin %s -j1:" % sampler):
+                    per[(sampler, "-j 1")] = [float(x) for x in line.split(":", 1)[1].split()][seed0:]
     for (sampler, way), regrets in per.items():
         if way != "-j 1" and (sampler, "-j 1") in per:
             r, lo, hi = bootstrap_ratio(regrets, per[(sampler, "-j 1")])
             print("%s %s / -j 1: median ratio %.3g, 95%% bootstrap interval [%.3g, %.3g] over %d seeds" % (
                 sampler, way, r, lo, hi, len(regrets)))
-    bb = os.path.join(os.path.dirname(hps), "bench", "bayes_bench")
     if os.path.exists(bb):
         out = subprocess.run([bb, str(trials), str(seeds)], stdout=subprocess.PIPE, text=True).stdout
         print("in-process (bayes_bench %d %d), Branin rows:" % (trials, seeds))
