@@ -2,7 +2,7 @@
 ** bayes_bench.c: model-based search (sw_gp.h, sw_tpe.h) against random search on Branin
 ** and Hartmann-6, in-process (issue 13's acceptance; BENCHMARKS.md).
 **
-**   bayes_bench [TRIALS [SEEDS]]     default 50 trials x 20 sweep seeds
+**   bayes_bench [TRIALS [SEEDS [per-seed [random|gp|tpe]]]]     default 50 trials x 20 sweep seeds
 **
 ** For each function and method: the median simple regret (best found - global minimum)
 ** over sweep seeds 0 .. SEEDS-1, sequentially (-j 1) and with two simulated workers
@@ -11,10 +11,12 @@
 ** naive parallel mode), milliseconds per proposal, and (GP, -j 1) how many of the model's
 ** proposals were random points at the length scale's bound. branin_q is Branin on a grid of
 ** step 0.5, where duplicates can happen. Random search is the baseline (the same seeds,
-** hpsweep's own draws).
+** hpsweep's own draws). With `per-seed`: only Branin's regret for each sweep seed, sequential and
+** with two simulated workers, per method (bench/bayes_sched_bench.py pairs them with its sweeps).
 */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "sw_search_sim.h"
@@ -24,6 +26,29 @@ static double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Branin's simple regret for each seed, per method, -j 1 and simulated -j 2. */
+static int per_seed(const char *dir, int trials, int seeds, const char *only) {
+  const char *names[3] = {"random", "gp", "tpe"};
+  SwSearchSpace S;
+  TrErr err;
+  tr_err_clear(&err);
+  if (sw_search_space(&S, dir, "branin", &err)) return fprintf(stderr, "bayes_bench: %s\n", err.msg), 1;
+  for (int k = 0; k < 3; k++)
+    for (int w = 1; w <= 2 && (!only || !strcmp(only, names[k])); w++) {
+      printf("per-seed branin %s -j%d:", names[k], w);
+      for (int s = 0; s < seeds; s++) {
+        double best;
+        int dd;
+        if (sw_search_run(&S, (SwSearchKind)k, (uint64_t)s, trials, w, 0, &best, &dd, &err))
+          return fprintf(stderr, "bayes_bench: %s\n", err.msg), 1;
+        printf(" %.17g", best - S.fmin);
+      }
+      printf("\n");
+    }
+  sw_search_free(&S);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -37,6 +62,13 @@ int main(int argc, char **argv) {
   if (!mkdtemp(dir)) {
     perror("mkdtemp");
     return 1;
+  }
+  if (argc > 3 && !strcmp(argv[3], "per-seed")) {
+    int rc = per_seed(dir, trials, seeds, argc > 4 ? argv[4] : NULL);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "bayes_bench: could not remove %s\n", dir);
+    return rc;
   }
   const char *fns[3] = {"branin", "hartmann6", "branin_q"}, *names[3] = {"random", "bayes (GP)", "TPE"};
   int bad = 0;

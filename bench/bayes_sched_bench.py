@@ -3,7 +3,7 @@
 two runners on one database, against the in-process figures of bench/bayes_bench.
 
 usage: bayes_sched_bench.py HPSWEEP [--trials N] [--seeds S] [--samplers gp,tpe] [--ways j1,j2,two] [--seed0 K]
-                            [--keep DIR]
+                            [--keep DIR] [--quick]
 
 For each sampler and sweep seed 0 .. S-1 (default 50 trials x 5 seeds, gp and tpe): a bayes
 sweep of examples/analytic/branin.py (x1 uniform [-5, 10], x2 uniform [0, 15], run_cap N), run
@@ -13,9 +13,14 @@ over the seeds. Also per way: trials made (must be N), duplicate configurations 
 The -j 1 sweep proposes exactly what bayes_bench's sequential simulation proposes (the same
 seeds, sw_space_seed(sweep seed, k)), so its median equals bayes_bench's -j 1 figure over the
 same seeds: the script runs `bayes_bench N S` beside it (when built) and prints its Branin rows.
-Only the standard library.
+When -j 1 is among the ways, each other way's ratio of medians to -j 1's is printed with a 95%
+bootstrap interval (2,000 resamples of the seeds, paired: a resample draws seeds, and both
+medians are taken over the same drawn seeds); without -j 1 among the ways, against the sequential
+figures of `bayes_bench N S per-seed SAMPLER` (the same proposals in-process, when built). --quick: 12 trials x 2 seeds, TPE only (a smoke
+run, not a measurement). Only the standard library.
 """
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -62,6 +67,17 @@ def median(v):
     return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
 
 
+def bootstrap_ratio(num, den, n=2000, seed=1):
+    """The ratio of medians num / den and its 95% interval, resampling seeds (paired)."""
+    rng, k, rs = random.Random(seed), len(num), []
+    for _ in range(n):
+        pick = [rng.randrange(k) for _ in range(k)]
+        d = median([den[i] for i in pick])
+        rs.append(median([num[i] for i in pick]) / d if d > 0 else float("inf"))
+    rs.sort()
+    return median(num) / median(den), rs[int(0.025 * n)], rs[int(0.975 * n) - 1]
+
+
 def arg(name, default):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
@@ -72,6 +88,8 @@ def main():
     hps = os.path.abspath(sys.argv[1])
     trials, seeds, seed0 = int(arg("--trials", 50)), int(arg("--seeds", 5)), int(arg("--seed0", 0))
     samplers = arg("--samplers", "gp,tpe").split(",")
+    if "--quick" in sys.argv:
+        trials, seeds, samplers = 12, 2, ["tpe"]
     names = {"j1": "-j 1", "j2": "-j 2", "two": "two runners"}
     ways = [names[w] for w in arg("--ways", "j1,j2,two").split(",")]
     keep = arg("--keep", None)
@@ -82,6 +100,7 @@ def main():
         trials, seed0, seed0 + seeds - 1))
     print("| sampler | way | median regret | per seed | trials | dups | wall s |")
     print("|---|---|---|---|---|---|---|")
+    per = {}
     for sampler in samplers:
         for way in ways:
             regrets, made, dups, t = [], [], 0, time.monotonic()
@@ -100,12 +119,25 @@ def main():
                 regrets.append(r)
                 made.append(n)
                 dups += dup
+            per[(sampler, way)] = regrets
             print("| %s | %s | %.4g | %s | %s | %d | %.0f |" % (
                 sampler, way, median(regrets), " ".join("%.3g" % r for r in regrets),
                 "/".join(str(m) for m in sorted(set(made))), dups, time.monotonic() - t))
             sys.stdout.flush()
     print("wall %.0f s" % (time.monotonic() - t0))
     bb = os.path.join(os.path.dirname(hps), "bench", "bayes_bench")
+    for sampler in samplers:  # -j 1 not run: its per-seed figures in-process (equal by construction)
+        if (sampler, "-j 1") not in per and os.path.exists(bb):
+            out = subprocess.run([bb, str(trials), str(seed0 + seeds), "per-seed", sampler], stdout=subprocess.PIPE,
+                                 text=True).stdout
+            for line in out.splitlines():
+                if line.startswith("per-seed branin %s -j1:" % sampler):
+                    per[(sampler, "-j 1")] = [float(x) for x in line.split(":", 1)[1].split()][seed0:]
+    for (sampler, way), regrets in per.items():
+        if way != "-j 1" and (sampler, "-j 1") in per:
+            r, lo, hi = bootstrap_ratio(regrets, per[(sampler, "-j 1")])
+            print("%s %s / -j 1: median ratio %.3g, 95%% bootstrap interval [%.3g, %.3g] over %d seeds" % (
+                sampler, way, r, lo, hi, len(regrets)))
     if os.path.exists(bb):
         out = subprocess.run([bb, str(trials), str(seeds)], stdout=subprocess.PIPE, text=True).stdout
         print("in-process (bayes_bench %d %d), Branin rows:" % (trials, seeds))

@@ -191,12 +191,19 @@ static void print_pbt(const SwSpec *s, const TrConfig *c) {
   if (!p->enabled) return;
   int64_t total = c ? tr_config_total_steps(c) : 0, k = total > 0 ? (total - 1) / p->interval : 0;
   printf("pbt:         population-based training: %lld members (random search's draw), decided every %lld "
-         "steps\n             (%lld decision%s in %lld steps), quantile %g, resample %g, factors %g / %g\n",
-         (long long)p->population, (long long)p->interval, (long long)k, k == 1 ? "" : "s", (long long)total,
-         p->quantile, p->resample, p->factors[0], p->factors[1]);
-  printf("             a member in the bottom %g copies the checkpoint (weights, optimizer state) of one in\n"
-         "             the top %g, then explores; members wait at each step for those behind them\n",
-         p->quantile, p->quantile);
+         "steps\n", (long long)p->population, (long long)p->interval);
+  if (!sw_spec_program(s)) printf("             (%lld decision%s in %lld steps),", (long long)k, k == 1 ? "" : "s",
+                                  (long long)total);
+  printf("%squantile %g, resample %g, factors %g / %g\n", sw_spec_program(s) ? "             " : " ", p->quantile,
+         p->resample, p->factors[0], p->factors[1]);
+  if (sw_spec_program(s))
+    printf("             a program member runs to HPSWEEP_STOP_STEP; one in the bottom %g takes a copy of the run\n"
+           "             directory of one in the top %g, then resumes with explored parameters\n", p->quantile,
+           p->quantile);
+  else
+    printf("             a member in the bottom %g copies the checkpoint (weights, optimizer state) of one in\n"
+           "             the top %g, then explores; members wait at each step for those behind them\n",
+           p->quantile, p->quantile);
   for (size_t i = 0; i < p->n_mutations; i++) {
     sw_param_describe(&p->mutations[i].p, desc, sizeof desc);
     printf("  mutates    %-28s %s%s\n", p->mutations[i].p.key->name, desc,

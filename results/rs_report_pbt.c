@@ -218,8 +218,8 @@ int rs_report_pbt(RsStore *st, const RsTrialSet *ts, FILE *f, int secno, int *fi
       best = i;
   }
   fprintf(f, "<h2 id=\"pbt\">%d. Population-based training</h2>\n<p>%d members; <b>%zu</b> cop%s: a member in "
-          "the bottom quantile at a perturbation step took the checkpoint (weights and optimizer state) of one in "
-          "the top quantile, then explored its values.", secno, ts->n, live, live == 1 ? "y" : "ies");
+          "the bottom quantile at a perturbation step took the checkpoint (weights and optimizer state, or a "
+          "program's run directory) of one in the top quantile, then explored its values.", secno, ts->n, live, live == 1 ? "y" : "ies");
   if (best >= 0) {
     char v[32];
     rs_fmt_metric(v, sizeof v, ts->t[best].final);

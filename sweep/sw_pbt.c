@@ -10,14 +10,16 @@
 #include <string.h>
 
 #include "sw_expand.h"
+#include "sw_propose.h"
 #include "sw_space.h"
 #include "tr_json.h"
 #include "tr_rng.h"
 
 #define PBT_SALT 0x7062745f65787030ULL /* "pbt_exp0": apart from random search's and proposals' streams */
 
-int sw_pbt_ckpt_path(const char *runs_dir, int64_t trial_id, int64_t step, char *buf, size_t n) {
-  int k = snprintf(buf, n, "%s/" SW_PBT_DIR "/%lld/%lld.bin", runs_dir, (long long)trial_id, (long long)step);
+int sw_pbt_ckpt_path(const char *runs_dir, int64_t trial_id, int64_t step, int dir, char *buf, size_t n) {
+  int k = snprintf(buf, n, "%s/" SW_PBT_DIR "/%lld/%lld%s", runs_dir, (long long)trial_id, (long long)step,
+                   dir ? "" : ".bin");
   return k < 0 || (size_t)k >= n ? TR_EINVAL : TR_OK;
 }
 
@@ -230,6 +232,47 @@ int sw_pbt_explore(const SwPbt *pbt, const SwSpec *spec, const TrConfig *own, co
   return TR_OK;
 }
 
+/* Perturb a program's value *v of mutation p (a number or a categorical's index), as perturb does. */
+static void perturb_value(const SwPbt *pbt, const SwParam *p, SwValue *v, TrRng *r) {
+  int resample = tr_rng_uniform(r) < pbt->resample;
+  int up = (int)tr_rng_below(r, 2);
+  if (resample) {
+    *v = sw_param_draw(p, r);
+    return;
+  }
+  if (p->dist == SW_DIST_CATEGORICAL) {
+    int j = v->index + (up ? 1 : -1);
+    v->index = j < 0 ? 0 : j >= p->n_values ? p->n_values - 1 : j;
+    return;
+  }
+  double x = v->x * pbt->factors[up], lo, hi;
+  param_range(p, &lo, &hi);
+  x = x < lo ? lo : x > hi ? hi : x;
+  if (p->dist == SW_DIST_INT_UNIFORM) x = round(x);
+  v->x = sw_param_quantise(p, x);
+}
+
+int sw_pbt_explore_program(const SwPbt *pbt, const SwSpec *spec, const SwProposer *prop, const char *source_params,
+                           uint64_t sweep_seed, int idx, int64_t step, char **params_json, TrErr *err) {
+  *params_json = NULL;
+  size_t np = sw_spec_param_count(spec), n = 0;
+  SwValue *vals = calloc(np ? np : 1, sizeof *vals);
+  if (!vals) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  int rc = sw_proposer_values(prop, source_params, vals, err);
+  TrRng r;
+  pbt_rng(&r, sweep_seed, idx, step, 1);
+  for (size_t m = 0; rc == TR_OK && m < pbt->n_mutations; m++)
+    for (size_t i = 0; i < np; i++)
+      if (sw_spec_param(spec, i)->key == pbt->mutations[m].p.key) perturb_value(pbt, sw_spec_param(spec, i), &vals[i], &r);
+  SwTrial *t = NULL;
+  if (rc == TR_OK) rc = sw_expand_values(spec, vals, 0, &t, &n, err);
+  free(vals);
+  if (rc == TR_OK && n > 0 && !(*params_json = strdup(t[0].params_json))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (rc == TR_OK) sw_trials_free(t, n);
+  if (rc) return tr_err_prefix(err, "PBT explore of trial idx %d at step %lld", idx, (long long)step);
+  return TR_OK;
+}
+
 /* ---- the judge callback ------------------------------------------------------ */
 
 void sw_pbt_judge_clear(SwPbtJudge *j) {
@@ -242,13 +285,19 @@ void sw_pbt_judge_clear(SwPbtJudge *j) {
 static int judge_exploit(SwPbtJudge *J, const RsCurve *c, size_t self, RsVerdict *out) {
   const RsCurve *src = &c[J->d.source];
   sw_pbt_judge_clear(J);
-  int rc = sw_pbt_explore(J->pbt, J->spec, J->own, src->params, J->seed, c[self].idx, J->step, &J->next, &J->params,
-                          &J->err);
+  int rc = J->program ? sw_pbt_explore_program(J->pbt, J->spec, J->program, src->params, J->seed, c[self].idx,
+                                               J->step, &J->params, &J->err)
+                      : sw_pbt_explore(J->pbt, J->spec, J->own, src->params, J->seed, c[self].idx, J->step, &J->next,
+                                       &J->params, &J->err);
   if (rc) return rc;
-  size_t nj = tr_config_to_json(&J->next, NULL, 0) + 1;
-  if (!(J->config = malloc(nj))) return tr_err_set(&J->err, TR_ENOMEM, "out of memory");
-  tr_config_to_json(&J->next, J->config, nj);
-  if ((rc = sw_pbt_ckpt_path(J->runs_dir, src->trial_id, J->step, J->ckpt, sizeof J->ckpt)))
+  if (J->program) {
+    J->config = strdup(J->own_config ? J->own_config : "{}");
+  } else {
+    size_t nj = tr_config_to_json(&J->next, NULL, 0) + 1;
+    if ((J->config = malloc(nj))) tr_config_to_json(&J->next, J->config, nj);
+  }
+  if (!J->config) return tr_err_set(&J->err, TR_ENOMEM, "out of memory");
+  if ((rc = sw_pbt_ckpt_path(J->runs_dir, src->trial_id, J->step, J->program != NULL, J->ckpt, sizeof J->ckpt)))
     return tr_err_set(&J->err, rc, "%s: path too long", J->runs_dir);
   out->source_trial = src->trial_id;
   out->checkpoint = J->ckpt;
@@ -257,7 +306,8 @@ static int judge_exploit(SwPbtJudge *J, const RsCurve *c, size_t self, RsVerdict
   snprintf(out->reason, sizeof out->reason, "exploit at step %lld: %.6g, rank %zu of %zu, copies trial %lld (idx %d, %.6g)",
            (long long)J->step, J->d.value, J->d.rank + 1, J->d.n, (long long)src->trial_id, src->idx,
            J->d.source_value);
-  char v[32], sv[32], *from = values_json(J->spec, J->pbt, J->own);
+  char v[32], sv[32], *from = J->program ? strdup(J->own_params ? J->own_params : "{}")
+                                         : values_json(J->spec, J->pbt, J->own);
   if (!from) return tr_err_set(&J->err, TR_ENOMEM, "out of memory");
   tr_json_number(v, sizeof v, J->d.value, 17);
   tr_json_number(sv, sizeof sv, J->d.source_value, 17);

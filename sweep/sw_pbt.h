@@ -74,8 +74,17 @@ long sw_pbt_promote(const RsCurve *c, size_t n);
 int sw_pbt_explore(const SwPbt *pbt, const SwSpec *spec, const TrConfig *own, const char *source_params,
                    uint64_t sweep_seed, int idx, int64_t step, TrConfig *next, char **params_json, TrErr *err);
 
-/* The member checkpoint of trial `trial_id` at `step`: <runs_dir>/pbt/<trial_id>/<step>.bin. */
-int sw_pbt_ckpt_path(const char *runs_dir, int64_t trial_id, int64_t step, char *buf, size_t n);
+/* The member checkpoint of trial `trial_id` at `step`: <runs_dir>/pbt/<trial_id>/<step>.bin; for a
+** program (dir non-zero) the snapshot of its run directory, <runs_dir>/pbt/<trial_id>/<step>/. */
+int sw_pbt_ckpt_path(const char *runs_dir, int64_t trial_id, int64_t step, int dir, char *buf, size_t n);
+
+/* Explore for a program member (docs/pbt.md "Programs"): *params_json (malloc'd) = the source's
+** params (every parameter, as W&B's agent passes them) with each mutation perturbed as
+** sw_pbt_explore does, seeded alike; prop decodes params (sw_propose.h). */
+struct SwProposer;
+int sw_pbt_explore_program(const SwPbt *pbt, const SwSpec *spec, const struct SwProposer *prop,
+                           const char *source_params, uint64_t sweep_seed, int idx, int64_t step, char **params_json,
+                           TrErr *err);
 
 /* rs_trial_judge's callback for a member (ctx: SwPbtJudge), and what it keeps between calls. */
 typedef struct SwPbtJudge {
@@ -85,6 +94,9 @@ typedef struct SwPbtJudge {
   uint64_t seed;            /* the sweep's */
   const char *runs_dir;
   const TrConfig *own;      /* the member's config as it trains now */
+  const struct SwProposer *program; /* a program member: explore its params (sw_pbt_explore_program) */
+  const char *own_config;   /* a program member: its stored config JSON, kept by an exploit */
+  const char *own_params;   /* a program member: its params now (the lineage's "from") */
   int64_t step;             /* the checkpoint step judged */
   int arriving;
   SwPbtDecision d;          /* the last call's */

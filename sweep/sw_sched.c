@@ -25,6 +25,7 @@
 #include "sw_program.h"
 #include "sw_propose.h"
 #include "sw_prune.h"
+#include "sw_rundir.h"
 #include "tr_ckpt.h"
 #include "tr_os.h"
 #include "tr_run.h"
@@ -360,7 +361,7 @@ static void worker_on_log(void *ud, const char *line) {
 ** atomically (a link, then a rename): other members copy it; no later save rewrites it. */
 static int pbt_link(Worker *w, const char *path, int64_t step) {
   char dst[TR_PATH_MAX + 64], tmp[TR_PATH_MAX + 96];
-  if (sw_pbt_ckpt_path(w->runs_dir, w->cl->trial_id, step, dst, sizeof dst)) return TR_EINVAL;
+  if (sw_pbt_ckpt_path(w->runs_dir, w->cl->trial_id, step, 0, dst, sizeof dst)) return TR_EINVAL;
   char *slash = strrchr(dst, '/');
   *slash = '\0';
   int rc = tr_mkdirs(dst) ? TR_EIO : TR_OK;
@@ -864,6 +865,9 @@ typedef struct ProgCtx {
   int64_t last_step;
   const char *dir;      /* HPSWEEP_RUN_DIR */
   double last_mark;     /* monotonic: when the stored rows were last marked as kept */
+  const char *params;   /* the parameters it runs with (PBT: the member's now), else the trial's */
+  int64_t stop;         /* PBT: HPSWEEP_STOP_STEP of this run, 0 none */
+  const char *fail;     /* PBT: why the member fails although the program exited 0, NULL none */
 } ProgCtx;
 
 /* After a batch of rows reached the store (at most once a second): record the run directory
@@ -873,6 +877,7 @@ typedef struct ProgCtx {
 static int prog_mark(ProgCtx *p, double now) {
   Worker *w = p->w;
   if (w->mb.n != 0 || now - p->last_mark < 1.0) return TR_OK;
+  if (p->stop > 0) return TR_OK; /* PBT: its checkpoints are its snapshots at the stop steps */
   p->last_mark = now;
   return rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, p->dir, p->last_step);
 }
@@ -925,7 +930,7 @@ static char *env_fmt(const char *fmt, ...) {
 
 /* The program's environment additions ("NAME=VALUE", owned, NULL-terminated in env[]);
 ** TR_ENOMEM with nothing left allocated. */
-static int prog_env(const WorkerArgs *a, const char *dir, char *env[12]) {
+static int prog_env(const WorkerArgs *a, const ProgCtx *p, const char *dir, char *env[12]) {
   const SwSchedProgram *pg = a->c->program;
   const char *old = getenv("PYTHONPATH");
   int n = 0;
@@ -934,7 +939,8 @@ static int prog_env(const WorkerArgs *a, const char *dir, char *env[12]) {
   env[n++] = env_fmt("HPSWEEP_SWEEP=%s", pg->sweep ? pg->sweep : "");
   env[n++] = env_fmt("HPSWEEP_ATTEMPT=%d", a->cl->attempts);
   env[n++] = env_fmt("HPSWEEP_RUN_DIR=%s", dir);
-  env[n++] = env_fmt("HPSWEEP_PARAMS_JSON=%s", a->trial->params_json);
+  env[n++] = env_fmt("HPSWEEP_PARAMS_JSON=%s", p->params);
+  if (p->stop > 0) env[n++] = env_fmt("HPSWEEP_STOP_STEP=%lld", (long long)p->stop);
   env[n++] = env_fmt("OMP_NUM_THREADS=%d", a->threads);
   env[n++] = env_fmt("OPENBLAS_NUM_THREADS=%d", a->threads);
   env[n++] = env_fmt("MKL_NUM_THREADS=%d", a->threads);
@@ -950,6 +956,7 @@ static int prog_env(const WorkerArgs *a, const char *dir, char *env[12]) {
 static RsStatus prog_status(const ProgCtx *p, const SwProgramOut *o, char *why, size_t n) {
   why[0] = '\0';
   if (o->interrupted) return RS_INTERRUPTED;
+  if (p->fail) return snprintf(why, n, "%s", p->fail), RS_FAILED;
   if (o->timed_out) {
     snprintf(why, n, "timeout (over %g s)", o->seconds);
     return RS_FAILED;
@@ -1010,12 +1017,12 @@ static void prog_log_problems(Worker *w, const WorkerArgs *a, const SwProgramOut
 /* Run the program with the store open; *o its outcome. Non-zero: it could not run (err set). */
 static int prog_exec(Worker *w, const WorkerArgs *a, const char *dir, ProgCtx *p, SwProgramOut *o, TrErr *err) {
   const SwSchedProgram *pg = a->c->program;
-  SwCommandIn in = {pg->command, pg->n_command, pg->path, NULL, a->trial->params_json, dir, 0};
+  SwCommandIn in = {pg->command, pg->n_command, pg->path, NULL, p->params, dir, 0};
   char **argv = NULL, *env[12];
   size_t argc = 0;
   int rc = sw_command_build(&in, &argv, &argc, err);
   if (rc) return rc;
-  if ((rc = prog_env(a, dir, env))) {
+  if ((rc = prog_env(a, p, dir, env))) {
     sw_command_free(argv);
     return tr_err_set(err, rc, "out of memory");
   }
@@ -1040,6 +1047,125 @@ static void prog_reap(Worker *w, const WorkerArgs *a, const char *dir) {
   if (rc) worker_store_fail(w, rc);
 }
 
+/* ---- population-based training of a program (docs/pbt.md "Programs") ---- */
+
+typedef struct ProgPbt {
+  SwPbtJudge J;
+  SwProposer *prop;     /* decodes params for the explore */
+  char *params;         /* the member's params now (owned) */
+} ProgPbt;
+
+/* The member's run directory DIR becomes a copy of snapshot SRC (NULL: empty), its own run.log
+** kept. Non-zero: the worker failed (the disk). */
+static int prog_pbt_take(Worker *w, const char *dir, const char *src) {
+  TrErr e;
+  tr_err_clear(&e);
+  int rc = sw_rundir_replace(dir, src, SW_PROGRAM_LOG, &e);
+  if (rc) {
+    snprintf(w->store_msg, sizeof w->store_msg, "PBT: cannot put the run directory in place: %.900s", e.msg);
+    w->store_failed = 1;
+  }
+  return rc;
+}
+
+/* Judge the member at STEP (its snapshot there made); an exploit applied is taken now: the
+** source's snapshot into DIR and its new params. Non-zero: the worker failed. */
+static int prog_pbt_judge(Worker *w, ProgPbt *P, const char *dir, int64_t step, int arriving) {
+  P->J.own_params = P->params;
+  pbt_check(w, step, arriving);
+  if (!worker_signalled) worker_stop = 0; /* pbt_check stops a trainer's run; ours has ended already */
+  if (w->lost || w->store_failed) return TR_EIO;
+  if (w->pbt_action != SW_PBT_EXPLOIT) return TR_OK;
+  w->pbt_action = SW_PBT_NONE;
+  char *np = strdup(P->J.params);
+  if (!np) return worker_store_fail(w, TR_ENOMEM), TR_ENOMEM;
+  free(P->params);
+  P->params = np;
+  return prog_pbt_take(w, dir, P->J.ckpt);
+}
+
+/* The member's state before it runs: its params now (the store's), the proposer, its run directory
+** put back to its checkpoint (a snapshot, its own or the one an exploit copies; empty from step 0:
+** whatever a killed run left there is gone, so the program's state is the store's), and a
+** decision due at its checkpoint. */
+static int prog_pbt_start(Worker *w, const WorkerArgs *a, ProgPbt *P, const char *dir, TrErr *err) {
+  const SwSpec *spec = a->c->pbt_spec;
+  const RsClaim *cl = w->cl;
+  P->J = (SwPbtJudge){.pbt = sw_spec_pbt(spec), .spec = spec, .maximize = a->c->maximize, .seed = sw_spec_seed(spec),
+                      .runs_dir = a->c->runs_dir, .own_config = cl->config_json};
+  int rc = sw_proposer_create(&P->prop, spec, err);
+  if (rc) return rc;
+  P->J.program = P->prop;
+  RsTrial t;
+  if ((rc = rs_trial_get(w->st, cl->trial_id, &t))) return tr_err_set(err, rc, "%s", rs_store_errmsg(w->st));
+  P->params = strdup(t.params ? t.params : a->trial->params_json);
+  rs_trial_clear(&t);
+  if (!P->params) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  w->pbt = &P->J;
+  w->runs_dir = a->c->runs_dir;
+  w->total_steps = INT64_MAX; /* a program ends when it exits */
+  int at = cl->checkpoint && cl->checkpoint_step > 0;
+  if ((rc = prog_pbt_take(w, dir, at ? cl->checkpoint : NULL))) return rc;
+  if (at && cl->checkpoint_step % P->J.pbt->interval == 0) return prog_pbt_judge(w, P, dir, cl->checkpoint_step, 0);
+  return TR_OK;
+}
+
+/* The program stopped at its stop step: its run directory's snapshot there (other members copy
+** it, and a resume starts from it), recorded as its checkpoint, then the decision. Non-zero: the
+** worker failed. */
+static int prog_pbt_step(Worker *w, ProgPbt *P, const char *dir, int64_t step) {
+  char snap[TR_PATH_MAX + 64];
+  TrErr e;
+  tr_err_clear(&e);
+  int rc = sw_pbt_ckpt_path(w->runs_dir, w->cl->trial_id, step, 1, snap, sizeof snap);
+  if (rc == TR_OK) rc = sw_rundir_snapshot(dir, snap, SW_PROGRAM_LOG, &e);
+  if (rc) {
+    snprintf(w->store_msg, sizeof w->store_msg, "PBT: cannot keep the run directory at step %lld: %.900s", (long long)step,
+             e.msg);
+    w->store_failed = 1;
+    return rc;
+  }
+  if ((rc = rs_trial_set_checkpoint(w->st, w->cl->trial_id, w->cl->claim_token, snap, step))) {
+    worker_store_fail(w, rc);
+    return rc;
+  }
+  return prog_pbt_judge(w, P, dir, step, 1);
+}
+
+/* Run a program member interval by interval: each run gets HPSWEEP_STOP_STEP (the next
+** perturbation step) and the member's params now; a run that stops there is snapshot and judged,
+** and the next run resumes from the run directory (the member's own, or the copy it took). */
+static int prog_pbt_run(Worker *w, const WorkerArgs *a, const char *dir, ProgCtx *p, SwProgramOut *o, TrErr *err) {
+  ProgPbt P;
+  memset(&P, 0, sizeof P);
+  memset(o, 0, sizeof *o);
+  int rc = prog_pbt_start(w, a, &P, dir, err);
+  int64_t at = w->cl->checkpoint && w->cl->checkpoint_step > 0 ? w->cl->checkpoint_step : 0, k = P.J.pbt->interval;
+  p->seen = at > 0; /* its rows up to the checkpoint are stored */
+  while (rc == TR_OK && !w->lost && !w->store_failed && w->pbt_action != SW_PBT_PAUSE) {
+    p->stop = (at / k + 1) * k;
+    p->params = P.params;
+    p->last_step = at;
+    rc = prog_exec(w, a, dir, p, o, err);
+    int fr = w->lost || w->store_failed ? TR_OK : rs_metricbuf_flush(&w->mb);
+    if (fr) worker_store_fail(w, fr);
+    if (rc || w->lost || w->store_failed || o->interrupted || o->timed_out || !o->exited || o->code != 0) break;
+    if (p->last_step < p->stop) break; /* it finished: recorded as usual */
+    if (p->last_step > p->stop) {
+      p->fail = "PBT: the program went past HPSWEEP_STOP_STEP (it must stop there, its checkpoint saved)";
+      break;
+    }
+    if (prog_pbt_step(w, &P, dir, p->stop)) break;
+    at = p->stop;
+  }
+  if (w->pbt_action == SW_PBT_PAUSE) worker_release(w);
+  sw_pbt_judge_clear(&P.J);
+  sw_proposer_destroy(P.prop);
+  free(P.params);
+  w->pbt = NULL;
+  return rc;
+}
+
 /* A program trial in its run directory RUNS/<hash>/ (kept across attempts; RUNS is the runs
 ** directory's absolute path), its writes through the serving worker's store ST; *rows gets the
 ** metric rows it wrote. */
@@ -1057,15 +1183,21 @@ static int prog_trial_run(Worker *w, const WorkerArgs *a, RsStore *st, const cha
   if (strcmp(a->cl->kind, "claim") != 0) prog_reap(w, a, dir);
   if (w->store_failed) return worker_store_exit(w);
   if (worker_et_resume(w)) return w->lost || w->store_failed ? worker_store_exit(w) : WEXIT_OK;
-  ProgCtx p = {w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1, dir, tr_clock_mono()};
+  ProgCtx p = {w, a->c->metric, tr_clock_mono(), -1e9, NAN, 0, 0, -1, dir, tr_clock_mono(), a->trial->params_json,
+               0, NULL};
   SwProgramOut o;
   TrErr err;
   tr_err_clear(&err);
   trial_stop = worker_stop;
-  rc = prog_exec(w, a, dir, &p, &o, &err);
-  if (!w->lost && !w->store_failed && (k = rs_metricbuf_flush(&w->mb))) worker_store_fail(w, k);
+  if (a->c->pbt_spec) {
+    rc = prog_pbt_run(w, a, dir, &p, &o, &err);
+  } else {
+    rc = prog_exec(w, a, dir, &p, &o, &err);
+    if (!w->lost && !w->store_failed && (k = rs_metricbuf_flush(&w->mb))) worker_store_fail(w, k);
+  }
   *rows = w->rows;
   if (w->lost || w->store_failed) return worker_store_exit(w);
+  if (w->pbt_action == SW_PBT_PAUSE) return WEXIT_OK; /* paused at its snapshot: the store says so already */
   if (rc) { /* it could not run: a bad command or the system; the same again would fail */
     RsTrialResult out = {NAN, NAN, -1, 0, 0, NAN, NAN, NULL, err.msg, 0};
     return worker_finish(w, a, RS_FAILED, &out);

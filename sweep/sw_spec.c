@@ -1225,6 +1225,14 @@ static int pbt_mutation(SwSpec *S, const TrYamlNode *k, const TrYamlNode *v, SwP
   const char *f = S->path;
   char list[256], b[160];
   const char *const *mk = tr_ckpt_mutable_keys();
+  if (S->program) { /* a program's parameters are its own: any one with a range may mutate */
+    const SwParam *pp = param_find(S, k->str);
+    if (!pp || !sw_param_modelled(pp) || (v && !tr_yaml_is_null(v) && !(v->kind == TR_YAML_MAP && v->n == 0)))
+      return errat(err, f, k, "hpsweep.pbt.mutations: '%s' is not a parameter with a range in `parameters`: a "
+                   "program's mutation is one of its parameters, written `%s: {}`", k->str, k->str);
+    m->p = *pp;
+    return TR_OK;
+  }
   if (!in_list(k->str, mk)) {
     const TrKey *key = tr_config_key_find(k->str);
     return errat(err, f, k, "hpsweep.pbt.mutations: '%s' %s; PBT mutates only what a running trial may change: "
@@ -1318,6 +1326,7 @@ static int pbt_compatible(SwSpec *S, const TrYamlNode *root, const TrYamlNode *b
   if (S->run_cap && S->run_cap != S->pbt.population)
     return errat(err, f, tr_yaml_get(root, "run_cap"), "run_cap %lld: a PBT sweep has population %lld "
                  "trials; drop run_cap or make it equal", (long long)S->run_cap, (long long)S->pbt.population);
+  if (S->program) return TR_OK; /* its steps are what it reports; it reloads its parameters (program_resumes) */
   for (size_t i = 0; i < S->n_params; i++) {
     const SwParam *p = &S->params[i];
     if (sw_param_modelled(p) && !in_list(p->key->name, tr_ckpt_mutable_keys()))
@@ -1346,9 +1355,10 @@ static int spec_pbt(SwSpec *S, const TrYamlNode *root, const TrYamlNode *pk, TrE
   if ((rc = want_map(f, "hpsweep.pbt", b, err))) return rc;
   for (int i = 0; i < b->n; i++)
     if (!in_list(b->keys[i]->str, pbt_keys)) return unknown_key(err, f, b->keys[i], "hpsweep.pbt", pbt_keys);
-  if (S->program) /* what a program must do is not declared yet: refused (docs/pbt.md) */
-    return errat(err, f, b, "hpsweep.pbt: population-based training runs the built-in trainer only in this "
-                 "version (a program would have to reload its hyperparameters from HPSWEEP_RUN_DIR)");
+  if (S->program && !S->program_resumes) /* what a program must do for it (docs/pbt.md "Programs") */
+    return errat(err, f, b, "hpsweep.pbt: a program member must checkpoint into HPSWEEP_RUN_DIR, stop at "
+                 "HPSWEEP_STOP_STEP and resume reading its parameters again: declare it with "
+                 "hpsweep.program_resumes: true");
   P->enabled = 1;
   P->line = b->line;
   P->col = b->col;

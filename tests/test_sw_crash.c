@@ -473,8 +473,8 @@ static const char *ev_story(const View *v, int64_t id, char *buf, size_t n) {
   return buf;
 }
 
-/* After each copy, up to the member's next one, member t trained with the copy's lr. */
-static void expect_lr_of_copies(const View *v, const Tr *t) {
+/* After each copy, up to the member's next one, member t trained with the copy's lr (key lr_key in params). */
+static void expect_lr_of_copies(const View *v, const Tr *t, const char *lr_key) {
   char story[2048];
   RsPoint *pt;
   size_t np;
@@ -489,13 +489,52 @@ static void expect_lr_of_copies(const View *v, const Tr *t) {
         break;
       }
     char p[512];
-    double lr = json_num(detail_params(e->detail, p, sizeof p), "optimizer.lr");
+    double lr = json_num(detail_params(e->detail, p, sizeof p), lr_key);
     for (size_t i = 0; i < np; i++)
       if ((double)pt[i].step > from && (double)pt[i].step <= to)
         cr_assert_eq(pt[i].value, lr, "member %d step %lld: lr %.17g, the copy's %.17g (events: %s)", t->idx,
                      (long long)pt[i].step, pt[i].value, lr, ev_story(v, t->id, story, sizeof story));
   }
   free(pt);
+}
+
+/* ROUNDS runs of SPEC (sweep NAME, a PBT sweep of MEMBERS), each killed after MIN_MS + [0, SPAN_MS)
+** ms (the first once a member runs): the runner with its workers (a copy's transaction cut
+** anywhere), or the runner alone (its workers stop and record themselves). A worker killed alone
+** would make its member failed, retried from step 0: a new run, not what these tests are about.
+** check_pbt after each; how many runs were killed, *created set when the sweep's trials exist. */
+static int pbt_kill_rounds(const char *spec, const char *name, int members, int rounds, uint64_t seed, long min_ms,
+                           long span_ms, int *created) {
+  TrRng rng;
+  tr_rng_seed(&rng, seed);
+  int kills = 0;
+  View v;
+  for (int round = 0; round < rounds; round++) {
+    pid_t pid = start_spec("runs.log", spec);
+    if (round == 0) await_started(name, (size_t)members);
+    sleep_ms(min_ms + (long)tr_rng_below(&rng, (uint64_t)span_ms));
+    kill(round % 2 ? -pid : pid, SIGKILL);
+    int ws;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
+    kills += WIFSIGNALED(ws);
+    if (!view_load(&v, name, (size_t)members, round)) continue;
+    *created = 1;
+    check_pbt(&v, round);
+    view_free(&v);
+  }
+  return kills;
+}
+
+/* pbt_kill_rounds, at least MIN_KILLS of them killed, then a run to the end (its output in buf),
+** loaded into v and checked with check_pbt. */
+static void pbt_kill_then_finish(View *v, const char *spec, const char *name, int members, int rounds, uint64_t seed,
+                                 long min_ms, long span_ms, int min_kills, char *buf, size_t n) {
+  int created = 0, kills = pbt_kill_rounds(spec, name, members, rounds, seed, min_ms, span_ms, &created);
+  cr_assert(kills >= min_kills, "only %d of the runs were killed (the sweep finished too early)", kills);
+  cr_assert(created);
+  final_run(spec, buf, n);
+  cr_assert(view_load(v, name, (size_t)members, 99));
+  check_pbt(v, 99);
 }
 
 Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once) {
@@ -507,32 +546,9 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
              "    schedule: {name: constant}\n"
              /* every step logged, so every step sleeps (HPS_TEST_STEP_DELAY_MS): the sweep outlasts the kills */
              "    train: {batch_size: 4, max_steps: 60, eval_interval: 10, eval_batches: 2, log_interval: 1}\n");
-  TrRng rng;
-  tr_rng_seed(&rng, 20261203);
-  int kills = 0, created = 0;
-  View v;
-  for (int round = 0; round < 16; round++) {
-    pid_t pid = start_spec("runs.log", "pbt.yaml");
-    if (round == 0) await_started("pbt", 6);
-    sleep_ms(40 + (long)tr_rng_below(&rng, 400));
-    /* The runner with its workers (a copy's transaction cut anywhere), or the runner alone (its
-    ** workers stop and record themselves). A worker killed alone would make its member failed,
-    ** retried from step 0: a new run, not what this test is about. */
-    kill(round % 2 ? -pid : pid, SIGKILL);
-    int ws;
-    cr_assert_eq(waitpid(pid, &ws, 0), pid);
-    kills += WIFSIGNALED(ws);
-    if (!view_load(&v, "pbt", 6, round)) continue;
-    created = 1;
-    check_pbt(&v, round);
-    view_free(&v);
-  }
-  cr_assert(kills >= 12, "only %d of the runs were killed (the sweep finished too early)", kills);
-  cr_assert(created);
   static char buf[1 << 14];
-  final_run("pbt.yaml", buf, sizeof buf);
-  cr_assert(view_load(&v, "pbt", 6, 99));
-  check_pbt(&v, 99);
+  View v;
+  pbt_kill_then_finish(&v, "pbt.yaml", "pbt", 6, 16, 20261203, 40, 400, 12, buf, sizeof buf);
   cr_assert_gt(ev_count(&v, -1, "exploit"), 0);
   cr_assert(ev_count(&v, -1, "resume|reclaim") > 0, "no member was ever resumed: the kills came too late");
   for (size_t i = 0; i < v.nt; i++) {
@@ -542,9 +558,53 @@ Test(sw_crash, pbt_sigkill_at_random_moments_then_resume_applies_each_copy_once)
     /* No lost or duplicated step: one lr row per step of every member. */
     int64_t lo, hi;
     cr_assert(curve_len(&v, t->id, "lr", &lo, &hi) == 60 && lo == 1 && hi == 60, "member %d", t->idx);
-    expect_lr_of_copies(&v, t);
+    expect_lr_of_copies(&v, t, "optimizer.lr");
     /* Every member was decided at every perturbation step below its end. */
     cr_assert_eq(t->rung, 50, "member %d", t->idx);
+  }
+  view_free(&v);
+}
+
+/* The first step after each copy of member t, when its row survived the kills, resumed from the
+** copy's source (examples/pbt/pbt_toy.py reports it as resumed_from). */
+static void expect_resumed_from_source(const View *v, const Tr *t) {
+  RsPoint *pt;
+  size_t np;
+  cr_assert_eq(rs_metrics_read(v->st, t->id, "resumed_from", &pt, &np), TR_OK, "%s", rs_store_errmsg(v->st));
+  for (size_t k = 0; k < v->ne; k++) {
+    const Ev *e = &v->ev[k];
+    if (e->trial != t->id || strcmp(e->kind, "exploit")) continue;
+    for (size_t i = 0; i < np; i++)
+      if ((double)pt[i].step == json_num(e->detail, "step") + 1)
+        cr_assert_eq(pt[i].value, json_num(e->detail, "source"), "member %d step %lld", t->idx,
+                     (long long)pt[i].step);
+  }
+  free(pt);
+}
+
+/* PBT of a program (docs/pbt.md "Programs"): the runner, or it with its workers, killed at random
+** moments, between a copy's transaction and the copy of the run directory too; then a resume. Each
+** copy applied once, and a member that reports its first step after a copy resumed from the
+** copy's source (examples/pbt/pbt_toy.py reports who trained the checkpoint it loaded). */
+Test(sw_crash, pbt_program_sigkill_at_random_moments_then_resume_takes_each_copy_once) {
+  char spec[1024];
+  snprintf(spec, sizeof spec, "name: ppbt\nprogram: %s/examples/pbt/pbt_toy.py\nmethod: random\n"
+           "metric: {name: loss, goal: minimize}\nparameters:\n"
+           "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.5}\n  steps: {value: 14}\n"
+           "  sleep: {value: 0.03}\nhpsweep:\n  seed: 4\n  max_retries: 20\n  program_resumes: true\n"
+           "  pbt: {population: 4, perturbation_interval: 4, quantile_fraction: 0.5, mutations: {lr: {}}}\n",
+           HPS_SOURCE_ROOT);
+  hps_put(dir, "ppbt.yaml", spec);
+  static char buf[1 << 14];
+  View v;
+  pbt_kill_then_finish(&v, "ppbt.yaml", "ppbt", 4, 10, 20261204, 400, 2400, 6, buf, sizeof buf);
+  cr_assert_eq(st_count(&v, RS_COMPLETED), 4, "%s", buf);
+  cr_assert_gt(ev_count(&v, -1, "exploit"), 0);
+  for (size_t i = 0; i < v.nt; i++) {
+    cr_assert_eq(v.t[i].rung, 12, "member %d: decided once at every step", v.t[i].idx);
+    expect_resumed_from_source(&v, &v.t[i]);
+    /* After each copy, up to the member's next one, it trained with the copy's lr. */
+    expect_lr_of_copies(&v, &v.t[i], "lr");
   }
   view_free(&v);
 }

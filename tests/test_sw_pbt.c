@@ -10,6 +10,7 @@
 #include "hps_test.h"
 #include "sw_expand.h"
 #include "sw_pbt.h"
+#include "sw_propose.h"
 
 #define NMAX 16
 
@@ -299,4 +300,109 @@ Test(sw_pbt, a_sweep_copies_members_and_each_copy_trains_with_its_new_values, .i
   free(spec);
   cr_assert_neq(hps_run(dir, "run pbt.yaml --quiet", out, sizeof out), 0);
   cr_assert(strstr(out, "other population-based training settings"), "%s", out);
+}
+
+/* ---- programs (docs/pbt.md "Programs") -------------------------------------------- */
+
+#define PROG_PBT_SPEC(resumes, mutation)                                                                            \
+  "method: random\nprogram: /bin/true\nmetric: {name: loss}\nparameters:\n"                                      \
+  "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.5}\n  opt: {values: [sgd, adam, lion]}\n"          \
+  "  steps: {value: 14}\nhpsweep:\n" resumes "  pbt:\n    population: 4\n    perturbation_interval: 4\n"         \
+  "    resample_probability: 0\n    factors: [2, 2]\n    mutations: {" mutation "}\n"
+
+Test(sw_pbt, a_program_needs_program_resumes_and_mutates_its_own_parameters, .init = setup, .fini = teardown) {
+  const char *p = hps_put(dir, "pbt.yaml", PROG_PBT_SPEC("", "lr: {}"));
+  SwSpec *s = NULL;
+  TrErr err = {0};
+  cr_assert_neq(sw_spec_load(&s, p, &err), TR_OK);
+  cr_assert(strstr(err.msg, "pbt.yaml:10:5: hpsweep.pbt: a program member must checkpoint into HPSWEEP_RUN_DIR") &&
+            strstr(err.msg, "hpsweep.program_resumes: true"), "%s", err.msg);
+  p = hps_put(dir, "pbt.yaml", PROG_PBT_SPEC("  program_resumes: true\n", "lr: {}, steps: {}"));
+  cr_assert_neq(sw_spec_load(&s, p, &err), TR_OK);
+  cr_assert(strstr(err.msg, "pbt.yaml:15:25: hpsweep.pbt.mutations: 'steps' is not a parameter with a range"), "%s",
+            err.msg);
+  p = hps_put(dir, "pbt.yaml", PROG_PBT_SPEC("  program_resumes: true\n", "lr: {}, opt: {}"));
+  cr_assert_eq(sw_spec_load(&s, p, &err), TR_OK, "a program's parameter names are its own: %s", err.msg);
+  cr_assert_eq(sw_spec_pbt(s)->n_mutations, 2);
+  sw_spec_destroy(s);
+}
+
+Test(sw_pbt, a_program_members_explore_perturbs_the_source_params_in_their_range, .init = setup, .fini = teardown) {
+  SwSpec *s = load(PROG_PBT_SPEC("  program_resumes: true\n", "lr: {}, opt: {}"));
+  SwProposer *prop = NULL;
+  TrErr err = {0};
+  cr_assert_eq(sw_proposer_create(&prop, s, &err), TR_OK, "%s", err.msg);
+  char *pj = NULL;
+  cr_assert_eq(sw_pbt_explore_program(sw_spec_pbt(s), s, prop, "{\"lr\": 0.01, \"opt\": \"adam\", \"steps\": 14}", 5,
+                                      2, 8, &pj, &err), TR_OK, "%s", err.msg);
+  cr_assert(strstr(pj, "\"lr\": 0.02") && strstr(pj, "\"steps\": 14"), "the source's 0.01 x 2: %s", pj);
+  cr_assert(strstr(pj, "\"opt\": \"sgd\"") || strstr(pj, "\"opt\": \"lion\""), "one value down or up: %s", pj);
+  char *again = NULL;
+  cr_assert_eq(sw_pbt_explore_program(sw_spec_pbt(s), s, prop, "{\"lr\": 0.01, \"opt\": \"adam\", \"steps\": 14}", 5,
+                                      2, 8, &again, &err), TR_OK);
+  cr_assert_str_eq(again, pj, "seeded by (sweep seed, member, step)");
+  free(again);
+  free(pj);
+  cr_assert_eq(sw_pbt_explore_program(sw_spec_pbt(s), s, prop, "{\"lr\": 0.4, \"opt\": \"lion\", \"steps\": 14}", 5,
+                                      2, 8, &pj, &err), TR_OK);
+  cr_assert(strstr(pj, "\"lr\": 0.5"), "clamped to the range's max: %s", pj);
+  free(pj);
+  sw_proposer_destroy(prop);
+  sw_spec_destroy(s);
+}
+
+static int have_python(void) {
+  if (system("python3 -c 'import json' >/dev/null 2>&1") == 0) return 1;
+  cr_assert_null(getenv("CI"), "python3 is required in CI");
+  return 0;
+}
+
+/* Rows where a member resumed after a copy from something else than the copy's source at its
+** step: examples/pbt/pbt_toy.py reports, on its first step after a resume, which trial trained
+** the checkpoint it loaded (resumed_from) and at which step (resumed_step). */
+#define RESUMED_NOT_FROM_SOURCE                                                                                       \
+  "SELECT count(*) FROM events e LEFT JOIN metrics f ON f.trial_id = e.trial_id AND f.name = 'resumed_from' AND " \
+  "f.step = json_extract(e.detail, '$.step') + 1 LEFT JOIN metrics g ON g.trial_id = e.trial_id AND g.name = "   \
+  "'resumed_step' AND g.step = f.step WHERE e.kind = 'exploit' AND (f.value IS NOT json_extract(e.detail, "       \
+  "'$.source') OR g.value IS NOT json_extract(e.detail, '$.step'))"
+#define PROG_LR_AFTER_COPY_WRONG                                                                                      \
+  "SELECT count(*) FROM events e JOIN metrics m ON m.trial_id = e.trial_id AND m.name = 'lr' "                   \
+  "AND m.step > json_extract(e.detail, '$.step') AND m.step <= coalesce((SELECT min(json_extract(f.detail, "       \
+  "'$.step')) FROM events f WHERE f.trial_id = e.trial_id AND f.kind = 'exploit' AND json_extract(f.detail, "     \
+  "'$.step') > json_extract(e.detail, '$.step')), 1e18) WHERE e.kind = 'exploit' AND m.value != "                 \
+  "json_extract(e.detail, '$.params.lr')"
+
+Test(sw_pbt, a_program_member_resumes_from_the_copied_run_directory_with_its_new_values, .init = setup,
+     .fini = teardown, .timeout = 300) {
+  if (!have_python()) return;
+  char spec[2048], out[16384];
+  snprintf(spec, sizeof spec, "name: ptoy\nprogram: %s/examples/pbt/pbt_toy.py\nmethod: random\n"
+           "metric: {name: loss, goal: minimize}\nparameters:\n"
+           "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.5}\n  steps: {value: 14}\n"
+           "hpsweep:\n  seed: 3\n  program_resumes: true\n"
+           "  pbt: {population: 4, perturbation_interval: 4, mutations: {lr: {}}}\n", HPS_SOURCE_ROOT);
+  hps_put(dir, "pbt.yaml", spec);
+  cr_assert_eq(hps_run(dir, "run pbt.yaml -j 2 --quiet", out, sizeof out), 0, "%s", out);
+  sqlite3 *db = db_open();
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), 4, "%s", out);
+  long long copies = hps_q_int(db, "SELECT count(*) FROM events WHERE kind = 'exploit'");
+  cr_assert_gt(copies, 0, "4 members over 3 perturbation steps and never a copy");
+  cr_assert_eq(hps_q_int(db, RESUMED_NOT_FROM_SOURCE), 0, "a member resumed from another checkpoint than the copy's");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM metrics WHERE name = 'resumed_from'"),
+               hps_q_int(db, "SELECT count(*) FROM trials t, (SELECT 4 AS s UNION SELECT 8 UNION SELECT 12)"),
+               "every member resumed from a checkpoint once at each perturbation step");
+  cr_assert_eq(hps_q_int(db, PROG_LR_AFTER_COPY_WRONG), 0, "an lr row after a copy is not the copy's new lr");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id, json_extract(detail, '$.step') FROM events "
+                             "WHERE kind = 'exploit' GROUP BY 1, 2 HAVING count(*) > 1)"), 0);
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM trials WHERE rung = 12"), 4, "decided once at every step");
+  cr_assert_eq(hps_q_int(db, "SELECT count(*) FROM (SELECT trial_id FROM metrics WHERE name = 'loss' GROUP BY "
+                             "trial_id HAVING count(*) != 14 OR min(step) != 1 OR max(step) != 14)"), 0,
+               "the curves are whole");
+  sqlite3_close(db);
+  /* The snapshots other members copy: the run directory at the step, without the member's log. */
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd '%s/hpsweep.db.runs/ptoy/pbt' && test $(ls */*/ckpt.json | wc -l) = 12 && "
+           "! ls */*/run.log 2>/dev/null && grep -l '\"step\": 8,' */8/ckpt.json | wc -l", dir);
+  cr_assert_eq(hps_shell(cmd, out, sizeof out), 0, "%s", out);
+  cr_assert_eq(atoi(out), 4, "%s", out);
 }
