@@ -1264,7 +1264,12 @@ static int claim_take(RsStore *st, ClaimArgs *a, RsStatus was, int64_t token, do
                   "claim_token = claim_token + 1, started = $5::float8, ended = NULL, error = NULL, "
                   "final_metric = NULL, best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, "
                   "wall_seconds = NULL, flops = NULL, summary = NULL, checkpoint = $6, checkpoint_step = $7::bigint, "
-                  "rung = NULL, promoted_step = $9::bigint WHERE id = $1::bigint AND claim_token = $2::bigint",
+                  "promoted_step = $9::bigint, "
+                  /* PBT: the step a member was last decided at outlives a resume from that step or later
+                  ** (a decision is applied once, across crashes); elsewhere a claim clears the rung. */
+                  "rung = CASE WHEN $7::bigint IS NOT NULL AND rung <= $7::bigint AND (SELECT method FROM sweeps "
+                  "WHERE id = trials.sweep_id) = 'pbt' THEN rung END "
+                  "WHERE id = $1::bigint AND claim_token = $2::bigint",
               &q, &changed, "claim");
   if (rc) return rc;
   if (changed != 1)

@@ -440,27 +440,6 @@ static const char *detail_params(const char *detail, char *buf, size_t n) {
   return buf;
 }
 
-/* PBT: after any kill, no member was decided twice at one step (a copy applied once), none
-** completed twice; the copies' lineage matches the stored params. */
-static void check_pbt(const View *v, int round) {
-  cr_assert_leq(ev_max_per_trial(v, "complete"), 1, "round %d: a member completed twice", round);
-  for (size_t i = 0; i < v->ne; i++) {
-    if (strcmp(v->ev[i].kind, "exploit")) continue;
-    for (size_t k = i + 1; k < v->ne; k++)
-      cr_assert(strcmp(v->ev[k].kind, "exploit") || v->ev[k].trial != v->ev[i].trial ||
-                    json_num(v->ev[k].detail, "step") != json_num(v->ev[i].detail, "step"),
-                "round %d: a copy applied twice", round);
-  }
-  for (size_t i = 0; i < v->nt; i++) { /* a member's stored params are those of its last copy */
-    const Ev *last = NULL;
-    for (size_t k = 0; k < v->ne; k++)
-      if (v->ev[k].trial == v->t[i].id && strcmp(v->ev[k].kind, "exploit") == 0) last = &v->ev[k];
-    char p[512];
-    if (last) cr_assert_str_eq(v->t[i].params, detail_params(last->detail, p, sizeof p),
-                               "round %d: params and lineage disagree", round);
-  }
-}
-
 /* Trial id's events as "kind[@step] ..." into buf: what a failure shows. */
 static const char *ev_story(const View *v, int64_t id, char *buf, size_t n) {
   size_t k = 0;
@@ -472,6 +451,30 @@ static const char *ev_story(const View *v, int64_t id, char *buf, size_t n) {
     }
   return buf;
 }
+
+/* PBT: after any kill, no member was decided twice at one step (a copy applied once), none
+** completed twice; the copies' lineage matches the stored params. */
+static void check_pbt(const View *v, int round) {
+  char story[2048];
+  cr_assert_leq(ev_max_per_trial(v, "complete"), 1, "round %d: a member completed twice", round);
+  for (size_t i = 0; i < v->ne; i++) {
+    if (strcmp(v->ev[i].kind, "exploit")) continue;
+    for (size_t k = i + 1; k < v->ne; k++)
+      cr_assert(strcmp(v->ev[k].kind, "exploit") || v->ev[k].trial != v->ev[i].trial ||
+                    json_num(v->ev[k].detail, "step") != json_num(v->ev[i].detail, "step"),
+                "round %d: a copy applied twice (events: %s | %s | %s)", round,
+                ev_story(v, v->ev[i].trial, story, sizeof story), v->ev[i].detail, v->ev[k].detail);
+  }
+  for (size_t i = 0; i < v->nt; i++) { /* a member's stored params are those of its last copy */
+    const Ev *last = NULL;
+    for (size_t k = 0; k < v->ne; k++)
+      if (v->ev[k].trial == v->t[i].id && strcmp(v->ev[k].kind, "exploit") == 0) last = &v->ev[k];
+    char p[512];
+    if (last) cr_assert_str_eq(v->t[i].params, detail_params(last->detail, p, sizeof p),
+                               "round %d: params and lineage disagree", round);
+  }
+}
+
 
 /* After each copy, up to the member's next one, member t trained with the copy's lr (key lr_key in params). */
 static void expect_lr_of_copies(const View *v, const Tr *t, const char *lr_key) {
@@ -590,18 +593,18 @@ Test(sw_crash, pbt_program_sigkill_at_random_moments_then_resume_takes_each_copy
   char spec[1024];
   snprintf(spec, sizeof spec, "name: ppbt\nprogram: %s/examples/pbt/pbt_toy.py\nmethod: random\n"
            "metric: {name: loss, goal: minimize}\nparameters:\n"
-           "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.5}\n  steps: {value: 14}\n"
+           "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.5}\n  steps: {value: 26}\n"
            "  sleep: {value: 0.03}\nhpsweep:\n  seed: 4\n  max_retries: 20\n  program_resumes: true\n"
            "  pbt: {population: 4, perturbation_interval: 4, quantile_fraction: 0.5, mutations: {lr: {}}}\n",
            HPS_SOURCE_ROOT);
   hps_put(dir, "ppbt.yaml", spec);
   static char buf[1 << 14];
   View v;
-  pbt_kill_then_finish(&v, "ppbt.yaml", "ppbt", 4, 10, 20261204, 400, 2400, 6, buf, sizeof buf);
+  pbt_kill_then_finish(&v, "ppbt.yaml", "ppbt", 4, 10, 20261204, 250, 1500, 6, buf, sizeof buf);
   cr_assert_eq(st_count(&v, RS_COMPLETED), 4, "%s", buf);
   cr_assert_gt(ev_count(&v, -1, "exploit"), 0);
   for (size_t i = 0; i < v.nt; i++) {
-    cr_assert_eq(v.t[i].rung, 12, "member %d: decided once at every step", v.t[i].idx);
+    cr_assert_eq(v.t[i].rung, 24, "member %d: decided once at every step", v.t[i].idx);
     expect_resumed_from_source(&v, &v.t[i]);
     /* After each copy, up to the member's next one, it trained with the copy's lr. */
     expect_lr_of_copies(&v, &v.t[i], "lr");
