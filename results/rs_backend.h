@@ -25,6 +25,10 @@
 
 typedef struct sqlite3 sqlite3;
 
+/* A copy's source: walks every row of the sweep into sink (rs_sweep_rows_each), as often as the
+** target's transaction runs. */
+typedef int (*RsCopyFeedFn)(void *ctx, RsCopyRowFn sink, void *sink_ctx);
+
 typedef struct RsStoreOps {
   const char *name;
   void (*close)(RsStore *st);
@@ -76,6 +80,12 @@ typedef struct RsStoreOps {
   int (*sweep_mean_seconds)(RsStore *st, int64_t sweep_id, double *out);
   int (*trial_config_int)(RsStore *st, int64_t trial_id, const char *key, int64_t *out);
   int (*sweep_events_each)(RsStore *st, int64_t sweep_id, const char *kind, RsEventFn fn, void *ctx);
+  /* copy (rs_sweep_copy): the source's walk, the target's load (one write transaction: the
+  ** target may re-run feed on a retry), and a text telling two stores apart */
+  int (*sweep_rows)(RsStore *st, const char *name, RsCopyRowFn fn, void *ctx);
+  int (*sweep_load)(RsStore *st, const char *name, int replace, RsCopyFeedFn feed, void *feed_ctx,
+                    RsCopyStats *out);
+  int (*store_identity)(RsStore *st, char *buf, size_t n);
 } RsStoreOps;
 
 struct RsStore {
@@ -145,5 +155,39 @@ char *rs_pg_url_redacted(const char *url);
 /* The SQLite backend's connection, NULL for another backend: a seam for the tests
 ** that check SQLite's query plans; no code outside results/rs_sqlite.c uses it. */
 sqlite3 *rs_sqlite_db(RsStore *st);
+
+/* ---- copy (rs_sweep_copy): what both backends share ---- */
+
+#define RS_COPY_MAXCOL 32
+/* The type letters of the table's columns (rs_copy_columns order): 'i' integer, 'r' real, 't' text. */
+const char *rs_copy_types(RsCopyTable t);
+/* "p.a, p.b, ..." (prefix "" or "m.") of the table's columns into buf; TR_EINVAL if it does not fit. */
+int rs_copy_column_list(RsCopyTable t, const char *prefix, char *buf, size_t n);
+
+/* A backend's writer of a copy, driven by rs_copy_sink inside the backend's write transaction. */
+typedef struct RsCopyWriter {
+  RsStore *st;
+  const char *name;    /* the sweep's name in the target (sweeps.name is written so) */
+  int replace;
+  RsCopyStats *stats;
+  /* the target's sweep `name`: 1 in *exists, and with replace deleted (as rs_sweep_delete) */
+  int (*clear)(struct RsCopyWriter *w, int *exists);
+  /* whether a row of table t has an id in [lo, hi], and the largest id of t (0 if none) */
+  int (*ids)(struct RsCopyWriter *w, RsCopyTable t, int64_t lo, int64_t hi, int *taken, int64_t *max);
+  /* one row (already mapped) */
+  int (*put)(struct RsCopyWriter *w, RsCopyTable t, const RsValue *vals);
+  void *impl;          /* the backend's state */
+  int started;         /* the sweeps row came: target cleared, shifts chosen */
+  int64_t replaced_trials; /* clear deleted a sweep of that many trials */
+  RsValue vals[RS_COPY_MAXCOL];
+  char *text[2];       /* an exploit event's message and detail, rewritten */
+} RsCopyWriter;
+/* The RsCopyRowFn a backend's load hands its feed (ctx: the RsCopyWriter): clears the target,
+** chooses the id shifts at the sweeps row, maps every row's ids and calls put. */
+int rs_copy_sink(void *ctx, const RsCopyPlan *plan, RsCopyTable t, const RsValue *vals);
+void rs_copy_writer_free(RsCopyWriter *w);
+/* The "delete" event's message of the sweep a copy replaced (logged after the copy's rows, so the ids the
+** old sweep freed stay free for them), or NULL if it replaced none. */
+const char *rs_copy_replace_text(const RsCopyWriter *w, char *buf, size_t n);
 
 #endif

@@ -542,3 +542,64 @@ int rs_trial_config_int(RsStore *st, int64_t trial_id, const char *key, int64_t 
   if (!key || !*key) return rs_store_fail(st, TR_EINVAL, "trial config: no key");
   return st->ops->trial_config_int(st, trial_id, key, out);
 }
+
+/* ---- copying a sweep between stores ---- */
+
+int rs_sweep_rows_each(RsStore *st, const char *name, RsCopyRowFn fn, void *ctx) {
+  CHECK_ST(st);
+  if (!name || !fn) return rs_store_fail(st, TR_EINVAL, "read sweep rows: no name or callback");
+  return st->ops->sweep_rows(st, name, fn, ctx);
+}
+
+typedef struct CopyFeed {
+  RsStore *from;
+  const char *name;
+  RsCopyProgressFn progress;
+  void *progress_ctx;
+  RsCopyRowFn sink;
+  void *sink_ctx;
+  int64_t done, total;
+  int sink_rc; /* the target refused a row: its message is on the target's handle */
+} CopyFeed;
+
+static int copy_pass(void *ctx, const RsCopyPlan *plan, RsCopyTable t, const RsValue *vals) {
+  CopyFeed *f = ctx;
+  if (f->done == 0)
+    for (int k = 0; k < RS_COPY_TABLES; k++) f->total += plan->rows[k];
+  int rc = f->sink(f->sink_ctx, plan, t, vals);
+  if (rc) return f->sink_rc = rc;
+  if (++f->done % 4096 == 0 && f->progress) f->progress(f->progress_ctx, f->done, f->total);
+  return TR_OK;
+}
+
+static int copy_feed(void *ctx, RsCopyRowFn sink, void *sink_ctx) {
+  CopyFeed *f = ctx;
+  f->sink = sink, f->sink_ctx = sink_ctx;
+  f->done = f->total = 0; /* the target's transaction may run again */
+  f->sink_rc = 0;
+  return f->from->ops->sweep_rows(f->from, f->name, copy_pass, f);
+}
+
+int rs_sweep_copy(RsStore *from, RsStore *to, const char *name, const char *as, int replace,
+                  RsCopyProgressFn progress, void *progress_ctx, RsCopyStats *out, TrErr *err) {
+  RsCopyStats dummy;
+  if (!out) out = &dummy;
+  memset(out, 0, sizeof *out);
+  if (!from || !to || !name || !*name) return tr_err_set(err, TR_EINVAL, "copy: no source, target or sweep name");
+  from->errcode = to->errcode = TR_OK;
+  if (to->readonly || to->snapshot) return tr_err_set(err, TR_EINVAL, "%s: copy: store opened read-only", to->path);
+  char a[512], b[512];
+  if (from->ops->store_identity(from, a, sizeof a)) return tr_err_set(err, from->errcode, "%s", from->errmsg);
+  if (to->ops->store_identity(to, b, sizeof b)) return tr_err_set(err, to->errcode, "%s", to->errmsg);
+  if (strcmp(a, b) == 0)
+    return tr_err_set(err, TR_EINVAL, "%s: copy: the source and the target are the same store", to->path);
+  CopyFeed f = {from, name, progress, progress_ctx, NULL, NULL, 0, 0, 0};
+  int rc = to->ops->sweep_load(to, as && *as ? as : name, replace, copy_feed, &f, out);
+  if (rc) { /* whose message: the source's when its walk failed on its own */
+    const RsStore *who = f.sink_rc || !from->errcode ? to : from;
+    memset(out, 0, sizeof *out);
+    return tr_err_set(err, rc, "%s", who->errcode ? who->errmsg : to->errmsg);
+  }
+  if (progress) progress(progress_ctx, f.done, f.total);
+  return TR_OK;
+}
