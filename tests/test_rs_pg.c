@@ -307,3 +307,72 @@ Test(rs_pg, a_pbt_spec_is_refused_with_one_line_and_nothing_is_created) {
     rs_store_close(st);
   }
 }
+
+/* ---- hpsweep copy: SQLite -> PostgreSQL -> SQLite ---- */
+
+/* A fresh store: the schema `name` (dropped first) on the test server; its URL into u. */
+static PGconn *fresh_schema(const char *name, char *u, size_t n) {
+  PGconn *c = PQconnectdb(url);
+  cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+  PQclear(PQexec(c, "SET client_min_messages = warning"));
+  char sql[256];
+  snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", name);
+  PQclear(PQexec(c, sql));
+  snprintf(sql, sizeof sql, "CREATE SCHEMA %s", name);
+  PGresult *r = PQexec(c, sql);
+  cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+  PQclear(r);
+  snprintf(u, n, "%s&options=-csearch_path%%3D%s", url, name);
+  return c;
+}
+
+Test(rs_pg, a_sweep_copied_to_postgresql_and_back_is_the_same_in_every_row_of_every_table) {
+  put_sweep("rt.yaml", 3);
+  char pg[400], args[900], out[8192], a[PATH_MAX], b[PATH_MAX], c3[PATH_MAX];
+  PGconn *c = fresh_schema("copyrt", pg, sizeof pg);
+  cr_assert_eq(hps_run(tmpdir, "run rt.yaml -j 2 --quiet --db a.db", out, sizeof out), 0, "%s", out);
+  snprintf(a, sizeof a, "%s/a.db", tmpdir);
+  snprintf(b, sizeof b, "%s/b.db", tmpdir);
+  snprintf(c3, sizeof c3, "%s/c.db", tmpdir);
+  snprintf(args, sizeof args, "copy rt --from a.db --to '%s'", pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "3 trials, 9 metric rows") && !strstr(out, "shifted"), "%s", out);
+  snprintf(args, sizeof args, "copy rt --from '%s' --to b.db", pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  char *x = hps_sweep_dump(a, "rt", 0), *y = hps_sweep_dump(b, "rt", 0);
+  cr_assert_eq(hps_count(x, "\n2|"), 9, "the metrics are in the dump: %s", x);
+  cr_assert_str_eq(y, x, "every row of every table, ids included");
+  free(y);
+  /* The sweep on PostgreSQL reads like one run there. */
+  snprintf(args, sizeof args, "top rt --db '%s'", pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  /* A second copy beside it (--as): every id taken, shifted, references following; back out the same. */
+  snprintf(args, sizeof args, "copy rt --from a.db --to '%s' --as rt2 -q", pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "ids shifted"), "%s", out);
+  snprintf(args, sizeof args, "copy rt2 --from '%s' --to c.db --as rt -q", pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  free(x);
+  x = hps_sweep_dump(a, "rt", 1);
+  y = hps_sweep_dump(c3, "rt", 1);
+  cr_assert_str_eq(y, x);
+  free(x);
+  free(y);
+  /* The id sequences moved past the copied ids: new rows there get new ids. */
+  RsStore *st = NULL;
+  TrErr e = {0, ""};
+  cr_assert_eq(rs_store_open(pg, RS_OPEN_EXISTING, &st, &e), TR_OK, "%s", e.msg);
+  int64_t id = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "after", "x", "h", "grid", "loss", "minimize", 1, "train", &id), TR_OK, "%s",
+               rs_store_errmsg(st));
+  RsTrialDef d = {0, "00000000000000ff", "{}", "{}", 1};
+  cr_assert_eq(rs_trials_insert(st, id, 1, &d, NULL), TR_OK, "%s", rs_store_errmsg(st));
+  cr_assert_eq(rs_event_add(st, id, -1, "note", "after the copies"), TR_OK, "%s", rs_store_errmsg(st));
+  /* Into the same server and database: refused. */
+  snprintf(args, sizeof args, "copy rt --from '%s' --to '%s&application_name=x'", pg, pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 2, "%s", out);
+  cr_expect(strstr(out, "the same store"), "%s", out);
+  rs_store_close(st);
+  PQclear(PQexec(c, "DROP SCHEMA copyrt CASCADE"));
+  PQfinish(c);
+}
