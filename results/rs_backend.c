@@ -43,6 +43,10 @@ void rs_claim_text(const RsClaim *o, RsStatus was, const char *worker, const cha
   if (proposal && proposal[0]) snprintf(detail, ndetail, "%s", proposal);
 }
 
+void rs_expire_text(const char *worker, char *msg, size_t n) {
+  snprintf(msg, n, "runner %.200s is gone (seen from its host): its lease ends now", worker ? worker : "?");
+}
+
 const char *rs_finish_text(RsStatus status, const RsTrialResult *r, char *msg, size_t n) {
   static const char *const kinds[RS_STATUS_COUNT] = {"?", "?", "complete", "fail", "diverge", "interrupt"};
   if (r->error) snprintf(msg, n, "%.300s", r->error); /* first 300 bytes; the row has it all */
@@ -94,11 +98,11 @@ static const char *const trial_cols[] = {
     "id", "sweep_id", "idx", "hash", "config", "params", "seed", "status", "attempts", "worker", "lease_until",
     "claim_token", "started", "ended", "final_metric", "best_metric", "best_step", "steps", "tokens", "wall_seconds",
     "flops", "summary", "error", "checkpoint", "checkpoint_step", "failures", "reclaims", "no_retry", "heartbeat",
-    "rung", "promoted_step"};
+    "rung", "promoted_step", "owner"};
 static const char *const metric_cols[] = {"trial_id", "name", "step", "tokens", "seconds", "value"};
 static const char *const event_cols[] = {"id", "sweep_id", "trial_id", "time", "kind", "message", "detail"};
 /* Their types, letter by letter ('i' integer, 'r' real, 't' text), as in rs_schema.h. */
-static const char *const copy_types[RS_COPY_TABLES] = {"ittttttitr", "iiitttititrirrrriiirrtttiiiirii", "itiirr",
+static const char *const copy_types[RS_COPY_TABLES] = {"ittttttitr", "iiitttititrirrrriiirrtttiiiiriit", "itiirr",
                                                        "iiirttt"};
 
 const char *rs_copy_table_name(RsCopyTable t) { return (unsigned)t < RS_COPY_TABLES ? copy_tables[t] : "?"; }

@@ -86,6 +86,7 @@ typedef struct RsStoreOps {
   int (*sweep_load)(RsStore *st, const char *name, int replace, RsCopyFeedFn feed, void *feed_ctx,
                     RsCopyStats *out);
   int (*store_identity)(RsStore *st, char *buf, size_t n);
+  int (*trials_expire_dead)(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n);
 } RsStoreOps;
 
 struct RsStore {
@@ -96,6 +97,7 @@ struct RsStore {
   int snapshot;               /* rs_store_snapshot_begin holds a read transaction: no writes */
   double (*now)(void *ctx);   /* unix seconds */
   int reclaim_max;            /* RS_RECLAIM_MAX unless set */
+  char owner[160];            /* trials.owner of this handle's claims, "" none (rs_store_set_owner) */
   void *now_ctx;
   int errcode;
   char errmsg[TR_ERR_MSG_MAX];
@@ -155,6 +157,9 @@ char *rs_pg_url_redacted(const char *url);
 /* The SQLite backend's connection, NULL for another backend: a seam for the tests
 ** that check SQLite's query plans; no code outside results/rs_sqlite.c uses it. */
 sqlite3 *rs_sqlite_db(RsStore *st);
+
+/* The "expire" event's message of a trial whose runner `worker` is dead. */
+void rs_expire_text(const char *worker, char *msg, size_t n);
 
 /* ---- copy (rs_sweep_copy): what both backends share ---- */
 

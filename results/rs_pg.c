@@ -77,12 +77,12 @@
   "  FROM trials t JOIN sweeps s ON s.id = t.sweep_id;\n"
 
 /* Migrations: from version `from` (0: an empty database) to `to`. PostgreSQL stores start at v3;
-** later versions append here, as in rs_sqlite.c. */
+** later versions append here, as in rs_sqlite.c (v4: trials.owner, rs_schema.h). */
 typedef struct PgMigration {
   int from, to;
   const char *sql;
 } PgMigration;
-static const PgMigration pg_migrations[] = {{0, 3, PG_SCHEMA_V3}};
+static const PgMigration pg_migrations[] = {{0, 3, PG_SCHEMA_V3}, {3, 4, "ALTER TABLE trials ADD COLUMN owner text"}};
 
 /* pg_advisory_lock key of schema creation: concurrent first opens migrate one at a time. */
 #define PG_SCHEMA_LOCK 0x48505357
@@ -1258,8 +1258,9 @@ static int claim_take(RsStore *st, ClaimArgs *a, RsStatus was, int64_t token, do
   p_opt_int(&q, o->checkpoint ? o->checkpoint_step : -1);
   p_int(&q, was == RS_RUNNING);
   p_opt_int(&q, o->promoted_step);
+  p_text(&q, st->owner[0] ? st->owner : NULL);
   int64_t changed = 0;
-  rc = pg_cmd(st, "UPDATE trials SET status = 'running', worker = $3, lease_until = $4::float8, "
+  rc = pg_cmd(st, "UPDATE trials SET status = 'running', worker = $3, owner = $10, lease_until = $4::float8, "
                   "attempts = attempts + 1, reclaims = reclaims + $8::integer, heartbeat = $5::float8, "
                   "claim_token = claim_token + 1, started = $5::float8, ended = NULL, error = NULL, "
                   "final_metric = NULL, best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, "
@@ -2217,6 +2218,55 @@ static int pg_trial_config_int(RsStore *st, int64_t trial_id, const char *key, i
   return rc;
 }
 
+/* ---- same-host reclaim ---- */
+
+typedef struct ExpireArgs {
+  int64_t sweep_id;
+  RsOwnerDeadFn dead;
+  void *ctx;
+  size_t n;
+} ExpireArgs;
+
+static int expire_body(RsStore *st, void *arg) {
+  ExpireArgs *a = arg;
+  a->n = 0;
+  double now;
+  int rc = pg_now(st, &now);
+  if (rc) return rc;
+  PgP p = {0};
+  p_int(&p, a->sweep_id);
+  p_real(&p, now);
+  PGresult *r;
+  /* SKIP LOCKED: a row another runner is claiming or writing is left to its lease. */
+  if ((rc = pg_q(st, "SELECT id, claim_token, worker, owner FROM trials WHERE sweep_id = $1::bigint AND "
+                     "status = 'running' AND lease_until >= $2::float8 AND owner IS NOT NULL ORDER BY idx "
+                     "FOR UPDATE SKIP LOCKED", &p, &r, "expire leases")))
+    return rc;
+  for (int i = 0; !rc && i < PQntuples(r); i++) {
+    if (!a->dead(a->ctx, g_text(r, i, 2), g_text(r, i, 3))) continue;
+    PgP q = {0};
+    p_int(&q, g_int(r, i, 0));
+    p_int(&q, g_int(r, i, 1));
+    p_real(&q, now - 1e-3); /* a claim reclaims a lease_until < its now */
+    rc = pg_q(st, "UPDATE trials SET lease_until = $3::float8 WHERE id = $1::bigint AND claim_token = $2::bigint "
+                  "AND status = 'running'", &q, NULL, "expire leases");
+    char msg[300];
+    rs_expire_text(g_text(r, i, 2), msg, sizeof msg);
+    if (!rc) rc = event_insert(st, a->sweep_id, g_int(r, i, 0), "expire", msg);
+    a->n++;
+  }
+  PQclear(r);
+  return rc;
+}
+
+static int pg_trials_expire_dead(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n) {
+  ExpireArgs a = {sweep_id, dead, ctx, 0};
+  int rc = pg_ready(st);
+  if (!rc) rc = pg_txn(st, PG_WRITE, expire_body, &a);
+  *n = rc ? 0 : a.n;
+  return rc;
+}
+
 /* ---- copy (rs_sweep_copy) ---- */
 
 /* The statements of a sweep's rows ($1 = its id), by table; %s: the column list. */
@@ -2490,4 +2540,5 @@ static const RsStoreOps pg_ops = {
     .sweep_rows = pg_sweep_rows,
     .sweep_load = pg_sweep_load,
     .store_identity = pg_store_identity,
+    .trials_expire_dead = pg_trials_expire_dead,
 };

@@ -208,7 +208,7 @@ static int inspect_body(RsStore *st, void *arg) {
 /* Migrations: migrations[v] takes a database from version v to v + 1. Version 0
 ** is an empty file; later versions append here and bump RS_SCHEMA_VERSION. */
 static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1, RS_SCHEMA_V2 RS_SCHEMA_V2_SCALE,
-                                                           RS_SCHEMA_V3};
+                                                           RS_SCHEMA_V3, RS_SCHEMA_V4};
 
 /* After a table rebuild (v3): every reference into trials still resolves. */
 static int migrate_fk_check(RsStore *st) {
@@ -1198,7 +1198,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   if (rc) return rc;
 
   rc = sq_prep(st,
-               "UPDATE trials SET status = 'running', worker = ?3, lease_until = ?4, attempts = attempts + 1, "
+               "UPDATE trials SET status = 'running', worker = ?3, owner = ?10, lease_until = ?4, attempts = attempts + 1, "
                "reclaims = reclaims + ?8, heartbeat = ?5, "
                "claim_token = claim_token + 1, started = ?5, ended = NULL, error = NULL, final_metric = NULL, "
                "best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, wall_seconds = NULL, "
@@ -1219,6 +1219,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   if (o->checkpoint) sqlite3_bind_int64(s, 7, o->checkpoint_step);
   sqlite3_bind_int(s, 8, was == RS_RUNNING);
   if (o->promoted_step >= 0) sqlite3_bind_int64(s, 9, o->promoted_step);
+  bind_text(s, 10, st->owner[0] ? st->owner : NULL);
   rc = sq_done_final(st, s, "claim");
   if (rc) return rc;
   if (sqlite3_changes(sq_of(st)->db) != 1) /* cannot happen under the write lock */
@@ -2127,6 +2128,57 @@ static int sq_trial_config_int(RsStore *st, int64_t trial_id, const char *key, i
   return rc;
 }
 
+/* ---- same-host reclaim ---- */
+
+typedef struct ExpireArgs {
+  int64_t sweep_id;
+  RsOwnerDeadFn dead;
+  void *ctx;
+  size_t n;
+} ExpireArgs;
+
+static int expire_body(RsStore *st, void *arg) {
+  ExpireArgs *a = arg;
+  a->n = 0;
+  double now = rs_store_now(st);
+  sqlite3_stmt *s, *u = NULL;
+  int rc = sq_prep(st, "SELECT id, claim_token, worker, owner FROM trials WHERE sweep_id = ?1 AND status = 'running' "
+                       "AND lease_until >= ?2 AND owner IS NOT NULL ORDER BY idx", &s, "expire leases");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  sqlite3_bind_double(s, 2, now);
+  int r;
+  while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *worker = (const char *)sqlite3_column_text(s, 2);
+    if (!a->dead(a->ctx, worker, (const char *)sqlite3_column_text(s, 3))) continue;
+    int64_t id = sqlite3_column_int64(s, 0);
+    if (!u && (rc = sq_prep(st, "UPDATE trials SET lease_until = ?3 WHERE id = ?1 AND claim_token = ?2 AND "
+                                "status = 'running'", &u, "expire leases")))
+      break;
+    sqlite3_bind_int64(u, 1, id);
+    sqlite3_bind_int64(u, 2, sqlite3_column_int64(s, 1));
+    sqlite3_bind_double(u, 3, now - 1e-3); /* a claim reclaims a lease_until < its now */
+    int q = sqlite3_step(u);
+    sqlite3_reset(u);
+    if (q != SQLITE_DONE) rc = sq_fail(st, q, "expire leases");
+    char msg[300];
+    rs_expire_text(worker, msg, sizeof msg);
+    if (!rc) rc = event_insert(st, a->sweep_id, id, "expire", msg);
+    a->n++;
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(st, r, "expire leases");
+  sqlite3_finalize(s);
+  sqlite3_finalize(u);
+  return rc;
+}
+
+static int sq_trials_expire_dead(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n) {
+  ExpireArgs a = {sweep_id, dead, ctx, 0};
+  int rc = sq_txn(st, SQ_DURABLE, expire_body, &a);
+  *n = rc ? 0 : a.n;
+  return rc;
+}
+
 /* ---- copy (rs_sweep_copy) ---- */
 
 /* The statements of a sweep's rows (?1 = its id), by table; %s: the column list. */
@@ -2376,4 +2428,5 @@ static const RsStoreOps sq_ops = {
     .sweep_rows = sq_sweep_rows,
     .sweep_load = sq_sweep_load,
     .store_identity = sq_store_identity,
+    .trials_expire_dead = sq_trials_expire_dead,
 };

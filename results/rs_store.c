@@ -66,6 +66,10 @@ void rs_store_set_reclaim_max(RsStore *st, int n) {
   if (st) st->reclaim_max = n >= 0 ? n : RS_RECLAIM_MAX;
 }
 
+void rs_store_set_owner(RsStore *st, const char *owner) {
+  if (st) snprintf(st->owner, sizeof st->owner, "%s", owner ? owner : "");
+}
+
 char *rs_strdup(const char *s, int *oom) {
   if (!s) return NULL;
   size_t n = strlen(s) + 1;
@@ -602,4 +606,13 @@ int rs_sweep_copy(RsStore *from, RsStore *to, const char *name, const char *as, 
   }
   if (progress) progress(progress_ctx, f.done, f.total);
   return TR_OK;
+}
+
+int rs_trials_expire_dead(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n) {
+  size_t dummy;
+  if (!n) n = &dummy;
+  *n = 0;
+  CHECK_RW(st, "expire leases");
+  if (!dead) return rs_store_fail(st, TR_EINVAL, "expire leases: no callback");
+  return st->ops->trials_expire_dead(st, sweep_id, dead, ctx, n);
 }

@@ -94,6 +94,9 @@ const char *rs_store_path(const RsStore *st);
 void rs_store_set_clock(RsStore *st, double (*now)(void *ctx), void *ctx);
 /* The reclaim cap of this handle's claims (n < 0: RS_RECLAIM_MAX, the default). */
 void rs_store_set_reclaim_max(RsStore *st, int n);
+/* What this handle's claims record in trials.owner beside the worker name (rs_schema.h v4:
+** "BOOT_ID PIDNS START" of the claiming runner); NULL or "": NULL. Copied (up to 159 bytes). */
+void rs_store_set_owner(RsStore *st, const char *owner);
 
 /* ---- sweeps ---- */
 
@@ -327,6 +330,16 @@ typedef struct RsCurve {
   int64_t checkpoint_step; /* trials.checkpoint_step, -1 if NULL */
   const char *params;      /* trials.params (JSON), "{}" if NULL */
 } RsCurve;
+
+/* Same-host reclaim: is the runner that holds a claim dead? worker and owner as the trial row holds
+** them (owner may be NULL). 1: certainly dead (its lease may end now); 0: alive or unknown. Called
+** inside a write transaction (again if it is retried): no side effects. */
+typedef int (*RsOwnerDeadFn)(void *ctx, const char *worker, const char *owner);
+/* The sweep's running trials under a live lease whose holder dead() says is dead get their lease
+** ended now (lease_until = now: the next claim reclaims them, as after an expiry, counting a reclaim),
+** with an event "expire" each ("runner HOST:PID is gone: its lease ends now"); one transaction.
+** *n (may be NULL) gets how many. */
+int rs_trials_expire_dead(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n);
 
 /* ---- early termination: judging a running trial ---- */
 

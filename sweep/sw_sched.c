@@ -45,10 +45,12 @@
 ** `interrupted`, and fatal). */
 enum { WEXIT_OK = 0, WEXIT_STORE = 3, WEXIT_SETUP = 4 };
 
-/* HPS_RECLAIM_MAX (a test hook, like HPS_LEASE_SECONDS): the store's reclaim cap. */
-static void store_tune(RsStore *st) {
+/* HPS_RECLAIM_MAX (a test hook, like HPS_LEASE_SECONDS): the store's reclaim cap; the owner our
+** claims record (trials.owner, for the same-host reclaim). */
+static void store_tune(RsStore *st, const char *owner) {
   const char *e = getenv("HPS_RECLAIM_MAX");
   if (st && e && *e) rs_store_set_reclaim_max(st, atoi(e));
+  rs_store_set_owner(st, owner);
 }
 
 double sw_sched_default_lease(void) {
@@ -1211,6 +1213,8 @@ typedef struct Coord {
   int nrun;
   double lease;
   char worker[128];
+  char host[64];        /* our host name ("" with a configured worker name: no same-host reclaim) */
+  char owner[160];      /* trials.owner of our claims: "BOOT_ID PIDNS START", "" unknown */
   RsCounts counts;
   TrErr *err;           /* the first fatal error */
   int fatal;            /* its code: claim nothing more, stop the workers, exit */
@@ -1427,7 +1431,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, const SwTrial *trial, SwTrial *o
   tr_err_clear(&e);
   int rc = rs_store_open(k->c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &k->st, &e);
   if (rc) coord_fail(k, rc, "%s", e.msg);
-  store_tune(k->st);
+  store_tune(k->st, k->owner);
   if (pid < 0) {
     close(p[0]);
     if (ch[0] >= 0) close(ch[0]);
@@ -1576,6 +1580,8 @@ static int claimed_trial(Coord *k, const RsClaim *cl, SwTrial **own, char *why, 
   return rc;
 }
 
+static size_t coord_expire_dead(Coord *k); /* below, with the runner's name */
+
 /* Take free slots while there is work and no stop: the flag is read before every
 ** claim (a Ctrl-C at -j 300 claims nothing more). Returns 1 when the sweep is done. */
 static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff) {
@@ -1597,6 +1603,7 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
       int done = cl.running == 0 && k->nrun == 0;
       if (done) *next_claim = INFINITY;
       else if (others <= 0) *next_claim = INFINITY; /* ours only: claim again when one ends */
+      else if (coord_expire_dead(k) > 0) *next_claim = tr_clock_mono(); /* a dead runner's: reclaim now */
       else {
         double wait = cl.wait_seconds > 0.05 && cl.wait_seconds < *backoff ? cl.wait_seconds + 0.05 : *backoff;
         *next_claim = tr_clock_mono() + wait;
@@ -1748,16 +1755,52 @@ static void coord_stop_workers(Coord *k, int *forwarded, int *killed, double *st
   }
 }
 
-/* The name claims are made under: the configured one, else "HOST:PID". */
+/* The name claims are made under: the configured one, else "HOST:PID" with our owner identity
+** (boot, pid namespace, start time: rs_schema.h v4). */
 static void coord_name(Coord *k) {
   if (k->c->worker) {
     snprintf(k->worker, sizeof k->worker, "%s", k->c->worker);
     return;
   }
-  char host[64] = "localhost";
-  gethostname(host, sizeof host - 1);
-  host[sizeof host - 1] = '\0';
-  snprintf(k->worker, sizeof k->worker, "%s:%ld", host, (long)getpid());
+  snprintf(k->host, sizeof k->host, "localhost");
+  gethostname(k->host, sizeof k->host - 1);
+  k->host[sizeof k->host - 1] = '\0';
+  snprintf(k->worker, sizeof k->worker, "%s:%ld", k->host, (long)getpid());
+  char boot[64];
+  unsigned long long ns = tr_os_pid_ns(), start = 0;
+  tr_os_boot_id(boot, sizeof boot);
+  if (boot[0] && ns && tr_os_proc_start(getpid(), &start) == 0)
+    snprintf(k->owner, sizeof k->owner, "%s %llu %llu", boot, ns, start);
+}
+
+/* RsOwnerDeadFn: the runner holding a claim is certainly dead: it ran on our host, boot and pid
+** namespace (its owner says so) and its pid is gone, or belongs to a process started at another
+** time (the pid was reused). Anything else (another host, unknown owner, alive): not dead. */
+static int owner_dead(void *ctx, const char *worker, const char *owner) {
+  const Coord *k = ctx;
+  const char *colon = worker ? strrchr(worker, ':') : NULL;
+  if (!k->owner[0] || !owner || !colon || (size_t)(colon - worker) != strlen(k->host) ||
+      strncmp(worker, k->host, (size_t)(colon - worker)) != 0)
+    return 0;
+  char boot[64], my_boot[64];
+  unsigned long long ns, start, my_ns, my_start, ticks;
+  char *end;
+  long pid = strtol(colon + 1, &end, 10);
+  if (*end || pid <= 0 || pid == (long)getpid() || sscanf(owner, "%63s %llu %llu", boot, &ns, &start) != 3 ||
+      sscanf(k->owner, "%63s %llu %llu", my_boot, &my_ns, &my_start) != 3 || strcmp(boot, my_boot) != 0 || ns != my_ns)
+    return 0;
+  int r = tr_os_proc_start((pid_t)pid, &ticks);
+  return r == 1 || (r == 0 && ticks != start);
+}
+
+/* End the leases of our host's dead runners now (their trials are then reclaimed at once, not after
+** the lease): at the start and whenever the claims wait for other runners' leases. */
+static size_t coord_expire_dead(Coord *k) {
+  size_t n = 0;
+  if (!k->owner[0]) return 0;
+  if (rs_trials_expire_dead(k->st, k->c->sweep_id, owner_dead, k, &n))
+    coord_fail(k, rs_store_errcode(k->st), "%s", rs_store_errmsg(k->st));
+  return n;
 }
 
 /* BLAS threads per trial: configured, else the cores shared among the jobs (at least 1). */
@@ -1788,7 +1831,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   if (tr_mkdirs(runs) != 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", c->runs_dir, strerror(errno));
   int rc = rs_store_open(c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &k.st, err);
   if (rc) return rc;
-  store_tune(k.st);
+  store_tune(k.st, k.owner);
   k.slots = calloc((size_t)c->jobs, sizeof *k.slots);
   struct pollfd *pfd = calloc((size_t)c->jobs, sizeof *pfd);
   int *pslot = calloc((size_t)c->jobs, sizeof *pslot);
@@ -1806,6 +1849,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   ign.sa_handler = SIG_IGN;
   sigaction(SIGXFSZ, &ign, &old_xfsz);
 
+  coord_expire_dead(&k); /* a dead runner of this host: its trials come first, now */
   coord_tick(&k); /* the view starts with the totals */
   int forwarded = 0, killed = 0, done = 0;
   double next_claim = 0, backoff = BACKOFF_MIN, next_tick = 0, beat_every = k.lease / 6, stop_at = 0;

@@ -1398,3 +1398,56 @@ Test(rs_conformance, a_copy_into_a_store_using_the_ids_shifts_them_and_every_ref
   copy_tmp_remove(tdir, file);
   fix_close(&f);
 }
+
+/* ---- same-host reclaim (rs_trials_expire_dead) ---- */
+
+typedef struct Dead {
+  int calls;
+  char seen_owner[160];
+} Dead;
+
+static int count_event(void *ctx, const RsEvent *e) {
+  (void)e;
+  ++*(int *)ctx;
+  return TR_OK;
+}
+
+static int dead_fn(void *ctx, const char *worker, const char *owner) {
+  Dead *d = ctx;
+  d->calls++;
+  if (owner) snprintf(d->seen_owner, sizeof d->seen_owner, "%s", owner);
+  return strcmp(worker, "gone:1") == 0;
+}
+
+Test(rs_conformance, a_dead_owners_live_lease_ends_at_once_and_the_next_claim_reclaims_it) {
+  Fix f = fix_open("expire", "minimize");
+  RsStore *st = f.w;
+  rs_store_set_owner(st, "boot-1 4026531836 777");
+  RsClaim a = claim(st, f.id, "gone:1"), b = claim(st, f.id, "alive:2");
+  rs_store_set_owner(st, NULL);
+  RsClaim c = claim(st, f.id, "unknown:3"); /* no owner: never asked about */
+  Dead d = {0, ""};
+  size_t n = 9;
+  OK(st, rs_trials_expire_dead(st, f.id, dead_fn, &d, &n));
+  cr_assert_eq(n, 1);
+  cr_assert_eq(d.calls, 2, "the trials with an owner and a live lease");
+  cr_assert_str_eq(d.seen_owner, "boot-1 4026531836 777");
+  RsClaim r;
+  OK(st, rs_trial_claim(st, f.id, "w9", 30, 3, &r));
+  cr_assert(r.claimed && r.trial_id == a.trial_id, "the dead owner's trial first");
+  cr_assert_str_eq(r.kind, "reclaim");
+  cr_assert_eq(rs_trial_heartbeat(st, a.trial_id, a.claim_token, 30), RS_LOST, "the old claim is gone");
+  OK(st, rs_trial_heartbeat(st, b.trial_id, b.claim_token, 30));
+  int expired = 0;
+  OK(st, rs_sweep_events_each(st, f.id, "expire", count_event, &expired));
+  cr_assert_eq(expired, 1);
+  OK(st, rs_trials_expire_dead(st, f.id, dead_fn, &d, &n));
+  cr_assert_eq(n, 0, "nothing twice: the reclaim is w9's now (no owner)");
+  RsClaim *all[] = {&r, &b, &c};
+  for (int i = 0; i < 3; i++) {
+    OK(st, rs_trial_finish(st, all[i]->trial_id, all[i]->claim_token, RS_COMPLETED, NULL));
+    rs_claim_clear(all[i]);
+  }
+  rs_claim_clear(&a);
+  fix_close(&f);
+}

@@ -1233,3 +1233,38 @@ Test(sw_sched, bayes_kill_9_of_the_runner_mid_sweep_then_resume_runs_every_trial
   cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'propose'"), 6, "one proposal per trial");
   cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'complete'"), 6, "each trial completed once");
 }
+
+/* ---- same-host reclaim: a dead runner's trials do not wait out its lease ---- */
+
+Test(sw_sched, a_runner_killed_mid_trial_is_reclaimed_at_once_by_another_runner_on_the_same_host) {
+  write_spec("dead", "[0.001]", 1, 150, 1, 0, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=20", "HPS_LEASE_SECONDS=600", NULL};
+  const char *args[] = {"run", "dead.yaml", "--quiet", NULL};
+  pid_t pid = start("dead.log", slow, args);
+  wait_running(1, "dead.log");
+  wait_rows("hpsweep.db", 5, "dead.log");
+  kill(-pid, SIGKILL); /* the runner and its worker: nothing records anything */
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  char boot[64] = "", want[160], got[160];
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+  cr_assert_not_null(f);
+  cr_assert_not_null(fgets(boot, sizeof boot, f));
+  fclose(f);
+  boot[strcspn(boot, "\n")] = '\0';
+  sqlite3 *db = db_open();
+  q_text(db, "SELECT owner FROM trials WHERE status = 'running'", got, sizeof got);
+  sqlite3_close(db);
+  snprintf(want, sizeof want, "%s ", boot);
+  cr_assert(strncmp(got, want, strlen(want)) == 0, "the claim records its boot id: '%s'", got);
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'running' AND "
+                      "lease_until > CAST(strftime('%s', 'now') AS REAL) + 300"), 1, "a live lease of 600 s");
+  /* Waiting out the lease would take 600 s: the new runner sees the owner's pid gone and takes over. */
+  const char *lease[] = {"HPS_LEASE_SECONDS=600", NULL};
+  pid_t again = start("again.log", lease, args);
+  cr_assert_eq(wait_exit_within(again, 150, "again.log"), 0, "%s", slurp("again.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 2"), 1, "%s",
+               slurp("again.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'expire'"), 1);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'reclaim'"), 1);
+}
