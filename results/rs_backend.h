@@ -48,6 +48,7 @@ typedef struct RsStoreOps {
   int (*trial_set_checkpoint)(RsStore *st, int64_t trial_id, int64_t token, const char *path,
                               int64_t step);
   int (*trial_reset)(RsStore *st, int64_t trial_id, int64_t token);
+  int (*trial_resume_at)(RsStore *st, int64_t trial_id, int64_t token, const char *path, int64_t step);
   int (*trial_finish)(RsStore *st, int64_t trial_id, int64_t token, RsStatus status,
                       const RsTrialResult *res);
   int (*trials_mark_interrupted)(RsStore *st, int64_t sweep_id, const char *worker,

@@ -1245,8 +1245,9 @@ static int claim_take(RsStore *st, ClaimArgs *a, RsStatus was, int64_t token, do
   PgP p = {0};
   p_int(&p, o->trial_id);
   p_int(&p, o->checkpoint ? o->checkpoint_step : -1);
-  int rc = pg_q(st, "DELETE FROM metrics WHERE trial_id = $1::bigint AND step > $2::bigint", &p, NULL,
-                "claim: delete old metrics");
+  int rc = a->h->keep_metrics ? TR_OK /* the caller does: rs_trial_resume_at */
+           : pg_q(st, "DELETE FROM metrics WHERE trial_id = $1::bigint AND step > $2::bigint", &p, NULL,
+                  "claim: delete old metrics");
   if (rc) return rc;
   PgP q = {0};
   p_int(&q, o->trial_id);
@@ -1419,6 +1420,25 @@ static int reset_body(RsStore *st, void *arg) {
 static int pg_trial_reset(RsStore *st, int64_t trial_id, int64_t token) {
   HeldArgs a = {trial_id, token, "reset", 0, 0, NULL, RS_RUNNING, NULL};
   return pg_txn(st, PG_WRITE, reset_body, &a);
+}
+
+static int resume_at_body(RsStore *st, void *arg) {
+  HeldArgs *a = arg;
+  PgP p;
+  held_params(a, &p);
+  p_text(&p, a->text1);
+  p_opt_int(&p, a->int1);
+  int rc = held_run(st, a, "UPDATE trials SET checkpoint = $3, checkpoint_step = $4::bigint" HELD, &p);
+  if (rc) return rc;
+  PgP q = {0};
+  p_int(&q, a->trial_id);
+  p_int(&q, a->int1);
+  return pg_q(st, "DELETE FROM metrics WHERE trial_id = $1::bigint AND step > $2::bigint", &q, NULL, a->what);
+}
+
+static int pg_trial_resume_at(RsStore *st, int64_t trial_id, int64_t token, const char *path, int64_t step) {
+  HeldArgs a = {trial_id, token, "resume trial", 0, step, path, RS_RUNNING, NULL};
+  return pg_txn(st, PG_WRITE, resume_at_body, &a);
 }
 
 /* A finish re-run after a lost connection (the reply to its COMMIT may be what was lost): the trial
@@ -2513,6 +2533,7 @@ static const RsStoreOps pg_ops = {
     .trial_heartbeat = pg_trial_heartbeat,
     .trial_set_checkpoint = pg_trial_set_checkpoint,
     .trial_reset = pg_trial_reset,
+    .trial_resume_at = pg_trial_resume_at,
     .trial_finish = pg_trial_finish,
     .trial_judge = pg_trial_judge,
     .trials_mark_interrupted = pg_trials_mark_interrupted,

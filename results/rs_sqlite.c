@@ -1189,13 +1189,16 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   if (oom) return rs_store_fail(st, TR_ENOMEM, "claim: out of memory");
   rs_claim_settle(o, was, a->detail[0] != '\0', token);
 
-  /* Drop the metrics a restarted run will write again, so curves never mix. */
-  rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1 AND step > ?2", &s, "claim");
-  if (rc) return rc;
-  sqlite3_bind_int64(s, 1, o->trial_id);
-  sqlite3_bind_int64(s, 2, o->checkpoint ? o->checkpoint_step : -1);
-  rc = sq_done_final(st, s, "claim: delete old metrics");
-  if (rc) return rc;
+  /* Drop the metrics a restarted run will write again, so curves never mix (keep_metrics: the
+  ** caller does, once it knows where the run resumes: rs_trial_resume_at). */
+  if (!a->h->keep_metrics) {
+    rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1 AND step > ?2", &s, "claim");
+    if (rc) return rc;
+    sqlite3_bind_int64(s, 1, o->trial_id);
+    sqlite3_bind_int64(s, 2, o->checkpoint ? o->checkpoint_step : -1);
+    rc = sq_done_final(st, s, "claim: delete old metrics");
+    if (rc) return rc;
+  }
 
   rc = sq_prep(st,
                "UPDATE trials SET status = 'running', worker = ?3, owner = ?10, lease_until = ?4, attempts = attempts + 1, "
@@ -1331,6 +1334,25 @@ static int reset_body(RsStore *st, void *arg) {
 static int sq_trial_reset(RsStore *st, int64_t trial_id, int64_t token) {
   HeldArgs a = {trial_id, token, "reset", 0, 0, NULL, RS_RUNNING, NULL};
   return sq_txn(st, SQ_DURABLE, reset_body, &a);
+}
+
+static int resume_at_body(RsStore *st, void *arg) {
+  HeldArgs *a = arg;
+  sqlite3_stmt *s;
+  int rc = held_update(st, a, "UPDATE trials SET checkpoint = ?3, checkpoint_step = ?4" HELD, &s);
+  if (rc) return rc;
+  bind_text(s, 3, a->text1);
+  if (a->int1 >= 0) sqlite3_bind_int64(s, 4, a->int1);
+  if ((rc = held_run(st, a, s))) return rc;
+  if ((rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1 AND step > ?2", &s, a->what))) return rc;
+  sqlite3_bind_int64(s, 1, a->trial_id);
+  sqlite3_bind_int64(s, 2, a->int1);
+  return sq_done_final(st, s, a->what);
+}
+
+static int sq_trial_resume_at(RsStore *st, int64_t trial_id, int64_t token, const char *path, int64_t step) {
+  HeldArgs a = {trial_id, token, "resume trial", 0, step, path, RS_RUNNING, NULL};
+  return sq_txn(st, SQ_DURABLE, resume_at_body, &a);
 }
 
 static int finish_body(RsStore *st, void *arg) {
@@ -2401,6 +2423,7 @@ static const RsStoreOps sq_ops = {
     .trial_heartbeat = sq_trial_heartbeat,
     .trial_set_checkpoint = sq_trial_set_checkpoint,
     .trial_reset = sq_trial_reset,
+    .trial_resume_at = sq_trial_resume_at,
     .trial_finish = sq_trial_finish,
     .trial_judge = sq_trial_judge,
     .trials_mark_interrupted = sq_trials_mark_interrupted,

@@ -272,9 +272,15 @@ int rs_trial_claim_hooked(RsStore *st, int64_t sweep_id, const char *worker, dou
   return st->ops->trial_claim(st, sweep_id, worker, lease_seconds, max_attempts, hooks ? hooks : &none, out);
 }
 
+int rs_trial_resume_at(RsStore *st, int64_t trial_id, int64_t claim_token, const char *path, int64_t step) {
+  CHECK_RW(st, "resume trial");
+  if (!path || step < 0) path = NULL, step = -1;
+  return st->ops->trial_resume_at(st, trial_id, claim_token, path, step);
+}
+
 int rs_trial_claim_promoting(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
                              int max_attempts, RsPromoteFn promote, void *promote_ctx, RsClaim *out) {
-  RsClaimHooks h = {promote, promote_ctx, NULL, NULL, 0};
+  RsClaimHooks h = {promote, promote_ctx, NULL, NULL, 0, 0};
   return rs_trial_claim_hooked(st, sweep_id, worker, lease_seconds, max_attempts, &h, out);
 }
 

@@ -241,6 +241,9 @@ typedef struct RsClaimHooks {
   RsProposeFn propose;  /* NULL: no proposals; the trials inserted up front are the sweep */
   void *propose_ctx;
   int64_t cap;          /* propose only while the sweep has fewer trials than this */
+  int keep_metrics;     /* 1: the claim deletes no metrics; the caller decides where the run resumes
+                           and calls rs_trial_resume_at before it logs anything (a checkpoint newer
+                           than the recorded one may be on disk: its rows must stay) */
 } RsClaimHooks;
 /* rs_trial_claim_promoting with proposals (hooks NULL or all NULL: rs_trial_claim). When
 ** nothing else is claimable (resume, reclaim, promotion, pending, retry) and the sweep has
@@ -261,6 +264,11 @@ int rs_trial_set_checkpoint(RsStore *st, int64_t trial_id, int64_t claim_token, 
 /* The claimed checkpoint could not be loaded: forget it and delete all the trial's
 ** metrics so the run restarts from step 0 with a clean curve. */
 int rs_trial_reset(RsStore *st, int64_t trial_id, int64_t claim_token);
+/* The run resumes from checkpoint `path` holding `step` (path NULL or step < 0: from step 0):
+** record it as the trial's checkpoint (reclaims unchanged: no progress yet) and delete the
+** trial's metrics after that step (all of them from step 0), one transaction; RS_LOST if the
+** claim is gone. What a claim with keep_metrics leaves to its caller. */
+int rs_trial_resume_at(RsStore *st, int64_t trial_id, int64_t claim_token, const char *path, int64_t step);
 
 typedef struct RsTrialResult {
   double final_metric, best_metric; /* NaN: NULL */

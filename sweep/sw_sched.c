@@ -401,8 +401,28 @@ static void pbt_check(Worker *w, int64_t step, int arriving) {
   worker_stop = 1;
 }
 
+/* The rows up to a checkpoint are in the store before its file is: a kill between the file and its
+** record leaves a newer checkpoint whose curve a resume finds complete (worker_resume_scan). */
+static void worker_before_checkpoint(void *ud, int64_t step) {
+  Worker *w = ud;
+  (void)step;
+  if (w->lost || w->store_failed) return;
+  int rc = rs_metricbuf_flush(&w->mb);
+  if (rc) worker_store_fail(w, rc);
+}
+
+/* HPS_TEST_CRASH_AFTER_SAVE=STEP: the runner and this worker die right after the checkpoint of STEP is
+** in place, before it is recorded (the crash window a reclaim finds the newest checkpoint for). */
+static void crash_after_save(int64_t step) {
+  const char *e = getenv("HPS_TEST_CRASH_AFTER_SAVE");
+  if (!e || !*e || strtoll(e, NULL, 10) != step) return;
+  kill(getppid(), SIGKILL);
+  raise(SIGKILL);
+}
+
 static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
   Worker *w = ud;
+  crash_after_save(step);
   if (w->lost || w->store_failed) return;
   if (w->pbt && w->pbt_action != SW_PBT_NONE) return; /* the stopped run's last save: the decision stands */
   if (w->pbt && pbt_link(w, path, step)) { /* the disk, not the trial: interrupted, and the runner stops */
@@ -482,25 +502,61 @@ static void worker_metric(Worker *w, const char *metric, int maximize, const TrR
   }
 }
 
+/* Built-in trainer trials (not programs, samples or PBT members) resume from the newest valid
+** checkpoint in their run directory: their claims keep the metrics (the worker cuts them there). */
+static int scan_checkpoints(const SwSchedConfig *c) { return !c->program && !c->sample_checkpoint && !c->pbt_spec; }
+
 /* Take the claimed checkpoint for ourselves: a hard link in our own directory
 ** holds that very file (saves replace files by rename, never rewrite them), so a
 ** late save by a worker that lost the trial cannot change what we resume from;
 ** and it must hold the step the store recorded with it (the curve ends there). */
-static int pin_checkpoint(const RsClaim *cl, const char *dir, char *out, size_t n, TrErr *err) {
+static int pin_file(const char *ckpt, int64_t want, const char *dir, char *out, size_t n, TrErr *err) {
   int k = snprintf(out, n, "%s/resume.bin", dir);
   if (k < 0 || (size_t)k >= n) return tr_err_set(err, TR_EINVAL, "%s: path too long", dir);
   unlink(out);
-  if (link(cl->checkpoint, out) != 0)
-    return tr_err_set(err, TR_EIO, "%s: %s", cl->checkpoint, strerror(errno));
+  if (link(ckpt, out) != 0)
+    return tr_err_set(err, TR_EIO, "%s: %s", ckpt, strerror(errno));
   TrCkpt ck;
   int rc = tr_ckpt_load(out, &ck, err);
   if (rc) return rc;
   int64_t step = ck.step;
   tr_ckpt_deinit(&ck);
-  if (step != cl->checkpoint_step)
-    return tr_err_set(err, TR_EFORMAT, "%s holds step %lld, the database step %lld", cl->checkpoint,
-                      (long long)step, (long long)cl->checkpoint_step);
+  if (step != want)
+    return tr_err_set(err, TR_EFORMAT, "%s holds step %lld, the database step %lld", ckpt, (long long)step,
+                      (long long)want);
   return TR_OK;
+}
+
+static int pin_checkpoint(const RsClaim *cl, const char *dir, char *out, size_t n, TrErr *err) {
+  return pin_file(cl->checkpoint, cl->checkpoint_step, dir, out, n, err);
+}
+
+/* The newest checkpoint of the trial's run directory (RUNS/HASH/ATTEMPT/ckpt.bin of every attempt) that
+** loads (magic, version, sizes, checksum) and was made with this config (tr_ckpt_config_hash): its path
+** into out and its step, or *step = -1. A kill between a save's rename and its database record leaves
+** such a file newer than the recorded one. */
+static void newest_checkpoint(const char *runs_dir, const char *hash, const TrConfig *cfg, char *out, size_t n,
+                              int64_t *step) {
+  *step = -1;
+  char p[TR_PATH_MAX + 600];
+  snprintf(p, sizeof p, "%s/%s", runs_dir, hash);
+  DIR *d = opendir(p);
+  if (!d) return;
+  uint64_t id = tr_ckpt_config_hash(cfg);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    snprintf(p, sizeof p, "%s/%s/%s/ckpt.bin", runs_dir, hash, e->d_name);
+    TrCkpt ck;
+    TrErr err;
+    if (access(p, R_OK) != 0 || tr_ckpt_load(p, &ck, &err) != TR_OK) continue;
+    if (ck.config_hash == id && ck.step > *step) {
+      *step = ck.step;
+      snprintf(out, n, "%s", p);
+    }
+    tr_ckpt_deinit(&ck);
+  }
+  closedir(d);
 }
 
 /* Checkpoint temporaries that workers killed mid-save (kill -9, OOM) left in the
@@ -625,15 +681,57 @@ static int worker_store_exit(Worker *w) {
   return WEXIT_STORE;
 }
 
+/* A claim that kept the metrics (scan_checkpoints): resume from the newest valid checkpoint, the claimed
+** one or a newer one in the trial's run directory (a resume or a reclaim only: a retry starts over),
+** pinned into DIR as RESUME, and cut the stored curve there (rs_trial_resume_at; none: from step 0).
+** Non-zero: the store failed. */
+static int worker_resume_scan(Worker *w, const WorkerArgs *a, const TrConfig *cfg, const char *dir, char *resume,
+                              size_t n, const char **path) {
+  const RsClaim *cl = a->cl;
+  TrErr err;
+  tr_err_clear(&err);
+  char disk[TR_PATH_MAX + 700], line[TR_ERR_MSG_MAX + 160];
+  int64_t disk_step = -1, step = -1;
+  int scan = strcmp(cl->kind, "reclaim") == 0 || strcmp(cl->kind, "resume") == 0;
+  if (scan) newest_checkpoint(a->c->runs_dir, a->trial->hash_hex, cfg, disk, sizeof disk, &disk_step);
+  int db_ok = cl->checkpoint && disk_step <= cl->checkpoint_step &&
+              pin_checkpoint(cl, dir, resume, n, &err) == TR_OK;
+  if (db_ok) {
+    step = cl->checkpoint_step;
+  } else if (disk_step >= 0 && pin_file(disk, disk_step, dir, resume, n, &err) == TR_OK) {
+    step = disk_step;
+    if (cl->checkpoint)
+      snprintf(line, sizeof line, "resuming from step %lld of %.600s, newer than the recorded checkpoint (step %lld)",
+               (long long)step, disk, (long long)cl->checkpoint_step);
+    else
+      snprintf(line, sizeof line, "resuming from step %lld of %.600s (no checkpoint recorded)", (long long)step, disk);
+    worker_on_log(w, line);
+    int rc = rs_event_add(w->st, a->c->sweep_id, cl->trial_id, "rescan", line);
+    if (rc) {
+      worker_store_fail(w, rc);
+      return rc;
+    }
+  } else if (cl->checkpoint) {
+    snprintf(line, sizeof line, "cannot resume (%s): restarting from step 0", err.msg);
+    worker_on_log(w, line);
+  }
+  *path = step >= 0 ? resume : NULL;
+  int rc = rs_trial_resume_at(w->st, cl->trial_id, cl->claim_token, *path, step);
+  if (rc) worker_store_fail(w, rc);
+  return rc;
+}
+
 /* The claimed checkpoint pinned into DIR as RESUME (*path = resume), or *path NULL:
 ** none, or unusable and the trial reset to step 0. Non-zero: the reset failed. */
-static int worker_resume_find(Worker *w, const WorkerArgs *a, const char *dir, char *resume, size_t n,
-                              const char **path) {
+static int worker_resume_find(Worker *w, const WorkerArgs *a, const TrConfig *cfg, const char *dir, char *resume,
+                              size_t n, const char **path) {
   TrErr err;
   tr_err_clear(&err);
   *path = NULL;
   /* sw_infer keeps no checkpoints: an interrupted trial runs again from the start. */
-  if (a->c->sample_checkpoint || !a->cl->checkpoint) return TR_OK;
+  if (a->c->sample_checkpoint) return TR_OK;
+  if (scan_checkpoints(a->c)) return worker_resume_scan(w, a, cfg, dir, resume, n, path);
+  if (!a->cl->checkpoint) return TR_OK;
   if (pin_checkpoint(a->cl, dir, resume, n, &err) == TR_OK) {
     *path = resume;
     return TR_OK;
@@ -814,11 +912,11 @@ static int worker_main(const WorkerArgs *a) {
   worker_on_log(&w, intro);
   char resume[TR_PATH_MAX + 32];
   const char *resume_path;
-  if (worker_resume_find(&w, a, dir, resume, sizeof resume, &resume_path)) return worker_store_exit(&w);
+  if (worker_resume_find(&w, a, &cfg, dir, resume, sizeof resume, &resume_path)) return worker_store_exit(&w);
   w.resume_link = resume_path;
   if (resume_path && worker_et_resume(&w)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
   TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop, resume_path,
-                      a->c->pbt_spec != NULL};
+                      a->c->pbt_spec != NULL, scan_checkpoints(a->c) ? worker_before_checkpoint : NULL};
   TrRunResult res;
   TrErr err;
   tr_err_clear(&err);
@@ -1582,6 +1680,7 @@ static int claimed_trial(Coord *k, const RsClaim *cl, SwTrial **own, char *why, 
 
 static size_t coord_expire_dead(Coord *k); /* below, with the runner's name */
 
+
 /* Take free slots while there is work and no stop: the flag is read before every
 ** claim (a Ctrl-C at -j 300 claims nothing more). Returns 1 when the sweep is done. */
 static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff) {
@@ -1590,7 +1689,8 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
     RsClaim cl;
     int et = c->early_terminate && c->early_terminate->enabled && !c->sample_checkpoint;
     RsClaimHooks h = {c->pbt_spec ? sched_pbt_promote : et ? sched_promote : NULL, (void *)c,
-                      c->propose ? sw_proposer_propose : NULL, c->propose, c->propose ? sw_proposer_cap(c->propose) : 0};
+                      c->propose ? sw_proposer_propose : NULL, c->propose, c->propose ? sw_proposer_cap(c->propose) : 0,
+                      scan_checkpoints(c)};
     int rc = rs_trial_claim_hooked(k->st, c->sweep_id, k->worker, k->lease, c->max_attempts < 1 ? 1 : c->max_attempts,
                                    &h, &cl);
     if (rc) {

@@ -1060,7 +1060,7 @@ static void finish_claims(RsStore *st, RsClaim *c, int n) {
 }
 
 static RsClaim claim_prop(RsStore *st, int64_t sweep_id, const char *worker, Prop *p, int64_t cap) {
-  RsClaimHooks h = {NULL, NULL, prop_fn, p, cap};
+  RsClaimHooks h = {NULL, NULL, prop_fn, p, cap, 0};
   RsClaim c;
   OK(st, rs_trial_claim_hooked(st, sweep_id, worker, 30, 3, &h, &c));
   return c;
@@ -1159,7 +1159,7 @@ Test(rs_conformance, a_proposal_that_repeats_a_trial_or_a_failing_hook_writes_no
   RsClaim c[4], x;
   for (int i = 0; i < 4; i++) c[i] = claim_prop(st, f.id, "w1", &p, 10);
   p.hash = "00000000000000a2"; /* trial 2's */
-  RsClaimHooks h = {NULL, NULL, prop_fn, &p, 10};
+  RsClaimHooks h = {NULL, NULL, prop_fn, &p, 10, 0};
   cr_assert_eq(rs_trial_claim_hooked(st, f.id, "w1", 30, 3, &h, &x), TR_EINVAL);
   cr_assert(strstr(rs_store_errmsg(st), "already in the sweep"), "%s", rs_store_errmsg(st));
   cr_assert_eq(x.claimed, 0);
