@@ -159,6 +159,13 @@ char *rs_pg_url_redacted(const char *url);
 ** that check SQLite's query plans; no code outside results/rs_sqlite.c uses it. */
 sqlite3 *rs_sqlite_db(RsStore *st);
 
+/* What a backend's rs_trials_expire_dead transaction works on. */
+typedef struct RsExpireArgs {
+  int64_t sweep_id;
+  RsOwnerDeadFn dead;
+  void *ctx;
+  size_t n;           /* leases ended */
+} RsExpireArgs;
 /* The "expire" event's message of a trial whose runner `worker` is dead. */
 void rs_expire_text(const char *worker, char *msg, size_t n);
 

@@ -2240,15 +2240,8 @@ static int pg_trial_config_int(RsStore *st, int64_t trial_id, const char *key, i
 
 /* ---- same-host reclaim ---- */
 
-typedef struct ExpireArgs {
-  int64_t sweep_id;
-  RsOwnerDeadFn dead;
-  void *ctx;
-  size_t n;
-} ExpireArgs;
-
 static int expire_body(RsStore *st, void *arg) {
-  ExpireArgs *a = arg;
+  RsExpireArgs *a = arg;
   a->n = 0;
   double now;
   int rc = pg_now(st, &now);
@@ -2280,7 +2273,7 @@ static int expire_body(RsStore *st, void *arg) {
 }
 
 static int pg_trials_expire_dead(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n) {
-  ExpireArgs a = {sweep_id, dead, ctx, 0};
+  RsExpireArgs a = {sweep_id, dead, ctx, 0};
   int rc = pg_ready(st);
   if (!rc) rc = pg_txn(st, PG_WRITE, expire_body, &a);
   *n = rc ? 0 : a.n;

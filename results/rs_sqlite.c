@@ -566,6 +566,19 @@ static int query_id(RsStore *st, const char *sql, int64_t id, double x, int64_t 
   return rc;
 }
 
+/* The id of the sweep named `name`; TR_ENOTFOUND "no sweep named 'X'" if none. */
+static int sweep_id_of(RsStore *st, const char *name, int64_t *id) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT id FROM sweeps WHERE name = ?1", &s, "find sweep");
+  if (rc) return rc;
+  bind_text(s, 1, name);
+  int r = sqlite3_step(s);
+  *id = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  if (r == SQLITE_DONE) return rs_store_fail(st, TR_ENOTFOUND, "no sweep named '%s'", name);
+  return r == SQLITE_ROW ? TR_OK : sq_fail(st, r, "find sweep");
+}
+
 typedef struct DeleteArgs {
   const char *name;
   int64_t n;
@@ -575,15 +588,8 @@ typedef struct DeleteArgs {
 static int delete_body(RsStore *st, void *arg) {
   DeleteArgs *a = arg;
   int64_t id, live;
-  sqlite3_stmt *s;
-  int rc = sq_prep(st, "SELECT id FROM sweeps WHERE name = ?1", &s, "find sweep");
+  int rc = sweep_id_of(st, a->name, &id);
   if (rc) return rc;
-  bind_text(s, 1, a->name);
-  int r = sqlite3_step(s);
-  id = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-  sqlite3_finalize(s);
-  if (r == SQLITE_DONE) return rs_store_fail(st, TR_ENOTFOUND, "no sweep named '%s'", a->name);
-  if (r != SQLITE_ROW) return sq_fail(st, r, "find sweep");
   if ((rc = query_id(st, "SELECT count(*) FROM trials WHERE sweep_id = ?1 AND status = 'running' AND "
                          "lease_until > ?2", id, rs_store_now(st), &live, "count running trials")))
     return rc;
@@ -2152,15 +2158,8 @@ static int sq_trial_config_int(RsStore *st, int64_t trial_id, const char *key, i
 
 /* ---- same-host reclaim ---- */
 
-typedef struct ExpireArgs {
-  int64_t sweep_id;
-  RsOwnerDeadFn dead;
-  void *ctx;
-  size_t n;
-} ExpireArgs;
-
 static int expire_body(RsStore *st, void *arg) {
-  ExpireArgs *a = arg;
+  RsExpireArgs *a = arg;
   a->n = 0;
   double now = rs_store_now(st);
   sqlite3_stmt *s, *u = NULL;
@@ -2195,7 +2194,7 @@ static int expire_body(RsStore *st, void *arg) {
 }
 
 static int sq_trials_expire_dead(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n) {
-  ExpireArgs a = {sweep_id, dead, ctx, 0};
+  RsExpireArgs a = {sweep_id, dead, ctx, 0};
   int rc = sq_txn(st, SQ_DURABLE, expire_body, &a);
   *n = rc ? 0 : a.n;
   return rc;
@@ -2267,16 +2266,8 @@ static int rows_body(RsStore *st, void *arg) {
     return rs_store_fail(st, TR_EINVAL, "copy: schema version %d is older than %d: run any write command "
                          "(e.g. hpsweep run) on it once to migrate it", sq_of(st)->version, RS_SCHEMA_VERSION);
   int64_t id;
-  sqlite3_stmt *s;
-  int rc = sq_prep(st, "SELECT id FROM sweeps WHERE name = ?1", &s, "find sweep");
-  if (rc) return rc;
-  bind_text(s, 1, a->name);
-  int r = sqlite3_step(s);
-  id = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-  sqlite3_finalize(s);
-  if (r == SQLITE_DONE) return rs_store_fail(st, TR_ENOTFOUND, "no sweep named '%s'", a->name);
-  if (r != SQLITE_ROW) return sq_fail(st, r, "find sweep");
-  if ((rc = copy_plan(st, id, &a->plan))) return rc;
+  int rc = sweep_id_of(st, a->name, &id);
+  if (rc || (rc = copy_plan(st, id, &a->plan))) return rc;
   char cols[1024], sql[2048];
   for (int t = 0; t < RS_COPY_TABLES && !rc; t++) {
     rs_copy_column_list((RsCopyTable)t, t == RS_COPY_METRICS ? "m." : "", cols, sizeof cols);

@@ -531,32 +531,21 @@ static int pin_checkpoint(const RsClaim *cl, const char *dir, char *out, size_t 
   return pin_file(cl->checkpoint, cl->checkpoint_step, dir, out, n, err);
 }
 
-/* The newest checkpoint of the trial's run directory (RUNS/HASH/ATTEMPT/ckpt.bin of every attempt) that
-** loads (magic, version, sizes, checksum) and was made with this config (tr_ckpt_config_hash): its path
-** into out and its step, or *step = -1. A kill between a save's rename and its database record leaves
-** such a file newer than the recorded one. */
-static void newest_checkpoint(const char *runs_dir, const char *hash, const TrConfig *cfg, char *out, size_t n,
-                              int64_t *step) {
+/* The checkpoint the previous claim's run left in its attempt directory (RUNS/HASH/ATTEMPT/ckpt.bin: the
+** run a reclaim or a resume takes over), if it loads (magic, version, sizes, checksum) and was made with
+** this config (tr_ckpt_config_hash): its path into out and its step, else *step = -1. A kill between a
+** save's rename and its database record leaves it newer than the recorded one. Older attempts are not
+** looked at: one of them may be a failed run a retry started over from. */
+static void previous_checkpoint(const char *runs_dir, const char *hash, int attempt, const TrConfig *cfg, char *out,
+                                size_t n, int64_t *step) {
   *step = -1;
-  char p[TR_PATH_MAX + 600];
-  snprintf(p, sizeof p, "%s/%s", runs_dir, hash);
-  DIR *d = opendir(p);
-  if (!d) return;
-  uint64_t id = tr_ckpt_config_hash(cfg);
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] == '.') continue;
-    snprintf(p, sizeof p, "%s/%s/%s/ckpt.bin", runs_dir, hash, e->d_name);
-    TrCkpt ck;
-    TrErr err;
-    if (access(p, R_OK) != 0 || tr_ckpt_load(p, &ck, &err) != TR_OK) continue;
-    if (ck.config_hash == id && ck.step > *step) {
-      *step = ck.step;
-      snprintf(out, n, "%s", p);
-    }
-    tr_ckpt_deinit(&ck);
-  }
-  closedir(d);
+  int k = snprintf(out, n, "%s/%s/%d/ckpt.bin", runs_dir, hash, attempt);
+  TrCkpt ck;
+  TrErr err;
+  if (attempt < 1 || k < 0 || (size_t)k >= n || access(out, R_OK) != 0 || tr_ckpt_load(out, &ck, &err) != TR_OK)
+    return;
+  if (ck.config_hash == tr_ckpt_config_hash(cfg)) *step = ck.step;
+  tr_ckpt_deinit(&ck);
 }
 
 /* Checkpoint temporaries that workers killed mid-save (kill -9, OOM) left in the
@@ -682,7 +671,7 @@ static int worker_store_exit(Worker *w) {
 }
 
 /* A claim that kept the metrics (scan_checkpoints): resume from the newest valid checkpoint, the claimed
-** one or a newer one in the trial's run directory (a resume or a reclaim only: a retry starts over),
+** one or a newer one the previous claim's run left (a resume or a reclaim only: a retry starts over),
 ** pinned into DIR as RESUME, and cut the stored curve there (rs_trial_resume_at; none: from step 0).
 ** Non-zero: the store failed. */
 static int worker_resume_scan(Worker *w, const WorkerArgs *a, const TrConfig *cfg, const char *dir, char *resume,
@@ -693,7 +682,7 @@ static int worker_resume_scan(Worker *w, const WorkerArgs *a, const TrConfig *cf
   char disk[TR_PATH_MAX + 700], line[TR_ERR_MSG_MAX + 160];
   int64_t disk_step = -1, step = -1;
   int scan = strcmp(cl->kind, "reclaim") == 0 || strcmp(cl->kind, "resume") == 0;
-  if (scan) newest_checkpoint(a->c->runs_dir, a->trial->hash_hex, cfg, disk, sizeof disk, &disk_step);
+  if (scan) previous_checkpoint(a->c->runs_dir, a->trial->hash_hex, cl->attempts - 1, cfg, disk, sizeof disk, &disk_step);
   int db_ok = cl->checkpoint && disk_step <= cl->checkpoint_step &&
               pin_checkpoint(cl, dir, resume, n, &err) == TR_OK;
   if (db_ok) {

@@ -55,10 +55,10 @@
 **   gone, or reused by a process started at another time: rs_trials_expire_dead), so their
 **   trials are reclaimed at once. A configured worker name (SwSchedConfig.worker) records none.
 ** - Checkpoint scan (built-in trainer trials, not samples, programs or PBT members): claims keep
-**   the metrics (RsClaimHooks.keep_metrics); a reclaimed or resumed trial resumes from the newest
-**   ckpt.bin of its run directory (every attempt's) that loads and has its config
-**   (tr_ckpt_config_hash) when newer than the recorded checkpoint (a kill between a save's
-**   rename and its record), else from the recorded one, and cuts the stored curve there
+**   the metrics (RsClaimHooks.keep_metrics); a reclaimed or resumed trial resumes from the
+**   ckpt.bin the previous claim's run left in its attempt directory when it loads, has the
+**   trial's config (tr_ckpt_config_hash) and is newer than the recorded checkpoint (a kill
+**   between a save's rename and its record), else from the recorded one, and cuts the stored curve there
 **   (rs_trial_resume_at; an event "rescan" for a newer file). The rows up to a checkpoint are
 **   flushed before its file is written (TrRunHooks.before_checkpoint), so the curve is complete.
 ** - Trials are trained from the expansion given (SwTrial.config, whose hash the

@@ -376,3 +376,66 @@ Test(rs_pg, a_sweep_copied_to_postgresql_and_back_is_the_same_in_every_row_of_ev
   PQclear(PQexec(c, "DROP SCHEMA copyrt CASCADE"));
   PQfinish(c);
 }
+
+/* ---- same-host reclaim on PostgreSQL: a runner killed mid-trial does not leave a 600 s wait ---- */
+
+/* kill -9 of a process and all its descendants, frozen first: nobody gets to record anything (a program
+** sweep's worker runs its program in a group of its own). */
+static void kill_tree(pid_t p) {
+  kill(p, SIGSTOP);
+  pid_t kids[64];
+  int n = hps_children_of(p, kids, 64);
+  for (int i = 0; i < n; i++) kill_tree(kids[i]);
+  kill(p, SIGKILL);
+}
+
+Test(rs_pg, a_runner_killed_mid_trial_is_reclaimed_at_once_by_a_runner_on_the_same_host) {
+  char pg[400], cmd[1400], out[8192];
+  PGconn *c = fresh_schema("deadrun", pg, sizeof pg);
+  cr_assert_eq(chmod(hps_put(tmpdir, "report.sh", slow_sh), 0755), 0);
+  hps_put(tmpdir, "dead.yaml", "program: report.sh\ncommand: [\"${program}\", \"${args}\"]\nmethod: grid\n"
+                               "metric: {name: loss, goal: minimize}\nparameters:\n  lr: {values: [0.0, 0.05]}\n");
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    setpgid(0, 0); /* its own group: killed with its workers and their programs */
+    snprintf(cmd, sizeof cmd, "cd '%s' && HPS_LEASE_SECONDS=600 exec '%s' run dead.yaml -j 1 --quiet --db '%s' "
+             ">first.log 2>&1", tmpdir, hps_bin(), pg);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  int running = 0;
+  for (int i = 0; i < 600 && !running; i++) {
+    usleep(20000);
+    PGresult *r = PQexec(c, "SELECT count(*) FROM deadrun.trials WHERE status = 'running'");
+    running = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
+    PQclear(r);
+  }
+  cr_assert(running, "the first runner never got going");
+  usleep(200000); /* mid-trial: its program takes 0.6 s */
+  kill_tree(pid);
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  PGresult *r = PQexec(c, "SELECT count(*) FROM deadrun.trials WHERE status = 'running' AND owner IS NOT NULL AND "
+                          "lease_until > extract(epoch FROM now()) + 300");
+  const char *live = PQgetvalue(r, 0, 0);
+  PGresult *all = PQexec(c, "SELECT string_agg(status || ' ' || coalesce(owner, '-') || ' ' || coalesce(lease_until - "
+                            "extract(epoch FROM now()), -1), '; ') FROM deadrun.trials");
+  cr_assert_str_eq(live, "1", "a live 600 s lease held by the dead runner: %s", PQgetvalue(all, 0, 0));
+  PQclear(all);
+  PQclear(r);
+  /* Waiting out the lease would take 600 s. */
+  snprintf(cmd, sizeof cmd, "cd '%s' && HPS_LEASE_SECONDS=600 timeout 120 '%s' run dead.yaml -j 1 --quiet --db '%s' 2>&1",
+           tmpdir, hps_bin(), pg);
+  cr_assert_eq(hps_shell(cmd, out, sizeof out), 0, "%s", out);
+  r = PQexec(c, "SELECT (SELECT count(*) FROM deadrun.trials WHERE status = 'completed'), "
+                "(SELECT count(*) FROM deadrun.events WHERE kind = 'expire'), "
+                "(SELECT count(*) FROM deadrun.events WHERE kind = 'reclaim')");
+  cr_expect_str_eq(PQgetvalue(r, 0, 0), "2");
+  cr_expect_str_eq(PQgetvalue(r, 0, 1), "1");
+  cr_expect_str_eq(PQgetvalue(r, 0, 2), "1");
+  PQclear(r);
+  PQclear(PQexec(c, "DROP SCHEMA deadrun CASCADE"));
+  PQfinish(c);
+}
