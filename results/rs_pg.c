@@ -2502,14 +2502,16 @@ static int pg_sweep_load(RsStore *st, const char *name, int replace, RsCopyFeedF
   return rc;
 }
 
-/* The server (its start time, address and port) and the database. */
+/* The server (its start time, address and port), the database and the schema the tables are in (two
+** schemas of one database are two stores). */
 static int pg_store_identity(RsStore *st, char *buf, size_t n) {
   PGresult *r;
   int rc = pg_q_read(st, "SELECT current_database(), pg_postmaster_start_time()::text, "
-                         "COALESCE(inet_server_addr()::text, ''), COALESCE(inet_server_port(), 0)", NULL, &r,
-                     "identify the server");
+                         "COALESCE(inet_server_addr()::text, ''), COALESCE(inet_server_port(), 0), "
+                         "COALESCE(current_schema(), '')", NULL, &r, "identify the server");
   if (rc) return rc;
-  snprintf(buf, n, "pg:%s:%s:%s:%s", g_text(r, 0, 0), g_text(r, 0, 1), g_text(r, 0, 2), g_text(r, 0, 3));
+  snprintf(buf, n, "pg:%s:%s:%s:%s:%s", g_text(r, 0, 0), g_text(r, 0, 1), g_text(r, 0, 2), g_text(r, 0, 3),
+           g_text(r, 0, 4));
   PQclear(r);
   return TR_OK;
 }

@@ -368,10 +368,16 @@ Test(rs_pg, a_sweep_copied_to_postgresql_and_back_is_the_same_in_every_row_of_ev
   RsTrialDef d = {0, "00000000000000ff", "{}", "{}", 1};
   cr_assert_eq(rs_trials_insert(st, id, 1, &d, NULL), TR_OK, "%s", rs_store_errmsg(st));
   cr_assert_eq(rs_event_add(st, id, -1, "note", "after the copies"), TR_OK, "%s", rs_store_errmsg(st));
-  /* Into the same server and database: refused. */
+  /* Into the same server, database and schema: refused; into another schema of the database: a copy. */
   snprintf(args, sizeof args, "copy rt --from '%s' --to '%s&application_name=x'", pg, pg);
   cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 2, "%s", out);
   cr_expect(strstr(out, "the same store"), "%s", out);
+  char other[400];
+  PGconn *c2 = fresh_schema("copyrt2", other, sizeof other);
+  snprintf(args, sizeof args, "copy rt --from '%s' --to '%s' -q", pg, other);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  PQclear(PQexec(c2, "DROP SCHEMA copyrt2 CASCADE"));
+  PQfinish(c2);
   rs_store_close(st);
   PQclear(PQexec(c, "DROP SCHEMA copyrt CASCADE"));
   PQfinish(c);
