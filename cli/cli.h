@@ -32,6 +32,7 @@ extern const HpsCmd hps_cmd_ls, hps_cmd_top, hps_cmd_compare, hps_cmd_show,
     hps_cmd_export, hps_cmd_plot, hps_cmd_report; /* cmd_results.c */
 extern const HpsCmd hps_cmd_sample;    /* cmd_sample.c */
 extern const HpsCmd hps_cmd_lrfind;    /* cmd_lrfind.c */
+extern const HpsCmd hps_cmd_copy;      /* cmd_copy.c */
 
 /* ---- main.c: the command table --------------------------------------------- */
 

@@ -19,7 +19,8 @@ static const HpsCmd *const cmds[] = {
     &hps_cmd_status,
     &hps_cmd_ls, &hps_cmd_top, &hps_cmd_compare, &hps_cmd_show,
     &hps_cmd_export, &hps_cmd_plot, &hps_cmd_report,
-    &hps_cmd_sample};
+    &hps_cmd_sample,
+    &hps_cmd_copy};
 #define N_CMDS ((int)(sizeof cmds / sizeof cmds[0]))
 
 const HpsCmd *const *hps_cmds(int *n) {

@@ -25,6 +25,10 @@
 
 typedef struct sqlite3 sqlite3;
 
+/* A copy's source: walks every row of the sweep into sink (rs_sweep_rows_each), as often as the
+** target's transaction runs. */
+typedef int (*RsCopyFeedFn)(void *ctx, RsCopyRowFn sink, void *sink_ctx);
+
 typedef struct RsStoreOps {
   const char *name;
   void (*close)(RsStore *st);
@@ -44,6 +48,7 @@ typedef struct RsStoreOps {
   int (*trial_set_checkpoint)(RsStore *st, int64_t trial_id, int64_t token, const char *path,
                               int64_t step);
   int (*trial_reset)(RsStore *st, int64_t trial_id, int64_t token);
+  int (*trial_resume_at)(RsStore *st, int64_t trial_id, int64_t token, const char *path, int64_t step);
   int (*trial_finish)(RsStore *st, int64_t trial_id, int64_t token, RsStatus status,
                       const RsTrialResult *res);
   int (*trials_mark_interrupted)(RsStore *st, int64_t sweep_id, const char *worker,
@@ -76,6 +81,13 @@ typedef struct RsStoreOps {
   int (*sweep_mean_seconds)(RsStore *st, int64_t sweep_id, double *out);
   int (*trial_config_int)(RsStore *st, int64_t trial_id, const char *key, int64_t *out);
   int (*sweep_events_each)(RsStore *st, int64_t sweep_id, const char *kind, RsEventFn fn, void *ctx);
+  /* copy (rs_sweep_copy): the source's walk, the target's load (one write transaction: the
+  ** target may re-run feed on a retry), and a text telling two stores apart */
+  int (*sweep_rows)(RsStore *st, const char *name, RsCopyRowFn fn, void *ctx);
+  int (*sweep_load)(RsStore *st, const char *name, int replace, RsCopyFeedFn feed, void *feed_ctx,
+                    RsCopyStats *out);
+  int (*store_identity)(RsStore *st, char *buf, size_t n);
+  int (*trials_expire_dead)(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n);
 } RsStoreOps;
 
 struct RsStore {
@@ -86,6 +98,7 @@ struct RsStore {
   int snapshot;               /* rs_store_snapshot_begin holds a read transaction: no writes */
   double (*now)(void *ctx);   /* unix seconds */
   int reclaim_max;            /* RS_RECLAIM_MAX unless set */
+  char owner[160];            /* trials.owner of this handle's claims, "" none (rs_store_set_owner) */
   void *now_ctx;
   int errcode;
   char errmsg[TR_ERR_MSG_MAX];
@@ -149,5 +162,49 @@ char *rs_pg_url_redacted(const char *url);
 /* The SQLite backend's connection, NULL for another backend: a seam for the tests
 ** that check SQLite's query plans; no code outside results/rs_sqlite.c uses it. */
 sqlite3 *rs_sqlite_db(RsStore *st);
+
+/* What a backend's rs_trials_expire_dead transaction works on. */
+typedef struct RsExpireArgs {
+  int64_t sweep_id;
+  RsOwnerDeadFn dead;
+  void *ctx;
+  size_t n;           /* leases ended */
+} RsExpireArgs;
+/* The "expire" event's message of a trial whose runner `worker` is dead. */
+void rs_expire_text(const char *worker, char *msg, size_t n);
+
+/* ---- copy (rs_sweep_copy): what both backends share ---- */
+
+#define RS_COPY_MAXCOL 32
+/* The type letters of the table's columns (rs_copy_columns order): 'i' integer, 'r' real, 't' text. */
+const char *rs_copy_types(RsCopyTable t);
+/* "p.a, p.b, ..." (prefix "" or "m.") of the table's columns into buf; TR_EINVAL if it does not fit. */
+int rs_copy_column_list(RsCopyTable t, const char *prefix, char *buf, size_t n);
+
+/* A backend's writer of a copy, driven by rs_copy_sink inside the backend's write transaction. */
+typedef struct RsCopyWriter {
+  RsStore *st;
+  const char *name;    /* the sweep's name in the target (sweeps.name is written so) */
+  int replace;
+  RsCopyStats *stats;
+  /* the target's sweep `name`: 1 in *exists, and with replace deleted (as rs_sweep_delete) */
+  int (*clear)(struct RsCopyWriter *w, int *exists);
+  /* whether a row of table t has an id in [lo, hi], and the largest id of t (0 if none) */
+  int (*ids)(struct RsCopyWriter *w, RsCopyTable t, int64_t lo, int64_t hi, int *taken, int64_t *max);
+  /* one row (already mapped) */
+  int (*put)(struct RsCopyWriter *w, RsCopyTable t, const RsValue *vals);
+  void *impl;          /* the backend's state */
+  int started;         /* the sweeps row came: target cleared, shifts chosen */
+  int64_t replaced_trials; /* clear deleted a sweep of that many trials */
+  RsValue vals[RS_COPY_MAXCOL];
+  char *text[2];       /* an exploit event's message and detail, rewritten */
+} RsCopyWriter;
+/* The RsCopyRowFn a backend's load hands its feed (ctx: the RsCopyWriter): clears the target,
+** chooses the id shifts at the sweeps row, maps every row's ids and calls put. */
+int rs_copy_sink(void *ctx, const RsCopyPlan *plan, RsCopyTable t, const RsValue *vals);
+void rs_copy_writer_free(RsCopyWriter *w);
+/* The "delete" event's message of the sweep a copy replaced (logged after the copy's rows, so the ids the
+** old sweep freed stay free for them), or NULL if it replaced none. */
+const char *rs_copy_replace_text(const RsCopyWriter *w, char *buf, size_t n);
 
 #endif

@@ -77,12 +77,12 @@
   "  FROM trials t JOIN sweeps s ON s.id = t.sweep_id;\n"
 
 /* Migrations: from version `from` (0: an empty database) to `to`. PostgreSQL stores start at v3;
-** later versions append here, as in rs_sqlite.c. */
+** later versions append here, as in rs_sqlite.c (v4: trials.owner, rs_schema.h). */
 typedef struct PgMigration {
   int from, to;
   const char *sql;
 } PgMigration;
-static const PgMigration pg_migrations[] = {{0, 3, PG_SCHEMA_V3}};
+static const PgMigration pg_migrations[] = {{0, 3, PG_SCHEMA_V3}, {3, 4, "ALTER TABLE trials ADD COLUMN owner text"}};
 
 /* pg_advisory_lock key of schema creation: concurrent first opens migrate one at a time. */
 #define PG_SCHEMA_LOCK 0x48505357
@@ -666,6 +666,7 @@ static int query_id(RsStore *st, const char *sql, int64_t id, double x, int64_t 
 typedef struct DeleteArgs {
   const char *name;
   int64_t n;
+  int quiet; /* no "delete" event (a copy's replace logs its own after its rows) */
 } DeleteArgs;
 
 static int delete_body(RsStore *st, void *arg) {
@@ -694,13 +695,14 @@ static int delete_body(RsStore *st, void *arg) {
       (rc = exec_id(st, "DELETE FROM trials WHERE sweep_id = $1::bigint", id, "delete trials")) ||
       (rc = exec_id(st, "DELETE FROM sweeps WHERE id = $1::bigint", id, "delete sweep")))
     return rc;
+  if (a->quiet) return TR_OK;
   char msg[300];
   snprintf(msg, sizeof msg, "sweep '%.200s' deleted with its %lld trials", a->name, (long long)a->n);
   return event_insert(st, 0, 0, "delete", msg);
 }
 
 static int pg_sweep_delete(RsStore *st, const char *name, int64_t *n_trials) {
-  DeleteArgs a = {name, 0};
+  DeleteArgs a = {name, 0, 0};
   int rc = pg_txn(st, PG_WRITE, delete_body, &a);
   if (rc == TR_OK) *n_trials = a.n;
   return rc;
@@ -1245,8 +1247,9 @@ static int claim_take(RsStore *st, ClaimArgs *a, RsStatus was, int64_t token, do
   PgP p = {0};
   p_int(&p, o->trial_id);
   p_int(&p, o->checkpoint ? o->checkpoint_step : -1);
-  int rc = pg_q(st, "DELETE FROM metrics WHERE trial_id = $1::bigint AND step > $2::bigint", &p, NULL,
-                "claim: delete old metrics");
+  int rc = a->h->keep_metrics ? TR_OK /* the caller does: rs_trial_resume_at */
+           : pg_q(st, "DELETE FROM metrics WHERE trial_id = $1::bigint AND step > $2::bigint", &p, NULL,
+                  "claim: delete old metrics");
   if (rc) return rc;
   PgP q = {0};
   p_int(&q, o->trial_id);
@@ -1258,8 +1261,9 @@ static int claim_take(RsStore *st, ClaimArgs *a, RsStatus was, int64_t token, do
   p_opt_int(&q, o->checkpoint ? o->checkpoint_step : -1);
   p_int(&q, was == RS_RUNNING);
   p_opt_int(&q, o->promoted_step);
+  p_text(&q, st->owner[0] ? st->owner : NULL);
   int64_t changed = 0;
-  rc = pg_cmd(st, "UPDATE trials SET status = 'running', worker = $3, lease_until = $4::float8, "
+  rc = pg_cmd(st, "UPDATE trials SET status = 'running', worker = $3, owner = $10, lease_until = $4::float8, "
                   "attempts = attempts + 1, reclaims = reclaims + $8::integer, heartbeat = $5::float8, "
                   "claim_token = claim_token + 1, started = $5::float8, ended = NULL, error = NULL, "
                   "final_metric = NULL, best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, "
@@ -1423,6 +1427,25 @@ static int reset_body(RsStore *st, void *arg) {
 static int pg_trial_reset(RsStore *st, int64_t trial_id, int64_t token) {
   HeldArgs a = {trial_id, token, "reset", 0, 0, NULL, RS_RUNNING, NULL};
   return pg_txn(st, PG_WRITE, reset_body, &a);
+}
+
+static int resume_at_body(RsStore *st, void *arg) {
+  HeldArgs *a = arg;
+  PgP p;
+  held_params(a, &p);
+  p_text(&p, a->text1);
+  p_opt_int(&p, a->int1);
+  int rc = held_run(st, a, "UPDATE trials SET checkpoint = $3, checkpoint_step = $4::bigint" HELD, &p);
+  if (rc) return rc;
+  PgP q = {0};
+  p_int(&q, a->trial_id);
+  p_int(&q, a->int1);
+  return pg_q(st, "DELETE FROM metrics WHERE trial_id = $1::bigint AND step > $2::bigint", &q, NULL, a->what);
+}
+
+static int pg_trial_resume_at(RsStore *st, int64_t trial_id, int64_t token, const char *path, int64_t step) {
+  HeldArgs a = {trial_id, token, "resume trial", 0, step, path, RS_RUNNING, NULL};
+  return pg_txn(st, PG_WRITE, resume_at_body, &a);
 }
 
 /* A finish re-run after a lost connection (the reply to its COMMIT may be what was lost): the trial
@@ -2250,6 +2273,284 @@ static int pg_trial_config_int(RsStore *st, int64_t trial_id, const char *key, i
   return rc;
 }
 
+/* ---- same-host reclaim ---- */
+
+static int expire_body(RsStore *st, void *arg) {
+  RsExpireArgs *a = arg;
+  a->n = 0;
+  double now;
+  int rc = pg_now(st, &now);
+  if (rc) return rc;
+  PgP p = {0};
+  p_int(&p, a->sweep_id);
+  p_real(&p, now);
+  PGresult *r;
+  /* SKIP LOCKED: a row another runner is claiming or writing is left to its lease. */
+  if ((rc = pg_q(st, "SELECT id, claim_token, worker, owner FROM trials WHERE sweep_id = $1::bigint AND "
+                     "status = 'running' AND lease_until >= $2::float8 AND owner IS NOT NULL ORDER BY idx "
+                     "FOR UPDATE SKIP LOCKED", &p, &r, "expire leases")))
+    return rc;
+  for (int i = 0; !rc && i < PQntuples(r); i++) {
+    if (!a->dead(a->ctx, g_text(r, i, 2), g_text(r, i, 3))) continue;
+    PgP q = {0};
+    p_int(&q, g_int(r, i, 0));
+    p_int(&q, g_int(r, i, 1));
+    p_real(&q, now - 1e-3); /* a claim reclaims a lease_until < its now */
+    rc = pg_q(st, "UPDATE trials SET lease_until = $3::float8 WHERE id = $1::bigint AND claim_token = $2::bigint "
+                  "AND status = 'running'", &q, NULL, "expire leases");
+    char msg[300];
+    rs_expire_text(g_text(r, i, 2), msg, sizeof msg);
+    if (!rc) rc = event_insert(st, a->sweep_id, g_int(r, i, 0), "expire", msg);
+    a->n++;
+  }
+  PQclear(r);
+  return rc;
+}
+
+static int pg_trials_expire_dead(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n) {
+  RsExpireArgs a = {sweep_id, dead, ctx, 0};
+  int rc = pg_ready(st);
+  if (!rc) rc = pg_txn(st, PG_WRITE, expire_body, &a);
+  *n = rc ? 0 : a.n;
+  return rc;
+}
+
+/* ---- copy (rs_sweep_copy) ---- */
+
+/* The statements of a sweep's rows ($1 = its id), by table; %s: the column list. */
+static const char *const copy_select[RS_COPY_TABLES] = {
+    "SELECT %s FROM sweeps WHERE id = $1::bigint",
+    "SELECT %s FROM trials WHERE sweep_id = $1::bigint ORDER BY id",
+    "SELECT %s FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.sweep_id = $1::bigint "
+    "ORDER BY m.trial_id, m.name, m.step",
+    "SELECT %s FROM events WHERE sweep_id = $1::bigint OR trial_id IN (SELECT id FROM trials WHERE sweep_id = "
+    "$1::bigint) ORDER BY id"};
+
+typedef struct RowsArgs {
+  RsCopyRowFn fn;
+  void *ctx;
+  RsCopyPlan plan;
+  RsCopyTable table;
+  RsValue vals[RS_COPY_MAXCOL];
+} RowsArgs;
+
+static int copy_row(const PGresult *r, int i, void *arg) {
+  RowsArgs *a = arg;
+  if (i < 0) return TR_OK;
+  const char *ty = rs_copy_types(a->table);
+  for (int c = 0; ty[c]; c++) {
+    RsValue *v = &a->vals[c];
+    memset(v, 0, sizeof *v);
+    if (is_null(r, i, c)) v->type = RS_VAL_NULL;
+    else if (ty[c] == 'i') v->type = RS_VAL_INT, v->i = g_int(r, i, c);
+    else if (ty[c] == 'r') v->type = RS_VAL_REAL, v->d = g_real(r, i, c);
+    else v->type = RS_VAL_TEXT, v->s = g_text(r, i, c);
+  }
+  return a->fn(a->ctx, &a->plan, a->table, a->vals);
+}
+
+/* The sweep's id (TR_ENOTFOUND if none) and the plan: rows and id ranges of each table. */
+static int copy_plan(RsStore *st, const char *name, int64_t *id, RsCopyPlan *p) {
+  PgP q = {0};
+  p_text(&q, name);
+  PGresult *r;
+  int rc = pg_q(st, "WITH s AS (SELECT id FROM sweeps WHERE name = $1), "
+                    "t AS (SELECT id FROM trials WHERE sweep_id = (SELECT id FROM s)), "
+                    "e AS (SELECT id FROM events WHERE sweep_id = (SELECT id FROM s) OR trial_id IN (SELECT id FROM t)) "
+                    "SELECT (SELECT id FROM s), 1, (SELECT id FROM s), (SELECT id FROM s), "
+                    "(SELECT count(*) FROM t), (SELECT min(id) FROM t), (SELECT max(id) FROM t), "
+                    "(SELECT count(*) FROM metrics WHERE trial_id IN (SELECT id FROM t)), "
+                    "(SELECT count(*) FROM e), (SELECT min(id) FROM e), (SELECT max(id) FROM e)",
+                &q, &r, "read sweep rows");
+  if (rc) return rc;
+  *id = g_int(r, 0, 0);
+  for (int t = 0, c = 1; t < RS_COPY_TABLES; t++) {
+    p->rows[t] = g_int(r, 0, c++);
+    p->lo[t] = t == RS_COPY_METRICS ? -1 : g_int(r, 0, c++);
+    p->hi[t] = t == RS_COPY_METRICS ? -1 : g_int(r, 0, c++);
+  }
+  PQclear(r);
+  return *id < 0 ? rs_store_fail(st, TR_ENOTFOUND, "no sweep named '%s'", name) : TR_OK;
+}
+
+static int pg_sweep_rows(RsStore *st, const char *name, RsCopyRowFn fn, void *ctx) {
+  RowsArgs a = {.fn = fn, .ctx = ctx};
+  int own = !pg_of(st)->snapshot, rc = own ? pg_ready(st) : TR_OK;
+  if (!rc && own) rc = pg_snapshot_begin(st); /* one state of the database for every table */
+  int64_t id = -1;
+  if (!rc) rc = copy_plan(st, name, &id, &a.plan);
+  char cols[1024], sql[2048];
+  for (int t = 0; t < RS_COPY_TABLES && !rc; t++) {
+    rs_copy_column_list((RsCopyTable)t, t == RS_COPY_METRICS ? "m." : "", cols, sizeof cols);
+    snprintf(sql, sizeof sql, copy_select[t], cols);
+    a.table = (RsCopyTable)t;
+    rc = pg_walk_id(st, sql, id, NULL, copy_row, &a, "read sweep rows");
+  }
+  if (own) pg_snapshot_end(st);
+  return rc;
+}
+
+/* The target: each table's rows go in one COPY ... FROM STDIN (text format), in chunks. */
+typedef struct PgLoad {
+  int table;  /* the table a COPY is open for, -1 none */
+  PgArr buf;  /* rows not yet sent */
+} PgLoad;
+
+#define PG_COPY_CHUNK (256 * 1024)
+
+static void copy_text(PgArr *b, const char *s) {
+  for (const char *c = s; *c; c++) {
+    const char *e = *c == '\\' ? "\\\\" : *c == '\n' ? "\\n" : *c == '\r' ? "\\r" : *c == '\t' ? "\\t" : NULL;
+    if (e) arr_put(b, e, 2);
+    else arr_put(b, c, 1);
+  }
+}
+
+static int copy_send(RsStore *st, PgLoad *l) {
+  if (l->buf.oom) return rs_store_fail(st, TR_ENOMEM, "copy: out of memory");
+  if (l->buf.n && PQputCopyData(pg_of(st)->conn, l->buf.s, (int)l->buf.n) != 1) return pg_fail(st, NULL, "copy");
+  l->buf.n = 0;
+  return TR_OK;
+}
+
+/* End the open COPY (abort: with an error, so the transaction can roll back). */
+static int copy_end(RsStore *st, PgLoad *l, int abort) {
+  if (l->table < 0) return TR_OK;
+  int rc = abort ? TR_OK : copy_send(st, l);
+  PGconn *c = pg_of(st)->conn;
+  if (PQputCopyEnd(c, abort || rc ? "copy aborted" : NULL) != 1 && !rc) rc = pg_fail(st, NULL, "copy");
+  PGresult *r;
+  while ((r = PQgetResult(c))) {
+    if (!rc && !abort && PQresultStatus(r) != PGRES_COMMAND_OK) rc = pg_fail(st, r, "copy");
+    PQclear(r);
+  }
+  l->table = -1;
+  l->buf.n = 0;
+  return rc;
+}
+
+static int load_put(RsCopyWriter *w, RsCopyTable t, const RsValue *vals) {
+  PgLoad *l = w->impl;
+  int rc;
+  if (l->table != (int)t) {
+    if ((rc = copy_end(w->st, l, 0))) return rc;
+    char cols[1024], sql[1200];
+    rs_copy_column_list(t, "", cols, sizeof cols);
+    snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", rs_copy_table_name(t), cols);
+    PGresult *r = PQexec(pg_of(w->st)->conn, sql);
+    rc = PQresultStatus(r) == PGRES_COPY_IN ? TR_OK : pg_fail(w->st, r, "copy");
+    PQclear(r);
+    if (rc) return rc;
+    l->table = (int)t;
+  }
+  size_t nc;
+  rs_copy_columns(t, &nc);
+  char num[40];
+  for (size_t c = 0; c < nc; c++) {
+    const RsValue *v = &vals[c];
+    if (c) arr_put(&l->buf, "\t", 1);
+    if (v->type == RS_VAL_NULL) arr_put(&l->buf, "\\N", 2);
+    else if (v->type == RS_VAL_TEXT) copy_text(&l->buf, v->s);
+    else if (v->type == RS_VAL_INT) arr_put(&l->buf, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)v->i));
+    else if (isinf(v->d)) arr_put(&l->buf, num, (size_t)snprintf(num, sizeof num, "%s", v->d > 0 ? "Infinity" : "-Infinity"));
+    else arr_put(&l->buf, num, (size_t)snprintf(num, sizeof num, "%.17g", v->d));
+  }
+  arr_put(&l->buf, "\n", 1);
+  return l->buf.n >= PG_COPY_CHUNK || l->buf.oom ? copy_send(w->st, l) : TR_OK;
+}
+
+static int load_clear(RsCopyWriter *w, int *exists) {
+  *exists = 0;
+  if (w->replace) {
+    DeleteArgs d = {w->name, 0, 1};
+    int rc = delete_body(w->st, &d);
+    if (rc == TR_ENOTFOUND) return w->st->errcode = TR_OK;
+    *exists = rc == TR_OK;
+    w->replaced_trials = d.n;
+    return rc;
+  }
+  PgP p = {0};
+  p_text(&p, w->name);
+  PGresult *r;
+  int rc = pg_q(w->st, "SELECT count(*) FROM sweeps WHERE name = $1", &p, &r, "find sweep");
+  if (rc) return rc;
+  *exists = g_int(r, 0, 0) > 0;
+  PQclear(r);
+  return TR_OK;
+}
+
+/* Whether [lo, hi] is taken and the largest id; the table's sequence is then moved past the ids the copy
+** writes (sequences are not transactional: writers meanwhile get ids after them). */
+static int load_ids(RsCopyWriter *w, RsCopyTable t, int64_t lo, int64_t hi, int *taken, int64_t *max) {
+  char sql[600];
+  const char *tn = rs_copy_table_name(t);
+  snprintf(sql, sizeof sql, "SELECT EXISTS (SELECT 1 FROM %s WHERE id BETWEEN $1::bigint AND $2::bigint), "
+           "(SELECT COALESCE(max(id), 0) FROM %s)", tn, tn);
+  PgP p = {0};
+  p_int(&p, lo);
+  p_int(&p, hi);
+  PGresult *r;
+  int rc = pg_q(w->st, sql, &p, &r, "copy: read ids");
+  if (rc) return rc;
+  *taken = g_bool(r, 0, 0);
+  *max = g_int(r, 0, 1);
+  PQclear(r);
+  PgP q = {0};
+  p_int(&q, *taken ? *max + 1 + (hi - lo) : hi);
+  snprintf(sql, sizeof sql, "SELECT setval(pg_get_serial_sequence('%s', 'id'), GREATEST($1::bigint, "
+           "COALESCE(pg_sequence_last_value(pg_get_serial_sequence('%s', 'id')::regclass), 0)))", tn, tn);
+  return pg_q(w->st, sql, &q, NULL, "copy: move the id sequence");
+}
+
+typedef struct LoadArgs {
+  RsCopyWriter *w;
+  RsCopyFeedFn feed;
+  void *feed_ctx;
+} LoadArgs;
+
+static int load_body(RsStore *st, void *arg) {
+  LoadArgs *a = arg;
+  PgLoad *l = a->w->impl;
+  memset(a->w->stats, 0, sizeof *a->w->stats);
+  a->w->started = 0;
+  l->table = -1;
+  l->buf.n = 0;
+  int rc = a->feed(a->feed_ctx, rs_copy_sink, a->w);
+  int end = copy_end(st, l, rc != TR_OK);
+  if (!rc) rc = end;
+  if (!rc && !a->w->started) rc = rs_store_fail(st, TR_EDB, "copy: the source gave no sweep row");
+  char msg[300];
+  if (!rc && rs_copy_replace_text(a->w, msg, sizeof msg)) rc = event_insert(st, 0, 0, "delete", msg);
+  return rc;
+}
+
+static int pg_sweep_load(RsStore *st, const char *name, int replace, RsCopyFeedFn feed, void *feed_ctx,
+                         RsCopyStats *out) {
+  PgLoad l = {-1, {0}};
+  RsCopyWriter w = {.st = st, .name = name, .replace = replace, .stats = out, .clear = load_clear,
+                    .ids = load_ids, .put = load_put, .impl = &l};
+  LoadArgs a = {&w, feed, feed_ctx};
+  int rc = pg_ready(st);
+  if (!rc) rc = pg_txn(st, PG_WRITE, load_body, &a);
+  rs_copy_writer_free(&w);
+  free(l.buf.s);
+  return rc;
+}
+
+/* The server (its start time, address and port), the database and the schema the tables are in (two
+** schemas of one database are two stores). */
+static int pg_store_identity(RsStore *st, char *buf, size_t n) {
+  PGresult *r;
+  int rc = pg_q_read(st, "SELECT current_database(), pg_postmaster_start_time()::text, "
+                         "COALESCE(inet_server_addr()::text, ''), COALESCE(inet_server_port(), 0), "
+                         "COALESCE(current_schema(), '')", NULL, &r, "identify the server");
+  if (rc) return rc;
+  snprintf(buf, n, "pg:%s:%s:%s:%s:%s", g_text(r, 0, 0), g_text(r, 0, 1), g_text(r, 0, 2), g_text(r, 0, 3),
+           g_text(r, 0, 4));
+  PQclear(r);
+  return TR_OK;
+}
+
 static const RsStoreOps pg_ops = {
     .name = "postgresql",
     .close = pg_close,
@@ -2262,6 +2563,7 @@ static const RsStoreOps pg_ops = {
     .trial_heartbeat = pg_trial_heartbeat,
     .trial_set_checkpoint = pg_trial_set_checkpoint,
     .trial_reset = pg_trial_reset,
+    .trial_resume_at = pg_trial_resume_at,
     .trial_finish = pg_trial_finish,
     .trial_judge = pg_trial_judge,
     .trials_mark_interrupted = pg_trials_mark_interrupted,
@@ -2286,4 +2588,8 @@ static const RsStoreOps pg_ops = {
     .sweep_export = pg_sweep_export,
     .sweep_mean_seconds = pg_sweep_mean_seconds,
     .trial_config_int = pg_trial_config_int,
+    .sweep_rows = pg_sweep_rows,
+    .sweep_load = pg_sweep_load,
+    .store_identity = pg_store_identity,
+    .trials_expire_dead = pg_trials_expire_dead,
 };

@@ -1,5 +1,5 @@
 /*
-** rs_schema.h: the documented SQLite schema of an hpsweep database (version 3).
+** rs_schema.h: the documented SQLite schema of an hpsweep database (version 4).
 **
 ** Contract: table and column names are a public interface (users' SQL and the
 ** docs/database.md's example queries rely on them); later versions only add, through
@@ -12,13 +12,14 @@
 **   events   an append-only log of what happened (claims, failures, resumes)
 **   trial_counts  (v2) trials per (sweep, status), kept by triggers: counts without a scan
 **   (v3) statuses pruned and paused (early termination), trials.rung, events.detail
+**   (v4) trials.owner: which process on which boot holds the claim (same-host reclaim)
 **   views    trial_params (one row per swept parameter of a trial),
 **            trials_view (trials with the sweep's name and status counts friendly)
 */
 #ifndef RS_SCHEMA_H
 #define RS_SCHEMA_H
 
-#define RS_SCHEMA_VERSION 3
+#define RS_SCHEMA_VERSION 4
 /* PRAGMA application_id of every hpsweep database ('HPSW'): tells ours from other SQLite files. */
 #define RS_APPLICATION_ID 0x48505357
 
@@ -224,5 +225,13 @@
   "         t.rung\n" \
   "  FROM trials t JOIN sweeps s ON s.id = t.sweep_id;\n" \
   "ALTER TABLE events ADD COLUMN detail TEXT;\n"
+
+/* Version 4 (from 3): trials.owner, beside worker ("HOST:PID" of the runner holding the claim):
+** "BOOT_ID PIDNS START", the kernel's boot id (/proc/sys/kernel/random/boot_id), the runner's pid
+** namespace (the inode of /proc/self/ns/pid) and its start time (clock ticks after boot, field 22
+** of /proc/PID/stat); NULL when unknown (a configured worker name, another OS). A runner on the
+** same host, boot and pid namespace whose owner's pid is gone or started at another time knows
+** the owner died and ends its lease at once (rs_trials_expire_dead). */
+#define RS_SCHEMA_V4 "ALTER TABLE trials ADD COLUMN owner TEXT;\n"
 
 #endif

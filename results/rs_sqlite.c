@@ -208,7 +208,7 @@ static int inspect_body(RsStore *st, void *arg) {
 /* Migrations: migrations[v] takes a database from version v to v + 1. Version 0
 ** is an empty file; later versions append here and bump RS_SCHEMA_VERSION. */
 static const char *const migrations[RS_SCHEMA_VERSION] = {RS_SCHEMA_V1, RS_SCHEMA_V2 RS_SCHEMA_V2_SCALE,
-                                                           RS_SCHEMA_V3};
+                                                           RS_SCHEMA_V3, RS_SCHEMA_V4};
 
 /* After a table rebuild (v3): every reference into trials still resolves. */
 static int migrate_fk_check(RsStore *st) {
@@ -566,23 +566,30 @@ static int query_id(RsStore *st, const char *sql, int64_t id, double x, int64_t 
   return rc;
 }
 
+/* The id of the sweep named `name`; TR_ENOTFOUND "no sweep named 'X'" if none. */
+static int sweep_id_of(RsStore *st, const char *name, int64_t *id) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT id FROM sweeps WHERE name = ?1", &s, "find sweep");
+  if (rc) return rc;
+  bind_text(s, 1, name);
+  int r = sqlite3_step(s);
+  *id = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  if (r == SQLITE_DONE) return rs_store_fail(st, TR_ENOTFOUND, "no sweep named '%s'", name);
+  return r == SQLITE_ROW ? TR_OK : sq_fail(st, r, "find sweep");
+}
+
 typedef struct DeleteArgs {
   const char *name;
   int64_t n;
+  int quiet; /* no "delete" event (a copy's replace logs its own after its rows) */
 } DeleteArgs;
 
 static int delete_body(RsStore *st, void *arg) {
   DeleteArgs *a = arg;
   int64_t id, live;
-  sqlite3_stmt *s;
-  int rc = sq_prep(st, "SELECT id FROM sweeps WHERE name = ?1", &s, "find sweep");
+  int rc = sweep_id_of(st, a->name, &id);
   if (rc) return rc;
-  bind_text(s, 1, a->name);
-  int r = sqlite3_step(s);
-  id = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-  sqlite3_finalize(s);
-  if (r == SQLITE_DONE) return rs_store_fail(st, TR_ENOTFOUND, "no sweep named '%s'", a->name);
-  if (r != SQLITE_ROW) return sq_fail(st, r, "find sweep");
   if ((rc = query_id(st, "SELECT count(*) FROM trials WHERE sweep_id = ?1 AND status = 'running' AND "
                          "lease_until > ?2", id, rs_store_now(st), &live, "count running trials")))
     return rc;
@@ -597,13 +604,14 @@ static int delete_body(RsStore *st, void *arg) {
       (rc = exec_id(st, "DELETE FROM trials WHERE sweep_id = ?1", id, "delete trials")) ||
       (rc = exec_id(st, "DELETE FROM sweeps WHERE id = ?1", id, "delete sweep")))
     return rc;
+  if (a->quiet) return TR_OK;
   char msg[300];
   snprintf(msg, sizeof msg, "sweep '%.200s' deleted with its %lld trials", a->name, (long long)a->n);
   return event_insert(st, 0, 0, "delete", msg);
 }
 
 static int sq_sweep_delete(RsStore *st, const char *name, int64_t *n_trials) {
-  DeleteArgs a = {name, 0};
+  DeleteArgs a = {name, 0, 0};
   int rc = sq_txn(st, SQ_DURABLE, delete_body, &a);
   if (rc == TR_OK) *n_trials = a.n;
   return rc;
@@ -1187,16 +1195,19 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   if (oom) return rs_store_fail(st, TR_ENOMEM, "claim: out of memory");
   rs_claim_settle(o, was, a->detail[0] != '\0', token);
 
-  /* Drop the metrics a restarted run will write again, so curves never mix. */
-  rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1 AND step > ?2", &s, "claim");
-  if (rc) return rc;
-  sqlite3_bind_int64(s, 1, o->trial_id);
-  sqlite3_bind_int64(s, 2, o->checkpoint ? o->checkpoint_step : -1);
-  rc = sq_done_final(st, s, "claim: delete old metrics");
-  if (rc) return rc;
+  /* Drop the metrics a restarted run will write again, so curves never mix (keep_metrics: the
+  ** caller does, once it knows where the run resumes: rs_trial_resume_at). */
+  if (!a->h->keep_metrics) {
+    rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1 AND step > ?2", &s, "claim");
+    if (rc) return rc;
+    sqlite3_bind_int64(s, 1, o->trial_id);
+    sqlite3_bind_int64(s, 2, o->checkpoint ? o->checkpoint_step : -1);
+    rc = sq_done_final(st, s, "claim: delete old metrics");
+    if (rc) return rc;
+  }
 
   rc = sq_prep(st,
-               "UPDATE trials SET status = 'running', worker = ?3, lease_until = ?4, attempts = attempts + 1, "
+               "UPDATE trials SET status = 'running', worker = ?3, owner = ?10, lease_until = ?4, attempts = attempts + 1, "
                "reclaims = reclaims + ?8, heartbeat = ?5, "
                "claim_token = claim_token + 1, started = ?5, ended = NULL, error = NULL, final_metric = NULL, "
                "best_metric = NULL, best_step = NULL, steps = NULL, tokens = NULL, wall_seconds = NULL, "
@@ -1217,6 +1228,7 @@ pick: /* again after failing a trial that keeps dying (claim_give_up) */
   if (o->checkpoint) sqlite3_bind_int64(s, 7, o->checkpoint_step);
   sqlite3_bind_int(s, 8, was == RS_RUNNING);
   if (o->promoted_step >= 0) sqlite3_bind_int64(s, 9, o->promoted_step);
+  bind_text(s, 10, st->owner[0] ? st->owner : NULL);
   rc = sq_done_final(st, s, "claim");
   if (rc) return rc;
   if (sqlite3_changes(sq_of(st)->db) != 1) /* cannot happen under the write lock */
@@ -1328,6 +1340,25 @@ static int reset_body(RsStore *st, void *arg) {
 static int sq_trial_reset(RsStore *st, int64_t trial_id, int64_t token) {
   HeldArgs a = {trial_id, token, "reset", 0, 0, NULL, RS_RUNNING, NULL};
   return sq_txn(st, SQ_DURABLE, reset_body, &a);
+}
+
+static int resume_at_body(RsStore *st, void *arg) {
+  HeldArgs *a = arg;
+  sqlite3_stmt *s;
+  int rc = held_update(st, a, "UPDATE trials SET checkpoint = ?3, checkpoint_step = ?4" HELD, &s);
+  if (rc) return rc;
+  bind_text(s, 3, a->text1);
+  if (a->int1 >= 0) sqlite3_bind_int64(s, 4, a->int1);
+  if ((rc = held_run(st, a, s))) return rc;
+  if ((rc = sq_prep(st, "DELETE FROM metrics WHERE trial_id = ?1 AND step > ?2", &s, a->what))) return rc;
+  sqlite3_bind_int64(s, 1, a->trial_id);
+  sqlite3_bind_int64(s, 2, a->int1);
+  return sq_done_final(st, s, a->what);
+}
+
+static int sq_trial_resume_at(RsStore *st, int64_t trial_id, int64_t token, const char *path, int64_t step) {
+  HeldArgs a = {trial_id, token, "resume trial", 0, step, path, RS_RUNNING, NULL};
+  return sq_txn(st, SQ_DURABLE, resume_at_body, &a);
 }
 
 static int finish_body(RsStore *st, void *arg) {
@@ -2124,6 +2155,252 @@ static int sq_trial_config_int(RsStore *st, int64_t trial_id, const char *key, i
   return rc;
 }
 
+/* ---- same-host reclaim ---- */
+
+static int expire_body(RsStore *st, void *arg) {
+  RsExpireArgs *a = arg;
+  a->n = 0;
+  double now = rs_store_now(st);
+  sqlite3_stmt *s, *u = NULL;
+  int rc = sq_prep(st, "SELECT id, claim_token, worker, owner FROM trials WHERE sweep_id = ?1 AND status = 'running' "
+                       "AND lease_until >= ?2 AND owner IS NOT NULL ORDER BY idx", &s, "expire leases");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, a->sweep_id);
+  sqlite3_bind_double(s, 2, now);
+  int r;
+  while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *worker = (const char *)sqlite3_column_text(s, 2);
+    if (!a->dead(a->ctx, worker, (const char *)sqlite3_column_text(s, 3))) continue;
+    int64_t id = sqlite3_column_int64(s, 0);
+    if (!u && (rc = sq_prep(st, "UPDATE trials SET lease_until = ?3 WHERE id = ?1 AND claim_token = ?2 AND "
+                                "status = 'running'", &u, "expire leases")))
+      break;
+    sqlite3_bind_int64(u, 1, id);
+    sqlite3_bind_int64(u, 2, sqlite3_column_int64(s, 1));
+    sqlite3_bind_double(u, 3, now - 1e-3); /* a claim reclaims a lease_until < its now */
+    int q = sqlite3_step(u);
+    sqlite3_reset(u);
+    if (q != SQLITE_DONE) rc = sq_fail(st, q, "expire leases");
+    char msg[300];
+    rs_expire_text(worker, msg, sizeof msg);
+    if (!rc) rc = event_insert(st, a->sweep_id, id, "expire", msg);
+    a->n++;
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(st, r, "expire leases");
+  sqlite3_finalize(s);
+  sqlite3_finalize(u);
+  return rc;
+}
+
+static int sq_trials_expire_dead(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n) {
+  RsExpireArgs a = {sweep_id, dead, ctx, 0};
+  int rc = sq_txn(st, SQ_DURABLE, expire_body, &a);
+  *n = rc ? 0 : a.n;
+  return rc;
+}
+
+/* ---- copy (rs_sweep_copy) ---- */
+
+/* The statements of a sweep's rows (?1 = its id), by table; %s: the column list. */
+static const char *const copy_select[RS_COPY_TABLES] = {
+    "SELECT %s FROM sweeps WHERE id = ?1",
+    "SELECT %s FROM trials WHERE sweep_id = ?1 ORDER BY id",
+    "SELECT %s FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.sweep_id = ?1 "
+    "ORDER BY m.trial_id, m.name, m.step",
+    "SELECT %s FROM events WHERE sweep_id = ?1 OR trial_id IN (SELECT id FROM trials WHERE sweep_id = ?1) "
+    "ORDER BY id"};
+
+typedef struct RowsArgs {
+  const char *name;
+  RsCopyRowFn fn;
+  void *ctx;
+  RsCopyPlan plan;
+  RsCopyTable table;
+  RsValue vals[RS_COPY_MAXCOL];
+} RowsArgs;
+
+static int copy_row(sqlite3_stmt *s, void *arg) {
+  RowsArgs *a = arg;
+  const char *ty = rs_copy_types(a->table);
+  for (int c = 0; ty[c]; c++) {
+    RsValue *v = &a->vals[c];
+    memset(v, 0, sizeof *v);
+    if (sqlite3_column_type(s, c) == SQLITE_NULL) v->type = RS_VAL_NULL;
+    else if (ty[c] == 'i') v->type = RS_VAL_INT, v->i = sqlite3_column_int64(s, c);
+    else if (ty[c] == 'r') v->type = RS_VAL_REAL, v->d = sqlite3_column_double(s, c);
+    else v->type = RS_VAL_TEXT, v->s = (const char *)sqlite3_column_text(s, c);
+  }
+  return a->fn(a->ctx, &a->plan, a->table, a->vals);
+}
+
+/* The plan: rows and id ranges of each table. */
+static int copy_plan(RsStore *st, int64_t id, RsCopyPlan *p) {
+  sqlite3_stmt *s;
+  int rc = sq_prep(st, "SELECT 1, ?1, ?1, count(*), min(id), max(id), "
+                       "(SELECT count(*) FROM metrics WHERE trial_id IN (SELECT id FROM trials WHERE sweep_id = ?1)), "
+                       "(SELECT count(*) FROM events WHERE sweep_id = ?1 OR trial_id IN "
+                       "(SELECT id FROM trials WHERE sweep_id = ?1)), "
+                       "(SELECT min(id) FROM events WHERE sweep_id = ?1 OR trial_id IN "
+                       "(SELECT id FROM trials WHERE sweep_id = ?1)), "
+                       "(SELECT max(id) FROM events WHERE sweep_id = ?1 OR trial_id IN "
+                       "(SELECT id FROM trials WHERE sweep_id = ?1)) FROM trials WHERE sweep_id = ?1",
+                   &s, "read sweep rows");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, id);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) {
+    for (int t = 0, c = 0; t < RS_COPY_TABLES; t++) {
+      p->rows[t] = col_int(s, c++);
+      p->lo[t] = t == RS_COPY_METRICS ? -1 : col_int(s, c++);
+      p->hi[t] = t == RS_COPY_METRICS ? -1 : col_int(s, c++);
+    }
+  }
+  sqlite3_finalize(s);
+  return r == SQLITE_ROW ? TR_OK : sq_fail(st, r, "read sweep rows");
+}
+
+static int rows_body(RsStore *st, void *arg) {
+  RowsArgs *a = arg;
+  if (sq_of(st)->version < RS_SCHEMA_VERSION)
+    return rs_store_fail(st, TR_EINVAL, "copy: schema version %d is older than %d: run any write command "
+                         "(e.g. hpsweep run) on it once to migrate it", sq_of(st)->version, RS_SCHEMA_VERSION);
+  int64_t id;
+  int rc = sweep_id_of(st, a->name, &id);
+  if (rc || (rc = copy_plan(st, id, &a->plan))) return rc;
+  char cols[1024], sql[2048];
+  for (int t = 0; t < RS_COPY_TABLES && !rc; t++) {
+    rs_copy_column_list((RsCopyTable)t, t == RS_COPY_METRICS ? "m." : "", cols, sizeof cols);
+    snprintf(sql, sizeof sql, copy_select[t], cols);
+    a->table = (RsCopyTable)t;
+    rc = sq_walk_id(st, sql, id, NULL, copy_row, a, "read sweep rows");
+  }
+  return rc;
+}
+
+static int sq_sweep_rows(RsStore *st, const char *name, RsCopyRowFn fn, void *ctx) {
+  RowsArgs a = {.name = name, .fn = fn, .ctx = ctx};
+  return sq_txn(st, SQ_READ, rows_body, &a);
+}
+
+/* The target's statements, one INSERT per table, prepared at its first row. */
+typedef struct SqLoad {
+  sqlite3_stmt *ins[RS_COPY_TABLES];
+} SqLoad;
+
+static int load_clear(RsCopyWriter *w, int *exists) {
+  DeleteArgs d = {w->name, 0, 1};
+  *exists = 0;
+  if (!w->replace) {
+    int64_t n = 0;
+    sqlite3_stmt *s;
+    int rc = sq_prep(w->st, "SELECT count(*) FROM sweeps WHERE name = ?1", &s, "find sweep");
+    if (rc) return rc;
+    bind_text(s, 1, w->name);
+    if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    *exists = n > 0;
+    return TR_OK;
+  }
+  int rc = delete_body(w->st, &d);
+  if (rc == TR_ENOTFOUND) return w->st->errcode = TR_OK;
+  *exists = rc == TR_OK;
+  w->replaced_trials = d.n;
+  return rc;
+}
+
+static int load_ids(RsCopyWriter *w, RsCopyTable t, int64_t lo, int64_t hi, int *taken, int64_t *max) {
+  char sql[256];
+  const char *tn = rs_copy_table_name(t);
+  snprintf(sql, sizeof sql, "SELECT EXISTS (SELECT 1 FROM %s WHERE id BETWEEN ?1 AND ?2), "
+           "(SELECT COALESCE(max(id), 0) FROM %s)", tn, tn);
+  sqlite3_stmt *s;
+  int rc = sq_prep(w->st, sql, &s, "copy: read ids");
+  if (rc) return rc;
+  sqlite3_bind_int64(s, 1, lo);
+  sqlite3_bind_int64(s, 2, hi);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) *taken = sqlite3_column_int(s, 0), *max = sqlite3_column_int64(s, 1);
+  sqlite3_finalize(s);
+  return r == SQLITE_ROW ? TR_OK : sq_fail(w->st, r, "copy: read ids");
+}
+
+static int load_put(RsCopyWriter *w, RsCopyTable t, const RsValue *vals) {
+  SqLoad *l = w->impl;
+  size_t nc;
+  rs_copy_columns(t, &nc);
+  if (!l->ins[t]) {
+    char cols[1024], sql[2048];
+    int k = snprintf(sql, sizeof sql, "INSERT INTO %s (", rs_copy_table_name(t));
+    rs_copy_column_list(t, "", cols, sizeof cols);
+    k += snprintf(sql + k, sizeof sql - (size_t)k, "%s) VALUES (", cols);
+    for (size_t c = 0; c < nc; c++) k += snprintf(sql + k, sizeof sql - (size_t)k, c ? ", ?" : "?");
+    snprintf(sql + k, sizeof sql - (size_t)k, ")");
+    int rc = sq_prep(w->st, sql, &l->ins[t], "copy");
+    if (rc) return rc;
+  }
+  sqlite3_stmt *s = l->ins[t];
+  for (size_t c = 0; c < nc; c++) {
+    const RsValue *v = &vals[c];
+    int i = (int)c + 1;
+    if (v->type == RS_VAL_INT) sqlite3_bind_int64(s, i, v->i);
+    else if (v->type == RS_VAL_REAL) sqlite3_bind_double(s, i, v->d);
+    else if (v->type == RS_VAL_TEXT) sqlite3_bind_text(s, i, v->s, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, i);
+  }
+  int r = sqlite3_step(s);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (r != SQLITE_DONE) {
+    char what[64];
+    snprintf(what, sizeof what, "copy into %s", rs_copy_table_name(t));
+    return sq_fail(w->st, r, what);
+  }
+  return TR_OK;
+}
+
+typedef struct LoadArgs {
+  RsCopyWriter *w;
+  RsCopyFeedFn feed;
+  void *feed_ctx;
+} LoadArgs;
+
+static int load_body(RsStore *st, void *arg) {
+  LoadArgs *a = arg;
+  SqLoad *l = a->w->impl;
+  RsCopyStats *stats = a->w->stats;
+  memset(stats, 0, sizeof *stats);
+  a->w->started = 0;
+  int rc = a->feed(a->feed_ctx, rs_copy_sink, a->w);
+  for (int t = 0; t < RS_COPY_TABLES; t++) {
+    sqlite3_finalize(l->ins[t]);
+    l->ins[t] = NULL;
+  }
+  if (!rc && !a->w->started) rc = rs_store_fail(st, TR_EDB, "copy: the source gave no sweep row");
+  char msg[300];
+  if (!rc && rs_copy_replace_text(a->w, msg, sizeof msg)) rc = event_insert(st, 0, 0, "delete", msg);
+  return rc;
+}
+
+static int sq_sweep_load(RsStore *st, const char *name, int replace, RsCopyFeedFn feed, void *feed_ctx,
+                         RsCopyStats *out) {
+  SqLoad l = {{NULL}};
+  RsCopyWriter w = {.st = st, .name = name, .replace = replace, .stats = out, .clear = load_clear,
+                    .ids = load_ids, .put = load_put, .impl = &l};
+  LoadArgs a = {&w, feed, feed_ctx};
+  int rc = sq_txn(st, SQ_DURABLE, load_body, &a);
+  rs_copy_writer_free(&w);
+  return rc;
+}
+
+/* The file's device and inode: two paths to one file are one store. */
+static int sq_store_identity(RsStore *st, char *buf, size_t n) {
+  const char *file = sqlite3_db_filename(sq_of(st)->db, "main");
+  struct stat sb;
+  if (!file || !*file || stat(file, &sb) != 0) return rs_store_fail(st, TR_EIO, "cannot stat the database file");
+  snprintf(buf, n, "sqlite:%llu:%llu", (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
+  return TR_OK;
+}
+
 static const RsStoreOps sq_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -2136,6 +2413,7 @@ static const RsStoreOps sq_ops = {
     .trial_heartbeat = sq_trial_heartbeat,
     .trial_set_checkpoint = sq_trial_set_checkpoint,
     .trial_reset = sq_trial_reset,
+    .trial_resume_at = sq_trial_resume_at,
     .trial_finish = sq_trial_finish,
     .trial_judge = sq_trial_judge,
     .trials_mark_interrupted = sq_trials_mark_interrupted,
@@ -2160,4 +2438,8 @@ static const RsStoreOps sq_ops = {
     .sweep_export = sq_sweep_export,
     .sweep_mean_seconds = sq_sweep_mean_seconds,
     .trial_config_int = sq_trial_config_int,
+    .sweep_rows = sq_sweep_rows,
+    .sweep_load = sq_sweep_load,
+    .store_identity = sq_store_identity,
+    .trials_expire_dead = sq_trials_expire_dead,
 };

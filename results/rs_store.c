@@ -66,6 +66,10 @@ void rs_store_set_reclaim_max(RsStore *st, int n) {
   if (st) st->reclaim_max = n >= 0 ? n : RS_RECLAIM_MAX;
 }
 
+void rs_store_set_owner(RsStore *st, const char *owner) {
+  if (st) snprintf(st->owner, sizeof st->owner, "%s", owner ? owner : "");
+}
+
 char *rs_strdup(const char *s, int *oom) {
   if (!s) return NULL;
   size_t n = strlen(s) + 1;
@@ -268,9 +272,15 @@ int rs_trial_claim_hooked(RsStore *st, int64_t sweep_id, const char *worker, dou
   return st->ops->trial_claim(st, sweep_id, worker, lease_seconds, max_attempts, hooks ? hooks : &none, out);
 }
 
+int rs_trial_resume_at(RsStore *st, int64_t trial_id, int64_t claim_token, const char *path, int64_t step) {
+  CHECK_RW(st, "resume trial");
+  if (!path || step < 0) path = NULL, step = -1;
+  return st->ops->trial_resume_at(st, trial_id, claim_token, path, step);
+}
+
 int rs_trial_claim_promoting(RsStore *st, int64_t sweep_id, const char *worker, double lease_seconds,
                              int max_attempts, RsPromoteFn promote, void *promote_ctx, RsClaim *out) {
-  RsClaimHooks h = {promote, promote_ctx, NULL, NULL, 0};
+  RsClaimHooks h = {promote, promote_ctx, NULL, NULL, 0, 0};
   return rs_trial_claim_hooked(st, sweep_id, worker, lease_seconds, max_attempts, &h, out);
 }
 
@@ -541,4 +551,74 @@ int rs_trial_config_int(RsStore *st, int64_t trial_id, const char *key, int64_t 
   *out = -1;
   if (!key || !*key) return rs_store_fail(st, TR_EINVAL, "trial config: no key");
   return st->ops->trial_config_int(st, trial_id, key, out);
+}
+
+/* ---- copying a sweep between stores ---- */
+
+int rs_sweep_rows_each(RsStore *st, const char *name, RsCopyRowFn fn, void *ctx) {
+  CHECK_ST(st);
+  if (!name || !fn) return rs_store_fail(st, TR_EINVAL, "read sweep rows: no name or callback");
+  return st->ops->sweep_rows(st, name, fn, ctx);
+}
+
+typedef struct CopyFeed {
+  RsStore *from;
+  const char *name;
+  RsCopyProgressFn progress;
+  void *progress_ctx;
+  RsCopyRowFn sink;
+  void *sink_ctx;
+  int64_t done, total;
+  int sink_rc; /* the target refused a row: its message is on the target's handle */
+} CopyFeed;
+
+static int copy_pass(void *ctx, const RsCopyPlan *plan, RsCopyTable t, const RsValue *vals) {
+  CopyFeed *f = ctx;
+  if (f->done == 0)
+    for (int k = 0; k < RS_COPY_TABLES; k++) f->total += plan->rows[k];
+  int rc = f->sink(f->sink_ctx, plan, t, vals);
+  if (rc) return f->sink_rc = rc;
+  if (++f->done % 4096 == 0 && f->progress) f->progress(f->progress_ctx, f->done, f->total);
+  return TR_OK;
+}
+
+static int copy_feed(void *ctx, RsCopyRowFn sink, void *sink_ctx) {
+  CopyFeed *f = ctx;
+  f->sink = sink, f->sink_ctx = sink_ctx;
+  f->done = f->total = 0; /* the target's transaction may run again */
+  f->sink_rc = 0;
+  return f->from->ops->sweep_rows(f->from, f->name, copy_pass, f);
+}
+
+int rs_sweep_copy(RsStore *from, RsStore *to, const char *name, const char *as, int replace,
+                  RsCopyProgressFn progress, void *progress_ctx, RsCopyStats *out, TrErr *err) {
+  RsCopyStats dummy;
+  if (!out) out = &dummy;
+  memset(out, 0, sizeof *out);
+  if (!from || !to || !name || !*name) return tr_err_set(err, TR_EINVAL, "copy: no source, target or sweep name");
+  from->errcode = to->errcode = TR_OK;
+  if (to->readonly || to->snapshot) return tr_err_set(err, TR_EINVAL, "%s: copy: store opened read-only", to->path);
+  char a[512], b[512];
+  if (from->ops->store_identity(from, a, sizeof a)) return tr_err_set(err, from->errcode, "%s", from->errmsg);
+  if (to->ops->store_identity(to, b, sizeof b)) return tr_err_set(err, to->errcode, "%s", to->errmsg);
+  if (strcmp(a, b) == 0)
+    return tr_err_set(err, TR_EINVAL, "%s: copy: the source and the target are the same store", to->path);
+  CopyFeed f = {from, name, progress, progress_ctx, NULL, NULL, 0, 0, 0};
+  int rc = to->ops->sweep_load(to, as && *as ? as : name, replace, copy_feed, &f, out);
+  if (rc) { /* whose message: the source's when its walk failed on its own */
+    const RsStore *who = f.sink_rc || !from->errcode ? to : from;
+    memset(out, 0, sizeof *out);
+    return tr_err_set(err, rc, "%s", who->errcode ? who->errmsg : to->errmsg);
+  }
+  if (progress) progress(progress_ctx, f.done, f.total);
+  return TR_OK;
+}
+
+int rs_trials_expire_dead(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n) {
+  size_t dummy;
+  if (!n) n = &dummy;
+  *n = 0;
+  CHECK_RW(st, "expire leases");
+  if (!dead) return rs_store_fail(st, TR_EINVAL, "expire leases: no callback");
+  return st->ops->trials_expire_dead(st, sweep_id, dead, ctx, n);
 }

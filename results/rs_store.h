@@ -94,6 +94,9 @@ const char *rs_store_path(const RsStore *st);
 void rs_store_set_clock(RsStore *st, double (*now)(void *ctx), void *ctx);
 /* The reclaim cap of this handle's claims (n < 0: RS_RECLAIM_MAX, the default). */
 void rs_store_set_reclaim_max(RsStore *st, int n);
+/* What this handle's claims record in trials.owner beside the worker name (rs_schema.h v4:
+** "BOOT_ID PIDNS START" of the claiming runner); NULL or "": NULL. Copied (up to 159 bytes). */
+void rs_store_set_owner(RsStore *st, const char *owner);
 
 /* ---- sweeps ---- */
 
@@ -238,6 +241,9 @@ typedef struct RsClaimHooks {
   RsProposeFn propose;  /* NULL: no proposals; the trials inserted up front are the sweep */
   void *propose_ctx;
   int64_t cap;          /* propose only while the sweep has fewer trials than this */
+  int keep_metrics;     /* 1: the claim deletes no metrics; the caller decides where the run resumes
+                           and calls rs_trial_resume_at before it logs anything (a checkpoint newer
+                           than the recorded one may be on disk: its rows must stay) */
 } RsClaimHooks;
 /* rs_trial_claim_promoting with proposals (hooks NULL or all NULL: rs_trial_claim). When
 ** nothing else is claimable (resume, reclaim, promotion, pending, retry) and the sweep has
@@ -258,6 +264,11 @@ int rs_trial_set_checkpoint(RsStore *st, int64_t trial_id, int64_t claim_token, 
 /* The claimed checkpoint could not be loaded: forget it and delete all the trial's
 ** metrics so the run restarts from step 0 with a clean curve. */
 int rs_trial_reset(RsStore *st, int64_t trial_id, int64_t claim_token);
+/* The run resumes from checkpoint `path` holding `step` (path NULL or step < 0: from step 0):
+** record it as the trial's checkpoint (reclaims unchanged: no progress yet) and delete the
+** trial's metrics after that step (all of them from step 0), one transaction; RS_LOST if the
+** claim is gone. What a claim with keep_metrics leaves to its caller. */
+int rs_trial_resume_at(RsStore *st, int64_t trial_id, int64_t claim_token, const char *path, int64_t step);
 
 typedef struct RsTrialResult {
   double final_metric, best_metric; /* NaN: NULL */
@@ -327,6 +338,16 @@ typedef struct RsCurve {
   int64_t checkpoint_step; /* trials.checkpoint_step, -1 if NULL */
   const char *params;      /* trials.params (JSON), "{}" if NULL */
 } RsCurve;
+
+/* Same-host reclaim: is the runner that holds a claim dead? worker and owner as the trial row holds
+** them (owner may be NULL). 1: certainly dead (its lease may end now); 0: alive or unknown. Called
+** inside a write transaction (again if it is retried): no side effects. */
+typedef int (*RsOwnerDeadFn)(void *ctx, const char *worker, const char *owner);
+/* The sweep's running trials under a live lease whose holder dead() says is dead get their lease
+** ended now (lease_until = now: the next claim reclaims them, as after an expiry, counting a reclaim),
+** with an event "expire" each ("runner HOST:PID is gone: its lease ends now"); one transaction.
+** *n (may be NULL) gets how many. */
+int rs_trials_expire_dead(RsStore *st, int64_t sweep_id, RsOwnerDeadFn dead, void *ctx, size_t *n);
 
 /* ---- early termination: judging a running trial ---- */
 
@@ -490,6 +511,55 @@ typedef struct RsValue {
 typedef int (*RsRowFn)(void *ctx, size_t ncol, const char *const *names, const RsValue *vals);
 int rs_sweep_export(RsStore *st, int64_t sweep_id, int metrics, const char *const *keys, size_t nkeys,
                     RsRowFn fn, void *ctx);
+
+/* ---- copying a sweep between stores (hpsweep copy) ----
+** A sweep's rows are those of four tables: its sweeps row, its trials, their metrics, and its events
+** (sweep_id the sweep's, or trial_id one of its trials). trial_counts, trial_params and trials_view
+** are derived (triggers or views). Every column of schema v3 is carried, in the order
+** rs_copy_columns gives, with its type: INTEGER columns as RS_VAL_INT, REAL as RS_VAL_REAL (also
+** infinities; NaN is never stored), TEXT as RS_VAL_TEXT, NULL as RS_VAL_NULL. */
+typedef enum RsCopyTable { RS_COPY_SWEEPS, RS_COPY_TRIALS, RS_COPY_METRICS, RS_COPY_EVENTS } RsCopyTable;
+#define RS_COPY_TABLES 4
+/* The table's name and its columns (static); *ncol gets their number. */
+const char *rs_copy_table_name(RsCopyTable t);
+const char *const *rs_copy_columns(RsCopyTable t, size_t *ncol);
+/* What a walk of a sweep's rows holds, known before its first row. */
+typedef struct RsCopyPlan {
+  int64_t rows[RS_COPY_TABLES];          /* rows of each table */
+  int64_t lo[RS_COPY_TABLES], hi[RS_COPY_TABLES]; /* id range of sweeps, trials, events (-1: no rows;
+                                            metrics have no id) */
+} RsCopyPlan;
+/* One row: vals[rs_copy_columns(table)], borrowed for the call. */
+typedef int (*RsCopyRowFn)(void *ctx, const RsCopyPlan *plan, RsCopyTable table, const RsValue *vals);
+/* Every row of sweep `name`, in one read transaction: the sweeps row, then its trials by id,
+** their metrics by (trial_id, name, step), its events by id. TR_ENOTFOUND "no sweep named 'X'"
+** if there is none. A walk (rs_store.h reads): a non-zero return of fn stops it. */
+int rs_sweep_rows_each(RsStore *st, const char *name, RsCopyRowFn fn, void *ctx);
+
+/* What a copy did. Ids: the target keeps the source's ids when no row of the target uses one in
+** the source's range of that table (a fresh store, or ids that happen to be free); otherwise the
+** rows of that table get the source's ids plus shift[table] (the same constant for every row, so
+** order and gaps stay: the first free id after the target's largest), and every reference to
+** them follows (trials.sweep_id, metrics.trial_id, events.sweep_id and trial_id, and the trial
+** ids an exploit event of population-based training names in its message and detail). */
+typedef struct RsCopyStats {
+  int64_t rows[RS_COPY_TABLES];  /* rows written to each table */
+  int64_t shift[RS_COPY_TABLES]; /* 0: the ids were kept */
+  int replaced;                  /* the target held a sweep of that name and it was replaced */
+} RsCopyStats;
+/* Progress of a copy: rows written so far of total (called at most every 4096 rows and at the end). */
+typedef void (*RsCopyProgressFn)(void *ctx, int64_t done, int64_t total);
+/* Copy sweep `name` with every row of it (above) from `from` to `to`, named `as` there (NULL: the
+** same name; the only column a copy changes besides ids), in one write transaction of `to`
+** (nothing is written unless all is: a failure or a kill leaves the target as it was) reading
+** `from` in one read transaction. Refused (TR_EINVAL, nothing written): the two handles open
+** the same store (also with another name: a copy within a store would share run directories);
+** `to` holds a sweep of that name and !replace; with replace, that sweep has a trial running
+** under a live lease. replace deletes the target's sweep first (as rs_sweep_delete, in the
+** same transaction). TR_ENOTFOUND: no such sweep in `from`. The message goes to err (one line
+** naming the store). out (may be NULL) gets what was done. */
+int rs_sweep_copy(RsStore *from, RsStore *to, const char *name, const char *as, int replace,
+                  RsCopyProgressFn progress, void *progress_ctx, RsCopyStats *out, TrErr *err);
 
 /* Mean wall_seconds of the sweep's completed or diverged trials that took any (NaN if none). */
 int rs_sweep_mean_seconds(RsStore *st, int64_t sweep_id, double *out);

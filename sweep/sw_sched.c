@@ -46,10 +46,12 @@
 ** `interrupted`, and fatal). */
 enum { WEXIT_OK = 0, WEXIT_STORE = 3, WEXIT_SETUP = 4 };
 
-/* HPS_RECLAIM_MAX (a test hook, like HPS_LEASE_SECONDS): the store's reclaim cap. */
-static void store_tune(RsStore *st) {
+/* HPS_RECLAIM_MAX (a test hook, like HPS_LEASE_SECONDS): the store's reclaim cap; the owner our
+** claims record (trials.owner, for the same-host reclaim). */
+static void store_tune(RsStore *st, const char *owner) {
   const char *e = getenv("HPS_RECLAIM_MAX");
   if (st && e && *e) rs_store_set_reclaim_max(st, atoi(e));
+  rs_store_set_owner(st, owner);
 }
 
 double sw_sched_default_lease(void) {
@@ -400,8 +402,28 @@ static void pbt_check(Worker *w, int64_t step, int arriving) {
   worker_stop = 1;
 }
 
+/* The rows up to a checkpoint are in the store before its file is: a kill between the file and its
+** record leaves a newer checkpoint whose curve a resume finds complete (worker_resume_scan). */
+static void worker_before_checkpoint(void *ud, int64_t step) {
+  Worker *w = ud;
+  (void)step;
+  if (w->lost || w->store_failed) return;
+  int rc = rs_metricbuf_flush(&w->mb);
+  if (rc) worker_store_fail(w, rc);
+}
+
+/* HPS_TEST_CRASH_AFTER_SAVE=STEP: the runner and this worker die right after the checkpoint of STEP is
+** in place, before it is recorded (the crash window a reclaim finds the newest checkpoint for). */
+static void crash_after_save(int64_t step) {
+  const char *e = getenv("HPS_TEST_CRASH_AFTER_SAVE");
+  if (!e || !*e || strtoll(e, NULL, 10) != step) return;
+  kill(getppid(), SIGKILL);
+  raise(SIGKILL);
+}
+
 static void worker_on_checkpoint(void *ud, const char *path, int64_t step) {
   Worker *w = ud;
+  crash_after_save(step);
   if (w->lost || w->store_failed) return;
   if (w->pbt && w->pbt_action != SW_PBT_NONE) return; /* the stopped run's last save: the decision stands */
   if (w->pbt && pbt_link(w, path, step)) { /* the disk, not the trial: interrupted, and the runner stops */
@@ -481,25 +503,50 @@ static void worker_metric(Worker *w, const char *metric, int maximize, const TrR
   }
 }
 
+/* Built-in trainer trials (not programs, samples or PBT members) resume from the newest valid
+** checkpoint in their run directory: their claims keep the metrics (the worker cuts them there). */
+static int scan_checkpoints(const SwSchedConfig *c) { return !c->program && !c->sample_checkpoint && !c->pbt_spec; }
+
 /* Take the claimed checkpoint for ourselves: a hard link in our own directory
 ** holds that very file (saves replace files by rename, never rewrite them), so a
 ** late save by a worker that lost the trial cannot change what we resume from;
 ** and it must hold the step the store recorded with it (the curve ends there). */
-static int pin_checkpoint(const RsClaim *cl, const char *dir, char *out, size_t n, TrErr *err) {
+static int pin_file(const char *ckpt, int64_t want, const char *dir, char *out, size_t n, TrErr *err) {
   int k = snprintf(out, n, "%s/resume.bin", dir);
   if (k < 0 || (size_t)k >= n) return tr_err_set(err, TR_EINVAL, "%s: path too long", dir);
   unlink(out);
-  if (link(cl->checkpoint, out) != 0)
-    return tr_err_set(err, TR_EIO, "%s: %s", cl->checkpoint, strerror(errno));
+  if (link(ckpt, out) != 0)
+    return tr_err_set(err, TR_EIO, "%s: %s", ckpt, strerror(errno));
   TrCkpt ck;
   int rc = tr_ckpt_load(out, &ck, err);
   if (rc) return rc;
   int64_t step = ck.step;
   tr_ckpt_deinit(&ck);
-  if (step != cl->checkpoint_step)
-    return tr_err_set(err, TR_EFORMAT, "%s holds step %lld, the database step %lld", cl->checkpoint,
-                      (long long)step, (long long)cl->checkpoint_step);
+  if (step != want)
+    return tr_err_set(err, TR_EFORMAT, "%s holds step %lld, the database step %lld", ckpt, (long long)step,
+                      (long long)want);
   return TR_OK;
+}
+
+static int pin_checkpoint(const RsClaim *cl, const char *dir, char *out, size_t n, TrErr *err) {
+  return pin_file(cl->checkpoint, cl->checkpoint_step, dir, out, n, err);
+}
+
+/* The checkpoint the previous claim's run left in its attempt directory (RUNS/HASH/ATTEMPT/ckpt.bin: the
+** run a reclaim or a resume takes over), if it loads (magic, version, sizes, checksum) and was made with
+** this config (tr_ckpt_config_hash): its path into out and its step, else *step = -1. A kill between a
+** save's rename and its database record leaves it newer than the recorded one. Older attempts are not
+** looked at: one of them may be a failed run a retry started over from. */
+static void previous_checkpoint(const char *runs_dir, const char *hash, int attempt, const TrConfig *cfg, char *out,
+                                size_t n, int64_t *step) {
+  *step = -1;
+  int k = snprintf(out, n, "%s/%s/%d/ckpt.bin", runs_dir, hash, attempt);
+  TrCkpt ck;
+  TrErr err;
+  if (attempt < 1 || k < 0 || (size_t)k >= n || access(out, R_OK) != 0 || tr_ckpt_load(out, &ck, &err) != TR_OK)
+    return;
+  if (ck.config_hash == tr_ckpt_config_hash(cfg)) *step = ck.step;
+  tr_ckpt_deinit(&ck);
 }
 
 /* Checkpoint temporaries that workers killed mid-save (kill -9, OOM) left in the
@@ -624,15 +671,57 @@ static int worker_store_exit(Worker *w) {
   return WEXIT_STORE;
 }
 
+/* A claim that kept the metrics (scan_checkpoints): resume from the newest valid checkpoint, the claimed
+** one or a newer one the previous claim's run left (a resume or a reclaim only: a retry starts over),
+** pinned into DIR as RESUME, and cut the stored curve there (rs_trial_resume_at; none: from step 0).
+** Non-zero: the store failed. */
+static int worker_resume_scan(Worker *w, const WorkerArgs *a, const TrConfig *cfg, const char *dir, char *resume,
+                              size_t n, const char **path) {
+  const RsClaim *cl = a->cl;
+  TrErr err;
+  tr_err_clear(&err);
+  char disk[TR_PATH_MAX + 700], line[TR_ERR_MSG_MAX + 160];
+  int64_t disk_step = -1, step = -1;
+  int scan = strcmp(cl->kind, "reclaim") == 0 || strcmp(cl->kind, "resume") == 0;
+  if (scan) previous_checkpoint(a->c->runs_dir, a->trial->hash_hex, cl->attempts - 1, cfg, disk, sizeof disk, &disk_step);
+  int db_ok = cl->checkpoint && disk_step <= cl->checkpoint_step &&
+              pin_checkpoint(cl, dir, resume, n, &err) == TR_OK;
+  if (db_ok) {
+    step = cl->checkpoint_step;
+  } else if (disk_step >= 0 && pin_file(disk, disk_step, dir, resume, n, &err) == TR_OK) {
+    step = disk_step;
+    if (cl->checkpoint)
+      snprintf(line, sizeof line, "resuming from step %lld of %.600s, newer than the recorded checkpoint (step %lld)",
+               (long long)step, disk, (long long)cl->checkpoint_step);
+    else
+      snprintf(line, sizeof line, "resuming from step %lld of %.600s (no checkpoint recorded)", (long long)step, disk);
+    worker_on_log(w, line);
+    int rc = rs_event_add(w->st, a->c->sweep_id, cl->trial_id, "rescan", line);
+    if (rc) {
+      worker_store_fail(w, rc);
+      return rc;
+    }
+  } else if (cl->checkpoint) {
+    snprintf(line, sizeof line, "cannot resume (%s): restarting from step 0", err.msg);
+    worker_on_log(w, line);
+  }
+  *path = step >= 0 ? resume : NULL;
+  int rc = rs_trial_resume_at(w->st, cl->trial_id, cl->claim_token, *path, step);
+  if (rc) worker_store_fail(w, rc);
+  return rc;
+}
+
 /* The claimed checkpoint pinned into DIR as RESUME (*path = resume), or *path NULL:
 ** none, or unusable and the trial reset to step 0. Non-zero: the reset failed. */
-static int worker_resume_find(Worker *w, const WorkerArgs *a, const char *dir, char *resume, size_t n,
-                              const char **path) {
+static int worker_resume_find(Worker *w, const WorkerArgs *a, const TrConfig *cfg, const char *dir, char *resume,
+                              size_t n, const char **path) {
   TrErr err;
   tr_err_clear(&err);
   *path = NULL;
   /* sw_infer keeps no checkpoints: an interrupted trial runs again from the start. */
-  if (a->c->sample_checkpoint || !a->cl->checkpoint) return TR_OK;
+  if (a->c->sample_checkpoint) return TR_OK;
+  if (scan_checkpoints(a->c)) return worker_resume_scan(w, a, cfg, dir, resume, n, path);
+  if (!a->cl->checkpoint) return TR_OK;
   if (pin_checkpoint(a->cl, dir, resume, n, &err) == TR_OK) {
     *path = resume;
     return TR_OK;
@@ -813,11 +902,11 @@ static int worker_main(const WorkerArgs *a) {
   worker_on_log(&w, intro);
   char resume[TR_PATH_MAX + 32];
   const char *resume_path;
-  if (worker_resume_find(&w, a, dir, resume, sizeof resume, &resume_path)) return worker_store_exit(&w);
+  if (worker_resume_find(&w, a, &cfg, dir, resume, sizeof resume, &resume_path)) return worker_store_exit(&w);
   w.resume_link = resume_path;
   if (resume_path && worker_et_resume(&w)) return w.lost || w.store_failed ? worker_store_exit(&w) : WEXIT_OK;
   TrRunHooks hooks = {worker_on_metric, worker_on_log, worker_on_checkpoint, &w, &worker_stop, resume_path,
-                      a->c->pbt_spec != NULL};
+                      a->c->pbt_spec != NULL, scan_checkpoints(a->c) ? worker_before_checkpoint : NULL};
   TrRunResult res;
   TrErr err;
   tr_err_clear(&err);
@@ -1343,6 +1432,8 @@ typedef struct Coord {
   int nrun;
   double lease;
   char worker[128];
+  char host[64];        /* our host name ("" with a configured worker name: no same-host reclaim) */
+  char owner[160];      /* trials.owner of our claims: "BOOT_ID PIDNS START", "" unknown */
   RsCounts counts;
   TrErr *err;           /* the first fatal error */
   int fatal;            /* its code: claim nothing more, stop the workers, exit */
@@ -1559,7 +1650,7 @@ static int spawn(Coord *k, int si, RsClaim *cl, const SwTrial *trial, SwTrial *o
   tr_err_clear(&e);
   int rc = rs_store_open(k->c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &k->st, &e);
   if (rc) coord_fail(k, rc, "%s", e.msg);
-  store_tune(k->st);
+  store_tune(k->st, k->owner);
   if (pid < 0) {
     close(p[0]);
     if (ch[0] >= 0) close(ch[0]);
@@ -1708,6 +1799,9 @@ static int claimed_trial(Coord *k, const RsClaim *cl, SwTrial **own, char *why, 
   return rc;
 }
 
+static size_t coord_expire_dead(Coord *k); /* below, with the runner's name */
+
+
 /* Take free slots while there is work and no stop: the flag is read before every
 ** claim (a Ctrl-C at -j 300 claims nothing more). Returns 1 when the sweep is done. */
 static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff) {
@@ -1716,7 +1810,8 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
     RsClaim cl;
     int et = c->early_terminate && c->early_terminate->enabled && !c->sample_checkpoint;
     RsClaimHooks h = {c->pbt_spec ? sched_pbt_promote : et ? sched_promote : NULL, (void *)c,
-                      c->propose ? sw_proposer_propose : NULL, c->propose, c->propose ? sw_proposer_cap(c->propose) : 0};
+                      c->propose ? sw_proposer_propose : NULL, c->propose, c->propose ? sw_proposer_cap(c->propose) : 0,
+                      scan_checkpoints(c)};
     int rc = rs_trial_claim_hooked(k->st, c->sweep_id, k->worker, k->lease, c->max_attempts < 1 ? 1 : c->max_attempts,
                                    &h, &cl);
     if (rc) {
@@ -1729,6 +1824,7 @@ static int coord_fill(Coord *k, int threads, double *next_claim, double *backoff
       int done = cl.running == 0 && k->nrun == 0;
       if (done) *next_claim = INFINITY;
       else if (others <= 0) *next_claim = INFINITY; /* ours only: claim again when one ends */
+      else if (coord_expire_dead(k) > 0) *next_claim = tr_clock_mono(); /* a dead runner's: reclaim now */
       else {
         double wait = cl.wait_seconds > 0.05 && cl.wait_seconds < *backoff ? cl.wait_seconds + 0.05 : *backoff;
         *next_claim = tr_clock_mono() + wait;
@@ -1880,16 +1976,52 @@ static void coord_stop_workers(Coord *k, int *forwarded, int *killed, double *st
   }
 }
 
-/* The name claims are made under: the configured one, else "HOST:PID". */
+/* The name claims are made under: the configured one, else "HOST:PID" with our owner identity
+** (boot, pid namespace, start time: rs_schema.h v4). */
 static void coord_name(Coord *k) {
   if (k->c->worker) {
     snprintf(k->worker, sizeof k->worker, "%s", k->c->worker);
     return;
   }
-  char host[64] = "localhost";
-  gethostname(host, sizeof host - 1);
-  host[sizeof host - 1] = '\0';
-  snprintf(k->worker, sizeof k->worker, "%s:%ld", host, (long)getpid());
+  snprintf(k->host, sizeof k->host, "localhost");
+  gethostname(k->host, sizeof k->host - 1);
+  k->host[sizeof k->host - 1] = '\0';
+  snprintf(k->worker, sizeof k->worker, "%s:%ld", k->host, (long)getpid());
+  char boot[64];
+  unsigned long long ns = tr_os_pid_ns(), start = 0;
+  tr_os_boot_id(boot, sizeof boot);
+  if (boot[0] && ns && tr_os_proc_start(getpid(), &start) == 0)
+    snprintf(k->owner, sizeof k->owner, "%s %llu %llu", boot, ns, start);
+}
+
+/* RsOwnerDeadFn: the runner holding a claim is certainly dead: it ran on our host, boot and pid
+** namespace (its owner says so) and its pid is gone, or belongs to a process started at another
+** time (the pid was reused). Anything else (another host, unknown owner, alive): not dead. */
+static int owner_dead(void *ctx, const char *worker, const char *owner) {
+  const Coord *k = ctx;
+  const char *colon = worker ? strrchr(worker, ':') : NULL;
+  if (!k->owner[0] || !owner || !colon || (size_t)(colon - worker) != strlen(k->host) ||
+      strncmp(worker, k->host, (size_t)(colon - worker)) != 0)
+    return 0;
+  char boot[64], my_boot[64];
+  unsigned long long ns, start, my_ns, my_start, ticks;
+  char *end;
+  long pid = strtol(colon + 1, &end, 10);
+  if (*end || pid <= 0 || pid == (long)getpid() || sscanf(owner, "%63s %llu %llu", boot, &ns, &start) != 3 ||
+      sscanf(k->owner, "%63s %llu %llu", my_boot, &my_ns, &my_start) != 3 || strcmp(boot, my_boot) != 0 || ns != my_ns)
+    return 0;
+  int r = tr_os_proc_start((pid_t)pid, &ticks);
+  return r == 1 || (r == 0 && ticks != start);
+}
+
+/* End the leases of our host's dead runners now (their trials are then reclaimed at once, not after
+** the lease): at the start and whenever the claims wait for other runners' leases. */
+static size_t coord_expire_dead(Coord *k) {
+  size_t n = 0;
+  if (!k->owner[0]) return 0;
+  if (rs_trials_expire_dead(k->st, k->c->sweep_id, owner_dead, k, &n))
+    coord_fail(k, rs_store_errcode(k->st), "%s", rs_store_errmsg(k->st));
+  return n;
 }
 
 /* BLAS threads per trial: configured, else the cores shared among the jobs (at least 1). */
@@ -1920,7 +2052,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   if (tr_mkdirs(runs) != 0) return tr_err_set(err, TR_EIO, "%s: cannot create: %s", c->runs_dir, strerror(errno));
   int rc = rs_store_open(c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &k.st, err);
   if (rc) return rc;
-  store_tune(k.st);
+  store_tune(k.st, k.owner);
   k.slots = calloc((size_t)c->jobs, sizeof *k.slots);
   struct pollfd *pfd = calloc((size_t)c->jobs, sizeof *pfd);
   int *pslot = calloc((size_t)c->jobs, sizeof *pslot);
@@ -1938,6 +2070,7 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   ign.sa_handler = SIG_IGN;
   sigaction(SIGXFSZ, &ign, &old_xfsz);
 
+  coord_expire_dead(&k); /* a dead runner of this host: its trials come first, now */
   coord_tick(&k); /* the view starts with the totals */
   int forwarded = 0, killed = 0, done = 0;
   double next_claim = 0, backoff = BACKOFF_MIN, next_tick = 0, beat_every = k.lease / 6, stop_at = 0;

@@ -49,6 +49,18 @@
 **   that checkpoint); >= 2: kill the workers, their trials are marked interrupted. If the coordinator is
 **   killed (kill -9) its workers get SIGTERM (PR_SET_PDEATHSIG) and stop the
 **   same way; trials whose worker died too are reclaimed when their lease expires.
+** - Same-host reclaim: claims record the runner's owner (boot id, pid namespace, start time:
+**   rs_store_set_owner, trials.owner); at its start and whenever it waits for others' leases a
+**   runner ends the live leases of its own host, boot and namespace whose runner is gone (pid
+**   gone, or reused by a process started at another time: rs_trials_expire_dead), so their
+**   trials are reclaimed at once. A configured worker name (SwSchedConfig.worker) records none.
+** - Checkpoint scan (built-in trainer trials, not samples, programs or PBT members): claims keep
+**   the metrics (RsClaimHooks.keep_metrics); a reclaimed or resumed trial resumes from the
+**   ckpt.bin the previous claim's run left in its attempt directory when it loads, has the
+**   trial's config (tr_ckpt_config_hash) and is newer than the recorded checkpoint (a kill
+**   between a save's rename and its record), else from the recorded one, and cuts the stored curve there
+**   (rs_trial_resume_at; an event "rescan" for a newer file). The rows up to a checkpoint are
+**   flushed before its file is written (TrRunHooks.before_checkpoint), so the curve is complete.
 ** - Trials are trained from the expansion given (SwTrial.config, whose hash the
 **   row carries); the run control added here (threads, out_dir, checkpoint
 **   interval) does not enter that hash, nor the checkpoint's config identity.
@@ -83,7 +95,9 @@
 ** - Test seams (environment, read by workers): HPS_TEST_CRASH="IDX:SIG[:ATTEMPT]"
 **   raises signal SIG at the first step of trial IDX (only on that attempt if
 **   given); HPS_TEST_STEP_DELAY_MS=N sleeps N ms per logged step;
-**   HPS_TEST_VMSTAT=FILE stands in for /proc/vmstat (its oom_kill count). The lease
+**   HPS_TEST_VMSTAT=FILE stands in for /proc/vmstat (its oom_kill count);
+**   HPS_TEST_CRASH_AFTER_SAVE=STEP: the worker SIGKILLs its runner and itself right after the
+**   checkpoint of STEP is in place, before it is recorded. The lease
 **   defaults to HPS_LEASE_SECONDS when set, else SW_LEASE_SECONDS; HPS_RECLAIM_MAX
 **   sets the store's reclaim cap (RS_RECLAIM_MAX).
 ** - Library code: nothing printed (the worker's own stdout/stderr go into the

@@ -147,4 +147,59 @@ static inline int hps_children_of(pid_t ppid, pid_t *out, int max) {
   return n;
 }
 
+/* Every row of every table of sweep `name` in the SQLite file at path, as text (malloc'd): its
+** sweeps row, its trials by id, their metrics by (trial, name, step), its events by id, every
+** column with its storage type (reals in %a: exact). relative: ids as offsets from the sweep's
+** smallest of that table (a copy that shifted ids compares equal; references shifted alike). */
+static inline char *hps_sweep_dump(const char *path, const char *name, int relative) {
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK, "%s", path);
+  char sel[256];
+  snprintf(sel, sizeof sel, "(SELECT id FROM sweeps WHERE name = '%s')", name);
+  char q[4][1024], base[3][512];
+  snprintf(base[0], sizeof base[0], "%s", sel);
+  snprintf(base[1], sizeof base[1], "(SELECT min(id) FROM trials WHERE sweep_id = %s)", sel);
+  snprintf(base[2], sizeof base[2], "(SELECT min(id) FROM events WHERE sweep_id = %s)", sel);
+  long long b[3] = {0, 0, 0};
+  char sql[1600];
+  for (int k = 0; relative && k < 3; k++) {
+    snprintf(sql, sizeof sql, "SELECT %s", base[k]);
+    b[k] = hps_q_int(db, sql);
+  }
+  snprintf(q[0], sizeof q[0], "SELECT * FROM sweeps WHERE id = %s", sel);
+  snprintf(q[1], sizeof q[1], "SELECT * FROM trials WHERE sweep_id = %s ORDER BY id", sel);
+  snprintf(q[2], sizeof q[2], "SELECT m.* FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.sweep_id = %s "
+           "ORDER BY m.trial_id, m.name, m.step", sel);
+  snprintf(q[3], sizeof q[3], "SELECT * FROM events WHERE sweep_id = %s OR trial_id IN (SELECT id FROM trials "
+           "WHERE sweep_id = %s) ORDER BY id", sel, sel);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  cr_assert_not_null(f);
+  for (int t = 0; t < 4; t++) {
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(db, q[t], -1, &s, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      fprintf(f, "%d", t);
+      for (int c = 0; c < sqlite3_column_count(s); c++) {
+        const char *col = sqlite3_column_name(s, c);
+        int ty = sqlite3_column_type(s, c);
+        long long off = 0; /* which id this column holds: sweeps 0, trials 1, events 2 */
+        if ((t == 0 && !strcmp(col, "id")) || !strcmp(col, "sweep_id")) off = b[0];
+        else if ((t == 1 && !strcmp(col, "id")) || !strcmp(col, "trial_id")) off = b[1];
+        else if (t == 3 && !strcmp(col, "id")) off = b[2];
+        if (ty == SQLITE_NULL) fprintf(f, "|%s=N", col);
+        else if (ty == SQLITE_INTEGER) fprintf(f, "|%s=i%lld", col, (long long)sqlite3_column_int64(s, c) - off);
+        else if (ty == SQLITE_FLOAT) fprintf(f, "|%s=r%a", col, sqlite3_column_double(s, c));
+        else fprintf(f, "|%s=t%s", col, (const char *)sqlite3_column_text(s, c));
+      }
+      fprintf(f, "\n");
+    }
+    sqlite3_finalize(s);
+  }
+  fclose(f);
+  sqlite3_close(db);
+  return buf;
+}
+
 #endif

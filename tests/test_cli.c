@@ -622,3 +622,64 @@ Test(cli, sample_bench_engine_generates_twice_the_context_and_caps_full_recomput
   cr_expect(strstr(e.msg, "'X'"), "%s", e.msg);
   cr_expect_eq(tr_bench_sample("T", 1, 0, &r, &e), TR_EINVAL);
 }
+
+/* ---- copy: a sweep with every row of it into another store ---- */
+
+Test(cli, copy_moves_a_sweep_into_another_file_row_for_row_and_refuses_with_one_line) {
+  char dir[64], o[8192], a[PATH_MAX], b[PATH_MAX];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_copy_");
+  put_sweep(dir, "grid", "val_loss", "minimize", "0.001, 0.003", 1);
+  cr_assert_eq(hps_run(dir, "run spec.yaml -q --db runs.db", o, sizeof o), 0, "%s", o);
+  snprintf(a, sizeof a, "%s/runs.db", dir);
+  snprintf(b, sizeof b, "%s/other.db", dir);
+  cr_assert_eq(hps_run(dir, "copy lr_grid --from runs.db --to other.db", o, sizeof o), 0, "%s", o);
+  cr_expect(strstr(o, "copied sweep 'lr_grid' from runs.db to other.db: 2 trials,"), "%s", o);
+  cr_expect(strstr(o, "hpsweep copy: ") && strstr(o, " rows\n"), "progress on stderr: %s", o);
+  char *x = hps_sweep_dump(a, "lr_grid", 0), *y = hps_sweep_dump(b, "lr_grid", 0);
+  cr_assert(hps_count(x, "\n2|") > 10, "the sweep has metrics: %s", x);
+  cr_assert_str_eq(y, x, "every row of every table, ids included");
+  free(y);
+  /* The copy is a sweep like any other there. */
+  cr_assert_eq(hps_run(dir, "top lr_grid --db other.db", o, sizeof o), 0, "%s", o);
+  /* Refusals: one line each, exit 2, nothing written. */
+  static const struct {
+    const char *args, *says;
+  } bad[] = {
+      {"copy lr_grid --from runs.db --to other.db", "a sweep named 'lr_grid' is there already (copy --replace"},
+      {"copy nope --from runs.db --to x.db", "no sweep named 'nope'"},
+      {"copy lr_grid --from runs.db --to ./runs.db", "the source and the target are the same store"},
+      {"copy lr_grid --from runs.db --to runs.db", "--from and --to are the same store"},
+      {"copy lr_grid --from missing.db --to x.db", "missing.db: no such database"},
+      {"copy lr_grid --from spec.yaml --to x.db", "spec.yaml"},
+      {"copy lr_grid --to x.db", "give both --from DB and --to DB"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int st = hps_run(dir, bad[i].args, o, sizeof o);
+    cr_expect(st == 1 || st == 2, "%s: exit %d", bad[i].args, st);
+    cr_expect(strstr(o, bad[i].says), "%s: %s", bad[i].args, o);
+    cr_expect_eq(hps_count(o, "\n"), 1, "%s: one line: %s", bad[i].args, o);
+  }
+  y = hps_sweep_dump(b, "lr_grid", 0);
+  cr_assert_str_eq(y, x, "a refused copy leaves the target as it was");
+  free(y);
+  /* --replace: the same rows again; --quiet: no progress. */
+  cr_assert_eq(hps_run(dir, "copy lr_grid --from runs.db --to other.db --replace --quiet", o, sizeof o), 0, "%s", o);
+  cr_expect(strstr(o, "(replaced the sweep there)") && !strstr(o, "hpsweep copy: "), "%s", o);
+  y = hps_sweep_dump(b, "lr_grid", 0);
+  cr_assert_str_eq(y, x);
+  free(y);
+  /* --as: a second copy beside the first: every id taken, shifted; the same rows relative to them. */
+  cr_assert_eq(hps_run(dir, "copy lr_grid --from runs.db --to other.db --as again -q", o, sizeof o), 0, "%s", o);
+  cr_expect(strstr(o, "ids shifted"), "%s", o);
+  free(x);
+  x = hps_sweep_dump(a, "lr_grid", 1);
+  y = hps_sweep_dump(b, "again", 1);
+  char *z = strstr(x, "|name=tlr_grid|"); /* the name is the one column that differs */
+  cr_assert_not_null(z, "%s", x);
+  memcpy(z, "|name=tagain", 12);
+  memmove(z + 12, z + 14, strlen(z + 14) + 1);
+  cr_assert_str_eq(y, x);
+  free(x);
+  free(y);
+  hps_tmp_remove(dir);
+}

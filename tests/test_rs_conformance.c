@@ -1060,7 +1060,7 @@ static void finish_claims(RsStore *st, RsClaim *c, int n) {
 }
 
 static RsClaim claim_prop(RsStore *st, int64_t sweep_id, const char *worker, Prop *p, int64_t cap) {
-  RsClaimHooks h = {NULL, NULL, prop_fn, p, cap};
+  RsClaimHooks h = {NULL, NULL, prop_fn, p, cap, 0};
   RsClaim c;
   OK(st, rs_trial_claim_hooked(st, sweep_id, worker, 30, 3, &h, &c));
   return c;
@@ -1159,7 +1159,7 @@ Test(rs_conformance, a_proposal_that_repeats_a_trial_or_a_failing_hook_writes_no
   RsClaim c[4], x;
   for (int i = 0; i < 4; i++) c[i] = claim_prop(st, f.id, "w1", &p, 10);
   p.hash = "00000000000000a2"; /* trial 2's */
-  RsClaimHooks h = {NULL, NULL, prop_fn, &p, 10};
+  RsClaimHooks h = {NULL, NULL, prop_fn, &p, 10, 0};
   cr_assert_eq(rs_trial_claim_hooked(st, f.id, "w1", 30, 3, &h, &x), TR_EINVAL);
   cr_assert(strstr(rs_store_errmsg(st), "already in the sweep"), "%s", rs_store_errmsg(st));
   cr_assert_eq(x.claimed, 0);
@@ -1179,5 +1179,275 @@ Test(rs_conformance, a_proposal_that_repeats_a_trial_or_a_failing_hook_writes_no
   OK(st, rs_trial_claim_hooked(st, f.id, "w1", 30, 3, &h, &x));
   cr_assert(x.claimed == 0 && x.running == 4);
   finish_claims(st, c, 4);
+  fix_close(&f);
+}
+
+/* ---- copying a sweep between stores (rs_sweep_copy) ---- */
+
+/* Every row rs_sweep_rows_each gives, as text: one line per row, each value typed. */
+static int dump_row(void *ctx, const RsCopyPlan *plan, RsCopyTable t, const RsValue *v) {
+  (void)plan;
+  FILE *f = ctx;
+  size_t nc;
+  rs_copy_columns(t, &nc);
+  fprintf(f, "%s", rs_copy_table_name(t));
+  for (size_t c = 0; c < nc; c++) {
+    if (v[c].type == RS_VAL_NULL) fprintf(f, "|N");
+    else if (v[c].type == RS_VAL_INT) fprintf(f, "|i%lld", (long long)v[c].i);
+    else if (v[c].type == RS_VAL_REAL) fprintf(f, "|r%a", v[c].d);
+    else fprintf(f, "|t%s", v[c].s);
+  }
+  fprintf(f, "\n");
+  return TR_OK;
+}
+
+static char *dump_sweep(RsStore *st, const char *name) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  cr_assert_not_null(f);
+  OK(st, rs_sweep_rows_each(st, name, dump_row, f));
+  fclose(f);
+  return buf;
+}
+
+/* A sweep with something in every column: claims, a checkpoint, metrics (an infinite value), a
+** finish with summary and an error holding a tab, a newline and a backslash, events with details. */
+static void fill_sweep(RsStore *st, int64_t sweep_id) {
+  RsClaim a = claim(st, sweep_id, "host-a:1"), b = claim(st, sweep_id, "host-b:2");
+  put_val(st, &a, 10, 1.0 / 3.0);
+  put_val(st, &a, 20, INFINITY);
+  put_val(st, &b, 10, 1e-300);
+  OK(st, rs_trial_set_checkpoint(st, a.trial_id, a.claim_token, "/runs/a/ckpt_20.bin", 20));
+  RsTrialResult res = {0.1, 1.0 / 7.0, 10, 20, 640, 1.25, 3e9, "{\"ok\": true}", NULL, 0};
+  OK(st, rs_trial_finish(st, a.trial_id, a.claim_token, RS_COMPLETED, &res));
+  RsTrialResult bad = {NAN, NAN, -1, 10, 320, 0.5, 0, NULL, "exit 3:\n\tlast line \\ with \"quotes\"", 0};
+  OK(st, rs_trial_finish(st, b.trial_id, b.claim_token, RS_FAILED, &bad));
+  OK(st, rs_event_add(st, sweep_id, -1, "note", "tab\there, newline\nthere"));
+  rs_claim_clear(&a);
+  rs_claim_clear(&b);
+}
+
+static void copy_tmp(char *tdir, size_t n, char *file, size_t nf) {
+  snprintf(tdir, n, "/tmp/hps_copy_XXXXXX");
+  cr_assert_not_null(mkdtemp(tdir));
+  snprintf(file, nf, "%s/copy.db", tdir);
+}
+
+static void copy_tmp_remove(const char *tdir, const char *file) {
+  static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+  char p[600];
+  for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+    snprintf(p, sizeof p, "%s%s", file, sfx[i]);
+    unlink(p);
+  }
+  rmdir(tdir);
+}
+
+typedef struct Prog {
+  int calls;
+  int64_t done, total;
+} Prog;
+
+static void prog_fn(void *ctx, int64_t done, int64_t total) {
+  Prog *p = ctx;
+  p->calls++, p->done = done, p->total = total;
+}
+
+Test(rs_conformance, a_sweep_copied_out_and_back_keeps_every_row_and_id) {
+  Fix f = fix_open("copy", "minimize");
+  fill_sweep(f.w, f.id);
+  char *before = dump_sweep(f.w, f.name);
+  char tdir[64], file[128];
+  copy_tmp(tdir, sizeof tdir, file, sizeof file);
+  RsStore *other = NULL;
+  TrErr e = {0, ""};
+  cr_assert_eq(rs_store_open(file, RS_OPEN_CREATE, &other, &e), TR_OK, "%s", e.msg);
+  RsCopyStats s;
+  Prog p = {0};
+  cr_assert_eq(rs_sweep_copy(f.w, other, f.name, NULL, 0, prog_fn, &p, &s, &e), TR_OK, "%s", e.msg);
+  cr_assert(s.rows[RS_COPY_SWEEPS] == 1 && s.rows[RS_COPY_TRIALS] == 4 && s.rows[RS_COPY_METRICS] == 3);
+  cr_assert(s.shift[RS_COPY_SWEEPS] == 0 && s.shift[RS_COPY_TRIALS] == 0 && s.shift[RS_COPY_EVENTS] == 0,
+            "a fresh store keeps the ids");
+  cr_assert(p.calls >= 1 && p.done == p.total && p.total == 1 + 4 + 3 + s.rows[RS_COPY_EVENTS]);
+  char *there = dump_sweep(other, f.name);
+  cr_assert_str_eq(there, before);
+  /* Back over the original, replacing it: the same rows, the same ids. */
+  cr_assert_eq(rs_sweep_copy(other, f.w, f.name, NULL, 1, NULL, NULL, &s, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(s.replaced, 1);
+  char *back = dump_sweep(f.w, f.name);
+  cr_assert_str_eq(back, before);
+  RsCounts c;
+  OK(f.w, rs_sweep_counts(f.w, f.id, &c));
+  cr_assert(c.n[RS_COMPLETED] == 1 && c.n[RS_FAILED] == 1 && c.n[RS_PENDING] == 2, "trial_counts follow");
+  free(before);
+  free(there);
+  free(back);
+  rs_store_close(other);
+  copy_tmp_remove(tdir, file);
+  fix_close(&f);
+}
+
+Test(rs_conformance, a_copy_is_refused_into_the_same_store_over_a_sweep_of_that_name_and_for_an_unknown_one) {
+  Fix f = fix_open("copyref", "minimize");
+  char tdir[64], file[128];
+  copy_tmp(tdir, sizeof tdir, file, sizeof file);
+  RsStore *other = NULL, *again = open_store(RS_OPEN_READONLY);
+  TrErr e = {0, ""};
+  cr_assert_eq(rs_store_open(file, RS_OPEN_CREATE, &other, &e), TR_OK, "%s", e.msg);
+  cr_assert_eq(rs_sweep_copy(again, f.w, f.name, "copy_elsewhere", 1, NULL, NULL, NULL, &e), TR_EINVAL);
+  cr_assert(strstr(e.msg, "the same store"), "%s", e.msg);
+  cr_assert_eq(rs_sweep_copy(f.w, other, "no_such_sweep_here", NULL, 0, NULL, NULL, NULL, &e), TR_ENOTFOUND);
+  cr_assert(strstr(e.msg, "no sweep named 'no_such_sweep_here'"), "%s", e.msg);
+  /* The target holds another sweep of that name: refused, it stays as it was. */
+  int64_t id = 0;
+  OK(other, rs_sweep_upsert(other, f.name, "other", "hash2", "random", "loss", "maximize", 1, "train", &id));
+  cr_assert_eq(rs_sweep_copy(f.w, other, f.name, NULL, 0, NULL, NULL, NULL, &e), TR_EINVAL);
+  cr_assert(strstr(e.msg, "is there already") && strstr(e.msg, "--replace"), "%s", e.msg);
+  RsSweep sw;
+  OK(other, rs_sweep_get(other, f.name, &sw));
+  cr_assert_str_eq(sw.spec_hash, "hash2");
+  rs_sweep_clear(&sw);
+  cr_assert(!strchr(e.msg, '\n'), "one line");
+  rs_store_close(again);
+  rs_store_close(other);
+  copy_tmp_remove(tdir, file);
+  fix_close(&f);
+}
+
+/* PBT's exploit: trial `self` copies `source`'s checkpoint at step 5 (the event names the source). */
+typedef struct Exploit {
+  int64_t source;
+  char reason[128], detail[128];
+} Exploit;
+
+static int exploit_fn(void *ctx, const RsCurve *c, size_t n, size_t self, RsVerdict *out) {
+  (void)c, (void)n, (void)self;
+  Exploit *x = ctx;
+  memset(out, 0, sizeof *out);
+  out->action = RS_VERDICT_EXPLOIT;
+  out->rung = 5;
+  out->source_trial = x->source;
+  out->checkpoint = "/runs/pbt/ckpt_5.bin";
+  out->config = "{\"train\": {\"max_steps\": 9}}";
+  out->params = "{\"optimizer.lr\": 0.5}";
+  snprintf(out->reason, sizeof out->reason, "%s", x->reason);
+  snprintf(out->detail, sizeof out->detail, "%s", x->detail);
+  return TR_OK;
+}
+
+Test(rs_conformance, a_copy_into_a_store_using_the_ids_shifts_them_and_every_reference_follows) {
+  char tdir[64], file[128];
+  copy_tmp(tdir, sizeof tdir, file, sizeof file);
+  RsStore *other = NULL;
+  TrErr e = {0, ""};
+  cr_assert_eq(rs_store_open(file, RS_OPEN_CREATE, &other, &e), TR_OK, "%s", e.msg);
+  Fix f = fix_open("copyshift", "minimize");
+  RsStore *st = f.w;
+  RsClaim a = claim(st, f.id, "w1"), b = claim(st, f.id, "w1");
+  put_val(st, &a, 5, 2.0);
+  put_val(st, &b, 5, 1.0);
+  Exploit x = {b.trial_id, "", ""};
+  snprintf(x.reason, sizeof x.reason, "exploit at step 5: 2, rank 2 of 2, copies trial %lld (idx 1, 1)",
+           (long long)b.trial_id);
+  snprintf(x.detail, sizeof x.detail, "{\"step\": 5, \"source\": %lld, \"source_idx\": 1}", (long long)b.trial_id);
+  RsVerdict v;
+  int applied = 0;
+  /* (a backend without population-based training yet refuses the exploit: the rest still holds) */
+  int rc = rs_trial_judge(st, a.trial_id, a.claim_token, exploit_fn, &x, &v, &applied);
+  int pbt = !(rc == TR_EINVAL && strstr(rs_store_errmsg(st), "not supported"));
+  if (pbt) OK(st, rc);
+  cr_assert_eq(applied, pbt);
+  /* Copied in under another name first (the store is fresh: ids kept), then under its own: every id
+  ** it has is taken there now. */
+  char as[80];
+  snprintf(as, sizeof as, "%s_as", f.name);
+  RsCopyStats s;
+  cr_assert_eq(rs_sweep_copy(st, other, f.name, as, 0, NULL, NULL, &s, &e), TR_OK, "%s", e.msg);
+  RsSweep sw;
+  OK(other, rs_sweep_get(other, as, &sw));
+  cr_assert_eq(rs_sweep_copy(st, other, f.name, NULL, 0, NULL, NULL, &s, &e), TR_OK, "%s", e.msg);
+  rs_sweep_clear(&sw);
+  OK(other, rs_sweep_get(other, f.name, &sw));
+  cr_assert_eq(sw.id, f.id + s.shift[RS_COPY_SWEEPS]);
+  int64_t ts = s.shift[RS_COPY_TRIALS];
+  cr_assert(s.shift[RS_COPY_SWEEPS] > 0 && ts > 0 && s.shift[RS_COPY_EVENTS] > 0, "every id was taken: shifted");
+  RsTrial t;
+  OK(other, rs_trial_get(other, a.trial_id + ts, &t));
+  cr_assert_eq(t.sweep_id, sw.id);
+  cr_assert_eq(t.idx, a.idx);
+  if (pbt) cr_assert_str_eq(t.checkpoint, "/runs/pbt/ckpt_5.bin");
+  rs_trial_clear(&t);
+  RsPoint *p;
+  size_t np;
+  OK(other, rs_metrics_read(other, b.trial_id + ts, "val_loss", &p, &np));
+  cr_assert(np == 1 && p[0].value == 1.0);
+  free(p);
+  /* The exploit event: on the shifted trial, naming the shifted source. */
+  char *d = dump_sweep(other, f.name), want[128];
+  snprintf(want, sizeof want, "|texploit|texploit at step 5: 2, rank 2 of 2, copies trial %lld (idx 1, 1)|"
+           "t{\"step\": 5, \"source\": %lld, \"source_idx\": 1}", (long long)(b.trial_id + ts), (long long)(b.trial_id + ts));
+  cr_assert(!pbt || strstr(d, want), "%s\nwant %s", d, want);
+  free(d);
+  rs_sweep_clear(&sw);
+  OK(st, rs_trial_finish(st, a.trial_id, a.claim_token, RS_COMPLETED, NULL));
+  OK(st, rs_trial_finish(st, b.trial_id, b.claim_token, RS_COMPLETED, NULL));
+  rs_claim_clear(&a);
+  rs_claim_clear(&b);
+  rs_store_close(other);
+  copy_tmp_remove(tdir, file);
+  fix_close(&f);
+}
+
+/* ---- same-host reclaim (rs_trials_expire_dead) ---- */
+
+typedef struct Dead {
+  int calls;
+  char seen_owner[160];
+} Dead;
+
+static int count_event(void *ctx, const RsEvent *e) {
+  (void)e;
+  ++*(int *)ctx;
+  return TR_OK;
+}
+
+static int dead_fn(void *ctx, const char *worker, const char *owner) {
+  Dead *d = ctx;
+  d->calls++;
+  if (owner) snprintf(d->seen_owner, sizeof d->seen_owner, "%s", owner);
+  return strcmp(worker, "gone:1") == 0;
+}
+
+Test(rs_conformance, a_dead_owners_live_lease_ends_at_once_and_the_next_claim_reclaims_it) {
+  Fix f = fix_open("expire", "minimize");
+  RsStore *st = f.w;
+  rs_store_set_owner(st, "boot-1 4026531836 777");
+  RsClaim a = claim(st, f.id, "gone:1"), b = claim(st, f.id, "alive:2");
+  rs_store_set_owner(st, NULL);
+  RsClaim c = claim(st, f.id, "unknown:3"); /* no owner: never asked about */
+  Dead d = {0, ""};
+  size_t n = 9;
+  OK(st, rs_trials_expire_dead(st, f.id, dead_fn, &d, &n));
+  cr_assert_eq(n, 1);
+  cr_assert_eq(d.calls, 2, "the trials with an owner and a live lease");
+  cr_assert_str_eq(d.seen_owner, "boot-1 4026531836 777");
+  RsClaim r;
+  OK(st, rs_trial_claim(st, f.id, "w9", 30, 3, &r));
+  cr_assert(r.claimed && r.trial_id == a.trial_id, "the dead owner's trial first");
+  cr_assert_str_eq(r.kind, "reclaim");
+  cr_assert_eq(rs_trial_heartbeat(st, a.trial_id, a.claim_token, 30), RS_LOST, "the old claim is gone");
+  OK(st, rs_trial_heartbeat(st, b.trial_id, b.claim_token, 30));
+  int expired = 0;
+  OK(st, rs_sweep_events_each(st, f.id, "expire", count_event, &expired));
+  cr_assert_eq(expired, 1);
+  OK(st, rs_trials_expire_dead(st, f.id, dead_fn, &d, &n));
+  cr_assert_eq(n, 0, "nothing twice: the reclaim is w9's now (no owner)");
+  RsClaim *all[] = {&r, &b, &c};
+  for (int i = 0; i < 3; i++) {
+    OK(st, rs_trial_finish(st, all[i]->trial_id, all[i]->claim_token, RS_COMPLETED, NULL));
+    rs_claim_clear(all[i]);
+  }
+  rs_claim_clear(&a);
   fix_close(&f);
 }

@@ -413,3 +413,141 @@ Test(rs_pg, a_pbt_sweep_with_one_job_decides_on_postgresql_what_it_decides_on_sq
   cr_assert_eq(hps_count(pg.text, "completed, 100 steps"), 6, "%s", pg.text);
   cr_expect_str_eq(pg.text, sq.text);
 }
+
+/* ---- hpsweep copy: SQLite -> PostgreSQL -> SQLite ---- */
+
+/* A fresh store: the schema `name` (dropped first) on the test server; its URL into u. */
+static PGconn *fresh_schema(const char *name, char *u, size_t n) {
+  PGconn *c = PQconnectdb(url);
+  cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+  PQclear(PQexec(c, "SET client_min_messages = warning"));
+  char sql[256];
+  snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", name);
+  PQclear(PQexec(c, sql));
+  snprintf(sql, sizeof sql, "CREATE SCHEMA %s", name);
+  PGresult *r = PQexec(c, sql);
+  cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+  PQclear(r);
+  snprintf(u, n, "%s&options=-csearch_path%%3D%s", url, name);
+  return c;
+}
+
+Test(rs_pg, a_sweep_copied_to_postgresql_and_back_is_the_same_in_every_row_of_every_table) {
+  put_sweep("rt.yaml", 3);
+  char pg[400], args[900], out[8192], a[PATH_MAX], b[PATH_MAX], c3[PATH_MAX];
+  PGconn *c = fresh_schema("copyrt", pg, sizeof pg);
+  cr_assert_eq(hps_run(tmpdir, "run rt.yaml -j 2 --quiet --db a.db", out, sizeof out), 0, "%s", out);
+  snprintf(a, sizeof a, "%s/a.db", tmpdir);
+  snprintf(b, sizeof b, "%s/b.db", tmpdir);
+  snprintf(c3, sizeof c3, "%s/c.db", tmpdir);
+  snprintf(args, sizeof args, "copy rt --from a.db --to '%s'", pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "3 trials, 9 metric rows") && !strstr(out, "shifted"), "%s", out);
+  snprintf(args, sizeof args, "copy rt --from '%s' --to b.db", pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  char *x = hps_sweep_dump(a, "rt", 0), *y = hps_sweep_dump(b, "rt", 0);
+  cr_assert_eq(hps_count(x, "\n2|"), 9, "the metrics are in the dump: %s", x);
+  cr_assert_str_eq(y, x, "every row of every table, ids included");
+  free(y);
+  /* The sweep on PostgreSQL reads like one run there. */
+  snprintf(args, sizeof args, "top rt --db '%s'", pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  /* A second copy beside it (--as): every id taken, shifted, references following; back out the same. */
+  snprintf(args, sizeof args, "copy rt --from a.db --to '%s' --as rt2 -q", pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  cr_expect(strstr(out, "ids shifted"), "%s", out);
+  snprintf(args, sizeof args, "copy rt2 --from '%s' --to c.db --as rt -q", pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  free(x);
+  x = hps_sweep_dump(a, "rt", 1);
+  y = hps_sweep_dump(c3, "rt", 1);
+  cr_assert_str_eq(y, x);
+  free(x);
+  free(y);
+  /* The id sequences moved past the copied ids: new rows there get new ids. */
+  RsStore *st = NULL;
+  TrErr e = {0, ""};
+  cr_assert_eq(rs_store_open(pg, RS_OPEN_EXISTING, &st, &e), TR_OK, "%s", e.msg);
+  int64_t id = 0;
+  cr_assert_eq(rs_sweep_upsert(st, "after", "x", "h", "grid", "loss", "minimize", 1, "train", &id), TR_OK, "%s",
+               rs_store_errmsg(st));
+  RsTrialDef d = {0, "00000000000000ff", "{}", "{}", 1};
+  cr_assert_eq(rs_trials_insert(st, id, 1, &d, NULL), TR_OK, "%s", rs_store_errmsg(st));
+  cr_assert_eq(rs_event_add(st, id, -1, "note", "after the copies"), TR_OK, "%s", rs_store_errmsg(st));
+  /* Into the same server, database and schema: refused; into another schema of the database: a copy. */
+  snprintf(args, sizeof args, "copy rt --from '%s' --to '%s&application_name=x'", pg, pg);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 2, "%s", out);
+  cr_expect(strstr(out, "the same store"), "%s", out);
+  char other[400];
+  PGconn *c2 = fresh_schema("copyrt2", other, sizeof other);
+  snprintf(args, sizeof args, "copy rt --from '%s' --to '%s' -q", pg, other);
+  cr_assert_eq(hps_run(tmpdir, args, out, sizeof out), 0, "%s", out);
+  PQclear(PQexec(c2, "DROP SCHEMA copyrt2 CASCADE"));
+  PQfinish(c2);
+  rs_store_close(st);
+  PQclear(PQexec(c, "DROP SCHEMA copyrt CASCADE"));
+  PQfinish(c);
+}
+
+/* ---- same-host reclaim on PostgreSQL: a runner killed mid-trial does not leave a 600 s wait ---- */
+
+/* kill -9 of a process and all its descendants, frozen first: nobody gets to record anything (a program
+** sweep's worker runs its program in a group of its own). */
+static void kill_tree(pid_t p) {
+  kill(p, SIGSTOP);
+  pid_t kids[64];
+  int n = hps_children_of(p, kids, 64);
+  for (int i = 0; i < n; i++) kill_tree(kids[i]);
+  kill(p, SIGKILL);
+}
+
+Test(rs_pg, a_runner_killed_mid_trial_is_reclaimed_at_once_by_a_runner_on_the_same_host) {
+  char pg[400], cmd[1400], out[8192];
+  PGconn *c = fresh_schema("deadrun", pg, sizeof pg);
+  cr_assert_eq(chmod(hps_put(tmpdir, "report.sh", slow_sh), 0755), 0);
+  hps_put(tmpdir, "dead.yaml", "program: report.sh\ncommand: [\"${program}\", \"${args}\"]\nmethod: grid\n"
+                               "metric: {name: loss, goal: minimize}\nparameters:\n  lr: {values: [0.0, 0.05]}\n");
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    setpgid(0, 0); /* its own group: killed with its workers and their programs */
+    snprintf(cmd, sizeof cmd, "cd '%s' && HPS_LEASE_SECONDS=600 exec '%s' run dead.yaml -j 1 --quiet --db '%s' "
+             ">first.log 2>&1", tmpdir, hps_bin(), pg);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  int running = 0;
+  for (int i = 0; i < 600 && !running; i++) {
+    usleep(20000);
+    PGresult *r = PQexec(c, "SELECT count(*) FROM deadrun.trials WHERE status = 'running'");
+    running = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
+    PQclear(r);
+  }
+  cr_assert(running, "the first runner never got going");
+  usleep(200000); /* mid-trial: its program takes 0.6 s */
+  kill_tree(pid);
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  PGresult *r = PQexec(c, "SELECT count(*) FROM deadrun.trials WHERE status = 'running' AND owner IS NOT NULL AND "
+                          "lease_until > extract(epoch FROM now()) + 300");
+  const char *live = PQgetvalue(r, 0, 0);
+  PGresult *all = PQexec(c, "SELECT string_agg(status || ' ' || coalesce(owner, '-') || ' ' || coalesce(lease_until - "
+                            "extract(epoch FROM now()), -1), '; ') FROM deadrun.trials");
+  cr_assert_str_eq(live, "1", "a live 600 s lease held by the dead runner: %s", PQgetvalue(all, 0, 0));
+  PQclear(all);
+  PQclear(r);
+  /* Waiting out the lease would take 600 s. */
+  snprintf(cmd, sizeof cmd, "cd '%s' && HPS_LEASE_SECONDS=600 timeout 120 '%s' run dead.yaml -j 1 --quiet --db '%s' 2>&1",
+           tmpdir, hps_bin(), pg);
+  cr_assert_eq(hps_shell(cmd, out, sizeof out), 0, "%s", out);
+  r = PQexec(c, "SELECT (SELECT count(*) FROM deadrun.trials WHERE status = 'completed'), "
+                "(SELECT count(*) FROM deadrun.events WHERE kind = 'expire'), "
+                "(SELECT count(*) FROM deadrun.events WHERE kind = 'reclaim')");
+  cr_expect_str_eq(PQgetvalue(r, 0, 0), "2");
+  cr_expect_str_eq(PQgetvalue(r, 0, 1), "1");
+  cr_expect_str_eq(PQgetvalue(r, 0, 2), "1");
+  PQclear(r);
+  PQclear(PQexec(c, "DROP SCHEMA deadrun CASCADE"));
+  PQfinish(c);
+}

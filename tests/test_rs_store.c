@@ -1037,7 +1037,7 @@ Test(rs_store, a_v2_file_is_read_read_only_and_rebuilt_to_v3_by_a_writer_with_ev
 
   RsStore *st = open_rw();
   sqlite3 *h = rs_sqlite_db(st);
-  cr_expect_eq(scalar(st, "PRAGMA user_version"), 3);
+  cr_expect_eq(scalar(st, "PRAGMA user_version"), RS_SCHEMA_VERSION);
   char *after = dump_text(h, V2_TRIAL_DUMP);
   cr_expect_str_eq(after, before, "every trial row and column kept, ids too");
   char *metrics_after = dump_text(h, "SELECT group_concat(trial_id || name || step || value, ';') FROM metrics");

@@ -1234,3 +1234,83 @@ Test(sw_sched, bayes_kill_9_of_the_runner_mid_sweep_then_resume_runs_every_trial
   cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'propose'"), 6, "one proposal per trial");
   cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'complete'"), 6, "each trial completed once");
 }
+
+/* ---- same-host reclaim: a dead runner's trials do not wait out its lease ---- */
+
+Test(sw_sched, a_runner_killed_mid_trial_is_reclaimed_at_once_by_another_runner_on_the_same_host) {
+  write_spec("dead", "[0.001]", 1, 150, 1, 0, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=20", "HPS_LEASE_SECONDS=600", NULL};
+  const char *args[] = {"run", "dead.yaml", "--quiet", NULL};
+  pid_t pid = start("dead.log", slow, args);
+  wait_running(1, "dead.log");
+  wait_rows("hpsweep.db", 5, "dead.log");
+  kill(-pid, SIGKILL); /* the runner and its worker: nothing records anything */
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  char boot[64] = "", want[160], got[160];
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+  cr_assert_not_null(f);
+  cr_assert_not_null(fgets(boot, sizeof boot, f));
+  fclose(f);
+  boot[strcspn(boot, "\n")] = '\0';
+  sqlite3 *db = db_open();
+  q_text(db, "SELECT owner FROM trials WHERE status = 'running'", got, sizeof got);
+  sqlite3_close(db);
+  snprintf(want, sizeof want, "%s ", boot);
+  cr_assert(strncmp(got, want, strlen(want)) == 0, "the claim records its boot id: '%s'", got);
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'running' AND "
+                      "lease_until > CAST(strftime('%s', 'now') AS REAL) + 300"), 1, "a live lease of 600 s");
+  /* Waiting out the lease would take 600 s: the new runner sees the owner's pid gone and takes over. */
+  const char *lease[] = {"HPS_LEASE_SECONDS=600", NULL};
+  pid_t again = start("again.log", lease, args);
+  cr_assert_eq(wait_exit_within(again, 150, "again.log"), 0, "%s", slurp("again.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 2"), 1, "%s",
+               slurp("again.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'expire'"), 1);
+  cr_assert_eq(db_int("SELECT count(*) FROM events WHERE kind = 'reclaim'"), 1);
+}
+
+/* ---- a kill between a checkpoint's rename and its record: the reclaim finds the newer file ---- */
+
+/* The trial's curve: every metric row but the wall-clock seconds, exact. */
+static char *curve_of(const char *name) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  static char buf[2][1 << 16];
+  static int k;
+  char *out = buf[k++ % 2];
+  q_text(db, "SELECT group_concat(r, ';') FROM (SELECT name || ' ' || step || ' ' || tokens || ' ' || "
+             "printf('%!.17g', value) AS r FROM metrics WHERE name != 'tokens_per_second' ORDER BY name, step)",
+         out, sizeof buf[0]);
+  sqlite3_close(db);
+  return out;
+}
+
+Test(sw_sched, a_kill_between_a_checkpoints_rename_and_its_record_resumes_from_that_file_bit_identically) {
+  write_spec("ck", "[0.003]", 1, 60, 1, 0, NULL); /* a checkpoint every 10 steps (eval_interval) */
+  const char *ref_args[] = {"run", "ck.yaml", "--quiet", "--db", "ref.db", NULL};
+  cr_assert_eq(run("ref.log", NULL, ref_args), 0, "%s", slurp("ref.log"));
+  /* The runner and its worker die right after the file of step 30 is in place: the store says 20. */
+  const char *crash[] = {"HPS_TEST_CRASH_AFTER_SAVE=30", "HPS_LEASE_SECONDS=600", NULL};
+  const char *args[] = {"run", "ck.yaml", "--quiet", NULL};
+  pid_t pid = start("crash.log", crash, args);
+  int st = wait_exit(pid);
+  cr_assert_eq(st, 128 + SIGKILL, "the runner was killed: %d %s", st, slurp("crash.log"));
+  kill(-pid, SIGKILL);
+  cr_assert_eq(db_int("SELECT checkpoint_step FROM trials WHERE status = 'running'"), 20, "%s", slurp("crash.log"));
+  cr_assert(db_int("SELECT max(step) FROM metrics") >= 30, "the rows up to the file are stored before it");
+  /* Another runner (same host: it takes over at once) resumes from step 30, not 20 nor 0. */
+  const char *lease[] = {"HPS_LEASE_SECONDS=600", NULL};
+  const char *verbose[] = {"run", "ck.yaml", NULL};
+  pid_t again = start("again.log", lease, verbose);
+  cr_assert_eq(wait_exit_within(again, 150, "again.log"), 0, "%s", slurp("again.log"));
+  char why[600];
+  sqlite3 *db = db_open();
+  q_text(db, "SELECT message FROM events WHERE kind = 'rescan'", why, sizeof why);
+  sqlite3_close(db);
+  cr_assert(strstr(why, "resuming from step 30 of ") && strstr(why, "(step 20)"), "'%s' %s", why, slurp("again.log"));
+  cr_assert_eq(db_int("SELECT count(*) FROM trials WHERE status = 'completed' AND attempts = 2"), 1);
+  cr_assert_str_eq(curve_of("hpsweep.db"), curve_of("ref.db"), "the curve of a run straight through");
+}

@@ -88,3 +88,27 @@ Test(tr_os, umask_is_read_unchanged) {
   cr_assert_eq(tr_umask_get(), 027, "reading it twice changes nothing");
   cr_assert_eq(umask(old), 027);
 }
+
+Test(tr_os, a_process_start_time_tells_a_live_process_from_a_dead_or_reused_pid) {
+  char boot[64];
+  tr_os_boot_id(boot, sizeof boot);
+  cr_assert_eq(strlen(boot), 36, "a boot id is a UUID: '%s'", boot);
+  cr_assert_neq(tr_os_pid_ns(), 0ull);
+  unsigned long long me = 0, again = 0, kid = 0;
+  cr_assert_eq(tr_os_proc_start(getpid(), &me), 0);
+  cr_assert_eq(tr_os_proc_start(getpid(), &again), 0);
+  cr_assert_eq(me, again, "the same process, the same start");
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    _exit(0);
+  }
+  cr_assert_eq(tr_os_proc_start(pid, &kid), 0);
+  cr_assert(kid >= me, "started after us");
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  cr_assert_eq(tr_os_proc_start(pid, &kid), 1, "gone once reaped");
+  cr_assert_eq(tr_os_proc_start(0, &kid), -1);
+}

@@ -16,6 +16,12 @@
 **   (ENAMETOOLONG for paths of 4096 bytes or more).
 ** - tr_umask_get: the process umask, left unchanged. Not thread-safe (umask has
 **   no read-only call): call it from one thread, as tr_atomic does.
+** - Process identity, for telling whether a process elsewhere in this machine's
+**   pid space is the one that was there before (Linux /proc; elsewhere "unknown"):
+**   tr_os_boot_id: /proc/sys/kernel/random/boot_id into buf ("" if unreadable);
+**   tr_os_pid_ns: the inode of /proc/self/ns/pid (our pid namespace), 0 if unknown;
+**   tr_os_proc_start: when process pid started, in clock ticks after boot (field 22
+**   of /proc/PID/stat): 0 and *ticks, 1 when there is no such process (ESRCH), -1 unknown.
 */
 #ifndef TR_OS_H
 #define TR_OS_H
@@ -27,5 +33,8 @@ double tr_clock_cpu(void);
 double tr_clock_wall(void);
 int tr_mkdirs(const char *path);
 mode_t tr_umask_get(void);
+void tr_os_boot_id(char *buf, size_t n);
+unsigned long long tr_os_pid_ns(void);
+int tr_os_proc_start(pid_t pid, unsigned long long *ticks);
 
 #endif

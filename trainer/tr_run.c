@@ -119,6 +119,7 @@ static int save_checkpoint(Run *r, TrErr *err) {
   c.n_params = tr_model_num_params(r->c.model);
   c.params = tr_model_params(r->c.model);
   c.optim = tr_optim_state(r->c.optim, &c.n_optim);
+  if (r->hooks && r->hooks->before_checkpoint) r->hooks->before_checkpoint(r->hooks->ud, r->step);
   int rc = tr_ckpt_save(path, &c, err);
   free(json);
   free(vocab);

@@ -55,6 +55,9 @@ typedef struct TrRunHooks {
   /* Population-based training: the checkpoint may come from another member and differ in
   ** tr_ckpt_mutable_keys and train.seed (tr_ckpt_config_hash_pbt); this config's values train. */
   int resume_pbt;
+  /* A checkpoint of this step is about to be written (before its rename into place): what the
+  ** caller keeps about the run up to this step should be durable now (NULL: nothing to do). */
+  void (*before_checkpoint)(void *ud, int64_t step);
 } TrRunHooks;
 
 typedef struct TrRunResult {
