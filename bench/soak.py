@@ -11,7 +11,7 @@ process group) and restarted each time, until KILLS kills. Each sweep, once fini
   a SQLite journal) is left in it.
 
 usage: soak.py HPSWEEP [--kills N] [--quick] [--seed S] [--keep]
-  --kills N  stop after N kills (default 1000; --quick: 100)
+  --kills N  stop after N kills (default 1000; --quick: 100), at most 50 in one sweep
   --seed S   the random moments and targets (default 1)
   --keep     keep the temporary directory (printed)
 Rounds alternate between the trainer sweep and the program sweep. Only the standard library.
@@ -65,6 +65,7 @@ done
 """
 
 ENV = {"HPS_LEASE_SECONDS": "1", "HPS_RECLAIM_MAX": "1000000", "HPS_TEST_STEP_DELAY_MS": "15"}
+PER_ROUND = 50
 TEMP_RE = re.compile(r"\.[A-Za-z0-9]{6}$|-journal$")
 
 
@@ -292,7 +293,8 @@ def main():
     rounds = 0
     while s.total() < target:
         spec = "train.yaml" if rounds % 2 == 0 else "prog.yaml"
-        s.round(rounds, spec, spec == "prog.yaml", refs[spec], target)
+        # at most PER_ROUND kills in one sweep, then it runs to the end: more sweeps checked
+        s.round(rounds, spec, spec == "prog.yaml", refs[spec], min(target, s.total() + PER_ROUND))
         rounds += 1
         print("round %d (%s): %d kills so far, %.0f s" % (rounds, spec, s.total(), time.monotonic() - t0),
               flush=True)
