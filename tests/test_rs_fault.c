@@ -27,16 +27,20 @@ static void setup(void) {
           "hpsweep:\n  workers: 2\n  max_retries: 2\n  base:\n"
           "    model: {n_layer: 1, n_head: 2, d_model: 16, context_length: 16}\n"
           "    train: {batch_size: 4, max_steps: 20, eval_interval: 10, eval_batches: 2, log_interval: 5}\n");
+  hps_put(dir, "lsan.supp", "leak:libfontconfig.so\nleak:libcairo.so\n");
 }
 
 static void teardown(void) { cr_assert_eq(hps_tmp_remove(dir), 0); }
 
 TestSuite(rs_fault, .init = setup, .fini = teardown, .timeout = 550);
 
-/* `ENV hpsweep ARGS` in dir, stdout and stderr into out; the exit status. */
+/* `ENV hpsweep ARGS` in dir, stdout and stderr into out; the exit status. Under LeakSanitizer,
+** fontconfig's cache (PLplot's cairo drivers keep it until exit) is not ours: suppressed. */
 static int run_env(const char *env, const char *args, char *out, size_t n) {
-  char cmd[1200];
-  snprintf(cmd, sizeof cmd, "cd '%s' && %s '%s' %s 2>&1", dir, env, hps_bin(), args);
+  char cmd[1400];
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && export LSAN_OPTIONS=suppressions='%s/lsan.supp':print_suppressions=0 && %s '%s' %s 2>&1",
+           dir, dir, env, hps_bin(), args);
   return hps_shell(cmd, out, n);
 }
 
@@ -118,10 +122,9 @@ static int fault_case(const char *fault, const char *cause) {
 /* K spans the whole sweep: the first write (the database's creation) to past its last. A one-off
 ** fault may be absorbed (a worker's failed write is a retried trial); a lasting one stops it. */
 Test(rs_fault, store_write_fsync_or_disk_full_at_the_kth_call_stops_cleanly_or_carries_on_and_a_rerun_finishes) {
-  static const char *faults[] = {"write:1", "write:20", "write:60", "write:80", "write:100", "write:120",
-                                 "write:160", "write:90+", "write:120+", "sync:1", "sync:4", "sync:10",
-                                 "sync:15", "sync:30", "sync:10+", "full:1", "full:60", "full:100",
-                                 "full:120", "full:80+", "full:120+"};
+  static const char *faults[] = {"write:1", "write:60",  "write:100", "write:120", "write:140",
+                                 "write:90+", "sync:4",   "sync:15",   "sync:10+",  "full:1",
+                                 "full:100",  "full:120", "full:140",  "full:120+"};
   int mid = 0;
   for (size_t i = 0; i < sizeof faults / sizeof *faults; i++) {
     const char *cause = strncmp(faults[i], "full", 4) == 0 ? "database or disk is full" : "disk I/O error";
