@@ -221,9 +221,10 @@ Test(rs_fault, every_file_failing_at_each_stage_of_its_write_is_kept_whole_with_
     }
 }
 
-/* A real write error from the kernel, no hook: over `ulimit -f 64` (512-byte blocks in POSIX sh) every write past 32 KiB fails
-** (EFBIG; SIGXFSZ is ignored), as on a full disk. The limit stays above the database's shared
-** memory file (32 KiB, which a reader re-creates); the report and the checkpoint are well over it. */
+/* A real write error from the kernel, no hook: over `ulimit -f 64` (512-byte blocks in dash: 32 KiB;
+** 64 KiB in bash) a write fails (EFBIG; SIGXFSZ is ignored), as on a full disk. The limit stays at or
+** above the database's shared memory file (32 KiB, which a reader re-creates); the report (~190 KiB)
+** and the checkpoint (~90 KiB) are well over it. */
 Test(rs_fault, a_report_and_a_checkpoint_over_ulimit_f_are_kept_whole_with_no_temporary_and_one_line) {
   write_all_once();
   for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
