@@ -113,6 +113,16 @@ static inline long long hps_q_int(sqlite3 *db, const char *sql) {
   return v;
 }
 
+/* dir/name opened read-write with a 10 s busy timeout (a running sweep may hold the lock). */
+static inline sqlite3 *hps_db_open(const char *dir, const char *name) {
+  char path[PATH_MAX + 300];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK, "%s", path);
+  sqlite3_busy_timeout(db, 10000);
+  return db;
+}
+
 /* PRAGMA integrity_check of db says "ok" (what: the case, in the failure's message). */
 static inline void hps_assert_intact(sqlite3 *db, const char *what) {
   sqlite3_stmt *s;

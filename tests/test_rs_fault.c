@@ -44,15 +44,6 @@ static int run_env(const char *env, const char *args, char *out, size_t n) {
   return hps_shell(cmd, out, n);
 }
 
-static sqlite3 *db_open(void) {
-  char path[400];
-  snprintf(path, sizeof path, "%s/hpsweep.db", dir);
-  sqlite3 *db;
-  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-  sqlite3_busy_timeout(db, 10000);
-  return db;
-}
-
 /* What a completed trial keeps: its best metric and summary (by idx). */
 typedef struct Done {
   int completed;
@@ -63,7 +54,7 @@ typedef struct Done {
 /* The database is intact; the completed trials into rec (fresh = 1) or checked against it.
 ** Returns the number completed (0 if the sweep's trials were never created). */
 static int db_check(Done *rec, int fresh, const char *what) {
-  sqlite3 *db = db_open();
+  sqlite3 *db = hps_db_open(dir, "hpsweep.db");
   hps_assert_intact(db, what);
   sqlite3_stmt *s;
   int n = 0;
