@@ -262,8 +262,6 @@ static int run_main(int argc, char **argv) {
   Run r = {0};
   int status = run_parse(&r, argc, argv);
   if (status) return status;
-  /* Over `ulimit -f` a write fails with EFBIG and is reported, instead of SIGXFSZ killing us. */
-  signal(SIGXFSZ, SIG_IGN);
   TrErr err;
   tr_err_clear(&err);
   SwSchedStats stats;

@@ -2,6 +2,7 @@
 ** main.c: the hpsweep CLI. Dispatches git-style subcommands; the only place
 ** that turns a failure into a process exit status.
 */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,6 +85,9 @@ static void main_usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* Over `ulimit -f` a write fails with EFBIG and is reported (every file is written through
+  ** tr_atomic or the store: the previous file stays whole), instead of SIGXFSZ killing us. */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     main_usage(stderr);
     return 2;

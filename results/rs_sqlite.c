@@ -15,6 +15,7 @@
 */
 #include "rs_backend.h"
 #include "rs_schema.h"
+#include "rs_sqlite_vfs.h"
 #include "tr_os.h"
 #include "tr_rng.h"
 
@@ -399,6 +400,7 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
   int keep_wal = (flags & RS_OPEN_KEEP_WAL) != 0;
   flags &= ~RS_OPEN_KEEP_WAL;
   int exists, rc = sq_file_check(path, flags, &exists, err);
+  if (!rc) rc = rs_sqlite_vfs_install(err); /* HPS_TEST_VFS_FAIL only */
   if (rc) return rc;
   Sq *sq = calloc(1, sizeof *sq);
   if (!sq) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);

@@ -113,6 +113,26 @@ static inline long long hps_q_int(sqlite3 *db, const char *sql) {
   return v;
 }
 
+/* dir/name opened read-write with a 10 s busy timeout (a running sweep may hold the lock). */
+static inline sqlite3 *hps_db_open(const char *dir, const char *name) {
+  char path[PATH_MAX + 300];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK, "%s", path);
+  sqlite3_busy_timeout(db, 10000);
+  return db;
+}
+
+/* PRAGMA integrity_check of db says "ok" (what: the case, in the failure's message). */
+static inline void hps_assert_intact(sqlite3 *db, const char *what) {
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK, "%s", what);
+  char ok[64] = "";
+  if (sqlite3_step(s) == SQLITE_ROW) snprintf(ok, sizeof ok, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  cr_assert_str_eq(ok, "ok", "%s: integrity_check", what);
+}
+
 /* Tests that need root (mount, another user) skip only outside CI: in CI we run as root
 ** and a skip would hide a failure. Returns 1 when root; otherwise skips (or fails in CI). */
 static inline int hps_need_root(void) {

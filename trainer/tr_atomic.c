@@ -48,20 +48,28 @@ static int slot_take(char *tmp) {
   return -1; /* more than N_SLOTS writes at once: still atomic, only not cleaned on a signal */
 }
 
+/* The test hook: HPS_TEST_WRITE_FAIL names the stage that fails (tr_atomic.h). */
+static int fault_at(const char *stage) {
+  const char *v = getenv("HPS_TEST_WRITE_FAIL");
+  return v && strcmp(v, stage) == 0;
+}
+
+int tr_atomic_write(TrAtomicFile *a, const void *buf, size_t n) {
+  const char *p = buf;
+  size_t done = 0;
+  if (!a->werr && n && fault_at("write")) a->werr = ENOSPC;
+  while (done < n && !a->werr) {
+    ssize_t w = write(a->fd, p + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) a->werr = w < 0 ? errno : EIO;
+    else done += (size_t)w;
+  }
+  return a->werr ? -1 : 0;
+}
+
 /* fopencookie write: every byte or the error kept (the stream's buffer hides it otherwise). */
 static ssize_t cookie_write(void *c, const char *buf, size_t n) {
-  TrAtomicFile *a = c;
-  size_t done = 0;
-  while (done < n) {
-    ssize_t w = write(a->fd, buf + done, n - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      if (!a->werr) a->werr = w < 0 ? errno : EIO;
-      return 0;
-    }
-    done += (size_t)w;
-  }
-  return (ssize_t)n;
+  return tr_atomic_write(c, buf, n) ? 0 : (ssize_t)n;
 }
 
 static int cookie_close(void *c) {
@@ -126,7 +134,7 @@ int tr_atomic_open(TrAtomicFile *a, const char *path, TrErr *err) {
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
   }
   tr_atomic_temps_remove(path);
-  a->fd = temp_create(a->tmp, n, path);
+  a->fd = fault_at("open") ? (errno = EACCES, -1) : temp_create(a->tmp, n, path);
   if (a->fd < 0) {
     int rc = tr_err_set(err, TR_EIO, "%s: cannot write: %s", path, strerror(errno));
     free(a->path), free(a->tmp);
@@ -173,10 +181,10 @@ int tr_atomic_commit(TrAtomicFile *a, TrErr *err) {
   a->f = NULL;
   const char *what = "write";
   int e = a->werr;
-  if (!e && fsync(a->fd) != 0) e = errno, what = "fsync";
+  if (!e && (fault_at("fsync") ? (errno = EIO, 1) : fsync(a->fd) != 0)) e = errno, what = "fsync";
   if (!e && close(a->fd) != 0) e = errno, what = "close";
   if (!e) a->fd = -1;
-  if (!e && rename(a->tmp, a->path) != 0) e = errno, what = "rename";
+  if (!e && (fault_at("rename") ? (errno = EACCES, 1) : rename(a->tmp, a->path) != 0)) e = errno, what = "rename";
   if (e) {
     int rc = tr_err_set(err, TR_EIO, "%s: %s failed: %s", a->path, what, strerror(e));
     release(a, 1);

@@ -18,6 +18,9 @@
 **   PATH.XXXXXX files nobody writes any more (tr_atomic_temps_remove). A writer
 **   holds an flock on its temp file for its whole life, so an unlocked one is stale;
 **   a writer whose fresh temp was unlinked before it took the lock makes another.
+** - Test hook: HPS_TEST_WRITE_FAIL=open|write|fsync|rename makes that stage of every
+**   atomic write of the process fail as the system would (open: EACCES, an unwritable
+**   directory; write: ENOSPC, a full disk; fsync: EIO; rename: EACCES).
 ** - The TrAtomicFile must not move between open and commit/abort (the stream
 **   refers to it). The signal registry is per process and unlocked: open and end
 **   writes from one thread (workers are processes).
@@ -40,6 +43,9 @@ typedef struct TrAtomicFile {
 } TrAtomicFile;
 
 int tr_atomic_open(TrAtomicFile *a, const char *path, TrErr *err);
+/* Write n bytes to a->fd (a file written without stdio): 0, or -1 with the failure
+** kept for tr_atomic_commit to report, as for a->f. */
+int tr_atomic_write(TrAtomicFile *a, const void *buf, size_t n);
 /* TR_OK: PATH now holds what was written; else TR_EIO naming PATH and the cause. */
 int tr_atomic_commit(TrAtomicFile *a, TrErr *err);
 void tr_atomic_abort(TrAtomicFile *a);

@@ -46,19 +46,6 @@ static uint64_t fnv1a(const uint8_t *p, size_t n) {
   return h;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Checkpoints are written through tr_atomic as "<dir>/ckpt.bin.XXXXXX", locked by
 ** their writer until renamed: tr_atomic_temps_remove takes only unlocked ones. */
 int tr_ckpt_temps_remove(const char *dir) {
@@ -101,10 +88,8 @@ int tr_ckpt_save(const char *path, const TrCkpt *c, TrErr *err) {
   /* temp file beside it, fsync, rename: a crash leaves the old checkpoint or the new one */
   TrAtomicFile a;
   int rc = tr_atomic_open(&a, path, err);
-  if (rc == TR_OK && write_all(a.fd, b.p, b.n)) {
-    rc = tr_err_set(err, TR_EIO, "%s: write failed: %s", path, strerror(errno));
-    tr_atomic_abort(&a);
-  } else if (rc == TR_OK) {
+  if (rc == TR_OK) {
+    tr_atomic_write(&a, b.p, b.n); /* a failure is kept: commit names it and removes the temp */
     rc = tr_atomic_commit(&a, err);
   }
   free(b.p);
