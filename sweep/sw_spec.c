@@ -1743,11 +1743,10 @@ static char *default_name(const char *path) {
   return n;
 }
 
-int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
-  *out = NULL;
+/* A spec named path, defaults set, its text and tree not read yet. NULL: out of memory. */
+static SwSpec *spec_new(const char *path) {
   SwSpec *S = calloc(1, sizeof *S);
-  if (!S) return tr_err_set(err, TR_ENOMEM, "out of memory");
-  int rc;
+  if (!S) return NULL;
   S->workers = 1;
   S->threads_per_trial = 1;
   S->max_retries = 1;
@@ -1770,13 +1769,17 @@ int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
   S->db = S->dir ? resolve(S->dir, "hpsweep.db") : NULL;
   if (!S->path || !S->dir || !S->name || !S->description || !S->metric || !S->checkpoint || !S->db ||
       !S->seed_arg) {
-    rc = tr_err_set(err, TR_ENOMEM, "out of memory");
-    goto fail;
+    sw_spec_destroy(S);
+    return NULL;
   }
-  if ((rc = tr_yaml_load_file(path, &S->doc, err))) goto fail;
-  if ((rc = read_text(path, &S->text, err))) goto fail;
+  return S;
+}
+
+/* The checks once S->doc and S->text are read; frees S on failure. */
+static int spec_finish(SwSpec *S, SwSpec **out, TrErr *err) {
+  int rc;
   if (!(S->absdir = realpath(S->dir, NULL))) {
-    rc = tr_err_set(err, TR_EIO, "%s: %s: %s", path, S->dir, strerror(errno));
+    rc = tr_err_set(err, TR_EIO, "%s: %s: %s", S->path, S->dir, strerror(errno));
     goto fail;
   }
   if ((rc = spec_parse(S, err)) || (!S->program && (rc = check_files(S, err)))) goto fail;
@@ -1785,6 +1788,36 @@ int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
 fail:
   sw_spec_destroy(S);
   return rc;
+}
+
+int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
+  *out = NULL;
+  SwSpec *S = spec_new(path);
+  if (!S) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  int rc;
+  if ((rc = tr_yaml_load_file(path, &S->doc, err)) || (rc = read_text(path, &S->text, err))) {
+    sw_spec_destroy(S);
+    return rc;
+  }
+  return spec_finish(S, out, err);
+}
+
+int sw_spec_load_text(SwSpec **out, const char *path, const char *text, size_t len, TrErr *err) {
+  *out = NULL;
+  SwSpec *S = spec_new(path);
+  if (!S) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  int rc;
+  if ((rc = tr_yaml_load_string(text, len, path, &S->doc, err))) {
+    sw_spec_destroy(S);
+    return rc;
+  }
+  if (!(S->text = malloc(len + 1))) {
+    sw_spec_destroy(S);
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  memcpy(S->text, text, len);
+  S->text[len] = '\0';
+  return spec_finish(S, out, err);
 }
 
 void sw_spec_destroy(SwSpec *S) {

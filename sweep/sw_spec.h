@@ -130,6 +130,9 @@ typedef struct SwSpec SwSpec;
 
 /* Load and check a spec file. On failure *out is NULL and err says why. */
 int sw_spec_load(SwSpec **out, const char *path, TrErr *err);
+/* The same from len bytes in memory (no file is read for the spec itself): path names the spec in
+** messages, gives its name and the directory relative paths resolve against (which must exist). */
+int sw_spec_load_text(SwSpec **out, const char *path, const char *text, size_t len, TrErr *err);
 void sw_spec_destroy(SwSpec *s);
 
 /* Notices and warnings collected while loading, "FILE:L:C: notice: ..." or "...: warning: ...". */
