@@ -42,6 +42,7 @@ struct SwSpec {
   SwEarlyTerminate et;
   int workers, threads_per_trial, max_retries;
   char *db, *checkpoint;
+  char *base_file;             /* hpsweep.base as a file, resolved against dir; NULL: none or inline */
   uint64_t seed;
   SwTask task;
   int64_t *seeds;              /* (n_seeds) */
@@ -261,10 +262,10 @@ static int parse_base(SwSpec *S, const TrYamlNode *v, TrErr *err) {
     return TR_OK;
   }
   if ((rc = want_string(f, "hpsweep.base", v, &s, err))) return rc;
-  char *p = resolve(S->dir, s);
+  free(S->base_file);
+  char *p = S->base_file = resolve(S->dir, s);
   if (!p) return tr_err_set(err, TR_ENOMEM, "out of memory");
   rc = tr_config_load(&S->base, p, err);
-  free(p);
   if (rc) {
     int line = v->line, col = v->col;
     return tr_err_prefix(err, "%s:%d:%d: hpsweep.base", f, line, col);
@@ -1856,6 +1857,7 @@ void sw_spec_destroy(SwSpec *S) {
   free(S->description);
   free(S->metric);
   free(S->db);
+  free(S->base_file);
   free(S->checkpoint);
   free(S);
 }
@@ -1911,6 +1913,7 @@ int sw_spec_program_resumes(const SwSpec *s) { return s->program_resumes; }
 const SwPbt *sw_spec_pbt(const SwSpec *s) { return &s->pbt; }
 const char *sw_spec_method_label(const SwSpec *s) { return s->pbt.enabled ? "pbt" : sw_method_name(s->method); }
 const TrConfig *sw_spec_base(const SwSpec *s) { return &s->base; }
+const char *sw_spec_base_file(const SwSpec *s) { return s->base_file; }
 const SwLrFind *sw_spec_lr_find(const SwSpec *s) { return s->has_lrf ? &s->lrf : NULL; }
 int sw_spec_lr_pending(const SwSpec *s) { return s->has_lrf && !s->lrf_resolved; }
 int sw_spec_lr_check_resolved(const SwSpec *s, TrErr *err) {

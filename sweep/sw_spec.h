@@ -234,6 +234,9 @@ int sw_spec_lr_resolve(SwSpec *s, double suggested, TrErr *err);
 
 /* The base training config (defaults + hpsweep.base), before any parameter. */
 const TrConfig *sw_spec_base(const SwSpec *s);
+/* hpsweep.base when it names a file: resolved against the spec's directory; NULL when the base
+** is inline or absent (`check` shows it). */
+const char *sw_spec_base_file(const SwSpec *s);
 /* Parameters in spec order (nested blocks flattened depth-first). */
 size_t sw_spec_param_count(const SwSpec *s);
 const SwParam *sw_spec_param(const SwSpec *s, size_t i);
