@@ -243,6 +243,9 @@ static void print_sweep(const SwSpec *s, const SwTrial *t, size_t n) {
 static void print_trials(const SwSpec *s, const SwTrial *t, size_t n) {
   char hash[17], desc[512];
   sw_sweep_hash(s, t, n, hash);
+  /* Every path the spec names, as resolved against its directory (docs/spec.md). */
+  if (sw_spec_base_file(s)) printf("base:        %s\n", sw_spec_base_file(s));
+  if (*sw_spec_checkpoint(s)) printf("checkpoint:  %s\n", sw_spec_checkpoint(s));
   printf("db:          %s\n", sw_spec_db(s));
   printf("spec hash:   %s\n", hash);
   printf("parameters:\n");

@@ -392,7 +392,7 @@ static int load_params(RsStore *st, RsTrialSet *ts) {
     rc = st_oom(st);
   } else {
     ValueLoad l = {ts, vs, ids};
-    if ((rc = rs_sweep_param_values(st, ts->sweep.id, value_add, &l))) rc = rc;
+    rc = rs_sweep_param_values(st, ts->sweep.id, value_add, &l);
   }
   for (int k = 0; vs && k < ts->np; k++) free(vs[k].by_text), free(vs[k].by_num);
   free(vs), free(ids);
@@ -431,8 +431,7 @@ int rs_trials_load(RsStore *st, const char *sweep, RsTrialSet *ts) {
   ts->maximize = ts->sweep.maximize;
   SetLoad l = {ts, 0};
   if (!(ts->metric = xstrdup(ts->sweep.metric))) rc = st_oom(st);
-  else if ((rc = rs_trials_each(st, ts->sweep.id, trial_add, &l))) rc = rc;
-  else rc = load_params(st, ts);
+  else if (!(rc = rs_trials_each(st, ts->sweep.id, trial_add, &l))) rc = load_params(st, ts);
   if (rc) rs_trials_deinit(ts);
   return rc;
 }

@@ -47,14 +47,20 @@ static int has_metric(Rep *r, const char *metric) {
   return rc == TR_OK;
 }
 
+/* Text as HTML (also inside inline SVG): the markup characters as references (the report's
+** attributes are all double-quoted, so an apostrophe is text), and the control bytes HTML
+** forbids (all but tab, newline, carriage return) as U+FFFD. */
 static void esc(FILE *f, const char *s) {
   for (; s && *s; s++) {
-    switch (*s) {
+    unsigned char c = (unsigned char)*s;
+    switch (c) {
       case '<': fputs("&lt;", f); break;
       case '>': fputs("&gt;", f); break;
       case '&': fputs("&amp;", f); break;
       case '"': fputs("&quot;", f); break;
-      default: fputc(*s, f);
+      default:
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) fputs("&#xFFFD;", f);
+        else fputc(c, f);
     }
   }
 }
@@ -169,7 +175,9 @@ static void section_setup(Rep *r) {
   const RsSweep *s = &r->ts->sweep;
   fprintf(r->f, "<h2 id=\"setup\">1. Setup</h2>\n<p>The sweep <code>");
   esc(r->f, s->name);
-  fprintf(r->f, "</code> ran a <b>%s</b> search over %lld trials, ", s->method, (long long)s->n_trials);
+  fprintf(r->f, "</code> ran a <b>");
+  esc(r->f, s->method); /* the database's text: any program may have written it */
+  fprintf(r->f, "</b> search over %lld trials, ", (long long)s->n_trials);
   fprintf(r->f, "ranked by <code>");
   esc(r->f, s->metric);
   fprintf(r->f, "</code> (%s). Varied parameters: ", s->maximize ? "higher is better" : "lower is better");

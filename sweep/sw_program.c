@@ -214,7 +214,7 @@ void sw_program_log_tail(const char *path, char *out, size_t n) {
 /* Pipes, the log and the parser; the program started. */
 static int run_start(Run *r, int op[2], int mp[2], char *logpath, size_t n, TrErr *err) {
   snprintf(logpath, n, "%s/%s", r->in->run_dir, SW_PROGRAM_LOG);
-  r->log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  r->log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, TR_FILE_MODE);
   if (r->log < 0) return tr_err_set(err, TR_EIO, "%s: %s", logpath, strerror(errno));
   if (sw_proto_new(&r->proto, r->in->row, r->in->ctx, err)) return TR_ENOMEM;
   char fdvar[32];

@@ -441,6 +441,9 @@ static int line_process(SwProto *p) {
     lx_ws(&L);
     if (L.i != L.n) lx_fail(&L, SW_PROTO_BAD_JSON, "text after the object at column %zu", L.i + 1);
   }
+  /* Steps stay exact in a double: a line without "step" after one at 2^53 has none to take. */
+  if (L.bad < 0 && !has_step && p->next_step > (int64_t)SW_PROTO_STEP_MAX)
+    lx_fail(&L, SW_PROTO_BAD_STEP, "%s", "no step, and the previous line's step + 1 is past 2^53");
   if (p->oom) {
     p->oom = 0;
     return TR_ENOMEM;

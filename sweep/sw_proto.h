@@ -13,8 +13,8 @@
 **   -Infinity tokens are accepted as numbers (json.dumps writes them) and passed on as
 **   NaN and +-inf; a number beyond the double range is +-inf, as strtod reads it.
 ** - Step: "step" (reserved) must be an integral number in [0, 2^53]. A valid line
-**   without "step" gets the previous valid line's step + 1; the first line's step is
-**   0. Steps may go backwards: the protocol does not reorder, the caller decides.
+**   without "step" gets the previous valid line's step + 1 (a bad step when that is
+**   past 2^53); the first line's step is 0. Steps may go backwards: the protocol does not reorder, the caller decides.
 ** - Fields: a number (or NaN/Infinity) field is a row. Any other value (string,
 **   true/false, null, array, object) is skipped and counted (SW_PROTO_BAD_VALUE); the
 **   rest of the line still counts. A name that is empty, has a control byte or is

@@ -1261,7 +1261,7 @@ static int prog_pbt_run(Worker *w, const WorkerArgs *a, const char *dir, ProgCtx
 static int prog_trial_run(Worker *w, const WorkerArgs *a, RsStore *st, const char *runs, int64_t *rows) {
   char dir[TR_PATH_MAX];
   int k = snprintf(dir, sizeof dir, "%s/%s", runs, a->trial->hash_hex);
-  if (k < 0 || k >= TR_PATH_MAX || (mkdir(dir, 0777) != 0 && errno != EEXIST && tr_mkdirs(dir) != 0)) {
+  if (k < 0 || k >= TR_PATH_MAX || (mkdir(dir, TR_DIR_MODE) != 0 && errno != EEXIST && tr_mkdirs(dir) != 0)) {
     char line[1280];
     snprintf(line, sizeof line, "cannot create run directory %.1100s: %s", dir, strerror(errno));
     worker_on_log(&(Worker){.fd = a->fd}, line);

@@ -42,6 +42,7 @@ struct SwSpec {
   SwEarlyTerminate et;
   int workers, threads_per_trial, max_retries;
   char *db, *checkpoint;
+  char *base_file;             /* hpsweep.base as a file, resolved against dir; NULL: none or inline */
   uint64_t seed;
   SwTask task;
   int64_t *seeds;              /* (n_seeds) */
@@ -261,10 +262,10 @@ static int parse_base(SwSpec *S, const TrYamlNode *v, TrErr *err) {
     return TR_OK;
   }
   if ((rc = want_string(f, "hpsweep.base", v, &s, err))) return rc;
-  char *p = resolve(S->dir, s);
+  free(S->base_file);
+  char *p = S->base_file = resolve(S->dir, s);
   if (!p) return tr_err_set(err, TR_ENOMEM, "out of memory");
   rc = tr_config_load(&S->base, p, err);
-  free(p);
   if (rc) {
     int line = v->line, col = v->col;
     return tr_err_prefix(err, "%s:%d:%d: hpsweep.base", f, line, col);
@@ -1753,11 +1754,10 @@ static char *default_name(const char *path) {
   return n;
 }
 
-int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
-  *out = NULL;
+/* A spec named path, defaults set, its text and tree not read yet. NULL: out of memory. */
+static SwSpec *spec_new(const char *path) {
   SwSpec *S = calloc(1, sizeof *S);
-  if (!S) return tr_err_set(err, TR_ENOMEM, "out of memory");
-  int rc;
+  if (!S) return NULL;
   S->workers = 1;
   S->threads_per_trial = 1;
   S->max_retries = 1;
@@ -1780,13 +1780,17 @@ int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
   S->db = S->dir ? resolve(S->dir, "hpsweep.db") : NULL;
   if (!S->path || !S->dir || !S->name || !S->description || !S->metric || !S->checkpoint || !S->db ||
       !S->seed_arg) {
-    rc = tr_err_set(err, TR_ENOMEM, "out of memory");
-    goto fail;
+    sw_spec_destroy(S);
+    return NULL;
   }
-  if ((rc = tr_yaml_load_file(path, &S->doc, err))) goto fail;
-  if ((rc = read_text(path, &S->text, err))) goto fail;
+  return S;
+}
+
+/* The checks once S->doc and S->text are read; frees S on failure. */
+static int spec_finish(SwSpec *S, SwSpec **out, TrErr *err) {
+  int rc;
   if (!(S->absdir = realpath(S->dir, NULL))) {
-    rc = tr_err_set(err, TR_EIO, "%s: %s: %s", path, S->dir, strerror(errno));
+    rc = tr_err_set(err, TR_EIO, "%s: %s: %s", S->path, S->dir, strerror(errno));
     goto fail;
   }
   if ((rc = spec_parse(S, err)) || (!S->program && (rc = check_files(S, err)))) goto fail;
@@ -1795,6 +1799,36 @@ int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
 fail:
   sw_spec_destroy(S);
   return rc;
+}
+
+int sw_spec_load(SwSpec **out, const char *path, TrErr *err) {
+  *out = NULL;
+  SwSpec *S = spec_new(path);
+  if (!S) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  int rc;
+  if ((rc = tr_yaml_load_file(path, &S->doc, err)) || (rc = read_text(path, &S->text, err))) {
+    sw_spec_destroy(S);
+    return rc;
+  }
+  return spec_finish(S, out, err);
+}
+
+int sw_spec_load_text(SwSpec **out, const char *path, const char *text, size_t len, TrErr *err) {
+  *out = NULL;
+  SwSpec *S = spec_new(path);
+  if (!S) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  int rc;
+  if ((rc = tr_yaml_load_string(text, len, path, &S->doc, err))) {
+    sw_spec_destroy(S);
+    return rc;
+  }
+  if (!(S->text = malloc(len + 1))) {
+    sw_spec_destroy(S);
+    return tr_err_set(err, TR_ENOMEM, "out of memory");
+  }
+  memcpy(S->text, text, len);
+  S->text[len] = '\0';
+  return spec_finish(S, out, err);
 }
 
 void sw_spec_destroy(SwSpec *S) {
@@ -1833,6 +1867,7 @@ void sw_spec_destroy(SwSpec *S) {
   free(S->description);
   free(S->metric);
   free(S->db);
+  free(S->base_file);
   free(S->checkpoint);
   free(S);
 }
@@ -1888,6 +1923,7 @@ int sw_spec_program_resumes(const SwSpec *s) { return s->program_resumes; }
 const SwPbt *sw_spec_pbt(const SwSpec *s) { return &s->pbt; }
 const char *sw_spec_method_label(const SwSpec *s) { return s->pbt.enabled ? "pbt" : sw_method_name(s->method); }
 const TrConfig *sw_spec_base(const SwSpec *s) { return &s->base; }
+const char *sw_spec_base_file(const SwSpec *s) { return s->base_file; }
 const SwLrFind *sw_spec_lr_find(const SwSpec *s) { return s->has_lrf ? &s->lrf : NULL; }
 int sw_spec_lr_pending(const SwSpec *s) { return s->has_lrf && !s->lrf_resolved; }
 int sw_spec_lr_check_resolved(const SwSpec *s, TrErr *err) {

@@ -130,6 +130,9 @@ typedef struct SwSpec SwSpec;
 
 /* Load and check a spec file. On failure *out is NULL and err says why. */
 int sw_spec_load(SwSpec **out, const char *path, TrErr *err);
+/* The same from len bytes in memory (no file is read for the spec itself): path names the spec in
+** messages, gives its name and the directory relative paths resolve against (which must exist). */
+int sw_spec_load_text(SwSpec **out, const char *path, const char *text, size_t len, TrErr *err);
 void sw_spec_destroy(SwSpec *s);
 
 /* Notices and warnings collected while loading, "FILE:L:C: notice: ..." or "...: warning: ...". */
@@ -231,6 +234,9 @@ int sw_spec_lr_resolve(SwSpec *s, double suggested, TrErr *err);
 
 /* The base training config (defaults + hpsweep.base), before any parameter. */
 const TrConfig *sw_spec_base(const SwSpec *s);
+/* hpsweep.base when it names a file: resolved against the spec's directory; NULL when the base
+** is inline or absent (`check` shows it). */
+const char *sw_spec_base_file(const SwSpec *s);
 /* Parameters in spec order (nested blocks flattened depth-first). */
 size_t sw_spec_param_count(const SwSpec *s);
 const SwParam *sw_spec_param(const SwSpec *s, size_t i);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -682,4 +683,58 @@ Test(cli, copy_moves_a_sweep_into_another_file_row_for_row_and_refuses_with_one_
   free(x);
   free(y);
   hps_tmp_remove(dir);
+}
+
+/* Paths in a spec (hpsweep.base, hpsweep.db, hpsweep.checkpoint, program, the base's data.path)
+** resolve against the spec's directory, whatever the current directory, and check shows them. */
+Test(cli, check_resolves_spec_paths_against_the_spec_directory_and_shows_them) {
+  char dir[64], cmd[1024];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_paths_");
+  char sub[128];
+  snprintf(sub, sizeof sub, "%s/sub", dir);
+  cr_assert_eq(mkdir(sub, 0755), 0);
+  hps_put(sub, "base.yaml", "train: {max_steps: 10, out_dir: runs}\n");
+  hps_put(sub, "s.yaml", "name: p\nmethod: grid\nparameters:\n  optimizer.lr: {values: [0.001]}\n"
+                         "hpsweep:\n  base: base.yaml\n  db: out/x.db\n");
+  snprintf(cmd, sizeof cmd, "cd %s && %s check sub/s.yaml", dir, bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
+  cr_expect(strstr(out, "base:        sub/base.yaml\n"), "%s", out);
+  cr_expect(strstr(out, "db:          sub/out/x.db\n"), "%s", out);
+  /* From the spec's own directory the same files. */
+  snprintf(cmd, sizeof cmd, "cd %s && %s check s.yaml", sub, bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
+  cr_expect(strstr(out, "base:        base.yaml\n"), "%s", out);
+  cr_expect(strstr(out, "db:          out/x.db\n"), "%s", out);
+  /* A sample sweep's checkpoint: resolved against the spec's directory too, and it must exist. */
+  hps_put(sub, "q.yaml", "method: grid\nmetric: {name: validity, goal: maximize}\nparameters:\n"
+                         "  sample.temperature: {values: [0.5]}\nhpsweep: {task: sample, checkpoint: ck/c.bin}\n");
+  snprintf(cmd, sizeof cmd, "cd %s && %s check sub/q.yaml", dir, bin());
+  cr_assert_neq(sh(cmd, out, sizeof out, err, sizeof err), 0);
+  cr_expect(strstr(err, "sub/ck/c.bin"), "the error names the resolved path: %s", err);
+  cr_assert_eq(hps_tmp_remove(dir), 0);
+}
+
+/* What `train` writes (its output directory and checkpoint) honours the umask and is never
+** world-writable, even under umask 000. */
+Test(cli, train_outputs_honour_the_umask_and_are_never_world_writable) {
+  static const char *const masks[] = {"000", "022"};
+  static const mode_t file_mode[] = {0664, 0644}, dir_mode[] = {0775, 0755};
+  char dir[64], cmd[1024], path[160];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_umask_");
+  for (int i = 0; i < 2; i++) {
+    snprintf(cmd, sizeof cmd,
+             "cd %s && umask %s && %s train --set model.n_layer=1 --set model.d_model=8 --set model.n_head=1 "
+             "--set model.context_length=8 --set train.batch_size=2 --set train.max_steps=2 "
+             "--set train.out_dir=out%d/run",
+             dir, masks[i], bin(), i);
+    cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s", err);
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/out%d/run/ckpt.bin", dir, i);
+    cr_assert_eq(stat(path, &sb), 0, "%s", path);
+    cr_expect_eq(sb.st_mode & 0777, file_mode[i], "umask %s: %s is %03o", masks[i], path, (unsigned)(sb.st_mode & 0777));
+    *strrchr(path, '/') = '\0';
+    cr_assert_eq(stat(path, &sb), 0, "%s", path);
+    cr_expect_eq(sb.st_mode & 0777, dir_mode[i], "umask %s: %s is %03o", masks[i], path, (unsigned)(sb.st_mode & 0777));
+  }
+  cr_assert_eq(hps_tmp_remove(dir), 0);
 }

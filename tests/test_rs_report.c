@@ -738,3 +738,68 @@ Test(rs_report, pbt_sweep_draws_the_lineage_and_each_members_schedule, .init = s
   sqlite3_close(db);
   free(h);
 }
+
+/* Every string in the report comes from a spec, a config, the database or a program's output:
+** hostile ones must come out as text, in the HTML and in the inline SVG alike. */
+#define HOSTILE "<script>alert(1)</script><b onmouseover='x'>\"]]>&amp;\x01\x1b"
+
+/* True when h has a control byte HTML does not allow (all but tab, newline, carriage return). */
+static int has_control_byte(const char *h) {
+  for (const unsigned char *p = (const unsigned char *)h; *p; p++)
+    if ((*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') || *p == 0x7f) return 1;
+  return 0;
+}
+
+Test(rs_report, hostile_names_and_values_are_escaped_in_the_html_and_the_svg, .init = setup, .fini = teardown) {
+  cr_assert_eq(rs_fixture_add_stopped(dbpath), 0); /* current schema: events have details */
+  sqlite3 *w;
+  cr_assert_eq(sqlite3_open(dbpath, &w), SQLITE_OK);
+  /* ?1 is the hostile text (bound: it has quotes), json_quote(?1) the same as a JSON string. */
+  static const char *const sql[] = {
+      /* sweep name, method, metric (and the metric's rows), spec text */
+      "UPDATE sweeps SET name = ?1, method = 'grid' || ?1, metric = ?1, spec = spec || '# ' || ?1 WHERE id = 1",
+      "UPDATE metrics SET name = ?1 WHERE name = 'val_loss'",
+      "UPDATE metrics SET name = 'lr' || ?1 WHERE name = 'train_loss'",
+      /* a parameter name, and a parameter whose values are hostile strings */
+      "UPDATE trials SET params = json_set(replace(params, '\"train.seed\"', json_quote(?1)), '$.xh', ?1 || (id % 2)) "
+      "WHERE sweep_id = 1",
+      /* a failure's reason and an event's text (the early-termination section) */
+      "UPDATE trials SET error = ?1 WHERE id IN (10, 11)",
+      "UPDATE events SET message = ?1, detail = json_object('band', ?1)",
+      NULL};
+  for (int i = 0; sql[i]; i++) {
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(w, sql[i], -1, &st, NULL), SQLITE_OK, "%s: %s", sql[i], sqlite3_errmsg(w));
+    sqlite3_bind_text(st, 1, HOSTILE, -1, SQLITE_STATIC);
+    cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s: %s", sql[i], sqlite3_errmsg(w));
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(w);
+  RsStore *db;
+  TrErr e = {0};
+  cr_assert_eq(rs_store_open(dbpath, RS_OPEN_READONLY, &db, &e), TR_OK);
+  char path[160];
+  snprintf(path, sizeof path, "%s/r.html", dir);
+  cr_assert_eq(rs_report_write(db, HOSTILE, path, &e), TR_OK, "%s", e.msg);
+  rs_store_close(db);
+  char *h = hps_slurp(path, NULL);
+  cr_assert_null(strstr(h, "<script"));
+  cr_assert_null(strstr(h, "<b "));
+  cr_assert_null(strstr(h, "]]>"));
+  cr_assert_not(has_control_byte(h), "a raw control byte in the report");
+  /* ... and they are there, as text: in the page and in every figure's SVG (PLplot writes each
+  ** character of a label as a reference: "<script>" is &#x3c;&#x73;...). */
+  cr_assert_geq(hps_count(h, "&lt;script&gt;alert(1)&lt;/script&gt;"), 5);
+  int figs = 0;
+  for (const char *svg = strstr(h, "<svg role=\"img\""); svg; svg = strstr(svg + 1, "<svg role=\"img\"")) {
+    const char *end = strstr(svg, "</svg>");
+    cr_assert_not_null(end);
+    char *one = strndup(svg, (size_t)(end - svg));
+    cr_assert_not_null(strstr(one, "&#x3c;&#x73;&#x63;&#x72;&#x69;&#x70;&#x74;&#x3e;"),
+                       "figure %d does not name the hostile sweep, metric or parameter", figs + 1);
+    free(one);
+    figs++;
+  }
+  cr_assert_geq(figs, 5);
+  free(h);
+}

@@ -227,6 +227,21 @@ Test(sw_proto, step_must_be_an_integer_in_range) {
   free(R.r);
 }
 
+/* Found by tests/fuzz/fuzz_proto: a line without "step" after one at 2^53 got step 2^53 + 1,
+** which a double cannot hold. It is a bad step now; an explicit step starts over. */
+Test(sw_proto, a_step_implied_past_2_pow_53_is_bad) {
+  Rows R = {0};
+  SwProto *p = parse_s(&R, "{\"step\": 9007199254740992, \"a\": 1}\n{\"a\": 2}\n{\"a\": 3}\n"
+                           "{\"step\": 5, \"a\": 4}\n{\"a\": 5}\n");
+  cr_assert_eq(bad(p, SW_PROTO_BAD_STEP), 2);
+  cr_assert_eq(row_of(&R, "a", 9007199254740992LL)->v, 1);
+  cr_assert_eq(row_of(&R, "a", 6)->v, 5);
+  cr_assert_eq(R.n, 3);
+  for (size_t k = 0; k < R.n; k++) cr_assert_leq(R.r[k].step, 9007199254740992LL);
+  sw_proto_free(p);
+  free(R.r);
+}
+
 Test(sw_proto, a_repeated_name_keeps_its_last_value) {
   Rows R = {0};
   SwProto *p = parse_s(&R, "{\"a\": 1, \"b\": 2, \"a\": 3, \"a\": 4}\n");

@@ -768,3 +768,35 @@ Test(sw_spec, lr_find_errors_name_the_position_and_the_value) {
                             "learning rate: keep one"), "%s", err.msg);
   sw_spec_destroy(s);
 }
+
+/* sw_spec_load_text (the fuzz harness's entry point): the same spec from memory as from its
+** file, named by the path it is given (relative paths resolve against that path's directory);
+** its errors name that path too, and bytes after a NUL do not sneak past the YAML parser. */
+Test(sw_spec, a_spec_from_memory_loads_as_from_its_file) {
+  const char *text = "name: mem\nmethod: grid\nparameters:\n  optimizer.lr: {values: [0.001, 0.01]}\n"
+                     "hpsweep: {db: sub/x.db}\n";
+  const char *p = put("mem.yaml", text);
+  SwSpec *a = NULL, *b = NULL;
+  TrErr err = {0};
+  cr_assert_eq(sw_spec_load(&a, p, &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(sw_spec_load_text(&b, p, text, strlen(text), &err), TR_OK, "%s", err.msg);
+  cr_expect_str_eq(sw_spec_text(b), text);
+  cr_expect_str_eq(sw_spec_db(b), sw_spec_db(a));
+  cr_expect_str_eq(sw_spec_name(b), "mem");
+  SwTrial *ta = NULL, *tb = NULL;
+  size_t na = 0, nb = 0;
+  cr_assert_eq(sw_expand(a, &ta, &na, &err), TR_OK, "%s", err.msg);
+  cr_assert_eq(sw_expand(b, &tb, &nb, &err), TR_OK, "%s", err.msg);
+  char ha[17], hb[17];
+  sw_sweep_hash(a, ta, na, ha);
+  sw_sweep_hash(b, tb, nb, hb);
+  cr_expect_str_eq(ha, hb);
+  sw_trials_free(ta, na);
+  sw_trials_free(tb, nb);
+  sw_spec_destroy(a);
+  sw_spec_destroy(b);
+  static const char bad[] = "method: grid\nparameters:\n  optimizer.lr: {values: [0.001]}\n\0junk: [";
+  cr_assert_neq(sw_spec_load_text(&b, p, bad, sizeof bad - 1, &err), TR_OK);
+  cr_assert_null(b);
+  cr_expect(strncmp(err.msg, p, strlen(p)) == 0, "the message names the path: %s", err.msg);
+}

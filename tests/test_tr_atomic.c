@@ -61,7 +61,7 @@ Test(tr_atomic, commit_replaces_the_file_whole_with_shared_permissions, .init = 
   free(s);
   struct stat sb;
   cr_assert_eq(stat(target, &sb), 0);
-  cr_assert_eq(sb.st_mode & 0777, 0666 & ~tr_umask_get());
+  cr_assert_eq(sb.st_mode & 0777, TR_FILE_MODE & ~tr_umask_get());
   cr_assert_eq(others(NULL, 0), 0);
 }
 
@@ -154,4 +154,22 @@ Test(tr_atomic, write_error_fails_naming_the_file_and_keeps_the_old_one, .init =
   cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %x", st);
   assert_previous_intact();
   cr_assert_eq(others(NULL, 0), 0);
+}
+
+/* Files hpsweep writes (checkpoints, reports, plots, exports: all through tr_atomic) honour the
+** umask and are never world-writable, even under umask 000. */
+Test(tr_atomic, the_mode_honours_the_umask_and_is_never_world_writable, .init = setup, .fini = teardown) {
+  static const mode_t masks[] = {000, 022, 077}, want[] = {0664, 0644, 0600};
+  for (int i = 0; i < 3; i++) {
+    mode_t old = umask(masks[i]);
+    TrAtomicFile a;
+    TrErr e = {0};
+    cr_assert_eq(tr_atomic_open(&a, target, &e), TR_OK, "%s", e.msg);
+    fputs("x\n", a.f);
+    cr_assert_eq(tr_atomic_commit(&a, &e), TR_OK, "%s", e.msg);
+    umask(old);
+    struct stat sb;
+    cr_assert_eq(stat(target, &sb), 0);
+    cr_expect_eq(sb.st_mode & 0777, want[i], "umask %03o: mode %03o", (unsigned)masks[i], (unsigned)(sb.st_mode & 0777));
+  }
 }

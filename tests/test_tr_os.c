@@ -58,7 +58,7 @@ Test(tr_os, mkdirs_makes_every_level_and_accepts_existing) {
   snprintf(deep, sizeof deep, "%s/a/b/c", dir);
   cr_assert_eq(tr_mkdirs(deep), 0, "%s: %s", deep, strerror(errno));
   cr_assert(stat(deep, &sb) == 0 && S_ISDIR(sb.st_mode));
-  cr_assert_eq(sb.st_mode & 0777, 0777 & ~tr_umask_get());
+  cr_assert_eq(sb.st_mode & 0777, TR_DIR_MODE & ~tr_umask_get());
   cr_assert_eq(tr_mkdirs(deep), 0, "an existing directory is success");
   snprintf(deep, sizeof deep, "%s/a/b/c/", dir);
   cr_assert_eq(tr_mkdirs(deep), 0, "a trailing slash is fine");
@@ -111,4 +111,26 @@ Test(tr_os, a_process_start_time_tells_a_live_process_from_a_dead_or_reused_pid)
   cr_assert_eq(waitpid(pid, &ws, 0), pid);
   cr_assert_eq(tr_os_proc_start(pid, &kid), 1, "gone once reaped");
   cr_assert_eq(tr_os_proc_start(0, &kid), -1);
+}
+
+/* Run and output directories honour the umask and are never world-writable, even under umask 000. */
+Test(tr_os, mkdirs_honours_the_umask_and_is_never_world_writable) {
+  static const mode_t masks[] = {000, 022}, want[] = {0775, 0755};
+  char dir[64], sub[160];
+  hps_tmp_make(dir, sizeof dir, "hps_os_");
+  for (int i = 0; i < 2; i++) {
+    snprintf(sub, sizeof sub, "%s/m%d/runs", dir, i);
+    mode_t old = umask(masks[i]);
+    int rc = tr_mkdirs(sub);
+    umask(old);
+    cr_assert_eq(rc, 0, "%s: %s", sub, strerror(errno));
+    for (int up = 0; up < 2; up++) {
+      struct stat sb;
+      cr_assert_eq(stat(sub, &sb), 0);
+      cr_expect_eq(sb.st_mode & 0777, want[i], "umask %03o: %s is %03o", (unsigned)masks[i], sub,
+                   (unsigned)(sb.st_mode & 0777));
+      *strrchr(sub, '/') = '\0'; /* and its parent, made on the way */
+    }
+  }
+  cr_assert_eq(hps_tmp_remove(dir), 0);
 }

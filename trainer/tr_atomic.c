@@ -141,7 +141,7 @@ int tr_atomic_open(TrAtomicFile *a, const char *path, TrErr *err) {
     return rc;
   }
   a->slot = slot_take(a->tmp);
-  fchmod(a->fd, 0666 & ~tr_umask_get()); /* mkstemp makes 0600; a result file is shared */
+  fchmod(a->fd, TR_FILE_MODE & ~tr_umask_get()); /* mkstemp makes 0600; a result file is shared */
   a->f = fopencookie(a, "w", (cookie_io_functions_t){NULL, cookie_write, NULL, cookie_close});
   if (!a->f) {
     tr_atomic_abort(a);

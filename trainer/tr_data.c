@@ -688,7 +688,7 @@ static int char_scan(TrData *d, const unsigned char *raw, size_t n, size_t *n_to
     seen[cp >> 3] |= (unsigned char)(1u << (cp & 7));
   }
   long nv = 0;
-  for (uint32_t c = 0; c < 0x110000; c++) nv += (seen[c >> 3] >> (c & 7)) & 1;
+  for (size_t b = 0; b < 0x110000 / 8; b++) nv += __builtin_popcount(seen[b]);
   if (nv > TR_DATA_MAX_CHAR_VOCAB) {
     free(seen);
     return tr_err_set(err, TR_EINVAL,
@@ -702,8 +702,9 @@ static int char_scan(TrData *d, const unsigned char *raw, size_t n, size_t *n_to
     free(seen);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory", d->name);
   }
-  for (uint32_t c = 0; c < 0x110000; c++)
-    if ((seen[c >> 3] >> (c & 7)) & 1) v->cp[v->n++] = c;
+  for (uint32_t b = 0; b < 0x110000 / 8; b++) /* a byte at a time: most are 0 */
+    for (uint32_t k = 0; seen[b] >> k; k++)
+      if ((seen[b] >> k) & 1) v->cp[v->n++] = b * 8 + k;
   free(seen);
   vocab_index(v);
   *n_tok = m;

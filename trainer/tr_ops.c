@@ -1,7 +1,10 @@
 /* Float compare-and-select (the clamps in expf_v, the max reductions) only
    if-converts into vector blends when FP exceptions are not observable; the
-   project never reads FP exception flags. */
+   project never reads FP exception flags. (GCC only: clang, for the fuzz build, has no
+   such pragma.) */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
+#endif
 
 #include "tr_ops.h"
 

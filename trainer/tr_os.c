@@ -32,11 +32,11 @@ int tr_mkdirs(const char *path) {
   for (char *p = buf + 1; *p; p++) {
     if (*p != '/') continue;
     *p = '\0';
-    int rc = mkdir(buf, 0777);
+    int rc = mkdir(buf, TR_DIR_MODE);
     *p = '/';
     if (rc != 0 && errno != EEXIST) return -1;
   }
-  if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+  if (mkdir(buf, TR_DIR_MODE) != 0 && errno != EEXIST) return -1;
   return 0;
 }
 

@@ -11,8 +11,11 @@
 ** - tr_clock_cpu: this process's CPU seconds (all threads), CLOCK_PROCESS_CPUTIME_ID.
 ** - tr_clock_wall: unix seconds (CLOCK_REALTIME): for times stored or compared
 **   across processes and hosts (leases, heartbeats), never for durations.
+** - Modes of what hpsweep creates: TR_FILE_MODE & ~umask for files (databases are SQLite's
+**   0644 & ~umask), TR_DIR_MODE & ~umask for directories: the umask is honoured, and nothing
+**   is world-writable even under umask 000 (a shared results directory is at most group-writable).
 ** - tr_mkdirs: mkdir -p. Creates PATH and its missing parents with mode
-**   0777 & ~umask; an existing directory is success. 0, or -1 with errno set
+**   TR_DIR_MODE & ~umask; an existing directory is success. 0, or -1 with errno set
 **   (ENAMETOOLONG for paths of 4096 bytes or more).
 ** - tr_umask_get: the process umask, left unchanged. Not thread-safe (umask has
 **   no read-only call): call it from one thread, as tr_atomic does.
@@ -27,6 +30,9 @@
 #define TR_OS_H
 
 #include <sys/types.h>
+
+#define TR_FILE_MODE 0664
+#define TR_DIR_MODE 0775
 
 double tr_clock_mono(void);
 double tr_clock_cpu(void);
