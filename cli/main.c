@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "hps_version.h"
+#include "tr_alloc.h"
 #include "tr_config.h"
 
 static const HpsCmd *const cmds[] = {
@@ -83,6 +84,7 @@ static void main_usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  tr_alloc_init_env(); /* HPS_ALLOC_FAIL_AT: the out-of-memory tests */
   if (argc < 2) {
     main_usage(stderr);
     return 2;

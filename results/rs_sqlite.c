@@ -15,6 +15,7 @@
 */
 #include "rs_backend.h"
 #include "rs_schema.h"
+#include "tr_alloc.h"
 #include "tr_os.h"
 #include "tr_rng.h"
 
@@ -82,7 +83,7 @@ static void *sq_grow(RsStore *st, void *v, size_t n, size_t *cap, size_t size, s
                      int *rc) {
   if (n < *cap) return v;
   size_t c = *cap ? 2 * *cap : first;
-  void *nv = realloc(v, c * size);
+  void *nv = tr_realloc(v, c * size);
   if (!nv) {
     *rc = rs_store_fail(st, TR_ENOMEM, "%s: out of memory", what);
     return v;
@@ -277,7 +278,7 @@ static int dir_check(const char *path, TrErr *err) {
   const char *slash = strrchr(path, '/');
   if (!slash) return TR_OK;
   size_t n = slash == path ? 1 : (size_t)(slash - path);
-  char *dir = malloc(n + 1);
+  char *dir = tr_malloc(n + 1);
   if (!dir) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
   memcpy(dir, path, n);
   dir[n] = '\0';
@@ -298,7 +299,7 @@ static int dir_check(const char *path, TrErr *err) {
 ** -shm). Otherwise the normal way, which reads through an existing -shm. */
 static int sq_wants_immutable(const char *path) {
   size_t n = strlen(path);
-  char *buf = malloc(n + 8);
+  char *buf = tr_malloc(n + 8);
   if (!buf) return 0;
   memcpy(buf, path, n + 1);
   char *slash = strrchr(buf, '/');
@@ -316,7 +317,7 @@ static int sq_wants_immutable(const char *path) {
 /* "file:PATH?immutable=1" with PATH percent-encoded; NULL when out of memory. */
 static char *sq_immutable_uri(const char *path) {
   size_t n = strlen(path);
-  char *u = malloc(3 * n + 32), *o = u;
+  char *u = tr_malloc(3 * n + 32), *o = u;
   if (!u) return NULL;
   o += sprintf(o, "file:");
   for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
@@ -400,7 +401,7 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
   flags &= ~RS_OPEN_KEEP_WAL;
   int exists, rc = sq_file_check(path, flags, &exists, err);
   if (rc) return rc;
-  Sq *sq = calloc(1, sizeof *sq);
+  Sq *sq = tr_calloc(1, sizeof *sq);
   if (!sq) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
   sq->sync_full = -1;
   tr_rng_seed2(&sq->rng, (uint64_t)getpid(), (uint64_t)(tr_clock_mono() * 1e6));
@@ -944,7 +945,7 @@ static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
       RsStatus status = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2));
       cv->off[cv->n] = cv->np;
       const char *params = (const char *)sqlite3_column_text(s, 7);
-      char *pc = strdup(params ? params : "{}");
+      char *pc = tr_strdup(params ? params : "{}");
       if (!pc) {
         rc = rs_store_fail(st, TR_ENOMEM, "load curves: out of memory");
         break;
@@ -2028,7 +2029,7 @@ static char *export_sql(RsStore *st, int metrics, const char *const *keys, size_
                                   "ORDER BY m.trial_id, m.name, m.step";
   size_t cap = 1024;
   for (size_t i = 0; !metrics && i < nkeys; i++) cap += 2 * strlen(keys[i]) + 64;
-  char *sql = malloc(cap);
+  char *sql = tr_malloc(cap);
   if (!sql) {
     rs_store_fail(st, TR_ENOMEM, "export: out of memory");
     return NULL;
@@ -2079,8 +2080,8 @@ static int sq_sweep_export(RsStore *st, int64_t sweep_id, int metrics, const cha
   if (rc) return rc;
   sqlite3_bind_int64(s, 1, sweep_id);
   ExportWalk w = {fn, ctx, sqlite3_column_count(s), NULL, NULL};
-  w.names = malloc(((size_t)w.nc + 1) * sizeof *w.names);
-  w.vals = malloc(((size_t)w.nc + 1) * sizeof *w.vals);
+  w.names = tr_malloc(((size_t)w.nc + 1) * sizeof *w.names);
+  w.vals = tr_malloc(((size_t)w.nc + 1) * sizeof *w.vals);
   if (!w.names || !w.vals) {
     free(w.names), free(w.vals);
     sqlite3_finalize(s);

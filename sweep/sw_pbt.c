@@ -11,6 +11,7 @@
 
 #include "sw_expand.h"
 #include "sw_space.h"
+#include "tr_alloc.h"
 #include "tr_json.h"
 #include "tr_rng.h"
 
@@ -187,7 +188,7 @@ static int varies(const SwSpec *spec, const SwPbt *pbt, const TrKey *k) {
 /* The varying keys' values of c as a JSON object, spec order then the mutations of their own. */
 static char *values_json(const SwSpec *spec, const SwPbt *pbt, const TrConfig *c) {
   size_t cap = 256, off = 0;
-  char *s = malloc(cap), v[512];
+  char *s = tr_malloc(cap), v[512];
   const TrKey *keys[256];
   size_t nk = 0;
   for (size_t i = 0; i < sw_spec_param_count(spec) && nk < 256; i++)
@@ -200,7 +201,7 @@ static char *values_json(const SwSpec *spec, const SwPbt *pbt, const TrConfig *c
     tr_config_value_text(c, keys[i], 1, v, sizeof v);
     size_t need = strlen(keys[i]->name) + strlen(v) + 8;
     if (off + need >= cap) {
-      char *t = realloc(s, cap = 2 * (off + need));
+      char *t = tr_realloc(s, cap = 2 * (off + need));
       if (!t) return free(s), NULL;
       s = t;
     }
@@ -246,7 +247,7 @@ static int judge_exploit(SwPbtJudge *J, const RsCurve *c, size_t self, RsVerdict
                           &J->err);
   if (rc) return rc;
   size_t nj = tr_config_to_json(&J->next, NULL, 0) + 1;
-  if (!(J->config = malloc(nj))) return tr_err_set(&J->err, TR_ENOMEM, "out of memory");
+  if (!(J->config = tr_malloc(nj))) return tr_err_set(&J->err, TR_ENOMEM, "out of memory");
   tr_config_to_json(&J->next, J->config, nj);
   if ((rc = sw_pbt_ckpt_path(J->runs_dir, src->trial_id, J->step, J->ckpt, sizeof J->ckpt)))
     return tr_err_set(&J->err, rc, "%s: path too long", J->runs_dir);

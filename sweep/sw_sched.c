@@ -25,6 +25,7 @@
 #include "sw_program.h"
 #include "sw_propose.h"
 #include "sw_prune.h"
+#include "tr_alloc.h"
 #include "tr_ckpt.h"
 #include "tr_os.h"
 #include "tr_run.h"
@@ -104,7 +105,7 @@ static int trial_def(void *ctx, size_t i, RsTrialDef *def) {
   const SwTrial *t = &tj->trials[i];
   size_t need = tr_config_to_json(&t->config, tj->buf, tj->cap) + 1;
   if (need > tj->cap) {
-    char *p = realloc(tj->buf, 2 * need);
+    char *p = tr_realloc(tj->buf, 2 * need);
     if (!p) return TR_ENOMEM;
     tj->buf = p, tj->cap = 2 * need;
     tr_config_to_json(&t->config, tj->buf, tj->cap);
@@ -751,7 +752,7 @@ static int worker_record(Worker *w, const WorkerArgs *a, int rc, const TrRunResu
   char *summary = NULL;
   if (rc == TR_OK) {
     size_t need = tr_run_result_json(res, NULL, 0) + 1;
-    summary = malloc(need);
+    summary = tr_malloc(need);
     if (summary) tr_run_result_json(res, summary, need);
   }
   out.summary_json = summary;
@@ -918,7 +919,7 @@ static char *env_fmt(const char *fmt, ...) {
   char *s = NULL;
   va_list ap;
   va_start(ap, fmt);
-  int k = vasprintf(&s, fmt, ap);
+  int k = tr_vasprintf(&s, fmt, ap);
   va_end(ap);
   return k < 0 ? NULL : s;
 }
@@ -1119,7 +1120,7 @@ static int prog_next(const WorkerArgs *a, RsStore *st, int cmd, RsClaim *cl, con
                   .checkpoint_step = j.checkpoint_step, .idx = j.idx, .attempts = j.attempts, .kind = kind,
                   .promoted_step = j.promoted_step};
   if (j.ckpt_len >= 0) {
-    if (j.ckpt_len > TR_PATH_MAX || !(cl->checkpoint = malloc((size_t)j.ckpt_len + 1)) ||
+    if (j.ckpt_len > TR_PATH_MAX || !(cl->checkpoint = tr_malloc((size_t)j.ckpt_len + 1)) ||
         read_full(cmd, cl->checkpoint, (size_t)j.ckpt_len) != 0)
       return -1;
     cl->checkpoint[j.ckpt_len] = '\0';
@@ -1464,7 +1465,7 @@ static int slot_record(Coord *k, int si, int ws, int stopping, int store_exit) {
                                   : ": killed (not by the OOM killer)";
   /* Room for the reason and every tail line, so nothing below truncates. */
   size_t cap = SW_LOG_TAIL * (sizeof s->tail[0] + 1) + 256, off = 0;
-  char *msg = malloc(cap);
+  char *msg = tr_malloc(cap);
   if (msg) {
     if (sig) off += (size_t)snprintf(msg, cap, "worker killed by signal %d (%s)%s", sig, strsignal(sig), why);
     else off += (size_t)snprintf(msg, cap, "worker exited with status %d without recording a result", code);
@@ -1789,9 +1790,9 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   int rc = rs_store_open(c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &k.st, err);
   if (rc) return rc;
   store_tune(k.st);
-  k.slots = calloc((size_t)c->jobs, sizeof *k.slots);
-  struct pollfd *pfd = calloc((size_t)c->jobs, sizeof *pfd);
-  int *pslot = calloc((size_t)c->jobs, sizeof *pslot);
+  k.slots = tr_calloc((size_t)c->jobs, sizeof *k.slots);
+  struct pollfd *pfd = tr_calloc((size_t)c->jobs, sizeof *pfd);
+  int *pslot = tr_calloc((size_t)c->jobs, sizeof *pslot);
   if (!k.slots || !pfd || !pslot) {
     free(k.slots);
     free(pfd);

@@ -1,5 +1,6 @@
 /* tr_atomic.c: atomic file writes (see tr_atomic.h for the contract). */
 #include "tr_atomic.h"
+#include "tr_alloc.h"
 #include "tr_os.h"
 
 #include <dirent.h>
@@ -73,7 +74,7 @@ int tr_atomic_temps_remove(const char *path) {
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
   size_t dlen = slash ? (size_t)(slash - path) + 1 : 0, blen = strlen(base);
-  char *dir = malloc(dlen + 2);
+  char *dir = tr_malloc(dlen + 2);
   if (!dir) return -1;
   if (dlen) memcpy(dir, path, dlen), dir[dlen] = '\0';
   else strcpy(dir, ".");
@@ -119,8 +120,8 @@ int tr_atomic_open(TrAtomicFile *a, const char *path, TrErr *err) {
   a->fd = -1;
   a->slot = -1;
   size_t n = strlen(path) + TMP_SUFFIX + 1;
-  a->path = strdup(path);
-  a->tmp = malloc(n);
+  a->path = tr_strdup(path);
+  a->tmp = tr_malloc(n);
   if (!a->path || !a->tmp) {
     free(a->path), free(a->tmp);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
@@ -157,7 +158,7 @@ static void release(TrAtomicFile *a, int remove_tmp) {
 void tr_atomic_abort(TrAtomicFile *a) { release(a, 1); }
 
 static void dir_sync(const char *path) {
-  char *dir = strdup(path);
+  char *dir = tr_strdup(path);
   if (!dir) return;
   char *slash = strrchr(dir, '/');
   const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";

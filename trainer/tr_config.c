@@ -5,6 +5,7 @@
 */
 #include "tr_config.h"
 
+#include "tr_alloc.h"
 #include "tr_json.h"
 #include "tr_optim.h"
 #include "tr_schedule.h"
@@ -658,7 +659,7 @@ uint64_t tr_config_hash(const TrConfig *c) {
   char stack[4096], *buf = stack;
   size_t need = tr_config_to_json(c, stack, sizeof stack) + 1;
   if (need > sizeof stack) {
-    if (!(buf = malloc(need))) return 0;
+    if (!(buf = tr_malloc(need))) return 0;
     tr_config_to_json(c, buf, need);
   }
   uint64_t h = 0xcbf29ce484222325ULL;
