@@ -8,9 +8,9 @@
 **   tr_memalign (docs/development.md). They behave as their C/POSIX namesakes
 **   (NULL, or -1 for tr_vasprintf, when out of memory); what they return is
 **   released with free() (tr_free is free). SQLite's allocations come here too
-**   (rs_sqlite.c installs tr_alloc_sqlite_methods-style methods before
-**   sqlite3_initialize); libyaml, libpq, PLplot, OpenBLAS and the C library's own
-**   buffers (stdio, open_memstream) have no hook and call malloc directly.
+**   (rs_sqlite.c sets SQLITE_CONFIG_MALLOC before the first store opens);
+**   libyaml, libpq, PLplot, OpenBLAS and the C library's own buffers (stdio,
+**   open_memstream, getline) have no hook and call malloc directly.
 ** - tr_alloc_fail_at(k, persist): the k-th allocation from now (k >= 1) fails and,
 **   with persist, every one after it; k = 0 disarms. Unarmed, an allocation costs
 **   one predictable branch more than malloc. tr_alloc_count() is the number of

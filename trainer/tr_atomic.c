@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +75,11 @@ int tr_atomic_temps_remove(const char *path) {
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
   size_t dlen = slash ? (size_t)(slash - path) + 1 : 0, blen = strlen(base);
-  char *dir = tr_malloc(dlen + 2);
-  if (!dir) return -1;
+  char dir[PATH_MAX]; /* not allocated: this cleanup must not be skipped for want of memory */
+  if (dlen + 2 > sizeof dir) return -1;
   if (dlen) memcpy(dir, path, dlen), dir[dlen] = '\0';
   else strcpy(dir, ".");
   DIR *d = opendir(dir);
-  free(dir);
   if (!d) return -1;
   int n = 0;
   struct dirent *e;
@@ -157,14 +157,16 @@ static void release(TrAtomicFile *a, int remove_tmp) {
 
 void tr_atomic_abort(TrAtomicFile *a) { release(a, 1); }
 
+/* Not allocated: a commit must not skip its fsync for want of memory (a longer path
+** cannot be opened anyway). */
 static void dir_sync(const char *path) {
-  char *dir = tr_strdup(path);
-  if (!dir) return;
+  char dir[PATH_MAX];
+  if (strlen(path) >= sizeof dir) return;
+  strcpy(dir, path);
   char *slash = strrchr(dir, '/');
   const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
   int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) fsync(fd), close(fd); /* the rename itself durable */
-  free(dir);
 }
 
 int tr_atomic_commit(TrAtomicFile *a, TrErr *err) {
