@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sw_lrgrid.h"
+#include "tr_alloc.h"
 #include "tr_config.h"
 #include "tr_lrfind.h"
 
@@ -136,11 +137,11 @@ char *hps_read_file(const char *cmd, const char *path, size_t *len) {
     return NULL;
   }
   size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
+  char *buf = tr_malloc(cap);
   while (buf) {
     n += fread(buf + n, 1, cap - 1 - n, f);
     if (n < cap - 1) break;
-    char *nb = realloc(buf, cap *= 2);
+    char *nb = tr_realloc(buf, cap *= 2);
     if (!nb) free(buf);
     buf = nb;
   }

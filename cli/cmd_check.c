@@ -18,6 +18,7 @@
 #include "sw_space.h"
 #include "sw_spec.h"
 #include "sw_tpe.h"
+#include "tr_alloc.h"
 #include "tr_mem.h"
 
 #define CHECK_LIST_ALL 50   /* list every trial up to this many */
@@ -275,12 +276,12 @@ static int check_bayes_space(const SwSpec *s, SwTrial **t, size_t *n) {
   }
   int tpe = sw_spec_sampler(s) == SW_SAMPLER_TPE;
   size_t startup = tpe ? SW_TPE_STARTUP : SW_GP_MIN_RESULTS, nc = sw_spec_config_count(s), per = 1, k, m = 0;
-  double imp, *u = malloc(startup * sp.n * sizeof *u);
-  SwValue *v = malloc(sp.n_params * sizeof *v);
-  SwObs *prev = malloc(startup * sizeof *prev); /* the earlier start-up points, as the models see them */
+  double imp, *u = tr_malloc(startup * sp.n * sizeof *u);
+  SwValue *v = tr_malloc(sp.n_params * sizeof *v);
+  SwObs *prev = tr_malloc(startup * sizeof *prev); /* the earlier start-up points, as the models see them */
   sw_spec_seeds(s, &per);
   per = per ? per : 1;
-  *t = calloc(startup * per, sizeof **t);
+  *t = tr_calloc(startup * per, sizeof **t);
   if (tpe)
     printf("model:       TPE (Optuna's: multivariate, constant liar, %d start-up trials, %d candidates)\n",
            SW_TPE_STARTUP, SW_TPE_CANDIDATES);

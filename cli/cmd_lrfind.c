@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "rs_lrfind.h"
 #include "rs_plot.h"
+#include "tr_alloc.h"
 #include "tr_config.h"
 #include "tr_lrfind.h"
 #include "tr_yaml.h"
@@ -109,7 +110,7 @@ static int lrfind_output(const TrLrfindResult *res, int json, const char *plot) 
     return 0;
   }
   size_t n = tr_lrfind_result_json(res, NULL, 0) + 1;
-  char *buf = malloc(n);
+  char *buf = tr_malloc(n);
   if (!buf) {
     hps_error(CMD, "out of memory");
     return 1;
@@ -185,7 +186,7 @@ static int lrfind_main(int argc, char **argv) {
   const char *path = NULL, *start_s = NULL, *end_s = NULL, *plot = NULL, *db = NULL, *name = NULL;
   long steps = 100;
   int json = 0;
-  HpsList sets = {calloc((size_t)argc, sizeof *sets.v), 0};
+  HpsList sets = {tr_calloc((size_t)argc, sizeof *sets.v), 0};
   if (!sets.v) {
     hps_error(CMD, "out of memory");
     return 1;

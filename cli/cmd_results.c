@@ -22,6 +22,7 @@
 #include "rs_study.h"
 #include "sw_program.h"
 #include "sw_sched.h"
+#include "tr_alloc.h"
 #include "tr_atomic.h"
 #include "tr_yaml.h"
 
@@ -166,7 +167,7 @@ static Cell *tab_next(Tab *t) {
   if (t->col == 0 && !t->oom) {
     if (t->nr == t->cap) {
       int cap = t->cap ? 2 * t->cap : 16;
-      Cell *cells = realloc(t->cells, (size_t)cap * TAB_MAXC * sizeof *t->cells);
+      Cell *cells = tr_realloc(t->cells, (size_t)cap * TAB_MAXC * sizeof *t->cells);
       if (cells) t->cells = cells, t->cap = cap;
       else t->oom = 1;
     }
@@ -383,7 +384,7 @@ static int cmd_top(int argc, char **argv) {
   if ((rc = open_trials(&o, &db, &ts))) return rc;
   if (o.by && strcmp(o.by, ts.metric) != 0 && rs_trials_use_metric(db, &ts, o.by) != TR_OK)
     return fail_trials_store(&o, db, &ts);
-  int *order = malloc(((size_t)ts.n + 1) * sizeof *order);
+  int *order = tr_malloc(((size_t)ts.n + 1) * sizeof *order);
   if (!order) {
     close_trials(db, &ts);
     hps_error(o.cmd, "out of memory");
@@ -535,8 +536,8 @@ static int lr_study_group(const RsTrialSet *ts, int k, int head, RsLrPoint *pt) 
 /* Under the text table of `compare --by optimizer.lr`: per block of the other varying
 ** parameters, the optimum, its CI and edge flag, the stability edge and the basin. */
 static int compare_lr_study(const RsTrialSet *ts, int k) {
-  RsLrPoint *pt = malloc((size_t)(ts->n ? ts->n : 1) * sizeof *pt);
-  int *head = malloc((size_t)(ts->n ? ts->n : 1) * sizeof *head), nh = 0, rc = 0;
+  RsLrPoint *pt = tr_malloc((size_t)(ts->n ? ts->n : 1) * sizeof *pt);
+  int *head = tr_malloc((size_t)(ts->n ? ts->n : 1) * sizeof *head), nh = 0, rc = 0;
   if (!pt || !head) rc = 1;
   for (int i = 0; i < ts->n && !rc; i++) {
     int g = 0;

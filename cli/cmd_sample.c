@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tr_alloc.h"
 #include "tr_bench.h"
 #include "tr_blas.h"
 #include "tr_config.h"
@@ -121,14 +122,14 @@ static int sample_prompt(Sampling *g, const SampleOpts *o) {
     if (!(g->ptext = hps_read_file("sample", o->prompt_file, &g->plen))) return 2;
   } else if (o->prompt) {
     g->plen = strlen(o->prompt);
-    if (!(g->ptext = strdup(o->prompt))) {
+    if (!(g->ptext = tr_strdup(o->prompt))) {
       hps_error("sample", "out of memory");
       return 2;
     }
   }
   TrErr err = {0};
   if (g->plen && tr_vocab_encode(g->vocab, g->ptext, g->plen, NULL, 0, &g->ntok, &err) == TR_OK && g->ntok) {
-    if (!(g->ptoks = malloc(g->ntok * sizeof *g->ptoks))) {
+    if (!(g->ptoks = tr_malloc(g->ntok * sizeof *g->ptoks))) {
       hps_error("sample", "out of memory");
       return 2;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tr_alloc.h"
 #include "tr_config.h"
 #include "tr_optim.h"
 #include "tr_schedule.h"
@@ -89,7 +90,7 @@ static void print_header(const TrConfig *cfg, double base, int64_t T) {
 /* The table: evenly spaced steps plus the first, the last and the ends of warm-up.
 ** Sets *hi to the peak lr. Returns 0, or 1 out of memory. */
 static int print_table(const TrScheduleConfig *s, double base, int64_t T, long rows, double *hi) {
-  int64_t *at = malloc(((size_t)rows + 4) * sizeof *at);
+  int64_t *at = tr_malloc(((size_t)rows + 4) * sizeof *at);
   if (!at) return 1;
   int n = 0;
   for (long r = 0; r < rows; r++) at[n++] = (int64_t)llround((double)r * (double)(T - 1) / (double)(rows - 1));
@@ -117,7 +118,7 @@ static int print_table(const TrScheduleConfig *s, double base, int64_t T, long r
 static int schedule_main(int argc, char **argv) {
   const char *path = NULL;
   long steps = 0, width = 80, rows = 16;
-  HpsList sets = {calloc((size_t)argc + 2, sizeof *sets.v), 0}; /* + the two --steps overrides */
+  HpsList sets = {tr_calloc((size_t)argc + 2, sizeof *sets.v), 0}; /* + the two --steps overrides */
   if (!sets.v) {
     hps_error("schedule", "out of memory");
     return 1;

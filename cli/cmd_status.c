@@ -14,6 +14,7 @@
 #include "rs_query.h"
 #include "rs_store.h"
 #include "sw_progress.h"
+#include "tr_alloc.h"
 #include "tr_os.h"
 
 static const char usage[] =
@@ -127,7 +128,7 @@ static int show(RsStore *st, const RsSweep *sw, int width) {
     fprintf(stderr, "hpsweep status: %s\n", rs_store_errmsg(st));
     return 1;
   }
-  SwViewTrial *v = calloc(n ? n : 1, sizeof *v);
+  SwViewTrial *v = tr_calloc(n ? n : 1, sizeof *v);
   if (!v) {
     rs_running_free(run, n);
     fprintf(stderr, "hpsweep status: out of memory\n");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tr_alloc.h"
 #include "tr_config.h"
 #include "tr_run.h"
 
@@ -38,7 +39,7 @@ static void print_summary(const TrRunResult *res) {
 static int train_main(int argc, char **argv) {
   const char *path = NULL, *resume = NULL;
   int json = 0;
-  HpsList sets = {calloc((size_t)argc, sizeof *sets.v), 0};
+  HpsList sets = {tr_calloc((size_t)argc, sizeof *sets.v), 0};
   if (!sets.v) {
     hps_error("train", "out of memory");
     return 1;

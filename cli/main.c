@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "hps_version.h"
+#include "tr_alloc.h"
 #include "tr_config.h"
 
 static const HpsCmd *const cmds[] = {
@@ -88,6 +89,7 @@ int main(int argc, char **argv) {
   /* Over `ulimit -f` a write fails with EFBIG and is reported (every file is written through
   ** tr_atomic or the store: the previous file stays whole), instead of SIGXFSZ killing us. */
   signal(SIGXFSZ, SIG_IGN);
+  tr_alloc_init_env(); /* HPS_ALLOC_FAIL_AT: the out-of-memory tests */
   if (argc < 2) {
     main_usage(stderr);
     return 2;

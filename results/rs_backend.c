@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
+
 void rs_give_up_text(int reclaims, char *why, size_t n) {
   snprintf(why, n, "lease expired %d times without progress: the worker keeps dying", reclaims + 1);
 }
@@ -154,7 +156,7 @@ static char *shift_after(const char *s, const char *needle, int64_t shift, int *
   long long v = strtoll(at, &end, 10);
   if (end == at) return NULL;
   size_t head = (size_t)(at - s), n = head + strlen(end) + 32;
-  char *o = malloc(n);
+  char *o = tr_malloc(n);
   if (!o) {
     *oom = 1;
     return NULL;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "rs_plot.h"
+#include "tr_alloc.h"
 #include "tr_json.h"
 #include "tr_yaml.h"
 
@@ -63,7 +64,7 @@ static char *summary_json(const TrLrfindResult *res) {
   TrLrfindResult r = *res;
   r.n = 0;
   size_t n = tr_lrfind_result_json(&r, NULL, 0) + 1;
-  char *buf = malloc(n);
+  char *buf = tr_malloc(n);
   if (!buf) return NULL;
   tr_lrfind_result_json(&r, buf, n);
   const char *p = "{\"points\": [], ";
@@ -73,7 +74,7 @@ static char *summary_json(const TrLrfindResult *res) {
 
 /* The points as metrics rows (a NaN is no row: the column is NOT NULL). */
 static int put_metrics(RsStore *st, const RsClaim *c, const TrConfig *cfg, const TrLrfindResult *res, TrErr *err) {
-  RsMetric *rows = malloc(((size_t)res->n * 3 + 1) * sizeof *rows);
+  RsMetric *rows = tr_malloc(((size_t)res->n * 3 + 1) * sizeof *rows);
   if (!rows) return tr_err_set(err, TR_ENOMEM, "out of memory");
   size_t k = 0;
   for (int i = 0; i < res->n; i++) {
@@ -141,7 +142,7 @@ int rs_lrfind_put(RsStore *st, const char *name, const TrConfig *cfg, const TrLr
                       RS_LRFIND_TASK, &id))
     return store_err(st, err);
   size_t n = tr_config_to_json(cfg, NULL, 0) + 1;
-  char *json = malloc(n);
+  char *json = tr_malloc(n);
   if (!json) return tr_err_set(err, TR_ENOMEM, "out of memory");
   tr_config_to_json(cfg, json, n);
   RsTrialDef def = {0, hash, json, "{}", cfg->train.seed};
@@ -200,7 +201,7 @@ static int read_points(RsStore *st, int64_t trial_id, TrLrfindResult *res, TrErr
   int rc = TR_OK;
   for (int k = 0; k < 3 && !rc; k++)
     if (rs_metrics_read(st, trial_id, metric_names[k], &m[k], &n[k])) rc = store_err(st, err);
-  if (!rc && !(res->points = calloc(n[0] + 1, sizeof *res->points))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!rc && !(res->points = tr_calloc(n[0] + 1, sizeof *res->points))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   size_t j1 = 0, j2 = 0;
   for (size_t i = 0; !rc && i < n[0]; i++) {
     TrLrfindPoint *p = &res->points[res->n++];
@@ -236,7 +237,7 @@ static int load_trial(RsStore *st, int64_t sweep_id, TrLrfindResult *res, int *f
     else if (!(rc = read_points(st, tid, res, err))) {
       *found = 1;
       if (trial_id) *trial_id = tid;
-      if (config && !(*config = strdup(t.config ? t.config : "{}"))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+      if (config && !(*config = tr_strdup(t.config ? t.config : "{}"))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
     }
     if (rc) tr_lrfind_result_free(res);
   }
@@ -290,7 +291,7 @@ int rs_lrfind_list(RsStore *st, RsLrfindRun **out, int *n, TrErr *err) {
   *out = NULL;
   *n = 0;
   if (rs_sweeps_list(st, &sw, &ns)) return store_err(st, err);
-  RsLrfindRun *v = calloc(ns + 1, sizeof *v);
+  RsLrfindRun *v = tr_calloc(ns + 1, sizeof *v);
   int rc = v ? TR_OK : tr_err_set(err, TR_ENOMEM, "out of memory");
   for (size_t i = 0; !rc && i < ns; i++) {
     if (!rs_lrfind_is(&sw[i])) continue;
@@ -299,7 +300,7 @@ int rs_lrfind_list(RsStore *st, RsLrfindRun **out, int *n, TrErr *err) {
     rc = load_trial(st, sw[i].id, &r->res, &found, &r->trial_id, &r->config, err);
     if (rc || !found) continue;
     ramp(sw[i].spec, r);
-    if (!(r->name = strdup(sw[i].name))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+    if (!(r->name = tr_strdup(sw[i].name))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
     (*n)++;
   }
   rs_sweeps_free(sw, ns);
@@ -325,7 +326,7 @@ int rs_lrfind_nearest(const TrLrfindResult *r, double lr) {
 
 static void add_points(RsPlot *p, const TrLrfindResult *r, const int *idx, int n, int smoothed, unsigned rgb,
                        int style, int clip) {
-  double *x = malloc((size_t)(n ? n : 1) * sizeof *x), *y = malloc((size_t)(n ? n : 1) * sizeof *y);
+  double *x = tr_malloc((size_t)(n ? n : 1) * sizeof *x), *y = tr_malloc((size_t)(n ? n : 1) * sizeof *y);
   int k = 0;
   for (int i = 0; x && y && i < n; i++) {
     const TrLrfindPoint *pt = &r->points[idx ? idx[i] : i];

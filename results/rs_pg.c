@@ -22,6 +22,7 @@
 */
 #include "rs_backend.h"
 #include "rs_schema.h"
+#include "tr_alloc.h"
 #include "tr_os.h"
 #include "tr_rng.h"
 
@@ -439,7 +440,7 @@ static void pg_close(RsStore *st) {
 
 char *rs_pg_url_redacted(const char *url) {
   size_t n = strlen(url);
-  char *o = malloc(n + 4 + 1), *w = o;
+  char *o = tr_malloc(n + 4 + 1), *w = o;
   if (!o) return NULL;
   const char *c = url, *scheme = strstr(url, "://");
   const char *auth_end = scheme ? strpbrk(scheme + 3, "@/?") : NULL;
@@ -504,7 +505,7 @@ static int pg_connect_patient(RsStore *st, int patient) {
 int rs_pg_open(RsStore *st, const char *url, int flags, TrErr *err) {
   int patient = (flags & RS_OPEN_KEEP_WAL) != 0;
   flags &= ~RS_OPEN_KEEP_WAL;
-  Pg *pg = calloc(1, sizeof *pg);
+  Pg *pg = tr_calloc(1, sizeof *pg);
   int oom = 0;
   if (pg) pg->url = rs_strdup(url, &oom);
   if (!pg || oom) {
@@ -725,7 +726,7 @@ static int keys_body(RsStore *st, void *arg) {
   int rc = pg_q(st, "SELECT id, idx, hash FROM trials WHERE sweep_id = $1::bigint ORDER BY idx", &p, &r, "read trials");
   if (rc) return rc;
   int nr = PQntuples(r);
-  if (nr > 0 && !(a->v = malloc((size_t)nr * sizeof *a->v))) rc = rs_store_fail(st, TR_ENOMEM, "read trials: out of memory");
+  if (nr > 0 && !(a->v = tr_malloc((size_t)nr * sizeof *a->v))) rc = rs_store_fail(st, TR_ENOMEM, "read trials: out of memory");
   for (int i = 0; !rc && i < nr; i++) {
     RsTrialKey *k = &a->v[a->n++];
     k->id = g_int(r, i, 0);
@@ -762,7 +763,7 @@ static int sweeps_list_body(RsStore *st, void *arg) {
   int rc = pg_q(st, "SELECT " SWEEP_COLS " FROM sweeps ORDER BY id", NULL, &r, "list sweeps");
   if (rc) return rc;
   int nr = PQntuples(r);
-  if (nr > 0 && !(l->v = calloc((size_t)nr, sizeof *l->v))) rc = rs_store_fail(st, TR_ENOMEM, "list sweeps: out of memory");
+  if (nr > 0 && !(l->v = tr_calloc((size_t)nr, sizeof *l->v))) rc = rs_store_fail(st, TR_ENOMEM, "list sweeps: out of memory");
   for (int i = 0; !rc && i < nr; i++)
     if (sweep_row(r, i, &l->v[l->n++])) rc = rs_store_fail(st, TR_ENOMEM, "list sweeps: out of memory");
   PQclear(r);
@@ -829,7 +830,7 @@ static void arr_put(PgArr *a, const char *s, size_t k) {
   if (a->n + k + 3 > a->cap) {
     size_t c = a->cap ? a->cap : 256;
     while (a->n + k + 3 > c) c *= 2;
-    char *ns = realloc(a->s, c);
+    char *ns = tr_realloc(a->s, c);
     if (!ns) {
       a->oom = 1;
       return;
@@ -1079,9 +1080,9 @@ static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
                     "WHERE t.sweep_id = $1::bigint ORDER BY t.idx, t.id, m.step", &p, &r, "load curves");
   if (rc) return rc;
   size_t nr = (size_t)PQntuples(r);
-  cv->c = malloc((nr ? nr : 1) * sizeof *cv->c);
-  cv->step = malloc((nr ? nr : 1) * sizeof *cv->step);
-  cv->value = malloc((nr ? nr : 1) * sizeof *cv->value);
+  cv->c = tr_malloc((nr ? nr : 1) * sizeof *cv->c);
+  cv->step = tr_malloc((nr ? nr : 1) * sizeof *cv->step);
+  cv->value = tr_malloc((nr ? nr : 1) * sizeof *cv->value);
   cv->res = r;
   if (!cv->c || !cv->step || !cv->value) {
     curves_free(cv);
@@ -1142,7 +1143,7 @@ static int propose_rows_load(RsStore *st, int64_t sweep_id, PGresult **res, RsPr
                     "ORDER BY idx, id", &p, res, "propose");
   if (rc) return rc;
   size_t nr = (size_t)PQntuples(*res);
-  if (!(*rows = malloc((nr ? nr : 1) * sizeof **rows))) {
+  if (!(*rows = tr_malloc((nr ? nr : 1) * sizeof **rows))) {
     PQclear(*res);
     *res = NULL;
     return rs_store_fail(st, TR_ENOMEM, "propose: out of memory");
@@ -1742,7 +1743,7 @@ static int running_body(RsStore *st, void *arg) {
                 "list running trials");
   if (rc) return rc;
   int nr = PQntuples(r);
-  if (nr > 0 && !(a->v = calloc((size_t)nr, sizeof *a->v)))
+  if (nr > 0 && !(a->v = tr_calloc((size_t)nr, sizeof *a->v)))
     rc = rs_store_fail(st, TR_ENOMEM, "list running trials: out of memory");
   for (int i = 0; !rc && i < nr; i++) {
     RsRunning *x = &a->v[a->n++];
@@ -1851,7 +1852,7 @@ static int read_body(RsStore *st, void *arg) {
                     "ORDER BY step", &p, &r, "read metrics");
   if (rc) return rc;
   int nr = PQntuples(r);
-  if (nr > 0 && !(a->v = malloc((size_t)nr * sizeof *a->v))) rc = rs_store_fail(st, TR_ENOMEM, "read metrics: out of memory");
+  if (nr > 0 && !(a->v = tr_malloc((size_t)nr * sizeof *a->v))) rc = rs_store_fail(st, TR_ENOMEM, "read metrics: out of memory");
   for (int i = 0; !rc && i < nr; i++)
     a->v[a->n++] = (RsPoint){g_int(r, i, 0), g_int(r, i, 1), g_real(r, i, 2), g_real(r, i, 3)};
   PQclear(r);
@@ -2159,7 +2160,7 @@ static char *export_sql(RsStore *st, int metrics, const char *const *keys, size_
                                   "ORDER BY m.trial_id, m.name, m.step";
   size_t cap = 1024;
   for (size_t i = 0; !metrics && i < nkeys; i++) cap += 3 * strlen(keys[i]) + 128;
-  char *sql = malloc(cap);
+  char *sql = tr_malloc(cap);
   *nparam = 0;
   if (!sql) {
     rs_store_fail(st, TR_ENOMEM, "export: out of memory");
@@ -2211,8 +2212,8 @@ static int export_row(const PGresult *r, int row, void *arg) {
   ExportWalk *w = arg;
   if (row < 0) { /* the header */
     w->nc = PQnfields(r);
-    w->names = malloc(((size_t)w->nc + 1) * sizeof *w->names);
-    w->vals = malloc(((size_t)w->nc + 1) * sizeof *w->vals);
+    w->names = tr_malloc(((size_t)w->nc + 1) * sizeof *w->names);
+    w->vals = tr_malloc(((size_t)w->nc + 1) * sizeof *w->vals);
     if (!w->names || !w->vals) return TR_ENOMEM;
     for (int c = 0; c < w->nc; c++) w->names[c] = PQfname(r, c);
     int rc = w->fn(w->ctx, (size_t)w->nc, w->names, NULL);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "rs_stats.h"
+#include "tr_alloc.h"
 #include "tr_atomic.h"
 
 void rs_plot_init(RsPlot *p) { memset(p, 0, sizeof *p); }
@@ -34,14 +35,14 @@ void rs_plot_deinit(RsPlot *p) {
 
 static double *dup_arr(const double *a, int n) {
   if (!a) return NULL;
-  double *d = malloc(((size_t)n + 1) * sizeof *d);
+  double *d = tr_malloc(((size_t)n + 1) * sizeof *d);
   if (d) memcpy(d, a, (size_t)n * sizeof *d);
   return d;
 }
 
 int rs_plot_add(RsPlot *p, const double *x, const double *y, const double *ylo, const double *yhi,
                 int n, unsigned rgb, int style) {
-  RsPlotSeries *ns = realloc(p->s, ((size_t)p->ns + 1) * sizeof *ns);
+  RsPlotSeries *ns = tr_realloc(p->s, ((size_t)p->ns + 1) * sizeof *ns);
   if (!ns) return p->oom = 1, -1;
   p->s = ns;
   RsPlotSeries *s = &p->s[p->ns];
@@ -56,22 +57,22 @@ int rs_plot_add(RsPlot *p, const double *x, const double *y, const double *ylo, 
 }
 
 int rs_plot_legend_add(RsPlot *p, const char *text, unsigned rgb, int style) {
-  char **nl = realloc(p->legend, ((size_t)p->nlegend + 1) * sizeof *nl);
+  char **nl = tr_realloc(p->legend, ((size_t)p->nlegend + 1) * sizeof *nl);
   if (nl) p->legend = nl;
-  unsigned *nr = realloc(p->legend_rgb, ((size_t)p->nlegend + 1) * sizeof *nr);
+  unsigned *nr = tr_realloc(p->legend_rgb, ((size_t)p->nlegend + 1) * sizeof *nr);
   if (nr) p->legend_rgb = nr;
-  int *nst = realloc(p->legend_style, ((size_t)p->nlegend + 1) * sizeof *nst);
+  int *nst = tr_realloc(p->legend_style, ((size_t)p->nlegend + 1) * sizeof *nst);
   if (nst) p->legend_style = nst;
-  if (!nl || !nr || !nst || !(p->legend[p->nlegend] = strdup(text))) return p->oom = 1, -1;
+  if (!nl || !nr || !nst || !(p->legend[p->nlegend] = tr_strdup(text))) return p->oom = 1, -1;
   p->legend_rgb[p->nlegend] = rgb, p->legend_style[p->nlegend] = style;
   return p->nlegend++;
 }
 
 int rs_plot_note_add(RsPlot *p, double x, double y, const char *text) {
-  RsPlotNote *nn = realloc(p->notes, ((size_t)p->nnotes + 1) * sizeof *nn);
+  RsPlotNote *nn = tr_realloc(p->notes, ((size_t)p->nnotes + 1) * sizeof *nn);
   if (!nn) return p->oom = 1, -1;
   p->notes = nn;
-  nn[p->nnotes] = (RsPlotNote){x, y, strdup(text)};
+  nn[p->nnotes] = (RsPlotNote){x, y, tr_strdup(text)};
   if (!nn[p->nnotes].text) return p->oom = 1, -1;
   return p->nnotes++;
 }
@@ -139,7 +140,7 @@ static void pts_free(Pts *o) { free(o->x), free(o->y), free(o->lo), free(o->hi),
 static int prepare(const RsPlot *p, const RsPlotSeries *s, Pts *o) {
   memset(o, 0, sizeof *o);
   size_t sz = ((size_t)s->n + 1) * sizeof(double);
-  o->x = malloc(sz), o->y = malloc(sz), o->lo = malloc(sz), o->hi = malloc(sz), o->xlo = malloc(sz), o->xhi = malloc(sz);
+  o->x = tr_malloc(sz), o->y = tr_malloc(sz), o->lo = tr_malloc(sz), o->hi = tr_malloc(sz), o->xlo = tr_malloc(sz), o->xhi = tr_malloc(sz);
   if (!o->x || !o->y || !o->lo || !o->hi || !o->xlo || !o->xhi) return TR_ENOMEM;
   for (int i = 0; i < s->n; i++) {
     double x = s->x[i], y = s->y[i];
@@ -310,10 +311,10 @@ static void legend_free(Legend *l) {
 static int legend_alloc(const RsPlot *p, Legend *l) {
   size_t n = (size_t)p->nlegend + 1;
   l->n = p->nlegend + (p->legend_title[0] ? 1 : 0);
-  l->opt = calloc(n, sizeof *l->opt), l->tcol = calloc(n, sizeof *l->tcol), l->lcol = calloc(n, sizeof *l->lcol);
-  l->lsty = calloc(n, sizeof *l->lsty), l->scol = calloc(n, sizeof *l->scol), l->snum = calloc(n, sizeof *l->snum);
-  l->lw = calloc(n, sizeof *l->lw), l->ssc = calloc(n, sizeof *l->ssc);
-  l->text = calloc(n, sizeof *l->text), l->sym = calloc(n, sizeof *l->sym);
+  l->opt = tr_calloc(n, sizeof *l->opt), l->tcol = tr_calloc(n, sizeof *l->tcol), l->lcol = tr_calloc(n, sizeof *l->lcol);
+  l->lsty = tr_calloc(n, sizeof *l->lsty), l->scol = tr_calloc(n, sizeof *l->scol), l->snum = tr_calloc(n, sizeof *l->snum);
+  l->lw = tr_calloc(n, sizeof *l->lw), l->ssc = tr_calloc(n, sizeof *l->ssc);
+  l->text = tr_calloc(n, sizeof *l->text), l->sym = tr_calloc(n, sizeof *l->sym);
   return l->opt && l->tcol && l->lcol && l->lsty && l->scol && l->snum && l->lw && l->ssc && l->text && l->sym
              ? TR_OK
              : TR_ENOMEM;
@@ -347,7 +348,7 @@ static void plot_legend(const RsPlot *p, Legend *l) {
 static int render(const RsPlot *p, const char *dev, FILE *out, TrErr *err) {
   int rc = rs_plot_device_check(dev, err);
   if (rc) return rc;
-  Pts *pts = calloc((size_t)p->ns + 1, sizeof *pts);
+  Pts *pts = tr_calloc((size_t)p->ns + 1, sizeof *pts);
   Legend leg = {0};
   rc = pts ? TR_OK : TR_ENOMEM;
   for (int i = 0; rc == TR_OK && i < p->ns; i++) rc = prepare(p, &p->s[i], &pts[i]);
@@ -393,7 +394,7 @@ static ssize_t mem_write(void *c, const char *b, size_t n) {
   MemOut *m = c;
   if (m->n + n + 1 > m->cap) {
     size_t cap = 2 * (m->n + n + 1);
-    char *np = realloc(m->p, cap);
+    char *np = tr_realloc(m->p, cap);
     if (!np) {
       m->oom = 1;
       return 0;
@@ -442,7 +443,7 @@ static int legend_values(RsPlot *out, const RsTrialSet *ts, int k, const int *us
   for (int v = 0; v < cp->n_values; v++) nu += used[v] != 0;
   snprintf(out->legend_title, sizeof out->legend_title, "%s%s", cp->short_name,
            nu > RS_PLOT_LEGEND_MAX ? " (best first)" : "");
-  int *pick = calloc((size_t)cp->n_values + 1, sizeof *pick), *order = malloc(((size_t)ts->n + 1) * sizeof *order);
+  int *pick = tr_calloc((size_t)cp->n_values + 1, sizeof *pick), *order = tr_malloc(((size_t)ts->n + 1) * sizeof *order);
   if (!pick || !order) {
     free(pick), free(order);
     return TR_ENOMEM;
@@ -481,7 +482,7 @@ int rs_plot_curves(RsStore *st, const RsTrialSet *ts, const RsCurveOpts *o, RsPl
   snprintf(out->ylabel, sizeof out->ylabel, "%s%s", o->metric, o->logy ? " (log)" : "");
   out->logy = o->logy;
   const RsParam *cp = o->color_by >= 0 ? &ts->p[o->color_by] : NULL;
-  int *used = cp ? calloc((size_t)cp->n_values + 1, sizeof *used) : NULL;
+  int *used = cp ? tr_calloc((size_t)cp->n_values + 1, sizeof *used) : NULL;
   int nshown = 0;
   for (int i = 0; i < ts->n; i++) {
     double *x, *y;
@@ -557,11 +558,11 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
   snprintf(out->ylabel, sizeof out->ylabel, "%s", ts->metric);
   out->logx = p->numeric && p->log_spaced;
   if (!p->numeric) {
-    if (!(out->xcats = calloc((size_t)p->n_values + 1, sizeof *out->xcats)))
+    if (!(out->xcats = tr_calloc((size_t)p->n_values + 1, sizeof *out->xcats)))
       return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
     out->nxcats = p->n_values;
     for (int v = 0; v < p->n_values; v++)
-      if (!(out->xcats[v] = strdup(p->values[v]))) out->oom = 1;
+      if (!(out->xcats[v] = tr_strdup(p->values[v]))) out->oom = 1;
     if (out->oom) return plot_built(out, err);
   }
   int by[1] = {k};
@@ -572,9 +573,9 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
     return rc;
   }
   int m = p->n_values;
-  double *x = malloc(((size_t)m + 1) * sizeof *x), *y = malloc(((size_t)m + 1) * sizeof *y);
-  double *lo = malloc(((size_t)m + 1) * sizeof *lo), *hi = malloc(((size_t)m + 1) * sizeof *hi);
-  GroupAt *vg = malloc(((size_t)m + 1) * sizeof *vg);
+  double *x = tr_malloc(((size_t)m + 1) * sizeof *x), *y = tr_malloc(((size_t)m + 1) * sizeof *y);
+  double *lo = tr_malloc(((size_t)m + 1) * sizeof *lo), *hi = tr_malloc(((size_t)m + 1) * sizeof *hi);
+  GroupAt *vg = tr_malloc(((size_t)m + 1) * sizeof *vg);
   if (!x || !y || !lo || !hi || !vg) {
     free(x), free(y), free(lo), free(hi), free(vg);
     rs_compare_deinit(&cmp);
@@ -617,8 +618,8 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
 int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, TrErr *err) {
   rs_plot_init(out);
   int n = ts->n;
-  double *c = malloc(((size_t)n + 1) * sizeof *c), *m = malloc(((size_t)n + 1) * sizeof *m);
-  int *f = malloc(((size_t)n + 1) * sizeof *f), *idx = malloc(((size_t)n + 1) * sizeof *idx);
+  double *c = tr_malloc(((size_t)n + 1) * sizeof *c), *m = tr_malloc(((size_t)n + 1) * sizeof *m);
+  int *f = tr_malloc(((size_t)n + 1) * sizeof *f), *idx = tr_malloc(((size_t)n + 1) * sizeof *idx);
   if (!c || !m || !f || !idx) {
     free(c), free(m), free(f), free(idx);
     return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
@@ -645,7 +646,7 @@ int rs_plot_cost(const RsTrialSet *ts, int use_flops, RsPlot *out, int *front, T
   for (int i = 0; i < k; i++) cmin = fmin(cmin, c[i]), cmax = fmax(cmax, c[i]);
   out->logx = cmax / cmin >= 10;
   /* Front: sorted by cost, drawn as a line through its points. */
-  double *fx = malloc(((size_t)nf + 1) * sizeof *fx), *fy = malloc(((size_t)nf + 1) * sizeof *fy);
+  double *fx = tr_malloc(((size_t)nf + 1) * sizeof *fx), *fy = tr_malloc(((size_t)nf + 1) * sizeof *fy);
   if (!fx || !fy) out->oom = 1;
   int j = 0;
   for (int i = 0; fx && fy && i < k; i++)
@@ -672,7 +673,7 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
   snprintf(out->xlabel, sizeof out->xlabel, "distinct_2 (diversity)");
   snprintf(out->ylabel, sizeof out->ylabel, "validity (correctness)");
   /* The frontier first, so the setting dots are drawn over its line. */
-  double *fx = malloc(((size_t)d->n + 1) * sizeof *fx), *fy = malloc(((size_t)d->n + 1) * sizeof *fy);
+  double *fx = tr_malloc(((size_t)d->n + 1) * sizeof *fx), *fy = tr_malloc(((size_t)d->n + 1) * sizeof *fy);
   if (!fx || !fy) {
     free(fx), free(fy);
     return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
@@ -691,7 +692,7 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
     for (int j = 0; j < ts->np && by < 0; j++)
       if (ts->p[j].varies && !ts->p[j].is_seed) by = j;
   }
-  int *used = by >= 0 ? calloc((size_t)ts->p[by].n_values + 1, sizeof *used) : NULL;
+  int *used = by >= 0 ? tr_calloc((size_t)ts->p[by].n_values + 1, sizeof *used) : NULL;
   int shown = 0;
   for (int i = 0; i < d->n; i++) {
     const RsDivPoint *p = &d->pt[i];
@@ -710,7 +711,7 @@ int rs_plot_diversity(const RsTrialSet *ts, const RsDiversity *d, RsPlot *out, T
     if (k >= 0) out->s[k].marker_size = 1.3;
     if (p->front) rs_plot_note_add(out, p->distinct_2, p->validity, p->label);
     if (k >= 0 && two) {
-      out->s[k].xlo = malloc(sizeof(double)), out->s[k].xhi = malloc(sizeof(double));
+      out->s[k].xlo = tr_malloc(sizeof(double)), out->s[k].xhi = tr_malloc(sizeof(double));
       if (out->s[k].xlo) out->s[k].xlo[0] = p->d_lo;
       if (out->s[k].xhi) out->s[k].xhi[0] = p->d_hi;
       if (!out->s[k].xlo || !out->s[k].xhi) out->oom = 1;
@@ -743,8 +744,8 @@ int rs_plot_lr_study(const RsLrStudy *s, const RsLrPoint *pt, int n, const char 
   snprintf(out->ylabel, sizeof out->ylabel, "%s", metric);
   out->logx = 1;
   int m = s->nlevel, nf = 0;
-  double *x = malloc(((size_t)(m > n ? m : n) + 1) * sizeof *x), *y = malloc(((size_t)(m > n ? m : n) + 1) * sizeof *y);
-  double *lo = malloc(((size_t)m + 1) * sizeof *lo), *hi = malloc(((size_t)m + 1) * sizeof *hi);
+  double *x = tr_malloc(((size_t)(m > n ? m : n) + 1) * sizeof *x), *y = tr_malloc(((size_t)(m > n ? m : n) + 1) * sizeof *y);
+  double *lo = tr_malloc(((size_t)m + 1) * sizeof *lo), *hi = tr_malloc(((size_t)m + 1) * sizeof *hi);
   if (!x || !y || !lo || !hi) {
     free(x), free(y), free(lo), free(hi);
     return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
@@ -767,7 +768,7 @@ int rs_plot_lr_study(const RsLrStudy *s, const RsLrPoint *pt, int n, const char 
   if (isfinite(s->lr_opt) && isfinite(s->value_opt)) {
     int k = rs_plot_add(out, &s->lr_opt, &s->value_opt, NULL, NULL, 1, 0xd62728, RS_STYLE_POINTS);
     if (k >= 0 && isfinite(s->lr_lo) && isfinite(s->lr_hi)) {
-      out->s[k].xlo = malloc(sizeof(double)), out->s[k].xhi = malloc(sizeof(double));
+      out->s[k].xlo = tr_malloc(sizeof(double)), out->s[k].xhi = tr_malloc(sizeof(double));
       if (!out->s[k].xlo || !out->s[k].xhi) out->oom = 1;
       else out->s[k].xlo[0] = s->lr_lo, out->s[k].xhi[0] = s->lr_hi;
     }
@@ -786,7 +787,7 @@ int rs_plot_bs_steps(const RsBsStudy *s, const char *title, RsPlot *out, TrErr *
   snprintf(out->ylabel, sizeof out->ylabel, "steps to target");
   out->logx = out->logy = 1;
   int m = s->nlevel, nf = 0, ref = -1;
-  double *x = malloc(((size_t)m + 1) * sizeof *x), *y = malloc(((size_t)m + 1) * sizeof *y);
+  double *x = tr_malloc(((size_t)m + 1) * sizeof *x), *y = tr_malloc(((size_t)m + 1) * sizeof *y);
   if (!x || !y) {
     free(x), free(y);
     return tr_err_set(err, TR_ENOMEM, "figure: out of memory");
@@ -830,7 +831,7 @@ int rs_plot_bs_tradeoff(const RsBsStudy *s, const char *title, RsPlot *out, TrEr
     if (isfinite(s->level[j].steps) && !(s->level[j].tokens > 0)) tok = 0;
   snprintf(out->xlabel, sizeof out->xlabel, "%s to target", tok ? "tokens" : "examples");
   snprintf(out->ylabel, sizeof out->ylabel, "steps to target");
-  double *x = malloc(((size_t)m + 1) * sizeof *x), *y = malloc(((size_t)m + 1) * sizeof *y), per = 1;
+  double *x = tr_malloc(((size_t)m + 1) * sizeof *x), *y = tr_malloc(((size_t)m + 1) * sizeof *y), per = 1;
   if (!x || !y) {
     free(x), free(y);
     return tr_err_set(err, TR_ENOMEM, "figure: out of memory");

@@ -9,12 +9,13 @@
 #include <string.h>
 
 #include "rs_stats.h"
+#include "tr_alloc.h"
 #include "tr_json.h"
 
 static char *xstrdup(const char *s) {
   if (!s) return NULL;
   size_t n = strlen(s) + 1;
-  char *d = malloc(n);
+  char *d = tr_malloc(n);
   if (d) memcpy(d, s, n);
   return d;
 }
@@ -26,7 +27,7 @@ static int st_oom(RsStore *st) { return rs_store_say(st, TR_ENOMEM, "out of memo
 static int grow(void **v, size_t n, size_t *cap, size_t size, size_t first) {
   if (n < *cap) return TR_OK;
   size_t c = *cap ? 2 * *cap : first;
-  void *nv = realloc(*v, c * size);
+  void *nv = tr_realloc(*v, c * size);
   if (!nv) return TR_ENOMEM;
   *v = nv;
   *cap = c;
@@ -187,7 +188,7 @@ static int cmp_idpos(const void *a, const void *b) {
 }
 
 static IdPos *idpos_build(const RsTrialSet *ts) {
-  IdPos *m = malloc(((size_t)ts->n + 1) * sizeof *m);
+  IdPos *m = tr_malloc(((size_t)ts->n + 1) * sizeof *m);
   if (!m) return NULL;
   for (int i = 0; i < ts->n; i++) m[i] = (IdPos){ts->t[i].id, i};
   qsort(m, (size_t)ts->n, sizeof *m, cmp_idpos);
@@ -251,9 +252,9 @@ static int vset_add(VSet *v, RsParam *p, const char *text, double num) {
   int j = p->n_values;
   if (j == v->cap) {
     int cap = v->cap ? 2 * v->cap : 8;
-    char **nv = realloc(p->values, (size_t)cap * sizeof *nv);
+    char **nv = tr_realloc(p->values, (size_t)cap * sizeof *nv);
     if (nv) p->values = nv;
-    double *nn = realloc(p->nums, (size_t)cap * sizeof *nn);
+    double *nn = tr_realloc(p->nums, (size_t)cap * sizeof *nn);
     if (nn) p->nums = nn;
     if (!nv || !nn) return TR_ENOMEM;
     v->cap = cap;
@@ -264,7 +265,7 @@ static int vset_add(VSet *v, RsParam *p, const char *text, double num) {
   if ((size_t)p->n_values * 2 > v->mask) {
     size_t size = 64;
     while (size < (size_t)p->n_values * 4) size *= 2;
-    int *t = calloc(size, sizeof *t), *n = calloc(size, sizeof *n);
+    int *t = tr_calloc(size, sizeof *t), *n = tr_calloc(size, sizeof *n);
     if (!t || !n) {
       free(t), free(n);
       return TR_ENOMEM;
@@ -296,10 +297,10 @@ static int cmp_numpos(const void *a, const void *b) {
 static int param_sort(RsTrialSet *ts, int k) {
   RsParam *p = &ts->p[k];
   int m = p->n_values;
-  NumPos *np = malloc(((size_t)m + 1) * sizeof *np);
-  int *inv = malloc(((size_t)m + 1) * sizeof *inv);
-  char **nv = malloc(((size_t)m + 1) * sizeof *nv);
-  double *nn = malloc(((size_t)m + 1) * sizeof *nn);
+  NumPos *np = tr_malloc(((size_t)m + 1) * sizeof *np);
+  int *inv = tr_malloc(((size_t)m + 1) * sizeof *inv);
+  char **nv = tr_malloc(((size_t)m + 1) * sizeof *nv);
+  double *nn = tr_malloc(((size_t)m + 1) * sizeof *nn);
   if (!np || !inv || !nv || !nn) {
     free(np), free(inv), free(nv), free(nn);
     return TR_ENOMEM;
@@ -383,11 +384,11 @@ static int load_params(RsStore *st, RsTrialSet *ts) {
   int rc = param_keys(st, ts);
   if (rc) return rc;
   for (int i = 0; i < ts->n; i++) {
-    if (!(ts->t[i].pv = malloc(((size_t)ts->np + 1) * sizeof(int)))) return st_oom(st);
+    if (!(ts->t[i].pv = tr_malloc(((size_t)ts->np + 1) * sizeof(int)))) return st_oom(st);
     for (int k = 0; k < ts->np; k++) ts->t[i].pv[k] = -1;
   }
   IdPos *ids = idpos_build(ts);
-  VSet *vs = calloc((size_t)ts->np + 1, sizeof *vs);
+  VSet *vs = tr_calloc((size_t)ts->np + 1, sizeof *vs);
   if (!ids || !vs) {
     rc = st_oom(st);
   } else {
@@ -606,8 +607,8 @@ int rs_series_load(RsStore *st, int64_t trial_id, const char *metric, RsXKind xk
   size_t np;
   int rc = rs_metrics_read(st, trial_id, metric, &pt, &np);
   if (rc) return rc;
-  *x = malloc((np + 1) * sizeof **x);
-  *y = malloc((np + 1) * sizeof **y);
+  *x = tr_malloc((np + 1) * sizeof **x);
+  *y = tr_malloc((np + 1) * sizeof **y);
   if (!*x || !*y) {
     free(pt), free(*x), free(*y);
     *x = *y = NULL;
@@ -641,7 +642,7 @@ static int counts_toward(const RsTrialRow *t) { return !isnan(t->best) && t->sta
 /* Label "a=1, b=2" of trial t over params ks[0..nk); NULL when out of memory. */
 static char *label_of(const RsTrialSet *ts, const RsTrialRow *t, const int *ks, int nk) {
   size_t cap = 64, len = 0;
-  char *s = malloc(cap);
+  char *s = tr_malloc(cap);
   if (!s) return NULL;
   s[0] = '\0';
   for (int i = 0; i < nk; i++) {
@@ -650,7 +651,7 @@ static char *label_of(const RsTrialSet *ts, const RsTrialRow *t, const int *ks, 
     size_t need = strlen(p->short_name) + strlen(v) + 4;
     if (len + need >= cap) {
       cap = 2 * (len + need);
-      char *ns = realloc(s, cap);
+      char *ns = tr_realloc(s, cap);
       if (!ns) {
         free(s);
         return NULL;
@@ -710,8 +711,8 @@ static int group_cmp(const void *ctx, int a, int b) {
 }
 
 static int groups_sort(const RsTrialSet *ts, RsContext *cx) {
-  int *o = malloc(((size_t)cx->ng + 1) * sizeof *o);
-  RsGroup *g = malloc(((size_t)cx->ng + 1) * sizeof *g);
+  int *o = tr_malloc(((size_t)cx->ng + 1) * sizeof *o);
+  RsGroup *g = tr_malloc(((size_t)cx->ng + 1) * sizeof *g);
   if (!o || !g) {
     free(o), free(g);
     return TR_ENOMEM;
@@ -731,7 +732,7 @@ static int group_build(const RsTrialSet *ts, const int *ord, int a, int b, const
   memset(g, 0, sizeof *g);
   g->label = label_of(ts, &ts->t[ord[a]], by, nby);
   g->value = ts->t[ord[a]].pv[by[0]];
-  g->vals = malloc(((size_t)(b - a)) * sizeof *g->vals);
+  g->vals = tr_malloc(((size_t)(b - a)) * sizeof *g->vals);
   if (!g->label || !g->vals) return TR_ENOMEM;
   for (int m = a; m < b; m++) {
     const RsTrialRow *t = &ts->t[ord[m]];
@@ -784,8 +785,8 @@ int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *ou
   }
   if (ts->n == 0) return tr_err_set(err, TR_ENOTFOUND, "sweep '%s' has no trials", ts->sweep.name);
   /* Order trials by (context, group): contexts and groups come out sorted by value. */
-  int *ord = malloc((size_t)ts->n * sizeof *ord);
-  if (!ord || !(out->by_label = malloc(128))) {
+  int *ord = tr_malloc((size_t)ts->n * sizeof *ord);
+  if (!ord || !(out->by_label = tr_malloc(128))) {
     free(ord);
     return oom(err);
   }
@@ -812,8 +813,8 @@ int rs_compare_build(const RsTrialSet *ts, const int *by, int nby, RsCompare *ou
 }
 
 double rs_param_var_explained(const RsTrialSet *ts, int k) {
-  double *y = malloc(((size_t)ts->n + 1) * sizeof *y);
-  int *g = malloc(((size_t)ts->n + 1) * sizeof *g), n = 0;
+  double *y = tr_malloc(((size_t)ts->n + 1) * sizeof *y);
+  int *g = tr_malloc(((size_t)ts->n + 1) * sizeof *g), n = 0;
   if (!y || !g) {
     free(y), free(g);
     return NAN;
@@ -928,8 +929,8 @@ static int div_point(const RsTrialSet *ts, const double *m, const int *ok, const
 static int div_settings(const RsTrialSet *ts, const double *m, const int *ok, const int *keys, int nk,
                         RsDiversity *out) {
   int n = ts->n;
-  int *ord = malloc(((size_t)n + 1) * sizeof *ord), *seeds = malloc(((size_t)n + 1) * sizeof *seeds);
-  out->pt = calloc((size_t)n + 1, sizeof *out->pt);
+  int *ord = tr_malloc(((size_t)n + 1) * sizeof *ord), *seeds = tr_malloc(((size_t)n + 1) * sizeof *seeds);
+  out->pt = tr_calloc((size_t)n + 1, sizeof *out->pt);
   int rc = ord && seeds && out->pt ? TR_OK : TR_ENOMEM;
   if (rc == TR_OK) {
     for (int i = 0; i < n; i++) ord[i] = i;
@@ -948,8 +949,8 @@ static int div_settings(const RsTrialSet *ts, const double *m, const int *ok, co
 
 /* Pareto: maximise both; rs_stats_pareto minimises its cost, so cost = -distinct_2. */
 static int div_front(RsDiversity *out) {
-  double *cost = malloc(((size_t)out->n + 1) * sizeof *cost), *val = malloc(((size_t)out->n + 1) * sizeof *val);
-  int *front = malloc(((size_t)out->n + 1) * sizeof *front);
+  double *cost = tr_malloc(((size_t)out->n + 1) * sizeof *cost), *val = tr_malloc(((size_t)out->n + 1) * sizeof *val);
+  int *front = tr_malloc(((size_t)out->n + 1) * sizeof *front);
   int rc = cost && val && front ? TR_OK : TR_ENOMEM;
   if (rc == TR_OK) {
     for (int i = 0; i < out->n; i++) cost[i] = -out->pt[i].distinct_2, val[i] = out->pt[i].validity;
@@ -968,7 +969,7 @@ static int div_temperature(const RsTrialSet *ts, const double *m, const int *ok,
   for (int k = 0; k < ts->np; k++)
     if (strcmp(ts->p[k].name, "sample.temperature") == 0 && ts->p[k].varies && ts->p[k].numeric) out->temp = k;
   if (out->temp < 0) return TR_OK;
-  double *x = malloc(((size_t)n + 1) * 3 * sizeof *x);
+  double *x = tr_malloc(((size_t)n + 1) * 3 * sizeof *x);
   if (!x) return TR_ENOMEM;
   double *yd = x + n + 1, *yv = yd + n + 1;
   int q = 0;
@@ -987,8 +988,8 @@ int rs_diversity_load(RsStore *st, const RsTrialSet *ts, RsDiversity *out) {
   out->temp = -1;
   out->rho_div = out->rho_val = out->r_settings = NAN;
   int n = ts->n, keys[64], nk = 0;
-  double *m = malloc(((size_t)n * DIV_NM + 1) * sizeof *m);
-  int *ok = calloc((size_t)n + 1, sizeof *ok);
+  double *m = tr_malloc(((size_t)n * DIV_NM + 1) * sizeof *m);
+  int *ok = tr_calloc((size_t)n + 1, sizeof *ok);
   int rc = m && ok ? div_measures(st, ts, m) : st_oom(st);
   if (rc) {
     free(m), free(ok);

@@ -15,6 +15,7 @@
 #include "rs_report_int.h"
 #include "rs_stats.h"
 #include "rs_study.h"
+#include "tr_alloc.h"
 #include "tr_atomic.h"
 #include "tr_optim.h"
 #include "tr_yaml.h"
@@ -470,8 +471,8 @@ static void section_lr_study(Rep *r, int secno, int klr) {
         "and its neighbours in log lr) with a 95% bootstrap CI over seeds (seeded by the sweep's seed), where "
         "runs diverged, and the basin of learning rates within 1% of the optimum. A learning rate where any "
         "seed diverged is never the optimum.</p>\n", r->f);
-  RsLrPoint *pt = malloc(((size_t)ts->n + 1) * sizeof *pt);
-  int *head = malloc(((size_t)ts->n + 1) * sizeof *head), nh = 0;
+  RsLrPoint *pt = tr_malloc(((size_t)ts->n + 1) * sizeof *pt);
+  int *head = tr_malloc(((size_t)ts->n + 1) * sizeof *head), nh = 0;
   if (!pt || !head) {
     free(pt), free(head);
     rep_oom(r);
@@ -536,9 +537,9 @@ static double lr_scale_of(const RsTrialRow *t) {
 static int bs_lr(Rep *r, int kb, int klr, BsLr *o) {
   const RsTrialSet *ts = r->ts;
   int nb = ts->p[kb].n_values;
-  RsLrPoint *pt = malloc(((size_t)ts->n + 1) * sizeof *pt);
-  o->grid = malloc((size_t)nb * sizeof *o->grid), o->opt = malloc((size_t)nb * sizeof *o->opt);
-  o->scale = malloc((size_t)nb * sizeof *o->scale), o->note = calloc((size_t)nb, sizeof *o->note);
+  RsLrPoint *pt = tr_malloc(((size_t)ts->n + 1) * sizeof *pt);
+  o->grid = tr_malloc((size_t)nb * sizeof *o->grid), o->opt = tr_malloc((size_t)nb * sizeof *o->opt);
+  o->scale = tr_malloc((size_t)nb * sizeof *o->scale), o->note = tr_calloc((size_t)nb, sizeof *o->note);
   if (!pt || !o->grid || !o->opt || !o->scale || !o->note) {
     free(pt);
     rep_oom(r);
@@ -589,7 +590,7 @@ static int bs_curves(Rep *r, int kb, int klr, const BsLr *lr, RsBsCurve *c, doub
     int n, gn = 0;
     int rc = rs_series_load(r->st, t->id, ts->metric, RS_X_STEP, &x, &y, &n);
     if (!rc && with_gns) rc = rs_series_load(r->st, t->id, "gns", RS_X_STEP, &gx, &gy, &gn);
-    if (!rc && with_gns && !(g = malloc(((size_t)n + 1) * sizeof *g))) rc = TR_ENOMEM;
+    if (!rc && with_gns && !(g = tr_malloc(((size_t)n + 1) * sizeof *g))) rc = TR_ENOMEM;
     if (rc == TR_ENOTFOUND) rc = 0; /* no rows of it: no curve */
     if (rc) {
       TrErr e = {0};
@@ -650,7 +651,7 @@ static void bs_table(Rep *r, int kb, int klr, const BsLr *lr, const RsBsStudy *b
 /* The exponent of lr* against B, as a paragraph. */
 static void bs_exponent(Rep *r, int kb, const BsLr *lr) {
   int nb = r->ts->p[kb].n_values, n = 0;
-  double *x = malloc(((size_t)nb + 1) * sizeof *x), *y = malloc(((size_t)nb + 1) * sizeof *y);
+  double *x = tr_malloc(((size_t)nb + 1) * sizeof *x), *y = tr_malloc(((size_t)nb + 1) * sizeof *y);
   if (!x || !y) {
     free(x), free(y);
     rep_oom(r);
@@ -727,8 +728,8 @@ static void section_bs_study(Rep *r, int secno, int kb, int klr) {
           "step stop saving steps; B_simple is the gradient noise scale the trainer measured.</p>\n", secno);
   int nc = 0;
   BsLr lr = {0};
-  RsBsCurve *c = malloc(((size_t)ts->n + 1) * sizeof *c);
-  double **keep = calloc(3 * (size_t)ts->n + 1, sizeof *keep);
+  RsBsCurve *c = tr_malloc(((size_t)ts->n + 1) * sizeof *c);
+  double **keep = tr_calloc(3 * (size_t)ts->n + 1, sizeof *keep);
   if (!c || !keep) rep_oom(r);
   else if (klr < 0 || !bs_lr(r, kb, klr, &lr)) {
     if (klr >= 0) bs_exponent(r, kb, &lr);
@@ -930,7 +931,7 @@ static void div_tradeoff(const RsDiversity *d, char *buf, size_t n) {
 /* Table n: the settings on the Pareto frontier, most valid first. */
 static void diversity_frontier(Rep *r, const RsDiversity *d) {
   const RsTrialSet *ts = r->ts;
-  int *ord = malloc(((size_t)d->n + 1) * sizeof *ord), nf = 0;
+  int *ord = tr_malloc(((size_t)d->n + 1) * sizeof *ord), nf = 0;
   if (!ord) {
     rep_oom(r);
     return;
@@ -1060,7 +1061,7 @@ static void sections_training(Rep *r, int top) {
   fputs("<h2 id=\"cost\">7. Metric against cost</h2>\n", r->f);
   fputs("<p>A trial is on the Pareto front when no other trial is both cheaper and at least as good. "
         "Trials on the front are the ones worth their cost.</p>\n", r->f);
-  int *front = calloc((size_t)r->ts->n + 1, sizeof *front);
+  int *front = tr_calloc((size_t)r->ts->n + 1, sizeof *front);
   if (!front) {
     rep_oom(r);
     return;
@@ -1110,7 +1111,7 @@ int rs_report_html(RsStore *st, const char *sweep, FILE *out, TrErr *err) {
   if (rc) return tr_err_set(err, rc, "%s", rs_store_errmsg(st));
   RsTrialSet ts;
   if ((rc = rs_trials_load(st, sweep, &ts))) tr_err_set(err, rc, "%s", rs_store_errmsg(st));
-  int *order = rc ? NULL : malloc(((size_t)ts.n + 1) * sizeof *order);
+  int *order = rc ? NULL : tr_malloc(((size_t)ts.n + 1) * sizeof *order);
   if (!rc && !order) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   if (rc) {
     rs_trials_deinit(&ts); /* zeroed by a failed load: a no-op */

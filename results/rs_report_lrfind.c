@@ -8,6 +8,7 @@
 #include "rs_lrfind.h"
 #include "rs_plot.h"
 #include "rs_study.h"
+#include "tr_alloc.h"
 #include "tr_config.h"
 #include "tr_yaml.h"
 
@@ -65,7 +66,7 @@ static int at_test_values(const RsTrialSet *ts, int k, int i, const TrConfig *te
 ** trial ran at the test's other values and all were used. */
 static double sweep_optimum(const RsTrialSet *ts, int klr, const TrConfig *test, int *pooled, RsLrStudy *s,
                             TrErr *store_err) {
-  RsLrPoint *pt = malloc(((size_t)ts->n + 1) * sizeof *pt);
+  RsLrPoint *pt = tr_malloc(((size_t)ts->n + 1) * sizeof *pt);
   TrErr e = {0};
   if (!pt) {
     tr_err_set(&e, TR_ENOMEM, "report: out of memory");

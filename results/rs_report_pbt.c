@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rs_report.h"
+#include "tr_alloc.h"
 #include "tr_yaml.h"
 
 typedef struct Copy {
@@ -33,7 +34,7 @@ static void html(FILE *f, const char *s) {
 /* A JSON value of a detail object as text (a nested object re-serialised flat), or NULL. */
 static char *node_json(const TrYamlNode *n) {
   size_t cap = 256, off = 0;
-  char *s = malloc(cap);
+  char *s = tr_malloc(cap);
   if (!s || !n || n->kind != TR_YAML_MAP) return free(s), NULL;
   off += (size_t)snprintf(s, cap, "{");
   for (int i = 0; i < n->n; i++) {
@@ -49,7 +50,7 @@ static char *node_json(const TrYamlNode *n) {
     }
     size_t need = strlen(n->keys[i]->str) + strlen(val) + 8;
     if (off + need >= cap) {
-      char *t = realloc(s, cap = 2 * (off + need));
+      char *t = tr_realloc(s, cap = 2 * (off + need));
       if (!t) return free(s), NULL;
       s = t;
     }
@@ -80,7 +81,7 @@ static int on_event(void *ctx, const RsEvent *e) {
             node_json(tr_yaml_get(d, "params")), node_json(tr_yaml_get(d, "from"))};
   tr_yaml_destroy(doc);
   if (L->n == L->cap) {
-    Copy *p = realloc(L->c, (L->cap = L->cap ? 2 * L->cap : 32) * sizeof *p);
+    Copy *p = tr_realloc(L->c, (L->cap = L->cap ? 2 * L->cap : 32) * sizeof *p);
     if (!p) return free(c.params), free(c.from), L->oom = 1, 0;
     L->c = p;
   }

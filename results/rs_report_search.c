@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "rs_report_int.h"
+#include "tr_alloc.h"
 #include "tr_yaml.h"
 
 #define SEARCH_MAX_PARAMS 12 /* proposal figures; the rest of the parameters are named */
@@ -91,7 +92,7 @@ static void sig_leaf(void *ctx, const char *name, const TrYamlNode *p) {
   SigLines *L = ctx;
   if (L->oom) return;
   if (L->n == L->cap) {
-    char **g = realloc(L->line, (size_t)(L->cap ? 2 * L->cap : 16) * sizeof *g);
+    char **g = tr_realloc(L->line, (size_t)(L->cap ? 2 * L->cap : 16) * sizeof *g);
     if (!g) {
       L->oom = 1;
       return;
@@ -218,8 +219,8 @@ static int has_result(const RsTrialRow *t) {
 static int curve_build(const RsTrialSet *ts, Curve *c) {
   memset(c, 0, sizeof *c);
   c->best = NAN;
-  c->x = malloc(((size_t)ts->n + 1) * sizeof *c->x);
-  c->y = malloc(((size_t)ts->n + 1) * sizeof *c->y);
+  c->x = tr_malloc(((size_t)ts->n + 1) * sizeof *c->x);
+  c->y = tr_malloc(((size_t)ts->n + 1) * sizeof *c->y);
   if (!c->x || !c->y) return -1;
   for (int i = 0; i < ts->n; i++) {
     const RsTrialRow *t = &ts->t[i];
@@ -261,7 +262,7 @@ static void best_figure(RsRep *r, const Curve *c, const RsTrialSet *rnd, const C
   snprintf(pl.title, sizeof pl.title, "best %s so far", ts->metric);
   snprintf(pl.xlabel, sizeof pl.xlabel, "trial number");
   snprintf(pl.ylabel, sizeof pl.ylabel, "%s", ts->metric);
-  double *x = malloc(((size_t)ts->n + 1) * sizeof *x), *y = malloc(((size_t)ts->n + 1) * sizeof *y);
+  double *x = tr_malloc(((size_t)ts->n + 1) * sizeof *x), *y = tr_malloc(((size_t)ts->n + 1) * sizeof *y);
   int n = 0;
   for (int i = 0; x && y && i < ts->n; i++)
     if (has_result(&ts->t[i])) x[n] = (double)ts->t[i].idx + 1, y[n++] = ts->t[i].best;
@@ -340,7 +341,7 @@ static void proposal_figure(RsRep *r, int k, int best, int logy) {
   snprintf(pl.xlabel, sizeof pl.xlabel, "trial number");
   snprintf(pl.ylabel, sizeof pl.ylabel, "%s%s", p->short_name, p->numeric ? "" : " (index)");
   pl.logy = logy;
-  double *x = malloc(((size_t)ts->n + 1) * sizeof *x), *y = malloc(((size_t)ts->n + 1) * sizeof *y);
+  double *x = tr_malloc(((size_t)ts->n + 1) * sizeof *x), *y = tr_malloc(((size_t)ts->n + 1) * sizeof *y);
   int n = 0;
   for (int i = 0; x && y && i < ts->n; i++) {
     double v = param_y(p, &ts->t[i], k);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rs_report_int.h"
+#include "tr_alloc.h"
 
 /* Index of the varying parameter `name` (numeric when asked), or -1. */
 static int find_param(const RsTrialSet *ts, const char *name, int numeric) {
@@ -50,8 +51,8 @@ static int xfer_build(RsRep *r, int kd, int klr, int head, RsLrPoint *pt, Xfer *
   const RsTrialSet *ts = r->ts;
   int nv = ts->p[kd].n_values;
   x->nw = 0;
-  x->width = malloc(((size_t)nv + 1) * sizeof *x->width), x->grid = malloc(((size_t)nv + 1) * sizeof *x->grid);
-  x->st = calloc((size_t)nv + 1, sizeof *x->st);
+  x->width = tr_malloc(((size_t)nv + 1) * sizeof *x->width), x->grid = tr_malloc(((size_t)nv + 1) * sizeof *x->grid);
+  x->st = tr_calloc((size_t)nv + 1, sizeof *x->st);
   if (!x->width || !x->grid || !x->st) return rs_rep_oom(r), 1;
   for (int v = 0; v < nv; v++) {
     int n = 0, any = 0;
@@ -132,7 +133,7 @@ static double exp2dp(double a) { return fabs(a) < 0.005 ? 0.0 : a; }
 
 /* The fitted optima and their trend in the width, with a 95% CI from three widths on. */
 static void verdict_fit(const Xfer *x, char *buf, size_t n) {
-  double *w = malloc(((size_t)x->nw + 1) * sizeof *w), *o = malloc(((size_t)x->nw + 1) * sizeof *o);
+  double *w = tr_malloc(((size_t)x->nw + 1) * sizeof *w), *o = tr_malloc(((size_t)x->nw + 1) * sizeof *o);
   int m = 0;
   buf[0] = '\0';
   if (!w || !o) {
@@ -166,7 +167,7 @@ static int xfer_plot(const RsRep *r, const Xfer *x, const char *title, RsPlot *o
   int lines = 0;
   for (int j = 0; j < x->nw; j++) {
     const RsLrStudy *s = &x->st[j];
-    double *lx = malloc(((size_t)s->nlevel + 1) * sizeof *lx), *ly = malloc(((size_t)s->nlevel + 1) * sizeof *ly);
+    double *lx = tr_malloc(((size_t)s->nlevel + 1) * sizeof *lx), *ly = tr_malloc(((size_t)s->nlevel + 1) * sizeof *ly);
     int m = 0;
     if (!lx || !ly) out->oom = 1;
     for (int l = 0; lx && ly && l < s->nlevel; l++)
@@ -185,7 +186,7 @@ static int xfer_plot(const RsRep *r, const Xfer *x, const char *title, RsPlot *o
     if (k < 0) continue;
     out->s[k].marker_size = 1.6;
     if (isfinite(s->lr_lo) && isfinite(s->lr_hi)) {
-      out->s[k].xlo = malloc(sizeof(double)), out->s[k].xhi = malloc(sizeof(double));
+      out->s[k].xlo = tr_malloc(sizeof(double)), out->s[k].xhi = tr_malloc(sizeof(double));
       if (!out->s[k].xlo || !out->s[k].xhi) out->oom = 1;
       else out->s[k].xlo[0] = s->lr_lo, out->s[k].xhi[0] = s->lr_hi;
     }
@@ -267,8 +268,8 @@ int rs_report_transfer(RsRep *r, int secno) {
         "neighbours, with a 95% bootstrap CI over seeds). Under the maximal update parametrization "
         "(<code>model.parametrization: mup</code>) the optimum is meant to stay on the same grid point, plus or "
         "minus one; under the standard parametrization it tends to move down as the model widens.</p>\n", r->f);
-  RsLrPoint *pt = malloc(((size_t)ts->n + 1) * sizeof *pt);
-  int *head = malloc(((size_t)ts->n + 1) * sizeof *head), nh = 0;
+  RsLrPoint *pt = tr_malloc(((size_t)ts->n + 1) * sizeof *pt);
+  int *head = tr_malloc(((size_t)ts->n + 1) * sizeof *head), nh = 0;
   if (!pt || !head) {
     free(pt), free(head);
     rs_rep_oom(r);

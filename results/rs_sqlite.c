@@ -16,12 +16,14 @@
 #include "rs_backend.h"
 #include "rs_schema.h"
 #include "rs_sqlite_vfs.h"
+#include "tr_alloc.h"
 #include "tr_os.h"
 #include "tr_rng.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,8 @@ static int sq_fail(RsStore *st, int rc, const char *what) {
   const char *m = sq->db ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc);
   if (rc == SQLITE_READONLY_DBMOVED) /* SQLite's own text ("readonly database") misleads */
     return rs_store_fail(st, TR_EDB, "%s: the database file was moved or deleted while in use", what);
+  if ((rc & 0xff) == SQLITE_NOMEM) /* whatever text SQLite left ("unable to open a temporary database ...") */
+    return rs_store_fail(st, TR_ENOMEM, "%s: out of memory", what);
   return rs_store_fail(st, TR_EDB, "%s: %s", what, m);
 }
 
@@ -83,7 +87,7 @@ static void *sq_grow(RsStore *st, void *v, size_t n, size_t *cap, size_t size, s
                      int *rc) {
   if (n < *cap) return v;
   size_t c = *cap ? 2 * *cap : first;
-  void *nv = realloc(v, c * size);
+  void *nv = tr_realloc(v, c * size);
   if (!nv) {
     *rc = rs_store_fail(st, TR_ENOMEM, "%s: out of memory", what);
     return v;
@@ -92,8 +96,11 @@ static void *sq_grow(RsStore *st, void *v, size_t n, size_t *cap, size_t size, s
   return nv;
 }
 
+/* SQLITE_STATIC: no copy, so no allocation that could fail unseen (a failed bind leaves the
+** parameter NULL and the statement runs anyway). Every statement here is stepped and
+** finalized (or rebound) within the function that binds it, while v lives. */
 static void bind_text(sqlite3_stmt *s, int i, const char *v) {
-  if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+  if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
   else sqlite3_bind_null(s, i);
 }
 
@@ -137,6 +144,11 @@ static int sq_txn(RsStore *st, int kind, SqBody body, void *arg) {
     }
     if (rc == TR_OK) rc = sq_exec(st, kind == SQ_READ ? "BEGIN" : "BEGIN IMMEDIATE", "begin");
     if (rc == TR_OK) rc = body(st, arg);
+    /* SQLite rolls a transaction back on its own after some errors (out of memory, disk
+    ** full): a body that reached here without seeing one must not have its COMMIT fail on
+    ** "no transaction is active" (a defect: an error went unchecked); say what it was. */
+    if (rc == TR_OK && sqlite3_get_autocommit(sq->db))
+      rc = sq_fail(st, sqlite3_extended_errcode(sq->db), "transaction rolled back");
     if (rc == TR_OK) rc = sq_exec(st, "COMMIT", "commit");
     if (!sqlite3_get_autocommit(sq->db)) sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
     if (rc == TR_OK) {
@@ -278,7 +290,7 @@ static int dir_check(const char *path, TrErr *err) {
   const char *slash = strrchr(path, '/');
   if (!slash) return TR_OK;
   size_t n = slash == path ? 1 : (size_t)(slash - path);
-  char *dir = malloc(n + 1);
+  char *dir = tr_malloc(n + 1);
   if (!dir) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
   memcpy(dir, path, n);
   dir[n] = '\0';
@@ -299,7 +311,7 @@ static int dir_check(const char *path, TrErr *err) {
 ** -shm). Otherwise the normal way, which reads through an existing -shm. */
 static int sq_wants_immutable(const char *path) {
   size_t n = strlen(path);
-  char *buf = malloc(n + 8);
+  char *buf = tr_malloc(n + 8);
   if (!buf) return 0;
   memcpy(buf, path, n + 1);
   char *slash = strrchr(buf, '/');
@@ -317,7 +329,7 @@ static int sq_wants_immutable(const char *path) {
 /* "file:PATH?immutable=1" with PATH percent-encoded; NULL when out of memory. */
 static char *sq_immutable_uri(const char *path) {
   size_t n = strlen(path);
-  char *u = malloc(3 * n + 32), *o = u;
+  char *u = tr_malloc(3 * n + 32), *o = u;
   if (!u) return NULL;
   o += sprintf(o, "file:");
   for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
@@ -396,13 +408,50 @@ static void sq_keep_wal(Sq *sq) {
   sqlite3_file_control(sq->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 }
 
+/* ---- SQLite's allocations through tr_alloc (its out-of-memory tests) ----
+** SQLITE_CONFIG_MALLOC before sqlite3_initialize; each block carries its size in an
+** 8-byte header (SQLite needs xSize and 8-byte alignment), as SQLite's own mem1.c does. */
+
+static void *sq_mem_malloc(int n) {
+  int64_t *p = tr_malloc((size_t)n + 8);
+  if (!p) return NULL;
+  p[0] = n;
+  return p + 1;
+}
+
+static void sq_mem_free(void *p) {
+  if (p) free((int64_t *)p - 1);
+}
+
+static void *sq_mem_realloc(void *p, int n) {
+  int64_t *q = tr_realloc((int64_t *)p - 1, (size_t)n + 8);
+  if (!q) return NULL;
+  q[0] = n;
+  return q + 1;
+}
+
+static int sq_mem_size(void *p) { return p ? (int)((int64_t *)p)[-1] : 0; }
+static int sq_mem_roundup(int n) { return (n + 7) & ~7; }
+static int sq_mem_init(void *unused) { (void)unused; return SQLITE_OK; }
+static void sq_mem_shutdown(void *unused) { (void)unused; }
+
+/* Fails (harmlessly: SQLite keeps its own allocator) when something initialized
+** SQLite before the first store was opened, as a test that calls sqlite3 itself may. */
+static void sq_mem_install(void) {
+  static const sqlite3_mem_methods m = {sq_mem_malloc, sq_mem_free, sq_mem_realloc, sq_mem_size,
+                                        sq_mem_roundup, sq_mem_init, sq_mem_shutdown, NULL};
+  sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
+}
+
 int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
+  static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
+  pthread_once(&mem_once, sq_mem_install);
   int keep_wal = (flags & RS_OPEN_KEEP_WAL) != 0;
   flags &= ~RS_OPEN_KEEP_WAL;
   int exists, rc = sq_file_check(path, flags, &exists, err);
   if (!rc) rc = rs_sqlite_vfs_install(err); /* HPS_TEST_VFS_FAIL only */
   if (rc) return rc;
-  Sq *sq = calloc(1, sizeof *sq);
+  Sq *sq = tr_calloc(1, sizeof *sq);
   if (!sq) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
   sq->sync_full = -1;
   tr_rng_seed2(&sq->rng, (uint64_t)getpid(), (uint64_t)(tr_clock_mono() * 1e6));
@@ -756,6 +805,26 @@ typedef struct InsertArgs {
   void *ctx;
 } InsertArgs;
 
+/* The sweep exists and d's JSON is valid. SQLite 3.40's json_valid answers 0 when its parser
+** runs out of memory, so an invalid verdict is asked once more before it is believed. */
+static int insert_check(RsStore *st, sqlite3_stmt *chk, int64_t sweep_id, const RsTrialDef *d) {
+  for (int attempt = 0;; attempt++) {
+    sqlite3_bind_int64(chk, 1, sweep_id);
+    bind_text(chk, 2, d->config_json);
+    bind_text(chk, 3, d->params_json);
+    int r = sqlite3_step(chk);
+    if (r != SQLITE_ROW) return sq_fail(st, r, "insert trials");
+    int found = sqlite3_column_int(chk, 0) == 1, config_ok = sqlite3_column_int(chk, 1),
+        params_ok = sqlite3_column_int(chk, 2);
+    sqlite3_reset(chk);
+    if (!found) return rs_store_fail(st, TR_ENOTFOUND, "insert trials: no sweep with id %lld", (long long)sweep_id);
+    if (config_ok && params_ok) return TR_OK;
+    if (attempt)
+      return rs_store_fail(st, TR_EINVAL, "insert trials: trial %d: %s is not valid JSON", d->idx,
+                           config_ok ? "params" : "config");
+  }
+}
+
 static int insert_body(RsStore *st, void *arg) {
   InsertArgs *a = arg;
   a->inserted = 0;
@@ -768,21 +837,7 @@ static int insert_body(RsStore *st, void *arg) {
   for (size_t i = 0; !rc && i < a->n; i++) {
     RsTrialDef def, *d = &def;
     if ((rc = a->fn(a->ctx, i, &def))) break;
-    sqlite3_bind_int64(chk, 1, a->sweep_id);
-    bind_text(chk, 2, d->config_json);
-    bind_text(chk, 3, d->params_json);
-    int r = sqlite3_step(chk);
-    if (r != SQLITE_ROW) {
-      rc = sq_fail(st, r, "insert trials");
-      break;
-    }
-    if (sqlite3_column_int(chk, 0) != 1)
-      rc = rs_store_fail(st, TR_ENOTFOUND, "insert trials: no sweep with id %lld", (long long)a->sweep_id);
-    else if (!sqlite3_column_int(chk, 1) || !sqlite3_column_int(chk, 2))
-      rc = rs_store_fail(st, TR_EINVAL, "insert trials: trial %d: %s is not valid JSON", d->idx,
-                         sqlite3_column_int(chk, 1) ? "params" : "config");
-    sqlite3_reset(chk);
-    if (rc) break;
+    if ((rc = insert_check(st, chk, a->sweep_id, d))) break;
     sqlite3_bind_int64(s, 1, a->sweep_id);
     sqlite3_bind_int(s, 2, d->idx);
     bind_text(s, 3, d->hash);
@@ -954,7 +1009,7 @@ static int curves_load(RsStore *st, int64_t sweep_id, Curves *cv) {
       RsStatus status = (RsStatus)rs_status_parse((const char *)sqlite3_column_text(s, 2));
       cv->off[cv->n] = cv->np;
       const char *params = (const char *)sqlite3_column_text(s, 7);
-      char *pc = strdup(params ? params : "{}");
+      char *pc = tr_strdup(params ? params : "{}");
       if (!pc) {
         rc = rs_store_fail(st, TR_ENOMEM, "load curves: out of memory");
         break;
@@ -1391,12 +1446,13 @@ static int finish_body(RsStore *st, void *arg) {
   const char *kind = rs_finish_text(a->status, r, msg, sizeof msg);
   sqlite3_stmt *q;
   int64_t sweep_id = 0;
-  if (!sq_prep(st, "SELECT sweep_id FROM trials WHERE id = ?1", &q, a->what)) {
-    sqlite3_bind_int64(q, 1, a->trial_id);
-    if (sqlite3_step(q) == SQLITE_ROW) sweep_id = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-  }
-  return event_insert(st, sweep_id, a->trial_id, kind, msg);
+  if ((rc = sq_prep(st, "SELECT sweep_id FROM trials WHERE id = ?1", &q, a->what))) return rc;
+  sqlite3_bind_int64(q, 1, a->trial_id);
+  int step = sqlite3_step(q);
+  if (step == SQLITE_ROW) sweep_id = sqlite3_column_int64(q, 0);
+  else rc = sq_fail(st, step, a->what);
+  sqlite3_finalize(q);
+  return rc ? rc : event_insert(st, sweep_id, a->trial_id, kind, msg);
 }
 
 static int sq_trial_finish(RsStore *st, int64_t trial_id, int64_t token, RsStatus status,
@@ -2060,7 +2116,7 @@ static char *export_sql(RsStore *st, int metrics, const char *const *keys, size_
                                   "ORDER BY m.trial_id, m.name, m.step";
   size_t cap = 1024;
   for (size_t i = 0; !metrics && i < nkeys; i++) cap += 2 * strlen(keys[i]) + 64;
-  char *sql = malloc(cap);
+  char *sql = tr_malloc(cap);
   if (!sql) {
     rs_store_fail(st, TR_ENOMEM, "export: out of memory");
     return NULL;
@@ -2111,8 +2167,8 @@ static int sq_sweep_export(RsStore *st, int64_t sweep_id, int metrics, const cha
   if (rc) return rc;
   sqlite3_bind_int64(s, 1, sweep_id);
   ExportWalk w = {fn, ctx, sqlite3_column_count(s), NULL, NULL};
-  w.names = malloc(((size_t)w.nc + 1) * sizeof *w.names);
-  w.vals = malloc(((size_t)w.nc + 1) * sizeof *w.vals);
+  w.names = tr_malloc(((size_t)w.nc + 1) * sizeof *w.names);
+  w.vals = tr_malloc(((size_t)w.nc + 1) * sizeof *w.vals);
   if (!w.names || !w.vals) {
     free(w.names), free(w.vals);
     sqlite3_finalize(s);

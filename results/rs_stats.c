@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "tr_alloc.h"
+
 double rs_stats_mean(const double *x, int n) {
   if (n <= 0) return NAN;
   double s = 0;
@@ -180,8 +182,8 @@ static void ranks(const double *v, int m, double *rk, ValPos *s) {
 
 double rs_stats_spearman(const double *x, const double *y, int n) {
   if (n < 3) return NAN;
-  double *buf = malloc(4 * (size_t)n * sizeof *buf);
-  ValPos *s = malloc((size_t)n * sizeof *s);
+  double *buf = tr_malloc(4 * (size_t)n * sizeof *buf);
+  ValPos *s = tr_malloc((size_t)n * sizeof *s);
   if (!buf || !s) {
     free(buf), free(s);
     return NAN;

@@ -1,6 +1,7 @@
 /* rs_store.c: the backend-neutral half of the store: open by URL, argument and
 ** read-only checks, messages, the buffered metrics writer. */
 #include "rs_backend.h"
+#include "tr_alloc.h"
 #include "tr_os.h"
 
 #include <math.h>
@@ -73,7 +74,7 @@ void rs_store_set_owner(RsStore *st, const char *owner) {
 char *rs_strdup(const char *s, int *oom) {
   if (!s) return NULL;
   size_t n = strlen(s) + 1;
-  char *d = malloc(n);
+  char *d = tr_malloc(n);
   if (!d) {
     *oom = 1;
     return NULL;
@@ -94,7 +95,7 @@ int rs_store_open(const char *url, int flags, RsStore **out, TrErr *err) {
   if (!pg && strstr(url, "://"))
     return tr_err_set(err, TR_EINVAL, "%s: unknown database URL scheme (give an SQLite file path)",
                       url);
-  RsStore *st = calloc(1, sizeof *st);
+  RsStore *st = tr_calloc(1, sizeof *st);
   int oom = 0;
 #ifdef HPS_HAVE_LIBPQ
   if (st) st->path = pg ? rs_pg_url_redacted(url) : rs_strdup(url, &oom); /* messages never show a password */
@@ -399,8 +400,8 @@ int rs_metricbuf_init(RsMetricBuf *b, RsStore *st, int64_t trial_id, int64_t cla
   b->max_rows = max_rows ? max_rows : 512;
   b->max_seconds = max_seconds > 0 ? max_seconds : 1.0;
   b->last_flush = tr_clock_mono();
-  b->rows = calloc(b->max_rows, sizeof *b->rows);
-  b->names = calloc(b->max_rows, sizeof *b->names);
+  b->rows = tr_calloc(b->max_rows, sizeof *b->rows);
+  b->names = tr_calloc(b->max_rows, sizeof *b->names);
   if (!b->rows || !b->names) {
     rs_metricbuf_deinit(b);
     return rs_store_fail(st, TR_ENOMEM, "metrics buffer: out of memory");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rs_stats.h"
+#include "tr_alloc.h"
 #include "tr_rng.h"
 
 /* ---- small helpers ---- */
@@ -115,7 +116,7 @@ static int lr_levels(const RsLrPoint *pt, int n, LrWork *w, RsLrStudy *s) {
   int ns = 0;
   for (int i = 0; i < n; i++)
     if (ns == 0 || w->seeds[i] != w->seeds[ns - 1]) w->seeds[ns++] = w->seeds[i];
-  s->level = calloc((size_t)s->nlevel, sizeof *s->level);
+  s->level = tr_calloc((size_t)s->nlevel, sizeof *s->level);
   if (!s->level) return -1;
   for (int i = 0; i < n; i++) {
     w->lv[i] = find_double(w->x, s->nlevel, pt[i].lr);
@@ -248,12 +249,12 @@ int rs_study_lr(const RsLrPoint *pt, int n, const RsLrOptions *opt, RsLrStudy *o
   }
   LrWork w = {0};
   size_t m = (size_t)n;
-  w.x = calloc(m, sizeof *w.x), w.vals = calloc(m, sizeof *w.vals), w.mean = calloc(m, sizeof *w.mean);
-  w.seeds = calloc(m, sizeof *w.seeds), w.lv = calloc(m, sizeof *w.lv), w.sv = calloc(m, sizeof *w.sv);
-  w.wcount = calloc(m, sizeof *w.wcount), w.wsum = calloc(m, sizeof *w.wsum);
-  w.cand = calloc(m, 1), w.bad = calloc(m, 1);
+  w.x = tr_calloc(m, sizeof *w.x), w.vals = tr_calloc(m, sizeof *w.vals), w.mean = tr_calloc(m, sizeof *w.mean);
+  w.seeds = tr_calloc(m, sizeof *w.seeds), w.lv = tr_calloc(m, sizeof *w.lv), w.sv = tr_calloc(m, sizeof *w.sv);
+  w.wcount = tr_calloc(m, sizeof *w.wcount), w.wsum = tr_calloc(m, sizeof *w.wsum);
+  w.cand = tr_calloc(m, 1), w.bad = tr_calloc(m, 1);
   int nrep = o.n_boot ? o.n_boot : 1000;
-  w.boot = calloc((size_t)nrep, sizeof *w.boot);
+  w.boot = tr_calloc((size_t)nrep, sizeof *w.boot);
   int ns = -1;
   if (w.x && w.vals && w.mean && w.seeds && w.lv && w.sv && w.wcount && w.wsum && w.cand && w.bad && w.boot)
     ns = lr_levels(pt, n, &w, out);
@@ -489,8 +490,8 @@ int rs_study_bs(const RsBsCurve *c, int n, const RsBsOptions *opt, RsBsStudy *ou
   out->target_auto = isnan(o.target);
   out->target = out->target_auto ? bs_auto_target(c, n, o.maximize) : o.target;
   size_t m = n ? (size_t)n : 1;
-  double *w = malloc(5 * m * sizeof *w);
-  out->level = malloc(m * sizeof *out->level);
+  double *w = tr_malloc(5 * m * sizeof *w);
+  out->level = tr_malloc(m * sizeof *out->level);
   if (!w || !out->level) {
     free(w);
     rs_study_bs_deinit(out);

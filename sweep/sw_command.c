@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
 #include "tr_atomic.h"
 
 #define JSON_MAX_DEPTH 64
@@ -24,7 +25,7 @@ static void buf_add(Buf *b, const char *s, size_t k) {
   if (b->n + k + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->n + k + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
+    char *p = tr_realloc(b->p, cap);
     if (!p) {
       b->oom = 1;
       return;
@@ -209,7 +210,7 @@ static int parse_number(Parser *p, JNode *v) {
   }
   int negzero = p->i - a == 2 && s[a] == '-' && s[a + 1] == '0'; /* Python: int("-0") is 0 */
   v->kind = J_INT;
-  v->text = negzero ? strdup("0") : strndup(s + a, p->i - a);
+  v->text = negzero ? tr_strdup("0") : tr_strndup(s + a, p->i - a);
   return v->text ? TR_OK : tr_err_set(p->err, TR_ENOMEM, "out of memory");
 }
 
@@ -223,7 +224,7 @@ static int parse_array(Parser *p, JNode *v, int depth) {
   if (p->s[p->i] == ']') return p->i++, TR_OK;
   for (;;) {
     if (v->n == cap) {
-      JNode *it = realloc(v->item, (cap = cap ? 2 * cap : 4) * sizeof *it);
+      JNode *it = tr_realloc(v->item, (cap = cap ? 2 * cap : 4) * sizeof *it);
       if (!it) return tr_err_set(p->err, TR_ENOMEM, "out of memory");
       v->item = it;
     }
@@ -249,7 +250,7 @@ static int parse_object(Parser *p, JNode *v, int depth) {
   if (p->s[p->i] == '}') return p->i++, TR_OK;
   for (;;) {
     if (v->n == cap) {
-      JPair *pr = realloc(v->pair, (cap = cap ? 2 * cap : 4) * sizeof *pr);
+      JPair *pr = tr_realloc(v->pair, (cap = cap ? 2 * cap : 4) * sizeof *pr);
       if (!pr) return tr_err_set(p->err, TR_ENOMEM, "out of memory");
       v->pair = pr;
     }
@@ -478,7 +479,7 @@ static char *envvar_subst(const char *s) {
       continue;
     }
     buf_add(&b, s, (size_t)(at - s));
-    char *name = strndup(at + sizeof pre - 1, k);
+    char *name = tr_strndup(at + sizeof pre - 1, k);
     const char *val = name ? getenv(name) : NULL;
     if (!name) b.oom = 1;
     else buf_puts(&b, val ? val : name);
@@ -561,7 +562,7 @@ static void out_push(Out *o, char *s) {
   }
   if (o->n + 2 > o->cap) {
     size_t cap = o->cap ? 2 * o->cap : 16;
-    char **v = realloc(o->v, cap * sizeof *v);
+    char **v = tr_realloc(o->v, cap * sizeof *v);
     if (!v) {
       free(s);
       o->oom = 1;
@@ -614,19 +615,19 @@ static char *json_file_path(const char *run_dir) {
 static int expand_macro(const SwCommandIn *in, const JNode *params, int m, Out *o, char **json_path, TrErr *err) {
   const char *interp = in->interpreter ? in->interpreter : sw_command_interpreter(in->program);
   switch (m) {
-  case M_ENV: out_push(o, strdup(SW_COMMAND_ENV)); break;
+  case M_ENV: out_push(o, tr_strdup(SW_COMMAND_ENV)); break;
   case M_INTERP:
-    if (interp && *interp) out_push(o, strdup(interp));
+    if (interp && *interp) out_push(o, tr_strdup(interp));
     break;
   case M_PROGRAM:
     if (!in->program) return tr_err_set(err, TR_EINVAL, "the command uses ${program}, but the spec has no program");
-    out_push(o, strdup(in->program));
+    out_push(o, tr_strdup(in->program));
     break;
   case M_JSON: out_push(o, params_json_text(params)); break;
   case M_JSONFILE:
     if (!in->run_dir) return tr_err_set(err, TR_EINVAL, "the command uses ${args_json_file}, but no run directory is given");
     if (!*json_path && !(*json_path = json_file_path(in->run_dir))) o->oom = 1;
-    out_push(o, *json_path ? strdup(*json_path) : NULL);
+    out_push(o, *json_path ? tr_strdup(*json_path) : NULL);
     break;
   default: expand_params(o, params, m);
   }
@@ -685,7 +686,7 @@ int sw_command_build(const SwCommandIn *in, char ***argv, size_t *argc, TrErr *e
   if (rc == TR_OK) rc = params_check(&params, err);
   if (rc == TR_OK) rc = expand_template(in, &params, &o, &json_path, err);
   if (rc == TR_OK && !o.v && !o.oom) {
-    o.v = calloc(1, sizeof *o.v); /* an empty command: {NULL} */
+    o.v = tr_calloc(1, sizeof *o.v); /* an empty command: {NULL} */
     if (!o.v) o.oom = 1;
   }
   if (rc == TR_OK && o.oom) rc = tr_err_set(err, TR_ENOMEM, "out of memory");

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sw_command.h"
+#include "tr_alloc.h"
 #include "tr_json.h"
 #include "tr_yaml.h"
 #include "tr_rng.h"
@@ -45,7 +46,7 @@ static void buf_put(Buf *b, const char *fmt, ...) {
     }
     size_t cap = b->cap ? b->cap : 64;
     while (cap <= b->len + (size_t)n) cap *= 2;
-    char *p = realloc(b->s, cap);
+    char *p = tr_realloc(b->s, cap);
     if (!p) {
       b->oom = 1;
       return;
@@ -66,8 +67,8 @@ typedef struct HashSet {
 static int set_init(HashSet *s, size_t n) {
   size_t cap = 16;
   while (cap < 2 * n) cap *= 2;
-  s->h = calloc(cap, sizeof *s->h);
-  s->who = calloc(cap, sizeof *s->who);
+  s->h = tr_calloc(cap, sizeof *s->h);
+  s->who = tr_calloc(cap, sizeof *s->who);
   s->mask = cap - 1;
   return s->h && s->who ? TR_OK : TR_ENOMEM;
 }
@@ -100,7 +101,7 @@ static int prog_number(char **pv, const SwParam *p, double x, TrErr *err) {
   else
     sw_py_float_repr(t, sizeof t, x);
   free(*pv);
-  if (!(*pv = strdup(t))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!(*pv = tr_strdup(t))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   return TR_OK;
 }
 
@@ -134,7 +135,7 @@ static void node_json(Buf *b, const TrYamlNode *n) {
     buf_put(b, "%s", t);
   } else {
     size_t need = tr_json_quote(NULL, 0, n->str, 0) + 1;
-    char *q = malloc(need);
+    char *q = tr_malloc(need);
     if (!q) {
       b->oom = 1;
       return;
@@ -310,7 +311,7 @@ static char *prog_json(const SwSpec *s, char *const *pv, const int64_t *seed) {
   for (size_t i = 0; i < sw_spec_param_count(s); i++) {
     const SwParam *p = sw_spec_param(s, i);
     size_t need = tr_json_quote(NULL, 0, p->key->name, 0) + 1;
-    char *q = malloc(need);
+    char *q = tr_malloc(need);
     if (!q) b.oom = 1;
     if (q) tr_json_quote(q, need, p->key->name, 0);
     buf_put(&b, "%s%s: %s", i ? ", " : "", q ? q : "", pv[i] ? pv[i] : "null");
@@ -318,7 +319,7 @@ static char *prog_json(const SwSpec *s, char *const *pv, const int64_t *seed) {
   }
   if (seed) {
     size_t need = tr_json_quote(NULL, 0, sw_spec_seed_key(s), 0) + 1;
-    char *q = malloc(need);
+    char *q = tr_malloc(need);
     if (!q) b.oom = 1;
     if (q) tr_json_quote(q, need, sw_spec_seed_key(s), 0);
     buf_put(&b, "%s%s: %lld", sw_spec_param_count(s) ? ", " : "", q ? q : "", (long long)*seed);
@@ -483,13 +484,13 @@ static int expand_init(Expand *X, const SwSpec *s, size_t j0, size_t nc, TrErr *
   X->per = X->nseeds ? X->nseeds : 1;
   size_t nt = X->nc * X->per;
   X->seed_key = tr_config_key_find(sw_spec_seed_key(s));
-  if (sw_spec_program(s) && !(X->pv = calloc(X->np ? X->np : 1, sizeof *X->pv)))
+  if (sw_spec_program(s) && !(X->pv = tr_calloc(X->np ? X->np : 1, sizeof *X->pv)))
     return tr_err_set(err, TR_ENOMEM, "out of memory");
   if (X->nseeds && !X->seed_key && !X->pv) {
     free(X->pv);
     return tr_err_set(err, TR_EINVAL, "%s: no key %s in the registry", X->file, sw_spec_seed_key(s));
   }
-  X->T = calloc(nt ? nt : 1, sizeof *X->T);
+  X->T = tr_calloc(nt ? nt : 1, sizeof *X->T);
   if (!X->T || set_init(&X->cfg, X->nc) || set_init(&X->all, nt)) {
     free(X->T);
     free(X->pv);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
 #include "tr_rng.h"
 
 #define SQRT3 1.7320508075688772
@@ -50,7 +51,7 @@ static void solve(const double *L, size_t n, double *B, size_t nrhs) {
 int sw_gp_lml(const double *X, const double *ys, size_t n, size_t d, double theta, double *lml, double *grad,
               TrErr *err) {
   double ls = exp(theta);
-  double *K = malloc(n * n * sizeof *K), *Ki = grad ? calloc(n * n, sizeof *Ki) : NULL, *a = malloc(n * sizeof *a);
+  double *K = tr_malloc(n * n * sizeof *K), *Ki = grad ? tr_calloc(n * n, sizeof *Ki) : NULL, *a = tr_malloc(n * sizeof *a);
   if (!K || (grad && !Ki) || !a) {
     free(K), free(Ki), free(a);
     return tr_err_set(err, TR_ENOMEM, "out of memory");
@@ -172,9 +173,9 @@ int sw_gp_fit(SwGp *gp, const double *X, const double *y, size_t n, size_t d, do
   memset(gp, 0, sizeof *gp);
   gp->n = n;
   gp->d = d;
-  gp->X = malloc(n * d * sizeof *gp->X);
-  gp->L = malloc(n * n * sizeof *gp->L);
-  gp->alpha = malloc(n * sizeof *gp->alpha);
+  gp->X = tr_malloc(n * d * sizeof *gp->X);
+  gp->L = tr_malloc(n * n * sizeof *gp->L);
+  gp->alpha = tr_malloc(n * sizeof *gp->alpha);
   if (!gp->X || !gp->L || !gp->alpha) {
     sw_gp_free(gp);
     return tr_err_set(err, TR_ENOMEM, "out of memory");
@@ -199,7 +200,7 @@ int sw_gp_fit(SwGp *gp, const double *X, const double *y, size_t n, size_t d, do
 
 int sw_gp_predict(const SwGp *gp, const double *x, size_t m, double *mean, double *sd, TrErr *err) {
   size_t n = gp->n;
-  double *Ks = malloc(n * (m ? m : 1) * sizeof *Ks);
+  double *Ks = tr_malloc(n * (m ? m : 1) * sizeof *Ks);
   if (!Ks) return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (size_t j = 0; j < m; j++)
     for (size_t i = 0; i < n; i++) Ks[j * n + i] = matern15(dist(&gp->X[i * gp->d], &x[j * gp->d], gp->d), gp->ls);
@@ -209,7 +210,7 @@ int sw_gp_predict(const SwGp *gp, const double *x, size_t m, double *mean, doubl
     mean[j] = s * gp->ystd + gp->ymean;
   }
   if (sd) {
-    double *V = malloc(n * (m ? m : 1) * sizeof *V);
+    double *V = tr_malloc(n * (m ? m : 1) * sizeof *V);
     if (!V) {
       free(Ks);
       return tr_err_set(err, TR_ENOMEM, "out of memory");
@@ -238,7 +239,7 @@ double sw_gp_ei(double mean, double sd, double best) {
 ** sample without repetition, in observation order), then the first running ones. */
 static int pick_rows(const SwObs *obs, const double *loss, size_t n, TrRng *r, size_t **rows, size_t *nt,
                      size_t *np, double *best, TrErr *err) {
-  size_t *idx = malloc((n ? n : 1) * sizeof *idx), nd = 0;
+  size_t *idx = tr_malloc((n ? n : 1) * sizeof *idx), nd = 0;
   if (!idx) return tr_err_set(err, TR_ENOMEM, "out of memory");
   *best = INFINITY;
   for (size_t i = 0; i < n; i++)
@@ -271,7 +272,7 @@ static int pick_rows(const SwObs *obs, const double *loss, size_t n, TrRng *r, s
 static int fit_believer(SwGp *gp, const SwObs *obs, const double *loss, const size_t *rows, size_t nt, size_t np,
                         size_t d, TrRng *r, TrErr *err) {
   size_t m = nt + np;
-  double *X = malloc(m * d * sizeof *X), *y = malloc(m * sizeof *y);
+  double *X = tr_malloc(m * d * sizeof *X), *y = tr_malloc(m * sizeof *y);
   int rc = X && y ? TR_OK : tr_err_set(err, TR_ENOMEM, "out of memory");
   for (size_t i = 0; rc == TR_OK && i < m; i++) {
     memcpy(&X[i * d], obs[rows[i]].u, d * sizeof *X);
@@ -292,7 +293,7 @@ static int fit_believer(SwGp *gp, const SwObs *obs, const double *loss, const si
 ** candidates that are an observation's point only when every one is (seen[j] = 1). */
 static int argmax_ei(const SwGp *gp, const double *C, const char *seen, size_t m, double best, size_t *best_j,
                      SwProposal *pi, TrErr *err) {
-  double *mu = malloc(m * sizeof *mu), *sd = malloc(m * sizeof *sd);
+  double *mu = tr_malloc(m * sizeof *mu), *sd = tr_malloc(m * sizeof *sd);
   int rc = mu && sd ? sw_gp_predict(gp, C, m, mu, sd, err) : tr_err_set(err, TR_ENOMEM, "out of memory");
   double top = -INFINITY, b = (best - gp->ymean) / gp->ystd;
   int top_seen = 1;
@@ -326,7 +327,7 @@ int sw_gp_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size_
     goto done;
   }
   if (rc == TR_OK) rc = fit_believer(&gp, obs, loss, rows, nt, np, d, &r, err);
-  if (rc == TR_OK && (!(C = malloc(SW_GP_CANDIDATES * d * sizeof *C)) || !(seen = malloc(SW_GP_CANDIDATES))))
+  if (rc == TR_OK && (!(C = tr_malloc(SW_GP_CANDIDATES * d * sizeof *C)) || !(seen = tr_malloc(SW_GP_CANDIDATES))))
     rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   for (size_t c = 0; rc == TR_OK && c < SW_GP_CANDIDATES; c++) {
     sw_space_random(sp, &r, &C[c * d]);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
 #include "tr_blas.h"
 #include "tr_data.h"
 #include "tr_model.h"
@@ -97,7 +98,7 @@ static double repeated(Gram *g, const int *toks, const int *len, int n_samples, 
 int sw_infer_text_stats(const int *tokens, const int *lens, int n_samples, int stride, SwInferMetrics *m) {
   size_t total = 0;
   for (int s = 0; s < n_samples; s++) total += (size_t)lens[s];
-  Gram *g = malloc((total ? total : 1) * sizeof *g);
+  Gram *g = tr_malloc((total ? total : 1) * sizeof *g);
   if (!g) return TR_ENOMEM;
   m->distinct_1 = distinct(g, tokens, lens, n_samples, stride, 1);
   m->distinct_2 = distinct(g, tokens, lens, n_samples, stride, 2);
@@ -113,7 +114,7 @@ int sw_infer_text_stats(const int *tokens, const int *lens, int n_samples, int s
 static int same_vocab(const TrVocab *a, const TrVocab *b) {
   size_t na = tr_vocab_to_bytes(a, NULL, 0), nb = tr_vocab_to_bytes(b, NULL, 0);
   if (na != nb) return 0;
-  unsigned char *x = malloc(na), *y = malloc(nb);
+  unsigned char *x = tr_malloc(na), *y = tr_malloc(nb);
   int same = x && y;
   if (same) {
     tr_vocab_to_bytes(a, x, na);
@@ -177,10 +178,10 @@ static int infer_prompts(Infer *in, TrErr *err) {
   if ((int64_t)NP * NS > 1 << 24 || (int64_t)total * MT > (int64_t)1 << 28)
     return tr_err_set(err, TR_EINVAL, "sample: %d prompts x %d samples x %d tokens is too much for one trial",
                       NP, NS, MT);
-  in->toks = malloc((size_t)total * MT * sizeof *in->toks);
-  in->len = calloc((size_t)total, sizeof *in->len);
-  in->prompts = malloc((size_t)NP * PT * sizeof *in->prompts);
-  in->text = malloc((size_t)MT * 4 + 1);
+  in->toks = tr_malloc((size_t)total * MT * sizeof *in->toks);
+  in->len = tr_calloc((size_t)total, sizeof *in->len);
+  in->prompts = tr_malloc((size_t)NP * PT * sizeof *in->prompts);
+  in->text = tr_malloc((size_t)MT * 4 + 1);
   if (!in->toks || !in->len || !in->prompts || !in->text)
     return tr_err_set(err, TR_ENOMEM, "sample: out of memory (%d samples of %d tokens)", total, MT);
   TrRng pr;

@@ -12,6 +12,7 @@
 #include "sw_expand.h"
 #include "sw_propose.h"
 #include "sw_space.h"
+#include "tr_alloc.h"
 #include "tr_json.h"
 #include "tr_rng.h"
 
@@ -189,7 +190,7 @@ static int varies(const SwSpec *spec, const SwPbt *pbt, const TrKey *k) {
 /* The varying keys' values of c as a JSON object, spec order then the mutations of their own. */
 static char *values_json(const SwSpec *spec, const SwPbt *pbt, const TrConfig *c) {
   size_t cap = 256, off = 0;
-  char *s = malloc(cap), v[512];
+  char *s = tr_malloc(cap), v[512];
   const TrKey *keys[256];
   size_t nk = 0;
   for (size_t i = 0; i < sw_spec_param_count(spec) && nk < 256; i++)
@@ -202,7 +203,7 @@ static char *values_json(const SwSpec *spec, const SwPbt *pbt, const TrConfig *c
     tr_config_value_text(c, keys[i], 1, v, sizeof v);
     size_t need = strlen(keys[i]->name) + strlen(v) + 8;
     if (off + need >= cap) {
-      char *t = realloc(s, cap = 2 * (off + need));
+      char *t = tr_realloc(s, cap = 2 * (off + need));
       if (!t) return free(s), NULL;
       s = t;
     }
@@ -256,7 +257,7 @@ int sw_pbt_explore_program(const SwPbt *pbt, const SwSpec *spec, const SwPropose
                            uint64_t sweep_seed, int idx, int64_t step, char **params_json, TrErr *err) {
   *params_json = NULL;
   size_t np = sw_spec_param_count(spec), n = 0;
-  SwValue *vals = calloc(np ? np : 1, sizeof *vals);
+  SwValue *vals = tr_calloc(np ? np : 1, sizeof *vals);
   if (!vals) return tr_err_set(err, TR_ENOMEM, "out of memory");
   int rc = sw_proposer_values(prop, source_params, vals, err);
   TrRng r;
@@ -267,7 +268,7 @@ int sw_pbt_explore_program(const SwPbt *pbt, const SwSpec *spec, const SwPropose
   SwTrial *t = NULL;
   if (rc == TR_OK) rc = sw_expand_values(spec, vals, 0, &t, &n, err);
   free(vals);
-  if (rc == TR_OK && n > 0 && !(*params_json = strdup(t[0].params_json))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (rc == TR_OK && n > 0 && !(*params_json = tr_strdup(t[0].params_json))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   if (rc == TR_OK) sw_trials_free(t, n);
   if (rc) return tr_err_prefix(err, "PBT explore of trial idx %d at step %lld", idx, (long long)step);
   return TR_OK;
@@ -291,10 +292,10 @@ static int judge_exploit(SwPbtJudge *J, const RsCurve *c, size_t self, RsVerdict
                                        &J->params, &J->err);
   if (rc) return rc;
   if (J->program) {
-    J->config = strdup(J->own_config ? J->own_config : "{}");
+    J->config = tr_strdup(J->own_config ? J->own_config : "{}");
   } else {
     size_t nj = tr_config_to_json(&J->next, NULL, 0) + 1;
-    if ((J->config = malloc(nj))) tr_config_to_json(&J->next, J->config, nj);
+    if ((J->config = tr_malloc(nj))) tr_config_to_json(&J->next, J->config, nj);
   }
   if (!J->config) return tr_err_set(&J->err, TR_ENOMEM, "out of memory");
   if ((rc = sw_pbt_ckpt_path(J->runs_dir, src->trial_id, J->step, J->program != NULL, J->ckpt, sizeof J->ckpt)))
@@ -306,7 +307,7 @@ static int judge_exploit(SwPbtJudge *J, const RsCurve *c, size_t self, RsVerdict
   snprintf(out->reason, sizeof out->reason, "exploit at step %lld: %.6g, rank %zu of %zu, copies trial %lld (idx %d, %.6g)",
            (long long)J->step, J->d.value, J->d.rank + 1, J->d.n, (long long)src->trial_id, src->idx,
            J->d.source_value);
-  char v[32], sv[32], *from = J->program ? strdup(J->own_params ? J->own_params : "{}")
+  char v[32], sv[32], *from = J->program ? tr_strdup(J->own_params ? J->own_params : "{}")
                                          : values_json(J->spec, J->pbt, J->own);
   if (!from) return tr_err_set(&J->err, TR_ENOMEM, "out of memory");
   tr_json_number(v, sizeof v, J->d.value, 17);

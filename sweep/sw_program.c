@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tr_alloc.h"
 #include "tr_os.h"
 
 typedef struct Run {
@@ -40,7 +41,7 @@ static char **child_env(const SwProgramIn *in, char *fdvar) {
   size_t n = 0, k = 0, extra = 0;
   while (environ && environ[n]) n++;
   while (in->env && in->env[extra]) extra++;
-  char **envp = malloc((n + extra + 2) * sizeof *envp);
+  char **envp = tr_malloc((n + extra + 2) * sizeof *envp);
   if (!envp) return NULL;
   envp[k++] = fdvar;
   for (size_t i = 0; i < extra; i++) envp[k++] = in->env[i];

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "tr_alloc.h"
 #include "tr_os.h"
 
 #define BAR_WIDTH 24
@@ -123,9 +124,9 @@ struct SwProgress {
 int sw_progress_create(SwProgress **out, FILE *f, int live, int width, const char *sweep, const char *metric,
                        int jobs) {
   *out = NULL;
-  SwProgress *p = calloc(1, sizeof *p);
+  SwProgress *p = tr_calloc(1, sizeof *p);
   if (!p) return TR_ENOMEM;
-  p->slots = calloc((size_t)(jobs > 0 ? jobs : 1), sizeof *p->slots);
+  p->slots = tr_calloc((size_t)(jobs > 0 ? jobs : 1), sizeof *p->slots);
   if (!p->slots) {
     free(p);
     return TR_ENOMEM;

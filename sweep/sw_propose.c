@@ -9,6 +9,7 @@
 
 #include "sw_gp.h"
 #include "sw_tpe.h"
+#include "tr_alloc.h"
 #include "tr_json.h"
 
 struct SwProposer {
@@ -91,7 +92,7 @@ static char *value_text(const SwProposer *P, const SwParam *p, int j, TrErr *err
   if (sw_param_apply(&c, P->program ? &pv : NULL, p, (SwValue){0, j}, sw_spec_path(P->s), err)) return NULL;
   if (P->program) return pv;
   tr_config_value_text(&c, p->key, 1, v, sizeof v);
-  if (!(pv = strdup(v))) tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!(pv = tr_strdup(v))) tr_err_set(err, TR_ENOMEM, "out of memory");
   return pv;
 }
 
@@ -123,7 +124,7 @@ int sw_proposer_values(const SwProposer *P, const char *params_json, SwValue *va
 int sw_proposer_trial(const SwProposer *P, int idx, const char *params_json, const char *hash, SwTrial **trial,
                       TrErr *err) {
   *trial = NULL;
-  SwValue *vals = calloc(P->sp.n_params ? P->sp.n_params : 1, sizeof *vals);
+  SwValue *vals = tr_calloc(P->sp.n_params ? P->sp.n_params : 1, sizeof *vals);
   if (!vals) return tr_err_set(err, TR_ENOMEM, "out of memory");
   SwTrial *t = NULL;
   size_t n = 0, k = (size_t)idx % P->per;
@@ -151,7 +152,7 @@ int sw_proposer_trial(const SwProposer *P, int idx, const char *params_json, con
 int sw_proposer_create(SwProposer **out, const SwSpec *spec, TrErr *err) {
   *out = NULL;
   if (sw_spec_lr_pending(spec)) return sw_spec_lr_check_resolved(spec, err);
-  SwProposer *P = calloc(1, sizeof *P);
+  SwProposer *P = tr_calloc(1, sizeof *P);
   if (!P) return tr_err_set(err, TR_ENOMEM, "out of memory");
   P->s = spec;
   size_t ns;
@@ -160,15 +161,15 @@ int sw_proposer_create(SwProposer **out, const SwSpec *spec, TrErr *err) {
   P->program = sw_spec_program(spec) != NULL;
   int rc = sw_space_init(&P->sp, spec, err);
   size_t np = P->sp.n_params;
-  if (!rc && (!(P->qkey = calloc(np + 1, sizeof *P->qkey)) || !(P->cat = calloc(np + 1, sizeof *P->cat))))
+  if (!rc && (!(P->qkey = tr_calloc(np + 1, sizeof *P->qkey)) || !(P->cat = tr_calloc(np + 1, sizeof *P->cat))))
     rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   for (size_t i = 0; !rc && i < np; i++) {
     const SwParam *p = P->sp.all[i];
     size_t need = tr_json_quote(NULL, 0, p->key->name, 0) + 1;
-    if (!(P->qkey[i] = malloc(need))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+    if (!(P->qkey[i] = tr_malloc(need))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
     else tr_json_quote(P->qkey[i], need, p->key->name, 0);
     if (rc || p->dist != SW_DIST_CATEGORICAL) continue;
-    if (!(P->cat[i] = calloc((size_t)p->n_values, sizeof **P->cat))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
+    if (!(P->cat[i] = tr_calloc((size_t)p->n_values, sizeof **P->cat))) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
     for (int j = 0; !rc && j < p->n_values; j++)
       if (!(P->cat[i][j] = value_text(P, p, j, err))) rc = err->code ? err->code : TR_ENOMEM;
   }
@@ -244,8 +245,8 @@ static void agg_add(Agg *a, const RsProposeTrial *t) {
 
 /* Observations (one per configuration 0..nc-1 that has trials) into obs/u; *n_obs. */
 static int observe(SwProposer *P, const RsProposeTrial *t, size_t n, size_t nc, SwObs *obs, double *u, size_t *n_obs) {
-  Agg *agg = calloc(nc ? nc : 1, sizeof *agg);
-  SwValue *vals = calloc(P->sp.n_params ? P->sp.n_params : 1, sizeof *vals);
+  Agg *agg = tr_calloc(nc ? nc : 1, sizeof *agg);
+  SwValue *vals = tr_calloc(P->sp.n_params ? P->sp.n_params : 1, sizeof *vals);
   int rc = agg && vals ? TR_OK : tr_err_set(&P->err, TR_ENOMEM, "out of memory");
   for (size_t i = 0; !rc && i < n; i++) {
     size_t k = (size_t)t[i].idx / P->per;
@@ -287,19 +288,19 @@ static int target_reached(const SwProposer *P, const RsProposeTrial *t, size_t n
 
 /* The configuration's trials as store definitions, kept until the next call. */
 static int make_defs(SwProposer *P, const double *u, size_t k) {
-  SwValue *vals = calloc(P->sp.n_params ? P->sp.n_params : 1, sizeof *vals);
+  SwValue *vals = tr_calloc(P->sp.n_params ? P->sp.n_params : 1, sizeof *vals);
   if (!vals) return tr_err_set(&P->err, TR_ENOMEM, "out of memory");
   sw_space_decode(&P->sp, u, vals);
   int rc = sw_expand_values(P->s, vals, k, &P->trials, &P->n_trials, &P->err);
   free(vals);
   if (rc) return rc;
-  P->json = calloc(P->n_trials, sizeof *P->json);
-  P->defs = calloc(P->n_trials, sizeof *P->defs);
+  P->json = tr_calloc(P->n_trials, sizeof *P->json);
+  P->defs = tr_calloc(P->n_trials, sizeof *P->defs);
   if (!P->json || !P->defs) return tr_err_set(&P->err, TR_ENOMEM, "out of memory");
   for (size_t i = 0; i < P->n_trials; i++) {
     const SwTrial *t = &P->trials[i];
     size_t need = tr_config_to_json(&t->config, NULL, 0) + 1;
-    if (!(P->json[i] = malloc(need))) return tr_err_set(&P->err, TR_ENOMEM, "out of memory");
+    if (!(P->json[i] = tr_malloc(need))) return tr_err_set(&P->err, TR_ENOMEM, "out of memory");
     tr_config_to_json(&t->config, P->json[i], need);
     P->defs[i] = (RsTrialDef){(int)t->index, t->hash_hex, P->json[i], t->params_json, t->config.train.seed};
   }
@@ -308,7 +309,7 @@ static int make_defs(SwProposer *P, const double *u, size_t k) {
 
 /* The model's point for configuration k from obs (n_obs), into u. */
 static int model_point(SwProposer *P, const SwObs *obs, size_t n_obs, size_t k, double *u) {
-  double *loss = malloc((n_obs ? n_obs : 1) * sizeof *loss), imp;
+  double *loss = tr_malloc((n_obs ? n_obs : 1) * sizeof *loss), imp;
   if (!loss) return tr_err_set(&P->err, TR_ENOMEM, "out of memory");
   int has_imp = sw_spec_impute(P->s, &imp);
   sw_obs_losses(obs, n_obs, sw_spec_goal(P->s), has_imp ? &imp : NULL, loss);
@@ -331,8 +332,8 @@ int sw_proposer_propose(void *ctx, const RsProposeTrial *t, size_t n, int next_i
                       next_idx, P->per);
   if (target_reached(P, t, n)) return TR_OK;
   size_t k = (size_t)next_idx / P->per, d = P->sp.n, n_obs = 0;
-  SwObs *obs = calloc(k ? k : 1, sizeof *obs);
-  double *u = calloc((k + 1) * (d ? d : 1), sizeof *u);
+  SwObs *obs = tr_calloc(k ? k : 1, sizeof *obs);
+  double *u = tr_calloc((k + 1) * (d ? d : 1), sizeof *u);
   int rc = obs && u ? TR_OK : tr_err_set(&P->err, TR_ENOMEM, "out of memory");
   if (!rc) rc = observe(P, t, n, k, obs, u, &n_obs);
   double *x = u ? u + k * d : NULL;
@@ -360,9 +361,9 @@ int sw_bayes_spec_hash(const SwSpec *spec, char out[17], TrErr *err) {
   int rc = sw_space_init(&sp, spec, err);
   if (rc) return rc;
   size_t np = sp.n_params, cap = 3 + 3 * sw_spec_trial_count(spec) / (sw_spec_config_count(spec) ? sw_spec_config_count(spec) : 1);
-  SwTrial *all = calloc(cap, sizeof *all);
-  SwValue *vals = calloc(np ? np : 1, sizeof *vals);
-  double *u = calloc(sp.n ? sp.n : 1, sizeof *u), imp = NAN;
+  SwTrial *all = tr_calloc(cap, sizeof *all);
+  SwValue *vals = tr_calloc(np ? np : 1, sizeof *vals);
+  double *u = tr_calloc(sp.n ? sp.n : 1, sizeof *u), imp = NAN;
   size_t m = 0;
   if (!all || !vals || !u) rc = tr_err_set(err, TR_ENOMEM, "out of memory");
   /* What no probe shows: the model, metric.impute, the sweep seed. */

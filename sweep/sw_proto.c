@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rs_store.h"
+#include "tr_alloc.h"
 
 typedef struct SwField {
   char name[RS_METRIC_NAME_MAX];
@@ -316,10 +317,10 @@ static void field_note(SwProto *p, int kind, const char *why, const char *name) 
 static int field_add(SwProto *p, const char *name, double v) {
   if (p->nf == p->capf) {
     size_t cap = p->capf ? p->capf * 2 : 16;
-    SwField *f = realloc(p->f, cap * sizeof *f);
+    SwField *f = tr_realloc(p->f, cap * sizeof *f);
     if (!f) return TR_ENOMEM;
     p->f = f;
-    SwField **o = realloc(p->ord, cap * sizeof *o);
+    SwField **o = tr_realloc(p->ord, cap * sizeof *o);
     if (!o) return TR_ENOMEM;
     p->ord = o;
     p->capf = cap;
@@ -473,8 +474,8 @@ static int line_process(SwProto *p) {
 
 int sw_proto_new(SwProto **out, SwProtoRowFn row, void *ctx, TrErr *err) {
   *out = NULL;
-  SwProto *p = calloc(1, sizeof *p);
-  if (p) p->line = malloc(SW_PROTO_LINE_MAX + 1);
+  SwProto *p = tr_calloc(1, sizeof *p);
+  if (p) p->line = tr_malloc(SW_PROTO_LINE_MAX + 1);
   if (!p || !p->line) {
     free(p);
     return tr_err_set(err, TR_ENOMEM, "metrics protocol: out of memory");

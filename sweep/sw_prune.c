@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
+
 #define MAX_LEVELS 128
 
 /* ---- groups ------------------------------------------------------------- */
@@ -89,7 +91,7 @@ static int cmp_double(const void *a, const void *b) {
 
 /* The k-th smallest (signed) value of the group's `cnt` members. */
 static double group_kth(const Group *g, size_t cnt, size_t k) {
-  double v, *vals = malloc(cnt * sizeof *vals);
+  double v, *vals = tr_malloc(cnt * sizeof *vals);
   if (vals) {
     size_t m = 0;
     for (size_t i = 0; i < g->n && m < cnt; i++)

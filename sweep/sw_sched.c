@@ -26,6 +26,7 @@
 #include "sw_propose.h"
 #include "sw_prune.h"
 #include "sw_rundir.h"
+#include "tr_alloc.h"
 #include "tr_ckpt.h"
 #include "tr_os.h"
 #include "tr_run.h"
@@ -107,7 +108,7 @@ static int trial_def(void *ctx, size_t i, RsTrialDef *def) {
   const SwTrial *t = &tj->trials[i];
   size_t need = tr_config_to_json(&t->config, tj->buf, tj->cap) + 1;
   if (need > tj->cap) {
-    char *p = realloc(tj->buf, 2 * need);
+    char *p = tr_realloc(tj->buf, 2 * need);
     if (!p) return TR_ENOMEM;
     tj->buf = p, tj->cap = 2 * need;
     tr_config_to_json(&t->config, tj->buf, tj->cap);
@@ -841,7 +842,7 @@ static int worker_record(Worker *w, const WorkerArgs *a, int rc, const TrRunResu
   char *summary = NULL;
   if (rc == TR_OK) {
     size_t need = tr_run_result_json(res, NULL, 0) + 1;
-    summary = malloc(need);
+    summary = tr_malloc(need);
     if (summary) tr_run_result_json(res, summary, need);
   }
   out.summary_json = summary;
@@ -1012,7 +1013,7 @@ static char *env_fmt(const char *fmt, ...) {
   char *s = NULL;
   va_list ap;
   va_start(ap, fmt);
-  int k = vasprintf(&s, fmt, ap);
+  int k = tr_vasprintf(&s, fmt, ap);
   va_end(ap);
   return k < 0 ? NULL : s;
 }
@@ -1166,7 +1167,7 @@ static int prog_pbt_judge(Worker *w, ProgPbt *P, const char *dir, int64_t step, 
   if (w->lost || w->store_failed) return TR_EIO;
   if (w->pbt_action != SW_PBT_EXPLOIT) return TR_OK;
   w->pbt_action = SW_PBT_NONE;
-  char *np = strdup(P->J.params);
+  char *np = tr_strdup(P->J.params);
   if (!np) return worker_store_fail(w, TR_ENOMEM), TR_ENOMEM;
   free(P->params);
   P->params = np;
@@ -1187,7 +1188,7 @@ static int prog_pbt_start(Worker *w, const WorkerArgs *a, ProgPbt *P, const char
   P->J.program = P->prop;
   RsTrial t;
   if ((rc = rs_trial_get(w->st, cl->trial_id, &t))) return tr_err_set(err, rc, "%s", rs_store_errmsg(w->st));
-  P->params = strdup(t.params ? t.params : a->trial->params_json);
+  P->params = tr_strdup(t.params ? t.params : a->trial->params_json);
   rs_trial_clear(&t);
   if (!P->params) return tr_err_set(err, TR_ENOMEM, "out of memory");
   w->pbt = &P->J;
@@ -1340,7 +1341,7 @@ static int prog_next(const WorkerArgs *a, RsStore *st, int cmd, RsClaim *cl, con
                   .checkpoint_step = j.checkpoint_step, .idx = j.idx, .attempts = j.attempts, .kind = kind,
                   .promoted_step = j.promoted_step};
   if (j.ckpt_len >= 0) {
-    if (j.ckpt_len > TR_PATH_MAX || !(cl->checkpoint = malloc((size_t)j.ckpt_len + 1)) ||
+    if (j.ckpt_len > TR_PATH_MAX || !(cl->checkpoint = tr_malloc((size_t)j.ckpt_len + 1)) ||
         read_full(cmd, cl->checkpoint, (size_t)j.ckpt_len) != 0)
       return -1;
     cl->checkpoint[j.ckpt_len] = '\0';
@@ -1687,7 +1688,7 @@ static int slot_record(Coord *k, int si, int ws, int stopping, int store_exit) {
                                   : ": killed (not by the OOM killer)";
   /* Room for the reason and every tail line, so nothing below truncates. */
   size_t cap = SW_LOG_TAIL * (sizeof s->tail[0] + 1) + 256, off = 0;
-  char *msg = malloc(cap);
+  char *msg = tr_malloc(cap);
   if (msg) {
     if (sig) off += (size_t)snprintf(msg, cap, "worker killed by signal %d (%s)%s", sig, strsignal(sig), why);
     else off += (size_t)snprintf(msg, cap, "worker exited with status %d without recording a result", code);
@@ -2053,9 +2054,9 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   int rc = rs_store_open(c->db_path, RS_OPEN_EXISTING | RS_OPEN_KEEP_WAL, &k.st, err);
   if (rc) return rc;
   store_tune(k.st, k.owner);
-  k.slots = calloc((size_t)c->jobs, sizeof *k.slots);
-  struct pollfd *pfd = calloc((size_t)c->jobs, sizeof *pfd);
-  int *pslot = calloc((size_t)c->jobs, sizeof *pslot);
+  k.slots = tr_calloc((size_t)c->jobs, sizeof *k.slots);
+  struct pollfd *pfd = tr_calloc((size_t)c->jobs, sizeof *pfd);
+  int *pslot = tr_calloc((size_t)c->jobs, sizeof *pslot);
   if (!k.slots || !pfd || !pslot) {
     free(k.slots);
     free(pfd);

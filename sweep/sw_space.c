@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
+
 /* Normal decodes stay within ~6 sigma: u = 0 or 1 would give an infinite value. */
 #define SW_SPACE_U_EPS 1e-9
 
@@ -161,9 +163,9 @@ int sw_space_init(SwSpace *sp, const SwSpec *s, TrErr *err) {
                       "values with 2 or more entries), and every parameter is a constant", sw_spec_path(s), line,
                       col, sw_method_name(sw_spec_method(s)));
   }
-  sp->all = malloc(np * sizeof *sp->all);
-  sp->param = malloc(n * sizeof *sp->param);
-  sp->k = malloc(n * sizeof *sp->k);
+  sp->all = tr_malloc(np * sizeof *sp->all);
+  sp->param = tr_malloc(n * sizeof *sp->param);
+  sp->k = tr_malloc(n * sizeof *sp->k);
   if (!sp->all || !sp->param || !sp->k) {
     sw_space_free(sp);
     return tr_err_set(err, TR_ENOMEM, "out of memory");

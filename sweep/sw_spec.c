@@ -21,6 +21,7 @@
 #include "sw_command.h"
 #include "sw_infer.h"
 #include "sw_prune.h"
+#include "tr_alloc.h"
 #include "tr_ckpt.h"
 #include "tr_json.h"
 #include "tr_run.h"
@@ -103,12 +104,12 @@ static int notice(SwSpec *S, const TrYamlNode *n, const char *fmt, ...) {
   snprintf(line, sizeof line, "%s:%d:%d: %s", S->path, n ? n->line : 1, n ? n->col : 1, msg);
   if (S->n_notices == S->cap_notices) {
     size_t cap = S->cap_notices ? 2 * S->cap_notices : 8;
-    char **p = realloc(S->notices, cap * sizeof *p);
+    char **p = tr_realloc(S->notices, cap * sizeof *p);
     if (!p) return TR_ENOMEM;
     S->notices = p;
     S->cap_notices = cap;
   }
-  if (!(S->notices[S->n_notices] = strdup(line))) return TR_ENOMEM;
+  if (!(S->notices[S->n_notices] = tr_strdup(line))) return TR_ENOMEM;
   S->n_notices++;
   return TR_OK;
 }
@@ -178,9 +179,9 @@ static int in_list(const char *s, const char *const *names) {
 
 /* Join dir and a relative path (absolute paths are kept). */
 static char *resolve(const char *dir, const char *p) {
-  if (p[0] == '/' || strcmp(dir, ".") == 0) return strdup(p);
+  if (p[0] == '/' || strcmp(dir, ".") == 0) return tr_strdup(p);
   size_t n = strlen(dir) + strlen(p) + 2;
-  char *r = malloc(n);
+  char *r = tr_malloc(n);
   if (r) snprintf(r, n, "%s/%s", dir, p);
   return r;
 }
@@ -192,7 +193,7 @@ static const char *const path_keys[] = {"data.path", "train.out_dir", NULL};
 static int key_is_path(const TrKey *k) { return in_list(k->name, path_keys); }
 
 /* A path key's text as it goes into configs: "" stays "" (none), else resolved against absdir. */
-static char *resolve_key(const SwSpec *S, const char *p) { return *p ? resolve(S->absdir, p) : strdup(""); }
+static char *resolve_key(const SwSpec *S, const char *p) { return *p ? resolve(S->absdir, p) : tr_strdup(""); }
 
 /* Resolve the base config's path keys in place. */
 static int resolve_base_paths(SwSpec *S, const TrYamlNode *at, TrErr *err) {
@@ -285,7 +286,7 @@ static int parse_seeds(SwSpec *S, const TrYamlNode *v, TrErr *err) {
   if (v->n > SW_MAX_SEEDS)
     return errat(err, f, v, "hpsweep.seeds: %d seeds, more than the limit of %d", v->n, SW_MAX_SEEDS);
   const TrKey *sk = S->program ? NULL : tr_config_key_find(sw_spec_seed_key(S));
-  S->seeds = malloc((size_t)v->n * sizeof *S->seeds);
+  S->seeds = tr_malloc((size_t)v->n * sizeof *S->seeds);
   if (!S->seeds) return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (int i = 0; i < v->n; i++) {
     TrConfig tmp = S->base;
@@ -307,7 +308,7 @@ static int parse_hpsweep_program(SwSpec *S, const TrYamlNode *h, TrErr *err) {
     if ((rc = want_string(f, "hpsweep.seed_arg", v, &s, err))) return rc;
     if (!*s) return errat(err, f, v, "hpsweep.seed_arg: empty name");
     free(S->seed_arg);
-    if (!(S->seed_arg = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    if (!(S->seed_arg = tr_strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
   if ((v = tr_yaml_get(h, "wandb_shim")) && (rc = tr_yaml_bool(v, f, "hpsweep.wandb_shim", &S->wandb_shim, err)))
     return rc;
@@ -347,7 +348,7 @@ static int parse_lrf_factors(SwSpec *S, const TrYamlNode *v, TrErr *err) {
   if (v->n == 0) return errat(err, f, v, "%s: the list is empty (give the multiples of the suggestion to try)", key);
   if (v->n > 1000) return errat(err, f, v, "%s: %d factors, more than the limit of 1000", key, v->n);
   free(S->lrf_factors);
-  if (!(S->lrf_factors = malloc((size_t)v->n * sizeof *S->lrf_factors))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!(S->lrf_factors = tr_malloc((size_t)v->n * sizeof *S->lrf_factors))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (int i = 0; i < v->n; i++) {
     double x;
     int rc = tr_yaml_double(v->items[i], f, key, &x, err);
@@ -522,7 +523,7 @@ static int parse_metric(SwSpec *S, const TrYamlNode *m, TrErr *err) {
   if (!*s) return errat(err, f, v, "metric.name: empty");
   if ((rc = check_metric_name(S, v, s, err))) return rc;
   free(S->metric);
-  if (!(S->metric = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!(S->metric = tr_strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   if ((v = tr_yaml_get(m, "goal"))) {
     static const char *const goals[] = {"minimize", "maximize", NULL};
     char b[160];
@@ -972,7 +973,7 @@ static int param_probs_parse(SwSpec *S, SwParam *P, const TrYamlNode *probs, TrE
     return errat(err, f, probs, "parameter '%s': probabilities: expected a list, got %s", pn,
                  tr_yaml_kind_name(probs->kind));
   if (probs->n != n) return errat(err, f, probs, "parameter '%s': %d probabilities for %d values", pn, probs->n, n);
-  if (!(P->probs = malloc((size_t)n * sizeof *P->probs))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!(P->probs = tr_malloc((size_t)n * sizeof *P->probs))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   double sum = 0;
   for (int i = 0; i < n; i++) {
     if ((rc = num_arg(f, pn, "probabilities", probs->items[i], &P->probs[i], err))) return rc;
@@ -1001,7 +1002,7 @@ static int param_values_parse(SwSpec *S, SwParam *P, const ParamArgs *A, TrErr *
     items = (const TrYamlNode *const *)A->values->items;
     n = A->values->n;
   }
-  P->values = malloc((size_t)n * sizeof *P->values);
+  P->values = tr_malloc((size_t)n * sizeof *P->values);
   if (!P->values) return tr_err_set(err, TR_ENOMEM, "out of memory");
   P->n_values = n;
   for (int i = 0; i < n; i++) {
@@ -1127,7 +1128,7 @@ static int parse_param(SwSpec *S, const TrKey *key, const TrYamlNode *kn, const 
   }
   if (S->n_params == S->cap_params) {
     size_t cap = S->cap_params ? 2 * S->cap_params : 8;
-    SwParam *p = realloc(S->params, cap * sizeof *p);
+    SwParam *p = tr_realloc(S->params, cap * sizeof *p);
     if (!p) {
       rc = tr_err_set(err, TR_ENOMEM, "out of memory");
       goto fail;
@@ -1146,11 +1147,11 @@ fail:
 /* A program's parameter as a key of its own (owned by the spec): any name, any
 ** value; numeric so every distribution applies, and no range. NULL: out of memory. */
 static const TrKey *program_key(SwSpec *S, const char *name) {
-  TrKey **pk = realloc(S->pkeys, (S->n_pkeys + 1) * sizeof *pk);
+  TrKey **pk = tr_realloc(S->pkeys, (S->n_pkeys + 1) * sizeof *pk);
   if (!pk) return NULL;
   S->pkeys = pk;
-  TrKey *k = calloc(1, sizeof *k);
-  char *nm = strdup(name);
+  TrKey *k = tr_calloc(1, sizeof *k);
+  char *nm = tr_strdup(name);
   if (!k || !nm) {
     free(k);
     free(nm);
@@ -1266,7 +1267,7 @@ static int pbt_mutations(SwSpec *S, const TrYamlNode *mu, TrErr *err) {
     return errat(err, f, mu, "hpsweep.pbt.mutations: expected a mapping (key: {} or a distribution) or a list "
                  "of parameters, got %s", tr_yaml_kind_name(mu->kind));
   if (mu->n == 0) return errat(err, f, mu, "hpsweep.pbt.mutations: empty (name what may change)");
-  if (!(S->pbt.mutations = calloc((size_t)mu->n, sizeof *S->pbt.mutations)))
+  if (!(S->pbt.mutations = tr_calloc((size_t)mu->n, sizeof *S->pbt.mutations)))
     return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (int i = 0; i < mu->n; i++) {
     const TrYamlNode *k = mu->kind == TR_YAML_MAP ? mu->keys[i] : mu->items[i];
@@ -1407,10 +1408,10 @@ static int read_text(const char *path, char **out, TrErr *err) {
   FILE *fp = fopen(path, "rb");
   if (!fp) return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
   size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
+  char *buf = tr_malloc(cap);
   while (buf) {
     if (n + 1 >= cap) {
-      char *p = cap > 2u * TR_YAML_MAX_BYTES ? NULL : realloc(buf, cap * 2);
+      char *p = cap > 2u * TR_YAML_MAX_BYTES ? NULL : tr_realloc(buf, cap * 2);
       if (!p) break;
       buf = p;
       cap *= 2;
@@ -1571,18 +1572,18 @@ static char *command_elem(const TrYamlNode *v) {
   int64_t i;
   double d;
   char buf[64];
-  if (!v->plain) return strdup(v->str);
-  if (tr_yaml_is_null(v)) return strdup("None");
-  if (tr_parse_bool(v->str, &b) == 0) return strdup(b ? "True" : "False");
-  if (!strpbrk(v->str, ".eE") && tr_parse_int64(v->str, &i) == 0) return snprintf(buf, sizeof buf, "%lld", (long long)i), strdup(buf);
-  if (tr_parse_double(v->str, &d) == 0) return sw_py_float_repr(buf, sizeof buf, d), strdup(buf);
-  return strdup(v->str);
+  if (!v->plain) return tr_strdup(v->str);
+  if (tr_yaml_is_null(v)) return tr_strdup("None");
+  if (tr_parse_bool(v->str, &b) == 0) return tr_strdup(b ? "True" : "False");
+  if (!strpbrk(v->str, ".eE") && tr_parse_int64(v->str, &i) == 0) return snprintf(buf, sizeof buf, "%lld", (long long)i), tr_strdup(buf);
+  if (tr_parse_double(v->str, &d) == 0) return sw_py_float_repr(buf, sizeof buf, d), tr_strdup(buf);
+  return tr_strdup(v->str);
 }
 
 static int spec_command(SwSpec *S, const TrYamlNode *c, TrErr *err) {
   const char *f = S->path;
   if (c->kind != TR_YAML_SEQ) return errat(err, f, c, "command: expected a list, got %s", tr_yaml_kind_name(c->kind));
-  if (!(S->command = calloc((size_t)c->n + 1, sizeof *S->command))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+  if (!(S->command = tr_calloc((size_t)c->n + 1, sizeof *S->command))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (int i = 0; i < c->n; i++) {
     const TrYamlNode *v = c->items[i];
     if (v->kind != TR_YAML_SCALAR)
@@ -1655,12 +1656,12 @@ static int spec_parse(SwSpec *S, TrErr *err) {
   if ((v = tr_yaml_get(root, "name"))) {
     if ((rc = want_string(f, "name", v, &s, err))) return rc;
     free(S->name);
-    if (!(S->name = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    if (!(S->name = tr_strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
   if ((v = tr_yaml_get(root, "description"))) {
     if ((rc = want_string(f, "description", v, &s, err))) return rc;
     free(S->description);
-    if (!(S->description = strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
+    if (!(S->description = tr_strdup(s))) return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
   if ((rc = spec_method(S, root, err))) return rc;
   if ((v = tr_yaml_get(root, "metric"))) {
@@ -1744,7 +1745,7 @@ static int check_files(const SwSpec *S, TrErr *err) {
 static char *default_name(const char *path) {
   const char *b = strrchr(path, '/');
   b = b ? b + 1 : path;
-  char *n = strdup(b);
+  char *n = tr_strdup(b);
   if (!n) return NULL;
   size_t len = strlen(n);
   if (len > 5 && strcmp(n + len - 5, ".yaml") == 0)
@@ -1756,7 +1757,7 @@ static char *default_name(const char *path) {
 
 /* A spec named path, defaults set, its text and tree not read yet. NULL: out of memory. */
 static SwSpec *spec_new(const char *path) {
-  SwSpec *S = calloc(1, sizeof *S);
+  SwSpec *S = tr_calloc(1, sizeof *S);
   if (!S) return NULL;
   S->workers = 1;
   S->threads_per_trial = 1;
@@ -1765,18 +1766,18 @@ static SwSpec *spec_new(const char *path) {
   S->wandb_shim = -1;
   tr_config_defaults(&S->base);
   const char *slash = strrchr(path, '/');
-  S->path = strdup(path);
-  S->dir = slash ? malloc((size_t)(slash - path) + 2) : strdup(".");
+  S->path = tr_strdup(path);
+  S->dir = slash ? tr_malloc((size_t)(slash - path) + 2) : tr_strdup(".");
   if (S->dir && slash) {
     size_t n = slash == path ? 1 : (size_t)(slash - path);
     memcpy(S->dir, path, n);
     S->dir[n] = '\0';
   }
   S->name = default_name(path);
-  S->description = strdup("");
-  S->metric = strdup(SW_DEFAULT_METRIC);
-  S->checkpoint = strdup("");
-  S->seed_arg = strdup("seed");
+  S->description = tr_strdup("");
+  S->metric = tr_strdup(SW_DEFAULT_METRIC);
+  S->checkpoint = tr_strdup("");
+  S->seed_arg = tr_strdup("seed");
   S->db = S->dir ? resolve(S->dir, "hpsweep.db") : NULL;
   if (!S->path || !S->dir || !S->name || !S->description || !S->metric || !S->checkpoint || !S->db ||
       !S->seed_arg) {
@@ -1822,7 +1823,7 @@ int sw_spec_load_text(SwSpec **out, const char *path, const char *text, size_t l
     sw_spec_destroy(S);
     return rc;
   }
-  if (!(S->text = malloc(len + 1))) {
+  if (!(S->text = tr_malloc(len + 1))) {
     sw_spec_destroy(S);
     return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
@@ -1935,7 +1936,7 @@ int sw_spec_lr_check_resolved(const SwSpec *s, TrErr *err) {
 /* The values as a YAML list "[a, b, ...]" (shortest exact text), parsed into the spec's own doc. */
 static int lr_values_doc(SwSpec *S, double suggested, TrErr *err) {
   size_t cap = (size_t)S->lrf.n_factors * 32 + 8, off = 1;
-  char *text = malloc(cap);
+  char *text = tr_malloc(cap);
   if (!text) return tr_err_set(err, TR_ENOMEM, "out of memory");
   text[0] = '[';
   for (int i = 0; i < S->lrf.n_factors; i++) {
@@ -1970,8 +1971,8 @@ int sw_spec_lr_resolve(SwSpec *S, double suggested, TrErr *err) {
   P.line = S->lrf.line, P.col = S->lrf.col, P.sigma = 1;
   P.n_values = S->lrf_doc->root->n;
   P.n_grid = (uint64_t)P.n_values;
-  SwParam *np = realloc(S->params, (S->n_params + 1) * sizeof *np);
-  P.values = malloc((size_t)P.n_values * sizeof *P.values);
+  SwParam *np = tr_realloc(S->params, (S->n_params + 1) * sizeof *np);
+  P.values = tr_malloc((size_t)P.n_values * sizeof *P.values);
   if (np) S->params = np, S->cap_params = S->n_params + 1;
   if (!np || !P.values) {
     free(P.values);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
 #include "tr_rng.h"
 
 size_t sw_tpe_gamma(size_t n) {
@@ -32,7 +33,7 @@ static int rank_cmp(const void *a, const void *b) {
 
 int sw_tpe_split(const SwObs *obs, const double *loss, size_t n, signed char *below, size_t *observed,
                  TrErr *err) {
-  Rank *r = malloc((n ? n : 1) * sizeof *r);
+  Rank *r = tr_malloc((n ? n : 1) * sizeof *r);
   size_t m = 0;
   *observed = 0;
   if (!r) return tr_err_set(err, TR_ENOMEM, "out of memory");
@@ -90,12 +91,12 @@ static int parzen_build(Parzen *P, const SwSpace *sp, const SwObs *obs, const si
   P->nk = nk, P->d = d, P->k = sp->k, P->kmax = 1;
   for (size_t j = 0; j < d; j++)
     if ((size_t)sp->k[j] > P->kmax) P->kmax = (size_t)sp->k[j];
-  P->logw = malloc(nk * sizeof *P->logw);
-  P->mu = malloc(nk * d * sizeof *P->mu);
-  P->sig = malloc(nk * sizeof *P->sig);
-  P->logz = malloc(nk * d * sizeof *P->logz);
-  P->cat = calloc(nk * d * P->kmax, sizeof *P->cat);
-  P->scratch = malloc(nk * sizeof *P->scratch);
+  P->logw = tr_malloc(nk * sizeof *P->logw);
+  P->mu = tr_malloc(nk * d * sizeof *P->mu);
+  P->sig = tr_malloc(nk * sizeof *P->sig);
+  P->logz = tr_malloc(nk * d * sizeof *P->logz);
+  P->cat = tr_calloc(nk * d * P->kmax, sizeof *P->cat);
+  P->scratch = tr_malloc(nk * sizeof *P->scratch);
   if (!P->logw || !P->mu || !P->sig || !P->logz || !P->cat || !P->scratch) {
     parzen_free(P);
     return tr_err_set(err, TR_ENOMEM, "out of memory");
@@ -176,7 +177,7 @@ static void parzen_sample(const Parzen *P, TrRng *r, double *x) {
 ** observation's point only when every sample is). */
 static int tpe_best(const SwSpace *sp, const Parzen *L, const Parzen *G, const SwObs *obs, size_t n, TrRng *r,
                     double *u, double *score, TrErr *err) {
-  double *x = malloc(sp->n * sizeof *x);
+  double *x = tr_malloc(sp->n * sizeof *x);
   if (!x) return tr_err_set(err, TR_ENOMEM, "out of memory");
   *score = -INFINITY;
   int top_seen = 1;
@@ -207,8 +208,8 @@ static int build_lg(const SwSpace *sp, const SwObs *obs, const signed char *belo
 
 int sw_tpe_density(const SwSpace *sp, const SwObs *obs, const double *loss, size_t n, const double *x,
                    double *log_l, double *log_g, TrErr *err) {
-  signed char *below = malloc(n ? n : 1);
-  size_t *rows = malloc((n ? n : 1) * sizeof *rows), m = 0;
+  signed char *below = tr_malloc(n ? n : 1);
+  size_t *rows = tr_malloc((n ? n : 1) * sizeof *rows), m = 0;
   int rc = below && rows ? sw_tpe_split(obs, loss, n, below, &m, err) : tr_err_set(err, TR_ENOMEM, "out of memory");
   Parzen L, G;
   if (rc == TR_OK && (rc = build_lg(sp, obs, below, n, rows, &L, &G, err)) == TR_OK) {
@@ -227,8 +228,8 @@ int sw_tpe_propose(const SwSpace *sp, const SwObs *obs, const double *loss, size
   SwProposal pr = {0};
   TrRng r;
   tr_rng_seed(&r, seed);
-  signed char *below = malloc(n ? n : 1);
-  size_t *rows = malloc((n ? n : 1) * sizeof *rows);
+  signed char *below = tr_malloc(n ? n : 1);
+  size_t *rows = tr_malloc((n ? n : 1) * sizeof *rows);
   if (!below || !rows) {
     free(below), free(rows);
     return tr_err_set(err, TR_ENOMEM, "out of memory");

@@ -40,6 +40,25 @@ Test(tr_config, defaults_are_valid_and_every_default_text_parses) {
   cr_assert_str_eq(c.data.path, "");
 }
 
+/* tr_config_defaults builds each default without YAML (so it never allocates): it must give
+** what the YAML parse of the same text gives, key by key. */
+Test(tr_config, defaults_equal_the_yaml_parse_of_every_default_text) {
+  TrConfig a, b;
+  tr_config_defaults(&a);
+  memcpy(&b, &a, sizeof b);
+  size_t n;
+  const TrKey *k = tr_config_keys(&n);
+  for (size_t i = 0; i < n; i++) {
+    TrErr err = {0};
+    cr_assert_eq(tr_config_set(&b, k[i].name, k[i].def, &err), TR_OK, "%s: %s", k[i].name, err.msg);
+    char va[512], vb[512];
+    tr_config_value_text(&a, &k[i], 1, va, sizeof va);
+    tr_config_value_text(&b, &k[i], 1, vb, sizeof vb);
+    cr_assert_str_eq(va, vb, "%s: default %s, YAML parse %s", k[i].name, va, vb);
+  }
+  cr_assert_eq(memcmp(&a, &b, sizeof a), 0);
+}
+
 Test(tr_config, empty_file_gives_defaults) {
   char *p = write_tmp("");
   TrConfig a, b;

@@ -1,10 +1,12 @@
 /* tr_atomic.c: atomic file writes (see tr_atomic.h for the contract). */
 #include "tr_atomic.h"
+#include "tr_alloc.h"
 #include "tr_os.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,12 +83,11 @@ int tr_atomic_temps_remove(const char *path) {
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
   size_t dlen = slash ? (size_t)(slash - path) + 1 : 0, blen = strlen(base);
-  char *dir = malloc(dlen + 2);
-  if (!dir) return -1;
+  char dir[PATH_MAX]; /* not allocated: this cleanup must not be skipped for want of memory */
+  if (dlen + 2 > sizeof dir) return -1;
   if (dlen) memcpy(dir, path, dlen), dir[dlen] = '\0';
   else strcpy(dir, ".");
   DIR *d = opendir(dir);
-  free(dir);
   if (!d) return -1;
   int n = 0;
   struct dirent *e;
@@ -127,8 +128,8 @@ int tr_atomic_open(TrAtomicFile *a, const char *path, TrErr *err) {
   a->fd = -1;
   a->slot = -1;
   size_t n = strlen(path) + TMP_SUFFIX + 1;
-  a->path = strdup(path);
-  a->tmp = malloc(n);
+  a->path = tr_strdup(path);
+  a->tmp = tr_malloc(n);
   if (!a->path || !a->tmp) {
     free(a->path), free(a->tmp);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
@@ -164,14 +165,16 @@ static void release(TrAtomicFile *a, int remove_tmp) {
 
 void tr_atomic_abort(TrAtomicFile *a) { release(a, 1); }
 
+/* Not allocated: a commit must not skip its fsync for want of memory (a longer path
+** cannot be opened anyway). */
 static void dir_sync(const char *path) {
-  char *dir = strdup(path);
-  if (!dir) return;
+  char dir[PATH_MAX];
+  if (strlen(path) >= sizeof dir) return;
+  strcpy(dir, path);
   char *slash = strrchr(dir, '/');
   const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
   int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) fsync(fd), close(fd); /* the rename itself durable */
-  free(dir);
 }
 
 int tr_atomic_commit(TrAtomicFile *a, TrErr *err) {

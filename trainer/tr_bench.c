@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
 #include "tr_blas.h"
 #include "tr_model.h"
 #include "tr_optim.h"
@@ -40,8 +41,8 @@ int tr_bench_shape(const char *name, TrModelConfig *cfg, int *batch, TrErr *err)
 double tr_bench_sgemm(int threads, int n, int reps) {
   openblas_set_num_threads(threads);
   size_t nn = (size_t)n * n;
-  float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *c = malloc(nn * sizeof *c);
-  double *t = malloc((size_t)reps * sizeof *t), g = 0.0;
+  float *a = tr_malloc(nn * sizeof *a), *b = tr_malloc(nn * sizeof *b), *c = tr_malloc(nn * sizeof *c);
+  double *t = tr_malloc((size_t)reps * sizeof *t), g = 0.0;
   if (a && b && c && t) {
     TrRng r;
     tr_rng_seed(&r, 1);
@@ -94,8 +95,8 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
     tr_model_destroy(m);
     return rc;
   }
-  int *tok = malloc((size_t)B * T * sizeof *tok), *tg = malloc((size_t)B * T * sizeof *tg);
-  double *times = malloc((size_t)steps * sizeof *times);
+  int *tok = tr_malloc((size_t)B * T * sizeof *tok), *tg = tr_malloc((size_t)B * T * sizeof *tg);
+  double *times = tr_malloc((size_t)steps * sizeof *times);
   if (!tok || !tg || !times) {
     free(tok), free(tg), free(times);
     tr_optim_destroy(opt);
@@ -144,8 +145,8 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
 static int full_recompute(TrModel *m, const TrSampleConfig *s, int prompt, int n, double *wall, double *cpu,
                           TrErr *err) {
   int T = tr_model_config(m)->context_length, V = tr_model_config(m)->vocab_size;
-  int *seq = malloc(((size_t)n + 1) * sizeof *seq);
-  double *probs = malloc((size_t)V * sizeof *probs);
+  int *seq = tr_malloc(((size_t)n + 1) * sizeof *seq);
+  double *probs = tr_malloc((size_t)V * sizeof *probs);
   if (!seq || !probs) {
     free(seq), free(probs);
     return tr_err_set(err, TR_ENOMEM, "bench: out of memory");

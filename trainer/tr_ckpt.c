@@ -3,6 +3,7 @@
 ** once; loading reads the whole file and parses it with bounds checks.
 */
 #include "tr_ckpt.h"
+#include "tr_alloc.h"
 #include "tr_atomic.h"
 
 #include <errno.h>
@@ -26,7 +27,7 @@ static void put(Buf *b, const void *src, size_t n) {
   if (b->n + n > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->n + n) cap *= 2;
-    uint8_t *q = realloc(b->p, cap);
+    uint8_t *q = tr_realloc(b->p, cap);
     if (!q) {
       b->oom = 1;
       return;
@@ -129,7 +130,7 @@ static void *get_array(Rd *r, size_t elem, size_t *count) {
     *count = 0;
     return NULL;
   }
-  uint8_t *a = malloc((size_t)n * elem + 1);
+  uint8_t *a = tr_malloc((size_t)n * elem + 1);
   if (!a) {
     r->bad = 2;
     *count = 0;
@@ -160,7 +161,7 @@ int tr_ckpt_load(const char *path, TrCkpt *c, TrErr *err) {
     return tr_err_set(err, TR_EFORMAT, "%s: not a regular file", path);
   }
   size_t n = (size_t)st.st_size;
-  uint8_t *p = malloc(n ? n : 1);
+  uint8_t *p = tr_malloc(n ? n : 1);
   if (!p) {
     fclose(f);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory reading %zu bytes", path, n);

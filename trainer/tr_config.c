@@ -5,6 +5,7 @@
 */
 #include "tr_config.h"
 
+#include "tr_alloc.h"
 #include "tr_json.h"
 #include "tr_optim.h"
 #include "tr_schedule.h"
@@ -234,12 +235,46 @@ const char *tr_config_key_suggest(const char *bad) {
 
 /* ---- defaults --------------------------------------------------------------- */
 
+static int set_scalar_value(TrConfig *c, const TrKey *k, const TrYamlNode *v, const char *file, TrErr *err);
+
+/* A default's text as the node YAML parses it to, built without allocating so that
+** tr_config_defaults cannot fail (out of memory): a plain scalar, "" (a quoted empty
+** string), or a flow list of plain scalars ("[0.9, 0.99]", "[]"); what the table uses
+** (a test compares every default with its YAML parse). */
+typedef struct DefaultNode {
+  TrYamlNode node, items[TR_MAX_MILESTONES];
+  TrYamlNode *ptrs[TR_MAX_MILESTONES];
+  char text[256];
+} DefaultNode;
+
+static const TrYamlNode *default_node(const char *def, DefaultNode *d) {
+  snprintf(d->text, sizeof d->text, "%s", def);
+  d->node = (TrYamlNode){TR_YAML_SCALAR, 1, 1, d->text, 1, 0, NULL, NULL};
+  if (strcmp(def, "\"\"") == 0) {
+    d->text[0] = '\0';
+    d->node.plain = 0;
+  } else if (def[0] == '[') {
+    d->node = (TrYamlNode){TR_YAML_SEQ, 1, 1, NULL, 0, 0, NULL, d->ptrs};
+    char *p = d->text + 1;
+    p[strcspn(p, "]")] = '\0';
+    char *save = NULL;
+    for (char *tok = strtok_r(p, ", ", &save); tok && d->node.n < TR_MAX_MILESTONES;
+         tok = strtok_r(NULL, ", ", &save)) {
+      d->items[d->node.n] = (TrYamlNode){TR_YAML_SCALAR, 1, 1, tok, 1, 0, NULL, NULL};
+      d->ptrs[d->node.n] = &d->items[d->node.n];
+      d->node.n++;
+    }
+  }
+  return &d->node;
+}
+
 void tr_config_defaults(TrConfig *c) {
   memset(c, 0, sizeof *c);
   TrErr err;
+  DefaultNode d;
   for (size_t i = 0; i < NKEYS; i++) {
     /* The table's default text is the single source; it must parse (a test proves it). */
-    if (tr_config_set(c, keys[i].name, keys[i].def, &err) != TR_OK) abort();
+    if (set_scalar_value(c, &keys[i], default_node(keys[i].def, &d), NULL, &err) != TR_OK) abort();
   }
   c->model.vocab_size = 256;
 }
@@ -417,7 +452,9 @@ int tr_config_set(TrConfig *c, const char *key, const char *value, TrErr *err) {
   TrYamlDoc *doc = NULL;
   TrErr e2;
   char clip[TR_ERR_CLIP_MAX];
-  if (tr_yaml_load_string(value, strlen(value), key, &doc, &e2) != TR_OK)
+  int yrc = tr_yaml_load_string(value, strlen(value), key, &doc, &e2);
+  if (yrc == TR_ENOMEM) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", key);
+  if (yrc != TR_OK)
     return tr_err_set(err, TR_EINVAL, "%s: cannot parse value '%s' (%s)", key, tr_err_clip(value, clip, sizeof clip),
                       e2.msg);
   TrYamlNode empty = {TR_YAML_SCALAR, 1, 1, (char *)"", 1, 0, NULL, NULL};
@@ -658,7 +695,7 @@ uint64_t tr_config_hash(const TrConfig *c) {
   char stack[4096], *buf = stack;
   size_t need = tr_config_to_json(c, stack, sizeof stack) + 1;
   if (need > sizeof stack) {
-    if (!(buf = malloc(need))) return 0;
+    if (!(buf = tr_malloc(need))) return 0;
     tr_config_to_json(c, buf, need);
   }
   uint64_t h = 0xcbf29ce484222325ULL;

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
+
 enum { RNG_INIT = 0, RNG_BATCH = 1, RNG_DROPOUT = 2 };
 
 static int core_optim_create(TrCore *c, const TrConfig *cfg, const TrModelConfig *mc, TrErr *err) {
   int nt = 0;
   const TrParamTensor *pt = tr_model_tensors(c->model, &nt);
-  TrParamSeg *segs = calloc((size_t)nt, sizeof *segs);
+  TrParamSeg *segs = tr_calloc((size_t)nt, sizeof *segs);
   if (!segs) return tr_err_set(err, TR_ENOMEM, "out of memory");
   for (int i = 0; i < nt; i++) {
     segs[i].offset = pt[i].offset;
@@ -42,8 +44,8 @@ int tr_core_setup(TrCore *c, const TrConfig *cfg, TrErr *err) {
   tr_rng_seed2(&c->rng_batch, (uint64_t)cfg->train.seed, RNG_BATCH);
   tr_rng_seed2(&c->rng_dropout, (uint64_t)cfg->train.seed, RNG_DROPOUT);
   size_t per = (size_t)c->micro * c->T;
-  c->tokens = malloc(per * sizeof(int));
-  c->targets = malloc(per * sizeof(int));
+  c->tokens = tr_malloc(per * sizeof(int));
+  c->targets = tr_malloc(per * sizeof(int));
   if (!c->tokens || !c->targets) return tr_err_set(err, TR_ENOMEM, "out of memory");
   return TR_OK;
 }

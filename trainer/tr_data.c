@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tr_alloc.h"
 #include "tr_mem.h"
 
 /* ---- UTF-8 ---------------------------------------------------------------- */
@@ -99,7 +100,7 @@ static long ws_find(const WordSet *w, const char *s, size_t n) {
 }
 
 static int ws_rehash(WordSet *w, size_t nslot) {
-  int32_t *sl = calloc(nslot, sizeof *sl);
+  int32_t *sl = tr_calloc(nslot, sizeof *sl);
   if (!sl) return -1;
   for (size_t k = 0; k < w->count; k++) {
     size_t h = (size_t)fnv1a(w->pool + w->off[k], w->len[k]) & (nslot - 1);
@@ -120,10 +121,10 @@ static long ws_add(WordSet *w, const char *s, size_t n) {
   if (2 * (w->count + 1) > w->nslot && ws_rehash(w, w->nslot ? 2 * w->nslot : 64)) return -1;
   if (w->count == w->cap) {
     size_t c = w->cap ? 2 * w->cap : 64;
-    size_t *o = realloc(w->off, c * sizeof *o);
+    size_t *o = tr_realloc(w->off, c * sizeof *o);
     if (!o) return -1;
     w->off = o;
-    uint32_t *l = realloc(w->len, c * sizeof *l);
+    uint32_t *l = tr_realloc(w->len, c * sizeof *l);
     if (!l) return -1;
     w->len = l;
     w->cap = c;
@@ -131,7 +132,7 @@ static long ws_add(WordSet *w, const char *s, size_t n) {
   if (w->pool_n + n > w->pool_cap) {
     size_t c = w->pool_cap ? w->pool_cap : 1024;
     while (c < w->pool_n + n) c *= 2;
-    char *p = realloc(w->pool, c);
+    char *p = tr_realloc(w->pool, c);
     if (!p) return -1;
     w->pool = p;
     w->pool_cap = c;
@@ -227,12 +228,12 @@ int tr_vocab_from_bytes(TrVocab **out, const void *buf, size_t n, TrErr *err) {
   } else {
     return tr_err_set(err, TR_EFORMAT, "vocabulary: unknown tokenizer kind %u", kind);
   }
-  TrVocab *v = calloc(1, sizeof *v);
+  TrVocab *v = tr_calloc(1, sizeof *v);
   if (!v) return tr_err_set(err, TR_ENOMEM, "vocabulary: out of memory");
   v->kind = (int)kind;
   v->n = (int)size;
   if (kind == TR_TOK_CHAR) {
-    v->cp = malloc(size * sizeof *v->cp);
+    v->cp = tr_malloc(size * sizeof *v->cp);
     if (!v->cp) {
       free(v);
       return tr_err_set(err, TR_ENOMEM, "vocabulary: out of memory");
@@ -505,15 +506,15 @@ static int source_build(TrSource *s, const TrDataConfig *cfg, TrErr *err) {
   s->n_words = W;
   s->k = k;
   size_t nk = (size_t)S * (size_t)k;
-  s->cnt = calloc((size_t)S, sizeof *s->cnt);
-  s->succ = calloc(nk, sizeof *s->succ);
-  s->prob = calloc(nk, sizeof *s->prob);
-  s->cum = calloc(nk, sizeof *s->cum);
-  s->pi = calloc((size_t)S, sizeof *s->pi);
-  s->bytes = calloc((size_t)S, sizeof *s->bytes);
-  double *cw = malloc((size_t)S * sizeof *cw);   /* cumulative popularity, END last */
-  double *tmp = malloc((size_t)S * sizeof *tmp);
-  int *mark = calloc((size_t)S, sizeof *mark);
+  s->cnt = tr_calloc((size_t)S, sizeof *s->cnt);
+  s->succ = tr_calloc(nk, sizeof *s->succ);
+  s->prob = tr_calloc(nk, sizeof *s->prob);
+  s->cum = tr_calloc(nk, sizeof *s->cum);
+  s->pi = tr_calloc((size_t)S, sizeof *s->pi);
+  s->bytes = tr_calloc((size_t)S, sizeof *s->bytes);
+  double *cw = tr_malloc((size_t)S * sizeof *cw);   /* cumulative popularity, END last */
+  double *tmp = tr_malloc((size_t)S * sizeof *tmp);
+  int *mark = tr_calloc((size_t)S, sizeof *mark);
   int rc = TR_OK;
   if (!s->cnt || !s->succ || !s->prob || !s->cum || !s->pi || !s->bytes || !cw || !tmp || !mark) {
     rc = tr_err_set(err, TR_ENOMEM, "synthetic corpus: out of memory (%d words, branching %d)", W, k);
@@ -535,7 +536,7 @@ static int source_build(TrSource *s, const TrDataConfig *cfg, TrErr *err) {
 /* Emit exactly n bytes of the chain, starting at a sentence start. */
 static int source_generate(const TrSource *s, uint64_t seed, size_t n, unsigned char **out,
                            TrErr *err) {
-  unsigned char *buf = malloc(n + 80);
+  unsigned char *buf = tr_malloc(n + 80);
   if (!buf) return tr_err_set(err, TR_ENOMEM, "synthetic corpus: out of memory (%zu bytes)", n);
   TrRng g;
   tr_rng_seed2(&g, seed, 0x74657874ULL); /* "text" */
@@ -613,7 +614,7 @@ static int read_file(const char *path, const char *name, unsigned char **out, si
     close(fd);
     return rc;
   }
-  unsigned char *buf = malloc(size ? (size_t)size : 1);
+  unsigned char *buf = tr_malloc(size ? (size_t)size : 1);
   if (!buf) {
     close(fd);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory (%llu bytes)", name, (unsigned long long)size);
@@ -672,7 +673,7 @@ static int collect_words(WordSet *ws, const unsigned char *text, size_t n, int c
 /* Char level, first pass: check the UTF-8, build d->vocab from the code points
 ** that occur, count the tokens. */
 static int char_scan(TrData *d, const unsigned char *raw, size_t n, size_t *n_tok, TrErr *err) {
-  unsigned char *seen = calloc(0x110000 / 8, 1);
+  unsigned char *seen = tr_calloc(0x110000 / 8, 1);
   if (!seen) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", d->name);
   size_t m = 0;
   for (size_t i = 0; i < n; m++) {
@@ -697,7 +698,7 @@ static int char_scan(TrData *d, const unsigned char *raw, size_t n, size_t *n_to
                       d->name, nv, TR_DATA_MAX_CHAR_VOCAB);
   }
   TrVocab *v = d->vocab;
-  v->cp = malloc((size_t)(nv ? nv : 1) * sizeof *v->cp);
+  v->cp = tr_malloc((size_t)(nv ? nv : 1) * sizeof *v->cp);
   if (!v->cp) {
     free(seen);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory", d->name);
@@ -713,7 +714,7 @@ static int char_scan(TrData *d, const unsigned char *raw, size_t n, size_t *n_to
 
 /* Build d->vocab and count the tokens of raw[0..n) (no token stored yet). */
 static int tokenise_scan(TrData *d, int kind, const unsigned char *raw, size_t n, TrErr *err) {
-  TrVocab *v = calloc(1, sizeof *v);
+  TrVocab *v = tr_calloc(1, sizeof *v);
   if (!v) return tr_err_set(err, TR_ENOMEM, "%s: out of memory", d->name);
   d->vocab = v;
   v->kind = kind;
@@ -741,7 +742,7 @@ static int tokenise_store(TrData *d, unsigned char **raw, size_t n, TrErr *err) 
   if (v->n > 256) {
     int rc = memory_fits("two bytes per token", d->name, 2 * (uint64_t)d->n_tok, err);
     if (rc) return rc;
-    if (!(t16 = malloc((d->n_tok ? d->n_tok : 1) * sizeof *t16)))
+    if (!(t16 = tr_malloc((d->n_tok ? d->n_tok : 1) * sizeof *t16)))
       return tr_err_set(err, TR_ENOMEM, "%s: out of memory (%zu tokens)", d->name, d->n_tok);
   }
   size_t m = 0;
@@ -756,7 +757,7 @@ static int tokenise_store(TrData *d, unsigned char **raw, size_t n, TrErr *err) 
     d->tok16 = t16;
     free(s);
   } else {
-    unsigned char *fit = realloc(s, m ? m : 1); /* shrinking: may keep s */
+    unsigned char *fit = tr_realloc(s, m ? m : 1); /* shrinking: may keep s */
     d->tok8 = fit ? fit : s;
   }
   *raw = NULL;
@@ -783,7 +784,7 @@ int tr_data_create(TrData **out, const TrDataConfig *cfg, int context_length, Tr
       return tr_err_set(err, TR_EINVAL, "data.synthetic_bytes = %lld must be in [1, 2^31]",
                         (long long)cfg->synthetic_bytes);
   }
-  TrData *d = calloc(1, sizeof *d);
+  TrData *d = tr_calloc(1, sizeof *d);
   if (!d) return tr_err_set(err, TR_ENOMEM, "data: out of memory");
   d->synthetic = synthetic;
   unsigned char *raw = NULL;

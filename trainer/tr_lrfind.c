@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
 #include "tr_blas.h"
 #include "tr_core.h"
 #include "tr_json.h"
@@ -81,7 +82,7 @@ int tr_lrfind_steepest(const double *lr, const double *s, int n) {
 ** arithmetic, about halfway down; kept so the numbers agree with fastai). */
 int tr_lrfind_valley(const double *s, int n) {
   if (n < 1) return -1;
-  int *len = malloc((size_t)n * sizeof *len);
+  int *len = tr_malloc((size_t)n * sizeof *len);
   if (!len) return -1;
   int end = 0;
   for (int i = 0; i < n; i++) {
@@ -107,7 +108,7 @@ static TrLrfindSuggestion suggestion(const TrLrfindPoint *p, int idx, double div
 static int lrfind_suggest(TrLrfindResult *res) {
   int n = res->n;
   if (n > 0 && !isfinite(res->points[n - 1].smoothed)) n--;
-  double *lr = malloc((size_t)(n ? n : 1) * sizeof *lr), *s = malloc((size_t)(n ? n : 1) * sizeof *s);
+  double *lr = tr_malloc((size_t)(n ? n : 1) * sizeof *lr), *s = tr_malloc((size_t)(n ? n : 1) * sizeof *s);
   if (!lr || !s) {
     free(lr);
     free(s);
@@ -181,7 +182,7 @@ int tr_lrfind(const TrConfig *cfg, const TrLrfindOptions *o, TrLrfindResult *res
   int rc = lrfind_check(cfg, o, err);
   if (rc) return rc;
   openblas_set_num_threads(tr_config_threads(cfg));
-  res->points = calloc((size_t)o->steps, sizeof *res->points);
+  res->points = tr_calloc((size_t)o->steps, sizeof *res->points);
   if (!res->points) return tr_err_set(err, TR_ENOMEM, "out of memory for %d points", o->steps);
   TrCore c;
   memset(&c, 0, sizeof c);

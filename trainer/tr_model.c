@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
 #include "tr_ops.h"
 
 /* Views into the flat parameter (or gradient) buffer, in the contract order. */
@@ -142,7 +143,7 @@ static void point_params(Params *p, float *base, const TrParamTensor *t) {
 /* n floats, 64-byte aligned (whole cache lines, aligned vector loads); NULL on failure. */
 static float *alloc_floats(size_t n) {
   void *mem = NULL;
-  return posix_memalign(&mem, 64, (n ? n : 1) * sizeof(float)) == 0 ? mem : NULL;
+  return tr_memalign(&mem, 64, (n ? n : 1) * sizeof(float)) == 0 ? mem : NULL;
 }
 
 /* Carve `n` views of sizes sz[] out of one allocation (64-byte aligned views). */
@@ -241,7 +242,7 @@ int tr_model_create(TrModel **out, const TrModelConfig *cfg, int max_batch, TrEr
     return tr_err_set(err, TR_EINVAL, "model: unknown parametrization %d", cfg->parametrization);
   if (cfg->mup_base_width < 0)
     return tr_err_set(err, TR_EINVAL, "model: mup_base_width %d is negative", cfg->mup_base_width);
-  TrModel *m = calloc(1, sizeof *m);
+  TrModel *m = tr_calloc(1, sizeof *m);
   if (!m) return tr_err_set(err, TR_ENOMEM, "model: out of memory");
   model_dims(m, cfg, max_batch);
   size_t BT = (size_t)max_batch * (size_t)m->T;
@@ -261,13 +262,13 @@ int tr_model_create(TrModel **out, const TrModelConfig *cfg, int max_batch, TrEr
   float **const dv[] = {&d->dres, &d->dbranch, &d->dln, &d->dqkv, &d->dfch, &d->dlogits};
   _Static_assert(sizeof dv / sizeof dv[0] == N_DACTS, "one size per view");
   m->dacts_mem = carve(dv, dsz, N_DACTS);
-  m->tokens = malloc(BT * sizeof(int));
-  m->targets = malloc(BT * sizeof(int));
+  m->tokens = tr_malloc(BT * sizeof(int));
+  m->targets = tr_malloc(BT * sizeof(int));
   int ok = m->params_mem && m->grads_mem && m->acts_mem && m->dacts_mem && m->tokens && m->targets;
   if (ok && cfg->dropout > 0.0) {
     size_t n_emb, n_att, n_res;
     mask_sizes(m, &n_emb, &n_att, &n_res);
-    m->mask_mem = malloc(n_emb + n_att + 2 * n_res);
+    m->mask_mem = tr_malloc(n_emb + n_att + 2 * n_res);
     ok = m->mask_mem != NULL;
     if (ok) {
       m->mk.emb = m->mask_mem;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_alloc.h"
+
 struct TrOptim {
   TrOptimConfig cfg;
   size_t n;            /* parameters */
@@ -110,14 +112,14 @@ int tr_optim_create(TrOptim **out, const TrOptimConfig *cfg, size_t n_params,
 
   size_t nm, nv, nga;
   state_sizes(cfg, n_params, &nm, &nv, &nga);
-  TrOptim *o = calloc(1, sizeof *o);
+  TrOptim *o = tr_calloc(1, sizeof *o);
   if (!o) return tr_err_set(err, TR_ENOMEM, "optimizer: out of memory");
   o->cfg = *cfg;
   o->n = n_params;
   o->n_segs = n_segs;
-  o->segs = malloc((size_t)n_segs * sizeof *o->segs);
+  o->segs = tr_malloc((size_t)n_segs * sizeof *o->segs);
   o->n_state = nm + nv + nga;
-  if (o->n_state) o->state = calloc(o->n_state, sizeof(float));
+  if (o->n_state) o->state = tr_calloc(o->n_state, sizeof(float));
   if (!o->segs || (o->n_state && !o->state)) {
     tr_optim_destroy(o);
     return tr_err_set(err, TR_ENOMEM, "optimizer: out of memory for %zu state floats", nm + nv + nga);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tr_alloc.h"
 #include "tr_blas.h"
 #include "tr_ckpt.h"
 #include "tr_core.h"
@@ -92,9 +93,9 @@ static int save_checkpoint(Run *r, TrErr *err) {
   char path[TR_PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/ckpt.bin", cfg->train.out_dir);
   size_t nj = tr_config_to_json(cfg, NULL, 0) + 1;
-  char *json = malloc(nj);
+  char *json = tr_malloc(nj);
   size_t nv = tr_vocab_to_bytes(tr_data_vocab(r->c.data), NULL, 0);
-  uint8_t *vocab = malloc(nv ? nv : 1);
+  uint8_t *vocab = tr_malloc(nv ? nv : 1);
   if (!json || !vocab) {
     free(json);
     free(vocab);
@@ -196,14 +197,14 @@ static int run_setup(Run *r, TrErr *err) {
   if (rc) return rc;
   size_t per = (size_t)r->c.micro * r->c.T;
   size_t ne = per * (size_t)cfg->train.eval_batches;
-  r->eval_tokens = malloc(ne * sizeof(int));
-  r->eval_targets = malloc(ne * sizeof(int));
+  r->eval_tokens = tr_malloc(ne * sizeof(int));
+  r->eval_targets = tr_malloc(ne * sizeof(int));
   if (!r->eval_tokens || !r->eval_targets)
     return tr_err_set(err, TR_ENOMEM, "out of memory");
   tr_data_eval_batches(r->c.data, EVAL_SEED, cfg->train.eval_batches, r->c.micro, r->c.T, r->eval_tokens,
                        r->eval_targets);
   if (r->c.n_micro >= 2) {
-    r->gscratch = malloc(tr_model_num_params(r->c.model) * sizeof(float));
+    r->gscratch = tr_malloc(tr_model_num_params(r->c.model) * sizeof(float));
     if (!r->gscratch) return tr_err_set(err, TR_ENOMEM, "out of memory");
   }
   return TR_OK;

@@ -1,5 +1,6 @@
 #include "tr_sample.h"
 
+#include "tr_alloc.h"
 #include "tr_blas.h"
 #include <math.h>
 #include <stdint.h>
@@ -104,7 +105,7 @@ static int probs_work(const TrSampleConfig *s, const float *logits, int V, const
 int tr_sample_probs(const TrSampleConfig *s, const float *logits, int V, const int *counts,
                     double *probs_out) {
   if (V < 1) return 0;
-  int *order = malloc((size_t)V * sizeof *order);
+  int *order = tr_malloc((size_t)V * sizeof *order);
   if (!order) return 0;
   int n = probs_work(s, logits, V, counts, probs_out, order);
   free(order);
@@ -195,7 +196,7 @@ size_t tr_sampler_bytes(const TrModelConfig *c) {
 int tr_sampler_create(TrSampler **out, TrModel *m, TrErr *err) {
   *out = NULL;
   const TrModelConfig *c = tr_model_config(m);
-  TrSampler *s = calloc(1, sizeof *s);
+  TrSampler *s = tr_calloc(1, sizeof *s);
   if (!s) return tr_err_set(err, TR_ENOMEM, "sampler: out of memory");
   s->m = m;
   s->L = c->n_layer;
@@ -212,9 +213,9 @@ int tr_sampler_create(TrSampler **out, TrModel *m, TrErr *err) {
                     &s->fch, &s->fchg, &s->logits};
   _Static_assert(sizeof view / sizeof view[0] == N_SAMPLER_VIEWS, "one size per view");
   size_t total = sampler_sizes(c, sz);
-  s->mem = malloc(total * sizeof(float));
-  s->win = malloc(T * sizeof(int));
-  s->tmp = malloc(T * sizeof(int));
+  s->mem = tr_malloc(total * sizeof(float));
+  s->win = tr_malloc(T * sizeof(int));
+  s->tmp = tr_malloc(T * sizeof(int));
   if (!s->mem || !s->win || !s->tmp) {
     tr_sampler_destroy(s);
     return tr_err_set(err, TR_ENOMEM, "sampler: out of memory (context %zu, d_model %zu)", T, C);
@@ -369,11 +370,11 @@ int tr_sample_generate(TrSampler *smp, const TrSampleConfig *s, const TrVocab *v
     if (prompt[i] < 0 || prompt[i] >= V)
       return tr_err_set(err, TR_EINVAL, "sample: prompt token %d at %d is not in [0, %d)", prompt[i], i, V);
   if (max_new == 0) return TR_OK;
-  int *counts = calloc((size_t)V, sizeof *counts);
-  int *order = malloc((size_t)V * sizeof *order);
-  double *probs = malloc((size_t)V * sizeof *probs);
+  int *counts = tr_calloc((size_t)V, sizeof *counts);
+  int *order = tr_malloc((size_t)V * sizeof *order);
+  double *probs = tr_malloc((size_t)V * sizeof *probs);
   /* generated text, for the stop check: at most 4 bytes (UTF-8) per token */
-  char *text = slen ? malloc((size_t)max_new * 4 + 1) : NULL;
+  char *text = slen ? tr_malloc((size_t)max_new * 4 + 1) : NULL;
   if (!counts || !order || !probs || (slen && !text)) {
     free(counts);
     free(order);

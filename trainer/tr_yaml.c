@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "tr_alloc.h"
+
 typedef struct Builder {
   const char *name;
   TrYamlNode *stack[TR_YAML_MAX_DEPTH + 1]; /* open collections, innermost last */
@@ -40,7 +42,7 @@ static TrYamlNode *node_new(Builder *b, TrYamlKind kind, const yaml_mark_t *m) {
                m->column + 1, TR_YAML_MAX_NODES);
     return NULL;
   }
-  TrYamlNode *n = calloc(1, sizeof *n);
+  TrYamlNode *n = tr_calloc(1, sizeof *n);
   if (!n) {
     tr_err_set(b->err, TR_ENOMEM, "%s: out of memory", b->name);
     return NULL;
@@ -54,7 +56,7 @@ static TrYamlNode *node_new(Builder *b, TrYamlKind kind, const yaml_mark_t *m) {
 /* Append item (and for maps, decide whether it is a key or a value). */
 static int node_add(Builder *b, TrYamlNode *parent, TrYamlNode *child) {
   if (parent->kind == TR_YAML_SEQ) {
-    TrYamlNode **it = realloc(parent->items, (size_t)(parent->n + 1) * sizeof *it);
+    TrYamlNode **it = tr_realloc(parent->items, (size_t)(parent->n + 1) * sizeof *it);
     if (!it) return tr_err_set(b->err, TR_ENOMEM, "%s: out of memory", b->name);
     parent->items = it;
     parent->items[parent->n++] = child;
@@ -68,10 +70,10 @@ static int node_add(Builder *b, TrYamlNode *parent, TrYamlNode *child) {
   if (child->kind != TR_YAML_SCALAR)
     return tr_err_set(b->err, TR_EFORMAT, "%s:%d:%d: mapping keys must be plain scalars", b->name,
                       child->line, child->col);
-  TrYamlNode **k = realloc(parent->keys, (size_t)(parent->n + 1) * sizeof *k);
+  TrYamlNode **k = tr_realloc(parent->keys, (size_t)(parent->n + 1) * sizeof *k);
   if (!k) return tr_err_set(b->err, TR_ENOMEM, "%s: out of memory", b->name);
   parent->keys = k;
-  TrYamlNode **it = realloc(parent->items, (size_t)(parent->n + 1) * sizeof *it);
+  TrYamlNode **it = tr_realloc(parent->items, (size_t)(parent->n + 1) * sizeof *it);
   if (!it) return tr_err_set(b->err, TR_ENOMEM, "%s: out of memory", b->name);
   parent->items = it;
   parent->keys[parent->n] = child;
@@ -90,7 +92,7 @@ static int key_index_cmp(const void *a, const void *b) {
 /* Duplicate keys: sort a copy of the key pointers, so a 50k-key map costs n log n. */
 static int check_duplicates(Builder *b, TrYamlNode *map) {
   if (map->n < 2) return TR_OK;
-  TrYamlNode **tmp = malloc((size_t)map->n * sizeof *tmp);
+  TrYamlNode **tmp = tr_malloc((size_t)map->n * sizeof *tmp);
   if (!tmp) return tr_err_set(b->err, TR_ENOMEM, "%s: out of memory", b->name);
   memcpy(tmp, map->keys, (size_t)map->n * sizeof *tmp);
   qsort(tmp, (size_t)map->n, sizeof *tmp, key_index_cmp);
@@ -146,7 +148,7 @@ static int parse(Builder *b, yaml_parser_t *p) {
           rc = b->err ? b->err->code : TR_EFORMAT;
           break;
         }
-        n->str = malloc(ev.data.scalar.length + 1);
+        n->str = tr_malloc(ev.data.scalar.length + 1);
         if (!n->str) {
           node_free(n);
           rc = tr_err_set(b->err, TR_ENOMEM, "%s: out of memory", b->name);
@@ -217,8 +219,8 @@ int tr_yaml_load_string(const char *text, size_t len, const char *name, TrYamlDo
     node_free(b.root);
     return rc;
   }
-  TrYamlDoc *d = calloc(1, sizeof *d);
-  if (d) d->name = strdup(name);
+  TrYamlDoc *d = tr_calloc(1, sizeof *d);
+  if (d) d->name = tr_strdup(name);
   if (!d || !d->name) {
     if (d) free(d);
     node_free(b.root);
@@ -234,7 +236,7 @@ int tr_yaml_load_file(const char *path, TrYamlDoc **out, TrErr *err) {
   FILE *f = fopen(path, "rb");
   if (!f) return tr_err_set(err, TR_EIO, "%s: %s", path, strerror(errno));
   size_t cap = TR_YAML_MAX_BYTES + 1, len = 0;
-  char *buf = malloc(cap);
+  char *buf = tr_malloc(cap);
   if (!buf) {
     fclose(f);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory", path);
