@@ -14,7 +14,11 @@ shift $(( $# >= 2 ? 2 : 1 ))
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(spec config ckpt tokenizer proto db)
 work="${FUZZ_WORK:-$build/fuzz-work}"
-meson compile -C "$build" "${names[@]/#/tests/fuzz/fuzz_}" >/dev/null || exit 2
+if ! meson compile -C "$build" "${names[@]/#/tests/fuzz/fuzz_}" >"$build/fuzz-compile.log" 2>&1; then
+  echo "fuzz: building the harnesses failed ($build/fuzz-compile.log):" >&2
+  grep -E 'error|FAILED|undefined' "$build/fuzz-compile.log" | head -20 >&2
+  exit 2
+fi
 mkdir -p "$work"
 failed=0
 for n in "${names[@]}"; do
