@@ -592,13 +592,13 @@ Test(sw_crash, pbt_program_sigkill_at_random_moments_then_resume_takes_each_copy
   snprintf(spec, sizeof spec, "name: ppbt\nprogram: %s/examples/pbt/pbt_toy.py\nmethod: random\n"
            "metric: {name: loss, goal: minimize}\nparameters:\n"
            "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.5}\n  steps: {value: 26}\n"
-           "  sleep: {value: 0.03}\nhpsweep:\n  seed: 4\n  max_retries: 20\n  program_resumes: true\n"
+           "  sleep: {value: 0.08}\nhpsweep:\n  seed: 4\n  max_retries: 20\n  program_resumes: true\n"
            "  pbt: {population: 4, perturbation_interval: 4, quantile_fraction: 0.5, mutations: {lr: {}}}\n",
            HPS_SOURCE_ROOT);
   hps_put(dir, "ppbt.yaml", spec);
   static char buf[1 << 14];
   View v;
-  pbt_kill_then_finish(&v, "ppbt.yaml", "ppbt", 4, 10, 20261204, 250, 1500, 6, buf, sizeof buf);
+  pbt_kill_then_finish(&v, "ppbt.yaml", "ppbt", 4, 10, 20261204, 100, 600, 6, buf, sizeof buf);
   cr_assert_eq(st_count(&v, RS_COMPLETED), 4, "%s", buf);
   cr_assert_gt(ev_count(&v, -1, "exploit"), 0);
   for (size_t i = 0; i < v.nt; i++) {
