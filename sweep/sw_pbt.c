@@ -136,7 +136,7 @@ static void param_range(const SwParam *p, double *lo, double *hi) {
 
 /* The index of c's value of categorical p, or -1 when it is none of p's values. */
 static int categorical_index(const SwParam *p, const TrConfig *c) {
-  char now[512], v[512];
+  char now[TR_CONFIG_TEXT_MAX], v[TR_CONFIG_TEXT_MAX];
   tr_config_value_text(c, p->key, 1, now, sizeof now);
   for (int j = 0; j < p->n_values; j++) {
     TrConfig t = *c;
@@ -173,7 +173,7 @@ static int perturb(const SwPbt *pbt, const SwParam *p, TrConfig *c, TrRng *r, Tr
 
 /* Copy key k's value from src into dst. */
 static int copy_key(TrConfig *dst, const TrConfig *src, const TrKey *k, TrErr *err) {
-  char v[512];
+  char v[TR_CONFIG_TEXT_MAX];
   tr_config_value_text(src, k, 1, v, sizeof v);
   return tr_config_set(dst, k->name, v, err);
 }

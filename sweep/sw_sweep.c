@@ -27,7 +27,7 @@ static void config_diff(const char *json, const TrConfig *c, int idx, char *what
   size_t nk;
   const TrKey *keys = tr_config_keys(&nk);
   for (size_t i = 0; i < nk; i++) {
-    char a[TR_PATH_MAX + 8], b[TR_PATH_MAX + 8];
+    char a[TR_CONFIG_TEXT_MAX], b[TR_CONFIG_TEXT_MAX];
     tr_config_value_text(&old, &keys[i], 0, a, sizeof a);
     tr_config_value_text(c, &keys[i], 0, b, sizeof b);
     if (strcmp(a, b) != 0) {

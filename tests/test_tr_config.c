@@ -273,3 +273,24 @@ Test(tr_config, hash_is_the_fnv_of_the_json_for_short_and_very_long_configs) {
   cr_assert_gt(tr_config_to_json(&c, NULL, 0), 5000);
   cr_expect_eq(tr_config_hash(&c), json_fnv(&c));
 }
+
+/* Found by fuzz_config: a path of control bytes quotes to 6 bytes each, past the old value
+** buffer (2x the path), so the canonical JSON was cut and did not read back. */
+Test(tr_config, path_of_control_bytes_round_trips_through_the_canonical_json) {
+  TrConfig c, again;
+  TrErr e = {0, ""};
+  tr_config_defaults(&c);
+  char path[TR_PATH_MAX];
+  for (size_t i = 0; i < sizeof path - 1; i++) path[i] = i % 2 ? '\t' : 'a'; /* 511 tabs */
+  path[sizeof path - 1] = '\0';
+  cr_assert_eq(tr_config_set(&c, "data.path", path, &e), TR_OK, "%s", e.msg);
+  size_t need = tr_config_to_json(&c, NULL, 0) + 1;
+  char *json = malloc(need);
+  cr_assert_not_null(json);
+  tr_config_to_json(&c, json, need);
+  tr_config_defaults(&again);
+  cr_assert_eq(tr_config_apply_text(&again, json, "json", &e), TR_OK, "%s", e.msg);
+  cr_expect_str_eq(again.data.path, path);
+  cr_expect_eq(tr_config_hash(&again), tr_config_hash(&c));
+  free(json);
+}

@@ -669,7 +669,7 @@ static int late_key_at_default(const TrConfig *c, const TrKey *k) {
 
 size_t tr_config_to_json(const TrConfig *c, char *buf, size_t n) {
   size_t o = 0;
-  char val[TR_PATH_MAX * 2 + 8];
+  char val[TR_CONFIG_TEXT_MAX];
   char section[32] = "";
 #define APPEND(...) o += (size_t)snprintf(buf + (o < n ? o : n), o < n ? n - o : 0, __VA_ARGS__)
   APPEND("{");

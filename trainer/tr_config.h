@@ -197,7 +197,10 @@ int tr_config_validate(const TrConfig *c, TrErr *err);
 /* Steps the budget allows: min(max_steps, ceil(max_tokens / (batch * T))); 0 = time-only. */
 int64_t tr_config_total_steps(const TrConfig *c);
 
-/* A key's value as YAML/JSON text ("0.001", "[0.9, 0.99]", "\"cosine\""). json=1 quotes strings. */
+/* A key's value as YAML/JSON text ("0.001", "[0.9, 0.99]", "\"cosine\""). json=1 quotes strings.
+** TR_CONFIG_TEXT_MAX holds any value: a string of TR_PATH_MAX-1 control bytes quoted as
+** \u00XX each, plus the quotes. */
+#define TR_CONFIG_TEXT_MAX (TR_PATH_MAX * 6 + 8)
 int tr_config_value_text(const TrConfig *c, const TrKey *k, int json, char *buf, size_t n);
 /* Canonical JSON of every key, nested by section, in registry order, except keys added after
 ** the first release while at their defaults (model.parametrization, model.mup_base_width: hashes

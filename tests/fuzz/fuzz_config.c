@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)tr_config_total_steps(&cfg);
     size_t nk;
     const TrKey *k = tr_config_keys(&nk);
-    char buf[TR_PATH_MAX + 64];
+    char buf[TR_CONFIG_TEXT_MAX];
     for (size_t i = 0; i < nk; i++) {
       tr_config_value_text(&cfg, &k[i], 0, buf, sizeof buf);
       tr_config_value_text(&cfg, &k[i], 1, buf, sizeof buf);
@@ -43,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tr_config_defaults(&again);
     if (tr_config_apply_text(&again, json, "json", &err) || tr_config_hash(&again) != tr_config_hash(&cfg)) {
       fprintf(stdout, "round trip: %s\n%s\n", err.msg, json);
+      fflush(stdout); /* abort() would drop the buffered line */
       abort();
     }
   }
