@@ -35,6 +35,7 @@ static int check_memory(const SwSpec *s, const SwTrial *t, size_t n) {
   }
   TrMemEstimate big = {0}, e;
   size_t at = 0;
+  int threads = 1;
   TrErr err;
   tr_err_clear(&err);
   for (size_t i = 0; i < n; i++) {
@@ -43,9 +44,10 @@ static int check_memory(const SwSpec *s, const SwTrial *t, size_t n) {
       return 2;
     }
     if (e.total > big.total) big = e, at = i;
+    if (tr_config_threads(&t[i].config) > threads) threads = tr_config_threads(&t[i].config);
   }
   TrMemAvail av;
-  tr_mem_available(&av);
+  tr_mem_available(&av, threads);
   int j = sw_spec_workers(s);
   uint64_t all = big.total * (uint64_t)(j > 0 ? j : 1);
   char desc[256], sum[32], have[32];

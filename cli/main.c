@@ -4,7 +4,10 @@
 */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "hps_version.h"
@@ -25,7 +28,37 @@ static void main_usage(FILE *f) {
   fprintf(f, "\nSee 'hpsweep help COMMAND' or 'hpsweep COMMAND --help' for a command's options.\n");
 }
 
+/* Under a finite RLIMIT_AS (`ulimit -v`), start again with OPENBLAS_NUM_THREADS=1. OpenBLAS starts
+** its threads when it loads, before main, and each maps a 128 MiB buffer at once; one that cannot
+** retries forever, spinning, and exit() then hangs joining it. At 1 thread none starts at load: a
+** run checks the address space its threads need (tr_mem.h) before openblas_set_num_threads
+** starts them. HPS_BLAS_REEXEC carries the caller's OPENBLAS_NUM_THREADS ("=value", or "-" for
+** unset), restored here so that programs hpsweep runs see the caller's environment. */
+static void main_blas_reexec(char **argv) {
+  const char *mark = getenv("HPS_BLAS_REEXEC");
+  if (mark) {
+    if (mark[0] == '=') setenv("OPENBLAS_NUM_THREADS", mark + 1, 1);
+    else unsetenv("OPENBLAS_NUM_THREADS");
+    unsetenv("HPS_BLAS_REEXEC");
+    return;
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+  const char *old = getenv("OPENBLAS_NUM_THREADS");
+  if (old && strcmp(old, "1") == 0) return;
+  char was[256];
+  if (old && strlen(old) + 2 > sizeof was) return; /* not a thread count: leave it */
+  snprintf(was, sizeof was, "%s%s", old ? "=" : "-", old ? old : "");
+  if (setenv("HPS_BLAS_REEXEC", was, 1) == 0 && setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
+    execv("/proc/self/exe", argv);
+  /* no /proc or out of memory: go on as loaded, the caller's environment back */
+  if (old) setenv("OPENBLAS_NUM_THREADS", was + 1, 1);
+  else unsetenv("OPENBLAS_NUM_THREADS");
+  unsetenv("HPS_BLAS_REEXEC");
+}
+
 int main(int argc, char **argv) {
+  main_blas_reexec(argv);
   /* Over `ulimit -f` a write fails with EFBIG and is reported (every file is written through
   ** tr_atomic or the store: the previous file stays whole), instead of SIGXFSZ killing us. */
   signal(SIGXFSZ, SIG_IGN);

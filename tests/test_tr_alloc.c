@@ -1,5 +1,6 @@
 /* tr_alloc: the allocator's failure hook, and out of memory at every allocation of
-** `hpsweep check`, a short `hpsweep train`, a store round trip and `hpsweep report`
+** `hpsweep check`, a short `hpsweep train`, `hpsweep sample` and `hpsweep lr-find`, a store
+** round trip and `hpsweep report`
 ** (SQLite's allocations included): every failure is a clean error (an error code or exit
 ** status, and a one-line message naming memory), never a crash, and never a leak in the
 ** sanitizer build (meson test -C build-san test_tr_alloc: ASan's leak check at exit).
@@ -306,6 +307,74 @@ Test(tr_alloc_oom, train_fails_cleanly_at_every_allocation) {
   OomStats st = oom_loop("train", train_once, &t, UINT64_MAX, 1);
   cr_log_info("train: %" PRIu64 " allocations, %" PRIu64 " absorbed", st.allocations, st.absorbed);
   cr_expect_gt(st.allocations, 20);
+}
+
+/* ---- hpsweep sample and hpsweep lr-find ------------------------------------------- */
+
+typedef struct CmdCtx {
+  const HpsCmd *cmd;
+  const char *argv[32]; /* NULL-terminated */
+  const char *want; /* in stdout when it succeeds */
+  const char *log;  /* stderr's lines starting with it are its progress, not errors (NULL: none) */
+} CmdCtx;
+
+/* dst = the lines of src not starting with skip (NULL: all), cut to n bytes. */
+static void put_lines(char *dst, size_t n, const char *src, const char *skip) {
+  size_t off = 0;
+  dst[0] = '\0';
+  for (const char *p = src; *p && off + 1 < n;) {
+    size_t len = strcspn(p, "\n") + (p[strcspn(p, "\n")] ? 1 : 0);
+    if (!skip || strncmp(p, skip, strlen(skip)) != 0) {
+      size_t k = len < n - 1 - off ? len : n - 1 - off;
+      memcpy(dst + off, p, k);
+      dst[off += k] = '\0';
+    }
+    p += len;
+  }
+}
+
+static int cmd_once(void *ctx, char *msg, size_t n) {
+  CmdCtx *c = ctx;
+  static Cap cap;
+  int argc = 0;
+  while (c->argv[argc]) argc++;
+  int rc = cmd_captured(c->cmd, argc, c->argv, &cap);
+  put_lines(msg, n, cap.err, c->log);
+  if (rc == 0 && !strstr(cap.out, c->want)) {
+    snprintf(msg, n, "succeeded without '%s' in its output:\n%s", c->want, cap.out);
+    return -1;
+  }
+  return rc;
+}
+
+/* Every k: 2 samples of 8 tokens from the checkpoint of a tiny 3-step run. */
+Test(tr_alloc_oom, sample_fails_cleanly_at_every_allocation) {
+  static TrainCtx t;
+  snprintf(t.out_dir, sizeof t.out_dir, "%s/run", dir);
+  snprintf(t.set_out, sizeof t.set_out, "train.out_dir=%s", t.out_dir);
+  char msg[8192], ckpt[PATH_MAX + 32];
+  cr_assert_eq(train_once(&t, msg, sizeof msg), 0, "%s", msg);
+  snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", t.out_dir);
+  cr_assert_eq(access(ckpt, R_OK), 0, "no checkpoint %s", ckpt);
+  static CmdCtx c = {&hps_cmd_sample, {"sample", NULL, "--prompt", "ka lo", "--max-tokens", "8", "-n", "2",
+                                       "--seed", "3", "--threads", "1"}, "ka lo", NULL};
+  c.argv[1] = ckpt;
+  OomStats st = oom_loop("sample", cmd_once, &c, UINT64_MAX, 1);
+  cr_log_info("sample: %" PRIu64 " allocations, %" PRIu64 " absorbed", st.allocations, st.absorbed);
+  cr_expect_gt(st.allocations, 10);
+}
+
+/* Every k: a 6-step range test of a tiny model, with its table and suggestions. */
+Test(tr_alloc_oom, lr_find_fails_cleanly_at_every_allocation) {
+  setenv("HPSWEEP_MEMORY_AVAILABLE", "64G", 1);
+  static CmdCtx c = {&hps_cmd_lrfind,
+                     {"lr-find", "--set", "model.n_layer=1", "--set", "model.d_model=16", "--set", "model.n_head=2",
+                      "--set", "model.context_length=16", "--set", "train.batch_size=4", "--set", "train.threads=1",
+                      "--set", "data.synthetic_bytes=20000", "--steps", "6", "--json"},
+                     "\"points\"", "lr-find: step "};
+  OomStats st = oom_loop("lr-find", cmd_once, &c, UINT64_MAX, 1);
+  cr_log_info("lr-find: %" PRIu64 " allocations, %" PRIu64 " absorbed", st.allocations, st.absorbed);
+  cr_expect_gt(st.allocations, 10);
 }
 
 /* ---- a store round trip ---------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* tr_mem: the memory estimate of a run against measured peak RSS, the memory
 ** available, and the refusal of what cannot fit (issue 9, item 15). */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,19 +119,19 @@ Test(tr_mem, micro_batches_shrink_activations_and_keep_a_gradient_snapshot) {
 Test(tr_mem, env_override_replaces_the_available_memory) {
   TrMemAvail a;
   setenv("HPSWEEP_MEMORY_AVAILABLE", "3G", 1);
-  tr_mem_available(&a);
+  tr_mem_available(&a, 1);
   cr_assert_eq(a.bytes, (uint64_t)3 << 30);
   cr_assert_str_eq(a.source, "HPSWEEP_MEMORY_AVAILABLE");
-  tr_mem_limit(&a); /* the override is the limit too */
+  tr_mem_limit(&a, 1); /* the override is the limit too */
   cr_assert_eq(a.bytes, (uint64_t)3 << 30);
   setenv("HPSWEEP_MEMORY_AVAILABLE", "12345", 1);
-  tr_mem_available(&a);
+  tr_mem_available(&a, 1);
   cr_assert_eq(a.bytes, 12345);
   setenv("HPSWEEP_MEMORY_AVAILABLE", "lots", 1); /* malformed: ignored, the machine decides */
-  tr_mem_available(&a);
+  tr_mem_available(&a, 1);
   cr_assert_str_neq(a.source, "HPSWEEP_MEMORY_AVAILABLE");
   unsetenv("HPSWEEP_MEMORY_AVAILABLE");
-  tr_mem_available(&a);
+  tr_mem_available(&a, 1);
   cr_assert(a.bytes > 0 && a.bytes < UINT64_MAX, "this machine reports something: %s", a.source);
 }
 
@@ -206,11 +207,11 @@ Test(tr_mem, cgroup_limits_v2_up_the_tree_and_v1_the_smallest_applies) {
   setenv("HPS_TEST_SYS_CGROUP", p, 1);
   unsetenv("HPSWEEP_MEMORY_AVAILABLE");
   TrMemAvail a;
-  tr_mem_available(&a);
+  tr_mem_available(&a, 1);
   cr_assert_str_eq(a.source, "cgroup limit");
   cr_assert_eq(a.bytes, (uint64_t)768 << 20, "the parent's limit less its usage: %llu", (unsigned long long)a.bytes);
   TrMemAvail lim;
-  tr_mem_limit(&lim); /* the limit itself, whatever is in use */
+  tr_mem_limit(&lim, 1); /* the limit itself, whatever is in use */
   cr_assert_str_eq(lim.source, "cgroup limit");
   cr_assert_eq(lim.bytes, (uint64_t)1 << 30, "%llu", (unsigned long long)lim.bytes);
   /* v1 (hybrid hierarchy): unlimited on the leaf, 512 MiB - 100 MiB on the parent */
@@ -218,17 +219,166 @@ Test(tr_mem, cgroup_limits_v2_up_the_tree_and_v1_the_smallest_applies) {
   hps_put(d, "sys/memory/x/y/memory.limit_in_bytes", "9223372036854771712\n");
   hps_put(d, "sys/memory/x/memory.limit_in_bytes", "536870912\n");
   hps_put(d, "sys/memory/x/memory.usage_in_bytes", "104857600\n");
-  tr_mem_available(&a);
+  tr_mem_available(&a, 1);
   cr_assert_str_eq(a.source, "cgroup v1 limit");
   cr_assert_eq(a.bytes, (uint64_t)412 << 20);
   /* usage above the limit: nothing available, not a wrap-around */
   hps_put(d, "sys/a/memory.current", "2147483648\n");
-  tr_mem_available(&a);
+  tr_mem_available(&a, 1);
   cr_assert_eq(a.bytes, 0);
   cr_assert_str_eq(a.source, "cgroup limit");
-  tr_mem_limit(&lim);
+  tr_mem_limit(&lim, 1);
   cr_assert_eq(lim.bytes, (uint64_t)512 << 20, "the v1 parent's limit: %llu", (unsigned long long)lim.bytes);
   unsetenv("HPS_TEST_PROC_CGROUP");
   unsetenv("HPS_TEST_SYS_CGROUP");
   cr_assert_eq(hps_tmp_remove(d), 0);
 }
+
+/* ---- `hpsweep train` under RLIMIT_AS, as `ulimit -v` sets it ------------------------------------
+** ASan reserves terabytes of address space for its shadow at start, so an ASan build cannot run
+** under any RLIMIT_AS these tests set: they are compiled out there (detected at compile time; the
+** normal build, CI's first, runs them). */
+#if defined(__SANITIZE_ADDRESS__)
+#define HPS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HPS_ASAN 1
+#endif
+#endif
+
+#ifndef HPS_ASAN
+#include <signal.h>
+#include <time.h>
+
+typedef struct AsRun {
+  int status;      /* wait status */
+  double seconds;  /* until it ended */
+  char log[8192];  /* its stderr (the log, the error line) */
+} AsRun;
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* `hpsweep train --json --set KEY=VALUE...` (sets: NULL-terminated "key=value"; the log on stderr)
+** under RLIMIT_AS = limit
+** (set in the child before exec, as a shell's `ulimit -v`); SIGKILLed and failed after timeout s. */
+static void train_under_as(uint64_t limit, const char *const *sets, double timeout, AsRun *out) {
+  char logp[] = "/tmp/test_tr_mem_as_XXXXXX";
+  int fd = mkstemp(logp);
+  cr_assert(fd >= 0);
+  const char *argv[64] = {hps_bin(), "train", "--json"};
+  int n = 3;
+  for (int i = 0; sets[i]; i++) argv[n++] = "--set", argv[n++] = sets[i];
+  argv[n] = NULL;
+  double t0 = mono();
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    struct rlimit rl = {(rlim_t)limit, (rlim_t)limit};
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull < 0 || dup2(devnull, 1) < 0 || dup2(fd, 2) < 0 || setrlimit(RLIMIT_AS, &rl) != 0) _exit(126);
+    unsetenv("HPSWEEP_MEMORY_AVAILABLE");
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  close(fd);
+  int st = 0;
+  pid_t got;
+  while ((got = waitpid(pid, &st, WNOHANG)) == 0 && mono() - t0 < timeout) usleep(20000);
+  out->seconds = mono() - t0;
+  if (got == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+  }
+  char *log = hps_slurp(logp, NULL);
+  unlink(logp);
+  snprintf(out->log, sizeof out->log, "%s", log ? log : "");
+  free(log);
+  out->status = st;
+  cr_assert(got != 0, "train under RLIMIT_AS %llu MiB still running after %.0f s (a hang); its log:\n%s",
+            (unsigned long long)(limit >> 20), timeout, out->log);
+}
+
+/* The estimate of the config of `sets`, as `hpsweep check` and `train` print it. */
+static uint64_t estimate_of(const char *const *sets) {
+  TrConfig c;
+  tr_config_defaults(&c);
+  for (int i = 0; sets[i]; i++) {
+    char key[128];
+    const char *eq = strchr(sets[i], '=');
+    snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
+    cr_assert_eq(tr_config_set(&c, key, eq + 1, NULL), TR_OK, "%s", sets[i]);
+  }
+  TrMemEstimate e;
+  cr_assert_eq(tr_mem_estimate(&c, 0, &e, NULL), TR_OK);
+  return e.total;
+}
+
+/* "..., 835 MiB available (RLIMIT_AS)" of a log: the bytes, to 1 MiB (the figure is below 1000 MiB). */
+static uint64_t available_in(const char *log) {
+  const char *k = strstr(log, " MiB available (RLIMIT_AS)");
+  cr_assert_not_null(k, "no 'N MiB available (RLIMIT_AS)' in:\n%s", log);
+  while (k > log && k[-1] >= '0' && k[-1] <= '9') k--;
+  return strtoull(k, NULL, 10) << 20;
+}
+
+#define AS_STEPS "train.max_steps=2", "train.eval_interval=2", "train.eval_batches=1"
+#define AS_HUGE "model.n_layer=8", "model.d_model=1024", "model.n_head=8", "model.context_length=256"
+
+/* What a run of `threads` OpenBLAS threads maps besides its estimate: a 1 GiB limit less the
+** available memory train reports under it (for a run too big, refused at once). */
+static uint64_t address_space_besides_estimate(const char *threads) {
+  const char *const huge[] = {AS_HUGE, threads, AS_STEPS, NULL};
+  AsRun r;
+  train_under_as((uint64_t)1 << 30, huge, 30, &r);
+  cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2, "status %d:\n%s", r.status, r.log);
+  return ((uint64_t)1 << 30) - available_in(r.log);
+}
+
+/* Sizes from tiny to too big. Under a limit that leaves each its estimate and 4 MiB (the
+** rounding of the figure it was derived from) it completes: not killed, no ENOMEM, no hang.
+** 16 MiB less and it is refused before training, promptly, with the one-line error and exit
+** status 2. The 2-thread size checks the worker's buffer and stack are counted. */
+Test(tr_mem, train_under_rlimit_as_completes_when_the_estimate_fits_and_is_refused_promptly_when_not,
+     .timeout = 600) {
+  const char *const tiny[] = {"model.n_layer=1", "model.d_model=32", "model.n_head=2", "model.context_length=32",
+                              "train.batch_size=4", "train.threads=1", AS_STEPS, NULL};
+  const char *const small[] = {"model.n_layer=2", "model.d_model=64", "model.n_head=2", "model.context_length=64",
+                               "train.batch_size=8", "train.threads=1", AS_STEPS, NULL};
+  const char *const mid[] = {"model.n_layer=2", "model.d_model=128", "model.n_head=4", "model.context_length=128",
+                             "train.batch_size=16", "train.threads=1", AS_STEPS, NULL};
+  const char *const two[] = {"model.n_layer=2", "model.d_model=64", "model.n_head=2", "model.context_length=64",
+                             "train.batch_size=8", "train.threads=2", AS_STEPS, NULL};
+  const char *const *sizes[] = {tiny, small, mid, two};
+  const uint64_t mib = (uint64_t)1 << 20;
+  uint64_t base1 = address_space_besides_estimate("train.threads=1");
+  uint64_t base2 = address_space_besides_estimate("train.threads=2");
+  cr_assert(base2 >= base1 + TR_MEM_BLAS_BUFFER - mib, "the second thread's buffer: %llu MiB vs %llu MiB",
+            (unsigned long long)(base2 / mib), (unsigned long long)(base1 / mib));
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    uint64_t est = estimate_of(sizes[i]), base = i == 3 ? base2 : base1;
+    AsRun r;
+    train_under_as(base + est + 4 * mib, sizes[i], 120, &r);
+    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && strstr(r.log, "step      2 |"),
+              "size %zu (estimate %llu MiB) under RLIMIT_AS of it + %llu MiB: status %d after %.1f s:\n%s", i,
+              (unsigned long long)(est / mib), (unsigned long long)((base + 4 * mib) / mib), r.status, r.seconds,
+              r.log);
+    train_under_as(base + est - 16 * mib, sizes[i], 30, &r);
+    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2, "size %zu 16 MiB short: status %d:\n%s", i,
+              r.status, r.log);
+    cr_assert(strstr(r.log, "hpsweep train: model needs ") && strstr(r.log, " available (RLIMIT_AS)\n"), "%s",
+              r.log);
+    cr_assert(strstr(r.log, "memory: needs ") && !strstr(r.log, "step "), "refused before training:\n%s", r.log);
+    cr_assert(r.seconds < 10, "refused promptly: %.1f s", r.seconds);
+  }
+  /* too big for any of the limits above: refused under the largest of them */
+  const char *const huge[] = {AS_HUGE, "train.threads=1", AS_STEPS, NULL};
+  AsRun r;
+  train_under_as(base1 + estimate_of(mid) + 4 * mib, huge, 30, &r);
+  cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2 && strstr(r.log, "model needs "), "%d:\n%s",
+            r.status, r.log);
+}
+#endif

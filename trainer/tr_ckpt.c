@@ -105,7 +105,7 @@ typedef struct Rd {
 
 static void get(Rd *r, void *dst, size_t n) {
   if (r->bad || n > r->n - r->off) {
-    r->bad = 1;
+    r->bad = r->bad ? r->bad : 1; /* out of memory (2) stays that */
     memset(dst, 0, n);
     return;
   }
@@ -126,7 +126,7 @@ static double get_f64(Rd *r) {
 static void *get_array(Rd *r, size_t elem, size_t *count) {
   uint64_t n = get_u64(r);
   if (r->bad || n > (r->n - r->off) / elem) {
-    r->bad = 1;
+    r->bad = r->bad ? r->bad : 1;
     *count = 0;
     return NULL;
   }

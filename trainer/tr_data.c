@@ -595,7 +595,7 @@ static int open_regular(const char *path, int *fd, uint64_t *size, TrErr *err) {
 /* Refuse bytes more of memory when they are not available (the figures in the message). */
 static int memory_fits(const char *what, const char *name, uint64_t bytes, TrErr *err) {
   TrMemAvail av;
-  tr_mem_available(&av);
+  tr_mem_available(&av, 1); /* the caller's own OpenBLAS buffer, not mapped before its first call */
   if (bytes <= av.bytes && bytes < SIZE_MAX) return TR_OK;
   char need[32], have[32];
   tr_mem_format(bytes, need, sizeof need);

@@ -135,7 +135,7 @@ static int lrfind_check(const TrConfig *cfg, const TrLrfindOptions *o, TrErr *er
   TrMemEstimate e;
   TrMemAvail av;
   if ((rc = tr_mem_estimate(cfg, 0, &e, err))) return rc;
-  tr_mem_available(&av);
+  tr_mem_available(&av, tr_config_threads(cfg));
   return tr_mem_check(&e, &av, err);
 }
 

@@ -2,6 +2,7 @@
 #include "tr_mem.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,20 @@ static void cgroup_limits(TrMemAvail *a, int with_usage) {
   fclose(f);
 }
 
-static void rlimit_as(TrMemAvail *a, int with_usage) {
+uint64_t tr_mem_blas_reserve(int threads) {
+  if (threads < 1) threads = 1;
+  size_t stack = 8u << 20; /* glibc's default when it cannot say */
+  pthread_attr_t at;
+  if (pthread_getattr_default_np(&at) == 0) {
+    pthread_attr_getstacksize(&at, &stack);
+    pthread_attr_destroy(&at);
+  }
+  uint64_t guard = (uint64_t)sysconf(_SC_PAGESIZE);
+  return (uint64_t)threads * TR_MEM_BLAS_BUFFER + (uint64_t)(threads - 1) * (stack + guard);
+}
+
+/* RLIMIT_AS less the address space mapped now (with_usage) and what OpenBLAS will map for threads. */
+static void rlimit_as(TrMemAvail *a, int with_usage, int threads) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
   uint64_t pages = 0, size = 0;
@@ -122,7 +136,7 @@ static void rlimit_as(TrMemAvail *a, int with_usage) {
     if (fscanf(f, "%llu", &p) == 1) pages = p;
     fclose(f);
   }
-  size = pages * (uint64_t)sysconf(_SC_PAGESIZE);
+  size = pages * (uint64_t)sysconf(_SC_PAGESIZE) + tr_mem_blas_reserve(threads);
   take(a, size < (uint64_t)rl.rlim_cur ? (uint64_t)rl.rlim_cur - size : 0, "RLIMIT_AS");
 }
 
@@ -163,21 +177,21 @@ static int env_override(TrMemAvail *a) {
   return 1;
 }
 
-void tr_mem_available(TrMemAvail *a) {
+void tr_mem_available(TrMemAvail *a, int threads) {
   a->bytes = UINT64_MAX;
   snprintf(a->source, sizeof a->source, "unknown");
   if (env_override(a)) return;
   cgroup_limits(a, 1);
-  rlimit_as(a, 1);
+  rlimit_as(a, 1, threads);
   meminfo(a, "MemAvailable");
 }
 
-void tr_mem_limit(TrMemAvail *a) {
+void tr_mem_limit(TrMemAvail *a, int threads) {
   a->bytes = UINT64_MAX;
   snprintf(a->source, sizeof a->source, "unknown");
   if (env_override(a)) return;
   cgroup_limits(a, 0);
-  rlimit_as(a, 0);
+  rlimit_as(a, 0, threads);
   meminfo(a, "MemTotal");
 }
 

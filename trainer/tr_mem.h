@@ -15,11 +15,30 @@
 ** - tr_mem_available: the smallest of what applies: the cgroup v2 limit
 **   (memory.max - memory.current, this cgroup and its ancestors), the cgroup
 **   v1 limit (memory.limit_in_bytes - memory.usage_in_bytes), RLIMIT_AS minus
-**   the address space in use, and MemAvailable of /proc/meminfo. The
+**   the address space in use and minus tr_mem_blas_reserve(threads), and
+**   MemAvailable of /proc/meminfo. The
 **   environment variable HPSWEEP_MEMORY_AVAILABLE (bytes, suffix K/M/G/T for
 **   KiB..TiB) replaces them all: to pin a budget, and for tests.
 **   HPS_TEST_PROC_CGROUP and HPS_TEST_SYS_CGROUP (tests only) stand in for
 **   /proc/self/cgroup and /sys/fs/cgroup.
+** - RLIMIT_AS (`ulimit -v`) counts address space mapped, not memory used.
+**   The estimate is of memory used; beyond it a run maps, and only under
+**   RLIMIT_AS is charged for: a buffer of TR_MEM_BLAS_BUFFER for each thread
+**   that runs OpenBLAS (mapped whole when the thread starts or makes its first
+**   level-3 call, mostly untouched: the estimate's fixed part covers what is
+**   touched) and a stack for each OpenBLAS worker thread (glibc's default
+**   thread stack, RLIMIT_STACK: 8 MiB usually). tr_mem_blas_reserve(threads)
+**   is their sum for `threads` OpenBLAS threads (the caller's included), and
+**   RLIMIT_AS's figure is net of it (of 1 thread when threads < 1). It is
+**   reserved whether or not the threads already hold their buffers (they do
+**   not in the hpsweep binary, which under a finite RLIMIT_AS starts with
+**   OpenBLAS at 1 thread: cli/main.c), so in-process callers whose threads
+**   already run are refused early, never late. OpenBLAS retries a buffer it
+**   cannot map forever (a thread spinning, and exit() hanging on it): a run
+**   must call openblas_set_num_threads only after its check has passed.
+**   Measured (Debian 12's OpenBLAS 0.3.21, tests/test_tr_mem.c): a run whose
+**   estimate fits in this figure completes; peak address space stays below
+**   what is mapped at the check + the estimate + the reserve.
 ** - tr_mem_check refuses (TR_ENOMEM) an estimate above the available memory
 **   with one line of figures: "model needs 5.1 GiB (params 0.4, gradients
 **   0.4, optimizer 0.8, activations 3.9, data 0.0, fixed 0.1), 1.9 GiB
@@ -35,6 +54,8 @@
 #include "tr_err.h"
 
 #define TR_MEM_OVERHEAD ((uint64_t)16 << 20)
+/* OpenBLAS's per-thread buffer: BUFFER_SIZE (32 << 22 on x86_64 and arm64) and its page. */
+#define TR_MEM_BLAS_BUFFER (((uint64_t)128 << 20) + 4096)
 
 typedef struct TrMemEstimate {
   uint64_t params, grads, optim, acts, data, sample, overhead;
@@ -50,11 +71,15 @@ typedef struct TrMemAvail {
   char source[48];    /* "cgroup limit", "RLIMIT_AS", "MemAvailable", ... */
 } TrMemAvail;
 
-void tr_mem_available(TrMemAvail *a);
+/* The memory available to a run of `threads` OpenBLAS threads (tr_config_threads). */
+void tr_mem_available(TrMemAvail *a, int threads);
 /* The most this process could have with nothing else running: the same sources
-** without their usage (cgroup limits, RLIMIT_AS, MemTotal; the override wins). A run
-** whose estimate is above it never fits; one only above tr_mem_available may fit later. */
-void tr_mem_limit(TrMemAvail *a);
+** without their usage (cgroup limits, RLIMIT_AS less the reserve, MemTotal; the
+** override wins). A run whose estimate is above it never fits; one only above
+** tr_mem_available may fit later. */
+void tr_mem_limit(TrMemAvail *a, int threads);
+/* Address space OpenBLAS maps for `threads` threads (>= 1): buffers and worker stacks. */
+uint64_t tr_mem_blas_reserve(int threads);
 
 /* "5.1 GiB (params 0.4, gradients 0.4, optimizer 0.8, activations 3.9, data
 ** 0.0, fixed 0.1)": the total and its parts in the total's unit. */

@@ -174,7 +174,7 @@ static int run_memory_check(Run *r, TrErr *err) {
   int rc = tr_mem_estimate(r->cfg, 0, &e, err);
   if (rc) return rc;
   r->res->memory_estimate_bytes = e.total;
-  tr_mem_available(&av);
+  tr_mem_available(&av, tr_config_threads(r->cfg));
   char need[256], have[32];
   tr_mem_describe(&e, need, sizeof need);
   tr_mem_format(av.bytes, have, sizeof have);
@@ -182,7 +182,7 @@ static int run_memory_check(Run *r, TrErr *err) {
   rc = tr_mem_check(&e, &av, err);
   if (rc != TR_OK) {
     TrMemAvail lim;
-    tr_mem_limit(&lim);
+    tr_mem_limit(&lim, tr_config_threads(r->cfg));
     r->res->memory_refused = e.total > lim.bytes ? 2 : 1;
   }
   return rc;
@@ -241,7 +241,6 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
   res->status = TR_RUN_FAILED;
   int rc = tr_config_validate(cfg, err);
   if (rc) return rc;
-  openblas_set_num_threads(tr_config_threads(cfg));
 
   Run r;
   memset(&r, 0, sizeof r);
@@ -251,6 +250,8 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
   r.best_train = r.best_val = INFINITY;
   r.best_step = -1;
   if ((rc = run_memory_check(&r, err))) goto out;
+  /* After the check: OpenBLAS's new threads map their buffers at once (tr_mem.h). */
+  openblas_set_num_threads(tr_config_threads(cfg));
   if ((rc = run_setup(&r, err))) goto out;
   if (hooks && hooks->resume_path && (rc = resume(&r, hooks->resume_path, err))) goto out;
 
