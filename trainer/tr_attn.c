@@ -94,14 +94,15 @@ static inline void axpy(float *restrict y, float a, const float *restrict x, int
   for (int d = 0; d < n; d++) y[d] += a * x[d];
 }
 
-/* C (M,N) += A (M,K) @ B (K,N), rows strided by lda, ldb, ldc: 4 x 16 register
-   tiles (8 AVX2 or 4 AVX-512 accumulators) the compiler keeps in registers, the
-   loop over the 16 columns vectorised; the edges take a plain loop. */
-static void mm_acc(float *restrict C, int ldc, const float *restrict A, int lda,
+/* C (M,N) += A (M,K) @ B (K,N); A's element (i,k) at A[i*ars + k*acs] (so A may
+   be read transposed), B and C rows strided by ldb, ldc. 4 x 16 register tiles
+   (8 AVX2 or 4 AVX-512 accumulators) the compiler keeps in registers, the loop
+   over the 16 columns vectorised; the edges take a plain loop. */
+static void mm_acc(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
                    const float *restrict B, int ldb, int M, int N, int K) {
   int i = 0;
   for (; i + 4 <= M; i += 4) {
-    const float *a0 = A + (size_t)i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    const float *a0 = A + (size_t)i * ars, *a1 = a0 + ars, *a2 = a1 + ars, *a3 = a2 + ars;
     float *r0 = C + (size_t)i * ldc, *r1 = r0 + ldc, *r2 = r1 + ldc, *r3 = r2 + ldc;
     int j = 0;
     for (; j + 16 <= N; j += 16) {
@@ -110,7 +111,8 @@ static void mm_acc(float *restrict C, int ldc, const float *restrict A, int lda,
         c0[x] = r0[j + x], c1[x] = r1[j + x], c2[x] = r2[j + x], c3[x] = r3[j + x];
       for (int k = 0; k < K; k++) {
         const float *b = B + (size_t)k * ldb + j;
-        const float x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
+        const size_t ak = (size_t)k * acs;
+        const float x0 = a0[ak], x1 = a1[ak], x2 = a2[ak], x3 = a3[ak];
         for (int x = 0; x < 16; x++) {
           c0[x] += x0 * b[x];
           c1[x] += x1 * b[x];
@@ -124,11 +126,12 @@ static void mm_acc(float *restrict C, int ldc, const float *restrict A, int lda,
     if (j < N)
       for (int r = 0; r < 4; r++)
         for (int k = 0; k < K; k++)
-          axpy(C + (size_t)(i + r) * ldc + j, A[(size_t)(i + r) * lda + k],
+          axpy(C + (size_t)(i + r) * ldc + j, A[(size_t)(i + r) * ars + (size_t)k * acs],
                B + (size_t)k * ldb + j, N - j);
   }
   for (; i < M; i++)
-    for (int k = 0; k < K; k++) axpy(C + (size_t)i * ldc, A[(size_t)i * lda + k], B + (size_t)k * ldb, N);
+    for (int k = 0; k < K; k++)
+      axpy(C + (size_t)i * ldc, A[(size_t)i * ars + (size_t)k * acs], B + (size_t)k * ldb, N);
 }
 
 static inline float tile_max(const float *s) {
@@ -181,7 +184,7 @@ static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int 
     const int nc = kend - c0 < BK ? kend - c0 : BK;
     tile_transpose(kt, h->k, c0, nc, hs, h->C3);
     memset(s, 0, sizeof s);
-    mm_acc(s, BK, h->q + (size_t)r0 * h->C3, h->C3, kt, BK, nr, BK, hs); /* S = Q K^T */
+    mm_acc(s, BK, h->q + (size_t)r0 * h->C3, h->C3, 1, kt, BK, nr, BK, hs); /* S = Q K^T */
     for (int r = 0; r < nr; r++) {
       const int i = r0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
       float *sr = s + (size_t)r * BK;
@@ -193,7 +196,7 @@ static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int 
       float *a = acc + (size_t)r * hs;
       for (int d = 0; d < hs; d++) a[d] *= alpha;
     }
-    mm_acc(acc, hs, s, BK, h->v + (size_t)c0 * h->C3, h->C3, nr, hs, nc); /* O += P V */
+    mm_acc(acc, hs, s, BK, 1, h->v + (size_t)c0 * h->C3, h->C3, nr, hs, nc); /* O += P V */
   }
   for (int r = 0; r < nr; r++) {
     const float z = 1.0f / l[r], *a = acc + (size_t)r * hs;
@@ -232,9 +235,8 @@ typedef struct BwdTiles {
   _Alignas(64) float dka[BK * HS_MAX]; /* dK of the key block (before qk_scale) */
   _Alignas(64) float dva[BK * HS_MAX]; /* dV of the key block */
   _Alignas(64) float s[BQ * BK];       /* P (queries x keys) */
+  _Alignas(64) float pd[BQ * BK];      /* P dropped out */
   _Alignas(64) float dp[BQ * BK];      /* dP, then dS */
-  _Alignas(64) float pt[BK * BQ];      /* dropped P, transposed */
-  _Alignas(64) float dst[BK * BQ];     /* dS, transposed */
 } BwdTiles;
 
 /* Rows i0..i0+nr-1 (all >= c0) against keys c0..c0+nc-1: P, dP recomputed, then
@@ -243,25 +245,25 @@ static void bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0, int 
   const int hs = h->hs, C3 = h->C3;
   memset(t->s, 0, sizeof t->s);
   memset(t->dp, 0, sizeof t->dp);
-  mm_acc(t->s, BK, h->q + (size_t)i0 * C3, C3, t->kt, BK, nr, BK, hs);
-  mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, t->vt, BK, nr, BK, hs);
+  mm_acc(t->s, BK, h->q + (size_t)i0 * C3, C3, 1, t->kt, BK, nr, BK, hs);
+  mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, 1, t->vt, BK, nr, BK, hs);
   for (int r = 0; r < nr; r++) {
     const int i = i0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
     const float *doi = g->dO + (size_t)i * g->C;
     const float li = g->lse[i], Di = tr_vec_dot(doi, g->O + (size_t)i * g->C, hs);
-    float *p = t->s + (size_t)r * BK, *dp = t->dp + (size_t)r * BK, pd[BK];
+    float *p = t->s + (size_t)r * BK, *dp = t->dp + (size_t)r * BK, *pd = t->pd + (size_t)r * BK;
     for (int c = 0; c < BK; c++) p[c] = c < nv ? tr_vec_exp(p[c] * h->sc - li) : 0.0f;
-    memcpy(pd, p, sizeof pd);
+    memcpy(pd, p, BK * sizeof(float));
     if (h->mk) {
       tile_drop(pd, h->mk + (size_t)i * h->T + c0, h->ks, nv);
       tile_drop(dp, h->mk + (size_t)i * h->T + c0, h->ks, nv);
     }
     for (int c = 0; c < BK; c++) dp[c] = p[c] * (dp[c] - Di); /* dS, 0 above the diagonal */
-    for (int c = 0; c < nc; c++) t->pt[c * BQ + r] = pd[c], t->dst[c * BQ + r] = dp[c];
   }
-  mm_acc(t->dva, hs, t->pt, BQ, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr);
-  mm_acc(t->dka, hs, t->dst, BQ, h->q + (size_t)i0 * C3, C3, nc, hs, nr);
-  mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, h->k + (size_t)c0 * C3, C3, nr, hs, nc);
+  /* the transposed products read the (queries x keys) tiles column-wise */
+  mm_acc(t->dva, hs, t->pd, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr);
+  mm_acc(t->dka, hs, t->dp, 1, BK, h->q + (size_t)i0 * C3, C3, nc, hs, nr);
+  mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, 1, h->k + (size_t)c0 * C3, C3, nr, hs, nc);
 }
 
 /* Keys c0..c0+nc-1 against every query block that sees them: dK, dV of the
