@@ -14,6 +14,10 @@
 #include "tr_ops.h"
 #include "tr_rng.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 static TrRng rng;
 
 static float *randn(size_t n, float s) {
@@ -200,6 +204,27 @@ Test(tr_attn, fused_runs_are_bit_identical) {
   cr_assert(memcmp(d1, d2, nq * sizeof(float)) == 0, "dqkv differs between runs");
   att_free(&a), free(o1), free(l1), free(d1), free(d2);
 }
+
+#ifdef _OPENMP
+/* The (batch, head) units are independent: 1 and 2 OpenMP threads give the same bits. */
+Test(tr_attn, fused_gives_the_same_bits_at_one_and_two_openmp_threads) {
+  Att a = att_make(3, 70, 128, 2, 0.1f, 0.125f, 0);
+  size_t nq = (size_t)3 * 70 * 3 * 128, no = (size_t)3 * 70 * 128;
+  float *o1 = zeros(no), *d1 = zeros(nq), *d2 = zeros(nq);
+  int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  att_forward(&a);
+  att_backward(&a, d1);
+  memcpy(o1, a.out, no * sizeof(float));
+  omp_set_num_threads(2);
+  att_forward(&a);
+  att_backward(&a, d2);
+  omp_set_num_threads(before);
+  cr_assert(memcmp(o1, a.out, no * sizeof(float)) == 0, "out differs between 1 and 2 threads");
+  cr_assert(memcmp(d1, d2, nq * sizeof(float)) == 0, "dqkv differs between 1 and 2 threads");
+  att_free(&a), free(o1), free(d1), free(d2);
+}
+#endif
 
 Test(tr_attn, fused_forward_keeps_each_rows_log_sum_exp_of_the_scaled_causal_logits) {
   int B = 1, T = 50, C = 64, NH = 2, hs = 32;
