@@ -44,8 +44,8 @@
 typedef enum TrAttnPath { TR_ATTN_FUSED = 0, TR_ATTN_SGEMM = 1 } TrAttnPath;
 
 /* The path for heads of hs columns at context T: HPS_ATTN if set to "fused"
-   or "sgemm" (fused only when hs <= TR_ATTN_HS_MAX), else the faster one as
-   measured (see the definition). */
+   or "sgemm" (fused only when hs <= TR_ATTN_HS_MAX), else fused when
+   hs <= TR_ATTN_HS_MAX (the measurements are at the definition). */
 TrAttnPath tr_attn_path(int T, int hs);
 
 /* Floats the forward keeps per layer for the backward (fused: the log-sum-exp,
