@@ -481,3 +481,64 @@ Test(tr_model, act_rms_rejects_unknown_names_layers_and_a_model_never_run) {
   cr_assert_eq(tr_model_act_rms(m, "mlp", 0, &r), TR_EINVAL);
   tr_model_destroy(m);
 }
+
+/* ---- attention paths (tr_attn.h): HPS_ATTN picks one at model creation ---- */
+
+static TrModel *make_on_path(const char *path, const TrModelConfig *cfg, int B) {
+  setenv("HPS_ATTN", path, 1);
+  TrModel *m = make(cfg, B, 7, 0.3);
+  unsetenv("HPS_ATTN");
+  return m;
+}
+
+static void paths_agree(double dropout) {
+  TrModelConfig cfg = {.n_layer = 2, .n_head = 2, .d_model = 32, .context_length = 37, .mlp_ratio = 4,
+                       .bias = 1, .dropout = dropout, .vocab_size = 11};
+  int B = 2, T = 37, tok[74], tg[74];
+  batch(tok, tg, B * T, cfg.vocab_size, 3);
+  TrModel *f = make_on_path("fused", &cfg, B), *s = make_on_path("sgemm", &cfg, B);
+  TrRng d1, d2;
+  tr_rng_seed(&d1, 9);
+  d2 = d1;
+  tr_model_zero_grad(f), tr_model_zero_grad(s);
+  float lf = tr_model_forward(f, tok, tg, B, T, 1, &d1), ls = tr_model_forward(s, tok, tg, B, T, 1, &d2);
+  cr_assert(fabsf(lf - ls) <= 1e-5f * fabsf(ls), "dropout %g: loss fused %.8g, sgemm %.8g", dropout, lf, ls);
+  tr_model_backward(f), tr_model_backward(s);
+  const float *gf = tr_model_grads(f), *gs = tr_model_grads(s);
+  double gmax = 0;
+  for (size_t i = 0; i < tr_model_num_params(s); i++) gmax = fmax(gmax, fabs(gs[i]));
+  for (size_t i = 0; i < tr_model_num_params(s); i++) {
+    size_t local;
+    cr_assert(fabs(gf[i] - gs[i]) <= 1e-4 * fabs(gs[i]) + 1e-5 * gmax, "dropout %g: grad %s[%zu] fused %.8g, sgemm %.8g",
+              dropout, tensor_of(s, i, &local), local, (double)gf[i], (double)gs[i]);
+  }
+  tr_model_destroy(f), tr_model_destroy(s);
+}
+
+Test(tr_model, fused_and_sgemm_attention_give_the_same_loss_and_gradients) {
+  paths_agree(0.0);
+  paths_agree(0.1);
+}
+
+/* Shape S at batch 8: the fused path keeps (L,B,NH,T) log-sum-exps where the sgemm
+** path keeps the (L,B,NH,T,T) weights and a (2,T,T) scratch; dropout masks stay. */
+Test(tr_model, activation_memory_keeps_row_log_sum_exps_not_the_t_by_t_attention_matrix) {
+  for (int drop = 0; drop < 2; drop++) {
+    TrModelConfig cfg = {.n_layer = 6, .n_head = 6, .d_model = 384, .context_length = 256, .mlp_ratio = 4,
+                         .bias = 1, .dropout = drop ? 0.1 : 0.0, .vocab_size = 256};
+    TrModelMemory fused, sgemm;
+    setenv("HPS_ATTN", "fused", 1);
+    tr_model_memory(&cfg, 8, &fused);
+    setenv("HPS_ATTN", "sgemm", 1);
+    tr_model_memory(&cfg, 8, &sgemm);
+    unsetenv("HPS_ATTN");
+    size_t L = 6, B = 8, NH = 6, T = 256;
+    size_t saved = (L * B * NH * T * T - L * B * NH * T + 2 * T * T) * sizeof(float);
+    cr_assert_eq(sgemm.act_bytes - fused.act_bytes, saved, "dropout %d: %zu - %zu", drop, sgemm.act_bytes,
+                 fused.act_bytes);
+    TrModel *m = NULL;
+    TrErr err = {0};
+    cr_assert_eq(tr_model_create(&m, &cfg, 8, &err), TR_OK, "%s", err.msg); /* allocates what it says */
+    tr_model_destroy(m);
+  }
+}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tr_alloc.h"
+#include "tr_attn.h"
 #include "tr_ops.h"
 
 /* Views into the flat parameter (or gradient) buffer, in the contract order. */
@@ -36,7 +37,8 @@ typedef struct Acts {
   float *ln1_mean;    /* (L, B, T) */
   float *ln1_rstd;    /* (L, B, T) */
   float *qkv;         /* (L, B, T, 3C) */
-  float *att;         /* (L, B, NH, T, T) softmax weights, upper triangle 0 */
+  float *att;         /* what attention keeps for its backward (tr_attn_saved_floats):
+                         fused (L, B, NH, T) row log-sum-exps; sgemm (L, B, NH, T, T) weights */
   float *atty;        /* (L, B, T, C) attention output, heads side by side */
   float *res2;        /* (L, B, T, C) stream after the attention branch */
   float *ln2;         /* (L, B, T, C) */
@@ -53,7 +55,7 @@ typedef struct Acts {
   float *lse;         /* (B, T) log-sum-exp of each logits row */
   float *losses;      /* (B, T) */
   float *branch;      /* (B, T, C) scratch: a residual branch before its dropout */
-  float *att_scratch; /* (2, T, T) scratch of the attention kernels */
+  float *att_scratch; /* scratch of the sgemm attention kernels (2, T, T); fused: none */
 } Acts;
 
 /* Dropout keep-masks (1 = keep), allocated only when dropout > 0. */
@@ -77,6 +79,7 @@ typedef struct Grads {
 struct TrModel {
   TrModelConfig cfg;
   int L, NH, C, T, H, V, maxB;
+  TrAttnPath attn; /* the attention kernels (tr_attn_path) */
   TrParamTensor tensors[TR_MODEL_NTENSORS];
   size_t nparams;
   float *params_mem, *grads_mem, *acts_mem, *dacts_mem;
@@ -171,6 +174,7 @@ static void model_dims(TrModel *m, const TrModelConfig *cfg, int max_batch) {
   m->V = cfg->vocab_size;
   m->maxB = max_batch;
   m->grad_scale = 1.0f;
+  m->attn = tr_attn_path(m->T, m->C / m->NH);
   layout_tensors(m);
 }
 
@@ -180,12 +184,13 @@ enum { N_ACTS = 23, N_DACTS = 6 };
 ** the one home of these sizes, for create and for tr_model_memory. */
 static void act_sizes(const TrModel *m, size_t asz[N_ACTS], size_t dsz[N_DACTS]) {
   size_t L = (size_t)m->L, B = (size_t)m->maxB, T = (size_t)m->T, C = (size_t)m->C,
-         H = (size_t)m->H, V = (size_t)m->V, NH = (size_t)m->NH, BT = B * T;
+         H = (size_t)m->H, V = (size_t)m->V, BT = B * T;
+  const size_t att = L * tr_attn_saved_floats(m->attn, m->maxB, m->NH, m->T);
   const size_t a[N_ACTS] = {BT * C,     L * BT * C, L * BT,      L * BT, L * BT * 3 * C,
-                            L * B * NH * T * T, L * BT * C, L * BT * C, L * BT * C, L * BT,
+                            att,        L * BT * C, L * BT * C, L * BT * C, L * BT,
                             L * BT,     L * BT * H, L * BT * H,  L * BT * H, L * BT * C, BT * C,
                             BT,         BT,         BT * V,      BT,     BT,
-                            BT * C,     2 * T * T};
+                            BT * C,     tr_attn_scratch_floats(m->attn, m->T)};
   const size_t d[N_DACTS] = {BT * C, BT * C, BT * C, BT * 3 * C, BT * H, BT * V};
   memcpy(asz, a, sizeof a);
   memcpy(dsz, d, sizeof d);
@@ -405,6 +410,7 @@ typedef struct LayerActs {
 
 static LayerActs layer_acts(TrModel *m, int l, int B, int T) {
   size_t BT = (size_t)B * T, C = (size_t)m->C, H = (size_t)m->H, att = (size_t)B * m->NH * T * T;
+  size_t saved = tr_attn_saved_floats(m->attn, B, m->NH, T);
   Acts *a = &m->a;
   LayerActs la;
   la.in = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * BT * C;
@@ -412,7 +418,7 @@ static LayerActs layer_acts(TrModel *m, int l, int B, int T) {
   la.ln1_mean = a->ln1_mean + l * BT;
   la.ln1_rstd = a->ln1_rstd + l * BT;
   la.qkv = a->qkv + l * BT * 3 * C;
-  la.att = a->att + l * att;
+  la.att = a->att + l * saved;
   la.atty = a->atty + l * BT * C;
   la.res2 = a->res2 + l * BT * C;
   la.ln2 = a->ln2 + l * BT * C;
@@ -491,8 +497,12 @@ static void layer_forward(TrModel *m, int l, int B, int T, TrRng *rng) {
   tr_layernorm_forward(la.ln1, la.ln1_mean, la.ln1_rstd, la.in, w.ln1w, w.ln1b, N, C);
   tr_matmul_forward(la.qkv, la.ln1, w.qkvw, w.qkvb, N, C, 3 * C, 0.0f);
   if (la.att_mask) tr_dropout_mask(la.att_mask, (size_t)B * m->NH * T * T, p, rng);
-  tr_attention_forward(la.atty, la.att, la.qkv, la.att_mask, ks, m->a.att_scratch, B, T, C, m->NH,
-                       tr_model_attn_scale(&m->cfg));
+  if (m->attn == TR_ATTN_FUSED)
+    tr_attn_forward(la.atty, la.att, la.qkv, la.att_mask, ks, B, T, C, m->NH,
+                    tr_model_attn_scale(&m->cfg));
+  else
+    tr_attn_sgemm_forward(la.atty, la.att, la.qkv, la.att_mask, ks, m->a.att_scratch, B, T, C,
+                          m->NH, tr_model_attn_scale(&m->cfg));
   residual_branch_forward(m, la.res2, la.in, la.atty, w.attprojw, w.attprojb, la.attres_mask, N, C,
                           p, rng);
   tr_layernorm_forward(la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, w.ln2w, w.ln2b, N, C);
@@ -564,8 +574,12 @@ static void layer_backward(TrModel *m, int l) {
     db = d->dbranch;
   }
   tr_matmul_backward(d->dln, g.attprojw, g.attprojb, db, la.atty, w.attprojw, N, C, C);
-  tr_attention_backward(d->dqkv, d->dln, la.qkv, la.att, la.att_mask, ks, m->a.att_scratch, B, T, C,
-                        m->NH, tr_model_attn_scale(&m->cfg));
+  if (m->attn == TR_ATTN_FUSED)
+    tr_attn_backward(d->dqkv, d->dln, la.atty, la.qkv, la.att, la.att_mask, ks, B, T, C, m->NH,
+                     tr_model_attn_scale(&m->cfg));
+  else
+    tr_attn_sgemm_backward(d->dqkv, d->dln, la.qkv, la.att, la.att_mask, ks, m->a.att_scratch, B, T,
+                           C, m->NH, tr_model_attn_scale(&m->cfg));
   tr_matmul_backward(d->dln, g.qkvw, g.qkvb, d->dqkv, la.ln1, w.qkvw, N, C, 3 * C);
   tr_layernorm_backward(d->dres, g.ln1w, g.ln1b, d->dln, la.in, w.ln1w, la.ln1_mean, la.ln1_rstd,
                         N, C);

@@ -23,6 +23,10 @@
 **   (B,T,C); one tr_rng_uniformf per element, keep if >= p. Backward reuses them.
 ** - Determinism: the same weights, batch, RNG state and OpenBLAS thread count give
 **   bit-identical loss and gradients. The caller sets the thread count.
+** - Attention: tr_attn.h's fused kernel (activations keep a log-sum-exp per row), or
+**   its per-head sgemm kernels (which keep the (B,NH,T,T) weights) for heads wider than
+**   TR_ATTN_HS_MAX or when HPS_ATTN=sgemm at create (tr_attn_path); tr_model_memory
+**   counts the path create would take.
 ** - Buffers are sized for batch <= max_batch and T <= context_length.
 ** - Parametrization (model.parametrization): standard is GPT-2 as above. mup is
 **   the maximal update parametrization (Yang et al. 2022, Tensor Programs V) with

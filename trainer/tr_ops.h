@@ -51,20 +51,7 @@ void tr_matmul_forward(float *out, const float *inp, const float *w, const float
 void tr_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, int N, int IC, int OC);
 
-/* ---- Causal multi-head self-attention ----------------------------------- */
-/* qkv (B,T,3C): each position is [q (C) | k (C) | v (C)], head h owns columns
-   h*hs..(h+1)*hs-1 of each, hs = C/NH. att (B,NH,T,T): the softmax weights,
-   entries above the diagonal set to 0. out (B,T,C), heads side by side.
-   mask (B,NH,T,T) or NULL: attention dropout, 1 = keep, kept weights are
-   multiplied by keep_scale = 1/(1-p). scratch: T*T floats (used when mask).
-   qk_scale multiplies q.k before the softmax: 1/sqrt(hs) (standard), 1/hs (muP). */
-void tr_attention_forward(float *out, float *att, const float *qkv, const uint8_t *mask,
-                          float keep_scale, float *scratch, int B, int T, int C, int NH,
-                          float qk_scale);
-/* dqkv (B,T,3C) OVERWRITTEN. dout (B,T,C). scratch: 2*T*T floats. */
-void tr_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
-                           const uint8_t *mask, float keep_scale, float *scratch, int B, int T, int C,
-                           int NH, float qk_scale);
+/* Causal multi-head self-attention: tr_attn.h. */
 
 /* ---- GELU (tanh approximation) ------------------------------------------ */
 /* out = 0.5 x (1 + t), t = tanh(sqrt(2/pi) (x + 0.044715 x^3)). */

@@ -1,0 +1,419 @@
+/* tr_attn.c: causal self-attention, the fused blocked kernels and the per-head
+   sgemm ones. See tr_attn.h. */
+
+/* Float compare-and-select (clamps, max reductions, the causal mask) only
+   if-converts into vector blends when FP exceptions are not observable; the
+   project never reads FP exception flags (GCC only, like tr_ops.c). fp-contract:
+   the build is ISO C, which keeps a*b+c two roundings; one fused multiply-add
+   doubles the tiles' speed (the same code gives the same bits for a given build). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math", "fp-contract=fast")
+#endif
+
+#include "tr_attn.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tr_blas.h"
+#include "tr_vec.h"
+
+#ifdef _OPENMP
+#define ATTN_PARALLEL_FOR _Pragma("omp parallel for schedule(static)")
+#else
+#define ATTN_PARALLEL_FOR
+#endif
+
+#define BQ TR_ATTN_BQ
+#define BK TR_ATTN_BK
+#define HS_MAX TR_ATTN_HS_MAX
+
+/* ---- choosing a path ---------------------------------------------------- */
+
+/* Measured on the 2-core EPYC (AVX2) while busy, process CPU time, one thread: the
+   fused forward + backward of one layer takes 0.68x the sgemm path's time at shape T
+   (hs 32, T 64) and 1.13x at shape S (hs 64, T 256: its backward does five tile
+   products where the sgemm path, keeping att, does four); whole training steps at
+   S are no slower (4.3-4.8 s against 4.6-5.1 s a step), and S saves 72 MiB. So fused
+   wherever the tiles fit; T stays a parameter for a threshold if an idle machine
+   says otherwise. */
+TrAttnPath tr_attn_path(int T, int hs) {
+  (void)T;
+  const char *e = getenv("HPS_ATTN");
+  if (hs > HS_MAX) return TR_ATTN_SGEMM;
+  if (e && strcmp(e, "sgemm") == 0) return TR_ATTN_SGEMM;
+  if (e && strcmp(e, "fused") == 0) return TR_ATTN_FUSED;
+  return TR_ATTN_FUSED;
+}
+
+size_t tr_attn_saved_floats(TrAttnPath path, int B, int NH, int T) {
+  size_t n = (size_t)B * (size_t)NH * (size_t)T;
+  return path == TR_ATTN_FUSED ? n : n * (size_t)T;
+}
+
+size_t tr_attn_scratch_floats(TrAttnPath path, int T) {
+  return path == TR_ATTN_FUSED ? 0 : 2 * (size_t)T * (size_t)T;
+}
+
+/* ---- fused: tiles ------------------------------------------------------- */
+
+/* One (batch, head) unit: row 0 of its q, k, v columns (row stride C3). */
+typedef struct Head {
+  const float *q, *k, *v;
+  const uint8_t *mk; /* (T,T) keep-mask of this head, or NULL */
+  int T, hs, C3;
+  float sc, ks;
+} Head;
+
+static Head head_of(const float *qkv, const uint8_t *mask, float ks, int b, int h, int T, int C,
+                    int NH, float sc) {
+  Head hd;
+  const int hs = C / NH;
+  hd.q = qkv + (size_t)b * T * 3 * C + (size_t)h * hs;
+  hd.k = hd.q + C;
+  hd.v = hd.q + 2 * C;
+  hd.mk = mask ? mask + ((size_t)b * NH + h) * T * T : NULL;
+  hd.T = T;
+  hd.hs = hs;
+  hd.C3 = 3 * C;
+  hd.sc = sc;
+  hd.ks = ks;
+  return hd;
+}
+
+/* t (hs, BK) = rows c0..c0+nc-1 of x (stride C3) transposed; columns >= nc zero. */
+static void tile_transpose(float *restrict t, const float *restrict x, int c0, int nc, int hs,
+                           int C3) {
+  for (int c = 0; c < BK; c++) {
+    if (c < nc) {
+      const float *r = x + (size_t)(c0 + c) * C3;
+      for (int d = 0; d < hs; d++) t[d * BK + c] = r[d];
+    } else {
+      for (int d = 0; d < hs; d++) t[d * BK + c] = 0.0f;
+    }
+  }
+}
+
+/* y (n) += a * x (n) */
+static inline void axpy(float *restrict y, float a, const float *restrict x, int n) {
+  for (int d = 0; d < n; d++) y[d] += a * x[d];
+}
+
+/* C (M,N) += A (M,K) @ B (K,N); A's element (i,k) at A[i*ars + k*acs] (so A may
+   be read transposed), B and C rows strided by ldb, ldc. 4 x 16 register tiles
+   (8 AVX2 or 4 AVX-512 accumulators) the compiler keeps in registers, the loop
+   over the 16 columns vectorised; the edges take a plain loop. */
+static void mm_acc(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
+                   const float *restrict B, int ldb, int M, int N, int K) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const float *a0 = A + (size_t)i * ars, *a1 = a0 + ars, *a2 = a1 + ars, *a3 = a2 + ars;
+    float *r0 = C + (size_t)i * ldc, *r1 = r0 + ldc, *r2 = r1 + ldc, *r3 = r2 + ldc;
+    int j = 0;
+    for (; j + 16 <= N; j += 16) {
+      float c0[16], c1[16], c2[16], c3[16];
+      for (int x = 0; x < 16; x++)
+        c0[x] = r0[j + x], c1[x] = r1[j + x], c2[x] = r2[j + x], c3[x] = r3[j + x];
+      for (int k = 0; k < K; k++) {
+        const float *b = B + (size_t)k * ldb + j;
+        const size_t ak = (size_t)k * acs;
+        const float x0 = a0[ak], x1 = a1[ak], x2 = a2[ak], x3 = a3[ak];
+        for (int x = 0; x < 16; x++) {
+          c0[x] += x0 * b[x];
+          c1[x] += x1 * b[x];
+          c2[x] += x2 * b[x];
+          c3[x] += x3 * b[x];
+        }
+      }
+      for (int x = 0; x < 16; x++)
+        r0[j + x] = c0[x], r1[j + x] = c1[x], r2[j + x] = c2[x], r3[j + x] = c3[x];
+    }
+    if (j < N)
+      for (int r = 0; r < 4; r++)
+        for (int k = 0; k < K; k++)
+          axpy(C + (size_t)(i + r) * ldc + j, A[(size_t)(i + r) * ars + (size_t)k * acs],
+               B + (size_t)k * ldb + j, N - j);
+  }
+  for (; i < M; i++)
+    for (int k = 0; k < K; k++)
+      axpy(C + (size_t)i * ldc, A[(size_t)i * ars + (size_t)k * acs], B + (size_t)k * ldb, N);
+}
+
+static inline float tile_max(const float *s) {
+  float acc[8];
+  for (int k = 0; k < 8; k++) acc[k] = s[k];
+  for (int c = 8; c < BK; c += 8)
+    for (int k = 0; k < 8; k++) acc[k] = s[c + k] > acc[k] ? s[c + k] : acc[k];
+  float m = acc[0];
+  for (int k = 1; k < 8; k++) m = acc[k] > m ? acc[k] : m;
+  return m;
+}
+
+static inline float tile_sum(const float *s) {
+  float acc[8] = {0};
+  for (int c = 0; c < BK; c += 8)
+    for (int k = 0; k < 8; k++) acc[k] += s[c + k];
+  float z = 0.0f;
+  for (int k = 0; k < 8; k++) z += acc[k];
+  return z;
+}
+
+/* Dropout of one tile row: w[c] *= keep ? ks : 0 for the nv valid keys. */
+static inline void tile_drop(float *w, const uint8_t *keep, float ks, int nv) {
+  for (int c = 0; c < nv; c++) w[c] = keep[c] ? w[c] * ks : 0.0f;
+}
+
+/* ---- fused: forward ------------------------------------------------------- */
+
+/* One row of a score tile s (BK) through the online softmax: s becomes the
+   weights exp(s - m') (dropped out when masked), l and m are updated; returns
+   exp(m - m'), the factor the row's output accumulator is rescaled by. */
+static float online_softmax_row(const Head *h, float *s, int i, int c0, int nv, float *m, float *l) {
+  for (int c = 0; c < BK; c++) s[c] = c < nv ? s[c] * h->sc : -FLT_MAX;
+  const float mnew = fmaxf(*m, tile_max(s)), alpha = tr_vec_exp(*m - mnew);
+  for (int c = 0; c < BK; c++) s[c] = c < nv ? tr_vec_exp(s[c] - mnew) : 0.0f;
+  *l = *l * alpha + tile_sum(s);
+  *m = mnew;
+  if (h->mk) tile_drop(s, h->mk + (size_t)i * h->T + c0, h->ks, nv);
+  return alpha;
+}
+
+/* Query rows r0..r0+nr-1 of one head: out rows (stride C) and their lse. */
+static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int nr) {
+  _Alignas(64) float kt[HS_MAX * BK], acc[BQ * HS_MAX], s[BQ * BK];
+  float m[BQ], l[BQ];
+  const int hs = h->hs, kend = r0 + nr;
+  for (int r = 0; r < nr; r++) m[r] = -FLT_MAX, l[r] = 0.0f;
+  memset(acc, 0, (size_t)nr * hs * sizeof(float));
+  for (int c0 = 0; c0 < kend; c0 += BK) { /* key blocks up to the diagonal */
+    const int nc = kend - c0 < BK ? kend - c0 : BK;
+    tile_transpose(kt, h->k, c0, nc, hs, h->C3);
+    memset(s, 0, sizeof s);
+    mm_acc(s, BK, h->q + (size_t)r0 * h->C3, h->C3, 1, kt, BK, nr, BK, hs); /* S = Q K^T */
+    for (int r = 0; r < nr; r++) {
+      const int i = r0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
+      float *sr = s + (size_t)r * BK;
+      if (nv <= 0) { /* the whole block is above this row's diagonal */
+        memset(sr, 0, BK * sizeof(float));
+        continue;
+      }
+      const float alpha = online_softmax_row(h, sr, i, c0, nv, &m[r], &l[r]);
+      float *a = acc + (size_t)r * hs;
+      for (int d = 0; d < hs; d++) a[d] *= alpha;
+    }
+    mm_acc(acc, hs, s, BK, 1, h->v + (size_t)c0 * h->C3, h->C3, nr, hs, nc); /* O += P V */
+  }
+  for (int r = 0; r < nr; r++) {
+    const float z = 1.0f / l[r], *a = acc + (size_t)r * hs;
+    float *o = out + (size_t)(r0 + r) * C;
+    for (int d = 0; d < hs; d++) o[d] = a[d] * z;
+    lse[r0 + r] = m[r] + logf(l[r]);
+  }
+}
+
+void tr_attn_forward(float *out, float *lse, const float *qkv, const uint8_t *mask,
+                     float keep_scale, int B, int T, int C, int NH, float qk_scale) {
+  const int units = B * NH, hs = C / NH;
+  ATTN_PARALLEL_FOR
+  for (int u = 0; u < units; u++) {
+    const int b = u / NH, hh = u % NH;
+    Head h = head_of(qkv, mask, keep_scale, b, hh, T, C, NH, qk_scale);
+    float *o = out + (size_t)b * T * C + (size_t)hh * hs;
+    for (int r0 = 0; r0 < T; r0 += BQ)
+      fwd_block(&h, o, C, lse + (size_t)u * T, r0, T - r0 < BQ ? T - r0 : BQ);
+  }
+}
+
+/* ---- fused: backward ------------------------------------------------------ */
+
+/* Per-row inputs of the backward: dO, O (stride C) and lse of the head. */
+typedef struct HeadGrad {
+  const float *dO, *O, *lse;
+  float *dq, *dk, *dv; /* row 0 of the head's columns of dqkv (stride C3) */
+  int C;
+} HeadGrad;
+
+/* The tiles of one unit's backward. */
+typedef struct BwdTiles {
+  _Alignas(64) float kt[HS_MAX * BK];  /* K of the key block, transposed */
+  _Alignas(64) float vt[HS_MAX * BK];  /* V of the key block, transposed */
+  _Alignas(64) float dka[BK * HS_MAX]; /* dK of the key block (before qk_scale) */
+  _Alignas(64) float dva[BK * HS_MAX]; /* dV of the key block */
+  _Alignas(64) float s[BQ * BK];       /* P (queries x keys) */
+  _Alignas(64) float pd[BQ * BK];      /* P dropped out */
+  _Alignas(64) float dp[BQ * BK];      /* dP, then dS */
+} BwdTiles;
+
+/* Rows i0..i0+nr-1 (all >= c0) against keys c0..c0+nc-1: P, dP recomputed, then
+   dS = P (dP - D) with D = rowsum(dO * O); dV += P^T dO, dK += dS^T Q, dQ += dS K. */
+static void bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0, int nr, int c0, int nc) {
+  const int hs = h->hs, C3 = h->C3;
+  memset(t->s, 0, sizeof t->s);
+  memset(t->dp, 0, sizeof t->dp);
+  mm_acc(t->s, BK, h->q + (size_t)i0 * C3, C3, 1, t->kt, BK, nr, BK, hs);
+  mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, 1, t->vt, BK, nr, BK, hs);
+  for (int r = 0; r < nr; r++) {
+    const int i = i0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
+    const float *doi = g->dO + (size_t)i * g->C;
+    const float li = g->lse[i], Di = tr_vec_dot(doi, g->O + (size_t)i * g->C, hs);
+    float *p = t->s + (size_t)r * BK, *dp = t->dp + (size_t)r * BK, *pd = t->pd + (size_t)r * BK;
+    for (int c = 0; c < BK; c++) p[c] = c < nv ? tr_vec_exp(p[c] * h->sc - li) : 0.0f;
+    memcpy(pd, p, BK * sizeof(float));
+    if (h->mk) {
+      tile_drop(pd, h->mk + (size_t)i * h->T + c0, h->ks, nv);
+      tile_drop(dp, h->mk + (size_t)i * h->T + c0, h->ks, nv);
+    }
+    for (int c = 0; c < BK; c++) dp[c] = p[c] * (dp[c] - Di); /* dS, 0 above the diagonal */
+  }
+  /* the transposed products read the (queries x keys) tiles column-wise */
+  mm_acc(t->dva, hs, t->pd, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr);
+  mm_acc(t->dka, hs, t->dp, 1, BK, h->q + (size_t)i0 * C3, C3, nc, hs, nr);
+  mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, 1, h->k + (size_t)c0 * C3, C3, nr, hs, nc);
+}
+
+/* Keys c0..c0+nc-1 against every query block that sees them: dK, dV of the
+   block written, dQ of the rows accumulated (before qk_scale). */
+static void bwd_key_block(const Head *h, const HeadGrad *g, BwdTiles *t, int c0, int nc) {
+  const int hs = h->hs, C3 = h->C3;
+  tile_transpose(t->kt, h->k, c0, nc, hs, C3);
+  tile_transpose(t->vt, h->v, c0, nc, hs, C3);
+  memset(t->dka, 0, (size_t)nc * hs * sizeof(float));
+  memset(t->dva, 0, (size_t)nc * hs * sizeof(float));
+  for (int i0 = c0; i0 < h->T; i0 += BQ)
+    bwd_tile(h, g, t, i0, h->T - i0 < BQ ? h->T - i0 : BQ, c0, nc);
+  for (int c = 0; c < nc; c++) {
+    float *dk = g->dk + (size_t)(c0 + c) * C3, *dv = g->dv + (size_t)(c0 + c) * C3;
+    const float *a = t->dka + (size_t)c * hs;
+    for (int d = 0; d < hs; d++) dk[d] = a[d] * h->sc;
+    memcpy(dv, t->dva + (size_t)c * hs, (size_t)hs * sizeof(float));
+  }
+}
+
+void tr_attn_backward(float *dqkv, const float *dout, const float *out, const float *qkv,
+                      const float *lse, const uint8_t *mask, float keep_scale, int B, int T, int C,
+                      int NH, float qk_scale) {
+  const int units = B * NH, hs = C / NH;
+  ATTN_PARALLEL_FOR
+  for (int u = 0; u < units; u++) {
+    const int b = u / NH, hh = u % NH;
+    Head h = head_of(qkv, mask, keep_scale, b, hh, T, C, NH, qk_scale);
+    const size_t ro = (size_t)b * T * C + (size_t)hh * hs;
+    HeadGrad g = {dout + ro, out + ro, lse + (size_t)u * T, NULL, NULL, NULL, C};
+    BwdTiles t;
+    g.dq = dqkv + (size_t)b * T * 3 * C + (size_t)hh * hs;
+    g.dk = g.dq + C;
+    g.dv = g.dq + 2 * C;
+    for (int i = 0; i < T; i++) memset(g.dq + (size_t)i * h.C3, 0, (size_t)hs * sizeof(float));
+    for (int c0 = 0; c0 < T; c0 += BK) bwd_key_block(&h, &g, &t, c0, T - c0 < BK ? T - c0 : BK);
+    for (int i = 0; i < T; i++) {
+      float *dq = g.dq + (size_t)i * h.C3;
+      for (int d = 0; d < hs; d++) dq[d] *= qk_scale;
+    }
+  }
+}
+
+/* ---- sgemm path ------------------------------------------------------------ */
+
+/* Causal products run in row blocks: rows [r0, r1) only need keys [0, r1), which
+   skips most of the upper triangle (about half the attention flops at large T). */
+#define ATT_BLOCK 64
+
+static void att_weights_dropped(float *dst, const float *a, const uint8_t *mk, float ks, int T) {
+  for (size_t i = 0; i < (size_t)T * T; i++) dst[i] = mk[i] ? a[i] * ks : 0.0f;
+}
+
+void tr_attn_sgemm_forward(float *out, float *att, const float *qkv, const uint8_t *mask,
+                           float keep_scale, float *scratch, int B, int T, int C, int NH,
+                           float qk_scale) {
+  const int C3 = 3 * C, hs = C / NH;
+  const float sc = qk_scale;
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++) {
+      const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
+      float *a = att + ((size_t)b * NH + h) * T * T;
+      for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+        int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, sc, q + (size_t)r0 * C3,
+                    C3, k, C3, 0.0f, a + (size_t)r0 * T, T);
+      }
+      for (int i = 0; i < T; i++) {
+        float *row = a + (size_t)i * T;
+        int n = i + 1;
+        float m = tr_vec_max(row, n);
+        for (int j = 0; j < n; j++) row[j] = tr_vec_exp(row[j] - m);
+        float z = 1.0f / tr_vec_sum(row, n);
+        for (int j = 0; j < n; j++) row[j] *= z;
+        for (int j = n; j < T; j++) row[j] = 0.0f;
+      }
+      const float *p = a;
+      if (mask) {
+        att_weights_dropped(scratch, a, mask + ((size_t)b * NH + h) * T * T, keep_scale, T);
+        p = scratch;
+      }
+      float *o = out + (size_t)b * T * C + (size_t)h * hs;
+      for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+        int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f,
+                    p + (size_t)r0 * T, T, v, C3, 0.0f, o + (size_t)r0 * C, C);
+      }
+    }
+}
+
+void tr_attn_sgemm_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                            const uint8_t *mask, float keep_scale, float *scratch, int B, int T,
+                            int C, int NH, float qk_scale) {
+  const int C3 = 3 * C, hs = C / NH;
+  const float sc = qk_scale;
+  const int nblk = (T + ATT_BLOCK - 1) / ATT_BLOCK;
+  float *da = scratch, *ad = scratch + (size_t)T * T;
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++) {
+      const size_t qo = (size_t)b * T * C3 + (size_t)h * hs;
+      const float *q = qkv + qo, *k = q + C, *v = q + 2 * C;
+      float *dq = dqkv + qo, *dk = dq + C, *dv = dq + 2 * C;
+      const float *a = att + ((size_t)b * NH + h) * T * T;
+      const uint8_t *mk = mask ? mask + ((size_t)b * NH + h) * T * T : NULL;
+      const float *dO = dout + (size_t)b * T * C + (size_t)h * hs;
+      const float *p = a;
+      if (mk) {
+        att_weights_dropped(ad, a, mk, keep_scale, T);
+        p = ad;
+      }
+      /* da = dO V^T and dV = P^T dO (P = dropped weights); dV accumulates over row
+         blocks, the last block (all keys) first with beta 0. */
+      for (int bi = nblk - 1; bi >= 0; bi--) {
+        int r0 = bi * ATT_BLOCK, r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, 1.0f,
+                    dO + (size_t)r0 * C, C, v, C3, 0.0f, da + (size_t)r0 * T, T);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, r1 - r0, 1.0f,
+                    p + (size_t)r0 * T, T, dO + (size_t)r0 * C, C, bi == nblk - 1 ? 0.0f : 1.0f, dv,
+                    C3);
+      }
+      /* softmax backward (through the dropout mask), pre-scaled by qk_scale */
+      for (int i = 0; i < T; i++) {
+        float *dr = da + (size_t)i * T;
+        const float *ar = a + (size_t)i * T;
+        int n = i + 1;
+        if (mk) {
+          const uint8_t *mr = mk + (size_t)i * T;
+          for (int j = 0; j < n; j++) dr[j] = mr[j] ? dr[j] * keep_scale : 0.0f;
+        }
+        float s = tr_vec_dot(ar, dr, n);
+        for (int j = 0; j < n; j++) dr[j] = ar[j] * (dr[j] - s) * sc;
+        int end = (i / ATT_BLOCK + 1) * ATT_BLOCK;
+        if (end > T) end = T;
+        for (int j = n; j < end; j++) dr[j] = 0.0f;
+      }
+      /* dQ = dS K (rows independent); dK = dS^T Q (accumulates like dV) */
+      for (int bi = nblk - 1; bi >= 0; bi--) {
+        int r0 = bi * ATT_BLOCK, r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f,
+                    da + (size_t)r0 * T, T, k, C3, 0.0f, dq + (size_t)r0 * C3, C3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, r1 - r0, 1.0f,
+                    da + (size_t)r0 * T, T, q + (size_t)r0 * C3, C3, bi == nblk - 1 ? 0.0f : 1.0f,
+                    dk, C3);
+      }
+    }
+}
