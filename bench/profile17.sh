@@ -3,6 +3,7 @@
 #
 #   bench/profile17.sh [--hpsweep build/hpsweep] [--shapes T,S] [--threads 1,2]
 #                      [--steps-T 30] [--steps-S 8] [--freq 499] [--keep DIR] [--quick]
+#   bench/profile17.sh --analyse DIR [--shapes ...] [--threads ...]   # again from a --keep DIR
 #
 # For each (shape, threads) it runs `hpsweep bench --model SHAPE --threads N --steps K` under
 # `perf record -e cpu-clock --call-graph dwarf` (software clock: works in a VM; DWARF unwinding:
@@ -30,7 +31,7 @@
 # --quick: T only at 1 and 2 threads, 3 steps, to show the script works (a minute, numbers rough).
 set -eu
 
-HPS=build/hpsweep SHAPES=T,S THREADS=1,2 STEPS_T=30 STEPS_S=8 FREQ=499 KEEP=""
+HPS=build/hpsweep SHAPES=T,S THREADS=1,2 STEPS_T=30 STEPS_S=8 FREQ=499 KEEP="" ANALYSE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --hpsweep) HPS=$2; shift 2 ;;
@@ -40,20 +41,24 @@ while [ $# -gt 0 ]; do
     --steps-S) STEPS_S=$2; shift 2 ;;
     --freq) FREQ=$2; shift 2 ;;
     --keep) KEEP=$2; shift 2 ;;
+    --analyse) ANALYSE=$2 KEEP=$2; shift 2 ;;
     --quick) SHAPES=T STEPS_T=3; shift ;;
     -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "profile17.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+[ -z "$ANALYSE" ] || [ -d "$ANALYSE" ] || { echo "profile17.sh: --analyse $ANALYSE: no such directory" >&2; exit 2; }
 command -v perf >/dev/null || { echo "profile17.sh: perf not found (apt-get install linux-perf)" >&2; exit 2; }
-[ -x "$HPS" ] || { echo "profile17.sh: $HPS is not an executable (build first, or --hpsweep PATH)" >&2; exit 2; }
+[ -n "$ANALYSE" ] || [ -x "$HPS" ] || { echo "profile17.sh: $HPS is not an executable (build first, or --hpsweep PATH)" >&2; exit 2; }
 DIR=${KEEP:-$(mktemp -d /tmp/profile17.XXXXXX)}
 mkdir -p "$DIR"
+rm -f "$DIR/rows.md" "$DIR/other.txt"
 [ -n "$KEEP" ] || trap 'rm -rf "$DIR"' EXIT
 
-echo "commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+[ -n "$ANALYSE" ] || echo "commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
   "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs," \
-  "load average $(cut -d' ' -f1-3 /proc/loadavg), perf cpu-clock at $FREQ Hz"
+  "load average $(cut -d' ' -f1-3 /proc/loadavg) at the start, perf cpu-clock at $FREQ Hz" >"$DIR/header.txt"
+cat "$DIR/header.txt"
 echo
 echo "| shape | threads | tok/s (under perf) | samples | cores busy | sgemm | attention (its sgemm) | LayerNorm | GELU | cross-entropy | optimizer | other | waiting |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -61,9 +66,9 @@ for m in $(echo "$SHAPES" | tr , ' '); do
   for t in $(echo "$THREADS" | tr , ' '); do
     if [ "$m" = T ]; then steps=$STEPS_T; else steps=$STEPS_S; fi
     data="$DIR/$m-$t.data"
-    perf record -q -e cpu-clock -F "$FREQ" --call-graph dwarf,16384 -o "$data" -- \
+    [ -z "$ANALYSE" ] && perf record -q -e cpu-clock -F "$FREQ" --call-graph dwarf,16384 -o "$data" -- \
       "$HPS" bench --model "$m" --threads "$t" --steps "$steps" >"$DIR/$m-$t.bench" 2>&1
-    perf script --no-inline -i "$data" -F comm,pid,tid,time,ip,sym,dso 2>/dev/null >"$DIR/$m-$t.txt"
+    [ -z "$ANALYSE" ] && perf script --no-inline -i "$data" -F comm,pid,tid,time,ip,sym,dso 2>/dev/null >"$DIR/$m-$t.txt"
     python3 - "$DIR/$m-$t.txt" "$m" "$t" "$FREQ" "$DIR/$m-$t.bench" >>"$DIR/rows.md" <<'EOF'
 import collections, re, sys
 
@@ -89,7 +94,7 @@ for blk in open(path, errors="replace").read().split("\n\n"):
     samples.append((h.group(1), h.group(2), float(h.group(3)), frames))
 # the training process: the one whose stacks run tr_bench_train
 train = {p for p, _, _, fr in samples if any(s == "tr_bench_train" for s, _ in fr)}
-count, other = collections.Counter(), collections.Counter()
+count, other, worker = collections.Counter(), collections.Counter(), collections.Counter()
 att_blas, t0, t1 = 0, None, None
 for pid, tid, tm, fr in samples:
     if pid not in train:
@@ -121,6 +126,8 @@ for pid, tid, tm, fr in samples:
             cat = "other"
             other[fr[0][0] if fr else "?"] += 1
     count[cat] += 1
+    if tid != pid:
+        worker[cat] += 1
 n = sum(count.values()) or 1
 pc = lambda k: "%.1f%%" % (100.0 * count[k] / n)
 busy = n / ((t1 - t0) * freq) if t1 and t1 > t0 else 0.0
@@ -128,7 +135,10 @@ print("| %s | %s | %s | %d | %.2f | %s | %s (%.1f%%) | %s | %s | %s | %s | %s | 
       (shape, threads, toks[-1] if toks else "?", n, busy, pc("sgemm"), pc("attention"), 100.0 * att_blas / n, pc("LayerNorm"),
        pc("GELU"), pc("cross-entropy"), pc("optimizer"), pc("other"), pc("waiting")), file=sys.stdout)
 top = ", ".join("%s %.1f%%" % (s, 100.0 * c / n) for s, c in other.most_common(6))
-print("- %s at %s thread%s, other: %s" % (shape, threads, "s" if threads != "1" else "", top or "-"),
+wn = sum(worker.values())
+wk = "" if not wn else "; worker threads: %.1f%% of all samples (%s)" % (
+    100.0 * wn / n, ", ".join("%s %.1f%%" % (k, 100.0 * c / n) for k, c in worker.most_common()))
+print("- %s at %s thread%s, other: %s%s" % (shape, threads, "s" if threads != "1" else "", top or "-", wk),
       file=sys.stderr)
 EOF
   done
