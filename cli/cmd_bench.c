@@ -85,4 +85,5 @@ const HpsCmd hps_cmd_bench = {
     "  --steps N         timed steps (default 30 for T, 8 for S)\n"
     "  --json            one JSON object per line instead of text\n"
     "\n"
-    "Compare with PyTorch: /usr/bin/python3 bench/bench_torch.py (same shapes).\n"};
+    "Compare with PyTorch: /usr/bin/python3 bench/bench_torch.py (same shapes), or both\n"
+    "side by side: python3 bench/speed17.py (docs/performance.md).\n"};
