@@ -17,7 +17,8 @@
 #   cross-entropy  crossentropy|cross_entropy|xent
 #   optimizer      tr_optim|adamw|grad_clip|grad_global_norm (clipping counts as the optimizer)
 #   sgemm          no category above, an OpenBLAS frame in the stack: the linear layers, the
-#                  LM head and their backward (tr_matmul_*), also on OpenBLAS's worker threads
+#                  LM head and their backward (tr_matmul_*), and all of OpenBLAS's worker threads'
+#                  compute (their stacks do not show the caller, attention's products included)
 #   waiting        a worker thread (not the main one) with no kernel of ours or OpenBLAS compute
 #                  in its stack: OpenBLAS or OpenMP threads spinning or yielding between calls
 #   other          the rest: embeddings, zero_grad's memset, copies, page faults, the loop;
