@@ -14,13 +14,14 @@
 **   the machine's practical matmul speed the whole training step achieves.
 ** - Sets the OpenBLAS thread count (openblas_set_num_threads) to `threads`.
 ** - Peak memory, fork per shape: tr_bench_train_forked and tr_bench_sgemm_forked
-**   run the work in a child process of their own (fork, no exec) and return its
-**   result through a pipe; the calling process never calls BLAS, so this is safe
-**   whatever threads OpenBLAS uses (a libgomp pool does not survive fork).
+**   run the work in a child process of their own (fork, no exec; stdio is flushed
+**   first) and return its result through a pipe. Only the child calls BLAS, so a
+**   caller that has not called BLAS itself (hpsweep bench) is safe whatever threads
+**   OpenBLAS uses (a libgomp pool does not survive fork).
 **   peak_rss_mb is the child's ru_maxrss from wait4: the whole process's peak
 **   resident memory (binary, libraries, OpenBLAS buffers, parameters, gradients,
-**   optimizer state, activations; the sgemm runs in a child of its own); base_rss_mb is
-**   its VmRSS (/proc/self/status) right after fork, before the model exists (what
+**   optimizer state, activations; the sgemm runs in a child of its own); base_rss_mb
+**   is its VmRSS (/proc/self/status) right after fork, before the model exists (what
 **   it inherited), so peak - base is what the shape itself took. act_mb and
 **   params_mb are tr_model_memory's activations and parameters (one copy) of
 **   the shape, for comparison (tr_bench_train fills them too; it leaves the
