@@ -6,17 +6,23 @@
 The same model as trainer/tr_model.h (GPT-2 style, pre-LN, fused QKV, GELU tanh,
 tied LM head, biases on, no dropout), the same training step as `hpsweep bench`:
 forward, backward, clip_grad_norm_(1.0) and torch.optim.AdamW(foreach=True,
-weight decay 0.1 on the 2-D weights but wpe), on random tokens.
+lr 1e-4, betas (0.9, 0.99) and eps 1e-8 as hpsweep's defaults, weight decay 0.1
+on the 2-D weights wte, wpe, qkv, proj, fc, fcproj as tr_model's is_matrix),
+on random tokens.
 PyTorch gets its best CPU settings: torch.set_num_threads(N), one inter-op
 thread, OMP_WAIT_POLICY=PASSIVE when N > 1 (set before torch is imported: the
 script re-executes itself per thread count), no autograd anomaly checks.
 Prints tokens/s per (model, threads): the median over timed steps after warm-up
-(and, with --json, the best step too: on a shared machine the least disturbed).
+(and, with --json, the best step too: on a shared machine the least disturbed),
+and the peak RSS of the process that ran it (one process per (model, threads),
+ru_maxrss: Python and libtorch included, as hpsweep bench's figure includes its
+own binary and libraries).
 """
 import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -33,6 +39,7 @@ def run_one(name, threads, steps):
     import torch.nn.functional as F
 
     torch.set_num_threads(threads)
+    torch.set_num_interop_threads(1)
     V, T, L, NH, C, B = MODELS[name]
 
     class Block(nn.Module):
@@ -78,11 +85,11 @@ def run_one(name, threads, steps):
     for n, p in model.named_parameters():  # GPT-2 init, like tr_model_init
         if n.endswith("weight") and p.dim() == 2:
             nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L) if "proj" in n else 0.02)
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("wpe")]
-    other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("wpe"))]
+    decay = [p for p in model.parameters() if p.dim() == 2]
+    other = [p for p in model.parameters() if p.dim() != 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
                              {"params": other, "weight_decay": 0.0}],
-                            lr=1e-4, betas=(0.9, 0.95), foreach=True)
+                            lr=1e-4, betas=(0.9, 0.99), eps=1e-8, foreach=True)
     x = torch.randint(0, V, (B, T))
     y = torch.randint(0, V, (B, T))
     times = []
@@ -99,7 +106,9 @@ def run_one(name, threads, steps):
     med = times[len(times) // 2]
     return {"model": name, "threads": threads, "tokens_per_s": B * T / med,
             "tokens_per_s_best": B * T / times[0], "step_ms": med * 1e3,
-            "step_ms_min": times[0] * 1e3, "loss": float(loss)}
+            "step_ms_min": times[0] * 1e3, "loss": float(loss),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "torch": torch.__version__}
 
 
 def main():
@@ -129,8 +138,8 @@ def main():
             if a.json:
                 print(json.dumps(r))
             else:
-                print("torch  model %s threads %d: %9.0f tokens/s  (%.1f ms/step)" %
-                      (m, t, r["tokens_per_s"], r["step_ms"]))
+                print("torch  model %s threads %d: %9.0f tokens/s  (%.1f ms/step, peak RSS %.0f MB)" %
+                      (m, t, r["tokens_per_s"], r["step_ms"], r["peak_rss_mb"]))
 
 
 if __name__ == "__main__":

@@ -13,14 +13,16 @@ static void print_result(const TrBenchResult *r, int json) {
   if (json)
     printf("{\"model\": \"%s\", \"threads\": %d, \"steps\": %d, \"batch\": %d, \"context\": %d, "
            "\"tokens_per_s\": %.1f, \"tokens_per_s_best\": %.1f, \"step_ms\": %.3f, \"step_ms_min\": %.3f, "
-           "\"flops_per_token\": %.0f, \"sgemm_gflops\": %.2f, \"mfu\": %.4f, \"loss\": %.6f}\n",
+           "\"flops_per_token\": %.0f, \"sgemm_gflops\": %.2f, \"mfu\": %.4f, \"loss\": %.6f, "
+           "\"peak_rss_mb\": %.1f, \"base_rss_mb\": %.1f, \"params_mb\": %.2f, \"act_mb\": %.1f, "
+           "\"rss_method\": \"fork per shape, wait4 ru_maxrss\"}\n",
            r->model, r->threads, r->steps, r->batch, r->context, r->tokens_per_s,
-           r->batch * r->context / (r->step_ms_min / 1e3), r->step_ms,
-           r->step_ms_min, r->flops_per_token, r->sgemm_gflops, r->mfu, r->loss);
+           r->batch * r->context / (r->step_ms_min / 1e3), r->step_ms, r->step_ms_min, r->flops_per_token,
+           r->sgemm_gflops, r->mfu, r->loss, r->peak_rss_mb, r->base_rss_mb, r->params_mb, r->act_mb);
   else
     printf("hpsweep model %s threads %d: %9.0f tokens/s  (%.1f ms/step, %.2f MFLOP/token, "
-           "MFU %.2f)\n",
-           r->model, r->threads, r->tokens_per_s, r->step_ms, r->flops_per_token / 1e6, r->mfu);
+           "MFU %.2f, peak RSS %.0f MB)\n",
+           r->model, r->threads, r->tokens_per_s, r->step_ms, r->flops_per_token / 1e6, r->mfu, r->peak_rss_mb);
   fflush(stdout);
 }
 
@@ -44,7 +46,7 @@ static int cmd_bench(int argc, char **argv) {
     if (nc > 1) th[1] = (int)nc, nt = 2;
   }
   for (int ti = 0; ti < nt; ti++) {
-    double g = tr_bench_sgemm(th[ti], 1024, 9);
+    double g = tr_bench_sgemm_forked(th[ti], 1024, 9);
     if (!json)
       printf("OpenBLAS sgemm 1024x1024x1024, %d thread%s: %.1f GFLOP/s\n", th[ti],
              th[ti] > 1 ? "s" : "", g);
@@ -52,7 +54,7 @@ static int cmd_bench(int argc, char **argv) {
       TrBenchResult r;
       TrErr err = {0};
       int st = steps ? (int)steps : (!strcmp(models[mi], "T") ? 30 : 8);
-      if (tr_bench_train(models[mi], th[ti], st, &r, &err)) {
+      if (tr_bench_train_forked(models[mi], th[ti], st, &r, &err)) {
         hps_error("bench", "%s", err.msg);
         return 1;
       }
@@ -71,6 +73,10 @@ const HpsCmd hps_cmd_bench = {
     "Trains the benchmark shapes on random tokens and prints tokens/s (median step:\n"
     "forward + backward + AdamW update, after 2 warm-up steps), with OpenBLAS sgemm\n"
     "GFLOP/s at the same thread count and MFU = tokens/s * flops/token / sgemm.\n"
+    "Each shape runs in a forked process of its own (so does the sgemm): peak RSS is\n"
+    "that process's ru_maxrss (wait4), the whole process at its peak; --json adds\n"
+    "base_rss_mb (its RSS before the model existed) and the model's own params_mb\n"
+    "and act_mb (activations and their gradients, as allocated).\n"
     "\n"
     "  --model T|S|all   T: vocab 256, context 64, 4 layers, 4 heads, d_model 128, batch 16\n"
     "                    S: vocab 256, context 256, 6 layers, 6 heads, d_model 384, batch 8\n"
@@ -79,4 +85,5 @@ const HpsCmd hps_cmd_bench = {
     "  --steps N         timed steps (default 30 for T, 8 for S)\n"
     "  --json            one JSON object per line instead of text\n"
     "\n"
-    "Compare with PyTorch: /usr/bin/python3 bench/bench_torch.py (same shapes).\n"};
+    "Compare with PyTorch: /usr/bin/python3 bench/bench_torch.py (same shapes), or both\n"
+    "side by side: python3 bench/speed17.py (docs/performance.md).\n"};

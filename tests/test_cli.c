@@ -1,6 +1,7 @@
 /* The hpsweep CLI as a user meets it: help, versions, exit codes, train --json,
 ** one-line errors, and docs/config.md staying true to the config keys. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,6 +623,44 @@ Test(cli, sample_bench_engine_generates_twice_the_context_and_caps_full_recomput
   cr_expect_eq(tr_bench_sample("X", 1, 5, &r, &e), TR_EINVAL);
   cr_expect(strstr(e.msg, "'X'"), "%s", e.msg);
   cr_expect_eq(tr_bench_sample("T", 1, 0, &r, &e), TR_EINVAL);
+}
+
+/* ---- the peak memory of `hpsweep bench` (fork per shape, trainer/tr_bench.h) ---- */
+
+/* The number after "KEY": in a JSON line, or -1. */
+static double json_num(const char *line, const char *key) {
+  char k[64];
+  snprintf(k, sizeof k, "\"%s\": ", key);
+  const char *p = strstr(line, k);
+  return p ? strtod(p + strlen(k), NULL) : -1.0;
+}
+
+Test(cli, bench_reports_the_peak_rss_of_each_shape_between_its_model_state_and_a_sane_bound) {
+  char o[4096];
+  cr_assert_eq(hps_run("/tmp", "bench --model T --threads 1 --steps 1 --json", o, sizeof o), 0, "%s", o);
+  double peak = json_num(o, "peak_rss_mb"), base = json_num(o, "base_rss_mb");
+  double params = json_num(o, "params_mb"), act = json_num(o, "act_mb");
+  cr_expect(params > 3.0 && params < 3.5, "T: 0.83 M params, 3.2 MB: %s", o);
+  cr_expect(act > 10.0, "%s", o);
+  cr_expect(base > 0.0 && base < peak, "%s", o);
+  /* parameters, gradients and AdamW's two moments exist at the peak, and the activations */
+  cr_expect_gt(peak, base + 4 * params + 0.5 * act, "%s", o);
+  cr_expect_lt(peak, 2 * (base + 4 * params + act) + 64.0, "not KB read as MB or a leak: %s", o);
+  cr_expect(strstr(o, "\"rss_method\": \"fork per shape, wait4 ru_maxrss\""), "%s", o);
+  cr_assert_eq(hps_run("/tmp", "bench --model T --threads 1 --steps 1", o, sizeof o), 0, "%s", o);
+  cr_expect(strstr(o, " MB)\n") && strstr(o, ", peak RSS "), "the text table: %s", o);
+}
+
+Test(cli, bench_forked_engine_returns_the_childs_error_and_results) {
+  TrBenchResult r;
+  TrErr e = {0};
+  cr_expect_eq(tr_bench_train_forked("X", 1, 1, &r, &e), TR_EINVAL, "the child's own code");
+  cr_expect(strstr(e.msg, "unknown model 'X'"), "the child's message: %s", e.msg);
+  cr_assert_eq(tr_bench_train_forked("T", 1, 1, &r, &e), TR_OK, "%s", e.msg);
+  cr_expect_str_eq(r.model, "T");
+  cr_expect(r.tokens_per_s > 0 && r.peak_rss_mb > r.base_rss_mb && r.base_rss_mb > 0);
+  cr_expect(isfinite(r.loss));
+  cr_expect_gt(tr_bench_sgemm_forked(1, 64, 1), 0.0);
 }
 
 /* ---- copy: a sweep with every row of it into another store ---- */

@@ -1,8 +1,12 @@
 #include "tr_bench.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tr_alloc.h"
 #include "tr_blas.h"
@@ -134,10 +138,126 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
   res->tokens_per_s = (double)B * T / med;
   res->flops_per_token = tr_model_flops_per_token(m);
   res->loss = loss;
+  TrModelMemory mm;
+  tr_model_memory(&cfg, B, &mm);
+  res->params_mb = (double)mm.params_bytes / (1 << 20);
+  res->act_mb = (double)mm.act_bytes / (1 << 20);
   free(tok), free(tg), free(times);
   tr_optim_destroy(opt);
   tr_model_destroy(m);
   return TR_OK;
+}
+
+/* This process's VmRSS in MB from /proc/self/status; 0 if unreadable. */
+static double rss_now_mb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  double kb = 0.0;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %lf kB", &kb) == 1) break;
+  if (f) fclose(f);
+  return kb / 1024.0;
+}
+
+/* What a forked child computes: fn(ctx, out) fills `size` bytes of out; 0 = ok. */
+typedef int (*ChildFn)(void *ctx, void *out);
+
+/* Run fn in a forked child; its `size`-byte result comes back through a pipe and
+** *maxrss_kb gets the child's ru_maxrss. 0; 1 when fn failed (its error is in
+** out); -1 with a reason in err when fork, the pipe or the child failed. */
+static int run_forked(ChildFn fn, void *ctx, void *out, size_t size, long *maxrss_kb, TrErr *err) {
+  int fd[2];
+  if (pipe(fd)) return tr_err_set(err, TR_EIO, "bench: pipe: %s", strerror(errno)), -1;
+  fflush(NULL); /* the child must not write the parent's buffered output again */
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fd[0]), close(fd[1]);
+    return tr_err_set(err, TR_EIO, "bench: fork: %s", strerror(errno)), -1;
+  }
+  if (pid == 0) {
+    close(fd[0]);
+    int rc = fn(ctx, out);
+    size_t done = 0;
+    while (done < size) {
+      ssize_t w = write(fd[1], (char *)out + done, size - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) _exit(3);
+      done += (size_t)w;
+    }
+    _exit(rc ? 2 : 0);
+  }
+  close(fd[1]);
+  size_t got = 0;
+  while (got < size) {
+    ssize_t r = read(fd[0], (char *)out + got, size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd[0]);
+  int st = 0;
+  struct rusage ru = {0};
+  while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {
+  }
+  *maxrss_kb = ru.ru_maxrss;
+  if (got == size && WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+  if (got == size && WIFEXITED(st) && WEXITSTATUS(st) == 2) return 1; /* fn's own error, in out */
+  tr_err_set(err, TR_EIO, "bench: the child process failed (%s %d)", WIFSIGNALED(st) ? "signal" : "exit status",
+             WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+  return -1;
+}
+
+typedef struct TrainJob {
+  const char *name;
+  int threads, steps;
+} TrainJob;
+
+typedef struct TrainOut {
+  TrBenchResult res;
+  TrErr err;
+  int rc;
+} TrainOut;
+
+static int train_child(void *ctx, void *out) {
+  const TrainJob *j = ctx;
+  TrainOut *o = out;
+  memset(o, 0, sizeof *o);
+  double base = rss_now_mb();
+  o->rc = tr_bench_train(j->name, j->threads, j->steps, &o->res, &o->err);
+  o->res.base_rss_mb = base;
+  return o->rc;
+}
+
+int tr_bench_train_forked(const char *name, int threads, int steps, TrBenchResult *res, TrErr *err) {
+  TrainJob j = {name, threads, steps};
+  TrainOut o;
+  long kb = 0;
+  int rc = run_forked(train_child, &j, &o, sizeof o, &kb, err);
+  if (rc < 0) return TR_EIO;
+  if (rc > 0) {
+    if (err) *err = o.err;
+    return o.rc;
+  }
+  *res = o.res;
+  res->peak_rss_mb = kb / 1024.0;
+  return TR_OK;
+}
+
+typedef struct SgemmJob {
+  int threads, n, reps;
+} SgemmJob;
+
+static int sgemm_child(void *ctx, void *out) {
+  const SgemmJob *j = ctx;
+  *(double *)out = tr_bench_sgemm(j->threads, j->n, j->reps);
+  return 0;
+}
+
+double tr_bench_sgemm_forked(int threads, int n, int reps) {
+  SgemmJob j = {threads, n, reps};
+  double g = 0.0;
+  long kb = 0;
+  return run_forked(sgemm_child, &j, &g, sizeof g, &kb, NULL) == 0 ? g : 0.0;
 }
 
 /* Generate n tokens after `prompt` by a full forward of the last <= T tokens per

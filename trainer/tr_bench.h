@@ -13,6 +13,20 @@
 **   the same thread count (OpenBLAS, 1024^3, median of repeats): the fraction of
 **   the machine's practical matmul speed the whole training step achieves.
 ** - Sets the OpenBLAS thread count (openblas_set_num_threads) to `threads`.
+** - Peak memory, fork per shape: tr_bench_train_forked and tr_bench_sgemm_forked
+**   run the work in a child process of their own (fork, no exec; stdio is flushed
+**   first) and return its result through a pipe. Only the child calls BLAS, so a
+**   caller that has not called BLAS itself (hpsweep bench) is safe whatever threads
+**   OpenBLAS uses (a libgomp pool does not survive fork).
+**   peak_rss_mb is the child's ru_maxrss from wait4: the whole process's peak
+**   resident memory (binary, libraries, OpenBLAS buffers, parameters, gradients,
+**   optimizer state, activations; the sgemm runs in a child of its own); base_rss_mb
+**   is its VmRSS (/proc/self/status) right after fork, before the model exists (what
+**   it inherited), so peak - base is what the shape itself took. act_mb and
+**   params_mb are tr_model_memory's activations and parameters (one copy) of
+**   the shape, for comparison (tr_bench_train fills them too; it leaves the
+**   two RSS figures 0).
+**   MB = 2^20 bytes.
 ** - tr_bench_sample (what `hpsweep sample --bench` runs): generation speed of the
 **   same shapes with random weights (seed 1), batch 1, from a 1-token prompt,
 **   temperature 1: 2 * context tokens with the KV cache (tr_sample_generate; the
@@ -36,6 +50,10 @@ typedef struct TrBenchResult {
   double sgemm_gflops;    /* 0 if not measured */
   double mfu;             /* 0 if sgemm not measured */
   double loss;            /* last step's loss (sanity: finite, falling) */
+  double peak_rss_mb;     /* the forked child's ru_maxrss; 0 in-process */
+  double base_rss_mb;     /* the child's VmRSS before the model; 0 in-process */
+  double params_mb;       /* tr_model_memory: parameters (one copy) */
+  double act_mb;          /* tr_model_memory: activations, their gradients, batch copies */
 } TrBenchResult;
 
 /* The config and batch of shape "T" or "S"; TR_EINVAL for another name. */
@@ -44,6 +62,11 @@ int tr_bench_shape(const char *name, TrModelConfig *cfg, int *batch, TrErr *err)
 double tr_bench_sgemm(int threads, int n, int reps);
 /* Train `steps` timed steps of shape `name`; fills res (sgemm_gflops/mfu left 0). */
 int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res, TrErr *err);
+/* tr_bench_train in a forked child, with its peak RSS (see the contract); TR_EIO
+** when fork, the pipe or the child fails. */
+int tr_bench_train_forked(const char *name, int threads, int steps, TrBenchResult *res, TrErr *err);
+/* tr_bench_sgemm in a forked child; 0 when the child fails. */
+double tr_bench_sgemm_forked(int threads, int n, int reps);
 
 /* Generation with the KV cache against full recompute (see the contract above). */
 typedef struct TrSampleBenchResult {
