@@ -5,7 +5,10 @@
 **
 ** Contract: openblas_set_num_threads sets the threads of every later BLAS call
 ** in this process (workers are processes, so each sets its own);
-** openblas_get_num_threads reads it back.
+** openblas_get_num_threads reads it back (the elementwise kernels use the same
+** count, trainer/tr_par.h). OpenBLAS's OpenMP build also sets OpenMP's count.
+** openblas_get_parallel: 0 sequential, 1 pthreads, 2 OpenMP build (the library
+** actually loaded; tests check it is the OpenMP one when the build uses OpenMP).
 */
 #ifndef TR_BLAS_H
 #define TR_BLAS_H
@@ -14,5 +17,6 @@
 
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+int openblas_get_parallel(void);
 
 #endif

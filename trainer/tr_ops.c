@@ -38,11 +38,7 @@
 
 /* Threads split rows (or columns, or elements) statically: every output has one
    owner and every sum keeps the single-thread order, so results are the same at
-   any thread count. Below these sizes a kernel runs on the calling thread. */
-#define PAR_MIN_ELEMS 16384
-#define PAR_MIN_ROWS 8
-
-static int threads_for(size_t work) { return work >= PAR_MIN_ELEMS ? tr_par_threads() : 1; }
+   any thread count. Small kernels run on the calling thread (tr_par_threads_for). */
 
 float tr_expf(float x) { return expf_v(x); }
 
@@ -50,7 +46,7 @@ float tr_expf(float x) { return expf_v(x); }
 
 void tr_encoder_forward(float *out, const int *tok, const float *wte, const float *wpe, int B, int T,
                         int C) {
-  const int nt = threads_for((size_t)B * T * C);
+  const int nt = tr_par_threads_for((size_t)B * T * C);
   TR_PARALLEL(nt) {
     size_t r0, r1;
     tr_par_range((size_t)B * T, 1, &r0, &r1);
@@ -66,7 +62,7 @@ void tr_encoder_forward(float *out, const int *tok, const float *wte, const floa
    dwte and dwpe and walks every position in order. */
 void tr_encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tok, int B, int T,
                          int C) {
-  const int nt = C >= 32 ? threads_for((size_t)B * T * C) : 1;
+  const int nt = tr_par_threads_for((size_t)B * T * C);
   TR_PARALLEL(nt) {
     size_t c0, c1;
     tr_par_range((size_t)C, 16, &c0, &c1);
@@ -112,7 +108,7 @@ static void layernorm_rows(float *out, float *mean, float *rstd, const float *in
 
 void tr_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                           const float *b, int N, int C) {
-  const int nt = N >= PAR_MIN_ROWS ? threads_for((size_t)N * C) : 1;
+  const int nt = tr_par_threads_for((size_t)N * C);
   TR_PARALLEL(nt) {
     size_t n0, n1;
     tr_par_range((size_t)N, 1, &n0, &n1);
@@ -176,7 +172,7 @@ static void layernorm_back_cols(float *dw, float *db, const float *dout, const f
 
 void tr_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                            const float *w, const float *mean, const float *rstd, int N, int C) {
-  const int nt = N >= PAR_MIN_ROWS && C >= 32 ? threads_for((size_t)N * C) : 1;
+  const int nt = tr_par_threads_for((size_t)N * C);
   if (nt == 1) {
     layernorm_back_rows(dinp, dw, db, dout, inp, w, mean, rstd, 0, (size_t)N, C);
     return;
@@ -196,7 +192,7 @@ void tr_matmul_forward(float *out, const float *inp, const float *w, const float
                        int OC, float beta) {
   if (b) {
     /* fold the bias into C of C = alpha*A*B + beta*C */
-    const int nt = N >= PAR_MIN_ROWS ? threads_for((size_t)N * OC) : 1;
+    const int nt = tr_par_threads_for((size_t)N * OC);
     TR_PARALLEL(nt) {
       size_t n0, n1;
       tr_par_range((size_t)N, 1, &n0, &n1);
@@ -216,7 +212,7 @@ void tr_matmul_forward(float *out, const float *inp, const float *w, const float
 
 /* db (OC) += column sums of dout: columns split, rows summed in order. */
 static void bias_backward(float *db, const float *dout, int N, int OC) {
-  const int nt = OC >= 32 ? threads_for((size_t)N * OC) : 1;
+  const int nt = tr_par_threads_for((size_t)N * OC);
   TR_PARALLEL(nt) {
     size_t c0, c1;
     tr_par_range((size_t)OC, 16, &c0, &c1);
@@ -352,7 +348,7 @@ static inline float tanh_v(float u) { return 1.0f - 2.0f / (1.0f + expf_v(2.0f *
 static inline float gelu_tanh(float x) { return tanh_v(GELU_K * (x + GELU_A * x * x * x)); }
 
 void tr_gelu_forward(float *out, const float *inp, size_t n) {
-  const int nt = threads_for(n);
+  const int nt = tr_par_threads_for(n);
   TR_PARALLEL(nt) {
     size_t i0, i1;
     tr_par_range(n, LANES, &i0, &i1);
@@ -361,7 +357,7 @@ void tr_gelu_forward(float *out, const float *inp, size_t n) {
 }
 
 void tr_gelu_forward_tanh(float *out, float *th, const float *inp, size_t n) {
-  const int nt = threads_for(n);
+  const int nt = tr_par_threads_for(n);
   TR_PARALLEL(nt) {
     size_t i0, i1;
     tr_par_range(n, LANES, &i0, &i1);
@@ -378,7 +374,7 @@ static inline float gelu_grad(float x, float t) {
 }
 
 void tr_gelu_backward(float *dinp, const float *dout, const float *inp, const float *th, size_t n) {
-  const int nt = threads_for(n);
+  const int nt = tr_par_threads_for(n);
   TR_PARALLEL(nt) {
     size_t i0, i1;
     tr_par_range(n, LANES, &i0, &i1);
@@ -393,7 +389,7 @@ void tr_gelu_backward(float *dinp, const float *dout, const float *inp, const fl
 
 void tr_crossentropy_forward(float *losses, float *lse, const float *logits, const int *targets,
                              int N, int V) {
-  const int nt = N >= 2 ? threads_for((size_t)N * V) : 1;
+  const int nt = tr_par_threads_for((size_t)N * V);
   TR_PARALLEL(nt) {
     size_t n0, n1;
     tr_par_range((size_t)N, 1, &n0, &n1);
@@ -415,7 +411,7 @@ void tr_crossentropy_forward(float *losses, float *lse, const float *logits, con
 
 void tr_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                               const int *targets, float scale, int N, int V) {
-  const int nt = N >= 2 ? threads_for((size_t)N * V) : 1;
+  const int nt = tr_par_threads_for((size_t)N * V);
   TR_PARALLEL(nt) {
     size_t n0, n1;
     tr_par_range((size_t)N, 1, &n0, &n1);
@@ -436,7 +432,7 @@ void tr_dropout_mask(uint8_t *mask, size_t n, float p, TrRng *rng) {
 }
 
 void tr_dropout_apply(float *out, const float *inp, const uint8_t *mask, float scale, size_t n) {
-  const int nt = threads_for(n);
+  const int nt = tr_par_threads_for(n);
   TR_PARALLEL(nt) {
     size_t i0, i1;
     tr_par_range(n, 64, &i0, &i1);
@@ -445,7 +441,7 @@ void tr_dropout_apply(float *out, const float *inp, const uint8_t *mask, float s
 }
 
 void tr_dropout_add(float *acc, const float *inp, const uint8_t *mask, float scale, size_t n) {
-  const int nt = threads_for(n);
+  const int nt = tr_par_threads_for(n);
   TR_PARALLEL(nt) {
     size_t i0, i1;
     tr_par_range(n, 64, &i0, &i1);

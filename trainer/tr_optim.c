@@ -261,14 +261,11 @@ static void optim_seg_step(const TrOptim *o, int k, float *params, const float *
   }
 }
 
-/* Below this many parameters the step runs on the calling thread. */
-#define PAR_MIN_PARAMS 16384
-
 int tr_optim_step(TrOptim *o, float *params, const float *grads, double lr_step) {
   if (!o || !params || !grads || !isfinite(lr_step)) return TR_EINVAL;
   if (o->cfg.name < TR_OPT_SGD || o->cfg.name > TR_OPT_LION) return TR_EINVAL;
   int64_t t = ++o->t;
-  const int nt = o->n >= PAR_MIN_PARAMS ? tr_par_threads() : 1;
+  const int nt = tr_par_threads_for(o->n);
   TR_PARALLEL(nt) {
     for (int k = 0; k < o->n_segs; k++) {
       size_t lo, hi;
@@ -298,7 +295,7 @@ static double sumsq(const float *g, size_t lo, size_t hi) {
 
 double tr_grad_global_norm(const float *g, size_t n) {
   double part[NORM_BLOCKS];
-  const int nt = n >= PAR_MIN_PARAMS ? tr_par_threads() : 1;
+  const int nt = tr_par_threads_for(n);
   TR_PARALLEL(nt) {
     size_t b0, b1;
     tr_par_range(NORM_BLOCKS, 1, &b0, &b1);
@@ -318,7 +315,7 @@ double tr_grad_clip(float *g, size_t n, double max_norm) {
     double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0) {
       float cf = (float)coef;
-      const int nt = n >= PAR_MIN_PARAMS ? tr_par_threads() : 1;
+      const int nt = tr_par_threads_for(n);
       TR_PARALLEL(nt) {
         size_t lo, hi;
         tr_par_range(n, 16, &lo, &hi);

@@ -13,6 +13,10 @@
 ** - tr_par_range() splits [0, n) into contiguous static pieces, one per thread, with
 **   boundaries on multiples of `align`: each output has one owner and the split
 **   depends only on n and the team size, so results are reproducible.
+** - tr_par_threads_for(work): the threads for a kernel touching `work` elements: 1
+**   below tr_par_min_work() (default TR_PAR_MIN_WORK: a parallel region costs a few
+**   microseconds), else tr_par_threads(). tr_par_set_min_work(0) (tests) makes every
+**   kernel take its threaded path at any size; set it before, not during, kernel calls.
 ** - libgomp's pool does not survive fork(): a forked child whose parent had started
 **   it hangs in its first parallel region. A process that forks workers (the sweep
 **   coordinator) must run its own BLAS and kernels with 1 thread before forking.
@@ -41,6 +45,11 @@ static inline int tr_par_tid(void) { return 0; }
 static inline int tr_par_nth(void) { return 1; }
 static inline int tr_par_threads(void) { return 1; }
 #endif
+
+#define TR_PAR_MIN_WORK 16384
+size_t tr_par_min_work(void);
+void tr_par_set_min_work(size_t n);
+int tr_par_threads_for(size_t work);
 
 /* This thread's piece [*lo, *hi) of [0, n), boundaries multiples of align (>= 1). */
 static inline void tr_par_range(size_t n, size_t align, size_t *lo, size_t *hi) {
