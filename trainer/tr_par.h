@@ -40,7 +40,7 @@ static inline int tr_par_threads(void) {
   return n > 1 ? n : 1;
 }
 #else
-#define TR_PARALLEL(nt)
+#define TR_PARALLEL(nt) (void)(nt);
 static inline int tr_par_tid(void) { return 0; }
 static inline int tr_par_nth(void) { return 1; }
 static inline int tr_par_threads(void) { return 1; }
