@@ -19,4 +19,16 @@ void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 int openblas_get_parallel(void);
 
+/* Small matrices: the next BLAS calls on one thread (a parallel region per small call
+** costs more than it saves, and OpenMP's spinning threads burn a loaded machine's CPU).
+** Returns the count to give back to tr_blas_threads_restore. */
+static inline int tr_blas_one_thread(void) {
+  int n = openblas_get_num_threads();
+  if (n != 1) openblas_set_num_threads(1);
+  return n;
+}
+static inline void tr_blas_threads_restore(int n) {
+  if (n != 1) openblas_set_num_threads(n);
+}
+
 #endif
