@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tr_alloc.h"
+#include "tr_blas.h"
 #include "tr_rng.h"
 
 #define SQRT3 1.7320508075688772
@@ -37,7 +38,9 @@ static int chol(double *K, const double *X, size_t n, size_t d, double ls) {
     }
   char uplo = 'L';
   blasint nn = (blasint)n, info = 0;
+  int threads = tr_blas_one_thread(); /* at most SW_GP_MAX_TRAIN wide */
   BLASFUNC(dpotrf)(&uplo, &nn, K, &nn, &info);
+  tr_blas_threads_restore(threads);
   return info != 0;
 }
 
@@ -45,7 +48,9 @@ static int chol(double *K, const double *X, size_t n, size_t d, double ls) {
 static void solve(const double *L, size_t n, double *B, size_t nrhs) {
   char uplo = 'L';
   blasint nn = (blasint)n, nr = (blasint)nrhs, info = 0;
+  int threads = tr_blas_one_thread();
   BLASFUNC(dpotrs)(&uplo, &nn, &nr, (double *)L, &nn, B, &nn, &info);
+  tr_blas_threads_restore(threads);
 }
 
 int sw_gp_lml(const double *X, const double *ys, size_t n, size_t d, double theta, double *lml, double *grad,

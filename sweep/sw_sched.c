@@ -27,6 +27,7 @@
 #include "sw_prune.h"
 #include "sw_rundir.h"
 #include "tr_alloc.h"
+#include "tr_blas.h"
 #include "tr_ckpt.h"
 #include "tr_os.h"
 #include "tr_run.h"
@@ -2047,6 +2048,9 @@ int sw_sched_run(const SwSchedConfig *c, SwSchedStats *stats, TrErr *err) {
   k.err = err;
   k.lease = c->lease_seconds > 0 ? c->lease_seconds : sw_sched_default_lease();
   coord_name(&k);
+  /* The coordinator's own BLAS (the GP's factorisations) on one thread: OpenBLAS's OpenMP
+     pool, once started, does not survive fork and the workers would hang (tr_par.h). */
+  openblas_set_num_threads(1);
   int threads = trial_threads(c);
   char runs[TR_PATH_MAX];
   snprintf(runs, sizeof runs, "%s", c->runs_dir);

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_blas.h"
 #include "tr_model.h"
 #include "tr_optim.h"
+#include "tr_par.h"
 
 typedef struct Golden {
   int V, T, C, L, n_head, mlp_ratio, bias, B, nparams;
@@ -245,3 +247,18 @@ static void adamw_matches_torch(int bias) {
 Test(tr_golden, five_adamw_steps_match_pytorch_with_bias) { adamw_matches_torch(1); }
 Test(tr_golden, five_adamw_steps_match_pytorch_without_bias) { adamw_matches_torch(0); }
 Test(tr_golden, five_mup_adamw_steps_match_pytorch_muadamw) { adamw_matches_torch(MUP_FILE); }
+
+/* The same on two threads, every elementwise kernel and the optimizer on its threaded path. */
+static void setup_2threads(void) {
+  openblas_set_num_threads(2);
+  tr_par_set_min_work(0);
+}
+
+TestSuite(tr_golden_2threads, .init = setup_2threads);
+
+Test(tr_golden_2threads, logits_loss_and_gradients_match_pytorch_with_bias) { compare_with_torch(1); }
+Test(tr_golden_2threads, logits_loss_and_gradients_match_pytorch_without_bias) { compare_with_torch(0); }
+Test(tr_golden_2threads, mup_logits_loss_and_gradients_match_pytorch) { compare_with_torch(MUP_FILE); }
+Test(tr_golden_2threads, five_adamw_steps_match_pytorch_with_bias) { adamw_matches_torch(1); }
+Test(tr_golden_2threads, five_adamw_steps_match_pytorch_without_bias) { adamw_matches_torch(0); }
+Test(tr_golden_2threads, five_mup_adamw_steps_match_pytorch_muadamw) { adamw_matches_torch(MUP_FILE); }

@@ -1,6 +1,7 @@
 /* test_tr_model.c: the whole model: finite differences of the mean loss with
 ** respect to every parameter, gradient accumulation, determinism, dropout. */
 #include "tr_blas.h"
+#include "tr_par.h"
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -115,6 +116,20 @@ Test(tr_model, mup_gradients_match_finite_differences_without_bias_with_dropout)
 }
 Test(tr_model, gradients_match_finite_differences_without_bias) { whole_model_fd(0, 0.0); }
 Test(tr_model, gradients_match_finite_differences_with_dropout_masks) { whole_model_fd(1, 0.2); }
+
+/* The same on two threads, every elementwise kernel on its threaded path. */
+static void setup_2threads(void) {
+  openblas_set_num_threads(2);
+  tr_par_set_min_work(0);
+}
+
+TestSuite(tr_model_2threads, .init = setup_2threads);
+
+Test(tr_model_2threads, gradients_match_finite_differences_with_bias) { whole_model_fd(1, 0.0); }
+Test(tr_model_2threads, gradients_match_finite_differences_without_bias) { whole_model_fd(0, 0.0); }
+Test(tr_model_2threads, mup_gradients_match_finite_differences_without_bias_with_dropout) {
+  whole_model_fd_cfg(tiny_mup(0, 0.2));
+}
 
 Test(tr_model, parameter_layout_follows_the_contract_order) {
   TrModelConfig cfg = tiny(1, 0.0);
@@ -329,6 +344,7 @@ Test(tr_model, two_blas_threads_are_deterministic_too) {
                        .mlp_ratio = 4, .bias = 1, .dropout = 0.1, .vocab_size = 64};
   int B = 8, saved = openblas_get_num_threads();
   openblas_set_num_threads(2);
+  tr_par_set_min_work(0); /* the elementwise kernels split too, at any size */
   float loss[2], *g[2];
   int tok[512], tg[512];
   batch(tok, tg, B * 64, 64, 3);

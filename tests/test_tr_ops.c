@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_blas.h"
+#include "tr_cpu.h"
 #include "tr_model.h"
 #include "tr_ops.h"
+#include "tr_par.h"
 #include "tr_rng.h"
 
 static TrRng rng;
@@ -79,7 +82,7 @@ static double enc_loss(void *p) {
   return proj(c->out, c->r, (size_t)c->B * c->T * c->C);
 }
 
-Test(tr_ops, encoder_backward_matches_finite_differences) {
+static void encoder_check(void) {
   int B = 2, T = 4, C = 3, V = 5;
   int tok[8] = {1, 3, 1, 0, 4, 1, 3, 3}; /* repeats: gradients must accumulate */
   EncCtx c = {zeros(B * T * C), randn(V * C, 1), randn(T * C, 1), randn(B * T * C, 1), tok, B, T, C};
@@ -90,6 +93,8 @@ Test(tr_ops, encoder_backward_matches_finite_differences) {
   cr_assert_float_eq(dwte[2 * C], 0.0f, 0.0f, "unused token row 2 got a gradient");
   free(c.out), free(c.wte), free(c.wpe), free(c.r), free(dwte), free(dwpe);
 }
+
+Test(tr_ops, encoder_backward_matches_finite_differences) { encoder_check(); }
 
 /* ---- layernorm ---- */
 typedef struct {
@@ -145,7 +150,7 @@ static double mm_loss(void *p) {
   return proj(c->out, c->r, (size_t)c->N * c->OC);
 }
 
-Test(tr_ops, matmul_backward_matches_finite_differences) {
+static void matmul_check(void) {
   int N = 5, IC = 7, OC = 6;
   MmCtx c = {zeros(N * OC), randn(N * IC, 1), randn(OC * IC, 1), randn(OC, 1), randn(N * OC, 1),
              N, IC, OC};
@@ -156,6 +161,8 @@ Test(tr_ops, matmul_backward_matches_finite_differences) {
   check_grad("mm db", c.b, db, OC, mm_loss, &c, 1e-2f, 1e-3, 1e-4);
   free(c.out), free(c.inp), free(c.w), free(c.b), free(c.r), free(dinp), free(dw), free(db);
 }
+
+Test(tr_ops, matmul_backward_matches_finite_differences) { matmul_check(); }
 
 Test(tr_ops, matmul_forward_beta_one_adds_to_out) {
   int N = 3, IC = 4, OC = 5;
@@ -180,7 +187,7 @@ static double gelu_loss(void *p) {
   return proj(c->out, c->r, c->n);
 }
 
-Test(tr_ops, gelu_backward_matches_finite_differences) {
+static void gelu_check(void) {
   size_t n = 61;
   GeluCtx c = {zeros(n), zeros(n), randn(n, 1), n};
   for (size_t i = 0; i < n; i++) c.inp[i] = -6.0f + 12.0f * (float)i / (float)(n - 1) + 0.01f;
@@ -203,6 +210,8 @@ Test(tr_ops, gelu_backward_matches_finite_differences) {
   free(c.out), free(c.inp), free(c.r), free(d);
 }
 
+Test(tr_ops, gelu_backward_matches_finite_differences) { gelu_check(); }
+
 /* ---- cross-entropy ---- */
 typedef struct {
   float *losses, *lse, *logits;
@@ -218,7 +227,7 @@ static double ce_loss(void *p) {
   return s;
 }
 
-Test(tr_ops, crossentropy_backward_matches_finite_differences) {
+static void crossentropy_check(void) {
   int N = 4, V = 19;
   int tg[4] = {0, 18, 5, 5};
   CeCtx c = {zeros(N), zeros(N), randn(N * V, 2), tg, N, V};
@@ -236,6 +245,8 @@ Test(tr_ops, crossentropy_backward_matches_finite_differences) {
   }
   free(c.losses), free(c.lse), free(c.logits), free(d);
 }
+
+Test(tr_ops, crossentropy_backward_matches_finite_differences) { crossentropy_check(); }
 
 /* ---- dropout ---- */
 Test(tr_ops, dropout_with_fixed_mask_is_linear_with_the_mask_as_jacobian) {
@@ -283,4 +294,119 @@ Test(tr_ops, model_changing_a_later_token_does_not_change_earlier_logits) {
   for (int i = 6 * V; i < 9 * V; i++) changed |= l1[i] != l2[i];
   cr_assert(changed, "the changed token did not change its own logits");
   tr_model_destroy(m);
+}
+
+/* ---- threads: the same checks on two threads, every kernel on its threaded path ---- */
+static void setup_2threads(void) {
+  setup();
+  openblas_set_num_threads(2);
+  tr_par_set_min_work(0);
+}
+
+TestSuite(tr_ops_2threads, .init = setup_2threads);
+
+Test(tr_ops_2threads, encoder_backward_matches_finite_differences) { encoder_check(); }
+Test(tr_ops_2threads, layernorm_backward_matches_finite_differences) { layernorm_check(1); }
+Test(tr_ops_2threads, layernorm_without_bias_backward_matches_finite_differences) { layernorm_check(0); }
+Test(tr_ops_2threads, matmul_backward_matches_finite_differences) { matmul_check(); }
+Test(tr_ops_2threads, gelu_backward_matches_finite_differences) { gelu_check(); }
+Test(tr_ops_2threads, crossentropy_backward_matches_finite_differences) { crossentropy_check(); }
+
+/* Every elementwise kernel on shapes with ragged splits; outputs concatenated in `res`. */
+enum { KN = 45, KC = 77, KV = 67, KB = 3, KT = 15, KRES = 2 * KN * KC + 2 * KC + 3 * KN * KV + KN * 2 + 41 * KC };
+static void kernels_run(float *res) {
+  TrRng r;
+  tr_rng_seed(&r, 99);
+  float x[KN * KC], w[KC], b[KC], d[KN * KC], mean[KN], rstd[KN], lg[KN * KV];
+  int tok[KN], tg[KN];
+  for (int i = 0; i < KN * KC; i++) x[i] = 2.0f * (float)tr_rng_normal(&r) + 1.0f, d[i] = (float)tr_rng_normal(&r);
+  for (int i = 0; i < KC; i++) w[i] = (float)tr_rng_normal(&r), b[i] = (float)tr_rng_normal(&r);
+  for (int i = 0; i < KN * KV; i++) lg[i] = 3.0f * (float)tr_rng_normal(&r);
+  for (int i = 0; i < KN; i++) tok[i] = (i * 7) % 40, tg[i] = (i * 5) % KV;
+  float *o = res;
+  memset(res, 0, KRES * sizeof *res);
+  tr_layernorm_forward(o, mean, rstd, x, w, b, KN, KC);
+  tr_layernorm_backward(o + KN * KC, o + 2 * KN * KC, o + 2 * KN * KC + KC, d, x, w, mean, rstd, KN, KC);
+  o += 2 * KN * KC + 2 * KC;
+  tr_gelu_forward(o, lg, KN * KV);
+  tr_gelu_backward(o + KN * KV, lg, lg, NULL, KN * KV);
+  tr_crossentropy_forward(o + 2 * KN * KV, o + 2 * KN * KV + KN, lg, tg, KN, KV);
+  tr_crossentropy_backward(o + 2 * KN * KV + 2 * KN, lg, o + 2 * KN * KV + KN, tg, 0.5f, KN, KV);
+  o += 3 * KN * KV + 2 * KN;
+  /* encoder backward (repeated tokens) into wte (40, KC) */
+  float dwpe[KT * KC];
+  memset(dwpe, 0, sizeof dwpe);
+  tr_encoder_backward(o, dwpe, d, tok, KB, KT, KC);
+  /* bias column sums (dw: (KC, 1), a scratch) */
+  float dw[KC], one[KN];
+  memset(dw, 0, sizeof dw);
+  for (int i = 0; i < KN; i++) one[i] = 1.0f;
+  tr_matmul_backward(NULL, dw, o + 40 * KC, d, one, w, KN, 1, KC);
+}
+
+Test(tr_ops, two_threads_give_the_bits_of_one_thread) {
+  static float r1[KRES], r2[KRES];
+  tr_par_set_min_work(0);
+  openblas_set_num_threads(1);
+  kernels_run(r1);
+  openblas_set_num_threads(2);
+  kernels_run(r2);
+  for (int i = 0; i < KRES; i++) cr_assert(isfinite(r1[i]), "result %d not finite", i);
+  cr_assert(memcmp(r1, r2, sizeof r1) == 0, "1 and 2 threads differ");
+}
+
+Test(tr_ops, every_cpu_level_of_this_machine_gives_finite_results_close_to_the_baseline) {
+  static float base[KRES], res[KRES];
+  cr_assert_eq(tr_cpu_force(TR_CPU_BASE), 0);
+  kernels_run(base);
+  int tried = 0;
+  for (int l = TR_CPU_BASE; l < TR_CPU_NLEVELS; l++) {
+    if (!tr_cpu_supported((TrCpuLevel)l)) {
+      cr_assert_eq(tr_cpu_force((TrCpuLevel)l), -1, "forcing an unsupported level must fail");
+      continue;
+    }
+    cr_assert_eq(tr_cpu_force((TrCpuLevel)l), 0);
+    cr_assert_eq(tr_cpu_level(), (TrCpuLevel)l);
+    kernels_run(res);
+    tried++;
+    for (int i = 0; i < KRES; i++)
+      cr_assert(isfinite(res[i]) && fabsf(res[i] - base[i]) <= 1e-5f * (1.0f + fabsf(base[i])),
+                "%s: result %d is %.9g, baseline %.9g", tr_cpu_level_name((TrCpuLevel)l), i,
+                (double)res[i], (double)base[i]);
+  }
+  cr_assert(tried >= 1);
+  if (getenv("CI")) cr_log_info("CPU levels run here: %d", tried);
+}
+
+Test(tr_ops, hpsweep_cpu_forces_a_supported_level_and_names_an_unknown_one) {
+  /* each Criterion test is a process of its own: the level is chosen here, first */
+  setenv("HPSWEEP_CPU", "base", 1);
+  cr_assert_eq(tr_cpu_level(), TR_CPU_BASE);
+  cr_assert_null(tr_cpu_env_note());
+  cr_assert_str_eq(tr_cpu_level_name(TR_CPU_V3), "x86-64-v3");
+}
+
+Test(tr_ops, hpsweep_cpu_with_an_unknown_level_is_ignored_with_a_note) {
+  setenv("HPSWEEP_CPU", "v9", 1);
+  TrCpuLevel best = TR_CPU_BASE;
+  for (int l = TR_CPU_V3; l < TR_CPU_NLEVELS; l++)
+    if (tr_cpu_supported((TrCpuLevel)l)) best = (TrCpuLevel)l;
+  cr_assert_eq(tr_cpu_level(), best);
+  cr_assert_not_null(tr_cpu_env_note());
+  cr_assert(strstr(tr_cpu_env_note(), "unknown level"));
+}
+
+Test(tr_ops, the_loaded_openblas_is_the_openmp_build_when_the_kernels_use_openmp) {
+#ifdef _OPENMP
+  cr_assert_eq(openblas_get_parallel(), 2, "built with OpenMP but the loaded OpenBLAS is %d (2 = OpenMP)",
+               openblas_get_parallel());
+  openblas_set_num_threads(2);
+  cr_assert_eq(tr_par_threads(), 2);
+  cr_assert_eq(omp_get_max_threads(), 2, "OpenBLAS's thread count did not set OpenMP's");
+  openblas_set_num_threads(1);
+  cr_assert_eq(tr_par_threads(), 1);
+#else
+  cr_assert_neq(openblas_get_parallel(), 2, "an OpenMP OpenBLAS without OpenMP kernels: two pools");
+  cr_assert_eq(tr_par_threads(), 1);
+#endif
 }

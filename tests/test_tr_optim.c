@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_blas.h"
 #include "tr_optim.h"
+#include "tr_par.h"
 
 /* Parameters agree with torch to RTOL relative plus ATOL absolute after every
 ** step (ATOL for values near 0); the pre-clip norm to NORM_RTOL. Measured, the
@@ -366,4 +368,35 @@ Test(tr_optim, effective_lr_scales_linearly_or_by_sqrt_from_base_batch) {
   cr_assert_float_eq(tr_optim_effective_lr(&c, 64), 2e-3, 1e-15);
   c.base_batch_size = 0;
   cr_assert_eq(tr_optim_effective_lr(&c, 64), 1e-3);
+}
+
+/* Every optimizer, clipping and the norm on 2 threads give the bits of 1 thread
+   (ragged segments; every kernel on its threaded path). */
+static void steps_at(int threads, int name, float *p, float *g, double *norm, size_t n) {
+  static const TrParamSeg segs[] = {{0, 1001, 1, 0, 0}, {1001, 7, 0, 2.0, 0}, {1008, 2992, 1, 0, 0.5}};
+  openblas_set_num_threads(threads);
+  TrOptimConfig c = cfg_of(name);
+  TrOptim *o;
+  cr_assert_eq(tr_optim_create(&o, &c, n, segs, 3, NULL), TR_OK);
+  for (size_t i = 0; i < n; i++) p[i] = sinf((float)i);
+  for (int s = 0; s < 3; s++) {
+    for (size_t i = 0; i < n; i++) g[i] = cosf(0.37f * (float)(i + s)) + 0.1f * p[i];
+    *norm = tr_grad_clip(g, n, 1.0);
+    cr_assert_eq(tr_optim_step(o, p, g, 1e-2), TR_OK);
+  }
+  tr_optim_destroy(o);
+}
+
+Test(tr_optim, two_threads_give_the_bits_of_one_thread_for_every_optimizer) {
+  enum { N = 4000 };
+  static float p1[N], p2[N], g1[N], g2[N];
+  tr_par_set_min_work(0);
+  for (int name = TR_OPT_SGD; name <= TR_OPT_LION; name++) {
+    double n1, n2;
+    steps_at(1, name, p1, g1, &n1, N);
+    steps_at(2, name, p2, g2, &n2, N);
+    cr_assert(n1 == n2 && n1 > 1.0, "%s: norm %.17g vs %.17g", tr_optim_name(name), n1, n2);
+    cr_assert(memcmp(g1, g2, sizeof g1) == 0, "%s: clipped gradients differ", tr_optim_name(name));
+    cr_assert(memcmp(p1, p2, sizeof p1) == 0, "%s: parameters differ", tr_optim_name(name));
+  }
 }

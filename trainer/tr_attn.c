@@ -10,6 +10,16 @@
 #pragma GCC optimize("no-trapping-math", "fp-contract=fast")
 #endif
 
+#include "tr_cpu.h"
+#ifdef TR_CPU_SUFFIX /* compiled once per CPU level (tr_cpu.h): suffixed names */
+#define tr_attn_path TR_CPU_NAME(tr_attn_path)
+#define tr_attn_saved_floats TR_CPU_NAME(tr_attn_saved_floats)
+#define tr_attn_scratch_floats TR_CPU_NAME(tr_attn_scratch_floats)
+#define tr_attn_forward TR_CPU_NAME(tr_attn_forward)
+#define tr_attn_backward TR_CPU_NAME(tr_attn_backward)
+#define tr_attn_sgemm_forward TR_CPU_NAME(tr_attn_sgemm_forward)
+#define tr_attn_sgemm_backward TR_CPU_NAME(tr_attn_sgemm_backward)
+#endif
 #include "tr_attn.h"
 
 #include <float.h>
@@ -18,12 +28,15 @@
 #include <string.h>
 
 #include "tr_blas.h"
+#include "tr_par.h"
 #include "tr_vec.h"
 
+/* One (batch, head) pair per iteration, split statically over the kernels' threads
+   (tr_par.h); at 1 thread no region starts. */
 #ifdef _OPENMP
-#define ATTN_PARALLEL_FOR _Pragma("omp parallel for schedule(static)")
+#define ATTN_PARALLEL_FOR(nt) TR_PRAGMA(omp parallel for schedule(static) num_threads(nt) if ((nt) > 1))
 #else
-#define ATTN_PARALLEL_FOR
+#define ATTN_PARALLEL_FOR(nt) (void)(nt);
 #endif
 
 #define BQ TR_ATTN_BQ
@@ -216,7 +229,8 @@ static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int 
 void tr_attn_forward(float *out, float *lse, const float *qkv, const uint8_t *mask,
                      float keep_scale, int B, int T, int C, int NH, float qk_scale) {
   const int units = B * NH, hs = C / NH;
-  ATTN_PARALLEL_FOR
+  const int nt = tr_par_threads();
+  ATTN_PARALLEL_FOR(nt)
   for (int u = 0; u < units; u++) {
     const int b = u / NH, hh = u % NH;
     Head h = head_of(qkv, mask, keep_scale, b, hh, T, C, NH, qk_scale);
@@ -295,7 +309,8 @@ void tr_attn_backward(float *dqkv, const float *dout, const float *out, const fl
                       const float *lse, const uint8_t *mask, float keep_scale, int B, int T, int C,
                       int NH, float qk_scale) {
   const int units = B * NH, hs = C / NH;
-  ATTN_PARALLEL_FOR
+  const int nt = tr_par_threads();
+  ATTN_PARALLEL_FOR(nt)
   for (int u = 0; u < units; u++) {
     const int b = u / NH, hh = u % NH;
     Head h = head_of(qkv, mask, keep_scale, b, hh, T, C, NH, qk_scale);

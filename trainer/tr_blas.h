@@ -5,7 +5,10 @@
 **
 ** Contract: openblas_set_num_threads sets the threads of every later BLAS call
 ** in this process (workers are processes, so each sets its own);
-** openblas_get_num_threads reads it back.
+** openblas_get_num_threads reads it back (the elementwise kernels use the same
+** count, trainer/tr_par.h). OpenBLAS's OpenMP build also sets OpenMP's count.
+** openblas_get_parallel: 0 sequential, 1 pthreads, 2 OpenMP build (the library
+** actually loaded; tests check it is the OpenMP one when the build uses OpenMP).
 */
 #ifndef TR_BLAS_H
 #define TR_BLAS_H
@@ -14,5 +17,18 @@
 
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+int openblas_get_parallel(void);
+
+/* Small matrices: the next BLAS calls on one thread (a parallel region per small call
+** costs more than it saves, and OpenMP's spinning threads burn a loaded machine's CPU).
+** Returns the count to give back to tr_blas_threads_restore. */
+static inline int tr_blas_one_thread(void) {
+  int n = openblas_get_num_threads();
+  if (n != 1) openblas_set_num_threads(1);
+  return n;
+}
+static inline void tr_blas_threads_restore(int n) {
+  if (n != 1) openblas_set_num_threads(n);
+}
 
 #endif

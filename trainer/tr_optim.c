@@ -5,6 +5,9 @@
 ** path: scalars are computed in double and rounded to float once, as ATen does
 ** when a Python float meets a float32 tensor; elementwise work stays in float.
 ** Kernels take restrict pointers over one segment so gcc vectorises them.
+** Threads (tr_par.h): each takes a fixed piece of every segment; the updates are
+** elementwise, so results do not depend on the thread count. The gradient norm sums
+** fixed blocks (independent of the thread count) combined in block order.
 */
 #include "tr_optim.h"
 
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "tr_alloc.h"
+#include "tr_par.h"
 
 struct TrOptim {
   TrOptimConfig cfg;
@@ -216,45 +220,57 @@ static void lion_seg(float *restrict p, const float *restrict g, float *restrict
   }
 }
 
+/* Segment k's update over its elements [lo, hi). */
+static void optim_seg_step(const TrOptim *o, int k, float *params, const float *grads,
+                           double lr_step, int64_t t, size_t lo, size_t hi) {
+  const TrOptimConfig *c = &o->cfg;
+  const TrParamSeg *sg = &o->segs[k];
+  size_t off = sg->offset + lo, n = hi - lo;
+  double wd = (sg->is_matrix || c->weight_decay_on == TR_WD_ALL) ? c->weight_decay : 0.0;
+  double lr = sg->lr_mult > 0.0 ? lr_step * sg->lr_mult : lr_step;
+  if (sg->wd_mult > 0.0) wd *= sg->wd_mult;
+  float *p = params + off;
+  const float *g = grads + off;
+  switch (c->name) {
+    case TR_OPT_SGD:
+      sgd_seg(p, g, o->m ? o->m + off : NULL, n, (float)wd, (float)c->momentum,
+              (float)(1.0 - c->dampening), (float)-lr, t == 1, c->nesterov);
+      break;
+    case TR_OPT_ADAM:
+    case TR_OPT_ADAMW: {
+      double b1 = c->betas[0], b2 = c->betas[1];
+      double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
+      int decoupled = c->name == TR_OPT_ADAMW;
+      adam_seg(p, g, o->m + off, o->v + off, n, decoupled ? 0.0f : (float)wd,
+               decoupled ? (float)(1.0 - lr * wd) : 1.0f, (float)b1, (float)(1.0 - b1),
+               (float)b2, (float)(1.0 - b2), (float)sqrt(bc2), (float)c->eps,
+               (float)-(lr / bc1));
+      break;
+    }
+    case TR_OPT_RMSPROP:
+      rmsprop_seg(p, g, o->v + off, o->ga ? o->ga + off : NULL, o->m ? o->m + off : NULL, n,
+                  (float)wd, (float)c->alpha, (float)(1.0 - c->alpha), (float)c->eps,
+                  (float)c->momentum, (float)-lr);
+      break;
+    case TR_OPT_LION:
+      lion_seg(p, g, o->m + off, n, (float)(1.0 - lr * wd), (float)c->betas[0],
+               (float)(1.0 - c->betas[0]), (float)c->betas[1], (float)(1.0 - c->betas[1]),
+               (float)-lr);
+      break;
+    default: break;
+  }
+}
+
 int tr_optim_step(TrOptim *o, float *params, const float *grads, double lr_step) {
   if (!o || !params || !grads || !isfinite(lr_step)) return TR_EINVAL;
-  const TrOptimConfig *c = &o->cfg;
+  if (o->cfg.name < TR_OPT_SGD || o->cfg.name > TR_OPT_LION) return TR_EINVAL;
   int64_t t = ++o->t;
-  for (int k = 0; k < o->n_segs; k++) {
-    const TrParamSeg *sg = &o->segs[k];
-    size_t off = sg->offset, n = sg->numel;
-    double wd = (sg->is_matrix || c->weight_decay_on == TR_WD_ALL) ? c->weight_decay : 0.0;
-    double lr = sg->lr_mult > 0.0 ? lr_step * sg->lr_mult : lr_step;
-    if (sg->wd_mult > 0.0) wd *= sg->wd_mult;
-    float *p = params + off;
-    const float *g = grads + off;
-    switch (c->name) {
-      case TR_OPT_SGD:
-        sgd_seg(p, g, o->m ? o->m + off : NULL, n, (float)wd, (float)c->momentum,
-                (float)(1.0 - c->dampening), (float)-lr, t == 1, c->nesterov);
-        break;
-      case TR_OPT_ADAM:
-      case TR_OPT_ADAMW: {
-        double b1 = c->betas[0], b2 = c->betas[1];
-        double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
-        int decoupled = c->name == TR_OPT_ADAMW;
-        adam_seg(p, g, o->m + off, o->v + off, n, decoupled ? 0.0f : (float)wd,
-                 decoupled ? (float)(1.0 - lr * wd) : 1.0f, (float)b1, (float)(1.0 - b1),
-                 (float)b2, (float)(1.0 - b2), (float)sqrt(bc2), (float)c->eps,
-                 (float)-(lr / bc1));
-        break;
-      }
-      case TR_OPT_RMSPROP:
-        rmsprop_seg(p, g, o->v + off, o->ga ? o->ga + off : NULL, o->m ? o->m + off : NULL, n,
-                    (float)wd, (float)c->alpha, (float)(1.0 - c->alpha), (float)c->eps,
-                    (float)c->momentum, (float)-lr);
-        break;
-      case TR_OPT_LION:
-        lion_seg(p, g, o->m + off, n, (float)(1.0 - lr * wd), (float)c->betas[0],
-                 (float)(1.0 - c->betas[0]), (float)c->betas[1], (float)(1.0 - c->betas[1]),
-                 (float)-lr);
-        break;
-      default: return TR_EINVAL;
+  const int nt = tr_par_threads_for(o->n);
+  TR_PARALLEL(nt) {
+    for (int k = 0; k < o->n_segs; k++) {
+      size_t lo, hi;
+      tr_par_range(o->segs[k].numel, 16, &lo, &hi);
+      if (hi > lo) optim_seg_step(o, k, params, grads, lr_step, t, lo, hi);
     }
   }
   return TR_OK;
@@ -262,15 +278,34 @@ int tr_optim_step(TrOptim *o, float *params, const float *grads, double lr_step)
 
 /* ---- Gradient norm, clipping, lr scaling ------------------------------------- */
 
-double tr_grad_global_norm(const float *g, size_t n) {
-  /* 8 fixed lanes: the compiler may vectorise across lanes without changing
-  ** any sum's order, so the result is identical with or without SIMD. */
+/* Sum of squares of g[lo, hi) in 8 fixed lanes: the compiler may vectorise across
+** lanes without changing any sum's order, so the result is identical with or without SIMD. */
+static double sumsq(const float *g, size_t lo, size_t hi) {
   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t n8 = n - n % 8;
+  size_t n = hi - lo, n8 = n - n % 8;
+  g += lo;
   for (size_t i = 0; i < n8; i += 8)
     for (int j = 0; j < 8; j++) acc[j] += (double)g[i + j] * (double)g[i + j];
   for (size_t i = n8; i < n; i++) acc[i - n8] += (double)g[i] * (double)g[i];
-  double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* The norm's blocks: a fixed count, so the sum's order does not depend on the threads. */
+#define NORM_BLOCKS 64
+
+double tr_grad_global_norm(const float *g, size_t n) {
+  double part[NORM_BLOCKS];
+  const int nt = tr_par_threads_for(n);
+  TR_PARALLEL(nt) {
+    size_t b0, b1;
+    tr_par_range(NORM_BLOCKS, 1, &b0, &b1);
+    for (size_t b = b0; b < b1; b++) {
+      size_t lo = n * b / NORM_BLOCKS, hi = n * (b + 1) / NORM_BLOCKS;
+      part[b] = sumsq(g, lo, hi);
+    }
+  }
+  double s = 0.0;
+  for (int b = 0; b < NORM_BLOCKS; b++) s += part[b];
   return sqrt(s);
 }
 
@@ -280,7 +315,12 @@ double tr_grad_clip(float *g, size_t n, double max_norm) {
     double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0) {
       float cf = (float)coef;
-      for (size_t i = 0; i < n; i++) g[i] *= cf;
+      const int nt = tr_par_threads_for(n);
+      TR_PARALLEL(nt) {
+        size_t lo, hi;
+        tr_par_range(n, 16, &lo, &hi);
+        for (size_t i = lo; i < hi; i++) g[i] *= cf;
+      }
     }
   }
   return norm;

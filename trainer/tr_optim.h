@@ -71,8 +71,9 @@ void tr_optim_set_steps(TrOptim *o, int64_t t);
 /* The optimizer's registry name ("adamw"). */
 const char *tr_optim_name(int name);
 
-/* L2 norm of g, accumulated in double over 8 fixed lanes: same result on every
-** run and every build that keeps IEEE semantics. */
+/* L2 norm of g, accumulated in double over 64 fixed blocks of 8 fixed lanes each,
+** the blocks summed in order: same result at every thread count, on every run and
+** every build that keeps IEEE semantics. */
 double tr_grad_global_norm(const float *g, size_t n);
 /* Clip g to global norm max_norm as torch.nn.utils.clip_grad_norm_ does
 ** (scale by max_norm/(norm+1e-6) when that is below 1). Returns the PRE-clip
