@@ -67,7 +67,7 @@ static int cmp_created(const void *a, const void *b) {
 static int sweeps_sorted(RsStore *st, RsSweep **v, size_t *n) {
   int rc = rs_sweeps_list(st, v, n);
   if (rc) return rc;
-  qsort(*v, *n, sizeof **v, cmp_created);
+  if (*n > 1) qsort(*v, *n, sizeof **v, cmp_created); /* an empty store's list is NULL */
   return TR_OK;
 }
 
