@@ -154,25 +154,6 @@ static void mm_acc(float *restrict C, int ldc, const float *restrict A, int ars,
       axpy(C + (size_t)i * ldc, A[(size_t)i * ars + (size_t)k * acs], B + (size_t)k * ldb, N);
 }
 
-static inline float tile_max(const float *s) {
-  float acc[8];
-  for (int k = 0; k < 8; k++) acc[k] = s[k];
-  for (int c = 8; c < BK; c += 8)
-    for (int k = 0; k < 8; k++) acc[k] = s[c + k] > acc[k] ? s[c + k] : acc[k];
-  float m = acc[0];
-  for (int k = 1; k < 8; k++) m = acc[k] > m ? acc[k] : m;
-  return m;
-}
-
-static inline float tile_sum(const float *s) {
-  float acc[8] = {0};
-  for (int c = 0; c < BK; c += 8)
-    for (int k = 0; k < 8; k++) acc[k] += s[c + k];
-  float z = 0.0f;
-  for (int k = 0; k < 8; k++) z += acc[k];
-  return z;
-}
-
 /* Dropout of one tile row: w[c] *= keep ? ks : 0 for the nv valid keys. */
 static inline void tile_drop(float *w, const uint8_t *keep, float ks, int nv) {
   for (int c = 0; c < nv; c++) w[c] = keep[c] ? w[c] * ks : 0.0f;
@@ -185,9 +166,9 @@ static inline void tile_drop(float *w, const uint8_t *keep, float ks, int nv) {
    exp(m - m'), the factor the row's output accumulator is rescaled by. */
 static float online_softmax_row(const Head *h, float *s, int i, int c0, int nv, float *m, float *l) {
   for (int c = 0; c < BK; c++) s[c] = c < nv ? s[c] * h->sc : -FLT_MAX;
-  const float mnew = fmaxf(*m, tile_max(s)), alpha = tr_vec_exp(*m - mnew);
+  const float mnew = fmaxf(*m, tr_vec_max(s, BK)), alpha = tr_vec_exp(*m - mnew);
   for (int c = 0; c < BK; c++) s[c] = c < nv ? tr_vec_exp(s[c] - mnew) : 0.0f;
-  *l = *l * alpha + tile_sum(s);
+  *l = *l * alpha + tr_vec_sum(s, BK);
   *m = mnew;
   if (h->mk) tile_drop(s, h->mk + (size_t)i * h->T + c0, h->ks, nv);
   return alpha;
