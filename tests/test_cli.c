@@ -777,3 +777,75 @@ Test(cli, train_outputs_honour_the_umask_and_are_never_world_writable) {
   }
   cr_assert_eq(hps_tmp_remove(dir), 0);
 }
+
+/* The one re-exec (cli/main.c): a program sweep whose program records what it sees and what
+** hpsweep's own process started with (/proc/PARENT/environ holds the environment of the exec,
+** which libgomp and OpenBLAS read; the program's parent is a process of that image). PRE is put
+** before the command line: variables and `ulimit`. Returns the record. */
+static const char *reexec_seen(const char *pre) {
+  static char seen[4096];
+  char dir[128], cmd[2048], path[256];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_reexec_");
+  snprintf(cmd, sizeof cmd,
+           "#!/bin/sh\n"
+           "{ echo \"prog GOMP_SPINCOUNT=${GOMP_SPINCOUNT-unset} OMP_WAIT_POLICY=${OMP_WAIT_POLICY-unset}\"\n"
+           "  tr '\\0' '\\n' < /proc/$PPID/environ | grep -E '^(GOMP_SPINCOUNT|OMP_WAIT_POLICY|OPENBLAS_NUM_THREADS|"
+           "HPS_REEXEC)' | sed 's/^/hpsweep /'\n"
+           "  env | grep '^HPS_REEXEC' | sed 's/^/prog /'; } > %s/seen.txt\n"
+           "echo '{\"step\": 0, \"loss\": 1}' >&$HPSWEEP_METRICS_FD\n",
+           dir);
+  const char *p = hps_put(dir, "prog.sh", cmd);
+  cr_assert_eq(chmod(p, 0755), 0);
+  hps_put(dir, "s.yaml", "program: prog.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
+          "parameters:\n  a: {values: [1]}\n");
+  snprintf(cmd, sizeof cmd, "cd %s && unset GOMP_SPINCOUNT OMP_WAIT_POLICY OPENBLAS_NUM_THREADS; %s %s run s.yaml -j 1",
+           dir, pre, bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+  snprintf(path, sizeof path, "%s/seen.txt", dir);
+  char *s = hps_slurp(path, NULL);
+  cr_assert_not_null(s, "the program wrote no %s", path);
+  snprintf(seen, sizeof seen, "%s", s);
+  free(s);
+  hps_tmp_remove(dir);
+  return seen;
+}
+
+/* hpsweep runs with a bounded spin (GOMP_SPINCOUNT=10000) when the caller sets neither
+** GOMP_SPINCOUNT nor OMP_WAIT_POLICY, and the programs it runs see the caller's environment. */
+Test(cli, reexec_bounds_libgomps_spin_and_programs_see_the_callers_environment) {
+  const char *s = reexec_seen("");
+  cr_expect(strstr(s, "prog GOMP_SPINCOUNT=unset OMP_WAIT_POLICY=unset\n"), "%s", s);
+  cr_expect_null(strstr(s, "prog HPS_REEXEC"), "the marks are gone after the exec: %s", s);
+#ifdef _OPENMP
+  cr_expect(strstr(s, "hpsweep GOMP_SPINCOUNT=10000\n"), "%s", s);
+  cr_expect(strstr(s, "hpsweep HPS_REEXEC_GOMP_SPINCOUNT=-\n"), "%s", s);
+#else
+  cr_expect_null(strstr(s, "hpsweep GOMP_SPINCOUNT"), "no libgomp, no exec: %s", s);
+#endif
+  cr_expect_null(strstr(s, "hpsweep OPENBLAS_NUM_THREADS"), "no RLIMIT_AS, OpenBLAS as the caller has it: %s", s);
+}
+
+/* A caller's GOMP_SPINCOUNT or OMP_WAIT_POLICY wins: hpsweep runs with it, unchanged, no exec. */
+Test(cli, reexec_keeps_a_callers_gomp_spincount_or_omp_wait_policy) {
+  const char *s = reexec_seen("GOMP_SPINCOUNT=12345");
+  cr_expect(strstr(s, "prog GOMP_SPINCOUNT=12345 OMP_WAIT_POLICY=unset\n"), "%s", s);
+  cr_expect(strstr(s, "hpsweep GOMP_SPINCOUNT=12345\n"), "%s", s);
+  cr_expect_null(strstr(s, "HPS_REEXEC"), "no exec: %s", s);
+  s = reexec_seen("OMP_WAIT_POLICY=passive");
+  cr_expect(strstr(s, "prog GOMP_SPINCOUNT=unset OMP_WAIT_POLICY=passive\n"), "%s", s);
+  cr_expect(strstr(s, "hpsweep OMP_WAIT_POLICY=passive\n"), "%s", s);
+  cr_expect_null(strstr(s, "hpsweep GOMP_SPINCOUNT"), "%s", s);
+  cr_expect_null(strstr(s, "HPS_REEXEC"), "no exec: %s", s);
+}
+
+/* Under a finite RLIMIT_AS both changes ride one exec, and both are undone for the program. */
+Test(cli, reexec_under_rlimit_as_sets_openblas_to_one_thread_in_the_same_exec) {
+  const char *s = reexec_seen("ulimit -v 4194304; OPENBLAS_NUM_THREADS=3");
+  cr_expect(strstr(s, "hpsweep OPENBLAS_NUM_THREADS=1\n"), "%s", s);
+  cr_expect(strstr(s, "hpsweep HPS_REEXEC_OPENBLAS_NUM_THREADS==3\n"), "%s", s);
+  cr_expect(strstr(s, "prog GOMP_SPINCOUNT=unset OMP_WAIT_POLICY=unset\n"), "%s", s);
+  cr_expect_null(strstr(s, "prog HPS_REEXEC"), "%s", s);
+#ifdef _OPENMP
+  cr_expect(strstr(s, "hpsweep GOMP_SPINCOUNT=10000\n"), "%s", s);
+#endif
+}
