@@ -218,7 +218,7 @@ const HpsCmd hps_cmd_sample = {
     "  --stop STR             end a sample after STR is generated (STR is printed)\n"
     "  --seed S               sample i draws from stream (S, i)\n"
     "  -n SAMPLES             samples, separated by a line '---'\n"
-    "  --threads N            OpenBLAS threads (default 1)\n"
+    "  --threads N            threads of OpenBLAS and the kernels, one pool (default 1)\n"
     "  --bench                tokens/s with the KV cache against full recompute on two\n"
     "                         random-weight models (no checkpoint needed)\n"
     "\n"

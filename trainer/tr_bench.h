@@ -78,7 +78,7 @@ typedef struct TrSampleBenchResult {
   double full_wall, full_cpu;
 } TrSampleBenchResult;
 
-/* Bench shape `name` ("T" or "S") at `threads` OpenBLAS threads; full recompute
+/* Bench shape `name` ("T" or "S") at `threads` threads (the one pool); full recompute
 ** stops after full_cap tokens (>= 1). */
 int tr_bench_sample(const char *name, int threads, int full_cap, TrSampleBenchResult *res, TrErr *err);
 
