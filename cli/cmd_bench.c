@@ -27,6 +27,7 @@ static void print_result(const TrBenchResult *r, int json) {
 }
 
 static int cmd_bench(int argc, char **argv) {
+  hps_cpu_notice(); /* HPSWEEP_CPU ignored: say it once */
   const char *model = "all", *threads = "all";
   long steps = 0, nthreads = 0;
   int json = 0;

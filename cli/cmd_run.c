@@ -260,6 +260,7 @@ static int run_summary(Run *r, const SwSchedStats *stats) {
 }
 
 static int run_main(int argc, char **argv) {
+  hps_cpu_notice(); /* HPSWEEP_CPU ignored: say it once */
   Run r = {0};
   int status = run_parse(&r, argc, argv);
   if (status) return status;

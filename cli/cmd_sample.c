@@ -174,6 +174,7 @@ static int sample_stream(Sampling *g) {
 }
 
 static int sample_main(int argc, char **argv) {
+  hps_cpu_notice(); /* HPSWEEP_CPU ignored: say it once */
   SampleOpts o = {.threads = 1, .full_cap = 1 << 30};
   int rc = sample_parse(&o, argc, argv);
   if (rc) return rc;

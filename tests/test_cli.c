@@ -849,3 +849,26 @@ Test(cli, reexec_under_rlimit_as_sets_openblas_to_one_thread_in_the_same_exec) {
   cr_expect(strstr(s, "hpsweep GOMP_SPINCOUNT=10000\n"), "%s", s);
 #endif
 }
+
+/* HPSWEEP_CPU naming no level is ignored, and a command that trains says so once on stderr; one
+** that runs no kernels (check) says nothing. */
+Test(cli, an_ignored_hpsweep_cpu_is_one_notice_on_stderr_and_the_run_succeeds) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "HPSWEEP_CPU=bogus %s train --set model.n_layer=1 --set model.d_model=16 --set model.context_length=16 "
+           "--set train.batch_size=4 --set train.max_steps=2 --set train.eval_interval=2 "
+           "--set data.synthetic_bytes=20000 --set train.threads=1",
+           bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  const char *want = "hpsweep: HPSWEEP_CPU=bogus: unknown level (base, v3, v4): using the best level\n";
+  cr_expect(strncmp(err, want, strlen(want)) == 0, "the first line of stderr: %s", err);
+  cr_expect_eq(hps_count(err, "HPSWEEP_CPU"), 1, "once: %s", err);
+  cr_expect(strstr(out, "step      2 |"), "the run went on: %s", out);
+  snprintf(cmd, sizeof cmd, "HPSWEEP_CPU= %s train --set model.n_layer=1 --set model.d_model=16 "
+           "--set model.context_length=16 --set train.max_steps=1 --set data.synthetic_bytes=20000", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect_null(strstr(err, "HPSWEEP_CPU"), "empty: unset, no notice: %s", err);
+  snprintf(cmd, sizeof cmd, "HPSWEEP_CPU=bogus %s check %s/configs/lr_grid.yaml", bin(), HPS_SOURCE_ROOT);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect_null(strstr(err, "HPSWEEP_CPU"), "check runs no kernels: %s", err);
+}
