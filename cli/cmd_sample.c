@@ -11,6 +11,7 @@
 #include "tr_bench.h"
 #include "tr_blas.h"
 #include "tr_config.h"
+#include "tr_mem.h"
 #include "tr_model.h"
 #include "tr_sample.h"
 
@@ -181,8 +182,9 @@ static int sample_main(int argc, char **argv) {
   if (o.bench) return bench_main((int)o.full_cap);
   Sampling g = {0};
   if (!(rc = sample_load(&g, &o)) && !(rc = sample_prompt(&g, &o))) {
-    openblas_set_num_threads((int)o.threads);
-    rc = sample_stream(&g);
+    TrErr err = {0};
+    if (tr_mem_threads_set((int)o.threads, &err)) hps_error("sample", "%s", err.msg), rc = 2;
+    else rc = sample_stream(&g);
   }
   free(g.ptext);
   free(g.ptoks);
@@ -225,4 +227,4 @@ const HpsCmd hps_cmd_sample = {
     "\n"
     "Order of the filters: penalties, temperature, top-k, top-p, min-p. A prompt longer\n"
     "than the context keeps its last tokens; past the context the window slides.\n"
-    "Exit status: 0 ok, 2 bad option or checkpoint.\n"};
+    "Exit status: 0 ok, 2 bad option or checkpoint, or threads that cannot fit under ulimit -v.\n"};

@@ -8,6 +8,7 @@
 #include "tr_alloc.h"
 #include "tr_blas.h"
 #include "tr_data.h"
+#include "tr_mem.h"
 #include "tr_model.h"
 #include "tr_os.h"
 #include "tr_sample.h"
@@ -300,8 +301,8 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
   memset(&in, 0, sizeof in);
   int rc = infer_load(&in, trial_cfg, checkpoint, err);
   if (!rc) rc = infer_prompts(&in, err);
+  if (!rc) rc = tr_mem_threads_set(tr_config_threads(trial_cfg), err);
   if (!rc) {
-    openblas_set_num_threads(tr_config_threads(trial_cfg));
     const double t_gen = tr_clock_mono();
     rc = infer_generate(&in, hooks, err);
     const double gen_seconds = tr_clock_mono() - t_gen;

@@ -10,6 +10,7 @@
 
 #include "tr_alloc.h"
 #include "tr_blas.h"
+#include "tr_mem.h"
 #include "tr_model.h"
 #include "tr_optim.h"
 #include "tr_os.h"
@@ -43,7 +44,7 @@ int tr_bench_shape(const char *name, TrModelConfig *cfg, int *batch, TrErr *err)
 }
 
 double tr_bench_sgemm(int threads, int n, int reps) {
-  openblas_set_num_threads(threads);
+  if (tr_mem_threads_set(threads, NULL)) return 0.0;
   size_t nn = (size_t)n * n;
   float *a = tr_malloc(nn * sizeof *a), *b = tr_malloc(nn * sizeof *b), *c = tr_malloc(nn * sizeof *c);
   double *t = tr_malloc((size_t)reps * sizeof *t), g = 0.0;
@@ -72,7 +73,7 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
   int rc = tr_bench_shape(name, &cfg, &B, err);
   if (rc) return rc;
   if (steps < 1) return tr_err_set(err, TR_EINVAL, "bench: steps %d must be >= 1", steps);
-  openblas_set_num_threads(threads);
+  if ((rc = tr_mem_threads_set(threads, err))) return rc;
   TrModel *m = NULL;
   rc = tr_model_create(&m, &cfg, B, err);
   if (rc) return rc;
@@ -291,7 +292,7 @@ int tr_bench_sample(const char *name, int threads, int full_cap, TrSampleBenchRe
   int rc = tr_bench_shape(name, &mc, &B, err);
   if (rc) return rc;
   if (full_cap < 1) return tr_err_set(err, TR_EINVAL, "bench: full_cap %d must be >= 1", full_cap);
-  openblas_set_num_threads(threads);
+  if ((rc = tr_mem_threads_set(threads, err))) return rc;
   TrModel *m = NULL;
   TrSampler *smp = NULL;
   if ((rc = tr_model_create(&m, &mc, 1, err)) || (rc = tr_sampler_create(&smp, m, err))) {
