@@ -16,6 +16,7 @@
 #include "tr_os.h"
 #include "tr_rng.h"
 #include "tr_sample.h"
+#include "tr_sort.h"
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -23,7 +24,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static double median(double *x, int n) {
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  tr_sort(x, (size_t)n, sizeof *x, cmp_double);
   return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
