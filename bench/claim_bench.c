@@ -14,6 +14,7 @@
 
 #include "rs_store.h"
 #include "tr_os.h"
+#include "tr_sort.h"
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -80,7 +81,7 @@ int main(int argc, char **argv) {
     wall[i] = tr_clock_mono() - t;
   }
   double per_cpu = (tr_clock_cpu() - c0) / (double)k;
-  qsort(wall, (size_t)k, sizeof *wall, cmp_double);
+  tr_sort(wall, (size_t)k, sizeof *wall, cmp_double);
   /* Metric rows: 40 batches of 512 (train_loss, val_loss, lr, grad_norm at 128 steps each). */
   RsClaim cl;
   if (rs_trial_claim(st, sweep, "bench:1", 600, 2, &cl) || !cl.claimed) return fail(st);

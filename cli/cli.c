@@ -13,6 +13,7 @@
 #include "sw_lrgrid.h"
 #include "tr_alloc.h"
 #include "tr_config.h"
+#include "tr_cpu.h"
 #include "tr_lrfind.h"
 
 static void verror(const char *cmd, const char *fmt, va_list ap, const char *tail) {
@@ -36,6 +37,15 @@ int hps_error_usage(const char *cmd, const char *fmt, ...) {
   verror(cmd, fmt, ap, tail);
   va_end(ap);
   return 2;
+}
+
+void hps_cpu_notice(void) {
+  static int said;
+  const char *note = tr_cpu_env_note();
+  if (said || !note) return;
+  said = 1;
+  const char *v = getenv("HPSWEEP_CPU");
+  fprintf(stderr, "hpsweep: HPSWEEP_CPU=%.64s: %s\n", v ? v : "", note);
 }
 
 const char *hps_db_default(const char *fallback) {

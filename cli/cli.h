@@ -130,6 +130,10 @@ int hps_error_usage(const char *cmd, const char *fmt, ...)
 /* Print e's message as hps_error does; returns 1 for database, I/O and memory
 ** trouble (a failure), 2 otherwise (unknown names, bad files: bad input). */
 int hps_fail(const char *cmd, const TrErr *e);
+/* Once per process, when HPSWEEP_CPU was ignored (tr_cpu_env_note): one line on stderr,
+** "hpsweep: HPSWEEP_CPU=VALUE: why". The commands that run kernels (train, bench, lr-find, run,
+** sample) call it first. */
+void hps_cpu_notice(void);
 /* The database when --db is not given: HPSWEEP_DB if set and not empty (a file or a
 ** postgresql:// URL, for every command of a multi-host sweep), else fallback. */
 const char *hps_db_default(const char *fallback);

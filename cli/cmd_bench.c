@@ -27,6 +27,7 @@ static void print_result(const TrBenchResult *r, int json) {
 }
 
 static int cmd_bench(int argc, char **argv) {
+  hps_cpu_notice(); /* HPSWEEP_CPU ignored: say it once */
   const char *model = "all", *threads = "all";
   long steps = 0, nthreads = 0;
   int json = 0;
@@ -81,7 +82,8 @@ const HpsCmd hps_cmd_bench = {
     "  --model T|S|all   T: vocab 256, context 64, 4 layers, 4 heads, d_model 128, batch 16\n"
     "                    S: vocab 256, context 256, 6 layers, 6 heads, d_model 384, batch 8\n"
     "                    (default all)\n"
-    "  --threads N|all   OpenBLAS threads; all = 1 and every core (default all)\n"
+    "  --threads N|all   threads of the one pool (OpenBLAS and the elementwise kernels);\n"
+    "                    all = 1 and every core (default all)\n"
     "  --steps N         timed steps (default 30 for T, 8 for S)\n"
     "  --json            one JSON object per line instead of text\n"
     "\n"

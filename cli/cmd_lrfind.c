@@ -183,6 +183,7 @@ static int lrfind_do(const TrConfig *cfg, TrLrfindOptions *o, const char *db, co
 }
 
 static int lrfind_main(int argc, char **argv) {
+  hps_cpu_notice(); /* HPSWEEP_CPU ignored: say it once */
   const char *path = NULL, *start_s = NULL, *end_s = NULL, *plot = NULL, *db = NULL, *name = NULL;
   long steps = 100;
   int json = 0;

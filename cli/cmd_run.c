@@ -51,7 +51,8 @@ static const char usage[] =
     "  -j, --jobs N     trials at once (default: the spec's hpsweep.workers, else 1)\n"
     "  --db FILE        results database, a file or a postgresql:// URL (default: $HPSWEEP_DB,\n"
     "                   else the spec's hpsweep.db, else hpsweep.db beside the spec)\n"
-    "  --threads N      OpenBLAS threads per trial (default: hpsweep.threads_per_trial)\n"
+    "  --threads N      threads per trial, OpenBLAS's and the kernels' one pool\n"
+    "                   (default: hpsweep.threads_per_trial)\n"
     "  -q, --quiet      no progress, only errors and the summary\n"
     "  --replace        delete the sweep of this name (records and checkpoints) first\n"
     "\n"
@@ -259,6 +260,7 @@ static int run_summary(Run *r, const SwSchedStats *stats) {
 }
 
 static int run_main(int argc, char **argv) {
+  hps_cpu_notice(); /* HPSWEEP_CPU ignored: say it once */
   Run r = {0};
   int status = run_parse(&r, argc, argv);
   if (status) return status;

@@ -11,6 +11,7 @@
 #include "tr_bench.h"
 #include "tr_blas.h"
 #include "tr_config.h"
+#include "tr_mem.h"
 #include "tr_model.h"
 #include "tr_sample.h"
 
@@ -174,14 +175,16 @@ static int sample_stream(Sampling *g) {
 }
 
 static int sample_main(int argc, char **argv) {
+  hps_cpu_notice(); /* HPSWEEP_CPU ignored: say it once */
   SampleOpts o = {.threads = 1, .full_cap = 1 << 30};
   int rc = sample_parse(&o, argc, argv);
   if (rc) return rc;
   if (o.bench) return bench_main((int)o.full_cap);
   Sampling g = {0};
   if (!(rc = sample_load(&g, &o)) && !(rc = sample_prompt(&g, &o))) {
-    openblas_set_num_threads((int)o.threads);
-    rc = sample_stream(&g);
+    TrErr err = {0};
+    if (tr_mem_threads_set((int)o.threads, &err)) hps_error("sample", "%s", err.msg), rc = 2;
+    else rc = sample_stream(&g);
   }
   free(g.ptext);
   free(g.ptoks);
@@ -218,10 +221,10 @@ const HpsCmd hps_cmd_sample = {
     "  --stop STR             end a sample after STR is generated (STR is printed)\n"
     "  --seed S               sample i draws from stream (S, i)\n"
     "  -n SAMPLES             samples, separated by a line '---'\n"
-    "  --threads N            OpenBLAS threads (default 1)\n"
+    "  --threads N            threads of OpenBLAS and the kernels, one pool (default 1)\n"
     "  --bench                tokens/s with the KV cache against full recompute on two\n"
     "                         random-weight models (no checkpoint needed)\n"
     "\n"
     "Order of the filters: penalties, temperature, top-k, top-p, min-p. A prompt longer\n"
     "than the context keeps its last tokens; past the context the window slides.\n"
-    "Exit status: 0 ok, 2 bad option or checkpoint.\n"};
+    "Exit status: 0 ok, 2 bad option or checkpoint, or threads that cannot fit under ulimit -v.\n"};

@@ -13,6 +13,7 @@
 #include "tr_config.h"
 #include "tr_optim.h"
 #include "tr_schedule.h"
+#include "tr_sort.h"
 
 #define PLOT_HEIGHT 11 /* odd: the middle row is exactly half the peak */
 #define Y_MARGIN 11 /* "1.234e-03 |" */
@@ -98,7 +99,7 @@ static int print_table(const TrScheduleConfig *s, double base, int64_t T, long r
     at[n++] = s->warmup_steps - 1;
     at[n++] = s->warmup_steps;
   }
-  qsort(at, (size_t)n, sizeof *at, cmp_i64);
+  tr_sort(at, (size_t)n, sizeof *at, cmp_i64);
   *hi = 0;
   for (int64_t k = 0; k < T; k++) {
     double lr = tr_schedule_lr(s, base, k, T);

@@ -37,6 +37,7 @@ static void print_summary(const TrRunResult *res) {
 }
 
 static int train_main(int argc, char **argv) {
+  hps_cpu_notice(); /* HPSWEEP_CPU ignored: say it once */
   const char *path = NULL, *resume = NULL;
   int json = 0;
   HpsList sets = {tr_calloc((size_t)argc, sizeof *sets.v), 0};

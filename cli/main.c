@@ -28,37 +28,79 @@ static void main_usage(FILE *f) {
   fprintf(f, "\nSee 'hpsweep help COMMAND' or 'hpsweep COMMAND --help' for a command's options.\n");
 }
 
-/* Under a finite RLIMIT_AS (`ulimit -v`), start again with OPENBLAS_NUM_THREADS=1. OpenBLAS starts
-** its threads when it loads, before main, and each maps a 128 MiB buffer at once; one that cannot
-** retries forever, spinning, and exit() then hangs joining it. At 1 thread none starts at load: a
-** run checks the address space its threads need (tr_mem.h) before openblas_set_num_threads
-** starts them. HPS_BLAS_REEXEC carries the caller's OPENBLAS_NUM_THREADS ("=value", or "-" for
-** unset), restored here so that programs hpsweep runs see the caller's environment. */
-static void main_blas_reexec(char **argv) {
-  const char *mark = getenv("HPS_BLAS_REEXEC");
-  if (mark) {
-    if (mark[0] == '=') setenv("OPENBLAS_NUM_THREADS", mark + 1, 1);
-    else unsetenv("OPENBLAS_NUM_THREADS");
-    unsetenv("HPS_BLAS_REEXEC");
-    return;
+/* libgomp's spin count (GOMP_SPINCOUNT) for hpsweep's own process when the caller sets neither
+** GOMP_SPINCOUNT nor OMP_WAIT_POLICY. libgomp's default is 300000 (about 3 ms before an idle pool
+** thread sleeps). Measured under heavy load (load 11, `hpsweep bench --threads 2`, model T, against
+** the pthread OpenBLAS build: BENCHMARKS.md, docs/performance.md): default spinning 0.16x,
+** OMP_WAIT_POLICY=passive 0.91x, GOMP_SPINCOUNT=10000 1.03x. The quiet machine's cost is for the
+** lead to measure (docs/performance.md, "The spin count"). */
+#define MAIN_SPINCOUNT "10000"
+
+/* What the one re-exec may change: a variable, the value hpsweep runs with. The caller's value
+** travels in HPS_REEXEC_<NAME> ("=value", or "-" for unset) and is put back after the exec. */
+typedef struct ReexecVar {
+  const char *name, *ours;
+  int change;
+} ReexecVar;
+
+/* After the re-exec: put the caller's values back (programs hpsweep runs see the caller's
+** environment, not ours). 1 if this image is the re-executed one. */
+static int main_reexec_restore(ReexecVar *v, int n) {
+  int again = 0;
+  for (int i = 0; i < n; i++) {
+    char mark[64];
+    snprintf(mark, sizeof mark, "HPS_REEXEC_%s", v[i].name);
+    const char *was = getenv(mark);
+    if (!was) continue;
+    again = 1;
+    if (was[0] == '=') setenv(v[i].name, was + 1, 1);
+    else unsetenv(v[i].name);
+    unsetenv(mark);
   }
+  return again;
+}
+
+/* Set each changed variable to ours, its caller's value carried in its mark; -1 if one did not fit
+** or setenv failed (the caller then puts the environment back). */
+static int main_reexec_mark(ReexecVar *v, int n) {
+  for (int i = 0; i < n; i++) {
+    if (!v[i].change) continue;
+    const char *old = getenv(v[i].name);
+    char mark[64], was[256];
+    if (old && strlen(old) + 2 > sizeof was) return -1; /* not a value of ours to carry: leave it */
+    snprintf(mark, sizeof mark, "HPS_REEXEC_%s", v[i].name);
+    snprintf(was, sizeof was, "%s%s", old ? "=" : "-", old ? old : "");
+    if (setenv(mark, was, 1) != 0 || setenv(v[i].name, v[i].ours, 1) != 0) return -1;
+  }
+  return 0;
+}
+
+/* The one re-exec: at most one exec, for everything that must be in the environment before main
+** (OpenBLAS and libgomp read it when they load), the caller's environment restored after it.
+** - Under a finite RLIMIT_AS (`ulimit -v`): OPENBLAS_NUM_THREADS=1. OpenBLAS starts its threads
+**   when it loads, and each maps a 128 MiB buffer at once; one that cannot retries forever,
+**   spinning, and exit() then hangs joining it. At 1 thread none starts at load: a run checks the
+**   address space its threads need (tr_mem.h) before it starts them.
+** - OpenMP build, neither GOMP_SPINCOUNT nor OMP_WAIT_POLICY set: GOMP_SPINCOUNT=MAIN_SPINCOUNT.
+**   A caller's value of either always wins.
+** Without /proc/self/exe (or out of memory) it goes on as loaded, silently. */
+static void main_reexec(char **argv) {
+  ReexecVar v[] = {{"OPENBLAS_NUM_THREADS", "1", 0}, {"GOMP_SPINCOUNT", MAIN_SPINCOUNT, 0}};
+  const int n = (int)(sizeof v / sizeof v[0]);
+  if (main_reexec_restore(v, n)) return;
   struct rlimit rl;
-  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
-  const char *old = getenv("OPENBLAS_NUM_THREADS");
-  if (old && strcmp(old, "1") == 0) return;
-  char was[256];
-  if (old && strlen(old) + 2 > sizeof was) return; /* not a thread count: leave it */
-  snprintf(was, sizeof was, "%s%s", old ? "=" : "-", old ? old : "");
-  if (setenv("HPS_BLAS_REEXEC", was, 1) == 0 && setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
-    execv("/proc/self/exe", argv);
-  /* no /proc or out of memory: go on as loaded, the caller's environment back */
-  if (old) setenv("OPENBLAS_NUM_THREADS", was + 1, 1);
-  else unsetenv("OPENBLAS_NUM_THREADS");
-  unsetenv("HPS_BLAS_REEXEC");
+  const char *blas = getenv("OPENBLAS_NUM_THREADS");
+  v[0].change = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && !(blas && strcmp(blas, "1") == 0);
+#ifdef _OPENMP
+  v[1].change = !getenv("GOMP_SPINCOUNT") && !getenv("OMP_WAIT_POLICY");
+#endif
+  if (!v[0].change && !v[1].change) return;
+  if (main_reexec_mark(v, n) == 0) execv("/proc/self/exe", argv);
+  main_reexec_restore(v, n); /* no exec: the caller's environment back */
 }
 
 int main(int argc, char **argv) {
-  main_blas_reexec(argv);
+  main_reexec(argv);
   /* Over `ulimit -f` a write fails with EFBIG and is reported (every file is written through
   ** tr_atomic or the store: the previous file stays whole), instead of SIGXFSZ killing us. */
   signal(SIGXFSZ, SIG_IGN);

@@ -16,6 +16,7 @@
 #include "rs_stats.h"
 #include "tr_alloc.h"
 #include "tr_atomic.h"
+#include "tr_sort.h"
 
 void rs_plot_init(RsPlot *p) { memset(p, 0, sizeof *p); }
 
@@ -590,7 +591,7 @@ int rs_plot_param(const RsTrialSet *ts, int k, RsPlot *out, TrErr *err) {
     int n = 0;
     for (int g = 0; g < cx->ng; g++)
       if (cx->g[g].value >= 0 && cx->g[g].n > 0) vg[n++] = (GroupAt){cx->g[g].value, g};
-    qsort(vg, (size_t)n, sizeof *vg, cmp_group_at);
+    tr_sort(vg, (size_t)n, sizeof *vg, cmp_group_at);
     for (int i = 0; i < n; i++) {
       const RsGroup *gr = &cx->g[vg[i].g];
       x[i] = p->numeric ? p->nums[gr->value] : gr->value;

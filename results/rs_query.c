@@ -11,6 +11,7 @@
 #include "rs_stats.h"
 #include "tr_alloc.h"
 #include "tr_json.h"
+#include "tr_sort.h"
 
 static char *xstrdup(const char *s) {
   if (!s) return NULL;
@@ -67,7 +68,7 @@ static int cmp_created(const void *a, const void *b) {
 static int sweeps_sorted(RsStore *st, RsSweep **v, size_t *n) {
   int rc = rs_sweeps_list(st, v, n);
   if (rc) return rc;
-  if (*n > 1) qsort(*v, *n, sizeof **v, cmp_created); /* an empty store's list is NULL */
+  tr_sort(*v, *n, sizeof **v, cmp_created); /* an empty store's list is NULL */
   return TR_OK;
 }
 
@@ -191,7 +192,7 @@ static IdPos *idpos_build(const RsTrialSet *ts) {
   IdPos *m = tr_malloc(((size_t)ts->n + 1) * sizeof *m);
   if (!m) return NULL;
   for (int i = 0; i < ts->n; i++) m[i] = (IdPos){ts->t[i].id, i};
-  qsort(m, (size_t)ts->n, sizeof *m, cmp_idpos);
+  tr_sort(m, (size_t)ts->n, sizeof *m, cmp_idpos);
   return m;
 }
 
@@ -306,7 +307,7 @@ static int param_sort(RsTrialSet *ts, int k) {
     return TR_ENOMEM;
   }
   for (int j = 0; j < m; j++) np[j] = (NumPos){p->nums[j], j};
-  qsort(np, (size_t)m, sizeof *np, cmp_numpos);
+  tr_sort(np, (size_t)m, sizeof *np, cmp_numpos);
   for (int j = 0; j < m; j++) {
     nv[j] = p->values[np[j].j], nn[j] = np[j].v;
     inv[np[j].j] = j;

@@ -18,6 +18,7 @@
 #include "tr_alloc.h"
 #include "tr_atomic.h"
 #include "tr_optim.h"
+#include "tr_sort.h"
 #include "tr_yaml.h"
 
 static int failed_status(RsStatus s) { return s == RS_FAILED || s == RS_DIVERGED; }
@@ -829,7 +830,7 @@ static int stop_levels(const RsTrialSet *ts, StopLevel *lv) {
     if (!lv[k].nth++ || th < lv[k].th_lo) lv[k].th_lo = th;
     if (lv[k].nth == 1 || th > lv[k].th_hi) lv[k].th_hi = th;
   }
-  qsort(lv, (size_t)n, sizeof *lv, stop_level_cmp);
+  tr_sort(lv, (size_t)n, sizeof *lv, stop_level_cmp);
   return n;
 }
 

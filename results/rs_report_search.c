@@ -16,6 +16,7 @@
 
 #include "rs_report_int.h"
 #include "tr_alloc.h"
+#include "tr_sort.h"
 #include "tr_yaml.h"
 
 #define SEARCH_MAX_PARAMS 12 /* proposal figures; the rest of the parameters are named */
@@ -139,7 +140,7 @@ static char *space_sig(const RsSweep *sw, int *oom) {
   size_t len = 0;
   FILE *f = L.oom || !L.n ? NULL : open_memstream(&buf, &len);
   if (f) {
-    qsort(L.line, (size_t)L.n, sizeof *L.line, str_cmp);
+    tr_sort(L.line, (size_t)L.n, sizeof *L.line, str_cmp);
     fprintf(f, "metric=%s goal=%s\n", sw->metric, sw->goal);
     for (int i = 0; i < L.n; i++) fprintf(f, "%s\n", L.line[i]);
     if (fclose(f)) free(buf), buf = NULL;

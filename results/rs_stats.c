@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "tr_alloc.h"
+#include "tr_sort.h"
 
 double rs_stats_mean(const double *x, int n) {
   if (n <= 0) return NAN;
@@ -171,7 +172,7 @@ static int cmp_valpos(const void *a, const void *b) {
 ** O(m log m) (s: scratch of m): an inference sweep may hold 100,000 trials. */
 static void ranks(const double *v, int m, double *rk, ValPos *s) {
   for (int i = 0; i < m; i++) s[i] = (ValPos){v[i], i};
-  qsort(s, (size_t)m, sizeof *s, cmp_valpos);
+  tr_sort(s, (size_t)m, sizeof *s, cmp_valpos);
   for (int a = 0; a < m;) {
     int b = a;
     while (b < m && s[b].v == s[a].v) b++;

@@ -10,6 +10,7 @@
 #include "rs_stats.h"
 #include "tr_alloc.h"
 #include "tr_rng.h"
+#include "tr_sort.h"
 
 /* ---- small helpers ---- */
 
@@ -38,7 +39,7 @@ static int cmp_i64(const void *a, const void *b) {
 
 /* Sort and deduplicate x in place; returns the distinct count. */
 static int unique_doubles(double *x, int n) {
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  tr_sort(x, (size_t)n, sizeof *x, cmp_double);
   int m = 0;
   for (int i = 0; i < n; i++)
     if (m == 0 || x[i] != x[m - 1]) x[m++] = x[i];
@@ -61,7 +62,7 @@ static double quantile_sorted(const double *x, int n, double q) {
 
 /* Median of x[0..n) (sorts x). */
 static double median(double *x, int n) {
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  tr_sort(x, (size_t)n, sizeof *x, cmp_double);
   return quantile_sorted(x, n, 0.5);
 }
 
@@ -112,7 +113,7 @@ static int pt_diverged(const RsLrPoint *p) { return p->diverged || !isfinite(p->
 static int lr_levels(const RsLrPoint *pt, int n, LrWork *w, RsLrStudy *s) {
   for (int i = 0; i < n; i++) w->x[i] = pt[i].lr, w->seeds[i] = pt[i].seed;
   s->nlevel = unique_doubles(w->x, n);
-  qsort(w->seeds, (size_t)n, sizeof *w->seeds, cmp_i64);
+  tr_sort(w->seeds, (size_t)n, sizeof *w->seeds, cmp_i64);
   int ns = 0;
   for (int i = 0; i < n; i++)
     if (ns == 0 || w->seeds[i] != w->seeds[ns - 1]) w->seeds[ns++] = w->seeds[i];
@@ -166,7 +167,7 @@ static void lr_bootstrap(const RsLrPoint *pt, int n, int ns, int nrep, uint64_t 
     RsLrFit fit;
     if (lr_estimate(w->x, w->mean, w->cand, nl, s->maximize, &xo, &vo, &fit) >= 0) w->boot[got++] = xo;
   }
-  qsort(w->boot, (size_t)got, sizeof *w->boot, cmp_double);
+  tr_sort(w->boot, (size_t)got, sizeof *w->boot, cmp_double);
   s->n_boot = got;
   /* Hesterberg's expanded percentile interval: the plain percentile interval is too
   ** narrow with few seeds (it has no n-1 and no t), so take the quantiles whose normal

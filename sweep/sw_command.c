@@ -9,6 +9,7 @@
 
 #include "tr_alloc.h"
 #include "tr_atomic.h"
+#include "tr_sort.h"
 
 #define JSON_MAX_DEPTH 64
 
@@ -268,7 +269,7 @@ static int parse_object(Parser *p, JNode *v, int depth) {
     if (p->s[p->i++] != ',') return jerr(p, "expected ',' or '}'");
   }
   p->i++;
-  qsort(v->pair, v->n, sizeof *v->pair, pair_cmp);
+  tr_sort(v->pair, v->n, sizeof *v->pair, pair_cmp);
   for (size_t k = 1; k < v->n; k++)
     if (!strcmp(v->pair[k - 1].name, v->pair[k].name))
       return tr_err_set(p->err, TR_EINVAL, "parameters JSON: name \"%s\" given twice", v->pair[k].name);

@@ -8,9 +8,11 @@
 #include "tr_alloc.h"
 #include "tr_blas.h"
 #include "tr_data.h"
+#include "tr_mem.h"
 #include "tr_model.h"
 #include "tr_os.h"
 #include "tr_sample.h"
+#include "tr_sort.h"
 
 static const char *const metric_names[SW_INFER_NMETRICS + 1] = {
     "validity", "distinct_1", "distinct_2", "distinct_3", "rep_4", "mean_length", "loglik",
@@ -80,7 +82,7 @@ static size_t collect(Gram *g, const int *toks, const int *len, int n_samples, i
 static double distinct(Gram *g, const int *toks, const int *len, int n_samples, int stride, int n) {
   size_t k = collect(g, toks, len, n_samples, stride, n);
   if (!k) return NAN;
-  qsort(g, k, sizeof *g, by_tokens);
+  tr_sort(g, k, sizeof *g, by_tokens);
   size_t u = 1;
   for (size_t i = 1; i < k; i++) u += cmp_tokens(&g[i], &g[i - 1]) != 0;
   return (double)u / (double)k;
@@ -89,7 +91,7 @@ static double distinct(Gram *g, const int *toks, const int *len, int n_samples, 
 static double repeated(Gram *g, const int *toks, const int *len, int n_samples, int stride, int n) {
   size_t k = collect(g, toks, len, n_samples, stride, n);
   if (!k) return NAN;
-  qsort(g, k, sizeof *g, by_sample_tokens_pos);
+  tr_sort(g, k, sizeof *g, by_sample_tokens_pos);
   size_t r = 0;
   for (size_t i = 1; i < k; i++) r += g[i].sample == g[i - 1].sample && cmp_tokens(&g[i], &g[i - 1]) == 0;
   return (double)r / (double)k;
@@ -300,8 +302,8 @@ int sw_infer_run(const TrConfig *trial_cfg, const char *checkpoint, const TrRunH
   memset(&in, 0, sizeof in);
   int rc = infer_load(&in, trial_cfg, checkpoint, err);
   if (!rc) rc = infer_prompts(&in, err);
+  if (!rc) rc = tr_mem_threads_set(tr_config_threads(trial_cfg), err);
   if (!rc) {
-    openblas_set_num_threads(tr_config_threads(trial_cfg));
     const double t_gen = tr_clock_mono();
     rc = infer_generate(&in, hooks, err);
     const double gen_seconds = tr_clock_mono() - t_gen;

@@ -13,6 +13,7 @@
 
 #include "rs_store.h"
 #include "tr_alloc.h"
+#include "tr_sort.h"
 
 typedef struct SwField {
   char name[RS_METRIC_NAME_MAX];
@@ -416,7 +417,7 @@ static int field_cmp(const void *a, const void *b) {
 static void fields_dedup(SwProto *p) {
   if (p->nf < 2) return;
   for (size_t k = 0; k < p->nf; k++) p->ord[k] = &p->f[k];
-  qsort(p->ord, p->nf, sizeof *p->ord, field_cmp);
+  tr_sort(p->ord, p->nf, sizeof *p->ord, field_cmp);
   for (size_t k = 0; k + 1 < p->nf; k++)
     if (strcmp(p->ord[k]->name, p->ord[k + 1]->name) == 0) {
       p->ord[k]->drop = 1;

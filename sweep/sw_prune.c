@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "tr_alloc.h"
+#include "tr_sort.h"
 
 #define MAX_LEVELS 128
 
@@ -96,7 +97,7 @@ static double group_kth(const Group *g, size_t cnt, size_t k) {
     size_t m = 0;
     for (size_t i = 0; i < g->n && m < cnt; i++)
       if (group_member(g, i, &v)) vals[m++] = v;
-    qsort(vals, m, sizeof *vals, cmp_double);
+    tr_sort(vals, m, sizeof *vals, cmp_double);
     double r = vals[k < m ? k : m - 1];
     free(vals);
     return r;
@@ -137,7 +138,7 @@ static size_t wandb_bands(const SwEarlyTerminate *et, int64_t *out, size_t cap) 
       if (b < 1) break;
       out[n++] = (int64_t)b;
     }
-    qsort(out, n, sizeof *out, cmp_i64);
+    tr_sort(out, n, sizeof *out, cmp_i64);
   } else if (et->min_iter > 0) {
     double b = (double)et->min_iter;
     for (int k = 0; k < 100 && n < cap && b < 9007199254740992.0; k++) {

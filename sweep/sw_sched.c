@@ -2026,7 +2026,7 @@ static size_t coord_expire_dead(Coord *k) {
   return n;
 }
 
-/* BLAS threads per trial: configured, else the cores shared among the jobs (at least 1). */
+/* Threads per trial (OpenBLAS's and the kernels' one pool): configured, else the cores shared among the jobs (at least 1). */
 static int trial_threads(const SwSchedConfig *c) {
   if (c->threads_per_trial > 0) return c->threads_per_trial;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);

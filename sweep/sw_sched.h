@@ -170,7 +170,7 @@ typedef struct SwSchedConfig {
   const char *metric;      /* sweep metric: a metric name tr_run reports (val_loss, ...) */
   int maximize;            /* goal */
   int jobs;                /* trials at once, >= 1 */
-  int threads_per_trial;   /* OpenBLAS threads per worker; <= 0: cores / jobs, at least 1 */
+  int threads_per_trial;   /* pool threads (OpenBLAS and kernels) per worker; <= 0: cores / jobs, at least 1 */
   int max_attempts;        /* 1 + max_retries */
   double lease_seconds;    /* <= 0: HPS_LEASE_SECONDS or SW_LEASE_SECONDS */
   const char *runs_dir;    /* checkpoints: <runs_dir>/<trial hash>/ (created) */

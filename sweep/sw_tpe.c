@@ -9,6 +9,7 @@
 
 #include "tr_alloc.h"
 #include "tr_rng.h"
+#include "tr_sort.h"
 
 size_t sw_tpe_gamma(size_t n) {
   size_t g = (n + 9) / 10; /* ceil(0.1 n) in integers */
@@ -45,7 +46,7 @@ int sw_tpe_split(const SwObs *obs, const double *loss, size_t n, signed char *be
       r[m++] = (Rank){st == SW_OBS_DONE ? -INFINITY : -(double)obs[i].step, l, i};
     }
   }
-  qsort(r, m, sizeof *r, rank_cmp);
+  tr_sort(r, m, sizeof *r, rank_cmp);
   size_t g = sw_tpe_gamma(m);
   for (size_t k = 0; k < g && k < m; k++) below[r[k].i] = 1;
   free(r);

@@ -777,3 +777,110 @@ Test(cli, train_outputs_honour_the_umask_and_are_never_world_writable) {
   }
   cr_assert_eq(hps_tmp_remove(dir), 0);
 }
+
+/* The one re-exec (cli/main.c): a program sweep whose program records what it sees and what
+** hpsweep's own process started with (/proc/PARENT/environ holds the environment of the exec,
+** which libgomp and OpenBLAS read; the program's parent is a process of that image). PRE is put
+** before the command line: variables and `ulimit`. Returns the record. */
+static const char *reexec_seen(const char *pre) {
+  static char seen[4096];
+  char dir[128], cmd[2048], path[256];
+  hps_tmp_make(dir, sizeof dir, "hps_cli_reexec_");
+  snprintf(cmd, sizeof cmd,
+           "#!/bin/sh\n"
+           "{ echo \"prog GOMP_SPINCOUNT=${GOMP_SPINCOUNT-unset} OMP_WAIT_POLICY=${OMP_WAIT_POLICY-unset}\"\n"
+           "  tr '\\0' '\\n' < /proc/$PPID/environ | grep -E '^(GOMP_SPINCOUNT|OMP_WAIT_POLICY|OPENBLAS_NUM_THREADS|"
+           "HPS_REEXEC)' | sed 's/^/hpsweep /'\n"
+           "  env | grep '^HPS_REEXEC' | sed 's/^/prog /'; } > %s/seen.txt\n"
+           "echo '{\"step\": 0, \"loss\": 1}' >&$HPSWEEP_METRICS_FD\n",
+           dir);
+  const char *p = hps_put(dir, "prog.sh", cmd);
+  cr_assert_eq(chmod(p, 0755), 0);
+  hps_put(dir, "s.yaml", "program: prog.sh\ncommand: [\"${program}\"]\nmethod: grid\nmetric: {name: loss}\n"
+          "parameters:\n  a: {values: [1]}\n");
+  snprintf(cmd, sizeof cmd, "cd %s && unset GOMP_SPINCOUNT OMP_WAIT_POLICY OPENBLAS_NUM_THREADS; %s %s run s.yaml -j 1",
+           dir, pre, bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+  snprintf(path, sizeof path, "%s/seen.txt", dir);
+  char *s = hps_slurp(path, NULL);
+  cr_assert_not_null(s, "the program wrote no %s", path);
+  snprintf(seen, sizeof seen, "%s", s);
+  free(s);
+  hps_tmp_remove(dir);
+  return seen;
+}
+
+/* hpsweep runs with a bounded spin (GOMP_SPINCOUNT=10000) when the caller sets neither
+** GOMP_SPINCOUNT nor OMP_WAIT_POLICY, and the programs it runs see the caller's environment. */
+Test(cli, reexec_bounds_libgomps_spin_and_programs_see_the_callers_environment) {
+  const char *s = reexec_seen("");
+  cr_expect(strstr(s, "prog GOMP_SPINCOUNT=unset OMP_WAIT_POLICY=unset\n"), "%s", s);
+  cr_expect_null(strstr(s, "prog HPS_REEXEC"), "the marks are gone after the exec: %s", s);
+#ifdef _OPENMP
+  cr_expect(strstr(s, "hpsweep GOMP_SPINCOUNT=10000\n"), "%s", s);
+  cr_expect(strstr(s, "hpsweep HPS_REEXEC_GOMP_SPINCOUNT=-\n"), "%s", s);
+#else
+  cr_expect_null(strstr(s, "hpsweep GOMP_SPINCOUNT"), "no libgomp, no exec: %s", s);
+#endif
+  cr_expect_null(strstr(s, "hpsweep OPENBLAS_NUM_THREADS"), "no RLIMIT_AS, OpenBLAS as the caller has it: %s", s);
+}
+
+/* A caller's GOMP_SPINCOUNT or OMP_WAIT_POLICY wins: hpsweep runs with it, unchanged, no exec. */
+Test(cli, reexec_keeps_a_callers_gomp_spincount_or_omp_wait_policy) {
+  const char *s = reexec_seen("GOMP_SPINCOUNT=12345");
+  cr_expect(strstr(s, "prog GOMP_SPINCOUNT=12345 OMP_WAIT_POLICY=unset\n"), "%s", s);
+  cr_expect(strstr(s, "hpsweep GOMP_SPINCOUNT=12345\n"), "%s", s);
+  cr_expect_null(strstr(s, "HPS_REEXEC"), "no exec: %s", s);
+  s = reexec_seen("OMP_WAIT_POLICY=passive");
+  cr_expect(strstr(s, "prog GOMP_SPINCOUNT=unset OMP_WAIT_POLICY=passive\n"), "%s", s);
+  cr_expect(strstr(s, "hpsweep OMP_WAIT_POLICY=passive\n"), "%s", s);
+  cr_expect_null(strstr(s, "hpsweep GOMP_SPINCOUNT"), "%s", s);
+  cr_expect_null(strstr(s, "HPS_REEXEC"), "no exec: %s", s);
+}
+
+/* ASan reserves terabytes of address space at start, so an ASan build cannot run under `ulimit -v`:
+** this test is compiled out there (as test_tr_mem's; the normal build, CI's first, runs it). */
+#if defined(__SANITIZE_ADDRESS__)
+#define HPS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HPS_ASAN 1
+#endif
+#endif
+
+#ifndef HPS_ASAN
+/* Under a finite RLIMIT_AS both changes ride one exec, and both are undone for the program. */
+Test(cli, reexec_under_rlimit_as_sets_openblas_to_one_thread_in_the_same_exec) {
+  const char *s = reexec_seen("ulimit -v 4194304; OPENBLAS_NUM_THREADS=3");
+  cr_expect(strstr(s, "hpsweep OPENBLAS_NUM_THREADS=1\n"), "%s", s);
+  cr_expect(strstr(s, "hpsweep HPS_REEXEC_OPENBLAS_NUM_THREADS==3\n"), "%s", s);
+  cr_expect(strstr(s, "prog GOMP_SPINCOUNT=unset OMP_WAIT_POLICY=unset\n"), "%s", s);
+  cr_expect_null(strstr(s, "prog HPS_REEXEC"), "%s", s);
+#ifdef _OPENMP
+  cr_expect(strstr(s, "hpsweep GOMP_SPINCOUNT=10000\n"), "%s", s);
+#endif
+}
+#endif
+
+/* HPSWEEP_CPU naming no level is ignored, and a command that trains says so once on stderr; one
+** that runs no kernels (check) says nothing. */
+Test(cli, an_ignored_hpsweep_cpu_is_one_notice_on_stderr_and_the_run_succeeds) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "HPSWEEP_CPU=bogus %s train --set model.n_layer=1 --set model.d_model=16 --set model.context_length=16 "
+           "--set train.batch_size=4 --set train.max_steps=2 --set train.eval_interval=2 "
+           "--set data.synthetic_bytes=20000 --set train.threads=1",
+           bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  const char *want = "hpsweep: HPSWEEP_CPU=bogus: unknown level (base, v3, v4): using the best level\n";
+  cr_expect(strncmp(err, want, strlen(want)) == 0, "the first line of stderr: %s", err);
+  cr_expect_eq(hps_count(err, "HPSWEEP_CPU"), 1, "once: %s", err);
+  cr_expect(strstr(out, "step      2 |"), "the run went on: %s", out);
+  snprintf(cmd, sizeof cmd, "HPSWEEP_CPU= %s train --set model.n_layer=1 --set model.d_model=16 "
+           "--set model.context_length=16 --set train.max_steps=1 --set data.synthetic_bytes=20000", bin());
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect_null(strstr(err, "HPSWEEP_CPU"), "empty: unset, no notice: %s", err);
+  snprintf(cmd, sizeof cmd, "HPSWEEP_CPU=bogus %s check %s/configs/lr_grid.yaml", bin(), HPS_SOURCE_ROOT);
+  cr_assert_eq(sh(cmd, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+  cr_expect_null(strstr(err, "HPSWEEP_CPU"), "check runs no kernels: %s", err);
+}

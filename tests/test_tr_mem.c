@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hps_test.h"
+#include "tr_blas.h"
 #include "tr_mem.h"
 #include "tr_run.h"
 
@@ -187,6 +188,40 @@ Test(tr_mem, run_too_big_for_rlimit_as_is_refused_before_allocating) {
   cr_assert(strstr(msg, "model needs ") && strstr(msg, " GiB (params 1.5, gradients 1.5, optimizer 3.0, "),
             "%s", msg);
   cr_assert(strstr(msg, "available (RLIMIT_AS)"), "%s", msg);
+}
+
+/* The address space this process has mapped now (/proc/self/statm). */
+static uint64_t mapped_now(void) {
+  unsigned long long pages = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  cr_assert(f && fscanf(f, "%llu", &pages) == 1);
+  fclose(f);
+  return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* tr_mem_threads_set, the one way threads start (train, lr-find, bench, sample, inference trials):
+** under an RLIMIT_AS that leaves room for one thread's buffer but not two threads', 2 threads are
+** refused with the figures and nothing changes; 1 thread is set. (Relative to what is mapped, so
+** it holds under ASan too.) */
+Test(tr_mem, threads_set_refuses_threads_whose_buffers_do_not_fit_under_rlimit_as) {
+  TrErr err = {0};
+  cr_assert_eq(tr_mem_threads_set(1, &err), TR_OK, "no limit: %s", err.msg);
+  cr_assert_eq(openblas_get_num_threads(), 1);
+  struct rlimit old, rl;
+  cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+  rl = old;
+  rl.rlim_cur = (rlim_t)(mapped_now() + tr_mem_blas_reserve(1) + (64ull << 20)); /* < reserve(2) by ~72 MiB */
+  cr_assert(old.rlim_cur == RLIM_INFINITY || rl.rlim_cur <= old.rlim_cur, "a tighter limit already");
+  cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0);
+  int two = tr_mem_threads_set(2, &err), one_threads = openblas_get_num_threads();
+  TrErr err1 = {0};
+  int one = tr_mem_threads_set(1, &err1);
+  cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+  cr_assert_eq(two, TR_ENOMEM, "2 threads under the limit: %d", two);
+  cr_assert(strstr(err.msg, "2 threads need 2") && strstr(err.msg, " MiB of address space (OpenBLAS's buffers and "
+            "stacks), ") && strstr(err.msg, " MiB left under RLIMIT_AS (ulimit -v)"), "%s", err.msg);
+  cr_assert_eq(one_threads, 1, "refused: the thread count is unchanged");
+  cr_assert_eq(one, TR_OK, "1 thread fits: %s", err1.msg);
 }
 
 /* A fake cgroup tree (HPS_TEST_PROC_CGROUP, HPS_TEST_SYS_CGROUP): the limit of an

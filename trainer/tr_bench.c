@@ -10,11 +10,13 @@
 
 #include "tr_alloc.h"
 #include "tr_blas.h"
+#include "tr_mem.h"
 #include "tr_model.h"
 #include "tr_optim.h"
 #include "tr_os.h"
 #include "tr_rng.h"
 #include "tr_sample.h"
+#include "tr_sort.h"
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -22,7 +24,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static double median(double *x, int n) {
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  tr_sort(x, (size_t)n, sizeof *x, cmp_double);
   return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
@@ -43,7 +45,7 @@ int tr_bench_shape(const char *name, TrModelConfig *cfg, int *batch, TrErr *err)
 }
 
 double tr_bench_sgemm(int threads, int n, int reps) {
-  openblas_set_num_threads(threads);
+  if (tr_mem_threads_set(threads, NULL)) return 0.0;
   size_t nn = (size_t)n * n;
   float *a = tr_malloc(nn * sizeof *a), *b = tr_malloc(nn * sizeof *b), *c = tr_malloc(nn * sizeof *c);
   double *t = tr_malloc((size_t)reps * sizeof *t), g = 0.0;
@@ -72,7 +74,7 @@ int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res,
   int rc = tr_bench_shape(name, &cfg, &B, err);
   if (rc) return rc;
   if (steps < 1) return tr_err_set(err, TR_EINVAL, "bench: steps %d must be >= 1", steps);
-  openblas_set_num_threads(threads);
+  if ((rc = tr_mem_threads_set(threads, err))) return rc;
   TrModel *m = NULL;
   rc = tr_model_create(&m, &cfg, B, err);
   if (rc) return rc;
@@ -291,7 +293,7 @@ int tr_bench_sample(const char *name, int threads, int full_cap, TrSampleBenchRe
   int rc = tr_bench_shape(name, &mc, &B, err);
   if (rc) return rc;
   if (full_cap < 1) return tr_err_set(err, TR_EINVAL, "bench: full_cap %d must be >= 1", full_cap);
-  openblas_set_num_threads(threads);
+  if ((rc = tr_mem_threads_set(threads, err))) return rc;
   TrModel *m = NULL;
   TrSampler *smp = NULL;
   if ((rc = tr_model_create(&m, &mc, 1, err)) || (rc = tr_sampler_create(&smp, m, err))) {

@@ -58,7 +58,8 @@ typedef struct TrBenchResult {
 
 /* The config and batch of shape "T" or "S"; TR_EINVAL for another name. */
 int tr_bench_shape(const char *name, TrModelConfig *cfg, int *batch, TrErr *err);
-/* OpenBLAS sgemm GFLOP/s on n x n x n at `threads` threads (median of reps). */
+/* OpenBLAS sgemm GFLOP/s on n x n x n at `threads` threads (median of reps); 0 when the
+** threads cannot start (tr_mem_threads_set). */
 double tr_bench_sgemm(int threads, int n, int reps);
 /* Train `steps` timed steps of shape `name`; fills res (sgemm_gflops/mfu left 0). */
 int tr_bench_train(const char *name, int threads, int steps, TrBenchResult *res, TrErr *err);
@@ -78,7 +79,7 @@ typedef struct TrSampleBenchResult {
   double full_wall, full_cpu;
 } TrSampleBenchResult;
 
-/* Bench shape `name` ("T" or "S") at `threads` OpenBLAS threads; full recompute
+/* Bench shape `name` ("T" or "S") at `threads` threads (the one pool); full recompute
 ** stops after full_cap tokens (>= 1). */
 int tr_bench_sample(const char *name, int threads, int full_cap, TrSampleBenchResult *res, TrErr *err);
 

@@ -133,7 +133,7 @@ static const TrKey keys[] = {
     {"train.seed", TR_KEY_I64, OFF(train.seed), 0, 0, "1", 0, 9.2e18, NULL,
      "seed of initialisation, batch order and dropout"},
     {"train.threads", TR_KEY_INT, OFF(train.threads), 0, 0, "0", 0, 1024, NULL,
-     "OpenBLAS threads; 0 = all cores"},
+     "threads of OpenBLAS and the elementwise kernels (one OpenMP pool); 0 = all cores"},
     {"train.out_dir", TR_KEY_STR, OFF(train.out_dir), SZ(train.out_dir), 0, "\"\"", 0, 0, NULL,
      "directory for checkpoints; empty = none written"},
     {"train.checkpoint_interval", TR_KEY_INT, OFF(train.checkpoint_interval), 0, 0, "0", 0, 1 << 30,

@@ -118,7 +118,7 @@ typedef struct TrTrainConfig {
   int eval_batches;          /* fixed validation batches per evaluation */
   int log_interval;          /* steps between log lines / metric rows */
   int64_t seed;              /* init, batches, dropout */
-  int threads;               /* OpenBLAS threads; 0 = all cores */
+  int threads;               /* the one pool's threads (OpenBLAS and the kernels); 0 = all cores */
   char out_dir[TR_PATH_MAX]; /* checkpoints and run files; "" = none written */
   int checkpoint_interval;   /* steps; 0 = only the final checkpoint (when out_dir is set) */
   double divergence_factor;  /* loss > factor * best loss after warm-up = diverged */

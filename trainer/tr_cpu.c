@@ -47,9 +47,9 @@ static int level_choose(void) {
   if (!env || !*env) return best;
   int want = level_parse(env);
   if (want < 0)
-    env_note = "HPSWEEP_CPU: unknown level (base, v3, v4): using the best level";
+    env_note = "unknown level (base, v3, v4): using the best level";
   else if (!tr_cpu_supported((TrCpuLevel)want))
-    env_note = "HPSWEEP_CPU: this CPU cannot run that level: using the best level";
+    env_note = "this CPU cannot run that level: using the best level";
   else
     return want;
   return best;

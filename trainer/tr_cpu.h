@@ -47,7 +47,8 @@ int tr_cpu_supported(TrCpuLevel level);
 const char *tr_cpu_level_name(TrCpuLevel level);
 /* Use `level` from now on: 0, or -1 (unchanged) if the CPU cannot run it. */
 int tr_cpu_force(TrCpuLevel level);
-/* Why HPSWEEP_CPU was ignored, or NULL when it was unset or honoured. */
+/* Why HPSWEEP_CPU was ignored ("unknown level (base, v3, v4): using the best level"), or NULL
+** when it was unset or honoured. */
 const char *tr_cpu_env_note(void);
 
 #define TR_CPU_CAT2(a, b) a##b

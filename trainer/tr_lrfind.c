@@ -181,7 +181,7 @@ int tr_lrfind(const TrConfig *cfg, const TrLrfindOptions *o, TrLrfindResult *res
   res->steepest.lr = res->min10.lr = res->valley.lr = NAN;
   int rc = lrfind_check(cfg, o, err);
   if (rc) return rc;
-  openblas_set_num_threads(tr_config_threads(cfg));
+  if ((rc = tr_mem_threads_set(tr_config_threads(cfg), err))) return rc;
   res->points = tr_calloc((size_t)o->steps, sizeof *res->points);
   if (!res->points) return tr_err_set(err, TR_ENOMEM, "out of memory for %d points", o->steps);
   TrCore c;

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "tr_blas.h"
 #include "tr_data.h"
 #include "tr_model.h"
 #include "tr_optim.h"
@@ -125,19 +126,39 @@ uint64_t tr_mem_blas_reserve(int threads) {
   return (uint64_t)threads * TR_MEM_BLAS_BUFFER + (uint64_t)(threads - 1) * (stack + guard);
 }
 
-/* RLIMIT_AS less the address space mapped now (with_usage) and what OpenBLAS will map for threads. */
-static void rlimit_as(TrMemAvail *a, int with_usage, int threads) {
+/* RLIMIT_AS less the address space mapped now (with_usage), or UINT64_MAX when it is infinite. */
+static uint64_t rlimit_as_room(int with_usage) {
   struct rlimit rl;
-  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
-  uint64_t pages = 0, size = 0;
+  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
+  uint64_t pages = 0, size;
   FILE *f = with_usage ? fopen("/proc/self/statm", "re") : NULL;
   if (f) {
     unsigned long long p;
     if (fscanf(f, "%llu", &p) == 1) pages = p;
     fclose(f);
   }
-  size = pages * (uint64_t)sysconf(_SC_PAGESIZE) + tr_mem_blas_reserve(threads);
-  take(a, size < (uint64_t)rl.rlim_cur ? (uint64_t)rl.rlim_cur - size : 0, "RLIMIT_AS");
+  size = pages * (uint64_t)sysconf(_SC_PAGESIZE);
+  return size < (uint64_t)rl.rlim_cur ? (uint64_t)rl.rlim_cur - size : 0;
+}
+
+/* RLIMIT_AS less the address space mapped now (with_usage) and what OpenBLAS will map for threads. */
+static void rlimit_as(TrMemAvail *a, int with_usage, int threads) {
+  uint64_t room = rlimit_as_room(with_usage), need = tr_mem_blas_reserve(threads);
+  if (room != UINT64_MAX) take(a, room > need ? room - need : 0, "RLIMIT_AS");
+}
+
+int tr_mem_threads_set(int threads, TrErr *err) {
+  if (threads < 1) threads = 1;
+  uint64_t room = rlimit_as_room(1), need = tr_mem_blas_reserve(threads);
+  if (room != UINT64_MAX && need > room) {
+    char n[32], r[32];
+    tr_mem_format(need, n, sizeof n);
+    tr_mem_format(room, r, sizeof r);
+    return tr_err_set(err, TR_ENOMEM, "%d thread%s need %s of address space (OpenBLAS's buffers and stacks), %s left "
+                      "under RLIMIT_AS (ulimit -v)", threads, threads == 1 ? "" : "s", n, r);
+  }
+  openblas_set_num_threads(threads);
+  return TR_OK;
 }
 
 /* key: "MemAvailable" or "MemTotal". */

@@ -35,7 +35,7 @@
 **   OpenBLAS at 1 thread: cli/main.c), so in-process callers whose threads
 **   already run are refused early, never late. OpenBLAS retries a buffer it
 **   cannot map forever (a thread spinning, and exit() hanging on it): a run
-**   must call openblas_set_num_threads only after its check has passed.
+**   sets its threads only through tr_mem_threads_set, after its check has passed.
 **   Measured (Debian 12's OpenBLAS 0.3.21, tests/test_tr_mem.c): a run whose
 **   estimate fits in this figure completes; peak address space stays below
 **   what is mapped at the check + the estimate + the reserve.
@@ -80,6 +80,14 @@ void tr_mem_available(TrMemAvail *a, int threads);
 void tr_mem_limit(TrMemAvail *a, int threads);
 /* Address space OpenBLAS maps for `threads` threads (>= 1): buffers and worker stacks. */
 uint64_t tr_mem_blas_reserve(int threads);
+/* The one way to set the thread count (OpenBLAS's and the kernels' pool; < 1 means 1): under a
+** finite RLIMIT_AS, TR_ENOMEM ("2 threads need 264 MiB of address space (OpenBLAS's buffers and
+** stacks), 100 MiB left under RLIMIT_AS (ulimit -v)") and nothing started when
+** tr_mem_blas_reserve(threads) exceeds the limit less what is mapped now; else
+** openblas_set_num_threads(threads) and TR_OK. Call it after the model is allocated (or its
+** estimate checked, as tr_run does), never openblas_set_num_threads directly
+** (but to go down to 1 thread before a fork: sw_sched). */
+int tr_mem_threads_set(int threads, TrErr *err);
 
 /* "5.1 GiB (params 0.4, gradients 0.4, optimizer 0.8, activations 3.9, data
 ** 0.0, fixed 0.1)": the total and its parts in the total's unit. */

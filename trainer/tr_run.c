@@ -251,7 +251,7 @@ int tr_run(const TrConfig *cfg, const TrRunHooks *hooks, TrRunResult *res, TrErr
   r.best_step = -1;
   if ((rc = run_memory_check(&r, err))) goto out;
   /* After the check: OpenBLAS's new threads map their buffers at once (tr_mem.h). */
-  openblas_set_num_threads(tr_config_threads(cfg));
+  if ((rc = tr_mem_threads_set(tr_config_threads(cfg), err))) goto out;
   if ((rc = run_setup(&r, err))) goto out;
   if (hooks && hooks->resume_path && (rc = resume(&r, hooks->resume_path, err))) goto out;
 

@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "tr_alloc.h"
+#include "tr_sort.h"
 
 typedef struct Builder {
   const char *name;
@@ -95,7 +96,7 @@ static int check_duplicates(Builder *b, TrYamlNode *map) {
   TrYamlNode **tmp = tr_malloc((size_t)map->n * sizeof *tmp);
   if (!tmp) return tr_err_set(b->err, TR_ENOMEM, "%s: out of memory", b->name);
   memcpy(tmp, map->keys, (size_t)map->n * sizeof *tmp);
-  qsort(tmp, (size_t)map->n, sizeof *tmp, key_index_cmp);
+  tr_sort(tmp, (size_t)map->n, sizeof *tmp, key_index_cmp);
   int rc = TR_OK;
   for (int i = 1; i < map->n; i++) {
     if (strcmp(tmp[i - 1]->str, tmp[i]->str) == 0) {
