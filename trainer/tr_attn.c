@@ -114,44 +114,112 @@ static inline void axpy(float *restrict y, float a, const float *restrict x, int
   for (int d = 0; d < n; d++) y[d] += a * x[d];
 }
 
+/* Rows of a register tile of 16 columns: AVX-512 (32 registers) takes 8 rows in
+   8 accumulators, AVX2 (16 registers) 6 rows in 12 (enough independent FMAs for
+   both FMA pipes, written with intrinsics below: GCC's own schedule of the C
+   loop spills them), SSE 4 rows in 16. */
+#if defined(__AVX512F__)
+#define MR 8
+#elif defined(__AVX2__) && defined(__FMA__)
+#define MR 6
+#define MR_AVX2 1
+#include <immintrin.h>
+#else
+#define MR 4
+#endif
+
+/* MM_TILE(name, ROWS) defines name(C, ldc, A, ars, acs, B, ldb, K): C rows listed by
+   ROWS, columns 0..15, += A (rows,K) @ B (K,16), operands as in mm_acc. One named
+   16-float accumulator per row and the loop over the 16 columns holding every row
+   is what GCC keeps in registers (a 2-D array it spills). */
+#define MM_DECL(r)                                                                                 \
+  float c##r[16];                                                                                  \
+  for (int x = 0; x < 16; x++) c##r[x] = C[(size_t)(r) * ldc + x];
+#define MM_LOAD(r) const float a##r = a[(size_t)(r) * ars];
+#define MM_FMA(r) c##r[x] += a##r * b[x];
+#define MM_STORE(r)                                                                                \
+  for (int x = 0; x < 16; x++) C[(size_t)(r) * ldc + x] = c##r[x];
+#define MM_TILE(name, ROWS)                                                                        \
+  static void name(float *restrict C, int ldc, const float *restrict A, int ars, int acs,          \
+                   const float *restrict B, int ldb, int K) {                                      \
+    ROWS(MM_DECL)                                                                                  \
+    for (int k = 0; k < K; k++) {                                                                  \
+      const float *b = B + (size_t)k * ldb, *a = A + (size_t)k * acs;                             \
+      ROWS(MM_LOAD)                                                                                \
+      for (int x = 0; x < 16; x++) {                                                               \
+        ROWS(MM_FMA)                                                                               \
+      }                                                                                            \
+    }                                                                                              \
+    ROWS(MM_STORE)                                                                                 \
+  }
+#define ROWS1(X) X(0)
+#define ROWS2(X) X(0) X(1)
+#define ROWS4(X) X(0) X(1) X(2) X(3)
+#define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+MM_TILE(mm_tile1, ROWS1)
+MM_TILE(mm_tile2, ROWS2)
+MM_TILE(mm_tile4, ROWS4)
+#if MR == 8
+MM_TILE(mm_tile_mr, ROWS8)
+#elif MR == 4
+#define mm_tile_mr mm_tile4
+#else
+/* The AVX2 6 x 16 tile: each row's broadcast used at once on both halves, so 12
+   accumulators, 2 B vectors and 1 broadcast fit in 16 registers. _mm256_fmadd_ps
+   rounds once, as the contracted C does: the same bits. */
+#define MM_VDECL(r)                                                                                \
+  __m256 v##r##0 = _mm256_loadu_ps(C + (size_t)(r) * ldc),                                        \
+         v##r##1 = _mm256_loadu_ps(C + (size_t)(r) * ldc + 8);
+#define MM_VFMA(r)                                                                                 \
+  {                                                                                                \
+    const __m256 x = _mm256_broadcast_ss(a + (size_t)(r) * ars);                                   \
+    v##r##0 = _mm256_fmadd_ps(x, b0, v##r##0);                                                     \
+    v##r##1 = _mm256_fmadd_ps(x, b1, v##r##1);                                                     \
+  }
+#define MM_VSTORE(r)                                                                               \
+  _mm256_storeu_ps(C + (size_t)(r) * ldc, v##r##0);                                               \
+  _mm256_storeu_ps(C + (size_t)(r) * ldc + 8, v##r##1);
+static void mm_tile_mr(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
+                       const float *restrict B, int ldb, int K) {
+  ROWS6(MM_VDECL)
+  for (int k = 0; k < K; k++) {
+    const float *a = A + (size_t)k * acs;
+    const __m256 b0 = _mm256_loadu_ps(B + (size_t)k * ldb), b1 = _mm256_loadu_ps(B + (size_t)k * ldb + 8);
+    ROWS6(MM_VFMA)
+  }
+  ROWS6(MM_VSTORE)
+}
+#endif
+
 /* C (M,N) += A (M,K) @ B (K,N); A's element (i,k) at A[i*ars + k*acs] (so A may
-   be read transposed), B and C rows strided by ldb, ldc. 4 x 16 register tiles
-   (8 AVX2 or 4 AVX-512 accumulators) the compiler keeps in registers, the loop
-   over the 16 columns vectorised; the edges take a plain loop. */
+   be read transposed), B and C rows strided by ldb, ldc. MR x 16 register tiles,
+   the rows left over in tiles of 4, 2, 1; columns past the last 16 take a plain
+   loop. Every element adds its K products in order k = 0..K-1 (one rounding each,
+   contracted), so the tiling does not change the bits. */
 static void mm_acc(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
                    const float *restrict B, int ldb, int M, int N, int K) {
-  int i = 0;
-  for (; i + 4 <= M; i += 4) {
-    const float *a0 = A + (size_t)i * ars, *a1 = a0 + ars, *a2 = a1 + ars, *a3 = a2 + ars;
-    float *r0 = C + (size_t)i * ldc, *r1 = r0 + ldc, *r2 = r1 + ldc, *r3 = r2 + ldc;
-    int j = 0;
-    for (; j + 16 <= N; j += 16) {
-      float c0[16], c1[16], c2[16], c3[16];
-      for (int x = 0; x < 16; x++)
-        c0[x] = r0[j + x], c1[x] = r1[j + x], c2[x] = r2[j + x], c3[x] = r3[j + x];
-      for (int k = 0; k < K; k++) {
-        const float *b = B + (size_t)k * ldb + j;
-        const size_t ak = (size_t)k * acs;
-        const float x0 = a0[ak], x1 = a1[ak], x2 = a2[ak], x3 = a3[ak];
-        for (int x = 0; x < 16; x++) {
-          c0[x] += x0 * b[x];
-          c1[x] += x1 * b[x];
-          c2[x] += x2 * b[x];
-          c3[x] += x3 * b[x];
-        }
-      }
-      for (int x = 0; x < 16; x++)
-        r0[j + x] = c0[x], r1[j + x] = c1[x], r2[j + x] = c2[x], r3[j + x] = c3[x];
+  const int N16 = N & ~15;
+  int mr_end = M / MR * MR; /* MR-row tiles, then 4-row ones: at M = 32, 6 6 6 6 4 4 */
+  while (mr_end > 0 && (M - mr_end) % 4 != 0) mr_end -= MR;
+  if ((M - mr_end) % 4 != 0) mr_end = M / MR * MR;
+  for (int j = 0; j < N16; j += 16) {
+    int i = 0;
+    for (; i < mr_end; i += MR)
+      mm_tile_mr(C + (size_t)i * ldc + j, ldc, A + (size_t)i * ars, ars, acs, B + j, ldb, K);
+    for (; i + 4 <= M; i += 4)
+      mm_tile4(C + (size_t)i * ldc + j, ldc, A + (size_t)i * ars, ars, acs, B + j, ldb, K);
+    if (i + 2 <= M) {
+      mm_tile2(C + (size_t)i * ldc + j, ldc, A + (size_t)i * ars, ars, acs, B + j, ldb, K);
+      i += 2;
     }
-    if (j < N)
-      for (int r = 0; r < 4; r++)
-        for (int k = 0; k < K; k++)
-          axpy(C + (size_t)(i + r) * ldc + j, A[(size_t)(i + r) * ars + (size_t)k * acs],
-               B + (size_t)k * ldb + j, N - j);
+    if (i < M) mm_tile1(C + (size_t)i * ldc + j, ldc, A + (size_t)i * ars, ars, acs, B + j, ldb, K);
   }
-  for (; i < M; i++)
-    for (int k = 0; k < K; k++)
-      axpy(C + (size_t)i * ldc, A[(size_t)i * ars + (size_t)k * acs], B + (size_t)k * ldb, N);
+  if (N16 < N)
+    for (int i = 0; i < M; i++)
+      for (int k = 0; k < K; k++)
+        axpy(C + (size_t)i * ldc + N16, A[(size_t)i * ars + (size_t)k * acs], B + (size_t)k * ldb + N16,
+             N - N16);
 }
 
 /* Dropout of one tile row: w[c] *= keep ? ks : 0 for the nv valid keys. */
