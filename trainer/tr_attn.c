@@ -305,7 +305,7 @@ typedef struct BwdTiles {
   _Alignas(64) float dka[BK * HS_MAX]; /* dK of the key block (before qk_scale) */
   _Alignas(64) float dva[BK * HS_MAX]; /* dV of the key block */
   _Alignas(64) float s[BQ * BK];       /* P (queries x keys) */
-  _Alignas(64) float pd[BQ * BK];      /* P dropped out */
+  _Alignas(64) float pd[BQ * BK];      /* P dropped out (with a mask) */
   _Alignas(64) float dp[BQ * BK];      /* dP, then dS */
 } BwdTiles;
 
@@ -319,19 +319,18 @@ static void bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0, int 
   mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, 1, t->vt, BK, nr, BK, hs);
   for (int r = 0; r < nr; r++) {
     const int i = i0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
-    const float *doi = g->dO + (size_t)i * g->C;
-    const float li = g->lse[i], Di = tr_vec_dot(doi, g->O + (size_t)i * g->C, hs);
+    const float li = g->lse[i], Di = g->dv[(size_t)i * C3]; /* D, see tr_attn_backward */
     float *p = t->s + (size_t)r * BK, *dp = t->dp + (size_t)r * BK, *pd = t->pd + (size_t)r * BK;
     for (int c = 0; c < BK; c++) p[c] = c < nv ? tr_vec_exp(p[c] * h->sc - li) : 0.0f;
-    memcpy(pd, p, BK * sizeof(float));
     if (h->mk) {
+      memcpy(pd, p, BK * sizeof(float));
       tile_drop(pd, h->mk + (size_t)i * h->T + c0, h->ks, nv);
       tile_drop(dp, h->mk + (size_t)i * h->T + c0, h->ks, nv);
     }
     for (int c = 0; c < BK; c++) dp[c] = p[c] * (dp[c] - Di); /* dS, 0 above the diagonal */
   }
   /* the transposed products read the (queries x keys) tiles column-wise */
-  mm_acc(t->dva, hs, t->pd, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr);
+  mm_acc(t->dva, hs, h->mk ? t->pd : t->s, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr);
   mm_acc(t->dka, hs, t->dp, 1, BK, h->q + (size_t)i0 * C3, C3, nc, hs, nr);
   mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, 1, h->k + (size_t)c0 * C3, C3, nr, hs, nc);
 }
@@ -369,7 +368,13 @@ void tr_attn_backward(float *dqkv, const float *dout, const float *out, const fl
     g.dq = dqkv + (size_t)b * T * 3 * C + (size_t)hh * hs;
     g.dk = g.dq + C;
     g.dv = g.dq + 2 * C;
-    for (int i = 0; i < T; i++) memset(g.dq + (size_t)i * h.C3, 0, (size_t)hs * sizeof(float));
+    /* D_i = rowsum(dO * O), once per row, kept in dV's first column of row i: the key
+       blocks that read it (c0 <= i) end with the one holding row i, which writes dV. */
+    for (int i = 0; i < T; i++) {
+      const size_t ri = (size_t)i * C;
+      memset(g.dq + (size_t)i * h.C3, 0, (size_t)hs * sizeof(float));
+      g.dv[(size_t)i * h.C3] = tr_vec_dot(g.dO + ri, g.O + ri, hs);
+    }
     for (int c0 = 0; c0 < T; c0 += BK) bwd_key_block(&h, &g, &t, c0, T - c0 < BK ? T - c0 : BK);
     for (int i = 0; i < T; i++) {
       float *dq = g.dq + (size_t)i * h.C3;
