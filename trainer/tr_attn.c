@@ -192,29 +192,47 @@ static void mm_tile_mr(float *restrict C, int ldc, const float *restrict A, int 
 }
 #endif
 
+/* Which products of a tile on the diagonal (its rows and columns, or rows and k,
+   counted from the same position) can be skipped: MM_OUT_LOWER skips the register
+   tiles of C wholly above the diagonal (column > row; they are masked afterwards),
+   MM_K_UPTO the k > row of A (zero: P or dS read by queries), MM_K_FROM the k < row
+   (zero: P or dS read transposed, by keys). A skipped product adds an exact zero,
+   so only the sign of a zero result can differ. */
+typedef enum MmCausal { MM_FULL, MM_OUT_LOWER, MM_K_UPTO, MM_K_FROM } MmCausal;
+
+/* One register tile: rows i..i+mr-1, columns j..j+15, with its k range. */
+static void mm_tile_at(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
+                       const float *restrict B, int ldb, int K, int i, int j, int mr, MmCausal cz) {
+  int k0 = 0, k1 = K;
+  if (cz == MM_OUT_LOWER && j > i + mr - 1) return;
+  if (cz == MM_K_UPTO && i + mr < K) k1 = i + mr;
+  if (cz == MM_K_FROM) k0 = i < K ? i : K;
+  float *c = C + (size_t)i * ldc + j;
+  const float *a = A + (size_t)i * ars + (size_t)k0 * acs, *b = B + (size_t)k0 * ldb + j;
+  if (mr == MR) mm_tile_mr(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+  else if (mr == 4) mm_tile4(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+  else if (mr == 2) mm_tile2(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+  else mm_tile1(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+}
+
 /* C (M,N) += A (M,K) @ B (K,N); A's element (i,k) at A[i*ars + k*acs] (so A may
-   be read transposed), B and C rows strided by ldb, ldc. MR x 16 register tiles,
-   the rows left over in tiles of 4, 2, 1; columns past the last 16 take a plain
-   loop. Every element adds its K products in order k = 0..K-1 (one rounding each,
-   contracted), so the tiling does not change the bits. */
+   be read transposed), B and C rows strided by ldb, ldc; cz: what a diagonal tile
+   skips. MR x 16 register tiles, the rows left over in tiles of 4, 2, 1; columns
+   past the last 16 take a plain loop (all of K). Every element adds its K products
+   in order k = 0..K-1 (one rounding each, contracted), so the tiling does not
+   change the bits. */
 static void mm_acc(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
-                   const float *restrict B, int ldb, int M, int N, int K) {
+                   const float *restrict B, int ldb, int M, int N, int K, MmCausal cz) {
   const int N16 = N & ~15;
   int mr_end = M / MR * MR; /* MR-row tiles, then 4-row ones: at M = 32, 6 6 6 6 4 4 */
   while (mr_end > 0 && (M - mr_end) % 4 != 0) mr_end -= MR;
   if ((M - mr_end) % 4 != 0) mr_end = M / MR * MR;
-  for (int j = 0; j < N16; j += 16) {
-    int i = 0;
-    for (; i < mr_end; i += MR)
-      mm_tile_mr(C + (size_t)i * ldc + j, ldc, A + (size_t)i * ars, ars, acs, B + j, ldb, K);
-    for (; i + 4 <= M; i += 4)
-      mm_tile4(C + (size_t)i * ldc + j, ldc, A + (size_t)i * ars, ars, acs, B + j, ldb, K);
-    if (i + 2 <= M) {
-      mm_tile2(C + (size_t)i * ldc + j, ldc, A + (size_t)i * ars, ars, acs, B + j, ldb, K);
-      i += 2;
+  for (int j = 0; j < N16; j += 16)
+    for (int i = 0; i < M;) {
+      const int mr = i < mr_end ? MR : M - i >= 4 ? 4 : M - i >= 2 ? 2 : 1;
+      mm_tile_at(C, ldc, A, ars, acs, B, ldb, K, i, j, mr, cz);
+      i += mr;
     }
-    if (i < M) mm_tile1(C + (size_t)i * ldc + j, ldc, A + (size_t)i * ars, ars, acs, B + j, ldb, K);
-  }
   if (N16 < N)
     for (int i = 0; i < M; i++)
       for (int k = 0; k < K; k++)
@@ -253,7 +271,8 @@ static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int 
     const int nc = kend - c0 < BK ? kend - c0 : BK;
     tile_transpose(kt, h->k, c0, nc, hs, h->C3);
     memset(s, 0, sizeof s);
-    mm_acc(s, BK, h->q + (size_t)r0 * h->C3, h->C3, 1, kt, BK, nr, BK, hs); /* S = Q K^T */
+    mm_acc(s, BK, h->q + (size_t)r0 * h->C3, h->C3, 1, kt, BK, nr, BK, hs,
+           c0 == r0 ? MM_OUT_LOWER : MM_FULL); /* S = Q K^T */
     for (int r = 0; r < nr; r++) {
       const int i = r0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
       float *sr = s + (size_t)r * BK;
@@ -265,7 +284,8 @@ static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int 
       float *a = acc + (size_t)r * hs;
       for (int d = 0; d < hs; d++) a[d] *= alpha;
     }
-    mm_acc(acc, hs, s, BK, 1, h->v + (size_t)c0 * h->C3, h->C3, nr, hs, nc); /* O += P V */
+    mm_acc(acc, hs, s, BK, 1, h->v + (size_t)c0 * h->C3, h->C3, nr, hs, nc,
+           c0 == r0 ? MM_K_UPTO : MM_FULL); /* O += P V */
   }
   for (int r = 0; r < nr; r++) {
     const float z = 1.0f / l[r], *a = acc + (size_t)r * hs;
@@ -315,8 +335,11 @@ static void bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0, int 
   const int hs = h->hs, C3 = h->C3;
   memset(t->s, 0, sizeof t->s);
   memset(t->dp, 0, sizeof t->dp);
-  mm_acc(t->s, BK, h->q + (size_t)i0 * C3, C3, 1, t->kt, BK, nr, BK, hs);
-  mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, 1, t->vt, BK, nr, BK, hs);
+  const int diag = i0 == c0; /* the tile on the diagonal skips what is above it */
+  mm_acc(t->s, BK, h->q + (size_t)i0 * C3, C3, 1, t->kt, BK, nr, BK, hs,
+         diag ? MM_OUT_LOWER : MM_FULL);
+  mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, 1, t->vt, BK, nr, BK, hs,
+         diag ? MM_OUT_LOWER : MM_FULL);
   for (int r = 0; r < nr; r++) {
     const int i = i0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
     const float li = g->lse[i], Di = g->dv[(size_t)i * C3]; /* D, see tr_attn_backward */
@@ -330,9 +353,12 @@ static void bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0, int 
     for (int c = 0; c < BK; c++) dp[c] = p[c] * (dp[c] - Di); /* dS, 0 above the diagonal */
   }
   /* the transposed products read the (queries x keys) tiles column-wise */
-  mm_acc(t->dva, hs, h->mk ? t->pd : t->s, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr);
-  mm_acc(t->dka, hs, t->dp, 1, BK, h->q + (size_t)i0 * C3, C3, nc, hs, nr);
-  mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, 1, h->k + (size_t)c0 * C3, C3, nr, hs, nc);
+  mm_acc(t->dva, hs, h->mk ? t->pd : t->s, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr,
+         diag ? MM_K_FROM : MM_FULL);
+  mm_acc(t->dka, hs, t->dp, 1, BK, h->q + (size_t)i0 * C3, C3, nc, hs, nr,
+         diag ? MM_K_FROM : MM_FULL);
+  mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, 1, h->k + (size_t)c0 * C3, C3, nr, hs, nc,
+         diag ? MM_K_UPTO : MM_FULL);
 }
 
 /* Keys c0..c0+nc-1 against every query block that sees them: dK, dV of the
