@@ -45,13 +45,11 @@
 
 /* ---- choosing a path ---------------------------------------------------- */
 
-/* Measured on the 2-core EPYC (AVX2) while busy, process CPU time, one thread: the
-   fused forward + backward of one layer takes 0.68x the sgemm path's time at shape T
-   (hs 32, T 64) and 1.13x at shape S (hs 64, T 256: its backward does five tile
-   products where the sgemm path, keeping att, does four); whole training steps at
-   S are no slower (4.3-4.8 s against 4.6-5.1 s a step), and S saves 72 MiB. So fused
-   wherever the tiles fit; T stays a parameter for a threshold if an idle machine
-   says otherwise. */
+/* Measured on the 2-core EPYC (AVX2) while busy, process CPU time, one thread
+   (docs/performance.md): the fused forward + backward of one layer takes 0.51x the
+   sgemm path's time at shape T (hs 32, T 64) and 0.88x at shape S (hs 64, T 256),
+   and S saves 72 MiB. So fused wherever the tiles fit; T stays a parameter for a
+   threshold if an idle machine says otherwise. */
 TrAttnPath tr_attn_path(int T, int hs) {
   (void)T;
   const char *e = getenv("HPS_ATTN");
