@@ -45,13 +45,11 @@
 
 /* ---- choosing a path ---------------------------------------------------- */
 
-/* Measured on the 2-core EPYC (AVX2) while busy, process CPU time, one thread: the
-   fused forward + backward of one layer takes 0.68x the sgemm path's time at shape T
-   (hs 32, T 64) and 1.13x at shape S (hs 64, T 256: its backward does five tile
-   products where the sgemm path, keeping att, does four); whole training steps at
-   S are no slower (4.3-4.8 s against 4.6-5.1 s a step), and S saves 72 MiB. So fused
-   wherever the tiles fit; T stays a parameter for a threshold if an idle machine
-   says otherwise. */
+/* Measured on the 2-core EPYC (AVX2) while busy, process CPU time, one thread
+   (docs/performance.md): the fused forward + backward of one layer takes 0.51x the
+   sgemm path's time at shape T (hs 32, T 64) and 0.88x at shape S (hs 64, T 256),
+   and S saves 72 MiB. So fused wherever the tiles fit; T stays a parameter for a
+   threshold if an idle machine says otherwise. */
 TrAttnPath tr_attn_path(int T, int hs) {
   (void)T;
   const char *e = getenv("HPS_ATTN");
@@ -114,44 +112,130 @@ static inline void axpy(float *restrict y, float a, const float *restrict x, int
   for (int d = 0; d < n; d++) y[d] += a * x[d];
 }
 
-/* C (M,N) += A (M,K) @ B (K,N); A's element (i,k) at A[i*ars + k*acs] (so A may
-   be read transposed), B and C rows strided by ldb, ldc. 4 x 16 register tiles
-   (8 AVX2 or 4 AVX-512 accumulators) the compiler keeps in registers, the loop
-   over the 16 columns vectorised; the edges take a plain loop. */
-static void mm_acc(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
-                   const float *restrict B, int ldb, int M, int N, int K) {
-  int i = 0;
-  for (; i + 4 <= M; i += 4) {
-    const float *a0 = A + (size_t)i * ars, *a1 = a0 + ars, *a2 = a1 + ars, *a3 = a2 + ars;
-    float *r0 = C + (size_t)i * ldc, *r1 = r0 + ldc, *r2 = r1 + ldc, *r3 = r2 + ldc;
-    int j = 0;
-    for (; j + 16 <= N; j += 16) {
-      float c0[16], c1[16], c2[16], c3[16];
-      for (int x = 0; x < 16; x++)
-        c0[x] = r0[j + x], c1[x] = r1[j + x], c2[x] = r2[j + x], c3[x] = r3[j + x];
-      for (int k = 0; k < K; k++) {
-        const float *b = B + (size_t)k * ldb + j;
-        const size_t ak = (size_t)k * acs;
-        const float x0 = a0[ak], x1 = a1[ak], x2 = a2[ak], x3 = a3[ak];
-        for (int x = 0; x < 16; x++) {
-          c0[x] += x0 * b[x];
-          c1[x] += x1 * b[x];
-          c2[x] += x2 * b[x];
-          c3[x] += x3 * b[x];
-        }
-      }
-      for (int x = 0; x < 16; x++)
-        r0[j + x] = c0[x], r1[j + x] = c1[x], r2[j + x] = c2[x], r3[j + x] = c3[x];
-    }
-    if (j < N)
-      for (int r = 0; r < 4; r++)
-        for (int k = 0; k < K; k++)
-          axpy(C + (size_t)(i + r) * ldc + j, A[(size_t)(i + r) * ars + (size_t)k * acs],
-               B + (size_t)k * ldb + j, N - j);
+/* Rows of a register tile of 16 columns: AVX-512 (32 registers) takes 8 rows in
+   8 accumulators, AVX2 (16 registers) 6 rows in 12 (enough independent FMAs for
+   both FMA pipes, written with intrinsics below: GCC's own schedule of the C
+   loop spills them), SSE 4 rows in 16. */
+#if defined(__AVX512F__)
+#define MR 8
+#elif defined(__AVX2__) && defined(__FMA__)
+#define MR 6
+#define MR_AVX2 1
+#include <immintrin.h>
+#else
+#define MR 4
+#endif
+
+/* MM_TILE(name, ROWS) defines name(C, ldc, A, ars, acs, B, ldb, K): C rows listed by
+   ROWS, columns 0..15, += A (rows,K) @ B (K,16), operands as in mm_acc. One named
+   16-float accumulator per row and the loop over the 16 columns holding every row
+   is what GCC keeps in registers (a 2-D array it spills). */
+#define MM_DECL(r)                                                                                 \
+  float c##r[16];                                                                                  \
+  for (int x = 0; x < 16; x++) c##r[x] = C[(size_t)(r) * ldc + x];
+#define MM_LOAD(r) const float a##r = a[(size_t)(r) * ars];
+#define MM_FMA(r) c##r[x] += a##r * b[x];
+#define MM_STORE(r)                                                                                \
+  for (int x = 0; x < 16; x++) C[(size_t)(r) * ldc + x] = c##r[x];
+#define MM_TILE(name, ROWS)                                                                        \
+  static void name(float *restrict C, int ldc, const float *restrict A, int ars, int acs,          \
+                   const float *restrict B, int ldb, int K) {                                      \
+    ROWS(MM_DECL)                                                                                  \
+    for (int k = 0; k < K; k++) {                                                                  \
+      const float *b = B + (size_t)k * ldb, *a = A + (size_t)k * acs;                             \
+      ROWS(MM_LOAD)                                                                                \
+      for (int x = 0; x < 16; x++) {                                                               \
+        ROWS(MM_FMA)                                                                               \
+      }                                                                                            \
+    }                                                                                              \
+    ROWS(MM_STORE)                                                                                 \
   }
-  for (; i < M; i++)
-    for (int k = 0; k < K; k++)
-      axpy(C + (size_t)i * ldc, A[(size_t)i * ars + (size_t)k * acs], B + (size_t)k * ldb, N);
+#define ROWS1(X) X(0)
+#define ROWS2(X) X(0) X(1)
+#define ROWS4(X) X(0) X(1) X(2) X(3)
+#define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+MM_TILE(mm_tile1, ROWS1)
+MM_TILE(mm_tile2, ROWS2)
+MM_TILE(mm_tile4, ROWS4)
+#if MR == 8
+MM_TILE(mm_tile_mr, ROWS8)
+#elif MR == 4
+#define mm_tile_mr mm_tile4
+#else
+/* The AVX2 6 x 16 tile: each row's broadcast used at once on both halves, so 12
+   accumulators, 2 B vectors and 1 broadcast fit in 16 registers. _mm256_fmadd_ps
+   rounds once, as the contracted C does: the same bits. */
+#define MM_VDECL(r)                                                                                \
+  __m256 v##r##0 = _mm256_loadu_ps(C + (size_t)(r) * ldc),                                        \
+         v##r##1 = _mm256_loadu_ps(C + (size_t)(r) * ldc + 8);
+#define MM_VFMA(r)                                                                                 \
+  {                                                                                                \
+    const __m256 x = _mm256_broadcast_ss(a + (size_t)(r) * ars);                                   \
+    v##r##0 = _mm256_fmadd_ps(x, b0, v##r##0);                                                     \
+    v##r##1 = _mm256_fmadd_ps(x, b1, v##r##1);                                                     \
+  }
+#define MM_VSTORE(r)                                                                               \
+  _mm256_storeu_ps(C + (size_t)(r) * ldc, v##r##0);                                               \
+  _mm256_storeu_ps(C + (size_t)(r) * ldc + 8, v##r##1);
+static void mm_tile_mr(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
+                       const float *restrict B, int ldb, int K) {
+  ROWS6(MM_VDECL)
+  for (int k = 0; k < K; k++) {
+    const float *a = A + (size_t)k * acs;
+    const __m256 b0 = _mm256_loadu_ps(B + (size_t)k * ldb), b1 = _mm256_loadu_ps(B + (size_t)k * ldb + 8);
+    ROWS6(MM_VFMA)
+  }
+  ROWS6(MM_VSTORE)
+}
+#endif
+
+/* Which products of a tile on the diagonal (its rows and columns, or rows and k,
+   counted from the same position) can be skipped: MM_OUT_LOWER skips the register
+   tiles of C wholly above the diagonal (column > row; they are masked afterwards),
+   MM_K_UPTO the k > row of A (zero: P or dS read by queries), MM_K_FROM the k < row
+   (zero: P or dS read transposed, by keys). A skipped product adds an exact zero,
+   so only the sign of a zero result can differ. */
+typedef enum MmCausal { MM_FULL, MM_OUT_LOWER, MM_K_UPTO, MM_K_FROM } MmCausal;
+
+/* One register tile: rows i..i+mr-1, columns j..j+15, with its k range. */
+static void mm_tile_at(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
+                       const float *restrict B, int ldb, int K, int i, int j, int mr, MmCausal cz) {
+  int k0 = 0, k1 = K;
+  if (cz == MM_OUT_LOWER && j > i + mr - 1) return;
+  if (cz == MM_K_UPTO && i + mr < K) k1 = i + mr;
+  if (cz == MM_K_FROM) k0 = i < K ? i : K;
+  float *c = C + (size_t)i * ldc + j;
+  const float *a = A + (size_t)i * ars + (size_t)k0 * acs, *b = B + (size_t)k0 * ldb + j;
+  if (mr == MR) mm_tile_mr(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+  else if (mr == 4) mm_tile4(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+  else if (mr == 2) mm_tile2(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+  else mm_tile1(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+}
+
+/* C (M,N) += A (M,K) @ B (K,N); A's element (i,k) at A[i*ars + k*acs] (so A may
+   be read transposed), B and C rows strided by ldb, ldc; cz: what a diagonal tile
+   skips. MR x 16 register tiles, the rows left over in tiles of 4, 2, 1; columns
+   past the last 16 take a plain loop (all of K). Every element adds its K products
+   in order k = 0..K-1 (one rounding each, contracted), so the tiling does not
+   change the bits. */
+static void mm_acc(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
+                   const float *restrict B, int ldb, int M, int N, int K, MmCausal cz) {
+  const int N16 = N & ~15;
+  int mr_end = M / MR * MR; /* MR-row tiles, then 4-row ones: at M = 32, 6 6 6 6 4 4 */
+  while (mr_end > 0 && (M - mr_end) % 4 != 0) mr_end -= MR;
+  if ((M - mr_end) % 4 != 0) mr_end = M / MR * MR;
+  for (int j = 0; j < N16; j += 16)
+    for (int i = 0; i < M;) {
+      const int mr = i < mr_end ? MR : M - i >= 4 ? 4 : M - i >= 2 ? 2 : 1;
+      mm_tile_at(C, ldc, A, ars, acs, B, ldb, K, i, j, mr, cz);
+      i += mr;
+    }
+  if (N16 < N)
+    for (int i = 0; i < M; i++)
+      for (int k = 0; k < K; k++)
+        axpy(C + (size_t)i * ldc + N16, A[(size_t)i * ars + (size_t)k * acs], B + (size_t)k * ldb + N16,
+             N - N16);
 }
 
 /* Dropout of one tile row: w[c] *= keep ? ks : 0 for the nv valid keys. */
@@ -185,7 +269,8 @@ static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int 
     const int nc = kend - c0 < BK ? kend - c0 : BK;
     tile_transpose(kt, h->k, c0, nc, hs, h->C3);
     memset(s, 0, sizeof s);
-    mm_acc(s, BK, h->q + (size_t)r0 * h->C3, h->C3, 1, kt, BK, nr, BK, hs); /* S = Q K^T */
+    mm_acc(s, BK, h->q + (size_t)r0 * h->C3, h->C3, 1, kt, BK, nr, BK, hs,
+           c0 == r0 ? MM_OUT_LOWER : MM_FULL); /* S = Q K^T */
     for (int r = 0; r < nr; r++) {
       const int i = r0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
       float *sr = s + (size_t)r * BK;
@@ -197,7 +282,8 @@ static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int 
       float *a = acc + (size_t)r * hs;
       for (int d = 0; d < hs; d++) a[d] *= alpha;
     }
-    mm_acc(acc, hs, s, BK, 1, h->v + (size_t)c0 * h->C3, h->C3, nr, hs, nc); /* O += P V */
+    mm_acc(acc, hs, s, BK, 1, h->v + (size_t)c0 * h->C3, h->C3, nr, hs, nc,
+           c0 == r0 ? MM_K_UPTO : MM_FULL); /* O += P V */
   }
   for (int r = 0; r < nr; r++) {
     const float z = 1.0f / l[r], *a = acc + (size_t)r * hs;
@@ -237,7 +323,7 @@ typedef struct BwdTiles {
   _Alignas(64) float dka[BK * HS_MAX]; /* dK of the key block (before qk_scale) */
   _Alignas(64) float dva[BK * HS_MAX]; /* dV of the key block */
   _Alignas(64) float s[BQ * BK];       /* P (queries x keys) */
-  _Alignas(64) float pd[BQ * BK];      /* P dropped out */
+  _Alignas(64) float pd[BQ * BK];      /* P dropped out (with a mask) */
   _Alignas(64) float dp[BQ * BK];      /* dP, then dS */
 } BwdTiles;
 
@@ -247,25 +333,30 @@ static void bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0, int 
   const int hs = h->hs, C3 = h->C3;
   memset(t->s, 0, sizeof t->s);
   memset(t->dp, 0, sizeof t->dp);
-  mm_acc(t->s, BK, h->q + (size_t)i0 * C3, C3, 1, t->kt, BK, nr, BK, hs);
-  mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, 1, t->vt, BK, nr, BK, hs);
+  const int diag = i0 == c0; /* the tile on the diagonal skips what is above it */
+  mm_acc(t->s, BK, h->q + (size_t)i0 * C3, C3, 1, t->kt, BK, nr, BK, hs,
+         diag ? MM_OUT_LOWER : MM_FULL);
+  mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, 1, t->vt, BK, nr, BK, hs,
+         diag ? MM_OUT_LOWER : MM_FULL);
   for (int r = 0; r < nr; r++) {
     const int i = i0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
-    const float *doi = g->dO + (size_t)i * g->C;
-    const float li = g->lse[i], Di = tr_vec_dot(doi, g->O + (size_t)i * g->C, hs);
+    const float li = g->lse[i], Di = g->dv[(size_t)i * C3]; /* D, see tr_attn_backward */
     float *p = t->s + (size_t)r * BK, *dp = t->dp + (size_t)r * BK, *pd = t->pd + (size_t)r * BK;
     for (int c = 0; c < BK; c++) p[c] = c < nv ? tr_vec_exp(p[c] * h->sc - li) : 0.0f;
-    memcpy(pd, p, BK * sizeof(float));
     if (h->mk) {
+      memcpy(pd, p, BK * sizeof(float));
       tile_drop(pd, h->mk + (size_t)i * h->T + c0, h->ks, nv);
       tile_drop(dp, h->mk + (size_t)i * h->T + c0, h->ks, nv);
     }
     for (int c = 0; c < BK; c++) dp[c] = p[c] * (dp[c] - Di); /* dS, 0 above the diagonal */
   }
   /* the transposed products read the (queries x keys) tiles column-wise */
-  mm_acc(t->dva, hs, t->pd, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr);
-  mm_acc(t->dka, hs, t->dp, 1, BK, h->q + (size_t)i0 * C3, C3, nc, hs, nr);
-  mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, 1, h->k + (size_t)c0 * C3, C3, nr, hs, nc);
+  mm_acc(t->dva, hs, h->mk ? t->pd : t->s, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr,
+         diag ? MM_K_FROM : MM_FULL);
+  mm_acc(t->dka, hs, t->dp, 1, BK, h->q + (size_t)i0 * C3, C3, nc, hs, nr,
+         diag ? MM_K_FROM : MM_FULL);
+  mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, 1, h->k + (size_t)c0 * C3, C3, nr, hs, nc,
+         diag ? MM_K_UPTO : MM_FULL);
 }
 
 /* Keys c0..c0+nc-1 against every query block that sees them: dK, dV of the
@@ -301,7 +392,13 @@ void tr_attn_backward(float *dqkv, const float *dout, const float *out, const fl
     g.dq = dqkv + (size_t)b * T * 3 * C + (size_t)hh * hs;
     g.dk = g.dq + C;
     g.dv = g.dq + 2 * C;
-    for (int i = 0; i < T; i++) memset(g.dq + (size_t)i * h.C3, 0, (size_t)hs * sizeof(float));
+    /* D_i = rowsum(dO * O), once per row, kept in dV's first column of row i: the key
+       blocks that read it (c0 <= i) end with the one holding row i, which writes dV. */
+    for (int i = 0; i < T; i++) {
+      const size_t ri = (size_t)i * C;
+      memset(g.dq + (size_t)i * h.C3, 0, (size_t)hs * sizeof(float));
+      g.dv[(size_t)i * h.C3] = tr_vec_dot(g.dO + ri, g.O + ri, hs);
+    }
     for (int c0 = 0; c0 < T; c0 += BK) bwd_key_block(&h, &g, &t, c0, T - c0 < BK ? T - c0 : BK);
     for (int i = 0; i < T; i++) {
       float *dq = g.dq + (size_t)i * h.C3;
