@@ -67,7 +67,7 @@ for m in $(echo "$SHAPES" | tr , ' '); do
   for t in $(echo "$THREADS" | tr , ' '); do
     if [ "$m" = T ]; then steps=$STEPS_T; else steps=$STEPS_S; fi
     data="$DIR/$m-$t.data"
-    [ -z "$ANALYSE" ] && perf record -q -e cpu-clock -F "$FREQ" --call-graph dwarf,16384 -o "$data" -- \
+    [ -z "$ANALYSE" ] && perf record -q -e cpu-clock -F "$FREQ" --call-graph dwarf,32768 -o "$data" -- \
       "$HPS" bench --model "$m" --threads "$t" --steps "$steps" >"$DIR/$m-$t.bench" 2>&1
     [ -z "$ANALYSE" ] && perf script --no-inline -i "$data" -F comm,pid,tid,time,ip,sym,dso 2>/dev/null >"$DIR/$m-$t.txt"
     python3 - "$DIR/$m-$t.txt" "$m" "$t" "$FREQ" "$DIR/$m-$t.bench" >>"$DIR/rows.md" <<'EOF'
@@ -93,8 +93,10 @@ for blk in open(path, errors="replace").read().split("\n\n"):
         if f:
             frames.append((f.group(1).split("+0x")[0], f.group(2)))
     samples.append((h.group(1), h.group(2), float(h.group(3)), frames))
-# the training process: the one whose stacks run tr_bench_train
-train = {p for p, _, _, fr in samples if any(s == "tr_bench_train" for s, _ in fr)}
+# the training process: the one whose stacks run the step (tr_bench_train, or a kernel of the
+# model when a deep stack was cut short; the sgemm 1024^3 child runs none of them)
+STEP = re.compile(r"^(tr_bench_train|tr_model_|tr_attn_|attn_|tr_layernorm|tr_gelu|tr_optim)")
+train = {p for p, _, _, fr in samples if any(STEP.match(s) for s, _ in fr)}
 count, other, worker = collections.Counter(), collections.Counter(), collections.Counter()
 att_blas, t0, t1 = 0, None, None
 for pid, tid, tm, fr in samples:

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -83,11 +84,17 @@ static int main_reexec_mark(ReexecVar *v, int n) {
 **   address space its threads need (tr_mem.h) before it starts them.
 ** - OpenMP build, neither GOMP_SPINCOUNT nor OMP_WAIT_POLICY set: GOMP_SPINCOUNT=MAIN_SPINCOUNT.
 **   A caller's value of either always wins.
-** Without /proc/self/exe (or out of memory) it goes on as loaded, silently. */
+** Without /proc/self/exe (or out of memory) it goes on as loaded, silently. The exec names the
+** process "exe" (the kernel takes the name from the path executed), so the re-executed image
+** takes argv[0]'s name back: ps, top and perf show hpsweep. */
 static void main_reexec(char **argv) {
   ReexecVar v[] = {{"OPENBLAS_NUM_THREADS", "1", 0}, {"GOMP_SPINCOUNT", MAIN_SPINCOUNT, 0}};
   const int n = (int)(sizeof v / sizeof v[0]);
-  if (main_reexec_restore(v, n)) return;
+  if (main_reexec_restore(v, n)) {
+    const char *base = strrchr(argv[0], '/');
+    prctl(PR_SET_NAME, base ? base + 1 : argv[0], 0, 0, 0); /* the kernel keeps 15 bytes */
+    return;
+  }
   struct rlimit rl;
   const char *blas = getenv("OPENBLAS_NUM_THREADS");
   v[0].change = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && !(blas && strcmp(blas, "1") == 0);

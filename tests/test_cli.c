@@ -791,6 +791,7 @@ static const char *reexec_seen(const char *pre) {
            "{ echo \"prog GOMP_SPINCOUNT=${GOMP_SPINCOUNT-unset} OMP_WAIT_POLICY=${OMP_WAIT_POLICY-unset}\"\n"
            "  tr '\\0' '\\n' < /proc/$PPID/environ | grep -E '^(GOMP_SPINCOUNT|OMP_WAIT_POLICY|OPENBLAS_NUM_THREADS|"
            "HPS_REEXEC)' | sed 's/^/hpsweep /'\n"
+           "  echo \"hpsweep comm $(cat /proc/$PPID/comm)\"\n"
            "  env | grep '^HPS_REEXEC' | sed 's/^/prog /'; } > %s/seen.txt\n"
            "echo '{\"step\": 0, \"loss\": 1}' >&$HPSWEEP_METRICS_FD\n",
            dir);
@@ -811,9 +812,11 @@ static const char *reexec_seen(const char *pre) {
 }
 
 /* hpsweep runs with a bounded spin (GOMP_SPINCOUNT=10000) when the caller sets neither
-** GOMP_SPINCOUNT nor OMP_WAIT_POLICY, and the programs it runs see the caller's environment. */
+** GOMP_SPINCOUNT nor OMP_WAIT_POLICY, and the programs it runs see the caller's environment.
+** The re-executed process keeps its name (not /proc/self/exe's "exe"). */
 Test(cli, reexec_bounds_libgomps_spin_and_programs_see_the_callers_environment) {
   const char *s = reexec_seen("");
+  cr_expect(strstr(s, "hpsweep comm hpsweep\n"), "%s", s);
   cr_expect(strstr(s, "prog GOMP_SPINCOUNT=unset OMP_WAIT_POLICY=unset\n"), "%s", s);
   cr_expect_null(strstr(s, "prog HPS_REEXEC"), "the marks are gone after the exec: %s", s);
 #ifdef _OPENMP

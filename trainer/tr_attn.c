@@ -78,7 +78,7 @@ typedef struct Head {
   float sc, ks;
 } Head;
 
-static Head head_of(const float *qkv, const uint8_t *mask, float ks, int b, int h, int T, int C,
+static Head attn_head_of(const float *qkv, const uint8_t *mask, float ks, int b, int h, int T, int C,
                     int NH, float sc) {
   Head hd;
   const int hs = C / NH;
@@ -95,7 +95,7 @@ static Head head_of(const float *qkv, const uint8_t *mask, float ks, int b, int 
 }
 
 /* t (hs, BK) = rows c0..c0+nc-1 of x (stride C3) transposed; columns >= nc zero. */
-static void tile_transpose(float *restrict t, const float *restrict x, int c0, int nc, int hs,
+static void attn_tile_transpose(float *restrict t, const float *restrict x, int c0, int nc, int hs,
                            int C3) {
   for (int c = 0; c < BK; c++) {
     if (c < nc) {
@@ -108,7 +108,7 @@ static void tile_transpose(float *restrict t, const float *restrict x, int c0, i
 }
 
 /* y (n) += a * x (n) */
-static inline void axpy(float *restrict y, float a, const float *restrict x, int n) {
+static inline void attn_axpy(float *restrict y, float a, const float *restrict x, int n) {
   for (int d = 0; d < n; d++) y[d] += a * x[d];
 }
 
@@ -127,7 +127,7 @@ static inline void axpy(float *restrict y, float a, const float *restrict x, int
 #endif
 
 /* MM_TILE(name, ROWS) defines name(C, ldc, A, ars, acs, B, ldb, K): C rows listed by
-   ROWS, columns 0..15, += A (rows,K) @ B (K,16), operands as in mm_acc. One named
+   ROWS, columns 0..15, += A (rows,K) @ B (K,16), operands as in attn_mm_acc. One named
    16-float accumulator per row and the loop over the 16 columns holding every row
    is what GCC keeps in registers (a 2-D array it spills). */
 #define MM_DECL(r)                                                                                 \
@@ -159,9 +159,9 @@ MM_TILE(mm_tile1, ROWS1)
 MM_TILE(mm_tile2, ROWS2)
 MM_TILE(mm_tile4, ROWS4)
 #if MR == 8
-MM_TILE(mm_tile_mr, ROWS8)
+MM_TILE(attn_mm_tile_mr, ROWS8)
 #elif MR == 4
-#define mm_tile_mr mm_tile4
+#define attn_mm_tile_mr mm_tile4
 #else
 /* The AVX2 6 x 16 tile: each row's broadcast used at once on both halves, so 12
    accumulators, 2 B vectors and 1 broadcast fit in 16 registers. _mm256_fmadd_ps
@@ -178,7 +178,7 @@ MM_TILE(mm_tile_mr, ROWS8)
 #define MM_VSTORE(r)                                                                               \
   _mm256_storeu_ps(C + (size_t)(r) * ldc, v##r##0);                                               \
   _mm256_storeu_ps(C + (size_t)(r) * ldc + 8, v##r##1);
-static void mm_tile_mr(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
+static void attn_mm_tile_mr(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
                        const float *restrict B, int ldb, int K) {
   ROWS6(MM_VDECL)
   for (int k = 0; k < K; k++) {
@@ -199,7 +199,7 @@ static void mm_tile_mr(float *restrict C, int ldc, const float *restrict A, int 
 typedef enum MmCausal { MM_FULL, MM_OUT_LOWER, MM_K_UPTO, MM_K_FROM } MmCausal;
 
 /* One register tile: rows i..i+mr-1, columns j..j+15, with its k range. */
-static void mm_tile_at(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
+static void attn_mm_tile_at(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
                        const float *restrict B, int ldb, int K, int i, int j, int mr, MmCausal cz) {
   int k0 = 0, k1 = K;
   if (cz == MM_OUT_LOWER && j > i + mr - 1) return;
@@ -207,7 +207,7 @@ static void mm_tile_at(float *restrict C, int ldc, const float *restrict A, int 
   if (cz == MM_K_FROM) k0 = i < K ? i : K;
   float *c = C + (size_t)i * ldc + j;
   const float *a = A + (size_t)i * ars + (size_t)k0 * acs, *b = B + (size_t)k0 * ldb + j;
-  if (mr == MR) mm_tile_mr(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+  if (mr == MR) attn_mm_tile_mr(c, ldc, a, ars, acs, b, ldb, k1 - k0);
   else if (mr == 4) mm_tile4(c, ldc, a, ars, acs, b, ldb, k1 - k0);
   else if (mr == 2) mm_tile2(c, ldc, a, ars, acs, b, ldb, k1 - k0);
   else mm_tile1(c, ldc, a, ars, acs, b, ldb, k1 - k0);
@@ -219,7 +219,7 @@ static void mm_tile_at(float *restrict C, int ldc, const float *restrict A, int 
    past the last 16 take a plain loop (all of K). Every element adds its K products
    in order k = 0..K-1 (one rounding each, contracted), so the tiling does not
    change the bits. */
-static void mm_acc(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
+static void attn_mm_acc(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
                    const float *restrict B, int ldb, int M, int N, int K, MmCausal cz) {
   const int N16 = N & ~15;
   int mr_end = M / MR * MR; /* MR-row tiles, then 4-row ones: at M = 32, 6 6 6 6 4 4 */
@@ -228,18 +228,18 @@ static void mm_acc(float *restrict C, int ldc, const float *restrict A, int ars,
   for (int j = 0; j < N16; j += 16)
     for (int i = 0; i < M;) {
       const int mr = i < mr_end ? MR : M - i >= 4 ? 4 : M - i >= 2 ? 2 : 1;
-      mm_tile_at(C, ldc, A, ars, acs, B, ldb, K, i, j, mr, cz);
+      attn_mm_tile_at(C, ldc, A, ars, acs, B, ldb, K, i, j, mr, cz);
       i += mr;
     }
   if (N16 < N)
     for (int i = 0; i < M; i++)
       for (int k = 0; k < K; k++)
-        axpy(C + (size_t)i * ldc + N16, A[(size_t)i * ars + (size_t)k * acs], B + (size_t)k * ldb + N16,
+        attn_axpy(C + (size_t)i * ldc + N16, A[(size_t)i * ars + (size_t)k * acs], B + (size_t)k * ldb + N16,
              N - N16);
 }
 
 /* Dropout of one tile row: w[c] *= keep ? ks : 0 for the nv valid keys. */
-static inline void tile_drop(float *w, const uint8_t *keep, float ks, int nv) {
+static inline void attn_tile_drop(float *w, const uint8_t *keep, float ks, int nv) {
   for (int c = 0; c < nv; c++) w[c] = keep[c] ? w[c] * ks : 0.0f;
 }
 
@@ -248,18 +248,18 @@ static inline void tile_drop(float *w, const uint8_t *keep, float ks, int nv) {
 /* One row of a score tile s (BK) through the online softmax: s becomes the
    weights exp(s - m') (dropped out when masked), l and m are updated; returns
    exp(m - m'), the factor the row's output accumulator is rescaled by. */
-static float online_softmax_row(const Head *h, float *s, int i, int c0, int nv, float *m, float *l) {
+static float attn_online_softmax_row(const Head *h, float *s, int i, int c0, int nv, float *m, float *l) {
   for (int c = 0; c < BK; c++) s[c] = c < nv ? s[c] * h->sc : -FLT_MAX;
   const float mnew = fmaxf(*m, tr_vec_max(s, BK)), alpha = tr_vec_exp(*m - mnew);
   for (int c = 0; c < BK; c++) s[c] = c < nv ? tr_vec_exp(s[c] - mnew) : 0.0f;
   *l = *l * alpha + tr_vec_sum(s, BK);
   *m = mnew;
-  if (h->mk) tile_drop(s, h->mk + (size_t)i * h->T + c0, h->ks, nv);
+  if (h->mk) attn_tile_drop(s, h->mk + (size_t)i * h->T + c0, h->ks, nv);
   return alpha;
 }
 
 /* Query rows r0..r0+nr-1 of one head: out rows (stride C) and their lse. */
-static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int nr) {
+static void attn_fwd_block(const Head *h, float *out, int C, float *lse, int r0, int nr) {
   _Alignas(64) float kt[HS_MAX * BK], acc[BQ * HS_MAX], s[BQ * BK];
   float m[BQ], l[BQ];
   const int hs = h->hs, kend = r0 + nr;
@@ -267,9 +267,9 @@ static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int 
   memset(acc, 0, (size_t)nr * hs * sizeof(float));
   for (int c0 = 0; c0 < kend; c0 += BK) { /* key blocks up to the diagonal */
     const int nc = kend - c0 < BK ? kend - c0 : BK;
-    tile_transpose(kt, h->k, c0, nc, hs, h->C3);
+    attn_tile_transpose(kt, h->k, c0, nc, hs, h->C3);
     memset(s, 0, sizeof s);
-    mm_acc(s, BK, h->q + (size_t)r0 * h->C3, h->C3, 1, kt, BK, nr, BK, hs,
+    attn_mm_acc(s, BK, h->q + (size_t)r0 * h->C3, h->C3, 1, kt, BK, nr, BK, hs,
            c0 == r0 ? MM_OUT_LOWER : MM_FULL); /* S = Q K^T */
     for (int r = 0; r < nr; r++) {
       const int i = r0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
@@ -278,11 +278,11 @@ static void fwd_block(const Head *h, float *out, int C, float *lse, int r0, int 
         memset(sr, 0, BK * sizeof(float));
         continue;
       }
-      const float alpha = online_softmax_row(h, sr, i, c0, nv, &m[r], &l[r]);
+      const float alpha = attn_online_softmax_row(h, sr, i, c0, nv, &m[r], &l[r]);
       float *a = acc + (size_t)r * hs;
       for (int d = 0; d < hs; d++) a[d] *= alpha;
     }
-    mm_acc(acc, hs, s, BK, 1, h->v + (size_t)c0 * h->C3, h->C3, nr, hs, nc,
+    attn_mm_acc(acc, hs, s, BK, 1, h->v + (size_t)c0 * h->C3, h->C3, nr, hs, nc,
            c0 == r0 ? MM_K_UPTO : MM_FULL); /* O += P V */
   }
   for (int r = 0; r < nr; r++) {
@@ -300,10 +300,10 @@ void tr_attn_forward(float *out, float *lse, const float *qkv, const uint8_t *ma
   ATTN_PARALLEL_FOR(nt)
   for (int u = 0; u < units; u++) {
     const int b = u / NH, hh = u % NH;
-    Head h = head_of(qkv, mask, keep_scale, b, hh, T, C, NH, qk_scale);
+    Head h = attn_head_of(qkv, mask, keep_scale, b, hh, T, C, NH, qk_scale);
     float *o = out + (size_t)b * T * C + (size_t)hh * hs;
     for (int r0 = 0; r0 < T; r0 += BQ)
-      fwd_block(&h, o, C, lse + (size_t)u * T, r0, T - r0 < BQ ? T - r0 : BQ);
+      attn_fwd_block(&h, o, C, lse + (size_t)u * T, r0, T - r0 < BQ ? T - r0 : BQ);
   }
 }
 
@@ -329,14 +329,14 @@ typedef struct BwdTiles {
 
 /* Rows i0..i0+nr-1 (all >= c0) against keys c0..c0+nc-1: P, dP recomputed, then
    dS = P (dP - D) with D = rowsum(dO * O); dV += P^T dO, dK += dS^T Q, dQ += dS K. */
-static void bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0, int nr, int c0, int nc) {
+static void attn_bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0, int nr, int c0, int nc) {
   const int hs = h->hs, C3 = h->C3;
   memset(t->s, 0, sizeof t->s);
   memset(t->dp, 0, sizeof t->dp);
   const int diag = i0 == c0; /* the tile on the diagonal skips what is above it */
-  mm_acc(t->s, BK, h->q + (size_t)i0 * C3, C3, 1, t->kt, BK, nr, BK, hs,
+  attn_mm_acc(t->s, BK, h->q + (size_t)i0 * C3, C3, 1, t->kt, BK, nr, BK, hs,
          diag ? MM_OUT_LOWER : MM_FULL);
-  mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, 1, t->vt, BK, nr, BK, hs,
+  attn_mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, 1, t->vt, BK, nr, BK, hs,
          diag ? MM_OUT_LOWER : MM_FULL);
   for (int r = 0; r < nr; r++) {
     const int i = i0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
@@ -345,30 +345,30 @@ static void bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0, int 
     for (int c = 0; c < BK; c++) p[c] = c < nv ? tr_vec_exp(p[c] * h->sc - li) : 0.0f;
     if (h->mk) {
       memcpy(pd, p, BK * sizeof(float));
-      tile_drop(pd, h->mk + (size_t)i * h->T + c0, h->ks, nv);
-      tile_drop(dp, h->mk + (size_t)i * h->T + c0, h->ks, nv);
+      attn_tile_drop(pd, h->mk + (size_t)i * h->T + c0, h->ks, nv);
+      attn_tile_drop(dp, h->mk + (size_t)i * h->T + c0, h->ks, nv);
     }
     for (int c = 0; c < BK; c++) dp[c] = p[c] * (dp[c] - Di); /* dS, 0 above the diagonal */
   }
   /* the transposed products read the (queries x keys) tiles column-wise */
-  mm_acc(t->dva, hs, h->mk ? t->pd : t->s, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr,
+  attn_mm_acc(t->dva, hs, h->mk ? t->pd : t->s, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr,
          diag ? MM_K_FROM : MM_FULL);
-  mm_acc(t->dka, hs, t->dp, 1, BK, h->q + (size_t)i0 * C3, C3, nc, hs, nr,
+  attn_mm_acc(t->dka, hs, t->dp, 1, BK, h->q + (size_t)i0 * C3, C3, nc, hs, nr,
          diag ? MM_K_FROM : MM_FULL);
-  mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, 1, h->k + (size_t)c0 * C3, C3, nr, hs, nc,
+  attn_mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, 1, h->k + (size_t)c0 * C3, C3, nr, hs, nc,
          diag ? MM_K_UPTO : MM_FULL);
 }
 
 /* Keys c0..c0+nc-1 against every query block that sees them: dK, dV of the
    block written, dQ of the rows accumulated (before qk_scale). */
-static void bwd_key_block(const Head *h, const HeadGrad *g, BwdTiles *t, int c0, int nc) {
+static void attn_bwd_key_block(const Head *h, const HeadGrad *g, BwdTiles *t, int c0, int nc) {
   const int hs = h->hs, C3 = h->C3;
-  tile_transpose(t->kt, h->k, c0, nc, hs, C3);
-  tile_transpose(t->vt, h->v, c0, nc, hs, C3);
+  attn_tile_transpose(t->kt, h->k, c0, nc, hs, C3);
+  attn_tile_transpose(t->vt, h->v, c0, nc, hs, C3);
   memset(t->dka, 0, (size_t)nc * hs * sizeof(float));
   memset(t->dva, 0, (size_t)nc * hs * sizeof(float));
   for (int i0 = c0; i0 < h->T; i0 += BQ)
-    bwd_tile(h, g, t, i0, h->T - i0 < BQ ? h->T - i0 : BQ, c0, nc);
+    attn_bwd_tile(h, g, t, i0, h->T - i0 < BQ ? h->T - i0 : BQ, c0, nc);
   for (int c = 0; c < nc; c++) {
     float *dk = g->dk + (size_t)(c0 + c) * C3, *dv = g->dv + (size_t)(c0 + c) * C3;
     const float *a = t->dka + (size_t)c * hs;
@@ -385,7 +385,7 @@ void tr_attn_backward(float *dqkv, const float *dout, const float *out, const fl
   ATTN_PARALLEL_FOR(nt)
   for (int u = 0; u < units; u++) {
     const int b = u / NH, hh = u % NH;
-    Head h = head_of(qkv, mask, keep_scale, b, hh, T, C, NH, qk_scale);
+    Head h = attn_head_of(qkv, mask, keep_scale, b, hh, T, C, NH, qk_scale);
     const size_t ro = (size_t)b * T * C + (size_t)hh * hs;
     HeadGrad g = {dout + ro, out + ro, lse + (size_t)u * T, NULL, NULL, NULL, C};
     BwdTiles t;
@@ -399,7 +399,7 @@ void tr_attn_backward(float *dqkv, const float *dout, const float *out, const fl
       memset(g.dq + (size_t)i * h.C3, 0, (size_t)hs * sizeof(float));
       g.dv[(size_t)i * h.C3] = tr_vec_dot(g.dO + ri, g.O + ri, hs);
     }
-    for (int c0 = 0; c0 < T; c0 += BK) bwd_key_block(&h, &g, &t, c0, T - c0 < BK ? T - c0 : BK);
+    for (int c0 = 0; c0 < T; c0 += BK) attn_bwd_key_block(&h, &g, &t, c0, T - c0 < BK ? T - c0 : BK);
     for (int i = 0; i < T; i++) {
       float *dq = g.dq + (size_t)i * h.C3;
       for (int d = 0; d < hs; d++) dq[d] *= qk_scale;
@@ -413,7 +413,7 @@ void tr_attn_backward(float *dqkv, const float *dout, const float *out, const fl
    skips most of the upper triangle (about half the attention flops at large T). */
 #define ATT_BLOCK 64
 
-static void att_weights_dropped(float *dst, const float *a, const uint8_t *mk, float ks, int T) {
+static void attn_weights_dropped(float *dst, const float *a, const uint8_t *mk, float ks, int T) {
   for (size_t i = 0; i < (size_t)T * T; i++) dst[i] = mk[i] ? a[i] * ks : 0.0f;
 }
 
@@ -442,7 +442,7 @@ void tr_attn_sgemm_forward(float *out, float *att, const float *qkv, const uint8
       }
       const float *p = a;
       if (mask) {
-        att_weights_dropped(scratch, a, mask + ((size_t)b * NH + h) * T * T, keep_scale, T);
+        attn_weights_dropped(scratch, a, mask + ((size_t)b * NH + h) * T * T, keep_scale, T);
         p = scratch;
       }
       float *o = out + (size_t)b * T * C + (size_t)h * hs;
@@ -471,7 +471,7 @@ void tr_attn_sgemm_backward(float *dqkv, const float *dout, const float *qkv, co
       const float *dO = dout + (size_t)b * T * C + (size_t)h * hs;
       const float *p = a;
       if (mk) {
-        att_weights_dropped(ad, a, mk, keep_scale, T);
+        attn_weights_dropped(ad, a, mk, keep_scale, T);
         p = ad;
       }
       /* da = dO V^T and dV = P^T dO (P = dropped weights); dV accumulates over row
