@@ -33,8 +33,8 @@ static void main_usage(FILE *f) {
 ** GOMP_SPINCOUNT nor OMP_WAIT_POLICY. libgomp's default is 300000 (about 3 ms before an idle pool
 ** thread sleeps). Measured under heavy load (load 11, `hpsweep bench --threads 2`, model T, against
 ** the pthread OpenBLAS build: BENCHMARKS.md, docs/performance.md): default spinning 0.16x,
-** OMP_WAIT_POLICY=passive 0.91x, GOMP_SPINCOUNT=10000 1.03x. The quiet machine's cost is for the
-** lead to measure (docs/performance.md, "The spin count"). */
+** OMP_WAIT_POLICY=passive 0.91x, GOMP_SPINCOUNT=10000 1.03x. On the idle machine it costs nothing
+** measurable (T 1.01x, S 1.00x of libgomp's default: docs/performance.md, "The spin count"). */
 #define MAIN_SPINCOUNT "10000"
 
 /* What the one re-exec may change: a variable, the value hpsweep runs with. The caller's value
