@@ -228,11 +228,12 @@ static int run_trials(Run *r, SwSchedStats *stats, TrErr *err) {
   return 0;
 }
 
-/* The summary, from the database: other runners' trials count too. The exit status. */
+/* The summary, from the database: other runners' trials count too. The exit status. Patient: a
+** PostgreSQL server restarting as the last trial ends is waited out, as the workers wait. */
 static int run_summary(Run *r, const SwSchedStats *stats) {
   RsCounts c;
   TrErr err2;
-  if (rs_store_open(r->db, RS_OPEN_EXISTING, &r->st, &err2)) {
+  if (rs_store_open(r->db, RS_OPEN_EXISTING | RS_OPEN_PATIENT, &r->st, &err2)) {
     hps_error("run", "%s", err2.msg);
     return 1;
   }

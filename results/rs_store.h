@@ -13,7 +13,7 @@
 ** - PostgreSQL: every write is one transaction, re-run as a whole on serialization
 **   failures, deadlocks and lost connections (the connection reset with backoff) for
 **   RS_BUSY_BUDGET seconds (a read: once more on a new connection if nothing went out yet); leases and timestamps use the server's clock unless a test clock
-**   is set; a handle opened with RS_OPEN_KEEP_WAL (a running sweep's) also retries a failed
+**   is set; a handle opened with RS_OPEN_KEEP_WAL or RS_OPEN_PATIENT (a running sweep's) also retries a failed
 **   connection for RS_BUSY_BUDGET seconds, so a server restart mid-sweep is waited out.
 ** - Every function returns TR_OK or a TrCode; the message of the last failure is
 **   on the handle (rs_store_errmsg), one line naming the file. Nothing prints.
@@ -63,12 +63,16 @@ enum {
   RS_OPEN_READONLY = 2, /* read-only (SQLITE_OPEN_READONLY, WAL): status, reports; an
                            older schema (>= 1) is read as it is;
                            immutable in a read-only directory with no -shm */
-  RS_OPEN_KEEP_WAL = 0x100 /* or'ed with a read-write mode, for the many short-lived
+  RS_OPEN_KEEP_WAL = 0x100, /* or'ed with a read-write mode, for the many short-lived
                            handles of a running sweep (the scheduler's): closing one never
                            checkpoints or deletes the WAL (what the last close of an SQLite
                            connection does), which cost ~5 fsyncs per trial; automatic
                            checkpoints still bound the WAL, and the run's last ordinary
-                           close folds it into the database file */
+                           close folds it into the database file; on PostgreSQL it also
+                           means RS_OPEN_PATIENT */
+  RS_OPEN_PATIENT = 0x200 /* or'ed with a read-write mode: on PostgreSQL a failed connection is
+                           retried for RS_BUSY_BUDGET seconds (a running sweep's end, whose
+                           server may be restarting); SQLite ignores it */
 };
 
 /* pruned: stopped early by the sweep's early termination (for good); paused: stopped at a

@@ -212,11 +212,14 @@ Test(rs_pg, a_server_restart_in_the_middle_of_a_sweep_loses_nothing) {
   hps_put(tmpdir, "pgrestart.yaml", "program: report.sh\ncommand: [\"${program}\", \"${args}\"]\nmethod: grid\n"
                                     "metric: {name: loss, goal: minimize}\nparameters:\n"
                                     "  lr: {values: [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35]}\n");
-  char cmd[1200], out[4096];
-  /* The runner in the background; once a trial has a metric row, the server restarts under it. */
+  char cmd[1600], out[4096];
+  /* The runner in the background; once one of this sweep's trials has a metric row (the other
+  ** tests' rows share the schema: any row would restart the server before the run connects), the
+  ** server restarts under it. */
   snprintf(cmd, sizeof cmd, "cd '%s' && ('%s' run pgrestart.yaml -j 2 --quiet --db '%s' > run.log 2>&1; "
                             "echo $? > run.status) & "
-                            "n=0; until [ $n -ge 300 ] || psql -qAt '%s' -c 'SELECT 1 FROM metrics LIMIT 1' "
+                            "n=0; until [ $n -ge 300 ] || psql -qAt '%s' -c \"SELECT 1 FROM metrics m JOIN trials t "
+                            "ON t.id = m.trial_id JOIN sweeps s ON s.id = t.sweep_id WHERE s.name = 'pgrestart' LIMIT 1\" "
                             "2>/dev/null | grep -q 1; do sleep 0.05; n=$((n+1)); done; '%s' > restart.out 2>&1; "
                             "echo restarted $?; wait",
            tmpdir, hps_bin(), url, url, restart);
@@ -250,6 +253,35 @@ Test(rs_pg, a_server_restart_in_the_middle_of_a_sweep_loses_nothing) {
   }
   free(k);
   rs_sweep_clear(&sw);
+  rs_store_close(st);
+}
+
+/* RS_OPEN_PATIENT (a run's summary at its end): an open while the server restarts waits for it
+** instead of failing ("the database system is shutting down", or no server on the socket). The
+** open starts only once the server has stopped answering, so an impatient one would fail. */
+Test(rs_pg, a_patient_open_waits_out_a_server_restart) {
+  const char *restart = getenv("HPS_TEST_PG_RESTART");
+  cr_assert_not_null(restart, "HPS_TEST_PG_RESTART is unset (tests/pg_harness.sh sets it)");
+  RsStore *st = open_url(RS_OPEN_CREATE); /* the tables exist before the restart */
+  rs_store_close(st);
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", "\"$0\" > /dev/null 2>&1", restart, (char *)NULL);
+    _exit(127);
+  }
+  int down = 0;
+  for (int i = 0; i < 200000 && !down; i++) down = PQping(url) != PQPING_OK;
+  TrErr e = {0, ""};
+  int rc = down ? rs_store_open(url, RS_OPEN_EXISTING | RS_OPEN_PATIENT, &st, &e) : TR_OK;
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the restart failed");
+  cr_assert(down, "the server never stopped answering during its restart");
+  cr_assert_eq(rc, TR_OK, "%s", e.msg);
+  RsSweep sw;
+  cr_expect_eq(rs_sweep_get(st, "no such sweep", &sw), TR_ENOTFOUND, "the handle works after the restart: %s",
+               rs_store_errmsg(st));
   rs_store_close(st);
 }
 
