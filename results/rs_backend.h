@@ -123,6 +123,10 @@ int rs_store_clock_is_real(const RsStore *st);
 /* strdup that tolerates NULL; sets *oom on allocation failure. */
 char *rs_strdup(const char *s, int *oom);
 
+/* The modifier bits of rs_store_open's flags: flags & ~RS_OPEN_MODIFIERS is the mode. A backend
+** sees RS_OPEN_PATIENT set wherever RS_OPEN_KEEP_WAL is (rs_store_open adds it). */
+#define RS_OPEN_MODIFIERS (RS_OPEN_KEEP_WAL | RS_OPEN_PATIENT)
+
 /* The SQLite backend (rs_sqlite.c): fills st->ops/impl or fails with err. */
 int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err);
 /* ---- shared by the backends (rs_backend.c): the same rows whatever the database ---- */

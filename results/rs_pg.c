@@ -503,8 +503,8 @@ static int pg_connect_patient(RsStore *st, int patient) {
 }
 
 int rs_pg_open(RsStore *st, const char *url, int flags, TrErr *err) {
-  int patient = (flags & (RS_OPEN_KEEP_WAL | RS_OPEN_PATIENT)) != 0;
-  flags &= ~(RS_OPEN_KEEP_WAL | RS_OPEN_PATIENT);
+  int patient = (flags & RS_OPEN_PATIENT) != 0;
+  flags &= ~RS_OPEN_MODIFIERS;
   Pg *pg = tr_calloc(1, sizeof *pg);
   int oom = 0;
   if (pg) pg->url = rs_strdup(url, &oom);

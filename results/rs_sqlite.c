@@ -447,7 +447,7 @@ int rs_sqlite_open(RsStore *st, const char *path, int flags, TrErr *err) {
   static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
   pthread_once(&mem_once, sq_mem_install);
   int keep_wal = (flags & RS_OPEN_KEEP_WAL) != 0;
-  flags &= ~(RS_OPEN_KEEP_WAL | RS_OPEN_PATIENT);
+  flags &= ~RS_OPEN_MODIFIERS;
   int exists, rc = sq_file_check(path, flags, &exists, err);
   if (!rc) rc = rs_sqlite_vfs_install(err); /* HPS_TEST_VFS_FAIL only */
   if (rc) return rc;

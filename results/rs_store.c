@@ -107,7 +107,8 @@ int rs_store_open(const char *url, int flags, RsStore **out, TrErr *err) {
     free(st);
     return tr_err_set(err, TR_ENOMEM, "%s: out of memory", url);
   }
-  st->readonly = ((flags & ~(RS_OPEN_KEEP_WAL | RS_OPEN_PATIENT)) == RS_OPEN_READONLY);
+  if (flags & RS_OPEN_KEEP_WAL) flags |= RS_OPEN_PATIENT; /* a running sweep's handle */
+  st->readonly = ((flags & ~RS_OPEN_MODIFIERS) == RS_OPEN_READONLY);
   st->now = real_now;
   st->reclaim_max = RS_RECLAIM_MAX;
 #ifdef HPS_HAVE_LIBPQ

@@ -45,11 +45,11 @@
 
 /* ---- choosing a path ---------------------------------------------------- */
 
-/* Measured on the 2-core EPYC (AVX2) while busy, process CPU time, one thread
-   (docs/performance.md): the fused forward + backward of one layer takes 0.51x the
-   sgemm path's time at shape T (hs 32, T 64) and 0.88x at shape S (hs 64, T 256),
-   and S saves 72 MiB. So fused wherever the tiles fit; T stays a parameter for a
-   threshold if an idle machine says otherwise. */
+/* Measured on the idle 2-core EPYC (AVX2), one thread (docs/performance.md): the
+   fused forward + backward of one layer takes 0.46x the sgemm path's time at shape T
+   (hs 32, T 64) and 0.87x at shape S (hs 64, T 256); whole training steps 1.02x and
+   0.99x, and S saves 72 MiB. So fused wherever the tiles fit; T stays a parameter
+   for a threshold if a machine says otherwise. */
 TrAttnPath tr_attn_path(int T, int hs) {
   (void)T;
   const char *e = getenv("HPS_ATTN");
@@ -79,7 +79,7 @@ typedef struct Head {
 } Head;
 
 static Head attn_head_of(const float *qkv, const uint8_t *mask, float ks, int b, int h, int T, int C,
-                    int NH, float sc) {
+                         int NH, float sc) {
   Head hd;
   const int hs = C / NH;
   hd.q = qkv + (size_t)b * T * 3 * C + (size_t)h * hs;
@@ -96,7 +96,7 @@ static Head attn_head_of(const float *qkv, const uint8_t *mask, float ks, int b,
 
 /* t (hs, BK) = rows c0..c0+nc-1 of x (stride C3) transposed; columns >= nc zero. */
 static void attn_tile_transpose(float *restrict t, const float *restrict x, int c0, int nc, int hs,
-                           int C3) {
+                                int C3) {
   for (int c = 0; c < BK; c++) {
     if (c < nc) {
       const float *r = x + (size_t)(c0 + c) * C3;
@@ -155,13 +155,13 @@ static inline void attn_axpy(float *restrict y, float a, const float *restrict x
 #define ROWS4(X) X(0) X(1) X(2) X(3)
 #define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-MM_TILE(mm_tile1, ROWS1)
-MM_TILE(mm_tile2, ROWS2)
-MM_TILE(mm_tile4, ROWS4)
+MM_TILE(attn_mm_tile1, ROWS1)
+MM_TILE(attn_mm_tile2, ROWS2)
+MM_TILE(attn_mm_tile4, ROWS4)
 #if MR == 8
 MM_TILE(attn_mm_tile_mr, ROWS8)
 #elif MR == 4
-#define attn_mm_tile_mr mm_tile4
+#define attn_mm_tile_mr attn_mm_tile4
 #else
 /* The AVX2 6 x 16 tile: each row's broadcast used at once on both halves, so 12
    accumulators, 2 B vectors and 1 broadcast fit in 16 registers. _mm256_fmadd_ps
@@ -179,7 +179,7 @@ MM_TILE(attn_mm_tile_mr, ROWS8)
   _mm256_storeu_ps(C + (size_t)(r) * ldc, v##r##0);                                               \
   _mm256_storeu_ps(C + (size_t)(r) * ldc + 8, v##r##1);
 static void attn_mm_tile_mr(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
-                       const float *restrict B, int ldb, int K) {
+                            const float *restrict B, int ldb, int K) {
   ROWS6(MM_VDECL)
   for (int k = 0; k < K; k++) {
     const float *a = A + (size_t)k * acs;
@@ -200,7 +200,7 @@ typedef enum MmCausal { MM_FULL, MM_OUT_LOWER, MM_K_UPTO, MM_K_FROM } MmCausal;
 
 /* One register tile: rows i..i+mr-1, columns j..j+15, with its k range. */
 static void attn_mm_tile_at(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
-                       const float *restrict B, int ldb, int K, int i, int j, int mr, MmCausal cz) {
+                            const float *restrict B, int ldb, int K, int i, int j, int mr, MmCausal cz) {
   int k0 = 0, k1 = K;
   if (cz == MM_OUT_LOWER && j > i + mr - 1) return;
   if (cz == MM_K_UPTO && i + mr < K) k1 = i + mr;
@@ -208,9 +208,9 @@ static void attn_mm_tile_at(float *restrict C, int ldc, const float *restrict A,
   float *c = C + (size_t)i * ldc + j;
   const float *a = A + (size_t)i * ars + (size_t)k0 * acs, *b = B + (size_t)k0 * ldb + j;
   if (mr == MR) attn_mm_tile_mr(c, ldc, a, ars, acs, b, ldb, k1 - k0);
-  else if (mr == 4) mm_tile4(c, ldc, a, ars, acs, b, ldb, k1 - k0);
-  else if (mr == 2) mm_tile2(c, ldc, a, ars, acs, b, ldb, k1 - k0);
-  else mm_tile1(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+  else if (mr == 4) attn_mm_tile4(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+  else if (mr == 2) attn_mm_tile2(c, ldc, a, ars, acs, b, ldb, k1 - k0);
+  else attn_mm_tile1(c, ldc, a, ars, acs, b, ldb, k1 - k0);
 }
 
 /* C (M,N) += A (M,K) @ B (K,N); A's element (i,k) at A[i*ars + k*acs] (so A may
@@ -220,7 +220,7 @@ static void attn_mm_tile_at(float *restrict C, int ldc, const float *restrict A,
    in order k = 0..K-1 (one rounding each, contracted), so the tiling does not
    change the bits. */
 static void attn_mm_acc(float *restrict C, int ldc, const float *restrict A, int ars, int acs,
-                   const float *restrict B, int ldb, int M, int N, int K, MmCausal cz) {
+                        const float *restrict B, int ldb, int M, int N, int K, MmCausal cz) {
   const int N16 = N & ~15;
   int mr_end = M / MR * MR; /* MR-row tiles, then 4-row ones: at M = 32, 6 6 6 6 4 4 */
   while (mr_end > 0 && (M - mr_end) % 4 != 0) mr_end -= MR;
@@ -235,7 +235,7 @@ static void attn_mm_acc(float *restrict C, int ldc, const float *restrict A, int
     for (int i = 0; i < M; i++)
       for (int k = 0; k < K; k++)
         attn_axpy(C + (size_t)i * ldc + N16, A[(size_t)i * ars + (size_t)k * acs], B + (size_t)k * ldb + N16,
-             N - N16);
+                  N - N16);
 }
 
 /* Dropout of one tile row: w[c] *= keep ? ks : 0 for the nv valid keys. */
@@ -270,7 +270,7 @@ static void attn_fwd_block(const Head *h, float *out, int C, float *lse, int r0,
     attn_tile_transpose(kt, h->k, c0, nc, hs, h->C3);
     memset(s, 0, sizeof s);
     attn_mm_acc(s, BK, h->q + (size_t)r0 * h->C3, h->C3, 1, kt, BK, nr, BK, hs,
-           c0 == r0 ? MM_OUT_LOWER : MM_FULL); /* S = Q K^T */
+                c0 == r0 ? MM_OUT_LOWER : MM_FULL); /* S = Q K^T */
     for (int r = 0; r < nr; r++) {
       const int i = r0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
       float *sr = s + (size_t)r * BK;
@@ -283,7 +283,7 @@ static void attn_fwd_block(const Head *h, float *out, int C, float *lse, int r0,
       for (int d = 0; d < hs; d++) a[d] *= alpha;
     }
     attn_mm_acc(acc, hs, s, BK, 1, h->v + (size_t)c0 * h->C3, h->C3, nr, hs, nc,
-           c0 == r0 ? MM_K_UPTO : MM_FULL); /* O += P V */
+                c0 == r0 ? MM_K_UPTO : MM_FULL); /* O += P V */
   }
   for (int r = 0; r < nr; r++) {
     const float z = 1.0f / l[r], *a = acc + (size_t)r * hs;
@@ -335,9 +335,9 @@ static void attn_bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0,
   memset(t->dp, 0, sizeof t->dp);
   const int diag = i0 == c0; /* the tile on the diagonal skips what is above it */
   attn_mm_acc(t->s, BK, h->q + (size_t)i0 * C3, C3, 1, t->kt, BK, nr, BK, hs,
-         diag ? MM_OUT_LOWER : MM_FULL);
+              diag ? MM_OUT_LOWER : MM_FULL);
   attn_mm_acc(t->dp, BK, g->dO + (size_t)i0 * g->C, g->C, 1, t->vt, BK, nr, BK, hs,
-         diag ? MM_OUT_LOWER : MM_FULL);
+              diag ? MM_OUT_LOWER : MM_FULL);
   for (int r = 0; r < nr; r++) {
     const int i = i0 + r, nv = i - c0 + 1 < nc ? i - c0 + 1 : nc;
     const float li = g->lse[i], Di = g->dv[(size_t)i * C3]; /* D, see tr_attn_backward */
@@ -352,11 +352,11 @@ static void attn_bwd_tile(const Head *h, const HeadGrad *g, BwdTiles *t, int i0,
   }
   /* the transposed products read the (queries x keys) tiles column-wise */
   attn_mm_acc(t->dva, hs, h->mk ? t->pd : t->s, 1, BK, g->dO + (size_t)i0 * g->C, g->C, nc, hs, nr,
-         diag ? MM_K_FROM : MM_FULL);
+              diag ? MM_K_FROM : MM_FULL);
   attn_mm_acc(t->dka, hs, t->dp, 1, BK, h->q + (size_t)i0 * C3, C3, nc, hs, nr,
-         diag ? MM_K_FROM : MM_FULL);
+              diag ? MM_K_FROM : MM_FULL);
   attn_mm_acc(g->dq + (size_t)i0 * C3, C3, t->dp, BK, 1, h->k + (size_t)c0 * C3, C3, nr, hs, nc,
-         diag ? MM_K_UPTO : MM_FULL);
+              diag ? MM_K_UPTO : MM_FULL);
 }
 
 /* Keys c0..c0+nc-1 against every query block that sees them: dK, dV of the
