@@ -2,6 +2,7 @@
 ** `hpsweep bench`'s measured step, in one run.
 **
 **   floor17 [--model T|S] [--threads N] [--batch B] [--vocab V] [--reps N] [--torch TOK/S]
+**           [--no-step]
 **
 ** The floor is the sum of three parts, each measured or counted here:
 **  - gemm: the step's linear-layer products exactly as tr_model calls them (forward,
@@ -24,7 +25,7 @@
 ** below. --torch TOK/S (PyTorch's tokens/s from bench/bench_torch.py in the same
 ** sitting) adds the step time 1.5x PyTorch needs and the floor's own ratio.
 ** --batch and --vocab change the shape (nanoGPT's Shakespeare recipe is T with
-** --batch 12 --vocab 65; the bench step is then not run). */
+** --batch 12 --vocab 65; the bench step is then not run, nor with --no-step). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,16 +132,20 @@ static double attention_flops(const Shape *s) {
 
 static int usage(void) {
   fprintf(stderr, "usage: floor17 [--model T|S] [--threads N] [--batch B] [--vocab V] [--reps N] "
-                  "[--torch TOK/S]\n");
+                  "[--torch TOK/S] [--no-step]\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
   const char *model = "T";
-  int threads = 1, reps = 21, batch = 0, vocab = 0;
+  int threads = 1, reps = 21, batch = 0, vocab = 0, step = 1;
   double torch = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--no-step") == 0) {
+      step = 0;
+      continue;
+    }
     if (!v) return usage();
     if (strcmp(a, "--model") == 0) model = v;
     else if (strcmp(a, "--threads") == 0) threads = atoi(v);
@@ -181,7 +186,7 @@ int main(int argc, char **argv) {
   printf("floor with the products at the 1024^3 rate: gemm %.1f ms (OpenBLAS %.0f%% of it) = %.1f ms/step, "
          "%.0f tokens/s\n",
          gi, gi / g * 100, fli, N / fli * 1e3);
-  if (!custom) {
+  if (!custom && step) {
     TrBenchResult res;
     if (tr_bench_train(model, threads, 20, &res, &err) != 0) {
       fprintf(stderr, "floor17: %s\n", err.msg);

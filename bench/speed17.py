@@ -26,6 +26,13 @@ avx512f), the OpenBLAS library hpsweep loads, PyTorch's version, load averages, 
 Progress goes to stderr. Standard library only; PyTorch runs under /usr/bin/python3 (Debian's
 python3-torch). Measure on an idle machine: nothing else running, not even builds.
 
+When build/bench/floor17 exists (or --floor PATH), it also runs it once per (shape, threads) after
+the repetitions, with PyTorch's median tokens/s: the lowest step time the shape could have on this
+machine (the step's products through OpenBLAS and at the 1024^3 rate, attention's causal products
+at that rate, every other kernel's compulsory traffic at the copy bandwidth), as tokens/s and as a
+ratio to PyTorch, so a target can be set against what the machine allows. With --shakespeare the
+floor of the recipe's 2000 training steps (shape T, batch 12, vocab 65), evaluation left out.
+
 --quick proves the script works in about a minute (numbers meaningless): shape T only, threads 1
 and 2, one repetition of 2 steps, and with --shakespeare 30 training steps.
 """
@@ -153,7 +160,33 @@ def throughput(a):
                      "hpsweep's process before the model %.0f MB" % (m, h["params_mb"], h["batch"], h["act_mb"],
                                                                      h["base_rss_mb"]))
     torch_v = res[cells[0]]["torch"][0].get("torch", "?")
+    a.torch_tps = {c: med(res[c]["torch"], "tokens_per_s") for c in cells}
     return lines, notes, torch_v, (min(loads), max(loads))
+
+
+FLOOR_RE = re.compile(r"^floor: .*= ([\d.]+) ms/step, (\d+) tokens/s$", re.M)
+FLOOR_IDEAL_RE = re.compile(r"^floor with the products at the 1024\^3 rate: .*= ([\d.]+) ms/step, (\d+) tokens/s$", re.M)
+
+
+def floor_of(a, args):
+    """(ms/step, tokens/s) of floor17's two floors (OpenBLAS products, products at the 1024^3 rate)."""
+    text = run([a.floor] + args + ["--no-step"] + (["--reps", "3"] if a.quick else []))[0]
+    m, mi = FLOOR_RE.search(text), FLOOR_IDEAL_RE.search(text)
+    if not m or not mi:
+        raise SystemExit("speed17.py: cannot read floor17's output:\n" + text)
+    return (float(m.group(1)), float(m.group(2))), (float(mi.group(1)), float(mi.group(2)))
+
+
+def floors(a, torch_tps):
+    """Markdown table: each (shape, threads)'s floors beside PyTorch's median tokens/s."""
+    lines = ["| shape | threads | floor tok/s (OpenBLAS products) | floor tok/s (products at 1024³) "
+             "| floors / PyTorch | step 1.5x PyTorch needs | the floors' steps |", "|---|---|---|---|---|---|---|"]
+    for (m, t), pt in torch_tps.items():
+        (fms, ftps), (ims, itps) = floor_of(a, ["--model", m, "--threads", str(t)])
+        need = 1e3 * (ftps * fms / 1e3) / (RATIO_TARGET * pt)
+        lines.append("| %s | %d | {:,.0f} | {:,.0f} | %.2fx, %.2fx | %.1f ms | %.1f ms, %.1f ms |".format(ftps, itps) %
+                     (m, t, ftps / pt, itps / pt, need, fms, ims))
+    return lines
 
 
 def data_path(a):
@@ -208,6 +241,12 @@ def shakespeare(a):
                  "(hpsweep's wall_seconds; PyTorch's loop without loading the data). %d steps, 2 threads, data %s."
                  % (statistics.median(hw), statistics.median(tw), ratio, SHAKESPEARE_RATIO_TARGET,
                     "met" if ratio >= SHAKESPEARE_RATIO_TARGET else "not met", steps, data))
+    if a.floor:
+        (fms, _), (ims, _) = floor_of(a, ["--model", "T", "--threads", "2", "--batch", "12", "--vocab", "65"])
+        lines.append("\nFloor of the recipe's %d training steps on this machine (bench/floor17.c, shape T, batch 12, "
+                     "vocab 65, 2 threads; evaluation, data and start-up left out): %.1f s with OpenBLAS's products, "
+                     "%.1f s with the products at the 1024³ rate; 2x PyTorch's median wall needs %.1f s."
+                     % (steps, fms * steps / 1e3, ims * steps / 1e3, statistics.median(tw) / 2))
     if len(hl_all) > 1:
         lines.append("\nBest val loss over %d seeds, mean +- sample std: hpsweep %.4f +- %.4f, PyTorch %.4f +- %.4f "
                      "(issue 17: unchanged to within the seed spread; BENCHMARKS.md's earlier 4 seeds: std 0.017)."
@@ -228,7 +267,12 @@ def main():
     ap.add_argument("--seeds", default="1337", help="Shakespeare seeds, comma-separated (default 1337)")
     ap.add_argument("--data", default="", help="tinyshakespeare.txt (default ../shared/data from the repo)")
     ap.add_argument("--quick", action="store_true", help="a minute, to check the script works; numbers meaningless")
+    ap.add_argument("--floor", default=os.path.join(ROOT, "build", "bench", "floor17"),
+                    help="bench/floor17's binary (default build/bench/floor17; the floors are left out without it)")
     a = ap.parse_args()
+    if not os.access(a.floor, os.X_OK):
+        log("no %s: the floors are left out" % a.floor)
+        a.floor = ""
     a.hpsweep = os.path.abspath(a.hpsweep)
     if a.quick:
         a.shapes, a.reps, a.steps = "T", 1, 2
@@ -248,6 +292,13 @@ def main():
         print("\n".join(lines))
         print()
         print("\n".join(notes))
+        if a.floor:
+            print("\nThe floors (bench/floor17.c, run once per row after the repetitions): the lowest step time "
+                  "the shape could have on this machine, the sum of the step's linear-layer products (through "
+                  "OpenBLAS, or at the 1024³ rate), attention's causal products at the 1024³ rate and every other "
+                  "kernel's compulsory traffic at the copy bandwidth, arithmetic free. A ratio target above the "
+                  "floors' is out of reach.\n")
+            print("\n".join(floors(a, a.torch_tps)))
     if a.shakespeare or a.only_shakespeare:
         print("\nnanoGPT's Shakespeare CPU recipe (configs/shakespeare_char_cpu.yaml against "
               "bench/shakespeare_torch.py), 2 threads:\n")
