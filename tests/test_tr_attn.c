@@ -13,20 +13,11 @@
 #include "tr_attn.h"
 #include "tr_ops.h"
 #include "tr_rng.h"
+#include "tr_numtest.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static TrRng rng;
-
-static float *randn(size_t n, float s) {
-  float *x = malloc(n * sizeof *x);
-  for (size_t i = 0; i < n; i++) x[i] = (float)(s * tr_rng_normal(&rng));
-  return x;
-}
-
-static float *zeros(size_t n) { return calloc(n, sizeof(float)); }
 
 static uint8_t *drop_mask(size_t n, float p) {
   if (p <= 0) return NULL;

@@ -15,16 +15,7 @@
 #include "tr_ops.h"
 #include "tr_par.h"
 #include "tr_rng.h"
-
-static TrRng rng;
-
-static float *randn(size_t n, float s) {
-  float *x = malloc(n * sizeof *x);
-  for (size_t i = 0; i < n; i++) x[i] = (float)(s * tr_rng_normal(&rng));
-  return x;
-}
-
-static float *zeros(size_t n) { return calloc(n, sizeof(float)); }
+#include "tr_numtest.h"
 
 static double proj(const float *out, const float *r, size_t n) {
   double s = 0;

@@ -152,8 +152,8 @@ static void layernorm_back_rows(float *restrict dinp, float *restrict dw, float 
 }
 
 /* dw, db of columns [c0, c1), summed over every row in row order (as the fused pass).
-   restrict and one loop for both: two loops with possible aliasing ran at a fifth of the
-   speed and took 3/4 of the 2-thread backward. */
+   It re-reads x and dy a half-row at a time and takes most of the 2-thread backward, which
+   is why 2 threads are no faster than 1 here (docs/performance.md). */
 static void layernorm_back_cols(float *restrict dw, float *restrict db,
                                 const float *restrict dout, const float *restrict inp,
                                 const float *restrict mean, const float *restrict rstd, int N,
