@@ -466,9 +466,34 @@ static void expect_one_db_error(const char *log, const char *db, const char *cau
   cr_assert(strstr(out, cause), "no '%s' in: %s", cause, out);
 }
 
+/* Fill dir/disk (a small tmpfs) to the last byte with dir/disk/filler, under the running sweep. */
+static void disk_fill(void) {
+  char filler[400];
+  snprintf(filler, sizeof filler, "%s/disk/filler", dir);
+  int fd = open(filler, O_WRONLY | O_CREAT, 0644);
+  cr_assert(fd >= 0);
+  static char zero[1 << 16];
+  while (write(fd, zero, sizeof zero) > 0) continue;
+  cr_assert_eq(errno, ENOSPC);
+  close(fd);
+}
+
+/* Room again on dir/disk: the same command (args) finishes the sweep (left-over leases expire
+** in 1 s) with all n trials completed in db; then dir/disk is unmounted. */
+static void disk_free_and_rerun(const char *const *args, const char *db, int n) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/disk/filler", dir);
+  cr_assert_eq(unlink(path), 0);
+  const char *lease[] = {"HPS_LEASE_SECONDS=1", NULL};
+  cr_assert_eq(wait_exit_within(start("run2.log", lease, args), 120, "run2.log"), 0, "%s", slurp("run2.log"));
+  cr_assert_eq(db_try_int_at(db, "SELECT count(*) FROM trials WHERE status = 'completed'"), n);
+  snprintf(path, sizeof path, "umount '%s/disk'", dir);
+  cr_assert_eq(system(path), 0);
+}
+
 Test(sw_sched, db_error_disk_full_mid_run_exits_nonzero_without_hanging_and_a_rerun_resumes) {
   need_root();
-  char cmd[1600], filler[400];
+  char cmd[1600];
   /* Only the database on the small file system: its runs directory (checkpoints) links to one
   ** outside, or a checkpoint's write may meet the full disk first (a clean stop too, but one
   ** naming ckpt.bin, not the database this test is about). */
@@ -482,24 +507,39 @@ Test(sw_sched, db_error_disk_full_mid_run_exits_nonzero_without_hanging_and_a_re
   const char *args[] = {"run", "full.yaml", "-j", "2", "--db", "disk/hpsweep.db", "--quiet", NULL};
   pid_t pid = start("run1.log", slow, args);
   wait_rows("disk/hpsweep.db", 20, "run1.log");
-  /* Fill the file system to the last byte under the running trials. */
-  snprintf(filler, sizeof filler, "%s/disk/filler", dir);
-  int fd = open(filler, O_WRONLY | O_CREAT, 0644);
-  cr_assert(fd >= 0);
-  static char zero[1 << 16];
-  while (write(fd, zero, sizeof zero) > 0) continue;
-  cr_assert_eq(errno, ENOSPC);
-  close(fd);
+  disk_fill();
   cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
   expect_one_db_error("run1.log", "disk/hpsweep.db", "database or disk is full");
-  /* Room again (12 MB: the WAL alone may grow to 4 MB before SQLite checkpoints it): the
-  ** same command finishes the sweep (left-over leases expire in 1 s). */
-  cr_assert_eq(unlink(filler), 0);
-  const char *lease[] = {"HPS_LEASE_SECONDS=1", NULL};
-  cr_assert_eq(wait_exit_within(start("run2.log", lease, args), 120, "run2.log"), 0, "%s", slurp("run2.log"));
-  cr_assert_eq(db_try_int_at("disk/hpsweep.db", "SELECT count(*) FROM trials WHERE status = 'completed'"), 6);
-  snprintf(cmd, sizeof cmd, "umount '%s/disk'", dir);
-  cr_assert_eq(system(cmd), 0);
+  /* 12 MB: the WAL alone may grow to 4 MB before SQLite checkpoints it */
+  disk_free_and_rerun(args, "disk/hpsweep.db", 6);
+}
+
+/* The other half of a full disk: the database has room, the checkpoints do not. */
+Test(sw_sched, checkpoint_write_on_a_full_disk_stops_the_run_with_one_line_and_a_rerun_resumes) {
+  need_root();
+  char cmd[1600];
+  snprintf(cmd, sizeof cmd,
+           "mkdir '%s/disk' && mount -t tmpfs -o size=4m tmpfs '%s/disk' && "
+           "ln -s '%s/disk' '%s/hpsweep.db.runs'",
+           dir, dir, dir, dir);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+  write_spec("ckfull", "[0.001, 0.002, 0.003, 0.004, 0.005, 0.006]", 1, 200, 1, 2, NULL);
+  const char *slow[] = {"HPS_TEST_STEP_DELAY_MS=10", "HPS_LEASE_SECONDS=1", NULL};
+  const char *args[] = {"run", "ckfull.yaml", "-j", "2", "--quiet", NULL};
+  pid_t pid = start("run1.log", slow, args);
+  wait_rows("hpsweep.db", 20, "run1.log");
+  disk_fill();
+  /* a checkpoint is due every eval_interval (10 steps): the next one meets the full disk */
+  cr_assert_eq(wait_exit_within(pid, 120, "run1.log"), 1, "%s", slurp("run1.log"));
+  const char *out = slurp("run1.log");
+  cr_assert_eq(hps_count(out, "\n"), 1, "not one line: %s", out);
+  cr_assert(strstr(out, "hpsweep run: ./hpsweep.db.runs/ckfull/") == out, "%s", out);
+  cr_assert(strstr(out, "ckpt.bin: write failed: No space left on device"), "%s", out);
+  cr_assert(strstr(out, "run the same command again"), "%s", out);
+  /* the machine's fault, not the trial's: interrupted, nothing failed */
+  cr_assert_eq(db_try_int_at("hpsweep.db", "SELECT count(*) FROM trials WHERE status = 'failed'"), 0);
+  cr_assert_geq(db_try_int_at("hpsweep.db", "SELECT count(*) FROM trials WHERE status = 'interrupted'"), 1);
+  disk_free_and_rerun(args, "hpsweep.db", 6);
 }
 
 Test(sw_sched, db_file_moved_away_mid_run_exits_nonzero_without_hanging_and_a_rerun_resumes) {
