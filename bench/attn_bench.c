@@ -19,11 +19,6 @@
 #include "tr_rng.h"
 #include "tr_sort.h"
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 typedef struct Shape {
   const char *name;
   int B, T, C, NH;
@@ -53,8 +48,8 @@ static void run(const Shape *s, TrAttnPath path, int reps, double *wall, double 
     }
     if (r >= 0) w[r] = (tr_clock_mono() - w0) * 1e3, c[r] = (tr_clock_cpu() - c0) * 1e3;
   }
-  tr_sort(w, (size_t)reps, sizeof *w, cmp_double);
-  tr_sort(c, (size_t)reps, sizeof *c, cmp_double);
+  tr_sort(w, (size_t)reps, sizeof *w, tr_cmp_double);
+  tr_sort(c, (size_t)reps, sizeof *c, tr_cmp_double);
   *wall = w[reps / 2], *cpu = c[reps / 2];
   free(qkv), free(dq), free(out), free(dout), free(saved), free(scr), free(w), free(c);
 }

@@ -16,11 +16,6 @@
 #include "tr_os.h"
 #include "tr_sort.h"
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* A config the size of a real one (~1.7 KB of JSON). */
 static char config[2048];
 
@@ -81,7 +76,7 @@ int main(int argc, char **argv) {
     wall[i] = tr_clock_mono() - t;
   }
   double per_cpu = (tr_clock_cpu() - c0) / (double)k;
-  tr_sort(wall, (size_t)k, sizeof *wall, cmp_double);
+  tr_sort(wall, (size_t)k, sizeof *wall, tr_cmp_double);
   /* Metric rows: 40 batches of 512 (train_loss, val_loss, lr, grad_norm at 128 steps each). */
   RsClaim cl;
   if (rs_trial_claim(st, sweep, "bench:1", 600, 2, &cl) || !cl.claimed) return fail(st);

@@ -40,11 +40,6 @@ typedef struct Shape {
   int B, T, C, NH, L, H, V;
 } Shape;
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 static float *buf(size_t n) {
   float *p = malloc(n * sizeof(float));
   if (!p) {
@@ -67,7 +62,10 @@ static void linear(int N, int IC, int OC, float fwd_beta, float *x, float *w, fl
    products, which are the same calls' gradients: order does not change the work). */
 static double gemm_ms(const Shape *s, int reps) {
   const int N = s->B * s->T, C = s->C, H = s->H, V = s->V;
-  const size_t big = (size_t)N * (H > 3 * C ? (H > V ? H : V) : (3 * C > V ? 3 * C : V));
+  int widest = 3 * C; /* the widest activation: qkv, fc's H or the logits' V */
+  if (H > widest) widest = H;
+  if (V > widest) widest = V;
+  const size_t big = (size_t)N * widest;
   float *x = buf(big), *y = buf(big), *dy = buf(big), *dx = buf(big);
   float *w = buf((size_t)V * C + (size_t)H * C * 2), *dw = buf((size_t)V * C + (size_t)H * C * 2);
   double *t = malloc((size_t)reps * sizeof *t);
@@ -82,7 +80,7 @@ static double gemm_ms(const Shape *s, int reps) {
     linear(N, C, V, 0.0f, x, w, y, dy, dx, dw); /* LM head (tied to wte) */
     if (r >= 0) t[r] = (tr_clock_mono() - t0) * 1e3;
   }
-  tr_sort(t, (size_t)reps, sizeof *t, cmp_double);
+  tr_sort(t, (size_t)reps, sizeof *t, tr_cmp_double);
   const double ms = t[reps / 2];
   free(x), free(y), free(dy), free(dx), free(w), free(dw), free(t);
   return ms;

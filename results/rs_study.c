@@ -27,11 +27,6 @@ static void set_status(RsStudyStatus *st, char *reason, RsStudyStatus s, const c
   *st = s;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static int cmp_i64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return (x > y) - (x < y);
@@ -39,7 +34,7 @@ static int cmp_i64(const void *a, const void *b) {
 
 /* Sort and deduplicate x in place; returns the distinct count. */
 static int unique_doubles(double *x, int n) {
-  tr_sort(x, (size_t)n, sizeof *x, cmp_double);
+  tr_sort(x, (size_t)n, sizeof *x, tr_cmp_double);
   int m = 0;
   for (int i = 0; i < n; i++)
     if (m == 0 || x[i] != x[m - 1]) x[m++] = x[i];
@@ -47,7 +42,7 @@ static int unique_doubles(double *x, int n) {
 }
 
 static int find_double(const double *x, int n, double v) {
-  const double *p = bsearch(&v, x, (size_t)n, sizeof *x, cmp_double);
+  const double *p = bsearch(&v, x, (size_t)n, sizeof *x, tr_cmp_double);
   return p ? (int)(p - x) : -1;
 }
 
@@ -62,7 +57,7 @@ static double quantile_sorted(const double *x, int n, double q) {
 
 /* Median of x[0..n) (sorts x). */
 static double median(double *x, int n) {
-  tr_sort(x, (size_t)n, sizeof *x, cmp_double);
+  tr_sort(x, (size_t)n, sizeof *x, tr_cmp_double);
   return quantile_sorted(x, n, 0.5);
 }
 
@@ -167,7 +162,7 @@ static void lr_bootstrap(const RsLrPoint *pt, int n, int ns, int nrep, uint64_t 
     RsLrFit fit;
     if (lr_estimate(w->x, w->mean, w->cand, nl, s->maximize, &xo, &vo, &fit) >= 0) w->boot[got++] = xo;
   }
-  tr_sort(w->boot, (size_t)got, sizeof *w->boot, cmp_double);
+  tr_sort(w->boot, (size_t)got, sizeof *w->boot, tr_cmp_double);
   s->n_boot = got;
   /* Hesterberg's expanded percentile interval: the plain percentile interval is too
   ** narrow with few seeds (it has no n-1 and no t), so take the quantiles whose normal

@@ -85,11 +85,6 @@ static size_t group_rank(const Group *g, size_t self, size_t *count) {
   return rank;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* The k-th smallest (signed) value of the group's `cnt` members. */
 static double group_kth(const Group *g, size_t cnt, size_t k) {
   double v, *vals = tr_malloc(cnt * sizeof *vals);
@@ -97,7 +92,7 @@ static double group_kth(const Group *g, size_t cnt, size_t k) {
     size_t m = 0;
     for (size_t i = 0; i < g->n && m < cnt; i++)
       if (group_member(g, i, &v)) vals[m++] = v;
-    tr_sort(vals, m, sizeof *vals, cmp_double);
+    tr_sort(vals, m, sizeof *vals, tr_cmp_double);
     double r = vals[k < m ? k : m - 1];
     free(vals);
     return r;

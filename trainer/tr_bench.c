@@ -18,13 +18,8 @@
 #include "tr_sample.h"
 #include "tr_sort.h"
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static double median(double *x, int n) {
-  tr_sort(x, (size_t)n, sizeof *x, cmp_double);
+  tr_sort(x, (size_t)n, sizeof *x, tr_cmp_double);
   return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 

@@ -135,7 +135,7 @@ static void layernorm_back_rows(float *restrict dinp, float *restrict dw, float 
       a1 += dn;
       a2 += dn * (TR_VECF_LOAD(x + i) - m) * s;
     }
-    float s1 = tr_vecf_red_sum(&a1), s2 = tr_vecf_red_sum(&a2);
+    float s1 = tr_vec_red_sum((const float *)&a1), s2 = tr_vec_red_sum((const float *)&a2);
     for (; i < C; i++) {
       float dn = w[i] * d[i];
       s1 += dn;
@@ -143,9 +143,14 @@ static void layernorm_back_rows(float *restrict dinp, float *restrict dw, float 
     }
     s1 /= (float)C;
     s2 /= (float)C;
-    for (i = 0; i < C; i++) dx[i] += (w[i] * d[i] - s1 - ((x[i] - m) * s) * s2) * s;
-    if (dw)
-      for (i = 0; i < C; i++) dw[i] += ((x[i] - m) * s) * d[i];
+    if (dw) /* one pass: norm once for dx and dw */
+      for (i = 0; i < C; i++) {
+        const float norm = (x[i] - m) * s;
+        dx[i] += (w[i] * d[i] - s1 - norm * s2) * s;
+        dw[i] += norm * d[i];
+      }
+    else
+      for (i = 0; i < C; i++) dx[i] += (w[i] * d[i] - s1 - ((x[i] - m) * s) * s2) * s;
     if (db)
       for (i = 0; i < C; i++) db[i] += d[i];
   }

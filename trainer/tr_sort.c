@@ -7,3 +7,8 @@ void tr_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const v
   if (n < 2) return;
   qsort(base, n, size, cmp);
 }
+
+int tr_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}

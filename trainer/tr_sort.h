@@ -7,6 +7,8 @@
 **   argument must be valid even for zero elements; UBSan halts on it), and an empty list is
 **   often NULL (an empty store's, a fresh array's). Not stable, as qsort.
 ** - Never call qsort directly (tests sorting their own arrays excepted).
+** - tr_cmp_double is the ascending comparator of doubles for tr_sort and bsearch (NaN
+**   compares equal to everything, as (x > y) - (x < y) gives).
 */
 #ifndef TR_SORT_H
 #define TR_SORT_H
@@ -14,5 +16,6 @@
 #include <stddef.h>
 
 void tr_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+int tr_cmp_double(const void *a, const void *b);
 
 #endif

@@ -23,18 +23,12 @@
 
 /* TR_VEC_LANES floats as one GCC vector value, loaded from any float address: the compiler
    splits it into the registers the CPU level has (4 SSE, 2 AVX2, 1 AVX-512), lane k always
-   holding element k, so a loop over it sums in the order of the lane-array loops below. For
+   holding element k (so tr_vec_red_sum((const float *)&v) sums it in the lane-array order). For
    loop bodies where GCC vectorises the wrong loop of the lane-array form (LayerNorm's backward). */
 typedef float TrVecF __attribute__((vector_size(TR_VEC_LANES * sizeof(float)), aligned(4), may_alias));
 
 /* a macro: a vector value passed or returned by a function has a CPU-level-dependent ABI */
 #define TR_VECF_LOAD(p) (*(const TrVecF *)(p))
-
-static inline float tr_vecf_red_sum(const TrVecF *v) {
-  float s = 0.0f;
-  for (int k = 0; k < TR_VEC_LANES; k++) s += (*v)[k];
-  return s;
-}
 
 static inline float tr_vec_red_sum(const float *acc) {
   float s = 0.0f;
